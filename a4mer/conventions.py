@@ -1,0 +1,33 @@
+"""Project-wide conventions, written once.
+
+- Units: metres, seconds, radians. ``fps`` is carried by the data, never assumed.
+- World frame: Z up, metres (AMASS's and Blender's); sources with other axes are converted in ``io``.
+- Quaternions are w-first (wxyz), as Blender stores them; scipy's xyzw only at the edges (tests).
+- Shape letters: B batch, T frames, J joints, S segments, D width.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+#: Frame rates that a file's stated rate snaps to when within SNAP_TOLERANCE (relative).
+STANDARD_FPS: tuple[float, ...] = (
+    10.0, 12.0, 15.0, 20.0, 23.976, 24.0, 25.0, 29.97, 30.0, 48.0, 50.0, 59.94, 60.0, 72.0, 90.0,
+    100.0, 120.0, 144.0, 150.0, 180.0, 200.0, 240.0, 250.0, 300.0, 360.0, 480.0, 500.0, 960.0, 1000.0,
+)
+SNAP_TOLERANCE = 5e-4  # 0.05 %
+
+#: Rotation taking a Y-up source world (x right, y up, z towards the viewer) into the Z-up world
+#: (+90 degrees about X): (x, y, z) -> (x, -z, y). Quaternion wxyz.
+Y_UP_TO_Z_UP = np.array([np.sqrt(0.5), np.sqrt(0.5), 0.0, 0.0])
+Y_UP_TO_Z_UP.setflags(write=False)
+
+
+def snap_fps(fps: float) -> float:
+    """Return the standard rate within 0.05 % of ``fps`` (e.g. 1/0.033333 -> 30.0), else ``fps``."""
+    fps = float(fps)
+    if not np.isfinite(fps) or fps <= 0:
+        raise ValueError(f"frame rate must be a positive number, got {fps}")
+    for s in STANDARD_FPS:
+        if abs(fps - s) <= SNAP_TOLERANCE * s:
+            return s
+    return fps

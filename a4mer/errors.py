@@ -1,0 +1,19 @@
+"""Error types that the CLI turns into one clear line (no traceback)."""
+from __future__ import annotations
+
+
+class A4merError(Exception):
+    """Base class of every error a user can cause (bad file, bad option, bad rig)."""
+
+
+class MotionFileError(A4merError, ValueError):
+    """A motion file cannot be read: the message names the file and the problem."""
+
+    def __init__(self, path: object, problem: str):
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+
+class SkeletonError(A4merError, ValueError):
+    """A skeleton or rig cannot be mapped onto SMPL (names the missing bones)."""

@@ -1,0 +1,38 @@
+"""Time-correct resampling (numpy): lerp positions and slerp rotations at new frame times."""
+from __future__ import annotations
+
+import numpy as np
+
+from .quat import quat_slerp
+
+
+def resample_times(num_frames: int, src_fps: float, dst_fps: float) -> np.ndarray:
+    """Source-frame coordinates (float, ``(N,)``) of the frames of the resampled clip.
+
+    The clip keeps its duration ``num_frames / src_fps`` seconds: ``N = round(num_frames * dst_fps /
+    src_fps)`` (at least 1) frames at times ``k / dst_fps``, clamped to the last source frame.
+    """
+    if num_frames < 1:
+        raise ValueError("cannot resample an empty clip")
+    n = max(1, int(round(num_frames * dst_fps / src_fps)))
+    return np.minimum(np.arange(n) * (src_fps / dst_fps), num_frames - 1)
+
+
+def _split(coords: np.ndarray, num_frames: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    i0 = np.clip(np.floor(coords).astype(np.int64), 0, num_frames - 1)
+    i1 = np.minimum(i0 + 1, num_frames - 1)
+    return i0, i1, coords - i0
+
+
+def lerp_at(values: np.ndarray, coords: np.ndarray) -> np.ndarray:
+    """Linearly interpolate ``values (T, ...)`` at fractional frame coordinates ``coords (N,)``."""
+    i0, i1, f = _split(coords, len(values))
+    f = f.reshape((-1,) + (1,) * (values.ndim - 1))
+    return values[i0] * (1.0 - f) + values[i1] * f
+
+
+def slerp_at(quats: np.ndarray, coords: np.ndarray) -> np.ndarray:
+    """Slerp unit wxyz quaternions ``(T, ..., 4)`` at fractional frame coordinates ``coords (N,)``."""
+    i0, i1, f = _split(coords, len(quats))
+    f = np.broadcast_to(f.reshape((-1,) + (1,) * (quats.ndim - 2)), (len(coords),) + quats.shape[1:-1])
+    return quat_slerp(quats[i0], quats[i1], f)

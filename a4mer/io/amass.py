@@ -1,0 +1,112 @@
+"""AMASS-style SMPL npz: read (SMPL / SMPL+H / SMPL-X layouts) and write (SMPL-24 layout).
+
+AMASS ``trans`` is the translation added to the posed body, so the pelvis sits at
+``trans + J0_rest`` (SMPL's global orientation rotates about the pelvis). ``Motion`` stores the
+pelvis position itself; both directions use the neutral SMPL pelvis rest position.
+Files are read with ``allow_pickle=False``: object arrays (which would need unpickling) are skipped.
+"""
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import MotionFileError
+from ..geometry import axis_angle_to_quat, quat_to_axis_angle
+from ..motion import Motion
+from ..skeleton import SMPL, SMPLH, SMPLX
+from ..skeleton.smpl import SMPL_OFFSETS
+
+PELVIS_REST = SMPL_OFFSETS[0]
+_FPS_KEYS = ("mocap_framerate", "mocap_frame_rate", "fps", "frame_rate", "framerate")
+_LAYOUTS = {72: SMPL, 156: SMPLH, 165: SMPLX}
+
+
+def _load_arrays(path: Path) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            out = {}
+            for k in z.files:
+                try:
+                    out[k] = z[k]
+                except ValueError:  # object array: would need pickle, never enabled
+                    continue
+            return out
+    except FileNotFoundError:
+        raise MotionFileError(path, "file not found") from None
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, KeyError) as e:
+        raise MotionFileError(path, f"not a readable npz file ({type(e).__name__}: {e})") from None
+
+
+def _scalar_fps(path: Path, arrays: dict[str, np.ndarray], override: float | None) -> float:
+    if override is not None:
+        return float(override)
+    for k in _FPS_KEYS:
+        if k in arrays:
+            try:
+                fps = float(np.asarray(arrays[k]).reshape(-1)[0])
+            except (ValueError, TypeError, IndexError):
+                raise MotionFileError(path, f"frame-rate key {k!r} is not a number") from None
+            if not np.isfinite(fps) or fps <= 0:
+                raise MotionFileError(path, f"frame rate {k}={fps} is not positive")
+            return fps
+    raise MotionFileError(path, f"no frame rate: expected one of {', '.join(_FPS_KEYS)} (or pass --source-fps)")
+
+
+def read_amass_npz(path: str | os.PathLike, fps: float | None = None) -> Motion:
+    """Read an AMASS-style npz into a Motion on SMPL (72), SMPL-H (156) or SMPL-X (165) joints.
+
+    ``fps`` overrides the file's frame rate. Raises :class:`MotionFileError` naming the problem.
+    """
+    path = Path(path)
+    a = _load_arrays(path)
+    if "poses" not in a:
+        raise MotionFileError(path, "missing 'poses' array (an AMASS npz needs poses (N, 72|156|165))")
+    poses = np.asarray(a["poses"])
+    if poses.dtype.kind not in "fiu":
+        raise MotionFileError(path, f"'poses' has dtype {poses.dtype}, expected numbers")
+    if poses.ndim != 2 or poses.shape[1] not in _LAYOUTS:
+        raise MotionFileError(path, f"'poses' has shape {poses.shape}; expected (N, 72), (N, 156) or (N, 165)")
+    if len(poses) == 0:
+        raise MotionFileError(path, "zero frames")
+    T = len(poses)
+    trans = np.asarray(a.get("trans", np.zeros((T, 3))))
+    if trans.dtype.kind not in "fiu" or trans.shape != (T, 3):
+        raise MotionFileError(path, f"'trans' has shape {trans.shape}; expected ({T}, 3)")
+    if not (np.all(np.isfinite(poses)) and np.all(np.isfinite(trans))):
+        raise MotionFileError(path, "contains NaN or infinite values")
+    for key in ("betas",):
+        if key in a and np.asarray(a[key]).size not in (0, 10, 11, 16, 300):
+            raise MotionFileError(path, f"'betas' has {np.asarray(a[key]).size} values; expected 10 or 16")
+    rate = _scalar_fps(path, a, fps)
+    skel = _LAYOUTS[poses.shape[1]]
+    rot = axis_angle_to_quat(poses.reshape(T, -1, 3).astype(np.float64))  # (T, J, 4)
+    gender = a.get("gender")
+    meta = {"source": str(path), "source_format": "amass-npz", "source_fps": rate, "source_up": "z",
+            "gender": str(gender) if gender is not None and gender.dtype.kind in "SU" else "neutral"}
+    if "betas" in a and np.asarray(a["betas"]).dtype.kind in "fiu":
+        meta["betas"] = [float(b) for b in np.asarray(a["betas"]).reshape(-1)]
+    try:
+        return Motion(fps=rate, root_translation=trans.astype(np.float64) + PELVIS_REST, rotations=rot,
+                      skeleton=skel, meta=meta)
+    except ValueError as e:
+        raise MotionFileError(path, str(e)) from None
+
+
+def write_amass_npz(motion: Motion, path: str | os.PathLike) -> Path:
+    """Write ``motion`` as an AMASS-style SMPL npz: ``poses`` (N, 72) axis-angle, ``trans`` (N, 3)
+    metres in the Z-up world, ``betas`` zeros (10), ``gender`` "neutral", ``mocap_frame_rate``.
+
+    SMPL-H/X motions keep their body joints (hands are dropped). Written atomically (temp + rename).
+    """
+    path = Path(path)
+    body = motion.body()
+    poses = quat_to_axis_angle(body.rotations).reshape(body.num_frames, 72)
+    tmp = path.with_name(path.name + ".part")
+    with open(tmp, "wb") as f:
+        np.savez(f, poses=poses, trans=body.root_translation - PELVIS_REST, betas=np.zeros(10),
+                 gender=np.array("neutral"), mocap_frame_rate=np.array(float(body.fps)))
+    os.replace(tmp, path)
+    return path

@@ -1,0 +1,140 @@
+"""The :class:`Motion` dataclass: an animated skeleton in the Z-up, metres world."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from .conventions import snap_fps
+from .errors import A4merError
+from .geometry import forward_kinematics, lerp_at, quat_normalize, quat_unflip, resample_times, slerp_at
+from .skeleton import SMPL, Skeleton
+
+
+@dataclass(frozen=True, eq=False)
+class Motion:
+    """A clip of skeletal animation.
+
+    fps: frames per second of the samples.
+    root_translation: (T, 3) metres, world position of joint 0 (the pelvis for SMPL) in the Z-up world.
+    rotations: (T, J, 4) wxyz local joint rotations relative to the parent (joint 0: global
+      orientation, mapping the skeleton's rest frame into the Z-up world).
+    skeleton: the kinematic tree the rotations belong to (SMPL by default).
+    meta: source metadata (``source``, ``source_format``, ``source_fps``, ``source_up``, errors ...);
+      JSON-serialisable values only.
+    Arrays are copied and made read-only; a Motion never changes after construction.
+    """
+
+    fps: float
+    root_translation: np.ndarray
+    rotations: np.ndarray
+    skeleton: Skeleton = SMPL
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        fps = float(self.fps)
+        if not np.isfinite(fps) or fps <= 0:
+            raise A4merError(f"frame rate must be positive, got {self.fps}")
+        trans = np.array(self.root_translation, dtype=np.float64)
+        rot = np.array(self.rotations, dtype=np.float64)
+        J = self.skeleton.num_joints
+        if trans.ndim != 2 or trans.shape[1] != 3:
+            raise A4merError(f"root_translation must be (T, 3), got {trans.shape}")
+        if rot.shape != (len(trans), J, 4):
+            raise A4merError(f"rotations must be (T={len(trans)}, J={J}, 4), got {rot.shape}")
+        if len(trans) == 0:
+            raise A4merError("motion has zero frames")
+        if not (np.all(np.isfinite(trans)) and np.all(np.isfinite(rot))):
+            bad = np.where(~(np.isfinite(trans).all(1) & np.isfinite(rot).reshape(len(rot), -1).all(1)))[0]
+            raise A4merError(f"motion contains NaN/inf values (first bad frame {int(bad[0])})")
+        rot = quat_normalize(rot)
+        trans.setflags(write=False)
+        rot.setflags(write=False)
+        object.__setattr__(self, "fps", fps)
+        object.__setattr__(self, "root_translation", trans)
+        object.__setattr__(self, "rotations", rot)
+        object.__setattr__(self, "meta", dict(self.meta))
+
+    # --- basic properties ---------------------------------------------------------------------
+    @property
+    def num_frames(self) -> int:
+        return len(self.root_translation)
+
+    @property
+    def num_joints(self) -> int:
+        return self.skeleton.num_joints
+
+    @property
+    def duration(self) -> float:
+        """Seconds covered by the clip: ``num_frames / fps``."""
+        return self.num_frames / self.fps
+
+    def __len__(self) -> int:
+        return self.num_frames
+
+    # --- kinematics ---------------------------------------------------------------------------
+    def joint_positions(self) -> np.ndarray:
+        """(T, J, 3) metres: world joint positions by forward kinematics on ``skeleton``."""
+        return forward_kinematics(self.rotations, self.root_translation, self.skeleton.offsets,
+                                  self.skeleton.parents)[0]
+
+    def global_rotations(self) -> np.ndarray:
+        """(T, J, 4) wxyz: world orientation of every joint."""
+        return forward_kinematics(self.rotations, self.root_translation, self.skeleton.offsets,
+                                  self.skeleton.parents)[1]
+
+    # --- editing (each returns a new Motion) --------------------------------------------------
+    def with_(self, **changes: Any) -> "Motion":
+        """A copy with fields replaced (``meta`` is merged, not replaced)."""
+        if "meta" in changes:
+            changes["meta"] = {**self.meta, **changes["meta"]}
+        return replace(self, **changes)
+
+    def slice(self, start: int, stop: int | None = None) -> "Motion":
+        """Frames ``[start, stop)`` (Python slice semantics; must leave at least one frame)."""
+        sl = slice(start, stop)
+        idx = range(self.num_frames)[sl]
+        if len(idx) == 0:
+            raise A4merError(f"slice [{start}:{stop}] of a {self.num_frames}-frame clip is empty")
+        return replace(self, root_translation=self.root_translation[sl], rotations=self.rotations[sl])
+
+    def resample(self, fps: float) -> "Motion":
+        """The same motion at ``fps`` frames per second, by time (lerp root, slerp rotations).
+
+        The duration is kept (frames = round(T * fps / self.fps)). Rates within 0.05 % of a standard
+        rate are snapped first; a resample to the clip's own (snapped) rate returns it unchanged.
+        """
+        fps = snap_fps(fps)
+        src = snap_fps(self.fps)
+        if fps == src:
+            return self if src == self.fps else replace(self, fps=src)
+        coords = resample_times(self.num_frames, src, fps)
+        rot = quat_unflip(self.rotations)
+        return replace(self, fps=fps, root_translation=lerp_at(self.root_translation, coords),
+                       rotations=slerp_at(rot, coords), meta={**self.meta, "source_fps": self.meta.get("source_fps", src)})
+
+    def body(self) -> "Motion":
+        """The motion on the 24-joint SMPL skeleton (SMPL-H/X: body joints kept, hands identity)."""
+        if self.skeleton == SMPL:
+            return self
+        if self.skeleton.names[:22] != SMPL.names[:22]:
+            raise A4merError(f"skeleton {self.skeleton.name!r} is not an SMPL-family skeleton")
+        rot = np.zeros((self.num_frames, 24, 4))
+        rot[..., 0] = 1.0
+        rot[:, :22] = self.rotations[:, :22]
+        return replace(self, rotations=rot, skeleton=SMPL)
+
+
+def concatenate(motions: list[Motion]) -> Motion:
+    """Clips one after another (same skeleton and fps required); meta of the first clip."""
+    if not motions:
+        raise A4merError("nothing to concatenate")
+    first = motions[0]
+    for m in motions[1:]:
+        if m.skeleton != first.skeleton:
+            raise A4merError("cannot concatenate clips on different skeletons")
+        if abs(m.fps - first.fps) > 1e-9:
+            raise A4merError(f"cannot concatenate clips at {first.fps} and {m.fps} fps: resample first")
+    return replace(first, root_translation=np.concatenate([m.root_translation for m in motions]),
+                   rotations=np.concatenate([m.rotations for m in motions]))
