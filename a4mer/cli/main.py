@@ -1,0 +1,62 @@
+"""Dispatcher of the ``a4mer`` command. Each verb is a module ``a4mer.cli.<verb>`` with
+``add_arguments(parser)`` and ``run(args) -> int``; modules load lazily so ``a4mer convert``
+never imports torch."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from ..errors import A4merError
+
+#: verb -> (module, one-line help)
+VERBS: dict[str, tuple[str, str]] = {
+    "convert": ("a4mer.cli.convert", "convert mocap (npz/bvh/amc) to AMASS-style SMPL npz"),
+    "info": ("a4mer.cli.info", "print fps, frames, duration, skeleton and retarget error of a clip"),
+    "data": ("a4mer.cli.data", "dataset preparation (a4mer data prepare SRC -o DIR)"),
+    "train": ("a4mer.cli.train", "train an A4Mer model"),
+    "segment": ("a4mer.cli.segment", "cut a clip into atoms and motifs (writes <stem>.segments.json)"),
+    "embed": ("a4mer.cli.embed", "write atom/motif/clip embeddings of clips"),
+    "motifs": ("a4mer.cli.motifs", "build a motif vocabulary from a folder of clips"),
+    "inbetween": ("a4mer.cli.inbetween", "fill keyframe gaps"),
+    "extend": ("a4mer.cli.extend", "extend a clip by N frames"),
+    "bench": ("a4mer.cli.bench", "benchmarks on a folder of clips"),
+    "label": ("a4mer.cli.label", "label a clip's frames and segments with a recognition head"),
+    "batch": ("a4mer.cli.batch", "process many clips headless through Blender"),
+    "export": ("a4mer.cli.export", "export a clip or armature as npz, bvh or BABEL json"),
+}
+
+
+def _available() -> dict[str, tuple[str, str]]:
+    out = {}
+    for verb, (mod, text) in VERBS.items():
+        if importlib.util.find_spec(mod) is not None:
+            out[verb] = (mod, text)
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="a4mer", description="Action Motifs for animators.")
+    sub = p.add_subparsers(dest="verb", metavar="VERB")
+    for verb, (mod, text) in _available().items():
+        sp = sub.add_parser(verb, help=text, description=text)
+        sp.set_defaults(_module=mod)
+        importlib.import_module(mod).add_arguments(sp)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code (0 ok, 1 a failed input, 2 bad usage)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "verb", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(importlib.import_module(args._module).run(args) or 0)
+    except A4merError as e:
+        print(f"a4mer {args.verb}: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"a4mer {args.verb}: interrupted", file=sys.stderr)
+        return 130
