@@ -1,0 +1,1 @@
+"""Benchmarks: metrics (numpy), in-betweening and extension protocols, reports."""

@@ -1,0 +1,177 @@
+"""Retargeting a :class:`SourceClip` onto SMPL-24 through bone directions (swing) + source twist.
+
+For every SMPL joint, in parent-before-child order:
+- unmapped joints (e.g. spine2 of a skeleton without one) keep an identity local rotation and their
+  parent aims at the next mapped descendant through the summed rest offsets;
+- joints whose bones lead to two or more mapped children (pelvis, spine3) take the rotation that best
+  aligns all those bones (weighted Kabsch) — fully determined by positions;
+- joints with one child bone take the source's own world orientation (its twist), calibrated once
+  per clip against the parent-relative minimal-twist solution, then swung so the SMPL bone points
+  exactly where the source bone points;
+- leaves take the calibrated source orientation.
+Root translation is the source's root position rescaled by SMPL leg length / source leg length.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import SkeletonError
+from ..geometry import (quat_between, quat_conj, quat_mul, quat_to_rotmat, quat_unflip,
+                        rotmat_project, rotmat_to_quat, forward_kinematics, quat_apply)
+from ..io.source import SourceClip
+from ..motion import Motion
+from ..skeleton import SMPL
+from .schemes import BoneMap
+
+_EPS = 1e-6
+_LEGS = (("left_hip", "left_knee", "left_ankle"), ("right_hip", "right_knee", "right_ankle"))
+
+
+@dataclass(frozen=True)
+class RetargetResult:
+    """motion: the SMPL-24 Motion. bone_error_deg: SMPL bone ('parent->child') -> median angle (deg)
+    between the SMPL bone and the source bone over frames. scale: root translation factor used."""
+
+    motion: Motion
+    bone_error_deg: dict[str, float]
+    scale: float
+
+    @property
+    def median_error_deg(self) -> float:
+        return float(np.median(list(self.bone_error_deg.values()))) if self.bone_error_deg else 0.0
+
+
+def leg_length(positions: np.ndarray, idx: dict[str, int]) -> float:
+    """Mean hip-knee-ankle length (metres) over frames and both legs; positions (T, J, 3)."""
+    total = []
+    for hip, knee, ankle in _LEGS:
+        a, b, c = positions[:, idx[hip]], positions[:, idx[knee]], positions[:, idx[ankle]]
+        total.append(np.linalg.norm(b - a, axis=-1).mean() + np.linalg.norm(c - b, axis=-1).mean())
+    return float(np.mean(total))
+
+
+def _targets(src: SourceClip, bmap: BoneMap) -> tuple[dict[int, int], dict[int, np.ndarray]]:
+    """SMPL joint -> source joint index (rotation source); SMPL joint -> (T, 3) target position."""
+    rot_src: dict[int, int] = {}
+    pos: dict[int, np.ndarray] = {}
+    for j, name in enumerate(SMPL.names):
+        s = bmap.joints.get(name)
+        if s is None:
+            continue
+        si = src.index(s)
+        rot_src[j] = si
+        pos[j] = src.positions[:, si]
+    # leaf fallbacks: feet / hands from an end site (or the first child) of the ankle / wrist
+    for leaf, parent in ((10, 7), (11, 8), (22, 20), (23, 21)):
+        if leaf in pos or parent not in rot_src:
+            continue
+        kids = [c for c, p in enumerate(src.parents) if p == rot_src[parent]]
+        if kids:
+            tip = src.positions[:, kids[0]]
+            if np.linalg.norm(tip - pos[parent], axis=-1).mean() > 1e-3:
+                pos[leaf] = tip
+    return rot_src, pos
+
+
+def _effective_children(mapped: set[int]) -> dict[int, list[tuple[int, np.ndarray]]]:
+    """For each SMPL joint: mapped descendants reached through unmapped joints, with summed rest offset."""
+    out: dict[int, list[tuple[int, np.ndarray]]] = {j: [] for j in range(SMPL.num_joints)}
+    for c in range(1, SMPL.num_joints):
+        if c not in mapped:
+            continue
+        off = SMPL.offsets[c].copy()
+        p = SMPL.parents[c]
+        while p >= 0 and p not in mapped:
+            off = off + SMPL.offsets[p]
+            p = SMPL.parents[p]
+        if p >= 0:
+            out[p].append((c, off))
+    return out
+
+
+def _kabsch(rest: np.ndarray, obs: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Rotations (T, 4) best mapping rest dirs (C, 3) onto observed dirs (T, C, 3) with weights (T, C)."""
+    rn = rest / np.linalg.norm(rest, axis=-1, keepdims=True)
+    on = obs / np.maximum(np.linalg.norm(obs, axis=-1, keepdims=True), _EPS)
+    h = np.einsum("tc,ci,tcj->tji", w, rn, on)  # (T, 3, 3) sum_c w on rn^T
+    return rotmat_to_quat(rotmat_project(h))
+
+
+def _calibrated(q_src: np.ndarray, g_ref: np.ndarray) -> np.ndarray:
+    """Source orientation (T, 4) times the constant rotation K that best maps it onto g_ref (T, 4)."""
+    k = rotmat_project(quat_to_rotmat(quat_mul(quat_conj(q_src), g_ref)).sum(0))
+    return quat_mul(q_src, rotmat_to_quat(k))
+
+
+def retarget(src: SourceClip, bmap: BoneMap, scale: float | None = None) -> RetargetResult:
+    """Retarget ``src`` onto SMPL-24; ``scale`` overrides the leg-length ratio for root translation."""
+    rot_src, pos = _targets(src, bmap)
+    if 0 not in pos:
+        raise SkeletonError(f"{src.path}: no source joint for the SMPL pelvis")
+    T = src.num_frames
+    mapped = set(pos)
+    kids = _effective_children(mapped)
+    g = np.zeros((T, SMPL.num_joints, 4))
+    g[..., 0] = 1.0
+    qsrc = quat_unflip(src.orientations)
+    for j in range(SMPL.num_joints):
+        p = SMPL.parents[j]
+        g_parent = g[:, p] if p >= 0 else np.tile([1.0, 0, 0, 0], (T, 1))
+        if j not in mapped:
+            g[:, j] = g_parent
+            continue
+        bones = [(c, off, pos[c] - pos[j]) for c, off in kids[j]]
+        lens = np.array([np.linalg.norm(u, axis=-1) for _, _, u in bones]).T if bones else np.zeros((T, 0))
+        valid = [i for i in range(len(bones)) if lens[:, i].mean() > 1e-3]
+        if len(valid) >= 2:
+            rest = np.array([bones[i][1] for i in valid])
+            obs = np.stack([bones[i][2] for i in valid], axis=1)
+            g[:, j] = _kabsch(rest, obs, lens[:, valid])
+            continue
+        if len(valid) == 1:
+            _, off, u = bones[valid[0]]
+            g_swing = quat_mul(quat_between(quat_apply(g_parent, off), u), g_parent)
+            if j in rot_src:
+                g_ref = _calibrated(qsrc[:, rot_src[j]], g_swing)
+                g[:, j] = quat_mul(quat_between(quat_apply(g_ref, off), u), g_ref)
+            else:
+                g[:, j] = g_swing
+            continue
+        g[:, j] = _calibrated(qsrc[:, rot_src[j]], g_parent) if j in rot_src else g_parent
+    local = g.copy()
+    for j in range(1, SMPL.num_joints):
+        local[:, j] = quat_mul(quat_conj(g[:, SMPL.parents[j]]), g[:, j])
+    idx = {n: i for i, n in enumerate(SMPL.names)}
+    src_legs = leg_length(np.stack([pos.get(i, np.zeros((T, 3))) for i in range(SMPL.num_joints)], 1), idx)
+    smpl_legs = leg_length(SMPL.rest_positions()[None], idx)
+    if scale is None:
+        if src_legs < 1e-6:
+            raise SkeletonError(f"{src.path}: source legs have zero length; pass --scale")
+        scale = smpl_legs / src_legs
+    motion = Motion(fps=src.fps, root_translation=pos[0] * scale, rotations=quat_unflip(local),
+                    skeleton=SMPL)
+    errors = bone_errors(motion, pos, kids)
+    meta = {"source": src.path, "source_format": src.format, "source_fps": src.fps,
+            "source_up": src.source_up, "scheme": bmap.scheme, "retarget_scale": float(scale),
+            "retarget_error_deg": {k: round(v, 3) for k, v in errors.items()},
+            "retarget_error_median_deg": round(float(np.median(list(errors.values()))), 3) if errors else 0.0,
+            **{k: v for k, v in src.meta.items() if isinstance(v, (str, int, float, bool))}}
+    return RetargetResult(motion.with_(meta=meta), errors, float(scale))
+
+
+def bone_errors(motion: Motion, pos: dict[int, np.ndarray],
+                kids: dict[int, list[tuple[int, np.ndarray]]]) -> dict[str, float]:
+    """Median angle (degrees) per SMPL bone between the retargeted and the source bone direction."""
+    smpl_pos, _ = forward_kinematics(motion.rotations, motion.root_translation, SMPL.offsets, SMPL.parents)
+    out = {}
+    for j, children in kids.items():
+        for c, _ in children:
+            u = pos[c] - pos[j]
+            if np.linalg.norm(u, axis=-1).mean() < 1e-3:
+                continue
+            v = smpl_pos[:, c] - smpl_pos[:, j]
+            cos = np.sum(u * v, -1) / np.maximum(np.linalg.norm(u, axis=-1) * np.linalg.norm(v, axis=-1), _EPS)
+            out[f"{SMPL.names[j]}->{SMPL.names[c]}"] = float(np.degrees(np.median(np.arccos(np.clip(cos, -1, 1)))))
+    return out
