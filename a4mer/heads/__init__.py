@@ -1,0 +1,1 @@
+"""Generation heads: classical baselines (numpy), span quality, learned in-betweening / extension (torch)."""

@@ -1,0 +1,176 @@
+"""Classical answers for in-betweening and extension (numpy, light core).
+
+Arrays: root translation ``trans (T, 3)`` metres, local rotations ``rot (T, J, 4)`` wxyz.
+A gap is given by its two key frames ``s < e``: frames ``s+1 .. e-1`` are generated, the keys are
+kept. Rotations are interpolated per joint in the tangent space (rotation vectors) of the rotation
+at the segment's first key: ``q(t) = q_s * exp(r(t))`` with ``r(s) = 0`` — a cubic Hermite there is
+the quaternion analogue of the Bezier curves an animator gets between keys.
+
+- ``lerp_slerp``: LaFAN1's "interpolation" baseline (lerp root, slerp rotations).
+- ``hermite``: cubic Hermite through the keys with velocities from the neighbouring frames
+  (one-sided differences ``x[s] - x[s-1]`` and ``x[e+1] - x[e]``; zero where the clip ends).
+- ``catmull_rom_keys``: the blocking case, where only sparse keys exist: tangents from the
+  neighbouring keys (centred differences over non-uniform spacing), what Blender's auto handles give.
+- ``zero_velocity``: the last key held (LaFAN1's zero-velocity baseline).
+- ``extend_zero_velocity`` / ``extend_constant_velocity``: extension by holding the last frame or by
+  continuing the last frame-to-frame velocity (root linearly, every joint at its last angular velocity).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import A4merError
+from ..geometry import axis_angle_to_quat, quat_conj, quat_mul, quat_slerp, quat_to_axis_angle
+
+GAP_METHODS = ("hermite", "lerp_slerp", "zero_velocity")
+EXTEND_METHODS = ("constant_velocity", "zero_velocity")
+
+
+def rel_log(q_ref: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Rotation vector ``(..., 3)`` of ``q_ref^-1 * q`` (``(..., 4)`` wxyz, broadcasting)."""
+    return quat_to_axis_angle(quat_mul(quat_conj(q_ref), q))
+
+
+def rel_exp(q_ref: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """``q_ref * exp(r)``: rotations ``(..., 4)`` from rotation vectors ``r (..., 3)`` at ``q_ref``."""
+    return quat_mul(np.broadcast_to(q_ref, r.shape[:-1] + (4,)), axis_angle_to_quat(r))
+
+
+def hermite_basis(u: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Cubic Hermite basis h00, h10, h01, h11 at ``u (N,)`` in [0, 1]."""
+    u2, u3 = u * u, u * u * u
+    return 2 * u3 - 3 * u2 + 1, u3 - 2 * u2 + u, -2 * u3 + 3 * u2, u3 - u2
+
+
+def _check_gap(T: int, s: int, e: int) -> None:
+    if not (0 <= s < e < T):
+        raise A4merError(f"gap keys {s}..{e} are not two increasing frames inside a {T}-frame clip")
+
+
+def _segment(p0, p1, m0, m1, n):
+    """Hermite values at the n-1 frames strictly between keys n frames apart (tangents per frame)."""
+    u = np.arange(1, n) / n
+    h00, h10, h01, h11 = hermite_basis(u)
+    shp = (-1,) + (1,) * np.ndim(p0)
+    return (h00.reshape(shp) * p0 + h10.reshape(shp) * (n * m0) + h01.reshape(shp) * p1
+            + h11.reshape(shp) * (n * m1))
+
+
+def _rot_segment(q_prev, q0, q1, q_next, n, dt_prev, dt_next):
+    """Hermite of rotations ``(J, 4)`` between keys q0, q1 (n frames apart) in q0's tangent space.
+
+    Tangents by one-sided differences with the neighbours ``q_prev`` (dt_prev frames before q0) and
+    ``q_next`` (dt_next frames after q1); ``None`` = zero velocity."""
+    r1 = rel_log(q0, q1)
+    m0 = np.zeros_like(r1) if q_prev is None else -rel_log(q0, q_prev) / dt_prev
+    m1 = np.zeros_like(r1) if q_next is None else (rel_log(q0, q_next) - r1) / dt_next
+    r = _segment(np.zeros_like(r1), r1, m0, m1, n)
+    return rel_exp(q0, r)
+
+
+def hermite(trans: np.ndarray, rot: np.ndarray, s: int, e: int) -> tuple[np.ndarray, np.ndarray]:
+    """Cubic Hermite fill of frames ``s+1 .. e-1``: returns ``(e-s-1, 3)`` and ``(e-s-1, J, 4)``.
+
+    Velocities at the keys come from the neighbouring frames ``s-1`` and ``e+1`` (zero at the clip's
+    ends). Rotations: Hermite of rotation vectors in the tangent space at key ``s``."""
+    T = len(trans)
+    _check_gap(T, s, e)
+    n = e - s
+    v0 = trans[s] - trans[s - 1] if s > 0 else np.zeros(3)
+    v1 = trans[e + 1] - trans[e] if e + 1 < T else np.zeros(3)
+    tr = _segment(trans[s], trans[e], v0, v1, n)
+    q = _rot_segment(rot[s - 1] if s > 0 else None, rot[s], rot[e], rot[e + 1] if e + 1 < T else None, n, 1.0, 1.0)
+    return tr, q
+
+
+def lerp_slerp(trans: np.ndarray, rot: np.ndarray, s: int, e: int) -> tuple[np.ndarray, np.ndarray]:
+    """Linear root and slerped rotations between keys ``s`` and ``e`` (frames ``s+1 .. e-1``)."""
+    _check_gap(len(trans), s, e)
+    n = e - s
+    u = np.arange(1, n) / n
+    tr = trans[s] * (1 - u[:, None]) + trans[e] * u[:, None]
+    q = quat_slerp(np.broadcast_to(rot[s], (n - 1,) + rot.shape[1:]),
+                   np.broadcast_to(rot[e], (n - 1,) + rot.shape[1:]),
+                   np.broadcast_to(u[:, None], (n - 1, rot.shape[1])))
+    return tr, q
+
+
+def zero_velocity(trans: np.ndarray, rot: np.ndarray, s: int, e: int) -> tuple[np.ndarray, np.ndarray]:
+    """Key ``s`` held over frames ``s+1 .. e-1``."""
+    _check_gap(len(trans), s, e)
+    n = e - s - 1
+    return np.repeat(trans[s:s + 1], n, 0), np.repeat(rot[s:s + 1], n, 0)
+
+
+def fill_gap(trans: np.ndarray, rot: np.ndarray, s: int, e: int, method: str = "hermite"
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """Whole clip with frames strictly between keys ``s`` and ``e`` replaced by ``method``'s answer
+    (one of :data:`GAP_METHODS`). Inputs are not modified."""
+    fn = {"hermite": hermite, "lerp_slerp": lerp_slerp, "zero_velocity": zero_velocity}.get(method)
+    if fn is None:
+        raise A4merError(f"unknown gap method {method!r}; expected one of {', '.join(GAP_METHODS)}")
+    tr, q = fn(trans, rot, s, e)
+    out_t, out_q = np.array(trans, dtype=float), np.array(rot, dtype=float)
+    out_t[s + 1:e], out_q[s + 1:e] = tr, q
+    return out_t, out_q
+
+
+def catmull_rom_keys(trans: np.ndarray, rot: np.ndarray, keys: np.ndarray, method: str = "hermite"
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Fill every gap between sorted key frames ``keys (K,)`` from the keys alone (the blocking case).
+
+    ``method="hermite"``: Catmull-Rom (tangent at key k = (x[k+1] - x[k-1]) / (t[k+1] - t[k-1]) in the
+    tangent space of the segment's first key; one-sided at the first/last key). ``"lerp_slerp"`` and
+    ``"zero_velocity"`` fill each gap as :func:`fill_gap` would from its two keys. Frames outside
+    [keys[0], keys[-1]] and the keys themselves are copied. Returns full ``(T, 3)``, ``(T, J, 4)``."""
+    keys = np.asarray(sorted(set(int(k) for k in keys)))
+    T = len(trans)
+    if len(keys) < 2 or keys[0] < 0 or keys[-1] >= T:
+        raise A4merError(f"need at least two key frames inside the {T}-frame clip, got {keys.tolist()}")
+    out_t, out_q = np.array(trans, dtype=float), np.array(rot, dtype=float)
+    for i in range(len(keys) - 1):
+        s, e = int(keys[i]), int(keys[i + 1])
+        if e - s < 2:
+            continue
+        if method != "hermite":
+            tr, q = {"lerp_slerp": lerp_slerp, "zero_velocity": zero_velocity}[method](trans, rot, s, e)
+        else:
+            n = e - s
+            a = int(keys[i - 1]) if i > 0 else None
+            b = int(keys[i + 2]) if i + 2 < len(keys) else None
+            # translation: centred (Catmull-Rom) tangents per frame
+            m0 = (trans[e] - trans[a]) / (e - a) if a is not None else (trans[e] - trans[s]) / n
+            m1 = (trans[b] - trans[s]) / (b - s) if b is not None else (trans[e] - trans[s]) / n
+            tr = _segment(trans[s], trans[e], m0, m1, n)
+            r_e = rel_log(rot[s], rot[e])
+            w0 = (r_e - rel_log(rot[s], rot[a])) / (e - a) if a is not None else r_e / n
+            w1 = (rel_log(rot[s], rot[b])) / (b - s) if b is not None else r_e / n
+            q = rel_exp(rot[s], _segment(np.zeros_like(r_e), r_e, w0, w1, n))
+        out_t[s + 1:e], out_q[s + 1:e] = tr, q
+    return out_t, out_q
+
+
+def extend_zero_velocity(trans: np.ndarray, rot: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` new frames ``(n, 3)``, ``(n, J, 4)`` holding the last frame."""
+    return np.repeat(trans[-1:], n, 0), np.repeat(rot[-1:], n, 0)
+
+
+def extend_constant_velocity(trans: np.ndarray, rot: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` new frames continuing the last frame-to-frame velocity: root ``x[-1] + k (x[-1] - x[-2])``,
+    rotations ``q[-1] * exp(k log(q[-2]^-1 q[-1]))`` (constant local angular velocity), k = 1..n."""
+    if len(trans) < 2:
+        return extend_zero_velocity(trans, rot, n)
+    k = np.arange(1, n + 1, dtype=float)
+    tr = trans[-1] + k[:, None] * (trans[-1] - trans[-2])
+    w = rel_log(rot[-2], rot[-1])  # (J, 3) per frame
+    q = rel_exp(rot[-1], k[:, None, None] * w[None])
+    return tr, q
+
+
+def extend(trans: np.ndarray, rot: np.ndarray, n: int, method: str = "constant_velocity"
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` new frames by ``method`` (one of :data:`EXTEND_METHODS`)."""
+    fn = {"constant_velocity": extend_constant_velocity, "zero_velocity": extend_zero_velocity}.get(method)
+    if fn is None:
+        raise A4merError(f"unknown extension method {method!r}; expected one of {', '.join(EXTEND_METHODS)}")
+    return fn(trans, rot, n)

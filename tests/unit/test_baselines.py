@@ -1,0 +1,99 @@
+"""Classical in-betweening / extension baselines (a4mer.heads.baselines)."""
+import numpy as np
+import pytest
+
+from a4mer.errors import A4merError
+from a4mer.geometry import axis_angle_to_quat, quat_angle, quat_identity
+from a4mer.heads import baselines as B
+
+
+def _uniform(T=40, J=5, seed=0):
+    """Root at constant velocity, every joint rotating at a constant angular velocity (fixed axis)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(T, dtype=float)
+    trans = np.array([0.1, -0.2, 0.9]) + t[:, None] * np.array([0.02, 0.01, -0.003])
+    axes = rng.normal(size=(J, 3))
+    axes /= np.linalg.norm(axes, axis=1, keepdims=True)
+    speed = rng.uniform(0.01, 0.05, size=J)
+    base = axis_angle_to_quat(rng.normal(size=(J, 3)) * 0.5)
+    from a4mer.geometry import quat_mul
+    rot = quat_mul(base[None], axis_angle_to_quat(t[:, None, None] * (speed[:, None] * axes)[None]))
+    return trans, rot
+
+
+@pytest.mark.parametrize("method", ["hermite", "lerp_slerp"])
+def test_uniform_motion_is_reproduced_exactly(method):
+    trans, rot = _uniform()
+    tr, q = B.fill_gap(trans, rot, 10, 25, method)
+    np.testing.assert_allclose(tr, trans, atol=1e-9)
+    assert quat_angle(q, rot).max() < 1e-7
+
+
+def test_fill_gap_keeps_keys_and_outside_and_inputs():
+    trans, rot = _uniform()
+    trans2 = trans.copy()
+    trans2[11:25] += 5.0  # garbage in the gap is ignored
+    before = trans2.copy()
+    tr, q = B.fill_gap(trans2, rot, 10, 25, "hermite")
+    np.testing.assert_array_equal(trans2, before)  # input untouched
+    np.testing.assert_array_equal(tr[:11], trans2[:11])
+    np.testing.assert_array_equal(tr[25:], trans2[25:])
+    np.testing.assert_array_equal(q[:11], rot[:11])
+    np.testing.assert_allclose(tr[11:25], trans[11:25], atol=1e-9)
+
+
+def test_hermite_uses_neighbour_velocities_and_lerp_does_not():
+    # root still at both keys but moving at +x 0.1 m/frame just before s: hermite overshoots forward
+    T = 30
+    trans = np.zeros((T, 3))
+    trans[:10, 0] = np.arange(-10, 0) * 0.1 + 0.1  # arrives at x=0 at frame 9 moving +0.1/frame
+    trans[9:, 0] = 0.0
+    trans[8, 0] = -0.1
+    rot = quat_identity((T, 2))
+    h, _ = B.hermite(trans, rot, 9, 20)
+    l, _ = B.lerp_slerp(trans, rot, 9, 20)
+    assert h[0, 0] > 0.02 and np.allclose(l[:, 0], 0.0)
+    # basis sanity: h00 + h01 = 1, and h(0)=p0, h(1)=p1
+    u = np.linspace(0, 1, 7)
+    h00, h10, h01, h11 = B.hermite_basis(u)
+    np.testing.assert_allclose(h00 + h01, 1.0)
+    assert h10[0] == 0 and h11[-1] == 0
+
+
+def test_zero_velocity_holds_the_key():
+    trans, rot = _uniform()
+    tr, q = B.zero_velocity(trans, rot, 5, 9)
+    assert tr.shape == (3, 3) and np.all(tr == trans[5]) and np.all(q == rot[5])
+
+
+def test_catmull_rom_blocking_exact_on_uniform_motion_and_keys_exact():
+    trans, rot = _uniform(T=41)
+    keys = np.arange(0, 41, 10)
+    tr, q = B.catmull_rom_keys(trans, rot, keys)
+    np.testing.assert_allclose(tr, trans, atol=1e-9)
+    assert quat_angle(q, rot).max() < 1e-7
+    noisy = trans + np.random.default_rng(1).normal(size=trans.shape)
+    tr2, _ = B.catmull_rom_keys(noisy, rot, keys)
+    np.testing.assert_array_equal(tr2[keys], noisy[keys])
+
+
+def test_constant_velocity_extension_exact_on_uniform_motion():
+    trans, rot = _uniform(T=50)
+    tr, q = B.extend(trans[:30], rot[:30], 20, "constant_velocity")
+    np.testing.assert_allclose(tr, trans[30:], atol=1e-9)
+    assert quat_angle(q, rot[30:]).max() < 1e-7
+    tz, qz = B.extend(trans[:30], rot[:30], 4, "zero_velocity")
+    assert np.all(tz == trans[29]) and np.all(qz == rot[29])
+
+
+@pytest.mark.parametrize("s,e", [(5, 5), (7, 3), (-1, 4), (3, 40)])
+def test_bad_gaps_are_clear_errors(s, e):
+    trans, rot = _uniform()
+    with pytest.raises(A4merError, match="gap keys"):
+        B.fill_gap(trans, rot, s, e)
+
+
+def test_unknown_method_is_an_error():
+    trans, rot = _uniform()
+    with pytest.raises(A4merError, match="unknown gap method"):
+        B.fill_gap(trans, rot, 2, 8, "bezier")
