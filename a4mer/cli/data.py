@@ -1,0 +1,26 @@
+"""``a4mer data prepare SRC -o DIR``: convert a data folder into SMPL npz clips + manifest."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..prepare import prepare
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="data_verb", required=True)
+    pp = sub.add_parser("prepare", help="convert every clip at a common fps with a manifest")
+    pp.add_argument("source", help="data folder holding hdm05/, bandai-namco/, cmu-dance/")
+    pp.add_argument("-o", "--output", required=True, help="output folder (archives are unpacked here)")
+    pp.add_argument("--fps", type=float, default=30.0, help="common frame rate (default 30)")
+    pp.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
+    pp.add_argument("--datasets", default="hdm05,bandai,cmu-dance", help="comma-separated subset")
+
+
+def run(args: argparse.Namespace) -> int:
+    ok, bad = prepare(args.source, args.output, fps=args.fps, jobs=args.jobs,
+                      datasets=tuple(d.strip() for d in args.datasets.split(",") if d.strip()))
+    print(f"{ok} clips converted into {args.output}/manifest.jsonl, {bad} failed")
+    if bad:
+        print(f"a4mer data prepare: {bad} clips failed, see {args.output}/errors.jsonl", file=sys.stderr)
+    return 1 if bad else 0

@@ -1,0 +1,152 @@
+"""Dataset preparation: every clip of ../shared/data -> SMPL npz at a common rate + manifest.
+
+Layout written under ``out``: ``clips/<dataset>/<stem>.npz`` (AMASS-style SMPL-24), ``manifest.jsonl``
+(one JSON object per clip: path, dataset, source, frames, fps, labels, split), ``errors.jsonl`` and
+``_raw/`` where the ``.tar.xz`` archives are unpacked (never inside the read-only source).
+Splits: HDM05 train actors bd, bk, dg / test mm, tr; Bandai holds out whole takes (dataset-1 take 2,
+dataset-2 takes divisible by 10); CMU dance holds out the last clip of each kind.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import tarfile
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+from .api import load_motion
+from .errors import A4merError
+from .io.amass import write_amass_npz
+
+
+@dataclass(frozen=True)
+class ClipJob:
+    """One clip to convert: source file, its true rate, dataset, labels, split, optional ASF."""
+
+    source: str
+    source_fps: float | None
+    dataset: str
+    labels: dict = field(default_factory=dict)
+    split: str = "train"
+    asf: str | None = None
+
+
+def _rows(csv_path: Path) -> list[dict[str, str]]:
+    with open(csv_path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _unpack(archive: Path, dest: Path) -> Path:
+    """Extract ``archive`` into ``dest`` once (a marker file records completion)."""
+    marker = dest / ".unpacked"
+    if not marker.exists():
+        dest.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(archive, "r:xz") as tar:
+            tar.extractall(dest, filter="data")
+        marker.write_text(archive.name)
+    return dest
+
+
+def hdm05_jobs(root: Path) -> Iterator[ClipJob]:
+    for r in _rows(root / "labels.csv"):
+        yield ClipJob(str(root / r["file"]), float(r["fps"]), "hdm05",
+                      {"action": r["class_name"], "actor": r["actor"], "take": r["take"]},
+                      "train" if r["actor"] in ("bd", "bk", "dg") else "test", str(root / r["asf"]))
+
+
+def bandai_jobs(root: Path, raw: Path) -> Iterator[ClipJob]:
+    ds2 = None
+    for r in _rows(root / "labels.csv"):
+        take = int(r["take"])
+        if r["dataset"] == "1":
+            path, name, test = root / r["file"], "bandai1", take == 2
+        else:
+            if ds2 is None:
+                ds2 = _unpack(root / "dataset-2" / "dataset-2.tar.xz", raw / "bandai-namco" / "dataset-2")
+            path, name, test = ds2 / Path(r["file"]).relative_to("dataset-2"), "bandai2", take % 10 == 0
+        yield ClipJob(str(path), float(r["fps"]), name,
+                      {"action": r["content"], "style": r["style"], "take": take}, "test" if test else "train")
+
+
+def cmu_dance_jobs(root: Path, raw: Path) -> Iterator[ClipJob]:
+    base = _unpack(root / "cmu-dance.tar.xz", raw / "cmu-dance")
+    rows = _rows(root / "labels.csv")
+    last = {}
+    for r in rows:
+        last[r["kind"]] = r["file"]
+    for r in rows:
+        yield ClipJob(str(base / r["file"]), float(r["true_fps"]), "cmu-dance", {"kind": r["kind"]},
+                      "test" if last[r["kind"]] == r["file"] else "train")
+
+
+def all_jobs(data_root: Path, out: Path, datasets: tuple[str, ...]) -> list[ClipJob]:
+    raw = out / "_raw"
+    jobs: list[ClipJob] = []
+    if "hdm05" in datasets:
+        jobs += hdm05_jobs(data_root / "hdm05")
+    if "bandai" in datasets:
+        jobs += bandai_jobs(data_root / "bandai-namco", raw)
+    if "cmu-dance" in datasets:
+        jobs += cmu_dance_jobs(data_root / "cmu-dance", raw)
+    return jobs
+
+
+def _stem(job: ClipJob) -> str:
+    p = Path(job.source)
+    return f"{p.parent.name}_{p.stem}" if job.dataset == "cmu-dance" else p.stem
+
+
+def convert_job(job: ClipJob, out: Path, fps: float) -> dict:
+    """Convert one clip; returns its manifest record, or ``{"error": ...}``."""
+    rel = Path("clips") / job.dataset / (_stem(job) + ".npz")
+    try:
+        motion = load_motion(job.source, fps=fps, source_fps=job.source_fps, asf=job.asf)
+        target = out / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_amass_npz(motion, target)
+    except (A4merError, OSError) as e:
+        return {"source": job.source, "error": str(e)}
+    return {"path": rel.as_posix(), "dataset": job.dataset, "source": job.source,
+            "frames": motion.num_frames, "fps": motion.fps, "labels": job.labels, "split": job.split,
+            "retarget_error_median_deg": motion.meta.get("retarget_error_median_deg")}
+
+
+def prepare(data_root: str | os.PathLike, out: str | os.PathLike, fps: float = 30.0, jobs: int = 2,
+            datasets: tuple[str, ...] = ("hdm05", "bandai", "cmu-dance"), progress=None) -> tuple[int, int]:
+    """Convert every clip under ``data_root``; returns (converted, failed). Manifest order is stable."""
+    data_root, out = Path(data_root), Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    todo = all_jobs(data_root, out, datasets)
+    with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
+        records = list(pool.map(convert_job, todo, [out] * len(todo), [fps] * len(todo), chunksize=8))
+        if progress:
+            progress(len(records), len(todo))
+    ok = [r for r in records if "error" not in r]
+    bad = [r for r in records if "error" in r]
+    _write_jsonl(out / "manifest.jsonl", ok)
+    _write_jsonl(out / "errors.jsonl", bad)
+    return len(ok), len(bad)
+
+
+def _write_jsonl(path: Path, rows: list[dict]) -> None:
+    tmp = path.with_name(path.name + ".part")
+    with open(tmp, "w") as f:
+        for r in rows:
+            f.write(json.dumps(r, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+
+
+def read_manifest(root: str | os.PathLike) -> list[dict]:
+    """Records of ``root/manifest.jsonl`` (with ``path`` made absolute)."""
+    root = Path(root)
+    rows = []
+    with open(root / "manifest.jsonl") as f:
+        for line in f:
+            if line.strip():
+                r = json.loads(line)
+                r["path"] = str(root / r["path"])
+                rows.append(r)
+    return rows

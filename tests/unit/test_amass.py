@@ -1,0 +1,61 @@
+import numpy as np
+import pytest
+
+from a4mer.errors import MotionFileError
+from a4mer.geometry import axis_angle_to_quat, quat_angle
+from a4mer.io import read_amass_npz, write_amass_npz
+from a4mer.motion import Motion
+
+
+def test_roundtrip_rotations_exact(tmp_path):
+    rng = np.random.default_rng(1)
+    m = Motion(60, rng.normal(size=(50, 3)), axis_angle_to_quat(rng.normal(size=(50, 24, 3)) * 2))
+    p = write_amass_npz(m, tmp_path / "x.npz")
+    back = read_amass_npz(p)
+    assert quat_angle(back.rotations, m.rotations).max() < 1e-5
+    assert np.allclose(back.root_translation, m.root_translation, atol=1e-12)
+    assert back.fps == 60 and not list(tmp_path.glob("*.part"))
+    z = np.load(p)
+    assert z["poses"].shape == (50, 72) and str(z["gender"]) == "neutral" and z["betas"].shape == (10,)
+
+
+@pytest.mark.parametrize("width,joints,key", [(72, 24, "fps"), (156, 52, "mocap_framerate"), (165, 55, "mocap_frame_rate")])
+def test_layouts_and_rate_keys(tmp_path, width, joints, key):
+    np.savez(tmp_path / "a.npz", poses=np.zeros((4, width)), trans=np.zeros((4, 3)), betas=np.zeros(16),
+             gender=np.array("female"), **{key: np.array(120.0)})
+    m = read_amass_npz(tmp_path / "a.npz")
+    assert m.num_joints == joints and m.fps == 120.0 and m.meta["gender"] == "female"
+
+
+def test_object_arrays_are_skipped_not_unpickled(tmp_path):
+    np.savez(tmp_path / "o.npz", poses=np.zeros((3, 72)), trans=np.zeros((3, 3)), fps=np.array(30.0),
+             extra=np.array([{"a": 1}], dtype=object))
+    assert read_amass_npz(tmp_path / "o.npz").num_frames == 3
+
+
+@pytest.mark.parametrize("arrays,msg", [
+    ({"trans": np.zeros((3, 3)), "fps": 30.0}, "missing 'poses'"),
+    ({"poses": np.zeros((3, 70)), "fps": 30.0}, "expected"),
+    ({"poses": np.zeros((0, 72)), "trans": np.zeros((0, 3)), "fps": 30.0}, "zero frames"),
+    ({"poses": np.full((3, 72), np.nan), "trans": np.zeros((3, 3)), "fps": 30.0}, "NaN"),
+    ({"poses": np.zeros((3, 72)), "trans": np.zeros((3, 3))}, "no frame rate"),
+    ({"poses": np.zeros((3, 72)), "trans": np.zeros((4, 3)), "fps": 30.0}, "'trans'"),
+])
+def test_bad_files_name_file_and_problem(tmp_path, arrays, msg):
+    p = tmp_path / "bad.npz"
+    np.savez(p, **arrays)
+    with pytest.raises(MotionFileError, match=msg) as e:
+        read_amass_npz(p)
+    assert str(p) in str(e.value)
+
+
+def test_corrupt_and_truncated(tmp_path):
+    p = tmp_path / "t.npz"
+    np.savez(p, poses=np.zeros((30, 72)), trans=np.zeros((30, 3)), fps=np.array(30.0))
+    data = p.read_bytes()
+    p.write_bytes(data[: len(data) // 2])
+    with pytest.raises(MotionFileError, match="t.npz"):
+        read_amass_npz(p)
+    (tmp_path / "g.npz").write_bytes(b"garbage")
+    with pytest.raises(MotionFileError):
+        read_amass_npz(tmp_path / "g.npz")

@@ -1,0 +1,88 @@
+import numpy as np
+import pytest
+
+from a4mer import SMPL, SMPLH, Motion, concatenate
+from a4mer.conventions import snap_fps
+from a4mer.errors import A4merError
+from a4mer.geometry import axis_angle_to_quat, quat_angle
+
+
+def _motion(T=60, fps=30.0, seed=0, J=24, skel=SMPL):
+    rng = np.random.default_rng(seed)
+    t = np.arange(T) / fps
+    aa = 0.5 * np.sin(t[:, None, None] * rng.uniform(0.5, 2, (1, J, 3)) + rng.uniform(0, 6, (1, J, 3)))
+    aa[:, 0] += [np.pi / 2, 0, 0]
+    return Motion(fps, np.c_[t, np.sin(t), 0.9 + 0 * t], axis_angle_to_quat(aa), skeleton=skel)
+
+
+def test_snap_fps():
+    assert snap_fps(1 / 0.033333) == 30.0
+    assert snap_fps(1 / 0.0333333) == 30.0
+    assert snap_fps(119.95) == 120.0
+    assert snap_fps(117.0) == 117.0
+    with pytest.raises(ValueError):
+        snap_fps(0)
+
+
+def test_validation_errors():
+    with pytest.raises(A4merError, match="zero frames"):
+        Motion(30, np.zeros((0, 3)), np.zeros((0, 24, 4)))
+    with pytest.raises(A4merError, match="rotations must be"):
+        Motion(30, np.zeros((5, 3)), np.zeros((5, 22, 4)))
+    rot = np.tile([1.0, 0, 0, 0], (5, 24, 1))
+    trans = np.zeros((5, 3))
+    trans[3, 1] = np.nan
+    with pytest.raises(A4merError, match="NaN"):
+        Motion(30, trans, rot)
+    with pytest.raises(A4merError, match="frame rate"):
+        Motion(-1, np.zeros((5, 3)), rot)
+
+
+def test_immutable_and_inputs_not_modified():
+    trans = np.zeros((4, 3))
+    rot = np.tile([2.0, 0, 0, 0], (4, 24, 1))
+    m = Motion(30, trans, rot)
+    assert rot[0, 0, 0] == 2.0  # input untouched, motion normalised its own copy
+    assert m.rotations[0, 0, 0] == 1.0
+    with pytest.raises(ValueError):
+        m.root_translation[0, 0] = 1.0
+
+
+def test_upright_rest_pose_in_z_up_world():
+    m = _motion(T=1).with_(rotations=axis_angle_to_quat(np.r_[[[np.pi / 2, 0, 0]], np.zeros((23, 3))][None]))
+    p = m.joint_positions()[0]
+    assert p[15, 2] > p[0, 2] > p[7, 2]  # head above pelvis above ankle
+    assert p[16, 0] > p[17, 0]           # body's left is +X
+
+
+def test_slice_concat_resample_roundtrip():
+    m = _motion(T=240, fps=120.0)
+    assert m.slice(10, 20).num_frames == 10
+    with pytest.raises(A4merError):
+        m.slice(5, 5)
+    c = concatenate([m.slice(0, 100), m.slice(100)])
+    assert np.allclose(c.rotations, m.rotations, atol=1e-15)
+    back = m.resample(30).resample(120)
+    assert back.num_frames == m.num_frames
+    err = np.linalg.norm(back.joint_positions() - m.joint_positions(), axis=-1)[:-4]
+    assert err.mean() < 0.002
+    with pytest.raises(A4merError, match="resample first"):
+        concatenate([m, m.resample(30)])
+
+
+def test_resample_is_by_time_and_snaps():
+    m = _motion(T=100, fps=100.0)
+    r = m.resample(30)
+    assert abs(r.duration - m.duration) <= 1 / 30
+    assert r.meta["source_fps"] == 100.0
+    # frame k of the 30 fps clip equals the 100 fps clip at time k/30 (here: frame 10 <-> 100*10/30)
+    assert quat_angle(r.rotations[3], m.rotations[10]).max() < 1e-9
+    same = _motion(T=20, fps=1 / 0.033333)
+    assert same.resample(30).num_frames == 20 and same.resample(30).fps == 30.0
+
+
+def test_body_drops_hands():
+    m = _motion(J=52, skel=SMPLH)
+    b = m.body()
+    assert b.skeleton == SMPL and np.allclose(b.rotations[:, :22], m.rotations[:, :22])
+    assert np.allclose(b.rotations[:, 22:], [1, 0, 0, 0])

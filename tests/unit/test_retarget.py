@@ -1,0 +1,97 @@
+import json
+
+import numpy as np
+import pytest
+
+from a4mer.errors import A4merError, SkeletonError
+from a4mer.geometry import axis_angle_to_quat, quat_mul
+from a4mer.io.source import SourceClip
+from a4mer.motion import Motion
+from a4mer.retarget import SCHEMES, detect_scheme, load_bone_map, retarget
+from a4mer.skeleton import SMPL, match_smpl_rig, normalize_bone_name
+from a4mer.skeleton.smpl import SMPL_OFFICIAL_NAMES
+
+
+def _walk(T=150, seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(T) / 30
+    aa = 0.4 * np.sin(t[:, None, None] * rng.uniform(1, 3, (1, 24, 3)) + rng.uniform(0, 6, (1, 24, 3)))
+    aa[:, 0] = [np.pi / 2, 0, 0]
+    return Motion(30, np.c_[t, 0 * t, 0.9 + 0.02 * np.sin(t)], axis_angle_to_quat(aa))
+
+
+def _source_from(m: Motion, names, scale=2.5, seed=1):
+    """A source skeleton with SMPL's joints under other names and arbitrary rest frames."""
+    rng = np.random.default_rng(seed)
+    pos, gq = m.joint_positions(), m.global_rotations()
+    frames = axis_angle_to_quat(rng.normal(size=(24, 3)))
+    return SourceClip("synthetic.bvh", "bvh", m.fps, tuple(names), SMPL.parents, np.zeros(24, bool),
+                      pos * scale, quat_mul(gq, frames), pos[0] * scale, 1.0, "z")
+
+
+def test_identity_retarget_reproduces_positions_and_scales_root():
+    m = _walk()
+    src = _source_from(m, SMPL.names)
+    r = retarget(src, detect_scheme(src.names))
+    assert r.scale == pytest.approx(1 / 2.5)
+    assert np.abs(r.motion.joint_positions() - m.joint_positions()).max() < 1e-6
+    assert r.median_error_deg < 1e-3
+    assert r.motion.meta["scheme"] == "smpl"
+
+
+def test_scale_override_and_travel_ratio():
+    m = _walk()
+    src = _source_from(m, SMPL.names, scale=10.0)
+    r = retarget(src, detect_scheme(src.names), scale=0.05)
+    assert np.allclose(r.motion.root_translation, src.positions[:, 0] * 0.05)
+
+
+def test_official_names_and_prefixes_detected():
+    m = _walk(T=20)
+    for names in (SMPL_OFFICIAL_NAMES, tuple("m_avg_" + n for n in SMPL_OFFICIAL_NAMES)):
+        assert detect_scheme(_source_from(m, names).names).scheme == "smpl"
+
+
+def test_each_scheme_resolves_its_own_names():
+    for name, scheme in SCHEMES.items():
+        src_names = [v for v in scheme.values() if v] + ["Extra_Bone"]
+        assert detect_scheme(src_names).scheme == name
+
+
+def test_3dsmax_leftshoulder_is_upper_arm():
+    names = [v for v in SCHEMES["cmu-3dsmax"].values() if v]
+    bm = detect_scheme(names)
+    assert bm.joints["left_shoulder"] == "LeftShoulder" and bm.joints["left_collar"] == "LeftCollar"
+    mb = detect_scheme([v for v in SCHEMES["cmu-motionbuilder"].values() if v])
+    assert mb.joints["left_collar"] == "LeftShoulder"
+
+
+def test_unknown_skeleton_names_missing_bones():
+    with pytest.raises(SkeletonError, match="lacks") as e:
+        detect_scheme(["Hips", "Spine", "Foo", "Bar"])
+    assert "bone map" in str(e.value)
+
+
+def test_user_bone_map(tmp_path):
+    m = _walk(T=20)
+    names = [f"B{i}" for i in range(24)]
+    src = _source_from(m, names)
+    p = tmp_path / "map.json"
+    p.write_text(json.dumps({n: f"B{i}" for i, n in enumerate(SMPL.names)}))
+    r = retarget(src, load_bone_map(p, src.names))
+    assert np.abs(r.motion.joint_positions() - m.joint_positions()).max() < 1e-6
+    p.write_text(json.dumps({"pelvis": "B0"}))
+    with pytest.raises(SkeletonError, match="incomplete"):
+        load_bone_map(p, src.names)
+    p.write_text(json.dumps({"hips_of_doom": "B0"}))
+    with pytest.raises(A4merError, match="not an SMPL joint"):
+        load_bone_map(p, src.names)
+
+
+def test_rig_matching_reports_missing():
+    r = match_smpl_rig(["root"] + list(SMPL_OFFICIAL_NAMES))
+    assert r.ok and r.root_bone == "root" and r.bones["left_hip"] == "L_Hip"
+    bad = match_smpl_rig(["Hips", "Spine", "L_Hip"])
+    assert not bad.ok and "pelvis" in bad.describe_missing() and "left_hip" not in bad.missing_body
+    assert normalize_bone_name("mixamorig:LeftUpLeg") == "leftupleg"
+    assert normalize_bone_name("Hand_L") == normalize_bone_name("left_hand")
