@@ -102,7 +102,7 @@ class Motion:
     def resample(self, fps: float) -> "Motion":
         """The same motion at ``fps`` frames per second, by time (lerp root, slerp rotations).
 
-        The duration is kept (frames = round(T * fps / self.fps)). Rates within 0.05 % of a standard
+        The duration is kept within one frame (see :func:`a4mer.geometry.resample_times`). Rates within 0.05 % of a standard
         rate are snapped first; a resample to the clip's own (snapped) rate returns it unchanged.
         """
         fps = snap_fps(fps)

@@ -9,12 +9,13 @@ from .quat import quat_slerp
 def resample_times(num_frames: int, src_fps: float, dst_fps: float) -> np.ndarray:
     """Source-frame coordinates (float, ``(N,)``) of the frames of the resampled clip.
 
-    The clip keeps its duration ``num_frames / src_fps`` seconds: ``N = round(num_frames * dst_fps /
-    src_fps)`` (at least 1) frames at times ``k / dst_fps``, clamped to the last source frame.
+    Frames sit at times ``k / dst_fps`` covering the source's time span ``[0, (num_frames - 1) /
+    src_fps]``, so the duration ``N / dst_fps`` stays within one output frame of ``num_frames / src_fps``
+    and nothing is extrapolated.
     """
     if num_frames < 1:
         raise ValueError("cannot resample an empty clip")
-    n = max(1, int(round(num_frames * dst_fps / src_fps)))
+    n = int(np.floor((num_frames - 1) * dst_fps / src_fps + 1e-6)) + 1
     return np.minimum(np.arange(n) * (src_fps / dst_fps), num_frames - 1)
 
 

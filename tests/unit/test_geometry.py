@@ -75,6 +75,7 @@ def test_fk_chain():
 
 def test_resample_times_keep_duration():
     c = g.resample_times(1000, 100.0, 30.0)
-    assert len(c) == 300 and c[1] == pytest.approx(100 / 30)
+    assert len(c) == 300 and c[1] == pytest.approx(100 / 30) and c[-1] <= 999
+    assert len(g.resample_times(301, 120.0, 30.0)) == 76 and len(g.resample_times(76, 30.0, 120.0)) == 301
     with pytest.raises(ValueError):
         g.resample_times(0, 30, 60)

@@ -63,8 +63,8 @@ def test_slice_concat_resample_roundtrip():
     c = concatenate([m.slice(0, 100), m.slice(100)])
     assert np.allclose(c.rotations, m.rotations, atol=1e-15)
     back = m.resample(30).resample(120)
-    assert back.num_frames == m.num_frames
-    err = np.linalg.norm(back.joint_positions() - m.joint_positions(), axis=-1)[:-4]
+    assert abs(back.num_frames - m.num_frames) <= 4
+    err = np.linalg.norm(back.joint_positions() - m.joint_positions()[:back.num_frames], axis=-1)
     assert err.mean() < 0.002
     with pytest.raises(A4merError, match="resample first"):
         concatenate([m, m.resample(30)])
