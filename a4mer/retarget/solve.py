@@ -3,8 +3,10 @@
 For every SMPL joint, in parent-before-child order:
 - unmapped joints (e.g. spine2 of a skeleton without one) keep an identity local rotation and their
   parent aims at the next mapped descendant through the summed rest offsets;
-- joints whose bones lead to two or more mapped children (pelvis, spine3) take the rotation that best
-  aligns all those bones (weighted Kabsch) — fully determined by positions;
+- the pelvis and spine3 take the frame of an "up" bone (pelvis->spine3, spine3->neck) and a lateral
+  axis (right->left hip, right->left shoulder): robust to where skeletons put hips and collars;
+  other joints whose bones lead to two or more mapped children take the rotation that best aligns
+  all those bones (weighted Kabsch);
 - joints with one child bone take the source's own world orientation (its twist), calibrated once
   per clip against the parent-relative minimal-twist solution, then swung so the SMPL bone points
   exactly where the source bone points;
@@ -26,6 +28,9 @@ from ..skeleton import SMPL
 from .schemes import BoneMap
 
 _EPS = 1e-6
+#: joint -> (candidate joints its "up" bone aims at, candidate (right, left) lateral pairs,
+#: whether the lateral axis (True) or the up bone (False) is matched exactly); first usable wins
+_TRIADS = {0: ((3, 6, 9), ((2, 1),), True), 9: ((12,), ((14, 13), (17, 16)), False)}
 _LEGS = (("left_hip", "left_knee", "left_ankle"), ("right_hip", "right_knee", "right_ankle"))
 
 
@@ -99,6 +104,38 @@ def _kabsch(rest: np.ndarray, obs: np.ndarray, w: np.ndarray) -> np.ndarray:
     return rotmat_to_quat(rotmat_project(h))
 
 
+def _frame(exact: np.ndarray, other: np.ndarray) -> np.ndarray:
+    """Orthonormal frames (..., 3, 3): columns (exact, other made orthogonal to it, their cross)."""
+    x = exact / np.maximum(np.linalg.norm(exact, axis=-1, keepdims=True), _EPS)
+    y = other - np.sum(other * x, -1, keepdims=True) * x
+    y = y / np.maximum(np.linalg.norm(y, axis=-1, keepdims=True), _EPS)
+    return np.stack([x, y, np.cross(x, y)], axis=-1)
+
+
+def _usable(v: np.ndarray) -> bool:
+    return float(np.linalg.norm(v, axis=-1).mean()) > 1e-3
+
+
+def _triad(j: int, pos: dict[int, np.ndarray]) -> np.ndarray | None:
+    """Rotations (T, 4) aligning joint j's rest up/lateral frame with the observed one, if mapped."""
+    if j not in _TRIADS:
+        return None
+    ups, pairs, lateral_exact = _TRIADS[j]
+    up = next((u for u in ups if u in pos and _usable(pos[u] - pos[j])), None)
+    pair = next(((r, l) for r, l in pairs if r in pos and l in pos and _usable(pos[l] - pos[r])), None)
+    if up is None or pair is None:
+        return None
+    rest = SMPL.rest_positions()
+    (r, l) = pair
+    vecs_rest = (rest[l] - rest[r], rest[up] - rest[j])
+    vecs_obs = (pos[l] - pos[r], pos[up] - pos[j])
+    if not lateral_exact:
+        vecs_rest, vecs_obs = vecs_rest[::-1], vecs_obs[::-1]
+    f_rest = _frame(*vecs_rest)
+    f_obs = _frame(*vecs_obs)
+    return rotmat_to_quat(f_obs @ f_rest.T)
+
+
 def _calibrated(q_src: np.ndarray, g_ref: np.ndarray) -> np.ndarray:
     """Source orientation (T, 4) times the constant rotation K that best maps it onto g_ref (T, 4)."""
     k = rotmat_project(quat_to_rotmat(quat_mul(quat_conj(q_src), g_ref)).sum(0))
@@ -121,6 +158,10 @@ def retarget(src: SourceClip, bmap: BoneMap, scale: float | None = None) -> Reta
         g_parent = g[:, p] if p >= 0 else np.tile([1.0, 0, 0, 0], (T, 1))
         if j not in mapped:
             g[:, j] = g_parent
+            continue
+        tri = _triad(j, pos)
+        if tri is not None:
+            g[:, j] = tri
             continue
         bones = [(c, off, pos[c] - pos[j]) for c, off in kids[j]]
         lens = np.array([np.linalg.norm(u, axis=-1) for _, _, u in bones]).T if bones else np.zeros((T, 0))

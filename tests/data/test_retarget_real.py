@@ -1,0 +1,120 @@
+"""Retargeting real mocap onto SMPL: limb directions, uprightness, root travel, resampling.
+
+A deterministic sample runs by default; ``-m slow`` runs every clip of every data set.
+"""
+import csv
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from a4mer.api import load_motion
+from a4mer.io.amass import read_amass_npz, write_amass_npz
+from a4mer.geometry import quat_angle
+from a4mer.retarget import detect_scheme, leg_length, retarget
+from a4mer.skeleton import SMPL
+
+LIMBS = [("left_hip", "left_knee"), ("left_knee", "left_ankle"), ("right_hip", "right_knee"),
+         ("right_knee", "right_ankle"), ("left_shoulder", "left_elbow"), ("left_elbow", "left_wrist"),
+         ("right_shoulder", "right_elbow"), ("right_elbow", "right_wrist"), ("neck", "head")]
+
+
+def _source(path: Path, fps=None, asf=None):
+    if path.suffix == ".bvh":
+        from a4mer.io.bvh import read_bvh
+        return read_bvh(path, fps=fps)
+    from a4mer.io.asfamc import read_amc
+    return read_amc(path, asf=asf, fps=fps)
+
+
+def check_clip(path: Path, fps=None, asf=None) -> dict:
+    """Independent checks of one retargeted clip; returns the measured numbers."""
+    src = _source(path, fps, asf)
+    bmap = detect_scheme(src.names)
+    res = retarget(src, bmap)
+    smpl = res.motion.joint_positions()
+    idx = {n: i for i, n in enumerate(SMPL.names)}
+    angles = []
+    for a, b in LIMBS:
+        u = src.positions[:, src.index(bmap.joints[b])] - src.positions[:, src.index(bmap.joints[a])]
+        v = smpl[:, idx[b]] - smpl[:, idx[a]]
+        cos = np.sum(u * v, -1) / (np.linalg.norm(u, axis=-1) * np.linalg.norm(v, axis=-1) + 1e-12)
+        angles.append(np.degrees(np.arccos(np.clip(cos, -1, 1))))
+    head, pelvis = smpl[:, idx["head"], 2].mean(), smpl[:, 0, 2].mean()
+    ankles = smpl[:, [idx["left_ankle"], idx["right_ankle"]], 2].mean()
+    src_pos = np.stack([src.positions[:, src.index(bmap.joints[n])] if n in bmap.joints else np.zeros_like(src.positions[:, 0])
+                        for n in SMPL.names], 1)
+    travel_src = np.linalg.norm(np.diff(src.positions[:, src.index(bmap.joints["pelvis"])], axis=0), axis=-1).sum()
+    travel_smpl = np.linalg.norm(np.diff(res.motion.root_translation, axis=0), axis=-1).sum()
+    ratio = ((travel_smpl / leg_length(SMPL.rest_positions()[None], idx))
+             / max(travel_src / leg_length(src_pos, idx), 1e-9)) if travel_src > 1e-3 else 1.0
+    return {"median_limb_deg": float(np.median(np.concatenate(angles))), "upright": head > pelvis > ankles,
+            "travel_ratio": float(ratio), "frames": res.motion.num_frames}
+
+
+def _assert_ok(r: dict, name: str):
+    assert r["median_limb_deg"] < 5.0, (name, r)
+    assert r["upright"], (name, r)
+    assert abs(r["travel_ratio"] - 1) < 0.10, (name, r)
+
+
+def _hdm05_rows(root: Path):
+    with open(root / "hdm05" / "labels.csv") as f:
+        return list(csv.DictReader(f))
+
+
+def _bandai1(root: Path):
+    return sorted((root / "bandai-namco" / "dataset-1" / "bvh").glob("*.bvh"))
+
+
+@pytest.fixture(scope="session")
+def cmu_dir(data_root, tmp_path_factory):
+    dest = tmp_path_factory.mktemp("cmu")
+    with tarfile.open(data_root / "cmu-dance" / "cmu-dance.tar.xz", "r:xz") as t:
+        t.extractall(dest, filter="data")
+    return dest
+
+
+def test_hdm05_sample(data_root):
+    rows = _hdm05_rows(data_root)[::24]
+    for r in rows:
+        res = check_clip(data_root / "hdm05" / r["file"], asf=data_root / "hdm05" / r["asf"])
+        _assert_ok(res, r["file"])
+        assert res["frames"] == int(r["frames"])
+
+
+def test_bandai_sample(data_root):
+    for p in _bandai1(data_root)[::15]:
+        _assert_ok(check_clip(p), p.name)
+
+
+def test_cmu_dance_sample(cmu_dir):
+    for p in sorted(cmu_dir.rglob("*.bvh"))[::10]:
+        _assert_ok(check_clip(p), p.name)
+
+
+@pytest.mark.slow
+def test_every_clip(data_root, cmu_dir):
+    for r in _hdm05_rows(data_root):
+        _assert_ok(check_clip(data_root / "hdm05" / r["file"], asf=data_root / "hdm05" / r["asf"]), r["file"])
+    for p in _bandai1(data_root) + sorted(cmu_dir.rglob("*.bvh")):
+        _assert_ok(check_clip(p), p.name)
+
+
+def test_npz_roundtrip_and_resampling_on_real_clips(data_root, tmp_path):
+    rows = [r for r in _hdm05_rows(data_root) if int(r["frames"]) > 300][::40]
+    errs = []
+    for r in rows:
+        m = load_motion(data_root / "hdm05" / r["file"], asf=str(data_root / "hdm05" / r["asf"]))
+        assert m.fps == 120.0
+        back = read_amass_npz(write_amass_npz(m, tmp_path / "c.npz"))
+        assert quat_angle(back.rotations, m.rotations).max() < 1e-5
+        rt = m.resample(30).resample(120)
+        assert rt.num_frames == m.num_frames
+        errs.append(np.linalg.norm(rt.joint_positions() - m.joint_positions(), axis=-1).ravel())
+        m100 = m.resample(100)
+        assert m100.fps == 100.0
+        assert abs(m100.resample(30).duration - m100.duration) <= 1 / 30
+    e = np.concatenate(errs) * 1000
+    assert e.mean() <= 2.0 and np.percentile(e, 99) <= 15.0, (e.mean(), np.percentile(e, 99))
