@@ -1,0 +1,151 @@
+"""Markdown tables, plots and the ``docs/benchmarks.md`` section of the heads benchmark."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+SECTION = "## Heads I"
+
+
+def _f(x, nd=1):
+    return "—" if x is None else f"{x:.{nd}f}"
+
+
+def _methods(block: dict) -> list[str]:
+    return [k for k, v in block.items() if isinstance(v, dict) and "windows" in v]
+
+
+def gap_table(res: dict, ref: str = "hermite") -> str:
+    """Markdown table of fixed-gap in-betweening: MPJPE (ratio to ``ref``), L2P, L2Q, NPSS, skate."""
+    lines = ["| gap (frames @30fps) | clips / windows | method | MPJPE mm | × Hermite | L2P | L2Q | NPSS | foot skate cm/s (truth) | kept frames exact |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for gap, block in res.items():
+        base = block.get(ref, {}).get("mpjpe_mm")
+        for m in _methods(block):
+            r = block[m]
+            ratio = r["mpjpe_mm"] / base if base and r["mpjpe_mm"] is not None else None
+            lines.append(f"| {gap} | {block['clips']} / {r['windows']} | {m} | {_f(r['mpjpe_mm'])} | {_f(ratio, 2)} | "
+                         f"{_f(r.get('l2p'), 3)} | {_f(r.get('l2q'), 3)} | {_f(r.get('npss'), 4)} | "
+                         f"{_f(r['foot_skate_cm_s'])} ({_f(r.get('true_foot_skate_cm_s'))}) | {r.get('kept_frames_exact')} |")
+    return "\n".join(lines)
+
+
+def blocking_table(res: dict, ref: str = "hermite") -> str:
+    lines = ["| keys every N frames | clips | method | MPJPE mm | × Hermite | foot skate cm/s | keys exact |",
+             "|---|---|---|---|---|---|---|"]
+    for n, block in res.items():
+        base = block.get(ref, {}).get("mpjpe_mm")
+        for m in _methods(block):
+            r = block[m]
+            ratio = r["mpjpe_mm"] / base if base and r["mpjpe_mm"] is not None else None
+            lines.append(f"| {n} | {block['clips']} | {m} | {_f(r['mpjpe_mm'])} | {_f(ratio, 2)} | "
+                         f"{_f(r['foot_skate_cm_s'])} | {r.get('kept_frames_exact')} |")
+    return "\n".join(lines)
+
+
+def extension_table(res: dict, ref: str = "constant_velocity") -> str:
+    lines = ["| horizon | clips (≥ frames) / windows | method | MPJPE mm (mean over horizon) | × const. vel. | MPJPE at last frame |",
+             "|---|---|---|---|---|---|"]
+    for h, block in res.items():
+        base = block.get(ref, {}).get("mpjpe_mm")
+        for m in _methods(block):
+            r = block[m]
+            ratio = r["mpjpe_mm"] / base if base and r["mpjpe_mm"] is not None else None
+            lines.append(f"| {block['seconds']:.1f} s ({h}) | {block['clips']} (≥ {block['min_clip_frames']}) / "
+                         f"{r['windows']} | {m} | {_f(r['mpjpe_mm'])} | {_f(ratio, 2)} | {_f(r['final_mpjpe_mm'])} |")
+    return "\n".join(lines)
+
+
+def by_dataset_table(res: dict, key: str) -> str:
+    """MPJPE per dataset for one setting ``key`` of a result block."""
+    block = res.get(key, {})
+    ms = _methods(block)
+    ds = sorted({d for m in ms for d in block[m].get("by_dataset", {})})
+    lines = ["| dataset | " + " | ".join(ms) + " |", "|---|" + "---|" * len(ms)]
+    for d in ds:
+        cells = [_f(block[m]["by_dataset"].get(d, {}).get("mpjpe_mm")) for m in ms]
+        nw = max(block[m]["by_dataset"].get(d, {}).get("windows", 0) for m in ms)
+        lines.append(f"| {d} ({nw} windows) | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def plot(results: dict, out_dir: Path, prefix: str = "heads") -> list[Path]:
+    """MPJPE-vs-gap and MPJPE-vs-horizon plots (PNG) under ``out_dir``; returns their paths."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    paths = []
+    for key, xlabel, fname in (("inbetween", "gap (frames at 30 fps)", f"{prefix}_inbetween.png"),
+                               ("extension", "horizon (frames at 30 fps)", f"{prefix}_extension.png"),
+                               ("blocking", "key spacing (frames)", f"{prefix}_blocking.png")):
+        res = results.get(key)
+        if not res:
+            continue
+        fig, ax = plt.subplots(figsize=(5.5, 3.6))
+        xs = [int(k) for k in res]
+        ms = sorted({m for b in res.values() for m in _methods(b)})
+        for m in ms:
+            ys = [res[k][m]["mpjpe_mm"] if m in res[k] else None for k in res]
+            ax.plot([x for x, y in zip(xs, ys) if y is not None], [y for y in ys if y is not None], marker="o", label=m)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("MPJPE (mm)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        p = out_dir / fname
+        fig.savefig(p, dpi=110)
+        plt.close(fig)
+        paths.append(p)
+    return paths
+
+
+def markdown(results: dict, command: str, plots: list[str]) -> str:
+    """The whole "Heads I" section as markdown."""
+    parts = [SECTION, "", f"Reproduce: `{command}`", ""]
+    meta = results.get("meta", {})
+    if meta:
+        parts += [f"Data: {meta.get('clips')} clips from `{meta.get('data')}` ({meta.get('datasets')}), "
+                  f"all at 30 fps; MPJPE = mean joint-position error (mm) of SMPL joints 0-21 from FK on the "
+                  "neutral SMPL skeleton, over the generated frames only. L2P/L2Q/NPSS follow LaFAN1 "
+                  "(positions/quaternions canonical at the last key before the gap; L2P normalised with "
+                  "the benchmark data's own mean/std). Baselines: hermite = cubic Hermite through the "
+                  "keys with velocities from the neighbouring frames (blocking: Catmull-Rom through the "
+                  "keys, like Blender's auto handles); bezier_auto = every kept frame a key, tangents from "
+                  "the neighbouring keys (Blender's auto handles on a clip keyed every frame); lerp_slerp; "
+                  "zero_velocity; extension against "
+                  "zero_velocity and constant_velocity.", ""]
+        for line in meta.get("notes", []):
+            parts += [f"- {line}"]
+        parts += [""]
+    if "inbetween" in results:
+        parts += ["### In-betweening (1 s context on each side)", "", gap_table(results["inbetween"]), ""]
+        if "30" in results["inbetween"]:
+            parts += ["Per dataset, 30-frame gaps (MPJPE mm):", "", by_dataset_table(results["inbetween"], "30"), ""]
+    if "blocking" in results:
+        parts += ["### Blocking (only the keys are given)", "", blocking_table(results["blocking"]), ""]
+        if "20" in results["blocking"]:
+            parts += ["Per dataset, keys every 20 frames (MPJPE mm):", "", by_dataset_table(results["blocking"], "20"), ""]
+    if "extension" in results:
+        parts += ["### Extension (1 s of context)", "", extension_table(results["extension"]), ""]
+        if "30" in results["extension"]:
+            parts += ["Per dataset, 1 s horizon (MPJPE mm):", "", by_dataset_table(results["extension"], "30"), ""]
+    if "speed" in results:
+        parts += ["### Speed", "", "| what | seconds |", "|---|---|"]
+        parts += [f"| {k} | {_f(v, 3)} |" for k, v in results["speed"].items()]
+        parts += [""]
+    for p in plots:
+        parts += [f"![{Path(p).stem}]({p})"]
+    return "\n".join(parts) + "\n"
+
+
+def update_doc(doc: Path, section_md: str) -> None:
+    """Replace (or append) the "## Heads I" section of ``doc``; creates it with "# Benchmarks"."""
+    text = doc.read_text() if doc.exists() else "# Benchmarks\n"
+    pat = re.compile(r"^## Heads I\s*$.*?(?=^## |\Z)", re.S | re.M)
+    if pat.search(text):
+        text = pat.sub(lambda _: section_md.rstrip() + "\n\n", text)
+    else:
+        text = text.rstrip() + "\n\n" + section_md
+    doc.parent.mkdir(parents=True, exist_ok=True)
+    doc.write_text(text.rstrip() + "\n")

@@ -1,0 +1,187 @@
+"""``a4mer bench --data DIR --out DIR``: heads benchmark (in-betweening, blocking, extension).
+
+Loads every supported clip under DIR (or the clips of ``DIR/manifest.jsonl`` from
+``a4mer data prepare``, optionally one split), resamples to 30 fps, runs the baselines and the learned
+heads (when a heads file is found), and writes ``OUT/heads_bench.json``, ``OUT/heads_bench.md``,
+plots ``OUT/heads_*.png`` and, with ``--doc``, the "## Heads I" section of that markdown file.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import A4merError
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", required=True, help="folder of clips (npz/bvh/amc) or of a prepared dataset")
+    p.add_argument("--out", required=True, help="folder for JSON, markdown and plots")
+    p.add_argument("--split", default=None, help="with a manifest.jsonl: only clips of this split (e.g. test)")
+    p.add_argument("--datasets", default=None, help="comma list of datasets to keep (manifest or sub-folder names)")
+    p.add_argument("--max-clips", type=int, default=80, help="at most this many clips per dataset (evenly chosen)")
+    p.add_argument("--heads", default="auto", help="learned heads file (.safetensors), 'auto' (bundled) or 'none'")
+    p.add_argument("--tasks", default="inbetween,blocking,extension", help="comma list of tasks")
+    p.add_argument("--doc", default=None, help="markdown file whose '## Heads I' section is (re)written")
+    p.add_argument("--cold", action="store_true", help="also time the CLI from a cold start (subprocess)")
+
+
+def _entries(data: Path, split: str | None) -> list[tuple[Path, str]]:
+    """(clip path, dataset name) of every clip: from manifest.jsonl when present, else a folder scan."""
+    man = data / "manifest.jsonl"
+    if man.is_file():
+        out = []
+        for line in man.read_text().splitlines():
+            if not line.strip():
+                continue
+            r = json.loads(line)
+            if split and r.get("split") != split:
+                continue
+            out.append((data / r["path"], r.get("dataset", "?")))
+        return out
+    if split:
+        raise A4merError(f"{data}: --split needs a manifest.jsonl (made by 'a4mer data prepare')")
+    from ._common import collect_inputs
+    files = collect_inputs([str(data)])
+    return [(f, f.relative_to(data).parts[0] if len(f.relative_to(data).parts) > 1 else data.name) for f in files]
+
+
+def load_clips(data: Path, split: str | None, datasets: set[str] | None, max_clips: int,
+               fps: float = 30.0) -> list[tuple[str, str, "object"]]:
+    """(name, dataset, Motion at ``fps``) for at most ``max_clips`` clips per dataset, evenly spread."""
+    from ..api import load_motion
+    entries = _entries(data, split)
+    by: dict[str, list[Path]] = {}
+    for path, ds in entries:
+        if datasets is None or ds in datasets:
+            by.setdefault(ds, []).append(path)
+    clips = []
+    for ds, paths in sorted(by.items()):
+        paths = sorted(paths)
+        if len(paths) > max_clips:
+            paths = [paths[i] for i in np.linspace(0, len(paths) - 1, max_clips).round().astype(int)]
+        for p in paths:
+            try:
+                m = load_motion(p, fps=fps).body()
+            except A4merError as e:
+                print(f"a4mer bench: skipping {p}: {e}", file=sys.stderr)
+                continue
+            clips.append((str(p.relative_to(data) if p.is_relative_to(data) else p), ds, m))
+    if not clips:
+        raise A4merError(f"{data}: no usable clips")
+    return clips
+
+
+def _l2p_stats(clips, context: int):
+    from ..bench import metrics as M
+    wins = []
+    for _, _, m in clips:
+        p, g = M.body_fk(m.rotations, m.root_translation)
+        ref = min(context - 1, len(p) - 1)
+        wins.append(M.canonicalize(p, g, ref)[0])
+    return M.position_stats(wins)
+
+
+def _learned(spec: str):
+    if spec == "none":
+        return []
+    from ..heads.inbetween import find_heads, load_heads
+    path = find_heads() if spec == "auto" else Path(spec)
+    if path is None:
+        return []
+    if not Path(path).is_file():
+        raise A4merError(f"{spec}: heads file not found")
+    return [load_heads(path)]
+
+
+def _cold_cli(clip, out: Path) -> dict:
+    """Seconds of ``a4mer inbetween`` and ``a4mer extend`` run as fresh processes on ``clip``."""
+    import subprocess
+    import tempfile
+    from ..io.amass import write_amass_npz
+    res = {}
+    with tempfile.TemporaryDirectory() as td:
+        src = Path(td) / "clip.npz"
+        write_amass_npz(clip.slice(0, min(clip.num_frames, 150)), src)
+        for name, argv in (("cli_cold_inbetween_60_frames_s", ["inbetween", str(src), "--start", "29", "--end", "90",
+                                                                 "-o", str(Path(td) / "a.npz")]),
+                           ("cli_cold_extend_90_frames_s", ["extend", str(src), "--frames", "90", "-o",
+                                                            str(Path(td) / "b.npz")])):
+            t0 = time.perf_counter()
+            r = subprocess.run([sys.executable, "-m", "a4mer", *argv], capture_output=True, text=True)
+            res[name] = time.perf_counter() - t0 if r.returncode == 0 else None
+    return res
+
+
+def _warm_speed(methods, clip) -> dict:
+    res = {}
+    c = clip.slice(0, min(clip.num_frames, 150))
+    for m in methods:
+        if "inbetween" in m.tasks and c.num_frames >= 121:
+            m.fill_gap(c, 29, 90)
+            t0 = time.perf_counter()
+            for _ in range(3):
+                m.fill_gap(c, 29, 90)
+            res[f"warm_inbetween_60_frames_{m.name}_s"] = (time.perf_counter() - t0) / 3
+        if "extend" in m.tasks:
+            ctx = c.slice(0, 30)
+            m.extend(ctx, 90)
+            t0 = time.perf_counter()
+            for _ in range(3):
+                m.extend(ctx, 90)
+            res[f"warm_extend_90_frames_{m.name}_s"] = (time.perf_counter() - t0) / 3
+    return res
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..bench import report
+    from ..bench.extension import ExtensionConfig, run_extension
+    from ..bench.inbetween import InbetweenConfig, run_blocking, run_gaps
+    from ..bench.methods import baseline_methods
+
+    data, out = Path(args.data), Path(args.out)
+    if not data.is_dir():
+        raise A4merError(f"{data}: not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    tasks = set(args.tasks.split(","))
+    ds = set(args.datasets.split(",")) if args.datasets else None
+    t0 = time.perf_counter()
+    clips = load_clips(data, args.split, ds, args.max_clips)
+    methods = _learned(args.heads) + baseline_methods()
+    icfg, ecfg = InbetweenConfig(), ExtensionConfig()
+    counts = {}
+    for _, d, _ in clips:
+        counts[d] = counts.get(d, 0) + 1
+    results: dict = {"meta": {"data": str(data), "split": args.split, "clips": len(clips), "datasets": counts,
+                              "methods": [m.name for m in methods], "notes": []}}
+    for m in methods:
+        if hasattr(m, "describe"):
+            results["meta"]["notes"].append(m.describe())
+    if "inbetween" in tasks:
+        results["inbetween"] = run_gaps(clips, methods, icfg, _l2p_stats(clips, icfg.context))
+    if "blocking" in tasks:
+        results["blocking"] = run_blocking(clips, methods, icfg)
+    if "extension" in tasks:
+        results["extension"] = run_extension(clips, methods, ecfg)
+    long = max(clips, key=lambda c: c[2].num_frames)[2]
+    results["speed"] = _warm_speed(methods[:1], long)
+    if args.cold:
+        results["speed"].update(_cold_cli(long, out))
+    results["meta"]["bench_seconds"] = time.perf_counter() - t0
+    (out / "heads_bench.json").write_text(json.dumps(results, indent=2) + "\n")
+    plots = report.plot(results, out)
+    doc = Path(args.doc) if args.doc else None
+    rel = [str(p.relative_to(doc.parent)) if doc and p.is_relative_to(doc.parent) else str(p) for p in plots]
+    cmd = "a4mer bench " + " ".join(shlex.quote(a) for a in sys.argv[2:]) if sys.argv[1:2] == ["bench"] else \
+        f"a4mer bench --data {args.data} --out {args.out}"
+    md = report.markdown(results, cmd, rel)
+    (out / "heads_bench.md").write_text(md)
+    if doc:
+        report.update_doc(doc, md)
+    print(md)
+    return 0
