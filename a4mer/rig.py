@@ -1,0 +1,291 @@
+"""SMPL-family rigs as plain arrays: rig pose channels <-> :class:`Motion` (no Blender needed).
+
+A DCC rig (a Blender armature, an FBX skeleton) is described by its bones in parent-first order:
+names, parent indices and rest matrices in armature space (4x4, a bone's head and axes; Blender's
+``bone.matrix_local``). A pose is one *basis* matrix per bone and frame (Blender's
+``pose_bone.matrix_basis``: ``T(location) @ R(rotation)``), composed the way Blender composes it::
+
+    pose[b] = pose[parent] @ inv(rest[parent]) @ rest[b] @ basis[b]     (root bones: rest[b] @ basis[b])
+    world[b] = object_matrix @ pose[b]
+
+conventions.md §2: the MPI SMPL-X add-on's bones point up (+Z) with zero roll, so a bone's axes are
+SMPL's template frame; its AMASS import keys the ``root`` bone at -90 deg about X and the pelvis
+location in that frame. Nothing here assumes it: the template frame of the rig is found from the rest
+joint positions (up = pelvis -> neck, left = right hip -> left hip) and every bone keeps its own axis
+correction, so BVH imports (bones along the limb), FBX rigs (Y-up data in a rotated object) and
+centimetre rigs read the same. The rig's rest pose must be SMPL's rest pose (identity rotations).
+
+Shapes: T frames, B rig bones. Quaternions wxyz; matrices act on column vectors; metres in the
+Motion, rig units (``metres_per_unit``) in the rig.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import SkeletonError
+from .geometry import axis_quat, quat_mul, quat_normalize, quat_to_rotmat, quat_unflip, rotmat_to_quat
+from .motion import Motion
+from .skeleton import SMPL, match_smpl_rig
+from .skeleton.smpl import SMPL_OFFSETS
+
+#: Blender Euler rotation modes (R = R_C @ R_B @ R_A for mode "ABC").
+EULER_MODES = ("XYZ", "XZY", "YXZ", "YZX", "ZXY", "ZYX")
+_AXIS = {"X": 0, "Y": 1, "Z": 2}
+_SMPL_LEG = float(np.linalg.norm(SMPL_OFFSETS[4]) + np.linalg.norm(SMPL_OFFSETS[7]))  # hip->knee->ankle, m
+
+
+# --- rotation channels (Blender's rotation modes) ------------------------------------------------
+def euler_to_quat_blender(euler: np.ndarray, mode: str) -> np.ndarray:
+    """Blender Euler angles ``(..., 3)`` (x, y, z radians) in ``mode`` (e.g. "XYZ") to wxyz ``(..., 4)``.
+
+    Mode "ABC" applies A first: ``R = R_C(e_C) @ R_B(e_B) @ R_A(e_A)``.
+    """
+    e = np.asarray(euler, dtype=np.float64)
+    a, b, c = (_AXIS[ch] for ch in mode)
+    q = quat_mul(axis_quat("xyz"[c], e[..., c]), axis_quat("xyz"[b], e[..., b]))
+    return quat_mul(q, axis_quat("xyz"[a], e[..., a]))
+
+
+def quat_to_euler_blender(q: np.ndarray, mode: str) -> np.ndarray:
+    """wxyz ``(..., 4)`` to Blender Euler angles ``(..., 3)`` (x, y, z radians) in ``mode``.
+
+    The middle angle lies in [-pi/2, pi/2]; sequences are unwrapped along axis 0 when ``q`` has
+    more than one dimension (continuous keys).
+    """
+    m = quat_to_rotmat(q)
+    i, j, k = (_AXIS[ch] for ch in mode)
+    s = 1.0 if (i, j, k) in ((0, 1, 2), (1, 2, 0), (2, 0, 1)) else -1.0
+    out = np.empty(m.shape[:-2] + (3,))
+    out[..., j] = np.arcsin(np.clip(-s * m[..., k, i], -1.0, 1.0))
+    out[..., i] = np.arctan2(s * m[..., k, j], m[..., k, k])
+    out[..., k] = np.arctan2(s * m[..., j, i], m[..., i, i])
+    if out.ndim > 1:
+        out = np.unwrap(out, axis=0)
+    return out
+
+
+def channels_to_quat(values: np.ndarray, mode: str) -> np.ndarray:
+    """Rotation channels of one bone ``(T, 4|3)`` in Blender ``mode`` to wxyz ``(T, 4)``.
+
+    QUATERNION: (w, x, y, z); AXIS_ANGLE: (angle, x, y, z) with any axis length; Euler modes: (x, y, z).
+    """
+    v = np.asarray(values, dtype=np.float64)
+    if mode == "QUATERNION":
+        return quat_normalize(v)
+    if mode == "AXIS_ANGLE":
+        axis = v[..., 1:]
+        n = np.linalg.norm(axis, axis=-1, keepdims=True)
+        axis = np.where(n > 1e-12, axis / np.maximum(n, 1e-12), 0.0)
+        half = 0.5 * v[..., :1]
+        return quat_normalize(np.concatenate([np.cos(half), np.sin(half) * axis], axis=-1))
+    if mode in EULER_MODES:
+        return euler_to_quat_blender(v, mode)
+    raise ValueError(f"unknown rotation mode {mode!r}")
+
+
+def quat_to_channels(q: np.ndarray, mode: str) -> np.ndarray:
+    """wxyz ``(T, 4)`` to rotation channels in Blender ``mode`` (inverse of :func:`channels_to_quat`)."""
+    q = quat_unflip(quat_normalize(q))
+    if mode == "QUATERNION":
+        return q
+    if mode == "AXIS_ANGLE":
+        s = np.linalg.norm(q[..., 1:], axis=-1, keepdims=True)
+        angle = 2.0 * np.arctan2(s, q[..., :1])
+        axis = np.where(s > 1e-12, q[..., 1:] / np.maximum(s, 1e-12), np.array([0.0, 1.0, 0.0]))
+        return np.concatenate([angle, axis], axis=-1)
+    if mode in EULER_MODES:
+        return quat_to_euler_blender(q, mode)
+    raise ValueError(f"unknown rotation mode {mode!r}")
+
+
+# --- matrices -------------------------------------------------------------------------------------
+def basis_matrices(location: np.ndarray, rotation: np.ndarray) -> np.ndarray:
+    """Basis matrices ``(T, B, 4, 4)`` = T(location) @ R(rotation) from ``(T, B, 3)`` and wxyz ``(T, B, 4)``."""
+    loc = np.asarray(location, dtype=np.float64)
+    out = np.zeros(loc.shape[:-1] + (4, 4))
+    out[..., :3, :3] = quat_to_rotmat(rotation)
+    out[..., :3, 3] = loc
+    out[..., 3, 3] = 1.0
+    return out
+
+
+def pose_matrices(rest: np.ndarray, parents: tuple[int, ...], basis: np.ndarray) -> np.ndarray:
+    """Armature-space pose matrices ``(T, B, 4, 4)`` (Blender's ``pose_bone.matrix``).
+
+    rest: (B, 4, 4) rest matrices (armature space); parents: (B,) parent-first indices, -1 = none;
+    basis: (T, B, 4, 4).
+    """
+    rest = np.asarray(rest, dtype=np.float64)
+    pose = np.empty_like(np.asarray(basis, dtype=np.float64))
+    for b, p in enumerate(parents):
+        rel = rest[b] if p < 0 else np.linalg.inv(rest[p]) @ rest[b]
+        pose[:, b] = (rel if p < 0 else pose[:, p] @ rel) @ basis[:, b]
+    return pose
+
+
+def _rot(m: np.ndarray) -> np.ndarray:
+    """Rotation part ``(..., 3, 3)`` of ``(..., 4, 4)`` matrices, scale removed (no shear assumed)."""
+    r = np.asarray(m, dtype=np.float64)[..., :3, :3]
+    return r / np.linalg.norm(r, axis=-2, keepdims=True)
+
+
+def template_to_armature(rest_heads: np.ndarray) -> np.ndarray:
+    """(3, 3) rotation taking SMPL's template axes (x left, y up, z forward) into armature space.
+
+    rest_heads: (24, 3) rest head positions of SMPL joints (rows 0-21 used, armature space).
+    Snapped to the nearest axis-aligned rotation when within 30 degrees of one.
+    """
+    p = np.asarray(rest_heads, dtype=np.float64)
+    up = p[12] - p[0]
+    left = (p[1] - p[2]) + (p[16] - p[17])
+    up = up / np.linalg.norm(up)
+    left = left - up * (left @ up)
+    left = left / np.linalg.norm(left)
+    m = np.stack([left, up, np.cross(left, up)], axis=-1)  # columns: images of template x, y, z
+    snapped = np.zeros((3, 3))
+    for c in range(3):
+        r = int(np.argmax(np.abs(m[:, c])))
+        snapped[r, c] = np.sign(m[r, c])
+    if abs(np.linalg.det(snapped) - 1.0) < 1e-9 and np.trace(snapped.T @ m) > 1 + 2 * np.cos(np.radians(30)):
+        return snapped
+    return m
+
+
+def metres_per_unit(rest_heads_world: np.ndarray) -> float:
+    """0.01 when the rig's leg (hip -> knee -> ankle, world units) is ~100x SMPL's (a centimetre rig), else 1."""
+    p = np.asarray(rest_heads_world, dtype=np.float64)
+    leg = 0.5 * sum(np.linalg.norm(p[a] - p[b]) + np.linalg.norm(p[b] - p[c]) for a, b, c in ((1, 4, 7), (2, 5, 8)))
+    return 0.01 if 20.0 < leg / _SMPL_LEG < 500.0 else 1.0
+
+
+# --- the rig ------------------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class RigRest:
+    """A rig's bones in parent-first order and where the SMPL joints are among them.
+
+    names: (B,) bone names. parents: (B,) parent index, -1 = none. rest: (B, 4, 4) armature-space rest
+    matrices (rig units). smpl_bone: (24,) bone index of each SMPL joint, -1 when absent (hands only).
+    root_bone: index of a ``root`` bone above the pelvis, or -1. family: smpl / smplh / smplx.
+    """
+
+    names: tuple[str, ...]
+    parents: tuple[int, ...]
+    rest: np.ndarray
+    smpl_bone: tuple[int, ...]
+    root_bone: int
+    family: str
+
+    @classmethod
+    def from_bones(cls, names: list[str], parents: list[int], rest: np.ndarray) -> "RigRest":
+        """Match ``names`` to SMPL joints 0-21 (hands optional); :class:`SkeletonError` lists missing bones."""
+        names = tuple(names)
+        for b, p in enumerate(parents):
+            if not -1 <= p < b:
+                raise SkeletonError(f"bone {names[b]!r}: parent index {p} does not precede it")
+        match = match_smpl_rig(list(names))
+        if not match.ok:
+            raise SkeletonError(f"not an SMPL-like rig: {match.describe_missing()}")
+        idx = {n: i for i, n in enumerate(names)}
+        smpl_bone = tuple(idx[match.bones[n]] if n in match.bones else -1 for n in SMPL.names)
+        root = idx[match.root_bone] if match.root_bone is not None else -1
+        return cls(names, tuple(int(p) for p in parents), np.asarray(rest, dtype=np.float64), smpl_bone,
+                   root, match.family)
+
+    @property
+    def num_bones(self) -> int:
+        return len(self.names)
+
+    def template(self) -> np.ndarray:
+        """(3, 3) template -> armature rotation (see :func:`template_to_armature`)."""
+        heads = self.rest[[max(b, 0) for b in self.smpl_bone], :3, 3]
+        return template_to_armature(heads)
+
+    def corrections(self) -> np.ndarray:
+        """(24, 3, 3) per-joint axis corrections ``K = rest_rot^T @ A`` (identity on MPI-style rigs)."""
+        a = self.template()
+        out = np.tile(np.eye(3), (24, 1, 1))
+        for j, b in enumerate(self.smpl_bone):
+            if b >= 0:
+                out[j] = _rot(self.rest[b]).T @ a
+        return out
+
+
+def _as_frames(object_matrix: np.ndarray, T: int) -> np.ndarray:
+    m = np.asarray(object_matrix, dtype=np.float64)
+    return np.broadcast_to(m, (T, 4, 4)) if m.ndim == 2 else m
+
+
+def rig_to_motion(rig: RigRest, basis: np.ndarray, object_matrix: np.ndarray, fps: float,
+                  unit: float | None = None, meta: dict | None = None) -> Motion:
+    """The rig's animation as an SMPL-24 Motion in the Z-up metre world.
+
+    basis: (T, B, 4, 4) per-frame basis matrices of every bone. object_matrix: (4, 4) or (T, 4, 4) world
+    matrix of the rig. unit: metres per world unit (None = guessed by :func:`metres_per_unit`).
+    Missing hand joints get identity local rotations.
+    """
+    T = basis.shape[0]
+    obj = _as_frames(object_matrix, T)
+    world = obj[:, None] @ pose_matrices(rig.rest, rig.parents, basis)  # (T, B, 4, 4)
+    if unit is None:
+        rest_world = obj[0] @ rig.rest[[max(b, 0) for b in rig.smpl_bone]]
+        unit = metres_per_unit(rest_world[:, :3, 3])
+    k = rig.corrections()
+    glob = np.empty((T, 24, 3, 3))
+    for j, b in enumerate(rig.smpl_bone):
+        glob[:, j] = _rot(world[:, b]) @ k[j].T if b >= 0 else glob[:, SMPL.parents[j]]
+    local = glob.copy()
+    for j in range(1, 24):
+        local[:, j] = np.swapaxes(glob[:, SMPL.parents[j]], -1, -2) @ glob[:, j]
+    rot = quat_unflip(rotmat_to_quat(local))  # (T, 24, 4)
+    trans = world[:, rig.smpl_bone[0], :3, 3] * unit
+    return Motion(fps=fps, root_translation=trans, rotations=rot, skeleton=SMPL,
+                  meta={"metres_per_unit": unit, "rig_family": rig.family, **(meta or {})})
+
+
+def motion_to_rig(rig: RigRest, motion: Motion, basis: np.ndarray, object_matrix: np.ndarray,
+                  unit: float | None = None) -> np.ndarray:
+    """Basis matrices ``(T, B, 4, 4)`` that pose the rig as ``motion`` (SMPL family, Z-up metres).
+
+    basis: (T, B, 4, 4) the current bases; bones that are not SMPL joints (``root``, fingers, extras)
+    keep theirs, SMPL joints get new rotations, the pelvis a new location; other SMPL bones keep their
+    location. Inverse of :func:`rig_to_motion` (read -> write -> read is exact up to float error).
+    """
+    body = motion.body()
+    T = body.num_frames
+    basis = np.array(np.broadcast_to(basis, (T,) + np.shape(basis)[1:]), dtype=np.float64)
+    obj = _as_frames(object_matrix, T)
+    if unit is None:
+        rest_world = obj[0] @ rig.rest[[max(b, 0) for b in rig.smpl_bone]]
+        unit = metres_per_unit(rest_world[:, :3, 3])
+    glob = quat_to_rotmat(body.global_rotations())  # (T, 24, 3, 3) template -> world
+    k = rig.corrections()
+    target = {b: j for j, b in enumerate(rig.smpl_bone) if b >= 0}
+    obj_inv = np.linalg.inv(obj)
+    obj_rot_inv = np.swapaxes(_rot(obj), -1, -2)
+    pose = np.empty_like(basis)
+    for b, p in enumerate(rig.parents):
+        rel = rig.rest[b] if p < 0 else np.linalg.inv(rig.rest[p]) @ rig.rest[b]
+        chain = np.broadcast_to(rel, (T, 4, 4)) if p < 0 else pose[:, p] @ rel  # (T, 4, 4)
+        if b in target:
+            j = target[b]
+            want_rot = obj_rot_inv @ glob[:, j] @ k[j]  # armature-space bone axes
+            chain_inv = np.linalg.inv(chain)
+            basis[:, b, :3, :3] = _orthonormal(chain_inv[:, :3, :3] @ want_rot)
+            if j == 0:
+                head = np.concatenate([body.root_translation / unit, np.ones((T, 1))], axis=1)
+                arm_head = (obj_inv @ head[..., None])[..., 0]  # (T, 4)
+                basis[:, b, :3, 3] = (chain_inv @ arm_head[..., None])[:, :3, 0]
+        pose[:, b] = chain @ basis[:, b]
+    return basis
+
+
+def _orthonormal(m: np.ndarray) -> np.ndarray:
+    """Rotation part of ``(..., 3, 3)`` matrices that may carry a uniform scale."""
+    return m / np.linalg.norm(m, axis=-2, keepdims=True)
+
+
+def basis_to_channels(basis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Locations ``(T, B, 3)`` and unflipped wxyz rotations ``(T, B, 4)`` of basis matrices ``(T, B, 4, 4)``."""
+    return basis[..., :3, 3].copy(), quat_unflip(rotmat_to_quat(_orthonormal(basis[..., :3, :3])))

@@ -1,0 +1,166 @@
+"""Segments (the canonical atoms/motifs dict) -> a plain plan of NLA tracks and strips (no Blender).
+
+The segment dict (model issue): ``schema_version``, ``model_hash``, ``vocab_hash``, ``fps``,
+``duration`` (s), ``atoms`` [{start_frame, end_frame, start_t, end_t, code}], ``motifs``
+[{start_frame, end_frame, start_t, end_t, motif_id, atoms, confidence}]; frames index the input clip,
+``end_frame`` exclusive. A host applies the plan: clip frame ``i`` is scene frame ``frame_offset + i``
+and a segment ``[s, e)`` becomes a strip over scene frames ``[offset + s, offset + e]`` that shows the
+same sub-range of the action (strips on one track touch but never overlap).
+
+Hosts rename strips to keep names unique, so the strip <-> segment mapping is a separate record
+(:func:`mapping_record`) keyed by track and strip start frame, never by strip name.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from .errors import A4merError
+
+ATOMS_TRACK = "A4Mer Atoms"
+MOTIFS_TRACK = "A4Mer Motifs"
+MAPPING_VERSION = 1
+
+
+@dataclass(frozen=True)
+class StripSpec:
+    """One strip: ``kind`` "atom"|"motif", ``index`` into the segment list, ``key`` (atom code or
+    motif id), display ``name``, scene frames ``[frame_start, frame_end]`` (= action frames shown)."""
+
+    kind: str
+    index: int
+    key: int
+    name: str
+    frame_start: float
+    frame_end: float
+
+
+@dataclass(frozen=True)
+class TrackSpec:
+    """One track: its wanted ``name``, ``kind`` and strips in time order (non-overlapping)."""
+
+    name: str
+    kind: str
+    strips: tuple[StripSpec, ...]
+
+
+def motif_display_name(motif_id: int, motif_names: dict | None = None) -> str:
+    """The user's name of a motif (``motif_names`` maps str(id) -> name), else ``m<id>``."""
+    names = motif_names or {}
+    return str(names.get(str(int(motif_id))) or f"m{int(motif_id)}")
+
+
+def _frames(item: dict, seg_fps: float, clip_fps: float, num_frames: int) -> tuple[int, int]:
+    if abs(seg_fps - clip_fps) <= 1e-6 * clip_fps:
+        s, e = int(item["start_frame"]), int(item["end_frame"])
+    else:  # segments computed at another rate: place them by time
+        s, e = int(round(float(item["start_t"]) * clip_fps)), int(round(float(item["end_t"]) * clip_fps))
+    return max(0, min(s, num_frames)), max(0, min(e, num_frames))
+
+
+def validate_segments(segments: dict, where: str = "segments") -> None:
+    """Check the schema keys and that atoms and motifs are ordered and non-overlapping.
+
+    Raises :class:`A4merError` naming ``where`` and the first problem.
+    """
+    if not isinstance(segments, dict):
+        raise A4merError(f"{where}: expected a JSON object, got {type(segments).__name__}")
+    for key in ("fps", "atoms", "motifs"):
+        if key not in segments:
+            raise A4merError(f"{where}: missing key {key!r}")
+    for kind, need in (("atoms", ("code",)), ("motifs", ("motif_id",))):
+        prev_end = None
+        for i, it in enumerate(segments[kind]):
+            for k in ("start_frame", "end_frame", "start_t", "end_t") + need:
+                if k not in it:
+                    raise A4merError(f"{where}: {kind}[{i}] lacks {k!r}")
+            s, e = int(it["start_frame"]), int(it["end_frame"])
+            if e <= s:
+                raise A4merError(f"{where}: {kind}[{i}] is empty (frames {s}..{e})")
+            if prev_end is not None and s < prev_end:
+                raise A4merError(f"{where}: {kind}[{i}] starts at frame {s} before the previous one ends ({prev_end})")
+            prev_end = e
+
+
+def plan_strips(segments: dict, frame_offset: float, num_frames: int, clip_fps: float,
+                motif_names: dict | None = None) -> tuple[TrackSpec, TrackSpec]:
+    """Tracks (atoms, motifs) for ``segments`` on a clip of ``num_frames`` frames at ``clip_fps``
+    whose frame 0 is scene frame ``frame_offset``. Segments clamped to the clip; empty ones dropped."""
+    validate_segments(segments)
+    seg_fps = float(segments["fps"])
+    tracks = []
+    for kind, track, items in (("atom", ATOMS_TRACK, segments["atoms"]), ("motif", MOTIFS_TRACK, segments["motifs"])):
+        out = []
+        for i, it in enumerate(items):
+            s, e = _frames(it, seg_fps, clip_fps, num_frames)
+            if e <= s:
+                continue
+            key = int(it["code"] if kind == "atom" else it["motif_id"])
+            name = f"a{key}" if kind == "atom" else motif_display_name(key, motif_names)
+            out.append(StripSpec(kind, i, key, name, float(frame_offset + s), float(frame_offset + e)))
+        tracks.append(TrackSpec(track, kind, tuple(out)))
+    return tracks[0], tracks[1]
+
+
+def mapping_record(tracks: tuple[TrackSpec, ...], track_names: list[str], strip_names: list[list[str]],
+                   action_name: str, segments: dict, frame_offset: float, clip_fps: float,
+                   motif_names: dict | None = None) -> dict[str, Any]:
+    """The record a host stores on the object: actual track/strip names (after the host renamed them),
+    strip -> segment mapping, the segments themselves and the user's motif names."""
+    return {
+        "version": MAPPING_VERSION,
+        "action": action_name,
+        "frame_offset": float(frame_offset),
+        "clip_fps": float(clip_fps),
+        "tracks": [{"name": tn, "kind": t.kind,
+                    "strips": [{**asdict(s), "name": sn} for s, sn in zip(t.strips, names)]}
+                   for t, tn, names in zip(tracks, track_names, strip_names)],
+        "motif_names": dict(motif_names or {}),
+        "segments": segments,
+    }
+
+
+def dumps_record(record: dict) -> str:
+    return json.dumps(record, separators=(",", ":"))
+
+
+def loads_record(text: str | None) -> dict | None:
+    """Parse a stored record; None when absent or unreadable (never raises)."""
+    if not text:
+        return None
+    try:
+        rec = json.loads(text)
+    except (TypeError, ValueError):
+        return None
+    return rec if isinstance(rec, dict) and rec.get("version") == MAPPING_VERSION else None
+
+
+def motif_summary(record: dict) -> list[dict[str, Any]]:
+    """Per motif of a stored record: ``motif_id``, ``name``, ``count``, ``duration`` (s, total) and
+    ``occurrences`` [(frame_start, frame_end)] in scene frames, sorted by motif id."""
+    fps = float(record.get("clip_fps") or 1.0)
+    names = record.get("motif_names", {})
+    out: dict[int, dict[str, Any]] = {}
+    for t in record.get("tracks", []):
+        if t.get("kind") != "motif":
+            continue
+        for s in t["strips"]:
+            m = out.setdefault(int(s["key"]), {"motif_id": int(s["key"]), "name": motif_display_name(s["key"], names),
+                                               "count": 0, "duration": 0.0, "occurrences": []})
+            m["count"] += 1
+            m["duration"] += (float(s["frame_end"]) - float(s["frame_start"])) / fps
+            m["occurrences"].append((float(s["frame_start"]), float(s["frame_end"])))
+    return [out[k] for k in sorted(out)]
+
+
+def next_occurrence(occurrences: list[tuple[float, float]], frame: float, direction: int) -> float | None:
+    """Start frame of the next (direction +1) or previous (-1) occurrence relative to ``frame``, wrapping."""
+    starts = sorted(s for s, _ in occurrences)
+    if not starts:
+        return None
+    if direction > 0:
+        later = [s for s in starts if s > frame + 1e-6]
+        return later[0] if later else starts[0]
+    earlier = [s for s in starts if s < frame - 1e-6]
+    return earlier[-1] if earlier else starts[-1]

@@ -1,0 +1,96 @@
+"""The one module that knows slotted actions (Blender 4.4+ / 5.0) from the legacy action API (4.2).
+
+Slotted: keys live in ``action.layers[0].strips[0].channelbag(slot).fcurves`` (5.0 removed
+``Action.fcurves``); an object animates through ``animation_data.action_slot``. Legacy: keys live in
+``action.fcurves``. Callers get an :class:`FCurveSink` / a plain F-Curve sequence and never branch.
+The branch is chosen per action (``hasattr(action, "slots")``), so tests can drive the legacy path
+with a stand-in action object.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+#: enum values of ``Keyframe.interpolation`` for ``foreach_set`` (DNA ``BEZT_IPO_*``)
+INTERPOLATION = {"CONSTANT": 0, "LINEAR": 1, "BEZIER": 2}
+
+
+def is_slotted(action: Any) -> bool:
+    """True for a slotted (layered) action: Blender 4.4+."""
+    return hasattr(action, "slots") and hasattr(action, "layers")
+
+
+def _slot_for(id_owner: Any, action: Any) -> Any:
+    """The slot ``id_owner`` animates with ``action``: its assigned slot, else the first suitable one."""
+    anim = getattr(id_owner, "animation_data", None)
+    if anim is not None and anim.action == action and getattr(anim, "action_slot", None) is not None:
+        return anim.action_slot
+    from bpy_extras import anim_utils
+    return anim_utils.action_get_first_suitable_slot(action, "OBJECT")
+
+
+def assign_action(id_owner: Any, action: Any) -> None:
+    """Make ``action`` the active action of ``id_owner`` (an Object), with a slot on 4.4+."""
+    anim = id_owner.animation_data or id_owner.animation_data_create()
+    if is_slotted(action):
+        slot = _slot_for(id_owner, action)
+        if slot is None:
+            slot = action.slots.new(id_type="OBJECT", name=id_owner.name)
+        anim.action = action
+        if anim.action_slot != slot:
+            anim.action_slot = slot
+    else:
+        anim.action = action
+
+
+def fcurves_of(id_owner: Any, action: Any) -> list:
+    """The F-Curves animating ``id_owner`` in ``action`` (empty when it has none)."""
+    if action is None:
+        return []
+    if not is_slotted(action):
+        return list(action.fcurves)
+    slot = _slot_for(id_owner, action)
+    if slot is None:
+        return []
+    from bpy_extras import anim_utils
+    bag = anim_utils.action_get_channelbag_for_slot(action, slot)
+    return list(bag.fcurves) if bag is not None else []
+
+
+class FCurveSink:
+    """Creates/replaces F-Curves of ``id_owner`` in ``action`` (slotted or legacy)."""
+
+    def __init__(self, id_owner: Any, action: Any):
+        self.action = action
+        if is_slotted(action):
+            from bpy_extras import anim_utils
+            slot = _slot_for(id_owner, action)
+            if slot is None:
+                slot = action.slots.new(id_type="OBJECT", name=id_owner.name)
+            self._bag = anim_utils.action_ensure_channelbag_for_slot(action, slot)
+            self._curves = self._bag.fcurves
+        else:
+            self._bag = None
+            self._curves = action.fcurves
+
+    def fresh(self, data_path: str, index: int, group: str) -> Any:
+        """A new, empty F-Curve for ``data_path[index]`` (an existing one is removed first)."""
+        old = self._curves.find(data_path, index=index)
+        if old is not None:
+            self._curves.remove(old)
+        if self._bag is not None:
+            return self._curves.new(data_path, index=index, group_name=group)
+        return self._curves.new(data_path, index=index, action_group=group)
+
+    def remove_paths(self, paths: Iterable[str]) -> None:
+        """Remove every F-Curve whose data path is in ``paths``."""
+        paths = set(paths)
+        for fc in [fc for fc in self._curves if fc.data_path in paths]:
+            self._curves.remove(fc)
+
+
+def set_strip_slot(strip: Any, id_owner: Any) -> None:
+    """Give an NLA strip the owner's slot on 4.4+ (no-op on the legacy API)."""
+    anim = id_owner.animation_data
+    if hasattr(strip, "action_slot") and anim is not None and getattr(anim, "action_slot", None) is not None:
+        if strip.action_slot != anim.action_slot:
+            strip.action_slot = anim.action_slot

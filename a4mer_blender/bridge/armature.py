@@ -1,0 +1,222 @@
+"""Armatures <-> :class:`a4mer.Motion`: detect SMPL-family rigs, read and write their animation.
+
+Only Blender data moves here; the pose math is :mod:`a4mer.rig` on plain arrays. Keys are read with
+``foreach_get`` and written with ``keyframe_points.add`` + ``foreach_set`` (never ``keyframe_insert``).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .._core import errors, rig as core_rig
+from . import anim_compat
+
+_OBJECT_PATHS = {"location", "rotation_euler", "rotation_quaternion", "rotation_axis_angle", "scale",
+                 "delta_location", "delta_rotation_euler", "delta_rotation_quaternion", "delta_scale"}
+_ROT_PATH = {"QUATERNION": ("rotation_quaternion", 4), "AXIS_ANGLE": ("rotation_axis_angle", 4)}
+
+
+def _rot_path(mode: str) -> tuple[str, int]:
+    return _ROT_PATH.get(mode, ("rotation_euler", 3))
+
+
+def _matrix(m) -> np.ndarray:
+    return np.array([list(row) for row in m], dtype=np.float64)
+
+
+def bone_arrays(obj) -> tuple[list[str], list[int], np.ndarray]:
+    """Bones of armature object ``obj`` parent-first: names, parent indices, rest matrices (B, 4, 4)."""
+    if obj is None or obj.type != "ARMATURE":
+        raise errors.SkeletonError(f"{getattr(obj, 'name', 'nothing')!r} is not an armature")
+    order = []
+    todo = [b for b in obj.data.bones if b.parent is None]
+    while todo:
+        b = todo.pop(0)
+        order.append(b)
+        todo[0:0] = list(b.children)
+    index = {b.name: i for i, b in enumerate(order)}
+    names = [b.name for b in order]
+    parents = [index[b.parent.name] if b.parent is not None else -1 for b in order]
+    rest = np.stack([_matrix(b.matrix_local) for b in order]) if order else np.zeros((0, 4, 4))
+    return names, parents, rest
+
+
+def detect_rig(obj) -> "core_rig.RigRest":
+    """The SMPL rig description of ``obj``; :class:`SkeletonError` naming missing bones otherwise."""
+    names, parents, rest = bone_arrays(obj)
+    try:
+        return core_rig.RigRest.from_bones(names, parents, rest)
+    except errors.SkeletonError as e:
+        raise errors.SkeletonError(f"armature {obj.name!r}: {e}") from None
+
+
+def is_smpl_rig(obj) -> bool:
+    try:
+        detect_rig(obj)
+        return True
+    except errors.SkeletonError:
+        return False
+
+
+def scene_fps(scene) -> float:
+    return scene.render.fps / scene.render.fps_base
+
+
+def action_frames(action) -> tuple[int, int]:
+    """(first scene frame, number of frames) covered by ``action``'s keys (integer frames)."""
+    start, end = (float(v) for v in action.frame_range)
+    f0 = int(np.floor(start + 1e-6))
+    return f0, max(1, int(np.floor(end + 1e-6)) - f0 + 1)
+
+
+def _sample(fc, frames: np.ndarray) -> np.ndarray:
+    """Values ``(T,)`` of F-Curve ``fc`` at ``frames``: key values when keys sit on exactly these
+    frames (bulk read), else evaluated frame by frame."""
+    n = len(fc.keyframe_points)
+    co = np.empty(2 * n, dtype=np.float32)
+    fc.keyframe_points.foreach_get("co", co)
+    co = co.reshape(n, 2)
+    if n == len(frames) and np.array_equal(co[:, 0], frames.astype(np.float32)):
+        return co[:, 1].astype(np.float64)
+    return np.array([fc.evaluate(float(f)) for f in frames], dtype=np.float64)
+
+
+def read_basis(obj, rig, fcurves: list, frames: np.ndarray) -> np.ndarray:
+    """(T, B, 4, 4) basis matrices of every bone of ``rig`` at scene ``frames`` from ``fcurves``;
+    channels without an F-Curve hold the pose bone's current value."""
+    curves = {(fc.data_path, fc.array_index): fc for fc in fcurves}
+    T, B = len(frames), rig.num_bones
+    loc = np.zeros((T, B, 3))
+    quat = np.zeros((T, B, 4))
+    for b, name in enumerate(rig.names):
+        pb = obj.pose.bones[name]
+        base = f'pose.bones["{name}"].'
+        path, n = _rot_path(pb.rotation_mode)
+        cur_rot = {"rotation_quaternion": pb.rotation_quaternion, "rotation_axis_angle": pb.rotation_axis_angle,
+                   "rotation_euler": pb.rotation_euler}[path]
+        rot = np.empty((T, n))
+        for i in range(n):
+            fc = curves.get((base + path, i))
+            rot[:, i] = _sample(fc, frames) if fc is not None else cur_rot[i]
+            if i < 3:
+                fc = curves.get((base + "location", i))
+                loc[:, b, i] = _sample(fc, frames) if fc is not None else pb.location[i]
+        quat[:, b] = core_rig.channels_to_quat(rot, pb.rotation_mode)
+    return core_rig.basis_matrices(loc, quat)
+
+
+def object_matrices(obj, scene, frames: np.ndarray, fcurves: list) -> np.ndarray:
+    """World matrix of ``obj``: (4, 4) when its transform is not animated, else (T, 4, 4) per frame."""
+    if not any(fc.data_path in _OBJECT_PATHS for fc in fcurves):
+        return _matrix(obj.matrix_world)
+    keep = scene.frame_current
+    out = []
+    for f in frames:
+        scene.frame_set(int(f))
+        out.append(_matrix(obj.matrix_world))
+    scene.frame_set(keep)
+    return np.stack(out)
+
+
+def read_motion(obj, scene, action=None, unit: float | None = None):
+    """The animation of SMPL-like armature ``obj`` (its active action unless ``action``) as an SMPL-24
+    Motion at the scene's fps (Z-up, metres). meta carries ``blender_action``, ``blender_frame_start``."""
+    rig = detect_rig(obj)
+    if action is None:
+        action = obj.animation_data.action if obj.animation_data else None
+    if action is None:
+        raise errors.A4merError(f"armature {obj.name!r} has no action to read")
+    f0, T = action_frames(action)
+    frames = np.arange(f0, f0 + T, dtype=np.float64)
+    fcurves = anim_compat.fcurves_of(obj, action)
+    basis = read_basis(obj, rig, fcurves, frames)
+    return core_rig.rig_to_motion(rig, basis, object_matrices(obj, scene, frames, fcurves), scene_fps(scene),
+                                  unit=unit, meta={"source": f"blender:{obj.name}/{action.name}",
+                                                   "blender_action": action.name, "blender_frame_start": f0})
+
+
+def _current_basis(obj, rig) -> np.ndarray:
+    return np.stack([_matrix(obj.pose.bones[n].matrix_basis) for n in rig.names])[None]  # (1, B, 4, 4)
+
+
+def set_keys(fc, frames: np.ndarray, values: np.ndarray, interpolation: str = "LINEAR") -> None:
+    """Replace ``fc``'s keys by ``values (T,)`` at ``frames (T,)`` in bulk (foreach_set)."""
+    kp = fc.keyframe_points
+    n = len(frames)
+    kp.add(n)
+    co = np.empty((n, 2), dtype=np.float32)
+    co[:, 0] = frames
+    co[:, 1] = values
+    kp.foreach_set("co", co.ravel())
+    kp.foreach_set("interpolation", np.full(n, anim_compat.INTERPOLATION[interpolation], dtype=np.int32))
+    fc.update()
+
+
+def write_motion(obj, motion, scene, action=None, frame_start: int | None = None, name: str | None = None,
+                 unit: float | None = None):
+    """Key ``motion`` (SMPL family, Z-up metres; resample it to the scene fps first) onto armature ``obj``.
+
+    Writes into ``action`` (replacing the written channels) or a new action that becomes active; the
+    user's previous action is kept in the file. Keys every SMPL bone's rotation (in its rotation mode),
+    the pelvis location and the ``root`` bone's current pose, one key per frame from ``frame_start``
+    (default: the scene start). Returns the action.
+    """
+    import bpy
+    rig = detect_rig(obj)
+    f0 = scene.frame_start if frame_start is None else int(frame_start)
+    if action is None:
+        action = bpy.data.actions.new(name or motion.meta.get("name") or f"{obj.name}_a4mer")
+    action["a4mer_source_fps"] = float(motion.meta.get("source_fps", motion.fps))
+    basis = core_rig.motion_to_rig(rig, motion, _current_basis(obj, rig), _matrix(obj.matrix_world), unit=unit)
+    loc, quat = core_rig.basis_to_channels(basis)  # (T, B, 3), (T, B, 4)
+    anim_compat.assign_action(obj, action)
+    sink = anim_compat.FCurveSink(obj, action)
+    frames = np.arange(f0, f0 + motion.num_frames, dtype=np.float64)
+    write = {b for b in rig.smpl_bone if b >= 0} | ({rig.root_bone} if rig.root_bone >= 0 else set())
+    for b in sorted(write):
+        name_b = rig.names[b]
+        pb = obj.pose.bones[name_b]
+        base = f'pose.bones["{name_b}"].'
+        path, _ = _rot_path(pb.rotation_mode)
+        sink.remove_paths([base + p for p in ("rotation_quaternion", "rotation_axis_angle", "rotation_euler")])
+        chans = core_rig.quat_to_channels(quat[:, b], pb.rotation_mode)
+        for i in range(chans.shape[1]):
+            set_keys(sink.fresh(base + path, i, name_b), frames, chans[:, i])
+        if b in (rig.smpl_bone[0], rig.root_bone):
+            for i in range(3):
+                set_keys(sink.fresh(base + "location", i, name_b), frames, loc[:, b, i])
+    return action
+
+
+def create_smpl_armature(context, name: str = "SMPL", bone_length: float = 0.08):
+    """A new SMPL armature object in MPI conventions, linked to the active collection and made active.
+
+    Bones ``root`` + the 24 smplx-style names, heads at the neutral rest joints (template Y-up -> Z-up),
+    every bone pointing up (+Z) with zero roll, quaternion rotation mode; the ``root`` bone is posed at
+    -90 deg about X like the MPI add-on's AMASS import, so the pelvis carries SMPL's global orientation
+    and AMASS ``trans`` as its location.
+    """
+    import bpy
+    from .._core import motion as core_motion
+    skel = core_motion.SMPL
+    heads = skel.rest_positions() @ np.array([[1.0, 0, 0], [0, 0, -1.0], [0, 1.0, 0]]).T  # (24, 3) Z-up
+    arm = bpy.data.armatures.new(name)
+    obj = bpy.data.objects.new(name, arm)
+    context.collection.objects.link(obj)
+    context.view_layer.objects.active = obj
+    obj.select_set(True)
+    bpy.ops.object.mode_set(mode="EDIT")
+    root = arm.edit_bones.new("root")
+    root.head, root.tail, root.roll = (0.0, 0.0, 0.0), (0.0, 0.0, bone_length), 0.0
+    made = []
+    for j, bname in enumerate(skel.names):
+        eb = arm.edit_bones.new(bname)
+        h = heads[j]
+        eb.head, eb.tail, eb.roll = tuple(h), (h[0], h[1], h[2] + bone_length), 0.0
+        eb.parent = root if j == 0 else made[skel.parents[j]]
+        eb.use_connect = False
+        made.append(eb)
+    bpy.ops.object.mode_set(mode="OBJECT")
+    for pb in obj.pose.bones:
+        pb.rotation_mode = "QUATERNION"
+    obj.pose.bones["root"].rotation_quaternion = (np.cos(-np.pi / 4), np.sin(-np.pi / 4), 0.0, 0.0)
+    return obj

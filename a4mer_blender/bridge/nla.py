@@ -1,0 +1,139 @@
+"""Apply a strip plan (:mod:`a4mer.strips`) to an object's NLA, and keep the strip <-> motif record.
+
+The A4Mer tracks sit under the active action and show sub-ranges of that same action, so they never
+change playback (the active action replaces them at full influence). The record lives on the object
+as a JSON string ID property (strips cannot hold custom properties and Blender renames them).
+"""
+from __future__ import annotations
+
+from .._core import errors, strips as core_strips
+from . import anim_compat
+from .armature import action_frames, scene_fps
+
+RECORD_KEY = "a4mer_segments"
+
+
+def read_record(obj) -> dict | None:
+    """The stored A4Mer record of ``obj`` (None when absent)."""
+    return core_strips.loads_record(obj.get(RECORD_KEY)) if obj is not None else None
+
+
+def write_record(obj, record: dict) -> None:
+    obj[RECORD_KEY] = core_strips.dumps_record(record)
+
+
+def a4mer_tracks(obj) -> list:
+    """The NLA tracks that the stored record names (only those: the user's tracks are never touched)."""
+    rec = read_record(obj)
+    anim = obj.animation_data
+    if rec is None or anim is None:
+        return []
+    names = {t["name"] for t in rec.get("tracks", [])}
+    return [t for t in anim.nla_tracks if t.name in names]
+
+
+def remove_tracks(obj) -> int:
+    """Delete the A4Mer tracks of ``obj``; returns how many were removed. The record is kept."""
+    tracks = a4mer_tracks(obj)
+    for t in tracks:
+        obj.animation_data.nla_tracks.remove(t)
+    return len(tracks)
+
+
+def _find_strip(track, frame_start: float):
+    for s in track.strips:
+        if abs(s.frame_start - frame_start) < 1e-3:
+            return s
+    return None
+
+
+def _add_track(obj, action, spec) -> tuple[object, list[str]]:
+    anim = obj.animation_data
+    track = anim.nla_tracks.new()
+    track.name = spec.name
+    names = []
+    for s in spec.strips:  # time order: each new strip is trimmed before the next one is added
+        strip = track.strips.new(s.name, int(round(s.frame_start)), action)
+        anim_compat.set_strip_slot(strip, obj)
+        strip.action_frame_start = s.frame_start
+        strip.action_frame_end = s.frame_end
+        strip.frame_start_ui = s.frame_start
+        if abs(strip.frame_end - s.frame_end) > 1e-4:
+            strip.frame_end_ui = s.frame_end
+        strip.blend_type = "REPLACE"
+        strip.extrapolation = "NOTHING"
+        strip.select = False
+        names.append(strip.name)
+    track.select = False
+    return track, names
+
+
+def apply_segments(obj, scene, segments: dict, motif_names: dict | None = None) -> dict:
+    """Replace ``obj``'s A4Mer tracks by tracks for ``segments`` (computed on its active action as
+    read by :func:`armature.read_motion`); returns the stored record. The action is not modified."""
+    anim = obj.animation_data
+    action = anim.action if anim is not None else None
+    if action is None:
+        raise errors.A4merError(f"{obj.name!r} has no active action")
+    if anim.use_tweak_mode:
+        raise errors.A4merError(f"{obj.name!r} is in NLA tweak mode: leave it (Tab in the NLA editor) first")
+    prev = read_record(obj)
+    if motif_names is None:
+        same_vocab = prev is not None and prev.get("segments", {}).get("vocab_hash") == segments.get("vocab_hash")
+        motif_names = dict(prev.get("motif_names", {})) if same_vocab else {}
+    f0, T = action_frames(action)
+    fps = scene_fps(scene)
+    plan = core_strips.plan_strips(segments, f0, T, fps, motif_names)
+    remove_tracks(obj)
+    track_names, strip_names = [], []
+    for spec in plan:
+        track, names = _add_track(obj, action, spec)
+        track_names.append(track.name)
+        strip_names.append(names)
+    record = core_strips.mapping_record(plan, track_names, strip_names, action.name, segments, f0, fps, motif_names)
+    write_record(obj, record)
+    return record
+
+
+def _motif_strips(obj, record: dict, motif_id: int):
+    anim = obj.animation_data
+    for t in record.get("tracks", []):
+        track = anim.nla_tracks.get(t["name"]) if anim is not None else None
+        if track is None or t["kind"] != "motif":
+            continue
+        for s in t["strips"]:
+            if int(s["key"]) == int(motif_id):
+                strip = _find_strip(track, float(s["frame_start"]))
+                if strip is not None:
+                    yield t, s, strip
+
+
+def rename_motif(obj, motif_id: int, name: str) -> int:
+    """Name motif ``motif_id`` (stored on the object, shown on its strips); returns strips renamed."""
+    record = read_record(obj)
+    if record is None:
+        raise errors.A4merError(f"{obj.name!r} has no A4Mer segments")
+    name = name.strip()
+    record.setdefault("motif_names", {})[str(int(motif_id))] = name
+    n = 0
+    for _t, s, strip in list(_motif_strips(obj, record, motif_id)):
+        strip.name = name or f"m{int(motif_id)}"
+        s["name"] = strip.name
+        n += 1
+    write_record(obj, record)
+    return n
+
+
+def select_motif(obj, motif_id: int) -> int:
+    """Select exactly the strips of motif ``motif_id`` in the A4Mer tracks; returns how many."""
+    record = read_record(obj)
+    if record is None:
+        return 0
+    for track in a4mer_tracks(obj):
+        for strip in track.strips:
+            strip.select = False
+    n = 0
+    for _t, _s, strip in _motif_strips(obj, record, motif_id):
+        strip.select = True
+        n += 1
+    return n

@@ -1,0 +1,48 @@
+"""Scripted use without a UI (``blender -b`` or ``import bpy``): import a clip, segment an armature.
+
+    blender -b --factory-startup --python-exit-code 1 --python -m a4mer_blender.headless -- \\
+        CLIP.npz [--segments SEG.json] [--save OUT.blend]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ._core import errors
+
+
+def segment_object(context, obj, segments: dict | None = None, settings=None) -> dict:
+    """Add the A4Mer tracks to armature ``obj`` (from ``segments`` or by running the model); the record."""
+    from . import runner
+    from .bridge import armature, nla
+    if segments is None:
+        motion = armature.read_motion(obj, context.scene)
+        segments = runner.run_sync(motion, settings or runner.RunnerSettings())
+    return nla.apply_segments(obj, context.scene, segments)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import bpy
+    from .operators.importer import import_motion
+    from .operators.segment import load_segments_file
+    argv = list(sys.argv[sys.argv.index("--") + 1:] if "--" in sys.argv else []) if argv is None else argv
+    p = argparse.ArgumentParser(prog="a4mer_blender.headless")
+    p.add_argument("clip")
+    p.add_argument("--segments", help="segments JSON to apply instead of running the model")
+    p.add_argument("--save", help="write the scene to this .blend")
+    args = p.parse_args(argv)
+    try:
+        obj, _ = import_motion(bpy.context, args.clip, apply_to_selected=False)
+        seg = load_segments_file(args.segments) if args.segments else None
+        record = segment_object(bpy.context, obj, seg)
+    except errors.A4merError as e:
+        print(f"a4mer_blender: error: {e}", file=sys.stderr)
+        return 1
+    print(f"{len(record['tracks'][0]['strips'])} atoms, {len(record['tracks'][1]['strips'])} motif occurrences")
+    if args.save:
+        bpy.ops.wm.save_as_mainfile(filepath=args.save)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

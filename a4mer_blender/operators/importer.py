@@ -1,0 +1,73 @@
+"""File > Import > A4Mer motion (.npz/.bvh/.amc): a new SMPL armature, or onto the selected SMPL rig."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import bpy
+from bpy.props import BoolProperty, FloatProperty, StringProperty
+from bpy_extras.io_utils import ImportHelper
+
+from .._core import amass, errors, optional
+from ..bridge import armature
+
+
+def load_clip(path: str, source_fps: float | None = None, asf: str | None = None):
+    """Any supported clip as an SMPL Motion (``a4mer.api.load_motion``; npz only without it)."""
+    api = optional("api")
+    if api is not None:
+        return api.load_motion(path, source_fps=source_fps, asf=asf or None)
+    if Path(path).suffix.lower() != ".npz":
+        raise errors.MotionFileError(path, "this build of the add-on reads .npz only")
+    return amass.read_amass_npz(path, fps=source_fps)
+
+
+def import_motion(context, path: str, apply_to_selected: bool = True, source_fps: float | None = None,
+                  asf: str | None = None, set_range: bool = True):
+    """Load ``path``, resample it by time to the scene fps and key it; returns (object, action)."""
+    scene = context.scene
+    motion = load_clip(path, source_fps, asf).resample(armature.scene_fps(scene))
+    target = context.active_object
+    if not (apply_to_selected and target is not None and armature.is_smpl_rig(target)):
+        if context.object is not None and context.object.mode != "OBJECT":
+            bpy.ops.object.mode_set(mode="OBJECT")
+        target = armature.create_smpl_armature(context, name=Path(path).stem[:50] or "SMPL")
+    action = armature.write_motion(target, motion, scene, name=Path(path).stem)
+    if set_range:
+        scene.frame_end = scene.frame_start + motion.num_frames - 1
+    return target, action
+
+
+class A4MER_OT_import_motion(bpy.types.Operator, ImportHelper):
+    """Import a motion clip (AMASS npz, BVH, ASF/AMC) as an SMPL armature, resampled to the scene fps"""
+
+    bl_idname = "a4mer.import_motion"
+    bl_label = "Import A4Mer Motion"
+    bl_options = {"REGISTER", "UNDO", "PRESET"}
+
+    filter_glob: StringProperty(default="*.npz;*.bvh;*.amc", options={"HIDDEN"})
+    apply_to_selected: BoolProperty(name="Apply to selected SMPL rig", default=True,
+                                    description="Key the motion onto the active SMPL-like armature instead of "
+                                                "creating a new one")
+    source_fps: FloatProperty(name="Source fps", default=0.0, min=0.0,
+                              description="Override the file's frame rate (0 = from the file)")
+    asf: StringProperty(name="ASF skeleton", subtype="FILE_PATH", default="",
+                        description="Skeleton file for an .amc (default: found next to it)")
+    set_range: BoolProperty(name="Set scene range", default=True)
+
+    def execute(self, context):
+        try:
+            obj, action = import_motion(context, self.filepath, self.apply_to_selected,
+                                        self.source_fps or None, bpy.path.abspath(self.asf) if self.asf else None,
+                                        self.set_range)
+        except errors.A4merError as e:
+            self.report({"ERROR"}, str(e))
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"A4Mer: {action.name} on {obj.name}")
+        return {"FINISHED"}
+
+
+def menu_func(self, context):
+    self.layout.operator(A4MER_OT_import_motion.bl_idname, text="A4Mer motion (.npz/.bvh/.amc)")
+
+
+classes = (A4MER_OT_import_motion,)

@@ -1,0 +1,83 @@
+"""Motif library actions: select the strips of a motif, jump between its occurrences, rename it."""
+from __future__ import annotations
+
+import bpy
+from bpy.props import IntProperty, StringProperty
+
+from .._core import strips
+from ..bridge import nla
+
+
+def _motif(context, motif_id: int) -> dict | None:
+    record = nla.read_record(context.active_object)
+    if record is None:
+        return None
+    return next((m for m in strips.motif_summary(record) if m["motif_id"] == motif_id), None)
+
+
+class _MotifOp:
+    motif_id: IntProperty(name="Motif", default=0)
+
+    @classmethod
+    def poll(cls, context):
+        return nla.read_record(context.active_object) is not None
+
+
+class A4MER_OT_motif_select(_MotifOp, bpy.types.Operator):
+    """Select every strip of this motif in the A4Mer Motifs track"""
+
+    bl_idname = "a4mer.motif_select"
+    bl_label = "Select Motif"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context):
+        n = nla.select_motif(context.active_object, self.motif_id)
+        context.active_object.a4mer_active_motif = self.motif_id
+        self.report({"INFO"}, f"A4Mer: {n} strips selected")
+        return {"FINISHED"}
+
+
+class A4MER_OT_motif_jump(_MotifOp, bpy.types.Operator):
+    """Jump to the next (or previous) occurrence of this motif"""
+
+    bl_idname = "a4mer.motif_jump"
+    bl_label = "Jump to Motif"
+    bl_options = {"REGISTER", "UNDO"}
+
+    direction: IntProperty(name="Direction", default=1, min=-1, max=1)
+
+    def execute(self, context):
+        m = _motif(context, self.motif_id)
+        if m is None:
+            self.report({"ERROR"}, f"A4Mer: no motif {self.motif_id} on this object")
+            return {"CANCELLED"}
+        frame = strips.next_occurrence(m["occurrences"], context.scene.frame_current, self.direction or 1)
+        context.scene.frame_set(int(round(frame)))
+        context.active_object.a4mer_active_motif = self.motif_id
+        return {"FINISHED"}
+
+
+class A4MER_OT_motif_rename(_MotifOp, bpy.types.Operator):
+    """Rename this motif (stored on the object, shown on its strips)"""
+
+    bl_idname = "a4mer.motif_rename"
+    bl_label = "Rename Motif"
+    bl_options = {"REGISTER", "UNDO"}
+
+    name: StringProperty(name="Name", default="")
+
+    def invoke(self, context, event):
+        m = _motif(context, self.motif_id)
+        self.name = m["name"] if m else ""
+        return context.window_manager.invoke_props_dialog(self)
+
+    def execute(self, context):
+        if _motif(context, self.motif_id) is None:
+            self.report({"ERROR"}, f"A4Mer: no motif {self.motif_id} on this object")
+            return {"CANCELLED"}
+        n = nla.rename_motif(context.active_object, self.motif_id, self.name)
+        self.report({"INFO"}, f"A4Mer: renamed {n} strips")
+        return {"FINISHED"}
+
+
+classes = (A4MER_OT_motif_select, A4MER_OT_motif_jump, A4MER_OT_motif_rename)

@@ -1,0 +1,150 @@
+"""``a4mer.segment``: run the model on the active armature's action and add the A4Mer NLA tracks."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import bpy
+from bpy.props import StringProperty
+
+from .. import runner
+from .._core import errors, strips
+from ..bridge import armature, nla
+from ..preferences import get_settings
+
+
+def load_segments_file(path: str) -> dict:
+    """A segments JSON (``<stem>.segments.json``) checked against the schema; A4merError naming the file."""
+    p = Path(bpy.path.abspath(path))
+    try:
+        seg = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise errors.A4merError(f"{p}: cannot read segments ({e})") from None
+    strips.validate_segments(seg, where=str(p))
+    return seg
+
+
+def _summary(record: dict) -> str:
+    tracks = {t["kind"]: len(t["strips"]) for t in record["tracks"]}
+    return f"A4Mer: {tracks.get('atom', 0)} atoms, {tracks.get('motif', 0)} motif occurrences"
+
+
+class A4MER_OT_segment(bpy.types.Operator):
+    """Cut the active armature's action into atoms and motifs (adds the A4Mer NLA tracks;
+    playback is unchanged)"""
+
+    bl_idname = "a4mer.segment"
+    bl_label = "Find Atoms and Motifs"
+    bl_options = {"REGISTER", "UNDO"}
+
+    segments_file: StringProperty(name="Segments file", subtype="FILE_PATH", default="", options={"SKIP_SAVE"},
+                                  description="Use this segments JSON instead of running the model")
+
+    @classmethod
+    def poll(cls, context):
+        obj = context.active_object
+        return obj is not None and obj.type == "ARMATURE"
+
+    def _segments(self, context, motion) -> dict:
+        if self.segments_file:
+            return load_segments_file(self.segments_file)
+        wm = context.window_manager
+        return runner.run_sync(motion, get_settings(context),
+                               on_progress=lambda p, m: setattr(wm, "a4mer_progress", p))
+
+    def execute(self, context):
+        obj = context.active_object
+        try:
+            motion = armature.read_motion(obj, context.scene)
+            record = nla.apply_segments(obj, context.scene, self._segments(context, motion))
+        except errors.A4merError as e:
+            self.report({"ERROR"}, str(e))
+            return {"CANCELLED"}
+        self.report({"INFO"}, _summary(record))
+        return {"FINISHED"}
+
+    # --- interactive: modal with a progress bar, Esc cancels ---------------------------------
+    def invoke(self, context, event):
+        if self.segments_file:
+            return self.execute(context)
+        obj = context.active_object
+        try:
+            motion = armature.read_motion(obj, context.scene)
+            self._job = runner.Job(motion, get_settings(context)).start()
+        except errors.A4merError as e:
+            self.report({"ERROR"}, str(e))
+            return {"CANCELLED"}
+        self._target = (obj.name, obj.animation_data.action.name)
+        wm = context.window_manager
+        self._timer = wm.event_timer_add(0.1, window=context.window)
+        wm.progress_begin(0, 100)
+        wm.a4mer_status = "A4Mer: starting (Esc cancels)"
+        wm.modal_handler_add(self)
+        return {"RUNNING_MODAL"}
+
+    def _end(self, context) -> None:
+        wm = context.window_manager
+        wm.event_timer_remove(self._timer)
+        wm.progress_end()
+        wm.a4mer_status = ""
+        if context.workspace is not None:
+            context.workspace.status_text_set(None)
+        self._job.cleanup()
+
+    def modal(self, context, event):
+        if event.type == "ESC":
+            self._job.cancel()
+            self._end(context)
+            self.report({"WARNING"}, "A4Mer: cancelled, nothing changed")
+            return {"CANCELLED"}
+        if event.type != "TIMER":
+            return {"PASS_THROUGH"}
+        st = self._job.poll()
+        wm = context.window_manager
+        wm.progress_update(int(100 * st.progress))
+        wm.a4mer_progress = st.progress
+        wm.a4mer_status = f"A4Mer: {st.message} ({100 * st.progress:.0f} %) - Esc cancels"
+        if context.workspace is not None:
+            context.workspace.status_text_set(wm.a4mer_status)
+        if context.area is not None:
+            context.area.tag_redraw()
+        if not st.done:
+            return {"PASS_THROUGH"}
+        self._end(context)
+        return self._apply(context, st)
+
+    def _apply(self, context, st):
+        obj = bpy.data.objects.get(self._target[0])
+        anim = obj.animation_data if obj is not None else None
+        if st.error or anim is None or anim.action is None or anim.action.name != self._target[1]:
+            self.report({"ERROR"}, f"A4Mer: {st.error or 'the armature or its action changed while the model ran'}")
+            return {"CANCELLED"}
+        try:
+            record = nla.apply_segments(obj, context.scene, st.result)
+        except errors.A4merError as e:
+            self.report({"ERROR"}, str(e))
+            return {"CANCELLED"}
+        self.report({"INFO"}, _summary(record))
+        return {"FINISHED"}
+
+
+class A4MER_OT_clear_segments(bpy.types.Operator):
+    """Remove the A4Mer NLA tracks and the stored segments of the active object (the action is untouched)"""
+
+    bl_idname = "a4mer.clear_segments"
+    bl_label = "Remove A4Mer Tracks"
+    bl_options = {"REGISTER", "UNDO"}
+
+    @classmethod
+    def poll(cls, context):
+        return nla.read_record(context.active_object) is not None
+
+    def execute(self, context):
+        obj = context.active_object
+        n = nla.remove_tracks(obj)
+        del obj[nla.RECORD_KEY]
+        self.report({"INFO"}, f"A4Mer: removed {n} tracks")
+        return {"FINISHED"}
+
+
+classes = (A4MER_OT_segment, A4MER_OT_clear_segments)

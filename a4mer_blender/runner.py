@@ -1,0 +1,225 @@
+"""Run the A4Mer model for the add-on: in Blender's own Python when torch imports there, else in a
+worker process (a user-chosen interpreter that has ``a4mer`` and torch, e.g. with CUDA).
+
+Both paths start from the same npz file (the clip as AMASS-style SMPL), so they see identical input.
+The worker runs ``PY -m a4mer segment IN.npz -o OUT.json --progress-jsonl [...]`` and prints JSON
+lines ``{"progress": 0.4, "message": "..."}``; a job is polled from a modal operator's timer so the UI
+stays responsive, and cancelling kills the worker (the scene is only changed after a job finishes).
+No bpy here.
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+import os
+import queue
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ._core import CORE, amass, errors
+
+MODES = ("AUTO", "IN_PROCESS", "WORKER")
+
+
+@dataclass(frozen=True)
+class RunnerSettings:
+    """How to run the model. mode: AUTO (in process when torch imports, else worker) | IN_PROCESS |
+    WORKER. python: the worker's interpreter. checkpoint / vocab: paths, "" = the shipped default.
+    device: "auto", "cpu", "cuda" ..."""
+
+    mode: str = "AUTO"
+    python: str = ""
+    checkpoint: str = ""
+    vocab: str = ""
+    device: str = "auto"
+
+
+@dataclass
+class JobState:
+    """What a poll sees: progress in [0, 1], a message, and when done either result or error."""
+
+    progress: float = 0.0
+    message: str = "starting"
+    done: bool = False
+    result: dict | None = None
+    error: str | None = None
+
+
+def _model_module():
+    """``a4mer.model`` (bundled core first, then an installed a4mer), or None when it cannot import."""
+    for name in dict.fromkeys((f"{CORE}.model", "a4mer.model")):
+        try:
+            if importlib.util.find_spec(name.rsplit(".", 1)[0]) is None:
+                continue
+            return importlib.import_module(name)
+        except Exception:  # no torch, a broken CUDA install ...: not usable in process
+            continue
+    return None
+
+
+def in_process_available() -> bool:
+    """True when torch and ``a4mer.model`` import in this Python."""
+    return importlib.util.find_spec("torch") is not None and _model_module() is not None
+
+
+def resolve_mode(settings: RunnerSettings) -> str:
+    """"IN_PROCESS" or "WORKER" for ``settings`` (AUTO picks in-process when possible)."""
+    if settings.mode not in MODES:
+        raise errors.A4merError(f"unknown runner mode {settings.mode!r}; expected one of {', '.join(MODES)}")
+    if settings.mode == "AUTO":
+        if in_process_available():
+            return "IN_PROCESS"
+        if not settings.python:
+            raise errors.A4merError("the A4Mer model needs torch: torch does not import in this Python and no "
+                                    "worker interpreter is set (Preferences > Add-ons > A4Mer > Worker Python)")
+        return "WORKER"
+    return settings.mode
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise errors.A4merError(f"{path}: cannot read the segments ({e})") from None
+
+
+class Job:
+    """A running segmentation. ``poll()`` never blocks; ``cancel()`` stops it (the caller then leaves
+    the scene unchanged); ``cleanup()`` removes the temporary folder."""
+
+    def __init__(self, motion, settings: RunnerSettings):
+        self.settings = settings
+        self.mode = resolve_mode(settings)
+        self.dir = Path(tempfile.mkdtemp(prefix="a4mer_job_"))
+        self.clip = amass.write_amass_npz(motion, self.dir / "clip.npz")
+        self.out = self.dir / "clip.segments.json"
+        self.state = JobState()
+        self._lines: queue.Queue = queue.Queue()
+        self._proc: subprocess.Popen | None = None
+        self._thread: threading.Thread | None = None
+        self._stderr: list[str] = []
+        self._cancelled = False
+
+    # --- start ------------------------------------------------------------------------------
+    def worker_command(self) -> list[str]:
+        s = self.settings
+        cmd = [s.python, "-m", "a4mer", "segment", str(self.clip), "-o", str(self.out), "--progress-jsonl"]
+        for flag, value in (("--checkpoint", s.checkpoint), ("--vocab", s.vocab), ("--device", s.device)):
+            if value and not (flag == "--device" and value == "auto"):
+                cmd += [flag, value]
+        return cmd
+
+    def start(self) -> "Job":
+        if self.mode == "IN_PROCESS":
+            self._thread = threading.Thread(target=self._run_in_process, daemon=True)
+            self._thread.start()
+        else:
+            if not self.settings.python or not Path(self.settings.python).exists():
+                raise errors.A4merError(f"worker interpreter {self.settings.python!r} not found")
+            env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+            self._proc = subprocess.Popen(self.worker_command(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                          text=True, env=env, cwd=str(self.dir))
+            for stream, sink in ((self._proc.stdout, self._lines.put), (self._proc.stderr, self._stderr.append)):
+                threading.Thread(target=self._pump, args=(stream, sink), daemon=True).start()
+        return self
+
+    @staticmethod
+    def _pump(stream, sink) -> None:
+        for line in stream:
+            sink(line)
+
+    def _run_in_process(self) -> None:
+        try:
+            model = _model_module()
+            self._lines.put(json.dumps({"progress": 0.1, "message": "loading the model"}))
+            net = model.A4Mer.load(path=self.settings.checkpoint or None)
+            self._lines.put(json.dumps({"progress": 0.3, "message": "segmenting"}))
+            motion = amass.read_amass_npz(self.clip)
+            result = net.segment(motion)
+            if not self._cancelled:
+                self.state.result = json.loads(json.dumps(result))
+        except Exception as e:  # reported in the UI, the scene stays unchanged
+            self.state.error = f"{type(e).__name__}: {e}"
+        finally:
+            self._lines.put(None)
+
+    # --- poll / cancel ----------------------------------------------------------------------
+    def _drain(self) -> bool:
+        """Apply queued progress lines; True when the in-process thread said it ended."""
+        ended = False
+        while True:
+            try:
+                line = self._lines.get_nowait()
+            except queue.Empty:
+                return ended
+            if line is None:
+                ended = True
+                continue
+            try:
+                msg = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(msg, dict) and "progress" in msg:
+                self.state.progress = float(min(1.0, max(0.0, msg["progress"])))
+                self.state.message = str(msg.get("message", self.state.message))
+
+    def poll(self) -> JobState:
+        if self.state.done:
+            return self.state
+        ended = self._drain()
+        if self.mode == "IN_PROCESS":
+            if ended:
+                self._finish()
+        elif self._proc is not None and self._proc.poll() is not None:
+            time.sleep(0.05)  # let the pumps flush
+            self._drain()
+            if self._proc.returncode == 0 and self.out.exists():
+                self.state.result = _read_json(self.out)
+            else:
+                tail = "".join(self._stderr).strip().splitlines()[-3:]
+                self.state.error = (f"worker exited with code {self._proc.returncode}: "
+                                    + (" | ".join(tail) or "no message"))
+            self._finish()
+        return self.state
+
+    def _finish(self) -> None:
+        self.state.done = True
+        if self.state.result is not None:
+            self.state.progress = 1.0
+            self.state.message = "done"
+
+    def cancel(self) -> None:
+        """Stop the job: the worker process is killed; an in-process run's result is discarded."""
+        self._cancelled = True
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait(timeout=10)
+        self.state = JobState(progress=self.state.progress, message="cancelled", done=True, error="cancelled")
+        self.cleanup()
+
+    def cleanup(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def run_sync(motion, settings: RunnerSettings, on_progress=None, poll_s: float = 0.05) -> dict:
+    """Segment ``motion`` and wait: the segments dict, or :class:`A4merError` with the reason."""
+    job = Job(motion, settings).start()
+    try:
+        while True:
+            st = job.poll()
+            if on_progress is not None:
+                on_progress(st.progress, st.message)
+            if st.done:
+                break
+            time.sleep(poll_s)
+    finally:
+        job.cleanup()
+    if st.error:
+        raise errors.A4merError(f"segmenting failed ({job.mode.lower().replace('_', '-')}): {st.error}")
+    return st.result
