@@ -57,6 +57,17 @@ def _metres_per_unit(units: str | float) -> float:
     return u
 
 
+def _end_site(skel, j: int, own_offset: np.ndarray) -> np.ndarray:
+    """End Site offset (metres, template frame) of skeleton joint ``j`` written as a leaf: its dropped
+    child's offset (e.g. an ankle written without its toe), a table entry, or half its own offset."""
+    dropped = skel.children(j)
+    if dropped:
+        return np.asarray(skel.offsets[dropped[0]], dtype=np.float64)
+    if skel.names[j] in _END_SITES:
+        return np.array(_END_SITES[skel.names[j]])
+    return 0.5 * np.asarray(own_offset) if j else np.array([0.0, 0.1, 0.0])
+
+
 def _subset(skel_names: tuple[str, ...], parents: tuple[int, ...], joint_subset) -> list[int]:
     if joint_subset is None:
         return list(range(len(skel_names)))
@@ -183,8 +194,7 @@ def write_bvh(motion: Motion, path: str | os.PathLike, names: Mapping[str, str] 
         for c in children[j]:
             emit(c, depth + 1)
         if not children[j]:
-            src = next((skel.names[s] for s, o in out_index.items() if o == j), "")
-            end = np.array(_END_SITES.get(src, 0.5 * np.asarray(out_offset[j]) if j else (0.0, 0.1, 0.0)))
+            end = _end_site(skel, next(s for s, o in out_index.items() if o == j), out_offset[j])
             end = quat_apply(B, end) * scale
             lines.append(f"{ind}  End Site")
             lines.append(f"{ind}  {{")
