@@ -1,0 +1,176 @@
+"""Prepared clips (``a4mer data prepare`` output: manifest.jsonl + clips/) as training items.
+
+Each clip becomes one or more *variants* (original, mirrored, playback-speed changed); each variant
+holds frame arrays at the model rate and its segment boundaries. Windows of whole segments are
+sampled from them with an explicit generator.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from ..errors import A4merError
+from ..features import frame_arrays
+from ..jepa.masking import MaskConfig, draw_mask
+from .augment import change_speed, mirror
+from .windows import Batch, collate
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """fps: model frame rate; window_s: window length (s); max_segments: segments per window;
+    datasets: manifest ``dataset`` values used (empty = all); split: manifest split used;
+    mirror: add a mirrored variant of every clip; speed_variants: extra variants per clip at a random
+    playback speed in ``speed_range`` (each mirrored with probability 1/2); max_clips: 0 = all."""
+
+    fps: float = 10.0
+    window_s: float = 10.0
+    max_segments: int = 32
+    datasets: tuple[str, ...] = ("bandai1", "bandai2", "cmu-dance")
+    split: str = "train"
+    mirror: bool = True
+    speed_variants: int = 1
+    speed_range: tuple[float, float] = (0.7, 1.4)
+    max_clips: int = 0
+    mask: MaskConfig = field(default_factory=MaskConfig)
+
+    @property
+    def window_frames(self) -> int:
+        return int(round(self.window_s * self.fps))
+
+
+@dataclass
+class ClipItem:
+    """One clip variant: ``arrays`` (frame arrays at the model rate), ``bounds`` (S+1,) segment
+    boundaries in model frames, ``groups`` (S,) motif index per segment (stage 2) or None."""
+
+    name: str
+    arrays: dict[str, np.ndarray]
+    bounds: np.ndarray
+    groups: np.ndarray | None = None
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.bounds[-1])
+
+
+def read_manifest(root: str | Path) -> list[dict[str, Any]]:
+    """Rows of ``root/manifest.jsonl`` (a clear error when missing or malformed)."""
+    path = Path(root) / "manifest.jsonl"
+    if not path.is_file():
+        raise A4merError(f"{path}: no manifest.jsonl here (prepare data with `a4mer data prepare`)")
+    rows = []
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            row["path"]
+        except (json.JSONDecodeError, KeyError, TypeError) as e:
+            raise A4merError(f"{path}:{n}: bad manifest line ({e})") from None
+        rows.append(row)
+    return rows
+
+
+def select_rows(rows: list[dict[str, Any]], config: DataConfig) -> list[dict[str, Any]]:
+    """Manifest rows of the configured datasets and split, in a fixed (sorted by path) order."""
+    out = [r for r in rows if (not config.datasets or r.get("dataset") in config.datasets)
+           and (not config.split or r.get("split", "train") == config.split)]
+    out.sort(key=lambda r: r["path"])
+    return out[:config.max_clips] if config.max_clips else out
+
+
+def make_item(name: str, motion: Any, segmenter: Callable[[Any], np.ndarray], fps: float) -> ClipItem:
+    """A :class:`ClipItem` of ``motion``; ``segmenter(motion) -> (S+1,)`` bounds in model frames."""
+    return ClipItem(name, frame_arrays(motion, fps), segmenter(motion))
+
+
+def build_items(root: str | Path, config: DataConfig, segmenter: Callable[[Any], np.ndarray],
+                rng: np.random.Generator, progress: Callable[[int, int], None] | None = None) -> list[ClipItem]:
+    """Load the selected clips of a prepared dataset and make their augmented variants."""
+    from ..io import read_amass_npz
+
+    root = Path(root)
+    rows = select_rows(read_manifest(root), config)
+    if not rows:
+        raise A4merError(f"{root}: no clips for datasets {list(config.datasets)} split {config.split!r}")
+    items: list[ClipItem] = []
+    for k, row in enumerate(rows):
+        motion = read_amass_npz(root / row["path"])
+        variants = [("", motion)]
+        if config.mirror:
+            variants.append(("~m", mirror(motion)))
+        for v in range(config.speed_variants):
+            s = float(rng.uniform(*config.speed_range))
+            mv = change_speed(mirror(motion) if rng.random() < 0.5 else motion, s)
+            variants.append((f"~s{v}", mv))
+        for suffix, m in variants:
+            if m.num_frames >= 2:
+                items.append(make_item(row["path"] + suffix, m, segmenter, config.fps))
+        if progress:
+            progress(k + 1, len(rows))
+    return items
+
+
+class WindowSampler:
+    """Random windows of whole segments (clips drawn in proportion to their length).
+
+    Windows start at a random segment (a random motif start when the items have ``groups``) and take
+    the following segments while they fit in ``window_frames`` and ``max_segments``. Masks are
+    drawn here from the same generator.
+    """
+
+    def __init__(self, items: list[ClipItem], config: DataConfig, rng: np.random.Generator):
+        if not items:
+            raise A4merError("no training clips")
+        self.items, self.config, self.rng = items, config, rng
+        w = np.array([max(1, it.num_frames) for it in items], dtype=np.float64)
+        self.p = w / w.sum()
+
+    def _window(self, item: ClipItem) -> tuple[int, int]:
+        bounds, S = item.bounds, len(item.bounds) - 1
+        W, Smax = self.config.window_frames, self.config.max_segments
+        if item.groups is None:
+            starts = np.arange(S)
+        else:
+            starts = np.nonzero(np.r_[True, item.groups[1:] != item.groups[:-1]])[0]
+        i = int(starts[self.rng.integers(len(starts))])
+        j = i + 1
+        while j < S and j + 1 - i <= Smax and bounds[j + 1] - bounds[i] <= W:
+            j += 1
+        if item.groups is not None and j < S:  # end at a motif boundary when one fits
+            ok = [k for k in range(i + 1, j + 1) if item.groups[k] != item.groups[k - 1]]
+            j = ok[-1] if ok else j
+        return i, j
+
+    def _fits(self, item: ClipItem, i: int, j: int) -> bool:
+        return item.bounds[j] - item.bounds[i] <= self.config.window_frames
+
+    def next_batch(self, batch_size: int) -> Batch:
+        """A :class:`Batch` of ``batch_size`` windows with masks (motif-level when ``groups``)."""
+        idx = self.rng.choice(len(self.items), size=batch_size, p=self.p)
+        arrays, bounds, spans, masks, groups = [], [], [], [], []
+        for k in idx:
+            item = self.items[int(k)]
+            i, j = self._window(item)
+            b = item.bounds
+            if not self._fits(item, i, j):  # one over-long segment: crop it to the window length
+                b = b.copy()
+                b[j] = b[i] + self.config.window_frames
+            arrays.append(item.arrays)
+            bounds.append(b)
+            spans.append((i, j))
+            if item.groups is None:
+                masks.append(draw_mask(j - i, self.config.mask, self.rng))
+            else:
+                g = item.groups[i:j]
+                _, inv = np.unique(g, return_inverse=True)
+                mm = draw_mask(int(inv.max()) + 1, self.config.mask, self.rng)
+                masks.append(mm[inv])
+                groups.append(g)
+        return collate(arrays, bounds, spans, self.config.fps, masks, groups if groups else None)
+

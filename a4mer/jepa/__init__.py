@@ -1,0 +1,1 @@
+"""JEPA pretext task: masking, predictor, EMA target, loss, the stage model."""

@@ -1,0 +1,1 @@
+"""Action motifs: k-means codes, contiguous frequent patterns, minimum cover, the vocabulary."""

@@ -1,0 +1,1 @@
+"""Torch building blocks: attention blocks, embeddings, segment encoder, LatentFormer."""

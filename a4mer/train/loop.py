@@ -1,0 +1,182 @@
+"""The training loop: stage 1 (atoms), motif mining, optional joint stage 2; data-parallel under
+torchrun (gradients all-reduced over ranks, gloo on CPU); progress bar with loss, token std
+(collapse guard) and throughput; periodic checkpoints and resume."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from ..data.dataset import ClipItem, WindowSampler, build_items
+from ..errors import A4merError
+from ..features import model_bounds
+from ..jepa.ema import momentum_at
+from ..jepa.hierarchy import A4MerNet, round_to_half
+from .checkpoint import load_config_json, load_resume, load_weights, save_checkpoint
+from .config import TrainConfig, to_dict
+from .mining import assign_groups, mine_vocabulary
+
+
+def _dist() -> tuple[int, int]:
+    """(rank, world size); initialises gloo when launched by torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("gloo")
+    return (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
+
+
+def make_segmenter(config: TrainConfig):
+    fps, atoms = config.data.fps, config.model.atoms
+    return lambda motion: model_bounds(motion, atoms, fps)[1]
+
+
+def feature_stats(items: list[ClipItem], config: TrainConfig, rng: np.random.Generator, n: int = 256
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and std (F,) of the features of ``n`` random windows (std floored at 1e-3)."""
+    sampler = WindowSampler(items, config.data, rng)
+    b = sampler.next_batch(n)
+    x = b.frames[b.frame_seg >= 0]  # (N, F)
+    return x.mean(0), x.std(0).clamp_min(1e-3)
+
+
+def lr_at(step: int, total: int, config: TrainConfig) -> float:
+    o = config.optim
+    if step < o.warmup_steps:
+        return o.lr * (step + 1) / o.warmup_steps
+    f = (step - o.warmup_steps) / max(1, total - o.warmup_steps)
+    return o.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(f, 1.0))))
+
+
+def build_net(config: TrainConfig) -> A4MerNet:
+    """A freshly initialised :class:`A4MerNet` (seeded by ``config.seed``; global RNG restored)."""
+    with torch.random.fork_rng():
+        torch.manual_seed(config.seed)
+        return A4MerNet(config.model.stage1, config.model.stage2, config.data.fps)
+
+
+class _Bar:
+    """tqdm bar on an interactive stderr, one log line per ``log_every`` steps otherwise."""
+
+    def __init__(self, total: int, initial: int, enabled: bool):
+        self.enabled = enabled
+        self.bar = None
+        if enabled and sys.stderr.isatty():
+            from tqdm import tqdm
+            self.bar = tqdm(total=total, initial=initial, dynamic_ncols=True, desc="train")
+
+    def update(self, step: int, total: int, stats: dict[str, float]) -> None:
+        if not self.enabled:
+            return
+        text = " ".join(f"{k}={v:.4g}" for k, v in stats.items())
+        if self.bar is not None:
+            self.bar.n = step
+            self.bar.set_postfix_str(text, refresh=True)
+        else:
+            print(f"step {step}/{total} {text}", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def train(data_dir: str | Path, config: TrainConfig, out: str | Path, resume: bool = False,
+          items: list[ClipItem] | None = None, progress: bool = True) -> Path:
+    """Train an A4Mer model on a prepared dataset (or on ``items``) and write checkpoints to ``out``.
+
+    Writes ``out/model.safetensors``, ``config.json``, ``optimizer.pt``, ``state.json``,
+    ``vocab.safetensors`` (after mining) and the inference bundle ``out/bundle.safetensors``.
+    """
+    rank, world = _dist()
+    out = Path(out)
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    if resume:
+        if not (out / "model.safetensors").is_file():
+            raise A4merError(f"{out}: nothing to resume (no model.safetensors)")
+        config = load_config_json(out)
+    build_rng = np.random.default_rng([config.seed, 7])
+    if items is None:
+        items = build_items(data_dir, config.data, make_segmenter(config), build_rng)
+    net = build_net(config)
+    mean, std = feature_stats(items, config, np.random.default_rng([config.seed, 11]))
+    net.stage1.feat_mean.copy_(mean)
+    net.stage1.feat_std.copy_(std)
+    params = [p for n, p in net.named_parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=config.optim.lr, weight_decay=config.optim.weight_decay)
+    rng = np.random.default_rng([config.seed, rank])
+    step, vocab = 0, None
+    total = config.optim.steps + config.optim.stage2_steps
+    if resume:
+        load_weights(out, net)
+        st = load_resume(out, opt)
+        step = int(st["step"])
+        if rank == 0 and int(st.get("world", 1)) == world:
+            rng.bit_generator.state = st["rng"]
+        else:  # other ranks: a fresh stream per (seed, rank, step)
+            rng = np.random.default_rng([config.seed, rank, step])
+    if step >= config.optim.steps and config.optim.stage2_steps and (out / "vocab.safetensors").is_file():
+        from ..motifs.vocab import MotifVocabulary
+        vocab = MotifVocabulary.load(out / "vocab.safetensors")
+        assign_groups(net, items, vocab, config)
+    sampler = WindowSampler(items, config.data, rng)
+    bar = _Bar(total, step, progress and rank == 0)
+    t0, seen, last = time.time(), 0, {}
+    net.train()
+    while step < total:
+        if step == config.optim.steps and vocab is None:
+            vocab = mine_vocabulary(net, items, config)
+            if rank == 0:
+                vocab.save(out / "vocab.safetensors")
+            assign_groups(net, items, vocab, config)
+        use2 = step >= config.optim.steps
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, total, config)
+        batch = sampler.next_batch(max(1, config.optim.batch_size // world))
+        loss, stats = net.loss(batch, use2)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if world > 1:
+            for p in params:
+                if p.grad is not None:
+                    dist.all_reduce(p.grad)
+                    p.grad /= world
+        torch.nn.utils.clip_grad_norm_(params, config.optim.grad_clip)
+        opt.step()
+        net.ema_step(momentum_at(step, total, config.optim.ema_start, config.optim.ema_end), use2)
+        step += 1
+        seen += batch.frames.shape[0] * world
+        if not math.isfinite(loss.item()):
+            raise A4merError(f"training diverged at step {step} (loss {loss.item()})")
+        last = {"loss": loss.item(), **stats, "win/s": seen / max(time.time() - t0, 1e-9)}
+        if step % config.log_every == 0 or step == total:
+            bar.update(step, total, last)
+        if rank == 0 and (step % config.checkpoint_every == 0 or step == total):
+            _save(out, net, config, opt, step, rng, world)
+        if config.time_limit_s and time.time() - t0 > config.time_limit_s:
+            if rank == 0:
+                print(f"time limit reached at step {step}", file=sys.stderr)
+                _save(out, net, config, opt, step, rng, world)
+            break
+    bar.close()
+    round_to_half(net)  # the bundle stores float16: mine with exactly the weights that ship
+    vocab = mine_vocabulary(net, items, config)
+    if rank == 0:
+        vocab.save(out / "vocab.safetensors")
+        (out / "train_log.json").write_text(json.dumps({"step": step, "last": last, "seconds": time.time() - t0}))
+    if dist.is_initialized():
+        dist.barrier()
+    return out
+
+
+def _save(out: Path, net: A4MerNet, config: TrainConfig, opt: Any, step: int, rng: np.random.Generator, world: int) -> None:
+    # each rank's generator state is not gathered; ranks > 0 reseed deterministically from the step on resume
+    save_checkpoint(out, net, config, opt, {"step": step, "rng": rng.bit_generator.state, "world": world,
+                                            "config": to_dict(config)})
