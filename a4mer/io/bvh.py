@@ -217,7 +217,13 @@ def _parse_motion(path: object, body: str, num_channels: int) -> tuple[np.ndarra
             warnings.simplefilter("ignore")  # "input contained no data" is reported below
             values = np.loadtxt(lines[k:], dtype=np.float64, ndmin=2, comments=None)
     except ValueError as e:
-        raise MotionFileError(path, f"bad frame data: {str(e).splitlines()[0][:200]}") from None
+        msg = str(e).splitlines()[0] if str(e) else "unreadable"
+        m = re.search(r"columns changed from (\d+) to (\d+) at row (\d+)", msg)
+        if m:
+            msg = f"frame row {m.group(3)} has {m.group(2)} values, the rows before it {m.group(1)}"
+        else:
+            msg = msg.replace("string ", "").replace("float64", "a number").replace(" at row ", " in frame row ")
+        raise MotionFileError(path, f"bad frame data: {msg[:200]}") from None
     if values.size == 0:
         raise MotionFileError(path, f"Frames: {frames} but no frame data (truncated file?)")
     if values.shape[1] != num_channels:
@@ -227,7 +233,7 @@ def _parse_motion(path: object, body: str, num_channels: int) -> tuple[np.ndarra
         raise MotionFileError(path, f"Frames: {frames} but {values.shape[0]} rows of frame data")
     finite = np.isfinite(values).all(axis=1)
     if not finite.all():
-        raise MotionFileError(path, f"frame {int(np.argmin(finite))} contains NaN/inf values")
+        raise MotionFileError(path, f"frame row {int(np.argmin(finite)) + 1} contains NaN/inf values")
     return values, dt
 
 
