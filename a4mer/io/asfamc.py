@@ -24,7 +24,7 @@ import numpy as np
 
 from ..errors import A4merError, MotionFileError
 from ..geometry import euler_to_quat, quat_conj, quat_identity, quat_mul
-from .bvh import fk_local, parse_number, read_text, y_up_to_z_up
+from .bvh import check_positions, fk_local, parse_number, read_text, y_up_to_z_up
 from .source import SourceClip
 
 HDM05_FPS = 120.0
@@ -417,8 +417,7 @@ def read_amc(path: str | os.PathLike, asf: str | os.PathLike | AsfSkeleton | Non
     if up == "y":
         pos, rot = y_up_to_z_up(pos, rot)
         rest, _ = y_up_to_z_up(rest)
-    if not (np.isfinite(pos).all() and np.isfinite(rot).all()):
-        raise MotionFileError(path, "values too large: forward kinematics overflows")
+    check_positions(path, pos, rot)
     return SourceClip(
         path=str(path), format="asf/amc", fps=rate, names=tuple(names), parents=tuple(parents),
         end_site=np.arange(J) > len(bones), positions=pos, orientations=rot, rest_positions=rest,

@@ -291,6 +291,14 @@ def guess_unit_scale(lengths: np.ndarray, parents: list[int] | tuple[int, ...], 
     raise AssertionError("unreachable")
 
 
+def check_positions(path: object, pos: np.ndarray, rot: np.ndarray, limit: float = 1e6) -> None:
+    """MotionFileError unless positions (metres) and orientations are finite and |pos| <= ``limit``."""
+    if not (np.isfinite(pos).all() and np.isfinite(rot).all()):
+        raise MotionFileError(path, "values too large: forward kinematics overflows")
+    if np.abs(pos).max() > limit:
+        raise MotionFileError(path, f"implausible positions (more than {limit:g} m from the origin)")
+
+
 def _local_rotations(values: np.ndarray, joints: list[_Joint], cols: list[list[int]]) -> np.ndarray:
     """(T, J, 4) local rotations from the channel values (degrees), grouped by Euler order."""
     T = len(values)
@@ -375,8 +383,7 @@ def read_bvh(path: str | os.PathLike, fps: float | None = None, up: str = "y",
     if up == "y":
         pos, rot = y_up_to_z_up(pos, rot)
         rest, _ = y_up_to_z_up(rest)
-    if not (np.isfinite(pos).all() and np.isfinite(rot).all()):
-        raise MotionFileError(path, "values too large: forward kinematics overflows")
+    check_positions(path, pos, rot)
     return SourceClip(
         path=str(path), format="bvh", fps=rate, names=tuple(jt.name for jt in joints),
         parents=tuple(parents), end_site=np.array([jt.end_site for jt in joints]),
