@@ -203,7 +203,8 @@ class RigRest:
         return template_to_armature(heads)
 
     def corrections(self) -> np.ndarray:
-        """(24, 3, 3) per-joint axis corrections ``K = rest_rot^T @ A`` (identity on MPI-style rigs)."""
+        """(24, 3, 3) per-joint axis corrections ``K = rest_rot^T @ A`` (identity on MPI-style rigs):
+        a bone's world axes ``R`` and its SMPL joint frame ``F`` (template -> world) satisfy ``F = R @ K``."""
         a = self.template()
         out = np.tile(np.eye(3), (24, 1, 1))
         for j, b in enumerate(self.smpl_bone):
@@ -234,7 +235,7 @@ def rig_to_motion(rig: RigRest, basis: np.ndarray, object_matrix: np.ndarray, fp
     k = rig.corrections()
     glob = np.empty((T, 24, 3, 3))
     for j, b in enumerate(rig.smpl_bone):
-        glob[:, j] = _rot(world[:, b]) @ k[j].T if b >= 0 else glob[:, SMPL.parents[j]]
+        glob[:, j] = _rot(world[:, b]) @ k[j] if b >= 0 else glob[:, SMPL.parents[j]]
     local = glob.copy()
     for j in range(1, 24):
         local[:, j] = np.swapaxes(glob[:, SMPL.parents[j]], -1, -2) @ glob[:, j]
@@ -270,7 +271,7 @@ def motion_to_rig(rig: RigRest, motion: Motion, basis: np.ndarray, object_matrix
         chain = np.broadcast_to(rel, (T, 4, 4)) if p < 0 else pose[:, p] @ rel  # (T, 4, 4)
         if b in target:
             j = target[b]
-            want_rot = obj_rot_inv @ glob[:, j] @ k[j]  # armature-space bone axes
+            want_rot = obj_rot_inv @ glob[:, j] @ k[j].T  # armature-space bone axes
             chain_inv = np.linalg.inv(chain)
             basis[:, b, :3, :3] = _orthonormal(chain_inv[:, :3, :3] @ want_rot)
             if j == 0:

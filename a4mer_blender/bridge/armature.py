@@ -104,10 +104,20 @@ def read_basis(obj, rig, fcurves: list, frames: np.ndarray) -> np.ndarray:
     return core_rig.basis_matrices(loc, quat)
 
 
+def world_matrix(obj) -> np.ndarray:
+    """(4, 4) current world matrix of ``obj`` (the view layer is updated first: a matrix_world read
+    right after editing location/rotation would be stale)."""
+    import bpy
+    if obj.parent is None:
+        return _matrix(obj.matrix_basis)
+    bpy.context.view_layer.update()
+    return _matrix(obj.matrix_world)
+
+
 def object_matrices(obj, scene, frames: np.ndarray, fcurves: list) -> np.ndarray:
     """World matrix of ``obj``: (4, 4) when its transform is not animated, else (T, 4, 4) per frame."""
     if not any(fc.data_path in _OBJECT_PATHS for fc in fcurves):
-        return _matrix(obj.matrix_world)
+        return world_matrix(obj)
     keep = scene.frame_current
     out = []
     for f in frames:
@@ -166,7 +176,7 @@ def write_motion(obj, motion, scene, action=None, frame_start: int | None = None
     if action is None:
         action = bpy.data.actions.new(name or motion.meta.get("name") or f"{obj.name}_a4mer")
     action["a4mer_source_fps"] = float(motion.meta.get("source_fps", motion.fps))
-    basis = core_rig.motion_to_rig(rig, motion, _current_basis(obj, rig), _matrix(obj.matrix_world), unit=unit)
+    basis = core_rig.motion_to_rig(rig, motion, _current_basis(obj, rig), world_matrix(obj), unit=unit)
     loc, quat = core_rig.basis_to_channels(basis)  # (T, B, 3), (T, B, 4)
     anim_compat.assign_action(obj, action)
     sink = anim_compat.FCurveSink(obj, action)

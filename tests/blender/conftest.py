@@ -1,0 +1,22 @@
+"""Blender tests: the bpy module, a fresh factory scene per test with the add-on enabled."""
+from __future__ import annotations
+
+import pytest
+
+bpy = pytest.importorskip("bpy", reason="the bpy module is not installed (pip install a4mer[blender])")
+
+pytestmark = pytest.mark.blender
+
+
+@pytest.fixture
+def scene():
+    """A fresh empty factory scene at 30 fps, frame 1, with the a4mer_blender add-on enabled."""
+    import addon_utils
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    addon_utils.enable("a4mer_blender", default_set=True, handle_error=None)
+    assert "a4mer_blender" in bpy.context.preferences.addons
+    sc = bpy.context.scene
+    sc.render.fps, sc.render.fps_base = 30, 1.0
+    sc.frame_start, sc.frame_current = 1, 1
+    yield sc
+    addon_utils.disable("a4mer_blender", default_set=True, handle_error=None)
