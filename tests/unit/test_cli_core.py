@@ -1,0 +1,69 @@
+"""convert / info / data prepare through ``a4mer.cli.main`` on the example clips."""
+import json
+
+import numpy as np
+import pytest
+
+from a4mer.cli import main
+from a4mer.io import read_amass_npz
+
+BVH = "examples/bandai/dataset-1_walk_happy_002.bvh"
+AMC = "examples/hdm05/amc/HDM_mm_kickLFront1Reps_023_120.amc"
+
+
+@pytest.fixture
+def ex(repo_root):
+    return lambda rel: str(repo_root / rel)
+
+
+def test_convert_single_and_resample(ex, tmp_path, capsys):
+    out = tmp_path / "walk.npz"
+    assert main(["convert", ex(BVH), "-o", str(out), "--fps", "60"]) == 0
+    m = read_amass_npz(out)
+    assert m.fps == 60 and abs(m.duration - 135 / 30) <= 1 / 60
+    assert "135" not in capsys.readouterr().err
+
+
+def test_convert_many_with_one_bad_file(ex, tmp_path, capsys):
+    bad = tmp_path / "broken.bvh"
+    bad.write_text("HIERARCHY\nROOT Hips\n{\n OFFSET 0 0\n")
+    out = tmp_path / "out"
+    code = main(["convert", ex(BVH), ex(AMC), str(bad), "-o", str(out)])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert sorted(p.name for p in out.iterdir()) == ["HDM_mm_kickLFront1Reps_023_120.npz", "dataset-1_walk_happy_002.npz"]
+    lines = [ln for ln in err.splitlines() if "broken.bvh" in ln]
+    assert len(lines) == 1 and "Traceback" not in err
+    assert read_amass_npz(out / "HDM_mm_kickLFront1Reps_023_120.npz").fps == 120
+
+
+@pytest.mark.parametrize("content,problem", [(b"", "empty|zero|no "), (b"\x00\x01garbage", "binary|not")])
+def test_bad_inputs_one_line(tmp_path, capsys, content, problem):
+    import re
+    for suffix in (".bvh", ".amc", ".npz"):
+        p = tmp_path / f"bad{suffix}"
+        p.write_bytes(content)
+        assert main(["info", str(p)]) == 1
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and str(p) in err[0], err
+
+
+def test_unknown_suffix_and_missing_file(tmp_path, capsys):
+    assert main(["info", str(tmp_path / "x.fbx")]) == 1
+    assert "unsupported file type" in capsys.readouterr().err
+    assert main(["info", str(tmp_path / "nope.bvh")]) == 1
+    assert "not found" in capsys.readouterr().err
+
+
+def test_info_json(ex, capsys):
+    assert main(["info", ex(AMC), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["fps"] == 120 and info["frames"] == 130 and info["scheme"] == "hdm05-asf"
+    assert info["mean_pelvis_height_m"] > 0.6
+
+
+def test_source_fps_override(ex, tmp_path):
+    out = tmp_path / "slow.npz"
+    assert main(["convert", ex(BVH), "-o", str(out), "--source-fps", "60"]) == 0
+    m = read_amass_npz(out)
+    assert m.fps == 60 and m.num_frames == 135
