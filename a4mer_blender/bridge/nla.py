@@ -22,14 +22,40 @@ def write_record(obj, record: dict) -> None:
     obj[RECORD_KEY] = core_strips.dumps_record(record)
 
 
+def _matches(track, rec_track: dict) -> bool:
+    """True when ``track`` is the recorded one: same name and the same strips at the same frames."""
+    starts = sorted(round(float(s["frame_start"]), 3) for s in rec_track.get("strips", []))
+    return track.name == rec_track.get("name") and sorted(round(s.frame_start, 3) for s in track.strips) == starts
+
+
 def a4mer_tracks(obj) -> list:
-    """The NLA tracks that the stored record names (only those: the user's tracks are never touched)."""
+    """The NLA tracks of the stored record (matched by name and strips: the user's tracks, even one
+    with the same name, are never touched)."""
     rec = read_record(obj)
     anim = obj.animation_data
     if rec is None or anim is None:
         return []
-    names = {t["name"] for t in rec.get("tracks", [])}
-    return [t for t in anim.nla_tracks if t.name in names]
+    return [t for _, t in _pairs(obj, rec)]
+
+
+def _pairs(obj, rec: dict) -> list:
+    """(recorded track, NLA track) pairs of ``rec`` that still exist on ``obj``."""
+    anim = obj.animation_data
+    out = []
+    for rt in rec.get("tracks", []) if anim is not None else []:
+        found = next((t for t in anim.nla_tracks if _matches(t, rt) and all(t != o for _, o in out)), None)
+        if found is not None:
+            out.append((rt, found))
+    return out
+
+
+def _unique_track_name(anim, wanted: str) -> str:
+    taken = {t.name for t in anim.nla_tracks}
+    name, k = wanted, 0
+    while name in taken:
+        k += 1
+        name = f"{wanted}.{k:03d}"
+    return name
 
 
 def remove_tracks(obj) -> int:
@@ -49,8 +75,9 @@ def _find_strip(track, frame_start: float):
 
 def _add_track(obj, action, spec) -> tuple[object, list[str]]:
     anim = obj.animation_data
+    name = _unique_track_name(anim, spec.name)
     track = anim.nla_tracks.new()
-    track.name = spec.name
+    track.name = name
     names = []
     for s in spec.strips:  # time order: each new strip is trimmed before the next one is added
         strip = track.strips.new(s.name, int(round(s.frame_start)), action)
@@ -96,10 +123,8 @@ def apply_segments(obj, scene, segments: dict, motif_names: dict | None = None) 
 
 
 def _motif_strips(obj, record: dict, motif_id: int):
-    anim = obj.animation_data
-    for t in record.get("tracks", []):
-        track = anim.nla_tracks.get(t["name"]) if anim is not None else None
-        if track is None or t["kind"] != "motif":
+    for t, track in _pairs(obj, record):
+        if t["kind"] != "motif":
             continue
         for s in t["strips"]:
             if int(s["key"]) == int(motif_id):

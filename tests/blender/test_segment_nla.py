@@ -1,0 +1,145 @@
+"""a4mer.segment with a segments JSON: NLA tracks tile the action, playback never changes, re-running
+replaces only A4Mer tracks, the strip <-> motif mapping and motif names live on the object."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import bpy
+from a4mer_blender.bridge import armature, nla
+from bl_helpers import action_keys, even_segments, make_row_rig, pose_snapshot, smooth_motion
+
+CLIP = "bandai-namco/dataset-1/bvh/dataset-1_walk-left_tired_001.bvh"
+
+
+@pytest.fixture
+def clip(data_root):
+    """A real retargeted clip (Bandai walk, BVH -> SMPL) at 30 fps."""
+    from a4mer.api import load_motion
+    path = data_root / CLIP
+    if not path.exists():
+        pytest.skip(f"{path} not found")
+    return load_motion(path).resample(30.0)
+
+
+@pytest.fixture
+def mpi_rig(scene, clip):
+    """MPI SMPL-X add-on names and conventions: root + 22 body bones, no fingers, carrying the clip."""
+    obj, _ = make_row_rig("mpi_body_only")
+    armature.write_motion(obj, clip, scene, name="walk")
+    return obj
+
+
+def _seg_file(tmp_path, seg) -> str:
+    p = tmp_path / "clip.segments.json"
+    p.write_text(json.dumps(seg))
+    return str(p)
+
+
+def _tracks(obj):
+    rec = nla.read_record(obj)
+    names = [t["name"] for t in rec["tracks"]]
+    return [obj.animation_data.nla_tracks[n] for n in names]
+
+
+def _check_tiling(track, start, end):
+    strips = sorted(track.strips, key=lambda s: s.frame_start)
+    assert strips[0].frame_start == start and strips[-1].frame_end == end
+    for a, b in zip(strips, strips[1:]):
+        assert a.frame_end == b.frame_start  # touching, never overlapping
+    for s in strips:
+        assert (s.action_frame_start, s.action_frame_end) == (s.frame_start, s.frame_end)  # shows its sub-range
+        assert s.blend_type == "REPLACE" and not s.mute
+
+
+def test_segment_tracks_tile_and_keep_playback(scene, mpi_rig, tmp_path):
+    obj = mpi_rig
+    f0, T = armature.action_frames(obj.animation_data.action)
+    frames = range(f0 - 3, f0 + T + 3)
+    before = pose_snapshot(obj, frames)
+    keys_before = action_keys(obj)
+    seg = even_segments(T, 30.0)
+    assert bpy.ops.a4mer.segment(segments_file=_seg_file(tmp_path, seg)) == {"FINISHED"}
+    atoms, motifs = _tracks(obj)
+    assert (atoms.name, motifs.name) == ("A4Mer Atoms", "A4Mer Motifs")
+    assert len(atoms.strips) == len(seg["atoms"]) and len(motifs.strips) == len(seg["motifs"])
+    _check_tiling(atoms, f0, f0 + T)
+    _check_tiling(motifs, f0, f0 + T)
+    assert np.abs(pose_snapshot(obj, frames) - before).max() < 1e-5
+    # muting, then deleting, the A4Mer tracks restores pose and animation data exactly
+    for t in (atoms, motifs):
+        t.mute = True
+    assert np.array_equal(pose_snapshot(obj, frames), before)
+    for t in (atoms, motifs):
+        t.mute = False
+    assert bpy.ops.a4mer.clear_segments() == {"FINISHED"}
+    assert len(obj.animation_data.nla_tracks) == 0 and nla.RECORD_KEY not in obj
+    assert np.array_equal(pose_snapshot(obj, frames), before)
+    after = action_keys(obj)
+    assert after.keys() == keys_before.keys() and all(np.array_equal(after[k], keys_before[k]) for k in after)
+
+
+def test_rerun_replaces_only_a4mer_tracks(scene, mpi_rig, tmp_path):
+    obj = mpi_rig
+    action = obj.animation_data.action
+    f0, T = armature.action_frames(action)
+    user = obj.animation_data.nla_tracks.new()
+    user.name = "A4Mer Atoms"  # the user's own track, with our name
+    user.strips.new("mine", f0, action.copy())
+    before = pose_snapshot(obj, range(f0, f0 + T, 5))
+    path = _seg_file(tmp_path, even_segments(T, 30.0, atom_len=9))
+    bpy.ops.a4mer.segment(segments_file=path)
+    bpy.ops.a4mer.segment(segments_file=_seg_file(tmp_path, even_segments(T, 30.0, atom_len=6, seed=2)))
+    names = sorted(t.name for t in obj.animation_data.nla_tracks)
+    assert names == ["A4Mer Atoms", "A4Mer Atoms.001", "A4Mer Motifs"]
+    assert obj.animation_data.nla_tracks["A4Mer Atoms"].strips[0].name == "mine"
+    atoms = obj.animation_data.nla_tracks[nla.read_record(obj)["tracks"][0]["name"]]
+    assert len(atoms.strips) == len(even_segments(T, 30.0, atom_len=6, seed=2)["atoms"])
+    assert np.abs(pose_snapshot(obj, range(f0, f0 + T, 5)) - before).max() < 1e-5
+    nla.remove_tracks(obj)
+    assert [t.name for t in obj.animation_data.nla_tracks] == ["A4Mer Atoms"]
+
+
+def test_mapping_rename_select_jump(scene, tmp_path):
+    obj, _ = make_row_rig("mpi_body_only")
+    armature.write_motion(obj, smooth_motion(T=90, seed=9), scene)
+    seg = even_segments(90, 30.0)
+    bpy.ops.a4mer.segment(segments_file=_seg_file(tmp_path, seg))
+    rec = nla.read_record(obj)
+    motifs_track = obj.animation_data.nla_tracks[rec["tracks"][1]["name"]]
+    # every strip is found through the record and shows its segment
+    for entry, item in zip(rec["tracks"][1]["strips"], seg["motifs"]):
+        strip = next(s for s in motifs_track.strips if s.frame_start == entry["frame_start"])
+        assert entry["key"] == item["motif_id"] and strip.name == entry["name"]
+        assert strip.frame_end - strip.frame_start == item["end_frame"] - item["start_frame"]
+    ids = [m["motif_id"] for m in seg["motifs"]]
+    target = max(set(ids), key=ids.count)
+    assert bpy.ops.a4mer.motif_rename(motif_id=target, name="wave") == {"FINISHED"}
+    shown = sorted(s.name for s in motifs_track.strips if s.name.startswith("wave"))
+    assert len(shown) == ids.count(target) and shown[0] == "wave"  # Blender uniquifies: wave, wave.001 ...
+    assert nla.read_record(obj)["motif_names"][str(target)] == "wave"
+    bpy.ops.a4mer.motif_select(motif_id=target)
+    assert sorted(s.name for s in motifs_track.strips if s.select) == shown
+    starts = sorted(m["start_frame"] + 1 for m in seg["motifs"] if m["motif_id"] == target)
+    scene.frame_set(starts[0])
+    bpy.ops.a4mer.motif_jump(motif_id=target, direction=1)
+    assert scene.frame_current == starts[1]
+    bpy.ops.a4mer.motif_jump(motif_id=target, direction=-1)
+    assert scene.frame_current == starts[0]
+    # re-running with the same vocabulary keeps the user's names
+    bpy.ops.a4mer.segment(segments_file=_seg_file(tmp_path, seg))
+    rec = nla.read_record(obj)
+    assert rec["motif_names"][str(target)] == "wave"
+    assert sum(s.name.startswith("wave") for s in obj.animation_data.nla_tracks[rec["tracks"][1]["name"]].strips) == ids.count(target)
+
+
+def test_bad_segments_file_is_reported(scene, tmp_path):
+    obj, _ = make_row_rig("mpi_body_only")
+    armature.write_motion(obj, smooth_motion(T=20), scene)
+    seg = even_segments(20, 30.0)
+    seg["atoms"][1]["start_frame"] = 2  # overlaps atom 0
+    with pytest.raises(RuntimeError, match=r"clip.segments.json: atoms\[1\] starts at frame 2"):
+        bpy.ops.a4mer.segment(segments_file=_seg_file(tmp_path, seg))
+    assert len(obj.animation_data.nla_tracks) == 0 and nla.RECORD_KEY not in obj
