@@ -63,6 +63,17 @@ def _model_module():
     return None
 
 
+def _device(name: str) -> str:
+    """"auto" -> cuda when torch sees one, else mps, else cpu (the CLI resolves it the same way)."""
+    if name != "auto":
+        return name
+    import torch
+    if torch.cuda.is_available():
+        return "cuda"
+    mps = getattr(torch.backends, "mps", None)
+    return "mps" if mps is not None and mps.is_available() else "cpu"
+
+
 def in_process_available() -> bool:
     """True when torch and ``a4mer.model`` import in this Python."""
     return importlib.util.find_spec("torch") is not None and _model_module() is not None
@@ -111,7 +122,7 @@ class Job:
         s = self.settings
         cmd = [s.python, "-m", "a4mer", "segment", str(self.clip), "-o", str(self.out), "--progress-jsonl"]
         for flag, value in (("--checkpoint", s.checkpoint), ("--vocab", s.vocab), ("--device", s.device)):
-            if value and not (flag == "--device" and value == "auto"):
+            if value:
                 cmd += [flag, value]
         return cmd
 
@@ -137,11 +148,13 @@ class Job:
     def _run_in_process(self) -> None:
         try:
             model = _model_module()
-            self._lines.put(json.dumps({"progress": 0.1, "message": "loading the model"}))
-            net = model.A4Mer.load(path=self.settings.checkpoint or None)
-            self._lines.put(json.dumps({"progress": 0.3, "message": "segmenting"}))
+            say = lambda f, m: self._lines.put(json.dumps({"progress": f, "message": m}))  # noqa: E731
+            say(0.0, "loading model")
+            net = model.A4Mer.load(self.settings.checkpoint or None, device=_device(self.settings.device),
+                                   vocab=self.settings.vocab or None)
             motion = amass.read_amass_npz(self.clip)
-            result = net.segment(motion)
+            say(0.05, "segmenting")
+            result = net.segment(motion, progress=lambda f, m: say(0.1 + 0.85 * f, m))
             if not self._cancelled:
                 self.state.result = json.loads(json.dumps(result))
         except Exception as e:  # reported in the UI, the scene stays unchanged

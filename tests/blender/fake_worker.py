@@ -1,0 +1,35 @@
+"""Stand-in for ``PY -m a4mer segment IN.npz -o OUT.json --progress-jsonl`` (runner plumbing tests).
+
+Behaviour from env A4MER_FAKE_WORKER: "ok" (progress lines, then evenly spaced segments), "slow"
+(one progress line, then sleeps: for cancelling), "fail" (a message on stderr, exit code 3)."""
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+args = sys.argv[sys.argv.index("segment") + 1:]
+src, out = args[0], args[args.index("-o") + 1]
+mode = os.environ.get("A4MER_FAKE_WORKER", "ok")
+with open(os.environ.get("A4MER_FAKE_ARGS", os.devnull), "w") as f:
+    json.dump(sys.argv[1:], f)
+print("a line that is not JSON", flush=True)
+if mode == "fail":
+    print("a4mer segment: error: boom: bad checkpoint", file=sys.stderr)
+    sys.exit(3)
+print(json.dumps({"progress": 0.2, "message": "loading model"}), flush=True)
+if mode == "slow":
+    time.sleep(120)
+with np.load(src) as z:
+    T, fps = len(z["poses"]), float(z["mocap_frame_rate"])
+atoms = [{"start_frame": s, "end_frame": min(T, s + 5), "start_t": s / fps, "end_t": min(T, s + 5) / fps,
+          "code": s % 3} for s in range(0, T, 5)]
+motifs = [{"start_frame": a["start_frame"], "end_frame": atoms[min(len(atoms) - 1, i + 1)]["end_frame"],
+           "start_t": 0.0, "end_t": 0.0, "motif_id": i % 2, "atoms": [i, i + 1], "confidence": 1.0}
+          for i, a in enumerate(atoms) if i % 2 == 0]
+print(json.dumps({"progress": 0.7, "message": "segmenting"}), flush=True)
+with open(out, "w") as f:
+    json.dump({"schema_version": 1, "model_hash": "fake", "vocab_hash": "fake", "fps": fps, "duration": T / fps,
+               "atoms": atoms, "motifs": motifs}, f)
+print(json.dumps({"progress": 1.0, "message": "done"}), flush=True)

@@ -1,0 +1,69 @@
+"""File > Import > A4Mer motion: new SMPL armature in MPI conventions, resampled by time to the scene
+fps, or applied to the selected SMPL rig."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import bpy
+from a4mer.geometry import quat_angle
+from a4mer.io import write_amass_npz
+from a4mer_blender.bridge import armature
+from bl_helpers import RX90, make_row_rig, smooth_motion
+
+
+def test_import_npz_creates_mpi_armature_resampled(scene, tmp_path):
+    motion = smooth_motion(T=61, fps=60.0, seed=11)
+    path = write_amass_npz(motion, tmp_path / "jump_60.npz")
+    assert bpy.ops.a4mer.import_motion(filepath=str(path)) == {"FINISHED"}
+    obj = bpy.context.active_object
+    assert obj.type == "ARMATURE" and obj.name.startswith("jump_60")
+    assert {b.name for b in obj.data.bones} == {"root", *[n for n in armature.detect_rig(obj).names if n != "root"]}
+    for b in obj.data.bones:  # MPI: every bone points up with zero roll -> its axes are the SMPL frame
+        rot = np.array([list(r) for r in b.matrix_local])[:3, :3]
+        np.testing.assert_allclose(rot, RX90, atol=1e-6)
+    action = obj.animation_data.action
+    f0, T = armature.action_frames(action)
+    expected = motion.resample(30.0)
+    assert (f0, T) == (1, expected.num_frames) == (1, 31)
+    assert scene.frame_end == T
+    assert action["a4mer_source_fps"] == 60.0
+    back = armature.read_motion(obj, scene)
+    assert quat_angle(back.rotations, expected.rotations).max() < 1e-5
+    np.testing.assert_allclose(back.root_translation, expected.root_translation, atol=1e-5)
+
+
+def test_import_applies_to_selected_rig(scene, tmp_path):
+    obj, _ = make_row_rig("official_smpl_axis_angle")
+    old = armature.write_motion(obj, smooth_motion(T=5), scene, name="old")
+    motion = smooth_motion(T=20, seed=12)
+    path = write_amass_npz(motion, tmp_path / "wave.npz")
+    n_objects = len(bpy.data.objects)
+    bpy.ops.a4mer.import_motion(filepath=str(path), apply_to_selected=True)
+    assert len(bpy.data.objects) == n_objects and bpy.context.active_object == obj
+    assert obj.animation_data.action.name == "wave" and bpy.data.actions.get(old.name) is not None
+    back = armature.read_motion(obj, scene)
+    assert quat_angle(back.rotations, motion.rotations).max() < 1e-5
+    assert obj.pose.bones["L_Knee"].rotation_mode == "AXIS_ANGLE"
+
+
+def test_import_real_bvh(scene, data_root):
+    from a4mer.api import load_motion
+    path = data_root / "bandai-namco/dataset-1/bvh/dataset-1_walk-left_tired_001.bvh"
+    if not path.exists():
+        pytest.skip(f"{path} not found")
+    scene.render.fps = 24  # the clip is 30 fps: resampled by time
+    bpy.ops.a4mer.import_motion(filepath=str(path))
+    obj = bpy.context.active_object
+    expected = load_motion(path).resample(24.0)
+    back = armature.read_motion(obj, scene)
+    assert back.num_frames == expected.num_frames
+    assert quat_angle(back.rotations[:, :22], expected.rotations[:, :22]).max() < 1e-5
+
+
+def test_import_bad_file_names_it(scene, tmp_path):
+    bad = tmp_path / "broken.npz"
+    bad.write_bytes(b"not a zip")
+    with pytest.raises(RuntimeError, match="broken.npz: not a readable npz"):
+        bpy.ops.a4mer.import_motion(filepath=str(bad))
+    assert len(bpy.data.objects) == 0

@@ -1,0 +1,96 @@
+"""Runner: worker subprocess plumbing (JSON-lines progress, result file, errors, cancel = kill) through a
+stand-in worker, the operator's synchronous path with worker preferences, and mode resolution."""
+from __future__ import annotations
+
+import os
+import stat
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import bpy
+from a4mer.errors import A4merError
+from a4mer_blender import runner
+from a4mer_blender.bridge import armature, nla
+from bl_helpers import make_row_rig, smooth_motion
+
+HERE = Path(__file__).resolve().parent
+
+
+@pytest.fixture
+def fake_python(tmp_path, monkeypatch):
+    """An executable that behaves like ``PY -m a4mer segment ...`` (see fake_worker.py)."""
+    exe = tmp_path / "python"
+    exe.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{HERE / "fake_worker.py"}" "$@"\n')
+    exe.chmod(exe.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("A4MER_FAKE_ARGS", str(tmp_path / "args.json"))
+    return str(exe)
+
+
+def test_worker_result_and_progress(fake_python, monkeypatch, tmp_path):
+    monkeypatch.setenv("A4MER_FAKE_WORKER", "ok")
+    seen = []
+    motion = smooth_motion(T=33)
+    seg = runner.run_sync(motion, runner.RunnerSettings(mode="WORKER", python=fake_python, checkpoint="/ck.safetensors",
+                                                        device="cuda"), on_progress=lambda p, m: seen.append((p, m)))
+    assert seg["atoms"][-1]["end_frame"] == 33 and seg["fps"] == 30.0
+    progress = [p for p, _ in seen]
+    assert progress == sorted(progress) and progress[-1] == 1.0 and seen[-1][1] == "done"
+    import json
+    argv = json.loads((tmp_path / "args.json").read_text())
+    assert argv[:3] == ["-m", "a4mer", "segment"] and "--progress-jsonl" in argv
+    assert argv[argv.index("--checkpoint") + 1] == "/ck.safetensors" and argv[argv.index("--device") + 1] == "cuda"
+
+
+def test_worker_failure_is_reported(fake_python, monkeypatch):
+    monkeypatch.setenv("A4MER_FAKE_WORKER", "fail")
+    with pytest.raises(A4merError, match="worker exited with code 3: .*boom: bad checkpoint"):
+        runner.run_sync(smooth_motion(T=10), runner.RunnerSettings(mode="WORKER", python=fake_python))
+
+
+def test_cancel_kills_worker_and_changes_nothing(scene, fake_python, monkeypatch):
+    monkeypatch.setenv("A4MER_FAKE_WORKER", "slow")
+    obj, _ = make_row_rig("mpi_body_only")
+    armature.write_motion(obj, smooth_motion(T=20), scene)
+    job = runner.Job(armature.read_motion(obj, scene), runner.RunnerSettings(mode="WORKER", python=fake_python)).start()
+    deadline = time.time() + 20
+    while job.poll().progress < 0.2 and time.time() < deadline:
+        time.sleep(0.05)
+    assert job.state.progress == pytest.approx(0.2) and not job.state.done
+    pid = job._proc.pid
+    job.cancel()
+    assert job._proc.poll() is not None and job.state.done and job.state.error == "cancelled"
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    assert not job.dir.exists()
+    assert obj.animation_data.nla_tracks.__len__() == 0 and nla.RECORD_KEY not in obj
+
+
+def test_operator_runs_worker_from_preferences(scene, fake_python, monkeypatch):
+    monkeypatch.setenv("A4MER_FAKE_WORKER", "ok")
+    prefs = bpy.context.preferences.addons["a4mer_blender"].preferences
+    prefs.runner_mode, prefs.worker_python = "WORKER", fake_python
+    obj, _ = make_row_rig("mpi_body_only")
+    armature.write_motion(obj, smooth_motion(T=42), scene)
+    assert bpy.ops.a4mer.segment() == {"FINISHED"}
+    rec = nla.read_record(obj)
+    assert rec["segments"]["model_hash"] == "fake" and len(rec["tracks"][0]["strips"]) == 9
+
+
+def test_auto_mode_without_torch_needs_a_worker(monkeypatch):
+    monkeypatch.setattr(runner, "in_process_available", lambda: False)
+    with pytest.raises(A4merError, match="no worker interpreter is set"):
+        runner.resolve_mode(runner.RunnerSettings())
+    assert runner.resolve_mode(runner.RunnerSettings(python="/x/python")) == "WORKER"
+    with pytest.raises(A4merError, match="unknown runner mode"):
+        runner.resolve_mode(runner.RunnerSettings(mode="GPU"))
+
+
+def test_default_settings_when_addon_absent(scene):
+    from a4mer_blender.preferences import get_settings
+    import addon_utils
+    assert get_settings().mode == "AUTO"
+    addon_utils.disable("a4mer_blender", default_set=True)
+    assert get_settings() == runner.RunnerSettings()
