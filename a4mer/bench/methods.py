@@ -58,4 +58,5 @@ def baseline_methods() -> list[BaselineMethod]:
     return [BaselineMethod("hermite", gap="hermite"), BaselineMethod("bezier_auto", gap="bezier_auto"),
             BaselineMethod("lerp_slerp", gap="lerp_slerp"),
             BaselineMethod("zero_velocity", gap="zero_velocity", ext="zero_velocity"),
-            BaselineMethod("constant_velocity", ext="constant_velocity")]
+            BaselineMethod("constant_velocity", ext="constant_velocity"),
+            BaselineMethod("damped_velocity", ext="damped_velocity")]

@@ -23,7 +23,9 @@ from ..errors import A4merError
 from ..geometry import axis_angle_to_quat, quat_conj, quat_mul, quat_slerp, quat_to_axis_angle
 
 GAP_METHODS = ("hermite", "lerp_slerp", "zero_velocity")
-EXTEND_METHODS = ("constant_velocity", "zero_velocity")
+EXTEND_METHODS = ("constant_velocity", "zero_velocity", "damped_velocity")
+#: time constant (frames at 30 fps) of the velocity decay of ``damped_velocity``
+DAMPING_FRAMES = 10.0
 
 
 def rel_log(q_ref: np.ndarray, q: np.ndarray) -> np.ndarray:
@@ -167,10 +169,26 @@ def extend_constant_velocity(trans: np.ndarray, rot: np.ndarray, n: int) -> tupl
     return tr, q
 
 
+def extend_damped_velocity(trans: np.ndarray, rot: np.ndarray, n: int, tau: float = DAMPING_FRAMES
+                           ) -> tuple[np.ndarray, np.ndarray]:
+    """Like constant velocity, but the velocity decays as ``exp(-k / tau)`` (k frames after the last):
+    the motion coasts to a stop after about ``tau`` frames (the base curve of the learned extension)."""
+    if len(trans) < 2:
+        return extend_zero_velocity(trans, rot, n)
+    k = np.arange(1, n + 1, dtype=float)
+    dist = tau * (1.0 - np.exp(-k / tau)) / (1.0 - np.exp(-1.0 / tau)) * np.exp(-1.0 / tau)
+    dist = dist / dist[0] if n else dist  # one full step at k=1, then decaying steps
+    tr = trans[-1] + dist[:, None] * (trans[-1] - trans[-2])
+    w = rel_log(rot[-2], rot[-1])
+    q = rel_exp(rot[-1], dist[:, None, None] * w[None])
+    return tr, q
+
+
 def extend(trans: np.ndarray, rot: np.ndarray, n: int, method: str = "constant_velocity"
            ) -> tuple[np.ndarray, np.ndarray]:
     """``n`` new frames by ``method`` (one of :data:`EXTEND_METHODS`)."""
-    fn = {"constant_velocity": extend_constant_velocity, "zero_velocity": extend_zero_velocity}.get(method)
+    fn = {"constant_velocity": extend_constant_velocity, "zero_velocity": extend_zero_velocity,
+          "damped_velocity": extend_damped_velocity}.get(method)
     if fn is None:
         raise A4merError(f"unknown extension method {method!r}; expected one of {', '.join(EXTEND_METHODS)}")
     return fn(trans, rot, n)

@@ -1,0 +1,249 @@
+"""Learned in-betweening and extension on Motion clips at any frame rate; the heads file.
+
+``LearnedHeads`` wraps a :class:`CorrectionDecoder` (or none: the classical curve) and works at the
+model rate (30 fps) internally: the clip is sampled on a 30 fps grid anchored at frame 0, generated
+frames are mapped back to the caller's frames by interpolation, and every frame that is not
+generated is copied unchanged from the input. Body joints 0-21 are generated; other joints (hands,
+face) are slerped between the keys (held when extending).
+
+Heads file: ``heads.safetensors`` with the decoder weights and metadata ``format`` ("a4mer-heads"),
+``config`` (DecoderConfig JSON), ``gates`` (JSON: task -> whether the learned correction is used;
+otherwise the classical curve), ``encoder_hash`` (the A4Mer bundle the heads were trained with, ""
+when not token-conditioned) and ``training`` (JSON summary).
+"""
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import A4merError
+from ..geometry import lerp_at, quat_unflip, slerp_at
+from ..motion import Motion
+from . import baselines as BL
+from .prediction import extend_frames, fill_mask
+from .windows import MODEL_FPS
+
+FORMAT = "a4mer-heads"
+MAX_GAP_SECONDS = 4.0
+MIN_CONTEXT_SECONDS = 1.0
+TASKS = ("inbetween", "blocking", "extend")
+
+
+class A4merWarning(UserWarning):
+    """A result was produced but with less support than recommended (e.g. short context)."""
+
+
+def _grid(T: int, fps: float, extra_seconds: float = 0.0) -> np.ndarray:
+    """Source-frame coordinates ``(N,)`` of a 30 fps grid anchored at frame 0 covering the clip."""
+    step = fps / MODEL_FPS
+    n = int(np.floor((T - 1 + extra_seconds * fps) / step + 1e-9)) + 1
+    return np.arange(n) * step
+
+
+def _sample(trans: np.ndarray, rot: np.ndarray, coords: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    if np.allclose(coords, np.round(coords)):
+        i = np.round(coords).astype(int)
+        return trans[i].copy(), rot[i].copy()
+    return lerp_at(trans, coords), slerp_at(quat_unflip(rot), coords)
+
+
+class LearnedHeads:
+    """In-betweening / blocking / extension with an optional learned correction of the classical curve."""
+
+    def __init__(self, net=None, gates: dict | None = None, meta: dict | None = None, name: str = "learned"):
+        self.net = net
+        self.gates = {t: net is not None for t in TASKS} if gates is None else dict(gates)
+        self.meta = dict(meta or {})
+        self.name = name
+        if net is not None:
+            net.eval()
+
+    tasks = TASKS
+
+    def describe(self) -> str:
+        on = [t for t in TASKS if self.gates.get(t)]
+        return (f"{self.name}: correction decoder {self.meta.get('config', '')}; learned correction used for "
+                f"{', '.join(on) or 'nothing'} (other tasks: the classical curve).")
+
+    def _net(self, task: str):
+        return self.net if self.gates.get(task) else None
+
+    def _max_frames(self) -> int:
+        return min(181, self.net.cfg.max_frames) if self.net is not None else 181
+
+    # ---- core (no validation) ----------------------------------------------------------------
+    def _fill(self, motion: Motion, known: np.ndarray, task: str) -> Motion:
+        """Generate the frames of ``motion`` where ``known (T,)`` is False (interior runs only)."""
+        T, fps = motion.num_frames, motion.fps
+        keys = np.flatnonzero(known)
+        # canvas: every joint slerped between keys (hands/face keep this), kept frames untouched
+        ct, cq = BL.catmull_rom_keys(motion.root_translation, motion.rotations, keys, "lerp_slerp")
+        coords = _grid(T, fps)
+        step = fps / MODEL_FPS
+        unk = ~known
+        # a grid frame is known when the source frames it interpolates are all known
+        i0 = np.floor(coords + 1e-9).astype(int)
+        frac = coords - i0
+        i1 = np.minimum(np.where(frac > 1e-9, i0 + 1, i0), T - 1)
+        gknown = known[i0] & known[i1]
+        gt, gq = _sample(motion.root_translation, motion.rotations[:, :22], coords)
+        if step == 1.0:
+            gt, gq = np.array(motion.root_translation), np.array(motion.rotations[:, :22])
+        # frames of the grid inside unknown runs: generate
+        ft, fq = fill_mask(self._net(task), gt, gq, gknown, self._max_frames())
+        out_t, out_q = np.array(motion.root_translation), np.array(cq)
+        gen = np.flatnonzero(unk)
+        gen = gen[(gen > keys[0]) & (gen < keys[-1])]
+        if len(gen):
+            c = gen / step  # grid coordinates of the generated source frames
+            st, sq = _sample(ft, fq, c)
+            out_t[gen], out_q[gen, :22] = st, sq
+            out_q[gen, 22:] = cq[gen, 22:]
+        out_t[known], out_q[known] = motion.root_translation[known], motion.rotations[known]
+        return motion.with_(root_translation=out_t, rotations=out_q)
+
+    def fill_gap(self, motion: Motion, s: int, e: int) -> Motion:
+        known = np.ones(motion.num_frames, bool)
+        known[s + 1:e] = False
+        return self._fill(motion, known, "inbetween")
+
+    def fill_keys(self, motion: Motion, keys) -> Motion:
+        known = np.zeros(motion.num_frames, bool)
+        known[np.asarray(keys, int)] = True
+        return self._fill(motion, known, "blocking")
+
+    def extend(self, motion: Motion, n: int) -> Motion:
+        T, fps = motion.num_frames, motion.fps
+        step = fps / MODEL_FPS
+        coords = _grid(T, fps)
+        gt, gq = _sample(motion.root_translation, motion.rotations[:, :22], coords)
+        last = coords[-1]
+        need = int(np.ceil((T - 1 + n - last) / step)) + 1
+        nt, nq = extend_frames(self._net("extend"), gt, gq, need)
+        allt, allq = np.concatenate([gt, nt]), np.concatenate([gq, nq])
+        c = (np.arange(T, T + n)) / step
+        st, sq = _sample(allt, allq, c)
+        rot_new = np.repeat(motion.rotations[-1:], n, 0).copy()
+        rot_new[:, :22] = sq
+        return motion.with_(root_translation=np.concatenate([motion.root_translation, st]),
+                            rotations=np.concatenate([motion.rotations, rot_new]))
+
+    # ---- validated API -----------------------------------------------------------------------
+    def inbetween(self, motion: Motion, start: int, end: int) -> Motion:
+        """Frames strictly between ``start`` and ``end`` generated from the rest of the clip.
+
+        Errors (A4merError): gap outside the clip, no frame between the keys, gap > 4 s. Warning
+        (A4merWarning, also listed in ``result.meta['warnings']``): less than 1 s of context on a side."""
+        T, fps = motion.num_frames, motion.fps
+        start, end = int(start), int(end)
+        if not (0 <= start < T and 0 <= end < T):
+            raise A4merError(f"gap {start}..{end} is outside the clip (frames 0..{T - 1})")
+        if end - start < 2:
+            raise A4merError(f"gap {start}..{end} has no frame strictly between the keys (need end >= start + 2)")
+        gap_s = (end - start - 1) / fps
+        if gap_s > MAX_GAP_SECONDS + 1e-9:
+            raise A4merError(f"gap {start}..{end} is {gap_s:.2f} s long; at most {MAX_GAP_SECONDS:.0f} s "
+                             f"({int(MAX_GAP_SECONDS * fps)} frames at {fps:g} fps) can be filled")
+        warns = []
+        for side, frames in (("before", start + 1), ("after", T - end)):
+            if frames / fps < MIN_CONTEXT_SECONDS:
+                warns.append(f"only {frames} frame(s) ({frames / fps:.2f} s) of context {side} the gap; "
+                             f"at least {MIN_CONTEXT_SECONDS:g} s is recommended")
+        for w in warns:
+            warnings.warn(w, A4merWarning, stacklevel=2)
+        out = self.fill_gap(motion, start, end)
+        return out.with_(meta={"warnings": warns, "generated": [start + 1, end - 1]})
+
+    def inbetween_keys(self, motion: Motion, keys) -> Motion:
+        """Every gap between the sorted ``keys`` generated in one pass from the keys alone; keys kept."""
+        T, fps = motion.num_frames, motion.fps
+        keys = sorted(set(int(k) for k in keys))
+        if len(keys) < 2:
+            raise A4merError(f"need at least two key frames, got {keys}")
+        bad = [k for k in keys if not 0 <= k < T]
+        if bad:
+            raise A4merError(f"key frames {bad} are outside the clip (frames 0..{T - 1})")
+        gaps = np.diff(keys) - 1
+        if gaps.max() < 1:
+            raise A4merError("the keys leave no frame to generate")
+        if gaps.max() / fps > MAX_GAP_SECONDS + 1e-9:
+            i = int(np.argmax(gaps))
+            raise A4merError(f"keys {keys[i]} and {keys[i + 1]} are {gaps[i] / fps:.2f} s apart; at most "
+                             f"{MAX_GAP_SECONDS:.0f} s can be filled")
+        out = self.fill_keys(motion, keys)
+        return out.with_(meta={"warnings": [], "keys": keys})
+
+    def extend_clip(self, motion: Motion, n: int) -> Motion:
+        """``motion`` followed by ``n`` generated frames (input frames unchanged)."""
+        n = int(n)
+        if n < 1:
+            raise A4merError(f"number of frames to add must be at least 1, got {n}")
+        warns = []
+        if motion.num_frames / motion.fps < MIN_CONTEXT_SECONDS:
+            warns.append(f"only {motion.num_frames} frame(s) of context; at least {MIN_CONTEXT_SECONDS:g} s "
+                         "is recommended")
+            warnings.warn(warns[-1], A4merWarning, stacklevel=2)
+        if motion.num_frames < 2:
+            raise A4merError("extension needs at least 2 frames of context")
+        out = self.extend(motion, n)
+        return out.with_(meta={"warnings": warns, "generated": [motion.num_frames, motion.num_frames + n - 1]})
+
+    # ---- persistence -------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike, encoder_hash: str = "", training: dict | None = None) -> Path:
+        from safetensors.torch import save_file
+        if self.net is None:
+            raise A4merError("nothing to save: no decoder")
+        meta = {"format": FORMAT, "config": self.net.cfg.to_json(), "gates": json.dumps(self.gates),
+                "encoder_hash": encoder_hash, "training": json.dumps(training or {})}
+        path = Path(path)
+        tmp = path.with_name(path.name + ".part")
+        save_file({k: v.detach().contiguous() for k, v in self.net.state_dict().items()}, str(tmp), metadata=meta)
+        os.replace(tmp, path)
+        return path
+
+
+def read_heads_metadata(path: str | os.PathLike) -> dict:
+    """Metadata of a heads file (no torch needed beyond safetensors' header parsing)."""
+    import struct
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+    meta = header.get("__metadata__", {})
+    if meta.get("format") != FORMAT:
+        raise A4merError(f"{path}: not an a4mer heads file (format {meta.get('format')!r})")
+    return meta
+
+
+def load_heads(path: str | os.PathLike) -> LearnedHeads:
+    """Load a heads file (strict: every weight must match the stored config)."""
+    from safetensors.torch import load_file
+    from .decoder import CorrectionDecoder, DecoderConfig
+    path = Path(path)
+    if not path.is_file():
+        raise A4merError(f"{path}: heads file not found")
+    meta = read_heads_metadata(path)
+    cfg = DecoderConfig.from_dict(json.loads(meta["config"]))
+    net = CorrectionDecoder(cfg)
+    net.load_state_dict(load_file(str(path)), strict=True)
+    return LearnedHeads(net, json.loads(meta.get("gates", "{}")) or None,
+                        {"config": meta["config"], "encoder_hash": meta.get("encoder_hash", ""),
+                         "training": json.loads(meta.get("training", "{}")), "path": str(path)})
+
+
+def find_heads() -> Path | None:
+    """The bundled heads file (``a4mer/assets/heads.safetensors``) if present."""
+    p = Path(__file__).resolve().parent.parent / "assets" / "heads.safetensors"
+    return p if p.is_file() else None
+
+
+def default_heads() -> LearnedHeads:
+    """The bundled heads, or the classical curves (with a note in ``meta``) when none is bundled."""
+    p = find_heads()
+    if p is None:
+        return LearnedHeads(None, {t: False for t in TASKS}, {"note": "no bundled heads: classical curves"},
+                            name="classical")
+    return load_heads(p)

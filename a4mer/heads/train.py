@@ -1,0 +1,248 @@
+"""Training of the correction decoder on windows of real mocap (mirroring + playback-speed changes).
+
+Tasks sampled per batch (one layout per batch): ``gap`` (dense context on both sides, one run of
+2-120 missing frames), ``blocking`` (only keys every 6-30 frames, jittered), ``extend`` (3-30 frames
+of context, 1-90 frames to predict). Loss on the generated frames: mean joint-position error of FK
+on the neutral SMPL skeleton (metres) + ``rot_weight`` x L1 of local rotation matrices.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from ..bench.metrics import body_fk
+from ..geometry import lerp_at, quat_unflip, slerp_at
+from .decoder import CorrectionDecoder, DecoderConfig, apply_correction
+from .torch_geom import fk, quat_to_rotmat
+from .windows import base_fill, canonical_transform, envelope, features, mirror, reference_frame, to_canonical
+
+MAX_W = 181
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """minutes: wall-clock budget; batch: windows per step; speeds: playback-speed factors of the
+    augmented copies; task_probs: gap / blocking / extend; eval_every: steps between validations."""
+
+    minutes: float = 18.0
+    batch: int = 32
+    lr: float = 6e-4
+    weight_decay: float = 0.01
+    warmup: int = 200
+    speeds: tuple[float, ...] = (0.75, 1.0, 1.3)
+    mirror: bool = True
+    task_probs: tuple[float, float, float] = (0.45, 0.25, 0.30)
+    rot_weight: float = 0.3
+    eval_every: int = 250
+    seed: int = 0
+    max_steps: int = 1_000_000
+
+
+def load_manifest_clips(root: str | Path, datasets: set[str], split: str) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(name, trans (T, 3), rot (T, 22, 4)) of the prepared 30 fps clips of ``datasets`` and ``split``
+    listed in ``root/manifest.jsonl`` (from ``a4mer data prepare``)."""
+    from ..io.amass import read_amass_npz
+    root = Path(root)
+    out = []
+    for line in (root / "manifest.jsonl").read_text().splitlines():
+        if not line.strip():
+            continue
+        r = json.loads(line)
+        if r["dataset"] not in datasets or r["split"] != split:
+            continue
+        m = read_amass_npz(root / r["path"])
+        if abs(m.fps - 30.0) > 1e-6:
+            m = m.resample(30.0)
+        out.append((f"{r['dataset']}/{Path(r['path']).stem}", m.root_translation.copy(), m.rotations[:, :22].copy()))
+    return out
+
+
+def augment(clips, speeds, do_mirror: bool) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Copies of every clip at each playback speed (and mirrored): list of (trans, rot) float32."""
+    out = []
+    for _, tr, q in clips:
+        q = quat_unflip(q)
+        for f in speeds:
+            if f == 1.0:
+                t2, q2 = tr, q
+            else:
+                c = np.arange(0, len(tr) - 1 + 1e-9, f)
+                t2, q2 = lerp_at(tr, c), slerp_at(q, c)
+            out.append((t2.astype(np.float32), q2.astype(np.float32)))
+            if do_mirror:
+                mt, mq = mirror(t2, q2)
+                out.append((mt.astype(np.float32), mq.astype(np.float32)))
+    return out
+
+
+class WindowSampler:
+    """Draws batches of training windows from clips ``[(trans (T,3), rot (T,22,4))]``."""
+
+    def __init__(self, clips, rng: np.random.Generator):
+        self.clips = clips
+        self.lengths = np.array([len(t) for t, _ in clips])
+        self.rng = rng
+
+    def layout(self, task: str) -> np.ndarray:
+        """A known mask ``(W,)`` for ``task`` (one per batch)."""
+        r = self.rng
+        if task == "gap":
+            G = int(np.exp(r.uniform(np.log(2), np.log(121))))
+            cb, ca = (30, 30) if r.random() < 0.7 else (int(r.integers(3, 31)), int(r.integers(3, 31)))
+            known = np.ones(cb + G + ca, bool)
+            known[cb:cb + G] = False
+            return known
+        if task == "blocking":
+            N = int(r.integers(6, 31))
+            keys = [0]
+            while True:
+                nxt = keys[-1] + max(2, N + int(r.integers(-2, 3)))
+                if nxt >= MAX_W:
+                    break
+                keys.append(nxt)
+            m = int(r.integers(3, max(4, len(keys) + 1)))
+            keys = keys[:m]
+            known = np.zeros(keys[-1] + 1, bool)
+            known[keys] = True
+            return known
+        c = 30 if r.random() < 0.7 else int(r.integers(3, 31))
+        H = int(np.exp(r.uniform(0, np.log(91))))
+        return np.arange(c + H) < c
+
+    def batch(self, task: str, B: int) -> dict[str, np.ndarray]:
+        known = self.layout(task)
+        W = len(known)
+        ok = np.flatnonzero(self.lengths >= W)
+        while len(ok) == 0:  # no clip that long: shorten
+            known = known[:W // 2] if task != "gap" else self.layout(task)
+            W = len(known)
+            ok = np.flatnonzero(self.lengths >= W)
+        env = envelope(known)
+        ref = reference_frame(known)
+        cols = {k: [] for k in ("bt", "bq", "tt", "tq")}
+        for ci in self.rng.choice(ok, size=B):
+            tr, q = self.clips[ci]
+            a = int(self.rng.integers(0, len(tr) - W + 1))
+            tt, tq = tr[a:a + W].astype(float), q[a:a + W].astype(float)
+            bt, bq = base_fill(tt, tq, known)
+            inv, shift = canonical_transform(bt, bq, ref)
+            for k, v in zip(("bt", "bq", "tt", "tq"), to_canonical(bt, bq, inv, shift) + to_canonical(tt, tq, inv, shift)):
+                cols[k].append(v)
+        out = {k: np.stack(v) for k, v in cols.items()}
+        out["x"] = features(out["bt"], out["bq"], known)
+        tp = body_fk(out["tq"], out["tt"])[0]
+        bp = body_fk(out["bq"], out["bt"])[0]
+        out["base_err"] = np.linalg.norm(bp - tp, axis=-1).mean(-1)  # (B, W) m
+        out["tp"] = tp
+        out = {k: v.astype(np.float32) for k, v in out.items()}
+        out["known"] = np.broadcast_to(known, (B, W)).copy()
+        out["env"] = np.broadcast_to(env, (B, W)).astype(np.float32).copy()
+        return out
+
+
+def _tensors(b: dict) -> dict[str, torch.Tensor]:
+    return {k: torch.from_numpy(v) for k, v in b.items()}
+
+
+def losses(net: CorrectionDecoder, b: dict[str, torch.Tensor], rot_weight: float) -> tuple[torch.Tensor, dict]:
+    """Loss of a batch and its parts (metres / rotation-matrix L1), over the unknown frames."""
+    out = net(b["x"], b["known"])
+    pt, pq = apply_correction(out, b["bt"], b["bq"], b["env"])
+    mask = (~b["known"]).float()  # (B, W)
+    n = mask.sum().clamp(min=1)
+    pos = fk(pq, pt)
+    e_pos = torch.sqrt(((pos - b["tp"]) ** 2).sum(-1) + 1e-10).mean(-1)  # (B, W) m
+    e_rot = (quat_to_rotmat(pq) - quat_to_rotmat(b["tq"])).abs().mean((-1, -2, -3))  # (B, W)
+    l_pos = (e_pos * mask).sum() / n
+    l_rot = (e_rot * mask).sum() / n
+    return l_pos + rot_weight * l_rot, {"mpjpe_mm": float(l_pos.detach()) * 1000,
+                                        "base_mpjpe_mm": float((b["base_err"] * mask).sum() / n) * 1000}
+
+
+def make_val_batches(clips, seed: int, per_task: int = 6, B: int = 32) -> dict[str, list[dict]]:
+    """Fixed validation batches per task from ``clips`` (no augmentation)."""
+    s = WindowSampler([(t.astype(np.float32), q.astype(np.float32)) for _, t, q in clips], np.random.default_rng(seed))
+    return {task: [_tensors(s.batch(task, B)) for _ in range(per_task)] for task in ("gap", "blocking", "extend")}
+
+
+def evaluate(net: CorrectionDecoder, val: dict[str, list[dict]], rot_weight: float) -> dict[str, dict]:
+    """Mean learned and base MPJPE (mm) per task on fixed batches."""
+    net.eval()
+    res = {}
+    with torch.no_grad():
+        for task, batches in val.items():
+            parts = [losses(net, b, rot_weight)[1] for b in batches]
+            res[task] = {k: float(np.mean([p[k] for p in parts])) for k in parts[0]}
+    net.train()
+    return res
+
+
+def train(cfg: TrainConfig, dcfg: DecoderConfig, clips, val_sets: dict[str, dict],
+          log: Callable[[str], None] = print) -> tuple[CorrectionDecoder, dict]:
+    """Train a decoder on augmented ``clips`` [(name, trans, rot)] within ``cfg.minutes``.
+
+    val_sets: name -> batches from :func:`make_val_batches` (held-out data, e.g. other sources).
+    Returns the net with the best weights on the summed validation MPJPE, and a history dict."""
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    aug = augment(clips, cfg.speeds, cfg.mirror)
+    log(f"training windows from {len(clips)} clips -> {len(aug)} augmented copies, "
+        f"{sum(len(t) for t, _ in aug)} frames")
+    sampler = WindowSampler(aug, rng)
+    net = CorrectionDecoder(dcfg)
+    opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    tasks = ("gap", "blocking", "extend")
+    t0 = time.time()
+    budget = cfg.minutes * 60
+    hist: dict = {"val": [], "config": asdict(cfg), "decoder": asdict(dcfg)}
+    best, best_state = float("inf"), None
+    step = 0
+    run = []
+    while time.time() - t0 < budget and step < cfg.max_steps:
+        frac = (time.time() - t0) / budget
+        lr = cfg.lr * min(1.0, (step + 1) / cfg.warmup) * (0.5 * (1 + np.cos(np.pi * min(frac, 1.0))))
+        for g in opt.param_groups:
+            g["lr"] = lr
+        task = tasks[rng.choice(3, p=cfg.task_probs)]
+        b = _tensors(sampler.batch(task, cfg.batch))
+        loss, parts = losses(net, b, cfg.rot_weight)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+        opt.step()
+        run.append(parts["mpjpe_mm"] / max(parts["base_mpjpe_mm"], 1e-6))
+        step += 1
+        if step % cfg.eval_every == 0 or time.time() - t0 >= budget:
+            ev = {name: evaluate(net, v, cfg.rot_weight) for name, v in val_sets.items()}
+            score = sum(r["mpjpe_mm"] for e in ev.values() for r in e.values())
+            hist["val"].append({"step": step, "minutes": (time.time() - t0) / 60, "train_ratio": float(np.mean(run)),
+                                "val": ev})
+            log(f"step {step} ({(time.time() - t0) / 60:.1f} min) lr {lr:.2e} train learned/base {np.mean(run):.3f} | " +
+                " | ".join(f"{n}: " + ", ".join(f"{t} {r['mpjpe_mm']:.1f}/{r['base_mpjpe_mm']:.1f}" for t, r in e.items())
+                           for n, e in ev.items()))
+            run = []
+            if score < best:
+                best = score
+                best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+                hist["best_step"] = step
+    if best_state is not None:
+        net.load_state_dict(best_state)
+    hist["steps"] = step
+    hist["minutes"] = (time.time() - t0) / 60
+    return net, hist
+
+
+def choose_gates(final_eval: dict[str, dict]) -> dict[str, bool]:
+    """Use the learned correction for a task only where it beats its classical curve on every
+    validation set (the curve is what the heads fall back to)."""
+    task_map = {"gap": "inbetween", "blocking": "blocking", "extend": "extend"}
+    gates = {}
+    for t, name in task_map.items():
+        gates[name] = all(e[t]["mpjpe_mm"] < e[t]["base_mpjpe_mm"] for e in final_eval.values())
+    return gates

@@ -1,0 +1,140 @@
+"""Learned heads: exact keys, kept frames, fallbacks, errors, persistence (small untrained decoders)."""
+import warnings
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from a4mer.bench.methods import BaselineMethod  # noqa: E402
+from a4mer.errors import A4merError  # noqa: E402
+from a4mer.geometry import axis_angle_to_quat, quat_angle, quat_mul  # noqa: E402
+from a4mer.heads import windows as Wn  # noqa: E402
+from a4mer.heads.decoder import CorrectionDecoder, DecoderConfig  # noqa: E402
+from a4mer.heads.inbetween import A4merWarning, LearnedHeads, load_heads, read_heads_metadata  # noqa: E402
+from a4mer.heads.prediction import fill_mask, unknown_runs  # noqa: E402
+from a4mer.motion import Motion  # noqa: E402
+
+SMALL = DecoderConfig(width=32, layers=1, heads=2, ff=64)
+
+
+def _clip(T=200, fps=30.0, seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(T) / fps
+    trans = np.stack([0.5 * t, 0.1 * np.sin(2 * t), 0.9 + 0.02 * np.sin(5 * t)], 1)
+    aa = 0.3 * np.sin(t[:, None, None] * rng.uniform(1, 4, (1, 24, 1)) + rng.uniform(0, 6, (1, 24, 3)))
+    rot = axis_angle_to_quat(aa)
+    rot[:, 0] = quat_mul(axis_angle_to_quat(np.array([np.pi / 2, 0, 0])), rot[:, 0])
+    return Motion(fps, trans, rot)
+
+
+def _random_net(seed=0):
+    torch.manual_seed(seed)
+    net = CorrectionDecoder(SMALL)
+    with torch.no_grad():
+        for p in net.out.parameters():
+            p.normal_(0, 0.002)  # non-zero output so corrections are visible
+    return net
+
+
+def test_mirror_twice_is_identity():
+    m = _clip()
+    t, q = Wn.mirror(*Wn.mirror(m.root_translation, m.rotations[:, :22]))
+    np.testing.assert_allclose(t, m.root_translation)
+    np.testing.assert_allclose(q, m.rotations[:, :22], atol=1e-12)
+
+
+def test_untrained_decoder_gives_the_classical_curve():
+    m = _clip()
+    learned = LearnedHeads(CorrectionDecoder(SMALL)).fill_gap(m, 50, 91)  # zero-initialised output layer
+    classic = BaselineMethod("b", gap="bezier_auto").fill_gap(m, 50, 91)
+    np.testing.assert_allclose(learned.root_translation, classic.root_translation, atol=1e-6)
+    assert quat_angle(learned.rotations[:, :22], classic.rotations[:, :22]).max() < 1e-5
+
+
+@pytest.mark.parametrize("fps", [30.0, 60.0, 24.0])
+def test_inbetween_keeps_keys_and_outside_frames(fps):
+    m = _clip(T=int(6 * fps), fps=fps)
+    # garbage inside the gap must be ignored
+    rot = m.rotations.copy()
+    rot[int(2 * fps) + 1:int(3.5 * fps)] = axis_angle_to_quat(np.full(3, 2.0))
+    bad = m.with_(rotations=rot)
+    s, e = int(2 * fps), int(3.5 * fps)
+    heads = LearnedHeads(_random_net())
+    out = heads.inbetween(bad, s, e)
+    ref = heads.inbetween(m, s, e)
+    assert out.num_frames == m.num_frames and out.fps == m.fps and out.skeleton == m.skeleton
+    keep = np.r_[0:s + 1, e:m.num_frames]
+    np.testing.assert_array_equal(out.root_translation[keep], bad.root_translation[keep])
+    assert np.abs(out.rotations[keep] - bad.rotations[keep]).max() < 1e-15
+    np.testing.assert_allclose(out.rotations, ref.rotations, atol=1e-12)  # gap content ignored
+    # the generated frames were changed by the decoder (it is not the plain curve) and stay near the keys
+    step = np.linalg.norm(np.diff(m.root_translation, axis=0), axis=1).max()
+    assert np.linalg.norm(out.root_translation[s + 1] - out.root_translation[s]) < 5 * step + 0.02
+
+
+def test_blocking_keeps_every_key_and_fills_every_gap():
+    m = _clip(T=181)
+    keys = list(range(0, 181, 20))
+    garbage = m.with_(root_translation=m.root_translation + np.where(np.isin(np.arange(181), keys), 0, 3.0)[:, None])
+    out = LearnedHeads(_random_net()).inbetween_keys(garbage, keys)
+    np.testing.assert_array_equal(out.root_translation[keys], garbage.root_translation[keys])
+    gen = np.setdiff1d(np.arange(181), keys)
+    assert np.abs(out.root_translation[gen] - m.root_translation[gen]).max() < 0.5  # garbage (3 m) replaced
+
+
+def test_fill_mask_covers_runs_in_several_windows():
+    m = _clip(T=400)
+    known = np.zeros(400, bool)
+    known[::10] = True
+    known[-1] = True
+    tr = m.root_translation.copy()
+    tr[~known] = 9.0
+    ft, _ = fill_mask(None, tr, m.rotations[:, :22], known)
+    assert np.abs(ft[~known] - m.root_translation[~known]).max() < 0.5  # every run generated
+    assert unknown_runs(np.array([1, 0, 0, 1, 0, 1], bool)) == [(1, 2), (4, 4)]
+
+
+@pytest.mark.parametrize("fps", [30.0, 24.0])
+def test_extend_keeps_input_and_is_continuous(fps):
+    m = _clip(T=int(2 * fps), fps=fps)
+    out = LearnedHeads(_random_net()).extend_clip(m, 40)
+    assert out.num_frames == m.num_frames + 40
+    np.testing.assert_array_equal(out.root_translation[:m.num_frames], m.root_translation)
+    last_step = np.linalg.norm(m.root_translation[-1] - m.root_translation[-2])
+    seam = np.linalg.norm(out.root_translation[m.num_frames] - m.root_translation[-1])
+    assert seam < 3 * last_step + 0.01
+
+
+def test_bad_requests_are_clear_errors():
+    m = _clip(T=200)
+    h = LearnedHeads(None, {"inbetween": False, "blocking": False, "extend": False})
+    with pytest.raises(A4merError, match="outside the clip"):
+        h.inbetween(m, 150, 260)
+    with pytest.raises(A4merError, match="no frame strictly between"):
+        h.inbetween(m, 40, 41)
+    long = _clip(T=400)
+    with pytest.raises(A4merError, match="at most 4 s"):
+        h.inbetween(long, 10, 150)
+    with pytest.raises(A4merError, match="at least 1"):
+        h.extend_clip(m, 0)
+    with pytest.warns(A4merWarning, match="context before"):
+        h.inbetween(m, 10, 60)
+
+
+def test_save_load_roundtrip_is_identical(tmp_path):
+    m = _clip()
+    heads = LearnedHeads(_random_net(), {"inbetween": True, "blocking": False, "extend": True})
+    path = heads.save(tmp_path / "heads.safetensors", training={"steps": 1})
+    meta = read_heads_metadata(path)
+    assert meta["format"] == "a4mer-heads" and "config" in meta
+    back = load_heads(path)
+    assert back.gates == heads.gates
+    a, b = heads.fill_gap(m, 40, 80), back.fill_gap(m, 40, 80)
+    np.testing.assert_array_equal(a.rotations, b.rotations)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # a gated-off task falls back to the classical curve
+        c = back.fill_keys(m, list(range(0, 200, 20)))
+    d = BaselineMethod("h", gap="hermite").fill_keys(m, list(range(0, 200, 20)))
+    assert np.abs(c.root_translation - d.root_translation).max() < 1e-9
