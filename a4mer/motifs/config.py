@@ -9,7 +9,8 @@ class MotifConfig:
     """k: k-means codes (512 in the paper; fewer for small data, see docs/model.md);
     min_support: a pattern must occur in at least this many clips (GSP support = number of sequences);
     min_len/max_len: pattern lengths mined (atoms); kmeans_iters; max_examples: occurrences stored per
-    pattern; temperature: soft-assignment temperature relative to the median squared distance."""
+    pattern; temperature: soft-assignment temperature relative to the median gap between the nearest and
+    second-nearest squared centroid distance of the training atoms."""
 
     k: int = 512
     min_support: int = 5

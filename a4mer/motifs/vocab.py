@@ -154,8 +154,9 @@ def build_vocabulary(token_seqs: list[np.ndarray], spans_s: list[np.ndarray], na
         raise A4merError("too few atoms to build a motif vocabulary")
     k = int(min(k or config.k, len(allx)))
     cent, _ = kmeans(allx, k, rng, config.kmeans_iters)
-    dmin = sq_dists(allx, cent).min(1)
-    scale = float(np.median(dmin)) * config.temperature if np.median(dmin) > 0 else 1.0
+    dsort = np.sort(sq_dists(allx, cent), axis=1)
+    gap = float(np.median(dsort[:, 1] - dsort[:, 0])) if k > 1 else 1.0
+    scale = (gap if gap > 0 else 1.0) * config.temperature  # typical atom: p(code) ~ 0.73 vs the runner-up
     seqs = [[int(c) for c in sq_dists(np.asarray(t, np.float64), cent).argmin(1)] if len(t) else [] for t in token_seqs]
     freq = mine_patterns(seqs, config.min_support, max(config.min_len, 2), config.max_len)
     order = sorted(freq, key=lambda p: (-freq[p], -len(p), p))

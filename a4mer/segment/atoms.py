@@ -42,7 +42,7 @@ class AtomConfig:
 
     horizon_frames: int = 4
     aggregate: str = "mean"
-    threshold: float = 0.012
+    threshold: float = 0.1
     smooth_frames: int = 3
     refractory_s: float = 0.5
     max_atom_s: float = 2.0

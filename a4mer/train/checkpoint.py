@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pickle  # only for the exception type of torch.load(weights_only=True)
 from pathlib import Path
 from typing import Any
 
@@ -85,5 +86,5 @@ def load_resume(path: str | Path, optimizer: torch.optim.Optimizer) -> dict[str,
     try:
         optimizer.load_state_dict(torch.load(p / "optimizer.pt", weights_only=True, map_location="cpu"))
         return json.loads((p / "state.json").read_text())
-    except (OSError, RuntimeError, ValueError, KeyError) as e:
+    except (OSError, RuntimeError, ValueError, KeyError, pickle.UnpicklingError) as e:
         raise A4merError(f"{p}: cannot resume from this checkpoint ({e})") from None

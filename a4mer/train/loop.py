@@ -88,11 +88,13 @@ class _Bar:
 
 
 def train(data_dir: str | Path, config: TrainConfig, out: str | Path, resume: bool = False,
-          items: list[ClipItem] | None = None, progress: bool = True) -> Path:
+          items: list[ClipItem] | None = None, progress: bool = True, stop_after: int | None = None) -> Path:
     """Train an A4Mer model on a prepared dataset (or on ``items``) and write checkpoints to ``out``.
 
     Writes ``out/model.safetensors``, ``config.json``, ``optimizer.pt``, ``state.json``,
     ``vocab.safetensors`` (after mining) and the inference bundle ``out/bundle.safetensors``.
+    ``stop_after``: stop (with a checkpoint, no bundle) after this many steps of this call; continue
+    later with ``resume=True``.
     """
     rank, world = _dist()
     out = Path(out)
@@ -104,7 +106,13 @@ def train(data_dir: str | Path, config: TrainConfig, out: str | Path, resume: bo
         config = load_config_json(out)
     build_rng = np.random.default_rng([config.seed, 7])
     if items is None:
-        items = build_items(data_dir, config.data, make_segmenter(config), build_rng)
+        t_load = time.time()
+
+        def loaded(k: int, n: int) -> None:
+            if progress and rank == 0 and (k % 250 == 0 or k == n):
+                print(f"prepared {k}/{n} clips ({time.time() - t_load:.0f} s)", file=sys.stderr, flush=True)
+
+        items = build_items(data_dir, config.data, make_segmenter(config), build_rng, loaded)
     net = build_net(config)
     mean, std = feature_stats(items, config, np.random.default_rng([config.seed, 11]))
     net.stage1.feat_mean.copy_(mean)
@@ -129,6 +137,7 @@ def train(data_dir: str | Path, config: TrainConfig, out: str | Path, resume: bo
     sampler = WindowSampler(items, config.data, rng)
     bar = _Bar(total, step, progress and rank == 0)
     t0, seen, last = time.time(), 0, {}
+    first = step
     net.train()
     while step < total:
         if step == config.optim.steps and vocab is None:
@@ -160,20 +169,40 @@ def train(data_dir: str | Path, config: TrainConfig, out: str | Path, resume: bo
             bar.update(step, total, last)
         if rank == 0 and (step % config.checkpoint_every == 0 or step == total):
             _save(out, net, config, opt, step, rng, world)
+        if stop_after is not None and step - first >= stop_after and step < total:
+            if rank == 0:
+                _save(out, net, config, opt, step, rng, world)
+            bar.close()
+            return out
         if config.time_limit_s and time.time() - t0 > config.time_limit_s:
             if rank == 0:
                 print(f"time limit reached at step {step}", file=sys.stderr)
                 _save(out, net, config, opt, step, rng, world)
             break
     bar.close()
+    in_sync = _ranks_in_sync(net) if world > 1 else True
     round_to_half(net)  # the bundle stores float16: mine with exactly the weights that ship
     vocab = mine_vocabulary(net, items, config)
     if rank == 0:
         vocab.save(out / "vocab.safetensors")
-        (out / "train_log.json").write_text(json.dumps({"step": step, "last": last, "seconds": time.time() - t0}))
+        save_checkpoint(out, net, config)
+        from ..model import A4Mer
+        A4Mer(config, net, vocab, {"training": {"steps": step, "seconds": round(time.time() - t0, 1)}}).save(out / "bundle.safetensors")
+        (out / "train_log.json").write_text(json.dumps({"step": step, "last": last, "seconds": time.time() - t0,
+                                                          "world": world, "ranks_in_sync": in_sync}))
     if dist.is_initialized():
         dist.barrier()
     return out
+
+
+def _ranks_in_sync(net: A4MerNet) -> bool:
+    """True when every rank holds the same weights (data-parallel invariant)."""
+    v = torch.stack([p.detach().double().sum() for p in net.parameters()])
+    ref = v.clone()
+    dist.broadcast(ref, 0)
+    ok = torch.tensor([float(torch.allclose(v, ref, rtol=0, atol=1e-9))])
+    dist.all_reduce(ok, op=dist.ReduceOp.MIN)
+    return bool(ok.item() == 1.0)
 
 
 def _save(out: Path, net: A4MerNet, config: TrainConfig, opt: Any, step: int, rng: np.random.Generator, world: int) -> None:

@@ -1,0 +1,69 @@
+"""``a4mer motifs build --data DIR --out VOCAB``: mine a motif vocabulary from your own clips with a
+trained encoder (no retraining). DIR: a prepared dataset (manifest.jsonl) or any folder of clips."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import A4merError
+from ._common import add_load_arguments, collect_inputs, load_options
+from .segment import add_model_arguments, load_model
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="motifs_cmd", metavar="COMMAND")
+    b = sub.add_parser("build", help="mine a motif vocabulary from a folder of clips")
+    b.add_argument("--data", required=True, help="prepared dataset folder or folder of clips")
+    b.add_argument("--out", required=True, help="vocabulary file to write (.safetensors)")
+    b.add_argument("--k", type=int, help="number of codes (default: the model's, capped at atoms/10)")
+    b.add_argument("--min-support", type=int, help="clips a pattern must occur in (default: the model's)")
+    b.add_argument("--max-len", type=int, help="longest pattern in atoms (default: the model's)")
+    b.add_argument("--seed", type=int, default=0)
+    add_model_arguments(b)
+    add_load_arguments(b)
+
+
+def _clip_paths(data: Path) -> list[Path]:
+    if (data / "manifest.jsonl").is_file():
+        from ..data.dataset import read_manifest
+        return [data / r["path"] for r in sorted(read_manifest(data), key=lambda r: r["path"])]
+    return collect_inputs([str(data)])
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.motifs_cmd != "build":
+        raise A4merError("usage: a4mer motifs build --data DIR --out VOCAB")
+    from dataclasses import replace
+
+    from ..api import load_motion
+    from ..motifs.vocab import build_vocabulary
+    from ..train.mining import effective_k
+
+    model = load_model(args)
+    paths = _clip_paths(Path(args.data))
+    tokens, spans, names = [], [], []
+    for i, path in enumerate(paths):
+        try:
+            motion = load_motion(path, load_options(args))
+        except A4merError as e:
+            print(f"a4mer motifs: skipping: {e}", file=sys.stderr)
+            continue
+        tok, sp = model.encode(motion)
+        tokens.append(tok)
+        spans.append(sp / motion.fps)
+        names.append(str(path))
+    if not tokens:
+        raise A4merError(f"{args.data}: no readable clips")
+    mc = model.config.model.motifs
+    changes = {k: v for k, v in (("min_support", args.min_support), ("max_len", args.max_len)) if v is not None}
+    mc = replace(mc, **changes)
+    n = sum(len(t) for t in tokens)
+    k = min(args.k, n) if args.k else effective_k(n, mc.k)
+    vocab = build_vocabulary(tokens, spans, names, mc, np.random.default_rng(args.seed), model.model_hash, k=k)
+    vocab.save(args.out)
+    print(f"{len(names)} clips, {n} atoms -> {args.out}: {vocab.k} codes, {len(vocab.patterns)} patterns "
+          f"(support >= {mc.min_support}), encoder {model.model_hash}, vocab {vocab.hash}")
+    return 0

@@ -1,0 +1,76 @@
+"""``a4mer segment INPUT [-o OUT.json] [--vocab VOCAB]``: atoms and motifs of a clip, written as the
+canonical segment file (``<stem>.segments.json`` in the current folder by default)."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ..errors import A4merError
+from ._common import add_load_arguments, load_options
+
+
+def add_model_arguments(p: argparse.ArgumentParser) -> None:
+    """--checkpoint, --vocab, --device (shared by segment, embed and motifs)."""
+    p.add_argument("--checkpoint", help="model bundle (.safetensors) or training folder (default: the shipped model)")
+    p.add_argument("--vocab", help="motif vocabulary (.safetensors) built for this model")
+    p.add_argument("--device", default="cpu", help="torch device: cpu (default), cuda, cuda:1, mps or auto")
+
+
+def resolve_device(name: str) -> str:
+    """``auto`` -> cuda if available, else mps, else cpu; anything else is checked by torch."""
+    import torch
+
+    if name == "auto":
+        if torch.cuda.is_available():
+            return "cuda"
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return "mps"
+        return "cpu"
+    try:
+        torch.empty(0, device=name)
+    except (RuntimeError, AssertionError, ValueError) as e:
+        raise A4merError(f"device {name!r} is not usable here ({e})") from None
+    return name
+
+
+def load_model(args: argparse.Namespace):
+    from ..model import A4Mer
+
+    return A4Mer.load(args.checkpoint, device=resolve_device(args.device), vocab=args.vocab)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("input", help="clip (.npz/.bvh/.amc)")
+    p.add_argument("-o", "--output", help="output JSON (default: ./<stem>.segments.json)")
+    add_model_arguments(p)
+    p.add_argument("--progress-jsonl", action="store_true",
+                   help='print progress as JSON lines {"progress": 0.4, "message": "..."} on stdout')
+    add_load_arguments(p)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..api import load_motion
+
+    jsonl = args.progress_jsonl
+
+    def progress(fraction: float, message: str) -> None:
+        if jsonl:
+            print(json.dumps({"progress": round(float(fraction), 4), "message": message}), flush=True)
+
+    src = Path(args.input)
+    out = Path(args.output) if args.output else Path(src.stem + ".segments.json")
+    progress(0.0, "loading model")
+    model = load_model(args)
+    progress(0.05, f"reading {src.name}")
+    motion = load_motion(src, load_options(args))
+    record = model.segment(motion, progress=lambda f, m: progress(0.1 + 0.85 * f, m))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(json.dumps(record, indent=1) + "\n")
+    tmp.replace(out)
+    progress(1.0, f"wrote {out}")
+    msg = f"{src} -> {out} ({len(record['atoms'])} atoms, {len(record['motifs'])} motifs, {record['duration']:.2f} s)"
+    print(msg, file=sys.stderr if jsonl else sys.stdout)
+    return 0

@@ -1,0 +1,250 @@
+"""The :class:`A4Mer` inference model: load/save the bundle, encode, segment, embed.
+
+Bundle = one safetensors file: the two target extractors and the input normalisation (float16),
+the motif centroids (``vocab.centroids``), and metadata JSON strings (``config``, ``vocab``,
+``model_hash``, ``license``, ``attributions``, ``training``). Tensors named ``heads.*`` belong to
+later heads and are passed through untouched. Nothing is unpickled.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from .errors import A4merError
+from .features import frame_arrays, model_bounds
+from .jepa.hierarchy import A4MerNet, encode_clip, encoder_hash, inference_state
+from .motifs.vocab import MotifVocabulary
+from .train.config import TrainConfig, from_dict, to_dict
+
+BUNDLE_FORMAT = "a4mer-bundle"
+BUNDLE_SCHEMA = 1
+SEGMENTS_SCHEMA = 1
+DEFAULT_BUNDLE = Path(__file__).resolve().parent / "assets" / "default.safetensors"
+
+Progress = Callable[[float, str], None]
+
+
+def _no_progress(fraction: float, message: str) -> None:
+    return None
+
+
+class A4Mer:
+    """A trained A4Mer model with its motif vocabulary.
+
+    ``net`` is the torch module (``net.stage1.target``: atom extractor, ``net.stage2.target``: motif
+    extractor); ``config`` its :class:`TrainConfig`; ``vocab`` the :class:`MotifVocabulary` (or None);
+    ``info`` the bundle metadata (license, attributions, training); ``heads`` extra tensors.
+    """
+
+    def __init__(self, config: TrainConfig, net: A4MerNet, vocab: MotifVocabulary | None = None,
+                 info: dict[str, Any] | None = None, heads: dict[str, torch.Tensor] | None = None):
+        self.config = config
+        self.net = net.eval()
+        self.info = dict(info or {})
+        self.heads = dict(heads or {})
+        self.model_hash = encoder_hash(net)
+        self.vocab = None
+        if vocab is not None:
+            self.set_vocab(vocab)
+
+    # --- construction -------------------------------------------------------------------------
+    @property
+    def device(self) -> torch.device:
+        return next(self.net.parameters()).device
+
+    @property
+    def fps(self) -> float:
+        """Model frame rate (frames per second of the features)."""
+        return self.config.data.fps
+
+    @property
+    def dim(self) -> int:
+        return self.config.model.stage1.encoder.dim
+
+    def set_vocab(self, vocab: MotifVocabulary | str | Path) -> None:
+        """Use another motif vocabulary (refused if it was built with another encoder)."""
+        if not isinstance(vocab, MotifVocabulary):
+            vocab = MotifVocabulary.load(vocab, encoder_hash=self.model_hash)
+        vocab.check_encoder(self.model_hash)
+        if vocab.centroids.shape[1] != self.dim:
+            raise A4merError(f"vocabulary width {vocab.centroids.shape[1]} != model width {self.dim}")
+        self.vocab = vocab
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, device: str | torch.device = "cpu",
+             vocab: str | Path | None = None) -> "A4Mer":
+        """Load a bundle file, or a training output folder (model.safetensors + config.json +
+        vocab.safetensors). ``None`` = the shipped default bundle. ``vocab`` replaces the vocabulary."""
+        p = Path(path) if path is not None else DEFAULT_BUNDLE
+        if p.is_dir():
+            model = cls._from_folder(p)
+        elif p.is_file():
+            model = cls._from_bundle(p)
+        elif path is None:
+            raise A4merError(f"{p}: the default model bundle is missing from this installation")
+        else:
+            raise A4merError(f"{p}: no such model file or folder")
+        if vocab is not None:
+            model.set_vocab(vocab)
+        model.net.to(device)
+        return model
+
+    @classmethod
+    def _from_folder(cls, p: Path) -> "A4Mer":
+        from .train.checkpoint import load_config_json, load_weights
+        from .train.loop import build_net
+
+        config = load_config_json(p)
+        net = build_net(config)
+        load_weights(p, net)
+        vocab = MotifVocabulary.load(p / "vocab.safetensors") if (p / "vocab.safetensors").is_file() else None
+        if vocab is not None and vocab.encoder_hash != encoder_hash(net):
+            vocab = None  # a vocabulary from an earlier phase of this run: not valid for these weights
+        return cls(config, net, vocab, {"source": str(p)})
+
+    @classmethod
+    def _from_bundle(cls, p: Path) -> "A4Mer":
+        from safetensors import SafetensorError, safe_open
+
+        from .train.loop import build_net
+
+        try:
+            with safe_open(str(p), framework="pt") as f:
+                meta = f.metadata() or {}
+                tensors = {k: f.get_tensor(k) for k in f.keys()}
+        except (OSError, SafetensorError, ValueError) as e:
+            raise A4merError(f"{p}: not a readable model bundle ({e})") from None
+        if meta.get("format") != BUNDLE_FORMAT:
+            raise A4merError(f"{p}: not an a4mer model bundle (format {meta.get('format')!r})")
+        try:
+            config = from_dict(TrainConfig, json.loads(meta["config"]))
+            vocab_json = json.loads(meta["vocab"]) if meta.get("vocab") else None
+            info = {k: json.loads(meta[k]) for k in ("license", "attributions", "training") if k in meta}
+        except (KeyError, json.JSONDecodeError) as e:
+            raise A4merError(f"{p}: bundle metadata is corrupt ({e})") from None
+        net = build_net(config)
+        expected = inference_state(net)
+        state = {k: v for k, v in tensors.items() if not k.startswith(("heads.", "vocab."))}
+        missing, extra = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
+        bad = sorted(k for k in set(expected) & set(state) if expected[k].shape != state[k].shape)
+        if missing or extra or bad:
+            raise A4merError(f"{p}: bundle weights do not match its config (missing {missing[:3]}, "
+                             f"unexpected {extra[:3]}, wrong shape {bad[:3]})")
+        with torch.no_grad():
+            own = net.state_dict()
+            for k, v in state.items():
+                own[k].copy_(v.to(own[k].dtype))
+        model_hash = encoder_hash(net)
+        if meta.get("model_hash") != model_hash:
+            raise A4merError(f"{p}: bundle is corrupt: weights hash {model_hash} != recorded {meta.get('model_hash')}")
+        vocab = None
+        if vocab_json is not None:
+            if "vocab.centroids" not in tensors:
+                raise A4merError(f"{p}: bundle vocabulary has no centroids")
+            vocab = MotifVocabulary.from_json(vocab_json, tensors["vocab.centroids"].float().numpy(), str(p))
+            vocab.check_encoder(model_hash, str(p))
+        heads = {k: v for k, v in tensors.items() if k.startswith("heads.")}
+        return cls(config, net, vocab, info, heads)
+
+    def save(self, path: str | Path, license: str | None = None, attributions: list[str] | None = None,
+             training: dict[str, Any] | None = None) -> Path:
+        """Write the bundle (weights as float16; see the module docstring)."""
+        from safetensors.torch import save_file
+
+        state = {k: (v.half() if v.is_floating_point() else v).contiguous().cpu() for k, v in inference_state(self.net).items()}
+        rounded = {k: v.float() for k, v in state.items()}
+        own = {k: v.detach().float().cpu() for k, v in inference_state(self.net).items()}
+        if any(not torch.equal(rounded[k], own[k]) for k in own):
+            raise A4merError("weights are not float16-exact: call a4mer.jepa.hierarchy.round_to_half(net) "
+                             "before mining the vocabulary and saving")
+        tensors = dict(state)
+        tensors.update({k: v.contiguous().cpu() for k, v in self.heads.items()})
+        meta = {"format": BUNDLE_FORMAT, "schema_version": str(BUNDLE_SCHEMA), "config": json.dumps(to_dict(self.config)),
+                "model_hash": self.model_hash}
+        if self.vocab is not None:
+            tensors["vocab.centroids"] = torch.from_numpy(np.ascontiguousarray(self.vocab.centroids, dtype=np.float32))
+            meta["vocab"] = json.dumps(self.vocab.to_json())
+        info = dict(self.info)
+        if license is not None:
+            info["license"] = license
+        if attributions is not None:
+            info["attributions"] = attributions
+        if training is not None:
+            info["training"] = training
+        for k in ("license", "attributions", "training"):
+            if k in info:
+                meta[k] = json.dumps(info[k])
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        save_file(tensors, str(tmp), metadata=meta)
+        tmp.replace(path)
+        return path
+
+    # --- inference ----------------------------------------------------------------------------
+    def _prepare(self, motion: Any) -> tuple[Any, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        if motion.num_frames < 1:
+            raise A4merError("cannot segment an empty clip")
+        motion = motion.body()
+        b_in, b_model = model_bounds(motion, self.config.model.atoms, self.fps)
+        arrays = frame_arrays(motion, self.fps)
+        return motion, b_in, b_model, arrays
+
+    def _encode(self, arrays: dict, b_model: np.ndarray, groups: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        d = self.config.data
+        return encode_clip(self.net, arrays, b_model, d.window_frames, d.max_segments, groups)
+
+    def encode(self, motion: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Atom tokens (S, D) float32 and their spans (S, 2) int64 ``[start, end)`` in the motion's
+        own frames (frozen target encoder)."""
+        _, b_in, b_model, arrays = self._prepare(motion)
+        tokens = self._encode(arrays, b_model)["atom_tokens"]
+        return tokens, np.stack([b_in[:-1], b_in[1:]], axis=1)
+
+    def _motifs(self, tokens: np.ndarray) -> tuple[np.ndarray, list[dict[str, Any]]]:
+        if self.vocab is None:
+            raise A4merError("this model has no motif vocabulary: pass one (--vocab) or build it with `a4mer motifs build`")
+        codes, probs = self.vocab.assign(tokens)
+        return codes, self.vocab.motifs(codes, probs)
+
+    def segment(self, motion: Any, progress: Progress | None = None) -> dict[str, Any]:
+        """The canonical segment record of a clip (docs/model.md §Segment file): atoms and motifs
+        tiling the clip, frames of the input clip (end exclusive), times in seconds."""
+        progress = progress or _no_progress
+        progress(0.0, "detecting atoms")
+        motion, b_in, b_model, arrays = self._prepare(motion)
+        progress(0.3, f"encoding {len(b_in) - 1} atoms")
+        tokens = self._encode(arrays, b_model)["atom_tokens"]
+        progress(0.8, "assigning motifs")
+        codes, motifs = self._motifs(tokens)
+        fps = float(motion.fps)
+        t = lambda f: round(float(f) / fps, 6)  # noqa: E731
+        atoms = [{"start_frame": int(a), "end_frame": int(b), "start_t": t(a), "end_t": t(b), "code": int(c)}
+                 for a, b, c in zip(b_in[:-1], b_in[1:], codes)]
+        mots = []
+        for m in motifs:
+            a, b = int(b_in[m["atoms"][0]]), int(b_in[m["atoms"][-1] + 1])
+            mots.append({"start_frame": a, "end_frame": b, "start_t": t(a), "end_t": t(b), "motif_id": m["motif_id"],
+                         "atoms": m["atoms"], "confidence": round(m["confidence"], 6)})
+        progress(1.0, "done")
+        return {"schema_version": SEGMENTS_SCHEMA, "model_hash": self.model_hash, "vocab_hash": self.vocab.hash,
+                "fps": fps, "duration": round(motion.num_frames / fps, 6), "atoms": atoms, "motifs": mots}
+
+    def embed(self, motion: Any) -> dict[str, np.ndarray]:
+        """``atom_tokens`` (S, D), ``atom_spans`` (S, 2), ``motif_tokens`` (M, D), ``motif_spans`` (M, 2)
+        (frames of the input, end exclusive) and ``clip_embedding`` (D,) = mean of the atom tokens."""
+        motion, b_in, b_model, arrays = self._prepare(motion)
+        tokens = self._encode(arrays, b_model)["atom_tokens"]
+        _, motifs = self._motifs(tokens)
+        groups = np.zeros(len(tokens), dtype=np.int64)
+        for i, m in enumerate(motifs):
+            groups[m["atoms"]] = i
+        motif_tokens = self._encode(arrays, b_model, groups)["motif_tokens"]
+        mspans = np.array([[b_in[m["atoms"][0]], b_in[m["atoms"][-1] + 1]] for m in motifs], dtype=np.int64)
+        return {"atom_tokens": tokens.astype(np.float32), "atom_spans": np.stack([b_in[:-1], b_in[1:]], 1).astype(np.int64),
+                "motif_tokens": motif_tokens.astype(np.float32), "motif_spans": mspans.reshape(-1, 2),
+                "clip_embedding": tokens.mean(0).astype(np.float32)}

@@ -1,0 +1,75 @@
+"""Train the shipped default A4Mer model and write it to a4mer/assets/default.safetensors.
+
+Data: the Bandai-Namco datasets 1 and 2 and the CMU dance set, training split, with left/right
+mirroring and one random playback-speed variant (0.7-1.4x) per clip; HDM05 stays out (it is the
+cross-dataset evaluation). Run (about 35 minutes on 2 cores):
+
+    nice -n 10 .venv/bin/python scripts/train_default.py --data /work/cache/prepared --out /work/cache/default_run
+
+The prepared data comes from ``a4mer data prepare ../shared/data -o /work/cache/prepared``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from a4mer.jepa.hierarchy import round_to_half  # noqa: F401  (documented step of the export)
+from a4mer.model import DEFAULT_BUNDLE, A4Mer
+from a4mer.train.config import load_config
+from a4mer.train.loop import train
+
+LICENSE = "CC BY-NC 4.0 (model weights derived from the Bandai-Namco Research Motion Dataset)"
+ATTRIBUTIONS = [
+    "Bandai-Namco-Research-Motiondataset (datasets 1 and 2), Bandai Namco Research Inc., CC BY-NC 4.0, "
+    "https://github.com/BandaiNamcoResearchInc/Bandai-Namco-Research-Motiondataset",
+    "CMU Graphics Lab Motion Capture Database (dance subset via github.com/papagina/Auto_Conditioned_RNN_motion), "
+    "http://mocap.cs.cmu.edu/ - free for any use",
+]
+
+#: The default configuration (dotted overrides of a4mer.train.config.TrainConfig).
+DEFAULT_SETS = [
+    "data.datasets=[\"bandai1\", \"bandai2\", \"cmu-dance\"]",
+    "data.mirror=true", "data.speed_variants=1",
+    "model.motifs.k=128", "model.motifs.min_support=5",
+    "optim.batch_size=32", "optim.lr=5e-4", "optim.warmup_steps=200",
+    "checkpoint_every=250", "log_every=25", "threads=2",
+]
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", required=True, help="prepared dataset folder (manifest.jsonl + clips/)")
+    p.add_argument("--out", required=True, help="training output folder")
+    p.add_argument("--steps", type=int, default=4000, help="stage-1 steps")
+    p.add_argument("--stage2-steps", type=int, default=800, help="joint stage-1+2 steps after mining")
+    p.add_argument("--minutes", type=float, default=45.0, help="wall-clock limit of the optimisation")
+    p.add_argument("--max-clips", type=int, default=0, help="use only this many clips (smoke runs)")
+    p.add_argument("--bundle", default=str(DEFAULT_BUNDLE), help="where to write the bundle")
+    p.add_argument("--set", action="append", default=[], help="extra config override key=value")
+    p.add_argument("--resume", action="store_true")
+    a = p.parse_args(argv)
+    torch.set_num_threads(2)
+    sets = DEFAULT_SETS + [f"optim.steps={a.steps}", f"optim.stage2_steps={a.stage2_steps}",
+                           f"time_limit_s={a.minutes * 60}", f"data.max_clips={a.max_clips}"] + a.set
+    config = load_config(sets=sets)
+    t0 = time.time()
+    out = train(a.data, config, a.out, resume=a.resume)
+    model = A4Mer.load(out / "bundle.safetensors")
+    log = json.loads((out / "train_log.json").read_text())
+    model.save(a.bundle, license=LICENSE, attributions=ATTRIBUTIONS,
+               training={"script": "scripts/train_default.py", "data": ["bandai1", "bandai2", "cmu-dance"],
+                         "excluded": ["hdm05 (cross-dataset evaluation)"], "steps": log["step"],
+                         "wall_s": round(time.time() - t0, 1), "argv": sys.argv[1:]})
+    size = Path(a.bundle).stat().st_size
+    print(f"bundle {a.bundle}: {size / 1e6:.2f} MB, model {model.model_hash}, vocab {model.vocab.hash}, "
+          f"{model.vocab.k} codes, {len(model.vocab.patterns)} patterns; total {time.time() - t0:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,113 @@
+"""Training: loop, checkpoints (save -> load bit-identical, resume), data-parallel under torchrun."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from a4mer.errors import A4merError
+from a4mer.train.checkpoint import load_resume, load_weights
+from a4mer.train.config import load_config, to_dict
+from a4mer.train.loop import build_net, train
+
+from model_helpers import TINY, synthetic_motion, tiny_config
+
+
+def test_run_writes_checkpoint_vocab_bundle(tiny_run):
+    out, items, cfg = tiny_run
+    for f in ("model.safetensors", "config.json", "optimizer.pt", "state.json", "vocab.safetensors", "bundle.safetensors"):
+        assert (out / f).is_file(), f
+    log = json.loads((out / "train_log.json").read_text())
+    assert log["step"] == cfg.optim.steps + cfg.optim.stage2_steps
+    assert log["last"]["token_std"] > 0.05 and "loss2" in log["last"]
+
+
+def test_checkpoint_load_is_bit_identical(tiny_run):
+    out, _, cfg = tiny_run
+    net = build_net(cfg)
+    load_weights(out, net)
+    from safetensors.torch import load_file
+    saved = load_file(str(out / "model.safetensors"))
+    for k, v in net.state_dict().items():
+        assert torch.equal(v, saved[k]), k
+
+
+def test_corrupt_or_mismatched_checkpoint_is_a_clear_error(tiny_run, tmp_path):
+    out, _, cfg = tiny_run
+    bad = tmp_path / "bad"
+    shutil.copytree(out, bad)
+    (bad / "model.safetensors").write_bytes(b"\x00" * 100)
+    with pytest.raises(A4merError, match="model.safetensors"):
+        load_weights(bad, build_net(cfg))
+    wider = build_net(tiny_config("model.stage1.encoder.dim=16", "model.stage2.encoder.in_dim=16"))
+    with pytest.raises(A4merError, match="does not match"):
+        load_weights(out, wider)
+    (bad / "optimizer.pt").write_bytes(b"not a torch file")
+    with pytest.raises(A4merError, match="resume"):
+        load_resume(bad, torch.optim.AdamW(build_net(cfg).parameters()))
+
+
+def test_config_is_strict():
+    with pytest.raises(A4merError, match="did you mean"):
+        load_config(sets=["optim.stpes=3"])
+    with pytest.raises(A4merError):
+        load_config(sets=["optim.steps=\"many\""])
+    cfg = load_config(sets=["model.atoms.mode=fixed", "model.stage1.loss_split=false", "model.stage1.encoder.attention=full",
+                            "model.stage1.target=reconstruction"])
+    assert cfg.model.atoms.mode == "fixed" and not cfg.model.stage1.loss_split
+    assert load_config(sets=[]).model.motifs.k == 512
+    assert to_dict(load_config(sets=TINY)) == to_dict(tiny_config())
+
+
+def test_resume_continues_exactly(tmp_path):
+    from a4mer.data.dataset import make_item
+    from a4mer.train.loop import make_segmenter
+
+    cfg = tiny_config("optim.stage2_steps=0", "optim.steps=8", "checkpoint_every=100")
+    seg = make_segmenter(cfg)
+    items = lambda: [make_item(f"c{i}", synthetic_motion(150, 20 + i), seg, cfg.data.fps) for i in range(4)]  # noqa: E731
+    train(None, cfg, tmp_path / "a", items=items(), progress=False)
+    train(None, cfg, tmp_path / "b", items=items(), progress=False, stop_after=3)
+    assert json.loads((tmp_path / "b" / "state.json").read_text())["step"] == 3
+    train(None, cfg, tmp_path / "b", items=items(), progress=False, resume=True)
+    from safetensors.torch import load_file
+    a, b = load_file(str(tmp_path / "a" / "model.safetensors")), load_file(str(tmp_path / "b" / "model.safetensors"))
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+def _tiny_dataset(root: Path, n: int = 6) -> Path:
+    from a4mer.io.amass import write_amass_npz
+
+    (root / "clips" / "synth").mkdir(parents=True)
+    rows = []
+    for i in range(n):
+        m = synthetic_motion(140 + 20 * i, 40 + i)
+        rel = f"clips/synth/c{i}.npz"
+        write_amass_npz(m, root / rel)
+        rows.append({"path": rel, "dataset": "synth", "source": "synthetic", "frames": m.num_frames, "fps": 30.0,
+                     "labels": {"action": "x"}, "split": "train"})
+    (root / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return root
+
+
+def test_torchrun_two_cpu_processes_stay_in_sync(tmp_path):
+    torchrun = Path(sys.executable).with_name("torchrun")
+    if not torchrun.exists():
+        pytest.skip("torchrun not installed beside this python")
+    data = _tiny_dataset(tmp_path / "data")
+    sets = [a for s in TINY + ["data.datasets=[]", "optim.steps=4", "optim.stage2_steps=2"] for a in ("--set", s)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    r = subprocess.run([str(torchrun), "--standalone", "--nproc_per_node", "2", "-m", "a4mer", "train", "--data", str(data),
+                        "--out", str(tmp_path / "out"), "--no-progress", *sets],
+                       capture_output=True, text=True, timeout=300, env=env)
+    assert r.returncode == 0, r.stderr[-3000:]
+    log = json.loads((tmp_path / "out" / "train_log.json").read_text())
+    assert log["world"] == 2 and log["ranks_in_sync"] is True and log["step"] == 6
