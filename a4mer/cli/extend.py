@@ -1,0 +1,49 @@
+"""``a4mer extend INPUT --frames N -o OUT.npz``: the input frames unchanged, then N new frames.
+
+The new frames continue the motion from (at least 1 s of) context; ``--motif ID`` asks for a motif
+(needs a motif vocabulary). A quality sidecar ``OUT.quality.json`` is written next to the output.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+
+import numpy as np
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    from ._common import add_load_arguments
+    p.add_argument("input", help="clip (npz/bvh/amc)")
+    p.add_argument("--frames", type=int, required=True, help="number of frames to add (at the clip's frame rate)")
+    p.add_argument("-o", "--output", required=True, help="output .npz")
+    p.add_argument("--motif", help="motif id the new frames should perform (needs a motif vocabulary)")
+    p.add_argument("--heads", default="auto", help="heads file, 'auto' (bundled) or 'none' (classical curve)")
+    add_load_arguments(p)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..api import load_motion
+    from ..heads.inbetween import A4merWarning
+    from ..heads.npz_out import write_result
+    from ..heads.quality import span_quality, write_sidecar
+    from ._common import load_options
+    from .inbetween import check_motif, resolve_heads
+
+    check_motif(args.motif)
+    motion = load_motion(args.input, load_options(args))
+    heads = resolve_heads(args.heads)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", A4merWarning)
+        result = heads.extend_clip(motion, args.frames)
+    for w in result.meta.get("warnings", []):
+        print(f"a4mer extend: warning: {w}", file=sys.stderr)
+    T = motion.num_frames
+    gen = np.arange(T, T + args.frames)
+    out = write_result(args.input, motion, result, gen, args.output)
+    method = heads.name if heads.gates.get("extend") else "damped constant velocity (learned correction gated off)"
+    rep = span_quality(motion, result, T, T + args.frames - 1, task="extend", method=method, keys=[T - 1],
+                       warnings=result.meta.get("warnings", []))
+    side = write_sidecar(out, rep)
+    print(f"wrote {out} ({result.num_frames} frames at {result.fps:g} fps, {args.frames} new) and {side}")
+    return 0

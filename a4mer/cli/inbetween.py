@@ -1,0 +1,110 @@
+"""``a4mer inbetween INPUT --start F0 --end F1 -o OUT.npz`` (or ``--keys N`` / ``--key-frames LIST``).
+
+Frames strictly between the keys are generated from the rest of the clip (whatever the input holds
+there is ignored); every other frame is copied unchanged; the output has the input's length, fps and
+layout. A quality sidecar ``OUT.quality.json`` is written next to the output.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+
+import numpy as np
+
+from ..errors import A4merError
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    from ._common import add_load_arguments
+    p.add_argument("input", help="clip (npz/bvh/amc)")
+    p.add_argument("--start", type=int, help="key frame before the gap (0-based)")
+    p.add_argument("--end", type=int, help="key frame after the gap")
+    p.add_argument("--keys", type=int, metavar="EVERY_N", help="blocking: keys every N frames from frame 0 (and the last frame)")
+    p.add_argument("--key-frames", metavar="LIST", help="blocking: comma-separated key frames, e.g. 0,12,30,41")
+    p.add_argument("-o", "--output", required=True, help="output .npz")
+    p.add_argument("--motif", help="motif id the generated span should perform (needs a motif vocabulary)")
+    p.add_argument("--heads", default="auto", help="heads file, 'auto' (bundled) or 'none' (classical curve)")
+    add_load_arguments(p)
+
+
+def resolve_heads(spec: str):
+    """LearnedHeads from --heads: 'auto' (bundled, else classical), 'none' (classical) or a path."""
+    from ..heads.inbetween import TASKS, LearnedHeads, default_heads, load_heads
+    if spec == "auto":
+        return default_heads()
+    if spec == "none":
+        return LearnedHeads(None, {t: False for t in TASKS}, name="classical")
+    return load_heads(spec)
+
+
+def check_motif(motif: str | None) -> None:
+    """Motif conditioning needs a motif vocabulary shipped with the heads; none exists yet."""
+    if motif is None:
+        return
+    raise A4merError(f"unknown motif id {motif!r}: the installed model has no motif vocabulary that the "
+                     "heads can condition on (motif-conditioned generation is not available yet)")
+
+
+def _keys(args, T: int) -> list[int] | None:
+    if args.keys is not None and args.key_frames is not None:
+        raise A4merError("give either --keys or --key-frames, not both")
+    if args.keys is not None:
+        if args.keys < 2:
+            raise A4merError(f"--keys must be at least 2 (frames between keys), got {args.keys}")
+        return sorted(set(list(range(0, T, args.keys)) + [T - 1]))
+    if args.key_frames is not None:
+        try:
+            return sorted(set(int(x) for x in args.key_frames.split(",") if x.strip()))
+        except ValueError:
+            raise A4merError(f"--key-frames must be comma-separated integers, got {args.key_frames!r}") from None
+    return None
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..api import load_motion
+    from ..heads.inbetween import A4merWarning
+    from ..heads.npz_out import write_result
+    from ..heads.quality import span_quality, write_sidecar
+    from ..heads.prediction import unknown_runs
+    from ._common import load_options
+
+    check_motif(args.motif)
+    motion = load_motion(args.input, load_options(args))
+    keys = _keys(args, motion.num_frames)
+    if keys is None and (args.start is None or args.end is None):
+        raise A4merError("give --start and --end (one gap), or --keys / --key-frames (blocking)")
+    if keys is not None and (args.start is not None or args.end is not None):
+        raise A4merError("--start/--end cannot be combined with --keys/--key-frames")
+    heads = resolve_heads(args.heads)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", A4merWarning)
+        if keys is None:
+            result = heads.inbetween(motion, args.start, args.end)
+        else:
+            result = heads.inbetween_keys(motion, keys)
+    for w in result.meta.get("warnings", []):
+        print(f"a4mer inbetween: warning: {w}", file=sys.stderr)
+    task = "inbetween" if keys is None else "blocking"
+    method = heads.name if heads.gates.get(task) else "classical curve (learned correction gated off)"
+    known = np.zeros(motion.num_frames, bool)
+    if keys is None:
+        known[:] = True
+        known[args.start + 1:args.end] = False
+        kk = [args.start, args.end]
+    else:
+        known[keys] = True
+        kk = keys
+    gen = np.flatnonzero(~known)
+    gen = gen[(gen > min(kk)) & (gen < max(kk))]
+    out = write_result(args.input, motion, result, gen, args.output)
+    spans = []
+    for a, b in unknown_runs(known):
+        if a > min(kk) and b < max(kk):
+            spans.append(span_quality(motion, result, a, b, task=task, method=method, keys=[a - 1, b + 1],
+                                      warnings=result.meta.get("warnings", [])))
+    report = spans[0] if len(spans) == 1 else {"schema_version": 1, "task": task, "method": method,
+                                               "keys": kk, "spans": spans}
+    side = write_sidecar(out, report)
+    print(f"wrote {out} ({result.num_frames} frames at {result.fps:g} fps, {len(gen)} generated) and {side}")
+    return 0

@@ -1,0 +1,72 @@
+"""Write a head's result in the input's own layout, touching only the generated frames.
+
+For an AMASS-style npz input the output keeps every array of the input (SMPL / SMPL-H / SMPL-X
+``poses``, ``betas``, ``gender``, split SMPL-X keys ...); only the rows of generated frames are
+written (and, for extension, rows appended), so kept frames are bit-identical to the file. Other
+inputs (BVH, AMC) are written as SMPL-24 npz of the loaded (retargeted) motion.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import A4merError
+from ..geometry import quat_to_axis_angle
+from ..io.amass import PELVIS_REST, write_amass_npz
+from ..motion import Motion
+
+_SPLIT = {"root_orient": (0, 1), "pose_body": (1, 22), "pose_hand": (25, 55), "pose_jaw": (22, 23),
+          "pose_eye": (23, 25)}
+
+
+def write_result(input_path: str | os.PathLike, source: Motion, result: Motion, generated: np.ndarray,
+                 out_path: str | os.PathLike) -> Path:
+    """Write ``result`` to ``out_path`` (.npz). ``generated``: frame indices of ``result`` that were
+    generated; ``result`` has ``source``'s frames plus, for extension, frames appended at the end."""
+    out_path = Path(out_path)
+    if out_path.suffix.lower() != ".npz":
+        raise A4merError(f"{out_path}: output must be an .npz file")
+    if Path(input_path).resolve() == out_path.resolve():
+        raise A4merError(f"{out_path}: refusing to overwrite the input clip; choose another output")
+    generated = np.asarray(generated, int)
+    inp = Path(input_path)
+    if inp.suffix.lower() != ".npz":
+        return write_amass_npz(result, out_path)
+    with np.load(inp, allow_pickle=False) as z:
+        arrays = {}
+        for k in z.files:
+            try:
+                arrays[k] = z[k]
+            except ValueError:
+                continue
+    T0, T1 = source.num_frames, result.num_frames
+    poses = arrays.get("poses")
+    if poses is None or poses.shape[0] != T0:
+        return write_amass_npz(result, out_path)
+    J = poses.shape[1] // 3
+    aa = quat_to_axis_angle(result.rotations[generated, :J]).reshape(len(generated), -1)
+    trans = result.root_translation[generated] - PELVIS_REST
+    out = {}
+    for k, v in arrays.items():
+        if v.ndim >= 1 and v.shape[0] == T0 and k not in ("betas",):
+            if T1 > T0:  # extension: append rows (last row repeated, then overwritten below)
+                v = np.concatenate([v, np.repeat(v[-1:], T1 - T0, 0)])
+            else:
+                v = v.copy()
+        out[k] = v
+    out["poses"][generated] = aa.astype(out["poses"].dtype)
+    if "trans" in out:
+        out["trans"][generated] = trans.astype(out["trans"].dtype)
+    else:
+        out["trans"] = np.zeros((T1, 3))
+        out["trans"][generated] = trans
+    for k, (a, b) in _SPLIT.items():
+        if k in out and out[k].shape[0] == T1 and b <= J and out[k].shape[-1] == 3 * (b - a):
+            out[k][generated] = aa[:, 3 * a:3 * b].astype(out[k].dtype)
+    tmp = out_path.with_name(out_path.name + ".part")
+    with open(tmp, "wb") as f:
+        np.savez(f, **out)
+    os.replace(tmp, out_path)
+    return out_path

@@ -1,0 +1,89 @@
+"""``a4mer inbetween`` / ``a4mer extend`` command lines on synthetic npz clips (classical and learned)."""
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+
+from a4mer.cli.main import main  # noqa: E402
+
+
+def _npz(path, T=150, layout=156, fps=30.0, seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(T)[:, None] / fps
+    poses = 0.2 * np.sin(t * rng.uniform(1, 3, layout) + rng.uniform(0, 6, layout))
+    poses[:, :3] = [np.pi / 2, 0, 0]
+    trans = np.concatenate([0.4 * t, 0 * t, 0.9 + 0 * t], 1)
+    np.savez(path, poses=poses, trans=trans, betas=np.zeros(16), gender=np.array("neutral"),
+             mocap_framerate=np.array(fps), dmpls=np.zeros((T, 8)))
+    return path
+
+
+@pytest.mark.parametrize("heads", ["none", "small"])
+def test_inbetween_cli_keeps_layout_and_frames(tmp_path, heads):
+    src = _npz(tmp_path / "in.npz")
+    spec = "none"
+    if heads == "small":
+        from a4mer.heads.decoder import CorrectionDecoder, DecoderConfig
+        from a4mer.heads.inbetween import LearnedHeads
+        spec = str(LearnedHeads(CorrectionDecoder(DecoderConfig(width=32, layers=1, heads=2, ff=64))).save(
+            tmp_path / "h.safetensors"))
+    out = tmp_path / "out.npz"
+    assert main(["inbetween", str(src), "--start", "40", "--end", "90", "-o", str(out), "--heads", spec]) == 0
+    a, b = np.load(src), np.load(out)
+    assert b["poses"].shape == a["poses"].shape and float(b["mocap_framerate"]) == 30.0
+    keep = np.r_[0:41, 90:150]
+    np.testing.assert_array_equal(b["poses"][keep], a["poses"][keep])  # bit for bit
+    np.testing.assert_array_equal(b["trans"][keep], a["trans"][keep])
+    assert not np.array_equal(b["poses"][41:90], a["poses"][41:90])
+    q = json.loads((tmp_path / "out.quality.json").read_text())
+    assert q["span"] == [41, 89] and q["kept_frames_exact"] and "foot_skate_cm_s" in q
+    assert set(q["key_distance_mm"]) == {"40", "90"}
+
+
+def test_blocking_cli_every_key_exact(tmp_path):
+    src = _npz(tmp_path / "in.npz", layout=72)
+    out = tmp_path / "b.npz"
+    assert main(["inbetween", str(src), "--keys", "20", "-o", str(out), "--heads", "none"]) == 0
+    a, b = np.load(src), np.load(out)
+    keys = sorted(set(list(range(0, 150, 20)) + [149]))
+    np.testing.assert_array_equal(b["poses"][keys], a["poses"][keys])
+    q = json.loads((tmp_path / "b.quality.json").read_text())
+    assert q["task"] == "blocking" and len(q["spans"]) == len(keys) - 1
+
+
+def test_extend_cli_appends_frames(tmp_path):
+    src = _npz(tmp_path / "in.npz")
+    out = tmp_path / "e.npz"
+    assert main(["extend", str(src), "--frames", "45", "-o", str(out), "--heads", "none"]) == 0
+    a, b = np.load(src), np.load(out)
+    assert len(b["poses"]) == 195 and len(b["dmpls"]) == 195
+    np.testing.assert_array_equal(b["poses"][:150], a["poses"])
+    assert np.linalg.norm(b["trans"][150] - a["trans"][149]) < 0.05  # continuous seam
+    assert json.loads((tmp_path / "e.quality.json").read_text())["span"] == [150, 194]
+
+
+@pytest.mark.parametrize("argv,msg", [
+    (["--start", "40", "--end", "400"], "outside the clip"),
+    (["--start", "40", "--end", "41"], "no frame strictly between"),
+    (["--start", "40", "--end", "40"], "no frame strictly between"),
+    (["--start", "40", "--end", "90", "--motif", "m999"], "unknown motif id"),
+    (["--keys", "20", "--start", "3"], "cannot be combined"),
+    ([], "give --start and --end"),
+])
+def test_inbetween_cli_errors(tmp_path, capsys, argv, msg):
+    src = _npz(tmp_path / "in.npz")
+    assert main(["inbetween", str(src), *argv, "-o", str(tmp_path / "x.npz"), "--heads", "none"]) == 1
+    assert msg in capsys.readouterr().err
+    assert not (tmp_path / "x.npz").exists()
+
+
+def test_long_gap_refused_and_short_context_warns(tmp_path, capsys):
+    src = _npz(tmp_path / "in.npz", T=300)
+    assert main(["inbetween", str(src), "--start", "10", "--end", "200", "-o", str(tmp_path / "x.npz"),
+                 "--heads", "none"]) == 1
+    assert "at most 4 s" in capsys.readouterr().err
+    assert main(["inbetween", str(src), "--start", "10", "--end", "60", "-o", str(tmp_path / "y.npz"),
+                 "--heads", "none"]) == 0
+    assert "context before the gap" in capsys.readouterr().err
