@@ -40,7 +40,9 @@ UNIT_GUESSES: tuple[tuple[float, float, str], ...] = (
 
 
 def read_text(path: str | os.PathLike) -> str:
-    """The file's text (UTF-8, optional BOM); MotionFileError for missing, binary or non-UTF-8 files."""
+    """The file's text (UTF-8, optional BOM); MotionFileError for missing, binary or non-UTF-8 files.
+
+    Non-UTF-8 bytes are accepted only inside ``#`` comment lines (read as Latin-1)."""
     p = Path(path)
     try:
         data = p.read_bytes()
@@ -56,7 +58,13 @@ def read_text(path: str | os.PathLike) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        raise MotionFileError(path, f"not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start})") from None
+        bad = f"not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start})"
+    # tolerated: legacy 8-bit text in '#' comment lines only (HDM05 headers hold a Latin-1 path)
+    text = data.decode("latin-1")
+    for line in text.splitlines():
+        if not line.isascii() and not line.lstrip().startswith("#"):
+            raise MotionFileError(path, bad)
+    return text
 
 
 def parse_number(path: object, token: str, what: str) -> float:

@@ -276,3 +276,14 @@ def test_binary_amc(tmp_path, data):
     p.write_bytes(data)
     with pytest.raises(MotionFileError):
         read_amc(p)
+
+
+def test_latin1_comment_tolerated(tmp_path):
+    """HDM05 headers hold a Latin-1 path in a '#' comment: accepted there, nowhere else."""
+    (tmp_path / "clip.asf").write_text(GOOD_ASF)
+    p = tmp_path / "clip.amc"
+    p.write_bytes("#!OML:ASF X:\\für Bonn\\x.ASF\r\n".encode("latin-1") + _amc(GOOD_FRAMES).encode())
+    assert read_amc(p).num_frames == 2
+    p.write_bytes(_amc(GOOD_FRAMES).replace("root", "r\u00f6ot", 1).encode("latin-1"))
+    with pytest.raises(MotionFileError, match="not UTF-8"):
+        read_amc(p)
