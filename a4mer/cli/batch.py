@@ -1,0 +1,76 @@
+"""``a4mer batch INPUTS... --out DIR [--segment] [--fill-gaps] [--extend N] [--jobs N] [--shard K/N] [--force]``
+
+Every clip (.npz/.bvh/.amc, or every SMPL armature of a .blend) goes through the Blender add-on in a
+worker process and gives ``<name>.blend`` (+ ``<name>.segments.json`` and ``<name>.timeline.png``
+with ``--segment``); ``DIR/runs/<timestamp>.json`` summarises the run. Exit code 1 when any clip
+failed. See docs/batch.md.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ..errors import A4merError
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("inputs", nargs="+", help="clips (.npz/.bvh/.amc/.blend) or folders of clips")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--segment", action="store_true", help="find atoms and motifs (tracks, JSON, timeline PNG)")
+    p.add_argument("--fill-gaps", action="store_true",
+                   help="fill missing frames/keys (a no-op, reported, on dense mocap)")
+    p.add_argument("--extend", type=int, default=0, metavar="N", help="add N generated frames at the end")
+    p.add_argument("--jobs", type=int, default=1, help="clips processed at once (worker processes)")
+    p.add_argument("--shard", help="K/N: process only shard K of N (farm tasks; disjoint, deterministic)")
+    p.add_argument("--force", action="store_true", help="redo clips whose outputs exist")
+    p.add_argument("--object", help="armature to process in .blend inputs (default: every SMPL armature)")
+    p.add_argument("--gallery", action="store_true", help="also draw <name>.gallery.png (motif stick figures)")
+    p.add_argument("--fps", type=float, help="scene frame rate (default: each clip's own rate)")
+    p.add_argument("--timeout", type=float, default=0.0, help="seconds allowed per clip (0 = no limit)")
+    p.add_argument("--python", default=sys.executable,
+                   help="interpreter with the bpy module that runs each clip (default: this one)")
+    p.add_argument("--blender", help="run each clip in this Blender executable (blender -b) instead of --python")
+    p.add_argument("--blender-script", help="worker script for --blender (default: scripts/blender_batch.py)")
+    p.add_argument("--runner-python",
+                   help="interpreter with torch + a4mer that runs the model when the worker's Python lacks torch")
+    p.add_argument("--checkpoint", help="model bundle or training folder (default: the shipped model)")
+    p.add_argument("--vocab", help="motif vocabulary for the model")
+    p.add_argument("--device", help="torch device of the model (cpu, cuda, auto)")
+    p.add_argument("--dry-run", action="store_true", help="list the clips of this shard and exit")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..batch import BatchOptions, discover, parse_shard, run_batch, select_shard, summary, write_summary
+
+    if args.jobs < 1:
+        raise A4merError("--jobs must be at least 1")
+    if args.extend < 0:
+        raise A4merError("--extend must be >= 0")
+    out = Path(args.out)
+    shard = parse_shard(args.shard) if args.shard else None
+    jobs_all = discover(args.inputs, exclude=out)
+    jobs = select_shard(jobs_all, shard)
+    opts = BatchOptions(out=out, segment=args.segment, fill_gaps=args.fill_gaps, extend=args.extend,
+                        jobs=args.jobs, shard=shard, force=args.force, object=args.object, python=args.python,
+                        blender=args.blender, blender_script=args.blender_script,
+                        runner_python=args.runner_python, fps=args.fps, timeout=args.timeout,
+                        gallery=args.gallery, checkpoint=args.checkpoint, vocab=args.vocab, device=args.device)
+    where = f"shard {shard[0]}/{shard[1]}: " if shard else ""
+    if args.dry_run:
+        for j in jobs:
+            print(f"{j.name}\t{j.path}")
+        print(f"{where}{len(jobs)} of {len(jobs_all)} clips", file=sys.stderr)
+        return 0
+    print(f"a4mer batch: {where}{len(jobs)} of {len(jobs_all)} clips -> {out} ({args.jobs} at once)", flush=True)
+    started = datetime.now(timezone.utc)
+    results = run_batch(jobs, opts, log=lambda s: print(s, flush=True))
+    data = summary(results, opts, started, list(sys.argv), total=len(jobs_all))
+    path = write_summary(out, data, started)
+    c = data["counts"]
+    print(f"a4mer batch: {c['ok']} done, {c['skipped']} skipped, {c['failed']} failed; summary {path}")
+    for r in results:
+        if r.status == "failed":
+            print(f"a4mer batch: failed: {r.input}: {r.reason}", file=sys.stderr)
+    return 1 if c["failed"] else 0

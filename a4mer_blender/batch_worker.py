@@ -1,0 +1,279 @@
+"""One clip of ``a4mer batch``: import or open it, fill gaps, extend, segment, save the .blend.
+
+    python -m a4mer_blender.batch_worker --input X --out-dir D [--segment] [--fill-gaps] [--extend N]
+        [--object NAME] [--name STEM] [--fps F] [--python PY] [--checkpoint C] [--vocab V] [--device D]
+    blender -b --factory-startup --python-exit-code 1 --python scripts/blender_batch.py -- (same args)
+
+The add-on is registered and the work goes through the functions its operators use
+(:func:`operators.importer.import_motion`, :func:`headless.segment_object`, the armature bridge).
+Outputs: ``D/<stem>.blend`` and, with ``--segment``, ``D/<stem>.segments.json`` (+ timeline PNG
+when matplotlib imports and not ``--no-pictures``); a .blend with several SMPL armatures gives
+``<stem>__<armature>.segments.json`` each. Files are written into a hidden folder in ``D`` and renamed
+at the end (.blend last). The last stdout line is ``A4MER_RESULT {json}`` (objects, outputs, notes,
+or ``error``); exit code 1 on failure. The input file is never modified.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import traceback
+from pathlib import Path
+
+from ._core import CORE, errors
+
+RESULT_TAG = "A4MER_RESULT "
+OBJECT_SEP = "__"
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="a4mer_blender.batch_worker", description=__doc__.split("\n\n")[0])
+    p.add_argument("--input", required=True, help="clip (.npz/.bvh/.amc) or .blend")
+    p.add_argument("--out-dir", required=True, help="output folder")
+    p.add_argument("--name", help="stem of the outputs (default: the input's stem)")
+    p.add_argument("--segment", action="store_true")
+    p.add_argument("--fill-gaps", action="store_true")
+    p.add_argument("--extend", type=int, default=0)
+    p.add_argument("--object", help="armature of a .blend input (default: every SMPL armature of its scene)")
+    p.add_argument("--fps", type=float, help="scene rate for clip inputs (default: the clip's own)")
+    p.add_argument("--python", help="interpreter with torch + a4mer that runs the model (worker mode)")
+    p.add_argument("--checkpoint", default="")
+    p.add_argument("--vocab", default="")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--no-pictures", action="store_true", help="do not draw the timeline PNG here")
+    p.add_argument("--motion-npz", action="store_true",
+                   help="also write <stem>.motion.npz (the final animation, for pictures drawn elsewhere)")
+    p.add_argument("--dump", action="store_true",
+                   help="read only: write <stem>.motion.npz and the stored segments of each armature, no .blend")
+    return p.parse_args(argv)
+
+
+def _core(name: str):
+    import importlib
+    return importlib.import_module(f"{CORE}.{name}")
+
+
+def _safe(text: str) -> str:
+    return _core("batch").safe_name(text)
+
+
+# --- scene ---------------------------------------------------------------------------------------
+def enable_addon() -> None:
+    """Register this add-on in the current session (after a factory reset)."""
+    import addon_utils
+    addon_utils.enable(__package__, default_set=True, handle_error=None)
+
+
+def set_scene_fps(scene, fps: float) -> None:
+    """Scene rate ``fps`` exactly: render.fps = round(fps), fps_base = round(fps) / fps."""
+    whole = max(1, int(round(fps)))
+    scene.render.fps, scene.render.fps_base = whole, whole / float(fps)
+
+
+def open_input(path: Path, fps: float | None, object_name: str | None) -> list:
+    """Load ``path`` into a fresh session; the SMPL armatures to process (with an action)."""
+    import bpy
+    from .bridge import armature
+    from .operators.importer import import_motion, load_clip
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    enable_addon()
+    if path.suffix.lower() == ".blend":
+        try:
+            bpy.ops.wm.open_mainfile(filepath=str(path), load_ui=False, use_scripts=False)
+        except RuntimeError as e:
+            raise errors.MotionFileError(path, f"not a readable .blend file ({str(e).strip().splitlines()[-1]})") from None
+        scene = bpy.context.scene
+        if object_name:
+            obj = scene.objects.get(object_name)
+            if obj is None:
+                arms = sorted(o.name for o in scene.objects if o.type == "ARMATURE")
+                raise errors.A4merError(f"{path}: no object {object_name!r} in scene {scene.name!r} "
+                                        f"(armatures: {', '.join(arms) or 'none'})")
+            armature.detect_rig(obj)  # SkeletonError naming the missing bones
+            objs = [obj]
+        else:
+            objs = [o for o in scene.objects if o.type == "ARMATURE" and armature.is_smpl_rig(o)]
+        objs = [o for o in objs if o.animation_data is not None and o.animation_data.action is not None]
+        if not objs:
+            raise errors.A4merError(f"{path}: no SMPL-like armature with an action in scene {scene.name!r}")
+        return sorted(objs, key=lambda o: o.name)
+    scene = bpy.context.scene
+    set_scene_fps(scene, fps or load_clip(str(path)).fps)
+    scene.frame_start = scene.frame_current = 1
+    obj, _ = import_motion(bpy.context, str(path), apply_to_selected=False)
+    return [obj]
+
+
+# --- steps ---------------------------------------------------------------------------------------
+def keyed_frames(obj, action) -> list[int]:
+    """Integer frames where any SMPL bone channel of ``obj`` has a key in ``action``."""
+    import numpy as np
+    from .bridge import anim_compat, armature
+    rig = armature.detect_rig(obj)
+    bones = {rig.names[b] for b in rig.smpl_bone if b >= 0}
+    frames = set()
+    for fc in anim_compat.fcurves_of(obj, action):
+        path = fc.data_path
+        if not path.startswith('pose.bones["') or path.split('"')[1] not in bones:
+            continue
+        n = len(fc.keyframe_points)
+        co = np.empty(2 * n, dtype=np.float32)
+        fc.keyframe_points.foreach_get("co", co)
+        frames.update(np.round(co[0::2]).astype(int).tolist())
+    return sorted(frames)
+
+
+def _heads():
+    return _core("heads.inbetween").default_heads()
+
+
+def fill_gaps(context, obj) -> str:
+    """Fill the real gaps of ``obj``'s action (runs of frames without any key) with the in-betweening
+    head, writing dense keys back; the note says what happened (a no-op on dense mocap)."""
+    from .bridge import armature
+    action = obj.animation_data.action
+    f0, T = armature.action_frames(action)
+    runs = _core("batch").gap_runs(keyed_frames(obj, action), f0, f0 + T - 1)
+    if not runs:
+        return f"{obj.name}: fill-gaps: no gaps (every frame {f0}..{f0 + T - 1} is keyed), nothing filled"
+    heads = _heads()
+    motion = armature.read_motion(obj, context.scene)
+    filled, skipped = [], []
+    for s, e in runs:
+        try:
+            motion = heads.inbetween(motion, s - f0, e - f0)
+            filled.append((s, e))
+        except errors.A4merError as err:
+            skipped.append(f"{s}..{e} ({err})")
+    if filled:
+        armature.write_motion(obj, motion, context.scene, action=action, frame_start=f0)
+    n = sum(e - s - 1 for s, e in filled)
+    note = f"{obj.name}: fill-gaps: filled {len(filled)} gap(s), {n} frames ({heads.name})"
+    return note + (f"; not filled: {'; '.join(skipped)}" if skipped else "")
+
+
+def extend(context, obj, frames: int) -> str:
+    """Append ``frames`` generated frames to ``obj``'s action (extension head); the note."""
+    from .bridge import armature
+    action = obj.animation_data.action
+    f0, _ = armature.action_frames(action)
+    motion = armature.read_motion(obj, context.scene)
+    heads = _heads()
+    longer = heads.extend_clip(motion, frames)
+    armature.write_motion(obj, longer, context.scene, action=action, frame_start=f0)
+    scene = context.scene
+    scene.frame_end = max(scene.frame_end, f0 + longer.num_frames - 1)
+    return f"{obj.name}: extended by {frames} frames to {longer.num_frames} ({heads.name})"
+
+
+def runner_settings(args: argparse.Namespace):
+    """Runner settings: an explicit ``--python`` runs the model there (worker), else AUTO."""
+    from .runner import RunnerSettings
+    return RunnerSettings(mode="WORKER" if args.python else "AUTO", python=args.python or "",
+                          checkpoint=args.checkpoint, vocab=args.vocab, device=args.device)
+
+
+def _write_json(path: Path, data: dict) -> None:
+    path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+
+
+def _pictures(stage: Path, stem: str, segments: dict, notes: list[str]) -> None:
+    try:
+        plots = _core("plots")
+        plots.timeline_png(segments, stage / f"{stem}.timeline.png", motif_names=segments.get("motif_names"))
+    except (ImportError, errors.A4merError) as e:
+        notes.append(f"{stem}: timeline not drawn ({e})")
+
+
+def _process(args: argparse.Namespace, stage: Path) -> dict:
+    import bpy
+    from . import headless
+    from .bridge import armature, nla
+    src = Path(args.input)
+    if not src.is_file():
+        raise errors.MotionFileError(src, "file not found")
+    name = _safe(args.name or src.stem)
+    objs = open_input(src, args.fps, args.object)
+    ctx = bpy.context
+    several = len(objs) > 1
+    notes, objects = [], []
+    amass = _core("io.amass")
+    for obj in objs:
+        stem = f"{name}{OBJECT_SEP}{_safe(obj.name)}" if several else name
+        info = {"object": obj.name, "stem": stem}
+        if args.dump:
+            motion = armature.read_motion(obj, ctx.scene)
+            amass.write_amass_npz(motion, stage / f"{stem}.motion.npz")
+            rec = nla.read_record(obj)
+            if rec is not None:
+                _write_json(stage / f"{stem}.segments.json",
+                            {**rec["segments"], **({"motif_names": rec["motif_names"]} if rec.get("motif_names") else {})})
+            info.update(frames=motion.num_frames, fps=motion.fps, segments=rec is not None)
+            objects.append(info)
+            continue
+        if args.fill_gaps:
+            notes.append(fill_gaps(ctx, obj))
+        if args.extend:
+            notes.append(extend(ctx, obj, args.extend))
+        f0, T = armature.action_frames(obj.animation_data.action)
+        info.update(action=obj.animation_data.action.name, frame_start=f0, frames=T)
+        if args.segment:
+            record = headless.segment_object(ctx, obj, None, runner_settings(args))
+            seg = dict(record["segments"])
+            if record.get("motif_names"):
+                seg["motif_names"] = record["motif_names"]
+            _write_json(stage / f"{stem}.segments.json", seg)
+            info.update(atoms=len(seg["atoms"]), motifs=len(seg["motifs"]))
+            if not args.no_pictures:
+                _pictures(stage, stem, seg, notes)
+        if args.motion_npz:
+            amass.write_amass_npz(armature.read_motion(obj, ctx.scene), stage / f"{stem}.motion.npz")
+        objects.append(info)
+    if not args.dump:
+        done = bpy.ops.wm.save_as_mainfile(filepath=str(stage / f"{name}.blend"), copy=True, compress=False)
+        if "FINISHED" not in done:
+            raise errors.A4merError(f"could not save {name}.blend")
+    return {"input": str(src), "name": name, "objects": objects, "notes": notes}
+
+
+def commit(stage: Path, out_dir: Path) -> list[str]:
+    """Rename the files of ``stage`` into ``out_dir``, the .blend last; their names."""
+    files = sorted((f for f in stage.iterdir() if f.is_file() and not f.name.endswith(".blend1")),
+                   key=lambda f: (f.suffix == ".blend", f.name))
+    for f in files:
+        os.replace(f, out_dir / f.name)
+    return [f.name for f in files]
+
+
+def main(argv: list[str] | None = None) -> int:
+    if argv is None:
+        argv = sys.argv[sys.argv.index("--") + 1:] if "--" in sys.argv else sys.argv[1:]
+    args = parse_args(argv)
+    out_dir = Path(args.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=".a4mer-part-", dir=out_dir))
+    result: dict = {"input": args.input}
+    code = 0
+    try:
+        result = _process(args, stage)
+        result["outputs"] = commit(stage, out_dir)
+    except errors.A4merError as e:
+        result["error"] = str(e)
+        code = 1
+    except Exception as e:  # a bug or a Blender failure: named, with the traceback on stderr
+        traceback.print_exc()
+        result["error"] = f"{type(e).__name__}: {e}"
+        code = 1
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    print(RESULT_TAG + json.dumps(result), flush=True)
+    if code:
+        print(f"a4mer_blender.batch_worker: error: {result['error']}", file=sys.stderr)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
