@@ -247,3 +247,36 @@ def default_heads() -> LearnedHeads:
         return LearnedHeads(None, {t: False for t in TASKS}, {"note": "no bundled heads: classical curves"},
                             name="classical")
     return load_heads(p)
+
+
+def heads_to_tensors(heads: LearnedHeads, encoder_hash: str = "") -> dict:
+    """The heads as ``heads.*`` tensors for the A4Mer bundle (which passes ``heads.*`` through):
+    ``heads.decoder.<param>`` weights and ``heads.meta`` (uint8 JSON: config, gates, encoder hash)."""
+    import torch
+    if heads.net is None:
+        raise A4merError("nothing to bundle: no decoder")
+    meta = {"format": FORMAT, "config": heads.net.cfg.to_json(), "gates": heads.gates, "encoder_hash": encoder_hash}
+    out = {f"heads.decoder.{k}": v.detach().contiguous() for k, v in heads.net.state_dict().items()}
+    out["heads.meta"] = torch.tensor(list(json.dumps(meta).encode()), dtype=torch.uint8)
+    return out
+
+
+def heads_from_tensors(tensors: dict) -> LearnedHeads:
+    """Inverse of :func:`heads_to_tensors` (strict load)."""
+    from .decoder import CorrectionDecoder, DecoderConfig
+    if "heads.meta" not in tensors:
+        raise A4merError("no heads in this bundle (missing heads.meta)")
+    meta = json.loads(bytes(tensors["heads.meta"].tolist()).decode())
+    net = CorrectionDecoder(DecoderConfig.from_dict(json.loads(meta["config"])))
+    state = {k[len("heads.decoder."):]: v.float() for k, v in tensors.items() if k.startswith("heads.decoder.")}
+    net.load_state_dict(state, strict=True)
+    return LearnedHeads(net, meta.get("gates"), {"config": meta["config"], "encoder_hash": meta.get("encoder_hash", "")})
+
+
+def heads_for(model) -> LearnedHeads:
+    """Heads of an :class:`a4mer.model.A4Mer`: its bundled ``heads.*`` tensors when present, else the
+    packaged heads file, else the classical curves."""
+    tensors = getattr(model, "heads", None) or {}
+    if "heads.meta" in tensors:
+        return heads_from_tensors(tensors)
+    return default_heads()

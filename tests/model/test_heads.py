@@ -138,3 +138,14 @@ def test_save_load_roundtrip_is_identical(tmp_path):
         c = back.fill_keys(m, list(range(0, 200, 20)))
     d = BaselineMethod("h", gap="hermite").fill_keys(m, list(range(0, 200, 20)))
     assert np.abs(c.root_translation - d.root_translation).max() < 1e-9
+
+
+def test_bundle_tensors_roundtrip():
+    from a4mer.heads.inbetween import heads_from_tensors, heads_to_tensors
+    m = _clip()
+    heads = LearnedHeads(_random_net(), {"inbetween": True, "blocking": True, "extend": False})
+    t = heads_to_tensors(heads, encoder_hash="abc")
+    assert all(k.startswith("heads.") for k in t)
+    back = heads_from_tensors(t)
+    assert back.gates == heads.gates and back.meta["encoder_hash"] == "abc"
+    np.testing.assert_array_equal(heads.fill_gap(m, 40, 80).rotations, back.fill_gap(m, 40, 80).rotations)
