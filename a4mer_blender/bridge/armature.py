@@ -157,8 +157,13 @@ def set_keys(fc, frames: np.ndarray, values: np.ndarray, interpolation: str = "L
     co[:, 0] = frames
     co[:, 1] = values
     kp.foreach_set("co", co.ravel())
-    kp.foreach_set("interpolation", np.full(n, anim_compat.INTERPOLATION[interpolation], dtype=np.int32))
-    fc.update()
+    # uint8 matches the DNA char: foreach_set copies it directly (int32 takes a slow per-item path)
+    kp.foreach_set("interpolation", np.full(n, anim_compat.INTERPOLATION[interpolation], dtype=np.uint8))
+    # keys are written in frame order, so only the handles need computing (update() would also sort)
+    if hasattr(kp, "handles_recalc"):
+        kp.handles_recalc()
+    else:
+        fc.update()
 
 
 def write_motion(obj, motion, scene, action=None, frame_start: int | None = None, name: str | None = None,
@@ -176,8 +181,7 @@ def write_motion(obj, motion, scene, action=None, frame_start: int | None = None
     if action is None:
         action = bpy.data.actions.new(name or motion.meta.get("name") or f"{obj.name}_a4mer")
     action["a4mer_source_fps"] = float(motion.meta.get("source_fps", motion.fps))
-    basis = core_rig.motion_to_rig(rig, motion, _current_basis(obj, rig), world_matrix(obj), unit=unit)
-    loc, quat = core_rig.basis_to_channels(basis)  # (T, B, 3), (T, B, 4)
+    loc, quat = core_rig.motion_to_rig(rig, motion, _current_basis(obj, rig), world_matrix(obj), unit=unit)
     anim_compat.assign_action(obj, action)
     sink = anim_compat.FCurveSink(obj, action)
     frames = np.arange(f0, f0 + motion.num_frames, dtype=np.float64)
