@@ -62,8 +62,9 @@ def scene_fps(scene) -> float:
 
 
 def action_frames(action) -> tuple[int, int]:
-    """(first scene frame, number of frames) covered by ``action``'s keys (integer frames)."""
-    start, end = (float(v) for v in action.frame_range)
+    """(first scene frame, number of frames) covered by ``action``'s keys (integer frames; a manual
+    frame range set on the action is ignored)."""
+    start, end = (float(v) for v in getattr(action, "curve_frame_range", action.frame_range))
     f0 = int(np.floor(start + 1e-6))
     return f0, max(1, int(np.floor(end + 1e-6)) - f0 + 1)
 

@@ -42,7 +42,7 @@ class A4MER_OT_import_motion(bpy.types.Operator, ImportHelper):
 
     bl_idname = "a4mer.import_motion"
     bl_label = "Import A4Mer Motion"
-    bl_options = {"REGISTER", "UNDO", "PRESET"}
+    bl_options = {"REGISTER", "UNDO"}
 
     filter_glob: StringProperty(default="*.npz;*.bvh;*.amc", options={"HIDDEN"})
     apply_to_selected: BoolProperty(name="Apply to selected SMPL rig", default=True,

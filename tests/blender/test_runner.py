@@ -94,3 +94,21 @@ def test_default_settings_when_addon_absent(scene):
     assert get_settings().mode == "AUTO"
     addon_utils.disable("a4mer_blender", default_set=True)
     assert get_settings() == runner.RunnerSettings()
+
+
+def test_in_process_and_worker_give_identical_segments(scene, fake_python, monkeypatch):
+    """Both paths start from the same clip file: a stand-in model whose output hashes the exact input
+    values gives the same segments in Blender's Python and in the worker."""
+    import fake_model
+    monkeypatch.setenv("A4MER_FAKE_WORKER", "model")
+    monkeypatch.setattr(runner, "_model_module", lambda: fake_model)
+    monkeypatch.setattr(runner, "in_process_available", lambda: True)
+    obj, _ = make_row_rig("fbx_m_avg")
+    armature.write_motion(obj, smooth_motion(T=75, seed=13), scene)
+    motion = armature.read_motion(obj, scene)
+    settings = dict(vocab="/v.safetensors", device="cpu")
+    here = runner.run_sync(motion, runner.RunnerSettings(mode="AUTO", **settings))
+    there = runner.run_sync(motion, runner.RunnerSettings(mode="WORKER", python=fake_python, **settings))
+    assert len(here["atoms"]) >= 3 and here["vocab_hash"] == "/v.safetensors"
+    assert here == there
+    assert fake_model.A4Mer.calls[-1] == {"path": None, "device": "cpu", "vocab": "/v.safetensors"}
