@@ -65,19 +65,18 @@ def _seg_id(name: str, i: int, item: dict) -> str:
 
 
 def babel_sequence(segments: dict, name: str, feat_p: str = "", motif_names: dict | None = None,
-                   num_frames: int | None = None) -> dict[str, Any]:
+                   duration: float | None = None) -> dict[str, Any]:
     """One BABEL sequence annotation from an A4Mer segments dict.
 
-    ``dur`` = clip duration (s; ``num_frames / fps`` when given, else the segments' ``duration``);
+    ``dur`` = clip duration (s; ``duration`` when given, else the segments' ``duration``);
     ``frame_ann.labels``: one label per motif occurrence, ``start_t``/``end_t`` seconds, label = the
     motif's display name (``motif_names`` str(id) -> name, else ``m<id>``); ``seq_ann.labels``: one per
     distinct motif. ``babel_sid`` is ``name``; ``feat_p`` the motion file the labels refer to.
     """
     validate_segments(segments, where=name)
     fps = float(segments["fps"])
-    dur = num_frames / fps if num_frames is not None else float(segments.get("duration") or
-                                                               (segments["atoms"][-1]["end_frame"] / fps
-                                                                if segments["atoms"] else 0.0))
+    dur = float(duration) if duration is not None else float(
+        segments.get("duration") or (segments["atoms"][-1]["end_frame"] / fps if segments["atoms"] else 0.0))
     labels = []
     for i, m in enumerate(segments["motifs"]):
         label = motif_display_name(m["motif_id"], motif_names)
@@ -97,11 +96,11 @@ def babel_sequence(segments: dict, name: str, feat_p: str = "", motif_names: dic
 
 
 def write_babel(segments: dict, path: str | os.PathLike, name: str | None = None, feat_p: str = "",
-                motif_names: dict | None = None, num_frames: int | None = None) -> Path:
+                motif_names: dict | None = None, duration: float | None = None) -> Path:
     """A BABEL-style JSON file ``{sid: sequence}`` (like BABEL's ``train.json``) for one clip (atomic)."""
     path = Path(path)
     name = name or path.name.split(".")[0]
-    seq = babel_sequence(segments, name, feat_p, motif_names, num_frames)
+    seq = babel_sequence(segments, name, feat_p, motif_names, duration)
     return _atomic_text(path, json.dumps({name: seq}, indent=1) + "\n")
 
 
@@ -116,7 +115,7 @@ def export(motion: Motion | None, path: str | os.PathLike, fmt: str, segments: d
             raise A4merError("babel export needs segments: pass --segments FILE, --segment (run the model), "
                              "or an armature that has A4Mer tracks")
         return write_babel(segments, path, name, feat_p, motif_names,
-                           motion.num_frames if motion is not None else None)
+                           motion.duration if motion is not None else None)
     if motion is None:
         raise A4merError(f"{fmt} export needs a motion")
     return write_npz(motion, path) if fmt == "npz" else write_bvh_smpl(motion, path)

@@ -1,0 +1,89 @@
+"""``a4mer export INPUT --format npz|bvh|babel|timeline|gallery [-o OUT]``
+
+INPUT is a clip (.npz/.bvh/.amc, any SMPL-family or retargeted skeleton) or a .blend (its SMPL
+armature; ``--object`` picks one when there are several; read by a worker with the bpy module, so
+this command never imports bpy). ``babel`` and the pictures need segments: ``--segments FILE``,
+``--segment`` (run the model), or the A4Mer tracks stored on the armature.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ..errors import A4merError
+from ._common import add_load_arguments, load_options
+
+FORMATS = ("npz", "bvh", "babel", "timeline", "gallery")
+SUFFIX = {"npz": ".npz", "bvh": ".bvh", "babel": ".babel.json", "timeline": ".timeline.png",
+          "gallery": ".gallery.png"}
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("input", help="clip (.npz/.bvh/.amc) or .blend with an SMPL armature")
+    p.add_argument("--format", required=True, choices=FORMATS, help="what to write")
+    p.add_argument("-o", "--output", help="output file (default: ./<stem><suffix>, e.g. walk.bvh, walk.babel.json)")
+    p.add_argument("--segments", help="segments JSON of the clip (for babel / timeline / gallery)")
+    p.add_argument("--segment", action="store_true", help="run the model to get the segments")
+    p.add_argument("--object", help="armature of a .blend input")
+    p.add_argument("--python", default=sys.executable, help="interpreter with bpy that reads a .blend")
+    p.add_argument("--checkpoint", help="model bundle (with --segment)")
+    p.add_argument("--vocab", help="motif vocabulary (with --segment)")
+    p.add_argument("--device", default="cpu", help="torch device (with --segment)")
+    add_load_arguments(p)
+
+
+def _read_segments(path: str) -> dict:
+    from ..strips import validate_segments
+    try:
+        seg = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise A4merError(f"{path}: cannot read segments ({e})") from None
+    validate_segments(seg, where=str(path))
+    return seg
+
+
+def _source(args: argparse.Namespace):
+    """(stem, motion, segments or None, motif names) of the input."""
+    src = Path(args.input)
+    if src.suffix.lower() == ".blend":
+        from ..batch import read_blend
+        arms = read_blend(src, args.object, python=args.python)
+        if len(arms) > 1:
+            raise A4merError(f"{src}: several SMPL armatures ({', '.join(a['object'] for a in arms)}): "
+                             "choose one with --object")
+        a = arms[0]
+        return src.stem, a["motion"], a["segments"], a["motif_names"]
+    from ..api import load_motion
+    return src.stem, load_motion(src, load_options(args)), None, {}
+
+
+def run(args: argparse.Namespace) -> int:
+    from .. import export as ex
+
+    stem, motion, segments, names = _source(args)
+    if args.segments:
+        segments = _read_segments(args.segments)
+    elif args.segment:
+        from .segment import resolve_device
+        from ..model import A4Mer
+        model = A4Mer.load(args.checkpoint, device=resolve_device(args.device), vocab=args.vocab)
+        segments = model.segment(motion)
+    out = Path(args.output) if args.output else Path(stem + SUFFIX[args.format])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if args.format in ("timeline", "gallery"):
+        if segments is None:
+            raise A4merError(f"a {args.format} picture needs segments: pass --segments FILE or --segment")
+        from .. import plots
+        if args.format == "timeline":
+            plots.timeline_png(segments, out, title=f"{stem}: {len(segments['atoms'])} atoms, "
+                               f"{len(segments['motifs'])} motif occurrences", motif_names=names or None)
+        else:
+            plots.motif_gallery_png(motion, segments, out, motif_names=names or None,
+                                    title=f"{stem}: motif gallery (side view, light = early, dark = late)")
+    else:
+        ex.export(motion, out, args.format, segments=segments, motif_names=names or None, name=stem,
+                  feat_p=str(args.input))
+    print(f"{args.input} -> {out} ({args.format}, {motion.num_frames} frames at {motion.fps:g} fps)")
+    return 0

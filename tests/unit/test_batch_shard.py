@@ -1,0 +1,203 @@
+"""a4mer batch without Blender: discovery, sharding, gaps, skip/force, temp+rename, failures, summary.
+
+The orchestration is exercised with a STAND-IN worker (written below into tmp_path) that obeys the
+worker's command line and output protocol, so these tests stay fast; the real worker (bpy) is tested
+in tests/blender/test_batch.py.
+"""
+from __future__ import annotations
+
+import json
+import os
+import stat
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from a4mer import batch
+from a4mer.cli.main import main
+from a4mer.errors import A4merError
+
+# --- stand-in worker (test only) ---------------------------------------------------------------
+FAKE = r'''
+import json, os, sys, time
+a = sys.argv[sys.argv.index("a4mer_blender.batch_worker") + 1:]
+opt = lambda k: a[a.index(k) + 1] if k in a else None
+src, out, name = opt("--input"), opt("--out-dir"), opt("--name")
+text = open(src, "rb").read()
+if b"CRASH" in text:
+    open(os.path.join(out, name + ".blend"), "wb").write(b"half")  # partial file, then a hard crash
+    os.abort()
+if b"BAD" in text:
+    print("A4MER_RESULT " + json.dumps({"error": src + ": not a BVH file (no HIERARCHY section)"}))
+    sys.exit(1)
+if b"SLOW" in text:
+    time.sleep(60)
+T, fps = 24, 30.0
+atoms = [{"start_frame": s, "end_frame": s + 6, "start_t": s / fps, "end_t": (s + 6) / fps, "code": s % 4}
+         for s in range(0, T, 6)]
+motifs = [{"start_frame": 0, "end_frame": 12, "start_t": 0, "end_t": 0.4, "motif_id": 1, "atoms": [0, 1], "confidence": 1},
+          {"start_frame": 12, "end_frame": 24, "start_t": 0.4, "end_t": 0.8, "motif_id": 2, "atoms": [2, 3], "confidence": 1}]
+files = []
+if "--segment" in a:
+    json.dump({"schema_version": 1, "model_hash": "x", "vocab_hash": "y", "fps": fps, "duration": T / fps,
+               "atoms": atoms, "motifs": motifs}, open(os.path.join(out, name + ".segments.json"), "w"))
+    files.append(name + ".segments.json")
+open(os.path.join(out, name + ".blend"), "wb").write(b"BLENDER-fake " + text[:20])
+files.append(name + ".blend")
+print("A4MER_RESULT " + json.dumps({"input": src, "name": name, "objects": [{"object": "SMPL", "stem": name}],
+                                    "notes": ["fill-gaps: no gaps"] if "--fill-gaps" in a else [], "outputs": files}))
+'''
+
+
+@pytest.fixture
+def fake_python(tmp_path):
+    """An interpreter stand-in: ``FAKE -m a4mer_blender.batch_worker ARGS`` runs the script above."""
+    script = tmp_path / "fake_worker.py"
+    script.write_text(FAKE)
+    exe = tmp_path / "fakepy"
+    exe.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{script}" "$@"\n')
+    exe.chmod(exe.stat().st_mode | stat.S_IEXEC)
+    return str(exe)
+
+
+def _clips(root: Path, names: dict[str, bytes]) -> Path:
+    for rel, data in names.items():
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(data)
+    return root
+
+
+# --- sharding ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("n", [1, 2, 3, 7])
+def test_shards_disjoint_complete_deterministic(n):
+    jobs = [batch.ClipJob(Path(f"/d/c{i}.bvh"), f"clip_{i:03d}") for i in range(200)]
+    parts = [batch.select_shard(jobs, (k, n)) for k in range(1, n + 1)]
+    names = [j.name for p in parts for j in p]
+    assert sorted(names) == sorted(j.name for j in jobs)  # every clip exactly once
+    assert len(names) == len(set(names))
+    if n > 1:
+        assert all(len(p) > 0 for p in parts)
+    shuffled = list(reversed(jobs))  # another listing order, another mount point: same shard per clip
+    moved = [batch.ClipJob(Path("/mnt/farm") / j.path.name, j.name) for j in shuffled]
+    for k in range(1, n + 1):
+        assert {j.name for j in batch.select_shard(moved, (k, n))} == {j.name for j in parts[k - 1]}
+    more = jobs + [batch.ClipJob(Path("/d/new.bvh"), "new_clip")]  # adding a clip moves no other clip
+    for k in range(1, n + 1):
+        assert {j.name for j in batch.select_shard(more, (k, n))} - {"new_clip"} == {j.name for j in parts[k - 1]}
+
+
+@pytest.mark.parametrize("text", ["0/2", "3/2", "1/0", "a/b", "2", ""])
+def test_parse_shard_errors(text):
+    with pytest.raises(A4merError, match="shard"):
+        batch.parse_shard(text)
+
+
+def test_parse_shard_ok():
+    assert batch.parse_shard("2/5") == (2, 5) and batch.parse_shard(" 1 / 1 ") == (1, 1)
+
+
+# --- discovery ---------------------------------------------------------------------------------
+def test_discover_folders_names_and_exclusions(tmp_path):
+    root = _clips(tmp_path / "in", {"a/walk.bvh": b"1", "b/walk.bvh": b"2", "run.npz": b"3", "kick.amc": b"4",
+                                    "kick.asf": b"5", "scene.blend": b"6", ".hidden.bvh": b"7",
+                                    ".cache/x.bvh": b"8", "notes.txt": b"9", "dup.bvh": b"a", "dup.npz": b"b"})
+    out = root / "out"
+    _clips(out, {"old.blend": b"x"})
+    jobs = batch.discover([root], exclude=out)
+    got = {j.name: j.path.relative_to(root).as_posix() for j in jobs}
+    assert got == {"a__walk": "a/walk.bvh", "b__walk": "b/walk.bvh", "run": "run.npz", "kick": "kick.amc",
+                   "scene": "scene.blend", "dup_bvh": "dup.bvh", "dup_npz": "dup.npz"}
+    direct = batch.discover([root / "run.npz", root / "notes.txt"])
+    assert [j.name for j in direct] == ["run", "notes"]  # given files are taken as they are (fail by name)
+    with pytest.raises(A4merError, match="no input clips"):
+        batch.discover([tmp_path / "empty_dir_missing"] if False else [_clips(tmp_path / "e", {"x.txt": b""})])
+
+
+def test_gap_runs():
+    assert batch.gap_runs(np.arange(1, 31), 1, 30) == []
+    keyed = [1, 2, 3, 10, 11, 30]
+    assert batch.gap_runs(keyed, 1, 30) == [(3, 10), (11, 30)]
+    assert batch.gap_runs([5, 1, 3], 1, 5) == [(1, 3), (3, 5)]
+
+
+# --- whole runs with the stand-in worker --------------------------------------------------------
+def _run(args, capsys):
+    code = main(["batch", *map(str, args)])
+    cap = capsys.readouterr()
+    return code, cap.out + cap.err
+
+
+def test_batch_run_failures_skip_force_summary(tmp_path, fake_python, capsys):
+    root = _clips(tmp_path / "in", {"a.bvh": b"good a", "b.npz": b"good b", "broken.bvh": b"BAD data",
+                                    "crash.bvh": b"CRASH now"})
+    out = tmp_path / "out"
+    code, text = _run([root, "--out", out, "--segment", "--jobs", "2", "--python", fake_python], capsys)
+    assert code == 1
+    assert "broken" in text and "not a BVH file" in text
+    assert "crash" in text and "worker crashed" in text
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["a.blend", "a.segments.json", "a.timeline.png", "b.blend", "b.segments.json", "b.timeline.png",
+                     "runs"]  # nothing of the failed clips, no temporary file
+    runs = list((out / "runs").iterdir())
+    assert len(runs) == 1
+    summ = json.loads(runs[0].read_text())
+    assert summ["counts"] == {"ok": 2, "failed": 2, "skipped": 0}
+    by = {c["name"]: c for c in summ["clips"]}
+    assert by["broken"]["status"] == "failed" and "HIERARCHY" in by["broken"]["reason"]
+    assert sorted(by["a"]["outputs"]) == ["a.blend", "a.segments.json", "a.timeline.png"]
+    stamp = {p.name: p.stat().st_mtime_ns for p in out.iterdir() if p.is_file()}
+    # second run: finished clips are skipped, nothing rewritten
+    code, text = _run([root, "--out", out, "--segment", "--python", fake_python], capsys)
+    assert code == 1 and text.count("skipped") >= 2
+    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir() if p.is_file()} == stamp
+    # --force redoes them; without the failing clips the exit code is 0
+    (root / "broken.bvh").unlink()
+    (root / "crash.bvh").unlink()
+    code, text = _run([root, "--out", out, "--segment", "--force", "--python", fake_python], capsys)
+    assert code == 0 and "skipped" not in text.split("clips ->")[1].split("summary")[0].replace("0 skipped", "")
+    assert (out / "a.blend").stat().st_mtime_ns != stamp["a.blend"]
+    # without --segment the .blend alone is the finished output; asking for --segment later redoes the clip
+    out2 = tmp_path / "out2"
+    assert _run([root / "a.bvh", "--out", out2, "--python", fake_python], capsys)[0] == 0
+    assert sorted(p.name for p in out2.iterdir()) == ["a.blend", "runs"]
+    code, text = _run([root / "a.bvh", "--out", out2, "--segment", "--python", fake_python], capsys)
+    assert code == 0 and (out2 / "a.timeline.png").is_file()
+
+
+def test_batch_timeout_cleans_up(tmp_path, fake_python, capsys):
+    root = _clips(tmp_path / "in", {"slow.bvh": b"SLOW"})
+    out = tmp_path / "out"
+    code, text = _run([root, "--out", out, "--python", fake_python, "--timeout", "1"], capsys)
+    assert code == 1 and "timed out" in text
+    assert sorted(p.name for p in out.iterdir()) == ["runs"]
+
+
+def test_two_shards_cover_every_clip_once(tmp_path, fake_python, capsys):
+    root = _clips(tmp_path / "in", {f"c{i}.bvh": b"good" for i in range(9)})
+    out = tmp_path / "out"
+    for k in (1, 2):
+        assert _run([root, "--out", out, "--shard", f"{k}/2", "--python", fake_python], capsys)[0] == 0
+    summaries = [json.loads(p.read_text()) for p in sorted((out / "runs").iterdir())]
+    assert len(summaries) == 2 and all(s["clips_found"] == 9 for s in summaries)
+    done = [c["name"] for s in summaries for c in s["clips"] if c["status"] == "ok"]
+    assert sorted(done) == sorted(f"c{i}" for i in range(9))
+    assert sorted(p.name for p in out.glob("*.blend")) == sorted(f"c{i}.blend" for i in range(9))
+
+
+def test_worker_command_forms(tmp_path):
+    job = batch.ClipJob(tmp_path / "a.bvh", "a")
+    opts = batch.BatchOptions(out=tmp_path, segment=True, extend=12, fill_gaps=True, object="Rig",
+                              runner_python="/venv/bin/python", blender="/opt/blender/blender")
+    cmd = batch.worker_command(job, tmp_path / "t", opts)
+    assert cmd[:7] == ["/opt/blender/blender", "-b", "--factory-startup", "--python-exit-code", "1", "--python",
+                       str(batch.default_blender_script())]
+    args = cmd[cmd.index("--") + 1:]
+    assert args[args.index("--extend") + 1] == "12" and args[args.index("--python") + 1] == "/venv/bin/python"
+    assert {"--segment", "--fill-gaps"} <= set(args) and args[args.index("--object") + 1] == "Rig"
+    assert batch.default_blender_script().is_file()
+    plain = batch.worker_command(job, tmp_path / "t", batch.BatchOptions(out=tmp_path, python="/py"))
+    assert plain[:3] == ["/py", "-m", "a4mer_blender.batch_worker"] and "--segment" not in plain
+    assert os.path.isabs(plain[plain.index("--input") + 1])
