@@ -24,7 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _draw(ax, pos, parents, color, offset):
     for j, p in enumerate(parents):
-        if p >= 0:
+        # skip static helper roots far from the body (e.g. Bandai's joint_Root at the origin)
+        if p >= 0 and np.linalg.norm(pos[j] - pos[p]) < 0.8:
             seg = pos[[p, j]] + offset
             ax.plot(seg[:, 0], seg[:, 1], seg[:, 2], color=color, lw=1.6)
 
@@ -45,9 +46,11 @@ def plot(clips: list[Path], out: Path, n_frames: int) -> Path:
             ax.set_xlim(-1.2, 1.2), ax.set_ylim(-1.2, 1.2), ax.set_zlim(0, 2.0)
             ax.set_box_aspect((2.4, 2.4, 2.0))
             ax.view_init(elev=10, azim=-90)
+            ax.set_proj_type("ortho")
             ax.set_xticks([]), ax.set_yticks([]), ax.set_zticks([])
             ax.set_title(f"{clip.name[:28]}\nframe {f} (grey: source, red: SMPL)" if k == 0 else f"frame {f}", fontsize=8)
-        fig.text(0.01, 1 - (row + 0.5) / len(clips), f"median bone error {res.median_error_deg:.1f}°",
+        mean_err = float(np.mean(list(res.bone_error_deg.values())))
+        fig.text(0.01, 1 - (row + 0.5) / len(clips), f"bone direction error: median {res.median_error_deg:.1f}°, mean {mean_err:.1f}°",
                  rotation=90, va="center", fontsize=8)
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
