@@ -24,7 +24,7 @@ import numpy as np
 
 from ..errors import A4merError, MotionFileError
 from ..geometry import euler_to_quat, quat_conj, quat_identity, quat_mul
-from .bvh import check_positions, fk_local, parse_number, read_text, y_up_to_z_up
+from ._mocap import check_positions, fk_soa, parse_number, read_text, to_world
 from .source import SourceClip
 
 HDM05_FPS = 120.0
@@ -405,18 +405,17 @@ def read_amc(path: str | os.PathLike, asf: str | os.PathLike | AsfSkeleton | Non
         c = np.stack([extrinsic_quat(axes[j][0], order) for j in js])          # (Jg, 4)
         local[:, js] = quat_mul(quat_mul(c, m), quat_conj(c))
     trans: list[np.ndarray] = list(offsets)
-    root_pos = np.repeat(skel.root_position[None], T, axis=0)
+    root_pos = np.repeat(skel.root_position[:, None], T, axis=1)          # (3, T)
     for k, c in enumerate(skel.root_order):
         if c.startswith("T"):
-            root_pos[:, "XYZ".index(c[1])] = root_vals[:, k]
+            root_pos["XYZ".index(c[1])] = root_vals[:, k]
     trans[0] = root_pos
-    pos, rot = fk_local(local, trans, parents)
-    rest, _ = fk_local(quat_identity((1, J)), offsets, parents)
+    rotates = [j == 0 or bool(bones[j - 1].dof) for j in range(len(bones) + 1)] + [False] * len(leaves)
+    pos, rot = fk_soa(np.ascontiguousarray(local.transpose(2, 1, 0)), trans, parents, rotates)
+    rest, rest_rot = fk_soa(None, offsets, parents)
     scale = skel.unit_scale
-    pos, rest = pos * scale, rest[0] * scale
-    if up == "y":
-        pos, rot = y_up_to_z_up(pos, rot)
-        rest, _ = y_up_to_z_up(rest)
+    pos, rot = to_world(pos, rot, up, scale)
+    rest = to_world(rest, rest_rot, up, scale)[0][0]
     check_positions(path, pos, rot)
     return SourceClip(
         path=str(path), format="asf/amc", fps=rate, names=tuple(names), parents=tuple(parents),

@@ -15,67 +15,21 @@ from __future__ import annotations
 import os
 import re
 import warnings
-from pathlib import Path
 
 import numpy as np
 
-from ..conventions import Y_UP_TO_Z_UP, snap_fps
+from ..conventions import snap_fps
 from ..errors import A4merError, MotionFileError
-from ..geometry import euler_to_quat, quat_apply, quat_identity, quat_mul
+from ._mocap import (UNIT_GUESSES, check_positions, euler_soa, fk_soa, guess_unit_scale, parse_number,
+                     read_text, to_world)
 from .source import SourceClip
+
+__all__ = ["read_bvh", "UNIT_GUESSES"]
 
 _CHANNELS = {"xposition": ("p", 0), "yposition": ("p", 1), "zposition": ("p", 2),
              "xrotation": ("r", 0), "yrotation": ("r", 1), "zrotation": ("r", 2)}
-_AXIS_LETTERS = "XYZ"
 _TOKEN = re.compile(r"[{}]|[^\s{}]+")
 _MOTION = re.compile(r"^[ \t]*MOTION[ \t]*\r?$", re.MULTILINE)
-#: metres per unit for the unit guess: (upper bound of the limb-chain length in file units, scale, name)
-UNIT_GUESSES: tuple[tuple[float, float, str], ...] = (
-    (3.0, 1.0, "m"),
-    (30.0, 0.0254 / 0.45, "cmu"),    # CMU/ASF scale: 1 unit = 1/0.45 inch
-    (60.0, 0.0254, "inch"),
-    (300.0, 0.01, "cm"),
-    (np.inf, 0.001, "mm"),
-)
-
-
-def read_text(path: str | os.PathLike) -> str:
-    """The file's text (UTF-8, optional BOM); MotionFileError for missing, binary or non-UTF-8 files.
-
-    Non-UTF-8 bytes are accepted only inside ``#`` comment lines (read as Latin-1)."""
-    p = Path(path)
-    try:
-        data = p.read_bytes()
-    except FileNotFoundError:
-        raise MotionFileError(path, "file not found") from None
-    except IsADirectoryError:
-        raise MotionFileError(path, "is a directory, not a file") from None
-    except OSError as e:
-        raise MotionFileError(path, f"cannot read file ({e.strerror or e})") from None
-    nul = data.find(b"\x00")
-    if nul >= 0:
-        raise MotionFileError(path, f"binary data (NUL byte at offset {nul}), not a text file")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        bad = f"not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start})"
-    # tolerated: legacy 8-bit text in '#' comment lines only (HDM05 headers hold a Latin-1 path)
-    text = data.decode("latin-1")
-    for line in text.splitlines():
-        if not line.isascii() and not line.lstrip().startswith("#"):
-            raise MotionFileError(path, bad)
-    return text
-
-
-def parse_number(path: object, token: str, what: str) -> float:
-    """A finite float from ``token``; MotionFileError naming ``what`` otherwise."""
-    try:
-        v = float(token)
-    except ValueError:
-        raise MotionFileError(path, f"{what}: {token!r} is not a number") from None
-    if not np.isfinite(v):
-        raise MotionFileError(path, f"{what}: value {token!r} is not finite")
-    return v
 
 
 class _Joint:
@@ -245,86 +199,26 @@ def _parse_motion(path: object, body: str, num_channels: int) -> tuple[np.ndarra
     return values, dt
 
 
-def fk_local(local_rot: np.ndarray, local_trans: list[np.ndarray], parents: list[int]
-             ) -> tuple[np.ndarray, np.ndarray]:
-    """Forward kinematics with per-joint translations.
-
-    local_rot: (T, J, 4) wxyz local rotations. local_trans: J arrays, each (3,) or (T, 3), the joint's
-    translation in its parent's frame (the root's: its position). parents: (J,), parents first.
-    Returns positions (T, J, 3) and global orientations (T, J, 4).
-    """
-    T, J = local_rot.shape[:2]
-    pos = np.empty((T, J, 3))
-    rot = np.empty((T, J, 4))
-    for j in range(J):
-        p = parents[j]
-        if p < 0:
-            rot[:, j] = local_rot[:, j]
-            pos[:, j] = local_trans[j]
-        else:
-            rot[:, j] = quat_mul(rot[:, p], local_rot[:, j])
-            pos[:, j] = pos[:, p] + quat_apply(rot[:, p], local_trans[j])
-    return pos, rot
-
-
-def y_up_to_z_up(pos: np.ndarray, rot: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-    """Rotate positions (..., 3) and left-multiply orientations (..., 4) by ``Y_UP_TO_Z_UP``."""
-    out = np.stack([pos[..., 0], -pos[..., 2], pos[..., 1]], axis=-1)  # (x, y, z) -> (x, -z, y)
-    return out, (None if rot is None else quat_mul(Y_UP_TO_Z_UP, rot))
-
-
-def guess_unit_scale(lengths: np.ndarray, parents: list[int] | tuple[int, ...], heights: np.ndarray
-                     ) -> tuple[float, str, float, int]:
-    """Guess metres per file unit from the skeleton's size.
-
-    lengths: (J,) bone length in file units of each joint's link to its parent (0 for joints whose
-    translation is animated, i.e. root motion). heights: (J,) mean height of each joint over the clip.
-    The chain from the lowest leaf (a foot, or a hand when lying down) up to the root is measured:
-    about 1.0-1.3 m for a human. Returns (scale, unit name, chain length in units, lowest leaf index).
-    """
-    J = len(parents)
-    has_child = np.zeros(J, bool)
-    for p in parents:
-        if p >= 0:
-            has_child[p] = True
-    leaves = np.flatnonzero(~has_child)
-    leaf = int(leaves[np.argmin(heights[leaves])])
-    chain, j = 0.0, leaf
-    while j >= 0:
-        chain += float(lengths[j])
-        j = parents[j]
-    for bound, scale, name in UNIT_GUESSES:
-        if chain < bound:
-            return scale, name, chain, leaf
-    raise AssertionError("unreachable")
-
-
-def check_positions(path: object, pos: np.ndarray, rot: np.ndarray, limit: float = 1e6) -> None:
-    """MotionFileError unless positions (metres) and orientations are finite and |pos| <= ``limit``."""
-    if not (np.isfinite(pos).all() and np.isfinite(rot).all()):
-        raise MotionFileError(path, "values too large: forward kinematics overflows")
-    if np.abs(pos).max() > limit:
-        raise MotionFileError(path, f"implausible positions (more than {limit:g} m from the origin)")
-
-
-def _local_rotations(values: np.ndarray, joints: list[_Joint], cols: list[list[int]]) -> np.ndarray:
-    """(T, J, 4) local rotations from the channel values (degrees), grouped by Euler order."""
-    T = len(values)
-    local = quat_identity((T, len(joints)))
-    groups: dict[str, list[int]] = {}
+def _local_rotations(vt: np.ndarray, joints: list[_Joint], cols: list[list[int]]) -> tuple[np.ndarray, list[bool]]:
+    """(4, J, T) local rotations from the channel rows ``vt`` (C + 1, T) in degrees (last row: zeros),
+    grouped by Euler order; and per joint whether it has rotation channels."""
+    T = vt.shape[1]
+    zero_row = vt.shape[0] - 1
+    local = np.zeros((4, len(joints), T))
+    local[0] = 1.0
+    groups: dict[tuple[int, ...], list[int]] = {}
+    idx: dict[int, list[int]] = {}
     for j, jt in enumerate(joints):
-        axes = [a for kind, a in jt.channels if kind == "r"]
-        if not axes:
+        rc = [(c, a) for c, (kind, a) in zip(cols[j], jt.channels) if kind == "r"]
+        if not rc:
             continue
-        axes += [a for a in range(3) if a not in axes]  # missing axes: angle 0
-        groups.setdefault("".join(_AXIS_LETTERS[a] for a in axes), []).append(j)
-    for order, js in groups.items():
-        ang = np.zeros((T, len(js), 3))
-        for k, j in enumerate(js):
-            rc = [c for c, (kind, _) in zip(cols[j], joints[j].channels) if kind == "r"]
-            ang[:, k, :len(rc)] = values[:, rc]
-        local[:, js] = euler_to_quat(np.deg2rad(ang), order)
-    return local
+        axes = [a for _, a in rc] + [a for a in range(3) if a not in [a for _, a in rc]]  # missing: angle 0
+        idx[j] = [c for c, _ in rc] + [zero_row] * (3 - len(rc))
+        groups.setdefault(tuple(axes), []).append(j)
+    for axes, js in groups.items():
+        rows = np.array([idx[j] for j in js]).T                             # (3, Jg) channel rows
+        local[:, js] = euler_soa(np.deg2rad(vt[rows]), axes)               # (4, Jg, T)
+    return local, [j in idx for j in range(len(joints))]
 
 
 def read_bvh(path: str | os.PathLike, fps: float | None = None, up: str = "y",
@@ -338,6 +232,10 @@ def read_bvh(path: str | os.PathLike, fps: float | None = None, up: str = "y",
     """
     if up not in ("y", "z"):
         raise A4merError(f"up must be 'y' or 'z', got {up!r}")
+    if unit_scale is not None and not (np.isfinite(unit_scale) and unit_scale > 0):
+        raise A4merError(f"unit_scale must be positive, got {unit_scale}")
+    if fps is not None and not (np.isfinite(fps) and fps > 0):
+        raise A4merError(f"fps override must be positive, got {fps}")
     text = read_text(path)
     parts = _MOTION.split(text, maxsplit=1)
     if len(parts) < 2:
@@ -353,12 +251,12 @@ def read_bvh(path: str | os.PathLike, fps: float | None = None, up: str = "y",
     values, dt = _parse_motion(path, parts[1], c)
     header_fps = snap_fps(1.0 / dt)
     rate = header_fps if fps is None else float(fps)
-    if not np.isfinite(rate) or rate <= 0:
-        raise A4merError(f"fps override must be positive, got {fps}")
 
     parents = [jt.parent for jt in joints]
     T, J = len(values), len(joints)
-    local = _local_rotations(values, joints, cols)
+    vt = np.zeros((c + 1, T))                                              # (C + 1, T), last row zeros
+    vt[:c] = values.T
+    local, rotates = _local_rotations(vt, joints, cols)
     trans: list[np.ndarray] = []
     lengths = np.zeros(J)
     for j, jt in enumerate(joints):
@@ -367,30 +265,23 @@ def read_bvh(path: str | os.PathLike, fps: float | None = None, up: str = "y",
             trans.append(jt.offset)
             lengths[j] = np.linalg.norm(jt.offset)
             continue
-        t = np.repeat(jt.offset[None], T, axis=0)
+        t = np.repeat(jt.offset[:, None], T, axis=1)                       # (3, T)
         for col, a in pc:
-            t[:, a] = values[:, col]
+            t[a] = vt[col]
         trans.append(t)
-        if np.ptp(t, axis=0).max() <= 1e-6 * max(1.0, np.abs(t).max()):
-            lengths[j] = np.linalg.norm(t[0])  # constant translation: a bone
-    if parents[0] == -1:
-        lengths[0] = 0.0
-    pos, rot = fk_local(local, trans, parents)
-    rest, _ = fk_local(quat_identity((1, J)), [jt.offset for jt in joints], parents)
-    up_axis = 1 if up == "y" else 2
+        if np.ptp(t, axis=1).max() <= 1e-6 * max(1.0, np.abs(t).max()):
+            lengths[j] = np.linalg.norm(t[:, 0])  # constant translation: a bone
+    lengths[0] = 0.0
+    pos, rot = fk_soa(local, trans, parents, rotates)                      # (3, J, T), (4, J, T)
+    rest, rest_rot = fk_soa(None, [jt.offset for jt in joints], parents)
     if unit_scale is None:
-        scale, unit, chain, leaf = guess_unit_scale(lengths, parents, pos[..., up_axis].mean(axis=0))
+        heights = pos[1 if up == "y" else 2].mean(axis=1)                  # (J,) file units
+        scale, unit, chain, leaf = guess_unit_scale(lengths, parents, heights)
         guess = {"unit": unit, "limb_chain_units": round(chain, 4), "lowest_leaf": joints[leaf].name}
     else:
-        scale = float(unit_scale)
-        if not np.isfinite(scale) or scale <= 0:
-            raise A4merError(f"unit_scale must be positive, got {unit_scale}")
-        guess = {"unit": "given"}
-    pos = pos * scale
-    rest = rest[0] * scale
-    if up == "y":
-        pos, rot = y_up_to_z_up(pos, rot)
-        rest, _ = y_up_to_z_up(rest)
+        scale, guess = float(unit_scale), {"unit": "given"}
+    pos, rot = to_world(pos, rot, up, scale)
+    rest = to_world(rest, rest_rot, up, scale)[0][0]
     check_positions(path, pos, rot)
     return SourceClip(
         path=str(path), format="bvh", fps=rate, names=tuple(jt.name for jt in joints),

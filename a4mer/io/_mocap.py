@@ -1,0 +1,190 @@
+"""Shared helpers of the mocap readers: text loading, numbers, fast forward kinematics, units.
+
+The kinematics here work on component-major ("structure of arrays") quaternions ``(4, J, T)`` and
+positions ``(3, J, T)``: every operation runs on contiguous length-T rows, several times faster
+than ``(T, J, 4)`` arrays for long clips. Results are handed out as ``(T, J, ...)`` arrays.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import MotionFileError
+
+_C = float(np.sqrt(0.5))
+#: metres per unit for the unit guess: (upper bound of the limb-chain length in file units, scale, name)
+UNIT_GUESSES: tuple[tuple[float, float, str], ...] = (
+    (3.0, 1.0, "m"),
+    (30.0, 0.0254 / 0.45, "cmu"),    # CMU/ASF scale: 1 unit = 1/0.45 inch
+    (60.0, 0.0254, "inch"),
+    (300.0, 0.01, "cm"),
+    (np.inf, 0.001, "mm"),
+)
+
+
+def read_text(path: str | os.PathLike) -> str:
+    """The file's text (UTF-8, optional BOM); MotionFileError for missing, binary or non-UTF-8 files.
+
+    Non-UTF-8 bytes are accepted only inside ``#`` comment lines (read as Latin-1)."""
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except FileNotFoundError:
+        raise MotionFileError(path, "file not found") from None
+    except IsADirectoryError:
+        raise MotionFileError(path, "is a directory, not a file") from None
+    except OSError as e:
+        raise MotionFileError(path, f"cannot read file ({e.strerror or e})") from None
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        raise MotionFileError(path, f"binary data (NUL byte at offset {nul}), not a text file")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        bad = f"not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start})"
+    # tolerated: legacy 8-bit text in '#' comment lines only (HDM05 headers hold a Latin-1 path)
+    text = data.decode("latin-1")
+    for line in text.splitlines():
+        if not line.isascii() and not line.lstrip().startswith("#"):
+            raise MotionFileError(path, bad)
+    return text
+
+
+def parse_number(path: object, token: str, what: str) -> float:
+    """A finite float from ``token``; MotionFileError naming ``what`` otherwise."""
+    try:
+        v = float(token)
+    except ValueError:
+        raise MotionFileError(path, f"{what}: {token!r} is not a number") from None
+    if not np.isfinite(v):
+        raise MotionFileError(path, f"{what}: value {token!r} is not finite")
+    return v
+
+
+def _mul_axis(q: np.ndarray, axis: int, c: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """``q (4, ...) * (c, s e_axis)``: right-multiply by a rotation about a principal axis."""
+    w, x, y, z = q
+    if axis == 0:
+        return np.stack([w * c - x * s, x * c + w * s, y * c + z * s, z * c - y * s])
+    if axis == 1:
+        return np.stack([w * c - y * s, x * c - z * s, y * c + w * s, z * c + x * s])
+    return np.stack([w * c - z * s, x * c + y * s, y * c - x * s, z * c + w * s])
+
+
+def euler_soa(angles: np.ndarray, axes: tuple[int, int, int]) -> np.ndarray:
+    """Intrinsic Euler angles ``(3, ...)`` radians about ``axes`` (0=x, 1=y, 2=z), composed in that
+    order (``R = R_a0 @ R_a1 @ R_a2``, the BVH convention), to quaternions ``(4, ...)`` wxyz."""
+    half = 0.5 * np.asarray(angles, dtype=np.float64)
+    c, s = np.cos(half), np.sin(half)
+    q = np.zeros((4,) + c.shape[1:])
+    q[0] = c[0]
+    q[1 + axes[0]] = s[0]
+    q = _mul_axis(q, axes[1], c[1], s[1])
+    return _mul_axis(q, axes[2], c[2], s[2])
+
+
+def _qmul_into(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
+    aw, ax, ay, az = a
+    bw, bx, by, bz = b
+    out[0] = aw * bw - ax * bx - ay * by - az * bz
+    out[1] = aw * bx + ax * bw + ay * bz - az * by
+    out[2] = aw * by - ax * bz + ay * bw + az * bx
+    out[3] = aw * bz + ax * by - ay * bx + az * bw
+
+
+def _qapply(q: np.ndarray, v) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    w, ux, uy, uz = q
+    vx, vy, vz = v
+    tx = 2.0 * (uy * vz - uz * vy)
+    ty = 2.0 * (uz * vx - ux * vz)
+    tz = 2.0 * (ux * vy - uy * vx)
+    return (vx + w * tx + (uy * tz - uz * ty), vy + w * ty + (uz * tx - ux * tz), vz + w * tz + (ux * ty - uy * tx))
+
+
+def fk_soa(local: np.ndarray | None, trans: list[np.ndarray], parents: list[int] | tuple[int, ...],
+           rotates: list[bool] | None = None, T: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Forward kinematics on component-major arrays.
+
+    local: (4, J, T) wxyz local rotations (None: all identity). trans: J arrays, (3,) or (3, T), each
+    joint's translation in its parent's frame (the root's: its position). parents: (J,), parents
+    first. rotates: (J,) False where the local rotation is the identity (skipped).
+    Returns positions (3, J, T) and global orientations (4, J, T).
+    """
+    J = len(parents)
+    T = local.shape[2] if local is not None else T
+    pos = np.empty((3, J, T))
+    rot = np.empty((4, J, T))
+    for j in range(J):
+        p = parents[j]
+        t = trans[j] if trans[j].ndim == 2 else trans[j][:, None]
+        turn = local is not None and (rotates is None or rotates[j])
+        if p < 0:
+            if turn:
+                rot[:, j] = local[:, j]
+            else:
+                rot[:, j] = 0.0
+                rot[0, j] = 1.0
+            pos[:, j] = t
+            continue
+        if turn:
+            _qmul_into(rot[:, p], local[:, j], rot[:, j])
+        else:
+            rot[:, j] = rot[:, p]
+        dx, dy, dz = _qapply(rot[:, p], t)
+        pos[0, j] = pos[0, p] + dx
+        pos[1, j] = pos[1, p] + dy
+        pos[2, j] = pos[2, p] + dz
+    return pos, rot
+
+
+def to_world(pos: np.ndarray, rot: np.ndarray, up: str, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """(3, J, T) positions (file units) and (4, J, T) orientations in the file's world to
+    (T, J, 3) metres and (T, J, 4) in the Z-up world (Y-up files: left-multiplied by Y_UP_TO_Z_UP)."""
+    _, J, T = pos.shape
+    p = np.empty((T, J, 3))
+    q = np.empty((T, J, 4))
+    if up == "y":  # (x, y, z) -> (x, -z, y); q' = (c, c, 0, 0) * q
+        p[..., 0], p[..., 1], p[..., 2] = (pos[0] * scale).T, (pos[2] * -scale).T, (pos[1] * scale).T
+        w, x, y, z = rot
+        q[..., 0], q[..., 1] = (_C * (w - x)).T, (_C * (x + w)).T
+        q[..., 2], q[..., 3] = (_C * (y - z)).T, (_C * (z + y)).T
+    else:
+        p[:] = (pos * scale).transpose(2, 1, 0)
+        q[:] = rot.transpose(2, 1, 0)
+    return p, q
+
+
+def guess_unit_scale(lengths: np.ndarray, parents: list[int] | tuple[int, ...], heights: np.ndarray
+                     ) -> tuple[float, str, float, int]:
+    """Guess metres per file unit from the skeleton's size.
+
+    lengths: (J,) bone length in file units of each joint's link to its parent (0 for joints whose
+    translation is animated, i.e. root motion). heights: (J,) mean height of each joint over the clip.
+    The chain from the lowest leaf (a foot, or a hand when lying down) up to the root is measured:
+    about 1.0-1.3 m for a human. Returns (scale, unit name, chain length in units, lowest leaf index).
+    """
+    J = len(parents)
+    has_child = np.zeros(J, bool)
+    for p in parents:
+        if p >= 0:
+            has_child[p] = True
+    leaves = np.flatnonzero(~has_child)
+    leaf = int(leaves[np.argmin(heights[leaves])])
+    chain, j = 0.0, leaf
+    while j >= 0:
+        chain += float(lengths[j])
+        j = parents[j]
+    for bound, scale, name in UNIT_GUESSES:
+        if chain < bound:
+            return scale, name, chain, leaf
+    raise AssertionError("unreachable")
+
+
+def check_positions(path: object, pos: np.ndarray, rot: np.ndarray, limit: float = 1e6) -> None:
+    """MotionFileError unless positions (metres) and orientations are finite and |pos| <= ``limit``."""
+    if not (np.isfinite(pos).all() and np.isfinite(rot).all()):
+        raise MotionFileError(path, "values too large: forward kinematics overflows")
+    if np.abs(pos).max() > limit:
+        raise MotionFileError(path, f"implausible positions (more than {limit:g} m from the origin)")
