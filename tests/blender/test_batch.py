@@ -1,0 +1,211 @@
+"""``a4mer batch`` with the real worker (bpy module): a folder of tiny real clips plus a corrupt file,
+a .blend holding several SMPL armatures (one with a hole in its keys), and the ``blender -b`` entry
+script run under the bpy module.
+
+Segmentation uses the shipped model when it exists. Until then (and only here, in tests) the model is
+replaced by the STAND-IN worker tests/blender/fake_worker.py through the runner's worker mode
+(``--runner-python``); the test says which one it used.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import bpy
+from a4mer.api import load_motion
+from a4mer.cli.main import main
+from a4mer.io import write_amass_npz
+from a4mer.strips import ATOMS_TRACK, MOTIFS_TRACK
+from a4mer_blender.bridge import anim_compat, armature, nla
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+WALK = REPO / "examples" / "bandai" / "dataset-1_walk_happy_002.bvh"
+KICK = REPO / "examples" / "hdm05" / "amc" / "HDM_mm_kickLFront1Reps_023_120.amc"
+ASF = REPO / "examples" / "hdm05" / "asf" / "HDM_mm.asf"
+
+
+def _model_available() -> bool:
+    try:
+        from a4mer.model import DEFAULT_BUNDLE
+    except ImportError:
+        return False
+    return DEFAULT_BUNDLE.is_file()
+
+
+@pytest.fixture
+def segmenter(tmp_path, monkeypatch) -> list[str]:
+    """Extra ``a4mer batch`` flags choosing the segmenter: none (the shipped model) when it exists,
+    else the test-only stand-in worker."""
+    if _model_available():
+        return []
+    exe = tmp_path / "standin_python"
+    exe.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{HERE / "fake_worker.py"}" "$@"\n')
+    exe.chmod(exe.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("A4MER_FAKE_WORKER", "ok")
+    return ["--runner-python", str(exe)]
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory) -> tuple[Path, dict[str, tuple[int, float]]]:
+    """A folder: a 40-frame npz slice of the Bandai walk, the HDM05 kick (AMC + its ASF in ../asf/),
+    and a corrupt npz. Returns the folder and {name: (frames, fps)} of the good clips."""
+    root = tmp_path_factory.mktemp("batch_in")
+    walk = load_motion(WALK).slice(0, 40)
+    write_amass_npz(walk, root / "walk.npz")
+    (root / "hdm" / "amc").mkdir(parents=True)
+    (root / "hdm" / "asf").mkdir()
+    (root / "hdm" / "amc" / KICK.name).write_bytes(KICK.read_bytes())
+    (root / "hdm" / "asf" / ASF.name).write_bytes(ASF.read_bytes())
+    (root / "broken.npz").write_bytes(b"PK\x03\x04 this is not a zip archive at all")
+    kick = load_motion(KICK)
+    return root, {"walk": (40, 30.0), KICK.stem: (kick.num_frames, kick.fps)}
+
+
+def _run(args, capsys) -> tuple[int, str]:
+    code = main(["batch", *map(str, args)])
+    cap = capsys.readouterr()
+    return code, cap.out + cap.err
+
+
+def check_tiles(seg: dict, T: int) -> None:
+    """Atoms tile [0, T) without holes; motifs ordered, non-overlapping, inside the clip."""
+    atoms = seg["atoms"]
+    assert atoms[0]["start_frame"] == 0 and atoms[-1]["end_frame"] == T
+    assert all(a["end_frame"] == b["start_frame"] for a, b in zip(atoms[:-1], atoms[1:]))
+    assert all(a["end_frame"] > a["start_frame"] for a in atoms)
+    ends = [0] + [m["end_frame"] for m in seg["motifs"]]
+    assert all(m["start_frame"] >= e for m, e in zip(seg["motifs"], ends[:-1]))
+    assert all(0 <= m["start_frame"] < m["end_frame"] <= T for m in seg["motifs"])
+    assert seg["duration"] == pytest.approx(T / seg["fps"], abs=1e-5)
+
+
+def _open(path: Path):
+    bpy.ops.wm.open_mainfile(filepath=str(path), load_ui=False)
+    scene = bpy.context.scene
+    return scene, [o for o in scene.objects if o.type == "ARMATURE"]
+
+
+def test_batch_folder(clips, segmenter, tmp_path, capsys):
+    root, good = clips
+    out = tmp_path / "out"
+    code, text = _run([root, "--out", out, "--segment", "--jobs", "2", *segmenter], capsys)
+    print(text)
+    assert code != 0
+    assert "broken" in text and "broken.npz" in text and "not a readable npz" in text
+    names = sorted(p.name for p in out.iterdir())
+    want = sorted(f"{n}{s}" for n in good for s in (".blend", ".segments.json", ".timeline.png")) + ["runs"]
+    assert names == want  # nothing named broken.*, no temporary file or folder
+    for name, (T, fps) in good.items():
+        seg = json.loads((out / f"{name}.segments.json").read_text())
+        check_tiles(seg, T)
+        assert seg["fps"] == pytest.approx(fps)
+        scene, arms = _open(out / f"{name}.blend")
+        assert len(arms) == 1
+        obj = arms[0]
+        assert armature.scene_fps(scene) == pytest.approx(fps)
+        f0, n = armature.action_frames(obj.animation_data.action)
+        assert (f0, n) == (1, T)  # the action spans the clip
+        tracks = nla.a4mer_tracks(obj)
+        assert [t.name for t in tracks] == [ATOMS_TRACK, MOTIFS_TRACK]
+        assert len(tracks[0].strips) == len(seg["atoms"]) and len(tracks[1].strips) == len(seg["motifs"])
+        if not segmenter:
+            assert seg["model_hash"] != "fake"
+    summ = json.loads(next((out / "runs").iterdir()).read_text())
+    assert summ["counts"] == {"ok": 2, "failed": 1, "skipped": 0}
+    stamp = {p.name: p.stat().st_mtime_ns for p in out.iterdir() if p.is_file()}
+    code, text = _run([root, "--out", out, "--segment", *segmenter], capsys)
+    assert code != 0 and text.count("skipped ") == 2
+    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir() if p.is_file()} == stamp  # nothing rewritten
+
+
+def _make_scene_blend(path: Path) -> dict:
+    """A .blend with two SMPL armatures (A: keys deleted on frames 11..19, B: dense) and a non-SMPL
+    armature. Returns facts about it."""
+    from a4mer_blender.operators.importer import import_motion
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    scene = bpy.context.scene
+    scene.render.fps, scene.render.fps_base = 30, 1.0
+    scene.frame_start = 1
+    clip = path.parent / "walk36.npz"
+    write_amass_npz(load_motion(WALK).slice(0, 36), clip)
+    a, _ = import_motion(bpy.context, str(clip), apply_to_selected=False)
+    a.name = "Alpha"
+    b, _ = import_motion(bpy.context, str(clip), apply_to_selected=False)
+    b.name = "Beta"
+    bpy.ops.object.armature_add()
+    bpy.context.active_object.name = "NotSMPL"
+    values = {}
+    for fc in anim_compat.fcurves_of(a, a.animation_data.action):
+        kp = fc.keyframe_points
+        for i in reversed(range(len(kp))):
+            if 11 <= kp[i].co[0] <= 19:
+                kp.remove(kp[i])
+        values[(fc.data_path, fc.array_index)] = {int(k.co[0]): k.co[1] for k in kp}
+    bpy.ops.wm.save_as_mainfile(filepath=str(path))
+    return {"values": values, "sha": hashlib.sha256(path.read_bytes()).hexdigest()}
+
+
+def test_batch_blend_input_fill_extend(segmenter, tmp_path, capsys):
+    src = tmp_path / "in" / "shot.blend"
+    src.parent.mkdir()
+    facts = _make_scene_blend(src)
+    out = tmp_path / "out"
+    code, text = _run([src, "--out", out, "--segment", "--fill-gaps", "--extend", "6", *segmenter], capsys)
+    print(text)
+    assert code == 0
+    assert "Alpha: fill-gaps: filled 1 gap(s), 9 frames" in text and "Beta: fill-gaps: no gaps" in text
+    names = sorted(p.name for p in out.iterdir() if p.is_file())
+    assert names == ["shot.blend", "shot__Alpha.segments.json", "shot__Alpha.timeline.png",
+                     "shot__Beta.segments.json", "shot__Beta.timeline.png"]
+    assert hashlib.sha256(src.read_bytes()).hexdigest() == facts["sha"]  # the input is never modified
+    for n in ("Alpha", "Beta"):
+        check_tiles(json.loads((out / f"shot__{n}.segments.json").read_text()), 36 + 6)
+    scene, arms = _open(out / "shot.blend")
+    assert sorted(o.name for o in arms) == ["Alpha", "Beta", "NotSMPL"]
+    alpha = scene.objects["Alpha"]
+    assert armature.action_frames(alpha.animation_data.action) == (1, 42)
+    assert len(nla.a4mer_tracks(alpha)) == 2 and nla.a4mer_tracks(scene.objects["NotSMPL"]) == []
+    curves = {(fc.data_path, fc.array_index): fc for fc in anim_compat.fcurves_of(alpha, alpha.animation_data.action)}
+    for key, kept in facts["values"].items():
+        fc = curves[key]
+        frames = sorted(int(round(k.co[0])) for k in fc.keyframe_points)
+        assert frames == list(range(1, 43))  # every frame keyed now (gap filled, 6 frames added)
+        got = {int(round(k.co[0])): k.co[1] for k in fc.keyframe_points}
+        for f in (1, 10, 20, 36):
+            if "quaternion" in key[0]:  # compare rotations up to the quaternion sign
+                continue
+            assert got[f] == pytest.approx(kept[f], abs=1e-4)
+    # --object picks one armature: plain output names
+    out2 = tmp_path / "out2"
+    code, text = _run([src, "--out", out2, "--segment", "--object", "Beta", *segmenter], capsys)
+    assert code == 0
+    assert sorted(p.name for p in out2.iterdir() if p.is_file()) == ["shot.blend", "shot.segments.json",
+                                                                      "shot.timeline.png"]
+    code, text = _run([src, "--out", tmp_path / "out3", "--object", "NotSMPL"], capsys)
+    assert code != 0 and "NotSMPL" in text and "not an SMPL-like rig" in text
+
+
+def test_blender_entry_script(clips, segmenter, tmp_path):
+    """scripts/blender_batch.py (the ``blender -b --python`` entry) under the bpy module."""
+    root, _ = clips
+    script = REPO / "scripts" / "blender_batch.py"
+    args = [a for a in segmenter]
+    if args:
+        args = ["--python", args[1]]
+    proc = subprocess.run([sys.executable, str(script), "--", "--input", str(root / "walk.npz"), "--out-dir",
+                           str(tmp_path / "o"), "--segment", *args], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    res = json.loads(proc.stdout.strip().splitlines()[-1].split(" ", 1)[1])
+    assert sorted(res["outputs"]) == ["walk.blend", "walk.segments.json", "walk.timeline.png"]
+    bad = subprocess.run([sys.executable, str(script), "--", "--input", str(root / "broken.npz"), "--out-dir",
+                          str(tmp_path / "o2")], capture_output=True, text=True)
+    assert bad.returncode == 1 and "broken.npz" in bad.stderr
+    assert list((tmp_path / "o2").iterdir()) == []
