@@ -213,7 +213,7 @@ def write_bvh(motion: Motion, path: str | os.PathLike, names: Mapping[str, str] 
     cols = [0, 1, 2] + [3 + 3 * j + k for j in dfs for k in range(3)]
     frames = frames[:, cols]
     frames[np.abs(frames) < 0.5 * 10.0 ** -precision] = 0.0  # no "-0.000000"
-    lines += ["MOTION", f"Frames: {T}", f"Frame Time: {1.0 / motion.fps:.8f}"]
+    lines += ["MOTION", f"Frames: {T}", f"Frame Time: {1.0 / motion.fps:.10f}"]
     row = " ".join([f"%.{precision}f"] * frames.shape[1])
     body = "\n".join(row % tuple(r) for r in frames)
     path = Path(path)

@@ -192,7 +192,7 @@ def test_write_standard_header(tmp_path):
     assert "CHANNELS 6 Xposition Yposition Zposition Zrotation Xrotation Yrotation" in lines
     assert lines.count("CHANNELS 3 Zrotation Xrotation Yrotation") == 23
     assert lines.count("End Site") == 5  # head, 2 feet, 2 hands
-    assert "Frame Time: 0.03333333" in lines
+    assert "Frame Time: 0.0333333333" in lines
 
 
 def test_write_subset_helpers_names(tmp_path):
