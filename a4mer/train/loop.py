@@ -47,12 +47,22 @@ def feature_stats(items: list[ClipItem], config: TrainConfig, rng: np.random.Gen
     return x.mean(0), x.std(0).clamp_min(1e-3)
 
 
-def lr_at(step: int, total: int, config: TrainConfig) -> float:
+def lr_at(step: int, fraction: float, config: TrainConfig) -> float:
+    """Learning rate: linear warm-up over ``warmup_steps``, then cosine decay to 5 % by ``fraction`` = 1."""
     o = config.optim
     if step < o.warmup_steps:
         return o.lr * (step + 1) / o.warmup_steps
-    f = (step - o.warmup_steps) / max(1, total - o.warmup_steps)
-    return o.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(f, 1.0))))
+    return o.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(max(fraction, 0.0), 1.0))))
+
+
+def progress_fraction(step: int, total: int, elapsed: float, config: TrainConfig) -> float:
+    """How far the run is, in [0, 1]: ``step / total``, or with ``time_limit_s`` the larger of that
+    and ``elapsed / time_limit_s`` (the schedules then fit the wall-clock budget; such runs are not
+    bit-reproducible)."""
+    f = step / max(total, 1)
+    if config.time_limit_s:
+        f = max(f, elapsed / config.time_limit_s)
+    return min(f, 1.0)
 
 
 def build_net(config: TrainConfig) -> A4MerNet:
@@ -120,7 +130,7 @@ def train(data_dir: str | Path, config: TrainConfig, out: str | Path, resume: bo
     params = [p for n, p in net.named_parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=config.optim.lr, weight_decay=config.optim.weight_decay)
     rng = np.random.default_rng([config.seed, rank])
-    step, vocab = 0, None
+    step, vocab, st = 0, None, {}
     total = config.optim.steps + config.optim.stage2_steps
     if resume:
         load_weights(out, net)
@@ -130,7 +140,7 @@ def train(data_dir: str | Path, config: TrainConfig, out: str | Path, resume: bo
             rng.bit_generator.state = st["rng"]
         else:  # other ranks: a fresh stream per (seed, rank, step)
             rng = np.random.default_rng([config.seed, rank, step])
-    if step >= config.optim.steps and config.optim.stage2_steps and (out / "vocab.safetensors").is_file():
+    if resume and (out / "vocab.safetensors").is_file() and config.optim.stage2_steps and step >= config.optim.steps:
         from ..motifs.vocab import MotifVocabulary
         vocab = MotifVocabulary.load(out / "vocab.safetensors")
         assign_groups(net, items, vocab, config)
@@ -139,15 +149,26 @@ def train(data_dir: str | Path, config: TrainConfig, out: str | Path, resume: bo
     t0, seen, last = time.time(), 0, {}
     first = step
     net.train()
-    while step < total:
-        if step == config.optim.steps and vocab is None:
+    stage1_fraction = config.optim.steps / max(total, 1)
+    elapsed0 = float(st.get("elapsed", 0.0)) if resume else 0.0
+    while True:
+        frac = progress_fraction(step, total, elapsed0 + time.time() - t0, config)
+        if frac >= 1.0:
+            break
+        if world > 1:  # every rank follows rank 0's clock
+            flags = torch.tensor([frac])
+            dist.broadcast(flags, 0)
+            frac = float(flags[0])
+            if frac >= 1.0:
+                break
+        use2 = config.optim.stage2_steps > 0 and frac >= stage1_fraction
+        if use2 and vocab is None:
             vocab = mine_vocabulary(net, items, config)
             if rank == 0:
                 vocab.save(out / "vocab.safetensors")
             assign_groups(net, items, vocab, config)
-        use2 = step >= config.optim.steps
         for g in opt.param_groups:
-            g["lr"] = lr_at(step, total, config)
+            g["lr"] = lr_at(step, frac, config)
         batch = sampler.next_batch(max(1, config.optim.batch_size // world))
         loss, stats = net.loss(batch, use2)
         opt.zero_grad(set_to_none=True)
@@ -159,7 +180,7 @@ def train(data_dir: str | Path, config: TrainConfig, out: str | Path, resume: bo
                     p.grad /= world
         torch.nn.utils.clip_grad_norm_(params, config.optim.grad_clip)
         opt.step()
-        net.ema_step(momentum_at(step, total, config.optim.ema_start, config.optim.ema_end), use2)
+        net.ema_step(momentum_at(int(frac * 10000), 10000, config.optim.ema_start, config.optim.ema_end), use2)
         step += 1
         seen += batch.frames.shape[0] * world
         if not math.isfinite(loss.item()):
@@ -167,25 +188,20 @@ def train(data_dir: str | Path, config: TrainConfig, out: str | Path, resume: bo
         last = {"loss": loss.item(), **stats, "win/s": seen / max(time.time() - t0, 1e-9)}
         if step % config.log_every == 0 or step == total:
             bar.update(step, total, last)
-        if rank == 0 and (step % config.checkpoint_every == 0 or step == total):
-            _save(out, net, config, opt, step, rng, world)
+        if rank == 0 and step % config.checkpoint_every == 0:
+            _save(out, net, config, opt, step, rng, world, elapsed0 + time.time() - t0)
         if stop_after is not None and step - first >= stop_after and step < total:
             if rank == 0:
-                _save(out, net, config, opt, step, rng, world)
+                _save(out, net, config, opt, step, rng, world, elapsed0 + time.time() - t0)
             bar.close()
             return out
-        if config.time_limit_s and time.time() - t0 > config.time_limit_s:
-            if rank == 0:
-                print(f"time limit reached at step {step}", file=sys.stderr)
-                _save(out, net, config, opt, step, rng, world)
-            break
     bar.close()
     in_sync = _ranks_in_sync(net) if world > 1 else True
     round_to_half(net)  # the bundle stores float16: mine with exactly the weights that ship
     vocab = mine_vocabulary(net, items, config)
     if rank == 0:
         vocab.save(out / "vocab.safetensors")
-        save_checkpoint(out, net, config)
+        _save(out, net, config, opt, step, rng, world, elapsed0 + time.time() - t0)
         from ..model import A4Mer
         A4Mer(config, net, vocab, {"training": {"steps": step, "seconds": round(time.time() - t0, 1)}}).save(out / "bundle.safetensors")
         (out / "train_log.json").write_text(json.dumps({"step": step, "last": last, "seconds": time.time() - t0,
@@ -205,7 +221,8 @@ def _ranks_in_sync(net: A4MerNet) -> bool:
     return bool(ok.item() == 1.0)
 
 
-def _save(out: Path, net: A4MerNet, config: TrainConfig, opt: Any, step: int, rng: np.random.Generator, world: int) -> None:
+def _save(out: Path, net: A4MerNet, config: TrainConfig, opt: Any, step: int, rng: np.random.Generator, world: int,
+          elapsed: float = 0.0) -> None:
     # each rank's generator state is not gathered; ranks > 0 reseed deterministically from the step on resume
-    save_checkpoint(out, net, config, opt, {"step": step, "rng": rng.bit_generator.state, "world": world,
+    save_checkpoint(out, net, config, opt, {"step": step, "rng": rng.bit_generator.state, "world": world, "elapsed": elapsed,
                                             "config": to_dict(config)})

@@ -2,21 +2,34 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from ..data.dataset import ClipItem
-from ..jepa.hierarchy import A4MerNet, encode_clip, encoder_hash
+from ..data.windows import collate, plan_windows
+from ..jepa.hierarchy import A4MerNet, encoder_hash
 from ..motifs.vocab import MotifVocabulary, build_vocabulary
 from .config import TrainConfig
 
 
-def encode_items(net: A4MerNet, items: list[ClipItem], config: TrainConfig) -> list[np.ndarray]:
-    """Atom tokens (S_i, D) of every item (target encoder, eval mode)."""
+@torch.no_grad()
+def encode_items(net: A4MerNet, items: list[ClipItem], config: TrainConfig, batch_size: int = 128) -> list[np.ndarray]:
+    """Atom tokens (S_i, D) of every item (target encoder, eval mode); windows of many items are
+    batched together."""
     was = net.training
     net.eval()
-    out = [encode_clip(net, it.arrays, it.bounds, config.data.window_frames, config.data.max_segments)["atom_tokens"]
-           for it in items]
+    W, Smax = config.data.window_frames, config.data.max_segments
+    jobs = [(n, i, j) for n, it in enumerate(items) for i, j in plan_windows(it.bounds, W, Smax)]
+    parts: list[list[np.ndarray]] = [[] for _ in items]
+    device = next(net.parameters()).device
+    for k in range(0, len(jobs), batch_size):
+        chunk = jobs[k:k + batch_size]
+        batch = collate([items[n].arrays for n, _, _ in chunk], [items[n].bounds for n, _, _ in chunk],
+                        [(i, j) for _, i, j in chunk], config.data.fps).to(device)
+        tok = net.encode(batch)["atom_tokens"].float().cpu().numpy()
+        for b, (n, i, j) in enumerate(chunk):
+            parts[n].append(tok[b, :j - i])
     net.train(was)
-    return out
+    return [np.concatenate(p) for p in parts]
 
 
 def effective_k(num_atoms: int, k: int) -> int:

@@ -1,0 +1,59 @@
+"""End to end with the shipped default bundle on the example clips (real mocap, real model)."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from a4mer.api import load_motion
+from a4mer.cli.main import main
+from a4mer.model import DEFAULT_BUNDLE, A4Mer
+
+from test_inference import check_record
+
+
+@pytest.fixture(scope="module")
+def model():
+    if not DEFAULT_BUNDLE.is_file():
+        pytest.fail(f"the default bundle {DEFAULT_BUNDLE} is missing")
+    return A4Mer.load()
+
+
+def _examples(repo_root):
+    clips = sorted((repo_root / "examples").glob("bandai/*.bvh")) + sorted((repo_root / "examples").glob("hdm05/amc/*.amc"))
+    if not clips:
+        pytest.skip("no example clips in examples/")
+    return clips
+
+
+def test_bundle_metadata(model):
+    assert DEFAULT_BUNDLE.stat().st_size <= 20e6
+    assert "CC BY-NC 4.0" in model.info["license"] and model.info["attributions"]
+    assert model.vocab is not None and model.vocab.encoder_hash == model.model_hash
+
+
+def test_segments_of_example_clips(model, repo_root):
+    for path in _examples(repo_root):
+        motion = load_motion(path)
+        rec = model.segment(motion)
+        check_record(rec, motion)
+        lengths = np.array([a["end_t"] - a["start_t"] for a in rec["atoms"]])
+        if motion.duration >= 3.0:
+            assert 0.3 <= np.median(lengths) <= 1.5, (path, lengths)
+            assert len(rec["atoms"]) >= 3
+        tokens, spans = model.encode(motion)
+        assert tokens.shape == (len(rec["atoms"]), model.dim)
+        assert np.array_equal(spans[:, 0], [a["start_frame"] for a in rec["atoms"]])
+        if len(tokens) >= 3:
+            assert tokens.std(0).mean() > 0.05  # no collapse: atoms of one clip differ
+
+
+def test_cli_on_example_is_deterministic(model, repo_root, tmp_path):
+    path = _examples(repo_root)[0]
+    assert main(["segment", str(path), "-o", str(tmp_path / "a.json")]) == 0
+    assert main(["segment", str(path), "-o", str(tmp_path / "b.json"), "--progress-jsonl"]) == 0
+    a = (tmp_path / "a.json").read_text()
+    assert a == (tmp_path / "b.json").read_text()
+    rec = json.loads(a)
+    assert rec["model_hash"] == model.model_hash
