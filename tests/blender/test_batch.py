@@ -101,7 +101,7 @@ def test_batch_folder(clips, segmenter, tmp_path, capsys):
     assert code != 0
     assert "broken" in text and "broken.npz" in text and "not a readable npz" in text
     names = sorted(p.name for p in out.iterdir())
-    want = sorted(f"{n}{s}" for n in good for s in (".blend", ".segments.json", ".timeline.png")) + ["runs"]
+    want = sorted([f"{n}{s}" for n in good for s in (".blend", ".segments.json", ".timeline.png")] + ["runs"])
     assert names == want  # nothing named broken.*, no temporary file or folder
     for name, (T, fps) in good.items():
         seg = json.loads((out / f"{name}.segments.json").read_text())

@@ -1,0 +1,59 @@
+"""The motif panel draws (through a recording layout) with valid icons, operators and properties."""
+from __future__ import annotations
+
+import json
+import types
+
+import bpy
+from a4mer_blender.bridge import armature
+from a4mer_blender.panels import A4MER_PT_motifs
+from bl_helpers import even_segments, make_row_rig, smooth_motion
+
+ICONS = set(bpy.types.UILayout.bl_rna.functions["label"].parameters["icon"].enum_items.keys())
+
+
+class Recorder:
+    def __init__(self, log):
+        self.log = log
+
+    def row(self, **kw):
+        return self
+
+    column = row
+
+    def label(self, text="", icon="NONE"):
+        assert icon in ICONS, icon
+        self.log.append(("label", text))
+
+    def prop(self, data, name, **kw):
+        assert name in data.bl_rna.properties, name
+        self.log.append(("prop", name))
+
+    def operator(self, idname, text="", icon="NONE"):
+        assert icon in ICONS, icon
+        mod, op = idname.split(".")
+        assert hasattr(getattr(bpy.ops, mod), op), idname
+        self.log.append(("op", idname))
+        return types.SimpleNamespace()
+
+
+def _draw():
+    log = []
+    A4MER_PT_motifs.draw(types.SimpleNamespace(layout=Recorder(log)), bpy.context)
+    return log
+
+
+def test_panel_lists_motifs(scene, tmp_path):
+    obj, _ = make_row_rig("mpi_body_only")
+    armature.write_motion(obj, smooth_motion(T=60), scene)
+    assert ("label", "No motifs yet: select an SMPL armature and run.") in _draw()
+    seg = even_segments(60, 30.0, atom_len=10)
+    p = tmp_path / "s.json"
+    p.write_text(json.dumps(seg))
+    bpy.ops.a4mer.segment(segments_file=str(p))
+    bpy.context.window_manager.a4mer_status = "A4Mer: running"
+    log = _draw()
+    ids = sorted({m["motif_id"] for m in seg["motifs"]})
+    assert [t for k, t in log if k == "label" and t.startswith("m")] == [f"m{i}" for i in ids]
+    assert ("prop", "a4mer_progress") in log
+    assert sum(1 for k, t in log if k == "op" and t == "a4mer.motif_jump") == 2 * len(ids)
