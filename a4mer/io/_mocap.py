@@ -94,6 +94,13 @@ def _qmul_into(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
     out[3] = aw * bz + ax * by - ay * bx + az * bw
 
 
+def qmul_soa(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Hamilton product of component-major quaternions ``(4, ...)`` (broadcasting)."""
+    out = np.empty(np.broadcast_shapes(a.shape, b.shape))
+    _qmul_into(a, b, out)
+    return out
+
+
 def _qapply(q: np.ndarray, v) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     w, ux, uy, uz = q
     vx, vy, vz = v

@@ -17,14 +17,15 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import A4merError, MotionFileError
-from ..geometry import euler_to_quat, quat_conj, quat_identity, quat_mul
-from ._mocap import check_positions, fk_soa, parse_number, read_text, to_world
+from ..geometry import euler_to_quat
+from ._mocap import check_positions, euler_soa, fk_soa, parse_number, qmul_soa, read_text, to_world
 from .source import SourceClip
 
 HDM05_FPS = 120.0
@@ -275,10 +276,75 @@ def find_asf(amc_path: str | os.PathLike, asf: str | os.PathLike | None = None) 
     raise MotionFileError(amc, "no ASF skeleton found; tried: " + "; ".join(tried) + " (pass asf=PATH)")
 
 
+_NAME_TOKEN = re.compile(r"(?<!\S)[A-Za-z_]\S*")
+
+
+def _amc_fast(body: str, counts: dict[str, int], expected: list[str]) -> np.ndarray | None:
+    """(T, sum of dof) values in ``expected`` order when every frame lists the bones in the same order
+    with consecutive frame numbers (the usual layout); None otherwise (the line parser then decides).
+
+    A regular expression checks the layout (frame number line, then each bone with exactly its dof
+    count of values), then the numbers are parsed in one call."""
+    head = body.split("\n", len(expected) + 1)[1:len(expected) + 1]
+    order = [ln.split(None, 1)[0] if ln.strip() else "" for ln in head]
+    if sorted(order) != sorted(expected):
+        return None
+    frame = r"\d+[ \t]*\n" + "".join(rf"[ \t]*{re.escape(n)}(?:[ \t]+\S+){{{counts[n]}}}[ \t]*\n" for n in order)
+    if not re.fullmatch(f"(?:{frame})+", body):
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy warns (does not raise) on unparsable text
+        try:
+            flat = np.fromstring(_NAME_TOKEN.sub(" ", body), sep=" ")
+        except (DeprecationWarning, ValueError):
+            return None
+    width = 1 + sum(counts[n] for n in order)
+    if flat.size % width:
+        return None
+    grid = flat.reshape(-1, width)                                          # (T, 1 + sum of dof)
+    if not np.array_equal(grid[:, 0], grid[0, 0] + np.arange(len(grid))):
+        return None
+    start = dict(zip(order, np.cumsum([1] + [counts[n] for n in order[:-1]])))
+    return grid[:, [start[n] + k for n in expected for k in range(counts[n])]]
+
+
 def _parse_amc(path: object, text: str, skel: AsfSkeleton) -> tuple[dict[str, np.ndarray], str | None]:
     """Per bone (and 'root') a (T, n) array of the AMC's values in file order; the angle keyword."""
     counts = {"root": len(skel.root_order), **{b.name: len(b.dof) for b in skel.bones}}
     expected = [n for n, c in counts.items() if c > 0]
+    lines = text.splitlines()
+    angle_kw = None
+    first = len(lines)
+    for k, line in enumerate(lines):
+        head = line.split("#", 1)[0].strip()
+        if head.isdigit():
+            first = k
+            break
+        if head.upper() in (":DEGREES", ":RADIANS"):
+            angle_kw = head[1:].lower()
+        elif head and not head.startswith(":"):
+            first = -1  # data before the first frame number: the line parser reports it
+            break
+    body = "\n".join(lines[first:]) + "\n"
+    flat = None
+    if first >= 0 and "#" not in body and ":" not in body:
+        flat = _amc_fast(body, counts, expected)
+    if flat is None:
+        flat, angle_kw = _parse_amc_lines(path, lines, counts, expected)
+    finite = np.isfinite(flat).all(axis=1)
+    if not finite.all():
+        raise MotionFileError(path, f"frame {int(np.argmin(finite)) + 1} contains NaN/inf values")
+    out, c = {}, 0
+    for n in expected:
+        out[n] = flat[:, c:c + counts[n]]
+        c += counts[n]
+    return out, angle_kw
+
+
+def _parse_amc_lines(path: object, lines: list[str], counts: dict[str, int], expected: list[str]
+                     ) -> tuple[np.ndarray, str | None]:
+    """Line-by-line AMC parser: (T, sum of dof) values in ``expected`` order, the angle keyword;
+    MotionFileError with the line for anything malformed."""
     angle_kw = None
     frames: list[list[str]] = []   # per frame: the value tokens in `expected` order
     cur: dict[str, list[str]] | None = None
@@ -291,7 +357,7 @@ def _parse_amc(path: object, text: str, skel: AsfSkeleton) -> tuple[dict[str, np
         frames.append([v for n in expected for v in cur[n]])
 
     ln = 0
-    for ln, line in enumerate(text.splitlines(), 1):
+    for ln, line in enumerate(lines, 1):
         toks = line.split("#", 1)[0].split()
         if not toks:
             continue
@@ -314,7 +380,7 @@ def _parse_amc(path: object, text: str, skel: AsfSkeleton) -> tuple[dict[str, np
             raise MotionFileError(path, f"line {ln}: {toks[0]!r} before the first frame number")
         name = toks[0]
         if name not in counts:
-            raise MotionFileError(path, f"line {ln}: unknown bone {name!r} (not in {skel.path})")
+            raise MotionFileError(path, f"line {ln}: unknown bone {name!r} (not in the ASF)")
         if name in cur:
             raise MotionFileError(path, f"line {ln}: bone {name!r} twice in frame {number}")
         if len(toks) - 1 != counts[name]:
@@ -324,22 +390,14 @@ def _parse_amc(path: object, text: str, skel: AsfSkeleton) -> tuple[dict[str, np
     if cur is None:
         raise MotionFileError(path, "no frames (not an AMC file, or empty)")
     close(ln)
-    width = len(frames[0])
     try:
-        flat = np.array(frames, dtype=np.float64).reshape(len(frames), width)  # (T, sum of dof)
+        flat = np.array(frames, dtype=np.float64).reshape(len(frames), -1)  # (T, sum of dof)
     except ValueError:
         for i, fr in enumerate(frames):
             for v in fr:
                 parse_number(path, v, f"frame {i + 1}")
         raise MotionFileError(path, "bad frame data") from None
-    finite = np.isfinite(flat).all(axis=1)
-    if not finite.all():
-        raise MotionFileError(path, f"frame {int(np.argmin(finite)) + 1} contains NaN/inf values")
-    out, c = {}, 0
-    for n in expected:
-        out[n] = flat[:, c:c + counts[n]]
-        c += counts[n]
-    return out, angle_kw
+    return flat, angle_kw
 
 
 def _dof_angles(values: np.ndarray | None, dof: tuple[str, ...], order: str, T: int) -> np.ndarray:
@@ -387,7 +445,8 @@ def read_amc(path: str | os.PathLike, asf: str | os.PathLike | AsfSkeleton | Non
         offsets.append(b.direction * b.length)
     J = len(names)
 
-    local = quat_identity((T, J))
+    local = np.zeros((4, J, T))                                             # component-major
+    local[0] = 1.0
     root_vals = values.get("root", np.zeros((T, 0)))
     rot_dof = tuple(c.lower() for c in skel.root_order if c.startswith("R"))
     rot_cols = [k for k, c in enumerate(skel.root_order) if c.startswith("R")]
@@ -400,10 +459,11 @@ def read_amc(path: str | os.PathLike, asf: str | os.PathLike | AsfSkeleton | Non
             groups.setdefault(b.axis_order, []).append(j)
     for order, js in groups.items():
         ang3 = np.stack([_dof_angles(root_vals[:, rot_cols], rot_dof, order, T) if j == 0 else
-                         _dof_angles(values[bones[j - 1].name], bones[j - 1].dof, order, T) for j in js], 1)
-        m = extrinsic_quat(ang3 * ang, order)                                   # (T, Jg, 4)
-        c = np.stack([extrinsic_quat(axes[j][0], order) for j in js])          # (Jg, 4)
-        local[:, js] = quat_mul(quat_mul(c, m), quat_conj(c))
+                         _dof_angles(values[bones[j - 1].name], bones[j - 1].dof, order, T) for j in js])
+        # extrinsic in `order` = intrinsic in the reversed order
+        m = euler_soa(ang3.transpose(2, 0, 1)[::-1] * ang, tuple("XYZ".index(a) for a in order[::-1]))
+        c = np.stack([extrinsic_quat(axes[j][0], order) for j in js]).T[:, :, None]  # (4, Jg, 1)
+        local[:, js] = qmul_soa(qmul_soa(c, m), c * np.array([1.0, -1.0, -1.0, -1.0])[:, None, None])
     trans: list[np.ndarray] = list(offsets)
     root_pos = np.repeat(skel.root_position[:, None], T, axis=1)          # (3, T)
     for k, c in enumerate(skel.root_order):
@@ -411,7 +471,7 @@ def read_amc(path: str | os.PathLike, asf: str | os.PathLike | AsfSkeleton | Non
             root_pos["XYZ".index(c[1])] = root_vals[:, k]
     trans[0] = root_pos
     rotates = [j == 0 or bool(bones[j - 1].dof) for j in range(len(bones) + 1)] + [False] * len(leaves)
-    pos, rot = fk_soa(np.ascontiguousarray(local.transpose(2, 1, 0)), trans, parents, rotates)
+    pos, rot = fk_soa(local, trans, parents, rotates)
     rest, rest_rot = fk_soa(None, offsets, parents)
     scale = skel.unit_scale
     pos, rot = to_world(pos, rot, up, scale)
