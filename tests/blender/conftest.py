@@ -5,7 +5,14 @@ import pytest
 
 bpy = pytest.importorskip("bpy", reason="the bpy module is not installed (pip install a4mer[blender])")
 
-pytestmark = pytest.mark.blender
+HERE = __import__("pathlib").Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(config, items):
+    """Every test in this folder carries the ``blender`` marker (``-m "not blender"`` skips them)."""
+    for item in items:
+        if HERE in item.path.resolve().parents:
+            item.add_marker(pytest.mark.blender)
 
 
 @pytest.fixture

@@ -209,3 +209,20 @@ def test_blender_entry_script(clips, segmenter, tmp_path):
                           str(tmp_path / "o2")], capture_output=True, text=True)
     assert bad.returncode == 1 and "broken.npz" in bad.stderr
     assert list((tmp_path / "o2").iterdir()) == []
+
+
+def test_worker_heads_subprocess_matches_in_process():
+    """Inside a Blender without torch the heads run as ``PY -m a4mer inbetween|extend``: same frames."""
+    import argparse
+    from a4mer_blender.batch_worker import WorkerHeads, _heads
+    m = load_motion(WALK).slice(0, 50)
+    here = _heads(argparse.Namespace(checkpoint="", python=None))
+    there = WorkerHeads(sys.executable)
+    a, b = here.inbetween(m, 15, 30), there.inbetween(m, 15, 30)
+    np.testing.assert_allclose(a.joint_positions(), b.joint_positions(), atol=1e-9)
+    assert np.abs(a.joint_positions()[16:30] - m.joint_positions()[16:30]).max() > 1e-4  # frames were generated
+    c, d = here.extend_clip(m, 8), there.extend_clip(m, 8)
+    assert c.num_frames == d.num_frames == 58
+    np.testing.assert_allclose(c.joint_positions(), d.joint_positions(), atol=1e-9)
+    with pytest.raises(Exception, match="a4mer inbetween failed"):
+        there.inbetween(m, 10, 400)

@@ -1,9 +1,11 @@
 """End to end with the real model (skipped, with the reason, until a4mer.model and its shipped bundle
 exist): bpy.ops.a4mer.segment() on an MPI-convention rig carrying a real retargeted clip, and the
-in-process and worker runners giving identical segments."""
+in-process and worker runners giving identical segments. Env A4MER_TEST_MODEL=PATH runs them with
+another checkpoint (e.g. a smoke-training bundle) instead of the shipped default."""
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 
 import numpy as np
@@ -14,6 +16,7 @@ from a4mer_blender import runner
 from a4mer_blender.bridge import armature, nla
 from bl_helpers import make_row_rig, pose_snapshot
 
+MODEL = os.environ.get("A4MER_TEST_MODEL") or None
 CLIPS = ("bandai-namco/dataset-1/bvh/dataset-1_walk-left_tired_001.bvh",
          "bandai-namco/dataset-1/bvh/dataset-1_bye_feminine_001.bvh")
 
@@ -25,9 +28,9 @@ def model_ready():
     from a4mer.errors import A4merError
     try:
         from a4mer.model import A4Mer
-        A4Mer.load()
+        A4Mer.load(MODEL)
     except (A4merError, ImportError, OSError) as e:
-        pytest.skip(f"the shipped model cannot be loaded here: {e}")
+        pytest.skip(f"the model cannot be loaded here: {e}")
     return True
 
 
@@ -44,7 +47,8 @@ def real_rig(request, scene, data_root, model_ready):
 
 def test_segment_operator_with_the_model(scene, real_rig):
     obj = real_rig
-    bpy.context.preferences.addons["a4mer_blender"].preferences.runner_mode = "IN_PROCESS"
+    prefs = bpy.context.preferences.addons["a4mer_blender"].preferences
+    prefs.runner_mode, prefs.checkpoint_path, prefs.device = "IN_PROCESS", MODEL or "", "cpu"
     f0, T = armature.action_frames(obj.animation_data.action)
     frames = range(f0, f0 + T)
     before = pose_snapshot(obj, frames)
@@ -66,6 +70,7 @@ def test_in_process_and_worker_agree(scene, real_rig):
     if importlib.util.find_spec("a4mer.cli.segment") is None:
         pytest.skip("a4mer.cli.segment is not in this checkout yet")
     motion = armature.read_motion(real_rig, scene)
-    here = runner.run_sync(motion, runner.RunnerSettings(mode="IN_PROCESS", device="cpu"))
-    there = runner.run_sync(motion, runner.RunnerSettings(mode="WORKER", python=sys.executable, device="cpu"))
+    common = dict(checkpoint=MODEL or "", device="cpu")
+    here = runner.run_sync(motion, runner.RunnerSettings(mode="IN_PROCESS", **common))
+    there = runner.run_sync(motion, runner.RunnerSettings(mode="WORKER", python=sys.executable, **common))
     assert here == there
