@@ -314,3 +314,25 @@ def test_missing_file_and_directory(tmp_path):
         read_bvh(tmp_path / "nope.bvh")
     with pytest.raises(MotionFileError, match="directory"):
         read_bvh(tmp_path)
+
+
+def test_format_variants(tmp_path):
+    """CRLF line ends, braces on the name line, blank lines, a zero-channel joint, lower-case
+    channel names: the same motion as the plain file."""
+    vals = _random_values(np.random.default_rng(6), 4)
+    plain = tmp_path / "plain.bvh"
+    plain.write_text(_bvh_text(vals))
+    text = _bvh_text(vals).replace("JOINT A\n\t{", "JOINT A {").replace("MOTION\n", "MOTION\n\n")
+    text = text.replace("Xrotation Yrotation Zrotation", "xrotation yrotation zrotation")
+    variant = tmp_path / "variant.bvh"
+    variant.write_bytes(text.replace("\n", "\r\n").encode())
+    a, b = read_bvh(plain, unit_scale=1.0), read_bvh(variant, unit_scale=1.0)
+    assert a.names == b.names
+    np.testing.assert_allclose(a.positions, b.positions, atol=1e-12)
+    # a joint without channels keeps its offset and its parent's orientation
+    zero = _bvh_text(vals[:, :-3]).replace("CHANNELS 3 Yrotation Xrotation Zrotation\n\t\tEnd", "CHANNELS 0\n\t\tEnd")
+    p = tmp_path / "zero.bvh"
+    p.write_text(zero)
+    clip = read_bvh(p, unit_scale=1.0)
+    g, root = clip.index("G"), clip.index("Root")
+    np.testing.assert_allclose(clip.orientations[:, g], clip.orientations[:, root], atol=1e-12)
