@@ -126,11 +126,54 @@ def keyed_frames(obj, action) -> list[int]:
     return sorted(frames)
 
 
-def _heads():
-    return _core("heads.inbetween").default_heads()
+class WorkerHeads:
+    """The heads run by ``PY -m a4mer inbetween|extend`` in the worker interpreter (when this Python,
+    e.g. Blender's own, has no torch); same answers as in process (npz in, npz out)."""
+
+    def __init__(self, python: str):
+        self.python = python
+        self.name = f"heads via {python}"
+
+    def _run(self, motion, verb: str, extra: list[str]):
+        import subprocess
+        amass = _core("io.amass")
+        with tempfile.TemporaryDirectory(prefix="a4mer-heads-") as d:
+            src, out = Path(d) / "in.npz", Path(d) / "out.npz"
+            amass.write_amass_npz(motion, src)
+            env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+            proc = subprocess.run([self.python, "-m", "a4mer", verb, str(src), *extra, "-o", str(out)],
+                                  capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL)
+            if proc.returncode != 0 or not out.is_file():
+                tail = (proc.stderr.strip().splitlines() or ["no message"])[-1]
+                raise errors.A4merError(f"a4mer {verb} failed in {self.python}: {tail}")
+            return amass.read_amass_npz(out)
+
+    def inbetween(self, motion, start: int, end: int):
+        return self._run(motion, "inbetween", ["--start", str(start), "--end", str(end)])
+
+    def extend_clip(self, motion, n: int):
+        return self._run(motion, "extend", ["--frames", str(n)])
 
 
-def fill_gaps(context, obj) -> str:
+def _heads(args: argparse.Namespace | None = None):
+    """The generation heads: those of the model bundle (``--checkpoint`` or the shipped one) when it
+    loads here, else the packaged heads file, else the classical curves (what ``a4mer inbetween`` uses).
+    Without torch here, the worker interpreter ``--python`` runs them."""
+    try:
+        heads = _core("heads.inbetween")
+    except ImportError as e:
+        if args is not None and args.python:
+            return WorkerHeads(args.python)
+        raise errors.A4merError(f"filling gaps and extending need torch ({e}): pass --python with an "
+                                "interpreter that has torch and a4mer") from None
+    try:
+        model = _core("model").A4Mer.load((args.checkpoint if args is not None else "") or None)
+    except (ImportError, errors.A4merError):
+        return heads.default_heads()
+    return heads.heads_for(model)
+
+
+def fill_gaps(context, obj, args: argparse.Namespace | None = None) -> str:
     """Fill the real gaps of ``obj``'s action (runs of frames without any key) with the in-betweening
     head, writing dense keys back; the note says what happened (a no-op on dense mocap)."""
     from .bridge import armature
@@ -139,7 +182,7 @@ def fill_gaps(context, obj) -> str:
     runs = _core("batch").gap_runs(keyed_frames(obj, action), f0, f0 + T - 1)
     if not runs:
         return f"{obj.name}: fill-gaps: no gaps (every frame {f0}..{f0 + T - 1} is keyed), nothing filled"
-    heads = _heads()
+    heads = _heads(args)
     motion = armature.read_motion(obj, context.scene)
     filled, skipped = [], []
     for s, e in runs:
@@ -155,13 +198,13 @@ def fill_gaps(context, obj) -> str:
     return note + (f"; not filled: {'; '.join(skipped)}" if skipped else "")
 
 
-def extend(context, obj, frames: int) -> str:
+def extend(context, obj, frames: int, args: argparse.Namespace | None = None) -> str:
     """Append ``frames`` generated frames to ``obj``'s action (extension head); the note."""
     from .bridge import armature
     action = obj.animation_data.action
     f0, _ = armature.action_frames(action)
     motion = armature.read_motion(obj, context.scene)
-    heads = _heads()
+    heads = _heads(args)
     longer = heads.extend_clip(motion, frames)
     armature.write_motion(obj, longer, context.scene, action=action, frame_start=f0)
     scene = context.scene
@@ -215,9 +258,9 @@ def _process(args: argparse.Namespace, stage: Path) -> dict:
             objects.append(info)
             continue
         if args.fill_gaps:
-            notes.append(fill_gaps(ctx, obj))
+            notes.append(fill_gaps(ctx, obj, args))
         if args.extend:
-            notes.append(extend(ctx, obj, args.extend))
+            notes.append(extend(ctx, obj, args.extend, args))
         f0, T = armature.action_frames(obj.animation_data.action)
         info.update(action=obj.animation_data.action.name, frame_start=f0, frames=T)
         if args.segment:
