@@ -214,34 +214,56 @@ class RigRest:
         return out
 
 
-def _as_frames(object_matrix: np.ndarray, T: int) -> np.ndarray:
-    m = np.asarray(object_matrix, dtype=np.float64)
-    return np.broadcast_to(m, (T, 4, 4)) if m.ndim == 2 else m
+def _pelvis_path(rig: "RigRest") -> set[int]:
+    """Bone indices of the pelvis and its ancestors (the only bones whose positions matter)."""
+    out, b = set(), rig.smpl_bone[0]
+    while b >= 0:
+        out.add(b)
+        b = rig.parents[b]
+    return out
 
 
-def rig_to_motion(rig: RigRest, basis: np.ndarray, object_matrix: np.ndarray, fps: float,
-                  unit: float | None = None, meta: dict | None = None) -> Motion:
+def _rel(rig: "RigRest", b: int) -> np.ndarray:
+    """(4, 4) rest offset of bone ``b`` in its parent's rest frame (its rest matrix for a root bone)."""
+    p = rig.parents[b]
+    return rig.rest[b] if p < 0 else np.linalg.inv(rig.rest[p]) @ rig.rest[b]
+
+
+def rig_to_motion(rig: RigRest, location: np.ndarray, rotation: np.ndarray, object_matrix: np.ndarray,
+                  fps: float, unit: float | None = None, meta: dict | None = None) -> Motion:
     """The rig's animation as an SMPL-24 Motion in the Z-up metre world.
 
-    basis: (T, B, 4, 4) per-frame basis matrices of every bone. object_matrix: (4, 4) or (T, 4, 4) world
-    matrix of the rig. unit: metres per world unit (None = guessed by :func:`metres_per_unit`).
-    Missing hand joints get identity local rotations.
+    location: (T, B, 3) basis locations (rig units); rotation: (T, B, 4) wxyz basis rotations of every
+    bone (Blender's ``pose_bone.location`` / rotation as a quaternion). object_matrix: (4, 4) or (T, 4, 4)
+    world matrix of the rig. unit: metres per world unit (None = guessed by :func:`metres_per_unit`).
+    Missing hand joints get identity local rotations. Composes like :func:`pose_matrices`, on quaternions.
     """
-    T = basis.shape[0]
-    obj = _as_frames(object_matrix, T)
-    world = obj[:, None] @ pose_matrices(rig.rest, rig.parents, basis)  # (T, B, 4, 4)
+    loc = np.asarray(location, dtype=np.float64)
+    quat = quat_normalize(rotation)
+    T, B = loc.shape[:2]
+    obj = np.asarray(object_matrix, dtype=np.float64)  # (4, 4) or (T, 4, 4)
     if unit is None:
-        rest_world = obj[0] @ rig.rest[[max(b, 0) for b in rig.smpl_bone]]
+        rest_world = (obj if obj.ndim == 2 else obj[0]) @ rig.rest[[max(b, 0) for b in rig.smpl_bone]]
         unit = metres_per_unit(rest_world[:, :3, 3])
-    k = rig.corrections()
-    glob = np.empty((T, 24, 3, 3))
+    path = _pelvis_path(rig)
+    pose_q = np.empty((T, B, 4))
+    pose_m: dict[int, np.ndarray] = {}
+    for b, p in enumerate(rig.parents):
+        rel = _rel(rig, b)
+        rel_q = rotmat_to_quat(_orthonormal(rel[:3, :3]))
+        chain_q = np.broadcast_to(rel_q, (T, 4)) if p < 0 else quat_mul(pose_q[:, p], rel_q)
+        pose_q[:, b] = quat_mul(chain_q, quat[:, b])
+        if b in path:
+            pose_m[b] = (rel[None] if p < 0 else pose_m[p] @ rel) @ basis_matrices(loc[:, b], quat[:, b])
+    obj_q = rotmat_to_quat(_rot(obj))  # (4,) or (T, 4)
+    k_q = rotmat_to_quat(rig.corrections())  # (24, 4)
+    glob = np.empty((T, 24, 4))
     for j, b in enumerate(rig.smpl_bone):
-        glob[:, j] = _rot(world[:, b]) @ k[j] if b >= 0 else glob[:, SMPL.parents[j]]
+        glob[:, j] = quat_mul(quat_mul(obj_q, pose_q[:, b]), k_q[j]) if b >= 0 else glob[:, SMPL.parents[j]]
     local = glob.copy()
-    for j in range(1, 24):
-        local[:, j] = np.swapaxes(glob[:, SMPL.parents[j]], -1, -2) @ glob[:, j]
-    rot = quat_unflip(rotmat_to_quat(local))  # (T, 24, 4)
-    trans = world[:, rig.smpl_bone[0], :3, 3] * unit
+    local[:, 1:] = quat_mul(quat_conj(glob[:, list(SMPL.parents[1:])]), glob[:, 1:])
+    rot = quat_unflip(quat_normalize(local))  # (T, 24, 4)
+    trans = (obj @ pose_m[rig.smpl_bone[0]][..., :, 3:4])[..., :3, 0] * unit
     return Motion(fps=fps, root_translation=trans, rotations=rot, skeleton=SMPL,
                   meta={"metres_per_unit": unit, "rig_family": rig.family, **(meta or {})})
 
@@ -270,15 +292,11 @@ def motion_to_rig(rig: RigRest, motion: Motion, basis: np.ndarray, object_matrix
     quat = np.array(np.broadcast_to(rotmat_to_quat(_orthonormal(basis[..., :3, :3])), (T, B, 4)))
     target = {b: j for j, b in enumerate(rig.smpl_bone) if b >= 0}
     pelvis = rig.smpl_bone[0]
-    on_pelvis_path = set()
-    b = pelvis
-    while b >= 0:
-        on_pelvis_path.add(b)
-        b = rig.parents[b]
+    on_pelvis_path = _pelvis_path(rig)
     pose_q = np.empty((T, B, 4))
     pose_m: dict[int, np.ndarray] = {}  # full (T, 4, 4) pose of the pelvis and its ancestors
     for b, p in enumerate(rig.parents):
-        rel = rig.rest[b] if p < 0 else np.linalg.inv(rig.rest[p]) @ rig.rest[b]
+        rel = _rel(rig, b)
         rel_q = rotmat_to_quat(_orthonormal(rel[:3, :3]))
         chain_q = np.broadcast_to(rel_q, (T, 4)) if p < 0 else quat_mul(pose_q[:, p], rel_q)
         if b in target:

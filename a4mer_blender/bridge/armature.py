@@ -81,9 +81,9 @@ def _sample(fc, frames: np.ndarray) -> np.ndarray:
     return np.array([fc.evaluate(float(f)) for f in frames], dtype=np.float64)
 
 
-def read_basis(obj, rig, fcurves: list, frames: np.ndarray) -> np.ndarray:
-    """(T, B, 4, 4) basis matrices of every bone of ``rig`` at scene ``frames`` from ``fcurves``;
-    channels without an F-Curve hold the pose bone's current value."""
+def read_channels(obj, rig, fcurves: list, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Basis locations ``(T, B, 3)`` and wxyz rotations ``(T, B, 4)`` of every bone of ``rig`` at scene
+    ``frames`` from ``fcurves``; channels without an F-Curve hold the pose bone's current value."""
     curves = {(fc.data_path, fc.array_index): fc for fc in fcurves}
     T, B = len(frames), rig.num_bones
     loc = np.zeros((T, B, 3))
@@ -102,7 +102,7 @@ def read_basis(obj, rig, fcurves: list, frames: np.ndarray) -> np.ndarray:
                 fc = curves.get((base + "location", i))
                 loc[:, b, i] = _sample(fc, frames) if fc is not None else pb.location[i]
         quat[:, b] = core_rig.channels_to_quat(rot, pb.rotation_mode)
-    return core_rig.basis_matrices(loc, quat)
+    return loc, quat
 
 
 def world_matrix(obj) -> np.ndarray:
@@ -139,8 +139,8 @@ def read_motion(obj, scene, action=None, unit: float | None = None):
     f0, T = action_frames(action)
     frames = np.arange(f0, f0 + T, dtype=np.float64)
     fcurves = anim_compat.fcurves_of(obj, action)
-    basis = read_basis(obj, rig, fcurves, frames)
-    return core_rig.rig_to_motion(rig, basis, object_matrices(obj, scene, frames, fcurves), scene_fps(scene),
+    loc, quat = read_channels(obj, rig, fcurves, frames)
+    return core_rig.rig_to_motion(rig, loc, quat, object_matrices(obj, scene, frames, fcurves), scene_fps(scene),
                                   unit=unit, meta={"source": f"blender:{obj.name}/{action.name}",
                                                    "blender_action": action.name, "blender_frame_start": f0})
 
