@@ -18,77 +18,20 @@ from __future__ import annotations
 import os
 import re
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import A4merError, MotionFileError
 from ..geometry import euler_to_quat
+from ._asf import DEFAULT_LENGTH_UNIT, AsfBone, AsfSkeleton, read_asf
 from ._mocap import check_positions, euler_soa, fk_soa, parse_number, qmul_soa, read_text, to_world
 from .source import SourceClip
 
+__all__ = ["read_asf", "read_amc", "find_asf", "AsfSkeleton", "AsfBone", "extrinsic_quat",
+           "HDM05_FPS", "DEFAULT_LENGTH_UNIT"]
+
 HDM05_FPS = 120.0
-DEFAULT_LENGTH_UNIT = 0.45
-_ROOT_CHANNELS = ("TX", "TY", "TZ", "RX", "RY", "RZ")
-_ROT_DOF = ("rx", "ry", "rz")
-_ORDER = re.compile(r"^[XYZ]{3}$")
-
-
-@dataclass(frozen=True, eq=False)
-class AsfBone:
-    """One ASF bone. direction: (3,) unit vector in the rest world; length: file units;
-    axis: (3,) radians, one per letter of ``axis_order``; dof: rotation dof names in file order."""
-
-    name: str
-    direction: np.ndarray
-    length: float
-    axis: np.ndarray
-    axis_order: str
-    dof: tuple[str, ...]
-    parent: str
-
-
-@dataclass(frozen=True, eq=False)
-class AsfSkeleton:
-    """A parsed ASF file. bones are in hierarchy order (parents first); lengths in file units.
-
-    unit_scale: metres per file length unit. root_order: AMC root channel names (e.g. TX ... RZ).
-    root_position: (3,) file units; root_orientation: (3,) radians for the letters of root_axis.
-    """
-
-    path: str
-    name: str
-    unit_scale: float
-    angle_unit: str
-    root_order: tuple[str, ...]
-    root_axis: str
-    root_position: np.ndarray
-    root_orientation: np.ndarray
-    bones: tuple[AsfBone, ...]
-    meta: dict = field(default_factory=dict)
-
-    def bone(self, name: str) -> AsfBone:
-        for b in self.bones:
-            if b.name == name:
-                return b
-        raise KeyError(name)
-
-
-def _lines(text: str) -> list[tuple[int, list[str]]]:
-    """(line number, tokens) of the non-empty lines, comments (#) removed."""
-    out = []
-    for ln, line in enumerate(text.splitlines(), 1):
-        toks = line.split("#", 1)[0].split()
-        if toks:
-            out.append((ln, toks))
-    return out
-
-
-def _floats(path: object, toks: list[str], n: int, what: str) -> np.ndarray:
-    if len(toks) < n:
-        raise MotionFileError(path, f"{what}: needs {n} numbers, found {len(toks)}")
-    return np.array([parse_number(path, t, what) for t in toks[:n]])
 
 
 def extrinsic_quat(angles: np.ndarray, order: str) -> np.ndarray:
@@ -98,147 +41,6 @@ def extrinsic_quat(angles: np.ndarray, order: str) -> np.ndarray:
     """
     angles = np.asarray(angles, dtype=np.float64)
     return euler_to_quat(angles[..., ::-1], order[::-1])
-
-
-def _parse_bone(path: object, block: list[tuple[int, list[str]]], ang: float) -> dict:
-    bone: dict = {"dof": ()}
-    for ln, toks in block:
-        key = toks[0].lower()
-        where = f"line {ln}"
-        if key == "name":
-            if len(toks) < 2:
-                raise MotionFileError(path, f"{where}: bone without a name")
-            bone["name"] = toks[1]
-        elif key == "direction":
-            bone["direction"] = _floats(path, toks[1:], 3, f"{where}: direction")
-        elif key == "length":
-            bone["length"] = _floats(path, toks[1:], 1, f"{where}: length")[0]
-        elif key == "axis":
-            bone["axis"] = _floats(path, toks[1:], 3, f"{where}: axis") * ang
-            order = toks[4].upper() if len(toks) > 4 else "XYZ"
-            if not _ORDER.match(order) or len(set(order)) != 3:
-                raise MotionFileError(path, f"{where}: bad axis order {order!r}")
-            bone["axis_order"] = order
-        elif key == "dof":
-            dof = tuple(t.lower() for t in toks[1:])
-            bad = [d for d in dof if d not in _ROT_DOF]
-            if bad:
-                raise MotionFileError(path, f"{where}: unsupported dof {bad[0]!r} (only rx ry rz)")
-            if len(set(dof)) != len(dof):
-                raise MotionFileError(path, f"{where}: repeated dof")
-            bone["dof"] = dof
-    if "name" not in bone:
-        raise MotionFileError(path, f"line {block[0][0] if block else '?'}: bone without a name")
-    for k in ("direction", "length"):
-        if k not in bone:
-            raise MotionFileError(path, f"bone {bone['name']!r} has no {k}")
-    n = float(np.linalg.norm(bone["direction"]))
-    if bone["length"] < 0 or (n < 1e-9 and bone["length"] > 0):
-        raise MotionFileError(path, f"bone {bone['name']!r}: bad direction/length")
-    bone["direction"] = bone["direction"] / n if n >= 1e-9 else np.zeros(3)
-    bone.setdefault("axis", np.zeros(3))
-    bone.setdefault("axis_order", "XYZ")
-    return bone
-
-
-def _sections(path: object, lines: list[tuple[int, list[str]]]) -> dict[str, list[tuple[int, list[str]]]]:
-    sec: dict[str, list[tuple[int, list[str]]]] = {}
-    cur = None
-    for ln, toks in lines:
-        if toks[0].startswith(":"):
-            cur = toks[0][1:].lower()
-            if cur in sec:
-                raise MotionFileError(path, f"line {ln}: second :{cur} section")
-            sec[cur] = [(ln, toks[1:])] if len(toks) > 1 else []
-        elif cur is None:
-            raise MotionFileError(path, f"line {ln}: text before the first ':' section: not an ASF file")
-        else:
-            sec[cur].append((ln, toks))
-    return sec
-
-
-def read_asf(path: str | os.PathLike) -> AsfSkeleton:
-    """Parse an ASF skeleton file. Raises MotionFileError naming the file and the problem."""
-    sec = _sections(path, _lines(read_text(path)))
-    for need in ("root", "bonedata", "hierarchy"):
-        if need not in sec:
-            raise MotionFileError(path, f"no :{need} section (not an ASF file, or truncated)")
-    units = {toks[0].lower(): toks[1] for _, toks in sec.get("units", []) if len(toks) >= 2}
-    if "length" in units:
-        length = parse_number(path, units["length"], ":units length")
-        if length <= 0:
-            raise MotionFileError(path, f":units length {length} is not positive")
-    else:
-        length = DEFAULT_LENGTH_UNIT
-    angle_unit = units.get("angle", "deg").lower()
-    if angle_unit not in ("deg", "rad"):
-        raise MotionFileError(path, f":units angle {angle_unit!r} (expected deg or rad)")
-    ang = np.pi / 180 if angle_unit == "deg" else 1.0
-    root = {toks[0].lower(): (ln, toks[1:]) for ln, toks in sec["root"]}
-    order = tuple(t.upper() for t in root.get("order", (0, list(_ROOT_CHANNELS)))[1])
-    if any(t not in _ROOT_CHANNELS for t in order) or len(set(order)) != len(order):
-        raise MotionFileError(path, f":root order {' '.join(order)!r} (expected TX TY TZ RX RY RZ in any order)")
-    raxis = root.get("axis", (0, ["XYZ"]))[1]
-    raxis = raxis[0].upper() if raxis else ""
-    if not _ORDER.match(raxis) or len(set(raxis)) != 3:
-        raise MotionFileError(path, f":root axis {raxis!r} is not an order such as XYZ")
-    rpos = _floats(path, root["position"][1], 3, ":root position") if "position" in root else np.zeros(3)
-    rori = _floats(path, root["orientation"][1], 3, ":root orientation") * ang if "orientation" in root else np.zeros(3)
-
-    bones: dict[str, dict] = {}
-    block: list[tuple[int, list[str]]] | None = None
-    for ln, toks in sec["bonedata"]:
-        key = toks[0].lower()
-        if key == "begin":
-            if block is not None:
-                raise MotionFileError(path, f"line {ln}: 'begin' inside a bone block")
-            block = []
-        elif key == "end":
-            if block is None:
-                raise MotionFileError(path, f"line {ln}: 'end' without 'begin'")
-            b = _parse_bone(path, block, ang)
-            if b["name"] in bones or b["name"] == "root":
-                raise MotionFileError(path, f"line {ln}: duplicate bone {b['name']!r}")
-            bones[b["name"]] = b
-            block = None
-        elif block is None:
-            raise MotionFileError(path, f"line {ln}: {toks[0]!r} outside a begin/end bone block")
-        else:
-            block.append((ln, toks))
-    if block is not None:
-        raise MotionFileError(path, "bone block without 'end' (truncated file?)")
-
-    parent: dict[str, str] = {}
-    hier = [(ln, t) for ln, t in sec["hierarchy"] if t[0].lower() not in ("begin", "end")]
-    for ln, toks in hier:
-        for child in toks[1:]:
-            if child not in bones:
-                raise MotionFileError(path, f"line {ln}: hierarchy names unknown bone {child!r}")
-            if child in parent:
-                raise MotionFileError(path, f"line {ln}: bone {child!r} has two parents")
-            parent[child] = toks[0]
-        if toks[0] != "root" and toks[0] not in bones:
-            raise MotionFileError(path, f"line {ln}: hierarchy names unknown bone {toks[0]!r}")
-    ordered: list[str] = []
-    frontier = ["root"]
-    while frontier:  # breadth-first from the root: parents precede children
-        nxt = []
-        for p in frontier:
-            kids = [c for c in bones if parent.get(c) == p]
-            ordered += kids
-            nxt += kids
-        frontier = nxt
-    orphans = [b for b in bones if b not in ordered]
-    if orphans:
-        raise MotionFileError(path, f"bones not connected to the root in :hierarchy: {', '.join(orphans[:8])}")
-    return AsfSkeleton(
-        path=str(path), name=" ".join(sec.get("name", [(0, ["?"])])[0][1]) if sec.get("name") else "",
-        unit_scale=0.0254 / length, angle_unit=angle_unit, root_order=order, root_axis=raxis,
-        root_position=rpos, root_orientation=rori,
-        bones=tuple(AsfBone(n, bones[n]["direction"], float(bones[n]["length"]), bones[n]["axis"],
-                            bones[n]["axis_order"], bones[n]["dof"], parent[n]) for n in ordered),
-        meta={"units_length": length, "units_length_assumed": "length" not in units},
-    )
 
 
 def find_asf(amc_path: str | os.PathLike, asf: str | os.PathLike | None = None) -> tuple[Path, str]:
