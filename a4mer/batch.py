@@ -100,7 +100,8 @@ def _is_input(p: Path) -> bool:
 
 def discover(items: list[str | os.PathLike], exclude: Path | None = None) -> list[ClipJob]:
     """Clip jobs for files and folders (folders searched recursively for .npz/.bvh/.amc/.blend;
-    hidden files and anything under ``exclude`` are skipped; files given directly are taken as they
+    hidden files and, when ``exclude`` lies inside a folder argument, files under ``exclude`` are
+    skipped; files given directly are taken as they
     are, so a wrong one fails by name). Names are file stems; clips whose stems clash get the path
     relative to their folder argument (``sub__walk``) and, if still equal, the suffix (``walk_bvh``)."""
     found: list[tuple[Path, str]] = []  # (path, relative name without suffix)
@@ -109,10 +110,11 @@ def discover(items: list[str | os.PathLike], exclude: Path | None = None) -> lis
     for item in items:
         p = Path(item)
         if p.is_dir():
+            skip = ex if ex is not None and p.resolve() in ex.parents else None  # the output folder inside p
             for f in sorted(p.rglob("*")):
                 if not _is_input(f) or any(part.startswith(".") for part in f.relative_to(p).parts):
                     continue
-                if ex is not None and (f.resolve() == ex or ex in f.resolve().parents):
+                if skip is not None and skip in f.resolve().parents:
                     continue
                 rel = f.relative_to(p).with_suffix("")
                 if f.resolve() not in seen:
