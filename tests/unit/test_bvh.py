@@ -336,3 +336,13 @@ def test_format_variants(tmp_path):
     clip = read_bvh(p, unit_scale=1.0)
     g, root = clip.index("G"), clip.index("Root")
     np.testing.assert_allclose(clip.orientations[:, g], clip.orientations[:, root], atol=1e-12)
+
+
+def test_end_site_name_collision(tmp_path):
+    """A real joint called '<parent>_end' keeps its name; the End Site gets a number."""
+    text = _bvh_text(_random_values(np.random.default_rng(8), 2)).replace("JOINT F", "JOINT D_end")
+    p = tmp_path / "c.bvh"
+    p.write_text(text)
+    clip = read_bvh(p, unit_scale=1.0)
+    assert "D_end" in clip.names and "D_end2" in clip.names and "D_end_end" in clip.names
+    assert not clip.end_site[clip.index("D_end")] and clip.end_site[clip.index("D_end2")]
