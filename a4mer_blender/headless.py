@@ -1,7 +1,17 @@
-"""Scripted use without a UI (``blender -b`` or ``import bpy``): import a clip, segment an armature.
+"""Scripted use without a UI (``blender -b`` or the bpy module): import a clip, segment an armature.
 
-    blender -b --factory-startup --python-exit-code 1 --python -m a4mer_blender.headless -- \\
+With the bpy module (a4mer_blender importable)::
+
+    python -c "import sys, a4mer_blender.headless as h; sys.exit(h.main(sys.argv[1:]))" \\
         CLIP.npz [--segments SEG.json] [--save OUT.blend]
+
+With a Blender binary and the extension installed (user repository)::
+
+    blender -b --python-exit-code 1 --python-expr "import importlib, sys; \\
+        sys.exit(importlib.import_module('bl_ext.user_default.a4mer_blender.headless').main())" \\
+        -- CLIP.npz --segments SEG.json --save OUT.blend
+
+(``main()`` with no argument reads the arguments after ``--``.)
 """
 from __future__ import annotations
 
