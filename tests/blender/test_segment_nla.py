@@ -60,6 +60,8 @@ def test_segment_tracks_tile_and_keep_playback(scene, mpi_rig, tmp_path):
     frames = range(f0 - 3, f0 + T + 3)
     before = pose_snapshot(obj, frames)
     keys_before = action_keys(obj)
+    anim = obj.animation_data
+    state_before = (anim.action, anim.action_slot, anim.action_blend_type, anim.action_influence, anim.use_nla)
     seg = even_segments(T, 30.0)
     assert bpy.ops.a4mer.segment(segments_file=_seg_file(tmp_path, seg)) == {"FINISHED"}
     atoms, motifs = _tracks(obj)
@@ -79,6 +81,7 @@ def test_segment_tracks_tile_and_keep_playback(scene, mpi_rig, tmp_path):
     assert np.array_equal(pose_snapshot(obj, frames), before)
     after = action_keys(obj)
     assert after.keys() == keys_before.keys() and all(np.array_equal(after[k], keys_before[k]) for k in after)
+    assert (anim.action, anim.action_slot, anim.action_blend_type, anim.action_influence, anim.use_nla) == state_before
 
 
 def test_rerun_replaces_only_a4mer_tracks(scene, mpi_rig, tmp_path):
