@@ -15,6 +15,7 @@ or ``error``); exit code 1 on failure. The input file is never modified.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import shutil
@@ -156,18 +157,24 @@ class WorkerHeads:
 
 
 def _heads(args: argparse.Namespace | None = None):
+    """:func:`load_heads` for the worker's options (loaded once per process)."""
+    return load_heads((args.checkpoint or "") if args is not None else "", (args.python or "") if args is not None else "")
+
+
+@functools.lru_cache(maxsize=2)
+def load_heads(checkpoint: str = "", python: str = ""):
     """The generation heads: those of the model bundle (``--checkpoint`` or the shipped one) when it
     loads here, else the packaged heads file, else the classical curves (what ``a4mer inbetween`` uses).
     Without torch here, the worker interpreter ``--python`` runs them."""
     try:
         heads = _core("heads.inbetween")
     except ImportError as e:
-        if args is not None and args.python:
-            return WorkerHeads(args.python)
+        if python:
+            return WorkerHeads(python)
         raise errors.A4merError(f"filling gaps and extending need torch ({e}): pass --python with an "
                                 "interpreter that has torch and a4mer") from None
     try:
-        model = _core("model").A4Mer.load((args.checkpoint if args is not None else "") or None)
+        model = _core("model").A4Mer.load(checkpoint or None)
     except (ImportError, errors.A4merError):
         return heads.default_heads()
     return heads.heads_for(model)

@@ -41,6 +41,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dry-run", action="store_true", help="list the clips of this shard and exit")
 
 
+def _check_worker(args: argparse.Namespace) -> None:
+    """Fail early (not once per clip) when the worker cannot start."""
+    import importlib.util
+    import os
+    if args.blender:
+        if not (Path(args.blender).is_file() and os.access(args.blender, os.X_OK)):
+            raise A4merError(f"--blender {args.blender}: not an executable file")
+    elif args.python == sys.executable:
+        if importlib.util.find_spec("bpy") is None or importlib.util.find_spec("a4mer_blender") is None:
+            raise A4merError(f"{sys.executable} has no bpy module (pip install 'a4mer[blender]'), or pass "
+                             "--python PY (an interpreter with bpy) or --blender PATH")
+    elif not Path(args.python).exists():
+        raise A4merError(f"--python {args.python}: no such interpreter")
+
+
 def run(args: argparse.Namespace) -> int:
     from ..batch import BatchOptions, discover, parse_shard, run_batch, select_shard, summary, write_summary
 
@@ -57,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
                         blender=args.blender, blender_script=args.blender_script,
                         runner_python=args.runner_python, fps=args.fps, timeout=args.timeout,
                         gallery=args.gallery, checkpoint=args.checkpoint, vocab=args.vocab, device=args.device)
+    _check_worker(args)
     where = f"shard {shard[0]}/{shard[1]}: " if shard else ""
     if args.dry_run:
         for j in jobs:

@@ -201,3 +201,12 @@ def test_worker_command_forms(tmp_path):
     plain = batch.worker_command(job, tmp_path / "t", batch.BatchOptions(out=tmp_path, python="/py"))
     assert plain[:3] == ["/py", "-m", "a4mer_blender.batch_worker"] and "--segment" not in plain
     assert os.path.isabs(plain[plain.index("--input") + 1])
+
+
+def test_worker_that_cannot_start_fails_once_with_a_clear_message(tmp_path, capsys):
+    root = _clips(tmp_path / "in", {"a.bvh": b"x"})
+    code, text = _run([root, "--out", tmp_path / "o", "--blender", tmp_path / "no_blender"], capsys)
+    assert code == 1 and "not an executable file" in text
+    code, text = _run([root, "--out", tmp_path / "o", "--python", tmp_path / "no_python"], capsys)
+    assert code == 1 and "no such interpreter" in text
+    assert not (tmp_path / "o").exists()
