@@ -58,3 +58,25 @@ def test_bvh_export_from_smplx_armature(scene, tmp_path, capsys):
     err = np.linalg.norm(got - want, axis=-1)
     assert err.max() < 1e-3, f"max joint error {err.max() * 1000:.3f} mm"
     np.testing.assert_allclose(want, motion.body().joint_positions(), atol=1e-3)
+
+
+def test_babel_export_of_an_armature_uses_its_tracks_and_motif_names(scene, tmp_path, capsys):
+    import json
+    from a4mer_blender.bridge import nla
+    from bl_helpers import even_segments
+    obj, _ = make_row_rig("mpi_body_only")
+    motion = load_motion(WALK).slice(0, 45)
+    armature.write_motion(obj, motion, scene, name="walk")
+    seg = even_segments(45, 30.0)
+    nla.apply_segments(obj, scene, seg)
+    nla.rename_motif(obj, 1, "wave")
+    src = tmp_path / "named.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(src))
+    out = tmp_path / "named.babel.json"
+    assert main(["export", str(src), "--format", "babel", "-o", str(out)]) == 0, capsys.readouterr().err
+    seq = json.loads(out.read_text())["named"]
+    assert seq["dur"] == 1.5
+    labels = seq["frame_ann"]["labels"]
+    assert [lab["raw_label"] for lab in labels] == ["wave" if m["motif_id"] == 1 else f"m{m['motif_id']}"
+                                                    for m in seg["motifs"]]
+    assert [round(lab["start_t"] * 30) for lab in labels] == [m["start_frame"] for m in seg["motifs"]]
