@@ -12,13 +12,8 @@ import pytest
 from a4mer.api import load_motion
 from a4mer.io.amass import read_amass_npz, write_amass_npz
 from a4mer.geometry import quat_angle
-from a4mer.retarget import detect_scheme, leg_length, retarget
-from a4mer.skeleton import SMPL
-
-LIMBS = [("left_hip", "left_knee"), ("left_knee", "left_ankle"), ("right_hip", "right_knee"),
-         ("right_knee", "right_ankle"), ("left_shoulder", "left_elbow"), ("left_elbow", "left_wrist"),
-         ("right_shoulder", "right_elbow"), ("right_elbow", "right_wrist"), ("neck", "head")]
-
+from a4mer.retarget import detect_scheme, retarget
+from a4mer.retarget.check import check_retarget
 
 def _source(path: Path, fps=None, asf=None):
     if path.suffix == ".bvh":
@@ -29,28 +24,9 @@ def _source(path: Path, fps=None, asf=None):
 
 
 def check_clip(path: Path, fps=None, asf=None) -> dict:
-    """Independent checks of one retargeted clip; returns the measured numbers."""
     src = _source(path, fps, asf)
     bmap = detect_scheme(src.names)
-    res = retarget(src, bmap)
-    smpl = res.motion.joint_positions()
-    idx = {n: i for i, n in enumerate(SMPL.names)}
-    angles = []
-    for a, b in LIMBS:
-        u = src.positions[:, src.index(bmap.joints[b])] - src.positions[:, src.index(bmap.joints[a])]
-        v = smpl[:, idx[b]] - smpl[:, idx[a]]
-        cos = np.sum(u * v, -1) / (np.linalg.norm(u, axis=-1) * np.linalg.norm(v, axis=-1) + 1e-12)
-        angles.append(np.degrees(np.arccos(np.clip(cos, -1, 1))))
-    head, pelvis = smpl[:, idx["head"], 2].mean(), smpl[:, 0, 2].mean()
-    ankles = smpl[:, [idx["left_ankle"], idx["right_ankle"]], 2].mean()
-    src_pos = np.stack([src.positions[:, src.index(bmap.joints[n])] if n in bmap.joints else np.zeros_like(src.positions[:, 0])
-                        for n in SMPL.names], 1)
-    travel_src = np.linalg.norm(np.diff(src.positions[:, src.index(bmap.joints["pelvis"])], axis=0), axis=-1).sum()
-    travel_smpl = np.linalg.norm(np.diff(res.motion.root_translation, axis=0), axis=-1).sum()
-    ratio = ((travel_smpl / leg_length(SMPL.rest_positions()[None], idx))
-             / max(travel_src / leg_length(src_pos, idx), 1e-9)) if travel_src > 1e-3 else 1.0
-    return {"median_limb_deg": float(np.median(np.concatenate(angles))), "upright": head > pelvis > ankles,
-            "travel_ratio": float(ratio), "frames": res.motion.num_frames}
+    return check_retarget(src, bmap, retarget(src, bmap))
 
 
 def _assert_ok(r: dict, name: str):
