@@ -152,6 +152,9 @@ class WorkerHeads:
     def inbetween(self, motion, start: int, end: int):
         return self._run(motion, "inbetween", ["--start", str(start), "--end", str(end)])
 
+    def inbetween_keys(self, motion, keys):
+        return self._run(motion, "inbetween", ["--key-frames", ",".join(str(int(k)) for k in keys)])
+
     def extend_clip(self, motion, n: int):
         return self._run(motion, "extend", ["--frames", str(n)])
 
@@ -180,29 +183,39 @@ def load_heads(checkpoint: str = "", python: str = ""):
     return heads.heads_for(model)
 
 
+#: longest gap the in-betweening head fills (seconds; a4mer.heads.inbetween.MAX_GAP_SECONDS)
+MAX_GAP_SECONDS = 4.0
+
+
 def fill_gaps(context, obj, args: argparse.Namespace | None = None) -> str:
     """Fill the real gaps of ``obj``'s action (runs of frames without any key) with the in-betweening
-    head, writing dense keys back; the note says what happened (a no-op on dense mocap)."""
+    head and key the action densely; the note says what happened (a no-op on dense mocap).
+
+    One gap: ``inbetween(start, end)``; several: ``inbetween_keys`` on the keyed frames, so no gap is
+    generated from another gap's interpolated frames. Gaps over 4 s are left as they are (listed)."""
     from .bridge import armature
     action = obj.animation_data.action
     f0, T = armature.action_frames(action)
-    runs = _core("batch").gap_runs(keyed_frames(obj, action), f0, f0 + T - 1)
+    keyed = keyed_frames(obj, action)
+    runs = _core("batch").gap_runs(keyed, f0, f0 + T - 1)
     if not runs:
         return f"{obj.name}: fill-gaps: no gaps (every frame {f0}..{f0 + T - 1} is keyed), nothing filled"
+    fps = armature.scene_fps(context.scene)
+    long = [(s, e) for s, e in runs if (e - s - 1) / fps > MAX_GAP_SECONDS + 1e-9]
+    fill = [r for r in runs if r not in long]
+    skipped = "".join(f"; not filled: {s}..{e} ({(e - s - 1) / fps:.2f} s > {MAX_GAP_SECONDS:g} s)" for s, e in long)
+    if not fill:
+        return f"{obj.name}: fill-gaps: nothing filled{skipped}"
     heads = _heads(args)
     motion = armature.read_motion(obj, context.scene)
-    filled, skipped = [], []
-    for s, e in runs:
-        try:
-            motion = heads.inbetween(motion, s - f0, e - f0)
-            filled.append((s, e))
-        except errors.A4merError as err:
-            skipped.append(f"{s}..{e} ({err})")
-    if filled:
-        armature.write_motion(obj, motion, context.scene, action=action, frame_start=f0)
-    n = sum(e - s - 1 for s, e in filled)
-    note = f"{obj.name}: fill-gaps: filled {len(filled)} gap(s), {n} frames ({heads.name})"
-    return note + (f"; not filled: {'; '.join(skipped)}" if skipped else "")
+    if len(fill) == 1:
+        motion = heads.inbetween(motion, fill[0][0] - f0, fill[0][1] - f0)
+    else:
+        known = set(keyed) | {f for s, e in long for f in range(s + 1, e)}
+        motion = heads.inbetween_keys(motion, sorted(f - f0 for f in known if f0 <= f < f0 + T))
+    armature.write_motion(obj, motion, context.scene, action=action, frame_start=f0)
+    n = sum(e - s - 1 for s, e in fill)
+    return f"{obj.name}: fill-gaps: filled {len(fill)} gap(s), {n} frames ({heads.name}){skipped}"
 
 
 def extend(context, obj, frames: int, args: argparse.Namespace | None = None) -> str:

@@ -127,7 +127,7 @@ def test_batch_folder(clips, segmenter, tmp_path, capsys):
 
 
 def _make_scene_blend(path: Path) -> dict:
-    """A .blend with two SMPL armatures (A: keys deleted on frames 11..19, B: dense) and a non-SMPL
+    """A .blend with two SMPL armatures (A: keys deleted on frames 11..19 and 25..28, B: dense) and a non-SMPL
     armature. Returns facts about it."""
     from a4mer_blender.operators.importer import import_motion
     bpy.ops.wm.read_factory_settings(use_empty=True)
@@ -146,7 +146,7 @@ def _make_scene_blend(path: Path) -> dict:
     for fc in anim_compat.fcurves_of(a, a.animation_data.action):
         kp = fc.keyframe_points
         for i in reversed(range(len(kp))):
-            if 11 <= kp[i].co[0] <= 19:
+            if 11 <= kp[i].co[0] <= 19 or 25 <= kp[i].co[0] <= 28:
                 kp.remove(kp[i])
         values[(fc.data_path, fc.array_index)] = {int(k.co[0]): k.co[1] for k in kp}
     bpy.ops.wm.save_as_mainfile(filepath=str(path))
@@ -161,7 +161,7 @@ def test_batch_blend_input_fill_extend(segmenter, tmp_path, capsys):
     code, text = _run([src, "--out", out, "--segment", "--fill-gaps", "--extend", "6", *segmenter], capsys)
     print(text)
     assert code == 0
-    assert "Alpha: fill-gaps: filled 1 gap(s), 9 frames" in text and "Beta: fill-gaps: no gaps" in text
+    assert "Alpha: fill-gaps: filled 2 gap(s), 13 frames" in text and "Beta: fill-gaps: no gaps" in text
     names = sorted(p.name for p in out.iterdir() if p.is_file())
     assert names == ["shot.blend", "shot__Alpha.segments.json", "shot__Alpha.timeline.png",
                      "shot__Beta.segments.json", "shot__Beta.timeline.png"]
@@ -225,5 +225,9 @@ def test_worker_heads_subprocess_matches_in_process():
     c, d = here.extend_clip(m, 8), there.extend_clip(m, 8)
     assert c.num_frames == d.num_frames == 58
     np.testing.assert_allclose(c.joint_positions(), d.joint_positions(), atol=1e-9)
+    keys = [k for k in range(50) if not 10 < k < 20 and not 30 < k < 35]
+    e, f = here.inbetween_keys(m, keys), there.inbetween_keys(m, keys)
+    np.testing.assert_allclose(e.joint_positions(), f.joint_positions(), atol=1e-9)
+    np.testing.assert_allclose(e.joint_positions()[keys], m.joint_positions()[keys], atol=1e-9)
     with pytest.raises(Exception, match="a4mer inbetween failed"):
         there.inbetween(m, 10, 400)
