@@ -183,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--max-clips", type=int, default=0, help="limit held-out clips (0 = all)")
     p.add_argument("--skip-speed", action="store_true")
+    p.add_argument("--max-hdm05", type=int, default=0, help="limit HDM05 clips (0 = all)")
     p.add_argument("--hdm05-raw", default=str(Path(__file__).resolve().parents[1].parent / "shared" / "data" / "hdm05"),
                    help="raw HDM05 folder used when the manifest has no hdm05 rows")
     a = p.parse_args(argv)
@@ -200,6 +201,8 @@ def main(argv: list[str] | None = None) -> int:
     res["speed"] = {} if a.skip_speed else speed(model, data, held_out(rows, ("cmu-dance", "bandai2", "bandai1")), out)
     res["quality"] = quality(model, data, test, np.random.default_rng(0))
     hdm = hdm05_rows(data, rows, Path(a.hdm05_raw) if a.hdm05_raw else None)
+    if a.max_hdm05:
+        hdm = hdm[:: max(1, len(hdm) // a.max_hdm05)][: a.max_hdm05]
     if hdm:
         res["hdm05"] = hdm05_sharing(model, data, hdm)
         res["quality_hdm05"] = quality(model, data, hdm, np.random.default_rng(1))

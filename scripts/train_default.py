@@ -17,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from a4mer.jepa.hierarchy import round_to_half  # noqa: F401  (documented step of the export)
@@ -42,6 +43,23 @@ DEFAULT_SETS = [
 ]
 
 
+def remine(out: Path, config, data: str) -> A4Mer:
+    """The finished run's model with a vocabulary mined again under ``config.model.motifs``."""
+    from dataclasses import replace
+
+    from a4mer.data.dataset import build_items
+    from a4mer.train.loop import make_segmenter
+    from a4mer.train.mining import mine_vocabulary
+
+    model = A4Mer.load(out)
+    run_cfg = replace(model.config, model=replace(model.config.model, motifs=config.model.motifs))
+    base = replace(run_cfg, data=replace(run_cfg.data, mirror=False, speed_variants=0))
+    items = build_items(data, base.data, make_segmenter(base), np.random.default_rng(0))
+    vocab = mine_vocabulary(model.net, items, base)
+    vocab.save(out / "vocab.safetensors")
+    return A4Mer(run_cfg, model.net, vocab, model.info)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", required=True, help="prepared dataset folder (manifest.jsonl + clips/)")
@@ -53,6 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--bundle", default=str(DEFAULT_BUNDLE), help="where to write the bundle")
     p.add_argument("--set", action="append", default=[], help="extra config override key=value")
     p.add_argument("--resume", action="store_true")
+    p.add_argument("--export-only", action="store_true",
+                   help="no training: re-mine the vocabulary of the finished run in --out with this script's "
+                        "motif settings and write the bundle")
     a = p.parse_args(argv)
     # One intra-op thread: on a shared 2-core machine two OpenMP threads stall each other (measured
     # 0.31 s/step with 1 thread vs 16.8 s/step with 2 under load); the other core serves the rest.
@@ -61,8 +82,12 @@ def main(argv: list[str] | None = None) -> int:
                            f"time_limit_s={a.minutes * 60}", f"data.max_clips={a.max_clips}"] + a.set
     config = load_config(sets=sets)
     t0 = time.time()
-    out = train(a.data, config, a.out, resume=a.resume)
-    model = A4Mer.load(out / "bundle.safetensors")
+    if a.export_only:
+        out = Path(a.out)
+        model = remine(out, config, a.data)
+    else:
+        out = train(a.data, config, a.out, resume=a.resume)
+        model = A4Mer.load(out / "bundle.safetensors")
     log = json.loads((out / "train_log.json").read_text())
     model.save(a.bundle, license=LICENSE, attributions=ATTRIBUTIONS,
                training={"script": "scripts/train_default.py", "data": ["bandai1", "bandai2", "cmu-dance"],

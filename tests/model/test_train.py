@@ -111,3 +111,25 @@ def test_torchrun_two_cpu_processes_stay_in_sync(tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     log = json.loads((tmp_path / "out" / "train_log.json").read_text())
     assert log["world"] == 2 and log["ranks_in_sync"] is True and log["step"] == 6
+
+
+@pytest.mark.parametrize("switch", [["model.atoms.mode=frame"], ["model.atoms.mode=fixed", "model.atoms.fixed_s=1.0"],
+                                    ["model.stage1.loss_split=false"], ["model.stage1.encoder.attention=full"],
+                                    ["model.stage1.target=reconstruction"]])
+def test_ablation_switches_train_and_segment(switch, tmp_path):
+    from a4mer.data.dataset import make_item
+    from a4mer.model import A4Mer
+    from a4mer.train.loop import make_segmenter
+
+    cfg = tiny_config("optim.steps=3", "optim.stage2_steps=2", "model.motifs.min_support=1", *switch)
+    seg = make_segmenter(cfg)
+    items = [make_item(f"c{i}", synthetic_motion(120, 60 + i), seg, cfg.data.fps) for i in range(3)]
+    if cfg.model.atoms.mode == "frame":
+        assert all(np.all(np.diff(it.bounds) == 1) for it in items)
+    if cfg.model.atoms.mode == "fixed":
+        assert all(np.all(np.diff(it.bounds)[:-1] == 10) for it in items)
+    out = train(None, cfg, tmp_path, items=items, progress=False)
+    model = A4Mer.load(out / "bundle.safetensors")
+    m = synthetic_motion(90, 70)
+    rec = model.segment(m)
+    assert rec["atoms"][-1]["end_frame"] == 90 and sum(len(x["atoms"]) for x in rec["motifs"]) == len(rec["atoms"])
