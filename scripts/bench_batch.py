@@ -63,8 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         clips_dir = scratch / "clips"
         clips_dir.mkdir()
-        frames, seconds = [], []
+        frames, seconds, used = [], [], []
         for i, src in enumerate(_sources(args.source, args.clips)):
+            used.append(src.name)
             m = load_motion(src)
             m = m.slice(0, min(m.num_frames, args.frames))
             write_amass_npz(m, clips_dir / f"{i:03d}_{src.stem}.npz")
@@ -96,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         load = None
     report = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "segment": seg_ok,
               "model": model_text, "clips": len(frames), "frames_total": int(sum(frames)),
-              "clip_seconds_total": round(sum(seconds), 2), "steps": "import, segment, .blend, JSON, timeline PNG"
+              "clip_seconds_total": round(sum(seconds), 2), "sources": used, "steps": "import, segment, .blend, JSON, timeline PNG"
               if seg_ok else "import, .blend", "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                                                        "python": platform.python_version(), "load_avg": load},
               "runs": runs, "reproduce": "python scripts/bench_batch.py " + " ".join(argv or sys.argv[1:])}
@@ -105,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
     lines = ["# a4mer batch throughput", "",
              f"{report['clips']} real clips ({report['frames_total']} frames, {report['clip_seconds_total']} s of "
-             f"motion), steps: {report['steps']}; model: {model_text}.",
+             f"motion; {', '.join(used)}), steps: {report['steps']}; model: {model_text}.",
              f"Machine: {os.cpu_count()} CPUs, {platform.platform()}, load average at the end "
              f"{', '.join(f'{x:.1f}' for x in load) if load else 'n/a'} (shared machine: other jobs ran too).", "",
              "| --jobs | clips | wall (s) | clips / minute | median s per clip |", "|---|---|---|---|---|"]
