@@ -37,7 +37,7 @@ ATTRIBUTIONS = [
 DEFAULT_SETS = [
     "data.datasets=[\"bandai1\", \"bandai2\", \"cmu-dance\"]",
     "data.mirror=true", "data.speed_variants=1",
-    "model.motifs.k=128", "model.motifs.min_support=5",
+    "model.motifs.k=64", "model.motifs.min_support=5",
     "optim.batch_size=32", "optim.lr=5e-4", "optim.warmup_steps=200",
     "checkpoint_every=250", "log_every=25", "threads=1",
 ]

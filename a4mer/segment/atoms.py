@@ -10,7 +10,7 @@ per-joint errors are aggregated over the 22 body joints (mean by default), light
 local maxima above ``threshold`` become boundary candidates. Candidates are accepted strongest first
 unless a stronger accepted boundary lies within the refractory period (0.5 s) — so no two boundaries,
 the clip start or the clip end are closer than 0.5 s. Atoms longer than ``max_atom_s`` (long holds)
-are split at their highest-error interior frames. Everything is vectorised except a loop over the
+are split at their highest interior local maxima of the error. Everything is vectorised except a loop over the
 (few) candidates; the output is a deterministic function of the joint positions.
 """
 from __future__ import annotations
@@ -42,7 +42,7 @@ class AtomConfig:
 
     horizon_frames: int = 4
     aggregate: str = "mean"
-    threshold: float = 0.1
+    threshold: float = 0.05
     smooth_frames: int = 3
     refractory_s: float = 0.5
     max_atom_s: float = 2.0
@@ -134,7 +134,12 @@ def _split_long(bounds: np.ndarray, score: np.ndarray, max_len: int, gap: int) -
             if e - s <= max_len or e - s < 2 * gap:
                 break
             lo, hi = s + gap, e - gap
-            t = lo + int(np.argmax(score[lo:hi + 1]))  # first maximum: deterministic
+            seg = score[lo - 1:hi + 2]  # with one neighbour on each side
+            peak = (seg[1:-1] > seg[:-2]) & (seg[1:-1] >= seg[2:])  # local maxima in [lo, hi]
+            cand = np.where(peak, seg[1:-1], -np.inf)
+            if not np.isfinite(cand).any():
+                cand = seg[1:-1]
+            t = lo + int(np.argmax(cand))  # highest local maximum (first one on ties): deterministic
             inner = sorted(inner + [t])
         out.extend(inner + [b])
     return np.array(out, dtype=np.int64)
