@@ -172,6 +172,14 @@ def markdown(res: dict) -> str:
         for k in ("all motif ids", "multi-atom motif ids"):
             r = h[k]
             lines.append(f"| {k} | {r['ids']} | {r['>1 class']} | {r['>1 actor']} | {r['>1 class and >1 actor']} |")
+        lines += ["", "Most shared multi-atom motifs: " + "; ".join(
+            f"id {t['motif_id']} (codes {t['pattern']}): {', '.join(t['classes'])}" for t in h["top_shared"][:5]) + "."]
+    qh = res.get("quality_hdm05")
+    if qh:
+        a, e, m = qh["atom_len_s"], qh["extrapolation_error_m"], qh["motifs"]
+        lines += ["", f"HDM05 atoms ({qh['atoms']}): median {a['median']:.2f} s, p10 {a['p10']:.2f} s, p90 {a['p90']:.2f} s; "
+                  f"boundary/random extrapolation error ratio {e['ratio']:.1f}; token std min {qh['token_std']['min']:.3f}, "
+                  f"median {qh['token_std']['median']:.3f}; {m['atoms_per_motif_mean']:.2f} atoms per motif."]
     return "\n".join(lines) + "\n"
 
 
@@ -184,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-clips", type=int, default=0, help="limit held-out clips (0 = all)")
     p.add_argument("--skip-speed", action="store_true")
     p.add_argument("--max-hdm05", type=int, default=0, help="limit HDM05 clips (0 = all)")
+    p.add_argument("--write-docs", action="store_true", help="update docs/bench/segment.json and docs/benchmarks.md")
     p.add_argument("--hdm05-raw", default=str(Path(__file__).resolve().parents[1].parent / "shared" / "data" / "hdm05"),
                    help="raw HDM05 folder used when the manifest has no hdm05 rows")
     a = p.parse_args(argv)
@@ -212,7 +221,25 @@ def main(argv: list[str] | None = None) -> int:
     md = markdown(res)
     (out / "bench_segment.md").write_text(md)
     print(md)
+    if a.write_docs:
+        write_docs(Path(__file__).resolve().parents[1], res, md, " ".join(["python scripts/bench_segment.py"] + (argv or sys.argv[1:])))
     return 0
+
+
+def write_docs(repo: Path, res: dict, md: str, command: str) -> None:
+    """JSON to docs/bench/segment.json; the markdown between the ``model`` markers of docs/benchmarks.md."""
+    (repo / "docs" / "bench").mkdir(parents=True, exist_ok=True)
+    (repo / "docs" / "bench" / "segment.json").write_text(json.dumps(res, indent=1))
+    doc = repo / "docs" / "benchmarks.md"
+    text = doc.read_text() if doc.is_file() else "# Benchmarks\n"
+    body = md.replace("# Segmentation benchmark", "## Model: segmentation (atoms, motifs, speed)", 1)
+    body += f"\nCommand: `{command}` (JSON: `docs/bench/segment.json`).\n"
+    begin, end = "<!-- begin:model -->", "<!-- end:model -->"
+    if begin in text and end in text:
+        text = text[:text.index(begin) + len(begin)] + "\n" + body + text[text.index(end):]
+    else:
+        text = text.rstrip("\n") + f"\n\n{begin}\n{body}{end}\n"
+    doc.write_text(text)
 
 
 if __name__ == "__main__":
