@@ -99,3 +99,24 @@ def test_ablation_modes_and_histogram():
     assert sum(c for _, c in hist) == 4
     with pytest.raises(Exception):
         AtomConfig(aggregate="median")
+
+
+def test_real_clip_boundaries_on_kinematic_changes(repo_root):
+    """On the example Bandai walk (a lively walk: the score is high all the time): every boundary
+    is a local peak of the extrapolation error, above the clip's median and its 75th percentile
+    on average; atom lengths are in the 0.3-1.5 s range and vary."""
+    clips = sorted((repo_root / "examples" / "bandai").glob("*.bvh"))
+    if not clips:
+        pytest.skip("examples/bandai has no clip")
+    from a4mer.api import load_motion
+
+    m = load_motion(clips[0]).resample(ATOM_FPS)
+    score = boundary_score(m.joint_positions()[:, :22])
+    b = atom_boundaries(m)
+    inner = b[1:-1]
+    assert len(inner) >= 3
+    for t in inner:
+        assert score[t] >= score[max(0, t - 3):t + 4].max() - 1e-12  # a peak within +-0.1 s
+    assert np.all(score[inner] > np.median(score)) and score[inner].mean() > np.percentile(score, 75)
+    lengths = np.diff(b) / ATOM_FPS
+    assert 0.3 <= np.median(lengths) <= 1.5 and lengths.std() > 0
