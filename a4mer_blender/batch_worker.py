@@ -68,19 +68,59 @@ def enable_addon() -> None:
     addon_utils.enable(__package__, default_set=True, handle_error=None)
 
 
+def set_preferences(args: argparse.Namespace) -> None:
+    """The add-on's runner preferences from the worker's options (what its operators read)."""
+    import bpy
+    entry = bpy.context.preferences.addons.get(__package__)
+    prefs = getattr(entry, "preferences", None)
+    if prefs is None or not hasattr(prefs, "runner_mode"):
+        return
+    prefs.runner_mode = "WORKER" if args.python else "AUTO"
+    prefs.worker_python = args.python or ""
+    prefs.checkpoint_path = args.checkpoint or ""
+    prefs.vocab_path = args.vocab or ""
+    if args.device in ("auto", "cpu", "cuda", "mps"):
+        prefs.device = args.device
+
+
+def addon_generation() -> bool:
+    """True when the add-on has its fill/extend/bake operators (add-on II): the batch then uses them."""
+    import bpy
+    return all(hasattr(bpy.types, n) for n in ("A4MER_OT_fill_gaps", "A4MER_OT_extend", "A4MER_OT_bake_generated"))
+
+
+def _operator(obj, name: str, **kw) -> None:
+    """Run ``bpy.ops.a4mer.<name>(**kw)`` on ``obj`` (made active); its error report as A4merError."""
+    import bpy
+    bpy.context.view_layer.objects.active = obj
+    try:
+        done = getattr(bpy.ops.a4mer, name)(**kw)
+    except RuntimeError as e:
+        raise errors.A4merError(f"{obj.name}: {str(e).strip().removeprefix('Error: ')}") from None
+    if "FINISHED" not in done:
+        raise errors.A4merError(f"{obj.name}: a4mer.{name} did not finish ({', '.join(done)})")
+
+
+def _bake_if_generated(obj) -> None:
+    from .bridge import generated
+    if generated.read_state(obj) is not None:
+        _operator(obj, "bake_generated")
+
+
 def set_scene_fps(scene, fps: float) -> None:
     """Scene rate ``fps`` exactly: render.fps = round(fps), fps_base = round(fps) / fps."""
     whole = max(1, int(round(fps)))
     scene.render.fps, scene.render.fps_base = whole, whole / float(fps)
 
 
-def open_input(path: Path, fps: float | None, object_name: str | None) -> list:
+def open_input(path: Path, fps: float | None, object_name: str | None, args: argparse.Namespace) -> list:
     """Load ``path`` into a fresh session; the SMPL armatures to process (with an action)."""
     import bpy
     from .bridge import armature
     from .operators.importer import import_motion, load_clip
     bpy.ops.wm.read_factory_settings(use_empty=True)
     enable_addon()
+    set_preferences(args)
     if path.suffix.lower() == ".blend":
         try:
             bpy.ops.wm.open_mainfile(filepath=str(path), load_ui=False, use_scripts=False)
@@ -206,6 +246,14 @@ def fill_gaps(context, obj, args: argparse.Namespace | None = None) -> str:
     skipped = "".join(f"; not filled: {s}..{e} ({(e - s - 1) / fps:.2f} s > {MAX_GAP_SECONDS:g} s)" for s, e in long)
     if not fill:
         return f"{obj.name}: fill-gaps: nothing filled{skipped}"
+    if addon_generation():  # the add-on's own Fill Gaps (result layer), then baked into the action
+        _operator(obj, "fill_gaps")
+        _bake_if_generated(obj)
+        after = set(keyed_frames(obj, obj.animation_data.action))
+        done = [(s, e) for s, e in fill if all(f in after for f in range(s + 1, e))]
+        rest = "".join(f"; not filled: {s}..{e}" for s, e in fill if (s, e) not in done)
+        n = sum(e - s - 1 for s, e in done)
+        return f"{obj.name}: fill-gaps: filled {len(done)} gap(s), {n} frames (a4mer.fill_gaps){skipped}{rest}"
     heads = _heads(args)
     motion = armature.read_motion(obj, context.scene)
     if len(fill) == 1:
@@ -222,7 +270,15 @@ def extend(context, obj, frames: int, args: argparse.Namespace | None = None) ->
     """Append ``frames`` generated frames to ``obj``'s action (extension head); the note."""
     from .bridge import armature
     action = obj.animation_data.action
-    f0, _ = armature.action_frames(action)
+    f0, T0 = armature.action_frames(action)
+    if addon_generation():  # the add-on's own Extend (result layer), then baked into the action
+        _operator(obj, "extend", frames=int(frames))
+        _bake_if_generated(obj)
+        _, T = armature.action_frames(obj.animation_data.action)
+        if T != T0 + frames:
+            raise errors.A4merError(f"{obj.name}: extend gave {T} frames, expected {T0 + frames}")
+        context.scene.frame_end = max(context.scene.frame_end, f0 + T - 1)
+        return f"{obj.name}: extended by {frames} frames to {T} (a4mer.extend)"
     motion = armature.read_motion(obj, context.scene)
     heads = _heads(args)
     longer = heads.extend_clip(motion, frames)
@@ -259,7 +315,7 @@ def _process(args: argparse.Namespace, stage: Path) -> dict:
     if not src.is_file():
         raise errors.MotionFileError(src, "file not found")
     name = _safe(args.name or src.stem)
-    objs = open_input(src, args.fps, args.object)
+    objs = open_input(src, args.fps, args.object, args)
     ctx = bpy.context
     several = len(objs) > 1
     notes, objects = [], []

@@ -22,6 +22,7 @@ import bpy
 from a4mer.api import load_motion
 from a4mer.cli.main import main
 from a4mer.io import write_amass_npz
+from a4mer.skeleton import SMPL
 from a4mer.strips import ATOMS_TRACK, MOTIFS_TRACK
 from a4mer_blender.bridge import anim_compat, armature, nla
 
@@ -174,16 +175,22 @@ def test_batch_blend_input_fill_extend(segmenter, tmp_path, capsys):
     assert armature.action_frames(alpha.animation_data.action) == (1, 42)
     assert len(nla.a4mer_tracks(alpha)) == 2 and nla.a4mer_tracks(scene.objects["NotSMPL"]) == []
     curves = {(fc.data_path, fc.array_index): fc for fc in anim_compat.fcurves_of(alpha, alpha.animation_data.action)}
+    body = {f'pose.bones["{n}"]' for n in SMPL.names[:22]}
+    checked = 0
     for key, kept in facts["values"].items():
+        if key[0].rsplit(".", 1)[0] not in body:
+            continue  # hands / root bone: generation covers the body joints 0-21
+        checked += 1
         fc = curves[key]
         frames = sorted(int(round(k.co[0])) for k in fc.keyframe_points)
-        assert frames == list(range(1, 43))  # every frame keyed now (gap filled, 6 frames added)
+        assert frames == list(range(1, 43))  # every frame keyed now (gaps filled, 6 frames added)
         got = {int(round(k.co[0])): k.co[1] for k in fc.keyframe_points}
         for f in (1, 10, 20, 36):  # kept keys keep their values (quaternions up to their sign)
             if "quaternion" in key[0]:
                 assert abs(got[f]) == pytest.approx(abs(kept[f]), abs=1e-4)
             else:
                 assert got[f] == pytest.approx(kept[f], abs=1e-4)
+    assert checked == 22 * 4 + 3  # body rotations + pelvis location
     # --object picks one armature: plain output names
     out2 = tmp_path / "out2"
     code, text = _run([src, "--out", out2, "--segment", "--object", "Beta", *segmenter], capsys)
