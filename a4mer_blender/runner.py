@@ -193,13 +193,20 @@ class Job:
             time.sleep(0.05)  # let the pumps flush
             self._drain()
             if self._proc.returncode == 0 and self.out.exists():
-                self.state.result = _read_json(self.out)
+                try:
+                    self.state.result = self._load_result()
+                except errors.A4merError as e:
+                    self.state.error = str(e)
             else:
                 tail = "".join(self._stderr).strip().splitlines()[-3:]
                 self.state.error = (f"worker exited with code {self._proc.returncode}: "
                                     + (" | ".join(tail) or "no message"))
             self._finish()
         return self.state
+
+    def _load_result(self):
+        """The result from the output file the job wrote (both modes read it the same way)."""
+        return _read_json(self.out)
 
     def _finish(self) -> None:
         self.state.done = True
@@ -222,7 +229,11 @@ class Job:
 
 def run_sync(motion, settings: RunnerSettings, on_progress=None, poll_s: float = 0.05) -> dict:
     """Segment ``motion`` and wait: the segments dict, or :class:`A4merError` with the reason."""
-    job = Job(motion, settings).start()
+    return wait(Job(motion, settings).start(), on_progress, poll_s, "segmenting")
+
+
+def wait(job: "Job", on_progress=None, poll_s: float = 0.05, what: str = "segmenting"):
+    """Poll a started ``job`` until it ends: its result, or :class:`A4merError` with the reason."""
     try:
         while True:
             st = job.poll()
@@ -234,5 +245,74 @@ def run_sync(motion, settings: RunnerSettings, on_progress=None, poll_s: float =
     finally:
         job.cleanup()
     if st.error:
-        raise errors.A4merError(f"segmenting failed ({job.mode.lower().replace('_', '-')}): {st.error}")
+        raise errors.A4merError(f"{what} failed ({job.mode.lower().replace('_', '-')}): {st.error}")
     return st.result
+
+
+# --- generation heads: a4mer inbetween / a4mer extend ---------------------------------------------
+@dataclass(frozen=True)
+class HeadsResult:
+    """What a heads job gives back: the output clip (generated frames written, the others copied) and
+    the quality sidecar (None when the heads wrote none)."""
+
+    motion: object
+    quality: dict | None
+
+
+class HeadsJob(Job):
+    """``a4mer inbetween|extend CLIP ARGS -o OUT.npz``: in this Python (the verb's own ``run`` in a
+    thread) or in the worker (``PY -m a4mer VERB ...``). Both write OUT.npz and OUT.quality.json, and
+    the result is read from those files by the same code, so the two modes give identical results."""
+
+    VERBS = ("inbetween", "extend")
+
+    def __init__(self, motion, settings: RunnerSettings, verb: str, args: list[str] | tuple[str, ...]):
+        if verb not in self.VERBS:
+            raise errors.A4merError(f"unknown generation verb {verb!r}; expected one of {', '.join(self.VERBS)}")
+        super().__init__(motion, settings)
+        self.verb, self.args = verb, [str(a) for a in args]
+        self.out = self.dir / "out.npz"
+
+    def argv(self) -> list[str]:
+        """The ``a4mer`` command line (after ``a4mer``)."""
+        return [self.verb, str(self.clip), *self.args, "-o", str(self.out)]
+
+    def worker_command(self) -> list[str]:
+        return [self.settings.python, "-m", "a4mer", *self.argv()]
+
+    def start(self) -> "HeadsJob":
+        super().start()
+        self._lines.put(json.dumps({"progress": 0.05, "message": f"{self.verb}: generating"}))
+        return self
+
+    def _run_in_process(self) -> None:
+        import argparse
+        try:
+            mod = importlib.import_module(f"{CORE}.cli.{self.verb}")
+            parser = argparse.ArgumentParser(prog=f"a4mer {self.verb}")
+            mod.add_arguments(parser)
+            args = parser.parse_args(self.argv()[1:])
+            code = int(mod.run(args) or 0)
+            if code != 0:
+                raise errors.A4merError(f"a4mer {self.verb} exited with code {code}")
+            if not self._cancelled:
+                self.state.result = self._load_result()
+        except SystemExit as e:  # argparse: bad arguments
+            self.state.error = f"a4mer {self.verb}: bad arguments (exit {e.code})"
+        except Exception as e:  # reported in the UI, the scene stays unchanged
+            self.state.error = f"{type(e).__name__}: {e}" if not isinstance(e, errors.A4merError) else str(e)
+        finally:
+            self._lines.put(None)
+
+    def _load_result(self) -> HeadsResult:
+        if not self.out.is_file():
+            raise errors.A4merError(f"a4mer {self.verb} wrote no output")
+        motion = amass.read_amass_npz(self.out)
+        side = self.out.with_name(self.out.stem + ".quality.json")
+        quality = _read_json(side) if side.is_file() else None
+        return HeadsResult(motion, quality)
+
+
+def run_heads_sync(motion, settings: RunnerSettings, verb: str, args, on_progress=None) -> HeadsResult:
+    """Run ``a4mer VERB`` on ``motion`` and wait (see :class:`HeadsJob`)."""
+    return wait(HeadsJob(motion, settings, verb, args).start(), on_progress, what=verb)

@@ -81,6 +81,15 @@ class FCurveSink:
             return self._curves.new(data_path, index=index, group_name=group)
         return self._curves.new(data_path, index=index, action_group=group)
 
+    def ensure(self, data_path: str, index: int, group: str) -> Any:
+        """The F-Curve for ``data_path[index]``: the existing one (keys kept) or a new, empty one."""
+        old = self._curves.find(data_path, index=index)
+        if old is not None:
+            return old
+        if self._bag is not None:
+            return self._curves.new(data_path, index=index, group_name=group)
+        return self._curves.new(data_path, index=index, action_group=group)
+
     def remove_paths(self, paths: Iterable[str]) -> None:
         """Remove every F-Curve whose data path is in ``paths``."""
         paths = set(paths)
@@ -94,3 +103,20 @@ def set_strip_slot(strip: Any, id_owner: Any) -> None:
     if hasattr(strip, "action_slot") and anim is not None and getattr(anim, "action_slot", None) is not None:
         if strip.action_slot != anim.action_slot:
             strip.action_slot = anim.action_slot
+
+
+def active_slot_identifier(id_owner: Any) -> str:
+    """Identifier of the slot ``id_owner`` animates with (``""`` on the legacy API or without one)."""
+    anim = getattr(id_owner, "animation_data", None)
+    slot = getattr(anim, "action_slot", None) if anim is not None else None
+    return str(getattr(slot, "identifier", "")) if slot is not None else ""
+
+
+def restore_action(id_owner: Any, action: Any, slot_identifier: str = "") -> None:
+    """Make ``action`` active again on ``id_owner`` with the slot named ``slot_identifier`` when it
+    still exists (else as :func:`assign_action` picks it)."""
+    assign_action(id_owner, action)
+    if slot_identifier and is_slotted(action):
+        slot = next((s for s in action.slots if s.identifier == slot_identifier), None)
+        if slot is not None and id_owner.animation_data.action_slot != slot:
+            id_owner.animation_data.action_slot = slot

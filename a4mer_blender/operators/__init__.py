@@ -1,4 +1,4 @@
 """The add-on's operators."""
-from . import importer, motifs, segment
+from . import bake, extend, fill, importer, motifs, segment
 
-classes = segment.classes + importer.classes + motifs.classes
+classes = segment.classes + importer.classes + motifs.classes + fill.classes + extend.classes + bake.classes

@@ -1,0 +1,432 @@
+"""The non-destructive result layer of generated frames (fill gaps, extend).
+
+Blender 5.0 gives an action one layer, and the active action is evaluated over every NLA track, so
+generated frames cannot sit under it. Instead the user's action is pushed down, unchanged, into an
+NLA track ("A4Mer Source", one strip, the active action's blend type / influence / extrapolation,
+identity time mapping over the scene range), and the generated frames go on the "A4Mer Generated"
+track above it: one strip per generated span covering exactly its frames, Replace blending,
+extrapolation Nothing, each showing an action that holds only the channels the model generates (the
+rotations of the SMPL body bones 0-21 and the pelvis location), keyed only on the generated frames.
+Channels the model does not generate (fingers, jaw, the root bone) keep coming from the user's action;
+muting or deleting the generated track gives the user's animation back exactly. :func:`bake` is the
+only way generated keys enter the user's action.
+
+The state lives on the object as a JSON ID property (strips cannot hold custom properties).
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from .._core import errors, motion as core_motion, rig as core_rig
+from . import anim_compat, armature
+
+STATE_KEY = "a4mer_generated"
+SOURCE_TRACK = "A4Mer Source"
+GENERATED_TRACK = "A4Mer Generated"
+STATE_VERSION = 1
+BODY_JOINTS = 22
+
+
+# --- state ---------------------------------------------------------------------------------------
+def read_state(obj) -> dict | None:
+    """The stored result-layer state of ``obj`` (None when absent or unreadable)."""
+    text = obj.get(STATE_KEY) if obj is not None else None
+    try:
+        st = json.loads(text) if text else None
+    except (TypeError, ValueError):
+        return None
+    return st if isinstance(st, dict) and st.get("version") == STATE_VERSION else None
+
+
+def write_state(obj, state: dict | None) -> None:
+    if state is None:
+        if STATE_KEY in obj:
+            del obj[STATE_KEY]
+    else:
+        obj[STATE_KEY] = json.dumps(state, separators=(",", ":"))
+
+
+def _track(obj, name: str | None):
+    anim = obj.animation_data
+    if anim is None or not name:
+        return None
+    return anim.nla_tracks.get(name)
+
+
+def source_track(obj, state: dict | None = None):
+    """The NLA track holding the pushed-down user action (None when not pushed or deleted)."""
+    state = read_state(obj) if state is None else state
+    if state is None:
+        return None
+    t = _track(obj, state.get("source_track"))
+    if t is None or len(t.strips) != 1 or t.strips[0].action is None or t.strips[0].action.name != state["source_action"]:
+        return None
+    return t
+
+
+def generated_track(obj, state: dict | None = None):
+    """The "A4Mer Generated" track of the stored state (None when absent or deleted by the user)."""
+    state = read_state(obj) if state is None else state
+    return _track(obj, state.get("generated_track")) if state is not None else None
+
+
+def user_action(obj):
+    """The user's action: the pushed-down one when the result layer exists, else the active action.
+    :class:`A4merError` when there is none, or a new active action was put over the result layer."""
+    anim = obj.animation_data
+    state = read_state(obj)
+    src = source_track(obj, state)
+    if src is not None:
+        if anim.action is not None:
+            raise errors.A4merError(f"{obj.name!r} has an active action over its A4Mer result: bake the result "
+                                    "or delete the A4Mer tracks first")
+        return src.strips[0].action
+    if anim is None or anim.action is None:
+        raise errors.A4merError(f"armature {obj.name!r} has no action")
+    if anim.use_tweak_mode:
+        raise errors.A4merError(f"{obj.name!r} is in NLA tweak mode: leave it (Tab in the NLA editor) first")
+    return anim.action
+
+
+def spans(obj) -> list[dict]:
+    """Recorded generated spans whose strip still exists, with ``strip`` = the NLA strip."""
+    state = read_state(obj)
+    track = generated_track(obj, state)
+    if track is None:
+        return []
+    out = []
+    for sp in state.get("spans", []):
+        strip = next((s for s in track.strips if abs(s.frame_start - sp["frame_start"]) < 1e-3), None)
+        if strip is not None:
+            out.append({**sp, "strip": strip})
+    return out
+
+
+# --- reading -------------------------------------------------------------------------------------
+def body_bones(rig) -> list[int]:
+    """Rig bone indices of SMPL joints 0-21 (what the model generates)."""
+    return [b for b in rig.smpl_bone[:BODY_JOINTS] if b >= 0]
+
+
+def keyed_frames(obj, action, rig=None) -> np.ndarray:
+    """Sorted integer frames where a body bone channel (SMPL joints 0-21) of ``obj`` has a key."""
+    rig = rig or armature.detect_rig(obj)
+    names = {rig.names[b] for b in body_bones(rig)}
+    frames = [np.zeros(0)]
+    for fc in anim_compat.fcurves_of(obj, action):
+        p = fc.data_path
+        if not p.startswith('pose.bones["') or p.split('"')[1] not in names:
+            continue
+        co = np.empty(2 * len(fc.keyframe_points), dtype=np.float32)
+        fc.keyframe_points.foreach_get("co", co)
+        frames.append(co[0::2])
+    return np.unique(np.round(np.concatenate(frames)).astype(np.int64))
+
+
+def content_range(obj, action) -> tuple[int, int]:
+    """(first, last) scene frames of the user's action and the generated spans after it."""
+    f0, T = armature.action_frames(action)
+    last = f0 + T - 1
+    for sp in spans(obj):
+        last = max(last, int(sp["last"]))
+    return f0, last
+
+
+def _channels(obj, rig, action, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Basis locations (T, B, 3) / rotations (T, B, 4) of the user's action, with the generated spans'
+    body channels over them on their frames (what Blender shows)."""
+    loc, quat = armature.read_channels(obj, rig, anim_compat.fcurves_of(obj, action), frames)
+    body, pelvis = body_bones(rig), rig.smpl_bone[0]
+    for sp in spans(obj):
+        if sp["strip"].mute or sp["strip"].action is None:
+            continue
+        sel = np.flatnonzero((frames >= sp["first"]) & (frames <= sp["last"]))
+        if len(sel) == 0:
+            continue
+        gl, gq = armature.read_channels(obj, rig, anim_compat.fcurves_of(obj, sp["strip"].action), frames[sel])
+        quat[sel[:, None], body] = gq[:, body]
+        loc[sel, pelvis] = gl[:, pelvis]
+    return loc, quat
+
+
+def read_layered_motion(obj, scene, first: int, last: int):
+    """The animation Blender shows on scene frames ``first..last`` (user's action + generated spans)
+    as an SMPL-24 Motion at the scene fps; ``meta['blender_frame_start'] = first``."""
+    rig = armature.detect_rig(obj)
+    action = user_action(obj)
+    frames = np.arange(first, last + 1, dtype=np.float64)
+    loc, quat = _channels(obj, rig, action, frames)
+    fcurves = anim_compat.fcurves_of(obj, action)
+    return core_rig.rig_to_motion(rig, loc, quat, armature.object_matrices(obj, scene, frames, fcurves),
+                                  armature.scene_fps(scene),
+                                  meta={"source": f"blender:{obj.name}/{action.name}", "blender_action": action.name,
+                                        "blender_frame_start": int(first)})
+
+
+# --- generated channels --------------------------------------------------------------------------
+def _align(values: np.ndarray, prev: np.ndarray, path: str) -> np.ndarray:
+    """Rotation channels ``(N, C)`` made continuous with the user's value ``prev (C,)`` on the frame
+    before the span (quaternion sign, Euler turns), so keys baked next to each other interpolate."""
+    if path.endswith("rotation_quaternion"):
+        return -values if float(values[0] @ prev) < 0 else values
+    if path.endswith("rotation_euler"):
+        return values + 2 * np.pi * np.round((prev - values[0]) / (2 * np.pi))
+    return values
+
+
+def generated_channels(obj, scene, rig, action, motion, frames: np.ndarray) -> dict[tuple[str, int], np.ndarray]:
+    """Channel values ``{(data_path, index): (N,)}`` that pose the body bones and the pelvis location as
+    in ``motion`` (SMPL, N frames) on scene ``frames (N,)``; the other bones keep the user's pose there."""
+    frames = np.asarray(frames, dtype=np.float64)
+    ufc = anim_compat.fcurves_of(obj, action)
+    loc_u, quat_u = armature.read_channels(obj, rig, ufc, frames)
+    basis = core_rig.basis_matrices(loc_u, quat_u)
+    loc, quat = core_rig.motion_to_rig(rig, motion, basis, armature.object_matrices(obj, scene, frames, ufc))
+    prev_l, prev_q = armature.read_channels(obj, rig, ufc, frames[:1] - 1)
+    out = {}
+    for b in body_bones(rig):
+        name = rig.names[b]
+        pb = obj.pose.bones[name]
+        path, _ = armature._rot_path(pb.rotation_mode)
+        path = f'pose.bones["{name}"].{path}'
+        chans = core_rig.quat_to_channels(quat[:, b], pb.rotation_mode)
+        prev = core_rig.quat_to_channels(prev_q[:, b], pb.rotation_mode)[0]
+        chans = _align(chans, prev, path)
+        for i in range(chans.shape[1]):
+            out[(path, i)] = chans[:, i]
+        if b == rig.smpl_bone[0]:
+            for i in range(3):
+                out[(f'pose.bones["{name}"].location', i)] = loc[:, b, i]
+    return out
+
+
+def _group(path: str) -> str:
+    return path.split('"')[1] if path.startswith('pose.bones["') else "Object Transforms"
+
+
+def _new_action(obj, name: str, channels: dict, frames: np.ndarray):
+    import bpy
+    action = bpy.data.actions.new(name)
+    action["a4mer_generated"] = True
+    sink = anim_compat.FCurveSink(obj, action)
+    for (path, i), values in channels.items():
+        armature.set_keys(sink.fresh(path, i, _group(path)), frames, values)
+    return action
+
+
+# --- applying a result ---------------------------------------------------------------------------
+def _unique_track_name(anim, wanted: str) -> str:
+    taken = {t.name for t in anim.nla_tracks}
+    name, k = wanted, 0
+    while name in taken:
+        k += 1
+        name = f"{wanted}.{k:03d}"
+    return name
+
+
+def push_down(obj, scene) -> dict:
+    """Move the active action into a new top NLA track unchanged (same evaluation); the new state."""
+    anim = obj.animation_data
+    action = anim.action
+    f0, T = armature.action_frames(action)
+    lo, hi = min(f0, scene.frame_start), max(f0 + T - 1, scene.frame_end)
+    track = anim.nla_tracks.new()
+    track.name = _unique_track_name(anim, SOURCE_TRACK)
+    strip = track.strips.new(action.name, int(lo), action)
+    anim_compat.set_strip_slot(strip, obj)
+    strip.action_frame_start, strip.action_frame_end = float(lo), float(hi + 1)
+    strip.frame_start_ui = float(lo)
+    if abs(strip.frame_end - (hi + 1)) > 1e-4:
+        strip.frame_end_ui = float(hi + 1)
+    strip.blend_type = anim.action_blend_type
+    strip.extrapolation = anim.action_extrapolation
+    if anim.action_influence < 1.0:
+        strip.use_animated_influence = True
+        strip.influence = anim.action_influence
+    strip.select = track.select = False
+    state = {"version": STATE_VERSION, "source_action": action.name, "source_track": track.name,
+             "slot": anim_compat.active_slot_identifier(obj), "generated_track": "", "spans": []}
+    anim.action = None
+    anim.use_nla = True
+    return state
+
+
+def _ensure_generated_track(obj, state: dict):
+    track = generated_track(obj, state)
+    if track is None:
+        anim = obj.animation_data
+        track = anim.nla_tracks.new()  # on top, above the source track
+        track.name = _unique_track_name(anim, GENERATED_TRACK)
+        track.select = False
+        state["generated_track"] = track.name
+        state["spans"] = []
+    return track
+
+
+def _remove_span(obj, track, span: dict) -> None:
+    import bpy
+    action = span["strip"].action
+    track.strips.remove(span["strip"])
+    if action is not None and action.users == 0 and action.get("a4mer_generated"):
+        bpy.data.actions.remove(action)
+
+
+def apply_result(obj, scene, kind: str, spans_frames: list[tuple[int, int]], channels_per_span: list[dict],
+                 reports: list[dict | None], method: str = "", motif: dict | None = None) -> list[dict]:
+    """Put generated spans on the "A4Mer Generated" track (pushing the user's action down first).
+
+    spans_frames: inclusive scene frames per span; channels_per_span: per span the channels of
+    :func:`generated_channels`; reports: per span the quality dict (or None); motif: ``{"id", "name"}``
+    when generated with a motif. Spans already on the track that overlap a new span are replaced.
+    Returns the new span records."""
+    from .._core import optional
+    gaps = optional("gaps")
+    state = read_state(obj)
+    if source_track(obj, state) is None:
+        state = push_down(obj, scene)
+    track = _ensure_generated_track(obj, state)
+    old = {id(s["strip"]): s for s in spans(obj)} if state.get("spans") else {}
+    keep = [s for s in state.get("spans", [])]
+    for a, b in spans_frames:
+        for sp in list(old.values()):
+            if sp["first"] <= b and sp["last"] >= a:
+                _remove_span(obj, track, sp)
+                keep = [k for k in keep if abs(k["frame_start"] - sp["frame_start"]) > 1e-3]
+                old.pop(id(sp["strip"]))
+    new = []
+    for (a, b), chans, rep in zip(spans_frames, channels_per_span, reports):
+        frames = np.arange(a, b + 1, dtype=np.float64)
+        label = motif["name"] if motif else f"{kind} {a}-{b}"
+        action = _new_action(obj, f"A4Mer {kind} {a}-{b}", chans, frames)
+        start, end = gaps.strip_range((a, b))
+        strip = track.strips.new(label, int(a), action)
+        strip.action_frame_start, strip.action_frame_end = start, end
+        strip.frame_start_ui = start
+        if abs(strip.frame_end - end) > 1e-4:
+            strip.frame_end_ui = end
+        strip.blend_type, strip.extrapolation, strip.select = "REPLACE", "NOTHING", False
+        rec = {"kind": kind, "first": int(a), "last": int(b), "frame_start": float(strip.frame_start),
+               "action": action.name, "name": strip.name, "method": method, "quality": rep,
+               "motif": motif}
+        new.append(rec)
+    state["spans"] = sorted(keep + new, key=lambda s: s["first"])
+    write_state(obj, state)
+    return new
+
+
+def mark_motif(obj, motif: dict, span: dict) -> bool:
+    """Mark a span generated with ``motif`` on the "A4Mer Motifs" track of the segments record: a strip
+    named after the motif (counted by the motif library, so jumping reaches it) where the track is free
+    (e.g. after the segmented clip); inside segmented frames the track already tiles the clip and the
+    generated strip alone carries the name. Returns True when a strip was added."""
+    from . import nla
+    record = nla.read_record(obj)
+    if record is None:
+        return False
+    pair = next(((rt, t) for rt, t in nla._pairs(obj, record) if rt.get("kind") == "motif"), None)
+    if pair is None:
+        return False
+    rt, track = pair
+    from .._core import optional
+    start, end = optional("gaps").strip_range((span["first"], span["last"]))
+    if any(s.frame_start < end and s.frame_end > start for s in track.strips):
+        return False
+    import bpy
+    action = bpy.data.actions.get(span["action"])
+    strip = track.strips.new(motif["name"], int(start), action)
+    strip.action_frame_start, strip.action_frame_end = start, end
+    strip.frame_start_ui = start
+    if abs(strip.frame_end - end) > 1e-4:
+        strip.frame_end_ui = end
+    strip.blend_type, strip.extrapolation, strip.select = "REPLACE", "NOTHING", False
+    rt["strips"].append({"kind": "motif", "index": -1, "key": int(motif["id"]), "name": strip.name,
+                         "frame_start": float(strip.frame_start), "frame_end": float(strip.frame_end),
+                         "generated": True})
+    rt["strips"].sort(key=lambda s: s["frame_start"])
+    nla.write_record(obj, record)
+    return True
+
+
+# --- bake / remove -------------------------------------------------------------------------------
+def merge_keys(fc, frames: np.ndarray, values: np.ndarray) -> int:
+    """Insert keys ``values (N,)`` at ``frames (N,)`` into F-Curve ``fc`` in bulk (existing keys keep
+    their values, handles and interpolation; a key already on one of ``frames`` gets the new value).
+    Returns the number of keys added."""
+    kp = fc.keyframe_points
+    n = len(kp)
+    co = np.empty(2 * n, dtype=np.float32)
+    kp.foreach_get("co", co)
+    co = co.reshape(n, 2)
+    at = {int(round(f)): i for i, f in enumerate(co[:, 0])}
+    hit = np.array([int(round(f)) in at for f in frames], dtype=bool)
+    for f, v in zip(frames[hit], values[hit]):
+        co[at[int(round(f))], 1] = v
+    add = int((~hit).sum())
+    new = np.stack([frames[~hit], values[~hit]], axis=1).astype(np.float32)
+    if add:
+        kp.add(add)  # appended at the end with the default interpolation; sorted below
+    kp.foreach_set("co", np.concatenate([co, new]).ravel())
+    fc.update()  # sorts the keys by frame (each key keeps its own handles and interpolation)
+    return add
+
+
+def remove_result(obj, restore: bool = True) -> int:
+    """Delete the generated track, its actions, and (``restore``) put the user's action back as the
+    active action (its keys untouched); returns the number of spans removed."""
+    import bpy
+    state = read_state(obj)
+    if state is None:
+        return 0
+    anim = obj.animation_data
+    track = generated_track(obj, state)
+    n = len(spans(obj))
+    if track is not None:
+        actions = [s.action for s in track.strips if s.action is not None]
+        anim.nla_tracks.remove(track)
+        for a in actions:
+            if a.users == 0 and a.get("a4mer_generated"):
+                bpy.data.actions.remove(a)
+    src = source_track(obj, state)
+    if src is not None and restore and anim.action is None:
+        action = src.strips[0].action
+        strip = src.strips[0]
+        blend, extrap, infl = strip.blend_type, strip.extrapolation, strip.influence if strip.use_animated_influence else 1.0
+        anim.nla_tracks.remove(src)
+        anim_compat.restore_action(obj, action, state.get("slot", ""))
+        anim.action_blend_type, anim.action_extrapolation, anim.action_influence = blend, extrap, infl
+    write_state(obj, None)
+    return n
+
+
+def bake(obj) -> tuple[int, int]:
+    """Write the generated keys of the unmuted spans into the user's action, then remove the result
+    layer (the user's action is active again). Returns (spans baked, keys added)."""
+    state = read_state(obj)
+    track = generated_track(obj, state)
+    if track is None:
+        raise errors.A4merError(f"{obj.name!r} has no A4Mer generated frames to bake")
+    if track.mute:
+        raise errors.A4merError("the A4Mer Generated track is muted: unmute it to bake it, or delete it")
+    action = user_action(obj)
+    sink = anim_compat.FCurveSink(obj, action)
+    baked = added = 0
+    for sp in spans(obj):
+        strip = sp["strip"]
+        if strip.mute or strip.action is None:
+            continue
+        for fc in anim_compat.fcurves_of(obj, strip.action):
+            co = np.empty(2 * len(fc.keyframe_points), dtype=np.float32)
+            fc.keyframe_points.foreach_get("co", co)
+            added += merge_keys(sink.ensure(fc.data_path, fc.array_index, _group(fc.data_path)),
+                                co[0::2].astype(np.float64), co[1::2].astype(np.float64))
+        baked += 1
+    remove_result(obj, restore=True)
+    return baked, added
+
+
+def motion_frames(motion, idx: np.ndarray):
+    """The frames ``idx`` of ``motion`` as a new Motion (SMPL family kept)."""
+    return core_motion.Motion(motion.fps, motion.root_translation[idx], motion.rotations[idx],
+                              skeleton=motion.skeleton, meta=dict(motion.meta))

@@ -1,0 +1,50 @@
+"""``a4mer.bake_generated`` (the only way generated keys enter the user's action, undoable) and
+``a4mer.remove_generated`` (drop the generated frames, the user's action active again)."""
+from __future__ import annotations
+
+import bpy
+
+from .._core import errors
+from ..bridge import generated
+
+
+class _ResultOp:
+    @classmethod
+    def poll(cls, context):
+        obj = context.active_object
+        return obj is not None and generated.read_state(obj) is not None
+
+
+class A4MER_OT_bake_generated(_ResultOp, bpy.types.Operator):
+    """Write the generated frames into your action as keys and remove the A4Mer Generated track
+    (your action becomes the active action again; Ctrl+Z undoes it)"""
+
+    bl_idname = "a4mer.bake_generated"
+    bl_label = "Bake into My Action"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context):
+        obj = context.active_object
+        try:
+            n, keys = generated.bake(obj)
+        except errors.A4merError as e:
+            self.report({"ERROR"}, str(e))
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"A4Mer: baked {n} span(s), {keys} keys added to {obj.animation_data.action.name}")
+        return {"FINISHED"}
+
+
+class A4MER_OT_remove_generated(_ResultOp, bpy.types.Operator):
+    """Remove the generated frames (A4Mer Generated track) and make your action active again, unchanged"""
+
+    bl_idname = "a4mer.remove_generated"
+    bl_label = "Remove Generated Frames"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context):
+        n = generated.remove_result(context.active_object)
+        self.report({"INFO"}, f"A4Mer: removed {n} generated span(s)")
+        return {"FINISHED"}
+
+
+classes = (A4MER_OT_bake_generated, A4MER_OT_remove_generated)

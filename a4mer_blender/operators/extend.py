@@ -1,0 +1,40 @@
+"""``a4mer.extend``: N generated frames after the end of the active armature's animation (extension
+head), on the "A4Mer Generated" NLA track; the user's keys are not changed."""
+from __future__ import annotations
+
+import bpy
+from bpy.props import BoolProperty, IntProperty
+
+from ..bridge import armature, generated
+from .fill import GenerateBase, gaps
+
+
+class A4MER_OT_extend(GenerateBase, bpy.types.Operator):
+    """Continue the animation for N frames after its end with the extension model, on the "A4Mer
+    Generated" NLA track (your keys are not changed)"""
+
+    bl_idname = "a4mer.extend"
+    bl_label = "Extend"
+    bl_options = {"REGISTER", "UNDO"}
+
+    kind = "extend"
+    frames: IntProperty(name="Frames", default=30, min=1, soft_max=600, options={"SKIP_SAVE"},
+                        description="Number of frames to add after the end")
+    set_scene_end: BoolProperty(name="Extend scene range", default=True, options={"SKIP_SAVE"},
+                                description="Move the scene's end frame to the last generated frame")
+
+    def plan(self, context, obj, rig, action):
+        return gaps.plan_extend(generated.content_range(obj, action), self.frames, armature.scene_fps(context.scene))
+
+    def after(self, context, made):
+        if self.set_scene_end and made:
+            context.scene.frame_end = max(context.scene.frame_end, max(s["last"] for s in made))
+
+    def draw(self, context):
+        col = self.layout.column()
+        col.prop(self, "frames")
+        col.prop(self, "motif")
+        col.prop(self, "set_scene_end")
+
+
+classes = (A4MER_OT_extend,)

@@ -1,0 +1,233 @@
+"""``a4mer.fill_gaps``: fill the keyframe gaps of the active armature with the in-betweening head, on
+the non-destructive result layer (:mod:`..bridge.generated`). Also the base shared with ``a4mer.extend``:
+plan (host-free, :mod:`a4mer.gaps`) -> run the heads through the runner (in process or worker, the
+same files either way) -> apply to the scene only once the result is complete."""
+from __future__ import annotations
+
+import bpy
+from bpy.props import BoolProperty, IntProperty
+
+from .. import runner
+from .._core import errors, optional, strips
+from ..bridge import armature, generated, nla
+from ..preferences import get_settings
+
+gaps = optional("gaps")
+
+
+def motif_choice(obj, motif_id: int) -> dict | None:
+    """``{"id", "name"}`` of motif ``motif_id`` of the object's motif library (None for -1);
+    :class:`A4merError` when the library has no such motif."""
+    if motif_id < 0:
+        return None
+    record = nla.read_record(obj)
+    lib = {m["motif_id"]: m for m in strips.motif_summary(record)} if record is not None else {}
+    if motif_id not in lib:
+        have = ", ".join(f"{m['motif_id']} ({m['name']})" for m in lib.values()) or "none: run Find Atoms and Motifs"
+        raise errors.A4merError(f"{obj.name!r} has no motif {motif_id} in its motif library (motifs: {have})")
+    return {"id": int(motif_id), "name": lib[motif_id]["name"]}
+
+
+class Request:
+    """A planned generation: the plan, the clip sent to the heads, the target and the motif."""
+
+    def __init__(self, obj, rig, action, plan, motion, motif):
+        self.obj_name, self.action_name = obj.name, action.name
+        self.rig, self.plan, self.motion, self.motif = rig, plan, motion, motif
+
+    def args(self) -> list[str]:
+        return list(self.plan.args) + (["--motif", str(self.motif["id"])] if self.motif else [])
+
+
+def apply(context, request: Request, result, kind: str) -> list[dict]:
+    """Put ``result`` (:class:`runner.HeadsResult`) on the result layer of the requested armature."""
+    import numpy as np
+    obj = bpy.data.objects.get(request.obj_name)
+    if obj is None:
+        raise errors.A4merError(f"the armature {request.obj_name!r} was removed while the model ran")
+    action = generated.user_action(obj)
+    if action.name != request.action_name:
+        raise errors.A4merError("the armature's action changed while the model ran; nothing was changed")
+    plan, out = request.plan, result.motion
+    need = plan.last + plan.frames - plan.first + 1 if kind == "extend" else plan.num_frames
+    if out.num_frames < need:
+        raise errors.A4merError(f"the heads returned {out.num_frames} frames, expected {need}")
+    chans = []
+    for a, b in plan.spans:
+        frames = np.arange(a, b + 1)
+        sub = generated.motion_frames(out, plan.to_clip(frames))
+        chans.append(generated.generated_channels(obj, context.scene, request.rig, action, sub, frames))
+    reports = gaps.span_reports(result.quality, plan.first, plan.spans)
+    method = next((r.get("method", "") for r in reports if r), "")
+    made = generated.apply_result(obj, context.scene, kind, list(plan.spans), chans, reports, method, request.motif)
+    if request.motif:
+        for sp in made:
+            generated.mark_motif(obj, request.motif, sp)
+    return made
+
+
+class GenerateBase:
+    """Shared by fill and extend: no-argument execute (synchronous), invoke = modal with progress and
+    Esc-cancel; the scene changes only after the heads' result is complete."""
+
+    kind = "fill"
+    motif: IntProperty(name="Motif", default=-1, min=-1, options={"SKIP_SAVE"},
+                       description="Generate this motif of the object's motif library (-1 = none)")
+
+    @classmethod
+    def poll(cls, context):
+        obj = context.active_object
+        return obj is not None and obj.type == "ARMATURE"
+
+    def plan(self, context, obj, rig, action):  # -> GenerationPlan | None
+        raise NotImplementedError
+
+    def request(self, context) -> Request | None:
+        obj = context.active_object
+        rig = armature.detect_rig(obj)
+        action = generated.user_action(obj)
+        plan = self.plan(context, obj, rig, action)
+        if plan is None or not plan.spans:
+            return None
+        motion = generated.read_layered_motion(obj, context.scene, plan.first, plan.last)
+        return Request(obj, rig, action, plan, motion, motif_choice(obj, self.motif))
+
+    def nothing(self, plan) -> str:
+        return "A4Mer: nothing to generate"
+
+    def summary(self, made: list[dict], plan) -> str:
+        frames = sum(s["last"] - s["first"] + 1 for s in made)
+        skipped = f"; left alone: {'; '.join(f'{s}..{e} ({why})' for s, e, why in plan.skipped)}" if plan.skipped else ""
+        return f"A4Mer: generated {frames} frames in {len(made)} span(s) on the A4Mer Generated track{skipped}"
+
+    def execute(self, context):
+        try:
+            req = self.request(context)
+            if req is None:
+                self.report({"INFO"}, self._noop(context))
+                return {"FINISHED"}
+            wm = context.window_manager
+            result = runner.run_heads_sync(req.motion, get_settings(context), req.plan.verb, req.args(),
+                                           on_progress=lambda p, m: setattr(wm, "a4mer_progress", p))
+            made = apply(context, req, result, self.kind)
+        except errors.A4merError as e:
+            self.report({"ERROR"}, str(e))
+            return {"CANCELLED"}
+        self.after(context, made)
+        self.report({"INFO"}, self.summary(made, req.plan))
+        return {"FINISHED"}
+
+    def _noop(self, context) -> str:
+        obj = context.active_object
+        try:
+            rig = armature.detect_rig(obj)
+            return self.nothing(self.plan(context, obj, rig, generated.user_action(obj)))
+        except errors.A4merError as e:
+            return str(e)
+
+    def after(self, context, made: list[dict]) -> None:
+        """Scene settings after a result was applied (extend widens the scene range)."""
+
+    # --- interactive: modal with a progress bar, Esc cancels ---------------------------------
+    def invoke(self, context, event):
+        try:
+            self._req = self.request(context)
+            if self._req is None:
+                self.report({"INFO"}, self._noop(context))
+                return {"FINISHED"}
+            self._job = runner.HeadsJob(self._req.motion, get_settings(context), self._req.plan.verb,
+                                        self._req.args()).start()
+        except errors.A4merError as e:
+            self.report({"ERROR"}, str(e))
+            return {"CANCELLED"}
+        wm = context.window_manager
+        self._timer = wm.event_timer_add(0.1, window=context.window)
+        wm.progress_begin(0, 100)
+        wm.a4mer_status = "A4Mer: generating (Esc cancels)"
+        wm.modal_handler_add(self)
+        return {"RUNNING_MODAL"}
+
+    def _end(self, context) -> None:
+        wm = context.window_manager
+        wm.event_timer_remove(self._timer)
+        wm.progress_end()
+        wm.a4mer_status = ""
+        if context.workspace is not None:
+            context.workspace.status_text_set(None)
+
+    def modal(self, context, event):
+        if event.type == "ESC":
+            self._job.cancel()
+            self._end(context)
+            self.report({"WARNING"}, "A4Mer: cancelled, nothing changed")
+            return {"CANCELLED"}
+        if event.type != "TIMER":
+            return {"PASS_THROUGH"}
+        st = self._job.poll()
+        wm = context.window_manager
+        wm.progress_update(int(100 * st.progress))
+        wm.a4mer_progress = st.progress
+        wm.a4mer_status = f"A4Mer: {st.message} ({100 * st.progress:.0f} %) - Esc cancels"
+        if context.workspace is not None:
+            context.workspace.status_text_set(wm.a4mer_status)
+        if context.area is not None:
+            context.area.tag_redraw()
+        if not st.done:
+            return {"PASS_THROUGH"}
+        self._end(context)
+        try:
+            if st.error:
+                raise errors.A4merError(f"A4Mer: {st.error}")
+            made = apply(context, self._req, st.result, self.kind)
+        except errors.A4merError as e:
+            self.report({"ERROR"}, str(e))
+            return {"CANCELLED"}
+        finally:
+            self._job.cleanup()
+        self.after(context, made)
+        self.report({"INFO"}, self.summary(made, self._req.plan))
+        return {"FINISHED"}
+
+
+class A4MER_OT_fill_gaps(GenerateBase, bpy.types.Operator):
+    """Fill the gaps between keyed frames (preview range when enabled, else the whole action) with the
+    in-betweening model, on the "A4Mer Generated" NLA track (your keys are not changed)"""
+
+    bl_idname = "a4mer.fill_gaps"
+    bl_label = "Fill Gaps"
+    bl_options = {"REGISTER", "UNDO"}
+
+    kind = "fill"
+    use_custom_range: BoolProperty(name="Custom range", default=False, options={"SKIP_SAVE"},
+                                   description="Fill the gaps in Start..End instead of the preview range / action")
+    frame_start: IntProperty(name="Start", default=1, options={"SKIP_SAVE"})
+    frame_end: IntProperty(name="End", default=250, options={"SKIP_SAVE"})
+
+    def frame_range(self, context, action) -> tuple[int, int]:
+        sc = context.scene
+        f0, T = armature.action_frames(action)
+        return gaps.resolve_range((f0, f0 + T - 1),
+                                  (sc.frame_preview_start, sc.frame_preview_end) if sc.use_preview_range else None,
+                                  (self.frame_start, self.frame_end) if self.use_custom_range else None)
+
+    def plan(self, context, obj, rig, action):
+        f0, T = armature.action_frames(action)
+        return gaps.plan_fill(generated.keyed_frames(obj, action, rig), (f0, f0 + T - 1),
+                              self.frame_range(context, action), armature.scene_fps(context.scene))
+
+    def nothing(self, plan) -> str:
+        if plan is not None and plan.skipped:
+            return "A4Mer: no gap filled; too long: " + "; ".join(f"{s}..{e} ({why})" for s, e, why in plan.skipped)
+        return "A4Mer: no gaps between keyed frames in the range (every frame is keyed): nothing to fill"
+
+    def draw(self, context):
+        col = self.layout.column()
+        col.prop(self, "use_custom_range")
+        row = col.row(align=True)
+        row.enabled = self.use_custom_range
+        row.prop(self, "frame_start")
+        row.prop(self, "frame_end")
+        col.prop(self, "motif")
+
+
+classes = (A4MER_OT_fill_gaps,)
