@@ -354,7 +354,10 @@ def run_clip(job: ClipJob, opts: BatchOptions, procs: _Procs | None = None) -> C
 def _line(i: int, n: int, r: ClipResult) -> str:
     if r.status == "ok":
         extra = f"; {'; '.join(r.notes)}" if r.notes else ""
-        return f"[{i}/{n}] ok      {r.name} ({r.input}) -> {len(r.outputs)} files, {r.seconds:.1f} s{extra}"
+        found = ", ".join(f"{o['object']}: {o['frames']} frames, {o['atoms']} atoms, {o['motifs']} motifs"
+                          for o in r.objects if "atoms" in o)
+        found = f" [{found}]" if found else ""
+        return f"[{i}/{n}] ok      {r.name} ({r.input}) -> {len(r.outputs)} files, {r.seconds:.1f} s{found}{extra}"
     if r.status == "skipped":
         return f"[{i}/{n}] skipped {r.name} ({r.input}): finished earlier (--force redoes it)"
     return f"[{i}/{n}] FAILED  {r.name} ({r.input}): {r.reason}"
