@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import bpy
 
-from ._core import strips
-from .bridge import nla
+from ._core import optional, strips
+from .bridge import generated, nla
 
 
 class A4MER_PT_motifs(bpy.types.Panel):
@@ -45,4 +45,46 @@ class A4MER_PT_motifs(bpy.types.Panel):
             op.motif_id = m["motif_id"]
 
 
-classes = (A4MER_PT_motifs,)
+class A4MER_PT_generate(bpy.types.Panel):
+    """Fill gaps / extend, the generated spans with their quality read-out, bake or remove them."""
+
+    bl_label = "A4Mer Generate"
+    bl_idname = "A4MER_PT_generate"
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "Animation"
+
+    def draw(self, context):
+        layout = self.layout
+        obj = context.active_object
+        row = layout.row(align=True)
+        row.operator("a4mer.fill_gaps", icon="KEYFRAME")
+        row.operator("a4mer.extend", icon="FF")
+        record = nla.read_record(obj) if obj is not None else None
+        motifs = strips.motif_summary(record) if record is not None else []
+        if motifs:
+            col = layout.column(align=True)
+            col.label(text="Extend with a motif:")
+            for m in motifs:
+                op = col.operator("a4mer.extend", text=f"Extend with {m['name']}", icon="FORWARD")
+                op.motif = m["motif_id"]
+        spans = generated.spans(obj) if obj is not None else []
+        if not spans:
+            layout.label(text="No generated frames (your keys are never changed).")
+            return
+        gaps = optional("gaps")
+        col = layout.column(align=True)
+        col.label(text=f"{len(spans)} generated span(s) on the A4Mer Generated track:")
+        for sp in spans:
+            motif = f" [{sp['motif']['name']}]" if sp.get("motif") else ""
+            col.label(text=f"{sp['kind']} {sp['first']}-{sp['last']}{motif}: {sp.get('method') or 'heads'}",
+                      icon="NLA")
+            col.label(text="    " + gaps.quality_line(sp.get("quality")))
+            for w in (sp.get("quality") or {}).get("warnings", []):
+                col.label(text="    " + w, icon="INFO")
+        row = layout.row(align=True)
+        row.operator("a4mer.bake_generated", icon="CHECKMARK")
+        row.operator("a4mer.remove_generated", text="", icon="X")
+
+
+classes = (A4MER_PT_motifs, A4MER_PT_generate)

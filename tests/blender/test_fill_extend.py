@@ -1,0 +1,294 @@
+"""Fill gaps / extend / bake on real Blender data (bpy module), with the heads as ``a4mer inbetween`` /
+``a4mer extend`` run them (the shipped heads when present, else their classical curve).
+
+The rig is an MPI-style SMPL-X armature (add-on I) whose jaw and finger bones also swing on sines:
+the user's keys must stay bit-identical, frames outside the generated spans unchanged, the jaw and
+fingers still animated from the user's action, and muting/deleting the generated track restores every
+frame exactly."""
+from __future__ import annotations
+
+import types
+
+import numpy as np
+import pytest
+
+import bpy
+from a4mer_blender import runner
+from a4mer_blender.bridge import anim_compat, armature, generated
+from bl_helpers import make_row_rig, pose_snapshot, smooth_motion
+
+EXTRA = ("jaw", "left_index1", "left_index2", "right_thumb2", "right_middle1")
+ATTRS = (("co", 2), ("handle_left", 2), ("handle_right", 2), ("interpolation", 1), ("handle_left_type", 1),
+         ("handle_right_type", 1), ("easing", 1))
+
+
+def rig_with_fingers(scene, T: int = 150, seed: int = 3, row: str = "mpi_smplx"):
+    """An SMPL-X rig keyed on every frame 1..T (body from a smooth motion through the add-on's writer,
+    jaw/fingers with keyframe_insert on sines); returns (object, action)."""
+    obj, _ = make_row_rig(row)
+    action = armature.write_motion(obj, smooth_motion(T=T, seed=seed), scene)
+    bones = [b for b in EXTRA if b in obj.pose.bones]
+    for f in range(1, T + 1):
+        for j, name in enumerate(bones):
+            pb = obj.pose.bones[name]
+            a = 0.5 * np.sin(f / 6.0 + j)
+            pb.rotation_quaternion = (np.cos(a / 2), np.sin(a / 2) * 0.6, np.sin(a / 2) * 0.8, 0.0)
+            pb.keyframe_insert("rotation_quaternion", frame=f)
+    return obj, action
+
+
+def delete_keys_inside(obj, action, a: int, b: int) -> None:
+    """Delete every key of every F-Curve strictly between frames ``a`` and ``b``."""
+    for fc in anim_compat.fcurves_of(obj, action):
+        for i in reversed(range(len(fc.keyframe_points))):
+            if a < fc.keyframe_points[i].co[0] < b:
+                fc.keyframe_points.remove(fc.keyframe_points[i])
+
+
+def key_snapshot(obj, action) -> dict:
+    """Every key attribute of every F-Curve of ``action`` (exact copies for bit comparisons)."""
+    out = {}
+    for fc in anim_compat.fcurves_of(obj, action):
+        n = len(fc.keyframe_points)
+        for attr, width in ATTRS:
+            if width == 2:
+                buf = np.empty(2 * n, dtype=np.float32)
+                fc.keyframe_points.foreach_get(attr, buf)
+            else:
+                buf = np.array([getattr(k, attr) for k in fc.keyframe_points])
+            out[(fc.data_path, fc.array_index, attr)] = buf
+    return out
+
+
+def assert_same_keys(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for k in a:
+        assert np.array_equal(a[k], b[k]), k
+
+
+def basis_snapshot(obj, frames, names) -> np.ndarray:
+    """(F, len(names), 4, 4) evaluated local ``matrix_basis`` of bones ``names`` at each frame."""
+    out = []
+    for f in frames:
+        bpy.context.scene.frame_set(int(f))
+        out.append([[list(r) for r in obj.pose.bones[n].matrix_basis] for n in names])
+    return np.array(out)
+
+
+def bone_rows(obj, names) -> list[int]:
+    return [i for i, pb in enumerate(obj.pose.bones) if pb.name in names]
+
+
+@pytest.fixture
+def gap_rig(scene):
+    obj, action = rig_with_fingers(scene, T=150, seed=3)
+    delete_keys_inside(obj, action, 70, 100)
+    scene.frame_end = 150
+    return obj, action
+
+
+def test_fill_preview_window(scene, gap_rig):
+    obj, action = gap_rig
+    frames = np.arange(1, 151)
+    keys = key_snapshot(obj, action)
+    before = pose_snapshot(obj, frames)
+    local = basis_snapshot(obj, frames, EXTRA)
+    scene.use_preview_range = True
+    scene.frame_preview_start, scene.frame_preview_end = 70, 100
+    assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
+    assert_same_keys(keys, key_snapshot(obj, action))
+    after = pose_snapshot(obj, frames)
+    d = np.abs(after - before).max(axis=(2, 3))  # (frames, bones)
+    inside = (frames > 70) & (frames < 100)
+    assert d[~inside].max() < 1e-5
+    body = bone_rows(obj, armature.core_rig.SMPL.names[:22])
+    assert d[inside][:, body].max() > 0.05
+    local_after = basis_snapshot(obj, frames, EXTRA)
+    assert np.abs(local_after - local).max() < 1e-6  # jaw/fingers: the user's own animation, in the window too
+    assert np.ptp(local_after[~inside], axis=0).max() > 0.3 and np.ptp(local_after[inside], axis=0).max() > 0.01
+    # the result layer: one strip over exactly 71..99 with only the generated channels
+    tracks = obj.animation_data.nla_tracks
+    assert obj.animation_data.action is None
+    assert [t.name for t in tracks] == ["A4Mer Source", "A4Mer Generated"]
+    assert tracks["A4Mer Source"].strips[0].action == action
+    (strip,) = tracks["A4Mer Generated"].strips
+    assert (strip.frame_start, strip.frame_end, strip.blend_type, strip.extrapolation) == (71.0, 99.0, "REPLACE", "NOTHING")
+    fcs = anim_compat.fcurves_of(obj, strip.action)
+    paths = {fc.data_path.split('"')[1] + "." + fc.data_path.rsplit(".", 1)[1] for fc in fcs}
+    assert paths == {f"{n}.rotation_quaternion" for n in armature.core_rig.SMPL.names[:22]} | {"pelvis.location"}
+    assert len(fcs) == 22 * 4 + 3
+    for fc in fcs:
+        co = np.empty(2 * len(fc.keyframe_points), dtype=np.float32)
+        fc.keyframe_points.foreach_get("co", co)
+        assert co[0::2].tolist() == list(range(71, 100))
+    (span,) = generated.read_state(obj)["spans"]
+    assert span["quality"]["span"] == [71, 99] and span["quality"]["span_frames"] == 29
+    assert span["method"]
+
+
+def test_mute_or_delete_the_generated_track_restores_every_frame(scene, gap_rig):
+    obj, action = gap_rig
+    frames = np.arange(1, 151)
+    before = pose_snapshot(obj, frames)
+    assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}  # no preview range: the whole action
+    track = obj.animation_data.nla_tracks["A4Mer Generated"]
+    track.mute = True
+    assert np.abs(pose_snapshot(obj, frames) - before).max() < 1e-7
+    track.mute = False
+    assert np.abs(pose_snapshot(obj, frames) - before).max() > 0.05
+    obj.animation_data.nla_tracks.remove(track)
+    assert np.abs(pose_snapshot(obj, frames) - before).max() < 1e-7
+
+
+def test_extend(scene):
+    obj, action = rig_with_fingers(scene, T=90, seed=5)
+    frames = np.arange(1, 91)
+    keys = key_snapshot(obj, action)
+    before = pose_snapshot(obj, frames)
+    assert bpy.ops.a4mer.extend() == {"FINISHED"}
+    assert_same_keys(keys, key_snapshot(obj, action))
+    assert np.abs(pose_snapshot(obj, frames) - before).max() < 1e-5
+    p = pose_snapshot(obj, [90, 105])
+    body = bone_rows(obj, armature.core_rig.SMPL.names[:22])
+    assert np.abs(p[1][body] - p[0][body]).max() > 0.01
+    (strip,) = obj.animation_data.nla_tracks["A4Mer Generated"].strips
+    assert (strip.frame_start, strip.frame_end) == (91.0, 120.0) and scene.frame_end >= 120
+    # a second extension continues after the first
+    assert bpy.ops.a4mer.extend(frames=10) == {"FINISHED"}
+    starts = sorted(s.frame_start for s in obj.animation_data.nla_tracks["A4Mer Generated"].strips)
+    assert starts == [91.0, 121.0]
+
+
+def test_dense_mocap_is_a_no_op(scene):
+    obj, action = rig_with_fingers(scene, T=60)
+    keys = key_snapshot(obj, action)
+    assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
+    assert obj.animation_data.action == action and len(obj.animation_data.nla_tracks) == 0
+    assert generated.read_state(obj) is None
+    assert_same_keys(keys, key_snapshot(obj, action))
+
+
+def test_blocking_keys_filled_in_one_pass(scene, monkeypatch):
+    obj, action = rig_with_fingers(scene, T=100, seed=7)
+    for fc in anim_compat.fcurves_of(obj, action):  # blocking: keep a key every 4 frames
+        for i in reversed(range(len(fc.keyframe_points))):
+            if (int(round(fc.keyframe_points[i].co[0])) - 1) % 4:
+                fc.keyframe_points.remove(fc.keyframe_points[i])
+    frames = np.arange(1, 98)
+    before = pose_snapshot(obj, frames)
+    calls = []
+    real = runner.run_heads_sync
+    monkeypatch.setattr(runner, "run_heads_sync", lambda *a, **k: calls.append(a[2:4]) or real(*a, **k))
+    assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
+    assert len(calls) == 1 and calls[0][0] == "inbetween" and calls[0][1][0] == "--key-frames"
+    strips = sorted(obj.animation_data.nla_tracks["A4Mer Generated"].strips, key=lambda s: s.frame_start)
+    assert [(s.frame_start, s.frame_end) for s in strips] == [(k + 1.0, k + 3.0) for k in range(1, 97, 4)]
+    d = np.abs(pose_snapshot(obj, frames) - before).max(axis=(1, 2, 3))
+    keyed = (frames - 1) % 4 == 0
+    assert d[keyed].max() < 1e-5 and d[~keyed].max() > 1e-3
+
+
+def test_custom_range_and_refill_replace(scene):
+    obj, action = rig_with_fingers(scene, T=160, seed=2)
+    delete_keys_inside(obj, action, 20, 40)
+    delete_keys_inside(obj, action, 110, 125)
+    assert bpy.ops.a4mer.fill_gaps(use_custom_range=True, frame_start=100, frame_end=160) == {"FINISHED"}
+    strips = obj.animation_data.nla_tracks["A4Mer Generated"].strips
+    assert [(s.frame_start, s.frame_end) for s in strips] == [(111.0, 124.0)]
+    assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}  # both gaps now; 111..124 replaced, not duplicated
+    strips = obj.animation_data.nla_tracks["A4Mer Generated"].strips
+    assert sorted((s.frame_start, s.frame_end) for s in strips) == [(21.0, 39.0), (111.0, 124.0)]
+    assert len([a for a in bpy.data.actions if a.get("a4mer_generated")]) == 2
+    assert len(generated.read_state(obj)["spans"]) == 2
+
+
+def test_bake_into_action(scene, gap_rig):
+    obj, action = gap_rig
+    keys = key_snapshot(obj, action)
+    assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
+    assert bpy.ops.a4mer.extend(frames=12) == {"FINISHED"}
+    frames = np.arange(1, 163)
+    shown = pose_snapshot(obj, frames)
+    assert "UNDO" in bpy.types.A4MER_OT_bake_generated.bl_options
+    assert bpy.ops.a4mer.bake_generated() == {"FINISHED"}
+    assert obj.animation_data.action == action and len(obj.animation_data.nla_tracks) == 0
+    assert generated.read_state(obj) is None and not [a for a in bpy.data.actions if a.get("a4mer_generated")]
+    assert np.abs(pose_snapshot(obj, frames) - shown).max() < 1e-5
+    baked = key_snapshot(obj, action)
+    pelvis_x = baked[('pose.bones["pelvis"].location', 0, "co")].reshape(-1, 2)
+    assert pelvis_x[:, 0].tolist() == list(range(1, 163))
+    old = keys[('pose.bones["pelvis"].location', 0, "co")].reshape(-1, 2)
+    assert np.array_equal(pelvis_x[np.isin(pelvis_x[:, 0], old[:, 0])], old)  # the user's keys kept
+    jaw = baked[('pose.bones["jaw"].rotation_quaternion', 0, "co")]
+    assert np.array_equal(jaw, keys[('pose.bones["jaw"].rotation_quaternion', 0, "co")])  # not generated
+
+
+def test_remove_generated_restores_the_action(scene, gap_rig):
+    obj, action = gap_rig
+    keys = key_snapshot(obj, action)
+    before = pose_snapshot(obj, np.arange(1, 151))
+    assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
+    assert bpy.ops.a4mer.remove_generated() == {"FINISHED"}
+    assert obj.animation_data.action == action and len(obj.animation_data.nla_tracks) == 0
+    assert_same_keys(keys, key_snapshot(obj, action))
+    assert np.abs(pose_snapshot(obj, np.arange(1, 151)) - before).max() < 1e-7
+
+
+def test_euler_centimetre_rig(scene):
+    """A BVH-style rig (bones along the limbs, random rolls, ZYX Euler, centimetres)."""
+    obj, _ = make_row_rig("bvh_smpl_cm_euler")
+    action = armature.write_motion(obj, smooth_motion(T=120, seed=11), scene)
+    delete_keys_inside(obj, action, 50, 75)
+    frames = np.arange(1, 121)
+    keys = key_snapshot(obj, action)
+    before = pose_snapshot(obj, frames)
+    assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
+    d = np.abs(pose_snapshot(obj, frames) - before).max(axis=(1, 2, 3))
+    inside = (frames > 50) & (frames < 75)
+    assert d[~inside].max() < 1e-3 and d[inside].max() > 1.0  # centimetres
+    assert_same_keys(keys, key_snapshot(obj, action))
+    shown = pose_snapshot(obj, frames)
+    assert bpy.ops.a4mer.bake_generated() == {"FINISHED"}
+    assert np.abs(pose_snapshot(obj, frames) - shown).max() < 1e-3
+
+
+def test_new_active_action_over_the_result_is_refused(scene, gap_rig):
+    obj, action = gap_rig
+    assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
+    other = bpy.data.actions.new("other")
+    anim_compat.assign_action(obj, other)
+    with pytest.raises(RuntimeError, match="active action over its A4Mer result"):
+        bpy.ops.a4mer.extend()
+
+
+def test_panel_shows_spans_and_quality(scene, gap_rig):
+    from a4mer_blender.panels import A4MER_PT_generate
+    ICONS = set(bpy.types.UILayout.bl_rna.functions["label"].parameters["icon"].enum_items.keys())
+    log = []
+
+    class Rec:
+        def row(self, **kw):
+            return self
+
+        column = row
+
+        def label(self, text="", icon="NONE"):
+            assert icon in ICONS, icon
+            log.append(("label", text))
+
+        def operator(self, idname, text="", icon="NONE"):
+            assert icon in ICONS, icon
+            mod, op = idname.split(".")
+            assert hasattr(getattr(bpy.ops, mod), op), idname
+            log.append(("op", idname))
+            return types.SimpleNamespace()
+
+    A4MER_PT_generate.draw(types.SimpleNamespace(layout=Rec()), bpy.context)
+    assert ("label", "No generated frames (your keys are never changed).") in log
+    assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
+    log.clear()
+    A4MER_PT_generate.draw(types.SimpleNamespace(layout=Rec()), bpy.context)
+    texts = [t for k, t in log if k == "label"]
+    assert any(t.startswith("fill 71-99") for t in texts)
+    assert any("skate" in t and "cm/s" in t and "key step" in t for t in texts)
+    assert ("op", "a4mer.bake_generated") in log and ("op", "a4mer.remove_generated") in log
