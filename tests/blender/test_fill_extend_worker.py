@@ -1,0 +1,236 @@
+"""Fill/extend through the runner: in-process and worker give identical results (real ``a4mer inbetween``),
+a failing or cancelled worker leaves the scene unchanged, motif authoring (through a stand-in heads
+worker that accepts ``--motif``, and with the real heads once they condition on motifs), and a real
+clip with a deleted window filled closer to the truth than holding the last key."""
+from __future__ import annotations
+
+import json
+import os
+import stat
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import bpy
+from a4mer.errors import A4merError
+from a4mer_blender import runner
+from a4mer_blender.bridge import armature, generated, nla
+from bl_helpers import even_segments, make_row_rig, pose_snapshot, smooth_motion, world_heads
+from test_fill_extend import delete_keys_inside, key_snapshot, assert_same_keys, rig_with_fingers
+
+FAKE_HEADS = r'''
+import json, os, sys, time
+import numpy as np
+from a4mer.geometry import axis_angle_to_quat, quat_mul
+from a4mer.io.amass import read_amass_npz, write_amass_npz
+argv = sys.argv[1:]
+i = argv.index("a4mer")
+verb, src, rest = argv[i + 1], argv[i + 2], argv[i + 3:]
+out = rest[rest.index("-o") + 1]
+with open(os.environ["A4MER_FAKE_ARGS"], "w") as f:
+    json.dump(argv, f)
+mode = os.environ.get("A4MER_FAKE_HEADS", "ok")
+if mode == "fail":
+    print(f"a4mer {verb}: error: boom: heads refused", file=sys.stderr)
+    sys.exit(1)
+if mode == "slow":
+    print("started", flush=True)
+    time.sleep(120)
+m = read_amass_npz(src)
+T = m.num_frames
+if verb == "extend":
+    n = int(rest[rest.index("--frames") + 1])
+    k = np.arange(1, n + 1)
+    trans = np.concatenate([m.root_translation, m.root_translation[-1] + 0.02 * k[:, None] * np.array([1.0, 0, 0])])
+    rot = np.concatenate([m.rotations, np.repeat(m.rotations[-1:], n, 0)])
+    rot[T:, 18] = quat_mul(rot[T:, 18], axis_angle_to_quat(np.stack([0.05 * k, 0 * k, 0 * k], 1)))
+    span = [T, T + n - 1]
+else:
+    s, e = int(rest[rest.index("--start") + 1]), int(rest[rest.index("--end") + 1])
+    trans, rot = m.root_translation.copy(), m.rotations.copy()
+    trans[s + 1:e] += 0.1
+    span = [s + 1, e - 1]
+write_amass_npz(m.with_(root_translation=trans, rotations=rot), out)
+with open(out[:-4] + ".quality.json", "w") as f:
+    json.dump({"method": "stand-in heads", "span": span, "foot_skate_cm_s": 1.5, "warnings": []}, f)
+'''
+
+
+@pytest.fixture
+def fake_heads(tmp_path, monkeypatch):
+    """An executable behaving like ``PY -m a4mer inbetween|extend ...`` (mode from A4MER_FAKE_HEADS)."""
+    script = tmp_path / "fake_heads.py"
+    script.write_text(FAKE_HEADS)
+    exe = tmp_path / "python"
+    exe.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{script}" "$@"\n')
+    exe.chmod(exe.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("A4MER_FAKE_ARGS", str(tmp_path / "args.json"))
+    prefs = bpy.context.preferences.addons["a4mer_blender"].preferences
+    prefs.runner_mode, prefs.worker_python = "WORKER", str(exe)
+    return str(exe), tmp_path / "args.json"
+
+
+def _unchanged(obj, action, keys) -> None:
+    assert obj.animation_data.action == action and len(obj.animation_data.nla_tracks) == 0
+    assert generated.read_state(obj) is None
+    assert_same_keys(keys, key_snapshot(obj, action))
+
+
+def test_in_process_and_worker_give_identical_fills(scene):
+    """Same clip file, same ``a4mer inbetween`` arguments: the in-process run (the verb's run() in a
+    thread) and ``PY -m a4mer inbetween`` in a subprocess give the same frames and quality report."""
+    from a4mer.gaps import plan_fill
+    obj, action = rig_with_fingers(scene, T=120, seed=4)
+    delete_keys_inside(obj, action, 40, 62)
+    plan = plan_fill(generated.keyed_frames(obj, action), (1, 120), (1, 120), 30.0)
+    motion = generated.read_layered_motion(obj, scene, plan.first, plan.last)
+    here = runner.run_heads_sync(motion, runner.RunnerSettings(mode="IN_PROCESS"), plan.verb, plan.args)
+    there = runner.run_heads_sync(motion, runner.RunnerSettings(mode="WORKER", python=sys.executable),
+                                  plan.verb, plan.args)
+    assert np.array_equal(here.motion.rotations, there.motion.rotations)
+    assert np.array_equal(here.motion.root_translation, there.motion.root_translation)
+    assert here.quality == there.quality and here.quality["span"] == [40 - plan.first + 1, 62 - plan.first - 1]
+    gen = slice(41 - plan.first, 62 - plan.first)
+    assert np.abs(here.motion.rotations[gen] - motion.rotations[gen]).max() > 1e-3  # frames were generated
+
+
+def test_worker_failure_changes_nothing(scene, fake_heads, monkeypatch):
+    monkeypatch.setenv("A4MER_FAKE_HEADS", "fail")
+    obj, action = rig_with_fingers(scene, T=60)
+    keys = key_snapshot(obj, action)
+    with pytest.raises(RuntimeError, match="boom: heads refused"):
+        bpy.ops.a4mer.extend()
+    _unchanged(obj, action, keys)
+
+
+def test_cancel_kills_the_worker_and_changes_nothing(scene, fake_heads, monkeypatch):
+    monkeypatch.setenv("A4MER_FAKE_HEADS", "slow")
+    obj, action = rig_with_fingers(scene, T=60)
+    keys = key_snapshot(obj, action)
+    motion = generated.read_layered_motion(obj, scene, 1, 60)
+    job = runner.HeadsJob(motion, runner.RunnerSettings(mode="WORKER", python=fake_heads[0]), "extend",
+                          ["--frames", "10"]).start()
+    deadline = time.time() + 20
+    while not fake_heads[1].exists() and time.time() < deadline:
+        time.sleep(0.05)
+    assert not job.poll().done
+    pid = job._proc.pid
+    job.cancel()
+    assert job.state.done and job.state.error == "cancelled" and not job.dir.exists()
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    _unchanged(obj, action, keys)
+
+
+def test_extend_with_a_motif_marks_the_motif_track(scene, fake_heads, monkeypatch):
+    monkeypatch.setenv("A4MER_FAKE_HEADS", "ok")
+    obj, action = rig_with_fingers(scene, T=60)
+    nla.apply_segments(obj, scene, even_segments(60, 30.0, atom_len=10, seed=1))
+    nla.rename_motif(obj, 1, "wave")
+    from a4mer.strips import motif_summary
+    count = {m["motif_id"]: m["count"] for m in motif_summary(nla.read_record(obj))}
+    keys = key_snapshot(obj, action)
+    before = pose_snapshot(obj, np.arange(1, 61))
+    assert bpy.ops.a4mer.extend(frames=20, motif=1) == {"FINISHED"}
+    argv = json.loads(fake_heads[1].read_text())
+    assert argv[argv.index("--motif") + 1] == "1" and argv[argv.index("--frames") + 1] == "20"
+    assert_same_keys(keys, key_snapshot(obj, action))
+    assert np.abs(pose_snapshot(obj, np.arange(1, 61)) - before).max() < 1e-5
+    (strip,) = obj.animation_data.nla_tracks["A4Mer Generated"].strips
+    assert strip.name.startswith("wave") and (strip.frame_start, strip.frame_end) == (61.0, 80.0)
+    (span,) = generated.read_state(obj)["spans"]
+    assert span["motif"] == {"id": 1, "name": "wave"} and span["method"] == "stand-in heads"
+    lib = {m["motif_id"]: m for m in motif_summary(nla.read_record(obj))}
+    assert lib[1]["count"] == count[1] + 1 and (61.0, 80.0) in lib[1]["occurrences"]
+    motifs_track = obj.animation_data.nla_tracks["A4Mer Motifs"]
+    assert any(s.frame_start == 61.0 and s.name.startswith("wave") for s in motifs_track.strips)
+    # the motif-track strip sits under the pushed-down action: the shown pose is the generated one
+    p = pose_snapshot(obj, [60, 80])
+    assert np.abs(p[1] - p[0]).max() > 0.1
+    # jumping to the motif reaches the generated occurrence
+    scene.frame_set(50)
+    bpy.ops.a4mer.motif_jump(motif_id=1, direction=1)
+    assert scene.frame_current == 61
+
+
+def test_fill_with_a_motif_names_the_span(scene, fake_heads, monkeypatch):
+    monkeypatch.setenv("A4MER_FAKE_HEADS", "ok")
+    obj, action = rig_with_fingers(scene, T=90)
+    nla.apply_segments(obj, scene, even_segments(90, 30.0, atom_len=10, seed=2))
+    delete_keys_inside(obj, action, 30, 50)
+    assert bpy.ops.a4mer.fill_gaps(motif=0) == {"FINISHED"}
+    (strip,) = obj.animation_data.nla_tracks["A4Mer Generated"].strips
+    assert strip.name.startswith("m0") and (strip.frame_start, strip.frame_end) == (31.0, 49.0)
+    assert generated.read_state(obj)["spans"][0]["motif"]["id"] == 0
+
+
+def test_unknown_motif_is_refused(scene):
+    obj, action = rig_with_fingers(scene, T=60)
+    keys = key_snapshot(obj, action)
+    with pytest.raises(RuntimeError, match="no motif 42 in its motif library"):
+        bpy.ops.a4mer.extend(motif=42)
+    nla.apply_segments(obj, scene, even_segments(60, 30.0))
+    with pytest.raises(RuntimeError, match=r"no motif 42 .*motifs: 0 \(m0\)"):
+        bpy.ops.a4mer.extend(motif=42)
+    assert obj.animation_data.action == action and generated.read_state(obj) is None
+    assert_same_keys(keys, key_snapshot(obj, action))
+
+
+def test_motif_with_the_real_heads(scene):
+    """Runs for real once ``a4mer extend --motif`` conditions on motifs; until then the heads refuse and
+    the scene must be unchanged."""
+    obj, action = rig_with_fingers(scene, T=60)
+    nla.apply_segments(obj, scene, even_segments(60, 30.0))
+    keys = key_snapshot(obj, action)
+    try:
+        bpy.ops.a4mer.extend(frames=15, motif=0)
+    except RuntimeError as e:
+        assert "motif" in str(e)
+        assert obj.animation_data.action == action and generated.read_state(obj) is None
+        assert_same_keys(keys, key_snapshot(obj, action))
+        pytest.skip(f"the heads do not condition on motifs yet: {str(e).strip().splitlines()[-1]}")
+    (span,) = generated.read_state(obj)["spans"]
+    assert span["motif"]["id"] == 0 and span["first"] == 61 and span["last"] == 75
+
+
+REAL_CLIP = "bandai-namco/dataset-1/bvh/dataset-1_walk-left_tired_001.bvh"
+
+
+def test_real_clip_window_filled_closer_than_holding_the_key(scene, data_root):
+    """A real retargeted walk with 29 frames deleted: the filled window's body joints are closer to the
+    deleted truth than holding the key before the window (the zero-velocity baseline)."""
+    from a4mer.api import load_motion
+    path = data_root / REAL_CLIP
+    if not path.exists():
+        pytest.skip(f"{path} not found")
+    obj, _ = make_row_rig("mpi_smplx")
+    action = armature.write_motion(obj, load_motion(path).resample(30.0).slice(0, 150), scene, name="walk")
+    frames = np.arange(60, 91)
+    body = [i for i, pb in enumerate(obj.pose.bones) if pb.name in armature.core_rig.SMPL.names[:22]]
+    truth = world_heads(obj, frames)[:, body]
+    delete_keys_inside(obj, action, 60, 90)
+    assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
+    got = world_heads(obj, frames)[:, body]
+    err = np.linalg.norm(got - truth, axis=-1)[1:-1].mean()
+    hold = np.linalg.norm(truth[:1] - truth, axis=-1)[1:-1].mean()
+    assert err < 0.5 * hold, f"fill error {err * 1000:.0f} mm vs holding the key {hold * 1000:.0f} mm"
+    q = generated.read_state(obj)["spans"][0]["quality"]
+    assert q["kept_frames_exact"] and q["span"] == [61, 89]
+
+
+def test_shipped_heads_are_used(scene):
+    """Once the shipped heads exist, the operator's result says it came from them (not the fallback)."""
+    from a4mer.heads.inbetween import find_heads
+    if find_heads() is None:
+        pytest.skip("no shipped heads file (a4mer/assets/heads.safetensors) yet: the heads fall back to the "
+                    "classical curve")
+    from a4mer.cli.inbetween import resolve_heads
+    heads = resolve_heads("auto")
+    obj, action = rig_with_fingers(scene, T=120)
+    delete_keys_inside(obj, action, 40, 70)
+    assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
+    method = generated.read_state(obj)["spans"][0]["method"]
+    assert method == (heads.name if heads.gates.get("inbetween") else "classical curve (learned correction gated off)")
+    assert heads.net is not None
