@@ -55,7 +55,8 @@ class BatchOptions:
     finished clips. object: armature name in .blend inputs. python: worker interpreter (has bpy);
     blender: Blender executable (then ``blender -b`` runs the worker script; ``runner_python`` is the
     interpreter with torch that runs the model for it). fps: scene rate (None = the clip's own).
-    timeout: seconds per clip (0 = none). gallery: also draw ``<name>.gallery.png``. checkpoint,
+    timeout: seconds per clip (0 = none). gallery: also draw ``<name>.gallery.png``. exports: formats
+    of :mod:`a4mer.export` also written per clip (``<name>.npz``, ``.bvh``, ``.babel.json``). checkpoint,
     vocab, device: the model."""
 
     out: Path
@@ -73,6 +74,7 @@ class BatchOptions:
     fps: float | None = None
     timeout: float = 0.0
     gallery: bool = False
+    exports: tuple[str, ...] = ()
     checkpoint: str | None = None
     vocab: str | None = None
     device: str | None = None
@@ -186,6 +188,12 @@ def is_done(job: ClipJob, opts: BatchOptions) -> bool:
     out = opts.out
     if not (out / f"{job.name}.blend").is_file():
         return False
+    from .export import SUFFIX
+    for fmt in opts.exports:
+        suffix = SUFFIX[fmt]
+        if not (out / f"{job.name}{suffix}").is_file() and \
+                not any(out.glob(f"{glob_escape(job.name)}{OBJECT_SEP}*{suffix}")):
+            return False
     if not opts.segment:
         return True
     jsons = [out / f"{job.name}.segments.json"] if (out / f"{job.name}.segments.json").is_file() else \
@@ -255,9 +263,25 @@ def _failure_reason(proc: subprocess.CompletedProcess, result: dict | None) -> s
     return how + (": " + " | ".join(tail) if tail else "")
 
 
+def _exports(tmp: Path, opts: BatchOptions) -> None:
+    """``opts.exports`` of every armature the worker wrote (``<stem>.motion.npz`` + segments)."""
+    from .export import SUFFIX, export
+    from .io.amass import read_amass_npz
+    for mf in sorted(tmp.glob("*.motion.npz")):
+        stem = mf.name[: -len(".motion.npz")]
+        js = tmp / f"{stem}.segments.json"
+        seg = json.loads(js.read_text(encoding="utf-8")) if js.is_file() else None
+        motion = read_amass_npz(mf)
+        for fmt in opts.exports:
+            export(motion, tmp / f"{stem}{SUFFIX[fmt]}", fmt, segments=seg,
+                   motif_names=(seg or {}).get("motif_names") or None, name=stem, feat_p=f"{stem}.npz")
+
+
 def _draw(tmp: Path, opts: BatchOptions) -> None:
-    """Pictures of every segments file in ``tmp`` (timeline; gallery when asked)."""
+    """Pictures of every segments file in ``tmp`` (timeline; gallery when asked), then the exports."""
     from .plots import motif_gallery_png, timeline_png
+    if opts.exports:
+        _exports(tmp, opts)
     for js in sorted(tmp.glob("*.segments.json")):
         stem = js.name[: -len(".segments.json")]
         seg = json.loads(js.read_text(encoding="utf-8"))

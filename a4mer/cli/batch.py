@@ -27,6 +27,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--force", action="store_true", help="redo clips whose outputs exist")
     p.add_argument("--object", help="armature to process in .blend inputs (default: every SMPL armature)")
     p.add_argument("--gallery", action="store_true", help="also draw <name>.gallery.png (motif stick figures)")
+    p.add_argument("--export", default="", metavar="FORMATS",
+                   help="also write these exports per clip, comma-separated: npz,bvh,babel (babel needs --segment)")
     p.add_argument("--fps", type=float, help="scene frame rate (default: each clip's own rate)")
     p.add_argument("--timeout", type=float, default=0.0, help="seconds allowed per clip (0 = no limit)")
     p.add_argument("--python", default=sys.executable,
@@ -63,6 +65,12 @@ def run(args: argparse.Namespace) -> int:
         raise A4merError("--jobs must be at least 1")
     if args.extend < 0:
         raise A4merError("--extend must be >= 0")
+    exports = tuple(f for f in (x.strip() for x in args.export.split(",")) if f)
+    bad = [f for f in exports if f not in ("npz", "bvh", "babel")]
+    if bad:
+        raise A4merError(f"--export: unknown format(s) {', '.join(bad)}; expected npz, bvh, babel")
+    if "babel" in exports and not args.segment:
+        raise A4merError("--export babel needs --segment (the labels are the motifs)")
     out = Path(args.out)
     shard = parse_shard(args.shard) if args.shard else None
     jobs_all = discover(args.inputs, exclude=out)
@@ -71,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
                         jobs=args.jobs, shard=shard, force=args.force, object=args.object, python=args.python,
                         blender=args.blender, blender_script=args.blender_script,
                         runner_python=args.runner_python, fps=args.fps, timeout=args.timeout,
-                        gallery=args.gallery, checkpoint=args.checkpoint, vocab=args.vocab, device=args.device)
+                        gallery=args.gallery, exports=exports, checkpoint=args.checkpoint, vocab=args.vocab, device=args.device)
     _check_worker(args)
     where = f"shard {shard[0]}/{shard[1]}: " if shard else ""
     if args.dry_run:

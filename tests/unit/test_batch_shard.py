@@ -44,6 +44,12 @@ if "--segment" in a:
     json.dump({"schema_version": 1, "model_hash": "x", "vocab_hash": "y", "fps": fps, "duration": T / fps,
                "atoms": atoms, "motifs": motifs}, open(os.path.join(out, name + ".segments.json"), "w"))
     files.append(name + ".segments.json")
+if "--motion-npz" in a:
+    import numpy as np
+    from a4mer.io import write_amass_npz
+    from a4mer.motion import Motion
+    q = np.zeros((T, 24, 4)); q[..., 0] = 1.0
+    write_amass_npz(Motion(fps, np.zeros((T, 3)) + [0, 0, 0.9], q), os.path.join(out, name + ".motion.npz"))
 open(os.path.join(out, name + ".blend"), "wb").write(b"BLENDER-fake " + text[:20])
 files.append(name + ".blend")
 print("A4MER_RESULT " + json.dumps({"input": src, "name": name, "objects": [{"object": "SMPL", "stem": name}],
@@ -210,3 +216,23 @@ def test_worker_that_cannot_start_fails_once_with_a_clear_message(tmp_path, caps
     code, text = _run([root, "--out", tmp_path / "o", "--python", tmp_path / "no_python"], capsys)
     assert code == 1 and "no such interpreter" in text
     assert not (tmp_path / "o").exists()
+
+
+def test_batch_exports(tmp_path, fake_python, capsys):
+    from a4mer.io.bvh import read_bvh
+    root = _clips(tmp_path / "in", {"a.bvh": b"good a"})
+    out = tmp_path / "out"
+    code, text = _run([root, "--out", out, "--segment", "--export", "npz,bvh,babel", "--python", fake_python], capsys)
+    assert code == 0, text
+    assert sorted(p.name for p in out.iterdir() if p.is_file()) == [
+        "a.babel.json", "a.blend", "a.bvh", "a.npz", "a.segments.json", "a.timeline.png"]
+    assert read_bvh(out / "a.bvh").num_frames == 24
+    labels = json.loads((out / "a.babel.json").read_text())["a"]["frame_ann"]["labels"]
+    assert [(lab["raw_label"], lab["start_t"], lab["end_t"]) for lab in labels] == [("m1", 0.0, 0.4), ("m2", 0.4, 0.8)]
+    assert "skipped" in _run([root, "--out", out, "--segment", "--export", "bvh", "--python", fake_python], capsys)[1]
+    (out / "a.bvh").unlink()  # a missing export makes the clip unfinished
+    assert "ok      a" in _run([root, "--out", out, "--segment", "--export", "bvh", "--python", fake_python], capsys)[1]
+    code, text = _run([root, "--out", out, "--export", "babel", "--python", fake_python], capsys)
+    assert code == 1 and "needs --segment" in text
+    code, text = _run([root, "--out", out, "--export", "fbx", "--python", fake_python], capsys)
+    assert code == 1 and "unknown format" in text
