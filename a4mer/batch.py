@@ -244,7 +244,7 @@ def worker_command(job: ClipJob, tmp: Path, opts: BatchOptions) -> list[str]:
     return [opts.python, "-m", "a4mer_blender.batch_worker", *args]
 
 
-def _parse_result(stdout: str) -> dict | None:
+def parse_result(stdout: str) -> dict | None:
     for line in reversed(stdout.splitlines()):
         if line.startswith(RESULT_TAG):
             try:
@@ -254,7 +254,7 @@ def _parse_result(stdout: str) -> dict | None:
     return None
 
 
-def _failure_reason(proc: subprocess.CompletedProcess, result: dict | None) -> str:
+def failure_reason(proc: subprocess.CompletedProcess, result: dict | None) -> str:
     if result is not None and result.get("error"):
         return str(result["error"])
     rc = proc.returncode
@@ -354,12 +354,12 @@ def run_clip(job: ClipJob, opts: BatchOptions, procs: _Procs | None = None) -> C
                 with procs.lock:
                     procs.procs.discard(proc)
         cp = subprocess.CompletedProcess(cmd, proc.returncode, out, err)
-        result = _parse_result(out)
+        result = parse_result(out)
         if result is not None:
             res.notes = list(result.get("notes", []))
             res.objects = list(result.get("objects", []))
         if proc.returncode != 0 or result is None or result.get("error"):
-            res.reason = _failure_reason(cp, result) if (proc.returncode != 0 or result is not None) else \
+            res.reason = failure_reason(cp, result) if (proc.returncode != 0 or result is not None) else \
                 "worker gave no result line"
             return res
         _draw(tmp, opts)
@@ -451,33 +451,3 @@ def write_summary(out: Path, data: dict[str, Any], started: datetime) -> Path:
             continue
     raise A4merError(f"{runs}: cannot create a run summary")
 
-
-# --- reading armatures out of a .blend (for exports) -----------------------------------------------
-def read_blend(path: str | os.PathLike, object: str | None = None, python: str = sys.executable,
-               blender: str | None = None, blender_script: str | None = None) -> list[dict[str, Any]]:
-    """Motions (and stored A4Mer segments) of the SMPL armatures of a .blend, read by a worker.
-
-    Returns one dict per armature: ``object``, ``motion`` (SMPL-24 Motion at the scene rate, Z-up),
-    ``segments`` (the segments dict stored by the add-on, or None) and ``motif_names``.
-    """
-    from .io.amass import read_amass_npz
-    path = Path(path)
-    if not path.is_file():
-        raise A4merError(f"{path}: file not found")
-    with tempfile.TemporaryDirectory(prefix="a4mer-blend-") as tmp:
-        opts = BatchOptions(out=Path(tmp), object=object, python=python, blender=blender,
-                            blender_script=blender_script)
-        cmd = worker_command(ClipJob(path, safe_name(path.stem)), Path(tmp), opts)
-        cmd = [c for c in cmd if c not in ("--no-pictures", "--motion-npz")] + ["--dump"]
-        proc = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
-        result = _parse_result(proc.stdout)
-        if proc.returncode != 0 or result is None or result.get("error"):
-            raise A4merError(_failure_reason(proc, result))
-        out = []
-        for info in result.get("objects", []):
-            stem = info["stem"]
-            seg_path = Path(tmp) / f"{stem}.segments.json"
-            seg = json.loads(seg_path.read_text(encoding="utf-8")) if seg_path.is_file() else None
-            out.append({"object": info["object"], "stem": stem, "motion": read_amass_npz(Path(tmp) / f"{stem}.motion.npz"),
-                        "segments": seg, "motif_names": (seg or {}).get("motif_names") or {}})
-        return out

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from ..errors import A4merError
 from ._common import add_load_arguments, load_options
@@ -34,6 +36,39 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_load_arguments(p)
 
 
+def read_blend(path: str | os.PathLike, object: str | None = None, python: str = sys.executable,
+               blender: str | None = None, blender_script: str | None = None) -> list[dict[str, Any]]:
+    """Motions (and stored A4Mer segments) of the SMPL armatures of a .blend, read by a worker.
+
+    Returns one dict per armature: ``object``, ``motion`` (SMPL-24 Motion at the scene rate, Z-up),
+    ``segments`` (the segments dict stored by the add-on, or None) and ``motif_names``.
+    """
+    import subprocess
+    import tempfile
+    from ..batch import BatchOptions, ClipJob, failure_reason, parse_result, safe_name, worker_command
+    from ..io.amass import read_amass_npz
+    path = Path(path)
+    if not path.is_file():
+        raise A4merError(f"{path}: file not found")
+    with tempfile.TemporaryDirectory(prefix="a4mer-blend-") as tmp:
+        opts = BatchOptions(out=Path(tmp), object=object, python=python, blender=blender,
+                            blender_script=blender_script)
+        cmd = worker_command(ClipJob(path, safe_name(path.stem)), Path(tmp), opts)
+        cmd = [c for c in cmd if c not in ("--no-pictures", "--motion-npz")] + ["--dump"]
+        proc = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        result = parse_result(proc.stdout)
+        if proc.returncode != 0 or result is None or result.get("error"):
+            raise A4merError(failure_reason(proc, result))
+        out = []
+        for info in result.get("objects", []):
+            stem = info["stem"]
+            seg_path = Path(tmp) / f"{stem}.segments.json"
+            seg = json.loads(seg_path.read_text(encoding="utf-8")) if seg_path.is_file() else None
+            out.append({"object": info["object"], "stem": stem, "motion": read_amass_npz(Path(tmp) / f"{stem}.motion.npz"),
+                        "segments": seg, "motif_names": (seg or {}).get("motif_names") or {}})
+        return out
+
+
 def _read_segments(path: str) -> dict:
     from ..strips import validate_segments
     try:
@@ -48,7 +83,6 @@ def _source(args: argparse.Namespace):
     """(stem, motion, segments or None, motif names) of the input."""
     src = Path(args.input)
     if src.suffix.lower() == ".blend":
-        from ..batch import read_blend
         arms = read_blend(src, args.object, python=args.python)
         if len(arms) > 1:
             raise A4merError(f"{src}: several SMPL armatures ({', '.join(a['object'] for a in arms)}): "
