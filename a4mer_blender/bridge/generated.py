@@ -178,9 +178,14 @@ def _align(values: np.ndarray, prev: np.ndarray, path: str) -> np.ndarray:
 
 def generated_channels(obj, scene, rig, action, motion, frames: np.ndarray) -> dict[tuple[str, int], np.ndarray]:
     """Channel values ``{(data_path, index): (N,)}`` that pose the body bones and the pelvis location as
-    in ``motion`` (SMPL, N frames) on scene ``frames (N,)``; the other bones keep the user's pose there."""
+    in ``motion`` (SMPL, N frames) on scene ``frames (N,)``; the other bones keep the user's pose there.
+
+    Only channels the user's action animates are returned: Blender's NLA resets every channel that any
+    strip animates to its default value on frames no strip covers, so a generated channel the user
+    never keyed (a body bone posed but not animated) would change frames outside the span."""
     frames = np.asarray(frames, dtype=np.float64)
     ufc = anim_compat.fcurves_of(obj, action)
+    animated = {(fc.data_path, fc.array_index) for fc in ufc}
     loc_u, quat_u = armature.read_channels(obj, rig, ufc, frames)
     basis = core_rig.basis_matrices(loc_u, quat_u)
     loc, quat = core_rig.motion_to_rig(rig, motion, basis, armature.object_matrices(obj, scene, frames, ufc))
@@ -199,7 +204,7 @@ def generated_channels(obj, scene, rig, action, motion, frames: np.ndarray) -> d
         if b == rig.smpl_bone[0]:
             for i in range(3):
                 out[(f'pose.bones["{name}"].location', i)] = loc[:, b, i]
-    return out
+    return {k: v for k, v in out.items() if k in animated}
 
 
 def _group(path: str) -> str:

@@ -252,6 +252,29 @@ def test_euler_centimetre_rig(scene):
     assert np.abs(pose_snapshot(obj, frames) - shown).max() < 1e-3
 
 
+def test_body_bone_posed_but_not_animated_keeps_its_pose(scene):
+    """A body bone the user posed without keys: the generated layer does not carry it (Blender's NLA
+    would reset it to its default outside the strips), so every frame outside the gap is unchanged and
+    muting restores exactly."""
+    obj, _ = make_row_rig("mpi_body_only")
+    action = armature.write_motion(obj, smooth_motion(T=90, seed=8), scene)
+    anim_compat.FCurveSink(obj, action).remove_paths(['pose.bones["left_elbow"].rotation_quaternion'])
+    obj.pose.bones["left_elbow"].rotation_quaternion = (0.8, 0.6, 0.0, 0.0)
+    delete_keys_inside(obj, action, 30, 60)
+    frames = np.arange(1, 91)
+    before = pose_snapshot(obj, frames)
+    assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
+    d = np.abs(pose_snapshot(obj, frames) - before).max(axis=(1, 2, 3))
+    inside = (frames > 30) & (frames < 60)
+    assert d[~inside].max() < 1e-5 and d[inside].max() > 0.05
+    scene.frame_set(45)
+    assert np.allclose(obj.pose.bones["left_elbow"].rotation_quaternion, (0.8, 0.6, 0.0, 0.0), atol=1e-6)
+    strip = obj.animation_data.nla_tracks["A4Mer Generated"].strips[0]
+    assert not any("left_elbow" in fc.data_path for fc in anim_compat.fcurves_of(obj, strip.action))
+    obj.animation_data.nla_tracks["A4Mer Generated"].mute = True
+    assert np.abs(pose_snapshot(obj, frames) - before).max() < 1e-7
+
+
 def test_new_active_action_over_the_result_is_refused(scene, gap_rig):
     obj, action = gap_rig
     assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
