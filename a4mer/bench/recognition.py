@@ -1,0 +1,153 @@
+"""Recognition benchmark on HDM05 (the paper's k-NN and frame-wise head protocol, on our data).
+
+Protocol: the encoder is frozen (trained without HDM05); the k-NN and the frame head are fitted on
+the clips of actors bd, bk, dg and tested on mm, tr (``split`` train / test of the prepared
+manifest). One clip = one action (11 classes).
+
+- **tokens** k-NN: weighted k-NN (cosine, ``k``, temperature) on the mean of the clip's atom tokens
+  (the ``clip_embedding`` of ``a4mer embed``) — the headline feature, fixed before measuring.
+- **raw pose** baseline: the same k-NN (same k, metric, split) on the temporal mean and std of the
+  model's own normalised per-frame input features (202 + 202 values).
+- further rows: mean motif token, atoms and motifs concatenated (when the model has motifs).
+- **frame head**: :class:`a4mer.heads.recognition.FrameHead` on the frozen per-frame tokens;
+  frame accuracy (every test frame at the model rate, clips weighted by length) and clip accuracy
+  (arg-max of the mean frame probability).
+- **motif-class table** (claim 4): for every multi-atom motif seen in HDM05, the classes it occurs in.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import A4merError
+from ..heads.recognition import HeadConfig, clip_inputs, topk_accuracy, train_frame_head, weighted_knn
+
+
+@dataclass(frozen=True)
+class RecognitionConfig:
+    """k, temperature: weighted k-NN; train/test actors; head: frame-head training config (its
+    in_dim, inputs and fps are filled from the model)."""
+
+    k: int = 10
+    temperature: float = 0.07
+    train_actors: tuple[str, ...] = ("bd", "bk", "dg")
+    test_actors: tuple[str, ...] = ("mm", "tr")
+    head: HeadConfig = field(default_factory=HeadConfig)
+
+
+@dataclass
+class LabeledClip:
+    name: str
+    actor: str
+    action: str
+    motion: Any
+
+
+def load_hdm05(root: str | Path) -> list[LabeledClip]:
+    """HDM05 clips of a prepared dataset (``a4mer data prepare``), sorted by path."""
+    from ..io import read_amass_npz
+    from ..prepare import read_manifest
+
+    rows = [r for r in read_manifest(root) if r.get("dataset") == "hdm05"]
+    if not rows:
+        raise A4merError(f"{root}: the manifest lists no hdm05 clips")
+    rows.sort(key=lambda r: r["path"])
+    out = []
+    for r in rows:
+        lab = r.get("labels", {})
+        if "action" not in lab or "actor" not in lab:
+            raise A4merError(f"{r['path']}: hdm05 record without labels.action / labels.actor")
+        out.append(LabeledClip(Path(r["path"]).stem, lab["actor"], lab["action"], read_amass_npz(r["path"])))
+    return out
+
+
+def clip_vectors(ci: dict[str, Any]) -> dict[str, np.ndarray]:
+    """Clip-level vectors of :func:`clip_inputs` output: ``tokens`` (D,) mean atom token, ``raw``
+    (2F,) temporal mean and std of the normalised input features, and with motifs ``motif`` (D,) and
+    ``tokens+motif`` (2D,) (each part L2-normalised before concatenation)."""
+    from ..heads.recognition import l2_normalize
+
+    raw = ci["raw"]
+    out = {"tokens": ci["atom_tokens"].mean(0), "raw": np.r_[raw.mean(0), raw.std(0)]}
+    if ci.get("motif_tokens") is not None:
+        mt = ci["motif_tokens"].mean(0)
+        out["motif"] = mt
+        out["tokens+motif"] = np.r_[l2_normalize(out["tokens"][None])[0], l2_normalize(mt[None])[0]]
+    return out
+
+
+def motif_class_table(clips: list[LabeledClip], infos: list[dict], vocab: Any) -> dict[str, Any]:
+    """Which multi-atom motifs (vocabulary patterns) occur in which HDM05 classes (claim 4)."""
+    occ: dict[int, dict[str, int]] = {}
+    for c, ci in zip(clips, infos):
+        for m in ci["motifs"] or []:
+            if len(m["atoms"]) >= 2:
+                occ.setdefault(int(m["motif_id"]), {}).setdefault(c.action, 0)
+                occ[int(m["motif_id"])][c.action] += 1
+    rows = sorted(occ.items(), key=lambda kv: (-len(kv[1]), -sum(kv[1].values()), kv[0]))
+    multi = [k for k, v in occ.items() if len(v) >= 2]
+    return {"multi_atom_motifs_seen": len(occ), "in_two_or_more_classes": len(multi),
+            "patterns_in_vocabulary": 0 if vocab is None else len(vocab.patterns),
+            "motifs": [{"motif_id": k, "pattern": list(vocab.motif_pattern(k)) if vocab is not None else None,
+                        "classes": dict(sorted(v.items()))} for k, v in rows[:25]]}
+
+
+def run_recognition(model: Any, clips: list[LabeledClip], cfg: RecognitionConfig = RecognitionConfig(),
+                    head_inputs: tuple[str, ...] | None = None, return_head: bool = False) -> dict[str, Any]:
+    """Measure k-NN (tokens and raw pose) and the frame head. ``head_inputs`` default: atom and motif
+    tokens when the model has a vocabulary and a trained motif level (``optim.stage2_steps > 0``),
+    else atom tokens.
+    Returns the result dict (and with ``return_head`` also the trained head: ``(result, head)``)."""
+    has_motifs = model.vocab is not None and model.config.optim.stage2_steps > 0
+    inputs = head_inputs or (("atom", "motif") if has_motifs else ("atom",))
+    enc_inputs = tuple(dict.fromkeys(inputs + (("motif",) if has_motifs else ())))
+    tr = [c for c in clips if c.actor in cfg.train_actors]
+    te = [c for c in clips if c.actor in cfg.test_actors]
+    if not tr or not te:
+        raise A4merError("recognition needs clips of both the training and the test actors")
+    classes = sorted({c.action for c in tr})
+    cid = {a: i for i, a in enumerate(classes)}
+    te = [c for c in te if c.action in cid]
+    infos = {id(c): clip_inputs(model, c.motion, enc_inputs) for c in tr + te}
+    vec = {id(c): clip_vectors(infos[id(c)]) for c in tr + te}
+    ytr = np.array([cid[c.action] for c in tr])
+    yte = np.array([cid[c.action] for c in te])
+    knn = {}
+    for feat in vec[id(tr[0])]:
+        s = weighted_knn(np.stack([vec[id(c)][feat] for c in tr]), ytr, np.stack([vec[id(c)][feat] for c in te]),
+                         len(classes), cfg.k, cfg.temperature)
+        knn[feat] = {"top1": 100 * topk_accuracy(s, yte, 1), "top3": 100 * topk_accuracy(s, yte, 3),
+                     "correct": [int(v) for v in s.argmax(1) == yte]}
+    width = model.dim
+    hc = replace(cfg.head, in_dim=width * len(inputs), inputs=tuple(inputs), fps=float(model.fps))
+
+    def frames(c: LabeledClip) -> np.ndarray:
+        f = infos[id(c)]["frames"]  # (T, D * len(enc_inputs))
+        cols = [enc_inputs.index(n) for n in inputs]
+        return np.concatenate([f[:, i * width:(i + 1) * width] for i in cols], 1)
+
+    head = train_frame_head([frames(c) for c in tr], ytr, classes, hc, model.model_hash)
+    correct = total = clip_ok = 0
+    for c, y in zip(te, yte):
+        p = head.predict(frames(c))
+        correct += int((p.argmax(1) == y).sum())
+        total += len(p)
+        clip_ok += int(p.mean(0).argmax() == y)
+    majority = float(np.max(np.bincount(yte, minlength=len(classes))) / len(yte))
+    res = {"protocol": {"data": "HDM05 (prepared, 30 fps)", "train_actors": list(cfg.train_actors),
+                        "test_actors": list(cfg.test_actors), "k": cfg.k, "temperature": cfg.temperature,
+                        "metric": "cosine", "headline_feature": "tokens (mean atom token of the clip)",
+                        "raw_pose_feature": "temporal mean and std of the model's normalised input features"},
+           "model_hash": model.model_hash, "classes": classes, "train_clips": len(tr), "test_clips": len(te),
+           "test_majority_class_pct": 100 * majority,
+           "knn": {k: v for k, v in knn.items() if k != "raw"}, "raw_pose_knn": knn["raw"],
+           "knn_margin_points": knn["tokens"]["top1"] - knn["raw"]["top1"],
+           "frame_head": {"inputs": list(inputs), "frame_accuracy": 100 * correct / max(total, 1),
+                          "clip_accuracy": 100 * clip_ok / len(te), "test_frames": total,
+                          "config": asdict(hc)}}
+    if model.vocab is not None:
+        res["motif_classes"] = motif_class_table(tr + te, [infos[id(c)] for c in tr + te], model.vocab)
+    return (res, head) if return_head else res

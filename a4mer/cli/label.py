@@ -1,0 +1,44 @@
+"""``a4mer label INPUT --head HEAD [-o OUT.json]``: label a clip's frames, atoms and motifs with a
+recognition head (a4mer.heads.recognition) trained on the tokens of the same model.
+
+The output (default ``./<stem>.labels.json``) holds the class names, one label index and confidence
+per input frame, runs of one label, every atom and motif with its label (mean class probability
+over its frames, top 3) and the label of the whole clip; frames index the input at its own fps.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ._common import add_load_arguments, load_options
+from .segment import add_model_arguments, load_model
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("input", help="clip (.npz/.bvh/.amc)")
+    p.add_argument("--head", required=True, help="recognition head (.safetensors, from scripts/bench_recognition.py)")
+    p.add_argument("-o", "--output", help="output JSON (default: ./<stem>.labels.json)")
+    add_model_arguments(p)
+    add_load_arguments(p)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..api import load_motion
+    from ..heads.recognition import RecognitionHead, label_clip
+
+    src = Path(args.input)
+    out = Path(args.output) if args.output else Path(src.stem + ".labels.json")
+    head = RecognitionHead.load(args.head)
+    model = load_model(args)
+    motion = load_motion(src, load_options(args))
+    record = label_clip(model, head, motion)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(json.dumps(record, indent=1) + "\n")
+    tmp.replace(out)
+    c = record["clip"]
+    print(f"{src} -> {out}: {c['label']} ({c['confidence']:.2f}); {len(record['runs'])} label run(s), "
+          f"{len(record['atoms'])} atoms, {len(record['motifs'])} motifs", file=sys.stdout)
+    return 0

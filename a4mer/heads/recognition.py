@@ -1,0 +1,303 @@
+"""Action recognition on frozen A4Mer tokens (method.md §7): weighted k-NN and a frame-wise head.
+
+- :func:`weighted_knn`: class scores of query vectors from their ``k`` nearest training vectors by
+  cosine similarity, each neighbour voting ``exp(sim / temperature)`` for its class (the weighted
+  k-NN of self-supervised evaluation protocols).
+- :class:`FrameHead`: a 1-layer Transformer over a clip's frames at the model rate. A frame's input
+  is the frozen token of the atom it lies in (and, with ``inputs=("atom", "motif")``, the token of
+  its motif) plus a sinusoidal embedding of its time; every frame is classified.
+- :class:`RecognitionHead`: the trained head with its class names, bound to the encoder that made
+  its inputs (hash); saved as one safetensors file (metadata: format, config, classes,
+  encoder_hash, training). Nothing is unpickled.
+- :func:`clip_inputs` / :func:`label_clip`: a clip's per-frame inputs and its labels per input
+  frame, atom and motif (the ``a4mer label`` record).
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..errors import A4merError
+from ..nn.embeddings import sinusoid
+
+FORMAT = "a4mer-recognition"
+LABELS_SCHEMA = 1
+
+
+# --- weighted k-NN ----------------------------------------------------------------------------
+def l2_normalize(x: np.ndarray, eps: float = 1e-8) -> np.ndarray:
+    """Rows of ``x (N, D)`` scaled to unit length (zero rows stay zero)."""
+    x = np.asarray(x, dtype=np.float64)
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), eps)
+
+
+def weighted_knn(train_x: np.ndarray, train_y: np.ndarray, query_x: np.ndarray, num_classes: int,
+                 k: int = 10, temperature: float = 0.07) -> np.ndarray:
+    """Class scores ``(Q, C)`` of queries ``(Q, D)`` from training vectors ``(N, D)`` with labels
+    ``(N,)`` int in [0, C): the ``min(k, N)`` most cosine-similar training vectors each add
+    ``exp(sim / temperature)`` to their class. Ties in similarity keep the lower training index."""
+    if len(train_x) == 0:
+        raise A4merError("k-NN needs at least one training vector")
+    a, b = l2_normalize(train_x), l2_normalize(query_x)
+    sim = b @ a.T  # (Q, N)
+    kk = min(int(k), len(a))
+    order = np.argsort(-sim, axis=1, kind="stable")[:, :kk]  # (Q, k)
+    top = np.take_along_axis(sim, order, axis=1)
+    w = np.exp((top - 1.0) / temperature)  # shifted by the maximum possible similarity: no overflow
+    scores = np.zeros((len(b), num_classes))
+    np.add.at(scores, (np.arange(len(b))[:, None].repeat(kk, 1), np.asarray(train_y)[order]), w)
+    return scores
+
+
+def topk_accuracy(scores: np.ndarray, labels: np.ndarray, k: int) -> float:
+    """Fraction of rows of ``scores (N, C)`` whose true class (``labels (N,)``) is among the ``k``
+    highest scores (ties broken towards the lower class index)."""
+    order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    return float(np.mean([y in row for y, row in zip(labels, order)]))
+
+
+# --- frame-wise Transformer head --------------------------------------------------------------
+@dataclass(frozen=True)
+class HeadConfig:
+    """in_dim: per-frame input width; inputs: which tokens make a frame's input ("atom", "motif");
+    fps: model frame rate of the frames; dim/heads: the Transformer layer; epochs, lr, weight_decay,
+    batch, dropout, seed: training."""
+
+    in_dim: int = 128
+    inputs: tuple[str, ...] = ("atom",)
+    fps: float = 10.0
+    dim: int = 64
+    heads: int = 4
+    dropout: float = 0.1
+    epochs: int = 150
+    batch: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 0.05
+    seed: int = 0
+    schema_version: int = 1
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "HeadConfig":
+        names = {f.name for f in fields(cls)}
+        bad = sorted(set(d) - names)
+        if bad:
+            raise A4merError(f"unknown recognition head config keys {bad}; known: {sorted(names)}")
+        d = dict(d)
+        if "inputs" in d:
+            d["inputs"] = tuple(d["inputs"])
+        return cls(**d)
+
+
+class FrameHead(nn.Module):
+    """(B, T, in_dim) frame inputs, (B, T) times (s), (B, T) valid -> (B, T, C) logits."""
+
+    def __init__(self, config: HeadConfig, num_classes: int):
+        super().__init__()
+        self.config = config
+        self.inp = nn.Sequential(nn.LayerNorm(config.in_dim), nn.Linear(config.in_dim, config.dim))
+        self.layer = nn.TransformerEncoderLayer(config.dim, config.heads, 2 * config.dim, config.dropout,
+                                                batch_first=True, norm_first=True)
+        self.out = nn.Sequential(nn.LayerNorm(config.dim), nn.Linear(config.dim, num_classes))
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        h = self.inp(x) + sinusoid(t, self.config.dim)  # (B, T, dim)
+        h = self.layer(h, src_key_padding_mask=~valid)
+        return self.out(h)
+
+
+def _pad(seqs: list[np.ndarray], fps: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Sequences [(T_i, F)] -> x (B, T, F), times (B, T) s, valid (B, T) bool."""
+    T = max(len(s) for s in seqs)
+    x = np.zeros((len(seqs), T, seqs[0].shape[1]), np.float32)
+    valid = np.zeros((len(seqs), T), bool)
+    for i, s in enumerate(seqs):
+        x[i, :len(s)], valid[i, :len(s)] = s, True
+    t = np.broadcast_to(np.arange(T, dtype=np.float32) / fps, valid.shape).copy()
+    return torch.from_numpy(x), torch.from_numpy(t), torch.from_numpy(valid)
+
+
+class RecognitionHead:
+    """A trained :class:`FrameHead` with its class names and the hash of the encoder it reads."""
+
+    def __init__(self, net: FrameHead, classes: list[str], encoder_hash: str, training: dict | None = None):
+        self.net = net.eval()
+        self.classes = list(classes)
+        self.encoder_hash = encoder_hash
+        self.training = dict(training or {})
+
+    @property
+    def config(self) -> HeadConfig:
+        return self.net.config
+
+    @torch.no_grad()
+    def predict(self, frames: np.ndarray) -> np.ndarray:
+        """Class probabilities (T, C) of one clip's frame inputs ``(T, in_dim)``."""
+        if frames.ndim != 2 or frames.shape[1] != self.config.in_dim:
+            raise A4merError(f"recognition head expects (T, {self.config.in_dim}) inputs, got {frames.shape}")
+        x, t, v = _pad([np.asarray(frames, np.float32)], self.config.fps)
+        return torch.softmax(self.net(x, t, v)[0].double(), -1).numpy()
+
+    def save(self, path: str | os.PathLike) -> Path:
+        from safetensors.torch import save_file
+        meta = {"format": FORMAT, "config": json.dumps(asdict(self.config)), "classes": json.dumps(self.classes),
+                "encoder_hash": self.encoder_hash, "training": json.dumps(self.training)}
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".part")
+        save_file({k: v.detach().contiguous() for k, v in self.net.state_dict().items()}, str(tmp), metadata=meta)
+        os.replace(tmp, path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "RecognitionHead":
+        """Load a head file strictly (wrong format, config or weights: a clear error naming the file)."""
+        from safetensors import SafetensorError, safe_open
+        path = Path(path)
+        if not path.is_file():
+            raise A4merError(f"{path}: recognition head file not found")
+        try:
+            with safe_open(str(path), framework="pt") as f:
+                meta = f.metadata() or {}
+                state = {k: f.get_tensor(k) for k in f.keys()}
+        except (OSError, SafetensorError, ValueError) as e:
+            raise A4merError(f"{path}: not a readable recognition head ({e})") from None
+        if meta.get("format") != FORMAT:
+            raise A4merError(f"{path}: not an a4mer recognition head (format {meta.get('format')!r})")
+        try:
+            config = HeadConfig.from_dict(json.loads(meta["config"]))
+            classes = json.loads(meta["classes"])
+            training = json.loads(meta.get("training", "{}"))
+        except (KeyError, json.JSONDecodeError) as e:
+            raise A4merError(f"{path}: recognition head metadata is corrupt ({e})") from None
+        net = FrameHead(config, len(classes))
+        try:
+            net.load_state_dict(state, strict=True)
+        except RuntimeError as e:
+            raise A4merError(f"{path}: recognition head weights do not match its config ({str(e)[:200]})") from None
+        return cls(net, classes, meta.get("encoder_hash", ""), training)
+
+
+def train_frame_head(seqs: list[np.ndarray], labels: np.ndarray, classes: list[str], config: HeadConfig,
+                     encoder_hash: str) -> RecognitionHead:
+    """Train a :class:`FrameHead` on clips ``seqs [(T_i, in_dim)]`` whose every frame carries the
+    clip's label ``labels (N,)`` (int). Cross-entropy over valid frames, each clip weighted equally;
+    AdamW; initialisation, shuffling and dropout are seeded by ``config.seed`` (global RNG restored)."""
+    labels = np.asarray(labels, dtype=np.int64)
+    if len(seqs) != len(labels) or not seqs:
+        raise A4merError("need one label per training clip (and at least one clip)")
+    with torch.random.fork_rng():
+        torch.manual_seed(config.seed)
+        net = FrameHead(config, len(classes))
+        opt = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        gen = np.random.default_rng(config.seed)
+        steps = config.epochs * int(np.ceil(len(seqs) / config.batch))
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, config.lr, total_steps=max(steps, 1), pct_start=0.1)
+        net.train()
+        for _ in range(config.epochs):
+            order = gen.permutation(len(seqs))
+            for i in range(0, len(order), config.batch):
+                idx = order[i:i + config.batch]
+                x, t, v = _pad([seqs[j] for j in idx], config.fps)
+                y = torch.from_numpy(labels[idx])[:, None].expand(-1, x.shape[1])
+                ce = nn.functional.cross_entropy(net(x, t, v).transpose(1, 2), y, reduction="none")  # (B, T)
+                loss = ((ce * v).sum(1) / v.sum(1)).mean()
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                sched.step()
+    return RecognitionHead(net, classes, encoder_hash, {"clips": len(seqs), "config": asdict(config)})
+
+
+# --- clips -> inputs and labels ---------------------------------------------------------------
+def clip_inputs(model: Any, motion: Any, inputs: tuple[str, ...] = ("atom",)) -> dict[str, Any]:
+    """Frozen per-frame inputs of a clip for the frame head and the k-NN.
+
+    model: :class:`a4mer.model.A4Mer`. Returns ``frames`` (T_model, D * len(inputs)) float32 (each
+    model frame gets its atom's token, then its motif's token), ``atom_tokens`` (S, D),
+    ``b_in``/``b_model`` (S+1,) atom boundaries in input / model frames, ``motifs`` (cover pieces of
+    the vocabulary or None), ``motif_tokens`` (M, D) or None, ``raw`` (T_model, 202) the model's own
+    normalised input features of the whole clip (one window, heading-canonical at frame 0).
+    """
+    from ..features import frame_arrays, model_bounds, window_features
+    from ..jepa.hierarchy import encode_clip
+
+    motion = motion.body()
+    d = model.config.data
+    b_in, b_model = model_bounds(motion, model.config.model.atoms, model.fps)
+    arrays = frame_arrays(motion, model.fps)
+    tok = encode_clip(model.net, arrays, b_model, d.window_frames, d.max_segments)["atom_tokens"]
+    motifs, mtok, groups = None, None, None
+    if model.vocab is not None:
+        codes, probs = model.vocab.assign(tok)
+        motifs = model.vocab.motifs(codes, probs)
+        groups = np.zeros(len(tok), dtype=np.int64)
+        for i, m in enumerate(motifs):
+            groups[m["atoms"]] = i
+        if "motif" in inputs:
+            mtok = encode_clip(model.net, arrays, b_model, d.window_frames, d.max_segments, groups)["motif_tokens"]
+    elif "motif" in inputs:
+        raise A4merError("this model has no motif vocabulary: the head needs motif tokens")
+    T = int(b_model[-1])
+    seg_of_frame = np.repeat(np.arange(len(tok)), np.diff(b_model))[:T]  # (T_model,)
+    parts = []
+    for name in inputs:
+        if name == "atom":
+            parts.append(tok[seg_of_frame])
+        elif name == "motif":
+            parts.append(mtok[groups[seg_of_frame]])
+        else:
+            raise A4merError(f"unknown head input {name!r} (use 'atom' and/or 'motif')")
+    n_arr = len(arrays["yaw"])
+    raw = window_features(arrays, 0, n_arr, model.fps)
+    mean, std = (model.net.stage1.feat_mean.cpu().numpy(), model.net.stage1.feat_std.cpu().numpy())
+    return {"frames": np.concatenate(parts, 1).astype(np.float32), "atom_tokens": tok, "b_in": b_in,
+            "b_model": b_model, "motifs": motifs, "motif_tokens": mtok, "raw": (raw - mean) / std}
+
+
+def _summary(p: np.ndarray, classes: list[str]) -> dict[str, Any]:
+    """Label, confidence and top-3 of mean probabilities ``p (C,)``."""
+    order = np.argsort(-p, kind="stable")[:3]
+    return {"label": classes[int(order[0])], "confidence": round(float(p[order[0]]), 6),
+            "top3": [[classes[int(c)], round(float(p[c]), 6)] for c in order]}
+
+
+def label_clip(model: Any, head: RecognitionHead, motion: Any) -> dict[str, Any]:
+    """The label record of a clip: per input frame (``frame_labels`` class indices,
+    ``frame_confidence``), contiguous ``runs`` of one label, per atom and per motif (mean probability
+    over its frames), and the whole clip. Frames index the input at its own fps, ends exclusive."""
+    if head.encoder_hash and head.encoder_hash != model.model_hash:
+        raise A4merError(f"the recognition head was trained on encoder {head.encoder_hash}, "
+                         f"this model is {model.model_hash}: retrain the head for this model")
+    if head.config.in_dim % model.dim:
+        raise A4merError(f"recognition head input width {head.config.in_dim} does not fit model width {model.dim}")
+    ci = clip_inputs(model, motion, head.config.inputs)
+    probs_m = head.predict(ci["frames"])  # (T_model, C)
+    T, fps = motion.num_frames, float(motion.fps)
+    idx = np.minimum(np.floor(np.arange(T) * model.fps / fps + 1e-6).astype(int), len(probs_m) - 1)
+    probs = probs_m[idx]  # (T, C) per input frame
+    lab = probs.argmax(1)
+    t = lambda f: round(float(f) / fps, 6)  # noqa: E731
+    change = np.flatnonzero(np.diff(lab)) + 1
+    edges = np.r_[0, change, T]
+    runs = [{"start_frame": int(a), "end_frame": int(b), "start_t": t(a), "end_t": t(b),
+             **_summary(probs[a:b].mean(0), head.classes)} for a, b in zip(edges[:-1], edges[1:])]
+    b_in = ci["b_in"]
+    atoms = [{"start_frame": int(a), "end_frame": int(b), "start_t": t(a), "end_t": t(b),
+              **_summary(probs[a:b].mean(0), head.classes)} for a, b in zip(b_in[:-1], b_in[1:])]
+    motifs = []
+    for m in ci["motifs"] or []:
+        a, b = int(b_in[m["atoms"][0]]), int(b_in[m["atoms"][-1] + 1])
+        motifs.append({"start_frame": a, "end_frame": b, "start_t": t(a), "end_t": t(b), "motif_id": m["motif_id"],
+                       "atoms": m["atoms"], **_summary(probs[a:b].mean(0), head.classes)})
+    return {"schema_version": LABELS_SCHEMA, "model_hash": model.model_hash, "head_classes": head.classes,
+            "fps": fps, "duration": t(T), "clip": _summary(probs.mean(0), head.classes),
+            "frame_labels": lab.astype(int).tolist(),
+            "frame_confidence": [round(float(x), 4) for x in probs[np.arange(T), lab]],
+            "runs": runs, "atoms": atoms, "motifs": motifs}

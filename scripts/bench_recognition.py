@@ -1,0 +1,262 @@
+"""HDM05 recognition benchmark of a model, the recognition head file, and the claims table.
+
+    python scripts/bench_recognition.py --data /work/cache/prepared [--checkpoint BUNDLE] \\
+        [--out docs/bench/recognition.json] [--head-out hdm05_head.safetensors] [--doc docs/benchmarks.md]
+    python scripts/bench_recognition.py --claims [--doc docs/benchmarks.md]   # rebuild the claims table
+
+Protocol (a4mer.bench.recognition): frozen encoder trained without HDM05; k-NN and frame head fitted
+on actors bd, bk, dg, tested on mm, tr. ``--doc`` rewrites the ``recognition`` section of the
+benchmarks page; ``--claims`` rewrites its ``claims`` section from ``docs/bench/recognition.json``
+and ``docs/bench/ablation_*.json`` (sections between ``<!-- begin:NAME -->`` / ``<!-- end:NAME -->``).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+BENCH = REPO / "docs" / "bench"
+ABL_ORDER = ["full", "frame", "fixed", "no_split", "full_attention", "reconstruction"]
+
+
+def write_section(doc: Path, name: str, body: str) -> None:
+    """Replace the text between this section's markers (appending the section when absent)."""
+    text = doc.read_text() if doc.exists() else "# Benchmarks\n"
+    begin, end = f"<!-- begin:{name} -->", f"<!-- end:{name} -->"
+    block = f"{begin}\n{body.rstrip()}\n{end}"
+    pat = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.S)
+    text = pat.sub(lambda _: block, text) if pat.search(text) else text.rstrip() + "\n\n" + block + "\n"
+    doc.write_text(text if text.endswith("\n") else text + "\n")
+
+
+def f1(x) -> str:
+    return "—" if x is None else f"{x:.1f}"
+
+
+def recognition_md(r: dict, cmd: str) -> str:
+    k = r["knn"]
+    lines = ["## Recognition (HDM05, frozen tokens)", "",
+             f"`{cmd}` (JSON: `docs/bench/recognition.json`)", "",
+             f"Model `{r['model_hash']}` (trained without HDM05). k-NN and head fitted on actors "
+             f"{', '.join(r['protocol']['train_actors'])} ({r['train_clips']} clips), tested on "
+             f"{', '.join(r['protocol']['test_actors'])} ({r['test_clips']} clips), {len(r['classes'])} classes "
+             f"(majority class {r['test_majority_class_pct']:.1f} % of the test clips). Weighted k-NN: "
+             f"k = {r['protocol']['k']}, cosine similarity, weights exp(sim / {r['protocol']['temperature']}).", "",
+             "| features | k-NN top-1 % | k-NN top-3 % |", "|---|---|---|"]
+    names = {"tokens": "mean atom token (headline)", "motif": "mean motif token",
+             "tokens+motif": "atom and motif tokens"}
+    for key, v in k.items():
+        lines.append(f"| {names.get(key, key)} | {f1(v['top1'])} | {f1(v['top3'])} |")
+    rp = r["raw_pose_knn"]
+    lines.append(f"| raw pose: mean + std of the model's input features | {f1(rp['top1'])} | {f1(rp['top3'])} |")
+    fh = r["frame_head"]
+    lines += ["", f"Headline margin over raw pose: **{r['knn_margin_points']:+.1f} points** top-1 "
+              "(the issue asks for ≥ +10, goal +15).", "",
+              f"Frame-wise head (1-layer Transformer on the frozen {' + '.join(fh['inputs'])} tokens): "
+              f"**{f1(fh['frame_accuracy'])} %** of test frames, {f1(fh['clip_accuracy'])} % of test clips "
+              "(arg-max of the mean frame probability). Label a clip with it: "
+              "`a4mer label CLIP --head HEAD.safetensors`.", ""]
+    mc = r.get("motif_classes")
+    if mc:
+        lines += [f"Motifs across classes (claim 4): {mc['multi_atom_motifs_seen']} multi-atom motifs of the "
+                  f"vocabulary occur in HDM05; {mc['in_two_or_more_classes']} of them in two or more action classes."]
+        rows = [m for m in mc["motifs"] if len(m["classes"]) >= 2][:8]
+        if rows:
+            lines += ["", "| motif (codes) | classes it occurs in (occurrences) |", "|---|---|"]
+            for m in rows:
+                lines.append(f"| {m['motif_id']} ({' '.join(map(str, m['pattern']))}) | "
+                             + ", ".join(f"{c} ({n})" for c, n in m["classes"].items()) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _cmp(full: dict, other: dict, rng) -> dict:
+    from a4mer.bench.ablations import paired_difference
+    out = {}
+    fr, orr = full["recognition"]["knn_correct"], other["recognition"]["knn_correct"]
+    out["recognition"] = paired_difference(True, [100 * x for x in fr], [100 * x for x in orr], rng)
+    out["extension"] = paired_difference(False, full["motion"]["extension_windows_mm"], other["motion"]["extension_windows_mm"], rng)
+    out["inbetween"] = paired_difference(False, full["motion"]["gap_windows_mm"], other["motion"]["gap_windows_mm"], rng)
+    return out
+
+
+def claims_md(rec: dict | None, abl: dict[str, dict]) -> str:
+    rng = np.random.default_rng(0)
+    full = abl.get("full")
+    lines = ["## Claims of the paper, tested on our data", "",
+             "Claims from `shared/docs/method.md` §9. Ablations: `python scripts/run_ablations.py --data DIR "
+             "--work DIR --minutes M --only NAME` (each row's exact command is in its JSON, "
+             "`docs/bench/ablation_NAME.json`); every variant is trained from scratch with the same small preset "
+             "(same clips, stage 1 only, same wall-clock budget on a shared 2-core CPU), so the numbers compare "
+             "variants with one another, not with the shipped model. Training is time-limited: a rerun reproduces "
+             "them within training noise, not bit for bit. Motion tasks use a ridge **token probe** (frozen tokens "
+             "of the context → correction of the classical curve; see `a4mer/bench/ablations.py`) because the "
+             "shipped heads read no tokens and would score every encoder alike. \"Beyond noise\" = the 95 % paired "
+             "bootstrap interval of the difference (over test clips / windows) excludes 0.", ""]
+    if full:
+        ref = full.get("reference", {})
+        lines += ["### Ablations (small preset)", "",
+                  "| variant | steps | k-NN top-1 % (HDM05) | frame head % | in-betweening 30 f MPJPE mm | "
+                  "extension 1 s MPJPE mm | mean motif s (5 fps frames) | paper pred / interp mm |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for n in ABL_ORDER:
+            r = abl.get(n)
+            if r is None:
+                lines.append(f"| {n} | not run | | | | | | |")
+                continue
+            rr, mo = r["recognition"], r["motifs"]
+            p = r["paper_pred_interp_mpjpe_mm"]
+            lines.append(f"| {n} | {r['training']['steps']} | {f1(rr['knn_top1'])} | {f1(rr['frame_head_frame_accuracy'])} | "
+                         f"{f1(r['inbetween_30_mpjpe_mm'])} | {f1(r['extension_1s_mpjpe_mm'])} | "
+                         f"{mo['mean_motif_s']:.2f} ({mo['mean_motif_frames_at_5fps']:.1f}) | {p[0]:g} / {p[1]:g} |")
+        lines += ["", "Commands (one per variant, as recorded in its JSON):", ""]
+        lines += [f"- {n}: `{abl[n]['command']}`" for n in ABL_ORDER if n in abl]
+        hr, cv, dv = ref.get("hermite", {}), ref.get("constant_velocity", {}), ref.get("damped_velocity", {})
+        rp = ref.get("raw_probe", {})
+        lines += ["", f"References on the same windows: cubic Hermite {f1(hr.get('inbetween_30_mpjpe_mm'))} mm "
+                  f"(in-betweening); constant velocity {f1(cv.get('extension_1s_mpjpe_mm'))} mm, damped velocity "
+                  f"{f1(dv.get('extension_1s_mpjpe_mm'))} mm (extension); the same ridge probe on raw input "
+                  f"features {f1(rp.get('inbetween_30_mpjpe_mm'))} / {f1(rp.get('extension_1s_mpjpe_mm'))} mm; "
+                  f"raw-pose k-NN {f1(full['recognition']['raw_pose_knn_top1'])} %. Windows: "
+                  f"{full['motion']['clips']['inbetween_windows']} (in-betweening), "
+                  f"{full['motion']['clips']['extension_windows']} (extension), test split of every data set.", ""]
+    lines += ["### Claims", "", "| # | claim (paper) | paper | ours | verdict | command |", "|---|---|---|---|---|---|"]
+
+    def vs(name: str) -> tuple[str, dict | None]:
+        if not full or name not in abl:
+            return f"{name}: not run", None
+        c = _cmp(full, abl[name], rng)
+        txt = "; ".join(f"{t} {v['gain']:+.1f} [{v['ci95'][0]:+.1f}, {v['ci95'][1]:+.1f}] ({v['verdict']})" for t, v in c.items())
+        return f"full vs {name}: {txt}", c
+
+    # claim 1
+    parts, wins, beyond = [], {}, {}
+    for n in ("frame", "fixed"):
+        t, c = vs(n)
+        parts.append(t)
+        if c:
+            wins[n] = sum(v["gain"] > 0 for v in c.values())
+            beyond[n] = sum(v["verdict"] == "full better" for v in c.values())
+    if len(wins) < 2:
+        v1 = "inconclusive (not all ablations ran)"
+    elif all(b >= 2 for b in beyond.values()):
+        v1 = "**held**"
+    elif all(w >= 2 for w in wins.values()):
+        v1 = "**inconclusive**: the full model is ahead on ≥ 2 of 3 tasks against both, but not beyond noise on 2"
+    else:
+        lost = [n for n, w in wins.items() if w < 2]
+        v1 = f"**did not hold**: the full model did not beat {' and '.join(lost)} on two of the three tasks"
+    summary = "; ".join(f"full ahead of {n} on {wins[n]}/3 tasks ({beyond[n]} beyond noise)" for n in wins)
+    lines.append(f"| 1 | variable-length atoms beat fixed-length and frame-level segments | pred 150 vs 208 (fixed) / 309 "
+                 f"(frame); interp 126 vs 183 / 154 | {summary}. " + " · ".join(parts) + f" | {v1} | "
+                 "`scripts/run_ablations.py --only full,frame,fixed` |")
+    # claim 2
+    t, c = vs("no_split")
+    if c:
+        ml_f, ml_n = full["motifs"]["mean_motif_s"], abl["no_split"]["motifs"]["mean_motif_s"]
+        shorter = ml_f < ml_n
+        better = sum(v["verdict"] == "full better" for v in c.values())
+        worse = sum(v["verdict"] == "full worse" for v in c.values())
+        if shorter and better == 3:
+            v2 = "**held**"
+        elif not shorter and worse >= 1:
+            v2 = "**did not hold**"
+        elif worse >= 1:
+            v2 = "**did not hold** (the split hurt at least one task beyond noise)"
+        else:
+            v2 = ("**inconclusive**" + (": motifs shorter with the split" if shorter else ": motifs not shorter with the split")
+                  + f", better beyond noise on {better}/3 tasks")
+        ours2 = (f"mean motif {ml_f:.2f} s ({full['motifs']['mean_motif_frames_at_5fps']:.1f} frames at 5 fps) with the "
+                 f"split vs {ml_n:.2f} s ({abl['no_split']['motifs']['mean_motif_frames_at_5fps']:.1f}) without; {t}")
+    else:
+        v2, ours2 = "inconclusive (ablation not run)", t
+    lines.append(f"| 2 | the global/local loss keeps motifs short and helps every downstream task | motifs 10.6 vs 24 "
+                 f"frames at 5 fps; pred 150 vs 222, interp 126 vs 210 | {ours2} | {v2} | "
+                 "`scripts/run_ablations.py --only full,no_split` |")
+    # claim 3
+    if rec:
+        m = rec["knn_margin_points"]
+        v3 = "**held**" if m >= 10 else ("**inconclusive** (ahead by less than 10 points)" if m > 0 else "**did not hold**")
+        lines.append(f"| 3 | tokens carry action information: k-NN on frozen features beats k-NN on raw poses | "
+                     f"A4Mer k-NN 31.7 / 59.0 top-1/top-3 on AMD (no raw-pose row in the paper) | shipped model on HDM05: "
+                     f"{f1(rec['knn']['tokens']['top1'])} / {f1(rec['knn']['tokens']['top3'])} vs raw pose "
+                     f"{f1(rec['raw_pose_knn']['top1'])} / {f1(rec['raw_pose_knn']['top3'])} ({m:+.1f} points top-1) | {v3} | "
+                     "`scripts/bench_recognition.py --data DIR` |")
+        mc = rec.get("motif_classes") or {}
+        n2, n = mc.get("in_two_or_more_classes", 0), mc.get("multi_atom_motifs_seen", 0)
+        v4 = "**held**" if n2 > 0 else ("**did not hold**" if n > 0 else "**inconclusive** (no multi-atom motif occurs in HDM05)")
+        lines.append(f"| 4 | the same motif recurs across different actions | qualitative | {n2} of {n} multi-atom motifs seen "
+                     f"in HDM05 occur in ≥ 2 of its {len(rec['classes'])} classes (table in the recognition section) | {v4} | "
+                     "`scripts/bench_recognition.py --data DIR` |")
+    else:
+        lines.append("| 3 | tokens beat raw poses in k-NN | 31.7 top-1 | not measured yet | — | |")
+        lines.append("| 4 | motifs recur across actions | qualitative | not measured yet | — | |")
+    for n, claim in (("full_attention", "segment-restricted encoder attention beats full-sequence attention"),
+                     ("reconstruction", "latent targets vs reconstruction targets (the paper found reconstruction "
+                                        "slightly *better* at interpolation: 112 vs 126)")):
+        t, c = vs(n)
+        if c:
+            b = sum(v["verdict"] == "full better" for v in c.values())
+            w = sum(v["verdict"] == "full worse" for v in c.values())
+            v = f"full better beyond noise on {b}/3, worse on {w}/3"
+        else:
+            v = "not run"
+        p = abl.get(n, {}).get("paper_pred_interp_mpjpe_mm") or ["?", "?"]
+        lines.append(f"| ablation | {claim} | pred/interp {p[0]} / {p[1]} vs 150 / 126 | {t} | {v} | "
+                     f"`scripts/run_ablations.py --only full,{n}` |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", help="prepared dataset folder with the hdm05 clips")
+    p.add_argument("--checkpoint", default=None, help="model bundle (default: the shipped model)")
+    p.add_argument("--out", default=str(BENCH / "recognition.json"))
+    p.add_argument("--head-out", default=None, help="save the frame head trained on bd, bk, dg here")
+    p.add_argument("--doc", default=None, help="benchmarks page whose sections are rewritten")
+    p.add_argument("--claims", action="store_true", help="only rebuild the claims section from the JSON files")
+    p.add_argument("--threads", type=int, default=1)
+    a = p.parse_args(argv)
+    if a.claims:
+        rec_path = BENCH / "recognition.json"
+        rec = json.loads(rec_path.read_text()) if rec_path.is_file() else None
+        abl = {n: json.loads((BENCH / f"ablation_{n}.json").read_text()) for n in ABL_ORDER
+               if (BENCH / f"ablation_{n}.json").is_file()}
+        md = claims_md(rec, abl)
+        if a.doc:
+            write_section(Path(a.doc), "claims", md)
+        print(md)
+        return 0
+    if not a.data:
+        p.error("--data is required (unless --claims)")
+    import torch
+
+    from a4mer.bench.recognition import load_hdm05, run_recognition
+    from a4mer.model import A4Mer
+    torch.set_num_threads(a.threads)
+    t0 = time.time()
+    model = A4Mer.load(a.checkpoint)
+    res, head = run_recognition(model, load_hdm05(a.data), return_head=True)
+    res["seconds"] = round(time.time() - t0, 1)
+    cmd = "python scripts/bench_recognition.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    res["command"] = cmd
+    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(a.out).write_text(json.dumps(res, indent=1) + "\n")
+    if a.head_out:
+        head.training.update({"data": "HDM05 actors " + ", ".join(res["protocol"]["train_actors"]),
+                              "test_frame_accuracy": res["frame_head"]["frame_accuracy"]})
+        head.save(a.head_out)
+    md = recognition_md(res, cmd)
+    if a.doc:
+        write_section(Path(a.doc), "recognition", md)
+    print(md)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,196 @@
+"""Recognition heads (weighted k-NN, frame head, label record, ``a4mer label``) and the ablation
+measurement helpers (ridge probe, per-window errors, paired comparison)."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from a4mer.bench.ablations import TokenProbe, motion_metrics, paired_difference, ridge_fit, ridge_predict
+from a4mer.bench.methods import baseline_methods
+from a4mer.bench.recognition import LabeledClip, run_recognition
+from a4mer.cli.main import main
+from a4mer.errors import A4merError
+from a4mer.heads.recognition import (HeadConfig, RecognitionHead, label_clip, topk_accuracy, train_frame_head,
+                                     weighted_knn)
+from a4mer.io.amass import write_amass_npz
+from a4mer.model import A4Mer
+
+from model_helpers import synthetic_motion
+
+
+def brute_knn(tx, ty, qx, C, k, T):
+    """Reference: loop over queries, sort neighbours by cosine similarity, add exp(sim / T)."""
+    out = np.zeros((len(qx), C))
+    for i, q in enumerate(qx):
+        sims = [(float(q @ x / np.linalg.norm(q) / np.linalg.norm(x)), j) for j, x in enumerate(tx)]
+        sims.sort(key=lambda s: (-s[0], s[1]))
+        for s, j in sims[:k]:
+            out[i, ty[j]] += np.exp(s / T)
+    return out
+
+
+def test_weighted_knn_matches_brute_force():
+    rng = np.random.default_rng(0)
+    tx, ty, qx = rng.normal(size=(40, 7)), rng.integers(0, 4, 40), rng.normal(size=(9, 7))
+    got = weighted_knn(tx, ty, qx, 4, k=6, temperature=0.2)
+    ref = brute_knn(tx, ty, qx, 4, 6, 0.2)
+    # weighted_knn shifts the exponent by the maximum similarity: scores differ by one constant factor
+    np.testing.assert_allclose(got / got.sum(1, keepdims=True), ref / ref.sum(1, keepdims=True), rtol=1e-9)
+    assert np.array_equal(got.argmax(1), ref.argmax(1))
+
+
+def test_weighted_knn_recovers_clusters_and_topk():
+    rng = np.random.default_rng(1)
+    centres = rng.normal(size=(3, 16)) * 3
+    ty = np.repeat(np.arange(3), 20)
+    tx = centres[ty] + rng.normal(size=(60, 16))
+    qy = np.repeat(np.arange(3), 5)
+    s = weighted_knn(tx, ty, centres[qy] + rng.normal(size=(15, 16)), 3, k=5)
+    assert topk_accuracy(s, qy, 1) == 1.0
+    assert topk_accuracy(np.array([[0.1, 0.5, 0.4]]), np.array([2]), 1) == 0.0
+    assert topk_accuracy(np.array([[0.1, 0.5, 0.4]]), np.array([2]), 2) == 1.0
+    with pytest.raises(A4merError):
+        weighted_knn(np.zeros((0, 3)), np.zeros(0, int), np.ones((1, 3)), 2)
+
+
+def _token_sequences(rng, n, classes=3, dim=8):
+    """Clips whose frames are noisy copies of a class direction, with random lengths."""
+    dirs = rng.normal(size=(classes, dim))
+    y = rng.integers(0, classes, n)
+    seqs = [(dirs[c] + 0.5 * rng.normal(size=(int(rng.integers(3, 20)), dim))).astype(np.float32) for c in y]
+    return seqs, y
+
+
+def test_frame_head_learns_and_roundtrips(tmp_path):
+    rng = np.random.default_rng(2)
+    seqs, y = _token_sequences(rng, 90)
+    cfg = HeadConfig(in_dim=8, dim=16, heads=2, epochs=40, batch=16)
+    head = train_frame_head(seqs[:60], y[:60], ["a", "b", "c"], cfg, "hash0")
+    acc = np.mean([(head.predict(s).argmax(1) == c).mean() for s, c in zip(seqs[60:], y[60:])])
+    assert acc > 0.9
+    p = head.predict(seqs[60])
+    assert p.shape == (len(seqs[60]), 3) and np.allclose(p.sum(1), 1)
+    path = head.save(tmp_path / "h.safetensors")
+    back = RecognitionHead.load(path)
+    assert back.classes == ["a", "b", "c"] and back.encoder_hash == "hash0" and back.config == cfg
+    np.testing.assert_array_equal(back.predict(seqs[61]), head.predict(seqs[61]))
+    with pytest.raises(A4merError, match="expects"):
+        head.predict(np.zeros((4, 5), np.float32))
+    (tmp_path / "bad.safetensors").write_bytes(b"not a safetensors file")
+    with pytest.raises(A4merError, match="bad.safetensors"):
+        RecognitionHead.load(tmp_path / "bad.safetensors")
+    with pytest.raises(A4merError, match="not found"):
+        RecognitionHead.load(tmp_path / "missing.safetensors")
+
+
+def test_frame_head_training_is_seeded():
+    rng = np.random.default_rng(3)
+    seqs, y = _token_sequences(rng, 20)
+    cfg = HeadConfig(in_dim=8, dim=16, heads=2, epochs=3, batch=8)
+    a = train_frame_head(seqs, y, ["a", "b", "c"], cfg, "")
+    b = train_frame_head(seqs, y, ["a", "b", "c"], cfg, "")
+    np.testing.assert_array_equal(a.predict(seqs[0]), b.predict(seqs[0]))
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tiny_run):
+    out, _, _ = tiny_run
+    return A4Mer.load(out)
+
+
+@pytest.fixture(scope="module")
+def labeled_clips():
+    """Two 'actions' (different synthetic motion families) by five 'actors'."""
+    clips = []
+    for i, actor in enumerate(["bd", "bk", "dg", "mm", "tr"]):
+        for action, base in (("calm", 0), ("busy", 1000)):
+            m = synthetic_motion(60 + 7 * i, base + i)
+            if action == "busy":
+                m = m.with_(root_translation=m.root_translation * 4.0)
+            clips.append(LabeledClip(f"{actor}_{action}", actor, action, m))
+    return clips
+
+
+def test_run_recognition_structure(tiny_model, labeled_clips):
+    from a4mer.bench.recognition import RecognitionConfig
+    cfg = RecognitionConfig(k=3, head=HeadConfig(epochs=5, dim=16, heads=2))
+    res, head = run_recognition(tiny_model, labeled_clips, cfg, head_inputs=("atom",), return_head=True)
+    assert res["train_clips"] == 6 and res["test_clips"] == 4 and res["classes"] == ["busy", "calm"]
+    assert len(res["knn"]["tokens"]["correct"]) == 4
+    assert res["knn"]["tokens"]["top1"] == pytest.approx(25 * sum(res["knn"]["tokens"]["correct"]))
+    assert res["knn_margin_points"] == pytest.approx(res["knn"]["tokens"]["top1"] - res["raw_pose_knn"]["top1"])
+    assert 0 <= res["frame_head"]["frame_accuracy"] <= 100
+    assert head.encoder_hash == tiny_model.model_hash and head.config.in_dim == tiny_model.dim
+
+
+def check_label_record(rec, motion, classes):
+    T = motion.num_frames
+    assert rec["fps"] == motion.fps and len(rec["frame_labels"]) == T and len(rec["frame_confidence"]) == T
+    assert all(0 <= c < len(classes) for c in rec["frame_labels"])
+    for key in ("runs", "atoms", "motifs"):
+        segs = rec[key]
+        assert segs[0]["start_frame"] == 0 and segs[-1]["end_frame"] == T
+        assert all(a["end_frame"] == b["start_frame"] for a, b in zip(segs[:-1], segs[1:]))
+        assert all(s["label"] in classes and 0 < s["confidence"] <= 1 for s in segs)
+    for r in rec["runs"]:  # a run is one label over its frames
+        assert {classes[c] for c in rec["frame_labels"][r["start_frame"]:r["end_frame"]]} == {r["label"]}
+
+
+def test_label_clip_and_cli(tiny_model, labeled_clips, tmp_path):
+    seqs = [np.repeat(np.eye(2, tiny_model.dim, k=i, dtype=np.float32), 5, 0) for i in range(2)]
+    head = train_frame_head(seqs, np.array([0, 1]), ["x", "y"],
+                            HeadConfig(in_dim=tiny_model.dim, dim=16, heads=2, epochs=2), tiny_model.model_hash)
+    motion = synthetic_motion(95, 7, fps=24.0)
+    rec = label_clip(tiny_model, head, motion)
+    check_label_record(rec, motion, ["x", "y"])
+    hpath = head.save(tmp_path / "head.safetensors")
+    clip = tmp_path / "clip.npz"
+    write_amass_npz(motion, clip)
+    out = tmp_path / "clip.labels.json"
+    assert main(["label", str(clip), "--head", str(hpath), "--checkpoint", str(tiny_model.info["source"]),
+                 "-o", str(out)]) == 0
+    assert json.loads(out.read_text()) == json.loads(json.dumps(rec))
+    other = train_frame_head(seqs, np.array([0, 1]), ["x", "y"], HeadConfig(in_dim=tiny_model.dim, dim=16, heads=2,
+                                                                            epochs=1), "0123456789abcdef")
+    with pytest.raises(A4merError, match="retrain the head"):
+        label_clip(tiny_model, other, motion)
+    assert main(["label", str(clip), "--head", str(tmp_path / "nope.safetensors"), "--checkpoint",
+                 str(tiny_model.info["source"])]) == 1
+
+
+def test_ridge_recovers_linear_map():
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(300, 5))
+    W = rng.normal(size=(5, 3))
+    Y = X @ W + 2.0 + 0.01 * rng.normal(size=(300, 3))
+    fit = ridge_fit(X, Y, np.arange(300) // 3, rng=np.random.default_rng(0))
+    np.testing.assert_allclose(ridge_predict(fit, X[:10]), X[:10] @ W + 2.0, atol=0.05)
+
+
+def test_paired_difference_verdicts():
+    rng = np.random.default_rng(5)
+    full = rng.normal(100, 5, 200)
+    assert paired_difference(False, full, full + 10, rng)["verdict"] == "full better"
+    assert paired_difference(False, full, full - 10, rng)["verdict"] == "full worse"
+    assert paired_difference(True, full, full + rng.normal(0, 1, 200), rng)["verdict"] == "within noise"
+    assert paired_difference(True, [1.0], [0.0], rng)["gain"] == 1.0
+    with pytest.raises(A4merError):
+        paired_difference(True, [1.0], [0.0, 1.0], rng)
+
+
+def test_probe_per_window_errors_match_protocols():
+    """The per-window lists average to the protocol's own numbers (same windows, same order)."""
+    clips = [(f"c{i}", "synthetic", synthetic_motion(200 + 10 * i, 50 + i)) for i in range(6)]
+    probe = TokenProbe("probe", lambda m, w: np.r_[m.root_translation.mean(0), m.rotations[:, 1:4].mean((0, 1))])
+    probe.fit([c for _, _, c in clips], np.random.default_rng(0))
+    methods = [probe] + [b for b in baseline_methods() if b.name in ("hermite", "constant_velocity")]
+    res = motion_metrics(clips, methods)
+    for name in ("probe", "hermite"):
+        assert np.mean(res[name]["gap_windows_mm"]) == pytest.approx(res[name]["inbetween_30_mpjpe_mm"], abs=0.01)
+    for name in ("probe", "constant_velocity"):
+        assert np.mean(res[name]["extension_windows_mm"]) == pytest.approx(res[name]["extension_1s_mpjpe_mm"], abs=0.01)
+    assert len(res["probe"]["gap_windows_mm"]) == res["clips"]["inbetween_windows"] > 0
+    with pytest.raises(A4merError, match="gaps"):
+        probe.fill_gap(clips[0][2], 10, 20)
