@@ -47,7 +47,7 @@ def main(argv=None) -> int:
     for name, (ds, split) in val_specs.items():
         clips = load_manifest_clips(a.data, ds, split)
         if clips:
-            val[name] = make_val_batches(clips, seed=123, per_task=4 if name != "bandai_heldout" else 6)
+            val[name] = make_val_batches(clips, seed=123, dcfg=DecoderConfig(), per_task=4 if name != "bandai_heldout" else 6)
             log(f"validation set {name}: {len(clips)} clips")
         else:
             log(f"validation set {name}: no clips in the manifest (skipped)")

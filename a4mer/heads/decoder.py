@@ -1,19 +1,23 @@
-"""The learned decoder of the heads: per-frame poses (and optionally A4Mer atom tokens) -> a
-correction of the classical curve, as SMPL local rotations + root trajectory.
+"""The learned part of the heads: small MLPs that predict a smooth correction of the classical curve.
 
-Input per frame: :data:`a4mer.heads.windows.FEATURES` numbers (canonical pose of the known frame or of
-the classical curve, known flag, distance to the nearest key). When ``token_dim > 0`` each frame also
-receives the A4Mer token of the atom segment it lies in (tokens broadcast over their spans); frames
-of missing segments receive a learnable mask token instead ("learnable tokens stand in for the
-missing segments"). Output per frame: root translation correction (3, metres, canonical frame) and a
-rotation-vector correction per joint (22 x 3, radians, applied on the right: ``q = q_base exp(d)``),
-multiplied by an envelope that is 0 on known frames, so keys are met exactly.
+One MLP per task, each reading the poses around what it generates (canonical frame of the last key):
+- ``gap``: the ``context`` frames before the gap (ending with key s) and after it (starting with key
+  e), plus the gap length -> correction of the cubic Hermite curve (neighbour-frame velocities).
+- ``blocking``: the keys k-1, k, k+1, k+2 around the gap (k, k+1) and their spacings -> correction of
+  the Catmull-Rom curve through the keys (what Blender's auto handles give).
+- ``extend``: the last ``context`` frames -> correction of damped constant velocity over up to
+  ``horizon`` frames.
+A correction is ``basis`` coefficients per channel (root translation 3, metres, canonical frame;
+rotation vectors of the 22 joints, radians, applied on the right ``q = q_base exp(d)``) of sine bases
+that vanish at the keys (gaps: ``sin(k pi u)``, u in (0, 1); extension: ``sin((k - 1/2) pi t / horizon)``),
+so keys are met exactly and the result is continuous at them.
 """
 from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, fields
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -21,22 +25,21 @@ from ..errors import A4merError
 from .torch_geom import quat_mul, rotvec_to_quat
 from .windows import FEATURES
 
-OUT = 3 + 22 * 3
+CHANNELS = 3 + 22 * 3
 
 
 @dataclass(frozen=True)
 class DecoderConfig:
-    """Sizes of the correction decoder (a small Transformer over the frames of a window)."""
+    """Sizes of the task MLPs. context: frames read on each side; basis: sine coefficients per channel;
+    horizon: frames one extension step covers (30 fps); out_scale: output scale of the last layer."""
 
     features: int = FEATURES
-    width: int = 128
-    layers: int = 4
-    heads: int = 4
-    ff: int = 256
-    max_frames: int = 192
-    token_dim: int = 0
-    stride: int = 3
-    schema_version: int = 1
+    context: int = 8
+    hidden: int = 256
+    basis: int = 8
+    horizon: int = 90
+    out_scale: float = 0.2
+    schema_version: int = 2
 
     @classmethod
     def from_dict(cls, d: dict) -> "DecoderConfig":
@@ -49,60 +52,68 @@ class DecoderConfig:
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
 
+    def input_dims(self) -> dict[str, int]:
+        F, C = self.features, self.context
+        return {"gap": 2 * C * (F + 1) + 2, "blocking": 4 * (F + 1) + 3, "extend": C * (F + 1)}
+
+
+class TaskMLP(nn.Module):
+    """Standardise (fixed per-feature mean/std, set from data) -> Linear -> GELU -> Linear -> GELU ->
+    Linear (zero-initialised) x out_scale."""
+
+    def __init__(self, d_in: int, hidden: int, d_out: int, out_scale: float):
+        super().__init__()
+        self.register_buffer("x_mean", torch.zeros(d_in))
+        self.register_buffer("x_std", torch.ones(d_in))
+        self.net = nn.Sequential(nn.Linear(d_in, hidden), nn.GELU(), nn.Linear(hidden, hidden), nn.GELU(),
+                                 nn.Linear(hidden, d_out))
+        nn.init.zeros_(self.net[-1].weight)
+        nn.init.zeros_(self.net[-1].bias)
+        self.out_scale = out_scale
+
+    def set_normalization(self, x: torch.Tensor) -> None:
+        """Per-feature mean/std from example inputs ``x (N, d_in)``. The std is floored at 0.05 (and
+        inputs are clipped to +-5 std) so that features nearly constant in the training data cannot
+        blow up on motion from other sources."""
+        self.x_mean.copy_(x.mean(0))
+        self.x_std.copy_(x.std(0).clamp(min=0.05))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(((x - self.x_mean) / self.x_std).clamp(-5.0, 5.0)) * self.out_scale
+
 
 class CorrectionDecoder(nn.Module):
-    """Transformer encoder over window frames -> per-frame correction ``(B, W, 69)``."""
+    """The three task MLPs. ``forward(task, x (B, D_task)) -> coefficients (B, basis, 69)``."""
 
     def __init__(self, cfg: DecoderConfig):
         super().__init__()
         self.cfg = cfg
-        self.inp = nn.Linear(cfg.features, cfg.width)
-        self.group = nn.Linear(cfg.stride * cfg.width, cfg.width)
-        self.pos = nn.Parameter(torch.zeros((cfg.max_frames + cfg.stride - 1) // cfg.stride, cfg.width))
-        nn.init.normal_(self.pos, std=0.02)
-        if cfg.token_dim > 0:
-            self.tok = nn.Linear(cfg.token_dim, cfg.width)
-            self.mask_token = nn.Parameter(torch.zeros(cfg.token_dim))
-        layer = nn.TransformerEncoderLayer(cfg.width, cfg.heads, cfg.ff, dropout=0.0, batch_first=True,
-                                           norm_first=True, activation="gelu")
-        self.body = nn.TransformerEncoder(layer, cfg.layers, enable_nested_tensor=False)
-        self.norm = nn.LayerNorm(cfg.width)
-        self.frame_mlp = nn.Sequential(nn.Linear(2 * cfg.width, cfg.width), nn.GELU(), nn.Linear(cfg.width, cfg.width))
-        self.out = nn.Linear(cfg.width, OUT)
-        nn.init.zeros_(self.out.weight)
-        nn.init.zeros_(self.out.bias)
+        self.tasks = nn.ModuleDict({t: TaskMLP(d, cfg.hidden, cfg.basis * CHANNELS, cfg.out_scale)
+                                    for t, d in cfg.input_dims().items()})
 
-    def forward(self, x: torch.Tensor, known: torch.Tensor, tokens: torch.Tensor | None = None) -> torch.Tensor:
-        """x ``(B, W, F)``, known ``(B, W)`` bool, tokens ``(B, W, token_dim)`` or None -> ``(B, W, 69)``."""
-        B, W, _ = x.shape
-        if W > self.cfg.max_frames:
-            raise A4merError(f"window of {W} frames exceeds the decoder's {self.cfg.max_frames}")
-        e = self.inp(x)  # (B, W, D) per-frame embedding
-        if self.cfg.token_dim > 0:
-            if tokens is None:
-                tokens = self.mask_token.expand(B, W, -1)
-            else:
-                tokens = torch.where(known[..., None], tokens, self.mask_token.expand(B, W, -1))
-            e = e + self.tok(tokens)
-        s = self.cfg.stride
-        pad = (-W) % s
-        ep = torch.nn.functional.pad(e, (0, 0, 0, pad), mode="replicate") if pad else e
-        n = (W + pad) // s
-        h = self.group(ep.reshape(B, n, s * e.shape[-1])) + self.pos[:n]  # (B, W/s, D) coarse tokens
-        h = self.norm(self.body(h))
-        # back to frames: linear interpolation between coarse token centres
-        h = torch.nn.functional.interpolate(h.transpose(1, 2), size=W + pad, mode="linear",
-                                            align_corners=False).transpose(1, 2)[:, :W]
-        return self.out(h + self.frame_mlp(torch.cat([h, e], -1)))
+    def forward(self, task: str, x: torch.Tensor) -> torch.Tensor:
+        return self.tasks[task](x).reshape(len(x), self.cfg.basis, CHANNELS)
 
 
-def apply_correction(out: torch.Tensor, base_t: torch.Tensor, base_q: torch.Tensor, env: torch.Tensor
+def gap_basis(n: int, K: int) -> np.ndarray:
+    """``(n - 1, K)`` values of ``sin(k pi u)`` at the frames strictly inside a gap of keys n frames apart."""
+    u = np.arange(1, n) / n
+    return np.sin(np.pi * u[:, None] * np.arange(1, K + 1)[None])
+
+
+def extend_basis(H: int, K: int, horizon: int) -> np.ndarray:
+    """``(H, K)`` values of ``sin((k - 1/2) pi t / horizon)`` at t = 1..H frames after the last key."""
+    t = np.arange(1, H + 1) / horizon
+    return np.sin(np.pi * t[:, None] * (np.arange(1, K + 1)[None] - 0.5))
+
+
+def apply_correction(coef: torch.Tensor, basis: torch.Tensor, base_t: torch.Tensor, base_q: torch.Tensor
                      ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Corrected canonical root translation ``(B, W, 3)`` and local rotations ``(B, W, 22, 4)``.
+    """Corrected canonical root translation ``(B, N, 3)`` and local rotations ``(B, N, 22, 4)``.
 
-    out ``(B, W, 69)``; base_t ``(B, W, 3)``; base_q ``(B, W, 22, 4)`` wxyz; env ``(B, W)`` in [0, 1]."""
-    B, W, _ = out.shape
-    t = base_t + out[..., :3] * env[..., None]
-    d = out[..., 3:].reshape(B, W, 22, 3) * env[..., None, None]
-    q = quat_mul(base_q, rotvec_to_quat(d))
+    coef ``(B, K, 69)``; basis ``(N, K)``; base_t ``(B, N, 3)``; base_q ``(B, N, 22, 4)`` wxyz."""
+    corr = torch.einsum("nk,bkc->bnc", basis, coef)  # (B, N, 69)
+    B, N, _ = corr.shape
+    t = base_t + corr[..., :3]
+    q = quat_mul(base_q, rotvec_to_quat(corr[..., 3:].reshape(B, N, 22, 3)))
     return t, q

@@ -24,7 +24,7 @@ from ..errors import A4merError
 from ..geometry import lerp_at, quat_unflip, slerp_at
 from ..motion import Motion
 from . import baselines as BL
-from .prediction import extend_frames, fill_mask
+from .prediction import extend_frames, fill_runs
 from .windows import MODEL_FPS
 
 FORMAT = "a4mer-heads"
@@ -69,12 +69,6 @@ class LearnedHeads:
         return (f"{self.name}: correction decoder {self.meta.get('config', '')}; learned correction used for "
                 f"{', '.join(on) or 'nothing'} (other tasks: the classical curve).")
 
-    def _net(self, task: str):
-        return self.net if self.gates.get(task) else None
-
-    def _max_frames(self) -> int:
-        return min(181, self.net.cfg.max_frames) if self.net is not None else 181
-
     # ---- core (no validation) ----------------------------------------------------------------
     def _fill(self, motion: Motion, known: np.ndarray, task: str) -> Motion:
         """Generate the frames of ``motion`` where ``known (T,)`` is False (interior runs only)."""
@@ -94,7 +88,7 @@ class LearnedHeads:
         if step == 1.0:
             gt, gq = np.array(motion.root_translation), np.array(motion.rotations[:, :22])
         # frames of the grid inside unknown runs: generate
-        ft, fq = fill_mask(self._net(task), gt, gq, gknown, self._max_frames())
+        ft, fq = fill_runs(self.net, self.gates, gt, gq, gknown)
         out_t, out_q = np.array(motion.root_translation), np.array(cq)
         gen = np.flatnonzero(unk)
         gen = gen[(gen > keys[0]) & (gen < keys[-1])]
@@ -123,7 +117,7 @@ class LearnedHeads:
         gt, gq = _sample(motion.root_translation, motion.rotations[:, :22], coords)
         last = coords[-1]
         need = int(np.ceil((T - 1 + n - last) / step)) + 1
-        nt, nq = extend_frames(self._net("extend"), gt, gq, need)
+        nt, nq = extend_frames(self.net, bool(self.gates.get("extend")), gt, gq, need)
         allt, allq = np.concatenate([gt, nt]), np.concatenate([gq, nq])
         c = (np.arange(T, T + n)) / step
         st, sq = _sample(allt, allq, c)
@@ -201,7 +195,8 @@ class LearnedHeads:
                 "encoder_hash": encoder_hash, "training": json.dumps(training or {})}
         path = Path(path)
         tmp = path.with_name(path.name + ".part")
-        save_file({k: v.detach().contiguous() for k, v in self.net.state_dict().items()}, str(tmp), metadata=meta)
+        # float16 on disk (the bundle must stay small); loaded back as float32
+        save_file({k: v.detach().half().contiguous() for k, v in self.net.state_dict().items()}, str(tmp), metadata=meta)
         os.replace(tmp, path)
         return path
 
@@ -228,7 +223,7 @@ def load_heads(path: str | os.PathLike) -> LearnedHeads:
     meta = read_heads_metadata(path)
     cfg = DecoderConfig.from_dict(json.loads(meta["config"]))
     net = CorrectionDecoder(cfg)
-    net.load_state_dict(load_file(str(path)), strict=True)
+    net.load_state_dict({k: v.float() for k, v in load_file(str(path)).items()}, strict=True)
     return LearnedHeads(net, json.loads(meta.get("gates", "{}")) or None,
                         {"config": meta["config"], "encoder_hash": meta.get("encoder_hash", ""),
                          "training": json.loads(meta.get("training", "{}")), "path": str(path)})
@@ -256,7 +251,7 @@ def heads_to_tensors(heads: LearnedHeads, encoder_hash: str = "") -> dict:
     if heads.net is None:
         raise A4merError("nothing to bundle: no decoder")
     meta = {"format": FORMAT, "config": heads.net.cfg.to_json(), "gates": heads.gates, "encoder_hash": encoder_hash}
-    out = {f"heads.decoder.{k}": v.detach().contiguous() for k, v in heads.net.state_dict().items()}
+    out = {f"heads.decoder.{k}": v.detach().half().contiguous() for k, v in heads.net.state_dict().items()}
     out["heads.meta"] = torch.tensor(list(json.dumps(meta).encode()), dtype=torch.uint8)
     return out
 

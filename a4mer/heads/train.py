@@ -1,9 +1,10 @@
 """Training of the correction decoder on windows of real mocap (mirroring + playback-speed changes).
 
 Tasks sampled per batch (one layout per batch): ``gap`` (dense context on both sides, one run of
-2-120 missing frames), ``blocking`` (only keys every 6-30 frames, jittered), ``extend`` (3-30 frames
-of context, 1-90 frames to predict). Loss on the generated frames: mean joint-position error of FK
-on the neutral SMPL skeleton (metres) + ``rot_weight`` x L1 of local rotation matrices.
+2-120 missing frames), ``blocking`` (keys 6-30 frames apart), ``extend`` (1-90 frames to predict).
+Loss on the generated frames: mean joint-position error of FK on the neutral SMPL skeleton (metres)
++ ``rot_weight`` x L1 of local rotation matrices, divided by the classical curve's error on the batch
+(so every task and gap length weighs alike).
 """
 from __future__ import annotations
 
@@ -18,11 +19,11 @@ import torch
 
 from ..bench.metrics import body_fk
 from ..geometry import lerp_at, quat_unflip, slerp_at
-from .decoder import CorrectionDecoder, DecoderConfig, apply_correction
+from .decoder import CorrectionDecoder, DecoderConfig, apply_correction, extend_basis, gap_basis
+from .layouts import blocking_example, extend_example, gap_example, to_canon
 from .torch_geom import fk, quat_to_rotmat
-from .windows import base_fill, canonical_transform, envelope, features, mirror, reference_frame, to_canonical
+from .windows import mirror
 
-MAX_W = 181
 
 
 @dataclass(frozen=True)
@@ -31,8 +32,8 @@ class TrainConfig:
     augmented copies; task_probs: gap / blocking / extend; eval_every: steps between validations."""
 
     minutes: float = 18.0
-    batch: int = 32
-    lr: float = 6e-4
+    batch: int = 64
+    lr: float = 1e-3
     weight_decay: float = 0.01
     warmup: int = 200
     speeds: tuple[float, ...] = (0.75, 1.0, 1.3)
@@ -82,92 +83,94 @@ def augment(clips, speeds, do_mirror: bool) -> list[tuple[np.ndarray, np.ndarray
 
 
 class WindowSampler:
-    """Draws batches of training windows from clips ``[(trans (T,3), rot (T,22,4))]``."""
+    """Draws batches of training examples from clips ``[(trans (T,3), rot (T,22,4))]`` at 30 fps.
 
-    def __init__(self, clips, rng: np.random.Generator):
+    One layout per batch (so the sine basis is shared): ``gap`` (G = 2..120 missing frames, log-uniform;
+    sometimes less context), ``blocking`` (keys ~N = 6..30 apart, neighbouring keys jittered or absent),
+    ``extend`` (H = 1..90 frames, log-uniform)."""
+
+    def __init__(self, clips, rng: np.random.Generator, cfg: DecoderConfig):
         self.clips = clips
         self.lengths = np.array([len(t) for t, _ in clips])
         self.rng = rng
+        self.cfg = cfg
 
-    def layout(self, task: str) -> np.ndarray:
-        """A known mask ``(W,)`` for ``task`` (one per batch)."""
-        r = self.rng
-        if task == "gap":
-            G = int(np.exp(r.uniform(np.log(2), np.log(121))))
-            cb, ca = (30, 30) if r.random() < 0.7 else (int(r.integers(3, 31)), int(r.integers(3, 31)))
-            known = np.ones(cb + G + ca, bool)
-            known[cb:cb + G] = False
-            return known
-        if task == "blocking":
-            N = int(r.integers(6, 31))
-            keys = [0]
-            while True:
-                nxt = keys[-1] + max(2, N + int(r.integers(-2, 3)))
-                if nxt >= MAX_W:
-                    break
-                keys.append(nxt)
-            m = int(r.integers(3, max(4, len(keys) + 1)))
-            keys = keys[:m]
-            known = np.zeros(keys[-1] + 1, bool)
-            known[keys] = True
-            return known
-        c = 30 if r.random() < 0.7 else int(r.integers(3, 31))
-        H = int(np.exp(r.uniform(0, np.log(91))))
-        return np.arange(c + H) < c
+    def _windows(self, W: int, B: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """B random windows of W frames ``(B, W, 3)``, ``(B, W, 22, 4)`` (None if no clip is that long)."""
+        ok = np.flatnonzero(self.lengths >= W)
+        if len(ok) == 0:
+            return None
+        ts, qs = [], []
+        for ci in self.rng.choice(ok, size=B):
+            tr, q = self.clips[int(ci)]
+            a = int(self.rng.integers(0, len(tr) - W + 1))
+            ts.append(tr[a:a + W])
+            qs.append(q[a:a + W])
+        return np.stack(ts).astype(float), np.stack(qs).astype(float)
 
     def batch(self, task: str, B: int) -> dict[str, np.ndarray]:
-        known = self.layout(task)
-        W = len(known)
-        ok = np.flatnonzero(self.lengths >= W)
-        while len(ok) == 0:  # no clip that long: shorten
-            known = known[:W // 2] if task != "gap" else self.layout(task)
-            W = len(known)
-            ok = np.flatnonzero(self.lengths >= W)
-        env = envelope(known)
-        ref = reference_frame(known)
-        cols = {k: [] for k in ("bt", "bq", "tt", "tq")}
-        for ci in self.rng.choice(ok, size=B):
-            tr, q = self.clips[ci]
-            a = int(self.rng.integers(0, len(tr) - W + 1))
-            tt, tq = tr[a:a + W].astype(float), q[a:a + W].astype(float)
-            bt, bq = base_fill(tt, tq, known)
-            inv, shift = canonical_transform(bt, bq, ref)
-            for k, v in zip(("bt", "bq", "tt", "tq"), to_canonical(bt, bq, inv, shift) + to_canonical(tt, tq, inv, shift)):
-                cols[k].append(v)
-        out = {k: np.stack(v) for k, v in cols.items()}
-        out["x"] = features(out["bt"], out["bq"], known)
-        tp = body_fk(out["tq"], out["tt"])[0]
-        bp = body_fk(out["bq"], out["bt"])[0]
-        out["base_err"] = np.linalg.norm(bp - tp, axis=-1).mean(-1)  # (B, W) m
-        out["tp"] = tp
-        out = {k: v.astype(np.float32) for k, v in out.items()}
-        out["known"] = np.broadcast_to(known, (B, W)).copy()
-        out["env"] = np.broadcast_to(env, (B, W)).astype(np.float32).copy()
-        return out
+        r, C = self.rng, self.cfg.context
+        while True:
+            if task == "gap":
+                G = int(np.exp(r.uniform(np.log(2), np.log(121))))
+                cb, ca = (C, C) if r.random() < 0.8 else (int(r.integers(1, C + 1)), int(r.integers(1, C + 1)))
+                win = self._windows(cb + G + ca, B)
+                if win is None:
+                    continue
+                s, e = cb - 1, cb + G
+                ex = gap_example(*win, s, e, C)
+                tt, tq = win[0][:, s + 1:e], win[1][:, s + 1:e]
+                basis = gap_basis(e - s, self.cfg.basis)
+            elif task == "blocking":
+                N = int(r.integers(6, 31))
+                prev = 0 if r.random() < 0.15 else max(2, N + int(r.integers(-3, 4)))
+                nxt = 0 if r.random() < 0.15 else max(2, N + int(r.integers(-3, 4)))
+                win = self._windows(prev + N + nxt + 1, B)
+                if win is None:
+                    continue
+                s, e = prev, prev + N
+                ex = blocking_example(*win, 0 if prev else None, s, e, e + nxt if nxt else None)
+                tt, tq = win[0][:, s + 1:e], win[1][:, s + 1:e]
+                basis = gap_basis(N, self.cfg.basis)
+            else:
+                H = int(np.exp(r.uniform(0, np.log(91))))
+                c = 3 * C if r.random() < 0.85 else int(r.integers(2, 3 * C + 1))
+                win = self._windows(c + H, B)
+                if win is None:
+                    continue
+                ex = extend_example(win[0][:, :c], win[1][:, :c], H, C)
+                tt, tq = win[0][:, c:], win[1][:, c:]
+                basis = extend_basis(H, self.cfg.basis, self.cfg.horizon)
+            break
+        tt, tq = to_canon(tt, tq, ex.inv, ex.shift)
+        tp = body_fk(tq, tt)[0]
+        bp = body_fk(ex.base_q, ex.base_t)[0]
+        out = {"x": ex.x, "bt": ex.base_t, "bq": ex.base_q, "tt": tt, "tq": tq, "tp": tp,
+               "base_err": np.linalg.norm(bp - tp, axis=-1).mean(-1), "basis": basis}
+        return {k: v.astype(np.float32) for k, v in out.items()}
 
 
 def _tensors(b: dict) -> dict[str, torch.Tensor]:
-    return {k: torch.from_numpy(v) for k, v in b.items()}
+    return {k: (torch.from_numpy(v) if isinstance(v, np.ndarray) else v) for k, v in b.items()}
 
 
-def losses(net: CorrectionDecoder, b: dict[str, torch.Tensor], rot_weight: float) -> tuple[torch.Tensor, dict]:
-    """Loss of a batch and its parts (metres / rotation-matrix L1), over the unknown frames."""
-    out = net(b["x"], b["known"])
-    pt, pq = apply_correction(out, b["bt"], b["bq"], b["env"])
-    mask = (~b["known"]).float()  # (B, W)
-    n = mask.sum().clamp(min=1)
-    pos = fk(pq, pt)
-    e_pos = torch.sqrt(((pos - b["tp"]) ** 2).sum(-1) + 1e-10).mean(-1)  # (B, W) m
-    e_rot = (quat_to_rotmat(pq) - quat_to_rotmat(b["tq"])).abs().mean((-1, -2, -3))  # (B, W)
-    l_pos = (e_pos * mask).sum() / n
-    l_rot = (e_rot * mask).sum() / n
-    return l_pos + rot_weight * l_rot, {"mpjpe_mm": float(l_pos.detach()) * 1000,
-                                        "base_mpjpe_mm": float((b["base_err"] * mask).sum() / n) * 1000}
+def losses(net: CorrectionDecoder, b: dict, rot_weight: float, task: str) -> tuple[torch.Tensor, dict]:
+    """Loss of a batch relative to the classical curve's error, and MPJPE (mm) of learned and base."""
+    coef = net(task, b["x"])
+    pt, pq = apply_correction(coef, b["basis"], b["bt"], b["bq"])
+    e_pos = torch.sqrt(((fk(pq, pt) - b["tp"]) ** 2).sum(-1) + 1e-10).mean(-1)  # (B, N) m
+    e_rot = (quat_to_rotmat(pq) - quat_to_rotmat(b["tq"])).abs().mean((-1, -2, -3))
+    l_pos, l_rot = e_pos.mean(), e_rot.mean()
+    base = b["base_err"].mean()
+    scale = base.clamp(min=0.01)
+    return (l_pos + rot_weight * l_rot) / scale, {"mpjpe_mm": float(l_pos.detach()) * 1000,
+                                                  "base_mpjpe_mm": float(base) * 1000}
 
 
-def make_val_batches(clips, seed: int, per_task: int = 6, B: int = 32) -> dict[str, list[dict]]:
+def make_val_batches(clips, seed: int, dcfg: DecoderConfig, per_task: int = 6, B: int = 64) -> dict[str, list[dict]]:
     """Fixed validation batches per task from ``clips`` (no augmentation)."""
-    s = WindowSampler([(t.astype(np.float32), q.astype(np.float32)) for _, t, q in clips], np.random.default_rng(seed))
+    s = WindowSampler([(t.astype(np.float32), q.astype(np.float32)) for _, t, q in clips],
+                      np.random.default_rng(seed), dcfg)
     return {task: [_tensors(s.batch(task, B)) for _ in range(per_task)] for task in ("gap", "blocking", "extend")}
 
 
@@ -177,7 +180,7 @@ def evaluate(net: CorrectionDecoder, val: dict[str, list[dict]], rot_weight: flo
     res = {}
     with torch.no_grad():
         for task, batches in val.items():
-            parts = [losses(net, b, rot_weight)[1] for b in batches]
+            parts = [losses(net, b, rot_weight, task)[1] for b in batches]
             res[task] = {k: float(np.mean([p[k] for p in parts])) for k in parts[0]}
     net.train()
     return res
@@ -188,16 +191,19 @@ def train(cfg: TrainConfig, dcfg: DecoderConfig, clips, val_sets: dict[str, dict
     """Train a decoder on augmented ``clips`` [(name, trans, rot)] within ``cfg.minutes``.
 
     val_sets: name -> batches from :func:`make_val_batches` (held-out data, e.g. other sources).
-    Returns the net with the best weights on the summed validation MPJPE, and a history dict."""
+    Returns the net with the best weights on the summed learned/base validation MPJPE ratios, and a
+    history dict."""
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     aug = augment(clips, cfg.speeds, cfg.mirror)
     log(f"training windows from {len(clips)} clips -> {len(aug)} augmented copies, "
         f"{sum(len(t) for t, _ in aug)} frames")
-    sampler = WindowSampler(aug, rng)
+    sampler = WindowSampler(aug, rng, dcfg)
     net = CorrectionDecoder(dcfg)
-    opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     tasks = ("gap", "blocking", "extend")
+    for t in tasks:  # fixed input standardisation from the training data
+        net.tasks[t].set_normalization(torch.cat([torch.from_numpy(sampler.batch(t, 64)["x"]) for _ in range(8)]))
+    opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     t0 = time.time()
     budget = cfg.minutes * 60
     hist: dict = {"val": [], "config": asdict(cfg), "decoder": asdict(dcfg)}
@@ -211,7 +217,7 @@ def train(cfg: TrainConfig, dcfg: DecoderConfig, clips, val_sets: dict[str, dict
             g["lr"] = lr
         task = tasks[rng.choice(3, p=cfg.task_probs)]
         b = _tensors(sampler.batch(task, cfg.batch))
-        loss, parts = losses(net, b, cfg.rot_weight)
+        loss, parts = losses(net, b, cfg.rot_weight, task)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
@@ -220,7 +226,7 @@ def train(cfg: TrainConfig, dcfg: DecoderConfig, clips, val_sets: dict[str, dict
         step += 1
         if step % cfg.eval_every == 0 or time.time() - t0 >= budget:
             ev = {name: evaluate(net, v, cfg.rot_weight) for name, v in val_sets.items()}
-            score = sum(r["mpjpe_mm"] for e in ev.values() for r in e.values())
+            score = sum(r["mpjpe_mm"] / max(r["base_mpjpe_mm"], 1e-6) for e in ev.values() for r in e.values())
             hist["val"].append({"step": step, "minutes": (time.time() - t0) / 60, "train_ratio": float(np.mean(run)),
                                 "val": ev})
             log(f"step {step} ({(time.time() - t0) / 60:.1f} min) lr {lr:.2e} train learned/base {np.mean(run):.3f} | " +

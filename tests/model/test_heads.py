@@ -12,10 +12,10 @@ from a4mer.geometry import axis_angle_to_quat, quat_angle, quat_mul  # noqa: E40
 from a4mer.heads import windows as Wn  # noqa: E402
 from a4mer.heads.decoder import CorrectionDecoder, DecoderConfig  # noqa: E402
 from a4mer.heads.inbetween import A4merWarning, LearnedHeads, load_heads, read_heads_metadata  # noqa: E402
-from a4mer.heads.prediction import fill_mask, unknown_runs  # noqa: E402
+from a4mer.heads.prediction import fill_runs, unknown_runs  # noqa: E402
 from a4mer.motion import Motion  # noqa: E402
 
-SMALL = DecoderConfig(width=32, layers=1, heads=2, ff=64)
+SMALL = DecoderConfig(hidden=32, context=4, basis=4)
 
 
 def _clip(T=200, fps=30.0, seed=0):
@@ -32,8 +32,8 @@ def _random_net(seed=0):
     torch.manual_seed(seed)
     net = CorrectionDecoder(SMALL)
     with torch.no_grad():
-        for p in net.out.parameters():
-            p.normal_(0, 0.002)  # non-zero output so corrections are visible
+        for mlp in net.tasks.values():
+            mlp.net[-1].weight.normal_(0, 0.01)  # non-zero output so corrections are visible
     return net
 
 
@@ -47,9 +47,13 @@ def test_mirror_twice_is_identity():
 def test_untrained_decoder_gives_the_classical_curve():
     m = _clip()
     learned = LearnedHeads(CorrectionDecoder(SMALL)).fill_gap(m, 50, 91)  # zero-initialised output layer
-    classic = BaselineMethod("b", gap="bezier_auto").fill_gap(m, 50, 91)
+    classic = BaselineMethod("h", gap="hermite").fill_gap(m, 50, 91)
     np.testing.assert_allclose(learned.root_translation, classic.root_translation, atol=1e-6)
     assert quat_angle(learned.rotations[:, :22], classic.rotations[:, :22]).max() < 1e-5
+    # a decoder with non-zero output changes the gap (and only the gap)
+    other = LearnedHeads(_random_net()).fill_gap(m, 50, 91)
+    assert np.abs(other.root_translation[51:91] - classic.root_translation[51:91]).max() > 1e-4
+    np.testing.assert_array_equal(other.root_translation[:51], classic.root_translation[:51])
 
 
 @pytest.mark.parametrize("fps", [30.0, 60.0, 24.0])
@@ -90,7 +94,7 @@ def test_fill_mask_covers_runs_in_several_windows():
     known[-1] = True
     tr = m.root_translation.copy()
     tr[~known] = 9.0
-    ft, _ = fill_mask(None, tr, m.rotations[:, :22], known)
+    ft, _ = fill_runs(None, {}, tr, m.rotations[:, :22], known)
     assert np.abs(ft[~known] - m.root_translation[~known]).max() < 0.5  # every run generated
     assert unknown_runs(np.array([1, 0, 0, 1, 0, 1], bool)) == [(1, 2), (4, 4)]
 
@@ -131,7 +135,9 @@ def test_save_load_roundtrip_is_identical(tmp_path):
     back = load_heads(path)
     assert back.gates == heads.gates
     a, b = heads.fill_gap(m, 40, 80), back.fill_gap(m, 40, 80)
-    np.testing.assert_array_equal(a.rotations, b.rotations)
+    np.testing.assert_allclose(a.root_translation, b.root_translation, atol=2e-3)  # float16 on disk
+    again = load_heads(back.save(tmp_path / "again.safetensors"))
+    np.testing.assert_array_equal(again.fill_gap(m, 40, 80).rotations, b.rotations)  # save->load stable
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         # a gated-off task falls back to the classical curve
@@ -148,4 +154,4 @@ def test_bundle_tensors_roundtrip():
     assert all(k.startswith("heads.") for k in t)
     back = heads_from_tensors(t)
     assert back.gates == heads.gates and back.meta["encoder_hash"] == "abc"
-    np.testing.assert_array_equal(heads.fill_gap(m, 40, 80).rotations, back.fill_gap(m, 40, 80).rotations)
+    np.testing.assert_allclose(heads.fill_gap(m, 40, 80).rotations, back.fill_gap(m, 40, 80).rotations, atol=2e-3)

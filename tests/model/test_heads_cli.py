@@ -27,7 +27,7 @@ def test_inbetween_cli_keeps_layout_and_frames(tmp_path, heads):
     if heads == "small":
         from a4mer.heads.decoder import CorrectionDecoder, DecoderConfig
         from a4mer.heads.inbetween import LearnedHeads
-        spec = str(LearnedHeads(CorrectionDecoder(DecoderConfig(width=32, layers=1, heads=2, ff=64))).save(
+        spec = str(LearnedHeads(CorrectionDecoder(DecoderConfig(hidden=32, context=4, basis=4))).save(
             tmp_path / "h.safetensors"))
     out = tmp_path / "out.npz"
     assert main(["inbetween", str(src), "--start", "40", "--end", "90", "-o", str(out), "--heads", spec]) == 0

@@ -1,0 +1,137 @@
+"""Inputs and classical base curves of the three task MLPs (numpy, batched), shared by training and
+inference (inference uses B = 1).
+
+Arrays: ``trans (B, W, 3)`` metres, ``rot (B, W, 22, 4)`` wxyz local rotations at 30 fps; every
+example of a batch has the same layout. Each example is expressed in the canonical frame of its
+reference key (root over the origin, facing +Y). Context frames outside the window are replaced by
+the nearest frame inside and flagged invalid (one flag per context frame).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..geometry import axis_quat, quat_apply, quat_mul
+from .baselines import DAMPING_FRAMES, _segment, rel_exp, rel_log
+from .windows import features
+
+
+@dataclass
+class Example:
+    """x: MLP inputs (B, D); base_t/base_q: canonical classical curve on the generated frames
+    ((B, N, 3), (B, N, 22, 4)); inv (B, 4) / shift (B, 3): canonical transform (p_c = inv (p - shift))."""
+
+    x: np.ndarray
+    base_t: np.ndarray
+    base_q: np.ndarray
+    inv: np.ndarray
+    shift: np.ndarray
+
+
+def canonical(trans: np.ndarray, rot: np.ndarray, ref: int) -> tuple[np.ndarray, np.ndarray]:
+    """Inverse heading ``(B, 4)`` and planar shift ``(B, 3)`` of frame ``ref`` of each example."""
+    f = quat_apply(rot[:, ref, 0], np.array([0.0, 0.0, 1.0]))  # (B, 3) facing
+    yaw = np.arctan2(-f[:, 0], f[:, 1])
+    shift = np.stack([trans[:, ref, 0], trans[:, ref, 1], np.zeros(len(trans))], -1)
+    return axis_quat("z", -yaw), shift
+
+
+def to_canon(trans: np.ndarray, rot: np.ndarray, inv: np.ndarray, shift: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """``(B, N, 3)``, ``(B, N, 22, 4)`` in the canonical frames ``inv (B, 4)``, ``shift (B, 3)``."""
+    t = quat_apply(inv[:, None], trans - shift[:, None])
+    q = np.array(rot, float)
+    q[:, :, 0] = quat_mul(np.broadcast_to(inv[:, None], q[:, :, 0].shape), q[:, :, 0])
+    return t, q
+
+
+def _context(trans, rot, idx, inv, shift) -> np.ndarray:
+    """``(B, len(idx) * (F + 1))``: features of frames ``idx`` (clipped into the window; flag = inside)."""
+    W = trans.shape[1]
+    idx = np.asarray(idx)
+    valid = (idx >= 0) & (idx < W)
+    ci = np.clip(idx, 0, W - 1)
+    ct, cq = to_canon(trans[:, ci], rot[:, ci], inv, shift)
+    f = features(ct, cq, np.ones(len(ci), bool))  # (B, n, F)
+    flags = np.broadcast_to(valid[None, :, None].astype(np.float32), f.shape[:2] + (1,))
+    return np.concatenate([f, flags], -1).reshape(len(trans), -1)
+
+
+def hermite_batch(trans, rot, s: int, e: int) -> tuple[np.ndarray, np.ndarray]:
+    """Cubic Hermite over frames s+1..e-1 with one-sided neighbour velocities (zero at window ends)."""
+    W = trans.shape[1]
+    n = e - s
+    z3 = np.zeros_like(trans[:, 0])
+    v0 = trans[:, s] - trans[:, s - 1] if s > 0 else z3
+    v1 = trans[:, e + 1] - trans[:, e] if e + 1 < W else z3
+    tr = _segment(trans[:, s], trans[:, e], v0, v1, n)  # (n-1, B, 3)
+    q0 = rot[:, s]
+    r1 = rel_log(q0, rot[:, e])
+    w0 = -rel_log(q0, rot[:, s - 1]) if s > 0 else np.zeros_like(r1)
+    w1 = rel_log(q0, rot[:, e + 1]) - r1 if e + 1 < W else np.zeros_like(r1)
+    r = _segment(np.zeros_like(r1), r1, w0, w1, n)  # (n-1, B, 22, 3)
+    return np.moveaxis(tr, 0, 1), rel_exp(q0[:, None], np.moveaxis(r, 0, 1))
+
+
+def catmull_batch(trans, rot, a: int | None, s: int, e: int, b: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Catmull-Rom over frames s+1..e-1 through keys (a), s, e, (b) (one-sided where a/b is None)."""
+    n = e - s
+    m0 = (trans[:, e] - trans[:, a]) / (e - a) if a is not None else (trans[:, e] - trans[:, s]) / n
+    m1 = (trans[:, b] - trans[:, s]) / (b - s) if b is not None else (trans[:, e] - trans[:, s]) / n
+    tr = _segment(trans[:, s], trans[:, e], m0, m1, n)
+    q0 = rot[:, s]
+    r_e = rel_log(q0, rot[:, e])
+    w0 = (r_e - rel_log(q0, rot[:, a])) / (e - a) if a is not None else r_e / n
+    w1 = rel_log(q0, rot[:, b]) / (b - s) if b is not None else r_e / n
+    r = _segment(np.zeros_like(r_e), r_e, w0, w1, n)
+    return np.moveaxis(tr, 0, 1), rel_exp(q0[:, None], np.moveaxis(r, 0, 1))
+
+
+def damped_batch(trans, rot, H: int, tau: float = DAMPING_FRAMES) -> tuple[np.ndarray, np.ndarray]:
+    """H frames of damped constant velocity after the last frame of each window (see baselines)."""
+    k = np.arange(1, H + 1, dtype=float)
+    dist = tau * (1.0 - np.exp(-k / tau)) / (1.0 - np.exp(-1.0 / tau)) * np.exp(-1.0 / tau)
+    dist = dist / dist[0]
+    if trans.shape[1] < 2:
+        return np.repeat(trans[:, -1:], H, 1), np.repeat(rot[:, -1:], H, 1)
+    tr = trans[:, -1][:, None] + dist[None, :, None] * (trans[:, -1] - trans[:, -2])[:, None]
+    w = rel_log(rot[:, -2], rot[:, -1])  # (B, 22, 3)
+    q = rel_exp(rot[:, -1][:, None], dist[None, :, None, None] * w[:, None])
+    return tr, q
+
+
+def gap_example(trans, rot, s: int, e: int, C: int) -> Example:
+    """Gap between keys s < e with dense context: frames s-C+1..s and e..e+C-1 (outside the window:
+    invalid). Base: cubic Hermite with neighbour-frame velocities."""
+    inv, shift = canonical(trans, rot, s)
+    x = np.concatenate([_context(trans, rot, np.arange(s - C + 1, s + 1), inv, shift),
+                        _context(trans, rot, np.arange(e, e + C), inv, shift),
+                        np.broadcast_to([(e - s) / 120.0, np.log(e - s) / np.log(121.0)], (len(trans), 2))], -1)
+    bt, bq = hermite_batch(trans, rot, s, e)
+    ct, cq = to_canon(bt, bq, inv, shift)
+    return Example(x.astype(np.float32), ct, cq, inv, shift)
+
+
+def blocking_example(trans, rot, a: int | None, s: int, e: int, b: int | None) -> Example:
+    """Gap between keys s < e when only keys are known; neighbouring keys a < s and b > e (None = none).
+    Reads the four keys and their spacings. Base: Catmull-Rom through the keys."""
+    inv, shift = canonical(trans, rot, s)
+    idx = np.array([a if a is not None else -1, s, e, b if b is not None else 10 ** 9])
+    ctx = _context(trans, rot, idx, inv, shift)
+    sp = [(s - a) / 30.0 if a is not None else 0.0, (e - s) / 30.0, (b - e) / 30.0 if b is not None else 0.0]
+    x = np.concatenate([ctx, np.broadcast_to(sp, (len(trans), 3))], -1)
+    bt, bq = catmull_batch(trans, rot, a, s, e, b)
+    ct, cq = to_canon(bt, bq, inv, shift)
+    return Example(x.astype(np.float32), ct, cq, inv, shift)
+
+
+def extend_example(trans, rot, H: int, C: int) -> Example:
+    """H frames after the last frame of each window: reads C frames spread over the last second (every
+    3rd frame, ending with the last). Base: damped constant velocity."""
+    W = trans.shape[1]
+    inv, shift = canonical(trans, rot, W - 1)
+    x = _context(trans, rot, W - 1 - 3 * np.arange(C)[::-1], inv, shift)
+    bt, bq = damped_batch(trans, rot, H)
+    ct, cq = to_canon(bt, bq, inv, shift)
+    return Example(x.astype(np.float32), ct, cq, inv, shift)
