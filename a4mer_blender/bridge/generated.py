@@ -84,6 +84,9 @@ def user_action(obj):
                                     "or delete the A4Mer tracks first")
         return src.strips[0].action
     if anim is None or anim.action is None:
+        if state is not None:
+            raise errors.A4merError(f"the {SOURCE_TRACK!r} track of {obj.name!r} was deleted: make your action "
+                                    f"{state.get('source_action')!r} active again (Action editor) and rerun")
         raise errors.A4merError(f"armature {obj.name!r} has no action")
     if anim.use_tweak_mode:
         raise errors.A4merError(f"{obj.name!r} is in NLA tweak mode: leave it (Tab in the NLA editor) first")

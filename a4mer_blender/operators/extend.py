@@ -6,7 +6,7 @@ import bpy
 from bpy.props import BoolProperty, IntProperty
 
 from ..bridge import armature, generated
-from .fill import GenerateBase, gaps
+from .fill import GenerateBase, draw_motif, gaps
 
 
 class A4MER_OT_extend(GenerateBase, bpy.types.Operator):
@@ -33,7 +33,7 @@ class A4MER_OT_extend(GenerateBase, bpy.types.Operator):
     def draw(self, context):
         col = self.layout.column()
         col.prop(self, "frames")
-        col.prop(self, "motif")
+        draw_motif(col, context.active_object, self)
         col.prop(self, "set_scene_end")
 
 

@@ -28,6 +28,15 @@ def motif_choice(obj, motif_id: int) -> dict | None:
     return {"id": int(motif_id), "name": lib[motif_id]["name"]}
 
 
+def draw_motif(layout, obj, op) -> None:
+    """The motif field of a dialog with the object's motif library listed under it."""
+    layout.prop(op, "motif")
+    record = nla.read_record(obj) if obj is not None else None
+    lib = strips.motif_summary(record) if record is not None else []
+    text = ", ".join(f"{m['motif_id']} = {m['name']}" for m in lib[:8]) + (" ..." if len(lib) > 8 else "")
+    layout.label(text=f"Motifs: {text}" if lib else "No motif library (Find Atoms and Motifs first)")
+
+
 class Request:
     """A planned generation: the plan, the clip sent to the heads, the target and the motif."""
 
@@ -73,6 +82,8 @@ class GenerateBase:
     kind = "fill"
     motif: IntProperty(name="Motif", default=-1, min=-1, options={"SKIP_SAVE"},
                        description="Generate this motif of the object's motif library (-1 = none)")
+    interactive: BoolProperty(default=False, options={"HIDDEN", "SKIP_SAVE"},
+                              description="Set by invoke: run as a modal job with progress and Esc-cancel")
 
     @classmethod
     def poll(cls, context):
@@ -101,6 +112,9 @@ class GenerateBase:
         return f"A4Mer: generated {frames} frames in {len(made)} span(s) on the A4Mer Generated track{skipped}"
 
     def execute(self, context):
+        if self.interactive and context.window is not None and not bpy.app.background:  # dialog OK, not redo
+            self.interactive = False
+            return self.start_modal(context)
         try:
             req = self.request(context)
             if req is None:
@@ -128,8 +142,13 @@ class GenerateBase:
     def after(self, context, made: list[dict]) -> None:
         """Scene settings after a result was applied (extend widens the scene range)."""
 
-    # --- interactive: modal with a progress bar, Esc cancels ---------------------------------
+    # --- interactive: options dialog, then modal with a progress bar, Esc cancels ------------------
     def invoke(self, context, event):
+        self.interactive = True
+        return context.window_manager.invoke_props_dialog(self, width=320)
+
+    def start_modal(self, context):
+        """Start the heads job and poll it from a timer (the UI stays responsive; Esc cancels)."""
         try:
             self._req = self.request(context)
             if self._req is None:
@@ -227,7 +246,7 @@ class A4MER_OT_fill_gaps(GenerateBase, bpy.types.Operator):
         row.enabled = self.use_custom_range
         row.prop(self, "frame_start")
         row.prop(self, "frame_end")
-        col.prop(self, "motif")
+        draw_motif(col, context.active_object, self)
 
 
 classes = (A4MER_OT_fill_gaps,)

@@ -315,3 +315,18 @@ def test_panel_shows_spans_and_quality(scene, gap_rig):
     assert any(t.startswith("fill 71-99") for t in texts)
     assert any("skate" in t and "cm/s" in t and "key step" in t for t in texts)
     assert ("op", "a4mer.bake_generated") in log and ("op", "a4mer.remove_generated") in log
+
+
+def test_dialog_draws_and_scripted_interactive_call_stays_synchronous(scene, gap_rig):
+    """``interactive`` (set by invoke) only starts the modal job when there is a window; the options
+    dialog draws the range, the motif field and the library."""
+    from test_panel import Recorder
+    obj, _ = gap_rig
+    log = []
+    op = types.SimpleNamespace(layout=Recorder(log), use_custom_range=False, motif=-1,
+                               bl_rna=bpy.ops.a4mer.fill_gaps.get_rna_type())
+    bpy.types.A4MER_OT_fill_gaps.draw(op, bpy.context)
+    assert ("prop", "motif") in log and ("prop", "frame_start") in log
+    assert ("label", "No motif library (Find Atoms and Motifs first)") in log
+    assert bpy.ops.a4mer.fill_gaps(interactive=True) == {"FINISHED"}
+    assert len(obj.animation_data.nla_tracks["A4Mer Generated"].strips) == 1
