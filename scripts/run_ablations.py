@@ -28,6 +28,7 @@ import torch
 
 from a4mer.bench.ablations import ABLATIONS, PRESET, TokenProbe, motif_lengths, motion_metrics, raw_featurizer, token_featurizer
 from a4mer.bench.recognition import RecognitionConfig, load_hdm05, run_recognition
+from a4mer.heads.recognition import HeadConfig
 from a4mer.data.augment import mirror
 from a4mer.data.dataset import ClipItem, read_manifest, select_rows
 from a4mer.features import frame_arrays, model_bounds
@@ -148,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         model = A4Mer.load(run / "bundle.safetensors")
         log(f"{name}: trained {tlog['step']} steps in {train_s:.0f} s; measuring")
         t1 = time.time()
-        rec = run_recognition(model, hdm, RecognitionConfig(), head_inputs=("atom",))
+        rec = run_recognition(model, hdm, RecognitionConfig(head=HeadConfig(epochs=60)), head_inputs=("atom",))
         probe = TokenProbe("token_probe", token_featurizer(model))
         fit = probe.fit(probe_train, np.random.default_rng([a.seed, 5]))
         mm = motion_metrics(eval_clips, [probe])

@@ -47,8 +47,8 @@ ABLATIONS: dict[str, tuple[str, list[str], tuple[float, float]]] = {
 #: The small training preset shared by every variant (dotted TrainConfig overrides).
 PRESET = [
     'data.datasets=["bandai1", "bandai2", "cmu-dance"]', "data.mirror=true", "data.speed_variants=0",
-    "model.motifs.k=128", "model.motifs.min_support=5", "optim.batch_size=32", "optim.lr=5e-4",
-    "optim.warmup_steps=100", "optim.steps=100000", "optim.stage2_steps=0", "threads=1",
+    "model.motifs.k=128", "model.motifs.min_support=5", "optim.batch_size=16", "optim.lr=5e-4",
+    "optim.warmup_steps=50", "optim.steps=100000", "optim.stage2_steps=0", "threads=1",
     "log_every=50", "checkpoint_every=100000",
 ]
 
