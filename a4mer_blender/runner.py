@@ -259,6 +259,17 @@ class HeadsResult:
     quality: dict | None
 
 
+def _cli_module(verb: str):
+    """``a4mer.cli.<verb>`` of the bundled core, else of an installed a4mer (the extension zip leaves
+    the command line out of its core)."""
+    for name in dict.fromkeys((f"{CORE}.cli.{verb}", f"a4mer.cli.{verb}")):
+        try:
+            return importlib.import_module(name)
+        except ImportError:
+            continue
+    raise errors.A4merError(f"a4mer {verb} is not available in this Python: set a worker interpreter")
+
+
 class HeadsJob(Job):
     """``a4mer inbetween|extend CLIP ARGS -o OUT.npz``: in this Python (the verb's own ``run`` in a
     thread) or in the worker (``PY -m a4mer VERB ...``). Both write OUT.npz and OUT.quality.json, and
@@ -288,7 +299,7 @@ class HeadsJob(Job):
     def _run_in_process(self) -> None:
         import argparse
         try:
-            mod = importlib.import_module(f"{CORE}.cli.{self.verb}")
+            mod = _cli_module(self.verb)
             parser = argparse.ArgumentParser(prog=f"a4mer {self.verb}")
             mod.add_arguments(parser)
             args = parser.parse_args(self.argv()[1:])
