@@ -100,6 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--commit", action="store_true", help="commit each result JSON when written")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--wait-cmd", default=None,
+                   help="shell command polled every 30 s after data preparation; training starts once it exits 0 "
+                        "(e.g. to wait until another job has released the CPU)")
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
     data, work, outdir = Path(a.data), Path(a.work), Path(a.out)
@@ -136,6 +139,11 @@ def main(argv: list[str] | None = None) -> int:
         reference = {"raw_probe_fit": fit, **motion_metrics(eval_clips, methods)}
         ref_path.write_text(json.dumps(reference))
         log("reference (raw-feature probe, classical curves) measured")
+    if a.wait_cmd:
+        log(f"waiting for: {a.wait_cmd}")
+        while subprocess.run(a.wait_cmd, shell=True, cwd=REPO).returncode != 0:
+            time.sleep(30)
+        log("wait condition met")
     for name in names:
         what, sets, paper = ABLATIONS[name]
         extra = [f"time_limit_s={a.minutes * 60}", f"seed={a.seed}", f"model.atoms.fixed_s={mean_atom_s:.4f}"]
