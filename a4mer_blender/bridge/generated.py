@@ -19,7 +19,7 @@ import json
 
 import numpy as np
 
-from .._core import errors, motion as core_motion, rig as core_rig
+from .._core import errors, rig as core_rig
 from . import anim_compat, armature
 
 STATE_KEY = "a4mer_generated"
@@ -433,8 +433,3 @@ def bake(obj) -> tuple[int, int]:
     remove_result(obj, restore=True)
     return baked, added
 
-
-def motion_frames(motion, idx: np.ndarray):
-    """The frames ``idx`` of ``motion`` as a new Motion (SMPL family kept)."""
-    return core_motion.Motion(motion.fps, motion.root_translation[idx], motion.rotations[idx],
-                              skeleton=motion.skeleton, meta=dict(motion.meta))

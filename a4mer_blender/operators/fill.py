@@ -64,7 +64,7 @@ def apply(context, request: Request, result, kind: str) -> list[dict]:
     chans = []
     for a, b in plan.spans:
         frames = np.arange(a, b + 1)
-        sub = generated.motion_frames(out, plan.to_clip(frames))
+        sub = out.slice(a - plan.first, b - plan.first + 1)
         chans.append(generated.generated_channels(obj, context.scene, request.rig, action, sub, frames))
     reports = gaps.span_reports(result.quality, plan.first, plan.spans)
     method = next((r.get("method", "") for r in reports if r), "")

@@ -14,11 +14,10 @@ import numpy as np
 import pytest
 
 import bpy
-from a4mer.errors import A4merError
 from a4mer_blender import runner
 from a4mer_blender.bridge import armature, generated, nla
-from bl_helpers import even_segments, make_row_rig, pose_snapshot, smooth_motion, world_heads
-from test_fill_extend import delete_keys_inside, key_snapshot, assert_same_keys, rig_with_fingers
+from bl_helpers import even_segments, make_row_rig, pose_snapshot, world_heads
+from test_fill_extend import assert_same_keys, delete_keys_inside, key_snapshot, rig_with_fingers
 
 FAKE_HEADS = r'''
 import json, os, sys, time
