@@ -179,35 +179,37 @@ def _align(values: np.ndarray, prev: np.ndarray, path: str) -> np.ndarray:
     return values
 
 
-def generated_channels(obj, scene, rig, action, motion, frames: np.ndarray) -> dict[tuple[str, int], np.ndarray]:
-    """Channel values ``{(data_path, index): (N,)}`` that pose the body bones and the pelvis location as
-    in ``motion`` (SMPL, N frames) on scene ``frames (N,)``; the other bones keep the user's pose there.
+def generated_channels(obj, scene, rig, action, motion, spans_frames: list[tuple[int, int]]) -> list[dict]:
+    """Per span, the channel values ``{(data_path, index): (n,)}`` that pose the body bones and the pelvis
+    location as in ``motion`` (SMPL; its frames are those of the inclusive scene-frame ``spans_frames``,
+    concatenated in order); the other bones keep the user's pose there. One rig solve for all spans;
+    rotations continue the user's value on the frame before each span (quaternion sign, Euler turns).
 
     Only channels the user's action animates are returned: Blender's NLA resets every channel that any
     strip animates to its default value on frames no strip covers, so a generated channel the user
     never keyed (a body bone posed but not animated) would change frames outside the span."""
-    frames = np.asarray(frames, dtype=np.float64)
+    frames = np.concatenate([np.arange(a, b + 1) for a, b in spans_frames]).astype(np.float64)
     ufc = anim_compat.fcurves_of(obj, action)
     animated = {(fc.data_path, fc.array_index) for fc in ufc}
     loc_u, quat_u = armature.read_channels(obj, rig, ufc, frames)
     basis = core_rig.basis_matrices(loc_u, quat_u)
     loc, quat = core_rig.motion_to_rig(rig, motion, basis, armature.object_matrices(obj, scene, frames, ufc))
-    prev_l, prev_q = armature.read_channels(obj, rig, ufc, frames[:1] - 1)
-    out = {}
-    for b in body_bones(rig):
-        name = rig.names[b]
-        pb = obj.pose.bones[name]
-        path, _ = armature._rot_path(pb.rotation_mode)
-        path = f'pose.bones["{name}"].{path}'
-        chans = core_rig.quat_to_channels(quat[:, b], pb.rotation_mode)
-        prev = core_rig.quat_to_channels(prev_q[:, b], pb.rotation_mode)[0]
-        chans = _align(chans, prev, path)
-        for i in range(chans.shape[1]):
-            out[(path, i)] = chans[:, i]
-        if b == rig.smpl_bone[0]:
-            for i in range(3):
-                out[(f'pose.bones["{name}"].location', i)] = loc[:, b, i]
-    return {k: v for k, v in out.items() if k in animated}
+    _, prev_q = armature.read_channels(obj, rig, ufc, np.array([a - 1.0 for a, _ in spans_frames]))
+    bounds = np.cumsum([0] + [b - a + 1 for a, b in spans_frames])
+    out: list[dict] = [{} for _ in spans_frames]
+    for bone in body_bones(rig):
+        name = rig.names[bone]
+        mode = obj.pose.bones[name].rotation_mode
+        path = f'pose.bones["{name}"].{armature._rot_path(mode)[0]}'
+        chans = core_rig.quat_to_channels(quat[:, bone], mode)
+        prev = core_rig.quat_to_channels(prev_q[:, bone], mode)
+        for k, (s0, s1) in enumerate(zip(bounds[:-1], bounds[1:])):
+            c = _align(chans[s0:s1], prev[k], path)
+            out[k].update({(path, i): c[:, i] for i in range(c.shape[1]) if (path, i) in animated})
+            if bone == rig.smpl_bone[0]:
+                lp = f'pose.bones["{name}"].location'
+                out[k].update({(lp, i): loc[s0:s1, bone, i] for i in range(3) if (lp, i) in animated})
+    return out
 
 
 def _group(path: str) -> str:

@@ -50,7 +50,6 @@ class Request:
 
 def apply(context, request: Request, result, kind: str) -> list[dict]:
     """Put ``result`` (:class:`runner.HeadsResult`) on the result layer of the requested armature."""
-    import numpy as np
     obj = bpy.data.objects.get(request.obj_name)
     if obj is None:
         raise errors.A4merError(f"the armature {request.obj_name!r} was removed while the model ran")
@@ -61,11 +60,9 @@ def apply(context, request: Request, result, kind: str) -> list[dict]:
     need = plan.last + plan.frames - plan.first + 1 if kind == "extend" else plan.num_frames
     if out.num_frames < need:
         raise errors.A4merError(f"the heads returned {out.num_frames} frames, expected {need}")
-    chans = []
-    for a, b in plan.spans:
-        frames = np.arange(a, b + 1)
-        sub = out.slice(a - plan.first, b - plan.first + 1)
-        chans.append(generated.generated_channels(obj, context.scene, request.rig, action, sub, frames))
+    idx = plan.to_clip(plan.generated_frames())
+    gen = out.with_(root_translation=out.root_translation[idx], rotations=out.rotations[idx])
+    chans = generated.generated_channels(obj, context.scene, request.rig, action, gen, list(plan.spans))
     reports = gaps.span_reports(result.quality, plan.first, plan.spans)
     method = next((r.get("method", "") for r in reports if r), "")
     made = generated.apply_result(obj, context.scene, kind, list(plan.spans), chans, reports, method, request.motif)
