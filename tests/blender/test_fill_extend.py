@@ -219,6 +219,9 @@ def test_bake_into_action(scene, gap_rig):
     assert pelvis_x[:, 0].tolist() == list(range(1, 163))
     old = keys[('pose.bones["pelvis"].location', 0, "co")].reshape(-1, 2)
     assert np.array_equal(pelvis_x[np.isin(pelvis_x[:, 0], old[:, 0])], old)  # the user's keys kept
+    for name in armature.core_rig.SMPL.names[:22]:  # baked quaternions continue the user's keys' sign
+        q = np.stack([baked[(f'pose.bones["{name}"].rotation_quaternion', i, "co")][1::2] for i in range(4)], 1)
+        assert (np.sum(q[1:] * q[:-1], axis=1) > 0).all(), name
     jaw = baked[('pose.bones["jaw"].rotation_quaternion', 0, "co")]
     assert np.array_equal(jaw, keys[('pose.bones["jaw"].rotation_quaternion', 0, "co")])  # not generated
 
