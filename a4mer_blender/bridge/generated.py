@@ -278,6 +278,8 @@ def _ensure_generated_track(obj, state: dict):
 def _remove_span(obj, track, span: dict) -> None:
     import bpy
     action = span["strip"].action
+    if span.get("motif"):
+        unmark_motif(obj, span["frame_start"])
     track.strips.remove(span["strip"])
     if action is not None and action.users == 0 and action.get("a4mer_generated"):
         bpy.data.actions.remove(action)
@@ -359,6 +361,27 @@ def mark_motif(obj, motif: dict, span: dict) -> bool:
     return True
 
 
+def unmark_motif(obj, frame_start: float) -> bool:
+    """Remove the motif-track mark of the generated span starting at ``frame_start`` (if any)."""
+    from . import nla
+    record = nla.read_record(obj)
+    if record is None:
+        return False
+    for rt, track in nla._pairs(obj, record):
+        if rt.get("kind") != "motif":
+            continue
+        hit = [s for s in rt["strips"] if s.get("generated") and abs(s["frame_start"] - frame_start) < 1e-3]
+        for s in hit:
+            strip = next((x for x in track.strips if abs(x.frame_start - frame_start) < 1e-3), None)
+            if strip is not None:
+                track.strips.remove(strip)
+            rt["strips"].remove(s)
+        if hit:
+            nla.write_record(obj, record)
+            return True
+    return False
+
+
 # --- bake / remove -------------------------------------------------------------------------------
 def merge_keys(fc, frames: np.ndarray, values: np.ndarray) -> int:
     """Insert keys ``values (N,)`` at ``frames (N,)`` into F-Curve ``fc`` in bulk (existing keys keep
@@ -382,9 +405,10 @@ def merge_keys(fc, frames: np.ndarray, values: np.ndarray) -> int:
     return add
 
 
-def remove_result(obj, restore: bool = True) -> int:
+def remove_result(obj, restore: bool = True, keep_marks: bool = False) -> int:
     """Delete the generated track, its actions, and (``restore``) put the user's action back as the
-    active action (its keys untouched); returns the number of spans removed."""
+    active action (its keys untouched); the spans' motif-track marks go too unless ``keep_marks``
+    (after a bake the motif occurrences are in the action). Returns the number of spans removed."""
     import bpy
     state = read_state(obj)
     if state is None:
@@ -392,6 +416,10 @@ def remove_result(obj, restore: bool = True) -> int:
     anim = obj.animation_data
     track = generated_track(obj, state)
     n = len(spans(obj))
+    if not keep_marks:  # the generated frames go away: so do their marks on the motif track
+        for sp in state.get("spans", []):
+            if sp.get("motif"):
+                unmark_motif(obj, sp["frame_start"])
     if track is not None:
         actions = [s.action for s in track.strips if s.action is not None]
         anim.nla_tracks.remove(track)
@@ -432,6 +460,6 @@ def bake(obj) -> tuple[int, int]:
             added += merge_keys(sink.ensure(fc.data_path, fc.array_index, _group(fc.data_path)),
                                 co[0::2].astype(np.float64), co[1::2].astype(np.float64))
         baked += 1
-    remove_result(obj, restore=True)
+    remove_result(obj, restore=True, keep_marks=True)
     return baked, added
 

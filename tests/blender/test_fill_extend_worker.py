@@ -152,6 +152,24 @@ def test_extend_with_a_motif_marks_the_motif_track(scene, fake_heads, monkeypatc
     scene.frame_set(50)
     bpy.ops.a4mer.motif_jump(motif_id=1, direction=1)
     assert scene.frame_current == 61
+    # removing the generated frames removes the occurrence too (baking would keep it)
+    assert bpy.ops.a4mer.remove_generated() == {"FINISHED"}
+    lib = {m["motif_id"]: m for m in motif_summary(nla.read_record(obj))}
+    assert lib[1]["count"] == count[1] and not any(s.frame_start == 61.0 for s in motifs_track.strips)
+    assert_same_keys(keys, key_snapshot(obj, action))
+
+
+def test_bake_keeps_the_motif_occurrence(scene, fake_heads, monkeypatch):
+    monkeypatch.setenv("A4MER_FAKE_HEADS", "ok")
+    obj, action = rig_with_fingers(scene, T=60)
+    nla.apply_segments(obj, scene, even_segments(60, 30.0, atom_len=10, seed=1))
+    assert bpy.ops.a4mer.extend(frames=10, motif=1) == {"FINISHED"}
+    assert bpy.ops.a4mer.extend(frames=10, motif=1) == {"FINISHED"}  # a second, later occurrence
+    assert bpy.ops.a4mer.bake_generated() == {"FINISHED"}
+    from a4mer.strips import motif_summary
+    occ = {m["motif_id"]: m for m in motif_summary(nla.read_record(obj))}[1]["occurrences"]
+    assert (61.0, 70.0) in occ and (71.0, 80.0) in occ
+    assert obj.animation_data.action == action
 
 
 def test_fill_with_a_motif_names_the_span(scene, fake_heads, monkeypatch):
