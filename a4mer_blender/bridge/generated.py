@@ -78,6 +78,8 @@ def user_action(obj):
     anim = obj.animation_data
     state = read_state(obj)
     src = source_track(obj, state)
+    if anim is not None and anim.use_tweak_mode:
+        raise errors.A4merError(f"{obj.name!r} is in NLA tweak mode: leave it (Tab in the NLA editor) first")
     if src is not None:
         if anim.action is not None:
             raise errors.A4merError(f"{obj.name!r} has an active action over its A4Mer result: bake the result "
@@ -88,8 +90,6 @@ def user_action(obj):
             raise errors.A4merError(f"the {SOURCE_TRACK!r} track of {obj.name!r} was deleted: make your action "
                                     f"{state.get('source_action')!r} active again (Action editor) and rerun")
         raise errors.A4merError(f"armature {obj.name!r} has no action")
-    if anim.use_tweak_mode:
-        raise errors.A4merError(f"{obj.name!r} is in NLA tweak mode: leave it (Tab in the NLA editor) first")
     return anim.action
 
 
