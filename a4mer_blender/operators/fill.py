@@ -73,8 +73,9 @@ def apply(context, request: Request, result, kind: str) -> list[dict]:
 
 
 class GenerateBase:
-    """Shared by fill and extend: no-argument execute (synchronous), invoke = modal with progress and
-    Esc-cancel; the scene changes only after the heads' result is complete."""
+    """Shared by fill and extend: execute with no arguments runs synchronously (scripts, headless);
+    invoke shows the options dialog, then runs a modal job with progress and Esc-cancel. Either way the
+    scene changes only after the heads' result is complete."""
 
     kind = "fill"
     motif: IntProperty(name="Motif", default=-1, min=-1, options={"SKIP_SAVE"},
@@ -215,16 +216,23 @@ class A4MER_OT_fill_gaps(GenerateBase, bpy.types.Operator):
 
     kind = "fill"
     use_custom_range: BoolProperty(name="Custom range", default=False, options={"SKIP_SAVE"},
-                                   description="Fill the gaps in Start..End instead of the preview range / action")
+                                   description="Fill the gaps in Start..End instead of the preview range / action "
+                                               "(implied when Start or End is given)")
     frame_start: IntProperty(name="Start", default=1, options={"SKIP_SAVE"})
     frame_end: IntProperty(name="End", default=250, options={"SKIP_SAVE"})
 
     def frame_range(self, context, action) -> tuple[int, int]:
+        """Start..End when given (or Custom range), else the preview range when enabled, else the action."""
         sc = context.scene
         f0, T = armature.action_frames(action)
-        return gaps.resolve_range((f0, f0 + T - 1),
-                                  (sc.frame_preview_start, sc.frame_preview_end) if sc.use_preview_range else None,
-                                  (self.frame_start, self.frame_end) if self.use_custom_range else None)
+        default = gaps.resolve_range((f0, f0 + T - 1),
+                                     (sc.frame_preview_start, sc.frame_preview_end) if sc.use_preview_range else None)
+        given = [self.properties.is_property_set(k) for k in ("frame_start", "frame_end")]
+        if not (self.use_custom_range or any(given)):
+            return default
+        lo = self.frame_start if given[0] or self.use_custom_range else default[0]
+        hi = self.frame_end if given[1] or self.use_custom_range else default[1]
+        return gaps.resolve_range(default, custom=(lo, hi))
 
     def plan(self, context, obj, rig, action):
         f0, T = armature.action_frames(action)
@@ -236,11 +244,19 @@ class A4MER_OT_fill_gaps(GenerateBase, bpy.types.Operator):
             return "A4Mer: no gap filled; too long: " + "; ".join(f"{s}..{e} ({why})" for s, e, why in plan.skipped)
         return "A4Mer: no gaps between keyed frames in the range (every frame is keyed): nothing to fill"
 
+    def invoke(self, context, event):
+        """The options dialog, Start/End pre-filled with the default range (preview range or action)."""
+        try:
+            lo, hi = self.frame_range(context, generated.user_action(context.active_object))
+        except errors.A4merError as e:
+            self.report({"ERROR"}, str(e))
+            return {"CANCELLED"}
+        self.frame_start, self.frame_end = lo, hi
+        return super().invoke(context, event)
+
     def draw(self, context):
         col = self.layout.column()
-        col.prop(self, "use_custom_range")
         row = col.row(align=True)
-        row.enabled = self.use_custom_range
         row.prop(self, "frame_start")
         row.prop(self, "frame_end")
         draw_motif(col, context.active_object, self)

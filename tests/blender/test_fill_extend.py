@@ -192,10 +192,12 @@ def test_custom_range_and_refill_replace(scene):
     obj, action = rig_with_fingers(scene, T=160, seed=2)
     delete_keys_inside(obj, action, 20, 40)
     delete_keys_inside(obj, action, 110, 125)
-    assert bpy.ops.a4mer.fill_gaps(use_custom_range=True, frame_start=100, frame_end=160) == {"FINISHED"}
+    assert bpy.ops.a4mer.fill_gaps(frame_start=100) == {"FINISHED"}  # 100..end of the action
     strips = obj.animation_data.nla_tracks["A4Mer Generated"].strips
     assert [(s.frame_start, s.frame_end) for s in strips] == [(111.0, 124.0)]
-    assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}  # both gaps now; 111..124 replaced, not duplicated
+    assert bpy.ops.a4mer.fill_gaps(frame_end=50) == {"FINISHED"}  # start of the action..50
+    assert sorted(s.frame_start for s in obj.animation_data.nla_tracks["A4Mer Generated"].strips) == [21.0, 111.0]
+    assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}  # both gaps again: replaced, not duplicated
     strips = obj.animation_data.nla_tracks["A4Mer Generated"].strips
     assert sorted((s.frame_start, s.frame_end) for s in strips) == [(21.0, 39.0), (111.0, 124.0)]
     assert len([a for a in bpy.data.actions if a.get("a4mer_generated")]) == 2
@@ -326,7 +328,7 @@ def test_dialog_draws_and_scripted_interactive_call_stays_synchronous(scene, gap
     from test_panel import Recorder
     obj, _ = gap_rig
     log = []
-    op = types.SimpleNamespace(layout=Recorder(log), use_custom_range=False, motif=-1,
+    op = types.SimpleNamespace(layout=Recorder(log), motif=-1,
                                bl_rna=bpy.ops.a4mer.fill_gaps.get_rna_type())
     bpy.types.A4MER_OT_fill_gaps.draw(op, bpy.context)
     assert ("prop", "motif") in log and ("prop", "frame_start") in log
