@@ -29,6 +29,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tasks", default="inbetween,blocking,extension", help="comma list of tasks")
     p.add_argument("--doc", default=None, help="markdown file whose '## Heads I' section is (re)written")
     p.add_argument("--cold", action="store_true", help="also time the CLI from a cold start (subprocess)")
+    p.add_argument("--notes", default=None, help="markdown file appended to the section (the reading of the numbers)")
 
 
 def _entries(data: Path, split: str | None) -> list[tuple[Path, str]]:
@@ -96,7 +97,11 @@ def _learned(spec: str):
         return []
     if not Path(path).is_file():
         raise A4merError(f"{spec}: heads file not found")
-    return [load_heads(path)]
+    from ..heads.inbetween import TASKS, LearnedHeads
+    shipped = load_heads(path)
+    shipped.name = "heads (shipped, gated)"
+    ungated = LearnedHeads(shipped.net, {t: True for t in TASKS}, shipped.meta, name="learned (ungated)")
+    return [shipped, ungated]
 
 
 def _cold_cli(clip, out: Path) -> dict:
@@ -169,7 +174,7 @@ def run(args: argparse.Namespace) -> int:
     if "extension" in tasks:
         results["extension"] = run_extension(clips, methods, ecfg)
     long = max(clips, key=lambda c: c[2].num_frames)[2]
-    results["speed"] = _warm_speed(methods[:1], long)
+    results["speed"] = _warm_speed(methods[:2], long)
     if args.cold:
         results["speed"].update(_cold_cli(long, out))
     results["meta"]["bench_seconds"] = time.perf_counter() - t0
@@ -180,6 +185,8 @@ def run(args: argparse.Namespace) -> int:
     cmd = "a4mer bench " + " ".join(shlex.quote(a) for a in sys.argv[2:]) if sys.argv[1:2] == ["bench"] else \
         f"a4mer bench --data {args.data} --out {args.out}"
     md = report.markdown(results, cmd, rel)
+    if args.notes:
+        md = md.rstrip() + "\n\n" + Path(args.notes).read_text().strip() + "\n"
     (out / "heads_bench.md").write_text(md)
     if doc:
         report.update_doc(doc, md)

@@ -65,6 +65,8 @@ class TaskMLP(nn.Module):
         super().__init__()
         self.register_buffer("x_mean", torch.zeros(d_in))
         self.register_buffer("x_std", torch.ones(d_in))
+        # familiarity gate: mean squared standardised input above z_lo fades the correction out by z_hi
+        self.register_buffer("z_band", torch.tensor([float("inf"), float("inf")]))
         self.net = nn.Sequential(nn.Linear(d_in, hidden), nn.GELU(), nn.Linear(hidden, hidden), nn.GELU(),
                                  nn.Linear(hidden, d_out))
         nn.init.zeros_(self.net[-1].weight)
@@ -78,8 +80,23 @@ class TaskMLP(nn.Module):
         self.x_mean.copy_(x.mean(0))
         self.x_std.copy_(x.std(0).clamp(min=0.05))
 
+    def set_familiarity(self, x: torch.Tensor, lo_pct: float, hi_pct: float) -> None:
+        """Fade corrections out for inputs less familiar than the training data: between the
+        ``lo_pct`` and ``hi_pct`` percentiles of the mean squared standardised input of ``x (N, d_in)``."""
+        m = self.familiarity(x)
+        self.z_band.copy_(torch.stack([torch.quantile(m, lo_pct / 100), torch.quantile(m, hi_pct / 100)]))
+
+    def familiarity(self, x: torch.Tensor) -> torch.Tensor:
+        """Mean squared standardised input ``(B,)`` (about 1 for typical training inputs)."""
+        return (((x - self.x_mean) / self.x_std) ** 2).mean(-1)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(((x - self.x_mean) / self.x_std).clamp(-5.0, 5.0)) * self.out_scale
+        out = self.net(((x - self.x_mean) / self.x_std).clamp(-5.0, 5.0)) * self.out_scale
+        lo, hi = self.z_band[0], self.z_band[1]
+        if torch.isfinite(hi):
+            w = ((hi - self.familiarity(x)) / (hi - lo).clamp(min=1e-6)).clamp(0.0, 1.0)
+            out = out * w[:, None]
+        return out
 
 
 class CorrectionDecoder(nn.Module):

@@ -155,3 +155,23 @@ def test_bundle_tensors_roundtrip():
     back = heads_from_tensors(t)
     assert back.gates == heads.gates and back.meta["encoder_hash"] == "abc"
     np.testing.assert_allclose(heads.fill_gap(m, 40, 80).rotations, back.fill_gap(m, 40, 80).rotations, atol=2e-3)
+
+
+def test_familiarity_gate_fades_corrections_on_unfamiliar_input():
+    net = _random_net()
+    mlp = net.tasks["gap"]
+    x = torch.randn(200, net.cfg.input_dims()["gap"])
+    mlp.set_normalization(x)
+    mlp.set_familiarity(x, 90, 99)
+    near = net("gap", x[:5])
+    far = net("gap", x[:5] * 10.0)  # mean squared z of ~100: far outside the band
+    assert near.abs().max() > 0 and far.abs().max() == 0
+
+
+def test_gates_need_no_loss_anywhere_and_a_gain_on_average():
+    from a4mer.heads.train import choose_gates
+    ev = {"a": {"gap": {"mpjpe_mm": 9.0, "base_mpjpe_mm": 10.0}, "blocking": {"mpjpe_mm": 10.2, "base_mpjpe_mm": 10.0},
+                "extend": {"mpjpe_mm": 10.0, "base_mpjpe_mm": 10.0}},
+          "b": {"gap": {"mpjpe_mm": 10.01, "base_mpjpe_mm": 10.0}, "blocking": {"mpjpe_mm": 5.0, "base_mpjpe_mm": 10.0},
+                "extend": {"mpjpe_mm": 10.0, "base_mpjpe_mm": 10.0}}}
+    assert choose_gates(ev) == {"inbetween": True, "blocking": False, "extend": False}
