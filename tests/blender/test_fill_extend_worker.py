@@ -237,17 +237,51 @@ def test_real_clip_window_filled_closer_than_holding_the_key(scene, data_root):
     assert q["kept_frames_exact"] and q["span"] == [61, 89]
 
 
-def test_shipped_heads_are_used(scene):
-    """Once the shipped heads exist, the operator's result says it came from them (not the fallback)."""
+def test_shipped_heads_are_used(scene, data_root):
+    """Once the shipped heads exist, the operators' spans say they came from them (learned correction
+    where the heads switch it on for the task, else their classical curve), and where it is on the
+    frames differ from the classical curve (``--heads none``) given the same input. On a real clip: the
+    heads fade their correction out on inputs unlike their training data (e.g. synthetic sines)."""
     from a4mer.heads.inbetween import find_heads
     if find_heads() is None:
         pytest.skip("no shipped heads file (a4mer/assets/heads.safetensors) yet: the heads fall back to the "
                     "classical curve")
+    from a4mer.api import load_motion
     from a4mer.cli.inbetween import resolve_heads
+    from a4mer.gaps import plan_extend, plan_fill
     heads = resolve_heads("auto")
-    obj, action = rig_with_fingers(scene, T=120)
-    delete_keys_inside(obj, action, 40, 70)
-    assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
-    method = generated.read_state(obj)["spans"][0]["method"]
-    assert method == (heads.name if heads.gates.get("inbetween") else "classical curve (learned correction gated off)")
     assert heads.net is not None
+    path = data_root / REAL_CLIP
+    if not path.exists():
+        pytest.skip(f"{path} not found")
+    obj, _ = make_row_rig("mpi_smplx")
+    action = armature.write_motion(obj, load_motion(path).resample(30.0).slice(0, 121), scene, name="walk")
+    for a in range(1, 121, 5):  # blocking: a key every 5 frames (the heads' "blocking" task)
+        delete_keys_inside(obj, action, a, a + 5)
+    keyed = generated.keyed_frames(obj, action)
+    assert keyed.tolist() == list(range(1, 122, 5))
+    fill = plan_fill(keyed, (1, 121), (1, 121), 30.0)
+    ext = plan_extend((1, 121), 20, 30.0)
+    settings = runner.RunnerSettings(mode="IN_PROCESS")
+    for task, plan in (("blocking", fill), ("extend", ext)):
+        motion = generated.read_layered_motion(obj, scene, plan.first, plan.last)
+        learned = runner.run_heads_sync(motion, settings, plan.verb, plan.args)
+        classical = runner.run_heads_sync(motion, settings, plan.verb, list(plan.args) + ["--heads", "none"])
+        idx = plan.to_clip(plan.generated_frames())
+        diff = np.abs(learned.motion.rotations[idx] - classical.motion.rotations[idx]).max()
+        if heads.gates.get(task):
+            assert diff > 1e-4, f"{task}: the learned correction changed nothing"
+            there = runner.run_heads_sync(motion, runner.RunnerSettings(mode="WORKER", python=sys.executable),
+                                          plan.verb, plan.args)  # the worker gives the same learned frames
+            assert np.array_equal(there.motion.rotations, learned.motion.rotations)
+            assert np.array_equal(there.motion.root_translation, learned.motion.root_translation)
+        else:
+            assert diff == 0.0
+    assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
+    assert bpy.ops.a4mer.extend(frames=20) == {"FINISHED"}
+    spans = generated.read_state(obj)["spans"]
+    assert [(s["kind"], s["first"], s["last"]) for s in spans] == \
+        [("fill", a + 1, a + 4) for a in range(1, 121, 5)] + [("extend", 122, 141)]
+    for sp in spans:
+        task = "blocking" if sp["kind"] == "fill" else "extend"
+        assert (sp["method"] == heads.name) == bool(heads.gates.get(task)), (task, sp["method"])
