@@ -100,6 +100,8 @@ def _learned(spec: str):
     from ..heads.inbetween import TASKS, LearnedHeads
     shipped = load_heads(path)
     shipped.name = "heads (shipped, gated)"
+    if all(shipped.gates.get(t) for t in TASKS):
+        return [shipped]
     ungated = LearnedHeads(shipped.net, {t: True for t in TASKS}, shipped.meta, name="learned (ungated)")
     return [shipped, ungated]
 

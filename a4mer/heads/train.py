@@ -41,7 +41,7 @@ class TrainConfig:
     task_probs: tuple[float, float, float] = (0.45, 0.25, 0.30)
     rot_weight: float = 0.3
     eval_every: int = 250
-    familiarity: tuple[float, float] = (95.0, 99.5)
+    familiarity: tuple[tuple[float, float], ...] = ((95.0, 99.5), (90.0, 99.0), (75.0, 95.0), (50.0, 90.0))
     seed: int = 0
     max_steps: int = 1_000_000
 
@@ -240,20 +240,33 @@ def train(cfg: TrainConfig, dcfg: DecoderConfig, clips, val_sets: dict[str, dict
                 hist["best_step"] = step
     if best_state is not None:
         net.load_state_dict(best_state)
-    set_familiarity(net, sampler, cfg.familiarity)
+    hist["familiarity_band"], hist["gates"], hist["final_val"] = select_familiarity(net, sampler, val_sets, cfg)
     hist["steps"] = step
     hist["minutes"] = (time.time() - t0) / 60
     return net, hist
 
 
-def set_familiarity(net: CorrectionDecoder, sampler: WindowSampler, band: tuple[float, float],
-                    batches: int = 16) -> None:
-    """Fade each task's correction out on inputs less familiar than the training data (mean squared
-    standardised input between the ``band`` percentiles of training examples); motion unlike the
-    training data then gets the classical curve instead of a guess."""
-    for t in ("gap", "blocking", "extend"):
-        x = torch.cat([torch.from_numpy(sampler.batch(t, 64)["x"]) for _ in range(batches)])
-        net.tasks[t].set_familiarity(x, *band)
+def select_familiarity(net: CorrectionDecoder, sampler: WindowSampler, val_sets: dict, cfg: TrainConfig,
+                       batches: int = 16) -> tuple[dict, dict, dict]:
+    """Fade each task's correction out on inputs less familiar than the training data: the mean
+    squared standardised input between two percentiles of training examples. Per task, the widest band
+    of ``cfg.familiarity`` whose validation results pass :func:`choose_gates` is kept (motion unlike
+    the training data then gets the classical curve instead of a guess); a task with no passing band
+    keeps the widest band and is gated off. Returns (bands, gates, final validation)."""
+    names = {"gap": "inbetween", "blocking": "blocking", "extend": "extend"}
+    xs = {t: torch.cat([torch.from_numpy(sampler.batch(t, 64)["x"]) for _ in range(batches)]) for t in names}
+    chosen: dict[str, tuple[float, float]] = {}
+    for band in cfg.familiarity:
+        for t in names:
+            net.tasks[t].set_familiarity(xs[t], *(chosen.get(t, band)))
+        gates = choose_gates({n: evaluate(net, v, cfg.rot_weight) for n, v in val_sets.items()})
+        for t, g in names.items():
+            if t not in chosen and gates[g]:
+                chosen[t] = band
+    for t in names:
+        net.tasks[t].set_familiarity(xs[t], *(chosen.get(t, cfg.familiarity[0])))
+    final = {n: evaluate(net, v, cfg.rot_weight) for n, v in val_sets.items()}
+    return ({t: list(b) for t, b in chosen.items()}, {g: t in chosen for t, g in names.items()}, final)
 
 
 def choose_gates(final_eval: dict[str, dict], tolerance: float = 0.005) -> dict[str, bool]:
