@@ -69,6 +69,24 @@ def load_hdm05(root: str | Path) -> list[LabeledClip]:
     return out
 
 
+def load_labeled(root: str | Path, datasets: tuple[str, ...], split: str) -> list[LabeledClip]:
+    """Clips of other labelled data sets (e.g. Bandai: ``labels.action``) of one split; ``actor`` holds
+    the data set name and ``action`` is prefixed with it (classes of different data sets differ)."""
+    from ..io import read_amass_npz
+    from ..prepare import read_manifest
+
+    rows = sorted((r for r in read_manifest(root) if r.get("dataset") in datasets and r.get("split") == split
+                   and "action" in r.get("labels", {})), key=lambda r: r["path"])
+    return [LabeledClip(Path(r["path"]).stem, r["dataset"], f"{r['dataset']}:{r['labels']['action']}",
+                        read_amass_npz(r["path"])) for r in rows]
+
+
+def motif_classes(model: Any, clips: list[LabeledClip]) -> dict[str, Any]:
+    """:func:`motif_class_table` of ``clips`` encoded with ``model`` (atoms and motifs only)."""
+    infos = [clip_inputs(model, c.motion, ("atom",)) for c in clips]
+    return {"clips": len(clips), **motif_class_table(clips, infos, model.vocab)}
+
+
 def clip_vectors(ci: dict[str, Any]) -> dict[str, np.ndarray]:
     """Clip-level vectors of :func:`clip_inputs` output: ``tokens`` (D,) mean atom token, ``raw``
     (2F,) temporal mean and std of the normalised input features, and with motifs ``motif`` (D,) and
