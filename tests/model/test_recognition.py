@@ -194,3 +194,18 @@ def test_probe_per_window_errors_match_protocols():
     assert len(res["probe"]["gap_windows_mm"]) == res["clips"]["inbetween_windows"] > 0
     with pytest.raises(A4merError, match="gaps"):
         probe.fill_gap(clips[0][2], 10, 20)
+
+
+def test_motif_class_table_counts():
+    from types import SimpleNamespace
+
+    from a4mer.bench.recognition import motif_class_table
+    vocab = SimpleNamespace(patterns=[(1, 2), (3, 4)], motif_pattern=lambda k: [(1, 2), (3, 4)][k] if k < 2 else (k - 2,))
+    clips = [LabeledClip(f"c{i}", "a", act, None) for i, act in enumerate(["walk", "run", "walk"])]
+    infos = [{"motifs": [{"atoms": [0, 1], "motif_id": 0}, {"atoms": [2], "motif_id": 5}]},
+             {"motifs": [{"atoms": [0, 1], "motif_id": 0}, {"atoms": [2, 3], "motif_id": 1}]},
+             {"motifs": [{"atoms": [0, 1], "motif_id": 1}]}]
+    t = motif_class_table(clips, infos, vocab)
+    assert t["multi_atom_motifs_seen"] == 2 and t["in_two_or_more_classes"] == 2
+    assert t["motifs"][0] == {"motif_id": 0, "pattern": [1, 2], "classes": {"run": 1, "walk": 1}}
+    assert t["motifs"][1]["classes"] == {"run": 1, "walk": 1}
