@@ -38,12 +38,39 @@ def resolve_heads(spec: str):
     return load_heads(spec)
 
 
+def motif_count(bundle=None) -> int | None:
+    """Number of motif ids (patterns + single atoms) in the A4Mer bundle's vocabulary, read from the
+    safetensors header without torch; None when there is no bundle or no vocabulary."""
+    import json
+    import struct
+    from pathlib import Path
+    path = Path(bundle) if bundle else Path(__file__).resolve().parent.parent / "assets" / "default.safetensors"
+    if not path.is_file():
+        return None
+    with open(path, "rb") as f:
+        header = json.loads(f.read(struct.unpack("<Q", f.read(8))[0]))
+    meta = header.get("__metadata__", {})
+    if "vocab" not in meta or "vocab.centroids" not in header:
+        return None
+    return len(json.loads(meta["vocab"]).get("patterns", [])) + int(header["vocab.centroids"]["shape"][0])
+
+
 def check_motif(motif: str | None) -> None:
-    """Motif conditioning needs a motif vocabulary shipped with the heads; none exists yet."""
+    """``--motif``: an unknown id is a clear error; a known id is refused too, because the heads cannot
+    yet condition on motifs (the motif vocabulary exists, the conditioning does not)."""
     if motif is None:
         return
-    raise A4merError(f"unknown motif id {motif!r}: the installed model has no motif vocabulary that the "
-                     "heads can condition on (motif-conditioned generation is not available yet)")
+    n = motif_count()
+    try:
+        mid = int(motif)
+    except ValueError:
+        mid = -1
+    if n is None:
+        raise A4merError(f"unknown motif id {motif!r}: the installed model has no motif vocabulary")
+    if not 0 <= mid < n:
+        raise A4merError(f"unknown motif id {motif!r}: the model's motif vocabulary has ids 0..{n - 1}")
+    raise A4merError(f"motif {mid} exists, but motif-conditioned generation is not available yet: "
+                     "run without --motif for the most likely continuation")
 
 
 def _keys(args, T: int) -> list[int] | None:

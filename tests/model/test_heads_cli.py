@@ -87,3 +87,26 @@ def test_long_gap_refused_and_short_context_warns(tmp_path, capsys):
     assert main(["inbetween", str(src), "--start", "10", "--end", "60", "-o", str(tmp_path / "y.npz"),
                  "--heads", "none"]) == 0
     assert "context before the gap" in capsys.readouterr().err
+
+
+def test_shipped_heads_end_to_end(tmp_path):
+    """The bundled heads file (skipped when absent): loads strictly, is small, and fills a gap and a
+    blocking pass with keys exact through the CLI."""
+    from a4mer.heads.inbetween import default_heads, find_heads, read_heads_metadata
+    path = find_heads()
+    if path is None:
+        pytest.skip("no bundled heads file (a4mer/assets/heads.safetensors); run scripts/train_heads.py")
+    assert path.stat().st_size < 8e6
+    meta = read_heads_metadata(path)
+    assert json.loads(meta["gates"]).keys() == {"inbetween", "blocking", "extend"}
+    heads = default_heads()
+    assert heads.net is not None
+    src = _npz(tmp_path / "in.npz", T=200, layout=72)
+    for argv in (["--start", "60", "--end", "91"], ["--keys", "20"]):
+        out = tmp_path / "o.npz"
+        assert main(["inbetween", str(src), *argv, "-o", str(out)]) == 0
+        a, b = np.load(src), np.load(out)
+        keys = [60, 91] if "--start" in argv else list(range(0, 200, 20)) + [199]
+        np.testing.assert_array_equal(b["poses"][keys], a["poses"][keys])
+        assert np.isfinite(b["poses"]).all()
+    assert main(["extend", str(src), "--frames", "90", "-o", str(tmp_path / "e.npz")]) == 0
