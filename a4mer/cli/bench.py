@@ -30,6 +30,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--doc", default=None, help="markdown file whose '## Heads I' section is (re)written")
     p.add_argument("--cold", action="store_true", help="also time the CLI from a cold start (subprocess)")
     p.add_argument("--notes", default=None, help="markdown file appended to the section (the reading of the numbers)")
+    p.add_argument("--render-only", action="store_true",
+                   help="do not measure: re-render OUT/heads_bench.json into markdown, plots and --doc")
 
 
 def _entries(data: Path, split: str | None) -> list[tuple[Path, str]]:
@@ -146,12 +148,16 @@ def _warm_speed(methods, clip) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..bench import report
     from ..bench.extension import ExtensionConfig, run_extension
     from ..bench.inbetween import InbetweenConfig, run_blocking, run_gaps
     from ..bench.methods import baseline_methods
 
     data, out = Path(args.data), Path(args.out)
+    if args.render_only:
+        src = out / "heads_bench.json"
+        if not src.is_file():
+            raise A4merError(f"{src}: no results to render (run without --render-only first)")
+        return _render(json.loads(src.read_text()), args, out)
     if not data.is_dir():
         raise A4merError(f"{data}: not a folder")
     out.mkdir(parents=True, exist_ok=True)
@@ -180,12 +186,18 @@ def run(args: argparse.Namespace) -> int:
     if args.cold:
         results["speed"].update(_cold_cli(long, out))
     results["meta"]["bench_seconds"] = time.perf_counter() - t0
+    results["meta"]["command"] = "a4mer bench " + " ".join(shlex.quote(a) for a in sys.argv[2:]) \
+        if sys.argv[1:2] == ["bench"] else f"a4mer bench --data {args.data} --out {args.out}"
     (out / "heads_bench.json").write_text(json.dumps(results, indent=2) + "\n")
+    return _render(results, args, out)
+
+
+def _render(results: dict, args: argparse.Namespace, out: Path) -> int:
+    from ..bench import report
     plots = report.plot(results, out)
     doc = Path(args.doc) if args.doc else None
     rel = [str(p.relative_to(doc.parent)) if doc and p.is_relative_to(doc.parent) else str(p) for p in plots]
-    cmd = "a4mer bench " + " ".join(shlex.quote(a) for a in sys.argv[2:]) if sys.argv[1:2] == ["bench"] else \
-        f"a4mer bench --data {args.data} --out {args.out}"
+    cmd = results.get("meta", {}).get("command", f"a4mer bench --data {args.data} --out {args.out}")
     md = report.markdown(results, cmd, rel)
     if args.notes:
         md = md.rstrip() + "\n\n" + Path(args.notes).read_text().strip() + "\n"
