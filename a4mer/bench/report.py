@@ -89,7 +89,8 @@ def plot(results: dict, out_dir: Path, prefix: str = "heads") -> list[Path]:
             ys = [res[k][m]["mpjpe_mm"] if m in res[k] else None for k in res]
             ax.plot([x for x, y in zip(xs, ys) if y is not None], [y for y in ys if y is not None], marker="o", label=m)
         ax.set_xlabel(xlabel)
-        ax.set_ylabel("MPJPE (mm)")
+        ax.set_ylabel("MPJPE (mm, log scale)")
+        ax.set_yscale("log")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
         fig.tight_layout()
