@@ -132,7 +132,9 @@ def motif_class_table(clips: list[LabeledClip], infos: list[dict], vocab: Any) -
                 occ[int(m["motif_id"])][c.action] += 1
     rows = sorted(occ.items(), key=lambda kv: (-len(kv[1]), -sum(kv[1].values()), kv[0]))
     multi = [k for k, v in occ.items() if len(v) >= 2]
+    distinct = [k for k in multi if vocab is not None and len(set(vocab.motif_pattern(k))) >= 2]
     return {"multi_atom_motifs_seen": len(occ), "in_two_or_more_classes": len(multi),
+            "in_two_or_more_classes_distinct_codes": len(distinct),
             "patterns_in_vocabulary": 0 if vocab is None else len(vocab.patterns),
             "motifs": [{"motif_id": k, "pattern": list(vocab.motif_pattern(k)) if vocab is not None else None,
                         "classes": dict(sorted(v.items()))} for k, v in rows[:25]]}
