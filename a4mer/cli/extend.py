@@ -1,7 +1,9 @@
 """``a4mer extend INPUT --frames N -o OUT.npz``: the input frames unchanged, then N new frames.
 
-The new frames continue the motion from (at least 1 s of) context; ``--motif ID`` asks for a motif
-(needs a motif vocabulary). A quality sidecar ``OUT.quality.json`` is written next to the output.
+The new frames continue the motion from (at least 1 s of) context; with ``--motif ID`` they perform
+that motif of the installed model's vocabulary (its prototype placed at the last input frame,
+time-stretched to N frames or looped when N is >= 1.5x its length, blended in from the
+unconditioned continuation over the first 0.4 s). A quality sidecar ``OUT.quality.json`` is written next to the output.
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("input", help="clip (npz/bvh/amc)")
     p.add_argument("--frames", type=int, required=True, help="number of frames to add (at the clip's frame rate)")
     p.add_argument("-o", "--output", required=True, help="output .npz")
-    p.add_argument("--motif", help="motif id the new frames should perform (needs a motif vocabulary)")
+    p.add_argument("--motif", help="motif id the new frames should perform (see a4mer.heads.motif_conditioned)")
     p.add_argument("--heads", default="auto", help="heads file, 'auto' (bundled) or 'none' (classical curve)")
     add_load_arguments(p)
 
@@ -28,22 +30,26 @@ def run(args: argparse.Namespace) -> int:
     from ..heads.npz_out import write_result
     from ..heads.quality import span_quality, write_sidecar
     from ._common import load_options
-    from .inbetween import check_motif, resolve_heads
+    from .inbetween import check_motif, motif_conditioner, resolve_heads
 
-    check_motif(args.motif)
+    motif = check_motif(args.motif)
     motion = load_motion(args.input, load_options(args))
     heads = resolve_heads(args.heads)
+    mc = motif_conditioner(heads, motif) if motif is not None else None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", A4merWarning)
-        result = heads.extend_clip(motion, args.frames)
+        result = heads.extend_clip(motion, args.frames) if mc is None else mc.extend_clip(motion, args.frames, motif)
     for w in result.meta.get("warnings", []):
         print(f"a4mer extend: warning: {w}", file=sys.stderr)
     T = motion.num_frames
     gen = np.arange(T, T + args.frames)
     out = write_result(args.input, motion, result, gen, args.output)
     method = heads.name if heads.gates.get("extend") else "damped constant velocity (learned correction gated off)"
+    if mc is not None:
+        method = f"motif {motif} prototype blended from the {method}"
     rep = span_quality(motion, result, T, T + args.frames - 1, task="extend", method=method, keys=[T - 1],
-                       warnings=result.meta.get("warnings", []))
+                       warnings=result.meta.get("warnings", []),
+                       extra={"motif": result.meta["motif"]} if mc is not None else None)
     side = write_sidecar(out, rep)
     print(f"wrote {out} ({result.num_frames} frames at {result.fps:g} fps, {args.frames} new) and {side}")
     return 0

@@ -2,7 +2,9 @@
 
 Frames strictly between the keys are generated from the rest of the clip (whatever the input holds
 there is ignored); every other frame is copied unchanged; the output has the input's length, fps and
-layout. A quality sidecar ``OUT.quality.json`` is written next to the output.
+layout. With ``--motif ID`` every generated span performs that motif (its prototype time-stretched to
+the gap and blended into the unconditioned fill at both keys). A quality sidecar
+``OUT.quality.json`` is written next to the output.
 """
 from __future__ import annotations
 
@@ -23,7 +25,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--keys", type=int, metavar="EVERY_N", help="blocking: keys every N frames from frame 0 (and the last frame)")
     p.add_argument("--key-frames", metavar="LIST", help="blocking: comma-separated key frames, e.g. 0,12,30,41")
     p.add_argument("-o", "--output", required=True, help="output .npz")
-    p.add_argument("--motif", help="motif id the generated span should perform (needs a motif vocabulary)")
+    p.add_argument("--motif", help="motif id the generated span(s) should perform (the prototype of that motif of "
+                   "the installed model's vocabulary, adapted to the keys; see a4mer.heads.motif_conditioned)")
     p.add_argument("--heads", default="auto", help="heads file, 'auto' (bundled) or 'none' (classical curve)")
     add_load_arguments(p)
 
@@ -55,11 +58,11 @@ def motif_count(bundle=None) -> int | None:
     return len(json.loads(meta["vocab"]).get("patterns", [])) + int(header["vocab.centroids"]["shape"][0])
 
 
-def check_motif(motif: str | None) -> None:
-    """``--motif``: an unknown id is a clear error; a known id is refused too, because the heads cannot
-    yet condition on motifs (the motif vocabulary exists, the conditioning does not)."""
+def check_motif(motif: str | None) -> int | None:
+    """``--motif``: the id as int (None without the flag); an unknown id is a clear error naming the
+    id and how many motifs the installed model's vocabulary has."""
     if motif is None:
-        return
+        return None
     n = motif_count()
     try:
         mid = int(motif)
@@ -68,9 +71,17 @@ def check_motif(motif: str | None) -> None:
     if n is None:
         raise A4merError(f"unknown motif id {motif!r}: the installed model has no motif vocabulary")
     if not 0 <= mid < n:
-        raise A4merError(f"unknown motif id {motif!r}: the model's motif vocabulary has ids 0..{n - 1}")
-    raise A4merError(f"motif {mid} exists, but motif-conditioned generation is not available yet: "
-                     "run without --motif for the most likely continuation")
+        raise A4merError(f"unknown motif id {motif!r}: the model's motif vocabulary has {n} motifs (ids 0..{n - 1})")
+    return mid
+
+
+def motif_conditioner(heads, motif: int):
+    """The :class:`~a4mer.heads.motif_conditioned.MotifConditioner` for ``--motif`` on ``heads`` (the
+    packaged prototypes of the installed model's vocabulary; a motif without prototype is an error)."""
+    from ..heads.motif_conditioned import conditioner_for
+    mc = conditioner_for(heads)
+    mc.prototypes.check_id(motif)
+    return mc
 
 
 def _keys(args, T: int) -> list[int] | None:
@@ -96,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     from ..heads.prediction import unknown_runs
     from ._common import load_options
 
-    check_motif(args.motif)
+    motif = check_motif(args.motif)
     motion = load_motion(args.input, load_options(args))
     keys = _keys(args, motion.num_frames)
     if keys is None and (args.start is None or args.end is None):
@@ -104,9 +115,13 @@ def run(args: argparse.Namespace) -> int:
     if keys is not None and (args.start is not None or args.end is not None):
         raise A4merError("--start/--end cannot be combined with --keys/--key-frames")
     heads = resolve_heads(args.heads)
+    mc = motif_conditioner(heads, motif) if motif is not None else None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", A4merWarning)
-        if keys is None:
+        if mc is not None:
+            result = (mc.inbetween(motion, args.start, args.end, motif) if keys is None
+                      else mc.inbetween_keys(motion, keys, motif))
+        elif keys is None:
             result = heads.inbetween(motion, args.start, args.end)
         else:
             result = heads.inbetween_keys(motion, keys)
@@ -114,6 +129,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"a4mer inbetween: warning: {w}", file=sys.stderr)
     task = "inbetween" if keys is None else "blocking"
     method = heads.name if heads.gates.get(task) else "classical curve (learned correction gated off)"
+    if mc is not None:
+        method = f"motif {motif} prototype blended into the {method}"
     known = np.zeros(motion.num_frames, bool)
     if keys is None:
         known[:] = True
@@ -129,7 +146,8 @@ def run(args: argparse.Namespace) -> int:
     for a, b in unknown_runs(known):
         if a > min(kk) and b < max(kk):
             spans.append(span_quality(motion, result, a, b, task=task, method=method, keys=[a - 1, b + 1],
-                                      warnings=result.meta.get("warnings", [])))
+                                      warnings=result.meta.get("warnings", []),
+                                      extra={"motif": result.meta["motif"]} if mc is not None else None))
     report = spans[0] if len(spans) == 1 else {"schema_version": 1, "task": task, "method": method,
                                                "keys": kk, "spans": spans}
     side = write_sidecar(out, report)

@@ -1,0 +1,347 @@
+"""Motif-conditioned extension and in-betweening: the generated span performs a requested motif.
+
+A motif of the A4Mer vocabulary (``a4mer.motifs``) is a code pattern, not a pose sequence, so the
+conditioning uses a **prototype** per motif id: one representative occurrence of the motif in the
+training data (chosen by ``scripts/build_motif_prototypes.py``: among the occurrences that the
+model's own segmentation labels with that id, the one whose atom tokens are nearest the mean of
+all of them). The prototype is retargeted onto the caller's clip:
+
+- **extension** (``n`` frames after the last input frame): the prototype's root path and heading
+  are rotated and translated so it starts at the last input frame's pelvis position and heading;
+  the prototype is **time-stretched** (resampled by time) to the ``n`` frames, or, when ``n`` is at
+  least 1.5x the prototype's own length, **looped**: ``r = round(n / length)`` repetitions, each
+  stretched to ``n / r`` frames and starting where the previous one ended. The body joints blend
+  from the unconditioned continuation (the heads' answer, continuous with the input) into the
+  prototype over the first ``ramp_s`` seconds (slerp with a smoothstep weight; root position lerped
+  the same way), so the seam is continuous.
+- **fill** (frames strictly between two keys): the prototype is time-stretched to the gap, placed
+  at the first key (position and heading), its remaining position and heading error at the second
+  key spread linearly over the gap, and blended with the unconditioned fill at both ends (weight 0
+  at the keys): the keys and every kept frame are exactly the input's.
+
+Joints beyond the 22 body joints (hands, face) keep the unconditioned answer.
+
+Prototype file ``a4mer/assets/motif_prototypes.safetensors``: tensors ``rotations`` (F, 22, 3)
+float16 local rotations as axis-angle (radians) (joint 0 = global orientation, world frame), ``root`` (F, 3) float32 pelvis
+position (world, metres), ``index`` (M, 2) int32 ``[start, stop)`` rows of each motif id's prototype
+(``start == stop``: no prototype); occurrences share rows where they overlap in the same source
+clip. Metadata: ``format``, ``schema_version``, ``fps`` (the rows' frame rate), ``model_hash``,
+``vocab_hash`` (the A4Mer bundle and vocabulary it belongs to; another vocabulary is refused),
+``num_motifs``, ``sources`` (JSON per motif id: ``{"clip", "start_t", "end_t"}`` or null).
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import A4merError
+from ..geometry import (axis_angle_to_quat, axis_quat, lerp_at, quat_apply, quat_mul, quat_slerp, quat_to_axis_angle,
+                        quat_unflip, slerp_at)
+from ..motion import Motion
+
+FORMAT = "a4mer-motif-prototypes"
+SCHEMA = 1
+RAMP_SECONDS = 0.4
+LOOP_AT = 1.5  # extension loops the prototype when n >= LOOP_AT x its length
+NUM_BODY = 22
+
+
+def default_prototypes_path() -> Path:
+    """``a4mer/assets/motif_prototypes.safetensors`` (may not exist)."""
+    return Path(__file__).resolve().parent.parent / "assets" / "motif_prototypes.safetensors"
+
+
+# ---- small geometry helpers --------------------------------------------------------------------
+def heading(q0: np.ndarray) -> np.ndarray:
+    """Yaw (rad) about world +Z of the body's forward axis (template +Z) for root rotations ``(..., 4)``."""
+    fwd = quat_apply(q0, np.broadcast_to([0.0, 0.0, 1.0], q0.shape[:-1] + (3,)))
+    return np.arctan2(fwd[..., 1], fwd[..., 0])
+
+
+def _yaw_quat(angle) -> np.ndarray:
+    return axis_quat("z", np.asarray(angle, float))
+
+
+def _smoothstep(x: np.ndarray) -> np.ndarray:
+    x = np.clip(x, 0.0, 1.0)
+    return x * x * (3.0 - 2.0 * x)
+
+
+def stretch(trans: np.ndarray, rot: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Resample a clip ``(L, 3)``, ``(L, J, 4)`` by time to ``n >= 2`` frames spanning the same motion
+    (first and last frames kept)."""
+    c = np.linspace(0.0, len(trans) - 1, int(n))
+    return lerp_at(trans, c), slerp_at(quat_unflip(rot), c)
+
+
+def canonical(trans: np.ndarray, rot: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The clip moved so frame 0's pelvis is at x = y = 0 (height kept) facing yaw 0."""
+    r = _yaw_quat(-heading(rot[0, 0]))
+    t = trans - np.array([trans[0, 0], trans[0, 1], 0.0])
+    t = quat_apply(np.broadcast_to(r, t.shape[:-1] + (4,)), t)
+    q = rot.copy()
+    q[:, 0] = quat_mul(np.broadcast_to(r, q[:, 0].shape), q[:, 0])
+    return t, q
+
+
+def place(trans: np.ndarray, rot: np.ndarray, pos: np.ndarray, yaw: float) -> tuple[np.ndarray, np.ndarray]:
+    """A canonical clip (see :func:`canonical`) turned to ``yaw`` with frame 0's pelvis over ``pos`` (x, y)."""
+    r = _yaw_quat(yaw)
+    t = quat_apply(np.broadcast_to(r, trans.shape[:-1] + (4,)), trans) + np.array([pos[0], pos[1], 0.0])
+    q = rot.copy()
+    q[:, 0] = quat_mul(np.broadcast_to(r, q[:, 0].shape), q[:, 0])
+    return t, q
+
+
+def _blend(base_t, base_q, proto_t, proto_q, w) -> tuple[np.ndarray, np.ndarray]:
+    """Per-frame blend (weight ``w (N,)``: 0 = base, 1 = prototype) of root position and body rotations."""
+    t = base_t + w[:, None] * (proto_t - base_t)
+    pq = np.where((np.sum(base_q * proto_q, -1) < 0)[..., None], -proto_q, proto_q)
+    q = quat_slerp(base_q, pq, np.broadcast_to(w[:, None], base_q.shape[:-1]))
+    return t, q
+
+
+# ---- prototypes ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class MotifPrototypes:
+    """Pooled prototype frames and, per motif id, its rows (see the module docstring)."""
+
+    rotations: np.ndarray  # (F, 22, 4) float32
+    root: np.ndarray  # (F, 3) float32
+    index: np.ndarray  # (M, 2) int
+    fps: float
+    model_hash: str
+    vocab_hash: str
+    sources: tuple
+    path: str = ""
+
+    @property
+    def num_motifs(self) -> int:
+        return len(self.index)
+
+    def has(self, motif_id: int) -> bool:
+        return 0 <= motif_id < self.num_motifs and self.index[motif_id, 1] - self.index[motif_id, 0] >= 2
+
+    def check_id(self, motif_id) -> int:
+        """``motif_id`` as int; :class:`A4merError` for an unknown id or one without a prototype."""
+        n = self.num_motifs
+        try:
+            mid = int(motif_id)
+        except (TypeError, ValueError):
+            mid = -1
+        if not 0 <= mid < n or str(motif_id).strip() != str(mid):
+            raise A4merError(f"unknown motif id {motif_id!r}: the model's motif vocabulary has {n} motifs (ids 0..{n - 1})")
+        if not self.has(mid):
+            have = int(sum(self.has(i) for i in range(n)))
+            raise A4merError(f"motif {mid} has no prototype in {self.path or 'the prototype file'} "
+                             f"({have} of {n} motifs have one); choose another motif")
+        return mid
+
+    def check(self, model_hash: str | None, vocab_hash: str | None, where: str = "") -> None:
+        """Refuse prototypes built for another model or vocabulary."""
+        where = where or self.path or "motif prototypes"
+        if vocab_hash is not None and vocab_hash != self.vocab_hash:
+            raise A4merError(f"{where}: motif prototypes were built for vocabulary {self.vocab_hash} (model "
+                             f"{self.model_hash}), but the model's vocabulary is {vocab_hash}; rebuild them "
+                             "with scripts/build_motif_prototypes.py")
+        if model_hash is not None and model_hash != self.model_hash:
+            raise A4merError(f"{where}: motif prototypes were built for model {self.model_hash}, but the loaded "
+                             f"model is {model_hash}; rebuild them with scripts/build_motif_prototypes.py")
+
+    def clip(self, motif_id: int) -> tuple[np.ndarray, np.ndarray]:
+        """Canonical prototype of ``motif_id``: pelvis ``(L, 3)`` and rotations ``(L, 22, 4)`` at ``fps``,
+        starting at x = y = 0 facing yaw 0."""
+        mid = self.check_id(motif_id)
+        a, b = self.index[mid]
+        return canonical(self.root[a:b].astype(float), quat_unflip(self.rotations[a:b].astype(float)))
+
+    def save(self, path: str | os.PathLike) -> Path:
+        from safetensors.numpy import save_file
+        meta = {"format": FORMAT, "schema_version": str(SCHEMA), "fps": repr(float(self.fps)),
+                "model_hash": self.model_hash, "vocab_hash": self.vocab_hash,
+                "num_motifs": str(self.num_motifs), "sources": json.dumps(list(self.sources))}
+        path = Path(path)
+        tmp = path.with_name(path.name + ".part")
+        aa = quat_to_axis_angle(quat_unflip(np.asarray(self.rotations, float)))
+        save_file({"rotations": np.ascontiguousarray(aa, np.float16),
+                   "root": np.ascontiguousarray(self.root, np.float32),
+                   "index": np.ascontiguousarray(self.index, np.int32)}, str(tmp), metadata=meta)
+        os.replace(tmp, path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike | None = None, model_hash: str | None = None,
+             vocab_hash: str | None = None) -> "MotifPrototypes":
+        """Read a prototype file (default: the packaged one); with hashes, refuse another model/vocabulary."""
+        from safetensors import SafetensorError, safe_open
+        path = Path(path) if path is not None else default_prototypes_path()
+        if not path.is_file():
+            raise A4merError(f"{path}: motif prototype file not found (build it with scripts/build_motif_prototypes.py)")
+        try:
+            with safe_open(str(path), framework="np") as f:
+                meta = f.metadata() or {}
+                arr = {k: f.get_tensor(k) for k in f.keys()}
+        except (OSError, SafetensorError, ValueError) as e:
+            raise A4merError(f"{path}: not a readable motif prototype file ({e})") from None
+        if meta.get("format") != FORMAT:
+            raise A4merError(f"{path}: not a motif prototype file (format {meta.get('format')!r})")
+        try:
+            if arr["rotations"].ndim != 3 or arr["rotations"].shape[1:] != (NUM_BODY, 3):
+                raise ValueError(f"rotations of shape {arr['rotations'].shape}")
+            p = cls(axis_angle_to_quat(arr["rotations"].astype(np.float64)).astype(np.float32), arr["root"].astype(np.float32), arr["index"].astype(np.int64),
+                    float(meta["fps"]), meta["model_hash"], meta["vocab_hash"], tuple(json.loads(meta["sources"])), str(path))
+        except (KeyError, ValueError) as e:
+            raise A4merError(f"{path}: motif prototype file is incomplete ({e})") from None
+        if p.index.ndim != 2 or p.index.shape[1] != 2 or p.index.max(initial=0) > len(p.root) or \
+                p.rotations.shape != (len(p.root), NUM_BODY, 4):
+            raise A4merError(f"{path}: motif prototype file is corrupt (index/rows do not match)")
+        p.check(model_hash, vocab_hash, str(path))
+        return p
+
+
+# ---- conditioned generation ------------------------------------------------------------------
+class MotifConditioner:
+    """Extension / in-betweening whose generated span performs a motif; ``heads`` (a
+    :class:`~a4mer.heads.inbetween.LearnedHeads`) gives the unconditioned answer that the prototype
+    is blended from (see the module docstring)."""
+
+    def __init__(self, prototypes: MotifPrototypes, heads, ramp_s: float = RAMP_SECONDS):
+        self.prototypes, self.heads, self.ramp_s = prototypes, heads, float(ramp_s)
+
+    def _proto_at(self, motif_id: int, fps: float) -> tuple[np.ndarray, np.ndarray]:
+        t, q = self.prototypes.clip(motif_id)
+        n = max(2, int(round((len(t) - 1) * fps / self.prototypes.fps)) + 1)
+        return stretch(t, q, n) if n != len(t) else (t, q)
+
+    def _ramp(self, n: int, fps: float) -> int:
+        return int(max(1, min(round(self.ramp_s * fps), n // 3)))
+
+    def extend_clip(self, motion: Motion, n: int, motif_id) -> Motion:
+        """``motion`` followed by ``n`` frames performing motif ``motif_id`` (input frames unchanged).
+        ``result.meta``: ``generated``, ``warnings``, ``motif`` (id, repetitions, speed)."""
+        mid = self.prototypes.check_id(motif_id)
+        base = self.heads.extend_clip(motion, n)
+        T, fps, n = motion.num_frames, motion.fps, int(n)
+        pt, pq = self._proto_at(mid, fps)
+        L = len(pt) - 1  # prototype length in frames at the clip's rate (frame 0 = the seam)
+        reps = max(1, int(round(n / L))) if n >= LOOP_AT * L else 1
+        sizes = np.diff(np.round(np.linspace(0, n, reps + 1)).astype(int))
+        pos, yaw = motion.root_translation[-1, :2], float(heading(motion.rotations[-1, 0]))
+        gt, gq = [], []
+        for k in sizes:
+            t, q = stretch(pt, pq, k + 1)
+            t, q = place(t, q, pos, yaw)
+            if gq:  # loop seam: blend the previous repetition's last pose into this one
+                w = _smoothstep(np.arange(1, k + 1) / self._ramp(k, fps))
+                prev_q = np.broadcast_to(gq[-1][-1], q[1:].shape)
+                _, q[1:] = _blend(t[1:], prev_q, t[1:], q[1:], w)
+            gt.append(t[1:])
+            gq.append(q[1:])
+            pos, yaw = t[-1, :2], float(heading(q[-1, 0]))
+        proto_t, proto_q = np.concatenate(gt), np.concatenate(gq)
+        w = _smoothstep(np.arange(1, n + 1) / self._ramp(n, fps))
+        bt, bq = base.root_translation[T:], base.rotations[T:, :NUM_BODY]
+        nt, nq = _blend(bt, bq, proto_t, proto_q, w)
+        rot = base.rotations.copy()
+        rot[T:, :NUM_BODY] = nq
+        trans = base.root_translation.copy()
+        trans[T:] = nt
+        speed = L / (n / reps)
+        warns = list(base.meta.get("warnings", []))
+        if not 0.5 <= speed <= 2.0:
+            warns.append(f"motif {mid} ({L / fps:.2f} s) played at {speed:.2f}x its speed to fit {n} frames")
+        meta = {"warnings": warns, "generated": [T, T + n - 1],
+                "motif": {"id": mid, "repetitions": reps, "speed": round(speed, 4)}}
+        return base.with_(root_translation=trans, rotations=rot, meta=meta)
+
+    def _fill_run(self, base: Motion, trans: np.ndarray, rot: np.ndarray, a: int, b: int, mid: int) -> float:
+        """Write motif ``mid`` into frames ``a..b`` (inclusive) of ``trans``/``rot`` (blended with the
+        unconditioned ``base``); the keys are ``a - 1`` and ``b + 1``. Returns the playback speed."""
+        fps = base.fps
+        n = b - a + 1
+        pt, pq = self._proto_at(mid, fps)
+        L = len(pt) - 1
+        t, q = stretch(pt, pq, n + 2)
+        ks, ke = a - 1, b + 1
+        t, q = place(t, q, base.root_translation[ks, :2], float(heading(base.rotations[ks, 0])))
+        # spread the remaining heading and position error at the second key linearly over the gap
+        s = np.linspace(0.0, 1.0, n + 2)
+        dyaw = float(heading(base.rotations[ke, 0]) - heading(q[-1, 0]))
+        dyaw = (dyaw + np.pi) % (2 * np.pi) - np.pi
+        q[:, 0] = quat_mul(_yaw_quat(s * dyaw), q[:, 0])
+        derr = base.root_translation[ke] - t[-1]
+        t = t + s[:, None] * derr[None, :]
+        r = self._ramp(n + 1, fps)
+        i = np.arange(1, n + 1)
+        w = _smoothstep(np.minimum(i, n + 1 - i) / r)
+        nt, nq = _blend(base.root_translation[a:b + 1], base.rotations[a:b + 1, :NUM_BODY], t[1:-1], q[1:-1], w)
+        trans[a:b + 1], rot[a:b + 1, :NUM_BODY] = nt, nq
+        return (L / (n + 1))
+
+    def _fill(self, motion: Motion, base: Motion, known: np.ndarray, mid: int) -> Motion:
+        from .prediction import unknown_runs
+        trans, rot = base.root_translation.copy(), base.rotations.copy()
+        warns = list(base.meta.get("warnings", []))
+        speeds = []
+        for a, b in unknown_runs(known):
+            if a == 0 or b == len(known) - 1:
+                continue
+            sp = self._fill_run(base, trans, rot, a, b, mid)
+            speeds.append(sp)
+            if not 0.5 <= sp <= 2.0:
+                warns.append(f"motif {mid} played at {sp:.2f}x its speed to fit frames {a}..{b}")
+        trans[known], rot[known] = motion.root_translation[known], motion.rotations[known]
+        meta = dict(base.meta)
+        meta.update(warnings=warns, motif={"id": mid, "speed": [round(s, 4) for s in speeds]})
+        return base.with_(root_translation=trans, rotations=rot, meta=meta)
+
+    def inbetween(self, motion: Motion, start: int, end: int, motif_id) -> Motion:
+        """Frames strictly between ``start`` and ``end`` perform motif ``motif_id``; keys and the rest unchanged."""
+        mid = self.prototypes.check_id(motif_id)
+        base = self.heads.inbetween(motion, start, end)
+        known = np.ones(motion.num_frames, bool)
+        known[int(start) + 1:int(end)] = False
+        return self._fill(motion, base, known, mid)
+
+    def inbetween_keys(self, motion: Motion, keys, motif_id) -> Motion:
+        """Every gap between the ``keys`` performs motif ``motif_id`` (each gap one occurrence)."""
+        mid = self.prototypes.check_id(motif_id)
+        base = self.heads.inbetween_keys(motion, keys)
+        known = np.zeros(motion.num_frames, bool)
+        known[np.asarray(base.meta["keys"], int)] = True
+        known[:min(base.meta["keys"])] = True
+        known[max(base.meta["keys"]) + 1:] = True
+        return self._fill(motion, base, known, mid)
+
+
+def bundle_hashes(bundle: str | os.PathLike | None = None) -> tuple[str | None, str | None, int | None]:
+    """``(model_hash, vocab_hash, number of motif ids)`` of an A4Mer bundle read from its safetensors
+    header (no torch); Nones when there is no bundle or it has no vocabulary."""
+    import struct
+    path = Path(bundle) if bundle else Path(__file__).resolve().parent.parent / "assets" / "default.safetensors"
+    if not path.is_file():
+        return None, None, None
+    with open(path, "rb") as f:
+        header = json.loads(f.read(struct.unpack("<Q", f.read(8))[0]))
+    meta = header.get("__metadata__", {})
+    if "vocab" not in meta or "vocab.centroids" not in header:
+        return meta.get("model_hash"), None, None
+    v = json.loads(meta["vocab"])
+    return meta.get("model_hash"), v.get("vocab_hash"), len(v.get("patterns", [])) + int(header["vocab.centroids"]["shape"][0])
+
+
+def conditioner_for(heads, bundle: str | os.PathLike | None = None, prototypes: str | os.PathLike | None = None
+                    ) -> MotifConditioner:
+    """A :class:`MotifConditioner` on ``heads`` with the prototypes of the bundle's vocabulary
+    (default: the packaged bundle and prototype file); a mismatch is a clear error."""
+    model_hash, vocab_hash, n = bundle_hashes(bundle)
+    if n is None:
+        raise A4merError("the installed model has no motif vocabulary: motif-conditioned generation needs one")
+    protos = MotifPrototypes.load(prototypes, model_hash=model_hash, vocab_hash=vocab_hash)
+    if protos.num_motifs != n:
+        raise A4merError(f"{protos.path}: {protos.num_motifs} motif prototypes for a vocabulary of {n} motifs")
+    return MotifConditioner(protos, heads)

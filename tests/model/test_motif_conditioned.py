@@ -1,0 +1,197 @@
+"""Motif-conditioned extension / in-betweening (``a4mer.heads.motif_conditioned``) and ``--motif``.
+
+Synthetic prototypes (a known arm swing walking along a known path) make the retargeting checkable
+exactly; the packaged prototypes are checked against the packaged bundle and driven through the CLI."""
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+
+from a4mer.errors import A4merError  # noqa: E402
+from a4mer.geometry import axis_angle_to_quat, quat_angle, quat_mul  # noqa: E402
+from a4mer.heads import motif_conditioned as mcm  # noqa: E402
+from a4mer.heads.inbetween import TASKS, LearnedHeads  # noqa: E402
+from a4mer.motion import Motion  # noqa: E402
+
+UPRIGHT = np.array([np.sqrt(0.5), np.sqrt(0.5), 0.0, 0.0])  # +90 deg about X: standing, facing -Y
+
+
+def _yawed(yaw):
+    return quat_mul(mcm._yaw_quat(yaw), UPRIGHT)
+
+
+def _input(T=60, fps=30.0, yaw=0.7, seed=0):
+    """A clip walking along its heading ``yaw`` with small joint wiggles (24 joints)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(T)[:, None] / fps
+    aa = 0.15 * np.sin(t[:, :, None] * rng.uniform(1, 3, (1, 24, 3)) + rng.uniform(0, 6, (1, 24, 3)))
+    rot = axis_angle_to_quat(aa)
+    rot[:, 0] = _yawed(np.full(T, yaw))
+    fwd = mcm.quat_apply(_yawed(yaw), np.array([0.0, 0.0, 1.0]))
+    trans = np.array([1.0, -2.0, 0.9]) + 1.1 * t * fwd
+    return Motion(fps, trans, rot)
+
+
+def _prototypes(n_motifs=4, L=31, fps=15.0, model_hash="m" * 16, vocab_hash="v" * 16):
+    """Motif 0: a shoulder swing while walking 1.5 m ahead; motif 1: a turn on the spot; motif 2:
+    no prototype; motif 3: a 3-row (short) one. Stored facing +X with the pelvis at (3, 4)."""
+    rows_q, rows_t, index = [], [], []
+    n = 0
+    for m in range(n_motifs):
+        if m == 2:
+            index.append((n, n))
+            continue
+        k = L if m != 3 else 3
+        s = np.linspace(0, 1, k)
+        aa = np.zeros((k, 22, 3))
+        aa[:, 16, 2] = 1.2 * np.sin(2 * np.pi * s) + 0.3 * m  # left shoulder swing
+        aa[:, 17, 0] = -0.8 * s
+        q = axis_angle_to_quat(aa)
+        yaw = 0.0 * s if m != 1 else 1.5 * s
+        q[:, 0] = _yawed(yaw - mcm.heading(_yawed(0.0)))  # facing +X at the start
+        t = np.stack([3 + (1.5 * s if m == 0 else 0 * s), 4 + 0 * s, 0.95 + 0.05 * np.sin(np.pi * s)], 1)
+        rows_q.append(q)
+        rows_t.append(t)
+        index.append((n, n + k))
+        n += k
+    return mcm.MotifPrototypes(np.concatenate(rows_q), np.concatenate(rows_t), np.array(index), fps, model_hash,
+                               vocab_hash, tuple({"clip": f"c{m}"} if m != 2 else None for m in range(n_motifs)))
+
+
+def _classical():
+    return LearnedHeads(None, {t: False for t in TASKS}, name="classical")
+
+
+def test_extend_performs_the_prototype_after_the_ramp():
+    protos, m = _prototypes(), _input()
+    mc = mcm.MotifConditioner(protos, _classical())
+    n = 60  # the prototype's own length at 30 fps: played at its speed, once
+    out = mc.extend_clip(m, n, 0)
+    base = _classical().extend_clip(m, n)
+    T = m.num_frames
+    assert out.num_frames == T + n and out.meta["motif"] == {"id": 0, "repetitions": 1, "speed": 1.0}
+    np.testing.assert_allclose(out.rotations[:T], m.rotations, atol=1e-12)  # input untouched
+    np.testing.assert_allclose(out.root_translation[:T], m.root_translation, atol=1e-12)
+    assert quat_angle(out.rotations[T:, 16], base.rotations[T:, 16]).max() > 0.5  # not the unconditioned span
+    # after the 0.4 s ramp the body joints are exactly the prototype's (resampled 15 -> 30 fps)
+    pt, pq = protos.clip(0)
+    pt, pq = mcm.stretch(pt, pq, n + 1)
+    ramp = 12
+    d = quat_angle(out.rotations[T + ramp:, 1:22], pq[ramp + 1:, 1:22])
+    assert d.max() < 1e-6
+    # retargeted: the walk goes 1.5 m along the input's heading from the last input frame
+    yaw = mcm.heading(m.rotations[-1, 0])
+    np.testing.assert_allclose(mcm.heading(out.rotations[T + ramp:, 0]), yaw, atol=1e-6)
+    step = out.root_translation[-1, :2] - m.root_translation[-1, :2]
+    np.testing.assert_allclose(step, 1.5 * np.array([np.cos(yaw), np.sin(yaw)]), atol=1e-6)
+    # seam: the first generated frame is as close to the last input frame as the input's own steps
+    own = quat_angle(m.rotations[1:, :22], m.rotations[:-1, :22]).max()
+    assert quat_angle(out.rotations[T, :22], m.rotations[T - 1, :22]).max() <= 1.5 * own + 1e-3
+    jump = np.linalg.norm(out.root_translation[T] - m.root_translation[T - 1])
+    assert jump < 2 * np.linalg.norm(m.root_translation[1] - m.root_translation[0])
+
+
+def test_extend_loops_a_short_motif_and_turns_with_it():
+    protos, m = _prototypes(), _input(yaw=-2.0)
+    mc = mcm.MotifConditioner(protos, _classical())
+    out = mc.extend_clip(m, 180, 1)  # 3x the prototype: three turns of 1.5 rad
+    assert out.meta["motif"]["repetitions"] == 3
+    total = np.unwrap(mcm.heading(out.rotations[59:, 0]))
+    assert abs((total[-1] - total[0]) - 4.5) < 0.05
+    short = mc.extend_clip(m, 10, 0)  # 10 frames for a 2 s motif: played 6x too fast, said so
+    assert short.meta["motif"]["speed"] == 6.0 and any("6.00x" in w for w in short.meta["warnings"])
+
+
+def test_fill_meets_both_keys_and_performs_the_motif_in_the_middle():
+    protos, m = _prototypes(), _input(T=150)
+    mc = mcm.MotifConditioner(protos, _classical())
+    s, e = 40, 100
+    out = mc.inbetween(m, s, e, 0)
+    base = _classical().inbetween(m, s, e)
+    keep = np.r_[0:s + 1, e:150]
+    np.testing.assert_allclose(out.rotations[keep], m.rotations[keep], atol=1e-12)
+    np.testing.assert_allclose(out.root_translation[keep], m.root_translation[keep], atol=1e-12)
+    assert quat_angle(out.rotations[s + 1:e, 16], base.rotations[s + 1:e, 16]).max() > 0.5
+    pt, pq = protos.clip(0)
+    pt, pq = mcm.stretch(pt, pq, e - s + 1)
+    mid = np.arange(s + 13, e - 12)
+    assert quat_angle(out.rotations[mid, 1:22], pq[mid - s, 1:22]).max() < 1e-6
+    # continuity into both keys
+    own = quat_angle(m.rotations[1:, :22], m.rotations[:-1, :22]).max()
+    for a, b in ((s, s + 1), (e - 1, e)):
+        assert quat_angle(out.rotations[a, :22], out.rotations[b, :22]).max() <= 1.5 * own + 1e-3
+    blocked = mc.inbetween_keys(m, [0, 40, 100, 149], 0)
+    np.testing.assert_allclose(blocked.rotations[[0, 40, 100, 149]], m.rotations[[0, 40, 100, 149]], atol=1e-12)
+    assert len(blocked.meta["motif"]["speed"]) == 3
+
+
+def test_unknown_and_missing_motifs_are_clear_errors():
+    mc = mcm.MotifConditioner(_prototypes(), _classical())
+    m = _input()
+    with pytest.raises(A4merError, match=r"unknown motif id '7'.*4 motifs \(ids 0..3\)"):
+        mc.extend_clip(m, 20, "7")
+    with pytest.raises(A4merError, match="unknown motif id 'walk'"):
+        mc.extend_clip(m, 20, "walk")
+    with pytest.raises(A4merError, match="motif 2 has no prototype .*3 of 4 motifs"):
+        mc.inbetween(m, 10, 40, 2)
+
+
+def test_prototype_file_round_trip_and_hash_mismatch(tmp_path):
+    p = _prototypes().save(tmp_path / "p.safetensors")
+    back = mcm.MotifPrototypes.load(p, model_hash="m" * 16, vocab_hash="v" * 16)
+    a, b = _prototypes().clip(0), back.clip(0)
+    assert quat_angle(a[1], b[1]).max() < 2e-3 and np.abs(a[0] - b[0]).max() < 1e-3  # float16 rows
+    assert back.sources[2] is None and not back.has(2)
+    with pytest.raises(A4merError, match="built for vocabulary v{16}.*vocabulary is x{16}"):
+        mcm.MotifPrototypes.load(p, model_hash="m" * 16, vocab_hash="x" * 16)
+    with pytest.raises(A4merError, match="built for model m{16}"):
+        mcm.MotifPrototypes.load(p, model_hash="y" * 16)
+    (tmp_path / "bad.safetensors").write_bytes(b"garbage")
+    with pytest.raises(A4merError, match="bad.safetensors: not a readable motif prototype file"):
+        mcm.MotifPrototypes.load(tmp_path / "bad.safetensors")
+
+
+# ---- the packaged prototypes and the CLI -----------------------------------------------------
+def test_packaged_prototypes_belong_to_the_packaged_bundle():
+    model_hash, vocab_hash, n = mcm.bundle_hashes()
+    if n is None:
+        pytest.skip("no packaged model with a vocabulary")
+    mc = mcm.conditioner_for(_classical())  # raises when the bundle changed and the file was not rebuilt
+    assert mc.prototypes.num_motifs == n and mc.prototypes.vocab_hash == vocab_hash
+    assert sum(mc.prototypes.has(i) for i in range(n)) >= 0.95 * n
+    assert mcm.default_prototypes_path().stat().st_size <= 3_000_000
+
+
+def _npz(path, T=90, fps=30.0):
+    t = np.arange(T)[:, None] / fps
+    poses = 0.2 * np.sin(t * np.linspace(1, 3, 72) + np.linspace(0, 6, 72))
+    poses[:, :3] = [np.pi / 2, 0, 0]
+    trans = np.concatenate([0.4 * t, 0 * t, 0.9 + 0 * t], 1)
+    np.savez(path, poses=poses, trans=trans, betas=np.zeros(10), gender=np.array("neutral"),
+             mocap_framerate=np.array(fps))
+    return path
+
+
+def test_cli_motif_extend_and_fill(tmp_path, capsys):
+    from a4mer.cli.main import main
+    if mcm.bundle_hashes()[2] is None or not mcm.default_prototypes_path().is_file():
+        pytest.skip("no packaged model/prototypes")
+    src = _npz(tmp_path / "in.npz")
+    n = mcm.bundle_hashes()[2]
+    assert main(["extend", str(src), "--frames", "30", "-o", str(tmp_path / "e.npz"), "--motif", "0"]) == 0
+    assert main(["extend", str(src), "--frames", "30", "-o", str(tmp_path / "p.npz")]) == 0
+    a, b, c = np.load(src), np.load(tmp_path / "e.npz"), np.load(tmp_path / "p.npz")
+    np.testing.assert_array_equal(b["poses"][:90], a["poses"])
+    assert b["poses"].shape[0] == 120 and np.abs(b["poses"][95:] - c["poses"][95:]).max() > 0.1
+    q = json.loads((tmp_path / "e.quality.json").read_text())
+    assert q["motif"]["id"] == 0 and q["method"].startswith("motif 0 prototype")
+    assert main(["inbetween", str(src), "--start", "20", "--end", "70", "-o", str(tmp_path / "f.npz"),
+                 "--motif", "1"]) == 0
+    f = np.load(tmp_path / "f.npz")
+    keep = np.r_[0:21, 70:90]
+    np.testing.assert_array_equal(f["poses"][keep], a["poses"][keep])
+    assert main(["extend", str(src), "--frames", "5", "-o", str(tmp_path / "x.npz"), "--motif", str(n)]) == 1
+    err = capsys.readouterr().err
+    assert f"unknown motif id '{n}'" in err and f"{n} motifs" in err and not (tmp_path / "x.npz").exists()
