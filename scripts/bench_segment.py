@@ -232,7 +232,7 @@ def write_docs(repo: Path, res: dict, md: str, command: str) -> None:
     (repo / "docs" / "bench" / "segment.json").write_text(json.dumps(res, indent=1))
     doc = repo / "docs" / "benchmarks.md"
     text = doc.read_text() if doc.is_file() else "# Benchmarks\n"
-    body = md.replace("# Segmentation benchmark", "## Model: segmentation (atoms, motifs, speed)", 1)
+    body = md.replace("\n## ", "\n### ").replace("# Segmentation benchmark", "## Model: segmentation (atoms, motifs, speed)", 1)
     body += f"\nCommand: `{command}` (JSON: `docs/bench/segment.json`).\n"
     begin, end = "<!-- begin:model -->", "<!-- end:model -->"
     if begin in text and end in text:
