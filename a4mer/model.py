@@ -248,3 +248,21 @@ class A4Mer:
         return {"atom_tokens": tokens.astype(np.float32), "atom_spans": np.stack([b_in[:-1], b_in[1:]], 1).astype(np.int64),
                 "motif_tokens": motif_tokens.astype(np.float32), "motif_spans": mspans.reshape(-1, 2),
                 "clip_embedding": tokens.mean(0).astype(np.float32)}
+
+    def inbetween(self, motion: Any, start: int | None = None, end: int | None = None,
+                  keys: list[int] | None = None) -> Any:
+        """Frames strictly between ``start`` and ``end`` (input frame indices) generated from the rest
+        of the clip, or with ``keys`` every gap between those key frames in one pass (blocking).
+        Keys and frames outside the gaps are copied unchanged; same length, fps and skeleton."""
+        from .heads.inbetween import heads_for
+        heads = heads_for(self)
+        if keys is not None:
+            return heads.inbetween_keys(motion, keys)
+        if start is None or end is None:
+            raise A4merError("inbetween needs start and end frames, or keys")
+        return heads.inbetween(motion, start, end)
+
+    def extend(self, motion: Any, n: int) -> Any:
+        """``motion`` followed by ``n`` generated frames at its own fps (input frames unchanged)."""
+        from .heads.inbetween import heads_for
+        return heads_for(self).extend_clip(motion, n)
