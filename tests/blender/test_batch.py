@@ -227,14 +227,14 @@ def test_worker_heads_subprocess_matches_in_process():
     here = _heads(argparse.Namespace(checkpoint="", python=None))
     there = WorkerHeads(sys.executable)
     a, b = here.inbetween(m, 15, 30), there.inbetween(m, 15, 30)
-    np.testing.assert_allclose(a.joint_positions(), b.joint_positions(), atol=1e-9)
+    np.testing.assert_allclose(a.joint_positions(), b.joint_positions(), atol=1e-6)
     assert np.abs(a.joint_positions()[16:30] - m.joint_positions()[16:30]).max() > 1e-4  # frames were generated
     c, d = here.extend_clip(m, 8), there.extend_clip(m, 8)
     assert c.num_frames == d.num_frames == 58
-    np.testing.assert_allclose(c.joint_positions(), d.joint_positions(), atol=1e-9)
+    np.testing.assert_allclose(c.joint_positions(), d.joint_positions(), atol=1e-6)
     keys = [k for k in range(50) if not 10 < k < 20 and not 30 < k < 35]
     e, f = here.inbetween_keys(m, keys), there.inbetween_keys(m, keys)
-    np.testing.assert_allclose(e.joint_positions(), f.joint_positions(), atol=1e-9)
+    np.testing.assert_allclose(e.joint_positions(), f.joint_positions(), atol=1e-6)
     np.testing.assert_allclose(e.joint_positions()[keys], m.joint_positions()[keys], atol=1e-9)
     with pytest.raises(Exception, match="a4mer inbetween failed"):
         there.inbetween(m, 10, 400)
