@@ -22,3 +22,13 @@ def data_root() -> Path:
     if not root.is_dir():
         pytest.skip(f"real mocap data not found at {root} (set A4MER_DATA to the shared/data folder)")
     return root
+
+
+@pytest.fixture(scope="session")
+def cmu_dance(data_root, tmp_path_factory) -> Path:
+    """The CMU dance archive unpacked once per test session (``bvh/<kind>/NN.bvh``)."""
+    import tarfile
+    dest = tmp_path_factory.mktemp("cmu-dance")
+    with tarfile.open(data_root / "cmu-dance" / "cmu-dance.tar.xz", "r:xz") as t:
+        t.extractall(dest, filter="data")
+    return dest

@@ -6,7 +6,6 @@ tarfile into a temporary folder) take about 20 s each on one core.
 from __future__ import annotations
 
 import csv
-import tarfile
 from pathlib import Path
 
 import numpy as np
@@ -57,14 +56,6 @@ def test_bandai_dataset1_every_clip(data_root):
         assert len(clip.names) == 22 + 5  # 22 joints + 5 end sites (head, hands, toes)
         hip = _check_upright(clip, "Head", "Hips", ("Foot_L", "Foot_R"), r["file"])
         assert 0.6 < np.median(hip) < 1.3, (r["file"], np.median(hip))
-
-
-@pytest.fixture(scope="module")
-def cmu_dance(data_root, tmp_path_factory) -> Path:
-    dest = tmp_path_factory.mktemp("cmu-dance")
-    with tarfile.open(data_root / "cmu-dance" / "cmu-dance.tar.xz", "r:xz") as t:
-        t.extractall(dest, filter="data")
-    return dest
 
 
 def test_cmu_dance_every_clip(data_root, cmu_dance):

@@ -3,7 +3,6 @@
 A deterministic sample runs by default; ``-m slow`` runs every clip of every data set.
 """
 import csv
-import tarfile
 from pathlib import Path
 
 import numpy as np
@@ -44,14 +43,6 @@ def _bandai1(root: Path):
     return sorted((root / "bandai-namco" / "dataset-1" / "bvh").glob("*.bvh"))
 
 
-@pytest.fixture(scope="session")
-def cmu_dir(data_root, tmp_path_factory):
-    dest = tmp_path_factory.mktemp("cmu")
-    with tarfile.open(data_root / "cmu-dance" / "cmu-dance.tar.xz", "r:xz") as t:
-        t.extractall(dest, filter="data")
-    return dest
-
-
 def test_hdm05_sample(data_root):
     rows = _hdm05_rows(data_root)[::24]
     for r in rows:
@@ -65,16 +56,16 @@ def test_bandai_sample(data_root):
         _assert_ok(check_clip(p), p.name)
 
 
-def test_cmu_dance_sample(cmu_dir):
-    for p in sorted(cmu_dir.rglob("*.bvh"))[::10]:
+def test_cmu_dance_sample(cmu_dance):
+    for p in sorted(cmu_dance.rglob("*.bvh"))[::10]:
         _assert_ok(check_clip(p), p.name)
 
 
 @pytest.mark.slow
-def test_every_clip(data_root, cmu_dir):
+def test_every_clip(data_root, cmu_dance):
     for r in _hdm05_rows(data_root):
         _assert_ok(check_clip(data_root / "hdm05" / r["file"], asf=data_root / "hdm05" / r["asf"]), r["file"])
-    for p in _bandai1(data_root) + sorted(cmu_dir.rglob("*.bvh")):
+    for p in _bandai1(data_root) + sorted(cmu_dance.rglob("*.bvh")):
         _assert_ok(check_clip(p), p.name)
 
 
