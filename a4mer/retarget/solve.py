@@ -142,6 +142,28 @@ def _calibrated(q_src: np.ndarray, g_ref: np.ndarray) -> np.ndarray:
     return quat_mul(q_src, rotmat_to_quat(k))
 
 
+def _solve_joint(j: int, g_parent: np.ndarray, pos: dict[int, np.ndarray],
+                 kids: list[tuple[int, np.ndarray]], q_src: np.ndarray | None) -> np.ndarray:
+    """Global rotation (T, 4) of mapped SMPL joint ``j`` given its parent's (T, 4), the target
+    positions, its effective children (joint, summed rest offset) and its source orientation."""
+    tri = _triad(j, pos)
+    if tri is not None:
+        return tri
+    bones = [(off, pos[c] - pos[j]) for c, off in kids]
+    bones = [(off, u, np.linalg.norm(u, axis=-1)) for off, u in bones if _usable(u)]
+    if len(bones) >= 2:
+        return _kabsch(np.array([b[0] for b in bones]), np.stack([b[1] for b in bones], axis=1),
+                       np.stack([b[2] for b in bones], axis=1))
+    if len(bones) == 1:
+        off, u, _ = bones[0]
+        g_swing = quat_mul(quat_between(quat_apply(g_parent, off), u), g_parent)
+        if q_src is None:
+            return g_swing
+        g_ref = _calibrated(q_src, g_swing)  # the source's twist, calibrated once per clip
+        return quat_mul(quat_between(quat_apply(g_ref, off), u), g_ref)
+    return _calibrated(q_src, g_parent) if q_src is not None else g_parent
+
+
 def retarget(src: SourceClip, bmap: BoneMap, scale: float | None = None) -> RetargetResult:
     """Retarget ``src`` onto SMPL-24; ``scale`` overrides the leg-length ratio for root translation."""
     rot_src, pos = _targets(src, bmap)
@@ -156,31 +178,8 @@ def retarget(src: SourceClip, bmap: BoneMap, scale: float | None = None) -> Reta
     for j in range(SMPL.num_joints):
         p = SMPL.parents[j]
         g_parent = g[:, p] if p >= 0 else np.tile([1.0, 0, 0, 0], (T, 1))
-        if j not in mapped:
-            g[:, j] = g_parent
-            continue
-        tri = _triad(j, pos)
-        if tri is not None:
-            g[:, j] = tri
-            continue
-        bones = [(c, off, pos[c] - pos[j]) for c, off in kids[j]]
-        lens = np.array([np.linalg.norm(u, axis=-1) for _, _, u in bones]).T if bones else np.zeros((T, 0))
-        valid = [i for i in range(len(bones)) if lens[:, i].mean() > 1e-3]
-        if len(valid) >= 2:
-            rest = np.array([bones[i][1] for i in valid])
-            obs = np.stack([bones[i][2] for i in valid], axis=1)
-            g[:, j] = _kabsch(rest, obs, lens[:, valid])
-            continue
-        if len(valid) == 1:
-            _, off, u = bones[valid[0]]
-            g_swing = quat_mul(quat_between(quat_apply(g_parent, off), u), g_parent)
-            if j in rot_src:
-                g_ref = _calibrated(qsrc[:, rot_src[j]], g_swing)
-                g[:, j] = quat_mul(quat_between(quat_apply(g_ref, off), u), g_ref)
-            else:
-                g[:, j] = g_swing
-            continue
-        g[:, j] = _calibrated(qsrc[:, rot_src[j]], g_parent) if j in rot_src else g_parent
+        q_src = qsrc[:, rot_src[j]] if j in rot_src else None
+        g[:, j] = _solve_joint(j, g_parent, pos, kids[j], q_src) if j in mapped else g_parent
     local = g.copy()
     for j in range(1, SMPL.num_joints):
         local[:, j] = quat_mul(quat_conj(g[:, SMPL.parents[j]]), g[:, j])
