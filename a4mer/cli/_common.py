@@ -33,3 +33,32 @@ def collect_inputs(items: list[str]) -> list[Path]:
     if not out:
         raise A4merError("no input clips found in " + ", ".join(items))
     return out
+
+
+def output_targets(inputs: list[Path], output: str, suffix: str = ".npz") -> list[Path]:
+    """One output path per input: ``output`` itself for a single input naming a ``suffix`` file,
+    else ``output/<stem><suffix>`` (the folder is created)."""
+    out = Path(output)
+    many = len(inputs) > 1 or out.is_dir() or out.suffix.lower() != suffix
+    if not many:
+        return [out]
+    out.mkdir(parents=True, exist_ok=True)
+    return [out / (p.stem + suffix) for p in inputs]
+
+
+def run_each(verb: str, inputs: list[Path], targets: list[Path], process) -> int:
+    """Call ``process(input, target) -> summary`` for every clip; a failing clip (A4merError or an
+    OS error) is one line on stderr and the others go on. Exit code 1 if any failed."""
+    import sys
+    failed = 0
+    for path, target in zip(inputs, targets):
+        try:
+            summary = process(path, target)
+        except (A4merError, OSError) as e:
+            failed += 1
+            print(f"a4mer {verb}: error: {e}", file=sys.stderr)
+            continue
+        print(f"{path} -> {target} ({summary})")
+    if failed:
+        print(f"a4mer {verb}: {failed} of {len(inputs)} clips failed", file=sys.stderr)
+    return 1 if failed else 0
