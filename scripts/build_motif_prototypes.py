@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fps", type=float, default=15.0, help="frame rate of the stored rows (divides 30)")
     p.add_argument("--near", type=float, default=0.75,
                    help="pool-sharing choice among this fraction of the candidates nearest the mean (at least 3)")
-    p.add_argument("--tries", type=int, default=8,
+    p.add_argument("--tries", type=int, default=0,
                    help="candidates (fewest new frames first) segmented alone to find one recognised as the motif")
     p.add_argument("--max-clips", type=int, default=0, help="encode at most this many clips (0 = all needed)")
     args = p.parse_args(argv)

@@ -77,9 +77,11 @@ def check_motif(motif: str | None) -> int | None:
 
 def motif_conditioner(heads, motif: int):
     """The :class:`~a4mer.heads.motif_conditioned.MotifConditioner` for ``--motif`` on ``heads`` (the
-    packaged prototypes of the installed model's vocabulary; a motif without prototype is an error)."""
+    packaged prototypes of the installed model's vocabulary; a motif without prototype is an error),
+    with the installed model checking which transition variant it recognises as the motif."""
     from ..heads.motif_conditioned import conditioner_for
-    mc = conditioner_for(heads)
+    from ..model import A4Mer
+    mc = conditioner_for(heads, verifier=A4Mer.load())
     mc.prototypes.check_id(motif)
     return mc
 

@@ -6,18 +6,20 @@ training data (chosen by ``scripts/build_motif_prototypes.py``: among the occurr
 model's own segmentation labels with that id, the one whose atom tokens are nearest the mean of
 all of them). The prototype is retargeted onto the caller's clip:
 
-- **extension** (``n`` frames after the last input frame): the prototype's root path and heading
-  are rotated and translated so it starts at the last input frame's pelvis position and heading;
-  the prototype is **time-stretched** (resampled by time) to the ``n`` frames, or, when ``n`` is at
-  least 1.5x the prototype's own length, **looped**: ``r = round(n / length)`` repetitions, each
-  stretched to ``n / r`` frames and starting where the previous one ended. The body joints blend
-  from the unconditioned continuation (the heads' answer, continuous with the input) into the
-  prototype over the first ``ramp_s`` seconds (slerp with a smoothstep weight; root position lerped
-  the same way), so the seam is continuous.
-- **fill** (frames strictly between two keys): the prototype is time-stretched to the gap, placed
-  at the first key (position and heading), its remaining position and heading error at the second
-  key spread linearly over the gap, and blended with the unconditioned fill at both ends (weight 0
-  at the keys): the keys and every kept frame are exactly the input's.
+- **extension** (``n`` frames after the last input frame): a transition of ``R - 1`` frames
+  (``R`` = ``ramp_s`` = 0.4 s, at most a third of the span) blends the body joints from the
+  unconditioned continuation (the heads' answer, continuous with the input) into the prototype's
+  first pose (slerp with a smoothstep weight; the root follows the continuation); the remaining
+  frames play the **whole** prototype, its root path and heading rotated and translated to start
+  where the transition ends, facing the last input frame's heading. The prototype is
+  **time-stretched** (resampled by time) to those frames or, when they are at least 1.5x its own
+  length, **looped**: ``r = round(frames / length)`` repetitions, each stretched to ``frames / r``
+  and starting where the previous one ended (a short slerp across each loop seam).
+- **fill** (frames strictly between two keys): the same transition after the first key and before
+  the second; in between the whole prototype, time-stretched, placed at the end of the first
+  transition (position and heading), its remaining position and heading error at the start of the
+  second transition spread linearly over it. The weight is 0 at the keys: the keys and every kept
+  frame are exactly the input's.
 
 Joints beyond the 22 body joints (hands, face) keep the unconditioned answer.
 
@@ -48,6 +50,22 @@ SCHEMA = 1
 RAMP_SECONDS = 0.4
 LOOP_AT = 1.5  # extension loops the prototype when n >= LOOP_AT x its length
 NUM_BODY = 22
+VARIANT_RAMPS = (0.4, 0.25, 0.6, 0.15, 0.8)  # transition lengths (s) tried when verifying
+
+
+def span_scores(seg: dict, a: int, b: int, motif_id: int, pattern: tuple) -> dict:
+    """How a segment record (``A4Mer.segment``) sees the generated frames ``a..b`` (inclusive):
+    ``exact`` = a motif occurrence with ``motif_id`` overlaps >= 50 % of them; ``ngram`` = the code
+    ``pattern`` occurs contiguously among the codes of the atoms lying mostly (>= 50 %) inside them;
+    ``codes`` = fraction of the pattern's distinct codes among those atoms' codes."""
+    n = b - a + 1
+    exact = any(m["motif_id"] == motif_id and min(m["end_frame"], b + 1) - max(m["start_frame"], a) >= 0.5 * n
+                for m in seg["motifs"])
+    inside = [x["code"] for x in seg["atoms"]
+              if min(x["end_frame"], b + 1) - max(x["start_frame"], a) >= 0.5 * (x["end_frame"] - x["start_frame"])]
+    L = len(pattern)
+    ngram = any(tuple(inside[i:i + L]) == tuple(pattern) for i in range(len(inside) - L + 1))
+    return {"exact": bool(exact), "ngram": bool(ngram), "codes": len(set(pattern) & set(inside)) / len(set(pattern))}
 
 
 def default_prototypes_path() -> Path:
@@ -209,28 +227,67 @@ class MotifConditioner:
     :class:`~a4mer.heads.inbetween.LearnedHeads`) gives the unconditioned answer that the prototype
     is blended from (see the module docstring)."""
 
-    def __init__(self, prototypes: MotifPrototypes, heads, ramp_s: float = RAMP_SECONDS):
+    def __init__(self, prototypes: MotifPrototypes, heads, ramp_s: float = RAMP_SECONDS, verifier=None,
+                 ramps: tuple[float, ...] = VARIANT_RAMPS):
         self.prototypes, self.heads, self.ramp_s = prototypes, heads, float(ramp_s)
+        self.verifier, self.ramps = verifier, tuple(ramps)
 
     def _proto_at(self, motif_id: int, fps: float) -> tuple[np.ndarray, np.ndarray]:
         t, q = self.prototypes.clip(motif_id)
         n = max(2, int(round((len(t) - 1) * fps / self.prototypes.fps)) + 1)
         return stretch(t, q, n) if n != len(t) else (t, q)
 
-    def _ramp(self, n: int, fps: float) -> int:
-        return int(max(1, min(round(self.ramp_s * fps), n // 3)))
+    def _ramp(self, n: int, fps: float, ramp_s: float | None = None) -> int:
+        ramp_s = self.ramp_s if ramp_s is None else ramp_s
+        return int(max(1, min(round(ramp_s * fps), n // 3)))
+
+    def _verified(self, make, spans: list[tuple[int, int]], mid: int) -> Motion:
+        """``make(ramp_s) -> Motion`` for the transition lengths to try; without a verifier the default
+        one. With one (an :class:`~a4mer.model.A4Mer`), each variant is segmented and the first whose
+        every span is recognised as ``mid`` is returned (else the best by mean score: exact, n-gram,
+        codes); ``meta['motif']`` gains ``recognised``, ``ramp_s`` and ``variants_tried``."""
+        if self.verifier is None:
+            return make(self.ramp_s)
+        pattern = self.verifier.vocab.motif_pattern(mid)
+        best, best_key, tried = None, None, 0
+        for i, r in enumerate(self.ramps):
+            out = make(r)
+            lo = max(0, min(a for a, _ in spans) - int(10 * out.fps))  # 10 s of context is what the model sees
+            hi = min(out.num_frames, max(b for _, b in spans) + 1 + int(10 * out.fps))
+            seg = self.verifier.segment(out.slice(lo, hi))
+            sc = [span_scores(seg, a - lo, b - lo, mid, pattern) for a, b in spans]
+            key = (all(x["exact"] for x in sc), np.mean([x["exact"] for x in sc]), np.mean([x["ngram"] for x in sc]),
+                   np.mean([x["codes"] for x in sc]))
+            tried = i + 1
+            if best_key is None or key > best_key:
+                best, best_key = (out, r), key
+            if key[0]:
+                break
+        out, r = best
+        meta = dict(out.meta)
+        meta["motif"] = dict(meta["motif"], recognised=bool(best_key[0]), ramp_s=r, variants_tried=tried)
+        return out.with_(meta=meta)
 
     def extend_clip(self, motion: Motion, n: int, motif_id) -> Motion:
         """``motion`` followed by ``n`` frames performing motif ``motif_id`` (input frames unchanged).
         ``result.meta``: ``generated``, ``warnings``, ``motif`` (id, repetitions, speed)."""
         mid = self.prototypes.check_id(motif_id)
         base = self.heads.extend_clip(motion, n)
-        T, fps, n = motion.num_frames, motion.fps, int(n)
+        T, n = motion.num_frames, int(n)
+        return self._verified(lambda r: self._extend(motion, base, n, mid, r), [(T, T + n - 1)], mid)
+
+    def _extend(self, motion: Motion, base: Motion, n: int, mid: int, ramp_s: float) -> Motion:
+        T, fps = motion.num_frames, motion.fps
         pt, pq = self._proto_at(mid, fps)
-        L = len(pt) - 1  # prototype length in frames at the clip's rate (frame 0 = the seam)
-        reps = max(1, int(round(n / L))) if n >= LOOP_AT * L else 1
-        sizes = np.diff(np.round(np.linspace(0, n, reps + 1)).astype(int))
-        pos, yaw = motion.root_translation[-1, :2], float(heading(motion.rotations[-1, 0]))
+        L = len(pt) - 1  # prototype length in frame steps at the clip's rate
+        R = self._ramp(n, fps, ramp_s)
+        m = n - R + 1  # generated frames T+R-1 .. T+n-1 play the prototype (its frame 0 first)
+        if m < 2:
+            R, m = 1, n
+        bt, bq = base.root_translation[T:], base.rotations[T:, :NUM_BODY]
+        reps = max(1, int(round((m - 1) / L))) if m - 1 >= LOOP_AT * L else 1
+        sizes = np.diff(np.round(np.linspace(0, m - 1, reps + 1)).astype(int))
+        pos, yaw = bt[R - 1, :2], float(heading(motion.rotations[-1, 0]))
         gt, gq = [], []
         for k in sizes:
             t, q = stretch(pt, pq, k + 1)
@@ -239,58 +296,72 @@ class MotifConditioner:
                 w = _smoothstep(np.arange(1, k + 1) / self._ramp(k, fps))
                 prev_q = np.broadcast_to(gq[-1][-1], q[1:].shape)
                 _, q[1:] = _blend(t[1:], prev_q, t[1:], q[1:], w)
-            gt.append(t[1:])
-            gq.append(q[1:])
+                t, q = t[1:], q[1:]
+            gt.append(t)
+            gq.append(q)
             pos, yaw = t[-1, :2], float(heading(q[-1, 0]))
-        proto_t, proto_q = np.concatenate(gt), np.concatenate(gq)
-        w = _smoothstep(np.arange(1, n + 1) / self._ramp(n, fps))
-        bt, bq = base.root_translation[T:], base.rotations[T:, :NUM_BODY]
-        nt, nq = _blend(bt, bq, proto_t, proto_q, w)
+        proto_t, proto_q = np.concatenate(gt), np.concatenate(gq)  # (m, ...)
+        # the transition (first R-1 frames) holds the prototype's first pose; the root follows the base
+        tgt_t = np.concatenate([bt[:R - 1], proto_t])
+        tgt_q = np.concatenate([np.repeat(proto_q[:1], R - 1, 0), proto_q])
+        w = _smoothstep(np.arange(1, n + 1) / R)
+        nt, nq = _blend(bt, bq, tgt_t, tgt_q, w)
         rot = base.rotations.copy()
         rot[T:, :NUM_BODY] = nq
         trans = base.root_translation.copy()
         trans[T:] = nt
-        speed = L / (n / reps)
+        speed = L / ((m - 1) / reps) if m > 1 else float("inf")
         warns = list(base.meta.get("warnings", []))
         if not 0.5 <= speed <= 2.0:
             warns.append(f"motif {mid} ({L / fps:.2f} s) played at {speed:.2f}x its speed to fit {n} frames")
         meta = {"warnings": warns, "generated": [T, T + n - 1],
-                "motif": {"id": mid, "repetitions": reps, "speed": round(speed, 4)}}
+                "motif": {"id": mid, "repetitions": reps, "speed": round(speed, 4), "transition_frames": R - 1}}
         return base.with_(root_translation=trans, rotations=rot, meta=meta)
 
-    def _fill_run(self, base: Motion, trans: np.ndarray, rot: np.ndarray, a: int, b: int, mid: int) -> float:
+    def _fill_run(self, base: Motion, trans: np.ndarray, rot: np.ndarray, a: int, b: int, mid: int,
+                  ramp_s: float) -> float:
         """Write motif ``mid`` into frames ``a..b`` (inclusive) of ``trans``/``rot`` (blended with the
         unconditioned ``base``); the keys are ``a - 1`` and ``b + 1``. Returns the playback speed."""
         fps = base.fps
         n = b - a + 1
         pt, pq = self._proto_at(mid, fps)
         L = len(pt) - 1
-        t, q = stretch(pt, pq, n + 2)
-        ks, ke = a - 1, b + 1
-        t, q = place(t, q, base.root_translation[ks, :2], float(heading(base.rotations[ks, 0])))
-        # spread the remaining heading and position error at the second key linearly over the gap
-        s = np.linspace(0.0, 1.0, n + 2)
-        dyaw = float(heading(base.rotations[ke, 0]) - heading(q[-1, 0]))
+        R = self._ramp(n + 1, fps, ramp_s)
+        m = n - 2 * (R - 1)  # frames f0..f1 play the whole prototype; transitions before and after
+        if m < 2:
+            R, m = 1, n
+        f0, f1 = a + R - 1, b - R + 1
+        t, q = stretch(pt, pq, m)
+        bt, bq = base.root_translation, base.rotations
+        t, q = place(t, q, bt[f0, :2], float(heading(bq[f0, 0])))
+        # spread the remaining heading and position error at f1 linearly over the prototype
+        s = np.linspace(0.0, 1.0, m)
+        dyaw = float(heading(bq[f1, 0]) - heading(q[-1, 0]))
         dyaw = (dyaw + np.pi) % (2 * np.pi) - np.pi
         q[:, 0] = quat_mul(_yaw_quat(s * dyaw), q[:, 0])
-        derr = base.root_translation[ke] - t[-1]
+        derr = bt[f1] - t[-1]
+        derr[2] = 0.0
         t = t + s[:, None] * derr[None, :]
-        r = self._ramp(n + 1, fps)
+        tgt_t = bt[a:b + 1].copy()
+        tgt_t[R - 1:R - 1 + m] = t
+        tgt_q = np.concatenate([np.repeat(q[:1], R - 1, 0), q, np.repeat(q[-1:], R - 1, 0)])
         i = np.arange(1, n + 1)
-        w = _smoothstep(np.minimum(i, n + 1 - i) / r)
-        nt, nq = _blend(base.root_translation[a:b + 1], base.rotations[a:b + 1, :NUM_BODY], t[1:-1], q[1:-1], w)
+        w = _smoothstep(np.minimum(i, n + 1 - i) / R)
+        nt, nq = _blend(bt[a:b + 1], bq[a:b + 1, :NUM_BODY], tgt_t, tgt_q, w)
         trans[a:b + 1], rot[a:b + 1, :NUM_BODY] = nt, nq
-        return (L / (n + 1))
+        return L / (m - 1)
 
     def _fill(self, motion: Motion, base: Motion, known: np.ndarray, mid: int) -> Motion:
         from .prediction import unknown_runs
+        runs = [(a, b) for a, b in unknown_runs(known) if a > 0 and b < len(known) - 1]
+        return self._verified(lambda r: self._fill_with(motion, base, known, runs, mid, r), runs, mid)
+
+    def _fill_with(self, motion, base, known, runs, mid, ramp_s) -> Motion:
         trans, rot = base.root_translation.copy(), base.rotations.copy()
         warns = list(base.meta.get("warnings", []))
         speeds = []
-        for a, b in unknown_runs(known):
-            if a == 0 or b == len(known) - 1:
-                continue
-            sp = self._fill_run(base, trans, rot, a, b, mid)
+        for a, b in runs:
+            sp = self._fill_run(base, trans, rot, a, b, mid, ramp_s)
             speeds.append(sp)
             if not 0.5 <= sp <= 2.0:
                 warns.append(f"motif {mid} played at {sp:.2f}x its speed to fit frames {a}..{b}")
@@ -334,14 +405,17 @@ def bundle_hashes(bundle: str | os.PathLike | None = None) -> tuple[str | None, 
     return meta.get("model_hash"), v.get("vocab_hash"), len(v.get("patterns", [])) + int(header["vocab.centroids"]["shape"][0])
 
 
-def conditioner_for(heads, bundle: str | os.PathLike | None = None, prototypes: str | os.PathLike | None = None
-                    ) -> MotifConditioner:
+def conditioner_for(heads, bundle: str | os.PathLike | None = None, prototypes: str | os.PathLike | None = None,
+                    verifier=None) -> MotifConditioner:
     """A :class:`MotifConditioner` on ``heads`` with the prototypes of the bundle's vocabulary
-    (default: the packaged bundle and prototype file); a mismatch is a clear error."""
+    (default: the packaged bundle and prototype file); a mismatch is a clear error. ``verifier``: an
+    :class:`~a4mer.model.A4Mer` (of that bundle) that checks the variants, see :meth:`MotifConditioner._verified`."""
     model_hash, vocab_hash, n = bundle_hashes(bundle)
     if n is None:
         raise A4merError("the installed model has no motif vocabulary: motif-conditioned generation needs one")
     protos = MotifPrototypes.load(prototypes, model_hash=model_hash, vocab_hash=vocab_hash)
     if protos.num_motifs != n:
         raise A4merError(f"{protos.path}: {protos.num_motifs} motif prototypes for a vocabulary of {n} motifs")
-    return MotifConditioner(protos, heads)
+    if verifier is not None:
+        protos.check(verifier.model_hash, verifier.vocab.hash if verifier.vocab is not None else None)
+    return MotifConditioner(protos, heads, verifier=verifier)

@@ -64,27 +64,26 @@ def _classical():
     return LearnedHeads(None, {t: False for t in TASKS}, name="classical")
 
 
-def test_extend_performs_the_prototype_after_the_ramp():
+def test_extend_performs_the_prototype_after_the_transition():
     protos, m = _prototypes(), _input()
     mc = mcm.MotifConditioner(protos, _classical())
-    n = 60  # the prototype's own length at 30 fps: played at its speed, once
+    n, R = 72, 12  # 0.4 s transition (R - 1 frames), then the 60-step prototype at its own speed
     out = mc.extend_clip(m, n, 0)
     base = _classical().extend_clip(m, n)
     T = m.num_frames
-    assert out.num_frames == T + n and out.meta["motif"] == {"id": 0, "repetitions": 1, "speed": 1.0}
+    assert out.num_frames == T + n
+    assert out.meta["motif"] == {"id": 0, "repetitions": 1, "speed": 1.0, "transition_frames": R - 1}
     np.testing.assert_allclose(out.rotations[:T], m.rotations, atol=1e-12)  # input untouched
     np.testing.assert_allclose(out.root_translation[:T], m.root_translation, atol=1e-12)
     assert quat_angle(out.rotations[T:, 16], base.rotations[T:, 16]).max() > 0.5  # not the unconditioned span
-    # after the 0.4 s ramp the body joints are exactly the prototype's (resampled 15 -> 30 fps)
-    pt, pq = protos.clip(0)
-    pt, pq = mcm.stretch(pt, pq, n + 1)
-    ramp = 12
-    d = quat_angle(out.rotations[T + ramp:, 1:22], pq[ramp + 1:, 1:22])
-    assert d.max() < 1e-6
-    # retargeted: the walk goes 1.5 m along the input's heading from the last input frame
+    # after the transition the body joints are exactly the whole prototype (resampled 15 -> 30 fps)
+    pt, pq = mc._proto_at(0, 30.0)
+    assert len(pq) == 61
+    assert quat_angle(out.rotations[T + R - 1:, 1:22], pq[:, 1:22]).max() < 1e-6
+    # retargeted: facing the input's last heading, walking 1.5 m along it
     yaw = mcm.heading(m.rotations[-1, 0])
-    np.testing.assert_allclose(mcm.heading(out.rotations[T + ramp:, 0]), yaw, atol=1e-6)
-    step = out.root_translation[-1, :2] - m.root_translation[-1, :2]
+    np.testing.assert_allclose(mcm.heading(out.rotations[T + R - 1:, 0]), yaw, atol=1e-6)
+    step = out.root_translation[-1, :2] - out.root_translation[T + R - 1, :2]
     np.testing.assert_allclose(step, 1.5 * np.array([np.cos(yaw), np.sin(yaw)]), atol=1e-6)
     # seam: the first generated frame is as close to the last input frame as the input's own steps
     own = quat_angle(m.rotations[1:, :22], m.rotations[:-1, :22]).max()
@@ -100,8 +99,9 @@ def test_extend_loops_a_short_motif_and_turns_with_it():
     assert out.meta["motif"]["repetitions"] == 3
     total = np.unwrap(mcm.heading(out.rotations[59:, 0]))
     assert abs((total[-1] - total[0]) - 4.5) < 0.05
-    short = mc.extend_clip(m, 10, 0)  # 10 frames for a 2 s motif: played 6x too fast, said so
-    assert short.meta["motif"]["speed"] == 6.0 and any("6.00x" in w for w in short.meta["warnings"])
+    short = mc.extend_clip(m, 10, 0)  # 10 frames for a 2 s motif: played much too fast, said so
+    sp = short.meta["motif"]["speed"]
+    assert sp > 2 and any(f"{sp:.2f}x its speed" in w for w in short.meta["warnings"])
 
 
 def test_fill_meets_both_keys_and_performs_the_motif_in_the_middle():
@@ -114,10 +114,10 @@ def test_fill_meets_both_keys_and_performs_the_motif_in_the_middle():
     np.testing.assert_allclose(out.rotations[keep], m.rotations[keep], atol=1e-12)
     np.testing.assert_allclose(out.root_translation[keep], m.root_translation[keep], atol=1e-12)
     assert quat_angle(out.rotations[s + 1:e, 16], base.rotations[s + 1:e, 16]).max() > 0.5
-    pt, pq = protos.clip(0)
-    pt, pq = mcm.stretch(pt, pq, e - s + 1)
-    mid = np.arange(s + 13, e - 12)
-    assert quat_angle(out.rotations[mid, 1:22], pq[mid - s, 1:22]).max() < 1e-6
+    pt, pq = mc._proto_at(0, 30.0)
+    f0, f1 = s + 12, e - 12  # 0.4 s transitions after / before the keys, the whole prototype between
+    pt, pq = mcm.stretch(pt, pq, f1 - f0 + 1)
+    assert quat_angle(out.rotations[f0:f1 + 1, 1:22], pq[:, 1:22]).max() < 1e-6
     # continuity into both keys
     own = quat_angle(m.rotations[1:, :22], m.rotations[:-1, :22]).max()
     for a, b in ((s, s + 1), (e - 1, e)):
@@ -125,6 +125,39 @@ def test_fill_meets_both_keys_and_performs_the_motif_in_the_middle():
     blocked = mc.inbetween_keys(m, [0, 40, 100, 149], 0)
     np.testing.assert_allclose(blocked.rotations[[0, 40, 100, 149]], m.rotations[[0, 40, 100, 149]], atol=1e-12)
     assert len(blocked.meta["motif"]["speed"]) == 3
+
+
+class _Verifier:
+    """Stands in for A4Mer.segment: 'recognises' motif 0 only when the transition is 0.6 s long."""
+
+    model_hash, calls = "m" * 16, 0
+
+    class vocab:
+        hash = "v" * 16
+
+        @staticmethod
+        def motif_pattern(i):
+            return (i, i)
+
+    def __init__(self, conditioner):
+        self.mc = conditioner
+
+    def segment(self, motion):
+        type(self).calls += 1
+        t = motion.meta["motif"].get("transition_frames")
+        mid = 0 if t == 17 else 3
+        return {"atoms": [], "motifs": [{"motif_id": mid, "start_frame": 0, "end_frame": motion.num_frames}]}
+
+
+def test_verifier_picks_the_variant_the_model_recognises():
+    mc = mcm.MotifConditioner(_prototypes(), _classical())
+    mc.verifier = _Verifier(mc)
+    out = mc.extend_clip(_input(), 90, 0)
+    assert out.meta["motif"]["recognised"] and out.meta["motif"]["ramp_s"] == 0.6
+    assert out.meta["motif"]["variants_tried"] == 3 and out.meta["motif"]["transition_frames"] == 17
+    none = mc.extend_clip(_input(), 90, 1)  # never recognised: the best (first) variant, said so
+    assert not none.meta["motif"]["recognised"] and none.meta["motif"]["variants_tried"] == 5
+    assert none.meta["motif"]["ramp_s"] == 0.4
 
 
 def test_unknown_and_missing_motifs_are_clear_errors():
@@ -187,6 +220,7 @@ def test_cli_motif_extend_and_fill(tmp_path, capsys):
     assert b["poses"].shape[0] == 120 and np.abs(b["poses"][95:] - c["poses"][95:]).max() > 0.1
     q = json.loads((tmp_path / "e.quality.json").read_text())
     assert q["motif"]["id"] == 0 and q["method"].startswith("motif 0 prototype")
+    assert isinstance(q["motif"]["recognised"], bool) and 1 <= q["motif"]["variants_tried"] <= 5
     assert main(["inbetween", str(src), "--start", "20", "--end", "70", "-o", str(tmp_path / "f.npz"),
                  "--motif", "1"]) == 0
     f = np.load(tmp_path / "f.npz")
