@@ -100,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--commit", action="store_true", help="commit each result JSON when written")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--suffix", default="", help="appended to result and run names (e.g. _seed1 for a second seed)")
     p.add_argument("--wait-cmd", default=None,
                    help="shell command polled every 30 s after data preparation; training starts once it exits 0 "
                         "(e.g. to wait until another job has released the CPU)")
@@ -111,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     if bad:
         p.error(f"unknown variants {bad}; known: {list(ABLATIONS)}")
     if a.skip_existing:
-        names = [n for n in names if not (outdir / f"ablation_{n}.json").is_file()]
+        names = [n for n in names if not (outdir / f"ablation_{n}{a.suffix}.json").is_file()]
     if not names:
         log("nothing to do")
         return 0
@@ -148,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         what, sets, paper = ABLATIONS[name]
         extra = [f"time_limit_s={a.minutes * 60}", f"seed={a.seed}", f"model.atoms.fixed_s={mean_atom_s:.4f}"]
         config = load_config(sets=PRESET + sets + extra)
-        run = work / name
+        run = work / f"{name}{a.suffix}"
         log(f"{name}: training {a.minutes} min ({what})")
         t0 = time.time()
         train(None, config, run, items=items_for(config, base))
@@ -162,9 +163,10 @@ def main(argv: list[str] | None = None) -> int:
         fit = probe.fit(probe_train, np.random.default_rng([a.seed, 5]))
         mm = motion_metrics(eval_clips, [probe])
         ml = motif_lengths(model, eval_clips)
-        res = {"variant": name, "what": what, "sets": sets, "paper_pred_interp_mpjpe_mm": list(paper),
+        res = {"variant": name, "seed": a.seed, "what": what, "sets": sets, "paper_pred_interp_mpjpe_mm": list(paper),
                "command": f"python scripts/run_ablations.py --data {a.data} --work {a.work} --minutes {a.minutes:g} "
-                          f"--clips {a.clips} --probe-clips {a.probe_clips} --eval-clips {a.eval_clips} --seed {a.seed} --only {name}",
+                          f"--clips {a.clips} --probe-clips {a.probe_clips} --eval-clips {a.eval_clips} --seed {a.seed} --only {name}"
+                          + (f" --suffix {a.suffix}" if a.suffix else ""),
                "preset": PRESET + extra, "training": {"steps": tlog["step"], "seconds": round(train_s, 1),
                                                       "last": tlog["last"], "clips": len(rows), "items": len(base)},
                "model_hash": model.model_hash,
@@ -181,13 +183,13 @@ def main(argv: list[str] | None = None) -> int:
                "finished_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())}
         if name == "full":
             res["reference"] = reference
-        path = outdir / f"ablation_{name}.json"
+        path = outdir / f"ablation_{name}{a.suffix}.json"
         path.write_text(json.dumps(res, indent=1) + "\n")
         log(f"{name}: knn {res['recognition']['knn_top1']:.1f} / raw {res['recognition']['raw_pose_knn_top1']:.1f}, "
             f"inbetween {res['inbetween_30_mpjpe_mm']:.1f} mm, extension {res['extension_1s_mpjpe_mm']:.1f} mm, "
             f"motif {ml['mean_motif_s']:.2f} s -> {path}")
         if a.commit:
-            commit([path], f"Ablation result: {name} ({tlog['step']} steps, {a.minutes:g} min preset)")
+            commit([path], f"Ablation result: {name}{a.suffix} (seed {a.seed}, {tlog['step']} steps, {a.minutes:g} min preset)")
     return 0
 
 
