@@ -310,16 +310,19 @@ class MotifConditioner:
         rot[T:, :NUM_BODY] = nq
         trans = base.root_translation.copy()
         trans[T:] = nt
-        speed = L / ((m - 1) / reps) if m > 1 else float("inf")
+        speed = L / ((m - 1) / reps) if m > 1 else None
         warns = list(base.meta.get("warnings", []))
-        if not 0.5 <= speed <= 2.0:
+        if speed is None:
+            warns.append(f"{n} frame(s) are too few to play motif {mid} ({L / fps:.2f} s): only its first pose is shown")
+        elif not 0.5 <= speed <= 2.0:
             warns.append(f"motif {mid} ({L / fps:.2f} s) played at {speed:.2f}x its speed to fit {n} frames")
         meta = {"warnings": warns, "generated": [T, T + n - 1],
-                "motif": {"id": mid, "repetitions": reps, "speed": round(speed, 4), "transition_frames": R - 1}}
+                "motif": {"id": mid, "repetitions": reps, "speed": None if speed is None else round(speed, 4),
+                          "transition_frames": R - 1}}
         return base.with_(root_translation=trans, rotations=rot, meta=meta)
 
     def _fill_run(self, base: Motion, trans: np.ndarray, rot: np.ndarray, a: int, b: int, mid: int,
-                  ramp_s: float) -> float:
+                  ramp_s: float) -> float | None:
         """Write motif ``mid`` into frames ``a..b`` (inclusive) of ``trans``/``rot`` (blended with the
         unconditioned ``base``); the keys are ``a - 1`` and ``b + 1``. Returns the playback speed."""
         fps = base.fps
@@ -349,7 +352,7 @@ class MotifConditioner:
         w = _smoothstep(np.minimum(i, n + 1 - i) / R)
         nt, nq = _blend(bt[a:b + 1], bq[a:b + 1, :NUM_BODY], tgt_t, tgt_q, w)
         trans[a:b + 1], rot[a:b + 1, :NUM_BODY] = nt, nq
-        return L / (m - 1)
+        return L / (m - 1) if m > 1 else None
 
     def _fill(self, motion: Motion, base: Motion, known: np.ndarray, mid: int) -> Motion:
         from .prediction import unknown_runs
@@ -363,11 +366,13 @@ class MotifConditioner:
         for a, b in runs:
             sp = self._fill_run(base, trans, rot, a, b, mid, ramp_s)
             speeds.append(sp)
-            if not 0.5 <= sp <= 2.0:
+            if sp is None:
+                warns.append(f"frames {a}..{b} are too few to play motif {mid}: only its first pose is shown")
+            elif not 0.5 <= sp <= 2.0:
                 warns.append(f"motif {mid} played at {sp:.2f}x its speed to fit frames {a}..{b}")
         trans[known], rot[known] = motion.root_translation[known], motion.rotations[known]
         meta = dict(base.meta)
-        meta.update(warnings=warns, motif={"id": mid, "speed": [round(s, 4) for s in speeds]})
+        meta.update(warnings=warns, motif={"id": mid, "speed": [None if s is None else round(s, 4) for s in speeds]})
         return base.with_(root_translation=trans, rotations=rot, meta=meta)
 
     def inbetween(self, motion: Motion, start: int, end: int, motif_id) -> Motion:
