@@ -55,9 +55,11 @@ def load_motion(path: str | os.PathLike, options: LoadOptions | None = None, **k
         else:
             from .io.asfamc import read_amc
             src = read_amc(path, asf=opts.asf, fps=opts.source_fps)
-        bmap = load_bone_map(opts.bone_map, src.names) if opts.bone_map else detect_scheme(src.names)
         try:
+            bmap = load_bone_map(opts.bone_map, src.names) if opts.bone_map else detect_scheme(src.names)
             motion = retarget(src, bmap, scale=opts.scale).motion
+        except MotionFileError:
+            raise
         except A4merError as e:
             raise MotionFileError(path, str(e)) from None
     if opts.fps is not None:

@@ -67,3 +67,21 @@ def test_source_fps_override(ex, tmp_path):
     assert main(["convert", ex(BVH), "-o", str(out), "--source-fps", "60"]) == 0
     m = read_amass_npz(out)
     assert m.fps == 60 and m.num_frames == 135
+
+
+def test_unknown_skeleton_names_file_and_bones_then_bone_map_fixes_it(ex, tmp_path, capsys):
+    odd = tmp_path / "odd.bvh"
+    text = open(ex(BVH)).read()
+    odd.write_text(text.replace("Hips", "Becken").replace("UpperLeg_L", "ThighLeft"))
+    assert main(["info", str(odd)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(odd) in err[0] and "pelvis (Hips)" in err[0] and "--bone-map" in err[0]
+    from a4mer.retarget import SCHEMES
+    bmap = {k: v for k, v in SCHEMES["bandai"].items() if v}
+    bmap.update({"pelvis": "Becken", "left_hip": "ThighLeft"})
+    (tmp_path / "map.json").write_text(json.dumps(bmap))
+    out = tmp_path / "odd.npz"
+    assert main(["convert", str(odd), "-o", str(out), "--bone-map", str(tmp_path / "map.json")]) == 0
+    ref = tmp_path / "ref.npz"
+    assert main(["convert", ex(BVH), "-o", str(ref)]) == 0
+    assert np.allclose(read_amass_npz(out).joint_positions(), read_amass_npz(ref).joint_positions(), atol=1e-9)
