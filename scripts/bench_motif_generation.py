@@ -35,7 +35,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 BEGIN, END = "<!-- begin:motif-generation -->", "<!-- end:motif-generation -->"
 MODES = ("motif", "motif+verify", "none")
-LABEL = {"motif": "with --motif, no check", "motif+verify": "with --motif (checked variants)", "none": "without (chance)"}
+LABEL = {"motif": "with --motif, no check", "motif+verify": "with --motif (checked variants)", "none": "without (chance)",
+         "oracle": "real frames (ceiling)"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,7 +48,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", default=str(ROOT / "docs" / "bench" / "motif_generation.json"))
     p.add_argument("--md", default=str(ROOT / "docs" / "benchmarks.md"))
+    p.add_argument("--render-only", action="store_true", help="rebuild the markdown section from --json")
     args = p.parse_args(argv)
+    if args.render_only:
+        write_section(Path(args.md), render(json.loads(Path(args.json).read_text())))
+        return 0
 
     import torch
     torch.set_num_threads(1)
@@ -77,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     rest = sorted(set(have) - set(frequent))
     randoms = sorted(int(i) for i in rng.choice(rest, args.random, replace=False))
     motifs = [(i, "frequent") for i in frequent] + [(i, "random") for i in randoms]
-    cases = []
+    cases, oracle = [], []
     for r in pick:
         clip = read_amass_npz(data / r["path"])
         if abs(clip.fps - 30.0) > 1e-6:
@@ -114,6 +119,22 @@ def main(argv: list[str] | None = None) -> int:
                                   "frames": L2, "conditioned": cond, **sc})
         print(f"{len(cases)} cases ({time.time() - t0:.0f} s)", file=sys.stderr)
 
+    # oracle for the extension setup, on every held-out clip: the clip's own motif occurrences (>= 2
+    # atoms, >= 1 s in), cut right after the occurrence with 2 s of real context before it, segmented again
+    for r in test:
+        clip = read_amass_npz(data / r["path"])
+        if abs(clip.fps - 30.0) > 1e-6:
+            clip = clip.resample(30.0)
+        ds = "hdm05" if r["dataset"] == "hdm05" else "bandai"
+        for occ in model.segment(clip)["motifs"]:
+            a, b = occ["start_frame"], occ["end_frame"]
+            if len(occ["atoms"]) < 2 or a < 30:
+                continue
+            lo = max(0, a - 60)
+            sc = span_scores(model.segment(clip.slice(lo, b)), a - lo, b - 1 - lo, occ["motif_id"],
+                             vocab.motif_pattern(occ["motif_id"]))
+            oracle.append({"clip": r["path"], "dataset": ds, "motif": occ["motif_id"], **sc})
+
     def agg(rows):
         return {"n": len(rows), "exact": float(np.mean([c["exact"] for c in rows])) if rows else None,
                 "ngram": float(np.mean([c["ngram"] for c in rows])) if rows else None,
@@ -129,16 +150,24 @@ def main(argv: list[str] | None = None) -> int:
                 table[key][ds] = agg([c for c in sub if c["dataset"] == ds])
             for g in ("frequent", "random"):
                 table[key][g] = agg([c for c in sub if c["group"] == g])
+    table["extend/oracle"] = {"all": agg(oracle), "bandai": agg([c for c in oracle if c["dataset"] == "bandai"]),
+                              "hdm05": agg([c for c in oracle if c["dataset"] == "hdm05"]),
+                              "frequent": agg([]), "random": agg([])}
     result = {"model_hash": model.model_hash, "vocab_hash": vocab.hash, "num_motifs": protos.num_motifs,
               "motifs_with_prototype": len(have), "clips": [r["path"] for r in pick],
               "motif_ids": {"frequent": frequent, "random": randoms}, "seed": args.seed,
               "command": "nice -n 5 .venv/bin/python scripts/bench_motif_generation.py " + " ".join(argv or sys.argv[1:]),
               "seconds": round(time.time() - t0, 1), "table": table, "cases": cases}
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
+    Path(args.json).write_text(json.dumps(result, separators=(",", ":")) + "\n")
     md = render(result)
     print(md)
-    path = Path(args.md)
+    write_section(Path(args.md), md)
+    return 0
+
+
+def write_section(path: Path, md: str) -> None:
+    """Replace (or append) this benchmark's marked section of the shared markdown file (read right before)."""
     text = path.read_text() if path.is_file() else "# Benchmarks\n"
     block = f"{BEGIN}\n{md}\n{END}"
     if BEGIN in text and END in text:
@@ -146,7 +175,6 @@ def main(argv: list[str] | None = None) -> int:
     else:
         text = text.rstrip("\n") + "\n\n" + block + "\n"
     path.write_text(text)
-    return 0
 
 
 def render(r: dict) -> str:
@@ -166,6 +194,10 @@ def render(r: dict) -> str:
              "- **n-gram**: the requested code pattern occurs contiguously among the codes of the atoms mostly "
              "inside the span;",
              "- **codes**: mean fraction of the pattern's distinct codes present among those atoms.", "",
+             "**Real frames (ceiling)**: every held-out clip's own motif occurrences (>= 2 atoms, >= 1 s in), cut right after the "
+             "occurrence with 2 s of real context before it (the extension setup with the true continuation), "
+             "segmented again: how often the model finds the motif it found in the whole clip. (For a fill the "
+             "real frames would give the whole clip back, 100 % by construction.)", "",
              "| task | generation | cases | exact | n-gram | codes | exact Bandai | exact HDM05 | exact frequent | exact random |",
              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for key, t in r["table"].items():
@@ -174,6 +206,21 @@ def render(r: dict) -> str:
         lines.append(f"| {task} | {LABEL[gen]} | {a['n']} | "
                      f"{pct(a['exact'])} | {pct(a['ngram'])} | {pct(a['codes'])} | {pct(t['bandai']['exact'])} | "
                      f"{pct(t['hdm05']['exact'])} | {pct(t['frequent']['exact'])} | {pct(t['random']['exact'])} |")
+    t = r["table"]
+    g = lambda k, f: t[k]["all"][f] or 0.0  # noqa: E731
+    ratio = lambda task: f"{g(f'{task}/motif+verify', 'codes') / max(g(f'{task}/none', 'codes'), 1e-9):.0f}"  # noqa: E731
+    lines += ["", f"Reading: with `--motif` the generated span holds on average {pct(g('extend/motif+verify', 'codes'))} "
+              f"(extension) / {pct(g('fill/motif+verify', 'codes'))} (fill) of the requested motif's atom codes, "
+              f"against {pct(g('extend/none', 'codes'))} / {pct(g('fill/none', 'codes'))} without it, and the whole "
+              f"code pattern {pct(g('extend/motif+verify', 'ngram'))} / {pct(g('fill/motif+verify', 'ngram'))} of the "
+              f"time (chance {pct(g('extend/none', 'ngram'))} / {pct(g('fill/none', 'ngram'))}). The exact motif id "
+              f"is rarely given back ({pct(g('extend/motif+verify', 'exact'))} / {pct(g('fill/motif+verify', 'exact'))}): "
+              "a motif id needs every atom code of its pattern and the minimum cover to pick that piece, and the "
+              "codes are contextual (tokens see the whole 10 s window, features are in the window-start heading "
+              f"frame). Even the real continuation, cut where an extension would end, keeps its motif id only "
+              f"{pct(g('extend/oracle', 'exact'))} of the time ({t['extend/oracle']['all']['n']} occurrences). "
+              f"The conditioning moves the span towards the motif's codes ({ratio('extend')}x / {ratio('fill')}x "
+              "the chance share) but does not make the model name the motif reliably."]
     lines += ["", f"Command: `{r['command'].strip()}` ({r['seconds']:.0f} s on the shared CPU); "
               "per-case rows in `docs/bench/motif_generation.json`. Extension: up to 2 s of context (HDM05 test "
               "clips are short), the span = the prototype (0.5-3.2 s) + a 0.4 s transition (own speed); fill: "
