@@ -2,9 +2,10 @@
 
 A motif of the A4Mer vocabulary (``a4mer.motifs``) is a code pattern, not a pose sequence, so the
 conditioning uses a **prototype** per motif id: one representative occurrence of the motif in the
-training data (chosen by ``scripts/build_motif_prototypes.py``: among the occurrences that the
-model's own segmentation labels with that id, the one whose atom tokens are nearest the mean of
-all of them). The prototype is retargeted onto the caller's clip:
+training data (chosen by ``scripts/build_motif_prototypes.py``: among the code-pattern occurrences
+in the training clips, one of those whose atom tokens are nearest the mean of all of them, preferring
+rows already stored for another motif so the file stays small). The prototype is retargeted onto
+the caller's clip:
 
 - **extension** (``n`` frames after the last input frame): a transition of ``R - 1`` frames
   (``R`` = ``ramp_s`` = 0.4 s, at most a third of the span) blends the body joints from the
@@ -23,9 +24,14 @@ all of them). The prototype is retargeted onto the caller's clip:
 
 Joints beyond the 22 body joints (hands, face) keep the unconditioned answer.
 
+With a ``verifier`` (the A4Mer model; what ``--motif`` uses) up to five transition lengths are
+tried and the result is segmented: the first variant whose span the model labels with the requested
+motif id is returned, else the best scored one; ``meta['motif']['recognised']`` says which
+happened. How often that succeeds on held-out clips: ``docs/benchmarks.md`` (motif-generation).
+
 Prototype file ``a4mer/assets/motif_prototypes.safetensors``: tensors ``rotations`` (F, 22, 3)
-float16 local rotations as axis-angle (radians) (joint 0 = global orientation, world frame), ``root`` (F, 3) float32 pelvis
-position (world, metres), ``index`` (M, 2) int32 ``[start, stop)`` rows of each motif id's prototype
+float16 local rotations as axis-angle (radians; joint 0 = global orientation, world frame),
+``root`` (F, 3) float32 pelvis position (world, metres), ``index`` (M, 2) int32 ``[start, stop)`` rows of each motif id's prototype
 (``start == stop``: no prototype); occurrences share rows where they overlap in the same source
 clip. Metadata: ``format``, ``schema_version``, ``fps`` (the rows' frame rate), ``model_hash``,
 ``vocab_hash`` (the A4Mer bundle and vocabulary it belongs to; another vocabulary is refused),
