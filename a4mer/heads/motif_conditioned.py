@@ -307,11 +307,18 @@ class MotifConditioner:
             gq.append(q)
             pos, yaw = t[-1, :2], float(heading(q[-1, 0]))
         proto_t, proto_q = np.concatenate(gt), np.concatenate(gq)  # (m, ...)
-        # the transition (first R-1 frames) holds the prototype's first pose; the root follows the base
-        tgt_t = np.concatenate([bt[:R - 1], proto_t])
+        # the transition (first R-1 frames) holds the prototype's first pose; the root's planar velocity
+        # blends from the continuation's into the prototype's and is integrated (no jump in speed)
         tgt_q = np.concatenate([np.repeat(proto_q[:1], R - 1, 0), proto_q])
         w = _smoothstep(np.arange(1, n + 1) / R)
-        nt, nq = _blend(bt, bq, tgt_t, tgt_q, w)
+        _, nq = _blend(bt, bq, bt, tgt_q, w)
+        v0 = proto_t[1, :2] - proto_t[0, :2] if m > 1 else np.zeros(2)
+        tv = np.concatenate([np.repeat(v0[None], R, 0), np.diff(proto_t[:, :2], axis=0)])
+        vb = np.diff(np.concatenate([motion.root_translation[-1:, :2], bt[:, :2]]), axis=0)
+        nt = bt.copy()
+        nt[:, :2] = motion.root_translation[-1, :2] + np.cumsum((1 - w)[:, None] * vb + w[:, None] * tv, axis=0)
+        tz = np.concatenate([np.repeat(proto_t[:1, 2], R - 1), proto_t[:, 2]])
+        nt[:, 2] = bt[:, 2] + w * (tz - bt[:, 2])
         rot = base.rotations.copy()
         rot[T:, :NUM_BODY] = nq
         trans = base.root_translation.copy()
@@ -348,15 +355,25 @@ class MotifConditioner:
         dyaw = float(heading(bq[f1, 0]) - heading(q[-1, 0]))
         dyaw = (dyaw + np.pi) % (2 * np.pi) - np.pi
         q[:, 0] = quat_mul(_yaw_quat(s * dyaw), q[:, 0])
-        derr = bt[f1] - t[-1]
-        derr[2] = 0.0
-        t = t + s[:, None] * derr[None, :]
-        tgt_t = bt[a:b + 1].copy()
-        tgt_t[R - 1:R - 1 + m] = t
+        d = np.diff(t, axis=0)  # prototype steps, turned with the spread heading correction
+        d = quat_apply(_yaw_quat(s[1:] * dyaw), d)
         tgt_q = np.concatenate([np.repeat(q[:1], R - 1, 0), q, np.repeat(q[-1:], R - 1, 0)])
         i = np.arange(1, n + 1)
         w = _smoothstep(np.minimum(i, n + 1 - i) / R)
-        nt, nq = _blend(bt[a:b + 1], bq[a:b + 1, :NUM_BODY], tgt_t, tgt_q, w)
+        _, nq = _blend(bt[a:b + 1], bq[a:b + 1, :NUM_BODY], bt[a:b + 1], tgt_q, w)
+        # root: planar velocity blended from the unconditioned fill's into the prototype's and
+        # integrated from the first key; what is left at the second key is spread linearly (keys exact)
+        v0 = d[0, :2] if m > 1 else np.zeros(2)
+        v1 = d[-1, :2] if m > 1 else np.zeros(2)
+        tv = np.concatenate([np.repeat(v0[None], R, 0), d[:, :2], np.repeat(v1[None], R, 0)])  # (n + 1, 2)
+        vb = np.diff(bt[a - 1:b + 2, :2], axis=0)
+        ww = np.concatenate([w, [0.0]])
+        xy = bt[a - 1, :2] + np.cumsum((1 - ww)[:, None] * vb + ww[:, None] * tv, axis=0)
+        xy += np.linspace(0.0, 1.0, n + 2)[1:, None] * (bt[b + 1, :2] - xy[-1])[None]
+        nt = bt[a:b + 1].copy()
+        nt[:, :2] = xy[:-1]
+        tz = np.concatenate([np.repeat(t[:1, 2], R - 1), t[:, 2], np.repeat(t[-1:, 2], R - 1)])
+        nt[:, 2] = bt[a:b + 1, 2] + w * (tz - bt[a:b + 1, 2])
         trans[a:b + 1], rot[a:b + 1, :NUM_BODY] = nt, nq
         return L / (m - 1) if m > 1 else None
 
