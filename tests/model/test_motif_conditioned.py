@@ -90,6 +90,9 @@ def test_extend_performs_the_prototype_after_the_transition():
     assert quat_angle(out.rotations[T, :22], m.rotations[T - 1, :22]).max() <= 1.5 * own + 1e-3
     jump = np.linalg.norm(out.root_translation[T] - m.root_translation[T - 1])
     assert jump < 2 * np.linalg.norm(m.root_translation[1] - m.root_translation[0])
+    # the root's planar velocity changes gradually from the input's 1.1 m/s to the prototype's 0.75 m/s
+    v = np.diff(out.root_translation[T - 2:, :2], axis=0) * 30.0
+    assert np.abs(np.diff(v, axis=0)).max() < 0.1  # m/s per frame
 
 
 def test_extend_loops_a_short_motif_and_turns_with_it():
