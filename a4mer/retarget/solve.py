@@ -11,6 +11,8 @@ For every SMPL joint, in parent-before-child order:
   per clip against the parent-relative minimal-twist solution, then swung so the SMPL bone points
   exactly where the source bone points;
 - leaves take the calibrated source orientation.
+Sudden 180-degree flips of a source joint's orientation (mocap solvers flip a bone's twist now and
+then while its position stays smooth) are removed first, so the result's rotations stay continuous.
 Root translation is the source's root position rescaled by SMPL leg length / source leg length.
 """
 from __future__ import annotations
@@ -20,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import SkeletonError
-from ..geometry import (quat_between, quat_conj, quat_mul, quat_to_rotmat, quat_unflip,
+from ..geometry import (quat_angle, quat_between, quat_conj, quat_mul, quat_to_rotmat, quat_unflip,
                         rotmat_project, rotmat_to_quat, forward_kinematics, quat_apply)
 from ..io.source import SourceClip
 from ..motion import Motion
@@ -136,10 +138,46 @@ def _triad(j: int, pos: dict[int, np.ndarray]) -> np.ndarray | None:
     return rotmat_to_quat(f_obs @ f_rest.T)
 
 
-def _calibrated(q_src: np.ndarray, g_ref: np.ndarray) -> np.ndarray:
-    """Source orientation (T, 4) times the constant rotation K that best maps it onto g_ref (T, 4)."""
-    k = rotmat_project(quat_to_rotmat(quat_mul(quat_conj(q_src), g_ref)).sum(0))
-    return quat_mul(q_src, rotmat_to_quat(k))
+def remove_flips(q: np.ndarray, max_step: float = np.radians(120.0)) -> np.ndarray:
+    """Orientations (T, J, 4) with sudden flips removed: where a joint turns by more than
+    ``max_step`` radians between two frames (a solver's twist flip, not motion), the rest of the
+    sequence is turned back in the joint's own frame so the orientation stays continuous."""
+    eps = quat_mul(quat_conj(q[:-1]), q[1:])  # (T-1, J, 4) body-frame step of each joint
+    glitch = 2 * np.arccos(np.clip(np.abs(eps[..., 0]), 0.0, 1.0)) > max_step
+    if not glitch.any():
+        return q
+    out = q.copy()
+    for j in np.flatnonzero(glitch.any(0)):
+        d = np.array([1.0, 0, 0, 0])
+        frames = np.flatnonzero(glitch[:, j]) + 1
+        for t, stop in zip(frames, list(frames[1:]) + [len(q)]):
+            d = quat_mul(quat_conj(eps[t - 1, j]), d)
+            out[t:stop, j] = quat_mul(q[t:stop, j], d)
+    return out
+
+
+def _calibrated(q_src: np.ndarray, g_ref: np.ndarray, axis: np.ndarray | None = None) -> np.ndarray:
+    """Source orientation (T, 4) times one constant rotation K that best maps it onto g_ref (T, 4).
+
+    With ``axis`` (the SMPL bone's rest direction, which every per-frame K_t = q_src^-1 g_ref maps
+    onto the source's local bone direction), K is that mapping times the circular mean of the
+    per-frame twists about the bone, which stays well defined however much the twists spread.
+    Without it (leaves), K is the chordal mean of K_t over the frames within 90 degrees of a first
+    estimate."""
+    kt = quat_mul(quat_conj(q_src), g_ref)  # (T, 4)
+    if axis is None:
+        k = rotmat_to_quat(rotmat_project(quat_to_rotmat(kt).sum(0)))
+        near = quat_angle(kt, k) < np.pi / 2
+        k = rotmat_to_quat(rotmat_project(quat_to_rotmat(kt[near] if near.any() else kt).sum(0)))
+        return quat_mul(q_src, k)
+    a = axis / np.linalg.norm(axis)
+    d = quat_apply(kt, a).mean(0)
+    b = quat_between(a, d)
+    tw = quat_mul(quat_conj(b), kt)  # ~ pure twists about a
+    theta = 2 * np.arctan2(tw[:, 1:] @ a, tw[:, 0])
+    mean = np.arctan2(np.sin(theta).mean(), np.cos(theta).mean())
+    k = quat_mul(b, np.concatenate([[np.cos(mean / 2)], np.sin(mean / 2) * a]))
+    return quat_mul(q_src, k)
 
 
 def _solve_joint(j: int, g_parent: np.ndarray, pos: dict[int, np.ndarray],
@@ -159,7 +197,7 @@ def _solve_joint(j: int, g_parent: np.ndarray, pos: dict[int, np.ndarray],
         g_swing = quat_mul(quat_between(quat_apply(g_parent, off), u), g_parent)
         if q_src is None:
             return g_swing
-        g_ref = _calibrated(q_src, g_swing)  # the source's twist, calibrated once per clip
+        g_ref = _calibrated(q_src, g_swing, off)  # the source's twist, calibrated once per clip
         return quat_mul(quat_between(quat_apply(g_ref, off), u), g_ref)
     return _calibrated(q_src, g_parent) if q_src is not None else g_parent
 
@@ -174,7 +212,7 @@ def retarget(src: SourceClip, bmap: BoneMap, scale: float | None = None) -> Reta
     kids = _effective_children(mapped)
     g = np.zeros((T, SMPL.num_joints, 4))
     g[..., 0] = 1.0
-    qsrc = quat_unflip(src.orientations)
+    qsrc = remove_flips(quat_unflip(src.orientations))
     for j in range(SMPL.num_joints):
         p = SMPL.parents[j]
         g_parent = g[:, p] if p >= 0 else np.tile([1.0, 0, 0, 0], (T, 1))

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from a4mer.errors import A4merError, SkeletonError
-from a4mer.geometry import axis_angle_to_quat, quat_mul
+from a4mer.geometry import axis_angle_to_quat, quat_conj, quat_mul
 from a4mer.io.source import SourceClip
 from a4mer.motion import Motion
 from a4mer.retarget import SCHEMES, detect_scheme, load_bone_map, retarget
@@ -95,3 +95,27 @@ def test_rig_matching_reports_missing():
     assert not bad.ok and "pelvis" in bad.describe_missing() and "left_hip" not in bad.missing_body
     assert normalize_bone_name("mixamorig:LeftUpLeg") == "leftupleg"
     assert normalize_bone_name("Hand_L") == normalize_bone_name("left_hand")
+
+
+def test_source_twist_flips_are_removed():
+    """A solver's 180-degree twist flip of one bone (positions unchanged) must not reach SMPL."""
+    from a4mer.geometry import quat_angle
+    from a4mer.retarget.solve import remove_flips
+    m = _walk(T=120)
+    src = _source_from(m, SMPL.names)
+    flipped = src.orientations.copy()
+    lk = SMPL.names.index("left_knee")
+    bone = SMPL.offsets[SMPL.names.index("left_ankle")]
+    # twist by pi about the bone (in the knee's own frame, as an Euler flip of the solver does)
+    flip = np.r_[0.0, bone / np.linalg.norm(bone)]
+    frames = axis_angle_to_quat(np.random.default_rng(1).normal(size=(24, 3)))
+    flip_src = quat_mul(quat_conj(frames[lk]), quat_mul(flip, frames[lk]))  # the same flip in the source frame
+    flipped[40:80, lk] = quat_mul(flipped[40:80, lk], flip_src)
+    assert quat_angle(flipped[40, lk], flipped[39, lk]) > 3.0
+    fixed = remove_flips(flipped)
+    assert quat_angle(fixed[1:, lk], fixed[:-1, lk]).max() < 0.2
+    bad = SourceClip(src.path, src.format, src.fps, src.names, src.parents, src.end_site, src.positions,
+                     flipped, src.rest_positions, 1.0, "z")
+    r = retarget(bad, detect_scheme(bad.names))
+    assert quat_angle(r.motion.rotations[1:], r.motion.rotations[:-1]).max() < 0.5
+    assert np.abs(r.motion.joint_positions() - m.joint_positions()).max() < 1e-6
