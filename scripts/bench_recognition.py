@@ -179,6 +179,12 @@ def claims_md(rec: dict | None, abl: dict[str, dict], abl1: dict[str, dict] | No
                                                      for d in dss) + " |")
         lines += ["", "Commands (one per variant, as recorded in its JSON):", ""]
         lines += [f"- {n}: `{r['command']}`" for n, r in rows if r is not None]
+        steps = {n: r["training"]["steps"] for n, r in rows if r is not None}
+        lo_n, hi_n = min(steps, key=steps.get), max(steps, key=steps.get)
+        if steps[hi_n] > 1.2 * steps[lo_n]:
+            lines += ["", f"Caution: the same wall-clock budget gave {steps[lo_n]} steps to {lo_n} and {steps[hi_n]} to "
+                      f"{hi_n} (the machine is shared; per-step cost also differs by variant). Differences between rows "
+                      "mix the variant's effect with the amount of training."]
         hr, cv, dv = ref.get("hermite", {}), ref.get("constant_velocity", {}), ref.get("damped_velocity", {})
         rp = ref.get("raw_probe", {})
         lines += ["", f"References on the same windows: cubic Hermite {f1(hr.get('inbetween_30_mpjpe_mm'))} mm "
