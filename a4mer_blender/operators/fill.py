@@ -11,6 +11,7 @@ from .. import runner
 from .._core import errors, optional, strips
 from ..bridge import armature, generated, nla
 from ..preferences import get_settings
+from ._modal import ModalJobMixin
 
 gaps = optional("gaps")
 
@@ -72,7 +73,7 @@ def apply(context, request: Request, result, kind: str) -> list[dict]:
     return made
 
 
-class GenerateBase:
+class GenerateBase(ModalJobMixin):
     """Shared by fill and extend: execute with no arguments runs synchronously (scripts, headless);
     invoke shows the options dialog, then runs a modal job with progress and Esc-cancel. Either way the
     scene changes only after the heads' result is complete."""
@@ -152,46 +153,14 @@ class GenerateBase:
             if self._req is None:
                 self.report({"INFO"}, self._noop(context))
                 return {"FINISHED"}
-            self._job = runner.HeadsJob(self._req.motion, get_settings(context), self._req.plan.verb,
-                                        self._req.args()).start()
+            job = runner.HeadsJob(self._req.motion, get_settings(context), self._req.plan.verb,
+                                  self._req.args()).start()
         except errors.A4merError as e:
             self.report({"ERROR"}, str(e))
             return {"CANCELLED"}
-        wm = context.window_manager
-        self._timer = wm.event_timer_add(0.1, window=context.window)
-        wm.progress_begin(0, 100)
-        wm.a4mer_status = "A4Mer: generating (Esc cancels)"
-        wm.modal_handler_add(self)
-        return {"RUNNING_MODAL"}
+        return self.begin_modal(context, job, "generating")
 
-    def _end(self, context) -> None:
-        wm = context.window_manager
-        wm.event_timer_remove(self._timer)
-        wm.progress_end()
-        wm.a4mer_status = ""
-        if context.workspace is not None:
-            context.workspace.status_text_set(None)
-
-    def modal(self, context, event):
-        if event.type == "ESC":
-            self._job.cancel()
-            self._end(context)
-            self.report({"WARNING"}, "A4Mer: cancelled, nothing changed")
-            return {"CANCELLED"}
-        if event.type != "TIMER":
-            return {"PASS_THROUGH"}
-        st = self._job.poll()
-        wm = context.window_manager
-        wm.progress_update(int(100 * st.progress))
-        wm.a4mer_progress = st.progress
-        wm.a4mer_status = f"A4Mer: {st.message} ({100 * st.progress:.0f} %) - Esc cancels"
-        if context.workspace is not None:
-            context.workspace.status_text_set(wm.a4mer_status)
-        if context.area is not None:
-            context.area.tag_redraw()
-        if not st.done:
-            return {"PASS_THROUGH"}
-        self._end(context)
+    def finish(self, context, st):
         try:
             if st.error:
                 raise errors.A4merError(f"A4Mer: {st.error}")
@@ -199,8 +168,6 @@ class GenerateBase:
         except errors.A4merError as e:
             self.report({"ERROR"}, str(e))
             return {"CANCELLED"}
-        finally:
-            self._job.cleanup()
         self.after(context, made)
         self.report({"INFO"}, self.summary(made, self._req.plan))
         return {"FINISHED"}

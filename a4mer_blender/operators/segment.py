@@ -11,6 +11,7 @@ from .. import runner
 from .._core import errors, strips
 from ..bridge import armature, nla
 from ..preferences import get_settings
+from ._modal import ModalJobMixin
 
 
 def load_segments_file(path: str) -> dict:
@@ -29,7 +30,7 @@ def _summary(record: dict) -> str:
     return f"A4Mer: {tracks.get('atom', 0)} atoms, {tracks.get('motif', 0)} motif occurrences"
 
 
-class A4MER_OT_segment(bpy.types.Operator):
+class A4MER_OT_segment(ModalJobMixin, bpy.types.Operator):
     """Cut the active armature's action into atoms and motifs (adds the A4Mer NLA tracks;
     playback is unchanged)"""
 
@@ -70,50 +71,14 @@ class A4MER_OT_segment(bpy.types.Operator):
         obj = context.active_object
         try:
             motion = armature.read_motion(obj, context.scene)
-            self._job = runner.Job(motion, get_settings(context)).start()
+            job = runner.Job(motion, get_settings(context)).start()
         except errors.A4merError as e:
             self.report({"ERROR"}, str(e))
             return {"CANCELLED"}
         self._target = (obj.name, obj.animation_data.action.name)
-        wm = context.window_manager
-        self._timer = wm.event_timer_add(0.1, window=context.window)
-        wm.progress_begin(0, 100)
-        wm.a4mer_status = "A4Mer: starting (Esc cancels)"
-        wm.modal_handler_add(self)
-        return {"RUNNING_MODAL"}
+        return self.begin_modal(context, job, "starting")
 
-    def _end(self, context) -> None:
-        wm = context.window_manager
-        wm.event_timer_remove(self._timer)
-        wm.progress_end()
-        wm.a4mer_status = ""
-        if context.workspace is not None:
-            context.workspace.status_text_set(None)
-        self._job.cleanup()
-
-    def modal(self, context, event):
-        if event.type == "ESC":
-            self._job.cancel()
-            self._end(context)
-            self.report({"WARNING"}, "A4Mer: cancelled, nothing changed")
-            return {"CANCELLED"}
-        if event.type != "TIMER":
-            return {"PASS_THROUGH"}
-        st = self._job.poll()
-        wm = context.window_manager
-        wm.progress_update(int(100 * st.progress))
-        wm.a4mer_progress = st.progress
-        wm.a4mer_status = f"A4Mer: {st.message} ({100 * st.progress:.0f} %) - Esc cancels"
-        if context.workspace is not None:
-            context.workspace.status_text_set(wm.a4mer_status)
-        if context.area is not None:
-            context.area.tag_redraw()
-        if not st.done:
-            return {"PASS_THROUGH"}
-        self._end(context)
-        return self._apply(context, st)
-
-    def _apply(self, context, st):
+    def finish(self, context, st):
         obj = bpy.data.objects.get(self._target[0])
         anim = obj.animation_data if obj is not None else None
         if st.error or anim is None or anim.action is None or anim.action.name != self._target[1]:

@@ -1,0 +1,53 @@
+"""Modal running of a runner job: timer, progress bar, status text, Esc cancels (scene unchanged)."""
+from __future__ import annotations
+
+
+class ModalJobMixin:
+    """For operators whose ``invoke`` starts a runner job (``poll()``, ``cancel()``, ``cleanup()``).
+
+    ``begin_modal`` adds the timer and progress bar; ``modal`` polls the job, shows its progress and
+    calls ``self.finish(context, state) -> {'FINISHED'} | {'CANCELLED'}`` once it is done. Esc cancels
+    the job and leaves the scene as it was. The job's files are cleaned up in every case."""
+
+    def begin_modal(self, context, job, message: str):
+        self._job = job
+        wm = context.window_manager
+        self._timer = wm.event_timer_add(0.1, window=context.window)
+        wm.progress_begin(0, 100)
+        wm.a4mer_status = f"A4Mer: {message} (Esc cancels)"
+        wm.modal_handler_add(self)
+        return {"RUNNING_MODAL"}
+
+    def _end_modal(self, context) -> None:
+        wm = context.window_manager
+        wm.event_timer_remove(self._timer)
+        wm.progress_end()
+        wm.a4mer_status = ""
+        if context.workspace is not None:
+            context.workspace.status_text_set(None)
+
+    def modal(self, context, event):
+        if event.type == "ESC":
+            self._job.cancel()
+            self._end_modal(context)
+            self._job.cleanup()
+            self.report({"WARNING"}, "A4Mer: cancelled, nothing changed")
+            return {"CANCELLED"}
+        if event.type != "TIMER":
+            return {"PASS_THROUGH"}
+        st = self._job.poll()
+        wm = context.window_manager
+        wm.progress_update(int(100 * st.progress))
+        wm.a4mer_progress = st.progress
+        wm.a4mer_status = f"A4Mer: {st.message} ({100 * st.progress:.0f} %) - Esc cancels"
+        if context.workspace is not None:
+            context.workspace.status_text_set(wm.a4mer_status)
+        if context.area is not None:
+            context.area.tag_redraw()
+        if not st.done:
+            return {"PASS_THROUGH"}
+        self._end_modal(context)
+        try:
+            return self.finish(context, st)
+        finally:
+            self._job.cleanup()
