@@ -20,7 +20,7 @@ import json
 import numpy as np
 
 from .._core import errors, rig as core_rig
-from . import anim_compat, armature
+from . import anim_compat, armature, nla
 
 STATE_KEY = "a4mer_generated"
 SOURCE_TRACK = "A4Mer Source"
@@ -227,15 +227,6 @@ def _new_action(obj, name: str, channels: dict, frames: np.ndarray):
 
 
 # --- applying a result ---------------------------------------------------------------------------
-def _unique_track_name(anim, wanted: str) -> str:
-    taken = {t.name for t in anim.nla_tracks}
-    name, k = wanted, 0
-    while name in taken:
-        k += 1
-        name = f"{wanted}.{k:03d}"
-    return name
-
-
 def push_down(obj, scene) -> dict:
     """Move the active action into a new top NLA track unchanged (same evaluation); the new state."""
     anim = obj.animation_data
@@ -243,7 +234,7 @@ def push_down(obj, scene) -> dict:
     f0, T = armature.action_frames(action)
     lo, hi = min(f0, scene.frame_start), max(f0 + T - 1, scene.frame_end)
     track = anim.nla_tracks.new()
-    track.name = _unique_track_name(anim, SOURCE_TRACK)
+    track.name = nla.unique_track_name(anim, SOURCE_TRACK)
     strip = track.strips.new(action.name, int(lo), action)
     anim_compat.set_strip_slot(strip, obj)
     strip.action_frame_start, strip.action_frame_end = float(lo), float(hi + 1)
@@ -268,7 +259,7 @@ def _ensure_generated_track(obj, state: dict):
     if track is None:
         anim = obj.animation_data
         track = anim.nla_tracks.new()  # on top, above the source track
-        track.name = _unique_track_name(anim, GENERATED_TRACK)
+        track.name = nla.unique_track_name(anim, GENERATED_TRACK)
         track.select = False
         state["generated_track"] = track.name
         state["spans"] = []
@@ -333,7 +324,6 @@ def mark_motif(obj, motif: dict, span: dict) -> bool:
     named after the motif (counted by the motif library, so jumping reaches it) where the track is free
     (e.g. after the segmented clip); inside segmented frames the track already tiles the clip and the
     generated strip alone carries the name. Returns True when a strip was added."""
-    from . import nla
     record = nla.read_record(obj)
     if record is None:
         return False
@@ -363,7 +353,6 @@ def mark_motif(obj, motif: dict, span: dict) -> bool:
 
 def unmark_motif(obj, frame_start: float) -> bool:
     """Remove the motif-track mark of the generated span starting at ``frame_start`` (if any)."""
-    from . import nla
     record = nla.read_record(obj)
     if record is None:
         return False

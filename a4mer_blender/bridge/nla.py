@@ -49,7 +49,8 @@ def _pairs(obj, rec: dict) -> list:
     return out
 
 
-def _unique_track_name(anim, wanted: str) -> str:
+def unique_track_name(anim, wanted: str) -> str:
+    """``wanted``, or ``wanted.001`` ... when an NLA track of that name exists (Blender's own scheme)."""
     taken = {t.name for t in anim.nla_tracks}
     name, k = wanted, 0
     while name in taken:
@@ -75,7 +76,7 @@ def _find_strip(track, frame_start: float):
 
 def _add_track(obj, action, spec) -> tuple[object, list[str]]:
     anim = obj.animation_data
-    name = _unique_track_name(anim, spec.name)
+    name = unique_track_name(anim, spec.name)
     track = anim.nla_tracks.new()
     track.name = name
     names = []
