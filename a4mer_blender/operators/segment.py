@@ -9,7 +9,7 @@ from bpy.props import StringProperty
 
 from .. import runner
 from .._core import errors, strips
-from ..bridge import armature, nla
+from ..bridge import armature, generated, nla
 from ..preferences import get_settings
 from ._modal import ModalJobMixin
 
@@ -28,6 +28,13 @@ def load_segments_file(path: str) -> dict:
 def _summary(record: dict) -> str:
     tracks = {t["kind"]: len(t["strips"]) for t in record["tracks"]}
     return f"A4Mer: {tracks.get('atom', 0)} atoms, {tracks.get('motif', 0)} motif occurrences"
+
+
+def _check_no_result_layer(obj) -> None:
+    """Segments are strips of the active action: refuse clearly while generated frames are shown."""
+    if generated.read_state(obj) is not None and not (obj.animation_data and obj.animation_data.action):
+        raise errors.A4merError(f"{obj.name!r} shows generated frames (A4Mer Generated track): bake them into "
+                                "your action or remove them (A4Mer Generate panel) before finding atoms and motifs")
 
 
 class A4MER_OT_segment(ModalJobMixin, bpy.types.Operator):
@@ -56,6 +63,7 @@ class A4MER_OT_segment(ModalJobMixin, bpy.types.Operator):
     def execute(self, context):
         obj = context.active_object
         try:
+            _check_no_result_layer(obj)
             motion = armature.read_motion(obj, context.scene)
             record = nla.apply_segments(obj, context.scene, self._segments(context, motion))
         except errors.A4merError as e:
@@ -70,6 +78,7 @@ class A4MER_OT_segment(ModalJobMixin, bpy.types.Operator):
             return self.execute(context)
         obj = context.active_object
         try:
+            _check_no_result_layer(obj)
             motion = armature.read_motion(obj, context.scene)
             job = runner.Job(motion, get_settings(context)).start()
         except errors.A4merError as e:

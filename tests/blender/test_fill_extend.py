@@ -335,3 +335,12 @@ def test_dialog_draws_and_scripted_interactive_call_stays_synchronous(scene, gap
     assert ("label", "No motif library (Find Atoms and Motifs first)") in log
     assert bpy.ops.a4mer.fill_gaps(interactive=True) == {"FINISHED"}
     assert len(obj.animation_data.nla_tracks["A4Mer Generated"].strips) == 1
+
+
+def test_segment_while_generated_frames_are_shown_says_what_to_do(scene, gap_rig):
+    obj, action = gap_rig
+    assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
+    tracks = [t.name for t in obj.animation_data.nla_tracks]
+    with pytest.raises(RuntimeError, match="bake them into your action or remove them"):
+        bpy.ops.a4mer.segment()
+    assert [t.name for t in obj.animation_data.nla_tracks] == tracks  # nothing changed
