@@ -108,18 +108,10 @@ class A4Mer:
 
     @classmethod
     def _from_bundle(cls, p: Path) -> "A4Mer":
-        from safetensors import SafetensorError, safe_open
-
+        from .artefact import read_artefact
         from .train.loop import build_net
 
-        try:
-            with safe_open(str(p), framework="pt") as f:
-                meta = f.metadata() or {}
-                tensors = {k: f.get_tensor(k) for k in f.keys()}
-        except (OSError, SafetensorError, ValueError) as e:
-            raise A4merError(f"{p}: not a readable model bundle ({e})") from None
-        if meta.get("format") != BUNDLE_FORMAT:
-            raise A4merError(f"{p}: not an a4mer model bundle (format {meta.get('format')!r})")
+        meta, tensors = read_artefact(p, BUNDLE_FORMAT, "model bundle", framework="pt")
         try:
             config = from_dict(TrainConfig, json.loads(meta["config"]))
             vocab_json = json.loads(meta["vocab"]) if meta.get("vocab") else None

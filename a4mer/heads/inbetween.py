@@ -202,28 +202,20 @@ class LearnedHeads:
 
 
 def read_heads_metadata(path: str | os.PathLike) -> dict:
-    """Metadata of a heads file (no torch needed beyond safetensors' header parsing)."""
-    import struct
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-    meta = header.get("__metadata__", {})
-    if meta.get("format") != FORMAT:
-        raise A4merError(f"{path}: not an a4mer heads file (format {meta.get('format')!r})")
-    return meta
+    """Metadata of a heads file (reads no weights; no torch needed)."""
+    from ..artefact import read_artefact
+    return read_artefact(path, FORMAT, "heads file", keys=())[0]
 
 
 def load_heads(path: str | os.PathLike) -> LearnedHeads:
     """Load a heads file (strict: every weight must match the stored config)."""
-    from safetensors.torch import load_file
+    from ..artefact import read_artefact
     from .decoder import CorrectionDecoder, DecoderConfig
     path = Path(path)
-    if not path.is_file():
-        raise A4merError(f"{path}: heads file not found")
-    meta = read_heads_metadata(path)
+    meta, tensors = read_artefact(path, FORMAT, "heads file", framework="pt")
     cfg = DecoderConfig.from_dict(json.loads(meta["config"]))
     net = CorrectionDecoder(cfg)
-    net.load_state_dict({k: v.float() for k, v in load_file(str(path)).items()}, strict=True)
+    net.load_state_dict({k: v.float() for k, v in tensors.items()}, strict=True)
     return LearnedHeads(net, json.loads(meta.get("gates", "{}")) or None,
                         {"config": meta["config"], "encoder_hash": meta.get("encoder_hash", ""),
                          "training": json.loads(meta.get("training", "{}")), "path": str(path)})

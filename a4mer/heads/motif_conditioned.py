@@ -201,18 +201,11 @@ class MotifPrototypes:
     def load(cls, path: str | os.PathLike | None = None, model_hash: str | None = None,
              vocab_hash: str | None = None) -> "MotifPrototypes":
         """Read a prototype file (default: the packaged one); with hashes, refuse another model/vocabulary."""
-        from safetensors import SafetensorError, safe_open
+        from ..artefact import read_artefact
         path = Path(path) if path is not None else default_prototypes_path()
         if not path.is_file():
             raise A4merError(f"{path}: motif prototype file not found (build it with scripts/build_motif_prototypes.py)")
-        try:
-            with safe_open(str(path), framework="np") as f:
-                meta = f.metadata() or {}
-                arr = {k: f.get_tensor(k) for k in f.keys()}
-        except (OSError, SafetensorError, ValueError) as e:
-            raise A4merError(f"{path}: not a readable motif prototype file ({e})") from None
-        if meta.get("format") != FORMAT:
-            raise A4merError(f"{path}: not a motif prototype file (format {meta.get('format')!r})")
+        meta, arr = read_artefact(path, FORMAT, "motif prototype file")
         try:
             if arr["rotations"].ndim != 3 or arr["rotations"].shape[1:] != (NUM_BODY, 3):
                 raise ValueError(f"rotations of shape {arr['rotations'].shape}")

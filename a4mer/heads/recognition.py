@@ -158,18 +158,9 @@ class RecognitionHead:
     @classmethod
     def load(cls, path: str | os.PathLike) -> "RecognitionHead":
         """Load a head file strictly (wrong format, config or weights: a clear error naming the file)."""
-        from safetensors import SafetensorError, safe_open
+        from ..artefact import read_artefact
         path = Path(path)
-        if not path.is_file():
-            raise A4merError(f"{path}: recognition head file not found")
-        try:
-            with safe_open(str(path), framework="pt") as f:
-                meta = f.metadata() or {}
-                state = {k: f.get_tensor(k) for k in f.keys()}
-        except (OSError, SafetensorError, ValueError) as e:
-            raise A4merError(f"{path}: not a readable recognition head ({e})") from None
-        if meta.get("format") != FORMAT:
-            raise A4merError(f"{path}: not an a4mer recognition head (format {meta.get('format')!r})")
+        meta, state = read_artefact(path, FORMAT, "recognition head", framework="pt")
         try:
             config = HeadConfig.from_dict(json.loads(meta["config"]))
             classes = json.loads(meta["classes"])

@@ -115,17 +115,11 @@ class MotifVocabulary:
     @classmethod
     def load(cls, path: str | Path, encoder_hash: str | None = None) -> "MotifVocabulary":
         """Read a vocabulary; with ``encoder_hash``, refuse one built for another encoder."""
-        from safetensors import SafetensorError, safe_open
+        from ..artefact import read_artefact
 
         path = Path(path)
-        try:
-            with safe_open(str(path), framework="np") as f:
-                meta = f.metadata() or {}
-                cent = f.get_tensor("centroids")
-        except (OSError, SafetensorError, ValueError, KeyError) as e:
-            raise A4merError(f"{path}: not a readable motif vocabulary ({e})") from None
-        if meta.get("format") != "a4mer-motif-vocabulary":
-            raise A4merError(f"{path}: not a motif vocabulary file (format {meta.get('format')!r})")
+        meta, arrays = read_artefact(path, "a4mer-motif-vocabulary", "motif vocabulary", keys=("centroids",))
+        cent = arrays["centroids"]
         try:
             d = json.loads(meta["vocab"])
         except (KeyError, json.JSONDecodeError) as e:
