@@ -15,13 +15,13 @@ so keys are met exactly and the result is continuous at them.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
-from ..errors import A4merError
+from ..config import from_dict
 from .torch_geom import quat_mul, rotvec_to_quat
 from .windows import FEATURES
 
@@ -43,11 +43,7 @@ class DecoderConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "DecoderConfig":
-        names = {f.name for f in fields(cls)}
-        bad = sorted(set(d) - names)
-        if bad:
-            raise A4merError(f"unknown decoder config keys {bad}; expected some of {sorted(names)}")
-        return cls(**d)
+        return from_dict(cls, d, "decoder")
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)

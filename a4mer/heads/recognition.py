@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..config import from_dict
 from ..errors import A4merError
 from ..nn.embeddings import sinusoid
 
@@ -85,14 +86,7 @@ class HeadConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "HeadConfig":
-        names = {f.name for f in fields(cls)}
-        bad = sorted(set(d) - names)
-        if bad:
-            raise A4merError(f"unknown recognition head config keys {bad}; known: {sorted(names)}")
-        d = dict(d)
-        if "inputs" in d:
-            d["inputs"] = tuple(d["inputs"])
-        return cls(**d)
+        return from_dict(cls, d, "recognition_head")
 
 
 class FrameHead(nn.Module):
