@@ -15,6 +15,11 @@ def _methods(block: dict) -> list[str]:
     return [k for k, v in block.items() if isinstance(v, dict) and "windows" in v]
 
 
+def _ratio(value: float | None, base: float | None) -> float | None:
+    """``value / base``, or None when either is missing or the base is ~0."""
+    return value / base if base and base > 1e-6 and value is not None else None
+
+
 def gap_table(res: dict, ref: str = "hermite") -> str:
     """Markdown table of fixed-gap in-betweening: MPJPE (ratio to ``ref``), L2P, L2Q, NPSS, skate."""
     lines = ["| gap (frames @30fps) | clips / windows | method | MPJPE mm | × Hermite | L2P | L2Q | NPSS | foot skate cm/s (truth) | kept frames exact |",
@@ -23,7 +28,7 @@ def gap_table(res: dict, ref: str = "hermite") -> str:
         base = block.get(ref, {}).get("mpjpe_mm")
         for m in _methods(block):
             r = block[m]
-            ratio = r["mpjpe_mm"] / base if base and base > 1e-6 and r["mpjpe_mm"] is not None else None
+            ratio = _ratio(r["mpjpe_mm"], base)
             lines.append(f"| {gap} | {block['clips']} / {r['windows']} | {m} | {_f(r['mpjpe_mm'])} | {_f(ratio, 2)} | "
                          f"{_f(r.get('l2p'), 3)} | {_f(r.get('l2q'), 3)} | {_f(r.get('npss'), 4)} | "
                          f"{_f(r['foot_skate_cm_s'])} ({_f(r.get('true_foot_skate_cm_s'))}) | {r.get('kept_frames_exact')} |")
@@ -37,7 +42,7 @@ def blocking_table(res: dict, ref: str = "hermite") -> str:
         base = block.get(ref, {}).get("mpjpe_mm")
         for m in _methods(block):
             r = block[m]
-            ratio = r["mpjpe_mm"] / base if base and base > 1e-6 and r["mpjpe_mm"] is not None else None
+            ratio = _ratio(r["mpjpe_mm"], base)
             lines.append(f"| {n} | {block['clips']} | {m} | {_f(r['mpjpe_mm'])} | {_f(ratio, 2)} | "
                          f"{_f(r['foot_skate_cm_s'])} | {r.get('kept_frames_exact')} |")
     return "\n".join(lines)
@@ -50,7 +55,7 @@ def extension_table(res: dict, ref: str = "constant_velocity") -> str:
         base = block.get(ref, {}).get("mpjpe_mm")
         for m in _methods(block):
             r = block[m]
-            ratio = r["mpjpe_mm"] / base if base and base > 1e-6 and r["mpjpe_mm"] is not None else None
+            ratio = _ratio(r["mpjpe_mm"], base)
             lines.append(f"| {block['seconds']:.1f} s ({h}) | {block['clips']} (≥ {block['min_clip_frames']}) / "
                          f"{r['windows']} | {m} | {_f(r['mpjpe_mm'])} | {_f(ratio, 2)} | {_f(r['final_mpjpe_mm'])} |")
     return "\n".join(lines)
