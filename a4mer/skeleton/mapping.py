@@ -71,7 +71,7 @@ def match_smpl_rig(bone_names: list[str] | tuple[str, ...]) -> RigMatch:
     root = None
     for b in bone_names:
         key = normalize_bone_name(b)
-        if key == "root" or key.endswith("root") and key in ("root", "avgroot"):
+        if key in ("root", "avgroot"):
             root = b
             continue
         idx = _SMPL_KEYS.get(key)
