@@ -53,7 +53,9 @@ def recognition_md(r: dict, cmd: str) -> str:
     names = {"tokens": "mean atom token (headline)", "motif": "mean motif token",
              "tokens+motif": "atom and motif tokens", "raw": "raw pose: mean + std of the model's input features",
              "raw (uncentred)": "raw pose, uncentred", "tokens (uncentred)": "mean atom token, uncentred",
-             "motif (uncentred)": "mean motif token, uncentred", "tokens+motif (uncentred)": "atom and motif tokens, uncentred"}
+             "motif (uncentred)": "mean motif token, uncentred", "tokens+motif (uncentred)": "atom and motif tokens, uncentred",
+             "segment tokens": "mean segment token (before the LatentFormer; exploratory)",
+             "segment tokens (uncentred)": "mean segment token, uncentred (exploratory)"}
     cv = r.get("train_actor_cv_top1", {})
     rows = list(k.items()) + list(r.get("knn_other_centring", {}).items()) + list(r.get("raw_pose_variants", {}).items())
     for key, v in rows:
@@ -64,6 +66,30 @@ def recognition_md(r: dict, cmd: str) -> str:
     fh = r["frame_head"]
     lines += ["", f"Headline margin over raw pose: **{r['knn_margin_points']:+.1f} points** top-1 "
               "(the issue asks for ≥ +10, goal +15)."]
+    ac = r.get("knn_actor_centred")
+    if ac:
+        lines += ["", "Per-actor centring (every actor's clip vectors centred on that actor's own mean, label-free, "
+                  "tokens and raw pose alike; a library of a few clips per performer is needed):", "",
+                  "| features | k-NN top-1 % | k-NN top-3 % | leave-one-actor-out top-1 % (training actors) |",
+                  "|---|---|---|---|"]
+        for key, v in ac.items():
+            lines.append(f"| {names.get(key, key)} | {f1(v['top1'])} | {f1(v['top3'])} | {f1(v['train_actor_cv_top1'])} |")
+        lines += ["", f"Margin of the mean atom token over raw pose with per-actor centring: "
+                  f"**{r['knn_margin_points_actor_centred']:+.1f} points**."]
+    bs = r.get("bandai_cross_style")
+    if bs:
+        lines += ["", f"The same choices away from HDM05 — Bandai test split, dataset 2 ({bs['clips']} clips, "
+                  f"{bs['classes']} actions), leave one of its {bs['groups']} performance styles out, k-NN top-1 %:", "",
+                  "| features | centred on the fitted clips | every style on its own mean |", "|---|---|---|"]
+        for key, v in bs["top1"].items():
+            lines.append(f"| {names.get(key, key)} | {f1(v['global'])} | {f1(v['group'])} |")
+        t, rw = bs["top1"]["tokens"], bs["top1"]["raw"]
+        lines += ["", "What this says: centring every performer (or style) on its own mean helps tokens and raw pose "
+                  f"alike (Bandai: tokens {t['global']:.1f} → {t['group']:.1f} %, raw {rw['global']:.1f} → "
+                  f"{rw['group']:.1f} %), and on Bandai the raw pose stays ahead of the tokens "
+                  f"({rw['group'] - t['group']:+.1f} points), so neither protocol gives the tokens the ten-point lead "
+                  "the issue asks for. The segment-token rows were added after the first HDM05 numbers were seen; "
+                  "they are exploratory (their lead on HDM05 does not show on Bandai) and not the headline."]
     if cv.get("tokens") is not None:
         best_cv_raw = max(v for n, v in cv.items() if n.startswith("raw"))
         lines += ["", f"Reading: on the training actors (leave-one-actor-out) the headline tokens lead the better raw "
@@ -332,7 +358,7 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--data is required (unless --claims)")
     import torch
 
-    from a4mer.bench.recognition import load_hdm05, load_labeled, motif_classes, run_recognition
+    from a4mer.bench.recognition import cross_group_knn, load_hdm05, load_labeled, motif_classes, run_recognition
     from a4mer.model import A4Mer
     torch.set_num_threads(a.threads)
     t0 = time.time()
@@ -340,6 +366,9 @@ def main(argv: list[str] | None = None) -> int:
     res, head = run_recognition(model, load_hdm05(a.data), return_head=True)
     if model.vocab is not None:  # claim 4 on longer clips: the Bandai test split (not seen in training)
         res["motif_classes_bandai_test"] = motif_classes(model, load_labeled(a.data, ("bandai1", "bandai2"), "test"))
+    styles = load_labeled(a.data, ("bandai2",), "test", group="style")
+    if styles:  # the same choices checked away from HDM05: leave one performance style out
+        res["bandai_cross_style"] = cross_group_knn(model, styles)
     res["seconds"] = round(time.time() - t0, 1)
     cmd = "python scripts/bench_recognition.py " + " ".join(sys.argv[1:] if argv is None else argv)
     res["command"] = cmd

@@ -11,7 +11,13 @@ manifest). One clip = one action (11 classes).
 - **raw pose** baseline: the same k-NN (same k, metric, split) on the temporal mean and std of the
   model's own normalised per-frame input features (202 + 202 values); measured centred and
   uncentred, and the better of the two on the test actors is the one reported (conservative).
-- further rows: mean motif token, atoms and motifs concatenated (when the model has motifs).
+- further rows: mean motif token, atoms and motifs concatenated (when the model has motifs), and the
+  mean *segment* token (the segment encoder's output before the LatentFormer: no context from the
+  neighbouring atoms), added after the first results (exploratory, see the benchmark page).
+- **per-actor centring**: every actor's vectors centred on that actor's own mean (label-free; needs a
+  few clips per performer, as a studio library has), applied alike to tokens and raw pose; the
+  leave-one-style-out check on the Bandai test split (:func:`cross_group_knn`) is the evidence for it
+  that does not touch HDM05.
 - **frame head**: :class:`a4mer.heads.recognition.FrameHead` on the frozen per-frame tokens;
   frame accuracy (every test frame at the model rate, clips weighted by length) and clip accuracy
   (arg-max of the mean frame probability).
@@ -69,15 +75,18 @@ def load_hdm05(root: str | Path) -> list[LabeledClip]:
     return out
 
 
-def load_labeled(root: str | Path, datasets: tuple[str, ...], split: str) -> list[LabeledClip]:
+def load_labeled(root: str | Path, datasets: tuple[str, ...], split: str, group: str | None = None
+                 ) -> list[LabeledClip]:
     """Clips of other labelled data sets (e.g. Bandai: ``labels.action``) of one split; ``actor`` holds
-    the data set name and ``action`` is prefixed with it (classes of different data sets differ)."""
+    the data set name (or, with ``group``, that label, e.g. Bandai's ``style``) and ``action`` is
+    prefixed with the data set name (classes of different data sets differ)."""
     from ..io import read_amass_npz
     from ..prepare import read_manifest
 
     rows = sorted((r for r in read_manifest(root) if r.get("dataset") in datasets and r.get("split") == split
                    and "action" in r.get("labels", {})), key=lambda r: r["path"])
-    return [LabeledClip(Path(r["path"]).stem, r["dataset"], f"{r['dataset']}:{r['labels']['action']}",
+    return [LabeledClip(Path(r["path"]).stem, str(r["labels"][group]) if group else r["dataset"],
+                        f"{r['dataset']}:{r['labels']['action']}",
                         read_amass_npz(r["path"])) for r in rows]
 
 
@@ -89,12 +98,14 @@ def motif_classes(model: Any, clips: list[LabeledClip]) -> dict[str, Any]:
 
 def clip_vectors(ci: dict[str, Any]) -> dict[str, np.ndarray]:
     """Clip-level vectors of :func:`clip_inputs` output: ``tokens`` (D,) mean atom token, ``raw``
-    (2F,) temporal mean and std of the normalised input features, and with motifs ``motif`` (D,) and
-    ``tokens+motif`` (2D,) (each part L2-normalised before concatenation)."""
+    (2F,) temporal mean and std of the normalised input features, ``segment tokens`` (D,) mean segment
+    token (before the LatentFormer), and with motifs ``motif`` (D,) and ``tokens+motif`` (2D,) (each
+    part L2-normalised before concatenation)."""
     from ..heads.recognition import l2_normalize
 
     raw = ci["raw"]
-    out = {"tokens": ci["atom_tokens"].mean(0), "raw": np.r_[raw.mean(0), raw.std(0)]}
+    out = {"tokens": ci["atom_tokens"].mean(0), "raw": np.r_[raw.mean(0), raw.std(0)],
+           "segment tokens": ci["atom_seg_tokens"].mean(0)}
     if ci.get("motif_tokens") is not None:
         mt = ci["motif_tokens"].mean(0)
         out["motif"] = mt
@@ -109,17 +120,47 @@ def knn_scores(Xtr: np.ndarray, ytr: np.ndarray, Xq: np.ndarray, num_classes: in
     return weighted_knn(Xtr - mu, ytr, Xq - mu, num_classes, cfg.k, cfg.temperature)
 
 
-def actor_cv(X: np.ndarray, y: np.ndarray, actors: list[str], num_classes: int, cfg: RecognitionConfig,
-             center: bool) -> float:
-    """Leave-one-actor-out top-1 (%) of the weighted k-NN on the training clips (mean over actors)."""
+def group_centred(X: np.ndarray, groups) -> np.ndarray:
+    """``X (N, F)`` with every group's rows centred on that group's own mean (label-free)."""
+    g = np.asarray(groups)
+    out = np.array(X, dtype=float)
+    for v in np.unique(g):
+        out[g == v] -= out[g == v].mean(0)
+    return out
+
+
+def group_cv(X: np.ndarray, y: np.ndarray, groups, num_classes: int, cfg: RecognitionConfig,
+             centring: str) -> float:
+    """Leave-one-group-out top-1 (%) of the weighted k-NN, mean over groups (e.g. leave one actor out
+    on the training actors). centring: ``none``, ``global`` (on the mean of the fitted vectors) or
+    ``group`` (every group on its own mean)."""
+    g = np.asarray(groups)
+    Xc = group_centred(X, g) if centring == "group" else X
     accs = []
-    actors = np.asarray(actors)
-    for a in sorted(set(actors.tolist())):
-        held = actors == a
+    for v in sorted(set(g.tolist())):
+        held = g == v
         if held.all():
             continue
-        accs.append(topk_accuracy(knn_scores(X[~held], y[~held], X[held], num_classes, cfg, center), y[held], 1))
+        s = knn_scores(Xc[~held], y[~held], Xc[held], num_classes, cfg, centring == "global")
+        accs.append(topk_accuracy(s, y[held], 1))
     return 100 * float(np.mean(accs)) if accs else float("nan")
+
+
+def cross_group_knn(model: Any, clips: list[LabeledClip], cfg: RecognitionConfig = RecognitionConfig()
+                    ) -> dict[str, Any]:
+    """Leave-one-group-out k-NN top-1 of ``clips`` grouped by ``actor`` (e.g. Bandai test clips by
+    style: a shift like a new performer's, on data that is not HDM05), per clip vector of
+    :func:`clip_vectors` (tokens, segment tokens, raw pose) and centring (global / per group)."""
+    infos = [clip_inputs(model, c.motion, ("atom",)) for c in clips]
+    vec = [clip_vectors(ci) for ci in infos]
+    classes = sorted({c.action for c in clips})
+    y = np.array([classes.index(c.action) for c in clips])
+    groups = [c.actor for c in clips]
+    res = {"clips": len(clips), "classes": len(classes), "groups": len(set(groups)), "top1": {}}
+    for feat in ("tokens", "segment tokens", "raw"):
+        X = np.stack([v[feat] for v in vec])
+        res["top1"][feat] = {c: group_cv(X, y, groups, len(classes), cfg, c) for c in ("global", "group")}
+    return res
 
 
 def motif_class_table(clips: list[LabeledClip], infos: list[dict], vocab: Any) -> dict[str, Any]:
@@ -169,7 +210,18 @@ def run_recognition(model: Any, clips: list[LabeledClip], cfg: RecognitionConfig
             s = knn_scores(Xtr, ytr, Xte, len(classes), cfg, center)
             knn[name] = {"top1": 100 * topk_accuracy(s, yte, 1), "top3": 100 * topk_accuracy(s, yte, 3),
                          "correct": [int(v) for v in s.argmax(1) == yte]}
-            cv[name] = actor_cv(Xtr, ytr, [c.actor for c in tr], len(classes), cfg, center)
+            cv[name] = group_cv(Xtr, ytr, [c.actor for c in tr], len(classes), cfg, "global" if center else "none")
+    # per-actor centring: every actor on its own mean (tokens and raw pose alike)
+    actors_tr, actors_te = [c.actor for c in tr], [c.actor for c in te]
+    knn_ac = {}
+    for feat in vec[id(tr[0])]:
+        Xtr = group_centred(np.stack([vec[id(c)][feat] for c in tr]), actors_tr)
+        Xte = group_centred(np.stack([vec[id(c)][feat] for c in te]), actors_te)
+        s = weighted_knn(Xtr, ytr, Xte, len(classes), cfg.k, cfg.temperature)
+        knn_ac[feat] = {"top1": 100 * topk_accuracy(s, yte, 1), "top3": 100 * topk_accuracy(s, yte, 3),
+                        "correct": [int(v) for v in s.argmax(1) == yte],
+                        "train_actor_cv_top1": group_cv(np.stack([vec[id(c)][feat] for c in tr]), ytr, actors_tr,
+                                                        len(classes), cfg, "group")}
     raw_names = [n for n in knn if n.startswith("raw")]
     best_raw = max(raw_names, key=lambda n: (knn[n]["top1"], knn[n]["top3"]))
     width = model.dim
@@ -203,6 +255,8 @@ def run_recognition(model: Any, clips: list[LabeledClip], cfg: RecognitionConfig
            "raw_pose_variants": {k: v for k, v in knn.items() if k.startswith("raw")}, "raw_pose_reported": best_raw,
            "knn_margin_points": knn["tokens"]["top1"] - knn[best_raw]["top1"],
            "train_actor_cv_top1": cv,
+           "knn_actor_centred": knn_ac,
+           "knn_margin_points_actor_centred": knn_ac["tokens"]["top1"] - knn_ac["raw"]["top1"],
            "frame_head": {"inputs": list(inputs), "frame_accuracy": 100 * correct / max(total, 1),
                           "clip_accuracy": 100 * clip_ok / len(te), "test_frames": total,
                           "config": asdict(hc)}}

@@ -206,7 +206,8 @@ def clip_inputs(model: Any, motion: Any, inputs: tuple[str, ...] = ("atom",)) ->
 
     model: :class:`a4mer.model.A4Mer`. Returns ``frames`` (T_model, D * len(inputs)) float32 (each
     model frame gets its atom's token, then its motif's token), ``atom_tokens`` (S, D),
-    ``b_in``/``b_model`` (S+1,) atom boundaries in input / model frames, ``motifs`` (cover pieces of
+    ``atom_seg_tokens`` (S, D) the segment encoder's tokens before the LatentFormer (no context from
+    neighbouring atoms), ``b_in``/``b_model`` (S+1,) atom boundaries in input / model frames, ``motifs`` (cover pieces of
     the vocabulary or None), ``motif_tokens`` (M, D) or None, ``raw`` (T_model, 202) the model's own
     normalised input features of the whole clip (one window, heading-canonical at frame 0).
     """
@@ -217,7 +218,8 @@ def clip_inputs(model: Any, motion: Any, inputs: tuple[str, ...] = ("atom",)) ->
     d = model.config.data
     b_in, b_model = model_bounds(motion, model.config.model.atoms, model.fps)
     arrays = frame_arrays(motion, model.fps)
-    tok = encode_clip(model.net, arrays, b_model, d.window_frames, d.max_segments)["atom_tokens"]
+    enc = encode_clip(model.net, arrays, b_model, d.window_frames, d.max_segments)
+    tok = enc["atom_tokens"]
     motifs, mtok, groups = None, None, None
     if model.vocab is not None:
         codes, probs = model.vocab.assign(tok)
@@ -242,7 +244,8 @@ def clip_inputs(model: Any, motion: Any, inputs: tuple[str, ...] = ("atom",)) ->
     n_arr = len(arrays["yaw"])
     raw = window_features(arrays, 0, n_arr, model.fps)
     mean, std = (model.net.stage1.feat_mean.cpu().numpy(), model.net.stage1.feat_std.cpu().numpy())
-    return {"frames": np.concatenate(parts, 1).astype(np.float32), "atom_tokens": tok, "b_in": b_in,
+    return {"frames": np.concatenate(parts, 1).astype(np.float32), "atom_tokens": tok,
+            "atom_seg_tokens": enc["atom_seg_tokens"], "b_in": b_in,
             "b_model": b_model, "motifs": motifs, "motif_tokens": mtok, "raw": (raw - mean) / std}
 
 
