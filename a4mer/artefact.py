@@ -8,6 +8,9 @@ from typing import Any
 
 from .errors import A4merError
 
+#: metadata ``format`` of the A4Mer model bundle (a4mer/assets/default.safetensors)
+BUNDLE_FORMAT = "a4mer-bundle"
+
 
 def read_artefact(path: str | os.PathLike, fmt: str, what: str, framework: str = "np",
                   keys: tuple[str, ...] | None = None) -> tuple[dict[str, str], dict[str, Any]]:

@@ -14,13 +14,13 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from .artefact import BUNDLE_FORMAT
 from .errors import A4merError
 from .features import frame_arrays, model_bounds
 from .jepa.hierarchy import A4MerNet, encode_clip, encoder_hash, inference_state
 from .motifs.vocab import MotifVocabulary
 from .train.config import TrainConfig, from_dict, to_dict
 
-BUNDLE_FORMAT = "a4mer-bundle"
 BUNDLE_SCHEMA = 1
 SEGMENTS_SCHEMA = 1
 DEFAULT_BUNDLE = Path(__file__).resolve().parent / "assets" / "default.safetensors"

@@ -413,17 +413,17 @@ class MotifConditioner:
 def bundle_hashes(bundle: str | os.PathLike | None = None) -> tuple[str | None, str | None, int | None]:
     """``(model_hash, vocab_hash, number of motif ids)`` of an A4Mer bundle read from its safetensors
     header (no torch); Nones when there is no bundle or it has no vocabulary."""
-    import struct
+    from ..artefact import BUNDLE_FORMAT, read_artefact
+
     path = Path(bundle) if bundle else Path(__file__).resolve().parent.parent / "assets" / "default.safetensors"
     if not path.is_file():
         return None, None, None
-    with open(path, "rb") as f:
-        header = json.loads(f.read(struct.unpack("<Q", f.read(8))[0]))
-    meta = header.get("__metadata__", {})
-    if "vocab" not in meta or "vocab.centroids" not in header:
+    meta = read_artefact(path, BUNDLE_FORMAT, "model bundle", keys=())[0]
+    if "vocab" not in meta:
         return meta.get("model_hash"), None, None
+    centroids = read_artefact(path, BUNDLE_FORMAT, "model bundle", keys=("vocab.centroids",))[1]["vocab.centroids"]
     v = json.loads(meta["vocab"])
-    return meta.get("model_hash"), v.get("vocab_hash"), len(v.get("patterns", [])) + int(header["vocab.centroids"]["shape"][0])
+    return meta.get("model_hash"), v.get("vocab_hash"), len(v.get("patterns", [])) + len(centroids)
 
 
 def conditioner_for(heads, bundle: str | os.PathLike | None = None, prototypes: str | os.PathLike | None = None,
