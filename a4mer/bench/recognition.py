@@ -32,7 +32,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import A4merError
-from ..heads.recognition import HeadConfig, clip_inputs, topk_accuracy, train_frame_head, weighted_knn
+from ..heads.recognition import (HeadConfig, clip_inputs, default_head_inputs, topk_accuracy, train_frame_head,
+                                weighted_knn)
 
 
 @dataclass(frozen=True)
@@ -187,8 +188,8 @@ def run_recognition(model: Any, clips: list[LabeledClip], cfg: RecognitionConfig
     tokens when the model has a vocabulary and a trained motif level (``optim.stage2_steps > 0``),
     else atom tokens.
     Returns the result dict (and with ``return_head`` also the trained head: ``(result, head)``)."""
-    has_motifs = model.vocab is not None and model.config.optim.stage2_steps > 0
-    inputs = head_inputs or (("atom", "motif") if has_motifs else ("atom",))
+    has_motifs = default_head_inputs(model) == ("atom", "motif")
+    inputs = head_inputs or default_head_inputs(model)
     enc_inputs = tuple(dict.fromkeys(inputs + (("motif",) if has_motifs else ())))
     tr = [c for c in clips if c.actor in cfg.train_actors]
     te = [c for c in clips if c.actor in cfg.test_actors]

@@ -18,7 +18,7 @@ from .segment import add_model_arguments, load_model
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("input", help="clip (.npz/.bvh/.amc)")
-    p.add_argument("--head", required=True, help="recognition head (.safetensors, from scripts/bench_recognition.py)")
+    p.add_argument("--head", required=True, help="recognition head (.safetensors, from a4mer label-train)")
     p.add_argument("-o", "--output", help="output JSON (default: ./<stem>.labels.json)")
     add_model_arguments(p)
     add_load_arguments(p)

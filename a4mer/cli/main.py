@@ -22,6 +22,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "extend": ("a4mer.cli.extend", "extend a clip by N frames"),
     "bench": ("a4mer.cli.bench", "benchmarks on a folder of clips"),
     "label": ("a4mer.cli.label", "label a clip's frames and segments with a recognition head"),
+    "label-train": ("a4mer.cli.label_train", "train a recognition head on your own labelled clips"),
     "batch": ("a4mer.cli.batch", "process many clips headless through Blender"),
     "export": ("a4mer.cli.export", "export a clip or armature as npz, bvh or BABEL json"),
 }

@@ -201,6 +201,59 @@ def train_frame_head(seqs: list[np.ndarray], labels: np.ndarray, classes: list[s
 
 
 # --- clips -> inputs and labels ---------------------------------------------------------------
+def default_head_inputs(model: Any) -> tuple[str, ...]:
+    """Atom and motif tokens when ``model`` has a vocabulary and a trained motif level, else atom tokens."""
+    has_motifs = model.vocab is not None and model.config.optim.stage2_steps > 0
+    return ("atom", "motif") if has_motifs else ("atom",)
+
+
+def fit_label_head(model: Any, clips: list[tuple[str, Any, str]], config: HeadConfig | None = None,
+                   holdout: float = 0.0, seed: int = 0) -> tuple[RecognitionHead, dict[str, Any]]:
+    """A frame head for a user's own labelled clips ``[(name, Motion, label)]`` on ``model``'s frozen
+    tokens. With ``holdout`` in (0, 1) that share of every class's clips (at least one, and only for
+    classes with two or more clips) is kept out of training and reported: clip accuracy (arg-max of
+    the mean frame probability), frame accuracy and the held-out clips' names with their predictions.
+
+    Returns ``(head, report)``; report has ``classes``, ``clips_per_class``, ``train_clips`` and, with a
+    holdout, ``holdout`` results."""
+    if not 0.0 <= holdout < 1.0:
+        raise A4merError(f"holdout must be in [0, 1), got {holdout}")
+    classes = sorted({lab for _, _, lab in clips})
+    if len(classes) < 2:
+        raise A4merError(f"need clips of at least two labels to train a head, got {classes or 'none'}")
+    inputs = config.inputs if config is not None else default_head_inputs(model)
+    cfg = HeadConfig(**{**asdict(config or HeadConfig()), "in_dim": model.dim * len(inputs), "inputs": tuple(inputs),
+                        "fps": float(model.fps)})
+    y = np.array([classes.index(lab) for _, _, lab in clips])
+    held = np.zeros(len(clips), bool)
+    if holdout > 0:
+        rng = np.random.default_rng(seed)
+        for c in range(len(classes)):
+            idx = np.flatnonzero(y == c)
+            if len(idx) >= 2:
+                held[rng.choice(idx, size=max(1, int(round(holdout * len(idx)))), replace=False)] = True
+    frames = [clip_inputs(model, m, inputs)["frames"] for _, m, _ in clips]
+    train_idx = np.flatnonzero(~held)
+    head = train_frame_head([frames[i] for i in train_idx], y[train_idx], classes, cfg, model.model_hash)
+    report: dict[str, Any] = {"classes": classes, "inputs": list(inputs),
+                              "clips_per_class": {c: int((y == i).sum()) for i, c in enumerate(classes)},
+                              "train_clips": int(len(train_idx))}
+    if held.any():
+        rows, ok, fr_ok, fr_n = [], 0, 0, 0
+        for i in np.flatnonzero(held):
+            p = head.predict(frames[i])
+            pred = int(p.mean(0).argmax())
+            ok += int(pred == y[i])
+            fr_ok, fr_n = fr_ok + int((p.argmax(1) == y[i]).sum()), fr_n + len(p)
+            rows.append({"clip": clips[i][0], "label": classes[y[i]], "predicted": classes[pred]})
+        report["holdout"] = {"clips": int(held.sum()), "clip_accuracy": 100 * ok / int(held.sum()),
+                             "frame_accuracy": 100 * fr_ok / max(fr_n, 1), "predictions": rows}
+    head.training.update({k: v for k, v in report.items() if k != "holdout"})
+    if "holdout" in report:
+        head.training["holdout_clip_accuracy"] = report["holdout"]["clip_accuracy"]
+    return head, report
+
+
 def clip_inputs(model: Any, motion: Any, inputs: tuple[str, ...] = ("atom",)) -> dict[str, Any]:
     """Frozen per-frame inputs of a clip for the frame head and the k-NN.
 

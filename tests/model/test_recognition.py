@@ -230,3 +230,49 @@ def test_motif_class_table_counts():
     assert t["multi_atom_motifs_seen"] == 2 and t["in_two_or_more_classes"] == 2
     assert t["motifs"][0] == {"motif_id": 0, "pattern": [1, 2], "classes": {"run": 1, "walk": 1}}
     assert t["motifs"][1]["classes"] == {"run": 1, "walk": 1}
+
+
+def test_label_train_cli_folders_csv_and_bad_clips(tiny_model, labeled_clips, tmp_path, capsys):
+    """``a4mer label-train``: labels from folder names or a CSV, a broken clip reported by name and left
+    out (exit 1, head still written), the head then labels a clip through ``a4mer label``."""
+    for c in labeled_clips:
+        d = tmp_path / "lib" / c.action
+        d.mkdir(parents=True, exist_ok=True)
+        write_amass_npz(c.motion, d / f"{c.name}.npz")
+    (tmp_path / "lib" / "busy" / "broken.npz").write_bytes(b"not a zip")
+    ck = str(tiny_model.info["source"])
+    head = tmp_path / "head.safetensors"
+    assert main(["label-train", str(tmp_path / "lib"), "-o", str(head), "--checkpoint", ck, "--epochs", "20"]) == 1
+    err = capsys.readouterr().err
+    assert "broken.npz" in err and "left out" in err
+    h = RecognitionHead.load(head)
+    assert h.classes == ["busy", "calm"] and h.encoder_hash == tiny_model.model_hash
+    assert h.training["clips_per_class"] == {"busy": 5, "calm": 5}
+    out = tmp_path / "x.labels.json"
+    clip = tmp_path / "lib" / "calm" / "mm_calm.npz"
+    assert main(["label", str(clip), "--head", str(head), "--checkpoint", ck, "-o", str(out)]) == 0
+    assert json.loads(out.read_text())["head_classes"] == ["busy", "calm"]
+    # CSV labels (a relative path and a bare file name), one clip without a label, a holdout report
+    rows = ["file,label"] + [f"lib/{c.action}/{c.name}.npz,{'A' if c.action == 'calm' else 'B'}"
+                             for c in labeled_clips[:-1]]
+    rows[1] = f"{labeled_clips[0].name}.npz,A" if labeled_clips[0].action == "calm" else f"{labeled_clips[0].name}.npz,B"
+    (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
+    files = [str(tmp_path / "lib" / c.action / f"{c.name}.npz") for c in labeled_clips]
+    head2 = tmp_path / "head2.safetensors"
+    assert main(["label-train", *files, "-o", str(head2), "--labels", str(tmp_path / "labels.csv"),
+                 "--checkpoint", ck, "--epochs", "20", "--holdout", "0.25"]) == 0
+    assert f"{labeled_clips[-1].name}.npz: no label" in capsys.readouterr().err
+    h2 = RecognitionHead.load(head2)
+    rep = json.loads((tmp_path / "head2.holdout.json").read_text())
+    assert h2.classes == ["A", "B"] and rep["clips"] == 2 and len(rep["predictions"]) == 2
+    assert h2.training["train_clips"] == 7 and sum(h2.training["clips_per_class"].values()) == 9
+    # one label only, or a CSV without the columns: clear errors
+    one = tmp_path / "one" / "calm"
+    one.mkdir(parents=True)
+    write_amass_npz(labeled_clips[0].motion, one / "a.npz")
+    assert main(["label-train", str(one.parent), "-o", str(tmp_path / "h3.safetensors"), "--checkpoint", ck]) == 1
+    assert "at least two labels" in capsys.readouterr().err
+    (tmp_path / "bad.csv").write_text("name,class\nx,y\n")
+    assert main(["label-train", str(one.parent), "-o", str(tmp_path / "h4.safetensors"), "--labels",
+                 str(tmp_path / "bad.csv"), "--checkpoint", ck]) == 1
+    assert "columns 'file' and 'label'" in capsys.readouterr().err

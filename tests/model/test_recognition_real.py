@@ -1,16 +1,15 @@
-"""Recognition end to end on real mocap with the shipped model: a head trained on a few HDM05 clips
-of one actor labels another actor's clip (AMC at its own 120 fps) through ``a4mer label``."""
+"""Recognition end to end on real mocap with the shipped model: a head trained with ``a4mer label-train``
+on a few HDM05 clips of one actor labels another actor's clip (AMC at its own 120 fps) through
+``a4mer label``."""
 from __future__ import annotations
 
 import csv
 import json
 
-import numpy as np
 import pytest
 
 from a4mer.api import load_motion
 from a4mer.cli.main import main
-from a4mer.heads.recognition import HeadConfig, clip_inputs, train_frame_head
 from a4mer.model import DEFAULT_BUNDLE, A4Mer
 
 from test_recognition import check_label_record
@@ -37,22 +36,22 @@ def test_label_real_clip(model, data_root, tmp_path):
     rows = _rows(data_root)
     train = [r for c in CLASSES for r in [x for x in rows if x["actor"] == "bd" and x["class_name"] == c][:4]]
     test = next(r for r in rows if r["actor"] == "mm")
-    seqs, ys = [], []
-    for r in train:
-        m = load_motion(data_root / "hdm05" / r["file"], fps=30.0)
-        seqs.append(clip_inputs(model, m, ("atom",))["frames"])
-        ys.append(CLASSES.index(r["class_name"]))
-    assert len(set(ys)) == 3
-    head = train_frame_head(seqs, np.array(ys), list(CLASSES),
-                            HeadConfig(in_dim=model.dim, fps=model.fps, epochs=30), model.model_hash)
-    hpath = head.save(tmp_path / "head.safetensors")
+    assert len({r["class_name"] for r in train}) == 3
+    # the user's path: a label CSV (absolute paths of AMC files; their ASF is found beside them) -> head
+    csv_path = tmp_path / "labels.csv"
+    csv_path.write_text("file,label\n" + "".join(f"{data_root / 'hdm05' / r['file']},{r['class_name']}\n"
+                                                  for r in train))
+    hpath = tmp_path / "head.safetensors"
+    assert main(["label-train", *[str(data_root / "hdm05" / r["file"]) for r in train], "--labels", str(csv_path),
+                 "-o", str(hpath), "--epochs", "30"]) == 0
     src = data_root / "hdm05" / test["file"]
     out = tmp_path / "t.labels.json"
     assert main(["label", str(src), "--head", str(hpath), "-o", str(out)]) == 0
     rec = json.loads(out.read_text())
     motion = load_motion(src)
     assert motion.fps == pytest.approx(120.0)
-    check_label_record(rec, motion, list(CLASSES))
+    assert rec["head_classes"] == sorted(CLASSES)
+    check_label_record(rec, motion, rec["head_classes"])
     assert rec["model_hash"] == model.model_hash
     # atoms of the label file are the model's own segmentation of the clip
     seg = model.segment(motion)

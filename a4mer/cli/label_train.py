@@ -1,0 +1,93 @@
+"""``a4mer label-train CLIPS... -o HEAD.safetensors [--labels LABELS.csv] [--holdout 0.2]``: train a
+recognition head on your own labelled clips, for ``a4mer label``.
+
+Labels come from ``--labels`` (a CSV with columns ``file,label``; ``file`` is a path relative to the
+CSV's folder, an absolute path or a bare file name) or, without it, from each clip's folder name
+(``walks/a.bvh`` is a ``walks`` clip). The head reads the frozen tokens of the model given by
+``--checkpoint`` (default: the shipped one) and only works with that model. Clips that cannot be read
+are reported (file and reason) and left out; the exit code is then 1.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+
+from ..errors import A4merError
+from ._common import add_load_arguments, collect_inputs, load_options
+from .segment import add_model_arguments, load_model
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("inputs", nargs="+", help="clips (.npz/.bvh/.amc) or folders of clips")
+    p.add_argument("-o", "--output", required=True, help="head file to write (.safetensors)")
+    p.add_argument("--labels", help="CSV with columns file,label (default: each clip's folder name)")
+    p.add_argument("--holdout", type=float, default=0.0,
+                   help="share of each label's clips kept out of training and reported (e.g. 0.2)")
+    p.add_argument("--epochs", type=int, default=150, help="training epochs of the head (default 150)")
+    p.add_argument("--seed", type=int, default=0)
+    add_model_arguments(p)
+    add_load_arguments(p)
+
+
+def read_label_csv(path: Path) -> dict[str, str]:
+    """``file -> label`` of a CSV with columns ``file`` and ``label`` (keys: resolved paths of files that
+    exist relative to the CSV's folder, else the file name as written)."""
+    try:
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise A4merError(f"{path}: cannot read the label CSV ({e})") from None
+    if not rows or not {"file", "label"} <= set(rows[0]):
+        raise A4merError(f"{path}: the label CSV needs a header with columns 'file' and 'label'")
+    out = {}
+    for i, r in enumerate(rows, start=2):
+        name, label = (r.get("file") or "").strip(), (r.get("label") or "").strip()
+        if not name or not label:
+            raise A4merError(f"{path}: line {i}: empty file or label")
+        p = Path(name) if Path(name).is_absolute() else path.parent / name
+        out[str(p.resolve()) if p.is_file() else name] = label
+    return out
+
+
+def label_of(clip: Path, table: dict[str, str] | None) -> str | None:
+    """The clip's label: from the CSV table (by resolved path, then by file name), else its folder name."""
+    if table is None:
+        return clip.resolve().parent.name
+    return table.get(str(clip.resolve()), table.get(clip.name))
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..api import load_motion
+    from ..heads.recognition import HeadConfig, fit_label_head
+
+    table = read_label_csv(Path(args.labels)) if args.labels else None
+    files = collect_inputs(args.inputs)
+    clips, failed = [], 0
+    opts = load_options(args)
+    for f in files:
+        label = label_of(f, table)
+        if label is None:
+            print(f"a4mer label-train: {f}: no label in {args.labels} (left out)", file=sys.stderr)
+            continue
+        try:
+            clips.append((str(f), load_motion(f, opts), label))
+        except (A4merError, OSError) as e:
+            failed += 1
+            print(f"a4mer label-train: error: {e} (left out)", file=sys.stderr)
+    model = load_model(args)
+    head, report = fit_label_head(model, clips, HeadConfig(epochs=args.epochs, seed=args.seed),
+                                  holdout=args.holdout, seed=args.seed)
+    out = head.save(args.output)
+    counts = ", ".join(f"{c} {n}" for c, n in report["clips_per_class"].items())
+    print(f"{out}: {len(report['classes'])} labels ({counts}); trained on {report['train_clips']} clips")
+    if "holdout" in report:
+        h = report["holdout"]
+        print(f"held out {h['clips']} clips: {h['clip_accuracy']:.1f} % of clips, {h['frame_accuracy']:.1f} % of "
+              "frames labelled right")
+        report_path = out.with_name(out.stem + ".holdout.json")
+        report_path.write_text(json.dumps(h, indent=1) + "\n")
+        print(f"per-clip predictions: {report_path}")
+    return 1 if failed else 0
