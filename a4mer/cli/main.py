@@ -61,3 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"a4mer {args.verb}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (``a4mer info clip.bvh | head``): stop quietly
+        import os
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141

@@ -85,3 +85,15 @@ def test_unknown_skeleton_names_file_and_bones_then_bone_map_fixes_it(ex, tmp_pa
     ref = tmp_path / "ref.npz"
     assert main(["convert", ex(BVH), "-o", str(ref)]) == 0
     assert np.allclose(read_amass_npz(out).joint_positions(), read_amass_npz(ref).joint_positions(), atol=1e-9)
+
+
+def test_closed_pipe_is_quiet(ex, repo_root):
+    """``a4mer info clip | head -1``: the reader closes the pipe early; no traceback, exit 141."""
+    import subprocess
+    import sys
+    proc = subprocess.Popen([sys.executable, "-m", "a4mer", "info", ex(AMC)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, cwd=repo_root, bufsize=0)
+    proc.stdout.read(5)
+    proc.stdout.close()  # what head does after its first line
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) in (0, 141) and "Traceback" not in err, err
