@@ -158,15 +158,20 @@ def _cmp(full: dict, other: dict, rng, full1: dict | None = None, other1: dict |
 
 def claims_md(rec: dict | None, abl: dict[str, dict], abl1: dict[str, dict] | None = None) -> str:
     rng = np.random.default_rng(0)
-    abl1 = abl1 or {}
+    # a second-seed run counts only when trained with the same budget (steps or minutes) as seed 0
+    abl1 = {n: r for n, r in (abl1 or {}).items() if n in abl and r.get("budget") == abl[n].get("budget")}
     full = abl.get("full")
+    budgets = {json.dumps(r.get("budget"), sort_keys=True) for r in abl.values()}
+    n_steps = (full or {}).get("budget", {}).get("steps") if len(budgets) == 1 else None
+    budget_txt = (f"the same {n_steps} training steps with the learning-rate schedule over them, whatever else ran on "
+                  "the shared 2-core CPU" if n_steps else
+                  "the same wall-clock budget on a shared 2-core CPU; a rerun reproduces them within training noise")
     lines = ["## Claims of the paper, tested on our data", "",
              "Claims from `shared/docs/method.md` §9. Ablations: `python scripts/run_ablations.py --data DIR "
-             "--work DIR --minutes M --only NAME` (each row's exact command is in its JSON, "
+             "--work DIR --steps N --only NAME` (each row's exact command is in its JSON, "
              "`docs/bench/ablation_NAME.json`); every variant is trained from scratch with the same small preset "
-             "(same clips, stage 1 only, same wall-clock budget on a shared 2-core CPU), so the numbers compare "
-             "variants with one another, not with the shipped model. Training is time-limited: a rerun reproduces "
-             "them within training noise, not bit for bit. Motion tasks use a ridge **token probe** (frozen tokens "
+             f"(same clips, stage 1 only, {budget_txt}), so the numbers compare "
+             "variants with one another, not with the shipped model. Motion tasks use a ridge **token probe** (frozen tokens "
              "of the context → correction of the classical curve; see `a4mer/bench/ablations.py`) because the "
              "shipped heads read no tokens and would score every encoder alike. \"Beyond noise\" = the 95 % paired "
              "bootstrap interval of the difference (over test clips / windows) excludes 0 and, where a second seed was "

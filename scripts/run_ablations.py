@@ -1,16 +1,18 @@
 """Train and measure the paper's ablations with one small preset (a4mer.bench.ablations).
 
 Every variant is trained from scratch on the same clips (an evenly spaced subset of the Bandai
-datasets 1+2 and CMU dance training split, mirrored) for the same wall-clock budget (stage 1 only,
-then motif mining), then measured: HDM05 recognition (k-NN and frame head on atom tokens), 30-frame
+datasets 1+2 and CMU dance training split, mirrored) for the same number of steps (``--steps``; else
+the same wall-clock budget) (stage 1 only, then motif mining), then measured: HDM05 recognition (k-NN and frame head on atom tokens), 30-frame
 in-betweening and 1 s extension (token probe, heads-benchmark protocols, test split of every data
 set), mean motif length. Each result is written to ``docs/bench/ablation_<name>.json`` as soon as it
 is measured (and committed with ``--commit``), so a run cut short keeps what it measured.
 
     nice -n 5 .venv/bin/python scripts/run_ablations.py --data /work/cache/prepared \\
-        --work /work/cache/ablations --minutes 6 [--only full,frame] [--skip-existing] [--commit]
+        --work /work/cache/ablations --steps 1500 --minutes 15 [--only full,frame] [--skip-existing] [--commit]
 
-Training is time-limited, so a rerun gives numbers within training noise, not bit-identical ones.
+With ``--steps`` (and a cap that is not reached) every variant gets the same amount of training whatever
+else runs on the machine (seeded data order and initialisation); with a wall-clock budget a rerun gives
+numbers within training noise, not bit-identical ones.
 The claims table of docs/benchmarks.md is rebuilt by ``scripts/bench_recognition.py --claims``.
 """
 from __future__ import annotations
@@ -91,7 +93,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", required=True, help="prepared dataset folder (manifest.jsonl + clips/)")
     p.add_argument("--work", required=True, help="folder for the training runs")
     p.add_argument("--out", default=str(REPO / "docs" / "bench"), help="folder of the result JSON files")
-    p.add_argument("--minutes", type=float, default=6.0, help="training wall clock per variant")
+    p.add_argument("--minutes", type=float, default=6.0,
+                   help="training wall clock per variant (with --steps: only a cap)")
+    p.add_argument("--steps", type=int, default=0,
+                   help="train every variant for exactly this many steps (learning-rate schedule over them; "
+                        "equal training whatever else runs on the machine); 0 = the --minutes budget decides")
     p.add_argument("--clips", type=int, default=900, help="training clips (evenly spaced; each also mirrored)")
     p.add_argument("--probe-clips", type=int, default=300, help="training clips for the token probes")
     p.add_argument("--eval-clips", type=int, default=80, help="test clips per data set for the motion tasks")
@@ -148,9 +154,11 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         what, sets, paper = ABLATIONS[name]
         extra = [f"time_limit_s={a.minutes * 60}", f"seed={a.seed}", f"model.atoms.fixed_s={mean_atom_s:.4f}"]
+        if a.steps:
+            extra.append(f"optim.steps={a.steps}")
         config = load_config(sets=PRESET + sets + extra)
         run = work / f"{name}{a.suffix}"
-        log(f"{name}: training {a.minutes} min ({what})")
+        log(f"{name}: training " + (f"{a.steps} steps (cap {a.minutes} min)" if a.steps else f"{a.minutes} min") + f" ({what})")
         t0 = time.time()
         train(None, config, run, items=items_for(config, base))
         train_s = time.time() - t0
@@ -164,7 +172,9 @@ def main(argv: list[str] | None = None) -> int:
         mm = motion_metrics(eval_clips, [probe])
         ml = motif_lengths(model, eval_clips)
         res = {"variant": name, "seed": a.seed, "what": what, "sets": sets, "paper_pred_interp_mpjpe_mm": list(paper),
+               "budget": {"steps": a.steps, "cap_minutes": a.minutes} if a.steps else {"minutes": a.minutes},
                "command": f"python scripts/run_ablations.py --data {a.data} --work {a.work} --minutes {a.minutes:g} "
+                          + (f"--steps {a.steps} " if a.steps else "") +
                           f"--clips {a.clips} --probe-clips {a.probe_clips} --eval-clips {a.eval_clips} --seed {a.seed} --only {name}"
                           + (f" --suffix {a.suffix}" if a.suffix else ""),
                "preset": PRESET + extra, "training": {"steps": tlog["step"], "seconds": round(train_s, 1),
@@ -189,7 +199,8 @@ def main(argv: list[str] | None = None) -> int:
             f"inbetween {res['inbetween_30_mpjpe_mm']:.1f} mm, extension {res['extension_1s_mpjpe_mm']:.1f} mm, "
             f"motif {ml['mean_motif_s']:.2f} s -> {path}")
         if a.commit:
-            commit([path], f"Ablation result: {name}{a.suffix} (seed {a.seed}, {tlog['step']} steps, {a.minutes:g} min preset)")
+            commit([path], f"Ablation result: {name}{a.suffix} (seed {a.seed}, {tlog['step']} steps, "
+                           + (f"{a.steps}-step preset)" if a.steps else f"{a.minutes:g} min preset)"))
     return 0
 
 
