@@ -183,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
                "recognition": {"knn_top1": rec["knn"]["tokens"]["top1"], "knn_top3": rec["knn"]["tokens"]["top3"],
                                "raw_pose_knn_top1": rec["raw_pose_knn"]["top1"],
                                "raw_pose_knn_top3": rec["raw_pose_knn"]["top3"],
+                               "knn_train_actor_cv_top1": rec["train_actor_cv_top1"]["tokens"],
                                "frame_head_frame_accuracy": rec["frame_head"]["frame_accuracy"],
                                "frame_head_clip_accuracy": rec["frame_head"]["clip_accuracy"],
                                "knn_correct": rec["knn"]["tokens"]["correct"], "test_clips": rec["test_clips"]},
