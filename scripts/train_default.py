@@ -2,8 +2,10 @@
 
 Data: the Bandai-Namco datasets 1 and 2 and the CMU dance set, training split, with left/right
 mirroring and one random playback-speed variant (0.7-1.4x) per clip; HDM05 stays out (it is the
-cross-dataset evaluation). Run (about 50 minutes on 2 shared cores: ~5 min data, 40 min
-optimisation, mining and export):
+cross-dataset evaluation). Then (unless ``--heads-minutes 0``) the in-betweening / extension heads are
+trained by scripts/train_heads.py (18 min; they also use HDM05 train actors bd/bk, see that script)
+and written to a4mer/assets/heads.safetensors. Run (about 70 minutes on 2 shared cores: ~5 min
+data, 40 min optimisation, mining and export, ~19 min heads):
 
     nice -n 10 .venv/bin/python scripts/train_default.py --data /work/cache/prepared --out /work/cache/default_run
 
@@ -71,6 +73,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--bundle", default=str(DEFAULT_BUNDLE), help="where to write the bundle")
     p.add_argument("--set", action="append", default=[], help="extra config override key=value")
     p.add_argument("--resume", action="store_true")
+    p.add_argument("--heads-minutes", type=float, default=18.0,
+                   help="train the heads afterwards for this many minutes (0: skip)")
+    p.add_argument("--heads-out", default=str(Path(DEFAULT_BUNDLE).parent / "heads.safetensors"),
+                   help="where to write the heads file")
     p.add_argument("--export-only", action="store_true",
                    help="no training: re-mine the vocabulary of the finished run in --out with this script's "
                         "motif settings and write the bundle")
@@ -96,6 +102,16 @@ def main(argv: list[str] | None = None) -> int:
     size = Path(a.bundle).stat().st_size
     print(f"bundle {a.bundle}: {size / 1e6:.2f} MB, model {model.model_hash}, vocab {model.vocab.hash}, "
           f"{model.vocab.k} codes, {len(model.vocab.patterns)} patterns; total {time.time() - t0:.0f} s")
+    if a.heads_minutes > 0:
+        import subprocess
+        cmd = [sys.executable, str(Path(__file__).resolve().parent / "train_heads.py"), "--data", a.data,
+               "--out", a.heads_out, "--minutes", str(a.heads_minutes)]
+        print("training the heads:", " ".join(cmd), flush=True)
+        rc = subprocess.call(cmd)
+        if rc != 0:
+            print(f"heads training failed (exit {rc})", file=sys.stderr)
+            return rc
+    print(f"total {time.time() - t0:.0f} s")
     return 0
 
 

@@ -22,16 +22,24 @@ import torch
 from torch import nn
 
 from ..config import from_dict
+from ..errors import A4merError
 from .torch_geom import quat_mul, rotvec_to_quat
 from .windows import FEATURES
 
 CHANNELS = 3 + 22 * 3
+#: version of the MLP inputs / base curves; heads files of another version are refused (retrain)
+SCHEMA_VERSION = 3
 
 
 @dataclass(frozen=True)
 class DecoderConfig:
     """Sizes of the task MLPs. context: frames read on each side; basis: sine coefficients per channel;
-    horizon: frames one extension step covers (30 fps); out_scale: output scale of the last layer."""
+    horizon: frames one extension step covers (30 fps); out_scale: output scale of the last layer;
+    extend_tau: damping (frames) of the extension's base curve (velocity decays as exp(-k / tau));
+    gap_stride: frames between the ``context`` frames a gap example reads on each side;
+    relative_rotations: local joint rotations enter relative to the reference key's (False: absolute).
+    schema_version 3: canonical frames are also shifted to the reference frame's root height (inputs
+    carry no absolute height, which differs between capture sources)."""
 
     features: int = FEATURES
     context: int = 8
@@ -39,10 +47,17 @@ class DecoderConfig:
     basis: int = 8
     horizon: int = 90
     out_scale: float = 0.2
-    schema_version: int = 2
+    extend_tau: float = 20.0
+    gap_stride: int = 1
+    relative_rotations: bool = True
+    schema_version: int = SCHEMA_VERSION
 
     @classmethod
     def from_dict(cls, d: dict) -> "DecoderConfig":
+        v = d.get("schema_version")
+        if v != SCHEMA_VERSION:
+            raise A4merError(f"heads decoder schema_version {v} is not {SCHEMA_VERSION} (inputs changed): "
+                             "retrain the heads with scripts/train_heads.py")
         return from_dict(cls, d, "decoder")
 
     def to_json(self) -> str:

@@ -3,7 +3,7 @@ inference (inference uses B = 1).
 
 Arrays: ``trans (B, W, 3)`` metres, ``rot (B, W, 22, 4)`` wxyz local rotations at 30 fps; every
 example of a batch has the same layout. Each example is expressed in the canonical frame of its
-reference key (root over the origin, facing +Y). Context frames outside the window are replaced by
+reference key (root at the origin, facing +Y). Context frames outside the window are replaced by
 the nearest frame inside and flagged invalid (one flag per context frame).
 """
 from __future__ import annotations
@@ -30,10 +30,13 @@ class Example:
 
 
 def canonical(trans: np.ndarray, rot: np.ndarray, ref: int) -> tuple[np.ndarray, np.ndarray]:
-    """Inverse heading ``(B, 4)`` and planar shift ``(B, 3)`` of frame ``ref`` of each example."""
+    """Inverse heading ``(B, 4)`` and shift ``(B, 3)`` (the root position) of frame ``ref`` of each example.
+
+    The shift includes the root height: absolute pelvis height differs between capture sources and
+    retargets, so the inputs only see heights relative to the reference key."""
     f = quat_apply(rot[:, ref, 0], np.array([0.0, 0.0, 1.0]))  # (B, 3) facing
     yaw = np.arctan2(-f[:, 0], f[:, 1])
-    shift = np.stack([trans[:, ref, 0], trans[:, ref, 1], np.zeros(len(trans))], -1)
+    shift = np.array(trans[:, ref], float)  # root of the reference frame at the origin (height too)
     return axis_quat("z", -yaw), shift
 
 
@@ -46,14 +49,16 @@ def to_canon(trans: np.ndarray, rot: np.ndarray, inv: np.ndarray, shift: np.ndar
     return t, q
 
 
-def _context(trans, rot, idx, inv, shift) -> np.ndarray:
-    """``(B, len(idx) * (F + 1))``: features of frames ``idx`` (clipped into the window; flag = inside)."""
+def _context(trans, rot, idx, inv, shift, ref: int | None = None) -> np.ndarray:
+    """``(B, len(idx) * (F + 1))``: features of frames ``idx`` (clipped into the window; flag = inside);
+    with ``ref`` local rotations relative to those of frame ``ref`` (see ``windows.features``)."""
     W = trans.shape[1]
     idx = np.asarray(idx)
     valid = (idx >= 0) & (idx < W)
     ci = np.clip(idx, 0, W - 1)
     ct, cq = to_canon(trans[:, ci], rot[:, ci], inv, shift)
-    f = features(ct, cq, np.ones(len(ci), bool))  # (B, n, F)
+    rref = None if ref is None else rot[:, ref][:, None]
+    f = features(ct, cq, np.ones(len(ci), bool), rref)  # (B, n, F)
     flags = np.broadcast_to(valid[None, :, None].astype(np.float32), f.shape[:2] + (1,))
     return np.concatenate([f, flags], -1).reshape(len(trans), -1)
 
@@ -89,10 +94,14 @@ def catmull_batch(trans, rot, a: int | None, s: int, e: int, b: int | None) -> t
 
 
 def damped_batch(trans, rot, H: int, tau: float = DAMPING_FRAMES) -> tuple[np.ndarray, np.ndarray]:
-    """H frames of damped constant velocity after the last frame of each window (see baselines)."""
+    """H frames of damped constant velocity after the last frame of each window (see baselines;
+    ``tau = inf``: constant velocity)."""
     k = np.arange(1, H + 1, dtype=float)
-    dist = tau * (1.0 - np.exp(-k / tau)) / (1.0 - np.exp(-1.0 / tau)) * np.exp(-1.0 / tau)
-    dist = dist / dist[0]
+    if np.isfinite(tau):
+        dist = tau * (1.0 - np.exp(-k / tau)) / (1.0 - np.exp(-1.0 / tau)) * np.exp(-1.0 / tau)
+        dist = dist / dist[0]
+    else:  # constant velocity
+        dist = k
     if trans.shape[1] < 2:
         return np.repeat(trans[:, -1:], H, 1), np.repeat(rot[:, -1:], H, 1)
     tr = trans[:, -1][:, None] + dist[None, :, None] * (trans[:, -1] - trans[:, -2])[:, None]
@@ -101,24 +110,33 @@ def damped_batch(trans, rot, H: int, tau: float = DAMPING_FRAMES) -> tuple[np.nd
     return tr, q
 
 
-def gap_example(trans, rot, s: int, e: int, C: int) -> Example:
-    """Gap between keys s < e with dense context: frames s-C+1..s and e..e+C-1 (outside the window:
-    invalid). Base: cubic Hermite with neighbour-frame velocities."""
+def gap_span(C: int, stride: int) -> int:
+    """Frames of dense context a gap example reads on each side (key included)."""
+    return (C - 1) * stride + 1
+
+
+def gap_example(trans, rot, s: int, e: int, C: int, stride: int = 1, relative: bool = True) -> Example:
+    """Gap between keys s < e with dense context: C frames every ``stride`` frames ending with key s
+    (s - (C-1) stride .. s) and starting with key e (e .. e + (C-1) stride); frames outside the window
+    are flagged invalid; ``relative``: local rotations relative to key s. Base: cubic Hermite with
+    neighbour-frame velocities."""
     inv, shift = canonical(trans, rot, s)
-    x = np.concatenate([_context(trans, rot, np.arange(s - C + 1, s + 1), inv, shift),
-                        _context(trans, rot, np.arange(e, e + C), inv, shift),
+    k = np.arange(C) * stride
+    ref = s if relative else None
+    x = np.concatenate([_context(trans, rot, s - k[::-1], inv, shift, ref),
+                        _context(trans, rot, e + k, inv, shift, ref),
                         np.broadcast_to([(e - s) / 120.0, np.log(e - s) / np.log(121.0)], (len(trans), 2))], -1)
     bt, bq = hermite_batch(trans, rot, s, e)
     ct, cq = to_canon(bt, bq, inv, shift)
     return Example(x.astype(np.float32), ct, cq, inv, shift)
 
 
-def blocking_example(trans, rot, a: int | None, s: int, e: int, b: int | None) -> Example:
+def blocking_example(trans, rot, a: int | None, s: int, e: int, b: int | None, relative: bool = True) -> Example:
     """Gap between keys s < e when only keys are known; neighbouring keys a < s and b > e (None = none).
     Reads the four keys and their spacings. Base: Catmull-Rom through the keys."""
     inv, shift = canonical(trans, rot, s)
     idx = np.array([a if a is not None else -1, s, e, b if b is not None else 10 ** 9])
-    ctx = _context(trans, rot, idx, inv, shift)
+    ctx = _context(trans, rot, idx, inv, shift, s if relative else None)
     sp = [(s - a) / 30.0 if a is not None else 0.0, (e - s) / 30.0, (b - e) / 30.0 if b is not None else 0.0]
     x = np.concatenate([ctx, np.broadcast_to(sp, (len(trans), 3))], -1)
     bt, bq = catmull_batch(trans, rot, a, s, e, b)
@@ -126,12 +144,12 @@ def blocking_example(trans, rot, a: int | None, s: int, e: int, b: int | None) -
     return Example(x.astype(np.float32), ct, cq, inv, shift)
 
 
-def extend_example(trans, rot, H: int, C: int) -> Example:
+def extend_example(trans, rot, H: int, C: int, tau: float = DAMPING_FRAMES, relative: bool = True) -> Example:
     """H frames after the last frame of each window: reads C frames spread over the last second (every
-    3rd frame, ending with the last). Base: damped constant velocity."""
+    3rd frame, ending with the last). Base: constant velocity damped with ``tau`` frames (inf: undamped)."""
     W = trans.shape[1]
     inv, shift = canonical(trans, rot, W - 1)
-    x = _context(trans, rot, W - 1 - 3 * np.arange(C)[::-1], inv, shift)
-    bt, bq = damped_batch(trans, rot, H)
+    x = _context(trans, rot, W - 1 - 3 * np.arange(C)[::-1], inv, shift, W - 1 if relative else None)
+    bt, bq = damped_batch(trans, rot, H, tau)
     ct, cq = to_canon(bt, bq, inv, shift)
     return Example(x.astype(np.float32), ct, cq, inv, shift)

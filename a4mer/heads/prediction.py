@@ -3,7 +3,8 @@
 ``fill_runs`` generates every interior run of unknown frames: a run whose neighbouring frames are
 known (dense context) is a ``gap``; a run between sparse keys is ``blocking``. ``extend_frames``
 appends frames in steps of at most ``horizon`` frames, each step reading the last second (generated
-frames included). With ``net=None`` (or a task gated off) the classical curve is returned.
+frames included). With ``net=None`` (or a task gated off) the classical curve is returned (extension: constant
+velocity).
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import torch
 
 from ..geometry import axis_angle_to_quat, quat_apply, quat_conj, quat_mul
 from .decoder import CorrectionDecoder, extend_basis, gap_basis
-from .layouts import Example, blocking_example, extend_example, gap_example
+from .layouts import Example, blocking_example, extend_example, gap_example, gap_span
 
 
 def unknown_runs(known: np.ndarray) -> list[tuple[int, int]]:
@@ -46,22 +47,24 @@ def fill_runs(net: CorrectionDecoder | None, gates: dict, trans: np.ndarray, rot
     out_t, out_q = np.array(trans, float), np.array(rot, float)
     keys = np.flatnonzero(known)
     K = net.cfg.basis if net is not None else 1
+    stride, rel = 1, True
     if net is not None:
-        context = net.cfg.context
+        context, stride, rel = net.cfg.context, net.cfg.gap_stride, net.cfg.relative_rotations
+    span = gap_span(context, stride)
     for a, b in unknown_runs(known):
         if a == 0 or b == T - 1:
             continue
         s, e = a - 1, b + 1
         dense = (s == 0 or known[s - 1]) and (e == T - 1 or known[e + 1])
         if dense:
-            # context: the contiguous known frames on each side (at most `context`)
+            # context: the contiguous known frames on each side (at most what the gap example reads)
             lo = s
-            while lo > 0 and known[lo - 1] and s - lo + 1 < context:
+            while lo > 0 and known[lo - 1] and s - lo + 1 < span:
                 lo -= 1
             hi = e
-            while hi < T - 1 and known[hi + 1] and hi - e + 1 < context:
+            while hi < T - 1 and known[hi + 1] and hi - e + 1 < span:
                 hi += 1
-            ex = gap_example(out_t[None, lo:hi + 1], out_q[None, lo:hi + 1], s - lo, e - lo, context)
+            ex = gap_example(out_t[None, lo:hi + 1], out_q[None, lo:hi + 1], s - lo, e - lo, context, stride, rel)
             task, use = "gap", gates.get("inbetween", False)
         else:
             i = int(np.searchsorted(keys, s))
@@ -70,7 +73,7 @@ def fill_runs(net: CorrectionDecoder | None, gates: dict, trans: np.ndarray, rot
             lo = ka if ka is not None else s
             hi = kb if kb is not None else e
             ex = blocking_example(out_t[None, lo:hi + 1], out_q[None, lo:hi + 1], None if ka is None else ka - lo,
-                                  s - lo, e - lo, None if kb is None else kb - lo)
+                                  s - lo, e - lo, None if kb is None else kb - lo, rel)
             task, use = "blocking", gates.get("blocking", False)
         t, q = _apply(net if use else None, task, ex, gap_basis(e - s, K))
         out_t[a:b + 1], out_q[a:b + 1] = t, q
@@ -84,11 +87,14 @@ def extend_frames(net: CorrectionDecoder | None, gate: bool, trans: np.ndarray, 
     T0 = len(ht)
     use = net if gate else None
     K = net.cfg.basis if net is not None else 1
+    # without a correction the base is plain constant velocity (never worse than the baseline)
+    tau = net.cfg.extend_tau if use is not None else float("inf")
+    rel = net.cfg.relative_rotations if net is not None else True
     if net is not None:
         context, horizon = net.cfg.context, net.cfg.horizon
     while len(ht) - T0 < n:
         H = min(horizon, n - (len(ht) - T0))
-        ex = extend_example(ht[None, -3 * context:], hq[None, -3 * context:], H, context)
+        ex = extend_example(ht[None, -3 * context:], hq[None, -3 * context:], H, context, tau, rel)
         t, q = _apply(use, "extend", ex, extend_basis(H, K, horizon))
         ht, hq = np.concatenate([ht, t]), np.concatenate([hq, q])
     return ht[T0:], hq[T0:]

@@ -1,4 +1,6 @@
-"""Training of the correction decoder on windows of real mocap (mirroring + playback-speed changes).
+"""Training of the correction decoder on windows of real mocap from several capture sources
+(mirroring, playback-speed changes and actor-size scaling of the root translation; sources sampled
+with fixed weights so that a large source does not drown the others).
 
 Tasks sampled per batch (one layout per batch): ``gap`` (dense context on both sides, one run of
 2-120 missing frames), ``blocking`` (keys 6-30 frames apart), ``extend`` (1-90 frames to predict).
@@ -20,7 +22,7 @@ import torch
 from ..bench.metrics import body_fk
 from ..geometry import lerp_at, quat_unflip, slerp_at
 from .decoder import CorrectionDecoder, DecoderConfig, apply_correction, extend_basis, gap_basis
-from .layouts import blocking_example, extend_example, gap_example, to_canon
+from .layouts import blocking_example, extend_example, gap_example, gap_span, to_canon
 from .torch_geom import fk, quat_to_rotmat
 from .windows import mirror
 
@@ -29,7 +31,10 @@ from .windows import mirror
 @dataclass(frozen=True)
 class TrainConfig:
     """minutes: wall-clock budget; batch: windows per step; speeds: playback-speed factors of the
-    augmented copies; task_probs: gap / blocking / extend; eval_every: steps between validations."""
+    augmented copies; task_probs: gap / blocking / extend; eval_every: steps between validations;
+    trans_scale: range of a per-window factor on the root translation (actor size; the skeleton is
+    the neutral SMPL one); source_weights: (dataset prefix, share of windows) — clips of a source not
+    listed share the weight ``other``; familiarity: candidate gate bands, widest first."""
 
     minutes: float = 18.0
     batch: int = 64
@@ -41,14 +46,20 @@ class TrainConfig:
     task_probs: tuple[float, float, float] = (0.45, 0.25, 0.30)
     rot_weight: float = 0.3
     eval_every: int = 250
-    familiarity: tuple[tuple[float, float], ...] = ((95.0, 99.5), (90.0, 99.0), (75.0, 95.0), (50.0, 90.0))
+    familiarity: tuple[tuple[float, float], ...] = ((99.0, 99.9), (95.0, 99.5), (90.0, 99.0), (75.0, 95.0),
+                                                    (50.0, 90.0))
+    trans_scale: tuple[float, float] = (0.85, 1.15)
+    source_weights: tuple[tuple[str, float], ...] = (("bandai", 0.45), ("cmu-dance", 0.25), ("hdm05", 0.3),
+                                                     ("other", 0.2))
     seed: int = 0
     max_steps: int = 1_000_000
 
 
-def load_manifest_clips(root: str | Path, datasets: set[str], split: str) -> list[tuple[str, np.ndarray, np.ndarray]]:
+def load_manifest_clips(root: str | Path, datasets: set[str], split: str,
+                        where: Callable[[dict], bool] | None = None) -> list[tuple[str, np.ndarray, np.ndarray]]:
     """(name, trans (T, 3), rot (T, 22, 4)) of the prepared 30 fps clips of ``datasets`` and ``split``
-    listed in ``root/manifest.jsonl`` (from ``a4mer data prepare``)."""
+    listed in ``root/manifest.jsonl`` (from ``a4mer data prepare``); ``where(record)`` filters further
+    (e.g. by actor). name = "<dataset>/<file stem>"."""
     from ..io.amass import read_amass_npz
     root = Path(root)
     out = []
@@ -56,7 +67,7 @@ def load_manifest_clips(root: str | Path, datasets: set[str], split: str) -> lis
         if not line.strip():
             continue
         r = json.loads(line)
-        if r["dataset"] not in datasets or r["split"] != split:
+        if r["dataset"] not in datasets or r["split"] != split or (where is not None and not where(r)):
             continue
         m = read_amass_npz(root / r["path"])
         if abs(m.fps - 30.0) > 1e-6:
@@ -65,8 +76,46 @@ def load_manifest_clips(root: str | Path, datasets: set[str], split: str) -> lis
     return out
 
 
+def validation_set_of(record: dict, val_actors: set[str]) -> str | None:
+    """Which validation set a *train*-split manifest record belongs to (None: training): a fixed ~5 %
+    of Bandai clips ("bandai_heldout"), ~10 % of CMU dance clips ("cmu_dance_heldout", by a hash of
+    the path) and the HDM05 actors ``val_actors`` ("hdm05_actor_<actors>")."""
+    import zlib
+    h = zlib.crc32(record["path"].encode()) % 100
+    if record["dataset"] in ("bandai1", "bandai2") and h < 5:
+        return "bandai_heldout"
+    if record["dataset"] == "cmu-dance" and h < 10:
+        return "cmu_dance_heldout"
+    if record["dataset"] == "hdm05" and record.get("labels", {}).get("actor") in val_actors:
+        return "hdm05_actor_" + "_".join(sorted(val_actors))
+    return None
+
+
+def source_of(name: str) -> str:
+    """Source of a clip name "<dataset>/<stem>" ("bandai1" and "bandai2" are one source, "bandai")."""
+    ds = name.split("/", 1)[0]
+    return "bandai" if ds.startswith("bandai") else ds
+
+
+def clip_weights(names: list[str], lengths, source_weights) -> np.ndarray:
+    """Sampling probability ``(N,)`` of each clip: its source's share (``source_weights``; unknown
+    sources share ``other``), split within the source in proportion to clip length."""
+    sw = dict(source_weights)
+    src = [source_of(n) for n in names]
+    known = set(src) & set(sw)
+    others = set(src) - known
+    lengths = np.asarray(lengths, float)
+    w = np.zeros(len(names))
+    for s_ in set(src):
+        idx = np.array([i for i, x in enumerate(src) if x == s_])
+        share = sw[s_] if s_ in sw else sw.get("other", 0.2) / len(others)
+        w[idx] = share * lengths[idx] / lengths[idx].sum()
+    return w / w.sum()
+
+
 def augment(clips, speeds, do_mirror: bool) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Copies of every clip at each playback speed (and mirrored): list of (trans, rot) float32."""
+    """Copies of every clip at each playback speed (and mirrored): list of (trans, rot) float32, in
+    the order clip 0 copies, clip 1 copies, ... (``len(speeds) * (2 if do_mirror else 1)`` each)."""
     out = []
     for _, tr, q in clips:
         q = quat_unflip(q)
@@ -90,36 +139,50 @@ class WindowSampler:
     sometimes less context), ``blocking`` (keys ~N = 6..30 apart, neighbouring keys jittered or absent),
     ``extend`` (H = 1..90 frames, log-uniform)."""
 
-    def __init__(self, clips, rng: np.random.Generator, cfg: DecoderConfig):
+    def __init__(self, clips, rng: np.random.Generator, cfg: DecoderConfig, weights: np.ndarray | None = None,
+                 trans_scale: tuple[float, float] = (1.0, 1.0)):
         self.clips = clips
         self.lengths = np.array([len(t) for t, _ in clips])
         self.rng = rng
         self.cfg = cfg
+        self.weights = None if weights is None else np.asarray(weights, float)
+        self.trans_scale = trans_scale
 
     def _windows(self, W: int, B: int) -> tuple[np.ndarray, np.ndarray] | None:
         """B random windows of W frames ``(B, W, 3)``, ``(B, W, 22, 4)`` (None if no clip is that long)."""
         ok = np.flatnonzero(self.lengths >= W)
         if len(ok) == 0:
             return None
+        if self.weights is None:
+            chosen = self.rng.choice(ok, size=B)
+        else:
+            p = self.weights[ok]
+            chosen = self.rng.choice(ok, size=B, p=p / p.sum())
         ts, qs = [], []
-        for ci in self.rng.choice(ok, size=B):
+        for ci in chosen:
             tr, q = self.clips[int(ci)]
             a = int(self.rng.integers(0, len(tr) - W + 1))
             ts.append(tr[a:a + W])
             qs.append(q[a:a + W])
-        return np.stack(ts).astype(float), np.stack(qs).astype(float)
+        t = np.stack(ts).astype(float)
+        lo, hi = self.trans_scale
+        if hi > lo:  # actor size: scale the root path about the window's first root position
+            f = self.rng.uniform(lo, hi, size=(B, 1, 1))
+            t = t[:, :1] + f * (t - t[:, :1])
+        return t, np.stack(qs).astype(float)
 
     def batch(self, task: str, B: int) -> dict[str, np.ndarray]:
         r, C = self.rng, self.cfg.context
         while True:
             if task == "gap":
                 G = int(np.exp(r.uniform(np.log(2), np.log(121))))
-                cb, ca = (C, C) if r.random() < 0.8 else (int(r.integers(1, C + 1)), int(r.integers(1, C + 1)))
+                span = gap_span(C, self.cfg.gap_stride)
+                cb, ca = (span, span) if r.random() < 0.8 else (int(r.integers(1, span + 1)), int(r.integers(1, span + 1)))
                 win = self._windows(cb + G + ca, B)
                 if win is None:
                     continue
                 s, e = cb - 1, cb + G
-                ex = gap_example(*win, s, e, C)
+                ex = gap_example(*win, s, e, C, self.cfg.gap_stride, self.cfg.relative_rotations)
                 tt, tq = win[0][:, s + 1:e], win[1][:, s + 1:e]
                 basis = gap_basis(e - s, self.cfg.basis)
             elif task == "blocking":
@@ -130,7 +193,8 @@ class WindowSampler:
                 if win is None:
                     continue
                 s, e = prev, prev + N
-                ex = blocking_example(*win, 0 if prev else None, s, e, e + nxt if nxt else None)
+                ex = blocking_example(*win, 0 if prev else None, s, e, e + nxt if nxt else None,
+                                      self.cfg.relative_rotations)
                 tt, tq = win[0][:, s + 1:e], win[1][:, s + 1:e]
                 basis = gap_basis(N, self.cfg.basis)
             else:
@@ -139,7 +203,8 @@ class WindowSampler:
                 win = self._windows(c + H, B)
                 if win is None:
                     continue
-                ex = extend_example(win[0][:, :c], win[1][:, :c], H, C)
+                ex = extend_example(win[0][:, :c], win[1][:, :c], H, C, self.cfg.extend_tau,
+                                    self.cfg.relative_rotations)
                 tt, tq = win[0][:, c:], win[1][:, c:]
                 basis = extend_basis(H, self.cfg.basis, self.cfg.horizon)
             break
@@ -197,9 +262,16 @@ def train(cfg: TrainConfig, dcfg: DecoderConfig, clips, val_sets: dict[str, dict
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     aug = augment(clips, cfg.speeds, cfg.mirror)
+    copies = len(cfg.speeds) * (2 if cfg.mirror else 1)
+    names = [n for n, _, _ in clips for _ in range(copies)]
+    weights = clip_weights(names, [len(t) for t, _ in aug], cfg.source_weights)
+    shares = {}
+    for n, w in zip(names, weights):
+        shares[source_of(n)] = shares.get(source_of(n), 0.0) + float(w)
     log(f"training windows from {len(clips)} clips -> {len(aug)} augmented copies, "
-        f"{sum(len(t) for t, _ in aug)} frames")
-    sampler = WindowSampler(aug, rng, dcfg)
+        f"{sum(len(t) for t, _ in aug)} frames; source shares " +
+        ", ".join(f"{k} {v:.2f}" for k, v in sorted(shares.items())))
+    sampler = WindowSampler(aug, rng, dcfg, weights, cfg.trans_scale)
     net = CorrectionDecoder(dcfg)
     tasks = ("gap", "blocking", "extend")
     for t in tasks:  # fixed input standardisation from the training data

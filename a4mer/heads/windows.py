@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..bench.metrics import body_fk
-from ..geometry import axis_quat, quat_apply, quat_mul, quat_to_rotmat, rotmat_to_rot6d
+from ..geometry import axis_quat, quat_apply, quat_conj, quat_mul, quat_to_rotmat, rotmat_to_rot6d
 
 MODEL_FPS = 30.0
 BODY = 22
@@ -61,12 +61,21 @@ def to_canonical(trans: np.ndarray, rot: np.ndarray, inv: np.ndarray, shift: np.
     return t, q
 
 
-def features(trans_c: np.ndarray, rot_c: np.ndarray, known: np.ndarray) -> np.ndarray:
+def features(trans_c: np.ndarray, rot_c: np.ndarray, known: np.ndarray, rot_ref: np.ndarray | None = None
+             ) -> np.ndarray:
     """Per-frame input ``(..., W, FEATURES)`` float32 from canonical ``trans_c (..., W, 3)``,
     ``rot_c (..., W, 22, 4)`` and ``known (W,)``: root position (3), root orientation 6D (6), local 6D of
     joints 1-21 (126), joint positions relative to the root (63), known flag (1), distance to the
-    nearest known frame / 30 (1)."""
+    nearest known frame / 30 (1).
+
+    With ``rot_ref (..., 1, 22, 4)`` (the local rotations of a reference key) the local rotations of
+    joints 1-21 enter relative to it (``ref^-1 q``): capture sources and retargets differ by near
+    constant offsets of local rotations (rest-pose conventions of collars, ankles, wrists), which
+    absolute rotations would let the network recognise."""
     pos, _ = body_fk(rot_c, trans_c)  # (..., W, 22, 3)
+    if rot_ref is not None:
+        rel = quat_mul(quat_conj(np.broadcast_to(rot_ref, rot_c.shape)), rot_c)
+        rot_c = np.concatenate([rot_c[..., :1, :], rel[..., 1:, :]], -2)
     r6 = rotmat_to_rot6d(quat_to_rotmat(rot_c))  # (..., W, 22, 6)
     lead = trans_c.shape[:-1]  # (..., W)
     extra = np.stack([np.asarray(known, float), distance_to_known(known) / 30.0], -1)  # (W, 2)

@@ -1,4 +1,5 @@
 """Learned heads: exact keys, kept frames, fallbacks, errors, persistence (small untrained decoders)."""
+import json
 import warnings
 
 import numpy as np
@@ -175,3 +176,60 @@ def test_gates_need_no_loss_anywhere_and_a_gain_on_average():
           "b": {"gap": {"mpjpe_mm": 10.01, "base_mpjpe_mm": 10.0}, "blocking": {"mpjpe_mm": 5.0, "base_mpjpe_mm": 10.0},
                 "extend": {"mpjpe_mm": 10.0, "base_mpjpe_mm": 10.0}}}
     assert choose_gates(ev) == {"inbetween": True, "blocking": False, "extend": False}
+
+
+def test_heads_of_another_schema_version_are_refused_clearly():
+    d = json.loads(SMALL.to_json())
+    d["schema_version"] = 2
+    with pytest.raises(A4merError, match="schema_version 2 .*retrain"):
+        DecoderConfig.from_dict(d)
+    assert DecoderConfig.from_dict(json.loads(SMALL.to_json())) == SMALL
+
+
+@pytest.mark.parametrize("stride", [1, 3])
+def test_gap_result_moves_with_the_clip_height(stride):
+    """Inputs carry no absolute root height: lifting the whole clip lifts the result by the same
+    amount (and nothing else changes), whatever the gap head's context stride."""
+    m = _clip()
+    cfg = DecoderConfig(hidden=32, context=4, basis=4, gap_stride=stride)
+    torch.manual_seed(1)
+    net = CorrectionDecoder(cfg)
+    with torch.no_grad():
+        net.tasks["gap"].net[-1].weight.normal_(0, 0.01)
+    heads = LearnedHeads(net)
+    lifted = m.with_(root_translation=m.root_translation + np.array([0.0, 0.0, 0.25]))
+    a, b = heads.fill_gap(m, 50, 91), heads.fill_gap(lifted, 50, 91)
+    np.testing.assert_allclose(b.root_translation - a.root_translation, np.broadcast_to([0, 0, 0.25], a.root_translation.shape),
+                               atol=1e-9)
+    assert quat_angle(a.rotations, b.rotations).max() < 1e-6
+    classic = BaselineMethod("h", gap="hermite").fill_gap(m, 50, 91)
+    assert np.abs(a.root_translation[51:91] - classic.root_translation[51:91]).max() > 1e-4  # the net acted
+
+
+def test_gated_off_extension_is_constant_velocity():
+    m = _clip()
+    heads = LearnedHeads(_random_net(), {"inbetween": True, "blocking": True, "extend": False})
+    out = heads.extend_clip(m, 45)
+    cv = BaselineMethod("cv", ext="constant_velocity").extend(m, 45)
+    np.testing.assert_allclose(out.root_translation, cv.root_translation, atol=1e-9)
+    assert quat_angle(out.rotations[:, :22], cv.rotations[:, :22]).max() < 1e-6
+    # switched on, the damped base plus the correction differs from it
+    on = LearnedHeads(_random_net(), {"inbetween": True, "blocking": True, "extend": True}).extend_clip(m, 45)
+    assert np.abs(on.root_translation[-45:] - cv.root_translation[-45:]).max() > 1e-3
+
+
+def test_source_weights_and_validation_sets():
+    from a4mer.heads.train import clip_weights, source_of, validation_set_of
+    names = ["bandai1/a", "bandai2/b", "bandai2/c", "cmu-dance/d", "hdm05/e", "newsrc/f"]
+    w = clip_weights(names, [100, 100, 200, 1000, 50, 10], (("bandai", 0.5), ("cmu-dance", 0.3), ("other", 0.2)))
+    assert w.sum() == pytest.approx(1.0)
+    assert w[:3].sum() == pytest.approx(0.5) and w[2] == pytest.approx(2 * w[1])  # by length within a source
+    assert w[3] == pytest.approx(0.3)
+    assert w[4] == pytest.approx(0.1) and w[5] == pytest.approx(0.1)  # unlisted sources share "other"
+    assert source_of("bandai1/x") == source_of("bandai2/y") == "bandai"
+    rec = lambda ds, actor="", path="clips/x.npz": {"dataset": ds, "path": path, "labels": {"actor": actor}}  # noqa: E731
+    assert validation_set_of(rec("hdm05", "dg"), {"dg"}) == "hdm05_actor_dg"
+    assert validation_set_of(rec("hdm05", "bd"), {"dg"}) is None
+    held = [validation_set_of(rec("bandai2", path=f"clips/bandai2/{i}.npz"), {"dg"}) for i in range(2000)]
+    assert 0.02 < np.mean([h == "bandai_heldout" for h in held]) < 0.08  # a fixed ~5 %
+    assert held == [validation_set_of(rec("bandai2", path=f"clips/bandai2/{i}.npz"), {"dg"}) for i in range(2000)]
