@@ -35,6 +35,7 @@ def main(argv=None) -> int:
     p.add_argument("--source-weights", default=None,
                    help='share of training windows per source, e.g. "bandai=0.45,cmu-dance=0.25,hdm05=0.3,other=0.2" '
                         "(default: TrainConfig's)")
+    p.add_argument("--task-probs", default=None, help='gap,blocking,extend shares of the training batches, e.g. "0.45,0.25,0.3"')
     p.add_argument("--val-actors", default="dg", help="HDM05 train-split actors kept for validation")
     a = p.parse_args(argv)
 
@@ -69,6 +70,8 @@ def main(argv=None) -> int:
     extra = {}
     if a.source_weights:
         extra["source_weights"] = tuple((k, float(v)) for k, v in (kv.split("=") for kv in a.source_weights.split(",")))
+    if a.task_probs:
+        extra["task_probs"] = tuple(float(v) for v in a.task_probs.split(","))
     cfg = TrainConfig(minutes=a.minutes, seed=a.seed, **extra)
     net, hist = train(cfg, dcfg, train_clips, val, log)
     final, gates = hist["final_val"], hist["gates"]
