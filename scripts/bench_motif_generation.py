@@ -32,8 +32,9 @@ from pathlib import Path
 
 import numpy as np
 
+from a4mer.bench.report import write_section
+
 ROOT = Path(__file__).resolve().parent.parent
-BEGIN, END = "<!-- begin:motif-generation -->", "<!-- end:motif-generation -->"
 MODES = ("motif", "motif+verify", "none")
 LABEL = {"motif": "with --motif, no check", "motif+verify": "with --motif (checked variants)", "none": "without (chance)",
          "oracle": "real frames (ceiling)"}
@@ -51,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--render-only", action="store_true", help="rebuild the markdown section from --json")
     args = p.parse_args(argv)
     if args.render_only:
-        write_section(Path(args.md), render(json.loads(Path(args.json).read_text())))
+        write_section(Path(args.md), "motif-generation", render(json.loads(Path(args.json).read_text())))
         return 0
 
     import torch
@@ -162,19 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     Path(args.json).write_text(json.dumps(result, separators=(",", ":")) + "\n")
     md = render(result)
     print(md)
-    write_section(Path(args.md), md)
+    write_section(Path(args.md), "motif-generation", md)
     return 0
-
-
-def write_section(path: Path, md: str) -> None:
-    """Replace (or append) this benchmark's marked section of the shared markdown file (read right before)."""
-    text = path.read_text() if path.is_file() else "# Benchmarks\n"
-    block = f"{BEGIN}\n{md}\n{END}"
-    if BEGIN in text and END in text:
-        text = text[:text.index(BEGIN)] + block + text[text.index(END) + len(END):]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    path.write_text(text)
 
 
 def render(r: dict) -> str:

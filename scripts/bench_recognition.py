@@ -13,26 +13,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
+from a4mer.bench.report import write_section
+
 REPO = Path(__file__).resolve().parent.parent
 BENCH = REPO / "docs" / "bench"
 ABL_ORDER = ["full", "frame", "fixed", "no_split", "full_attention", "reconstruction"]
-
-
-def write_section(doc: Path, name: str, body: str) -> None:
-    """Replace the text between this section's markers (appending the section when absent)."""
-    text = doc.read_text() if doc.exists() else "# Benchmarks\n"
-    begin, end = f"<!-- begin:{name} -->", f"<!-- end:{name} -->"
-    block = f"{begin}\n{body.rstrip()}\n{end}"
-    pat = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.S)
-    text = pat.sub(lambda _: block, text) if pat.search(text) else text.rstrip() + "\n\n" + block + "\n"
-    doc.write_text(text if text.endswith("\n") else text + "\n")
 
 
 def f1(x) -> str:

@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from a4mer.bench.report import write_section
+
 from a4mer.data.dataset import read_manifest
 from a4mer.io import read_amass_npz, write_amass_npz
 from a4mer.model import A4Mer
@@ -230,16 +232,9 @@ def write_docs(repo: Path, res: dict, md: str, command: str) -> None:
     """JSON to docs/bench/segment.json; the markdown between the ``model`` markers of docs/benchmarks.md."""
     (repo / "docs" / "bench").mkdir(parents=True, exist_ok=True)
     (repo / "docs" / "bench" / "segment.json").write_text(json.dumps(res, indent=1))
-    doc = repo / "docs" / "benchmarks.md"
-    text = doc.read_text() if doc.is_file() else "# Benchmarks\n"
     body = md.replace("\n## ", "\n### ").replace("# Segmentation benchmark", "## Model: segmentation (atoms, motifs, speed)", 1)
     body += f"\nCommand: `{command}` (JSON: `docs/bench/segment.json`).\n"
-    begin, end = "<!-- begin:model -->", "<!-- end:model -->"
-    if begin in text and end in text:
-        text = text[:text.index(begin) + len(begin)] + "\n" + body + text[text.index(end):]
-    else:
-        text = text.rstrip("\n") + f"\n\n{begin}\n{body}{end}\n"
-    doc.write_text(text)
+    write_section(repo / "docs" / "benchmarks.md", "model", body)
 
 
 if __name__ == "__main__":

@@ -145,13 +145,20 @@ def markdown(results: dict, command: str, plots: list[str]) -> str:
     return "\n".join(parts) + "\n"
 
 
-def update_doc(doc: Path, section_md: str) -> None:
-    """Replace (or append) the "## Heads I" section of ``doc``; creates it with "# Benchmarks"."""
-    text = doc.read_text() if doc.exists() else "# Benchmarks\n"
-    pat = re.compile(r"^## Heads I\s*$.*?(?=^## |\Z)", re.S | re.M)
-    if pat.search(text):
-        text = pat.sub(lambda _: section_md.rstrip() + "\n\n", text)
-    else:
-        text = text.rstrip() + "\n\n" + section_md
+def write_section(doc: Path, name: str, body: str) -> None:
+    """Replace the text between ``<!-- begin:NAME -->`` and ``<!-- end:NAME -->`` of the markdown file
+    ``doc`` with ``body`` (appending the marked section when absent; a new file starts "# Benchmarks").
+    Every benchmark writes its own section of ``docs/benchmarks.md`` this way; the rest is kept."""
+    doc = Path(doc)
+    text = doc.read_text() if doc.is_file() else "# Benchmarks\n"
+    begin, end = f"<!-- begin:{name} -->", f"<!-- end:{name} -->"
+    block = f"{begin}\n{body.rstrip()}\n{end}"
+    pat = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.S)
+    text = pat.sub(lambda _: block, text) if pat.search(text) else text.rstrip() + "\n\n" + block + "\n"
     doc.parent.mkdir(parents=True, exist_ok=True)
-    doc.write_text(text.rstrip() + "\n")
+    doc.write_text(text if text.endswith("\n") else text + "\n")
+
+
+def update_doc(doc: Path, section_md: str) -> None:
+    """Replace (or append) the heads benchmark's section (``heads-i`` markers) of ``doc``."""
+    write_section(doc, "heads-i", section_md)

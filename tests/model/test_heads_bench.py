@@ -52,7 +52,9 @@ def test_protocols_score_exact_baselines_zero_and_report_lengths(tmp_path):
     doc = tmp_path / "benchmarks.md"
     doc.write_text("# Benchmarks\n\n## Other\n\nkeep me\n")
     report.update_doc(doc, md)
-    report.update_doc(doc, md)  # idempotent: replaced, not appended twice
+    doc.write_text(doc.read_text() + "\n<!-- begin:model -->\n## Model\n\nkeep me too\n<!-- end:model -->\n")
+    report.update_doc(doc, md)  # idempotent: replaced, not appended twice; the next section is kept
     text = doc.read_text()
     assert text.count("## Heads I") == 1 and "keep me" in text
+    assert "<!-- begin:model -->\n## Model\n\nkeep me too\n<!-- end:model -->" in text
     assert len(report.plot(results, tmp_path)) == 3
