@@ -3,7 +3,7 @@
 Data: the Bandai-Namco datasets 1 and 2 and the CMU dance set, training split, with left/right
 mirroring and one random playback-speed variant (0.7-1.4x) per clip; HDM05 stays out (it is the
 cross-dataset evaluation). Then (unless ``--heads-minutes 0``) the in-betweening / extension heads are
-trained by scripts/train_heads.py (18 min; they also use HDM05 train actors bd/bk, see that script)
+trained by scripts/train_heads.py (18 min; Bandai + CMU dance, HDM05's training actors only validate)
 and written to a4mer/assets/heads.safetensors. Run (about 70 minutes on 2 shared cores: ~5 min
 data, 40 min optimisation, mining and export, ~19 min heads):
 

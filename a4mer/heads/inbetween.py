@@ -187,13 +187,18 @@ class LearnedHeads:
         return out.with_(meta={"warnings": warns, "generated": [motion.num_frames, motion.num_frames + n - 1]})
 
     # ---- persistence -------------------------------------------------------------------------
-    def save(self, path: str | os.PathLike, encoder_hash: str = "", training: dict | None = None) -> Path:
+    def save(self, path: str | os.PathLike, encoder_hash: str = "", training: dict | None = None,
+             license: str = "", attributions: list[str] | None = None) -> Path:
+        """Write the heads file (float16 weights; metadata: config, gates, encoder hash, training
+        summary, and the license and attributions of the data the weights were trained on)."""
         from safetensors.torch import save_file
         if self.net is None:
             raise A4merError("nothing to save: no decoder")
         meta = {"format": FORMAT, "config": self.net.cfg.to_json(), "gates": json.dumps(self.gates),
-                "encoder_hash": encoder_hash, "training": json.dumps(training or {})}
+                "encoder_hash": encoder_hash, "training": json.dumps(training or {}), "license": license,
+                "attributions": json.dumps(attributions or [])}
         path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".part")
         # float16 on disk (the bundle must stay small); loaded back as float32
         save_file({k: v.detach().half().contiguous() for k, v in self.net.state_dict().items()}, str(tmp), metadata=meta)

@@ -130,14 +130,16 @@ def test_bad_requests_are_clear_errors():
 def test_save_load_roundtrip_is_identical(tmp_path):
     m = _clip()
     heads = LearnedHeads(_random_net(), {"inbetween": True, "blocking": False, "extend": True})
-    path = heads.save(tmp_path / "heads.safetensors", training={"steps": 1})
+    path = heads.save(tmp_path / "heads.safetensors", training={"steps": 1}, license="CC BY-NC 4.0",
+                      attributions=["data A"])
     meta = read_heads_metadata(path)
     assert meta["format"] == "a4mer-heads" and "config" in meta
+    assert meta["license"] == "CC BY-NC 4.0" and json.loads(meta["attributions"]) == ["data A"]
     back = load_heads(path)
     assert back.gates == heads.gates
     a, b = heads.fill_gap(m, 40, 80), back.fill_gap(m, 40, 80)
     np.testing.assert_allclose(a.root_translation, b.root_translation, atol=2e-3)  # float16 on disk
-    again = load_heads(back.save(tmp_path / "again.safetensors"))
+    again = load_heads(back.save(tmp_path / "new" / "folder" / "again.safetensors"))  # folders created
     np.testing.assert_array_equal(again.fill_gap(m, 40, 80).rotations, b.rotations)  # save->load stable
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
