@@ -90,7 +90,8 @@ def recognition_md(r: dict, cmd: str) -> str:
     lines += ["",
               f"Frame-wise head (1-layer Transformer on the frozen {' + '.join(fh['inputs'])} tokens): "
               f"**{f1(fh['frame_accuracy'])} %** of test frames, {f1(fh['clip_accuracy'])} % of test clips "
-              "(arg-max of the mean frame probability). Label a clip with it: "
+              "(arg-max of the mean frame probability). Train such a head on your own labelled clips with "
+              "`a4mer label-train CLIPS... -o HEAD.safetensors` and label a clip with "
               "`a4mer label CLIP --head HEAD.safetensors`.", ""]
     for key, where in (("motif_classes", "HDM05"), ("motif_classes_bandai_test", "the Bandai test split")):
         lines += motif_md(r.get(key), where)
