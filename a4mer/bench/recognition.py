@@ -188,8 +188,9 @@ def run_recognition(model: Any, clips: list[LabeledClip], cfg: RecognitionConfig
     tokens when the model has a vocabulary and a trained motif level (``optim.stage2_steps > 0``),
     else atom tokens.
     Returns the result dict (and with ``return_head`` also the trained head: ``(result, head)``)."""
-    has_motifs = default_head_inputs(model) == ("atom", "motif")
-    inputs = head_inputs or default_head_inputs(model)
+    default_inputs = default_head_inputs(model)
+    has_motifs = "motif" in default_inputs
+    inputs = head_inputs or default_inputs
     enc_inputs = tuple(dict.fromkeys(inputs + (("motif",) if has_motifs else ())))
     tr = [c for c in clips if c.actor in cfg.train_actors]
     te = [c for c in clips if c.actor in cfg.test_actors]
@@ -202,27 +203,25 @@ def run_recognition(model: Any, clips: list[LabeledClip], cfg: RecognitionConfig
     vec = {id(c): clip_vectors(infos[id(c)]) for c in tr + te}
     ytr = np.array([cid[c.action] for c in tr])
     yte = np.array([cid[c.action] for c in te])
-    knn, cv = {}, {}
+    actors_tr, actors_te = [c.actor for c in tr], [c.actor for c in te]
+
+    def record(s: np.ndarray) -> dict[str, Any]:
+        return {"top1": 100 * topk_accuracy(s, yte, 1), "top3": 100 * topk_accuracy(s, yte, 3),
+                "correct": [int(v) for v in s.argmax(1) == yte]}
+
+    # knn / cv: centred on the fitted clips (and the other choice); knn_ac: every actor on its own
+    # mean (tokens and raw pose alike)
+    knn, cv, knn_ac = {}, {}, {}
     for feat in vec[id(tr[0])]:
         Xtr = np.stack([vec[id(c)][feat] for c in tr])
         Xte = np.stack([vec[id(c)][feat] for c in te])
         for center in (cfg.center, not cfg.center):
             name = feat if center == cfg.center else f"{feat} (uncentred)" if cfg.center else f"{feat} (centred)"
-            s = knn_scores(Xtr, ytr, Xte, len(classes), cfg, center)
-            knn[name] = {"top1": 100 * topk_accuracy(s, yte, 1), "top3": 100 * topk_accuracy(s, yte, 3),
-                         "correct": [int(v) for v in s.argmax(1) == yte]}
-            cv[name] = group_cv(Xtr, ytr, [c.actor for c in tr], len(classes), cfg, "global" if center else "none")
-    # per-actor centring: every actor on its own mean (tokens and raw pose alike)
-    actors_tr, actors_te = [c.actor for c in tr], [c.actor for c in te]
-    knn_ac = {}
-    for feat in vec[id(tr[0])]:
-        Xtr = group_centred(np.stack([vec[id(c)][feat] for c in tr]), actors_tr)
-        Xte = group_centred(np.stack([vec[id(c)][feat] for c in te]), actors_te)
-        s = weighted_knn(Xtr, ytr, Xte, len(classes), cfg.k, cfg.temperature)
-        knn_ac[feat] = {"top1": 100 * topk_accuracy(s, yte, 1), "top3": 100 * topk_accuracy(s, yte, 3),
-                        "correct": [int(v) for v in s.argmax(1) == yte],
-                        "train_actor_cv_top1": group_cv(np.stack([vec[id(c)][feat] for c in tr]), ytr, actors_tr,
-                                                        len(classes), cfg, "group")}
+            knn[name] = record(knn_scores(Xtr, ytr, Xte, len(classes), cfg, center))
+            cv[name] = group_cv(Xtr, ytr, actors_tr, len(classes), cfg, "global" if center else "none")
+        s = weighted_knn(group_centred(Xtr, actors_tr), ytr, group_centred(Xte, actors_te), len(classes), cfg.k,
+                         cfg.temperature)
+        knn_ac[feat] = {**record(s), "train_actor_cv_top1": group_cv(Xtr, ytr, actors_tr, len(classes), cfg, "group")}
     raw_names = [n for n in knn if n.startswith("raw")]
     best_raw = max(raw_names, key=lambda n: (knn[n]["top1"], knn[n]["top3"]))
     width = model.dim
