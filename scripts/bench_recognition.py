@@ -41,22 +41,33 @@ def recognition_md(r: dict, cmd: str) -> str:
              f"k = {r['protocol']['k']}, cosine similarity, weights exp(sim / {r['protocol']['temperature']}).", "",
              "| features | k-NN top-1 % | k-NN top-3 % | leave-one-actor-out top-1 % (training actors) |",
              "|---|---|---|---|"]
-    names = {"tokens": "mean atom token (headline)", "motif": "mean motif token",
-             "tokens+motif": "atom and motif tokens", "raw": "raw pose: mean + std of the model's input features",
-             "raw (uncentred)": "raw pose, uncentred", "tokens (uncentred)": "mean atom token, uncentred",
-             "motif (uncentred)": "mean motif token, uncentred", "tokens+motif (uncentred)": "atom and motif tokens, uncentred",
-             "segment tokens": "mean segment token (before the LatentFormer; exploratory)",
-             "segment tokens (uncentred)": "mean segment token, uncentred (exploratory)"}
+    base = {"tokens": "mean atom token", "motif": "mean motif token", "tokens+motif": "atom and motif tokens",
+            "raw": "raw pose: mean + std of the model's input features",
+            "segment tokens": "mean segment token (before the LatentFormer; exploratory)"}
+    names = {"tokens": "mean atom token (headline)"}
+    for key, label in base.items():
+        for prep in ("uncentred", "centred", "standardised"):
+            names.setdefault(f"{key} ({prep})", f"{label}, {prep}")
+        names.setdefault(key, label)
     cv = r.get("train_actor_cv_top1", {})
     rows = list(k.items()) + list(r.get("knn_other_centring", {}).items()) + list(r.get("raw_pose_variants", {}).items())
     for key, v in rows:
         lines.append(f"| {names.get(key, key)} | {f1(v['top1'])} | {f1(v['top3'])} | {f1(cv.get(key))} |")
-    lines += ["", f"Vectors are centred on the mean of the k-NN training vectors before the cosine similarity "
-              "(label-free; chosen by the leave-one-actor-out column with an early checkpoint). The raw-pose "
-              f"number compared with is the better raw variant on the test actors (`{r.get('raw_pose_reported', 'raw')}`)."]
+    lines += ["", "Preparations of the clip vectors, all label-free and fitted on the k-NN's training clips: "
+              "*centred* (their mean subtracted; the headline preparation, chosen by the leave-one-actor-out column "
+              "with an early checkpoint), *uncentred*, and *standardised* (centred, then every dimension divided by "
+              "its standard deviation). The raw-pose number compared with is the best raw row on the test actors "
+              f"(`{r.get('raw_pose_reported', 'raw')}`)."]
     fh = r["frame_head"]
     lines += ["", f"Headline margin over raw pose: **{r['knn_margin_points']:+.1f} points** top-1 "
               "(the issue asks for ≥ +10, goal +15)."]
+    same = r.get("knn_margin_points_same_preparation")
+    if same:
+        lines += ["", "Mean atom token minus raw pose with the same preparation: " +
+                  ", ".join(f"{p} {v:+.1f}" for p, v in same.items()) + " points. Standardised, the raw pose "
+                  "statistics are a far stronger baseline than the centred raw row suggests: without it a few "
+                  "dimensions with large spread across clips (e.g. the std of velocities and yaw rate) dominate the "
+                  "cosine similarity. The tokens gain little from standardising."]
     ac = r.get("knn_actor_centred")
     if ac:
         lines += ["", "Per-actor centring (every actor's clip vectors centred on that actor's own mean, label-free, "
@@ -71,14 +82,16 @@ def recognition_md(r: dict, cmd: str) -> str:
     if bs:
         lines += ["", f"The same choices away from HDM05 — Bandai test split, dataset 2 ({bs['clips']} clips, "
                   f"{bs['classes']} actions), leave one of its {bs['groups']} performance styles out, k-NN top-1 %:", "",
-                  "| features | centred on the fitted clips | every style on its own mean |", "|---|---|---|"]
+                  "| features | centred on the fitted clips | standardised on the fitted clips | every style on its own mean |",
+                  "|---|---|---|---|"]
         for key, v in bs["top1"].items():
-            lines.append(f"| {names.get(key, key)} | {f1(v['global'])} | {f1(v['group'])} |")
+            lines.append(f"| {names.get(key, key)} | {f1(v.get('centre', v.get('global')))} | {f1(v.get('standardise'))} "
+                         f"| {f1(v['group'])} |")
         t, rw = bs["top1"]["tokens"], bs["top1"]["raw"]
         lines += ["", "What this says: centring every performer (or style) on its own mean helps tokens and raw pose "
-                  f"alike (Bandai: tokens {t['global']:.1f} → {t['group']:.1f} %, raw {rw['global']:.1f} → "
+                  f"alike (Bandai: tokens {t.get('centre', t.get('global')):.1f} → {t['group']:.1f} %, raw {rw.get('centre', rw.get('global')):.1f} → "
                   f"{rw['group']:.1f} %), and on Bandai the raw pose stays ahead of the tokens "
-                  f"({rw['group'] - t['group']:+.1f} points), so neither protocol gives the tokens the ten-point lead "
+                  f"({rw['group'] - t['group']:+.1f} points; standardised {(rw.get('standardise') or 0) - (t.get('standardise') or 0):+.1f}), so neither protocol gives the tokens the ten-point lead "
                   "the issue asks for. The segment-token rows were added after the first HDM05 numbers were seen; "
                   "they are exploratory (their lead on HDM05 does not show on Bandai) and not the headline."]
     if cv.get("tokens") is not None:
@@ -287,21 +300,19 @@ def claims_md(rec: dict | None, abl: dict[str, dict], abl1: dict[str, dict] | No
     if rec:
         m = rec["knn_margin_points"]
         v3 = "**held**" if m >= 10 else ("**inconclusive** (ahead by less than 10 points)" if m > 0 else "**did not hold**")
-        # the same k-NN on every ablation encoder (smaller preset, same protocol): how much the margin moves
-        margins = {n: r["recognition"]["knn_top1"] - r["recognition"]["raw_pose_knn_top1"]
+        # the same k-NN on every ablation encoder (smaller preset, same protocol, centred vectors): how much
+        # the margin over the raw row without standardisation moves between training runs (older JSONs
+        # hold the better of centred / uncentred raw)
+        margins = {n: r["recognition"]["knn_top1"] - r["recognition"].get("raw_pose_centred_knn_top1",
+                                                                          r["recognition"]["raw_pose_knn_top1"])
                    for n, r in list(abl.items()) + [(f"{k} (seed 1)", v) for k, v in abl1.items()]}
         spread = ""
+        same_prep = rec.get("knn_margin_points_same_preparation", {})
         if margins:
             lo, hi = min(margins, key=margins.get), max(margins, key=margins.get)
-            spread = (f"; the {len(margins)} ablation encoders (small preset) range from {margins[lo]:+.1f} ({lo}) to "
-                      f"{margins[hi]:+.1f} ({hi}) points")
-            same = {n: v for n, v in margins.items() if n in ("full", "full (seed 1)")}
-            if same:
-                spread += " (full method: " + ", ".join(f"{n} {v:+.1f}" for n, v in same.items()) + ")"
-            if any((v >= 10) != (m >= 10) for v in same.values()):
-                v3 = (f"**inconclusive**: the shipped model {'meets' if m >= 10 else 'misses'} the +10 margin, an "
-                      "encoder of the same method on the small preset does not; which one a training run gives is not "
-                      "predicted by the leave-one-actor-out accuracy on the training actors")
+            spread = (f"; against the raw rows without standardisation, the shipped model is at "
+                      f"{same_prep.get('centred', m):+.1f} points and the {len(margins)} ablation encoders (small preset) "
+                      f"range from {margins[lo]:+.1f} ({lo}) to {margins[hi]:+.1f} ({hi})")
         lines.append(f"| 3 | tokens carry action information: k-NN on frozen features beats k-NN on raw poses | "
                      f"A4Mer k-NN 31.7 / 59.0 top-1/top-3 on AMD (no raw-pose row in the paper) | shipped model on HDM05: "
                      f"{f1(rec['knn']['tokens']['top1'])} / {f1(rec['knn']['tokens']['top3'])} vs raw pose "

@@ -106,6 +106,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--commit", action="store_true", help="commit each result JSON when written")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--reuse-runs", action="store_true",
+                   help="measure a variant's existing run in --work (its bundle.safetensors) instead of training it "
+                        "again, e.g. after the measurement changed (with --steps, retraining gives the same weights)")
     p.add_argument("--suffix", default="", help="appended to result and run names (e.g. _seed1 for a second seed)")
     p.add_argument("--wait-cmd", default=None,
                    help="shell command polled every 30 s after data preparation; training starts once it exits 0 "
@@ -158,11 +161,15 @@ def main(argv: list[str] | None = None) -> int:
             extra.append(f"optim.steps={a.steps}")
         config = load_config(sets=PRESET + sets + extra)
         run = work / f"{name}{a.suffix}"
-        log(f"{name}: training " + (f"{a.steps} steps (cap {a.minutes} min)" if a.steps else f"{a.minutes} min") + f" ({what})")
+        reuse = a.reuse_runs and (run / "bundle.safetensors").is_file() and (run / "train_log.json").is_file()
         t0 = time.time()
-        train(None, config, run, items=items_for(config, base))
-        train_s = time.time() - t0
+        if reuse:
+            log(f"{name}: measuring the existing run {run}")
+        else:
+            log(f"{name}: training " + (f"{a.steps} steps (cap {a.minutes} min)" if a.steps else f"{a.minutes} min") + f" ({what})")
+            train(None, config, run, items=items_for(config, base))
         tlog = json.loads((run / "train_log.json").read_text())
+        train_s = tlog.get("seconds", time.time() - t0) if reuse else time.time() - t0
         model = A4Mer.load(run / "bundle.safetensors")
         log(f"{name}: trained {tlog['step']} steps in {train_s:.0f} s; measuring")
         t1 = time.time()
@@ -182,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
                "model_hash": model.model_hash,
                "recognition": {"knn_top1": rec["knn"]["tokens"]["top1"], "knn_top3": rec["knn"]["tokens"]["top3"],
                                "raw_pose_knn_top1": rec["raw_pose_knn"]["top1"],
+                               "raw_pose_centred_knn_top1": rec["raw_pose_variants"]["raw"]["top1"],
                                "raw_pose_knn_top3": rec["raw_pose_knn"]["top3"],
                                "knn_train_actor_cv_top1": rec["train_actor_cv_top1"]["tokens"],
                                "frame_head_frame_accuracy": rec["frame_head"]["frame_accuracy"],

@@ -38,13 +38,15 @@ from ..heads.recognition import (HeadConfig, clip_inputs, default_head_inputs, t
 
 @dataclass(frozen=True)
 class RecognitionConfig:
-    """k, temperature: weighted k-NN; center: subtract the mean of the k-NN training vectors before the
-    cosine similarity (label-free; the training actors' leave-one-actor-out accuracy chose it); train/test actors; head: frame-head training config (its
-    in_dim, inputs and fps are filled from the model)."""
+    """k, temperature: weighted k-NN; prep: the headline preparation of the clip vectors
+    (:func:`prepare_vectors`; "centre": subtract the mean of the k-NN training vectors before the cosine
+    similarity, label-free, chosen by the training actors' leave-one-actor-out accuracy with an early
+    checkpoint; every other preparation is reported beside it); train/test actors; head: frame-head
+    training config (its in_dim, inputs and fps are filled from the model)."""
 
     k: int = 10
     temperature: float = 0.07
-    center: bool = True
+    prep: str = "centre"
     train_actors: tuple[str, ...] = ("bd", "bk", "dg")
     test_actors: tuple[str, ...] = ("mm", "tr")
     head: HeadConfig = field(default_factory=HeadConfig)
@@ -114,11 +116,33 @@ def clip_vectors(ci: dict[str, Any]) -> dict[str, np.ndarray]:
     return out
 
 
+#: label-free preparations of the clip vectors before the cosine k-NN (fitted on the k-NN's own
+#: training vectors): ``none``; ``centre`` (subtract their mean); ``standardise`` (also divide every
+#: dimension by its standard deviation; dimensions constant up to float noise, std <= 1e-4, are dropped)
+PREPARATIONS = ("none", "centre", "standardise")
+PREP_LABEL = {"none": "uncentred", "centre": "centred", "standardise": "standardised"}
+
+
+def prepare_vectors(Xtr: np.ndarray, Xq: np.ndarray, prep: str) -> tuple[np.ndarray, np.ndarray]:
+    """``Xtr (N, F)``, ``Xq (Q, F)`` after the label-free preparation ``prep`` (see ``PREPARATIONS``),
+    fitted on ``Xtr`` only."""
+    if prep == "none":
+        return Xtr, Xq
+    if prep not in PREPARATIONS:
+        raise A4merError(f"unknown k-NN vector preparation {prep!r} (use one of {PREPARATIONS})")
+    mu = Xtr.mean(0)
+    if prep == "centre":
+        return Xtr - mu, Xq - mu
+    sd = Xtr.std(0)
+    keep = sd > 1e-4
+    return (Xtr - mu)[:, keep] / sd[keep], (Xq - mu)[:, keep] / sd[keep]
+
+
 def knn_scores(Xtr: np.ndarray, ytr: np.ndarray, Xq: np.ndarray, num_classes: int, cfg: RecognitionConfig,
-               center: bool) -> np.ndarray:
-    """Weighted k-NN scores (Q, C), optionally after centring both sets on the training mean."""
-    mu = Xtr.mean(0) if center else 0.0
-    return weighted_knn(Xtr - mu, ytr, Xq - mu, num_classes, cfg.k, cfg.temperature)
+               prep: str) -> np.ndarray:
+    """Weighted k-NN scores (Q, C) after :func:`prepare_vectors` (``prep``)."""
+    A, B = prepare_vectors(Xtr, Xq, prep)
+    return weighted_knn(A, ytr, B, num_classes, cfg.k, cfg.temperature)
 
 
 def group_centred(X: np.ndarray, groups) -> np.ndarray:
@@ -133,8 +157,8 @@ def group_centred(X: np.ndarray, groups) -> np.ndarray:
 def group_cv(X: np.ndarray, y: np.ndarray, groups, num_classes: int, cfg: RecognitionConfig,
              centring: str) -> float:
     """Leave-one-group-out top-1 (%) of the weighted k-NN, mean over groups (e.g. leave one actor out
-    on the training actors). centring: ``none``, ``global`` (on the mean of the fitted vectors) or
-    ``group`` (every group on its own mean)."""
+    on the training actors). centring: ``group`` (every group on its own mean) or one of
+    ``PREPARATIONS`` fitted on the other groups."""
     g = np.asarray(groups)
     Xc = group_centred(X, g) if centring == "group" else X
     accs = []
@@ -142,7 +166,7 @@ def group_cv(X: np.ndarray, y: np.ndarray, groups, num_classes: int, cfg: Recogn
         held = g == v
         if held.all():
             continue
-        s = knn_scores(Xc[~held], y[~held], Xc[held], num_classes, cfg, centring == "global")
+        s = knn_scores(Xc[~held], y[~held], Xc[held], num_classes, cfg, "none" if centring == "group" else centring)
         accs.append(topk_accuracy(s, y[held], 1))
     return 100 * float(np.mean(accs)) if accs else float("nan")
 
@@ -151,7 +175,8 @@ def cross_group_knn(model: Any, clips: list[LabeledClip], cfg: RecognitionConfig
                     ) -> dict[str, Any]:
     """Leave-one-group-out k-NN top-1 of ``clips`` grouped by ``actor`` (e.g. Bandai test clips by
     style: a shift like a new performer's, on data that is not HDM05), per clip vector of
-    :func:`clip_vectors` (tokens, segment tokens, raw pose) and centring (global / per group)."""
+    :func:`clip_vectors` (tokens, segment tokens, raw pose) and preparation (centred or standardised on the
+    fitted clips, or every group centred on its own mean)."""
     infos = [clip_inputs(model, c.motion, ("atom",)) for c in clips]
     vec = [clip_vectors(ci) for ci in infos]
     classes = sorted({c.action for c in clips})
@@ -160,7 +185,7 @@ def cross_group_knn(model: Any, clips: list[LabeledClip], cfg: RecognitionConfig
     res = {"clips": len(clips), "classes": len(classes), "groups": len(set(groups)), "top1": {}}
     for feat in ("tokens", "segment tokens", "raw"):
         X = np.stack([v[feat] for v in vec])
-        res["top1"][feat] = {c: group_cv(X, y, groups, len(classes), cfg, c) for c in ("global", "group")}
+        res["top1"][feat] = {c: group_cv(X, y, groups, len(classes), cfg, c) for c in ("centre", "standardise", "group")}
     return res
 
 
@@ -209,16 +234,20 @@ def run_recognition(model: Any, clips: list[LabeledClip], cfg: RecognitionConfig
         return {"top1": 100 * topk_accuracy(s, yte, 1), "top3": 100 * topk_accuracy(s, yte, 3),
                 "correct": [int(v) for v in s.argmax(1) == yte]}
 
-    # knn / cv: centred on the fitted clips (and the other choice); knn_ac: every actor on its own
-    # mean (tokens and raw pose alike)
+    # knn / cv: every preparation of PREPARATIONS (the headline one unlabelled); knn_ac: every actor
+    # centred on its own mean (tokens and raw pose alike)
     knn, cv, knn_ac = {}, {}, {}
+
+    def n(feat: str, prep: str) -> str:  # row name
+        return feat if prep == cfg.prep else f"{feat} ({PREP_LABEL[prep]})"
+
     for feat in vec[id(tr[0])]:
         Xtr = np.stack([vec[id(c)][feat] for c in tr])
         Xte = np.stack([vec[id(c)][feat] for c in te])
-        for center in (cfg.center, not cfg.center):
-            name = feat if center == cfg.center else f"{feat} (uncentred)" if cfg.center else f"{feat} (centred)"
-            knn[name] = record(knn_scores(Xtr, ytr, Xte, len(classes), cfg, center))
-            cv[name] = group_cv(Xtr, ytr, actors_tr, len(classes), cfg, "global" if center else "none")
+        for prep in PREPARATIONS:
+            name = n(feat, prep)
+            knn[name] = record(knn_scores(Xtr, ytr, Xte, len(classes), cfg, prep))
+            cv[name] = group_cv(Xtr, ytr, actors_tr, len(classes), cfg, prep)
         s = weighted_knn(group_centred(Xtr, actors_tr), ytr, group_centred(Xte, actors_te), len(classes), cfg.k,
                          cfg.temperature)
         knn_ac[feat] = {**record(s), "train_actor_cv_top1": group_cv(Xtr, ytr, actors_tr, len(classes), cfg, "group")}
@@ -242,18 +271,21 @@ def run_recognition(model: Any, clips: list[LabeledClip], cfg: RecognitionConfig
     majority = float(np.max(np.bincount(yte, minlength=len(classes))) / len(yte))
     res = {"protocol": {"data": "HDM05 (prepared, 30 fps)", "train_actors": list(cfg.train_actors),
                         "test_actors": list(cfg.test_actors), "k": cfg.k, "temperature": cfg.temperature,
-                        "metric": "cosine" + (" after subtracting the mean of the k-NN training vectors" if cfg.center else ""),
+                        "metric": "cosine after preparing the vectors: " + PREP_LABEL[cfg.prep] + " on the k-NN training vectors",
                         "headline_feature": "tokens (mean atom token of the clip)",
                         "raw_pose_feature": "temporal mean and std of the model's normalised input features; "
-                                            "reported: the better on the test actors of centred / uncentred",
+                                            "reported: the best on the test actors of its preparations",
                         "centring_choice": "chosen by leave-one-actor-out k-NN on the training actors (bd, bk, dg) "
                                            "with an early checkpoint, before the shipped model was measured"},
            "model_hash": model.model_hash, "classes": classes, "train_clips": len(tr), "test_clips": len(te),
            "test_majority_class_pct": 100 * majority,
-           "knn": {k: v for k, v in knn.items() if not k.startswith("raw") and "centred)" not in k},
-           "knn_other_centring": {k: v for k, v in knn.items() if not k.startswith("raw") and "centred)" in k}, "raw_pose_knn": knn[best_raw],
+           "knn": {k: v for k, v in knn.items() if not k.startswith("raw") and "(" not in k},
+           "knn_other_centring": {k: v for k, v in knn.items() if not k.startswith("raw") and "(" in k},
+           "raw_pose_knn": knn[best_raw],
            "raw_pose_variants": {k: v for k, v in knn.items() if k.startswith("raw")}, "raw_pose_reported": best_raw,
            "knn_margin_points": knn["tokens"]["top1"] - knn[best_raw]["top1"],
+           "knn_margin_points_same_preparation": {
+               PREP_LABEL[p]: knn[n("tokens", p)]["top1"] - knn[n("raw", p)]["top1"] for p in PREPARATIONS},
            "train_actor_cv_top1": cv,
            "knn_actor_centred": knn_ac,
            "knn_margin_points_actor_centred": knn_ac["tokens"]["top1"] - knn_ac["raw"]["top1"],

@@ -296,10 +296,11 @@ def clip_inputs(model: Any, motion: Any, inputs: tuple[str, ...] = ("atom",)) ->
             raise A4merError(f"unknown head input {name!r} (use 'atom' and/or 'motif')")
     n_arr = len(arrays["yaw"])
     raw = window_features(arrays, 0, n_arr, model.fps)
-    mean, std = (model.net.stage1.feat_mean.cpu().numpy(), model.net.stage1.feat_std.cpu().numpy())
+    with torch.no_grad():  # the model's own normalisation (the encoder's inputs)
+        raw = model.net.stage1.normalize(torch.from_numpy(raw).to(model.net.stage1.feat_std)).cpu().numpy()
     return {"frames": np.concatenate(parts, 1).astype(np.float32), "atom_tokens": tok,
             "atom_seg_tokens": enc["atom_seg_tokens"], "b_in": b_in,
-            "b_model": b_model, "motifs": motifs, "motif_tokens": mtok, "raw": (raw - mean) / std}
+            "b_model": b_model, "motifs": motifs, "motif_tokens": mtok, "raw": raw}
 
 
 def _summary(p: np.ndarray, classes: list[str]) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from ..errors import A4merError
 from ..features import model_bounds
 from ..jepa.ema import momentum_at
 from ..jepa.hierarchy import A4MerNet, round_to_half
+from ..jepa.model import FEATURE_STD_FLOOR
 from .checkpoint import load_config_json, load_resume, load_weights, save_checkpoint
 from .config import TrainConfig, to_dict
 from .mining import assign_groups, mine_vocabulary
@@ -40,11 +41,11 @@ def make_segmenter(config: TrainConfig):
 
 def feature_stats(items: list[ClipItem], config: TrainConfig, rng: np.random.Generator, n: int = 256
                   ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean and std (F,) of the features of ``n`` random windows (std floored at 1e-3)."""
+    """Mean and std (F,) of the features of ``n`` random windows (std floored at ``FEATURE_STD_FLOOR``)."""
     sampler = WindowSampler(items, config.data, rng)
     b = sampler.next_batch(n)
     x = b.frames[b.frame_seg >= 0]  # (N, F)
-    return x.mean(0), x.std(0).clamp_min(1e-3)
+    return x.mean(0), x.std(0).clamp_min(FEATURE_STD_FLOOR)
 
 
 def lr_at(step: int, fraction: float, config: TrainConfig) -> float:

@@ -78,3 +78,17 @@ def test_collapsed_predictions_are_penalised_by_the_local_term():
     collapsed = tgt.mean(1, keepdim=True).expand_as(tgt)
     assert jepa_loss(collapsed, tgt, mask) > 0.1
     assert jepa_loss(tgt, tgt, mask) == 0
+
+
+def test_normalize_holds_features_constant_in_training():
+    """Features the training data held constant (std at the floor) stay at 0 however far another
+    source moves them (HDM05's spine2 is constant in the Bandai/CMU retargets); the others are
+    standardised as usual."""
+    from a4mer.jepa.model import FEATURE_STD_FLOOR, StageConfig, StageJEPA
+    from a4mer.nn.segment_encoder import EncoderConfig
+
+    stage = StageJEPA(StageConfig(encoder=EncoderConfig(in_dim=4, dim=8, heads=2, layers=1)))
+    stage.feat_mean.copy_(torch.tensor([1.0, 0.0, 2.0, 0.0]))
+    stage.feat_std.copy_(torch.tensor([2.0, FEATURE_STD_FLOOR, 0.5, FEATURE_STD_FLOOR]).half().float())
+    x = torch.tensor([[3.0, 0.3, 1.0, -5.0]])
+    assert torch.equal(stage.normalize(x), torch.tensor([[1.0, 0.0, -2.0, 0.0]]))

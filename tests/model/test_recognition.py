@@ -143,7 +143,7 @@ def test_group_centring_removes_a_per_actor_offset():
         assert np.allclose(Xc[groups == g].mean(0), 0)
     cfg = RecognitionConfig(k=3)
     assert group_cv(X, y, groups, 3, cfg, "group") == pytest.approx(100.0)
-    assert group_cv(X, y, groups, 3, cfg, "global") < 80.0
+    assert group_cv(X, y, groups, 3, cfg, "centre") < 80.0
 
 
 def check_label_record(rec, motion, classes):
