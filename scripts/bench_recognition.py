@@ -100,12 +100,14 @@ def recognition_md(r: dict, cmd: str) -> str:
                   f"variant by {cv['tokens'] - best_cv_raw:+.1f} points; on the held-out actors mm and tr by "
                   f"{r['knn_margin_points']:+.1f}. With {r['test_clips']} test clips one clip is "
                   f"{100 / r['test_clips']:.1f} points."]
-    lines += ["",
-              f"Frame-wise head (1-layer Transformer on the frozen {' + '.join(fh['inputs'])} tokens): "
-              f"**{f1(fh['frame_accuracy'])} %** of test frames, {f1(fh['clip_accuracy'])} % of test clips "
-              "(arg-max of the mean frame probability). Train such a head on your own labelled clips with "
-              "`a4mer label-train CLIPS... -o HEAD.safetensors` and label a clip with "
-              "`a4mer label CLIP --head HEAD.safetensors`.", ""]
+    lines += ["", f"Frame-wise head (1-layer Transformer, {fh['config']['epochs']} epochs, fitted on the training actors):", "",
+              "| frame inputs | test frames % | test clips % (arg-max of the mean frame probability) |", "|---|---|---|",
+              f"| {' + '.join(fh['inputs'])} tokens (the protocol's head) | {f1(fh['frame_accuracy'])} | {f1(fh['clip_accuracy'])} |"]
+    label = {"pose": "pose features (the model's normalised inputs)", "pose+atom": "pose features + atom token"}
+    for key, v in r.get("frame_head_variants", {}).items():
+        lines.append(f"| {label.get(key, key)} | {f1(v['frame_accuracy'])} | {f1(v['clip_accuracy'])} |")
+    lines += ["", "Train a head on your own labelled clips with `a4mer label-train CLIPS... -o HEAD.safetensors "
+              "[--head-inputs pose,atom]` and label a clip with `a4mer label CLIP --head HEAD.safetensors`.", ""]
     for key, where in (("motif_classes", "HDM05"), ("motif_classes_bandai_test", "the Bandai test split")):
         lines += motif_md(r.get(key), where)
     return "\n".join(lines) + "\n"

@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         model = A4Mer.load(run / "bundle.safetensors")
         log(f"{name}: trained {tlog['step']} steps in {train_s:.0f} s; measuring")
         t1 = time.time()
-        rec = run_recognition(model, hdm, RecognitionConfig(head=HeadConfig(epochs=60)), head_inputs=("atom",))
+        rec = run_recognition(model, hdm, RecognitionConfig(head=HeadConfig(epochs=60), head_variants=()), head_inputs=("atom",))
         probe = TokenProbe("token_probe", token_featurizer(model))
         fit = probe.fit(probe_train, np.random.default_rng([a.seed, 5]))
         mm = motion_metrics(eval_clips, [probe])

@@ -32,8 +32,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import A4merError
-from ..heads.recognition import (HeadConfig, clip_inputs, default_head_inputs, topk_accuracy, train_frame_head,
-                                weighted_knn)
+from ..heads.recognition import (HeadConfig, clip_inputs, default_head_inputs, input_width, topk_accuracy,
+                                train_frame_head, weighted_knn)
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,8 @@ class RecognitionConfig:
     (:func:`prepare_vectors`; "centre": subtract the mean of the k-NN training vectors before the cosine
     similarity, label-free, chosen by the training actors' leave-one-actor-out accuracy with an early
     checkpoint; every other preparation is reported beside it); train/test actors; head: frame-head
-    training config (its in_dim, inputs and fps are filled from the model)."""
+    training config (its in_dim, inputs and fps are filled from the model); head_variants: further
+    frame heads trained and reported beside it (inputs of :data:`a4mer.heads.recognition.HEAD_INPUTS`)."""
 
     k: int = 10
     temperature: float = 0.07
@@ -50,6 +51,7 @@ class RecognitionConfig:
     train_actors: tuple[str, ...] = ("bd", "bk", "dg")
     test_actors: tuple[str, ...] = ("mm", "tr")
     head: HeadConfig = field(default_factory=HeadConfig)
+    head_variants: tuple[tuple[str, ...], ...] = (("pose",), ("pose", "atom"))
 
 
 @dataclass
@@ -253,21 +255,24 @@ def run_recognition(model: Any, clips: list[LabeledClip], cfg: RecognitionConfig
         knn_ac[feat] = {**record(s), "train_actor_cv_top1": group_cv(Xtr, ytr, actors_tr, len(classes), cfg, "group")}
     raw_names = [n for n in knn if n.startswith("raw")]
     best_raw = max(raw_names, key=lambda n: (knn[n]["top1"], knn[n]["top3"]))
-    width = model.dim
-    hc = replace(cfg.head, in_dim=width * len(inputs), inputs=tuple(inputs), fps=float(model.fps))
+    def frame_head(names: tuple[str, ...]) -> tuple[Any, dict[str, Any]]:
+        """Train a frame head on the ``names`` parts of the training clips; its test accuracies."""
+        def frames(c: LabeledClip) -> np.ndarray:
+            return np.concatenate([infos[id(c)]["parts"][n] for n in names], 1).astype(np.float32)
 
-    def frames(c: LabeledClip) -> np.ndarray:
-        f = infos[id(c)]["frames"]  # (T, D * len(enc_inputs))
-        cols = [enc_inputs.index(n) for n in inputs]
-        return np.concatenate([f[:, i * width:(i + 1) * width] for i in cols], 1)
+        hc = replace(cfg.head, in_dim=input_width(model, names), inputs=names, fps=float(model.fps))
+        head = train_frame_head([frames(c) for c in tr], ytr, classes, hc, model.model_hash)
+        correct = total = clip_ok = 0
+        for c, y in zip(te, yte):
+            p = head.predict(frames(c))
+            correct += int((p.argmax(1) == y).sum())
+            total += len(p)
+            clip_ok += int(p.mean(0).argmax() == y)
+        return head, {"inputs": list(names), "frame_accuracy": 100 * correct / max(total, 1),
+                      "clip_accuracy": 100 * clip_ok / len(te), "test_frames": total, "config": asdict(hc)}
 
-    head = train_frame_head([frames(c) for c in tr], ytr, classes, hc, model.model_hash)
-    correct = total = clip_ok = 0
-    for c, y in zip(te, yte):
-        p = head.predict(frames(c))
-        correct += int((p.argmax(1) == y).sum())
-        total += len(p)
-        clip_ok += int(p.mean(0).argmax() == y)
+    head, fh = frame_head(tuple(inputs))
+    fh_variants = {"+".join(v): frame_head(v)[1] for v in cfg.head_variants if v != tuple(inputs)}
     majority = float(np.max(np.bincount(yte, minlength=len(classes))) / len(yte))
     res = {"protocol": {"data": "HDM05 (prepared, 30 fps)", "train_actors": list(cfg.train_actors),
                         "test_actors": list(cfg.test_actors), "k": cfg.k, "temperature": cfg.temperature,
@@ -289,9 +294,7 @@ def run_recognition(model: Any, clips: list[LabeledClip], cfg: RecognitionConfig
            "train_actor_cv_top1": cv,
            "knn_actor_centred": knn_ac,
            "knn_margin_points_actor_centred": knn_ac["tokens"]["top1"] - knn_ac["raw"]["top1"],
-           "frame_head": {"inputs": list(inputs), "frame_accuracy": 100 * correct / max(total, 1),
-                          "clip_accuracy": 100 * clip_ok / len(te), "test_frames": total,
-                          "config": asdict(hc)}}
+           "frame_head": fh, "frame_head_variants": fh_variants}
     if model.vocab is not None:
         res["motif_classes"] = motif_class_table(tr + te, [infos[id(c)] for c in tr + te], model.vocab)
     return (res, head) if return_head else res

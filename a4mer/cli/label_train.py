@@ -3,8 +3,9 @@ recognition head on your own labelled clips, for ``a4mer label``.
 
 Labels come from ``--labels`` (a CSV with columns ``file,label``; ``file`` is a path relative to the
 CSV's folder, an absolute path or a bare file name) or, without it, from each clip's folder name
-(``walks/a.bvh`` is a ``walks`` clip). The head reads the frozen tokens of the model given by
-``--checkpoint`` (default: the shipped one) and only works with that model. Clips that cannot be read
+(``walks/a.bvh`` is a ``walks`` clip). The head reads, per frame, what ``--head-inputs`` names — the
+model's normalised pose features and/or the frozen atom (and motif) tokens of the model given by
+``--checkpoint`` (default: the shipped one) — and only works with that model. Clips that cannot be read
 are reported (file and reason) and left out; the exit code is then 1.
 """
 from __future__ import annotations
@@ -27,6 +28,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--holdout", type=float, default=0.0,
                    help="share of each label's clips kept out of training and reported (e.g. 0.2)")
     p.add_argument("--epochs", type=int, default=150, help="training epochs of the head (default 150)")
+    p.add_argument("--head-inputs", default="pose,atom",
+                   help="what the head reads per frame, comma-separated from pose, atom, motif (default pose,atom: "
+                        "on HDM05's held-out actors pose features + atom tokens label more frames right than tokens "
+                        "alone; see docs/benchmarks.md)")
     p.add_argument("--seed", type=int, default=0)
     add_model_arguments(p)
     add_load_arguments(p)
@@ -61,8 +66,11 @@ def label_of(clip: Path, table: dict[str, str] | None) -> str | None:
 
 def run(args: argparse.Namespace) -> int:
     from ..api import load_motion
-    from ..heads.recognition import HeadConfig, fit_label_head
+    from ..heads.recognition import HEAD_INPUTS, HeadConfig, fit_label_head
 
+    inputs = tuple(x.strip() for x in args.head_inputs.split(",") if x.strip())
+    if not inputs or set(inputs) - set(HEAD_INPUTS) or len(set(inputs)) != len(inputs):
+        raise A4merError(f"--head-inputs {args.head_inputs!r}: give some of {', '.join(HEAD_INPUTS)}, each once")
     table = read_label_csv(Path(args.labels)) if args.labels else None
     files = collect_inputs(args.inputs)
     clips, failed = [], 0
@@ -78,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
             failed += 1
             print(f"a4mer label-train: error: {e} (left out)", file=sys.stderr)
     model = load_model(args)
-    head, report = fit_label_head(model, clips, HeadConfig(epochs=args.epochs, seed=args.seed),
+    head, report = fit_label_head(model, clips, HeadConfig(epochs=args.epochs, seed=args.seed, inputs=inputs),
                                   holdout=args.holdout, seed=args.seed)
     out = head.save(args.output)
     counts = ", ".join(f"{c} {n}" for c, n in report["clips_per_class"].items())

@@ -4,8 +4,9 @@
   cosine similarity, each neighbour voting ``exp(sim / temperature)`` for its class (the weighted
   k-NN of self-supervised evaluation protocols).
 - :class:`FrameHead`: a 1-layer Transformer over a clip's frames at the model rate. A frame's input
-  is the frozen token of the atom it lies in (and, with ``inputs=("atom", "motif")``, the token of
-  its motif) plus a sinusoidal embedding of its time; every frame is classified.
+  is the frozen token of the atom it lies in (with ``"motif"`` also the token of its motif; with
+  ``"pose"`` also the model's own normalised pose features of that frame) plus a sinusoidal
+  embedding of its time; every frame is classified.
 - :class:`RecognitionHead`: the trained head with its class names, bound to the encoder that made
   its inputs (hash); saved as one safetensors file (metadata: format, config, classes,
   encoder_hash, training). Nothing is unpickled.
@@ -30,6 +31,8 @@ from ..nn.embeddings import sinusoid
 
 FORMAT = "a4mer-recognition"
 LABELS_SCHEMA = 1
+#: what a frame head can read per frame: the atom's token, the motif's token, the frame's pose features
+HEAD_INPUTS = ("atom", "motif", "pose")
 
 
 # --- weighted k-NN ----------------------------------------------------------------------------
@@ -67,7 +70,8 @@ def topk_accuracy(scores: np.ndarray, labels: np.ndarray, k: int) -> float:
 # --- frame-wise Transformer head --------------------------------------------------------------
 @dataclass(frozen=True)
 class HeadConfig:
-    """in_dim: per-frame input width; inputs: which tokens make a frame's input ("atom", "motif");
+    """in_dim: per-frame input width; inputs: what makes a frame's input, in order (``HEAD_INPUTS``:
+    "atom" and "motif" tokens, "pose" the model's normalised per-frame input features);
     fps: model frame rate of the frames; dim/heads: the Transformer layer; epochs, lr, weight_decay,
     batch, dropout, seed: training."""
 
@@ -201,6 +205,15 @@ def train_frame_head(seqs: list[np.ndarray], labels: np.ndarray, classes: list[s
 
 
 # --- clips -> inputs and labels ---------------------------------------------------------------
+def input_width(model: Any, inputs: tuple[str, ...]) -> int:
+    """Per-frame width of the head inputs ``inputs`` for ``model`` (tokens: D each; pose: the
+    model's feature width)."""
+    bad = [n for n in inputs if n not in HEAD_INPUTS]
+    if bad or not inputs:
+        raise A4merError(f"unknown head inputs {bad or 'none'} (use some of {', '.join(HEAD_INPUTS)})")
+    return sum(model.net.stage1.feat_std.numel() if n == "pose" else model.dim for n in inputs)
+
+
 def default_head_inputs(model: Any) -> tuple[str, ...]:
     """Atom and motif tokens when ``model`` has a vocabulary and a trained motif level, else atom tokens."""
     has_motifs = model.vocab is not None and model.config.optim.stage2_steps > 0
@@ -222,7 +235,7 @@ def fit_label_head(model: Any, clips: list[tuple[str, Any, str]], config: HeadCo
     if len(classes) < 2:
         raise A4merError(f"need clips of at least two labels to train a head, got {classes or 'none'}")
     inputs = config.inputs if config is not None else default_head_inputs(model)
-    cfg = HeadConfig(**{**asdict(config or HeadConfig()), "in_dim": model.dim * len(inputs), "inputs": tuple(inputs),
+    cfg = HeadConfig(**{**asdict(config or HeadConfig()), "in_dim": input_width(model, tuple(inputs)), "inputs": tuple(inputs),
                         "fps": float(model.fps)})
     y = np.array([classes.index(lab) for _, _, lab in clips])
     held = np.zeros(len(clips), bool)
@@ -257,8 +270,10 @@ def fit_label_head(model: Any, clips: list[tuple[str, Any, str]], config: HeadCo
 def clip_inputs(model: Any, motion: Any, inputs: tuple[str, ...] = ("atom",)) -> dict[str, Any]:
     """Frozen per-frame inputs of a clip for the frame head and the k-NN.
 
-    model: :class:`a4mer.model.A4Mer`. Returns ``frames`` (T_model, D * len(inputs)) float32 (each
-    model frame gets its atom's token, then its motif's token), ``atom_tokens`` (S, D),
+    model: :class:`a4mer.model.A4Mer`. Returns ``frames`` (T_model, width) float32 (every model frame
+    gets the parts named by ``inputs``, in order: its atom's token, its motif's token, its pose
+    features; :func:`input_width`), ``parts`` (name -> (T_model, w) of every part computed: ``pose``
+    always, ``atom``, and ``motif`` when asked for), ``atom_tokens`` (S, D),
     ``atom_seg_tokens`` (S, D) the segment encoder's tokens before the LatentFormer (no context from
     neighbouring atoms), ``b_in``/``b_model`` (S+1,) atom boundaries in input / model frames, ``motifs`` (cover pieces of
     the vocabulary or None), ``motif_tokens`` (M, D) or None, ``raw`` (T_model, 202) the model's own
@@ -284,21 +299,17 @@ def clip_inputs(model: Any, motion: Any, inputs: tuple[str, ...] = ("atom",)) ->
             mtok = encode_clip(model.net, arrays, b_model, d.window_frames, d.max_segments, groups)["motif_tokens"]
     elif "motif" in inputs:
         raise A4merError("this model has no motif vocabulary: the head needs motif tokens")
+    input_width(model, tuple(inputs))  # refuses unknown names
     T = int(b_model[-1])
     seg_of_frame = np.repeat(np.arange(len(tok)), np.diff(b_model))[:T]  # (T_model,)
-    parts = []
-    for name in inputs:
-        if name == "atom":
-            parts.append(tok[seg_of_frame])
-        elif name == "motif":
-            parts.append(mtok[groups[seg_of_frame]])
-        else:
-            raise A4merError(f"unknown head input {name!r} (use 'atom' and/or 'motif')")
-    n_arr = len(arrays["yaw"])
-    raw = window_features(arrays, 0, n_arr, model.fps)
+    raw = window_features(arrays, 0, len(arrays["yaw"]), model.fps)
     with torch.no_grad():  # the model's own normalisation (the encoder's inputs)
         raw = model.net.stage1.normalize(torch.from_numpy(raw).to(model.net.stage1.feat_std)).cpu().numpy()
-    return {"frames": np.concatenate(parts, 1).astype(np.float32), "atom_tokens": tok,
+    parts = {"atom": tok[seg_of_frame], "pose": raw[np.minimum(np.arange(T), len(raw) - 1)]}
+    if mtok is not None:
+        parts["motif"] = mtok[groups[seg_of_frame]]
+    return {"frames": np.concatenate([parts[n] for n in inputs], 1).astype(np.float32), "parts": parts,
+            "atom_tokens": tok,
             "atom_seg_tokens": enc["atom_seg_tokens"], "b_in": b_in,
             "b_model": b_model, "motifs": motifs, "motif_tokens": mtok, "raw": raw}
 
@@ -317,8 +328,9 @@ def label_clip(model: Any, head: RecognitionHead, motion: Any) -> dict[str, Any]
     if head.encoder_hash and head.encoder_hash != model.model_hash:
         raise A4merError(f"the recognition head was trained on encoder {head.encoder_hash}, "
                          f"this model is {model.model_hash}: retrain the head for this model")
-    if head.config.in_dim % model.dim:
-        raise A4merError(f"recognition head input width {head.config.in_dim} does not fit model width {model.dim}")
+    if head.config.in_dim != input_width(model, head.config.inputs):
+        raise A4merError(f"recognition head input width {head.config.in_dim} does not fit this model's "
+                         f"{'+'.join(head.config.inputs)} inputs ({input_width(model, head.config.inputs)})")
     ci = clip_inputs(model, motion, head.config.inputs)
     probs_m = head.predict(ci["frames"])  # (T_model, C)
     T, fps = motion.num_frames, float(motion.fps)

@@ -122,6 +122,13 @@ def test_run_recognition_structure(tiny_model, labeled_clips):
     assert res["knn"]["tokens"]["top1"] == pytest.approx(25 * sum(res["knn"]["tokens"]["correct"]))
     assert res["knn_margin_points"] == pytest.approx(res["knn"]["tokens"]["top1"] - res["raw_pose_knn"]["top1"])
     assert 0 <= res["frame_head"]["frame_accuracy"] <= 100
+    fv = res["frame_head_variants"]
+    assert set(fv) == {"pose", "pose+atom"} and fv["pose"]["inputs"] == ["pose"]
+    assert fv["pose+atom"]["config"]["in_dim"] == tiny_model.net.stage1.feat_std.numel() + tiny_model.dim
+    # every preparation of every clip vector is a row; the headline margin is against the best raw row
+    assert {"raw", "raw (uncentred)", "raw (standardised)"} == set(res["raw_pose_variants"])
+    assert res["raw_pose_knn"]["top1"] == max(v["top1"] for v in res["raw_pose_variants"].values())
+    assert {"tokens (uncentred)", "tokens (standardised)"} <= set(res["knn_other_centring"])
     assert head.encoder_hash == tiny_model.model_hash and head.config.in_dim == tiny_model.dim
     ac = res["knn_actor_centred"]
     assert {"tokens", "segment tokens", "raw"} <= set(ac)
@@ -248,6 +255,8 @@ def test_label_train_cli_folders_csv_and_bad_clips(tiny_model, labeled_clips, tm
     h = RecognitionHead.load(head)
     assert h.classes == ["busy", "calm"] and h.encoder_hash == tiny_model.model_hash
     assert h.training["clips_per_class"] == {"busy": 5, "calm": 5}
+    F = tiny_model.net.stage1.feat_std.numel()
+    assert h.config.inputs == ("pose", "atom") and h.config.in_dim == F + tiny_model.dim  # the default
     out = tmp_path / "x.labels.json"
     clip = tmp_path / "lib" / "calm" / "mm_calm.npz"
     assert main(["label", str(clip), "--head", str(head), "--checkpoint", ck, "-o", str(out)]) == 0
@@ -260,11 +269,12 @@ def test_label_train_cli_folders_csv_and_bad_clips(tiny_model, labeled_clips, tm
     files = [str(tmp_path / "lib" / c.action / f"{c.name}.npz") for c in labeled_clips]
     head2 = tmp_path / "head2.safetensors"
     assert main(["label-train", *files, "-o", str(head2), "--labels", str(tmp_path / "labels.csv"),
-                 "--checkpoint", ck, "--epochs", "20", "--holdout", "0.25"]) == 0
+                 "--checkpoint", ck, "--epochs", "20", "--holdout", "0.25", "--head-inputs", "atom"]) == 0
     assert f"{labeled_clips[-1].name}.npz: no label" in capsys.readouterr().err
     h2 = RecognitionHead.load(head2)
     rep = json.loads((tmp_path / "head2.holdout.json").read_text())
     assert h2.classes == ["A", "B"] and rep["clips"] == 2 and len(rep["predictions"]) == 2
+    assert h2.config.inputs == ("atom",) and h2.config.in_dim == tiny_model.dim
     assert h2.training["train_clips"] == 7 and sum(h2.training["clips_per_class"].values()) == 9
     # one label only, or a CSV without the columns: clear errors
     one = tmp_path / "one" / "calm"
@@ -276,3 +286,22 @@ def test_label_train_cli_folders_csv_and_bad_clips(tiny_model, labeled_clips, tm
     assert main(["label-train", str(one.parent), "-o", str(tmp_path / "h4.safetensors"), "--labels",
                  str(tmp_path / "bad.csv"), "--checkpoint", ck]) == 1
     assert "columns 'file' and 'label'" in capsys.readouterr().err
+    assert main(["label-train", str(tmp_path / "lib"), "-o", str(tmp_path / "h5.safetensors"), "--checkpoint", ck,
+                 "--head-inputs", "pose,velocity"]) == 1
+    assert "--head-inputs 'pose,velocity'" in capsys.readouterr().err and not (tmp_path / "h5.safetensors").exists()
+
+
+def test_standardising_stops_wide_dimensions_from_deciding():
+    """Dimensions with a large spread unrelated to the class swamp the centred cosine k-NN;
+    standardising every dimension on the fitted vectors (label-free) recovers the classes."""
+    from a4mer.bench.recognition import RecognitionConfig, knn_scores, prepare_vectors
+    rng = np.random.default_rng(1)
+    y = np.tile([0, 1], 20)
+    X = np.c_[np.eye(2)[y] * 0.3 + 0.02 * rng.normal(size=(40, 2)), 50.0 * rng.normal(size=(40, 4)),
+              np.full(40, 3.0)]  # class dims, wide nuisance dims, a constant dim
+    cfg = RecognitionConfig(k=3)
+    acc = {p: np.mean(knn_scores(X[:20], y[:20], X[20:], 2, cfg, p).argmax(1) == y[20:])
+           for p in ("centre", "standardise")}
+    assert acc["standardise"] == 1.0 and acc["centre"] < 0.8
+    A, B = prepare_vectors(X[:20], X[20:], "standardise")
+    assert A.shape[1] == 6 and np.allclose(A.mean(0), 0) and np.allclose(A.std(0), 1)  # constant dim dropped
