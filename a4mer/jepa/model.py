@@ -18,11 +18,7 @@ from .predictor import Predictor
 class StageConfig:
     """encoder: the segment encoder; latent_layers: LatentFormer depth; predictor_*: predictor g;
     target: "latent" (EMA tokens, the method) or "reconstruction" (ablation: predict the segment's
-    mean normalised input features); loss_split: global/local split (alpha = 0.05); pose_stats: weight
-    of an auxiliary loss (0 = off, the paper's method) that asks a linear read-out of every visible
-    segment's context token for that segment's mean and std of the normalised input features, so the
-    tokens keep the pose statistics a k-NN on raw poses uses (training only: the read-out is not part of
-    the inference bundle)."""
+    mean normalised input features); loss_split: global/local split (alpha = 0.05)."""
 
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     latent_layers: int = 2
@@ -32,7 +28,6 @@ class StageConfig:
     target: str = "latent"
     loss_split: bool = True
     alpha: float = 0.05
-    pose_stats: float = 0.0
 
 
 class Extractor(nn.Module):
@@ -70,16 +65,6 @@ def segment_mean(x: torch.Tensor, frame_seg: torch.Tensor, num_segments: int) ->
     return (s / n.clamp_min(1))[:, :num_segments]
 
 
-def pose_stats_loss(readout: torch.Tensor, x: torch.Tensor, frame_seg: torch.Tensor, use: torch.Tensor) -> torch.Tensor:
-    """Smooth-L1 between ``readout (B, S, 2F)`` and each segment's mean and std of ``x (B, T, F)``,
-    averaged over the segments where ``use (B, S)`` is True (0 if none)."""
-    S = use.shape[1]
-    mean = segment_mean(x, frame_seg, S)
-    std = (segment_mean(x * x, frame_seg, S) - mean * mean).clamp_min(0.0).sqrt()
-    per = torch.nn.functional.smooth_l1_loss(readout, torch.cat([mean, std], -1), reduction="none").mean(-1)
-    return (per * use).sum() / use.sum().clamp_min(1)
-
-
 #: floor of the per-feature std used to normalise the inputs (set from training data)
 FEATURE_STD_FLOOR = 1e-3
 
@@ -104,8 +89,6 @@ class StageJEPA(nn.Module):
         self.target.requires_grad_(False)
         out = e.dim if config.target == "latent" else e.in_dim
         self.predictor = Predictor(e.dim, config.predictor_width, config.predictor_heads, config.predictor_layers, out)
-        if config.pose_stats > 0:
-            self.stats_readout = nn.Linear(e.dim, 2 * e.in_dim)
 
     def normalize(self, frames: torch.Tensor) -> torch.Tensor:
         """``(frames - feat_mean) / feat_std`` (..., F). Features the training data held constant (std at
@@ -135,12 +118,7 @@ class StageJEPA(nn.Module):
         if self.config.target == "reconstruction":
             tgt = segment_mean(x, frame_seg, seg_start.shape[1])
         loss = jepa_loss(pred, tgt, mask, self.config.loss_split, self.config.alpha)
-        stats = {"token_std": float(token_std)}
-        if self.config.pose_stats > 0:
-            aux = pose_stats_loss(self.stats_readout(ctx), x, frame_seg, visible)
-            loss = loss + self.config.pose_stats * aux
-            stats["pose_stats_loss"] = float(aux.detach())
-        return loss, stats
+        return loss, {"token_std": float(token_std)}
 
     @torch.no_grad()
     def encode(self, frames: torch.Tensor, frame_time: torch.Tensor, frame_seg: torch.Tensor,
