@@ -90,13 +90,13 @@ def recognition_md(r: dict, cmd: str) -> str:
                   "| features | centred on the fitted clips | standardised on the fitted clips | every style on its own mean |",
                   "|---|---|---|---|"]
         for key, v in bs["top1"].items():
-            lines.append(f"| {names.get(key, key)} | {f1(v.get('centre', v.get('global')))} | {f1(v.get('standardise'))} "
+            lines.append(f"| {names.get(key, key)} | {f1(v['centre'])} | {f1(v['standardise'])} "
                          f"| {f1(v['group'])} |")
         t, rw = bs["top1"]["tokens"], bs["top1"]["raw"]
         lines += ["", "What this says: centring every performer (or style) on its own mean helps tokens and raw pose "
-                  f"alike (Bandai: tokens {t.get('centre', t.get('global')):.1f} → {t['group']:.1f} %, raw {rw.get('centre', rw.get('global')):.1f} → "
+                  f"alike (Bandai: tokens {t['centre']:.1f} → {t['group']:.1f} %, raw {rw['centre']:.1f} → "
                   f"{rw['group']:.1f} %), and on Bandai the raw pose stays ahead of the tokens "
-                  f"({rw['group'] - t['group']:+.1f} points; standardised {(rw.get('standardise') or 0) - (t.get('standardise') or 0):+.1f}), so neither protocol gives the tokens the ten-point lead "
+                  f"({rw['group'] - t['group']:+.1f} points; standardised {rw['standardise'] - t['standardise']:+.1f}), so neither protocol gives the tokens the ten-point lead "
                   "the issue asks for. The segment-token rows were added after the first HDM05 numbers were seen; "
                   "they are exploratory (their lead on HDM05 does not show on Bandai) and not the headline."]
     if cv.get("tokens") is not None:
