@@ -48,7 +48,11 @@ class Motion:
         if not (np.all(np.isfinite(trans)) and np.all(np.isfinite(rot))):
             bad = np.where(~(np.isfinite(trans).all(1) & np.isfinite(rot).reshape(len(rot), -1).all(1)))[0]
             raise A4merError(f"motion contains NaN/inf values (first bad frame {int(bad[0])})")
-        rot = quat_normalize(rot)
+        # rows already unit length (to float rounding) are kept bit for bit, so a Motion rebuilt from
+        # another Motion's arrays (slices, edits, generated frames appended) leaves its frames unchanged
+        off = np.abs(np.linalg.norm(rot, axis=-1, keepdims=True) - 1.0) > 1e-12
+        if off.any():
+            rot = np.where(off, quat_normalize(rot), rot)
         trans.setflags(write=False)
         rot.setflags(write=False)
         object.__setattr__(self, "fps", fps)

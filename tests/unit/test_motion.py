@@ -86,3 +86,17 @@ def test_body_drops_hands():
     b = m.body()
     assert b.skeleton == SMPL and np.allclose(b.rotations[:, :22], m.rotations[:, :22])
     assert np.allclose(b.rotations[:, 22:], [1, 0, 0, 0])
+
+
+def test_rebuilding_keeps_unit_rotations_bit_for_bit():
+    """Unit quaternions are stored as given (normalising them again would move them by an ulp), so a
+    Motion built from another's arrays — a slice, an edit, frames appended — keeps those frames
+    exactly; rows off unit length are still normalised."""
+    m = _motion(T=40)
+    again = Motion(m.fps, m.root_translation, m.rotations)
+    assert np.array_equal(again.rotations, m.rotations)
+    ext = m.with_(root_translation=np.r_[m.root_translation, m.root_translation[-1:]],
+                  rotations=np.r_[m.rotations, m.rotations[-1:] * 3.0])
+    assert np.array_equal(ext.rotations[:40], m.rotations)
+    assert np.allclose(np.linalg.norm(ext.rotations[40], axis=-1), 1.0)
+    assert np.array_equal(m.slice(5, 20).rotations, m.rotations[5:20])
