@@ -43,7 +43,7 @@ def main(argv=None) -> int:
     from a4mer.heads.inbetween import load_heads
     from a4mer.heads.layouts import gap_example, to_canon
     from a4mer.heads.torch_geom import fk
-    from a4mer.heads.train import clip_weights, load_manifest_clips, validation_set_of
+    from a4mer.heads.train import TrainConfig, clip_weights, load_manifest_clips, validation_set_of
     from a4mer.model import A4Mer
     from a4mer.motion import Motion
 
@@ -61,7 +61,7 @@ def main(argv=None) -> int:
     def windows(clips, n, weighted):
         clips = [(nm, t, quat_unflip(q)) for nm, t, q in clips if len(t) >= W]
         w = clip_weights([c[0] for c in clips], [len(c[1]) for c in clips],
-                         (("bandai", 0.45), ("cmu-dance", 0.25), ("hdm05", 0.3))) if weighted else None
+                         TrainConfig().source_weights) if weighted else None
         idx = rng.choice(len(clips), size=n, p=w)
         ts, qs = [], []
         for i in idx:

@@ -66,11 +66,13 @@ def label_of(clip: Path, table: dict[str, str] | None) -> str | None:
 
 def run(args: argparse.Namespace) -> int:
     from ..api import load_motion
-    from ..heads.recognition import HEAD_INPUTS, HeadConfig, fit_label_head
+    from ..heads.recognition import HeadConfig, check_head_inputs, fit_label_head
 
     inputs = tuple(x.strip() for x in args.head_inputs.split(",") if x.strip())
-    if not inputs or set(inputs) - set(HEAD_INPUTS) or len(set(inputs)) != len(inputs):
-        raise A4merError(f"--head-inputs {args.head_inputs!r}: give some of {', '.join(HEAD_INPUTS)}, each once")
+    what = f"--head-inputs {args.head_inputs!r}"
+    check_head_inputs(inputs, what)  # before any clip is read
+    if len(set(inputs)) != len(inputs):
+        raise A4merError(f"{what}: a name is given twice")
     table = read_label_csv(Path(args.labels)) if args.labels else None
     files = collect_inputs(args.inputs)
     clips, failed = [], 0

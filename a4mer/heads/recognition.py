@@ -205,12 +205,17 @@ def train_frame_head(seqs: list[np.ndarray], labels: np.ndarray, classes: list[s
 
 
 # --- clips -> inputs and labels ---------------------------------------------------------------
+def check_head_inputs(inputs: tuple[str, ...], what: str = "head inputs") -> None:
+    """Refuse (A4merError naming ``what``) an empty ``inputs`` or names outside ``HEAD_INPUTS``."""
+    bad = [n for n in inputs if n not in HEAD_INPUTS]
+    if bad or not inputs:
+        raise A4merError(f"{what}: unknown {bad or 'none'} (use some of {', '.join(HEAD_INPUTS)})")
+
+
 def input_width(model: Any, inputs: tuple[str, ...]) -> int:
     """Per-frame width of the head inputs ``inputs`` for ``model`` (tokens: D each; pose: the
     model's feature width)."""
-    bad = [n for n in inputs if n not in HEAD_INPUTS]
-    if bad or not inputs:
-        raise A4merError(f"unknown head inputs {bad or 'none'} (use some of {', '.join(HEAD_INPUTS)})")
+    check_head_inputs(inputs)
     return sum(model.net.stage1.feat_std.numel() if n == "pose" else model.dim for n in inputs)
 
 
@@ -299,7 +304,7 @@ def clip_inputs(model: Any, motion: Any, inputs: tuple[str, ...] = ("atom",)) ->
             mtok = encode_clip(model.net, arrays, b_model, d.window_frames, d.max_segments, groups)["motif_tokens"]
     elif "motif" in inputs:
         raise A4merError("this model has no motif vocabulary: the head needs motif tokens")
-    input_width(model, tuple(inputs))  # refuses unknown names
+    check_head_inputs(tuple(inputs))
     T = int(b_model[-1])
     seg_of_frame = np.repeat(np.arange(len(tok)), np.diff(b_model))[:T]  # (T_model,)
     raw = window_features(arrays, 0, len(arrays["yaw"]), model.fps)
