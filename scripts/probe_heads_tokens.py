@@ -85,7 +85,7 @@ def main(argv=None) -> int:
         ex = gap_example(t, q, s, e, C, net.cfg.gap_stride, net.cfg.relative_rotations)
         basis = gap_basis(e - s, K)
         with torch.no_grad():
-            coef = net("gap", torch.from_numpy(ex.x))
+            coef = net(net.cfg.gap_task(G), torch.from_numpy(ex.x))
             bt, bq = apply_correction(coef, torch.from_numpy(basis).float(), torch.from_numpy(ex.base_t).float(),
                                       torch.from_numpy(ex.base_q).float())
         tt, tq = to_canon(t[:, s + 1:e], q[:, s + 1:e], ex.inv, ex.shift)

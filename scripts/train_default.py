@@ -3,9 +3,9 @@
 Data: the Bandai-Namco datasets 1 and 2 and the CMU dance set, training split, with left/right
 mirroring and one random playback-speed variant (0.7-1.4x) per clip; HDM05 stays out (it is the
 cross-dataset evaluation). Then (unless ``--heads-minutes 0``) the in-betweening / extension heads are
-trained by scripts/train_heads.py (18 min; Bandai + CMU dance, HDM05's training actors only validate)
-and written to a4mer/assets/heads.safetensors. Run (about 70 minutes on 2 shared cores: ~5 min
-data, 40 min optimisation, mining and export, ~19 min heads):
+trained by scripts/train_heads.py (25 min; Bandai + CMU dance, HDM05's training actors only validate)
+and written to a4mer/assets/heads.safetensors. Run (about 77 minutes on 2 shared cores: ~5 min
+data, 40 min optimisation, mining and export, ~26 min heads):
 
     nice -n 10 .venv/bin/python scripts/train_default.py --data /work/cache/prepared --out /work/cache/default_run
 
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--bundle", default=str(DEFAULT_BUNDLE), help="where to write the bundle")
     p.add_argument("--set", action="append", default=[], help="extra config override key=value")
     p.add_argument("--resume", action="store_true")
-    p.add_argument("--heads-minutes", type=float, default=18.0,
+    p.add_argument("--heads-minutes", type=float, default=25.0,
                    help="train the heads afterwards for this many minutes (0: skip)")
     p.add_argument("--heads-out", default=str(Path(DEFAULT_BUNDLE).parent / "heads.safetensors"),
                    help="where to write the heads file")

@@ -1,6 +1,6 @@
 """Train the heads' correction decoder on prepared data and write the heads file.
 
-    python scripts/train_heads.py --data PREPARED_DIR --out a4mer/assets/heads.safetensors [--minutes 18]
+    python scripts/train_heads.py --data PREPARED_DIR --out a4mer/assets/heads.safetensors [--minutes 25]
 
 PREPARED_DIR comes from ``a4mer data prepare`` (manifest.jsonl + 30 fps SMPL npz). Uses only the
 *train* split of the manifest (every test split, e.g. HDM05 actors mm/tr, stays untouched for the
@@ -27,7 +27,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", required=True)
     p.add_argument("--out", required=True)
-    p.add_argument("--minutes", type=float, default=18.0)
+    p.add_argument("--minutes", type=float, default=25.0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--train-datasets", default="bandai1,bandai2,cmu-dance",

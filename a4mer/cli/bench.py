@@ -25,6 +25,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--split", default=None, help="with a manifest.jsonl: only clips of this split (e.g. test)")
     p.add_argument("--datasets", default=None, help="comma list of datasets to keep (manifest or sub-folder names)")
     p.add_argument("--max-clips", type=int, default=80, help="at most this many clips per dataset (evenly chosen)")
+    p.add_argument("--windows-per-clip", type=int, default=2,
+                   help="at most this many non-overlapping windows per clip and setting (more: more windows from long clips)")
     p.add_argument("--heads", default="auto", help="learned heads file (.safetensors), 'auto' (bundled) or 'none'")
     p.add_argument("--tasks", default="inbetween,blocking,extension", help="comma list of tasks")
     p.add_argument("--doc", default=None, help="markdown file whose '## Heads I' section is (re)written")
@@ -102,7 +104,7 @@ def _learned(spec: str):
     from ..heads.inbetween import TASKS, LearnedHeads
     shipped = load_heads(path)
     shipped.name = "heads (shipped, gated)"
-    if all(shipped.gates.get(t) for t in TASKS):
+    if all(shipped.gates.values()):
         return [shipped]
     ungated = LearnedHeads(shipped.net, {t: True for t in TASKS}, shipped.meta, name="learned (ungated)")
     return [shipped, ungated]
@@ -160,18 +162,22 @@ def run(args: argparse.Namespace) -> int:
         return _render(json.loads(src.read_text()), args, out)
     if not data.is_dir():
         raise A4merError(f"{data}: not a folder")
+    if args.windows_per_clip < 1:
+        raise A4merError(f"--windows-per-clip must be at least 1, got {args.windows_per_clip}")
     out.mkdir(parents=True, exist_ok=True)
     tasks = set(args.tasks.split(","))
     ds = set(args.datasets.split(",")) if args.datasets else None
     t0 = time.perf_counter()
     clips = load_clips(data, args.split, ds, args.max_clips)
     methods = _learned(args.heads) + baseline_methods()
-    icfg, ecfg = InbetweenConfig(), ExtensionConfig()
+    icfg = InbetweenConfig(windows_per_clip=args.windows_per_clip)
+    ecfg = ExtensionConfig(windows_per_clip=args.windows_per_clip)
     counts = {}
     for _, d, _ in clips:
         counts[d] = counts.get(d, 0) + 1
     results: dict = {"meta": {"data": str(data), "split": args.split, "clips": len(clips), "datasets": counts,
-                              "methods": [m.name for m in methods], "notes": []}}
+                              "methods": [m.name for m in methods], "windows_per_clip": args.windows_per_clip,
+                              "notes": []}}
     for m in methods:
         if hasattr(m, "describe"):
             results["meta"]["notes"].append(m.describe())

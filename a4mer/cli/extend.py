@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     T = motion.num_frames
     gen = np.arange(T, T + args.frames)
     out = write_result(args.input, motion, result, gen, args.output)
-    method = heads.name if heads.gates.get("extend") else "damped constant velocity (learned correction gated off)"
+    method = heads.name if heads.learned_for("extend") else "damped constant velocity (learned correction gated off)"
     if mc is not None:
         method = f"motif {motif} prototype blended from the {method}"
     rep = span_quality(motion, result, T, T + args.frames - 1, task="extend", method=method, keys=[T - 1],

@@ -130,7 +130,8 @@ def run(args: argparse.Namespace) -> int:
     for w in result.meta.get("warnings", []):
         print(f"a4mer inbetween: warning: {w}", file=sys.stderr)
     task = "inbetween" if keys is None else "blocking"
-    method = heads.name if heads.gates.get(task) else "classical curve (learned correction gated off)"
+    missing = None if keys is not None else int(round((args.end - args.start) * 30.0 / motion.fps)) - 1
+    method = heads.name if heads.learned_for(task, missing) else "classical curve (learned correction gated off)"
     if mc is not None:
         method = f"motif {motif} prototype blended into the {method}"
     known = np.zeros(motion.num_frames, bool)

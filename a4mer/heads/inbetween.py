@@ -65,9 +65,20 @@ class LearnedHeads:
     tasks = TASKS
 
     def describe(self) -> str:
-        on = [t for t in TASKS if self.gates.get(t)]
+        on = [t for t in TASKS if self.learned_for(t)]
+        off_bands = [] if self.net is None else [t for t in self.net.cfg.gap_tasks() if not self.gates.get(t, True)]
+        bands = f"; gap MLPs gated off: {', '.join(off_bands)}" if off_bands and "inbetween" in on else ""
         return (f"{self.name}: correction decoder {self.meta.get('config', '')}; learned correction used for "
-                f"{', '.join(on) or 'nothing'} (other tasks: the classical curve).")
+                f"{', '.join(on) or 'nothing'}{bands} (otherwise: the classical curve).")
+
+    def learned_for(self, task: str, missing: int | None = None) -> bool:
+        """Whether the learned correction is used for ``task`` (one of TASKS); for ``inbetween`` with
+        ``missing`` (frames between the keys at 30 fps), whether the MLP of that gap length is on."""
+        if self.net is None or not self.gates.get(task):
+            return False
+        if task == "inbetween" and missing is not None:
+            return bool(self.gates.get(self.net.cfg.gap_task(missing), True))
+        return True
 
     # ---- core (no validation) ----------------------------------------------------------------
     def _fill(self, motion: Motion, known: np.ndarray, task: str) -> Motion:

@@ -65,7 +65,8 @@ def fill_runs(net: CorrectionDecoder | None, gates: dict, trans: np.ndarray, rot
             while hi < T - 1 and known[hi + 1] and hi - e + 1 < span:
                 hi += 1
             ex = gap_example(out_t[None, lo:hi + 1], out_q[None, lo:hi + 1], s - lo, e - lo, context, stride, rel)
-            task, use = "gap", gates.get("inbetween", False)
+            task = net.cfg.gap_task(b - a + 1) if net is not None else "gap0"
+            use = gates.get("inbetween", False) and gates.get(task, True)
         else:
             i = int(np.searchsorted(keys, s))
             ka = int(keys[i - 1]) if i > 0 else None

@@ -31,7 +31,7 @@ from .windows import mirror
 @dataclass(frozen=True)
 class TrainConfig:
     """minutes: wall-clock budget; batch: windows per step; speeds: playback-speed factors of the
-    augmented copies; task_probs: gap / blocking / extend; eval_every: steps between validations;
+    augmented copies; task_probs: gap (split evenly over the gap-length bands) / blocking / extend; eval_every: steps between validations;
     trans_scale: range of a per-window factor on the root translation (actor size; the skeleton is
     the neutral SMPL one); source_weights: (dataset prefix, share of windows) — clips of a source not
     listed share the weight ``other``; familiarity: candidate gate bands, widest first."""
@@ -43,7 +43,7 @@ class TrainConfig:
     warmup: int = 200
     speeds: tuple[float, ...] = (0.75, 1.0, 1.3)
     mirror: bool = True
-    task_probs: tuple[float, float, float] = (0.45, 0.25, 0.30)
+    task_probs: tuple[float, float, float] = (0.55, 0.15, 0.3)
     rot_weight: float = 0.3
     eval_every: int = 250
     familiarity: tuple[tuple[float, float], ...] = ((99.0, 99.9), (95.0, 99.5), (90.0, 99.0), (75.0, 95.0),
@@ -174,8 +174,9 @@ class WindowSampler:
     def batch(self, task: str, B: int) -> dict[str, np.ndarray]:
         r, C = self.rng, self.cfg.context
         while True:
-            if task == "gap":
-                G = int(np.exp(r.uniform(np.log(2), np.log(121))))
+            if task.startswith("gap"):
+                lo, hi = self.cfg.gap_range(task)
+                G = int(np.exp(r.uniform(np.log(lo), np.log(hi + 1))))
                 span = gap_span(C, self.cfg.gap_stride)
                 cb, ca = (span, span) if r.random() < 0.8 else (int(r.integers(1, span + 1)), int(r.integers(1, span + 1)))
                 win = self._windows(cb + G + ca, B)
@@ -237,7 +238,7 @@ def make_val_batches(clips, seed: int, dcfg: DecoderConfig, per_task: int = 6, B
     """Fixed validation batches per task from ``clips`` (no augmentation)."""
     s = WindowSampler([(t.astype(np.float32), q.astype(np.float32)) for _, t, q in clips],
                       np.random.default_rng(seed), dcfg)
-    return {task: [_tensors(s.batch(task, B)) for _ in range(per_task)] for task in ("gap", "blocking", "extend")}
+    return {task: [_tensors(s.batch(task, B)) for _ in range(per_task)] for task in dcfg.input_dims()}
 
 
 def evaluate(net: CorrectionDecoder, val: dict[str, list[dict]], rot_weight: float) -> dict[str, dict]:
@@ -273,7 +274,9 @@ def train(cfg: TrainConfig, dcfg: DecoderConfig, clips, val_sets: dict[str, dict
         ", ".join(f"{k} {v:.2f}" for k, v in sorted(shares.items())))
     sampler = WindowSampler(aug, rng, dcfg, weights, cfg.trans_scale)
     net = CorrectionDecoder(dcfg)
-    tasks = ("gap", "blocking", "extend")
+    tasks = tuple(dcfg.input_dims())
+    gaps = dcfg.gap_tasks()
+    probs = np.array([cfg.task_probs[0] / len(gaps)] * len(gaps) + list(cfg.task_probs[1:]))
     for t in tasks:  # fixed input standardisation from the training data
         net.tasks[t].set_normalization(torch.cat([torch.from_numpy(sampler.batch(t, 64)["x"]) for _ in range(8)]))
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -288,7 +291,7 @@ def train(cfg: TrainConfig, dcfg: DecoderConfig, clips, val_sets: dict[str, dict
         lr = cfg.lr * min(1.0, (step + 1) / cfg.warmup) * (0.5 * (1 + np.cos(np.pi * min(frac, 1.0))))
         for g in opt.param_groups:
             g["lr"] = lr
-        task = tasks[rng.choice(3, p=cfg.task_probs)]
+        task = tasks[rng.choice(len(tasks), p=probs / probs.sum())]
         b = _tensors(sampler.batch(task, cfg.batch))
         loss, parts = losses(net, b, cfg.rot_weight, task)
         opt.zero_grad()
@@ -325,29 +328,34 @@ def select_familiarity(net: CorrectionDecoder, sampler: WindowSampler, val_sets:
     of ``cfg.familiarity`` whose validation results pass :func:`choose_gates` is kept (motion unlike
     the training data then gets the classical curve instead of a guess); a task with no passing band
     keeps the widest band and is gated off. Returns (bands, gates, final validation)."""
-    names = {"gap": "inbetween", "blocking": "blocking", "extend": "extend"}
+    names = tuple(net.cfg.input_dims())
     xs = {t: torch.cat([torch.from_numpy(sampler.batch(t, 64)["x"]) for _ in range(batches)]) for t in names}
     chosen: dict[str, tuple[float, float]] = {}
     for band in cfg.familiarity:
         for t in names:
             net.tasks[t].set_familiarity(xs[t], *(chosen.get(t, band)))
         gates = choose_gates({n: evaluate(net, v, cfg.rot_weight) for n, v in val_sets.items()})
-        for t, g in names.items():
-            if t not in chosen and gates[g]:
+        for t in names:
+            if t not in chosen and gates[t]:
                 chosen[t] = band
     for t in names:
         net.tasks[t].set_familiarity(xs[t], *(chosen.get(t, cfg.familiarity[0])))
     final = {n: evaluate(net, v, cfg.rot_weight) for n, v in val_sets.items()}
-    return ({t: list(b) for t, b in chosen.items()}, {g: t in chosen for t, g in names.items()}, final)
+    return {t: list(b) for t, b in chosen.items()}, task_gates({t: t in chosen for t in names}), final
+
+
+def task_gates(mlp_gates: dict[str, bool]) -> dict[str, bool]:
+    """Gates per MLP (``gap0``.., ``blocking``, ``extend``) plus ``inbetween``: whether any gap MLP is on."""
+    return {**mlp_gates, "inbetween": any(v for k, v in mlp_gates.items() if k.startswith("gap"))}
 
 
 def choose_gates(final_eval: dict[str, dict], tolerance: float = 0.005) -> dict[str, bool]:
     """Use the learned correction for a task only where it is not worse than its classical curve (the
     answer the heads fall back to) by more than ``tolerance`` (relative) on any validation set and
-    better on average over them."""
-    task_map = {"gap": "inbetween", "blocking": "blocking", "extend": "extend"}
+    better on average over them. Keys: the MLPs of the evaluation (``gap0``.., ``blocking``, ``extend``)
+    and ``inbetween`` (see :func:`task_gates`)."""
     gates = {}
-    for t, name in task_map.items():
+    for t in next(iter(final_eval.values())):
         ratios = [e[t]["mpjpe_mm"] / max(e[t]["base_mpjpe_mm"], 1e-9) for e in final_eval.values()]
-        gates[name] = bool(max(ratios) <= 1.0 + tolerance and np.mean(ratios) < 1.0)
-    return gates
+        gates[t] = bool(max(ratios) <= 1.0 + tolerance and np.mean(ratios) < 1.0)
+    return task_gates(gates)

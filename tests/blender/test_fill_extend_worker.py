@@ -269,7 +269,7 @@ def test_shipped_heads_are_used(scene, data_root):
         classical = runner.run_heads_sync(motion, settings, plan.verb, list(plan.args) + ["--heads", "none"])
         idx = plan.to_clip(plan.generated_frames())
         diff = np.abs(learned.motion.rotations[idx] - classical.motion.rotations[idx]).max()
-        if heads.gates.get(task):
+        if heads.learned_for(task):
             assert diff > 1e-4, f"{task}: the learned correction changed nothing"
             there = runner.run_heads_sync(motion, runner.RunnerSettings(mode="WORKER", python=sys.executable),
                                           plan.verb, plan.args)  # the worker gives the same learned frames
@@ -284,4 +284,4 @@ def test_shipped_heads_are_used(scene, data_root):
         [("fill", a + 1, a + 4) for a in range(1, 121, 5)] + [("extend", 122, 141)]
     for sp in spans:
         task = "blocking" if sp["kind"] == "fill" else "extend"
-        assert (sp["method"] == heads.name) == bool(heads.gates.get(task)), (task, sp["method"])
+        assert (sp["method"] == heads.name) == heads.learned_for(task), (task, sp["method"])

@@ -162,22 +162,45 @@ def test_bundle_tensors_roundtrip():
 
 def test_familiarity_gate_fades_corrections_on_unfamiliar_input():
     net = _random_net()
-    mlp = net.tasks["gap"]
-    x = torch.randn(200, net.cfg.input_dims()["gap"])
+    mlp = net.tasks["gap0"]
+    x = torch.randn(200, net.cfg.input_dims()["gap0"])
     mlp.set_normalization(x)
     mlp.set_familiarity(x, 90, 99)
-    near = net("gap", x[:5])
-    far = net("gap", x[:5] * 10.0)  # mean squared z of ~100: far outside the band
+    near = net("gap0", x[:5])
+    far = net("gap0", x[:5] * 10.0)  # mean squared z of ~100: far outside the band
     assert near.abs().max() > 0 and far.abs().max() == 0
 
 
 def test_gates_need_no_loss_anywhere_and_a_gain_on_average():
     from a4mer.heads.train import choose_gates
-    ev = {"a": {"gap": {"mpjpe_mm": 9.0, "base_mpjpe_mm": 10.0}, "blocking": {"mpjpe_mm": 10.2, "base_mpjpe_mm": 10.0},
-                "extend": {"mpjpe_mm": 10.0, "base_mpjpe_mm": 10.0}},
-          "b": {"gap": {"mpjpe_mm": 10.01, "base_mpjpe_mm": 10.0}, "blocking": {"mpjpe_mm": 5.0, "base_mpjpe_mm": 10.0},
-                "extend": {"mpjpe_mm": 10.0, "base_mpjpe_mm": 10.0}}}
-    assert choose_gates(ev) == {"inbetween": True, "blocking": False, "extend": False}
+    def r(v):
+        return {"mpjpe_mm": v, "base_mpjpe_mm": 10.0}
+    ev = {"a": {"gap0": r(9.0), "gap1": r(9.0), "blocking": r(10.2), "extend": r(10.0)},
+          "b": {"gap0": r(10.01), "gap1": r(10.2), "blocking": r(5.0), "extend": r(10.0)}}
+    assert choose_gates(ev) == {"gap0": True, "gap1": False, "inbetween": True, "blocking": False, "extend": False}
+    ev["a"]["gap0"] = r(10.5)
+    assert choose_gates(ev)["inbetween"] is False  # no gap band on
+
+
+def test_each_gap_length_uses_its_band_mlp():
+    """A gap of n missing frames is corrected by the MLP of its band only (a band gated off gives the
+    plain Hermite curve)."""
+    m = _clip()
+    cfg = DecoderConfig(hidden=32, context=4, basis=4, gap_bands=(12, 40, 120))
+    assert [cfg.gap_task(n) for n in (2, 12, 13, 40, 41, 120, 200)] == ["gap0", "gap0", "gap1", "gap1", "gap2", "gap2", "gap2"]
+    assert [cfg.gap_range(t) for t in cfg.gap_tasks()] == [(2, 15), (9, 48), (32, 120)]  # overlapping bands
+    torch.manual_seed(1)
+    net = CorrectionDecoder(cfg)
+    with torch.no_grad():
+        net.tasks["gap1"].net[-1].weight.normal_(0, 0.01)
+    heads = LearnedHeads(net)
+    hermite = BaselineMethod("h", gap="hermite")
+    for s, e, acts in ((50, 58, False), (50, 71, True), (40, 100, False)):  # 7, 20, 59 missing frames
+        d = np.abs(heads.fill_gap(m, s, e).root_translation - hermite.fill_gap(m, s, e).root_translation).max()
+        assert (d > 1e-4) == acts, (s, e, d)
+    off = LearnedHeads(net, {"inbetween": True, "gap1": False, "blocking": True, "extend": True})
+    np.testing.assert_allclose(off.fill_gap(m, 50, 71).root_translation, hermite.fill_gap(m, 50, 71).root_translation,
+                               atol=1e-9)
 
 
 def test_heads_of_another_schema_version_are_refused_clearly():
@@ -197,7 +220,7 @@ def test_gap_result_moves_with_the_clip_height(stride):
     torch.manual_seed(1)
     net = CorrectionDecoder(cfg)
     with torch.no_grad():
-        net.tasks["gap"].net[-1].weight.normal_(0, 0.01)
+        net.tasks[cfg.gap_task(40)].net[-1].weight.normal_(0, 0.01)
     heads = LearnedHeads(net)
     lifted = m.with_(root_translation=m.root_translation + np.array([0.0, 0.0, 0.25]))
     a, b = heads.fill_gap(m, 50, 91), heads.fill_gap(lifted, 50, 91)

@@ -92,13 +92,15 @@ def test_long_gap_refused_and_short_context_warns(tmp_path, capsys):
 def test_shipped_heads_end_to_end(tmp_path):
     """The bundled heads file (skipped when absent): loads strictly, is small, and fills a gap and a
     blocking pass with keys exact through the CLI."""
+    from a4mer.heads.decoder import DecoderConfig
     from a4mer.heads.inbetween import default_heads, find_heads, read_heads_metadata
     path = find_heads()
     if path is None:
         pytest.skip("no bundled heads file (a4mer/assets/heads.safetensors); run scripts/train_heads.py")
-    assert path.stat().st_size < 8e6
+    assert sum(f.stat().st_size for f in path.parent.glob("*.safetensors")) <= 20e6  # the whole shipped bundle
     meta = read_heads_metadata(path)
-    assert json.loads(meta["gates"]).keys() == {"inbetween", "blocking", "extend"}
+    bands = DecoderConfig.from_dict(json.loads(meta["config"])).gap_tasks()
+    assert json.loads(meta["gates"]).keys() == {"inbetween", "blocking", "extend", *bands}
     heads = default_heads()
     assert heads.net is not None
     src = _npz(tmp_path / "in.npz", T=200, layout=72)
@@ -110,3 +112,22 @@ def test_shipped_heads_end_to_end(tmp_path):
         np.testing.assert_array_equal(b["poses"][keys], a["poses"][keys])
         assert np.isfinite(b["poses"]).all()
     assert main(["extend", str(src), "--frames", "90", "-o", str(tmp_path / "e.npz")]) == 0
+
+
+def test_bench_windows_per_clip(tmp_path, capsys):
+    """``a4mer bench --windows-per-clip N`` takes up to N non-overlapping windows from a long clip (and
+    says so in the JSON); N < 1 is refused."""
+    data = tmp_path / "clips"
+    data.mkdir()
+    _npz(data / "long.npz", T=400)
+    counts = {}
+    for n in (1, 3):
+        out = tmp_path / f"b{n}"
+        assert main(["bench", "--data", str(data), "--out", str(out), "--heads", "none", "--tasks", "inbetween,extension",
+                     "--windows-per-clip", str(n)]) == 0
+        res = json.loads((out / "heads_bench.json").read_text())
+        assert res["meta"]["windows_per_clip"] == n
+        counts[n] = (res["inbetween"]["30"]["hermite"]["windows"], res["extension"]["30"]["constant_velocity"]["windows"])
+    assert counts == {1: (1, 1), 3: (3, 3)}  # 400 frames hold four 91-frame gap windows and six 60-frame ones
+    assert main(["bench", "--data", str(data), "--out", str(tmp_path / "b0"), "--windows-per-clip", "0"]) == 1
+    assert "--windows-per-clip must be at least 1" in capsys.readouterr().err
