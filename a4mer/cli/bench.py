@@ -25,7 +25,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--split", default=None, help="with a manifest.jsonl: only clips of this split (e.g. test)")
     p.add_argument("--datasets", default=None, help="comma list of datasets to keep (manifest or sub-folder names)")
     p.add_argument("--max-clips", type=int, default=80, help="at most this many clips per dataset (evenly chosen)")
-    p.add_argument("--windows-per-clip", type=int, default=2,
+    p.add_argument("--windows-per-clip", type=int, default=8,
                    help="at most this many non-overlapping windows per clip and setting (more: more windows from long clips)")
     p.add_argument("--heads", default="auto", help="learned heads file (.safetensors), 'auto' (bundled) or 'none'")
     p.add_argument("--tasks", default="inbetween,blocking,extension", help="comma list of tasks")
