@@ -107,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
     from ..heads.npz_out import write_result
     from ..heads.quality import span_quality, write_sidecar
     from ..heads.prediction import unknown_runs
+    from ..heads.windows import MODEL_FPS
     from ._common import load_options
 
     motif = check_motif(args.motif)
@@ -130,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
     for w in result.meta.get("warnings", []):
         print(f"a4mer inbetween: warning: {w}", file=sys.stderr)
     task = "inbetween" if keys is None else "blocking"
-    missing = None if keys is not None else int(round((args.end - args.start) * 30.0 / motion.fps)) - 1
+    missing = None if keys is not None else int(round((args.end - args.start) * MODEL_FPS / motion.fps)) - 1
     method = heads.name if heads.learned_for(task, missing) else "classical curve (learned correction gated off)"
     if mc is not None:
         method = f"motif {motif} prototype blended into the {method}"

@@ -42,8 +42,9 @@ class DecoderConfig:
     gap_stride: frames between the ``context`` frames a gap example reads on each side;
     relative_rotations: local joint rotations enter relative to the reference key's (False: absolute);
     gap_bands: the most missing frames each gap MLP handles (30 fps; longer gaps use the last one).
-    schema_version 4: one gap MLP per band of gap lengths. Since 3: canonical frames are also shifted to the reference frame's root height (inputs
-    carry no absolute height, which differs between capture sources)."""
+    schema_version 4: one gap MLP per band of gap lengths. Since 3: canonical frames are also shifted
+    to the reference frame's root height (inputs carry no absolute height, which differs between
+    capture sources)."""
 
     features: int = FEATURES
     context: int = 8

@@ -31,7 +31,8 @@ from .windows import mirror
 @dataclass(frozen=True)
 class TrainConfig:
     """minutes: wall-clock budget; batch: windows per step; speeds: playback-speed factors of the
-    augmented copies; task_probs: gap (split evenly over the gap-length bands) / blocking / extend; eval_every: steps between validations;
+    augmented copies; task_probs: gap (split evenly over the gap-length bands) / blocking / extend;
+    eval_every: steps between validations;
     trans_scale: range of a per-window factor on the root translation (actor size; the skeleton is
     the neutral SMPL one); source_weights: (dataset prefix, share of windows) — clips of a source not
     listed share the weight ``other``; familiarity: candidate gate bands, widest first."""
@@ -135,8 +136,8 @@ def augment(clips, speeds, do_mirror: bool) -> list[tuple[np.ndarray, np.ndarray
 class WindowSampler:
     """Draws batches of training examples from clips ``[(trans (T,3), rot (T,22,4))]`` at 30 fps.
 
-    One layout per batch (so the sine basis is shared): ``gap`` (G = 2..120 missing frames, log-uniform;
-    sometimes less context), ``blocking`` (keys ~N = 6..30 apart, neighbouring keys jittered or absent),
+    One layout per batch (so the sine basis is shared): ``gap<i>`` (G missing frames log-uniform over the
+    band's ``DecoderConfig.gap_range``; sometimes less context), ``blocking`` (keys ~N = 6..30 apart, neighbouring keys jittered or absent),
     ``extend`` (H = 1..90 frames, log-uniform)."""
 
     def __init__(self, clips, rng: np.random.Generator, cfg: DecoderConfig, weights: np.ndarray | None = None,
