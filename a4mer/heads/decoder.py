@@ -133,7 +133,8 @@ class TaskMLP(nn.Module):
 
 
 class CorrectionDecoder(nn.Module):
-    """The three task MLPs. ``forward(task, x (B, D_task)) -> coefficients (B, basis, 69)``."""
+    """The task MLPs (``gap0``.., ``blocking``, ``extend``).
+    ``forward(task, x (B, D_task)) -> coefficients (B, basis, 69)``."""
 
     def __init__(self, cfg: DecoderConfig):
         super().__init__()

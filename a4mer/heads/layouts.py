@@ -1,5 +1,5 @@
-"""Inputs and classical base curves of the three task MLPs (numpy, batched), shared by training and
-inference (inference uses B = 1).
+"""Inputs and classical base curves of the task MLPs (gap, blocking, extend; numpy, batched), shared
+by training and inference (inference uses B = 1).
 
 Arrays: ``trans (B, W, 3)`` metres, ``rot (B, W, 22, 4)`` wxyz local rotations at 30 fps; every
 example of a batch has the same layout. Each example is expressed in the canonical frame of its
