@@ -71,7 +71,7 @@ class DecoderConfig:
 
     def input_dims(self) -> dict[str, int]:
         F, C = self.features, self.context
-        gaps = {f"gap{i}": 2 * C * (F + 1) + 2 for i in range(len(self.gap_bands))}
+        gaps = {t: 2 * C * (F + 1) + 2 for t in self.gap_tasks()}
         return {**gaps, "blocking": 4 * (F + 1) + 3, "extend": C * (F + 1)}
 
     def gap_task(self, missing: int) -> str:
@@ -87,6 +87,7 @@ class DecoderConfig:
         return lo, min(int(np.ceil(self.gap_bands[i] * 1.2)), self.gap_bands[-1])
 
     def gap_tasks(self) -> tuple[str, ...]:
+        """Names of the gap MLPs, one per band (``gap0``, ``gap1``, ...)."""
         return tuple(f"gap{i}" for i in range(len(self.gap_bands)))
 
 

@@ -24,7 +24,7 @@ from ..errors import A4merError
 from ..geometry import lerp_at, quat_unflip, slerp_at
 from ..motion import Motion
 from . import baselines as BL
-from .prediction import extend_frames, fill_runs
+from .prediction import extend_frames, fill_runs, gap_mlp_on
 from .windows import MODEL_FPS
 
 FORMAT = "a4mer-heads"
@@ -77,7 +77,7 @@ class LearnedHeads:
         if self.net is None or not self.gates.get(task):
             return False
         if task == "inbetween" and missing is not None:
-            return bool(self.gates.get(self.net.cfg.gap_task(missing), True))
+            return gap_mlp_on(self.gates, self.net.cfg.gap_task(missing))
         return True
 
     # ---- core (no validation) ----------------------------------------------------------------

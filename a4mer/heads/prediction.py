@@ -23,6 +23,12 @@ def unknown_runs(known: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(np.flatnonzero(d == -1).tolist(), (np.flatnonzero(d == 1) - 1).tolist()))
 
 
+def gap_mlp_on(gates: dict, band: str) -> bool:
+    """Whether the gap MLP ``band`` (``gap0``, ...) corrects: in-betweening is on and that band is not
+    gated off (a band the gates do not name is on)."""
+    return bool(gates.get("inbetween", False) and gates.get(band, True))
+
+
 def _apply(net: CorrectionDecoder | None, task: str, ex: Example, basis: np.ndarray
            ) -> tuple[np.ndarray, np.ndarray]:
     """World-frame result ``(N, 3)``, ``(N, 22, 4)`` of one example (base + correction)."""
@@ -66,7 +72,7 @@ def fill_runs(net: CorrectionDecoder | None, gates: dict, trans: np.ndarray, rot
                 hi += 1
             ex = gap_example(out_t[None, lo:hi + 1], out_q[None, lo:hi + 1], s - lo, e - lo, context, stride, rel)
             task = net.cfg.gap_task(b - a + 1) if net is not None else "gap0"
-            use = gates.get("inbetween", False) and gates.get(task, True)
+            use = gap_mlp_on(gates, task)
         else:
             i = int(np.searchsorted(keys, s))
             ka = int(keys[i - 1]) if i > 0 else None
