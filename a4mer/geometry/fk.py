@@ -15,14 +15,12 @@ def forward_kinematics(rotations: np.ndarray, root_translation: np.ndarray, offs
     offsets: (J, 3) metres, rest offset of each joint in its parent's frame (row 0 ignored).
     Returns positions (..., J, 3) metres and global orientations (..., J, 4) wxyz.
     """
-    rotations = np.asarray(rotations, dtype=np.float64)
-    J = rotations.shape[-2]
-    gq = np.empty_like(rotations)
-    pos = np.empty(rotations.shape[:-1] + (3,))
-    gq[..., 0, :] = rotations[..., 0, :]
-    pos[..., 0, :] = root_translation
-    for j in range(1, J):
+    # joint-major contiguous copies: per-joint slices of (..., J, 4) are strided and slow
+    rot = np.ascontiguousarray(np.moveaxis(np.asarray(rotations, dtype=np.float64), -2, 0))
+    gq = [rot[0]]
+    pos = [np.broadcast_to(np.asarray(root_translation, dtype=np.float64), rot.shape[1:-1] + (3,))]
+    for j in range(1, len(rot)):
         p = parents[j]
-        gq[..., j, :] = quat_mul(gq[..., p, :], rotations[..., j, :])
-        pos[..., j, :] = pos[..., p, :] + quat_apply(gq[..., p, :], offsets[j])
-    return pos, gq
+        gq.append(quat_mul(gq[p], rot[j]))
+        pos.append(pos[p] + quat_apply(gq[p], offsets[j]))
+    return np.stack(pos, axis=-2), np.stack(gq, axis=-2)
