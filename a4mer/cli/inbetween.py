@@ -107,7 +107,6 @@ def run(args: argparse.Namespace) -> int:
     from ..heads.npz_out import write_result
     from ..heads.quality import span_quality, write_sidecar
     from ..heads.prediction import unknown_runs
-    from ..heads.windows import MODEL_FPS
     from ._common import load_options
 
     motif = check_motif(args.motif)
@@ -131,8 +130,8 @@ def run(args: argparse.Namespace) -> int:
     for w in result.meta.get("warnings", []):
         print(f"a4mer inbetween: warning: {w}", file=sys.stderr)
     task = "inbetween" if keys is None else "blocking"
-    missing = None if keys is not None else int(round((args.end - args.start) * MODEL_FPS / motion.fps)) - 1
-    method = heads.name if heads.learned_for(task, missing) else "classical curve (learned correction gated off)"
+    learned = heads.learned_for(task) if keys is not None else heads.gap_learned(motion, args.start, args.end)
+    method = heads.name if learned else "classical curve (learned correction gated off)"
     if mc is not None:
         method = f"motif {motif} prototype blended into the {method}"
     known = np.zeros(motion.num_frames, bool)

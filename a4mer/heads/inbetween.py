@@ -44,6 +44,19 @@ def _grid(T: int, fps: float, extra_seconds: float = 0.0) -> np.ndarray:
     return np.arange(n) * step
 
 
+def grid_known(known: np.ndarray, fps: float) -> tuple[np.ndarray, np.ndarray]:
+    """Source-frame coordinates ``(N,)`` of the 30 fps grid of a clip at ``fps`` and which grid frames
+    are known ``(N,)``: those whose source frames (the one or two they interpolate) are all known in
+    ``known (T,)``."""
+    known = np.asarray(known, bool)
+    T = len(known)
+    coords = _grid(T, fps)
+    i0 = np.floor(coords + 1e-9).astype(int)
+    frac = coords - i0
+    i1 = np.minimum(np.where(frac > 1e-9, i0 + 1, i0), T - 1)
+    return coords, known[i0] & known[i1]
+
+
 def _sample(trans: np.ndarray, rot: np.ndarray, coords: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if np.allclose(coords, np.round(coords)):
         i = np.round(coords).astype(int)
@@ -80,6 +93,14 @@ class LearnedHeads:
             return gap_mlp_on(self.gates, self.net.cfg.gap_task(missing))
         return True
 
+    def gap_learned(self, motion: Motion, start: int, end: int) -> bool:
+        """Whether the gap ``start``..``end`` of ``motion`` gets the learned correction: the gap MLP is
+        chosen by the unknown frames on the 30 fps grid, counted as ``fill_gap`` counts them."""
+        known = np.ones(motion.num_frames, bool)
+        known[start + 1:end] = False
+        _, gknown = grid_known(known, motion.fps)
+        return self.learned_for("inbetween", int((~gknown).sum()))
+
     # ---- core (no validation) ----------------------------------------------------------------
     def _fill(self, motion: Motion, known: np.ndarray, task: str) -> Motion:
         """Generate the frames of ``motion`` where ``known (T,)`` is False (interior runs only)."""
@@ -87,14 +108,9 @@ class LearnedHeads:
         keys = np.flatnonzero(known)
         # canvas: every joint slerped between keys (hands/face keep this), kept frames untouched
         ct, cq = BL.catmull_rom_keys(motion.root_translation, motion.rotations, keys, "lerp_slerp")
-        coords = _grid(T, fps)
+        coords, gknown = grid_known(known, fps)
         step = fps / MODEL_FPS
         unk = ~known
-        # a grid frame is known when the source frames it interpolates are all known
-        i0 = np.floor(coords + 1e-9).astype(int)
-        frac = coords - i0
-        i1 = np.minimum(np.where(frac > 1e-9, i0 + 1, i0), T - 1)
-        gknown = known[i0] & known[i1]
         gt, gq = _sample(motion.root_translation, motion.rotations[:, :22], coords)
         if step == 1.0:
             gt, gq = np.array(motion.root_translation), np.array(motion.rotations[:, :22])

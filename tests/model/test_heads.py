@@ -203,6 +203,29 @@ def test_each_gap_length_uses_its_band_mlp():
                                atol=1e-9)
 
 
+@pytest.mark.parametrize("fps", [24.0, 50.0])
+def test_gap_learned_says_what_fill_gap_does_at_any_frame_rate(fps):
+    """The method label of a gap (``gap_learned``) follows the band ``fill_gap`` actually used, also
+    for clips not at 30 fps where the gap is counted on the 30 fps grid (band edges included)."""
+    m = _clip().resample(fps)
+    cfg = DecoderConfig(hidden=32, context=4, basis=4, gap_bands=(12, 40, 120))
+    torch.manual_seed(1)
+    net = CorrectionDecoder(cfg)
+    with torch.no_grad():
+        net.tasks["gap1"].net[-1].weight.normal_(0, 0.01)
+    # only gaps of 13-40 frames at 30 fps are corrected
+    heads = LearnedHeads(net, {"inbetween": True, "gap0": False, "gap1": True, "gap2": False})
+    plain = LearnedHeads(None)
+    s = int(2 * fps)
+    seen = set()
+    for n in list(range(8, 20)) + list(range(int(38 * fps / 30), int(44 * fps / 30))):
+        e = s + n + 1
+        d = np.abs(heads.fill_gap(m, s, e).root_translation - plain.fill_gap(m, s, e).root_translation).max()
+        assert (d > 1e-7) == heads.gap_learned(m, s, e), (n, d)
+        seen.add(bool(d > 1e-7))
+    assert seen == {True, False}
+
+
 def test_heads_of_another_schema_version_are_refused_clearly():
     d = json.loads(SMALL.to_json())
     d["schema_version"] = 2
