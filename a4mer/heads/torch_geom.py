@@ -44,11 +44,17 @@ def quat_to_rotmat(q: torch.Tensor) -> torch.Tensor:
 def fk(rot: torch.Tensor, trans: torch.Tensor) -> torch.Tensor:
     """Positions ``(..., 22, 3)`` of SMPL joints 0-21 from local wxyz ``rot (..., 22, 4)`` and pelvis
     ``trans (..., 3)`` on the neutral SMPL skeleton."""
-    offsets = torch.tensor(SMPL.offsets[:BODY].copy(), dtype=rot.dtype, device=rot.device)
-    g = [rot[..., 0, :]]
+    return fk_rotmat(quat_to_rotmat(rot), trans)
+
+
+def fk_rotmat(rotmat: torch.Tensor, trans: torch.Tensor) -> torch.Tensor:
+    """:func:`fk` from local rotation matrices ``(..., 22, 3, 3)`` (one small matrix product per joint
+    instead of quaternion algebra: about 4 x faster forward and backward)."""
+    offsets = torch.tensor(SMPL.offsets[:BODY].copy(), dtype=rotmat.dtype, device=rotmat.device)
+    g = [rotmat[..., 0, :, :]]
     p = [trans]
     for j in range(1, BODY):
         par = SMPL.parents[j]
-        g.append(quat_mul(g[par], rot[..., j, :]))
-        p.append(p[par] + quat_apply(g[par], offsets[j]))
+        g.append(g[par] @ rotmat[..., j, :, :])
+        p.append(p[par] + g[par] @ offsets[j])
     return torch.stack(p, -2)

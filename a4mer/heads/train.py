@@ -23,7 +23,7 @@ from ..bench.metrics import body_fk
 from ..geometry import lerp_at, quat_unflip, slerp_at
 from .decoder import CorrectionDecoder, DecoderConfig, apply_correction, extend_basis, gap_basis
 from .layouts import blocking_example, extend_example, gap_example, gap_span, to_canon
-from .torch_geom import fk, quat_to_rotmat
+from .torch_geom import fk_rotmat, quat_to_rotmat
 from .windows import mirror
 
 
@@ -226,8 +226,9 @@ def losses(net: CorrectionDecoder, b: dict, rot_weight: float, task: str) -> tup
     """Loss of a batch relative to the classical curve's error, and MPJPE (mm) of learned and base."""
     coef = net(task, b["x"])
     pt, pq = apply_correction(coef, b["basis"], b["bt"], b["bq"])
-    e_pos = torch.sqrt(((fk(pq, pt) - b["tp"]) ** 2).sum(-1) + 1e-10).mean(-1)  # (B, N) m
-    e_rot = (quat_to_rotmat(pq) - quat_to_rotmat(b["tq"])).abs().mean((-1, -2, -3))
+    pm = quat_to_rotmat(pq)
+    e_pos = torch.sqrt(((fk_rotmat(pm, pt) - b["tp"]) ** 2).sum(-1) + 1e-10).mean(-1)  # (B, N) m
+    e_rot = (pm - quat_to_rotmat(b["tq"])).abs().mean((-1, -2, -3))
     l_pos, l_rot = e_pos.mean(), e_rot.mean()
     base = b["base_err"].mean()
     scale = base.clamp(min=0.01)
