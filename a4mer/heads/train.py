@@ -35,7 +35,9 @@ class TrainConfig:
     eval_every: steps between validations;
     trans_scale: range of a per-window factor on the root translation (actor size; the skeleton is
     the neutral SMPL one); source_weights: (dataset prefix, share of windows) — clips of a source not
-    listed share the weight ``other``; familiarity: candidate gate bands, widest first."""
+    listed share the weight ``other``; familiarity: candidate gate bands, widest first; by_steps: the
+    learning-rate schedule follows ``max_steps`` instead of the wall clock (a reproducible run: same
+    seed, same weights)."""
 
     minutes: float = 18.0
     batch: int = 64
@@ -54,6 +56,7 @@ class TrainConfig:
                                                      ("other", 0.2))
     seed: int = 0
     max_steps: int = 1_000_000
+    by_steps: bool = False
 
 
 def load_manifest_clips(root: str | Path, datasets: set[str], split: str,
@@ -218,6 +221,48 @@ class WindowSampler:
         return {k: v.astype(np.float32) for k, v in out.items()}
 
 
+class Prefetcher:
+    """Draws ``(task, batch)`` pairs in a background thread so that numpy sampling overlaps the torch
+    step (both release the GIL for most of their work). Deterministic: one thread draws the tasks
+    and the batches in order from the sampler's generator."""
+
+    def __init__(self, sampler: "WindowSampler", tasks: tuple[str, ...], probs: np.ndarray, batch: int,
+                 depth: int = 4):
+        import queue
+        import threading
+        self._q: "queue.Queue" = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._args = (sampler, tasks, probs / probs.sum(), batch)
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        import queue
+        sampler, tasks, p, B = self._args
+        try:
+            while not self._stop.is_set():
+                task = tasks[sampler.rng.choice(len(tasks), p=p)]
+                item = (task, _tensors(sampler.batch(task, B)))
+                while not self._stop.is_set():
+                    try:
+                        self._q.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+        except BaseException as e:  # surfaced by next()
+            self._q.put(("error", e))
+
+    def next(self) -> tuple[str, dict]:
+        task, b = self._q.get()
+        if task == "error":
+            raise b
+        return task, b
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 def _tensors(b: dict) -> dict[str, torch.Tensor]:
     return {k: (torch.from_numpy(v) if isinstance(v, np.ndarray) else v) for k, v in b.items()}
 
@@ -288,33 +333,39 @@ def train(cfg: TrainConfig, dcfg: DecoderConfig, clips, val_sets: dict[str, dict
     best, best_state = float("inf"), None
     step = 0
     run = []
-    while time.time() - t0 < budget and step < cfg.max_steps:
-        frac = (time.time() - t0) / budget
-        lr = cfg.lr * min(1.0, (step + 1) / cfg.warmup) * (0.5 * (1 + np.cos(np.pi * min(frac, 1.0))))
-        for g in opt.param_groups:
-            g["lr"] = lr
-        task = tasks[rng.choice(len(tasks), p=probs / probs.sum())]
-        b = _tensors(sampler.batch(task, cfg.batch))
-        loss, parts = losses(net, b, cfg.rot_weight, task)
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
-        opt.step()
-        run.append(parts["mpjpe_mm"] / max(parts["base_mpjpe_mm"], 1e-6))
-        step += 1
-        if step % cfg.eval_every == 0 or time.time() - t0 >= budget:
-            ev = {name: evaluate(net, v, cfg.rot_weight) for name, v in val_sets.items()}
-            score = sum(r["mpjpe_mm"] / max(r["base_mpjpe_mm"], 1e-6) for e in ev.values() for r in e.values())
-            hist["val"].append({"step": step, "minutes": (time.time() - t0) / 60, "train_ratio": float(np.mean(run)),
-                                "val": ev})
-            log(f"step {step} ({(time.time() - t0) / 60:.1f} min) lr {lr:.2e} train learned/base {np.mean(run):.3f} | " +
-                " | ".join(f"{n}: " + ", ".join(f"{t} {r['mpjpe_mm']:.1f}/{r['base_mpjpe_mm']:.1f}" for t, r in e.items())
-                           for n, e in ev.items()))
-            run = []
-            if score < best:
-                best = score
-                best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-                hist["best_step"] = step
+    # the training batches come from a sampler of their own: the background thread draws a few more
+    # than are used, which must not shift what the familiarity selection below draws
+    feed = Prefetcher(WindowSampler(aug, np.random.default_rng([cfg.seed, 1]), dcfg, weights, cfg.trans_scale),
+                      tasks, probs, cfg.batch)
+    try:
+        while time.time() - t0 < budget and step < cfg.max_steps:
+            frac = step / cfg.max_steps if cfg.by_steps else (time.time() - t0) / budget
+            lr = cfg.lr * min(1.0, (step + 1) / cfg.warmup) * (0.5 * (1 + np.cos(np.pi * min(frac, 1.0))))
+            for g in opt.param_groups:
+                g["lr"] = lr
+            task, b = feed.next()
+            loss, parts = losses(net, b, cfg.rot_weight, task)
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+            opt.step()
+            run.append(parts["mpjpe_mm"] / max(parts["base_mpjpe_mm"], 1e-6))
+            step += 1
+            if step % cfg.eval_every == 0 or time.time() - t0 >= budget:
+                ev = {name: evaluate(net, v, cfg.rot_weight) for name, v in val_sets.items()}
+                score = sum(r["mpjpe_mm"] / max(r["base_mpjpe_mm"], 1e-6) for e in ev.values() for r in e.values())
+                hist["val"].append({"step": step, "minutes": (time.time() - t0) / 60, "train_ratio": float(np.mean(run)),
+                                    "val": ev})
+                log(f"step {step} ({(time.time() - t0) / 60:.1f} min) lr {lr:.2e} train learned/base {np.mean(run):.3f} | " +
+                    " | ".join(f"{n}: " + ", ".join(f"{t} {r['mpjpe_mm']:.1f}/{r['base_mpjpe_mm']:.1f}" for t, r in e.items())
+                               for n, e in ev.items()))
+                run = []
+                if score < best:
+                    best = score
+                    best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+                    hist["best_step"] = step
+    finally:
+        feed.close()
     if best_state is not None:
         net.load_state_dict(best_state)
     hist["familiarity_band"], hist["gates"], hist["final_val"] = select_familiarity(net, sampler, val_sets, cfg)
