@@ -224,7 +224,7 @@ class WindowSampler:
 class Prefetcher:
     """Draws ``(task, batch)`` pairs in a background thread so that numpy sampling overlaps the torch
     step (both release the GIL for most of their work). Deterministic: one thread draws the tasks
-    and the batches in order from the sampler's generator."""
+    and the batches in order from the sampler's generator. Use as a context manager."""
 
     def __init__(self, sampler: "WindowSampler", tasks: tuple[str, ...], probs: np.ndarray, batch: int,
                  depth: int = 4):
@@ -234,33 +234,38 @@ class Prefetcher:
         self._stop = threading.Event()
         self._args = (sampler, tasks, probs / probs.sum(), batch)
         self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> "Prefetcher":
         self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _put(self, item) -> None:
+        import queue
+        while not self._stop.is_set():
+            try:
+                self._q.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
 
     def _run(self) -> None:
-        import queue
         sampler, tasks, p, B = self._args
         try:
             while not self._stop.is_set():
                 task = tasks[sampler.rng.choice(len(tasks), p=p)]
-                item = (task, _tensors(sampler.batch(task, B)))
-                while not self._stop.is_set():
-                    try:
-                        self._q.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-        except BaseException as e:  # surfaced by next()
-            self._q.put(("error", e))
+                self._put((task, _tensors(sampler.batch(task, B))))
+        except BaseException as e:  # raised again by next()
+            self._put(("error", e))
 
     def next(self) -> tuple[str, dict]:
         task, b = self._q.get()
         if task == "error":
             raise b
         return task, b
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 def _tensors(b: dict) -> dict[str, torch.Tensor]:
@@ -335,9 +340,8 @@ def train(cfg: TrainConfig, dcfg: DecoderConfig, clips, val_sets: dict[str, dict
     run = []
     # the training batches come from a sampler of their own: the background thread draws a few more
     # than are used, which must not shift what the familiarity selection below draws
-    feed = Prefetcher(WindowSampler(aug, np.random.default_rng([cfg.seed, 1]), dcfg, weights, cfg.trans_scale),
-                      tasks, probs, cfg.batch)
-    try:
+    feed_sampler = WindowSampler(aug, np.random.default_rng([cfg.seed, 1]), dcfg, weights, cfg.trans_scale)
+    with Prefetcher(feed_sampler, tasks, probs, cfg.batch) as feed:
         while time.time() - t0 < budget and step < cfg.max_steps:
             frac = step / cfg.max_steps if cfg.by_steps else (time.time() - t0) / budget
             lr = cfg.lr * min(1.0, (step + 1) / cfg.warmup) * (0.5 * (1 + np.cos(np.pi * min(frac, 1.0))))
@@ -364,8 +368,6 @@ def train(cfg: TrainConfig, dcfg: DecoderConfig, clips, val_sets: dict[str, dict
                     best = score
                     best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
                     hist["best_step"] = step
-    finally:
-        feed.close()
     if best_state is not None:
         net.load_state_dict(best_state)
     hist["familiarity_band"], hist["gates"], hist["final_val"] = select_familiarity(net, sampler, val_sets, cfg)

@@ -299,3 +299,27 @@ def test_training_is_reproducible_and_learns():
         assert torch.equal(v, b.state_dict()[k]), k
     first, second = (h["train_ratio"] for h in ha["val"])  # learned / classical error, steps 1-60 and 61-120
     assert second < 0.98 and second < 0.95 * first
+
+
+def test_prefetcher_passes_errors_on_and_stops():
+    """An error while drawing a batch reaches the training loop (no hang), and leaving the context
+    stops the thread even when nobody takes its batches."""
+    from a4mer.heads.train import Prefetcher
+
+    class Broken:
+        rng = np.random.default_rng(0)
+
+        def batch(self, task, B):
+            raise ValueError(f"clip too short for {task}")
+
+    with Prefetcher(Broken(), ("gap0",), np.ones(1), 4) as feed:
+        with pytest.raises(ValueError, match="too short for gap0"):
+            feed.next()
+
+    class Endless(Broken):
+        def batch(self, task, B):
+            return {"x": np.zeros((B, 2), np.float32)}
+
+    with Prefetcher(Endless(), ("gap0",), np.ones(1), 4, depth=2) as feed:
+        assert feed.next()[1]["x"].shape == (4, 2)
+    assert not feed._thread.is_alive()
