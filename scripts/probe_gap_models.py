@@ -15,10 +15,10 @@ Hermite, same inputs, same FK + rotation loss) for gaps of the ``gap2`` band (19
 
 Training examples: a pool drawn once (mirroring, 0.75/1.0/1.3 speeds, actor-size scaling; Bandai and
 CMU dance 64/36 %) from the *train* split outside the validation sets of scripts/train_heads.py, with
-every ``--bandai-every``-th Bandai clip (by path hash; the pool must fit a GPU run). Scored at fixed 30-frame gaps (the bench layout) on the
-validation sets and on the CMU dance / HDM05 *test* clips: MPJPE x Hermite per set, every
-``--eval-every`` steps; the JSON keeps each model's history and its scores at the best mean
-validation ratio.
+every ``--bandai-every``-th Bandai clip (by path hash; the pool must fit a GPU run). Scored at fixed
+30-frame gaps (the bench layout) on the validation sets and on the CMU dance / HDM05 *test* clips:
+MPJPE x Hermite per set, every ``--eval-every`` steps; the JSON keeps each model's history and its
+scores at the best mean validation ratio.
 """
 from __future__ import annotations
 
@@ -75,12 +75,14 @@ def load(root: Path, bandai_every: int) -> list[tuple[dict, tuple[str, np.ndarra
     return out
 
 
-_G = {}
+#: the augmented clips and their weights, set before the worker processes fork (read, never pickled)
+_FORKED: dict = {}
 
 
 def _gen(args):
+    """``n`` batches of ``task`` drawn with ``seed`` in a worker process (x stored as float16)."""
     seed, n, task = args
-    clips, weights = _G["aug"], _G["w"]
+    clips, weights = _FORKED["aug"], _FORKED["w"]
     s = WindowSampler(clips, np.random.default_rng(seed), DC, weights, (0.85, 1.15))
     out = []
     for _ in range(n):
@@ -92,19 +94,21 @@ def _gen(args):
 
 
 def pool(clips_named, n, seed, task="gap2"):
+    """``n`` training batches of ``B`` windows drawn once, in parallel, from augmented ``clips_named``."""
     aug = augment(clips_named, (0.75, 1.0, 1.3), True)
     names = [nm for nm, _, _ in clips_named for _ in range(6)]
     w = clip_weights(names, [len(t) for t, _ in aug], (("bandai", 0.64), ("cmu-dance", 0.36), ("hdm05", 1.0)))
     procs = max(1, (os.cpu_count() or 2) - 1)
     per = [n // procs + (1 if i < n % procs else 0) for i in range(procs)]
-    _G["aug"], _G["w"] = aug, w
+    _FORKED["aug"], _FORKED["w"] = aug, w
     with mp.get_context("fork").Pool(procs) as p:
         res = p.map(_gen, [(seed + i, k, task) for i, k in enumerate(per) if k])
     return [b for r in res for b in r]
 
 
 def fixed_gap_batches(clips_named, G=30, per_clip=8):
-    """Every window of the held-out clips at a fixed 30-frame gap (bench layout: 1 s context each side)."""
+    """Batches of windows at a fixed ``G``-frame gap with 1 s of context on each side (the bench layout):
+    up to ``per_clip`` windows per clip, spread evenly and at least 15 frames apart."""
     L = 2 * 30 + G
     ts, qs = [], []
     for _, t, q in clips_named:
@@ -113,7 +117,8 @@ def fixed_gap_batches(clips_named, G=30, per_clip=8):
             continue
         k = min(per_clip, (T - L) // 15 + 1)
         for a in np.linspace(0, T - L, k).astype(int):
-            ts.append(t[a:a + L]); qs.append(q[a:a + L])
+            ts.append(t[a:a + L])
+            qs.append(q[a:a + L])
     if not ts:
         return []
     ts, qs = np.stack(ts), np.stack(qs)
@@ -148,7 +153,8 @@ class MLP(nn.Module):
         self.register_buffer("m", torch.zeros(d_in)); self.register_buffer("s", torch.ones(d_in))
         self.net = nn.Sequential(nn.Linear(d_in, hidden), nn.GELU(), nn.Linear(hidden, hidden), nn.GELU(),
                                  nn.Linear(hidden, 8 * 69))
-        nn.init.zeros_(self.net[-1].weight); nn.init.zeros_(self.net[-1].bias)
+        nn.init.zeros_(self.net[-1].weight)
+        nn.init.zeros_(self.net[-1].bias)
 
     def prep(self, x):
         return sl8(x) if self.c8 else x
@@ -170,7 +176,8 @@ class TF(nn.Module):
         self.enc = nn.TransformerEncoder(el, layers)
         self.norm = nn.LayerNorm(d)
         self.out = nn.Linear(d, 69)
-        nn.init.zeros_(self.out.weight); nn.init.zeros_(self.out.bias)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
 
     def prep(self, x):
         return x
@@ -201,18 +208,22 @@ def ratio(net, batches):
         for b in batches:
             b = dev(b)
             _, e = loss_of(net, b)
-            num += float(e.mean(-1).sum()); den += float(b["base_err"].mean(-1).sum())
+            num += float(e.mean(-1).sum())
+            den += float(b["base_err"].mean(-1).sum())
     net.train()
     return num / max(den, 1e-9)
 
 
 def train(name, net, batches, evals, secs, eval_every, lr=5e-4):
+    """Train ``net`` for ``secs`` seconds on random batches of the pool (cosine schedule); scores every
+    ``eval_every`` steps; returns the result dict (history, scores at the best mean validation ratio)."""
     net = net.to(DEV)
     xs = torch.cat([net.prep(torch.from_numpy(b["x"][:64]).float()) for b in batches[:64]])
-    net.m.copy_(xs.mean(0).to(DEV)); net.s.copy_(xs.std(0).clamp(min=0.05).to(DEV))
+    net.m.copy_(xs.mean(0).to(DEV))
+    net.s.copy_(xs.std(0).clamp(min=0.05).to(DEV))
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=0.01)
     gpu = [dev(b) for b in batches]
-    t0 = time.time(); step = 0; hist = []; best = (9e9, None, None)
+    t0, step, hist, best = time.time(), 0, [], (9e9, None, None)
     rng = np.random.default_rng(0)
     while time.time() - t0 < secs:
         frac = (time.time() - t0) / secs
@@ -220,7 +231,10 @@ def train(name, net, batches, evals, secs, eval_every, lr=5e-4):
             g["lr"] = lr * min(1, (step + 1) / 300) * 0.5 * (1 + np.cos(np.pi * frac))
         b = gpu[int(rng.integers(len(gpu)))]
         loss, _ = loss_of(net, b)
-        opt.zero_grad(); loss.backward(); nn.utils.clip_grad_norm_(net.parameters(), 1.0); opt.step()
+        opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+        opt.step()
         step += 1
         if step % eval_every == 0:
             r = {k: round(ratio(net, v), 4) for k, v in evals.items()}
