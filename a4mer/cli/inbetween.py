@@ -130,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
     for w in result.meta.get("warnings", []):
         print(f"a4mer inbetween: warning: {w}", file=sys.stderr)
     task = "inbetween" if keys is None else "blocking"
-    learned = heads.learned_for(task) if keys is not None else heads.gap_learned(motion, args.start, args.end)
+    learned = heads.keys_learned(motion, keys) if keys is not None else heads.gap_learned(motion, args.start, args.end)
     method = heads.name if learned else "classical curve (learned correction gated off)"
     if mc is not None:
         method = f"motif {motif} prototype blended into the {method}"

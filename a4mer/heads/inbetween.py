@@ -1,8 +1,10 @@
 """Learned in-betweening and extension on Motion clips at any frame rate; the heads file.
 
-``LearnedHeads`` wraps a :class:`CorrectionDecoder` (or none: the classical curve) and works at the
-model rate (30 fps) internally: the clip is sampled on a 30 fps grid anchored at frame 0, generated
-frames are mapped back to the caller's frames by interpolation, and every frame that is not
+``LearnedHeads`` wraps a :class:`CorrectionDecoder` (or none: the classical curve). Gaps and blocking
+are filled at the clip's own frame rate: the classical curve is computed there (what Blender's curves
+give at that rate), the MLPs read the context sampled at 30 fps (the model rate) and their smooth
+correction is evaluated at the clip's frames. Extension runs on a 30 fps grid anchored at the last
+input frame and is mapped back to the caller's frames by interpolation. Every frame that is not
 generated is copied unchanged from the input. Body joints 0-21 are generated; other joints (hands,
 face) are slerped between the keys (held when extending).
 
@@ -24,7 +26,7 @@ from ..errors import A4merError
 from ..geometry import lerp_at, quat_unflip, slerp_at
 from ..motion import Motion
 from . import baselines as BL
-from .prediction import extend_frames, fill_runs, gap_mlp_on
+from .prediction import MIN_BLOCKING_SPACING, MIN_GAP_MISSING, extend_frames, fill_runs, gap_mlp_on, missing_at_model_rate
 from .windows import MODEL_FPS
 
 FORMAT = "a4mer-heads"
@@ -35,26 +37,6 @@ TASKS = ("inbetween", "blocking", "extend")
 
 class A4merWarning(UserWarning):
     """A result was produced but with less support than recommended (e.g. short context)."""
-
-
-def _grid(T: int, fps: float, extra_seconds: float = 0.0) -> np.ndarray:
-    """Source-frame coordinates ``(N,)`` of a 30 fps grid anchored at frame 0 covering the clip."""
-    step = fps / MODEL_FPS
-    n = int(np.floor((T - 1 + extra_seconds * fps) / step + 1e-9)) + 1
-    return np.arange(n) * step
-
-
-def grid_known(known: np.ndarray, fps: float) -> tuple[np.ndarray, np.ndarray]:
-    """Source-frame coordinates ``(N,)`` of the 30 fps grid of a clip at ``fps`` and which grid frames
-    are known ``(N,)``: those whose source frames (the one or two they interpolate) are all known in
-    ``known (T,)``."""
-    known = np.asarray(known, bool)
-    T = len(known)
-    coords = _grid(T, fps)
-    i0 = np.floor(coords + 1e-9).astype(int)
-    frac = coords - i0
-    i1 = np.minimum(np.where(frac > 1e-9, i0 + 1, i0), T - 1)
-    return coords, known[i0] & known[i1]
 
 
 def _sample(trans: np.ndarray, rot: np.ndarray, coords: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -94,60 +76,52 @@ class LearnedHeads:
         return True
 
     def gap_learned(self, motion: Motion, start: int, end: int) -> bool:
-        """Whether the gap ``start``..``end`` of ``motion`` gets the learned correction: the gap MLP is
-        chosen by the unknown frames on the 30 fps grid, counted as ``fill_gap`` counts them."""
-        known = np.ones(motion.num_frames, bool)
-        known[start + 1:end] = False
-        _, gknown = grid_known(known, motion.fps)
-        return self.learned_for("inbetween", int((~gknown).sum()))
+        """Whether the gap ``start``..``end`` of ``motion`` gets the learned correction (the MLP of its
+        length at 30 fps, as ``fill_gap`` picks it)."""
+        missing = missing_at_model_rate(start, end, motion.fps)
+        return missing >= MIN_GAP_MISSING and self.learned_for("inbetween", missing)
+
+    def keys_learned(self, motion: Motion, keys) -> bool:
+        """Whether any gap between the sorted ``keys`` gets the blocking correction (keys at least
+        ``MIN_BLOCKING_SPACING`` frames apart at 30 fps)."""
+        gaps = np.diff(np.asarray(keys, float)) * MODEL_FPS / motion.fps
+        return self.learned_for("blocking") and bool((gaps >= MIN_BLOCKING_SPACING - 1e-9).any())
 
     # ---- core (no validation) ----------------------------------------------------------------
-    def _fill(self, motion: Motion, known: np.ndarray, task: str) -> Motion:
+    def _fill(self, motion: Motion, known: np.ndarray) -> Motion:
         """Generate the frames of ``motion`` where ``known (T,)`` is False (interior runs only)."""
-        T, fps = motion.num_frames, motion.fps
         keys = np.flatnonzero(known)
         # canvas: every joint slerped between keys (hands/face keep this), kept frames untouched
         ct, cq = BL.catmull_rom_keys(motion.root_translation, motion.rotations, keys, "lerp_slerp")
-        coords, gknown = grid_known(known, fps)
-        step = fps / MODEL_FPS
-        unk = ~known
-        gt, gq = _sample(motion.root_translation, motion.rotations[:, :22], coords)
-        if step == 1.0:
-            gt, gq = np.array(motion.root_translation), np.array(motion.rotations[:, :22])
-        # frames of the grid inside unknown runs: generate
-        ft, fq = fill_runs(self.net, self.gates, gt, gq, gknown)
+        ft, fq = fill_runs(self.net, self.gates, motion.root_translation, motion.rotations[:, :22], known, motion.fps)
         out_t, out_q = np.array(motion.root_translation), np.array(cq)
-        gen = np.flatnonzero(unk)
+        gen = np.flatnonzero(~known)
         gen = gen[(gen > keys[0]) & (gen < keys[-1])]
-        if len(gen):
-            c = gen / step  # grid coordinates of the generated source frames
-            st, sq = _sample(ft, fq, c)
-            out_t[gen], out_q[gen, :22] = st, sq
-            out_q[gen, 22:] = cq[gen, 22:]
+        out_t[gen], out_q[gen, :22] = ft[gen], fq[gen]
         out_t[known], out_q[known] = motion.root_translation[known], motion.rotations[known]
         return motion.with_(root_translation=out_t, rotations=out_q)
 
     def fill_gap(self, motion: Motion, s: int, e: int) -> Motion:
         known = np.ones(motion.num_frames, bool)
         known[s + 1:e] = False
-        return self._fill(motion, known, "inbetween")
+        return self._fill(motion, known)
 
     def fill_keys(self, motion: Motion, keys) -> Motion:
         known = np.zeros(motion.num_frames, bool)
         known[np.asarray(keys, int)] = True
-        return self._fill(motion, known, "blocking")
+        return self._fill(motion, known)
 
     def extend(self, motion: Motion, n: int) -> Motion:
         T, fps = motion.num_frames, motion.fps
         step = fps / MODEL_FPS
-        coords = _grid(T, fps)
+        # 30 fps grid ending on the last input frame, so the new frames start from it exactly
+        N = int(np.floor((T - 1) / step + 1e-9)) + 1
+        coords = (T - 1) - step * np.arange(N)[::-1]
         gt, gq = _sample(motion.root_translation, motion.rotations[:, :22], coords)
-        last = coords[-1]
-        need = int(np.ceil((T - 1 + n - last) / step)) + 1
+        need = int(np.ceil(n / step - 1e-9)) + 1
         nt, nq = extend_frames(self.net, bool(self.gates.get("extend")), gt, gq, need)
         allt, allq = np.concatenate([gt, nt]), np.concatenate([gq, nq])
-        c = (np.arange(T, T + n)) / step
-        st, sq = _sample(allt, allq, c)
+        st, sq = _sample(allt, allq, (N - 1) + np.arange(1, n + 1) / step)
         rot_new = np.repeat(motion.rotations[-1:], n, 0).copy()
         rot_new[:, :22] = sq
         return motion.with_(root_translation=np.concatenate([motion.root_translation, st]),

@@ -131,13 +131,15 @@ def gap_example(trans, rot, s: int, e: int, C: int, stride: int = 1, relative: b
     return Example(x.astype(np.float32), ct, cq, inv, shift)
 
 
-def blocking_example(trans, rot, a: int | None, s: int, e: int, b: int | None, relative: bool = True) -> Example:
-    """Gap between keys s < e when only keys are known; neighbouring keys a < s and b > e (None = none).
-    Reads the four keys and their spacings. Base: Catmull-Rom through the keys."""
+def blocking_example(trans, rot, a: int | None, s: int, e: int, b: int | None, relative: bool = True,
+                     fps: float = 30.0) -> Example:
+    """Gap between keys s < e when only keys are known; neighbouring keys a < s and b > e (None = none),
+    frames of a clip at ``fps``. Reads the four keys and their spacings (seconds). Base: Catmull-Rom
+    through the keys."""
     inv, shift = canonical(trans, rot, s)
     idx = np.array([a if a is not None else -1, s, e, b if b is not None else 10 ** 9])
     ctx = _context(trans, rot, idx, inv, shift, s if relative else None)
-    sp = [(s - a) / 30.0 if a is not None else 0.0, (e - s) / 30.0, (b - e) / 30.0 if b is not None else 0.0]
+    sp = [(s - a) / fps if a is not None else 0.0, (e - s) / fps, (b - e) / fps if b is not None else 0.0]
     x = np.concatenate([ctx, np.broadcast_to(sp, (len(trans), 3))], -1)
     bt, bq = catmull_batch(trans, rot, a, s, e, b)
     ct, cq = to_canon(bt, bq, inv, shift)

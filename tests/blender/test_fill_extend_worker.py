@@ -256,10 +256,10 @@ def test_shipped_heads_are_used(scene, data_root):
         pytest.skip(f"{path} not found")
     obj, _ = make_row_rig("mpi_smplx")
     action = armature.write_motion(obj, load_motion(path).resample(30.0).slice(0, 121), scene, name="walk")
-    for a in range(1, 121, 5):  # blocking: a key every 5 frames (the heads' "blocking" task)
-        delete_keys_inside(obj, action, a, a + 5)
+    for a in range(1, 121, 8):  # blocking: a key every 8 frames (the heads' "blocking" task)
+        delete_keys_inside(obj, action, a, a + 8)
     keyed = generated.keyed_frames(obj, action)
-    assert keyed.tolist() == list(range(1, 122, 5))
+    assert keyed.tolist() == list(range(1, 122, 8))
     fill = plan_fill(keyed, (1, 121), (1, 121), 30.0)
     ext = plan_extend((1, 121), 20, 30.0)
     settings = runner.RunnerSettings(mode="IN_PROCESS")
@@ -281,7 +281,7 @@ def test_shipped_heads_are_used(scene, data_root):
     assert bpy.ops.a4mer.extend(frames=20) == {"FINISHED"}
     spans = generated.read_state(obj)["spans"]
     assert [(s["kind"], s["first"], s["last"]) for s in spans] == \
-        [("fill", a + 1, a + 4) for a in range(1, 121, 5)] + [("extend", 122, 141)]
+        [("fill", a + 1, a + 7) for a in range(1, 121, 8)] + [("extend", 122, 141)]
     for sp in spans:
         task = "blocking" if sp["kind"] == "fill" else "extend"
         assert (sp["method"] == heads.name) == heads.learned_for(task), (task, sp["method"])

@@ -100,7 +100,7 @@ def test_fill_mask_covers_runs_in_several_windows():
     assert unknown_runs(np.array([1, 0, 0, 1, 0, 1], bool)) == [(1, 2), (4, 4)]
 
 
-@pytest.mark.parametrize("fps", [30.0, 24.0])
+@pytest.mark.parametrize("fps", [30.0, 24.0, 50.0, 120.0])
 def test_extend_keeps_input_and_is_continuous(fps):
     m = _clip(T=int(2 * fps), fps=fps)
     out = LearnedHeads(_random_net()).extend_clip(m, 40)
@@ -109,6 +109,42 @@ def test_extend_keeps_input_and_is_continuous(fps):
     last_step = np.linalg.norm(m.root_translation[-1] - m.root_translation[-2])
     seam = np.linalg.norm(out.root_translation[m.num_frames] - m.root_translation[-1])
     assert seam < 3 * last_step + 0.01
+
+
+@pytest.mark.parametrize("fps", [24.0, 50.0, 120.0])
+def test_classical_curves_are_computed_at_the_clips_own_rate(fps):
+    """Without a correction, a gap is the cubic Hermite and blocking the Catmull-Rom curve of the
+    clip's own frames (what Blender's curves give at that rate), also for keys off the 30 fps grid;
+    before, both were computed on a 30 fps grid and interpolated back (4 x Hermite's error on 10-frame
+    gaps at 120 fps, and frames past the last grid key taken from the input)."""
+    m = _clip(T=int(4 * fps), fps=fps)
+    plain, hermite = LearnedHeads(None), BaselineMethod("h", gap="hermite")
+    for s, e in ((int(fps) + 1, int(fps) + 12), (int(1.5 * fps) + 3, int(2.5 * fps) + 2)):
+        a, b = plain.fill_gap(m, s, e), hermite.fill_gap(m, s, e)
+        np.testing.assert_allclose(a.root_translation, b.root_translation, atol=1e-9)
+        assert quat_angle(a.rotations[:, :22], b.rotations[:, :22]).max() < 1e-6  # hands are slerped
+    keys = np.unique(np.r_[np.arange(0, m.num_frames, 7), m.num_frames - 1])  # mostly off the grid
+    a, b = plain.inbetween_keys(m, keys), hermite.fill_keys(m, keys)
+    np.testing.assert_allclose(a.root_translation, b.root_translation, atol=1e-9)
+    assert quat_angle(a.rotations[:, :22], b.rotations[:, :22]).max() < 1e-6
+
+
+def test_short_gaps_and_close_keys_get_the_classical_curve():
+    """Gaps of fewer than 4 missing frames (30 fps) and keys closer than 6 frames are left to the
+    classical curve even when every MLP corrects, at any frame rate; the method label says so."""
+    from a4mer.heads.prediction import MIN_BLOCKING_SPACING, MIN_GAP_MISSING
+    heads, plain = LearnedHeads(_random_net()), LearnedHeads(None)
+    for fps in (30.0, 120.0):
+        m = _clip(T=int(4 * fps), fps=fps)
+        s = int(fps)
+        for missing30, corrected in ((MIN_GAP_MISSING - 1, False), (MIN_GAP_MISSING + 2, True)):
+            e = s + int(round((missing30 + 1) * fps / 30))
+            d = np.abs(heads.fill_gap(m, s, e).root_translation - plain.fill_gap(m, s, e).root_translation).max()
+            assert (d > 1e-7) == corrected == heads.gap_learned(m, s, e), (fps, missing30, d)
+        for spacing30, corrected in ((MIN_BLOCKING_SPACING - 1, False), (MIN_BLOCKING_SPACING + 4, True)):
+            keys = np.arange(0, m.num_frames, int(round(spacing30 * fps / 30)))
+            d = np.abs(heads.inbetween_keys(m, keys).root_translation - plain.inbetween_keys(m, keys).root_translation).max()
+            assert (d > 1e-7) == corrected == heads.keys_learned(m, keys), (fps, spacing30, d)
 
 
 def test_bad_requests_are_clear_errors():
