@@ -20,7 +20,7 @@ from .layouts import Example, blocking_example, extend_example, gap_example, gap
 from .windows import MODEL_FPS
 
 #: gaps of fewer missing frames (30 fps) get the cubic Hermite alone (measured on held-out clips of
-#: every source, the gap MLP loses 1-14 % to Hermite below 4 missing frames and is even at 4); key
+#: every source, the gap MLP loses up to 14 % to Hermite below 4 missing frames and is even at 4); key
 #: spacings (30 fps frames) closer than the blocking MLP was trained on get Catmull-Rom alone
 MIN_GAP_MISSING = 4
 MIN_BLOCKING_SPACING = 6
