@@ -23,10 +23,10 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import A4merError
-from ..geometry import lerp_at, quat_unflip, slerp_at
 from ..motion import Motion
 from . import baselines as BL
-from .prediction import MIN_BLOCKING_SPACING, MIN_GAP_MISSING, extend_frames, fill_runs, gap_mlp_on, missing_at_model_rate
+from .prediction import (MIN_BLOCKING_SPACING, MIN_GAP_MISSING, extend_frames, fill_runs, frames_at, gap_mlp_on,
+                         missing_at_model_rate)
 from .windows import MODEL_FPS
 
 FORMAT = "a4mer-heads"
@@ -37,13 +37,6 @@ TASKS = ("inbetween", "blocking", "extend")
 
 class A4merWarning(UserWarning):
     """A result was produced but with less support than recommended (e.g. short context)."""
-
-
-def _sample(trans: np.ndarray, rot: np.ndarray, coords: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    if np.allclose(coords, np.round(coords)):
-        i = np.round(coords).astype(int)
-        return trans[i].copy(), rot[i].copy()
-    return lerp_at(trans, coords), slerp_at(quat_unflip(rot), coords)
 
 
 class LearnedHeads:
@@ -117,11 +110,11 @@ class LearnedHeads:
         # 30 fps grid ending on the last input frame, so the new frames start from it exactly
         N = int(np.floor((T - 1) / step + 1e-9)) + 1
         coords = (T - 1) - step * np.arange(N)[::-1]
-        gt, gq = _sample(motion.root_translation, motion.rotations[:, :22], coords)
+        gt, gq = frames_at(motion.root_translation, motion.rotations[:, :22], coords)
         need = int(np.ceil(n / step - 1e-9)) + 1
         nt, nq = extend_frames(self.net, bool(self.gates.get("extend")), gt, gq, need)
         allt, allq = np.concatenate([gt, nt]), np.concatenate([gq, nq])
-        st, sq = _sample(allt, allq, (N - 1) + np.arange(1, n + 1) / step)
+        st, sq = frames_at(allt, allq, (N - 1) + np.arange(1, n + 1) / step)
         rot_new = np.repeat(motion.rotations[-1:], n, 0).copy()
         rot_new[:, :22] = sq
         return motion.with_(root_translation=np.concatenate([motion.root_translation, st]),

@@ -1,4 +1,4 @@
-"""Running the task MLPs on a clip at the model rate (30 fps): interior gaps and extension.
+"""Running the task MLPs on a clip: interior gaps (at the clip's own rate) and extension (30 fps).
 
 ``fill_runs`` generates every interior run of unknown frames of a clip at its own frame rate: a run
 whose neighbouring frames are known (dense context) is a ``gap``; a run between sparse keys is
@@ -44,8 +44,9 @@ def missing_at_model_rate(s: int, e: int, fps: float) -> int:
     return max(0, int(round((e - s) * MODEL_FPS / fps)) - 1)
 
 
-def _at(trans: np.ndarray, rot: np.ndarray, coords: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Frames at (possibly fractional) frame coordinates ``coords (N,)`` (lerp / slerp between frames)."""
+def frames_at(trans: np.ndarray, rot: np.ndarray, coords: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """New arrays of the frames of ``trans (T, 3)``, ``rot (T, J, 4)`` at (possibly fractional) frame
+    coordinates ``coords (N,)`` (lerp / slerp between neighbouring frames)."""
     if np.allclose(coords, np.round(coords)):
         i = np.round(coords).astype(int)
         return trans[i], rot[i]
@@ -64,8 +65,8 @@ def gap_example_at_rate(trans: np.ndarray, rot: np.ndarray, s: int, e: int, lo: 
     nb = min(span, int(np.floor((s - lo) / step + 1e-9)) + 1)  # samples before the gap, key s included
     na = min(span, int(np.floor((hi - e) / step + 1e-9)) + 1)
     G = max(1, missing_at_model_rate(s, e, fps))
-    bt, bq = _at(trans, rot, s - step * np.arange(nb)[::-1])
-    at, aq = _at(trans, rot, e + step * np.arange(na))
+    bt, bq = frames_at(trans, rot, s - step * np.arange(nb)[::-1])
+    at, aq = frames_at(trans, rot, e + step * np.arange(na))
     wt = np.concatenate([bt, np.repeat(bt[-1:], G, 0), at])[None]  # the gap's own frames are never read
     wq = np.concatenate([bq, np.repeat(bq[-1:], G, 0), aq])[None]
     ex = gap_example(wt, wq, nb - 1, nb + G, C, stride, relative)
