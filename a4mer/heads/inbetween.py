@@ -6,7 +6,11 @@ give at that rate), the MLPs read the context sampled at 30 fps (the model rate)
 correction is evaluated at the clip's frames. Extension runs on a 30 fps grid anchored at the last
 input frame and is mapped back to the caller's frames by interpolation. Every frame that is not
 generated is copied unchanged from the input. Body joints 0-21 are generated; other joints (hands,
-face) are slerped between the keys (held when extending).
+face) are slerped between the keys (held when extending). With a decoder, each answer is the average of
+the clip's and its mirror image's (mirrored back): the MLPs were trained on mirrored copies too, and
+averaging both predictions lowered the error on held-out clips of every source (30-frame gaps 0.523 ->
+0.509 x Hermite, blocking every 10 frames 0.712 -> 0.688, 1 s extension 0.492 -> 0.484 x constant
+velocity).
 
 Heads file: ``heads.safetensors`` with the decoder weights and metadata ``format`` ("a4mer-heads"),
 ``config`` (DecoderConfig JSON), ``gates`` (JSON: task -> whether the learned correction is used;
@@ -23,11 +27,12 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import A4merError
+from ..geometry import quat_slerp
 from ..motion import Motion
 from . import baselines as BL
 from .prediction import (MIN_BLOCKING_SPACING, MIN_GAP_MISSING, extend_frames, fill_runs, frames_at, gap_mlp_on,
                          missing_at_model_rate)
-from .windows import MODEL_FPS
+from .windows import MODEL_FPS, mirror
 
 FORMAT = "a4mer-heads"
 MAX_GAP_SECONDS = 4.0
@@ -42,8 +47,10 @@ class A4merWarning(UserWarning):
 class LearnedHeads:
     """In-betweening / blocking / extension with an optional learned correction of the classical curve."""
 
-    def __init__(self, net=None, gates: dict | None = None, meta: dict | None = None, name: str = "learned"):
+    def __init__(self, net=None, gates: dict | None = None, meta: dict | None = None, name: str = "learned",
+                 mirror_average: bool = True):
         self.net = net
+        self.mirror_average = mirror_average
         self.gates = {t: net is not None for t in TASKS} if gates is None else dict(gates)
         self.meta = dict(meta or {})
         self.name = name
@@ -56,8 +63,9 @@ class LearnedHeads:
         on = [t for t in TASKS if self.learned_for(t)]
         off_bands = [] if self.net is None else [t for t in self.net.cfg.gap_tasks() if not self.gates.get(t, True)]
         bands = f"; gap MLPs gated off: {', '.join(off_bands)}" if off_bands and "inbetween" in on else ""
+        sym = "; averaged with the mirror image" if self.net is not None and self.mirror_average else ""
         return (f"{self.name}: correction decoder {self.meta.get('config', '')}; learned correction used for "
-                f"{', '.join(on) or 'nothing'}{bands} (otherwise: the classical curve).")
+                f"{', '.join(on) or 'nothing'}{bands} (otherwise: the classical curve){sym}.")
 
     def learned_for(self, task: str, missing: int | None = None) -> bool:
         """Whether the learned correction is used for ``task`` (one of TASKS); for ``inbetween`` with
@@ -81,12 +89,22 @@ class LearnedHeads:
         return self.learned_for("blocking") and bool((gaps >= MIN_BLOCKING_SPACING - 1e-9).any())
 
     # ---- core (no validation) ----------------------------------------------------------------
+    def _symmetric(self, run, trans: np.ndarray, rot: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``run(trans (T, 3), rot (T, 22, 4)) -> (trans, rot)``, averaged with the run on the mirror
+        image (mirrored back) when there is a decoder and ``mirror_average`` is on."""
+        t, q = run(trans, rot)
+        if self.net is None or not self.mirror_average:
+            return t, q
+        mt, mq = mirror(*run(*mirror(trans, rot)))
+        return 0.5 * (t + mt), quat_slerp(q, mq, 0.5)
+
     def _fill(self, motion: Motion, known: np.ndarray) -> Motion:
         """Generate the frames of ``motion`` where ``known (T,)`` is False (interior runs only)."""
         keys = np.flatnonzero(known)
         # canvas: every joint slerped between keys (hands/face keep this), kept frames untouched
         ct, cq = BL.catmull_rom_keys(motion.root_translation, motion.rotations, keys, "lerp_slerp")
-        ft, fq = fill_runs(self.net, self.gates, motion.root_translation, motion.rotations[:, :22], known, motion.fps)
+        ft, fq = self._symmetric(lambda t, q: fill_runs(self.net, self.gates, t, q, known, motion.fps),
+                                 motion.root_translation, motion.rotations[:, :22])
         out_t, out_q = np.array(motion.root_translation), np.array(cq)
         gen = np.flatnonzero(~known)
         gen = gen[(gen > keys[0]) & (gen < keys[-1])]
@@ -112,7 +130,7 @@ class LearnedHeads:
         coords = (T - 1) - step * np.arange(N)[::-1]
         gt, gq = frames_at(motion.root_translation, motion.rotations[:, :22], coords)
         need = int(np.ceil(n / step - 1e-9)) + 1
-        nt, nq = extend_frames(self.net, bool(self.gates.get("extend")), gt, gq, need)
+        nt, nq = self._symmetric(lambda t, q: extend_frames(self.net, bool(self.gates.get("extend")), t, q, need), gt, gq)
         allt, allq = np.concatenate([gt, nt]), np.concatenate([gq, nq])
         st, sq = frames_at(allt, allq, (N - 1) + np.arange(1, n + 1) / step)
         rot_new = np.repeat(motion.rotations[-1:], n, 0).copy()
