@@ -2,11 +2,12 @@
 (mirroring, playback-speed changes and actor-size scaling of the root translation; sources sampled
 with fixed weights so that a large source does not drown the others).
 
-Tasks sampled per batch (one layout per batch): ``gap`` (dense context on both sides, one run of
-2-120 missing frames), ``blocking`` (keys 6-30 frames apart), ``extend`` (1-90 frames to predict).
+Tasks sampled per batch (one layout per batch): ``gap0``, ``gap1``, ... (dense context on both sides,
+one run of missing frames in the MLP's band of 2-120), ``blocking`` (keys 6-30 frames apart), ``extend`` (1-90 frames to predict).
 Loss on the generated frames: mean joint-position error of FK on the neutral SMPL skeleton (metres)
 + ``rot_weight`` x L1 of local rotation matrices, divided by the classical curve's error on the batch
-(so every task and gap length weighs alike).
+(so every task and gap length weighs alike). Batches are drawn by a background thread while the
+torch step runs (one torch thread is fastest on 2 cores).
 """
 from __future__ import annotations
 
