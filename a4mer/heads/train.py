@@ -3,7 +3,8 @@
 with fixed weights so that a large source does not drown the others).
 
 Tasks sampled per batch (one layout per batch): ``gap0``, ``gap1``, ... (dense context on both sides,
-one run of missing frames in the MLP's band of 2-120), ``blocking`` (keys 6-30 frames apart), ``extend`` (1-90 frames to predict).
+one run of missing frames in the MLP's band of 2-120), ``blocking`` (keys 6-30 frames apart),
+``extend`` (1-90 frames to predict).
 Loss on the generated frames: mean joint-position error of FK on the neutral SMPL skeleton (metres)
 + ``rot_weight`` x L1 of local rotation matrices, divided by the classical curve's error on the batch
 (so every task and gap length weighs alike). Batches are drawn by a background thread while the
