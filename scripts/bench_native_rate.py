@@ -117,7 +117,7 @@ def render(res: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--files", nargs="+", required=True, help="glob patterns of clips (any supported format)")
+    p.add_argument("--files", nargs="+", default=[], help="glob patterns of clips (any supported format), one per source")
     p.add_argument("--fps", default="native", help='comma-separated: "native" and/or rates to resample to')
     p.add_argument("--max-clips", type=int, default=60)
     p.add_argument("--json", default=str(ROOT / "docs" / "bench" / "native_rate.json"))
@@ -127,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     if a.render_only:
         write_section(Path(a.md), "native-rate", render(json.loads(Path(a.json).read_text())))
         return 0
+    if not a.files:
+        p.error("--files is required (unless --render-only)")
     from a4mer.api import load_motion
     from a4mer.heads.inbetween import default_heads
     warnings.simplefilter("ignore")
