@@ -30,7 +30,7 @@ from ..errors import A4merError
 from ..geometry import quat_slerp
 from ..motion import Motion
 from . import baselines as BL
-from .prediction import (MIN_BLOCKING_SPACING, MIN_GAP_MISSING, extend_frames, fill_runs, frames_at, gap_mlp_on,
+from .prediction import (blocking_corrected, extend_frames, fill_runs, frames_at, gap_corrected,
                          missing_at_model_rate)
 from .windows import MODEL_FPS, mirror
 
@@ -67,26 +67,20 @@ class LearnedHeads:
         return (f"{self.name}: correction decoder {self.meta.get('config', '')}; learned correction used for "
                 f"{', '.join(on) or 'nothing'}{bands} (otherwise: the classical curve){sym}.")
 
-    def learned_for(self, task: str, missing: int | None = None) -> bool:
-        """Whether the learned correction is used for ``task`` (one of TASKS); for ``inbetween`` with
-        ``missing`` (frames between the keys at 30 fps), whether the MLP of that gap length is on."""
-        if self.net is None or not self.gates.get(task):
-            return False
-        if task == "inbetween" and missing is not None:
-            return gap_mlp_on(self.gates, self.net.cfg.gap_task(missing))
-        return True
+    def learned_for(self, task: str) -> bool:
+        """Whether the learned correction is used for ``task`` (one of TASKS) at all."""
+        return self.net is not None and bool(self.gates.get(task))
 
     def gap_learned(self, motion: Motion, start: int, end: int) -> bool:
-        """Whether the gap ``start``..``end`` of ``motion`` gets the learned correction (the MLP of its
-        length at 30 fps, as ``fill_gap`` picks it)."""
-        missing = missing_at_model_rate(start, end, motion.fps)
-        return missing >= MIN_GAP_MISSING and self.learned_for("inbetween", missing)
+        """Whether the gap ``start``..``end`` of ``motion`` gets the learned correction (the rule
+        ``fill_gap`` applies: :func:`~a4mer.heads.prediction.gap_corrected`)."""
+        return gap_corrected(self.net, self.gates, missing_at_model_rate(start, end, motion.fps))
 
     def keys_learned(self, motion: Motion, keys) -> bool:
-        """Whether any gap between the sorted ``keys`` gets the blocking correction (keys at least
-        ``MIN_BLOCKING_SPACING`` frames apart at 30 fps)."""
-        gaps = np.diff(np.asarray(keys, float)) * MODEL_FPS / motion.fps
-        return self.learned_for("blocking") and bool((gaps >= MIN_BLOCKING_SPACING - 1e-9).any())
+        """Whether any gap between the sorted ``keys`` gets the blocking correction (the rule
+        ``fill_keys`` applies: :func:`~a4mer.heads.prediction.blocking_corrected`)."""
+        keys = [int(k) for k in keys]
+        return any(blocking_corrected(self.net, self.gates, s, e, motion.fps) for s, e in zip(keys, keys[1:]))
 
     # ---- core (no validation) ----------------------------------------------------------------
     def _symmetric(self, run, trans: np.ndarray, rot: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

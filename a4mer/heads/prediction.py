@@ -39,6 +39,19 @@ def gap_mlp_on(gates: dict, band: str) -> bool:
     return bool(gates.get("inbetween", False) and gates.get(band, True))
 
 
+def gap_corrected(net: CorrectionDecoder | None, gates: dict, missing: int) -> bool:
+    """Whether a gap of ``missing`` frames (30 fps) gets the learned correction: a decoder, at least
+    ``MIN_GAP_MISSING`` frames, and its band's MLP on (:func:`gap_mlp_on`)."""
+    return net is not None and missing >= MIN_GAP_MISSING and gap_mlp_on(gates, net.cfg.gap_task(missing))
+
+
+def blocking_corrected(net: CorrectionDecoder | None, gates: dict, s: int, e: int, fps: float) -> bool:
+    """Whether the span between keys ``s < e`` of a clip at ``fps`` gets the blocking correction: a
+    decoder, blocking on, and keys at least ``MIN_BLOCKING_SPACING`` frames apart at 30 fps."""
+    return (net is not None and bool(gates.get("blocking", False))
+            and (e - s) * MODEL_FPS / fps >= MIN_BLOCKING_SPACING - 1e-9)
+
+
 def missing_at_model_rate(s: int, e: int, fps: float) -> int:
     """Frames strictly between keys ``s < e`` of a clip at ``fps``, counted at 30 fps (rounded)."""
     return max(0, int(round((e - s) * MODEL_FPS / fps)) - 1)
@@ -119,7 +132,7 @@ def fill_runs(net: CorrectionDecoder | None, gates: dict, trans: np.ndarray, rot
                 hi += 1
             ex, missing = gap_example_at_rate(out_t, out_q, s, e, lo, hi, fps, context, stride, rel)
             task = net.cfg.gap_task(missing) if net is not None else "gap0"
-            use = gap_mlp_on(gates, task) and missing >= MIN_GAP_MISSING
+            use = gap_corrected(net, gates, missing)
         else:
             i = int(np.searchsorted(keys, s))
             ka = int(keys[i - 1]) if i > 0 else None
@@ -128,8 +141,7 @@ def fill_runs(net: CorrectionDecoder | None, gates: dict, trans: np.ndarray, rot
             hi = kb if kb is not None else e
             ex = blocking_example(out_t[None, lo:hi + 1], out_q[None, lo:hi + 1], None if ka is None else ka - lo,
                                   s - lo, e - lo, None if kb is None else kb - lo, rel, fps)
-            task = "blocking"
-            use = bool(gates.get("blocking", False)) and (e - s) * MODEL_FPS / fps >= MIN_BLOCKING_SPACING - 1e-9
+            task, use = "blocking", blocking_corrected(net, gates, s, e, fps)
         t, q = _apply(net if use else None, task, ex, gap_basis(e - s, K))
         out_t[a:b + 1], out_q[a:b + 1] = t, q
     return out_t, out_q
