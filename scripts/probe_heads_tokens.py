@@ -1,6 +1,6 @@
 """Probe: do A4Mer tokens of the visible context help the gap head beyond what it already reads?
 
-    python scripts/probe_heads_tokens.py --data PREPARED --heads HEADS.safetensors [--gap 30]
+    python scripts/probe_heads_tokens.py --data PREPARED --heads HEADS.safetensors [--gap 30] [--tokens oracle]
 
 Windows of 1 s + gap + 1 s from the *train* split (training part vs the validation sets of
 scripts/train_heads.py; test splits are never read). For each window the frozen A4Mer encoder
@@ -12,6 +12,11 @@ on the same examples for the same number of steps to predict a further sine-basi
 reads the heads' pose features only, the other the pose features plus the two tokens. Validation
 MPJPE (mm) of Hermite, the shipped heads, and both probes is printed per validation set and written
 as JSON (--out). Tokens help only if the token probe beats the pose-only probe.
+
+``--tokens oracle`` is the upper bound of any token route (a decoder from predicted tokens of the
+missing segment can do no better than from its true ones): the whole window, gap included, is
+encoded as one clip, and the token inputs are the overlap-weighted mean token of the atoms inside the
+gap and the token of the atom covering its middle frame. This leaks the gap by design.
 """
 from __future__ import annotations
 
@@ -31,6 +36,8 @@ def main(argv=None) -> int:
     p.add_argument("--val-windows", type=int, default=256, help="per validation set")
     p.add_argument("--steps", type=int, default=1500)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--tokens", choices=("context", "oracle"), default="context",
+                   help="context: tokens of the visible seconds only; oracle: the gap's own tokens (leaks the gap)")
     p.add_argument("--out", default="")
     a = p.parse_args(argv)
 
@@ -72,10 +79,17 @@ def main(argv=None) -> int:
         return np.stack(ts).astype(float), np.stack(qs).astype(float), len(clips)
 
     def tokens(t, q):
-        """(B, 2 * D): last atom token of frames 0..s and first atom token of frames e..W-1."""
+        """(B, 2 * D): context: last atom token of frames 0..s and first atom token of frames e..W-1;
+        oracle: mean token of the atoms inside the gap (by overlap) and the token at its middle frame."""
         out = []
         for tb, qb in zip(t, q):
             full = np.concatenate([qb, np.tile([1.0, 0.0, 0.0, 0.0], (len(qb), 2, 1))], 1)  # 24 joints
+            if a.tokens == "oracle":
+                tok, spans = model.encode(Motion(30.0, tb, full))
+                overlap = np.clip(np.minimum(spans[:, 1], e) - np.maximum(spans[:, 0], s + 1), 0, None).astype(float)
+                mid = int(np.flatnonzero((spans[:, 0] <= (s + e) // 2) & (spans[:, 1] > (s + e) // 2))[0])
+                out.append(np.concatenate([overlap @ tok / overlap.sum(), tok[mid]]))
+                continue
             before = Motion(30.0, tb[:s + 1], full[:s + 1])
             after = Motion(30.0, tb[e:], full[e:])
             out.append(np.concatenate([model.encode(before)[0][-1], model.encode(after)[0][0]]))
@@ -134,7 +148,7 @@ def main(argv=None) -> int:
             r = res.setdefault("train_fit", {})
             r[key + "_mm"] = float(mpjpe(tr, mlp(inp(tr)).reshape(-1, K, CHANNELS)).mean()) * 1000
         print(f"[{time.time() - t0:.0f} s] {key} trained ({a.steps} steps)", flush=True)
-    out = {"gap_frames": G, "train_windows": a.train_windows, "val_windows": a.val_windows, "steps": a.steps,
+    out = {"gap_frames": G, "tokens": a.tokens, "train_windows": a.train_windows, "val_windows": a.val_windows, "steps": a.steps,
            "model_hash": model.model_hash, "heads": str(a.heads), "results": res}
     print(json.dumps(out, indent=1))
     if a.out:
