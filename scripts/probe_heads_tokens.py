@@ -96,7 +96,8 @@ def main(argv=None) -> int:
         return np.stack(out).astype(np.float32)
 
     def build(t, q):
-        ex = gap_example(t, q, s, e, C, net.cfg.gap_stride, net.cfg.relative_rotations)
+        ex = gap_example(t, q, s, e, C, net.cfg.gap_stride, net.cfg.relative_rotations,
+                         net.cfg.velocity_order(net.cfg.gap_task(G)))
         basis = gap_basis(e - s, K)
         with torch.no_grad():
             coef = net(net.cfg.gap_task(G), torch.from_numpy(ex.x))

@@ -6,7 +6,8 @@ A method works on :class:`Motion` clips and returns whole clips:
 appended). A method may leave out a task by not listing it in ``tasks``.
 
 Baselines: ``hermite`` (tangents = one-sided velocities from the neighbouring frames, as the issue
-defines it), ``bezier_auto`` (every kept frame is a key and tangents come from the neighbouring keys,
+defines it), ``hermite2`` (the same with second-order one-sided velocities from two frames on each
+side: the heads' own classical curve, to show what the MLPs add beyond it), ``bezier_auto`` (every kept frame is a key and tangents come from the neighbouring keys,
 Catmull-Rom style: close to Blender's auto handles when the context is keyed on every frame),
 ``lerp_slerp``, ``zero_velocity``; extension: ``zero_velocity``, ``constant_velocity``.
 """
@@ -31,7 +32,7 @@ class BaselineMethod:
 
     @property
     def tasks(self) -> tuple[str, ...]:
-        if self.gap == "bezier_auto":  # same as "hermite" when only keys exist (blocking)
+        if self.gap in ("bezier_auto", "hermite2"):  # same as "hermite" when only keys exist (blocking)
             return ("inbetween",)
         return (("inbetween", "blocking") if self.gap else ()) + (("extend",) if self.ext else ())
 
@@ -55,7 +56,8 @@ class BaselineMethod:
 
 def baseline_methods() -> list[BaselineMethod]:
     """The baselines of the heads benchmark, in report order."""
-    return [BaselineMethod("hermite", gap="hermite"), BaselineMethod("bezier_auto", gap="bezier_auto"),
+    return [BaselineMethod("hermite", gap="hermite"), BaselineMethod("hermite2", gap="hermite2"),
+            BaselineMethod("bezier_auto", gap="bezier_auto"),
             BaselineMethod("lerp_slerp", gap="lerp_slerp"),
             BaselineMethod("zero_velocity", gap="zero_velocity", ext="zero_velocity"),
             BaselineMethod("constant_velocity", ext="constant_velocity"),

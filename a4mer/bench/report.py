@@ -117,7 +117,10 @@ def markdown(results: dict, command: str, plots: list[str]) -> str:
                   "(positions/quaternions canonical at the last key before the gap; L2P normalised with "
                   "the benchmark data's own mean/std). Baselines: hermite = cubic Hermite through the "
                   "keys with velocities from the neighbouring frames (blocking: Catmull-Rom through the "
-                  "keys, like Blender's auto handles); bezier_auto = every kept frame a key, tangents from "
+                  "keys, like Blender's auto handles); hermite2 = the same curve with second-order "
+                  "one-sided key velocities from two frames on each side (the heads' own classical "
+                  "curve: what the learned correction adds is the step from hermite2 to the heads); "
+                  "bezier_auto = every kept frame a key, tangents from "
                   "the neighbouring keys (Blender's auto handles on a clip keyed every frame); lerp_slerp; "
                   "zero_velocity; extension against "
                   "zero_velocity and constant_velocity.", ""]

@@ -3,9 +3,9 @@
 One MLP per task, each reading the poses around what it generates (canonical frame of the last key):
 - ``gap0``, ``gap1``, ...: one per band of gap lengths (``gap_bands``): the ``context`` frames before
   the gap (ending with key s) and after it (starting with key e), plus the gap length -> correction of
-  the cubic Hermite curve (neighbour-frame velocities). One MLP over every length from 2 to 120
-  missing frames learned no correction at all on some sources (CMU dance: 1.00 x Hermite at 30
-  frames, 0.85 x with an MLP trained on 20-45 frames only).
+  the cubic Hermite curve (key velocities from the frames beside the gap, ``gap_velocity_orders``).
+  One MLP over every length from 2 to 120 missing frames learned no correction at all on some
+  sources (CMU dance: 1.00 x Hermite at 30 frames, 0.85 x with an MLP trained on 20-45 frames only).
 - ``blocking``: the keys k-1, k, k+1, k+2 around the gap (k, k+1) and their spacings -> correction of
   the Catmull-Rom curve through the keys (what Blender's auto handles give).
 - ``extend``: the last ``context`` frames -> correction of damped constant velocity over up to
@@ -31,7 +31,7 @@ from .windows import FEATURES
 
 CHANNELS = 3 + 22 * 3
 #: version of the MLP inputs / base curves; heads files of another version are refused (retrain)
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 @dataclass(frozen=True)
@@ -41,8 +41,11 @@ class DecoderConfig:
     extend_tau: damping (frames) of the extension's base curve (velocity decays as exp(-k / tau));
     gap_stride: frames between the ``context`` frames a gap example reads on each side;
     relative_rotations: local joint rotations enter relative to the reference key's (False: absolute);
-    gap_bands: the most missing frames each gap MLP handles (30 fps; longer gaps use the last one).
-    schema_version 4: one gap MLP per band of gap lengths. Since 3: canonical frames are also shifted
+    gap_bands: the most missing frames each gap MLP handles (30 fps; longer gaps use the last one);
+    gap_velocity_orders: per band, the order of the one-sided differences that give the key velocities
+    of its Hermite base curve (``baselines.key_velocity``; 2 up to 12 missing frames: see
+    docs/bench/heads_notes.md). schema_version 5: per-band key-velocity orders. Since 4: one gap MLP
+    per band of gap lengths. Since 3: canonical frames are also shifted
     to the reference frame's root height (inputs carry no absolute height, which differs between
     capture sources)."""
 
@@ -56,6 +59,7 @@ class DecoderConfig:
     gap_stride: int = 1
     relative_rotations: bool = True
     gap_bands: tuple[int, ...] = (12, 24, 40, 120)
+    gap_velocity_orders: tuple[int, ...] = (2, 1, 1, 1)
     schema_version: int = SCHEMA_VERSION
 
     @classmethod
@@ -65,6 +69,12 @@ class DecoderConfig:
             raise A4merError(f"heads decoder schema_version {v} is not {SCHEMA_VERSION} (inputs changed): "
                              "retrain the heads with scripts/train_heads.py")
         return from_dict(cls, d, "decoder")
+
+    def __post_init__(self) -> None:
+        orders = tuple(self.gap_velocity_orders)
+        if len(orders) != len(self.gap_bands) or not set(orders) <= {1, 2}:
+            raise A4merError(f"heads decoder: gap_velocity_orders {orders} must give 1 or 2 for each of the "
+                             f"{len(self.gap_bands)} gap bands {tuple(self.gap_bands)}")
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -78,6 +88,10 @@ class DecoderConfig:
         """Name of the gap MLP for a gap of ``missing`` frames at 30 fps."""
         i = int(np.searchsorted(np.asarray(self.gap_bands), missing))
         return f"gap{min(i, len(self.gap_bands) - 1)}"
+
+    def velocity_order(self, task: str) -> int:
+        """Order of the key velocities of the Hermite base of gap MLP ``task`` (``gap0``, ...)."""
+        return int(self.gap_velocity_orders[int(task[3:])])
 
     def gap_range(self, task: str) -> tuple[int, int]:
         """Missing frames ``(lo, hi)`` a gap MLP is trained on: its band, widened by 20 % on each side

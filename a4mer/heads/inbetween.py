@@ -1,8 +1,10 @@
 """Learned in-betweening and extension on Motion clips at any frame rate; the heads file.
 
 ``LearnedHeads`` wraps a :class:`CorrectionDecoder` (or none: the classical curve). Gaps and blocking
-are filled at the clip's own frame rate: the classical curve is computed there (what Blender's curves
-give at that rate), the MLPs read the context sampled at 30 fps (the model rate) and their smooth
+are filled at the clip's own frame rate: the classical curve is computed there (gaps: the cubic
+Hermite, ``baselines.hermite``, with second-order key velocities up to 12 missing frames at 30 fps
+and first-order beyond, ``DecoderConfig.gap_velocity_orders``; blocking: Catmull-Rom through the
+keys, what Blender's auto handles give), the MLPs read the context sampled at 30 fps (the model rate) and their smooth
 correction is evaluated at the clip's frames. Extension runs on a 30 fps grid anchored at the last
 input frame and is mapped back to the caller's frames by interpolation. Every frame that is not
 generated is copied unchanged from the input. Body joints 0-21 are generated; other joints (hands,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..geometry import axis_quat, quat_apply, quat_mul
-from .baselines import DAMPING_FRAMES, _segment, rel_exp, rel_log
+from .baselines import DAMPING_FRAMES, _segment, key_velocity, rel_exp, rel_log
 from .windows import features
 
 
@@ -63,20 +63,20 @@ def _context(trans, rot, idx, inv, shift, ref: int | None = None) -> np.ndarray:
     return np.concatenate([f, flags], -1).reshape(len(trans), -1)
 
 
-def hermite_batch(trans, rot, s: int, e: int) -> tuple[np.ndarray, np.ndarray]:
-    """Cubic Hermite over frames s+1..e-1 with one-sided neighbour velocities (zero at window ends)."""
-    W = trans.shape[1]
+def hermite_batch(trans, rot, s: int, e: int, order: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Cubic Hermite over frames s+1..e-1 with key velocities of ``order`` from the frames beside the
+    gap (``baselines.key_velocity``; rotations in the tangent space of key s): ``baselines.hermite``,
+    batched."""
+    lo, hi = max(0, s - order), min(trans.shape[1], e + order + 1)  # the frames the key velocities read
+    trans, rot, s, e = trans[:, lo:hi], rot[:, lo:hi], s - lo, e - lo
     n = e - s
-    z3 = np.zeros_like(trans[:, 0])
-    v0 = trans[:, s] - trans[:, s - 1] if s > 0 else z3
-    v1 = trans[:, e + 1] - trans[:, e] if e + 1 < W else z3
+    v0, v1 = key_velocity(trans, s, -1, order, 1), key_velocity(trans, e, 1, order, 1)
     tr = _segment(trans[:, s], trans[:, e], v0, v1, n)  # (n-1, B, 3)
     q0 = rot[:, s]
-    r1 = rel_log(q0, rot[:, e])
-    w0 = -rel_log(q0, rot[:, s - 1]) if s > 0 else np.zeros_like(r1)
-    w1 = rel_log(q0, rot[:, e + 1]) - r1 if e + 1 < W else np.zeros_like(r1)
-    r = _segment(np.zeros_like(r1), r1, w0, w1, n)  # (n-1, B, 22, 3)
-    return np.moveaxis(tr, 0, 1), rel_exp(q0[:, None], np.moveaxis(r, 0, 1))
+    r = rel_log(q0[:, None], rot)  # (B, W, 22, 3), zero at key s
+    w0, w1 = key_velocity(r, s, -1, order, 1), key_velocity(r, e, 1, order, 1)
+    rr = _segment(r[:, s], r[:, e], w0, w1, n)  # (n-1, B, 22, 3)
+    return np.moveaxis(tr, 0, 1), rel_exp(q0[:, None], np.moveaxis(rr, 0, 1))
 
 
 def catmull_batch(trans, rot, a: int | None, s: int, e: int, b: int | None) -> tuple[np.ndarray, np.ndarray]:
@@ -115,18 +115,19 @@ def gap_span(C: int, stride: int) -> int:
     return (C - 1) * stride + 1
 
 
-def gap_example(trans, rot, s: int, e: int, C: int, stride: int = 1, relative: bool = True) -> Example:
+def gap_example(trans, rot, s: int, e: int, C: int, stride: int = 1, relative: bool = True, order: int = 1
+                ) -> Example:
     """Gap between keys s < e with dense context: C frames every ``stride`` frames ending with key s
     (s - (C-1) stride .. s) and starting with key e (e .. e + (C-1) stride); frames outside the window
-    are flagged invalid; ``relative``: local rotations relative to key s. Base: cubic Hermite with
-    neighbour-frame velocities."""
+    are flagged invalid; ``relative``: local rotations relative to key s. Base: cubic Hermite with key
+    velocities of ``order`` (:func:`hermite_batch`)."""
     inv, shift = canonical(trans, rot, s)
     k = np.arange(C) * stride
     ref = s if relative else None
     x = np.concatenate([_context(trans, rot, s - k[::-1], inv, shift, ref),
                         _context(trans, rot, e + k, inv, shift, ref),
                         np.broadcast_to([(e - s) / 120.0, np.log(e - s) / np.log(121.0)], (len(trans), 2))], -1)
-    bt, bq = hermite_batch(trans, rot, s, e)
+    bt, bq = hermite_batch(trans, rot, s, e, order)
     ct, cq = to_canon(bt, bq, inv, shift)
     return Example(x.astype(np.float32), ct, cq, inv, shift)
 

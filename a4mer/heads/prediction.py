@@ -2,7 +2,9 @@
 
 ``fill_runs`` generates every interior run of unknown frames of a clip at its own frame rate: a run
 whose neighbouring frames are known (dense context) is a ``gap``; a run between sparse keys is
-``blocking``. The classical curve is computed at the clip's rate (what Blender's curves give there);
+``blocking``. The classical curve (gaps: cubic Hermite, key velocities of the band's order,
+``DecoderConfig.gap_velocity_orders``; blocking: Catmull-Rom through the keys) is computed at the
+clip's rate;
 the MLP reads the context sampled at 30 fps from the keys outwards, and its smooth correction (a sine
 series over the gap) is evaluated at the clip's frames. ``extend_frames``
 appends frames in steps of at most ``horizon`` frames, each step reading the last second (generated
@@ -15,7 +17,8 @@ import numpy as np
 import torch
 
 from ..geometry import axis_angle_to_quat, lerp_at, quat_apply, quat_conj, quat_mul, quat_unflip, slerp_at
-from .decoder import CorrectionDecoder, extend_basis, gap_basis
+from .baselines import _segment, key_velocity, rel_exp, rel_log
+from .decoder import CorrectionDecoder, DecoderConfig, extend_basis, gap_basis
 from .layouts import Example, blocking_example, extend_example, gap_example, gap_span, hermite_batch, to_canon
 from .windows import MODEL_FPS
 
@@ -67,10 +70,11 @@ def frames_at(trans: np.ndarray, rot: np.ndarray, coords: np.ndarray) -> tuple[n
 
 
 def gap_example_at_rate(trans: np.ndarray, rot: np.ndarray, s: int, e: int, lo: int, hi: int, fps: float,
-                        C: int, stride: int = 1, relative: bool = True) -> tuple[Example, int]:
+                        C: int, stride: int = 1, relative: bool = True, order: int = 1) -> tuple[Example, int]:
     """The gap MLP's example for keys ``s < e`` of ``trans (T, 3)``, ``rot (T, 22, 4)`` at ``fps``, whose
     known context spans frames ``lo..hi``: the context is sampled at 30 fps from each key outwards,
-    the base is the cubic Hermite at the clip's rate (frames s+1..e-1, canonical frame of key s).
+    the base is the cubic Hermite (key velocities of ``order``) at the clip's rate (frames s+1..e-1,
+    canonical frame of key s).
     Returns (example with B = 1, missing frames at 30 fps). At 30 fps this is ``gap_example`` on the
     window lo..hi."""
     step = fps / MODEL_FPS
@@ -82,10 +86,32 @@ def gap_example_at_rate(trans: np.ndarray, rot: np.ndarray, s: int, e: int, lo: 
     at, aq = frames_at(trans, rot, e + step * np.arange(na))
     wt = np.concatenate([bt, np.repeat(bt[-1:], G, 0), at])[None]  # the gap's own frames are never read
     wq = np.concatenate([bq, np.repeat(bq[-1:], G, 0), aq])[None]
-    ex = gap_example(wt, wq, nb - 1, nb + G, C, stride, relative)
-    ht, hq = hermite_batch(trans[None, lo:hi + 1], rot[None, lo:hi + 1], s - lo, e - lo)
+    ex = gap_example(wt, wq, nb - 1, nb + G, C, stride, relative, order)
+    ht, hq = hermite_at_rate(trans, rot, s, e, lo, hi, fps, order)
     ct, cq = to_canon(ht, hq, ex.inv, ex.shift)
     return Example(ex.x, ct, cq, ex.inv, ex.shift), G
+
+
+def hermite_at_rate(trans: np.ndarray, rot: np.ndarray, s: int, e: int, lo: int, hi: int, fps: float,
+                    order: int) -> tuple[np.ndarray, np.ndarray]:
+    """Cubic Hermite ``(1, e-s-1, 3)``, ``(1, e-s-1, 22, 4)`` over frames s+1..e-1 of a clip at ``fps``
+    whose known context spans frames ``lo..hi``. Order 1: key velocities from the neighbouring frames
+    at the clip's rate (what Blender's curves give there). Order 2: second-order differences over
+    steps of 1/30 s (samples interpolated at other rates), the base the MLPs were trained on; over
+    single frames of 60-120 fps mocap they would amplify its jitter (0.1 s gaps at 120 fps:
+    1.19 x Hermite)."""
+    if order == 1:
+        return hermite_batch(trans[None, lo:hi + 1], rot[None, lo:hi + 1], s - lo, e - lo, 1)
+    step = fps / MODEL_FPS
+    nb = min(2, int(np.floor((s - lo) / step + 1e-9)))  # samples before key s (at most 2)
+    na = min(2, int(np.floor((hi - e) / step + 1e-9)))
+    bt, bq = frames_at(trans, rot, s - step * np.arange(nb + 1)[::-1])
+    at, aq = frames_at(trans, rot, e + step * np.arange(na + 1))
+    rb, ra = rel_log(rot[s], bq), rel_log(rot[s], aq)  # tangent space of key s
+    n = e - s
+    tr = _segment(trans[s], trans[e], key_velocity(bt, nb, -1) / step, key_velocity(at, 0, 1) / step, n)
+    rr = _segment(rb[nb], ra[0], key_velocity(rb, nb, -1) / step, key_velocity(ra, 0, 1) / step, n)
+    return tr[None], rel_exp(rot[s], rr)[None]
 
 
 def _apply(net: CorrectionDecoder | None, task: str, ex: Example, basis: np.ndarray
@@ -112,6 +138,7 @@ def fill_runs(net: CorrectionDecoder | None, gates: dict, trans: np.ndarray, rot
     T = len(known)
     out_t, out_q = np.array(trans, float), np.array(rot, float)
     keys = np.flatnonzero(known)
+    cfg = net.cfg if net is not None else DecoderConfig()  # bands and base curves of the classical answer
     K = net.cfg.basis if net is not None else 1
     stride, rel = 1, True
     if net is not None:
@@ -130,8 +157,9 @@ def fill_runs(net: CorrectionDecoder | None, gates: dict, trans: np.ndarray, rot
             hi = e
             while hi < T - 1 and known[hi + 1] and hi - e < reach:
                 hi += 1
-            ex, missing = gap_example_at_rate(out_t, out_q, s, e, lo, hi, fps, context, stride, rel)
-            task = net.cfg.gap_task(missing) if net is not None else "gap0"
+            missing = missing_at_model_rate(s, e, fps)
+            task = cfg.gap_task(missing)
+            ex, _ = gap_example_at_rate(out_t, out_q, s, e, lo, hi, fps, context, stride, rel, cfg.velocity_order(task))
             use = gap_corrected(net, gates, missing)
         else:
             i = int(np.searchsorted(keys, s))

@@ -189,7 +189,8 @@ class WindowSampler:
                 if win is None:
                     continue
                 s, e = cb - 1, cb + G
-                ex = gap_example(*win, s, e, C, self.cfg.gap_stride, self.cfg.relative_rotations)
+                ex = gap_example(*win, s, e, C, self.cfg.gap_stride, self.cfg.relative_rotations,
+                                 self.cfg.velocity_order(task))
                 tt, tq = win[0][:, s + 1:e], win[1][:, s + 1:e]
                 basis = gap_basis(e - s, self.cfg.basis)
             elif task == "blocking":

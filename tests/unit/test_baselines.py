@@ -21,7 +21,7 @@ def _uniform(T=40, J=5, seed=0):
     return trans, rot
 
 
-@pytest.mark.parametrize("method", ["hermite", "lerp_slerp"])
+@pytest.mark.parametrize("method", ["hermite", "hermite2", "lerp_slerp"])
 def test_uniform_motion_is_reproduced_exactly(method):
     trans, rot = _uniform()
     tr, q = B.fill_gap(trans, rot, 10, 25, method)
@@ -58,6 +58,42 @@ def test_hermite_uses_neighbour_velocities_and_lerp_does_not():
     h00, h10, h01, h11 = B.hermite_basis(u)
     np.testing.assert_allclose(h00 + h01, 1.0)
     assert h10[0] == 0 and h11[-1] == 0
+
+
+def test_second_order_key_velocities_are_exact_on_accelerating_motion():
+    """x(t) = a t^2: the second-order one-sided difference gives the key's own velocity 2 a t, the
+    first-order one the velocity half a frame earlier (2 a (t - 1/2)); so ``hermite2`` reproduces a
+    constant-acceleration root path (a cubic through the keys) and ``hermite`` does not."""
+    T, a = 40, np.array([0.002, -0.001, 0.0005])
+    t = np.arange(T, dtype=float)
+    x = t[:, None] ** 2 * a
+    for i in (10, 25):
+        np.testing.assert_allclose(B.key_velocity(x, i, -1), 2 * a * i, atol=1e-12)  # from before
+        np.testing.assert_allclose(B.key_velocity(x, i, +1), 2 * a * i, atol=1e-12)  # from after
+        np.testing.assert_allclose(B.key_velocity(x, i, -1, order=1), 2 * a * (i - 0.5), atol=1e-12)
+    # at the clip's ends: first order with one neighbour, zero with none; along another axis
+    np.testing.assert_allclose(B.key_velocity(x, 1, -1), x[1] - x[0])
+    np.testing.assert_array_equal(B.key_velocity(x, 0, -1), 0.0)
+    np.testing.assert_allclose(B.key_velocity(x[None], 10, -1, axis=1)[0], 2 * a * 10, atol=1e-12)
+    rot = quat_identity((T, 2))
+    h2, _ = B.hermite(x, rot, 10, 25, order=2)
+    h1, _ = B.hermite(x, rot, 10, 25)
+    np.testing.assert_allclose(h2, x[11:25], atol=1e-12)
+    assert np.abs(h1 - x[11:25]).max() > 1e-3
+
+
+@pytest.mark.parametrize("order", [1, 2])
+def test_batched_hermite_of_the_heads_is_hermite(order):
+    from a4mer.heads.layouts import hermite_batch
+    rng = np.random.default_rng(3)
+    trans = rng.normal(size=(2, 50, 3))
+    rot = axis_angle_to_quat(rng.normal(0, 0.6, size=(2, 50, 22, 3)))
+    for s, e in ((10, 31), (1, 20), (0, 12), (30, 48), (30, 49)):  # ends of the window included
+        bt, bq = hermite_batch(trans, rot, s, e, order)
+        for b in range(2):
+            tr, q = B.hermite(trans[b], rot[b], s, e, order=order)
+            np.testing.assert_allclose(bt[b], tr, atol=1e-12)
+            assert quat_angle(bq[b], q).max() < 1e-7  # arccos resolution
 
 
 def test_zero_velocity_holds_the_key():
