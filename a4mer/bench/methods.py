@@ -7,7 +7,7 @@ appended). A method may leave out a task by not listing it in ``tasks``.
 
 Baselines: ``hermite`` (tangents = one-sided velocities from the neighbouring frames, as the issue
 defines it), ``hermite2`` (the same with second-order one-sided velocities from two frames on each
-side: the heads' own classical curve, to show what the MLPs add beyond it), ``bezier_auto`` (every kept frame is a key and tangents come from the neighbouring keys,
+side: the heads' classical curve for gaps of up to 12 frames), ``bezier_auto`` (every kept frame is a key and tangents come from the neighbouring keys,
 Catmull-Rom style: close to Blender's auto handles when the context is keyed on every frame),
 ``lerp_slerp``, ``zero_velocity``; extension: ``zero_velocity``, ``constant_velocity``.
 """
