@@ -82,15 +82,25 @@ def hermite(trans: np.ndarray, rot: np.ndarray, s: int, e: int, order: int = 1) 
     Velocities at the keys from the frames beside the gap (:func:`key_velocity` of ``order``; order 1,
     ``x[s] - x[s-1]`` and ``x[e+1] - x[e]``, is the issue's baseline; zero at the clip's ends).
     Rotations: Hermite of rotation vectors in the tangent space at key ``s``."""
-    T = len(trans)
-    _check_gap(T, s, e)
+    _check_gap(len(trans), s, e)
+    tr, q = hermite_batch(trans[None], rot[None], s, e, order)
+    return tr[0], q[0]
+
+
+def hermite_batch(trans: np.ndarray, rot: np.ndarray, s: int, e: int, order: int = 1
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`hermite` of a batch of windows ``trans (B, W, 3)``, ``rot (B, W, J, 4)`` with the same
+    keys ``s < e``: returns ``(B, e-s-1, 3)``, ``(B, e-s-1, J, 4)`` (zero velocity at window ends)."""
+    lo, hi = max(0, s - order), min(trans.shape[1], e + order + 1)  # the frames the key velocities read
+    trans, rot, s, e = trans[:, lo:hi], rot[:, lo:hi], s - lo, e - lo
     n = e - s
-    tr = _segment(trans[s], trans[e], key_velocity(trans, s, -1, order), key_velocity(trans, e, 1, order), n)
-    lo, hi = max(0, s - order), min(T, e + order + 1)  # the frames the key velocities read
-    r = rel_log(rot[s], rot[lo:hi])  # (W, J, 3), zero at key s
-    si, ei = s - lo, e - lo
-    rr = _segment(r[si], r[ei], key_velocity(r, si, -1, order), key_velocity(r, ei, 1, order), n)
-    return tr, rel_exp(rot[s], rr)
+    v0, v1 = key_velocity(trans, s, -1, order, 1), key_velocity(trans, e, 1, order, 1)
+    tr = _segment(trans[:, s], trans[:, e], v0, v1, n)  # (n-1, B, 3)
+    q0 = rot[:, s]
+    r = rel_log(q0[:, None], rot)  # (B, W, J, 3), zero at key s
+    w0, w1 = key_velocity(r, s, -1, order, 1), key_velocity(r, e, 1, order, 1)
+    rr = _segment(r[:, s], r[:, e], w0, w1, n)  # (n-1, B, J, 3)
+    return np.moveaxis(tr, 0, 1), rel_exp(q0[:, None], np.moveaxis(rr, 0, 1))
 
 
 def lerp_slerp(trans: np.ndarray, rot: np.ndarray, s: int, e: int) -> tuple[np.ndarray, np.ndarray]:

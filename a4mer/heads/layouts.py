@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..geometry import axis_quat, quat_apply, quat_mul
-from .baselines import DAMPING_FRAMES, _segment, key_velocity, rel_exp, rel_log
+from .baselines import DAMPING_FRAMES, _segment, hermite_batch, rel_exp, rel_log
 from .windows import features
 
 
@@ -63,22 +63,6 @@ def _context(trans, rot, idx, inv, shift, ref: int | None = None) -> np.ndarray:
     return np.concatenate([f, flags], -1).reshape(len(trans), -1)
 
 
-def hermite_batch(trans, rot, s: int, e: int, order: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """Cubic Hermite over frames s+1..e-1 with key velocities of ``order`` from the frames beside the
-    gap (``baselines.key_velocity``; rotations in the tangent space of key s): ``baselines.hermite``,
-    batched."""
-    lo, hi = max(0, s - order), min(trans.shape[1], e + order + 1)  # the frames the key velocities read
-    trans, rot, s, e = trans[:, lo:hi], rot[:, lo:hi], s - lo, e - lo
-    n = e - s
-    v0, v1 = key_velocity(trans, s, -1, order, 1), key_velocity(trans, e, 1, order, 1)
-    tr = _segment(trans[:, s], trans[:, e], v0, v1, n)  # (n-1, B, 3)
-    q0 = rot[:, s]
-    r = rel_log(q0[:, None], rot)  # (B, W, 22, 3), zero at key s
-    w0, w1 = key_velocity(r, s, -1, order, 1), key_velocity(r, e, 1, order, 1)
-    rr = _segment(r[:, s], r[:, e], w0, w1, n)  # (n-1, B, 22, 3)
-    return np.moveaxis(tr, 0, 1), rel_exp(q0[:, None], np.moveaxis(rr, 0, 1))
-
-
 def catmull_batch(trans, rot, a: int | None, s: int, e: int, b: int | None) -> tuple[np.ndarray, np.ndarray]:
     """Catmull-Rom over frames s+1..e-1 through keys (a), s, e, (b) (one-sided where a/b is None)."""
     n = e - s
@@ -120,7 +104,7 @@ def gap_example(trans, rot, s: int, e: int, C: int, stride: int = 1, relative: b
     """Gap between keys s < e with dense context: C frames every ``stride`` frames ending with key s
     (s - (C-1) stride .. s) and starting with key e (e .. e + (C-1) stride); frames outside the window
     are flagged invalid; ``relative``: local rotations relative to key s. Base: cubic Hermite with key
-    velocities of ``order`` (:func:`hermite_batch`)."""
+    velocities of ``order`` (``baselines.hermite_batch``)."""
     inv, shift = canonical(trans, rot, s)
     k = np.arange(C) * stride
     ref = s if relative else None

@@ -17,9 +17,9 @@ import numpy as np
 import torch
 
 from ..geometry import axis_angle_to_quat, lerp_at, quat_apply, quat_conj, quat_mul, quat_unflip, slerp_at
-from .baselines import _segment, key_velocity, rel_exp, rel_log
+from .baselines import _segment, hermite_batch, key_velocity, rel_exp, rel_log
 from .decoder import CorrectionDecoder, DecoderConfig, extend_basis, gap_basis
-from .layouts import Example, blocking_example, extend_example, gap_example, gap_span, hermite_batch, to_canon
+from .layouts import Example, blocking_example, extend_example, gap_example, gap_span, to_canon
 from .windows import MODEL_FPS
 
 #: gaps of fewer missing frames (30 fps) get the cubic Hermite alone (measured on held-out clips of
