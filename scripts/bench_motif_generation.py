@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from a4mer.bench.report import write_section
+from a4mer.bench.report import add_section_arguments, render_saved, write_section
 
 ROOT = Path(__file__).resolve().parent.parent
 MODES = ("motif", "motif+verify", "none")
@@ -47,12 +47,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--frequent", type=int, default=10, help="most frequent motif ids")
     p.add_argument("--random", type=int, default=10, help="random motif ids (seeded)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--json", default=str(ROOT / "docs" / "bench" / "motif_generation.json"))
-    p.add_argument("--md", default=str(ROOT / "docs" / "benchmarks.md"))
-    p.add_argument("--render-only", action="store_true", help="rebuild the markdown section from --json")
+    add_section_arguments(p, ROOT / "docs", "motif_generation")
     args = p.parse_args(argv)
     if args.render_only:
-        write_section(Path(args.md), "motif-generation", render(json.loads(Path(args.json).read_text())))
+        render_saved(args, "motif-generation", render)
         return 0
 
     import torch

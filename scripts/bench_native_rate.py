@@ -28,7 +28,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from a4mer.bench.report import write_section  # noqa: E402
+from a4mer.bench.report import add_section_arguments, render_saved, write_section  # noqa: E402
 
 GAPS_S = (0.1, 0.25, 0.5, 1.0, 2.0)
 KEYS_S = (0.25, 0.5, 1.0)
@@ -120,12 +120,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--files", nargs="+", default=[], help="glob patterns of clips (any supported format), one per source")
     p.add_argument("--fps", default="native", help='comma-separated: "native" and/or rates to resample to')
     p.add_argument("--max-clips", type=int, default=60)
-    p.add_argument("--json", default=str(ROOT / "docs" / "bench" / "native_rate.json"))
-    p.add_argument("--md", default=str(ROOT / "docs" / "benchmarks.md"))
-    p.add_argument("--render-only", action="store_true", help="rebuild the markdown section from --json")
+    add_section_arguments(p, ROOT / "docs", "native_rate")
     a = p.parse_args(argv)
     if a.render_only:
-        write_section(Path(a.md), "native-rate", render(json.loads(Path(a.json).read_text())))
+        render_saved(a, "native-rate", render)
         return 0
     if not a.files:
         p.error("--files is required (unless --render-only)")

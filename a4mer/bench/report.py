@@ -1,6 +1,7 @@
 """Markdown tables, plots and the ``docs/benchmarks.md`` section of the heads benchmark."""
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -165,3 +166,16 @@ def write_section(doc: Path, name: str, body: str) -> None:
 def update_doc(doc: Path, section_md: str) -> None:
     """Replace (or append) the heads benchmark's section (``heads-i`` markers) of ``doc``."""
     write_section(doc, "heads-i", section_md)
+
+
+def add_section_arguments(p, docs: Path, name: str) -> None:
+    """``--json`` (default ``docs/bench/NAME.json``), ``--md`` (default ``docs/benchmarks.md``) and
+    ``--render-only`` of a benchmark script that saves its numbers as JSON and one markdown section."""
+    p.add_argument("--json", default=str(Path(docs) / "bench" / f"{name}.json"))
+    p.add_argument("--md", default=str(Path(docs) / "benchmarks.md"))
+    p.add_argument("--render-only", action="store_true", help="rebuild the markdown section from --json")
+
+
+def render_saved(args, section: str, render) -> None:
+    """Rewrite section ``section`` of ``args.md`` from the JSON saved at ``args.json`` (--render-only)."""
+    write_section(Path(args.md), section, render(json.loads(Path(args.json).read_text())))
