@@ -131,18 +131,16 @@ def _apply(net: CorrectionDecoder | None, task: str, ex: Example, basis: np.ndar
 
 
 def fill_runs(net: CorrectionDecoder | None, gates: dict, trans: np.ndarray, rot: np.ndarray,
-              known: np.ndarray, fps: float = MODEL_FPS, context: int = 10) -> tuple[np.ndarray, np.ndarray]:
+              known: np.ndarray, fps: float = MODEL_FPS) -> tuple[np.ndarray, np.ndarray]:
     """Fill the interior unknown runs of ``trans (T, 3)``, ``rot (T, 22, 4)`` of a clip at ``fps``
     (known frames copied)."""
     known = np.asarray(known, bool)
     T = len(known)
     out_t, out_q = np.array(trans, float), np.array(rot, float)
     keys = np.flatnonzero(known)
-    cfg = net.cfg if net is not None else DecoderConfig()  # bands and base curves of the classical answer
-    K = net.cfg.basis if net is not None else 1
-    stride, rel = 1, True
-    if net is not None:
-        context, stride, rel = net.cfg.context, net.cfg.gap_stride, net.cfg.relative_rotations
+    # bands, context and base curves (without a decoder only the base curves are used)
+    cfg = net.cfg if net is not None else DecoderConfig()
+    K, context, stride, rel = cfg.basis, cfg.context, cfg.gap_stride, cfg.relative_rotations
     reach = int(np.ceil((gap_span(context, stride) - 1) * fps / MODEL_FPS))  # context frames at the clip's rate
     for a, b in unknown_runs(known):
         if a == 0 or b == T - 1:
