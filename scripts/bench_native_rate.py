@@ -1,8 +1,9 @@
 """Heads at the clip's own frame rate: gaps, blocking and extension against the classical curve there.
 
     python scripts/bench_native_rate.py --files "../shared/data/hdm05/amc/HDM_[mt][mr]_*.amc" \
-        "../shared/data/bandai-namco/dataset-1/bvh/*_002.bvh" [--fps native,60,120] [--max-clips 120] \
-        [--json docs/bench/native_rate.json] [--md docs/benchmarks.md]
+        "../shared/data/bandai-namco/dataset-1/bvh/*_002.bvh" \
+        "CMU dance test=PREPARED/_raw/cmu-dance/bvh/indian/15.bvh,PREPARED/_raw/cmu-dance/bvh/martial/10.bvh,..." \
+        [--fps native,60,120] [--max-clips 120] [--json docs/bench/native_rate.json] [--md docs/benchmarks.md]
 
 `a4mer bench` works at 30 fps; mocap often comes at 60-120 fps, where a gap of the same length in
 seconds spans more frames and Blender's curves (cubic Hermite with neighbour-frame tangents, Catmull-Rom
@@ -91,13 +92,25 @@ def measure(clips, heads) -> list[dict]:
     return rows
 
 
+def _label(source: str) -> str:
+    """Table label of a ``--files`` entry: its ``NAME=`` prefix, else the file name of its pattern."""
+    name, _, pat = source.rpartition("=")
+    return name or Path(pat).name
+
+
+def _files(source: str) -> list[str]:
+    """Files of a ``--files`` entry ``[NAME=]PATTERN[,PATTERN...]``, sorted."""
+    return sorted({f for part in source.rpartition("=")[2].split(",") for f in glob.glob(part)})
+
+
 def _mean(x: list[float]) -> float | None:
     return float(np.mean(x)) if x else None
 
 
 def render(res: dict) -> str:
     out = ["## Heads at the clip's own frame rate", "",
-           f"Clips: {res['clips']} files, at most --max-clips per pattern ({', '.join(res['patterns'])}); "
+           f"Clips: {res['clips']} files, at most --max-clips per source "
+           f"({', '.join(_label(x) for x in res['patterns'])}); "
            "the shipped heads against the classical curve computed at the same rate (what Blender's curves give "
            "there). Gaps with 1 s of context on each side (up to 4 windows per clip), keys every N over the whole "
            "clip, 1 s of extension after the clip minus its last second. MPJPE mm over the generated frames.", "",
@@ -107,7 +120,7 @@ def render(res: dict) -> str:
         if not r["windows"]:
             continue
         what = {"gap": "gap", "blocking": "keys every", "extend": "extension"}[r["task"]]
-        src = Path(r["source"]).name
+        src = _label(r["source"])
         out.append(f"| {src} | {r['fps']:g} | {what} ({r['classical']}) | {r['span_s']:g} s | {r['frames']} | "
                    f"{r['windows']} | {r['heads_mm']:.1f} | {r['classical_mm']:.1f} | {r['ratio']:.2f} |")
     out += ["", f"Command: `{res['command']}` ({res['seconds']:.0f} s on 2 shared cores; JSON "
@@ -117,7 +130,9 @@ def render(res: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--files", nargs="+", default=[], help="glob patterns of clips (any supported format), one per source")
+    p.add_argument("--files", nargs="+", default=[],
+                   help="one entry per source: [NAME=]PATTERN[,PATTERN...], glob patterns of clips (any "
+                        "supported format); NAME labels the table rows")
     p.add_argument("--fps", default="native", help='comma-separated: "native" and/or rates to resample to')
     p.add_argument("--max-clips", type=int, default=60)
     add_section_arguments(p, ROOT / "docs", "native_rate")
@@ -134,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     heads = default_heads()
     rows, n = [], 0
     for pat in a.files:  # one source per pattern
-        files = sorted(glob.glob(pat))[:a.max_clips]
+        files = _files(pat)[:a.max_clips]
         if not files:
             raise SystemExit(f"no file matches {pat}")
         n += len(files)

@@ -3,10 +3,11 @@
 ``LearnedHeads`` wraps a :class:`CorrectionDecoder` (or none: the classical curve). Gaps and blocking
 are filled at the clip's own frame rate: the classical curve is computed there (gaps: the cubic
 Hermite, ``baselines.hermite``, with second-order key velocities up to 12 missing frames at 30 fps
-and first-order beyond, ``DecoderConfig.gap_velocity_orders``; blocking: Catmull-Rom through the
-keys, what Blender's auto handles give), the MLPs read the context sampled at 30 fps (the model rate) and their smooth
-correction is evaluated at the clip's frames. Extension runs on a 30 fps grid anchored at the last
-input frame and is mapped back to the caller's frames by interpolation. Every frame that is not
+and first-order beyond, ``DecoderConfig.gap_velocity_orders``; above 45 fps those short gaps get the
+clip's own Hermite, uncorrected, ``prediction.SECOND_ORDER_MAX_FPS``; blocking: Catmull-Rom through
+the keys, what Blender's auto handles give), the MLPs read the context sampled at 30 fps (the model
+rate) and their smooth correction is evaluated at the clip's frames. Extension runs on a 30 fps
+grid anchored at the last input frame and is mapped back to the caller's frames by interpolation. Every frame that is not
 generated is copied unchanged from the input. Body joints 0-21 are generated; other joints (hands,
 face) are slerped between the keys (held when extending). With a decoder, each answer is the average of
 the clip's and its mirror image's (mirrored back): the MLPs were trained on mirrored copies too, and
@@ -76,7 +77,7 @@ class LearnedHeads:
     def gap_learned(self, motion: Motion, start: int, end: int) -> bool:
         """Whether the gap ``start``..``end`` of ``motion`` gets the learned correction (the rule
         ``fill_gap`` applies: :func:`~a4mer.heads.prediction.gap_corrected`)."""
-        return gap_corrected(self.net, self.gates, missing_at_model_rate(start, end, motion.fps))
+        return gap_corrected(self.net, self.gates, missing_at_model_rate(start, end, motion.fps), motion.fps)
 
     def keys_learned(self, motion: Motion, keys) -> bool:
         """Whether any gap between the sorted ``keys`` gets the blocking correction (the rule

@@ -3,8 +3,8 @@
 ``fill_runs`` generates every interior run of unknown frames of a clip at its own frame rate: a run
 whose neighbouring frames are known (dense context) is a ``gap``; a run between sparse keys is
 ``blocking``. The classical curve (gaps: cubic Hermite, key velocities of the band's order,
-``DecoderConfig.gap_velocity_orders``; blocking: Catmull-Rom through the keys) is computed at the
-clip's rate;
+``DecoderConfig.gap_velocity_orders``, first order above ``SECOND_ORDER_MAX_FPS``; blocking:
+Catmull-Rom through the keys) is computed at the clip's rate;
 the MLP reads the context sampled at 30 fps from the keys outwards, and its smooth correction (a sine
 series over the gap) is evaluated at the clip's frames. ``extend_frames``
 appends frames in steps of at most ``horizon`` frames, each step reading the last second (generated
@@ -27,6 +27,11 @@ from .windows import MODEL_FPS
 #: spacings (30 fps frames) closer than the blocking MLP was trained on get Catmull-Rom alone
 MIN_GAP_MISSING = 4
 MIN_BLOCKING_SPACING = 6
+#: above this clip rate, gaps of a band whose base takes second-order key velocities (over 1/30 s
+#: steps) get the clip-rate cubic Hermite alone (one-frame differences, what Blender's curves give):
+#: on real 60-120 fps mocap, where one-frame differences hardly lag, the 1/30 s differences (and the
+#: MLP trained on them) lost to it: 0.25 s gaps at 120 fps 1.13 x (HDM05) and 1.09 x (CMU dance)
+SECOND_ORDER_MAX_FPS = 45.0
 
 
 def unknown_runs(known: np.ndarray) -> list[tuple[int, int]]:
@@ -42,10 +47,21 @@ def gap_mlp_on(gates: dict, band: str) -> bool:
     return bool(gates.get("inbetween", False) and gates.get(band, True))
 
 
-def gap_corrected(net: CorrectionDecoder | None, gates: dict, missing: int) -> bool:
-    """Whether a gap of ``missing`` frames (30 fps) gets the learned correction: a decoder, at least
-    ``MIN_GAP_MISSING`` frames, and its band's MLP on (:func:`gap_mlp_on`)."""
-    return net is not None and missing >= MIN_GAP_MISSING and gap_mlp_on(gates, net.cfg.gap_task(missing))
+def gap_velocity_order(cfg: DecoderConfig, missing: int, fps: float) -> int:
+    """Order of the key velocities of the base curve of a gap of ``missing`` frames (30 fps) in a clip
+    at ``fps``: its band's (``DecoderConfig.gap_velocity_orders``), but 1 above ``SECOND_ORDER_MAX_FPS``."""
+    order = cfg.velocity_order(cfg.gap_task(missing))
+    return 1 if fps > SECOND_ORDER_MAX_FPS else order
+
+
+def gap_corrected(net: CorrectionDecoder | None, gates: dict, missing: int, fps: float = MODEL_FPS) -> bool:
+    """Whether a gap of ``missing`` frames (30 fps) in a clip at ``fps`` gets the learned correction: a
+    decoder, at least ``MIN_GAP_MISSING`` frames, its band's MLP on (:func:`gap_mlp_on`), and the
+    base curve the MLP was trained on (:func:`gap_velocity_order`)."""
+    if net is None or missing < MIN_GAP_MISSING:
+        return False
+    task = net.cfg.gap_task(missing)
+    return gap_mlp_on(gates, task) and gap_velocity_order(net.cfg, missing, fps) == net.cfg.velocity_order(task)
 
 
 def blocking_corrected(net: CorrectionDecoder | None, gates: dict, s: int, e: int, fps: float) -> bool:
@@ -97,9 +113,9 @@ def hermite_at_rate(trans: np.ndarray, rot: np.ndarray, s: int, e: int, lo: int,
     """Cubic Hermite ``(1, e-s-1, 3)``, ``(1, e-s-1, 22, 4)`` over frames s+1..e-1 of a clip at ``fps``
     whose known context spans frames ``lo..hi``. Order 1: key velocities from the neighbouring frames
     at the clip's rate (what Blender's curves give there). Order 2: second-order differences over
-    steps of 1/30 s (samples interpolated at other rates), the base the MLPs were trained on; over
-    single frames of 60-120 fps mocap they would amplify its jitter (0.1 s gaps at 120 fps:
-    1.19 x Hermite)."""
+    steps of 1/30 s (samples interpolated at other rates), the base the MLPs were trained on (used
+    up to ``SECOND_ORDER_MAX_FPS``; over single frames of 120 fps mocap they amplified its jitter,
+    0.1 s gaps 1.19 x Hermite)."""
     if order == 1:
         return hermite_batch(trans[None, lo:hi + 1], rot[None, lo:hi + 1], s - lo, e - lo, 1)
     step = fps / MODEL_FPS
@@ -157,8 +173,9 @@ def fill_runs(net: CorrectionDecoder | None, gates: dict, trans: np.ndarray, rot
                 hi += 1
             missing = missing_at_model_rate(s, e, fps)
             task = cfg.gap_task(missing)
-            ex, _ = gap_example_at_rate(out_t, out_q, s, e, lo, hi, fps, context, stride, rel, cfg.velocity_order(task))
-            use = gap_corrected(net, gates, missing)
+            ex, _ = gap_example_at_rate(out_t, out_q, s, e, lo, hi, fps, context, stride, rel,
+                                        gap_velocity_order(cfg, missing, fps))
+            use = gap_corrected(net, gates, missing, fps)
         else:
             i = int(np.searchsorted(keys, s))
             ka = int(keys[i - 1]) if i > 0 else None
