@@ -87,12 +87,13 @@ class LearnedHeads:
 
     # ---- core (no validation) ----------------------------------------------------------------
     def _symmetric(self, run, trans: np.ndarray, rot: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``run(trans (T, 3), rot (T, 22, 4)) -> (trans, rot)``, averaged with the run on the mirror
-        image (mirrored back) when there is a decoder and ``mirror_average`` is on."""
-        t, q = run(trans, rot)
-        if self.net is None or not self.mirror_average:
+        """``run(trans (T, 3), rot (T, 22, 4)) -> (trans, rot, corrected)``, averaged with the run on
+        the mirror image (mirrored back) when ``mirror_average`` is on and the run used the learned
+        correction (the classical curves are mirror-symmetric already)."""
+        t, q, corrected = run(trans, rot)
+        if not (corrected and self.mirror_average):
             return t, q
-        mt, mq = mirror(*run(*mirror(trans, rot)))
+        mt, mq = mirror(*run(*mirror(trans, rot))[:2])
         return 0.5 * (t + mt), quat_slerp(q, mq, 0.5)
 
     def _fill(self, motion: Motion, known: np.ndarray) -> Motion:
@@ -127,7 +128,8 @@ class LearnedHeads:
         coords = (T - 1) - step * np.arange(N)[::-1]
         gt, gq = frames_at(motion.root_translation, motion.rotations[:, :22], coords)
         need = int(np.ceil(n / step - 1e-9)) + 1
-        nt, nq = self._symmetric(lambda t, q: extend_frames(self.net, bool(self.gates.get("extend")), t, q, need), gt, gq)
+        learned = self.learned_for("extend")
+        nt, nq = self._symmetric(lambda t, q: (*extend_frames(self.net, learned, t, q, need), learned), gt, gq)
         allt, allq = np.concatenate([gt, nt]), np.concatenate([gq, nq])
         st, sq = frames_at(allt, allq, (N - 1) + np.arange(1, n + 1) / step)
         rot_new = np.repeat(motion.rotations[-1:], n, 0).copy()

@@ -147,13 +147,14 @@ def _apply(net: CorrectionDecoder | None, task: str, ex: Example, basis: np.ndar
 
 
 def fill_runs(net: CorrectionDecoder | None, gates: dict, trans: np.ndarray, rot: np.ndarray,
-              known: np.ndarray, fps: float = MODEL_FPS) -> tuple[np.ndarray, np.ndarray]:
+              known: np.ndarray, fps: float = MODEL_FPS) -> tuple[np.ndarray, np.ndarray, bool]:
     """Fill the interior unknown runs of ``trans (T, 3)``, ``rot (T, 22, 4)`` of a clip at ``fps``
-    (known frames copied)."""
+    (known frames copied). Returns the filled arrays and whether any run got the learned correction."""
     known = np.asarray(known, bool)
     T = len(known)
     out_t, out_q = np.array(trans, float), np.array(rot, float)
     keys = np.flatnonzero(known)
+    corrected = False
     # bands, context and base curves (without a decoder only the base curves are used)
     cfg = net.cfg if net is not None else DecoderConfig()
     K, context, stride, rel = cfg.basis, cfg.context, cfg.gap_stride, cfg.relative_rotations
@@ -187,7 +188,8 @@ def fill_runs(net: CorrectionDecoder | None, gates: dict, trans: np.ndarray, rot
             task, use = "blocking", blocking_corrected(net, gates, s, e, fps)
         t, q = _apply(net if use else None, task, ex, gap_basis(e - s, K))
         out_t[a:b + 1], out_q[a:b + 1] = t, q
-    return out_t, out_q
+        corrected |= use
+    return out_t, out_q, corrected
 
 
 def extend_frames(net: CorrectionDecoder | None, gate: bool, trans: np.ndarray, rot: np.ndarray, n: int,

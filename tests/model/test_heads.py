@@ -95,7 +95,8 @@ def test_fill_mask_covers_runs_in_several_windows():
     known[-1] = True
     tr = m.root_translation.copy()
     tr[~known] = 9.0
-    ft, _ = fill_runs(None, {}, tr, m.rotations[:, :22], known)
+    ft, _, corrected = fill_runs(None, {}, tr, m.rotations[:, :22], known)
+    assert not corrected
     assert np.abs(ft[~known] - m.root_translation[~known]).max() < 0.5  # every run generated
     assert unknown_runs(np.array([1, 0, 0, 1, 0, 1], bool)) == [(1, 2), (4, 4)]
 
