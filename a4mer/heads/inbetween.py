@@ -7,13 +7,13 @@ and first-order beyond, ``DecoderConfig.gap_velocity_orders``; above 45 fps thos
 clip's own Hermite, uncorrected, ``prediction.SECOND_ORDER_MAX_FPS``; blocking: Catmull-Rom through
 the keys, what Blender's auto handles give), the MLPs read the context sampled at 30 fps (the model
 rate) and their smooth correction is evaluated at the clip's frames. Extension runs on a 30 fps
-grid anchored at the last input frame and is mapped back to the caller's frames by interpolation. Every frame that is not
-generated is copied unchanged from the input. Body joints 0-21 are generated; other joints (hands,
-face) are slerped between the keys (held when extending). With a decoder, each answer is the average of
-the clip's and its mirror image's (mirrored back): the MLPs were trained on mirrored copies too, and
-averaging both predictions lowered the error on held-out clips of every source (30-frame gaps 0.523 ->
-0.509 x Hermite, blocking every 10 frames 0.712 -> 0.688, 1 s extension 0.492 -> 0.484 x constant
-velocity).
+grid anchored at the last input frame and is mapped back to the caller's frames by interpolation.
+Every frame that is not generated is copied unchanged from the input. Body joints 0-21 are
+generated; other joints (hands, face) are slerped between the keys (held when extending). Where the
+learned correction is used, each answer is the average of the clip's and its mirror image's
+(mirrored back): the MLPs were trained on mirrored copies too, and averaging both predictions
+lowered the error on held-out clips of every source (30-frame gaps 0.523 -> 0.509 x Hermite,
+blocking every 10 frames 0.712 -> 0.688, 1 s extension 0.492 -> 0.484 x constant velocity).
 
 Heads file: ``heads.safetensors`` with the decoder weights and metadata ``format`` ("a4mer-heads"),
 ``config`` (DecoderConfig JSON), ``gates`` (JSON: task -> whether the learned correction is used;

@@ -50,8 +50,7 @@ def gap_mlp_on(gates: dict, band: str) -> bool:
 def gap_velocity_order(cfg: DecoderConfig, missing: int, fps: float) -> int:
     """Order of the key velocities of the base curve of a gap of ``missing`` frames (30 fps) in a clip
     at ``fps``: its band's (``DecoderConfig.gap_velocity_orders``), but 1 above ``SECOND_ORDER_MAX_FPS``."""
-    order = cfg.velocity_order(cfg.gap_task(missing))
-    return 1 if fps > SECOND_ORDER_MAX_FPS else order
+    return 1 if fps > SECOND_ORDER_MAX_FPS else cfg.velocity_order(cfg.gap_task(missing))
 
 
 def gap_corrected(net: CorrectionDecoder | None, gates: dict, missing: int, fps: float = MODEL_FPS) -> bool:

@@ -130,22 +130,16 @@ def test_classical_curves_are_computed_at_the_clips_own_rate(fps):
     assert quat_angle(a.rotations[:, :22], b.rotations[:, :22]).max() < 1e-6
 
 
-def _accelerating(fps):
-    """Two seconds at ``fps`` of a root path and joint angles with constant acceleration."""
-    T = int(2 * fps)
-    t = np.arange(T) / fps
-    trans = np.stack([0.3 * t + 0.8 * t ** 2, -0.2 * t ** 2, 0.9 + 0.1 * t], 1)
-    axes = np.random.default_rng(0).normal(size=(24, 3))
-    axes /= np.linalg.norm(axes, axis=1, keepdims=True)
-    rot = axis_angle_to_quat((0.4 * t + 1.5 * t ** 2)[:, None, None] * axes[None])
-    return Motion(fps=fps, root_translation=trans, rotations=rot)
-
-
 def test_short_gaps_reproduce_constant_acceleration():
     """Short gaps (up to 12 frames at 30 fps) take key velocities from second-order differences: a
     root path and joint angles with constant acceleration are then filled exactly, where one-frame
     differences (the issue's Hermite) lag by half a frame."""
-    m = _accelerating(30.0)
+    t = np.arange(60) / 30.0
+    trans = np.stack([0.3 * t + 0.8 * t ** 2, -0.2 * t ** 2, 0.9 + 0.1 * t], 1)
+    axes = np.random.default_rng(0).normal(size=(24, 3))
+    axes /= np.linalg.norm(axes, axis=1, keepdims=True)
+    rot = axis_angle_to_quat((0.4 * t + 1.5 * t ** 2)[:, None, None] * axes[None])
+    m = Motion(fps=30.0, root_translation=trans, rotations=rot)
     s, e = 24, 33  # 8 missing frames: band gap0 (order 2)
     out = LearnedHeads(None).fill_gap(m, s, e)
     np.testing.assert_allclose(out.root_translation, m.root_translation, atol=1e-9)
