@@ -93,9 +93,9 @@ def measure(clips, heads) -> list[dict]:
 
 
 def _label(source: str) -> str:
-    """Table label of a ``--files`` entry: its ``NAME=`` prefix, else the file name of its pattern."""
-    name, _, pat = source.rpartition("=")
-    return name or Path(pat).name
+    """Table label of a ``--files`` entry: its ``NAME=`` prefix, else the file names of its patterns."""
+    name, _, pats = source.rpartition("=")
+    return name or ",".join(Path(p).name for p in pats.split(","))
 
 
 def _files(source: str) -> list[str]:
@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.time()
     heads = default_heads()
     rows, n = [], 0
-    for pat in a.files:  # one source per pattern
+    for pat in a.files:  # one source per entry
         files = _files(pat)[:a.max_clips]
         if not files:
             raise SystemExit(f"no file matches {pat}")
