@@ -241,20 +241,30 @@ class A4Mer:
                 "motif_tokens": motif_tokens.astype(np.float32), "motif_spans": mspans.reshape(-1, 2),
                 "clip_embedding": tokens.mean(0).astype(np.float32)}
 
+    def _heads(self, method: str):
+        if method == "heads":
+            from .heads.inbetween import heads_for
+            return heads_for(self)
+        if method == "tokens":
+            from .heads.token_heads import load_token_heads
+            return load_token_heads(model=self)
+        raise A4merError(f"method must be 'heads' or 'tokens', got {method!r}")
+
     def inbetween(self, motion: Any, start: int | None = None, end: int | None = None,
-                  keys: list[int] | None = None) -> Any:
+                  keys: list[int] | None = None, method: str = "heads") -> Any:
         """Frames strictly between ``start`` and ``end`` (input frame indices) generated from the rest
         of the clip, or with ``keys`` every gap between those key frames in one pass (blocking).
-        Keys and frames outside the gaps are copied unchanged; same length, fps and skeleton."""
-        from .heads.inbetween import heads_for
-        heads = heads_for(self)
+        Keys and frames outside the gaps are copied unchanged; same length, fps and skeleton.
+        ``method``: "heads" (the learned correction of the classical curve, the default) or "tokens"
+        (the token route: predicted A4Mer tokens, decoded; single gaps only)."""
+        heads = self._heads(method)
         if keys is not None:
             return heads.inbetween_keys(motion, keys)
         if start is None or end is None:
             raise A4merError("inbetween needs start and end frames, or keys")
         return heads.inbetween(motion, start, end)
 
-    def extend(self, motion: Any, n: int) -> Any:
-        """``motion`` followed by ``n`` generated frames at its own fps (input frames unchanged)."""
-        from .heads.inbetween import heads_for
-        return heads_for(self).extend_clip(motion, n)
+    def extend(self, motion: Any, n: int, method: str = "heads") -> Any:
+        """``motion`` followed by ``n`` generated frames at its own fps (input frames unchanged);
+        ``method`` as in :meth:`inbetween`."""
+        return self._heads(method).extend_clip(motion, n)

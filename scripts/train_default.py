@@ -4,8 +4,10 @@ Data: the Bandai-Namco datasets 1 and 2 and the CMU dance set, training split, w
 mirroring and one random playback-speed variant (0.7-1.4x) per clip; HDM05 stays out (it is the
 cross-dataset evaluation). Then (unless ``--heads-minutes 0``) the in-betweening / extension heads are
 trained by scripts/train_heads.py (25 min; Bandai + CMU dance, HDM05's training actors only validate)
-and written to a4mer/assets/heads.safetensors. Run (about 77 minutes on 2 shared cores: ~5 min
-data, 40 min optimisation, mining and export, ~26 min heads):
+and written to a4mer/assets/heads.safetensors, and (unless ``--token-minutes 0``) the token route
+(decoder + masked-segment predictor on the new model's tokens) by scripts/train_token_heads.py (6 min
+of fitting, ~2 min of encoding) into a4mer/assets/token_heads.safetensors. Run (about 85 minutes on 2
+shared cores: ~5 min data, 40 min optimisation, mining and export, ~26 min heads, ~8 min token route):
 
     nice -n 10 .venv/bin/python scripts/train_default.py --data /work/cache/prepared --out /work/cache/default_run
 
@@ -77,6 +79,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="train the heads afterwards for this many minutes (0: skip)")
     p.add_argument("--heads-out", default=str(Path(DEFAULT_BUNDLE).parent / "heads.safetensors"),
                    help="where to write the heads file")
+    p.add_argument("--token-minutes", type=float, default=6.0,
+                   help="then train the token route (decoder + predictor) for this many minutes (0: skip)")
+    p.add_argument("--token-out", default=str(Path(DEFAULT_BUNDLE).parent / "token_heads.safetensors"),
+                   help="where to write the token heads file")
     p.add_argument("--export-only", action="store_true",
                    help="no training: re-mine the vocabulary of the finished run in --out with this script's "
                         "motif settings and write the bundle")
@@ -102,14 +108,19 @@ def main(argv: list[str] | None = None) -> int:
     size = Path(a.bundle).stat().st_size
     print(f"bundle {a.bundle}: {size / 1e6:.2f} MB, model {model.model_hash}, vocab {model.vocab.hash}, "
           f"{model.vocab.k} codes, {len(model.vocab.patterns)} patterns; total {time.time() - t0:.0f} s")
-    if a.heads_minutes > 0:
-        import subprocess
-        cmd = [sys.executable, str(Path(__file__).resolve().parent / "train_heads.py"), "--data", a.data,
-               "--out", a.heads_out, "--minutes", str(a.heads_minutes)]
-        print("training the heads:", " ".join(cmd), flush=True)
+    import subprocess
+    here = Path(__file__).resolve().parent
+    for what, minutes, cmd in (
+            ("heads", a.heads_minutes, [str(here / "train_heads.py"), "--data", a.data, "--out", a.heads_out]),
+            ("token route", a.token_minutes, [str(here / "train_token_heads.py"), "--data", a.data, "--out", a.token_out,
+                                              "--model", a.bundle])):
+        if minutes <= 0:
+            continue
+        cmd = [sys.executable, *cmd, "--minutes", str(minutes)]
+        print(f"training the {what}:", " ".join(cmd), flush=True)
         rc = subprocess.call(cmd)
         if rc != 0:
-            print(f"heads training failed (exit {rc})", file=sys.stderr)
+            print(f"{what} training failed (exit {rc})", file=sys.stderr)
             return rc
     print(f"total {time.time() - t0:.0f} s")
     return 0

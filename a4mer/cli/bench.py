@@ -28,6 +28,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--windows-per-clip", type=int, default=8,
                    help="at most this many non-overlapping windows per clip and setting (more: more windows from long clips)")
     p.add_argument("--heads", default="auto", help="learned heads file (.safetensors), 'auto' (bundled) or 'none'")
+    p.add_argument("--tokens", default="auto", help="token heads file (the token route: predicted A4Mer tokens, "
+                   "decoded), 'auto' (bundled, when present) or 'none'")
     p.add_argument("--tasks", default="inbetween,blocking,extension", help="comma list of tasks")
     p.add_argument("--doc", default=None, help="markdown file whose '## Heads I' section is (re)written")
     p.add_argument("--cold", action="store_true", help="also time the CLI from a cold start (subprocess)")
@@ -110,6 +112,16 @@ def _learned(spec: str):
     return [shipped, ungated]
 
 
+def _token_route(spec: str):
+    if spec == "none":
+        return []
+    from ..heads.token_heads import find_token_heads, load_token_heads
+    path = find_token_heads() if spec == "auto" else Path(spec)
+    if path is None:
+        return []
+    return [load_token_heads(path)]
+
+
 def _cold_cli(clip, out: Path) -> dict:
     """Seconds of ``a4mer inbetween`` and ``a4mer extend`` run as fresh processes on ``clip``."""
     import subprocess
@@ -169,7 +181,8 @@ def run(args: argparse.Namespace) -> int:
     ds = set(args.datasets.split(",")) if args.datasets else None
     t0 = time.perf_counter()
     clips = load_clips(data, args.split, ds, args.max_clips)
-    methods = _learned(args.heads) + baseline_methods()
+    learned = _learned(args.heads) + _token_route(args.tokens)
+    methods = learned + baseline_methods()
     icfg = InbetweenConfig(windows_per_clip=args.windows_per_clip)
     ecfg = ExtensionConfig(windows_per_clip=args.windows_per_clip)
     counts = {}
@@ -188,7 +201,7 @@ def run(args: argparse.Namespace) -> int:
     if "extension" in tasks:
         results["extension"] = run_extension(clips, methods, ecfg)
     long = max(clips, key=lambda c: c[2].num_frames)[2]
-    results["speed"] = _warm_speed(methods[:2], long)
+    results["speed"] = _warm_speed(learned + [m for m in methods if m.name == "hermite"], long)
     if args.cold:
         results["speed"].update(_cold_cli(long, out))
     results["meta"]["bench_seconds"] = time.perf_counter() - t0

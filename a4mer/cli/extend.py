@@ -16,11 +16,12 @@ import numpy as np
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from ._common import add_load_arguments
+    from .inbetween import HEADS_HELP
     p.add_argument("input", help="clip (npz/bvh/amc)")
     p.add_argument("--frames", type=int, required=True, help="number of frames to add (at the clip's frame rate)")
     p.add_argument("-o", "--output", required=True, help="output .npz")
     p.add_argument("--motif", help="motif id the new frames should perform (see a4mer.heads.motif_conditioned)")
-    p.add_argument("--heads", default="auto", help="heads file, 'auto' (bundled) or 'none' (classical curve)")
+    p.add_argument("--heads", default="auto", help=HEADS_HELP)
     add_load_arguments(p)
 
 

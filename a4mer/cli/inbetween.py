@@ -27,17 +27,28 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", required=True, help="output .npz")
     p.add_argument("--motif", help="motif id the generated span(s) should perform (the prototype of that motif of "
                    "the installed model's vocabulary, adapted to the keys; see a4mer.heads.motif_conditioned)")
-    p.add_argument("--heads", default="auto", help="heads file, 'auto' (bundled) or 'none' (classical curve)")
+    p.add_argument("--heads", default="auto", help=HEADS_HELP)
     add_load_arguments(p)
 
 
+HEADS_HELP = ("heads: 'auto' (the bundled learned correction of the classical curve), 'none' (the classical "
+              "curve), 'tokens' (the bundled token route: predicted A4Mer tokens, decoded; a research baseline, "
+              "see docs/benchmarks.md) or a heads / token heads file")
+
+
 def resolve_heads(spec: str):
-    """LearnedHeads from --heads: 'auto' (bundled, else classical), 'none' (classical) or a path."""
+    """LearnedHeads from --heads: 'auto' (bundled, else classical), 'none' (classical), 'tokens' (the
+    bundled token route) or a path to a heads or token heads file."""
     from ..heads.inbetween import TASKS, LearnedHeads, default_heads, load_heads
+    from ..heads.token_heads import is_token_heads_file, load_token_heads
     if spec == "auto":
         return default_heads()
     if spec == "none":
         return LearnedHeads(None, {t: False for t in TASKS}, name="classical")
+    if spec == "tokens":
+        return load_token_heads()
+    if is_token_heads_file(spec):
+        return load_token_heads(spec)
     return load_heads(spec)
 
 
