@@ -10,7 +10,8 @@
 - **Extension**: the last atoms of the clip are encoded; the predictor appends one masked segment at
   a time and gives its token and length (autoregressive next token + segment length); the decoder
   turns the tokens into poses from the last input frame on, and the offset at that frame fades out
-  over ``SEAM_FADE_S`` so the seam is continuous.
+  over ``SEAM_FADE_S`` so the seam is continuous (the root's velocity and yaw rate too: they start at
+  the input's and fade into the decoded ones).
 
 The shipped :class:`~a4mer.heads.inbetween.LearnedHeads` (a learned correction of the classical
 curve) beat this route on every benchmark row (docs/benchmarks.md), so they stay the default; this
@@ -35,8 +36,8 @@ from ..motion import Motion
 from . import baselines as BL
 from .inbetween import LearnedHeads
 from .token_net import TokenNet, TokenNetConfig
-from .token_pose import heading
 from .token_pose import compose as compose_pose
+from .token_pose import heading, pose_vectors
 
 FORMAT = "a4mer-token-heads"
 #: seconds over which the offset between the last input frame and the decoded pose fades out
@@ -199,9 +200,13 @@ class TokenHeads(LearnedHeads):
         pose = self._decode(torch.stack(toks), torch.tensor(st, dtype=torch.float32),
                             torch.tensor(ln, dtype=torch.float32), t_last + np.arange(n + 1) / fps)
         q_last, t_last_xyz = motion.rotations[-1, :22], motion.root_translation[-1]
-        tr, q = compose_pose(pose, fps, heading(q_last[None, 0])[0], t_last_xyz[:2])
         tau = np.arange(n + 1) / fps / SEAM_FADE_S
         f = np.where(tau < 1.0, 1.0 - tau * tau * (3.0 - 2.0 * tau), 0.0)[:, None]
+        # the root's planar velocity and yaw rate start at the input's and fade into the decoded ones
+        k = min(T, 3)
+        seen = pose_vectors(motion.root_translation[-k:], motion.rotations[-k:, :22], fps)[-1]
+        pose[:, 133:136] += f * (seen[133:136] - pose[0, 133:136])
+        tr, q = compose_pose(pose, fps, heading(q_last[None, 0])[0], t_last_xyz[:2])
         # the root orientation's offset fades out; the local joints and the pelvis height keep theirs
         # (rest-pose conventions and actor sizes differ between sources and show as constant offsets)
         g = np.ones((n + 1, 22, 1))

@@ -143,3 +143,24 @@ def test_token_heads_files_are_checked(tmp_path, token_heads):
     from a4mer.heads.token_heads import TokenHeads
     with pytest.raises(A4merError, match="trained on the tokens of model"):
         TokenHeads(again.token_net, token_heads.model, {"encoder_hash": "0" * 16})
+
+
+def test_token_training_learns_on_real_clips(clip, token_heads):
+    """A few seconds of fitting on real clips lowers both the decoder and the predictor loss."""
+    import torch
+
+    from a4mer.heads.token_net import TokenNet, TokenNetConfig
+    from a4mer.heads.token_train import TokenTrainConfig, collect, evaluate, fit_stats, train
+    m = clip.body()
+    clips = [("walk", m.root_translation, m.rotations[:, :22])]
+    data = collect(token_heads.model, clips)  # the clip and its mirror image
+    assert len(data.frame_seg) == 2 * m.num_frames and np.isfinite(data.tokens).all()
+    cfg = TokenTrainConfig(minutes=0.08, frames_per_step=128, windows_per_step=4)
+    torch.manual_seed(cfg.seed)
+    untrained = TokenNet(TokenNetConfig())
+    fit_stats(untrained, data)
+    before = evaluate(untrained, data, cfg)
+    net, summary = train(data, cfg, log=lambda msg: None)
+    assert summary["steps"] > 10
+    assert summary["train"]["mpjpe_mm"] < 0.7 * before["mpjpe_mm"]
+    assert summary["train"]["token"] < before["token"]
