@@ -19,7 +19,7 @@ import torch
 from ..geometry import quat_identity
 from ..motion import Motion
 from .token_net import TokenNet, TokenNetConfig
-from .token_pose import POSE_DIM, pose_vectors
+from .token_pose import pose_vectors
 from .torch_geom import fk_rotmat
 from .windows import mirror
 
