@@ -164,3 +164,15 @@ def test_token_training_learns_on_real_clips(clip, token_heads):
     assert summary["steps"] > 10
     assert summary["train"]["mpjpe_mm"] < 0.7 * before["mpjpe_mm"]
     assert summary["train"]["token"] < before["token"]
+
+
+def test_short_token_gaps_meet_the_keys_in_velocity_too(clip, token_heads):
+    """Gaps up to C1_MAX_S are bent to the keys' velocities as well: no kink at either key (the joints'
+    second differences there stay like the input's), while longer gaps meet the keys in pose only."""
+    from a4mer.heads.token_heads import C1_MAX_S
+    s, e = 50, 61  # 10 missing frames, 0.33 s
+    assert (e - s - 1) / clip.fps <= C1_MAX_S
+    j = _joints(token_heads.inbetween(clip, s, e))
+    acc = np.linalg.norm(j[2:] - 2 * j[1:-1] + j[:-2], axis=-1).max(-1)  # (T-2,) at frames 1..T-2
+    typical = np.linalg.norm(np.diff(_joints(clip), 2, axis=0), axis=-1).max(-1)
+    assert max(acc[s - 1], acc[e - 1]) < 3 * np.percentile(typical, 90)
