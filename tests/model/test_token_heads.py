@@ -175,4 +175,4 @@ def test_short_token_gaps_meet_the_keys_in_velocity_too(clip, token_heads):
     j = _joints(token_heads.inbetween(clip, s, e))
     acc = np.linalg.norm(j[2:] - 2 * j[1:-1] + j[:-2], axis=-1).max(-1)  # (T-2,) at frames 1..T-2
     typical = np.linalg.norm(np.diff(_joints(clip), 2, axis=0), axis=-1).max(-1)
-    assert max(acc[s - 1], acc[e - 1]) < 3 * np.percentile(typical, 90)
+    assert max(acc[s - 1], acc[e - 1]) < 1.5 * np.percentile(typical, 90)  # 0.6 x when written, 1.8 x with the linear bend
