@@ -20,7 +20,7 @@ from ..geometry import quat_identity
 from ..motion import Motion
 from .token_net import TokenNet, TokenNetConfig
 from .token_pose import pose_vectors
-from .torch_geom import fk_rotmat
+from .torch_geom import fk_rotmat, rot6d_to_rotmat
 from .windows import mirror
 
 SAMPLE_FPS = 30.0
@@ -112,17 +112,9 @@ def collect(model, clips, use_mirror: bool = True, progress=None) -> TokenData:
     return TokenData.concat(parts)
 
 
-def rot6d_to_rotmat_t(r: torch.Tensor) -> torch.Tensor:
-    """(..., 6) (first two columns) -> (..., 3, 3) by Gram-Schmidt (torch)."""
-    a, b = r[..., :3], r[..., 3:]
-    x = torch.nn.functional.normalize(a, dim=-1)
-    y = torch.nn.functional.normalize(b - (x * b).sum(-1, keepdim=True) * x, dim=-1)
-    return torch.stack([x, y, torch.cross(x, y, dim=-1)], -1)
-
-
 def pose_joints(pose: torch.Tensor) -> torch.Tensor:
     """Joint positions (N, 22, 3) m of heading-free pose vectors (N, POSE_DIM): pelvis at (0, 0, height)."""
-    mats = rot6d_to_rotmat_t(pose[:, :132].reshape(-1, 22, 6))
+    mats = rot6d_to_rotmat(pose[:, :132].reshape(-1, 22, 6))
     root = torch.zeros(len(pose), 3, dtype=pose.dtype, device=pose.device)
     root[:, 2] = pose[:, 132]
     return fk_rotmat(mats, root)

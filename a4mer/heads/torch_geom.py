@@ -41,6 +41,15 @@ def quat_to_rotmat(q: torch.Tensor) -> torch.Tensor:
     return m.reshape(q.shape[:-1] + (3, 3))
 
 
+def rot6d_to_rotmat(r: torch.Tensor) -> torch.Tensor:
+    """6D rotations ``(..., 6)`` (the first two matrix columns, as ``a4mer.geometry.rotmat_to_rot6d``)
+    to ``(..., 3, 3)`` by Gram-Schmidt."""
+    x = torch.nn.functional.normalize(r[..., :3], dim=-1)
+    b = r[..., 3:]
+    y = torch.nn.functional.normalize(b - (x * b).sum(-1, keepdim=True) * x, dim=-1)
+    return torch.stack([x, y, torch.cross(x, y, dim=-1)], -1)
+
+
 def fk(rot: torch.Tensor, trans: torch.Tensor) -> torch.Tensor:
     """Positions ``(..., 22, 3)`` of SMPL joints 0-21 from local wxyz ``rot (..., 22, 4)`` and pelvis
     ``trans (..., 3)`` on the neutral SMPL skeleton."""
