@@ -48,8 +48,8 @@ CROSSFADE_S = 0.2
 #: a shorter gap is masked over this many seconds centred on it, so that it lies inside one predicted
 #: segment, away from the seams between segments (5-frame gaps: 7.8 -> 3.5 x Hermite on Bandai)
 MIN_MASKED_S = 1.0
-#: gaps up to this many seconds meet the keys in pose and velocity (:func:`_bend_c1`), longer ones in
-#: pose (:func:`_bend`): on held-out clips (30 per data set, x Hermite, linear / C1 bend) 5-frame gaps
+#: gaps up to this many seconds meet the keys in pose and velocity (:func:`_bend`), longer ones in
+#: pose only: on held-out clips (30 per data set, x Hermite, linear / C1 bend) 5-frame gaps
 #: 3.46 / 1.29 (Bandai 2), 2.46 / 1.03 (CMU dance), 6.18 / 1.88 (HDM05); 15 frames 1.37 / 1.11, 1.77 /
 #: 1.13, 3.36 / 1.93; 30 frames 0.80 / 1.11, 1.25 / 1.10, 2.08 / 2.33; 120 frames Bandai 0.49 / 1.07
 #: (a velocity offset spread over a long gap by the cubic overshoots)
@@ -58,30 +58,24 @@ C1_MAX_S = 0.5
 EXTEND_CONTEXT_S = 6.0
 
 
-def _bend(trans: np.ndarray, rot: np.ndarray, key_a: tuple[np.ndarray, np.ndarray],
-          key_b: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Decoded span ``trans (N, 3)``, ``rot (N, 22, 4)`` from key a to key b (both included) bent to
-    meet both keys exactly: offsets at the ends blended linearly in time."""
-    w = np.linspace(0.0, 1.0, len(trans))[:, None]
-    da, db = BL.rel_log(rot[0], key_a[1]), BL.rel_log(rot[-1], key_b[1])  # (22, 3)
-    q = BL.rel_exp(rot, (1 - w[:, :, None]) * da + w[:, :, None] * db)
-    t = trans + (1 - w) * (key_a[0] - trans[0]) + w * (key_b[0] - trans[-1])
-    return t, q
-
-
-def _bend_c1(trans: np.ndarray, rot: np.ndarray, true_t: np.ndarray, true_q: np.ndarray, i: int, j: int
-             ) -> tuple[np.ndarray, np.ndarray]:
+def _bend(trans: np.ndarray, rot: np.ndarray, true_t: np.ndarray, true_q: np.ndarray, i: int, j: int,
+          velocity: bool) -> tuple[np.ndarray, np.ndarray]:
     """Frames ``i+1 .. j-1`` of the decoded span ``trans (N, 3)``, ``rot (N, 22, 4)`` bent to meet the
-    clip (``true_t``, ``true_q``, known at ``.. i`` and ``j ..``) at both keys in pose and velocity:
-    the offsets clip - decoded are known beside the gap and are filled across it by the cubic Hermite
-    (key velocities from the neighbouring frames, as the baseline's)."""
+    clip (``true_t``, ``true_q``, known at ``.. i`` and ``j ..``) at both keys exactly. The offsets
+    clip - decoded (translation; rotation vectors per joint) at the keys are blended linearly in time
+    across the gap, or with ``velocity`` filled by the cubic Hermite (key velocities of the offsets
+    from the neighbouring frames, as the baseline's), so the keys' velocities are met too."""
     known = np.r_[0:i + 1, j:len(trans)]
     dt, dr = np.zeros_like(trans), np.zeros(rot.shape[:-1] + (3,))
     dt[known] = true_t[known] - trans[known]
     dr[known] = BL.rel_log(rot[known], true_q[known])
     n = j - i
-    ot = BL._segment(dt[i], dt[j], BL.key_velocity(dt, i, -1, 1), BL.key_velocity(dt, j, 1, 1), n)
-    orr = BL._segment(dr[i], dr[j], BL.key_velocity(dr, i, -1, 1), BL.key_velocity(dr, j, 1, 1), n)
+    if velocity:
+        ot = BL._segment(dt[i], dt[j], BL.key_velocity(dt, i, -1, 1), BL.key_velocity(dt, j, 1, 1), n)
+        orr = BL._segment(dr[i], dr[j], BL.key_velocity(dr, i, -1, 1), BL.key_velocity(dr, j, 1, 1), n)
+    else:
+        w = np.arange(1, n)[:, None] / n
+        ot, orr = (1 - w) * dt[i] + w * dt[j], (1 - w[:, :, None]) * dr[i] + w[:, :, None] * dr[j]
     return trans[i + 1:j] + ot, BL.rel_exp(rot[i + 1:j], orr)
 
 
@@ -112,11 +106,10 @@ class TokenHeads(LearnedHeads):
         return False
 
     # ---- pieces ------------------------------------------------------------------------------
-    def _encode(self, motion: Motion, bounds: np.ndarray, span: tuple[int, int]):
+    def _encode(self, arrays: dict, bounds: np.ndarray, span: tuple[int, int]):
         """Segment-encoder tokens (S, D), starts and lengths (S,) s from the window start of the
-        window ``span`` of ``motion`` cut at ``bounds`` (model frames)."""
+        window ``span`` of a clip's frame ``arrays`` (model rate) cut at ``bounds`` (model frames)."""
         from ..data.windows import collate
-        _, _, _, arrays = self.model._prepare(motion)
         batch = collate([arrays], [bounds], [span], self.model.fps).to(self.model.device)
         with torch.no_grad():
             tok = self.model.net.encode(batch)["atom_seg_tokens"][0].float().cpu()
@@ -177,10 +170,10 @@ class TokenHeads(LearnedHeads):
         fps = motion.fps
         bt, bq = BL.fill_gap(motion.root_translation, motion.rotations, s, e, "hermite")
         canvas = motion.with_(root_translation=bt, rotations=bq)
-        _, _, b_model, _ = self.model._prepare(canvas)
+        _, _, b_model, arrays = self.model._prepare(canvas)
         bounds, first, end = self._gap_bounds(b_model, s / fps, e / fps)
         i, j = self._window(bounds, first, end)
-        tok, starts, lens = self._encode(canvas, bounds, (i, j))
+        tok, starts, lens = self._encode(arrays, bounds, (i, j))
         mask = torch.zeros(j - i, dtype=torch.bool)
         mask[first - i:end - i] = True
         with torch.no_grad():
@@ -192,11 +185,7 @@ class TokenHeads(LearnedHeads):
         tr, q = compose_pose(pose, fps, heading(motion.rotations[a:a + 1, 0])[0], motion.root_translation[a, :2])
         ks, ke = s - a, e - a
         true_t, true_q = motion.root_translation[frames], motion.rotations[frames, :22]
-        if (e - s - 1) / fps <= C1_MAX_S:
-            gt, gq = _bend_c1(tr, q, true_t, true_q, ks, ke)
-        else:
-            gt, gq = _bend(tr[ks:ke + 1], q[ks:ke + 1], (true_t[ks], true_q[ks]), (true_t[ke], true_q[ke]))
-            gt, gq = gt[1:-1], gq[1:-1]
+        gt, gq = _bend(tr, q, true_t, true_q, ks, ke, velocity=(e - s - 1) / fps <= C1_MAX_S)
         out_t, out_q = np.array(bt), np.array(bq)
         out_t[s + 1:e], out_q[s + 1:e, :22] = gt, gq
         return motion.with_(root_translation=out_t, rotations=out_q)
@@ -209,12 +198,12 @@ class TokenHeads(LearnedHeads):
         r, d, cfg = self.model.fps, self.model.config.data, self.token_net.cfg
         a = max(0, T - int(round(EXTEND_CONTEXT_S * fps)))
         ctx = motion.slice(a, T)
-        _, _, b_model, _ = self.model._prepare(ctx)
+        _, _, b_model, arrays = self.model._prepare(ctx)
         S = len(b_model) - 1
         i = S - 1
         while i > 0 and b_model[S] - b_model[i - 1] <= d.window_frames and S - i < d.max_segments // 2:
             i -= 1
-        tok, starts, lens = self._encode(ctx, b_model, (i, S))
+        tok, starts, lens = self._encode(arrays, b_model, (i, S))
         t_last = (T - 1 - a) / fps - b_model[i] / r  # last input frame, s from the window start
         t_stop = t_last + n / fps
         toks, st, ln = list(tok), list(starts.tolist()), list(lens.tolist())

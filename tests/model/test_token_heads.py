@@ -96,8 +96,8 @@ def test_token_decoder_reads_what_the_tokens_hold(clip, token_heads):
     import torch
     m = clip.body()
     model = token_heads.model
-    _, _, b_model, _ = model._prepare(m)
-    tok, starts, lens = token_heads._encode(m, b_model, (0, len(b_model) - 1))
+    _, _, b_model, arrays = model._prepare(m)
+    tok, starts, lens = token_heads._encode(arrays, b_model, (0, len(b_model) - 1))
     pose = token_heads._decode(tok, starts, lens, np.arange(m.num_frames) / m.fps)
     truth = pose_vectors(m.root_translation, m.rotations, m.fps)
     from a4mer.heads.token_train import pose_joints
