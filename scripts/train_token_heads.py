@@ -33,7 +33,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(a.threads)
     from a4mer.heads.token_heads import TokenHeads
     from a4mer.heads.token_train import TokenTrainConfig, collect, train
-    from a4mer.heads.train import TrainConfig, load_manifest_clips, validation_set_of
+    from a4mer.heads.train import load_manifest_clips, validation_set_of
     from a4mer.model import A4Mer
 
     def log(msg: str) -> None:
@@ -44,7 +44,7 @@ def main(argv=None) -> int:
     t0 = time.time()
     train_clips = load_manifest_clips(a.data, {"bandai1", "bandai2", "cmu-dance"}, "train",
                                       where=lambda r: validation_set_of(r, val_actors) is None)
-    data = collect(model, train_clips, source_weights=TrainConfig().source_weights)
+    data = collect(model, train_clips)
     log(f"{len(train_clips)} training clips (+ mirror images): {len(data.tokens)} segments, "
         f"{len(data.frame_seg)} frames, encoded in {time.time() - t0:.0f} s")
     val = {}

@@ -47,8 +47,7 @@ class TokenData:
     tokens (N, D) float32; seg_window (N,) window index; seg_len (N,) s; seg_start (N,) s from the
     window start; window_first (W + 1,) index of each window's first segment (last: N);
     frame_seg (F,) global segment of each 30 fps frame; frame_u (F,) phase in its segment;
-    frame_pose (F, POSE_DIM) float32 targets; frame_p (F,) / window_p (W,) sampling probabilities
-    (None: uniform)."""
+    frame_pose (F, POSE_DIM) float32 targets."""
 
     tokens: np.ndarray
     seg_window: np.ndarray
@@ -58,27 +57,17 @@ class TokenData:
     frame_seg: np.ndarray
     frame_u: np.ndarray
     frame_pose: np.ndarray
-    frame_p: np.ndarray | None = None
-    window_p: np.ndarray | None = None
 
     @staticmethod
-    def concat(parts: list["TokenData"], weights: np.ndarray | None = None) -> "TokenData":
-        """One :class:`TokenData` of ``parts``; with ``weights`` part k gets the share ``weights[k]``
-        of the frames and of the windows drawn, spread evenly over its own."""
+    def concat(parts: list["TokenData"]) -> "TokenData":
         segs = np.cumsum([0] + [len(p.tokens) for p in parts])
         wins = np.cumsum([0] + [len(p.window_first) - 1 for p in parts])
-        frame_p = window_p = None
-        if weights is not None:
-            w = np.asarray(weights, float) / np.sum(weights)
-            nf, nw = np.array([len(p.frame_seg) for p in parts]), np.diff(wins)
-            frame_p, window_p = np.repeat(w / nf, nf), np.repeat(w / nw, nw)
         return TokenData(np.concatenate([p.tokens for p in parts]),
                          np.concatenate([p.seg_window + w for p, w in zip(parts, wins)]),
                          np.concatenate([p.seg_len for p in parts]), np.concatenate([p.seg_start for p in parts]),
                          np.r_[np.concatenate([p.window_first[:-1] + s for p, s in zip(parts, segs)]), segs[-1]],
                          np.concatenate([p.frame_seg + s for p, s in zip(parts, segs)]),
-                         np.concatenate([p.frame_u for p in parts]), np.concatenate([p.frame_pose for p in parts]),
-                         frame_p, window_p)
+                         np.concatenate([p.frame_u for p in parts]), np.concatenate([p.frame_pose for p in parts]))
 
 
 def as_motion(trans: np.ndarray, rot22: np.ndarray, fps: float = SAMPLE_FPS) -> Motion:
@@ -111,21 +100,16 @@ def clip_token_data(model, trans: np.ndarray, rot22: np.ndarray) -> TokenData:
                      seg, u.astype(np.float32), pose_vectors(trans, rot22, SAMPLE_FPS))
 
 
-def collect(model, clips, use_mirror: bool = True, source_weights=None) -> TokenData:
+def collect(model, clips, use_mirror: bool = True, progress=None) -> TokenData:
     """:class:`TokenData` of ``clips`` [(name, trans (T, 3), rot (T, 22, 4)) at 30 fps] and, with
-    ``use_mirror``, of their mirror images. ``source_weights`` ((dataset prefix, share), ...): each
-    source's share of the frames and windows drawn in training (as the heads', ``clip_weights``);
-    None: every frame alike."""
-    from .train import clip_weights
-    copies = 2 if use_mirror else 1
+    ``use_mirror``, of their mirror images."""
     parts = []
-    for _, tr, q in clips:
+    for k, (_, tr, q) in enumerate(clips):
         for tq in ([(tr, q), mirror(tr, q)] if use_mirror else [(tr, q)]):
             parts.append(clip_token_data(model, *tq))
-    weights = None
-    if source_weights is not None:
-        weights = np.repeat(clip_weights([c[0] for c in clips], [len(c[1]) for c in clips], source_weights), copies)
-    return TokenData.concat(parts, weights)
+        if progress is not None:
+            progress(k + 1, len(clips))
+    return TokenData.concat(parts)
 
 
 def pose_joints(pose: torch.Tensor) -> torch.Tensor:
@@ -220,8 +204,6 @@ def train(data: TokenData, cfg: TokenTrainConfig, ncfg: TokenNetConfig = TokenNe
     fit_stats(net, data)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=1e-4)
     wins_ok = np.flatnonzero(np.diff(data.window_first) >= 2)
-    frame_cdf = None if data.frame_p is None else np.cumsum(data.frame_p) / data.frame_p.sum()
-    win_p = None if data.window_p is None else data.window_p[wins_ok] / data.window_p[wins_ok].sum()
     budget, t0, step = cfg.minutes * 60.0, time.perf_counter(), 0
     while True:
         frac = (time.perf_counter() - t0) / budget
@@ -229,10 +211,9 @@ def train(data: TokenData, cfg: TokenTrainConfig, ncfg: TokenNetConfig = TokenNe
             break
         for g in opt.param_groups:
             g["lr"] = cfg.lr * min(1.0, (step + 1) / 200) * (1.0 - frac)
-        frames = (rng.integers(0, len(data.frame_seg), cfg.frames_per_step) if frame_cdf is None else
-                  np.minimum(np.searchsorted(frame_cdf, rng.random(cfg.frames_per_step)), len(frame_cdf) - 1))
-        ld, sd = decoder_loss(net, decoder_batch(data, frames), cfg.fk_weight)
-        lp, sp = predictor_loss(net, predictor_batch(data, rng.choice(wins_ok, cfg.windows_per_step, p=win_p), rng),
+        ld, sd = decoder_loss(net, decoder_batch(data, rng.integers(0, len(data.frame_seg), cfg.frames_per_step)),
+                              cfg.fk_weight)
+        lp, sp = predictor_loss(net, predictor_batch(data, rng.choice(wins_ok, cfg.windows_per_step), rng),
                                 cfg.length_weight)
         opt.zero_grad()
         (ld + lp).backward()

@@ -176,16 +176,3 @@ def test_short_token_gaps_meet_the_keys_in_velocity_too(clip, token_heads):
     acc = np.linalg.norm(j[2:] - 2 * j[1:-1] + j[:-2], axis=-1).max(-1)  # (T-2,) at frames 1..T-2
     typical = np.linalg.norm(np.diff(_joints(clip), 2, axis=0), axis=-1).max(-1)
     assert max(acc[s - 1], acc[e - 1]) < 1.5 * np.percentile(typical, 90)  # 0.6 x when written, 1.8 x with the linear bend
-
-
-def test_token_training_draws_sources_by_their_shares(clip, token_heads):
-    from a4mer.heads.token_train import collect
-    m = clip.body()
-    long, short = (m.root_translation, m.rotations[:, :22]), (m.root_translation[:60], m.rotations[:60, :22])
-    data = collect(token_heads.model, [("bandai1/a", *long), ("cmu-dance/b", *short)], use_mirror=False,
-                   source_weights=(("bandai", 0.45), ("cmu-dance", 0.25)))
-    n = m.num_frames
-    assert np.isclose(data.frame_p.sum(), 1.0) and np.isclose(data.frame_p[n:].sum(), 0.25 / 0.7)
-    assert np.allclose(data.frame_p[:n], data.frame_p[0])  # even within a clip
-    assert np.isclose(data.window_p.sum(), 1.0)
-    assert collect(token_heads.model, [("x/a", *short)], use_mirror=False).frame_p is None
