@@ -100,15 +100,13 @@ def clip_token_data(model, trans: np.ndarray, rot22: np.ndarray) -> TokenData:
                      seg, u.astype(np.float32), pose_vectors(trans, rot22, SAMPLE_FPS))
 
 
-def collect(model, clips, use_mirror: bool = True, progress=None) -> TokenData:
+def collect(model, clips, use_mirror: bool = True) -> TokenData:
     """:class:`TokenData` of ``clips`` [(name, trans (T, 3), rot (T, 22, 4)) at 30 fps] and, with
     ``use_mirror``, of their mirror images."""
     parts = []
-    for k, (_, tr, q) in enumerate(clips):
+    for _, tr, q in clips:
         for tq in ([(tr, q), mirror(tr, q)] if use_mirror else [(tr, q)]):
             parts.append(clip_token_data(model, *tq))
-        if progress is not None:
-            progress(k + 1, len(clips))
     return TokenData.concat(parts)
 
 
