@@ -176,3 +176,17 @@ def test_short_token_gaps_meet_the_keys_in_velocity_too(clip, token_heads):
     acc = np.linalg.norm(j[2:] - 2 * j[1:-1] + j[:-2], axis=-1).max(-1)  # (T-2,) at frames 1..T-2
     typical = np.linalg.norm(np.diff(_joints(clip), 2, axis=0), axis=-1).max(-1)
     assert max(acc[s - 1], acc[e - 1]) < 1.5 * np.percentile(typical, 90)  # 0.6 x when written, 1.8 x with the linear bend
+
+
+def test_token_answers_are_mirror_symmetric(clip, token_heads):
+    """The answer for the mirror image is the mirror image of the answer (each answer averages both)."""
+    from a4mer.heads.windows import mirror
+    m = clip.body()
+
+    def mir(x):
+        t, q = mirror(x.root_translation, x.rotations[:, :22])
+        return x.with_(root_translation=t, rotations=np.concatenate([q, x.rotations[:, 22:]], 1))
+    for run in (lambda x: token_heads.inbetween(x, 40, 71), lambda x: token_heads.extend_clip(x.slice(0, 90), 30)):
+        a, b = mir(run(m)), run(mir(m))
+        assert np.abs(a.root_translation - b.root_translation).max() < 1e-6
+        assert quat_angle(a.rotations, b.rotations).max() < 1e-5
