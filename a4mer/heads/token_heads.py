@@ -177,7 +177,8 @@ class TokenHeads(LearnedHeads):
         run on the clip's mirror image (mirrored back; the networks were trained on mirror images)."""
         t, q = run(motion)
         mt, mq = mirror(motion.root_translation, motion.rotations[:, :22])
-        bt, bq = mirror(*run(motion.with_(root_translation=mt, rotations=np.concatenate([mq, motion.rotations[:, 22:]], 1))))
+        mirrored = motion.with_(root_translation=mt, rotations=np.concatenate([mq, motion.rotations[:, 22:]], 1))
+        bt, bq = mirror(*run(mirrored))
         return 0.5 * (t + bt), quat_slerp(q, bq, 0.5)
 
     def fill_gap(self, motion: Motion, s: int, e: int) -> Motion:
