@@ -92,14 +92,23 @@ def hermite_batch(trans: np.ndarray, rot: np.ndarray, s: int, e: int, order: int
     """:func:`hermite` of a batch of windows ``trans (B, W, 3)``, ``rot (B, W, J, 4)`` with the same
     keys ``s < e``: returns ``(B, e-s-1, 3)``, ``(B, e-s-1, J, 4)`` (zero velocity at window ends)."""
     lo, hi = max(0, s - order), min(trans.shape[1], e + order + 1)  # the frames the key velocities read
-    trans, rot, s, e = trans[:, lo:hi], rot[:, lo:hi], s - lo, e - lo
-    n = e - s
-    v0, v1 = key_velocity(trans, s, -1, order, 1), key_velocity(trans, e, 1, order, 1)
-    tr = _segment(trans[:, s], trans[:, e], v0, v1, n)  # (n-1, B, 3)
-    q0 = rot[:, s]
-    r = rel_log(q0[:, None], rot)  # (B, W, J, 3), zero at key s
-    w0, w1 = key_velocity(r, s, -1, order, 1), key_velocity(r, e, 1, order, 1)
-    rr = _segment(r[:, s], r[:, e], w0, w1, n)  # (n-1, B, J, 3)
+    return hermite_from_sides(trans[:, lo:s + 1], rot[:, lo:s + 1], trans[:, e:hi], rot[:, e:hi], e - s, order)
+
+
+def hermite_from_sides(bt: np.ndarray, bq: np.ndarray, at: np.ndarray, aq: np.ndarray, n: int, order: int = 1,
+                       step: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Cubic Hermite over the ``n - 1`` frames between key s = ``bt[:, -1]`` and key e = ``at[:, 0]``
+    (``n`` frames apart): ``bt (B, nb, 3)``, ``bq (B, nb, J, 4)`` are samples ending with key s and
+    ``at``, ``aq`` samples starting with key e, ``step`` frames apart; key velocities of ``order``
+    (:func:`key_velocity`) divided by ``step``. Rotations: Hermite of rotation vectors in the tangent
+    space at key s. Returns ``(B, n-1, 3)``, ``(B, n-1, J, 4)``."""
+    i = bt.shape[1] - 1
+    v0, v1 = key_velocity(bt, i, -1, order, 1) / step, key_velocity(at, 0, 1, order, 1) / step
+    tr = _segment(bt[:, i], at[:, 0], v0, v1, n)  # (n-1, B, 3)
+    q0 = bq[:, i]
+    rb, ra = rel_log(q0[:, None], bq), rel_log(q0[:, None], aq)  # (B, nb / na, J, 3), rb zero at key s
+    w0, w1 = key_velocity(rb, i, -1, order, 1) / step, key_velocity(ra, 0, 1, order, 1) / step
+    rr = _segment(rb[:, i], ra[:, 0], w0, w1, n)  # (n-1, B, J, 3)
     return np.moveaxis(tr, 0, 1), rel_exp(q0[:, None], np.moveaxis(rr, 0, 1))
 
 

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from ..geometry import axis_angle_to_quat, lerp_at, quat_apply, quat_conj, quat_mul, quat_unflip, slerp_at
-from .baselines import _segment, hermite_batch, key_velocity, rel_exp, rel_log
+from .baselines import hermite_batch, hermite_from_sides
 from .decoder import CorrectionDecoder, DecoderConfig, extend_basis, gap_basis
 from .layouts import Example, blocking_example, extend_example, gap_example, gap_span, to_canon
 from .windows import MODEL_FPS
@@ -122,11 +122,7 @@ def hermite_at_rate(trans: np.ndarray, rot: np.ndarray, s: int, e: int, lo: int,
     na = min(2, int(np.floor((hi - e) / step + 1e-9)))
     bt, bq = frames_at(trans, rot, s - step * np.arange(nb + 1)[::-1])
     at, aq = frames_at(trans, rot, e + step * np.arange(na + 1))
-    rb, ra = rel_log(rot[s], bq), rel_log(rot[s], aq)  # tangent space of key s
-    n = e - s
-    tr = _segment(trans[s], trans[e], key_velocity(bt, nb, -1) / step, key_velocity(at, 0, 1) / step, n)
-    rr = _segment(rb[nb], ra[0], key_velocity(rb, nb, -1) / step, key_velocity(ra, 0, 1) / step, n)
-    return tr[None], rel_exp(rot[s], rr)[None]
+    return hermite_from_sides(bt[None], bq[None], at[None], aq[None], e - s, 2, step)
 
 
 def _apply(net: CorrectionDecoder | None, task: str, ex: Example, basis: np.ndarray
