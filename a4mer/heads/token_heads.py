@@ -37,14 +37,12 @@ import numpy as np
 import torch
 
 from ..errors import A4merError
-from ..geometry import quat_slerp
 from ..motion import Motion
 from . import baselines as BL
 from .inbetween import LearnedHeads
 from .token_net import TokenNet, TokenNetConfig
 from .token_pose import compose as compose_pose
 from .token_pose import heading, pose_vectors
-from .windows import mirror
 
 FORMAT = "a4mer-token-heads"
 #: seconds over which the offset between the last input frame and the decoded pose fades out
@@ -174,12 +172,11 @@ class TokenHeads(LearnedHeads):
     # ---- core (no validation; the checks live in LearnedHeads.inbetween / extend_clip) ----------
     def _mirrored(self, run, motion: Motion) -> tuple[np.ndarray, np.ndarray]:
         """``run(motion) -> (trans (N, 3), rot (N, 22, 4))`` of the generated frames, averaged with the
-        run on the clip's mirror image (mirrored back; the networks were trained on mirror images)."""
-        t, q = run(motion)
-        mt, mq = mirror(motion.root_translation, motion.rotations[:, :22])
-        mirrored = motion.with_(root_translation=mt, rotations=np.concatenate([mq, motion.rotations[:, 22:]], 1))
-        bt, bq = mirror(*run(mirrored))
-        return 0.5 * (t + bt), quat_slerp(q, bq, 0.5)
+        run on the clip's mirror image (``LearnedHeads._symmetric``; the networks saw mirror images)."""
+        def on_body(trans: np.ndarray, rot: np.ndarray):
+            body = np.concatenate([rot, motion.rotations[:, 22:]], 1)
+            return (*run(motion.with_(root_translation=trans, rotations=body)), True)
+        return self._symmetric(on_body, motion.root_translation, motion.rotations[:, :22])
 
     def fill_gap(self, motion: Motion, s: int, e: int) -> Motion:
         out_t, out_q = BL.fill_gap(motion.root_translation, motion.rotations, s, e, "hermite")
