@@ -92,14 +92,19 @@ class TokenNet(nn.Module):
         self.register_buffer("pose_mean", torch.zeros(POSE_DIM))
         self.register_buffer("pose_std", torch.ones(POSE_DIM))
 
-    def predict(self, tokens: torch.Tensor, seg_start: torch.Tensor, seg_len: torch.Tensor, mask: torch.Tensor,
-                valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """tokens (B, S, D) (masked ones ignored), seg_start / seg_len (B, S) s, mask / valid (B, S) bool
-        -> (predicted tokens (B, S, D), predicted lengths (B, S) s, clamped)."""
+    def predict_raw(self, tokens: torch.Tensor, seg_start: torch.Tensor, seg_len: torch.Tensor, mask: torch.Tensor,
+                    valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """tokens (B, S, D) (masked ones ignored), seg_start / seg_len (B, S) s (a masked segment shows
+        ``placeholder_s``), mask / valid (B, S) bool -> (predicted tokens (B, S, D), log lengths (B, S))."""
         shown_len = torch.where(mask, torch.full_like(seg_len, self.cfg.placeholder_s), seg_len)
         out = self.predictor(tokens, seg_start, shown_len, mask, valid)
-        length = out[..., -1].exp().clamp(self.cfg.min_len_s, self.cfg.max_len_s)
-        return out[..., :-1], length
+        return out[..., :-1], out[..., -1]
+
+    def predict(self, tokens: torch.Tensor, seg_start: torch.Tensor, seg_len: torch.Tensor, mask: torch.Tensor,
+                valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`predict_raw` with the lengths in seconds, clamped to ``min_len_s .. max_len_s``."""
+        tok, log_len = self.predict_raw(tokens, seg_start, seg_len, mask, valid)
+        return tok, log_len.exp().clamp(self.cfg.min_len_s, self.cfg.max_len_s)
 
     def decode(self, tokens: torch.Tensor, seg_len: torch.Tensor, seg: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
         """Pose vectors (N, POSE_DIM) (de-normalised) of N frames of one window: ``tokens (S, D)``,

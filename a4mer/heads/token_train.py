@@ -79,14 +79,12 @@ def as_motion(trans: np.ndarray, rot22: np.ndarray, fps: float = SAMPLE_FPS) -> 
 @torch.no_grad()
 def clip_token_data(model, trans: np.ndarray, rot22: np.ndarray) -> TokenData:
     """Tokens and frame targets of one 30 fps clip."""
-    from ..data.windows import collate, plan_windows
-    motion, _, b_model, arrays = model._prepare(as_motion(trans, rot22))
+    from ..data.windows import plan_windows
+    _, _, b_model, arrays = model._prepare(as_motion(trans, rot22))
     S = len(b_model) - 1
     d = model.config.data
+    tokens = model._encode(arrays, b_model)["atom_seg_tokens"]  # encoded in the windows planned here
     spans = plan_windows(b_model, d.window_frames, d.max_segments)
-    batch = collate([arrays] * len(spans), [b_model] * len(spans), spans, model.fps).to(model.device)
-    seg_tok = model.net.encode(batch)["atom_seg_tokens"].float().cpu().numpy()
-    tokens = np.concatenate([seg_tok[b, :j - i] for b, (i, j) in enumerate(spans)])
     seg_window = np.concatenate([np.full(j - i, b) for b, (i, j) in enumerate(spans)])
     bt = b_model / model.fps  # boundaries, s
     starts = np.array([bt[i] for i, _ in spans])
@@ -165,10 +163,9 @@ def predictor_batch(data: TokenData, windows: np.ndarray, rng: np.random.Generat
 
 def predictor_loss(net: TokenNet, b: dict, length_weight: float) -> tuple[torch.Tensor, dict]:
     m = b["mask"]
-    shown = torch.where(m, torch.full_like(b["length"], net.cfg.placeholder_s), b["length"])
-    out = net.predictor(b["tokens"], b["start"], shown, m, b["valid"])
-    tok = torch.nn.functional.smooth_l1_loss(out[..., :-1][m], b["tokens"][m])
-    ln = (out[..., -1][m] - b["length"][m].log()).abs().mean()
+    pred, log_len = net.predict_raw(b["tokens"], b["start"], b["length"], m, b["valid"])
+    tok = torch.nn.functional.smooth_l1_loss(pred[m], b["tokens"][m])
+    ln = (log_len[m] - b["length"][m].log()).abs().mean()
     return tok + length_weight * ln, {"token": float(tok.detach()), "log_length": float(ln.detach())}
 
 
