@@ -46,6 +46,7 @@ class A4Mer:
         self.net = net.eval()
         self.info = dict(info or {})
         self.heads = dict(heads or {})
+        self._loaded_heads: dict[str, Any] = {}  # method -> heads object, loaded on first use
         self.model_hash = encoder_hash(net)
         self.vocab = None
         if vocab is not None:
@@ -242,13 +243,17 @@ class A4Mer:
                 "clip_embedding": tokens.mean(0).astype(np.float32)}
 
     def _heads(self, method: str):
-        if method == "heads":
-            from .heads.inbetween import heads_for
-            return heads_for(self)
-        if method == "tokens":
-            from .heads.token_heads import load_token_heads
-            return load_token_heads(model=self)
-        raise A4merError(f"method must be 'heads' or 'tokens', got {method!r}")
+        """The heads of ``method``, loaded once per model (a repeated call reuses them)."""
+        if method not in self._loaded_heads:
+            if method == "heads":
+                from .heads.inbetween import heads_for
+                self._loaded_heads[method] = heads_for(self)
+            elif method == "tokens":
+                from .heads.token_heads import load_token_heads
+                self._loaded_heads[method] = load_token_heads(model=self)
+            else:
+                raise A4merError(f"method must be 'heads' or 'tokens', got {method!r}")
+        return self._loaded_heads[method]
 
     def inbetween(self, motion: Any, start: int | None = None, end: int | None = None,
                   keys: list[int] | None = None, method: str = "heads") -> Any:

@@ -33,7 +33,8 @@ from ..errors import A4merError
 from ..geometry import quat_slerp
 from ..motion import Motion
 from . import baselines as BL
-from .prediction import (blocking_corrected, extend_frames, fill_runs, frames_at, gap_corrected,
+from .decoder import DecoderConfig
+from .prediction import (blocking_corrected, extend_frames, extend_reach, fill_runs, frames_at, gap_corrected, gap_reach,
                          missing_at_model_rate)
 from .windows import MODEL_FPS, mirror
 
@@ -96,35 +97,44 @@ class LearnedHeads:
         mt, mq = mirror(*run(*mirror(trans, rot))[:2])
         return 0.5 * (t + mt), quat_slerp(q, mq, 0.5)
 
-    def _fill(self, motion: Motion, known: np.ndarray) -> Motion:
-        """Generate the frames of ``motion`` where ``known (T,)`` is False (interior runs only)."""
+    def _fill(self, trans: np.ndarray, rot: np.ndarray, known: np.ndarray, fps: float
+              ) -> tuple[np.ndarray, np.ndarray]:
+        """``trans (T, 3)``, ``rot (T, J, 4)`` of a clip at ``fps`` with the frames where ``known (T,)``
+        is False generated (interior runs only; every other frame copied)."""
         keys = np.flatnonzero(known)
         # canvas: every joint slerped between keys (hands/face keep this), kept frames untouched
-        ct, cq = BL.catmull_rom_keys(motion.root_translation, motion.rotations, keys, "lerp_slerp")
-        ft, fq = self._symmetric(lambda t, q: fill_runs(self.net, self.gates, t, q, known, motion.fps),
-                                 motion.root_translation, motion.rotations[:, :22])
-        out_t, out_q = np.array(motion.root_translation), np.array(cq)
+        ct, cq = BL.catmull_rom_keys(trans, rot, keys, "lerp_slerp")
+        ft, fq = self._symmetric(lambda t, q: fill_runs(self.net, self.gates, t, q, known, fps), trans, rot[:, :22])
+        out_t, out_q = np.array(trans), np.array(cq)
         gen = np.flatnonzero(~known)
         gen = gen[(gen > keys[0]) & (gen < keys[-1])]
         out_t[gen], out_q[gen, :22] = ft[gen], fq[gen]
-        out_t[known], out_q[known] = motion.root_translation[known], motion.rotations[known]
-        return motion.with_(root_translation=out_t, rotations=out_q)
+        out_t[known], out_q[known] = trans[known], rot[known]
+        return out_t, out_q
 
     def fill_gap(self, motion: Motion, s: int, e: int) -> Motion:
-        known = np.ones(motion.num_frames, bool)
-        known[s + 1:e] = False
-        return self._fill(motion, known)
+        # only the gap and the context the heads read beside it are computed (long clips stay fast)
+        m = gap_reach(self.net.cfg if self.net is not None else DecoderConfig(), motion.fps) + 1
+        a, b = max(0, s - m), min(motion.num_frames, e + m + 1)
+        known = np.ones(b - a, bool)
+        known[s + 1 - a:e - a] = False
+        out_t, out_q = np.array(motion.root_translation), np.array(motion.rotations)
+        out_t[a:b], out_q[a:b] = self._fill(out_t[a:b], out_q[a:b], known, motion.fps)
+        return motion.with_(root_translation=out_t, rotations=out_q)
 
     def fill_keys(self, motion: Motion, keys) -> Motion:
         known = np.zeros(motion.num_frames, bool)
         known[np.asarray(keys, int)] = True
-        return self._fill(motion, known)
+        out_t, out_q = self._fill(motion.root_translation, motion.rotations, known, motion.fps)
+        return motion.with_(root_translation=out_t, rotations=out_q)
 
     def extend(self, motion: Motion, n: int) -> Motion:
         T, fps = motion.num_frames, motion.fps
         step = fps / MODEL_FPS
-        # 30 fps grid ending on the last input frame, so the new frames start from it exactly
-        N = int(np.floor((T - 1) / step + 1e-9)) + 1
+        # 30 fps grid ending on the last input frame, so the new frames start from it exactly (only the
+        # samples the extension reads)
+        N = min(int(np.floor((T - 1) / step + 1e-9)) + 1,
+                extend_reach(self.net.cfg if self.net is not None else DecoderConfig()))
         coords = (T - 1) - step * np.arange(N)[::-1]
         gt, gq = frames_at(motion.root_translation, motion.rotations[:, :22], coords)
         need = int(np.ceil(n / step - 1e-9)) + 1

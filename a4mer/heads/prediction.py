@@ -70,6 +70,12 @@ def blocking_corrected(net: CorrectionDecoder | None, gates: dict, s: int, e: in
             and (e - s) * MODEL_FPS / fps >= MIN_BLOCKING_SPACING - 1e-9)
 
 
+def gap_reach(cfg: DecoderConfig, fps: float) -> int:
+    """Frames of a clip at ``fps`` that a gap example reads on each side of its keys (the dense
+    context; the second-order key velocities read less)."""
+    return int(np.ceil((gap_span(cfg.context, cfg.gap_stride) - 1) * fps / MODEL_FPS))
+
+
 def missing_at_model_rate(s: int, e: int, fps: float) -> int:
     """Frames strictly between keys ``s < e`` of a clip at ``fps``, counted at 30 fps (rounded)."""
     return max(0, int(round((e - s) * MODEL_FPS / fps)) - 1)
@@ -153,7 +159,7 @@ def fill_runs(net: CorrectionDecoder | None, gates: dict, trans: np.ndarray, rot
     # bands, context and base curves (without a decoder only the base curves are used)
     cfg = net.cfg if net is not None else DecoderConfig()
     K, context, stride, rel = cfg.basis, cfg.context, cfg.gap_stride, cfg.relative_rotations
-    reach = int(np.ceil((gap_span(context, stride) - 1) * fps / MODEL_FPS))  # context frames at the clip's rate
+    reach = gap_reach(cfg, fps)
     for a, b in unknown_runs(known):
         if a == 0 or b == T - 1:
             continue
@@ -187,21 +193,26 @@ def fill_runs(net: CorrectionDecoder | None, gates: dict, trans: np.ndarray, rot
     return out_t, out_q, corrected
 
 
-def extend_frames(net: CorrectionDecoder | None, gate: bool, trans: np.ndarray, rot: np.ndarray, n: int,
-                  context: int = 10, horizon: int = 90) -> tuple[np.ndarray, np.ndarray]:
-    """``n`` new frames ``(n, 3)``, ``(n, 22, 4)`` after ``trans (T, 3)``, ``rot (T, 22, 4)`` at 30 fps."""
+def extend_reach(cfg: DecoderConfig) -> int:
+    """Frames at 30 fps before the end of a clip that an extension reads."""
+    return 3 * cfg.context
+
+
+def extend_frames(net: CorrectionDecoder | None, gate: bool, trans: np.ndarray, rot: np.ndarray, n: int
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` new frames ``(n, 3)``, ``(n, 22, 4)`` after ``trans (T, 3)``, ``rot (T, 22, 4)`` at 30 fps
+    (only the last :func:`extend_reach` frames are read)."""
     ht, hq = np.array(trans, float), np.array(rot, float)
     T0 = len(ht)
     use = net if gate else None
-    K = net.cfg.basis if net is not None else 1
+    cfg = net.cfg if net is not None else DecoderConfig()
+    K = cfg.basis if net is not None else 1
     # without a correction the base is plain constant velocity (never worse than the baseline)
-    tau = net.cfg.extend_tau if use is not None else float("inf")
-    rel = net.cfg.relative_rotations if net is not None else True
-    if net is not None:
-        context, horizon = net.cfg.context, net.cfg.horizon
+    tau = cfg.extend_tau if use is not None else float("inf")
+    reach = extend_reach(cfg)
     while len(ht) - T0 < n:
-        H = min(horizon, n - (len(ht) - T0))
-        ex = extend_example(ht[None, -3 * context:], hq[None, -3 * context:], H, context, tau, rel)
-        t, q = _apply(use, "extend", ex, extend_basis(H, K, horizon))
+        H = min(cfg.horizon, n - (len(ht) - T0))
+        ex = extend_example(ht[None, -reach:], hq[None, -reach:], H, cfg.context, tau, cfg.relative_rotations)
+        t, q = _apply(use, "extend", ex, extend_basis(H, K, cfg.horizon))
         ht, hq = np.concatenate([ht, t]), np.concatenate([hq, q])
     return ht[T0:], hq[T0:]

@@ -179,12 +179,19 @@ class TokenHeads(LearnedHeads):
         return self._symmetric(on_body, motion.root_translation, motion.rotations[:, :22])
 
     def fill_gap(self, motion: Motion, s: int, e: int) -> Motion:
-        out_t, out_q = BL.fill_gap(motion.root_translation, motion.rotations, s, e, "hermite")
-        out_t[s + 1:e], out_q[s + 1:e, :22] = self._mirrored(lambda m: self._fill_gap_once(m, s, e), motion)
+        # atoms are found within one model window of the gap only (the segments read lie inside it),
+        # so a fill costs the same in a long take as in a short clip
+        r = int(np.ceil(self.model.config.data.window_s * motion.fps))
+        a, b = max(0, s - r), min(motion.num_frames, e + r + 1)
+        part = motion.slice(a, b)
+        out_t, out_q = np.array(motion.root_translation), np.array(motion.rotations)
+        out_t[a:b], out_q[a:b] = BL.fill_gap(part.root_translation, part.rotations, s - a, e - a, "hermite")
+        out_t[s + 1:e], out_q[s + 1:e, :22] = self._mirrored(lambda m: self._fill_gap_once(m, s - a, e - a), part)
         return motion.with_(root_translation=out_t, rotations=out_q)
 
     def extend(self, motion: Motion, n: int) -> Motion:
-        t, q = self._mirrored(lambda m: self._extend_once(m, n), motion)
+        ctx = motion.slice(max(0, motion.num_frames - int(round(EXTEND_CONTEXT_S * motion.fps))))
+        t, q = self._mirrored(lambda m: self._extend_once(m, n), ctx)  # reads only the last seconds
         rot_new = np.repeat(motion.rotations[-1:], n, 0).copy()
         rot_new[:, :22] = q
         return motion.with_(root_translation=np.concatenate([motion.root_translation, t]),

@@ -78,6 +78,22 @@ def test_inbetween_keeps_keys_and_outside_frames(fps):
     assert np.linalg.norm(out.root_translation[s + 1] - out.root_translation[s]) < 5 * step + 0.02
 
 
+@pytest.mark.parametrize("fps", [30.0, 120.0, 25.0])
+def test_gap_fill_works_on_the_gaps_neighbourhood_only(fps):
+    """fill_gap computes only the gap and the context its example reads (long takes stay fast): the
+    result equals filling the whole clip, also for gaps near either end."""
+    m = _clip(T=int(20 * fps), fps=fps)
+    heads = LearnedHeads(_random_net())
+    for s, e in ((int(8 * fps), int(9 * fps)), (2, int(0.5 * fps)), (m.num_frames - int(0.6 * fps), m.num_frames - 2)):
+        known = np.ones(m.num_frames, bool)
+        known[s + 1:e] = False
+        whole_t, whole_q = heads._fill(m.root_translation, m.rotations, known, fps)
+        out = heads.fill_gap(m, s, e)
+        np.testing.assert_allclose(out.root_translation, whole_t, atol=1e-12)
+        np.testing.assert_allclose(out.rotations, whole_q, atol=1e-12)
+        assert np.abs(out.rotations[s + 1:e] - m.rotations[s + 1:e]).max() > 1e-3
+
+
 def test_blocking_keeps_every_key_and_fills_every_gap():
     m = _clip(T=181)
     keys = list(range(0, 181, 20))

@@ -79,6 +79,21 @@ def test_token_inbetween_at_60_fps(clip, token_heads):
     assert step < 0.1  # no jump anywhere in or at the ends of the span (a walk moves ~1-2 cm per 1/60 s)
 
 
+def test_token_gap_reads_only_one_model_window_around_it(clip, token_heads):
+    """A gap in a long take is filled from the model window around it: motion more than a window
+    (10 s) away changes nothing, and the result is the one the take's neighbourhood alone gives."""
+    from a4mer.motion import concatenate
+    n = clip.num_frames
+    take = concatenate([clip] * 9)  # ~40 s
+    s, e = 4 * n + 40, 4 * n + 71
+    other = clip.with_(rotations=clip.rotations[::-1].copy(), root_translation=clip.root_translation[::-1].copy())
+    altered = concatenate([other, other] + [clip] * 5 + [other, other])
+    a, b = token_heads.fill_gap(take, s, e), token_heads.fill_gap(altered, s, e)
+    np.testing.assert_array_equal(a.rotations[s + 1:e], b.rotations[s + 1:e])
+    np.testing.assert_array_equal(a.root_translation[s + 1:e], b.root_translation[s + 1:e])
+    np.testing.assert_array_equal(b.rotations[:2 * n], altered.rotations[:2 * n])
+
+
 def test_token_extension_keeps_input_and_has_a_continuous_seam(clip, token_heads):
     ctx = clip.slice(0, 90)
     out = token_heads.extend_clip(ctx, 45)
@@ -112,6 +127,7 @@ def test_model_api_and_cli_take_the_token_route(tmp_path, capsys, clip, token_he
     from a4mer.model import A4Mer
     model = A4Mer.load()
     a = model.inbetween(clip, 40, 71, method="tokens")
+    assert model._heads("tokens") is model._heads("tokens")  # loaded once per model
     np.testing.assert_allclose(a.rotations, token_heads.inbetween(clip, 40, 71).rotations, atol=1e-9)
     with pytest.raises(A4merError, match="method"):
         model.extend(clip, 10, method="diffusion")
