@@ -37,7 +37,7 @@ def test_convert_many_with_one_bad_file(ex, tmp_path, capsys):
     assert read_amass_npz(out / "HDM_mm_kickLFront1Reps_023_120.npz").fps == 120
 
 
-@pytest.mark.parametrize("content,problem", [(b"", "empty|zero|no "), (b"\x00\x01garbage", "binary|not")])
+@pytest.mark.parametrize("content,problem", [(b"", "empty|zero|no "), (b"\x00\x01garbage", "binary|not|no ASF skeleton")])
 def test_bad_inputs_one_line(tmp_path, capsys, content, problem):
     import re
     for suffix in (".bvh", ".amc", ".npz"):
@@ -46,6 +46,7 @@ def test_bad_inputs_one_line(tmp_path, capsys, content, problem):
         assert main(["info", str(p)]) == 1
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and str(p) in err[0], err
+        assert re.search(problem, err[0], re.I), err
 
 
 def test_unknown_suffix_and_missing_file(tmp_path, capsys):
