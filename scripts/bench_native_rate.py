@@ -10,7 +10,7 @@ seconds spans more frames and Blender's curves (cubic Hermite with neighbour-fra
 through keys) are fitted to much denser data. This benchmark loads each clip with the CLIs' loader
 (any supported format), optionally resamples it (``--fps``: "native" or a rate), and compares the
 shipped heads with the classical curve *at that rate*: gaps of 0.1/0.25/0.5/1/2 s with 1 s of
-context on each side (up to 4 windows per clip), keys every 0.25/0.5/1 s over the whole clip, and
+context on each side (up to 4 windows per clip), keys every 1/6, 0.25, 0.5 and 1 s over the whole clip, and
 1 s of extension after the clip minus its last second. MPJPE (mm) of SMPL joints 0-21 from FK on
 the neutral skeleton, over the generated frames. Writes JSON and a markdown section
 (``native-rate``) of ``--md``.
@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 from a4mer.bench.report import add_section_arguments, render_saved, write_section  # noqa: E402
 
 GAPS_S = (0.1, 0.25, 0.5, 1.0, 2.0)
-KEYS_S = (0.25, 0.5, 1.0)
+KEYS_S = (1 / 6, 0.25, 0.5, 1.0)
 
 
 def _err(pred, true, frames) -> float:
@@ -121,7 +121,7 @@ def render(res: dict) -> str:
             continue
         what = {"gap": "gap", "blocking": "keys every", "extend": "extension"}[r["task"]]
         src = _label(r["source"])
-        out.append(f"| {src} | {r['fps']:g} | {what} ({r['classical']}) | {r['span_s']:g} s | {r['frames']} | "
+        out.append(f"| {src} | {r['fps']:g} | {what} ({r['classical']}) | {r['span_s']:.3g} s | {r['frames']} | "
                    f"{r['windows']} | {r['heads_mm']:.1f} | {r['classical_mm']:.1f} | {r['ratio']:.2f} |")
     out += ["", f"Command: `{res['command']}` ({res['seconds']:.0f} s on 2 shared cores; JSON "
             "`docs/bench/native_rate.json`)."]

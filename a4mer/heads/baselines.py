@@ -13,6 +13,9 @@ the quaternion analogue of the Bezier curves an animator gets between keys.
   the heads' classical curve for gaps of up to 12 missing frames at 30 fps.
 - ``catmull_rom_keys``: the blocking case, where only sparse keys exist: tangents from the
   neighbouring keys (centred differences over non-uniform spacing), what Blender's auto handles give.
+- ``natural_spline_keys``: the blocking case through close keys: a natural cubic spline (C2)
+  through every key, on the root translation and on sign-continuous quaternion components (then
+  normalised). For keys up to 0.2 s apart it beats Catmull-Rom on every source (0.80-0.94 x).
 - ``zero_velocity``: the last key held (LaFAN1's zero-velocity baseline).
 - ``extend_zero_velocity`` / ``extend_constant_velocity``: extension by holding the last frame or by
   continuing the last frame-to-frame velocity (root linearly, every joint at its last angular velocity).
@@ -22,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import A4merError
-from ..geometry import axis_angle_to_quat, quat_conj, quat_mul, quat_slerp, quat_to_axis_angle
+from ..geometry import axis_angle_to_quat, quat_conj, quat_mul, quat_slerp, quat_to_axis_angle, quat_unflip
 
 GAP_METHODS = ("hermite", "hermite2", "lerp_slerp", "zero_velocity")
 EXTEND_METHODS = ("constant_velocity", "zero_velocity", "damped_velocity")
@@ -177,6 +180,60 @@ def catmull_rom_keys(trans: np.ndarray, rot: np.ndarray, keys: np.ndarray, metho
             w1 = (rel_log(rot[s], rot[b])) / (b - s) if b is not None else r_e / n
             q = rel_exp(rot[s], _segment(np.zeros_like(r_e), r_e, w0, w1, n))
         out_t[s + 1:e], out_q[s + 1:e] = tr, q
+    return out_t, out_q
+
+
+def natural_spline_slopes(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """First derivatives ``(K, ...)`` at the knots ``x (K,)`` (increasing) of the natural cubic spline
+    (C2, zero second derivative at both ends) through values ``y (K, ...)`` (tridiagonal solve)."""
+    K = len(x)
+    h = np.diff(x).astype(float)
+    if K < 3:
+        d = (y[-1] - y[0]) / (x[-1] - x[0])
+        return np.broadcast_to(d, y.shape).copy()
+    shp = (-1,) + (1,) * (y.ndim - 1)
+    slope = np.diff(y, axis=0) / h.reshape(shp)  # (K-1, ...)
+    # interior second derivatives M[1..K-2]: h[i-1] M[i-1] + 2 (h[i-1] + h[i]) M[i] + h[i] M[i+1] = rhs
+    diag = 2.0 * (h[:-1] + h[1:])
+    rhs = 6.0 * (slope[1:] - slope[:-1])
+    c = np.empty(K - 2)
+    d = np.empty_like(rhs)
+    c[0], d[0] = h[1] / diag[0], rhs[0] / diag[0]
+    for i in range(1, K - 2):  # Thomas algorithm
+        den = diag[i] - h[i] * c[i - 1]
+        c[i] = h[i + 1] / den
+        d[i] = (rhs[i] - h[i] * d[i - 1]) / den
+    M = np.zeros_like(y, dtype=float)
+    M[K - 2] = d[K - 3]
+    for i in range(K - 4, -1, -1):
+        M[i + 1] = d[i] - c[i] * M[i + 2]
+    out = np.empty_like(M)
+    out[:-1] = slope - h.reshape(shp) * (2.0 * M[:-1] + M[1:]) / 6.0
+    out[-1] = slope[-1] + h[-1] * (M[-2] + 2.0 * M[-1]) / 6.0
+    return out
+
+
+def natural_spline_keys(trans: np.ndarray, rot: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Fill every gap between sorted key frames ``keys (K,)`` with the natural cubic spline through
+    all keys: root translation per coordinate, rotations per sign-continuous quaternion component
+    (normalised). Frames outside [keys[0], keys[-1]] and the keys are copied. Returns full
+    ``(T, 3)``, ``(T, J, 4)``. For close keys (up to 0.2 s apart) it beats Catmull-Rom on every
+    source; for keys 0.3 s and more apart Catmull-Rom is as good or better (Bandai)."""
+    keys = np.asarray(sorted(set(int(k) for k in keys)))
+    T = len(trans)
+    if len(keys) < 2 or keys[0] < 0 or keys[-1] >= T:
+        raise A4merError(f"need at least two key frames inside the {T}-frame clip, got {keys.tolist()}")
+    out_t, out_q = np.array(trans, dtype=float), np.array(rot, dtype=float)
+    kt, kq = out_t[keys], quat_unflip(out_q[keys])
+    vt, vq = natural_spline_slopes(keys, kt), natural_spline_slopes(keys, kq)
+    sign = np.where(np.sum(kq * out_q[keys], axis=-1, keepdims=True) < 0, -1.0, 1.0)  # back to the keys' signs
+    for i in range(len(keys) - 1):
+        s, e = int(keys[i]), int(keys[i + 1])
+        if e - s < 2:
+            continue
+        out_t[s + 1:e] = _segment(kt[i], kt[i + 1], vt[i], vt[i + 1], e - s)
+        q = _segment(kq[i], kq[i + 1], vq[i], vq[i + 1], e - s)
+        out_q[s + 1:e] = sign[i] * q / np.linalg.norm(q, axis=-1, keepdims=True)
     return out_t, out_q
 
 

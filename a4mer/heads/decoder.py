@@ -138,12 +138,17 @@ class TaskMLP(nn.Module):
         """Mean squared standardised input ``(B,)`` (about 1 for typical training inputs)."""
         return (((x - self.x_mean) / self.x_std) ** 2).mean(-1)
 
+    def weight(self, x: torch.Tensor) -> torch.Tensor:
+        """Familiarity weight ``(B,)`` in [0, 1] the correction is scaled by (1 without a gate)."""
+        lo, hi = self.z_band[0], self.z_band[1]
+        if not torch.isfinite(hi):
+            return torch.ones(x.shape[0], dtype=x.dtype)
+        return ((hi - self.familiarity(x)) / (hi - lo).clamp(min=1e-6)).clamp(0.0, 1.0)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.net(((x - self.x_mean) / self.x_std).clamp(-5.0, 5.0)) * self.out_scale
-        lo, hi = self.z_band[0], self.z_band[1]
-        if torch.isfinite(hi):
-            w = ((hi - self.familiarity(x)) / (hi - lo).clamp(min=1e-6)).clamp(0.0, 1.0)
-            out = out * w[:, None]
+        if torch.isfinite(self.z_band[1]):
+            out = out * self.weight(x)[:, None]
         return out
 
 

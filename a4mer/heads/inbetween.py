@@ -5,7 +5,8 @@ are filled at the clip's own frame rate: the classical curve is computed there (
 Hermite, ``baselines.hermite``, with second-order key velocities up to 12 missing frames at 30 fps
 and first-order beyond, ``DecoderConfig.gap_velocity_orders``; above 45 fps those short gaps get the
 clip's own Hermite, uncorrected, ``prediction.SECOND_ORDER_MAX_FPS``; blocking: Catmull-Rom through
-the keys, what Blender's auto handles give), the MLPs read the context sampled at 30 fps (the model
+the keys, what Blender's auto handles give, and between keys under 0.23 s apart the natural cubic spline
+through the keys, uncorrected, ``prediction.close_keys``), the MLPs read the context sampled at 30 fps (the model
 rate) and their smooth correction is evaluated at the clip's frames. Extension runs on a 30 fps
 grid anchored at the last input frame and is mapped back to the caller's frames by interpolation.
 Every frame that is not generated is copied unchanged from the input. Body joints 0-21 are

@@ -4,7 +4,8 @@
 whose neighbouring frames are known (dense context) is a ``gap``; a run between sparse keys is
 ``blocking``. The classical curve (gaps: cubic Hermite, key velocities of the band's order,
 ``DecoderConfig.gap_velocity_orders``, first order above ``SECOND_ORDER_MAX_FPS``; blocking:
-Catmull-Rom through the keys) is computed at the clip's rate;
+Catmull-Rom through the keys, or for keys under 0.23 s apart the natural cubic spline through them,
+uncorrected) is computed at the clip's rate;
 the MLP reads the context sampled at 30 fps from the keys outwards, and its smooth correction (a sine
 series over the gap) is evaluated at the clip's frames. ``extend_frames``
 appends frames in steps of at most ``horizon`` frames, each step reading the last second (generated
@@ -17,21 +18,32 @@ import numpy as np
 import torch
 
 from ..geometry import axis_angle_to_quat, lerp_at, quat_apply, quat_conj, quat_mul, quat_unflip, slerp_at
-from .baselines import hermite_batch, hermite_from_sides
+from .baselines import hermite_batch, hermite_from_sides, natural_spline_keys, rel_log
 from .decoder import CorrectionDecoder, DecoderConfig, extend_basis, gap_basis
 from .layouts import Example, blocking_example, extend_example, gap_example, gap_span, to_canon
 from .windows import MODEL_FPS
 
 #: gaps of fewer missing frames (30 fps) get the cubic Hermite alone (measured on held-out clips of
-#: every source, the gap MLP loses up to 14 % to Hermite below 4 missing frames and is even at 4); key
-#: spacings (30 fps frames) closer than the blocking MLP was trained on get Catmull-Rom alone
+#: every source, the gap MLP loses up to 14 % to Hermite below 4 missing frames and is even at 4)
 MIN_GAP_MISSING = 4
-MIN_BLOCKING_SPACING = 6
+#: keys closer than this (frames at 30 fps) get the natural cubic spline through the keys alone
+#: (:func:`close_keys`). The blocking MLP is trained from 6 frames on, but at 6 frames it lost to
+#: Catmull-Rom on the sources it was not trained on (HDM05 test / bd-bk-dg 1.20 / 1.30 x, CMU dance test
+#: 1.06 x), where the spline gives 0.91 / 0.90 / 0.94 x (Bandai: MLP 0.78 x, spline 0.86 x)
+MIN_BLOCKING_SPACING = 7
 #: above this clip rate, gaps of a band whose base takes second-order key velocities (over 1/30 s
 #: steps) get the clip-rate cubic Hermite alone (one-frame differences, what Blender's curves give):
 #: on real 60-120 fps mocap, where one-frame differences hardly lag, the 1/30 s differences (and the
 #: MLP trained on them) lost to it: 0.25 s gaps at 120 fps 1.13 x (HDM05) and 1.09 x (CMU dance)
 SECOND_ORDER_MAX_FPS = 45.0
+#: gaps of up to this many missing frames (30 fps) whose MLP corrects a Hermite with one-frame key
+#: velocities move, where the MLP's familiarity gate fades its correction out, towards the Hermite with
+#: second-order key velocities (0.92-0.97 x the one-frame Hermite there on HDM05) instead of staying on
+#: the base. Held-out clips, x Hermite, without -> with: HDM05 (never trained on) 15-frame gaps
+#: 1.00 -> 0.97 (test actors) and 0.99 -> 0.95 (bd/bk/dg), 30 frames 0.99 -> 0.97 and 1.01 -> 0.99,
+#: 40 frames 0.99 -> 0.97; CMU dance 0.96 / 0.81 / 0.88 -> 0.96 / 0.81 / 0.89; Bandai unchanged (the
+#: gate rarely fades there). Longer gaps stay on their base (second-order velocities lose there).
+FALLBACK_MAX_MISSING = 40
 
 
 def unknown_runs(known: np.ndarray) -> list[tuple[int, int]]:
@@ -63,11 +75,17 @@ def gap_corrected(net: CorrectionDecoder | None, gates: dict, missing: int, fps:
     return gap_mlp_on(gates, task) and gap_velocity_order(net.cfg, missing, fps) == net.cfg.velocity_order(task)
 
 
+def close_keys(s: int, e: int, fps: float) -> bool:
+    """Whether keys ``s < e`` of a clip at ``fps`` are closer than ``MIN_BLOCKING_SPACING`` frames at
+    30 fps (0.23 s): such spans get the natural cubic spline through the keys, uncorrected
+    (``baselines.natural_spline_keys``; 0.80-0.94 x Catmull-Rom there on every source)."""
+    return (e - s) * MODEL_FPS / fps < MIN_BLOCKING_SPACING - 1e-9
+
+
 def blocking_corrected(net: CorrectionDecoder | None, gates: dict, s: int, e: int, fps: float) -> bool:
     """Whether the span between keys ``s < e`` of a clip at ``fps`` gets the blocking correction: a
     decoder, blocking on, and keys at least ``MIN_BLOCKING_SPACING`` frames apart at 30 fps."""
-    return (net is not None and bool(gates.get("blocking", False))
-            and (e - s) * MODEL_FPS / fps >= MIN_BLOCKING_SPACING - 1e-9)
+    return net is not None and bool(gates.get("blocking", False)) and not close_keys(s, e, fps)
 
 
 def gap_reach(cfg: DecoderConfig, fps: float) -> int:
@@ -131,16 +149,24 @@ def hermite_at_rate(trans: np.ndarray, rot: np.ndarray, s: int, e: int, lo: int,
     return hermite_from_sides(bt[None], bq[None], at[None], aq[None], e - s, 2, step)
 
 
-def _apply(net: CorrectionDecoder | None, task: str, ex: Example, basis: np.ndarray
-           ) -> tuple[np.ndarray, np.ndarray]:
-    """World-frame result ``(N, 3)``, ``(N, 22, 4)`` of one example (base + correction)."""
+def _apply(net: CorrectionDecoder | None, task: str, ex: Example, basis: np.ndarray,
+           fallback: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """World-frame result ``(N, 3)``, ``(N, 22, 4)`` of one example (base + correction). ``fallback``:
+    canonical-frame curve ``(1, N, 3)``, ``(1, N, 22, 4)`` that the result moves to where the MLP's
+    familiarity gate fades its correction out (weight ``1 - w``), instead of staying on the base."""
     t, q = ex.base_t[0].astype(float), ex.base_q[0].astype(float)
     if net is not None:
+        x = torch.from_numpy(ex.x)
         with torch.no_grad():
-            coef = net(task, torch.from_numpy(ex.x))[0].double().numpy()  # (K, 69)
+            coef = net(task, x)[0].double().numpy()  # (K, 69)
+            w = float(net.tasks[task].weight(x)[0])
         corr = basis @ coef  # (N, 69)
+        base_t, base_q = t, q
         t = t + corr[:, :3]
         q = quat_mul(q, axis_angle_to_quat(corr[:, 3:].reshape(len(corr), 22, 3)))
+        if fallback is not None and w < 1.0:
+            t = t + (1.0 - w) * (fallback[0][0] - base_t)
+            q = quat_mul(q, axis_angle_to_quat((1.0 - w) * rel_log(base_q, fallback[1][0])))
     back = quat_conj(ex.inv[0])
     q = q.copy()
     q[:, 0] = quat_mul(np.broadcast_to(back, q[:, 0].shape), q[:, 0])
@@ -156,6 +182,7 @@ def fill_runs(net: CorrectionDecoder | None, gates: dict, trans: np.ndarray, rot
     out_t, out_q = np.array(trans, float), np.array(rot, float)
     keys = np.flatnonzero(known)
     corrected = False
+    spline = None  # natural spline through every key, for spans between close keys (computed once)
     # bands, context and base curves (without a decoder only the base curves are used)
     cfg = net.cfg if net is not None else DecoderConfig()
     K, context, stride, rel = cfg.basis, cfg.context, cfg.gap_stride, cfg.relative_rotations
@@ -175,9 +202,12 @@ def fill_runs(net: CorrectionDecoder | None, gates: dict, trans: np.ndarray, rot
                 hi += 1
             missing = missing_at_model_rate(s, e, fps)
             task = cfg.gap_task(missing)
-            ex, _ = gap_example_at_rate(out_t, out_q, s, e, lo, hi, fps, context, stride, rel,
-                                        gap_velocity_order(cfg, missing, fps))
+            order = gap_velocity_order(cfg, missing, fps)
+            ex, _ = gap_example_at_rate(out_t, out_q, s, e, lo, hi, fps, context, stride, rel, order)
             use = gap_corrected(net, gates, missing, fps)
+            fallback = None
+            if use and order == 1 and fps <= SECOND_ORDER_MAX_FPS and missing <= FALLBACK_MAX_MISSING:
+                fallback = to_canon(*hermite_at_rate(out_t, out_q, s, e, lo, hi, fps, 2), ex.inv, ex.shift)
         else:
             i = int(np.searchsorted(keys, s))
             ka = int(keys[i - 1]) if i > 0 else None
@@ -187,7 +217,13 @@ def fill_runs(net: CorrectionDecoder | None, gates: dict, trans: np.ndarray, rot
             ex = blocking_example(out_t[None, lo:hi + 1], out_q[None, lo:hi + 1], None if ka is None else ka - lo,
                                   s - lo, e - lo, None if kb is None else kb - lo, rel, fps)
             task, use = "blocking", blocking_corrected(net, gates, s, e, fps)
-        t, q = _apply(net if use else None, task, ex, gap_basis(e - s, K))
+            fallback = None
+            if close_keys(s, e, fps):
+                if spline is None:
+                    spline = natural_spline_keys(trans, rot, keys)
+                out_t[a:b + 1], out_q[a:b + 1] = spline[0][a:b + 1], spline[1][a:b + 1]
+                continue
+        t, q = _apply(net if use else None, task, ex, gap_basis(e - s, K), fallback)
         out_t[a:b + 1], out_q[a:b + 1] = t, q
         corrected |= use
     return out_t, out_q, corrected

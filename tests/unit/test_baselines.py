@@ -112,6 +112,29 @@ def test_catmull_rom_blocking_exact_on_uniform_motion_and_keys_exact():
     np.testing.assert_array_equal(tr2[keys], noisy[keys])
 
 
+def test_natural_spline_slopes_match_scipy_and_keys_are_kept():
+    from scipy.interpolate import CubicSpline
+    rng = np.random.default_rng(0)
+    for K in (2, 3, 4, 9, 40):
+        x = np.cumsum(rng.integers(2, 9, K)).astype(float)
+        y = rng.normal(size=(K, 3, 4))
+        np.testing.assert_allclose(B.natural_spline_slopes(x, y), CubicSpline(x, y, bc_type="natural")(x, 1),
+                                   atol=1e-12)
+    trans, rot = _uniform(T=41)
+    keys = np.array([0, 3, 7, 12, 20, 24, 33, 40])
+    tr, q = B.natural_spline_keys(trans, rot, keys)
+    np.testing.assert_allclose(tr, trans, atol=1e-9)  # linear motion is reproduced
+    np.testing.assert_array_equal(q[keys], rot[keys])
+    assert quat_angle(q, rot).max() < 0.01  # a uniform rotation: close (quaternion components are not cubic)
+    assert np.allclose(np.linalg.norm(q, axis=-1), 1.0)
+    flipped = rot.copy()
+    flipped[keys[1::2]] *= -1  # the same rotations with the other sign at every other key
+    _, qf = B.natural_spline_keys(trans, flipped, keys)
+    assert quat_angle(qf, rot).max() < 0.01
+    for s, e in zip(keys, keys[1:]):  # each span keeps the sign of its first key
+        assert np.all(np.sum(qf[s + 1:e] * flipped[s], axis=-1) > 0)
+
+
 def test_constant_velocity_extension_exact_on_uniform_motion():
     trans, rot = _uniform(T=50)
     tr, q = B.extend(trans[:30], rot[:30], 20, "constant_velocity")
