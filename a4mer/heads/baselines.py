@@ -90,12 +90,14 @@ def hermite(trans: np.ndarray, rot: np.ndarray, s: int, e: int, order: int = 1) 
     return tr[0], q[0]
 
 
-def hermite_batch(trans: np.ndarray, rot: np.ndarray, s: int, e: int, order: int = 1
+def hermite_batch(trans: np.ndarray, rot: np.ndarray, s: int, e: int, order: int = 1, tangent_scale: float = 1.0
                   ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`hermite` of a batch of windows ``trans (B, W, 3)``, ``rot (B, W, J, 4)`` with the same
-    keys ``s < e``: returns ``(B, e-s-1, 3)``, ``(B, e-s-1, J, 4)`` (zero velocity at window ends)."""
+    keys ``s < e``: returns ``(B, e-s-1, 3)``, ``(B, e-s-1, J, 4)`` (zero velocity at window ends).
+    ``tangent_scale`` multiplies the key velocities."""
     lo, hi = max(0, s - order), min(trans.shape[1], e + order + 1)  # the frames the key velocities read
-    return hermite_from_sides(trans[:, lo:s + 1], rot[:, lo:s + 1], trans[:, e:hi], rot[:, e:hi], e - s, order)
+    return hermite_from_sides(trans[:, lo:s + 1], rot[:, lo:s + 1], trans[:, e:hi], rot[:, e:hi], e - s, order,
+                              1.0 / tangent_scale)
 
 
 def hermite_from_sides(bt: np.ndarray, bq: np.ndarray, at: np.ndarray, aq: np.ndarray, n: int, order: int = 1,
