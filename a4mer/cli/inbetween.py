@@ -142,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"a4mer inbetween: warning: {w}", file=sys.stderr)
     task = "inbetween" if keys is None else "blocking"
     learned = heads.keys_learned(motion, keys) if keys is not None else heads.gap_learned(motion, args.start, args.end)
-    method = heads.name if learned else "classical curve (learned correction gated off)"
+    method = heads.name if learned else "classical curve (no learned correction for these spans)"
     if mc is not None:
         method = f"motif {motif} prototype blended into the {method}"
     known = np.zeros(motion.num_frames, bool)
