@@ -143,7 +143,8 @@ def _cold_cli(clip, out: Path) -> dict:
 
 def _warm_speed(methods, clip) -> dict:
     """Warm seconds (mean of 3) of a 60-frame gap and of 90 frames of extension: in a 150-frame clip,
-    and in a 5-minute take (the clip repeated) where only the frames around the gap may be worked on."""
+    and in a 5-minute take (the clip repeated) where only the frames around the gap may be worked on;
+    and blocking that take keyed every 8 frames."""
     from ..motion import concatenate
     res = {}
     c = clip.slice(0, min(clip.num_frames, 150))
@@ -161,6 +162,9 @@ def _warm_speed(methods, clip) -> dict:
         if "inbetween" in m.tasks and c.num_frames >= 121:
             res[f"warm_inbetween_60_frames_{m.name}_s"] = timed(lambda: m.fill_gap(c, 29, 90))
             res[f"warm_inbetween_60_frames_5_min_take_{m.name}_s"] = timed(lambda: m.fill_gap(take, mid + 29, mid + 90))
+        if "blocking" in m.tasks:
+            keys = np.arange(0, take.num_frames, 8)
+            res[f"warm_blocking_keys_every_8_5_min_take_{m.name}_s"] = timed(lambda: m.fill_keys(take, keys))
         if "extend" in m.tasks:
             ctx = c.slice(0, 30)
             res[f"warm_extend_90_frames_{m.name}_s"] = timed(lambda: m.extend(ctx, 90))

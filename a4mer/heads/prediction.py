@@ -162,17 +162,23 @@ def hermite_at_rate(trans: np.ndarray, rot: np.ndarray, s: int, e: int, lo: int,
     return hermite_from_sides(bt[None], bq[None], at[None], aq[None], e - s, 2, step / tangent_scale)
 
 
-def _apply(net: CorrectionDecoder | None, task: str, ex: Example, basis: np.ndarray,
-           fallback: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """World-frame result ``(N, 3)``, ``(N, 22, 4)`` of one example (base + correction). ``fallback``:
-    canonical-frame curve ``(1, N, 3)``, ``(1, N, 22, 4)`` that the result moves to where the MLP's
-    familiarity gate fades its correction out (weight ``1 - w``), instead of staying on the base."""
+def _mlp(net: CorrectionDecoder, task: str, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sine coefficients ``(B, K, 69)`` and familiarity weights ``(B,)`` of the ``task`` MLP for the
+    examples' inputs ``x (B, D)`` (one forward pass)."""
+    xt = torch.from_numpy(x)
+    with torch.no_grad():
+        return net(task, xt).double().numpy(), net.tasks[task].weight(xt).double().numpy()
+
+
+def _compose(ex: Example, basis: np.ndarray, mlp: tuple[np.ndarray, float] | None = None,
+             fallback: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """World-frame result ``(N, 3)``, ``(N, 22, 4)`` of one example: its base plus the correction of
+    ``mlp`` = (coefficients ``(K, 69)``, familiarity weight w) when given. ``fallback``: canonical-frame
+    curve ``(1, N, 3)``, ``(1, N, 22, 4)`` that the result moves to where the MLP's familiarity gate
+    fades its correction out (weight ``1 - w``), instead of staying on the base."""
     t, q = ex.base_t[0].astype(float), ex.base_q[0].astype(float)
-    if net is not None:
-        x = torch.from_numpy(ex.x)
-        with torch.no_grad():
-            coef = net(task, x)[0].double().numpy()  # (K, 69)
-            w = float(net.tasks[task].weight(x)[0])
+    if mlp is not None:
+        coef, w = mlp
         corr = basis @ coef  # (N, 69)
         base_t, base_q = t, q
         t = t + corr[:, :3]
@@ -189,17 +195,20 @@ def _apply(net: CorrectionDecoder | None, task: str, ex: Example, basis: np.ndar
 def fill_runs(net: CorrectionDecoder | None, gates: dict, trans: np.ndarray, rot: np.ndarray,
               known: np.ndarray, fps: float = MODEL_FPS) -> tuple[np.ndarray, np.ndarray, bool]:
     """Fill the interior unknown runs of ``trans (T, 3)``, ``rot (T, 22, 4)`` of a clip at ``fps``
-    (known frames copied). Returns the filled arrays and whether any run got the learned correction."""
+    (known frames copied). Returns the filled arrays and whether any run got the learned correction.
+    Every run's example reads known frames only, so the runs are independent: each task's MLP runs
+    once over all its runs."""
     known = np.asarray(known, bool)
     T = len(known)
     out_t, out_q = np.array(trans, float), np.array(rot, float)
     keys = np.flatnonzero(known)
-    corrected = False
     spline = None  # natural spline through every key, for spans between close keys (computed once)
     # bands, context and base curves (without a decoder only the base curves are used)
     cfg = net.cfg if net is not None else DecoderConfig()
     K, context, stride, rel = cfg.basis, cfg.context, cfg.gap_stride, cfg.relative_rotations
     reach = gap_reach(cfg, fps)
+    jobs = []  # (first, last generated frame, task or None without a correction, example, fallback)
+    blocks = {}  # key layout -> spans between sparse keys: (first, last generated frame, window start, corrected)
     for a, b in unknown_runs(known):
         if a == 0 or b == T - 1:
             continue
@@ -214,32 +223,40 @@ def fill_runs(net: CorrectionDecoder | None, gates: dict, trans: np.ndarray, rot
             while hi < T - 1 and known[hi + 1] and hi - e < reach:
                 hi += 1
             missing = missing_at_model_rate(s, e, fps)
-            task = cfg.gap_task(missing)
             order = gap_velocity_order(cfg, missing, fps)
             ex, _ = gap_example_at_rate(out_t, out_q, s, e, lo, hi, fps, context, stride, rel, order)
             use = gap_corrected(net, gates, missing, fps)
             curve = gap_fallback(order, missing, fps) if use else None
             fallback = None if curve is None else to_canon(*hermite_at_rate(out_t, out_q, s, e, lo, hi, fps, *curve),
                                                            ex.inv, ex.shift)
+            jobs.append((a, b, cfg.gap_task(missing) if use else None, ex, fallback))
+        elif close_keys(s, e, fps):
+            if spline is None:
+                spline = natural_spline_keys(trans, rot, keys)
+            out_t[a:b + 1], out_q[a:b + 1] = spline[0][a:b + 1], spline[1][a:b + 1]
         else:
             i = int(np.searchsorted(keys, s))
             ka = int(keys[i - 1]) if i > 0 else None
             kb = int(keys[i + 2]) if i + 2 < len(keys) else None
             lo = ka if ka is not None else s
             hi = kb if kb is not None else e
-            ex = blocking_example(out_t[None, lo:hi + 1], out_q[None, lo:hi + 1], None if ka is None else ka - lo,
-                                  s - lo, e - lo, None if kb is None else kb - lo, rel, fps)
-            task, use = "blocking", blocking_corrected(net, gates, s, e, fps)
-            fallback = None
-            if close_keys(s, e, fps):
-                if spline is None:
-                    spline = natural_spline_keys(trans, rot, keys)
-                out_t[a:b + 1], out_q[a:b + 1] = spline[0][a:b + 1], spline[1][a:b + 1]
-                continue
-        t, q = _apply(net if use else None, task, ex, gap_basis(e - s, K), fallback)
-        out_t[a:b + 1], out_q[a:b + 1] = t, q
-        corrected |= use
-    return out_t, out_q, corrected
+            # spans with the same key layout share one batched example (keys every N: nearly all)
+            layout = (hi - lo, None if ka is None else ka - lo, s - lo, e - lo, None if kb is None else kb - lo)
+            blocks.setdefault(layout, []).append((a, b, lo, blocking_corrected(net, gates, s, e, fps)))
+    for (W, *offsets), spans in blocks.items():
+        lo = np.array([span[2] for span in spans])[:, None] + np.arange(W + 1)
+        ex = blocking_example(out_t[lo], out_q[lo], *offsets, rel, fps)
+        for k, (a, b, _, use) in enumerate(spans):
+            one = Example(ex.x[k:k + 1], ex.base_t[k:k + 1], ex.base_q[k:k + 1], ex.inv[k:k + 1], ex.shift[k:k + 1])
+            jobs.append((a, b, "blocking" if use else None, one, None))
+    mlp = {}  # job index -> (coefficients, familiarity weight)
+    for task in {job[2] for job in jobs} - {None}:
+        idx = [i for i, job in enumerate(jobs) if job[2] == task]
+        coef, w = _mlp(net, task, np.concatenate([jobs[i][3].x for i in idx]))
+        mlp.update({i: (coef[k], float(w[k])) for k, i in enumerate(idx)})
+    for i, (a, b, _, ex, fallback) in enumerate(jobs):
+        out_t[a:b + 1], out_q[a:b + 1] = _compose(ex, gap_basis(b - a + 2, K), mlp.get(i), fallback)
+    return out_t, out_q, bool(mlp)
 
 
 def extend_reach(cfg: DecoderConfig) -> int:
@@ -262,6 +279,10 @@ def extend_frames(net: CorrectionDecoder | None, gate: bool, trans: np.ndarray, 
     while len(ht) - T0 < n:
         H = min(cfg.horizon, n - (len(ht) - T0))
         ex = extend_example(ht[None, -reach:], hq[None, -reach:], H, cfg.context, tau, cfg.relative_rotations)
-        t, q = _apply(use, "extend", ex, extend_basis(H, K, cfg.horizon))
+        mlp = None
+        if use is not None:
+            coef, w = _mlp(use, "extend", ex.x)
+            mlp = (coef[0], float(w[0]))
+        t, q = _compose(ex, extend_basis(H, K, cfg.horizon), mlp)
         ht, hq = np.concatenate([ht, t]), np.concatenate([hq, q])
     return ht[T0:], hq[T0:]

@@ -95,6 +95,23 @@ def test_gap_fill_works_on_the_gaps_neighbourhood_only(fps):
         assert np.abs(out.rotations[s + 1:e] - m.rotations[s + 1:e]).max() > 1e-3
 
 
+def test_blocking_runs_each_span_as_if_alone():
+    """Spans between keys are filled in batches (one MLP pass per task, one example per key layout);
+    each span comes out as when only its own four keys are given."""
+    m = _clip(T=240)
+    heads = LearnedHeads(_random_net())
+    keys = np.array([0, 8, 16, 24, 31, 45, 53, 61, 69, 80, 88, 96, 120, 128, 136, 150, 158, 166, 200, 239])
+    out = heads.fill_keys(m, keys)
+    for i in (2, 5, 9, 13, 16):
+        known = np.zeros(m.num_frames, bool)
+        known[keys[i - 1:i + 3]] = True
+        t, q = heads._fill(m.root_translation, m.rotations, known, m.fps)
+        s, e = keys[i], keys[i + 1]
+        np.testing.assert_allclose(out.root_translation[s:e], t[s:e], atol=1e-6)
+        assert quat_angle(out.rotations[s:e, :22], q[s:e, :22]).max() < 1e-5
+        assert np.abs(out.root_translation[s + 1:e] - BL.catmull_rom_keys(m.root_translation, m.rotations, keys)[0][s + 1:e]).max() > 1e-5
+
+
 def test_blocking_keeps_every_key_and_fills_every_gap():
     m = _clip(T=181)
     keys = list(range(0, 181, 20))
