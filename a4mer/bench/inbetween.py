@@ -22,7 +22,7 @@ class InbetweenConfig:
     """gaps: missing frames at 30 fps; blocking: key spacings; context: frames kept on each side."""
 
     gaps: tuple[int, ...] = (5, 15, 30, 45, 60, 120)
-    blocking: tuple[int, ...] = (10, 20, 30)
+    blocking: tuple[int, ...] = (5, 10, 20, 30)
     context: int = 30
     windows_per_clip: int = 2
     blocking_max_frames: int = 300

@@ -9,7 +9,9 @@ Baselines: ``hermite`` (tangents = one-sided velocities from the neighbouring fr
 defines it), ``hermite2`` (the same with second-order one-sided velocities from two frames on each
 side: the heads' classical curve for gaps of up to 12 frames), ``bezier_auto`` (every kept frame is a key and tangents come from the neighbouring keys,
 Catmull-Rom style: close to Blender's auto handles when the context is keyed on every frame),
-``lerp_slerp``, ``zero_velocity``; extension: ``zero_velocity``, ``constant_velocity``.
+``lerp_slerp``, ``zero_velocity``; blocking only: ``natural_spline`` (the natural cubic spline through
+the keys: what the heads give for keys under 0.23 s apart); extension: ``zero_velocity``,
+``constant_velocity``.
 """
 from __future__ import annotations
 
@@ -24,14 +26,18 @@ from ..motion import Motion
 @dataclass(frozen=True)
 class BaselineMethod:
     """A classical baseline. ``gap``: one of baselines.GAP_METHODS or None; ``ext``: one of
-    baselines.EXTEND_METHODS or None."""
+    baselines.EXTEND_METHODS or None; ``spline_keys``: blocking only, by the natural cubic spline
+    through the keys."""
 
     name: str
     gap: str | None = None
     ext: str | None = None
+    spline_keys: bool = False
 
     @property
     def tasks(self) -> tuple[str, ...]:
+        if self.spline_keys:
+            return ("blocking",)
         if self.gap in ("bezier_auto", "hermite2"):  # same as "hermite" when only keys exist (blocking)
             return ("inbetween",)
         return (("inbetween", "blocking") if self.gap else ()) + (("extend",) if self.ext else ())
@@ -45,7 +51,10 @@ class BaselineMethod:
         return motion.with_(root_translation=tr, rotations=q)
 
     def fill_keys(self, motion: Motion, keys: np.ndarray) -> Motion:
-        tr, q = BL.catmull_rom_keys(motion.root_translation, motion.rotations, keys, self.gap)
+        if self.spline_keys:
+            tr, q = BL.natural_spline_keys(motion.root_translation, motion.rotations, keys)
+        else:
+            tr, q = BL.catmull_rom_keys(motion.root_translation, motion.rotations, keys, self.gap)
         return motion.with_(root_translation=tr, rotations=q)
 
     def extend(self, motion: Motion, n: int) -> Motion:
@@ -58,7 +67,7 @@ def baseline_methods() -> list[BaselineMethod]:
     """The baselines of the heads benchmark, in report order."""
     return [BaselineMethod("hermite", gap="hermite"), BaselineMethod("hermite2", gap="hermite2"),
             BaselineMethod("bezier_auto", gap="bezier_auto"),
-            BaselineMethod("lerp_slerp", gap="lerp_slerp"),
+            BaselineMethod("natural_spline", spline_keys=True), BaselineMethod("lerp_slerp", gap="lerp_slerp"),
             BaselineMethod("zero_velocity", gap="zero_velocity", ext="zero_velocity"),
             BaselineMethod("constant_velocity", ext="constant_velocity"),
             BaselineMethod("damped_velocity", ext="damped_velocity")]

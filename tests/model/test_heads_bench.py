@@ -44,6 +44,7 @@ def test_protocols_score_exact_baselines_zero_and_report_lengths(tmp_path):
     assert res["30"]["hermite"]["kept_frames_exact"]
     blk = run_blocking(clips, baseline_methods(), cfg)
     assert blk["10"]["hermite"]["mpjpe_mm"] < 1e-6 and blk["10"]["hermite"]["kept_frames_exact"]
+    assert blk["10"]["natural_spline"]["kept_frames_exact"] and "natural_spline" not in res["30"]  # blocking only
     ext = run_extension(clips, baseline_methods(), ExtensionConfig(horizons=(15, 90)))
     assert ext["15"]["constant_velocity"]["mpjpe_mm"] < 1e-6 and ext["90"]["clips"] == 1
     results = {"inbetween": res, "blocking": blk, "extension": ext, "meta": {"clips": 2, "data": "x", "datasets": {}}}
