@@ -122,8 +122,9 @@ def markdown(results: dict, command: str, plots: list[str]) -> str:
                   "one-sided key velocities from two frames on each side (the heads' classical curve for "
                   "gaps of up to 12 frames; longer gaps use hermite's); "
                   "bezier_auto = every kept frame a key, tangents from "
-                  "the neighbouring keys (Blender's auto handles on a clip keyed every frame); lerp_slerp; "
-                  "zero_velocity; extension against "
+                  "the neighbouring keys (Blender's auto handles on a clip keyed every frame); "
+                  "natural_spline (blocking only) = the natural cubic spline through the keys (the heads' "
+                  "curve for keys under 0.23 s apart); lerp_slerp; zero_velocity; extension against "
                   "zero_velocity and constant_velocity.", ""]
         for line in meta.get("notes", []):
             parts += [f"- {line}"]
