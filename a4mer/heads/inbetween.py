@@ -34,9 +34,8 @@ from ..errors import A4merError
 from ..geometry import quat_slerp
 from ..motion import Motion
 from . import baselines as BL
-from .decoder import DecoderConfig
-from .prediction import (blocking_corrected, extend_frames, extend_reach, fill_runs, frames_at, gap_corrected, gap_reach,
-                         missing_at_model_rate)
+from .prediction import (blocking_corrected, decoder_config, extend_frames, extend_reach, fill_runs, frames_at,
+                         gap_corrected, gap_reach, missing_at_model_rate)
 from .windows import MODEL_FPS, mirror
 
 FORMAT = "a4mer-heads"
@@ -103,19 +102,18 @@ class LearnedHeads:
         """``trans (T, 3)``, ``rot (T, J, 4)`` of a clip at ``fps`` with the frames where ``known (T,)``
         is False generated (interior runs only; every other frame copied)."""
         keys = np.flatnonzero(known)
-        # canvas: every joint slerped between keys (hands/face keep this), kept frames untouched
-        ct, cq = BL.catmull_rom_keys(trans, rot, keys, "lerp_slerp")
+        out_t, out_q = np.array(trans), np.array(rot)
+        if rot.shape[1] > 22:  # joints beyond the body (hands, face): slerped between the keys
+            out_q[:, 22:] = BL.catmull_rom_keys(trans, rot[:, 22:], keys, "lerp_slerp")[1]
         ft, fq = self._symmetric(lambda t, q: fill_runs(self.net, self.gates, t, q, known, fps), trans, rot[:, :22])
-        out_t, out_q = np.array(trans), np.array(cq)
         gen = np.flatnonzero(~known)
         gen = gen[(gen > keys[0]) & (gen < keys[-1])]
         out_t[gen], out_q[gen, :22] = ft[gen], fq[gen]
-        out_t[known], out_q[known] = trans[known], rot[known]
         return out_t, out_q
 
     def fill_gap(self, motion: Motion, s: int, e: int) -> Motion:
         # only the gap and the context the heads read beside it are computed (long clips stay fast)
-        m = gap_reach(self.net.cfg if self.net is not None else DecoderConfig(), motion.fps) + 1
+        m = gap_reach(decoder_config(self.net), motion.fps) + 1
         a, b = max(0, s - m), min(motion.num_frames, e + m + 1)
         known = np.ones(b - a, bool)
         known[s + 1 - a:e - a] = False
@@ -135,7 +133,7 @@ class LearnedHeads:
         # 30 fps grid ending on the last input frame, so the new frames start from it exactly (only the
         # samples the extension reads)
         N = min(int(np.floor((T - 1) / step + 1e-9)) + 1,
-                extend_reach(self.net.cfg if self.net is not None else DecoderConfig()))
+                extend_reach(decoder_config(self.net)))
         coords = (T - 1) - step * np.arange(N)[::-1]
         gt, gq = frames_at(motion.root_translation, motion.rotations[:, :22], coords)
         need = int(np.ceil(n / step - 1e-9)) + 1

@@ -45,6 +45,12 @@ FALLBACK_MAX_SECOND_ORDER = 40
 FALLBACK_TANGENT_SCALE = 0.8
 
 
+def decoder_config(net: CorrectionDecoder | None) -> DecoderConfig:
+    """The decoder's config, or the default one (bands, context and base curves of the classical
+    curves) without a decoder."""
+    return net.cfg if net is not None else DecoderConfig()
+
+
 def unknown_runs(known: np.ndarray) -> list[tuple[int, int]]:
     """Inclusive ``(first, last)`` frame ranges of the unknown runs of ``known (T,)``."""
     k = np.concatenate([[True], np.asarray(known, bool), [True]])
@@ -204,7 +210,7 @@ def fill_runs(net: CorrectionDecoder | None, gates: dict, trans: np.ndarray, rot
     keys = np.flatnonzero(known)
     spline = None  # natural spline through every key, for spans between close keys (computed once)
     # bands, context and base curves (without a decoder only the base curves are used)
-    cfg = net.cfg if net is not None else DecoderConfig()
+    cfg = decoder_config(net)
     K, context, stride, rel = cfg.basis, cfg.context, cfg.gap_stride, cfg.relative_rotations
     reach = gap_reach(cfg, fps)
     jobs = []  # (first, last generated frame, task or None without a correction, example, fallback)
@@ -271,7 +277,7 @@ def extend_frames(net: CorrectionDecoder | None, gate: bool, trans: np.ndarray, 
     ht, hq = np.array(trans, float), np.array(rot, float)
     T0 = len(ht)
     use = net if gate else None
-    cfg = net.cfg if net is not None else DecoderConfig()
+    cfg = decoder_config(net)
     K = cfg.basis if net is not None else 1
     # without a correction the base is plain constant velocity (never worse than the baseline)
     tau = cfg.extend_tau if use is not None else float("inf")
