@@ -20,10 +20,17 @@ def is_slotted(action: Any) -> bool:
 
 
 def _slot_for(id_owner: Any, action: Any) -> Any:
-    """The slot ``id_owner`` animates with ``action``: its assigned slot, else the first suitable one."""
+    """The slot ``id_owner`` animates with ``action``: its assigned slot when ``action`` is active, else
+    the slot of its first NLA strip showing ``action`` (a pushed-down action), else the first suitable
+    one. (An action shared by several objects has one slot per object: the first suitable slot may be
+    another object's.)"""
     anim = getattr(id_owner, "animation_data", None)
     if anim is not None and anim.action == action and getattr(anim, "action_slot", None) is not None:
         return anim.action_slot
+    for track in anim.nla_tracks if anim is not None else ():
+        for strip in track.strips:
+            if strip.action == action and getattr(strip, "action_slot", None) is not None:
+                return strip.action_slot
     from bpy_extras import anim_utils
     return anim_utils.action_get_first_suitable_slot(action, "OBJECT")
 

@@ -82,8 +82,9 @@ def user_action(obj):
         raise errors.A4merError(f"{obj.name!r} is in NLA tweak mode: leave it (Tab in the NLA editor) first")
     if src is not None:
         if anim.action is not None:
-            raise errors.A4merError(f"{obj.name!r} has an active action over its A4Mer result: bake the result "
-                                    "or delete the A4Mer tracks first")
+            raise errors.A4merError(f"{obj.name!r} has another active action ({anim.action.name!r}) over its A4Mer "
+                                    "result: unlink it in the Action editor to work on the result again, or delete "
+                                    "the A4Mer tracks")
         return src.strips[0].action
     if anim is None or anim.action is None:
         if state is not None:
@@ -227,28 +228,54 @@ def _new_action(obj, name: str, channels: dict, frames: np.ndarray):
 
 
 # --- applying a result ---------------------------------------------------------------------------
+#: frames a pushed-down strip reaches beyond the scene and the action when the action's curves are
+#: not constant outside their keys (Cycles modifiers, linear extrapolation): far enough for any shot,
+#: near enough that NLA's float32 strip times keep subframes to 0.004 frames
+STRIP_REACH = 30000
+
+
+def _varies_outside_keys(fcurves) -> bool:
+    """True when a curve's value changes beyond its first/last key (modifiers, linear extrapolation)."""
+    return any(len(fc.modifiers) or fc.extrapolation != "CONSTANT" for fc in fcurves)
+
+
 def push_down(obj, scene) -> dict:
-    """Move the active action into a new top NLA track unchanged (same evaluation); the new state."""
+    """Move the active action into a new top NLA track with the same evaluation on every frame; the
+    new state (which holds what :func:`remove_result` restores).
+
+    Blender plays an active action alone, at full influence and whatever its blend type, when the NLA
+    is off or holds no tracks; the strip then gets Replace at full influence (and the user's tracks of
+    an NLA that was switched off are muted while the result layer exists). Otherwise it takes the
+    action's blend type, influence and extrapolation."""
     anim = obj.animation_data
     action = anim.action
+    nla_played = anim.use_nla and len(anim.nla_tracks) > 0
+    muted = [] if anim.use_nla else [t.name for t in anim.nla_tracks if not t.mute]
+    for name in muted:
+        anim.nla_tracks[name].mute = True
     f0, T = armature.action_frames(action)
-    lo, hi = min(f0, scene.frame_start), max(f0 + T - 1, scene.frame_end)
+    lo, hi = min(f0, scene.frame_start), max(f0 + T - 1, scene.frame_end) + 1
+    if _varies_outside_keys(anim_compat.fcurves_of(obj, action)):
+        lo, hi = lo - STRIP_REACH, hi + STRIP_REACH
     track = anim.nla_tracks.new()
     track.name = nla.unique_track_name(anim, SOURCE_TRACK)
     strip = track.strips.new(action.name, int(lo), action)
     anim_compat.set_strip_slot(strip, obj)
-    strip.action_frame_start, strip.action_frame_end = float(lo), float(hi + 1)
+    strip.action_frame_start, strip.action_frame_end = float(lo), float(hi)
     strip.frame_start_ui = float(lo)
-    if abs(strip.frame_end - (hi + 1)) > 1e-4:
-        strip.frame_end_ui = float(hi + 1)
-    strip.blend_type = anim.action_blend_type
-    strip.extrapolation = anim.action_extrapolation
-    if anim.action_influence < 1.0:
+    if abs(strip.frame_end - hi) > 1e-4:
+        strip.frame_end_ui = float(hi)
+    strip.blend_type = anim.action_blend_type if nla_played else "REPLACE"
+    strip.extrapolation = anim.action_extrapolation if nla_played else "HOLD"
+    if nla_played and anim.action_influence < 1.0:  # a strip's influence counts only when animated: a
+        strip.influence = anim.action_influence  # constant key, which takes the value set before
         strip.use_animated_influence = True
-        strip.influence = anim.action_influence
     strip.select = track.select = False
     state = {"version": STATE_VERSION, "source_action": action.name, "source_track": track.name,
-             "slot": anim_compat.active_slot_identifier(obj), "generated_track": "", "spans": []}
+             "slot": anim_compat.active_slot_identifier(obj), "generated_track": "", "spans": [],
+             "action_settings": {"blend": anim.action_blend_type, "extrapolation": anim.action_extrapolation,
+                                 "influence": float(anim.action_influence), "use_nla": bool(anim.use_nla),
+                                 "muted_tracks": muted}}
     anim.action = None
     anim.use_nla = True
     return state
@@ -418,11 +445,16 @@ def remove_result(obj, restore: bool = True, keep_marks: bool = False) -> int:
     src = source_track(obj, state)
     if src is not None and restore and anim.action is None:
         action = src.strips[0].action
-        strip = src.strips[0]
-        blend, extrap, infl = strip.blend_type, strip.extrapolation, strip.influence if strip.use_animated_influence else 1.0
+        settings = state.get("action_settings") or {"blend": src.strips[0].blend_type, "influence": 1.0,
+                                                    "extrapolation": src.strips[0].extrapolation}
         anim.nla_tracks.remove(src)
         anim_compat.restore_action(obj, action, state.get("slot", ""))
-        anim.action_blend_type, anim.action_extrapolation, anim.action_influence = blend, extrap, infl
+        anim.action_blend_type, anim.action_extrapolation = settings["blend"], settings["extrapolation"]
+        anim.action_influence = settings["influence"]
+        for name in settings.get("muted_tracks", []):
+            if name in anim.nla_tracks:
+                anim.nla_tracks[name].mute = False
+        anim.use_nla = settings.get("use_nla", True)
     write_state(obj, None)
     return n
 

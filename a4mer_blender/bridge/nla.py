@@ -1,7 +1,8 @@
 """Apply a strip plan (:mod:`a4mer.strips`) to an object's NLA, and keep the strip <-> motif record.
 
-The A4Mer tracks sit under the active action and show sub-ranges of that same action, so they never
-change playback (the active action replaces them at full influence). The record lives on the object
+The A4Mer tracks show sub-ranges of the active action as markers: they are muted, so they never change
+playback, also where the action blends over NLA layers of the user's (influence under 1, Combine/Add)
+or is pushed down under generated frames. The record lives on the object
 as a JSON string ID property (strips cannot hold custom properties and Blender renames them).
 """
 from __future__ import annotations
@@ -93,6 +94,7 @@ def _add_track(obj, action, spec) -> tuple[object, list[str]]:
         strip.select = False
         names.append(strip.name)
     track.select = False
+    track.mute = True  # markers: playback stays the user's whatever their NLA layers
     return track, names
 
 

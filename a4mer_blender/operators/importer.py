@@ -8,7 +8,7 @@ from bpy.props import BoolProperty, FloatProperty, StringProperty
 from bpy_extras.io_utils import ImportHelper
 
 from .._core import amass, errors, optional
-from ..bridge import armature
+from ..bridge import armature, generated
 
 
 def load_clip(path: str, source_fps: float | None = None, asf: str | None = None):
@@ -27,6 +27,9 @@ def import_motion(context, path: str, apply_to_selected: bool = True, source_fps
     scene = context.scene
     motion = load_clip(path, source_fps, asf).resample(armature.scene_fps(scene))
     target = context.active_object
+    if apply_to_selected and target is not None and generated.read_state(target) is not None:
+        raise errors.A4merError(f"{target.name!r} shows A4Mer generated frames: bake them into your action or "
+                                "remove them (Generate panel) before importing onto it")
     if not (apply_to_selected and target is not None and armature.is_smpl_rig(target)):
         if context.object is not None and context.object.mode != "OBJECT":
             bpy.ops.object.mode_set(mode="OBJECT")

@@ -280,12 +280,98 @@ def test_body_bone_posed_but_not_animated_keeps_its_pose(scene):
     assert np.abs(pose_snapshot(obj, frames) - before).max() < 1e-7
 
 
+def _time_shifted_copy(obj, action, shift: float):
+    """A copy of ``action`` with every key ``shift`` frames later (a different layer to blend over)."""
+    copy = action.copy()
+    for fc in anim_compat.fcurves_of(obj, copy):
+        for attr in ("co", "handle_left", "handle_right"):
+            buf = np.empty(2 * len(fc.keyframe_points), dtype=np.float32)
+            fc.keyframe_points.foreach_get(attr, buf)
+            buf[0::2] += shift
+            fc.keyframe_points.foreach_set(attr, buf)
+        fc.update()
+    return copy
+
+
+def _layer_under(obj, action):
+    anim = obj.animation_data
+    strip = anim.nla_tracks.new().strips.new("base", 1, action)
+    strip.action_slot = action.slots[0]
+    return strip
+
+
+@pytest.mark.parametrize("setup", ["influence_without_nla", "combine_over_layer", "nla_switched_off", "cycles"])
+def test_push_down_keeps_playback_on_every_frame(scene, gap_rig, setup):
+    """Whatever the user's evaluation (an influence Blender ignores without NLA tracks, Combine at half
+    influence over an NLA layer, an NLA switched off, cycled curves beyond the scene range), frames
+    outside the gap play as before, and removing the result restores every setting."""
+    obj, action = gap_rig
+    anim = obj.animation_data
+    if setup in ("combine_over_layer", "nla_switched_off"):
+        _layer_under(obj, _time_shifted_copy(obj, action, 17.0))
+    if setup == "influence_without_nla":
+        anim.action_influence = 0.5
+    elif setup == "combine_over_layer":
+        anim.action_influence, anim.action_blend_type = 0.5, "COMBINE"
+    elif setup == "nla_switched_off":
+        anim.use_nla, anim.action_influence = False, 0.7
+    else:
+        for fc in anim_compat.fcurves_of(obj, action):
+            fc.modifiers.new("CYCLES")
+    settings = (anim.action_influence, anim.action_blend_type, anim.action_extrapolation, anim.use_nla)
+    frames = np.r_[np.arange(-40, 71), np.arange(100, 260)]
+    before = pose_snapshot(obj, frames)
+    assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
+    assert np.abs(pose_snapshot(obj, frames) - before).max() < 1e-5
+    assert bpy.ops.a4mer.remove_generated() == {"FINISHED"}
+    assert (anim.action_influence, anim.action_blend_type, anim.action_extrapolation, anim.use_nla) == settings
+    assert anim.action == action and not any(t.mute for t in anim.nla_tracks)
+    assert np.abs(pose_snapshot(obj, frames) - before).max() < 1e-7
+
+
+def test_action_shared_with_another_object_keeps_each_slot(scene, gap_rig):
+    """A slotted action animating a prop (its slot made first) and the rig: fill, extend and bake read
+    and write the rig's slot only, also while the action is pushed down."""
+    from bpy_extras import anim_utils
+    obj, action = gap_rig
+    prop = bpy.data.objects.new("Prop", None)
+    scene.collection.objects.link(prop)
+    shared = bpy.data.actions.new("Shared")
+    prop_slot = shared.slots.new(id_type="OBJECT", name="Prop")
+    rig_slot = shared.slots.new(id_type="OBJECT", name=obj.name)
+    fc = anim_utils.action_ensure_channelbag_for_slot(shared, prop_slot).fcurves.new("location", index=0)
+    fc.keyframe_points.insert(1, 0.0)
+    fc.keyframe_points.insert(150, 5.0)
+    bag = anim_utils.action_ensure_channelbag_for_slot(shared, rig_slot)
+    for src in anim_compat.fcurves_of(obj, action):
+        co = np.empty(2 * len(src.keyframe_points), dtype=np.float32)
+        src.keyframe_points.foreach_get("co", co)
+        dst = bag.fcurves.new(src.data_path, index=src.array_index)
+        dst.keyframe_points.add(len(co) // 2)
+        dst.keyframe_points.foreach_set("co", co)
+        dst.update()
+    prop.animation_data_create().action = shared
+    prop.animation_data.action_slot = prop_slot
+    obj.animation_data.action = shared
+    obj.animation_data.action_slot = rig_slot
+    n_rig = len(bag.fcurves)
+    assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
+    assert len(anim_compat.fcurves_of(obj, shared)) == n_rig  # the rig's slot while pushed down
+    assert bpy.ops.a4mer.extend(frames=10) == {"FINISHED"}
+    assert bpy.ops.a4mer.bake_generated() == {"FINISHED"}
+    prop_bag = anim_utils.action_get_channelbag_for_slot(shared, prop_slot)
+    assert [(f.data_path, len(f.keyframe_points)) for f in prop_bag.fcurves] == [("location", 2)]
+    pelvis = bag.fcurves.find('pose.bones["pelvis"].rotation_quaternion', index=0)
+    assert len(pelvis.keyframe_points) == 150 - 29 + 29 + 10  # the gap filled, then 10 frames more
+    assert obj.animation_data.action_slot == rig_slot
+
+
 def test_new_active_action_over_the_result_is_refused(scene, gap_rig):
     obj, action = gap_rig
     assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
     other = bpy.data.actions.new("other")
     anim_compat.assign_action(obj, other)
-    with pytest.raises(RuntimeError, match="active action over its A4Mer result"):
+    with pytest.raises(RuntimeError, match="active action .* over its A4Mer result"):
         bpy.ops.a4mer.extend()
 
 

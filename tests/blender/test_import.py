@@ -8,7 +8,7 @@ import pytest
 import bpy
 from a4mer.geometry import quat_angle
 from a4mer.io import write_amass_npz
-from a4mer_blender.bridge import armature
+from a4mer_blender.bridge import anim_compat, armature
 from bl_helpers import RX90, make_row_rig, smooth_motion
 
 
@@ -42,9 +42,29 @@ def test_import_applies_to_selected_rig(scene, tmp_path):
     bpy.ops.a4mer.import_motion(filepath=str(path), apply_to_selected=True)
     assert len(bpy.data.objects) == n_objects and bpy.context.active_object == obj
     assert obj.animation_data.action.name == "wave" and bpy.data.actions.get(old.name) is not None
+    assert old.use_fake_user  # not dropped from the file on save now that nothing uses it
     back = armature.read_motion(obj, scene)
     assert quat_angle(back.rotations, motion.rotations).max() < 1e-5
     assert obj.pose.bones["L_Knee"].rotation_mode == "AXIS_ANGLE"
+    save = tmp_path / "shot.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(save))
+    bpy.ops.wm.open_mainfile(filepath=str(save))
+    assert "old" in bpy.data.actions
+
+
+def test_import_onto_a_rig_showing_generated_frames_is_refused(scene, tmp_path):
+    obj, _ = make_row_rig("mpi_body_only")
+    action = armature.write_motion(obj, smooth_motion(T=60, seed=4), scene, name="mine")
+    for fc in anim_compat.fcurves_of(obj, action):
+        for i in reversed(range(len(fc.keyframe_points))):
+            if 20 < fc.keyframe_points[i].co[0] < 40:
+                fc.keyframe_points.remove(fc.keyframe_points[i])
+    assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
+    path = write_amass_npz(smooth_motion(T=20, seed=12), tmp_path / "wave.npz")
+    with pytest.raises(RuntimeError, match="shows A4Mer generated frames"):
+        bpy.ops.a4mer.import_motion(filepath=str(path), apply_to_selected=True)
+    assert obj.animation_data.action is None and obj.animation_data.nla_tracks["A4Mer Source"].strips[0].action == action
+    assert "wave" not in bpy.data.actions
 
 
 def test_import_real_bvh(scene, data_root):

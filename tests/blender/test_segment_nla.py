@@ -52,6 +52,7 @@ def _check_tiling(track, start, end):
     for s in strips:
         assert (s.action_frame_start, s.action_frame_end) == (s.frame_start, s.frame_end)  # shows its sub-range
         assert s.blend_type == "REPLACE" and not s.mute
+    assert track.mute  # markers: never evaluated
 
 
 def test_segment_tracks_tile_and_keep_playback(scene, mpi_rig, tmp_path):
@@ -69,19 +70,40 @@ def test_segment_tracks_tile_and_keep_playback(scene, mpi_rig, tmp_path):
     assert len(atoms.strips) == len(seg["atoms"]) and len(motifs.strips) == len(seg["motifs"])
     _check_tiling(atoms, f0, f0 + T)
     _check_tiling(motifs, f0, f0 + T)
-    assert np.abs(pose_snapshot(obj, frames) - before).max() < 1e-5
-    # muting, then deleting, the A4Mer tracks restores pose and animation data exactly
-    for t in (atoms, motifs):
-        t.mute = True
     assert np.array_equal(pose_snapshot(obj, frames), before)
-    for t in (atoms, motifs):
-        t.mute = False
     assert bpy.ops.a4mer.clear_segments() == {"FINISHED"}
     assert len(obj.animation_data.nla_tracks) == 0 and nla.RECORD_KEY not in obj
     assert np.array_equal(pose_snapshot(obj, frames), before)
     after = action_keys(obj)
     assert after.keys() == keys_before.keys() and all(np.array_equal(after[k], keys_before[k]) for k in after)
     assert (anim.action, anim.action_slot, anim.action_blend_type, anim.action_influence, anim.use_nla) == state_before
+
+
+def test_segment_keeps_playback_over_the_users_layers(scene, mpi_rig, tmp_path):
+    """The action blended at half influence (Combine) over an NLA layer of the user's: the A4Mer
+    tracks (muted markers) change no frame, also after a fill pushes the action down over them."""
+    obj = mpi_rig
+    anim = obj.animation_data
+    action = anim.action
+    f0, T = armature.action_frames(action)
+    base = anim.nla_tracks.new().strips.new("idle", f0, action.copy())
+    base.action_slot = base.action.slots[0]
+    base.frame_start_ui = f0 + 13  # a different pose under the action on every frame
+    anim.action_influence, anim.action_blend_type = 0.5, "COMBINE"
+    frames = range(f0, f0 + T)
+    before = pose_snapshot(obj, frames)
+    assert bpy.ops.a4mer.segment(segments_file=_seg_file(tmp_path, even_segments(T, 30.0))) == {"FINISHED"}
+    assert np.abs(pose_snapshot(obj, frames) - before).max() < 1e-5
+    from a4mer_blender.bridge import anim_compat
+    for fc in anim_compat.fcurves_of(obj, action):  # a gap f0+21..f0+39, filled on a pushed-down action
+        for i in reversed(range(len(fc.keyframe_points))):
+            if f0 + 20 < fc.keyframe_points[i].co[0] < f0 + 40:
+                fc.keyframe_points.remove(fc.keyframe_points[i])
+    outside = [f for f in frames if not f0 + 20 < f < f0 + 40]
+    before = pose_snapshot(obj, outside)
+    assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
+    assert [t.name for t in anim.nla_tracks][-2:] == ["A4Mer Source", "A4Mer Generated"]
+    assert np.abs(pose_snapshot(obj, outside) - before).max() < 1e-5
 
 
 def test_rerun_replaces_only_a4mer_tracks(scene, mpi_rig, tmp_path):
