@@ -49,11 +49,16 @@ def gap_runs(keyed: Sequence[int] | np.ndarray, first: int | None = None, last: 
 def resolve_range(action_range: tuple[int, int], preview: tuple[int, int] | None = None,
                   custom: tuple[int, int] | None = None) -> tuple[int, int]:
     """The frame range to work on: ``custom`` when given, else the ``preview`` range (pass it only
-    when the preview range is enabled), else ``action_range``. Returns ``(lo, hi)`` with lo <= hi."""
+    when the preview range is enabled), else ``action_range``. Returns ``(lo, hi)`` with lo <= hi;
+    :class:`A4merError` when it is empty or lies wholly outside ``action_range``."""
+    what = "frame range" if custom is not None else "preview range" if preview is not None else "action"
     lo, hi = custom if custom is not None else preview if preview is not None else action_range
     lo, hi = int(round(lo)), int(round(hi))
     if hi < lo:
-        raise A4merError(f"frame range {lo}..{hi} is empty (end before start)")
+        raise A4merError(f"{what} {lo}..{hi} is empty (end before start)")
+    if hi < action_range[0] or lo > action_range[1]:
+        raise A4merError(f"{what} {lo}..{hi} lies outside the action's keys ({action_range[0]}..{action_range[1]}): "
+                         "nothing to fill there")
     return lo, hi
 
 

@@ -83,6 +83,19 @@ def validate_segments(segments: dict, where: str = "segments") -> None:
             prev_end = e
 
 
+def duration_mismatch(segments: dict, num_frames: int, clip_fps: float) -> str | None:
+    """A warning when ``segments`` were made for a clip of another length than this one of
+    ``num_frames`` at ``clip_fps`` (more than half a second or 5 % apart), else None."""
+    seg_fps = float(segments["fps"])
+    ends = [float(it["end_frame"]) / seg_fps for k in ("atoms", "motifs") for it in segments[k]]
+    theirs = float(segments.get("duration") or max(ends, default=0.0))
+    ours = num_frames / float(clip_fps)
+    if abs(theirs - ours) > max(0.5, 0.05 * ours):
+        return (f"the segments cover {theirs:.2f} s (at {seg_fps:g} fps) but the action lasts {ours:.2f} s: "
+                "made for another clip? Strips were cut to the action")
+    return None
+
+
 def plan_strips(segments: dict, frame_offset: float, num_frames: int, clip_fps: float,
                 motif_names: dict | None = None) -> tuple[TrackSpec, TrackSpec]:
     """Tracks (atoms, motifs) for ``segments`` on a clip of ``num_frames`` frames at ``clip_fps``

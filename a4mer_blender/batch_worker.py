@@ -116,7 +116,7 @@ def set_scene_fps(scene, fps: float) -> None:
 def open_input(path: Path, fps: float | None, object_name: str | None, args: argparse.Namespace) -> list:
     """Load ``path`` into a fresh session; the SMPL armatures to process (with an action)."""
     import bpy
-    from .bridge import armature
+    from .bridge import armature, generated
     from .operators.importer import import_motion, load_clip
     bpy.ops.wm.read_factory_settings(use_empty=True)
     enable_addon()
@@ -137,7 +137,12 @@ def open_input(path: Path, fps: float | None, object_name: str | None, args: arg
             objs = [obj]
         else:
             objs = [o for o in scene.objects if o.type == "ARMATURE" and armature.is_smpl_rig(o)]
+        shown = [o.name for o in objs if generated.read_state(o) is not None]
         objs = [o for o in objs if o.animation_data is not None and o.animation_data.action is not None]
+        if not objs and shown:
+            raise errors.A4merError(f"{path}: {', '.join(map(repr, shown))} {'shows' if len(shown) == 1 else 'show'} "
+                                    "A4Mer generated frames that were "
+                                    "saved before baking: bake or remove them in Blender, then rerun")
         if not objs:
             raise errors.A4merError(f"{path}: no SMPL-like armature with an action in scene {scene.name!r}")
         return sorted(objs, key=lambda o: o.name)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import bpy
 
 from ._core import optional, strips
-from .bridge import generated, nla
+from .bridge import armature, generated, nla
 
 
 class A4MER_PT_motifs(bpy.types.Panel):
@@ -67,7 +67,8 @@ class A4MER_PT_generate(bpy.types.Panel):
             col.label(text="Extend with a motif:")
             for m in motifs:
                 op = col.operator("a4mer.extend", text=f"Extend with {m['name']}", icon="FORWARD")
-                op.motif = m["motif_id"]
+                op.motif = m["motif_id"]  # one occurrence's mean length, so it plays at its own speed
+                op.frames = max(1, round(m["duration"] / max(1, m["count"]) * armature.scene_fps(context.scene)))
         spans = generated.spans(obj) if obj is not None else []
         if not spans:
             layout.label(text="No generated frames (your keys are never changed).")

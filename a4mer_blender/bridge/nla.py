@@ -62,9 +62,14 @@ def unique_track_name(anim, wanted: str) -> str:
 
 def remove_tracks(obj) -> int:
     """Delete the A4Mer tracks of ``obj``; returns how many were removed. The record is kept."""
+    import bpy
     tracks = a4mer_tracks(obj)
+    shown = {s.action for t in tracks for s in t.strips if s.action is not None}
     for t in tracks:
         obj.animation_data.nla_tracks.remove(t)
+    for action in shown:  # generated frames marked on the motif track after a bake: nothing else uses them
+        if action.users == 0 and action.get("a4mer_generated"):
+            bpy.data.actions.remove(action)
     return len(tracks)
 
 

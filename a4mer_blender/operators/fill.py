@@ -126,8 +126,7 @@ class GenerateBase(ModalJobMixin):
         except errors.A4merError as e:
             self.report({"ERROR"}, str(e))
             return {"CANCELLED"}
-        self.after(context, made)
-        self.report({"INFO"}, self.summary(made, req.plan))
+        self.done(context, made, req.plan)
         return {"FINISHED"}
 
     def _noop(self, context) -> str:
@@ -137,6 +136,15 @@ class GenerateBase(ModalJobMixin):
             return self.nothing(self.plan(context, obj, rig, generated.user_action(obj)))
         except errors.A4merError as e:
             return str(e)
+
+    def done(self, context, made: list[dict], plan) -> None:
+        """Scene settings after the result, then the summary and the heads' warnings (e.g. a motif played
+        much faster than its own speed) as reports, so they show in the status bar too."""
+        self.after(context, made)
+        warns = dict.fromkeys(w for s in made for w in (s.get("quality") or {}).get("warnings", []))
+        for w in warns:
+            self.report({"WARNING"}, f"A4Mer: {w}")
+        self.report({"INFO"}, self.summary(made, plan))
 
     def after(self, context, made: list[dict]) -> None:
         """Scene settings after a result was applied (extend widens the scene range)."""
@@ -168,8 +176,7 @@ class GenerateBase(ModalJobMixin):
         except errors.A4merError as e:
             self.report({"ERROR"}, str(e))
             return {"CANCELLED"}
-        self.after(context, made)
-        self.report({"INFO"}, self.summary(made, self._req.plan))
+        self.done(context, made, self._req.plan)
         return {"FINISHED"}
 
 
@@ -192,14 +199,14 @@ class A4MER_OT_fill_gaps(GenerateBase, bpy.types.Operator):
         """Start..End when given (or Custom range), else the preview range when enabled, else the action."""
         sc = context.scene
         f0, T = armature.action_frames(action)
-        default = gaps.resolve_range((f0, f0 + T - 1),
-                                     (sc.frame_preview_start, sc.frame_preview_end) if sc.use_preview_range else None)
+        keys = (f0, f0 + T - 1)
+        default = gaps.resolve_range(keys, (sc.frame_preview_start, sc.frame_preview_end) if sc.use_preview_range else None)
         given = [self.properties.is_property_set(k) for k in ("frame_start", "frame_end")]
         if not (self.use_custom_range or any(given)):
             return default
         lo = self.frame_start if given[0] or self.use_custom_range else default[0]
         hi = self.frame_end if given[1] or self.use_custom_range else default[1]
-        return gaps.resolve_range(default, custom=(lo, hi))
+        return gaps.resolve_range(keys, custom=(lo, hi))
 
     def plan(self, context, obj, rig, action):
         f0, T = armature.action_frames(action)

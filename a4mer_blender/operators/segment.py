@@ -37,6 +37,18 @@ def _check_no_result_layer(obj) -> None:
                                 "your action or remove them (A4Mer Generate panel) before finding atoms and motifs")
 
 
+def _read_clip(obj, scene):
+    """The action to segment as a Motion; :class:`A4merError` while generated frames are shown or when
+    fewer than two frames are keyed (nothing to cut)."""
+    _check_no_result_layer(obj)
+    motion = armature.read_motion(obj, scene)
+    n = len(generated.keyed_frames(obj, obj.animation_data.action))
+    if n < 2:
+        raise errors.A4merError(f"the action {obj.animation_data.action.name!r} of {obj.name!r} has "
+                                f"{'no keys' if n == 0 else 'one keyed frame'} on the body bones: nothing to segment")
+    return motion
+
+
 class A4MER_OT_segment(ModalJobMixin, bpy.types.Operator):
     """Cut the active armature's action into atoms and motifs (adds the A4Mer NLA tracks;
     playback is unchanged)"""
@@ -63,12 +75,15 @@ class A4MER_OT_segment(ModalJobMixin, bpy.types.Operator):
     def execute(self, context):
         obj = context.active_object
         try:
-            _check_no_result_layer(obj)
-            motion = armature.read_motion(obj, context.scene)
-            record = nla.apply_segments(obj, context.scene, self._segments(context, motion))
+            motion = _read_clip(obj, context.scene)
+            segments = self._segments(context, motion)
+            record = nla.apply_segments(obj, context.scene, segments)
         except errors.A4merError as e:
             self.report({"ERROR"}, str(e))
             return {"CANCELLED"}
+        warning = strips.duration_mismatch(segments, motion.num_frames, motion.fps)
+        if warning:
+            self.report({"WARNING"}, f"A4Mer: {warning}")
         self.report({"INFO"}, _summary(record))
         return {"FINISHED"}
 
@@ -78,9 +93,7 @@ class A4MER_OT_segment(ModalJobMixin, bpy.types.Operator):
             return self.execute(context)
         obj = context.active_object
         try:
-            _check_no_result_layer(obj)
-            motion = armature.read_motion(obj, context.scene)
-            job = runner.Job(motion, get_settings(context)).start()
+            job = runner.Job(_read_clip(obj, context.scene), get_settings(context)).start()
         except errors.A4merError as e:
             self.report({"ERROR"}, str(e))
             return {"CANCELLED"}

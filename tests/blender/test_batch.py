@@ -199,6 +199,17 @@ def test_batch_blend_input_fill_extend(segmenter, tmp_path, capsys):
                                                                       "shot.timeline.png"]
     code, text = _run([src, "--out", tmp_path / "out3", "--object", "NotSMPL"], capsys)
     assert code != 0 and "NotSMPL" in text and "not an SMPL-like rig" in text
+    # a shot saved while generated frames were shown (not baked): named as such
+    import addon_utils
+    _open(src)
+    addon_utils.enable("a4mer_blender", default_set=True, handle_error=None)
+    bpy.context.view_layer.objects.active = bpy.context.scene.objects["Alpha"]
+    assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
+    unbaked = tmp_path / "unbaked.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(unbaked))
+    addon_utils.disable("a4mer_blender", default_set=True, handle_error=None)
+    code, text = _run([unbaked, "--out", tmp_path / "out4", "--object", "Alpha", "--extend", "6"], capsys)
+    assert code != 0 and "'Alpha' shows A4Mer generated frames that were saved before baking" in text
 
 
 def test_blender_entry_script(clips, segmenter, tmp_path):

@@ -33,8 +33,10 @@ class Recorder:
         assert icon in ICONS, icon
         mod, op = idname.split(".")
         assert hasattr(getattr(bpy.ops, mod), op), idname
+        op = types.SimpleNamespace()
         self.log.append(("op", idname))
-        return types.SimpleNamespace()
+        self.log.append(("op_props", op))
+        return op
 
 
 def _draw():
@@ -57,3 +59,20 @@ def test_panel_lists_motifs(scene, tmp_path):
     assert [t for k, t in log if k == "label" and t.startswith("m")] == [f"m{i}" for i in ids]
     assert ("prop", "a4mer_progress") in log
     assert sum(1 for k, t in log if k == "op" and t == "a4mer.motif_jump") == 2 * len(ids)
+
+
+def test_extend_with_a_motif_offers_one_occurrence_of_it(scene, tmp_path):
+    from a4mer.strips import motif_summary
+    from a4mer_blender.bridge import nla
+    from a4mer_blender.panels import A4MER_PT_generate
+    obj, _ = make_row_rig("mpi_body_only")
+    armature.write_motion(obj, smooth_motion(T=90), scene)
+    p = tmp_path / "s.json"
+    p.write_text(json.dumps(even_segments(90, 30.0, atom_len=10)))
+    bpy.ops.a4mer.segment(segments_file=str(p))
+    log = []
+    A4MER_PT_generate.draw(types.SimpleNamespace(layout=Recorder(log)), bpy.context)
+    offered = {op.motif: op.frames for k, op in log if k == "op_props" and hasattr(op, "motif")}
+    lib = motif_summary(nla.read_record(obj))
+    assert offered == {m["motif_id"]: round(30 * m["duration"] / m["count"]) for m in lib}
+    assert len(set(offered.values())) > 1  # motifs of different lengths get different lengths

@@ -168,3 +168,14 @@ def test_bad_segments_file_is_reported(scene, tmp_path):
     with pytest.raises(RuntimeError, match=r"clip.segments.json: atoms\[1\] starts at frame 2"):
         bpy.ops.a4mer.segment(segments_file=_seg_file(tmp_path, seg))
     assert len(obj.animation_data.nla_tracks) == 0 and nla.RECORD_KEY not in obj
+
+
+def test_action_without_keys_or_from_another_clip(scene, tmp_path, capsys):
+    obj, _ = make_row_rig("mpi_body_only")
+    obj.animation_data_create().action = bpy.data.actions.new("empty")
+    with pytest.raises(RuntimeError, match="'empty' of .* has no keys on the body bones: nothing to segment"):
+        bpy.ops.a4mer.segment(segments_file=_seg_file(tmp_path, even_segments(20, 30.0)))
+    assert len(obj.animation_data.nla_tracks) == 0
+    armature.write_motion(obj, smooth_motion(T=60), scene)  # 2 s at 30 fps; segments of 4 s at 120 fps
+    assert bpy.ops.a4mer.segment(segments_file=_seg_file(tmp_path, even_segments(480, 120.0))) == {"FINISHED"}
+    assert "segments cover 4.00 s (at 120 fps) but the action lasts 2.00 s" in capsys.readouterr().out

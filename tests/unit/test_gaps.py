@@ -70,6 +70,11 @@ def test_resolve_range_precedence():
     assert resolve_range((1, 100), preview=(20, 30), custom=(5, 6)) == (5, 6)
     with pytest.raises(A4merError, match="empty"):
         resolve_range((1, 100), custom=(9, 3))
+    assert resolve_range((1, 100), custom=(90, 400)) == (90, 400)  # overlapping: the plan clips it
+    with pytest.raises(A4merError, match=r"frame range 300\.\.400 lies outside the action's keys \(1\.\.100\)"):
+        resolve_range((1, 100), custom=(300, 400))
+    with pytest.raises(A4merError, match="preview range -50..0 lies outside"):
+        resolve_range((1, 100), preview=(-50, 0))
 
 
 def test_plan_extend():
