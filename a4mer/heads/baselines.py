@@ -239,6 +239,25 @@ def natural_spline_keys(trans: np.ndarray, rot: np.ndarray, keys: np.ndarray) ->
     return out_t, out_q
 
 
+def natural_spline_at(trans: np.ndarray, rot: np.ndarray, coords: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(N, 3)``, ``(N, J, 4)`` at fractional frame coordinates ``coords (N,)`` in [0, T-1] of the
+    natural cubic spline through every frame of ``trans (T, 3)``, ``rot (T, J, 4)`` (rotations per
+    sign-continuous quaternion component, normalised): C2 where lerp/slerp between frames kinks at
+    every sample (resampling a 30 fps result to 120 fps)."""
+    T = len(trans)
+    if T < 2:
+        return np.repeat(trans[:1], len(coords), 0), np.repeat(rot[:1], len(coords), 0)
+    x = np.arange(T, dtype=float)
+    q = quat_unflip(np.asarray(rot, dtype=float))
+    vt, vq = natural_spline_slopes(x, np.asarray(trans, dtype=float)), natural_spline_slopes(x, q)
+    i = np.clip(np.floor(coords).astype(int), 0, T - 2)
+    h00, h10, h01, h11 = hermite_basis(np.asarray(coords, dtype=float) - i)
+    t = (h00[:, None] * trans[i] + h10[:, None] * vt[i] + h01[:, None] * trans[i + 1] + h11[:, None] * vt[i + 1])
+    c = (slice(None), None, None)
+    qq = h00[c] * q[i] + h10[c] * vq[i] + h01[c] * q[i + 1] + h11[c] * vq[i + 1]
+    return t, qq / np.linalg.norm(qq, axis=-1, keepdims=True)
+
+
 def extend_zero_velocity(trans: np.ndarray, rot: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """``n`` new frames ``(n, 3)``, ``(n, J, 4)`` holding the last frame."""
     return np.repeat(trans[-1:], n, 0), np.repeat(rot[-1:], n, 0)

@@ -140,7 +140,9 @@ class LearnedHeads:
         learned = self.learned_for("extend")
         nt, nq = self._symmetric(lambda t, q: (*extend_frames(self.net, learned, t, q, need), learned), gt, gq)
         allt, allq = np.concatenate([gt, nt]), np.concatenate([gq, nq])
-        st, sq = frames_at(allt, allq, (N - 1) + np.arange(1, n + 1) / step)
+        at = (N - 1) + np.arange(1, n + 1) / step
+        # back to the clip's rate along a C2 curve (lerp/slerp between the 30 fps samples kinks at each)
+        st, sq = frames_at(allt, allq, at) if step == 1 else BL.natural_spline_at(allt, allq, at)
         rot_new = np.repeat(motion.rotations[-1:], n, 0).copy()
         rot_new[:, :22] = sq
         return motion.with_(root_translation=np.concatenate([motion.root_translation, st]),

@@ -47,9 +47,10 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import A4merError
-from ..geometry import (axis_angle_to_quat, axis_quat, lerp_at, quat_apply, quat_mul, quat_slerp, quat_to_axis_angle,
-                        quat_unflip, slerp_at)
+from ..geometry import (axis_angle_to_quat, axis_quat, quat_apply, quat_mul, quat_slerp, quat_to_axis_angle,
+                        quat_unflip)
 from ..motion import Motion
+from .baselines import natural_spline_at
 
 FORMAT = "a4mer-motif-prototypes"
 SCHEMA = 1
@@ -97,9 +98,10 @@ def _smoothstep(x: np.ndarray) -> np.ndarray:
 
 def stretch(trans: np.ndarray, rot: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Resample a clip ``(L, 3)``, ``(L, J, 4)`` by time to ``n >= 2`` frames spanning the same motion
-    (first and last frames kept)."""
+    (first and last frames kept), along the natural cubic spline through its frames (lerp/slerp would
+    kink at every source frame when stretching a 30 fps prototype to 120 fps)."""
     c = np.linspace(0.0, len(trans) - 1, int(n))
-    return lerp_at(trans, c), slerp_at(quat_unflip(rot), c)
+    return natural_spline_at(trans, rot, c)
 
 
 def canonical(trans: np.ndarray, rot: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

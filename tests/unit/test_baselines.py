@@ -135,6 +135,18 @@ def test_natural_spline_slopes_match_scipy_and_keys_are_kept():
         assert np.all(np.sum(qf[s + 1:e] * flipped[s], axis=-1) > 0)
 
 
+def test_natural_spline_at_fractional_frames():
+    from scipy.interpolate import CubicSpline
+    trans, rot = _uniform(T=21)
+    trans = trans + np.random.default_rng(2).normal(size=trans.shape)
+    c = np.array([0.0, 0.25, 3.5, 7.0, 19.75, 20.0])
+    t, q = B.natural_spline_at(trans, rot, c)
+    np.testing.assert_allclose(t, CubicSpline(np.arange(21), trans, bc_type="natural")(c), atol=1e-9)
+    np.testing.assert_allclose(t[[0, 3, 5]], trans[[0, 7, 20]], atol=1e-12)
+    assert quat_angle(q[[0, 3, 5]], rot[[0, 7, 20]]).max() < 1e-6
+    assert np.allclose(np.linalg.norm(q, axis=-1), 1.0)
+
+
 def test_constant_velocity_extension_exact_on_uniform_motion():
     trans, rot = _uniform(T=50)
     tr, q = B.extend(trans[:30], rot[:30], 20, "constant_velocity")
