@@ -21,6 +21,12 @@ def load_options(args: argparse.Namespace, fps: float | None = None) -> LoadOpti
                        scale=args.scale)
 
 
+def naming(path, error: A4merError) -> A4merError:
+    """``error`` with ``path`` in front unless its message names it already (every user error names
+    the file it is about)."""
+    return error if str(path) in str(error) else A4merError(f"{path}: {error}")
+
+
 def collect_inputs(items: list[str]) -> list[Path]:
     """Files given directly, plus every supported clip under given folders (sorted)."""
     out: list[Path] = []

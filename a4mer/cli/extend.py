@@ -13,6 +13,8 @@ import warnings
 
 import numpy as np
 
+from ..errors import A4merError
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from ._common import add_load_arguments
@@ -28,18 +30,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..api import load_motion
     from ..heads.inbetween import A4merWarning
-    from ..heads.npz_out import write_result
-    from ..heads.quality import span_quality, write_sidecar
-    from ._common import load_options
+    from ..heads.npz_out import check_output, write_result
+    from ..heads.quality import ClipQuality, write_sidecar
+    from ._common import load_options, naming
     from .inbetween import check_motif, motif_conditioner, resolve_heads
 
     motif = check_motif(args.motif)
+    check_output(args.input, args.output)
     motion = load_motion(args.input, load_options(args))
     heads = resolve_heads(args.heads)
     mc = motif_conditioner(heads, motif) if motif is not None else None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", A4merWarning)
-        result = heads.extend_clip(motion, args.frames) if mc is None else mc.extend_clip(motion, args.frames, motif)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", A4merWarning)
+            result = (heads.extend_clip(motion, args.frames) if mc is None
+                      else mc.extend_clip(motion, args.frames, motif))
+    except A4merError as e:
+        raise naming(args.input, e) from None
     for w in result.meta.get("warnings", []):
         print(f"a4mer extend: warning: {w}", file=sys.stderr)
     T = motion.num_frames
@@ -48,9 +55,9 @@ def run(args: argparse.Namespace) -> int:
     method = heads.name if heads.learned_for("extend") else "damped constant velocity (learned correction gated off)"
     if mc is not None:
         method = f"motif {motif} prototype blended from the {method}"
-    rep = span_quality(motion, result, T, T + args.frames - 1, task="extend", method=method, keys=[T - 1],
-                       warnings=result.meta.get("warnings", []),
-                       extra={"motif": result.meta["motif"]} if mc is not None else None)
+    rep = ClipQuality(motion, result, gen).span(T, T + args.frames - 1, task="extend", method=method, keys=[T - 1],
+                                                warnings=result.meta.get("warnings", []),
+                                                extra={"motif": result.meta["motif"]} if mc is not None else None)
     side = write_sidecar(out, rep)
     print(f"wrote {out} ({result.num_frames} frames at {result.fps:g} fps, {args.frames} new) and {side}")
     return 0

@@ -97,6 +97,23 @@ def motif_conditioner(heads, motif: int):
     return mc
 
 
+def span_method(heads, motion, known: np.ndarray, s: int, e: int, motif: int | None = None) -> str:
+    """What filled the span between keys ``s`` and ``e`` (``known (T,)``: the kept frames), by the rules
+    :func:`~a4mer.heads.prediction.fill_runs` applies: a gap in dense frames gets the gap heads, close
+    sparse keys the natural cubic spline, other sparse keys the blocking heads; each either with the
+    learned correction or as the classical curve alone."""
+    from ..heads.prediction import close_keys
+    T = len(known)
+    dense = (s == 0 or known[s - 1]) and (e == T - 1 or known[e + 1])
+    if heads.gap_learned(motion, s, e) if dense else heads.keys_learned(motion, [s, e]):
+        method = heads.name
+    elif not dense and close_keys(s, e, motion.fps):
+        method = "natural cubic spline through the keys (keys under 0.23 s apart)"
+    else:
+        method = "classical curve (no learned correction for these spans)"
+    return f"motif {motif} prototype blended into the {method}" if motif is not None else method
+
+
 def _keys(args, T: int) -> list[int] | None:
     if args.keys is not None and args.key_frames is not None:
         raise A4merError("give either --keys or --key-frames, not both")
@@ -115,36 +132,36 @@ def _keys(args, T: int) -> list[int] | None:
 def run(args: argparse.Namespace) -> int:
     from ..api import load_motion
     from ..heads.inbetween import A4merWarning
-    from ..heads.npz_out import write_result
-    from ..heads.quality import span_quality, write_sidecar
+    from ..heads.npz_out import check_output, write_result
+    from ..heads.quality import ClipQuality, write_sidecar
     from ..heads.prediction import unknown_runs
-    from ._common import load_options
+    from ._common import load_options, naming
 
     motif = check_motif(args.motif)
-    motion = load_motion(args.input, load_options(args))
-    keys = _keys(args, motion.num_frames)
-    if keys is None and (args.start is None or args.end is None):
+    if args.keys is None and args.key_frames is None and (args.start is None or args.end is None):
         raise A4merError("give --start and --end (one gap), or --keys / --key-frames (blocking)")
-    if keys is not None and (args.start is not None or args.end is not None):
+    if (args.keys is not None or args.key_frames is not None) and (args.start is not None or args.end is not None):
         raise A4merError("--start/--end cannot be combined with --keys/--key-frames")
+    check_output(args.input, args.output)
+    motion = load_motion(args.input, load_options(args))
     heads = resolve_heads(args.heads)
     mc = motif_conditioner(heads, motif) if motif is not None else None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", A4merWarning)
-        if mc is not None:
-            result = (mc.inbetween(motion, args.start, args.end, motif) if keys is None
-                      else mc.inbetween_keys(motion, keys, motif))
-        elif keys is None:
-            result = heads.inbetween(motion, args.start, args.end)
-        else:
-            result = heads.inbetween_keys(motion, keys)
+    try:
+        keys = _keys(args, motion.num_frames)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", A4merWarning)
+            if mc is not None:
+                result = (mc.inbetween(motion, args.start, args.end, motif) if keys is None
+                          else mc.inbetween_keys(motion, keys, motif))
+            elif keys is None:
+                result = heads.inbetween(motion, args.start, args.end)
+            else:
+                result = heads.inbetween_keys(motion, keys)
+    except A4merError as e:
+        raise naming(args.input, e) from None
     for w in result.meta.get("warnings", []):
         print(f"a4mer inbetween: warning: {w}", file=sys.stderr)
     task = "inbetween" if keys is None else "blocking"
-    learned = heads.keys_learned(motion, keys) if keys is not None else heads.gap_learned(motion, args.start, args.end)
-    method = heads.name if learned else "classical curve (no learned correction for these spans)"
-    if mc is not None:
-        method = f"motif {motif} prototype blended into the {method}"
     known = np.zeros(motion.num_frames, bool)
     if keys is None:
         known[:] = True
@@ -156,13 +173,15 @@ def run(args: argparse.Namespace) -> int:
     gen = np.flatnonzero(~known)
     gen = gen[(gen > min(kk)) & (gen < max(kk))]
     out = write_result(args.input, motion, result, gen, args.output)
+    quality = ClipQuality(motion, result, gen)
     spans = []
     for a, b in unknown_runs(known):
         if a > min(kk) and b < max(kk):
-            spans.append(span_quality(motion, result, a, b, task=task, method=method, keys=[a - 1, b + 1],
-                                      warnings=result.meta.get("warnings", []),
+            spans.append(quality.span(a, b, task=task, method=span_method(heads, motion, known, a - 1, b + 1, motif),
+                                      keys=[a - 1, b + 1], warnings=result.meta.get("warnings", []),
                                       extra={"motif": result.meta["motif"]} if mc is not None else None))
-    report = spans[0] if len(spans) == 1 else {"schema_version": 1, "task": task, "method": method,
+    methods = list(dict.fromkeys(sp["method"] for sp in spans))
+    report = spans[0] if len(spans) == 1 else {"schema_version": 1, "task": task, "method": "; ".join(methods),
                                                "keys": kk, "spans": spans}
     side = write_sidecar(out, report)
     print(f"wrote {out} ({result.num_frames} frames at {result.fps:g} fps, {len(gen)} generated) and {side}")

@@ -41,6 +41,7 @@ from .windows import MODEL_FPS, mirror
 FORMAT = "a4mer-heads"
 MAX_GAP_SECONDS = 4.0
 MIN_CONTEXT_SECONDS = 1.0
+MAX_EXTEND_SECONDS = 60.0  # one extension call; the continuation settles into a held pose long before
 TASKS = ("inbetween", "blocking", "extend")
 
 
@@ -158,6 +159,8 @@ class LearnedHeads:
         start, end = int(start), int(end)
         if not (0 <= start < T and 0 <= end < T):
             raise A4merError(f"gap {start}..{end} is outside the clip (frames 0..{T - 1})")
+        if end < start:
+            raise A4merError(f"gap {start}..{end} ends before it starts: give the earlier key as the start")
         if end - start < 2:
             raise A4merError(f"gap {start}..{end} has no frame strictly between the keys (need end >= start + 2)")
         gap_s = (end - start - 1) / fps
@@ -198,6 +201,10 @@ class LearnedHeads:
         n = int(n)
         if n < 1:
             raise A4merError(f"number of frames to add must be at least 1, got {n}")
+        if n / motion.fps > MAX_EXTEND_SECONDS:
+            raise A4merError(f"{n} frames are {n / motion.fps:.1f} s at {motion.fps:g} fps; at most "
+                             f"{MAX_EXTEND_SECONDS:.0f} s ({int(MAX_EXTEND_SECONDS * motion.fps)} frames) can be "
+                             "added at once (the continuation settles into a held pose within a few seconds)")
         warns = []
         if motion.num_frames / motion.fps < MIN_CONTEXT_SECONDS:
             warns.append(f"only {motion.num_frames} frame(s) of context; at least {MIN_CONTEXT_SECONDS:g} s "

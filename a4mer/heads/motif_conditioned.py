@@ -267,6 +267,10 @@ class MotifConditioner:
         out, r = best
         meta = dict(out.meta)
         meta["motif"] = dict(meta["motif"], recognised=bool(best_key[0]), ramp_s=r, variants_tried=tried)
+        if not best_key[0]:
+            meta["warnings"] = list(meta.get("warnings", [])) + [
+                f"segmented again, the generated span is not recognised as motif {mid} ({tried} transition "
+                "variants tried): it performs the motif's prototype only approximately here"]
         return out.with_(meta=meta)
 
     def extend_clip(self, motion: Motion, n: int, motif_id) -> Motion:

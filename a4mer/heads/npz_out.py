@@ -14,22 +14,40 @@ import numpy as np
 
 from ..errors import A4merError
 from ..geometry import quat_to_axis_angle
-from ..io.amass import PELVIS_REST, write_amass_npz
+from ..io.amass import FPS_KEYS, PELVIS_REST, save_npz_atomic, write_amass_npz
 from ..motion import Motion
 
 _SPLIT = {"root_orient": (0, 1), "pose_body": (1, 22), "pose_hand": (25, 55), "pose_jaw": (22, 23),
           "pose_eye": (23, 25)}
 
 
-def write_result(input_path: str | os.PathLike, source: Motion, result: Motion, generated: np.ndarray,
-                 out_path: str | os.PathLike) -> Path:
-    """Write ``result`` to ``out_path`` (.npz). ``generated``: frame indices of ``result`` that were
-    generated; ``result`` has ``source``'s frames plus, for extension, frames appended at the end."""
+def check_output(input_path: str | os.PathLike, out_path: str | os.PathLike) -> Path:
+    """``out_path`` checked before anything is computed: an .npz, not the input, in an existing
+    writable folder, and neither it nor its quality sidecar an existing folder. :class:`A4merError`
+    naming the path and the problem."""
+    from .quality import sidecar_path
     out_path = Path(out_path)
     if out_path.suffix.lower() != ".npz":
         raise A4merError(f"{out_path}: output must be an .npz file")
     if Path(input_path).resolve() == out_path.resolve():
         raise A4merError(f"{out_path}: refusing to overwrite the input clip; choose another output")
+    folder = out_path.resolve().parent
+    if not folder.is_dir():
+        raise A4merError(f"{out_path}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise A4merError(f"{out_path}: the folder {folder} is not writable")
+    for p in (out_path, sidecar_path(out_path)):
+        if p.is_dir():
+            raise A4merError(f"{p}: is a folder; choose another output")
+    return out_path
+
+
+def write_result(input_path: str | os.PathLike, source: Motion, result: Motion, generated: np.ndarray,
+                 out_path: str | os.PathLike) -> Path:
+    """Write ``result`` to ``out_path`` (.npz, checked by :func:`check_output`). ``generated``: frame
+    indices of ``result`` that were generated; ``result`` has ``source``'s frames plus, for extension,
+    frames appended at the end. The file's frame rate keys state ``result``'s rate (``--source-fps``)."""
+    out_path = check_output(input_path, out_path)
     generated = np.asarray(generated, int)
     inp = Path(input_path)
     if inp.suffix.lower() != ".npz":
@@ -65,8 +83,7 @@ def write_result(input_path: str | os.PathLike, source: Motion, result: Motion, 
     for k, (a, b) in _SPLIT.items():
         if k in out and out[k].shape[0] == T1 and b <= J and out[k].shape[-1] == 3 * (b - a):
             out[k][generated] = aa[:, 3 * a:3 * b].astype(out[k].dtype)
-    tmp = out_path.with_name(out_path.name + ".part")
-    with open(tmp, "wb") as f:
-        np.savez(f, **out)
-    os.replace(tmp, out_path)
-    return out_path
+    for k in FPS_KEYS:
+        if k in out and out[k].size == 1 and float(out[k]) != float(result.fps):
+            out[k] = np.array(float(result.fps), dtype=out[k].dtype)
+    return save_npz_atomic(out_path, **out)

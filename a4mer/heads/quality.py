@@ -14,16 +14,17 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..bench.metrics import body_fk, contact_changes, foot_heights, foot_skate, jerk
+from ..errors import A4merError
 from ..motion import Motion
 
 SCHEMA_VERSION = 1
 
 
-def _frame_step_mm(pos: np.ndarray) -> float:
-    """Median per-frame joint displacement (mm) of ``pos (T, J, 3)``: the clip's typical motion per frame."""
-    if len(pos) < 2:
-        return 0.0
-    return float(np.median(np.linalg.norm(np.diff(pos, axis=0), axis=-1).mean(-1)) * 1000.0)
+def _frame_step_mm(runs: list[np.ndarray]) -> float | None:
+    """Median per-frame joint displacement (mm) within the runs ``(t, J, 3)``: the clip's typical motion
+    per frame (None without a run of two frames)."""
+    steps = [np.linalg.norm(np.diff(x, axis=0), axis=-1).mean(-1) for x in runs if len(x) > 1]
+    return float(np.median(np.concatenate(steps)) * 1000.0) if steps else None
 
 
 def _weighted(segs: list[np.ndarray], fn) -> float | None:
@@ -33,66 +34,81 @@ def _weighted(segs: list[np.ndarray], fn) -> float | None:
     return float(np.average([fn(x) for x in segs], weights=[len(x) for x in segs]))
 
 
-def span_quality(original: Motion, result: Motion, first: int, last: int, *, task: str, method: str,
-                 keys: Sequence[int] = (), warnings: Sequence[str] = (), extra: dict | None = None
-                 ) -> dict[str, Any]:
-    """Quality numbers of the generated frames ``first..last`` (inclusive) of ``result``.
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """``[a, b)`` of the runs of True in ``mask (T,)``."""
+    d = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+    return list(zip(np.flatnonzero(d == 1).tolist(), np.flatnonzero(d == -1).tolist()))
 
-    original: the input clip (frames that were kept are compared bit-for-bit against it).
-    keys: frames of ``result`` the span must meet (gap ends); their distance to the adjacent generated
-    frame is reported in mm (``key_distance_mm``) next to the clip's typical per-frame motion.
-    Returns a JSON-serialisable dict: foot skate (cm/s), jerk (m/s^3), contact changes, key distances,
-    ``kept_frames_exact`` (kept frames equal the input up to 1e-12: the Motion re-normalises
-    quaternions; the CLI's npz output copies the file's rows bit for bit), for the span and for the
-    kept context (contiguous kept parts scored separately).
-    """
-    pos, _ = body_fk(result.rotations, result.root_translation)  # (T, 22, 3)
-    T = len(pos)
-    first, last = int(first), int(last)
-    _, ground = foot_heights(pos)
-    a, b = max(first - 1, 0), min(last + 2, T)  # include the steps into and out of the span
-    span = pos[a:b]
-    keep = np.ones(T, bool)
-    keep[first:last + 1] = False
-    n_orig = original.num_frames
-    kept_idx = np.where(keep)[0]
-    orig_idx = np.where(kept_idx < first, kept_idx, kept_idx - (T - n_orig))  # extension appends
-    dq = np.abs(result.rotations[kept_idx] - original.rotations[orig_idx])
-    dq = np.minimum(dq, np.abs(result.rotations[kept_idx] + original.rotations[orig_idx]))
-    dev = float(max(dq.max(initial=0.0), np.abs(result.root_translation[kept_idx]
-                                                 - original.root_translation[orig_idx]).max(initial=0.0)))
-    segs = [pos[:first], pos[last + 1:]]  # kept context before / after the span (scored separately)
-    segs = [x for x in segs if len(x) > 3]
-    ctx = pos[keep]
-    key_dist = {}
-    for k in keys:
-        k = int(k)
-        nb = first if k < first else last
-        key_dist[str(k)] = float(np.linalg.norm(pos[k] - pos[nb], axis=-1).mean() * 1000.0)
-    seconds = (last - first + 1) / result.fps
-    out = {
-        "schema_version": SCHEMA_VERSION,
-        "task": task,
-        "method": method,
-        "fps": float(result.fps),
-        "span": [first, last],
-        "span_frames": last - first + 1,
-        "span_seconds": seconds,
-        "kept_frames_exact": dev <= 1e-12,
-        "kept_frames_max_abs_diff": dev,
-        "foot_skate_cm_s": foot_skate(span, result.fps, ground=ground),
-        "context_foot_skate_cm_s": _weighted(segs, lambda x: foot_skate(x, result.fps, ground=ground)),
-        "jerk_m_s3": jerk(span, result.fps),
-        "context_jerk_m_s3": _weighted(segs, lambda x: jerk(x, result.fps)),
-        "contact_changes": contact_changes(span, ground=ground),
-        "contact_changes_per_s": contact_changes(span, ground=ground) / max(seconds, 1e-9),
-        "key_distance_mm": key_dist,
-        "context_frame_step_mm": _frame_step_mm(ctx),
-        "warnings": list(warnings),
-    }
-    if extra:
-        out.update(extra)
-    return out
+
+class ClipQuality:
+    """What the span reports of one result share, computed once (a blocking pass over a long take
+    has thousands of spans): forward kinematics of ``result``; the frames copied from ``original``
+    (every frame not in ``generated``) and how far they are from it; the ground level and the context
+    numbers from those kept frames only, so they do not move with what was generated.
+
+    original: the input clip; result: it with the frames ``generated`` (indices of ``result``)
+    generated (extension appends frames after ``original``'s)."""
+
+    def __init__(self, original: Motion, result: Motion, generated: Sequence[int]):
+        self.fps = float(result.fps)
+        self.pos, _ = body_fk(result.rotations, result.root_translation)  # (T, 22, 3)
+        kept = np.ones(len(self.pos), bool)
+        kept[np.asarray(generated, int)] = False
+        idx = np.flatnonzero(kept)  # kept frames of result are the same frames of original
+        dq = np.abs(result.rotations[idx] - original.rotations[idx])
+        dq = np.minimum(dq, np.abs(result.rotations[idx] + original.rotations[idx]))
+        self.deviation = float(max(dq.max(initial=0.0), np.abs(result.root_translation[idx]
+                                                               - original.root_translation[idx]).max(initial=0.0)))
+        self.ground = foot_heights(self.pos[idx] if len(idx) else self.pos)[1]
+        runs = [self.pos[a:b] for a, b in _runs(kept)]
+        segs = [x for x in runs if len(x) > 3]  # contiguous kept parts, scored separately
+        self.context = {
+            "context_foot_skate_cm_s": _weighted(segs, lambda x: foot_skate(x, self.fps, ground=self.ground)),
+            "context_jerk_m_s3": _weighted(segs, lambda x: jerk(x, self.fps)),
+            "context_frame_step_mm": _frame_step_mm(runs) if _frame_step_mm(runs) is not None
+            else _frame_step_mm([self.pos]),
+        }
+
+    def span(self, first: int, last: int, *, task: str, method: str, keys: Sequence[int] = (),
+             warnings: Sequence[str] = (), extra: dict | None = None) -> dict[str, Any]:
+        """Quality numbers of the generated frames ``first..last`` (inclusive).
+
+        keys: frames the span must meet (gap ends); their distance to the adjacent generated frame is
+        reported in mm (``key_distance_mm``) next to the clip's typical per-frame motion
+        (``context_frame_step_mm``: within the kept runs, or the whole result when only keys were kept).
+        Returns a JSON-serialisable dict: foot skate (cm/s), jerk (m/s^3), contact changes, key
+        distances, ``kept_frames_exact`` (every frame not generated equals the input up to 1e-12: the
+        Motion re-normalises quaternions; the CLI's npz output copies the file's rows bit for bit), and
+        the same numbers over the kept context."""
+        pos, first, last = self.pos, int(first), int(last)
+        span = pos[max(first - 1, 0):min(last + 2, len(pos))]  # with the steps into and out of the span
+        key_dist = {str(int(k)): float(np.linalg.norm(pos[int(k)] - pos[first if k < first else last],
+                                                      axis=-1).mean() * 1000.0) for k in keys}
+        seconds = (last - first + 1) / self.fps
+        changes = contact_changes(span, ground=self.ground)
+        out = {
+            "schema_version": SCHEMA_VERSION,
+            "task": task,
+            "method": method,
+            "fps": self.fps,
+            "span": [first, last],
+            "span_frames": last - first + 1,
+            "span_seconds": seconds,
+            "kept_frames_exact": self.deviation <= 1e-12,
+            "kept_frames_max_abs_diff": self.deviation,
+            "foot_skate_cm_s": foot_skate(span, self.fps, ground=self.ground),
+            "context_foot_skate_cm_s": self.context["context_foot_skate_cm_s"],
+            "jerk_m_s3": jerk(span, self.fps),
+            "context_jerk_m_s3": self.context["context_jerk_m_s3"],
+            "contact_changes": changes,
+            "contact_changes_per_s": changes / max(seconds, 1e-9),
+            "key_distance_mm": key_dist,
+            "context_frame_step_mm": self.context["context_frame_step_mm"],
+            "warnings": list(warnings),
+        }
+        if extra:
+            out.update(extra)
+        return out
 
 
 def sidecar_path(out_path: str | os.PathLike) -> Path:
@@ -104,5 +120,8 @@ def sidecar_path(out_path: str | os.PathLike) -> Path:
 def write_sidecar(out_path: str | os.PathLike, report: dict[str, Any]) -> Path:
     """Write ``report`` as ``<out>.quality.json``; returns its path."""
     path = sidecar_path(out_path)
-    path.write_text(json.dumps(report, indent=2) + "\n")
+    try:
+        path.write_text(json.dumps(report, indent=2) + "\n")
+    except OSError as e:
+        raise A4merError(f"{path}: cannot write the quality report ({e.strerror or e})") from None
     return path

@@ -13,14 +13,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import MotionFileError
+from ..errors import A4merError, MotionFileError
 from ..geometry import axis_angle_to_quat, quat_to_axis_angle
 from ..motion import Motion
 from ..skeleton import SMPL, SMPLH, SMPLX
 from ..skeleton.smpl import SMPL_OFFSETS
 
 PELVIS_REST = SMPL_OFFSETS[0]
-_FPS_KEYS = ("mocap_framerate", "mocap_frame_rate", "fps", "frame_rate", "framerate")
+FPS_KEYS = ("mocap_framerate", "mocap_frame_rate", "fps", "frame_rate", "framerate")
 _LAYOUTS = {72: SMPL, 156: SMPLH, 165: SMPLX}
 
 
@@ -36,14 +36,18 @@ def _load_arrays(path: Path) -> dict[str, np.ndarray]:
             return out
     except FileNotFoundError:
         raise MotionFileError(path, "file not found") from None
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError, KeyError) as e:
+    except ValueError as e:
+        if "pickled" in str(e):  # neither a zip archive nor an .npy array: numpy falls back to pickle
+            raise MotionFileError(path, "not a readable npz file (no zip archive or .npy header)") from None
+        raise MotionFileError(path, f"not a readable npz file ({type(e).__name__}: {e})") from None
+    except (zipfile.BadZipFile, OSError, EOFError, KeyError) as e:
         raise MotionFileError(path, f"not a readable npz file ({type(e).__name__}: {e})") from None
 
 
 def _scalar_fps(path: Path, arrays: dict[str, np.ndarray], override: float | None) -> float:
     if override is not None:
         return float(override)
-    for k in _FPS_KEYS:
+    for k in FPS_KEYS:
         if k in arrays:
             try:
                 fps = float(np.asarray(arrays[k]).reshape(-1)[0])
@@ -52,7 +56,7 @@ def _scalar_fps(path: Path, arrays: dict[str, np.ndarray], override: float | Non
             if not np.isfinite(fps) or fps <= 0:
                 raise MotionFileError(path, f"frame rate {k}={fps} is not positive")
             return fps
-    raise MotionFileError(path, f"no frame rate: expected one of {', '.join(_FPS_KEYS)} (or pass --source-fps)")
+    raise MotionFileError(path, f"no frame rate: expected one of {', '.join(FPS_KEYS)} (or pass --source-fps)")
 
 
 def read_amass_npz(path: str | os.PathLike, fps: float | None = None) -> Motion:
@@ -104,9 +108,20 @@ def write_amass_npz(motion: Motion, path: str | os.PathLike) -> Path:
     path = Path(path)
     body = motion.body()
     poses = quat_to_axis_angle(body.rotations).reshape(body.num_frames, 72)
+    return save_npz_atomic(path, poses=poses, trans=body.root_translation - PELVIS_REST, betas=np.zeros(10),
+                           gender=np.array("neutral"), mocap_frame_rate=np.array(float(body.fps)))
+
+
+def save_npz_atomic(path: str | os.PathLike, **arrays: np.ndarray) -> Path:
+    """``np.savez`` to ``path`` through a temporary file renamed into place: the file is whole or
+    absent. :class:`A4merError` naming the path when it cannot be written (nothing left behind)."""
+    path = Path(path)
     tmp = path.with_name(path.name + ".part")
-    with open(tmp, "wb") as f:
-        np.savez(f, poses=poses, trans=body.root_translation - PELVIS_REST, betas=np.zeros(10),
-                 gender=np.array("neutral"), mocap_frame_rate=np.array(float(body.fps)))
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise A4merError(f"{path}: cannot write ({e.strerror or e})") from None
     return path

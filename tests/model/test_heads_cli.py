@@ -51,6 +51,66 @@ def test_blocking_cli_every_key_exact(tmp_path):
     np.testing.assert_array_equal(b["poses"][keys], a["poses"][keys])
     q = json.loads((tmp_path / "b.quality.json").read_text())
     assert q["task"] == "blocking" and len(q["spans"]) == len(keys) - 1
+    # each span is compared with the kept frames only (not with the other spans' generated frames)
+    assert all(sp["kept_frames_exact"] and sp["kept_frames_max_abs_diff"] == 0.0 for sp in q["spans"])
+    assert all(sp["context_foot_skate_cm_s"] is None for sp in q["spans"])  # only keys were kept
+
+
+def test_sidecar_method_per_span_and_context_from_the_input(tmp_path):
+    """Close keys get the natural spline, the other spans the classical curve: each span says which.
+    The context numbers (ground level included) come from the kept frames, so they do not move with
+    the heads or with how much was generated."""
+    src = _npz(tmp_path / "in.npz", layout=72)
+    assert main(["inbetween", str(src), "--key-frames", "0,4,40,70", "-o", str(tmp_path / "k.npz"),
+                 "--heads", "none"]) == 0
+    q = json.loads((tmp_path / "k.quality.json").read_text())
+    assert [sp["method"].split(" (")[0] for sp in q["spans"]] == [
+        "natural cubic spline through the keys", "classical curve", "classical curve"]
+    assert q["method"].count(";") == 1
+    from a4mer.heads.decoder import CorrectionDecoder, DecoderConfig
+    from a4mer.heads.inbetween import LearnedHeads
+    small = str(LearnedHeads(CorrectionDecoder(DecoderConfig(hidden=32, context=4, basis=4))).save(tmp_path / "h.safetensors"))
+    ctx = set()
+    for i, argv in enumerate((["inbetween", "--start", "40", "--end", "90", "--heads", "none"],
+                              ["inbetween", "--start", "40", "--end", "90", "--heads", small])):
+        assert main([argv[0], str(src), *argv[1:], "-o", str(tmp_path / f"g{i}.npz")]) == 0
+        g = json.loads((tmp_path / f"g{i}.quality.json").read_text())
+        ctx.add((g["context_foot_skate_cm_s"], g["context_jerk_m_s3"], g["context_frame_step_mm"]))
+    assert len(ctx) == 1 and None not in next(iter(ctx))
+    ext = set()
+    for n in (30, 600):
+        assert main(["extend", str(src), "--frames", str(n), "-o", str(tmp_path / f"e{n}.npz"), "--heads", "none"]) == 0
+        ext.add(json.loads((tmp_path / f"e{n}.quality.json").read_text())["context_foot_skate_cm_s"])
+    assert len(ext) == 1
+
+
+def test_output_problems_are_named_before_anything_is_computed(tmp_path, capsys):
+    src = _npz(tmp_path / "in.npz")
+    (tmp_path / "dir.npz").mkdir()
+    (tmp_path / "side.quality.json").mkdir()
+    for out, msg in ((tmp_path / "missing" / "x.npz", "does not exist"), (tmp_path / "dir.npz", "is a folder"),
+                     (tmp_path / "side.npz", "side.quality.json: is a folder")):
+        for verb in (["inbetween", "--start", "40", "--end", "90"], ["extend", "--frames", "10"]):
+            assert main([verb[0], str(src), *verb[1:], "-o", str(out), "--heads", "none"]) == 1
+            err = capsys.readouterr().err
+            assert msg in err and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dir.npz", "in.npz", "side.quality.json"]
+
+
+def test_source_fps_override_is_the_rate_written(tmp_path):
+    src = _npz(tmp_path / "in.npz", fps=24.0)
+    for verb in (["inbetween", "--start", "40", "--end", "90"], ["extend", "--frames", "30"]):
+        out = tmp_path / f"{verb[0]}.npz"
+        assert main([verb[0], str(src), *verb[1:], "--source-fps", "30", "-o", str(out), "--heads", "none"]) == 0
+        assert float(np.load(out)["mocap_framerate"]) == 30.0
+        assert json.loads(out.with_name(f"{verb[0]}.quality.json").read_text())["fps"] == 30.0
+
+
+def test_garbage_npz_is_named_as_such(tmp_path, capsys):
+    bad = tmp_path / "garbage.npz"
+    bad.write_text("garbage\n")
+    assert main(["inbetween", str(bad), "--start", "2", "--end", "9", "-o", str(tmp_path / "x.npz")]) == 1
+    assert "garbage.npz: not a readable npz file (no zip archive or .npy header)" in capsys.readouterr().err
 
 
 def test_extend_cli_appends_frames(tmp_path):
@@ -65,9 +125,11 @@ def test_extend_cli_appends_frames(tmp_path):
 
 
 @pytest.mark.parametrize("argv,msg", [
-    (["--start", "40", "--end", "400"], "outside the clip"),
+    (["--start", "40", "--end", "400"], "in.npz: gap 40..400 is outside the clip"),
     (["--start", "40", "--end", "41"], "no frame strictly between"),
     (["--start", "40", "--end", "40"], "no frame strictly between"),
+    (["--start", "70", "--end", "40"], "in.npz: gap 70..40 ends before it starts"),
+    (["--key-frames", "5,6"], "in.npz: the keys leave no frame to generate"),
     (["--start", "40", "--end", "90", "--motif", "m999"], "unknown motif id"),
     (["--keys", "20", "--start", "3"], "cannot be combined"),
     ([], "give --start and --end"),
@@ -76,6 +138,13 @@ def test_inbetween_cli_errors(tmp_path, capsys, argv, msg):
     src = _npz(tmp_path / "in.npz")
     assert main(["inbetween", str(src), *argv, "-o", str(tmp_path / "x.npz"), "--heads", "none"]) == 1
     assert msg in capsys.readouterr().err
+    assert not (tmp_path / "x.npz").exists()
+
+
+def test_extension_longer_than_a_minute_refused(tmp_path, capsys):
+    src = _npz(tmp_path / "in.npz")
+    assert main(["extend", str(src), "--frames", "99999999999", "-o", str(tmp_path / "x.npz"), "--heads", "none"]) == 1
+    assert "in.npz: 99999999999 frames are" in capsys.readouterr().err
     assert not (tmp_path / "x.npz").exists()
 
 
