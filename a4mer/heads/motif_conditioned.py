@@ -289,6 +289,12 @@ class MotifConditioner:
         m = n - R + 1  # generated frames T+R-1 .. T+n-1 play the prototype (its frame 0 first)
         if m < 2:
             R, m = 1, n
+        if m < 2:  # one frame cannot play a motif: its first pose alone would pop; the plain continuation stays
+            warns = list(base.meta.get("warnings", [])) + [
+                f"{n} frame(s) are too few to play motif {mid}: the plain continuation is kept"]
+            meta = {"warnings": warns, "generated": [T, T + n - 1],
+                    "motif": {"id": mid, "repetitions": 0, "speed": None, "transition_frames": 0}}
+            return base.with_(meta=meta)
         bt, bq = base.root_translation[T:], base.rotations[T:, :NUM_BODY]
         reps = max(1, int(round((m - 1) / L))) if m - 1 >= LOOP_AT * L else 1
         sizes = np.diff(np.round(np.linspace(0, m - 1, reps + 1)).astype(int))
@@ -322,14 +328,12 @@ class MotifConditioner:
         rot[T:, :NUM_BODY] = nq
         trans = base.root_translation.copy()
         trans[T:] = nt
-        speed = L / ((m - 1) / reps) if m > 1 else None
+        speed = L / ((m - 1) / reps)
         warns = list(base.meta.get("warnings", []))
-        if speed is None:
-            warns.append(f"{n} frame(s) are too few to play motif {mid} ({L / fps:.2f} s): only its first pose is shown")
-        elif not 0.5 <= speed <= 2.0:
+        if not 0.5 <= speed <= 2.0:
             warns.append(f"motif {mid} ({L / fps:.2f} s) played at {speed:.2f}x its speed to fit {n} frames")
         meta = {"warnings": warns, "generated": [T, T + n - 1],
-                "motif": {"id": mid, "repetitions": reps, "speed": None if speed is None else round(speed, 4),
+                "motif": {"id": mid, "repetitions": reps, "speed": round(speed, 4),
                           "transition_frames": R - 1}}
         return base.with_(root_translation=trans, rotations=rot, meta=meta)
 
@@ -345,6 +349,8 @@ class MotifConditioner:
         m = n - 2 * (R - 1)  # frames f0..f1 play the whole prototype; transitions before and after
         if m < 2:
             R, m = 1, n
+        if m < 2:  # one frame cannot play a motif: its first pose alone would pop; the plain fill stays
+            return None
         f0, f1 = a + R - 1, b - R + 1
         t, q = stretch(pt, pq, m)
         bt, bq = base.root_translation, base.rotations
@@ -389,7 +395,7 @@ class MotifConditioner:
             sp = self._fill_run(base, trans, rot, a, b, mid, ramp_s)
             speeds.append(sp)
             if sp is None:
-                warns.append(f"frames {a}..{b} are too few to play motif {mid}: only its first pose is shown")
+                warns.append(f"frames {a}..{b} are too few to play motif {mid}: the plain fill is kept there")
             elif not 0.5 <= sp <= 2.0:
                 warns.append(f"motif {mid} played at {sp:.2f}x its speed to fit frames {a}..{b}")
         trans[known], rot[known] = motion.root_translation[known], motion.rotations[known]

@@ -130,6 +130,19 @@ def test_fill_meets_both_keys_and_performs_the_motif_in_the_middle():
     assert len(blocked.meta["motif"]["speed"]) == 3
 
 
+def test_one_frame_spans_keep_the_plain_result():
+    """One frame cannot play a motif: its first pose alone popped 90-150 mm from both keys on real
+    mocap; the plain fill / continuation stays, with a warning."""
+    protos, m = _prototypes(), _input(T=150)
+    mc = mcm.MotifConditioner(protos, _classical())
+    out, base = mc.inbetween(m, 40, 42, 0), _classical().inbetween(m, 40, 42)
+    np.testing.assert_array_equal(out.rotations, base.rotations)
+    assert any("too few to play motif 0" in w for w in out.meta["warnings"])
+    ext, plain = mc.extend_clip(m, 1, 0), _classical().extend_clip(m, 1)
+    np.testing.assert_array_equal(ext.rotations, plain.rotations)
+    assert any("too few to play motif 0" in w for w in ext.meta["warnings"])
+
+
 class _Verifier:
     """Stands in for A4Mer.segment: 'recognises' motif 0 only when the transition is 0.6 s long."""
 
