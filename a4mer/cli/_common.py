@@ -43,13 +43,20 @@ def collect_inputs(items: list[str]) -> list[Path]:
 
 def output_targets(inputs: list[Path], output: str, suffix: str = ".npz") -> list[Path]:
     """One output path per input: ``output`` itself for a single input naming a ``suffix`` file,
-    else ``output/<stem><suffix>`` (the folder is created)."""
+    else ``output/<stem><suffix>`` (a folder, created). Checked before any clip is read
+    (:func:`a4mer.io.outputs.check_output`): no target is an input, and a name with another suffix
+    (``-o walk.bvh``) is an error, not a folder."""
+    from ..io.outputs import check_output
     out = Path(output)
-    many = len(inputs) > 1 or out.is_dir() or out.suffix.lower() != suffix
-    if not many:
-        return [out]
-    out.mkdir(parents=True, exist_ok=True)
-    return [out / (p.stem + suffix) for p in inputs]
+    if len(inputs) == 1 and out.suffix.lower() == suffix and not out.is_dir():
+        return [check_output(out, inputs, [suffix])]
+    if out.suffix and not out.is_dir():
+        raise A4merError(f"{out}: -o must be a {suffix} file (one input) or a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise A4merError(f"{out}: cannot create the output folder ({e.strerror or e})") from None
+    return [check_output(out / (p.stem + suffix), inputs) for p in inputs]
 
 
 def run_each(verb: str, inputs: list[Path], targets: list[Path], process) -> int:

@@ -74,6 +74,10 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     shard = parse_shard(args.shard) if args.shard else None
     jobs_all = discover(args.inputs, exclude=out)
+    beside = next((j.path for j in jobs_all if j.path.resolve().parent == out.resolve()), None)
+    if beside is not None:
+        raise A4merError(f"--out {out}: the folder of the input {beside}; outputs there could overwrite inputs "
+                         "(a .blend is written under its own name): choose another folder")
     jobs = select_shard(jobs_all, shard)
     opts = BatchOptions(out=out, segment=args.segment, fill_gaps=args.fill_gaps, extend=args.extend,
                         jobs=args.jobs, shard=shard, force=args.force, object=args.object, python=args.python,

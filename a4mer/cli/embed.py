@@ -19,6 +19,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..api import load_motion
+    from ..io.amass import save_npz_atomic
 
     inputs = collect_inputs(args.inputs)
     targets = output_targets(inputs, args.output)
@@ -26,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
 
     def embed(path, target) -> str:
         emb = model.embed(load_motion(path, load_options(args)))
-        np.savez(target, **emb, model_hash=np.array(model.model_hash), vocab_hash=np.array(model.vocab.hash))
+        save_npz_atomic(target, **emb, model_hash=np.array(model.model_hash), vocab_hash=np.array(model.vocab.hash))
         return f"{len(emb['atom_tokens'])} atoms, {len(emb['motif_tokens'])} motifs"
 
     return run_each("embed", inputs, targets, embed)

@@ -95,6 +95,7 @@ def _source(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     from .. import export as ex
+    from ..io.outputs import check_output
 
     stem, motion, segments, names = _source(args)
     if args.segments:
@@ -104,8 +105,8 @@ def run(args: argparse.Namespace) -> int:
         from ..model import A4Mer
         model = A4Mer.load(args.checkpoint, device=resolve_device(args.device), vocab=args.vocab)
         segments = model.segment(motion)
-    out = Path(args.output) if args.output else Path(stem + SUFFIX[args.format])
-    out.parent.mkdir(parents=True, exist_ok=True)
+    out = check_output(Path(args.output) if args.output else Path(stem + SUFFIX[args.format]),
+                       [args.input] + ([args.segments] if args.segments else []))
     if args.format in ("timeline", "gallery"):
         if segments is None:
             raise A4merError(f"a {args.format} picture needs segments: pass --segments FILE or --segment")

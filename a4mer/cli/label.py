@@ -12,6 +12,7 @@ import json
 import sys
 from pathlib import Path
 
+from ..io.outputs import check_output, write_text_atomic
 from ._common import add_load_arguments, load_options
 from .segment import add_model_arguments, load_model
 
@@ -29,15 +30,12 @@ def run(args: argparse.Namespace) -> int:
     from ..heads.recognition import RecognitionHead, label_clip
 
     src = Path(args.input)
-    out = Path(args.output) if args.output else Path(src.stem + ".labels.json")
+    out = check_output(Path(args.output) if args.output else Path(src.stem + ".labels.json"), [src], [".json"])
     head = RecognitionHead.load(args.head)
     model = load_model(args)
     motion = load_motion(src, load_options(args))
     record = label_clip(model, head, motion)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(json.dumps(record, indent=1) + "\n")
-    tmp.replace(out)
+    write_text_atomic(out, json.dumps(record, indent=1) + "\n")
     c = record["clip"]
     print(f"{src} -> {out}: {c['label']} ({c['confidence']:.2f}); {len(record['runs'])} label run(s), "
           f"{len(record['atoms'])} atoms, {len(record['motifs'])} motifs", file=sys.stdout)

@@ -67,6 +67,7 @@ def label_of(clip: Path, table: dict[str, str] | None) -> str | None:
 def run(args: argparse.Namespace) -> int:
     from ..api import load_motion
     from ..heads.recognition import HeadConfig, check_head_inputs, fit_label_head
+    from ..io.outputs import check_output
 
     inputs = tuple(x.strip() for x in args.head_inputs.split(",") if x.strip())
     what = f"--head-inputs {args.head_inputs!r}"
@@ -75,6 +76,9 @@ def run(args: argparse.Namespace) -> int:
         raise A4merError(f"{what}: a name is given twice")
     table = read_label_csv(Path(args.labels)) if args.labels else None
     files = collect_inputs(args.inputs)
+    check_output(args.output, files + ([Path(args.labels)] if args.labels else []), [".safetensors"])
+    if args.epochs < 1:
+        raise A4merError(f"--epochs must be at least 1, got {args.epochs}")
     clips, failed = [], 0
     opts = load_options(args)
     for f in files:

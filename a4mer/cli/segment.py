@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from ..errors import A4merError
+from ..io.outputs import check_output, write_text_atomic
 from ._common import add_load_arguments, load_options
 
 
@@ -60,16 +61,13 @@ def run(args: argparse.Namespace) -> int:
             print(json.dumps({"progress": round(float(fraction), 4), "message": message}), flush=True)
 
     src = Path(args.input)
-    out = Path(args.output) if args.output else Path(src.stem + ".segments.json")
+    out = check_output(Path(args.output) if args.output else Path(src.stem + ".segments.json"), [src], [".json"])
     progress(0.0, "loading model")
     model = load_model(args)
     progress(0.05, f"reading {src.name}")
     motion = load_motion(src, load_options(args))
     record = model.segment(motion, progress=lambda f, m: progress(0.1 + 0.85 * f, m))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(json.dumps(record, indent=1) + "\n")
-    tmp.replace(out)
+    write_text_atomic(out, json.dumps(record, indent=1) + "\n")
     progress(1.0, f"wrote {out}")
     msg = f"{src} -> {out} ({len(record['atoms'])} atoms, {len(record['motifs'])} motifs, {record['duration']:.2f} s)"
     print(msg, file=sys.stderr if jsonl else sys.stdout)

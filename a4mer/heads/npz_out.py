@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import A4merError
 from ..geometry import quat_to_axis_angle
+from ..io import outputs
 from ..io.amass import FPS_KEYS, PELVIS_REST, save_npz_atomic, write_amass_npz
 from ..motion import Motion
 
@@ -22,24 +22,10 @@ _SPLIT = {"root_orient": (0, 1), "pose_body": (1, 22), "pose_hand": (25, 55), "p
 
 
 def check_output(input_path: str | os.PathLike, out_path: str | os.PathLike) -> Path:
-    """``out_path`` checked before anything is computed: an .npz, not the input, in an existing
-    writable folder, and neither it nor its quality sidecar an existing folder. :class:`A4merError`
-    naming the path and the problem."""
+    """``out_path`` checked before anything is computed (:func:`a4mer.io.outputs.check_output`): an
+    .npz, not the input, in an existing writable folder, neither it nor its quality sidecar a folder."""
     from .quality import sidecar_path
-    out_path = Path(out_path)
-    if out_path.suffix.lower() != ".npz":
-        raise A4merError(f"{out_path}: output must be an .npz file")
-    if Path(input_path).resolve() == out_path.resolve():
-        raise A4merError(f"{out_path}: refusing to overwrite the input clip; choose another output")
-    folder = out_path.resolve().parent
-    if not folder.is_dir():
-        raise A4merError(f"{out_path}: the folder {folder} does not exist")
-    if not os.access(folder, os.W_OK):
-        raise A4merError(f"{out_path}: the folder {folder} is not writable")
-    for p in (out_path, sidecar_path(out_path)):
-        if p.is_dir():
-            raise A4merError(f"{p}: is a folder; choose another output")
-    return out_path
+    return outputs.check_output(out_path, [input_path], [".npz"], [sidecar_path(out_path)])
 
 
 def write_result(input_path: str | os.PathLike, source: Motion, result: Motion, generated: np.ndarray,

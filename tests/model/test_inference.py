@@ -138,3 +138,20 @@ def test_cli_segment_embed_and_motifs_build(bundle, tmp_path, capsys, monkeypatc
     assert v.k == 4
     assert main(["segment", str(clip), "--checkpoint", str(bundle), "--vocab", "v.safetensors", "-o", "c.json"]) == 0
     assert json.loads((tmp_path / "c.json").read_text())["vocab_hash"] == v.hash
+
+
+def test_cli_outputs_never_overwrite_the_input(bundle, tmp_path, capsys):
+    """segment / embed / export / label-train given their input (or a folder) as the output: one line
+    naming it, before the model runs; the input keeps its bytes."""
+    clip = _clip(tmp_path)
+    data = clip.read_bytes()
+    (tmp_path / "taken.json").mkdir()
+    for argv, msg in ((["segment", str(clip), "-o", str(clip)], "the output must be a .json file"),
+                      (["segment", str(clip), "-o", str(tmp_path / "taken.json")], "is a folder"),
+                      (["export", str(clip), "--format", "npz", "-o", str(clip)], "refusing to overwrite the input"),
+                      (["embed", str(clip), "-o", str(clip)], "refusing to overwrite the input"),
+                      (["label-train", str(clip), "-o", str(clip)], "the output must be a .safetensors file")):
+        assert main([*argv, "--checkpoint", str(bundle)] if argv[0] != "export" else argv) == 1
+        err = capsys.readouterr().err
+        assert msg in err and "Traceback" not in err, (argv, err)
+    assert clip.read_bytes() == data

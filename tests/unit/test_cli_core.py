@@ -98,3 +98,25 @@ def test_closed_pipe_is_quiet(ex, repo_root):
     proc.stdout.close()  # what head does after its first line
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) in (0, 141) and "Traceback" not in err, err
+
+
+def test_outputs_never_overwrite_inputs_and_are_checked_first(ex, tmp_path, capsys):
+    """The input given as the output, another file type as the output, or an output in a missing folder:
+    one line naming the path before any clip is read; the input stays byte for byte."""
+    import hashlib
+    import shutil
+    clip = tmp_path / "walk.bvh"
+    shutil.copy(ex(BVH), clip)
+    npz = tmp_path / "walk.npz"
+    assert main(["convert", str(clip), "-o", str(npz)]) == 0
+    capsys.readouterr()
+    digest = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in (clip, npz)}
+    for argv, msg in ((["convert", str(npz), "-o", str(npz)], "refusing to overwrite the input"),
+                      (["convert", str(clip), "-o", str(clip)], "-o must be a .npz file (one input) or a folder"),
+                      (["convert", str(clip), "-o", str(tmp_path / "walk2.bvh")], "-o must be a .npz file"),
+                      (["convert", str(clip), "-o", str(tmp_path / "no" / "x.npz")], "does not exist")):
+        assert main(argv) == 1
+        err = capsys.readouterr().err
+        assert msg in err and "Traceback" not in err, err
+    assert {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in (clip, npz)} == digest
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["walk.bvh", "walk.npz"]
