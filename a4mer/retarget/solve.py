@@ -70,15 +70,16 @@ def _targets(src: SourceClip, bmap: BoneMap) -> tuple[dict[int, int], dict[int, 
         si = src.index(s)
         rot_src[j] = si
         pos[j] = src.positions[:, si]
-    # leaf fallbacks: feet / hands from an end site (or the first child) of the ankle / wrist
+    # leaf fallbacks: feet / hands from the child (or end site) of the ankle / wrist
     for leaf, parent in ((10, 7), (11, 8), (22, 20), (23, 21)):
         if leaf in pos or parent not in rot_src:
             continue
-        kids = [c for c, p in enumerate(src.parents) if p == rot_src[parent]]
+        kids = [c for c, p in enumerate(src.parents) if p == rot_src[parent]
+                and np.linalg.norm(src.positions[:, c] - pos[parent], axis=-1).mean() > 1e-3]
+        if leaf >= 22:  # a hand: the middle of the finger bases, never the thumb alone (often the first
+            kids = [c for c in kids if "thumb" not in src.names[c].lower()] or kids  # child: 50 deg off)
         if kids:
-            tip = src.positions[:, kids[0]]
-            if np.linalg.norm(tip - pos[parent], axis=-1).mean() > 1e-3:
-                pos[leaf] = tip
+            pos[leaf] = src.positions[:, kids].mean(axis=1) if leaf >= 22 else src.positions[:, kids[0]]
     return rot_src, pos
 
 

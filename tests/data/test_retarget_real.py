@@ -61,6 +61,19 @@ def test_cmu_dance_sample(cmu_dance):
         _assert_ok(check_clip(p), p.name)
 
 
+def test_cmu_daz_hands_point_along_the_middle_finger(cmu_dance):
+    """CMU-Daz wrists have no hand end joint; their first child is the thumb (50 deg off the hand). The
+    SMPL hand points at the middle of the finger bases: within 10 deg of the source's middle finger."""
+    from a4mer.api import load_motion
+    path = sorted(cmu_dance.rglob("*.bvh"))[0]
+    src, pos = _source(path), load_motion(path).joint_positions()
+    for side, wrist, hand in (("l", 20, 22), ("r", 21, 23)):
+        a = pos[:, hand] - pos[:, wrist]
+        b = src.positions[:, src.names.index(f"{side}Mid1")] - src.positions[:, src.names.index(f"{side}Hand")]
+        cos = np.sum(a * b, -1) / np.linalg.norm(a, axis=-1) / np.linalg.norm(b, axis=-1)
+        assert np.degrees(np.median(np.arccos(np.clip(cos, -1, 1)))) < 10.0, (path.name, side)
+
+
 @pytest.mark.slow
 def test_every_clip(data_root, cmu_dance):
     for r in _hdm05_rows(data_root):
