@@ -14,11 +14,13 @@ def add_load_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--asf", help="ASF skeleton of an AMC clip (default: beside it or in ../asf/)")
     p.add_argument("--bone-map", help="JSON map SMPL joint -> source joint for unknown skeletons")
     p.add_argument("--scale", type=float, help="root translation factor (default: SMPL/source leg length)")
+    p.add_argument("--up", choices=("auto", "y", "z"), default="auto",
+                   help="a BVH file's up axis (default: the axis its rest pose stands along)")
 
 
 def load_options(args: argparse.Namespace, fps: float | None = None) -> LoadOptions:
     return LoadOptions(fps=fps, source_fps=args.source_fps, asf=args.asf, bone_map=args.bone_map,
-                       scale=args.scale)
+                       scale=args.scale, up=getattr(args, "up", "auto"))
 
 
 def naming(path, error: A4merError) -> A4merError:

@@ -346,3 +346,18 @@ def test_end_site_name_collision(tmp_path):
     clip = read_bvh(p, unit_scale=1.0)
     assert "D_end" in clip.names and "D_end2" in clip.names and "D_end_end" in clip.names
     assert not clip.end_site[clip.index("D_end")] and clip.end_site[clip.index("D_end2")]
+
+
+def test_z_up_files_are_read_standing(repo_root, tmp_path):
+    """A BVH written Z-up loads upright by default (its rest pose stands along Z) and the same clip
+    written Y-up too; up="y" forces the Y-up reading (the body lies). (Rest poses with bones along X,
+    like Bandai's, leave it to the frames: the example test above reads that file Y-up.)"""
+    from a4mer.api import load_motion
+    from a4mer.io.bvh_write import write_bvh
+    walk = load_motion(repo_root / "examples/bandai/dataset-1_walk_happy_002.bvh")
+    z = write_bvh(walk, tmp_path / "walk_z.bvh", up="z", units="cm")
+    for path in (z, write_bvh(walk, tmp_path / "walk_y.bvh", up="y", units="cm")):
+        back = load_motion(path)
+        assert np.abs(back.joint_positions() - walk.joint_positions()).max() < 1e-3, path.name
+    lying = load_motion(z, up="y").joint_positions()
+    assert np.median(lying[:, 15, 2] - lying[:, 0, 2]) < 0.2  # the head is not above the pelvis
