@@ -34,20 +34,48 @@ class ClipJob:
     asf: str | None = None
 
 
+#: dataset names of ``--datasets`` (folder names accepted too) -> the name used in the manifest
+DATASETS = {"hdm05": "hdm05", "bandai": "bandai", "bandai-namco": "bandai", "cmu-dance": "cmu-dance"}
+LAYOUT = "hdm05/, bandai-namco/ and cmu-dance/, each with its labels.csv (the layout of ../shared/data)"
+
+
+def _missing(path: Path) -> A4merError:
+    return A4merError(f"{path} not found: data prepare reads a folder holding {LAYOUT}; "
+                      "--datasets picks some of them")
+
+
 def _rows(csv_path: Path) -> list[dict[str, str]]:
-    with open(csv_path, newline="") as f:
-        return list(csv.DictReader(f))
+    try:
+        with open(csv_path, newline="") as f:
+            return list(csv.DictReader(f))
+    except FileNotFoundError:
+        raise _missing(csv_path) from None
 
 
 def _unpack(archive: Path, dest: Path) -> Path:
     """Extract ``archive`` into ``dest`` once (a marker file records completion)."""
     marker = dest / ".unpacked"
     if not marker.exists():
+        if not archive.is_file():
+            raise _missing(archive)
         dest.mkdir(parents=True, exist_ok=True)
-        with tarfile.open(archive, "r:xz") as tar:
-            tar.extractall(dest, filter="data")
+        try:
+            with tarfile.open(archive, "r:xz") as tar:
+                tar.extractall(dest, filter="data")
+        except (tarfile.TarError, EOFError, OSError) as e:
+            raise A4merError(f"{archive}: cannot unpack ({e})") from None
         marker.write_text(archive.name)
     return dest
+
+
+def dataset_names(spec: str) -> tuple[str, ...]:
+    """``--datasets`` ("hdm05,bandai-namco") as manifest names; :class:`A4merError` for unknown ones."""
+    names = [d.strip() for d in spec.split(",") if d.strip()]
+    bad = [d for d in names if d not in DATASETS]
+    if bad or not names:
+        raise A4merError(f"--datasets: unknown {', '.join(map(repr, bad)) or 'empty list'}; "
+                         f"choose from {', '.join(DATASETS)}")
+    return tuple(dict.fromkeys(DATASETS[d] for d in names))
 
 
 def hdm05_jobs(root: Path) -> Iterator[ClipJob]:
@@ -118,6 +146,10 @@ def prepare(data_root: str | os.PathLike, out: str | os.PathLike, fps: float = 3
             datasets: tuple[str, ...] = ("hdm05", "bandai", "cmu-dance"), progress=None) -> tuple[int, int]:
     """Convert every clip under ``data_root``; returns (converted, failed). Manifest order is stable."""
     data_root, out = Path(data_root), Path(out)
+    if not data_root.is_dir():
+        raise A4merError(f"{data_root}: no such data folder (expected one holding {LAYOUT})")
+    if not (fps > 0 and jobs >= 1):
+        raise A4merError(f"--fps must be positive and --jobs at least 1, got {fps:g} and {jobs}")
     out.mkdir(parents=True, exist_ok=True)
     todo = all_jobs(data_root, out, datasets)
     with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:

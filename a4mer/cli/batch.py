@@ -65,6 +65,10 @@ def run(args: argparse.Namespace) -> int:
         raise A4merError("--jobs must be at least 1")
     if args.extend < 0:
         raise A4merError("--extend must be >= 0")
+    if args.fps is not None and not args.fps > 0:
+        raise A4merError(f"--fps must be a positive frame rate, got {args.fps:g}")
+    if args.timeout < 0:
+        raise A4merError(f"--timeout must be >= 0 seconds, got {args.timeout:g}")
     exports = tuple(f for f in (x.strip() for x in args.export.split(",")) if f)
     bad = [f for f in exports if f not in ("npz", "bvh", "babel")]
     if bad:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..prepare import prepare
+from ..prepare import DATASETS, dataset_names, prepare
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -14,12 +14,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     pp.add_argument("-o", "--output", required=True, help="output folder (archives are unpacked here)")
     pp.add_argument("--fps", type=float, default=30.0, help="common frame rate (default 30)")
     pp.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
-    pp.add_argument("--datasets", default="hdm05,bandai,cmu-dance", help="comma-separated subset")
+    pp.add_argument("--datasets", default="hdm05,bandai,cmu-dance",
+                    help=f"comma-separated subset of {', '.join(DATASETS)} (default: all three)")
 
 
 def run(args: argparse.Namespace) -> int:
-    ok, bad = prepare(args.source, args.output, fps=args.fps, jobs=args.jobs,
-                      datasets=tuple(d.strip() for d in args.datasets.split(",") if d.strip()))
+    ok, bad = prepare(args.source, args.output, fps=args.fps, jobs=args.jobs, datasets=dataset_names(args.datasets))
     print(f"{ok} clips converted into {args.output}/manifest.jsonl, {bad} failed")
     if bad:
         print(f"a4mer data prepare: {bad} clips failed, see {args.output}/errors.jsonl", file=sys.stderr)

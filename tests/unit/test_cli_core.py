@@ -120,3 +120,13 @@ def test_outputs_never_overwrite_inputs_and_are_checked_first(ex, tmp_path, caps
         assert msg in err and "Traceback" not in err, err
     assert {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in (clip, npz)} == digest
     assert sorted(p.name for p in tmp_path.iterdir()) == ["walk.bvh", "walk.npz"]
+
+
+def test_data_prepare_names_what_is_missing(tmp_path, capsys):
+    for argv, msg in (([str(tmp_path / "nowhere")], "no such data folder"),
+                      ([str(tmp_path)], "hdm05/labels.csv not found: data prepare reads a folder holding"),
+                      ([str(tmp_path), "--datasets", "hdm05,bogus"], "--datasets: unknown 'bogus'"),
+                      ([str(tmp_path), "--fps", "0"], "--fps must be positive")):
+        assert main(["data", "prepare", *argv, "-o", str(tmp_path / "out")]) == 1
+        err = capsys.readouterr().err
+        assert msg in err and "Traceback" not in err, err
