@@ -28,10 +28,12 @@ SAMPLE_FPS = 30.0
 
 @dataclass(frozen=True)
 class TokenTrainConfig:
-    """minutes: wall-clock budget; frames_per_step / windows_per_step: batch sizes of the decoder and
-    predictor steps; fk_weight: weight of the FK loss (per metre of mean joint error)."""
+    """minutes: wall-clock budget; max_steps: when set, a budget of steps instead (reproducible on a
+    busy machine; the tests use it); frames_per_step / windows_per_step: batch sizes of the decoder
+    and predictor steps; fk_weight: weight of the FK loss (per metre of mean joint error)."""
 
     minutes: float = 8.0
+    max_steps: int | None = None
     lr: float = 1e-3
     frames_per_step: int = 512
     windows_per_step: int = 32
@@ -191,8 +193,9 @@ def evaluate(net: TokenNet, data: TokenData, cfg: TokenTrainConfig, seed: int = 
 
 def train(data: TokenData, cfg: TokenTrainConfig, ncfg: TokenNetConfig = TokenNetConfig(),
           val: dict[str, TokenData] | None = None, log=print) -> tuple[TokenNet, dict]:
-    """Fit decoder and predictor for ``cfg.minutes`` (wall clock; learning rate decays linearly to 0
-    over it). Returns the network and a summary (steps, final train/validation losses)."""
+    """Fit decoder and predictor for ``cfg.minutes`` (wall clock) or ``cfg.max_steps``; the learning
+    rate decays linearly to 0 over the budget. Returns the network and a summary (steps, final
+    train/validation losses)."""
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     net = TokenNet(ncfg)
@@ -201,7 +204,7 @@ def train(data: TokenData, cfg: TokenTrainConfig, ncfg: TokenNetConfig = TokenNe
     wins_ok = np.flatnonzero(np.diff(data.window_first) >= 2)
     budget, t0, step = cfg.minutes * 60.0, time.perf_counter(), 0
     while True:
-        frac = (time.perf_counter() - t0) / budget
+        frac = step / cfg.max_steps if cfg.max_steps else (time.perf_counter() - t0) / budget
         if frac >= 1.0:
             break
         for g in opt.param_groups:

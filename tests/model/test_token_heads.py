@@ -171,13 +171,13 @@ def test_token_training_learns_on_real_clips(clip, token_heads):
     clips = [("walk", m.root_translation, m.rotations[:, :22])]
     data = collect(token_heads.model, clips)  # the clip and its mirror image
     assert len(data.frame_seg) == 2 * m.num_frames and np.isfinite(data.tokens).all()
-    cfg = TokenTrainConfig(minutes=0.08, frames_per_step=128, windows_per_step=4)
+    cfg = TokenTrainConfig(max_steps=300, frames_per_step=128, windows_per_step=4)  # steps: any machine load
     torch.manual_seed(cfg.seed)
     untrained = TokenNet(TokenNetConfig())
     fit_stats(untrained, data)
     before = evaluate(untrained, data, cfg)
     net, summary = train(data, cfg, log=lambda msg: None)
-    assert summary["steps"] > 10
+    assert summary["steps"] == 300
     assert summary["train"]["mpjpe_mm"] < 0.7 * before["mpjpe_mm"]
     assert summary["train"]["token"] < before["token"]
 
