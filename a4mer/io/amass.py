@@ -26,7 +26,10 @@ _LAYOUTS = {72: SMPL, 156: SMPLH, 165: SMPLX}
 
 def _load_arrays(path: Path) -> dict[str, np.ndarray]:
     try:
-        with np.load(path, allow_pickle=False) as z:
+        z = np.load(path, allow_pickle=False)
+        if not isinstance(z, np.lib.npyio.NpzFile):
+            raise MotionFileError(path, "a single .npy array, not an npz archive of named arrays (poses, trans ...)")
+        with z:
             out = {}
             for k in z.files:
                 try:
@@ -36,6 +39,8 @@ def _load_arrays(path: Path) -> dict[str, np.ndarray]:
             return out
     except FileNotFoundError:
         raise MotionFileError(path, "file not found") from None
+    except MotionFileError:
+        raise
     except ValueError as e:
         if "pickled" in str(e):  # neither a zip archive nor an .npy array: numpy falls back to pickle
             raise MotionFileError(path, "not a readable npz file (no zip archive or .npy header)") from None

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from .smpl import NUM_BODY_JOINTS, SMPLX_NAMES
 
-_PREFIXES = ("mixamorig:", "mixamorig_", "m_avg_", "f_avg_")
+#: rig prefixes: SMPL FBX (m_avg_/f_avg_), Mixamo without a namespace (mixamorig_, mixamorig2_)
+_PREFIX = re.compile(r"^(?:mixamorig\d*_|m_avg_|f_avg_)", re.IGNORECASE)
 _SPLIT = re.compile(r"[\s_.:\-]+|(?<=[a-z])(?=[A-Z])")
 _SIDE = {"l": "left", "r": "right"}
 # normalised aliases of SMPL-family joints in common rigs
@@ -17,15 +18,11 @@ _ALIASES = {"lefteye": "lefteyesmplhf", "righteye": "righteyesmplhf",
 def normalize_bone_name(name: str) -> str:
     """Normalised key of a bone name: lower-case, no separators or rig prefixes, ``l/r`` -> ``left/right``.
 
-    ``"L_Hip"``, ``"left_hip"``, ``"m_avg_L_Hip"``, ``"Left_hip"`` and ``"LeftHip"`` all give ``"lefthip"``;
-    ``"Hand_L"`` gives ``"lefthand"``.
+    ``"L_Hip"``, ``"left_hip"``, ``"m_avg_L_Hip"``, ``"Left_hip"``, ``"LeftHip"`` and
+    ``"mixamorig2:LeftHip"`` all give ``"lefthip"``; ``"Hand_L"`` gives ``"lefthand"``.
     """
-    s = name.strip()
-    low = s.lower()
-    for p in _PREFIXES:
-        if low.startswith(p):
-            s = s[len(p):]
-            break
+    s = name.strip().rsplit(":", 1)[-1]  # a namespace ("mixamorig1:", "Character1:") is not the bone's
+    s = _PREFIX.sub("", s)
     tokens = [t for t in _SPLIT.split(s) if t]
     tokens = [t.lower() for t in tokens]
     if len(tokens) > 1 and tokens[0] in _SIDE:

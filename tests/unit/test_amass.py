@@ -59,3 +59,8 @@ def test_corrupt_and_truncated(tmp_path):
     (tmp_path / "g.npz").write_bytes(b"garbage")
     with pytest.raises(MotionFileError):
         read_amass_npz(tmp_path / "g.npz")
+    npy = tmp_path / "array.npy"
+    np.save(npy, np.zeros((30, 72)))
+    npy.rename(tmp_path / "array.npz")
+    with pytest.raises(MotionFileError, match=r"array.npz: a single \.npy array, not an npz archive"):
+        read_amass_npz(tmp_path / "array.npz")

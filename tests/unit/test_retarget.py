@@ -94,6 +94,8 @@ def test_rig_matching_reports_missing():
     bad = match_smpl_rig(["Hips", "Spine", "L_Hip"])
     assert not bad.ok and "pelvis" in bad.describe_missing() and "left_hip" not in bad.missing_body
     assert normalize_bone_name("mixamorig:LeftUpLeg") == "leftupleg"
+    for name in ("mixamorig1:LeftUpLeg", "mixamorig2_LeftUpLeg", "Character1:LeftUpLeg", "MIXAMORIG_LeftUpLeg"):
+        assert normalize_bone_name(name) == "leftupleg", name  # several characters in one scene
     assert normalize_bone_name("Hand_L") == normalize_bone_name("left_hand")
 
 
