@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import sys
 import time
@@ -226,13 +227,17 @@ def _render(results: dict, args: argparse.Namespace, out: Path) -> int:
     from ..bench import report
     plots = report.plot(results, out)
     doc = Path(args.doc) if args.doc else None
-    rel = [str(p.relative_to(doc.parent)) if doc and p.is_relative_to(doc.parent) else str(p) for p in plots]
     cmd = results.get("meta", {}).get("command", f"a4mer bench --data {args.data} --out {args.out}")
-    md = report.markdown(results, cmd, rel)
-    if args.notes:
-        md = md.rstrip() + "\n\n" + Path(args.notes).read_text().strip() + "\n"
+    notes = Path(args.notes).read_text().strip() if args.notes else ""
+
+    def page(folder: Path) -> str:  # picture links relative to the page that shows them
+        rel = [os.path.relpath(p.resolve(), folder.resolve()) for p in plots]
+        md = report.markdown(results, cmd, rel)
+        return md.rstrip() + "\n\n" + notes + "\n" if notes else md
+
+    md = page(out)
     (out / "heads_bench.md").write_text(md)
     if doc:
-        report.update_doc(doc, md)
+        report.update_doc(doc, page(doc.parent))
     print(md)
     return 0

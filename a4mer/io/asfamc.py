@@ -75,7 +75,8 @@ def find_asf(amc_path: str | os.PathLike, asf: str | os.PathLike | None = None) 
                     best = f
         if best is not None:
             return best, how
-    raise MotionFileError(amc, "no ASF skeleton found; tried: " + "; ".join(tried) + " (pass asf=PATH)")
+    raise MotionFileError(amc, "no ASF skeleton found; tried: " + "; ".join(tried)
+                          + " (give the skeleton: --asf PATH, or asf=PATH in Python)")
 
 
 _NAME_TOKEN = re.compile(r"(?<!\S)[A-Za-z_]\S*")
