@@ -4,7 +4,7 @@
         [--checkpoint BUNDLE] [--jobs 1 2] [--repeat 3] [--out docs/bench/batch]
 
 Clips: the first N .npz/.bvh/.amc files of ``--source`` (default: the prepared real clips under
-$A4MER_PREPARED or /work/cache/prepared/clips, else the example clips), each cut to at most F frames
+$A4MER_PREPARED/clips when that variable names a prepared folder, else the example clips), each cut to at most F frames
 and written as npz into a scratch folder. Each jobs setting runs ``a4mer batch --segment --force``
 on the same clips, ``--repeat`` times interleaved, the median wall reported (the model when it loads, else the import + .blend only, said in the report).
 Writes ``<out>.json`` and ``<out>.md``.
@@ -29,8 +29,9 @@ REPO = Path(__file__).resolve().parents[1]
 def _sources(items: list[str], n: int) -> list[Path]:
     from a4mer.batch import discover
     if not items:
-        prepared = Path(os.environ.get("A4MER_PREPARED", "/work/cache/prepared/clips"))
-        items = [str(prepared)] if prepared.is_dir() else [str(REPO / "examples")]
+        prepared = os.environ.get("A4MER_PREPARED")
+        clips = Path(prepared) / "clips" if prepared else None
+        items = [str(clips)] if clips is not None and clips.is_dir() else [str(REPO / "examples")]
     jobs = discover(items)
     jobs = [j for j in jobs if j.path.suffix.lower() != ".blend"]
     step = max(1, len(jobs) // n)  # spread over the datasets, deterministic

@@ -42,7 +42,7 @@ LABEL = {"motif": "with --motif, no check", "motif+verify": "with --motif (check
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", default="/work/cache/prepared")
+    p.add_argument("--data", required=True, help="prepared dataset (a4mer data prepare; manifest.jsonl)")
     p.add_argument("--clips", type=int, default=40, help="held-out clips (half Bandai, half HDM05)")
     p.add_argument("--frequent", type=int, default=10, help="most frequent motif ids")
     p.add_argument("--random", type=int, default=10, help="random motif ids (seeded)")

@@ -1,6 +1,6 @@
 """HDM05 recognition benchmark of a model, the recognition head file, and the claims table.
 
-    python scripts/bench_recognition.py --data /work/cache/prepared [--checkpoint BUNDLE] \\
+    python scripts/bench_recognition.py --data PREPARED [--checkpoint BUNDLE] \\
         [--out docs/bench/recognition.json] [--head-out hdm05_head.safetensors] [--doc docs/benchmarks.md]
     python scripts/bench_recognition.py --claims [--doc docs/benchmarks.md]   # rebuild both sections from JSON
 

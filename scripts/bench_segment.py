@@ -2,7 +2,7 @@
 on held-out clips (atom-length histogram, boundaries vs random frames, token std, motif recurrence)
 plus the HDM05 motif-sharing table (all actors; HDM05 is never used in training).
 
-    nice -n 10 .venv/bin/python scripts/bench_segment.py --data /work/cache/prepared --out /work/cache/bench_segment
+    nice -n 10 .venv/bin/python scripts/bench_segment.py --data PREPARED --out WORK/bench_segment
 
 Writes ``bench_segment.json`` and ``bench_segment.md`` to --out and prints the markdown.
 """

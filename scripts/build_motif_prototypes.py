@@ -1,7 +1,7 @@
 """Build ``a4mer/assets/motif_prototypes.safetensors``: one pose prototype per motif id of a bundle's
 vocabulary (see :mod:`a4mer.heads.motif_conditioned`). Run after the default bundle changes:
 
-    nice -n 5 .venv/bin/python scripts/build_motif_prototypes.py [--bundle B] [--data /work/cache/prepared]
+    nice -n 5 .venv/bin/python scripts/build_motif_prototypes.py [--bundle B] --data PREPARED
 
 Candidates: the training clips named by the vocabulary's example occurrences (plus, for single-atom
 motifs, the same clips) are encoded with the bundle and covered by its own motif segmentation; every
@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--bundle", default=None, help="A4Mer bundle (default: the packaged one)")
-    p.add_argument("--data", default="/work/cache/prepared", help="prepared dataset (manifest.jsonl)")
+    p.add_argument("--data", required=True, help="prepared dataset (a4mer data prepare; manifest.jsonl)")
     p.add_argument("--out", default=str(ROOT / "a4mer" / "assets" / "motif_prototypes.safetensors"))
     p.add_argument("--fps", type=float, default=15.0, help="frame rate of the stored rows (divides 30)")
     p.add_argument("--near", type=float, default=0.75,

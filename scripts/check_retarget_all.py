@@ -1,6 +1,6 @@
 """Retarget every clip of the data sets and summarise the checks -> docs/bench/retarget_all_clips.json.
 
-Usage: python scripts/check_retarget_all.py [--prepared /work/cache/prepared]
+Usage: python scripts/check_retarget_all.py [--prepared PREPARED]
 (--prepared: a folder made by `a4mer data prepare`, whose _raw/ holds the unpacked archives).
 """
 from __future__ import annotations

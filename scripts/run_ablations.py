@@ -7,8 +7,8 @@ in-betweening and 1 s extension (token probe, heads-benchmark protocols, test sp
 set), mean motif length. Each result is written to ``docs/bench/ablation_<name>.json`` as soon as it
 is measured (and committed with ``--commit``), so a run cut short keeps what it measured.
 
-    nice -n 5 .venv/bin/python scripts/run_ablations.py --data /work/cache/prepared \\
-        --work /work/cache/ablations --steps 1500 --minutes 15 [--only full,frame] [--skip-existing] [--commit]
+    nice -n 5 .venv/bin/python scripts/run_ablations.py --data PREPARED \\
+        --work WORK/ablations --steps 1500 --minutes 15 [--only full,frame] [--skip-existing] [--commit]
 
 With ``--steps`` (and a cap that is not reached) every variant gets the same amount of training whatever
 else runs on the machine (seeded data order and initialisation); with a wall-clock budget a rerun gives

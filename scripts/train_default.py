@@ -9,9 +9,9 @@ and written to a4mer/assets/heads.safetensors, and (unless ``--token-minutes 0``
 of fitting, ~2 min of encoding) into a4mer/assets/token_heads.safetensors. Run (about 85 minutes on 2
 shared cores: ~5 min data, 40 min optimisation, mining and export, ~26 min heads, ~8 min token route):
 
-    nice -n 10 .venv/bin/python scripts/train_default.py --data /work/cache/prepared --out /work/cache/default_run
+    nice -n 10 .venv/bin/python scripts/train_default.py --data PREPARED --out WORK/default_run
 
-The prepared data comes from ``a4mer data prepare ../shared/data -o /work/cache/prepared``.
+The prepared data comes from ``a4mer data prepare ../shared/data -o PREPARED``.
 """
 from __future__ import annotations
 
