@@ -7,8 +7,9 @@ place (the ``.blend`` last), so an interrupted or failed clip leaves no ``<name>
 temporary file. A clip whose ``<name>.blend`` (and, with ``segment``, segment files) exist is
 skipped unless ``force``.
 
-Sharding (``K/N``): clip ``name`` belongs to shard ``1 + sha256(name) mod N``: disjoint, complete,
-independent of listing order and of where the folder is mounted, and stable when clips are added.
+Sharding (``K/N``): clip ``name`` belongs to shard ``1 + (first 8 bytes of sha256(name), big-endian)
+mod N``: disjoint, complete, independent of listing order and of where the folder is mounted, and
+stable when clips are added.
 """
 from __future__ import annotations
 
@@ -161,7 +162,7 @@ def parse_shard(text: str) -> tuple[int, int]:
 
 
 def shard_of(name: str, n: int) -> int:
-    """The shard (1..n) of clip ``name``: 1 + sha256(name) mod n."""
+    """The shard (1..n) of clip ``name``: 1 + (the first 8 bytes of sha256(name), big-endian) mod n."""
     return 1 + int.from_bytes(hashlib.sha256(name.encode("utf-8")).digest()[:8], "big") % n
 
 

@@ -144,8 +144,10 @@ def main(argv: list[str] | None = None) -> int:
         index[i] = (s_row, e_row)
         sources[i] = {"clip": clips[ci], "start_t": round(a0 / 30.0, 4), "end_t": round(stop / 30.0, 4),
                       "candidates": len(cand[i])}
+    from train_default import ATTRIBUTIONS, LICENSE  # excerpts of the same data as the default model
     protos = MotifPrototypes(np.concatenate(rows_q).astype(np.float32), np.concatenate(rows_t).astype(np.float32),
-                             index, 30.0 / step, model.model_hash, vocab.hash, tuple(sources))
+                             index, 30.0 / step, model.model_hash, vocab.hash, tuple(sources),
+                             license=LICENSE.replace("model weights", "motion excerpts"), attributions=tuple(ATTRIBUTIONS))
     out = protos.save(args.out)
     have = int(sum(protos.has(i) for i in range(M)))
     secs = (index[:, 1] - index[:, 0]).sum() / protos.fps

@@ -144,6 +144,8 @@ class MotifPrototypes:
     vocab_hash: str
     sources: tuple
     path: str = ""
+    license: str = ""  # of the data the excerpts come from
+    attributions: tuple = ()
 
     @property
     def num_motifs(self) -> int:
@@ -189,7 +191,8 @@ class MotifPrototypes:
         from safetensors.numpy import save_file
         meta = {"format": FORMAT, "schema_version": str(SCHEMA), "fps": repr(float(self.fps)),
                 "model_hash": self.model_hash, "vocab_hash": self.vocab_hash,
-                "num_motifs": str(self.num_motifs), "sources": json.dumps(list(self.sources))}
+                "num_motifs": str(self.num_motifs), "sources": json.dumps(list(self.sources)),
+                "license": self.license, "attributions": json.dumps(list(self.attributions))}
         path = Path(path)
         tmp = path.with_name(path.name + ".part")
         aa = quat_to_axis_angle(quat_unflip(np.asarray(self.rotations, float)))
@@ -212,7 +215,8 @@ class MotifPrototypes:
             if arr["rotations"].ndim != 3 or arr["rotations"].shape[1:] != (NUM_BODY, 3):
                 raise ValueError(f"rotations of shape {arr['rotations'].shape}")
             p = cls(axis_angle_to_quat(arr["rotations"].astype(np.float64)).astype(np.float32), arr["root"].astype(np.float32), arr["index"].astype(np.int64),
-                    float(meta["fps"]), meta["model_hash"], meta["vocab_hash"], tuple(json.loads(meta["sources"])), str(path))
+                    float(meta["fps"]), meta["model_hash"], meta["vocab_hash"], tuple(json.loads(meta["sources"])), str(path),
+                    meta.get("license", ""), tuple(json.loads(meta.get("attributions", "[]"))))
         except (KeyError, ValueError) as e:
             raise A4merError(f"{path}: motif prototype file is incomplete ({e})") from None
         if p.index.ndim != 2 or p.index.shape[1] != 2 or p.index.max(initial=0) > len(p.root) or \

@@ -211,6 +211,8 @@ def test_packaged_prototypes_belong_to_the_packaged_bundle():
     assert mc.prototypes.num_motifs == n and mc.prototypes.vocab_hash == vocab_hash
     assert sum(mc.prototypes.has(i) for i in range(n)) >= 0.95 * n
     assert mcm.default_prototypes_path().stat().st_size <= 3_000_000
+    # real motion excerpts: they carry the data's license and attributions, like the weights
+    assert mc.prototypes.license.startswith("CC BY-NC 4.0") and any("Bandai" in a for a in mc.prototypes.attributions)
 
 
 def _npz(path, T=90, fps=30.0):
