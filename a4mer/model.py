@@ -8,6 +8,7 @@ later heads and are passed through untouched. Nothing is unpickled.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any, Callable
 
@@ -30,6 +31,18 @@ Progress = Callable[[float, str], None]
 
 def _no_progress(fraction: float, message: str) -> None:
     return None
+
+
+def as_motion(clip: Any):
+    """``clip`` as a :class:`~a4mer.motion.Motion`: a Motion, or the path of a clip to load
+    (:func:`a4mer.api.load_motion`); :class:`A4merError` for anything else."""
+    from .motion import Motion
+    if isinstance(clip, Motion):
+        return clip
+    if isinstance(clip, (str, os.PathLike)):
+        from .api import load_motion
+        return load_motion(clip)
+    raise A4merError(f"expected a Motion or the path of a clip (.npz/.bvh/.amc), got {type(clip).__name__}")
 
 
 class A4Mer:
@@ -180,6 +193,7 @@ class A4Mer:
 
     # --- inference ----------------------------------------------------------------------------
     def _prepare(self, motion: Any) -> tuple[Any, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        motion = as_motion(motion)
         if motion.num_frames < 1:
             raise A4merError("cannot segment an empty clip")
         motion = motion.body()
@@ -262,7 +276,7 @@ class A4Mer:
         Keys and frames outside the gaps are copied unchanged; same length, fps and skeleton.
         ``method``: "heads" (the learned correction of the classical curve, the default) or "tokens"
         (the token route: predicted A4Mer tokens, decoded; single gaps only)."""
-        heads = self._heads(method)
+        heads, motion = self._heads(method), as_motion(motion)
         if keys is not None:
             return heads.inbetween_keys(motion, keys)
         if start is None or end is None:
@@ -272,4 +286,4 @@ class A4Mer:
     def extend(self, motion: Any, n: int, method: str = "heads") -> Any:
         """``motion`` followed by ``n`` generated frames at its own fps (input frames unchanged);
         ``method`` as in :meth:`inbetween`."""
-        return self._heads(method).extend_clip(motion, n)
+        return self._heads(method).extend_clip(as_motion(motion), n)

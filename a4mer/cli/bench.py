@@ -20,6 +20,9 @@ import numpy as np
 from ..errors import A4merError
 
 
+TASKS = ("inbetween", "blocking", "extension")
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", required=True, help="folder of clips (npz/bvh/amc) or of a prepared dataset")
     p.add_argument("--out", required=True, help="folder for JSON, markdown and plots")
@@ -31,7 +34,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--heads", default="auto", help="learned heads file (.safetensors), 'auto' (bundled) or 'none'")
     p.add_argument("--tokens", default="auto", help="token heads file (the token route: predicted A4Mer tokens, "
                    "decoded), 'auto' (bundled, when present) or 'none'")
-    p.add_argument("--tasks", default="inbetween,blocking,extension", help="comma list of tasks")
+    p.add_argument("--tasks", default=",".join(TASKS), help="comma list of tasks")
     p.add_argument("--doc", default=None, help="markdown file whose '## Heads I' section is (re)written")
     p.add_argument("--cold", action="store_true", help="also time the CLI from a cold start (subprocess)")
     p.add_argument("--notes", default=None, help="markdown file appended to the section (the reading of the numbers)")
@@ -188,8 +191,11 @@ def run(args: argparse.Namespace) -> int:
         raise A4merError(f"{data}: not a folder")
     if args.windows_per_clip < 1:
         raise A4merError(f"--windows-per-clip must be at least 1, got {args.windows_per_clip}")
+    tasks = {t.strip() for t in args.tasks.split(",") if t.strip()}
+    unknown = sorted(tasks - set(TASKS))
+    if unknown or not tasks:
+        raise A4merError(f"--tasks: unknown {', '.join(unknown) or 'empty list'}; choose from {', '.join(TASKS)}")
     out.mkdir(parents=True, exist_ok=True)
-    tasks = set(args.tasks.split(","))
     ds = set(args.datasets.split(",")) if args.datasets else None
     t0 = time.perf_counter()
     clips = load_clips(data, args.split, ds, args.max_clips)

@@ -91,6 +91,13 @@ def run(args: argparse.Namespace) -> int:
         except (A4merError, OSError) as e:
             failed += 1
             print(f"a4mer label-train: error: {e} (left out)", file=sys.stderr)
+    if table is not None:
+        seen = {k for f in files for k in (str(f.resolve()), f.name)}
+        unused = [k for k in table if k not in seen]
+        if unused:
+            print(f"a4mer label-train: {args.labels}: {len(unused)} listed file(s) are not among the clips "
+                  f"(missing or not given): {', '.join(Path(k).name for k in unused[:5])}"
+                  + (" ..." if len(unused) > 5 else ""), file=sys.stderr)
     model = load_model(args)
     head, report = fit_label_head(model, clips, HeadConfig(epochs=args.epochs, seed=args.seed, inputs=inputs),
                                   holdout=args.holdout, seed=args.seed)

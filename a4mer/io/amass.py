@@ -93,8 +93,13 @@ def read_amass_npz(path: str | os.PathLike, fps: float | None = None) -> Motion:
     skel = _LAYOUTS[poses.shape[1]]
     rot = axis_angle_to_quat(poses.reshape(T, -1, 3).astype(np.float64))  # (T, J, 4)
     gender = a.get("gender")
+    if gender is not None and gender.dtype.kind in "SU" and gender.size == 1:
+        gender = gender.reshape(-1)[0]
+        gender = gender.decode("utf-8", "replace") if isinstance(gender, bytes) else str(gender)
+    else:
+        gender = "neutral"
     meta = {"source": str(path), "source_format": "amass-npz", "source_fps": rate, "source_up": "z",
-            "gender": str(gender) if gender is not None and gender.dtype.kind in "SU" else "neutral"}
+            "gender": gender}
     if "betas" in a and np.asarray(a["betas"]).dtype.kind in "fiu":
         meta["betas"] = [float(b) for b in np.asarray(a["betas"]).reshape(-1)]
     try:

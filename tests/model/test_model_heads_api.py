@@ -36,3 +36,12 @@ def test_extend_keeps_input_and_continues(setup):
     assert quat_angle(out.rotations[: m.num_frames], m.rotations).max() < 1e-6
     step = np.linalg.norm(out.root_translation[m.num_frames] - m.root_translation[-1])
     assert step < 0.2  # continuous seam (one frame of a walk moves a few cm)
+
+
+def test_a_clip_path_is_loaded_and_other_types_are_named(setup, repo_root):
+    model, m = setup
+    path = repo_root / "examples" / "bandai" / "dataset-1_walk_happy_002.bvh"
+    assert model.segment(str(path)) == model.segment(m)
+    np.testing.assert_array_equal(model.extend(path, 5).rotations, model.extend(m, 5).rotations)
+    with pytest.raises(A4merError, match="expected a Motion or the path of a clip .*, got ndarray"):
+        model.segment(m.rotations)

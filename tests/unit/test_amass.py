@@ -25,6 +25,8 @@ def test_layouts_and_rate_keys(tmp_path, width, joints, key):
              gender=np.array("female"), **{key: np.array(120.0)})
     m = read_amass_npz(tmp_path / "a.npz")
     assert m.num_joints == joints and m.fps == 120.0 and m.meta["gender"] == "female"
+    np.savez(tmp_path / "b.npz", poses=np.zeros((4, width)), gender=np.array(b"male"), **{key: np.array(120.0)})
+    assert read_amass_npz(tmp_path / "b.npz").meta["gender"] == "male"  # bytes, as some exporters write it
 
 
 def test_object_arrays_are_skipped_not_unpickled(tmp_path):
