@@ -140,9 +140,9 @@ def open_input(path: Path, fps: float | None, object_name: str | None, args: arg
         shown = [o.name for o in objs if generated.read_state(o) is not None]
         objs = [o for o in objs if o.animation_data is not None and o.animation_data.action is not None]
         if not objs and shown:
-            raise errors.A4merError(f"{path}: {', '.join(map(repr, shown))} {'shows' if len(shown) == 1 else 'show'} "
-                                    "A4Mer generated frames that were "
-                                    "saved before baking: bake or remove them in Blender, then rerun")
+            verb = "shows" if len(shown) == 1 else "show"
+            raise errors.A4merError(f"{path}: {', '.join(map(repr, shown))} {verb} A4Mer generated frames that "
+                                    "were saved before baking: bake or remove them in Blender, then rerun")
         if not objs:
             raise errors.A4merError(f"{path}: no SMPL-like armature with an action in scene {scene.name!r}")
         return sorted(objs, key=lambda o: o.name)

@@ -19,7 +19,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..api import load_motion
-    from ..io.amass import save_npz_atomic
+    from ..io.outputs import save_npz_atomic
 
     inputs = collect_inputs(args.inputs)
     targets = output_targets(inputs, args.output)

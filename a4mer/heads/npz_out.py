@@ -14,7 +14,8 @@ import numpy as np
 
 from ..geometry import quat_to_axis_angle
 from ..io import outputs
-from ..io.amass import FPS_KEYS, PELVIS_REST, save_npz_atomic, write_amass_npz
+from ..io.outputs import save_npz_atomic
+from ..io.amass import FPS_KEYS, PELVIS_REST, write_amass_npz
 from ..motion import Motion
 
 _SPLIT = {"root_orient": (0, 1), "pose_body": (1, 22), "pose_hand": (25, 55), "pose_jaw": (22, 23),

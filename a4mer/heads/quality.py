@@ -62,11 +62,11 @@ class ClipQuality:
         self.ground = foot_heights(self.pos[idx] if len(idx) else self.pos)[1]
         runs = [self.pos[a:b] for a, b in _runs(kept)]
         segs = [x for x in runs if len(x) > 3]  # contiguous kept parts, scored separately
+        step = _frame_step_mm(runs)
         self.context = {
             "context_foot_skate_cm_s": _weighted(segs, lambda x: foot_skate(x, self.fps, ground=self.ground)),
             "context_jerk_m_s3": _weighted(segs, lambda x: jerk(x, self.fps)),
-            "context_frame_step_mm": _frame_step_mm(runs) if _frame_step_mm(runs) is not None
-            else _frame_step_mm([self.pos]),
+            "context_frame_step_mm": step if step is not None else _frame_step_mm([self.pos]),
         }
 
     def span(self, first: int, last: int, *, task: str, method: str, keys: Sequence[int] = (),

@@ -13,11 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import A4merError, MotionFileError
+from ..errors import MotionFileError
 from ..geometry import axis_angle_to_quat, quat_to_axis_angle
 from ..motion import Motion
 from ..skeleton import SMPL, SMPLH, SMPLX
 from ..skeleton.smpl import SMPL_OFFSETS
+from .outputs import save_npz_atomic
 
 PELVIS_REST = SMPL_OFFSETS[0]
 FPS_KEYS = ("mocap_framerate", "mocap_frame_rate", "fps", "frame_rate", "framerate")
@@ -121,17 +122,3 @@ def write_amass_npz(motion: Motion, path: str | os.PathLike) -> Path:
     return save_npz_atomic(path, poses=poses, trans=body.root_translation - PELVIS_REST, betas=np.zeros(10),
                            gender=np.array("neutral"), mocap_frame_rate=np.array(float(body.fps)))
 
-
-def save_npz_atomic(path: str | os.PathLike, **arrays: np.ndarray) -> Path:
-    """``np.savez`` to ``path`` through a temporary file renamed into place: the file is whole or
-    absent. :class:`A4merError` naming the path when it cannot be written (nothing left behind)."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".part")
-    try:
-        with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise A4merError(f"{path}: cannot write ({e.strerror or e})") from None
-    return path

@@ -10,6 +10,8 @@ import os
 from pathlib import Path
 from typing import Iterable
 
+import numpy as np
+
 from ..errors import A4merError
 
 
@@ -44,6 +46,21 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
     tmp = path.with_name(path.name + ".part")
     try:
         tmp.write_text(text)
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise A4merError(f"{path}: cannot write ({e.strerror or e})") from None
+    return path
+
+
+def save_npz_atomic(path: str | os.PathLike, **arrays: np.ndarray) -> Path:
+    """``np.savez`` to ``path`` through a temporary file renamed into place: the file is whole or
+    absent. :class:`A4merError` naming the path when it cannot be written (nothing left behind)."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".part")
+    try:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
         os.replace(tmp, path)
     except OSError as e:
         tmp.unlink(missing_ok=True)
