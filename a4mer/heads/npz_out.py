@@ -13,9 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from ..geometry import quat_to_axis_angle
-from ..io import outputs
-from ..io.outputs import save_npz_atomic
 from ..io.amass import FPS_KEYS, PELVIS_REST, write_amass_npz
+from ..io.outputs import check_output as check_output_file, save_npz_atomic
 from ..motion import Motion
 
 _SPLIT = {"root_orient": (0, 1), "pose_body": (1, 22), "pose_hand": (25, 55), "pose_jaw": (22, 23),
@@ -26,7 +25,7 @@ def check_output(input_path: str | os.PathLike, out_path: str | os.PathLike) -> 
     """``out_path`` checked before anything is computed (:func:`a4mer.io.outputs.check_output`): an
     .npz, not the input, in an existing writable folder, neither it nor its quality sidecar a folder."""
     from .quality import sidecar_path
-    return outputs.check_output(out_path, [input_path], [".npz"], [sidecar_path(out_path)])
+    return check_output_file(out_path, [input_path], [".npz"], [sidecar_path(out_path)])
 
 
 def write_result(input_path: str | os.PathLike, source: Motion, result: Motion, generated: np.ndarray,
