@@ -118,24 +118,35 @@ class Job:
         self._cancelled = False
 
     # --- start ------------------------------------------------------------------------------
-    def worker_command(self) -> list[str]:
+    def model_args(self) -> list[str]:
+        """``--checkpoint`` / ``--vocab`` / ``--device`` of the preferences (only those that are set)."""
         s = self.settings
-        cmd = [s.python, "-m", "a4mer", "segment", str(self.clip), "-o", str(self.out), "--progress-jsonl"]
-        for flag, value in (("--checkpoint", s.checkpoint), ("--vocab", s.vocab), ("--device", s.device)):
-            if value:
-                cmd += [flag, value]
-        return cmd
+        return [a for flag, value in (("--checkpoint", s.checkpoint), ("--vocab", s.vocab), ("--device", s.device))
+                if value for a in (flag, value)]
+
+    def worker_command(self) -> list[str]:
+        return [self.settings.python, "-m", "a4mer", "segment", str(self.clip), "-o", str(self.out),
+                "--progress-jsonl", *self.model_args()]
 
     def start(self) -> "Job":
+        """Start the job; on failure (no interpreter, not runnable) the temporary folder is removed and
+        :class:`A4merError` names the interpreter and the problem."""
         if self.mode == "IN_PROCESS":
             self._thread = threading.Thread(target=self._run_in_process, daemon=True)
             self._thread.start()
         else:
-            if not self.settings.python or not Path(self.settings.python).exists():
-                raise errors.A4merError(f"worker interpreter {self.settings.python!r} not found")
+            py = self.settings.python
+            if not py or not Path(py).is_file():
+                self.cleanup()
+                raise errors.A4merError(f"worker interpreter {py!r} not found (Preferences > Add-ons > A4Mer > "
+                                        "Worker Python: a python executable)")
             env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
-            self._proc = subprocess.Popen(self.worker_command(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                          text=True, env=env, cwd=str(self.dir))
+            try:
+                self._proc = subprocess.Popen(self.worker_command(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                              text=True, env=env, cwd=str(self.dir))
+            except OSError as e:
+                self.cleanup()
+                raise errors.A4merError(f"worker interpreter {py!r} cannot be run ({e.strerror or e})") from None
             for stream, sink in ((self._proc.stdout, self._lines.put), (self._proc.stderr, self._stderr.append)):
                 threading.Thread(target=self._pump, args=(stream, sink), daemon=True).start()
         return self
@@ -285,8 +296,10 @@ class HeadsJob(Job):
         self.out = self.dir / "out.npz"
 
     def argv(self) -> list[str]:
-        """The ``a4mer`` command line (after ``a4mer``)."""
-        return [self.verb, str(self.clip), *self.args, "-o", str(self.out)]
+        """The ``a4mer`` command line (after ``a4mer``); the preferences' model settings go with a motif
+        (its id is one of that model's vocabulary; the heads themselves read no model)."""
+        model = self.model_args() if "--motif" in self.args else []
+        return [self.verb, str(self.clip), *self.args, *model, "-o", str(self.out)]
 
     def worker_command(self) -> list[str]:
         return [self.settings.python, "-m", "a4mer", *self.argv()]

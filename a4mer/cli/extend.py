@@ -19,11 +19,13 @@ from ..errors import A4merError
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from ._common import add_load_arguments
     from .inbetween import HEADS_HELP
+    from .segment import add_model_arguments
     p.add_argument("input", help="clip (npz/bvh/amc)")
     p.add_argument("--frames", type=int, required=True, help="number of frames to add (at the clip's frame rate)")
     p.add_argument("-o", "--output", required=True, help="output .npz")
     p.add_argument("--motif", help="motif id the new frames should perform (see a4mer.heads.motif_conditioned)")
     p.add_argument("--heads", default="auto", help=HEADS_HELP)
+    add_model_arguments(p, "the model whose motif vocabulary --motif names (default: the shipped model)")
     add_load_arguments(p)
 
 
@@ -39,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     check_output(args.input, args.output)
     motion = load_motion(args.input, load_options(args))
     heads = resolve_heads(args.heads)
-    mc = motif_conditioner(heads, motif) if motif is not None else None
+    mc = motif_conditioner(heads, motif, args) if motif is not None else None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", A4merWarning)

@@ -19,6 +19,7 @@ from ..errors import A4merError
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from ._common import add_load_arguments
+    from .segment import add_model_arguments
     p.add_argument("input", help="clip (npz/bvh/amc)")
     p.add_argument("--start", type=int, help="key frame before the gap (0-based)")
     p.add_argument("--end", type=int, help="key frame after the gap")
@@ -28,6 +29,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--motif", help="motif id the generated span(s) should perform (the prototype of that motif of "
                    "the installed model's vocabulary, adapted to the keys; see a4mer.heads.motif_conditioned)")
     p.add_argument("--heads", default="auto", help=HEADS_HELP)
+    add_model_arguments(p, "the model whose motif vocabulary --motif names (default: the shipped model)")
     add_load_arguments(p)
 
 
@@ -86,13 +88,14 @@ def check_motif(motif: str | None) -> int | None:
     return mid
 
 
-def motif_conditioner(heads, motif: int):
+def motif_conditioner(heads, motif: int, args: argparse.Namespace):
     """The :class:`~a4mer.heads.motif_conditioned.MotifConditioner` for ``--motif`` on ``heads`` (the
-    packaged prototypes of the installed model's vocabulary; a motif without prototype is an error),
-    with the installed model checking which transition variant it recognises as the motif."""
+    packaged prototypes of the model's vocabulary: another ``--checkpoint`` / ``--vocab`` without
+    prototypes built for it is a clear error, as is a motif without prototype), with that model
+    checking which transition variant it recognises as the motif."""
     from ..heads.motif_conditioned import conditioner_for
-    from ..model import A4Mer
-    mc = conditioner_for(heads, verifier=A4Mer.load())
+    from .segment import load_model
+    mc = conditioner_for(heads, verifier=load_model(args))
     mc.prototypes.check_id(motif)
     return mc
 
@@ -145,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
     check_output(args.input, args.output)
     motion = load_motion(args.input, load_options(args))
     heads = resolve_heads(args.heads)
-    mc = motif_conditioner(heads, motif) if motif is not None else None
+    mc = motif_conditioner(heads, motif, args) if motif is not None else None
     try:
         keys = _keys(args, motion.num_frames)
         with warnings.catch_warnings():

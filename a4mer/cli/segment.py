@@ -12,9 +12,10 @@ from ..io.outputs import check_output, write_text_atomic
 from ._common import add_load_arguments, load_options
 
 
-def add_model_arguments(p: argparse.ArgumentParser) -> None:
-    """--checkpoint, --vocab, --device (shared by segment, embed and motifs)."""
-    p.add_argument("--checkpoint", help="model bundle (.safetensors) or training folder (default: the shipped model)")
+def add_model_arguments(p: argparse.ArgumentParser, what: str = "model bundle (.safetensors) or training folder "
+                        "(default: the shipped model)") -> None:
+    """--checkpoint, --vocab, --device (shared by segment, embed, motifs, inbetween and extend)."""
+    p.add_argument("--checkpoint", help=what)
     p.add_argument("--vocab", help="motif vocabulary (.safetensors) built for this model")
     p.add_argument("--device", default="cpu", help="torch device: cpu (default), cuda, cuda:1, mps or auto")
 

@@ -80,6 +80,10 @@ def gap_corrected(net: CorrectionDecoder | None, gates: dict, missing: int, fps:
     return gap_mlp_on(gates, task) and gap_velocity_order(net.cfg, missing, fps) == net.cfg.velocity_order(task)
 
 
+#: seconds over which a learned correction fades in from each key (:func:`key_taper`)
+KEY_RAMP_SECONDS = 0.05
+
+
 def close_keys(s: int, e: int, fps: float) -> bool:
     """Whether keys ``s < e`` of a clip at ``fps`` are closer than ``MIN_BLOCKING_SPACING`` frames at
     30 fps (0.23 s): such spans get the natural cubic spline through the keys, uncorrected
@@ -176,22 +180,44 @@ def _mlp(net: CorrectionDecoder, task: str, x: np.ndarray) -> tuple[np.ndarray, 
         return net(task, xt).double().numpy(), net.tasks[task].weight(xt).double().numpy()
 
 
+def key_taper(n: int, fps: float, end_key: bool = True, ramp_s: float | None = None) -> np.ndarray:
+    """``(n - 1,)`` weights of the frames after a key (strictly before the next key ``n`` frames on
+    when ``end_key``) at ``fps``: 0 at the keys, rising as a smoothstep (zero slope at both ends) to 1
+    over :data:`KEY_RAMP_SECONDS` (at most a quarter of the span). A correction times this weight
+    leaves each key with the base curve's velocity: the sine basis alone is zero at the keys but not
+    flat, a kink at every key (at 120 fps a velocity jump of 10-20 x the clip's frame-to-frame change)."""
+    ramp_s = KEY_RAMP_SECONDS if ramp_s is None else ramp_s
+    i = np.arange(1, n, dtype=float)
+    r = max(1.0, min(ramp_s * fps, n / 4.0))
+    w = _smoothstep(i / r)
+    return w * _smoothstep((n - i) / r) if end_key else w
+
+
+def _smoothstep(x: np.ndarray) -> np.ndarray:
+    x = np.clip(x, 0.0, 1.0)
+    return x * x * (3.0 - 2.0 * x)
+
+
 def _compose(ex: Example, basis: np.ndarray, mlp: tuple[np.ndarray, float] | None = None,
-             fallback: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+             fallback: tuple[np.ndarray, np.ndarray] | None = None, taper: np.ndarray | None = None
+             ) -> tuple[np.ndarray, np.ndarray]:
     """World-frame result ``(N, 3)``, ``(N, 22, 4)`` of one example: its base plus the correction of
     ``mlp`` = (coefficients ``(K, 69)``, familiarity weight w) when given. ``fallback``: canonical-frame
     curve ``(1, N, 3)``, ``(1, N, 22, 4)`` that the result moves to where the MLP's familiarity gate
-    fades its correction out (weight ``1 - w``), instead of staying on the base."""
+    fades its correction out (weight ``1 - w``), instead of staying on the base. ``taper (N,)``: weights
+    of both (:func:`key_taper`), so the result leaves the keys on the base curve."""
     t, q = ex.base_t[0].astype(float), ex.base_q[0].astype(float)
     if mlp is not None:
         coef, w = mlp
-        corr = basis @ coef  # (N, 69)
+        h = np.ones(len(t)) if taper is None else taper
+        corr = (basis @ coef) * h[:, None]  # (N, 69)
         base_t, base_q = t, q
         t = t + corr[:, :3]
         q = quat_mul(q, axis_angle_to_quat(corr[:, 3:].reshape(len(corr), 22, 3)))
         if fallback is not None and w < 1.0:
-            t = t + (1.0 - w) * (fallback[0][0] - base_t)
-            q = quat_mul(q, axis_angle_to_quat((1.0 - w) * rel_log(base_q, fallback[1][0])))
+            s = (1.0 - w) * h
+            t = t + s[:, None] * (fallback[0][0] - base_t)
+            q = quat_mul(q, axis_angle_to_quat(s[:, None, None] * rel_log(base_q, fallback[1][0])))
     back = quat_conj(ex.inv[0])
     q = q.copy()
     q[:, 0] = quat_mul(np.broadcast_to(back, q[:, 0].shape), q[:, 0])
@@ -261,7 +287,8 @@ def fill_runs(net: CorrectionDecoder | None, gates: dict, trans: np.ndarray, rot
         coef, w = _mlp(net, task, np.concatenate([jobs[i][3].x for i in idx]))
         mlp.update({i: (coef[k], float(w[k])) for k, i in enumerate(idx)})
     for i, (a, b, _, ex, fallback) in enumerate(jobs):
-        out_t[a:b + 1], out_q[a:b + 1] = _compose(ex, gap_basis(b - a + 2, K), mlp.get(i), fallback)
+        out_t[a:b + 1], out_q[a:b + 1] = _compose(ex, gap_basis(b - a + 2, K), mlp.get(i), fallback,
+                                                  key_taper(b - a + 2, fps))
     return out_t, out_q, bool(mlp)
 
 
@@ -289,6 +316,6 @@ def extend_frames(net: CorrectionDecoder | None, gate: bool, trans: np.ndarray, 
         if use is not None:
             coef, w = _mlp(use, "extend", ex.x)
             mlp = (coef[0], float(w[0]))
-        t, q = _compose(ex, extend_basis(H, K, cfg.horizon), mlp)
+        t, q = _compose(ex, extend_basis(H, K, cfg.horizon), mlp, taper=key_taper(H + 1, MODEL_FPS, end_key=False))
         ht, hq = np.concatenate([ht, t]), np.concatenate([hq, q])
     return ht[T0:], hq[T0:]

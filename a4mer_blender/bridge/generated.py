@@ -72,6 +72,15 @@ def generated_track(obj, state: dict | None = None):
     return _track(obj, state.get("generated_track")) if state is not None else None
 
 
+def check_storable(obj) -> None:
+    """:class:`A4merError` for an object that cannot keep the add-on's records across a save: a
+    library override (Blender does not save new custom properties on overrides, so the tracks would
+    be orphaned on reload) or a linked object."""
+    if getattr(obj, "override_library", None) is not None or getattr(obj, "library", None) is not None:
+        raise errors.A4merError(f"{obj.name!r} is a library override or linked: Blender would not save what A4Mer "
+                                "records on it; make it local (Object > Library Override > Make Local) first")
+
+
 def user_action(obj):
     """The user's action: the pushed-down one when the result layer exists, else the active action.
     :class:`A4merError` when there is none, or a new active action was put over the result layer."""
@@ -114,14 +123,21 @@ def body_bones(rig) -> list[int]:
     return [b for b in rig.smpl_bone[:BODY_JOINTS] if b >= 0]
 
 
+#: pose-bone channels that define the body's pose (a key on a constraint's influence or a custom
+#: property of a bone is not a pose key and must not split a gap)
+POSE_CHANNELS = ("rotation_quaternion", "rotation_euler", "rotation_axis_angle", "location")
+
+
 def keyed_frames(obj, action, rig=None) -> np.ndarray:
-    """Sorted integer frames where a body bone channel (SMPL joints 0-21) of ``obj`` has a key."""
+    """Sorted integer frames where a body bone (SMPL joints 0-21) of ``obj`` has a rotation or
+    location key."""
     rig = rig or armature.detect_rig(obj)
     names = {rig.names[b] for b in body_bones(rig)}
     frames = [np.zeros(0)]
     for fc in anim_compat.fcurves_of(obj, action):
         p = fc.data_path
-        if not p.startswith('pose.bones["') or p.split('"')[1] not in names:
+        if not p.startswith('pose.bones["') or p.split('"')[1] not in names or \
+                p.rsplit("].", 1)[-1] not in POSE_CHANNELS:
             continue
         co = np.empty(2 * len(fc.keyframe_points), dtype=np.float32)
         fc.keyframe_points.foreach_get("co", co)
@@ -255,6 +271,9 @@ def push_down(obj, scene) -> dict:
         anim.nla_tracks[name].mute = True
     f0, T = armature.action_frames(action)
     lo, hi = min(f0, scene.frame_start), max(f0 + T - 1, scene.frame_end) + 1
+    if nla_played and anim.action_extrapolation != "HOLD":  # the action shows only from its first key on
+        lo = f0                                              # (and, for Nothing, only up to its last)
+        hi = f0 + T if anim.action_extrapolation == "NOTHING" else hi
     if _varies_outside_keys(anim_compat.fcurves_of(obj, action)):
         lo, hi = lo - STRIP_REACH, hi + STRIP_REACH
     track = anim.nla_tracks.new()
@@ -469,6 +488,9 @@ def bake(obj) -> tuple[int, int]:
     if track.mute:
         raise errors.A4merError("the A4Mer Generated track is muted: unmute it to bake it, or delete it")
     action = user_action(obj)
+    if action.library is not None:
+        raise errors.A4merError(f"the action {action.name!r} is linked from {action.library.filepath!r} and cannot "
+                                "take keys: make it local (Object > Relations > Make Local), then bake")
     sink = anim_compat.FCurveSink(obj, action)
     baked = added = 0
     for sp in spans(obj):

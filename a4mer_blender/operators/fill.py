@@ -94,6 +94,7 @@ class GenerateBase(ModalJobMixin):
 
     def request(self, context) -> Request | None:
         obj = context.active_object
+        generated.check_storable(obj)
         rig = armature.detect_rig(obj)
         action = generated.user_action(obj)
         plan = self.plan(context, obj, rig, action)

@@ -300,15 +300,18 @@ def _layer_under(obj, action):
     return strip
 
 
-@pytest.mark.parametrize("setup", ["influence_without_nla", "combine_over_layer", "nla_switched_off", "cycles"])
+@pytest.mark.parametrize("setup", ["influence_without_nla", "combine_over_layer", "nla_switched_off", "cycles",
+                                   "hold_forward_over_layer"])
 def test_push_down_keeps_playback_on_every_frame(scene, gap_rig, setup):
     """Whatever the user's evaluation (an influence Blender ignores without NLA tracks, Combine at half
     influence over an NLA layer, an NLA switched off, cycled curves beyond the scene range), frames
     outside the gap play as before, and removing the result restores every setting."""
     obj, action = gap_rig
     anim = obj.animation_data
-    if setup in ("combine_over_layer", "nla_switched_off"):
+    if setup in ("combine_over_layer", "nla_switched_off", "hold_forward_over_layer"):
         _layer_under(obj, _time_shifted_copy(obj, action, 17.0))
+    if setup == "hold_forward_over_layer":  # before its first key the action shows nothing: the layer plays
+        anim.action_extrapolation, scene.frame_start = "HOLD_FORWARD", -30
     if setup == "influence_without_nla":
         anim.action_influence = 0.5
     elif setup == "combine_over_layer":
@@ -327,6 +330,19 @@ def test_push_down_keeps_playback_on_every_frame(scene, gap_rig, setup):
     assert (anim.action_influence, anim.action_blend_type, anim.action_extrapolation, anim.use_nla) == settings
     assert anim.action == action and not any(t.mute for t in anim.nla_tracks)
     assert np.abs(pose_snapshot(obj, frames) - before).max() < 1e-7
+
+
+def test_only_pose_keys_split_a_gap(scene, gap_rig):
+    """A key on a body bone's constraint influence or custom property inside a gap is not a pose key:
+    the gap stays one span."""
+    obj, action = gap_rig
+    pb = obj.pose.bones["left_wrist"]
+    pb["ikfk"] = 0.0
+    pb.keyframe_insert('["ikfk"]', frame=80)
+    con = pb.constraints.new("COPY_ROTATION")
+    con.keyframe_insert("influence", frame=90)
+    assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
+    assert [(sp["first"], sp["last"]) for sp in generated.read_state(obj)["spans"]] == [(71, 99)]
 
 
 def test_action_shared_with_another_object_keeps_each_slot(scene, gap_rig):

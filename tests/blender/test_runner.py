@@ -44,6 +44,36 @@ def test_worker_result_and_progress(fake_python, monkeypatch, tmp_path):
     assert argv[argv.index("--checkpoint") + 1] == "/ck.safetensors" and argv[argv.index("--device") + 1] == "cuda"
 
 
+def test_worker_that_cannot_start_is_one_error_and_leaves_no_folder(tmp_path, monkeypatch):
+    """A missing interpreter, a folder or a file without execute permission: one A4merError naming it,
+    and the job's temporary folder (with the clip in it) is gone."""
+    import tempfile
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    plain = tmp_path / "not_executable"
+    plain.write_text("#!/bin/sh\n")
+    for py, msg in ((str(tmp_path / "none"), "not found"), (str(tmp_path), "not found"), (str(plain), "cannot be run")):
+        with pytest.raises(A4merError, match=f"worker interpreter .* {msg}"):
+            runner.run_sync(smooth_motion(T=10), runner.RunnerSettings(mode="WORKER", python=py))
+        with pytest.raises(A4merError, match=msg):
+            runner.run_heads_sync(smooth_motion(T=10), runner.RunnerSettings(mode="WORKER", python=py), "extend",
+                                  ["--frames", "5"])
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_heads_jobs_take_the_model_settings_with_a_motif(fake_python):
+    s = runner.RunnerSettings(mode="WORKER", python=fake_python, checkpoint="/ck.safetensors", vocab="/v.safetensors")
+    plain = runner.HeadsJob(smooth_motion(T=10), s, "extend", ["--frames", "5"])
+    motif = runner.HeadsJob(smooth_motion(T=10), s, "extend", ["--frames", "5", "--motif", "3"])
+    try:
+        assert "--checkpoint" not in plain.argv()  # the heads read no model
+        argv = motif.argv()
+        assert argv[argv.index("--checkpoint") + 1] == "/ck.safetensors" and argv[argv.index("--vocab") + 1] == "/v.safetensors"
+    finally:
+        plain.cleanup()
+        motif.cleanup()
+
+
 def test_worker_failure_is_reported(fake_python, monkeypatch):
     monkeypatch.setenv("A4MER_FAKE_WORKER", "fail")
     with pytest.raises(A4merError, match="worker exited with code 3: .*boom: bad checkpoint"):
