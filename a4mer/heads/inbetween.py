@@ -35,7 +35,7 @@ from ..geometry import quat_slerp
 from ..motion import Motion
 from . import baselines as BL
 from .prediction import (blocking_corrected, decoder_config, extend_frames, extend_reach, fill_runs, frames_at,
-                         gap_corrected, gap_reach, missing_at_model_rate)
+                         gap_corrected, gap_reach, missing_at_model_rate, unknown_runs)
 from .windows import MODEL_FPS, mirror
 
 FORMAT = "a4mer-heads"
@@ -47,6 +47,21 @@ TASKS = ("inbetween", "blocking", "extend")
 
 class A4merWarning(UserWarning):
     """A result was produced but with less support than recommended (e.g. short context)."""
+
+
+def _beyond_body(trans: np.ndarray, rot: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Rotations ``(T, J, 4)`` of the joints beyond the body (hands, face) with the frames where
+    ``known (T,)`` is False filled by classical curves that are C1 at the keys (slerp kinked the
+    fingers at every key): a gap in dense frames the cubic Hermite with the neighbouring frames'
+    velocities, spans between sparse keys Catmull-Rom."""
+    keys = np.flatnonzero(known)
+    out = BL.catmull_rom_keys(trans, rot, keys, "hermite")[1]
+    T = len(known)
+    for a, b in unknown_runs(known):
+        s, e = a - 1, b + 1
+        if a > 0 and b < T - 1 and (s == 0 or known[s - 1]) and (e == T - 1 or known[e + 1]):
+            out[a:b + 1] = BL.hermite(trans, rot, s, e)[1]
+    return out
 
 
 class LearnedHeads:
@@ -104,8 +119,8 @@ class LearnedHeads:
         is False generated (interior runs only; every other frame copied)."""
         keys = np.flatnonzero(known)
         out_t, out_q = np.array(trans), np.array(rot)
-        if rot.shape[1] > 22:  # joints beyond the body (hands, face): slerped between the keys
-            out_q[:, 22:] = BL.catmull_rom_keys(trans, rot[:, 22:], keys, "lerp_slerp")[1]
+        if rot.shape[1] > 22:  # joints beyond the body (hands, face): the classical C1 curves
+            out_q[:, 22:] = _beyond_body(trans, rot[:, 22:], known)
         ft, fq = self._symmetric(lambda t, q: fill_runs(self.net, self.gates, t, q, known, fps), trans, rot[:, :22])
         gen = np.flatnonzero(~known)
         gen = gen[(gen > keys[0]) & (gen < keys[-1])]
@@ -145,6 +160,9 @@ class LearnedHeads:
         # back to the clip's rate along a C2 curve (lerp/slerp between the 30 fps samples kinks at each)
         st, sq = frames_at(allt, allq, at) if step == 1 else BL.natural_spline_at(allt, allq, at)
         rot_new = np.repeat(motion.rotations[-1:], n, 0).copy()
+        if rot_new.shape[1] > 22:  # hands, face: their own motion coasts to a stop (not frozen at once)
+            rot_new[:, 22:] = BL.extend_damped_velocity(motion.root_translation, motion.rotations[:, 22:], n,
+                                                        BL.DAMPING_FRAMES * fps / MODEL_FPS)[1]
         rot_new[:, :22] = sq
         return motion.with_(root_translation=np.concatenate([motion.root_translation, st]),
                             rotations=np.concatenate([motion.rotations, rot_new]))

@@ -574,3 +574,34 @@ def test_mirror_average_makes_every_answer_mirror_symmetric():
     out = LearnedHeads(net).fill_gap(m, 60, 91)
     keep = np.r_[0:61, 91:200]
     np.testing.assert_array_equal(out.rotations[keep], m.rotations[keep])
+
+
+def test_hands_are_c1_at_the_keys_and_coast_when_extending():
+    """Joints beyond the body (SMPL-H fingers) get classical curves that are C1 at the keys: in a gap,
+    the cubic Hermite with the neighbouring frames' velocities (slerp changed the fingers' angular
+    speed at each key by several times the clip's largest change); extending, their own motion coasts
+    to a stop instead of freezing on the first new frame."""
+    rng = np.random.default_rng(3)
+    T, fps = 150, 30.0
+    t = np.arange(T) / fps
+    body = _clip(T=T, fps=fps)
+    aa = 0.6 * np.sin(t[:, None, None] * rng.uniform(2, 4, (1, 30, 1)) + rng.uniform(0, 6, (1, 30, 3)))
+    from a4mer.skeleton import SMPLH
+    m = Motion(fps, body.root_translation, np.concatenate([body.rotations[:, :22], axis_angle_to_quat(aa)], 1),
+               skeleton=SMPLH)
+    assert m.num_joints == 52
+    heads = LearnedHeads(_random_net())
+    speed = lambda q: quat_angle(q[1:], q[:-1])  # noqa: E731  (T-1, J) angle per frame
+    def worst_change(q, at):
+        sp = speed(q[:, 22:])
+        return max(np.abs(sp[k] - sp[k - 1]).max() for k in at)
+    typical = np.abs(np.diff(speed(m.rotations[:, 22:]), axis=0)).max()
+    s, e = 60, 90
+    out = heads.inbetween(m, s, e)
+    assert worst_change(out.rotations, [s, e]) < 1.5 * typical
+    blk = heads.inbetween_keys(m, list(range(0, T, 15)) + [T - 1])
+    np.testing.assert_array_equal(blk.rotations[::15, 22:], m.rotations[::15, 22:])
+    ext = heads.extend_clip(m, 30)
+    last, first = speed(m.rotations[-2:, 22:])[0], speed(ext.rotations[T - 1:T + 1, 22:])[0]
+    assert np.abs(first - last).max() < 0.25 * last.max()  # the first new step continues the last one
+    assert speed(ext.rotations[-2:, 22:])[0].max() < 0.2 * last.max()  # then comes to rest
