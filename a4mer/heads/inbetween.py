@@ -36,6 +36,7 @@ from ..motion import Motion
 from . import baselines as BL
 from .prediction import (blocking_corrected, decoder_config, extend_frames, extend_reach, fill_runs, frames_at,
                          gap_corrected, gap_reach, missing_at_model_rate, unknown_runs)
+from .ground import floor_shift
 from .windows import MODEL_FPS, mirror
 
 FORMAT = "a4mer-heads"
@@ -164,6 +165,14 @@ class LearnedHeads:
             rot_new[:, 22:] = BL.extend_damped_velocity(motion.root_translation, motion.rotations[:, 22:], n,
                                                         BL.DAMPING_FRAMES * fps / MODEL_FPS)[1]
         rot_new[:, :22] = sq
+        if learned:  # not floating off the floor of the last 2 s of input (the classical curve stays as it is)
+            c = min(T, int(round(2 * fps)))
+            ctx = motion.root_translation[-c:], motion.rotations[-c:, :22]
+            shift = floor_shift(*ctx, st, sq, fps)
+            if self.mirror_average:  # the SMPL rest offsets are not exactly left-right symmetric
+                shift = 0.5 * (shift + floor_shift(*mirror(*ctx), *mirror(st, sq), fps))
+            st = st.copy()
+            st[:, 2] += shift
         return motion.with_(root_translation=np.concatenate([motion.root_translation, st]),
                             rotations=np.concatenate([motion.rotations, rot_new]))
 

@@ -1,0 +1,50 @@
+"""Keeping an extension from floating off the floor the input stands on (numpy only).
+
+The extension's base coasts the root along its last velocity and the learned correction knows no
+floor, so over seconds a continuation can float: a jog's feet 10-25 cm above the floor from the
+second second on. Where the input's feet touch the floor regularly, each new frame's root is
+lowered so that within ``FLOOR_WINDOW_S`` of it the lowest foot comes down to the floor (a jump
+shorter than that window keeps its flight), never below it; the shift is smoothed and fades in
+over ``FLOOR_RAMP_S`` from the last input frame (before that the continuation is left as it is:
+over the first second the lowering cost accuracy on HDM05). A continuation that sinks is left
+alone: lifting the whole body also lifted motions that go down to the floor (a lie-down).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..bench.metrics import FOOT_JOINTS, body_fk
+
+FLOOR_WINDOW_S = 0.5  # a grounded character's lowest foot reaches the floor within +- this of any frame
+FLOOR_RAMP_S = 1.5    # the lowering fades in over this from the seam
+FLOOR_TOLERANCE = 0.02  # metres above the floor that still count as touching it
+GROUNDED_SHARE = 0.25  # the input is grounded when its lowest foot is near the floor this often
+
+
+def lowest_foot(trans: np.ndarray, rot: np.ndarray) -> np.ndarray:
+    """Height ``(T,)`` m of the lowest foot joint (ankles, toes) of each frame of ``trans (T, 3)``,
+    ``rot (T, J, 4)``."""
+    return body_fk(rot, trans)[0][:, list(FOOT_JOINTS), 2].min(-1)
+
+
+def floor_shift(ctx_t: np.ndarray, ctx_q: np.ndarray, new_t: np.ndarray, new_q: np.ndarray, fps: float
+                ) -> np.ndarray:
+    """Vertical root shift ``(n,)`` m (zero or negative) for the generated frames ``new_t (n, 3)``,
+    ``new_q (n, J, 4)`` after the input's last frames ``ctx_t (c, 3)``, ``ctx_q (c, J, 4)`` at ``fps``;
+    zeros when the input's feet do not stand on a floor (a flight, lying down, no contacts)."""
+    n = len(new_t)
+    ctx_low = lowest_foot(ctx_t, ctx_q)
+    floor = float(np.percentile(ctx_low, 5))
+    if n == 0 or np.mean(ctx_low < floor + 0.05) < GROUNDED_SHARE:
+        return np.zeros(n)
+    low = lowest_foot(new_t, new_q) - floor
+    w = max(1, int(round(FLOOR_WINDOW_S * fps)))
+    pad = np.concatenate([np.full(w, np.inf), low, np.full(w, np.inf)])
+    reach = np.lib.stride_tricks.sliding_window_view(pad, 2 * w + 1).min(-1)  # lowest foot within +-w
+    shift = np.where(reach > FLOOR_TOLERANCE, FLOOR_TOLERANCE - reach, 0.0)  # down to the floor ...
+    shift = np.maximum(shift, np.minimum(0.0, -low))  # ... never below it
+    k = max(1, int(round(0.1 * fps)))  # smoothed over +-0.1 s
+    ker = np.exp(-0.5 * (np.arange(-2 * k, 2 * k + 1) / k) ** 2)
+    shift = np.convolve(np.pad(shift, 2 * k, mode="edge"), ker / ker.sum(), mode="valid")
+    ramp = np.clip(np.arange(1, n + 1) / max(1.0, FLOOR_RAMP_S * fps), 0.0, 1.0)
+    return shift * ramp * ramp * (3 - 2 * ramp)
