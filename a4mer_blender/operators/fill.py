@@ -142,6 +142,10 @@ class GenerateBase(ModalJobMixin):
         """Scene settings after the result, then the summary and the heads' warnings (e.g. a motif played
         much faster than its own speed) as reports, so they show in the status bar too."""
         self.after(context, made)
+        others = [o.name for o in getattr(context, "selected_objects", []) or []
+                  if o.type == "ARMATURE" and o != context.active_object]
+        if others:
+            self.report({"INFO"}, f"A4Mer works on the active armature only; left alone: {', '.join(others[:5])}")
         warns = dict.fromkeys(w for s in made for w in (s.get("quality") or {}).get("warnings", []))
         for w in warns:
             self.report({"WARNING"}, f"A4Mer: {w}")
