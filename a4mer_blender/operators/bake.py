@@ -42,7 +42,10 @@ class A4MER_OT_remove_generated(_ResultOp, bpy.types.Operator):
     bl_options = {"REGISTER", "UNDO"}
 
     def execute(self, context):
+        state = generated.read_state(context.active_object) or {}
         n = generated.remove_result(context.active_object)
+        if state.get("scene_end_set") == context.scene.frame_end and "scene_end_before" in state:
+            context.scene.frame_end = state["scene_end_before"]  # Extend widened it; nobody changed it since
         self.report({"INFO"}, f"A4Mer: removed {n} generated span(s)")
         return {"FINISHED"}
 

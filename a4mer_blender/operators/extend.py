@@ -28,7 +28,14 @@ class A4MER_OT_extend(GenerateBase, bpy.types.Operator):
 
     def after(self, context, made):
         if self.set_scene_end and made:
-            context.scene.frame_end = max(context.scene.frame_end, max(s["last"] for s in made))
+            end = max(context.scene.frame_end, max(s["last"] for s in made))
+            if end != context.scene.frame_end:  # remembered, so Remove Generated can put it back
+                obj = context.active_object
+                state = generated.read_state(obj)
+                state.setdefault("scene_end_before", int(context.scene.frame_end))
+                state["scene_end_set"] = int(end)
+                generated.write_state(obj, state)
+                context.scene.frame_end = end
 
     def draw(self, context):
         col = self.layout.column()

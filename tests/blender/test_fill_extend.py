@@ -142,6 +142,7 @@ def test_mute_or_delete_the_generated_track_restores_every_frame(scene, gap_rig)
 
 def test_extend(scene):
     obj, action = rig_with_fingers(scene, T=90, seed=5)
+    scene.frame_end = 90
     frames = np.arange(1, 91)
     keys = key_snapshot(obj, action)
     before = pose_snapshot(obj, frames)
@@ -157,6 +158,9 @@ def test_extend(scene):
     assert bpy.ops.a4mer.extend(frames=10) == {"FINISHED"}
     starts = sorted(s.frame_start for s in obj.animation_data.nla_tracks["A4Mer Generated"].strips)
     assert starts == [91.0, 121.0]
+    assert scene.frame_end == 130
+    assert bpy.ops.a4mer.remove_generated() == {"FINISHED"}
+    assert scene.frame_end == 90  # the range Extend widened is put back
 
 
 def test_dense_mocap_is_a_no_op(scene):
