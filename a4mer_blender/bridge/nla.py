@@ -147,6 +147,9 @@ def rename_motif(obj, motif_id: int, name: str) -> int:
     if record is None:
         raise errors.A4merError(f"{obj.name!r} has no A4Mer segments")
     name = name.strip()
+    taken = {m["name"] for m in core_strips.motif_summary(record) if int(m["motif_id"]) != int(motif_id)}
+    if name and name in taken:
+        raise errors.A4merError(f"another motif is already called {name!r}: choose another name")
     record.setdefault("motif_names", {})[str(int(motif_id))] = name
     n = 0
     for _t, s, strip in list(_motif_strips(obj, record, motif_id)):

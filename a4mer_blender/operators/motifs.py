@@ -4,7 +4,7 @@ from __future__ import annotations
 import bpy
 from bpy.props import IntProperty, StringProperty
 
-from .._core import strips
+from .._core import errors, strips
 from ..bridge import nla
 
 
@@ -75,7 +75,11 @@ class A4MER_OT_motif_rename(_MotifOp, bpy.types.Operator):
         if _motif(context, self.motif_id) is None:
             self.report({"ERROR"}, f"A4Mer: no motif {self.motif_id} on this object")
             return {"CANCELLED"}
-        n = nla.rename_motif(context.active_object, self.motif_id, self.name)
+        try:
+            n = nla.rename_motif(context.active_object, self.motif_id, self.name)
+        except errors.A4merError as e:
+            self.report({"ERROR"}, str(e))
+            return {"CANCELLED"}
         self.report({"INFO"}, f"A4Mer: renamed {n} strips")
         return {"FINISHED"}
 

@@ -145,6 +145,10 @@ def test_mapping_rename_select_jump(scene, tmp_path):
     shown = sorted(s.name for s in motifs_track.strips if s.name.startswith("wave"))
     assert len(shown) == ids.count(target) and shown[0] == "wave"  # Blender uniquifies: wave, wave.001 ...
     assert nla.read_record(obj)["motif_names"][str(target)] == "wave"
+    other = next(i for i in ids if i != target)
+    with pytest.raises(RuntimeError, match="another motif is already called 'wave'"):
+        bpy.ops.a4mer.motif_rename(motif_id=other, name="wave")
+    assert str(other) not in nla.read_record(obj)["motif_names"]
     bpy.ops.a4mer.motif_select(motif_id=target)
     assert sorted(s.name for s in motifs_track.strips if s.select) == shown
     starts = sorted(m["start_frame"] + 1 for m in seg["motifs"] if m["motif_id"] == target)
