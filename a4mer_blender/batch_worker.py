@@ -63,8 +63,13 @@ def _safe(text: str) -> str:
 
 # --- scene ---------------------------------------------------------------------------------------
 def enable_addon() -> None:
-    """Register this add-on in the current session (after a factory reset)."""
+    """Register this add-on in the current session (after a factory reset). The package is imported
+    already (``python -m``); stamping it as Blender does keeps ``enable`` from reloading it (and from
+    printing "module changed on disk")."""
     import addon_utils
+    pkg = sys.modules.get(__package__)
+    if pkg is not None and not hasattr(pkg, "__time__"):
+        pkg.__time__ = os.path.getmtime(pkg.__file__)
     addon_utils.enable(__package__, default_set=True, handle_error=None)
 
 

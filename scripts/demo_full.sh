@@ -20,11 +20,11 @@ echo "== 1. a shot in Blender: the example walk on an SMPL armature, keys of fra
 import sys
 import bpy
 import addon_utils
-from a4mer_blender.bridge import anim_compat
-from a4mer_blender.operators.importer import import_motion
 clip, dst = sys.argv[1], sys.argv[2]
 bpy.ops.wm.read_factory_settings(use_empty=True)
-addon_utils.enable("a4mer_blender", default_set=True, handle_error=None)
+addon_utils.enable("a4mer_blender", default_set=True, handle_error=None)  # before importing its modules
+from a4mer_blender.bridge import anim_compat
+from a4mer_blender.operators.importer import import_motion
 scene = bpy.context.scene
 scene.render.fps, scene.render.fps_base, scene.frame_start = 30, 1.0, 1
 obj, action = import_motion(bpy.context, clip, apply_to_selected=False)
