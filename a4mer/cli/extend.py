@@ -21,7 +21,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     from .inbetween import HEADS_HELP
     from .segment import add_model_arguments
     p.add_argument("input", help="clip (npz/bvh/amc)")
-    p.add_argument("--frames", type=int, required=True, help="number of frames to add (at the clip's frame rate)")
+    p.add_argument("--frames", type=int, required=True, help="number of frames to add (at the clip's frame rate; at most 60 s)")
     p.add_argument("-o", "--output", required=True, help="output .npz")
     p.add_argument("--motif", help="motif id the new frames should perform (see a4mer.heads.motif_conditioned)")
     p.add_argument("--heads", default="auto", help=HEADS_HELP)
