@@ -20,7 +20,7 @@ class LoadOptions:
     """How to read a clip. fps: resample the result to this rate (None = keep the source rate).
     source_fps: override a wrong header rate. asf: skeleton file of an AMC. bone_map: JSON map for
     unknown BVH/ASF skeletons. scale: root-translation factor overriding the leg-length ratio.
-    up: a BVH file's up axis, ``"y"``, ``"z"`` or ``"auto"`` (the axis its rest pose stands along)."""
+    up: a BVH file's up axis, ``"y"``, ``"z"`` or ``"auto"`` (Z when the rest pose stands along Z)."""
 
     fps: float | None = None
     source_fps: float | None = None
@@ -46,31 +46,26 @@ def clip_format(path: str | os.PathLike) -> str:
     return fmt
 
 
-def _up_scores(src, bmap) -> tuple[float, float]:
-    """Z components of the unit pelvis -> head (or neck) vector of ``src`` in the Z-up world: in its
-    rest pose, and the median over its frames. Near 1 when the file's up axis was read right."""
+def _rest_up(src, bmap) -> float:
+    """Z component of the unit pelvis -> head (or neck) vector of ``src``'s rest pose in the Z-up
+    world: near 1 when the file's up axis was read right (rest poses stand), near 0 when it lies."""
     top = bmap.joints.get("head") or bmap.joints.get("neck")
     if top is None or "pelvis" not in bmap.joints:
-        return 1.0, 1.0
-    i, j = src.names.index(top), src.names.index(bmap.joints["pelvis"])
-    out = []
-    for v in (src.rest_positions[i] - src.rest_positions[j])[None], src.positions[:, i] - src.positions[:, j]:
-        n = np.linalg.norm(v, axis=-1)
-        out.append(float(np.median(v[n > 0, 2] / n[n > 0])) if np.any(n > 0) else 1.0)
-    return out[0], out[1]
+        return 1.0
+    v = src.rest_positions[src.names.index(top)] - src.rest_positions[src.names.index(bmap.joints["pelvis"])]
+    n = float(np.linalg.norm(v))
+    return float(v[2] / n) if n > 0 else 1.0
 
 
 def _bvh_upright(path, fps, bmap, src_y):
-    """The reading of a BVH file whose body stands up: ``src_y`` (read as Y-up) unless its rest pose
-    lies and the Z-up reading's stands, or (rest poses with bones along X say neither) its frames lie
-    and the Z-up reading's stand."""
+    """The reading of a BVH file whose rest pose stands: ``src_y`` (read Y-up, the BVH default) unless
+    its rest pose lies and the Z-up reading's stands. A rest pose that says neither (bones along X,
+    like Bandai's) keeps Y-up: the frames cannot tell a Z-up file from a Y-up clip of someone lying."""
     from .io.bvh import read_bvh
-    rest_y, anim_y = _up_scores(src_y, bmap)
-    if rest_y > 0.5 or (abs(rest_y) < 0.5 and anim_y > 0.5):
+    if _rest_up(src_y, bmap) > 0.5:
         return src_y
     src_z = read_bvh(path, fps=fps, up="z")
-    rest_z, anim_z = _up_scores(src_z, bmap)
-    return src_z if rest_z > 0.5 or (abs(rest_z) < 0.5 and anim_z > 0.5) else src_y
+    return src_z if _rest_up(src_z, bmap) > 0.5 else src_y
 
 
 def load_motion(path: str | os.PathLike, options: LoadOptions | None = None, **kw) -> Motion:

@@ -160,21 +160,10 @@ def open_input(path: Path, fps: float | None, object_name: str | None, args: arg
 
 # --- steps ---------------------------------------------------------------------------------------
 def keyed_frames(obj, action) -> list[int]:
-    """Integer frames where any SMPL bone channel of ``obj`` has a key in ``action``."""
-    import numpy as np
-    from .bridge import anim_compat, armature
-    rig = armature.detect_rig(obj)
-    bones = {rig.names[b] for b in rig.smpl_bone if b >= 0}
-    frames = set()
-    for fc in anim_compat.fcurves_of(obj, action):
-        path = fc.data_path
-        if not path.startswith('pose.bones["') or path.split('"')[1] not in bones:
-            continue
-        n = len(fc.keyframe_points)
-        co = np.empty(2 * n, dtype=np.float32)
-        fc.keyframe_points.foreach_get("co", co)
-        frames.update(np.round(co[0::2]).astype(int).tolist())
-    return sorted(frames)
+    """Integer frames where a body bone of ``obj`` has a rotation or location key in ``action`` (the
+    add-on's rule: :func:`bridge.generated.keyed_frames`)."""
+    from .bridge import generated
+    return generated.keyed_frames(obj, action).tolist()
 
 
 class WorkerHeads:

@@ -43,6 +43,10 @@ def collect_inputs(items: list[str]) -> list[Path]:
     return out
 
 
+#: suffixes that name a file, never an output folder (``-o results.v2`` is a folder)
+FILE_SUFFIXES = frozenset({".npz", ".bvh", ".amc", ".asf", ".json", ".safetensors", ".blend", ".png", ".npy"})
+
+
 def output_targets(inputs: list[Path], output: str, suffix: str = ".npz") -> list[Path]:
     """One output path per input: ``output`` itself for a single input naming a ``suffix`` file,
     else ``output/<stem><suffix>`` (a folder, created). Checked before any clip is read
@@ -52,13 +56,19 @@ def output_targets(inputs: list[Path], output: str, suffix: str = ".npz") -> lis
     out = Path(output)
     if len(inputs) == 1 and out.suffix.lower() == suffix and not out.is_dir():
         return [check_output(out, inputs, [suffix])]
-    if out.suffix and not out.is_dir():
+    if out.suffix.lower() in FILE_SUFFIXES and not out.is_dir():
         raise A4merError(f"{out}: -o must be a {suffix} file (one input) or a folder")
+    targets = [out / (p.stem + suffix) for p in inputs]
+    clash = {t: [str(p) for p, u in zip(inputs, targets) if u == t] for t in targets if targets.count(t) > 1}
+    if clash:
+        t, names = next(iter(clash.items()))
+        raise A4merError(f"{t}: {len(names)} inputs would write it ({', '.join(names)}); give them different "
+                         "names or convert them one at a time")
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise A4merError(f"{out}: cannot create the output folder ({e.strerror or e})") from None
-    return [check_output(out / (p.stem + suffix), inputs) for p in inputs]
+    return [check_output(t, inputs) for t in targets]
 
 
 def run_each(verb: str, inputs: list[Path], targets: list[Path], process) -> int:

@@ -14,7 +14,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..bench.metrics import body_fk, contact_changes, foot_heights, foot_skate, jerk
-from ..errors import A4merError
+from ..io.outputs import write_text_atomic
 from ..motion import Motion
 
 SCHEMA_VERSION = 1
@@ -119,9 +119,4 @@ def sidecar_path(out_path: str | os.PathLike) -> Path:
 
 def write_sidecar(out_path: str | os.PathLike, report: dict[str, Any]) -> Path:
     """Write ``report`` as ``<out>.quality.json``; returns its path."""
-    path = sidecar_path(out_path)
-    try:
-        path.write_text(json.dumps(report, indent=2) + "\n")
-    except OSError as e:
-        raise A4merError(f"{path}: cannot write the quality report ({e.strerror or e})") from None
-    return path
+    return write_text_atomic(sidecar_path(out_path), json.dumps(report, indent=2) + "\n")

@@ -255,6 +255,12 @@ def _varies_outside_keys(fcurves) -> bool:
     return any(len(fc.modifiers) or fc.extrapolation != "CONSTANT" for fc in fcurves)
 
 
+def _cycles(fcurves) -> bool:
+    """True when a curve has a Cycles modifier: Blender then plays the active action on every frame,
+    whatever its extrapolation mode (the action's range becomes endless)."""
+    return any(m.type == "CYCLES" for fc in fcurves for m in fc.modifiers)
+
+
 def push_down(obj, scene) -> dict:
     """Move the active action into a new top NLA track with the same evaluation on every frame; the
     new state (which holds what :func:`remove_result` restores).
@@ -265,17 +271,22 @@ def push_down(obj, scene) -> dict:
     action's blend type, influence and extrapolation."""
     anim = obj.animation_data
     action = anim.action
-    nla_played = anim.use_nla and len(anim.nla_tracks) > 0
+    nla_played = anim.use_nla and any(not t.mute and len(t.strips) for t in anim.nla_tracks)
     muted = [] if anim.use_nla else [t.name for t in anim.nla_tracks if not t.mute]
     for name in muted:
         anim.nla_tracks[name].mute = True
     f0, T = armature.action_frames(action)
     lo, hi = min(f0, scene.frame_start), max(f0 + T - 1, scene.frame_end) + 1
-    if nla_played and anim.action_extrapolation != "HOLD":  # the action shows only from its first key on
-        lo = f0                                              # (and, for Nothing, only up to its last)
-        hi = f0 + T if anim.action_extrapolation == "NOTHING" else hi
-    if _varies_outside_keys(anim_compat.fcurves_of(obj, action)):
+    extrap = anim.action_extrapolation if nla_played else "HOLD"
+    if extrap != "HOLD":  # the action shows only from its first key on (Nothing: only up to its last)
+        lo = f0
+        hi = f0 + T if extrap == "NOTHING" else hi
+    fcurves = anim_compat.fcurves_of(obj, action)
+    if _cycles(fcurves):
         lo, hi = lo - STRIP_REACH, hi + STRIP_REACH
+    elif _varies_outside_keys(fcurves):  # widened where the action's extrapolation shows it
+        lo = lo - STRIP_REACH if extrap == "HOLD" else lo
+        hi = hi + STRIP_REACH if extrap != "NOTHING" else hi
     track = anim.nla_tracks.new()
     track.name = nla.unique_track_name(anim, SOURCE_TRACK)
     strip = track.strips.new(action.name, int(lo), action)
@@ -285,7 +296,7 @@ def push_down(obj, scene) -> dict:
     if abs(strip.frame_end - hi) > 1e-4:
         strip.frame_end_ui = float(hi)
     strip.blend_type = anim.action_blend_type if nla_played else "REPLACE"
-    strip.extrapolation = anim.action_extrapolation if nla_played else "HOLD"
+    strip.extrapolation = extrap
     if nla_played and anim.action_influence < 1.0:  # a strip's influence counts only when animated: a
         strip.influence = anim.action_influence  # constant key, which takes the value set before
         strip.use_animated_influence = True
@@ -462,6 +473,12 @@ def remove_result(obj, restore: bool = True, keep_marks: bool = False) -> int:
             if a.users == 0 and a.get("a4mer_generated"):
                 bpy.data.actions.remove(a)
     src = source_track(obj, state)
+    settings = state.get("action_settings") or {}
+    if src is not None and restore and anim.action is not None:  # another action is active: the user's
+        for name in settings.get("muted_tracks", []):               # stays on its track, the rest is undone
+            if name in anim.nla_tracks:
+                anim.nla_tracks[name].mute = False
+        anim.use_nla = settings.get("use_nla", True)
     if src is not None and restore and anim.action is None:
         action = src.strips[0].action
         settings = state.get("action_settings") or {"blend": src.strips[0].blend_type, "influence": 1.0,

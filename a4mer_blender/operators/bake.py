@@ -44,7 +44,8 @@ class A4MER_OT_remove_generated(_ResultOp, bpy.types.Operator):
     def execute(self, context):
         state = generated.read_state(context.active_object) or {}
         n = generated.remove_result(context.active_object)
-        if state.get("scene_end_set") == context.scene.frame_end and "scene_end_before" in state:
+        others = any(generated.read_state(o) is not None for o in context.scene.objects)
+        if state.get("scene_end_set") == context.scene.frame_end and "scene_end_before" in state and not others:
             context.scene.frame_end = state["scene_end_before"]  # Extend widened it; nobody changed it since
         self.report({"INFO"}, f"A4Mer: removed {n} generated span(s)")
         return {"FINISHED"}

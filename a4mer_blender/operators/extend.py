@@ -26,16 +26,15 @@ class A4MER_OT_extend(GenerateBase, bpy.types.Operator):
     def plan(self, context, obj, rig, action):
         return gaps.plan_extend(generated.content_range(obj, action), self.frames, armature.scene_fps(context.scene))
 
-    def after(self, context, made):
+    def after(self, context, made, obj):
         if self.set_scene_end and made:
             end = max(context.scene.frame_end, max(s["last"] for s in made))
-            if end != context.scene.frame_end:  # remembered, so Remove Generated can put it back
-                obj = context.active_object
-                state = generated.read_state(obj)
+            state = generated.read_state(obj) if obj is not None else None
+            if end != context.scene.frame_end and state is not None:  # so Remove Generated can put it back
                 state.setdefault("scene_end_before", int(context.scene.frame_end))
                 state["scene_end_set"] = int(end)
                 generated.write_state(obj, state)
-                context.scene.frame_end = end
+            context.scene.frame_end = end
 
     def draw(self, context):
         col = self.layout.column()

@@ -127,7 +127,7 @@ class GenerateBase(ModalJobMixin):
         except errors.A4merError as e:
             self.report({"ERROR"}, str(e))
             return {"CANCELLED"}
-        self.done(context, made, req.plan)
+        self.done(context, made, req.plan, req.obj_name)
         return {"FINISHED"}
 
     def _noop(self, context) -> str:
@@ -138,10 +138,11 @@ class GenerateBase(ModalJobMixin):
         except errors.A4merError as e:
             return str(e)
 
-    def done(self, context, made: list[dict], plan) -> None:
-        """Scene settings after the result, then the summary and the heads' warnings (e.g. a motif played
-        much faster than its own speed) as reports, so they show in the status bar too."""
-        self.after(context, made)
+    def done(self, context, made: list[dict], plan, obj_name: str) -> None:
+        """Scene settings after the result (for the armature ``obj_name`` it was made for), then the
+        summary and the heads' warnings (e.g. a motif played much faster than its own speed) as
+        reports, so they show in the status bar too."""
+        self.after(context, made, bpy.data.objects.get(obj_name))
         others = [o.name for o in getattr(context, "selected_objects", []) or []
                   if o.type == "ARMATURE" and o != context.active_object]
         if others:
@@ -151,7 +152,7 @@ class GenerateBase(ModalJobMixin):
             self.report({"WARNING"}, f"A4Mer: {w}")
         self.report({"INFO"}, self.summary(made, plan))
 
-    def after(self, context, made: list[dict]) -> None:
+    def after(self, context, made: list[dict], obj) -> None:
         """Scene settings after a result was applied (extend widens the scene range)."""
 
     # --- interactive: options dialog, then modal with a progress bar, Esc cancels ------------------
@@ -181,7 +182,7 @@ class GenerateBase(ModalJobMixin):
         except errors.A4merError as e:
             self.report({"ERROR"}, str(e))
             return {"CANCELLED"}
-        self.done(context, made, self._req.plan)
+        self.done(context, made, self._req.plan, self._req.obj_name)
         return {"FINISHED"}
 
 
@@ -205,10 +206,15 @@ class A4MER_OT_fill_gaps(GenerateBase, bpy.types.Operator):
         sc = context.scene
         f0, T = armature.action_frames(action)
         keys = (f0, f0 + T - 1)
-        default = gaps.resolve_range(keys, (sc.frame_preview_start, sc.frame_preview_end) if sc.use_preview_range else None)
         given = [self.properties.is_property_set(k) for k in ("frame_start", "frame_end")]
-        if not (self.use_custom_range or any(given)):
-            return default
+        custom = self.use_custom_range or any(given)
+        preview = (sc.frame_preview_start, sc.frame_preview_end) if sc.use_preview_range else None
+        if not custom:
+            return gaps.resolve_range(keys, preview)
+        try:  # the preview range fills in an end not given, unless it lies elsewhere
+            default = gaps.resolve_range(keys, preview)
+        except errors.A4merError:
+            default = keys
         lo = self.frame_start if given[0] or self.use_custom_range else default[0]
         hi = self.frame_end if given[1] or self.use_custom_range else default[1]
         return gaps.resolve_range(keys, custom=(lo, hi))

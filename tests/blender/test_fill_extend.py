@@ -206,6 +206,12 @@ def test_custom_range_and_refill_replace(scene):
     assert sorted((s.frame_start, s.frame_end) for s in strips) == [(21.0, 39.0), (111.0, 124.0)]
     assert len([a for a in bpy.data.actions if a.get("a4mer_generated")]) == 2
     assert len(generated.read_state(obj)["spans"]) == 2
+    # a preview range elsewhere does not block an explicit Start/End ...
+    scene.use_preview_range = True
+    scene.frame_preview_start, scene.frame_preview_end = 300, 400
+    assert bpy.ops.a4mer.fill_gaps(frame_start=100, frame_end=130) == {"FINISHED"}
+    with pytest.raises(RuntimeError, match="preview range 300..400 lies outside the action's keys"):
+        bpy.ops.a4mer.fill_gaps()  # ... but alone it is named
 
 
 def test_bake_into_action(scene, gap_rig):
@@ -305,7 +311,7 @@ def _layer_under(obj, action):
 
 
 @pytest.mark.parametrize("setup", ["influence_without_nla", "combine_over_layer", "nla_switched_off", "cycles",
-                                   "hold_forward_over_layer"])
+                                   "hold_forward_over_layer", "influence_over_muted_markers"])
 def test_push_down_keeps_playback_on_every_frame(scene, gap_rig, setup):
     """Whatever the user's evaluation (an influence Blender ignores without NLA tracks, Combine at half
     influence over an NLA layer, an NLA switched off, cycled curves beyond the scene range), frames
@@ -316,7 +322,11 @@ def test_push_down_keeps_playback_on_every_frame(scene, gap_rig, setup):
         _layer_under(obj, _time_shifted_copy(obj, action, 17.0))
     if setup == "hold_forward_over_layer":  # before its first key the action shows nothing: the layer plays
         anim.action_extrapolation, scene.frame_start = "HOLD_FORWARD", -30
-    if setup == "influence_without_nla":
+    if setup == "influence_over_muted_markers":  # muted tracks (segment markers) play nothing: Blender
+        _layer_under(obj, action)                 # plays the action alone, at full influence
+        anim.nla_tracks[-1].mute = True
+        anim.action_influence = 0.5
+    elif setup == "influence_without_nla":
         anim.action_influence = 0.5
     elif setup == "combine_over_layer":
         anim.action_influence, anim.action_blend_type = 0.5, "COMBINE"
@@ -332,7 +342,8 @@ def test_push_down_keeps_playback_on_every_frame(scene, gap_rig, setup):
     assert np.abs(pose_snapshot(obj, frames) - before).max() < 1e-5
     assert bpy.ops.a4mer.remove_generated() == {"FINISHED"}
     assert (anim.action_influence, anim.action_blend_type, anim.action_extrapolation, anim.use_nla) == settings
-    assert anim.action == action and not any(t.mute for t in anim.nla_tracks)
+    muted = setup == "influence_over_muted_markers"
+    assert anim.action == action and all(t.mute == muted for t in anim.nla_tracks)
     assert np.abs(pose_snapshot(obj, frames) - before).max() < 1e-7
 
 

@@ -350,8 +350,9 @@ def test_end_site_name_collision(tmp_path):
 
 def test_z_up_files_are_read_standing(repo_root, tmp_path):
     """A BVH written Z-up loads upright by default (its rest pose stands along Z) and the same clip
-    written Y-up too; up="y" forces the Y-up reading (the body lies). (Rest poses with bones along X,
-    like Bandai's, leave it to the frames: the example test above reads that file Y-up.)"""
+    written Y-up too; up="y" forces the Y-up reading (the body lies). A rest pose with the bones along
+    X (Bandai's) keeps Y-up even when the body lies in every frame: the frames cannot tell a Z-up file
+    from a clip of someone lying."""
     from a4mer.api import load_motion
     from a4mer.io.bvh_write import write_bvh
     walk = load_motion(repo_root / "examples/bandai/dataset-1_walk_happy_002.bvh")
@@ -361,3 +362,14 @@ def test_z_up_files_are_read_standing(repo_root, tmp_path):
         assert np.abs(back.joint_positions() - walk.joint_positions()).max() < 1e-3, path.name
     lying = load_motion(z, up="y").joint_positions()
     assert np.median(lying[:, 15, 2] - lying[:, 0, 2]) < 0.2  # the head is not above the pelvis
+    # the Bandai example turned to lie on its back in every frame (root rotated in the file): still lying
+    text = (repo_root / "examples/bandai/dataset-1_walk_happy_002.bvh").read_text()
+    head, motion = text.split("MOTION", 1)
+    lines = motion.strip().splitlines()
+    rows = [np.array(r.split(), float) for r in lines[2:]]
+    for r in rows:  # root channels: Xposition Yposition Zposition Zrotation Xrotation Yrotation
+        r[4] += 90.0
+    (tmp_path / "lying.bvh").write_text(head + "MOTION\n" + "\n".join(lines[:2]) + "\n"
+                                        + "\n".join(" ".join(f"{v:.6f}" for v in r) for r in rows) + "\n")
+    p = load_motion(tmp_path / "lying.bvh").joint_positions()
+    assert abs(np.median(p[:, 15, 2] - p[:, 0, 2])) < 0.3  # read Y-up: it lies, as in the file

@@ -130,3 +130,15 @@ def test_data_prepare_names_what_is_missing(tmp_path, capsys):
         assert main(["data", "prepare", *argv, "-o", str(tmp_path / "out")]) == 1
         err = capsys.readouterr().err
         assert msg in err and "Traceback" not in err, err
+
+
+def test_inputs_sharing_a_stem_are_refused_and_dotted_folders_allowed(ex, tmp_path, capsys):
+    import shutil
+    for sub in ("a", "b"):
+        (tmp_path / sub).mkdir()
+        shutil.copy(ex(BVH), tmp_path / sub / "walk.bvh")
+    assert main(["convert", str(tmp_path / "a" / "walk.bvh"), str(tmp_path / "b" / "walk.bvh"),
+                 "-o", str(tmp_path / "out")]) == 1
+    assert "2 inputs would write it" in capsys.readouterr().err and not (tmp_path / "out").exists()
+    assert main(["convert", str(tmp_path / "a" / "walk.bvh"), "-o", str(tmp_path / "results.v2")]) == 0
+    assert (tmp_path / "results.v2" / "walk.npz").is_file()
