@@ -138,7 +138,8 @@ class Job:
             py = self.settings.python
             if not py or not Path(py).is_file():
                 self.cleanup()
-                raise errors.A4merError(f"worker interpreter {py!r} not found (Preferences > Add-ons > A4Mer > "
+                what = "is a folder, not a python executable" if py and Path(py).is_dir() else "not found"
+                raise errors.A4merError(f"worker interpreter {py!r} {what} (Preferences > Add-ons > A4Mer > "
                                         "Worker Python: a python executable)")
             env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
             try:

@@ -37,7 +37,10 @@ def run(args: argparse.Namespace) -> int:
     from ._common import load_options, naming
     from .inbetween import check_motif, motif_conditioner, resolve_heads
 
-    motif = check_motif(args.motif)
+    try:
+        motif = check_motif(args.motif)
+    except A4merError as e:
+        raise naming(args.input, e) from None
     check_output(args.input, args.output)
     motion = load_motion(args.input, load_options(args))
     heads = resolve_heads(args.heads)

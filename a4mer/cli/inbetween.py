@@ -140,7 +140,10 @@ def run(args: argparse.Namespace) -> int:
     from ..heads.prediction import unknown_runs
     from ._common import load_options, naming
 
-    motif = check_motif(args.motif)
+    try:
+        motif = check_motif(args.motif)
+    except A4merError as e:
+        raise naming(args.input, e) from None
     if args.keys is None and args.key_frames is None and (args.start is None or args.end is None):
         raise A4merError("give --start and --end (one gap), or --keys / --key-frames (blocking)")
     if (args.keys is not None or args.key_frames is not None) and (args.start is not None or args.end is not None):

@@ -56,6 +56,9 @@ FORMAT = "a4mer-motif-prototypes"
 SCHEMA = 1
 RAMP_SECONDS = 0.4
 LOOP_AT = 1.5  # extension loops the prototype when n >= LOOP_AT x its length
+#: a span that would play the motif faster than this keeps the plain result (with a warning): squeezed
+#: 5 x, a motif moved the joints 6 x as far per frame as the keys' neighbours (a jolt at both keys)
+MAX_MOTIF_SPEED = 2.5
 NUM_BODY = 22
 VARIANT_RAMPS = (0.4, 0.25, 0.6, 0.15, 0.8)  # transition lengths (s) tried when verifying
 
@@ -293,9 +296,10 @@ class MotifConditioner:
         m = n - R + 1  # generated frames T+R-1 .. T+n-1 play the prototype (its frame 0 first)
         if m < 2:
             R, m = 1, n
-        if m < 2:  # one frame cannot play a motif: its first pose alone would pop; the plain continuation stays
+        if m < 2 or L / (m - 1) > MAX_MOTIF_SPEED:  # one frame, or a motif squeezed: the plain continuation
             warns = list(base.meta.get("warnings", [])) + [
-                f"{n} frame(s) are too few to play motif {mid}: the plain continuation is kept"]
+                f"{n} frame(s) are too few to play motif {mid} ({L / fps:.2f} s at its own speed, at most "
+                f"{MAX_MOTIF_SPEED:g} x faster): the plain continuation is kept"]
             meta = {"warnings": warns, "generated": [T, T + n - 1],
                     "motif": {"id": mid, "repetitions": 0, "speed": None, "transition_frames": 0}}
             return base.with_(meta=meta)
@@ -353,7 +357,7 @@ class MotifConditioner:
         m = n - 2 * (R - 1)  # frames f0..f1 play the whole prototype; transitions before and after
         if m < 2:
             R, m = 1, n
-        if m < 2:  # one frame cannot play a motif: its first pose alone would pop; the plain fill stays
+        if m < 2 or L / (m - 1) > MAX_MOTIF_SPEED:  # one frame, or the motif squeezed: the plain fill stays
             return None
         f0, f1 = a + R - 1, b - R + 1
         t, q = stretch(pt, pq, m)
@@ -399,7 +403,8 @@ class MotifConditioner:
             sp = self._fill_run(base, trans, rot, a, b, mid, ramp_s)
             speeds.append(sp)
             if sp is None:
-                warns.append(f"frames {a}..{b} are too few to play motif {mid}: the plain fill is kept there")
+                warns.append(f"frames {a}..{b} are too few to play motif {mid} (at most {MAX_MOTIF_SPEED:g} x its "
+                             "speed): the plain fill is kept there")
             elif not 0.5 <= sp <= 2.0:
                 warns.append(f"motif {mid} played at {sp:.2f}x its speed to fit frames {a}..{b}")
         trans[known], rot[known] = motion.root_translation[known], motion.rotations[known]

@@ -42,8 +42,14 @@ class A4MER_OT_remove_generated(_ResultOp, bpy.types.Operator):
     bl_options = {"REGISTER", "UNDO"}
 
     def execute(self, context):
-        state = generated.read_state(context.active_object) or {}
-        n = generated.remove_result(context.active_object)
+        obj = context.active_object
+        state = generated.read_state(obj) or {}
+        src = generated.source_track(obj, state) if state else None
+        other = obj.animation_data.action if obj.animation_data is not None else None
+        n = generated.remove_result(obj)
+        if src is not None and other is not None:  # the user's action could not become active again
+            self.report({"WARNING"}, f"A4Mer: your action {state.get('source_action')!r} stays on the NLA track "
+                                     f"{src.name!r}, because {other.name!r} is the active action")
         others = any(generated.read_state(o) is not None for o in context.scene.objects)
         if state.get("scene_end_set") == context.scene.frame_end and "scene_end_before" in state and not others:
             context.scene.frame_end = state["scene_end_before"]  # Extend widened it; nobody changed it since

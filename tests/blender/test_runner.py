@@ -52,7 +52,8 @@ def test_worker_that_cannot_start_is_one_error_and_leaves_no_folder(tmp_path, mo
     (tmp_path / "tmp").mkdir()
     plain = tmp_path / "not_executable"
     plain.write_text("#!/bin/sh\n")
-    for py, msg in ((str(tmp_path / "none"), "not found"), (str(tmp_path), "not found"), (str(plain), "cannot be run")):
+    for py, msg in ((str(tmp_path / "none"), "not found"), (str(tmp_path), "is a folder"),
+                    (str(plain), "cannot be run")):
         with pytest.raises(A4merError, match=f"worker interpreter .* {msg}"):
             runner.run_sync(smooth_motion(T=10), runner.RunnerSettings(mode="WORKER", python=py))
         with pytest.raises(A4merError, match=msg):

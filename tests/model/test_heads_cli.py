@@ -130,7 +130,7 @@ def test_extend_cli_appends_frames(tmp_path):
     (["--start", "40", "--end", "40"], "no frame strictly between"),
     (["--start", "70", "--end", "40"], "in.npz: gap 70..40 ends before it starts"),
     (["--key-frames", "5,6"], "in.npz: the keys leave no frame to generate"),
-    (["--start", "40", "--end", "90", "--motif", "m999"], "unknown motif id"),
+    (["--start", "40", "--end", "90", "--motif", "m999"], "in.npz: unknown motif id"),
     (["--keys", "20", "--start", "3"], "cannot be combined"),
     ([], "give --start and --end"),
 ])

@@ -102,9 +102,12 @@ def test_extend_loops_a_short_motif_and_turns_with_it():
     assert out.meta["motif"]["repetitions"] == 3
     total = np.unwrap(mcm.heading(out.rotations[59:, 0]))
     assert abs((total[-1] - total[0]) - 4.5) < 0.05
-    short = mc.extend_clip(m, 10, 0)  # 10 frames for a 2 s motif: played much too fast, said so
-    sp = short.meta["motif"]["speed"]
-    assert sp > 2 and any(f"{sp:.2f}x its speed" in w for w in short.meta["warnings"])
+    fast = mc.extend_clip(m, 40, 0)  # 40 frames for a 2 s motif: played 2.3 x faster, said so
+    sp = fast.meta["motif"]["speed"]
+    assert 2 < sp <= mcm.MAX_MOTIF_SPEED and any(f"{sp:.2f}x its speed" in w for w in fast.meta["warnings"])
+    short = mc.extend_clip(m, 10, 0)  # 10 frames: it would be 7 x faster: the plain continuation, said so
+    np.testing.assert_array_equal(short.rotations, _classical().extend_clip(m, 10).rotations)
+    assert short.meta["motif"]["speed"] is None and any("too few to play motif 0" in w for w in short.meta["warnings"])
 
 
 def test_fill_meets_both_keys_and_performs_the_motif_in_the_middle():
