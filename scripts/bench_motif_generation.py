@@ -19,7 +19,7 @@ length (clipped to 0.5-3.2 s: fills are at most 4 s) + the 0.4 s transition, so 
 sides (only clips long enough). Writes ``docs/bench/motif_generation.json``
 and the ``motif-generation`` section of ``docs/benchmarks.md``.
 
-    nice -n 5 .venv/bin/python scripts/bench_motif_generation.py [--clips 40] [--frequent 10] [--random 10]
+    nice -n 5 .venv/bin/python scripts/bench_motif_generation.py --data PREPARED [--clips 40] [--frequent 10] [--random 10]
 """
 from __future__ import annotations
 
