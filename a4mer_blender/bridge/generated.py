@@ -280,7 +280,7 @@ def push_down(obj, scene) -> dict:
     extrap = anim.action_extrapolation if nla_played else "HOLD"
     if extrap != "HOLD":  # the action shows only from its first key on (Nothing: only up to its last)
         lo = f0
-        hi = f0 + T if extrap == "NOTHING" else hi
+        hi = f0 + T - 1 if extrap == "NOTHING" else hi
     fcurves = anim_compat.fcurves_of(obj, action)
     if _cycles(fcurves):
         lo, hi = lo - STRIP_REACH, hi + STRIP_REACH
