@@ -105,9 +105,8 @@ def span_method(heads, motion, known: np.ndarray, s: int, e: int, motif: int | N
     :func:`~a4mer.heads.prediction.fill_runs` applies: a gap in dense frames gets the gap heads, close
     sparse keys the natural cubic spline, other sparse keys the blocking heads; each either with the
     learned correction or as the classical curve alone."""
-    from ..heads.prediction import close_keys
-    T = len(known)
-    dense = (s == 0 or known[s - 1]) and (e == T - 1 or known[e + 1])
+    from ..heads.prediction import close_keys, dense_run
+    dense = dense_run(known, s, e)
     if heads.gap_learned(motion, s, e) if dense else heads.keys_learned(motion, [s, e]):
         method = heads.name
     elif not dense and close_keys(s, e, motion.fps):

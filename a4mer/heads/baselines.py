@@ -49,6 +49,12 @@ def hermite_basis(u: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np
     return 2 * u3 - 3 * u2 + 1, u3 - 2 * u2 + u, -2 * u3 + 3 * u2, u3 - u2
 
 
+def smoothstep(x: np.ndarray) -> np.ndarray:
+    """``3x^2 - 2x^3`` of ``x`` clipped to [0, 1]: 0 to 1 with zero slope at both ends."""
+    x = np.clip(x, 0.0, 1.0)
+    return x * x * (3.0 - 2.0 * x)
+
+
 def _check_gap(T: int, s: int, e: int) -> None:
     if not (0 <= s < e < T):
         raise A4merError(f"gap keys {s}..{e} are not two increasing frames inside a {T}-frame clip")

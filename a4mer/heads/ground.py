@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..bench.metrics import FOOT_JOINTS, body_fk
+from .baselines import smoothstep
 
 FLOOR_WINDOW_S = 0.5  # a grounded character's lowest foot reaches the floor within +- this of any frame
 FLOOR_RAMP_S = 1.5    # the lowering fades in over this from the seam
@@ -46,5 +47,5 @@ def floor_shift(ctx_t: np.ndarray, ctx_q: np.ndarray, new_t: np.ndarray, new_q: 
     k = max(1, int(round(0.1 * fps)))  # smoothed over +-0.1 s
     ker = np.exp(-0.5 * (np.arange(-2 * k, 2 * k + 1) / k) ** 2)
     shift = np.convolve(np.pad(shift, 2 * k, mode="edge"), ker / ker.sum(), mode="valid")
-    ramp = np.clip(np.arange(1, n + 1) / max(1.0, FLOOR_RAMP_S * fps), 0.0, 1.0)
-    return shift * ramp * ramp * (3 - 2 * ramp)
+    ramp = np.arange(1, n + 1) / max(1.0, FLOOR_RAMP_S * fps)
+    return shift * smoothstep(ramp)

@@ -34,7 +34,7 @@ from ..errors import A4merError
 from ..geometry import quat_slerp
 from ..motion import Motion
 from . import baselines as BL
-from .prediction import (blocking_corrected, decoder_config, extend_frames, extend_reach, fill_runs, frames_at,
+from .prediction import (blocking_corrected, decoder_config, dense_run, extend_frames, extend_reach, fill_runs, frames_at,
                          gap_corrected, gap_reach, missing_at_model_rate, unknown_runs)
 from .ground import floor_shift
 from .windows import MODEL_FPS, mirror
@@ -57,11 +57,9 @@ def _beyond_body(trans: np.ndarray, rot: np.ndarray, known: np.ndarray) -> np.nd
     velocities, spans between sparse keys Catmull-Rom."""
     keys = np.flatnonzero(known)
     out = BL.catmull_rom_keys(trans, rot, keys, "hermite")[1]
-    T = len(known)
     for a, b in unknown_runs(known):
-        s, e = a - 1, b + 1
-        if a > 0 and b < T - 1 and (s == 0 or known[s - 1]) and (e == T - 1 or known[e + 1]):
-            out[a:b + 1] = BL.hermite(trans, rot, s, e)[1]
+        if a > 0 and b < len(known) - 1 and dense_run(known, a - 1, b + 1):
+            out[a:b + 1] = BL.hermite(trans, rot, a - 1, b + 1)[1]
     return out
 
 

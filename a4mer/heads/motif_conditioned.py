@@ -50,7 +50,7 @@ from ..errors import A4merError
 from ..geometry import (axis_angle_to_quat, axis_quat, quat_apply, quat_mul, quat_slerp, quat_to_axis_angle,
                         quat_unflip)
 from ..motion import Motion
-from .baselines import natural_spline_at
+from .baselines import natural_spline_at, smoothstep
 
 FORMAT = "a4mer-motif-prototypes"
 SCHEMA = 1
@@ -92,11 +92,6 @@ def heading(q0: np.ndarray) -> np.ndarray:
 
 def _yaw_quat(angle) -> np.ndarray:
     return axis_quat("z", np.asarray(angle, float))
-
-
-def _smoothstep(x: np.ndarray) -> np.ndarray:
-    x = np.clip(x, 0.0, 1.0)
-    return x * x * (3.0 - 2.0 * x)
 
 
 def stretch(trans: np.ndarray, rot: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -312,7 +307,7 @@ class MotifConditioner:
             t, q = stretch(pt, pq, k + 1)
             t, q = place(t, q, pos, yaw)
             if gq:  # loop seam: blend the previous repetition's last pose into this one
-                w = _smoothstep(np.arange(1, k + 1) / self._ramp(k, fps))
+                w = smoothstep(np.arange(1, k + 1) / self._ramp(k, fps))
                 prev_q = np.broadcast_to(gq[-1][-1], q[1:].shape)
                 _, q[1:] = _blend(t[1:], prev_q, t[1:], q[1:], w)
                 t, q = t[1:], q[1:]
@@ -323,7 +318,7 @@ class MotifConditioner:
         # the transition (first R-1 frames) holds the prototype's first pose; the root's planar velocity
         # blends from the continuation's into the prototype's and is integrated (no jump in speed)
         tgt_q = np.concatenate([np.repeat(proto_q[:1], R - 1, 0), proto_q])
-        w = _smoothstep(np.arange(1, n + 1) / R)
+        w = smoothstep(np.arange(1, n + 1) / R)
         _, nq = _blend(bt, bq, bt, tgt_q, w)
         v0 = proto_t[1, :2] - proto_t[0, :2] if m > 1 else np.zeros(2)
         tv = np.concatenate([np.repeat(v0[None], R, 0), np.diff(proto_t[:, :2], axis=0)])
@@ -372,7 +367,7 @@ class MotifConditioner:
         d = quat_apply(_yaw_quat(s[1:] * dyaw), d)
         tgt_q = np.concatenate([np.repeat(q[:1], R - 1, 0), q, np.repeat(q[-1:], R - 1, 0)])
         i = np.arange(1, n + 1)
-        w = _smoothstep(np.minimum(i, n + 1 - i) / R)
+        w = smoothstep(np.minimum(i, n + 1 - i) / R)
         _, nq = _blend(bt[a:b + 1], bq[a:b + 1, :NUM_BODY], bt[a:b + 1], tgt_q, w)
         # root: planar velocity blended from the unconditioned fill's into the prototype's and
         # integrated from the first key; what is left at the second key is spread linearly (keys exact)

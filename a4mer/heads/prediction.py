@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from ..geometry import axis_angle_to_quat, lerp_at, quat_apply, quat_conj, quat_mul, quat_unflip, slerp_at
-from .baselines import hermite_batch, hermite_from_sides, natural_spline_keys, rel_log
+from .baselines import hermite_batch, hermite_from_sides, natural_spline_keys, rel_log, smoothstep
 from .decoder import CorrectionDecoder, DecoderConfig, extend_basis, gap_basis
 from .layouts import Example, blocking_example, extend_example, gap_example, gap_span, to_canon
 from .windows import MODEL_FPS
@@ -117,6 +117,13 @@ def gap_reach(cfg: DecoderConfig, fps: float) -> int:
     return int(np.ceil((gap_span(cfg.context, cfg.gap_stride) - 1) * fps / MODEL_FPS))
 
 
+def dense_run(known: np.ndarray, s: int, e: int) -> bool:
+    """Whether the run between keys ``s < e`` of ``known (T,)`` is a gap in dense frames (each key's
+    other neighbour known, or the clip's end there) rather than a span between sparse keys."""
+    T = len(known)
+    return bool((s == 0 or known[s - 1]) and (e == T - 1 or known[e + 1]))
+
+
 def missing_at_model_rate(s: int, e: int, fps: float) -> int:
     """Frames strictly between keys ``s < e`` of a clip at ``fps``, counted at 30 fps (rounded)."""
     return max(0, int(round((e - s) * MODEL_FPS / fps)) - 1)
@@ -189,13 +196,8 @@ def key_taper(n: int, fps: float, end_key: bool = True, ramp_s: float | None = N
     ramp_s = KEY_RAMP_SECONDS if ramp_s is None else ramp_s
     i = np.arange(1, n, dtype=float)
     r = max(1.0, min(ramp_s * fps, n / 4.0))
-    w = _smoothstep(i / r)
-    return w * _smoothstep((n - i) / r) if end_key else w
-
-
-def _smoothstep(x: np.ndarray) -> np.ndarray:
-    x = np.clip(x, 0.0, 1.0)
-    return x * x * (3.0 - 2.0 * x)
+    w = smoothstep(i / r)
+    return w * smoothstep((n - i) / r) if end_key else w
 
 
 def _compose(ex: Example, basis: np.ndarray, mlp: tuple[np.ndarray, float] | None = None,
@@ -245,8 +247,7 @@ def fill_runs(net: CorrectionDecoder | None, gates: dict, trans: np.ndarray, rot
         if a == 0 or b == T - 1:
             continue
         s, e = a - 1, b + 1
-        dense = (s == 0 or known[s - 1]) and (e == T - 1 or known[e + 1])
-        if dense:
+        if dense_run(known, s, e):
             # context: the contiguous known frames on each side (at most what the gap example reads)
             lo = s
             while lo > 0 and known[lo - 1] and s - lo < reach:

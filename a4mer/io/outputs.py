@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 import numpy as np
 
@@ -39,30 +39,28 @@ def check_output(out: str | os.PathLike, inputs: Iterable[str | os.PathLike] = (
     return out
 
 
-def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file renamed into place (whole or absent);
-    :class:`A4merError` naming the path when it cannot be written (nothing left behind)."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".part")
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise A4merError(f"{path}: cannot write ({e.strerror or e})") from None
-    return path
-
-
-def save_npz_atomic(path: str | os.PathLike, **arrays: np.ndarray) -> Path:
-    """``np.savez`` to ``path`` through a temporary file renamed into place: the file is whole or
+def _write_atomic(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
+    """``write(tmp)`` to a temporary file beside ``path``, then renamed into place: the file is whole or
     absent. :class:`A4merError` naming the path when it cannot be written (nothing left behind)."""
     path = Path(path)
     tmp = path.with_name(path.name + ".part")
     try:
-        with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
+        write(tmp)
         os.replace(tmp, path)
     except OSError as e:
         tmp.unlink(missing_ok=True)
         raise A4merError(f"{path}: cannot write ({e.strerror or e})") from None
     return path
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically (:func:`_write_atomic`)."""
+    return _write_atomic(path, lambda tmp: tmp.write_text(text))
+
+
+def save_npz_atomic(path: str | os.PathLike, **arrays: np.ndarray) -> Path:
+    """``np.savez`` of ``arrays`` to ``path`` atomically (:func:`_write_atomic`)."""
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+    return _write_atomic(path, write)

@@ -473,20 +473,15 @@ def remove_result(obj, restore: bool = True, keep_marks: bool = False) -> int:
             if a.users == 0 and a.get("a4mer_generated"):
                 bpy.data.actions.remove(a)
     src = source_track(obj, state)
-    settings = state.get("action_settings") or {}
-    if src is not None and restore and anim.action is not None:  # another action is active: the user's
-        for name in settings.get("muted_tracks", []):               # stays on its track, the rest is undone
-            if name in anim.nla_tracks:
-                anim.nla_tracks[name].mute = False
-        anim.use_nla = settings.get("use_nla", True)
-    if src is not None and restore and anim.action is None:
-        action = src.strips[0].action
+    if src is not None and restore:
         settings = state.get("action_settings") or {"blend": src.strips[0].blend_type, "influence": 1.0,
                                                     "extrapolation": src.strips[0].extrapolation}
-        anim.nla_tracks.remove(src)
-        anim_compat.restore_action(obj, action, state.get("slot", ""))
-        anim.action_blend_type, anim.action_extrapolation = settings["blend"], settings["extrapolation"]
-        anim.action_influence = settings["influence"]
+        if anim.action is None:  # else another action is active: the user's stays on its track
+            action = src.strips[0].action
+            anim.nla_tracks.remove(src)
+            anim_compat.restore_action(obj, action, state.get("slot", ""))
+            anim.action_blend_type, anim.action_extrapolation = settings["blend"], settings["extrapolation"]
+            anim.action_influence = settings["influence"]
         for name in settings.get("muted_tracks", []):
             if name in anim.nla_tracks:
                 anim.nla_tracks[name].mute = False
