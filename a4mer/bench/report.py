@@ -119,12 +119,14 @@ def markdown(results: dict, command: str, plots: list[str]) -> str:
                   "the benchmark data's own mean/std). Baselines: hermite = cubic Hermite through the "
                   "keys with velocities from the neighbouring frames (blocking: Catmull-Rom through the "
                   "keys, like Blender's auto handles); hermite2 = the same curve with second-order "
-                  "one-sided key velocities from two frames on each side (the heads' classical curve for "
-                  "gaps of up to 12 frames; longer gaps use hermite's); "
+                  "one-sided key velocities from two frames on each side; hermite2_global = hermite2 with "
+                  "the body rotations half-way to the same curve through the joints' global orientations "
+                  "(the heads' classical curve for gaps of up to 12 frames, and where a gap MLP fades out "
+                  "up to 40 frames; longer gaps start from hermite's key velocities); "
                   "bezier_auto = every kept frame a key, tangents from "
                   "the neighbouring keys (Blender's auto handles on a clip keyed every frame); "
                   "natural_spline (blocking only) = the natural cubic spline through the keys (the heads' "
-                  "curve for keys under 0.23 s apart); lerp_slerp; zero_velocity; extension against "
+                  "curve for keys under 0.23 s apart, there also blended with the global curve); lerp_slerp; zero_velocity; extension against "
                   "zero_velocity and constant_velocity.", ""]
         for line in meta.get("notes", []):
             parts += [f"- {line}"]

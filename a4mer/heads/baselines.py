@@ -11,6 +11,11 @@ the quaternion analogue of the Bezier curves an animator gets between keys.
   (one-sided differences ``x[s] - x[s-1]`` and ``x[e+1] - x[e]``; zero where the clip ends).
 - ``hermite2``: the same curve with second-order one-sided key velocities (two frames on each side):
   the heads' classical curve for gaps of up to 12 missing frames at 30 fps.
+- ``global_weight`` (of :func:`hermite_batch` / :func:`hermite_from_sides`): the body joints' rotations
+  move part of the way (a slerp) to the curve that the same Hermite gives on their *global*
+  orientations (then made local again). A bone whose global orientation changes smoothly while its
+  parents turn keeps its world direction in between; on every source half-way (0.5) is 2-5 % closer to
+  held-out motion than the local curve alone at 15-30 missing frames (the heads' base).
 - ``catmull_rom_keys``: the blocking case, where only sparse keys exist: tangents from the
   neighbouring keys (centred differences over non-uniform spacing), what Blender's auto handles give.
 - ``natural_spline_keys``: the blocking case through close keys: a natural cubic spline (C2)
@@ -26,9 +31,14 @@ import numpy as np
 
 from ..errors import A4merError
 from ..geometry import axis_angle_to_quat, quat_conj, quat_mul, quat_slerp, quat_to_axis_angle, quat_unflip
+from ..skeleton import NUM_BODY_JOINTS, SMPL
 
-GAP_METHODS = ("hermite", "hermite2", "lerp_slerp", "zero_velocity")
+GAP_METHODS = ("hermite", "hermite2", "hermite2_global", "lerp_slerp", "zero_velocity")
 EXTEND_METHODS = ("constant_velocity", "zero_velocity", "damped_velocity")
+#: how far the heads' classical curves move the body rotations towards the same curve drawn through
+#: the joints' global orientations (:func:`hermite_from_sides`; ``hermite2_global``): half-way was 2-5 %
+#: closer to held-out motion than the local curve alone on every source, at 30-120 fps
+GLOBAL_WEIGHT = 0.5
 #: time constant (frames at 30 fps) of the velocity decay of ``damped_velocity``
 DAMPING_FRAMES = 10.0
 
@@ -47,6 +57,24 @@ def hermite_basis(u: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np
     """Cubic Hermite basis h00, h10, h01, h11 at ``u (N,)`` in [0, 1]."""
     u2, u3 = u * u, u * u * u
     return 2 * u3 - 3 * u2 + 1, u3 - 2 * u2 + u, -2 * u3 + 3 * u2, u3 - u2
+
+
+def body_global(rot: np.ndarray) -> np.ndarray:
+    """Global orientations ``(..., J, 4)`` of the SMPL body joints (the first ``min(J, 22)``) from local
+    rotations ``rot (..., J, 4)`` wxyz; joints beyond the body are copied as they are."""
+    g = np.array(rot, dtype=float)
+    for j in range(1, min(g.shape[-2], NUM_BODY_JOINTS)):
+        g[..., j, :] = quat_mul(g[..., SMPL.parents[j], :], g[..., j, :])
+    return g
+
+
+def body_local(glo: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`body_global`: local rotations ``(..., J, 4)`` from body-joint global
+    orientations ``glo (..., J, 4)``."""
+    q = np.array(glo, dtype=float)
+    for j in range(1, min(q.shape[-2], NUM_BODY_JOINTS)):
+        q[..., j, :] = quat_mul(quat_conj(glo[..., SMPL.parents[j], :]), glo[..., j, :])
+    return q
 
 
 def smoothstep(x: np.ndarray) -> np.ndarray:
@@ -85,42 +113,57 @@ def key_velocity(x: np.ndarray, i: int, side: int, order: int = 2, axis: int = 0
     return np.zeros_like(at(i))
 
 
-def hermite(trans: np.ndarray, rot: np.ndarray, s: int, e: int, order: int = 1) -> tuple[np.ndarray, np.ndarray]:
+def hermite(trans: np.ndarray, rot: np.ndarray, s: int, e: int, order: int = 1, global_weight: float = 0.0
+            ) -> tuple[np.ndarray, np.ndarray]:
     """Cubic Hermite fill of frames ``s+1 .. e-1``: returns ``(e-s-1, 3)`` and ``(e-s-1, J, 4)``.
 
     Velocities at the keys from the frames beside the gap (:func:`key_velocity` of ``order``; order 1,
     ``x[s] - x[s-1]`` and ``x[e+1] - x[e]``, is the issue's baseline; zero at the clip's ends).
-    Rotations: Hermite of rotation vectors in the tangent space at key ``s``."""
+    Rotations: Hermite of rotation vectors in the tangent space at key ``s`` (``global_weight``: see
+    :func:`hermite_from_sides`)."""
     _check_gap(len(trans), s, e)
-    tr, q = hermite_batch(trans[None], rot[None], s, e, order)
+    tr, q = hermite_batch(trans[None], rot[None], s, e, order, global_weight=global_weight)
     return tr[0], q[0]
 
 
-def hermite_batch(trans: np.ndarray, rot: np.ndarray, s: int, e: int, order: int = 1, tangent_scale: float = 1.0
-                  ) -> tuple[np.ndarray, np.ndarray]:
+def hermite_batch(trans: np.ndarray, rot: np.ndarray, s: int, e: int, order: int = 1, tangent_scale: float = 1.0,
+                  global_weight: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """:func:`hermite` of a batch of windows ``trans (B, W, 3)``, ``rot (B, W, J, 4)`` with the same
     keys ``s < e``: returns ``(B, e-s-1, 3)``, ``(B, e-s-1, J, 4)`` (zero velocity at window ends).
-    ``tangent_scale`` multiplies the key velocities."""
+    ``tangent_scale`` multiplies the key velocities; ``global_weight``: see :func:`hermite_from_sides`."""
     lo, hi = max(0, s - order), min(trans.shape[1], e + order + 1)  # the frames the key velocities read
     return hermite_from_sides(trans[:, lo:s + 1], rot[:, lo:s + 1], trans[:, e:hi], rot[:, e:hi], e - s, order,
-                              1.0 / tangent_scale)
+                              1.0 / tangent_scale, global_weight)
 
 
-def hermite_from_sides(bt: np.ndarray, bq: np.ndarray, at: np.ndarray, aq: np.ndarray, n: int, order: int = 1,
-                       step: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
-    """Cubic Hermite over the ``n - 1`` frames between key s = ``bt[:, -1]`` and key e = ``at[:, 0]``
-    (``n`` frames apart): ``bt (B, nb, 3)``, ``bq (B, nb, J, 4)`` are samples ending with key s and
-    ``at``, ``aq`` samples starting with key e, ``step`` frames apart; key velocities of ``order``
-    (:func:`key_velocity`) divided by ``step``. Rotations: Hermite of rotation vectors in the tangent
-    space at key s. Returns ``(B, n-1, 3)``, ``(B, n-1, J, 4)``."""
-    i = bt.shape[1] - 1
-    v0, v1 = key_velocity(bt, i, -1, order, 1) / step, key_velocity(at, 0, 1, order, 1) / step
-    tr = _segment(bt[:, i], at[:, 0], v0, v1, n)  # (n-1, B, 3)
+def _rotation_hermite(bq: np.ndarray, aq: np.ndarray, n: int, order: int, step: float) -> np.ndarray:
+    """Hermite of rotation vectors in the tangent space at key s = ``bq[:, -1]`` (see
+    :func:`hermite_from_sides`): ``(B, n-1, J, 4)``."""
+    i = bq.shape[1] - 1
     q0 = bq[:, i]
     rb, ra = rel_log(q0[:, None], bq), rel_log(q0[:, None], aq)  # (B, nb / na, J, 3), rb zero at key s
     w0, w1 = key_velocity(rb, i, -1, order, 1) / step, key_velocity(ra, 0, 1, order, 1) / step
     rr = _segment(rb[:, i], ra[:, 0], w0, w1, n)  # (n-1, B, J, 3)
-    return np.moveaxis(tr, 0, 1), rel_exp(q0[:, None], np.moveaxis(rr, 0, 1))
+    return rel_exp(q0[:, None], np.moveaxis(rr, 0, 1))
+
+
+def hermite_from_sides(bt: np.ndarray, bq: np.ndarray, at: np.ndarray, aq: np.ndarray, n: int, order: int = 1,
+                       step: float = 1.0, global_weight: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Cubic Hermite over the ``n - 1`` frames between key s = ``bt[:, -1]`` and key e = ``at[:, 0]``
+    (``n`` frames apart): ``bt (B, nb, 3)``, ``bq (B, nb, J, 4)`` are samples ending with key s and
+    ``at``, ``aq`` samples starting with key e, ``step`` frames apart; key velocities of ``order``
+    (:func:`key_velocity`) divided by ``step``. Rotations: Hermite of rotation vectors in the tangent
+    space at key s; with ``global_weight`` > 0 the body joints' rotations are slerped that far towards
+    the same curve drawn through their global orientations (:func:`body_global`). Returns
+    ``(B, n-1, 3)``, ``(B, n-1, J, 4)``."""
+    i = bt.shape[1] - 1
+    v0, v1 = key_velocity(bt, i, -1, order, 1) / step, key_velocity(at, 0, 1, order, 1) / step
+    tr = np.moveaxis(_segment(bt[:, i], at[:, 0], v0, v1, n), 0, 1)  # (B, n-1, 3)
+    q = _rotation_hermite(bq, aq, n, order, step)
+    if global_weight > 0.0:
+        qg = body_local(_rotation_hermite(body_global(bq), body_global(aq), n, order, step))
+        q = quat_slerp(q, qg, np.full(q.shape[:-1], float(global_weight)))
+    return tr, q
 
 
 def lerp_slerp(trans: np.ndarray, rot: np.ndarray, s: int, e: int) -> tuple[np.ndarray, np.ndarray]:
@@ -146,7 +189,8 @@ def fill_gap(trans: np.ndarray, rot: np.ndarray, s: int, e: int, method: str = "
              ) -> tuple[np.ndarray, np.ndarray]:
     """Whole clip with frames strictly between keys ``s`` and ``e`` replaced by ``method``'s answer
     (one of :data:`GAP_METHODS`). Inputs are not modified."""
-    fn = {"hermite": hermite, "hermite2": lambda *a: hermite(*a, order=2), "lerp_slerp": lerp_slerp,
+    fn = {"hermite": hermite, "hermite2": lambda *a: hermite(*a, order=2),
+          "hermite2_global": lambda *a: hermite(*a, order=2, global_weight=GLOBAL_WEIGHT), "lerp_slerp": lerp_slerp,
           "zero_velocity": zero_velocity}.get(method)
     if fn is None:
         raise A4merError(f"unknown gap method {method!r}; expected one of {', '.join(GAP_METHODS)}")
@@ -221,12 +265,15 @@ def natural_spline_slopes(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return out
 
 
-def natural_spline_keys(trans: np.ndarray, rot: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def natural_spline_keys(trans: np.ndarray, rot: np.ndarray, keys: np.ndarray, global_weight: float = 0.0
+                        ) -> tuple[np.ndarray, np.ndarray]:
     """Fill every gap between sorted key frames ``keys (K,)`` with the natural cubic spline through
     all keys: root translation per coordinate, rotations per sign-continuous quaternion component
-    (normalised). Frames outside [keys[0], keys[-1]] and the keys are copied. Returns full
-    ``(T, 3)``, ``(T, J, 4)``. For close keys (up to 0.2 s apart) it beats Catmull-Rom on every
-    source; for keys 0.3 s and more apart Catmull-Rom is as good or better (Bandai)."""
+    (normalised); ``global_weight`` > 0 slerps the body rotations that far towards the spline through
+    their global orientations (as in :func:`hermite_from_sides`). Frames outside [keys[0], keys[-1]]
+    and the keys are copied. Returns full ``(T, 3)``, ``(T, J, 4)``. For close keys (up to 0.2 s
+    apart) it beats Catmull-Rom on every source; for keys 0.3 s and more apart Catmull-Rom is as good
+    or better (Bandai)."""
     keys = np.asarray(sorted(set(int(k) for k in keys)))
     T = len(trans)
     if len(keys) < 2 or keys[0] < 0 or keys[-1] >= T:
@@ -242,6 +289,11 @@ def natural_spline_keys(trans: np.ndarray, rot: np.ndarray, keys: np.ndarray) ->
         out_t[s + 1:e] = _segment(kt[i], kt[i + 1], vt[i], vt[i + 1], e - s)
         q = _segment(kq[i], kq[i + 1], vq[i], vq[i + 1], e - s)
         out_q[s + 1:e] = sign[i] * q / np.linalg.norm(q, axis=-1, keepdims=True)
+    if global_weight > 0.0:
+        span = np.arange(keys[0], keys[-1] + 1)
+        fill = span[~np.isin(span, keys)]
+        gq = natural_spline_keys(trans, body_global(out_q), keys)[1][fill]
+        out_q[fill] = quat_slerp(out_q[fill], body_local(gq), np.full(gq.shape[:-1], float(global_weight)))
     return out_t, out_q
 
 

@@ -26,6 +26,7 @@ from torch import nn
 
 from ..config import from_dict
 from ..errors import A4merError
+from .baselines import GLOBAL_WEIGHT
 from .torch_geom import quat_mul, rotvec_to_quat
 from .windows import FEATURES
 
@@ -44,7 +45,9 @@ class DecoderConfig:
     gap_bands: the most missing frames each gap MLP handles (30 fps; longer gaps use the last one);
     gap_velocity_orders: per band, the order of the one-sided differences that give the key velocities
     of its Hermite base curve (``baselines.key_velocity``; 2 up to 12 missing frames: see
-    docs/bench/heads_notes.md). schema_version 5: per-band key-velocity orders. Since 4: one gap MLP
+    docs/bench/heads_notes.md); gap_global_weight: how far the body joints' rotations of that base move
+    towards the Hermite of their global orientations (``baselines.hermite_from_sides``; files written
+    before this field existed were trained on the local curve alone, 0). schema_version 5: per-band key-velocity orders. Since 4: one gap MLP
     per band of gap lengths. Since 3: canonical frames are also shifted
     to the reference frame's root height (inputs carry no absolute height, which differs between
     capture sources)."""
@@ -60,6 +63,7 @@ class DecoderConfig:
     relative_rotations: bool = True
     gap_bands: tuple[int, ...] = (12, 24, 40, 120)
     gap_velocity_orders: tuple[int, ...] = (2, 1, 1, 1)
+    gap_global_weight: float = GLOBAL_WEIGHT
     schema_version: int = SCHEMA_VERSION
 
     @classmethod
@@ -68,13 +72,15 @@ class DecoderConfig:
         if v != SCHEMA_VERSION:
             raise A4merError(f"heads decoder schema_version {v} is not {SCHEMA_VERSION} (inputs changed): "
                              "retrain the heads with scripts/train_heads.py")
-        return from_dict(cls, d, "decoder")
+        return from_dict(cls, {"gap_global_weight": 0.0, **d}, "decoder")
 
     def __post_init__(self) -> None:
         orders = tuple(self.gap_velocity_orders)
         if len(orders) != len(self.gap_bands) or not set(orders) <= {1, 2}:
             raise A4merError(f"heads decoder: gap_velocity_orders {orders} must give 1 or 2 for each of the "
                              f"{len(self.gap_bands)} gap bands {tuple(self.gap_bands)}")
+        if not 0.0 <= self.gap_global_weight <= 1.0:
+            raise A4merError(f"heads decoder: gap_global_weight {self.gap_global_weight} is not in [0, 1]")
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)

@@ -3,14 +3,16 @@
 ``LearnedHeads`` wraps a :class:`CorrectionDecoder` (or none: the classical curve). Gaps and blocking
 are filled at the clip's own frame rate: the classical curve is computed there (gaps: the cubic
 Hermite, ``baselines.hermite``, with second-order key velocities up to 12 missing frames at 30 fps
-and first-order beyond, ``DecoderConfig.gap_velocity_orders``; above 45 fps those short gaps get the
-clip's own Hermite, uncorrected, ``prediction.SECOND_ORDER_MAX_FPS``; blocking: Catmull-Rom through
-the keys, what Blender's auto handles give, and between keys under 0.23 s apart the natural cubic spline
-through the keys, uncorrected, ``prediction.close_keys``), the MLPs read the context sampled at 30 fps (the model
-rate) and their smooth correction is evaluated at the clip's frames. Extension runs on a 30 fps
-grid anchored at the last input frame and is mapped back to the caller's frames by interpolation.
-Every frame that is not generated is copied unchanged from the input. Body joints 0-21 are
-generated; other joints (hands, face) are slerped between the keys (held when extending). Where the
+and first-order beyond, ``DecoderConfig.gap_velocity_orders``, its body rotations half-way to the
+curve of their global orientations, ``DecoderConfig.gap_global_weight``; above 45 fps those short
+gaps get the clip's own Hermite, uncorrected, ``prediction.SECOND_ORDER_MAX_FPS``; blocking:
+Catmull-Rom through the keys, what Blender's auto handles give, and between keys under 0.23 s apart
+the natural cubic spline through the keys, uncorrected, ``prediction.close_keys``), the MLPs read the
+context sampled at 30 fps (the model rate) and their smooth correction is evaluated at the clip's
+frames. Extension runs on a 30 fps grid anchored at the last input frame and is mapped back to the
+caller's frames by the natural cubic spline through its samples. Every frame that is not generated
+is copied unchanged from the input. Body joints 0-21 are generated; other joints (hands, face) get
+the cubic Hermite in a gap, Catmull-Rom between sparse keys, and coast to a stop when extending. Where the
 learned correction is used, each answer is the average of the clip's and its mirror image's
 (mirrored back): the MLPs were trained on mirrored copies too, and averaging both predictions
 lowered the error on held-out clips of every source (30-frame gaps 0.523 -> 0.509 x Hermite,

@@ -3,7 +3,8 @@
 ``fill_runs`` generates every interior run of unknown frames of a clip at its own frame rate: a run
 whose neighbouring frames are known (dense context) is a ``gap``; a run between sparse keys is
 ``blocking``. The classical curve (gaps: cubic Hermite, key velocities of the band's order,
-``DecoderConfig.gap_velocity_orders``, first order above ``SECOND_ORDER_MAX_FPS``; blocking:
+``DecoderConfig.gap_velocity_orders``, first order above ``SECOND_ORDER_MAX_FPS``, body rotations
+``DecoderConfig.gap_global_weight`` of the way to the curve of their global orientations; blocking:
 Catmull-Rom through the keys, or for keys under 0.23 s apart the natural cubic spline through them,
 uncorrected) is computed at the clip's rate;
 the MLP reads the context sampled at 30 fps from the keys outwards, and its smooth correction (a sine
@@ -18,7 +19,7 @@ import numpy as np
 import torch
 
 from ..geometry import axis_angle_to_quat, lerp_at, quat_apply, quat_conj, quat_mul, quat_unflip, slerp_at
-from .baselines import hermite_batch, hermite_from_sides, natural_spline_keys, rel_log, smoothstep
+from .baselines import GLOBAL_WEIGHT, hermite_batch, hermite_from_sides, natural_spline_keys, rel_log, smoothstep
 from .decoder import CorrectionDecoder, DecoderConfig, extend_basis, gap_basis
 from .layouts import Example, blocking_example, extend_example, gap_example, gap_span, to_canon
 from .windows import MODEL_FPS
@@ -97,18 +98,19 @@ def blocking_corrected(net: CorrectionDecoder | None, gates: dict, s: int, e: in
     return net is not None and bool(gates.get("blocking", False)) and not close_keys(s, e, fps)
 
 
-def gap_fallback(order: int, missing: int, fps: float) -> tuple[int, float] | None:
-    """(key velocity order, tangent scale) of the classical curve a gap of ``missing`` frames (30 fps)
-    in a clip at ``fps`` moves to where its MLP (base key velocities of ``order``) fades out, or None
-    (it stays on its base). The gate fades mostly on motion unlike the training sources; held-out
-    clips, x Hermite, without -> with: HDM05 (never trained on) 15 / 30 / 40-frame gaps 1.00 / 0.99 /
-    0.99 -> 0.97 / 0.97 / 0.97 (test actors) and 0.99 / 1.01 / 0.99 -> 0.95 / 0.99 / 0.97 (bd/bk/dg);
-    Bandai and CMU dance validation clips unchanged (the gate rarely fades there)."""
+def gap_fallback(order: int, missing: int, fps: float) -> tuple[int, float, float]:
+    """(key velocity order, tangent scale, global weight) of the classical curve a gap of ``missing``
+    frames (30 fps) in a clip at ``fps`` moves to where its MLP (base key velocities of ``order``) fades
+    out: second-order key velocities up to ``FALLBACK_MAX_SECOND_ORDER`` frames (first order above
+    ``SECOND_ORDER_MAX_FPS``), beyond it the base's key velocities scaled by ``FALLBACK_TANGENT_SCALE``;
+    body rotations half-way to the curve of their global orientations (``GLOBAL_WEIGHT``). The gate
+    fades mostly on motion unlike the training sources: on HDM05 (never trained on) 15 / 30 / 40-frame
+    gaps went from 1.00 / 0.99 / 0.99 x Hermite (no fallback) to 0.97 / 0.97 / 0.97 (second-order
+    velocities) and 30-frame gaps from 0.970 / 0.986 to 0.951 / 0.971 (test actors / bd-bk-dg) with
+    the global blend; Bandai and CMU dance validation clips unchanged (the gate rarely fades there)."""
     if missing > FALLBACK_MAX_SECOND_ORDER:
-        return order, FALLBACK_TANGENT_SCALE
-    if order == 1 and fps <= SECOND_ORDER_MAX_FPS:
-        return 2, 1.0
-    return None
+        return order, FALLBACK_TANGENT_SCALE, GLOBAL_WEIGHT
+    return (2 if fps <= SECOND_ORDER_MAX_FPS else order), 1.0, GLOBAL_WEIGHT
 
 
 def gap_reach(cfg: DecoderConfig, fps: float) -> int:
@@ -139,11 +141,12 @@ def frames_at(trans: np.ndarray, rot: np.ndarray, coords: np.ndarray) -> tuple[n
 
 
 def gap_example_at_rate(trans: np.ndarray, rot: np.ndarray, s: int, e: int, lo: int, hi: int, fps: float,
-                        C: int, stride: int = 1, relative: bool = True, order: int = 1) -> tuple[Example, int]:
+                        C: int, stride: int = 1, relative: bool = True, order: int = 1, global_weight: float = 0.0
+                        ) -> tuple[Example, int]:
     """The gap MLP's example for keys ``s < e`` of ``trans (T, 3)``, ``rot (T, 22, 4)`` at ``fps``, whose
     known context spans frames ``lo..hi``: the context is sampled at 30 fps from each key outwards,
-    the base is the cubic Hermite (key velocities of ``order``) at the clip's rate (frames s+1..e-1,
-    canonical frame of key s).
+    the base is the cubic Hermite (key velocities of ``order``, ``global_weight``: see
+    :func:`hermite_at_rate`) at the clip's rate (frames s+1..e-1, canonical frame of key s).
     Returns (example with B = 1, missing frames at 30 fps). At 30 fps this is ``gap_example`` on the
     window lo..hi."""
     step = fps / MODEL_FPS
@@ -156,27 +159,31 @@ def gap_example_at_rate(trans: np.ndarray, rot: np.ndarray, s: int, e: int, lo: 
     wt = np.concatenate([bt, np.repeat(bt[-1:], G, 0), at])[None]  # the gap's own frames are never read
     wq = np.concatenate([bq, np.repeat(bq[-1:], G, 0), aq])[None]
     ex = gap_example(wt, wq, nb - 1, nb + G, C, stride, relative, order)
-    ht, hq = hermite_at_rate(trans, rot, s, e, lo, hi, fps, order)
+    ht, hq = hermite_at_rate(trans, rot, s, e, lo, hi, fps, order, 1.0, global_weight)
     ct, cq = to_canon(ht, hq, ex.inv, ex.shift)
     return Example(ex.x, ct, cq, ex.inv, ex.shift), G
 
 
 def hermite_at_rate(trans: np.ndarray, rot: np.ndarray, s: int, e: int, lo: int, hi: int, fps: float,
-                    order: int, tangent_scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+                    order: int, tangent_scale: float = 1.0, global_weight: float = 0.0
+                    ) -> tuple[np.ndarray, np.ndarray]:
     """Cubic Hermite ``(1, e-s-1, 3)``, ``(1, e-s-1, 22, 4)`` over frames s+1..e-1 of a clip at ``fps``
     whose known context spans frames ``lo..hi``. Order 1: key velocities from the neighbouring frames
     at the clip's rate (what Blender's curves give there). Order 2: second-order differences over
     steps of 1/30 s (samples interpolated at other rates), the base the MLPs were trained on (used
     up to ``SECOND_ORDER_MAX_FPS``; over single frames of 120 fps mocap they amplified its jitter,
-    0.1 s gaps 1.19 x Hermite). ``tangent_scale`` multiplies the key velocities."""
+    0.1 s gaps 1.19 x Hermite). ``tangent_scale`` multiplies the key velocities; ``global_weight``: how
+    far the body rotations move towards the curve of their global orientations
+    (``baselines.hermite_from_sides``)."""
     if order == 1:
-        return hermite_batch(trans[None, lo:hi + 1], rot[None, lo:hi + 1], s - lo, e - lo, 1, tangent_scale)
+        return hermite_batch(trans[None, lo:hi + 1], rot[None, lo:hi + 1], s - lo, e - lo, 1, tangent_scale,
+                             global_weight)
     step = fps / MODEL_FPS
     nb = min(2, int(np.floor((s - lo) / step + 1e-9)))  # samples before key s (at most 2)
     na = min(2, int(np.floor((hi - e) / step + 1e-9)))
     bt, bq = frames_at(trans, rot, s - step * np.arange(nb + 1)[::-1])
     at, aq = frames_at(trans, rot, e + step * np.arange(na + 1))
-    return hermite_from_sides(bt[None], bq[None], at[None], aq[None], e - s, 2, step / tangent_scale)
+    return hermite_from_sides(bt[None], bq[None], at[None], aq[None], e - s, 2, step / tangent_scale, global_weight)
 
 
 def _mlp(net: CorrectionDecoder, task: str, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -257,15 +264,15 @@ def fill_runs(net: CorrectionDecoder | None, gates: dict, trans: np.ndarray, rot
                 hi += 1
             missing = missing_at_model_rate(s, e, fps)
             order = gap_velocity_order(cfg, missing, fps)
-            ex, _ = gap_example_at_rate(out_t, out_q, s, e, lo, hi, fps, context, stride, rel, order)
+            ex, _ = gap_example_at_rate(out_t, out_q, s, e, lo, hi, fps, context, stride, rel, order,
+                                        cfg.gap_global_weight)
             use = gap_corrected(net, gates, missing, fps)
-            curve = gap_fallback(order, missing, fps) if use else None
-            fallback = None if curve is None else to_canon(*hermite_at_rate(out_t, out_q, s, e, lo, hi, fps, *curve),
-                                                           ex.inv, ex.shift)
+            fallback = to_canon(*hermite_at_rate(out_t, out_q, s, e, lo, hi, fps, *gap_fallback(order, missing, fps)),
+                                ex.inv, ex.shift) if use else None
             jobs.append((a, b, cfg.gap_task(missing) if use else None, ex, fallback))
         elif close_keys(s, e, fps):
             if spline is None:
-                spline = natural_spline_keys(trans, rot, keys)
+                spline = natural_spline_keys(trans, rot, keys, GLOBAL_WEIGHT)
             out_t[a:b + 1], out_q[a:b + 1] = spline[0][a:b + 1], spline[1][a:b + 1]
         else:
             i = int(np.searchsorted(keys, s))

@@ -190,7 +190,7 @@ class WindowSampler:
                     continue
                 s, e = cb - 1, cb + G
                 ex = gap_example(*win, s, e, C, self.cfg.gap_stride, self.cfg.relative_rotations,
-                                 self.cfg.velocity_order(task))
+                                 self.cfg.velocity_order(task), self.cfg.gap_global_weight)
                 tt, tq = win[0][:, s + 1:e], win[1][:, s + 1:e]
                 basis = gap_basis(e - s, self.cfg.basis)
             elif task == "blocking":

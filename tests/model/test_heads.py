@@ -30,6 +30,16 @@ def _clip(T=200, fps=30.0, seed=0):
     return Motion(fps, trans, rot)
 
 
+def _heads_curve(m, s, e, order=1, tangent_scale=1.0):
+    """The heads' classical gap curve over a whole clip: the cubic Hermite between keys ``s < e`` with
+    key velocities of ``order``, its body rotations half-way to the curve of their global orientations."""
+    tr, q = (x[0] for x in BL.hermite_batch(m.root_translation[None], m.rotations[None, :, :22], s, e, order,
+                                             tangent_scale, BL.GLOBAL_WEIGHT))
+    t_all, q_all = m.root_translation.copy(), m.rotations[:, :22].copy()
+    t_all[s + 1:e], q_all[s + 1:e] = tr, q
+    return t_all, q_all
+
+
 def _random_net(seed=0):
     torch.manual_seed(seed)
     net = CorrectionDecoder(SMALL)
@@ -49,13 +59,13 @@ def test_mirror_twice_is_identity():
 def test_untrained_decoder_gives_the_classical_curve():
     m = _clip()
     learned = LearnedHeads(CorrectionDecoder(SMALL)).fill_gap(m, 50, 91)  # zero-initialised output layer
-    classic = BaselineMethod("h", gap="hermite").fill_gap(m, 50, 91)  # 40 missing frames: first-order velocities
-    np.testing.assert_allclose(learned.root_translation, classic.root_translation, atol=1e-6)
-    assert quat_angle(learned.rotations[:, :22], classic.rotations[:, :22]).max() < 1e-5
+    classic_t, classic_q = _heads_curve(m, 50, 91)  # 40 missing frames: first-order velocities
+    np.testing.assert_allclose(learned.root_translation, classic_t, atol=1e-6)
+    assert quat_angle(learned.rotations[:, :22], classic_q).max() < 1e-5
     # a decoder with non-zero output changes the gap (and only the gap)
     other = LearnedHeads(_random_net()).fill_gap(m, 50, 91)
-    assert np.abs(other.root_translation[51:91] - classic.root_translation[51:91]).max() > 1e-4
-    np.testing.assert_array_equal(other.root_translation[:51], classic.root_translation[:51])
+    assert np.abs(other.root_translation[51:91] - classic_t[51:91]).max() > 1e-4
+    np.testing.assert_array_equal(other.root_translation[:51], classic_t[:51])
 
 
 @pytest.mark.parametrize("fps", [30.0, 60.0, 24.0])
@@ -187,19 +197,19 @@ def test_extension_above_30_fps_has_no_kink_at_the_model_samples(repo_root, fps)
 
 @pytest.mark.parametrize("fps", [24.0, 50.0, 120.0])
 def test_classical_curves_are_computed_at_the_clips_own_rate(fps):
-    """Without a correction, a gap of a second is the cubic Hermite and blocking the Catmull-Rom curve
-    of the clip's own frames (what Blender's curves give at that rate), also for keys off the 30 fps grid;
-    before, both were computed on a 30 fps grid and interpolated back (4 x Hermite's error on 10-frame
-    gaps at 120 fps, and frames past the last grid key taken from the input)."""
+    """Without a correction, a gap of a second is the heads' cubic Hermite and blocking the Catmull-Rom
+    curve of the clip's own frames (what Blender's curves give at that rate), also for keys off the
+    30 fps grid; before, both were computed on a 30 fps grid and interpolated back (4 x Hermite's error
+    on 10-frame gaps at 120 fps, and frames past the last grid key taken from the input)."""
     m = _clip(T=int(4 * fps), fps=fps)
     plain, hermite = LearnedHeads(None), BaselineMethod("h", gap="hermite")
     for s, e in ((int(1.5 * fps) + 3, int(2.5 * fps) + 2), (int(0.5 * fps), int(1.5 * fps))):  # about 1 s
-        a, b = plain.fill_gap(m, s, e), hermite.fill_gap(m, s, e)
-        np.testing.assert_allclose(a.root_translation, b.root_translation, atol=1e-9)
-        assert quat_angle(a.rotations[:, :22], b.rotations[:, :22]).max() < 1e-6  # hands are slerped
+        a, (bt, bq) = plain.fill_gap(m, s, e), _heads_curve(m, s, e)
+        np.testing.assert_allclose(a.root_translation, bt, atol=1e-9)
+        assert quat_angle(a.rotations[:, :22], bq).max() < 1e-6
     keys = np.unique(np.r_[np.arange(0, m.num_frames, 7), m.num_frames - 1])  # mostly off the grid
     a, b = plain.inbetween_keys(m, keys), hermite.fill_keys(m, keys)
-    st, sq = BL.natural_spline_keys(m.root_translation, m.rotations[:, :22], keys)
+    st, sq = BL.natural_spline_keys(m.root_translation, m.rotations[:, :22], keys, BL.GLOBAL_WEIGHT)
     for s, e in zip(keys, keys[1:]):  # keys under 0.23 s apart: the natural spline instead
         ref_t, ref_q = (st, sq) if close_keys(s, e, fps) else (b.root_translation, b.rotations[:, :22])
         np.testing.assert_allclose(a.root_translation[s:e], ref_t[s:e], atol=1e-9)
@@ -208,12 +218,13 @@ def test_classical_curves_are_computed_at_the_clips_own_rate(fps):
 
 def test_short_gaps_reproduce_constant_acceleration():
     """Short gaps (up to 12 frames at 30 fps) take key velocities from second-order differences: a
-    root path and joint angles with constant acceleration are then filled exactly, where one-frame
-    differences (the issue's Hermite) lag by half a frame."""
+    root path and a body turning with constant angular acceleration are then filled exactly, where
+    one-frame differences (the issue's Hermite) lag by half a frame."""
     t = np.arange(60) / 30.0
     trans = np.stack([0.3 * t + 0.8 * t ** 2, -0.2 * t ** 2, 0.9 + 0.1 * t], 1)
     axes = np.random.default_rng(0).normal(size=(24, 3))
     axes /= np.linalg.norm(axes, axis=1, keepdims=True)
+    axes[1:] = 0.0  # the root turns, the joints keep still: local and global curves are the same
     rot = axis_angle_to_quat((0.4 * t + 1.5 * t ** 2)[:, None, None] * axes[None])
     m = Motion(fps=30.0, root_translation=trans, rotations=rot)
     s, e = 24, 33  # 8 missing frames: band gap0 (order 2)
@@ -222,6 +233,7 @@ def test_short_gaps_reproduce_constant_acceleration():
     assert quat_angle(out.rotations[:, :22], m.rotations[:, :22]).max() < 1e-6
     lagged = BaselineMethod("h", gap="hermite").fill_gap(m, s, e)
     assert np.abs(lagged.root_translation - m.root_translation).max() > 1e-6
+    assert quat_angle(lagged.rotations[:, 0], m.rotations[:, 0]).max() > 1e-4
 
 
 @pytest.mark.parametrize("fps", [60.0, 120.0])
@@ -230,15 +242,15 @@ def test_short_gaps_above_45_fps_get_the_clips_own_hermite(fps):
     rate (what Blender's curves give there) and no learned correction, even from a correcting net;
     longer gaps are still corrected."""
     m = _clip(T=int(4 * fps), fps=fps)
-    heads, hermite = LearnedHeads(_random_net()), BaselineMethod("h", gap="hermite")
+    heads = LearnedHeads(_random_net())
     s = int(fps)
     for seconds, corrected in ((0.3, False), (1.0, True)):
         e = s + int(round(seconds * fps))
-        out, ref = heads.fill_gap(m, s, e), hermite.fill_gap(m, s, e)
-        d = np.abs(out.root_translation - ref.root_translation).max()
+        out, (ref_t, ref_q) = heads.fill_gap(m, s, e), _heads_curve(m, s, e)
+        d = np.abs(out.root_translation - ref_t).max()
         assert (d > 1e-7) == corrected == heads.gap_learned(m, s, e), (seconds, d)
         if not corrected:
-            assert quat_angle(out.rotations[:, :22], ref.rotations[:, :22]).max() < 1e-6
+            assert quat_angle(out.rotations[:, :22], ref_q).max() < 1e-6
 
 
 def test_close_keys_get_the_natural_spline_which_beats_catmull_rom_on_real_mocap(repo_root):
@@ -357,12 +369,9 @@ def test_unfamiliar_gaps_fall_back_to_a_better_classical_curve():
     for missing30 in (20, FALLBACK_MAX_SECOND_ORDER + 10):
         e = s + missing30 + 1
         if missing30 <= FALLBACK_MAX_SECOND_ORDER:
-            ref_t, ref_q = BL.fill_gap(m.root_translation, m.rotations, s, e, "hermite2")
+            ref_t, ref_q = _heads_curve(m, s, e, order=2)
         else:
-            ref_t, ref_q = (x[0] for x in BL.hermite_batch(m.root_translation[None], m.rotations[None], s, e, 1,
-                                                           FALLBACK_TANGENT_SCALE))
-            ref_t = np.concatenate([m.root_translation[:s + 1], ref_t, m.root_translation[e:]])
-            ref_q = np.concatenate([m.rotations[:s + 1], ref_q, m.rotations[e:]])
+            ref_t, ref_q = _heads_curve(m, s, e, tangent_scale=FALLBACK_TANGENT_SCALE)
         assert gap_velocity_order(SMALL, missing30, fps) == 1
         mlp = net.tasks[SMALL.gap_task(missing30)]
         mlp.z_band.fill_(float("inf"))  # no gate: base + correction
@@ -400,6 +409,26 @@ def test_gap_velocity_orders_must_match_the_bands():
         DecoderConfig.from_dict({**json.loads(DecoderConfig().to_json()), "gap_velocity_orders": [2, 3, 1, 1]})
     cfg = DecoderConfig.from_dict(json.loads(DecoderConfig().to_json()))
     assert cfg == DecoderConfig() and [cfg.velocity_order(t) for t in cfg.gap_tasks()] == list(cfg.gap_velocity_orders)
+
+
+def test_gap_global_weight_is_stored_and_older_files_keep_the_local_curve():
+    """Heads files record the base curve their gap MLPs were trained on: files written before
+    ``gap_global_weight`` existed were trained on the local curve alone and load with 0; new files
+    keep their value; out-of-range values are refused."""
+    d = json.loads(DecoderConfig().to_json())
+    assert DecoderConfig.from_dict(d).gap_global_weight == BL.GLOBAL_WEIGHT == 0.5
+    d.pop("gap_global_weight")
+    assert DecoderConfig.from_dict(d).gap_global_weight == 0.0
+    with pytest.raises(A4merError, match="gap_global_weight"):
+        DecoderConfig(gap_global_weight=1.5)
+    # the base curve follows the file: a zero-output decoder gives the local curve or the blend
+    m = _clip()
+    local = LearnedHeads(CorrectionDecoder(DecoderConfig(hidden=32, context=4, basis=4, gap_global_weight=0.0)))
+    blend = LearnedHeads(CorrectionDecoder(SMALL))
+    ref_local = BaselineMethod("h", gap="hermite").fill_gap(m, 50, 91)
+    assert quat_angle(local.fill_gap(m, 50, 91).rotations[:, :22], ref_local.rotations[:, :22]).max() < 1e-5
+    assert quat_angle(blend.fill_gap(m, 50, 91).rotations[:, :22], _heads_curve(m, 50, 91)[1]).max() < 1e-5
+    assert quat_angle(blend.fill_gap(m, 50, 91).rotations[:, :22], ref_local.rotations[:, :22]).max() > 1e-3
 
 
 def test_each_gap_length_uses_its_band_mlp():

@@ -95,6 +95,46 @@ def test_batched_hermite_treats_each_window_on_its_own(order):
             assert quat_angle(bq[b], q).max() < 1e-7  # arccos resolution
 
 
+def test_body_global_and_local_are_inverse():
+    rng = np.random.default_rng(5)
+    rot = axis_angle_to_quat(rng.normal(0, 0.8, size=(6, 24, 3)))  # SMPL-H-like: joints beyond the body
+    glo = B.body_global(rot)
+    np.testing.assert_array_equal(glo[:, 0], rot[:, 0])  # the root is global already
+    np.testing.assert_array_equal(glo[:, 22:], rot[:, 22:])  # joints beyond the body are copied
+    from a4mer.geometry import quat_mul
+    # left wrist (20) = root * spine1 * spine2 * spine3 * left collar * shoulder * elbow * wrist
+    chain = rot[:, 0]
+    for j in (3, 6, 9, 13, 16, 18, 20):
+        chain = quat_mul(chain, rot[:, j])
+    assert quat_angle(glo[:, 20], chain).max() < 1e-7
+    assert quat_angle(B.body_local(glo), rot).max() < 1e-7
+
+
+def test_global_weight_blends_the_local_and_global_curves():
+    """``global_weight`` 0 is the local curve; 1 is the Hermite of the global orientations (made local
+    again); between, each body rotation is the slerp of the two. Root path and keys are unchanged."""
+    from a4mer.geometry import quat_slerp
+    rng = np.random.default_rng(6)
+    T = 40
+    t = np.arange(T)[:, None, None] / 30.0
+    rot = axis_angle_to_quat(0.6 * np.sin(t * rng.uniform(1, 5, (1, 22, 3)) + rng.uniform(0, 6, (1, 22, 3))))
+    trans = rng.normal(size=(T, 3)).cumsum(0) * 0.01
+    for order in (1, 2):
+        t0, q0 = B.hermite_batch(trans[None], rot[None], 10, 31, order)
+        t1, q1 = B.hermite_batch(trans[None], rot[None], 10, 31, order, global_weight=1.0)
+        th, qh = B.hermite_batch(trans[None], rot[None], 10, 31, order, global_weight=0.5)
+        _, g = B.hermite_batch(trans[None], B.body_global(rot)[None], 10, 31, order)
+        np.testing.assert_array_equal(t1, t0)
+        np.testing.assert_array_equal(th, t0)
+        assert quat_angle(B.body_global(q1), g).max() < 1e-6
+        assert quat_angle(qh, quat_slerp(q0, q1, np.full(q0.shape[:-1], 0.5))).max() < 1e-6
+        assert quat_angle(q1, q0).max() > 0.01  # the two curves differ on a moving chain
+        assert quat_angle(q1[..., 0, :], q0[..., 0, :]).max() < 1e-7  # the root's rotation is the same
+        # the curve still runs into the keys: its ends are one frame from them
+        for q in (q1, qh):
+            assert quat_angle(q[0, 0], rot[11]).max() < 0.2 and quat_angle(q[0, -1], rot[30]).max() < 0.2
+
+
 def test_zero_velocity_holds_the_key():
     trans, rot = _uniform()
     tr, q = B.zero_velocity(trans, rot, 5, 9)
