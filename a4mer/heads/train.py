@@ -24,11 +24,9 @@ import torch
 from ..bench.metrics import body_fk
 from ..geometry import lerp_at, quat_unflip, slerp_at
 from .decoder import CorrectionDecoder, DecoderConfig, apply_correction, extend_basis, gap_basis
-from .baselines import hermite_batch, rel_log
 from .layouts import blocking_example, extend_example, gap_example, gap_span, to_canon
-from .prediction import gap_fallback, key_taper
-from .torch_geom import fk_rotmat, quat_mul, quat_to_rotmat, rotvec_to_quat
-from .windows import MODEL_FPS, mirror
+from .torch_geom import fk_rotmat, quat_to_rotmat
+from .windows import mirror
 
 
 
@@ -179,12 +177,8 @@ class WindowSampler:
             t = t[:, :1] + f * (t - t[:, :1])
         return t, np.stack(qs).astype(float)
 
-    def batch(self, task: str, B: int, fallback: bool = False) -> dict[str, np.ndarray]:
-        """One batch of ``task``. ``fallback`` (validation): gap batches also carry the classical curve
-        the heads move to where the gate fades the correction out (``prediction.gap_fallback``) as
-        offsets from the base (``fdt``, ``frv``), the key taper and that curve's error (``fb_err``)."""
+    def batch(self, task: str, B: int) -> dict[str, np.ndarray]:
         r, C = self.rng, self.cfg.context
-        extra = {}
         while True:
             if task.startswith("gap"):
                 lo, hi = self.cfg.gap_range(task)
@@ -195,15 +189,10 @@ class WindowSampler:
                 if win is None:
                     continue
                 s, e = cb - 1, cb + G
-                order = self.cfg.velocity_order(task)
-                ex = gap_example(*win, s, e, C, self.cfg.gap_stride, self.cfg.relative_rotations, order,
-                                 self.cfg.gap_global_weight)
+                ex = gap_example(*win, s, e, C, self.cfg.gap_stride, self.cfg.relative_rotations,
+                                 self.cfg.velocity_order(task), self.cfg.gap_global_weight)
                 tt, tq = win[0][:, s + 1:e], win[1][:, s + 1:e]
                 basis = gap_basis(e - s, self.cfg.basis)
-                if fallback:
-                    ft, fq = to_canon(*hermite_batch(*win, s, e, *gap_fallback(order, G, MODEL_FPS)), ex.inv, ex.shift)
-                    extra = {"fdt": ft - ex.base_t, "frv": rel_log(ex.base_q, fq), "taper": key_taper(e - s, MODEL_FPS),
-                             "fp": body_fk(fq, ft)[0]}
             elif task == "blocking":
                 N = int(r.integers(6, 31))
                 prev = 0 if r.random() < 0.15 else max(2, N + int(r.integers(-3, 4)))
@@ -232,9 +221,7 @@ class WindowSampler:
         bp = body_fk(ex.base_q, ex.base_t)[0]
         out = {"x": ex.x, "bt": ex.base_t, "bq": ex.base_q, "tt": tt, "tq": tq, "tp": tp,
                "base_err": np.linalg.norm(bp - tp, axis=-1).mean(-1), "basis": basis}
-        if extra:
-            extra["fb_err"] = np.linalg.norm(extra.pop("fp") - tp, axis=-1).mean(-1)
-        return {k: v.astype(np.float32) for k, v in {**out, **extra}.items()}
+        return {k: v.astype(np.float32) for k, v in out.items()}
 
 
 class Prefetcher:
@@ -303,37 +290,19 @@ def losses(net: CorrectionDecoder, b: dict, rot_weight: float, task: str) -> tup
 
 
 def make_val_batches(clips, seed: int, dcfg: DecoderConfig, per_task: int = 6, B: int = 64) -> dict[str, list[dict]]:
-    """Fixed validation batches per task from ``clips`` (no augmentation; gap batches carry the
-    fallback curve, see :meth:`WindowSampler.batch`)."""
+    """Fixed validation batches per task from ``clips`` (no augmentation)."""
     s = WindowSampler([(t.astype(np.float32), q.astype(np.float32)) for _, t, q in clips],
                       np.random.default_rng(seed), dcfg)
-    return {task: [_tensors(s.batch(task, B, fallback=True)) for _ in range(per_task)] for task in dcfg.input_dims()}
-
-
-@torch.no_grad()
-def as_used(net: CorrectionDecoder, b: dict, task: str) -> dict:
-    """MPJPE (mm) of a gap batch answered as the heads answer it (``prediction._compose``): the
-    correction, scaled by the familiarity weight w and the key taper, on the base, moved by
-    (1 - w) x taper to the fallback curve; and the fallback curve's own MPJPE as ``base_mpjpe_mm``
-    (what the heads give where the gate is closed)."""
-    x, h = b["x"], b["taper"]
-    w = net.tasks[task].weight(x)
-    pt, pq = apply_correction(net(task, x), b["basis"] * h[:, None], b["bt"], b["bq"])
-    s = (1.0 - w)[:, None] * h[None]  # (B, N)
-    pt = pt + s[..., None] * b["fdt"]
-    pq = quat_mul(pq, rotvec_to_quat(s[..., None, None] * b["frv"]))
-    err = torch.sqrt(((fk_rotmat(quat_to_rotmat(pq), pt) - b["tp"]) ** 2).sum(-1) + 1e-10).mean(-1)
-    return {"mpjpe_mm": float(err.mean()) * 1000, "base_mpjpe_mm": float(b["fb_err"].mean()) * 1000}
+    return {task: [_tensors(s.batch(task, B)) for _ in range(per_task)] for task in dcfg.input_dims()}
 
 
 def evaluate(net: CorrectionDecoder, val: dict[str, list[dict]], rot_weight: float) -> dict[str, dict]:
-    """Mean learned and classical MPJPE (mm) per task on fixed batches: gap batches with a fallback
-    curve as the heads answer them (:func:`as_used`), others as the correction on its base."""
+    """Mean learned and base MPJPE (mm) per task on fixed batches."""
     net.eval()
     res = {}
     with torch.no_grad():
         for task, batches in val.items():
-            parts = [as_used(net, b, task) if "fdt" in b else losses(net, b, rot_weight, task)[1] for b in batches]
+            parts = [losses(net, b, rot_weight, task)[1] for b in batches]
             res[task] = {k: float(np.mean([p[k] for p in parts])) for k in parts[0]}
     net.train()
     return res
