@@ -59,12 +59,23 @@ def hermite_basis(u: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np
     return 2 * u3 - 3 * u2 + 1, u3 - 2 * u2 + u, -2 * u3 + 3 * u2, u3 - u2
 
 
+def _depth(j: int) -> int:
+    return 0 if j == 0 else 1 + _depth(SMPL.parents[j])
+
+
+#: the body joints 1-21 grouped by depth in the SMPL tree (each group's parents lie in earlier groups)
+_BODY_LEVELS = [np.array([j for j in range(1, NUM_BODY_JOINTS) if _depth(j) == d])
+                for d in range(1, 1 + max(_depth(j) for j in range(NUM_BODY_JOINTS)))]
+_BODY_PARENTS = np.array(SMPL.parents[:NUM_BODY_JOINTS])
+
+
 def body_global(rot: np.ndarray) -> np.ndarray:
     """Global orientations ``(..., J, 4)`` of the SMPL body joints (the first ``min(J, 22)``) from local
     rotations ``rot (..., J, 4)`` wxyz; joints beyond the body are copied as they are."""
     g = np.array(rot, dtype=float)
-    for j in range(1, min(g.shape[-2], NUM_BODY_JOINTS)):
-        g[..., j, :] = quat_mul(g[..., SMPL.parents[j], :], g[..., j, :])
+    for level in _BODY_LEVELS:
+        j = level[level < g.shape[-2]]
+        g[..., j, :] = quat_mul(g[..., _BODY_PARENTS[j], :], g[..., j, :])
     return g
 
 
@@ -72,8 +83,8 @@ def body_local(glo: np.ndarray) -> np.ndarray:
     """Inverse of :func:`body_global`: local rotations ``(..., J, 4)`` from body-joint global
     orientations ``glo (..., J, 4)``."""
     q = np.array(glo, dtype=float)
-    for j in range(1, min(q.shape[-2], NUM_BODY_JOINTS)):
-        q[..., j, :] = quat_mul(quat_conj(glo[..., SMPL.parents[j], :]), glo[..., j, :])
+    j = np.arange(1, min(q.shape[-2], NUM_BODY_JOINTS))
+    q[..., j, :] = quat_mul(quat_conj(q[..., _BODY_PARENTS[j], :]), q[..., j, :])
     return q
 
 
