@@ -97,7 +97,7 @@ def main(argv=None) -> int:
 
     def build(t, q):
         ex = gap_example(t, q, s, e, C, net.cfg.gap_stride, net.cfg.relative_rotations,
-                         net.cfg.velocity_order(net.cfg.gap_task(G)))
+                         net.cfg.velocity_order(net.cfg.gap_task(G)), net.cfg.gap_global_weight)
         basis = gap_basis(e - s, K)
         with torch.no_grad():
             coef = net(net.cfg.gap_task(G), torch.from_numpy(ex.x))

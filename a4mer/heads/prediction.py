@@ -38,9 +38,10 @@ MIN_BLOCKING_SPACING = 7
 #: MLP trained on them) lost to it: 0.25 s gaps at 120 fps 1.13 x (HDM05) and 1.09 x (CMU dance)
 SECOND_ORDER_MAX_FPS = 45.0
 #: where a gap MLP's familiarity gate fades its correction out, the answer moves towards a better
-#: classical curve than the MLP's base (:func:`gap_fallback`): up to this many missing frames (30 fps)
-#: the Hermite with second-order key velocities, beyond it the base Hermite with its key velocities
-#: scaled by ``FALLBACK_TANGENT_SCALE`` (velocities decorrelate over long gaps; on the validation
+#: classical curve than the MLP's base (:func:`gap_fallback`; body rotations half-way to the global
+#: curve, ``baselines.GLOBAL_WEIGHT``): up to this many missing frames (30 fps) the Hermite with
+#: second-order key velocities, beyond it the base Hermite with its key velocities scaled by
+#: ``FALLBACK_TANGENT_SCALE`` (velocities decorrelate over long gaps; on the validation
 #: clips 0.89-0.99 x Hermite at 45-120 frames on every source)
 FALLBACK_MAX_SECOND_ORDER = 40
 FALLBACK_TANGENT_SCALE = 0.8
@@ -264,11 +265,13 @@ def fill_runs(net: CorrectionDecoder | None, gates: dict, trans: np.ndarray, rot
                 hi += 1
             missing = missing_at_model_rate(s, e, fps)
             order = gap_velocity_order(cfg, missing, fps)
-            ex, _ = gap_example_at_rate(out_t, out_q, s, e, lo, hi, fps, context, stride, rel, order,
-                                        cfg.gap_global_weight)
             use = gap_corrected(net, gates, missing, fps)
-            fallback = to_canon(*hermite_at_rate(out_t, out_q, s, e, lo, hi, fps, *gap_fallback(order, missing, fps)),
-                                ex.inv, ex.shift) if use else None
+            # a corrected gap's base is the curve its MLP was trained on; an uncorrected one gets the blend
+            base_weight = cfg.gap_global_weight if use else GLOBAL_WEIGHT
+            ex, _ = gap_example_at_rate(out_t, out_q, s, e, lo, hi, fps, context, stride, rel, order, base_weight)
+            curve = gap_fallback(order, missing, fps)
+            fallback = None if not use or curve == (order, 1.0, base_weight) else to_canon(
+                *hermite_at_rate(out_t, out_q, s, e, lo, hi, fps, *curve), ex.inv, ex.shift)
             jobs.append((a, b, cfg.gap_task(missing) if use else None, ex, fallback))
         elif close_keys(s, e, fps):
             if spline is None:

@@ -443,7 +443,7 @@ def test_each_gap_length_uses_its_band_mlp():
     with torch.no_grad():
         net.tasks["gap1"].net[-1].weight.normal_(0, 0.01)
     heads = LearnedHeads(net)
-    hermite = BaselineMethod("h", gap="hermite2")  # the classical curve of bands gap0 and gap1
+    hermite = BaselineMethod("h", gap="hermite2")  # the root path of bands gap0 and gap1 (rotations: blended)
     for s, e, acts, classic in ((50, 58, False, "hermite2"), (50, 71, True, "hermite2"), (40, 100, False, "hermite")):
         d = np.abs(heads.fill_gap(m, s, e).root_translation
                    - BaselineMethod("h", gap=classic).fill_gap(m, s, e).root_translation).max()  # 7, 20, 59 missing
