@@ -9,8 +9,9 @@ the quaternion analogue of the Bezier curves an animator gets between keys.
 - ``lerp_slerp``: LaFAN1's "interpolation" baseline (lerp root, slerp rotations).
 - ``hermite``: cubic Hermite through the keys with velocities from the neighbouring frames
   (one-sided differences ``x[s] - x[s-1]`` and ``x[e+1] - x[e]``; zero where the clip ends).
-- ``hermite2``: the same curve with second-order one-sided key velocities (two frames on each side):
-  the heads' classical curve for gaps of up to 12 missing frames at 30 fps.
+- ``hermite2``: the same curve with second-order one-sided key velocities (two frames on each side);
+  ``hermite2_global``, its body rotations half-way to the global curve (below), is the heads'
+  classical curve for gaps of up to 12 missing frames at 30 fps.
 - ``global_weight`` (of :func:`hermite_batch` / :func:`hermite_from_sides` / :func:`natural_spline_keys`):
   the body joints' rotations move part of the way (a slerp) to the curve that the same interpolation
   gives on their *global* orientations (then made local again). A bone whose global orientation
@@ -20,6 +21,14 @@ the quaternion analogue of the Bezier curves an animator gets between keys.
   5 % worse). A joint whose two curves part by more than 90 degrees anywhere in a gap (they went
   round opposite ways, e.g. in a spin) keeps its local curve there: the blend of such curves would
   flip by half a turn from one frame to the next.
+- ``catmull_rom_keys``: the blocking case, where only sparse keys exist: tangents from the
+  neighbouring keys (centred differences over non-uniform spacing), what Blender's auto handles give.
+- ``natural_spline_keys``: the blocking case through close keys: a natural cubic spline (C2)
+  through every key, on the root translation and on sign-continuous quaternion components (then
+  normalised). For keys up to 0.2 s apart it beats Catmull-Rom on every source (0.80-0.94 x).
+- ``zero_velocity``: the last key held (LaFAN1's zero-velocity baseline).
+- ``extend_zero_velocity`` / ``extend_constant_velocity``: extension by holding the last frame or by
+  continuing the last frame-to-frame velocity (root linearly, every joint at its last angular velocity).
 """
 from __future__ import annotations
 

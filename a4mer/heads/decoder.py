@@ -47,9 +47,9 @@ class DecoderConfig:
     of its Hermite base curve (``baselines.key_velocity``; 2 up to 12 missing frames: see
     docs/bench/heads_notes.md); gap_global_weight: how far the body joints' rotations of that base move
     towards the Hermite of their global orientations (``baselines.hermite_from_sides``; files written
-    before this field existed were trained on the local curve alone, 0). schema_version 5: per-band key-velocity orders. Since 4: one gap MLP
-    per band of gap lengths. Since 3: canonical frames are also shifted
-    to the reference frame's root height (inputs carry no absolute height, which differs between
+    before this field existed were trained on the local curve alone, 0). schema_version 5: per-band
+    key-velocity orders. Since 4: one gap MLP per band of gap lengths. Since 3: canonical frames are
+    also shifted to the reference frame's root height (inputs carry no absolute height, which differs between
     capture sources)."""
 
     features: int = FEATURES
