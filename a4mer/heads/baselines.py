@@ -320,21 +320,25 @@ def natural_spline_keys(trans: np.ndarray, rot: np.ndarray, keys: np.ndarray, gl
     kt, kq = out_t[keys], quat_unflip(out_q[keys])
     vt, vq = natural_spline_slopes(keys, kt), natural_spline_slopes(keys, kq)
     sign = np.where(np.sum(kq * out_q[keys], axis=-1, keepdims=True) < 0, -1.0, 1.0)  # back to the keys' signs
-    for i in range(len(keys) - 1):
-        s, e = int(keys[i]), int(keys[i + 1])
-        if e - s < 2:
-            continue
-        out_t[s + 1:e] = _segment(kt[i], kt[i + 1], vt[i], vt[i + 1], e - s)
-        q = _segment(kq[i], kq[i + 1], vq[i], vq[i + 1], e - s)
-        out_q[s + 1:e] = sign[i] * q / np.linalg.norm(q, axis=-1, keepdims=True)
+    span = np.arange(keys[0], keys[-1] + 1)
+    fill = span[~np.isin(span, keys)]  # every frame between keys, all spans at once
+    seg = np.searchsorted(keys, fill) - 1  # the span between keys each frame lies in
+    n = (keys[seg + 1] - keys[seg]).astype(float)
+    h00, h10, h01, h11 = hermite_basis((fill - keys[seg]) / n)
+
+    def curve(k, v):  # the cubic of each frame's span (slopes per frame, so tangents are n * v)
+        c = (slice(None),) + (None,) * (k.ndim - 1)
+        nc = n[c]
+        return (h00[c] * k[seg] + h10[c] * (nc * v[seg]) + h01[c] * k[seg + 1] + h11[c] * (nc * v[seg + 1]))
+
+    out_t[fill] = curve(kt, vt)
+    q = curve(kq, vq)
+    out_q[fill] = sign[seg] * q / np.linalg.norm(q, axis=-1, keepdims=True)
     if global_weight > 0.0:
-        span = np.arange(keys[0], keys[-1] + 1)
-        fill = span[~np.isin(span, keys)]
         if len(fill):
             glo = out_q.copy()
             glo[keys] = body_global(out_q[keys])  # only the keys are read
             gq = natural_spline_keys(trans, glo, keys)[1][fill]
-            seg = np.searchsorted(keys, fill) - 1  # the span between keys each frame lies in
             out_q[fill] = blend_global(out_q[fill], body_local(gq), global_weight, seg, len(keys) - 1)
     return out_t, out_q
 
