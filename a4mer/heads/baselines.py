@@ -317,29 +317,29 @@ def natural_spline_keys(trans: np.ndarray, rot: np.ndarray, keys: np.ndarray, gl
     if len(keys) < 2 or keys[0] < 0 or keys[-1] >= T:
         raise A4merError(f"need at least two key frames inside the {T}-frame clip, got {keys.tolist()}")
     out_t, out_q = np.array(trans, dtype=float), np.array(rot, dtype=float)
-    kt, kq = out_t[keys], quat_unflip(out_q[keys])
-    vt, vq = natural_spline_slopes(keys, kt), natural_spline_slopes(keys, kq)
-    sign = np.where(np.sum(kq * out_q[keys], axis=-1, keepdims=True) < 0, -1.0, 1.0)  # back to the keys' signs
     span = np.arange(keys[0], keys[-1] + 1)
     fill = span[~np.isin(span, keys)]  # every frame between keys, all spans at once
     seg = np.searchsorted(keys, fill) - 1  # the span between keys each frame lies in
     n = (keys[seg + 1] - keys[seg]).astype(float)
     h00, h10, h01, h11 = hermite_basis((fill - keys[seg]) / n)
 
-    def curve(k, v):  # the cubic of each frame's span (slopes per frame, so tangents are n * v)
+    def curve(k):  # the spline through values ``k`` at the keys, at the fill frames
+        v = natural_spline_slopes(keys, k)  # per frame, so each span's tangents are n * v
         c = (slice(None),) + (None,) * (k.ndim - 1)
         nc = n[c]
         return (h00[c] * k[seg] + h10[c] * (nc * v[seg]) + h01[c] * k[seg + 1] + h11[c] * (nc * v[seg + 1]))
 
-    out_t[fill] = curve(kt, vt)
-    q = curve(kq, vq)
-    out_q[fill] = sign[seg] * q / np.linalg.norm(q, axis=-1, keepdims=True)
-    if global_weight > 0.0:
-        if len(fill):
-            glo = out_q.copy()
-            glo[keys] = body_global(out_q[keys])  # only the keys are read
-            gq = natural_spline_keys(trans, glo, keys)[1][fill]
-            out_q[fill] = blend_global(out_q[fill], body_local(gq), global_weight, seg, len(keys) - 1)
+    def rotation_curve(key_q):  # per sign-continuous quaternion component, normalised, in the keys' signs
+        kq = quat_unflip(key_q)
+        sign = np.where(np.sum(kq * key_q, axis=-1, keepdims=True) < 0, -1.0, 1.0)
+        q = curve(kq)
+        return sign[seg] * q / np.linalg.norm(q, axis=-1, keepdims=True)
+
+    out_t[fill] = curve(out_t[keys])
+    out_q[fill] = rotation_curve(out_q[keys])
+    if global_weight > 0.0 and len(fill):
+        gq = rotation_curve(body_global(out_q[keys]))
+        out_q[fill] = blend_global(out_q[fill], body_local(gq), global_weight, seg, len(keys) - 1)
     return out_t, out_q
 
 

@@ -99,22 +99,30 @@ def gap_span(C: int, stride: int) -> int:
     return (C - 1) * stride + 1
 
 
-def gap_example(trans, rot, s: int, e: int, C: int, stride: int = 1, relative: bool = True, order: int = 1,
-                global_weight: float = 0.0) -> Example:
-    """Gap between keys s < e with dense context: C frames every ``stride`` frames ending with key s
-    (s - (C-1) stride .. s) and starting with key e (e .. e + (C-1) stride); frames outside the window
-    are flagged invalid; ``relative``: local rotations relative to key s. Base: cubic Hermite with key
-    velocities of ``order``, its body rotations ``global_weight`` of the way to the curve of their global
-    orientations (``baselines.hermite_batch``)."""
+def gap_inputs(trans, rot, s: int, e: int, C: int, stride: int = 1, relative: bool = True
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The gap MLP's inputs ``(B, D)`` float32 and the canonical frame (inv, shift) of key s, for keys
+    s < e with dense context: C frames every ``stride`` frames ending with key s (s - (C-1) stride .. s)
+    and starting with key e (e .. e + (C-1) stride); frames outside the window are flagged invalid;
+    ``relative``: local rotations relative to key s."""
     inv, shift = canonical(trans, rot, s)
     k = np.arange(C) * stride
     ref = s if relative else None
     x = np.concatenate([_context(trans, rot, s - k[::-1], inv, shift, ref),
                         _context(trans, rot, e + k, inv, shift, ref),
                         np.broadcast_to([(e - s) / 120.0, np.log(e - s) / np.log(121.0)], (len(trans), 2))], -1)
+    return x.astype(np.float32), inv, shift
+
+
+def gap_example(trans, rot, s: int, e: int, C: int, stride: int = 1, relative: bool = True, order: int = 1,
+                global_weight: float = 0.0) -> Example:
+    """Gap between keys s < e with dense context (inputs: :func:`gap_inputs`). Base: cubic Hermite with
+    key velocities of ``order``, its body rotations ``global_weight`` of the way to the curve of their
+    global orientations (``baselines.hermite_batch``)."""
+    x, inv, shift = gap_inputs(trans, rot, s, e, C, stride, relative)
     bt, bq = hermite_batch(trans, rot, s, e, order, global_weight=global_weight)
     ct, cq = to_canon(bt, bq, inv, shift)
-    return Example(x.astype(np.float32), ct, cq, inv, shift)
+    return Example(x, ct, cq, inv, shift)
 
 
 def blocking_example(trans, rot, a: int | None, s: int, e: int, b: int | None, relative: bool = True,

@@ -21,7 +21,7 @@ import torch
 from ..geometry import axis_angle_to_quat, lerp_at, quat_apply, quat_conj, quat_mul, quat_unflip, slerp_at
 from .baselines import GLOBAL_WEIGHT, hermite_batch, hermite_from_sides, natural_spline_keys, rel_log, smoothstep
 from .decoder import CorrectionDecoder, DecoderConfig, extend_basis, gap_basis
-from .layouts import Example, blocking_example, extend_example, gap_example, gap_span, to_canon
+from .layouts import Example, blocking_example, extend_example, gap_inputs, gap_span, to_canon
 from .windows import MODEL_FPS
 
 #: gaps of fewer missing frames (30 fps) get the cubic Hermite alone (measured on held-out clips of
@@ -159,10 +159,10 @@ def gap_example_at_rate(trans: np.ndarray, rot: np.ndarray, s: int, e: int, lo: 
     at, aq = frames_at(trans, rot, e + step * np.arange(na))
     wt = np.concatenate([bt, np.repeat(bt[-1:], G, 0), at])[None]  # the gap's own frames are never read
     wq = np.concatenate([bq, np.repeat(bq[-1:], G, 0), aq])[None]
-    ex = gap_example(wt, wq, nb - 1, nb + G, C, stride, relative, order)
+    x, inv, shift = gap_inputs(wt, wq, nb - 1, nb + G, C, stride, relative)
     ht, hq = hermite_at_rate(trans, rot, s, e, lo, hi, fps, order, 1.0, global_weight)
-    ct, cq = to_canon(ht, hq, ex.inv, ex.shift)
-    return Example(ex.x, ct, cq, ex.inv, ex.shift), G
+    ct, cq = to_canon(ht, hq, inv, shift)
+    return Example(x, ct, cq, inv, shift), G
 
 
 def hermite_at_rate(trans: np.ndarray, rot: np.ndarray, s: int, e: int, lo: int, hi: int, fps: float,
