@@ -20,6 +20,9 @@ FLOOR_WINDOW_S = 0.5  # a grounded character's lowest foot reaches the floor wit
 FLOOR_RAMP_S = 1.5    # the lowering fades in over this from the seam
 FLOOR_TOLERANCE = 0.02  # metres above the floor that still count as touching it
 GROUNDED_SHARE = 0.25  # the input is grounded when its lowest foot is near the floor this often
+FLOOR_LIFT_TOLERANCE = 0.05  # metres generated joints may go below the lowest joint of their context
+FLOOR_LIFT_SPREAD_S = 0.1  # a lift covers each dip this long on each side
+FLOOR_CONTEXT_S = 1.0  # seconds of known frames on each side of a gap that show its floor
 
 
 def lowest_foot(trans: np.ndarray, rot: np.ndarray) -> np.ndarray:
@@ -49,3 +52,40 @@ def floor_shift(ctx_t: np.ndarray, ctx_q: np.ndarray, new_t: np.ndarray, new_q: 
     shift = np.convolve(np.pad(shift, 2 * k, mode="edge"), ker / ker.sum(), mode="valid")
     ramp = np.arange(1, n + 1) / max(1.0, FLOOR_RAMP_S * fps)
     return shift * smoothstep(ramp)
+
+
+def lowest_joint(trans: np.ndarray, rot: np.ndarray) -> np.ndarray:
+    """Height ``(T,)`` m of the lowest SMPL body joint (0-21) of each frame of ``trans (T, 3)``,
+    ``rot (T, J, 4)``."""
+    return body_fk(rot, trans)[0][..., 2].min(-1)
+
+
+def floor_lift(ctx_t: np.ndarray, ctx_q: np.ndarray, gen_t: np.ndarray, gen_q: np.ndarray, fps: float,
+               end_key: bool = True, tolerance: float = FLOOR_LIFT_TOLERANCE) -> np.ndarray:
+    """Upward root shift ``(n,)`` m (zero or positive) that keeps generated frames ``gen_t (n, 3)``,
+    ``gen_q (n, J, 4)`` at ``fps`` from going through the floor their context ``ctx_t (c, 3)``,
+    ``ctx_q (c, J, 4)`` (a gap: the known frames on both sides; an extension: the last input frames)
+    rests on: no body joint more than ``tolerance`` below the lowest joint of the context. Zeros when the context does not rest
+    on a floor (its lowest joint is near that height in under ``GROUNDED_SHARE`` of its frames: a
+    flight). The shift covers each dip with a margin of
+    ``FLOOR_LIFT_SPREAD_S`` on each side, is smooth, and fades out within 0.1 s of the frames the
+    generated ones meet: the key before them and, when ``end_key`` (a gap), the key after them."""
+    n = len(gen_t)
+    if n == 0:
+        return np.zeros(0)
+    ctx_low = lowest_joint(ctx_t, ctx_q)
+    floor = float(ctx_low.min())
+    if np.mean(ctx_low < floor + 0.05) < GROUNDED_SHARE:
+        return np.zeros(n)
+    deficit = np.maximum(0.0, floor - tolerance - lowest_joint(gen_t, gen_q))
+    if not deficit.any():
+        return np.zeros(n)
+    w = max(1, int(round(FLOOR_LIFT_SPREAD_S * fps)))
+    pad = np.pad(deficit, w)
+    cover = np.lib.stride_tricks.sliding_window_view(pad, 2 * w + 1).max(-1)  # (n,)
+    k = max(1, w // 2)
+    ker = np.exp(-0.5 * (np.arange(-2 * k, 2 * k + 1) / k) ** 2)
+    lift = np.convolve(np.pad(cover, 2 * k, mode="edge"), ker / ker.sum(), mode="valid")
+    i = np.arange(1, n + 1, dtype=float)
+    r = max(1.0, min(0.1 * fps, (n + 1) / 4.0))
+    return lift * smoothstep(i / r) * (smoothstep((n + 1 - i) / r) if end_key else 1.0)

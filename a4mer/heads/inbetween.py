@@ -37,8 +37,8 @@ from ..geometry import quat_slerp
 from ..motion import Motion
 from . import baselines as BL
 from .prediction import (blocking_corrected, decoder_config, dense_run, extend_frames, extend_reach, fill_runs, frames_at,
-                         gap_corrected, gap_reach, missing_at_model_rate, unknown_runs)
-from .ground import floor_shift
+                         gap_corrected, gap_reach, known_context, missing_at_model_rate, unknown_runs)
+from .ground import FLOOR_CONTEXT_S, floor_lift, floor_shift
 from .windows import MODEL_FPS, mirror
 
 FORMAT = "a4mer-heads"
@@ -123,14 +123,20 @@ class LearnedHeads:
         if rot.shape[1] > 22:  # joints beyond the body (hands, face): the classical C1 curves
             out_q[:, 22:] = _beyond_body(trans, rot[:, 22:], known)
         ft, fq = self._symmetric(lambda t, q: fill_runs(self.net, self.gates, t, q, known, fps), trans, rot[:, :22])
+        reach = int(round(FLOOR_CONTEXT_S * fps))
+        for a, b in unknown_runs(known):  # gaps in dense frames stay above the floor their context rests on
+            if a > 0 and b < len(known) - 1 and dense_run(known, a - 1, b + 1):
+                lo, hi = known_context(known, a - 1, b + 1, reach)
+                ctx = np.r_[lo:a, b + 1:hi + 1]
+                ft[a:b + 1, 2] += floor_lift(trans[ctx], rot[ctx, :22], ft[a:b + 1], fq[a:b + 1], fps)
         gen = np.flatnonzero(~known)
         gen = gen[(gen > keys[0]) & (gen < keys[-1])]
         out_t[gen], out_q[gen, :22] = ft[gen], fq[gen]
         return out_t, out_q
 
     def fill_gap(self, motion: Motion, s: int, e: int) -> Motion:
-        # only the gap and the context the heads read beside it are computed (long clips stay fast)
-        m = gap_reach(decoder_config(self.net), motion.fps) + 1
+        # only the gap and the context read beside it (the heads, the floor) are computed (long clips stay fast)
+        m = max(gap_reach(decoder_config(self.net), motion.fps), int(round(FLOOR_CONTEXT_S * motion.fps))) + 1
         a, b = max(0, s - m), min(motion.num_frames, e + m + 1)
         known = np.ones(b - a, bool)
         known[s + 1 - a:e - a] = False
@@ -165,14 +171,15 @@ class LearnedHeads:
             rot_new[:, 22:] = BL.extend_damped_velocity(motion.root_translation, motion.rotations[:, 22:], n,
                                                         BL.DAMPING_FRAMES * fps / MODEL_FPS)[1]
         rot_new[:, :22] = sq
+        c = min(T, int(round(2 * fps)))
+        ctx = motion.root_translation[-c:], motion.rotations[-c:, :22]
+        st = st.copy()
         if learned:  # not floating off the floor of the last 2 s of input (the classical curve stays as it is)
-            c = min(T, int(round(2 * fps)))
-            ctx = motion.root_translation[-c:], motion.rotations[-c:, :22]
             shift = floor_shift(*ctx, st, sq, fps)
             if self.mirror_average:  # the SMPL rest offsets are not exactly left-right symmetric
                 shift = 0.5 * (shift + floor_shift(*mirror(*ctx), *mirror(st, sq), fps))
-            st = st.copy()
             st[:, 2] += shift
+        st[:, 2] += floor_lift(*ctx, st, sq, fps, end_key=False)  # nor sinking through it
         return motion.with_(root_translation=np.concatenate([motion.root_translation, st]),
                             rotations=np.concatenate([motion.rotations, rot_new]))
 

@@ -60,6 +60,7 @@ class ClipQuality:
         self.deviation = float(max(dq.max(initial=0.0), np.abs(result.root_translation[idx]
                                                                - original.root_translation[idx]).max(initial=0.0)))
         self.ground = foot_heights(self.pos[idx] if len(idx) else self.pos)[1]
+        self.lowest_kept = float(self.pos[idx, :, 2].min()) if len(idx) else None
         runs = [self.pos[a:b] for a, b in _runs(kept)]
         segs = [x for x in runs if len(x) > 3]  # contiguous kept parts, scored separately
         step = _frame_step_mm(runs)
@@ -77,7 +78,9 @@ class ClipQuality:
         reported in mm (``key_distance_mm``) next to the clip's typical per-frame motion
         (``context_frame_step_mm``: within the kept runs, or the whole result when only keys were kept).
         Returns a JSON-serialisable dict: foot skate (cm/s), jerk (m/s^3), contact changes, key
-        distances, ``kept_frames_exact`` (every frame not generated equals the input up to 1e-12: the
+        distances, how far (cm) the span's lowest joint goes below the lowest joint of the kept frames
+        (``below_kept_floor_cm``, 0 when it does not; the heads allow ``FLOOR_LIFT_TOLERANCE`` where
+        the context rests on a floor), ``kept_frames_exact`` (every frame not generated equals the input up to 1e-12: the
         Motion re-normalises quaternions; the CLI's npz output copies the file's rows bit for bit), and
         the same numbers over the kept context."""
         pos, first, last = self.pos, int(first), int(last)
@@ -103,6 +106,8 @@ class ClipQuality:
             "contact_changes": changes,
             "contact_changes_per_s": changes / max(seconds, 1e-9),
             "key_distance_mm": key_dist,
+            "below_kept_floor_cm": (None if self.lowest_kept is None else
+                                    max(0.0, (self.lowest_kept - float(pos[first:last + 1, :, 2].min())) * 100.0)),
             "context_frame_step_mm": self.context["context_frame_step_mm"],
             "warnings": list(warnings),
         }

@@ -1,5 +1,6 @@
 """a4mer.heads.ground: an extension is lowered where it floats off the input's floor, never below it,
-only after the ramp, and a short flight keeps its height."""
+only after the ramp, and a short flight keeps its height; generated frames that sink through the
+floor their context rests on are lifted back to it."""
 import numpy as np
 
 from a4mer.geometry import axis_angle_to_quat
@@ -34,3 +35,42 @@ def test_floating_is_lowered_after_the_ramp_and_never_below_the_floor():
     ft, fq = _standing(60)
     ft[:, 2] += np.linspace(0, 1.5, 60)
     assert np.all(ground.floor_shift(ft, fq, nt, nq, fps) == 0)
+
+
+def test_sinking_frames_are_lifted_to_the_floor_smoothly_and_keys_stay():
+    fps = 30.0
+    ct, cq = _standing(60)
+    floor = ground.lowest_joint(ct, cq).min()
+    gt, gq = _standing(61)
+    gt[:, 2] -= 0.3 * np.sin(np.linspace(0, np.pi, 63)[1:-1])  # sinks 30 cm through the floor and back
+    tol = ground.FLOOR_LIFT_TOLERANCE
+    lift = ground.floor_lift(ct, cq, gt, gq, fps)
+    low = ground.lowest_joint(gt + np.c_[np.zeros((61, 2)), lift], gq)
+    assert low.min() >= floor - tol - 2e-3
+    assert np.all(lift >= 0) and lift.max() > 0.2
+    assert lift[0] < 0.01 and lift[-1] < 0.01  # meets the keys
+    assert np.abs(np.diff(lift, 2)).max() < 0.01  # smooth (no step at the dip's edges)
+    # an extension keeps its lift to the end; a dip within the tolerance is left alone
+    ext = ground.floor_lift(ct, cq, gt[:40], gq[:40], fps, end_key=False)
+    assert ext[-1] > 0.2
+    shallow = gt.copy()
+    shallow[:, 2] = 0.93 - 0.5 * tol
+    assert np.all(ground.floor_lift(ct, cq, shallow, gq, fps) == 0)
+    # a context that never rests on a floor (a long flight) sets no floor
+    ft, fq = _standing(60)
+    ft[:, 2] += np.linspace(0, 1.5, 60)
+    assert np.all(ground.floor_lift(ft, fq, gt, gq, fps) == 0)
+
+
+def test_sidecar_reports_how_far_a_span_goes_below_the_kept_floor():
+    from a4mer.heads.quality import ClipQuality
+    from a4mer.motion import Motion
+    t, q = _standing(90)
+    original = Motion(30.0, t, q)
+    sunk = t.copy()
+    sunk[40:50, 2] -= 0.12
+    report = ClipQuality(original, original.with_(root_translation=sunk), range(30, 60)).span(
+        30, 59, task="inbetween", method="m", keys=(29, 60))
+    assert abs(report["below_kept_floor_cm"] - 12.0) < 1e-6
+    assert ClipQuality(original, original, range(30, 60)).span(30, 59, task="inbetween", method="m")[
+        "below_kept_floor_cm"] == 0.0
