@@ -37,7 +37,7 @@ from ..geometry import quat_slerp
 from ..motion import Motion
 from . import baselines as BL
 from .prediction import (blocking_corrected, decoder_config, dense_run, extend_frames, extend_reach, fill_runs, frames_at,
-                         gap_corrected, gap_reach, known_context, missing_at_model_rate, unknown_runs)
+                         gap_corrected, gap_reach, missing_at_model_rate, unknown_runs)
 from .ground import FLOOR_CONTEXT_S, floor_lift, floor_shift
 from .windows import MODEL_FPS, mirror
 
@@ -124,10 +124,10 @@ class LearnedHeads:
             out_q[:, 22:] = _beyond_body(trans, rot[:, 22:], known)
         ft, fq = self._symmetric(lambda t, q: fill_runs(self.net, self.gates, t, q, known, fps), trans, rot[:, :22])
         reach = int(round(FLOOR_CONTEXT_S * fps))
-        for a, b in unknown_runs(known):  # gaps in dense frames stay above the floor their context rests on
-            if a > 0 and b < len(known) - 1 and dense_run(known, a - 1, b + 1):
-                lo, hi = known_context(known, a - 1, b + 1, reach)
-                ctx = np.r_[lo:a, b + 1:hi + 1]
+        for a, b in unknown_runs(known):  # above the floor the known frames within 1 s rest on
+            if a > 0 and b < len(known) - 1:
+                lo = max(0, a - reach)
+                ctx = lo + np.flatnonzero(known[lo:b + reach + 1])
                 ft[a:b + 1, 2] += floor_lift(trans[ctx], rot[ctx, :22], ft[a:b + 1], fq[a:b + 1], fps)
         gen = np.flatnonzero(~known)
         gen = gen[(gen > keys[0]) & (gen < keys[-1])]

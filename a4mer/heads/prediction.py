@@ -127,18 +127,6 @@ def dense_run(known: np.ndarray, s: int, e: int) -> bool:
     return bool((s == 0 or known[s - 1]) and (e == T - 1 or known[e + 1]))
 
 
-def known_context(known: np.ndarray, s: int, e: int, reach: int) -> tuple[int, int]:
-    """``(lo, hi)``: the first and last frame of the known frames of ``known (T,)`` that run on
-    contiguously from key ``s`` backwards and from key ``e`` forwards, at most ``reach`` frames beyond
-    each key (the context of the gap between them)."""
-    lo, hi, T = s, e, len(known)
-    while lo > 0 and known[lo - 1] and s - lo < reach:
-        lo -= 1
-    while hi < T - 1 and known[hi + 1] and hi - e < reach:
-        hi += 1
-    return lo, hi
-
-
 def missing_at_model_rate(s: int, e: int, fps: float) -> int:
     """Frames strictly between keys ``s < e`` of a clip at ``fps``, counted at 30 fps (rounded)."""
     return max(0, int(round((e - s) * MODEL_FPS / fps)) - 1)
@@ -268,7 +256,13 @@ def fill_runs(net: CorrectionDecoder | None, gates: dict, trans: np.ndarray, rot
             continue
         s, e = a - 1, b + 1
         if dense_run(known, s, e):
-            lo, hi = known_context(known, s, e, reach)
+            # context: the contiguous known frames on each side (at most what the gap example reads)
+            lo = s
+            while lo > 0 and known[lo - 1] and s - lo < reach:
+                lo -= 1
+            hi = e
+            while hi < T - 1 and known[hi + 1] and hi - e < reach:
+                hi += 1
             missing = missing_at_model_rate(s, e, fps)
             order = gap_velocity_order(cfg, missing, fps)
             use = gap_corrected(net, gates, missing, fps)

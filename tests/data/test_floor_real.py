@@ -102,3 +102,33 @@ def test_extensions_do_not_sink_through_the_floor(data_root, monkeypatch):
     assert pen_before.max() > 0.15 and (pen_before > ground.FLOOR_LIFT_TOLERANCE + 0.01).sum() >= 5, pen_before
     assert pen.max() <= ground.FLOOR_LIFT_TOLERANCE + 0.005, pen.max()
     assert err <= 1.02 * err_before, (err, err_before)
+
+
+def test_blocking_does_not_sink_through_the_floor(data_root, monkeypatch):
+    """Keys every 30 frames (1 s) of every other HDM05 clip: each span stays above the floor the keys
+    within 1 s of it rest on."""
+    heads = IB.default_heads()
+    clips = [load_motion(data_root / "hdm05" / r["file"], fps=30.0) for r in _rows(data_root)[::2]]
+
+    def run():
+        pen, err = [], []
+        for m in clips:
+            keys = np.arange(0, m.num_frames, 30)
+            if len(keys) < 3:
+                continue
+            out = heads.inbetween_keys(m, keys)
+            np.testing.assert_array_equal(out.rotations[keys], m.rotations[keys])
+            pos = body_fk(out.rotations, out.root_translation)[0]
+            true = body_fk(m.rotations, m.root_translation)[0]
+            for s, e in zip(keys, keys[1:]):
+                pen.append(_below_floor(pos[keys[(keys >= s - 30) & (keys <= e + 30)]], pos[s + 1:e]))
+                err.append(np.linalg.norm(pos[s + 1:e] - true[s + 1:e], axis=-1).mean())
+        return np.array(pen), np.mean(err)
+
+    pen, err = run()
+    monkeypatch.setattr(IB, "floor_lift", _off)
+    pen_before, err_before = run()
+    assert len(pen) >= 100
+    assert pen_before.max() > 0.1, pen_before.max()
+    assert pen.max() <= ground.FLOOR_LIFT_TOLERANCE + 0.005, pen.max()
+    assert err <= 1.02 * err_before, (err, err_before)
