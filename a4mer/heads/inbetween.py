@@ -39,7 +39,7 @@ from ..motion import Motion
 from . import baselines as BL
 from .prediction import (blocking_corrected, decoder_config, dense_run, extend_frames, extend_reach, fill_runs, frames_at,
                          gap_corrected, gap_reach, missing_at_model_rate, unknown_runs)
-from .ground import FLOOR_CONTEXT_S, floor_lift, floor_shift
+from .ground import FLOOR_CONTEXT_S, floor_lift, floor_shift, joint_heights
 from .windows import MODEL_FPS, mirror
 
 FORMAT = "a4mer-heads"
@@ -124,12 +124,14 @@ class LearnedHeads:
         if rot.shape[1] > 22:  # joints beyond the body (hands, face): the classical C1 curves
             out_q[:, 22:] = _beyond_body(trans, rot[:, 22:], known)
         ft, fq = self._symmetric(lambda t, q: fill_runs(self.net, self.gates, t, q, known, fps), trans, rot[:, :22])
+        # above the floor the known frames within 1 s rest on
         reach = int(round(FLOOR_CONTEXT_S * fps))
-        for a, b in unknown_runs(known):  # above the floor the known frames within 1 s rest on
+        heights = joint_heights(ft, fq)  # known frames as given, generated ones as generated
+        for a, b in unknown_runs(known):
             if a > 0 and b < len(known) - 1:
                 lo = max(0, a - reach)
                 ctx = lo + np.flatnonzero(known[lo:b + reach + 1])
-                ft[a:b + 1, 2] += floor_lift(trans[ctx], rot[ctx, :22], ft[a:b + 1], fq[a:b + 1], fps)
+                ft[a:b + 1, 2] += floor_lift(heights[ctx], heights[a:b + 1], fps)
         gen = np.flatnonzero(~known)
         gen = gen[(gen > keys[0]) & (gen < keys[-1])]
         out_t[gen], out_q[gen, :22] = ft[gen], fq[gen]
@@ -180,7 +182,7 @@ class LearnedHeads:
             if self.mirror_average:  # the SMPL rest offsets are not exactly left-right symmetric
                 shift = 0.5 * (shift + floor_shift(*mirror(*ctx), *mirror(st, sq), fps))
             st[:, 2] += shift
-        st[:, 2] += floor_lift(*ctx, st, sq, fps, end_key=False)  # nor sinking through it
+        st[:, 2] += floor_lift(joint_heights(*ctx), joint_heights(st, sq), fps, end_key=False)  # nor sinking through it
         return motion.with_(root_translation=np.concatenate([motion.root_translation, st]),
                             rotations=np.concatenate([motion.rotations, rot_new]))
 

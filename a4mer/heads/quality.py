@@ -79,8 +79,8 @@ class ClipQuality:
         (``context_frame_step_mm``: within the kept runs, or the whole result when only keys were kept).
         Returns a JSON-serialisable dict: foot skate (cm/s), jerk (m/s^3), contact changes, key
         distances, how far (cm) the span's lowest joint goes below the lowest joint of the kept frames
-        (``below_kept_floor_cm``, 0 when it does not; the heads allow ``FLOOR_LIFT_TOLERANCE`` where
-        the context rests on a floor), ``kept_frames_exact`` (every frame not generated equals the input up to 1e-12: the
+        (``below_kept_floor_cm``, 0 when it does not; the heads lift a body that sinks deeper than
+        ``ground.FLOOR_LIFT_TOLERANCE``, but a single limb can still reach through), ``kept_frames_exact`` (every frame not generated equals the input up to 1e-12: the
         Motion re-normalises quaternions; the CLI's npz output copies the file's rows bit for bit), and
         the same numbers over the kept context."""
         pos, first, last = self.pos, int(first), int(last)

@@ -23,15 +23,17 @@ def _rows(data_root):
 
 
 def _below_floor(ctx_pos, gen_pos) -> float:
-    """How far (m) the lowest joint of ``gen_pos (n, 22, 3)`` goes below the lowest joint of
-    ``ctx_pos (c, 22, 3)`` when the context rests on a floor (its rule in ``ground.floor_lift``), else 0."""
+    """How far (m) the body of ``gen_pos (n, 22, 3)`` sinks below the lowest joint of ``ctx_pos
+    (c, 22, 3)`` when the context rests on a floor (``ground.floor_lift``'s rules), else 0: the depth
+    of the second-deepest body part (one part alone through the floor is that limb's pose)."""
     low = ctx_pos[..., 2].min(-1)
     grounded = np.mean(low < low.min() + 0.05) >= ground.GROUNDED_SHARE
-    return float(low.min() - gen_pos[..., 2].min()) if grounded else 0.0
+    depths = sorted(low.min() - gen_pos[:, list(part), 2].min() for part in ground.BODY_PARTS)
+    return float(depths[-2]) if grounded else 0.0
 
 
-def _off(ct, cq, gt, gq, fps, end_key=True):
-    return np.zeros(len(gt))
+def _off(ctx_h, gen_h, fps, end_key=True):
+    return np.zeros(len(gen_h))
 
 
 def _windows(data_root, longest=60, context=15):
@@ -129,6 +131,6 @@ def test_blocking_does_not_sink_through_the_floor(data_root, monkeypatch):
     monkeypatch.setattr(IB, "floor_lift", _off)
     pen_before, err_before = run()
     assert len(pen) >= 100
-    assert pen_before.max() > 0.1, pen_before.max()
+    assert pen_before.max() > 0.07, pen_before.max()
     assert pen.max() <= ground.FLOOR_LIFT_TOLERANCE + 0.005, pen.max()
     assert err <= 1.02 * err_before, (err, err_before)

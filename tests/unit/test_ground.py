@@ -40,26 +40,30 @@ def test_floating_is_lowered_after_the_ramp_and_never_below_the_floor():
 def test_sinking_frames_are_lifted_to_the_floor_smoothly_and_keys_stay():
     fps = 30.0
     ct, cq = _standing(60)
-    floor = ground.lowest_joint(ct, cq).min()
+    ctx = ground.joint_heights(ct, cq)
+    floor = ctx.min()
     gt, gq = _standing(61)
     gt[:, 2] -= 0.3 * np.sin(np.linspace(0, np.pi, 63)[1:-1])  # sinks 30 cm through the floor and back
+    gen = ground.joint_heights(gt, gq)
     tol = ground.FLOOR_LIFT_TOLERANCE
-    lift = ground.floor_lift(ct, cq, gt, gq, fps)
-    low = ground.lowest_joint(gt + np.c_[np.zeros((61, 2)), lift], gq)
-    assert low.min() >= floor - tol - 2e-3
+    lift = ground.floor_lift(ctx, gen, fps)
+    assert (gen + lift[:, None]).min() >= floor - tol - 2e-3
     assert np.all(lift >= 0) and lift.max() > 0.2
     assert lift[0] < 0.01 and lift[-1] < 0.01  # meets the keys
     assert np.abs(np.diff(lift, 2)).max() < 0.01  # smooth (no step at the dip's edges)
     # an extension keeps its lift to the end; a dip within the tolerance is left alone
-    ext = ground.floor_lift(ct, cq, gt[:40], gq[:40], fps, end_key=False)
-    assert ext[-1] > 0.2
-    shallow = gt.copy()
-    shallow[:, 2] = 0.93 - 0.5 * tol
-    assert np.all(ground.floor_lift(ct, cq, shallow, gq, fps) == 0)
+    assert ground.floor_lift(ctx, gen[:40], fps, end_key=False)[-1] > 0.2
+    assert np.all(ground.floor_lift(ctx, ground.joint_heights(gt * 0 + [0, 0, 0.93 - 0.5 * tol], gq), fps) == 0)
+    # one body part alone through the floor (a kick's foot) is that limb's pose: the body stays
+    kick = np.repeat(ctx[:1], 61, 0)
+    kick[20:40, list(ground.BODY_PARTS[1])] -= 0.3
+    assert np.all(ground.floor_lift(ctx, kick, fps) == 0)
+    kick[25:35, list(ground.BODY_PARTS[0])] -= 0.3  # both legs: the body sank
+    assert ground.floor_lift(ctx, kick, fps).max() > 0.2
     # a context that never rests on a floor (a long flight) sets no floor
     ft, fq = _standing(60)
     ft[:, 2] += np.linspace(0, 1.5, 60)
-    assert np.all(ground.floor_lift(ft, fq, gt, gq, fps) == 0)
+    assert np.all(ground.floor_lift(ground.joint_heights(ft, fq), gen, fps) == 0)
 
 
 def test_sidecar_reports_how_far_a_span_goes_below_the_kept_floor():
