@@ -179,7 +179,8 @@ def span_reports(report: dict[str, Any] | None, first: int, spans: Sequence[tupl
 
 
 def quality_line(q: dict[str, Any] | None) -> str:
-    """One line for a panel: foot skate and jerk of the span next to the context's, worst key distance."""
+    """One line for a panel: foot skate and jerk of the span next to the context's, worst key distance,
+    and how far the span goes below the kept frames' lowest joint when that is over 2 cm."""
     if not q:
         return "no quality report"
 
@@ -192,4 +193,7 @@ def quality_line(q: dict[str, Any] | None) -> str:
              f"jerk {num('jerk_m_s3', '.0f')} (ctx {num('context_jerk_m_s3', '.0f')})"]
     if keys:
         parts.append(f"key step {max(keys):.0f} mm (ctx {num('context_frame_step_mm', '.0f')})")
+    below = q.get("below_kept_floor_cm")
+    if isinstance(below, (int, float)) and below > 2.0:
+        parts.append(f"{below:.0f} cm below the floor")
     return ", ".join(parts)

@@ -110,4 +110,6 @@ def test_quality_line():
          "key_distance_mm": {"1": 3.0, "9": 41.2}, "context_frame_step_mm": 30.0}
     line = quality_line(q)
     assert "skate 1.2 cm/s (ctx 0.5)" in line and "jerk 12 (ctx -)" in line and "key step 41 mm (ctx 30)" in line
+    assert "floor" not in line and "floor" not in quality_line({**q, "below_kept_floor_cm": 1.5})
+    assert quality_line({**q, "below_kept_floor_cm": 7.4}).endswith(", 7 cm below the floor")
     assert quality_line(None) == "no quality report"
