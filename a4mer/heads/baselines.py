@@ -56,6 +56,17 @@ def rel_log(q_ref: np.ndarray, q: np.ndarray) -> np.ndarray:
     return quat_to_axis_angle(quat_mul(quat_conj(q_ref), q))
 
 
+def nearest_rotvec(r: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """Rotation vectors ``(..., 3)`` of the same rotations as ``r``, each the one of ``r`` and
+    ``r - 2 pi r/|r|`` (the same rotation the other way round) that is closer to ``ref (..., 3)``.
+    Near half a turn the principal rotation vector flips to the opposite side: a curve through
+    vectors on both sides turns by a full turn in between (a spin of about 2 pi per frame)."""
+    theta = np.linalg.norm(r, axis=-1, keepdims=True)
+    alt = r - 2.0 * np.pi * r / np.maximum(theta, 1e-12)
+    closer = np.linalg.norm(alt - ref, axis=-1, keepdims=True) < np.linalg.norm(r - ref, axis=-1, keepdims=True)
+    return np.where(closer & (theta > 1e-9), alt, r)
+
+
 def rel_exp(q_ref: np.ndarray, r: np.ndarray) -> np.ndarray:
     """``q_ref * exp(r)``: rotations ``(..., 4)`` from rotation vectors ``r (..., 3)`` at ``q_ref``."""
     return quat_mul(np.broadcast_to(q_ref, r.shape[:-1] + (4,)), axis_angle_to_quat(r))
@@ -180,6 +191,8 @@ def _rotation_hermite(bq: np.ndarray, aq: np.ndarray, n: int, order: int, step: 
     i = bq.shape[1] - 1
     q0 = bq[:, i]
     rb, ra = rel_log(q0[:, None], bq), rel_log(q0[:, None], aq)  # (B, nb / na, J, 3), rb zero at key s
+    for k in range(1, ra.shape[1]):  # the samples after key e on key e's side of half a turn
+        ra[:, k] = nearest_rotvec(ra[:, k], ra[:, k - 1])
     w0, w1 = key_velocity(rb, i, -1, order, 1) / step, key_velocity(ra, 0, 1, order, 1) / step
     rr = _segment(rb[:, i], ra[:, 0], w0, w1, n)  # (n-1, B, J, 3)
     return rel_exp(q0[:, None], np.moveaxis(rr, 0, 1))
@@ -267,7 +280,7 @@ def catmull_rom_keys(trans: np.ndarray, rot: np.ndarray, keys: np.ndarray, metho
             tr = _segment(trans[s], trans[e], m0, m1, n)
             r_e = rel_log(rot[s], rot[e])
             w0 = (r_e - rel_log(rot[s], rot[a])) / (e - a) if a is not None else r_e / n
-            w1 = (rel_log(rot[s], rot[b])) / (b - s) if b is not None else r_e / n
+            w1 = nearest_rotvec(rel_log(rot[s], rot[b]), r_e) / (b - s) if b is not None else r_e / n
             q = rel_exp(rot[s], _segment(np.zeros_like(r_e), r_e, w0, w1, n))
         out_t[s + 1:e], out_q[s + 1:e] = tr, q
     return out_t, out_q

@@ -10,9 +10,8 @@ Catmull-Rom through the keys, what Blender's auto handles give, and between keys
 the natural cubic spline through the keys, uncorrected, ``prediction.close_keys``), the MLPs read the
 context sampled at 30 fps (the model rate) and their smooth correction is evaluated at the clip's
 frames. Extension runs on a 30 fps grid anchored at the last input frame and is mapped back to the
-caller's frames by the natural cubic spline through its samples. Generated frames are lifted where
-they would sink through the floor the known frames within 1 s rest on (``ground.floor_lift``). Every
-frame that is not generated is copied unchanged from the input. Body joints 0-21 are generated; other joints (hands, face) get
+caller's frames by the natural cubic spline through its samples. Every frame that is not generated
+is copied unchanged from the input. Body joints 0-21 are generated; other joints (hands, face) get
 the cubic Hermite in a gap, Catmull-Rom between sparse keys, and coast to a stop when extending. Where the
 learned correction is used, each answer is the average of the clip's and its mirror image's
 (mirrored back): the MLPs were trained on mirrored copies too, and averaging both predictions
@@ -39,7 +38,7 @@ from ..motion import Motion
 from . import baselines as BL
 from .prediction import (blocking_corrected, decoder_config, dense_run, extend_frames, extend_reach, fill_runs, frames_at,
                          gap_corrected, gap_reach, missing_at_model_rate, unknown_runs)
-from .ground import FLOOR_CONTEXT_S, floor_lift, floor_shift, joint_heights
+from .ground import floor_shift
 from .windows import MODEL_FPS, mirror
 
 FORMAT = "a4mer-heads"
@@ -124,22 +123,14 @@ class LearnedHeads:
         if rot.shape[1] > 22:  # joints beyond the body (hands, face): the classical C1 curves
             out_q[:, 22:] = _beyond_body(trans, rot[:, 22:], known)
         ft, fq = self._symmetric(lambda t, q: fill_runs(self.net, self.gates, t, q, known, fps), trans, rot[:, :22])
-        # above the floor the known frames within 1 s rest on
-        reach = int(round(FLOOR_CONTEXT_S * fps))
-        heights = joint_heights(ft, fq)  # known frames as given, generated ones as generated
-        for a, b in unknown_runs(known):
-            if a > 0 and b < len(known) - 1:
-                lo = max(0, a - reach)
-                ctx = lo + np.flatnonzero(known[lo:b + reach + 1])
-                ft[a:b + 1, 2] += floor_lift(heights[ctx], heights[a:b + 1], fps)
         gen = np.flatnonzero(~known)
         gen = gen[(gen > keys[0]) & (gen < keys[-1])]
         out_t[gen], out_q[gen, :22] = ft[gen], fq[gen]
         return out_t, out_q
 
     def fill_gap(self, motion: Motion, s: int, e: int) -> Motion:
-        # only the gap and the context read beside it (the heads, the floor) are computed (long clips stay fast)
-        m = max(gap_reach(decoder_config(self.net), motion.fps), int(round(FLOOR_CONTEXT_S * motion.fps))) + 1
+        # only the gap and the context the heads read beside it are computed (long clips stay fast)
+        m = gap_reach(decoder_config(self.net), motion.fps) + 1
         a, b = max(0, s - m), min(motion.num_frames, e + m + 1)
         known = np.ones(b - a, bool)
         known[s + 1 - a:e - a] = False
@@ -174,15 +165,14 @@ class LearnedHeads:
             rot_new[:, 22:] = BL.extend_damped_velocity(motion.root_translation, motion.rotations[:, 22:], n,
                                                         BL.DAMPING_FRAMES * fps / MODEL_FPS)[1]
         rot_new[:, :22] = sq
-        c = min(T, int(round(2 * fps)))
-        ctx = motion.root_translation[-c:], motion.rotations[-c:, :22]
-        st = st.copy()
         if learned:  # not floating off the floor of the last 2 s of input (the classical curve stays as it is)
+            c = min(T, int(round(2 * fps)))
+            ctx = motion.root_translation[-c:], motion.rotations[-c:, :22]
             shift = floor_shift(*ctx, st, sq, fps)
             if self.mirror_average:  # the SMPL rest offsets are not exactly left-right symmetric
                 shift = 0.5 * (shift + floor_shift(*mirror(*ctx), *mirror(st, sq), fps))
+            st = st.copy()
             st[:, 2] += shift
-        st[:, 2] += floor_lift(joint_heights(*ctx), joint_heights(st, sq), fps, end_key=False)  # nor sinking through it
         return motion.with_(root_translation=np.concatenate([motion.root_translation, st]),
                             rotations=np.concatenate([motion.rotations, rot_new]))
 

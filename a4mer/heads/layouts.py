@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..geometry import axis_quat, quat_apply, quat_mul
-from .baselines import DAMPING_FRAMES, _segment, hermite_batch, rel_exp, rel_log
+from .baselines import DAMPING_FRAMES, _segment, hermite_batch, nearest_rotvec, rel_exp, rel_log
 from .windows import features
 
 
@@ -72,7 +72,7 @@ def catmull_batch(trans, rot, a: int | None, s: int, e: int, b: int | None) -> t
     q0 = rot[:, s]
     r_e = rel_log(q0, rot[:, e])
     w0 = (r_e - rel_log(q0, rot[:, a])) / (e - a) if a is not None else r_e / n
-    w1 = rel_log(q0, rot[:, b]) / (b - s) if b is not None else r_e / n
+    w1 = nearest_rotvec(rel_log(q0, rot[:, b]), r_e) / (b - s) if b is not None else r_e / n
     r = _segment(np.zeros_like(r_e), r_e, w0, w1, n)
     return np.moveaxis(tr, 0, 1), rel_exp(q0[:, None], np.moveaxis(r, 0, 1))
 

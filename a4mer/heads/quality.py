@@ -60,7 +60,8 @@ class ClipQuality:
         self.deviation = float(max(dq.max(initial=0.0), np.abs(result.root_translation[idx]
                                                                - original.root_translation[idx]).max(initial=0.0)))
         self.ground = foot_heights(self.pos[idx] if len(idx) else self.pos)[1]
-        self.lowest_kept = float(self.pos[idx, :, 2].min()) if len(idx) else None
+        self.kept = idx
+        self.lowest = self.pos[..., 2].min(-1)  # (T,) height of each frame's lowest joint
         runs = [self.pos[a:b] for a, b in _runs(kept)]
         segs = [x for x in runs if len(x) > 3]  # contiguous kept parts, scored separately
         step = _frame_step_mm(runs)
@@ -69,6 +70,16 @@ class ClipQuality:
             "context_jerk_m_s3": _weighted(segs, lambda x: jerk(x, self.fps)),
             "context_frame_step_mm": step if step is not None else _frame_step_mm([self.pos]),
         }
+
+    def _below_floor_cm(self, first: int, last: int) -> float | None:
+        """How far (cm) the lowest joint of frames ``first..last`` goes below the lowest joint of the
+        kept frames within 1 s of them (all kept frames when none is that close; None without any)."""
+        if not len(self.kept):
+            return None
+        reach = int(round(self.fps))
+        near = self.kept[(self.kept >= first - reach) & (self.kept <= last + reach)]
+        floor = self.lowest[near if len(near) else self.kept].min()
+        return max(0.0, float(floor - self.lowest[first:last + 1].min()) * 100.0)
 
     def span(self, first: int, last: int, *, task: str, method: str, keys: Sequence[int] = (),
              warnings: Sequence[str] = (), extra: dict | None = None) -> dict[str, Any]:
@@ -79,8 +90,9 @@ class ClipQuality:
         (``context_frame_step_mm``: within the kept runs, or the whole result when only keys were kept).
         Returns a JSON-serialisable dict: foot skate (cm/s), jerk (m/s^3), contact changes, key
         distances, how far (cm) the span's lowest joint goes below the lowest joint of the kept frames
-        (``below_kept_floor_cm``, 0 when it does not; the heads lift a body that sinks deeper than
-        ``ground.FLOOR_LIFT_TOLERANCE``, but a single limb can still reach through), ``kept_frames_exact`` (every frame not generated equals the input up to 1e-12: the
+        within 1 s of it (``below_kept_floor_cm``; 0 when it does not, None without kept frames: nothing
+        keeps a generated body above the floor, so this is where to look for a body or a limb
+        through it), ``kept_frames_exact`` (every frame not generated equals the input up to 1e-12: the
         Motion re-normalises quaternions; the CLI's npz output copies the file's rows bit for bit), and
         the same numbers over the kept context."""
         pos, first, last = self.pos, int(first), int(last)
@@ -106,8 +118,7 @@ class ClipQuality:
             "contact_changes": changes,
             "contact_changes_per_s": changes / max(seconds, 1e-9),
             "key_distance_mm": key_dist,
-            "below_kept_floor_cm": (None if self.lowest_kept is None else
-                                    max(0.0, (self.lowest_kept - float(pos[first:last + 1, :, 2].min())) * 100.0)),
+            "below_kept_floor_cm": self._below_floor_cm(first, last),
             "context_frame_step_mm": self.context["context_frame_step_mm"],
             "warnings": list(warnings),
         }

@@ -29,6 +29,25 @@ def test_uniform_motion_is_reproduced_exactly(method):
     assert quat_angle(q, rot).max() < 1e-7
 
 
+@pytest.mark.parametrize("method", ["hermite", "hermite2", "hermite2_global"])
+def test_keys_about_half_a_turn_apart_do_not_spin(method):
+    """A joint turning steadily whose gap keys are 3.12 rad apart: the frames after the end key are
+    past half a turn, where the principal rotation vector flips side. The curve must keep turning the
+    same way (it span by a full turn per frame before: a CMU salsa pelvis, 3.12 rad per frame)."""
+    trans, rot = _uniform(T=120)
+    t = np.arange(120, dtype=float)
+    rot[:, 0] = axis_angle_to_quat(t[:, None] * np.array([0.0, 0.0, 0.04]))  # the root turns 0.04 rad per frame
+    s, e = 10, 88  # 78 frames apart: 3.12 rad
+    tr, q = B.fill_gap(trans, rot, s, e, method)
+    steps = quat_angle(q[s + 1:e + 1, 0], q[s:e, 0])
+    assert steps.max() < 0.05, steps.max()
+    assert quat_angle(q[:, 0], rot[:, 0]).max() < 1e-6
+    # blocking through keys whose neighbours are past half a turn from the span's first key
+    keys = np.arange(0, 120, 40)  # 1.6 rad apart
+    _, q = B.catmull_rom_keys(trans, rot, keys)
+    assert quat_angle(q[:keys[-1] + 1, 0], rot[:keys[-1] + 1, 0]).max() < 1e-6
+
+
 def test_fill_gap_keeps_keys_and_outside_and_inputs():
     trans, rot = _uniform()
     trans2 = trans.copy()
