@@ -100,14 +100,18 @@ def motif_conditioner(heads, motif: int, args: argparse.Namespace):
     return mc
 
 
-def span_method(heads, motion, known: np.ndarray, s: int, e: int, motif: int | None = None) -> str:
+def span_method(heads, motion, known: np.ndarray, s: int, e: int, motif: int | None = None,
+                sank: bool = False) -> str:
     """What filled the span between keys ``s`` and ``e`` (``known (T,)``: the kept frames), by the rules
     :func:`~a4mer.heads.prediction.fill_runs` applies: a gap in dense frames gets the gap heads, close
     sparse keys the natural cubic spline, other sparse keys the blocking heads; each either with the
-    learned correction or as the classical curve alone."""
+    learned correction or as the classical curve alone. ``sank``: the span took the classical answer
+    because the learned one sank through the floor (the result's ``meta['classical_spans']``)."""
     from ..heads.prediction import close_keys, dense_run
     dense = dense_run(known, s, e)
-    if heads.gap_learned(motion, s, e) if dense else heads.keys_learned(motion, [s, e]):
+    if sank:
+        method = "classical curve (the learned answer sank through the floor)"
+    elif heads.gap_learned(motion, s, e) if dense else heads.keys_learned(motion, [s, e]):
         method = heads.name
     elif not dense and close_keys(s, e, motion.fps):
         method = "natural cubic spline through the keys (keys under 0.23 s apart)"
@@ -180,9 +184,11 @@ def run(args: argparse.Namespace) -> int:
     out = write_result(args.input, motion, result, gen, args.output)
     quality = ClipQuality(motion, result, gen)
     spans = []
+    sank = {tuple(x) for x in result.meta.get("classical_spans", [])}
     for a, b in unknown_runs(known):
         if a > min(kk) and b < max(kk):
-            spans.append(quality.span(a, b, task=task, method=span_method(heads, motion, known, a - 1, b + 1, motif),
+            method = span_method(heads, motion, known, a - 1, b + 1, motif, (a, b) in sank)
+            spans.append(quality.span(a, b, task=task, method=method,
                                       keys=[a - 1, b + 1], warnings=result.meta.get("warnings", []),
                                       extra={"motif": result.meta["motif"]} if mc is not None else None))
     methods = list(dict.fromkeys(sp["method"] for sp in spans))

@@ -8,6 +8,13 @@ shorter than that window keeps its flight), never below it; the shift is smoothe
 over ``FLOOR_RAMP_S`` from the last input frame (before that the continuation is left as it is:
 over the first second the lowering cost accuracy on HDM05). A continuation that sinks is left
 alone: lifting the whole body also lifted motions that go down to the floor (a lie-down).
+
+Sinking learned answers: where a gap's or blocking span's learned answer sinks the body through the
+floor its context rests on (:func:`body_sink` over ``SINK_LIMIT``) and the classical answer does
+not (by ``SINK_MARGIN``), the heads take the classical answer for that span: the learned correction
+was wrong there (at the bottom of an HDM05 squat it straightened the knees and put the feet 20 cm
+under the floor). Lifting the root instead was tried and dropped: a leg's pose is not fixed by
+moving the body (squat bottoms were lifted above both keys, lying bodies off the floor).
 """
 from __future__ import annotations
 
@@ -20,6 +27,10 @@ FLOOR_WINDOW_S = 0.5  # a grounded character's lowest foot reaches the floor wit
 FLOOR_RAMP_S = 1.5    # the lowering fades in over this from the seam
 FLOOR_TOLERANCE = 0.02  # metres above the floor that still count as touching it
 GROUNDED_SHARE = 0.25  # the input is grounded when its lowest foot is near the floor this often
+SINK_LIMIT = 0.08  # metres a learned answer's body may sink below its context's floor
+SINK_MARGIN = 0.05  # metres less the classical answer must sink to be taken instead
+#: SMPL body joints (0-21) by body part: left leg, right leg, trunk and head, left arm, right arm
+BODY_PARTS = ((1, 4, 7, 10), (2, 5, 8, 11), (0, 3, 6, 9, 12, 15), (13, 16, 18, 20), (14, 17, 19, 21))
 
 
 def lowest_foot(trans: np.ndarray, rot: np.ndarray) -> np.ndarray:
@@ -49,3 +60,22 @@ def floor_shift(ctx_t: np.ndarray, ctx_q: np.ndarray, new_t: np.ndarray, new_q: 
     shift = np.convolve(np.pad(shift, 2 * k, mode="edge"), ker / ker.sum(), mode="valid")
     ramp = np.arange(1, n + 1) / max(1.0, FLOOR_RAMP_S * fps)
     return shift * smoothstep(ramp)
+
+
+def joint_heights(trans: np.ndarray, rot: np.ndarray) -> np.ndarray:
+    """Heights ``(T, 22)`` m of the SMPL body joints of each frame of ``trans (T, 3)``, ``rot (T, J, 4)``."""
+    return body_fk(rot, trans)[0][..., 2]
+
+
+def body_sink(ctx_h: np.ndarray, gen_h: np.ndarray) -> float:
+    """How far (m) generated frames sink through the floor their context rests on: the depth of the
+    second-deepest body part (``BODY_PARTS``; one limb alone through the floor is that limb's pose)
+    of ``gen_h (n, 22)`` below the lowest joint of ``ctx_h (c, 22)`` (body joint heights,
+    :func:`joint_heights`); 0 when the context does not rest on a floor (its lowest joint is near
+    that height in under ``GROUNDED_SHARE`` of its frames: a flight) or nothing sinks."""
+    low = ctx_h.min(-1)
+    floor = float(low.min())
+    if len(gen_h) == 0 or np.mean(low < floor + 0.05) < GROUNDED_SHARE:
+        return 0.0
+    depths = sorted(floor - float(gen_h[:, list(part)].min()) for part in BODY_PARTS)
+    return max(0.0, depths[-2])

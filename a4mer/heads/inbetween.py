@@ -38,7 +38,7 @@ from ..motion import Motion
 from . import baselines as BL
 from .prediction import (blocking_corrected, decoder_config, dense_run, extend_frames, extend_reach, fill_runs, frames_at,
                          gap_corrected, gap_reach, missing_at_model_rate, unknown_runs)
-from .ground import floor_shift
+from .ground import SINK_LIMIT, SINK_MARGIN, body_sink, floor_shift, joint_heights
 from .windows import MODEL_FPS, mirror
 
 FORMAT = "a4mer-heads"
@@ -115,34 +115,69 @@ class LearnedHeads:
         return 0.5 * (t + mt), quat_slerp(q, mq, 0.5)
 
     def _fill(self, trans: np.ndarray, rot: np.ndarray, known: np.ndarray, fps: float
-              ) -> tuple[np.ndarray, np.ndarray]:
+              ) -> tuple[np.ndarray, np.ndarray, list[list[int]]]:
         """``trans (T, 3)``, ``rot (T, J, 4)`` of a clip at ``fps`` with the frames where ``known (T,)``
-        is False generated (interior runs only; every other frame copied)."""
+        is False generated (interior runs only; every other frame copied), and the ``[first, last]``
+        generated frames of the runs that took the classical answer because the learned one sank
+        through the floor (:meth:`_not_sinking`)."""
         keys = np.flatnonzero(known)
         out_t, out_q = np.array(trans), np.array(rot)
         if rot.shape[1] > 22:  # joints beyond the body (hands, face): the classical C1 curves
             out_q[:, 22:] = _beyond_body(trans, rot[:, 22:], known)
-        ft, fq = self._symmetric(lambda t, q: fill_runs(self.net, self.gates, t, q, known, fps), trans, rot[:, :22])
+        run = lambda t, q: fill_runs(self.net, self.gates, t, q, known, fps)  # noqa: E731
+        ft, fq = self._symmetric(run, trans, rot[:, :22])
+        swapped = self._not_sinking(trans, rot[:, :22], known, fps, ft, fq)
         gen = np.flatnonzero(~known)
         gen = gen[(gen > keys[0]) & (gen < keys[-1])]
         out_t[gen], out_q[gen, :22] = ft[gen], fq[gen]
-        return out_t, out_q
+        return out_t, out_q, swapped
+
+    def _not_sinking(self, trans: np.ndarray, rot: np.ndarray, known: np.ndarray, fps: float,
+                     ft: np.ndarray, fq: np.ndarray) -> list[list[int]]:
+        """Give the classical answer (the one the gates fall back to) to every interior run of the
+        filled ``ft (T, 3)``, ``fq (T, 22, 4)`` whose body sinks more than ``SINK_LIMIT`` through the
+        floor that the known frames within 1 s rest on while the classical answer sinks
+        ``SINK_MARGIN`` less (in place). Returns those runs' ``[first, last]``. At the bottom of an
+        HDM05 squat the learned correction straightened the knees and put the feet 20 cm under the
+        floor: 15-frame gaps there 74 mm against the classical curve's 42 mm; the check takes 45 mm."""
+        if self.net is None:
+            return []
+        heights, reach, alt, swapped = None, int(round(fps)), None, []
+        for a, b in unknown_runs(known):
+            if a == 0 or b == len(known) - 1:
+                continue
+            if heights is None:
+                heights = joint_heights(ft, fq)
+            lo = max(0, a - reach)
+            ctx = lo + np.flatnonzero(known[lo:b + reach + 1])
+            sink = body_sink(heights[ctx], heights[a:b + 1])
+            if sink <= SINK_LIMIT:
+                continue
+            if alt is None:  # the classical answers (mirror-symmetric already), computed once
+                alt = fill_runs(self.net, self.gates, trans, rot, known, fps, correction_scale=0.0)[:2]
+                alt_h = joint_heights(*alt)
+            if body_sink(heights[ctx], alt_h[a:b + 1]) < sink - SINK_MARGIN:
+                ft[a:b + 1], fq[a:b + 1] = alt[0][a:b + 1], alt[1][a:b + 1]
+                swapped.append([a, b])
+        return swapped
 
     def fill_gap(self, motion: Motion, s: int, e: int) -> Motion:
-        # only the gap and the context the heads read beside it are computed (long clips stay fast)
-        m = gap_reach(decoder_config(self.net), motion.fps) + 1
+        # only the gap and the context read beside it (the heads; 1 s for the floor) are computed (long
+        # clips stay fast)
+        m = max(gap_reach(decoder_config(self.net), motion.fps), int(round(motion.fps))) + 1
         a, b = max(0, s - m), min(motion.num_frames, e + m + 1)
         known = np.ones(b - a, bool)
         known[s + 1 - a:e - a] = False
         out_t, out_q = np.array(motion.root_translation), np.array(motion.rotations)
-        out_t[a:b], out_q[a:b] = self._fill(out_t[a:b], out_q[a:b], known, motion.fps)
-        return motion.with_(root_translation=out_t, rotations=out_q)
+        out_t[a:b], out_q[a:b], swapped = self._fill(out_t[a:b], out_q[a:b], known, motion.fps)
+        return motion.with_(root_translation=out_t, rotations=out_q,
+                            meta={"classical_spans": [[f + a, g + a] for f, g in swapped]})
 
     def fill_keys(self, motion: Motion, keys) -> Motion:
         known = np.zeros(motion.num_frames, bool)
         known[np.asarray(keys, int)] = True
-        out_t, out_q = self._fill(motion.root_translation, motion.rotations, known, motion.fps)
-        return motion.with_(root_translation=out_t, rotations=out_q)
+        out_t, out_q, swapped = self._fill(motion.root_translation, motion.rotations, known, motion.fps)
+        return motion.with_(root_translation=out_t, rotations=out_q, meta={"classical_spans": swapped})
 
     def extend(self, motion: Motion, n: int) -> Motion:
         T, fps = motion.num_frames, motion.fps

@@ -235,11 +235,13 @@ def _compose(ex: Example, basis: np.ndarray, mlp: tuple[np.ndarray, float] | Non
 
 
 def fill_runs(net: CorrectionDecoder | None, gates: dict, trans: np.ndarray, rot: np.ndarray,
-              known: np.ndarray, fps: float = MODEL_FPS) -> tuple[np.ndarray, np.ndarray, bool]:
+              known: np.ndarray, fps: float = MODEL_FPS, correction_scale: float = 1.0
+              ) -> tuple[np.ndarray, np.ndarray, bool]:
     """Fill the interior unknown runs of ``trans (T, 3)``, ``rot (T, 22, 4)`` of a clip at ``fps``
     (known frames copied). Returns the filled arrays and whether any run got the learned correction.
     Every run's example reads known frames only, so the runs are independent: each task's MLP runs
-    once over all its runs."""
+    once over all its runs. ``correction_scale`` multiplies the MLPs' corrections and familiarity
+    weights: 0 gives every run the classical answer its gate falls back to."""
     known = np.asarray(known, bool)
     T = len(known)
     out_t, out_q = np.array(trans, float), np.array(rot, float)
@@ -296,7 +298,7 @@ def fill_runs(net: CorrectionDecoder | None, gates: dict, trans: np.ndarray, rot
     for task in {job[2] for job in jobs} - {None}:
         idx = [i for i, job in enumerate(jobs) if job[2] == task]
         coef, w = _mlp(net, task, np.concatenate([jobs[i][3].x for i in idx]))
-        mlp.update({i: (coef[k], float(w[k])) for k, i in enumerate(idx)})
+        mlp.update({i: (correction_scale * coef[k], correction_scale * float(w[k])) for k, i in enumerate(idx)})
     for i, (a, b, _, ex, fallback) in enumerate(jobs):
         out_t[a:b + 1], out_q[a:b + 1] = _compose(ex, gap_basis(b - a + 2, K), mlp.get(i), fallback,
                                                   key_taper(b - a + 2, fps))

@@ -98,7 +98,7 @@ def test_gap_fill_works_on_the_gaps_neighbourhood_only(fps):
     for s, e in ((int(8 * fps), int(9 * fps)), (2, int(0.5 * fps)), (m.num_frames - int(0.6 * fps), m.num_frames - 2)):
         known = np.ones(m.num_frames, bool)
         known[s + 1:e] = False
-        whole_t, whole_q = heads._fill(m.root_translation, m.rotations, known, fps)
+        whole_t, whole_q, _ = heads._fill(m.root_translation, m.rotations, known, fps)
         out = heads.fill_gap(m, s, e)
         np.testing.assert_allclose(out.root_translation, whole_t, atol=1e-12)
         np.testing.assert_allclose(out.rotations, whole_q, atol=1e-12)
@@ -115,7 +115,7 @@ def test_blocking_runs_each_span_as_if_alone():
     for i in (2, 5, 9, 13, 16):
         known = np.zeros(m.num_frames, bool)
         known[keys[i - 1:i + 3]] = True
-        t, q = heads._fill(m.root_translation, m.rotations, known, m.fps)
+        t, q, _ = heads._fill(m.root_translation, m.rotations, known, m.fps)
         s, e = keys[i], keys[i + 1]
         np.testing.assert_allclose(out.root_translation[s:e], t[s:e], atol=1e-6)
         assert quat_angle(out.rotations[s:e, :22], q[s:e, :22]).max() < 1e-5

@@ -52,3 +52,17 @@ def test_sidecar_reports_how_far_a_span_goes_below_the_floor_nearby():
     assert abs(report["below_kept_floor_cm"] - 12.0) < 1e-6
     assert ClipQuality(original, original, range(30, 60)).span(30, 59, task="inbetween", method="m")[
         "below_kept_floor_cm"] == 0.0
+
+
+def test_body_sink_is_the_second_deepest_body_part_below_a_floor():
+    ctx = ground.joint_heights(*_standing(60))
+    floor = ctx.min()
+    gen = np.repeat(ctx[:1], 40, 0)
+    assert ground.body_sink(ctx, gen) == 0.0
+    gen[10:20, list(ground.BODY_PARTS[1])] -= 0.3  # one leg alone through the floor: that limb's pose
+    assert ground.body_sink(ctx, gen) == 0.0
+    gen[15:25, list(ground.BODY_PARTS[0])] -= 0.2  # the other leg too: the body sank
+    assert abs(ground.body_sink(ctx, gen) - (0.2 - (ctx[0, list(ground.BODY_PARTS[0])].min() - floor))) < 1e-9
+    flight_t, flight_q = _standing(60)
+    flight_t[:, 2] += np.linspace(0, 1.5, 60)  # a context that never rests on a floor
+    assert ground.body_sink(ground.joint_heights(flight_t, flight_q), gen) == 0.0
