@@ -10,8 +10,10 @@ Catmull-Rom through the keys, what Blender's auto handles give, and between keys
 the natural cubic spline through the keys, uncorrected, ``prediction.close_keys``), the MLPs read the
 context sampled at 30 fps (the model rate) and their smooth correction is evaluated at the clip's
 frames. Extension runs on a 30 fps grid anchored at the last input frame and is mapped back to the
-caller's frames by the natural cubic spline through its samples. Every frame that is not generated
-is copied unchanged from the input. Body joints 0-21 are generated; other joints (hands, face) get
+caller's frames by the natural cubic spline through its samples. A gap or blocking span whose
+learned answer sinks the body through the floor takes the classical answer instead where that does
+not (``ground.body_sink``; listed in the result's ``meta['classical_spans']``). Every frame that is
+not generated is copied unchanged from the input. Body joints 0-21 are generated; other joints (hands, face) get
 the cubic Hermite in a gap, Catmull-Rom between sparse keys, and coast to a stop when extending. Where the
 learned correction is used, each answer is the average of the clip's and its mirror image's
 (mirrored back): the MLPs were trained on mirrored copies too, and averaging both predictions
