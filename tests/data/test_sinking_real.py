@@ -15,6 +15,7 @@ from a4mer.heads import baselines as BL
 pytest.importorskip("torch")
 
 
+@pytest.mark.filterwarnings("ignore::a4mer.heads.inbetween.A4merWarning")  # squat takes are short
 def test_squat_bottoms_do_not_sink_and_beat_hermite(data_root, monkeypatch):
     from a4mer.heads import inbetween as IB
     with open(data_root / "hdm05" / "labels.csv", newline="") as f:
@@ -50,6 +51,7 @@ def test_squat_bottoms_do_not_sink_and_beat_hermite(data_root, monkeypatch):
     assert swapped_before == 0 and before[:, 0].mean() > 1.3 * before[:, 1].mean(), before.mean(0)
 
 
+@pytest.mark.filterwarnings("ignore::a4mer.heads.inbetween.A4merWarning")
 def test_the_sidecar_names_a_span_that_took_the_classical_answer(data_root, tmp_path):
     """The same squat at its own 120 fps through the CLI: the sidecar says which curve filled the span."""
     import json
