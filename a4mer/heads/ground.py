@@ -9,11 +9,13 @@ over ``FLOOR_RAMP_S`` from the last input frame (before that the continuation is
 over the first second the lowering cost accuracy on HDM05). A continuation that sinks is left
 alone: lifting the whole body also lifted motions that go down to the floor (a lie-down).
 
-Sinking learned answers: where a gap's or blocking span's learned answer sinks the body through the
-floor its context rests on (:func:`body_sink` over ``SINK_LIMIT``) and the classical answer does
-not (by ``SINK_MARGIN``), the heads take the classical answer for that span: the learned correction
-was wrong there (at the bottom of an HDM05 squat it straightened the knees and put the feet 20 cm
-under the floor). Lifting the root instead was tried and dropped: a leg's pose is not fixed by
+Sinking learned answers: where the learned answer of a gap of up to ``SINK_CHECK_MAX_S`` sinks the
+body through the floor its context rests on (:func:`body_sink` over ``SINK_LIMIT``) and the classical
+answer does not (by ``SINK_MARGIN``), the heads take the classical answer for that gap: the learned
+correction was wrong there (at the bottom of an HDM05 squat it straightened the knees and put the
+feet 20 cm under the floor). Longer gaps and blocking spans are not checked: there the classical
+curve was further off than the sinking learned answer (7 of 10 switches worse, e.g. a 3.4 s Bandai
+walk gap 245 -> 382 mm). Lifting the root instead was tried and dropped: a leg's pose is not fixed by
 moving the body (squat bottoms were lifted above both keys, lying bodies off the floor).
 """
 from __future__ import annotations
@@ -29,6 +31,7 @@ FLOOR_TOLERANCE = 0.02  # metres above the floor that still count as touching it
 GROUNDED_SHARE = 0.25  # the input is grounded when its lowest foot is near the floor this often
 SINK_LIMIT = 0.08  # metres a learned answer's body may sink below its context's floor
 SINK_MARGIN = 0.05  # metres less the classical answer must sink to be taken instead
+SINK_CHECK_MAX_S = 1.0  # gaps up to this long are checked (beyond, the classical curve is far off too)
 #: SMPL body joints (0-21) by body part: left leg, right leg, trunk and head, left arm, right arm
 BODY_PARTS = ((1, 4, 7, 10), (2, 5, 8, 11), (0, 3, 6, 9, 12, 15), (13, 16, 18, 20), (14, 17, 19, 21))
 

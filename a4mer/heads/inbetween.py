@@ -10,9 +10,9 @@ Catmull-Rom through the keys, what Blender's auto handles give, and between keys
 the natural cubic spline through the keys, uncorrected, ``prediction.close_keys``), the MLPs read the
 context sampled at 30 fps (the model rate) and their smooth correction is evaluated at the clip's
 frames. Extension runs on a 30 fps grid anchored at the last input frame and is mapped back to the
-caller's frames by the natural cubic spline through its samples. A gap or blocking span whose
-learned answer sinks the body through the floor takes the classical answer instead where that does
-not (``ground.body_sink``; listed in the result's ``meta['classical_spans']``). Every frame that is
+caller's frames by the natural cubic spline through its samples. A gap of up to 1 s whose learned
+answer sinks the body through the floor takes the classical answer instead where that does not
+(``ground.body_sink``; listed in the result's ``meta['classical_spans']``). Every frame that is
 not generated is copied unchanged from the input. Body joints 0-21 are generated; other joints (hands, face) get
 the cubic Hermite in a gap, Catmull-Rom between sparse keys, and coast to a stop when extending. Where the
 learned correction is used, each answer is the average of the clip's and its mirror image's
@@ -40,7 +40,7 @@ from ..motion import Motion
 from . import baselines as BL
 from .prediction import (blocking_corrected, decoder_config, dense_run, extend_frames, extend_reach, fill_runs, frames_at,
                          gap_corrected, gap_reach, missing_at_model_rate, unknown_runs)
-from .ground import SINK_LIMIT, SINK_MARGIN, body_sink, floor_shift, joint_heights
+from .ground import SINK_CHECK_MAX_S, SINK_LIMIT, SINK_MARGIN, body_sink, floor_shift, joint_heights
 from .windows import MODEL_FPS, mirror
 
 FORMAT = "a4mer-heads"
@@ -136,17 +136,19 @@ class LearnedHeads:
 
     def _not_sinking(self, trans: np.ndarray, rot: np.ndarray, known: np.ndarray, fps: float,
                      ft: np.ndarray, fq: np.ndarray) -> list[list[int]]:
-        """Give the classical answer (the one the gates fall back to) to every interior run of the
-        filled ``ft (T, 3)``, ``fq (T, 22, 4)`` whose body sinks more than ``SINK_LIMIT`` through the
-        floor that the known frames within 1 s rest on while the classical answer sinks
-        ``SINK_MARGIN`` less (in place). Returns those runs' ``[first, last]``. At the bottom of an
-        HDM05 squat the learned correction straightened the knees and put the feet 20 cm under the
-        floor: 15-frame gaps there 74 mm against the classical curve's 42 mm; the check takes 45 mm."""
+        """Give the classical answer (the one the gates fall back to) to every gap in dense frames of
+        at most ``SINK_CHECK_MAX_S`` of the filled ``ft (T, 3)``, ``fq (T, 22, 4)`` whose body sinks
+        more than ``SINK_LIMIT`` through the floor that the known frames within 1 s rest on while the
+        classical answer sinks ``SINK_MARGIN`` less (in place). Returns those gaps' ``[first, last]``.
+        At the bottom of an HDM05 squat the learned correction straightened the knees and put the feet
+        20 cm under the floor: 15-frame gaps there 74 mm against the classical curve's 42 mm; the
+        check takes 45 mm."""
         if self.net is None:
             return []
         heights, reach, alt, swapped = None, int(round(fps)), None, []
         for a, b in unknown_runs(known):
-            if a == 0 or b == len(known) - 1:
+            if (a == 0 or b == len(known) - 1 or (b - a + 1) / fps > SINK_CHECK_MAX_S
+                    or not dense_run(known, a - 1, b + 1)):
                 continue
             if heights is None:
                 heights = joint_heights(ft, fq)
