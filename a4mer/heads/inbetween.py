@@ -126,8 +126,7 @@ class LearnedHeads:
         out_t, out_q = np.array(trans), np.array(rot)
         if rot.shape[1] > 22:  # joints beyond the body (hands, face): the classical C1 curves
             out_q[:, 22:] = _beyond_body(trans, rot[:, 22:], known)
-        run = lambda t, q: fill_runs(self.net, self.gates, t, q, known, fps)  # noqa: E731
-        ft, fq = self._symmetric(run, trans, rot[:, :22])
+        ft, fq = self._symmetric(lambda t, q: fill_runs(self.net, self.gates, t, q, known, fps), trans, rot[:, :22])
         swapped = self._not_sinking(trans, rot[:, :22], known, fps, ft, fq)
         gen = np.flatnonzero(~known)
         gen = gen[(gen > keys[0]) & (gen < keys[-1])]

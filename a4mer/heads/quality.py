@@ -90,9 +90,8 @@ class ClipQuality:
         (``context_frame_step_mm``: within the kept runs, or the whole result when only keys were kept).
         Returns a JSON-serialisable dict: foot skate (cm/s), jerk (m/s^3), contact changes, key
         distances, how far (cm) the span's lowest joint goes below the lowest joint of the kept frames
-        within 1 s of it (``below_kept_floor_cm``; 0 when it does not, None without kept frames: nothing
-        keeps a generated body above the floor, so this is where to look for a body or a limb
-        through it), ``kept_frames_exact`` (every frame not generated equals the input up to 1e-12: the
+        within 1 s of it (``below_kept_floor_cm``; 0 when it does not, None without kept frames: where to
+        look for a body or a limb through the floor), ``kept_frames_exact`` (every frame not generated equals the input up to 1e-12: the
         Motion re-normalises quaternions; the CLI's npz output copies the file's rows bit for bit), and
         the same numbers over the kept context."""
         pos, first, last = self.pos, int(first), int(last)
