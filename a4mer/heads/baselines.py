@@ -271,19 +271,29 @@ def catmull_rom_keys(trans: np.ndarray, rot: np.ndarray, keys: np.ndarray, metho
         if method != "hermite":
             tr, q = {"lerp_slerp": lerp_slerp, "zero_velocity": zero_velocity}[method](trans, rot, s, e)
         else:
-            n = e - s
             a = int(keys[i - 1]) if i > 0 else None
             b = int(keys[i + 2]) if i + 2 < len(keys) else None
-            # translation: centred (Catmull-Rom) tangents per frame
-            m0 = (trans[e] - trans[a]) / (e - a) if a is not None else (trans[e] - trans[s]) / n
-            m1 = (trans[b] - trans[s]) / (b - s) if b is not None else (trans[e] - trans[s]) / n
-            tr = _segment(trans[s], trans[e], m0, m1, n)
-            r_e = rel_log(rot[s], rot[e])
-            w0 = (r_e - rel_log(rot[s], rot[a])) / (e - a) if a is not None else r_e / n
-            w1 = nearest_rotvec(rel_log(rot[s], rot[b]), r_e) / (b - s) if b is not None else r_e / n
-            q = rel_exp(rot[s], _segment(np.zeros_like(r_e), r_e, w0, w1, n))
+            tr, q = (x[0] for x in catmull_batch(trans[None], rot[None], a, s, e, b))
         out_t[s + 1:e], out_q[s + 1:e] = tr, q
     return out_t, out_q
+
+
+def catmull_batch(trans: np.ndarray, rot: np.ndarray, a: int | None, s: int, e: int, b: int | None
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Catmull-Rom over frames s+1..e-1 of windows ``trans (B, W, 3)``, ``rot (B, W, J, 4)`` through
+    keys (a), s, e, (b) (one-sided where a / b is None): centred tangents per frame, rotations in the
+    tangent space at key s (key b on key e's side of half a turn: :func:`nearest_rotvec`). Returns
+    ``(B, e-s-1, 3)``, ``(B, e-s-1, J, 4)``."""
+    n = e - s
+    m0 = (trans[:, e] - trans[:, a]) / (e - a) if a is not None else (trans[:, e] - trans[:, s]) / n
+    m1 = (trans[:, b] - trans[:, s]) / (b - s) if b is not None else (trans[:, e] - trans[:, s]) / n
+    tr = _segment(trans[:, s], trans[:, e], m0, m1, n)
+    q0 = rot[:, s]
+    r_e = rel_log(q0, rot[:, e])
+    w0 = (r_e - rel_log(q0, rot[:, a])) / (e - a) if a is not None else r_e / n
+    w1 = nearest_rotvec(rel_log(q0, rot[:, b]), r_e) / (b - s) if b is not None else r_e / n
+    r = _segment(np.zeros_like(r_e), r_e, w0, w1, n)
+    return np.moveaxis(tr, 0, 1), rel_exp(q0[:, None], np.moveaxis(r, 0, 1))
 
 
 def natural_spline_slopes(x: np.ndarray, y: np.ndarray) -> np.ndarray:

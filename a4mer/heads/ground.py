@@ -32,6 +32,7 @@ GROUNDED_SHARE = 0.25  # the input is grounded when its lowest foot is near the 
 SINK_LIMIT = 0.08  # metres a learned answer's body may sink below its context's floor
 SINK_MARGIN = 0.05  # metres less the classical answer must sink to be taken instead
 SINK_CHECK_MAX_S = 1.0  # gaps up to this long are checked (beyond, the classical curve is far off too)
+FLOOR_CONTEXT_S = 1.0  # seconds of known frames on each side of a span that show its floor
 #: SMPL body joints (0-21) by body part: left leg, right leg, trunk and head, left arm, right arm
 BODY_PARTS = ((1, 4, 7, 10), (2, 5, 8, 11), (0, 3, 6, 9, 12, 15), (13, 16, 18, 20), (14, 17, 19, 21))
 

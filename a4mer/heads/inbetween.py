@@ -40,7 +40,7 @@ from ..motion import Motion
 from . import baselines as BL
 from .prediction import (blocking_corrected, decoder_config, dense_run, extend_frames, extend_reach, fill_runs, frames_at,
                          gap_corrected, gap_reach, missing_at_model_rate, unknown_runs)
-from .ground import SINK_CHECK_MAX_S, SINK_LIMIT, SINK_MARGIN, body_sink, floor_shift, joint_heights
+from .ground import FLOOR_CONTEXT_S, SINK_CHECK_MAX_S, SINK_LIMIT, SINK_MARGIN, body_sink, floor_shift, joint_heights
 from .windows import MODEL_FPS, mirror
 
 FORMAT = "a4mer-heads"
@@ -144,7 +144,7 @@ class LearnedHeads:
         check takes 45 mm."""
         if self.net is None:
             return []
-        heights, reach, alt, swapped = None, int(round(fps)), None, []
+        heights, reach, alt, swapped = None, int(round(FLOOR_CONTEXT_S * fps)), None, []
         for a, b in unknown_runs(known):
             if (a == 0 or b == len(known) - 1 or (b - a + 1) / fps > SINK_CHECK_MAX_S
                     or not dense_run(known, a - 1, b + 1)):
@@ -167,7 +167,7 @@ class LearnedHeads:
     def fill_gap(self, motion: Motion, s: int, e: int) -> Motion:
         # only the gap and the context read beside it (the heads; 1 s for the floor) are computed (long
         # clips stay fast)
-        m = max(gap_reach(decoder_config(self.net), motion.fps), int(round(motion.fps))) + 1
+        m = max(gap_reach(decoder_config(self.net), motion.fps), int(round(FLOOR_CONTEXT_S * motion.fps))) + 1
         a, b = max(0, s - m), min(motion.num_frames, e + m + 1)
         known = np.ones(b - a, bool)
         known[s + 1 - a:e - a] = False

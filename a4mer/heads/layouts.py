@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..geometry import axis_quat, quat_apply, quat_mul
-from .baselines import DAMPING_FRAMES, _segment, hermite_batch, nearest_rotvec, rel_exp, rel_log
+from .baselines import DAMPING_FRAMES, catmull_batch, hermite_batch, rel_exp, rel_log
 from .windows import features
 
 
@@ -61,20 +61,6 @@ def _context(trans, rot, idx, inv, shift, ref: int | None = None) -> np.ndarray:
     f = features(ct, cq, np.ones(len(ci), bool), rref)  # (B, n, F)
     flags = np.broadcast_to(valid[None, :, None].astype(np.float32), f.shape[:2] + (1,))
     return np.concatenate([f, flags], -1).reshape(len(trans), -1)
-
-
-def catmull_batch(trans, rot, a: int | None, s: int, e: int, b: int | None) -> tuple[np.ndarray, np.ndarray]:
-    """Catmull-Rom over frames s+1..e-1 through keys (a), s, e, (b) (one-sided where a/b is None)."""
-    n = e - s
-    m0 = (trans[:, e] - trans[:, a]) / (e - a) if a is not None else (trans[:, e] - trans[:, s]) / n
-    m1 = (trans[:, b] - trans[:, s]) / (b - s) if b is not None else (trans[:, e] - trans[:, s]) / n
-    tr = _segment(trans[:, s], trans[:, e], m0, m1, n)
-    q0 = rot[:, s]
-    r_e = rel_log(q0, rot[:, e])
-    w0 = (r_e - rel_log(q0, rot[:, a])) / (e - a) if a is not None else r_e / n
-    w1 = nearest_rotvec(rel_log(q0, rot[:, b]), r_e) / (b - s) if b is not None else r_e / n
-    r = _segment(np.zeros_like(r_e), r_e, w0, w1, n)
-    return np.moveaxis(tr, 0, 1), rel_exp(q0[:, None], np.moveaxis(r, 0, 1))
 
 
 def damped_batch(trans, rot, H: int, tau: float = DAMPING_FRAMES) -> tuple[np.ndarray, np.ndarray]:

@@ -14,6 +14,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..bench.metrics import body_fk, contact_changes, foot_heights, foot_skate, jerk
+from .ground import FLOOR_CONTEXT_S
 from ..io.outputs import write_text_atomic
 from ..motion import Motion
 
@@ -76,7 +77,7 @@ class ClipQuality:
         kept frames within 1 s of them (all kept frames when none is that close; None without any)."""
         if not len(self.kept):
             return None
-        reach = int(round(self.fps))
+        reach = int(round(FLOOR_CONTEXT_S * self.fps))
         near = self.kept[(self.kept >= first - reach) & (self.kept <= last + reach)]
         floor = self.lowest[near if len(near) else self.kept].min()
         return max(0.0, float(floor - self.lowest[first:last + 1].min()) * 100.0)
