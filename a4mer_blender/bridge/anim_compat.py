@@ -31,8 +31,23 @@ def _slot_for(id_owner: Any, action: Any) -> Any:
         for strip in track.strips:
             if strip.action == action and getattr(strip, "action_slot", None) is not None:
                 return strip.action_slot
-    from bpy_extras import anim_utils
-    return anim_utils.action_get_first_suitable_slot(action, "OBJECT")
+    return next((slot for slot in action.slots if slot.target_id_type in ("UNSPECIFIED", "OBJECT")), None)
+
+
+def channelbag(action: Any, slot: Any, ensure: bool = False) -> Any:
+    """The channelbag of ``slot`` in ``action`` (first layer and keyframe strip holding one); with
+    ``ensure``, created in the first strip of the first layer when missing (both made when absent).
+    The RNA API directly: Blender 4.4's ``bpy_extras.anim_utils`` lacks the 4.5+ helpers."""
+    for layer in action.layers:
+        for strip in layer.strips:
+            bag = strip.channelbag(slot)
+            if bag is not None:
+                return bag
+    if not ensure:
+        return None
+    layer = action.layers[0] if len(action.layers) else action.layers.new("Layer")
+    strip = layer.strips[0] if len(layer.strips) else layer.strips.new(type="KEYFRAME")
+    return strip.channelbag(slot, ensure=True)
 
 
 def assign_action(id_owner: Any, action: Any) -> None:
@@ -58,8 +73,7 @@ def fcurves_of(id_owner: Any, action: Any) -> list:
     slot = _slot_for(id_owner, action)
     if slot is None:
         return []
-    from bpy_extras import anim_utils
-    bag = anim_utils.action_get_channelbag_for_slot(action, slot)
+    bag = channelbag(action, slot)
     return list(bag.fcurves) if bag is not None else []
 
 
@@ -69,11 +83,10 @@ class FCurveSink:
     def __init__(self, id_owner: Any, action: Any):
         self.action = action
         if is_slotted(action):
-            from bpy_extras import anim_utils
             slot = _slot_for(id_owner, action)
             if slot is None:
                 slot = action.slots.new(id_type="OBJECT", name=id_owner.name)
-            self._bag = anim_utils.action_ensure_channelbag_for_slot(action, slot)
+            self._bag = channelbag(action, slot, ensure=True)
             self._curves = self._bag.fcurves
         else:
             self._bag = None
@@ -84,24 +97,36 @@ class FCurveSink:
         old = self._curves.find(data_path, index=index)
         if old is not None:
             self._curves.remove(old)
-        if self._bag is not None:
-            return self._curves.new(data_path, index=index, group_name=group)
-        return self._curves.new(data_path, index=index, action_group=group)
+        return self._new(data_path, index, group)
 
     def ensure(self, data_path: str, index: int, group: str) -> Any:
         """The F-Curve for ``data_path[index]``: the existing one (keys kept) or a new, empty one."""
         old = self._curves.find(data_path, index=index)
-        if old is not None:
-            return old
-        if self._bag is not None:
+        return old if old is not None else self._new(data_path, index, group)
+
+    def _new(self, data_path: str, index: int, group: str) -> Any:
+        if self._bag is None:
+            return self._curves.new(data_path, index=index, action_group=group)
+        if "group_name" in self._curves.bl_rna.functions["new"].parameters:  # 4.5+
             return self._curves.new(data_path, index=index, group_name=group)
-        return self._curves.new(data_path, index=index, action_group=group)
+        fc = self._curves.new(data_path, index=index)  # 4.4: the group is made and set apart
+        fc.group = self._bag.groups.get(group) or self._bag.groups.new(group)
+        return fc
 
     def remove_paths(self, paths: Iterable[str]) -> None:
         """Remove every F-Curve whose data path is in ``paths``."""
         paths = set(paths)
         for fc in [fc for fc in self._curves if fc.data_path in paths]:
             self._curves.remove(fc)
+
+
+def new_strip(track: Any, name: str, frame_start: int, action: Any) -> Any:
+    """A new NLA strip named ``name`` on ``track`` (Blender 4.2 ignores the name given to
+    ``strips.new`` and names the strip after the action: the name is set again)."""
+    strip = track.strips.new(name, frame_start, action)
+    if strip.name != name:
+        strip.name = name
+    return strip
 
 
 def set_strip_slot(strip: Any, id_owner: Any) -> None:

@@ -289,7 +289,7 @@ def push_down(obj, scene) -> dict:
         hi = hi + STRIP_REACH if extrap != "NOTHING" else hi
     track = anim.nla_tracks.new()
     track.name = nla.unique_track_name(anim, SOURCE_TRACK)
-    strip = track.strips.new(action.name, int(lo), action)
+    strip = anim_compat.new_strip(track, action.name, int(lo), action)
     anim_compat.set_strip_slot(strip, obj)
     strip.action_frame_start, strip.action_frame_end = float(lo), float(hi)
     strip.frame_start_ui = float(lo)
@@ -361,7 +361,7 @@ def apply_result(obj, scene, kind: str, spans_frames: list[tuple[int, int]], cha
         label = motif["name"] if motif else f"{kind} {a}-{b}"
         action = _new_action(obj, f"A4Mer {kind} {a}-{b}", chans, frames)
         start, end = gaps.strip_range((a, b))
-        strip = track.strips.new(label, int(a), action)
+        strip = anim_compat.new_strip(track, label, int(a), action)
         strip.action_frame_start, strip.action_frame_end = start, end
         strip.frame_start_ui = start
         if abs(strip.frame_end - end) > 1e-4:
@@ -394,7 +394,7 @@ def mark_motif(obj, motif: dict, span: dict) -> bool:
         return False
     import bpy
     action = bpy.data.actions.get(span["action"])
-    strip = track.strips.new(motif["name"], int(start), action)
+    strip = anim_compat.new_strip(track, motif["name"], int(start), action)
     strip.action_frame_start, strip.action_frame_end = start, end
     strip.frame_start_ui = start
     if abs(strip.frame_end - end) > 1e-4:

@@ -87,7 +87,7 @@ def _add_track(obj, action, spec) -> tuple[object, list[str]]:
     track.name = name
     names = []
     for s in spec.strips:  # time order: each new strip is trimmed before the next one is added
-        strip = track.strips.new(s.name, int(round(s.frame_start)), action)
+        strip = anim_compat.new_strip(track, s.name, int(round(s.frame_start)), action)
         anim_compat.set_strip_slot(strip, obj)
         strip.action_frame_start = s.frame_start
         strip.action_frame_end = s.frame_end

@@ -10,6 +10,16 @@ from a4mer.motion import Motion
 from a4mer.skeleton import SMPL, SMPLH, SMPLX
 from a4mer.skeleton.smpl import SMPL_OFFICIAL_NAMES
 
+#: the installed bpy has slotted actions (Blender 4.4+); False on the legacy action API (4.2, 4.3)
+SLOTTED = "slots" in bpy.types.Action.bl_rna.properties
+
+
+def first_slot_to_strip(strip) -> None:
+    """Give an NLA strip its action's first slot (slotted actions only; a no-op on the legacy API)."""
+    if SLOTTED:
+        strip.action_slot = strip.action.slots[0]
+
+
 RX90 = np.array([[1.0, 0, 0], [0, 0, -1.0], [0, 1.0, 0]])  # template (Y up) -> Z up
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import bpy
 from a4mer.geometry import quat_angle
 from a4mer_blender.bridge import anim_compat, armature
-from bl_helpers import action_keys, make_row_rig, smooth_motion
+from bl_helpers import SLOTTED, action_keys, make_row_rig, smooth_motion
 
 
 class FakeKeyframes:
@@ -95,9 +95,10 @@ def test_legacy_branch_writes_and_reads_like_slotted(scene):
     back = armature.read_motion(legacy, scene)
     assert quat_angle(back.rotations, motion.rotations).max() < 1e-5
     np.testing.assert_allclose(back.root_translation, motion.root_translation, atol=1e-5)
-    # the slotted branch (bpy 5.0) writes exactly the same keys
+    # the installed bpy's own branch (slotted on 4.4+, legacy on 4.2) writes exactly the same keys
     action = armature.write_motion(obj, motion, scene)
-    assert anim_compat.is_slotted(action) and obj.animation_data.action_slot is not None
+    assert anim_compat.is_slotted(action) == SLOTTED
+    assert not SLOTTED or obj.animation_data.action_slot is not None
     slotted = action_keys(obj)
     legacy_keys = {(f.data_path, f.array_index): f.keyframe_points.co for f in fake.fcurves}
     assert slotted.keys() == legacy_keys.keys()
@@ -113,3 +114,19 @@ def test_rewrite_replaces_channels_not_duplicates(scene):
     keys = action_keys(obj)
     assert len(keys) == n and all(len(v) == 15 for v in keys.values())
     assert bpy.data.actions.find(action.name) >= 0
+
+
+def test_curves_are_grouped_by_bone(scene):
+    """Every written F-Curve sits in its bone's group (the Graph Editor's per-bone folders), on the
+    installed bpy's own API (Blender 4.4's channelbag takes the group apart from ``fcurves.new``)."""
+    obj, _ = make_row_rig("mpi_body_only")
+    action = armature.write_motion(obj, smooth_motion(T=10, seed=3), scene)
+    curves = anim_compat.fcurves_of(obj, action)
+    assert len(curves) > 22 * 4
+    for fc in curves:
+        assert fc.group is not None and fc.group.name == fc.data_path.split('"')[1], fc.data_path
+    if anim_compat.is_slotted(action):
+        groups = anim_compat.channelbag(action, obj.animation_data.action_slot).groups
+    else:
+        groups = action.groups
+    assert sorted(g.name for g in groups) == sorted({fc.group.name for fc in curves})  # one group per bone

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import bpy
-from a4mer_blender.bridge import armature, nla
-from bl_helpers import action_keys, even_segments, make_row_rig, pose_snapshot, smooth_motion
+from a4mer_blender.bridge import anim_compat, armature, nla
+from bl_helpers import action_keys, even_segments, first_slot_to_strip, make_row_rig, pose_snapshot, smooth_motion
 
 CLIP = "bandai-namco/dataset-1/bvh/dataset-1_walk-left_tired_001.bvh"
 
@@ -62,7 +62,7 @@ def test_segment_tracks_tile_and_keep_playback(scene, mpi_rig, tmp_path):
     before = pose_snapshot(obj, frames)
     keys_before = action_keys(obj)
     anim = obj.animation_data
-    state_before = (anim.action, anim.action_slot, anim.action_blend_type, anim.action_influence, anim.use_nla)
+    state_before = (anim.action, getattr(anim, "action_slot", None), anim.action_blend_type, anim.action_influence, anim.use_nla)
     seg = even_segments(T, 30.0)
     assert bpy.ops.a4mer.segment(segments_file=_seg_file(tmp_path, seg)) == {"FINISHED"}
     atoms, motifs = _tracks(obj)
@@ -76,7 +76,7 @@ def test_segment_tracks_tile_and_keep_playback(scene, mpi_rig, tmp_path):
     assert np.array_equal(pose_snapshot(obj, frames), before)
     after = action_keys(obj)
     assert after.keys() == keys_before.keys() and all(np.array_equal(after[k], keys_before[k]) for k in after)
-    assert (anim.action, anim.action_slot, anim.action_blend_type, anim.action_influence, anim.use_nla) == state_before
+    assert (anim.action, getattr(anim, "action_slot", None), anim.action_blend_type, anim.action_influence, anim.use_nla) == state_before
 
 
 def test_segment_keeps_playback_over_the_users_layers(scene, mpi_rig, tmp_path):
@@ -86,15 +86,14 @@ def test_segment_keeps_playback_over_the_users_layers(scene, mpi_rig, tmp_path):
     anim = obj.animation_data
     action = anim.action
     f0, T = armature.action_frames(action)
-    base = anim.nla_tracks.new().strips.new("idle", f0, action.copy())
-    base.action_slot = base.action.slots[0]
+    base = anim_compat.new_strip(anim.nla_tracks.new(), "idle", f0, action.copy())
+    first_slot_to_strip(base)
     base.frame_start_ui = f0 + 13  # a different pose under the action on every frame
     anim.action_influence, anim.action_blend_type = 0.5, "COMBINE"
     frames = range(f0, f0 + T)
     before = pose_snapshot(obj, frames)
     assert bpy.ops.a4mer.segment(segments_file=_seg_file(tmp_path, even_segments(T, 30.0))) == {"FINISHED"}
     assert np.abs(pose_snapshot(obj, frames) - before).max() < 1e-5
-    from a4mer_blender.bridge import anim_compat
     for fc in anim_compat.fcurves_of(obj, action):  # a gap f0+21..f0+39, filled on a pushed-down action
         for i in reversed(range(len(fc.keyframe_points))):
             if f0 + 20 < fc.keyframe_points[i].co[0] < f0 + 40:
@@ -112,7 +111,7 @@ def test_rerun_replaces_only_a4mer_tracks(scene, mpi_rig, tmp_path):
     f0, T = armature.action_frames(action)
     user = obj.animation_data.nla_tracks.new()
     user.name = "A4Mer Atoms"  # the user's own track, with our name
-    user.strips.new("mine", f0, action.copy())
+    anim_compat.new_strip(user, "mine", f0, action.copy())
     before = pose_snapshot(obj, range(f0, f0 + T, 5))
     path = _seg_file(tmp_path, even_segments(T, 30.0, atom_len=9))
     bpy.ops.a4mer.segment(segments_file=path)
