@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 import bpy
 from a4mer.api import load_motion
@@ -80,3 +81,17 @@ def test_babel_export_of_an_armature_uses_its_tracks_and_motif_names(scene, tmp_
     assert [lab["raw_label"] for lab in labels] == ["wave" if m["motif_id"] == 1 else f"m{m['motif_id']}"
                                                     for m in seg["motifs"]]
     assert [round(lab["start_t"] * 30) for lab in labels] == [m["start_frame"] for m in seg["motifs"]]
+
+
+@pytest.mark.parametrize("rotate_mode", ["NATIVE", "QUATERNION", "XYZ"])
+def test_armature_of_blenders_bvh_import_reads_as_the_clip(scene, tmp_path, rotate_mode):
+    """An SMPL-named BVH imported with Blender's own importer (Euler in the file's channel order,
+    quaternions or XYZ Euler) is a rig the add-on reads back as the clip: every joint within 0.1 mm."""
+    motion = load_motion(WALK).slice(0, 40)
+    path = export(motion, tmp_path / "walk.bvh", "bvh")
+    bpy.ops.import_anim.bvh(filepath=str(path), global_scale=1.0, frame_start=1, use_fps_scale=False,
+                            update_scene_fps=True, update_scene_duration=True, rotate_mode=rotate_mode)
+    got = armature.read_motion(bpy.context.active_object, bpy.context.scene)
+    assert (got.num_frames, got.fps) == (motion.num_frames, motion.fps)
+    err = np.linalg.norm(got.body().joint_positions() - motion.body().joint_positions(), axis=-1)
+    assert err.max() < 1e-4, f"max joint error {err.max() * 1000:.3f} mm"
