@@ -162,6 +162,13 @@ def metres_per_unit(rest_heads_world: np.ndarray) -> float:
 
 
 # --- the rig ------------------------------------------------------------------------------------
+#: SMPL joints ending a limb bone (knees, ankles, elbows, wrists): their rest directions
+#: must be SMPL's T-pose within REST_POSE_TOLERANCE_DEG (body shapes move them by a few degrees; an
+#: A-pose moves the arms by 35-50)
+LIMB_JOINTS = (4, 5, 7, 8, 18, 19, 20, 21)
+REST_POSE_TOLERANCE_DEG = 25.0
+
+
 @dataclass(frozen=True, eq=False)
 class RigRest:
     """A rig's bones in parent-first order and where the SMPL joints are among them.
@@ -191,8 +198,17 @@ class RigRest:
         idx = {n: i for i, n in enumerate(names)}
         smpl_bone = tuple(idx[match.bones[n]] if n in match.bones else -1 for n in SMPL.names)
         root = idx[match.root_bone] if match.root_bone is not None else -1
-        return cls(names, tuple(int(p) for p in parents), np.asarray(rest, dtype=np.float64), smpl_bone,
-                   root, match.family)
+        rig = cls(names, tuple(int(p) for p in parents), np.asarray(rest, dtype=np.float64), smpl_bone,
+                  root, match.family)
+        dev = rig.rest_pose_deviation()
+        off = [j for j in LIMB_JOINTS if dev[j] > REST_POSE_TOLERANCE_DEG]
+        if off:
+            bones = ", ".join(f"{names[smpl_bone[SMPL.parents[j]]]} -> {names[smpl_bone[j]]} {dev[j]:.0f} deg"
+                              for j in off)
+            raise SkeletonError(f"the rest pose is not SMPL's T-pose ({bones} away from it: an A-pose or a "
+                                "posed rest?); SMPL rotations are relative to the T-pose, so this rig would "
+                                "read and write wrong poses: give it the T-pose as its rest pose")
+        return rig
 
     @property
     def num_bones(self) -> int:
@@ -202,6 +218,21 @@ class RigRest:
         """(3, 3) template -> armature rotation (see :func:`template_to_armature`)."""
         heads = self.rest[[max(b, 0) for b in self.smpl_bone], :3, 3]
         return template_to_armature(heads)
+
+    def rest_pose_deviation(self) -> np.ndarray:
+        """(24,) degrees between each SMPL joint's rest offset from its parent joint (rest heads) and
+        SMPL's T-pose offset, in the rig's template frame (0 for the pelvis and for absent joints)."""
+        heads = self.rest[[max(b, 0) for b in self.smpl_bone], :3, 3]
+        tmpl = SMPL_OFFSETS @ self.template().T
+        out = np.zeros(24)
+        for j in range(1, 24):
+            p = SMPL.parents[j]
+            if self.smpl_bone[j] < 0 or self.smpl_bone[p] < 0:
+                continue
+            d = heads[j] - heads[p]
+            cos = d @ tmpl[j] / max(np.linalg.norm(d) * np.linalg.norm(tmpl[j]), 1e-12)
+            out[j] = np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
+        return out
 
     def corrections(self) -> np.ndarray:
         """(24, 3, 3) per-joint axis corrections ``K = rest_rot^T @ A`` (identity on MPI-style rigs):

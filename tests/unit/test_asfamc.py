@@ -148,7 +148,8 @@ def test_dof_by_name_and_zero_dof(tmp_path):
 
 def test_radians_keyword(tmp_path):
     deg = _write(tmp_path, _asf(TWO_BONES, ["root a", "a b"]), _amc([{"root": "1 2 3 10 20 30", "a": "57"}]), "d")
-    rad_vals = {"root": f"1 2 3 {np.deg2rad(10)!r} {np.deg2rad(20)!r} {np.deg2rad(30)!r}", "a": repr(np.deg2rad(57))}
+    rad_vals = {"root": "1 2 3 " + " ".join(repr(float(np.deg2rad(d))) for d in (10, 20, 30)),
+                "a": repr(float(np.deg2rad(57)))}
     rad = _write(tmp_path, _asf(TWO_BONES, ["root a", "a b"]), _amc([rad_vals], ":RADIANS"), "r")
     np.testing.assert_allclose(read_amc(deg).positions, read_amc(rad).positions, atol=1e-12)
 
