@@ -227,7 +227,8 @@ class A4MER_OT_fill_gaps(GenerateBase, bpy.types.Operator):
     def nothing(self, plan) -> str:
         if plan is not None and plan.skipped:
             return "A4Mer: no gap filled; too long: " + "; ".join(f"{s}..{e} ({why})" for s, e, why in plan.skipped)
-        return "A4Mer: no gaps between keyed frames in the range (every frame is keyed): nothing to fill"
+        return ("A4Mer: no gap between two keyed frames in the range: nothing to fill (frames after the last key "
+                "are made with Extend)")
 
     def invoke(self, context, event):
         """The options dialog, Start/End pre-filled with the default range (preview range or action)."""
