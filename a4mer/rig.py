@@ -166,6 +166,8 @@ def metres_per_unit(rest_heads_world: np.ndarray) -> float:
 #: must be SMPL's T-pose within REST_POSE_TOLERANCE_DEG (body shapes move them by a few degrees; an
 #: A-pose moves the arms by 35-50)
 LIMB_JOINTS = (4, 5, 7, 8, 18, 19, 20, 21)
+#: SMPL joints whose rest positions give the rig's torso frame for that check
+TORSO_JOINTS = (0, 1, 2, 3, 6, 9, 12, 13, 14, 15, 16, 17)
 REST_POSE_TOLERANCE_DEG = 25.0
 
 
@@ -221,16 +223,23 @@ class RigRest:
 
     def rest_pose_deviation(self) -> np.ndarray:
         """(24,) degrees between each SMPL joint's rest offset from its parent joint (rest heads) and
-        SMPL's T-pose offset, in the rig's template frame (0 for the pelvis and for absent joints)."""
+        SMPL's T-pose offset, with the T-pose turned onto the rig's torso (pelvis, hips, spine, neck,
+        collars, shoulders; a least-squares rotation) -- 0 for the pelvis and for absent joints."""
         heads = self.rest[[max(b, 0) for b in self.smpl_bone], :3, 3]
-        tmpl = SMPL_OFFSETS @ self.template().T
+        tmpl = SMPL.rest_positions()
+        torso = [j for j in TORSO_JOINTS if self.smpl_bone[j] >= 0]
+        x = tmpl[torso] - tmpl[torso].mean(axis=0)
+        y = heads[torso] - heads[torso].mean(axis=0)
+        u, _, vt = np.linalg.svd(x.T @ y)
+        d = np.sign(np.linalg.det(vt.T @ u.T))
+        turn = vt.T @ np.diag([1.0, 1.0, d]) @ u.T  # template -> armature
         out = np.zeros(24)
         for j in range(1, 24):
             p = SMPL.parents[j]
             if self.smpl_bone[j] < 0 or self.smpl_bone[p] < 0:
                 continue
-            d = heads[j] - heads[p]
-            cos = d @ tmpl[j] / max(np.linalg.norm(d) * np.linalg.norm(tmpl[j]), 1e-12)
+            a, b = heads[j] - heads[p], turn @ (tmpl[j] - tmpl[p])
+            cos = a @ b / max(np.linalg.norm(a) * np.linalg.norm(b), 1e-12)
             out[j] = np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
         return out
 

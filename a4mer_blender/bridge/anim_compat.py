@@ -37,7 +37,7 @@ def _slot_for(id_owner: Any, action: Any) -> Any:
 def channelbag(action: Any, slot: Any, ensure: bool = False) -> Any:
     """The channelbag of ``slot`` in ``action`` (first layer and keyframe strip holding one); with
     ``ensure``, created in the first strip of the first layer when missing (both made when absent).
-    The RNA API directly: Blender 4.4's ``bpy_extras.anim_utils`` lacks the 4.5+ helpers."""
+    The RNA API directly: ``bpy_extras.anim_utils`` has no such helpers before Blender 5.0."""
     for layer in action.layers:
         for strip in layer.strips:
             bag = strip.channelbag(slot)
@@ -107,9 +107,9 @@ class FCurveSink:
     def _new(self, data_path: str, index: int, group: str) -> Any:
         if self._bag is None:
             return self._curves.new(data_path, index=index, action_group=group)
-        if "group_name" in self._curves.bl_rna.functions["new"].parameters:  # 4.5+
+        if "group_name" in self._curves.bl_rna.functions["new"].parameters:  # 5.0+
             return self._curves.new(data_path, index=index, group_name=group)
-        fc = self._curves.new(data_path, index=index)  # 4.4: the group is made and set apart
+        fc = self._curves.new(data_path, index=index)  # 4.4, 4.5: the group is made and set apart
         fc.group = self._bag.groups.get(group) or self._bag.groups.new(group)
         return fc
 
@@ -121,8 +121,8 @@ class FCurveSink:
 
 
 def new_strip(track: Any, name: str, frame_start: int, action: Any) -> Any:
-    """A new NLA strip named ``name`` on ``track`` (Blender 4.2 ignores the name given to
-    ``strips.new`` and names the strip after the action: the name is set again)."""
+    """A new NLA strip named ``name`` on ``track`` (Blender 4.2-4.4 ignore the name given to
+    ``strips.new`` and name the strip after the action: the name is set again)."""
     strip = track.strips.new(name, frame_start, action)
     if strip.name != name:
         strip.name = name

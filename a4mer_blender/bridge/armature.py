@@ -50,11 +50,11 @@ def detect_rig(obj) -> "core_rig.RigRest":
 
 
 def is_smpl_rig(obj) -> bool:
-    try:
-        detect_rig(obj)
-        return True
-    except errors.SkeletonError:
+    """True for an armature whose bones name the SMPL body joints. Whether its rest pose is usable is
+    :func:`detect_rig`'s to say (a named rig with a wrong rest is reported, not passed over)."""
+    if obj is None or obj.type != "ARMATURE":
         return False
+    return core_rig.match_smpl_rig([b.name for b in obj.data.bones]).ok
 
 
 def scene_fps(scene) -> float:

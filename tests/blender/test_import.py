@@ -9,7 +9,7 @@ import bpy
 from a4mer.geometry import quat_angle
 from a4mer.io import write_amass_npz
 from a4mer_blender.bridge import anim_compat, armature
-from bl_helpers import RX90, make_row_rig, smooth_motion
+from bl_helpers import RX90, build_rig, make_row_rig, smooth_motion
 
 
 def test_import_npz_creates_mpi_armature_resampled(scene, tmp_path):
@@ -50,6 +50,26 @@ def test_import_applies_to_selected_rig(scene, tmp_path):
     bpy.ops.wm.save_as_mainfile(filepath=str(save))
     bpy.ops.wm.open_mainfile(filepath=str(save))
     assert "old" in bpy.data.actions
+
+
+def test_import_onto_a_selected_a_pose_rig_is_refused_not_passed_over(scene, tmp_path):
+    """An SMPL-named rig whose rest is an A-pose: applying a clip to it says why it cannot, instead of
+    quietly making a new armature (the batch, which lists rigs by ``is_smpl_rig``, also reaches it and
+    stops on the same message)."""
+    from a4mer.geometry import axis_angle_to_quat, quat_to_rotmat
+    from a4mer.skeleton import SMPL
+    heads = SMPL.rest_positions()[:22].copy()
+    for pivot, chain, sign in ((16, [18, 20], -1.0), (17, [19, 21], 1.0)):  # arms 40 deg down
+        r = quat_to_rotmat(axis_angle_to_quat(np.array([0.0, 0.0, sign * np.radians(40)])))
+        heads[chain] = (heads[chain] - heads[pivot]) @ r.T + heads[pivot]
+    obj = build_rig("Apose", list(SMPL.names[:22]), list(SMPL.parents[:22]), heads, root="root")
+    assert armature.is_smpl_rig(obj)
+    path = write_amass_npz(smooth_motion(T=20, seed=12), tmp_path / "wave.npz")
+    n_objects = len(bpy.data.objects)
+    with pytest.raises(RuntimeError, match="'Apose': the rest pose is not SMPL's T-pose .*left_shoulder -> "
+                                           "left_elbow 40 deg"):
+        bpy.ops.a4mer.import_motion(filepath=str(path), apply_to_selected=True)
+    assert len(bpy.data.objects) == n_objects and "wave" not in bpy.data.actions
 
 
 def test_import_onto_a_rig_showing_generated_frames_is_refused(scene, tmp_path):

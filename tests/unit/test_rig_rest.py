@@ -30,6 +30,10 @@ def _rotate_chain(heads: np.ndarray, pivot: int, joints: list[int], axis_angle) 
 def test_t_pose_and_body_shapes_pass():
     heads = SMPL.rest_positions()
     assert RigRest.from_bones(list(SMPL.names), list(SMPL.parents), _rest(heads)).rest_pose_deviation().max() < 1e-3
+    for aa in ([0, 0, np.radians(27)], [np.radians(31), 0, 0], [0.4, -1.1, 2.0]):  # armature data turned
+        turned = heads @ quat_to_rotmat(axis_angle_to_quat(np.array(aa))).T
+        rig = RigRest.from_bones(list(SMPL.names), list(SMPL.parents), _rest(turned))
+        assert rig.rest_pose_deviation().max() < 1e-3
     rng = np.random.default_rng(0)
     for _ in range(20):  # bone lengths x0.8-1.2 and every offset tilted by up to 8 degrees
         offsets = np.zeros_like(heads)
