@@ -13,7 +13,9 @@ SMPL's template frame; its AMASS import keys the ``root`` bone at -90 deg about 
 location in that frame. Nothing here assumes it: the template frame of the rig is found from the rest
 joint positions (up = pelvis -> neck, left = right hip -> left hip) and every bone keeps its own axis
 correction, so BVH imports (bones along the limb), FBX rigs (Y-up data in a rotated object) and
-centimetre rigs read the same. The rig's rest pose must be SMPL's rest pose (identity rotations).
+centimetre rigs read the same. The rig's rest pose must be SMPL's rest pose (identity rotations):
+a rig whose limbs rest elsewhere (an A-pose, a posed rest) is refused, since no rotation read off it
+would be SMPL's.
 
 Shapes: T frames, B rig bones. Quaternions wxyz; matrices act on column vectors; metres in the
 Motion, rig units (``metres_per_unit``) in the rig.
