@@ -461,3 +461,26 @@ def test_segment_while_generated_frames_are_shown_says_what_to_do(scene, gap_rig
     with pytest.raises(RuntimeError, match="bake them into your action or remove them"):
         bpy.ops.a4mer.segment()
     assert [t.name for t in obj.animation_data.nla_tracks] == tracks  # nothing changed
+
+
+def test_merge_keys_updates_keys_on_the_frames_and_adds_the_rest(scene):
+    """merge_keys: a key on one of the frames (also a sub-frame key rounding to it) takes the new value,
+    the other frames become new keys in time order, and every other key keeps its value, handles and
+    interpolation."""
+    obj, _ = make_row_rig("mpi_body_only")
+    action = armature.write_motion(obj, smooth_motion(T=10, seed=2), scene)
+    fc = anim_compat.fcurves_of(obj, action)[0]
+    kp = fc.keyframe_points
+    kp[4].co.x = 5.4  # a sub-frame key (frame 5 -> 5.4)
+    kp[6].interpolation = "CONSTANT"
+    fc.update()
+    before = [(tuple(k.co), k.interpolation) for k in kp]
+    added = generated.merge_keys(fc, np.array([3.0, 5.0, 11.0, 12.0]), np.array([30.0, 50.0, 110.0, 120.0]))
+    assert added == 2
+    after = [(tuple(k.co), k.interpolation) for k in kp]
+    assert [c[0] for c, _ in after] == pytest.approx([1, 2, 3, 4, 5.4, 6, 7, 8, 9, 10, 11, 12])
+    assert after[2][0][1] == 30.0 and after[4][0][1] == 50.0
+    assert [c[1] for c, _ in after[10:]] == [110.0, 120.0]
+    for i in (0, 1, 3, 5, 6, 7, 8, 9):
+        assert after[i] == before[i]
+    assert after[6][1] == "CONSTANT"
