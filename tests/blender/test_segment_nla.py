@@ -62,7 +62,9 @@ def test_segment_tracks_tile_and_keep_playback(scene, mpi_rig, tmp_path):
     before = pose_snapshot(obj, frames)
     keys_before = action_keys(obj)
     anim = obj.animation_data
-    state_before = (anim.action, getattr(anim, "action_slot", None), anim.action_blend_type, anim.action_influence, anim.use_nla)
+    state = lambda: (anim.action, getattr(anim, "action_slot", None), anim.action_blend_type,  # noqa: E731
+                     anim.action_influence, anim.use_nla)
+    state_before = state()
     seg = even_segments(T, 30.0)
     assert bpy.ops.a4mer.segment(segments_file=_seg_file(tmp_path, seg)) == {"FINISHED"}
     atoms, motifs = _tracks(obj)
@@ -76,7 +78,7 @@ def test_segment_tracks_tile_and_keep_playback(scene, mpi_rig, tmp_path):
     assert np.array_equal(pose_snapshot(obj, frames), before)
     after = action_keys(obj)
     assert after.keys() == keys_before.keys() and all(np.array_equal(after[k], keys_before[k]) for k in after)
-    assert (anim.action, getattr(anim, "action_slot", None), anim.action_blend_type, anim.action_influence, anim.use_nla) == state_before
+    assert state() == state_before
 
 
 def test_segment_keeps_playback_over_the_users_layers(scene, mpi_rig, tmp_path):
