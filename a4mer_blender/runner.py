@@ -88,7 +88,8 @@ def resolve_mode(settings: RunnerSettings) -> str:
             return "IN_PROCESS"
         if not settings.python:
             raise errors.A4merError("the A4Mer model needs torch: torch does not import in this Python and no "
-                                    "worker interpreter is set (Preferences > Add-ons > A4Mer > Worker Python)")
+                                    "worker interpreter is set (Preferences > Add-ons > A4Mer Action Motifs > "
+                                    "Worker Python)")
         return "WORKER"
     return settings.mode
 
@@ -139,8 +140,8 @@ class Job:
             if not py or not Path(py).is_file():
                 self.cleanup()
                 what = "is a folder, not a python executable" if py and Path(py).is_dir() else "not found"
-                raise errors.A4merError(f"worker interpreter {py!r} {what} (Preferences > Add-ons > A4Mer > "
-                                        "Worker Python: a python executable)")
+                raise errors.A4merError(f"worker interpreter {py!r} {what} (Preferences > Add-ons > "
+                                        "A4Mer Action Motifs > Worker Python: a python executable)")
             env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
             try:
                 self._proc = subprocess.Popen(self.worker_command(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,

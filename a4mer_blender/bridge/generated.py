@@ -430,8 +430,10 @@ def unmark_motif(obj, frame_start: float) -> bool:
 
 # --- bake / remove -------------------------------------------------------------------------------
 def merge_keys(fc, frames: np.ndarray, values: np.ndarray) -> int:
-    """Insert keys ``values (N,)`` at ``frames (N,)`` into F-Curve ``fc`` in bulk (existing keys keep
-    their values, handles and interpolation; a key already on one of ``frames`` gets the new value).
+    """Insert keys ``values (N,)`` at ``frames (N,)`` into F-Curve ``fc`` in bulk. Existing keys keep
+    their values and interpolation (a key already on one of ``frames`` gets the new value); the new
+    keys are linear, like the generated strips' keys, so the baked curve plays as the preview did.
+    Blender recomputes the automatic handles of keys next to new ones, as on any key insertion.
     Returns the number of keys added."""
     kp = fc.keyframe_points
     n = len(kp)
@@ -446,8 +448,13 @@ def merge_keys(fc, frames: np.ndarray, values: np.ndarray) -> int:
     add = int((~hit).sum())
     new = np.stack([frames[~hit], values[~hit]], axis=1).astype(np.float32)
     if add:
-        kp.add(add)  # appended at the end with the default interpolation; sorted below
+        kp.add(add)  # appended at the end; sorted below
     kp.foreach_set("co", np.concatenate([co, new]).ravel())
+    if add:
+        interp = np.empty(n + add, dtype=np.uint8)  # uint8: the DNA char (see armature.set_keys)
+        kp.foreach_get("interpolation", interp)
+        interp[n:] = anim_compat.INTERPOLATION["LINEAR"]
+        kp.foreach_set("interpolation", interp)
     fc.update()  # sorts the keys by frame (each key keeps its own handles and interpolation)
     return add
 

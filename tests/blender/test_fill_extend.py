@@ -221,11 +221,22 @@ def test_bake_into_action(scene, gap_rig):
     assert bpy.ops.a4mer.extend(frames=12) == {"FINISHED"}
     frames = np.arange(1, 163)
     shown = pose_snapshot(obj, frames)
+    # half frames strictly inside the spans (between two generated keys) play the same after baking
+    halves = [f for sp in generated.read_state(obj)["spans"] for f in range(sp["first"], sp["last"])]
+
+    def at_halves():
+        out = []
+        for f in halves:
+            scene.frame_set(f, subframe=0.5)
+            out.append([[list(r) for r in pb.matrix] for pb in obj.pose.bones])
+        return np.array(out)
+    shown_halves = at_halves()
     assert "UNDO" in bpy.types.A4MER_OT_bake_generated.bl_options
     assert bpy.ops.a4mer.bake_generated() == {"FINISHED"}
     assert obj.animation_data.action == action and len(obj.animation_data.nla_tracks) == 0
     assert generated.read_state(obj) is None and not [a for a in bpy.data.actions if a.get("a4mer_generated")]
     assert np.abs(pose_snapshot(obj, frames) - shown).max() < 1e-5
+    assert len(halves) > 20 and np.abs(at_halves() - shown_halves).max() < 1e-5
     baked = key_snapshot(obj, action)
     pelvis_x = baked[('pose.bones["pelvis"].location', 0, "co")].reshape(-1, 2)
     assert pelvis_x[:, 0].tolist() == list(range(1, 163))
@@ -465,7 +476,7 @@ def test_segment_while_generated_frames_are_shown_says_what_to_do(scene, gap_rig
 
 def test_merge_keys_updates_keys_on_the_frames_and_adds_the_rest(scene):
     """merge_keys: a key on one of the frames (also a sub-frame key rounding to it) takes the new value,
-    the other frames become new keys in time order, and every other key keeps its value, handles and
+    the other frames become new linear keys in time order, and every other key keeps its value and
     interpolation."""
     obj, _ = make_row_rig("mpi_body_only")
     action = armature.write_motion(obj, smooth_motion(T=10, seed=2), scene)
@@ -473,6 +484,8 @@ def test_merge_keys_updates_keys_on_the_frames_and_adds_the_rest(scene):
     kp = fc.keyframe_points
     kp[4].co.x = 5.4  # a sub-frame key (frame 5 -> 5.4)
     kp[6].interpolation = "CONSTANT"
+    for k in kp:
+        k.interpolation = "BEZIER" if k.interpolation == "LINEAR" else k.interpolation  # a hand-keyed curve
     fc.update()
     before = [(tuple(k.co), k.interpolation) for k in kp]
     added = generated.merge_keys(fc, np.array([3.0, 5.0, 11.0, 12.0]), np.array([30.0, 50.0, 110.0, 120.0]))
@@ -481,6 +494,7 @@ def test_merge_keys_updates_keys_on_the_frames_and_adds_the_rest(scene):
     assert [c[0] for c, _ in after] == pytest.approx([1, 2, 3, 4, 5.4, 6, 7, 8, 9, 10, 11, 12])
     assert after[2][0][1] == 30.0 and after[4][0][1] == 50.0
     assert [c[1] for c, _ in after[10:]] == [110.0, 120.0]
+    assert [i for _, i in after[10:]] == ["LINEAR", "LINEAR"]  # as the generated strips' keys
     for i in (0, 1, 3, 5, 6, 7, 8, 9):
         assert after[i] == before[i]
     assert after[6][1] == "CONSTANT"
