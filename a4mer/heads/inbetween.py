@@ -16,7 +16,8 @@ answer sinks the body through the floor takes the classical answer instead where
 not generated is copied unchanged from the input. In gaps and between keys the joints that move no
 other body joint (feet, head, wrists) ease to slerp between the keys away from them (``LEAF_JOINTS``:
 positions cannot constrain them; their mean error on the benchmark's 30 / 120-frame gaps went
-5.5 -> 4.4 / 15.3 -> 5.4 degrees). Body joints 0-21 are generated; other joints (hands, face) get
+5.5 -> 4.4 / 15.3 -> 5.4 degrees); an extension eases them to their last input rotation (1 s:
+11.0 -> 6.6 degrees). Body joints 0-21 are generated; other joints (hands, face) get
 the cubic Hermite in a gap, Catmull-Rom between sparse keys, and coast to a stop when extending. Where the
 learned correction is used, each answer is the average of the clip's and its mirror image's
 (mirrored back): the MLPs were trained on mirrored copies too, and averaging both predictions
@@ -73,7 +74,8 @@ def _beyond_body(trans: np.ndarray, rot: np.ndarray, known: np.ndarray) -> np.nd
 #: SMPL joints whose rotation moves no other body joint (feet, head, wrists): joint positions do not
 #: constrain them, and both the learned correction and the classical curve drift there (a toe-off's
 #: key velocity overshot the toe by 50 deg in a 1 s gap). Inside a generated span they ease to slerp
-#: between its keys, fully from LEAF_EASE_S after a key (C1 at the keys, where the span's own curve stays)
+#: between its keys, fully from LEAF_EASE_S after a key (C1 at the keys, where the span's own curve
+#: stays); an extension eases them to their last input rotation over LEAF_EASE_S from the seam
 LEAF_JOINTS = (10, 11, 15, 20, 21)
 LEAF_EASE_S = 8 / 30
 
@@ -232,6 +234,11 @@ class LearnedHeads:
             rot_new[:, 22:] = BL.extend_damped_velocity(motion.root_translation, motion.rotations[:, 22:], n,
                                                         BL.DAMPING_FRAMES * fps / MODEL_FPS)[1]
         rot_new[:, :22] = sq
+        # the leaf joints ease from the continuation to their last input rotation (no key to ease to)
+        x = np.clip(np.arange(1, n + 1) / max(1.0, LEAF_EASE_S * fps), 0.0, 1.0)
+        leaf = list(LEAF_JOINTS)
+        held = np.broadcast_to(motion.rotations[-1, leaf], (n, len(leaf), 4))
+        rot_new[:, leaf] = quat_slerp(rot_new[:, leaf], held, (x * x * (3.0 - 2.0 * x))[:, None])
         if learned:  # not floating off the floor of the last 2 s of input (the classical curve stays as it is)
             c = min(T, int(round(2 * fps)))
             ctx = motion.root_translation[-c:], motion.rotations[-c:, :22]
