@@ -80,6 +80,13 @@ LEAF_JOINTS = (10, 11, 15, 20, 21)
 LEAF_EASE_S = 8 / 30
 
 
+def _leaf_ease(frames_from_key: np.ndarray, fps: float) -> np.ndarray:
+    """Weight (0 at a key, 1 from ``LEAF_EASE_S`` on; smoothstep, so C1 at the key) of the eased target
+    for frames ``frames_from_key`` away from their nearest key."""
+    x = np.clip(frames_from_key / max(1.0, LEAF_EASE_S * fps), 0.0, 1.0)
+    return x * x * (3.0 - 2.0 * x)
+
+
 def _ease_leaves(rot: np.ndarray, known: np.ndarray, fps: float) -> None:
     """In place: in every interior run of unknown frames of ``rot (T, 22+, 4)`` (``known (T,)`` False),
     the leaf joints' rotations eased (smoothstep over ``LEAF_EASE_S`` from each key) to slerp between
@@ -91,10 +98,10 @@ def _ease_leaves(rot: np.ndarray, known: np.ndarray, fps: float) -> None:
     s = np.repeat(runs[:, 0] - 1, lens)  # each generated frame's key before and after
     n = np.repeat(lens + 1, lens)
     k = np.arange(len(s)) - np.repeat(np.cumsum(lens) - lens, lens) + 1
-    x = np.clip(np.minimum(k, n - k) / max(1.0, LEAF_EASE_S * fps), 0.0, 1.0)
-    frames, leaf = np.ix_(s + k, list(LEAF_JOINTS)), list(LEAF_JOINTS)
+    leaf = list(LEAF_JOINTS)
     slerp = quat_slerp(rot[s][:, leaf], rot[s + n][:, leaf], (k / n)[:, None])
-    rot[frames] = quat_slerp(rot[frames], slerp, (x * x * (3.0 - 2.0 * x))[:, None])
+    at = np.ix_(s + k, leaf)
+    rot[at] = quat_slerp(rot[at], slerp, _leaf_ease(np.minimum(k, n - k), fps)[:, None])
 
 
 class LearnedHeads:
@@ -235,10 +242,9 @@ class LearnedHeads:
                                                         BL.DAMPING_FRAMES * fps / MODEL_FPS)[1]
         rot_new[:, :22] = sq
         # the leaf joints ease from the continuation to their last input rotation (no key to ease to)
-        x = np.clip(np.arange(1, n + 1) / max(1.0, LEAF_EASE_S * fps), 0.0, 1.0)
         leaf = list(LEAF_JOINTS)
         held = np.broadcast_to(motion.rotations[-1, leaf], (n, len(leaf), 4))
-        rot_new[:, leaf] = quat_slerp(rot_new[:, leaf], held, (x * x * (3.0 - 2.0 * x))[:, None])
+        rot_new[:, leaf] = quat_slerp(rot_new[:, leaf], held, _leaf_ease(np.arange(1, n + 1), fps)[:, None])
         if learned:  # not floating off the floor of the last 2 s of input (the classical curve stays as it is)
             c = min(T, int(round(2 * fps)))
             ctx = motion.root_translation[-c:], motion.rotations[-c:, :22]
