@@ -15,6 +15,13 @@ def _motif(context, motif_id: int) -> dict | None:
     return next((m for m in strips.motif_summary(record) if m["motif_id"] == motif_id), None)
 
 
+def _no_motif(context, motif_id: int) -> str:
+    """The message for a motif id the active object's library lacks, listing the ids it has."""
+    record = nla.read_record(context.active_object) or {}
+    have = ", ".join(f"{m['motif_id']} ({m['name']})" for m in strips.motif_summary(record)) if record else ""
+    return f"A4Mer: no motif {motif_id} on this object (its motifs: {have or 'none'})"
+
+
 class _MotifOp:
     motif_id: IntProperty(name="Motif", default=0)
 
@@ -49,7 +56,7 @@ class A4MER_OT_motif_jump(_MotifOp, bpy.types.Operator):
     def execute(self, context):
         m = _motif(context, self.motif_id)
         if m is None:
-            self.report({"ERROR"}, f"A4Mer: no motif {self.motif_id} on this object")
+            self.report({"ERROR"}, _no_motif(context, self.motif_id))
             return {"CANCELLED"}
         frame = strips.next_occurrence(m["occurrences"], context.scene.frame_current, self.direction or 1)
         context.scene.frame_set(int(round(frame)))
@@ -73,7 +80,7 @@ class A4MER_OT_motif_rename(_MotifOp, bpy.types.Operator):
 
     def execute(self, context):
         if _motif(context, self.motif_id) is None:
-            self.report({"ERROR"}, f"A4Mer: no motif {self.motif_id} on this object")
+            self.report({"ERROR"}, _no_motif(context, self.motif_id))
             return {"CANCELLED"}
         try:
             n = nla.rename_motif(context.active_object, self.motif_id, self.name)

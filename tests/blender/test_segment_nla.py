@@ -158,6 +158,8 @@ def test_mapping_rename_select_jump(scene, tmp_path):
     assert scene.frame_current == starts[1]
     bpy.ops.a4mer.motif_jump(motif_id=target, direction=-1)
     assert scene.frame_current == starts[0]
+    with pytest.raises(RuntimeError, match=rf"no motif 99 on this object \(its motifs: .*{target} \(wave\)"):
+        bpy.ops.a4mer.motif_jump(motif_id=99)  # a script's wrong id: the message lists the ones there are
     # re-running with the same vocabulary keeps the user's names
     bpy.ops.a4mer.segment(segments_file=_seg_file(tmp_path, seg))
     rec = nla.read_record(obj)
