@@ -218,16 +218,19 @@ class RigRest:
     def num_bones(self) -> int:
         return len(self.names)
 
+    def rest_heads(self) -> np.ndarray:
+        """(24, 3) armature-space rest head of each SMPL joint's bone (the first bone's for absent ones)."""
+        return self.rest[[max(b, 0) for b in self.smpl_bone], :3, 3]
+
     def template(self) -> np.ndarray:
         """(3, 3) template -> armature rotation (see :func:`template_to_armature`)."""
-        heads = self.rest[[max(b, 0) for b in self.smpl_bone], :3, 3]
-        return template_to_armature(heads)
+        return template_to_armature(self.rest_heads())
 
     def rest_pose_deviation(self) -> np.ndarray:
         """(24,) degrees between each SMPL joint's rest offset from its parent joint (rest heads) and
         SMPL's T-pose offset, with the T-pose turned onto the rig's torso (pelvis, hips, spine, neck,
         collars, shoulders; a least-squares rotation) -- 0 for the pelvis and for absent joints."""
-        heads = self.rest[[max(b, 0) for b in self.smpl_bone], :3, 3]
+        heads = self.rest_heads()
         tmpl = SMPL.rest_positions()
         torso = [j for j in TORSO_JOINTS if self.smpl_bone[j] >= 0]
         x = tmpl[torso] - tmpl[torso].mean(axis=0)

@@ -83,8 +83,7 @@ LEAF_EASE_S = 8 / 30
 def _leaf_ease(frames_from_key: np.ndarray, fps: float) -> np.ndarray:
     """Weight (0 at a key, 1 from ``LEAF_EASE_S`` on; smoothstep, so C1 at the key) of the eased target
     for frames ``frames_from_key`` away from their nearest key."""
-    x = np.clip(frames_from_key / max(1.0, LEAF_EASE_S * fps), 0.0, 1.0)
-    return x * x * (3.0 - 2.0 * x)
+    return BL.smoothstep(frames_from_key / max(1.0, LEAF_EASE_S * fps))
 
 
 def _ease_leaves(rot: np.ndarray, known: np.ndarray, fps: float) -> None:

@@ -440,10 +440,10 @@ def merge_keys(fc, frames: np.ndarray, values: np.ndarray) -> int:
     co = np.empty(2 * n, dtype=np.float32)
     kp.foreach_get("co", co)
     co = co.reshape(n, 2)
-    keyed = np.round(co[:, 0]).astype(np.int64)
+    keyed, wanted = np.round(co[:, 0]).astype(np.int64), np.round(frames).astype(np.int64)
     order = np.argsort(keyed, kind="stable")  # of keys on the same whole frame the last one is hit
-    at = np.searchsorted(keyed[order], np.round(frames).astype(np.int64), side="right") - 1
-    hit = (at >= 0) & (keyed[order][np.maximum(at, 0)] == np.round(frames)) if n else np.zeros(len(frames), bool)
+    at = np.searchsorted(keyed[order], wanted, side="right") - 1
+    hit = (at >= 0) & (keyed[order][np.maximum(at, 0)] == wanted) if n else np.zeros(len(frames), bool)
     co[order[at[hit]], 1] = values[hit]
     add = int((~hit).sum())
     new = np.stack([frames[~hit], values[~hit]], axis=1).astype(np.float32)

@@ -17,7 +17,7 @@ def _motif(context, motif_id: int) -> dict | None:
 
 def _no_motif(context, motif_id: int) -> str:
     """The message for a motif id the active object's library lacks, listing the ids it has."""
-    record = nla.read_record(context.active_object) or {}
+    record = nla.read_record(context.active_object)
     have = ", ".join(f"{m['motif_id']} ({m['name']})" for m in strips.motif_summary(record)) if record else ""
     return f"A4Mer: no motif {motif_id} on this object (its motifs: {have or 'none'})"
 
