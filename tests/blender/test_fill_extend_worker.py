@@ -238,13 +238,12 @@ def test_real_clip_window_filled_closer_than_holding_the_key(scene, data_root):
 
 
 @pytest.mark.parametrize("fps, fps_base", [(24, 1.0), (24, 1.001)])
-def test_fill_at_film_rates_beats_blenders_own_curves(scene, fps, fps_base):
+def test_fill_at_film_rates_beats_blenders_own_curves(scene, repo_root, fps, fps_base):
     """A held-out real walk (examples/) in a 24 / 23.976 fps scene with 1 s of keys deleted: the filled
     frames are closer to the deleted truth than Blender's own curves across the gap (what the animator
     had before filling), and the keys around the gap play as before."""
-    from pathlib import Path
     from a4mer.api import load_motion
-    walk = Path(__file__).resolve().parents[2] / "examples" / "bandai" / "dataset-1_walk_happy_002.bvh"
+    walk = repo_root / "examples/bandai/dataset-1_walk_happy_002.bvh"
     scene.render.fps, scene.render.fps_base = fps, fps_base
     obj, _ = make_row_rig("mpi_smplx")
     action = armature.write_motion(obj, load_motion(walk).resample(fps / fps_base), scene, name="walk")

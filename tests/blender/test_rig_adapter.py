@@ -1,8 +1,6 @@
 """Rig adapter: detection and lossless read/write on one synthetic rig per row of conventions.md §2."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -13,7 +11,7 @@ from a4mer.skeleton import SMPL
 from a4mer_blender.bridge import armature
 from bl_helpers import ROWS, action_keys, build_rig, key_mpi_amass, make_row_rig, smooth_motion, world_heads
 
-WALK = Path(__file__).resolve().parents[2] / "examples" / "bandai" / "dataset-1_walk_happy_002.bvh"
+WALK = "examples/bandai/dataset-1_walk_happy_002.bvh"
 
 
 def _present(rig):
@@ -105,7 +103,7 @@ def test_non_smpl_rig_names_missing_bones(scene):
         bpy.ops.a4mer.segment()
 
 
-def _fbx_roundtrip(scene, tmp_path, row: str, skinned: bool):
+def _fbx_roundtrip(scene, tmp_path, walk, row: str, skinned: bool):
     """``row``'s rig keyed with a real walk, exported with Blender's FBX exporter (with a skinned mesh:
     the file gets a bind pose = the rig's rest; without one the importer takes the posed bones as rest)
     and imported again. Returns (imported armature, (T, 24, 3) joint positions the original showed)."""
@@ -113,7 +111,7 @@ def _fbx_roundtrip(scene, tmp_path, row: str, skinned: bool):
     from a4mer.api import load_motion
     addon_utils.enable("io_scene_fbx", default_set=True)
     obj, _ = make_row_rig(row)
-    motion = load_motion(WALK).slice(0, 30)
+    motion = load_motion(walk).slice(0, 30)
     armature.write_motion(obj, motion, scene, name="walk")
     scene.frame_start, scene.frame_end = 1, 30
     want = armature.read_motion(obj, scene).body().joint_positions()
@@ -143,20 +141,20 @@ def _fbx_roundtrip(scene, tmp_path, row: str, skinned: bool):
 
 
 @pytest.mark.parametrize("row", ["fbx_m_avg", "mpi_smplx", "bvh_smpl_cm_euler"])
-def test_fbx_through_blenders_fbx_io_reads_as_before(scene, tmp_path, row):
+def test_fbx_through_blenders_fbx_io_reads_as_before(scene, tmp_path, repo_root, row):
     """A rig through Blender's own FBX export and import (bind pose in the file) reads back as it
     played: every joint within 0.1 mm."""
-    arm, want = _fbx_roundtrip(scene, tmp_path, row, skinned=True)
+    arm, want = _fbx_roundtrip(scene, tmp_path, repo_root / WALK, row, skinned=True)
     got = armature.read_motion(arm, bpy.context.scene).body().joint_positions()
     assert got.shape == want.shape
     err = np.linalg.norm(got - want, axis=-1)
     assert err.max() < 1e-4, f"max joint error {err.max() * 1000:.3f} mm"
 
 
-def test_rig_whose_rest_is_not_the_t_pose_is_refused(scene, tmp_path):
+def test_rig_whose_rest_is_not_the_t_pose_is_refused(scene, tmp_path, repo_root):
     """Without a bind pose the FBX importer makes the posed bones the rest pose: reading SMPL rotations
     off such a rig gave joints up to 0.8 m off; it is refused with a message naming the bones."""
-    arm, _ = _fbx_roundtrip(scene, tmp_path, "fbx_m_avg", skinned=False)
+    arm, _ = _fbx_roundtrip(scene, tmp_path, repo_root / WALK, "fbx_m_avg", skinned=False)
     with pytest.raises(SkeletonError, match=r"'m_avg_rig': the rest pose is not SMPL's T-pose \(.*m_avg_L_Elbow"):
         armature.detect_rig(arm)
     bpy.context.view_layer.objects.active = arm

@@ -685,16 +685,14 @@ def test_hands_are_c1_at_the_keys_and_coast_when_extending():
     assert speed(ext.rotations[-2:, 22:])[0].max() < 0.2 * last.max()  # then comes to rest
 
 
-def test_shipped_heads_keep_the_toes_with_the_keys_on_a_real_walk():
+def test_shipped_heads_keep_the_toes_with_the_keys_on_a_real_walk(repo_root):
     """A held-out real walk at 24 fps, a 1 s gap whose first key is a toe-off: the classical key
     velocity flung the left toe 51 deg off (the shipped heads followed it: 46 deg); eased to slerp
     between the keys it stays within 20 deg, and every leaf joint is closer to the truth than the
     issue's Hermite."""
-    from pathlib import Path
     from a4mer.api import load_motion
     from a4mer.heads.inbetween import default_heads
-    walk = Path(__file__).resolve().parents[2] / "examples" / "bandai" / "dataset-1_walk_happy_002.bvh"
-    m = load_motion(walk).resample(24.0).body()
+    m = load_motion(repo_root / "examples/bandai/dataset-1_walk_happy_002.bvh").resample(24.0).body()
     s, e = 40, 65
     heads = default_heads()
     assert heads.net is not None
