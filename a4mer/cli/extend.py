@@ -31,6 +31,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..api import load_motion
+    from ..heads.cycle import HANDOVER_S
     from ..heads.inbetween import A4merWarning
     from ..heads.npz_out import check_output, write_result
     from ..heads.quality import ClipQuality, write_sidecar
@@ -58,6 +59,10 @@ def run(args: argparse.Namespace) -> int:
     gen = np.arange(T, T + args.frames)
     out = write_result(args.input, motion, result, gen, args.output)
     method = heads.name if heads.learned_for("extend") else "damped constant velocity (learned correction gated off)"
+    cycle = result.meta.get("cycle")
+    if cycle:
+        method += (f", handing over to the input's repeating cycle (period {cycle['period_s']:.2f} s) "
+                   f"between {HANDOVER_S[0]:g} and {HANDOVER_S[1]:g} s")
     if mc is not None:
         method = f"motif {motif} prototype blended from the {method}"
     rep = ClipQuality(motion, result, gen).span(T, T + args.frames - 1, task="extend", method=method, keys=[T - 1],

@@ -44,13 +44,14 @@ from ..motion import Motion
 from . import baselines as BL
 from .prediction import (blocking_corrected, decoder_config, dense_run, extend_frames, extend_reach, fill_runs, frames_at,
                          gap_corrected, gap_reach, missing_at_model_rate, unknown_runs)
+from .cycle import CYCLE_CONTEXT_S, Cycle, continue_cycle, cycle_weight, find_cycle
 from .ground import FLOOR_CONTEXT_S, SINK_CHECK_MAX_S, SINK_LIMIT, SINK_MARGIN, body_sink, floor_shift, joint_heights
 from .windows import MODEL_FPS, mirror
 
 FORMAT = "a4mer-heads"
 MAX_GAP_SECONDS = 4.0
 MIN_CONTEXT_SECONDS = 1.0
-MAX_EXTEND_SECONDS = 60.0  # one extension call; the continuation settles into a held pose long before
+MAX_EXTEND_SECONDS = 60.0  # one extension call; unless it repeats a cycle, the continuation settles long before
 TASKS = ("inbetween", "blocking", "extend")
 
 
@@ -101,6 +102,18 @@ def _ease_leaves(rot: np.ndarray, known: np.ndarray, fps: float) -> None:
     slerp = quat_slerp(rot[s][:, leaf], rot[s + n][:, leaf], (k / n)[:, None])
     at = np.ix_(s + k, leaf)
     rot[at] = quat_slerp(rot[at], slerp, _leaf_ease(np.minimum(k, n - k), fps)[:, None])
+
+
+def _input_cycle(motion: Motion) -> tuple[Cycle, np.ndarray, np.ndarray] | None:
+    """The cycle the body of ``motion`` ends in (:func:`cycle.find_cycle` on its last
+    ``CYCLE_CONTEXT_S`` sampled at 30 fps from the last frame back) with those samples ``(N, 3)``,
+    ``(N, 22, 4)``; None where it ends in none."""
+    step = motion.fps / MODEL_FPS
+    N = min(int(np.floor((motion.num_frames - 1) / step + 1e-9)) + 1, int(round(CYCLE_CONTEXT_S * MODEL_FPS)))
+    coords = (motion.num_frames - 1) - step * np.arange(N)[::-1]
+    t, q = frames_at(motion.root_translation, motion.rotations[:, :22], coords)
+    found = find_cycle(t, q)
+    return None if found is None else (found, t, q)
 
 
 class LearnedHeads:
@@ -231,6 +244,12 @@ class LearnedHeads:
         need = int(np.ceil(n / step - 1e-9)) + 1
         learned = self.learned_for("extend")
         nt, nq = self._symmetric(lambda t, q: (*extend_frames(self.net, learned, t, q, need), learned), gt, gq)
+        cycle = _input_cycle(motion)
+        if cycle is not None:  # a repeating input hands over to its cycle (instead of settling)
+            w = cycle_weight(need, MODEL_FPS)
+            ct, cq = continue_cycle(*cycle[1:], need, cycle[0])
+            nt = (1.0 - w)[:, None] * nt + w[:, None] * ct
+            nq = quat_slerp(nq, cq, w[:, None])
         allt, allq = np.concatenate([gt, nt]), np.concatenate([gq, nq])
         at = (N - 1) + np.arange(1, n + 1) / step
         # back to the clip's rate along a C2 curve (lerp/slerp between the 30 fps samples kinks at each)
@@ -243,7 +262,10 @@ class LearnedHeads:
         # the leaf joints ease from the continuation to their last input rotation (no key to ease to)
         leaf = list(LEAF_JOINTS)
         held = np.broadcast_to(motion.rotations[-1, leaf], (n, len(leaf), 4))
-        rot_new[:, leaf] = quat_slerp(rot_new[:, leaf], held, _leaf_ease(np.arange(1, n + 1), fps)[:, None])
+        ease = _leaf_ease(np.arange(1, n + 1), fps)
+        if cycle is not None:  # the cycle's own feet, head and wrists
+            ease = ease * (1.0 - cycle_weight(n, fps))
+        rot_new[:, leaf] = quat_slerp(rot_new[:, leaf], held, ease[:, None])
         if learned:  # not floating off the floor of the last 2 s of input (the classical curve stays as it is)
             c = min(T, int(round(2 * fps)))
             ctx = motion.root_translation[-c:], motion.rotations[-c:, :22]
@@ -252,8 +274,9 @@ class LearnedHeads:
                 shift = 0.5 * (shift + floor_shift(*mirror(*ctx), *mirror(st, sq), fps))
             st = st.copy()
             st[:, 2] += shift
+        meta = {"cycle": None if cycle is None else {"period_s": cycle[0].seconds, "mismatch": cycle[0].mismatch}}
         return motion.with_(root_translation=np.concatenate([motion.root_translation, st]),
-                            rotations=np.concatenate([motion.rotations, rot_new]))
+                            rotations=np.concatenate([motion.rotations, rot_new]), meta=meta)
 
     # ---- validated API -----------------------------------------------------------------------
     def inbetween(self, motion: Motion, start: int, end: int) -> Motion:
@@ -310,7 +333,8 @@ class LearnedHeads:
         if n / motion.fps > MAX_EXTEND_SECONDS:
             raise A4merError(f"{n} frames are {n / motion.fps:.1f} s at {motion.fps:g} fps; at most "
                              f"{MAX_EXTEND_SECONDS:.0f} s ({int(MAX_EXTEND_SECONDS * motion.fps)} frames) can be "
-                             "added at once (the continuation settles into a held pose within a few seconds)")
+                             "added at once (unless the clip ends in a repeating cycle, the continuation settles into a held "
+                             "pose within a few seconds)")
         warns = []
         if motion.num_frames / motion.fps < MIN_CONTEXT_SECONDS:
             warns.append(f"only {motion.num_frames} frame(s) of context; at least {MIN_CONTEXT_SECONDS:g} s "

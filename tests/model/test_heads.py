@@ -701,3 +701,24 @@ def test_shipped_heads_keep_the_toes_with_the_keys_on_a_real_walk(repo_root):
     err = lambda q: np.degrees(quat_angle(q[:, list(LEAF_JOINTS)], m.rotations[s + 1:e, list(LEAF_JOINTS)])).mean(0)  # noqa: E731
     assert err(out)[0] < 20.0, err(out)
     assert np.all(err(out) < err(herm)), (err(out), err(herm))
+
+
+@pytest.mark.parametrize("fps", [30.0, 24.0])
+def test_shipped_heads_keep_a_real_walk_walking(repo_root, fps):
+    """3 s of a held-out real walk extended by 6 s: the walk's cycle is found and repeated, so from 3 s
+    on it keeps its pace and posture (the learned continuation alone slowed to a stop within 3 s and
+    bent a knee to 150-175 deg with the pelvis 0.6 m lower); the input frames are kept."""
+    from a4mer.api import load_motion
+    from a4mer.heads.inbetween import default_heads
+    m = load_motion(repo_root / "examples/bandai/dataset-1_walk_happy_002.bvh").resample(fps).body()
+    ctx = m.slice(0, int(3 * fps))
+    out = default_heads().extend_clip(ctx, int(6 * fps))
+    T = ctx.num_frames
+    assert np.array_equal(out.rotations[:T], ctx.rotations)
+    assert 0.8 <= out.meta["cycle"]["period_s"] <= 1.0, out.meta["cycle"]
+    speed = lambda tr: np.linalg.norm(np.diff(tr[:, :2], axis=0), axis=1).mean() * fps  # noqa: E731
+    late = out.root_translation[T + int(3 * fps):]
+    assert abs(speed(late) / speed(ctx.root_translation) - 1) < 0.1
+    assert late[:, 2].min() > ctx.root_translation[:, 2].min() - 0.03
+    knees = lambda q: np.degrees(quat_angle(q[:, [4, 5]], np.array([1.0, 0, 0, 0]))).max()  # noqa: E731
+    assert knees(out.rotations[T + int(3 * fps):]) < knees(ctx.rotations) + 10

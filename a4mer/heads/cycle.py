@@ -1,0 +1,157 @@
+"""Continuing a cycle: an extension of a clip that ends in a repeating motion (numpy only, 30 fps).
+
+The learned extension coasts on damped velocities, so after two or three seconds it settles into a
+held pose: a walk stops. Where the input's last seconds repeat one cycle (a walk, a wave, a jog), the
+extension goes over to that cycle, repeated: :func:`find_cycle` finds the period whose last repeat
+matches the one before it (and that one the one before it), :func:`continue_cycle` repeats the last
+period from the last input frame on (the root keeps the cycle's travel and turn per period, relative to
+the body's heading; what differs between the last frame and the frame a period earlier fades out over
+:data:`SEAM_S`), and :func:`cycle_weight` hands over from the learned continuation to the cycle between
+:data:`HANDOVER_S`.
+
+Measured (3-5 s of input, the windows of every clip of the prepared data long enough for 5 s more;
+the input's last 5 s read; MPJPE of the result / the learned extension alone, at 1 / 2 / 3 / 5 s;
+an experiment script kept out of the repo, numbers in ``docs/bench/heads_notes.md``): Bandai test walks
+1.00 / 0.86 / 0.43 / 0.16, Bandai training walks 1.00 / 0.90-0.98 / 0.47-0.87 / 0.16-0.70; the CMU dance
+windows never pass the test (phrases vary), so they are unchanged.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..bench.metrics import body_fk, heading_yaw
+from ..geometry import axis_quat, quat_apply, quat_conj, quat_mul, quat_slerp, quat_unflip
+from .baselines import smoothstep
+
+FPS = 30.0
+#: seconds of input searched for a cycle (ending at the last input frame)
+CYCLE_CONTEXT_S = 5.0
+#: periods looked for, seconds
+MIN_PERIOD_S, MAX_PERIOD_S = 0.4, 2.0
+#: the last period must match the one before it this well (mean squared difference of heading-relative
+#: joint positions and root velocity over twice their variance: 0 = identical, about 1 = unrelated) ...
+MAX_MISMATCH = 0.2
+#: ... and the one before it the one before that (three periods of input are needed)
+MAX_EARLIER_MISMATCH = 0.5
+#: the learned continuation hands over to the cycle between these times after the last input frame
+#: (seconds); at 1 s the learned one is better, by 3 s it has slowed down (on the windows above,
+#: handing over between 0.5 and 1.5 s was worse at 1-2 s, 0.95 / 0.93 vs 1.00 / 0.86)
+HANDOVER_S = (1.0, 3.0)
+#: the difference between the last input frame and the frame a period before it fades out over this
+SEAM_S = 0.5
+#: root velocity weight in the matching features (m/s against metres of joint position)
+VELOCITY_WEIGHT = 0.5
+
+
+@dataclass(frozen=True)
+class Cycle:
+    """period: frames at 30 fps; mismatch / earlier_mismatch: of the last two / the two before."""
+
+    period: int
+    mismatch: float
+    earlier_mismatch: float
+
+    @property
+    def seconds(self) -> float:
+        return self.period / FPS
+
+
+def _features(trans: np.ndarray, rot: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per frame ``(T, 69)``: body joint positions relative to the root in the body's heading frame
+    and the root's ground velocity in that frame (m/s x ``VELOCITY_WEIGHT``); and the heading yaw
+    ``(T,)`` radians, unwrapped."""
+    pos, gq = body_fk(rot, trans)
+    yaw = heading_yaw(gq[:, 0])
+    inv = axis_quat("z", -yaw)
+    flat = np.array([1.0, 1.0, 0.0])
+    local = quat_apply(inv[:, None], pos - (trans * flat)[:, None])
+    vel = quat_apply(inv, np.diff(trans, axis=0, prepend=trans[:1]) * flat) * FPS * VELOCITY_WEIGHT
+    return np.concatenate([local.reshape(len(pos), -1), vel], axis=1), np.unwrap(yaw)
+
+
+def _mismatch(f: np.ndarray, end: int, L: int) -> float:
+    """How unlike the period ``f[end - L:end]`` is the one before it (0 = identical, ~1 = unrelated)."""
+    a, b = f[end - L:end], f[end - 2 * L:end - L]
+    var = f[end - 2 * L:end].var(0).sum()
+    return float(((a - b) ** 2).sum(1).mean() / (2 * var + 1e-9))
+
+
+def find_cycle(trans: np.ndarray, rot: np.ndarray) -> Cycle | None:
+    """The cycle the clip ``trans (T, 3)``, ``rot (T, 22, 4)`` at 30 fps ends in, or None.
+
+    The period is the first local minimum of the mismatch between the last period and the one before
+    it that comes within 25 % of the smallest (so two periods are not taken for one); the clip must
+    hold three periods, the last two matching within ``MAX_MISMATCH`` and the two before within
+    ``MAX_EARLIER_MISMATCH``."""
+    T = len(trans)
+    lo, hi = int(round(MIN_PERIOD_S * FPS)), min(int(round(MAX_PERIOD_S * FPS)), T // 3)
+    if hi < lo:
+        return None
+    f, _ = _features(trans, rot)
+    scores = np.array([_mismatch(f, T, L) for L in range(lo, hi + 1)])
+    best = scores.min()
+    if best > MAX_MISMATCH:
+        return None
+    for i, s in enumerate(scores):
+        local_min = (i == 0 or s <= scores[i - 1]) and (i == len(scores) - 1 or s <= scores[i + 1])
+        if local_min and s <= 1.25 * best + 0.01:
+            L = lo + i
+            break
+    cycle = Cycle(L, float(scores[L - lo]), _mismatch(f, T - L, L))
+    if cycle.mismatch > MAX_MISMATCH or cycle.earlier_mismatch > MAX_EARLIER_MISMATCH:
+        return None
+    return cycle
+
+
+def continue_cycle(trans: np.ndarray, rot: np.ndarray, n: int, cycle: Cycle) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` frames ``(n, 3)``, ``(n, J, 4)`` at 30 fps after ``trans (T, 3)``, ``rot (T, J, 4)`` that
+    repeat its last ``cycle.period`` frames: local joint rotations copied; the root's orientation and
+    ground velocity turned by the mean heading change per period (a walk on a curve keeps curving) and
+    aligned with the last frame's heading; its height copied. Starts from the last frame: the
+    difference between it and the frame a period earlier (rotations, height, ground velocity) fades
+    out over ``SEAM_S``."""
+    T, L = len(trans), cycle.period
+    _, yaw = _features(trans, rot)
+    turn = float(np.mean(yaw[T - L:] - yaw[T - 2 * L:T - L]))
+    D = axis_quat("z", np.array(turn))
+    q = np.concatenate([rot, np.empty((n,) + rot.shape[1:])])
+    vel = np.zeros((T + n, 3))
+    vel[1:T, :2] = np.diff(trans[:, :2], axis=0)
+    z = np.concatenate([trans[:, 2], np.empty(n)])
+    for i in range(T, T + n):  # frame i repeats frame i - L, turned by one period's turn
+        q[i] = q[i - L]
+        q[i, 0] = quat_mul(D, q[i - L, 0])
+        vel[i], z[i] = quat_apply(D, vel[i - L]), z[i - L]
+    # align: frame T - 1 stands where the repeat of frame T - 1 - L would face
+    virtual = quat_mul(D, rot[T - 1 - L, 0])
+    _, gq = body_fk(np.concatenate([virtual[None], rot[T - 1 - L, 1:22]])[None], trans[None, T - 1])
+    psi = yaw[T - 1] - np.unwrap([yaw[T - 1], heading_yaw(gq[0, 0])])[1]
+    P = axis_quat("z", np.array(psi))
+    out_q = q[T:].copy()
+    out_q[:, 0] = quat_mul(P, out_q[:, 0])
+    out_v = quat_apply(P, vel[T:])
+    # what differs at the seam fades out
+    fade = 1.0 - smoothstep(np.arange(1, n + 1) / min(SEAM_S * FPS, L))
+    diff = quat_mul(rot[T - 1], quat_conj(rot[T - 1 - L]))
+    diff[0] = quat_mul(rot[T - 1, 0], quat_conj(quat_mul(P, virtual)))
+    ident = np.zeros_like(diff)
+    ident[:, 0] = 1.0
+    J = diff.shape[0]
+    off = quat_slerp(np.broadcast_to(ident, (n, J, 4)), np.broadcast_to(diff, (n, J, 4)),
+                     np.broadcast_to(fade[:, None], (n, J)))
+    out_q = quat_mul(off, out_q)
+    last_v = np.array([*(trans[T - 1, :2] - trans[T - 2, :2]), 0.0])
+    out_v = fade[:, None] * last_v + (1.0 - fade[:, None]) * out_v
+    out_t = trans[T - 1] + np.cumsum(out_v, axis=0)
+    out_t[:, 2] = z[T:] + fade * (trans[T - 1, 2] - trans[T - 1 - L, 2])
+    return out_t, quat_unflip(np.concatenate([rot[T - 1:T], out_q]))[1:]
+
+
+def cycle_weight(n: int, fps: float) -> np.ndarray:
+    """Weight ``(n,)`` of the cycle against the learned continuation on the ``n`` frames at ``fps``
+    after the last input frame (0 until ``HANDOVER_S[0]``, 1 from ``HANDOVER_S[1]``, smooth between)."""
+    t = np.arange(1, n + 1) / fps
+    a, b = HANDOVER_S
+    return smoothstep((t - a) / (b - a))
