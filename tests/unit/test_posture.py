@@ -1,0 +1,42 @@
+"""a4mer.heads.posture: a generated posture is left alone within reach of the input's and pulled
+back softly beyond it; the root's orientation is never touched; the pelvis height likewise."""
+import numpy as np
+
+from a4mer.geometry import axis_angle_to_quat, quat_angle
+from a4mer.heads import posture as P
+
+
+def _swing(T: int, amp: float) -> np.ndarray:
+    """``(T, 22, 4)``: every joint swings about x by up to ``amp`` rad; the root turns about z."""
+    t = np.linspace(0, 2 * np.pi, T)
+    aa = np.zeros((T, 22, 3))
+    aa[:, :, 0] = amp * np.sin(t)[:, None]
+    aa[:, 0] = np.c_[np.zeros(T), np.zeros(T), 3 * t]
+    return axis_angle_to_quat(aa)
+
+
+def test_rotations_within_reach_are_kept_and_beyond_are_pulled_back():
+    ctx = _swing(60, 0.5)  # each joint within 0.5 rad of its mean
+    inside = _swing(40, 0.5 + P.ROTATION_MARGIN * 0.9)
+    assert np.allclose(P.keep_rotations_in_range(ctx, inside), inside, atol=1e-9)
+    far = _swing(40, 2.5)
+    kept = P.keep_rotations_in_range(ctx, far)
+    ident = np.array([1.0, 0, 0, 0])
+    limit = 0.5 + P.ROTATION_MARGIN + P.ROTATION_SOFT
+    assert quat_angle(kept[:, 1:], ident).max() <= limit + 1e-6
+    assert quat_angle(far[:, 1:], ident).max() > limit + 0.5  # it was beyond
+    assert np.array_equal(kept[:, 0], far[:, 0])  # the root's orientation as it was
+    # continuous: no jump bigger than the input's own between frames
+    step = lambda q: quat_angle(q[1:], q[:-1]).max()  # noqa: E731
+    assert step(kept) <= step(far) + 1e-9
+
+
+def test_pelvis_height_is_kept_near_the_inputs_range():
+    ctx_z = 0.9 + 0.03 * np.sin(np.linspace(0, 6, 60))
+    z = np.linspace(1.2, 0.2, 100)
+    out = P.keep_height_in_range(ctx_z, z)
+    lo, hi = ctx_z.min() - P.HEIGHT_MARGIN, ctx_z.max() + P.HEIGHT_MARGIN
+    assert out.min() >= lo - P.HEIGHT_SOFT and out.max() <= hi + P.HEIGHT_SOFT
+    inside = (z >= lo) & (z <= hi)
+    assert np.array_equal(out[inside], z[inside])
+    assert np.all(np.diff(out) <= 0)  # still monotone: only squeezed
