@@ -10,7 +10,9 @@ Catmull-Rom through the keys, what Blender's auto handles give, and between keys
 the natural cubic spline through the keys, uncorrected, ``prediction.close_keys``), the MLPs read the
 context sampled at 30 fps (the model rate) and their smooth correction is evaluated at the clip's
 frames. Extension runs on a 30 fps grid anchored at the last input frame and is mapped back to the
-caller's frames by the natural cubic spline through its samples. A gap of up to 1 s whose learned
+caller's frames by the natural cubic spline through its samples; an input that ends in a repeating
+cycle hands over to that cycle between 1 and 3 s (:mod:`cycle`), and a learned continuation stays
+within reach of the input's posture (:mod:`posture`). A gap of up to 1 s whose learned
 answer sinks the body through the floor takes the classical answer instead where that does not
 (``ground.body_sink``; listed in the result's ``meta['classical_spans']``). Every frame that is
 not generated is copied unchanged from the input. In gaps and between keys the joints that move no
