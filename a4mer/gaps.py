@@ -11,6 +11,7 @@ a rig. This module turns that into what to generate and where the result goes:
 - :func:`plan_extend`: ``n`` frames after the last frame, the ``a4mer extend`` arguments.
 - :func:`strip_range`: the NLA strip range covering exactly a span's frames.
 - :func:`span_reports`: the heads' quality sidecar split per span, in scene frames.
+- :func:`motif_played`: whether a span's report says the heads played the motif asked for.
 
 Frames are integers (scene frames) unless stated; spans are inclusive ``(first, last)``.
 """
@@ -155,14 +156,18 @@ def span_reports(report: dict[str, Any] | None, first: int, spans: Sequence[tupl
                  ) -> list[dict[str, Any] | None]:
     """The quality sidecar of a heads run (one span dict, or ``{"spans": [...]}``) per planned span:
     the entry whose ``span`` (clip frames) matches, with ``span``/``keys`` moved to scene frames
-    (clip frame 0 = scene frame ``first``); None where the sidecar has no entry."""
+    (clip frame 0 = scene frame ``first``) and a motif fill's per-span ``motif.speed`` list (one entry
+    per span, in the sidecar's order) cut to the entry's own; None where the sidecar has no entry."""
     if not report:
         return [None] * len(spans)
     items = report.get("spans") if isinstance(report.get("spans"), list) else [report]
     by_span = {}
-    for it in items:
+    for i, it in enumerate(items):
         sp = it.get("span") if isinstance(it, dict) else None
         if isinstance(sp, (list, tuple)) and len(sp) == 2:
+            motif = it.get("motif")
+            if isinstance(motif, dict) and isinstance(motif.get("speed"), list) and len(motif["speed"]) == len(items):
+                it = dict(it, motif=dict(motif, speed=motif["speed"][i]))
             by_span[(int(sp[0]) + first, int(sp[1]) + first)] = it
     out = []
     for sp in spans:
@@ -176,6 +181,14 @@ def span_reports(report: dict[str, Any] | None, first: int, spans: Sequence[tupl
             it["key_distance_mm"] = {str(int(k) + first): v for k, v in it["key_distance_mm"].items()}
         out.append(it)
     return out
+
+
+def motif_played(q: dict[str, Any] | None) -> bool:
+    """False when a span's report (of :func:`span_reports`) says the motif asked for was not played
+    there: its frames were too few, so the heads kept the plain continuation / fill (``motif.speed``
+    is None). True otherwise, also without a report or a motif entry."""
+    motif = (q or {}).get("motif")
+    return not (isinstance(motif, dict) and "speed" in motif and motif["speed"] is None)
 
 
 def quality_line(q: dict[str, Any] | None) -> str:

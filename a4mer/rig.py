@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import SkeletonError
+from .errors import A4merError, SkeletonError
 from .geometry import (axis_quat, quat_conj, quat_mul, quat_normalize, quat_to_rotmat, quat_unflip,
                        rotmat_to_quat)
 from .motion import Motion
@@ -101,6 +101,33 @@ def quat_to_channels(q: np.ndarray, mode: str) -> np.ndarray:
     if mode in EULER_MODES:
         return quat_to_euler_blender(q, mode)
     raise ValueError(f"unknown rotation mode {mode!r}")
+
+
+def _frame_runs(frames: np.ndarray, limit: int = 3) -> str:
+    """Sorted whole ``frames (N,)`` as runs: ``"140"``, ``"139-141, 150"`` (``...`` past ``limit`` runs)."""
+    f = np.asarray(frames, dtype=np.int64)
+    cuts = np.flatnonzero(np.diff(f) != 1) + 1
+    runs = [f"{r[0]}" if len(r) == 1 else f"{r[0]}-{r[-1]}" for r in np.split(f, cuts)]
+    return ", ".join(runs[:limit]) + (", ..." if len(runs) > limit else "")
+
+
+def check_finite_channels(names: list[str], frames: np.ndarray, bad_location: np.ndarray,
+                          bad_rotation: np.ndarray) -> None:
+    """:class:`A4merError` naming the bones and frames where pose channels are NaN/inf (a value no
+    rotation or position can be read from), else nothing.
+
+    names: (B,) bone names; frames: (T,) the host's (scene) frames; bad_location, bad_rotation: (T, B)
+    True where a location / rotation channel of the bone is not finite on the frame."""
+    bad = []
+    for b, name in enumerate(names):
+        for what, mask in (("rotation", bad_rotation[:, b]), ("location", bad_location[:, b])):
+            if mask.any():
+                at = np.round(np.asarray(frames, dtype=np.float64)[mask]).astype(np.int64)
+                bad.append(f"{name} {what} (frame{'s' if len(at) > 1 else ''} {_frame_runs(at)})")
+    if bad:
+        more = f" and {len(bad) - 4} more" if len(bad) > 4 else ""
+        raise A4merError(f"NaN/inf values in the keys of {', '.join(bad[:4])}{more}: fix or delete those keys, "
+                         "then rerun")
 
 
 # --- matrices -------------------------------------------------------------------------------------

@@ -78,7 +78,7 @@ class A4MER_PT_generate(bpy.types.Panel):
         col.label(text=f"{len(spans)} generated span(s) on the A4Mer Generated track:")
         for sp in spans:
             motif = f" [{sp['motif']['name']}]" if sp.get("motif") else ""
-            col.label(text=f"{sp['kind']} {sp['first']}-{sp['last']}{motif}: {sp.get('method') or 'heads'}",
+            col.label(text=f"{sp['kind']} {sp['shown'][0]}-{sp['shown'][1]}{motif}: {sp.get('method') or 'heads'}",
                       icon="NLA")
             col.label(text="    " + gaps.quality_line(sp.get("quality")))
             for w in (sp.get("quality") or {}).get("warnings", []):

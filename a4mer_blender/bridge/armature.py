@@ -69,7 +69,7 @@ def action_frames(action) -> tuple[int, int]:
     return f0, max(1, int(np.floor(end + 1e-6)) - f0 + 1)
 
 
-def _sample(fc, frames: np.ndarray) -> np.ndarray:
+def sample_fcurve(fc, frames: np.ndarray) -> np.ndarray:
     """Values ``(T,)`` of F-Curve ``fc`` at ``frames``: key values when keys sit on exactly these
     frames (bulk read), else evaluated frame by frame."""
     n = len(fc.keyframe_points)
@@ -83,11 +83,13 @@ def _sample(fc, frames: np.ndarray) -> np.ndarray:
 
 def read_channels(obj, rig, fcurves: list, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Basis locations ``(T, B, 3)`` and wxyz rotations ``(T, B, 4)`` of every bone of ``rig`` at scene
-    ``frames`` from ``fcurves``; channels without an F-Curve hold the pose bone's current value."""
+    ``frames`` from ``fcurves``; channels without an F-Curve hold the pose bone's current value.
+    :class:`A4merError` naming the bones and frames where a value is NaN/inf."""
     curves = {(fc.data_path, fc.array_index): fc for fc in fcurves}
     T, B = len(frames), rig.num_bones
     loc = np.zeros((T, B, 3))
     quat = np.zeros((T, B, 4))
+    bad_rot = np.zeros((T, B), dtype=bool)
     for b, name in enumerate(rig.names):
         pb = obj.pose.bones[name]
         base = f'pose.bones["{name}"].'
@@ -97,11 +99,13 @@ def read_channels(obj, rig, fcurves: list, frames: np.ndarray) -> tuple[np.ndarr
         rot = np.empty((T, n))
         for i in range(n):
             fc = curves.get((base + path, i))
-            rot[:, i] = _sample(fc, frames) if fc is not None else cur_rot[i]
+            rot[:, i] = sample_fcurve(fc, frames) if fc is not None else cur_rot[i]
             if i < 3:
                 fc = curves.get((base + "location", i))
-                loc[:, b, i] = _sample(fc, frames) if fc is not None else pb.location[i]
+                loc[:, b, i] = sample_fcurve(fc, frames) if fc is not None else pb.location[i]
+        bad_rot[:, b] = ~np.isfinite(rot).all(axis=1)
         quat[:, b] = core_rig.channels_to_quat(rot, pb.rotation_mode)
+    core_rig.check_finite_channels(rig.names, frames, ~np.isfinite(loc).all(axis=2), bad_rot)
     return loc, quat
 
 

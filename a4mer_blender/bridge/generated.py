@@ -11,11 +11,15 @@ Channels the model does not generate (fingers, jaw, the root bone) keep coming f
 muting or deleting the generated track gives the user's animation back exactly. :func:`bake` is the
 only way generated keys enter the user's action.
 
-The state lives on the object as a JSON ID property (strips cannot hold custom properties).
+The state lives on the object as a JSON ID property (strips cannot hold custom properties), with the
+pushed-down action as an ID pointer property (it follows renames and saves). A generated strip is known
+by the span id stored on its action, never by its name or place: the user may move or trim it in the
+NLA editor (its span is then what it shows there), and a strip the user puts on the track is theirs.
 """
 from __future__ import annotations
 
 import json
+import uuid
 
 import numpy as np
 
@@ -23,6 +27,10 @@ from .._core import errors, rig as core_rig
 from . import anim_compat, armature, nla
 
 STATE_KEY = "a4mer_generated"
+#: object ID property pointing at the pushed-down user action (a pointer follows renames, unlike a name)
+SOURCE_KEY = "a4mer_generated_source"
+#: ID property of a generated action: the id of its span in the state
+SPAN_KEY = "a4mer_span"
 SOURCE_TRACK = "A4Mer Source"
 GENERATED_TRACK = "A4Mer Generated"
 STATE_VERSION = 1
@@ -42,8 +50,9 @@ def read_state(obj) -> dict | None:
 
 def write_state(obj, state: dict | None) -> None:
     if state is None:
-        if STATE_KEY in obj:
-            del obj[STATE_KEY]
+        for key in (STATE_KEY, SOURCE_KEY):
+            if key in obj:
+                del obj[key]
     else:
         obj[STATE_KEY] = json.dumps(state, separators=(",", ":"))
 
@@ -55,13 +64,23 @@ def _track(obj, name: str | None):
     return anim.nla_tracks.get(name)
 
 
+def source_action(obj, state: dict):
+    """The user's action pushed down by ``state``, whatever it is called now (None when deleted). Records
+    of earlier versions, without the pointer, name it."""
+    if SOURCE_KEY in obj:
+        return obj[SOURCE_KEY]
+    import bpy
+    return bpy.data.actions.get(state.get("source_action", ""))
+
+
 def source_track(obj, state: dict | None = None):
     """The NLA track holding the pushed-down user action (None when not pushed or deleted)."""
     state = read_state(obj) if state is None else state
     if state is None:
         return None
     t = _track(obj, state.get("source_track"))
-    if t is None or len(t.strips) != 1 or t.strips[0].action is None or t.strips[0].action.name != state["source_action"]:
+    action = source_action(obj, state)
+    if t is None or len(t.strips) != 1 or action is None or t.strips[0].action != action:
         return None
     return t
 
@@ -97,24 +116,95 @@ def user_action(obj):
         return src.strips[0].action
     if anim is None or anim.action is None:
         if state is not None:
+            action = source_action(obj, state)
+            name = action.name if action is not None else state.get("source_action")
             raise errors.A4merError(f"the {SOURCE_TRACK!r} track of {obj.name!r} was deleted: make your action "
-                                    f"{state.get('source_action')!r} active again (Action editor) and rerun")
+                                    f"{name!r} active again (Action editor) and rerun")
         raise errors.A4merError(f"armature {obj.name!r} has no action")
     return anim.action
 
 
-def spans(obj) -> list[dict]:
-    """Recorded generated spans whose strip still exists, with ``strip`` = the NLA strip."""
-    state = read_state(obj)
+def _span_strip(track, sp: dict):
+    """The strip of recorded span ``sp`` on ``track``, wherever the user moved it: the one showing the
+    action that carries the span's id (records of earlier versions, without an id: the strip at the
+    recorded first frame); None when the user deleted it."""
+    if "id" not in sp:
+        return next((s for s in track.strips if abs(s.frame_start - sp["frame_start"]) < 1e-3), None)
+    return next((s for s in track.strips if s.action is not None and s.action.get(SPAN_KEY) == sp["id"]), None)
+
+
+def _shown(strip) -> tuple[int, int]:
+    """(first, last) whole scene frames ``strip`` covers (both ends inclusive in NLA evaluation)."""
+    return int(np.ceil(strip.frame_start - 1e-4)), int(np.floor(strip.frame_end + 1e-4))
+
+
+def spans(obj, state: dict | None = None) -> list[dict]:
+    """Recorded generated spans whose strip still exists, with ``strip`` = the NLA strip and ``shown`` =
+    the (first, last) scene frames it covers now (the user may have moved or trimmed it in the NLA
+    editor; ``first``/``last`` stay the frames it was generated for)."""
+    state = read_state(obj) if state is None else state
     track = generated_track(obj, state)
     if track is None:
         return []
     out = []
     for sp in state.get("spans", []):
-        strip = next((s for s in track.strips if abs(s.frame_start - sp["frame_start"]) < 1e-3), None)
+        strip = _span_strip(track, sp)
         if strip is not None:
-            out.append({**sp, "strip": strip})
+            out.append({**sp, "strip": strip, "shown": _shown(strip)})
     return out
+
+
+def _record(span: dict) -> dict:
+    """The stored record of a :func:`spans` entry."""
+    return {k: v for k, v in span.items() if k not in ("strip", "shown")}
+
+
+def foreign_strips(obj) -> list:
+    """Strips on the "A4Mer Generated" track that are not A4Mer's generated spans (the user's own)."""
+    state = read_state(obj)
+    track = generated_track(obj, state)
+    ours = {sp["strip"].as_pointer() for sp in spans(obj, state)}
+    return [s for s in track.strips if s.as_pointer() not in ours] if track is not None else []
+
+
+def _overlaps(strip, span: tuple[int, int]) -> bool:
+    """True when ``strip`` shares a frame with the inclusive scene-frame ``span`` or leaves no room on its
+    track for the span's strip."""
+    from .._core import optional
+    start, end = optional("gaps").strip_range(span)
+    first, last = _shown(strip)
+    return (strip.frame_start < end and strip.frame_end > start) or (first <= span[1] and last >= span[0])
+
+
+def check_free(obj, spans_frames) -> None:
+    """:class:`A4merError` when a strip of the user's on the "A4Mer Generated" track lies on the frames
+    to generate (inclusive scene-frame spans): A4Mer replaces only its own strips."""
+    hit = [s for s in foreign_strips(obj) if any(_overlaps(s, sp) for sp in spans_frames)]
+    if hit:
+        names = ", ".join(f"{s.name!r} ({s.frame_start:g}-{s.frame_end:g})" for s in hit[:3])
+        raise errors.A4merError(f"your strip {names} on the {GENERATED_TRACK!r} track lies on the frames to "
+                                "generate: move it to another track (A4Mer replaces only its own strips), then rerun")
+
+
+def _check_plain(strip) -> None:
+    """:class:`A4merError` when the user changed how a generated strip plays beyond moving, trimming or
+    scaling it: A4Mer could neither read nor bake what it shows."""
+    changed = [what for what, yes in (
+        ("repeated", abs(strip.repeat - 1.0) > 1e-6), ("reversed", strip.use_reverse),
+        (f"set to {strip.blend_type.title()} blending", strip.blend_type != "REPLACE"),
+        ("given an animated influence", strip.use_animated_influence),
+        ("given an animated time", strip.use_animated_time),
+        (f"set to {strip.extrapolation.title().replace('_', ' ')} extrapolation", strip.extrapolation != "NOTHING"))
+        if yes]
+    if changed:
+        raise errors.A4merError(f"the A4Mer strip {strip.name!r} was {', '.join(changed)} in the NLA editor: "
+                                "A4Mer reads and bakes its strips only moved, trimmed or scaled; undo that, or "
+                                "delete the strip")
+
+
+def _strip_time(strip, frames: np.ndarray) -> np.ndarray:
+    """Action frames ``(N,)`` a plain (see :func:`_check_plain`) strip shows on scene ``frames (N,)``."""
+    return strip.action_frame_start + (np.asarray(frames, dtype=np.float64) - strip.frame_start) / strip.scale
 
 
 # --- reading -------------------------------------------------------------------------------------
@@ -150,34 +240,39 @@ def content_range(obj, action) -> tuple[int, int]:
     f0, T = armature.action_frames(action)
     last = f0 + T - 1
     for sp in spans(obj):
-        last = max(last, int(sp["last"]))
+        last = max(last, sp["shown"][1])
     return f0, last
 
 
-def _channels(obj, rig, action, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _channels(obj, rig, action, frames: np.ndarray, replaced=()) -> tuple[np.ndarray, np.ndarray]:
     """Basis locations (T, B, 3) / rotations (T, B, 4) of the user's action, with the generated spans'
-    body channels over them on their frames (what Blender shows)."""
+    body channels over them on the frames they show (what Blender shows); spans that the inclusive
+    scene-frame spans ``replaced`` will replace are left out."""
     loc, quat = armature.read_channels(obj, rig, anim_compat.fcurves_of(obj, action), frames)
     body, pelvis = body_bones(rig), rig.smpl_bone[0]
     for sp in spans(obj):
-        if sp["strip"].mute or sp["strip"].action is None:
+        strip = sp["strip"]
+        if strip.mute or strip.action is None or any(_overlaps(strip, r) for r in replaced):
             continue
-        sel = np.flatnonzero((frames >= sp["first"]) & (frames <= sp["last"]))
+        sel = np.flatnonzero((frames >= sp["shown"][0]) & (frames <= sp["shown"][1]))
         if len(sel) == 0:
             continue
-        gl, gq = armature.read_channels(obj, rig, anim_compat.fcurves_of(obj, sp["strip"].action), frames[sel])
+        _check_plain(strip)
+        gl, gq = armature.read_channels(obj, rig, anim_compat.fcurves_of(obj, strip.action),
+                                        _strip_time(strip, frames[sel]))
         quat[sel[:, None], body] = gq[:, body]
         loc[sel, pelvis] = gl[:, pelvis]
     return loc, quat
 
 
-def read_layered_motion(obj, scene, first: int, last: int):
-    """The animation Blender shows on scene frames ``first..last`` (user's action + generated spans)
-    as an SMPL-24 Motion at the scene fps; ``meta['blender_frame_start'] = first``."""
+def read_layered_motion(obj, scene, first: int, last: int, replaced=()):
+    """The animation Blender shows on scene frames ``first..last`` (user's action + generated spans, but
+    those the inclusive scene-frame spans ``replaced`` will replace) as an SMPL-24 Motion at the scene
+    fps; ``meta['blender_frame_start'] = first``."""
     rig = armature.detect_rig(obj)
     action = user_action(obj)
     frames = np.arange(first, last + 1, dtype=np.float64)
-    loc, quat = _channels(obj, rig, action, frames)
+    loc, quat = _channels(obj, rig, action, frames, replaced)
     fcurves = anim_compat.fcurves_of(obj, action)
     return core_rig.rig_to_motion(rig, loc, quat, armature.object_matrices(obj, scene, frames, fcurves),
                                   armature.scene_fps(scene),
@@ -233,10 +328,11 @@ def _group(path: str) -> str:
     return path.split('"')[1] if path.startswith('pose.bones["') else "Object Transforms"
 
 
-def _new_action(obj, name: str, channels: dict, frames: np.ndarray):
+def _new_action(obj, name: str, channels: dict, frames: np.ndarray, span_id: str):
     import bpy
     action = bpy.data.actions.new(name)
     action["a4mer_generated"] = True
+    action[SPAN_KEY] = span_id
     sink = anim_compat.FCurveSink(obj, action)
     for (path, i), values in channels.items():
         armature.set_keys(sink.fresh(path, i, _group(path)), frames, values)
@@ -306,6 +402,7 @@ def push_down(obj, scene) -> dict:
              "action_settings": {"blend": anim.action_blend_type, "extrapolation": anim.action_extrapolation,
                                  "influence": float(anim.action_influence), "use_nla": bool(anim.use_nla),
                                  "muted_tracks": muted}}
+    obj[SOURCE_KEY] = action
     anim.action = None
     anim.use_nla = True
     return state
@@ -323,14 +420,19 @@ def _ensure_generated_track(obj, state: dict):
     return track
 
 
-def _remove_span(obj, track, span: dict) -> None:
+def _drop_strip(track, strip) -> None:
+    """Remove ``strip`` from ``track``, and its action when it is A4Mer's and nothing else uses it."""
     import bpy
-    action = span["strip"].action
-    if span.get("motif"):
-        unmark_motif(obj, span["frame_start"])
-    track.strips.remove(span["strip"])
+    action = strip.action
+    track.strips.remove(strip)
     if action is not None and action.users == 0 and action.get("a4mer_generated"):
         bpy.data.actions.remove(action)
+
+
+def _remove_span(obj, track, span: dict) -> None:
+    if span.get("motif"):
+        unmark_motif(obj, span["frame_start"])
+    _drop_strip(track, span["strip"])
 
 
 def apply_result(obj, scene, kind: str, spans_frames: list[tuple[int, int]], channels_per_span: list[dict],
@@ -339,27 +441,30 @@ def apply_result(obj, scene, kind: str, spans_frames: list[tuple[int, int]], cha
 
     spans_frames: inclusive scene frames per span; channels_per_span: per span the channels of
     :func:`generated_channels`; reports: per span the quality dict (or None); motif: ``{"id", "name"}``
-    when generated with a motif. Spans already on the track that overlap a new span are replaced.
-    Returns the new span records."""
+    when generated with a motif (a span whose report says the motif was not played gets none).
+    A4Mer's strips on the track that overlap a new span (wherever the user moved them) are replaced; a
+    strip of the user's there is an :class:`A4merError`, raised before anything changes. Returns the
+    new span records."""
     from .._core import optional
     gaps = optional("gaps")
+    check_free(obj, spans_frames)
     state = read_state(obj)
     if source_track(obj, state) is None:
         state = push_down(obj, scene)
     track = _ensure_generated_track(obj, state)
-    old = {id(s["strip"]): s for s in spans(obj)} if state.get("spans") else {}
-    keep = [s for s in state.get("spans", [])]
-    for a, b in spans_frames:
-        for sp in list(old.values()):
-            if sp["first"] <= b and sp["last"] >= a:
-                _remove_span(obj, track, sp)
-                keep = [k for k in keep if abs(k["frame_start"] - sp["frame_start"]) > 1e-3]
-                old.pop(id(sp["strip"]))
+    keep = []
+    for sp in spans(obj, state) if state.get("spans") else []:
+        if any(_overlaps(sp["strip"], r) for r in spans_frames):
+            _remove_span(obj, track, sp)
+        else:
+            keep.append(_record(sp))
     new = []
     for (a, b), chans, rep in zip(spans_frames, channels_per_span, reports):
         frames = np.arange(a, b + 1, dtype=np.float64)
-        label = motif["name"] if motif else f"{kind} {a}-{b}"
-        action = _new_action(obj, f"A4Mer {kind} {a}-{b}", chans, frames)
+        played = motif if motif and gaps.motif_played(rep) else None
+        label = played["name"] if played else f"{kind} {a}-{b}"
+        sid = uuid.uuid4().hex
+        action = _new_action(obj, f"A4Mer {kind} {a}-{b}", chans, frames, sid)
         start, end = gaps.strip_range((a, b))
         strip = anim_compat.new_strip(track, label, int(a), action)
         strip.action_frame_start, strip.action_frame_end = start, end
@@ -367,9 +472,9 @@ def apply_result(obj, scene, kind: str, spans_frames: list[tuple[int, int]], cha
         if abs(strip.frame_end - end) > 1e-4:
             strip.frame_end_ui = end
         strip.blend_type, strip.extrapolation, strip.select = "REPLACE", "NOTHING", False
-        rec = {"kind": kind, "first": int(a), "last": int(b), "frame_start": float(strip.frame_start),
+        rec = {"kind": kind, "id": sid, "first": int(a), "last": int(b), "frame_start": float(strip.frame_start),
                "action": action.name, "name": strip.name, "method": method, "quality": rep,
-               "motif": motif}
+               "motif": played}
         new.append(rec)
     state["spans"] = sorted(keep + new, key=lambda s: s["first"])
     write_state(obj, state)
@@ -459,27 +564,38 @@ def merge_keys(fc, frames: np.ndarray, values: np.ndarray) -> int:
     return add
 
 
+def _uncovered(fc, first: int, last: int) -> np.ndarray:
+    """Whole frames ``(N,)`` between ``fc``'s last key before ``first`` and its first key after ``last``
+    that the span ``first..last`` leaves out (a span the user moved within a gap): keys put on the span
+    change how the curve interpolates there, so these frames are keyed with their present values."""
+    co = np.empty(2 * len(fc.keyframe_points), dtype=np.float32)
+    fc.keyframe_points.foreach_get("co", co)
+    keyed = np.round(co[0::2]).astype(np.int64)
+    before, after = keyed[keyed < first], keyed[keyed > last]
+    lo = np.arange(before.max() + 1, first) if len(before) else np.zeros(0, np.int64)
+    hi = np.arange(last + 1, after.min()) if len(after) else np.zeros(0, np.int64)
+    return np.concatenate([lo, hi]).astype(np.float64)
+
+
 def remove_result(obj, restore: bool = True, keep_marks: bool = False) -> int:
-    """Delete the generated track, its actions, and (``restore``) put the user's action back as the
-    active action (its keys untouched); the spans' motif-track marks go too unless ``keep_marks``
-    (after a bake the motif occurrences are in the action). Returns the number of spans removed."""
-    import bpy
+    """Delete the generated spans' strips and actions (the generated track too, unless it holds strips of
+    the user's: see :func:`foreign_strips`), and (``restore``) put the user's action back as the active
+    action (its keys untouched); the spans' motif-track marks go too unless ``keep_marks`` (after a
+    bake the motif occurrences are in the action). Returns the number of spans removed."""
     state = read_state(obj)
     if state is None:
         return 0
     anim = obj.animation_data
     track = generated_track(obj, state)
-    n = len(spans(obj))
+    ours = spans(obj, state)
     if not keep_marks:  # the generated frames go away: so do their marks on the motif track
         for sp in state.get("spans", []):
             if sp.get("motif"):
                 unmark_motif(obj, sp["frame_start"])
-    if track is not None:
-        actions = [s.action for s in track.strips if s.action is not None]
+    for sp in ours:
+        _drop_strip(track, sp["strip"])
+    if track is not None and not len(track.strips):
         anim.nla_tracks.remove(track)
-        for a in actions:
-            if a.users == 0 and a.get("a4mer_generated"):
-                bpy.data.actions.remove(a)
     src = source_track(obj, state)
     if src is not None and restore:
         settings = state.get("action_settings") or {"blend": src.strips[0].blend_type, "influence": 1.0,
@@ -495,12 +611,14 @@ def remove_result(obj, restore: bool = True, keep_marks: bool = False) -> int:
                 anim.nla_tracks[name].mute = False
         anim.use_nla = settings.get("use_nla", True)
     write_state(obj, None)
-    return n
+    return len(ours)
 
 
 def bake(obj) -> tuple[int, int]:
-    """Write the generated keys of the unmuted spans into the user's action, then remove the result
-    layer (the user's action is active again). Returns (spans baked, keys added)."""
+    """Write what the unmuted spans show into the user's action (a key on every whole scene frame their
+    strips cover, where the user may have moved, trimmed or scaled them, and on the frames of the gap a
+    moved strip left uncovered, with the values shown there), then remove the result layer (the user's
+    action is active again). Returns (spans baked, keys added)."""
     state = read_state(obj)
     track = generated_track(obj, state)
     if track is None:
@@ -511,18 +629,20 @@ def bake(obj) -> tuple[int, int]:
     if action.library is not None:
         raise errors.A4merError(f"the action {action.name!r} is linked from {action.library.filepath!r} and cannot "
                                 "take keys: make it local (Object > Relations > Make Local), then bake")
+    shown = [sp for sp in spans(obj, state) if not sp["strip"].mute and sp["strip"].action is not None]
+    for sp in shown:  # every refusal before the first change
+        _check_plain(sp["strip"])
     sink = anim_compat.FCurveSink(obj, action)
-    baked = added = 0
-    for sp in spans(obj):
+    added = 0
+    for sp in shown:
         strip = sp["strip"]
-        if strip.mute or strip.action is None:
-            continue
+        frames = np.arange(sp["shown"][0], sp["shown"][1] + 1, dtype=np.float64)
+        times = _strip_time(strip, frames)
         for fc in anim_compat.fcurves_of(obj, strip.action):
-            co = np.empty(2 * len(fc.keyframe_points), dtype=np.float32)
-            fc.keyframe_points.foreach_get("co", co)
-            added += merge_keys(sink.ensure(fc.data_path, fc.array_index, _group(fc.data_path)),
-                                co[0::2].astype(np.float64), co[1::2].astype(np.float64))
-        baked += 1
+            target = sink.ensure(fc.data_path, fc.array_index, _group(fc.data_path))
+            extra = _uncovered(target, *sp["shown"])
+            values = [armature.sample_fcurve(fc, times), armature.sample_fcurve(target, extra)]
+            added += merge_keys(target, np.concatenate([frames, extra]), np.concatenate(values))
     remove_result(obj, restore=True, keep_marks=True)
-    return baked, added
+    return len(shown), added
 

@@ -14,6 +14,12 @@ class _ResultOp:
         obj = context.active_object
         return obj is not None and generated.read_state(obj) is not None
 
+    def report_kept(self, kept: list[str]) -> None:
+        """Say which strips of the user's (names) on the generated track were left where they are."""
+        if kept:
+            names = ", ".join(map(repr, kept[:5])) + (" ..." if len(kept) > 5 else "")
+            self.report({"INFO"}, f"A4Mer: kept your strip(s) {names} on the {generated.GENERATED_TRACK!r} track")
+
 
 class A4MER_OT_bake_generated(_ResultOp, bpy.types.Operator):
     """Write the generated frames into your action as keys and remove the A4Mer Generated track
@@ -25,11 +31,13 @@ class A4MER_OT_bake_generated(_ResultOp, bpy.types.Operator):
 
     def execute(self, context):
         obj = context.active_object
+        kept = [s.name for s in generated.foreign_strips(obj)]
         try:
             n, keys = generated.bake(obj)
         except errors.A4merError as e:
             self.report({"ERROR"}, str(e))
             return {"CANCELLED"}
+        self.report_kept(kept)
         self.report({"INFO"}, f"A4Mer: baked {n} span(s), {keys} keys added to {obj.animation_data.action.name}")
         return {"FINISHED"}
 
@@ -46,10 +54,13 @@ class A4MER_OT_remove_generated(_ResultOp, bpy.types.Operator):
         state = generated.read_state(obj) or {}
         src = generated.source_track(obj, state) if state else None
         other = obj.animation_data.action if obj.animation_data is not None else None
+        kept = [s.name for s in generated.foreign_strips(obj)]
+        mine = src.strips[0].action.name if src is not None else ""
         n = generated.remove_result(obj)
         if src is not None and other is not None:  # the user's action could not become active again
-            self.report({"WARNING"}, f"A4Mer: your action {state.get('source_action')!r} stays on the NLA track "
+            self.report({"WARNING"}, f"A4Mer: your action {mine!r} stays on the NLA track "
                                      f"{src.name!r}, because {other.name!r} is the active action")
+        self.report_kept(kept)
         others = any(generated.read_state(o) is not None for o in context.scene.objects)
         if state.get("scene_end_set") == context.scene.frame_end and "scene_end_before" in state and not others:
             context.scene.frame_end = state["scene_end_before"]  # Extend widened it; nobody changed it since

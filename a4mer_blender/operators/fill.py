@@ -67,9 +67,9 @@ def apply(context, request: Request, result, kind: str) -> list[dict]:
     reports = gaps.span_reports(result.quality, plan.first, plan.spans)
     method = next((r.get("method", "") for r in reports if r), "")
     made = generated.apply_result(obj, context.scene, kind, list(plan.spans), chans, reports, method, request.motif)
-    if request.motif:
-        for sp in made:
-            generated.mark_motif(obj, request.motif, sp)
+    for sp in made:
+        if sp["motif"]:  # only where the heads played the motif
+            generated.mark_motif(obj, sp["motif"], sp)
     return made
 
 
@@ -100,7 +100,8 @@ class GenerateBase(ModalJobMixin):
         plan = self.plan(context, obj, rig, action)
         if plan is None or not plan.spans:
             return None
-        motion = generated.read_layered_motion(obj, context.scene, plan.first, plan.last)
+        generated.check_free(obj, plan.spans)  # before the model runs
+        motion = generated.read_layered_motion(obj, context.scene, plan.first, plan.last, plan.spans)
         return Request(obj, rig, action, plan, motion, motif_choice(obj, self.motif))
 
     def nothing(self, plan) -> str:

@@ -1,0 +1,184 @@
+"""The result layer after the animator edits it: a generated strip moved or trimmed in the NLA editor,
+a strip of the user's put on the "A4Mer Generated" track, the user's action renamed (also across a
+save and reload), and keys that hold NaN. Fill / Extend / Bake / Remove keep working on what is
+shown, never lose anything of the user's, and refuse with one clear line leaving the scene unchanged."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import bpy
+from a4mer_blender.bridge import anim_compat, generated
+from bl_helpers import first_slot_to_strip, pose_snapshot
+from test_fill_extend import assert_same_keys, gap_rig, key_snapshot, rig_with_fingers  # noqa: F401 (fixture)
+
+FRAMES = np.arange(1, 151)
+
+
+def _generated_actions() -> list[str]:
+    return sorted(a.name for a in bpy.data.actions if a.get("a4mer_generated"))
+
+
+def _tracks(obj) -> list[tuple]:
+    """(track, [(strip, start, end, action)]) of every NLA track of ``obj``."""
+    return [(t.name, [(s.name, s.frame_start, s.frame_end, s.action.name if s.action else None) for s in t.strips])
+            for t in obj.animation_data.nla_tracks]
+
+
+def _moved(obj, by: float = 3.0, longer: float = 0.0):
+    """The one generated strip, made ``longer`` frames longer, then moved ``by`` frames (NLA editor)."""
+    (strip,) = obj.animation_data.nla_tracks["A4Mer Generated"].strips
+    strip.frame_end_ui += longer
+    strip.frame_start_ui += by
+    return strip
+
+
+def _user_strip(obj, start: int):
+    """A strip of the user's own action (a head key) on the "A4Mer Generated" track."""
+    mine = bpy.data.actions.new("my_pose_fix")
+    fc = anim_compat.FCurveSink(obj, mine).fresh('pose.bones["head"].rotation_quaternion', 0, "head")
+    fc.keyframe_points.insert(1, 0.9)
+    strip = anim_compat.new_strip(obj.animation_data.nla_tracks["A4Mer Generated"], "my fix", start, mine)
+    first_slot_to_strip(strip)
+    return mine
+
+
+# --- a generated strip moved in the NLA editor ---------------------------------------------------
+def test_fill_again_replaces_a_moved_strip(scene, gap_rig):
+    obj, action = gap_rig
+    before = pose_snapshot(obj, FRAMES)
+    assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
+    strip = _moved(obj)
+    assert (strip.frame_start, strip.frame_end) == (74.0, 102.0)
+    assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
+    strips = obj.animation_data.nla_tracks["A4Mer Generated"].strips
+    assert [(s.frame_start, s.frame_end) for s in strips] == [(71.0, 99.0)]
+    assert len(_generated_actions()) == 1 and len(generated.read_state(obj)["spans"]) == 1
+    inside = (FRAMES > 70) & (FRAMES < 100)  # the moved strip's frames 100..102 show the user's keys again
+    assert np.abs(pose_snapshot(obj, FRAMES) - before).max(axis=(1, 2, 3))[~inside].max() < 1e-5
+    assert generated.remove_result(obj) == 1
+    assert obj.animation_data.action == action and not _generated_actions()
+
+
+def test_extend_again_continues_after_a_moved_extension(scene):
+    obj, action = rig_with_fingers(scene, T=90, seed=5)
+    assert bpy.ops.a4mer.extend(frames=30) == {"FINISHED"}
+    _moved(obj, by=5)
+    assert bpy.ops.a4mer.extend(frames=10) == {"FINISHED"}
+    strips = obj.animation_data.nla_tracks["A4Mer Generated"].strips
+    assert sorted((s.frame_start, s.frame_end) for s in strips) == [(96.0, 125.0), (126.0, 135.0)]
+    assert generated.remove_result(obj) == 2
+    assert obj.animation_data.action == action and not _generated_actions()
+
+
+def test_bake_a_moved_and_lengthened_strip_bakes_what_is_shown(scene, gap_rig):
+    obj, action = gap_rig
+    assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
+    strip = _moved(obj, by=3, longer=3)  # shows generated frames 71..102 (the last one held) on 74..105
+    assert (strip.frame_start, strip.frame_end) == (74.0, 105.0)
+    shown = pose_snapshot(obj, FRAMES)
+    assert bpy.ops.a4mer.bake_generated() == {"FINISHED"}
+    assert obj.animation_data.action == action and len(obj.animation_data.nla_tracks) == 0
+    assert not _generated_actions() and generated.read_state(obj) is None
+    assert np.abs(pose_snapshot(obj, FRAMES) - shown).max() < 1e-5
+
+
+def test_a_repeated_strip_is_refused_and_nothing_changes(scene, gap_rig):
+    obj, action = gap_rig
+    assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
+    obj.animation_data.nla_tracks["A4Mer Generated"].strips[0].repeat = 2.0
+    keys, tracks, state = key_snapshot(obj, action), _tracks(obj), generated.read_state(obj)
+    with pytest.raises(RuntimeError, match="was repeated in the NLA editor") as e:
+        bpy.ops.a4mer.bake_generated()
+    assert "Traceback" not in str(e.value)
+    with pytest.raises(RuntimeError, match="was repeated in the NLA editor"):
+        bpy.ops.a4mer.extend()
+    assert_same_keys(keys, key_snapshot(obj, action))
+    assert _tracks(obj) == tracks and generated.read_state(obj) == state
+
+
+# --- a strip of the user's on the generated track ------------------------------------------------
+@pytest.mark.parametrize("op", ["remove_generated", "bake_generated"])
+def test_a_users_strip_on_the_generated_track_is_kept(scene, gap_rig, op):
+    obj, action = gap_rig
+    assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
+    mine = _user_strip(obj, 120)
+    assert getattr(bpy.ops.a4mer, op)() == {"FINISHED"}
+    assert obj.animation_data.action == action and generated.read_state(obj) is None
+    assert _tracks(obj) == [("A4Mer Generated", [("my fix", 120.0, 121.0, "my_pose_fix")])]
+    assert mine.users == 1 and not _generated_actions()
+
+
+def test_remove_counts_the_spans_it_removed(scene, gap_rig):
+    obj, _ = gap_rig
+    assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
+    _moved(obj, by=-2)
+    _user_strip(obj, 120)
+    assert generated.remove_result(obj) == 1
+    assert [len(t.strips) for t in obj.animation_data.nla_tracks] == [1] and not _generated_actions()
+
+
+def test_generating_over_a_users_strip_is_refused_before_anything_changes(scene, gap_rig):
+    obj, action = gap_rig
+    assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
+    track = obj.animation_data.nla_tracks["A4Mer Generated"]
+    track.strips.remove(track.strips[0])  # the user deleted the generated strip ...
+    _user_strip(obj, 80)  # ... and put one of theirs in the gap
+    keys, tracks, actions = key_snapshot(obj, action), _tracks(obj), sorted(a.name for a in bpy.data.actions)
+    with pytest.raises(RuntimeError, match="your strip 'my fix' .* lies on the frames to generate") as e:
+        bpy.ops.a4mer.fill_gaps()
+    assert "Traceback" not in str(e.value)
+    assert_same_keys(keys, key_snapshot(obj, action))
+    assert _tracks(obj) == tracks and sorted(a.name for a in bpy.data.actions) == actions
+
+
+# --- the user's action renamed -------------------------------------------------------------------
+def test_renamed_action_keeps_working_across_save_and_reload(scene, gap_rig, tmp_path):
+    obj, action = gap_rig
+    assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
+    action.name = "kick_take2"
+    assert bpy.ops.a4mer.extend(frames=5) == {"FINISHED"}
+    path, name = tmp_path / "renamed.blend", obj.name
+    bpy.ops.wm.save_as_mainfile(filepath=str(path))
+    bpy.ops.wm.open_mainfile(filepath=str(path))
+    obj = bpy.data.objects[name]
+    bpy.context.view_layer.objects.active = obj
+    obj.animation_data.nla_tracks["A4Mer Source"].strips[0].action.name = "kick_take3"
+    shown = pose_snapshot(obj, np.arange(1, 156))
+    assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
+    assert bpy.ops.a4mer.bake_generated() == {"FINISHED"}
+    assert obj.animation_data.action.name == "kick_take3" and len(obj.animation_data.nla_tracks) == 0
+    assert np.abs(pose_snapshot(obj, np.arange(1, 156)) - shown).max() < 1e-5
+    assert not _generated_actions() and generated.read_state(obj) is None
+
+
+def test_remove_after_renaming_the_action_restores_it(scene, gap_rig):
+    obj, action = gap_rig
+    keys = key_snapshot(obj, action)
+    before = pose_snapshot(obj, FRAMES)
+    assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
+    action.name = "kick_take2"
+    assert bpy.ops.a4mer.remove_generated() == {"FINISHED"}
+    assert obj.animation_data.action == action and len(obj.animation_data.nla_tracks) == 0
+    assert_same_keys(keys, key_snapshot(obj, action))
+    assert np.abs(pose_snapshot(obj, FRAMES) - before).max() < 1e-7
+
+
+# --- NaN keys ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("bone, channel, index, named", [("pelvis", "location", 1, "pelvis location"),
+                                                         ("left_knee", "rotation_quaternion", 2, "left_knee rotation")])
+def test_a_nan_key_is_refused_naming_the_bone_and_scene_frame(scene, gap_rig, bone, channel, index, named):
+    obj, action = gap_rig
+    fc = next(f for f in anim_compat.fcurves_of(obj, action)
+              if f.data_path == f'pose.bones["{bone}"].{channel}' and f.array_index == index)
+    next(k for k in fc.keyframe_points if k.co[0] == 60).co[1] = float("nan")
+    keys = key_snapshot(obj, action)
+    with pytest.raises(RuntimeError, match=rf"NaN/inf values in the keys of {named} \(frame 60\)") as e:
+        bpy.ops.a4mer.fill_gaps()
+    assert "Traceback" not in str(e.value)
+    assert obj.animation_data.action == action and len(obj.animation_data.nla_tracks) == 0
+    assert generated.read_state(obj) is None and not _generated_actions()
+    after = key_snapshot(obj, action)
+    assert keys.keys() == after.keys()
+    for k in keys:
+        np.testing.assert_array_equal(keys[k], after[k])  # NaN equals NaN here
