@@ -22,10 +22,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..bench.metrics import body_fk, heading_yaw
-from ..geometry import axis_quat, quat_apply, quat_conj, quat_mul, quat_slerp, quat_unflip
+from ..geometry import axis_quat, quat_apply, quat_conj, quat_identity, quat_mul, quat_slerp, quat_unflip
 from .baselines import smoothstep
+from .windows import MODEL_FPS
 
-FPS = 30.0
 #: seconds of input searched for a cycle (ending at the last input frame)
 CYCLE_CONTEXT_S = 5.0
 #: periods looked for, seconds
@@ -55,20 +55,18 @@ class Cycle:
 
     @property
     def seconds(self) -> float:
-        return self.period / FPS
+        return self.period / MODEL_FPS
 
 
-def _features(trans: np.ndarray, rot: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _features(trans: np.ndarray, rot: np.ndarray) -> np.ndarray:
     """Per frame ``(T, 69)``: body joint positions relative to the root in the body's heading frame
-    and the root's ground velocity in that frame (m/s x ``VELOCITY_WEIGHT``); and the heading yaw
-    ``(T,)`` radians, unwrapped."""
-    pos, gq = body_fk(rot, trans)
-    yaw = heading_yaw(gq[:, 0])
-    inv = axis_quat("z", -yaw)
+    and the root's ground velocity in that frame (m/s x ``VELOCITY_WEIGHT``)."""
+    pos = body_fk(rot, trans)[0]
+    inv = axis_quat("z", -heading_yaw(rot[:, 0]))  # the root's local rotation is its world orientation
     flat = np.array([1.0, 1.0, 0.0])
     local = quat_apply(inv[:, None], pos - (trans * flat)[:, None])
-    vel = quat_apply(inv, np.diff(trans, axis=0, prepend=trans[:1]) * flat) * FPS * VELOCITY_WEIGHT
-    return np.concatenate([local.reshape(len(pos), -1), vel], axis=1), np.unwrap(yaw)
+    vel = quat_apply(inv, np.diff(trans, axis=0, prepend=trans[:1]) * flat) * MODEL_FPS * VELOCITY_WEIGHT
+    return np.concatenate([local.reshape(len(pos), -1), vel], axis=1)
 
 
 def _mismatch(f: np.ndarray, end: int, L: int) -> float:
@@ -86,10 +84,10 @@ def find_cycle(trans: np.ndarray, rot: np.ndarray) -> Cycle | None:
     hold three periods, the last two matching within ``MAX_MISMATCH`` and the two before within
     ``MAX_EARLIER_MISMATCH``."""
     T = len(trans)
-    lo, hi = int(round(MIN_PERIOD_S * FPS)), min(int(round(MAX_PERIOD_S * FPS)), T // 3)
+    lo, hi = int(round(MIN_PERIOD_S * MODEL_FPS)), min(int(round(MAX_PERIOD_S * MODEL_FPS)), T // 3)
     if hi < lo:
         return None
-    f, _ = _features(trans, rot)
+    f = _features(trans, rot)
     scores = np.array([_mismatch(f, T, L) for L in range(lo, hi + 1)])
     best = scores.min()
     if best > MAX_MISMATCH:
@@ -113,7 +111,7 @@ def continue_cycle(trans: np.ndarray, rot: np.ndarray, n: int, cycle: Cycle) -> 
     difference between it and the frame a period earlier (rotations, height, ground velocity) fades
     out over ``SEAM_S``."""
     T, L = len(trans), cycle.period
-    _, yaw = _features(trans, rot)
+    yaw = np.unwrap(heading_yaw(rot[:, 0]))  # the root's local rotation is its world orientation
     turn = float(np.mean(yaw[T - L:] - yaw[T - 2 * L:T - L]))
     D = axis_quat("z", np.array(turn))
     q = np.concatenate([rot, np.empty((n,) + rot.shape[1:])])
@@ -126,21 +124,17 @@ def continue_cycle(trans: np.ndarray, rot: np.ndarray, n: int, cycle: Cycle) -> 
         vel[i], z[i] = quat_apply(D, vel[i - L]), z[i - L]
     # align: frame T - 1 stands where the repeat of frame T - 1 - L would face
     virtual = quat_mul(D, rot[T - 1 - L, 0])
-    _, gq = body_fk(np.concatenate([virtual[None], rot[T - 1 - L, 1:22]])[None], trans[None, T - 1])
-    psi = yaw[T - 1] - np.unwrap([yaw[T - 1], heading_yaw(gq[0, 0])])[1]
+    psi = yaw[T - 1] - np.unwrap([yaw[T - 1], heading_yaw(virtual)])[1]
     P = axis_quat("z", np.array(psi))
     out_q = q[T:].copy()
     out_q[:, 0] = quat_mul(P, out_q[:, 0])
     out_v = quat_apply(P, vel[T:])
     # what differs at the seam fades out
-    fade = 1.0 - smoothstep(np.arange(1, n + 1) / min(SEAM_S * FPS, L))
+    fade = 1.0 - smoothstep(np.arange(1, n + 1) / min(SEAM_S * MODEL_FPS, L))
     diff = quat_mul(rot[T - 1], quat_conj(rot[T - 1 - L]))
     diff[0] = quat_mul(rot[T - 1, 0], quat_conj(quat_mul(P, virtual)))
-    ident = np.zeros_like(diff)
-    ident[:, 0] = 1.0
     J = diff.shape[0]
-    off = quat_slerp(np.broadcast_to(ident, (n, J, 4)), np.broadcast_to(diff, (n, J, 4)),
-                     np.broadcast_to(fade[:, None], (n, J)))
+    off = quat_slerp(quat_identity((n, J)), np.broadcast_to(diff, (n, J, 4)), np.broadcast_to(fade[:, None], (n, J)))
     out_q = quat_mul(off, out_q)
     last_v = np.array([*(trans[T - 1, :2] - trans[T - 2, :2]), 0.0])
     out_v = fade[:, None] * last_v + (1.0 - fade[:, None]) * out_v

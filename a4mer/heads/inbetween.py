@@ -46,7 +46,7 @@ from ..motion import Motion
 from . import baselines as BL
 from .prediction import (blocking_corrected, decoder_config, dense_run, extend_frames, extend_reach, fill_runs, frames_at,
                          gap_corrected, gap_reach, missing_at_model_rate, unknown_runs)
-from .cycle import CYCLE_CONTEXT_S, Cycle, continue_cycle, cycle_weight, find_cycle
+from .cycle import CYCLE_CONTEXT_S, continue_cycle, cycle_weight, find_cycle
 from .posture import POSTURE_CONTEXT_S, keep_height_in_range, keep_rotations_in_range
 from .ground import FLOOR_CONTEXT_S, SINK_CHECK_MAX_S, SINK_LIMIT, SINK_MARGIN, body_sink, floor_shift, joint_heights
 from .windows import MODEL_FPS, mirror
@@ -105,18 +105,6 @@ def _ease_leaves(rot: np.ndarray, known: np.ndarray, fps: float) -> None:
     slerp = quat_slerp(rot[s][:, leaf], rot[s + n][:, leaf], (k / n)[:, None])
     at = np.ix_(s + k, leaf)
     rot[at] = quat_slerp(rot[at], slerp, _leaf_ease(np.minimum(k, n - k), fps)[:, None])
-
-
-def _input_cycle(motion: Motion) -> tuple[Cycle, np.ndarray, np.ndarray] | None:
-    """The cycle the body of ``motion`` ends in (:func:`cycle.find_cycle` on its last
-    ``CYCLE_CONTEXT_S`` sampled at 30 fps from the last frame back) with those samples ``(N, 3)``,
-    ``(N, 22, 4)``; None where it ends in none."""
-    step = motion.fps / MODEL_FPS
-    N = min(int(np.floor((motion.num_frames - 1) / step + 1e-9)) + 1, int(round(CYCLE_CONTEXT_S * MODEL_FPS)))
-    coords = (motion.num_frames - 1) - step * np.arange(N)[::-1]
-    t, q = frames_at(motion.root_translation, motion.rotations[:, :22], coords)
-    found = find_cycle(t, q)
-    return None if found is None else (found, t, q)
 
 
 class LearnedHeads:
@@ -239,18 +227,19 @@ class LearnedHeads:
         T, fps = motion.num_frames, motion.fps
         step = fps / MODEL_FPS
         # 30 fps grid ending on the last input frame, so the new frames start from it exactly (only the
-        # samples the extension reads)
-        N = min(int(np.floor((T - 1) / step + 1e-9)) + 1,
-                extend_reach(decoder_config(self.net)))
+        # samples the cycle search reads; the extension reads the last of them)
+        N = min(int(np.floor((T - 1) / step + 1e-9)) + 1, int(round(CYCLE_CONTEXT_S * MODEL_FPS)))
         coords = (T - 1) - step * np.arange(N)[::-1]
-        gt, gq = frames_at(motion.root_translation, motion.rotations[:, :22], coords)
+        tail_t, tail_q = frames_at(motion.root_translation, motion.rotations[:, :22], coords)
+        N = min(N, extend_reach(decoder_config(self.net)))
+        gt, gq = tail_t[-N:], tail_q[-N:]
         need = int(np.ceil(n / step - 1e-9)) + 1
         learned = self.learned_for("extend")
         nt, nq = self._symmetric(lambda t, q: (*extend_frames(self.net, learned, t, q, need), learned), gt, gq)
-        cycle = _input_cycle(motion)
+        cycle = find_cycle(tail_t, tail_q)
         if cycle is not None:  # a repeating input hands over to its cycle (instead of settling)
             w = cycle_weight(need, MODEL_FPS)
-            ct, cq = continue_cycle(*cycle[1:], need, cycle[0])
+            ct, cq = continue_cycle(tail_t, tail_q, need, cycle)
             nt = (1.0 - w)[:, None] * nt + w[:, None] * ct
             nq = quat_slerp(nq, cq, w[:, None])
         allt, allq = np.concatenate([gt, nt]), np.concatenate([gq, nq])
@@ -278,7 +267,7 @@ class LearnedHeads:
             st = st.copy()
             st[:, 2] = keep_height_in_range(ctx[0][:, 2], st[:, 2] + shift)
             rot_new[:, :22] = keep_rotations_in_range(ctx[1], rot_new[:, :22])
-        meta = {"cycle": None if cycle is None else {"period_s": cycle[0].seconds, "mismatch": cycle[0].mismatch}}
+        meta = {"cycle": None if cycle is None else {"period_s": cycle.seconds, "mismatch": cycle.mismatch}}
         return motion.with_(root_translation=np.concatenate([motion.root_translation, st]),
                             rotations=np.concatenate([motion.rotations, rot_new]), meta=meta)
 

@@ -453,7 +453,7 @@ def apply_result(obj, scene, kind: str, spans_frames: list[tuple[int, int]], cha
         state = push_down(obj, scene)
     track = _ensure_generated_track(obj, state)
     keep = []
-    for sp in spans(obj, state) if state.get("spans") else []:
+    for sp in spans(obj, state):
         if any(_overlaps(sp["strip"], r) for r in spans_frames):
             _remove_span(obj, track, sp)
         else:
