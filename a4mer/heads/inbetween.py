@@ -47,7 +47,8 @@ from . import baselines as BL
 from .prediction import (blocking_corrected, decoder_config, dense_run, extend_frames, extend_reach, fill_runs, frames_at,
                          gap_corrected, gap_reach, missing_at_model_rate, unknown_runs)
 from .cycle import CYCLE_CONTEXT_S, continue_cycle, cycle_weight, find_cycle
-from .posture import POSTURE_CONTEXT_S, keep_height_in_range, keep_rotations_in_range
+from .posture import (CYCLE_ROTATION_MARGIN, CYCLE_ROTATION_SOFT, POSTURE_CONTEXT_S, keep_height_in_range,
+                      keep_rotations_in_range)
 from .ground import FLOOR_CONTEXT_S, SINK_CHECK_MAX_S, SINK_LIMIT, SINK_MARGIN, body_sink, floor_shift, joint_heights
 from .windows import MODEL_FPS, mirror
 
@@ -266,7 +267,8 @@ class LearnedHeads:
                 shift = 0.5 * (shift + floor_shift(*mirror(*ctx), *mirror(st, sq), fps))
             st = st.copy()
             st[:, 2] = keep_height_in_range(ctx[0][:, 2], st[:, 2] + shift)
-            rot_new[:, :22] = keep_rotations_in_range(ctx[1], rot_new[:, :22])
+            limits = () if cycle is None else (CYCLE_ROTATION_MARGIN, CYCLE_ROTATION_SOFT)
+            rot_new[:, :22] = keep_rotations_in_range(ctx[1], rot_new[:, :22], *limits)
         meta = {"cycle": None if cycle is None else {"period_s": cycle.seconds, "mismatch": cycle.mismatch}}
         return motion.with_(root_translation=np.concatenate([motion.root_translation, st]),
                             rotations=np.concatenate([motion.rotations, rot_new]), meta=meta)

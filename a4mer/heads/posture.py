@@ -21,6 +21,10 @@ from ..geometry import quat_angle, quat_normalize, quat_slerp
 POSTURE_CONTEXT_S = 2.0
 ROTATION_MARGIN = np.radians(30.0)
 ROTATION_SOFT = np.radians(15.0)
+# where the input repeats a cycle (:mod:`cycle`), its last 2 s hold the whole range the motion
+# takes: the learned part of the handover is kept to that range (softly 8 deg more)
+CYCLE_ROTATION_MARGIN = 0.0
+CYCLE_ROTATION_SOFT = np.radians(8.0)
 HEIGHT_MARGIN = 0.10  # metres
 HEIGHT_SOFT = 0.05    # metres
 
@@ -31,16 +35,17 @@ def soft_limit(x: np.ndarray, limit: np.ndarray, soft: float) -> np.ndarray:
     return np.where(x > limit, limit + soft * np.tanh((x - limit) / soft), x)
 
 
-def keep_rotations_in_range(ctx: np.ndarray, gen: np.ndarray) -> np.ndarray:
+def keep_rotations_in_range(ctx: np.ndarray, gen: np.ndarray, margin: float = ROTATION_MARGIN,
+                            soft: float = ROTATION_SOFT) -> np.ndarray:
     """``gen (n, J, 4)`` local rotations with joints 1.. pulled towards the mean rotation of
-    ``ctx (C, J, 4)`` where they are further from it than the context went, plus ``ROTATION_MARGIN``
-    (softly); joint 0 (the root's orientation) is kept as it is."""
+    ``ctx (C, J, 4)`` where they are further from it than the context went, plus ``margin`` rad
+    (softly, ``soft`` rad more at most); joint 0 (the root's orientation) is kept as it is."""
     ref = ctx[-1]
     aligned = np.where(np.sum(ctx * ref, axis=-1, keepdims=True) < 0, -ctx, ctx)
     centre = quat_normalize(aligned.mean(0))
     reach = quat_angle(ctx, centre[None]).max(0)
     d = quat_angle(gen, centre[None])
-    kept = soft_limit(d, reach + ROTATION_MARGIN, ROTATION_SOFT)
+    kept = soft_limit(d, reach + margin, soft)
     out = quat_slerp(np.broadcast_to(centre, gen.shape), gen, np.where(d > 1e-9, kept / np.maximum(d, 1e-9), 1.0))
     out[:, 0] = gen[:, 0]
     return out

@@ -706,7 +706,7 @@ def test_shipped_heads_keep_the_toes_with_the_keys_on_a_real_walk(repo_root):
 @pytest.mark.parametrize("fps", [30.0, 24.0])
 def test_shipped_heads_keep_a_real_walk_walking(repo_root, fps):
     """3 s of a held-out real walk extended by 6 s: the walk's cycle is found and repeated, so from 3 s
-    on it keeps its pace and posture (the learned continuation alone slowed to a stop within 3 s and
+    on it keeps its pace, and throughout its posture (the learned continuation alone slowed to a stop within 3 s and
     bent a knee to 150-175 deg with the pelvis 0.6 m lower); the input frames are kept."""
     from a4mer.api import load_motion
     from a4mer.heads.inbetween import default_heads
@@ -721,4 +721,6 @@ def test_shipped_heads_keep_a_real_walk_walking(repo_root, fps):
     assert abs(speed(late) / speed(ctx.root_translation) - 1) < 0.1
     assert late[:, 2].min() > ctx.root_translation[:, 2].min() - 0.03
     knees = lambda q: np.degrees(quat_angle(q[:, [4, 5]], np.array([1.0, 0, 0, 0]))).max()  # noqa: E731
-    assert knees(out.rotations[T + int(3 * fps):]) < knees(ctx.rotations) + 10
+    # also in the 1-3 s handover from the learned continuation to the cycle (before it was kept to the
+    # cycle's range there, a knee reached 95-105 deg; input 72)
+    assert knees(out.rotations[T:]) < knees(ctx.rotations) + 10
