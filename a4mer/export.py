@@ -27,28 +27,29 @@ FORMATS = ("npz", "bvh", "babel")
 SUFFIX = {"npz": ".npz", "bvh": ".bvh", "babel": ".babel.json"}
 
 
-def _atomic_text(path: Path, text: str) -> Path:
+def _atomic(path: Path, write) -> Path:
+    """``write(tmp)`` to a hidden temporary file beside ``path``, renamed into place: the file is whole
+    or absent; an OS error (disk full, no permission ...) is an :class:`A4merError` naming ``path``."""
     tmp = path.with_name(f".{path.name}.part")
     try:
-        tmp.write_text(text, encoding="utf-8")
+        write(tmp)
         os.replace(tmp, path)
+    except OSError as e:
+        raise A4merError(f"{path}: cannot write ({e.strerror or e})") from None
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def _atomic_text(path: Path, text: str) -> Path:
+    return _atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def write_bvh_smpl(motion: Motion, path: str | os.PathLike) -> Path:
     """``motion`` as a BVH on the SMPL-24 skeleton (metres, Y up, ZXY Euler); written atomically."""
     from .io.bvh_write import write_bvh
 
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.part")
-    try:
-        write_bvh(motion.body(), tmp, units="m", up="y", euler="ZXY")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return _atomic(Path(path), lambda tmp: write_bvh(motion.body(), tmp, units="m", up="y", euler="ZXY"))
 
 
 def write_npz(motion: Motion, path: str | os.PathLike) -> Path:

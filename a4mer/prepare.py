@@ -150,6 +150,10 @@ def prepare(data_root: str | os.PathLike, out: str | os.PathLike, fps: float = 3
         raise A4merError(f"{data_root}: no such data folder (expected one holding {LAYOUT})")
     if not (fps > 0 and jobs >= 1):
         raise A4merError(f"--fps must be positive and --jobs at least 1, got {fps:g} and {jobs}")
+    folders = {"hdm05": "hdm05", "bandai": "bandai-namco", "cmu-dance": "cmu-dance"}
+    for d in datasets:  # the layout is checked before anything is made
+        if not (data_root / folders[d] / "labels.csv").is_file():
+            raise _missing(data_root / folders[d] / "labels.csv")
     out.mkdir(parents=True, exist_ok=True)
     todo = all_jobs(data_root, out, datasets)
     with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:

@@ -19,6 +19,15 @@ def add_load_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def load_options(args: argparse.Namespace, fps: float | None = None) -> LoadOptions:
+    """The :class:`LoadOptions` of the flags; a bad value (``--scale 0``, a ``--bone-map`` or ``--asf``
+    file that does not exist) is one :class:`A4merError` naming the flag, raised before any clip is read."""
+    import math
+    for flag, v in (("--fps", fps), ("--source-fps", args.source_fps), ("--scale", args.scale)):
+        if v is not None and not (math.isfinite(v) and v > 0):
+            raise A4merError(f"{flag} must be a positive number, got {v:g}")
+    for flag, f in (("--bone-map", args.bone_map), ("--asf", args.asf)):
+        if f is not None and not Path(f).is_file():
+            raise A4merError(f"{flag} {f}: " + ("is a folder, not a file" if Path(f).is_dir() else "file not found"))
     return LoadOptions(fps=fps, source_fps=args.source_fps, asf=args.asf, bone_map=args.bone_map,
                        scale=args.scale, up=getattr(args, "up", "auto"))
 
@@ -29,13 +38,37 @@ def naming(path, error: A4merError) -> A4merError:
     return error if str(path) in str(error) else A4merError(f"{path}: {error}")
 
 
-def collect_inputs(items: list[str]) -> list[Path]:
-    """Files given directly, plus every supported clip under given folders (sorted)."""
+def check_input(path) -> Path:
+    """``path`` as a clip to read: :class:`MotionFileError` naming it when it is a folder, or does not
+    exist and has no suffix (``clips`` is "not found", not "unsupported file type ''"); the reader
+    reports the rest (``x.fbx``: unsupported type)."""
+    from ..errors import MotionFileError
+    p = Path(path)
+    if p.is_dir():
+        raise MotionFileError(p, "is a folder, not a clip file")
+    if not p.exists() and not p.suffix:
+        raise MotionFileError(p, "file not found")
+    return p
+
+
+def collect_inputs(items: list[str], exclude: str | Path | None = None) -> list[Path]:
+    """Files given directly, plus every supported clip under given folders (sorted). Under a folder,
+    hidden files and folders (``.name``, e.g. macOS ``._clip.bvh``) are skipped, and so is
+    ``exclude`` (the output folder, when it lies inside an input folder)."""
     out: list[Path] = []
+    skip = Path(exclude).resolve() if exclude else None
     for item in items:
         p = Path(item)
         if p.is_dir():
-            out.extend(sorted(f for f in p.rglob("*") if f.suffix.lower() in FORMATS and f.is_file()))
+            found = []
+            for f in p.rglob("*"):
+                rel = f.relative_to(p).parts
+                if f.suffix.lower() not in FORMATS or any(part.startswith(".") for part in rel) or not f.is_file():
+                    continue
+                if skip is not None and skip in f.resolve().parents:
+                    continue
+                found.append(f)
+            out.extend(sorted(found))
         else:
             out.append(p)
     if not out:
@@ -53,6 +86,8 @@ def output_targets(inputs: list[Path], output: str, suffix: str = ".npz") -> lis
     (:func:`a4mer.io.outputs.check_output`): no target is an input, and a name with another suffix
     (``-o walk.bvh``) is an error, not a folder."""
     from ..io.outputs import check_output
+    if not str(output).strip():
+        raise A4merError("-o is empty: give an output file or folder")
     out = Path(output)
     if len(inputs) == 1 and out.suffix.lower() == suffix and not out.is_dir():
         return [check_output(out, inputs, [suffix])]

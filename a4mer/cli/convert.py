@@ -5,7 +5,7 @@ import argparse
 
 from ..api import load_motion
 from ..io.amass import write_amass_npz
-from ._common import add_load_arguments, collect_inputs, load_options, output_targets, run_each
+from ._common import add_load_arguments, check_input, collect_inputs, load_options, output_targets, run_each
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -17,10 +17,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    inputs = collect_inputs(args.inputs)
+    opts = load_options(args, fps=args.fps)  # a bad flag is one error before anything is read or made
+    inputs = collect_inputs(args.inputs, exclude=args.output)
 
     def convert(path, target) -> str:
-        motion = load_motion(path, load_options(args, fps=args.fps))
+        motion = load_motion(check_input(path), opts)
         write_amass_npz(motion, target)
         err = motion.meta.get("retarget_error_median_deg")
         extra = f", retarget error median {err:.2f} deg" if err is not None else ""

@@ -79,6 +79,10 @@ def _read_segments(path: str) -> dict:
     return seg
 
 
+#: suffixes an ``-o`` of each format may end with (a .bvh name never holds an npz archive)
+OUT_SUFFIXES = {"npz": (".npz",), "bvh": (".bvh",), "babel": (".json",), "timeline": (".png",), "gallery": (".png",)}
+
+
 def _source(args: argparse.Namespace):
     """(stem, motion, segments or None, motif names) of the input."""
     src = Path(args.input)
@@ -90,33 +94,53 @@ def _source(args: argparse.Namespace):
         a = arms[0]
         return src.stem, a["motion"], a["segments"], a["motif_names"]
     from ..api import load_motion
-    return src.stem, load_motion(src, load_options(args)), None, {}
+    from ._common import check_input
+    opts = load_options(args)
+    return src.stem, load_motion(check_input(src), opts), None, {}
+
+
+def _check_segments_fit(seg_path: str, segments: dict, motion, clip: str) -> None:
+    """:class:`A4merError` naming the segments file when it was made for a clip of another length."""
+    from ..strips import duration_mismatch
+    if duration_mismatch(segments, motion.num_frames, motion.fps) is not None:
+        seg_fps = float(segments["fps"])
+        ends = [float(it["end_frame"]) / seg_fps for k in ("atoms", "motifs") for it in segments[k]]
+        theirs = float(segments.get("duration") or max(ends, default=0.0))
+        raise A4merError(f"{seg_path}: these segments cover {theirs:.2f} s but {clip} lasts "
+                         f"{motion.duration:.2f} s: made for another clip? (segment it with --segment)")
 
 
 def run(args: argparse.Namespace) -> int:
     from .. import export as ex
     from ..io.outputs import check_output
 
+    # everything the user named is checked before a clip is read or a model runs
+    out = check_output(Path(args.output) if args.output else Path(Path(args.input).stem + SUFFIX[args.format]),
+                       [args.input] + ([args.segments] if args.segments else []),
+                       OUT_SUFFIXES[args.format] if args.output else ())
+    given = _read_segments(args.segments) if args.segments else None
     stem, motion, segments, names = _source(args)
-    if args.segments:
-        segments = _read_segments(args.segments)
+    if given is not None:
+        _check_segments_fit(args.segments, given, motion, args.input)
+        segments = given
     elif args.segment:
         from .segment import resolve_device
         from ..model import A4Mer
         model = A4Mer.load(args.checkpoint, device=resolve_device(args.device), vocab=args.vocab)
         segments = model.segment(motion)
-    out = check_output(Path(args.output) if args.output else Path(stem + SUFFIX[args.format]),
-                       [args.input] + ([args.segments] if args.segments else []))
     if args.format in ("timeline", "gallery"):
         if segments is None:
             raise A4merError(f"a {args.format} picture needs segments: pass --segments FILE or --segment")
         from .. import plots
-        if args.format == "timeline":
-            plots.timeline_png(segments, out, title=f"{stem}: {len(segments['atoms'])} atoms, "
-                               f"{len(segments['motifs'])} motif occurrences", motif_names=names or None)
-        else:
-            plots.motif_gallery_png(motion, segments, out, motif_names=names or None,
-                                    title=f"{stem}: motif gallery (side view, light = early, dark = late)")
+        try:
+            if args.format == "timeline":
+                plots.timeline_png(segments, out, title=f"{stem}: {len(segments['atoms'])} atoms, "
+                                   f"{len(segments['motifs'])} motif occurrences", motif_names=names or None)
+            else:
+                plots.motif_gallery_png(motion, segments, out, motif_names=names or None,
+                                        title=f"{stem}: motif gallery (side view, light = early, dark = late)")
+        except OSError as e:  # the picture is written under a temporary name: nothing is left
+            raise A4merError(f"{out}: cannot write ({e.strerror or e})") from None
     else:
         ex.export(motion, out, args.format, segments=segments, motif_names=names or None, name=stem,
                   feat_p=str(args.input))

@@ -25,7 +25,8 @@ UNIT_GUESSES: tuple[tuple[float, float, str], ...] = (
 
 
 def read_text(path: str | os.PathLike) -> str:
-    """The file's text (UTF-8, optional BOM); MotionFileError for missing, binary or non-UTF-8 files.
+    """The file's text (UTF-8, optional BOM; CRLF and CR line ends read as LF); MotionFileError for missing,
+    binary or non-UTF-8 files.
 
     Non-UTF-8 bytes are accepted only inside ``#`` comment lines (read as Latin-1)."""
     p = Path(path)
@@ -41,7 +42,7 @@ def read_text(path: str | os.PathLike) -> str:
     if nul >= 0:
         raise MotionFileError(path, f"binary data (NUL byte at offset {nul}), not a text file")
     try:
-        return data.decode("utf-8-sig")
+        return _newlines(data.decode("utf-8-sig"))
     except UnicodeDecodeError as e:
         bad = f"not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start})"
     # tolerated: legacy 8-bit text in '#' comment lines only (HDM05 headers hold a Latin-1 path)
@@ -49,7 +50,12 @@ def read_text(path: str | os.PathLike) -> str:
     for line in text.splitlines():
         if not line.isascii() and not line.lstrip().startswith("#"):
             raise MotionFileError(path, bad)
-    return text
+    return _newlines(text)
+
+
+def _newlines(text: str) -> str:
+    """Windows (CRLF) and classic-Mac (CR) line ends made LF."""
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
 
 
 def parse_number(path: object, token: str, what: str) -> float:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import MotionFileError
+from ..errors import A4merError, MotionFileError
 from ..geometry import axis_angle_to_quat, quat_to_axis_angle
 from ..motion import Motion
 from ..skeleton import SMPL, SMPLH, SMPLX
@@ -23,6 +23,9 @@ from .outputs import save_npz_atomic
 PELVIS_REST = SMPL_OFFSETS[0]
 FPS_KEYS = ("mocap_framerate", "mocap_frame_rate", "fps", "frame_rate", "framerate")
 _LAYOUTS = {72: SMPL, 156: SMPLH, 165: SMPLX}
+#: larger values are corrupt data, refused like the BVH/AMC readers' implausible positions
+POSITION_LIMIT = 1e6   # metres
+ANGLE_LIMIT = 1e4      # radians per axis-angle component (real data stays within a few pi)
 
 
 def _load_arrays(path: Path) -> dict[str, np.ndarray]:
@@ -87,6 +90,12 @@ def read_amass_npz(path: str | os.PathLike, fps: float | None = None) -> Motion:
         raise MotionFileError(path, f"'trans' has shape {trans.shape}; expected ({T}, 3)")
     if not (np.all(np.isfinite(poses)) and np.all(np.isfinite(trans))):
         raise MotionFileError(path, "contains NaN or infinite values")
+    if np.abs(trans).max() > POSITION_LIMIT:
+        raise MotionFileError(path, f"implausible 'trans' values (up to {np.abs(trans).max():.3g} m from the origin; "
+                                    f"at most {POSITION_LIMIT:g} m)")
+    if np.abs(poses).max() > ANGLE_LIMIT:
+        raise MotionFileError(path, f"implausible 'poses' values (axis-angle components up to "
+                                    f"{np.abs(poses).max():.3g} rad; at most {ANGLE_LIMIT:g})")
     for key in ("betas",):
         if key in a and np.asarray(a[key]).size not in (0, 10, 11, 16, 300):
             raise MotionFileError(path, f"'betas' has {np.asarray(a[key]).size} values; expected 10 or 16")
@@ -106,7 +115,7 @@ def read_amass_npz(path: str | os.PathLike, fps: float | None = None) -> Motion:
     try:
         return Motion(fps=rate, root_translation=trans.astype(np.float64) + PELVIS_REST, rotations=rot,
                       skeleton=skel, meta=meta)
-    except ValueError as e:
+    except (ValueError, A4merError) as e:
         raise MotionFileError(path, str(e)) from None
 
 

@@ -46,6 +46,15 @@ def rotmat_to_euler(m: np.ndarray, order: str) -> np.ndarray:
     return np.stack([a, b, c], axis=-1)
 
 
+def _frame_time(fps: float) -> str:
+    """``Frame Time`` text that reads back as ``fps``: the usual 10 decimals (``0.0333333333``) where
+    they do, else 17 significant digits (45 fps: ``0.022222222222222223``, not ``0.0222222222``,
+    which reads as 45.000000045)."""
+    from .bvh import _header_rate
+    short = f"{1.0 / fps:.10f}"
+    return short if float(short) > 0 and _header_rate(float(short)) == fps else f"{1.0 / fps:.17g}"
+
+
 def _metres_per_unit(units: str | float) -> float:
     if isinstance(units, str):
         if units not in _UNITS:
@@ -213,7 +222,7 @@ def write_bvh(motion: Motion, path: str | os.PathLike, names: Mapping[str, str] 
     cols = [0, 1, 2] + [3 + 3 * j + k for j in dfs for k in range(3)]
     frames = frames[:, cols]
     frames[np.abs(frames) < 0.5 * 10.0 ** -precision] = 0.0  # no "-0.000000"
-    lines += ["MOTION", f"Frames: {T}", f"Frame Time: {1.0 / motion.fps:.10f}"]
+    lines += ["MOTION", f"Frames: {T}", f"Frame Time: {_frame_time(motion.fps)}"]
     row = " ".join([f"%.{precision}f"] * frames.shape[1])
     body = "\n".join(row % tuple(r) for r in frames)
     path = Path(path)

@@ -152,9 +152,14 @@ def load_bone_map(path: str | os.PathLike, source_names: tuple[str, ...] | list[
     for n in SMPL_NAMES:
         scheme.setdefault(n, None)
     names = tuple(n for n in source_names if not n.endswith("_end"))
-    joints, missing = _resolve(scheme, names)
+    joints, _ = _resolve(scheme, names)
+    keys = {normalize_bone_name(n) for n in names}
+    wrong = [f"{k} -> {v!r}" for k, v in scheme.items()
+             if v is not None and k not in OPTIONAL and normalize_bone_name(v) not in keys]
+    if wrong:
+        raise SkeletonError(f"{path}: bone map names joints the clip does not have: " + ", ".join(wrong)
+                            + f" (the clip's joints: {', '.join(names[:40])}{' ...' if len(names) > 40 else ''})")
     unmapped = [n for n in SMPL_NAMES[:22] if scheme[n] is None and n not in OPTIONAL]
-    if missing or unmapped:
-        raise SkeletonError(f"{path}: bone map incomplete: "
-                            + ", ".join(missing + [f"{n} (not mapped)" for n in unmapped]))
+    if unmapped:
+        raise SkeletonError(f"{path}: bone map incomplete: " + ", ".join(f"{n} (not mapped)" for n in unmapped))
     return BoneMap("user", joints)
