@@ -98,7 +98,10 @@ class ClipResult:
 
 # --- discovery and naming ----------------------------------------------------------------------
 def _is_input(p: Path) -> bool:
-    return p.suffix.lower() in INPUT_SUFFIXES and not p.name.startswith(".") and p.is_file()
+    """A clip file a folder scan takes: not hidden, not an AMASS subject shape file."""
+    from .io.amass import AMASS_SHAPE_FILE
+    return (p.suffix.lower() in INPUT_SUFFIXES and not p.name.startswith(".") and p.name != AMASS_SHAPE_FILE
+            and p.is_file())
 
 
 def discover(items: list[str | os.PathLike], exclude: Path | None = None) -> list[ClipJob]:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from ..api import FORMATS, LoadOptions
@@ -53,8 +54,10 @@ def check_input(path) -> Path:
 
 def collect_inputs(items: list[str], exclude: str | Path | None = None) -> list[Path]:
     """Files given directly, plus every supported clip under given folders (sorted). Under a folder,
-    hidden files and folders (``.name``, e.g. macOS ``._clip.bvh``) are skipped, and so is
-    ``exclude`` (the output folder, when it lies inside an input folder)."""
+    hidden files and folders (``.name``, e.g. macOS ``._clip.bvh``) are skipped, and so are AMASS
+    subject shape files (``shape.npz``) and ``exclude`` (the output folder, when it lies inside an
+    input folder)."""
+    from ..io.amass import AMASS_SHAPE_FILE
     out: list[Path] = []
     skip = Path(exclude).resolve() if exclude else None
     for item in items:
@@ -63,7 +66,8 @@ def collect_inputs(items: list[str], exclude: str | Path | None = None) -> list[
             found = []
             for f in p.rglob("*"):
                 rel = f.relative_to(p).parts
-                if f.suffix.lower() not in FORMATS or any(part.startswith(".") for part in rel) or not f.is_file():
+                if (f.suffix.lower() not in FORMATS or any(part.startswith(".") for part in rel)
+                        or f.name == AMASS_SHAPE_FILE or not f.is_file()):
                     continue
                 if skip is not None and skip in f.resolve().parents:
                     continue
@@ -80,9 +84,18 @@ def collect_inputs(items: list[str], exclude: str | Path | None = None) -> list[
 FILE_SUFFIXES = frozenset({".npz", ".bvh", ".amc", ".asf", ".json", ".safetensors", ".blend", ".png", ".npy"})
 
 
+def _clashes(names: list[str]) -> dict[str, list[int]]:
+    """Indices of each name that occurs more than once."""
+    groups: dict[str, list[int]] = {}
+    for i, n in enumerate(names):
+        groups.setdefault(n, []).append(i)
+    return {n: g for n, g in groups.items() if len(g) > 1}
+
+
 def output_targets(inputs: list[Path], output: str, suffix: str = ".npz") -> list[Path]:
     """One output path per input: ``output`` itself for a single input naming a ``suffix`` file,
-    else ``output/<stem><suffix>`` (a folder, created). Checked before any clip is read
+    else ``output/<stem><suffix>`` (a folder, created); inputs whose stems clash are named by their
+    path from the folder they share (``salsa/04.bvh`` -> ``salsa__04``, as ``a4mer batch`` names them). Checked before any clip is read
     (:func:`a4mer.io.outputs.check_output`): no target is an input, and a name with another suffix
     (``-o walk.bvh``) is an error, not a folder."""
     from ..io.outputs import check_output
@@ -93,7 +106,12 @@ def output_targets(inputs: list[Path], output: str, suffix: str = ".npz") -> lis
         return [check_output(out, inputs, [suffix])]
     if out.suffix.lower() in FILE_SUFFIXES and not out.is_dir():
         raise A4merError(f"{out}: -o must be a {suffix} file (one input) or a folder")
-    targets = [out / (p.stem + suffix) for p in inputs]
+    names = [p.stem for p in inputs]
+    for group in _clashes(names).values():  # salsa/04.bvh, indian/04.bvh -> salsa__04, indian__04
+        root = os.path.commonpath([str(inputs[k].resolve().parent) for k in group])
+        for k in group:
+            names[k] = "__".join(inputs[k].resolve().with_suffix("").relative_to(root).parts)
+    targets = [out / (n + suffix) for n in names]
     clash = {t: [str(p) for p, u in zip(inputs, targets) if u == t] for t in targets if targets.count(t) > 1}
     if clash:
         t, names = next(iter(clash.items()))

@@ -119,15 +119,24 @@ def read_amass_npz(path: str | os.PathLike, fps: float | None = None) -> Motion:
         raise MotionFileError(path, str(e)) from None
 
 
+#: AMASS keeps each subject's body shape beside its clips in a file of this name (betas and gender,
+#: no poses): folder scans skip it instead of reporting a failed clip
+AMASS_SHAPE_FILE = "shape.npz"
+
+
 def write_amass_npz(motion: Motion, path: str | os.PathLike) -> Path:
     """Write ``motion`` as an AMASS-style SMPL npz: ``poses`` (N, 72) axis-angle, ``trans`` (N, 3)
-    metres in the Z-up world, ``betas`` zeros (10), ``gender`` "neutral", ``mocap_frame_rate``.
+    metres in the Z-up world, ``betas`` and ``gender`` of the subject where the motion was read from
+    an AMASS-style npz (``meta["betas"]``, ``meta["gender"]``; else zeros (10) and "neutral"),
+    ``mocap_frame_rate``.
 
     SMPL-H/X motions keep their body joints (hands are dropped). Written atomically (temp + rename).
     """
     path = Path(path)
     body = motion.body()
     poses = quat_to_axis_angle(body.rotations).reshape(body.num_frames, 72)
-    return save_npz_atomic(path, poses=poses, trans=body.root_translation - PELVIS_REST, betas=np.zeros(10),
-                           gender=np.array("neutral"), mocap_frame_rate=np.array(float(body.fps)))
+    betas = np.asarray(motion.meta.get("betas", np.zeros(10)), np.float64)
+    gender = str(motion.meta.get("gender", "neutral"))
+    return save_npz_atomic(path, poses=poses, trans=body.root_translation - PELVIS_REST, betas=betas,
+                           gender=np.array(gender), mocap_frame_rate=np.array(float(body.fps)))
 

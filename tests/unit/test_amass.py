@@ -66,3 +66,21 @@ def test_corrupt_and_truncated(tmp_path):
     npy.rename(tmp_path / "array.npz")
     with pytest.raises(MotionFileError, match=r"array.npz: a single \.npy array, not an npz archive"):
         read_amass_npz(tmp_path / "array.npz")
+
+
+def test_convert_keeps_the_subjects_betas_and_gender(tmp_path):
+    """An AMASS clip converted (resampled) to npz keeps its subject's shape and gender: with the
+    poses and trans they give back the same body; a clip from elsewhere gets zeros and neutral."""
+    from a4mer.cli.main import main
+    rng = np.random.default_rng(3)
+    betas = rng.normal(size=16)
+    src = tmp_path / "subject.npz"
+    np.savez(src, poses=rng.normal(size=(40, 156)) * 0.3, trans=rng.normal(size=(40, 3)), betas=betas,
+             gender=np.array(b"female"), mocap_framerate=np.array(60.0))
+    assert main(["convert", str(src), "--fps", "30", "-o", str(tmp_path / "out.npz")]) == 0
+    z = np.load(tmp_path / "out.npz")
+    assert np.array_equal(z["betas"], betas) and str(z["gender"]) == "female"
+    assert z["poses"].shape == (20, 72)
+    plain = Motion(30, np.zeros((5, 3)), np.tile([1.0, 0, 0, 0], (5, 24, 1)))
+    z = np.load(write_amass_npz(plain, tmp_path / "plain.npz"))
+    assert str(z["gender"]) == "neutral" and not z["betas"].any()

@@ -228,3 +228,23 @@ def test_smplx_npz_round_trip_keeps_body(tmp_path):
     assert main(["convert", str(p), "-o", str(out)]) == 0
     back = read_amass_npz(out)
     np.testing.assert_allclose(back.joint_positions(), m.body().joint_positions(), atol=1e-6)
+
+
+def test_convert_a_folder_of_clips_with_the_same_names_and_amass_shape_files(clip, tmp_path, capsys):
+    """A library laid out like CMU (``salsa/04.bvh``, ``indian/04.bvh``) was refused as a whole
+    ('2 inputs would write it'); an AMASS subject folder's ``shape.npz`` (betas, no poses) counted as
+    a failed clip. Clashing names now take their path from the shared folder, as ``a4mer batch`` names
+    them, and shape files are skipped (named directly, one is still an error)."""
+    lib = tmp_path / "lib"
+    for sub in ("salsa", "indian"):
+        (lib / sub).mkdir(parents=True)
+        (lib / sub / "04.bvh").write_bytes(clip.read_bytes())
+    (lib / "solo.bvh").write_bytes(clip.read_bytes())
+    subj = lib / "S1"
+    subj.mkdir()
+    np.savez(subj / "shape.npz", betas=np.zeros(16), gender=np.array("male"))
+    out = tmp_path / "out"
+    assert main(["convert", str(lib), "-o", str(out)]) == 0, capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == ["indian__04.npz", "salsa__04.npz", "solo.npz"]
+    assert main(["convert", str(subj / "shape.npz"), "-o", str(tmp_path / "s.npz")]) == 1
+    assert "shape.npz" in capsys.readouterr().err
