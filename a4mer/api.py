@@ -33,16 +33,23 @@ class LoadOptions:
         for name in ("fps", "source_fps", "scale"):
             v = getattr(self, name)
             if v is not None and not (math.isfinite(v) and v > 0):
-                raise A4merError(f"{name.replace('_', '-')} must be a positive number, got {v:g}")
+                raise A4merError(f"{name} (--{name.replace('_', '-')}) must be a positive number, got {v:g}")
         if self.up not in ("auto", "y", "z"):
             raise A4merError(f"up must be 'auto', 'y' or 'z', got {self.up!r}")
+        for name in ("bone_map", "asf"):
+            f = getattr(self, name)
+            if f is not None and not Path(f).is_file():
+                why = "is a folder, not a file" if Path(f).is_dir() else "file not found"
+                raise A4merError(f"{name} (--{name.replace('_', '-')}) {f}: {why}")
 
 
 def clip_format(path: str | os.PathLike) -> str:
     """'npz', 'bvh' or 'amc' from the file suffix; MotionFileError for anything else."""
     fmt = FORMATS.get(Path(path).suffix.lower())
     if fmt is None:
-        raise MotionFileError(path, f"unsupported file type {Path(path).suffix!r}; expected .npz, .bvh or .amc")
+        hint = (" (an .asf is the skeleton: read an .amc clip, which finds its .asf)"
+                if Path(path).suffix.lower() == ".asf" else "")
+        raise MotionFileError(path, f"unsupported file type {Path(path).suffix!r}; expected .npz, .bvh or .amc{hint}")
     return fmt
 
 

@@ -22,13 +22,6 @@ def add_load_arguments(p: argparse.ArgumentParser) -> None:
 def load_options(args: argparse.Namespace, fps: float | None = None) -> LoadOptions:
     """The :class:`LoadOptions` of the flags; a bad value (``--scale 0``, a ``--bone-map`` or ``--asf``
     file that does not exist) is one :class:`A4merError` naming the flag, raised before any clip is read."""
-    import math
-    for flag, v in (("--fps", fps), ("--source-fps", args.source_fps), ("--scale", args.scale)):
-        if v is not None and not (math.isfinite(v) and v > 0):
-            raise A4merError(f"{flag} must be a positive number, got {v:g}")
-    for flag, f in (("--bone-map", args.bone_map), ("--asf", args.asf)):
-        if f is not None and not Path(f).is_file():
-            raise A4merError(f"{flag} {f}: " + ("is a folder, not a file" if Path(f).is_dir() else "file not found"))
     return LoadOptions(fps=fps, source_fps=args.source_fps, asf=args.asf, bone_map=args.bone_map,
                        scale=args.scale, up=getattr(args, "up", "auto"))
 
