@@ -103,12 +103,13 @@ def quat_to_channels(q: np.ndarray, mode: str) -> np.ndarray:
     raise ValueError(f"unknown rotation mode {mode!r}")
 
 
-def _frame_runs(frames: np.ndarray, limit: int = 3) -> str:
-    """Sorted whole ``frames (N,)`` as runs: ``"140"``, ``"139-141, 150"`` (``...`` past ``limit`` runs)."""
-    f = np.asarray(frames, dtype=np.int64)
+def frames_text(frames: np.ndarray, limit: int = 3) -> str:
+    """Scene ``frames (N,)`` for a message, rounded to whole frames, in runs: ``"frame 140"``,
+    ``"frames 139-141, 150"`` (``...`` past ``limit`` runs)."""
+    f = np.unique(np.round(np.asarray(frames, dtype=np.float64)).astype(np.int64))
     cuts = np.flatnonzero(np.diff(f) != 1) + 1
     runs = [f"{r[0]}" if len(r) == 1 else f"{r[0]}-{r[-1]}" for r in np.split(f, cuts)]
-    return ", ".join(runs[:limit]) + (", ..." if len(runs) > limit else "")
+    return f"frame{'s' if len(f) > 1 else ''} " + ", ".join(runs[:limit]) + (", ..." if len(runs) > limit else "")
 
 
 def check_finite_channels(names: list[str], frames: np.ndarray, bad_location: np.ndarray,
@@ -122,8 +123,7 @@ def check_finite_channels(names: list[str], frames: np.ndarray, bad_location: np
     for b, name in enumerate(names):
         for what, mask in (("rotation", bad_rotation[:, b]), ("location", bad_location[:, b])):
             if mask.any():
-                at = np.round(np.asarray(frames, dtype=np.float64)[mask]).astype(np.int64)
-                bad.append(f"{name} {what} (frame{'s' if len(at) > 1 else ''} {_frame_runs(at)})")
+                bad.append(f"{name} {what} ({frames_text(np.asarray(frames)[mask])})")
     if bad:
         more = f" and {len(bad) - 4} more" if len(bad) > 4 else ""
         raise A4merError(f"NaN/inf values in the keys of {', '.join(bad[:4])}{more}: fix or delete those keys, "

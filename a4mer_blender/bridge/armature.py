@@ -119,17 +119,44 @@ def world_matrix(obj) -> np.ndarray:
     return _matrix(obj.matrix_world)
 
 
+def check_finite_object_keys(obj, frames: np.ndarray, fcurves: list) -> None:
+    """:class:`A4merError` naming the object's transform channels (``location[2]``, ...) and the scene
+    ``frames (T,)`` where their F-Curves in ``fcurves`` are NaN/inf, else nothing."""
+    bad = []
+    for fc in fcurves:
+        if fc.data_path in _OBJECT_PATHS:
+            values = sample_fcurve(fc, np.asarray(frames, dtype=np.float64))
+            if not np.isfinite(values).all():
+                bad.append((f"{fc.data_path}[{fc.array_index}]", np.asarray(frames)[~np.isfinite(values)]))
+    if bad:
+        what = ", ".join(f"{name} ({core_rig.frames_text(at)})" for name, at in bad[:4])
+        more = f" and {len(bad) - 4} more" if len(bad) > 4 else ""
+        raise errors.A4merError(f"NaN/inf values in the keys of the object {obj.name!r}: {what}{more}: fix or delete "
+                                "those keys, then rerun")
+
+
 def object_matrices(obj, scene, frames: np.ndarray, fcurves: list) -> np.ndarray:
-    """World matrix of ``obj``: (4, 4) when its transform is not animated, else (T, 4, 4) per frame."""
+    """World matrix of ``obj``: (4, 4) when its transform is not animated, else (T, 4, 4) per frame.
+    :class:`A4merError` naming the channels and scene frames where its transform keys are NaN/inf (or
+    the frames where its world matrix is, through a parent or a constraint); the scene's current frame
+    is kept."""
     if not any(fc.data_path in _OBJECT_PATHS for fc in fcurves):
-        return world_matrix(obj)
-    keep = scene.frame_current
-    out = []
-    for f in frames:
-        scene.frame_set(int(f))
-        out.append(_matrix(obj.matrix_world))
-    scene.frame_set(keep)
-    return np.stack(out)
+        out = world_matrix(obj)
+        at = np.asarray(frames)[:0] if np.isfinite(out).all() else np.asarray(frames)
+    else:
+        check_finite_object_keys(obj, frames, fcurves)
+        keep = scene.frame_current
+        out = []
+        for f in frames:
+            scene.frame_set(int(f))
+            out.append(_matrix(obj.matrix_world))
+        scene.frame_set(keep)
+        out = np.stack(out)
+        at = np.asarray(frames)[~np.isfinite(out).reshape(len(out), -1).all(axis=1)]
+    if len(at):
+        raise errors.A4merError(f"the world transform of {obj.name!r} is NaN/inf ({core_rig.frames_text(at)}): check "
+                                "its parents and constraints, then rerun")
+    return out
 
 
 def read_motion(obj, scene, action=None, unit: float | None = None):

@@ -8,13 +8,16 @@ track above it: one strip per generated span covering exactly its frames, Replac
 extrapolation Nothing, each showing an action that holds only the channels the model generates (the
 rotations of the SMPL body bones 0-21 and the pelvis location), keyed only on the generated frames.
 Channels the model does not generate (fingers, jaw, the root bone) keep coming from the user's action;
-muting or deleting the generated track gives the user's animation back exactly. :func:`bake` is the
-only way generated keys enter the user's action.
+muting or deleting the generated track gives the user's animation back exactly. :func:`.bake.bake` is
+the only way generated keys enter the user's action; :func:`.bake.remove_result` drops the layer.
 
 The state lives on the object as a JSON ID property (strips cannot hold custom properties), with the
 pushed-down action as an ID pointer property (it follows renames and saves). A generated strip is known
 by the span id stored on its action, never by its name or place: the user may move or trim it in the
 NLA editor (its span is then what it shows there), and a strip the user puts on the track is theirs.
+The tracks (which cannot hold custom properties either) are known by what they hold, whatever the user
+renamed them to: the generated track by its spans' strips, the source track by its one strip showing the
+pushed-down action over the recorded frames; the recorded names serve records of earlier versions.
 """
 from __future__ import annotations
 
@@ -24,7 +27,7 @@ import uuid
 import numpy as np
 
 from .._core import errors, rig as core_rig
-from . import anim_compat, armature, nla
+from . import anim_compat, armature, motif_marks, nla
 
 STATE_KEY = "a4mer_generated"
 #: object ID property pointing at the pushed-down user action (a pointer follows renames, unlike a name)
@@ -64,6 +67,11 @@ def _track(obj, name: str | None):
     return anim.nla_tracks.get(name)
 
 
+def _tracks(obj) -> list:
+    anim = obj.animation_data
+    return list(anim.nla_tracks) if anim is not None else []
+
+
 def source_action(obj, state: dict):
     """The user's action pushed down by ``state``, whatever it is called now (None when deleted). Records
     of earlier versions, without the pointer, name it."""
@@ -74,21 +82,41 @@ def source_action(obj, state: dict):
 
 
 def source_track(obj, state: dict | None = None):
-    """The NLA track holding the pushed-down user action (None when not pushed or deleted)."""
+    """The NLA track holding the pushed-down user action (None when not pushed or deleted): the track of
+    the recorded name when its one strip shows that action, else (the user renamed it) a track whose one
+    strip shows it over the frames recorded at push-down (records of earlier versions lack them)."""
     state = read_state(obj) if state is None else state
-    if state is None:
+    action = source_action(obj, state) if state is not None else None
+    if action is None:
         return None
-    t = _track(obj, state.get("source_track"))
-    action = source_action(obj, state)
-    if t is None or len(t.strips) != 1 or action is None or t.strips[0].action != action:
-        return None
-    return t
+
+    def shows(t) -> bool:
+        return len(t.strips) == 1 and t.strips[0].action == action
+    named = _track(obj, state.get("source_track"))
+    if named is not None and shows(named):
+        return named
+    reach = state.get("source_frames")
+    return next((t for t in _tracks(obj) if reach and shows(t) and all(abs(a - b) < 1e-3 for a, b in zip(
+        (t.strips[0].frame_start, t.strips[0].frame_end, t.strips[0].action_frame_start,
+         t.strips[0].action_frame_end), reach))), None)
 
 
 def generated_track(obj, state: dict | None = None):
-    """The "A4Mer Generated" track of the stored state (None when absent or deleted by the user)."""
+    """The "A4Mer Generated" track of the stored state (None when absent or deleted by the user): the
+    track holding strips of its spans (known by the span id on their actions; the one of the recorded
+    name first), whatever it is called now; without such strips (all deleted, or records of earlier
+    versions) the track of the recorded name."""
     state = read_state(obj) if state is None else state
-    return _track(obj, state.get("generated_track")) if state is not None else None
+    if state is None:
+        return None
+    ids = {sp["id"] for sp in state.get("spans", []) if "id" in sp}
+
+    def holds_spans(t) -> bool:
+        return any(s.action is not None and s.action.get(SPAN_KEY) in ids for s in t.strips)
+    named = _track(obj, state.get("generated_track"))
+    if named is not None and holds_spans(named):
+        return named
+    return next((t for t in _tracks(obj) if holds_spans(t)), named)
 
 
 def check_storable(obj) -> None:
@@ -154,7 +182,7 @@ def spans(obj, state: dict | None = None) -> list[dict]:
     return out
 
 
-def _record(span: dict) -> dict:
+def stored(span: dict) -> dict:
     """The stored record of a :func:`spans` entry."""
     return {k: v for k, v in span.items() if k not in ("strip", "shown")}
 
@@ -186,7 +214,7 @@ def check_free(obj, spans_frames) -> None:
                                 "generate: move it to another track (A4Mer replaces only its own strips), then rerun")
 
 
-def _check_plain(strip) -> None:
+def check_plain(strip) -> None:
     """:class:`A4merError` when the user changed how a generated strip plays beyond moving, trimming or
     scaling it: A4Mer could neither read nor bake what it shows."""
     changed = [what for what, yes in (
@@ -202,8 +230,8 @@ def _check_plain(strip) -> None:
                                 "delete the strip")
 
 
-def _strip_time(strip, frames: np.ndarray) -> np.ndarray:
-    """Action frames ``(N,)`` a plain (see :func:`_check_plain`) strip shows on scene ``frames (N,)``."""
+def strip_time(strip, frames: np.ndarray) -> np.ndarray:
+    """Action frames ``(N,)`` a plain (see :func:`check_plain`) strip shows on scene ``frames (N,)``."""
     return strip.action_frame_start + (np.asarray(frames, dtype=np.float64) - strip.frame_start) / strip.scale
 
 
@@ -257,9 +285,9 @@ def _channels(obj, rig, action, frames: np.ndarray, replaced=()) -> tuple[np.nda
         sel = np.flatnonzero((frames >= sp["shown"][0]) & (frames <= sp["shown"][1]))
         if len(sel) == 0:
             continue
-        _check_plain(strip)
+        check_plain(strip)
         gl, gq = armature.read_channels(obj, rig, anim_compat.fcurves_of(obj, strip.action),
-                                        _strip_time(strip, frames[sel]))
+                                        strip_time(strip, frames[sel]))
         quat[sel[:, None], body] = gq[:, body]
         loc[sel, pelvis] = gl[:, pelvis]
     return loc, quat
@@ -324,7 +352,7 @@ def generated_channels(obj, scene, rig, action, motion, spans_frames: list[tuple
     return out
 
 
-def _group(path: str) -> str:
+def channel_group(path: str) -> str:
     return path.split('"')[1] if path.startswith('pose.bones["') else "Object Transforms"
 
 
@@ -335,7 +363,7 @@ def _new_action(obj, name: str, channels: dict, frames: np.ndarray, span_id: str
     action[SPAN_KEY] = span_id
     sink = anim_compat.FCurveSink(obj, action)
     for (path, i), values in channels.items():
-        armature.set_keys(sink.fresh(path, i, _group(path)), frames, values)
+        armature.set_keys(sink.fresh(path, i, channel_group(path)), frames, values)
     return action
 
 
@@ -359,7 +387,7 @@ def _cycles(fcurves) -> bool:
 
 def push_down(obj, scene) -> dict:
     """Move the active action into a new top NLA track with the same evaluation on every frame; the
-    new state (which holds what :func:`remove_result` restores).
+    new state (which holds what :func:`.bake.remove_result` restores).
 
     Blender plays an active action alone, at full influence and whatever its blend type, when the NLA
     is off or holds no tracks; the strip then gets Replace at full influence (and the user's tracks of
@@ -398,6 +426,7 @@ def push_down(obj, scene) -> dict:
         strip.use_animated_influence = True
     strip.select = track.select = False
     state = {"version": STATE_VERSION, "source_action": action.name, "source_track": track.name,
+             "source_frames": [strip.frame_start, strip.frame_end, strip.action_frame_start, strip.action_frame_end],
              "slot": anim_compat.active_slot_identifier(obj), "generated_track": "", "spans": [],
              "action_settings": {"blend": anim.action_blend_type, "extrapolation": anim.action_extrapolation,
                                  "influence": float(anim.action_influence), "use_nla": bool(anim.use_nla),
@@ -415,12 +444,12 @@ def _ensure_generated_track(obj, state: dict):
         track = anim.nla_tracks.new()  # on top, above the source track
         track.name = nla.unique_track_name(anim, GENERATED_TRACK)
         track.select = False
-        state["generated_track"] = track.name
         state["spans"] = []
+    state["generated_track"] = track.name  # the name it has now (the user may have renamed it)
     return track
 
 
-def _drop_strip(track, strip) -> None:
+def drop_strip(track, strip) -> None:
     """Remove ``strip`` from ``track``, and its action when it is A4Mer's and nothing else uses it."""
     import bpy
     action = strip.action
@@ -431,8 +460,8 @@ def _drop_strip(track, strip) -> None:
 
 def _remove_span(obj, track, span: dict) -> None:
     if span.get("motif"):
-        unmark_motif(obj, span["frame_start"])
-    _drop_strip(track, span["strip"])
+        motif_marks.unmark_motif(obj, span)
+    drop_strip(track, span["strip"])
 
 
 def apply_result(obj, scene, kind: str, spans_frames: list[tuple[int, int]], channels_per_span: list[dict],
@@ -457,7 +486,7 @@ def apply_result(obj, scene, kind: str, spans_frames: list[tuple[int, int]], cha
         if any(_overlaps(sp["strip"], r) for r in spans_frames):
             _remove_span(obj, track, sp)
         else:
-            keep.append(_record(sp))
+            keep.append(stored(sp))
     new = []
     for (a, b), chans, rep in zip(spans_frames, channels_per_span, reports):
         frames = np.arange(a, b + 1, dtype=np.float64)
@@ -479,170 +508,3 @@ def apply_result(obj, scene, kind: str, spans_frames: list[tuple[int, int]], cha
     state["spans"] = sorted(keep + new, key=lambda s: s["first"])
     write_state(obj, state)
     return new
-
-
-def mark_motif(obj, motif: dict, span: dict) -> bool:
-    """Mark a span generated with ``motif`` on the "A4Mer Motifs" track of the segments record: a strip
-    named after the motif (counted by the motif library, so jumping reaches it) where the track is free
-    (e.g. after the segmented clip); inside segmented frames the track already tiles the clip and the
-    generated strip alone carries the name. Returns True when a strip was added."""
-    record = nla.read_record(obj)
-    if record is None:
-        return False
-    pair = next(((rt, t) for rt, t in nla._pairs(obj, record) if rt.get("kind") == "motif"), None)
-    if pair is None:
-        return False
-    rt, track = pair
-    from .._core import optional
-    start, end = optional("gaps").strip_range((span["first"], span["last"]))
-    if any(s.frame_start < end and s.frame_end > start for s in track.strips):
-        return False
-    import bpy
-    action = bpy.data.actions.get(span["action"])
-    strip = anim_compat.new_strip(track, motif["name"], int(start), action)
-    strip.action_frame_start, strip.action_frame_end = start, end
-    strip.frame_start_ui = start
-    if abs(strip.frame_end - end) > 1e-4:
-        strip.frame_end_ui = end
-    strip.blend_type, strip.extrapolation, strip.select = "REPLACE", "NOTHING", False
-    rt["strips"].append({"kind": "motif", "index": -1, "key": int(motif["id"]), "name": strip.name,
-                         "frame_start": float(strip.frame_start), "frame_end": float(strip.frame_end),
-                         "generated": True})
-    rt["strips"].sort(key=lambda s: s["frame_start"])
-    nla.write_record(obj, record)
-    return True
-
-
-def unmark_motif(obj, frame_start: float) -> bool:
-    """Remove the motif-track mark of the generated span starting at ``frame_start`` (if any)."""
-    record = nla.read_record(obj)
-    if record is None:
-        return False
-    for rt, track in nla._pairs(obj, record):
-        if rt.get("kind") != "motif":
-            continue
-        hit = [s for s in rt["strips"] if s.get("generated") and abs(s["frame_start"] - frame_start) < 1e-3]
-        for s in hit:
-            strip = next((x for x in track.strips if abs(x.frame_start - frame_start) < 1e-3), None)
-            if strip is not None:
-                track.strips.remove(strip)
-            rt["strips"].remove(s)
-        if hit:
-            nla.write_record(obj, record)
-            return True
-    return False
-
-
-# --- bake / remove -------------------------------------------------------------------------------
-def merge_keys(fc, frames: np.ndarray, values: np.ndarray) -> int:
-    """Insert keys ``values (N,)`` at ``frames (N,)`` into F-Curve ``fc`` in bulk. Existing keys keep
-    their values and interpolation (a key already on one of ``frames`` gets the new value); the new
-    keys are linear, like the generated strips' keys, so the baked curve plays as the preview did.
-    Blender recomputes the automatic handles of keys next to new ones, as on any key insertion.
-    Returns the number of keys added."""
-    kp = fc.keyframe_points
-    n = len(kp)
-    co = np.empty(2 * n, dtype=np.float32)
-    kp.foreach_get("co", co)
-    co = co.reshape(n, 2)
-    keyed, wanted = np.round(co[:, 0]).astype(np.int64), np.round(frames).astype(np.int64)
-    order = np.argsort(keyed, kind="stable")  # of keys on the same whole frame the last one is hit
-    at = np.searchsorted(keyed[order], wanted, side="right") - 1
-    hit = (at >= 0) & (keyed[order][np.maximum(at, 0)] == wanted) if n else np.zeros(len(frames), bool)
-    co[order[at[hit]], 1] = values[hit]
-    add = int((~hit).sum())
-    new = np.stack([frames[~hit], values[~hit]], axis=1).astype(np.float32)
-    if add:
-        kp.add(add)  # appended at the end; sorted below
-    kp.foreach_set("co", np.concatenate([co, new]).ravel())
-    if add:
-        interp = np.empty(n + add, dtype=np.uint8)  # uint8: the DNA char (see armature.set_keys)
-        kp.foreach_get("interpolation", interp)
-        interp[n:] = anim_compat.INTERPOLATION["LINEAR"]
-        kp.foreach_set("interpolation", interp)
-    fc.update()  # sorts the keys by frame (each key keeps its own handles and interpolation)
-    return add
-
-
-def _uncovered(fc, first: int, last: int) -> np.ndarray:
-    """Whole frames ``(N,)`` between ``fc``'s last key before ``first`` and its first key after ``last``
-    that the span ``first..last`` leaves out (a span the user moved within a gap): keys put on the span
-    change how the curve interpolates there, so these frames are keyed with their present values."""
-    co = np.empty(2 * len(fc.keyframe_points), dtype=np.float32)
-    fc.keyframe_points.foreach_get("co", co)
-    keyed = np.round(co[0::2]).astype(np.int64)
-    before, after = keyed[keyed < first], keyed[keyed > last]
-    lo = np.arange(before.max() + 1, first) if len(before) else np.zeros(0, np.int64)
-    hi = np.arange(last + 1, after.min()) if len(after) else np.zeros(0, np.int64)
-    return np.concatenate([lo, hi]).astype(np.float64)
-
-
-def remove_result(obj, restore: bool = True, keep_marks: bool = False) -> int:
-    """Delete the generated spans' strips and actions (the generated track too, unless it holds strips of
-    the user's: see :func:`foreign_strips`), and (``restore``) put the user's action back as the active
-    action (its keys untouched); the spans' motif-track marks go too unless ``keep_marks`` (after a
-    bake the motif occurrences are in the action). Returns the number of spans removed."""
-    state = read_state(obj)
-    if state is None:
-        return 0
-    anim = obj.animation_data
-    track = generated_track(obj, state)
-    ours = spans(obj, state)
-    if not keep_marks:  # the generated frames go away: so do their marks on the motif track
-        for sp in state.get("spans", []):
-            if sp.get("motif"):
-                unmark_motif(obj, sp["frame_start"])
-    for sp in ours:
-        _drop_strip(track, sp["strip"])
-    if track is not None and not len(track.strips):
-        anim.nla_tracks.remove(track)
-    src = source_track(obj, state)
-    if src is not None and restore:
-        settings = state.get("action_settings") or {"blend": src.strips[0].blend_type, "influence": 1.0,
-                                                    "extrapolation": src.strips[0].extrapolation}
-        if anim.action is None:  # else another action is active: the user's stays on its track
-            action = src.strips[0].action
-            anim.nla_tracks.remove(src)
-            anim_compat.restore_action(obj, action, state.get("slot", ""))
-            anim.action_blend_type, anim.action_extrapolation = settings["blend"], settings["extrapolation"]
-            anim.action_influence = settings["influence"]
-        for name in settings.get("muted_tracks", []):
-            if name in anim.nla_tracks:
-                anim.nla_tracks[name].mute = False
-        anim.use_nla = settings.get("use_nla", True)
-    write_state(obj, None)
-    return len(ours)
-
-
-def bake(obj) -> tuple[int, int]:
-    """Write what the unmuted spans show into the user's action (a key on every whole scene frame their
-    strips cover, where the user may have moved, trimmed or scaled them, and on the frames of the gap a
-    moved strip left uncovered, with the values shown there), then remove the result layer (the user's
-    action is active again). Returns (spans baked, keys added)."""
-    state = read_state(obj)
-    track = generated_track(obj, state)
-    if track is None:
-        raise errors.A4merError(f"{obj.name!r} has no A4Mer generated frames to bake")
-    if track.mute:
-        raise errors.A4merError("the A4Mer Generated track is muted: unmute it to bake it, or delete it")
-    action = user_action(obj)
-    if action.library is not None:
-        raise errors.A4merError(f"the action {action.name!r} is linked from {action.library.filepath!r} and cannot "
-                                "take keys: make it local (Object > Relations > Make Local), then bake")
-    shown = [sp for sp in spans(obj, state) if not sp["strip"].mute and sp["strip"].action is not None]
-    for sp in shown:  # every refusal before the first change
-        _check_plain(sp["strip"])
-    sink = anim_compat.FCurveSink(obj, action)
-    added = 0
-    for sp in shown:
-        strip = sp["strip"]
-        frames = np.arange(sp["shown"][0], sp["shown"][1] + 1, dtype=np.float64)
-        times = _strip_time(strip, frames)
-        for fc in anim_compat.fcurves_of(obj, strip.action):
-            target = sink.ensure(fc.data_path, fc.array_index, _group(fc.data_path))
-            extra = _uncovered(target, *sp["shown"])
-            values = [armature.sample_fcurve(fc, times), armature.sample_fcurve(target, extra)]
-            added += merge_keys(target, np.concatenate([frames, extra]), np.concatenate(values))
-    remove_result(obj, restore=True, keep_marks=True)
-    return len(shown), added
-

@@ -3,7 +3,9 @@
 The A4Mer tracks show sub-ranges of the active action as markers: they are muted, so they never change
 playback, also where the action blends over NLA layers of the user's (influence under 1, Combine/Add)
 or is pushed down under generated frames. The record lives on the object
-as a JSON string ID property (strips cannot hold custom properties and Blender renames them).
+as a JSON string ID property (strips cannot hold custom properties and Blender renames them). Tracks
+cannot hold custom properties either: a recorded track is the NLA track with its name and its strips at
+the recorded frames, or, once the user renamed it, the one with its strips (frames and names).
 """
 from __future__ import annotations
 
@@ -23,31 +25,42 @@ def write_record(obj, record: dict) -> None:
     obj[RECORD_KEY] = core_strips.dumps_record(record)
 
 
-def _matches(track, rec_track: dict) -> bool:
-    """True when ``track`` is the recorded one: same name and the same strips at the same frames."""
-    starts = sorted(round(float(s["frame_start"]), 3) for s in rec_track.get("strips", []))
-    return track.name == rec_track.get("name") and sorted(round(s.frame_start, 3) for s in track.strips) == starts
+def _matches(track, rec_track: dict, renamed: bool) -> bool:
+    """True when ``track`` is the recorded one: the same strips at the same frames, and the same track
+    name (``renamed``: the same strip names instead, as the user renamed the track)."""
+    rec = rec_track.get("strips", [])
+    if sorted(round(float(s["frame_start"]), 3) for s in rec) != sorted(round(s.frame_start, 3) for s in track.strips):
+        return False
+    if renamed:
+        return sorted(str(s.get("name")) for s in rec) == sorted(s.name for s in track.strips)
+    return track.name == rec_track.get("name")
 
 
 def a4mer_tracks(obj) -> list:
-    """The NLA tracks of the stored record (matched by name and strips: the user's tracks, even one
-    with the same name, are never touched)."""
+    """The NLA tracks of the stored record (matched by strips and name, see :func:`recorded_tracks`: the
+    user's tracks, even one with the same name, are never touched)."""
     rec = read_record(obj)
     anim = obj.animation_data
     if rec is None or anim is None:
         return []
-    return [t for _, t in _pairs(obj, rec)]
+    return [t for _, t in recorded_tracks(obj, rec)]
 
 
-def _pairs(obj, rec: dict) -> list:
-    """(recorded track, NLA track) pairs of ``rec`` that still exist on ``obj``."""
+def recorded_tracks(obj, rec: dict) -> list:
+    """(recorded track, NLA track) pairs of ``rec`` that still exist on ``obj``: by name and strip frames
+    first, then the remaining ones by strip frames and names (tracks the user renamed)."""
     anim = obj.animation_data
-    out = []
-    for rt in rec.get("tracks", []) if anim is not None else []:
-        found = next((t for t in anim.nla_tracks if _matches(t, rt) and all(t != o for _, o in out)), None)
-        if found is not None:
-            out.append((rt, found))
-    return out
+    if anim is None:
+        return []
+    tracks, found = list(anim.nla_tracks), {}
+    for renamed in (False, True):
+        for i, rt in enumerate(rec.get("tracks", [])):
+            if i not in found:
+                t = next((t for t in tracks if _matches(t, rt, renamed) and all(t != o for o in found.values())),
+                         None)
+                if t is not None:
+                    found[i] = t
+    return [(rt, found[i]) for i, rt in enumerate(rec.get("tracks", [])) if i in found]
 
 
 def unique_track_name(anim, wanted: str) -> str:
@@ -131,7 +144,7 @@ def apply_segments(obj, scene, segments: dict, motif_names: dict | None = None) 
 
 
 def _motif_strips(obj, record: dict, motif_id: int):
-    for t, track in _pairs(obj, record):
+    for t, track in recorded_tracks(obj, record):
         if t["kind"] != "motif":
             continue
         for s in t["strips"]:

@@ -2,6 +2,13 @@
 from __future__ import annotations
 
 
+def action_id(action) -> int:
+    """What tells an action from another while a job runs, whatever it is called: a rename meanwhile is
+    no change, another action put in its place is (``session_uid`` also survives the undo steps that
+    may reallocate the action)."""
+    return int(action.session_uid)
+
+
 class ModalJobMixin:
     """For operators whose ``invoke`` starts a runner job (``poll()``, ``cancel()``, ``cleanup()``).
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import bpy
 
 from .._core import errors
-from ..bridge import generated
+from ..bridge import bake, generated
 
 
 class _ResultOp:
@@ -33,7 +33,7 @@ class A4MER_OT_bake_generated(_ResultOp, bpy.types.Operator):
         obj = context.active_object
         kept = [s.name for s in generated.foreign_strips(obj)]
         try:
-            n, keys = generated.bake(obj)
+            n, keys = bake.bake(obj)
         except errors.A4merError as e:
             self.report({"ERROR"}, str(e))
             return {"CANCELLED"}
@@ -56,7 +56,7 @@ class A4MER_OT_remove_generated(_ResultOp, bpy.types.Operator):
         other = obj.animation_data.action if obj.animation_data is not None else None
         kept = [s.name for s in generated.foreign_strips(obj)]
         mine = src.strips[0].action.name if src is not None else ""
-        n = generated.remove_result(obj)
+        n = bake.remove_result(obj)
         if src is not None and other is not None:  # the user's action could not become active again
             self.report({"WARNING"}, f"A4Mer: your action {mine!r} stays on the NLA track "
                                      f"{src.name!r}, because {other.name!r} is the active action")

@@ -9,9 +9,9 @@ from bpy.props import BoolProperty, IntProperty
 
 from .. import runner
 from .._core import errors, optional, strips
-from ..bridge import armature, generated, nla
+from ..bridge import armature, generated, motif_marks, nla
 from ..preferences import get_settings
-from ._modal import ModalJobMixin
+from ._modal import ModalJobMixin, action_id
 
 gaps = optional("gaps")
 
@@ -42,7 +42,7 @@ class Request:
     """A planned generation: the plan, the clip sent to the heads, the target and the motif."""
 
     def __init__(self, obj, rig, action, plan, motion, motif):
-        self.obj_name, self.action_name = obj.name, action.name
+        self.obj_name, self.action_id = obj.name, action_id(action)
         self.rig, self.plan, self.motion, self.motif = rig, plan, motion, motif
 
     def args(self) -> list[str]:
@@ -55,7 +55,7 @@ def apply(context, request: Request, result, kind: str) -> list[dict]:
     if obj is None:
         raise errors.A4merError(f"the armature {request.obj_name!r} was removed while the model ran")
     action = generated.user_action(obj)
-    if action.name != request.action_name:
+    if action_id(action) != request.action_id:
         raise errors.A4merError("the armature's action changed while the model ran; nothing was changed")
     plan, out = request.plan, result.motion
     need = plan.last + plan.frames - plan.first + 1 if kind == "extend" else plan.num_frames
@@ -69,7 +69,7 @@ def apply(context, request: Request, result, kind: str) -> list[dict]:
     made = generated.apply_result(obj, context.scene, kind, list(plan.spans), chans, reports, method, request.motif)
     for sp in made:
         if sp["motif"]:  # only where the heads played the motif
-            generated.mark_motif(obj, sp["motif"], sp)
+            motif_marks.mark_motif(obj, sp["motif"], sp)
     return made
 
 

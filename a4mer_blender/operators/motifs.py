@@ -15,19 +15,39 @@ def _motif(context, motif_id: int) -> dict | None:
     return next((m for m in strips.motif_summary(record) if m["motif_id"] == motif_id), None)
 
 
-def _no_motif(context, motif_id: int) -> str:
-    """The message for a motif id the active object's library lacks, listing the ids it has."""
+def _no_motif(context, motif_id: int | None, active: bool = False) -> str:
+    """The message for a motif id (``active``: the active motif's) the active object's library lacks
+    (None: no id given and no active motif), listing the ids it has."""
     record = nla.read_record(context.active_object)
     have = ", ".join(f"{m['motif_id']} ({m['name']})" for m in strips.motif_summary(record)) if record else ""
-    return f"A4Mer: no motif {motif_id} on this object (its motifs: {have or 'none'})"
+    if motif_id is None:
+        what = "no motif given (motif_id) and none is active (select one in the motif library)"
+    else:
+        what = f"no motif {motif_id}{' (the active motif)' if active else ''} on this object"
+    return f"A4Mer: {what} (its motifs: {have or 'none'})"
 
 
 class _MotifOp:
-    motif_id: IntProperty(name="Motif", default=0)
+    motif_id: IntProperty(name="Motif", default=-1, min=-1, options={"SKIP_SAVE"},
+                          description="The motif's id in the object's motif library (-1: the active motif, the "
+                                      "one last selected or jumped to)")
 
     @classmethod
     def poll(cls, context):
         return nla.read_record(context.active_object) is not None
+
+    def target(self, context) -> int | None:
+        """The motif to act on: ``motif_id`` when given, else the object's active motif; None (an error
+        reported) when neither names a motif of the library."""
+        given = self.motif_id >= 0
+        motif_id = self.motif_id if given else context.active_object.a4mer_active_motif
+        if motif_id < 0:
+            self.report({"ERROR"}, _no_motif(context, None))
+            return None
+        if _motif(context, motif_id) is None:
+            self.report({"ERROR"}, _no_motif(context, motif_id, active=not given))
+            return None
+        return motif_id
 
 
 class A4MER_OT_motif_select(_MotifOp, bpy.types.Operator):
@@ -38,8 +58,11 @@ class A4MER_OT_motif_select(_MotifOp, bpy.types.Operator):
     bl_options = {"REGISTER", "UNDO"}
 
     def execute(self, context):
-        n = nla.select_motif(context.active_object, self.motif_id)
-        context.active_object.a4mer_active_motif = self.motif_id
+        motif_id = self.target(context)
+        if motif_id is None:
+            return {"CANCELLED"}
+        n = nla.select_motif(context.active_object, motif_id)
+        context.active_object.a4mer_active_motif = motif_id
         self.report({"INFO"}, f"A4Mer: {n} strips selected")
         return {"FINISHED"}
 
@@ -54,13 +77,13 @@ class A4MER_OT_motif_jump(_MotifOp, bpy.types.Operator):
     direction: IntProperty(name="Direction", default=1, min=-1, max=1)
 
     def execute(self, context):
-        m = _motif(context, self.motif_id)
-        if m is None:
-            self.report({"ERROR"}, _no_motif(context, self.motif_id))
+        motif_id = self.target(context)
+        if motif_id is None:
             return {"CANCELLED"}
+        m = _motif(context, motif_id)
         frame = strips.next_occurrence(m["occurrences"], context.scene.frame_current, self.direction or 1)
         context.scene.frame_set(int(round(frame)))
-        context.active_object.a4mer_active_motif = self.motif_id
+        context.active_object.a4mer_active_motif = motif_id
         return {"FINISHED"}
 
 
@@ -74,16 +97,19 @@ class A4MER_OT_motif_rename(_MotifOp, bpy.types.Operator):
     name: StringProperty(name="Name", default="")
 
     def invoke(self, context, event):
-        m = _motif(context, self.motif_id)
-        self.name = m["name"] if m else ""
+        motif_id = self.target(context)
+        if motif_id is None:
+            return {"CANCELLED"}
+        self.motif_id = motif_id  # the dialog renames the motif it shows, whatever becomes active meanwhile
+        self.name = _motif(context, motif_id)["name"]
         return context.window_manager.invoke_props_dialog(self)
 
     def execute(self, context):
-        if _motif(context, self.motif_id) is None:
-            self.report({"ERROR"}, _no_motif(context, self.motif_id))
+        motif_id = self.target(context)
+        if motif_id is None:
             return {"CANCELLED"}
         try:
-            n = nla.rename_motif(context.active_object, self.motif_id, self.name)
+            n = nla.rename_motif(context.active_object, motif_id, self.name)
         except errors.A4merError as e:
             self.report({"ERROR"}, str(e))
             return {"CANCELLED"}

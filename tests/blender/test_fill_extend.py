@@ -14,7 +14,7 @@ import pytest
 
 import bpy
 from a4mer_blender import runner
-from a4mer_blender.bridge import anim_compat, armature, generated
+from a4mer_blender.bridge import anim_compat, armature, bake, generated
 from bl_helpers import SLOTTED, first_slot_to_strip, make_row_rig, pose_snapshot, smooth_motion
 
 EXTRA = ("jaw", "left_index1", "left_index2", "right_thumb2", "right_middle1")
@@ -488,7 +488,7 @@ def test_merge_keys_updates_keys_on_the_frames_and_adds_the_rest(scene):
         k.interpolation = "BEZIER" if k.interpolation == "LINEAR" else k.interpolation  # a hand-keyed curve
     fc.update()
     before = [(tuple(k.co), k.interpolation) for k in kp]
-    added = generated.merge_keys(fc, np.array([3.0, 5.0, 11.0, 12.0]), np.array([30.0, 50.0, 110.0, 120.0]))
+    added = bake.merge_keys(fc, np.array([3.0, 5.0, 11.0, 12.0]), np.array([30.0, 50.0, 110.0, 120.0]))
     assert added == 2
     after = [(tuple(k.co), k.interpolation) for k in kp]
     assert [c[0] for c, _ in after] == pytest.approx([1, 2, 3, 4, 5.4, 6, 7, 8, 9, 10, 11, 12])

@@ -116,7 +116,7 @@ def test_cancel_kills_the_worker_and_changes_nothing(scene, fake_heads, monkeypa
     motion = generated.read_layered_motion(obj, scene, 1, 60)
     job = runner.HeadsJob(motion, runner.RunnerSettings(mode="WORKER", python=fake_heads[0]), "extend",
                           ["--frames", "10"]).start()
-    deadline = time.time() + 20
+    deadline = time.time() + 120  # a worker starting on a busy 2-core machine
     while not fake_heads[1].exists() and time.time() < deadline:
         time.sleep(0.05)
     assert not job.poll().done
@@ -348,3 +348,57 @@ def test_shipped_heads_are_used(scene, data_root):
         task = "blocking" if sp["kind"] == "fill" else "extend"
         method = sp["method"].partition(",")[0]  # an extension may add ", handing over to the input's ... cycle"
         assert (method == heads.name) == heads.learned_for(task), (task, sp["method"])
+
+
+@pytest.mark.parametrize("by, marked", [(5, True), (-5, False)])
+def test_bake_of_a_moved_motif_span_moves_its_mark(scene, fake_heads, monkeypatch, by, marked):
+    """A span generated with a motif, moved in the NLA editor, then baked: its motif-track mark follows
+    the strip (where the motif track is free; on the segmented clip's frames the track is taken, so the
+    occurrence is not marked, as :func:`motif_marks.mark_motif` does when generating there)."""
+    monkeypatch.setenv("A4MER_FAKE_HEADS", "ok")
+    obj, action = rig_with_fingers(scene, T=60)
+    nla.apply_segments(obj, scene, even_segments(60, 30.0, atom_len=10, seed=1))
+    from a4mer.strips import motif_summary
+    count = {m["motif_id"]: m["count"] for m in motif_summary(nla.read_record(obj))}[1]
+    assert bpy.ops.a4mer.extend(frames=10, motif=1) == {"FINISHED"}
+    (strip,) = obj.animation_data.nla_tracks["A4Mer Generated"].strips
+    strip.frame_start_ui += by
+    placed = (strip.frame_start, strip.frame_end, strip.action_frame_start, strip.action_frame_end, strip.scale)
+    assert placed[:2] == (61.0 + by, 70.0 + by)
+    frames = np.arange(50, 71 + by)  # after the span the baked action holds its last key
+    shown = pose_snapshot(obj, frames)
+    assert bpy.ops.a4mer.bake_generated() == {"FINISHED"}
+    assert np.abs(pose_snapshot(obj, frames) - shown).max() < 1e-5
+    motifs_track = obj.animation_data.nla_tracks["A4Mer Motifs"]
+    marks = [s for s in motifs_track.strips if s.action.get("a4mer_generated")]  # the clip's show the user's
+    m = {m["motif_id"]: m for m in motif_summary(nla.read_record(obj))}[1]
+    assert (61.0, 70.0) not in m["occurrences"]
+    if marked:
+        assert [(s.frame_start, s.frame_end, s.action_frame_start, s.action_frame_end, s.scale)
+                for s in marks] == [placed]
+        assert m["count"] == count + 1 and (61.0 + by, 70.0 + by) in m["occurrences"]
+        scene.frame_set(50)
+        bpy.ops.a4mer.motif_jump(motif_id=1, direction=1)
+        assert scene.frame_current == 61 + by
+    else:
+        assert marks == [] and m["count"] == count
+    assert bpy.ops.a4mer.clear_segments() == {"FINISHED"}
+    assert obj.animation_data.action == action and len(obj.animation_data.nla_tracks) == 0
+    assert not [a for a in bpy.data.actions if a.get("a4mer_generated")]
+
+
+def test_bake_drops_the_mark_of_a_muted_motif_span(scene, fake_heads, monkeypatch):
+    """A muted span is not baked: its occurrence is not in the action, so its mark goes; the baked one's stays."""
+    monkeypatch.setenv("A4MER_FAKE_HEADS", "ok")
+    obj, action = rig_with_fingers(scene, T=60)
+    nla.apply_segments(obj, scene, even_segments(60, 30.0, atom_len=10, seed=1))
+    assert bpy.ops.a4mer.extend(frames=10, motif=1) == {"FINISHED"}
+    assert bpy.ops.a4mer.extend(frames=10, motif=1) == {"FINISHED"}
+    strips = obj.animation_data.nla_tracks["A4Mer Generated"].strips
+    next(s for s in strips if s.frame_start == 71.0).mute = True
+    assert bpy.ops.a4mer.bake_generated() == {"FINISHED"}
+    from a4mer.strips import motif_summary
+    occ = {m["motif_id"]: m for m in motif_summary(nla.read_record(obj))}[1]["occurrences"]
+    assert (61.0, 70.0) in occ and (71.0, 80.0) not in occ
+    marks = [s for s in obj.animation_data.nla_tracks["A4Mer Motifs"].strips if s.action.get("a4mer_generated")]
+    assert [(s.frame_start, s.frame_end) for s in marks] == [(61.0, 70.0)]

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import bpy
-from a4mer_blender.bridge import anim_compat, generated
+from a4mer_blender.bridge import anim_compat, bake, generated
 from bl_helpers import first_slot_to_strip, pose_snapshot
 from test_fill_extend import assert_same_keys, gap_rig, key_snapshot, rig_with_fingers  # noqa: F401 (fixture)
 
@@ -56,7 +56,7 @@ def test_fill_again_replaces_a_moved_strip(scene, gap_rig):
     assert len(_generated_actions()) == 1 and len(generated.read_state(obj)["spans"]) == 1
     inside = (FRAMES > 70) & (FRAMES < 100)  # the moved strip's frames 100..102 show the user's keys again
     assert np.abs(pose_snapshot(obj, FRAMES) - before).max(axis=(1, 2, 3))[~inside].max() < 1e-5
-    assert generated.remove_result(obj) == 1
+    assert bake.remove_result(obj) == 1
     assert obj.animation_data.action == action and not _generated_actions()
 
 
@@ -67,7 +67,7 @@ def test_extend_again_continues_after_a_moved_extension(scene):
     assert bpy.ops.a4mer.extend(frames=10) == {"FINISHED"}
     strips = obj.animation_data.nla_tracks["A4Mer Generated"].strips
     assert sorted((s.frame_start, s.frame_end) for s in strips) == [(96.0, 125.0), (126.0, 135.0)]
-    assert generated.remove_result(obj) == 2
+    assert bake.remove_result(obj) == 2
     assert obj.animation_data.action == action and not _generated_actions()
 
 
@@ -114,7 +114,7 @@ def test_remove_counts_the_spans_it_removed(scene, gap_rig):
     assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
     _moved(obj, by=-2)
     _user_strip(obj, 120)
-    assert generated.remove_result(obj) == 1
+    assert bake.remove_result(obj) == 1
     assert [len(t.strips) for t in obj.animation_data.nla_tracks] == [1] and not _generated_actions()
 
 
@@ -182,3 +182,136 @@ def test_a_nan_key_is_refused_naming_the_bone_and_scene_frame(scene, gap_rig, bo
     assert keys.keys() == after.keys()
     for k in keys:
         np.testing.assert_array_equal(keys[k], after[k])  # NaN equals NaN here
+
+
+@pytest.mark.parametrize("channel, index", [("location", 2), ("rotation_euler", 0)])
+def test_a_nan_object_key_is_refused_naming_the_channel_and_scene_frame(scene, gap_rig, channel, index):
+    """NaN in the object's own transform keys (not a pose bone): the message names the channel and the
+    scene frame (not an index into the clip read), and nothing changes."""
+    obj, action = gap_rig
+    for f in range(1, 151):
+        obj.location = (0.01 * f, 0.0, 0.0)
+        obj.rotation_euler = (0.0, 0.0, 0.002 * f)
+        obj.keyframe_insert(channel, frame=f)
+    fc = next(f for f in anim_compat.fcurves_of(obj, action) if f.data_path == channel and f.array_index == index)
+    next(k for k in fc.keyframe_points if k.co[0] == 60).co[1] = float("nan")
+    scene.frame_set(5)
+    keys = key_snapshot(obj, action)
+    with pytest.raises(RuntimeError, match=rf"NaN/inf values in the keys of the object {obj.name!r}: "
+                                           rf"{channel}\[{index}\] \(frame 60\)") as e:
+        bpy.ops.a4mer.fill_gaps()
+    assert "Traceback" not in str(e.value)
+    assert scene.frame_current == 5
+    assert obj.animation_data.action == action and len(obj.animation_data.nla_tracks) == 0
+    assert generated.read_state(obj) is None and not _generated_actions()
+    after = key_snapshot(obj, action)
+    assert keys.keys() == after.keys()
+    for k in keys:
+        np.testing.assert_array_equal(keys[k], after[k])
+
+
+# --- the user's action renamed or replaced while the model runs ----------------------------------
+def _while_running(monkeypatch, change) -> None:
+    """Make ``change()`` happen while the heads run (between reading the scene and applying the result,
+    as in the modal operator's wait)."""
+    from a4mer_blender import runner
+    real = runner.run_heads_sync
+
+    def run(*args, **kwargs):
+        out = real(*args, **kwargs)
+        change()
+        return out
+    monkeypatch.setattr(runner, "run_heads_sync", run)
+
+
+@pytest.mark.parametrize("pushed", [False, True])
+def test_renaming_the_action_while_the_model_runs_is_no_change(scene, gap_rig, monkeypatch, pushed):
+    obj, action = gap_rig
+    if pushed:  # the result layer exists: the action is on the A4Mer Source track
+        assert bpy.ops.a4mer.extend(frames=5) == {"FINISHED"}
+    _while_running(monkeypatch, lambda: setattr(action, "name", "kick_take2"))
+    assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
+    assert generated.user_action(obj) == action and action.name == "kick_take2"
+    assert any(sp["kind"] == "fill" for sp in generated.read_state(obj)["spans"])
+
+
+def test_another_action_put_in_while_the_model_runs_is_refused(scene, gap_rig, monkeypatch):
+    """A real swap, also under the old action's name, is refused and nothing of A4Mer's is added."""
+    obj, action = gap_rig
+    keys = key_snapshot(obj, action)
+    other = action.copy()
+
+    def swap():
+        name = action.name
+        action.name, other.name = "old take", name
+        anim_compat.assign_action(obj, other)
+    _while_running(monkeypatch, swap)
+    with pytest.raises(RuntimeError, match="action changed while the model ran; nothing was changed"):
+        bpy.ops.a4mer.fill_gaps()
+    assert obj.animation_data.action == other and len(obj.animation_data.nla_tracks) == 0
+    assert generated.read_state(obj) is None and not _generated_actions()
+    assert_same_keys(keys, key_snapshot(obj, action))
+
+
+@pytest.mark.parametrize("swap", [False, True])
+def test_segment_job_result_after_a_rename_or_a_swap(scene, gap_rig, monkeypatch, swap):
+    """The modal Find Atoms and Motifs: a rename while the model ran is no change, a swap is refused."""
+    import types
+    from a4mer_blender import runner
+    from a4mer_blender.bridge import nla
+    from a4mer_blender.operators.segment import A4MER_OT_segment
+    from bl_helpers import even_segments
+    obj, action = gap_rig
+    started = types.SimpleNamespace(start=lambda: "job")
+    monkeypatch.setattr(runner, "Job", lambda *a, **k: started)
+    reports = []
+    op = types.SimpleNamespace(segments_file="", report=lambda kind, msg: reports.append(msg),
+                               begin_modal=lambda context, job, message: {"RUNNING_MODAL"})
+    assert A4MER_OT_segment.invoke(op, bpy.context, None) == {"RUNNING_MODAL"}
+    action.name = "kick_take2"
+    if swap:
+        other = action.copy()
+        action.name, other.name = "old take", "kick_take2"
+        anim_compat.assign_action(obj, other)
+    st = types.SimpleNamespace(error=None, result=even_segments(150, 30.0))
+    assert A4MER_OT_segment.finish(op, bpy.context, st) == ({"CANCELLED"} if swap else {"FINISHED"})
+    if swap:
+        assert "action changed while the model ran" in reports[-1] and nla.read_record(obj) is None
+        assert len(obj.animation_data.nla_tracks) == 0
+    else:
+        assert nla.read_record(obj) is not None and len(obj.animation_data.nla_tracks) == 2
+
+
+# --- the A4Mer tracks renamed by the user -------------------------------------------------------
+def test_renamed_result_tracks_are_still_found(scene, gap_rig):
+    obj, action = gap_rig
+    before = pose_snapshot(obj, FRAMES)
+    keys = key_snapshot(obj, action)
+    assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
+    tracks = obj.animation_data.nla_tracks
+    tracks["A4Mer Generated"].name = "my fills"
+    tracks["A4Mer Source"].name = "my take"
+    assert generated.source_track(obj).name == "my take" and generated.generated_track(obj).name == "my fills"
+    assert len(generated.spans(obj)) == 1
+    assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}  # again: the same track, its span replaced
+    assert [t.name for t in tracks] == ["my take", "my fills"] and len(tracks["my fills"].strips) == 1
+    assert len(_generated_actions()) == 1 and len(generated.read_state(obj)["spans"]) == 1
+    assert bpy.ops.a4mer.extend(frames=5) == {"FINISHED"}
+    assert [t.name for t in tracks] == ["my take", "my fills"] and len(tracks["my fills"].strips) == 2
+    assert bpy.ops.a4mer.remove_generated() == {"FINISHED"}
+    assert obj.animation_data.action == action and len(tracks) == 0 and not _generated_actions()
+    assert_same_keys(keys, key_snapshot(obj, action))
+    assert np.abs(pose_snapshot(obj, FRAMES) - before).max() < 1e-7
+
+
+def test_a_track_of_the_users_named_like_ours_is_not_taken_for_it(scene, gap_rig):
+    obj, action = gap_rig
+    assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
+    tracks = obj.animation_data.nla_tracks
+    tracks["A4Mer Generated"].name = "my fills"
+    mine = tracks.new()
+    mine.name = "A4Mer Generated"  # the user's own (empty) track, under our old name
+    assert generated.generated_track(obj).name == "my fills"
+    assert bpy.ops.a4mer.bake_generated() == {"FINISHED"}
+    assert [t.name for t in tracks] == ["A4Mer Generated"] and len(tracks[0].strips) == 0
+    assert obj.animation_data.action == action and not _generated_actions()

@@ -186,3 +186,59 @@ def test_action_without_keys_or_from_another_clip(scene, tmp_path, capsys):
     armature.write_motion(obj, smooth_motion(T=60), scene)  # 2 s at 30 fps; segments of 4 s at 120 fps
     assert bpy.ops.a4mer.segment(segments_file=_seg_file(tmp_path, even_segments(480, 120.0))) == {"FINISHED"}
     assert "segments cover 4.00 s (at 120 fps) but the action lasts 2.00 s" in capsys.readouterr().out
+
+
+def test_renamed_a4mer_tracks_are_still_found(scene, tmp_path):
+    """The user renames the A4Mer Atoms / Motifs tracks: a re-run replaces them (no second pair), the
+    motif library still works on them, and Remove A4Mer Tracks removes them."""
+    obj, _ = make_row_rig("mpi_body_only")
+    action = armature.write_motion(obj, smooth_motion(T=90, seed=9), scene)
+    keys_before = action_keys(obj)
+    seg = even_segments(90, 30.0)
+    assert bpy.ops.a4mer.segment(segments_file=_seg_file(tmp_path, seg)) == {"FINISHED"}
+    tracks = obj.animation_data.nla_tracks
+    tracks["A4Mer Atoms"].name, tracks["A4Mer Motifs"].name = "cuts", "phrases"
+    assert sorted(t.name for t in nla.a4mer_tracks(obj)) == ["cuts", "phrases"]
+    assert bpy.ops.a4mer.motif_rename(motif_id=1, name="wave") == {"FINISHED"}
+    assert any(s.name == "wave" for s in tracks["phrases"].strips)
+    assert bpy.ops.a4mer.motif_select(motif_id=1) == {"FINISHED"}
+    assert all(s.select == s.name.startswith("wave") for s in tracks["phrases"].strips)
+    assert bpy.ops.a4mer.segment(segments_file=_seg_file(tmp_path, even_segments(90, 30.0, atom_len=9))) == {"FINISHED"}
+    assert sorted(t.name for t in tracks) == ["A4Mer Atoms", "A4Mer Motifs"]
+    tracks["A4Mer Motifs"].name = "phrases"
+    assert bpy.ops.a4mer.clear_segments() == {"FINISHED"}
+    assert len(tracks) == 0 and nla.RECORD_KEY not in obj and obj.animation_data.action == action
+    after = action_keys(obj)
+    assert after.keys() == keys_before.keys() and all(np.array_equal(after[k], keys_before[k]) for k in after)
+
+
+def test_motif_operators_without_an_id_take_the_active_motif(scene, tmp_path):
+    """A script calling Rename / Select / Jump without ``motif_id``: a clear error while no motif is
+    active (never motif 0 by default), else the active motif (the one marked in the panel)."""
+    obj, _ = make_row_rig("mpi_body_only")
+    armature.write_motion(obj, smooth_motion(T=90, seed=9), scene)
+    assert bpy.ops.a4mer.segment(segments_file=_seg_file(tmp_path, even_segments(90, 30.0))) == {"FINISHED"}
+    record = json.dumps(nla.read_record(obj), sort_keys=True)
+    names = sorted(s.name for t in obj.animation_data.nla_tracks for s in t.strips)
+    for op in ("motif_rename", "motif_select", "motif_jump"):
+        kwargs = {"name": "wave"} if op == "motif_rename" else {}
+        with pytest.raises(RuntimeError, match=r"no motif given \(motif_id\) and none is active.*its motifs: 0 \(m0\)"):
+            getattr(bpy.ops.a4mer, op)(**kwargs)
+    assert json.dumps(nla.read_record(obj), sort_keys=True) == record
+    assert sorted(s.name for t in obj.animation_data.nla_tracks for s in t.strips) == names
+    assert bpy.ops.a4mer.motif_select(motif_id=2) == {"FINISHED"} and obj.a4mer_active_motif == 2
+    assert bpy.ops.a4mer.motif_rename(name="wave") == {"FINISHED"}
+    assert nla.read_record(obj)["motif_names"] == {"2": "wave"}
+    scene.frame_set(1)
+    assert bpy.ops.a4mer.motif_jump() == {"FINISHED"}
+    from a4mer.strips import motif_summary
+    wave = {m["motif_id"]: m for m in motif_summary(nla.read_record(obj))}[2]
+    assert scene.frame_current == min(s for s, _ in wave["occurrences"])
+    assert bpy.ops.a4mer.motif_rename(motif_id=1, name="one") == {"FINISHED"}
+    obj.a4mer_active_motif = -1  # an id given before is not taken again
+    with pytest.raises(RuntimeError, match=r"no motif given \(motif_id\)"):
+        bpy.ops.a4mer.motif_rename(name="two")
+    obj.a4mer_active_motif = 7
+    with pytest.raises(RuntimeError, match=r"no motif 7 \(the active motif\) on this object"):
+        bpy.ops.a4mer.motif_jump()
+    assert nla.read_record(obj)["motif_names"] == {"1": "one", "2": "wave"}

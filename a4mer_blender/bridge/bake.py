@@ -1,0 +1,131 @@
+"""The end of the result layer of generated frames (:mod:`.generated`): :func:`bake` writes what its
+spans show into the user's action, the only way generated keys enter it; :func:`remove_result` drops
+the layer and makes the user's action active again, unchanged. Either way the spans' motif-track marks
+(:mod:`.motif_marks`) go with them, but those of baked spans, which stay where the spans were baked."""
+from __future__ import annotations
+
+import numpy as np
+
+from .._core import errors
+from . import anim_compat, armature, generated, motif_marks
+
+
+def merge_keys(fc, frames: np.ndarray, values: np.ndarray) -> int:
+    """Insert keys ``values (N,)`` at ``frames (N,)`` into F-Curve ``fc`` in bulk. Existing keys keep
+    their values and interpolation (a key already on one of ``frames`` gets the new value); the new
+    keys are linear, like the generated strips' keys, so the baked curve plays as the preview did.
+    Blender recomputes the automatic handles of keys next to new ones, as on any key insertion.
+    Returns the number of keys added."""
+    kp = fc.keyframe_points
+    n = len(kp)
+    co = np.empty(2 * n, dtype=np.float32)
+    kp.foreach_get("co", co)
+    co = co.reshape(n, 2)
+    keyed, wanted = np.round(co[:, 0]).astype(np.int64), np.round(frames).astype(np.int64)
+    order = np.argsort(keyed, kind="stable")  # of keys on the same whole frame the last one is hit
+    at = np.searchsorted(keyed[order], wanted, side="right") - 1
+    hit = (at >= 0) & (keyed[order][np.maximum(at, 0)] == wanted) if n else np.zeros(len(frames), bool)
+    co[order[at[hit]], 1] = values[hit]
+    add = int((~hit).sum())
+    new = np.stack([frames[~hit], values[~hit]], axis=1).astype(np.float32)
+    if add:
+        kp.add(add)  # appended at the end; sorted below
+    kp.foreach_set("co", np.concatenate([co, new]).ravel())
+    if add:
+        interp = np.empty(n + add, dtype=np.uint8)  # uint8: the DNA char (see armature.set_keys)
+        kp.foreach_get("interpolation", interp)
+        interp[n:] = anim_compat.INTERPOLATION["LINEAR"]
+        kp.foreach_set("interpolation", interp)
+    fc.update()  # sorts the keys by frame (each key keeps its own handles and interpolation)
+    return add
+
+
+def _uncovered(fc, first: int, last: int) -> np.ndarray:
+    """Whole frames ``(N,)`` between ``fc``'s last key before ``first`` and its first key after ``last``
+    that the span ``first..last`` leaves out (a span the user moved within a gap): keys put on the span
+    change how the curve interpolates there, so these frames are keyed with their present values."""
+    co = np.empty(2 * len(fc.keyframe_points), dtype=np.float32)
+    fc.keyframe_points.foreach_get("co", co)
+    keyed = np.round(co[0::2]).astype(np.int64)
+    before, after = keyed[keyed < first], keyed[keyed > last]
+    lo = np.arange(before.max() + 1, first) if len(before) else np.zeros(0, np.int64)
+    hi = np.arange(last + 1, after.min()) if len(after) else np.zeros(0, np.int64)
+    return np.concatenate([lo, hi]).astype(np.float64)
+
+
+def remove_result(obj, restore: bool = True, keep_marks: bool = False) -> int:
+    """Delete the generated spans' strips and actions (the generated track too, unless it holds strips of
+    the user's: see :func:`.generated.foreign_strips`), and (``restore``) put the user's action back as
+    the active action (its keys untouched); the spans' motif-track marks go too unless ``keep_marks``
+    (after a bake the motif occurrences are in the action). Returns the number of spans removed."""
+    state = generated.read_state(obj)
+    if state is None:
+        return 0
+    anim = obj.animation_data
+    track = generated.generated_track(obj, state)
+    ours = generated.spans(obj, state)
+    if not keep_marks:  # the generated frames go away: so do their marks on the motif track
+        for sp in state.get("spans", []):
+            if sp.get("motif"):
+                motif_marks.unmark_motif(obj, sp)
+    for sp in ours:
+        generated.drop_strip(track, sp["strip"])
+    if track is not None and not len(track.strips):
+        anim.nla_tracks.remove(track)
+    src = generated.source_track(obj, state)
+    if src is not None and restore:
+        settings = state.get("action_settings") or {"blend": src.strips[0].blend_type, "influence": 1.0,
+                                                    "extrapolation": src.strips[0].extrapolation}
+        if anim.action is None:  # else another action is active: the user's stays on its track
+            action = src.strips[0].action
+            anim.nla_tracks.remove(src)
+            anim_compat.restore_action(obj, action, state.get("slot", ""))
+            anim.action_blend_type, anim.action_extrapolation = settings["blend"], settings["extrapolation"]
+            anim.action_influence = settings["influence"]
+        for name in settings.get("muted_tracks", []):
+            if name in anim.nla_tracks:
+                anim.nla_tracks[name].mute = False
+        anim.use_nla = settings.get("use_nla", True)
+    generated.write_state(obj, None)
+    return len(ours)
+
+
+def bake(obj) -> tuple[int, int]:
+    """Write what the unmuted spans show into the user's action (a key on every whole scene frame their
+    strips cover, where the user may have moved, trimmed or scaled them, and on the frames of the gap a
+    moved strip left uncovered, with the values shown there), then remove the result layer (the user's
+    action is active again). The motif-track marks of the baked spans move to where their strips showed
+    them; those of spans not baked (muted, or deleted by the user) go. Returns (spans baked, keys added)."""
+    state = generated.read_state(obj)
+    track = generated.generated_track(obj, state)
+    if track is None:
+        raise errors.A4merError(f"{obj.name!r} has no A4Mer generated frames to bake")
+    if track.mute:
+        raise errors.A4merError(f"the A4Mer Generated track {track.name!r} is muted: unmute it to bake it, or "
+                                "delete it")
+    action = generated.user_action(obj)
+    if action.library is not None:
+        raise errors.A4merError(f"the action {action.name!r} is linked from {action.library.filepath!r} and cannot "
+                                "take keys: make it local (Object > Relations > Make Local), then bake")
+    shown = [sp for sp in generated.spans(obj, state) if not sp["strip"].mute and sp["strip"].action is not None]
+    for sp in shown:  # every refusal before the first change
+        generated.check_plain(sp["strip"])
+    sink = anim_compat.FCurveSink(obj, action)
+    added = 0
+    for sp in shown:
+        strip = sp["strip"]
+        frames = np.arange(sp["shown"][0], sp["shown"][1] + 1, dtype=np.float64)
+        times = generated.strip_time(strip, frames)
+        for fc in anim_compat.fcurves_of(obj, strip.action):
+            target = sink.ensure(fc.data_path, fc.array_index, generated.channel_group(fc.data_path))
+            extra = _uncovered(target, *sp["shown"])
+            values = [armature.sample_fcurve(fc, times), armature.sample_fcurve(target, extra)]
+            added += merge_keys(target, np.concatenate([frames, extra]), np.concatenate(values))
+    baked = [generated.stored(sp) for sp in shown]
+    motif_marks.follow_strips(obj, [(rec, sp["strip"]) for rec, sp in zip(baked, shown) if rec.get("motif")])
+    for rec in state.get("spans", []):
+        if rec.get("motif") and rec not in baked:
+            motif_marks.unmark_motif(obj, rec)
+    remove_result(obj, restore=True, keep_marks=True)
+    return len(shown), added
+

@@ -1,0 +1,147 @@
+"""Marks of motif spans on the "A4Mer Motifs" track: a span generated with a motif (:mod:`.generated`)
+is an occurrence of it.
+
+Where the motif track of the segments record (:mod:`.nla`) is free, a strip named after the motif shows
+the span's generated action over the span's frames, with an entry in the record (``generated``: true,
+``span``: the span id), so the motif library counts the occurrence and jumping reaches it. A mark
+follows its span: it goes when the span is removed or replaced, and a bake puts it where the baked span
+was shown (the user may have moved, trimmed or scaled the strip in the NLA editor). A mark is known by the
+span id on the action it shows; records of earlier versions, without the id, by its first frame.
+"""
+from __future__ import annotations
+
+from .._core import strips as core_strips
+from . import anim_compat, nla
+
+#: (frame_start, frame_end, action_frame_start, action_frame_end, scale) of an NLA strip
+Placement = tuple[float, float, float, float, float]
+
+
+def _span_key() -> str:
+    from .generated import SPAN_KEY  # imported here: generated imports this module
+    return SPAN_KEY
+
+
+def _motif_track(obj, record: dict):
+    """(recorded track, NLA track) of the record's motif track, or None when it was deleted."""
+    return next(((rt, t) for rt, t in nla.recorded_tracks(obj, record) if rt.get("kind") == "motif"), None)
+
+
+def _is_mark_of(entry: dict, span: dict) -> bool:
+    """True when record ``entry`` is the mark of the stored span record ``span``."""
+    if not entry.get("generated"):
+        return False
+    if "span" in entry and "id" in span:
+        return entry["span"] == span["id"]
+    return abs(float(entry["frame_start"]) - float(span["frame_start"])) < 1e-3
+
+
+def _mark_strip(track, entry: dict):
+    """The strip of mark ``entry`` on the motif track (None when the user deleted it)."""
+    if "span" in entry:
+        key = _span_key()
+        return next((s for s in track.strips if s.action is not None and s.action.get(key) == entry["span"]), None)
+    return next((s for s in track.strips if abs(s.frame_start - float(entry["frame_start"])) < 1e-3), None)
+
+
+def placement(strip) -> Placement:
+    """Where ``strip`` sits and which part of its action it shows, at which speed."""
+    return (strip.frame_start, strip.frame_end, strip.action_frame_start, strip.action_frame_end, strip.scale)
+
+
+def _free(track, start: float, end: float) -> bool:
+    return not any(s.frame_start < end and s.frame_end > start for s in track.strips)
+
+
+def _add(track, name: str, action, where: Placement):
+    """A mark strip named ``name`` showing ``action`` as ``where`` says (frames free on ``track``)."""
+    start, end, a0, a1, scale = where
+    strip = anim_compat.new_strip(track, name, int(start), action)
+    strip.action_frame_start, strip.action_frame_end = a0, a1
+    if abs(strip.scale - scale) > 1e-6:
+        strip.scale = scale
+    strip.frame_start_ui = start
+    if abs(strip.frame_end - end) > 1e-4:
+        strip.frame_end_ui = end
+    strip.blend_type, strip.extrapolation, strip.select = "REPLACE", "NOTHING", False
+    return strip
+
+
+def mark_motif(obj, motif: dict, span: dict) -> bool:
+    """Mark ``span`` (a new span record of :func:`generated.apply_result`) generated with ``motif``
+    (``{"id", "name"}``) on the motif track where the track is free (e.g. after the segmented clip);
+    inside segmented frames the track already tiles the clip and the generated strip alone carries the
+    name. Returns True when a strip was added."""
+    record = nla.read_record(obj)
+    pair = _motif_track(obj, record) if record is not None else None
+    if pair is None:
+        return False
+    rt, track = pair
+    from .._core import optional
+    start, end = optional("gaps").strip_range((span["first"], span["last"]))
+    if not _free(track, start, end):
+        return False
+    import bpy
+    key = _span_key()
+    action = next((a for a in bpy.data.actions if a.get(key) == span["id"]), None)
+    strip = _add(track, motif["name"], action, (start, end, start, end, 1.0))
+    rt["strips"].append({"kind": "motif", "index": -1, "key": int(motif["id"]), "name": strip.name,
+                         "frame_start": float(strip.frame_start), "frame_end": float(strip.frame_end),
+                         "generated": True, "span": span["id"]})
+    rt["strips"].sort(key=lambda s: s["frame_start"])
+    nla.write_record(obj, record)
+    return True
+
+
+def unmark_motif(obj, span: dict) -> bool:
+    """Remove the motif-track mark of the stored span record ``span`` (if any)."""
+    record = nla.read_record(obj)
+    pair = _motif_track(obj, record) if record is not None else None
+    if pair is None:
+        return False
+    rt, track = pair
+    hit = [e for e in rt["strips"] if _is_mark_of(e, span)]
+    for entry in hit:
+        strip = _mark_strip(track, entry)
+        if strip is not None:
+            track.strips.remove(strip)
+        rt["strips"].remove(entry)
+    if hit:
+        nla.write_record(obj, record)
+    return bool(hit)
+
+
+def follow_strips(obj, shown: list[tuple[dict, object]]) -> None:
+    """Put the marks of spans on where their strips show them: ``shown`` holds (stored span record, its
+    generated strip) pairs. A mark whose new frames are taken on the motif track (the segmented clip's
+    motifs tile it) is removed, as :func:`mark_motif` adds none there."""
+    record = nla.read_record(obj)
+    pair = _motif_track(obj, record) if record is not None else None
+    if pair is None:
+        return
+    rt, track = pair
+    moves = []
+    for span, strip in shown:
+        entry = next((e for e in rt["strips"] if _is_mark_of(e, span)), None)
+        mark = _mark_strip(track, entry) if entry is not None else None
+        where = placement(strip)
+        if mark is not None and any(abs(a - b) > 1e-4 for a, b in zip(placement(mark), where)):
+            moves.append((entry, mark, where, strip.action))
+    if not moves:
+        return
+    for _entry, mark, _where, _action in moves:  # all out first: two marks may trade places
+        track.strips.remove(mark)
+    names = record.get("motif_names", {})
+    for entry, _mark, where, action in moves:
+        strip = None
+        if _free(track, where[0], where[1]):
+            try:
+                strip = _add(track, core_strips.motif_display_name(entry["key"], names), action, where)
+            except RuntimeError:  # the action's own length at the new place reaches the next strip
+                strip = None
+        if strip is None:
+            rt["strips"].remove(entry)
+            continue
+        entry.update(name=strip.name, frame_start=float(strip.frame_start), frame_end=float(strip.frame_end))
+    rt["strips"].sort(key=lambda s: s["frame_start"])
+    nla.write_record(obj, record)
