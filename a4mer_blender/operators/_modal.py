@@ -2,11 +2,17 @@
 from __future__ import annotations
 
 
-def action_id(action) -> int:
-    """What tells an action from another while a job runs, whatever it is called: a rename meanwhile is
-    no change, another action put in its place is (``session_uid`` also survives the undo steps that
-    may reallocate the action)."""
-    return int(action.session_uid)
+def data_id(block) -> int:
+    """What tells an armature object or action from another while a job runs, whatever it is called: a
+    rename meanwhile is no change, another one put in its place is (``session_uid`` also survives the
+    undo steps that may reallocate the data)."""
+    return int(block.session_uid)
+
+
+def find_object(uid: int):
+    """The object of ``data_id`` ``uid`` (renamed or not), or None where it was removed."""
+    import bpy
+    return next((o for o in bpy.data.objects if int(o.session_uid) == uid), None)
 
 
 class ModalJobMixin:

@@ -11,7 +11,7 @@ from .. import runner
 from .._core import errors, optional, strips
 from ..bridge import armature, generated, motif_marks, nla
 from ..preferences import get_settings
-from ._modal import ModalJobMixin, action_id
+from ._modal import ModalJobMixin, data_id, find_object
 
 gaps = optional("gaps")
 
@@ -42,7 +42,7 @@ class Request:
     """A planned generation: the plan, the clip sent to the heads, the target and the motif."""
 
     def __init__(self, obj, rig, action, plan, motion, motif):
-        self.obj_name, self.action_id = obj.name, action_id(action)
+        self.obj_name, self.obj_id, self.action_id = obj.name, data_id(obj), data_id(action)
         self.rig, self.plan, self.motion, self.motif = rig, plan, motion, motif
 
     def args(self) -> list[str]:
@@ -51,11 +51,11 @@ class Request:
 
 def apply(context, request: Request, result, kind: str) -> list[dict]:
     """Put ``result`` (:class:`runner.HeadsResult`) on the result layer of the requested armature."""
-    obj = bpy.data.objects.get(request.obj_name)
+    obj = find_object(request.obj_id)
     if obj is None:
         raise errors.A4merError(f"the armature {request.obj_name!r} was removed while the model ran")
     action = generated.user_action(obj)
-    if action_id(action) != request.action_id:
+    if data_id(action) != request.action_id:
         raise errors.A4merError("the armature's action changed while the model ran; nothing was changed")
     plan, out = request.plan, result.motion
     need = plan.last + plan.frames - plan.first + 1 if kind == "extend" else plan.num_frames
@@ -128,7 +128,7 @@ class GenerateBase(ModalJobMixin):
         except errors.A4merError as e:
             self.report({"ERROR"}, str(e))
             return {"CANCELLED"}
-        self.done(context, made, req.plan, req.obj_name)
+        self.done(context, made, req)
         return {"FINISHED"}
 
     def _noop(self, context) -> str:
@@ -139,11 +139,11 @@ class GenerateBase(ModalJobMixin):
         except errors.A4merError as e:
             return str(e)
 
-    def done(self, context, made: list[dict], plan, obj_name: str) -> None:
-        """Scene settings after the result (for the armature ``obj_name`` it was made for), then the
-        summary and the heads' warnings (e.g. a motif played much faster than its own speed) as
-        reports, so they show in the status bar too."""
-        self.after(context, made, bpy.data.objects.get(obj_name))
+    def done(self, context, made: list[dict], request: Request) -> None:
+        """Scene settings after the result (for the armature it was made for), then the summary and
+        the heads' warnings (e.g. a motif played much faster than its own speed) as reports, so they
+        show in the status bar too."""
+        self.after(context, made, find_object(request.obj_id))
         others = [o.name for o in getattr(context, "selected_objects", []) or []
                   if o.type == "ARMATURE" and o != context.active_object]
         if others:
@@ -151,7 +151,7 @@ class GenerateBase(ModalJobMixin):
         warns = dict.fromkeys(w for s in made for w in (s.get("quality") or {}).get("warnings", []))
         for w in warns:
             self.report({"WARNING"}, f"A4Mer: {w}")
-        self.report({"INFO"}, self.summary(made, plan))
+        self.report({"INFO"}, self.summary(made, request.plan))
 
     def after(self, context, made: list[dict], obj) -> None:
         """Scene settings after a result was applied (extend widens the scene range)."""
@@ -183,7 +183,7 @@ class GenerateBase(ModalJobMixin):
         except errors.A4merError as e:
             self.report({"ERROR"}, str(e))
             return {"CANCELLED"}
-        self.done(context, made, self._req.plan, self._req.obj_name)
+        self.done(context, made, self._req)
         return {"FINISHED"}
 
 

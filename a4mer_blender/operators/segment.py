@@ -11,7 +11,7 @@ from .. import runner
 from .._core import errors, strips
 from ..bridge import armature, generated, nla
 from ..preferences import get_settings
-from ._modal import ModalJobMixin, action_id
+from ._modal import ModalJobMixin, data_id, find_object
 
 
 def load_segments_file(path: str) -> dict:
@@ -98,13 +98,13 @@ class A4MER_OT_segment(ModalJobMixin, bpy.types.Operator):
         except errors.A4merError as e:
             self.report({"ERROR"}, str(e))
             return {"CANCELLED"}
-        self._target = (obj.name, action_id(obj.animation_data.action))
+        self._target = (data_id(obj), data_id(obj.animation_data.action))
         return self.begin_modal(context, job, "starting")
 
     def finish(self, context, st):
-        obj = bpy.data.objects.get(self._target[0])
+        obj = find_object(self._target[0])
         anim = obj.animation_data if obj is not None else None
-        if st.error or anim is None or anim.action is None or action_id(anim.action) != self._target[1]:
+        if st.error or anim is None or anim.action is None or data_id(anim.action) != self._target[1]:
             self.report({"ERROR"}, f"A4Mer: {st.error or 'the armature or its action changed while the model ran'}")
             return {"CANCELLED"}
         try:

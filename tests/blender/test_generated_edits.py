@@ -226,12 +226,17 @@ def _while_running(monkeypatch, change) -> None:
 
 @pytest.mark.parametrize("pushed", [False, True])
 def test_renaming_the_action_while_the_model_runs_is_no_change(scene, gap_rig, monkeypatch, pushed):
+    """Renaming the action or the armature object while the model runs is no change (the object
+    was "removed" before)."""
     obj, action = gap_rig
     if pushed:  # the result layer exists: the action is on the A4Mer Source track
         assert bpy.ops.a4mer.extend(frames=5) == {"FINISHED"}
-    _while_running(monkeypatch, lambda: setattr(action, "name", "kick_take2"))
+
+    def rename():
+        action.name, obj.name = "kick_take2", "hero_rig"
+    _while_running(monkeypatch, rename)
     assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
-    assert generated.user_action(obj) == action and action.name == "kick_take2"
+    assert generated.user_action(obj) == action and action.name == "kick_take2" and obj.name == "hero_rig"
     assert any(sp["kind"] == "fill" for sp in generated.read_state(obj)["spans"])
 
 
@@ -253,6 +258,15 @@ def test_another_action_put_in_while_the_model_runs_is_refused(scene, gap_rig, m
     assert_same_keys(keys, key_snapshot(obj, action))
 
 
+def test_the_armature_removed_while_the_model_runs_is_refused(scene, gap_rig, monkeypatch):
+    obj, action = gap_rig
+    name = obj.name
+    _while_running(monkeypatch, lambda: bpy.data.objects.remove(obj))
+    with pytest.raises(RuntimeError, match=f"the armature '{name}' was removed while the model ran"):
+        bpy.ops.a4mer.fill_gaps()
+    assert not _generated_actions()
+
+
 @pytest.mark.parametrize("swap", [False, True])
 def test_segment_job_result_after_a_rename_or_a_swap(scene, gap_rig, monkeypatch, swap):
     """The modal Find Atoms and Motifs: a rename while the model ran is no change, a swap is refused."""
@@ -268,7 +282,7 @@ def test_segment_job_result_after_a_rename_or_a_swap(scene, gap_rig, monkeypatch
     op = types.SimpleNamespace(segments_file="", report=lambda kind, msg: reports.append(msg),
                                begin_modal=lambda context, job, message: {"RUNNING_MODAL"})
     assert A4MER_OT_segment.invoke(op, bpy.context, None) == {"RUNNING_MODAL"}
-    action.name = "kick_take2"
+    action.name, obj.name = "kick_take2", "hero_rig"
     if swap:
         other = action.copy()
         action.name, other.name = "old take", "kick_take2"
