@@ -19,9 +19,20 @@ def add_load_arguments(p: argparse.ArgumentParser) -> None:
                    help="a BVH file's up axis (default: the axis its rest pose stands along)")
 
 
-def load_options(args: argparse.Namespace, fps: float | None = None) -> LoadOptions:
+#: the clip formats each reading flag acts on (an AMASS npz is SMPL already: nothing to retarget)
+FLAG_FORMATS = {"up": (".bvh",), "asf": (".amc",), "bone_map": (".bvh", ".amc"), "scale": (".bvh", ".amc")}
+
+
+def load_options(args: argparse.Namespace, fps: float | None = None, inputs=()) -> LoadOptions:
     """The :class:`LoadOptions` of the flags; a bad value (``--scale 0``, a ``--bone-map`` or ``--asf``
-    file that does not exist) is one :class:`A4merError` naming the flag, raised before any clip is read."""
+    file that does not exist) is one :class:`A4merError` naming the flag, raised before any clip is read.
+    A flag that acts on none of ``inputs`` (``--up`` with npz clips) is a note on stderr, not silence."""
+    import sys
+    for name, suffixes in FLAG_FORMATS.items():
+        given = getattr(args, name, None)
+        if inputs and given not in (None, "auto") and not any(Path(p).suffix.lower() in suffixes for p in inputs):
+            print(f"a4mer: note: --{name.replace('_', '-')} has no effect here: it applies to "
+                  f"{' and '.join(suffixes)} clips only", file=sys.stderr)
     return LoadOptions(fps=fps, source_fps=args.source_fps, asf=args.asf, bone_map=args.bone_map,
                        scale=args.scale, up=getattr(args, "up", "auto"))
 

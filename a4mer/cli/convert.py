@@ -17,8 +17,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    opts = load_options(args, fps=args.fps)  # a bad flag is one error before anything is read or made
     inputs = collect_inputs(args.inputs, exclude=args.output)
+    opts = load_options(args, fps=args.fps, inputs=inputs)  # a bad flag is one error before anything is read or made
 
     def convert(path, target) -> str:
         motion = load_motion(check_input(path), opts)

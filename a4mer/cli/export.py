@@ -95,7 +95,7 @@ def _source(args: argparse.Namespace):
         return src.stem, a["motion"], a["segments"], a["motif_names"]
     from ..api import load_motion
     from ._common import check_input
-    opts = load_options(args)
+    opts = load_options(args, inputs=[args.input])
     return src.stem, load_motion(check_input(src), opts), None, {}
 
 

@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     except A4merError as e:
         raise naming(args.input, e) from None
     check_output(args.input, args.output)
-    opts = load_options(args)
+    opts = load_options(args, inputs=[args.input])
     motion = load_motion(check_input(args.input), opts)
     heads = resolve_heads(args.heads)
     mc = motif_conditioner(heads, motif, args) if motif is not None else None

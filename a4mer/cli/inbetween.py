@@ -152,7 +152,7 @@ def run(args: argparse.Namespace) -> int:
     if (args.keys is not None or args.key_frames is not None) and (args.start is not None or args.end is not None):
         raise A4merError("--start/--end cannot be combined with --keys/--key-frames")
     check_output(args.input, args.output)
-    opts = load_options(args)
+    opts = load_options(args, inputs=[args.input])
     motion = load_motion(check_input(args.input), opts)
     heads = resolve_heads(args.heads)
     mc = motif_conditioner(heads, motif, args) if motif is not None else None

@@ -36,7 +36,7 @@ def summarize(motion) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    opts = load_options(args)
+    opts = load_options(args, inputs=[args.input])
     info = summarize(load_motion(check_input(args.input), opts))
     if args.json:
         print(json.dumps(info, indent=2))

@@ -147,3 +147,15 @@ def test_inputs_sharing_a_stem_are_named_by_their_folders_or_refused(ex, tmp_pat
     assert "2 inputs would write it" in capsys.readouterr().err and not (tmp_path / "out2").exists()
     assert main(["convert", str(tmp_path / "a" / "walk.bvh"), "-o", str(tmp_path / "results.v2")]) == 0
     assert (tmp_path / "results.v2" / "walk.npz").is_file()
+
+
+def test_a_flag_that_acts_on_none_of_the_inputs_is_a_note(ex, tmp_path, capsys):
+    """``--up`` or ``--scale`` with an AMASS npz (nothing to retarget) did nothing, silently."""
+    npz = tmp_path / "walk.npz"
+    assert main(["convert", str(ex(BVH)), "-o", str(npz)]) == 0
+    capsys.readouterr()
+    assert main(["convert", str(npz), "-o", str(tmp_path / "b.npz"), "--up", "z", "--scale", "2"]) == 0
+    err = capsys.readouterr().err
+    assert "--up has no effect here: it applies to .bvh clips only" in err and "--scale has no effect" in err
+    assert main(["info", str(ex(BVH)), "--up", "y"]) == 0
+    assert "no effect" not in capsys.readouterr().err
