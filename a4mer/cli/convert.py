@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from ..api import load_motion
 from ..io.amass import write_amass_npz
@@ -27,4 +28,9 @@ def run(args: argparse.Namespace) -> int:
         extra = f", retarget error median {err:.2f} deg" if err is not None else ""
         return f"{motion.num_frames} frames at {motion.fps:g} fps{extra}"
 
-    return run_each("convert", inputs, output_targets(inputs, args.output), convert)
+    out = Path(args.output)
+    made = not out.exists()
+    rc = run_each("convert", inputs, output_targets(inputs, args.output), convert)
+    if made and out.is_dir() and not any(out.iterdir()):  # every clip failed: no empty folder left
+        out.rmdir()
+    return rc

@@ -159,3 +159,14 @@ def test_a_flag_that_acts_on_none_of_the_inputs_is_a_note(ex, tmp_path, capsys):
     assert "--up has no effect here: it applies to .bvh clips only" in err and "--scale has no effect" in err
     assert main(["info", str(ex(BVH)), "--up", "y"]) == 0
     assert "no effect" not in capsys.readouterr().err
+
+
+def test_convert_where_every_clip_fails_leaves_no_output_folder(tmp_path, capsys):
+    for name in ("a.bvh", "b.bvh"):
+        (tmp_path / name).write_text("HIERARCHY\n")
+    existing = tmp_path / "existing"
+    existing.mkdir()
+    for out in (tmp_path / "new", existing):
+        assert main(["convert", str(tmp_path / "a.bvh"), str(tmp_path / "b.bvh"), "-o", str(out)]) == 1
+        assert "2 of 2 clips failed" in capsys.readouterr().err
+    assert not (tmp_path / "new").exists() and existing.is_dir()  # the user's own folder is kept
