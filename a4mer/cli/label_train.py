@@ -64,10 +64,15 @@ def label_of(clip: Path, table: dict[str, str] | None) -> str | None:
     return table.get(str(clip.resolve()), table.get(clip.name))
 
 
+def holdout_path(head: Path) -> Path:
+    """The per-clip hold-out report written beside the head: ``<stem>.holdout.json``."""
+    return head.with_name(head.stem + ".holdout.json")
+
+
 def run(args: argparse.Namespace) -> int:
     from ..api import load_motion
     from ..heads.recognition import HeadConfig, check_head_inputs, fit_label_head
-    from ..io.outputs import check_output
+    from ..io.outputs import check_output, write_text_atomic
 
     inputs = tuple(x.strip() for x in args.head_inputs.split(",") if x.strip())
     what = f"--head-inputs {args.head_inputs!r}"
@@ -76,9 +81,12 @@ def run(args: argparse.Namespace) -> int:
         raise A4merError(f"{what}: a name is given twice")
     table = read_label_csv(Path(args.labels)) if args.labels else None
     files = collect_inputs(args.inputs)
-    check_output(args.output, files + ([Path(args.labels)] if args.labels else []), [".safetensors"])
+    check_output(args.output, files + ([Path(args.labels)] if args.labels else []), [".safetensors"],
+                 companions=[holdout_path(Path(args.output))] if args.holdout > 0 else [])
     if args.epochs < 1:
         raise A4merError(f"--epochs must be at least 1, got {args.epochs}")
+    if not 0.0 <= args.holdout < 1.0:  # before any clip is read or the model loaded
+        raise A4merError(f"--holdout must be a share in [0, 1) (e.g. 0.2), got {args.holdout:g}")
     clips, failed = [], 0
     opts = load_options(args)
     for f in files:
@@ -108,7 +116,6 @@ def run(args: argparse.Namespace) -> int:
         h = report["holdout"]
         print(f"held out {h['clips']} clips: {h['clip_accuracy']:.1f} % of clips, {h['frame_accuracy']:.1f} % of "
               "frames labelled right")
-        report_path = out.with_name(out.stem + ".holdout.json")
-        report_path.write_text(json.dumps(h, indent=1) + "\n")
+        report_path = write_text_atomic(holdout_path(out), json.dumps(h, indent=1) + "\n")
         print(f"per-clip predictions: {report_path}")
     return 1 if failed else 0

@@ -42,14 +42,21 @@ def run(args: argparse.Namespace) -> int:
     from ..motifs.vocab import build_vocabulary
     from ..train.mining import effective_k
 
-    model = load_model(args)
+    from ..io.outputs import check_output
+
+    for flag, value, low in (("--k", args.k, 2), ("--min-support", args.min_support, 1), ("--max-len", args.max_len, 2)):
+        if value is not None and value < low:
+            raise A4merError(f"{flag} must be at least {low}, got {value}")
     paths = _clip_paths(Path(args.data))
-    tokens, spans, names = [], [], []
+    check_output(args.out, paths, [".safetensors"])
+    model = load_model(args)
+    tokens, spans, names, skipped = [], [], [], 0
     for i, path in enumerate(paths):
         try:
             motion = load_motion(path, load_options(args))
         except A4merError as e:
             print(f"a4mer motifs: skipping: {e}", file=sys.stderr)
+            skipped += 1
             continue
         tok, sp = model.encode(motion)
         tokens.append(tok)
@@ -60,10 +67,14 @@ def run(args: argparse.Namespace) -> int:
     mc = model.config.model.motifs
     changes = {k: v for k, v in (("min_support", args.min_support), ("max_len", args.max_len)) if v is not None}
     mc = replace(mc, **changes)
+    if mc.max_len < mc.min_len:
+        raise A4merError(f"--max-len {mc.max_len} is below the shortest pattern mined ({mc.min_len} atoms)")
     n = sum(len(t) for t in tokens)
     k = min(args.k, n) if args.k else effective_k(n, mc.k)
     vocab = build_vocabulary(tokens, spans, names, mc, np.random.default_rng(args.seed), model.model_hash, k=k)
     vocab.save(args.out)
     print(f"{len(names)} clips, {n} atoms -> {args.out}: {vocab.k} codes, {len(vocab.patterns)} patterns "
           f"(support >= {mc.min_support}), encoder {model.model_hash}, vocab {vocab.hash}")
-    return 0
+    if skipped:  # the vocabulary is written, but a clip was left out: not a clean run (as label-train)
+        print(f"a4mer motifs: {skipped} of {len(paths)} clips could not be read and were left out", file=sys.stderr)
+    return 1 if skipped else 0

@@ -3,8 +3,13 @@ Data-parallel: ``torchrun --nproc_per_node N -m a4mer train ...`` (gloo on CPU).
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from ..errors import A4merError
+
+#: files a training run writes into --out (a folder holding any of them holds a run)
+RUN_FILES = ("model.safetensors", "config.json", "optimizer.pt", "state.json", "vocab.safetensors",
+             "bundle.safetensors", "train_log.json")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -17,14 +22,36 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar or log lines")
 
 
+def check_out(out: Path, resume: bool) -> None:
+    """--out must be a folder (or not exist yet); without --resume it must not hold another run (its
+    files would be overwritten one by one, and an interrupted run would leave a mix of both)."""
+    if out.exists() and not out.is_dir():
+        raise A4merError(f"--out {out}: is a file, not a folder")
+    if resume:
+        if not (out / "model.safetensors").is_file():
+            raise A4merError(f"--out {out}: nothing to resume (no model.safetensors)")
+        return
+    found = [f for f in RUN_FILES if (out / f).exists()]
+    if found:
+        raise A4merError(f"--out {out}: holds a training run already ({', '.join(found)}); continue it with "
+                         "--resume or choose another --out")
+
+
 def run(args: argparse.Namespace) -> int:
     from ..train.config import load_config
     from ..train.loop import train
 
     if not args.data:
         raise A4merError("--data DIR is required")
+    out = Path(args.out)
+    check_out(out, args.resume)
     sets = list(args.set) + ([f"seed={args.seed}"] if args.seed is not None else [])
+    if args.resume and (sets or args.config):
+        given = ", ".join(["--config"] * bool(args.config) + [f"--set {s}" for s in args.set]
+                          + [f"--seed {args.seed}"] * (args.seed is not None))
+        raise A4merError(f"--resume continues the run in {out} with its own config.json; {given} would be "
+                         "ignored (leave them out, or train into a new --out)")
     config = load_config(args.config, sets)
-    out = train(args.data, config, args.out, resume=args.resume, progress=not args.no_progress)
+    out = train(args.data, config, out, resume=args.resume, progress=not args.no_progress)
     print(f"trained model in {out} (bundle: {out / 'bundle.safetensors'})")
     return 0

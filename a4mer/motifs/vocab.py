@@ -4,6 +4,7 @@ whose metadata holds the rest as JSON; numpy only (readable without torch)."""
 from __future__ import annotations
 
 import hashlib
+import os
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,7 +91,13 @@ class MotifVocabulary:
                 "vocab": json.dumps(self.to_json())}
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        save_file({"centroids": np.ascontiguousarray(self.centroids, dtype=np.float32)}, str(path), metadata=meta)
+        tmp = path.with_name(path.name + ".part")  # whole or absent: written beside it, then renamed
+        try:
+            save_file({"centroids": np.ascontiguousarray(self.centroids, dtype=np.float32)}, str(tmp), metadata=meta)
+            os.replace(tmp, path)
+        except OSError as e:
+            tmp.unlink(missing_ok=True)
+            raise A4merError(f"{path}: cannot write the motif vocabulary ({e.strerror or e})") from None
         return path
 
     def to_json(self) -> dict[str, Any]:

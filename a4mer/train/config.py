@@ -104,7 +104,58 @@ def load_config(path: str | Path | None = None, sets: list[str] | None = None,
         raise A4merError(f"config schema_version {cfg.schema_version} is not {SCHEMA_VERSION}")
     if cfg.model.stage2.encoder.in_dim != cfg.model.stage1.encoder.dim:
         raise A4merError("model.stage2.encoder.in_dim must equal model.stage1.encoder.dim")
+    check_ranges(cfg)
     return cfg
+
+
+def check_ranges(cfg: TrainConfig) -> None:
+    """Values that would only fail deep inside training (a zero modulo, an empty window, a width not
+    divisible by its heads, a negative learning rate): one :class:`A4merError` naming the key."""
+    o, d, m = cfg.optim, cfg.data, cfg.model
+    rules: list[tuple[str, Any, bool, str]] = [
+        ("optim.steps", o.steps, o.steps >= 1, ">= 1"),
+        ("optim.stage2_steps", o.stage2_steps, o.stage2_steps >= 0, ">= 0"),
+        ("optim.warmup_steps", o.warmup_steps, o.warmup_steps >= 0, ">= 0"),
+        ("optim.batch_size", o.batch_size, o.batch_size >= 1, ">= 1"),
+        ("optim.lr", o.lr, o.lr > 0, "> 0"),
+        ("optim.weight_decay", o.weight_decay, o.weight_decay >= 0, ">= 0"),
+        ("optim.grad_clip", o.grad_clip, o.grad_clip > 0, "> 0"),
+        ("optim.ema_start", o.ema_start, 0 <= o.ema_start <= 1, "in [0, 1]"),
+        ("optim.ema_end", o.ema_end, 0 <= o.ema_end <= 1, "in [0, 1]"),
+        ("log_every", cfg.log_every, cfg.log_every >= 1, ">= 1"),
+        ("checkpoint_every", cfg.checkpoint_every, cfg.checkpoint_every >= 1, ">= 1"),
+        ("threads", cfg.threads, cfg.threads >= 0, ">= 0 (0 = torch's default)"),
+        ("time_limit_s", cfg.time_limit_s, cfg.time_limit_s >= 0, ">= 0 (0 = no limit)"),
+        ("seed", cfg.seed, cfg.seed >= 0, ">= 0"),
+        ("data.fps", d.fps, d.fps > 0, "> 0"),
+        ("data.window_s", d.window_s, d.window_frames >= 2, f"at least 2 model frames (>= {2 / d.fps if d.fps > 0 else 0:g} s)"),
+        ("data.max_segments", d.max_segments, d.max_segments >= 2, ">= 2 (one visible and one masked segment)"),
+        ("data.speed_variants", d.speed_variants, d.speed_variants >= 0, ">= 0"),
+        ("data.speed_range", list(d.speed_range), len(d.speed_range) == 2 and 0 < d.speed_range[0] <= d.speed_range[1],
+         "two speeds 0 < low <= high"),
+        ("data.max_clips", d.max_clips, d.max_clips >= 0, ">= 0 (0 = all)"),
+        ("model.motifs.k", m.motifs.k, m.motifs.k >= 2, ">= 2"),
+        ("model.motifs.min_support", m.motifs.min_support, m.motifs.min_support >= 1, ">= 1"),
+        ("model.motifs.min_len", m.motifs.min_len, m.motifs.min_len >= 2, ">= 2"),
+        ("model.motifs.max_len", m.motifs.max_len, m.motifs.max_len >= m.motifs.min_len, ">= model.motifs.min_len"),
+        ("model.motifs.kmeans_iters", m.motifs.kmeans_iters, m.motifs.kmeans_iters >= 1, ">= 1"),
+    ]
+    for name, st in (("stage1", m.stage1), ("stage2", m.stage2)):
+        e = st.encoder
+        rules += [
+            (f"model.{name}.encoder.dim", e.dim, e.dim >= 1 and e.heads >= 1 and e.dim % e.heads == 0,
+             f"a positive multiple of model.{name}.encoder.heads ({e.heads})"),
+            (f"model.{name}.encoder.layers", e.layers, e.layers >= 0, ">= 0"),
+            (f"model.{name}.encoder.dropout", e.dropout, 0 <= e.dropout < 1, "in [0, 1)"),
+            (f"model.{name}.latent_layers", st.latent_layers, st.latent_layers >= 0, ">= 0"),
+            (f"model.{name}.predictor_layers", st.predictor_layers, st.predictor_layers >= 0, ">= 0"),
+            (f"model.{name}.predictor_width", st.predictor_width,
+             st.predictor_width >= 1 and st.predictor_heads >= 1 and st.predictor_width % st.predictor_heads == 0,
+             f"a positive multiple of model.{name}.predictor_heads ({st.predictor_heads})"),
+        ]
+    for key, value, ok, need in rules:
+        if not ok:
+            raise A4merError(f"config {key} = {value!r}: must be {need}")
 
 
 def _merge(base: dict, user: dict, where: str) -> dict:
