@@ -4,8 +4,8 @@ whose metadata holds the rest as JSON; numpy only (readable without torch)."""
 from __future__ import annotations
 
 import hashlib
-import os
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
