@@ -43,6 +43,25 @@ class LoadOptions:
                 raise A4merError(f"{name} (--{name.replace('_', '-')}) {f}: {why}")
 
 
+def find_clips(folder: str | os.PathLike, suffixes=tuple(FORMATS), exclude: str | os.PathLike | None = None
+               ) -> list[Path]:
+    """Every clip file under ``folder`` whose suffix is one of ``suffixes`` (sorted), skipping hidden
+    files and folders (``.name``, e.g. macOS ``._clip.bvh``), AMASS subject shape files
+    (``shape.npz``: betas, no poses) and anything under ``exclude`` (an output folder inside it)."""
+    from .io.amass import AMASS_SHAPE_FILE
+    folder = Path(folder)
+    skip = Path(exclude).resolve() if exclude is not None else None
+    found = []
+    for f in folder.rglob("*"):
+        if (f.suffix.lower() not in suffixes or f.name == AMASS_SHAPE_FILE
+                or any(part.startswith(".") for part in f.relative_to(folder).parts) or not f.is_file()):
+            continue
+        if skip is not None and skip in f.resolve().parents:
+            continue
+        found.append(f)
+    return sorted(found)
+
+
 def clip_format(path: str | os.PathLike) -> str:
     """'npz', 'bvh' or 'amc' from the file suffix; MotionFileError for anything else."""
     fmt = FORMATS.get(Path(path).suffix.lower())

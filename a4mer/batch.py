@@ -97,31 +97,19 @@ class ClipResult:
 
 
 # --- discovery and naming ----------------------------------------------------------------------
-def _is_input(p: Path) -> bool:
-    """A clip file a folder scan takes: not hidden, not an AMASS subject shape file."""
-    from .io.amass import AMASS_SHAPE_FILE
-    return (p.suffix.lower() in INPUT_SUFFIXES and not p.name.startswith(".") and p.name != AMASS_SHAPE_FILE
-            and p.is_file())
-
-
 def discover(items: list[str | os.PathLike], exclude: Path | None = None) -> list[ClipJob]:
     """Clip jobs for files and folders (folders searched recursively for .npz/.bvh/.amc/.blend;
     hidden files and, when ``exclude`` lies inside a folder argument, files under ``exclude`` are
     skipped; files given directly are taken as they
     are, so a wrong one fails by name). Names are file stems; clips whose stems clash get the path
     relative to their folder argument (``sub__walk``) and, if still equal, the suffix (``walk_bvh``)."""
+    from .api import find_clips
     found: list[tuple[Path, str]] = []  # (path, relative name without suffix)
     seen: set[Path] = set()
-    ex = exclude.resolve() if exclude is not None else None
     for item in items:
         p = Path(item)
         if p.is_dir():
-            skip = ex if ex is not None and p.resolve() in ex.parents else None  # the output folder inside p
-            for f in sorted(p.rglob("*")):
-                if not _is_input(f) or any(part.startswith(".") for part in f.relative_to(p).parts):
-                    continue
-                if skip is not None and skip in f.resolve().parents:
-                    continue
+            for f in find_clips(p, INPUT_SUFFIXES, exclude=exclude):
                 rel = f.relative_to(p).with_suffix("")
                 if f.resolve() not in seen:
                     seen.add(f.resolve())

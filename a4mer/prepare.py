@@ -5,6 +5,11 @@ Layout written under ``out``: ``clips/<dataset>/<stem>.npz`` (AMASS-style SMPL-2
 ``_raw/`` where the ``.tar.xz`` archives are unpacked (never inside the read-only source).
 Splits: HDM05 train actors bd, bk, dg / test mm, tr; Bandai holds out whole takes (dataset-1 take 2,
 dataset-2 takes divisible by 10); CMU dance holds out the last clip of each kind.
+
+Any other folder of clips (your own mocap library) is prepared as one data set, ``own``
+(``PLAIN_DATASET``): every supported clip under it, labelled with its folder, one clip in
+``PLAIN_HOLDOUT`` (by a hash of its path, so the split stays put when clips are added) held out as
+``test``.
 """
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ import csv
 import json
 import os
 import tarfile
+import zlib
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,11 +38,17 @@ class ClipJob:
     labels: dict = field(default_factory=dict)
     split: str = "train"
     asf: str | None = None
+    name: str | None = None  # output stem (default: from the source's name)
 
 
 #: dataset names of ``--datasets`` (folder names accepted too) -> the name used in the manifest
 DATASETS = {"hdm05": "hdm05", "bandai": "bandai", "bandai-namco": "bandai", "cmu-dance": "cmu-dance"}
 LAYOUT = "hdm05/, bandai-namco/ and cmu-dance/, each with its labels.csv (the layout of ../shared/data)"
+#: the project's data folders (dataset name -> folder)
+FOLDERS = {"hdm05": "hdm05", "bandai": "bandai-namco", "cmu-dance": "cmu-dance"}
+#: the manifest's data set name of a plain folder of clips, and one in how many of its clips is held out
+PLAIN_DATASET = "own"
+PLAIN_HOLDOUT = 10
 
 
 def _missing(path: Path) -> A4merError:
@@ -110,6 +122,24 @@ def cmu_dance_jobs(root: Path, raw: Path) -> Iterator[ClipJob]:
                       "test" if last[r["kind"]] == r["file"] else "train")
 
 
+def plain_jobs(root: Path, out: Path) -> list[ClipJob]:
+    """Every clip under ``root`` (a folder of your own clips; ``out`` inside it is skipped): data set
+    ``own``, label ``folder`` = its folder below ``root``, named by its path (``sub__walk``)."""
+    from .api import find_clips
+    jobs = []
+    for f in find_clips(root, exclude=out):
+        rel = f.relative_to(root)
+        held = zlib.crc32(rel.as_posix().encode()) % PLAIN_HOLDOUT == 0
+        jobs.append(ClipJob(str(f), None, PLAIN_DATASET, {"folder": rel.parent.as_posix()},
+                            "test" if held else "train", name="__".join(rel.with_suffix("").parts)))
+    return jobs
+
+
+def is_project_layout(data_root: Path) -> bool:
+    """True when ``data_root`` holds one of the project's data folders (or is one, by its labels.csv)."""
+    return (data_root / "labels.csv").is_file() or any((data_root / f).is_dir() for f in FOLDERS.values())
+
+
 def all_jobs(data_root: Path, out: Path, datasets: tuple[str, ...]) -> list[ClipJob]:
     raw = out / "_raw"
     jobs: list[ClipJob] = []
@@ -123,6 +153,8 @@ def all_jobs(data_root: Path, out: Path, datasets: tuple[str, ...]) -> list[Clip
 
 
 def _stem(job: ClipJob) -> str:
+    if job.name:
+        return job.name
     p = Path(job.source)
     return f"{p.parent.name}_{p.stem}" if job.dataset == "cmu-dance" else p.stem
 
@@ -143,19 +175,29 @@ def convert_job(job: ClipJob, out: Path, fps: float) -> dict:
 
 
 def prepare(data_root: str | os.PathLike, out: str | os.PathLike, fps: float = 30.0, jobs: int = 2,
-            datasets: tuple[str, ...] = ("hdm05", "bandai", "cmu-dance"), progress=None) -> tuple[int, int]:
-    """Convert every clip under ``data_root``; returns (converted, failed). Manifest order is stable."""
+            datasets: tuple[str, ...] | None = None, progress=None) -> tuple[int, int]:
+    """Convert every clip under ``data_root``; returns (converted, failed). Manifest order is stable.
+
+    ``datasets``: which of the project's data sets (default: all three where ``data_root`` has the
+    project's layout, else ``data_root`` is a plain folder of clips, see :func:`plain_jobs`)."""
     data_root, out = Path(data_root), Path(out)
     if not data_root.is_dir():
-        raise A4merError(f"{data_root}: no such data folder (expected one holding {LAYOUT})")
+        raise A4merError(f"{data_root}: no such data folder (expected one holding {LAYOUT}, or clips)")
     if not (fps > 0 and jobs >= 1):
         raise A4merError(f"--fps must be positive and --jobs at least 1, got {fps:g} and {jobs}")
-    folders = {"hdm05": "hdm05", "bandai": "bandai-namco", "cmu-dance": "cmu-dance"}
-    for d in datasets:  # the layout is checked before anything is made
-        if not (data_root / folders[d] / "labels.csv").is_file():
-            raise _missing(data_root / folders[d] / "labels.csv")
+    if datasets is None and not is_project_layout(data_root):
+        todo = plain_jobs(data_root, out)
+        if not todo:
+            raise A4merError(f"{data_root}: no clips (.npz/.bvh/.amc) in it, and not the layout of {LAYOUT}")
+    else:
+        datasets = datasets or ("hdm05", "bandai", "cmu-dance")
+        for d in datasets:  # the layout is checked before anything is made
+            if not (data_root / FOLDERS[d] / "labels.csv").is_file():
+                raise _missing(data_root / FOLDERS[d] / "labels.csv")
+        todo = None
     out.mkdir(parents=True, exist_ok=True)
-    todo = all_jobs(data_root, out, datasets)
+    if todo is None:
+        todo = all_jobs(data_root, out, datasets)
     with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
         records = list(pool.map(convert_job, todo, [out] * len(todo), [fps] * len(todo), chunksize=8))
         if progress:

@@ -57,28 +57,14 @@ def check_input(path) -> Path:
 
 
 def collect_inputs(items: list[str], exclude: str | Path | None = None) -> list[Path]:
-    """Files given directly, plus every supported clip under given folders (sorted). Under a folder,
-    hidden files and folders (``.name``, e.g. macOS ``._clip.bvh``) are skipped, and so are AMASS
-    subject shape files (``shape.npz``) and ``exclude`` (the output folder, when it lies inside an
-    input folder)."""
-    from ..io.amass import AMASS_SHAPE_FILE
+    """Files given directly, plus every supported clip under given folders (:func:`a4mer.api.find_clips`:
+    hidden files, AMASS ``shape.npz`` files and ``exclude``, the output folder when it lies inside an
+    input folder, are skipped)."""
+    from ..api import find_clips
     out: list[Path] = []
-    skip = Path(exclude).resolve() if exclude else None
     for item in items:
         p = Path(item)
-        if p.is_dir():
-            found = []
-            for f in p.rglob("*"):
-                rel = f.relative_to(p).parts
-                if (f.suffix.lower() not in FORMATS or any(part.startswith(".") for part in rel)
-                        or f.name == AMASS_SHAPE_FILE or not f.is_file()):
-                    continue
-                if skip is not None and skip in f.resolve().parents:
-                    continue
-                found.append(f)
-            out.extend(sorted(found))
-        else:
-            out.append(p)
+        out.extend(find_clips(p, exclude=exclude) if p.is_dir() else [p])
     if not out:
         raise A4merError("no input clips found in " + ", ".join(items))
     return out

@@ -10,16 +10,17 @@ from ..prepare import DATASETS, dataset_names, prepare
 def add_arguments(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="data_verb", required=True)
     pp = sub.add_parser("prepare", help="convert every clip at a common fps with a manifest")
-    pp.add_argument("source", help="data folder holding hdm05/, bandai-namco/, cmu-dance/")
+    pp.add_argument("source", help="data folder holding hdm05/, bandai-namco/, cmu-dance/, or any folder of "
+                                   "clips (prepared as data set 'own', labelled by folder, 1 in 10 held out)")
     pp.add_argument("-o", "--output", required=True, help="output folder (archives are unpacked here)")
     pp.add_argument("--fps", type=float, default=30.0, help="common frame rate (default 30)")
     pp.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
-    pp.add_argument("--datasets", default="hdm05,bandai,cmu-dance",
-                    help=f"comma-separated subset of {', '.join(DATASETS)} (default: all three)")
+    pp.add_argument("--datasets", help=f"comma-separated subset of {', '.join(DATASETS)} (default: all three)")
 
 
 def run(args: argparse.Namespace) -> int:
-    ok, bad = prepare(args.source, args.output, fps=args.fps, jobs=args.jobs, datasets=dataset_names(args.datasets))
+    datasets = dataset_names(args.datasets) if args.datasets else None
+    ok, bad = prepare(args.source, args.output, fps=args.fps, jobs=args.jobs, datasets=datasets)
     print(f"{ok} clips converted into {args.output}/manifest.jsonl, {bad} failed")
     if bad:
         print(f"a4mer data prepare: {bad} clips failed, see {args.output}/errors.jsonl", file=sys.stderr)

@@ -95,9 +95,12 @@ def build_items(root: str | Path, config: DataConfig, segmenter: Callable[[Any],
     from ..io import read_amass_npz
 
     root = Path(root)
-    rows = select_rows(read_manifest(root), config)
+    manifest = read_manifest(root)
+    rows = select_rows(manifest, config)
     if not rows:
-        raise A4merError(f"{root}: no clips for datasets {list(config.datasets)} split {config.split!r}")
+        have = sorted({str(r.get("dataset")) for r in manifest})
+        raise A4merError(f"{root}: no clips for datasets {list(config.datasets)} split {config.split!r} (the "
+                         f"manifest holds {have}; --set data.datasets=[] takes every data set)")
     items: list[ClipItem] = []
     for k, row in enumerate(rows):
         motion = read_amass_npz(root / row["path"])

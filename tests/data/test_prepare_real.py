@@ -1,6 +1,7 @@
 """`a4mer data prepare` on a mini data root made of real files."""
 import csv
 import shutil
+from pathlib import Path
 
 import numpy as np
 
@@ -33,3 +34,38 @@ def test_prepare_mini_dataset(data_root, tmp_path):
         assert m.fps == 30 and r["labels"]["action"] == row["class_name"]
         assert abs(m.duration - int(row["frames"]) / 120) <= 1 / 30
         assert np.isfinite(m.rotations).all()
+
+
+def test_prepare_a_plain_folder_of_own_clips(data_root, repo_root, tmp_path, capsys):
+    """A library of one's own clips (any layout, mixed formats) is prepared as data set 'own': each clip
+    labelled with its folder, named by its path, a fixed share held out; training on it finds them
+    through ``data.datasets=[]`` (the default data sets name it in the error)."""
+    import pytest
+    from a4mer.data.dataset import DataConfig, build_items
+    from a4mer.errors import A4merError
+    lib = tmp_path / "library"
+    with open(data_root / "hdm05" / "labels.csv") as f:
+        row = next(csv.DictReader(f))
+    for key in ("file", "asf"):  # an AMC finds its skeleton in the sibling asf/ folder
+        (lib / "hdm" / row[key]).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(data_root / "hdm05" / row[key], lib / "hdm" / row[key])
+    bvh = repo_root / "examples/bandai/dataset-1_walk_happy_002.bvh"
+    for sub in ("walks/happy", "walks/sad"):
+        (lib / sub).mkdir(parents=True)
+        shutil.copy(bvh, lib / sub / "take.bvh")
+    out = lib / "prepared"  # inside the library: not read as clips on a re-run
+    for _ in range(2):
+        assert main(["data", "prepare", str(lib), "-o", str(out), "--jobs", "1"]) == 0, capsys.readouterr().err
+    recs = read_manifest(out)
+    assert len(recs) == 3 and {r["dataset"] for r in recs} == {"own"}
+    names = sorted(r["path"].split("/clips/own/")[1] for r in recs)
+    assert names == sorted([Path(row["file"]).stem.join(["hdm__amc__", ".npz"]),
+                            "walks__happy__take.npz", "walks__sad__take.npz"])
+    assert sorted(r["labels"]["folder"] for r in recs) == ["hdm/amc", "walks/happy", "walks/sad"]
+    assert {r["split"] for r in recs} <= {"train", "test"}
+    for r in recs:
+        assert read_amass_npz(r["path"]).fps == 30
+    with pytest.raises(A4merError, match=r"the manifest holds \['own'\]; --set data.datasets=\[\]"):
+        build_items(out, DataConfig(), segmenter=None, rng=np.random.default_rng(0))
+    assert len(build_items(out, DataConfig(datasets=(), split="train", mirror=False, speed_variants=0),
+                           segmenter=lambda *a: np.array([0]), rng=np.random.default_rng(0))) > 0

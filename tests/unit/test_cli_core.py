@@ -124,7 +124,8 @@ def test_outputs_never_overwrite_inputs_and_are_checked_first(ex, tmp_path, caps
 
 def test_data_prepare_names_what_is_missing(tmp_path, capsys):
     for argv, msg in (([str(tmp_path / "nowhere")], "no such data folder"),
-                      ([str(tmp_path)], "hdm05/labels.csv not found: data prepare reads a folder holding"),
+                      ([str(tmp_path)], "no clips (.npz/.bvh/.amc) in it, and not the layout of hdm05/"),
+                      ([str(tmp_path), "--datasets", "hdm05"], "hdm05/labels.csv not found: data prepare reads a folder holding"),
                       ([str(tmp_path), "--datasets", "hdm05,bogus"], "--datasets: unknown 'bogus'"),
                       ([str(tmp_path), "--fps", "0"], "--fps must be positive")):
         assert main(["data", "prepare", *argv, "-o", str(tmp_path / "out")]) == 1
