@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import A4merError
+from .io.outputs import write_atomic, write_text_atomic
 from .motion import Motion
 from .strips import motif_display_name, validate_segments
 
@@ -27,29 +28,11 @@ FORMATS = ("npz", "bvh", "babel")
 SUFFIX = {"npz": ".npz", "bvh": ".bvh", "babel": ".babel.json"}
 
 
-def _atomic(path: Path, write) -> Path:
-    """``write(tmp)`` to a hidden temporary file beside ``path``, renamed into place: the file is whole
-    or absent; an OS error (disk full, no permission ...) is an :class:`A4merError` naming ``path``."""
-    tmp = path.with_name(f".{path.name}.part")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except OSError as e:
-        raise A4merError(f"{path}: cannot write ({e.strerror or e})") from None
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
-
-
-def _atomic_text(path: Path, text: str) -> Path:
-    return _atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
-
-
 def write_bvh_smpl(motion: Motion, path: str | os.PathLike) -> Path:
     """``motion`` as a BVH on the SMPL-24 skeleton (metres, Y up, ZXY Euler); written atomically."""
     from .io.bvh_write import write_bvh
 
-    return _atomic(Path(path), lambda tmp: write_bvh(motion.body(), tmp, units="m", up="y", euler="ZXY"))
+    return write_atomic(path, lambda tmp: write_bvh(motion.body(), tmp, units="m", up="y", euler="ZXY"))
 
 
 def write_npz(motion: Motion, path: str | os.PathLike) -> Path:
@@ -102,7 +85,7 @@ def write_babel(segments: dict, path: str | os.PathLike, name: str | None = None
     path = Path(path)
     name = name or path.name.split(".")[0]
     seq = babel_sequence(segments, name, feat_p, motif_names, duration)
-    return _atomic_text(path, json.dumps({name: seq}, indent=1) + "\n")
+    return write_text_atomic(path, json.dumps({name: seq}, indent=1) + "\n")
 
 
 def export(motion: Motion | None, path: str | os.PathLike, fmt: str, segments: dict | None = None,

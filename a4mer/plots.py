@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from .errors import A4merError
+from .io.outputs import write_atomic
 from .strips import motif_display_name, validate_segments
 
 MIN_WIDTH_PX = 1200
@@ -37,14 +38,7 @@ def _colour(i: int, cmap: str = "tab20"):
 
 def _save(fig, path: str | os.PathLike) -> Path:
     """Save ``fig`` as PNG atomically (temporary name, then rename)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.part")
-    try:
-        fig.savefig(tmp, dpi=DPI, format="png")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=DPI, format="png"))
 
 
 def timeline_width_px(duration_s: float) -> int:

@@ -190,14 +190,12 @@ def prepare(data_root: str | os.PathLike, out: str | os.PathLike, fps: float = 3
         if not todo:
             raise A4merError(f"{data_root}: no clips (.npz/.bvh/.amc) in it, and not the layout of {LAYOUT}")
     else:
-        datasets = datasets or ("hdm05", "bandai", "cmu-dance")
+        datasets = datasets or tuple(FOLDERS)
         for d in datasets:  # the layout is checked before anything is made
             if not (data_root / FOLDERS[d] / "labels.csv").is_file():
                 raise _missing(data_root / FOLDERS[d] / "labels.csv")
-        todo = None
+        todo = all_jobs(data_root, out, datasets)  # unpacks the archives into out/_raw
     out.mkdir(parents=True, exist_ok=True)
-    if todo is None:
-        todo = all_jobs(data_root, out, datasets)
     with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
         records = list(pool.map(convert_job, todo, [out] * len(todo), [fps] * len(todo), chunksize=8))
         if progress:

@@ -123,11 +123,17 @@ def check_finite_channels(names: list[str], frames: np.ndarray, bad_location: np
     for b, name in enumerate(names):
         for what, mask in (("rotation", bad_rotation[:, b]), ("location", bad_location[:, b])):
             if mask.any():
-                bad.append(f"{name} {what} ({frames_text(np.asarray(frames)[mask])})")
-    if bad:
-        more = f" and {len(bad) - 4} more" if len(bad) > 4 else ""
-        raise A4merError(f"NaN/inf values in the keys of {', '.join(bad[:4])}{more}: fix or delete those keys, "
-                         "then rerun")
+                bad.append((f"{name} {what}", np.asarray(frames)[mask]))
+    refuse_nonfinite_keys(bad)
+
+
+def refuse_nonfinite_keys(channels: list[tuple[str, np.ndarray]], owner: str = "") -> None:
+    """:class:`A4merError` naming (at most 4 of) ``channels``, (name, scene frames) pairs whose keys are
+    NaN/inf there, after ``owner`` (e.g. ``"the object 'X': "``); nothing when there are none."""
+    if channels:
+        what = ", ".join(f"{name} ({frames_text(at)})" for name, at in channels[:4])
+        more = f" and {len(channels) - 4} more" if len(channels) > 4 else ""
+        raise A4merError(f"NaN/inf values in the keys of {owner}{what}{more}: fix or delete those keys, then rerun")
 
 
 # --- matrices -------------------------------------------------------------------------------------

@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import A4merError
+from ..io.outputs import write_atomic
 from ..geometry import quat_slerp
 from ..motion import Motion
 from . import baselines as BL
@@ -353,11 +354,9 @@ class LearnedHeads:
                 "attributions": json.dumps(attributions or [])}
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".part")
         # float16 on disk (the bundle must stay small); loaded back as float32
-        save_file({k: v.detach().half().contiguous() for k, v in self.net.state_dict().items()}, str(tmp), metadata=meta)
-        os.replace(tmp, path)
-        return path
+        state = {k: v.detach().half().contiguous() for k, v in self.net.state_dict().items()}
+        return write_atomic(path, lambda tmp: save_file(state, str(tmp), metadata=meta))
 
 
 def read_heads_metadata(path: str | os.PathLike) -> dict:

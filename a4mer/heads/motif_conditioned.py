@@ -47,6 +47,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import A4merError
+from ..io.outputs import write_atomic
 from ..geometry import (axis_angle_to_quat, axis_quat, quat_apply, quat_mul, quat_slerp, quat_to_axis_angle,
                         quat_unflip)
 from ..motion import Motion
@@ -191,14 +192,10 @@ class MotifPrototypes:
                 "model_hash": self.model_hash, "vocab_hash": self.vocab_hash,
                 "num_motifs": str(self.num_motifs), "sources": json.dumps(list(self.sources)),
                 "license": self.license, "attributions": json.dumps(list(self.attributions))}
-        path = Path(path)
-        tmp = path.with_name(path.name + ".part")
         aa = quat_to_axis_angle(quat_unflip(np.asarray(self.rotations, float)))
-        save_file({"rotations": np.ascontiguousarray(aa, np.float16),
-                   "root": np.ascontiguousarray(self.root, np.float32),
-                   "index": np.ascontiguousarray(self.index, np.int32)}, str(tmp), metadata=meta)
-        os.replace(tmp, path)
-        return path
+        arrays = {"rotations": np.ascontiguousarray(aa, np.float16), "root": np.ascontiguousarray(self.root, np.float32),
+                  "index": np.ascontiguousarray(self.index, np.int32)}
+        return write_atomic(path, lambda tmp: save_file(arrays, str(tmp), metadata=meta))
 
     @classmethod
     def load(cls, path: str | os.PathLike | None = None, model_hash: str | None = None,

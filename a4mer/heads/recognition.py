@@ -27,6 +27,7 @@ from torch import nn
 
 from ..config import from_dict
 from ..errors import A4merError
+from ..io.outputs import write_atomic
 from ..nn.embeddings import sinusoid
 
 FORMAT = "a4mer-recognition"
@@ -148,10 +149,8 @@ class RecognitionHead:
                 "encoder_hash": self.encoder_hash, "training": json.dumps(self.training)}
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".part")
-        save_file({k: v.detach().contiguous() for k, v in self.net.state_dict().items()}, str(tmp), metadata=meta)
-        os.replace(tmp, path)
-        return path
+        state = {k: v.detach().contiguous() for k, v in self.net.state_dict().items()}
+        return write_atomic(path, lambda tmp: save_file(state, str(tmp), metadata=meta))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "RecognitionHead":

@@ -37,6 +37,7 @@ import numpy as np
 import torch
 
 from ..errors import A4merError
+from ..io.outputs import write_atomic
 from ..motion import Motion
 from . import baselines as BL
 from .inbetween import LearnedHeads
@@ -280,11 +281,8 @@ class TokenHeads(LearnedHeads):
                 "training": json.dumps(training or {}), "license": license, "attributions": json.dumps(attributions or [])}
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".part")
-        save_file({k: v.detach().half().contiguous() for k, v in self.token_net.state_dict().items()}, str(tmp),
-                  metadata=meta)
-        os.replace(tmp, path)
-        return path
+        state = {k: v.detach().half().contiguous() for k, v in self.token_net.state_dict().items()}
+        return write_atomic(path, lambda tmp: save_file(state, str(tmp), metadata=meta))
 
 
 def is_token_heads_file(path: str | os.PathLike) -> bool:

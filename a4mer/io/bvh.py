@@ -254,7 +254,7 @@ def _local_rotations(vt: np.ndarray, joints: list[_Joint], cols: list[list[int]]
     return local, [j in idx for j in range(len(joints))]
 
 
-def _header_rate(dt: float) -> float:
+def header_rate(dt: float) -> float:
     """The rate of a ``Frame Time``: a standard rate within 0.05 % (:func:`snap_fps`), else ``1/dt``,
     rounded to 6 decimals when that only removes float rounding (a frame time written in full, as
     ``0.022222222222222223``, is 45 fps, not 45.00000000000001)."""
@@ -293,7 +293,7 @@ def read_bvh(path: str | os.PathLike, fps: float | None = None, up: str = "y",
         cols.append(list(range(c, c + len(jt.channels))))
         c += len(jt.channels)
     values, dt = _parse_motion(path, parts[1], c)
-    header_fps = _header_rate(dt)
+    header_fps = header_rate(dt)
     rate = header_fps if fps is None else float(fps)
 
     parents = [jt.parent for jt in joints]

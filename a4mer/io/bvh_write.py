@@ -50,9 +50,9 @@ def _frame_time(fps: float) -> str:
     """``Frame Time`` text that reads back as ``fps``: the usual 10 decimals (``0.0333333333``) where
     they do, else 17 significant digits (45 fps: ``0.022222222222222223``, not ``0.0222222222``,
     which reads as 45.000000045)."""
-    from .bvh import _header_rate
+    from .bvh import header_rate
     short = f"{1.0 / fps:.10f}"
-    return short if float(short) > 0 and _header_rate(float(short)) == fps else f"{1.0 / fps:.17g}"
+    return short if float(short) > 0 and header_rate(float(short)) == fps else f"{1.0 / fps:.17g}"
 
 
 def _metres_per_unit(units: str | float) -> float:

@@ -39,28 +39,29 @@ def check_output(out: str | os.PathLike, inputs: Iterable[str | os.PathLike] = (
     return out
 
 
-def _write_atomic(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
+def write_atomic(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
     """``write(tmp)`` to a temporary file beside ``path``, then renamed into place: the file is whole or
-    absent. :class:`A4merError` naming the path when it cannot be written (nothing left behind)."""
+    absent, whatever ``write`` raises. :class:`A4merError` naming the path when it cannot be written."""
     path = Path(path)
     tmp = path.with_name(path.name + ".part")
     try:
         write(tmp)
         os.replace(tmp, path)
     except OSError as e:
-        tmp.unlink(missing_ok=True)
         raise A4merError(f"{path}: cannot write ({e.strerror or e})") from None
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
-    """Write ``text`` to ``path`` atomically (:func:`_write_atomic`)."""
-    return _write_atomic(path, lambda tmp: tmp.write_text(text))
+    """Write ``text`` to ``path`` atomically (:func:`write_atomic`)."""
+    return write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def save_npz_atomic(path: str | os.PathLike, **arrays: np.ndarray) -> Path:
-    """``np.savez`` of ``arrays`` to ``path`` atomically (:func:`_write_atomic`)."""
+    """``np.savez`` of ``arrays`` to ``path`` atomically (:func:`write_atomic`)."""
     def write(tmp: Path) -> None:
         with open(tmp, "wb") as f:
             np.savez(f, **arrays)
-    return _write_atomic(path, write)
+    return write_atomic(path, write)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import A4merError
+from ..io.outputs import write_atomic
 from .config import MotifConfig
 from .cover import min_cover
 from .kmeans import kmeans, soft_assign, sq_dists
@@ -91,14 +91,8 @@ class MotifVocabulary:
                 "vocab": json.dumps(self.to_json())}
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".part")  # whole or absent: written beside it, then renamed
-        try:
-            save_file({"centroids": np.ascontiguousarray(self.centroids, dtype=np.float32)}, str(tmp), metadata=meta)
-            os.replace(tmp, path)
-        except OSError as e:
-            tmp.unlink(missing_ok=True)
-            raise A4merError(f"{path}: cannot write the motif vocabulary ({e.strerror or e})") from None
-        return path
+        return write_atomic(path, lambda tmp: save_file(
+            {"centroids": np.ascontiguousarray(self.centroids, dtype=np.float32)}, str(tmp), metadata=meta))
 
     def to_json(self) -> dict[str, Any]:
         """Everything but the centroids, JSON-ready."""

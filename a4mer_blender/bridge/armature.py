@@ -128,11 +128,7 @@ def check_finite_object_keys(obj, frames: np.ndarray, fcurves: list) -> None:
             values = sample_fcurve(fc, np.asarray(frames, dtype=np.float64))
             if not np.isfinite(values).all():
                 bad.append((f"{fc.data_path}[{fc.array_index}]", np.asarray(frames)[~np.isfinite(values)]))
-    if bad:
-        what = ", ".join(f"{name} ({core_rig.frames_text(at)})" for name, at in bad[:4])
-        more = f" and {len(bad) - 4} more" if len(bad) > 4 else ""
-        raise errors.A4merError(f"NaN/inf values in the keys of the object {obj.name!r}: {what}{more}: fix or delete "
-                                "those keys, then rerun")
+    core_rig.refuse_nonfinite_keys(bad, owner=f"the object {obj.name!r}: ")
 
 
 def object_matrices(obj, scene, frames: np.ndarray, fcurves: list) -> np.ndarray:

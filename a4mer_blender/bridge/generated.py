@@ -495,12 +495,7 @@ def apply_result(obj, scene, kind: str, spans_frames: list[tuple[int, int]], cha
         sid = uuid.uuid4().hex
         action = _new_action(obj, f"A4Mer {kind} {a}-{b}", chans, frames, sid)
         start, end = gaps.strip_range((a, b))
-        strip = anim_compat.new_strip(track, label, int(a), action)
-        strip.action_frame_start, strip.action_frame_end = start, end
-        strip.frame_start_ui = start
-        if abs(strip.frame_end - end) > 1e-4:
-            strip.frame_end_ui = end
-        strip.blend_type, strip.extrapolation, strip.select = "REPLACE", "NOTHING", False
+        strip = nla.place_strip(track, label, action, (start, end, start, end, 1.0))
         rec = {"kind": kind, "id": sid, "first": int(a), "last": int(b), "frame_start": float(strip.frame_start),
                "action": action.name, "name": strip.name, "method": method, "quality": rep,
                "motif": played}

@@ -11,11 +11,7 @@ span id on the action it shows; records of earlier versions, without the id, by 
 from __future__ import annotations
 
 from .._core import strips as core_strips
-from . import anim_compat, nla
-
-#: (frame_start, frame_end, action_frame_start, action_frame_end, scale) of an NLA strip
-Placement = tuple[float, float, float, float, float]
-
+from . import nla
 
 def _span_key() -> str:
     from .generated import SPAN_KEY  # imported here: generated imports this module
@@ -44,27 +40,13 @@ def _mark_strip(track, entry: dict):
     return next((s for s in track.strips if abs(s.frame_start - float(entry["frame_start"])) < 1e-3), None)
 
 
-def placement(strip) -> Placement:
+def placement(strip) -> nla.Placement:
     """Where ``strip`` sits and which part of its action it shows, at which speed."""
     return (strip.frame_start, strip.frame_end, strip.action_frame_start, strip.action_frame_end, strip.scale)
 
 
 def _free(track, start: float, end: float) -> bool:
     return not any(s.frame_start < end and s.frame_end > start for s in track.strips)
-
-
-def _add(track, name: str, action, where: Placement):
-    """A mark strip named ``name`` showing ``action`` as ``where`` says (frames free on ``track``)."""
-    start, end, a0, a1, scale = where
-    strip = anim_compat.new_strip(track, name, int(start), action)
-    strip.action_frame_start, strip.action_frame_end = a0, a1
-    if abs(strip.scale - scale) > 1e-6:
-        strip.scale = scale
-    strip.frame_start_ui = start
-    if abs(strip.frame_end - end) > 1e-4:
-        strip.frame_end_ui = end
-    strip.blend_type, strip.extrapolation, strip.select = "REPLACE", "NOTHING", False
-    return strip
 
 
 def mark_motif(obj, motif: dict, span: dict) -> bool:
@@ -84,7 +66,7 @@ def mark_motif(obj, motif: dict, span: dict) -> bool:
     import bpy
     key = _span_key()
     action = next((a for a in bpy.data.actions if a.get(key) == span["id"]), None)
-    strip = _add(track, motif["name"], action, (start, end, start, end, 1.0))
+    strip = nla.place_strip(track, motif["name"], action, (start, end, start, end, 1.0))
     rt["strips"].append({"kind": "motif", "index": -1, "key": int(motif["id"]), "name": strip.name,
                          "frame_start": float(strip.frame_start), "frame_end": float(strip.frame_end),
                          "generated": True, "span": span["id"]})
@@ -136,7 +118,7 @@ def follow_strips(obj, shown: list[tuple[dict, object]]) -> None:
         strip = None
         if _free(track, where[0], where[1]):
             try:
-                strip = _add(track, core_strips.motif_display_name(entry["key"], names), action, where)
+                strip = nla.place_strip(track, core_strips.motif_display_name(entry["key"], names), action, where)
             except RuntimeError:  # the action's own length at the new place reaches the next strip
                 strip = None
         if strip is None:

@@ -21,6 +21,25 @@ def read_record(obj) -> dict | None:
     return core_strips.loads_record(obj.get(RECORD_KEY)) if obj is not None else None
 
 
+#: (frame_start, frame_end, action_frame_start, action_frame_end, scale) of an NLA strip
+Placement = tuple[float, float, float, float, float]
+
+
+def place_strip(track, name: str, action, where: Placement):
+    """A strip named ``name`` on ``track`` showing ``action`` as ``where`` says (frames free on ``track``),
+    replacing what is under it (no extrapolation)."""
+    start, end, a0, a1, scale = where
+    strip = anim_compat.new_strip(track, name, int(start), action)
+    strip.action_frame_start, strip.action_frame_end = a0, a1
+    if abs(strip.scale - scale) > 1e-6:
+        strip.scale = scale
+    strip.frame_start_ui = start
+    if abs(strip.frame_end - end) > 1e-4:
+        strip.frame_end_ui = end
+    strip.blend_type, strip.extrapolation, strip.select = "REPLACE", "NOTHING", False
+    return strip
+
+
 def write_record(obj, record: dict) -> None:
     obj[RECORD_KEY] = core_strips.dumps_record(record)
 
