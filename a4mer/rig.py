@@ -13,9 +13,11 @@ SMPL's template frame; its AMASS import keys the ``root`` bone at -90 deg about 
 location in that frame. Nothing here assumes it: the template frame of the rig is found from the rest
 joint positions (up = pelvis -> neck, left = right hip -> left hip) and every bone keeps its own axis
 correction, so BVH imports (bones along the limb), FBX rigs (Y-up data in a rotated object) and
-centimetre rigs read the same. The rig's rest pose must be SMPL's rest pose (identity rotations):
-a rig whose limbs rest elsewhere (an A-pose, a posed rest) is refused, since no rotation read off it
-would be SMPL's.
+centimetre rigs read the same. SMPL rotations are relative to SMPL's T-pose; a rig whose limbs rest
+elsewhere (an A-pose, bent knees) keeps its own rest: each limb bone whose rest direction is off the
+T-pose (relative to its parent) by more than a body shape accounts for gets a *rest turn*, the
+smallest rotation taking the T-pose direction onto its rest direction (:meth:`RigRest.rest_turns`),
+which every read and write goes through, so a clip shows the same poses on it as on a T-pose rig.
 
 Shapes: T frames, B rig bones. Quaternions wxyz; matrices act on column vectors; metres in the
 Motion, rig units (``metres_per_unit``) in the rig.
@@ -27,8 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import A4merError, SkeletonError
-from .geometry import (axis_quat, quat_conj, quat_mul, quat_normalize, quat_to_rotmat, quat_unflip,
-                       rotmat_to_quat)
+from .geometry import (axis_angle_to_quat, axis_quat, quat_between, quat_conj, quat_mul, quat_normalize,
+                       quat_to_axis_angle, quat_to_rotmat, quat_unflip, rotmat_to_quat)
 from .motion import Motion
 from .skeleton import SMPL, match_smpl_rig
 from .skeleton.smpl import SMPL_OFFSETS
@@ -197,13 +199,21 @@ def metres_per_unit(rest_heads_world: np.ndarray) -> float:
 
 
 # --- the rig ------------------------------------------------------------------------------------
-#: SMPL joints ending a limb bone (knees, ankles, elbows, wrists): their rest directions
-#: must be SMPL's T-pose within REST_POSE_TOLERANCE_DEG (body shapes move them by a few degrees; an
-#: A-pose moves the arms by 35-50)
-LIMB_JOINTS = (4, 5, 7, 8, 18, 19, 20, 21)
-#: SMPL joints whose rest positions give the rig's torso frame for that check
+#: SMPL joint -> the child joint whose rest direction it sets: the limb bones an A-pose or a posed rest
+#: turns (collars, shoulders, elbows, wrists, hips, knees, ankles)
+LIMB_BONES = {13: 16, 14: 17, 16: 18, 17: 19, 18: 20, 19: 21, 20: 22, 21: 23, 1: 4, 2: 5, 4: 7, 5: 8, 7: 10,
+              8: 11}
+#: A limb bone within REST_MATCH_DEG of SMPL's T-pose direction (relative to its parent's frame) rests
+#: in the T-pose: body shapes tilt the offsets by a few degrees and SMPL's rotations are relative to
+#: the shaped rest. From REST_TURN_DEG on (an A-pose turns the arms by 35-50) its whole deviation is a
+#: rest turn; in between, part of it (smoothstep), so no rig sits on an edge.
+REST_MATCH_DEG, REST_TURN_DEG = 12.0, 20.0
+#: A rest with a limb turned more than POSED_REST_DEG must be left/right symmetric within
+#: REST_MIRROR_DEG: an A-pose is; the posed rest an FBX gets without its bind pose is not, and its twists
+#: and spine cannot be told from joint positions (it is refused)
+POSED_REST_DEG, REST_MIRROR_DEG = 25.0, 10.0
+#: SMPL joints whose rest positions give the rig's torso frame (the T-pose is turned onto it)
 TORSO_JOINTS = (0, 1, 2, 3, 6, 9, 12, 13, 14, 15, 16, 17)
-REST_POSE_TOLERANCE_DEG = 25.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -237,14 +247,16 @@ class RigRest:
         root = idx[match.root_bone] if match.root_bone is not None else -1
         rig = cls(names, tuple(int(p) for p in parents), np.asarray(rest, dtype=np.float64), smpl_bone,
                   root, match.family)
-        dev = rig.rest_pose_deviation()
-        off = [j for j in LIMB_JOINTS if dev[j] > REST_POSE_TOLERANCE_DEG]
-        if off:
-            bones = ", ".join(f"{names[smpl_bone[SMPL.parents[j]]]} -> {names[smpl_bone[j]]} {dev[j]:.0f} deg"
-                              for j in off)
-            raise SkeletonError(f"the rest pose is not SMPL's T-pose ({bones} away from it: an A-pose or a "
-                                "posed rest?); SMPL rotations are relative to the T-pose, so this rig would "
-                                "read and write wrong poses: give it the T-pose as its rest pose")
+        _, off = rig.rest_turns()
+        uneven = rig.uneven_limbs()
+        if uneven and off.max() > POSED_REST_DEG:
+            worst = [j for j in sorted(LIMB_BONES, key=lambda j: -off[j])[:3] if off[j] > REST_MATCH_DEG]
+            bones = ", ".join(f"{rig._bone_text(j)} {off[j]:.0f} deg" for j in worst)
+            raise SkeletonError(f"the rest pose is not SMPL's T-pose ({bones}{', ...' if len(worst) == 3 else ''}) nor "
+                                f"a symmetric A-pose (left and right limbs differ by up to "
+                                f"{max(a for _, a in uneven):.0f} deg): a posed rest, such as an FBX imported without "
+                                "its bind pose? Poses read or written on it would be wrong: give it the T-pose or an "
+                                "A-pose as its rest pose")
         return rig
 
     @property
@@ -259,37 +271,103 @@ class RigRest:
         """(3, 3) template -> armature rotation (see :func:`template_to_armature`)."""
         return template_to_armature(self.rest_heads())
 
-    def rest_pose_deviation(self) -> np.ndarray:
-        """(24,) degrees between each SMPL joint's rest offset from its parent joint (rest heads) and
-        SMPL's T-pose offset, with the T-pose turned onto the rig's torso (pelvis, hips, spine, neck,
-        collars, shoulders; a least-squares rotation) -- 0 for the pelvis and for absent joints."""
-        heads = self.rest_heads()
-        tmpl = SMPL.rest_positions()
+    def _torso_turn(self) -> np.ndarray:
+        """(3, 3) least-squares rotation taking SMPL's T-pose torso (:data:`TORSO_JOINTS`) onto the rig's."""
+        heads, tmpl = self.rest_heads(), SMPL.rest_positions()
         torso = [j for j in TORSO_JOINTS if self.smpl_bone[j] >= 0]
         x = tmpl[torso] - tmpl[torso].mean(axis=0)
         y = heads[torso] - heads[torso].mean(axis=0)
         u, _, vt = np.linalg.svd(x.T @ y)
         d = np.sign(np.linalg.det(vt.T @ u.T))
-        turn = vt.T @ np.diag([1.0, 1.0, d]) @ u.T  # template -> armature
+        return vt.T @ np.diag([1.0, 1.0, d]) @ u.T
+
+    def rest_pose_deviation(self) -> np.ndarray:
+        """(24,) degrees between each SMPL joint's rest offset from its parent joint (rest heads) and
+        SMPL's T-pose offset, with the T-pose turned onto the rig's torso (pelvis, hips, spine, neck,
+        collars, shoulders; a least-squares rotation) -- 0 for the pelvis and for absent joints."""
+        heads, tmpl, turn = self.rest_heads(), SMPL.rest_positions(), self._torso_turn()
         out = np.zeros(24)
         for j in range(1, 24):
             p = SMPL.parents[j]
-            if self.smpl_bone[j] < 0 or self.smpl_bone[p] < 0:
-                continue
-            a, b = heads[j] - heads[p], turn @ (tmpl[j] - tmpl[p])
-            cos = a @ b / max(np.linalg.norm(a) * np.linalg.norm(b), 1e-12)
-            out[j] = np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
+            if self.smpl_bone[j] >= 0 and self.smpl_bone[p] >= 0:
+                out[j] = np.degrees(_angle(heads[j] - heads[p], turn @ (tmpl[j] - tmpl[p])))
         return out
 
+    def rest_turns(self) -> tuple[np.ndarray, np.ndarray]:
+        """Where the rig's rest is not SMPL's T-pose: ``(24, 3, 3)`` armature-space rotations taking each
+        SMPL joint's T-pose frame to its frame in the rig's rest (identity on a T-pose rig), and
+        ``(24,)`` degrees each limb bone of :data:`LIMB_BONES` is off the T-pose relative to its
+        parent's turned frame (0 elsewhere).
+
+        Parent-first: a joint inherits its parent's turn; a limb bone's own part is the smallest
+        rotation taking the T-pose direction (torso-fitted, then the parent's turn) onto the rig's rest
+        direction, weighted from 0 at :data:`REST_MATCH_DEG` to 1 at :data:`REST_TURN_DEG`. Twist about
+        the bone cannot be seen in joint positions and is taken as none.
+        """
+        heads, tmpl, turn = self.rest_heads(), SMPL.rest_positions(), self._torso_turn()
+        turns = np.tile(np.eye(3), (24, 1, 1))
+        off = np.zeros(24)
+        for j in range(1, 24):
+            turns[j] = turns[SMPL.parents[j]]
+            c = LIMB_BONES.get(j)
+            if c is None or self.smpl_bone[j] < 0 or self.smpl_bone[c] < 0:
+                continue
+            rest_dir, t_dir = heads[c] - heads[j], turns[j] @ turn @ (tmpl[c] - tmpl[j])
+            off[j] = np.degrees(_angle(rest_dir, t_dir))
+            w = np.clip((off[j] - REST_MATCH_DEG) / (REST_TURN_DEG - REST_MATCH_DEG), 0.0, 1.0)
+            if w > 0.0:
+                aa = quat_to_axis_angle(quat_between(t_dir, rest_dir)) * (w * w * (3.0 - 2.0 * w))
+                turns[j] = quat_to_rotmat(axis_angle_to_quat(aa)) @ turns[j]
+        return turns, off
+
+    def uneven_limbs(self) -> list[tuple[int, float]]:
+        """(left SMPL joint, degrees) for each left/right pair of :data:`LIMB_BONES` whose rest directions
+        are not mirror images within :data:`REST_MIRROR_DEG` (in the torso-fitted template frame)."""
+        heads, turn = self.rest_heads(), self._torso_turn()
+        mirror = np.diag([-1.0, 1.0, 1.0])  # template x is the body's left
+        out = []
+        partner = {n: SMPL.names.index(n.replace("left_", "right_")) for n in SMPL.names if n.startswith("left_")}
+        for j, c in LIMB_BONES.items():
+            if SMPL.names[j] not in partner:
+                continue
+            jr, cr = partner[SMPL.names[j]], partner[SMPL.names[c]]
+            if min(self.smpl_bone[k] for k in (j, c, jr, cr)) < 0:
+                continue
+            a = _angle(turn.T @ (heads[c] - heads[j]), mirror @ turn.T @ (heads[cr] - heads[jr]))
+            if np.degrees(a) > REST_MIRROR_DEG:
+                out.append((j, float(np.degrees(a))))
+        return out
+
+    def _bone_text(self, j: int) -> str:
+        return f"{self.names[self.smpl_bone[j]]} -> {self.names[self.smpl_bone[LIMB_BONES[j]]]}"
+
+    def rest_pose_note(self) -> str:
+        """'' for a rig resting in SMPL's T-pose; else one line naming the limb bones whose rest is
+        turned off it (e.g. an A-pose), which reads and writes map onto the T-pose."""
+        _, off = self.rest_turns()
+        bones = [f"{self._bone_text(j)} {off[j]:.0f} deg" for j in LIMB_BONES if off[j] > REST_MATCH_DEG]
+        if not bones:
+            return ""
+        return (f"the rest pose is not SMPL's T-pose ({', '.join(bones)}; an A-pose?): poses are read and "
+                "written relative to the T-pose, so clips show the same poses as on a T-pose rig")
+
     def corrections(self) -> np.ndarray:
-        """(24, 3, 3) per-joint axis corrections ``K = rest_rot^T @ A`` (identity on MPI-style rigs):
-        a bone's world axes ``R`` and its SMPL joint frame ``F`` (template -> world) satisfy ``F = R @ K``."""
+        """(24, 3, 3) per-joint corrections ``K = rest_rot^T @ D @ A`` (identity on MPI-style rigs), with
+        A the template axes in armature space and D the joint's rest turn (:meth:`rest_turns`): a bone's
+        world axes ``R`` and its SMPL joint frame ``F`` (template -> world) satisfy ``F = R @ K``."""
         a = self.template()
+        turns, _ = self.rest_turns()
         out = np.tile(np.eye(3), (24, 1, 1))
         for j, b in enumerate(self.smpl_bone):
             if b >= 0:
-                out[j] = _rot(self.rest[b]).T @ a
+                out[j] = _rot(self.rest[b]).T @ turns[j] @ a
         return out
+
+
+def _angle(u: np.ndarray, v: np.ndarray) -> float:
+    """Radians between directions ``u`` and ``v`` (3,) (0 when either is zero)."""
+    cos = u @ v / max(np.linalg.norm(u) * np.linalg.norm(v), 1e-12)
+    return float(np.arccos(np.clip(cos, -1.0, 1.0)))
 
 
 def _pelvis_path(rig: "RigRest") -> set[int]:

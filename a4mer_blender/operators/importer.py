@@ -65,7 +65,8 @@ class A4MER_OT_import_motion(bpy.types.Operator, ImportHelper):
         except errors.A4merError as e:
             self.report({"ERROR"}, str(e))
             return {"CANCELLED"}
-        self.report({"INFO"}, f"A4Mer: {action.name} on {obj.name}")
+        note = armature.detect_rig(obj).rest_pose_note()
+        self.report({"INFO"}, f"A4Mer: {action.name} on {obj.name}" + (f" ({note})" if note else ""))
         return {"FINISHED"}
 
 
