@@ -45,6 +45,28 @@ def as_motion(clip: Any):
     raise A4merError(f"expected a Motion or the path of a clip (.npz/.bvh/.amc), got {type(clip).__name__}")
 
 
+#: what the files of a training run folder are, for the error when one is given as the model
+RUN_FILE_KINDS = {"model.safetensors": "the training weights of a run", "config.json": "the config of a run",
+                  "vocab.safetensors": "the motif vocabulary of a run (a --vocab file)"}
+
+
+def run_file_error(p: Path) -> A4merError | None:
+    """The error for ``p``, a file that is not a model bundle, when it is part of a training run
+    (``run/model.safetensors`` ...): it names what to load instead, the run folder or its
+    ``bundle.safetensors``. None for other files (their own error stands)."""
+    run, bundle = p.parent, p.parent / "bundle.safetensors"
+    if p.name == bundle.name:
+        return None
+    if (run / "model.safetensors").is_file() and (run / "config.json").is_file():
+        what = RUN_FILE_KINDS.get(p.name, "a file of a training run")
+        instead = f"the run folder {run}" + (f" or its bundle {bundle}" if bundle.is_file() else "")
+        return A4merError(f"{p}: {what}, not a model; use {instead} instead")
+    if p.name == "model.safetensors":
+        return A4merError(f"{p}: training weights without their config.json, not a model; use the run folder "
+                          "that holds both, or the run's bundle.safetensors, instead")
+    return None
+
+
 class A4Mer:
     """A trained A4Mer model with its motif vocabulary.
 
@@ -97,7 +119,10 @@ class A4Mer:
         if p.is_dir():
             model = cls._from_folder(p)
         elif p.is_file():
-            model = cls._from_bundle(p)
+            try:
+                model = cls._from_bundle(p)
+            except A4merError as e:
+                raise run_file_error(p) or e from None
         elif path is None:
             raise A4merError(f"{p}: the default model bundle is missing from this installation")
         else:

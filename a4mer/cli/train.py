@@ -1,11 +1,15 @@
 """``a4mer train --data DIR [--config FILE] [--set k=v] --out DIR``: train an A4Mer model.
-Data-parallel: ``torchrun --nproc_per_node N -m a4mer train ...`` (gloo on CPU)."""
+Data-parallel: ``torchrun --nproc_per_node N -m a4mer train ...`` (gloo on CPU). Ctrl-C saves a
+checkpoint at the last completed step, prints the ``--resume`` command and exits with 130."""
 from __future__ import annotations
 
 import argparse
+import shlex
+import sys
 from pathlib import Path
 
 from ..errors import A4merError
+from ..train.interrupt import TrainingInterrupted
 
 #: files a training run writes into --out (a folder holding any of them holds a run)
 RUN_FILES = ("model.safetensors", "config.json", "optimizer.pt", "state.json", "vocab.safetensors",
@@ -52,6 +56,19 @@ def run(args: argparse.Namespace) -> int:
         raise A4merError(f"--resume continues the run in {out} with its own config.json; {given} would be "
                          "ignored (leave them out, or train into a new --out)")
     config = load_config(args.config, sets)
-    out = train(args.data, config, out, resume=args.resume, progress=not args.no_progress)
+    try:
+        out = train(args.data, config, out, resume=args.resume, progress=not args.no_progress)
+    except TrainingInterrupted as e:
+        if e.rank == 0:
+            print(interrupted_line(e, args.data), file=sys.stderr, flush=True)
+        return 130
     print(f"trained model in {out} (bundle: {out / 'bundle.safetensors'})")
     return 0
+
+
+def interrupted_line(e: TrainingInterrupted, data: str) -> str:
+    """One line after Ctrl-C: where the checkpoint is and the command that continues the run."""
+    if not e.saved:
+        return f"a4mer train: interrupted before the first step; nothing saved in {e.out}"
+    again = shlex.join(["a4mer", "train", "--data", str(data), "--out", str(e.out), "--resume"])
+    return f"a4mer train: interrupted; checkpoint at step {e.step}/{e.total} saved in {e.out}; continue with: {again}"

@@ -7,6 +7,7 @@ sampled from them with an explicit generator.
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -89,11 +90,60 @@ def make_item(name: str, motion: Any, segmenter: Callable[[Any], np.ndarray], fp
     return ClipItem(name, frame_arrays(motion, fps), segmenter(motion))
 
 
-def build_items(root: str | Path, config: DataConfig, segmenter: Callable[[Any], np.ndarray],
-                rng: np.random.Generator, progress: Callable[[int, int], None] | None = None) -> list[ClipItem]:
-    """Load the selected clips of a prepared dataset and make their augmented variants."""
+#: largest share of the selected clips a run may skip as unreadable or corrupt: more (or all of them)
+#: refuses the run before training, as the model would learn from much less than the data asked for
+MAX_SKIPPED_SHARE = 0.10
+
+
+def _warn(message: str) -> None:
+    print(f"a4mer: warning: {message}", file=sys.stderr, flush=True)
+
+
+def clip_items(path: Path, name: str, config: DataConfig, segmenter: Callable[[Any], np.ndarray],
+               rng: np.random.Generator) -> list[ClipItem]:
+    """The items of one prepared clip ``path`` (AMASS npz): original, mirrored and speed variants
+    (``config``), named ``name`` + a ``~`` suffix. :class:`A4merError` (naming the file) when the clip
+    cannot be read, holds NaN/implausible values, or gives non-finite features."""
     from ..io import read_amass_npz
 
+    motion = read_amass_npz(path)
+    variants = [("", motion)]
+    if config.mirror:
+        variants.append(("~m", mirror(motion)))
+    for v in range(config.speed_variants):
+        s = float(rng.uniform(*config.speed_range))
+        mv = change_speed(mirror(motion) if rng.random() < 0.5 else motion, s)
+        variants.append((f"~s{v}", mv))
+    items = [make_item(name + suffix, m, segmenter, config.fps) for suffix, m in variants if m.num_frames >= 2]
+    for it in items:
+        if not all(np.isfinite(a).all() for a in it.arrays.values()):
+            raise A4merError(f"{path}: non-finite pose features (corrupt values)")
+    return items
+
+
+def check_skipped(root: Path, skipped: list[str], total: int) -> None:
+    """Refuse the run (:class:`A4merError`) when every one of the ``total`` selected clips, or more
+    than :data:`MAX_SKIPPED_SHARE` of them, failed to load; ``skipped``: one problem per failed clip."""
+    if not skipped:
+        return
+    if len(skipped) == total:
+        raise A4merError(f"{root}: none of the {total} selected clips could be read (first: {skipped[0]})")
+    if len(skipped) > MAX_SKIPPED_SHARE * total:
+        raise A4merError(f"{root}: {len(skipped)} of {total} selected clips could not be read "
+                         f"({100 * len(skipped) / total:.0f} %, more than the {100 * MAX_SKIPPED_SHARE:.0f} % a run "
+                         f"may skip; first: {skipped[0]}); fix them or drop their lines from manifest.jsonl")
+
+
+def build_items(root: str | Path, config: DataConfig, segmenter: Callable[[Any], np.ndarray],
+                rng: np.random.Generator, progress: Callable[[int, int], None] | None = None,
+                warn: Callable[[str], None] | None = _warn) -> list[ClipItem]:
+    """Load the selected clips of a prepared dataset and make their augmented variants.
+
+    A clip that cannot be used (truncated or unreadable npz, NaN values, missing file) is skipped with
+    one ``warn`` line naming the file and the problem, as if the manifest did not list it (it draws
+    nothing from ``rng``); a last ``warn`` line counts them. Every clip failing, or more than
+    :data:`MAX_SKIPPED_SHARE` of them, is an :class:`A4merError` (raised after loading, before any
+    training). ``warn=None``: no lines."""
     root = Path(root)
     manifest = read_manifest(root)
     rows = select_rows(manifest, config)
@@ -101,21 +151,23 @@ def build_items(root: str | Path, config: DataConfig, segmenter: Callable[[Any],
         have = sorted({str(r.get("dataset")) for r in manifest})
         raise A4merError(f"{root}: no clips for datasets {list(config.datasets)} split {config.split!r} (the "
                          f"manifest holds {have}; --set data.datasets=[] takes every data set)")
+    warn = warn or (lambda message: None)
     items: list[ClipItem] = []
+    skipped: list[str] = []
     for k, row in enumerate(rows):
-        motion = read_amass_npz(root / row["path"])
-        variants = [("", motion)]
-        if config.mirror:
-            variants.append(("~m", mirror(motion)))
-        for v in range(config.speed_variants):
-            s = float(rng.uniform(*config.speed_range))
-            mv = change_speed(mirror(motion) if rng.random() < 0.5 else motion, s)
-            variants.append((f"~s{v}", mv))
-        for suffix, m in variants:
-            if m.num_frames >= 2:
-                items.append(make_item(row["path"] + suffix, m, segmenter, config.fps))
+        path, state = root / row["path"], rng.bit_generator.state
+        try:
+            items += clip_items(path, row["path"], config, segmenter, rng)
+        except (A4merError, OSError, ValueError) as e:
+            rng.bit_generator.state = state  # a skipped clip draws nothing: as if the manifest did not list it
+            skipped.append(str(e) if str(path) in str(e) else f"{path}: {e}")
+            warn(f"skipping clip {skipped[-1]}")
         if progress:
             progress(k + 1, len(rows))
+    check_skipped(root, skipped, len(rows))
+    if skipped:
+        warn(f"skipped {len(skipped)} of {len(rows)} clips (named above); "
+             f"training on the other {len(rows) - len(skipped)}")
     return items
 
 

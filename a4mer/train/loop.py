@@ -23,6 +23,7 @@ from ..jepa.hierarchy import A4MerNet, round_to_half
 from ..jepa.model import FEATURE_STD_FLOOR
 from .checkpoint import load_config_json, load_resume, load_weights, save_checkpoint
 from .config import TrainConfig, to_dict
+from .interrupt import HoldInterrupt, TrainingInterrupted
 from .mining import assign_groups, mine_vocabulary
 
 
@@ -105,7 +106,9 @@ def train(data_dir: str | Path, config: TrainConfig, out: str | Path, resume: bo
     Writes ``out/model.safetensors``, ``config.json``, ``optimizer.pt``, ``state.json``,
     ``vocab.safetensors`` (after mining) and the inference bundle ``out/bundle.safetensors``.
     ``stop_after``: stop (with a checkpoint, no bundle) after this many steps of this call; continue
-    later with ``resume=True``.
+    later with ``resume=True``. Clips of ``data_dir`` that cannot be used are skipped with a warning
+    (:func:`~a4mer.data.dataset.build_items`). A KeyboardInterrupt (Ctrl-C) once training has started
+    writes a checkpoint at the last completed step and raises :class:`TrainingInterrupted`.
     """
     rank, world = _dist()
     out = Path(out)
@@ -123,7 +126,11 @@ def train(data_dir: str | Path, config: TrainConfig, out: str | Path, resume: bo
             if progress and rank == 0 and (k % 250 == 0 or k == n):
                 print(f"prepared {k}/{n} clips ({time.time() - t_load:.0f} s)", file=sys.stderr, flush=True)
 
-        items = build_items(data_dir, config.data, make_segmenter(config), build_rng, loaded)
+        def warn(message: str) -> None:  # skipped clips: always reported (rank 0)
+            if rank == 0:
+                print(f"a4mer train: warning: {message}", file=sys.stderr, flush=True)
+
+        items = build_items(data_dir, config.data, make_segmenter(config), build_rng, loaded, warn)
     net = build_net(config)
     mean, std = feature_stats(items, config, np.random.default_rng([config.seed, 11]))
     net.stage1.feat_mean.copy_(mean)
@@ -152,61 +159,73 @@ def train(data_dir: str | Path, config: TrainConfig, out: str | Path, resume: bo
     net.train()
     stage1_fraction = config.optim.steps / max(total, 1)
     elapsed0 = float(st.get("elapsed", 0.0)) if resume else 0.0
-    while True:
-        frac = progress_fraction(step, total, elapsed0 + time.time() - t0, config)
-        if frac >= 1.0:
-            break
-        if world > 1:  # every rank follows rank 0's clock
-            flags = torch.tensor([frac])
-            dist.broadcast(flags, 0)
-            frac = float(flags[0])
+    elapsed = lambda: elapsed0 + time.time() - t0  # noqa: E731
+    done = (step, rng.bit_generator.state)  # the last completed step and the generator state after it
+    try:
+        while True:
+            frac = progress_fraction(step, total, elapsed(), config)
             if frac >= 1.0:
                 break
-        use2 = config.optim.stage2_steps > 0 and frac >= stage1_fraction
-        if use2 and vocab is None:
-            vocab = mine_vocabulary(net, items, config)
-            if rank == 0:
-                vocab.save(out / "vocab.safetensors")
-            assign_groups(net, items, vocab, config)
-        for g in opt.param_groups:
-            g["lr"] = lr_at(step, frac, config)
-        batch = sampler.next_batch(max(1, config.optim.batch_size // world))
-        loss, stats = net.loss(batch, use2)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if world > 1:
-            for p in params:
-                if p.grad is not None:
-                    dist.all_reduce(p.grad)
-                    p.grad /= world
-        torch.nn.utils.clip_grad_norm_(params, config.optim.grad_clip)
-        opt.step()
-        net.ema_step(momentum_at(int(frac * 10000), 10000, config.optim.ema_start, config.optim.ema_end), use2)
-        step += 1
-        seen += batch.frames.shape[0] * world
-        if not math.isfinite(loss.item()):
-            raise A4merError(f"training diverged at step {step} (loss {loss.item()})")
-        last = {"loss": loss.item(), **stats, "win/s": seen / max(time.time() - t0, 1e-9)}
-        if step % config.log_every == 0 or step == total:
-            bar.update(step, total, last)
-        if rank == 0 and step % config.checkpoint_every == 0:
-            _save(out, net, config, opt, step, rng, world, elapsed0 + time.time() - t0)
-        if stop_after is not None and step - first >= stop_after and step < total:
-            if rank == 0:
-                _save(out, net, config, opt, step, rng, world, elapsed0 + time.time() - t0)
-            bar.close()
-            return out
-    bar.close()
-    in_sync = _ranks_in_sync(net) if world > 1 else True
-    round_to_half(net)  # the bundle stores float16: mine with exactly the weights that ship
-    vocab = mine_vocabulary(net, items, config)
-    if rank == 0:
-        vocab.save(out / "vocab.safetensors")
-        _save(out, net, config, opt, step, rng, world, elapsed0 + time.time() - t0)
-        from ..model import A4Mer
-        A4Mer(config, net, vocab, {"training": {"steps": step, "seconds": round(time.time() - t0, 1)}}).save(out / "bundle.safetensors")
-        (out / "train_log.json").write_text(json.dumps({"step": step, "last": last, "seconds": time.time() - t0,
-                                                          "world": world, "ranks_in_sync": in_sync}))
+            if world > 1:  # every rank follows rank 0's clock
+                flags = torch.tensor([frac])
+                dist.broadcast(flags, 0)
+                frac = float(flags[0])
+                if frac >= 1.0:
+                    break
+            use2 = config.optim.stage2_steps > 0 and frac >= stage1_fraction
+            if use2 and vocab is None:
+                vocab = mine_vocabulary(net, items, config)
+                if rank == 0:
+                    vocab.save(out / "vocab.safetensors")
+                assign_groups(net, items, vocab, config)
+            for g in opt.param_groups:
+                g["lr"] = lr_at(step, frac, config)
+            batch = sampler.next_batch(max(1, config.optim.batch_size // world))
+            loss, stats = net.loss(batch, use2)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if world > 1:
+                for p in params:
+                    if p.grad is not None:
+                        dist.all_reduce(p.grad)
+                        p.grad /= world
+            torch.nn.utils.clip_grad_norm_(params, config.optim.grad_clip)
+            with HoldInterrupt():  # Ctrl-C never leaves a half-applied update
+                opt.step()
+                net.ema_step(momentum_at(int(frac * 10000), 10000, config.optim.ema_start, config.optim.ema_end), use2)
+                step += 1
+                done = (step, rng.bit_generator.state)
+            seen += batch.frames.shape[0] * world
+            if not math.isfinite(loss.item()):
+                raise A4merError(f"training diverged at step {step} (loss {loss.item()})")
+            last = {"loss": loss.item(), **stats, "win/s": seen / max(time.time() - t0, 1e-9)}
+            if step % config.log_every == 0 or step == total:
+                bar.update(step, total, last)
+            if rank == 0 and step % config.checkpoint_every == 0:
+                _save(out, net, config, opt, step, done[1], world, elapsed())
+            if stop_after is not None and step - first >= stop_after and step < total:
+                if rank == 0:
+                    _save(out, net, config, opt, step, done[1], world, elapsed())
+                bar.close()
+                return out
+        bar.close()
+        in_sync = _ranks_in_sync(net) if world > 1 else True
+        round_to_half(net)  # the bundle stores float16: mine with exactly the weights that ship
+        vocab = mine_vocabulary(net, items, config)
+        if rank == 0:
+            vocab.save(out / "vocab.safetensors")
+            _save(out, net, config, opt, step, done[1], world, elapsed())
+            from ..model import A4Mer
+            info = {"training": {"steps": step, "seconds": round(time.time() - t0, 1)}}
+            A4Mer(config, net, vocab, info).save(out / "bundle.safetensors")
+            (out / "train_log.json").write_text(json.dumps({"step": step, "last": last, "seconds": time.time() - t0,
+                                                              "world": world, "ranks_in_sync": in_sync}))
+    except KeyboardInterrupt:  # Ctrl-C: a checkpoint at the last completed step, for --resume
+        bar.close()
+        saved = rank == 0 and done[0] > 0
+        if saved:  # a second Ctrl-C here aborts the save (each file is still replaced atomically)
+            _save(out, net, config, opt, done[0], done[1], world, elapsed())
+        raise TrainingInterrupted(out, done[0], total, saved, rank) from None
     if dist.is_initialized():
         dist.barrier()
     return out
@@ -222,8 +241,10 @@ def _ranks_in_sync(net: A4MerNet) -> bool:
     return bool(ok.item() == 1.0)
 
 
-def _save(out: Path, net: A4MerNet, config: TrainConfig, opt: Any, step: int, rng: np.random.Generator, world: int,
+def _save(out: Path, net: A4MerNet, config: TrainConfig, opt: Any, step: int, rng_state: dict[str, Any], world: int,
           elapsed: float = 0.0) -> None:
+    """Checkpoint after ``step`` completed steps; ``rng_state``: the sampler generator's state after
+    that step; ``elapsed``: seconds of optimisation so far (for ``time_limit_s``)."""
     # each rank's generator state is not gathered; ranks > 0 reseed deterministically from the step on resume
-    save_checkpoint(out, net, config, opt, {"step": step, "rng": rng.bit_generator.state, "world": world, "elapsed": elapsed,
+    save_checkpoint(out, net, config, opt, {"step": step, "rng": rng_state, "world": world, "elapsed": elapsed,
                                             "config": to_dict(config)})
