@@ -20,7 +20,13 @@ class LoadOptions:
     """How to read a clip. fps: resample the result to this rate (None = keep the source rate).
     source_fps: override a wrong header rate. asf: skeleton file of an AMC. bone_map: JSON map for
     unknown BVH/ASF skeletons. scale: root-translation factor overriding the leg-length ratio.
-    up: a BVH file's up axis, ``"y"``, ``"z"`` or ``"auto"`` (Z when the rest pose stands along Z)."""
+    up: a BVH file's up axis, ``"y"``, ``"z"`` or ``"auto"`` (Z when the rest pose stands along Z).
+    keep_reference_frames: keep a BVH/AMC's lead-in when its frame 0 is the file's rest pose put before
+    the take (CMU's "Daz-friendly" T-pose frame and the ease from it,
+    :func:`a4mer.io.source.reference_lead_in`); by default those frames are dropped and
+    ``meta["reference_frames_dropped"]`` says how many.
+    floor: put the feet on the floor z = 0 by one constant vertical shift of the root
+    (:func:`a4mer.floor.put_on_floor`; the shift is in ``meta["floor_shift_m"]``)."""
 
     fps: float | None = None
     source_fps: float | None = None
@@ -28,6 +34,8 @@ class LoadOptions:
     bone_map: str | None = None
     scale: float | None = None
     up: str = "auto"
+    keep_reference_frames: bool = False
+    floor: bool = False
 
     def __post_init__(self):
         for name in ("fps", "source_fps", "scale"):
@@ -99,7 +107,8 @@ def load_motion(path: str | os.PathLike, options: LoadOptions | None = None, **k
 
     BVH and AMC clips are retargeted onto SMPL-24 (see :mod:`a4mer.retarget`); their meta holds
     the scheme and the per-bone direction error. Keyword arguments fill :class:`LoadOptions`.
-    Raises :class:`MotionFileError` / :class:`SkeletonError` with the file named.
+    Raises :class:`MotionFileError` / :class:`SkeletonError` with the file named (also for a clip
+    ``floor=True`` cannot put on the floor: no still foot under an upright body).
     """
     opts = options or LoadOptions(**kw)
     fmt = clip_format(path)
@@ -109,6 +118,7 @@ def load_motion(path: str | os.PathLike, options: LoadOptions | None = None, **k
         from .io.amass import read_amass_npz
         motion = read_amass_npz(path, fps=opts.source_fps)
     else:
+        from .io.source import drop_leading_frames, reference_lead_in
         from .retarget import detect_scheme, load_bone_map, retarget
         if fmt == "bvh":
             from .io.bvh import read_bvh
@@ -120,6 +130,9 @@ def load_motion(path: str | os.PathLike, options: LoadOptions | None = None, **k
             bmap = load_bone_map(opts.bone_map, src.names) if opts.bone_map else detect_scheme(src.names)
             if fmt == "bvh" and opts.up == "auto":
                 src = _bvh_upright(path, opts.source_fps, bmap, src)
+            lead_in = 0 if opts.keep_reference_frames else reference_lead_in(src)
+            if lead_in:
+                src = drop_leading_frames(src, lead_in)
             motion = retarget(src, bmap, scale=opts.scale).motion
         except MotionFileError:
             raise
@@ -127,5 +140,11 @@ def load_motion(path: str | os.PathLike, options: LoadOptions | None = None, **k
             raise MotionFileError(path, str(e)) from None
     if opts.fps is not None:
         motion = motion.resample(opts.fps)
+    if opts.floor:
+        from .floor import put_on_floor
+        try:
+            motion = put_on_floor(motion)
+        except A4merError as e:
+            raise MotionFileError(path, str(e)) from None
     return motion
 

@@ -13,6 +13,7 @@ rig = importlib.import_module(f"{CORE}.rig")
 strips = importlib.import_module(f"{CORE}.strips")
 motion = importlib.import_module(f"{CORE}.motion")
 amass = importlib.import_module(f"{CORE}.io.amass")
+floor = importlib.import_module(f"{CORE}.floor")
 
 
 def optional(name: str) -> ModuleType | None:

@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..floor import FOOT_JOINTS  # ankles (7, 8) and feet (10, 11) of SMPL, one definition for the core and heads
 from ..geometry import axis_quat, forward_kinematics, quat_apply, quat_mul, quat_unflip
 from ..skeleton import SMPL
 
 BODY = 22
-#: ankles (7, 8) and feet (10, 11) of SMPL
-FOOT_JOINTS = (7, 8, 10, 11)
 CONTACT_HEIGHT = 0.05  # metres above the joint's own lowest height in the clip
 
 

@@ -17,10 +17,16 @@ def add_load_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scale", type=float, help="root translation factor (default: SMPL/source leg length)")
     p.add_argument("--up", choices=("auto", "y", "z"), default="auto",
                    help="a BVH file's up axis (default: the axis its rest pose stands along)")
+    p.add_argument("--floor", action="store_true",
+                   help="put the feet on the floor z = 0 by moving the root up or down by one constant")
+    p.add_argument("--keep-reference-frames", action="store_true",
+                   help="keep a BVH/AMC's lead-in when its frame 0 is the file's rest pose (CMU Daz-friendly "
+                        "T-pose frame and the ease from it: dropped by default)")
 
 
 #: the clip formats each reading flag acts on (an AMASS npz is SMPL already: nothing to retarget)
-FLAG_FORMATS = {"up": (".bvh",), "asf": (".amc",), "bone_map": (".bvh", ".amc"), "scale": (".bvh", ".amc")}
+FLAG_FORMATS = {"up": (".bvh",), "asf": (".amc",), "bone_map": (".bvh", ".amc"), "scale": (".bvh", ".amc"),
+                "keep_reference_frames": (".bvh", ".amc")}
 
 
 def load_options(args: argparse.Namespace, fps: float | None = None, inputs=()) -> LoadOptions:
@@ -30,11 +36,12 @@ def load_options(args: argparse.Namespace, fps: float | None = None, inputs=()) 
     import sys
     for name, suffixes in FLAG_FORMATS.items():
         given = getattr(args, name, None)
-        if inputs and given not in (None, "auto") and not any(Path(p).suffix.lower() in suffixes for p in inputs):
+        if inputs and given not in (None, "auto", False) and not any(Path(p).suffix.lower() in suffixes for p in inputs):
             print(f"a4mer: note: --{name.replace('_', '-')} has no effect here: it applies to "
                   f"{' and '.join(suffixes)} clips only", file=sys.stderr)
     return LoadOptions(fps=fps, source_fps=args.source_fps, asf=args.asf, bone_map=args.bone_map,
-                       scale=args.scale, up=getattr(args, "up", "auto"))
+                       scale=args.scale, up=getattr(args, "up", "auto"), floor=getattr(args, "floor", False),
+                       keep_reference_frames=getattr(args, "keep_reference_frames", False))
 
 
 def naming(path, error: A4merError) -> A4merError:

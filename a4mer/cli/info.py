@@ -29,6 +29,8 @@ def summarize(motion) -> dict:
         "root_travel_m": round(float(np.linalg.norm(np.diff(motion.root_translation[:, :2], axis=0), axis=-1).sum()), 4),
         "mean_pelvis_height_m": round(float(pos[:, 0, 2].mean()), 4),
     }
+    if "floor_shift_m" in meta:  # --floor
+        out["floor_shift_m"] = round(meta["floor_shift_m"], 4)
     if "retarget_error_deg" in meta:
         worst = sorted(meta["retarget_error_deg"].items(), key=lambda kv: -kv[1])[:3]
         out["worst_bones_deg"] = dict(worst)

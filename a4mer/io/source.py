@@ -44,3 +44,52 @@ class SourceClip:
 
     def index(self, name: str) -> int:
         return self.names.index(name)
+
+
+#: frame 0 is a reference frame when its median joint sits within REFERENCE_REST_DEG of the file's
+#: rest pose and a joint jumps more than REFERENCE_JUMP of the skeleton's height to frame 1; the
+#: lead-in then lasts up to the last of its first REFERENCE_LEAD_FRAMES frames whose step is more than
+#: REFERENCE_SETTLE times the take's median step (over the REFERENCE_TAKE_FRAMES after them) plus
+#: REFERENCE_FLOOR body heights
+REFERENCE_REST_DEG, REFERENCE_JUMP = 0.5, 0.1
+REFERENCE_LEAD_FRAMES, REFERENCE_TAKE_FRAMES, REFERENCE_SETTLE, REFERENCE_FLOOR = 12, 30, 3.0, 0.002
+
+
+def reference_lead_in(src: SourceClip) -> int:
+    """How many leading frames of ``src`` are a reference lead-in rather than the take: 0, or the
+    file's rest pose on frame 0 and the frames that ease from it into the take. CMU's "Daz-friendly"
+    BVH conversion puts a T-pose frame and a 7-frame ease before every take (the root still, the
+    limbs moving 0.2-1 body heights in the first frame, 0.1-0.2 in the next four, then settling).
+
+    Frame 0 is a reference when its median joint is at its rest rotation (:data:`REFERENCE_REST_DEG`;
+    CMU 0.0 deg, a real first frame: Bandai 48-55, HDM05 13-17, CMU's frame 1 1.5-2.4) and frame 1
+    jumps away from it (:data:`REFERENCE_JUMP` body heights; a take that starts by holding the rest
+    pose moves off it smoothly). The lead-in then ends after the last of the first
+    :data:`REFERENCE_LEAD_FRAMES` frames that still moves faster than the take itself (see the
+    constants). The 43 CMU dance takes: 8 frames (30 takes), 5-7 where the take is fast from its
+    start (12), 10 (1); no Bandai or HDM05 clip has a lead-in."""
+    if src.num_frames < 2:
+        return 0
+    from ..geometry import quat_angle, quat_conj, quat_mul
+    joints = [j for j, p in enumerate(src.parents) if p >= 0 and not src.end_site[j]]
+    if not joints:
+        return 0
+    q = src.orientations[0]
+    local = quat_mul(quat_conj(q[[src.parents[j] for j in joints]]), q[joints])  # (J', 4) from the rest
+    rest_deg = float(np.median(np.degrees(quat_angle(local, np.array([1.0, 0.0, 0.0, 0.0])))))
+    height = float(np.ptp(src.rest_positions, axis=0).max())
+    n = REFERENCE_LEAD_FRAMES + REFERENCE_TAKE_FRAMES
+    steps = np.linalg.norm(np.diff(src.positions[:n + 1], axis=0), axis=-1).max(axis=1) / height  # (<= n,)
+    if not (rest_deg < REFERENCE_REST_DEG and steps[0] > REFERENCE_JUMP):
+        return 0
+    take = steps[REFERENCE_LEAD_FRAMES:]
+    limit = REFERENCE_SETTLE * (float(np.median(take)) if len(take) else 0.0) + REFERENCE_FLOOR
+    moving = np.flatnonzero(steps[:REFERENCE_LEAD_FRAMES] > limit)
+    return min(int(moving.max()) + 1 if len(moving) else 1, src.num_frames - 1)
+
+
+def drop_leading_frames(src: SourceClip, n: int) -> SourceClip:
+    """``src`` from frame ``n`` on; ``meta["reference_frames_dropped"]`` records ``n``."""
+    from dataclasses import replace
+    return replace(src, positions=src.positions[n:], orientations=src.orientations[n:],
+                   meta={**src.meta, "reference_frames_dropped": int(n)})

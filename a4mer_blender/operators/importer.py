@@ -7,7 +7,7 @@ import bpy
 from bpy.props import BoolProperty, FloatProperty, StringProperty
 from bpy_extras.io_utils import ImportHelper
 
-from .._core import amass, errors, optional
+from .._core import amass, errors, floor, optional
 from ..bridge import armature, generated
 
 
@@ -22,10 +22,17 @@ def load_clip(path: str, source_fps: float | None = None, asf: str | None = None
 
 
 def import_motion(context, path: str, apply_to_selected: bool = True, source_fps: float | None = None,
-                  asf: str | None = None, set_range: bool = True):
-    """Load ``path``, resample it by time to the scene fps and key it; returns (object, action)."""
+                  asf: str | None = None, set_range: bool = True, on_floor: bool = False):
+    """Load ``path``, resample it by time to the scene fps and key it; returns (object, action).
+    ``on_floor``: first move the root vertically by one constant so the feet stand on z = 0
+    (``a4mer.floor.put_on_floor``; the shift in metres is kept as ``action["a4mer_floor_shift_m"]``)."""
     scene = context.scene
     motion = load_clip(path, source_fps, asf).resample(armature.scene_fps(scene))
+    if on_floor:
+        try:
+            motion = floor.put_on_floor(motion)
+        except errors.A4merError as e:
+            raise errors.MotionFileError(path, str(e)) from None
     target = context.active_object
     if apply_to_selected and target is not None and generated.read_state(target) is not None:
         raise errors.A4merError(f"{target.name!r} shows A4Mer generated frames: bake them into your action or "
@@ -35,6 +42,10 @@ def import_motion(context, path: str, apply_to_selected: bool = True, source_fps
             bpy.ops.object.mode_set(mode="OBJECT")
         target = armature.create_smpl_armature(context, name=Path(path).stem[:50] or "SMPL")
     action = armature.write_motion(target, motion, scene, name=Path(path).stem)
+    if on_floor:
+        action["a4mer_floor_shift_m"] = motion.meta["floor_shift_m"]
+    if motion.meta.get("reference_frames_dropped"):  # the file's T-pose lead-in (CMU Daz-friendly BVH)
+        action["a4mer_reference_frames_dropped"] = int(motion.meta["reference_frames_dropped"])
     if set_range:
         scene.frame_end = scene.frame_start + motion.num_frames - 1
     return target, action
@@ -56,17 +67,25 @@ class A4MER_OT_import_motion(bpy.types.Operator, ImportHelper):
     asf: StringProperty(name="ASF skeleton", subtype="FILE_PATH", default="",
                         description="Skeleton file for an .amc (default: found next to it)")
     set_range: BoolProperty(name="Set scene range", default=True)
+    put_on_floor: BoolProperty(name="Put on floor", default=False,
+                               description="Move the clip up or down by one constant so its feet stand on the "
+                                           "floor (z = 0); jumps keep their height")
 
     def execute(self, context):
         try:
             obj, action = import_motion(context, self.filepath, self.apply_to_selected,
                                         self.source_fps or None, bpy.path.abspath(self.asf) if self.asf else None,
-                                        self.set_range)
+                                        self.set_range, self.put_on_floor)
         except errors.A4merError as e:
             self.report({"ERROR"}, str(e))
             return {"CANCELLED"}
-        note = armature.detect_rig(obj).rest_pose_note()
-        self.report({"INFO"}, f"A4Mer: {action.name} on {obj.name}" + (f" ({note})" if note else ""))
+        notes = [armature.detect_rig(obj).rest_pose_note()]
+        if self.put_on_floor:
+            notes.append(floor.describe_shift(action["a4mer_floor_shift_m"]))
+        if "a4mer_reference_frames_dropped" in action:
+            notes.append(f"dropped the file's {action['a4mer_reference_frames_dropped']} T-pose lead-in frames")
+        notes = "; ".join(n for n in notes if n)
+        self.report({"INFO"}, f"A4Mer: {action.name} on {obj.name}" + (f" ({notes})" if notes else ""))
         return {"FINISHED"}
 
 

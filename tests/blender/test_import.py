@@ -131,3 +131,51 @@ def test_import_bad_file_names_it(scene, tmp_path):
     with pytest.raises(RuntimeError, match="broken.npz: not a readable npz"):
         bpy.ops.a4mer.import_motion(filepath=str(bad))
     assert len(bpy.data.objects) == 0
+
+
+def test_import_put_on_floor(scene, data_root, tmp_path, capfd):
+    """"Put on floor" (off by default) moves the root up or down by one constant so the feet stand on
+    z = 0 before the clip is keyed; rotations and the root's x/y are keyed as without it, the INFO
+    report says how far, and a clip with no foot standing is refused before anything is made."""
+    from a4mer import floor
+    path = data_root / "bandai-namco/dataset-1/bvh/dataset-1_walk_normal_001.bvh"
+    if not path.exists():
+        pytest.skip(f"{path} not found")
+    assert bpy.ops.a4mer.import_motion.get_rna_type().properties["put_on_floor"].default is False
+    assert bpy.ops.a4mer.import_motion(filepath=str(path)) == {"FINISHED"}
+    plain = armature.read_motion(bpy.context.active_object, scene)
+    assert floor.floor_height(plain) < -0.06  # the retarget stands Bandai's SMPL feet 7 cm low
+    capfd.readouterr()
+    assert bpy.ops.a4mer.import_motion(filepath=str(path), apply_to_selected=False, put_on_floor=True) == {"FINISHED"}
+    obj = bpy.context.active_object
+    shift = obj.animation_data.action["a4mer_floor_shift_m"]
+    assert 0.06 < shift < 0.09
+    assert f"raised {shift * 100:.1f} cm onto the floor" in capfd.readouterr().out
+    back = armature.read_motion(obj, scene)
+    assert abs(floor.floor_height(back)) < 1e-4
+    np.testing.assert_allclose(back.root_translation[:, 2] - plain.root_translation[:, 2], shift, atol=1e-5)
+    np.testing.assert_allclose(back.root_translation[:, :2], plain.root_translation[:, :2], atol=1e-6)
+    assert quat_angle(back.rotations, plain.rotations).max() < 1e-6
+    fast = smooth_motion(T=30)
+    trans = fast.root_translation.copy()
+    trans[:, 0] = np.arange(30) * 0.1  # 3 m/s: no foot ever stands still
+    bad = write_amass_npz(fast.with_(root_translation=trans), tmp_path / "sprint.npz")
+    n_objects = len(bpy.data.objects)
+    with pytest.raises(RuntimeError, match="sprint.npz: no floor to put the clip on"):
+        bpy.ops.a4mer.import_motion(filepath=str(bad), apply_to_selected=False, put_on_floor=True)
+    assert len(bpy.data.objects) == n_objects and "sprint" not in bpy.data.actions
+
+
+def test_import_cmu_bvh_starts_on_the_take(scene, cmu_dance):
+    """A CMU "Daz-friendly" BVH starts with a T-pose frame and an ease into the take: the import keys
+    the take from its first frame (no 0.4-1.4 m jump between the first two keys) and says it dropped
+    the lead-in."""
+    path = cmu_dance / "bvh" / "indian" / "04.bvh"
+    scene.render.fps = 120
+    assert bpy.ops.a4mer.import_motion(filepath=str(path)) == {"FINISHED"}
+    obj = bpy.context.active_object
+    action = obj.animation_data.action
+    assert action["a4mer_reference_frames_dropped"] == 8
+    assert armature.action_frames(action)[1] == 3144 - 8
+    pos = armature.read_motion(obj, scene).joint_positions()[:2, :22]
+    assert np.linalg.norm(pos[1] - pos[0], axis=-1).max() < 0.05

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from a4mer.io import read_amc, read_bvh
+from a4mer.io.source import reference_lead_in
 
 
 def _rows(path: Path) -> list[dict]:
@@ -44,6 +45,7 @@ def test_hdm05_every_clip(data_root):
         # standing hip height; lieDownFloor clips spend most frames on the floor: use their first frame
         height = hip[0] if r["class_name"] == "lieDownFloor" else np.median(hip)
         assert 0.6 < height < 1.3, (r["file"], height)
+        assert reference_lead_in(clip) == 0, r["file"]  # a real first frame
 
 
 def test_bandai_dataset1_every_clip(data_root):
@@ -56,6 +58,7 @@ def test_bandai_dataset1_every_clip(data_root):
         assert len(clip.names) == 22 + 5  # 22 joints + 5 end sites (head, hands, toes)
         hip = _check_upright(clip, "Head", "Hips", ("Foot_L", "Foot_R"), r["file"])
         assert 0.6 < np.median(hip) < 1.3, (r["file"], np.median(hip))
+        assert reference_lead_in(clip) == 0, r["file"]
 
 
 def test_cmu_dance_every_clip(data_root, cmu_dance):
@@ -68,3 +71,26 @@ def test_cmu_dance_every_clip(data_root, cmu_dance):
         assert "lButtock" in clip.names and "lShldr" in clip.names  # Daz-friendly skeleton
         hip = _check_upright(clip, "head", "hip", ("lFoot", "rFoot"), r["file"])
         assert 0.5 < np.median(hip) < 1.3, (r["file"], np.median(hip), clip.meta["unit_guess"])
+        assert 4 <= reference_lead_in(clip) <= 10, r["file"]  # the T-pose frame and the ease from it
+
+
+def test_cmu_takes_load_without_their_t_pose_lead_in(data_root, cmu_dance):
+    """CMU's "Daz-friendly" BVHs start with a T-pose frame and a 7-frame ease into the take: loaded,
+    the clip starts on the take (no joint moving 10 cm in the first 1/30 s, where the file's
+    first frame jumps 0.4-1.4 m), says how many frames it dropped, and keeps them on request."""
+    from a4mer.api import load_motion
+    from a4mer.geometry import quat_angle
+    rows = _rows(data_root / "cmu-dance" / "labels.csv")
+    for r in rows[::7]:
+        path, fps = cmu_dance / r["file"], float(r["true_fps"])
+        motion = load_motion(path, source_fps=fps)
+        kept = load_motion(path, source_fps=fps, keep_reference_frames=True)
+        n = motion.meta["reference_frames_dropped"]
+        assert 4 <= n <= 10 and kept.num_frames == int(r["frames"]) == motion.num_frames + n, r["file"]
+        assert "reference_frames_dropped" not in kept.meta
+        step = round(fps / 30)
+        first = np.linalg.norm(motion.joint_positions()[step, :22] - motion.joint_positions()[0, :22], axis=-1)
+        raw = np.linalg.norm(kept.joint_positions()[1, :22] - kept.joint_positions()[0, :22], axis=-1)
+        assert first.max() < 0.1 and raw.max() > 0.3, (r["file"], first.max(), raw.max())
+        # the same take (twist is calibrated over the clip's frames, so it may move by a hair)
+        assert np.degrees(quat_angle(motion.rotations, kept.rotations[n:])).max() < 1.0, r["file"]

@@ -66,7 +66,7 @@ def test_cmu_daz_hands_point_along_the_middle_finger(cmu_dance):
     SMPL hand points at the middle of the finger bases: within 10 deg of the source's middle finger."""
     from a4mer.api import load_motion
     path = sorted(cmu_dance.rglob("*.bvh"))[0]
-    src, pos = _source(path), load_motion(path).joint_positions()
+    src, pos = _source(path), load_motion(path, keep_reference_frames=True).joint_positions()  # frame by frame
     for side, wrist, hand in (("l", 20, 22), ("r", 21, 23)):
         a = pos[:, hand] - pos[:, wrist]
         b = src.positions[:, src.names.index(f"{side}Mid1")] - src.positions[:, src.names.index(f"{side}Hand")]
