@@ -1,9 +1,9 @@
 """Putting a clip on the floor z = 0: one constant vertical shift of the root (numpy only).
 
-Retargeted clips stand as high as their source's pelvis puts them: a source whose hip joints hang
-from the pelvis less far than SMPL's (9 cm) sinks, e.g. the CMU salsa takes (Daz skeleton) stand
-with SMPL's balls of the feet about 9 cm under z = 0, Bandai's about 4 cm. :func:`put_on_floor`
-moves the root by one constant, never per frame: jumps keep their flight, nothing else changes.
+Retargeted clips stand where their source stands (:func:`a4mer.retarget.solve.ankle_lift`), so this is
+for captures that stand off their own floor (the CMU Indian and martial-arts takes: 5-13 cm under
+it) and npz clips from elsewhere. :func:`put_on_floor` moves the root by one constant, never per
+frame: jumps keep their flight, nothing else changes.
 
 The floor is estimated as the heads' floor for generated frames is (:mod:`a4mer.heads.ground`): a
 low percentile of the lowest foot joint, here only over frames where a foot joint stands still
@@ -31,8 +31,8 @@ FLOOR_PERCENTILE = 5
 #: m: the height of the lowest foot joint (the ball of the foot) over the floor its sole stands on.
 #: Measured with :func:`contact_heights` on the source skeletons of real floors at z = 0: Bandai's
 #: ``Toes`` joints 4.2 cm (all 174 dataset-1 clips within 0.1 cm), HDM05's ``toes`` 2.1 cm (96
-#: clips, 1.0-3.0 cm by actor); HDM05 retargeted onto SMPL (its pelvis-hip drop is SMPL's, so the
-#: retarget keeps its floor) 1.9 cm. 3 cm is within 1.2 cm of each (``scripts/measure_floor.py``;
+#: clips, 1.0-3.0 cm by actor); Bandai and the CMU salsa takes retargeted onto SMPL (the retarget keeps
+#: the source's floor) 2.3 cm. 3 cm is within 1.2 cm of each (``scripts/measure_floor.py``;
 #: docs/benchmarks.md, "Putting clips on the floor").
 SOLE_HEIGHT = 0.03
 #: seconds of still, upright foot contact a clip needs to be put on the floor (the HDM05 hops,

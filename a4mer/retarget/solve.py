@@ -13,7 +13,8 @@ For every SMPL joint, in parent-before-child order:
 - leaves take the calibrated source orientation.
 Sudden 180-degree flips of a source joint's orientation (mocap solvers flip a bone's twist now and
 then while its position stays smooth) are removed first, so the result's rotations stay continuous.
-Root translation is the source's root position rescaled by SMPL leg length / source leg length.
+Root translation is the source's root position rescaled by SMPL leg length / source leg length, then
+raised by one constant so that the ankles stand as high as the source's (:func:`ankle_lift`).
 """
 from __future__ import annotations
 
@@ -57,6 +58,26 @@ def leg_length(positions: np.ndarray, idx: dict[str, int]) -> float:
         a, b, c = positions[:, idx[hip]], positions[:, idx[knee]], positions[:, idx[ankle]]
         total.append(np.linalg.norm(b - a, axis=-1).mean() + np.linalg.norm(c - b, axis=-1).mean())
     return float(np.mean(total))
+
+
+#: SMPL ankles: the retargeted clip's ankles are put at the source's ankle heights (scaled)
+_ANKLES = (7, 8)
+
+
+def ankle_lift(motion: Motion, pos: dict[int, np.ndarray], scale: float) -> float:
+    """Metres to raise ``motion`` (the retargeted clip, root at the scaled source root) so that its
+    ankles stand as high as the source's ankles (``pos``: SMPL joint -> (T, 3) source positions,
+    scaled by ``scale``): the median over frames and both ankles; 0 when the source has no ankles.
+
+    The root follows the source's pelvis, but skeletons hang their legs from the pelvis by different
+    depths (SMPL 9 cm to the hips, Bandai 2 cm, CMU's Daz skeleton 3 cm *above* its root): without
+    this a clip's feet stood 4-17 cm under the source's floor (Bandai, CMU) or over it."""
+    ankles = [j for j in _ANKLES if j in pos]
+    if not ankles:
+        return 0.0
+    smpl = motion.joint_positions()[:, ankles, 2]  # (T, A) m
+    src = np.stack([pos[j][:, 2] for j in ankles], axis=1) * scale  # (T, A) m
+    return float(np.median(src - smpl))
 
 
 def _targets(src: SourceClip, bmap: BoneMap) -> tuple[dict[int, int], dict[int, np.ndarray]]:
@@ -231,9 +252,13 @@ def retarget(src: SourceClip, bmap: BoneMap, scale: float | None = None) -> Reta
         scale = smpl_legs / src_legs
     motion = Motion(fps=src.fps, root_translation=pos[0] * scale, rotations=quat_unflip(local),
                     skeleton=SMPL)
+    lift = ankle_lift(motion, pos, scale)
+    if lift:
+        motion = motion.with_(root_translation=motion.root_translation + np.array([0.0, 0.0, lift]))
     errors = bone_errors(motion, pos, kids)
     meta = {"source": src.path, "source_format": src.format, "source_fps": src.fps,
             "source_up": src.source_up, "scheme": bmap.scheme, "retarget_scale": float(scale),
+            "retarget_lift_m": round(lift, 4),
             "retarget_error_deg": {k: round(v, 3) for k, v in errors.items()},
             "retarget_error_median_deg": round(float(np.median(list(errors.values()))), 3) if errors else 0.0,
             **{k: v for k, v in src.meta.items() if isinstance(v, (str, int, float, bool))}}

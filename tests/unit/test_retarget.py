@@ -43,7 +43,13 @@ def test_scale_override_and_travel_ratio():
     m = _walk()
     src = _source_from(m, SMPL.names, scale=10.0)
     r = retarget(src, detect_scheme(src.names), scale=0.05)
-    assert np.allclose(r.motion.root_translation, src.positions[:, 0] * 0.05)
+    assert np.allclose(r.motion.root_translation[:, :2], src.positions[:, 0, :2] * 0.05)  # travel: x 0.05
+    # height: one constant lift, so the ankles stand as high as the source's ankles x 0.05
+    lift = r.motion.root_translation[:, 2] - src.positions[:, 0, 2] * 0.05
+    assert np.ptp(lift) < 1e-9 and r.motion.meta["retarget_lift_m"] == pytest.approx(lift[0], abs=1e-4)
+    ankles = [SMPL.names.index(n) for n in ("left_ankle", "right_ankle")]
+    err = r.motion.joint_positions()[:, ankles, 2] - src.positions[:, ankles, 2] * 0.05
+    assert np.abs(np.median(err)) < 1e-9 and np.abs(err).max() < 0.1  # the legs are 2x too long for x 0.05
 
 
 def test_official_names_and_prefixes_detected():
