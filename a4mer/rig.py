@@ -326,11 +326,11 @@ class RigRest:
         heads, turn = self.rest_heads(), self._torso_turn()
         mirror = np.diag([-1.0, 1.0, 1.0])  # template x is the body's left
         out = []
-        partner = {n: SMPL.names.index(n.replace("left_", "right_")) for n in SMPL.names if n.startswith("left_")}
+        partner = SMPL.mirror_index()
         for j, c in LIMB_BONES.items():
-            if SMPL.names[j] not in partner:
+            if not SMPL.names[j].startswith("left_"):
                 continue
-            jr, cr = partner[SMPL.names[j]], partner[SMPL.names[c]]
+            jr, cr = partner[j], partner[c]
             if min(self.smpl_bone[k] for k in (j, c, jr, cr)) < 0:
                 continue
             a = _angle(turn.T @ (heads[c] - heads[j]), mirror @ turn.T @ (heads[cr] - heads[jr]))

@@ -3,19 +3,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
-
-def mirror_permutation(names: tuple[str, ...] | list[str]) -> np.ndarray:
-    """(J,) index of each joint's mirror partner (``left_*`` <-> ``right_*``; others map to themselves)."""
-    index = {n: i for i, n in enumerate(names)}
-    perm = np.arange(len(names))
-    for i, n in enumerate(names):
-        for a, b in (("left_", "right_"), ("right_", "left_")):
-            if n.startswith(a) and n.replace(a, b, 1) in index:
-                perm[i] = index[n.replace(a, b, 1)]
-    return perm
-
 
 def mirror(motion: Any) -> Any:
     """The motion reflected through the world plane x = 0, with left and right swapped.
@@ -25,7 +12,7 @@ def mirror(motion: Any) -> Any:
     from the mirror-partner joint, and the root translation's x is negated. With the (near-)symmetric
     SMPL rest skeleton, joint positions are reflected and swapped.
     """
-    perm = mirror_permutation(motion.skeleton.names)
+    perm = motion.skeleton.mirror_index()
     rot = motion.rotations[:, perm].copy()  # (T, J, 4)
     rot[..., 2:] *= -1.0
     trans = motion.root_translation.copy()

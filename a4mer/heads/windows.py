@@ -9,11 +9,12 @@ import numpy as np
 
 from ..bench.metrics import body_fk
 from ..geometry import axis_quat, quat_apply, quat_conj, quat_mul, quat_to_rotmat, rotmat_to_rot6d
+from ..skeleton import SMPL
 
 MODEL_FPS = 30.0
 BODY = 22
 #: SMPL joints 0-21 with left and right swapped
-MIRROR_PERM = (0, 2, 1, 3, 5, 4, 6, 8, 7, 9, 11, 10, 12, 14, 13, 15, 17, 16, 19, 18, 21, 20)
+MIRROR_PERM = tuple(int(j) for j in SMPL.mirror_index()[:22])
 FEATURES = 3 + 6 + 21 * 6 + 21 * 3 + 2
 
 

@@ -1,10 +1,12 @@
 """The :class:`SourceClip`: a parsed mocap file (BVH, ASF/AMC) before retargeting onto SMPL."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
+
+from ..geometry import quat_angle, quat_conj, quat_mul
 
 
 @dataclass(frozen=True, eq=False)
@@ -70,7 +72,6 @@ def reference_lead_in(src: SourceClip) -> int:
     start (12), 10 (1); no Bandai or HDM05 clip has a lead-in."""
     if src.num_frames < 2:
         return 0
-    from ..geometry import quat_angle, quat_conj, quat_mul
     joints = [j for j, p in enumerate(src.parents) if p >= 0 and not src.end_site[j]]
     if not joints:
         return 0
@@ -90,6 +91,5 @@ def reference_lead_in(src: SourceClip) -> int:
 
 def drop_leading_frames(src: SourceClip, n: int) -> SourceClip:
     """``src`` from frame ``n`` on; ``meta["reference_frames_dropped"]`` records ``n``."""
-    from dataclasses import replace
     return replace(src, positions=src.positions[n:], orientations=src.orientations[n:],
                    meta={**src.meta, "reference_frames_dropped": int(n)})

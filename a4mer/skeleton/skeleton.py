@@ -51,6 +51,16 @@ class Skeleton:
     def children(self, j: int) -> list[int]:
         return [c for c, p in enumerate(self.parents) if p == j]
 
+    def mirror_index(self) -> np.ndarray:
+        """(J,) index of each joint's mirror partner (``left_*`` <-> ``right_*``; others map to themselves)."""
+        index = {n: i for i, n in enumerate(self.names)}
+        perm = np.arange(self.num_joints)
+        for i, n in enumerate(self.names):
+            for a, b in (("left_", "right_"), ("right_", "left_")):
+                if n.startswith(a) and n.replace(a, b, 1) in index:
+                    perm[i] = index[n.replace(a, b, 1)]
+        return perm
+
     def __eq__(self, other: object) -> bool:
         return (isinstance(other, Skeleton) and self.name == other.name and self.names == other.names
                 and self.parents == other.parents and np.array_equal(self.offsets, other.offsets))
