@@ -8,8 +8,10 @@ appended). A method may leave out a task by not listing it in ``tasks``.
 Baselines: ``hermite`` (tangents = one-sided velocities from the neighbouring frames, as the issue
 defines it), ``hermite2`` (the same with second-order one-sided velocities from two frames on each
 side), ``hermite2_global`` (``hermite2`` with the body rotations half-way to the same curve through
-the joints' global orientations: the heads' classical curve for gaps of up to 12 frames at 30 fps
-and where a gap MLP fades out up to 40 frames), ``bezier_auto`` (every kept frame is a key and tangents come from the neighbouring keys,
+the joints' global orientations: the heads' classical curve for 31-40 missing frames where a gap MLP
+fades out), ``min_jerk`` (the least squared jerk plus a little squared acceleration through the keys
+and the three frames on each side of the gap, rotations blended like ``hermite2_global``: the heads'
+classical curve for gaps of up to 30 missing frames at up to 45 fps), ``bezier_auto`` (every kept frame is a key and tangents come from the neighbouring keys,
 Catmull-Rom style: close to Blender's auto handles when the context is keyed on every frame),
 ``lerp_slerp``, ``zero_velocity``; blocking only: ``natural_spline`` (the natural cubic spline through
 the keys: what the heads give for keys under 0.23 s apart); extension: ``zero_velocity``,
@@ -40,7 +42,7 @@ class BaselineMethod:
     def tasks(self) -> tuple[str, ...]:
         if self.spline_keys:
             return ("blocking",)
-        if self.gap in ("bezier_auto", "hermite2", "hermite2_global"):  # same as "hermite" when only keys exist (blocking)
+        if self.gap in ("bezier_auto", "hermite2", "hermite2_global", "min_jerk"):  # same as "hermite" when only keys exist (blocking)
             return ("inbetween",)
         return (("inbetween", "blocking") if self.gap else ()) + (("extend",) if self.ext else ())
 
@@ -68,7 +70,7 @@ class BaselineMethod:
 def baseline_methods() -> list[BaselineMethod]:
     """The baselines of the heads benchmark, in report order."""
     return [BaselineMethod("hermite", gap="hermite"), BaselineMethod("hermite2", gap="hermite2"),
-            BaselineMethod("hermite2_global", gap="hermite2_global"),
+            BaselineMethod("hermite2_global", gap="hermite2_global"), BaselineMethod("min_jerk", gap="min_jerk"),
             BaselineMethod("bezier_auto", gap="bezier_auto"),
             BaselineMethod("natural_spline", spline_keys=True), BaselineMethod("lerp_slerp", gap="lerp_slerp"),
             BaselineMethod("zero_velocity", gap="zero_velocity", ext="zero_velocity"),

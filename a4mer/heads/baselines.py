@@ -21,6 +21,12 @@ the quaternion analogue of the Bezier curves an animator gets between keys.
   5 % worse). A joint whose two curves part by more than 90 degrees anywhere in a gap (they went
   round opposite ways, e.g. in a spin) keeps its local curve there: the blend of such curves would
   flip by half a turn from one frame to the next.
+- ``min_jerk``: the curve through the keys that, with the three frames on each side of the gap kept,
+  has the least squared jerk plus ``MIN_JERK_ACC_WEIGHT`` times the least squared acceleration
+  (discrete third and second differences, per channel, rotations in the same tangent space; body
+  rotations half-way to the global curve). It continues the context's position, velocity *and*
+  acceleration smoothly into the gap where a cubic Hermite matches only the velocities: the heads'
+  classical curve for gaps of 4-30 missing frames at up to 45 fps (see ``prediction.gap_fallback``).
 - ``catmull_rom_keys``: the blocking case, where only sparse keys exist: tangents from the
   neighbouring keys (centred differences over non-uniform spacing), what Blender's auto handles give.
 - ``natural_spline_keys``: the blocking case through close keys: a natural cubic spline (C2)
@@ -38,7 +44,7 @@ from ..errors import A4merError
 from ..geometry import axis_angle_to_quat, quat_angle, quat_conj, quat_mul, quat_slerp, quat_to_axis_angle, quat_unflip
 from ..skeleton import NUM_BODY_JOINTS, SMPL
 
-GAP_METHODS = ("hermite", "hermite2", "hermite2_global", "lerp_slerp", "zero_velocity")
+GAP_METHODS = ("hermite", "hermite2", "hermite2_global", "min_jerk", "lerp_slerp", "zero_velocity")
 EXTEND_METHODS = ("constant_velocity", "zero_velocity", "damped_velocity")
 #: how far the heads' classical curves move the body rotations towards the same curve drawn through
 #: the joints' global orientations (:func:`hermite_from_sides`; ``hermite2_global``): half-way was
@@ -47,6 +53,13 @@ GLOBAL_WEIGHT = 0.5
 #: a joint whose local and global curves part by more than this (radians) anywhere in a gap keeps its
 #: local curve there (:func:`blend_global`)
 MAX_BLEND_ANGLE = np.pi / 2
+#: weight of the squared acceleration against the squared jerk in :func:`min_jerk` (both per frame at
+#: 30 fps; at other rates it is scaled by ``(30 / fps)^2`` so the curve is the same in seconds). The
+#: weight sets how far into the gap the context's acceleration carries (about ``1 / sqrt(w)`` frames):
+#: 0.1-0.3 were best at 10-30 missing frames on every source (0.05 and 0.5: worse on some)
+MIN_JERK_ACC_WEIGHT = 0.2
+#: frames on each side of a gap that :func:`min_jerk` reads (key included)
+MIN_JERK_SIDE = 3
 #: time constant (frames at 30 fps) of the velocity decay of ``damped_velocity``
 DAMPING_FRAMES = 10.0
 
@@ -217,6 +230,61 @@ def hermite_from_sides(bt: np.ndarray, bq: np.ndarray, at: np.ndarray, aq: np.nd
     return tr, q
 
 
+def min_jerk_map(n: int, nb: int, na: int, acc_weight: float = MIN_JERK_ACC_WEIGHT) -> np.ndarray:
+    """``(n-1, nb+na)`` linear map from known samples to the ``n - 1`` frames between key s and key e
+    (``n`` frames apart) that minimises the summed squared third differences plus ``acc_weight`` times
+    the squared second differences over the whole run: ``nb`` samples ending with key s, the gap,
+    ``na`` samples starting with key e. With a single known sample on both sides it is the straight
+    line; the curve is invariant to adding a constant (the map's rows sum to 1)."""
+    W = nb + n - 1 + na
+    rows = [np.convolve(np.eye(W)[i], [1.0, -3.0, 3.0, -1.0])[3:W] for i in range(W)]
+    d3 = np.array(rows).T  # (W-3, W): x[t] - 3 x[t-1] + 3 x[t-2] - x[t-3]
+    d2 = np.array([np.convolve(np.eye(W)[i], [1.0, -2.0, 1.0])[2:W] for i in range(W)]).T
+    A = np.concatenate([d3, np.sqrt(acc_weight) * d2]) if W > 3 else np.sqrt(acc_weight) * d2
+    gap = np.zeros(W, bool)
+    gap[nb:nb + n - 1] = True
+    Au, Ak = A[:, gap], A[:, ~gap]
+    return -np.linalg.solve(Au.T @ Au, Au.T @ Ak)
+
+
+def min_jerk_from_sides(bt: np.ndarray, bq: np.ndarray, at: np.ndarray, aq: np.ndarray, n: int,
+                        acc_weight: float = MIN_JERK_ACC_WEIGHT, global_weight: float = 0.0
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`min_jerk` over the ``n - 1`` frames between key s = ``bt[:, -1]`` and key e = ``at[:, 0]``
+    from the samples ``bt (B, nb, 3)``, ``bq (B, nb, J, 4)`` ending with key s and ``at``, ``aq``
+    starting with key e (consecutive frames, ``acc_weight`` already at the clip's rate). Rotations in
+    the tangent space at key s (like :func:`hermite_from_sides`), body rotations ``global_weight`` of
+    the way to the same curve through their global orientations. Returns ``(B, n-1, 3)``,
+    ``(B, n-1, J, 4)``."""
+    P = min_jerk_map(n, bt.shape[1], at.shape[1], acc_weight)
+
+    def rotations(bq: np.ndarray, aq: np.ndarray) -> np.ndarray:
+        q0 = bq[:, -1]
+        rb, ra = rel_log(q0[:, None], bq), rel_log(q0[:, None], aq)
+        for k in range(1, ra.shape[1]):  # the samples after key e on key e's side of half a turn
+            ra[:, k] = nearest_rotvec(ra[:, k], ra[:, k - 1])
+        return rel_exp(q0[:, None], np.einsum("uk,bk...->bu...", P, np.concatenate([rb, ra], 1)))
+
+    tr = np.einsum("uk,bkc->buc", P, np.concatenate([bt, at], 1))
+    q = rotations(bq, aq)
+    if global_weight > 0.0:
+        q = blend_global(q, body_local(rotations(body_global(bq), body_global(aq))), global_weight)
+    return tr, q
+
+
+def min_jerk(trans: np.ndarray, rot: np.ndarray, s: int, e: int, acc_weight: float = MIN_JERK_ACC_WEIGHT,
+             global_weight: float = GLOBAL_WEIGHT, fps: float = 30.0) -> tuple[np.ndarray, np.ndarray]:
+    """Minimum-jerk fill of frames ``s+1 .. e-1`` of a clip at ``fps`` from the ``MIN_JERK_SIDE``
+    frames on each side of the gap (fewer at the clip's ends): returns ``(e-s-1, 3)``,
+    ``(e-s-1, J, 4)``. ``acc_weight`` is per frame at 30 fps (scaled to ``fps``); body rotations
+    ``global_weight`` of the way to the global curve (the module's ``min_jerk`` method)."""
+    _check_gap(len(trans), s, e)
+    lo, hi = max(0, s - MIN_JERK_SIDE + 1), min(len(trans), e + MIN_JERK_SIDE)
+    tr, q = min_jerk_from_sides(trans[None, lo:s + 1], rot[None, lo:s + 1], trans[None, e:hi], rot[None, e:hi],
+                                e - s, acc_weight * (30.0 / fps) ** 2, global_weight)
+    return tr[0], q[0]
+
+
 def lerp_slerp(trans: np.ndarray, rot: np.ndarray, s: int, e: int) -> tuple[np.ndarray, np.ndarray]:
     """Linear root and slerped rotations between keys ``s`` and ``e`` (frames ``s+1 .. e-1``)."""
     _check_gap(len(trans), s, e)
@@ -241,7 +309,8 @@ def fill_gap(trans: np.ndarray, rot: np.ndarray, s: int, e: int, method: str = "
     """Whole clip with frames strictly between keys ``s`` and ``e`` replaced by ``method``'s answer
     (one of :data:`GAP_METHODS`). Inputs are not modified."""
     fn = {"hermite": hermite, "hermite2": lambda *a: hermite(*a, order=2),
-          "hermite2_global": lambda *a: hermite(*a, order=2, global_weight=GLOBAL_WEIGHT), "lerp_slerp": lerp_slerp,
+          "hermite2_global": lambda *a: hermite(*a, order=2, global_weight=GLOBAL_WEIGHT), "min_jerk": min_jerk,
+          "lerp_slerp": lerp_slerp,
           "zero_velocity": zero_velocity}.get(method)
     if fn is None:
         raise A4merError(f"unknown gap method {method!r}; expected one of {', '.join(GAP_METHODS)}")

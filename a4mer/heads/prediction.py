@@ -19,7 +19,8 @@ import numpy as np
 import torch
 
 from ..geometry import axis_angle_to_quat, lerp_at, quat_apply, quat_conj, quat_mul, quat_unflip, slerp_at
-from .baselines import GLOBAL_WEIGHT, hermite_batch, hermite_from_sides, natural_spline_keys, rel_log, smoothstep
+from .baselines import (GLOBAL_WEIGHT, MIN_JERK_ACC_WEIGHT, MIN_JERK_SIDE, hermite_batch, hermite_from_sides,
+                        min_jerk_from_sides, natural_spline_keys, rel_log, smoothstep)
 from .decoder import CorrectionDecoder, DecoderConfig, extend_basis, gap_basis
 from .layouts import Example, blocking_example, extend_example, gap_inputs, gap_span, to_canon
 from .windows import MODEL_FPS
@@ -45,6 +46,14 @@ SECOND_ORDER_MAX_FPS = 45.0
 #: clips 0.89-0.99 x Hermite at 45-120 frames on every source)
 FALLBACK_MAX_SECOND_ORDER = 40
 FALLBACK_TANGENT_SCALE = 0.8
+#: dense gaps of up to this many missing frames (30 fps) in clips at up to ``SECOND_ORDER_MAX_FPS``
+#: take the minimum-jerk curve as their classical curve (``baselines.min_jerk``: it carries the
+#: context's acceleration into the gap). Against the Hermite with second-order key velocities, on
+#: every clip of each source (1 s of context, x Hermite): 10 frames HDM05 0.87 -> 0.84, Bandai 0.85
+#: -> 0.79-0.81, CMU dance 0.98 -> 1.02; 15-20 frames HDM05 0.89-0.92 -> 0.81-0.83, Bandai 0.89-0.95
+#: -> 0.83-0.96, CMU dance 0.96-0.97 -> 0.95; 30 frames HDM05 0.93-0.94 -> 0.88-0.92, Bandai and CMU
+#: dance 0.96-0.97 -> 0.99-1.00; beyond 30 frames it loses on every source
+MIN_JERK_MAX_MISSING = 30
 
 
 def decoder_config(net: CorrectionDecoder | None) -> DecoderConfig:
@@ -99,19 +108,42 @@ def blocking_corrected(net: CorrectionDecoder | None, gates: dict, s: int, e: in
     return net is not None and bool(gates.get("blocking", False)) and not close_keys(s, e, fps)
 
 
-def gap_fallback(order: int, missing: int, fps: float) -> tuple[int, float, float]:
-    """(key velocity order, tangent scale, global weight) of the classical curve a gap of ``missing``
-    frames (30 fps) in a clip at ``fps`` moves to where its MLP (base key velocities of ``order``) fades
-    out: second-order key velocities up to ``FALLBACK_MAX_SECOND_ORDER`` frames (first order above
-    ``SECOND_ORDER_MAX_FPS``), beyond it the base's key velocities scaled by ``FALLBACK_TANGENT_SCALE``;
-    body rotations half-way to the curve of their global orientations (``GLOBAL_WEIGHT``). The gate
-    fades mostly on motion unlike the training sources: on HDM05 (never trained on) 15 / 30 / 40-frame
-    gaps went from 1.00 / 0.99 / 0.99 x Hermite (no fallback) to 0.97 / 0.97 / 0.97 (second-order
-    velocities) and 30-frame gaps from 0.970 / 0.986 to 0.951 / 0.971 (test actors / bd-bk-dg) with
-    the global blend; Bandai and CMU dance validation clips unchanged (the gate rarely fades there)."""
+def gap_fallback(order: int, missing: int, fps: float) -> tuple[str, int, float, float]:
+    """The classical curve of a dense gap of ``missing`` frames (30 fps) in a clip at ``fps`` whose base
+    takes key velocities of ``order``: what the gap gets without a learned correction, and what the
+    answer moves to where its MLP's familiarity gate fades the correction out. ``(kind, order,
+    tangent scale, global weight)``, body rotations half-way to the curve of their global orientations
+    (``GLOBAL_WEIGHT``):
+
+    - ``("min_jerk", ...)`` up to ``MIN_JERK_MAX_MISSING`` frames at up to ``SECOND_ORDER_MAX_FPS``
+      (``baselines.min_jerk``; order and scale unused);
+    - otherwise ``("hermite", ...)``: second-order key velocities up to ``FALLBACK_MAX_SECOND_ORDER``
+      frames (first order above ``SECOND_ORDER_MAX_FPS``), beyond it the base's key velocities scaled by
+      ``FALLBACK_TANGENT_SCALE``.
+
+    The gate fades mostly on motion unlike the training sources: on HDM05 (never trained on) 15 / 30 /
+    40-frame gaps went from 1.00 / 0.99 / 0.99 x Hermite (no fallback) to 0.97 / 0.97 / 0.97
+    (second-order velocities) and 30-frame gaps from 0.970 / 0.986 to 0.951 / 0.971 (test actors /
+    bd-bk-dg) with the global blend; Bandai and CMU dance validation clips unchanged (the gate rarely
+    fades there). The minimum-jerk curve then took HDM05 (every clip, 1 s of context) 15-frame gaps
+    from 1.012 / 0.967 to 0.98 / 0.95 x Hermite and 30-frame gaps from 0.933 / 0.948 to 0.90 / 0.94."""
+    if missing <= MIN_JERK_MAX_MISSING and fps <= SECOND_ORDER_MAX_FPS:
+        return "min_jerk", 2, 1.0, GLOBAL_WEIGHT
     if missing > FALLBACK_MAX_SECOND_ORDER:
-        return order, FALLBACK_TANGENT_SCALE, GLOBAL_WEIGHT
-    return (2 if fps <= SECOND_ORDER_MAX_FPS else order), 1.0, GLOBAL_WEIGHT
+        return "hermite", order, FALLBACK_TANGENT_SCALE, GLOBAL_WEIGHT
+    return "hermite", (2 if fps <= SECOND_ORDER_MAX_FPS else order), 1.0, GLOBAL_WEIGHT
+
+
+def classical_at_rate(trans: np.ndarray, rot: np.ndarray, s: int, e: int, lo: int, hi: int, fps: float,
+                      curve: tuple[str, int, float, float]) -> tuple[np.ndarray, np.ndarray]:
+    """The classical ``curve`` of :func:`gap_fallback` ``(1, e-s-1, 3)``, ``(1, e-s-1, 22, 4)`` over frames
+    s+1..e-1 of a clip at ``fps`` whose known context spans frames ``lo..hi``."""
+    kind, order, scale, weight = curve
+    if kind == "min_jerk":
+        a, b = max(lo, s - MIN_JERK_SIDE + 1), min(hi, e + MIN_JERK_SIDE - 1) + 1
+        return min_jerk_from_sides(trans[None, a:s + 1], rot[None, a:s + 1], trans[None, e:b], rot[None, e:b],
+                                   e - s, MIN_JERK_ACC_WEIGHT * (MODEL_FPS / fps) ** 2, weight)
+    return hermite_at_rate(trans, rot, s, e, lo, hi, fps, order, scale, weight)
 
 
 def gap_reach(cfg: DecoderConfig, fps: float) -> int:
@@ -213,11 +245,14 @@ def _compose(ex: Example, basis: np.ndarray, mlp: tuple[np.ndarray, float] | Non
              ) -> tuple[np.ndarray, np.ndarray]:
     """World-frame result ``(N, 3)``, ``(N, 22, 4)`` of one example: its base plus the correction of
     ``mlp`` = (coefficients ``(K, 69)``, familiarity weight w) when given. ``fallback``: canonical-frame
-    curve ``(1, N, 3)``, ``(1, N, 22, 4)`` that the result moves to where the MLP's familiarity gate
-    fades its correction out (weight ``1 - w``), instead of staying on the base. ``taper (N,)``: weights
-    of both (:func:`key_taper`), so the result leaves the keys on the base curve."""
+    classical curve ``(1, N, 3)``, ``(1, N, 22, 4)``: the result without ``mlp``, and what the result
+    moves to where the MLP's familiarity gate fades its correction out (weight ``1 - w``), instead of
+    staying on the base. ``taper (N,)``: weights of both (:func:`key_taper`), so the result leaves the
+    keys on the base curve."""
     t, q = ex.base_t[0].astype(float), ex.base_q[0].astype(float)
-    if mlp is not None:
+    if mlp is None and fallback is not None:
+        t, q = fallback[0][0].astype(float), fallback[1][0].astype(float)
+    elif mlp is not None:
         coef, w = mlp
         h = np.ones(len(t)) if taper is None else taper
         corr = (basis @ coef) * h[:, None]  # (N, 69)
@@ -272,9 +307,9 @@ def fill_runs(net: CorrectionDecoder | None, gates: dict, trans: np.ndarray, rot
             base_weight = cfg.gap_global_weight if use else GLOBAL_WEIGHT
             ex, _ = gap_example_at_rate(out_t, out_q, s, e, lo, hi, fps, context, stride, rel, order, base_weight)
             curve = gap_fallback(order, missing, fps)
-            fallback = None if not use or curve == (order, 1.0, base_weight) else to_canon(
-                *hermite_at_rate(out_t, out_q, s, e, lo, hi, fps, *curve), ex.inv, ex.shift)
-            jobs.append((a, b, cfg.gap_task(missing) if use else None, ex, fallback))
+            classical = None if curve == ("hermite", order, 1.0, base_weight) else to_canon(
+                *classical_at_rate(out_t, out_q, s, e, lo, hi, fps, curve), ex.inv, ex.shift)
+            jobs.append((a, b, cfg.gap_task(missing) if use else None, ex, classical))
         elif close_keys(s, e, fps):
             if spline is None:
                 spline = natural_spline_keys(trans, rot, keys, GLOBAL_WEIGHT)

@@ -32,12 +32,16 @@ def _clip(T=200, fps=30.0, seed=0):
     return Motion(fps, trans, rot)
 
 
-def _heads_curve(m, s, e, order=1, tangent_scale=1.0):
+def _heads_curve(m, s, e, order=1, tangent_scale=1.0, min_jerk=False):
     """The heads' classical gap curve over a whole clip: the cubic Hermite between keys ``s < e`` with
-    key velocities of ``order``, its body rotations half-way to the curve of their global orientations,
-    the leaf joints eased to slerp between the keys (tested on its own below)."""
-    tr, q = (x[0] for x in BL.hermite_batch(m.root_translation[None], m.rotations[None, :, :22], s, e, order,
-                                             tangent_scale, BL.GLOBAL_WEIGHT))
+    key velocities of ``order`` (or with ``min_jerk`` the minimum-jerk curve at the clip's rate), its
+    body rotations half-way to the curve of their global orientations, the leaf joints eased to slerp
+    between the keys (tested on its own below)."""
+    if min_jerk:
+        tr, q = BL.min_jerk(m.root_translation, m.rotations[:, :22], s, e, fps=m.fps)
+    else:
+        tr, q = (x[0] for x in BL.hermite_batch(m.root_translation[None], m.rotations[None, :, :22], s, e, order,
+                                                 tangent_scale, BL.GLOBAL_WEIGHT))
     t_all, q_all = m.root_translation.copy(), m.rotations[:, :22].copy()
     t_all[s + 1:e], q_all[s + 1:e] = tr, q
     known = np.ones(m.num_frames, bool)
@@ -238,14 +242,15 @@ def test_extension_above_30_fps_has_no_kink_at_the_model_samples(repo_root, fps)
 
 @pytest.mark.parametrize("fps", [24.0, 50.0, 120.0])
 def test_classical_curves_are_computed_at_the_clips_own_rate(fps):
-    """Without a correction, a gap of a second is the heads' cubic Hermite and blocking the Catmull-Rom
-    curve of the clip's own frames (what Blender's curves give at that rate), also for keys off the
-    30 fps grid; before, both were computed on a 30 fps grid and interpolated back (4 x Hermite's error
-    on 10-frame gaps at 120 fps, and frames past the last grid key taken from the input)."""
+    """Without a correction, a gap of a second is the heads' classical curve of the clip's own frames
+    (the minimum-jerk curve up to 45 fps, above it the cubic Hermite, what Blender's curves give at that
+    rate) and blocking the Catmull-Rom curve, also for keys off the 30 fps grid; before, both were
+    computed on a 30 fps grid and interpolated back (4 x Hermite's error on 10-frame gaps at 120 fps,
+    and frames past the last grid key taken from the input)."""
     m = _clip(T=int(4 * fps), fps=fps)
     plain, hermite = LearnedHeads(None), BaselineMethod("h", gap="hermite")
     for s, e in ((int(1.5 * fps) + 3, int(2.5 * fps) + 2), (int(0.5 * fps), int(1.5 * fps))):  # about 1 s
-        a, (bt, bq) = plain.fill_gap(m, s, e), _heads_curve(m, s, e)
+        a, (bt, bq) = plain.fill_gap(m, s, e), _heads_curve(m, s, e, min_jerk=fps <= 45)
         np.testing.assert_allclose(a.root_translation, bt, atol=1e-9)
         assert quat_angle(a.rotations[:, :22], bq).max() < 1e-6
     keys = np.unique(np.r_[np.arange(0, m.num_frames, 7), m.num_frames - 1])  # mostly off the grid
@@ -395,21 +400,24 @@ def test_familiarity_gate_fades_corrections_on_unfamiliar_input():
 
 
 def test_unfamiliar_gaps_fall_back_to_a_better_classical_curve():
-    """Where the familiarity gate fades a gap MLP's correction out completely, a gap of up to 40
-    frames (30 fps) whose MLP corrects the one-frame Hermite is the Hermite with second-order key
-    velocities, and a longer gap the one-frame Hermite with its key velocities scaled by 0.8 (both
-    better than the base on clips the heads were not trained on) - beyond the KEY_RAMP_SECONDS next
-    to each key, where it fades in from the base; a familiar input keeps base + correction, and
-    without a correction the gap stays on the one-frame Hermite."""
-    from a4mer.heads.prediction import FALLBACK_MAX_SECOND_ORDER, FALLBACK_TANGENT_SCALE, gap_velocity_order
+    """Where the familiarity gate fades a gap MLP's correction out completely, a gap of up to 30 frames
+    (30 fps) whose MLP corrects the one-frame Hermite is the minimum-jerk curve, one of up to 40 the
+    Hermite with second-order key velocities, and a longer gap the one-frame Hermite with its key
+    velocities scaled by 0.8 (all better than the base on clips the heads were not trained on) - beyond
+    the KEY_RAMP_SECONDS next to each key, where it fades in from the base; a familiar input keeps
+    base + correction, and without a correction the gap stays on its classical curve."""
+    from a4mer.heads.prediction import (FALLBACK_MAX_SECOND_ORDER, FALLBACK_TANGENT_SCALE, MIN_JERK_MAX_MISSING,
+                                        gap_velocity_order)
     fps = 30.0
     m = _clip(T=int(6 * fps), fps=fps)
     net = _random_net()
     s = int(2 * fps)
     plain = LearnedHeads(None)
-    for missing30 in (20, FALLBACK_MAX_SECOND_ORDER + 10):
+    for missing30 in (20, MIN_JERK_MAX_MISSING + 5, FALLBACK_MAX_SECOND_ORDER + 10):
         e = s + missing30 + 1
-        if missing30 <= FALLBACK_MAX_SECOND_ORDER:
+        if missing30 <= MIN_JERK_MAX_MISSING:
+            ref_t, ref_q = _heads_curve(m, s, e, min_jerk=True)
+        elif missing30 <= FALLBACK_MAX_SECOND_ORDER:
             ref_t, ref_q = _heads_curve(m, s, e, order=2)
         else:
             ref_t, ref_q = _heads_curve(m, s, e, tangent_scale=FALLBACK_TANGENT_SCALE)
@@ -419,7 +427,7 @@ def test_unfamiliar_gaps_fall_back_to_a_better_classical_curve():
         familiar = LearnedHeads(net).fill_gap(m, s, e)
         mlp.z_band.copy_(torch.tensor([-2.0, -1.0]))  # every input unfamiliar: weight 0
         faded = LearnedHeads(net).fill_gap(m, s, e)
-        base_t = plain.fill_gap(m, s, e).root_translation
+        base_t = _heads_curve(m, s, e)[0]  # the MLP's base: the one-frame Hermite
         away = np.r_[0:s + 1, s + 2:e - 1, e:len(ref_t)]  # 0.05 s = 1.5 frames: the keys' neighbours ramp
         np.testing.assert_allclose(faded.root_translation[away], ref_t[away], atol=1e-9)
         assert quat_angle(faded.rotations[away, :22], ref_q[away, :22]).max() < 1e-6
@@ -428,8 +436,9 @@ def test_unfamiliar_gaps_fall_back_to_a_better_classical_curve():
             w = (faded.root_translation[f] - base_t[f]) @ d / (d @ d)
             assert 0.5 < w < 1.0, w
         assert np.abs(familiar.root_translation - ref_t).max() > 1e-4
-        # the fallback curve is not the base (one-frame Hermite, what the classical heads give)
-        assert np.abs(plain.fill_gap(m, s, e).root_translation - ref_t).max() > 1e-5
+        # the fallback curve is not the base; it is what the heads give without a correction
+        assert np.abs(base_t - ref_t).max() > 1e-5
+        np.testing.assert_allclose(plain.fill_gap(m, s, e).root_translation, ref_t, atol=1e-9)
 
 
 def test_gates_need_no_loss_anywhere_and_a_gain_on_average():
@@ -484,14 +493,14 @@ def test_each_gap_length_uses_its_band_mlp():
     with torch.no_grad():
         net.tasks["gap1"].net[-1].weight.normal_(0, 0.01)
     heads = LearnedHeads(net)
-    hermite = BaselineMethod("h", gap="hermite2")  # the root path of bands gap0 and gap1 (rotations: blended)
-    for s, e, acts, classic in ((50, 58, False, "hermite2"), (50, 71, True, "hermite2"), (40, 100, False, "hermite")):
+    classical = BaselineMethod("h", gap="min_jerk")  # the root path of gaps up to 30 frames without a correction
+    for s, e, acts, classic in ((50, 58, False, "min_jerk"), (50, 71, True, "min_jerk"), (40, 100, False, "hermite")):
         d = np.abs(heads.fill_gap(m, s, e).root_translation
                    - BaselineMethod("h", gap=classic).fill_gap(m, s, e).root_translation).max()  # 7, 20, 59 missing
         assert (d > 1e-4) == acts, (s, e, d)
     off = LearnedHeads(net, {"inbetween": True, "gap1": False, "blocking": True, "extend": True})
-    np.testing.assert_allclose(off.fill_gap(m, 50, 71).root_translation, hermite.fill_gap(m, 50, 71).root_translation,
-                               atol=1e-9)
+    np.testing.assert_allclose(off.fill_gap(m, 50, 71).root_translation,
+                               classical.fill_gap(m, 50, 71).root_translation, atol=1e-9)
 
 
 @pytest.mark.parametrize("fps", [24.0, 50.0])

@@ -29,7 +29,7 @@ def test_uniform_motion_is_reproduced_exactly(method):
     assert quat_angle(q, rot).max() < 1e-7
 
 
-@pytest.mark.parametrize("method", ["hermite", "hermite2", "hermite2_global"])
+@pytest.mark.parametrize("method", ["hermite", "hermite2", "hermite2_global", "min_jerk"])
 def test_keys_about_half_a_turn_apart_do_not_spin(method):
     """A joint turning steadily whose gap keys are 3.12 rad apart: the frames after the end key are
     past half a turn, where the principal rotation vector flips side. The curve must keep turning the
@@ -46,6 +46,52 @@ def test_keys_about_half_a_turn_apart_do_not_spin(method):
     keys = np.arange(0, 120, 40)  # 1.6 rad apart
     _, q = B.catmull_rom_keys(trans, rot, keys)
     assert quat_angle(q[:keys[-1] + 1, 0], rot[:keys[-1] + 1, 0]).max() < 1e-6
+
+
+def _accelerating(fps: float, seconds: float = 2.0):
+    """Root on a parabola and every joint turning with constant angular acceleration about a fixed axis,
+    sampled at ``fps``."""
+    t = np.arange(int(seconds * fps) + 1) / fps
+    trans = np.stack([0.3 * t + 0.8 * t ** 2, -0.2 * t ** 2, 0.9 + 0.1 * t], 1)
+    axes = np.random.default_rng(0).normal(size=(5, 3))
+    axes /= np.linalg.norm(axes, axis=1, keepdims=True)
+    return trans, axis_angle_to_quat((0.4 * t + 1.5 * t ** 2)[:, None, None] * axes[None])
+
+
+def test_min_jerk_keeps_constant_acceleration_where_hermite_lags():
+    """The minimum-jerk curve (with its acceleration term) reproduces a constant acceleration exactly:
+    the summed second differences over the gap are fixed by the frames beside it, so equal ones are
+    the least; the issue's Hermite (one-frame key velocities) lags by half a frame."""
+    trans, rot = _accelerating(30.0)
+    for s, e in ((10, 25), (20, 38)):  # keys under half a turn apart
+        tr, q = B.min_jerk(trans, rot, s, e, global_weight=0.0)
+        np.testing.assert_allclose(tr, trans[s + 1:e], atol=1e-9)
+        assert quat_angle(q, rot[s + 1:e]).max() < 1e-7
+        ht, _ = B.hermite(trans, rot, s, e)
+        assert np.abs(ht - trans[s + 1:e]).max() > 1e-3
+
+
+def test_min_jerk_is_the_same_curve_in_seconds_at_any_rate():
+    """Its acceleration weight is per frame at 30 fps and scaled with the rate: the same smooth motion
+    with the same 0.8 s gap gives the same curve at 25, 30 and 60 fps (to the differences' step)."""
+    def curve(fps):
+        t = np.arange(int(3 * fps) + 1) / fps
+        trans = np.stack([np.sin(2.1 * t), np.cos(1.3 * t), 0.2 * np.sin(3.0 * t)], 1)
+        rot = np.repeat(quat_identity((1,))[None], len(t), 0)
+        s, e = int(round(1.0 * fps)), int(round(1.8 * fps))
+        tr, _ = B.min_jerk(trans, rot, s, e, fps=fps)
+        mid = int(round(1.4 * fps))
+        return tr[mid - s - 1], trans[mid]
+    got = {fps: curve(fps) for fps in (25.0, 30.0, 60.0, 120.0)}
+    for fps in (25.0, 60.0, 120.0):
+        np.testing.assert_allclose(got[fps][0], got[30.0][0], atol=2.5e-3)
+    # an unscaled weight at 120 fps draws a curve farther from the 30 fps one
+    t = np.arange(361) / 120.0
+    trans = np.stack([np.sin(2.1 * t), np.cos(1.3 * t), 0.2 * np.sin(3.0 * t)], 1)
+    rot = np.repeat(quat_identity((1,))[None], len(t), 0)
+    raw, _ = B.min_jerk(trans, rot, 120, 216, fps=30.0)
+    unscaled = np.abs(raw[168 - 121] - got[30.0][0]).max()
+    assert unscaled > 1.5 * np.abs(got[120.0][0] - got[30.0][0]).max(), unscaled
 
 
 def test_fill_gap_keeps_keys_and_outside_and_inputs():
