@@ -18,7 +18,10 @@ def jepa_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, spli
     pred, target: (B, S, D); mask: (B, S) bool (True = masked, predicted). With ``split``: per masked
     segment k, ``L_local_k + alpha * lambda_k * L_global`` where z_g is the mean target over the
     window's masked set, local parts are ``z_k - z_g`` (likewise for predictions),
-    ``lambda_k = stopgrad(L_local_k / L_global)``. Without: plain smooth-L1 on ``z_k``.
+    ``lambda_k = stopgrad(L_local_k / L_global)``. A window with a single masked segment has no local
+    part (``z_k = z_g``) and the paper's ``lambda_k`` is 0 / 0 there: its segment gets the plain loss
+    (ours; before, it got none: short clips, whose windows hold few segments, taught the model nothing
+    in up to half their windows). Without ``split``: plain smooth-L1 on ``z_k``.
     Returns the mean over masked segments (a scalar; 0 if nothing is masked).
     """
     target = target.detach()
@@ -31,4 +34,6 @@ def jepa_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, spli
     glob = F.smooth_l1_loss(pg, zg, reduction="none").mean(-1)  # (B, 1)
     lam = (local / glob.clamp_min(1e-8)).detach()
     per = local + alpha * lam * glob
+    single = mask.sum(1, keepdim=True) == 1  # (B, 1): no local part
+    per = torch.where(single, F.smooth_l1_loss(pred, target, reduction="none").mean(-1), per)
     return (per * mask).sum() / n

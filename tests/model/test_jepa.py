@@ -70,6 +70,22 @@ def test_global_local_loss_matches_definition():
     assert torch.all(pred.grad[0, 2] == 0) and torch.all(pred.grad[0, 4] == 0)
 
 
+def test_a_single_masked_segment_gets_the_plain_loss():
+    """With one masked segment the local part is zero and lambda_k 0 / 0: that window's segment gets
+    the plain smooth-L1 (before, a zero loss and no gradient), other windows keep the split."""
+    g = torch.Generator().manual_seed(2)
+    pred = torch.randn(2, 4, 6, generator=g, requires_grad=True)
+    tgt = torch.randn(2, 4, 6, generator=g)
+    mask = torch.tensor([[0, 1, 0, 0], [1, 1, 0, 0]], dtype=torch.bool)
+    got = jepa_loss(pred, tgt, mask, split=True, alpha=0.05)
+    split_only = jepa_loss(pred[1:], tgt[1:], mask[1:], split=True, alpha=0.05)  # two masked: the split
+    want = (F.smooth_l1_loss(pred[0, 1], tgt[0, 1]) + 2 * split_only) / 3
+    assert torch.allclose(got, want)
+    got.backward()
+    assert pred.grad[0, 1].abs().sum() > 0 and torch.all(pred.grad[0, [0, 2, 3]] == 0)
+    assert jepa_loss(tgt[:1], tgt[:1], mask[:1]) == 0
+
+
 def test_collapsed_predictions_are_penalised_by_the_local_term():
     """Predicting the window mean for every segment leaves the local term > 0 (the split's point)."""
     g = torch.Generator().manual_seed(1)
