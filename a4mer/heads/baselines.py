@@ -198,14 +198,22 @@ def hermite_batch(trans: np.ndarray, rot: np.ndarray, s: int, e: int, order: int
                               1.0 / tangent_scale, global_weight)
 
 
+def _tangent_sides(bq: np.ndarray, aq: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Key s = ``bq[:, -1]`` ``(B, J, 4)`` and the samples ``bq (B, nb, J, 4)``, ``aq (B, na, J, 4)`` as
+    rotation vectors in its tangent space ``(B, nb / na, J, 3)`` (zero at key s), the samples after
+    key e kept on key e's side of half a turn."""
+    q0 = bq[:, -1]
+    rb, ra = rel_log(q0[:, None], bq), rel_log(q0[:, None], aq)
+    for k in range(1, ra.shape[1]):
+        ra[:, k] = nearest_rotvec(ra[:, k], ra[:, k - 1])
+    return q0, rb, ra
+
+
 def _rotation_hermite(bq: np.ndarray, aq: np.ndarray, n: int, order: int, step: float) -> np.ndarray:
     """Hermite of rotation vectors in the tangent space at key s = ``bq[:, -1]`` (see
     :func:`hermite_from_sides`): ``(B, n-1, J, 4)``."""
     i = bq.shape[1] - 1
-    q0 = bq[:, i]
-    rb, ra = rel_log(q0[:, None], bq), rel_log(q0[:, None], aq)  # (B, nb / na, J, 3), rb zero at key s
-    for k in range(1, ra.shape[1]):  # the samples after key e on key e's side of half a turn
-        ra[:, k] = nearest_rotvec(ra[:, k], ra[:, k - 1])
+    q0, rb, ra = _tangent_sides(bq, aq)
     w0, w1 = key_velocity(rb, i, -1, order, 1) / step, key_velocity(ra, 0, 1, order, 1) / step
     rr = _segment(rb[:, i], ra[:, 0], w0, w1, n)  # (n-1, B, J, 3)
     return rel_exp(q0[:, None], np.moveaxis(rr, 0, 1))
@@ -259,10 +267,7 @@ def min_jerk_from_sides(bt: np.ndarray, bq: np.ndarray, at: np.ndarray, aq: np.n
     P = min_jerk_map(n, bt.shape[1], at.shape[1], acc_weight)
 
     def rotations(bq: np.ndarray, aq: np.ndarray) -> np.ndarray:
-        q0 = bq[:, -1]
-        rb, ra = rel_log(q0[:, None], bq), rel_log(q0[:, None], aq)
-        for k in range(1, ra.shape[1]):  # the samples after key e on key e's side of half a turn
-            ra[:, k] = nearest_rotvec(ra[:, k], ra[:, k - 1])
+        q0, rb, ra = _tangent_sides(bq, aq)
         return rel_exp(q0[:, None], np.einsum("uk,bk...->bu...", P, np.concatenate([rb, ra], 1)))
 
     tr = np.einsum("uk,bkc->buc", P, np.concatenate([bt, at], 1))
