@@ -245,10 +245,8 @@ def min_jerk_map(n: int, nb: int, na: int, acc_weight: float = MIN_JERK_ACC_WEIG
     ``na`` samples starting with key e. With a single known sample on both sides it is the straight
     line; the curve is invariant to adding a constant (the map's rows sum to 1)."""
     W = nb + n - 1 + na
-    rows = [np.convolve(np.eye(W)[i], [1.0, -3.0, 3.0, -1.0])[3:W] for i in range(W)]
-    d3 = np.array(rows).T  # (W-3, W): x[t] - 3 x[t-1] + 3 x[t-2] - x[t-3]
-    d2 = np.array([np.convolve(np.eye(W)[i], [1.0, -2.0, 1.0])[2:W] for i in range(W)]).T
-    A = np.concatenate([d3, np.sqrt(acc_weight) * d2]) if W > 3 else np.sqrt(acc_weight) * d2
+    eye = np.eye(W)
+    A = np.concatenate([np.diff(eye, 3, axis=0), np.sqrt(acc_weight) * np.diff(eye, 2, axis=0)])  # (2W-5, W)
     gap = np.zeros(W, bool)
     gap[nb:nb + n - 1] = True
     Au, Ak = A[:, gap], A[:, ~gap]

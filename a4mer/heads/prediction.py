@@ -19,8 +19,8 @@ import numpy as np
 import torch
 
 from ..geometry import axis_angle_to_quat, lerp_at, quat_apply, quat_conj, quat_mul, quat_unflip, slerp_at
-from .baselines import (GLOBAL_WEIGHT, MIN_JERK_ACC_WEIGHT, MIN_JERK_SIDE, hermite_batch, hermite_from_sides,
-                        min_jerk_from_sides, natural_spline_keys, rel_log, smoothstep)
+from .baselines import (GLOBAL_WEIGHT, hermite_batch, hermite_from_sides, min_jerk, natural_spline_keys, rel_log,
+                        smoothstep)
 from .decoder import CorrectionDecoder, DecoderConfig, extend_basis, gap_basis
 from .layouts import Example, blocking_example, extend_example, gap_inputs, gap_span, to_canon
 from .windows import MODEL_FPS
@@ -140,9 +140,8 @@ def classical_at_rate(trans: np.ndarray, rot: np.ndarray, s: int, e: int, lo: in
     s+1..e-1 of a clip at ``fps`` whose known context spans frames ``lo..hi``."""
     kind, order, scale, weight = curve
     if kind == "min_jerk":
-        a, b = max(lo, s - MIN_JERK_SIDE + 1), min(hi, e + MIN_JERK_SIDE - 1) + 1
-        return min_jerk_from_sides(trans[None, a:s + 1], rot[None, a:s + 1], trans[None, e:b], rot[None, e:b],
-                                   e - s, MIN_JERK_ACC_WEIGHT * (MODEL_FPS / fps) ** 2, weight)
+        t, q = min_jerk(trans[lo:hi + 1], rot[lo:hi + 1], s - lo, e - lo, global_weight=weight, fps=fps)
+        return t[None], q[None]
     return hermite_at_rate(trans, rot, s, e, lo, hi, fps, order, scale, weight)
 
 
