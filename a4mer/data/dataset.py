@@ -91,7 +91,9 @@ def make_item(name: str, motion: Any, segmenter: Callable[[Any], np.ndarray], fp
 
 
 #: largest share of the selected clips a run may skip as unreadable or corrupt: more (or all of them)
-#: refuses the run before training, as the model would learn from much less than the data asked for
+#: refuses the run before training, as the model would learn from much less than the data asked for.
+#: One bad clip is always skipped (with fewer than ten clips it is more than the share), unless it is
+#: the only one
 MAX_SKIPPED_SHARE = 0.10
 
 
@@ -123,12 +125,13 @@ def clip_items(path: Path, name: str, config: DataConfig, segmenter: Callable[[A
 
 def check_skipped(root: Path, skipped: list[str], total: int) -> None:
     """Refuse the run (:class:`A4merError`) when every one of the ``total`` selected clips, or more
-    than :data:`MAX_SKIPPED_SHARE` of them, failed to load; ``skipped``: one problem per failed clip."""
+    than one and more than :data:`MAX_SKIPPED_SHARE` of them, failed to load; ``skipped``: one problem
+    per failed clip."""
     if not skipped:
         return
     if len(skipped) == total:
         raise A4merError(f"{root}: none of the {total} selected clips could be read (first: {skipped[0]})")
-    if len(skipped) > MAX_SKIPPED_SHARE * total:
+    if len(skipped) > max(1.0, MAX_SKIPPED_SHARE * total):
         raise A4merError(f"{root}: {len(skipped)} of {total} selected clips could not be read "
                          f"({100 * len(skipped) / total:.0f} %, more than the {100 * MAX_SKIPPED_SHARE:.0f} % a run "
                          f"may skip; first: {skipped[0]}); fix them or drop their lines from manifest.jsonl")
@@ -141,9 +144,9 @@ def build_items(root: str | Path, config: DataConfig, segmenter: Callable[[Any],
 
     A clip that cannot be used (truncated or unreadable npz, NaN values, missing file) is skipped with
     one ``warn`` line naming the file and the problem, as if the manifest did not list it (it draws
-    nothing from ``rng``); a last ``warn`` line counts them. Every clip failing, or more than
-    :data:`MAX_SKIPPED_SHARE` of them, is an :class:`A4merError` (raised after loading, before any
-    training). ``warn=None``: no lines."""
+    nothing from ``rng``); a last ``warn`` line counts them. Every clip failing, or more than one and
+    more than :data:`MAX_SKIPPED_SHARE` of them, is an :class:`A4merError` (raised after loading, before
+    any training). ``warn=None``: no lines."""
     root = Path(root)
     manifest = read_manifest(root)
     rows = select_rows(manifest, config)

@@ -16,6 +16,7 @@ import pytest
 from safetensors.torch import load_file
 
 from a4mer.cli.main import main
+from a4mer.errors import A4merError
 from a4mer.jepa.hierarchy import A4MerNet
 from a4mer.train.config import load_config
 from a4mer.train.loop import train
@@ -110,6 +111,20 @@ def test_too_many_or_only_bad_clips_refuse_the_run_before_training(real_prepared
     assert main(["train", "--data", str(data), "--out", str(out), "--no-progress", *CLI_SETS]) == 1
     assert "none of the 3 selected clips could be read" in _err_lines(capsys)[-1]
     assert not (out / "model.safetensors").exists()
+
+
+def test_one_bad_clip_in_a_small_folder_is_skipped_two_are_refused():
+    """A single bad clip is skipped even where it is more than the 10 % share (a folder of a few
+    clips); two of them there, or every clip, refuse the run."""
+    from a4mer.data.dataset import check_skipped
+    check_skipped(Path("data"), ["data/a.npz: truncated"], 5)
+    with pytest.raises(A4merError, match="2 of 5 selected clips"):
+        check_skipped(Path("data"), ["data/a.npz: truncated", "data/b.npz: NaN"], 5)
+    with pytest.raises(A4merError, match="none of the 1 selected clips"):
+        check_skipped(Path("data"), ["data/a.npz: truncated"], 1)
+    check_skipped(Path("data"), ["x"] * 3, 30)
+    with pytest.raises(A4merError, match="4 of 30"):
+        check_skipped(Path("data"), ["x"] * 4, 30)
 
 
 # --- 2. Ctrl-C ---------------------------------------------------------------------------------
