@@ -15,6 +15,8 @@ velocity).
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import torch
 
@@ -108,17 +110,26 @@ def blocking_corrected(net: CorrectionDecoder | None, gates: dict, s: int, e: in
     return net is not None and bool(gates.get("blocking", False)) and not close_keys(s, e, fps)
 
 
-def gap_fallback(order: int, missing: int, fps: float) -> tuple[str, int, float, float]:
+class GapCurve(NamedTuple):
+    """A classical gap curve: ``kind`` "min_jerk" (``baselines.min_jerk``) or "hermite" (key velocities
+    of ``order`` times ``tangent_scale``, :func:`hermite_at_rate`); body rotations ``global_weight`` of
+    the way to the curve of their global orientations."""
+
+    kind: str
+    order: int = 1
+    tangent_scale: float = 1.0
+    global_weight: float = GLOBAL_WEIGHT
+
+
+def gap_fallback(order: int, missing: int, fps: float) -> GapCurve:
     """The classical curve of a dense gap of ``missing`` frames (30 fps) in a clip at ``fps`` whose base
     takes key velocities of ``order``: what the gap gets without a learned correction, and what the
-    answer moves to where its MLP's familiarity gate fades the correction out. ``(kind, order,
-    tangent scale, global weight)``, body rotations half-way to the curve of their global orientations
-    (``GLOBAL_WEIGHT``):
+    answer moves to where its MLP's familiarity gate fades the correction out. Body rotations half-way
+    to the curve of their global orientations (``GLOBAL_WEIGHT``):
 
-    - ``("min_jerk", ...)`` up to ``MIN_JERK_MAX_MISSING`` frames at up to ``SECOND_ORDER_MAX_FPS``
-      (``baselines.min_jerk``; order and scale unused);
-    - otherwise ``("hermite", ...)``: second-order key velocities up to ``FALLBACK_MAX_SECOND_ORDER``
-      frames (first order above ``SECOND_ORDER_MAX_FPS``), beyond it the base's key velocities scaled by
+    - the minimum-jerk curve up to ``MIN_JERK_MAX_MISSING`` frames at up to ``SECOND_ORDER_MAX_FPS``;
+    - otherwise the Hermite: second-order key velocities up to ``FALLBACK_MAX_SECOND_ORDER`` frames
+      (first order above ``SECOND_ORDER_MAX_FPS``), beyond it the base's key velocities scaled by
       ``FALLBACK_TANGENT_SCALE``.
 
     The gate fades mostly on motion unlike the training sources: on HDM05 (never trained on) 15 / 30 /
@@ -128,21 +139,20 @@ def gap_fallback(order: int, missing: int, fps: float) -> tuple[str, int, float,
     fades there). The minimum-jerk curve then took HDM05 (every clip, 1 s of context) 15-frame gaps
     from 1.012 / 0.967 to 0.98 / 0.95 x Hermite and 30-frame gaps from 0.933 / 0.948 to 0.90 / 0.94."""
     if missing <= MIN_JERK_MAX_MISSING and fps <= SECOND_ORDER_MAX_FPS:
-        return "min_jerk", 2, 1.0, GLOBAL_WEIGHT
+        return GapCurve("min_jerk")
     if missing > FALLBACK_MAX_SECOND_ORDER:
-        return "hermite", order, FALLBACK_TANGENT_SCALE, GLOBAL_WEIGHT
-    return "hermite", (2 if fps <= SECOND_ORDER_MAX_FPS else order), 1.0, GLOBAL_WEIGHT
+        return GapCurve("hermite", order, FALLBACK_TANGENT_SCALE)
+    return GapCurve("hermite", 2 if fps <= SECOND_ORDER_MAX_FPS else order)
 
 
 def classical_at_rate(trans: np.ndarray, rot: np.ndarray, s: int, e: int, lo: int, hi: int, fps: float,
-                      curve: tuple[str, int, float, float]) -> tuple[np.ndarray, np.ndarray]:
-    """The classical ``curve`` of :func:`gap_fallback` ``(1, e-s-1, 3)``, ``(1, e-s-1, 22, 4)`` over frames
-    s+1..e-1 of a clip at ``fps`` whose known context spans frames ``lo..hi``."""
-    kind, order, scale, weight = curve
-    if kind == "min_jerk":
-        t, q = min_jerk(trans[lo:hi + 1], rot[lo:hi + 1], s - lo, e - lo, global_weight=weight, fps=fps)
+                      curve: GapCurve) -> tuple[np.ndarray, np.ndarray]:
+    """The classical ``curve`` ``(1, e-s-1, 3)``, ``(1, e-s-1, 22, 4)`` over frames s+1..e-1 of a clip at
+    ``fps`` whose known context spans frames ``lo..hi``."""
+    if curve.kind == "min_jerk":
+        t, q = min_jerk(trans[lo:hi + 1], rot[lo:hi + 1], s - lo, e - lo, global_weight=curve.global_weight, fps=fps)
         return t[None], q[None]
-    return hermite_at_rate(trans, rot, s, e, lo, hi, fps, order, scale, weight)
+    return hermite_at_rate(trans, rot, s, e, lo, hi, fps, curve.order, curve.tangent_scale, curve.global_weight)
 
 
 def gap_reach(cfg: DecoderConfig, fps: float) -> int:
@@ -306,7 +316,7 @@ def fill_runs(net: CorrectionDecoder | None, gates: dict, trans: np.ndarray, rot
             base_weight = cfg.gap_global_weight if use else GLOBAL_WEIGHT
             ex, _ = gap_example_at_rate(out_t, out_q, s, e, lo, hi, fps, context, stride, rel, order, base_weight)
             curve = gap_fallback(order, missing, fps)
-            classical = None if curve == ("hermite", order, 1.0, base_weight) else to_canon(
+            classical = None if curve == GapCurve("hermite", order, 1.0, base_weight) else to_canon(
                 *classical_at_rate(out_t, out_q, s, e, lo, hi, fps, curve), ex.inv, ex.shift)
             jobs.append((a, b, cfg.gap_task(missing) if use else None, ex, classical))
         elif close_keys(s, e, fps):
