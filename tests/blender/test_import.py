@@ -154,6 +154,12 @@ def test_import_put_on_floor(scene, cmu_dance, tmp_path, capfd):
     np.testing.assert_allclose(back.root_translation[:, 2] - plain.root_translation[:, 2], shift, atol=1e-5)
     np.testing.assert_allclose(back.root_translation[:, :2], plain.root_translation[:, :2], atol=1e-6)
     assert quat_angle(back.rotations, plain.rotations).max() < 1e-6
+    # onto a rig the user moved up and turned: the feet stand on the world's floor, not the rig's own
+    obj.location, obj.rotation_euler = (0.5, 0.2, 1.0), (0.0, 0.0, 0.7)
+    bpy.context.view_layer.objects.active = obj
+    assert bpy.ops.a4mer.import_motion(filepath=str(path), apply_to_selected=True, put_on_floor=True) == {"FINISHED"}
+    assert bpy.context.active_object == obj and tuple(obj.location) == pytest.approx((0.5, 0.2, 1.0))
+    assert abs(floor.floor_height(armature.read_motion(obj, scene))) < 1e-4
     fast = smooth_motion(T=30)
     trans = fast.root_translation.copy()
     trans[:, 0] = np.arange(30) * 0.1  # 3 m/s: no foot ever stands still
