@@ -183,14 +183,12 @@ def frames_at(trans: np.ndarray, rot: np.ndarray, coords: np.ndarray) -> tuple[n
 
 
 def gap_example_at_rate(trans: np.ndarray, rot: np.ndarray, s: int, e: int, lo: int, hi: int, fps: float,
-                        C: int, stride: int = 1, relative: bool = True, order: int = 1, global_weight: float = 0.0
-                        ) -> tuple[Example, int]:
+                        C: int, stride: int, relative: bool, base: GapCurve) -> tuple[Example, int]:
     """The gap MLP's example for keys ``s < e`` of ``trans (T, 3)``, ``rot (T, 22, 4)`` at ``fps``, whose
     known context spans frames ``lo..hi``: the context is sampled at 30 fps from each key outwards,
-    the base is the cubic Hermite (key velocities of ``order``, ``global_weight``: see
-    :func:`hermite_at_rate`) at the clip's rate (frames s+1..e-1, canonical frame of key s).
-    Returns (example with B = 1, missing frames at 30 fps). At 30 fps this is ``gap_example`` on the
-    window lo..hi."""
+    the base is the curve ``base`` (:func:`classical_at_rate`) at the clip's rate (frames s+1..e-1,
+    canonical frame of key s). Returns (example with B = 1, missing frames at 30 fps). At 30 fps with
+    a Hermite base this is ``gap_example`` on the window lo..hi."""
     step = fps / MODEL_FPS
     span = gap_span(C, stride)
     nb = min(span, int(np.floor((s - lo) / step + 1e-9)) + 1)  # samples before the gap, key s included
@@ -201,8 +199,7 @@ def gap_example_at_rate(trans: np.ndarray, rot: np.ndarray, s: int, e: int, lo: 
     wt = np.concatenate([bt, np.repeat(bt[-1:], G, 0), at])[None]  # the gap's own frames are never read
     wq = np.concatenate([bq, np.repeat(bq[-1:], G, 0), aq])[None]
     x, inv, shift = gap_inputs(wt, wq, nb - 1, nb + G, C, stride, relative)
-    ht, hq = hermite_at_rate(trans, rot, s, e, lo, hi, fps, order, 1.0, global_weight)
-    ct, cq = to_canon(ht, hq, inv, shift)
+    ct, cq = to_canon(*classical_at_rate(trans, rot, s, e, lo, hi, fps, base), inv, shift)
     return Example(x, ct, cq, inv, shift), G
 
 
@@ -254,14 +251,11 @@ def _compose(ex: Example, basis: np.ndarray, mlp: tuple[np.ndarray, float] | Non
              ) -> tuple[np.ndarray, np.ndarray]:
     """World-frame result ``(N, 3)``, ``(N, 22, 4)`` of one example: its base plus the correction of
     ``mlp`` = (coefficients ``(K, 69)``, familiarity weight w) when given. ``fallback``: canonical-frame
-    classical curve ``(1, N, 3)``, ``(1, N, 22, 4)``: the result without ``mlp``, and what the result
-    moves to where the MLP's familiarity gate fades its correction out (weight ``1 - w``), instead of
-    staying on the base. ``taper (N,)``: weights of both (:func:`key_taper`), so the result leaves the
+    classical curve ``(1, N, 3)``, ``(1, N, 22, 4)`` that the result moves to where the MLP's
+    familiarity gate fades its correction out (weight ``1 - w``), instead of staying on the base. ``taper (N,)``: weights of both (:func:`key_taper`), so the result leaves the
     keys on the base curve."""
     t, q = ex.base_t[0].astype(float), ex.base_q[0].astype(float)
-    if mlp is None and fallback is not None:
-        t, q = fallback[0][0].astype(float), fallback[1][0].astype(float)
-    elif mlp is not None:
+    if mlp is not None:
         coef, w = mlp
         h = np.ones(len(t)) if taper is None else taper
         corr = (basis @ coef) * h[:, None]  # (N, 69)
@@ -312,11 +306,11 @@ def fill_runs(net: CorrectionDecoder | None, gates: dict, trans: np.ndarray, rot
             missing = missing_at_model_rate(s, e, fps)
             order = gap_velocity_order(cfg, missing, fps)
             use = gap_corrected(net, gates, missing, fps)
-            # a corrected gap's base is the curve its MLP was trained on; an uncorrected one gets the blend
-            base_weight = cfg.gap_global_weight if use else GLOBAL_WEIGHT
-            ex, _ = gap_example_at_rate(out_t, out_q, s, e, lo, hi, fps, context, stride, rel, order, base_weight)
             curve = gap_fallback(order, missing, fps)
-            classical = None if curve == GapCurve("hermite", order, 1.0, base_weight) else to_canon(
+            # a corrected gap's base is the curve its MLP was trained on; an uncorrected one's is its classical curve
+            base = GapCurve("hermite", order, 1.0, cfg.gap_global_weight) if use else curve
+            ex, _ = gap_example_at_rate(out_t, out_q, s, e, lo, hi, fps, context, stride, rel, base)
+            classical = None if curve == base else to_canon(
                 *classical_at_rate(out_t, out_q, s, e, lo, hi, fps, curve), ex.inv, ex.shift)
             jobs.append((a, b, cfg.gap_task(missing) if use else None, ex, classical))
         elif close_keys(s, e, fps):
