@@ -35,5 +35,5 @@ def jepa_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, spli
     lam = (local / glob.clamp_min(1e-8)).detach()
     per = local + alpha * lam * glob
     single = mask.sum(1, keepdim=True) == 1  # (B, 1): no local part
-    per = torch.where(single, F.smooth_l1_loss(pred, target, reduction="none").mean(-1), per)
+    per = torch.where(single, glob, per)  # a single masked segment: z_g = z_k, the plain loss
     return (per * mask).sum() / n

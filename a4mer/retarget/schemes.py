@@ -153,9 +153,7 @@ def load_bone_map(path: str | os.PathLike, source_names: tuple[str, ...] | list[
         scheme.setdefault(n, None)
     names = tuple(n for n in source_names if not n.endswith("_end"))
     joints, _ = _resolve(scheme, names)
-    keys = {normalize_bone_name(n) for n in names}
-    wrong = [f"{k} -> {v!r}" for k, v in scheme.items()
-             if v is not None and k not in OPTIONAL and normalize_bone_name(v) not in keys]
+    wrong = [f"{k} -> {v!r}" for k, v in scheme.items() if v is not None and k not in OPTIONAL and k not in joints]
     if wrong:
         raise SkeletonError(f"{path}: bone map names joints the clip does not have: " + ", ".join(wrong)
                             + f" (the clip's joints: {', '.join(names[:40])}{' ...' if len(names) > 40 else ''})")
