@@ -111,6 +111,10 @@ def load_motion(path: str | os.PathLike, options: LoadOptions | None = None, **k
     ``floor=True`` cannot put on the floor: no still foot under an upright body).
     """
     opts = options or LoadOptions(**kw)
+    if Path(path).is_dir():
+        raise MotionFileError(path, "is a folder, not a clip file")
+    if not Path(path).exists() and not Path(path).suffix:  # "not found", not "unsupported file type ''"
+        raise MotionFileError(path, "file not found")
     fmt = clip_format(path)
     if not Path(path).is_file():
         raise MotionFileError(path, "file not found")

@@ -83,12 +83,18 @@ def validate_segments(segments: dict, where: str = "segments") -> None:
             prev_end = e
 
 
+def segments_duration(segments: dict) -> float:
+    """Seconds of the clip ``segments`` were made for: its recorded duration, else the last end."""
+    seg_fps = float(segments["fps"])
+    ends = [float(it["end_frame"]) / seg_fps for k in ("atoms", "motifs") for it in segments[k]]
+    return float(segments.get("duration") or max(ends, default=0.0))
+
+
 def duration_mismatch(segments: dict, num_frames: int, clip_fps: float) -> str | None:
     """A warning when ``segments`` were made for a clip of another length than this one of
     ``num_frames`` at ``clip_fps`` (more than half a second or 5 % apart), else None."""
     seg_fps = float(segments["fps"])
-    ends = [float(it["end_frame"]) / seg_fps for k in ("atoms", "motifs") for it in segments[k]]
-    theirs = float(segments.get("duration") or max(ends, default=0.0))
+    theirs = segments_duration(segments)
     ours = num_frames / float(clip_fps)
     if abs(theirs - ours) > max(0.5, 0.05 * ours):
         return (f"the segments cover {theirs:.2f} s (at {seg_fps:g} fps) but the action lasts {ours:.2f} s: "

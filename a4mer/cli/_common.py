@@ -50,19 +50,6 @@ def naming(path, error: A4merError) -> A4merError:
     return error if str(path) in str(error) else A4merError(f"{path}: {error}")
 
 
-def check_input(path) -> Path:
-    """``path`` as a clip to read: :class:`MotionFileError` naming it when it is a folder, or does not
-    exist and has no suffix (``clips`` is "not found", not "unsupported file type ''"); the reader
-    reports the rest (``x.fbx``: unsupported type)."""
-    from ..errors import MotionFileError
-    p = Path(path)
-    if p.is_dir():
-        raise MotionFileError(p, "is a folder, not a clip file")
-    if not p.exists() and not p.suffix:
-        raise MotionFileError(p, "file not found")
-    return p
-
-
 def collect_inputs(items: list[str], exclude: str | Path | None = None) -> list[Path]:
     """Files given directly, plus every supported clip under given folders (:func:`a4mer.api.find_clips`:
     hidden files, AMASS ``shape.npz`` files and ``exclude``, the output folder when it lies inside an

@@ -7,7 +7,7 @@ from pathlib import Path
 from ..api import load_motion
 from ..floor import describe_shift
 from ..io.amass import write_amass_npz
-from ._common import add_load_arguments, check_input, collect_inputs, load_options, output_targets, run_each
+from ._common import add_load_arguments, collect_inputs, load_options, output_targets, run_each
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -23,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
     opts = load_options(args, fps=args.fps, inputs=inputs)  # a bad flag is one error before anything is read or made
 
     def convert(path, target) -> str:
-        motion = load_motion(check_input(path), opts)
+        motion = load_motion(path, opts)
         write_amass_npz(motion, target)
         err = motion.meta.get("retarget_error_median_deg")
         extra = f", retarget error median {err:.2f} deg" if err is not None else ""

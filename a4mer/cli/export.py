@@ -94,19 +94,15 @@ def _source(args: argparse.Namespace):
         a = arms[0]
         return src.stem, a["motion"], a["segments"], a["motif_names"]
     from ..api import load_motion
-    from ._common import check_input
     opts = load_options(args, inputs=[args.input])
-    return src.stem, load_motion(check_input(src), opts), None, {}
+    return src.stem, load_motion(src, opts), None, {}
 
 
 def _check_segments_fit(seg_path: str, segments: dict, motion, clip: str) -> None:
     """:class:`A4merError` naming the segments file when it was made for a clip of another length."""
-    from ..strips import duration_mismatch
+    from ..strips import duration_mismatch, segments_duration
     if duration_mismatch(segments, motion.num_frames, motion.fps) is not None:
-        seg_fps = float(segments["fps"])
-        ends = [float(it["end_frame"]) / seg_fps for k in ("atoms", "motifs") for it in segments[k]]
-        theirs = float(segments.get("duration") or max(ends, default=0.0))
-        raise A4merError(f"{seg_path}: these segments cover {theirs:.2f} s but {clip} lasts "
+        raise A4merError(f"{seg_path}: these segments cover {segments_duration(segments):.2f} s but {clip} lasts "
                          f"{motion.duration:.2f} s: made for another clip? (segment it with --segment)")
 
 
@@ -131,16 +127,13 @@ def run(args: argparse.Namespace) -> int:
     if args.format in ("timeline", "gallery"):
         if segments is None:
             raise A4merError(f"a {args.format} picture needs segments: pass --segments FILE or --segment")
-        from .. import plots
-        try:
-            if args.format == "timeline":
-                plots.timeline_png(segments, out, title=f"{stem}: {len(segments['atoms'])} atoms, "
-                                   f"{len(segments['motifs'])} motif occurrences", motif_names=names or None)
-            else:
-                plots.motif_gallery_png(motion, segments, out, motif_names=names or None,
-                                        title=f"{stem}: motif gallery (side view, light = early, dark = late)")
-        except OSError as e:  # the picture is written under a temporary name: nothing is left
-            raise A4merError(f"{out}: cannot write ({e.strerror or e})") from None
+        from .. import plots  # pictures are written atomically: a failed write leaves nothing
+        if args.format == "timeline":
+            plots.timeline_png(segments, out, title=f"{stem}: {len(segments['atoms'])} atoms, "
+                               f"{len(segments['motifs'])} motif occurrences", motif_names=names or None)
+        else:
+            plots.motif_gallery_png(motion, segments, out, motif_names=names or None,
+                                    title=f"{stem}: motif gallery (side view, light = early, dark = late)")
     else:
         ex.export(motion, out, args.format, segments=segments, motif_names=names or None, name=stem,
                   feat_p=str(args.input))

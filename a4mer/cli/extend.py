@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from ..heads.inbetween import A4merWarning
     from ..heads.npz_out import check_output, write_result
     from ..heads.quality import ClipQuality, write_sidecar
-    from ._common import check_input, load_options, naming
+    from ._common import load_options, naming
     from .inbetween import check_motif, motif_conditioner, resolve_heads
 
     try:
@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         raise naming(args.input, e) from None
     check_output(args.input, args.output)
     opts = load_options(args, inputs=[args.input])
-    motion = load_motion(check_input(args.input), opts)
+    motion = load_motion(args.input, opts)
     heads = resolve_heads(args.heads)
     mc = motif_conditioner(heads, motif, args) if motif is not None else None
     try:

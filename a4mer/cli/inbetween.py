@@ -141,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
     from ..heads.npz_out import check_output, write_result
     from ..heads.quality import ClipQuality, write_sidecar
     from ..heads.prediction import unknown_runs
-    from ._common import check_input, load_options, naming
+    from ._common import load_options, naming
 
     try:
         motif = check_motif(args.motif)
@@ -153,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
         raise A4merError("--start/--end cannot be combined with --keys/--key-frames")
     check_output(args.input, args.output)
     opts = load_options(args, inputs=[args.input])
-    motion = load_motion(check_input(args.input), opts)
+    motion = load_motion(args.input, opts)
     heads = resolve_heads(args.heads)
     mc = motif_conditioner(heads, motif, args) if motif is not None else None
     try:

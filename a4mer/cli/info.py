@@ -7,7 +7,7 @@ import json
 import numpy as np
 
 from ..api import load_motion
-from ._common import add_load_arguments, check_input, load_options
+from ._common import add_load_arguments, load_options
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -39,7 +39,7 @@ def summarize(motion) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     opts = load_options(args, inputs=[args.input])
-    info = summarize(load_motion(check_input(args.input), opts))
+    info = summarize(load_motion(args.input, opts))
     if args.json:
         print(json.dumps(info, indent=2))
     else:

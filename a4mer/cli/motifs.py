@@ -49,11 +49,12 @@ def run(args: argparse.Namespace) -> int:
             raise A4merError(f"{flag} must be at least {low}, got {value}")
     paths = _clip_paths(Path(args.data))
     check_output(args.out, paths, [".safetensors"])
+    opts = load_options(args, inputs=paths)
     model = load_model(args)
     tokens, spans, names, skipped = [], [], [], 0
     for i, path in enumerate(paths):
         try:
-            motion = load_motion(path, load_options(args))
+            motion = load_motion(path, opts)
         except A4merError as e:
             print(f"a4mer motifs: skipping: {e}", file=sys.stderr)
             skipped += 1
