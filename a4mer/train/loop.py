@@ -160,7 +160,7 @@ def train(data_dir: str | Path, config: TrainConfig, out: str | Path, resume: bo
     stage1_fraction = config.optim.steps / max(total, 1)
     elapsed0 = float(st.get("elapsed", 0.0)) if resume else 0.0
     elapsed = lambda: elapsed0 + time.time() - t0  # noqa: E731
-    done = (step, rng.bit_generator.state)  # the last completed step and the generator state after it
+    rng_done = rng.bit_generator.state  # the generator state after the last completed step (``step``)
     try:
         while True:
             frac = progress_fraction(step, total, elapsed(), config)
@@ -194,7 +194,7 @@ def train(data_dir: str | Path, config: TrainConfig, out: str | Path, resume: bo
                 opt.step()
                 net.ema_step(momentum_at(int(frac * 10000), 10000, config.optim.ema_start, config.optim.ema_end), use2)
                 step += 1
-                done = (step, rng.bit_generator.state)
+                rng_done = rng.bit_generator.state
             seen += batch.frames.shape[0] * world
             if not math.isfinite(loss.item()):
                 raise A4merError(f"training diverged at step {step} (loss {loss.item()})")
@@ -202,10 +202,10 @@ def train(data_dir: str | Path, config: TrainConfig, out: str | Path, resume: bo
             if step % config.log_every == 0 or step == total:
                 bar.update(step, total, last)
             if rank == 0 and step % config.checkpoint_every == 0:
-                _save(out, net, config, opt, step, done[1], world, elapsed())
+                _save(out, net, config, opt, step, rng_done, world, elapsed())
             if stop_after is not None and step - first >= stop_after and step < total:
                 if rank == 0:
-                    _save(out, net, config, opt, step, done[1], world, elapsed())
+                    _save(out, net, config, opt, step, rng_done, world, elapsed())
                 bar.close()
                 return out
         bar.close()
@@ -214,7 +214,7 @@ def train(data_dir: str | Path, config: TrainConfig, out: str | Path, resume: bo
         vocab = mine_vocabulary(net, items, config)
         if rank == 0:
             vocab.save(out / "vocab.safetensors")
-            _save(out, net, config, opt, step, done[1], world, elapsed())
+            _save(out, net, config, opt, step, rng_done, world, elapsed())
             from ..model import A4Mer
             info = {"training": {"steps": step, "seconds": round(time.time() - t0, 1)}}
             A4Mer(config, net, vocab, info).save(out / "bundle.safetensors")
@@ -222,10 +222,10 @@ def train(data_dir: str | Path, config: TrainConfig, out: str | Path, resume: bo
                                                               "world": world, "ranks_in_sync": in_sync}))
     except KeyboardInterrupt:  # Ctrl-C: a checkpoint at the last completed step, for --resume
         bar.close()
-        saved = rank == 0 and done[0] > 0
+        saved = rank == 0 and step > 0
         if saved:  # a second Ctrl-C here aborts the save (each file is still replaced atomically)
-            _save(out, net, config, opt, done[0], done[1], world, elapsed())
-        raise TrainingInterrupted(out, done[0], total, saved, rank) from None
+            _save(out, net, config, opt, step, rng_done, world, elapsed())
+        raise TrainingInterrupted(out, step, total, saved, rank) from None
     if dist.is_initialized():
         dist.barrier()
     return out
