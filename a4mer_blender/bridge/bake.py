@@ -53,27 +53,26 @@ def _uncovered(fc, first: int, last: int) -> np.ndarray:
     return np.concatenate([lo, hi]).astype(np.float64)
 
 
-def remove_result(obj, restore: bool = True, keep_marks: bool = False) -> int:
+def remove_result(obj, keep_marks: list[dict] = ()) -> int:
     """Delete the generated spans' strips and actions (the generated track too, unless it holds strips of
-    the user's: see :func:`.generated.foreign_strips`), and (``restore``) put the user's action back as
-    the active action (its keys untouched); the spans' motif-track marks go too unless ``keep_marks``
-    (after a bake the motif occurrences are in the action). Returns the number of spans removed."""
+    the user's: see :func:`.generated.foreign_strips`), and put the user's action back as the active
+    action (its keys untouched); the spans' motif-track marks go too, but for the stored span records in
+    ``keep_marks`` (baked: the motif occurrences are in the action). Returns the number of spans removed."""
     state = generated.read_state(obj)
     if state is None:
         return 0
     anim = obj.animation_data
     track = generated.generated_track(obj, state)
     ours = generated.spans(obj, state)
-    if not keep_marks:  # the generated frames go away: so do their marks on the motif track
-        for sp in state.get("spans", []):
-            if sp.get("motif"):
-                motif_marks.unmark_motif(obj, sp)
+    for sp in state.get("spans", []):  # the generated frames go away: so do their marks on the motif track
+        if sp.get("motif") and sp not in keep_marks:
+            motif_marks.unmark_motif(obj, sp)
     for sp in ours:
         generated.drop_strip(track, sp["strip"])
     if track is not None and not len(track.strips):
         anim.nla_tracks.remove(track)
     src = generated.source_track(obj, state)
-    if src is not None and restore:
+    if src is not None:
         settings = state.get("action_settings") or {"blend": src.strips[0].blend_type, "influence": 1.0,
                                                     "extrapolation": src.strips[0].extrapolation}
         if anim.action is None:  # else another action is active: the user's stays on its track
@@ -123,9 +122,6 @@ def bake(obj) -> tuple[int, int]:
             added += merge_keys(target, np.concatenate([frames, extra]), np.concatenate(values))
     baked = [generated.stored(sp) for sp in shown]
     motif_marks.follow_strips(obj, [(rec, sp["strip"]) for rec, sp in zip(baked, shown) if rec.get("motif")])
-    for rec in state.get("spans", []):
-        if rec.get("motif") and rec not in baked:
-            motif_marks.unmark_motif(obj, rec)
-    remove_result(obj, restore=True, keep_marks=True)
+    remove_result(obj, keep_marks=baked)
     return len(shown), added
 

@@ -32,8 +32,6 @@ from . import anim_compat, armature, motif_marks, nla
 STATE_KEY = "a4mer_generated"
 #: object ID property pointing at the pushed-down user action (a pointer follows renames, unlike a name)
 SOURCE_KEY = "a4mer_generated_source"
-#: ID property of a generated action: the id of its span in the state
-SPAN_KEY = "a4mer_span"
 SOURCE_TRACK = "A4Mer Source"
 GENERATED_TRACK = "A4Mer Generated"
 STATE_VERSION = 1
@@ -97,8 +95,7 @@ def source_track(obj, state: dict | None = None):
         return named
     reach = state.get("source_frames")
     return next((t for t in _tracks(obj) if reach and shows(t) and all(abs(a - b) < 1e-3 for a, b in zip(
-        (t.strips[0].frame_start, t.strips[0].frame_end, t.strips[0].action_frame_start,
-         t.strips[0].action_frame_end), reach))), None)
+        nla.placement(t.strips[0])[:4], reach))), None)
 
 
 def generated_track(obj, state: dict | None = None):
@@ -112,7 +109,7 @@ def generated_track(obj, state: dict | None = None):
     ids = {sp["id"] for sp in state.get("spans", []) if "id" in sp}
 
     def holds_spans(t) -> bool:
-        return any(s.action is not None and s.action.get(SPAN_KEY) in ids for s in t.strips)
+        return any(s.action is not None and s.action.get(nla.SPAN_KEY) in ids for s in t.strips)
     named = _track(obj, state.get("generated_track"))
     if named is not None and holds_spans(named):
         return named
@@ -152,15 +149,6 @@ def user_action(obj):
     return anim.action
 
 
-def _span_strip(track, sp: dict):
-    """The strip of recorded span ``sp`` on ``track``, wherever the user moved it: the one showing the
-    action that carries the span's id (records of earlier versions, without an id: the strip at the
-    recorded first frame); None when the user deleted it."""
-    if "id" not in sp:
-        return next((s for s in track.strips if abs(s.frame_start - sp["frame_start"]) < 1e-3), None)
-    return next((s for s in track.strips if s.action is not None and s.action.get(SPAN_KEY) == sp["id"]), None)
-
-
 def _shown(strip) -> tuple[int, int]:
     """(first, last) whole scene frames ``strip`` covers (both ends inclusive in NLA evaluation)."""
     return int(np.ceil(strip.frame_start - 1e-4)), int(np.floor(strip.frame_end + 1e-4))
@@ -176,7 +164,7 @@ def spans(obj, state: dict | None = None) -> list[dict]:
         return []
     out = []
     for sp in state.get("spans", []):
-        strip = _span_strip(track, sp)
+        strip = nla.span_strip(track, sp.get("id"), sp["frame_start"])
         if strip is not None:
             out.append({**sp, "strip": strip, "shown": _shown(strip)})
     return out
@@ -360,7 +348,7 @@ def _new_action(obj, name: str, channels: dict, frames: np.ndarray, span_id: str
     import bpy
     action = bpy.data.actions.new(name)
     action["a4mer_generated"] = True
-    action[SPAN_KEY] = span_id
+    action[nla.SPAN_KEY] = span_id
     sink = anim_compat.FCurveSink(obj, action)
     for (path, i), values in channels.items():
         armature.set_keys(sink.fresh(path, i, channel_group(path)), frames, values)
@@ -426,7 +414,7 @@ def push_down(obj, scene) -> dict:
         strip.use_animated_influence = True
     strip.select = track.select = False
     state = {"version": STATE_VERSION, "source_action": action.name, "source_track": track.name,
-             "source_frames": [strip.frame_start, strip.frame_end, strip.action_frame_start, strip.action_frame_end],
+             "source_frames": list(nla.placement(strip)[:4]),
              "slot": anim_compat.active_slot_identifier(obj), "generated_track": "", "spans": [],
              "action_settings": {"blend": anim.action_blend_type, "extrapolation": anim.action_extrapolation,
                                  "influence": float(anim.action_influence), "use_nla": bool(anim.use_nla),

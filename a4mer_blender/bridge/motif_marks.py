@@ -13,10 +13,6 @@ from __future__ import annotations
 from .._core import strips as core_strips
 from . import nla
 
-def _span_key() -> str:
-    from .generated import SPAN_KEY  # imported here: generated imports this module
-    return SPAN_KEY
-
 
 def _motif_track(obj, record: dict):
     """(recorded track, NLA track) of the record's motif track, or None when it was deleted."""
@@ -34,15 +30,7 @@ def _is_mark_of(entry: dict, span: dict) -> bool:
 
 def _mark_strip(track, entry: dict):
     """The strip of mark ``entry`` on the motif track (None when the user deleted it)."""
-    if "span" in entry:
-        key = _span_key()
-        return next((s for s in track.strips if s.action is not None and s.action.get(key) == entry["span"]), None)
-    return next((s for s in track.strips if abs(s.frame_start - float(entry["frame_start"])) < 1e-3), None)
-
-
-def placement(strip) -> nla.Placement:
-    """Where ``strip`` sits and which part of its action it shows, at which speed."""
-    return (strip.frame_start, strip.frame_end, strip.action_frame_start, strip.action_frame_end, strip.scale)
+    return nla.span_strip(track, entry.get("span"), entry["frame_start"])
 
 
 def _free(track, start: float, end: float) -> bool:
@@ -64,8 +52,7 @@ def mark_motif(obj, motif: dict, span: dict) -> bool:
     if not _free(track, start, end):
         return False
     import bpy
-    key = _span_key()
-    action = next((a for a in bpy.data.actions if a.get(key) == span["id"]), None)
+    action = bpy.data.actions.get(span["action"])  # made in the same call (apply_result): the name is current
     strip = nla.place_strip(track, motif["name"], action, (start, end, start, end, 1.0))
     rt["strips"].append({"kind": "motif", "index": -1, "key": int(motif["id"]), "name": strip.name,
                          "frame_start": float(strip.frame_start), "frame_end": float(strip.frame_end),
@@ -106,8 +93,8 @@ def follow_strips(obj, shown: list[tuple[dict, object]]) -> None:
     for span, strip in shown:
         entry = next((e for e in rt["strips"] if _is_mark_of(e, span)), None)
         mark = _mark_strip(track, entry) if entry is not None else None
-        where = placement(strip)
-        if mark is not None and any(abs(a - b) > 1e-4 for a, b in zip(placement(mark), where)):
+        where = nla.placement(strip)
+        if mark is not None and any(abs(a - b) > 1e-4 for a, b in zip(nla.placement(mark), where)):
             moves.append((entry, mark, where, strip.action))
     if not moves:
         return

@@ -23,6 +23,23 @@ def read_record(obj) -> dict | None:
 
 #: (frame_start, frame_end, action_frame_start, action_frame_end, scale) of an NLA strip
 Placement = tuple[float, float, float, float, float]
+#: ID property of a generated action: the id of its span (:mod:`.generated`), by which its strip and
+#: its motif mark are found wherever the user moved them
+SPAN_KEY = "a4mer_span"
+
+
+def placement(strip) -> Placement:
+    """Where ``strip`` sits and which part of its action it shows, at which speed."""
+    return (strip.frame_start, strip.frame_end, strip.action_frame_start, strip.action_frame_end, strip.scale)
+
+
+def span_strip(track, span_id: str | None, frame_start: float):
+    """The strip on ``track`` showing the action that carries ``span_id`` (:data:`SPAN_KEY`), wherever
+    the user moved it; records of earlier versions, without an id (None): the strip at ``frame_start``.
+    None when the user deleted it."""
+    if span_id is None:
+        return next((s for s in track.strips if abs(s.frame_start - float(frame_start)) < 1e-3), None)
+    return next((s for s in track.strips if s.action is not None and s.action.get(SPAN_KEY) == span_id), None)
 
 
 def place_strip(track, name: str, action, where: Placement):

@@ -36,18 +36,19 @@ class _MotifOp:
     def poll(cls, context):
         return nla.read_record(context.active_object) is not None
 
-    def target(self, context) -> int | None:
-        """The motif to act on: ``motif_id`` when given, else the object's active motif; None (an error
-        reported) when neither names a motif of the library."""
+    def target(self, context) -> dict | None:
+        """The motif to act on (its entry of the motif library: ``motif_id``, ``name``, ``occurrences``):
+        ``motif_id`` when given, else the object's active motif; None (an error reported) when neither
+        names a motif of the library."""
         given = self.motif_id >= 0
         motif_id = self.motif_id if given else context.active_object.a4mer_active_motif
         if motif_id < 0:
             self.report({"ERROR"}, _no_motif(context, None))
             return None
-        if _motif(context, motif_id) is None:
+        m = _motif(context, motif_id)
+        if m is None:
             self.report({"ERROR"}, _no_motif(context, motif_id, active=not given))
-            return None
-        return motif_id
+        return m
 
 
 class A4MER_OT_motif_select(_MotifOp, bpy.types.Operator):
@@ -58,9 +59,10 @@ class A4MER_OT_motif_select(_MotifOp, bpy.types.Operator):
     bl_options = {"REGISTER", "UNDO"}
 
     def execute(self, context):
-        motif_id = self.target(context)
-        if motif_id is None:
+        m = self.target(context)
+        if m is None:
             return {"CANCELLED"}
+        motif_id = m["motif_id"]
         n = nla.select_motif(context.active_object, motif_id)
         context.active_object.a4mer_active_motif = motif_id
         self.report({"INFO"}, f"A4Mer: {n} strips selected")
@@ -77,13 +79,12 @@ class A4MER_OT_motif_jump(_MotifOp, bpy.types.Operator):
     direction: IntProperty(name="Direction", default=1, min=-1, max=1)
 
     def execute(self, context):
-        motif_id = self.target(context)
-        if motif_id is None:
+        m = self.target(context)
+        if m is None:
             return {"CANCELLED"}
-        m = _motif(context, motif_id)
         frame = strips.next_occurrence(m["occurrences"], context.scene.frame_current, self.direction or 1)
         context.scene.frame_set(int(round(frame)))
-        context.active_object.a4mer_active_motif = motif_id
+        context.active_object.a4mer_active_motif = m["motif_id"]
         return {"FINISHED"}
 
 
@@ -97,19 +98,19 @@ class A4MER_OT_motif_rename(_MotifOp, bpy.types.Operator):
     name: StringProperty(name="Name", default="")
 
     def invoke(self, context, event):
-        motif_id = self.target(context)
-        if motif_id is None:
+        m = self.target(context)
+        if m is None:
             return {"CANCELLED"}
-        self.motif_id = motif_id  # the dialog renames the motif it shows, whatever becomes active meanwhile
-        self.name = _motif(context, motif_id)["name"]
+        self.motif_id = m["motif_id"]  # the dialog renames the motif it shows, whatever becomes active meanwhile
+        self.name = m["name"]
         return context.window_manager.invoke_props_dialog(self)
 
     def execute(self, context):
-        motif_id = self.target(context)
-        if motif_id is None:
+        m = self.target(context)
+        if m is None:
             return {"CANCELLED"}
         try:
-            n = nla.rename_motif(context.active_object, motif_id, self.name)
+            n = nla.rename_motif(context.active_object, m["motif_id"], self.name)
         except errors.A4merError as e:
             self.report({"ERROR"}, str(e))
             return {"CANCELLED"}
