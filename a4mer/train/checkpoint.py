@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import pickle  # only for the exception type of torch.load(weights_only=True)
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from ..errors import A4merError
+from ..io.outputs import write_atomic
 from .config import TrainConfig, from_dict, to_dict
 
 
@@ -31,12 +31,6 @@ def state_hash(state: dict[str, torch.Tensor], prefix: str = "") -> str:
     return h.hexdigest()[:16]
 
 
-def _atomic_write(path: Path, write) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    os.replace(tmp, path)
-
-
 def save_checkpoint(out: str | Path, model: torch.nn.Module, config: TrainConfig,
                     optimizer: torch.optim.Optimizer | None = None, state: dict[str, Any] | None = None) -> Path:
     """Write ``out/model.safetensors``, ``out/config.json`` and, for resume, ``out/optimizer.pt`` and
@@ -44,12 +38,12 @@ def save_checkpoint(out: str | Path, model: torch.nn.Module, config: TrainConfig
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     sd = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    _atomic_write(out / "model.safetensors", lambda p: save_file(sd, str(p), metadata={"format": "pt"}))
-    _atomic_write(out / "config.json", lambda p: p.write_text(json.dumps(to_dict(config), indent=1)))
+    write_atomic(out / "model.safetensors", lambda p: save_file(sd, str(p), metadata={"format": "pt"}))
+    write_atomic(out / "config.json", lambda p: p.write_text(json.dumps(to_dict(config), indent=1)))
     if optimizer is not None:
-        _atomic_write(out / "optimizer.pt", lambda p: torch.save(optimizer.state_dict(), p))
+        write_atomic(out / "optimizer.pt", lambda p: torch.save(optimizer.state_dict(), p))
     if state is not None:
-        _atomic_write(out / "state.json", lambda p: p.write_text(json.dumps(state, indent=1)))
+        write_atomic(out / "state.json", lambda p: p.write_text(json.dumps(state, indent=1)))
     return out
 
 

@@ -166,7 +166,7 @@ def test_ctrl_c_saves_a_checkpoint_that_resume_continues_exactly(real_prepared, 
     assert len(err) == 1, err
     assert f"step {saved_step}/{STEPS}" in err[0] and str(out) in err[0] and f"--out {out} --resume" in err[0]
     assert json.loads((out / "state.json").read_text())["step"] == saved_step
-    assert not list(out.glob("*.tmp"))
+    assert not list(out.glob("*.part"))  # no temporary files left behind
 
     assert main(["train", "--data", data, "--out", str(out), "--resume", "--no-progress"]) == 0
     ref, got = load_file(str(real_run / "model.safetensors")), load_file(str(out / "model.safetensors"))
