@@ -202,13 +202,14 @@ def render(r: dict) -> str:
               f"against {pct(g('extend/none', 'codes'))} / {pct(g('fill/none', 'codes'))} without it, and the whole "
               f"code pattern {pct(g('extend/motif+verify', 'ngram'))} / {pct(g('fill/motif+verify', 'ngram'))} of the "
               f"time (chance {pct(g('extend/none', 'ngram'))} / {pct(g('fill/none', 'ngram'))}). The exact motif id "
-              f"is rarely given back ({pct(g('extend/motif+verify', 'exact'))} / {pct(g('fill/motif+verify', 'exact'))}): "
+              f"comes back in {pct(g('extend/motif+verify', 'exact'))} / {pct(g('fill/motif+verify', 'exact'))} of the "
+              "cases: "
               "a motif id needs every atom code of its pattern and the minimum cover to pick that piece, and the "
               "codes are contextual (tokens see the whole 10 s window, features are in the window-start heading "
               f"frame). Even the real continuation, cut where an extension would end, keeps its motif id only "
               f"{pct(g('extend/oracle', 'exact'))} of the time ({t['extend/oracle']['all']['n']} occurrences). "
               f"The conditioning moves the span towards the motif's codes ({ratio('extend')}x / {ratio('fill')}x "
-              "the chance share) but does not make the model name the motif reliably."]
+              "the chance share)."]
     lines += ["", f"Command: `{r['command'].strip()}` ({r['seconds']:.0f} s on the shared CPU); "
               "per-case rows in `docs/bench/motif_generation.json`. Extension: up to 2 s of context (HDM05 test "
               "clips are short), the span = the prototype (0.5-3.2 s) + a 0.4 s transition (own speed); fill: "
