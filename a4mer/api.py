@@ -55,10 +55,14 @@ def find_clips(folder: str | os.PathLike, suffixes=tuple(FORMATS), exclude: str 
                ) -> list[Path]:
     """Every clip file under ``folder`` whose suffix is one of ``suffixes`` (sorted), skipping hidden
     files and folders (``.name``, e.g. macOS ``._clip.bvh``), AMASS subject shape files
-    (``shape.npz``: betas, no poses) and anything under ``exclude`` (an output folder inside it)."""
+    (``shape.npz``: betas, no poses) and anything under ``exclude`` when that lies inside ``folder``
+    (an output folder written into the searched one; a searched folder inside the output folder, as
+    in ``batch out/in --out out``, is searched whole)."""
     from .io.amass import AMASS_SHAPE_FILE
     folder = Path(folder)
     skip = Path(exclude).resolve() if exclude is not None else None
+    if skip is not None and folder.resolve() not in skip.parents:
+        skip = None
     found = []
     for f in folder.rglob("*"):
         if (f.suffix.lower() not in suffixes or f.name == AMASS_SHAPE_FILE

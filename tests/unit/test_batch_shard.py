@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from a4mer import batch
+from a4mer.cli._common import collect_inputs
 from a4mer.cli.main import main
 from a4mer.errors import A4merError
 
@@ -120,6 +121,16 @@ def test_discover_folders_names_and_exclusions(tmp_path):
     assert [j.name for j in direct] == ["run", "notes"]  # given files are taken as they are (fail by name)
     with pytest.raises(A4merError, match="no input clips"):
         batch.discover([tmp_path / "empty_dir_missing"] if False else [_clips(tmp_path / "e", {"x.txt": b""})])
+
+
+def test_discover_a_folder_inside_the_output_folder(tmp_path):
+    """``a4mer batch out/in --out out`` (the demo's layout): the input folder lies inside the output
+    folder, so every clip is under ``exclude``; only an output folder *inside* the input is skipped."""
+    out = tmp_path / "out"
+    root = _clips(out / "in", {"shot.blend": b"1", "walk.bvh": b"2"})
+    _clips(out, {"done.blend": b"x"})
+    assert sorted(j.name for j in batch.discover([root], exclude=out)) == ["shot", "walk"]
+    assert [p.name for p in collect_inputs([str(root)], exclude=out)] == ["walk.bvh"]  # convert takes no .blend
 
 
 def test_gap_runs():
