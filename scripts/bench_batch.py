@@ -111,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
               "clip_seconds_total": round(sum(seconds), 2), "sources": used, "steps": "import, segment, .blend, JSON, timeline PNG"
               if seg_ok else "import, .blend", "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                                                        "python": platform.python_version(), "load_avg": load},
-              "runs": runs, "reproduce": "python scripts/bench_batch.py " + " ".join(argv or sys.argv[1:])}
+              "runs": runs, "reproduce": ("A4MER_PREPARED=PREPARED " if os.environ.get("A4MER_PREPARED") and not args.source else "")
+              + "python scripts/bench_batch.py " + " ".join(argv or sys.argv[1:])}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
