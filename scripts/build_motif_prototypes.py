@@ -30,7 +30,10 @@ ROOT = Path(__file__).resolve().parent.parent
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--bundle", default=None, help="A4Mer bundle (default: the packaged one)")
-    p.add_argument("--data", required=True, help="prepared dataset (a4mer data prepare; manifest.jsonl)")
+    p.add_argument("--vocab", default=None, help="motif vocabulary of the bundle (e.g. from a4mer motifs build; "
+                   "default: the bundle's own)")
+    p.add_argument("--data", required=True, help="prepared dataset (a4mer data prepare; manifest.jsonl: its train "
+                   "clips are used) or the folder of clips the vocabulary was mined on")
     p.add_argument("--out", default=str(ROOT / "a4mer" / "assets" / "motif_prototypes.safetensors"))
     p.add_argument("--fps", type=float, default=15.0, help="frame rate of the stored rows (divides 30)")
     p.add_argument("--near", type=float, default=0.75,
@@ -43,19 +46,21 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     torch.set_num_threads(1)
     from a4mer.heads.motif_conditioned import MotifPrototypes
-    from a4mer.io import read_amass_npz
+    from a4mer.api import load_motion
     from a4mer.model import A4Mer
     from a4mer.motifs.patterns import occurrences
 
     t0 = time.time()
-    model = A4Mer.load(args.bundle)
+    model = A4Mer.load(args.bundle, vocab=args.vocab)
     vocab = model.vocab
     if vocab is None:
         raise SystemExit("the bundle has no motif vocabulary")
     data = Path(args.data)
-    manifest = [json.loads(line) for line in (data / "manifest.jsonl").read_text().splitlines() if line.strip()]
+    listed = data / "manifest.jsonl"
+    manifest = [json.loads(line) for line in listed.read_text().splitlines() if line.strip()] if listed.is_file() else []
     split = {r["path"]: r["split"] for r in manifest}
-    clips = sorted({e["clip"] for ex in vocab.examples for e in ex if split.get(e["clip"]) == "train"})
+    # example clips are named by manifest path (the shipped vocabulary) or by the path a4mer motifs build read
+    clips = sorted({e["clip"] for ex in vocab.examples for e in ex if split.get(e["clip"], "train") == "train"})
     if args.max_clips:
         clips = clips[:args.max_clips]
     P, K = len(vocab.patterns), vocab.k
@@ -65,9 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     enc = []  # per clip: (motion, tokens, bounds (S+1,), codes)
     cand = defaultdict(list)  # motif id -> [(clip idx, first atom, stop atom)]
     for ci, c in enumerate(clips):
-        m = read_amass_npz(data / c)
-        if abs(m.fps - 30.0) > 1e-6:
-            m = m.resample(30.0)
+        m = load_motion(c if Path(c).is_file() else data / c, fps=30.0).body()
         tokens, spans = model.encode(m)
         codes, probs = vocab.assign(tokens)
         bounds = np.concatenate([spans[:, 0], spans[-1:, 1]])
@@ -144,10 +147,14 @@ def main(argv: list[str] | None = None) -> int:
         index[i] = (s_row, e_row)
         sources[i] = {"clip": clips[ci], "start_t": round(a0 / 30.0, 4), "end_t": round(stop / 30.0, 4),
                       "candidates": len(cand[i])}
-    from train_default import ATTRIBUTIONS, LICENSE  # excerpts of the same data as the default model
+    if args.vocab is None and args.bundle is None:  # excerpts of the same data as the default model
+        from train_default import ATTRIBUTIONS, LICENSE
+        license, attributions = LICENSE.replace("model weights", "motion excerpts"), tuple(ATTRIBUTIONS)
+    else:  # excerpts of the clips the given vocabulary was mined on: their terms, which only their owner knows
+        license, attributions = f"motion excerpts of the clips in {data}: under those clips' terms", ()
     protos = MotifPrototypes(np.concatenate(rows_q).astype(np.float32), np.concatenate(rows_t).astype(np.float32),
                              index, 30.0 / step, model.model_hash, vocab.hash, tuple(sources),
-                             license=LICENSE.replace("model weights", "motion excerpts"), attributions=tuple(ATTRIBUTIONS))
+                             license=license, attributions=attributions)
     out = protos.save(args.out)
     have = int(sum(protos.has(i) for i in range(M)))
     secs = (index[:, 1] - index[:, 0]).sum() / protos.fps

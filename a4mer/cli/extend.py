@@ -18,14 +18,13 @@ from ..errors import A4merError
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from ._common import add_load_arguments
-    from .inbetween import HEADS_HELP
-    from .segment import add_model_arguments
+    from .inbetween import HEADS_HELP, add_motif_arguments
     p.add_argument("input", help="clip (npz/bvh/amc)")
     p.add_argument("--frames", type=int, required=True, help="number of frames to add (at the clip's frame rate; at most 60 s)")
     p.add_argument("-o", "--output", required=True, help="output .npz")
     p.add_argument("--motif", help="motif id the new frames should perform (see a4mer.heads.motif_conditioned)")
     p.add_argument("--heads", default="auto", help=HEADS_HELP)
-    add_model_arguments(p, "the model whose motif vocabulary --motif names (default: the shipped model)")
+    add_motif_arguments(p)
     add_load_arguments(p)
 
 
@@ -64,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     if cycle:
         method += (f", handing over to the input's repeating cycle (period {cycle['period_s']:.2f} s) "
                    f"between {HANDOVER_S[0]:g} and {HANDOVER_S[1]:g} s")
-    if mc is not None:
+    if mc is not None and result.meta["motif"]["played_spans"]:  # else too short: the plain continuation
         method = f"motif {motif} prototype blended from the {method}"
     rep = ClipQuality(motion, result, gen).span(T, T + args.frames - 1, task="extend", method=method, keys=[T - 1],
                                                 warnings=result.meta.get("warnings", []),

@@ -19,7 +19,6 @@ from ..errors import A4merError
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from ._common import add_load_arguments
-    from .segment import add_model_arguments
     p.add_argument("input", help="clip (npz/bvh/amc)")
     p.add_argument("--start", type=int, help="key frame before the gap (0-based)")
     p.add_argument("--end", type=int, help="key frame after the gap")
@@ -29,8 +28,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--motif", help="motif id the generated span(s) should perform (the prototype of that motif of "
                    "the installed model's vocabulary, adapted to the keys; see a4mer.heads.motif_conditioned)")
     p.add_argument("--heads", default="auto", help=HEADS_HELP)
-    add_model_arguments(p, "the model whose motif vocabulary --motif names (default: the shipped model)")
+    add_motif_arguments(p)
     add_load_arguments(p)
+
+
+def add_motif_arguments(p: argparse.ArgumentParser) -> None:
+    """--checkpoint, --vocab, --device and --prototypes: the model whose vocabulary --motif names."""
+    from .segment import add_model_arguments
+    add_model_arguments(p, "the model whose motif vocabulary --motif names (default: the shipped model)")
+    p.add_argument("--prototypes", help="motif prototypes (.safetensors) built for --checkpoint/--vocab with "
+                   "scripts/build_motif_prototypes.py (default: the shipped ones, for the shipped vocabulary)")
 
 
 HEADS_HELP = ("heads: 'auto' (the bundled learned correction of the classical curve), 'none' (the classical "
@@ -90,12 +97,12 @@ def check_motif(motif: str | None) -> int | None:
 
 def motif_conditioner(heads, motif: int, args: argparse.Namespace):
     """The :class:`~a4mer.heads.motif_conditioned.MotifConditioner` for ``--motif`` on ``heads`` (the
-    packaged prototypes of the model's vocabulary: another ``--checkpoint`` / ``--vocab`` without
-    prototypes built for it is a clear error, as is a motif without prototype), with that model
-    checking which transition variant it recognises as the motif."""
+    ``--prototypes`` of the model's vocabulary, by default the packaged ones: prototypes built for another
+    model or vocabulary are a clear error, as is a motif without prototype), with that model checking
+    which transition variant it recognises as the motif."""
     from ..heads.motif_conditioned import conditioner_for
     from .segment import load_model
-    mc = conditioner_for(heads, verifier=load_model(args))
+    mc = conditioner_for(heads, prototypes=args.prototypes, verifier=load_model(args))
     mc.prototypes.check_id(motif)
     return mc
 
@@ -186,9 +193,11 @@ def run(args: argparse.Namespace) -> int:
     quality = ClipQuality(motion, result, gen)
     spans = []
     sank = {tuple(x) for x in result.meta.get("classical_spans", [])}
+    played = {tuple(x) for x in result.meta["motif"]["played_spans"]} if mc is not None else set()
     for a, b in unknown_runs(known):
         if a > min(kk) and b < max(kk):
-            method = span_method(heads, motion, known, a - 1, b + 1, motif, (a, b) in sank)
+            method = span_method(heads, motion, known, a - 1, b + 1, motif if (a, b) in played else None,
+                                 (a, b) in sank)
             spans.append(quality.span(a, b, task=task, method=method,
                                       keys=[a - 1, b + 1], warnings=result.meta.get("warnings", []),
                                       extra={"motif": result.meta["motif"]} if mc is not None else None))

@@ -79,6 +79,12 @@ def span_scores(seg: dict, a: int, b: int, motif_id: int, pattern: tuple) -> dic
     return {"exact": bool(exact), "ngram": bool(ngram), "codes": len(set(pattern) & set(inside)) / len(set(pattern))}
 
 
+#: how to get prototypes for another model or vocabulary (said by every mismatch error)
+BUILD_HINT = ("build prototypes for it with `python scripts/build_motif_prototypes.py --bundle BUNDLE [--vocab VOCAB] "
+              "--data CLIPS --out FILE` (CLIPS: the prepared data or folder of clips the vocabulary was mined on) "
+              "and pass them with --prototypes FILE")
+
+
 def default_prototypes_path() -> Path:
     """``a4mer/assets/motif_prototypes.safetensors`` (may not exist)."""
     return Path(__file__).resolve().parent.parent / "assets" / "motif_prototypes.safetensors"
@@ -173,11 +179,10 @@ class MotifPrototypes:
         where = where or self.path or "motif prototypes"
         if vocab_hash is not None and vocab_hash != self.vocab_hash:
             raise A4merError(f"{where}: motif prototypes were built for vocabulary {self.vocab_hash} (model "
-                             f"{self.model_hash}), but the model's vocabulary is {vocab_hash}; rebuild them "
-                             "with scripts/build_motif_prototypes.py")
+                             f"{self.model_hash}), but the model's vocabulary is {vocab_hash}; {BUILD_HINT}")
         if model_hash is not None and model_hash != self.model_hash:
             raise A4merError(f"{where}: motif prototypes were built for model {self.model_hash}, but the loaded "
-                             f"model is {model_hash}; rebuild them with scripts/build_motif_prototypes.py")
+                             f"model is {model_hash}; {BUILD_HINT}")
 
     def clip(self, motif_id: int) -> tuple[np.ndarray, np.ndarray]:
         """Canonical prototype of ``motif_id``: pelvis ``(L, 3)`` and rotations ``(L, 22, 4)`` at ``fps``,
@@ -204,7 +209,7 @@ class MotifPrototypes:
         from ..artefact import read_artefact
         path = Path(path) if path is not None else default_prototypes_path()
         if not path.is_file():
-            raise A4merError(f"{path}: motif prototype file not found (build it with scripts/build_motif_prototypes.py)")
+            raise A4merError(f"{path}: motif prototype file not found; {BUILD_HINT}")
         meta, arr = read_artefact(path, FORMAT, "motif prototype file")
         try:
             if arr["rotations"].ndim != 3 or arr["rotations"].shape[1:] != (NUM_BODY, 3):
@@ -241,28 +246,38 @@ class MotifConditioner:
         ramp_s = self.ramp_s if ramp_s is None else ramp_s
         return int(max(1, min(round(ramp_s * fps), n // 3)))
 
-    def _verified(self, make, spans: list[tuple[int, int]], mid: int) -> Motion:
+    def _verified(self, make, mid: int) -> Motion:
         """``make(ramp_s) -> Motion`` for the transition lengths to try; without a verifier the default
         one. With one (an :class:`~a4mer.model.A4Mer`), each variant is segmented and the first whose
         every span is recognised as ``mid`` is returned (else the best by mean score: exact, n-gram,
-        codes); ``meta['motif']`` gains ``recognised``, ``ramp_s`` and ``variants_tried``."""
+        codes); ``meta['motif']`` gains ``recognised``, ``ramp_s`` and ``variants_tried``. Only the spans
+        that play the motif (``meta['motif']['played_spans']``; too short ones keep the plain result) are
+        checked; a variant that plays it nowhere is returned only when no variant plays it."""
         if self.verifier is None:
             return make(self.ramp_s)
         pattern = self.verifier.vocab.motif_pattern(mid)
-        best, best_key, tried = None, None, 0
+        best, best_key, tried, plain = None, None, 0, None
         for i, r in enumerate(self.ramps):
             out = make(r)
+            tried = i + 1
+            spans = [tuple(x) for x in out.meta["motif"]["played_spans"]]
+            if not spans:  # nothing of the motif to recognise
+                plain = plain or out
+                continue
             lo = max(0, min(a for a, _ in spans) - int(10 * out.fps))  # 10 s of context is what the model sees
             hi = min(out.num_frames, max(b for _, b in spans) + 1 + int(10 * out.fps))
             seg = self.verifier.segment(out.slice(lo, hi))
             sc = [span_scores(seg, a - lo, b - lo, mid, pattern) for a, b in spans]
             key = (all(x["exact"] for x in sc), np.mean([x["exact"] for x in sc]), np.mean([x["ngram"] for x in sc]),
                    np.mean([x["codes"] for x in sc]))
-            tried = i + 1
             if best_key is None or key > best_key:
                 best, best_key = (out, r), key
             if key[0]:
                 break
+        if best is None:
+            meta = dict(plain.meta)
+            meta["motif"] = dict(meta["motif"], recognised=False, ramp_s=None, variants_tried=tried)
+            return plain.with_(meta=meta)
         out, r = best
         meta = dict(out.meta)
         meta["motif"] = dict(meta["motif"], recognised=bool(best_key[0]), ramp_s=r, variants_tried=tried)
@@ -277,8 +292,8 @@ class MotifConditioner:
         ``result.meta``: ``generated``, ``warnings``, ``motif`` (id, repetitions, speed)."""
         mid = self.prototypes.check_id(motif_id)
         base = self.heads.extend_clip(motion, n)
-        T, n = motion.num_frames, int(n)
-        return self._verified(lambda r: self._extend(motion, base, n, mid, r), [(T, T + n - 1)], mid)
+        n = int(n)
+        return self._verified(lambda r: self._extend(motion, base, n, mid, r), mid)
 
     def _extend(self, motion: Motion, base: Motion, n: int, mid: int, ramp_s: float) -> Motion:
         T, fps = motion.num_frames, motion.fps
@@ -293,7 +308,7 @@ class MotifConditioner:
                 f"{n} frame(s) are too few to play motif {mid} ({L / fps:.2f} s at its own speed, at most "
                 f"{MAX_MOTIF_SPEED:g} x faster): the plain continuation is kept"]
             meta = {"warnings": warns, "generated": [T, T + n - 1],
-                    "motif": {"id": mid, "repetitions": 0, "speed": None, "transition_frames": 0}}
+                    "motif": {"id": mid, "repetitions": 0, "speed": None, "transition_frames": 0, "played_spans": []}}
             return base.with_(meta=meta)
         bt, bq = base.root_translation[T:], base.rotations[T:, :NUM_BODY]
         reps = max(1, int(round((m - 1) / L))) if m - 1 >= LOOP_AT * L else 1
@@ -334,7 +349,7 @@ class MotifConditioner:
             warns.append(f"motif {mid} ({L / fps:.2f} s) played at {speed:.2f}x its speed to fit {n} frames")
         meta = {"warnings": warns, "generated": [T, T + n - 1],
                 "motif": {"id": mid, "repetitions": reps, "speed": round(speed, 4),
-                          "transition_frames": R - 1}}
+                          "transition_frames": R - 1, "played_spans": [[T, T + n - 1]]}}
         return base.with_(root_translation=trans, rotations=rot, meta=meta)
 
     def _fill_run(self, base: Motion, trans: np.ndarray, rot: np.ndarray, a: int, b: int, mid: int,
@@ -385,7 +400,7 @@ class MotifConditioner:
     def _fill(self, motion: Motion, base: Motion, known: np.ndarray, mid: int) -> Motion:
         from .prediction import unknown_runs
         runs = [(a, b) for a, b in unknown_runs(known) if a > 0 and b < len(known) - 1]
-        return self._verified(lambda r: self._fill_with(motion, base, known, runs, mid, r), runs, mid)
+        return self._verified(lambda r: self._fill_with(motion, base, known, runs, mid, r), mid)
 
     def _fill_with(self, motion, base, known, runs, mid, ramp_s) -> Motion:
         trans, rot = base.root_translation.copy(), base.rotations.copy()
@@ -401,7 +416,8 @@ class MotifConditioner:
                 warns.append(f"motif {mid} played at {sp:.2f}x its speed to fit frames {a}..{b}")
         trans[known], rot[known] = motion.root_translation[known], motion.rotations[known]
         meta = dict(base.meta)
-        meta.update(warnings=warns, motif={"id": mid, "speed": [None if s is None else round(s, 4) for s in speeds]})
+        meta.update(warnings=warns, motif={"id": mid, "speed": [None if s is None else round(s, 4) for s in speeds],
+                                           "played_spans": [[a, b] for (a, b), sp in zip(runs, speeds) if sp is not None]})
         return base.with_(root_translation=trans, rotations=rot, meta=meta)
 
     def inbetween(self, motion: Motion, start: int, end: int, motif_id) -> Motion:
@@ -443,13 +459,18 @@ def conditioner_for(heads, bundle: str | os.PathLike | None = None, prototypes: 
                     verifier=None) -> MotifConditioner:
     """A :class:`MotifConditioner` on ``heads`` with the prototypes of the bundle's vocabulary
     (default: the packaged bundle and prototype file); a mismatch is a clear error. ``verifier``: an
-    :class:`~a4mer.model.A4Mer` (of that bundle) that checks the variants, see :meth:`MotifConditioner._verified`."""
-    model_hash, vocab_hash, n = bundle_hashes(bundle)
+    :class:`~a4mer.model.A4Mer` that checks the variants (see :meth:`MotifConditioner._verified`); its
+    model and vocabulary (e.g. one built with ``a4mer motifs build``) are then the ones the prototypes
+    must belong to, instead of ``bundle``'s."""
+    if verifier is not None:
+        vocab = verifier.vocab
+        model_hash = verifier.model_hash
+        vocab_hash, n = (None, None) if vocab is None else (vocab.hash, len(vocab.patterns) + vocab.k)
+    else:
+        model_hash, vocab_hash, n = bundle_hashes(bundle)
     if n is None:
-        raise A4merError("the installed model has no motif vocabulary: motif-conditioned generation needs one")
+        raise A4merError("the model has no motif vocabulary: motif-conditioned generation needs one")
     protos = MotifPrototypes.load(prototypes, model_hash=model_hash, vocab_hash=vocab_hash)
     if protos.num_motifs != n:
         raise A4merError(f"{protos.path}: {protos.num_motifs} motif prototypes for a vocabulary of {n} motifs")
-    if verifier is not None:
-        protos.check(verifier.model_hash, verifier.vocab.hash if verifier.vocab is not None else None)
     return MotifConditioner(protos, heads, verifier=verifier)

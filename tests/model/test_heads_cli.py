@@ -200,3 +200,45 @@ def test_bench_windows_per_clip(tmp_path, capsys):
     assert counts == {1: (1, 1), 3: (3, 3)}  # 400 frames hold four 91-frame gap windows and six 60-frame ones
     assert main(["bench", "--data", str(data), "--out", str(tmp_path / "b0"), "--windows-per-clip", "0"]) == 1
     assert "--windows-per-clip must be at least 1" in capsys.readouterr().err
+
+
+def test_motif_with_a_vocabulary_of_ones_own(tmp_path, capsys, data_root):
+    """A studio's own vocabulary (``a4mer motifs build`` on a folder of BVH clips) works with --motif
+    once prototypes are built for it and passed with --prototypes; without them, the error says how."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    bvh = sorted((data_root / "bandai-namco" / "dataset-1" / "bvh").glob("*.bvh"))
+    if len(bvh) < 40:
+        pytest.skip(f"Bandai dataset-1 clips not found under {data_root}")
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    for p in bvh[::len(bvh) // 8][:8]:
+        (lib / p.name).symlink_to(p)
+    vocab, protos = tmp_path / "own_vocab.safetensors", tmp_path / "own_protos.safetensors"
+    assert main(["motifs", "build", "--data", str(lib), "--out", str(vocab), "--min-support", "2"]) == 0
+    script = Path(__file__).parents[2] / "scripts" / "build_motif_prototypes.py"
+    run = subprocess.run([sys.executable, str(script), "--vocab", str(vocab), "--data", str(lib), "--out", str(protos)],
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    from a4mer.heads.motif_conditioned import MotifPrototypes
+    from a4mer.model import A4Mer
+    own = A4Mer.load(vocab=str(vocab)).vocab
+    p = MotifPrototypes.load(protos, vocab_hash=own.hash)
+    mid = next(i for i in range(p.num_motifs) if p.has(i))
+    clip = str(bvh[1])
+    capsys.readouterr()
+    base = ["extend", clip, "--frames", "30", "--motif", str(mid), "--vocab", str(vocab)]
+    assert main(base + ["-o", str(tmp_path / "no_protos.npz")]) == 1
+    err = capsys.readouterr().err
+    assert f"but the model's vocabulary is {own.hash}" in err and "--prototypes FILE" in err, err
+    out = tmp_path / "ext.npz"
+    assert main(base[:3] + ["90"] + base[4:] + ["--prototypes", str(protos), "-o", str(out)]) == 0
+    side = json.loads(out.with_suffix(".quality.json").read_text())
+    assert side["method"].startswith(f"motif {mid} prototype") and side["motif"]["played_spans"], side
+    # 6 frames are too few for any motif: the plain continuation, said once and consistently
+    capsys.readouterr()
+    assert main(base[:3] + ["6"] + base[4:] + ["--prototypes", str(protos), "-o", str(out)]) == 0
+    side, err = json.loads(out.with_suffix(".quality.json").read_text()), capsys.readouterr().err
+    assert "too few to play motif" in err and "segmented again" not in err, err
+    assert not side["method"].startswith("motif") and side["motif"]["played_spans"] == [], side

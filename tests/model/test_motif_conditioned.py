@@ -72,7 +72,8 @@ def test_extend_performs_the_prototype_after_the_transition():
     base = _classical().extend_clip(m, n)
     T = m.num_frames
     assert out.num_frames == T + n
-    assert out.meta["motif"] == {"id": 0, "repetitions": 1, "speed": 1.0, "transition_frames": R - 1}
+    assert out.meta["motif"] == {"id": 0, "repetitions": 1, "speed": 1.0, "transition_frames": R - 1,
+                                 "played_spans": [[T, T + n - 1]]}
     np.testing.assert_allclose(out.rotations[:T], m.rotations, atol=1e-12)  # input untouched
     np.testing.assert_allclose(out.root_translation[:T], m.root_translation, atol=1e-12)
     assert quat_angle(out.rotations[T:, 16], base.rotations[T:, 16]).max() > 0.5  # not the unconditioned span
