@@ -63,8 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     clips = sorted({e["clip"] for ex in vocab.examples for e in ex if split.get(e["clip"], "train") == "train"})
     if args.max_clips:
         clips = clips[:args.max_clips]
-    P, K = len(vocab.patterns), vocab.k
-    M = P + K
+    M = vocab.num_motifs
     step = int(round(30.0 / args.fps))
     # ---- encode and cover -----------------------------------------------------------------------
     enc = []  # per clip: (motion, tokens, bounds (S+1,), codes)

@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     from .inbetween import check_motif, motif_conditioner, resolve_heads
 
     try:
-        motif = check_motif(args.motif)
+        motif = check_motif(args.motif, args)
     except A4merError as e:
         raise naming(args.input, e) from None
     check_output(args.input, args.output)

@@ -61,33 +61,22 @@ def resolve_heads(spec: str):
     return load_heads(spec)
 
 
-def motif_count(bundle=None) -> int | None:
-    """Number of motif ids (patterns + single atoms) in the A4Mer bundle's vocabulary, read from the
-    safetensors header without torch; None when there is no bundle or no vocabulary."""
-    import json
-    import struct
-    from pathlib import Path
-    path = Path(bundle) if bundle else Path(__file__).resolve().parent.parent / "assets" / "default.safetensors"
-    if not path.is_file():
-        return None
-    with open(path, "rb") as f:
-        header = json.loads(f.read(struct.unpack("<Q", f.read(8))[0]))
-    meta = header.get("__metadata__", {})
-    if "vocab" not in meta or "vocab.centroids" not in header:
-        return None
-    return len(json.loads(meta["vocab"]).get("patterns", [])) + int(header["vocab.centroids"]["shape"][0])
-
-
-def check_motif(motif: str | None) -> int | None:
+def check_motif(motif: str | None, args: argparse.Namespace) -> int | None:
     """``--motif``: the id as int (None without the flag); an unknown id is a clear error naming the
-    id and how many motifs the installed model's vocabulary has."""
+    id and how many motifs the shipped model's vocabulary has. With ``--checkpoint`` / ``--vocab`` the
+    range is checked against that vocabulary once it is loaded (:meth:`MotifPrototypes.check_id`)."""
     if motif is None:
         return None
-    n = motif_count()
+    from ..heads.motif_conditioned import bundle_hashes
     try:
         mid = int(motif)
     except ValueError:
         mid = -1
+    if args.checkpoint is not None or args.vocab is not None:
+        if mid < 0:
+            raise A4merError(f"unknown motif id {motif!r}: motif ids are whole numbers from 0")
+        return mid
+    n = bundle_hashes()[2]
     if n is None:
         raise A4merError(f"unknown motif id {motif!r}: the installed model has no motif vocabulary")
     if not 0 <= mid < n:
@@ -151,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
     from ._common import load_options, naming
 
     try:
-        motif = check_motif(args.motif)
+        motif = check_motif(args.motif, args)
     except A4merError as e:
         raise naming(args.input, e) from None
     if args.keys is None and args.key_frames is None and (args.start is None or args.end is None):

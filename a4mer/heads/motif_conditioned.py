@@ -262,7 +262,7 @@ class MotifConditioner:
             tried = i + 1
             spans = [tuple(x) for x in out.meta["motif"]["played_spans"]]
             if not spans:  # nothing of the motif to recognise
-                plain = plain or out
+                plain = out if plain is None else plain
                 continue
             lo = max(0, min(a for a, _ in spans) - int(10 * out.fps))  # 10 s of context is what the model sees
             hi = min(out.num_frames, max(b for _, b in spans) + 1 + int(10 * out.fps))
@@ -465,7 +465,7 @@ def conditioner_for(heads, bundle: str | os.PathLike | None = None, prototypes: 
     if verifier is not None:
         vocab = verifier.vocab
         model_hash = verifier.model_hash
-        vocab_hash, n = (None, None) if vocab is None else (vocab.hash, len(vocab.patterns) + vocab.k)
+        vocab_hash, n = (None, None) if vocab is None else (vocab.hash, vocab.num_motifs)
     else:
         model_hash, vocab_hash, n = bundle_hashes(bundle)
     if n is None:

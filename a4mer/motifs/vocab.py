@@ -42,6 +42,11 @@ class MotifVocabulary:
         return len(self.centroids)
 
     @property
+    def num_motifs(self) -> int:
+        """Motif ids: every pattern, then every single code."""
+        return len(self.patterns) + self.k
+
+    @property
     def max_len(self) -> int:
         return max([len(p) for p in self.patterns] + [1])
 

@@ -232,6 +232,11 @@ def test_motif_with_a_vocabulary_of_ones_own(tmp_path, capsys, data_root):
     assert main(base + ["-o", str(tmp_path / "no_protos.npz")]) == 1
     err = capsys.readouterr().err
     assert f"but the model's vocabulary is {own.hash}" in err and "--prototypes FILE" in err, err
+    # the id range is the loaded vocabulary's, not the shipped one's
+    too_big = ["extend", clip, "--frames", "30", "--motif", str(own.num_motifs), "--vocab", str(vocab),
+               "--prototypes", str(protos), "-o", str(tmp_path / "x.npz")]
+    assert main(too_big) == 1
+    assert f"vocabulary has {own.num_motifs} motifs" in capsys.readouterr().err
     out = tmp_path / "ext.npz"
     assert main(base[:3] + ["90"] + base[4:] + ["--prototypes", str(protos), "-o", str(out)]) == 0
     side = json.loads(out.with_suffix(".quality.json").read_text())
