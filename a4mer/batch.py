@@ -95,6 +95,13 @@ class ClipResult:
     objects: list[dict] = field(default_factory=list)
     seconds: float = 0.0
 
+    def short_reason(self) -> str:
+        """``reason`` without a leading "<input path>: " (for lines that name the clip already)."""
+        for p in (self.input, str(Path(self.input).resolve())):
+            if self.reason.startswith(p + ": "):
+                return self.reason[len(p) + 2:]
+        return self.reason
+
 
 # --- discovery and naming ----------------------------------------------------------------------
 def discover(items: list[str | os.PathLike], exclude: Path | None = None) -> list[ClipJob]:
@@ -296,6 +303,34 @@ def _commit(tmp: Path, out: Path) -> list[str]:
     return [f.name for f in files]
 
 
+def earlier_outputs(out: Path, name: str) -> set[str]:
+    """Names of the files that earlier runs (``out/runs/*.json``) wrote for clip ``name``."""
+    names: set[str] = set()
+    for summ in sorted((out / "runs").glob("*.json")):
+        try:
+            clips = json.loads(summ.read_text(encoding="utf-8")).get("clips", [])
+        except (OSError, ValueError, AttributeError):
+            continue
+        for c in clips:
+            if isinstance(c, dict) and c.get("name") == name and c.get("status") == "ok":
+                names.update(f for f in c.get("outputs", []) if isinstance(f, str) and Path(f).name == f)
+    return names
+
+
+def remove_stale(out: Path, name: str, written: list[str]) -> list[str]:
+    """Delete what earlier runs wrote for clip ``name`` and this run did not rewrite (the exports or
+    gallery of an earlier ``--export``/``--gallery`` run would otherwise sit beside a newer .blend they
+    do not describe); returns the names removed. Only files a run summary lists are touched."""
+    gone = []
+    for f in sorted(earlier_outputs(out, name) - set(written)):
+        try:
+            (out / f).unlink()
+            gone.append(f)
+        except OSError:  # already gone, or not ours to remove: left as it is
+            continue
+    return gone
+
+
 class _Procs:
     """Running worker processes (so an interrupt can stop them)."""
 
@@ -356,6 +391,9 @@ def run_clip(job: ClipJob, opts: BatchOptions, procs: _Procs | None = None) -> C
             return res
         _draw(tmp, opts)
         res.outputs = _commit(tmp, opts.out)
+        gone = remove_stale(opts.out, job.name, res.outputs)
+        if gone:
+            res.notes.append(f"removed {len(gone)} output(s) of an earlier run not written this time: {', '.join(gone)}")
         res.status = "ok"
     except A4merError as e:
         res.reason = str(e)
@@ -376,7 +414,7 @@ def _line(i: int, n: int, r: ClipResult) -> str:
         return f"[{i}/{n}] ok      {r.name} ({r.input}) -> {len(r.outputs)} files, {r.seconds:.1f} s{found}{extra}"
     if r.status == "skipped":
         return f"[{i}/{n}] skipped {r.name} ({r.input}): finished earlier (--force redoes it)"
-    return f"[{i}/{n}] FAILED  {r.name} ({r.input}): {r.reason}"
+    return f"[{i}/{n}] FAILED  {r.name} ({r.input}): {r.short_reason()}"
 
 
 def run_batch(jobs: list[ClipJob], opts: BatchOptions, log: Callable[[str], None] = print) -> list[ClipResult]:

@@ -313,11 +313,17 @@ def _process(args: argparse.Namespace, stage: Path) -> dict:
     src = Path(args.input)
     if not src.is_file():
         raise errors.MotionFileError(src, "file not found")
+    if src.suffix.lower() not in (".npz", ".bvh", ".amc", ".blend"):
+        raise errors.MotionFileError(src, f"unsupported file type {src.suffix!r}; a4mer batch reads .npz, .bvh, "
+                                          ".amc (with its .asf) or .blend")
     name = _safe(args.name or src.stem)
     objs = open_input(src, args.fps, args.object, args)
     ctx = bpy.context
     several = len(objs) > 1
     notes, objects = [], []
+    if args.fps and src.suffix.lower() == ".blend":
+        notes.append(f"--fps {args.fps:g} not applied: a .blend keeps its scene rate "
+                     f"({ctx.scene.render.fps / ctx.scene.render.fps_base:g} fps)")
     amass = _core("io.amass")
     for obj in objs:
         stem = f"{name}{OBJECT_SEP}{_safe(obj.name)}" if several else name

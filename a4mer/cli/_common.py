@@ -89,6 +89,9 @@ def output_targets(inputs: list[Path], output: str, suffix: str = ".npz") -> lis
     if len(inputs) == 1 and out.suffix.lower() == suffix and not out.is_dir():
         return [check_output(out, inputs, [suffix])]
     if out.suffix.lower() in FILE_SUFFIXES and not out.is_dir():
+        if len(inputs) > 1:
+            raise A4merError(f"{out}: the inputs hold {len(inputs)} clips ({inputs[0].name}, {inputs[1].name}"
+                             f"{', ...' if len(inputs) > 2 else ''}): -o must name a folder for several clips")
         raise A4merError(f"{out}: -o must be a {suffix} file (one input) or a folder")
     names = [p.stem for p in inputs]
     for group in _clashes(names).values():  # salsa/04.bvh, indian/04.bvh -> salsa__04, indian__04

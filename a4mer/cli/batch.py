@@ -104,5 +104,5 @@ def run(args: argparse.Namespace) -> int:
     print(f"a4mer batch: {c['ok']} done, {c['skipped']} skipped, {c['failed']} failed; summary {path}")
     for r in results:
         if r.status == "failed":
-            print(f"a4mer batch: failed: {r.input}: {r.reason}", file=sys.stderr)
+            print(f"a4mer batch: failed: {r.input}: {r.short_reason()}", file=sys.stderr)
     return 1 if c["failed"] else 0

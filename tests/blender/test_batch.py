@@ -193,12 +193,15 @@ def test_batch_blend_input_fill_extend(segmenter, tmp_path, capsys):
     assert checked == 22 * 4 + 3  # body rotations + pelvis location
     # --object picks one armature: plain output names
     out2 = tmp_path / "out2"
-    code, text = _run([src, "--out", out2, "--segment", "--object", "Beta", *segmenter], capsys)
-    assert code == 0
+    code, text = _run([src, "--out", out2, "--segment", "--object", "Beta", "--fps", "24", *segmenter], capsys)
+    assert code == 0 and "--fps 24 not applied: a .blend keeps its scene rate (30 fps)" in text
     assert sorted(p.name for p in out2.iterdir() if p.is_file()) == ["shot.blend", "shot.segments.json",
                                                                       "shot.timeline.png"]
     code, text = _run([src, "--out", tmp_path / "out3", "--object", "NotSMPL"], capsys)
     assert code != 0 and "NotSMPL" in text and "not an SMPL-like rig" in text
+    (tmp_path / "in" / "shot.fbx").write_bytes(b"Kaydara FBX Binary")
+    code, text = _run([tmp_path / "in" / "shot.fbx", "--out", tmp_path / "out5"], capsys)
+    assert code != 0 and "unsupported file type '.fbx'; a4mer batch reads .npz, .bvh, .amc (with its .asf) or .blend" in text
     # a shot saved while generated frames were shown (not baked): named as such
     import addon_utils
     _open(src)

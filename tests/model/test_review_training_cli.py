@@ -93,6 +93,11 @@ def test_motifs_build_never_overwrites_a_clip_and_checks_its_flags(tiny_run, tmp
     assert not (tmp_path / "v.safetensors").exists() and not list(tmp_path.glob("*.part"))
     assert main(base + ["--out", str(tmp_path / "v.safetensors"), "--k", "3", "--min-support", "2"]) == 0
     assert (tmp_path / "v.safetensors").is_file() and not list(tmp_path.glob("*.part"))
+    capsys.readouterr()
+    # more support than clips: no pattern can be mined; the vocabulary is written, and a warning says why
+    assert main(base + ["--out", str(tmp_path / "u.safetensors"), "--k", "3", "--min-support", "5"]) == 0
+    err = capsys.readouterr().err
+    assert "warning: 0 patterns (only 3 clips, fewer than --min-support 5)" in err and "--min-support 2" in err, err
     # a clip that cannot be read is named and left out; the exit code says so (it was 0)
     (lib / "broken.npz").write_bytes(b"not a clip")
     assert main(base + ["--out", str(tmp_path / "w.safetensors"), "--k", "3", "--min-support", "2"]) == 1

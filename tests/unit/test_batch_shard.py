@@ -153,7 +153,8 @@ def test_batch_run_failures_skip_force_summary(tmp_path, fake_python, capsys):
     out = tmp_path / "out"
     code, text = _run([root, "--out", out, "--segment", "--jobs", "2", "--python", fake_python], capsys)
     assert code == 1
-    assert "broken" in text and "not a BVH file" in text
+    line = next(ln for ln in text.splitlines() if "FAILED  broken" in ln)
+    assert line.endswith(f"FAILED  broken ({root / 'broken.bvh'}): not a BVH file (no HIERARCHY section)"), line
     assert "crash" in text and "worker crashed" in text
     names = sorted(p.name for p in out.iterdir())
     assert names == ["a.blend", "a.segments.json", "a.timeline.png", "b.blend", "b.segments.json", "b.timeline.png",
@@ -242,6 +243,13 @@ def test_batch_exports(tmp_path, fake_python, capsys):
     assert [(lab["raw_label"], lab["start_t"], lab["end_t"]) for lab in labels] == [("m1", 0.0, 0.4), ("m2", 0.4, 0.8)]
     assert "skipped" in _run([root, "--out", out, "--segment", "--export", "bvh", "--python", fake_python], capsys)[1]
     (out / "a.bvh").unlink()  # a missing export makes the clip unfinished
+    text = _run([root, "--out", out, "--segment", "--export", "bvh", "--python", fake_python], capsys)[1]
+    # redone with fewer exports: the earlier run's npz and BABEL exports do not describe the new .blend
+    assert "ok      a" in text and "removed 2 output(s) of an earlier run not written this time: a.babel.json, a.npz" in text
+    assert sorted(p.name for p in out.iterdir() if p.is_file()) == ["a.blend", "a.bvh", "a.segments.json", "a.timeline.png"]
+    (out / "keep.npz").write_bytes(b"not the batch's")  # a file no run summary lists is never touched
+    assert "ok      a" in _run([root, "--out", out, "--force", "--python", fake_python], capsys)[1]
+    assert sorted(p.name for p in out.iterdir() if p.is_file()) == ["a.blend", "keep.npz"]
     assert "ok      a" in _run([root, "--out", out, "--segment", "--export", "bvh", "--python", fake_python], capsys)[1]
     code, text = _run([root, "--out", out, "--export", "babel", "--python", fake_python], capsys)
     assert code == 1 and "needs --segment" in text

@@ -148,6 +148,10 @@ def test_inputs_sharing_a_stem_are_named_by_their_folders_or_refused(ex, tmp_pat
     assert "2 inputs would write it" in capsys.readouterr().err and not (tmp_path / "out2").exists()
     assert main(["convert", str(tmp_path / "a" / "walk.bvh"), "-o", str(tmp_path / "results.v2")]) == 0
     assert (tmp_path / "results.v2" / "walk.npz").is_file()
+    # a folder of several clips and a file name as -o: the error says how many clips were found
+    assert main(["convert", str(tmp_path / "b"), str(tmp_path / "a" / "walk.bvh"), "-o", str(tmp_path / "x.npz")]) == 1
+    err = capsys.readouterr().err
+    assert "the inputs hold 2 clips (walk.bvh, walk.bvh): -o must name a folder" in err and not (tmp_path / "x.npz").exists()
 
 
 def test_a_flag_that_acts_on_none_of_the_inputs_is_a_note(ex, tmp_path, capsys):
