@@ -35,12 +35,13 @@ def run(args: argparse.Namespace) -> int:
     from ..heads.npz_out import check_output, write_result
     from ..heads.quality import ClipQuality, write_sidecar
     from ._common import load_options, naming
-    from .inbetween import check_motif, motif_conditioner, resolve_heads
+    from .inbetween import check_model_flags, check_motif, motif_conditioner, resolve_heads
 
     try:
         motif = check_motif(args.motif, args)
     except A4merError as e:
         raise naming(args.input, e) from None
+    check_model_flags(args, motif, "extend")
     check_output(args.input, args.output)
     opts = load_options(args, inputs=[args.input])
     motion = load_motion(args.input, opts)

@@ -84,6 +84,21 @@ def check_motif(motif: str | None, args: argparse.Namespace) -> int | None:
     return mid
 
 
+def check_model_flags(args: argparse.Namespace, motif: int | None, verb: str) -> None:
+    """``--device`` is checked at once (a device torch cannot use is an error, as in ``segment``);
+    ``--device`` / ``--checkpoint`` / ``--vocab`` without ``--motif`` load no model: a note says so."""
+    from .segment import resolve_device
+    args.device = resolve_device(args.device)
+    if motif is not None:
+        return
+    unused = [f for f, v in (("--device " + args.device, args.device != "cpu"), ("--checkpoint", args.checkpoint),
+                             ("--vocab", args.vocab), ("--prototypes", args.prototypes)) if v]
+    if unused:
+        print(f"a4mer {verb}: note: {', '.join(unused)} {'is' if len(unused) == 1 else 'are'} not used without "
+              "--motif (these flags choose the A4Mer model that --motif loads; the heads run on the CPU)",
+              file=sys.stderr)
+
+
 def motif_conditioner(heads, motif: int, args: argparse.Namespace):
     """The :class:`~a4mer.heads.motif_conditioned.MotifConditioner` for ``--motif`` on ``heads`` (the
     ``--prototypes`` of the model's vocabulary, by default the packaged ones: prototypes built for another
@@ -143,6 +158,7 @@ def run(args: argparse.Namespace) -> int:
         motif = check_motif(args.motif, args)
     except A4merError as e:
         raise naming(args.input, e) from None
+    check_model_flags(args, motif, "inbetween")
     if args.keys is None and args.key_frames is None and (args.start is None or args.end is None):
         raise A4merError("give --start and --end (one gap), or --keys / --key-frames (blocking)")
     if (args.keys is not None or args.key_frames is not None) and (args.start is not None or args.end is not None):

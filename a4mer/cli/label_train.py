@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -58,9 +59,10 @@ def read_label_csv(path: Path) -> dict[str, str]:
 
 
 def label_of(clip: Path, table: dict[str, str] | None) -> str | None:
-    """The clip's label: from the CSV table (by resolved path, then by file name), else its folder name."""
+    """The clip's label: from the CSV table (by resolved path, then by file name), else the name of the
+    folder it lies in (a symbolic link's own folder, not its target's)."""
     if table is None:
-        return clip.resolve().parent.name
+        return Path(os.path.abspath(clip)).parent.name
     return table.get(str(clip.resolve()), table.get(clip.name))
 
 

@@ -316,8 +316,9 @@ class LearnedHeads:
             raise A4merError("the keys leave no frame to generate")
         if gaps.max() / fps > MAX_GAP_SECONDS + 1e-9:
             i = int(np.argmax(gaps))
-            raise A4merError(f"keys {keys[i]} and {keys[i + 1]} are {gaps[i] / fps:.2f} s apart; at most "
-                             f"{MAX_GAP_SECONDS:.0f} s can be filled")
+            raise A4merError(f"keys {keys[i]} and {keys[i + 1]} leave a gap of {gaps[i]} frames ({gaps[i] / fps:.2f} s); "
+                             f"at most {MAX_GAP_SECONDS:.0f} s ({int(MAX_GAP_SECONDS * fps)} frames at {fps:g} fps) "
+                             "can be filled")
         out = self.fill_keys(motion, keys)
         return out.with_(meta={"warnings": [], "keys": keys})
 
@@ -327,7 +328,7 @@ class LearnedHeads:
         if n < 1:
             raise A4merError(f"number of frames to add must be at least 1, got {n}")
         if n / motion.fps > MAX_EXTEND_SECONDS:
-            raise A4merError(f"{n} frames are {n / motion.fps:.1f} s at {motion.fps:g} fps; at most "
+            raise A4merError(f"{n} frames are {n / motion.fps:.2f} s at {motion.fps:g} fps; at most "
                              f"{MAX_EXTEND_SECONDS:.0f} s ({int(MAX_EXTEND_SECONDS * motion.fps)} frames) can be "
                              "added at once (unless the clip ends in a repeating cycle, the continuation settles into a held "
                              "pose within a few seconds)")

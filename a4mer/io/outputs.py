@@ -6,6 +6,7 @@ and the user's input is never overwritten.
 """
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 from typing import Callable, Iterable
@@ -39,6 +40,14 @@ def check_output(out: str | os.PathLike, inputs: Iterable[str | os.PathLike] = (
     return out
 
 
+@functools.lru_cache(maxsize=1)
+def _file_mode() -> int:
+    """Permissions of a new file under this process's umask (0644 under the usual 022)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def write_atomic(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
     """``write(tmp)`` to a temporary file beside ``path``, then renamed into place: the file is whole or
     absent, whatever ``write`` raises. :class:`A4merError` naming the path when it cannot be written."""
@@ -46,6 +55,7 @@ def write_atomic(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
     tmp = path.with_name(path.name + ".part")
     try:
         write(tmp)
+        os.chmod(tmp, _file_mode())  # a writer may create 0600 files (safetensors does): the umask's mode
         os.replace(tmp, path)
     except OSError as e:
         raise A4merError(f"{path}: cannot write ({e.strerror or e})") from None

@@ -132,6 +132,8 @@ def test_extend_cli_appends_frames(tmp_path):
     (["--key-frames", "5,6"], "in.npz: the keys leave no frame to generate"),
     (["--start", "40", "--end", "90", "--motif", "m999"], "in.npz: unknown motif id"),
     (["--keys", "20", "--start", "3"], "cannot be combined"),
+    (["--key-frames", "0,122"], "in.npz: keys 0 and 122 leave a gap of 121 frames (4.03 s); at most 4 s (120 frames at 30 fps)"),
+    (["--start", "40", "--end", "90", "--device", "bogus"], "device 'bogus' is not usable here"),
     ([], "give --start and --end"),
 ])
 def test_inbetween_cli_errors(tmp_path, capsys, argv, msg):
@@ -145,6 +147,12 @@ def test_extension_longer_than_a_minute_refused(tmp_path, capsys):
     src = _npz(tmp_path / "in.npz")
     assert main(["extend", str(src), "--frames", "99999999999", "-o", str(tmp_path / "x.npz"), "--heads", "none"]) == 1
     assert "in.npz: 99999999999 frames are" in capsys.readouterr().err
+    assert main(["extend", str(src), "--frames", "1801", "-o", str(tmp_path / "x.npz"), "--heads", "none"]) == 1
+    assert "in.npz: 1801 frames are 60.03 s at 30 fps; at most 60 s (1800 frames)" in capsys.readouterr().err
+    # --device is checked without --motif too; unused model flags are named
+    assert main(["extend", str(src), "--frames", "5", "-o", str(tmp_path / "y.npz"), "--heads", "none",
+                 "--vocab", "v.safetensors"]) == 0
+    assert "note: --vocab is not used without --motif" in capsys.readouterr().err
     assert not (tmp_path / "x.npz").exists()
 
 

@@ -3,6 +3,7 @@ measurement helpers (ridge probe, per-window errors, paired comparison)."""
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -255,6 +256,9 @@ def test_label_train_cli_folders_csv_and_bad_clips(tiny_model, labeled_clips, tm
     h = RecognitionHead.load(head)
     assert h.classes == ["busy", "calm"] and h.encoder_hash == tiny_model.model_hash
     assert h.training["clips_per_class"] == {"busy": 5, "calm": 5}
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert head.stat().st_mode & 0o777 == 0o666 & ~mask  # readable like every other output (safetensors wrote 0600)
     F = tiny_model.net.stage1.feat_std.numel()
     assert h.config.inputs == ("pose", "atom") and h.config.in_dim == F + tiny_model.dim  # the default
     out = tmp_path / "x.labels.json"
@@ -276,6 +280,15 @@ def test_label_train_cli_folders_csv_and_bad_clips(tiny_model, labeled_clips, tm
     assert h2.classes == ["A", "B"] and rep["clips"] == 2 and len(rep["predictions"]) == 2
     assert h2.config.inputs == ("atom",) and h2.config.in_dim == tiny_model.dim
     assert h2.training["train_clips"] == 7 and sum(h2.training["clips_per_class"].values()) == 9
+    # a library of symbolic links: the label is the folder the link lies in, not its target's
+    (tmp_path / "links" / "slow").mkdir(parents=True)
+    (tmp_path / "links" / "fast").mkdir()
+    for c in labeled_clips:
+        link = tmp_path / "links" / ("slow" if c.action == "calm" else "fast") / f"{c.name}.npz"
+        link.symlink_to(tmp_path / "lib" / c.action / f"{c.name}.npz")
+    head6 = tmp_path / "head6.safetensors"
+    assert main(["label-train", str(tmp_path / "links"), "-o", str(head6), "--checkpoint", ck, "--epochs", "5"]) == 0
+    assert RecognitionHead.load(head6).training["clips_per_class"] == {"fast": 5, "slow": 5}
     # one label only, or a CSV without the columns: clear errors
     one = tmp_path / "one" / "calm"
     one.mkdir(parents=True)
