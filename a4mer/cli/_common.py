@@ -5,12 +5,13 @@ import argparse
 import os
 from pathlib import Path
 
-from ..api import FORMATS, LoadOptions
+from ..api import LoadOptions
 from ..errors import A4merError
 
 
-def add_load_arguments(p: argparse.ArgumentParser) -> None:
-    """Flags of :class:`a4mer.api.LoadOptions`."""
+def add_load_arguments(p: argparse.ArgumentParser, lead_in: bool = True) -> None:
+    """Flags of :class:`a4mer.api.LoadOptions`; ``lead_in=False`` leaves out ``--keep-reference-frames``
+    (commands whose output keeps every frame of the input read it whole)."""
     p.add_argument("--source-fps", type=float, help="override the frame rate stated in the file")
     p.add_argument("--asf", help="ASF skeleton of an AMC clip (default: beside it or in ../asf/)")
     p.add_argument("--bone-map", help="JSON map SMPL joint -> source joint for unknown skeletons")
@@ -19,9 +20,10 @@ def add_load_arguments(p: argparse.ArgumentParser) -> None:
                    help="a BVH file's up axis (default: the axis its rest pose stands along)")
     p.add_argument("--floor", action="store_true",
                    help="put the feet on the floor z = 0 by moving the root up or down by one constant")
-    p.add_argument("--keep-reference-frames", action="store_true",
-                   help="keep a BVH/AMC's lead-in when its frame 0 is the file's rest pose (CMU Daz-friendly "
-                        "T-pose frame and the ease from it: dropped by default)")
+    if lead_in:
+        p.add_argument("--keep-reference-frames", action="store_true",
+                       help="keep a BVH/AMC's lead-in when its frame 0 is the file's rest pose (CMU Daz-friendly "
+                            "T-pose frame and the ease from it: dropped by default)")
 
 
 #: the clip formats each reading flag acts on (an AMASS npz is SMPL already: nothing to retarget)
@@ -29,8 +31,9 @@ FLAG_FORMATS = {"up": (".bvh",), "asf": (".amc",), "bone_map": (".bvh", ".amc"),
                 "keep_reference_frames": (".bvh", ".amc")}
 
 
-def load_options(args: argparse.Namespace, fps: float | None = None, inputs=()) -> LoadOptions:
-    """The :class:`LoadOptions` of the flags; a bad value (``--scale 0``, a ``--bone-map`` or ``--asf``
+def load_options(args: argparse.Namespace, fps: float | None = None, inputs=(), whole: bool = False) -> LoadOptions:
+    """The :class:`LoadOptions` of the flags (``whole``: every frame of the file, a rest-pose lead-in
+    included, as commands whose output keeps the input's frames need); a bad value (``--scale 0``, a ``--bone-map`` or ``--asf``
     file that does not exist) is one :class:`A4merError` naming the flag, raised before any clip is read.
     A flag that acts on none of ``inputs`` (``--up`` with npz clips) is a note on stderr, not silence."""
     import sys
@@ -41,7 +44,22 @@ def load_options(args: argparse.Namespace, fps: float | None = None, inputs=()) 
                   f"{' and '.join(suffixes)} clips only", file=sys.stderr)
     return LoadOptions(fps=fps, source_fps=args.source_fps, asf=args.asf, bone_map=args.bone_map,
                        scale=args.scale, up=getattr(args, "up", "auto"), floor=getattr(args, "floor", False),
-                       keep_reference_frames=getattr(args, "keep_reference_frames", False))
+                       keep_reference_frames=whole or getattr(args, "keep_reference_frames", False))
+
+
+def load_clip(path, opts: LoadOptions, verb: str):
+    """:func:`a4mer.api.load_motion` of ``path``; a BVH/AMC whose rest-pose lead-in was dropped is a note
+    on stderr, since the clip's frame numbers then start at the file's frame N."""
+    import sys
+
+    from ..api import load_motion
+    motion = load_motion(path, opts)
+    n = motion.meta.get("reference_frames_dropped")
+    if n:
+        print(f"a4mer {verb}: note: {path}: the file's first {n} frames (its rest pose and the ease into the take) "
+              f"are left out: frame 0 here is the file's frame {n} (--keep-reference-frames keeps them)",
+              file=sys.stderr)
+    return motion
 
 
 def naming(path, error: A4merError) -> A4merError:

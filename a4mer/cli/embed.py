@@ -6,7 +6,7 @@ import argparse
 
 import numpy as np
 
-from ._common import add_load_arguments, collect_inputs, load_options, output_targets, run_each
+from ._common import add_load_arguments, collect_inputs, load_clip, load_options, output_targets, run_each
 from .segment import add_model_arguments, load_model
 
 
@@ -18,15 +18,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..api import load_motion
     from ..io.outputs import save_npz_atomic
 
     inputs = collect_inputs(args.inputs)
     targets = output_targets(inputs, args.output)
+    opts = load_options(args, inputs=inputs)
     model = load_model(args)
 
     def embed(path, target) -> str:
-        emb = model.embed(load_motion(path, load_options(args)))
+        emb = model.embed(load_clip(path, opts, "embed"))
         save_npz_atomic(target, **emb, model_hash=np.array(model.model_hash), vocab_hash=np.array(model.vocab.hash))
         return f"{len(emb['atom_tokens'])} atoms, {len(emb['motif_tokens'])} motifs"
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import A4merError
-from ._common import add_load_arguments, load_options
+from ._common import add_load_arguments, load_clip, load_options
 
 FORMATS = ("npz", "bvh", "babel", "timeline", "gallery")
 SUFFIX = {"npz": ".npz", "bvh": ".bvh", "babel": ".babel.json", "timeline": ".timeline.png",
@@ -93,9 +93,8 @@ def _source(args: argparse.Namespace):
                              "choose one with --object")
         a = arms[0]
         return src.stem, a["motion"], a["segments"], a["motif_names"]
-    from ..api import load_motion
     opts = load_options(args, inputs=[args.input])
-    return src.stem, load_motion(src, opts), None, {}
+    return src.stem, load_clip(src, opts, "export"), None, {}
 
 
 def _check_segments_fit(seg_path: str, segments: dict, motion, clip: str) -> None:

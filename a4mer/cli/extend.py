@@ -25,7 +25,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--motif", help="motif id the new frames should perform (see a4mer.heads.motif_conditioned)")
     p.add_argument("--heads", default="auto", help=HEADS_HELP)
     add_motif_arguments(p)
-    add_load_arguments(p)
+    add_load_arguments(p, lead_in=False)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
         raise naming(args.input, e) from None
     check_model_flags(args, motif, "extend")
     check_output(args.input, args.output)
-    opts = load_options(args, inputs=[args.input])
+    opts = load_options(args, inputs=[args.input], whole=True)  # output frames = the file's frames
     motion = load_motion(args.input, opts)
     heads = resolve_heads(args.heads)
     mc = motif_conditioner(heads, motif, args) if motif is not None else None

@@ -29,7 +29,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "the installed model's vocabulary, adapted to the keys; see a4mer.heads.motif_conditioned)")
     p.add_argument("--heads", default="auto", help=HEADS_HELP)
     add_motif_arguments(p)
-    add_load_arguments(p)
+    add_load_arguments(p, lead_in=False)
 
 
 def add_motif_arguments(p: argparse.ArgumentParser) -> None:
@@ -164,7 +164,7 @@ def run(args: argparse.Namespace) -> int:
     if (args.keys is not None or args.key_frames is not None) and (args.start is not None or args.end is not None):
         raise A4merError("--start/--end cannot be combined with --keys/--key-frames")
     check_output(args.input, args.output)
-    opts = load_options(args, inputs=[args.input])
+    opts = load_options(args, inputs=[args.input], whole=True)  # output frames = the file's frames
     motion = load_motion(args.input, opts)
     heads = resolve_heads(args.heads)
     mc = motif_conditioner(heads, motif, args) if motif is not None else None

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from ..io.outputs import check_output, write_text_atomic
-from ._common import add_load_arguments, load_options
+from ._common import add_load_arguments, load_clip, load_options
 from .segment import add_model_arguments, load_model
 
 
@@ -26,14 +26,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..api import load_motion
     from ..heads.recognition import RecognitionHead, label_clip
 
     src = Path(args.input)
     out = check_output(Path(args.output) if args.output else Path(src.stem + ".labels.json"), [src], [".json"])
     head = RecognitionHead.load(args.head)
     model = load_model(args)
-    motion = load_motion(src, load_options(args))
+    motion = load_clip(src, load_options(args, inputs=[src]), "label")
     record = label_clip(model, head, motion)
     write_text_atomic(out, json.dumps(record, indent=1) + "\n")
     c = record["clip"]

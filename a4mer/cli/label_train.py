@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from ..errors import A4merError
-from ._common import add_load_arguments, collect_inputs, load_options
+from ._common import add_load_arguments, collect_inputs, load_clip, load_options
 from .segment import add_model_arguments, load_model
 
 
@@ -72,7 +72,6 @@ def holdout_path(head: Path) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..api import load_motion
     from ..heads.recognition import HeadConfig, check_head_inputs, fit_label_head
     from ..io.outputs import check_output, write_text_atomic
 
@@ -97,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"a4mer label-train: {f}: no label in {args.labels} (left out)", file=sys.stderr)
             continue
         try:
-            clips.append((str(f), load_motion(f, opts), label))
+            clips.append((str(f), load_clip(f, opts, "label-train"), label))
         except (A4merError, OSError) as e:
             failed += 1
             print(f"a4mer label-train: error: {e} (left out)", file=sys.stderr)

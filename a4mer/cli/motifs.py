@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import A4merError
-from ._common import add_load_arguments, collect_inputs, load_options
+from ._common import add_load_arguments, collect_inputs, load_clip, load_options
 from .segment import add_model_arguments, load_model
 
 
@@ -38,7 +38,6 @@ def run(args: argparse.Namespace) -> int:
         raise A4merError("usage: a4mer motifs build --data DIR --out VOCAB")
     from dataclasses import replace
 
-    from ..api import load_motion
     from ..motifs.vocab import build_vocabulary
     from ..train.mining import effective_k
 
@@ -54,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     tokens, spans, names, skipped = [], [], [], 0
     for i, path in enumerate(paths):
         try:
-            motion = load_motion(path, opts)
+            motion = load_clip(path, opts, "motifs")
         except A4merError as e:
             print(f"a4mer motifs: skipping: {e}", file=sys.stderr)
             skipped += 1

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..errors import A4merError
 from ..io.outputs import check_output, write_text_atomic
-from ._common import add_load_arguments, load_options
+from ._common import add_load_arguments, load_clip, load_options
 
 
 def add_model_arguments(p: argparse.ArgumentParser, what: str = "model bundle (.safetensors) or training folder "
@@ -53,7 +53,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..api import load_motion
 
     jsonl = args.progress_jsonl
 
@@ -66,8 +65,10 @@ def run(args: argparse.Namespace) -> int:
     progress(0.0, "loading model")
     model = load_model(args)
     progress(0.05, f"reading {src.name}")
-    motion = load_motion(src, load_options(args))
+    motion = load_clip(src, load_options(args, inputs=[src]), "segment")
     record = model.segment(motion, progress=lambda f, m: progress(0.1 + 0.85 * f, m))
+    if motion.meta.get("reference_frames_dropped"):  # frame f here is the file's frame f + n
+        record["reference_frames_dropped"] = int(motion.meta["reference_frames_dropped"])
     write_text_atomic(out, json.dumps(record, indent=1) + "\n")
     progress(1.0, f"wrote {out}")
     msg = f"{src} -> {out} ({len(record['atoms'])} atoms, {len(record['motifs'])} motifs, {record['duration']:.2f} s)"

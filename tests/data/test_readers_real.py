@@ -94,3 +94,27 @@ def test_cmu_takes_load_without_their_t_pose_lead_in(data_root, cmu_dance):
         assert first.max() < 0.1 and raw.max() > 0.3, (r["file"], first.max(), raw.max())
         # the same take (twist is calibrated over the clip's frames, so it may move by a hair)
         assert np.degrees(quat_angle(motion.rotations, kept.rotations[n:])).max() < 1.0, r["file"]
+
+
+def test_cli_names_the_dropped_lead_in_and_inbetween_keeps_every_frame(data_root, cmu_dance, tmp_path, capsys):
+    """Commands that read a CMU take without its lead-in say so (a note, ``info``, the segments JSON:
+    their frame numbers start at the file's frame N); ``inbetween`` reads the file whole, so its output
+    has the file's frames and frame numbers."""
+    import json
+
+    from a4mer.cli.main import main
+    from a4mer.io.amass import read_amass_npz
+    r = _rows(data_root / "cmu-dance" / "labels.csv")[0]
+    path, frames = cmu_dance / r["file"], int(r["frames"])
+    rate = ["--source-fps", r["true_fps"]]
+    assert main(["info", str(path), "--json", *rate]) == 0
+    n = json.loads(capsys.readouterr().out)["reference_frames_dropped"]
+    assert 4 <= n <= 10
+    out = tmp_path / "filled.npz"
+    assert main(["inbetween", str(path), "--start", "200", "--end", "230", "-o", str(out), "--heads", "none", *rate]) == 0
+    assert read_amass_npz(out).num_frames == frames and "left out" not in capsys.readouterr().err
+    seg = tmp_path / "take.segments.json"
+    assert main(["segment", str(path), "-o", str(seg), *rate]) == 0
+    assert f"the file's first {n} frames" in capsys.readouterr().err
+    rec = json.loads(seg.read_text())
+    assert rec["reference_frames_dropped"] == n and rec["atoms"][-1]["end_frame"] == frames - n
