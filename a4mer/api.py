@@ -57,7 +57,8 @@ def find_clips(folder: str | os.PathLike, suffixes=tuple(FORMATS), exclude: str 
     files and folders (``.name``, e.g. macOS ``._clip.bvh``), AMASS subject shape files
     (``shape.npz``: betas, no poses) and anything under ``exclude`` when that lies inside ``folder``
     (an output folder written into the searched one; a searched folder inside the output folder, as
-    in ``batch out/in --out out``, is searched whole)."""
+    in ``batch out/in --out out``, is searched whole). A broken symbolic link is listed, so that
+    reading it fails by name instead of the clip vanishing."""
     from .io.amass import AMASS_SHAPE_FILE
     folder = Path(folder)
     skip = Path(exclude).resolve() if exclude is not None else None
@@ -65,13 +66,39 @@ def find_clips(folder: str | os.PathLike, suffixes=tuple(FORMATS), exclude: str 
         skip = None
     found = []
     for f in folder.rglob("*"):
+        dangling = f.is_symlink() and not f.exists()  # kept: it fails by name ("file not found"), not silently
         if (f.suffix.lower() not in suffixes or f.name == AMASS_SHAPE_FILE
-                or any(part.startswith(".") for part in f.relative_to(folder).parts) or not f.is_file()):
+                or any(part.startswith(".") for part in f.relative_to(folder).parts) or not (f.is_file() or dangling)):
             continue
         if skip is not None and skip in f.resolve().parents:
             continue
         found.append(f)
     return sorted(found)
+
+
+def clip_names(paths: list[Path], clean=lambda text: text) -> list[str]:
+    """One output name per clip path, as ``a4mer convert`` and ``a4mer batch`` name their outputs: the
+    file stem; clips whose names clash are named by their path from the folder they share
+    (``salsa/04.bvh``, ``indian/04.bvh`` -> ``salsa__04``, ``indian__04``), and if that still clashes
+    (``walk.bvh`` and ``walk.npz`` side by side) by their suffix too (``walk_bvh``). ``clean`` makes a
+    name safe as a file stem. :class:`A4merError` when names still clash (``clean`` merging them)."""
+    def clashing(names):
+        return [[i for i, m in enumerate(names) if m == n] for n in sorted(set(names)) if names.count(n) > 1]
+
+    paths = [Path(os.path.abspath(p)) for p in paths]  # a link is named by where it lies, not its target
+    names = [clean(p.stem) for p in paths]
+    for group in clashing(names):
+        root = os.path.commonpath([str(paths[k].parent) for k in group])
+        for k in group:
+            names[k] = clean("__".join(paths[k].with_suffix("").relative_to(root).parts))
+    for group in clashing(names):
+        for k in group:
+            names[k] = f"{names[k]}_{paths[k].suffix.lower().lstrip('.')}"
+    left = clashing(names)
+    if left:
+        raise A4merError(f"several inputs would write the same outputs ({names[left[0][0]]}: "
+                         f"{', '.join(str(paths[k]) for k in left[0])}): rename them")
+    return names
 
 
 def clip_format(path: str | os.PathLike) -> str:

@@ -107,38 +107,22 @@ class ClipResult:
 def discover(items: list[str | os.PathLike], exclude: Path | None = None) -> list[ClipJob]:
     """Clip jobs for files and folders (folders searched recursively for .npz/.bvh/.amc/.blend;
     hidden files and, when ``exclude`` lies inside a folder argument, files under ``exclude`` are
-    skipped; files given directly are taken as they
-    are, so a wrong one fails by name). Names are file stems; clips whose stems clash get the path
-    relative to their folder argument (``sub__walk``) and, if still equal, the suffix (``walk_bvh``)."""
-    from .api import find_clips
-    found: list[tuple[Path, str]] = []  # (path, relative name without suffix)
+    skipped; files given directly are taken as they are, so a wrong one fails by name). Names as
+    ``a4mer convert`` names its outputs (:func:`a4mer.api.clip_names`): file stems; clips whose stems
+    clash get their path from the folder they share (``sub__walk``) and, if still equal, the suffix
+    (``walk_bvh``)."""
+    from .api import clip_names, find_clips
+    found: list[Path] = []
     seen: set[Path] = set()
     for item in items:
         p = Path(item)
-        if p.is_dir():
-            for f in find_clips(p, INPUT_SUFFIXES, exclude=exclude):
-                rel = f.relative_to(p).with_suffix("")
-                if f.resolve() not in seen:
-                    seen.add(f.resolve())
-                    found.append((f, OBJECT_SEP.join(rel.parts)))
-        else:
-            if p.resolve() not in seen:
-                seen.add(p.resolve())
-                found.append((p, p.stem))
+        for f in find_clips(p, INPUT_SUFFIXES, exclude=exclude) if p.is_dir() else [p]:
+            if f.resolve() not in seen:
+                seen.add(f.resolve())
+                found.append(f)
     if not found:
         raise A4merError("no input clips (.npz/.bvh/.amc/.blend) found in " + ", ".join(map(str, items)))
-    names = [safe_name(f.stem) for f, _ in found]
-    for _round in range(2):
-        dup = {n for n in names if names.count(n) > 1}
-        if not dup:
-            break
-        for i, (f, rel) in enumerate(found):
-            if names[i] in dup:
-                names[i] = safe_name(rel) if _round == 0 else f"{names[i]}_{f.suffix.lower().lstrip('.')}"
-    dup = {n for n in names if names.count(n) > 1}
-    if dup:
-        raise A4merError(f"several inputs would write the same outputs: {sorted(dup)[:5]} (rename them)")
-    return [ClipJob(f, n) for (f, _), n in zip(found, names)]
+    return [ClipJob(f, n) for f, n in zip(found, clip_names(found, clean=safe_name))]
 
 
 def safe_name(text: str) -> str:

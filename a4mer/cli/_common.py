@@ -5,7 +5,7 @@ import argparse
 import os
 from pathlib import Path
 
-from ..api import LoadOptions
+from ..api import LoadOptions, clip_names
 from ..errors import A4merError
 
 
@@ -86,18 +86,10 @@ def collect_inputs(items: list[str], exclude: str | Path | None = None) -> list[
 FILE_SUFFIXES = frozenset({".npz", ".bvh", ".amc", ".asf", ".json", ".safetensors", ".blend", ".png", ".npy"})
 
 
-def _clashes(names: list[str]) -> dict[str, list[int]]:
-    """Indices of each name that occurs more than once."""
-    groups: dict[str, list[int]] = {}
-    for i, n in enumerate(names):
-        groups.setdefault(n, []).append(i)
-    return {n: g for n, g in groups.items() if len(g) > 1}
-
-
 def output_targets(inputs: list[Path], output: str, suffix: str = ".npz") -> list[Path]:
     """One output path per input: ``output`` itself for a single input naming a ``suffix`` file,
-    else ``output/<stem><suffix>`` (a folder, created); inputs whose stems clash are named by their
-    path from the folder they share (``salsa/04.bvh`` -> ``salsa__04``, as ``a4mer batch`` names them). Checked before any clip is read
+    else ``output/<name><suffix>`` (a folder, created; names by :func:`a4mer.api.clip_names`, as
+    ``a4mer batch`` names its outputs: ``salsa/04.bvh`` -> ``salsa__04``). Checked before any clip is read
     (:func:`a4mer.io.outputs.check_output`): no target is an input, and a name with another suffix
     (``-o walk.bvh``) is an error, not a folder."""
     from ..io.outputs import check_output
@@ -111,17 +103,7 @@ def output_targets(inputs: list[Path], output: str, suffix: str = ".npz") -> lis
             raise A4merError(f"{out}: the inputs hold {len(inputs)} clips ({inputs[0].name}, {inputs[1].name}"
                              f"{', ...' if len(inputs) > 2 else ''}): -o must name a folder for several clips")
         raise A4merError(f"{out}: -o must be a {suffix} file (one input) or a folder")
-    names = [p.stem for p in inputs]
-    for group in _clashes(names).values():  # salsa/04.bvh, indian/04.bvh -> salsa__04, indian__04
-        root = os.path.commonpath([str(inputs[k].resolve().parent) for k in group])
-        for k in group:
-            names[k] = "__".join(inputs[k].resolve().with_suffix("").relative_to(root).parts)
-    targets = [out / (n + suffix) for n in names]
-    clash = {t: [str(p) for p, u in zip(inputs, targets) if u == t] for t in targets if targets.count(t) > 1}
-    if clash:
-        t, names = next(iter(clash.items()))
-        raise A4merError(f"{t}: {len(names)} inputs would write it ({', '.join(names)}); give them different "
-                         "names or convert them one at a time")
+    targets = [out / (n + suffix) for n in clip_names(inputs)]
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:

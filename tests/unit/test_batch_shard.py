@@ -119,6 +119,17 @@ def test_discover_folders_names_and_exclusions(tmp_path):
                    "scene": "scene.blend", "dup_bvh": "dup.bvh", "dup_npz": "dup.npz"}
     direct = batch.discover([root / "run.npz", root / "notes.txt"])
     assert [j.name for j in direct] == ["run", "notes"]  # given files are taken as they are (fail by name)
+    # files named directly, or from two folder arguments, are told apart as convert tells them apart
+    assert [j.name for j in batch.discover([root / "a" / "walk.bvh", root / "b" / "walk.bvh"])] == ["a__walk", "b__walk"]
+    assert [j.name for j in batch.discover([root / "a", root / "b"])] == ["a__walk", "b__walk"]
+    # names that the file-name cleaning merges: refused, naming both files
+    _clips(tmp_path / "m", {"walk 1.bvh": b"1", "walk_1.bvh": b"2"})
+    with pytest.raises(A4merError, match=r"several inputs would write the same outputs \(walk_1_bvh: .*walk 1.bvh"):
+        batch.discover([tmp_path / "m"])
+    # a broken symbolic link in a folder is a clip that fails by name, not one that vanishes
+    (root / "gone.bvh").symlink_to(tmp_path / "nowhere.bvh")
+    assert "gone" in [j.name for j in batch.discover([root], exclude=out)]
+    assert root / "gone.bvh" in collect_inputs([str(root)])
     with pytest.raises(A4merError, match="no input clips"):
         batch.discover([tmp_path / "empty_dir_missing"] if False else [_clips(tmp_path / "e", {"x.txt": b""})])
 

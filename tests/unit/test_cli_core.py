@@ -133,7 +133,7 @@ def test_data_prepare_names_what_is_missing(tmp_path, capsys):
         assert msg in err and "Traceback" not in err, err
 
 
-def test_inputs_sharing_a_stem_are_named_by_their_folders_or_refused(ex, tmp_path, capsys):
+def test_inputs_sharing_a_stem_are_named_by_their_folders_then_suffixes(ex, tmp_path, capsys):
     import shutil
     for sub in ("a", "b"):
         (tmp_path / sub).mkdir()
@@ -141,11 +141,11 @@ def test_inputs_sharing_a_stem_are_named_by_their_folders_or_refused(ex, tmp_pat
     assert main(["convert", str(tmp_path / "a" / "walk.bvh"), str(tmp_path / "b" / "walk.bvh"),
                  "-o", str(tmp_path / "out")]) == 0
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a__walk.npz", "b__walk.npz"]
-    # the same stem in the same folder (walk.bvh and walk.npz) cannot be told apart by the path
+    # the same stem in the same folder (walk.bvh and walk.npz): told apart by the suffix, as batch does
     shutil.copy(tmp_path / "out" / "a__walk.npz", tmp_path / "a" / "walk.npz")
     assert main(["convert", str(tmp_path / "a" / "walk.bvh"), str(tmp_path / "a" / "walk.npz"),
-                 "-o", str(tmp_path / "out2")]) == 1
-    assert "2 inputs would write it" in capsys.readouterr().err and not (tmp_path / "out2").exists()
+                 "-o", str(tmp_path / "out2")]) == 0
+    assert sorted(p.name for p in (tmp_path / "out2").iterdir()) == ["walk_bvh.npz", "walk_npz.npz"]
     assert main(["convert", str(tmp_path / "a" / "walk.bvh"), "-o", str(tmp_path / "results.v2")]) == 0
     assert (tmp_path / "results.v2" / "walk.npz").is_file()
     # a folder of several clips and a file name as -o: the error says how many clips were found
