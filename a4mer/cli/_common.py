@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 from ..api import LoadOptions, clip_names
@@ -48,8 +47,9 @@ def load_options(args: argparse.Namespace, fps: float | None = None, inputs=(), 
 
 
 def load_clip(path, opts: LoadOptions, verb: str):
-    """:func:`a4mer.api.load_motion` of ``path``; a BVH/AMC whose rest-pose lead-in was dropped is a note
-    on stderr, since the clip's frame numbers then start at the file's frame N."""
+    """:func:`a4mer.api.load_motion` of ``path``, with a note on stderr where the clip is not all the file
+    holds: a BVH/AMC whose rest-pose lead-in was dropped (the clip's frame numbers then start at the
+    file's frame N), an npz without ``trans`` (the body stands at the origin)."""
     import sys
 
     from ..api import load_motion
@@ -58,6 +58,9 @@ def load_clip(path, opts: LoadOptions, verb: str):
     if n:
         print(f"a4mer {verb}: note: {path}: the file's first {n} frames (its rest pose and the ease into the take) "
               f"are left out: frame 0 here is the file's frame {n} (--keep-reference-frames keeps them)",
+              file=sys.stderr)
+    if motion.meta.get("no_trans"):
+        print(f"a4mer {verb}: note: {path}: no 'trans' array: the root stays at the origin (trans = 0 in every frame)",
               file=sys.stderr)
     return motion
 

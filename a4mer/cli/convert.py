@@ -4,10 +4,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..api import load_motion
 from ..floor import describe_shift
 from ..io.amass import write_amass_npz
-from ._common import add_load_arguments, collect_inputs, load_options, output_targets, run_each
+from ._common import add_load_arguments, collect_inputs, load_clip, load_options, output_targets, run_each
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -23,12 +22,10 @@ def run(args: argparse.Namespace) -> int:
     opts = load_options(args, fps=args.fps, inputs=inputs)  # a bad flag is one error before anything is read or made
 
     def convert(path, target) -> str:
-        motion = load_motion(path, opts)
+        motion = load_clip(path, opts, "convert")
         write_amass_npz(motion, target)
         err = motion.meta.get("retarget_error_median_deg")
         extra = f", retarget error median {err:.2f} deg" if err is not None else ""
-        if motion.meta.get("reference_frames_dropped"):
-            extra += f", dropped {motion.meta['reference_frames_dropped']} lead-in frames (T-pose reference)"
         if "floor_shift_m" in motion.meta:
             extra += ", " + describe_shift(motion.meta["floor_shift_m"])
         return f"{motion.num_frames} frames at {motion.fps:g} fps{extra}"

@@ -29,12 +29,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..api import load_motion
     from ..heads.cycle import HANDOVER_S
     from ..heads.inbetween import A4merWarning
     from ..heads.npz_out import check_output, write_result
     from ..heads.quality import ClipQuality, write_sidecar
-    from ._common import load_options, naming
+    from ._common import load_clip, load_options, naming
     from .inbetween import check_model_flags, check_motif, motif_conditioner, resolve_heads
 
     try:
@@ -44,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     check_model_flags(args, motif, "extend")
     check_output(args.input, args.output)
     opts = load_options(args, inputs=[args.input], whole=True)  # output frames = the file's frames
-    motion = load_motion(args.input, opts)
+    motion = load_clip(args.input, opts, "extend")
     heads = resolve_heads(args.heads)
     mc = motif_conditioner(heads, motif, args) if motif is not None else None
     try:

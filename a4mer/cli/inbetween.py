@@ -147,12 +147,11 @@ def _keys(args, T: int) -> list[int] | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..api import load_motion
     from ..heads.inbetween import A4merWarning
     from ..heads.npz_out import check_output, write_result
     from ..heads.quality import ClipQuality, write_sidecar
     from ..heads.prediction import unknown_runs
-    from ._common import load_options, naming
+    from ._common import load_clip, load_options, naming
 
     try:
         motif = check_motif(args.motif, args)
@@ -165,7 +164,7 @@ def run(args: argparse.Namespace) -> int:
         raise A4merError("--start/--end cannot be combined with --keys/--key-frames")
     check_output(args.input, args.output)
     opts = load_options(args, inputs=[args.input], whole=True)  # output frames = the file's frames
-    motion = load_motion(args.input, opts)
+    motion = load_clip(args.input, opts, "inbetween")
     heads = resolve_heads(args.heads)
     mc = motif_conditioner(heads, motif, args) if motif is not None else None
     try:

@@ -28,19 +28,21 @@ POSITION_LIMIT = 1e6   # metres
 ANGLE_LIMIT = 1e4      # radians per axis-angle component (real data stays within a few pi)
 
 
-def _load_arrays(path: Path) -> dict[str, np.ndarray]:
+def _load_arrays(path: Path) -> tuple[dict[str, np.ndarray], list[str]]:
+    """The numeric and string arrays of the npz at ``path``, and the names of the object arrays left
+    unread (reading them would unpickle)."""
     try:
         z = np.load(path, allow_pickle=False)
         if not isinstance(z, np.lib.npyio.NpzFile):
             raise MotionFileError(path, "a single .npy array, not an npz archive of named arrays (poses, trans ...)")
         with z:
-            out = {}
+            out, pickled = {}, []
             for k in z.files:
                 try:
                     out[k] = z[k]
                 except ValueError:  # object array: would need pickle, never enabled
-                    continue
-            return out
+                    pickled.append(k)
+            return out, pickled
     except FileNotFoundError:
         raise MotionFileError(path, "file not found") from None
     except MotionFileError:
@@ -74,7 +76,13 @@ def read_amass_npz(path: str | os.PathLike, fps: float | None = None) -> Motion:
     ``fps`` overrides the file's frame rate. Raises :class:`MotionFileError` naming the problem.
     """
     path = Path(path)
-    a = _load_arrays(path)
+    a, pickled = _load_arrays(path)
+    if "poses" in pickled:
+        raise MotionFileError(path, "'poses' is stored as a Python object array, which a4mer does not read (it "
+                                    "would need unpickling); save it as a numeric array (N, 72|156|165)")
+    if "poses" not in a and "betas" in a:
+        raise MotionFileError(path, "a body-shape file (betas, no 'poses'), not a motion clip: AMASS keeps each "
+                                    "subject's shape.npz beside the clips")
     if "poses" not in a:
         raise MotionFileError(path, "missing 'poses' array (an AMASS npz needs poses (N, 72|156|165))")
     poses = np.asarray(a["poses"])
@@ -110,6 +118,8 @@ def read_amass_npz(path: str | os.PathLike, fps: float | None = None) -> Motion:
         gender = "neutral"
     meta = {"source": str(path), "source_format": "amass-npz", "source_fps": rate, "source_up": "z",
             "gender": gender}
+    if "trans" not in a:  # legal (a pose-only clip), but the body then stands with its pelvis at the origin
+        meta["no_trans"] = True
     if "betas" in a and np.asarray(a["betas"]).dtype.kind in "fiu":
         meta["betas"] = [float(b) for b in np.asarray(a["betas"]).reshape(-1)]
     try:

@@ -133,7 +133,7 @@ def _parse_amc(path: object, text: str, skel: AsfSkeleton) -> tuple[dict[str, np
     if first >= 0 and "#" not in body and ":" not in body:
         flat = _amc_fast(body, counts, expected)
     if flat is None:
-        flat, angle_kw = _parse_amc_lines(path, lines, counts, expected)
+        flat, angle_kw = _parse_amc_lines(path, lines, counts, expected, cut=not text.endswith(("\n", "\r")))
     finite = np.isfinite(flat).all(axis=1)
     if not finite.all():
         raise MotionFileError(path, f"frame {int(np.argmin(finite)) + 1} contains NaN/inf values")
@@ -144,19 +144,22 @@ def _parse_amc(path: object, text: str, skel: AsfSkeleton) -> tuple[dict[str, np
     return out, angle_kw
 
 
-def _parse_amc_lines(path: object, lines: list[str], counts: dict[str, int], expected: list[str]
-                     ) -> tuple[np.ndarray, str | None]:
+def _parse_amc_lines(path: object, lines: list[str], counts: dict[str, int], expected: list[str],
+                     cut: bool = False) -> tuple[np.ndarray, str | None]:
     """Line-by-line AMC parser: (T, sum of dof) values in ``expected`` order, the angle keyword;
-    MotionFileError with the line for anything malformed."""
+    MotionFileError with the line for anything malformed (``cut``: the text ends without a line break,
+    so a bad last line is named as a truncated file)."""
     angle_kw = None
     frames: list[list[str]] = []   # per frame: the value tokens in `expected` order
     cur: dict[str, list[str]] | None = None
     number = 0
 
-    def close(ln: int) -> None:
+    def close(ln: int, last: bool = False) -> None:
         missing = [n for n in expected if n not in cur]
         if missing:
-            raise MotionFileError(path, f"frame {number} (ends line {ln}): missing bones {', '.join(missing[:6])}")
+            where = "the last frame" if last else "frame"
+            raise MotionFileError(path, f"{where} {number} (ends line {ln}): missing bones {', '.join(missing[:6])}"
+                                        + ("; the file looks truncated" if last else ""))
         frames.append([v for n in expected for v in cur[n]])
 
     ln = 0
@@ -182,6 +185,8 @@ def _parse_amc_lines(path: object, lines: list[str], counts: dict[str, int], exp
         if cur is None:
             raise MotionFileError(path, f"line {ln}: {toks[0]!r} before the first frame number")
         name = toks[0]
+        if cut and ln == len(lines) and (name not in counts or len(toks) - 1 != counts[name]):
+            raise MotionFileError(path, f"line {ln}: the file ends in the middle of this line (truncated)")
         if name not in counts:
             raise MotionFileError(path, f"line {ln}: unknown bone {name!r} (not in the ASF)")
         if name in cur:
@@ -192,7 +197,7 @@ def _parse_amc_lines(path: object, lines: list[str], counts: dict[str, int], exp
         cur[name] = toks[1:]
     if cur is None:
         raise MotionFileError(path, "no frames (not an AMC file, or empty)")
-    close(ln)
+    close(ln, last=True)
     try:
         flat = np.array(frames, dtype=np.float64).reshape(len(frames), -1)  # (T, sum of dof)
     except ValueError:

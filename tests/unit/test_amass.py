@@ -29,6 +29,17 @@ def test_layouts_and_rate_keys(tmp_path, width, joints, key):
     assert read_amass_npz(tmp_path / "b.npz").meta["gender"] == "male"  # bytes, as some exporters write it
 
 
+def test_a_clip_without_trans_is_read_and_named_as_such(tmp_path, capsys):
+    from a4mer.cli.main import main
+    np.savez(tmp_path / "pose_only.npz", poses=np.zeros((3, 72)), fps=np.array(30.0))
+    m = read_amass_npz(tmp_path / "pose_only.npz")
+    assert m.meta["no_trans"] and np.ptp(m.root_translation, axis=0).max() == 0.0
+    assert main(["convert", str(tmp_path / "pose_only.npz"), "-o", str(tmp_path / "out.npz")]) == 0
+    assert "pose_only.npz: no 'trans' array: the root stays at the origin" in capsys.readouterr().err
+    np.savez(tmp_path / "full.npz", poses=np.zeros((3, 72)), trans=np.zeros((3, 3)), fps=np.array(30.0))
+    assert "no_trans" not in read_amass_npz(tmp_path / "full.npz").meta
+
+
 def test_object_arrays_are_skipped_not_unpickled(tmp_path):
     np.savez(tmp_path / "o.npz", poses=np.zeros((3, 72)), trans=np.zeros((3, 3)), fps=np.array(30.0),
              extra=np.array([{"a": 1}], dtype=object))
@@ -42,6 +53,8 @@ def test_object_arrays_are_skipped_not_unpickled(tmp_path):
     ({"poses": np.full((3, 72), np.nan), "trans": np.zeros((3, 3)), "fps": 30.0}, "NaN"),
     ({"poses": np.zeros((3, 72)), "trans": np.zeros((3, 3))}, "no frame rate"),
     ({"poses": np.zeros((3, 72)), "trans": np.zeros((4, 3)), "fps": 30.0}, "'trans'"),
+    ({"poses": np.array([np.zeros(72)] * 3 + [None], dtype=object), "fps": 30.0}, "'poses' is stored as a Python object array"),
+    ({"betas": np.zeros(16), "gender": np.array("male")}, r"a body-shape file \(betas, no 'poses'\), not a motion clip"),
 ])
 def test_bad_files_name_file_and_problem(tmp_path, arrays, msg):
     p = tmp_path / "bad.npz"

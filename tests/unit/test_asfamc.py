@@ -1,6 +1,7 @@
 """ASF/AMC reader: the axis convention (analytic and against scipy), units, lookup order, errors."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -176,6 +177,21 @@ def test_example_hdm05(repo_root):
     np.testing.assert_allclose(d, 2.69788 * 0.0254 / 0.45, rtol=1e-9)
     # the left foot kicks: it rises well above the right foot at some point
     assert (clip.positions[:, clip.index("lfoot"), 2] - clip.positions[:, clip.index("rfoot"), 2]).max() > 0.3
+
+
+def test_truncated_amc_is_named_as_such(repo_root, tmp_path):
+    """A download cut short ends mid-line (a bone name cut in half is not an 'unknown bone') or on a line
+    break inside the last frame: both say the file is truncated."""
+    src = repo_root / "examples" / "hdm05"
+    data = (src / "amc" / "HDM_mm_kickLFront1Reps_023_120.amc").read_bytes()
+    cut = data[:30000]
+    assert not cut.endswith(b"\n")
+    for name, text, msg in (("mid_line.amc", cut, "the file ends in the middle of this line (truncated)"),
+                            ("at_break.amc", cut[: cut.rfind(b"\n") + 1], "missing bones")):
+        (tmp_path / name).write_bytes(text)
+        with pytest.raises(MotionFileError, match=re.escape(msg)) as e:
+            read_amc(tmp_path / name, asf=src / "asf" / "HDM_mm.asf")
+        assert name in str(e.value) and "truncated" in str(e.value), str(e.value)
 
 
 # --- ASF lookup ---------------------------------------------------------------------------------
