@@ -1,6 +1,6 @@
 """Exports of a Motion and its segments for other tools (light core, numpy only).
 
-- ``npz``: AMASS-style SMPL npz (:func:`a4mer.io.write_amass_npz`; SMPL-H/X keep their 22 body joints).
+- ``npz``: AMASS-style SMPL npz (:func:`a4mer.io.write_amass_npz`; SMPL-H/X keep their own layout, hands included).
 - ``bvh``: BVH on the SMPL-24 skeleton, metres, Y up (the usual BVH world), so Blender's own BVH
   importer (``bpy.ops.import_anim.bvh``, default axes) puts every joint where
   ``motion.body().joint_positions()`` says.

@@ -135,16 +135,15 @@ AMASS_SHAPE_FILE = "shape.npz"
 
 
 def write_amass_npz(motion: Motion, path: str | os.PathLike) -> Path:
-    """Write ``motion`` as an AMASS-style SMPL npz: ``poses`` (N, 72) axis-angle, ``trans`` (N, 3)
+    """Write ``motion`` as an AMASS-style npz: ``poses`` (N, 3J) axis-angle in its own layout (SMPL 72,
+    SMPL-H 156, SMPL-X 165: hands kept; any other SMPL-family skeleton as SMPL 72), ``trans`` (N, 3)
     metres in the Z-up world, ``betas`` and ``gender`` of the subject where the motion was read from
     an AMASS-style npz (``meta["betas"]``, ``meta["gender"]``; else zeros (10) and "neutral"),
-    ``mocap_frame_rate``.
-
-    SMPL-H/X motions keep their body joints (hands are dropped). Written atomically (temp + rename).
+    ``mocap_frame_rate``. Written atomically (temp + rename).
     """
     path = Path(path)
-    body = motion.body()
-    poses = quat_to_axis_angle(body.rotations).reshape(body.num_frames, 72)
+    body = motion if motion.skeleton in (SMPLH, SMPLX) else motion.body()
+    poses = quat_to_axis_angle(body.rotations).reshape(body.num_frames, 3 * body.num_joints)
     betas = np.asarray(motion.meta.get("betas", np.zeros(10)), np.float64)
     gender = str(motion.meta.get("gender", "neutral"))
     return save_npz_atomic(path, poses=poses, trans=body.root_translation - PELVIS_REST, betas=betas,

@@ -81,9 +81,9 @@ def test_corrupt_and_truncated(tmp_path):
         read_amass_npz(tmp_path / "array.npz")
 
 
-def test_convert_keeps_the_subjects_betas_and_gender(tmp_path):
-    """An AMASS clip converted (resampled) to npz keeps its subject's shape and gender: with the
-    poses and trans they give back the same body; a clip from elsewhere gets zeros and neutral."""
+def test_convert_keeps_the_subjects_betas_gender_and_hands(tmp_path):
+    """An AMASS clip converted (resampled) to npz keeps its subject's shape, gender and hand poses: with
+    the poses and trans they give back the same body; a clip from elsewhere gets zeros and neutral."""
     from a4mer.cli.main import main
     rng = np.random.default_rng(3)
     betas = rng.normal(size=16)
@@ -93,7 +93,9 @@ def test_convert_keeps_the_subjects_betas_and_gender(tmp_path):
     assert main(["convert", str(src), "--fps", "30", "-o", str(tmp_path / "out.npz")]) == 0
     z = np.load(tmp_path / "out.npz")
     assert np.array_equal(z["betas"], betas) and str(z["gender"]) == "female"
-    assert z["poses"].shape == (20, 72)
+    assert z["poses"].shape == (20, 156)  # SMPL-H keeps its hands
+    back, sub = read_amass_npz(tmp_path / "out.npz"), read_amass_npz(src).resample(30.0)
+    assert back.num_joints == 52 and quat_angle(back.rotations, sub.rotations).max() < 1e-5
     plain = Motion(30, np.zeros((5, 3)), np.tile([1.0, 0, 0, 0], (5, 24, 1)))
     z = np.load(write_amass_npz(plain, tmp_path / "plain.npz"))
     assert str(z["gender"]) == "neutral" and not z["betas"].any()
