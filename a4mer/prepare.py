@@ -166,7 +166,7 @@ def convert_job(job: ClipJob, out: Path, fps: float) -> dict:
         motion = load_motion(job.source, fps=fps, source_fps=job.source_fps, asf=job.asf)
         target = out / rel
         target.parent.mkdir(parents=True, exist_ok=True)
-        write_amass_npz(motion, target)
+        write_amass_npz(motion.body(), target)  # training data: the SMPL-24 body (hands of SMPL-H/X left out)
     except (A4merError, OSError) as e:
         return {"source": job.source, "error": str(e)}
     return {"path": rel.as_posix(), "dataset": job.dataset, "source": job.source,
