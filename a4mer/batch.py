@@ -401,11 +401,13 @@ def _line(i: int, n: int, r: ClipResult) -> str:
     return f"[{i}/{n}] FAILED  {r.name} ({r.input}): {r.short_reason()}"
 
 
-def run_batch(jobs: list[ClipJob], opts: BatchOptions, log: Callable[[str], None] = print) -> list[ClipResult]:
+def run_batch(jobs: list[ClipJob], opts: BatchOptions, log: Callable[[str], None] = print,
+              results: dict[int, ClipResult] | None = None) -> list[ClipResult]:
     """Run ``jobs`` with ``opts.jobs`` workers at once; results in input order. Finished clips are
-    skipped unless ``opts.force``. Ctrl-C stops the workers (their temporary folders are removed)."""
+    skipped unless ``opts.force``. Ctrl-C stops the workers (their temporary folders are removed);
+    ``results`` (job index -> result) then holds the clips finished so far."""
     opts.out.mkdir(parents=True, exist_ok=True)
-    results: dict[int, ClipResult] = {}
+    results = {} if results is None else results
     todo = []
     n = len(jobs)
     done_count = 0

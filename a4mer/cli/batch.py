@@ -97,7 +97,15 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(f"a4mer batch: {where}{len(jobs)} of {len(jobs_all)} clips -> {out} ({args.jobs} at once)", flush=True)
     started = datetime.now(timezone.utc)
-    results = run_batch(jobs, opts, log=lambda s: print(s, flush=True))
+    finished: dict = {}
+    try:
+        results = run_batch(jobs, opts, log=lambda s: print(s, flush=True), results=finished)
+    except KeyboardInterrupt:  # the clips finished before Ctrl-C still get their summary
+        data = summary([finished[i] for i in sorted(finished)], opts, started, list(sys.argv), total=len(jobs_all))
+        data["interrupted"] = True
+        print(f"a4mer batch: interrupted after {len(finished)} of {len(jobs)} clips; summary "
+              f"{write_summary(out, data, started)}", file=sys.stderr)
+        raise
     data = summary(results, opts, started, list(sys.argv), total=len(jobs_all))
     path = write_summary(out, data, started)
     c = data["counts"]

@@ -76,7 +76,8 @@ def find_asf(amc_path: str | os.PathLike, asf: str | os.PathLike | None = None) 
         if best is not None:
             return best, how
     raise MotionFileError(amc, "no ASF skeleton found; tried: " + "; ".join(tried)
-                          + " (give the skeleton: --asf PATH, or asf=PATH in Python)")
+                          + " (give the skeleton: --asf PATH on the command line, the import's 'ASF skeleton' field "
+                            "in Blender, asf=PATH in Python)")
 
 
 _NAME_TOKEN = re.compile(r"(?<!\S)[A-Za-z_]\S*")

@@ -196,6 +196,24 @@ def test_batch_run_failures_skip_force_summary(tmp_path, fake_python, capsys):
     assert code == 0 and (out2 / "a.timeline.png").is_file()
 
 
+def test_an_interrupted_batch_still_writes_the_summary_of_its_finished_clips(tmp_path, fake_python, capsys,
+                                                                           monkeypatch):
+    root = _clips(tmp_path / "in", {"a.bvh": b"good a", "b.bvh": b"good b", "z.bvh": b"good z"})
+    real = batch.run_clip
+
+    def ctrl_c_at_z(job, opts, procs=None):
+        if job.name == "z":
+            raise KeyboardInterrupt
+        return real(job, opts, procs)
+    monkeypatch.setattr(batch, "run_clip", ctrl_c_at_z)
+    out = tmp_path / "out"
+    code, text = _run([root, "--out", out, "--python", fake_python], capsys)
+    assert code == 130 and "interrupted after 2 of 3 clips" in text
+    (summ,) = [json.loads(p.read_text()) for p in (out / "runs").iterdir()]
+    assert summ["interrupted"] and [c["name"] for c in summ["clips"]] == ["a", "b"]
+    assert summ["counts"] == {"ok": 2, "failed": 0, "skipped": 0} and summ["clips_found"] == 3
+
+
 def test_batch_timeout_cleans_up(tmp_path, fake_python, capsys):
     root = _clips(tmp_path / "in", {"slow.bvh": b"SLOW"})
     out = tmp_path / "out"
