@@ -42,6 +42,24 @@ class A4MER_OT_bake_generated(_ResultOp, bpy.types.Operator):
         return {"FINISHED"}
 
 
+def restore_scene_end(scene, removed: dict) -> None:
+    """After one rig's generated frames went (``removed``: its former state), put the scene's end back
+    where Extend found it, or to the last frame another rig's extension still shows: only while the end
+    is the one Extend set (nobody changed it since). The earliest end before any extension passes to the
+    rigs left, so removing the rigs in any order ends where the scene started."""
+    if "scene_end_before" not in removed:
+        return
+    rest = [(o, st) for o in scene.objects
+            if (st := generated.read_state(o)) is not None and "scene_end_set" in st and "scene_end_before" in st]
+    if scene.frame_end != max([removed.get("scene_end_set", scene.frame_end)] + [st["scene_end_set"] for _, st in rest]):
+        return
+    base = min([removed["scene_end_before"]] + [st["scene_end_before"] for _, st in rest])
+    for o, st in rest:
+        st["scene_end_before"] = base
+        generated.write_state(o, st)
+    scene.frame_end = max([base] + [st["scene_end_set"] for _, st in rest])
+
+
 class A4MER_OT_remove_generated(_ResultOp, bpy.types.Operator):
     """Remove the generated frames (A4Mer Generated track) and make your action active again, unchanged"""
 
@@ -61,9 +79,7 @@ class A4MER_OT_remove_generated(_ResultOp, bpy.types.Operator):
             self.report({"WARNING"}, f"A4Mer: your action {mine!r} stays on the NLA track "
                                      f"{src.name!r}, because {other.name!r} is the active action")
         self.report_kept(kept)
-        others = any(generated.read_state(o) is not None for o in context.scene.objects)
-        if state.get("scene_end_set") == context.scene.frame_end and "scene_end_before" in state and not others:
-            context.scene.frame_end = state["scene_end_before"]  # Extend widened it; nobody changed it since
+        restore_scene_end(context.scene, state)
         self.report({"INFO"}, f"A4Mer: removed {n} generated span(s)")
         return {"FINISHED"}
 

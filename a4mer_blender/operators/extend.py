@@ -28,13 +28,13 @@ class A4MER_OT_extend(GenerateBase, bpy.types.Operator):
 
     def after(self, context, made, obj):
         if self.set_scene_end and made:
-            end = max(context.scene.frame_end, max(s["last"] for s in made))
+            need = max(s["last"] for s in made)
             state = generated.read_state(obj) if obj is not None else None
-            if end != context.scene.frame_end and state is not None:  # so Remove Generated can put it back
+            if state is not None:  # so Remove Generated can put the end back (bake.restore_scene_end)
                 state.setdefault("scene_end_before", int(context.scene.frame_end))
-                state["scene_end_set"] = int(end)
+                state["scene_end_set"] = max(int(need), int(state.get("scene_end_set", need)))  # shown up to
                 generated.write_state(obj, state)
-            context.scene.frame_end = end
+            context.scene.frame_end = max(context.scene.frame_end, need)
 
     def draw(self, context):
         col = self.layout.column()

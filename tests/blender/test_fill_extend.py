@@ -163,6 +163,31 @@ def test_extend(scene):
     assert scene.frame_end == 90  # the range Extend widened is put back
 
 
+@pytest.mark.parametrize("first", ["long", "short"])
+def test_extending_two_rigs_then_removing_in_either_order_gives_the_end_back(scene, first):
+    """Each Remove Generated puts the scene end at the last frame another rig's extension still shows,
+    and the last one where the scene started (with two rigs the end never came back before)."""
+    long_rig, _ = rig_with_fingers(scene, T=90, seed=5)
+    short_rig, _ = rig_with_fingers(scene, T=60, seed=6)
+    scene.frame_end = 90
+    for obj, n in ((short_rig, 40), (long_rig, 30)):  # the short rig's extension ends at 100, the long one's at 120
+        bpy.context.view_layer.objects.active = obj
+        assert bpy.ops.a4mer.extend(frames=n) == {"FINISHED"}
+    assert scene.frame_end == 120
+    order = (long_rig, short_rig) if first == "long" else (short_rig, long_rig)
+    bpy.context.view_layer.objects.active = order[0]
+    assert bpy.ops.a4mer.remove_generated() == {"FINISHED"}
+    assert scene.frame_end == (100 if first == "long" else 120)  # the other rig's generated frames stay in range
+    bpy.context.view_layer.objects.active = order[1]
+    assert bpy.ops.a4mer.remove_generated() == {"FINISHED"}
+    assert scene.frame_end == 90
+    # an end the user set after extending is theirs: Remove leaves it
+    bpy.context.view_layer.objects.active = long_rig
+    assert bpy.ops.a4mer.extend(frames=30) == {"FINISHED"} and scene.frame_end == 120
+    scene.frame_end = 200
+    assert bpy.ops.a4mer.remove_generated() == {"FINISHED"} and scene.frame_end == 200
+
+
 def test_dense_mocap_is_a_no_op(scene):
     obj, action = rig_with_fingers(scene, T=60)
     keys = key_snapshot(obj, action)
