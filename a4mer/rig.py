@@ -105,6 +105,26 @@ def quat_to_channels(q: np.ndarray, mode: str) -> np.ndarray:
     raise ValueError(f"unknown rotation mode {mode!r}")
 
 
+def euler_continuous(values: np.ndarray, prev: np.ndarray, mode: str) -> np.ndarray:
+    """Euler channels ``values (N, 3)`` (radians, Blender ``mode`` such as ``"ZXY"``) rewritten frame by
+    frame as the equivalent angles nearest the frame before, starting from ``prev (3,)``: each angle
+    shifted by whole turns, or the other triple of the same rotation (the two outer angles + pi, the
+    middle one pi - it), whichever is nearer. Keys in a row then interpolate the short way (as
+    Blender's Euler filter makes them), with the same pose on every frame."""
+    mid = "XYZ".index(mode[1])
+    outer = [i for i in range(3) if i != mid]
+    ref = np.asarray(prev, dtype=np.float64)
+    out = np.empty((len(values), 3))
+    for t, v in enumerate(np.asarray(values, dtype=np.float64)):
+        other = v.copy()
+        other[outer] += np.pi
+        other[mid] = np.pi - v[mid]
+        cands = np.stack([v, other])
+        cands += 2 * np.pi * np.round((ref - cands) / (2 * np.pi))
+        ref = out[t] = cands[np.argmin(((cands - ref) ** 2).sum(-1))]
+    return out
+
+
 def frames_text(frames: np.ndarray, limit: int = 3) -> str:
     """Scene ``frames (N,)`` for a message, rounded to whole frames, in runs: ``"frame 140"``,
     ``"frames 139-141, 150"`` (``...`` past ``limit`` runs)."""

@@ -297,13 +297,14 @@ def read_layered_motion(obj, scene, first: int, last: int, replaced=()):
 
 
 # --- generated channels --------------------------------------------------------------------------
-def _align(values: np.ndarray, prev: np.ndarray, path: str) -> np.ndarray:
+def _align(values: np.ndarray, prev: np.ndarray, path: str, mode: str) -> np.ndarray:
     """Rotation channels ``(N, C)`` made continuous with the user's value ``prev (C,)`` on the frame
-    before the span (quaternion sign, Euler turns), so keys baked next to each other interpolate."""
+    before the span (quaternion sign; Euler angles nearest frame to frame, :func:`euler_continuous`),
+    so keys baked next to each other interpolate the short way."""
     if path.endswith("rotation_quaternion"):
         return -values if float(values[0] @ prev) < 0 else values
     if path.endswith("rotation_euler"):
-        return values + 2 * np.pi * np.round((prev - values[0]) / (2 * np.pi))
+        return core_rig.euler_continuous(values, prev, mode)
     return values
 
 
@@ -318,7 +319,8 @@ def generated_channels(obj, scene, rig, action, motion, spans_frames: list[tuple
     never keyed (a body bone posed but not animated) would change frames outside the span."""
     frames = np.concatenate([np.arange(a, b + 1) for a, b in spans_frames]).astype(np.float64)
     ufc = anim_compat.fcurves_of(obj, action)
-    animated = {(fc.data_path, fc.array_index) for fc in ufc}
+    curves = {(fc.data_path, fc.array_index): fc for fc in ufc}
+    animated = set(curves)
     loc_u, quat_u = armature.read_channels(obj, rig, ufc, frames)
     basis = core_rig.basis_matrices(loc_u, quat_u)
     loc, quat = core_rig.motion_to_rig(rig, motion, basis, armature.object_matrices(obj, scene, frames, ufc))
@@ -331,8 +333,13 @@ def generated_channels(obj, scene, rig, action, motion, spans_frames: list[tuple
         path = f'pose.bones["{name}"].{armature._rot_path(mode)[0]}'
         chans = core_rig.quat_to_channels(quat[:, bone], mode)
         prev = core_rig.quat_to_channels(prev_q[:, bone], mode)
+        if mode in core_rig.EULER_MODES:  # the user's own angles there (their turn and branch), not the pose's
+            for i in range(3):
+                fc = curves.get((path, i))
+                prev[:, i] = [fc.evaluate(a - 1.0) if fc is not None else obj.pose.bones[name].rotation_euler[i]
+                              for a, _ in spans_frames]
         for k, (s0, s1) in enumerate(zip(bounds[:-1], bounds[1:])):
-            c = _align(chans[s0:s1], prev[k], path)
+            c = _align(chans[s0:s1], prev[k], path, mode)
             out[k].update({(path, i): c[:, i] for i in range(c.shape[1]) if (path, i) in animated})
             if bone == rig.smpl_bone[0]:
                 lp = f'pose.bones["{name}"].location'

@@ -303,6 +303,36 @@ def test_euler_centimetre_rig(scene):
     assert np.abs(pose_snapshot(obj, frames) - shown).max() < 1e-3
 
 
+def euler_jumps(snapshot) -> set:
+    """(data path, index, frame) where consecutive keys of an Euler channel differ by more than pi."""
+    out = set()
+    for (path, i, attr), co in snapshot.items():
+        if attr == "co" and path.endswith("rotation_euler"):
+            f, v = co.reshape(-1, 2).T
+            out |= {(path, i, int(f[k])) for k in np.flatnonzero(np.abs(np.diff(v)) > np.pi)}
+    return out
+
+
+def test_baked_euler_keys_continue_the_users_curves(scene, repo_root, tmp_path):
+    """A real walk saved as BVH and imported with Blender's own BVH importer (ZXY Euler bones, each
+    frame's angles nearest the frame before): filled, extended and baked, the generated keys continue the
+    user's curves. They came back on the principal angles, 2 pi or a whole Euler branch away: spikes
+    in the Graph Editor and a detour on sub-frames."""
+    from a4mer.api import load_motion
+    from a4mer.export import export
+    bvh = export(load_motion(repo_root / "examples" / "bandai" / "dataset-1_walk_happy_002.bvh"),
+                 tmp_path / "walk.bvh", "bvh")
+    bpy.ops.import_anim.bvh(filepath=str(bvh), update_scene_fps=False)
+    obj = bpy.context.active_object
+    action = obj.animation_data.action
+    delete_keys_inside(obj, action, 50, 80)
+    keys = key_snapshot(obj, action)
+    assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
+    assert bpy.ops.a4mer.extend(frames=30) == {"FINISHED"}
+    assert bpy.ops.a4mer.bake_generated() == {"FINISHED"}
+    assert euler_jumps(key_snapshot(obj, action)) <= euler_jumps(keys)
+
+
 def test_body_bone_posed_but_not_animated_keeps_its_pose(scene):
     """A body bone the user posed without keys: the generated layer does not carry it (Blender's NLA
     would reset it to its default outside the strips), so every frame outside the gap is unchanged and

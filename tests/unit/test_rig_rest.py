@@ -153,3 +153,24 @@ def test_bent_knees_and_body_shapes_only_turn_what_is_bent():
         shaped[j] = shaped[SMPL.parents[j]] + tilt @ (heads[j] - heads[SMPL.parents[j]])
     turns, _ = RigRest.from_bones(list(SMPL.names), list(SMPL.parents), _rest(shaped)).rest_turns()
     assert np.abs(turns - np.eye(3)).max() < 1e-12
+
+
+@pytest.mark.parametrize("mode", ["XYZ", "XZY", "YXZ", "YZX", "ZXY", "ZYX"])
+def test_euler_continuous_recovers_a_smooth_euler_path(mode):
+    """An animator's smooth Euler curve whose middle angle passes 90 degrees and whose outer angles pass
+    180: read back from the rotations, the principal angles jump (Bake wrote such spikes next to the
+    user's keys); made continuous from the key before, they are the curve again, frame for frame."""
+    from a4mer.rig import channels_to_quat, euler_continuous, quat_to_channels
+    t = np.linspace(0, 1, 40)[:, None]
+    path = np.zeros((40, 3))
+    mid = "XYZ".index(mode[1])
+    outer = [k for k in range(3) if k != mid]
+    path[:, mid] = (0.9 + 1.3 * t)[:, 0]           # 52 -> 126 degrees
+    path[:, outer[0]] = (2.0 + 1.8 * t)[:, 0]      # through 180 degrees
+    path[:, outer[1]] = (-0.4 - 2.9 * t)[:, 0]     # through -180 degrees
+    raw = quat_to_channels(channels_to_quat(path, mode), mode)
+    assert np.abs(np.diff(raw, axis=0)).max() > 1.0  # the principal angles jump
+    out = euler_continuous(raw, path[0] + [0.01, -0.01, 0.01], mode)
+    np.testing.assert_allclose(out, path, atol=1e-6)
+    shifted = euler_continuous(raw, path[0] + 2 * np.pi, mode)  # the key before sits a turn further
+    np.testing.assert_allclose(shifted, path + 2 * np.pi, atol=1e-6)
