@@ -40,8 +40,9 @@ class LoadOptions:
     def __post_init__(self):
         for name in ("fps", "source_fps", "scale"):
             v = getattr(self, name)
-            if v is not None and not (math.isfinite(v) and v > 0):
-                raise A4merError(f"{name} (--{name.replace('_', '-')}) must be a positive number, got {v:g}")
+            if v is not None and not (isinstance(v, (int, float)) and not isinstance(v, bool)
+                                      and math.isfinite(v) and v > 0):
+                raise A4merError(f"{name} (--{name.replace('_', '-')}) must be a positive number, got {v!r}")
         if self.up not in ("auto", "y", "z"):
             raise A4merError(f"up must be 'auto', 'y' or 'z', got {self.up!r}")
         for name in ("bone_map", "asf"):
@@ -74,6 +75,16 @@ def find_clips(folder: str | os.PathLike, suffixes=tuple(FORMATS), exclude: str 
             continue
         found.append(f)
     return sorted(found)
+
+
+def as_motion(clip) -> Motion:
+    """``clip`` as a :class:`~a4mer.motion.Motion`: a Motion, or the path of a clip to load
+    (:func:`load_motion`); :class:`A4merError` for anything else."""
+    if isinstance(clip, Motion):
+        return clip
+    if isinstance(clip, (str, os.PathLike)):
+        return load_motion(clip)
+    raise A4merError(f"expected a Motion or the path of a clip (.npz/.bvh/.amc), got {type(clip).__name__}")
 
 
 def clip_names(paths: list[Path], clean=lambda text: text) -> list[str]:
@@ -142,6 +153,8 @@ def load_motion(path: str | os.PathLike, options: LoadOptions | None = None, **k
     ``floor=True`` cannot put on the floor: no still foot under an upright body).
     """
     opts = options or LoadOptions(**kw)
+    if not isinstance(path, (str, os.PathLike)):
+        raise A4merError(f"expected the path of a clip (.npz/.bvh/.amc), got {type(path).__name__}")
     if Path(path).is_dir():
         raise MotionFileError(path, "is a folder, not a clip file")
     if not Path(path).exists() and not Path(path).suffix:  # "not found", not "unsupported file type ''"

@@ -24,9 +24,13 @@ Y_UP_TO_Z_UP.setflags(write=False)
 
 def snap_fps(fps: float) -> float:
     """Return the standard rate within 0.05 % of ``fps`` (e.g. 1/0.033333 -> 30.0), else ``fps``."""
-    fps = float(fps)
+    from .errors import BadValue
+    try:
+        fps = float(fps)
+    except (TypeError, ValueError):
+        raise BadValue(f"frame rate must be a positive number, got {fps!r}") from None
     if not np.isfinite(fps) or fps <= 0:
-        raise ValueError(f"frame rate must be a positive number, got {fps}")
+        raise BadValue(f"frame rate must be a positive number, got {fps}")
     for s in STANDARD_FPS:
         if abs(fps - s) <= SNAP_TOLERANCE * s:
             return s

@@ -15,5 +15,9 @@ class MotionFileError(A4merError, ValueError):
         super().__init__(f"{self.path}: {problem}")
 
 
+class BadValue(A4merError, ValueError):
+    """An argument of the wrong kind or out of range (a frame rate, a frame index, a device ...)."""
+
+
 class SkeletonError(A4merError, ValueError):
     """A skeleton or rig cannot be mapped onto SMPL (names the missing bones)."""

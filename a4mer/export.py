@@ -88,12 +88,21 @@ def write_babel(segments: dict, path: str | os.PathLike, name: str | None = None
     return write_text_atomic(path, json.dumps({name: seq}, indent=1) + "\n")
 
 
-def export(motion: Motion | None, path: str | os.PathLike, fmt: str, segments: dict | None = None,
+def export(motion: Motion | str | os.PathLike | None, path: str | os.PathLike, fmt: str, segments: dict | None = None,
            motif_names: dict | None = None, name: str | None = None, feat_p: str = "") -> Path:
-    """Write ``motion`` (and ``segments`` for ``babel``) to ``path`` in format ``fmt``; returns the path."""
+    """Write ``motion`` (a Motion or the path of a clip; and ``segments`` for ``babel``) to ``path`` in
+    format ``fmt``, whose name must end in that format's suffix (.npz, .bvh, .json); returns the path.
+    ``motif_names``: motif id (int or str) -> name."""
     path = Path(path)
     if fmt not in FORMATS:
         raise A4merError(f"unknown export format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    ext = "." + SUFFIX[fmt].rsplit(".", 1)[1]  # .npz, .bvh, .json
+    if path.suffix.lower() != ext:
+        raise A4merError(f"{path}: a {fmt} export is named *{ext}")
+    if motion is not None:
+        from .api import as_motion
+        motion = as_motion(motion)
+    motif_names = {str(k): v for k, v in (motif_names or {}).items()}
     if fmt == "babel":
         if segments is None:
             raise A4merError("babel export needs segments: pass --segments FILE, --segment (run the model), "

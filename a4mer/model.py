@@ -8,13 +8,13 @@ later heads and are passed through untouched. Nothing is unpickled.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 import torch
 
+from .api import as_motion
 from .artefact import BUNDLE_FORMAT
 from .errors import A4merError
 from .features import frame_arrays, model_bounds
@@ -34,16 +34,21 @@ def _no_progress(fraction: float, message: str) -> None:
     return None
 
 
-def as_motion(clip: Any):
-    """``clip`` as a :class:`~a4mer.motion.Motion`: a Motion, or the path of a clip to load
-    (:func:`a4mer.api.load_motion`); :class:`A4merError` for anything else."""
-    from .motion import Motion
-    if isinstance(clip, Motion):
-        return clip
-    if isinstance(clip, (str, os.PathLike)):
-        from .api import load_motion
-        return load_motion(clip)
-    raise A4merError(f"expected a Motion or the path of a clip (.npz/.bvh/.amc), got {type(clip).__name__}")
+def resolve_device(name: str) -> str:
+    """A torch device name checked on this machine: ``auto`` -> cuda if available, else mps, else cpu;
+    a device torch cannot use here (``cuda`` without CUDA, ``foo``) is a :class:`BadValue`."""
+    from .errors import BadValue
+    if name == "auto":
+        if torch.cuda.is_available():
+            return "cuda"
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return "mps"
+        return "cpu"
+    try:
+        torch.empty(0, device=name)
+    except (RuntimeError, AssertionError, ValueError, TypeError) as e:
+        raise BadValue(f"device {name!r} is not usable here ({e})") from None
+    return name
 
 
 #: what the files of a training run folder are, for the error when one is given as the model
@@ -115,7 +120,9 @@ class A4Mer:
     def load(cls, path: str | Path | None = None, device: str | torch.device = "cpu",
              vocab: str | Path | None = None) -> "A4Mer":
         """Load a bundle file, or a training output folder (model.safetensors + config.json +
-        vocab.safetensors). ``None`` = the shipped default bundle. ``vocab`` replaces the vocabulary."""
+        vocab.safetensors). ``None`` = the shipped default bundle. ``vocab`` replaces the vocabulary.
+        ``device``: a torch device, or its name (``"auto"``: cuda, else mps, else cpu; :func:`resolve_device`)."""
+        device = resolve_device(device) if isinstance(device, str) else device
         p = Path(path) if path is not None else DEFAULT_BUNDLE
         if p.is_dir():
             model = cls._from_folder(p)
@@ -301,6 +308,8 @@ class A4Mer:
         (the token route: predicted A4Mer tokens, decoded; single gaps only)."""
         heads, motion = self._heads(method), as_motion(motion)
         if keys is not None:
+            if start is not None or end is not None:
+                raise A4merError("inbetween takes start and end (one gap) or keys (blocking), not both")
             return heads.inbetween_keys(motion, keys)
         if start is None or end is None:
             raise A4merError("inbetween needs start and end frames, or keys")

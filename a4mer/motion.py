@@ -33,9 +33,14 @@ class Motion:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        fps = float(self.fps)
+        try:
+            fps = float(self.fps)
+        except (TypeError, ValueError):
+            fps = float("nan")
         if not np.isfinite(fps) or fps <= 0:
-            raise A4merError(f"frame rate must be positive, got {self.fps}")
+            raise A4merError(f"frame rate must be positive, got {self.fps!r}")
+        if not isinstance(self.skeleton, Skeleton):
+            raise A4merError(f"skeleton must be a Skeleton (e.g. a4mer.skeleton.SMPL), got {type(self.skeleton).__name__}")
         trans = np.array(self.root_translation, dtype=np.float64)
         rot = np.array(self.rotations, dtype=np.float64)
         J = self.skeleton.num_joints
@@ -134,6 +139,8 @@ def concatenate(motions: list[Motion]) -> Motion:
     """Clips one after another (same skeleton and fps required); meta of the first clip."""
     if not motions:
         raise A4merError("nothing to concatenate")
+    if not all(isinstance(m, Motion) for m in motions):
+        raise A4merError("concatenate takes Motions, got " + ", ".join(sorted({type(m).__name__ for m in motions})))
     first = motions[0]
     for m in motions[1:]:
         if m.skeleton != first.skeleton:

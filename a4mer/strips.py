@@ -69,6 +69,9 @@ def validate_segments(segments: dict, where: str = "segments") -> None:
     for key in ("fps", "atoms", "motifs"):
         if key not in segments:
             raise A4merError(f"{where}: missing key {key!r}")
+    fps = segments["fps"]
+    if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not fps > 0 or fps == float("inf"):
+        raise A4merError(f"{where}: fps must be a positive number, got {fps!r}")
     for kind, need in (("atoms", ("code",)), ("motifs", ("motif_id",))):
         prev_end = None
         for i, it in enumerate(segments[kind]):

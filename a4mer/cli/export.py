@@ -119,9 +119,8 @@ def run(args: argparse.Namespace) -> int:
         _check_segments_fit(args.segments, given, motion, args.input)
         segments = given
     elif args.segment:
-        from .segment import resolve_device
-        from ..model import A4Mer
-        model = A4Mer.load(args.checkpoint, device=resolve_device(args.device), vocab=args.vocab)
+        from .segment import load_model
+        model = load_model(args)
         segments = model.segment(motion)
     if args.format in ("timeline", "gallery"):
         if segments is None:

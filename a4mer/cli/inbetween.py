@@ -87,7 +87,7 @@ def check_motif(motif: str | None, args: argparse.Namespace) -> int | None:
 def check_model_flags(args: argparse.Namespace, motif: int | None, verb: str) -> None:
     """``--device`` is checked at once (a device torch cannot use is an error, as in ``segment``);
     ``--device`` / ``--checkpoint`` / ``--vocab`` without ``--motif`` load no model: a note says so."""
-    from .segment import resolve_device
+    from ..model import resolve_device
     args.device = resolve_device(args.device)
     if motif is not None:
         return

@@ -7,7 +7,6 @@ import json
 import sys
 from pathlib import Path
 
-from ..errors import A4merError
 from ..io.outputs import check_output, write_text_atomic
 from ._common import add_load_arguments, load_clip, load_options
 
@@ -20,27 +19,10 @@ def add_model_arguments(p: argparse.ArgumentParser, what: str = "model bundle (.
     p.add_argument("--device", default="cpu", help="torch device: cpu (default), cuda, cuda:1, mps or auto")
 
 
-def resolve_device(name: str) -> str:
-    """``auto`` -> cuda if available, else mps, else cpu; anything else is checked by torch."""
-    import torch
-
-    if name == "auto":
-        if torch.cuda.is_available():
-            return "cuda"
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return "mps"
-        return "cpu"
-    try:
-        torch.empty(0, device=name)
-    except (RuntimeError, AssertionError, ValueError) as e:
-        raise A4merError(f"device {name!r} is not usable here ({e})") from None
-    return name
-
-
 def load_model(args: argparse.Namespace):
     from ..model import A4Mer
 
-    return A4Mer.load(args.checkpoint, device=resolve_device(args.device), vocab=args.vocab)
+    return A4Mer.load(args.checkpoint, device=args.device, vocab=args.vocab)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -40,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import A4merError
+from ..errors import A4merError, BadValue
 from ..io.outputs import write_atomic
 from ..geometry import quat_slerp
 from ..motion import Motion
@@ -58,6 +58,17 @@ MAX_GAP_SECONDS = 4.0
 MIN_CONTEXT_SECONDS = 1.0
 MAX_EXTEND_SECONDS = 60.0  # one extension call; unless it repeats a cycle, the continuation settles long before
 TASKS = ("inbetween", "blocking", "extend")
+
+
+def whole_frames(value, what: str) -> int:
+    """``value`` as a frame index or count: an integer (numpy's too) or a float without a fraction;
+    :class:`BadValue` for anything else (40.7, NaN, "30", True), which would otherwise be truncated."""
+    import numbers
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return int(value)
+    if isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(value) and value == int(value):
+        return int(value)
+    raise BadValue(f"{what} must be a whole number of frames, got {value!r}")
 
 
 class A4merWarning(UserWarning):
@@ -281,7 +292,7 @@ class LearnedHeads:
         Errors (A4merError): gap outside the clip, no frame between the keys, gap > 4 s. Warning
         (A4merWarning, also listed in ``result.meta['warnings']``): less than 1 s of context on a side."""
         T, fps = motion.num_frames, motion.fps
-        start, end = int(start), int(end)
+        start, end = whole_frames(start, "start"), whole_frames(end, "end")
         if not (0 <= start < T and 0 <= end < T):
             raise A4merError(f"gap {start}..{end} is outside the clip (frames 0..{T - 1})")
         if end < start:
@@ -303,9 +314,10 @@ class LearnedHeads:
         return out.with_(meta={"warnings": warns, "generated": [start + 1, end - 1]})
 
     def inbetween_keys(self, motion: Motion, keys) -> Motion:
-        """Every gap between the sorted ``keys`` generated in one pass from the keys alone; keys kept."""
+        """Every gap between the sorted ``keys`` generated in one pass from the keys alone; keys kept.
+        ``result.meta``: ``keys`` (sorted), ``generated`` (``[first, last]`` frames of each gap), ``warnings``."""
         T, fps = motion.num_frames, motion.fps
-        keys = sorted(set(int(k) for k in keys))
+        keys = sorted(set(whole_frames(k, "a key frame") for k in keys))
         if len(keys) < 2:
             raise A4merError(f"need at least two key frames, got {keys}")
         bad = [k for k in keys if not 0 <= k < T]
@@ -320,11 +332,12 @@ class LearnedHeads:
                              f"at most {MAX_GAP_SECONDS:.0f} s ({int(MAX_GAP_SECONDS * fps)} frames at {fps:g} fps) "
                              "can be filled")
         out = self.fill_keys(motion, keys)
-        return out.with_(meta={"warnings": [], "keys": keys})
+        return out.with_(meta={"warnings": [], "keys": keys,
+                               "generated": [[a + 1, b - 1] for a, b in zip(keys[:-1], keys[1:]) if b - a > 1]})
 
     def extend_clip(self, motion: Motion, n: int) -> Motion:
         """``motion`` followed by ``n`` generated frames (input frames unchanged)."""
-        n = int(n)
+        n = whole_frames(n, "the number of frames to add")
         if n < 1:
             raise A4merError(f"number of frames to add must be at least 1, got {n}")
         if n / motion.fps > MAX_EXTEND_SECONDS:

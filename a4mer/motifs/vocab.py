@@ -37,6 +37,10 @@ class MotifVocabulary:
     encoder_hash: str
     config: MotifConfig = field(default_factory=MotifConfig)
 
+    def __repr__(self) -> str:  # the fields hold thousands of patterns and examples
+        return (f"MotifVocabulary(k={self.k}, patterns={len(self.patterns)}, motifs={self.num_motifs}, "
+                f"hash={self.hash}, encoder_hash={self.encoder_hash})")
+
     @property
     def k(self) -> int:
         return len(self.centroids)

@@ -45,3 +45,62 @@ def test_a_clip_path_is_loaded_and_other_types_are_named(setup, repo_root):
     np.testing.assert_array_equal(model.extend(path, 5).rotations, model.extend(m, 5).rotations)
     with pytest.raises(A4merError, match="expected a Motion or the path of a clip .*, got ndarray"):
         model.segment(m.rotations)
+
+
+@pytest.mark.parametrize("call,msg", [
+    (lambda model, m: model.inbetween(m, float("nan"), 70), "start must be a whole number of frames, got nan"),
+    (lambda model, m: model.inbetween(m, 40.7, 70), "start must be a whole number of frames, got 40.7"),
+    (lambda model, m: model.inbetween(m, True, 70), "start must be a whole number of frames, got True"),
+    (lambda model, m: model.inbetween(m, 10, 50, keys=[0, 20]), "start and end (one gap) or keys (blocking), not both"),
+    (lambda model, m: model.inbetween(m, keys=[0, 20.5, 40]), "a key frame must be a whole number of frames"),
+    (lambda model, m: model.extend(m, None), "number of frames to add must be a whole number of frames, got None"),
+    (lambda model, m: model.extend(m, float("inf")), "got inf"),
+    (lambda model, m: model.extend(m, "30"), "got '30'"),
+    (lambda model, m: model.extend(m, 1.5), "got 1.5"),
+    (lambda model, m: m.resample(0), "frame rate must be a positive number, got 0"),
+    (lambda model, m: m.resample(None), "frame rate must be a positive number, got None"),
+    (lambda model, m: type(m)(None, m.root_translation, m.rotations), "frame rate must be positive, got None"),
+    (lambda model, m: type(m)(30, m.root_translation, m.rotations, skeleton=None), "skeleton must be a Skeleton"),
+    (lambda model, m: load_motion(None), "expected the path of a clip"),
+    (lambda model, m: load_motion("x.npz", fps="30"), "fps (--fps) must be a positive number, got '30'"),
+    (lambda model, m: A4Mer.load(device="foo"), "device 'foo' is not usable here"),
+    (lambda model, m: __import__("a4mer.motion", fromlist=["x"]).concatenate([m, 3]), "concatenate takes Motions, got Motion, int"),
+])
+def test_bad_arguments_are_a4mer_errors_not_tracebacks(setup, call, msg):
+    """Wrong kinds of arguments to the Python API: one A4merError saying which and what it got (they
+    were numpy/torch/Python errors, or silently truncated: 40.7 -> 40, True -> 1)."""
+    model, m = setup
+    before = (m.root_translation.copy(), m.rotations.copy())
+    with pytest.raises(A4merError) as e:
+        call(model, m)
+    assert msg in str(e.value), str(e.value)
+    assert np.array_equal(m.root_translation, before[0]) and np.array_equal(m.rotations, before[1])
+
+
+def test_whole_float_frames_keys_meta_and_auto_device(setup):
+    model, m = setup
+    assert np.array_equal(model.inbetween(m, 40.0, np.int64(71)).rotations, model.inbetween(m, 40, 71).rotations)
+    out = model.inbetween(m, keys=[0, 20, 21, 40])
+    assert out.meta["generated"] == [[1, 19], [22, 39]] and out.meta["keys"] == [0, 20, 21, 40]
+    assert A4Mer.load(device="auto").model_hash == model.model_hash
+    assert len(repr(model.vocab)) < 200  # printing the vocabulary in a notebook printed 646,000 characters
+
+
+def test_export_takes_a_path_checks_its_suffix_and_motif_names(setup, repo_root, tmp_path):
+    import json
+
+    from a4mer.export import export
+    from a4mer.io.amass import read_amass_npz
+    model, m = setup
+    src = repo_root / "examples" / "bandai" / "dataset-1_walk_happy_002.bvh"
+    assert read_amass_npz(export(str(src), tmp_path / "w.npz", "npz")).num_frames == m.num_frames
+    with pytest.raises(A4merError, match=r"x.bvh: a npz export is named \*.npz"):
+        export(m, tmp_path / "x.bvh", "npz")
+    seg = model.segment(m)
+    first = seg["motifs"][0]["motif_id"]
+    out = export(m, tmp_path / "w.babel.json", "babel", segments=seg, motif_names={first: "stroll"})
+    labels = json.loads(out.read_text())["w"]["frame_ann"]["labels"]
+    assert labels[0]["raw_label"] == "stroll"  # an int key names the motif as a str key does
+    with pytest.raises(A4merError, match="fps must be a positive number, got 0"):
+        export(m, tmp_path / "z.babel.json", "babel", segments={**seg, "fps": 0})
+    assert not (tmp_path / "x.bvh").exists() and not (tmp_path / "z.babel.json").exists()
