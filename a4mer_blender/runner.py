@@ -257,8 +257,9 @@ def wait(job: "Job", on_progress=None, poll_s: float = 0.05, what: str = "segmen
             time.sleep(poll_s)
     finally:
         job.cleanup()
-    if st.error:
-        raise errors.A4merError(f"{what} failed ({job.mode.lower().replace('_', '-')}): {st.error}")
+    if st.error:  # the job's temporary clip file means nothing to the user: the error is about their rig
+        reason = str(st.error).replace(f"{job.clip}: ", "").replace(str(job.dir), "<job folder>")
+        raise errors.A4merError(f"{what} failed ({job.mode.lower().replace('_', '-')}): {reason}")
     return st.result
 
 

@@ -8,7 +8,7 @@ from bpy.props import BoolProperty, FloatProperty, StringProperty
 from bpy_extras.io_utils import ImportHelper
 
 from .._core import amass, errors, floor, optional
-from ..bridge import armature, generated
+from ..bridge import armature, generated, nla
 
 
 def load_clip(path: str, source_fps: float | None = None, asf: str | None = None):
@@ -72,6 +72,8 @@ class A4MER_OT_import_motion(bpy.types.Operator, ImportHelper):
                                            "floor (z = 0); jumps keep their height")
 
     def execute(self, context):
+        selected = context.active_object
+        old = nla.read_record(selected) if selected is not None else None
         try:
             obj, action = import_motion(context, self.filepath, self.apply_to_selected,
                                         self.source_fps or None, bpy.path.abspath(self.asf) if self.asf else None,
@@ -84,8 +86,14 @@ class A4MER_OT_import_motion(bpy.types.Operator, ImportHelper):
             notes.append(floor.describe_shift(action["a4mer_floor_shift_m"]))
         if "a4mer_reference_frames_dropped" in action:
             notes.append(f"dropped the file's {action['a4mer_reference_frames_dropped']} T-pose lead-in frames")
+        if self.apply_to_selected and selected is not None and selected is not obj and selected.type == "ARMATURE":
+            notes.append(f"a new SMPL armature: the selected {selected.name!r} is not an SMPL-like rig")
         notes = "; ".join(n for n in notes if n)
         self.report({"INFO"}, f"A4Mer: {action.name} on {obj.name}" + (f" ({notes})" if notes else ""))
+        if obj is selected and old is not None and old.get("action") != action.name:
+            self.report({"WARNING"}, f"A4Mer: the atom and motif tracks on {obj.name!r} still describe its previous "
+                                     f"action {old.get('action')!r}: run Find Atoms and Motifs again (or Remove "
+                                     "A4Mer Tracks)")
         return {"FINISHED"}
 
 

@@ -188,6 +188,16 @@ def test_extending_two_rigs_then_removing_in_either_order_gives_the_end_back(sce
     assert bpy.ops.a4mer.remove_generated() == {"FINISHED"} and scene.frame_end == 200
 
 
+def test_a_refused_extension_names_no_temporary_file(scene, gap_rig):
+    obj, action = gap_rig
+    keys = key_snapshot(obj, action)
+    with pytest.raises(RuntimeError) as e:
+        bpy.ops.a4mer.extend(frames=5000)
+    assert "5000 frames are 166.67 s" in str(e.value) and "a4mer_job_" not in str(e.value), str(e.value)
+    assert_same_keys(keys, key_snapshot(obj, action))
+    assert len(obj.animation_data.nla_tracks) == 0
+
+
 def test_dense_mocap_is_a_no_op(scene):
     obj, action = rig_with_fingers(scene, T=60)
     keys = key_snapshot(obj, action)

@@ -52,6 +52,32 @@ def test_import_applies_to_selected_rig(scene, tmp_path):
     assert "old" in bpy.data.actions
 
 
+def test_import_onto_a_segmented_or_a_non_smpl_rig_says_so(scene, tmp_path, capfd):
+    """The atom/motif tracks of the rig's previous action stay (they are the user's record) but no longer
+    describe the new action: a warning says so. A selected armature that is not SMPL-like gets a new
+    SMPL armature beside it, and the report says why."""
+    from a4mer_blender.bridge import nla
+    obj, _ = make_row_rig("official_smpl_axis_angle")
+    armature.write_motion(obj, smooth_motion(T=40), scene, name="old")
+    atoms = [{"start_frame": s, "end_frame": s + 10, "start_t": s / 30, "end_t": (s + 10) / 30, "code": 1}
+             for s in range(0, 40, 10)]
+    motifs = [{"start_frame": 0, "end_frame": 40, "start_t": 0.0, "end_t": 40 / 30, "motif_id": 3,
+               "atoms": [0, 1, 2, 3], "confidence": 1.0}]
+    nla.apply_segments(obj, scene, {"schema_version": 1, "fps": 30.0, "duration": 40 / 30, "atoms": atoms,
+                                    "motifs": motifs, "model_hash": "m", "vocab_hash": "v"})
+    path = write_amass_npz(smooth_motion(T=20, seed=12), tmp_path / "wave.npz")
+    capfd.readouterr()
+    assert bpy.ops.a4mer.import_motion(filepath=str(path), apply_to_selected=True) == {"FINISHED"}
+    assert "still describe its previous action 'old': run Find Atoms and Motifs again" in capfd.readouterr().out
+    assert bpy.ops.a4mer.import_motion(filepath=str(path), apply_to_selected=True) == {"FINISHED"}
+    assert "still describe" in capfd.readouterr().out  # until segmented again
+    other = bpy.data.objects.new("Prop", bpy.data.armatures.new("Prop"))
+    scene.collection.objects.link(other)
+    bpy.context.view_layer.objects.active = other
+    assert bpy.ops.a4mer.import_motion(filepath=str(path), apply_to_selected=True) == {"FINISHED"}
+    assert "a new SMPL armature: the selected 'Prop' is not an SMPL-like rig" in capfd.readouterr().out
+
+
 def _evaluated_heads(obj, scene, frames) -> np.ndarray:
     """(F, 22, 3) armature-space heads of the SMPL body bones as Blender evaluates them."""
     names = armature.detect_rig(obj).names
