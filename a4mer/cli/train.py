@@ -4,6 +4,7 @@ checkpoint at the last completed step, prints the ``--resume`` command and exits
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -62,7 +63,9 @@ def run(args: argparse.Namespace) -> int:
         if e.rank == 0:
             print(interrupted_line(e, args.data), file=sys.stderr, flush=True)
         return 130
-    print(f"trained model in {out} (bundle: {out / 'bundle.safetensors'})")
+    if int(os.environ.get("RANK", "0")) == 0:  # torchrun: one line, from the first process
+        print(f"trained model in {out} (bundle: {out / 'bundle.safetensors'})")
+        print(mining_line(out))
     return 0
 
 
@@ -72,3 +75,19 @@ def interrupted_line(e: TrainingInterrupted, data: str) -> str:
         return f"a4mer train: interrupted before the first step; nothing saved in {e.out}"
     again = shlex.join(["a4mer", "train", "--data", str(data), "--out", str(e.out), "--resume"])
     return f"a4mer train: interrupted; checkpoint at step {e.step}/{e.total} saved in {e.out}; continue with: {again}"
+
+
+def mining_line(out: Path) -> str:
+    """What the run in ``out`` mined and trained at the motif level, for the end of ``a4mer train``."""
+    from ..motifs.vocab import MotifVocabulary
+    from ..train.checkpoint import load_config_json
+    config = load_config_json(out)
+    vocab = MotifVocabulary.load(out / "vocab.safetensors")
+    line = (f"motif vocabulary: {vocab.k} codes, {len(vocab.patterns)} patterns (support >= "
+            f"{config.model.motifs.min_support} clips), vocab {vocab.hash}")
+    if not vocab.patterns:
+        line += ("; warning: no pattern recurs in that many clips, so every motif is a single atom code "
+                 "(lower model.motifs.min_support, or build one later with a4mer motifs build --min-support)")
+    if not config.optim.stage2_steps:
+        line += "; warning: optim.stage2_steps=0: the motif level (stage 2, motif tokens) was not trained"
+    return line

@@ -42,7 +42,7 @@ class OptimConfig:
     warmup_steps: int = 200
     batch_size: int = 32
     steps: int = 3000
-    stage2_steps: int = 0
+    stage2_steps: int = 750
     grad_clip: float = 1.0
     ema_start: float = 0.996
     ema_end: float = 1.0

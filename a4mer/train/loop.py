@@ -112,12 +112,12 @@ def train(data_dir: str | Path, config: TrainConfig, out: str | Path, resume: bo
     """
     rank, world = _dist()
     out = Path(out)
-    if config.threads:
-        torch.set_num_threads(config.threads)
     if resume:
         if not (out / "model.safetensors").is_file():
             raise A4merError(f"{out}: nothing to resume (no model.safetensors)")
-        config = load_config_json(out)
+        config = load_config_json(out)  # the run's own settings, threads included (same weights as one run)
+    if config.threads:
+        torch.set_num_threads(config.threads)
     build_rng = np.random.default_rng([config.seed, 7])
     if items is None:
         t_load = time.time()

@@ -66,7 +66,9 @@ def test_train_cli_out_checks_and_resume_continues(tmp_path, capsys):
     _one_error_line(capsys, "afile", "file")
     assert {f.name: f.read_bytes() for f in out.iterdir()} == before
 
+    capsys.readouterr()
     assert main(["train", "--data", str(data), "--out", str(out), "--resume", "--no-progress"]) == 0
+    assert "motif vocabulary: " in capsys.readouterr().out
     assert json.loads((out / "train_log.json").read_text())["step"] == 6
     assert json.loads((out / "state.json").read_text())["step"] == 6
     assert (out / "bundle.safetensors").is_file()

@@ -70,13 +70,16 @@ def test_resume_continues_exactly(tmp_path):
     from a4mer.data.dataset import make_item
     from a4mer.train.loop import make_segmenter
 
-    cfg = tiny_config("optim.stage2_steps=0", "optim.steps=8", "checkpoint_every=100")
+    cfg = tiny_config("optim.stage2_steps=0", "optim.steps=8", "checkpoint_every=100", "threads=1")
     seg = make_segmenter(cfg)
     items = lambda: [make_item(f"c{i}", synthetic_motion(150, 20 + i), seg, cfg.data.fps) for i in range(4)]  # noqa: E731
     train(None, cfg, tmp_path / "a", items=items(), progress=False)
     train(None, cfg, tmp_path / "b", items=items(), progress=False, stop_after=3)
     assert json.loads((tmp_path / "b" / "state.json").read_text())["step"] == 3
-    train(None, cfg, tmp_path / "b", items=items(), progress=False, resume=True)
+    torch.set_num_threads(2)
+    # the CLI resumes with the default config (threads=0): the run's own config.json must decide
+    train(None, tiny_config(), tmp_path / "b", items=items(), progress=False, resume=True)
+    assert torch.get_num_threads() == 1
     from safetensors.torch import load_file
     a, b = load_file(str(tmp_path / "a" / "model.safetensors")), load_file(str(tmp_path / "b" / "model.safetensors"))
     for k in a:
