@@ -34,7 +34,8 @@ def main(argv: list[str] | None = None) -> int:
                    "default: the bundle's own)")
     p.add_argument("--data", required=True, help="prepared dataset (a4mer data prepare; manifest.jsonl: its train "
                    "clips are used) or the folder of clips the vocabulary was mined on")
-    p.add_argument("--out", default=str(ROOT / "a4mer" / "assets" / "motif_prototypes.safetensors"))
+    p.add_argument("--out", default=None, help="prototypes file to write (default, only for the packaged bundle and "
+                   "vocabulary: a4mer/assets/motif_prototypes.safetensors)")
     p.add_argument("--fps", type=float, default=15.0, help="frame rate of the stored rows (divides 30)")
     p.add_argument("--near", type=float, default=0.75,
                    help="pool-sharing choice among this fraction of the candidates nearest the mean (at least 3)")
@@ -42,6 +43,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="candidates (fewest new frames first) segmented alone to find one recognised as the motif")
     p.add_argument("--max-clips", type=int, default=0, help="encode at most this many clips (0 = all needed)")
     args = p.parse_args(argv)
+    if args.out is None:
+        if args.bundle or args.vocab:
+            p.error("--out is needed with --bundle/--vocab (the default would replace the shipped prototypes)")
+        args.out = str(ROOT / "a4mer" / "assets" / "motif_prototypes.safetensors")
 
     import torch
     torch.set_num_threads(1)
@@ -69,7 +74,11 @@ def main(argv: list[str] | None = None) -> int:
     enc = []  # per clip: (motion, tokens, bounds (S+1,), codes)
     cand = defaultdict(list)  # motif id -> [(clip idx, first atom, stop atom)]
     for ci, c in enumerate(clips):
-        m = load_motion(c if Path(c).is_file() else data / c, fps=30.0).body()
+        path = next((q for q in (data / c, Path(c)) if q.is_file()), None)
+        if path is None:
+            raise SystemExit(f"{c}: an example clip of the vocabulary, not found under --data {data} (give the "
+                             "folder the vocabulary was built from)")
+        m = load_motion(path, fps=30.0).body()
         tokens, spans = model.encode(m)
         codes, probs = vocab.assign(tokens)
         bounds = np.concatenate([spans[:, 0], spans[-1:, 1]])

@@ -3,6 +3,7 @@ trained encoder (no retraining). DIR: a prepared dataset (manifest.jsonl) or any
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -33,6 +34,16 @@ def _clip_paths(data: Path) -> list[Path]:
     return collect_inputs([str(data)])
 
 
+def _clip_name(path: Path, data: Path) -> str:
+    """How the vocabulary names an example clip: its path under ``data`` (a prepared dataset's manifest
+    path), so that it is found again from ``data`` wherever the command runs."""
+    try:
+        rel = os.path.relpath(path, data)
+    except ValueError:  # another drive (Windows)
+        return str(path)
+    return str(path) if rel.startswith("..") else Path(rel).as_posix()
+
+
 def run(args: argparse.Namespace) -> int:
     if args.motifs_cmd != "build":
         raise A4merError("usage: a4mer motifs build --data DIR --out VOCAB")
@@ -61,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
         tok, sp = model.encode(motion)
         tokens.append(tok)
         spans.append(sp / motion.fps)
-        names.append(str(path))
+        names.append(_clip_name(path, Path(args.data)))
     if not tokens:
         raise A4merError(f"{args.data}: no readable clips")
     mc = model.config.model.motifs

@@ -226,12 +226,17 @@ def test_motif_with_a_vocabulary_of_ones_own(tmp_path, capsys, data_root):
     vocab, protos = tmp_path / "own_vocab.safetensors", tmp_path / "own_protos.safetensors"
     assert main(["motifs", "build", "--data", str(lib), "--out", str(vocab), "--min-support", "2"]) == 0
     script = Path(__file__).parents[2] / "scripts" / "build_motif_prototypes.py"
+    (tmp_path / "elsewhere").mkdir()  # the clips are named under --data, so any working folder finds them
     run = subprocess.run([sys.executable, str(script), "--vocab", str(vocab), "--data", str(lib), "--out", str(protos)],
-                         capture_output=True, text=True)
+                         capture_output=True, text=True, cwd=tmp_path / "elsewhere")
     assert run.returncode == 0, run.stderr
+    refused = subprocess.run([sys.executable, str(script), "--vocab", str(vocab), "--data", str(lib)],
+                             capture_output=True, text=True)  # would have replaced the shipped prototypes
+    assert refused.returncode == 2 and "--out is needed with --bundle/--vocab" in refused.stderr
     from a4mer.heads.motif_conditioned import MotifPrototypes
     from a4mer.model import A4Mer
     own = A4Mer.load(vocab=str(vocab)).vocab
+    assert all(e["clip"] in {q.name for q in lib.iterdir()} for ex in own.examples for e in ex)
     p = MotifPrototypes.load(protos, vocab_hash=own.hash)
     mid = next(i for i in range(p.num_motifs) if p.has(i))
     clip = str(bvh[1])
