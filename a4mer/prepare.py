@@ -124,13 +124,15 @@ def cmu_dance_jobs(root: Path, raw: Path) -> Iterator[ClipJob]:
 
 def plain_jobs(root: Path, out: Path) -> list[ClipJob]:
     """Every clip under ``root`` (a folder of your own clips; ``out`` inside it is skipped): data set
-    ``own``, label ``folder`` = its folder below ``root``, named by its path (``sub__walk``)."""
+    ``own``, label ``folder`` = its folder below ``root`` (``loco/run``; a clip at the top: the name
+    of ``root``, as ``a4mer label-train`` labels it), named by its path (``sub__walk``)."""
     from .api import find_clips
     jobs = []
     for f in find_clips(root, exclude=out):
         rel = f.relative_to(root)
         held = zlib.crc32(rel.as_posix().encode()) % PLAIN_HOLDOUT == 0
-        jobs.append(ClipJob(str(f), None, PLAIN_DATASET, {"folder": rel.parent.as_posix()},
+        folder = rel.parent.as_posix() if rel.parent != Path(".") else Path(os.path.abspath(root)).name
+        jobs.append(ClipJob(str(f), None, PLAIN_DATASET, {"folder": folder},
                             "test" if held else "train", name="__".join(rel.with_suffix("").parts)))
     return jobs
 

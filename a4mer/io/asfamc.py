@@ -49,7 +49,8 @@ def find_asf(amc_path: str | os.PathLike, asf: str | os.PathLike | None = None) 
     Order: ``asf`` if given; ``<stem>.asf`` beside the AMC; in a sibling ``asf/`` folder (``../asf``,
     then ``./asf``) the ASF whose stem is the longest prefix of the AMC's stem (HDM05:
     ``amc/HDM_bd_x_120.amc`` -> ``asf/HDM_bd.asf``); the same in the AMC's own folder (CMU:
-    ``01_02.amc`` -> ``01.asf``). Raises MotionFileError listing every place tried.
+    ``01_02.amc`` -> ``01.asf``), then in the folder above it (a library sorted into label folders:
+    ``lib/hop/HDM_bd_x.amc`` -> ``lib/HDM_bd.asf``). Raises MotionFileError listing every place tried.
     """
     amc = Path(amc_path)
     if asf is not None:
@@ -64,7 +65,7 @@ def find_asf(amc_path: str | os.PathLike, asf: str | os.PathLike | None = None) 
             return cand, "beside"
     stem = amc.stem.lower()
     for folder, how in ((amc.parent.parent / "asf", "sibling asf/"), (amc.parent / "asf", "asf/ subfolder"),
-                        (amc.parent, "prefix in folder")):
+                        (amc.parent, "prefix in folder"), (amc.parent.parent, "prefix in parent folder")):
         tried.append(f"{folder}/<longest prefix of {amc.stem!r}>.asf")
         if not folder.is_dir():
             continue

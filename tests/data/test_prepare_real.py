@@ -53,15 +53,16 @@ def test_prepare_a_plain_folder_of_own_clips(data_root, repo_root, tmp_path, cap
     for sub in ("walks/happy", "walks/sad"):
         (lib / sub).mkdir(parents=True)
         shutil.copy(bvh, lib / sub / "take.bvh")
+    shutil.copy(bvh, lib / "top.bvh")  # a clip at the top of the library: labelled with the library's name
     out = lib / "prepared"  # inside the library: not read as clips on a re-run
     for _ in range(2):
         assert main(["data", "prepare", str(lib), "-o", str(out), "--jobs", "1"]) == 0, capsys.readouterr().err
     recs = read_manifest(out)
-    assert len(recs) == 3 and {r["dataset"] for r in recs} == {"own"}
+    assert len(recs) == 4 and {r["dataset"] for r in recs} == {"own"}
     names = sorted(r["path"].split("/clips/own/")[1] for r in recs)
     assert names == sorted([Path(row["file"]).stem.join(["hdm__amc__", ".npz"]),
-                            "walks__happy__take.npz", "walks__sad__take.npz"])
-    assert sorted(r["labels"]["folder"] for r in recs) == ["hdm/amc", "walks/happy", "walks/sad"]
+                            "walks__happy__take.npz", "walks__sad__take.npz", "top.npz"])
+    assert sorted(r["labels"]["folder"] for r in recs) == ["hdm/amc", "library", "walks/happy", "walks/sad"]
     assert {r["split"] for r in recs} <= {"train", "test"}
     for r in recs:
         assert read_amass_npz(r["path"]).fps == 30

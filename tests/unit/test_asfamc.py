@@ -212,6 +212,12 @@ def test_lookup_order(tmp_path):
     assert read_amc(amc, asf=explicit).meta["asf"] == str(explicit)
     with pytest.raises(MotionFileError, match="given"):
         find_asf(amc, tmp_path / "missing.asf")
+    # a library sorted into label folders, the skeletons at its top: lib/hop/HDM_bd_x.amc -> lib/HDM_bd.asf
+    (tmp_path / "lib" / "hop").mkdir(parents=True)
+    (tmp_path / "lib" / "HDM_bd.asf").write_text(asf_text)
+    (tmp_path / "lib" / "hop" / "HDM_bd_hop_003_120.amc").write_text(amc_text)
+    assert find_asf(tmp_path / "lib" / "hop" / "HDM_bd_hop_003_120.amc") == (tmp_path / "lib" / "HDM_bd.asf",
+                                                                            "prefix in parent folder")
 
 
 def test_lookup_cmu_layout(tmp_path):
