@@ -66,11 +66,22 @@ def load_clips(data: Path, split: str | None, datasets: set[str] | None, max_cli
                fps: float = 30.0) -> list[tuple[str, str, "object"]]:
     """(name, dataset, Motion at ``fps``) for at most ``max_clips`` clips per dataset, evenly spread."""
     from ..api import load_motion
+    if max_clips < 1:
+        raise A4merError(f"--max-clips must be at least 1, got {max_clips}")
     entries = _entries(data, split)
     by: dict[str, list[Path]] = {}
     for path, ds in entries:
         if datasets is None or ds in datasets:
             by.setdefault(ds, []).append(path)
+    if not by:  # name what there is, so a typo in --split / --datasets is plain
+        man = data / "manifest.jsonl"
+        recs = [json.loads(x) for x in man.read_text().splitlines() if x.strip()] if man.is_file() else []
+        have = sorted({r.get("dataset", "?") for r in recs} if recs else {ds for _, ds in _entries(data, None)})
+        splits = sorted({r.get("split", "?") for r in recs})
+        raise A4merError(f"{data}: no clips" + (f" of split {split!r}" if split else "")
+                         + (f" in data sets {', '.join(sorted(datasets))}" if datasets else "")
+                         + f"; it holds data sets {', '.join(have) or 'none'}"
+                         + (f" and splits {', '.join(splits)}" if splits else ""))
     clips = []
     for ds, paths in sorted(by.items()):
         paths = sorted(paths)
@@ -195,7 +206,6 @@ def run(args: argparse.Namespace) -> int:
     unknown = sorted(tasks - set(TASKS))
     if unknown or not tasks:
         raise A4merError(f"--tasks: unknown {', '.join(unknown) or 'empty list'}; choose from {', '.join(TASKS)}")
-    out.mkdir(parents=True, exist_ok=True)
     ds = set(args.datasets.split(",")) if args.datasets else None
     t0 = time.perf_counter()
     clips = load_clips(data, args.split, ds, args.max_clips)
@@ -207,6 +217,7 @@ def run(args: argparse.Namespace) -> int:
     for _, d, _ in clips:
         counts[d] = counts.get(d, 0) + 1
     results: dict = {"meta": {"data": str(data), "split": args.split, "clips": len(clips), "datasets": counts,
+                              "clip_names": [name for name, _, _ in clips],
                               "methods": [m.name for m in methods], "windows_per_clip": args.windows_per_clip,
                               "notes": []}}
     for m in methods:
@@ -218,6 +229,17 @@ def run(args: argparse.Namespace) -> int:
         results["blocking"] = run_blocking(clips, methods, icfg)
     if "extension" in tasks:
         results["extension"] = run_extension(clips, methods, ecfg)
+    rows = [(task, k, row) for task in TASKS if task in results for k, row in results[task].items()]
+    empty = [(task, k, row["min_clip_frames"]) for task, k, row in rows if not row.get("clips")]
+    longest = max(c[2].num_frames for c in clips)
+    if len(empty) == len(rows):
+        raise A4merError(f"{data}: no window fits these clips (the longest has {longest} frames at 30 fps; the "
+                         f"shortest window needs {min(n for _, _, n in empty)})")
+    for task in dict.fromkeys(t for t, _, _ in empty):
+        ks = [(k, n) for t, k, n in empty if t == task]
+        print(f"a4mer bench: warning: {task} {', '.join(k for k, _ in ks)} frames: no clip is long enough (the longest "
+              f"has {longest} frames at 30 fps; these need {ks[0][1]}+)", file=sys.stderr)
+    out.mkdir(parents=True, exist_ok=True)
     long = max(clips, key=lambda c: c[2].num_frames)[2]
     results["speed"] = _warm_speed(learned + [m for m in methods if m.name == "hermite"], long)
     if args.cold:

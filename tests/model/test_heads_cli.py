@@ -208,6 +208,23 @@ def test_bench_windows_per_clip(tmp_path, capsys):
     assert counts == {1: (1, 1), 3: (3, 3)}  # 400 frames hold four 91-frame gap windows and six 60-frame ones
     assert main(["bench", "--data", str(data), "--out", str(tmp_path / "b0"), "--windows-per-clip", "0"]) == 1
     assert "--windows-per-clip must be at least 1" in capsys.readouterr().err
+    assert json.loads((tmp_path / "b1" / "heads_bench.json").read_text())["meta"]["clip_names"] == ["long.npz"]
+    # a typo in --datasets names what there is; clips too short for any window are an error, not empty
+    # tables; neither leaves an output folder behind
+    assert main(["bench", "--data", str(data), "--out", str(tmp_path / "b5"), "--datasets", "clps"]) == 1
+    assert "no clips in data sets clps; it holds data sets clips" in capsys.readouterr().err
+    short = tmp_path / "short"
+    short.mkdir()
+    _npz(short / "tiny.npz", T=8)
+    assert main(["bench", "--data", str(short), "--out", str(tmp_path / "b6"), "--heads", "none"]) == 1
+    assert "no window fits these clips (the longest has 8 frames at 30 fps; the shortest window needs 11)" \
+        in capsys.readouterr().err
+    assert not (tmp_path / "b5").exists() and not (tmp_path / "b6").exists()
+    _npz(short / "tiny.npz", T=21)  # blocking with keys every 5 and 10 frames fits; the rest is named
+    assert main(["bench", "--data", str(short), "--out", str(tmp_path / "b7"), "--heads", "none"]) == 0
+    err = capsys.readouterr().err
+    assert "warning: inbetween 5, 15, 30, 45, 60, 120 frames: no clip is long enough (the longest has 21 frames" in err
+    assert "warning: extension 15, 30, 60, 90 frames" in err and "blocking 20, 30 frames" in err
 
 
 def test_motif_with_a_vocabulary_of_ones_own(tmp_path, capsys, data_root):
