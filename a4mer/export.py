@@ -102,7 +102,6 @@ def export(motion: Motion | str | os.PathLike | None, path: str | os.PathLike, f
     if motion is not None:
         from .api import as_motion
         motion = as_motion(motion)
-    motif_names = {str(k): v for k, v in (motif_names or {}).items()}
     if fmt == "babel":
         if segments is None:
             raise A4merError("babel export needs segments: pass --segments FILE, --segment (run the model), "

@@ -46,9 +46,10 @@ class TrackSpec:
 
 
 def motif_display_name(motif_id: int, motif_names: dict | None = None) -> str:
-    """The user's name of a motif (``motif_names`` maps str(id) -> name), else ``m<id>``."""
-    names = motif_names or {}
-    return str(names.get(str(int(motif_id))) or f"m{int(motif_id)}")
+    """The user's name of a motif (``motif_names`` maps its id, as str as JSON keeps it or as int, to the
+    name), else ``m<id>``."""
+    names, mid = motif_names or {}, int(motif_id)
+    return str(names.get(str(mid)) or names.get(mid) or f"m{mid}")
 
 
 def _frames(item: dict, seg_fps: float, clip_fps: float, num_frames: int) -> tuple[int, int]:
