@@ -55,7 +55,12 @@ class Motion:
             raise A4merError(f"motion contains NaN/inf values (first bad frame {int(bad[0])})")
         # rows already unit length (to float rounding) are kept bit for bit, so a Motion rebuilt from
         # another Motion's arrays (slices, edits, generated frames appended) leaves its frames unchanged
-        off = np.abs(np.linalg.norm(rot, axis=-1, keepdims=True) - 1.0) > 1e-12
+        norms = np.linalg.norm(rot, axis=-1, keepdims=True)
+        if (norms < 1e-6).any():
+            f, j = (int(i[0]) for i in np.where(norms[..., 0] < 1e-6))
+            raise A4merError(f"rotations hold a zero quaternion (frame {f}, joint {j} "
+                             f"{self.skeleton.names[j]!r}): not a rotation")
+        off = np.abs(norms - 1.0) > 1e-12
         if off.any():
             rot = np.where(off, quat_normalize(rot), rot)
         trans.setflags(write=False)

@@ -22,15 +22,25 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     b.add_argument("--k", type=int, help="number of codes (default: the model's, capped at atoms/10)")
     b.add_argument("--min-support", type=int, help="clips a pattern must occur in (default: the model's)")
     b.add_argument("--max-len", type=int, help="longest pattern in atoms (default: the model's)")
+    b.add_argument("--split", help="with a prepared dataset: only its clips of this split (e.g. train, so that "
+                   "its test clips stay unseen); default: every clip")
     b.add_argument("--seed", type=int, default=0)
     add_model_arguments(b)
     add_load_arguments(b)
 
 
-def _clip_paths(data: Path) -> list[Path]:
+def _clip_paths(data: Path, split: str | None) -> list[Path]:
     if (data / "manifest.jsonl").is_file():
         from ..data.dataset import read_manifest
-        return [data / r["path"] for r in sorted(read_manifest(data), key=lambda r: r["path"])]
+        rows = sorted(read_manifest(data), key=lambda r: r["path"])
+        if split is not None:
+            have = sorted({str(r.get("split", "?")) for r in rows})
+            rows = [r for r in rows if r.get("split") == split]
+            if not rows:
+                raise A4merError(f"{data}: no clips of split {split!r}; it holds splits {', '.join(have)}")
+        return [data / r["path"] for r in rows]
+    if split is not None:
+        raise A4merError(f"{data}: --split needs a manifest.jsonl (made by 'a4mer data prepare')")
     return collect_inputs([str(data)])
 
 
@@ -57,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     for flag, value, low in (("--k", args.k, 2), ("--min-support", args.min_support, 1), ("--max-len", args.max_len, 2)):
         if value is not None and value < low:
             raise A4merError(f"{flag} must be at least {low}, got {value}")
-    paths = _clip_paths(Path(args.data))
+    paths = _clip_paths(Path(args.data), args.split)
     check_output(args.out, paths, [".safetensors"])
     opts = load_options(args, inputs=paths)
     model = load_model(args)

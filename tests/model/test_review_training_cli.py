@@ -105,6 +105,25 @@ def test_motifs_build_never_overwrites_a_clip_and_checks_its_flags(tiny_run, tmp
     assert main(base + ["--out", str(tmp_path / "w.safetensors"), "--k", "3", "--min-support", "2"]) == 1
     assert "broken.npz" in capsys.readouterr().err and (tmp_path / "w.safetensors").is_file()
 
+    capsys.readouterr()
+    # --split takes a prepared dataset's clips of one split only; a plain folder has none to take
+    assert main(base + ["--out", str(tmp_path / "x.safetensors"), "--split", "train"]) == 1
+    _one_error_line(capsys, "--split needs a manifest.jsonl")
+    prepared = tmp_path / "prepared"
+    (prepared / "clips").mkdir(parents=True)
+    rows = []
+    for s, split in enumerate(("train", "train", "train", "test")):
+        write_amass_npz(synthetic_motion(160, 60 + s), prepared / "clips" / f"c{s}.npz")
+        rows.append(json.dumps({"dataset": "own", "path": f"clips/c{s}.npz", "split": split}))
+    (prepared / "manifest.jsonl").write_text("\n".join(rows) + "\n")
+    pbase = ["motifs", "build", "--data", str(prepared), "--checkpoint", str(out), "--k", "3", "--min-support", "2"]
+    assert main(pbase + ["--out", str(tmp_path / "t.safetensors"), "--split", "validation"]) == 1
+    _one_error_line(capsys, "no clips of split 'validation'", "test, train")
+    assert main(pbase + ["--out", str(tmp_path / "t.safetensors"), "--split", "train"]) == 0
+    assert capsys.readouterr().out.startswith("3 clips, ")
+    assert main(pbase + ["--out", str(tmp_path / "a.safetensors")]) == 0
+    assert capsys.readouterr().out.startswith("4 clips, ")
+
 
 def test_label_train_checks_holdout_and_its_report_path_first(tmp_path, capsys):
     lib = tmp_path / "lib"

@@ -36,6 +36,10 @@ def test_validation_errors():
         Motion(30, trans, rot)
     with pytest.raises(A4merError, match="frame rate"):
         Motion(-1, np.zeros((5, 3)), rot)
+    zero = rot.copy()
+    zero[2, 7] = 0.0  # not a rotation: an error, not the identity
+    with pytest.raises(A4merError, match=r"zero quaternion \(frame 2, joint 7 'left_ankle'\)"):
+        Motion(30, np.zeros((5, 3)), zero)
 
 
 def test_immutable_and_inputs_not_modified():
