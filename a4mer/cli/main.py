@@ -37,7 +37,9 @@ def _available() -> dict[str, tuple[str, str]]:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .. import __version__
     p = argparse.ArgumentParser(prog="a4mer", description="Action Motifs for animators.")
+    p.add_argument("--version", action="version", version=f"a4mer {__version__}")
     sub = p.add_subparsers(dest="verb", metavar="VERB")
     for verb, (mod, text) in _available().items():
         sp = sub.add_parser(verb, help=text, description=text)

@@ -175,3 +175,17 @@ def test_convert_where_every_clip_fails_leaves_no_output_folder(tmp_path, capsys
         assert main(["convert", str(tmp_path / "a.bvh"), str(tmp_path / "b.bvh"), "-o", str(out)]) == 1
         assert "2 of 2 clips failed" in capsys.readouterr().err
     assert not (tmp_path / "new").exists() and existing.is_dir()  # the user's own folder is kept
+
+
+def test_version_is_one_number_everywhere(repo_root, capsys):
+    """``a4mer --version``, the package, pyproject.toml and the extension manifest name one version."""
+    import tomllib
+
+    import a4mer
+    root = repo_root
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0 and capsys.readouterr().out.strip() == f"a4mer {a4mer.__version__}"
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]["version"]
+    addon = tomllib.loads((root / "addon_manifest" / "blender_manifest.toml").read_text())["version"]
+    assert project == addon == a4mer.__version__
