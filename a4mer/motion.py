@@ -23,7 +23,8 @@ class Motion:
     skeleton: the kinematic tree the rotations belong to (SMPL by default).
     meta: source metadata (``source``, ``source_format``, ``source_fps``, ``source_up``, errors ...);
       JSON-serialisable values only.
-    Arrays are copied and made read-only; a Motion never changes after construction.
+    Arrays are copied and made read-only, so the motion's frames never change after construction;
+    ``meta`` is the Motion's own (shallow) copy of the dict given: change it with ``with_(meta=...)``.
     """
 
     fps: float
