@@ -1,13 +1,13 @@
 """High-level light-core API: load any supported clip as an SMPL Motion (numpy only)."""
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from .conventions import MAX_FPS, positive_number
 from .errors import A4merError, MotionFileError
 from .motion import Motion
 
@@ -40,9 +40,9 @@ class LoadOptions:
     def __post_init__(self):
         for name in ("fps", "source_fps", "scale"):
             v = getattr(self, name)
-            if v is not None and not (isinstance(v, (int, float)) and not isinstance(v, bool)
-                                      and math.isfinite(v) and v > 0):
-                raise A4merError(f"{name} (--{name.replace('_', '-')}) must be a positive number, got {v!r}")
+            if v is not None:
+                object.__setattr__(self, name, positive_number(v, f"{name} (--{name.replace('_', '-')})",
+                                                               most=None if name == "scale" else MAX_FPS))
         if self.up not in ("auto", "y", "z"):
             raise A4merError(f"up must be 'auto', 'y' or 'z', got {self.up!r}")
         for name in ("bone_map", "asf"):

@@ -22,15 +22,30 @@ Y_UP_TO_Z_UP = np.array([np.sqrt(0.5), np.sqrt(0.5), 0.0, 0.0])
 Y_UP_TO_Z_UP.setflags(write=False)
 
 
-def snap_fps(fps: float) -> float:
-    """Return the standard rate within 0.05 % of ``fps`` (e.g. 1/0.033333 -> 30.0), else ``fps``."""
+#: The highest frame rate anything reads or resamples to (a BVH's ``Frame Time`` too).
+MAX_FPS = 1e5
+
+
+def positive_number(value, what: str = "frame rate", most: float | None = MAX_FPS) -> float:
+    """``value`` as a float when it is a finite number above 0 (and at most ``most``): a Python or numpy
+    number or a 0-d numeric array; not a bool or a string. Else :class:`~a4mer.errors.BadValue`
+    naming ``what``."""
     from .errors import BadValue
-    try:
-        fps = float(fps)
-    except (TypeError, ValueError):
-        raise BadValue(f"frame rate must be a positive number, got {fps!r}") from None
-    if not np.isfinite(fps) or fps <= 0:
-        raise BadValue(f"frame rate must be a positive number, got {fps}")
+    v = value.item() if isinstance(value, np.ndarray) and value.ndim == 0 else value
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
+        raise BadValue(f"{what} must be a positive number, got {value!r}")
+    v = float(v)
+    if not np.isfinite(v) or v <= 0:
+        raise BadValue(f"{what} must be a positive number, got {value!r}")
+    if most is not None and v > most:
+        raise BadValue(f"{what} must be at most {most:g}, got {value!r}")
+    return v
+
+
+def snap_fps(fps: float) -> float:
+    """Return the standard rate within 0.05 % of ``fps`` (e.g. 1/0.033333 -> 30.0), else ``fps``
+    (a :func:`positive_number` up to :data:`MAX_FPS`)."""
+    fps = positive_number(fps)
     for s in STANDARD_FPS:
         if abs(fps - s) <= SNAP_TOLERANCE * s:
             return s

@@ -49,24 +49,26 @@ def _seg_id(name: str, i: int, item: dict) -> str:
 
 
 def babel_sequence(segments: dict, name: str, feat_p: str = "", motif_names: dict | None = None,
-                   duration: float | None = None) -> dict[str, Any]:
+                   duration: float | None = None, offset_s: float = 0.0) -> dict[str, Any]:
     """One BABEL sequence annotation from an A4Mer segments dict.
 
     ``dur`` = clip duration (s; ``duration`` when given, else the segments' ``duration``);
     ``frame_ann.labels``: one label per motif occurrence, ``start_t``/``end_t`` seconds, label = the
     motif's display name (``motif_names`` str(id) -> name, else ``m<id>``); ``seq_ann.labels``: one per
     distinct motif. ``babel_sid`` is ``name``; ``feat_p`` the motion file the labels refer to.
+    ``offset_s``: seconds of that file before the segments' frame 0 (a dropped rest-pose lead-in): added
+    to every time and to ``dur``, so the times are the file's.
     """
     validate_segments(segments, where=name)
     fps = float(segments["fps"])
-    dur = float(duration) if duration is not None else float(
-        segments.get("duration") or (segments["atoms"][-1]["end_frame"] / fps if segments["atoms"] else 0.0))
+    dur = offset_s + (float(duration) if duration is not None else float(
+        segments.get("duration") or (segments["atoms"][-1]["end_frame"] / fps if segments["atoms"] else 0.0)))
     labels = []
     for i, m in enumerate(segments["motifs"]):
         label = motif_display_name(m["motif_id"], motif_names)
         labels.append({"raw_label": label, "proc_label": label.lower(), "seg_id": _seg_id(name, i, m),
-                       "act_cat": [label], "start_t": round(int(m["start_frame"]) / fps, 6),
-                       "end_t": round(int(m["end_frame"]) / fps, 6),
+                       "act_cat": [label], "start_t": round(offset_s + int(m["start_frame"]) / fps, 6),
+                       "end_t": round(offset_s + int(m["end_frame"]) / fps, 6),
                        "a4mer": {"motif_id": int(m["motif_id"]), "confidence": float(m.get("confidence", 1.0))}})
     seen: dict[str, None] = {}
     for lab in labels:
@@ -80,11 +82,11 @@ def babel_sequence(segments: dict, name: str, feat_p: str = "", motif_names: dic
 
 
 def write_babel(segments: dict, path: str | os.PathLike, name: str | None = None, feat_p: str = "",
-                motif_names: dict | None = None, duration: float | None = None) -> Path:
+                motif_names: dict | None = None, duration: float | None = None, offset_s: float = 0.0) -> Path:
     """A BABEL-style JSON file ``{sid: sequence}`` (like BABEL's ``train.json``) for one clip (atomic)."""
     path = Path(path)
     name = name or path.name.split(".")[0]
-    seq = babel_sequence(segments, name, feat_p, motif_names, duration)
+    seq = babel_sequence(segments, name, feat_p, motif_names, duration, offset_s)
     return write_text_atomic(path, json.dumps({name: seq}, indent=1) + "\n")
 
 
@@ -92,7 +94,8 @@ def export(motion: Motion | str | os.PathLike | None, path: str | os.PathLike, f
            motif_names: dict | None = None, name: str | None = None, feat_p: str = "") -> Path:
     """Write ``motion`` (a Motion or the path of a clip; and ``segments`` for ``babel``) to ``path`` in
     format ``fmt``, whose name must end in that format's suffix (.npz, .bvh, .json); returns the path.
-    ``motif_names``: motif id (int or str) -> name."""
+    ``motif_names``: motif id (int or str) -> name. BABEL times are the motion file's: a clip whose
+    rest-pose lead-in was dropped (``meta["reference_frames_dropped"]``) starts that many source frames in."""
     path = Path(path)
     if fmt not in FORMATS:
         raise A4merError(f"unknown export format {fmt!r}; expected one of {', '.join(FORMATS)}")
@@ -106,8 +109,11 @@ def export(motion: Motion | str | os.PathLike | None, path: str | os.PathLike, f
         if segments is None:
             raise A4merError("babel export needs segments: pass --segments FILE, --segment (run the model), "
                              "or an armature that has A4Mer tracks")
+        offset = 0.0
+        if motion is not None and motion.meta.get("reference_frames_dropped"):
+            offset = motion.meta["reference_frames_dropped"] / float(motion.meta.get("source_fps", motion.fps))
         return write_babel(segments, path, name, feat_p, motif_names,
-                           motion.duration if motion is not None else None)
+                           motion.duration if motion is not None else None, offset)
     if motion is None:
         raise A4merError(f"{fmt} export needs a motion")
     return write_npz(motion, path) if fmt == "npz" else write_bvh_smpl(motion, path)

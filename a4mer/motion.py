@@ -6,10 +6,13 @@ from typing import Any
 
 import numpy as np
 
-from .conventions import snap_fps
-from .errors import A4merError
+from .conventions import positive_number, snap_fps
+from .errors import A4merError, BadValue
 from .geometry import forward_kinematics, lerp_at, quat_normalize, quat_unflip, resample_times, slerp_at
 from .skeleton import SMPL, Skeleton
+
+#: The most frames a resample may make (46 hours at 30 fps): beyond it a rate is surely wrong.
+MAX_RESAMPLED_FRAMES = 5_000_000
 
 
 @dataclass(frozen=True, eq=False)
@@ -34,12 +37,7 @@ class Motion:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        try:
-            fps = float(self.fps)
-        except (TypeError, ValueError):
-            fps = float("nan")
-        if not np.isfinite(fps) or fps <= 0:
-            raise A4merError(f"frame rate must be positive, got {self.fps!r}")
+        fps = positive_number(self.fps)
         if not isinstance(self.skeleton, Skeleton):
             raise A4merError(f"skeleton must be a Skeleton (e.g. a4mer.skeleton.SMPL), got {type(self.skeleton).__name__}")
         trans = np.array(self.root_translation, dtype=np.float64)
@@ -124,6 +122,10 @@ class Motion:
         src = snap_fps(self.fps)
         if fps == src:
             return self if src == self.fps else replace(self, fps=src)
+        n = (self.num_frames - 1) * fps / src + 1
+        if n > MAX_RESAMPLED_FRAMES:
+            raise BadValue(f"resampling {self.num_frames} frames at {src:g} fps to {fps:g} fps would make "
+                           f"{n:,.0f} frames (at most {MAX_RESAMPLED_FRAMES:,}): check the frame rates")
         coords = resample_times(self.num_frames, src, fps)
         rot = quat_unflip(self.rotations)
         return replace(self, fps=fps, root_translation=lerp_at(self.root_translation, coords),

@@ -16,6 +16,7 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from .conventions import positive_number
 from .errors import A4merError
 
 ATOMS_TRACK = "A4Mer Atoms"
@@ -70,9 +71,10 @@ def validate_segments(segments: dict, where: str = "segments") -> None:
     for key in ("fps", "atoms", "motifs"):
         if key not in segments:
             raise A4merError(f"{where}: missing key {key!r}")
-    fps = segments["fps"]
-    if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not fps > 0 or fps == float("inf"):
-        raise A4merError(f"{where}: fps must be a positive number, got {fps!r}")
+    try:
+        positive_number(segments["fps"], "fps")
+    except A4merError as e:
+        raise A4merError(f"{where}: {e}") from None
     for kind, need in (("atoms", ("code",)), ("motifs", ("motif_id",))):
         prev_end = None
         for i, it in enumerate(segments[kind]):

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..conventions import snap_fps
 from ..errors import A4merError, MotionFileError
 from ..geometry import axis_angle_to_quat, quat_to_axis_angle
 from ..motion import Motion
@@ -64,9 +65,10 @@ def _scalar_fps(path: Path, arrays: dict[str, np.ndarray], override: float | Non
                 fps = float(np.asarray(arrays[k]).reshape(-1)[0])
             except (ValueError, TypeError, IndexError):
                 raise MotionFileError(path, f"frame-rate key {k!r} is not a number") from None
-            if not np.isfinite(fps) or fps <= 0:
-                raise MotionFileError(path, f"frame rate {k}={fps} is not positive")
-            return fps
+            try:  # a standard rate stored in float32 (29.970000017863512) reads as that rate
+                return snap_fps(fps)
+            except A4merError as e:
+                raise MotionFileError(path, f"{k}={fps}: {e}") from None
     raise MotionFileError(path, f"no frame rate: expected one of {', '.join(FPS_KEYS)} (or pass --source-fps)")
 
 
@@ -106,7 +108,7 @@ def read_amass_npz(path: str | os.PathLike, fps: float | None = None) -> Motion:
                                     f"{np.abs(poses).max():.3g} rad; at most {ANGLE_LIMIT:g})")
     for key in ("betas",):
         if key in a and np.asarray(a[key]).size not in (0, 10, 11, 16, 300):
-            raise MotionFileError(path, f"'betas' has {np.asarray(a[key]).size} values; expected 10 or 16")
+            raise MotionFileError(path, f"'betas' has {np.asarray(a[key]).size} values; expected 10, 11, 16 or 300")
     rate = _scalar_fps(path, a, fps)
     skel = _LAYOUTS[poses.shape[1]]
     rot = axis_angle_to_quat(poses.reshape(T, -1, 3).astype(np.float64))  # (T, J, 4)

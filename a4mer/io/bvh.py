@@ -19,7 +19,7 @@ from typing import NoReturn
 
 import numpy as np
 
-from ..conventions import snap_fps
+from ..conventions import MAX_FPS, snap_fps
 from ..errors import A4merError, MotionFileError
 from ._mocap import (UNIT_GUESSES, check_positions, euler_soa, fk_soa, guess_unit_scale, parse_number,
                      read_text, to_world)
@@ -205,7 +205,7 @@ def _parse_motion(path: object, body: str, num_channels: int) -> tuple[np.ndarra
     if frames == 0:
         raise MotionFileError(path, "the file has zero frames")
     dt = parse_number(path, m2.group(1), "Frame Time")
-    if dt <= 0 or 1.0 / dt > 1e5:
+    if dt <= 0 or 1.0 / dt > MAX_FPS:
         raise MotionFileError(path, f"Frame Time {m2.group(1)} is not a plausible positive frame time")
     try:
         with warnings.catch_warnings():

@@ -118,3 +118,12 @@ def test_cli_names_the_dropped_lead_in_and_inbetween_keeps_every_frame(data_root
     assert f"the file's first {n} frames" in capsys.readouterr().err
     rec = json.loads(seg.read_text())
     assert rec["reference_frames_dropped"] == n and rec["atoms"][-1]["end_frame"] == frames - n
+    # BABEL labels the file feat_p names: its times are the file's (they started n frames early)
+    babel = tmp_path / "take.babel.json"
+    assert main(["export", str(path), "--format", "babel", "--segments", str(seg), "-o", str(babel), *rate]) == 0
+    seq = next(iter(json.loads(babel.read_text()).values()))
+    fps = float(r["true_fps"])
+    assert seq["feat_p"] == str(path) and seq["dur"] == pytest.approx(frames / fps, abs=1e-6)
+    labels = seq["frame_ann"]["labels"]
+    assert labels[0]["start_t"] == pytest.approx(n / fps, abs=1e-6)
+    assert labels[-1]["end_t"] == pytest.approx(frames / fps, abs=1e-6)

@@ -59,6 +59,12 @@ def test_bundle_round_trip_is_bit_identical(bundle, tmp_path):
 
 def test_segment_record_invariants_and_determinism(bundle):
     model = A4Mer.load(bundle)
+    # rates under twice the model's: the resample to the model rate can hold a frame fewer than
+    # round(T * model fps / fps) (these were a broadcast traceback)
+    for fps, T in ((12.0, 56), (7.0, 10), (5.0, 41)):
+        m = synthetic_motion(T, 5, fps=fps)
+        check_record(model.segment(m), m)
+        assert model.encode(m)[1][-1, 1] == T
     for fps, T in ((30.0, 260), (60.0, 500), (24.0, 100)):
         m = synthetic_motion(T, 7, fps=fps)
         rec = model.segment(m)

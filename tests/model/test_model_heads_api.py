@@ -59,7 +59,11 @@ def test_a_clip_path_is_loaded_and_other_types_are_named(setup, repo_root):
     (lambda model, m: model.extend(m, 1.5), "got 1.5"),
     (lambda model, m: m.resample(0), "frame rate must be a positive number, got 0"),
     (lambda model, m: m.resample(None), "frame rate must be a positive number, got None"),
-    (lambda model, m: type(m)(None, m.root_translation, m.rotations), "frame rate must be positive, got None"),
+    (lambda model, m: type(m)(None, m.root_translation, m.rotations), "frame rate must be a positive number, got None"),
+    (lambda model, m: type(m)("30", m.root_translation, m.rotations), "frame rate must be a positive number, got '30'"),
+    (lambda model, m: m.resample(1e9), "frame rate must be at most 100000, got 1000000000.0"),
+    (lambda model, m: m.with_(fps=0.0001).resample(30), "would make 40,200,001 frames (at most 5,000,000)"),
+    (lambda model, m: load_motion("x.npz", fps=np.bool_(True)), "fps (--fps) must be a positive number, got True"),
     (lambda model, m: type(m)(30, m.root_translation, m.rotations, skeleton=None), "skeleton must be a Skeleton"),
     (lambda model, m: load_motion(None), "expected the path of a clip"),
     (lambda model, m: load_motion("x.npz", fps="30"), "fps (--fps) must be a positive number, got '30'"),
@@ -75,6 +79,18 @@ def test_bad_arguments_are_a4mer_errors_not_tracebacks(setup, call, msg):
         call(model, m)
     assert msg in str(e.value), str(e.value)
     assert np.array_equal(m.root_translation, before[0]) and np.array_equal(m.rotations, before[1])
+
+
+def test_numpy_numbers_are_numbers(setup, repo_root):
+    """Rates given as numpy scalars or 0-d arrays (``npz['mocap_frame_rate']``) load like Python numbers
+    (they were refused with 'must be a positive number, got 30')."""
+    _, m = setup
+    path = repo_root / "examples" / "bandai" / "dataset-1_walk_happy_002.bvh"
+    want = load_motion(path, fps=24, source_fps=60)
+    for fps, src in ((np.int64(24), np.int32(60)), (np.float32(24), np.array(60.0)), (np.array(24), 60)):
+        got = load_motion(path, fps=fps, source_fps=src)
+        assert got.fps == 24.0 and np.array_equal(got.rotations, want.rotations)
+    assert type(m)(np.float32(30), m.root_translation, m.rotations).fps == 30.0
 
 
 def test_whole_float_frames_keys_meta_and_auto_device(setup):

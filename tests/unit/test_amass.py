@@ -40,6 +40,15 @@ def test_a_clip_without_trans_is_read_and_named_as_such(tmp_path, capsys):
     assert "no_trans" not in read_amass_npz(tmp_path / "full.npz").meta
 
 
+def test_a_standard_rate_stored_in_float32_reads_as_that_rate(tmp_path):
+    """Blender's 29.97 fps (30 / 1.001 in float32) as a batch export writes it: snapped as a BVH's Frame
+    Time is, so the segments JSON and every later output say 29.97."""
+    np.savez(tmp_path / "r.npz", poses=np.zeros((3, 72)), mocap_frame_rate=np.array(np.float32(30 / 1.001)))
+    assert read_amass_npz(tmp_path / "r.npz").fps == 29.97
+    np.savez(tmp_path / "o.npz", poses=np.zeros((3, 72)), mocap_frame_rate=np.array(33.0))
+    assert read_amass_npz(tmp_path / "o.npz").fps == 33.0
+
+
 def test_object_arrays_are_skipped_not_unpickled(tmp_path):
     np.savez(tmp_path / "o.npz", poses=np.zeros((3, 72)), trans=np.zeros((3, 3)), fps=np.array(30.0),
              extra=np.array([{"a": 1}], dtype=object))
@@ -52,6 +61,9 @@ def test_object_arrays_are_skipped_not_unpickled(tmp_path):
     ({"poses": np.zeros((0, 72)), "trans": np.zeros((0, 3)), "fps": 30.0}, "zero frames"),
     ({"poses": np.full((3, 72), np.nan), "trans": np.zeros((3, 3)), "fps": 30.0}, "NaN"),
     ({"poses": np.zeros((3, 72)), "trans": np.zeros((3, 3))}, "no frame rate"),
+    ({"poses": np.zeros((3, 72)), "mocap_framerate": -30.0}, "mocap_framerate=-30.0: frame rate must be a positive number"),
+    ({"poses": np.zeros((3, 72)), "fps": 1e9}, "fps=1000000000.0: frame rate must be at most 100000"),
+    ({"poses": np.zeros((3, 72)), "fps": 30.0, "betas": np.zeros(12)}, "'betas' has 12 values; expected 10, 11, 16 or 300"),
     ({"poses": np.zeros((3, 72)), "trans": np.zeros((4, 3)), "fps": 30.0}, "'trans'"),
     ({"poses": np.array([np.zeros(72)] * 3 + [None], dtype=object), "fps": 30.0}, "'poses' is stored as a Python object array"),
     ({"betas": np.zeros(16), "gender": np.array("male")}, r"a body-shape file \(betas, no 'poses'\), not a motion clip"),
