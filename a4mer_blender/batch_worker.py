@@ -234,7 +234,7 @@ def fill_gaps(context, obj, args: argparse.Namespace | None = None) -> str:
     generated from another gap's interpolated frames. Gaps over 4 s are left as they are (listed)."""
     from .bridge import armature
     action = obj.animation_data.action
-    f0, T = armature.action_frames(action)
+    f0, T = armature.action_frames(action, obj)
     keyed = keyed_frames(obj, action)
     runs = _core("batch").gap_runs(keyed, f0, f0 + T - 1)
     if not runs:
@@ -269,11 +269,11 @@ def extend(context, obj, frames: int, args: argparse.Namespace | None = None) ->
     """Append ``frames`` generated frames to ``obj``'s action (extension head); the note."""
     from .bridge import armature
     action = obj.animation_data.action
-    f0, T0 = armature.action_frames(action)
+    f0, T0 = armature.action_frames(action, obj)
     if addon_generation():  # the add-on's own Extend (result layer), then baked into the action
         _operator(obj, "extend", frames=int(frames))
         _bake_if_generated(obj)
-        _, T = armature.action_frames(obj.animation_data.action)
+        _, T = armature.action_frames(obj.animation_data.action, obj)
         if T != T0 + frames:
             raise errors.A4merError(f"{obj.name}: extend gave {T} frames, expected {T0 + frames}")
         context.scene.frame_end = max(context.scene.frame_end, f0 + T - 1)
@@ -342,7 +342,7 @@ def _process(args: argparse.Namespace, stage: Path) -> dict:
             notes.append(fill_gaps(ctx, obj, args))
         if args.extend:
             notes.append(extend(ctx, obj, args.extend, args))
-        f0, T = armature.action_frames(obj.animation_data.action)
+        f0, T = armature.action_frames(obj.animation_data.action, obj)
         info.update(action=obj.animation_data.action.name, frame_start=f0, frames=T)
         if args.segment:
             record = headless.segment_object(ctx, obj, None, runner_settings(args))

@@ -61,10 +61,16 @@ def scene_fps(scene) -> float:
     return scene.render.fps / scene.render.fps_base
 
 
-def action_frames(action) -> tuple[int, int]:
+def action_frames(action, obj=None) -> tuple[int, int]:
     """(first scene frame, number of frames) covered by ``action``'s keys (integer frames; a manual
-    frame range set on the action is ignored)."""
-    start, end = (float(v) for v in getattr(action, "curve_frame_range", action.frame_range))
+    frame range set on the action is ignored); with ``obj``, the keys of the channels it plays (its slot
+    of an action shared with other objects), falling back to the whole action's without one."""
+    keyed = [fc.keyframe_points for fc in anim_compat.fcurves_of(obj, action) if len(fc.keyframe_points)] \
+        if obj is not None else []
+    if keyed:
+        start, end = min(k[0].co[0] for k in keyed), max(k[-1].co[0] for k in keyed)
+    else:
+        start, end = (float(v) for v in getattr(action, "curve_frame_range", action.frame_range))
     f0 = int(np.floor(start + 1e-6))
     return f0, max(1, int(np.floor(end + 1e-6)) - f0 + 1)
 
@@ -163,7 +169,7 @@ def read_motion(obj, scene, action=None, unit: float | None = None):
         action = obj.animation_data.action if obj.animation_data else None
     if action is None:
         raise errors.A4merError(f"armature {obj.name!r} has no action to read")
-    f0, T = action_frames(action)
+    f0, T = action_frames(action, obj)
     frames = np.arange(f0, f0 + T, dtype=np.float64)
     fcurves = anim_compat.fcurves_of(obj, action)
     loc, quat = read_channels(obj, rig, fcurves, frames)

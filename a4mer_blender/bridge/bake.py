@@ -56,12 +56,22 @@ def _uncovered(fc, first: int, last: int) -> np.ndarray:
 def remove_result(obj, keep_marks: list[dict] = ()) -> int:
     """Delete the generated spans' strips and actions (the generated track too, unless it holds strips of
     the user's: see :func:`.generated.foreign_strips`), and put the user's action back as the active
-    action (its keys untouched); the spans' motif-track marks go too, but for the stored span records in
-    ``keep_marks`` (baked: the motif occurrences are in the action). Returns the number of spans removed."""
+    action (its keys untouched), also when the user deleted the source track; the spans' motif-track
+    marks go too, but for the stored span records in ``keep_marks`` (baked: the motif occurrences are in
+    the action). :class:`A4merError` before any change when the user's action is on no track, another
+    action is active and A4Mer's pointer is its last user (dropping it would lose the action). Returns the
+    number of spans removed."""
     state = generated.read_state(obj)
     if state is None:
         return 0
     anim = obj.animation_data
+    src = generated.source_track(obj, state)
+    lost = generated.source_action(obj, state) if src is None else None  # its track was deleted
+    if lost is not None and anim.action is not None and anim.action != lost and lost.users <= 1:
+        raise errors.A4merError(f"your action {lost.name!r} is on no track any more (the "
+                                f"{generated.SOURCE_TRACK!r} track was deleted) and {anim.action.name!r} is "
+                                f"active: A4Mer holds the last reference to it; make {lost.name!r} active "
+                                "(Action editor), then remove the generated frames")
     track = generated.generated_track(obj, state)
     ours = generated.spans(obj, state)
     for sp in state.get("spans", []):  # the generated frames go away: so do their marks on the motif track
@@ -71,13 +81,14 @@ def remove_result(obj, keep_marks: list[dict] = ()) -> int:
         generated.drop_strip(track, sp["strip"])
     if track is not None and not len(track.strips):
         anim.nla_tracks.remove(track)
-    src = generated.source_track(obj, state)
-    if src is not None:
-        settings = state.get("action_settings") or {"blend": src.strips[0].blend_type, "influence": 1.0,
-                                                    "extrapolation": src.strips[0].extrapolation}
+    if src is not None or lost is not None:
+        settings = state.get("action_settings") or {"blend": src.strips[0].blend_type if src else "REPLACE",
+                                                    "influence": 1.0,
+                                                    "extrapolation": src.strips[0].extrapolation if src else "HOLD"}
         if anim.action is None:  # else another action is active: the user's stays on its track
-            action = src.strips[0].action
-            anim.nla_tracks.remove(src)
+            action = src.strips[0].action if src is not None else lost
+            if src is not None:
+                anim.nla_tracks.remove(src)
             anim_compat.restore_action(obj, action, state.get("slot", ""))
             anim.action_blend_type, anim.action_extrapolation = settings["blend"], settings["extrapolation"]
             anim.action_influence = settings["influence"]

@@ -253,7 +253,7 @@ def keyed_frames(obj, action, rig=None) -> np.ndarray:
 
 def content_range(obj, action) -> tuple[int, int]:
     """(first, last) scene frames of the user's action and the generated spans after it."""
-    f0, T = armature.action_frames(action)
+    f0, T = armature.action_frames(action, obj)
     last = f0 + T - 1
     for sp in spans(obj):
         last = max(last, sp["shown"][1])
@@ -394,7 +394,7 @@ def push_down(obj, scene) -> dict:
     muted = [] if anim.use_nla else [t.name for t in anim.nla_tracks if not t.mute]
     for name in muted:
         anim.nla_tracks[name].mute = True
-    f0, T = armature.action_frames(action)
+    f0, T = armature.action_frames(action, obj)
     lo, hi = min(f0, scene.frame_start), max(f0 + T - 1, scene.frame_end) + 1
     extrap = anim.action_extrapolation if nla_played else "HOLD"
     if extrap != "HOLD":  # the action shows only from its first key on (Nothing: only up to its last)

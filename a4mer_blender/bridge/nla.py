@@ -165,7 +165,7 @@ def apply_segments(obj, scene, segments: dict, motif_names: dict | None = None) 
     if motif_names is None:
         same_vocab = prev is not None and prev.get("segments", {}).get("vocab_hash") == segments.get("vocab_hash")
         motif_names = dict(prev.get("motif_names", {})) if same_vocab else {}
-    f0, T = action_frames(action)
+    f0, T = action_frames(action, obj)
     fps = scene_fps(scene)
     plan = core_strips.plan_strips(segments, f0, T, fps, motif_names)
     remove_tracks(obj)

@@ -18,7 +18,7 @@ class A4MER_OT_extend(GenerateBase, bpy.types.Operator):
     bl_options = {"REGISTER", "UNDO"}
 
     kind = "extend"
-    frames: IntProperty(name="Frames", default=30, min=1, soft_max=600, options={"SKIP_SAVE"},
+    frames: IntProperty(name="Frames", default=30, soft_min=1, soft_max=600, options={"SKIP_SAVE"},
                         description="Number of frames to add after the end")
     set_scene_end: BoolProperty(name="Extend scene range", default=True, options={"SKIP_SAVE"},
                                 description="Move the scene's end frame to the last generated frame")

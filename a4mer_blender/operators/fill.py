@@ -19,8 +19,10 @@ gaps = optional("gaps")
 def motif_choice(obj, motif_id: int) -> dict | None:
     """``{"id", "name"}`` of motif ``motif_id`` of the object's motif library (None for -1);
     :class:`A4merError` when the library has no such motif."""
-    if motif_id < 0:
+    if motif_id == -1:
         return None
+    if motif_id < 0:
+        raise errors.A4merError(f"motif must be a motif id of the library, or -1 for none; got {motif_id}")
     record = nla.read_record(obj)
     lib = {m["motif_id"]: m for m in strips.motif_summary(record)} if record is not None else {}
     if motif_id not in lib:
@@ -79,7 +81,7 @@ class GenerateBase(ModalJobMixin):
     scene changes only after the heads' result is complete."""
 
     kind = "fill"
-    motif: IntProperty(name="Motif", default=-1, min=-1, options={"SKIP_SAVE"},
+    motif: IntProperty(name="Motif", default=-1, soft_min=-1, options={"SKIP_SAVE"},
                        description="Generate this motif of the object's motif library (-1 = none)")
     interactive: BoolProperty(default=False, options={"HIDDEN", "SKIP_SAVE"},
                               description="Set by invoke: run as a modal job with progress and Esc-cancel")
@@ -205,7 +207,7 @@ class A4MER_OT_fill_gaps(GenerateBase, bpy.types.Operator):
     def frame_range(self, context, action) -> tuple[int, int]:
         """Start..End when given (or Custom range), else the preview range when enabled, else the action."""
         sc = context.scene
-        f0, T = armature.action_frames(action)
+        f0, T = armature.action_frames(action, context.active_object)
         keys = (f0, f0 + T - 1)
         given = [self.properties.is_property_set(k) for k in ("frame_start", "frame_end")]
         custom = self.use_custom_range or any(given)
@@ -221,7 +223,7 @@ class A4MER_OT_fill_gaps(GenerateBase, bpy.types.Operator):
         return gaps.resolve_range(keys, custom=(lo, hi))
 
     def plan(self, context, obj, rig, action):
-        f0, T = armature.action_frames(action)
+        f0, T = armature.action_frames(action, obj)
         return gaps.plan_fill(generated.keyed_frames(obj, action, rig), (f0, f0 + T - 1),
                               self.frame_range(context, action), armature.scene_fps(context.scene))
 

@@ -62,7 +62,7 @@ class A4MER_OT_import_motion(bpy.types.Operator, ImportHelper):
     apply_to_selected: BoolProperty(name="Apply to selected SMPL rig", default=True,
                                     description="Key the motion onto the active SMPL-like armature instead of "
                                                 "creating a new one")
-    source_fps: FloatProperty(name="Source fps", default=0.0, min=0.0,
+    source_fps: FloatProperty(name="Source fps", default=0.0, soft_min=0.0,
                               description="Override the file's frame rate (0 = from the file)")
     asf: StringProperty(name="ASF skeleton", subtype="FILE_PATH", default="",
                         description="Skeleton file for an .amc (default: found next to it)")

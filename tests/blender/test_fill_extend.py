@@ -194,8 +194,14 @@ def test_a_refused_extension_names_no_temporary_file(scene, gap_rig):
     with pytest.raises(RuntimeError) as e:
         bpy.ops.a4mer.extend(frames=5000)
     assert "5000 frames are 166.67 s" in str(e.value) and "a4mer_job_" not in str(e.value), str(e.value)
+    # a script's 0 or -5 frames, or motif -5, was clamped by the property to 1 frame / no motif
+    for call, msg in ((lambda: bpy.ops.a4mer.extend(frames=0), "must be at least 1, got 0"),
+                      (lambda: bpy.ops.a4mer.extend(frames=-5), "must be at least 1, got -5"),
+                      (lambda: bpy.ops.a4mer.fill_gaps(motif=-5), "or -1 for none; got -5")):
+        with pytest.raises(RuntimeError, match=msg):
+            call()
     assert_same_keys(keys, key_snapshot(obj, action))
-    assert len(obj.animation_data.nla_tracks) == 0
+    assert len(obj.animation_data.nla_tracks) == 0 and scene.frame_end == 150
 
 
 def test_dense_mocap_is_a_no_op(scene):
@@ -448,7 +454,7 @@ def test_action_shared_with_another_object_keeps_each_slot(scene, gap_rig):
     rig_slot = shared.slots.new(id_type="OBJECT", name=obj.name)
     fc = anim_compat.channelbag(shared, prop_slot, ensure=True).fcurves.new("location", index=0)
     fc.keyframe_points.insert(1, 0.0)
-    fc.keyframe_points.insert(150, 5.0)
+    fc.keyframe_points.insert(228, 5.0)  # the prop moves on after the rig's last key (150)
     bag = anim_compat.channelbag(shared, rig_slot, ensure=True)
     for src in anim_compat.fcurves_of(obj, action):
         co = np.empty(2 * len(src.keyframe_points), dtype=np.float32)
@@ -465,6 +471,8 @@ def test_action_shared_with_another_object_keeps_each_slot(scene, gap_rig):
     assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
     assert len(anim_compat.fcurves_of(obj, shared)) == n_rig  # the rig's slot while pushed down
     assert bpy.ops.a4mer.extend(frames=10) == {"FINISHED"}
+    ext = [s for s in generated.read_state(obj)["spans"] if s["kind"] == "extend"]
+    assert [(s["first"], s["last"]) for s in ext] == [(151, 160)]  # after the rig's keys, not the prop's
     assert bpy.ops.a4mer.bake_generated() == {"FINISHED"}
     prop_bag = anim_compat.channelbag(shared, prop_slot)
     assert [(f.data_path, len(f.keyframe_points)) for f in prop_bag.fcurves] == [("location", 2)]

@@ -164,6 +164,25 @@ def test_remove_after_renaming_the_action_restores_it(scene, gap_rig):
     assert np.abs(pose_snapshot(obj, FRAMES) - before).max() < 1e-7
 
 
+def test_remove_after_the_source_track_was_deleted_gives_the_action_back(scene, gap_rig):
+    """The animator deleted the "A4Mer Source" track: Remove made no action active and dropped A4Mer's
+    pointer, the action's last user, so the action was gone after a save."""
+    obj, action = gap_rig
+    keys = key_snapshot(obj, action)
+    assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
+    tracks = obj.animation_data.nla_tracks
+    tracks.remove(tracks["A4Mer Source"])
+    other = bpy.data.actions.new("other")
+    obj.animation_data.action = other  # another action active: A4Mer's pointer is the last user of theirs
+    with pytest.raises(RuntimeError, match=f"your action '{action.name}' is on no track any more"):
+        bpy.ops.a4mer.remove_generated()
+    assert generated.read_state(obj) is not None and action.users >= 1
+    obj.animation_data.action = None
+    assert bpy.ops.a4mer.remove_generated() == {"FINISHED"}
+    assert obj.animation_data.action == action and len(obj.animation_data.nla_tracks) == 0
+    assert_same_keys(keys, key_snapshot(obj, action))
+
+
 # --- NaN keys ------------------------------------------------------------------------------------
 @pytest.mark.parametrize("bone, channel, index, named", [("pelvis", "location", 1, "pelvis location"),
                                                          ("left_knee", "rotation_quaternion", 2, "left_knee rotation")])
