@@ -68,7 +68,10 @@ def action_frames(action, obj=None) -> tuple[int, int]:
     keyed = [fc.keyframe_points for fc in anim_compat.fcurves_of(obj, action) if len(fc.keyframe_points)] \
         if obj is not None else []
     if keyed:
-        start, end = min(k[0].co[0] for k in keyed), max(k[-1].co[0] for k in keyed)
+        co = [np.empty(2 * len(k), dtype=np.float32) for k in keyed]
+        for k, c in zip(keyed, co):
+            k.foreach_get("co", c)
+        start, end = min(float(c[0::2].min()) for c in co), max(float(c[0::2].max()) for c in co)
     else:
         start, end = (float(v) for v in getattr(action, "curve_frame_range", action.frame_range))
     f0 = int(np.floor(start + 1e-6))
@@ -76,13 +79,15 @@ def action_frames(action, obj=None) -> tuple[int, int]:
 
 
 def sample_fcurve(fc, frames: np.ndarray) -> np.ndarray:
-    """Values ``(T,)`` of F-Curve ``fc`` at ``frames``: key values when keys sit on exactly these
-    frames (bulk read), else evaluated frame by frame."""
+    """Values ``(T,)`` of F-Curve ``fc`` at ``frames`` as Blender plays them (its modifiers applied): key
+    values when keys sit on exactly these frames and no modifier acts (bulk read), else evaluated frame
+    by frame."""
     n = len(fc.keyframe_points)
     co = np.empty(2 * n, dtype=np.float32)
     fc.keyframe_points.foreach_get("co", co)
     co = co.reshape(n, 2)
-    if n == len(frames) and np.array_equal(co[:, 0], frames.astype(np.float32)):
+    plain = not any(not m.mute for m in fc.modifiers)
+    if plain and n == len(frames) and np.array_equal(co[:, 0], frames.astype(np.float32)):
         return co[:, 1].astype(np.float64)
     return np.array([fc.evaluate(float(f)) for f in frames], dtype=np.float64)
 
@@ -137,12 +142,27 @@ def check_finite_object_keys(obj, frames: np.ndarray, fcurves: list) -> None:
     core_rig.refuse_nonfinite_keys(bad, owner=f"the object {obj.name!r}: ")
 
 
+def _moved_from_outside(obj) -> bool:
+    """True when something besides ``obj``'s own action can move it over time: a constraint of it or of
+    a parent, an animated parent (action, NLA or drivers), or drivers on its own transform."""
+    o = obj
+    while o is not None:
+        if any(not c.mute for c in o.constraints):
+            return True
+        anim = o.animation_data
+        if anim is not None and (len(anim.drivers) or (o is not obj and (anim.action is not None or len(anim.nla_tracks)))):
+            return True
+        o = o.parent
+    return False
+
+
 def object_matrices(obj, scene, frames: np.ndarray, fcurves: list) -> np.ndarray:
-    """World matrix of ``obj``: (4, 4) when its transform is not animated, else (T, 4, 4) per frame.
+    """World matrix of ``obj``: (4, 4) when nothing animates its transform, else (T, 4, 4) per frame (its
+    own keys, or a parent, constraint or driver: :func:`_moved_from_outside`).
     :class:`A4merError` naming the channels and scene frames where its transform keys are NaN/inf (or
     the frames where its world matrix is, through a parent or a constraint); the scene's current frame
     is kept."""
-    if not any(fc.data_path in _OBJECT_PATHS for fc in fcurves):
+    if not any(fc.data_path in _OBJECT_PATHS for fc in fcurves) and not _moved_from_outside(obj):
         out = world_matrix(obj)
         at = np.asarray(frames)[:0] if np.isfinite(out).all() else np.asarray(frames)
     else:

@@ -40,6 +40,45 @@ def merge_keys(fc, frames: np.ndarray, values: np.ndarray) -> int:
     return add
 
 
+def _additive(mod) -> bool:
+    """True for an F-Curve modifier that adds a value of the frame alone to the curve (so a key under it
+    can be set to show a wanted value): Noise but Multiply, additive (Function) Generators; Cycles
+    changes nothing on frames inside the keys."""
+    if mod.type == "NOISE":
+        return mod.blend_type != "MULTIPLY"
+    if mod.type in ("GENERATOR", "FNGENERATOR"):
+        return bool(mod.use_additive)
+    return mod.type == "CYCLES"
+
+
+def check_modifiers(fc) -> None:
+    """:class:`A4merError` when an acting modifier of ``fc`` makes what a key shows depend on the key
+    (Limits, Envelope, Stepped, a replacing Generator, Noise Multiply): no key would show the span."""
+    odd = [m.type.title() for m in fc.modifiers if not m.mute and not _additive(m)]
+    if odd:
+        raise errors.A4merError(f"the F-Curve {fc.data_path}[{fc.array_index}] has a {', '.join(odd)} modifier: "
+                                "keys under it would not play as the generated frames do; apply or remove it, "
+                                "then bake")
+
+
+def modifier_offsets(fc, frames: np.ndarray) -> np.ndarray:
+    """What ``fc``'s acting modifiers add on ``frames (N,)`` (evaluated value minus the keys' curve;
+    zeros without modifiers), to be taken off baked keys so they play as shown. The modifiers are
+    switched off only while the keys' curve is read, and switched back."""
+    acting = [m for m in fc.modifiers if not m.mute]
+    if not acting:
+        return np.zeros(len(frames))
+    shown = np.array([fc.evaluate(float(f)) for f in frames])
+    try:
+        for m in acting:
+            m.mute = True
+        raw = np.array([fc.evaluate(float(f)) for f in frames])
+    finally:
+        for m in acting:
+            m.mute = False
+    return shown - raw
+
+
 def _uncovered(fc, first: int, last: int) -> np.ndarray:
     """Whole frames ``(N,)`` between ``fc``'s last key before ``first`` and its first key after ``last``
     that the span ``first..last`` leaves out (a span the user moved within a gap): keys put on the span
@@ -118,8 +157,12 @@ def bake(obj) -> tuple[int, int]:
         raise errors.A4merError(f"the action {action.name!r} is linked from {action.library.filepath!r} and cannot "
                                 "take keys: make it local (Object > Relations > Make Local), then bake")
     shown = [sp for sp in generated.spans(obj, state) if not sp["strip"].mute and sp["strip"].action is not None]
+    users = {(fc.data_path, fc.array_index): fc for fc in anim_compat.fcurves_of(obj, action)}
     for sp in shown:  # every refusal before the first change
         generated.check_plain(sp["strip"])
+        for fc in anim_compat.fcurves_of(obj, sp["strip"].action):
+            if (fc.data_path, fc.array_index) in users:
+                check_modifiers(users[(fc.data_path, fc.array_index)])
     sink = anim_compat.FCurveSink(obj, action)
     added = 0
     for sp in shown:
@@ -129,8 +172,9 @@ def bake(obj) -> tuple[int, int]:
         for fc in anim_compat.fcurves_of(obj, strip.action):
             target = sink.ensure(fc.data_path, fc.array_index, generated.channel_group(fc.data_path))
             extra = _uncovered(target, *sp["shown"])
-            values = [armature.sample_fcurve(fc, times), armature.sample_fcurve(target, extra)]
-            added += merge_keys(target, np.concatenate([frames, extra]), np.concatenate(values))
+            at = np.concatenate([frames, extra])
+            values = np.concatenate([armature.sample_fcurve(fc, times), armature.sample_fcurve(target, extra)])
+            added += merge_keys(target, at, values - modifier_offsets(target, at))  # shown as they were
     baked = [generated.stored(sp) for sp in shown]
     motif_marks.follow_strips(obj, [(rec, sp["strip"]) for rec, sp in zip(baked, shown) if rec.get("motif")])
     remove_result(obj, keep_marks=baked)

@@ -125,6 +125,19 @@ def check_storable(obj) -> None:
                                 "records on it; make it local (Object > Library Override > Make Local) first")
 
 
+def check_no_muted_channels(obj, action) -> None:
+    """:class:`A4merError` when ``action`` has muted F-Curves or channel groups: the result layer plays it
+    from an NLA strip, where Blender puts muted channels at their default (rest) values on every frame,
+    while the active action leaves them as posed; the user's animation would change outside the spans."""
+    muted = sorted({channel_group(fc.data_path) for fc in anim_compat.fcurves_of(obj, action)
+                    if fc.mute or (fc.group is not None and fc.group.mute)})
+    if muted:
+        names = ", ".join(muted[:4]) + (f" and {len(muted) - 4} more" if len(muted) > 4 else "")
+        raise errors.A4merError(f"the action {action.name!r} has muted channels ({names}): A4Mer's layer plays your "
+                                "action from an NLA strip, where Blender sets muted channels to their rest values "
+                                "on every frame; unmute them (or delete those F-Curves) and rerun")
+
+
 def user_action(obj):
     """The user's action: the pushed-down one when the result layer exists, else the active action.
     :class:`A4merError` when there is none, or a new active action was put over the result layer."""

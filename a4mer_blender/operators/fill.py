@@ -99,6 +99,7 @@ class GenerateBase(ModalJobMixin):
         generated.check_storable(obj)
         rig = armature.detect_rig(obj)
         action = generated.user_action(obj)
+        generated.check_no_muted_channels(obj, action)
         plan = self.plan(context, obj, rig, action)
         if plan is None or not plan.spans:
             return None

@@ -36,6 +36,7 @@ class FakeFCurve:
     def __init__(self, data_path, index, group):
         self.data_path, self.array_index, self.group = data_path, index, group
         self.keyframe_points = FakeKeyframes()
+        self.modifiers, self.mute = [], False
         self.updated = 0
 
     def update(self):
@@ -76,7 +77,7 @@ class LegacyObject:
 
     def __init__(self, obj):
         self._obj = obj
-        self.animation_data = types.SimpleNamespace(action=None)
+        self.animation_data = types.SimpleNamespace(action=None, drivers=[], nla_tracks=[])
 
     def __getattr__(self, name):
         return getattr(self._obj, name)

@@ -290,6 +290,59 @@ def test_bake_into_action(scene, gap_rig):
     assert np.array_equal(jaw, keys[('pose.bones["jaw"].rotation_quaternion', 0, "co")])  # not generated
 
 
+def test_curve_modifiers_are_read_and_baked_as_shown(scene, gap_rig):
+    """An additive Generator (+30 cm) on the pelvis height and a Noise on a knee: the context is read with
+    them (a dense action was read from its keys alone), and baked keys play as the preview did (the
+    modifiers were applied twice). A Limits modifier on a baked channel is refused before any change."""
+    obj, action = gap_rig
+    curves = {(fc.data_path, fc.array_index): fc for fc in anim_compat.fcurves_of(obj, action)}
+    gen = curves[('pose.bones["pelvis"].location', 2)].modifiers.new("GENERATOR")
+    gen.use_additive, gen.coefficients = True, (0.3, 0.0)
+    noise = curves[('pose.bones["left_knee"].rotation_quaternion', 1)].modifiers.new("NOISE")
+    noise.strength, noise.scale = 0.2, 5.0
+    frames = np.arange(1, 151)
+    assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
+    shown = pose_snapshot(obj, frames)
+    keys = key_snapshot(obj, action)
+    limits = curves[('pose.bones["spine1"].rotation_quaternion', 0)].modifiers.new("LIMITS")
+    with pytest.raises(RuntimeError, match=r'spine1"\].rotation_quaternion\[0\] has a Limits modifier'):
+        bpy.ops.a4mer.bake_generated()
+    assert_same_keys(keys, key_snapshot(obj, action)) and generated.read_state(obj) is not None
+    curves[('pose.bones["spine1"].rotation_quaternion', 0)].modifiers.remove(limits)
+    assert bpy.ops.a4mer.bake_generated() == {"FINISHED"}
+    assert np.abs(pose_snapshot(obj, frames) - shown).max() < 1e-4
+    assert not gen.mute and not noise.mute
+    # Extend reads a clip shorter than its context with the modifiers too: no 30 cm step at the seam
+    assert bpy.ops.a4mer.extend(frames=5) == {"FINISHED"}
+    pelvis = pose_snapshot(obj, np.arange(148, 153))[:, bone_rows(obj, ["pelvis"])[0], :3, 3]
+    assert np.abs(np.diff(pelvis, axis=0)).max() < 0.05
+
+
+def test_a_rig_on_an_animated_parent_fills_the_same_from_any_frame(scene, repo_root):
+    """A real walk on a rig parented to a rolling empty (a ship's deck): its world matrix was read once, at
+    the playhead, so the generated keys depended on where the playhead stood."""
+    path = repo_root / "examples" / "bandai" / "dataset-1_walk_happy_002.bvh"
+    assert bpy.ops.a4mer.import_motion(filepath=str(path)) == {"FINISHED"}
+    obj = bpy.context.active_object
+    delete_keys_inside(obj, obj.animation_data.action, 40, 60)
+    deck = bpy.data.objects.new("deck", None)
+    scene.collection.objects.link(deck)
+    obj.parent = deck
+    for f in range(1, 151, 10):  # the deck rolls +-20 deg
+        deck.rotation_euler = (np.radians(20) * np.sin(f / 10), 0.0, 0.0)
+        deck.keyframe_insert("rotation_euler", index=0, frame=f)
+    results = []
+    for playhead in (1, 16):
+        scene.frame_set(playhead)
+        bpy.context.view_layer.objects.active = obj
+        assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
+        (sp,) = generated.spans(obj)
+        results.append(np.concatenate([armature.sample_fcurve(fc, np.arange(41.0, 60.0))
+                                       for fc in anim_compat.fcurves_of(obj, sp["strip"].action)]))
+        assert bpy.ops.a4mer.remove_generated() == {"FINISHED"}
+    assert np.abs(results[0] - results[1]).max() < 1e-5
+
+
 def test_remove_generated_restores_the_action(scene, gap_rig):
     obj, action = gap_rig
     keys = key_snapshot(obj, action)
@@ -479,6 +532,24 @@ def test_action_shared_with_another_object_keeps_each_slot(scene, gap_rig):
     pelvis = bag.fcurves.find('pose.bones["pelvis"].rotation_quaternion', index=0)
     assert len(pelvis.keyframe_points) == 150 - 29 + 29 + 10  # the gap filled, then 10 frames more
     assert obj.animation_data.action_slot == rig_slot
+
+
+@pytest.mark.parametrize("muted", ["fcurve", "group"])
+def test_muted_channels_are_refused_before_anything_changes(scene, gap_rig, muted):
+    """Under the result layer Blender played a muted channel at its rest value on every frame (the active
+    action leaves it as posed): the knee changed outside the span, also with the generated track muted."""
+    obj, action = gap_rig
+    curves = [fc for fc in anim_compat.fcurves_of(obj, action) if '"right_knee"' in fc.data_path]
+    if muted == "fcurve":
+        curves[0].mute = True
+    else:
+        curves[0].group.mute = True
+    keys = key_snapshot(obj, action)
+    for op in (bpy.ops.a4mer.fill_gaps, bpy.ops.a4mer.extend):
+        with pytest.raises(RuntimeError, match=r"has muted channels \(right_knee\)"):
+            op()
+    assert_same_keys(keys, key_snapshot(obj, action))
+    assert obj.animation_data.action == action and len(obj.animation_data.nla_tracks) == 0
 
 
 def test_new_active_action_over_the_result_is_refused(scene, gap_rig):
