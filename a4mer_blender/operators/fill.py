@@ -154,6 +154,11 @@ class GenerateBase(ModalJobMixin):
         warns = dict.fromkeys(w for s in made for w in (s.get("quality") or {}).get("warnings", []))
         for w in warns:
             self.report({"WARNING"}, f"A4Mer: {w}")
+        obj = find_object(request.obj_id)
+        solo = [t.name for t in obj.animation_data.nla_tracks if t.is_solo] if obj is not None else []
+        if solo:  # Blender then plays that track alone: neither the A4Mer tracks nor the action show
+            self.report({"WARNING"}, f"A4Mer: your NLA track {solo[0]!r} is solo, so the generated frames do not "
+                                     "play until you turn its solo (star) off")
         self.report({"INFO"}, self.summary(made, request.plan))
 
     def after(self, context, made: list[dict], obj) -> None:

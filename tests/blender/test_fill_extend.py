@@ -552,6 +552,16 @@ def test_muted_channels_are_refused_before_anything_changes(scene, gap_rig, mute
     assert obj.animation_data.action == action and len(obj.animation_data.nla_tracks) == 0
 
 
+def test_a_solo_track_of_the_users_is_named_in_a_warning(scene, gap_rig, capfd):
+    """With a track of the user's solo, Blender plays it alone: Fill reported success, and nothing showed."""
+    obj, _ = gap_rig
+    mine = obj.animation_data.nla_tracks.new()
+    mine.name = "Layout"
+    mine.is_solo = True
+    assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
+    assert "your NLA track 'Layout' is solo" in capfd.readouterr().out
+
+
 def test_new_active_action_over_the_result_is_refused(scene, gap_rig):
     obj, action = gap_rig
     assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
