@@ -249,7 +249,8 @@ POSE_CHANNELS = ("rotation_quaternion", "rotation_euler", "rotation_axis_angle",
 
 def keyed_frames(obj, action, rig=None) -> np.ndarray:
     """Sorted integer frames where a body bone (SMPL joints 0-21) of ``obj`` has a rotation or
-    location key."""
+    location key; a key between two whole frames (an action retimed by 1.25) counts for both, so keys
+    under 2 frames apart leave no gap."""
     rig = rig or armature.detect_rig(obj)
     names = {rig.names[b] for b in body_bones(rig)}
     frames = [np.zeros(0)]
@@ -258,10 +259,12 @@ def keyed_frames(obj, action, rig=None) -> np.ndarray:
         if not p.startswith('pose.bones["') or p.split('"')[1] not in names or \
                 p.rsplit("].", 1)[-1] not in POSE_CHANNELS:
             continue
-        co = np.empty(2 * len(fc.keyframe_points), dtype=np.float32)
+        co = np.empty(2 * len(fc.keyframe_points), dtype=np.float64)
         fc.keyframe_points.foreach_get("co", co)
-        frames.append(co[0::2])
-    return np.unique(np.round(np.concatenate(frames)).astype(np.int64))
+        x = co[0::2]
+        x = np.where(np.abs(x - np.round(x)) < 1e-3, np.round(x), x)  # float32 keys on whole frames
+        frames += [np.floor(x), np.ceil(x)]
+    return np.unique(np.concatenate(frames).astype(np.int64))
 
 
 def content_range(obj, action) -> tuple[int, int]:

@@ -211,6 +211,15 @@ def test_dense_mocap_is_a_no_op(scene):
     assert obj.animation_data.action == action and len(obj.animation_data.nla_tracks) == 0
     assert generated.read_state(obj) is None
     assert_same_keys(keys, key_snapshot(obj, action))
+    # the same mocap retimed by 1.25 (keys between whole frames) is dense too: no 1-frame "gaps"
+    for fc in anim_compat.fcurves_of(obj, action):
+        co = np.empty(2 * len(fc.keyframe_points), dtype=np.float32)
+        fc.keyframe_points.foreach_get("co", co)
+        co[0::2] = 1 + (co[0::2] - 1) * 1.25
+        fc.keyframe_points.foreach_set("co", co)
+        fc.update()
+    assert generated.keyed_frames(obj, action).tolist() == list(range(1, 76))
+    assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"} and generated.read_state(obj) is None
 
 
 def test_blocking_keys_filled_in_one_pass(scene, monkeypatch):
