@@ -32,14 +32,28 @@ class A4MER_OT_bake_generated(_ResultOp, bpy.types.Operator):
     def execute(self, context):
         obj = context.active_object
         kept = [s.name for s in generated.foreign_strips(obj)]
+        state = generated.read_state(obj) or {}
         try:
             n, keys = bake.bake(obj)
         except errors.A4merError as e:
             self.report({"ERROR"}, str(e))
             return {"CANCELLED"}
+        keep_end(context.scene, state)
         self.report_kept(kept)
         self.report({"INFO"}, f"A4Mer: baked {n} span(s), {keys} keys added to {obj.animation_data.action.name}")
         return {"FINISHED"}
+
+
+def keep_end(scene, baked: dict) -> None:
+    """After one rig's extension was baked (``baked``: its former state), its frames are the user's: the
+    scene end that removing another rig's extension goes back to is at least the one it set."""
+    if "scene_end_set" not in baked:
+        return
+    for o in scene.objects:
+        st = generated.read_state(o)
+        if st is not None and "scene_end_before" in st and st["scene_end_before"] < baked["scene_end_set"]:
+            st["scene_end_before"] = baked["scene_end_set"]
+            generated.write_state(o, st)
 
 
 def restore_scene_end(scene, removed: dict) -> None:

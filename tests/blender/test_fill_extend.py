@@ -181,6 +181,14 @@ def test_extending_two_rigs_then_removing_in_either_order_gives_the_end_back(sce
     bpy.context.view_layer.objects.active = order[1]
     assert bpy.ops.a4mer.remove_generated() == {"FINISHED"}
     assert scene.frame_end == 90
+    # a baked extension is the user's: removing the other rig's leaves the end after it
+    for obj, n in ((short_rig, 40), (long_rig, 30)):
+        bpy.context.view_layer.objects.active = obj
+        assert bpy.ops.a4mer.extend(frames=n) == {"FINISHED"}
+    bpy.context.view_layer.objects.active = short_rig
+    assert bpy.ops.a4mer.bake_generated() == {"FINISHED"}
+    bpy.context.view_layer.objects.active = long_rig
+    assert bpy.ops.a4mer.remove_generated() == {"FINISHED"} and scene.frame_end == 100  # was 90
     # an end the user set after extending is theirs: Remove leaves it
     bpy.context.view_layer.objects.active = long_rig
     assert bpy.ops.a4mer.extend(frames=30) == {"FINISHED"} and scene.frame_end == 120
