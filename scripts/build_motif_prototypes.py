@@ -166,8 +166,9 @@ def main(argv: list[str] | None = None) -> int:
     out = protos.save(args.out)
     have = int(sum(protos.has(i) for i in range(M)))
     secs = (index[:, 1] - index[:, 0]).sum() / protos.fps
-    print(f"wrote {out}: {have}/{M} motifs with a prototype ({fallback} never labelled so in the "
-          f"encoded clips; {recognised} recognised as themselves when segmented alone), "
+    print(f"wrote {out}: {have}/{M} motifs with a prototype ({fallback} of the {M} are never the segmentation's "
+          f"label in the encoded clips: theirs, where they have one, is an occurrence of their code n-gram; "
+          f"{recognised} recognised as themselves when segmented alone), "
           f"{n} rows at {protos.fps:g} fps ({n / protos.fps:.0f} s stored for {secs:.0f} s of prototypes), "
           f"{out.stat().st_size / 1e6:.2f} MB, model {model.model_hash}, vocabulary {vocab.hash}, "
           f"{len(clips)} clips encoded in {time.time() - t0:.0f} s")

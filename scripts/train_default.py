@@ -72,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--stage2-steps", type=int, default=2000, help="joint stage-1+2 steps after mining")
     p.add_argument("--minutes", type=float, default=40.0, help="wall-clock limit of the optimisation (schedules follow it)")
     p.add_argument("--max-clips", type=int, default=0, help="use only this many clips (smoke runs)")
-    p.add_argument("--bundle", default=str(DEFAULT_BUNDLE), help="where to write the bundle")
+    p.add_argument("--bundle", help="where to write the bundle (default: the shipped a4mer/assets/default.safetensors; "
+                                    "with --export-only it must be given)")
     p.add_argument("--set", action="append", default=[], help="extra config override key=value")
     p.add_argument("--resume", action="store_true")
     p.add_argument("--heads-minutes", type=float, default=25.0,
@@ -85,8 +86,14 @@ def main(argv: list[str] | None = None) -> int:
                    help="where to write the token heads file")
     p.add_argument("--export-only", action="store_true",
                    help="no training: re-mine the vocabulary of the finished run in --out with this script's "
-                        "motif settings and write the bundle")
+                        "motif settings and write the bundle to --bundle (the heads are not trained again)")
     a = p.parse_args(argv)
+    if a.bundle is None:
+        if a.export_only:  # a re-mined vocabulary must not replace the shipped model by accident
+            p.error("--export-only needs --bundle (where to write the re-mined bundle)")
+        a.bundle = str(DEFAULT_BUNDLE)
+    if a.export_only:
+        a.heads_minutes = a.token_minutes = 0.0
     # One intra-op thread: on a shared 2-core machine two OpenMP threads stall each other (measured
     # 0.31 s/step with 1 thread vs 16.8 s/step with 2 under load); the other core serves the rest.
     torch.set_num_threads(1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..prepare import DATASETS, dataset_names, prepare
+from ..prepare import dataset_names, prepare
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -15,7 +15,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     pp.add_argument("-o", "--output", required=True, help="output folder (archives are unpacked here)")
     pp.add_argument("--fps", type=float, default=30.0, help="common frame rate (default 30)")
     pp.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
-    pp.add_argument("--datasets", help=f"comma-separated subset of {', '.join(DATASETS)} (default: all three)")
+    pp.add_argument("--datasets", help="comma-separated subset of hdm05, bandai (or bandai-namco), cmu-dance "
+                                       "(default: all three)")
 
 
 def run(args: argparse.Namespace) -> int:

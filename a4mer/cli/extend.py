@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     out = write_result(args.input, motion, result, gen, args.output)
     method = heads.name if heads.learned_for("extend") else "damped constant velocity (learned correction gated off)"
     cycle = result.meta.get("cycle")
-    if cycle:
+    if cycle and args.frames / motion.fps > HANDOVER_S[0]:  # a shorter extension ends before the handover
         method += (f", handing over to the input's repeating cycle (period {cycle['period_s']:.2f} s) "
                    f"between {HANDOVER_S[0]:g} and {HANDOVER_S[1]:g} s")
     if mc is not None and result.meta["motif"]["played_spans"]:  # else too short: the plain continuation

@@ -33,7 +33,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="what the head reads per frame, comma-separated from pose, atom, motif (default pose,atom: "
                         "on HDM05's held-out actors pose features + atom tokens label more frames right than tokens "
                         "alone; see docs/benchmarks.md)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="random seed of the training and the hold-out draw (default 0)")
     add_model_arguments(p)
     add_load_arguments(p)
 

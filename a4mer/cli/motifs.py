@@ -24,7 +24,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     b.add_argument("--max-len", type=int, help="longest pattern in atoms (default: the model's)")
     b.add_argument("--split", help="with a prepared dataset: only its clips of this split (e.g. train, so that "
                    "its test clips stay unseen); default: every clip")
-    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--seed", type=int, default=0, help="random seed of the code clustering (default 0)")
     add_model_arguments(b)
     add_load_arguments(b)
 
