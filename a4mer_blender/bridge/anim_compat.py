@@ -120,11 +120,26 @@ class FCurveSink:
             self._curves.remove(fc)
 
 
+#: bytes of UTF-8 a strip or track name holds in Blender
+NAME_BYTES = 63
+
+
+def fit_name(name: str) -> str:
+    """``name`` cut to :data:`NAME_BYTES` bytes of UTF-8 on a character boundary (``strips.new`` cuts a
+    long name inside a character, and reading it back then raises UnicodeDecodeError)."""
+    return name.encode("utf-8")[:NAME_BYTES].decode("utf-8", "ignore")
+
+
 def new_strip(track: Any, name: str, frame_start: int, action: Any) -> Any:
-    """A new NLA strip named ``name`` on ``track`` (Blender 4.2-4.4 ignore the name given to
-    ``strips.new`` and name the strip after the action: the name is set again)."""
+    """A new NLA strip named ``name`` (cut by :func:`fit_name`) on ``track`` (Blender 4.2-4.4 ignore the
+    name given to ``strips.new`` and name the strip after the action: the name is set again)."""
+    name = fit_name(name)
     strip = track.strips.new(name, frame_start, action)
-    if strip.name != name:
+    try:
+        same = strip.name == name
+    except UnicodeDecodeError:  # named after an action whose long name was cut inside a character
+        same = False
+    if not same:
         strip.name = name
     return strip
 

@@ -195,14 +195,15 @@ def rename_motif(obj, motif_id: int, name: str) -> int:
     record = read_record(obj)
     if record is None:
         raise errors.A4merError(f"{obj.name!r} has no A4Mer segments")
-    name = name.strip()
+    name = anim_compat.fit_name(name.strip())  # what a strip can hold
     taken = {m["name"] for m in core_strips.motif_summary(record) if int(m["motif_id"]) != int(motif_id)}
-    if name and name in taken:
-        raise errors.A4merError(f"another motif is already called {name!r}: choose another name")
+    shown = name or core_strips.motif_display_name(motif_id, {})  # no name: the motif's default one
+    if shown in taken:
+        raise errors.A4merError(f"another motif is already called {shown!r}: choose another name")
     record.setdefault("motif_names", {})[str(int(motif_id))] = name
     n = 0
     for _t, s, strip in list(_motif_strips(obj, record, motif_id)):
-        strip.name = name or f"m{int(motif_id)}"
+        strip.name = shown
         s["name"] = strip.name
         n += 1
     write_record(obj, record)

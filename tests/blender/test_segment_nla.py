@@ -165,6 +165,19 @@ def test_mapping_rename_select_jump(scene, tmp_path):
     rec = nla.read_record(obj)
     assert rec["motif_names"][str(target)] == "wave"
     assert sum(s.name.startswith("wave") for s in obj.animation_data.nla_tracks[rec["tracks"][1]["name"]].strips) == ids.count(target)
+    # a long non-ASCII name is kept as a strip holds it (63 bytes, whole characters): re-running used to
+    # crash half-way (strips.new cut it inside a character), with the old tracks already deleted
+    assert bpy.ops.a4mer.motif_rename(motif_id=target, name="é" * 40) == {"FINISHED"}
+    assert nla.read_record(obj)["motif_names"][str(target)] == "é" * 31
+    bpy.ops.a4mer.segment(segments_file=_seg_file(tmp_path, seg))
+    rec = nla.read_record(obj)
+    assert [t.name for t in obj.animation_data.nla_tracks] == [t["name"] for t in rec["tracks"]]
+    assert sum(s.name.startswith("é" * 28) for s in obj.animation_data.nla_tracks[rec["tracks"][1]["name"]].strips) \
+        == ids.count(target)
+    # clearing a name gives the motif its default name m<id>: refused when another motif is called that
+    assert bpy.ops.a4mer.motif_rename(motif_id=other, name=f"m{target}") == {"FINISHED"}
+    with pytest.raises(RuntimeError, match=f"another motif is already called 'm{target}'"):
+        bpy.ops.a4mer.motif_rename(motif_id=target, name="")
 
 
 def test_bad_segments_file_is_reported(scene, tmp_path):
