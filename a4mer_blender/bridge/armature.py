@@ -183,7 +183,8 @@ def object_matrices(obj, scene, frames: np.ndarray, fcurves: list) -> np.ndarray
 
 def read_motion(obj, scene, action=None, unit: float | None = None):
     """The animation of SMPL-like armature ``obj`` (its active action unless ``action``) as an SMPL-24
-    Motion at the scene's fps (Z-up, metres). meta carries ``blender_action``, ``blender_frame_start``."""
+    Motion at the scene's fps (Z-up, metres). meta carries ``blender_action``, ``blender_frame_start``
+    and the ``betas`` / ``gender`` the action was imported with."""
     rig = detect_rig(obj)
     if action is None:
         action = obj.animation_data.action if obj.animation_data else None
@@ -193,9 +194,13 @@ def read_motion(obj, scene, action=None, unit: float | None = None):
     frames = np.arange(f0, f0 + T, dtype=np.float64)
     fcurves = anim_compat.fcurves_of(obj, action)
     loc, quat = read_channels(obj, rig, fcurves, frames)
+    meta = {"source": f"blender:{obj.name}/{action.name}", "blender_action": action.name, "blender_frame_start": f0}
+    if "a4mer_betas" in action:
+        meta["betas"] = [float(b) for b in action["a4mer_betas"]]
+    if "a4mer_gender" in action:
+        meta["gender"] = str(action["a4mer_gender"])
     return core_rig.rig_to_motion(rig, loc, quat, object_matrices(obj, scene, frames, fcurves), scene_fps(scene),
-                                  unit=unit, meta={"source": f"blender:{obj.name}/{action.name}",
-                                                   "blender_action": action.name, "blender_frame_start": f0})
+                                  unit=unit, meta=meta)
 
 
 def _current_basis(obj, rig) -> np.ndarray:
@@ -238,6 +243,10 @@ def write_motion(obj, motion, scene, action=None, frame_start: int | None = None
             previous.use_fake_user = True  # else unassigning it would drop it from the file on save
         action = bpy.data.actions.new(name or motion.meta.get("name") or f"{obj.name}_a4mer")
     action["a4mer_source_fps"] = float(motion.meta.get("source_fps", motion.fps))
+    if motion.meta.get("betas"):  # the subject's body shape and gender, for exports of the action
+        action["a4mer_betas"] = [float(b) for b in motion.meta["betas"]]
+    if motion.meta.get("gender") not in (None, "", "neutral"):
+        action["a4mer_gender"] = str(motion.meta["gender"])
     loc, quat = core_rig.motion_to_rig(rig, motion, _current_basis(obj, rig), world_matrix(obj), unit=unit)
     anim_compat.assign_action(obj, action)
     sink = anim_compat.FCurveSink(obj, action)

@@ -46,6 +46,8 @@ def import_motion(context, path: str, apply_to_selected: bool = True, source_fps
         action["a4mer_floor_shift_m"] = motion.meta["floor_shift_m"]
     if motion.meta.get("reference_frames_dropped"):  # the file's T-pose lead-in (CMU Daz-friendly BVH)
         action["a4mer_reference_frames_dropped"] = int(motion.meta["reference_frames_dropped"])
+    if motion.skeleton.name != "smpl":  # SMPL-H/X: the body joints are keyed, the hands are not
+        action["a4mer_hands_not_imported"] = motion.skeleton.name
     if set_range:
         scene.frame_end = scene.frame_start + motion.num_frames - 1
     return target, action
@@ -86,6 +88,9 @@ class A4MER_OT_import_motion(bpy.types.Operator, ImportHelper):
             notes.append(floor.describe_shift(action["a4mer_floor_shift_m"]))
         if "a4mer_reference_frames_dropped" in action:
             notes.append(f"dropped the file's {action['a4mer_reference_frames_dropped']} T-pose lead-in frames")
+        if "a4mer_hands_not_imported" in action:
+            notes.append(f"the clip's {action['a4mer_hands_not_imported'].upper()} hand poses are not imported: the "
+                         "add-on keys the SMPL body joints")
         if self.apply_to_selected and selected is not None and selected is not obj and selected.type == "ARMATURE":
             notes.append(f"a new SMPL armature: the selected {selected.name!r} is not an SMPL-like rig")
         notes = "; ".join(n for n in notes if n)

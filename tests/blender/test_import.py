@@ -33,6 +33,23 @@ def test_import_npz_creates_mpi_armature_resampled(scene, tmp_path):
     np.testing.assert_allclose(back.root_translation, expected.root_translation, atol=1e-5)
 
 
+def test_an_smplh_clip_keeps_its_body_shape_and_says_its_hands_stay_out(scene, tmp_path, capfd):
+    """The subject's betas and gender go with the action into every export of it (batch --export npz
+    wrote zeros and 'neutral'); the hands, which the armature has no bones for, are named in the report."""
+    from a4mer import Motion
+    from a4mer.skeleton import SMPLH
+    body = smooth_motion(T=30, seed=4)
+    rot = np.tile(np.array([1.0, 0, 0, 0]), (30, SMPLH.num_joints, 1))
+    rot[:, :22] = body.rotations[:, :22]
+    clip = Motion(30.0, body.root_translation, rot, SMPLH, meta={"betas": [0.5] * 16, "gender": "female"})
+    path = write_amass_npz(clip, tmp_path / "hands.npz")
+    assert bpy.ops.a4mer.import_motion(filepath=str(path)) == {"FINISHED"}
+    assert "the clip's SMPLH hand poses are not imported" in capfd.readouterr().out
+    back = armature.read_motion(bpy.context.active_object, scene)
+    assert back.meta["betas"] == [0.5] * 16 and back.meta["gender"] == "female"
+    assert quat_angle(back.rotations[:, :22], body.rotations[:, :22]).max() < 1e-5
+
+
 def test_import_applies_to_selected_rig(scene, tmp_path):
     obj, _ = make_row_rig("official_smpl_axis_angle")
     old = armature.write_motion(obj, smooth_motion(T=5), scene, name="old")
