@@ -332,6 +332,9 @@ def _process(args: argparse.Namespace, stage: Path) -> dict:
             motion = armature.read_motion(obj, ctx.scene)
             amass.write_amass_npz(motion, stage / f"{stem}.motion.npz")
             rec = nla.read_record(obj)
+            if rec is not None and rec.get("action") not in (None, motion.meta["blender_action"]):
+                info["stale_segments"] = rec.get("action")  # made for the rig's earlier action
+                rec = None
             if rec is not None:
                 _write_json(stage / f"{stem}.segments.json",
                             {**rec["segments"], **({"motif_names": rec["motif_names"]} if rec.get("motif_names") else {})})

@@ -65,7 +65,8 @@ def read_blend(path: str | os.PathLike, object: str | None = None, python: str =
             seg_path = Path(tmp) / f"{stem}.segments.json"
             seg = json.loads(seg_path.read_text(encoding="utf-8")) if seg_path.is_file() else None
             out.append({"object": info["object"], "stem": stem, "motion": read_amass_npz(Path(tmp) / f"{stem}.motion.npz"),
-                        "segments": seg, "motif_names": (seg or {}).get("motif_names") or {}})
+                        "segments": seg, "motif_names": (seg or {}).get("motif_names") or {},
+                        "stale_segments": info.get("stale_segments")})
         return out
 
 
@@ -92,6 +93,10 @@ def _source(args: argparse.Namespace):
             raise A4merError(f"{src}: several SMPL armatures ({', '.join(a['object'] for a in arms)}): "
                              "choose one with --object")
         a = arms[0]
+        if a["stale_segments"] and args.format not in ("npz", "bvh") and not (args.segments or args.segment):
+            raise A4merError(f"{src}: the A4Mer tracks of {a['object']!r} describe its earlier action "
+                             f"{a['stale_segments']!r}, not the one it plays now: run Find Atoms and Motifs again "
+                             "in Blender, or pass --segment")
         return src.stem, a["motion"], a["segments"], a["motif_names"]
     opts = load_options(args, inputs=[args.input])
     return src.stem, load_clip(src, opts, "export"), None, {}
