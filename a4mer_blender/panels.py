@@ -71,6 +71,10 @@ class A4MER_PT_generate(bpy.types.Panel):
                 op.frames = max(1, round(m["duration"] / max(1, m["count"]) * armature.scene_fps(context.scene)))
         spans = generated.spans(obj) if obj is not None else []
         if not spans:
+            if obj is not None and generated.read_state(obj) is not None:  # the user deleted the generated strips
+                layout.label(text="Your action is on the A4Mer Source track; make it active again:", icon="INFO")
+                layout.operator("a4mer.remove_generated", icon="X")
+                return
             layout.label(text="No generated frames (your keys are never changed).")
             return
         gaps = optional("gaps")

@@ -76,3 +76,19 @@ def test_extend_with_a_motif_offers_one_occurrence_of_it(scene, tmp_path):
     lib = motif_summary(nla.read_record(obj))
     assert offered == {m["motif_id"]: round(30 * m["duration"] / m["count"]) for m in lib}
     assert len(set(offered.values())) > 1  # motifs of different lengths get different lengths
+
+
+def test_generate_panel_offers_remove_when_the_generated_track_was_deleted(scene):
+    """The README says deleting the A4Mer Generated track gives the animation back; the panel then said
+    "No generated frames" with no button, while the action stayed pushed down and Segment refused."""
+    from a4mer_blender.panels import A4MER_PT_generate
+    from test_fill_extend import delete_keys_inside, rig_with_fingers
+    obj, action = rig_with_fingers(scene, T=90, seed=3)
+    delete_keys_inside(obj, action, 40, 60)
+    assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
+    tracks = obj.animation_data.nla_tracks
+    tracks.remove(tracks["A4Mer Generated"])
+    log = []
+    A4MER_PT_generate.draw(types.SimpleNamespace(layout=Recorder(log)), bpy.context)
+    assert ("op", "a4mer.remove_generated") in log
+    assert bpy.ops.a4mer.remove_generated() == {"FINISHED"} and obj.animation_data.action == action
