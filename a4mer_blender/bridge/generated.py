@@ -183,6 +183,25 @@ def spans(obj, state: dict | None = None) -> list[dict]:
     return out
 
 
+def rename_motif(obj, motif_id: int, name: str) -> int:
+    """Show the new ``name`` of motif ``motif_id`` on the generated spans that play it (their strips and
+    records); returns how many."""
+    state = read_state(obj)
+    if state is None:
+        return 0
+    n = 0
+    for sp in spans(obj, state):
+        if sp.get("motif") and int(sp["motif"]["id"]) == int(motif_id):
+            sp["strip"].name = name
+            rec = next(r for r in state["spans"] if r.get("id") == sp.get("id") and r["first"] == sp["first"])
+            rec["motif"] = {**rec["motif"], "name": name}
+            rec["name"] = sp["strip"].name
+            n += 1
+    if n:
+        write_state(obj, state)
+    return n
+
+
 def stored(span: dict) -> dict:
     """The stored record of a :func:`spans` entry."""
     return {k: v for k, v in span.items() if k not in ("strip", "shown")}

@@ -5,7 +5,7 @@ import bpy
 from bpy.props import IntProperty, StringProperty
 
 from .._core import errors, strips
-from ..bridge import nla
+from ..bridge import generated, nla
 
 
 def _motif(context, motif_id: int) -> dict | None:
@@ -111,6 +111,8 @@ class A4MER_OT_motif_rename(_MotifOp, bpy.types.Operator):
             return {"CANCELLED"}
         try:
             n = nla.rename_motif(context.active_object, m["motif_id"], self.name)
+            shown = strips.motif_display_name(m["motif_id"], nla.read_record(context.active_object)["motif_names"])
+            n += generated.rename_motif(context.active_object, m["motif_id"], shown)
         except errors.A4merError as e:
             self.report({"ERROR"}, str(e))
             return {"CANCELLED"}
