@@ -17,6 +17,7 @@ Frames are integers (scene frames) unless stated; spans are inclusive ``(first, 
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -155,7 +156,8 @@ def strip_range(span: tuple[int, int]) -> tuple[float, float]:
 def span_reports(report: dict[str, Any] | None, first: int, spans: Sequence[tuple[int, int]]
                  ) -> list[dict[str, Any] | None]:
     """The quality sidecar of a heads run (one span dict, or ``{"spans": [...]}``) per planned span:
-    the entry whose ``span`` (clip frames) matches, with ``span``/``keys`` moved to scene frames
+    the entry whose ``span`` (clip frames) matches, with ``span``/``keys`` and the "frames A..B" of its
+    warnings moved to scene frames
     (clip frame 0 = scene frame ``first``) and a motif fill's per-span ``motif.speed`` list (one entry
     per span, in the sidecar's order) cut to the entry's own; None where the sidecar has no entry."""
     if not report:
@@ -179,6 +181,9 @@ def span_reports(report: dict[str, Any] | None, first: int, spans: Sequence[tupl
         it["span"] = [int(sp[0]), int(sp[1])]
         if isinstance(it.get("key_distance_mm"), dict):
             it["key_distance_mm"] = {str(int(k) + first): v for k, v in it["key_distance_mm"].items()}
+        if isinstance(it.get("warnings"), list):  # "... frames 91..130" of the clip sent: the scene's frames
+            it["warnings"] = [re.sub(r"frames (\d+)\.\.(\d+)", lambda m: f"frames {int(m[1]) + first}..{int(m[2]) + first}", w)
+                              if isinstance(w, str) else w for w in it["warnings"]]
         out.append(it)
     return out
 
