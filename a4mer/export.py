@@ -54,7 +54,8 @@ def babel_sequence(segments: dict, name: str, feat_p: str = "", motif_names: dic
 
     ``dur`` = clip duration (s; ``duration`` when given, else the segments' ``duration``);
     ``frame_ann.labels``: one label per motif occurrence, ``start_t``/``end_t`` seconds, label = the
-    motif's display name (``motif_names`` str(id) -> name, else ``m<id>``); ``seq_ann.labels``: one per
+    motif's display name (``motif_names`` str(id) -> name, else ``m<id>``), also for the segments'
+    ``generated_motifs`` (occurrences generated in Blender, from a .blend); ``seq_ann.labels``: one per
     distinct motif. ``babel_sid`` is ``name``; ``feat_p`` the motion file the labels refer to.
     ``offset_s``: seconds of that file before the segments' frame 0 (a dropped rest-pose lead-in): added
     to every time and to ``dur``, so the times are the file's.
@@ -63,8 +64,8 @@ def babel_sequence(segments: dict, name: str, feat_p: str = "", motif_names: dic
     fps = float(segments["fps"])
     dur = offset_s + (float(duration) if duration is not None else float(
         segments.get("duration") or (segments["atoms"][-1]["end_frame"] / fps if segments["atoms"] else 0.0)))
-    labels = []
-    for i, m in enumerate(segments["motifs"]):
+    labels = []  # the segmented motifs, then those generated into the clip in Blender ("with a motif")
+    for i, m in enumerate(list(segments["motifs"]) + list(segments.get("generated_motifs", []))):
         label = motif_display_name(m["motif_id"], motif_names)
         labels.append({"raw_label": label, "proc_label": label.lower(), "seg_id": _seg_id(name, i, m),
                        "act_cat": [label], "start_t": round(offset_s + int(m["start_frame"]) / fps, 6),

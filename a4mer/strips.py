@@ -161,6 +161,16 @@ def loads_record(text: str | None) -> dict | None:
     return rec if isinstance(rec, dict) and rec.get("version") == MAPPING_VERSION else None
 
 
+def generated_motifs(record: dict, frame_start: int) -> list[dict[str, Any]]:
+    """The motif occurrences generated into the action (marks of spans "with a motif" on the motif track)
+    as ``{"motif_id", "start_frame", "end_frame"}`` (end exclusive) in frames of a clip whose frame 0 is
+    scene frame ``frame_start``, sorted by start."""
+    out = [{"motif_id": int(s["key"]), "start_frame": int(round(float(s["frame_start"]))) - frame_start,
+            "end_frame": int(round(float(s["frame_end"]))) + 1 - frame_start}
+           for t in record.get("tracks", []) if t.get("kind") == "motif" for s in t["strips"] if s.get("generated")]
+    return sorted(out, key=lambda m: m["start_frame"])
+
+
 def motif_summary(record: dict) -> list[dict[str, Any]]:
     """Per motif of a stored record: ``motif_id``, ``name``, ``count``, ``duration`` (s, total) and
     ``occurrences`` [(frame_start, frame_end)] in scene frames, sorted by motif id."""
@@ -173,8 +183,8 @@ def motif_summary(record: dict) -> list[dict[str, Any]]:
         for s in t["strips"]:
             m = out.setdefault(int(s["key"]), {"motif_id": int(s["key"]), "name": motif_display_name(s["key"], names),
                                                "count": 0, "duration": 0.0, "occurrences": []})
-            m["count"] += 1
-            m["duration"] += (float(s["frame_end"]) - float(s["frame_start"])) / fps
+            m["count"] += 1  # a generated span's mark ends on its last frame, a segment's strip after it
+            m["duration"] += (float(s["frame_end"]) - float(s["frame_start"]) + bool(s.get("generated"))) / fps
             m["occurrences"].append((float(s["frame_start"]), float(s["frame_end"])))
     return [out[k] for k in sorted(out)]
 

@@ -336,8 +336,10 @@ def _process(args: argparse.Namespace, stage: Path) -> dict:
                 info["stale_segments"] = rec.get("action")  # made for the rig's earlier action
                 rec = None
             if rec is not None:
+                made = _core("strips").generated_motifs(rec, motion.meta["blender_frame_start"])
                 _write_json(stage / f"{stem}.segments.json",
-                            {**rec["segments"], **({"motif_names": rec["motif_names"]} if rec.get("motif_names") else {})})
+                            {**rec["segments"], **({"motif_names": rec["motif_names"]} if rec.get("motif_names") else {}),
+                             **({"generated_motifs": made} if made else {})})
             info.update(frames=motion.num_frames, fps=motion.fps, segments=rec is not None)
             objects.append(info)
             continue

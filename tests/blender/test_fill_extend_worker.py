@@ -167,7 +167,7 @@ def test_extend_with_a_motif_marks_the_motif_track(scene, fake_heads, monkeypatc
     assert_same_keys(keys, key_snapshot(obj, action))
 
 
-def test_bake_keeps_the_motif_occurrence(scene, fake_heads, monkeypatch):
+def test_bake_keeps_the_motif_occurrence(scene, fake_heads, monkeypatch, tmp_path):
     monkeypatch.setenv("A4MER_FAKE_HEADS", "ok")
     obj, action = rig_with_fingers(scene, T=60)
     nla.apply_segments(obj, scene, even_segments(60, 30.0, atom_len=10, seed=1))
@@ -175,9 +175,20 @@ def test_bake_keeps_the_motif_occurrence(scene, fake_heads, monkeypatch):
     assert bpy.ops.a4mer.extend(frames=10, motif=1) == {"FINISHED"}  # a second, later occurrence
     assert bpy.ops.a4mer.bake_generated() == {"FINISHED"}
     from a4mer.strips import motif_summary
-    occ = {m["motif_id"]: m for m in motif_summary(nla.read_record(obj))}[1]["occurrences"]
+    lib = {m["motif_id"]: m for m in motif_summary(nla.read_record(obj))}
+    occ = lib[1]["occurrences"]
     assert (61.0, 70.0) in occ and (71.0, 80.0) in occ
     assert obj.animation_data.action == action
+    # the BABEL export of the .blend labels the baked occurrences too (10 frames each)
+    from a4mer.cli.main import main
+    from a4mer.strips import generated_motifs
+    made = generated_motifs(nla.read_record(obj), 1)
+    assert [(m["motif_id"], m["start_frame"], m["end_frame"]) for m in made] == [(1, 60, 70), (1, 70, 80)]
+    src = tmp_path / "baked.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(src))
+    assert main(["export", str(src), "--format", "babel", "-o", str(tmp_path / "baked.babel.json")]) == 0
+    labels = json.loads((tmp_path / "baked.babel.json").read_text())["baked"]["frame_ann"]["labels"]
+    assert [(round(x["start_t"] * 30), round(x["end_t"] * 30)) for x in labels][-2:] == [(60, 70), (70, 80)]
 
 
 def test_a_motif_the_heads_did_not_play_is_neither_named_nor_counted(scene, fake_heads, monkeypatch):
