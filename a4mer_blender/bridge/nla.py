@@ -17,8 +17,14 @@ RECORD_KEY = "a4mer_segments"
 
 
 def read_record(obj) -> dict | None:
-    """The stored A4Mer record of ``obj`` (None when absent)."""
-    return core_strips.loads_record(obj.get(RECORD_KEY)) if obj is not None else None
+    """The stored A4Mer record of ``obj`` (None when absent), without the entries of strips the user
+    deleted from its tracks (the motif library then counts what the tracks show)."""
+    record = core_strips.loads_record(obj.get(RECORD_KEY)) if obj is not None else None
+    if record is not None:
+        for rt, track in recorded_tracks(obj, record):
+            shown = {round(s.frame_start, 3) for s in track.strips}
+            rt["strips"] = [e for e in rt["strips"] if round(float(e["frame_start"]), 3) in shown]
+    return record
 
 
 #: (frame_start, frame_end, action_frame_start, action_frame_end, scale) of an NLA strip
@@ -62,13 +68,14 @@ def write_record(obj, record: dict) -> None:
 
 
 def _matches(track, rec_track: dict, renamed: bool) -> bool:
-    """True when ``track`` is the recorded one: the same strips at the same frames, and the same track
-    name (``renamed``: the same strip names instead, as the user renamed the track)."""
-    rec = rec_track.get("strips", [])
-    if sorted(round(float(s["frame_start"]), 3) for s in rec) != sorted(round(s.frame_start, 3) for s in track.strips):
+    """True when ``track`` is the recorded one: strips at recorded frames (all of them, or some: the user
+    deleted the others), and the same track name (``renamed``: recorded strip names instead, as the
+    user renamed the track)."""
+    rec = {round(float(s["frame_start"]), 3): str(s.get("name")) for s in rec_track.get("strips", [])}
+    if not len(track.strips) or any(round(s.frame_start, 3) not in rec for s in track.strips):
         return False
     if renamed:
-        return sorted(str(s.get("name")) for s in rec) == sorted(s.name for s in track.strips)
+        return all(rec[round(s.frame_start, 3)] == s.name for s in track.strips)
     return track.name == rec_track.get("name")
 
 

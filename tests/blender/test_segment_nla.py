@@ -225,6 +225,29 @@ def test_renamed_a4mer_tracks_are_still_found(scene, tmp_path):
     assert after.keys() == keys_before.keys() and all(np.array_equal(after[k], keys_before[k]) for k in after)
 
 
+def test_a_motif_strip_deleted_by_the_user_leaves_the_rest_working(scene, tmp_path):
+    """Deleting one occurrence from the A4Mer Motifs track orphaned the whole track: the library still
+    counted it, Select found nothing, Remove A4Mer Tracks left the track, and a re-run added a second."""
+    from a4mer.strips import motif_summary
+    obj, _ = make_row_rig("mpi_body_only")
+    armature.write_motion(obj, smooth_motion(T=90, seed=9), scene)
+    seg = even_segments(90, 30.0)
+    assert bpy.ops.a4mer.segment(segments_file=_seg_file(tmp_path, seg)) == {"FINISHED"}
+    before = {m["motif_id"]: m["count"] for m in motif_summary(nla.read_record(obj))}
+    track = obj.animation_data.nla_tracks["A4Mer Motifs"]
+    gone = seg["motifs"][0]["motif_id"]
+    track.strips.remove(track.strips[0])
+    after = {m["motif_id"]: m["count"] for m in motif_summary(nla.read_record(obj))}
+    assert after == {k: v - (k == gone) for k, v in before.items() if v - (k == gone)}
+    other = next(k for k in after if k != gone)
+    assert bpy.ops.a4mer.motif_select(motif_id=other) == {"FINISHED"}
+    assert sum(s.select for s in track.strips) == after[other]
+    assert bpy.ops.a4mer.segment(segments_file=_seg_file(tmp_path, seg)) == {"FINISHED"}
+    assert sorted(t.name for t in obj.animation_data.nla_tracks) == ["A4Mer Atoms", "A4Mer Motifs"]
+    obj.animation_data.nla_tracks["A4Mer Motifs"].strips.remove(obj.animation_data.nla_tracks["A4Mer Motifs"].strips[1])
+    assert bpy.ops.a4mer.clear_segments() == {"FINISHED"} and len(obj.animation_data.nla_tracks) == 0
+
+
 def test_motif_operators_without_an_id_take_the_active_motif(scene, tmp_path):
     """A script calling Rename / Select / Jump without ``motif_id``: a clear error while no motif is
     active (never motif 0 by default), else the active motif (the one marked in the panel)."""
