@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import warnings
 from pathlib import Path
 
@@ -73,6 +74,16 @@ def whole_frames(value, what: str) -> int:
 
 class A4merWarning(UserWarning):
     """A result was produced but with less support than recommended (e.g. short context)."""
+
+
+def warn(message: str) -> None:
+    """Issue an :class:`A4merWarning` attributed to the first caller outside the a4mer package (the
+    user's line, however deep inside a4mer it was raised)."""
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    frame, level = sys._getframe(1), 2  # stacklevel 2: the caller of warn()
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package + os.sep):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, A4merWarning, stacklevel=level)
 
 
 def _beyond_body(trans: np.ndarray, rot: np.ndarray, known: np.ndarray) -> np.ndarray:
@@ -309,7 +320,7 @@ class LearnedHeads:
                 warns.append(f"only {frames} frame(s) ({frames / fps:.2f} s) of context {side} the gap; "
                              f"at least {MIN_CONTEXT_SECONDS:g} s is recommended")
         for w in warns:
-            warnings.warn(w, A4merWarning, stacklevel=2)
+            warn(w)
         out = self.fill_gap(motion, start, end)
         return out.with_(meta={"warnings": warns, "generated": [start + 1, end - 1]})
 
@@ -349,7 +360,7 @@ class LearnedHeads:
         if motion.num_frames / motion.fps < MIN_CONTEXT_SECONDS:
             warns.append(f"only {motion.num_frames} frame(s) of context; at least {MIN_CONTEXT_SECONDS:g} s "
                          "is recommended")
-            warnings.warn(warns[-1], A4merWarning, stacklevel=2)
+            warn(warns[-1])
         if motion.num_frames < 2:
             raise A4merError("extension needs at least 2 frames of context")
         out = self.extend(motion, n)

@@ -351,8 +351,9 @@ def test_bad_requests_are_clear_errors():
         h.inbetween(long, 10, 150)
     with pytest.raises(A4merError, match="at least 1"):
         h.extend_clip(m, 0)
-    with pytest.warns(A4merWarning, match="context before"):
+    with pytest.warns(A4merWarning, match="context before") as rec:
         h.inbetween(m, 10, 60)
+    assert rec[0].filename == __file__  # the caller's line, not a4mer's
 
 
 def test_save_load_roundtrip_is_identical(tmp_path):
