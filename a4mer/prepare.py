@@ -210,11 +210,8 @@ def prepare(data_root: str | os.PathLike, out: str | os.PathLike, fps: float = 3
 
 
 def _write_jsonl(path: Path, rows: list[dict]) -> None:
-    tmp = path.with_name(path.name + ".part")
-    with open(tmp, "w") as f:
-        for r in rows:
-            f.write(json.dumps(r, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+    from .io.outputs import write_text_atomic
+    write_text_atomic(path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
 
 
 def read_manifest(root: str | os.PathLike) -> list[dict]:

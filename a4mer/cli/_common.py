@@ -89,13 +89,24 @@ def collect_inputs(items: list[str], exclude: str | Path | None = None) -> list[
 FILE_SUFFIXES = frozenset({".npz", ".bvh", ".amc", ".asf", ".json", ".safetensors", ".blend", ".png", ".npy"})
 
 
+def model_files(args: argparse.Namespace) -> list[Path]:
+    """The files ``--checkpoint`` (a bundle, or every .safetensors of a training folder) and ``--vocab``
+    name: inputs that an output must not replace."""
+    out = []
+    for value in (getattr(args, "checkpoint", None), getattr(args, "vocab", None)):
+        if value:
+            p = Path(value)
+            out += sorted(p.glob("*.safetensors")) if p.is_dir() else [p]
+    return out
+
+
 def output_targets(inputs: list[Path], output: str, suffix: str = ".npz") -> list[Path]:
     """One output path per input: ``output`` itself for a single input naming a ``suffix`` file,
     else ``output/<name><suffix>`` (a folder, created; names by :func:`a4mer.api.clip_names`, as
     ``a4mer batch`` names its outputs: ``salsa/04.bvh`` -> ``salsa__04``). Checked before any clip is read
     (:func:`a4mer.io.outputs.check_output`): no target is an input, and a name with another suffix
     (``-o walk.bvh``) is an error, not a folder."""
-    from ..io.outputs import check_output
+    from ..io.outputs import SameFiles, check_output
     if not str(output).strip():
         raise A4merError("-o is empty: give an output file or folder")
     out = Path(output)
@@ -111,7 +122,8 @@ def output_targets(inputs: list[Path], output: str, suffix: str = ".npz") -> lis
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise A4merError(f"{out}: cannot create the output folder ({e.strerror or e})") from None
-    return [check_output(t, inputs) for t in targets]
+    same = SameFiles(inputs)  # one stat per input, not one per input and target
+    return [check_output(t, same) for t in targets]
 
 
 def run_each(verb: str, inputs: list[Path], targets: list[Path], process) -> int:

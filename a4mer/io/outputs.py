@@ -6,14 +6,19 @@ and the user's input is never overwritten.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+import tempfile
 from pathlib import Path
 from typing import Callable, Iterable
 
 import numpy as np
 
 from ..errors import A4merError
+
+#: bytes a file name may hold on the usual file systems (ext4, APFS, NTFS)
+MAX_NAME_BYTES = 255
 
 
 def check_output(out: str | os.PathLike, inputs: Iterable[str | os.PathLike] = (), suffixes: Iterable[str] = (),
@@ -26,8 +31,13 @@ def check_output(out: str | os.PathLike, inputs: Iterable[str | os.PathLike] = (
     suffixes = tuple(s.lower() for s in suffixes)
     if suffixes and not any(out.name.lower().endswith(s) for s in suffixes):
         raise A4merError(f"{out}: the output must be a {' or '.join(suffixes)} file")
-    for src in inputs:
-        if Path(src).exists() and out.exists() and os.path.samefile(src, out):
+    for p in (out, *map(Path, companions)):
+        if len(os.fsencode(p.name)) > MAX_NAME_BYTES:
+            raise A4merError(f"{p.name[:40]}...: the file name is {len(os.fsencode(p.name))} bytes long, over the "
+                             f"{MAX_NAME_BYTES} a file system allows; choose a shorter output name")
+    if out.exists():
+        src = (inputs if isinstance(inputs, SameFiles) else SameFiles(inputs)).find(out)
+        if src is not None:
             raise A4merError(f"{out}: refusing to overwrite the input {src}; choose another output")
     folder = out.resolve().parent
     if not folder.is_dir():
@@ -38,6 +48,28 @@ def check_output(out: str | os.PathLike, inputs: Iterable[str | os.PathLike] = (
         if p.is_dir():
             raise A4merError(f"{p}: is a folder; choose another output")
     return out
+
+
+class SameFiles:
+    """The files of ``paths`` by identity (device, inode), to test many outputs against many inputs in
+    linear time (links, ``..`` and symbolic links to an input are the input)."""
+
+    def __init__(self, paths: Iterable[str | os.PathLike]):
+        self.ids: dict[tuple[int, int], Path] = {}
+        for p in map(Path, paths):
+            try:
+                st = p.stat()
+            except OSError:  # not there (yet): nothing to overwrite
+                continue
+            self.ids.setdefault((st.st_dev, st.st_ino), p)
+
+    def find(self, path: str | os.PathLike) -> Path | None:
+        """The input ``path`` is, or None."""
+        try:
+            st = Path(path).stat()
+        except OSError:
+            return None
+        return self.ids.get((st.st_dev, st.st_ino))
 
 
 @functools.lru_cache(maxsize=1)
@@ -52,7 +84,12 @@ def write_atomic(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
     """``write(tmp)`` to a temporary file beside ``path``, then renamed into place: the file is whole or
     absent, whatever ``write`` raises. :class:`A4merError` naming the path when it cannot be written."""
     path = Path(path)
-    tmp = path.with_name(path.name + ".part")
+    try:  # a short name of its own: never a file of the user's, and fine beside a 255-byte target name
+        fd, name = tempfile.mkstemp(prefix=".a4mer-", suffix=".part", dir=path.parent)
+        os.close(fd)
+    except OSError as e:
+        raise A4merError(f"{path}: cannot write ({e.strerror or e})") from None
+    tmp = Path(name)
     try:
         write(tmp)
         os.chmod(tmp, _file_mode())  # a writer may create 0600 files (safetensors does): the umask's mode
@@ -60,7 +97,8 @@ def write_atomic(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
     except OSError as e:
         raise A4merError(f"{path}: cannot write ({e.strerror or e})") from None
     finally:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
     return path
 
 

@@ -105,6 +105,12 @@ def test_motifs_build_never_overwrites_a_clip_and_checks_its_flags(tiny_run, tmp
     assert main(base + ["--out", str(tmp_path / "w.safetensors"), "--k", "3", "--min-support", "2"]) == 1
     assert "broken.npz" in capsys.readouterr().err and (tmp_path / "w.safetensors").is_file()
 
+    # the model's own files are inputs too: naming one as --out replaced the user's model (or vocabulary)
+    bundle = out / "bundle.safetensors"
+    data_before = bundle.read_bytes()
+    assert main(base + ["--out", str(bundle)]) == 1
+    _one_error_line(capsys, "refusing to overwrite the input")
+    assert bundle.read_bytes() == data_before
     capsys.readouterr()
     # --split takes a prepared dataset's clips of one split only; a plain folder has none to take
     assert main(base + ["--out", str(tmp_path / "x.safetensors"), "--split", "train"]) == 1
