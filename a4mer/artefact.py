@@ -2,9 +2,10 @@
 set of clear errors. Never unpickles; safetensors is imported only when a file is read."""
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from .errors import A4merError
 
@@ -33,3 +34,20 @@ def read_artefact(path: str | os.PathLike, fmt: str, what: str, framework: str =
     if meta.get("format") != fmt:
         raise A4merError(f"{path}: not an a4mer {what} (format {meta.get('format')!r})")
     return meta, tensors
+
+
+@contextlib.contextmanager
+def built_from(path: str | os.PathLike, what: str) -> Iterator[None]:
+    """Around building an artefact from what :func:`read_artefact` read: malformed metadata JSON, a
+    value of the wrong type, a missing key or weights of the wrong shape become one
+    :class:`A4merError` line naming the file (they were tracebacks)."""
+    try:
+        yield
+    except A4merError as e:  # e.g. a config of the wrong shape: named with the file it is in
+        if str(path) in str(e):
+            raise
+        raise A4merError(f"{path}: {e}") from None
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError, RuntimeError) as e:
+        lines = [x.strip() for x in str(e).splitlines() if x.strip()]
+        detail = "; ".join(lines[:2])[:240] or type(e).__name__
+        raise A4merError(f"{path}: corrupt {what} ({type(e).__name__}: {detail})") from None

@@ -45,6 +45,8 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
 
 def from_dict(cls: type, d: dict[str, Any], where: str = "") -> Any:
     """Strict construction of dataclass ``cls`` from a nested dict (unknown keys are errors)."""
+    if not isinstance(d, dict):
+        raise A4merError(f"config {where or cls.__name__}: expected a table, got {type(d).__name__}")
     hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls)]
     kwargs = {}

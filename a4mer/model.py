@@ -155,16 +155,14 @@ class A4Mer:
 
     @classmethod
     def _from_bundle(cls, p: Path) -> "A4Mer":
-        from .artefact import read_artefact
+        from .artefact import built_from, read_artefact
         from .train.loop import build_net
 
         meta, tensors = read_artefact(p, BUNDLE_FORMAT, "model bundle", framework="pt")
-        try:
+        with built_from(p, "model bundle"):
             config = from_dict(TrainConfig, json.loads(meta["config"]))
             vocab_json = json.loads(meta["vocab"]) if meta.get("vocab") else None
             info = {k: json.loads(meta[k]) for k in ("license", "attributions", "training") if k in meta}
-        except (KeyError, json.JSONDecodeError) as e:
-            raise A4merError(f"{p}: bundle metadata is corrupt ({e})") from None
         net = build_net(config)
         expected = inference_state(net)
         state = {k: v for k, v in tensors.items() if not k.startswith(("heads.", "vocab."))}

@@ -392,16 +392,19 @@ def read_heads_metadata(path: str | os.PathLike) -> dict:
 
 def load_heads(path: str | os.PathLike) -> LearnedHeads:
     """Load a heads file (strict: every weight must match the stored config)."""
-    from ..artefact import read_artefact
+    from ..artefact import built_from, read_artefact
     from .decoder import CorrectionDecoder, DecoderConfig
     path = Path(path)
     meta, tensors = read_artefact(path, FORMAT, "heads file", framework="pt")
-    cfg = DecoderConfig.from_dict(json.loads(meta["config"]))
-    net = CorrectionDecoder(cfg)
-    net.load_state_dict({k: v.float() for k, v in tensors.items()}, strict=True)
-    return LearnedHeads(net, json.loads(meta.get("gates", "{}")) or None,
-                        {"config": meta["config"], "encoder_hash": meta.get("encoder_hash", ""),
-                         "training": json.loads(meta.get("training", "{}")), "path": str(path)})
+    with built_from(path, "heads file"):
+        cfg = DecoderConfig.from_dict(json.loads(meta["config"]))
+        net = CorrectionDecoder(cfg)
+        net.load_state_dict({k: v.float() for k, v in tensors.items()}, strict=True)
+        gates = json.loads(meta.get("gates", "{}")) or None
+        if gates is not None and not isinstance(gates, dict):
+            raise TypeError(f"gates must be a table, got {gates!r}")
+        return LearnedHeads(net, gates, {"config": meta["config"], "encoder_hash": meta.get("encoder_hash", ""),
+                                         "training": json.loads(meta.get("training", "{}")), "path": str(path)})
 
 
 def find_heads() -> Path | None:

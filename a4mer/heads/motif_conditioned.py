@@ -206,19 +206,17 @@ class MotifPrototypes:
     def load(cls, path: str | os.PathLike | None = None, model_hash: str | None = None,
              vocab_hash: str | None = None) -> "MotifPrototypes":
         """Read a prototype file (default: the packaged one); with hashes, refuse another model/vocabulary."""
-        from ..artefact import read_artefact
+        from ..artefact import built_from, read_artefact
         path = Path(path) if path is not None else default_prototypes_path()
         if not path.is_file():
             raise A4merError(f"{path}: motif prototype file not found; {BUILD_HINT}")
         meta, arr = read_artefact(path, FORMAT, "motif prototype file")
-        try:
+        with built_from(path, "motif prototype file"):
             if arr["rotations"].ndim != 3 or arr["rotations"].shape[1:] != (NUM_BODY, 3):
                 raise ValueError(f"rotations of shape {arr['rotations'].shape}")
             p = cls(axis_angle_to_quat(arr["rotations"].astype(np.float64)).astype(np.float32), arr["root"].astype(np.float32), arr["index"].astype(np.int64),
                     float(meta["fps"]), meta["model_hash"], meta["vocab_hash"], tuple(json.loads(meta["sources"])), str(path),
                     meta.get("license", ""), tuple(json.loads(meta.get("attributions", "[]"))))
-        except (KeyError, ValueError) as e:
-            raise A4merError(f"{path}: motif prototype file is incomplete ({e})") from None
         if p.index.ndim != 2 or p.index.shape[1] != 2 or p.index.max(initial=0) > len(p.root) or \
                 p.rotations.shape != (len(p.root), NUM_BODY, 4):
             raise A4merError(f"{path}: motif prototype file is corrupt (index/rows do not match)")

@@ -155,20 +155,17 @@ class RecognitionHead:
     @classmethod
     def load(cls, path: str | os.PathLike) -> "RecognitionHead":
         """Load a head file strictly (wrong format, config or weights: a clear error naming the file)."""
-        from ..artefact import read_artefact
+        from ..artefact import built_from, read_artefact
         path = Path(path)
         meta, state = read_artefact(path, FORMAT, "recognition head", framework="pt")
-        try:
+        with built_from(path, "recognition head"):
             config = HeadConfig.from_dict(json.loads(meta["config"]))
             classes = json.loads(meta["classes"])
+            if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
+                raise TypeError(f"classes must be a list of names, got {classes!r}"[:120])
             training = json.loads(meta.get("training", "{}"))
-        except (KeyError, json.JSONDecodeError) as e:
-            raise A4merError(f"{path}: recognition head metadata is corrupt ({e})") from None
-        net = FrameHead(config, len(classes))
-        try:
+            net = FrameHead(config, len(classes))
             net.load_state_dict(state, strict=True)
-        except RuntimeError as e:
-            raise A4merError(f"{path}: recognition head weights do not match its config ({str(e)[:200]})") from None
         return cls(net, classes, meta.get("encoder_hash", ""), training)
 
 

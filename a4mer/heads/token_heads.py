@@ -303,16 +303,14 @@ def find_token_heads() -> Path | None:
 
 def load_token_heads(path: str | os.PathLike | None = None, model=None) -> TokenHeads:
     """Load a token heads file (None: the bundled one) for ``model`` (None: the default A4Mer bundle)."""
-    from ..artefact import read_artefact
+    from ..artefact import built_from, read_artefact
     from ..model import A4Mer
     p = find_token_heads() if path is None else Path(path)
     if p is None:
         raise A4merError("this installation has no token heads file (a4mer/assets/token_heads.safetensors)")
     meta, tensors = read_artefact(p, FORMAT, "token heads file", framework="pt")
-    try:
+    with built_from(p, "token heads file"):
         cfg = TokenNetConfig.from_dict(json.loads(meta["config"]))
-    except (KeyError, json.JSONDecodeError, TypeError) as e:
-        raise A4merError(f"{p}: token heads metadata is corrupt ({e})") from None
     if cfg.schema_version != TokenNetConfig().schema_version:
         raise A4merError(f"{p}: token heads schema {cfg.schema_version}, this version reads "
                          f"{TokenNetConfig().schema_version} (retrain with scripts/train_token_heads.py)")
@@ -321,6 +319,7 @@ def load_token_heads(path: str | os.PathLike | None = None, model=None) -> Token
         net.load_state_dict({k: v.float() for k, v in tensors.items()}, strict=True)
     except RuntimeError as e:
         raise A4merError(f"{p}: token heads weights do not match their config ({str(e).splitlines()[0]})") from None
+    with built_from(p, "token heads file"):
+        training = json.loads(meta.get("training", "{}"))
     model = A4Mer.load() if model is None else model
-    return TokenHeads(net, model, {"encoder_hash": meta.get("encoder_hash", ""), "path": str(p),
-                                   "training": json.loads(meta.get("training", "{}"))})
+    return TokenHeads(net, model, {"encoder_hash": meta.get("encoder_hash", ""), "path": str(p), "training": training})

@@ -125,16 +125,12 @@ class MotifVocabulary:
     @classmethod
     def load(cls, path: str | Path, encoder_hash: str | None = None) -> "MotifVocabulary":
         """Read a vocabulary; with ``encoder_hash``, refuse one built for another encoder."""
-        from ..artefact import read_artefact
+        from ..artefact import built_from, read_artefact
 
         path = Path(path)
         meta, arrays = read_artefact(path, "a4mer-motif-vocabulary", "motif vocabulary", keys=("centroids",))
-        cent = arrays["centroids"]
-        try:
-            d = json.loads(meta["vocab"])
-        except (KeyError, json.JSONDecodeError) as e:
-            raise A4merError(f"{path}: motif vocabulary metadata is corrupt ({e})") from None
-        v = cls.from_json(d, cent, str(path))
+        with built_from(path, "motif vocabulary"):
+            v = cls.from_json(json.loads(meta["vocab"]), arrays["centroids"], str(path))
         v.check_encoder(encoder_hash, str(path))
         return v
 
