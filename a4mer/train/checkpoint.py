@@ -6,9 +6,11 @@ from __future__ import annotations
 import hashlib
 import json
 import pickle  # only for the exception type of torch.load(weights_only=True)
+import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
@@ -49,11 +51,16 @@ def save_checkpoint(out: str | Path, model: torch.nn.Module, config: TrainConfig
 
 def load_config_json(path: str | Path) -> TrainConfig:
     """The TrainConfig stored in a checkpoint folder's ``config.json`` (clear error if bad)."""
+    from .config import check_ranges
     p = Path(path) / "config.json" if Path(path).is_dir() else Path(path)
     try:
-        return from_dict(TrainConfig, json.loads(p.read_text()))
+        config = from_dict(TrainConfig, json.loads(p.read_text()))
+        check_ranges(config)  # as --set values are checked: a value that would fail deep in the model
     except (OSError, json.JSONDecodeError) as e:
         raise A4merError(f"{p}: cannot read checkpoint config ({e})") from None
+    except A4merError as e:
+        raise A4merError(f"{p}: {e}") from None
+    return config
 
 
 def load_weights(path: str | Path, model: torch.nn.Module) -> None:
@@ -78,7 +85,25 @@ def load_resume(path: str | Path, optimizer: torch.optim.Optimizer) -> dict[str,
     """Optimizer state (``weights_only=True``) and ``state.json`` of a checkpoint folder."""
     p = Path(path)
     try:
-        optimizer.load_state_dict(torch.load(p / "optimizer.pt", weights_only=True, map_location="cpu"))
-        return json.loads((p / "state.json").read_text())
-    except (OSError, RuntimeError, ValueError, KeyError, pickle.UnpicklingError) as e:
-        raise A4merError(f"{p}: cannot resume from this checkpoint ({e})") from None
+        with warnings.catch_warnings():  # torch's note on an unexpected pickle protocol: the error says it
+            warnings.simplefilter("ignore", UserWarning)
+            optimizer.load_state_dict(torch.load(p / "optimizer.pt", weights_only=True, map_location="cpu"))
+    except pickle.UnpicklingError:  # torch's message advises unpickling it: never
+        raise A4merError(f"{p / 'optimizer.pt'}: holds Python objects besides tensors, which a4mer never "
+                         "unpickles; cannot resume from it") from None
+    except (OSError, RuntimeError, ValueError, KeyError, EOFError) as e:
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
+        raise A4merError(f"{p / 'optimizer.pt'}: not this run's optimizer state, cannot resume ({first})") from None
+    try:
+        state = json.loads((p / "state.json").read_text())
+        if not isinstance(state, dict):
+            raise ValueError("not a table")
+        state["step"] = int(state["step"])
+        state["elapsed"] = float(state.get("elapsed", 0.0))
+        if state["step"] < 0 or not state["elapsed"] >= 0:
+            raise ValueError(f"step {state['step']}, elapsed {state['elapsed']}")
+        if "rng" in state:
+            np.random.default_rng().bit_generator.state = state["rng"]  # a valid generator state
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise A4merError(f"{p / 'state.json'}: cannot resume from this checkpoint ({type(e).__name__}: {e})") from None
+    return state

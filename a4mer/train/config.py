@@ -97,6 +97,8 @@ def load_config(path: str | Path | None = None, sets: list[str] | None = None,
             user = tomllib.loads(p.read_text()) if p.suffix.lower() == ".toml" else json.loads(p.read_text())
         except (OSError, ValueError) as e:
             raise A4merError(f"{p}: cannot read config ({e})") from None
+        if not isinstance(user, dict):
+            raise A4merError(f"{p}: a config is a table of settings, this file holds a {type(user).__name__}")
         d = _merge(d, user, str(p))
     d = apply_sets(d, sets or [])
     cfg = from_dict(TrainConfig, d)

@@ -215,3 +215,28 @@ def test_weights_copied_out_of_their_run_say_they_need_the_run_folder(real_run, 
     shutil.copy(real_run / "model.safetensors", lone)
     with pytest.raises(A4merError, match="config.json.*run folder"):
         A4Mer.load(lone)
+
+
+@pytest.mark.parametrize("file, content, named", [
+    ("config.json", "[]", "config TrainConfig: expected a table, got list"),
+    ("config.json", None, "model.stage1.encoder.heads"),  # heads = 0: a ZeroDivisionError deep in the model
+    ("state.json", "{}", "state.json: cannot resume from this checkpoint (KeyError"),
+    ("state.json", '{"step": "abc"}', "state.json: cannot resume from this checkpoint (ValueError"),
+    ("optimizer.pt", "", "optimizer.pt: not this run's optimizer state"),
+    ("optimizer.pt", "pickle", "optimizer.pt: holds Python objects besides tensors, which a4mer never unpickles"),
+])
+def test_a_damaged_run_folder_is_one_error_on_resume(real_prepared, real_run, tmp_path, capsys, file, content, named):
+    import pickle
+    run = tmp_path / "run"
+    shutil.copytree(real_run, run)
+    if content is None:
+        cfg = json.loads((run / file).read_text())
+        cfg["model"]["stage1"]["encoder"]["heads"] = 0
+        (run / file).write_text(json.dumps(cfg))
+    elif content == "pickle":
+        (run / file).write_bytes(pickle.dumps({"a": {1, 2}}))
+    else:
+        (run / file).write_text(content)
+    assert main(["train", "--data", str(real_prepared), "--out", str(run), "--resume", "--no-progress"]) == 1
+    err = _err_lines(capsys)
+    assert len(err) == 1 and named in err[0] and str(run) in err[0], err
