@@ -13,6 +13,7 @@ Hosts rename strips to keep names unique, so the strip <-> segment mapping is a 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -72,28 +73,47 @@ def validate_segments(segments: dict, where: str = "segments") -> None:
         if key not in segments:
             raise A4merError(f"{where}: missing key {key!r}")
     try:
-        positive_number(segments["fps"], "fps")
+        fps = positive_number(segments["fps"], "fps")
+        if "duration" in segments:
+            positive_number(segments["duration"], "duration", most=None)
     except A4merError as e:
         raise A4merError(f"{where}: {e}") from None
     for kind, need in (("atoms", ("code",)), ("motifs", ("motif_id",))):
+        if not isinstance(segments[kind], list):
+            raise A4merError(f"{where}: {kind!r} must be a list, got {type(segments[kind]).__name__}")
         prev_end = None
         for i, it in enumerate(segments[kind]):
+            if not isinstance(it, dict):
+                raise A4merError(f"{where}: {kind}[{i}] must be an object, got {type(it).__name__}")
             for k in ("start_frame", "end_frame", "start_t", "end_t") + need:
                 if k not in it:
                     raise A4merError(f"{where}: {kind}[{i}] lacks {k!r}")
-            s, e = int(it["start_frame"]), int(it["end_frame"])
+            for k in ("start_frame", "end_frame") + need:
+                v = it[k]
+                if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                    raise A4merError(f"{where}: {kind}[{i}].{k} must be a whole number >= 0, got {v!r}")
+            for k in ("start_t", "end_t") + (("confidence",) if "confidence" in it else ()):
+                v = it[k]
+                if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                    raise A4merError(f"{where}: {kind}[{i}].{k} must be a number, got {v!r}")
+            s, e = it["start_frame"], it["end_frame"]
             if e <= s:
                 raise A4merError(f"{where}: {kind}[{i}] is empty (frames {s}..{e})")
             if prev_end is not None and s < prev_end:
                 raise A4merError(f"{where}: {kind}[{i}] starts at frame {s} before the previous one ends ({prev_end})")
+            for k in ("start", "end"):  # times are frames / fps: a file whose fps was changed disagrees
+                if abs(it[f"{k}_t"] - it[f"{k}_frame"] / fps) > 1.0 / fps + 1e-3:
+                    raise A4merError(f"{where}: {kind}[{i}].{k}_t {it[f'{k}_t']} s is not {k}_frame "
+                                     f"{it[f'{k}_frame']} / fps {fps:g}")
             prev_end = e
 
 
 def segments_duration(segments: dict) -> float:
-    """Seconds of the clip ``segments`` were made for: its recorded duration, else the last end."""
+    """Seconds of the clip ``segments`` were made for: its recorded duration, or the last end when
+    that is later."""
     seg_fps = float(segments["fps"])
     ends = [float(it["end_frame"]) / seg_fps for k in ("atoms", "motifs") for it in segments[k]]
-    return float(segments.get("duration") or max(ends, default=0.0))
+    return max([float(segments.get("duration") or 0.0)] + ends)
 
 
 def duration_mismatch(segments: dict, num_frames: int, clip_fps: float) -> str | None:

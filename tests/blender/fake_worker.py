@@ -34,7 +34,8 @@ with np.load(src) as z:
 atoms = [{"start_frame": s, "end_frame": min(T, s + 5), "start_t": s / fps, "end_t": min(T, s + 5) / fps,
           "code": s % 3} for s in range(0, T, 5)]
 motifs = [{"start_frame": a["start_frame"], "end_frame": atoms[min(len(atoms) - 1, i + 1)]["end_frame"],
-           "start_t": 0.0, "end_t": 0.0, "motif_id": i % 2, "atoms": [i, i + 1], "confidence": 1.0}
+           "start_t": a["start_t"], "end_t": atoms[min(len(atoms) - 1, i + 1)]["end_t"], "motif_id": i % 2,
+           "atoms": [i, i + 1], "confidence": 1.0}
           for i, a in enumerate(atoms) if i % 2 == 0]
 print(json.dumps({"progress": 0.7, "message": "segmenting"}), flush=True)
 with open(out, "w") as f:

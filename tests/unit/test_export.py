@@ -92,6 +92,36 @@ def test_babel_needs_segments_and_bad_segments_leave_nothing(motion, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("change, named", [
+    (lambda s: s["atoms"][1].update(start_frame="6"), r"atoms\[1\].start_frame must be a whole number >= 0, got '6'"),
+    (lambda s: s["atoms"][0].update(start_frame=-3), r"atoms\[0\].start_frame must be a whole number >= 0, got -3"),
+    (lambda s: s["motifs"][0].update(motif_id="walk"), r"motifs\[0\].motif_id must be a whole number"),
+    (lambda s: s["motifs"][0].update(confidence=float("nan")), r"motifs\[0\].confidence must be a number"),
+    (lambda s: s.update(motifs=None), "'motifs' must be a list, got NoneType"),
+    (lambda s: s.update(duration="x"), "duration must be a positive number"),
+    (lambda s: s.update(fps=60.0), r"atoms\[0\].end_t 0.2 s is not end_frame 6 / fps 60"),  # made at 30 fps
+])
+def test_segments_with_values_of_the_wrong_kind_are_refused(motion, tmp_path, change, named):
+    """These were tracebacks, or wrong output (a file claiming 60 fps labelled half the clip)."""
+    seg = segments_for(motion.num_frames, motion.fps)
+    change(seg)
+    with pytest.raises(A4merError, match=named):
+        ex.export(motion, tmp_path / "x.babel.json", "babel", segments=seg)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_segments_reaching_past_the_clip_do_not_fit_it(motion, tmp_path, capsys):
+    """A consistent file whose last motif ends at frame 1000 of a 45-frame clip: its duration said 1.5 s."""
+    seg = segments_for(motion.num_frames, motion.fps)
+    seg["motifs"][-1].update(end_frame=1000, end_t=1000 / motion.fps)
+    clip = tmp_path / "clip.npz"
+    ex.export(motion, clip, "npz")
+    (tmp_path / "s.json").write_text(json.dumps(seg))
+    assert main(["export", str(clip), "--format", "babel", "--segments", str(tmp_path / "s.json"),
+                 "-o", str(tmp_path / "x.babel.json")]) == 1
+    assert "these segments cover 33.33 s but" in capsys.readouterr().err
+
+
 def _png_size(path: Path) -> tuple[int, int]:
     with open(path, "rb") as f:
         head = f.read(24)
