@@ -135,13 +135,26 @@ class RecognitionHead:
     def config(self) -> HeadConfig:
         return self.net.config
 
+    #: frames (at the head's rate) one attention pass reads at most, and the overlap of two passes:
+    #: a long take is labelled in windows of 5 minutes (its attention would grow with the square of
+    #: its length: 20 GB for an hour), each frame from a window that holds 15 s around it
+    WINDOW, OVERLAP = 3000, 300
+
     @torch.no_grad()
     def predict(self, frames: np.ndarray) -> np.ndarray:
-        """Class probabilities (T, C) of one clip's frame inputs ``(T, in_dim)``."""
+        """Class probabilities (T, C) of one clip's frame inputs ``(T, in_dim)``; beyond :attr:`WINDOW`
+        frames, in overlapping windows (each frame from the window where it lies furthest inside)."""
         if frames.ndim != 2 or frames.shape[1] != self.config.in_dim:
             raise A4merError(f"recognition head expects (T, {self.config.in_dim}) inputs, got {frames.shape}")
-        x, t, v = _pad([np.asarray(frames, np.float32)], self.config.fps)
-        return torch.softmax(self.net(x, t, v)[0].double(), -1).numpy()
+        frames = np.asarray(frames, np.float32)
+        T, W, O = len(frames), self.WINDOW, self.OVERLAP
+        out = np.empty((T, len(self.classes)))
+        for s in range(0, max(T - O, 1), W - O):
+            e = min(T, s + W)
+            x, t, v = _pad([frames[s:e]], self.config.fps)
+            first = s if s == 0 else s + O // 2  # the next window takes over O/2 before this one ends
+            out[first:e] = torch.softmax(self.net(x, t, v)[0].double(), -1).numpy()[first - s:]
+        return out
 
     def save(self, path: str | os.PathLike) -> Path:
         from safetensors.torch import save_file

@@ -79,6 +79,14 @@ def test_frame_head_learns_and_roundtrips(tmp_path):
     np.testing.assert_array_equal(back.predict(seqs[61]), head.predict(seqs[61]))
     with pytest.raises(A4merError, match="expects"):
         head.predict(np.zeros((4, 5), np.float32))
+    # a long take is labelled in overlapping windows (one pass over an hour asked for 20 GB): each
+    # frame from the window it lies furthest inside
+    long = np.concatenate([seqs[i] for i in range(60, 90)] * 2)
+    head.WINDOW, head.OVERLAP = 100, 20
+    p = head.predict(long)
+    assert p.shape == (len(long), 3) and np.allclose(p.sum(1), 1)
+    np.testing.assert_allclose(p[:90], RecognitionHead.predict(back, long[:100])[:90])  # back: one pass
+    np.testing.assert_allclose(p[90:170], RecognitionHead.predict(back, long[80:180])[10:90])
     (tmp_path / "bad.safetensors").write_bytes(b"not a safetensors file")
     with pytest.raises(A4merError, match="bad.safetensors"):
         RecognitionHead.load(tmp_path / "bad.safetensors")
