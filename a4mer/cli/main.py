@@ -55,15 +55,24 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "verb", None):
         parser.print_help()
         return 2
+    hook = sys.unraisablehook
     try:
         return int(importlib.import_module(args._module).run(args) or 0)
     except A4merError as e:
         print(f"a4mer {args.verb}: error: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
+        # what the interrupt left half-made (an npz archive numpy was opening) is closed when its frames
+        # go, and would print "Exception ignored in ... __del__" after this line: quietly
+        sys.unraisablehook = lambda _: None
         print(f"a4mer {args.verb}: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # the reader went away (``a4mer info clip.bvh | head``): stop quietly
         import os
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    finally:
+        if sys.unraisablehook is not hook:
+            import gc
+            gc.collect()
+            sys.unraisablehook = hook
