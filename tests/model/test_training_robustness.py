@@ -240,3 +240,19 @@ def test_a_damaged_run_folder_is_one_error_on_resume(real_prepared, real_run, tm
     assert main(["train", "--data", str(real_prepared), "--out", str(run), "--resume", "--no-progress"]) == 1
     err = _err_lines(capsys)
     assert len(err) == 1 and named in err[0] and str(run) in err[0], err
+
+
+def test_a_run_whose_weights_changed_type_is_refused(real_run, tmp_path):
+    """int32 weights in model.safetensors were taken and truncated without a word."""
+    import torch
+    from safetensors.torch import load_file, save_file
+    from a4mer.errors import A4merError
+    from a4mer.model import A4Mer
+    run = tmp_path / "run"
+    shutil.copytree(real_run, run)
+    sd = load_file(str(run / "model.safetensors"))
+    k = sorted(x for x in sd if sd[x].is_floating_point())[0]
+    sd[k] = sd[k].to(torch.int32)
+    save_file(sd, str(run / "model.safetensors"))
+    with pytest.raises(A4merError, match=f"weights of another type \\({k}: torch.int32, expected torch.float32\\)"):
+        A4Mer.load(run)
