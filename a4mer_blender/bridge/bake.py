@@ -65,7 +65,9 @@ def modifier_offsets(fc, frames: np.ndarray) -> np.ndarray:
     """What ``fc``'s acting modifiers add on ``frames (N,)`` (evaluated value minus the keys' curve;
     zeros without modifiers), to be taken off baked keys so they play as shown. The modifiers are
     switched off only while the keys' curve is read, and switched back."""
-    acting = [m for m in fc.modifiers if not m.mute]
+    # Cycles stays on: it adds nothing on frames inside the keys, which the baked frames become (before
+    # the bake, an extension's frames lie after the last key, where it would count the cycle as an offset)
+    acting = [m for m in fc.modifiers if not m.mute and m.type != "CYCLES"]
     if not acting:
         return np.zeros(len(frames))
     shown = np.array([fc.evaluate(float(f)) for f in frames])

@@ -333,6 +333,15 @@ def test_curve_modifiers_are_read_and_baked_as_shown(scene, gap_rig):
     assert bpy.ops.a4mer.extend(frames=5) == {"FINISHED"}
     pelvis = pose_snapshot(obj, np.arange(148, 153))[:, bone_rows(obj, ["pelvis"])[0], :3, 3]
     assert np.abs(np.diff(pelvis, axis=0)).max() < 0.05
+    # a Cycles modifier: the extension's frames, after the last key before the bake, are inside after it
+    # (the cycle was taken for an offset and the baked frames moved 20-26 cm)
+    assert bpy.ops.a4mer.bake_generated() == {"FINISHED"}
+    curves[('pose.bones["pelvis"].location', 0)].modifiers.new("CYCLES")
+    assert bpy.ops.a4mer.extend(frames=10) == {"FINISHED"}
+    frames = np.arange(150, 166)
+    shown = pose_snapshot(obj, frames)
+    assert bpy.ops.a4mer.bake_generated() == {"FINISHED"}
+    assert np.abs(pose_snapshot(obj, frames) - shown).max() < 1e-4
 
 
 def test_a_rig_on_an_animated_parent_fills_the_same_from_any_frame(scene, repo_root):
