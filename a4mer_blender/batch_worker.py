@@ -332,8 +332,9 @@ def _process(args: argparse.Namespace, stage: Path) -> dict:
             motion = armature.read_motion(obj, ctx.scene)
             amass.write_amass_npz(motion, stage / f"{stem}.motion.npz")
             rec = nla.read_record(obj)
-            if rec is not None and rec.get("action") not in (None, motion.meta["blender_action"]):
-                info["stale_segments"] = rec.get("action")  # made for the rig's earlier action
+            if rec is not None and not nla.describes(obj, rec, obj.animation_data.action):
+                earlier = obj.get(nla.ACTION_KEY)  # made for the rig's earlier action: its name now
+                info["stale_segments"] = earlier.name if earlier is not None else rec.get("action")
                 rec = None
             if rec is not None:
                 made = _core("strips").generated_motifs(rec, motion.meta["blender_frame_start"])

@@ -14,6 +14,8 @@ from . import anim_compat
 from .armature import action_frames, scene_fps
 
 RECORD_KEY = "a4mer_segments"
+#: object ID property pointing at the action the record's segments describe (follows renames)
+ACTION_KEY = "a4mer_segments_action"
 
 
 def read_record(obj) -> dict | None:
@@ -183,7 +185,23 @@ def apply_segments(obj, scene, segments: dict, motif_names: dict | None = None) 
         strip_names.append(names)
     record = core_strips.mapping_record(plan, track_names, strip_names, action.name, segments, f0, fps, motif_names)
     write_record(obj, record)
+    obj[ACTION_KEY] = action
     return record
+
+
+def describes(obj, record: dict, action) -> bool:
+    """True when ``record``'s segments were made for ``action`` (renamed or not; records of earlier
+    versions, without the pointer, by its name)."""
+    if ACTION_KEY in obj:
+        return obj[ACTION_KEY] == action
+    return record.get("action") == getattr(action, "name", None)
+
+
+def forget(obj) -> None:
+    """Drop the record (and its action pointer) from ``obj``; the tracks are left to the caller."""
+    for key in (RECORD_KEY, ACTION_KEY):
+        if key in obj:
+            del obj[key]
 
 
 def _motif_strips(obj, record: dict, motif_id: int):

@@ -95,7 +95,7 @@ class A4MER_OT_import_motion(bpy.types.Operator, ImportHelper):
             notes.append(f"a new SMPL armature: the selected {selected.name!r} is not an SMPL-like rig")
         notes = "; ".join(n for n in notes if n)
         self.report({"INFO"}, f"A4Mer: {action.name} on {obj.name}" + (f" ({notes})" if notes else ""))
-        if obj is selected and old is not None and old.get("action") != action.name:
+        if obj is selected and old is not None and not nla.describes(obj, old, action):
             self.report({"WARNING"}, f"A4Mer: the atom and motif tracks on {obj.name!r} still describe its previous "
                                      f"action {old.get('action')!r}: run Find Atoms and Motifs again (or Remove "
                                      "A4Mer Tracks)")

@@ -130,7 +130,7 @@ class A4MER_OT_clear_segments(bpy.types.Operator):
     def execute(self, context):
         obj = context.active_object
         n = nla.remove_tracks(obj)
-        del obj[nla.RECORD_KEY]
+        nla.forget(obj)
         self.report({"INFO"}, f"A4Mer: removed {n} tracks")
         return {"FINISHED"}
 

@@ -81,6 +81,10 @@ def test_babel_export_of_an_armature_uses_its_tracks_and_motif_names(scene, tmp_
     assert [lab["raw_label"] for lab in labels] == ["wave" if m["motif_id"] == 1 else f"m{m['motif_id']}"
                                                     for m in seg["motifs"]]
     assert [round(lab["start_t"] * 30) for lab in labels] == [m["start_frame"] for m in seg["motifs"]]
+    # the action renamed: its tracks still describe it
+    obj.animation_data.action.name = "walk_take2"
+    bpy.ops.wm.save_as_mainfile(filepath=str(src))
+    assert main(["export", str(src), "--format", "babel", "-o", str(out)]) == 0, capsys.readouterr().err
     # another clip imported onto the rig: its tracks describe the earlier action, so they label nothing
     name = obj.name
     bpy.ops.wm.open_mainfile(filepath=str(src))
@@ -88,7 +92,7 @@ def test_babel_export_of_an_armature_uses_its_tracks_and_motif_names(scene, tmp_
     armature.write_motion(obj, load_motion(WALK).slice(0, 90), bpy.context.scene, name="dance")
     bpy.ops.wm.save_as_mainfile(filepath=str(src))
     assert main(["export", str(src), "--format", "babel", "-o", str(tmp_path / "stale.babel.json")]) == 1
-    assert "describe its earlier action 'walk', not the one it plays now" in capsys.readouterr().err
+    assert "describe its earlier action 'walk_take2', not the one it plays now" in capsys.readouterr().err
     assert not (tmp_path / "stale.babel.json").exists()
 
 
