@@ -7,6 +7,9 @@
 """
 from __future__ import annotations
 
+import decimal
+import numbers
+
 import numpy as np
 
 #: Frame rates that a file's stated rate snaps to when within SNAP_TOLERANCE (relative).
@@ -26,19 +29,26 @@ Y_UP_TO_Z_UP.setflags(write=False)
 MAX_FPS = 1e5
 
 
+def is_number(value) -> bool:
+    """True for a real number: Python's, numpy's, a Fraction or Decimal; not a bool or a string."""
+    return isinstance(value, (numbers.Real, decimal.Decimal)) and not isinstance(value, (bool, np.bool_))
+
+
 def positive_number(value, what: str = "frame rate", most: float | None = MAX_FPS) -> float:
-    """``value`` as a float when it is a finite number above 0 (and at most ``most``): a Python or numpy
-    number or a 0-d numeric array; not a bool or a string. Else :class:`~a4mer.errors.BadValue`
-    naming ``what``."""
+    """``value`` as a float when it is a finite number above 0 (and at most ``most``): a number of
+    :func:`is_number` or a 0-d numeric array. Else :class:`~a4mer.errors.BadValue` naming ``what``."""
     from .errors import BadValue
     v = value.item() if isinstance(value, np.ndarray) and value.ndim == 0 else value
-    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
-        raise BadValue(f"{what} must be a positive number, got {value!r}")
-    v = float(v)
+    if not is_number(v):
+        raise BadValue(f"{what} must be a positive number, got {value!r:.40}")
+    try:
+        v = float(v)
+    except OverflowError:
+        v = float("inf")
     if not np.isfinite(v) or v <= 0:
-        raise BadValue(f"{what} must be a positive number, got {value!r}")
+        raise BadValue(f"{what} must be a positive number, got {value!r:.40}")
     if most is not None and v > most:
-        raise BadValue(f"{what} must be at most {most:g}, got {value!r}")
+        raise BadValue(f"{what} must be at most {most:g}, got {value!r:.40}")
     return v
 
 

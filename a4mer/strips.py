@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .conventions import positive_number
+from .conventions import is_number, positive_number
 from .errors import A4merError
 
 ATOMS_TRACK = "A4Mer Atoms"
@@ -88,24 +89,49 @@ def validate_segments(segments: dict, where: str = "segments") -> None:
             for k in ("start_frame", "end_frame", "start_t", "end_t") + need:
                 if k not in it:
                     raise A4merError(f"{where}: {kind}[{i}] lacks {k!r}")
-            for k in ("start_frame", "end_frame") + need:
-                v = it[k]
-                if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-                    raise A4merError(f"{where}: {kind}[{i}].{k} must be a whole number >= 0, got {v!r}")
-            for k in ("start_t", "end_t") + (("confidence",) if "confidence" in it else ()):
-                v = it[k]
-                if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-                    raise A4merError(f"{where}: {kind}[{i}].{k} must be a number, got {v!r}")
-            s, e = it["start_frame"], it["end_frame"]
+            _check_kinds(it, ("start_frame", "end_frame") + need, ("start_t", "end_t", "confidence"), f"{where}: {kind}[{i}]")
+            s, e = int(it["start_frame"]), int(it["end_frame"])
             if e <= s:
                 raise A4merError(f"{where}: {kind}[{i}] is empty (frames {s}..{e})")
             if prev_end is not None and s < prev_end:
                 raise A4merError(f"{where}: {kind}[{i}] starts at frame {s} before the previous one ends ({prev_end})")
             for k in ("start", "end"):  # times are frames / fps: a file whose fps was changed disagrees
-                if abs(it[f"{k}_t"] - it[f"{k}_frame"] / fps) > 1.0 / fps + 1e-3:
+                if abs(float(it[f"{k}_t"]) - int(it[f"{k}_frame"]) / fps) > 1.0 / fps + 1e-3:
                     raise A4merError(f"{where}: {kind}[{i}].{k}_t {it[f'{k}_t']} s is not {k}_frame "
                                      f"{it[f'{k}_frame']} / fps {fps:g}")
             prev_end = e
+    made = segments.get("generated_motifs", [])
+    if not isinstance(made, list):
+        raise A4merError(f"{where}: 'generated_motifs' must be a list, got {type(made).__name__}")
+    for i, it in enumerate(made):
+        if not isinstance(it, dict):
+            raise A4merError(f"{where}: generated_motifs[{i}] must be an object, got {type(it).__name__}")
+        _check_kinds(it, ("start_frame", "end_frame", "motif_id"), (), f"{where}: generated_motifs[{i}]")
+        if int(it["end_frame"]) <= int(it["start_frame"]):
+            raise A4merError(f"{where}: generated_motifs[{i}] is empty (frames {it['start_frame']}..{it['end_frame']})")
+
+
+#: the largest frame index a segments file may hold (frames / fps must stay exact in float64)
+MAX_FRAME = 2 ** 40
+
+
+def _check_kinds(item: dict, whole: tuple[str, ...], real: tuple[str, ...], where: str) -> None:
+    """:class:`A4merError` unless ``item``'s ``whole`` keys are whole numbers in 0..MAX_FRAME and its
+    ``real`` keys (those present) finite numbers; numpy's numbers count."""
+    for k in whole:
+        if k not in item:
+            raise A4merError(f"{where} lacks {k!r}")
+        v = item[k]
+        if not (isinstance(v, numbers.Integral) and is_number(v) and 0 <= v <= MAX_FRAME):
+            raise A4merError(f"{where}.{k} must be a whole number >= 0, got {v!r:.40}")
+    for k in (k for k in real if k in item):
+        v = item[k]
+        try:
+            ok = is_number(v) and math.isfinite(float(v))
+        except OverflowError:
+            ok = False
+        if not ok:
+            raise A4merError(f"{where}.{k} must be a number, got {v!r:.40}")
 
 
 def segments_duration(segments: dict) -> float:

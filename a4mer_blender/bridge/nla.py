@@ -70,14 +70,14 @@ def write_record(obj, record: dict) -> None:
 
 
 def _matches(track, rec_track: dict, renamed: bool) -> bool:
-    """True when ``track`` is the recorded one: strips at recorded frames (all of them, or some: the user
-    deleted the others), and the same track name (``renamed``: recorded strip names instead, as the
+    """True when ``track`` is the recorded one: strips at recorded frames (all of them, some or none: the
+    user deleted the others), and the same track name (``renamed``: recorded strip names instead, as the
     user renamed the track)."""
     rec = {round(float(s["frame_start"]), 3): str(s.get("name")) for s in rec_track.get("strips", [])}
-    if not len(track.strips) or any(round(s.frame_start, 3) not in rec for s in track.strips):
+    if any(round(s.frame_start, 3) not in rec for s in track.strips):
         return False
-    if renamed:
-        return all(rec[round(s.frame_start, 3)] == s.name for s in track.strips)
+    if renamed:  # an emptied track is known by its name alone
+        return len(track.strips) > 0 and all(rec[round(s.frame_start, 3)] == s.name for s in track.strips)
     return track.name == rec_track.get("name")
 
 

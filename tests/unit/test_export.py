@@ -110,6 +110,21 @@ def test_segments_with_values_of_the_wrong_kind_are_refused(motion, tmp_path, ch
     assert list(tmp_path.iterdir()) == []
 
 
+def test_segments_with_numpy_numbers_are_taken_and_huge_or_partial_items_refused(motion, tmp_path):
+    seg = segments_for(motion.num_frames, motion.fps)
+    seg["atoms"][0].update(start_frame=np.int64(0), code=np.int32(4))
+    seg["motifs"][0].update(confidence=np.float32(0.5), end_t=np.float64(seg["motifs"][0]["end_t"]))
+    assert ex.export(motion, tmp_path / "np.babel.json", "babel", segments=seg).is_file()  # were refused
+    for change, named in ((lambda s: s["atoms"][0].update(end_frame=10 ** 400), "end_frame must be a whole number"),
+                          (lambda s: s["atoms"][0].update(end_t=10 ** 400), "end_t must be a number"),
+                          (lambda s: s.update(fps=10 ** 400), "fps must be a positive number"),
+                          (lambda s: s.update(generated_motifs=[{"motif_id": 1}]), r"generated_motifs\[0\] lacks 'start_frame'")):
+        bad = segments_for(motion.num_frames, motion.fps)
+        change(bad)
+        with pytest.raises(A4merError, match=named):  # were OverflowError / KeyError tracebacks
+            ex.export(motion, tmp_path / "x.babel.json", "babel", segments=bad)
+
+
 def test_segments_reaching_past_the_clip_do_not_fit_it(motion, tmp_path, capsys):
     """A consistent file whose last motif ends at frame 1000 of a 45-frame clip: its duration said 1.5 s."""
     seg = segments_for(motion.num_frames, motion.fps)

@@ -36,6 +36,8 @@ def test_validation_errors():
         Motion(30, trans, rot)
     with pytest.raises(A4merError, match="frame rate"):
         Motion(-1, np.zeros((5, 3)), rot)
+    from fractions import Fraction
+    assert Motion(Fraction(30000, 1001), np.zeros((5, 3)), rot).fps == pytest.approx(29.97003)  # a rate is a number
     zero = rot.copy()
     zero[2, 7] = 0.0  # not a rotation: an error, not the identity
     with pytest.raises(A4merError, match=r"zero quaternion \(frame 2, joint 7 'left_ankle'\)"):
