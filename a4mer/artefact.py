@@ -47,7 +47,8 @@ def built_from(path: str | os.PathLike, what: str) -> Iterator[None]:
         if str(path) in str(e):
             raise
         raise A4merError(f"{path}: {e}") from None
-    except (ValueError, KeyError, TypeError, AttributeError, IndexError, RuntimeError) as e:
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError, RuntimeError, AssertionError,
+            ArithmeticError) as e:
         lines = [x.strip() for x in str(e).splitlines() if x.strip()]
         detail = "; ".join(lines[:2])[:240] or type(e).__name__
         raise A4merError(f"{path}: corrupt {what} ({type(e).__name__}: {detail})") from None

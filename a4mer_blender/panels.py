@@ -72,7 +72,7 @@ class A4MER_PT_generate(bpy.types.Panel):
         spans = generated.spans(obj) if obj is not None else []
         if not spans:
             if obj is not None and generated.read_state(obj) is not None:  # the user deleted the generated strips
-                layout.label(text="Your action is on the A4Mer Source track; make it active again:", icon="INFO")
+                layout.label(text="The generated frames were deleted; make your action active again:", icon="INFO")
                 layout.operator("a4mer.remove_generated", icon="X")
                 return
             layout.label(text="No generated frames (your keys are never changed).")

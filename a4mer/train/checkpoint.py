@@ -104,10 +104,10 @@ def load_resume(path: str | Path, optimizer: torch.optim.Optimizer) -> dict[str,
             raise ValueError("not a table")
         state["step"] = int(state["step"])
         state["elapsed"] = float(state.get("elapsed", 0.0))
-        if state["step"] < 0 or not state["elapsed"] >= 0:
-            raise ValueError(f"step {state['step']}, elapsed {state['elapsed']}")
-        if "rng" in state:
-            np.random.default_rng().bit_generator.state = state["rng"]  # a valid generator state
+        state["world"] = int(state.get("world", 1))
+        if state["step"] < 0 or not state["elapsed"] >= 0 or state["world"] < 1:
+            raise ValueError(f"step {state['step']}, elapsed {state['elapsed']}, world {state['world']}")
+        np.random.default_rng().bit_generator.state = state["rng"]  # a valid generator state
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise A4merError(f"{p / 'state.json'}: cannot resume from this checkpoint ({type(e).__name__}: {e})") from None
     return state

@@ -222,6 +222,7 @@ def test_weights_copied_out_of_their_run_say_they_need_the_run_folder(real_run, 
     ("config.json", None, "model.stage1.encoder.heads"),  # heads = 0: a ZeroDivisionError deep in the model
     ("state.json", "{}", "state.json: cannot resume from this checkpoint (KeyError"),
     ("state.json", '{"step": "abc"}', "state.json: cannot resume from this checkpoint (ValueError"),
+    ("state.json", '{"step": 2, "elapsed": 1.0}', "state.json: cannot resume from this checkpoint (KeyError: 'rng'"),
     ("optimizer.pt", "", "optimizer.pt: not this run's optimizer state"),
     ("optimizer.pt", "pickle", "optimizer.pt: holds Python objects besides tensors, which a4mer never unpickles"),
 ])
