@@ -84,8 +84,8 @@ def write_atomic(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
     """``write(tmp)`` to a temporary file beside ``path``, then renamed into place: the file is whole or
     absent, whatever ``write`` raises. :class:`A4merError` naming the path when it cannot be written."""
     path = Path(path)
-    try:  # a short name of its own: never a file of the user's, and fine beside a 255-byte target name
-        fd, name = tempfile.mkstemp(prefix=".a4mer-", suffix=".part", dir=path.parent)
+    try:  # a name of its own: never a file of the user's, short beside a 255-byte target, in sight if left
+        fd, name = tempfile.mkstemp(prefix=path.name[:60] + ".", suffix=".a4mer.part", dir=path.parent)
         os.close(fd)
     except OSError as e:
         raise A4merError(f"{path}: cannot write ({e.strerror or e})") from None
