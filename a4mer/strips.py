@@ -86,10 +86,8 @@ def validate_segments(segments: dict, where: str = "segments") -> None:
         for i, it in enumerate(segments[kind]):
             if not isinstance(it, dict):
                 raise A4merError(f"{where}: {kind}[{i}] must be an object, got {type(it).__name__}")
-            for k in ("start_frame", "end_frame", "start_t", "end_t") + need:
-                if k not in it:
-                    raise A4merError(f"{where}: {kind}[{i}] lacks {k!r}")
-            _check_kinds(it, ("start_frame", "end_frame") + need, ("start_t", "end_t", "confidence"), f"{where}: {kind}[{i}]")
+            _check_kinds(it, ("start_frame", "end_frame") + need, ("start_t", "end_t", "confidence"), f"{where}: {kind}[{i}]",
+                         required=("start_t", "end_t"))
             s, e = int(it["start_frame"]), int(it["end_frame"])
             if e <= s:
                 raise A4merError(f"{where}: {kind}[{i}] is empty (frames {s}..{e})")
@@ -115,12 +113,15 @@ def validate_segments(segments: dict, where: str = "segments") -> None:
 MAX_FRAME = 2 ** 40
 
 
-def _check_kinds(item: dict, whole: tuple[str, ...], real: tuple[str, ...], where: str) -> None:
-    """:class:`A4merError` unless ``item``'s ``whole`` keys are whole numbers in 0..MAX_FRAME and its
-    ``real`` keys (those present) finite numbers; numpy's numbers count."""
-    for k in whole:
+def _check_kinds(item: dict, whole: tuple[str, ...], real: tuple[str, ...], where: str,
+                 required: tuple[str, ...] = ()) -> None:
+    """:class:`A4merError` unless ``item`` holds its ``whole`` and ``required`` keys, the ``whole`` ones
+    whole numbers in 0..MAX_FRAME and its ``real`` ones (those present) finite numbers; numpy's
+    numbers count."""
+    for k in whole + required:
         if k not in item:
             raise A4merError(f"{where} lacks {k!r}")
+    for k in whole:
         v = item[k]
         if not (isinstance(v, numbers.Integral) and is_number(v) and 0 <= v <= MAX_FRAME):
             raise A4merError(f"{where}.{k} must be a whole number >= 0, got {v!r:.40}")
