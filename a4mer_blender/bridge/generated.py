@@ -242,13 +242,13 @@ EXTRAPOLATION = {"fill": "NOTHING", "extend": "HOLD_FORWARD"}
 def check_plain(strip, kind: str = "fill") -> None:
     """:class:`A4merError` when the user changed how a generated strip of ``kind`` plays beyond moving,
     trimming or scaling it: A4Mer could neither read nor bake what it shows."""
-    allowed = {"NOTHING", EXTRAPOLATION.get(kind, "NOTHING")}  # extensions of earlier versions: Nothing
+    extrapolation = EXTRAPOLATION.get(kind, "NOTHING")
     changed = [what for what, yes in (
         ("repeated", abs(strip.repeat - 1.0) > 1e-6), ("reversed", strip.use_reverse),
         (f"set to {strip.blend_type.title()} blending", strip.blend_type != "REPLACE"),
         ("given an animated influence", strip.use_animated_influence),
         ("given an animated time", strip.use_animated_time),
-        (f"set to {strip.extrapolation.title().replace('_', ' ')} extrapolation", strip.extrapolation not in allowed))
+        (f"set to {strip.extrapolation.title().replace('_', ' ')} extrapolation", strip.extrapolation != extrapolation))
         if yes]
     if changed:
         raise errors.A4merError(f"the A4Mer strip {strip.name!r} was {', '.join(changed)} in the NLA editor: "
