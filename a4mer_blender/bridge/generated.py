@@ -5,7 +5,7 @@ generated frames cannot sit under it. Instead the user's action is pushed down, 
 NLA track ("A4Mer Source", one strip, the active action's blend type / influence / extrapolation,
 identity time mapping over the scene range), and the generated frames go on the "A4Mer Generated"
 track above it: one strip per generated span covering exactly its frames, Replace blending,
-extrapolation Nothing (an extension: Hold Forward, see :data:`EXTRAPOLATION`), each showing an action that holds only the channels the model generates (the
+extrapolation Nothing, each showing an action that holds only the channels the model generates (the
 rotations of the SMPL body bones 0-21 and the pelvis location), keyed only on the generated frames.
 Channels the model does not generate (fingers, jaw, the root bone) keep coming from the user's action;
 muting or deleting the generated track gives the user's animation back exactly. :func:`.bake.bake` is
