@@ -161,7 +161,7 @@ def bake(obj) -> tuple[int, int]:
     shown = [sp for sp in generated.spans(obj, state) if not sp["strip"].mute and sp["strip"].action is not None]
     users = {(fc.data_path, fc.array_index): fc for fc in anim_compat.fcurves_of(obj, action)}
     for sp in shown:  # every refusal before the first change
-        generated.check_plain(sp["strip"], sp["kind"])
+        generated.check_plain(sp["strip"])
         for fc in anim_compat.fcurves_of(obj, sp["strip"].action):
             if (fc.data_path, fc.array_index) in users:
                 check_modifiers(users[(fc.data_path, fc.array_index)])

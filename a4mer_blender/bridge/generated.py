@@ -234,21 +234,15 @@ def check_free(obj, spans_frames) -> None:
                                 "generate: move it to another track (A4Mer replaces only its own strips), then rerun")
 
 
-#: extrapolation of each kind of generated strip: an extension holds its last frame after it, as its
-#: keys do once baked (the user's action, held at its own last frame, showed there before)
-EXTRAPOLATION = {"fill": "NOTHING", "extend": "HOLD_FORWARD"}
-
-
-def check_plain(strip, kind: str = "fill") -> None:
-    """:class:`A4merError` when the user changed how a generated strip of ``kind`` plays beyond moving,
-    trimming or scaling it: A4Mer could neither read nor bake what it shows."""
-    extrapolation = EXTRAPOLATION.get(kind, "NOTHING")
+def check_plain(strip) -> None:
+    """:class:`A4merError` when the user changed how a generated strip plays beyond moving, trimming or
+    scaling it: A4Mer could neither read nor bake what it shows."""
     changed = [what for what, yes in (
         ("repeated", abs(strip.repeat - 1.0) > 1e-6), ("reversed", strip.use_reverse),
         (f"set to {strip.blend_type.title()} blending", strip.blend_type != "REPLACE"),
         ("given an animated influence", strip.use_animated_influence),
         ("given an animated time", strip.use_animated_time),
-        (f"set to {strip.extrapolation.title().replace('_', ' ')} extrapolation", strip.extrapolation != extrapolation))
+        (f"set to {strip.extrapolation.title().replace('_', ' ')} extrapolation", strip.extrapolation != "NOTHING"))
         if yes]
     if changed:
         raise errors.A4merError(f"the A4Mer strip {strip.name!r} was {', '.join(changed)} in the NLA editor: "
@@ -314,7 +308,7 @@ def _channels(obj, rig, action, frames: np.ndarray, replaced=()) -> tuple[np.nda
         sel = np.flatnonzero((frames >= sp["shown"][0]) & (frames <= sp["shown"][1]))
         if len(sel) == 0:
             continue
-        check_plain(strip, sp["kind"])
+        check_plain(strip)
         gl, gq = armature.read_channels(obj, rig, anim_compat.fcurves_of(obj, strip.action),
                                         strip_time(strip, frames[sel]))
         quat[sel[:, None], body] = gq[:, body]
@@ -532,7 +526,6 @@ def apply_result(obj, scene, kind: str, spans_frames: list[tuple[int, int]], cha
         action = _new_action(obj, f"A4Mer {kind} {a}-{b}", chans, frames, sid)
         start, end = gaps.strip_range((a, b))
         strip = nla.place_strip(track, label, action, (start, end, start, end, 1.0))
-        strip.extrapolation = EXTRAPOLATION.get(kind, "NOTHING")
         rec = {"kind": kind, "id": sid, "first": int(a), "last": int(b), "frame_start": float(strip.frame_start),
                "action": action.name, "name": strip.name, "method": method, "quality": rep,
                "motif": played}

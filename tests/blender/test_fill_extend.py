@@ -159,16 +159,8 @@ def test_extend(scene):
     starts = sorted(s.frame_start for s in obj.animation_data.nla_tracks["A4Mer Generated"].strips)
     assert starts == [91.0, 121.0]
     assert scene.frame_end == 130
-    # after the extension its last frame holds, as its keys do once baked (the pose popped back to the
-    # user's last frame in a longer shot, and Bake then changed those frames)
-    held = pose_snapshot(obj, [130, 140, 160])
-    assert np.abs(held - held[0]).max() < 1e-6
     assert bpy.ops.a4mer.remove_generated() == {"FINISHED"}
     assert scene.frame_end == 90  # the range Extend widened is put back
-    assert bpy.ops.a4mer.extend(frames=10) == {"FINISHED"}
-    shown = pose_snapshot(obj, np.arange(88, 131))
-    assert bpy.ops.a4mer.bake_generated() == {"FINISHED"}
-    assert np.abs(pose_snapshot(obj, np.arange(88, 131)) - shown).max() < 1e-5
 
 
 @pytest.mark.parametrize("first", ["long", "short"])
