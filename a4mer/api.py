@@ -1,6 +1,7 @@
 """High-level light-core API: load any supported clip as an SMPL Motion (numpy only)."""
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,8 +93,8 @@ def clip_names(paths: list[Path], clean=lambda text: text) -> list[str]:
     file stem; clips whose names clash are named by their path from the folder they share
     (``salsa/04.bvh``, ``indian/04.bvh`` -> ``salsa__04``, ``indian__04``), and if that still clashes
     (``walk.bvh`` and ``walk.npz`` side by side) by their suffix too (``walk_bvh``). ``clean`` makes a
-    name safe as a file stem; names it makes equal are numbered in path order (``walk_1_1``,
-    ``walk_1_2``). :class:`A4merError` when names still clash."""
+    name safe as a file stem; names it makes equal get a tag of their own path (``walk_1_bvh_3f9a1c``).
+    :class:`A4merError` when names still clash (the same file given twice)."""
     def clashing(names):
         return [[i for i, m in enumerate(names) if m == n] for n in sorted(set(names)) if names.count(n) > 1]
 
@@ -106,9 +107,11 @@ def clip_names(paths: list[Path], clean=lambda text: text) -> list[str]:
     for group in clashing(names):
         for k in group:
             names[k] = f"{names[k]}_{paths[k].suffix.lower().lstrip('.')}"
-    for group in clashing(names):  # names ``clean`` merged (``walk 1`` / ``walk_1``, long names cut): numbered
-        for i, k in enumerate(sorted(group, key=lambda k: str(paths[k]))):
-            names[k] = clean(f"{names[k][:140]}_{i + 1}")
+    for group in clashing(names):  # names ``clean`` merged (``walk 1`` / ``walk_1``, long names cut): tagged
+        root = os.path.commonpath([str(paths[k].parent) for k in group])  # by their own path, so a new
+        for k in group:  # clip never takes another's name (batch would skip it as done)
+            tag = hashlib.sha1(paths[k].relative_to(root).as_posix().encode()).hexdigest()[:6]
+            names[k] = clean(f"{names[k][:140]}_{tag}")
     left = clashing(names)
     if left:
         raise A4merError(f"several inputs would write the same outputs ({names[left[0][0]]}: "

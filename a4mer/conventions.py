@@ -43,7 +43,7 @@ def positive_number(value, what: str = "frame rate", most: float | None = MAX_FP
         raise BadValue(f"{what} must be a positive number, got {value!r:.40}")
     try:
         v = float(v)
-    except OverflowError:
+    except (OverflowError, ValueError):  # a huge int; Decimal('sNaN')
         v = float("inf")
     if not np.isfinite(v) or v <= 0:
         raise BadValue(f"{what} must be a positive number, got {value!r:.40}")

@@ -156,13 +156,11 @@ class A4Mer:
     @classmethod
     def _from_bundle(cls, p: Path) -> "A4Mer":
         from .artefact import built_from, read_artefact
-        from .train.config import check_ranges
         from .train.loop import build_net
 
         meta, tensors = read_artefact(p, BUNDLE_FORMAT, "model bundle", framework="pt")
         with built_from(p, "model bundle"):
             config = from_dict(TrainConfig, json.loads(meta["config"]))
-            check_ranges(config)  # a value the model cannot take (heads 0, fps 0) is the bundle's fault
             vocab_json = json.loads(meta["vocab"]) if meta.get("vocab") else None
             info = {k: json.loads(meta[k]) for k in ("license", "attributions", "training") if k in meta}
             net = build_net(config)

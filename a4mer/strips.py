@@ -129,7 +129,7 @@ def _check_kinds(item: dict, whole: tuple[str, ...], real: tuple[str, ...], wher
         v = item[k]
         try:
             ok = is_number(v) and math.isfinite(float(v))
-        except OverflowError:
+        except (OverflowError, ValueError):
             ok = False
         if not ok:
             raise A4merError(f"{where}.{k} must be a number, got {v!r:.40}")

@@ -85,7 +85,8 @@ def write_atomic(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
     absent, whatever ``write`` raises. :class:`A4merError` naming the path when it cannot be written."""
     path = Path(path)
     try:  # a name of its own: never a file of the user's, short beside a 255-byte target, in sight if left
-        fd, name = tempfile.mkstemp(prefix=path.name[:60] + ".", suffix=".a4mer.part", dir=path.parent)
+        head = os.fsencode(path.name)[:60].decode("utf-8", "ignore")  # 60 bytes, whole characters
+        fd, name = tempfile.mkstemp(prefix=head + ".", suffix=".a4mer.part", dir=path.parent)
         os.close(fd)
     except OSError as e:
         raise A4merError(f"{path}: cannot write ({e.strerror or e})") from None

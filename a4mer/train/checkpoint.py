@@ -78,7 +78,7 @@ def load_weights(path: str | Path, model: torch.nn.Module) -> None:
     if missing or extra or bad:
         raise A4merError(f"{p}: checkpoint does not match the model config "
                          f"(missing {missing[:3]}, unexpected {extra[:3]}, wrong shape {bad[:3]})")
-    kind = sorted(k for k in own if own[k].dtype != sd[k].dtype)  # int weights would be truncated silently
+    kind = sorted(k for k in own if own[k].is_floating_point() != sd[k].is_floating_point())  # ints: truncated
     if kind:
         raise A4merError(f"{p}: checkpoint weights of another type ({kind[0]}: {sd[kind[0]].dtype}, "
                          f"expected {own[kind[0]].dtype})")

@@ -144,15 +144,15 @@ def check_finite_object_keys(obj, frames: np.ndarray, fcurves: list) -> None:
 
 def _moved_from_outside(obj) -> bool:
     """True when something besides ``obj``'s own action can move it over time: a constraint of it or of
-    a parent, an animated parent (action or NLA), or drivers on its or a parent's transform."""
+    a parent, an animated parent (action, NLA or drivers), or drivers on its own transform."""
     o = obj
     while o is not None:
         if any(not c.mute for c in o.constraints):
             return True
         anim = o.animation_data
-        if anim is not None and (any(d.data_path in _OBJECT_PATHS for d in anim.drivers)
-                                 or (o is not obj and (anim.action is not None or len(anim.nla_tracks)))):
-            return True
+        if anim is not None and (o is not obj and (anim.action is not None or len(anim.nla_tracks) or len(anim.drivers))
+                                 or any(d.data_path in _OBJECT_PATHS for d in anim.drivers)):
+            return True  # a parent's driver may move the bone the rig hangs from
         o = o.parent
     return False
 

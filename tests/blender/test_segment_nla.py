@@ -253,6 +253,24 @@ def test_a_motif_strip_deleted_by_the_user_leaves_the_rest_working(scene, tmp_pa
     assert bpy.ops.a4mer.clear_segments() == {"FINISHED"} and len(obj.animation_data.nla_tracks) == 0
 
 
+@pytest.mark.parametrize("then", ["clear", "segment_again"])
+def test_the_earlier_action_shown_only_by_the_tracks_is_kept_in_the_file(scene, tmp_path, then):
+    """Segment 'walk', import another clip onto the rig, then Remove A4Mer Tracks or segment again:
+    the marker strips were the walk's last users, so it was gone after a save."""
+    obj, _ = make_row_rig("mpi_body_only")
+    walk = armature.write_motion(obj, smooth_motion(T=60, seed=2), scene, name="walk")
+    assert bpy.ops.a4mer.segment(segments_file=_seg_file(tmp_path, even_segments(60, 30.0))) == {"FINISHED"}
+    armature.write_motion(obj, smooth_motion(T=40, seed=9), scene, name="dance")
+    if then == "clear":
+        assert bpy.ops.a4mer.clear_segments() == {"FINISHED"}
+    else:
+        assert bpy.ops.a4mer.segment(segments_file=_seg_file(tmp_path, even_segments(40, 30.0))) == {"FINISHED"}
+    path = tmp_path / "kept.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(path))
+    bpy.ops.wm.open_mainfile(filepath=str(path))
+    assert {"walk", "dance"} <= {a.name for a in bpy.data.actions}
+
+
 def test_motif_operators_without_an_id_take_the_active_motif(scene, tmp_path):
     """A script calling Rename / Select / Jump without ``motif_id``: a clear error while no motif is
     active (never motif 0 by default), else the active motif (the one marked in the panel)."""

@@ -72,7 +72,7 @@ def test_bundle_prototypes_and_vocabulary_with_bad_metadata_name_the_file(tmp_pa
         cfg = json.loads(f.metadata()["config"])
     cfg["model"]["stage1"]["encoder"]["heads"] = 0  # was a ZeroDivisionError deep in the model
     zero = _rewritten(DEFAULT_BUNDLE, tmp_path / "z.safetensors", {"config": json.dumps(cfg)})
-    with pytest.raises(A4merError, match=r"z.safetensors: config model.stage1.encoder.dim = .*heads \(0\)"):
+    with pytest.raises(A4merError, match=r"z.safetensors: corrupt model bundle \(ZeroDivisionError"):
         A4Mer.load(zero)
     protos = _rewritten(default_prototypes_path(), tmp_path / "p.safetensors", {"sources": "5"})
     with pytest.raises(A4merError, match="p.safetensors: corrupt motif prototype file"):

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from a4mer import batch
+from a4mer.api import clip_names
 from a4mer.cli._common import collect_inputs
 from a4mer.cli.main import main
 from a4mer.errors import A4merError
@@ -122,11 +123,17 @@ def test_discover_folders_names_and_exclusions(tmp_path):
     # files named directly, or from two folder arguments, are told apart as convert tells them apart
     assert [j.name for j in batch.discover([root / "a" / "walk.bvh", root / "b" / "walk.bvh"])] == ["a__walk", "b__walk"]
     assert [j.name for j in batch.discover([root / "a", root / "b"])] == ["a__walk", "b__walk"]
-    # names that the file-name cleaning merges are numbered in path order (the whole run was refused)
+    # names that the file-name cleaning merges are tagged by their own path (the whole run was refused),
+    # so adding a clip later never gives it a name an earlier run used for another (batch skips it as done)
     _clips(tmp_path / "m", {"walk 1.bvh": b"1", "walk_1.bvh": b"2", "x" * 160 + "a.bvh": b"3", "x" * 160 + "b.bvh": b"4"})
     got = {j.path.name: j.name for j in batch.discover([tmp_path / "m"])}
-    assert got["walk 1.bvh"] == "walk_1_bvh_1" and got["walk_1.bvh"] == "walk_1_bvh_2"
+    assert got["walk 1.bvh"].startswith("walk_1_bvh_") and got["walk_1.bvh"].startswith("walk_1_bvh_")
     assert len(set(got.values())) == 4 and all(len(n) <= 150 for n in got.values())
+    _clips(tmp_path / "m", {"walk+1.bvh": b"5"})
+    again = {j.path.name: j.name for j in batch.discover([tmp_path / "m"])}
+    assert all(again[k] == v for k, v in got.items()) and again["walk+1.bvh"] not in got.values()
+    with pytest.raises(A4merError, match="several inputs would write the same outputs"):  # one file twice
+        clip_names([tmp_path / "m" / "walk_1.bvh"] * 2)
     # a broken symbolic link in a folder is a clip that fails by name, not one that vanishes
     (root / "gone.bvh").symlink_to(tmp_path / "nowhere.bvh")
     assert "gone" in [j.name for j in batch.discover([root], exclude=out)]
