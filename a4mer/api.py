@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from .conventions import MAX_FPS, positive_number
-from .errors import A4merError, MotionFileError
+from .errors import A4merError, BadValue, MotionFileError
 from .motion import Motion
 
 #: file suffix -> format name
@@ -159,7 +159,14 @@ def load_motion(path: str | os.PathLike, options: LoadOptions | None = None, **k
     Raises :class:`MotionFileError` / :class:`SkeletonError` with the file named (also for a clip
     ``floor=True`` cannot put on the floor: no still foot under an upright body).
     """
-    opts = options or LoadOptions(**kw)
+    if options is not None and kw:
+        raise BadValue(f"give the load options either as a LoadOptions or as keywords, not both ({', '.join(kw)})")
+    if options is not None and not isinstance(options, LoadOptions):
+        raise BadValue(f"options must be a LoadOptions, got {type(options).__name__}")
+    try:
+        opts = options or LoadOptions(**kw)
+    except TypeError as e:  # an unknown keyword
+        raise BadValue(f"load_motion: {e}") from None
     if not isinstance(path, (str, os.PathLike)):
         raise A4merError(f"expected the path of a clip (.npz/.bvh/.amc), got {type(path).__name__}")
     if Path(path).is_dir():

@@ -338,7 +338,10 @@ def _summary(p: np.ndarray, classes: list[str]) -> dict[str, Any]:
 def label_clip(model: Any, head: RecognitionHead, motion: Any) -> dict[str, Any]:
     """The label record of a clip: per input frame (``frame_labels`` class indices,
     ``frame_confidence``), contiguous ``runs`` of one label, per atom and per motif (mean probability
-    over its frames), and the whole clip. Frames index the input at its own fps, ends exclusive."""
+    over its frames), and the whole clip. Frames index the input at its own fps, ends exclusive.
+    ``motion``: a Motion or the path of a clip."""
+    from ..api import as_motion
+    motion = as_motion(motion)
     if head.encoder_hash and head.encoder_hash != model.model_hash:
         raise A4merError(f"the recognition head was trained on encoder {head.encoder_hash}, "
                          f"this model is {model.model_hash}: retrain the head for this model")

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from a4mer.api import load_motion
+from a4mer.api import LoadOptions, load_motion
 from a4mer.errors import A4merError
 from a4mer.geometry import quat_angle
 from a4mer.model import A4Mer
@@ -64,6 +64,9 @@ def test_a_clip_path_is_loaded_and_other_types_are_named(setup, repo_root):
     (lambda model, m: m.resample(1e9), "frame rate must be at most 100000, got 1000000000.0"),
     (lambda model, m: m.with_(fps=0.0001).resample(30), "would make 40,200,001 frames (at most 5,000,000)"),
     (lambda model, m: load_motion("x.npz", fps=np.bool_(True)), "fps (--fps) must be a positive number, got True"),
+    (lambda model, m: load_motion("x.npz", LoadOptions(floor=True), fps=24), "not both (fps)"),  # fps was ignored
+    (lambda model, m: load_motion("x.npz", fsp=24), "unexpected keyword argument 'fsp'"),
+    (lambda model, m: load_motion("x.npz", {"fps": 24}), "options must be a LoadOptions, got dict"),
     (lambda model, m: type(m)(30, m.root_translation, m.rotations, skeleton=None), "skeleton must be a Skeleton"),
     (lambda model, m: load_motion(None), "expected the path of a clip"),
     (lambda model, m: load_motion("x.npz", fps="30"), "fps (--fps) must be a positive number, got '30'"),
