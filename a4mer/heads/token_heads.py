@@ -61,6 +61,8 @@ MIN_MASKED_S = 1.0
 C1_MAX_S = 0.5
 #: seconds of the clip's end read when extending
 EXTEND_CONTEXT_S = 6.0
+#: model frames a clip around a gap needs for the token route (fewer: the Hermite curve)
+MIN_MODEL_FRAMES = 4
 
 
 def _bend(trans: np.ndarray, rot: np.ndarray, true_t: np.ndarray, true_q: np.ndarray, i: int, j: int,
@@ -180,6 +182,8 @@ class TokenHeads(LearnedHeads):
         return self._symmetric(on_body, motion.root_translation, motion.rotations[:, :22])
 
     def fill_gap(self, motion: Motion, s: int, e: int) -> Motion:
+        """``motion`` with frames strictly between ``s`` and ``e`` from predicted tokens; a clip of under
+        :data:`MIN_MODEL_FRAMES` model frames around the gap gets the cubic Hermite curve."""
         # atoms are found within one model window of the gap only (the segments read lie inside it),
         # so a fill costs the same in a long take as in a short clip
         r = int(np.ceil(self.model.config.data.window_s * motion.fps))
@@ -187,6 +191,8 @@ class TokenHeads(LearnedHeads):
         part = motion.slice(a, b)
         out_t, out_q = np.array(motion.root_translation), np.array(motion.rotations)
         out_t[a:b], out_q[a:b] = BL.fill_gap(part.root_translation, part.rotations, s - a, e - a, "hermite")
+        if part.duration * self.model.fps < MIN_MODEL_FRAMES:  # too short to segment: the Hermite curve
+            return motion.with_(root_translation=out_t, rotations=out_q)
         out_t[s + 1:e], out_q[s + 1:e, :22] = self._mirrored(lambda m: self._fill_gap_once(m, s - a, e - a), part)
         return motion.with_(root_translation=out_t, rotations=out_q)
 

@@ -206,3 +206,13 @@ def test_token_answers_are_mirror_symmetric(clip, token_heads):
         a, b = mir(run(m)), run(mir(m))
         assert np.abs(a.root_translation - b.root_translation).max() < 1e-6
         assert quat_angle(a.rotations, b.rotations).max() < 1e-5
+
+
+def test_a_clip_too_short_to_segment_gets_the_hermite_curve(clip, token_heads):
+    """A 3-frame clip through the token route was an IndexError deep in the model's windows."""
+    from a4mer.heads import baselines as BL
+    tiny = clip.slice(0, 3)
+    out = token_heads.inbetween(tiny, 0, 2)
+    t, q = BL.fill_gap(tiny.root_translation, tiny.rotations, 0, 2, "hermite")
+    np.testing.assert_allclose(out.root_translation, t)
+    np.testing.assert_allclose(out.rotations, q)
