@@ -115,7 +115,8 @@ class Motion:
     def resample(self, fps: float) -> "Motion":
         """The same motion at ``fps`` frames per second, by time (lerp root, slerp rotations).
 
-        The duration is kept within one frame (see :func:`a4mer.geometry.resample_times`). Rates within 0.05 % of a standard
+        The last frame lies at or before the source's last frame time, so the duration is at most one
+        source frame shorter (see :func:`a4mer.geometry.resample_times`). Rates within 0.05 % of a standard
         rate are snapped first; a resample to the clip's own (snapped) rate returns it unchanged.
         """
         fps = snap_fps(fps)

@@ -10,8 +10,8 @@ def resample_times(num_frames: int, src_fps: float, dst_fps: float) -> np.ndarra
     """Source-frame coordinates (float, ``(N,)``) of the frames of the resampled clip.
 
     Frames sit at times ``k / dst_fps`` covering the source's time span ``[0, (num_frames - 1) /
-    src_fps]``, so the duration ``N / dst_fps`` stays within one output frame of ``num_frames / src_fps``
-    and nothing is extrapolated.
+    src_fps]``, so nothing is extrapolated and the duration ``N / dst_fps`` is at most one source frame
+    (``1 / src_fps``) shorter than ``num_frames / src_fps`` (and never longer by a frame or more).
     """
     if num_frames < 1:
         raise ValueError("cannot resample an empty clip")

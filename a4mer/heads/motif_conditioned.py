@@ -244,6 +244,13 @@ class MotifConditioner:
         ramp_s = self.ramp_s if ramp_s is None else ramp_s
         return int(max(1, min(round(ramp_s * fps), n // 3)))
 
+    def _motif_id(self, motif_id) -> int:
+        """``motif_id`` checked against the prototypes, and these against the verifier's vocabulary now
+        (a model whose vocabulary was swapped with ``set_vocab`` after this conditioner was made)."""
+        if self.verifier is not None and self.verifier.vocab is not None:
+            self.prototypes.check(self.verifier.model_hash, self.verifier.vocab.hash)
+        return self.prototypes.check_id(motif_id)
+
     def _verified(self, make, mid: int) -> Motion:
         """``make(ramp_s) -> Motion`` for the transition lengths to try; without a verifier the default
         one. With one (an :class:`~a4mer.model.A4Mer`), each variant is segmented and the first whose
@@ -288,7 +295,7 @@ class MotifConditioner:
     def extend_clip(self, motion: Motion, n: int, motif_id) -> Motion:
         """``motion`` followed by ``n`` frames performing motif ``motif_id`` (input frames unchanged).
         ``result.meta``: ``generated``, ``warnings``, ``motif`` (id, repetitions, speed)."""
-        mid = self.prototypes.check_id(motif_id)
+        mid = self._motif_id(motif_id)
         base = self.heads.extend_clip(motion, n)
         n = int(n)
         return self._verified(lambda r: self._extend(motion, base, n, mid, r), mid)
@@ -420,7 +427,7 @@ class MotifConditioner:
 
     def inbetween(self, motion: Motion, start: int, end: int, motif_id) -> Motion:
         """Frames strictly between ``start`` and ``end`` perform motif ``motif_id``; keys and the rest unchanged."""
-        mid = self.prototypes.check_id(motif_id)
+        mid = self._motif_id(motif_id)
         base = self.heads.inbetween(motion, start, end)
         known = np.ones(motion.num_frames, bool)
         known[int(start) + 1:int(end)] = False
@@ -428,7 +435,7 @@ class MotifConditioner:
 
     def inbetween_keys(self, motion: Motion, keys, motif_id) -> Motion:
         """Every gap between the ``keys`` performs motif ``motif_id`` (each gap one occurrence)."""
-        mid = self.prototypes.check_id(motif_id)
+        mid = self._motif_id(motif_id)
         base = self.heads.inbetween_keys(motion, keys)
         known = np.zeros(motion.num_frames, bool)
         known[np.asarray(base.meta["keys"], int)] = True

@@ -251,3 +251,16 @@ def test_cli_motif_extend_and_fill(tmp_path, capsys):
     assert main(["extend", str(src), "--frames", "5", "-o", str(tmp_path / "x.npz"), "--motif", str(n)]) == 1
     err = capsys.readouterr().err
     assert f"unknown motif id '{n}'" in err and f"{n} motifs" in err and not (tmp_path / "x.npz").exists()
+
+
+def test_a_vocabulary_swapped_after_the_conditioner_was_made_is_refused():
+    """model.set_vocab after conditioner_for: the old vocabulary's prototypes were checked against the
+    new vocabulary's motif ids without a word."""
+    import types
+    from a4mer.heads.inbetween import heads_for
+    from a4mer.model import A4Mer
+    model = A4Mer.load()
+    mc = mcm.conditioner_for(heads_for(model), verifier=model)
+    model.vocab = types.SimpleNamespace(hash="0123456789abcdef")  # as set_vocab leaves it: another vocabulary
+    with pytest.raises(A4merError, match="built for vocabulary .* but the model's vocabulary is 0123456789abcdef"):
+        mc.extend_clip(_input(), 30, 0)
