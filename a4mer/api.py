@@ -63,6 +63,8 @@ def find_clips(folder: str | os.PathLike, suffixes=tuple(FORMATS), exclude: str 
     reading it fails by name instead of the clip vanishing."""
     from .io.amass import AMASS_SHAPE_FILE
     folder = Path(folder)
+    if not folder.is_dir():  # a typo or a file: an error, not an empty library
+        raise MotionFileError(folder, "not a folder" if folder.exists() else "no such folder")
     skip = Path(exclude).resolve() if exclude is not None else None
     if skip is not None and folder.resolve() not in skip.parents:
         skip = None

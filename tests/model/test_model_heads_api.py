@@ -67,6 +67,7 @@ def test_a_clip_path_is_loaded_and_other_types_are_named(setup, repo_root):
     (lambda model, m: load_motion("x.npz", LoadOptions(floor=True), fps=24), "not both (fps)"),  # fps was ignored
     (lambda model, m: load_motion("x.npz", fsp=24), "unexpected keyword argument 'fsp'"),
     (lambda model, m: load_motion("x.npz", {"fps": 24}), "options must be a LoadOptions, got dict"),
+    (lambda model, m: __import__("a4mer.api", fromlist=["x"]).find_clips("no_such_library"), "no_such_library: no such folder"),
     (lambda model, m: type(m)(30, m.root_translation, m.rotations, skeleton=None), "skeleton must be a Skeleton"),
     (lambda model, m: load_motion(None), "expected the path of a clip"),
     (lambda model, m: load_motion("x.npz", fps="30"), "fps (--fps) must be a positive number, got '30'"),
