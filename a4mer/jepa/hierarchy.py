@@ -106,13 +106,31 @@ def encode_clip(net: A4MerNet, arrays: dict, bounds, window_frames: int, max_seg
             seg.append(out["atom_seg_tokens"][b, :j - i].float().cpu().numpy())
             if groups is not None:
                 n = int(out["motif_valid"][b].sum())
-                motif.append(out["motif_tokens"][b, :n].float().cpu().numpy())
+                ids, counts = np.unique(groups[i:j], return_counts=True)  # the window's motifs, in order
+                motif.append((out["motif_tokens"][b, :n].float().cpu().numpy(), ids, counts))
     res = {"atom_tokens": np.concatenate(atom) if atom else np.zeros((0, net.stage1.config.encoder.dim), np.float32),
            "atom_seg_tokens": np.concatenate(seg) if seg else np.zeros((0, net.stage1.config.encoder.dim), np.float32)}
     assert len(res["atom_tokens"]) == S
     if groups is not None:
-        res["motif_tokens"] = np.concatenate(motif)
+        res["motif_tokens"] = _merge_pieces(motif, np.unique(groups))
     return res
+
+
+def _merge_pieces(pieces, motif_ids) -> "np.ndarray":
+    """One token per motif (M, D) from per-window ``(tokens (n, D), motif ids (n,), atom counts (n,))``:
+    a motif longer than a window is encoded in pieces, whose tokens are averaged by their atoms (a
+    motif in one piece keeps its token exactly)."""
+    import numpy as np
+    tokens = np.concatenate([t for t, _, _ in pieces])
+    where = np.searchsorted(motif_ids, np.concatenate([ids for _, ids, _ in pieces]))
+    weights = np.concatenate([c for _, _, c in pieces]).astype(np.float64)
+    out = np.zeros((len(motif_ids), tokens.shape[1]), np.float64)
+    np.add.at(out, where, tokens * weights[:, None])
+    total = np.bincount(where, weights, minlength=len(motif_ids))
+    merged = (out / total[:, None]).astype(np.float32)
+    single = np.bincount(where, minlength=len(motif_ids)) == 1
+    merged[single] = tokens[np.searchsorted(where, np.flatnonzero(single))]
+    return merged
 
 
 INFERENCE_PREFIXES = ("stage1.target.", "stage2.target.", "stage1.feat_", "stage2.feat_")

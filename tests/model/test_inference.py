@@ -161,3 +161,25 @@ def test_cli_outputs_never_overwrite_the_input(bundle, tmp_path, capsys):
         err = capsys.readouterr().err
         assert msg in err and "Traceback" not in err, (argv, err)
     assert clip.read_bytes() == data
+
+
+def test_a_motif_longer_than_a_window_is_one_token(bundle):
+    """A motif encoded in pieces (longer than one model window) gave one token per piece: embed then
+    returned more motif tokens than motif spans, each after it paired with the wrong span."""
+    from a4mer.jepa.hierarchy import _merge_pieces, encode_clip
+    model = A4Mer.load(bundle)
+    m = synthetic_motion(900, 3)
+    _, _, b_model, arrays = model._prepare(m)
+    tok = model._encode(arrays, b_model)["atom_tokens"]
+    _, motifs = model._motifs(tok)
+    groups = np.zeros(len(tok), np.int64)
+    for k, mo in enumerate(motifs):
+        groups[mo["atoms"]] = k
+    longest = max(int(b_model[mo["atoms"][-1] + 1] - b_model[mo["atoms"][0]]) for mo in motifs)
+    d = model.config.data
+    for window in (d.window_frames, max(2, longest - 1)):  # the second cuts the longest motif in pieces
+        got = encode_clip(model.net, arrays, b_model, window, d.max_segments, groups)["motif_tokens"]
+        assert got.shape == (len(motifs), model.dim)
+    pieces = [(np.ones((2, 3), np.float32), np.array([0, 1]), np.array([1, 3])),
+              (np.full((1, 3), 5.0, np.float32), np.array([1]), np.array([1]))]
+    np.testing.assert_array_equal(_merge_pieces(pieces, np.array([0, 1])), [[1, 1, 1], [2, 2, 2]])
