@@ -97,8 +97,11 @@ def clip_names(paths: list[Path], clean=lambda text: text) -> list[str]:
     (``walk.bvh`` and ``walk.npz`` side by side) by their suffix too (``walk_bvh``). ``clean`` makes a
     name safe as a file stem; names it makes equal get a tag of their own path (``walk_1_bvh_3f9a1c``).
     :class:`A4merError` when names still clash (the same file given twice)."""
-    def clashing(names):
-        return [[i for i, m in enumerate(names) if m == n] for n in sorted(set(names)) if names.count(n) > 1]
+    def clashing(names):  # index groups of the names that occur more than once, in linear time
+        groups: dict[str, list[int]] = {}
+        for i, n in enumerate(names):
+            groups.setdefault(n, []).append(i)
+        return [groups[n] for n in sorted(groups) if len(groups[n]) > 1]
 
     paths = [Path(os.path.abspath(p)) for p in paths]  # a link is named by where it lies, not its target
     names = [clean(p.stem) for p in paths]
