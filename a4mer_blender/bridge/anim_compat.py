@@ -159,6 +159,13 @@ def active_slot_identifier(id_owner: Any) -> str:
     return str(getattr(slot, "identifier", "")) if slot is not None else ""
 
 
+def keep_in_file(action: Any, holders: int) -> None:
+    """Give ``action`` a fake user when its ``holders`` (about to let go of it) are all its users, so that
+    saving the file keeps the user's action."""
+    if action is not None and action.users <= holders and not action.use_fake_user:
+        action.use_fake_user = True
+
+
 def restore_action(id_owner: Any, action: Any, slot_identifier: str = "") -> None:
     """Make ``action`` active again on ``id_owner`` with the slot named ``slot_identifier`` when it
     still exists (else as :func:`assign_action` picks it)."""

@@ -240,8 +240,7 @@ def write_motion(obj, motion, scene, action=None, frame_start: int | None = None
     f0 = scene.frame_start if frame_start is None else int(frame_start)
     if action is None:
         previous = obj.animation_data.action if obj.animation_data is not None else None
-        if previous is not None and previous.users <= 1 and not previous.use_fake_user:
-            previous.use_fake_user = True  # else unassigning it would drop it from the file on save
+        anim_compat.keep_in_file(previous, 1)  # else unassigning it would drop it from the file on save
         action = bpy.data.actions.new(name or motion.meta.get("name") or f"{obj.name}_a4mer")
     action["a4mer_source_fps"] = float(motion.meta.get("source_fps", motion.fps))
     if motion.meta.get("betas"):  # the subject's body shape and gender, for exports of the action

@@ -128,8 +128,8 @@ def remove_tracks(obj) -> int:
     for action in shown:  # generated frames marked on the motif track after a bake: nothing else uses them
         if action.users == 0 and action.get("a4mer_generated"):
             bpy.data.actions.remove(action)
-        elif action.users <= int(obj.get(ACTION_KEY) == action) and not action.use_fake_user:
-            action.use_fake_user = True  # the user's earlier action, shown only by these tracks: kept in the file
+        else:  # the user's earlier action, shown only by these tracks (and the record's pointer)
+            anim_compat.keep_in_file(action, int(obj.get(ACTION_KEY) == action))
     return len(tracks)
 
 
@@ -201,9 +201,7 @@ def describes(obj, record: dict, action) -> bool:
 
 def forget(obj) -> None:
     """Drop the record (and its action pointer) from ``obj``; the tracks are left to the caller."""
-    action = obj.get(ACTION_KEY)
-    if action is not None and action.users <= 1 and not action.use_fake_user:
-        action.use_fake_user = True  # the pointer was its last user: kept in the file
+    anim_compat.keep_in_file(obj.get(ACTION_KEY), 1)  # when the pointer is its last user
     for key in (RECORD_KEY, ACTION_KEY):
         if key in obj:
             del obj[key]
