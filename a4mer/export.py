@@ -96,7 +96,7 @@ def export(motion: Motion | str | os.PathLike | None, path: str | os.PathLike, f
     """Write ``motion`` (a Motion or the path of a clip; and ``segments`` for ``babel``) to ``path`` in
     format ``fmt``, whose name must end in that format's suffix (.npz, .bvh, .json); returns the path.
     ``motif_names``: motif id (int or str) -> name. BABEL times are the motion file's: a clip whose
-    rest-pose lead-in was dropped (``meta["reference_frames_dropped"]``) starts that many source frames in."""
+    rest-pose lead-in was dropped, or a slice, starts :attr:`Motion.source_start_s` into it."""
     path = Path(path)
     if fmt not in FORMATS:
         raise A4merError(f"unknown export format {fmt!r}; expected one of {', '.join(FORMATS)}")
@@ -110,11 +110,8 @@ def export(motion: Motion | str | os.PathLike | None, path: str | os.PathLike, f
         if segments is None:
             raise A4merError("babel export needs segments: pass --segments FILE, --segment (run the model), "
                              "or an armature that has A4Mer tracks")
-        offset = 0.0
-        if motion is not None and motion.meta.get("reference_frames_dropped"):
-            offset = motion.meta["reference_frames_dropped"] / float(motion.meta.get("source_fps", motion.fps))
-        return write_babel(segments, path, name, feat_p, motif_names,
-                           motion.duration if motion is not None else None, offset)
+        return write_babel(segments, path, name, feat_p, motif_names, motion.duration if motion is not None else None,
+                           motion.source_start_s if motion is not None else 0.0)
     if motion is None:
         raise A4merError(f"{fmt} export needs a motion")
     return write_npz(motion, path) if fmt == "npz" else write_bvh_smpl(motion, path)

@@ -73,12 +73,13 @@ def floor_height(motion: Motion) -> float:
 
 def put_on_floor(motion: Motion) -> Motion:
     """``motion`` with its root moved vertically by one constant so its feet stand on z = 0
-    (:func:`floor_height`); ``meta["floor_shift_m"]`` holds the shift (m, + is up). Rotations and the
-    root's x/y are unchanged; the input is not modified. Raises like :func:`floor_height`."""
+    (:func:`floor_height`); ``meta["floor_shift_m"]`` holds the shift from the source (m, + is up; the sum
+    when it is put on the floor again). Rotations and the root's x/y are unchanged; the input is not
+    modified. Raises like :func:`floor_height`."""
     shift = -floor_height(motion)
     trans = motion.root_translation.copy()  # (T, 3) m
     trans[:, 2] += shift
-    return motion.with_(root_translation=trans, meta={"floor_shift_m": shift})
+    return motion.with_(root_translation=trans, meta={"floor_shift_m": motion.meta.get("floor_shift_m", 0.0) + shift})
 
 
 def describe_shift(shift: float) -> str:

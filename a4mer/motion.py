@@ -110,7 +110,18 @@ class Motion:
         idx = range(self.num_frames)[sl]
         if len(idx) == 0:
             raise A4merError(f"slice [{start}:{stop}] of a {self.num_frames}-frame clip is empty")
-        return replace(self, root_translation=self.root_translation[sl], rotations=self.rotations[sl])
+        out = replace(self, root_translation=self.root_translation[sl], rotations=self.rotations[sl])
+        if idx.start:  # frame 0 moves into the file: keep where it lies there
+            out.meta["source_start_s"] = self.source_start_s + idx.start / self.fps
+        return out
+
+    @property
+    def source_start_s(self) -> float:
+        """Seconds of the source file before this clip's frame 0: a dropped rest-pose lead-in
+        (``meta["reference_frames_dropped"]`` source frames) and the start of any :meth:`slice`."""
+        if "source_start_s" in self.meta:
+            return float(self.meta["source_start_s"])
+        return self.meta.get("reference_frames_dropped", 0) / float(self.meta.get("source_fps", self.fps))
 
     def resample(self, fps: float) -> "Motion":
         """The same motion at ``fps`` frames per second, by time (lerp root, slerp rotations).

@@ -234,12 +234,18 @@ def default_head_inputs(model: Any) -> tuple[str, ...]:
     return ("atom", "motif") if has_motifs else ("atom",)
 
 
+# what a user's own label head reads unless told otherwise (``label-train --head-inputs``): on HDM05's
+# held-out actors pose features + atom tokens label more frames right than tokens alone (docs/benchmarks.md)
+LABEL_HEAD_INPUTS = ("pose", "atom")
+
+
 def fit_label_head(model: Any, clips: list[tuple[str, Any, str]], config: HeadConfig | None = None,
                    holdout: float = 0.0, seed: int = 0) -> tuple[RecognitionHead, dict[str, Any]]:
     """A frame head for a user's own labelled clips ``[(name, Motion, label)]`` on ``model``'s frozen
     tokens. With ``holdout`` in (0, 1) that share of every class's clips (at least one, and only for
     classes with two or more clips) is kept out of training and reported: clip accuracy (arg-max of
     the mean frame probability), frame accuracy and the held-out clips' names with their predictions.
+    The head reads ``config.inputs``; without a config, :data:`LABEL_HEAD_INPUTS` (as ``label-train``).
 
     Returns ``(head, report)``; report has ``classes``, ``clips_per_class``, ``train_clips`` and, with a
     holdout, ``holdout`` results."""
@@ -248,7 +254,7 @@ def fit_label_head(model: Any, clips: list[tuple[str, Any, str]], config: HeadCo
     classes = sorted({lab for _, _, lab in clips})
     if len(classes) < 2:
         raise A4merError(f"need clips of at least two labels to train a head, got {classes or 'none'}")
-    inputs = config.inputs if config is not None else default_head_inputs(model)
+    inputs = config.inputs if config is not None else LABEL_HEAD_INPUTS
     cfg = HeadConfig(**{**asdict(config or HeadConfig()), "in_dim": input_width(model, tuple(inputs)), "inputs": tuple(inputs),
                         "fps": float(model.fps)})
     y = np.array([classes.index(lab) for _, _, lab in clips])

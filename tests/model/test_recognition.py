@@ -197,6 +197,20 @@ def test_label_clip_and_cli(tiny_model, labeled_clips, tmp_path):
                  str(tiny_model.info["source"])]) == 1
 
 
+def test_fit_label_head_reads_what_label_train_reads_by_default(tiny_model, labeled_clips):
+    """The API and the CLI train the same kind of head unless told otherwise (the API used tokens only)."""
+    import argparse
+
+    from a4mer.cli import label_train
+    from a4mer.heads.recognition import LABEL_HEAD_INPUTS, fit_label_head
+    p = argparse.ArgumentParser()
+    label_train.add_arguments(p)
+    cli = p.parse_args(["x", "-o", "h.safetensors"]).head_inputs.split(",")
+    head, report = fit_label_head(tiny_model, [(c.name, c.motion, c.action) for c in labeled_clips[:4]],
+                                  None, 0.0)
+    assert list(LABEL_HEAD_INPUTS) == cli == list(head.config.inputs) == report["inputs"]
+
+
 def test_ridge_recovers_linear_map():
     rng = np.random.default_rng(4)
     X = rng.normal(size=(300, 5))

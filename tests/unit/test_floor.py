@@ -41,6 +41,15 @@ def test_a_standing_clip_is_put_with_its_balls_of_the_feet_sole_height_over_z0(h
     assert floor.describe_shift(shift).startswith("raised" if shift > 0 else "lowered")
 
 
+def test_the_shift_is_counted_from_the_source_when_put_on_the_floor_again():
+    m = _standing(height=0.2)
+    once = floor.put_on_floor(m)
+    lifted = once.with_(root_translation=once.root_translation + [0, 0, 0.05])
+    twice = floor.put_on_floor(lifted)
+    np.testing.assert_allclose(twice.root_translation, once.root_translation, atol=1e-9)
+    assert twice.meta["floor_shift_m"] == pytest.approx(once.meta["floor_shift_m"] - 0.05)
+
+
 def test_a_jump_keeps_its_flight_and_does_not_lift_the_floor():
     m = _standing(T=90)
     trans = m.root_translation.copy()

@@ -76,6 +76,17 @@ def test_slice_concat_resample_roundtrip():
         concatenate([m, m.resample(30)])
 
 
+def test_a_slice_knows_where_its_first_frame_lies_in_the_source_file():
+    """``source_start_s`` (what BABEL times are counted from): a dropped lead-in, then each slice's start,
+    also across a resample; a slice from frame 0 moves nothing."""
+    m = _motion(T=240, fps=120.0).with_(meta={"reference_frames_dropped": 6, "source_fps": 120.0})
+    assert m.source_start_s == pytest.approx(0.05)
+    assert m.slice(0, 50).source_start_s == pytest.approx(0.05)
+    assert m.slice(-40).source_start_s == pytest.approx(0.05 + 200 / 120)
+    assert m.resample(30).slice(3).slice(2, 10).source_start_s == pytest.approx(0.05 + 5 / 30)
+    assert _motion(T=10).slice(4).source_start_s == pytest.approx(4 / 30)
+
+
 def test_resample_is_by_time_and_snaps():
     m = _motion(T=100, fps=100.0)
     r = m.resample(30)
