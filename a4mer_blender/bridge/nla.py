@@ -19,14 +19,34 @@ ACTION_KEY = "a4mer_segments_action"
 
 
 def read_record(obj) -> dict | None:
-    """The stored A4Mer record of ``obj`` (None when absent), without the entries of strips the user
-    deleted from its tracks (the motif library then counts what the tracks show)."""
+    """The stored A4Mer record of ``obj`` (None when absent) as its tracks show it now: an entry whose
+    strip the user moved or trimmed has the strip's frames, one whose strip was deleted is left out (the
+    motif library then counts and jumps to what the tracks show)."""
     record = core_strips.loads_record(obj.get(RECORD_KEY)) if obj is not None else None
     if record is not None:
         for rt, track in recorded_tracks(obj, record):
-            shown = {round(s.frame_start, 3) for s in track.strips}
-            rt["strips"] = [e for e in rt["strips"] if round(float(e["frame_start"]), 3) in shown]
+            kept = []
+            for e, strip in zip(rt["strips"], _entry_strips(track, rt["strips"])):
+                if strip is not None:
+                    kept.append({**e, "frame_start": float(strip.frame_start), "frame_end": float(strip.frame_end)})
+            rt["strips"] = sorted(kept, key=lambda e: e["frame_start"])
     return record
+
+
+def _entry_strips(track, entries: list[dict]) -> list:
+    """The strip of each recorded entry on ``track`` (None: deleted): the strip of its name (strip names
+    are unique on an object, and the record holds what Blender named them), else the one at its frame
+    (the user renamed the strip)."""
+    by_name = {s.name: s for s in track.strips}
+    out = [by_name.get(str(e.get("name"))) for e in entries]
+    taken = {s.name for s in out if s is not None}
+    for i, e in enumerate(entries):
+        if out[i] is None:
+            out[i] = next((s for s in track.strips if s.name not in taken
+                           and abs(s.frame_start - float(e["frame_start"])) < 1e-3), None)
+            if out[i] is not None:
+                taken.add(out[i].name)
+    return out
 
 
 #: (frame_start, frame_end, action_frame_start, action_frame_end, scale) of an NLA strip
@@ -70,15 +90,15 @@ def write_record(obj, record: dict) -> None:
 
 
 def _matches(track, rec_track: dict, renamed: bool) -> bool:
-    """True when ``track`` is the recorded one: strips at recorded frames (all of them, some or none: the
-    user deleted the others), and the same track name (``renamed``: recorded strip names instead, as the
-    user renamed the track)."""
-    rec = {round(float(s["frame_start"]), 3): str(s.get("name")) for s in rec_track.get("strips", [])}
-    if any(round(s.frame_start, 3) not in rec for s in track.strips):
-        return False
+    """True when ``track`` is the recorded one: each of its strips has a recorded name or lies at a
+    recorded frame (all of the recorded strips, some or none: the user deleted, moved or renamed some),
+    and the same track name (``renamed``: recorded strip names alone, as the user renamed the track)."""
+    frames = {round(float(s["frame_start"]), 3) for s in rec_track.get("strips", [])}
+    names = {str(s.get("name")) for s in rec_track.get("strips", [])}
     if renamed:  # an emptied track is known by its name alone
-        return len(track.strips) > 0 and all(rec[round(s.frame_start, 3)] == s.name for s in track.strips)
-    return track.name == rec_track.get("name")
+        return len(track.strips) > 0 and all(s.name in names for s in track.strips)
+    return (track.name == rec_track.get("name")
+            and all(s.name in names or round(s.frame_start, 3) in frames for s in track.strips))
 
 
 def a4mer_tracks(obj) -> list:

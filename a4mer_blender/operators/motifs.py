@@ -27,6 +27,17 @@ def _no_motif(context, motif_id: int | None, active: bool = False) -> str:
     return f"A4Mer: {what} (its motifs: {have or 'none'})"
 
 
+def _played(obj, m: dict) -> list[tuple[float, float]]:
+    """Motif ``m``'s occurrences where they play: a generated one (with a motif) where its strip on the
+    Generated track lies now, as the user may have moved it after its mark was made (a bake moves the
+    mark there too); the others where their strips lie."""
+    shown = {sp["id"]: sp["shown"] for sp in generated.spans(obj) if "id" in sp}
+    record = nla.read_record(obj)
+    span_of = {(e["frame_start"], e["frame_end"]): e["span"] for rt in record["tracks"] if rt.get("kind") == "motif"
+               for e in rt["strips"] if int(e["key"]) == m["motif_id"] and e.get("span")}
+    return [tuple(map(float, shown.get(span_of.get(o), o))) for o in m["occurrences"]]
+
+
 class _MotifOp:
     motif_id: IntProperty(name="Motif", default=-1, min=-1, options={"SKIP_SAVE"},
                           description="The motif's id in the object's motif library (-1: the active motif, the "
@@ -82,7 +93,8 @@ class A4MER_OT_motif_jump(_MotifOp, bpy.types.Operator):
         m = self.target(context)
         if m is None:
             return {"CANCELLED"}
-        frame = strips.next_occurrence(m["occurrences"], context.scene.frame_current, self.direction or 1)
+        frame = strips.next_occurrence(_played(context.active_object, m), context.scene.frame_current,
+                                       self.direction or 1)
         context.scene.frame_set(int(round(frame)))
         context.active_object.a4mer_active_motif = m["motif_id"]
         return {"FINISHED"}

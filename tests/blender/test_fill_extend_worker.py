@@ -157,6 +157,12 @@ def test_extend_with_a_motif_marks_the_motif_track(scene, fake_heads, monkeypatc
     scene.frame_set(50)
     bpy.ops.a4mer.motif_jump(motif_id=1, direction=1)
     assert scene.frame_current == 61
+    # ... where it plays now when the user moved its strip (the mark stays where it was made until a bake)
+    strip.frame_start_ui += 4
+    scene.frame_set(50)
+    bpy.ops.a4mer.motif_jump(motif_id=1, direction=1)
+    assert scene.frame_current == 65
+    strip.frame_start_ui -= 4
     # renaming the motif renames the generated span too (its strip kept the old name)
     assert bpy.ops.a4mer.motif_rename(motif_id=1, name="greet") == {"FINISHED"}
     assert strip.name.startswith("greet") and generated.read_state(obj)["spans"][0]["motif"]["name"] == "greet"

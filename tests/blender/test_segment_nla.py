@@ -253,6 +253,36 @@ def test_a_motif_strip_deleted_by_the_user_leaves_the_rest_working(scene, tmp_pa
     assert bpy.ops.a4mer.clear_segments() == {"FINISHED"} and len(obj.animation_data.nla_tracks) == 0
 
 
+def test_a_motif_strip_moved_or_renamed_by_the_user_keeps_the_track_ours(scene, tmp_path):
+    """Moving one occurrence on the A4Mer Motifs track (G in the NLA editor) made the whole track the
+    user's: Remove A4Mer Tracks left it and a re-run added a second. The library follows the strip."""
+    from a4mer.strips import motif_summary
+    obj, _ = make_row_rig("mpi_body_only")
+    armature.write_motion(obj, smooth_motion(T=90, seed=9), scene)
+    seg = even_segments(90, 30.0)
+    assert bpy.ops.a4mer.segment(segments_file=_seg_file(tmp_path, seg)) == {"FINISHED"}
+    before = motif_summary(nla.read_record(obj))
+    track = obj.animation_data.nla_tracks["A4Mer Motifs"]
+    last = max(track.strips, key=lambda s: s.frame_start)
+    start, end = last.frame_start, last.frame_end
+    last.frame_start_ui = start + 3
+    first = min(track.strips, key=lambda s: s.frame_start)
+    first.name = "my walk"
+    after = motif_summary(nla.read_record(obj))
+    assert [m["count"] for m in after] == [m["count"] for m in before]
+    moved = next(m for m in after if (start + 3, end + 3) in m["occurrences"])
+    assert (start, end) not in moved["occurrences"]
+    scene.frame_set(int(start))
+    assert bpy.ops.a4mer.motif_jump(motif_id=moved["motif_id"], direction=1) == {"FINISHED"}
+    assert scene.frame_current == start + 3
+    assert bpy.ops.a4mer.motif_select(motif_id=moved["motif_id"]) == {"FINISHED"} and last.select
+    assert bpy.ops.a4mer.segment(segments_file=_seg_file(tmp_path, seg)) == {"FINISHED"}
+    assert sorted(t.name for t in obj.animation_data.nla_tracks) == ["A4Mer Atoms", "A4Mer Motifs"]
+    track = obj.animation_data.nla_tracks["A4Mer Motifs"]
+    max(track.strips, key=lambda s: s.frame_start).frame_start_ui += 3
+    assert bpy.ops.a4mer.clear_segments() == {"FINISHED"} and len(obj.animation_data.nla_tracks) == 0
+
+
 @pytest.mark.parametrize("then", ["clear", "segment_again"])
 def test_the_earlier_action_shown_only_by_the_tracks_is_kept_in_the_file(scene, tmp_path, then):
     """Segment 'walk', import another clip onto the rig, then Remove A4Mer Tracks or segment again:
