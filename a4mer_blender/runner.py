@@ -91,6 +91,10 @@ def resolve_mode(settings: RunnerSettings) -> str:
                                     "worker interpreter is set (Preferences > Add-ons > A4Mer Action Motifs > "
                                     "Worker Python)")
         return "WORKER"
+    if settings.mode == "IN_PROCESS" and not in_process_available():
+        raise errors.A4merError("Run the model: In Blender needs torch and the a4mer model in Blender's Python, and "
+                                "they do not import here: choose Worker process and set Worker Python (Preferences "
+                                "> Add-ons > A4Mer Action Motifs)")
     return settings.mode
 
 
@@ -165,7 +169,10 @@ class Job:
             say(0.0, "loading model")
             net = model.A4Mer.load(self.settings.checkpoint or None, device=_device(self.settings.device),
                                    vocab=self.settings.vocab or None)
-            motion = amass.read_amass_npz(self.clip)
+            # read by the model's own package: the bundled core's Motion is another class than an installed a4mer's
+            pkg = model.__name__.rpartition(".")[0]
+            reader = importlib.import_module(f"{pkg}.io.amass") if pkg else amass
+            motion = reader.read_amass_npz(self.clip)
             say(0.05, "segmenting")
             result = net.segment(motion, progress=lambda f, m: say(0.1 + 0.85 * f, m))
             if not self._cancelled:

@@ -56,3 +56,23 @@ def test_installs_and_runs_without_torch(ext_zip, tmp_path):
     assert out["tracks"] == [["A4Mer Atoms", len(seg_d["atoms"])], ["A4Mer Motifs", len(seg_d["motifs"])]]
     assert out["nla"] == out["tracks"] and out["heavy_loaded"] == []
     assert (tmp_path / "blender_user").is_dir()
+
+
+def test_installed_extension_segments_in_blenders_python_with_torch(ext_zip, tmp_path):
+    """With torch and a4mer in Blender's Python, the installed extension segments in process: it read
+    the clip with its bundled core, whose Motion the installed model refused ("got Motion")."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BLENDER")}
+    env["BLENDER_USER_RESOURCES"] = str(tmp_path / "blender_user")
+    res = subprocess.run([sys.executable, str(Path(__file__).with_name("ext_in_process.py")), str(ext_zip)],
+                         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
+    out = json.loads(next(ln for ln in res.stdout.splitlines() if ln.startswith("RESULT "))[len("RESULT "):])
+    assert out == {"core": "bl_ext.user_default.a4mer_blender.a4mer", "mode": "IN_PROCESS", "atoms_end": 90}
+
+
+def test_in_blender_mode_without_torch_is_a_clear_error(monkeypatch):
+    from a4mer.errors import A4merError
+    from a4mer_blender import runner
+    monkeypatch.setattr(runner, "in_process_available", lambda: False)
+    with pytest.raises(A4merError, match="In Blender needs torch.*choose Worker process"):
+        runner.resolve_mode(runner.RunnerSettings(mode="IN_PROCESS"))
