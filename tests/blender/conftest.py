@@ -27,3 +27,15 @@ def scene():
     sc.frame_start, sc.frame_current = 1, 1
     yield sc
     addon_utils.disable("a4mer_blender", default_set=True, handle_error=None)
+
+
+@pytest.fixture
+def fake_python(tmp_path, monkeypatch):
+    """An executable that behaves like ``PY -m a4mer segment ...`` (see fake_worker.py)."""
+    import stat
+    import sys
+    exe = tmp_path / "python"
+    exe.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{HERE / "fake_worker.py"}" "$@"\n')
+    exe.chmod(exe.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("A4MER_FAKE_ARGS", str(tmp_path / "args.json"))
+    return str(exe)

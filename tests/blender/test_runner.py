@@ -3,10 +3,7 @@ stand-in worker, the operator's synchronous path with worker preferences, and mo
 from __future__ import annotations
 
 import os
-import stat
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
@@ -15,18 +12,6 @@ from a4mer.errors import A4merError
 from a4mer_blender import runner
 from a4mer_blender.bridge import armature, nla
 from bl_helpers import make_row_rig, smooth_motion
-
-HERE = Path(__file__).resolve().parent
-
-
-@pytest.fixture
-def fake_python(tmp_path, monkeypatch):
-    """An executable that behaves like ``PY -m a4mer segment ...`` (see fake_worker.py)."""
-    exe = tmp_path / "python"
-    exe.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{HERE / "fake_worker.py"}" "$@"\n')
-    exe.chmod(exe.stat().st_mode | stat.S_IEXEC)
-    monkeypatch.setenv("A4MER_FAKE_ARGS", str(tmp_path / "args.json"))
-    return str(exe)
 
 
 def test_worker_result_and_progress(fake_python, monkeypatch, tmp_path):
