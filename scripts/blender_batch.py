@@ -6,7 +6,8 @@
 Everything after ``--`` goes to :mod:`a4mer_blender.batch_worker` (same code path as
 ``python -m a4mer_blender.batch_worker`` with the bpy module). ``--python`` names the interpreter
 that has torch + a4mer for the model (Blender's own Python usually has no torch). The add-on is
-taken from the installed add-on/extension when Blender has it, else from this checkout.
+the ``a4mer_blender`` package that Blender's Python imports (installed with pip or on its path), else
+this checkout's; an installed extension (``bl_ext.<repo>.a4mer_blender``) is not used.
 The same script also runs under the bpy module: ``python scripts/blender_batch.py -- ARGS``.
 """
 import importlib.util

@@ -3,7 +3,7 @@
 
     python scripts/build_extension.py [-o dist/] [--blender-ext PATH/blender_ext.py]
 
-Stages ``a4mer_blender/`` + ``addon_manifest/blender_manifest.toml`` + ``a4mer/`` minus
+Stages ``a4mer_blender/`` + ``addon_manifest/blender_manifest.toml`` + ``LICENSE`` + ``a4mer/`` minus
 :data:`CORE_EXCLUDE` (the torch-dependent and command-line parts) into a folder, then runs Blender's
 extension CLI (``blender_ext.py build``, shipped inside Blender and inside the bpy module at
 ``bpy/<ver>/scripts/addons_core/bl_pkg/cli/``) on it. Inside the zip the core is the sub-package
@@ -51,6 +51,7 @@ def stage(dest: Path) -> Path:
     """Copy the extension's files into ``dest`` (created); returns it."""
     shutil.copytree(REPO / "a4mer_blender", dest, ignore=_IGNORE)
     shutil.copy2(REPO / "addon_manifest" / "blender_manifest.toml", dest / "blender_manifest.toml")
+    shutil.copy2(REPO / "LICENSE", dest / "LICENSE")  # MIT: the notice travels with every copy
     src = REPO / "a4mer"
     for path in sorted(src.rglob("*.py")):
         rel = path.relative_to(src)

@@ -31,7 +31,7 @@ def ext_zip(tmp_path_factory):
 def test_zip_layout(ext_zip):
     build = _build_module()
     names = set(zipfile.ZipFile(ext_zip).namelist())
-    assert {"blender_manifest.toml", "__init__.py", "bridge/anim_compat.py", "a4mer/rig.py", "a4mer/strips.py",
+    assert {"blender_manifest.toml", "LICENSE", "__init__.py", "bridge/anim_compat.py", "a4mer/rig.py", "a4mer/strips.py",
             "a4mer/motion.py"} <= names
     for ex in build.CORE_EXCLUDE:
         assert not any(n == f"a4mer/{ex}" or n.startswith(f"a4mer/{ex.rstrip('/')}/") for n in names), ex
