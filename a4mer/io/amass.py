@@ -106,9 +106,12 @@ def read_amass_npz(path: str | os.PathLike, fps: float | None = None) -> Motion:
     if np.abs(poses).max() > ANGLE_LIMIT:
         raise MotionFileError(path, f"implausible 'poses' values (axis-angle components up to "
                                     f"{np.abs(poses).max():.3g} rad; at most {ANGLE_LIMIT:g})")
-    for key in ("betas",):
-        if key in a and np.asarray(a[key]).size not in (0, 10, 11, 16, 300):
-            raise MotionFileError(path, f"'betas' has {np.asarray(a[key]).size} values; expected 10, 11, 16 or 300")
+    if "betas" in a:  # the body shape: any number of SMPL-family shape components (10, 16, 300 ...)
+        betas = np.asarray(a["betas"])
+        if betas.size > MAX_BETAS:
+            raise MotionFileError(path, f"'betas' has {betas.size} values; a body shape has at most {MAX_BETAS}")
+        if betas.dtype.kind in "fiu" and not np.all(np.isfinite(betas)):
+            raise MotionFileError(path, "'betas' contains NaN or infinite values")
     rate = _scalar_fps(path, a, fps)
     skel = _LAYOUTS[poses.shape[1]]
     rot = axis_angle_to_quat(poses.reshape(T, -1, 3).astype(np.float64))  # (T, J, 4)
@@ -130,6 +133,9 @@ def read_amass_npz(path: str | os.PathLike, fps: float | None = None) -> Motion:
     except (ValueError, A4merError) as e:
         raise MotionFileError(path, str(e)) from None
 
+
+#: most body-shape components an npz may hold (SMPL-X models have up to 300)
+MAX_BETAS = 300
 
 #: AMASS keeps each subject's body shape beside its clips in a file of this name (betas and gender,
 #: no poses): folder scans skip it instead of reporting a failed clip

@@ -134,7 +134,8 @@ def detect_scheme(source_names: tuple[str, ...] | list[str]) -> BoneMap:
 def load_bone_map(path: str | os.PathLike, source_names: tuple[str, ...] | list[str]) -> BoneMap:
     """Read a user bone map: JSON object ``{"pelvis": "MyHips", "left_hip": "MyThigh_L", ...}``
     (SMPL joint names as keys, smplx-style or official). Every required SMPL body joint must be
-    mapped to a joint that exists in the source."""
+    mapped, and every joint named must exist in the source (a typo is an error, also on an optional joint
+    such as a foot or hand: leave such a joint out of the map instead)."""
     path = Path(path)
     try:
         raw = json.loads(path.read_text())
@@ -153,7 +154,7 @@ def load_bone_map(path: str | os.PathLike, source_names: tuple[str, ...] | list[
         scheme.setdefault(n, None)
     names = tuple(n for n in source_names if not n.endswith("_end"))
     joints, _ = _resolve(scheme, names)
-    wrong = [f"{k} -> {v!r}" for k, v in scheme.items() if v is not None and k not in OPTIONAL and k not in joints]
+    wrong = [f"{k} -> {v!r}" for k, v in scheme.items() if v is not None and k not in joints]  # optional ones too
     if wrong:
         raise SkeletonError(f"{path}: bone map names joints the clip does not have: " + ", ".join(wrong)
                             + f" (the clip's joints: {', '.join(names[:40])}{' ...' if len(names) > 40 else ''})")
