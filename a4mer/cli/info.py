@@ -26,6 +26,7 @@ def summarize(motion) -> dict:
         "duration_s": round(motion.duration, 4), "skeleton": f"{motion.skeleton.name} ({motion.num_joints} joints)",
         "scheme": meta.get("scheme", "smpl (npz)"),
         "retarget_error_median_deg": meta.get("retarget_error_median_deg"),
+        "twist_calibration": meta.get("retarget_twist"),
         "root_travel_m": round(float(np.linalg.norm(np.diff(motion.root_translation[:, :2], axis=0), axis=-1).sum()), 4),
         "mean_pelvis_height_m": round(float(pos[:, 0, 2].mean()), 4),
     }
@@ -35,6 +36,8 @@ def summarize(motion) -> dict:
         out["reference_frames_dropped"] = int(meta["reference_frames_dropped"])
     if "floor_shift_m" in meta:  # --floor
         out["floor_shift_m"] = round(meta["floor_shift_m"], 4)
+    if meta.get("retarget_twist_from_clip"):  # joints the mocap solver held turned through the take
+        out["twist_from_clip"] = list(meta["retarget_twist_from_clip"])
     if "retarget_error_deg" in meta:
         worst = sorted(meta["retarget_error_deg"].items(), key=lambda kv: -kv[1])[:3]
         out["worst_bones_deg"] = dict(worst)

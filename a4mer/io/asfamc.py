@@ -262,7 +262,10 @@ def read_amc(path: str | os.PathLike, asf: str | os.PathLike | AsfSkeleton | Non
     rot_cols = [k for k, c in enumerate(skel.root_order) if c.startswith("R")]
     groups: dict[str, list[int]] = {}
     axes = {0: (skel.root_orientation, skel.root_axis)}
-    groups.setdefault(skel.root_axis, []).append(0)
+    # the root turns about the fixed axes in the sequence its `order` lists them (RZ RY RX: Z, then Y,
+    # then X; Acclaim's spec), `axis` orders its rest orientation only; CMU and HDM05 give both as XYZ
+    turns = "".join(c[1] for c in skel.root_order if c.startswith("R"))
+    groups.setdefault(turns if sorted(turns) == ["X", "Y", "Z"] else skel.root_axis, []).append(0)
     for j, b in enumerate(bones, 1):
         axes[j] = (b.axis, b.axis_order)
         if b.dof:
@@ -272,7 +275,7 @@ def read_amc(path: str | os.PathLike, asf: str | os.PathLike | AsfSkeleton | Non
                          _dof_angles(values[bones[j - 1].name], bones[j - 1].dof, order, T) for j in js])
         # extrinsic in `order` = intrinsic in the reversed order
         m = euler_soa(ang3.transpose(2, 0, 1)[::-1] * ang, tuple("XYZ".index(a) for a in order[::-1]))
-        c = np.stack([extrinsic_quat(axes[j][0], order) for j in js]).T[:, :, None]  # (4, Jg, 1)
+        c = np.stack([extrinsic_quat(*axes[j]) for j in js]).T[:, :, None]  # (4, Jg, 1) rest orientations
         local[:, js] = qmul_soa(qmul_soa(c, m), c * np.array([1.0, -1.0, -1.0, -1.0])[:, None, None])
     trans: list[np.ndarray] = list(offsets)
     root_pos = np.repeat(skel.root_position[:, None], T, axis=1)          # (3, T)
@@ -285,11 +288,11 @@ def read_amc(path: str | os.PathLike, asf: str | os.PathLike | AsfSkeleton | Non
     rest, rest_rot = fk_soa(None, offsets, parents)
     scale = skel.unit_scale
     pos, rot = to_world(pos, rot, up, scale)
-    rest = to_world(rest, rest_rot, up, scale)[0][0]
+    rest, rest_rot = (a[0] for a in to_world(rest, rest_rot, up, scale))
     check_positions(path, pos, rot)
     return SourceClip(
         path=str(path), format="asf/amc", fps=rate, names=tuple(names), parents=tuple(parents),
-        end_site=np.arange(J) > len(bones), positions=pos, orientations=rot, rest_positions=rest,
+        end_site=np.arange(J) > len(bones), positions=pos, orientations=rot, rest_positions=rest, rest_orientations=rest_rot,
         unit_scale=scale, source_up=up,
         meta={"asf": skel.path, "asf_found": how, "header_fps": None, "fps_assumed": fps is None,
               "angle_unit": "deg" if ang != 1.0 else "rad", **skel.meta},

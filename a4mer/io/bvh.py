@@ -325,12 +325,12 @@ def read_bvh(path: str | os.PathLike, fps: float | None = None, up: str = "y",
     else:
         scale, guess = float(unit_scale), {"unit": "given"}
     pos, rot = to_world(pos, rot, up, scale)
-    rest = to_world(rest, rest_rot, up, scale)[0][0]
+    rest, rest_rot = (a[0] for a in to_world(rest, rest_rot, up, scale))
     check_positions(path, pos, rot)
     return SourceClip(
         path=str(path), format="bvh", fps=rate, names=tuple(jt.name for jt in joints),
         parents=tuple(parents), end_site=np.array([jt.end_site for jt in joints]),
-        positions=pos, orientations=rot, rest_positions=rest, unit_scale=scale, source_up=up,
+        positions=pos, orientations=rot, rest_positions=rest, rest_orientations=rest_rot, unit_scale=scale, source_up=up,
         meta={"header_fps": header_fps, "frame_time": dt, "unit_guess": guess, "channels": c,
               "fps_overridden": fps is not None},
     )

@@ -22,6 +22,8 @@ class SourceClip:
     orientations: (T, J, 4) wxyz world orientation of each joint's frame (Z-up world).
       End sites carry their parent's orientation.
     rest_positions: (J, 3) joint positions of the file's rest pose (zero rotations), Z-up, metres.
+    rest_orientations: (J, 4) wxyz world orientations of the joints' frames in that rest pose (None:
+      unknown; retargeting then calibrates twist on the clip alone).
     unit_scale: metres per file unit assumed for ``positions`` (a guess for BVH; exact for ASF).
     source_up: ``"y"`` or ``"z"``: the file's up axis before conversion.
     meta: anything else worth keeping (header fps, file units ...).
@@ -39,6 +41,7 @@ class SourceClip:
     unit_scale: float
     source_up: str
     meta: dict[str, Any] = field(default_factory=dict)
+    rest_orientations: np.ndarray | None = None
 
     @property
     def num_frames(self) -> int:
@@ -55,6 +58,8 @@ class SourceClip:
 #: REFERENCE_FLOOR body heights
 REFERENCE_REST_DEG, REFERENCE_JUMP = 0.5, 0.1
 REFERENCE_LEAD_FRAMES, REFERENCE_TAKE_FRAMES, REFERENCE_SETTLE, REFERENCE_FLOOR = 12, 30, 3.0, 0.002
+#: a clip with fewer take frames after its first REFERENCE_LEAD_FRAMES loses its rest frame alone
+REFERENCE_MIN_TAKE = 5
 
 
 def reference_lead_in(src: SourceClip) -> int:
@@ -84,7 +89,9 @@ def reference_lead_in(src: SourceClip) -> int:
     if not (rest_deg < REFERENCE_REST_DEG and steps[0] > REFERENCE_JUMP):
         return 0
     take = steps[REFERENCE_LEAD_FRAMES:]
-    limit = REFERENCE_SETTLE * (float(np.median(take)) if len(take) else 0.0) + REFERENCE_FLOOR
+    if len(take) < REFERENCE_MIN_TAKE:  # too short to tell an ease from the take: only the rest frame goes
+        return 1
+    limit = REFERENCE_SETTLE * float(np.median(take)) + REFERENCE_FLOOR
     moving = np.flatnonzero(steps[:REFERENCE_LEAD_FRAMES] > limit)
     return min(int(moving.max()) + 1 if len(moving) else 1, src.num_frames - 1)
 

@@ -7,10 +7,14 @@ For every SMPL joint, in parent-before-child order:
   axis (right->left hip, right->left shoulder): robust to where skeletons put hips and collars;
   other joints whose bones lead to two or more mapped children take the rotation that best aligns
   all those bones (weighted Kabsch);
-- joints with one child bone take the source's own world orientation (its twist), calibrated once
-  per clip against the parent-relative minimal-twist solution, then swung so the SMPL bone points
-  exactly where the source bone points;
+- joints with one child bone take the source's own world orientation (its twist) times one constant
+  calibration per joint, then swung so the SMPL bone points exactly where the source bone points;
 - leaves take the calibrated source orientation.
+The calibration maps the source's joint frames onto SMPL's: from the file's rest pose when that pose is
+a neutral one (T- or A-pose: the same solve on it turns no SMPL joint far from SMPL's rest), so a head
+bowed or a forearm turned through the whole clip stays so; else (files whose zero-rotation pose is not
+a pose, e.g. bone-aligned joint frames) against the parent-relative minimal-twist solution over the
+clip, which keeps how twists vary but not their mean.
 Sudden 180-degree flips of a source joint's orientation (mocap solvers flip a bone's twist now and
 then while its position stays smooth) are removed first, so the result's rotations stay continuous.
 Root translation is the source's root position rescaled by SMPL leg length / source leg length, then
@@ -18,7 +22,7 @@ raised by one constant so that the ankles stand as high as the source's (:func:`
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -162,19 +166,24 @@ def _triad(j: int, pos: dict[int, np.ndarray]) -> np.ndarray | None:
 
 def remove_flips(q: np.ndarray, max_step: float = np.radians(120.0)) -> np.ndarray:
     """Orientations (T, J, 4) with sudden flips removed: where a joint turns by more than
-    ``max_step`` radians between two frames (a solver's twist flip, not motion), the rest of the
-    sequence is turned back in the joint's own frame so the orientation stays continuous."""
+    ``max_step`` radians between two frames (a solver's twist flip, not motion), the frames on one
+    side are turned in the joint's own frame so the orientation stays continuous. The longest run
+    between flips keeps the source's orientation (a reference frame before the take is the one turned,
+    not the take: the rest pose then still calibrates the take, see :func:`rest_calibration`)."""
     eps = quat_mul(quat_conj(q[:-1]), q[1:])  # (T-1, J, 4) body-frame step of each joint
     glitch = 2 * np.arccos(np.clip(np.abs(eps[..., 0]), 0.0, 1.0)) > max_step
     if not glitch.any():
         return q
     out = q.copy()
     for j in np.flatnonzero(glitch.any(0)):
-        d = np.array([1.0, 0, 0, 0])
-        frames = np.flatnonzero(glitch[:, j]) + 1
-        for t, stop in zip(frames, list(frames[1:]) + [len(q)]):
-            d = quat_mul(quat_conj(eps[t - 1, j]), d)
-            out[t:stop, j] = quat_mul(q[t:stop, j], d)
+        starts = [0] + list(np.flatnonzero(glitch[:, j]) + 1)
+        runs = list(zip(starts, starts[1:] + [len(q)]))
+        d = [np.array([1.0, 0, 0, 0])]  # the turn applied to each run, anchored at the first
+        for t, _ in runs[1:]:
+            d.append(quat_mul(quat_conj(eps[t - 1, j]), d[-1]))
+        keep = quat_conj(d[int(np.argmax([b - a for a, b in runs]))])  # the longest run stays as it is
+        for (a, b), da in zip(runs, d):
+            out[a:b, j] = quat_mul(q[a:b, j], quat_mul(da, keep))
     return out
 
 
@@ -203,9 +212,12 @@ def _calibrated(q_src: np.ndarray, g_ref: np.ndarray, axis: np.ndarray | None = 
 
 
 def _solve_joint(j: int, g_parent: np.ndarray, pos: dict[int, np.ndarray],
-                 kids: list[tuple[int, np.ndarray]], q_src: np.ndarray | None) -> np.ndarray:
+                 kids: list[tuple[int, np.ndarray]], q_src: np.ndarray | None,
+                 k: np.ndarray | None = None, turned: set[int] | None = None) -> np.ndarray:
     """Global rotation (T, 4) of mapped SMPL joint ``j`` given its parent's (T, 4), the target
-    positions, its effective children (joint, summed rest offset) and its source orientation."""
+    positions, its effective children (joint, summed rest offset), its source orientation and the
+    calibration ``k`` (4,) from source to SMPL joint frame (None: calibrated on the clip). ``j`` is
+    added to ``turned`` when ``k`` is set aside for the clip's calibration (see :func:`_rest_or_clip`)."""
     tri = _triad(j, pos)
     if tri is not None:
         return tri
@@ -219,30 +231,110 @@ def _solve_joint(j: int, g_parent: np.ndarray, pos: dict[int, np.ndarray],
         g_swing = quat_mul(quat_between(quat_apply(g_parent, off), u), g_parent)
         if q_src is None:
             return g_swing
-        g_ref = _calibrated(q_src, g_swing, off)  # the source's twist, calibrated once per clip
+        g_ref = _rest_or_clip(j, q_src, k, _calibrated(q_src, g_swing, off), turned)  # the source's twist
         return quat_mul(quat_between(quat_apply(g_ref, off), u), g_ref)
-    return _calibrated(q_src, g_parent) if q_src is not None else g_parent
+    if q_src is None:
+        return g_parent
+    return _rest_or_clip(j, q_src, k, _calibrated(q_src, g_parent), turned)
 
 
-def retarget(src: SourceClip, bmap: BoneMap, scale: float | None = None) -> RetargetResult:
-    """Retarget ``src`` onto SMPL-24; ``scale`` overrides the leg-length ratio for root translation."""
+#: a joint whose source orientation, calibrated on the rest pose, lies more than this from the clip's
+#: own calibration over the whole clip is taken to be turned by the mocap solver (HDM05 wrists and
+#: ankles: 145-175 degrees in some takes, a sole turned up), and calibrated on the clip
+_SOLVER_TURN_DEG = 90.0
+
+
+def _rest_or_clip(j: int, q_src: np.ndarray, k: np.ndarray | None, g_clip: np.ndarray,
+                  turned: set[int] | None) -> np.ndarray:
+    """Joint ``j``'s source orientation (T, 4) calibrated by the rest pose's ``k`` (4,), unless there is
+    none or it lies over :data:`_SOLVER_TURN_DEG` from ``g_clip`` (T, 4), the clip-calibrated one, in
+    most frames (then ``g_clip``, and ``j`` goes into ``turned``)."""
+    if k is None:
+        return g_clip
+    g = quat_mul(q_src, k)
+    if np.median(quat_angle(g, g_clip)) <= np.radians(_SOLVER_TURN_DEG):
+        return g
+    if turned is not None:
+        turned.add(j)
+    return g_clip
+
+
+def _solve(src: SourceClip, bmap: BoneMap, calib: dict[int, np.ndarray] | None = None,
+           turned: set[int] | None = None) -> tuple[np.ndarray, dict[int, int], dict[int, np.ndarray]]:
+    """SMPL global rotations (T, 24, 4) of ``src``, with the source joint (rotation source) and the
+    (T, 3) target position of every mapped SMPL joint. ``calib``: SMPL joint -> (4,) source-to-SMPL
+    frame calibration (None: calibrated on the clip; ``{}``: no source orientations, swing only);
+    ``turned`` collects the joints calibrated on the clip instead (:func:`_rest_or_clip`)."""
     rot_src, pos = _targets(src, bmap)
     if 0 not in pos:
         raise SkeletonError(f"{src.path}: no source joint for the SMPL pelvis")
     T = src.num_frames
-    mapped = set(pos)
-    kids = _effective_children(mapped)
+    kids = _effective_children(set(pos))
     g = np.zeros((T, SMPL.num_joints, 4))
     g[..., 0] = 1.0
-    qsrc = remove_flips(quat_unflip(src.orientations))
+    qsrc = remove_flips(quat_unflip(src.orientations)) if calib != {} else None
     for j in range(SMPL.num_joints):
         p = SMPL.parents[j]
         g_parent = g[:, p] if p >= 0 else np.tile([1.0, 0, 0, 0], (T, 1))
-        q_src = qsrc[:, rot_src[j]] if j in rot_src else None
-        g[:, j] = _solve_joint(j, g_parent, pos, kids[j], q_src) if j in mapped else g_parent
+        if j not in pos:
+            g[:, j] = g_parent
+            continue
+        q_src = qsrc[:, rot_src[j]] if qsrc is not None and j in rot_src else None
+        g[:, j] = _solve_joint(j, g_parent, pos, kids[j], q_src, None if calib is None else calib.get(j), turned)
+    return g, rot_src, pos
+
+
+def _local(g: np.ndarray) -> np.ndarray:
+    """SMPL local rotations (T, 24, 4) of global ones (T, 24, 4)."""
     local = g.copy()
     for j in range(1, SMPL.num_joints):
         local[:, j] = quat_mul(quat_conj(g[:, SMPL.parents[j]]), g[:, j])
+    return local
+
+
+#: the file's rest pose calibrates twist when it stands upright: every mapped leg bone within
+#: _UPRIGHT_DEG of straight down and the pelvis -> neck line within it of straight up (Z). Files whose
+#: zero-rotation pose is no pose (bone-aligned joint frames, as Bandai-Namco's) fail this by far.
+_UPRIGHT_DEG = 30.0
+_LEG_BONES, _SPINE = ((1, 4), (4, 7), (2, 5), (5, 8)), ((0, 12), (0, 9), (0, 6))
+
+
+def _upright(pos: dict[int, np.ndarray]) -> bool:
+    """True when the (1, 3) rest positions ``pos`` (SMPL joint -> source position) stand upright."""
+    def along(a: int, b: int, z: float) -> bool | None:
+        if a not in pos or b not in pos or not _usable(pos[b] - pos[a]):
+            return None
+        v = (pos[b] - pos[a])[0]
+        return bool(z * v[2] / np.linalg.norm(v) >= np.cos(np.radians(_UPRIGHT_DEG)))
+    legs = [along(a, b, -1.0) for a, b in _LEG_BONES]
+    spine = next((r for r in (along(a, b, 1.0) for a, b in _SPINE) if r is not None), None)
+    return spine is True and any(r is not None for r in legs) and all(r is not False for r in legs)
+
+
+def rest_calibration(src: SourceClip, bmap: BoneMap) -> dict[int, np.ndarray] | None:
+    """SMPL joint -> (4,) rotation K with SMPL frame = source frame x K, read off the file's rest pose
+    (``src.rest_positions`` / ``rest_orientations``: the swing-only solve on it), or None when the file
+    has no usable rest pose: none given, or one that does not stand upright (see :data:`_UPRIGHT_DEG`)."""
+    if src.rest_orientations is None:
+        return None
+    rest = replace(src, positions=src.rest_positions[None], orientations=src.rest_orientations[None])
+    try:
+        g, rot_src, pos = _solve(rest, bmap, {})
+    except SkeletonError:
+        return None
+    if not _upright(pos):
+        return None
+    return {j: quat_mul(quat_conj(src.rest_orientations[s]), g[0, j]) for j, s in rot_src.items()}
+
+
+def retarget(src: SourceClip, bmap: BoneMap, scale: float | None = None) -> RetargetResult:
+    """Retarget ``src`` onto SMPL-24; ``scale`` overrides the leg-length ratio for root translation."""
+    calib = rest_calibration(src, bmap)
+    turned: set[int] = set()
+    g, _, pos = _solve(src, bmap, calib, turned)
+    T = src.num_frames
+    kids = _effective_children(set(pos))
+    local = _local(g)
     idx = {n: i for i, n in enumerate(SMPL.names)}
     src_legs = leg_length(np.stack([pos.get(i, np.zeros((T, 3))) for i in range(SMPL.num_joints)], 1), idx)
     smpl_legs = leg_length(SMPL.rest_positions()[None], idx)
@@ -258,7 +350,8 @@ def retarget(src: SourceClip, bmap: BoneMap, scale: float | None = None) -> Reta
     errors = bone_errors(motion, pos, kids)
     meta = {"source": src.path, "source_format": src.format, "source_fps": src.fps,
             "source_up": src.source_up, "scheme": bmap.scheme, "retarget_scale": float(scale),
-            "retarget_lift_m": round(lift, 4),
+            "retarget_lift_m": round(lift, 4), "retarget_twist": "rest pose" if calib is not None else "clip",
+            "retarget_twist_from_clip": [SMPL.names[j] for j in sorted(turned)],
             "retarget_error_deg": {k: round(v, 3) for k, v in errors.items()},
             "retarget_error_median_deg": round(float(np.median(list(errors.values()))), 3) if errors else 0.0,
             **{k: v for k, v in src.meta.items() if isinstance(v, (str, int, float, bool))}}

@@ -15,9 +15,9 @@ Y_TO_Z = Rotation.from_euler("x", 90, degrees=True)
 
 
 def _asf(bones: list[dict], hierarchy: list[str], units: str = "  mass 1.0\n  length 1.0\n  angle deg\n",
-         root_axis: str = "XYZ", root_orientation: str = "0 0 0") -> str:
+         root_axis: str = "XYZ", root_orientation: str = "0 0 0", root_order: str = "TX TY TZ RX RY RZ") -> str:
     out = [":version 1.10", ":name test", ":units", units.rstrip("\n"), ":documentation", "  tiny test skeleton",
-           ":root", "   order TX TY TZ RX RY RZ", f"   axis {root_axis}", "   position 0 0 0",
+           ":root", f"   order {root_order}", f"   axis {root_axis}", "   position 0 0 0",
            f"   orientation {root_orientation}", ":bonedata"]
     for i, b in enumerate(bones, 1):
         out += ["  begin", f"     id {i}", f"     name {b['name']}", f"     direction {b['direction']}",
@@ -131,6 +131,22 @@ def test_against_scipy_reference(tmp_path):
         if f"{b['name']}_end" in clip.names:
             np.testing.assert_allclose(clip.positions[:, clip.index(f"{b['name']}_end")],
                                        Y_TO_Z.apply(tip[b["name"]] * scale), atol=1e-6)
+
+
+def test_root_turns_in_the_sequence_its_order_lists(tmp_path):
+    """``order TX TY TZ RZ RY RX``: the root turns about the fixed axes Z, then Y, then X (Acclaim's spec;
+    Softimage writes it); it was composed in the ``axis`` order (XYZ) whatever ``order`` said."""
+    rng = np.random.default_rng(3)
+    T = 4
+    root = np.concatenate([rng.normal(0, 5, (T, 3)), rng.uniform(-120, 120, (T, 3))], 1)  # tx ty tz rz ry rx
+    frames = [{"root": " ".join(f"{v:.6f}" for v in root[t]), "a": "0"} for t in range(T)]
+    p = _write(tmp_path, _asf(TWO_BONES, ["root a", "a b"], root_orientation="10 -20 30",
+                              root_order="TX TY TZ RZ RY RX"), _amc(frames))
+    clip = read_amc(p)
+    c_root = Rotation.from_euler("xyz", [10, -20, 30], degrees=True)
+    want = Y_TO_Z * c_root * Rotation.from_euler("zyx", np.round(root[:, 3:], 6), degrees=True) * c_root.inv()
+    got = clip.orientations[:, 0][:, [1, 2, 3, 0]]
+    assert np.all(np.abs(np.abs(np.sum(want.as_quat() * got, 1)) - 1) < 1e-9)
 
 
 def test_dof_by_name_and_zero_dof(tmp_path):

@@ -92,6 +92,10 @@ def test_user_bone_map(tmp_path):
     p.write_text(json.dumps({"hips_of_doom": "B0"}))
     with pytest.raises(A4merError, match="not an SMPL joint"):
         load_bone_map(p, src.names)
+    # a typo on an optional joint (a foot) was ignored: the foot then silently followed the ankle
+    p.write_text(json.dumps({**{n: f"B{i}" for i, n in enumerate(SMPL.names)}, "left_foot": "typo_foot"}))
+    with pytest.raises(SkeletonError, match="left_foot -> 'typo_foot'"):
+        load_bone_map(p, src.names)
 
 
 def test_rig_matching_reports_missing():
@@ -127,3 +131,67 @@ def test_source_twist_flips_are_removed():
     r = retarget(bad, detect_scheme(bad.names))
     assert quat_angle(r.motion.rotations[1:], r.motion.rotations[:-1]).max() < 0.5
     assert np.abs(r.motion.joint_positions() - m.joint_positions()).max() < 1e-6
+
+
+def _file_like_source(m: Motion) -> SourceClip:
+    """``m`` as a BVH-like file holds it: SMPL's names and bones, joint frames aligned with the world in
+    the file's rest pose (SMPL's rest stood up in Z-up), which ``rest_*`` describe."""
+    stand = axis_angle_to_quat(np.array([np.pi / 2, 0, 0]))
+    rest = Motion(m.fps, np.array([[0, 0, 0.9]]), np.r_[[stand], np.tile([1.0, 0, 0, 0], (23, 1))][None])
+    return SourceClip("held.bvh", "bvh", m.fps, SMPL.names, SMPL.parents, np.zeros(24, bool), m.joint_positions(),
+                      quat_mul(m.global_rotations(), quat_conj(stand)), rest.joint_positions()[0], 1.0, "z",
+                      rest_orientations=np.tile([1.0, 0, 0, 0], (24, 1)))
+
+
+def test_a_file_rest_pose_keeps_twists_and_a_pose_held_through_the_clip():
+    """A head turned and a forearm pronated through the whole clip (BVH of SMPL-like skeleton): the
+    clip used to be calibrated on its own mean (head straight, forearm unturned); the file's rest pose
+    calibrates it now, so every local rotation comes back."""
+    from a4mer.geometry import quat_angle
+    m = _walk(T=90)
+    aa = np.zeros((90, 24, 3))
+    aa[:, SMPL.names.index("head"), 1] = np.radians(60)        # held turn of a leaf
+    aa[:, SMPL.names.index("left_elbow"), 0] = np.radians(80)  # held twist about the forearm
+    aa[:, SMPL.names.index("left_wrist"), 0] = np.radians(45)
+    m = m.with_(rotations=quat_mul(m.rotations, axis_angle_to_quat(aa)))
+    r = retarget(_file_like_source(m), detect_scheme(SMPL.names))
+    assert r.motion.meta["retarget_twist"] == "rest pose"
+    assert np.degrees(quat_angle(r.motion.rotations, m.rotations)).max() < 1e-3
+    assert np.abs(r.motion.joint_positions() - m.joint_positions()).max() < 1e-6
+
+
+def test_a_rest_pose_that_is_no_pose_or_a_solver_turn_falls_back_to_the_clip():
+    """Bone-aligned joint frames (Bandai-Namco: the zero-rotation pose lies along X) give no rest
+    calibration; a joint the mocap solver keeps turned 180 degrees about its bone through a take (HDM05
+    ankles and wrists) is calibrated on the clip: the sole stays down."""
+    from a4mer.geometry import quat_angle
+    m = _walk(T=90)
+    src = _file_like_source(m)
+    lying = src.rest_positions[:, [2, 1, 0]]  # the spine along X
+    r = retarget(SourceClip(**{**src.__dict__, "rest_positions": lying}), detect_scheme(SMPL.names))
+    assert r.motion.meta["retarget_twist"] == "clip"
+    la = SMPL.names.index("left_ankle")
+    bone = m.global_rotations()[:, la]
+    foot = SMPL.offsets[SMPL.names.index("left_foot")]
+    flip = np.r_[0.0, foot / np.linalg.norm(foot)]  # pi about the ankle -> foot bone, in the ankle's frame
+    q = src.orientations.copy()
+    q[:, la] = quat_mul(quat_mul(bone, flip), quat_mul(quat_conj(bone), q[:, la]))
+    r = retarget(SourceClip(**{**src.__dict__, "orientations": q}), detect_scheme(SMPL.names))
+    assert r.motion.meta["retarget_twist"] == "rest pose"
+    assert r.motion.meta["retarget_twist_from_clip"] == ["left_ankle"]
+    assert np.degrees(quat_angle(r.motion.global_rotations()[:, la], bone)).max() < 20
+
+
+@pytest.mark.parametrize("T", [3, 10, 14])
+def test_a_short_take_after_a_rest_frame_loses_the_rest_frame_only(T):
+    """A file's rest pose on frame 0, then a short take (fewer frames than the lead-in window): all its
+    frames but the first were taken for an ease into the take, leaving one frame."""
+    from a4mer.io.source import reference_lead_in
+    m = _walk(T=T)
+    stand = axis_angle_to_quat(np.array([np.pi / 2, 0, 0]))
+    rot = m.rotations.copy()
+    rot[0] = np.r_[[stand], np.tile([1.0, 0, 0, 0], (23, 1))]
+    rot[1:, SMPL.names.index("left_shoulder")] = axis_angle_to_quat(np.array([0, 0, -1.2]))  # arms down
+    rot[1:, SMPL.names.index("right_shoulder")] = axis_angle_to_quat(np.array([0, 0, 1.2]))
+    src = _file_like_source(m.with_(rotations=rot))
+    assert reference_lead_in(src) == 1
