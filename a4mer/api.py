@@ -97,27 +97,37 @@ def clip_names(paths: list[Path], clean=lambda text: text) -> list[str]:
     (``walk.bvh`` and ``walk.npz`` side by side) by their suffix too (``walk_bvh``). ``clean`` makes a
     name safe as a file stem; names it makes equal get a tag of their own path (``walk_1_bvh_3f9a1c``).
     :class:`A4merError` when names still clash (the same file given twice)."""
-    def clashing(names):  # index groups of the names that occur more than once, in linear time
-        groups: dict[str, list[int]] = {}
-        for i, n in enumerate(names):
-            groups.setdefault(n, []).append(i)
-        return [groups[n] for n in sorted(groups) if len(groups[n]) > 1]
-
     paths = [Path(os.path.abspath(p)) for p in paths]  # a link is named by where it lies, not its target
     names = [clean(p.stem) for p in paths]
-    for group in clashing(names):
+    for group in _clashing(names):
         root = os.path.commonpath([str(paths[k].parent) for k in group])
         for k in group:
             names[k] = clean("__".join(paths[k].with_suffix("").relative_to(root).parts))
-    for group in clashing(names):
+    return distinct_names(names, paths, clean)
+
+
+def _clashing(names: list[str]) -> list[list[int]]:
+    """Index groups of the names that occur more than once (linear time)."""
+    groups: dict[str, list[int]] = {}
+    for i, n in enumerate(names):
+        groups.setdefault(n, []).append(i)
+    return [groups[n] for n in sorted(groups) if len(groups[n]) > 1]
+
+
+def distinct_names(names: list[str], paths: list[Path], clean=lambda text: text) -> list[str]:
+    """``names`` of the clips at ``paths`` (absolute), made distinct where they clash: by the file's
+    suffix (``walk_bvh``), then by a tag of the path (``walk_1_bvh_3f9a1c``). :class:`A4merError` when
+    names still clash (the same file given twice)."""
+    names = list(names)
+    for group in _clashing(names):
         for k in group:
             names[k] = f"{names[k]}_{paths[k].suffix.lower().lstrip('.')}"
-    for group in clashing(names):  # names ``clean`` merged (``walk 1`` / ``walk_1``, long names cut): tagged
+    for group in _clashing(names):  # names ``clean`` merged (``walk 1`` / ``walk_1``, long names cut): tagged
         root = os.path.commonpath([str(paths[k].parent) for k in group])  # by their own path, so a new
         for k in group:  # clip never takes another's name (batch would skip it as done)
             tag = hashlib.sha1(paths[k].relative_to(root).as_posix().encode()).hexdigest()[:6]
             names[k] = clean(f"{names[k][:140]}_{tag}")
-    left = clashing(names)
+    left = _clashing(names)
     if left:
         raise A4merError(f"several inputs would write the same outputs ({names[left[0][0]]}: "
                          f"{', '.join(str(paths[k]) for k in left[0])}): rename them")

@@ -125,15 +125,19 @@ def cmu_dance_jobs(root: Path, raw: Path) -> Iterator[ClipJob]:
 def plain_jobs(root: Path, out: Path) -> list[ClipJob]:
     """Every clip under ``root`` (a folder of your own clips; ``out`` inside it is skipped): data set
     ``own``, label ``folder`` = its folder below ``root`` (``loco/run``; a clip at the top: the name
-    of ``root``, as ``a4mer label-train`` labels it), named by its path (``sub__walk``)."""
-    from .api import find_clips
+    of ``root``, as ``a4mer label-train`` labels it), named by its path (``sub__walk``; names that
+    clash, as ``walk/a.bvh`` and ``walk/a.npz``, or ``walk/b.bvh`` and ``walk__b.bvh``, as
+    :func:`a4mer.api.distinct_names` makes them distinct)."""
+    from .api import distinct_names, find_clips
+    files = find_clips(root, exclude=out)
+    rels = [f.relative_to(root) for f in files]
+    names = distinct_names(["__".join(r.with_suffix("").parts) for r in rels],
+                           [Path(os.path.abspath(f)) for f in files])
     jobs = []
-    for f in find_clips(root, exclude=out):
-        rel = f.relative_to(root)
+    for f, rel, name in zip(files, rels, names):
         held = zlib.crc32(rel.as_posix().encode()) % PLAIN_HOLDOUT == 0
         folder = rel.parent.as_posix() if rel.parent != Path(".") else Path(os.path.abspath(root)).name
-        jobs.append(ClipJob(str(f), None, PLAIN_DATASET, {"folder": folder},
-                            "test" if held else "train", name="__".join(rel.with_suffix("").parts)))
+        jobs.append(ClipJob(str(f), None, PLAIN_DATASET, {"folder": folder}, "test" if held else "train", name=name))
     return jobs
 
 

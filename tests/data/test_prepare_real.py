@@ -70,3 +70,15 @@ def test_prepare_a_plain_folder_of_own_clips(data_root, repo_root, tmp_path, cap
         build_items(out, DataConfig(), segmenter=None, rng=np.random.default_rng(0))
     assert len(build_items(out, DataConfig(datasets=(), split="train", mirror=False, speed_variants=0),
                            segmenter=lambda *a: np.array([0]), rng=np.random.default_rng(0))) > 0
+    # clips whose path names clash (walks/sad/take.bvh and a walks__sad__take.npz at the top, a .bvh and
+    # an .npz of one name) each keep their own file: one overwrote the other, under the other's label
+    from a4mer.api import load_motion
+    from a4mer.io.amass import write_amass_npz
+    write_amass_npz(load_motion(bvh).slice(0, 40), lib / "walks__sad__take.npz")
+    write_amass_npz(load_motion(bvh).slice(0, 50), lib / "walks" / "happy" / "take.npz")
+    shutil.rmtree(out)
+    assert main(["data", "prepare", str(lib), "-o", str(out), "--jobs", "1"]) == 0, capsys.readouterr().err
+    recs = read_manifest(out)
+    assert len(recs) == 6 and len({r["path"] for r in recs}) == 6
+    for r in recs:
+        assert read_amass_npz(r["path"]).num_frames == r["frames"], r
