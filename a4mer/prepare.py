@@ -142,8 +142,10 @@ def plain_jobs(root: Path, out: Path) -> list[ClipJob]:
 
 
 def is_project_layout(data_root: Path) -> bool:
-    """True when ``data_root`` holds one of the project's data folders (or is one, by its labels.csv)."""
-    return (data_root / "labels.csv").is_file() or any((data_root / f).is_dir() for f in FOLDERS.values())
+    """True when ``data_root`` holds one of the project's data folders with its labels.csv (or is one);
+    a library of one's own that merely has a folder of such a name (``hdm05/``) is a plain folder."""
+    return (data_root / "labels.csv").is_file() or any((data_root / f / "labels.csv").is_file()
+                                                       for f in FOLDERS.values())
 
 
 def all_jobs(data_root: Path, out: Path, datasets: tuple[str, ...]) -> list[ClipJob]:

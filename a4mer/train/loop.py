@@ -116,6 +116,11 @@ def train(data_dir: str | Path, config: TrainConfig, out: str | Path, resume: bo
         if not (out / "model.safetensors").is_file():
             raise A4merError(f"{out}: nothing to resume (no model.safetensors)")
         config = load_config_json(out)  # the run's own settings, threads included (same weights as one run)
+        if _complete(out, config):
+            if rank == 0:
+                print(f"a4mer train: {out}: this run is complete (its bundle is written): nothing to resume",
+                      file=sys.stderr, flush=True)
+            return out
     if config.threads:
         torch.set_num_threads(config.threads)
     build_rng = np.random.default_rng([config.seed, 7])
@@ -216,9 +221,9 @@ def train(data_dir: str | Path, config: TrainConfig, out: str | Path, resume: bo
             vocab.save(out / "vocab.safetensors")
             _save(out, net, config, opt, step, rng_done, world, elapsed())
             from ..model import A4Mer
-            info = {"training": {"steps": step, "seconds": round(time.time() - t0, 1)}}
+            info = {"training": {"steps": step, "seconds": round(elapsed(), 1)}}  # every session of the run
             A4Mer(config, net, vocab, info).save(out / "bundle.safetensors")
-            (out / "train_log.json").write_text(json.dumps({"step": step, "last": last, "seconds": time.time() - t0,
+            (out / "train_log.json").write_text(json.dumps({"step": step, "last": last, "seconds": elapsed(),
                                                               "world": world, "ranks_in_sync": in_sync}))
     except KeyboardInterrupt:  # Ctrl-C: a checkpoint at the last completed step, for --resume
         bar.close()
@@ -229,6 +234,18 @@ def train(data_dir: str | Path, config: TrainConfig, out: str | Path, resume: bo
     if dist.is_initialized():
         dist.barrier()
     return out
+
+
+def _complete(out: Path, config: TrainConfig) -> bool:
+    """True when the run in ``out`` has ended: its bundle is written and its last checkpoint
+    (``state.json``) is at the end of the schedule (steps, or ``time_limit_s``)."""
+    try:
+        st = json.loads((out / "state.json").read_text())
+        step, elapsed = int(st["step"]), float(st.get("elapsed", 0.0))
+    except (OSError, ValueError, KeyError, TypeError):
+        return False  # the resume reports what is wrong with it
+    total = config.optim.steps + config.optim.stage2_steps
+    return (out / "bundle.safetensors").is_file() and progress_fraction(step, total, elapsed, config) >= 1.0
 
 
 def _ranks_in_sync(net: A4MerNet) -> bool:

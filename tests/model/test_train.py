@@ -84,6 +84,13 @@ def test_resume_continues_exactly(tmp_path):
     a, b = load_file(str(tmp_path / "a" / "model.safetensors")), load_file(str(tmp_path / "b" / "model.safetensors"))
     for k in a:
         assert torch.equal(a[k], b[k]), k
+    # the run's seconds are those of both sessions; resuming the finished run changes nothing (it
+    # re-mined, re-exported and wrote a log with no losses)
+    log = json.loads((tmp_path / "b" / "train_log.json").read_text())
+    assert log["last"] and log["seconds"] >= json.loads((tmp_path / "b" / "state.json").read_text())["elapsed"] - 1e-6
+    before = {f.name: f.read_bytes() for f in (tmp_path / "b").iterdir()}
+    train(None, tiny_config(), tmp_path / "b", items=items(), progress=False, resume=True)
+    assert {f.name: f.read_bytes() for f in (tmp_path / "b").iterdir()} == before
 
 
 def _tiny_dataset(root: Path, n: int = 6) -> Path:

@@ -215,6 +215,24 @@ def test_prepare_layout_error_makes_no_output_folder(tmp_path, capsys):
     assert not out.exists()
 
 
+def test_a_library_with_a_folder_named_like_a_project_data_set_is_a_plain_folder(tmp_path, capsys):
+    """``lib/hdm05/*.npz`` (one's own clips, no labels.csv) was taken for the project's layout and
+    refused ("hdm05/labels.csv not found")."""
+    from a4mer.geometry import axis_angle_to_quat
+    from a4mer.io.amass import write_amass_npz
+    from a4mer.motion import Motion
+    from a4mer.prepare import read_manifest
+    (tmp_path / "lib" / "hdm05").mkdir(parents=True)
+    aa = np.zeros((40, 24, 3))
+    aa[:, 0, 0], aa[:, 16, 2] = np.pi / 2, np.linspace(0, 1, 40)
+    write_amass_npz(Motion(30.0, np.tile([0, 0, 0.9], (40, 1)), axis_angle_to_quat(aa)),
+                    tmp_path / "lib" / "hdm05" / "kick.npz")
+    out = tmp_path / "prepared"
+    assert main(["data", "prepare", str(tmp_path / "lib"), "-o", str(out), "--jobs", "1"]) == 0, capsys.readouterr().err
+    (rec,) = read_manifest(out)
+    assert rec["dataset"] == "own" and rec["labels"] == {"folder": "hdm05"}
+
+
 def test_smplx_npz_round_trip_keeps_body(tmp_path):
     """SMPL-X npz (165, gender as bytes, float32): read as SMPL-X; convert writes it whole (165)."""
     rng = np.random.default_rng(1)
