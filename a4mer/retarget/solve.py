@@ -10,11 +10,12 @@ For every SMPL joint, in parent-before-child order:
 - joints with one child bone take the source's own world orientation (its twist) times one constant
   calibration per joint, then swung so the SMPL bone points exactly where the source bone points;
 - leaves take the calibrated source orientation.
-The calibration maps the source's joint frames onto SMPL's: from the file's rest pose when that pose is
-a neutral one (T- or A-pose: the same solve on it turns no SMPL joint far from SMPL's rest), so a head
-bowed or a forearm turned through the whole clip stays so; else (files whose zero-rotation pose is not
-a pose, e.g. bone-aligned joint frames) against the parent-relative minimal-twist solution over the
-clip, which keeps how twists vary but not their mean.
+The calibration maps the source's joint frames onto SMPL's: from the file's rest pose when that pose
+stands upright (a T- or A-pose, :func:`rest_calibration`), so a head bowed or a forearm turned through
+the whole clip stays so; else (files whose zero-rotation pose is not a pose, e.g. bone-aligned joint
+frames), and for a joint the mocap solver holds turned far from its rest (:func:`_rest_or_clip`),
+against the parent-relative minimal-twist solution over the clip, which keeps how twists vary but not
+their mean.
 Sudden 180-degree flips of a source joint's orientation (mocap solvers flip a bone's twist now and
 then while its position stays smooth) are removed first, so the result's rotations stay continuous.
 Root translation is the source's root position rescaled by SMPL leg length / source leg length, then
