@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from .api import load_motion
+from .api import MODEL_TWIST, load_motion
 from .errors import A4merError
 from .io.amass import write_amass_npz
 
@@ -171,7 +171,7 @@ def convert_job(job: ClipJob, out: Path, fps: float) -> dict:
     """Convert one clip; returns its manifest record, or ``{"error": ...}``."""
     rel = Path("clips") / job.dataset / (_stem(job) + ".npz")
     try:
-        motion = load_motion(job.source, fps=fps, source_fps=job.source_fps, asf=job.asf)
+        motion = load_motion(job.source, fps=fps, source_fps=job.source_fps, asf=job.asf, twist=MODEL_TWIST)
         target = out / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         write_amass_npz(motion.body(), target)  # training data: the SMPL-24 body (hands of SMPL-H/X left out)

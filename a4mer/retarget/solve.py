@@ -328,9 +328,11 @@ def rest_calibration(src: SourceClip, bmap: BoneMap) -> dict[int, np.ndarray] | 
     return {j: quat_mul(quat_conj(src.rest_orientations[s]), g[0, j]) for j, s in rot_src.items()}
 
 
-def retarget(src: SourceClip, bmap: BoneMap, scale: float | None = None) -> RetargetResult:
-    """Retarget ``src`` onto SMPL-24; ``scale`` overrides the leg-length ratio for root translation."""
-    calib = rest_calibration(src, bmap)
+def retarget(src: SourceClip, bmap: BoneMap, scale: float | None = None, twist: str = "rest") -> RetargetResult:
+    """Retarget ``src`` onto SMPL-24; ``scale`` overrides the leg-length ratio for root translation;
+    ``twist``: ``"rest"`` calibrates the joint frames on the file's rest pose where it can
+    (:func:`rest_calibration`), ``"clip"`` always on the clip."""
+    calib = rest_calibration(src, bmap) if twist == "rest" else None
     turned: set[int] = set()
     g, _, pos = _solve(src, bmap, calib, turned)
     T = src.num_frames

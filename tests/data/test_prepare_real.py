@@ -63,6 +63,14 @@ def test_prepare_a_plain_folder_of_own_clips(data_root, repo_root, tmp_path, cap
     assert names == sorted([Path(row["file"]).stem.join(["hdm__amc__", ".npz"]),
                             "walks__happy__take.npz", "walks__sad__take.npz", "top.npz"])
     assert sorted(r["labels"]["folder"] for r in recs) == ["hdm/amc", "library", "walks/happy", "walks/sad"]
+    # training data are read as the shipped model's were: twist calibrated on the clip (HDM05's rest pose
+    # would keep held head postures, which the model never saw)
+    from a4mer.api import MODEL_TWIST, load_motion
+    hdm = next(r for r in recs if r["labels"]["folder"] == "hdm/amc")
+    want = load_motion(lib / "hdm" / row["file"], fps=30.0, twist=MODEL_TWIST)
+    assert MODEL_TWIST == "clip" and want.meta["retarget_twist"] == "clip"
+    from a4mer.geometry import quat_angle
+    assert quat_angle(read_amass_npz(hdm["path"]).rotations, want.body().rotations).max() < 1e-5
     assert {r["split"] for r in recs} <= {"train", "test"}
     for r in recs:
         assert read_amass_npz(r["path"]).fps == 30

@@ -195,3 +195,33 @@ def test_a_short_take_after_a_rest_frame_loses_the_rest_frame_only(T):
     rot[1:, SMPL.names.index("right_shoulder")] = axis_angle_to_quat(np.array([0, 0, 1.2]))
     src = _file_like_source(m.with_(rotations=rot))
     assert reference_lead_in(src) == 1
+
+
+def test_twist_option_reads_as_the_model_was_trained_or_keeps_the_source(tmp_path):
+    """``twist="clip"`` (the model's training data) calibrates every joint on the clip, ``"rest"`` (the
+    default) on the file's rest pose; the CLI's model-only verbs default to the model's, the others to
+    the source's; anything else is one error naming the flag."""
+    import argparse
+
+    from a4mer.api import MODEL_TWIST, LoadOptions
+    from a4mer.cli import convert, embed, inbetween, label, label_train, segment
+    from a4mer.geometry import quat_angle
+    m = _walk(T=90)
+    aa = np.zeros((90, 24, 3))
+    aa[:, SMPL.names.index("head"), 1] = np.radians(60)
+    m = m.with_(rotations=quat_mul(m.rotations, axis_angle_to_quat(aa)))
+    src = _file_like_source(m)
+    clip = retarget(src, detect_scheme(SMPL.names), twist="clip").motion
+    assert clip.meta["retarget_twist"] == "clip"
+    assert np.degrees(quat_angle(clip.rotations, m.rotations)).max() > 30  # the held head turn is gone
+    with pytest.raises(A4merError, match="twist \\(--twist\\) must be one of 'rest', 'clip'"):
+        LoadOptions(twist="mean")
+    defaults = {}
+    for name, mod, argv in (("segment", segment, ["x.bvh"]), ("embed", embed, ["x.bvh", "-o", "y"]), ("label", label, ["x.bvh", "--head", "h"]),
+                            ("label-train", label_train, ["x", "-o", "h.safetensors"]), ("convert", convert, ["x", "-o", "y"]),
+                            ("inbetween", inbetween, ["x", "--start", "1", "--end", "5", "-o", "y.npz"])):
+        p = argparse.ArgumentParser()
+        mod.add_arguments(p)
+        defaults[name] = p.parse_args(argv).twist
+    assert defaults == {"segment": MODEL_TWIST, "embed": MODEL_TWIST, "label": MODEL_TWIST, "label-train": MODEL_TWIST,
+                        "convert": "rest", "inbetween": "rest"}
