@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..errors import SkeletonError
+from ..errors import A4merError, SkeletonError
 from ..geometry import (quat_angle, quat_between, quat_conj, quat_mul, quat_to_rotmat, quat_unflip,
                         rotmat_project, rotmat_to_quat, forward_kinematics, quat_apply)
 from ..io.source import SourceClip
@@ -241,8 +241,9 @@ def _solve_joint(j: int, g_parent: np.ndarray, pos: dict[int, np.ndarray],
 
 #: a joint whose source orientation, calibrated on the rest pose, lies more than this from the clip's
 #: own calibration over the whole clip is taken to be turned by the mocap solver (HDM05 wrists and
-#: ankles: 145-175 degrees in some takes, a sole turned up), and calibrated on the clip
-_SOLVER_TURN_DEG = 90.0
+#: ankles: 145-175 degrees in some takes, a sole turned up), and calibrated on the clip; held turns of
+#: a body (a forearm pronated 100 degrees, an HDM05 actor's upper arms 80-100 degrees) stay
+_SOLVER_TURN_DEG = 135.0
 
 
 def _rest_or_clip(j: int, q_src: np.ndarray, k: np.ndarray | None, g_clip: np.ndarray,
@@ -315,7 +316,12 @@ def _upright(pos: dict[int, np.ndarray]) -> bool:
 def rest_calibration(src: SourceClip, bmap: BoneMap) -> dict[int, np.ndarray] | None:
     """SMPL joint -> (4,) rotation K with SMPL frame = source frame x K, read off the file's rest pose
     (``src.rest_positions`` / ``rest_orientations``: the swing-only solve on it), or None when the file
-    has no usable rest pose: none given, or one that does not stand upright (see :data:`_UPRIGHT_DEG`)."""
+    has no usable rest pose: none given, or one that does not stand upright (see :data:`_UPRIGHT_DEG`).
+    The head and the feet, when they are leaves (no bone of their own to aim), are mapped onto SMPL's
+    template standing upright and facing where the source's rest pose faces (:func:`_standing`), not
+    onto their parent's aimed frame: SMPL's neck leans 38 degrees forward of an upright skeleton's, and
+    a head calibrated on it looked up by that much. Hands follow their forearm, which a T- and an
+    A-pose hold differently."""
     if src.rest_orientations is None:
         return None
     rest = replace(src, positions=src.rest_positions[None], orientations=src.rest_orientations[None])
@@ -325,13 +331,36 @@ def rest_calibration(src: SourceClip, bmap: BoneMap) -> dict[int, np.ndarray] | 
         return None
     if not _upright(pos):
         return None
-    return {j: quat_mul(quat_conj(src.rest_orientations[s]), g[0, j]) for j, s in rot_src.items()}
+    kids = _effective_children(set(pos))
+    leaf = {j for j in rot_src if j in _STANDING_LEAVES and not any(_usable(pos[c] - pos[j]) for c, _ in kids[j])}
+    stand = _standing(pos) if leaf else None
+    return {j: quat_mul(quat_conj(src.rest_orientations[s]), stand if j in leaf else g[0, j]) for j, s in rot_src.items()}
+
+
+#: leaves calibrated on SMPL's standing template (head, feet): see :func:`rest_calibration`
+_STANDING_LEAVES = (10, 11, 15)
+
+
+def _standing(pos: dict[int, np.ndarray]) -> np.ndarray:
+    """(4,) rotation taking SMPL's template (+Y up) to the world standing upright (+Z up), its right ->
+    left hip line (shoulders without hips) level in both, onto that of the (1, 3) rest positions."""
+    r, l = (2, 1) if 1 in pos and 2 in pos else (17, 16)
+    rest = SMPL.rest_positions()
+
+    def frame(lat: np.ndarray, up: np.ndarray) -> np.ndarray:
+        lat = lat - np.dot(lat, up) * up
+        lat = lat / max(np.linalg.norm(lat), _EPS)
+        return np.stack([lat, up, np.cross(lat, up)], axis=-1)
+    world = frame((pos[l] - pos[r])[0], np.array([0.0, 0.0, 1.0]))
+    return rotmat_to_quat(world @ frame(rest[l] - rest[r], np.array([0.0, 1.0, 0.0])).T)
 
 
 def retarget(src: SourceClip, bmap: BoneMap, scale: float | None = None, twist: str = "rest") -> RetargetResult:
     """Retarget ``src`` onto SMPL-24; ``scale`` overrides the leg-length ratio for root translation;
     ``twist``: ``"rest"`` calibrates the joint frames on the file's rest pose where it can
     (:func:`rest_calibration`), ``"clip"`` always on the clip."""
+    if twist not in ("rest", "clip"):
+        raise A4merError(f"twist must be 'rest' or 'clip', got {twist!r}")
     calib = rest_calibration(src, bmap) if twist == "rest" else None
     turned: set[int] = set()
     g, _, pos = _solve(src, bmap, calib, turned)

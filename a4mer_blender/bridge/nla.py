@@ -34,18 +34,18 @@ def read_record(obj) -> dict | None:
 
 
 def _entry_strips(track, entries: list[dict]) -> list:
-    """The strip of each recorded entry on ``track`` (None: deleted): the strip of its name (strip names
-    are unique on an object, and the record holds what Blender named them), else the one at its frame
-    (the user renamed the strip)."""
-    by_name = {s.name: s for s in track.strips}
-    out = [by_name.get(str(e.get("name"))) for e in entries]
-    taken = {s.name for s in out if s is not None}
-    for i, e in enumerate(entries):
-        if out[i] is None:
-            out[i] = next((s for s in track.strips if s.name not in taken
-                           and abs(s.frame_start - float(e["frame_start"])) < 1e-3), None)
-            if out[i] is not None:
-                taken.add(out[i].name)
+    """The strip of each recorded entry on ``track`` (None: deleted): the strip of its name at its frame,
+    else the one at its frame (the user renamed it: names are labels, swapping two names swaps no
+    motifs), else the one of its name (the user moved it; strip names are unique on an object)."""
+    out: list = [None] * len(entries)
+    taken: set[str] = set()
+    at = lambda s, e: abs(s.frame_start - float(e["frame_start"])) < 1e-3  # noqa: E731
+    for same in (lambda s, e: s.name == str(e.get("name")) and at(s, e), at, lambda s, e: s.name == str(e.get("name"))):
+        for i, e in enumerate(entries):
+            if out[i] is None:
+                out[i] = next((s for s in track.strips if s.name not in taken and same(s, e)), None)
+                if out[i] is not None:
+                    taken.add(out[i].name)
     return out
 
 
@@ -90,15 +90,16 @@ def write_record(obj, record: dict) -> None:
 
 
 def _matches(track, rec_track: dict, renamed: bool) -> bool:
-    """True when ``track`` is the recorded one: each of its strips has a recorded name or lies at a
-    recorded frame (all of the recorded strips, some or none: the user deleted, moved or renamed some),
-    and the same track name (``renamed``: recorded strip names alone, as the user renamed the track)."""
+    """True when ``track`` is the recorded one: the same track name and no strips, or one or more of
+    them with a recorded name or at a recorded frame (the user may have deleted, moved, renamed or added
+    strips: those no entry finds are left out of the record by :func:`read_record`); ``renamed`` (the
+    user renamed the track): every strip with a recorded name or at a recorded frame, at least one."""
     frames = {round(float(s["frame_start"]), 3) for s in rec_track.get("strips", [])}
     names = {str(s.get("name")) for s in rec_track.get("strips", [])}
-    if renamed:  # an emptied track is known by its name alone
-        return len(track.strips) > 0 and all(s.name in names for s in track.strips)
-    return (track.name == rec_track.get("name")
-            and all(s.name in names or round(s.frame_start, 3) in frames for s in track.strips))
+    known = [s.name in names or round(s.frame_start, 3) in frames for s in track.strips]
+    if renamed:
+        return len(known) > 0 and all(known)
+    return track.name == rec_track.get("name") and (not known or any(known))
 
 
 def a4mer_tracks(obj) -> list:

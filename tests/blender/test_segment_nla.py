@@ -279,7 +279,16 @@ def test_a_motif_strip_moved_or_renamed_by_the_user_keeps_the_track_ours(scene, 
     assert bpy.ops.a4mer.segment(segments_file=_seg_file(tmp_path, seg)) == {"FINISHED"}
     assert sorted(t.name for t in obj.animation_data.nla_tracks) == ["A4Mer Atoms", "A4Mer Motifs"]
     track = obj.animation_data.nla_tracks["A4Mer Motifs"]
-    max(track.strips, key=lambda s: s.frame_start).frame_start_ui += 3
+    # names are labels: two strips that swap names keep their motifs
+    a, b = sorted(track.strips, key=lambda s: s.frame_start)[1:3]
+    ids = {e["frame_start"]: e["key"] for e in nla.read_record(obj)["tracks"][1]["strips"]}
+    a.name, b.name, a.name = "tmp", a.name, b.name
+    assert {e["frame_start"]: e["key"] for e in nla.read_record(obj)["tracks"][1]["strips"]} == ids
+    # one strip renamed and moved: no entry finds it (left out), the track stays ours
+    last = max(track.strips, key=lambda s: s.frame_start)
+    last.name = "my kick"
+    last.frame_start_ui += 3
+    assert len(nla.read_record(obj)["tracks"][1]["strips"]) == len(track.strips) - 1
     assert bpy.ops.a4mer.clear_segments() == {"FINISHED"} and len(obj.animation_data.nla_tracks) == 0
 
 

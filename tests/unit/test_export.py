@@ -195,3 +195,16 @@ def test_light_core_imports_without_matplotlib_torch_bpy():
         "assert not any(m.split('.')[0] in ('matplotlib', 'torch', 'bpy') for m in sys.modules)\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_export_segment_reads_the_clip_as_segment_does(tmp_path):
+    """``export X.amc --format babel --segment`` fed the model the clip with the source's twist, so its
+    labels were not those of ``a4mer segment X.amc`` (which reads it as the model was trained)."""
+    amc = REPO / "examples" / "hdm05" / "amc" / "HDM_mm_kickLFront1Reps_023_120.amc"
+    seg = tmp_path / "kick.segments.json"
+    assert main(["segment", str(amc), "-o", str(seg)]) == 0
+    babel = tmp_path / "kick.babel.json"
+    assert main(["export", str(amc), "--format", "babel", "--segment", "-o", str(babel)]) == 0
+    labels = next(iter(json.loads(babel.read_text()).values()))["frame_ann"]["labels"]
+    want = json.loads(seg.read_text())["motifs"]
+    assert [lab["a4mer"]["motif_id"] for lab in labels] == [m["motif_id"] for m in want]

@@ -158,6 +158,14 @@ def test_a_file_rest_pose_keeps_twists_and_a_pose_held_through_the_clip():
     assert r.motion.meta["retarget_twist"] == "rest pose"
     assert np.degrees(quat_angle(r.motion.rotations, m.rotations)).max() < 1e-3
     assert np.abs(r.motion.joint_positions() - m.joint_positions()).max() < 1e-6
+    # a skeleton whose neck stands upright at rest (CMU, Mixamo; SMPL's leans 38 degrees forward): the
+    # head still looks where the source's looks (it was calibrated on the aimed neck: 38 degrees up)
+    src = _file_like_source(m)
+    rest = src.rest_positions.copy()
+    head, neck = SMPL.names.index("head"), SMPL.names.index("neck")
+    rest[head] = rest[neck] + [0, 0, np.linalg.norm(rest[head] - rest[neck])]
+    r = retarget(SourceClip(**{**src.__dict__, "rest_positions": rest}), detect_scheme(SMPL.names))
+    assert np.degrees(quat_angle(r.motion.global_rotations()[:, head], m.global_rotations()[:, head])).max() < 1e-3
 
 
 def test_a_rest_pose_that_is_no_pose_or_a_solver_turn_falls_back_to_the_clip():
