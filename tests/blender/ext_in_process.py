@@ -30,4 +30,10 @@ settings = runner.RunnerSettings(mode="IN_PROCESS", device="cpu")
 out = {"core": core.CORE, "mode": runner.resolve_mode(settings)}
 seg = runner.run_sync(motion, settings)
 out["atoms_end"] = seg["atoms"][-1]["end_frame"]
-print("RESULT " + json.dumps(out))
+print("RESULT " + json.dumps(out), flush=True)
+# leave without the interpreter's teardown: torch's thread pool and the bpy module, unloaded in turn,
+# now and then abort the process at exit ("terminate called without an active exception"), after the
+# work is done; Blender itself exits its own way
+import os  # noqa: E402
+
+os._exit(0)
