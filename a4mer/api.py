@@ -16,8 +16,9 @@ from .motion import Motion
 FORMATS = {".npz": "npz", ".bvh": "bvh", ".amc": "amc"}
 #: twist calibrations of a retargeted clip (:class:`LoadOptions`), and the one the shipped model and
 #: heads were trained on: the readers that only feed the model (``data prepare``, ``segment``,
-#: ``embed``, ``label``, ``label-train``, ``motifs build``) use it (HDM05 recognition: 94.9 % of the
-#: held-out actors' clips with it, 85.9 % with "rest", whose held head postures differ by actor)
+#: ``embed``, ``label``, ``label-train``, ``motifs build``, ``export --segment``, a path given to
+#: ``A4Mer.segment``/``embed``) use it (HDM05 recognition: 94.9 % of the held-out actors' clips with it,
+#: 74.7 % with "rest", whose held head and foot postures differ by actor)
 TWISTS = ("rest", "clip")
 MODEL_TWIST = "clip"
 
