@@ -20,7 +20,8 @@ ACTION_KEY = "a4mer_segments_action"
 
 def read_record(obj) -> dict | None:
     """The stored A4Mer record of ``obj`` (None when absent) as its tracks show it now: an entry whose
-    strip the user moved or trimmed has the strip's frames, one whose strip was deleted is left out (the
+    strip the user moved or trimmed has the strip's frames (``action_start``/``action_end`` keep the
+    part of the action it shows, by which it is found), one whose strip was deleted is left out (the
     motif library then counts and jumps to what the tracks show)."""
     record = core_strips.loads_record(obj.get(RECORD_KEY)) if obj is not None else None
     if record is not None:
@@ -28,19 +29,36 @@ def read_record(obj) -> dict | None:
             kept = []
             for e, strip in zip(rt["strips"], _entry_strips(track, rt["strips"])):
                 if strip is not None:
-                    kept.append({**e, "frame_start": float(strip.frame_start), "frame_end": float(strip.frame_end)})
+                    start, end = _shows(e)
+                    kept.append({**e, "action_start": start, "action_end": end,
+                                 "frame_start": float(strip.frame_start), "frame_end": float(strip.frame_end)})
             rt["strips"] = sorted(kept, key=lambda e: e["frame_start"])
     return record
 
 
+def _shows(entry: dict) -> tuple[float, float]:
+    """The part of its action a recorded strip shows (frames; where it was made, as records of earlier
+    versions say by its frames)."""
+    return float(entry.get("action_start", entry["frame_start"])), float(entry.get("action_end", entry["frame_end"]))
+
+
+def _same_part(strip, entry: dict) -> bool:
+    """True when ``strip`` shows the part of its action that ``entry`` recorded (a move, a rename or a
+    scale of the strip keeps it; a duplicate shows it too, but the first strip is taken)."""
+    a, b = _shows(entry)
+    return abs(strip.action_frame_start - a) < 1e-3 and abs(strip.action_frame_end - b) < 1e-3
+
+
 def _entry_strips(track, entries: list[dict]) -> list:
-    """The strip of each recorded entry on ``track`` (None: deleted): the strip of its name at its frame,
-    else the one at its frame (the user renamed it: names are labels, swapping two names swaps no
-    motifs), else the one of its name (the user moved it; strip names are unique on an object)."""
+    """The strip of each recorded entry on ``track`` (None: deleted): the strip showing the part of the
+    action it recorded (wherever the user moved it, whatever they named it), else the strip of its name
+    at its frame, else the one at its frame, else the one of its name (the user changed the part shown;
+    strip names are unique on an object)."""
     out: list = [None] * len(entries)
     taken: set[str] = set()
     at = lambda s, e: abs(s.frame_start - float(e["frame_start"])) < 1e-3  # noqa: E731
-    for same in (lambda s, e: s.name == str(e.get("name")) and at(s, e), at, lambda s, e: s.name == str(e.get("name"))):
+    named = lambda s, e: s.name == str(e.get("name"))  # noqa: E731
+    for same in (_same_part, lambda s, e: named(s, e) and at(s, e), at, named):
         for i, e in enumerate(entries):
             if out[i] is None:
                 out[i] = next((s for s in track.strips if s.name not in taken and same(s, e)), None)
@@ -90,16 +108,18 @@ def write_record(obj, record: dict) -> None:
 
 
 def _matches(track, rec_track: dict, renamed: bool) -> bool:
-    """True when ``track`` is the recorded one: the same track name and no strips, or one or more of
-    them with a recorded name or at a recorded frame (the user may have deleted, moved, renamed or added
-    strips: those no entry finds are left out of the record by :func:`read_record`); ``renamed`` (the
-    user renamed the track): every strip with a recorded name or at a recorded frame, at least one."""
-    frames = {round(float(s["frame_start"]), 3) for s in rec_track.get("strips", [])}
-    names = {str(s.get("name")) for s in rec_track.get("strips", [])}
-    known = [s.name in names or round(s.frame_start, 3) in frames for s in track.strips]
+    """True when ``track`` is the recorded one: every strip on it shows a recorded part of the action or
+    has a recorded name at a recorded frame (the user may have deleted, moved, renamed or duplicated
+    strips), and the same track name (an emptied track is known by its name alone); ``renamed`` (the
+    user renamed the track): the strips alone, at least one."""
+    entries = rec_track.get("strips", [])
+    named = {(str(e.get("name")), round(float(e["frame_start"]), 3)) for e in entries}
+    parts = {tuple(round(x, 3) for x in _shows(e)) for e in entries}
+    known = [(round(s.action_frame_start, 3), round(s.action_frame_end, 3)) in parts
+             or (s.name, round(s.frame_start, 3)) in named for s in track.strips]
     if renamed:
         return len(known) > 0 and all(known)
-    return track.name == rec_track.get("name") and (not known or any(known))
+    return track.name == rec_track.get("name") and all(known)
 
 
 def a4mer_tracks(obj) -> list:

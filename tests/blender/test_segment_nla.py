@@ -279,17 +279,41 @@ def test_a_motif_strip_moved_or_renamed_by_the_user_keeps_the_track_ours(scene, 
     assert bpy.ops.a4mer.segment(segments_file=_seg_file(tmp_path, seg)) == {"FINISHED"}
     assert sorted(t.name for t in obj.animation_data.nla_tracks) == ["A4Mer Atoms", "A4Mer Motifs"]
     track = obj.animation_data.nla_tracks["A4Mer Motifs"]
+    max(track.strips, key=lambda s: s.frame_start).frame_start_ui += 3  # the record is written once moved
+    assert bpy.ops.a4mer.motif_rename(motif_id=0, name="walk") == {"FINISHED"}
     # names are labels: two strips that swap names keep their motifs
     a, b = sorted(track.strips, key=lambda s: s.frame_start)[1:3]
     ids = {e["frame_start"]: e["key"] for e in nla.read_record(obj)["tracks"][1]["strips"]}
     a.name, b.name, a.name = "tmp", a.name, b.name
     assert {e["frame_start"]: e["key"] for e in nla.read_record(obj)["tracks"][1]["strips"]} == ids
-    # one strip renamed and moved: no entry finds it (left out), the track stays ours
+    # one strip renamed and moved: still found by the part of the action it shows; the track stays ours
     last = max(track.strips, key=lambda s: s.frame_start)
+    key = {e["frame_start"]: e["key"] for e in nla.read_record(obj)["tracks"][1]["strips"]}[last.frame_start]
     last.name = "my kick"
     last.frame_start_ui += 3
-    assert len(nla.read_record(obj)["tracks"][1]["strips"]) == len(track.strips) - 1
-    assert bpy.ops.a4mer.clear_segments() == {"FINISHED"} and len(obj.animation_data.nla_tracks) == 0
+    entries = nla.read_record(obj)["tracks"][1]["strips"]
+    assert len(entries) == len(track.strips) and {e["frame_start"]: e["key"] for e in entries}[last.frame_start] == key
+    # a neighbour moved into a deleted strip's place keeps its own motif (it took the deleted one's)
+    first, second = sorted(track.strips, key=lambda s: s.frame_start)[:2]
+    start, second_key = first.frame_start, {e["frame_start"]: e["key"] for e in entries}[second.frame_start]
+    track.strips.remove(first)
+    second.frame_start_ui = start
+    assert {e["frame_start"]: e["key"] for e in nla.read_record(obj)["tracks"][1]["strips"]}[start] == second_key
+    # a track of the user's named like ours, or holding the action at its first frame, is not taken
+    assert bpy.ops.a4mer.clear_segments() == {"FINISHED"}
+    assert bpy.ops.a4mer.segment(segments_file=_seg_file(tmp_path, seg)) == {"FINISHED"}
+    anim = obj.animation_data
+    for t in list(anim.nla_tracks):
+        anim.nla_tracks.remove(t)
+    mine = anim.nla_tracks.new()
+    mine.name = "A4Mer Motifs"
+    anim_compat.new_strip(mine, "intro", 1, anim.action)
+    layer = anim.nla_tracks.new()
+    layer.name = "My layer"
+    anim_compat.new_strip(layer, "whole", 1, anim.action)
+    assert nla.a4mer_tracks(obj) == []
+    assert bpy.ops.a4mer.clear_segments() == {"FINISHED"}
+    assert sorted(t.name for t in anim.nla_tracks) == ["A4Mer Motifs", "My layer"]
 
 
 @pytest.mark.parametrize("then", ["clear", "segment_again"])
