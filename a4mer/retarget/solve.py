@@ -334,6 +334,8 @@ def rest_calibration(src: SourceClip, bmap: BoneMap) -> dict[int, np.ndarray] | 
     kids = _effective_children(set(pos))
     leaf = {j for j in rot_src if j in _STANDING_LEAVES and not any(_usable(pos[c] - pos[j]) for c, _ in kids[j])}
     stand = _standing(pos) if leaf else None
+    if stand is None:
+        leaf = set()
     return {j: quat_mul(quat_conj(src.rest_orientations[s]), stand if j in leaf else g[0, j]) for j, s in rot_src.items()}
 
 
@@ -341,10 +343,16 @@ def rest_calibration(src: SourceClip, bmap: BoneMap) -> dict[int, np.ndarray] | 
 _STANDING_LEAVES = (10, 11, 15)
 
 
-def _standing(pos: dict[int, np.ndarray]) -> np.ndarray:
+def _standing(pos: dict[int, np.ndarray]) -> np.ndarray | None:
     """(4,) rotation taking SMPL's template (+Y up) to the world standing upright (+Z up), its right ->
-    left hip line (shoulders without hips) level in both, onto that of the (1, 3) rest positions."""
-    r, l = (2, 1) if 1 in pos and 2 in pos else (17, 16)
+    left hip line (else shoulder line) level in both, onto that of the (1, 3) rest positions; None when
+    neither line is there (or has no length across)."""
+    up_w = np.array([0.0, 0.0, 1.0])
+    pair = next(((r, l) for r, l in ((2, 1), (17, 16)) if r in pos and l in pos
+                 and np.linalg.norm(np.cross((pos[l] - pos[r])[0], up_w)) > 1e-3), None)
+    if pair is None:
+        return None
+    r, l = pair
     rest = SMPL.rest_positions()
 
     def frame(lat: np.ndarray, up: np.ndarray) -> np.ndarray:
