@@ -98,6 +98,13 @@ def load_resume(path: str | Path, optimizer: torch.optim.Optimizer) -> dict[str,
     except (OSError, RuntimeError, ValueError, KeyError, EOFError) as e:
         first = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
         raise A4merError(f"{p / 'optimizer.pt'}: not this run's optimizer state, cannot resume ({first})") from None
+    return read_state(p)
+
+
+def read_state(path: str | Path) -> dict[str, Any]:
+    """``state.json`` of a checkpoint folder, checked: ``step`` (int >= 0), ``elapsed`` (s >= 0),
+    ``world`` (>= 1) and a valid generator state ``rng``; :class:`A4merError` naming the file."""
+    p = Path(path)
     try:
         state = json.loads((p / "state.json").read_text())
         if not isinstance(state, dict):

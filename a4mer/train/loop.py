@@ -21,7 +21,7 @@ from ..features import model_bounds
 from ..jepa.ema import momentum_at
 from ..jepa.hierarchy import A4MerNet, round_to_half
 from ..jepa.model import FEATURE_STD_FLOOR
-from .checkpoint import load_config_json, load_resume, load_weights, save_checkpoint
+from .checkpoint import load_config_json, load_resume, load_weights, read_state, save_checkpoint
 from .config import TrainConfig, to_dict
 from .interrupt import HoldInterrupt, TrainingInterrupted
 from .mining import assign_groups, mine_vocabulary
@@ -240,12 +240,11 @@ def _complete(out: Path, config: TrainConfig) -> bool:
     """True when the run in ``out`` has ended: its bundle is written and its last checkpoint
     (``state.json``) is at the end of the schedule (steps, or ``time_limit_s``)."""
     try:
-        st = json.loads((out / "state.json").read_text())
-        step, elapsed = int(st["step"]), float(st.get("elapsed", 0.0))
-    except (OSError, ValueError, KeyError, TypeError):
+        st = read_state(out)
+    except A4merError:
         return False  # the resume reports what is wrong with it
     total = config.optim.steps + config.optim.stage2_steps
-    return (out / "bundle.safetensors").is_file() and progress_fraction(step, total, elapsed, config) >= 1.0
+    return (out / "bundle.safetensors").is_file() and progress_fraction(st["step"], total, st["elapsed"], config) >= 1.0
 
 
 def _ranks_in_sync(net: A4MerNet) -> bool:
