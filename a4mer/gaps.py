@@ -11,7 +11,8 @@ a rig. This module turns that into what to generate and where the result goes:
 - :func:`plan_extend`: ``n`` frames after the last frame, the ``a4mer extend`` arguments.
 - :func:`strip_range`: the NLA strip range covering exactly a span's frames.
 - :func:`span_reports`: the heads' quality sidecar split per span, in scene frames.
-- :func:`motif_played`: whether a span's report says the heads played the motif asked for.
+- :func:`motif_played`: whether a span's report says the heads played the motif asked for;
+  :func:`played_motif` / :func:`motif_label`: the motif a span plays and the name its strips show.
 
 Frames are integers (scene frames) unless stated; spans are inclusive ``(first, last)``.
 """
@@ -194,6 +195,22 @@ def motif_played(q: dict[str, Any] | None) -> bool:
     is None). True otherwise, also without a report or a motif entry."""
     motif = (q or {}).get("motif")
     return not (isinstance(motif, dict) and "speed" in motif and motif["speed"] is None)
+
+
+def played_motif(motif: dict[str, Any] | None, q: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The motif ``{"id", "name"}`` asked for, as a span with report ``q`` plays it: None where it was
+    not played (:func:`motif_played`), else the motif with ``recognised`` (False where the model,
+    segmenting the result again, did not recognise the motif; True otherwise)."""
+    if not motif or not motif_played(q):
+        return None
+    m = (q or {}).get("motif")
+    return dict(motif, recognised=not (isinstance(m, dict) and m.get("recognised") is False))
+
+
+def motif_label(motif: dict[str, Any]) -> str:
+    """A strip's name for a span playing ``motif`` (of :func:`played_motif`): its name, marked
+    "(approx.)" where the model did not recognise the generated span as that motif."""
+    return motif["name"] + ("" if motif.get("recognised", True) else " (approx.)")
 
 
 def quality_line(q: dict[str, Any] | None) -> str:

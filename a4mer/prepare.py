@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from .api import MODEL_TWIST, load_motion
+from .api import MODEL_TWIST, TWISTS, load_motion
 from .errors import A4merError
 from .io.amass import write_amass_npz
 
@@ -167,11 +167,12 @@ def _stem(job: ClipJob) -> str:
     return f"{p.parent.name}_{p.stem}" if job.dataset == "cmu-dance" else p.stem
 
 
-def convert_job(job: ClipJob, out: Path, fps: float) -> dict:
-    """Convert one clip; returns its manifest record, or ``{"error": ...}``."""
+def convert_job(job: ClipJob, out: Path, fps: float, twist: str = MODEL_TWIST) -> dict:
+    """Convert one clip (a BVH/AMC read with ``twist``, see :class:`a4mer.api.LoadOptions`); returns its
+    manifest record, or ``{"error": ...}``."""
     rel = Path("clips") / job.dataset / (_stem(job) + ".npz")
     try:
-        motion = load_motion(job.source, fps=fps, source_fps=job.source_fps, asf=job.asf, twist=MODEL_TWIST)
+        motion = load_motion(job.source, fps=fps, source_fps=job.source_fps, asf=job.asf, twist=twist)
         target = out / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         write_amass_npz(motion.body(), target)  # training data: the SMPL-24 body (hands of SMPL-H/X left out)
@@ -179,18 +180,23 @@ def convert_job(job: ClipJob, out: Path, fps: float) -> dict:
         return {"source": job.source, "error": str(e)}
     return {"path": rel.as_posix(), "dataset": job.dataset, "source": job.source,
             "frames": motion.num_frames, "fps": motion.fps, "labels": job.labels, "split": job.split,
-            "retarget_error_median_deg": motion.meta.get("retarget_error_median_deg")}
+            "twist": twist, "retarget_error_median_deg": motion.meta.get("retarget_error_median_deg")}
 
 
 def prepare(data_root: str | os.PathLike, out: str | os.PathLike, fps: float = 30.0, jobs: int = 2,
-            datasets: tuple[str, ...] | None = None, progress=None) -> tuple[int, int]:
+            datasets: tuple[str, ...] | None = None, progress=None, twist: str = MODEL_TWIST) -> tuple[int, int]:
     """Convert every clip under ``data_root``; returns (converted, failed). Manifest order is stable.
+
+    ``twist``: how BVH/AMC joint frames are mapped (``"clip"``, the default, is how the model reads
+    clips; ``"rest"`` is how in-betweening and extension read them, so the heads train on that).
 
     ``datasets``: which of the project's data sets (default: all three where ``data_root`` has the
     project's layout, else ``data_root`` is a plain folder of clips, see :func:`plain_jobs`)."""
     data_root, out = Path(data_root), Path(out)
     if not data_root.is_dir():
         raise A4merError(f"{data_root}: no such data folder (expected one holding {LAYOUT}, or clips)")
+    if twist not in TWISTS:
+        raise A4merError(f"twist (--twist) must be one of {', '.join(map(repr, TWISTS))}, got {twist!r}")
     if not (fps > 0 and jobs >= 1):
         raise A4merError(f"--fps must be positive and --jobs at least 1, got {fps:g} and {jobs}")
     if datasets is None and not is_project_layout(data_root):
@@ -205,7 +211,8 @@ def prepare(data_root: str | os.PathLike, out: str | os.PathLike, fps: float = 3
         todo = all_jobs(data_root, out, datasets)  # unpacks the archives into out/_raw
     out.mkdir(parents=True, exist_ok=True)
     with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
-        records = list(pool.map(convert_job, todo, [out] * len(todo), [fps] * len(todo), chunksize=8))
+        records = list(pool.map(convert_job, todo, [out] * len(todo), [fps] * len(todo), [twist] * len(todo),
+                                chunksize=8))
         if progress:
             progress(len(records), len(todo))
     ok = [r for r in records if "error" not in r]

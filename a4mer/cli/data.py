@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..api import MODEL_TWIST, TWISTS
 from ..prepare import dataset_names, prepare
 
 
@@ -17,11 +18,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     pp.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
     pp.add_argument("--datasets", help="comma-separated subset of hdm05, bandai (or bandai-namco), cmu-dance "
                                        "(default: all three)")
+    pp.add_argument("--twist", choices=TWISTS, default=MODEL_TWIST,
+                    help=f"a BVH/AMC's joint twist (see 'a4mer convert --help'): '{MODEL_TWIST}' (default) as the model "
+                         "reads clips, 'rest' as inbetween/extend read them (the heads' training data)")
 
 
 def run(args: argparse.Namespace) -> int:
     datasets = dataset_names(args.datasets) if args.datasets else None
-    ok, bad = prepare(args.source, args.output, fps=args.fps, jobs=args.jobs, datasets=datasets)
+    ok, bad = prepare(args.source, args.output, fps=args.fps, jobs=args.jobs, datasets=datasets,
+                      twist=args.twist)
     print(f"{ok} clips converted into {args.output}/manifest.jsonl, {bad} failed")
     if bad:
         print(f"a4mer data prepare: {bad} clips failed, see {args.output}/errors.jsonl", file=sys.stderr)

@@ -145,9 +145,14 @@ def train(data_dir: str | Path, config: TrainConfig, out: str | Path, resume: bo
     rng = np.random.default_rng([config.seed, rank])
     step, vocab, st = 0, None, {}
     total = config.optim.steps + config.optim.stage2_steps
+    data = data_fingerprint(items)
     if resume:
         load_weights(out, net)
         st = load_resume(out, opt)
+        if st.get("data") not in (None, data):  # checkpoints before the fingerprint was kept have none
+            raise A4merError(f"{out}: this run was trained on other data ({st['data']['clips']} clip variants) than "
+                             f"{data_dir} gives ({data['clips']}): resume with the run's own --data, or start a new "
+                             "--out")
         step = int(st["step"])
         if rank == 0 and int(st.get("world", 1)) == world:
             rng.bit_generator.state = st["rng"]
@@ -207,10 +212,10 @@ def train(data_dir: str | Path, config: TrainConfig, out: str | Path, resume: bo
             if step % config.log_every == 0 or step == total:
                 bar.update(step, total, last)
             if rank == 0 and step % config.checkpoint_every == 0:
-                _save(out, net, config, opt, step, rng_done, world, elapsed())
+                _save(out, net, config, opt, step, rng_done, world, elapsed(), data)
             if stop_after is not None and step - first >= stop_after and step < total:
                 if rank == 0:
-                    _save(out, net, config, opt, step, rng_done, world, elapsed())
+                    _save(out, net, config, opt, step, rng_done, world, elapsed(), data)
                 bar.close()
                 return out
         bar.close()
@@ -219,7 +224,7 @@ def train(data_dir: str | Path, config: TrainConfig, out: str | Path, resume: bo
         vocab = mine_vocabulary(net, items, config)
         if rank == 0:
             vocab.save(out / "vocab.safetensors")
-            _save(out, net, config, opt, step, rng_done, world, elapsed())
+            _save(out, net, config, opt, step, rng_done, world, elapsed(), data)
             from ..model import A4Mer
             info = {"training": {"steps": step, "seconds": round(elapsed(), 1)}}  # every session of the run
             A4Mer(config, net, vocab, info).save(out / "bundle.safetensors")
@@ -229,7 +234,7 @@ def train(data_dir: str | Path, config: TrainConfig, out: str | Path, resume: bo
         bar.close()
         saved = rank == 0 and step > 0
         if saved:  # a second Ctrl-C here aborts the save (each file is still replaced atomically)
-            _save(out, net, config, opt, step, rng_done, world, elapsed())
+            _save(out, net, config, opt, step, rng_done, world, elapsed(), data)
         raise TrainingInterrupted(out, step, total, saved, rank) from None
     if dist.is_initialized():
         dist.barrier()
@@ -257,10 +262,19 @@ def _ranks_in_sync(net: A4MerNet) -> bool:
     return bool(ok.item() == 1.0)
 
 
+def data_fingerprint(items: list[ClipItem]) -> dict[str, Any]:
+    """What a run was trained on, kept in its checkpoint so that ``--resume`` with other data is
+    refused: the number of clip variants and a digest of their names and lengths (frames)."""
+    import hashlib
+    lines = sorted(f"{it.name}\t{it.num_frames}" for it in items)
+    return {"clips": len(items), "digest": hashlib.sha1("\n".join(lines).encode()).hexdigest()[:16]}
+
+
 def _save(out: Path, net: A4MerNet, config: TrainConfig, opt: Any, step: int, rng_state: dict[str, Any], world: int,
-          elapsed: float = 0.0) -> None:
+          elapsed: float = 0.0, data: dict[str, Any] | None = None) -> None:
     """Checkpoint after ``step`` completed steps; ``rng_state``: the sampler generator's state after
-    that step; ``elapsed``: seconds of optimisation so far (for ``time_limit_s``)."""
+    that step; ``elapsed``: seconds of optimisation so far (for ``time_limit_s``); ``data``: the
+    :func:`data_fingerprint` of the run's clips."""
     # each rank's generator state is not gathered; ranks > 0 reseed deterministically from the step on resume
     save_checkpoint(out, net, config, opt, {"step": step, "rng": rng_state, "world": world, "elapsed": elapsed,
-                                            "config": to_dict(config)})
+                                            "config": to_dict(config), "data": data})

@@ -186,15 +186,16 @@ def spans(obj, state: dict | None = None) -> list[dict]:
 def rename_motif(obj, motif_id: int, name: str) -> int:
     """Show the new ``name`` of motif ``motif_id`` on the generated spans that play it (their strips and
     records); returns how many."""
+    from .._core import optional
     state = read_state(obj)
     if state is None:
         return 0
     n = 0
     for sp in spans(obj, state):
         if sp.get("motif") and int(sp["motif"]["id"]) == int(motif_id):
-            sp["strip"].name = name
             rec = next(r for r in state["spans"] if r.get("id") == sp.get("id") and r["first"] == sp["first"])
             rec["motif"] = {**rec["motif"], "name": name}
+            sp["strip"].name = optional("gaps").motif_label(rec["motif"])
             rec["name"] = sp["strip"].name
             n += 1
     if n:
@@ -520,8 +521,8 @@ def apply_result(obj, scene, kind: str, spans_frames: list[tuple[int, int]], cha
     new = []
     for (a, b), chans, rep in zip(spans_frames, channels_per_span, reports):
         frames = np.arange(a, b + 1, dtype=np.float64)
-        played = motif if motif and gaps.motif_played(rep) else None
-        label = played["name"] if played else f"{kind} {a}-{b}"
+        played = gaps.played_motif(motif, rep)
+        label = gaps.motif_label(played) if played else f"{kind} {a}-{b}"
         sid = uuid.uuid4().hex
         action = _new_action(obj, f"A4Mer {kind} {a}-{b}", chans, frames, sid)
         start, end = gaps.strip_range((a, b))

@@ -39,7 +39,7 @@ def _free(track, start: float, end: float) -> bool:
 
 def mark_motif(obj, motif: dict, span: dict) -> bool:
     """Mark ``span`` (a new span record of :func:`generated.apply_result`) generated with ``motif``
-    (``{"id", "name"}``) on the motif track where the track is free (e.g. after the segmented clip);
+    (``{"id", "name", "recognised"}``, named as :func:`a4mer.gaps.motif_label` says) on the motif track where the track is free (e.g. after the segmented clip);
     inside segmented frames the track already tiles the clip and the generated strip alone carries the
     name. Returns True when a strip was added."""
     record = nla.read_record(obj)
@@ -53,10 +53,10 @@ def mark_motif(obj, motif: dict, span: dict) -> bool:
         return False
     import bpy
     action = bpy.data.actions.get(span["action"])  # made in the same call (apply_result): the name is current
-    strip = nla.place_strip(track, motif["name"], action, (start, end, start, end, 1.0))
+    strip = nla.place_strip(track, optional("gaps").motif_label(motif), action, (start, end, start, end, 1.0))
     rt["strips"].append({"kind": "motif", "index": -1, "key": int(motif["id"]), "name": strip.name,
                          "frame_start": float(strip.frame_start), "frame_end": float(strip.frame_end),
-                         "generated": True, "span": span["id"]})
+                         "generated": True, "span": span["id"], "recognised": bool(motif.get("recognised", True))})
     rt["strips"].sort(key=lambda s: s["frame_start"])
     nla.write_record(obj, record)
     return True

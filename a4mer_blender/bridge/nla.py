@@ -9,7 +9,7 @@ the recorded frames, or, once the user renamed it, the one with its strips (fram
 """
 from __future__ import annotations
 
-from .._core import errors, strips as core_strips
+from .._core import errors, optional, strips as core_strips
 from . import anim_compat
 from .armature import action_frames, scene_fps
 
@@ -271,8 +271,9 @@ def rename_motif(obj, motif_id: int, name: str) -> int:
         raise errors.A4merError(f"another motif is already called {shown!r}: choose another name")
     record.setdefault("motif_names", {})[str(int(motif_id))] = name
     n = 0
+    label = optional("gaps").motif_label
     for _t, s, strip in list(_motif_strips(obj, record, motif_id)):
-        strip.name = shown
+        strip.name = label({"name": shown, "recognised": s.get("recognised", True)})  # a generated mark keeps "(approx.)"
         s["name"] = strip.name
         n += 1
     write_record(obj, record)

@@ -57,6 +57,10 @@ if mode == "too_short":  # as a4mer extend --motif reports a motif it could not 
     mid = int(rest[rest.index("--motif") + 1])
     quality["warnings"] = [f"{n} frame(s) are too few to play motif {mid}: the plain continuation is kept"]
     quality["motif"] = {"id": mid, "repetitions": 0, "speed": None, "transition_frames": 0}
+if mode == "unrecognised":  # played, but segmented again the model did not see the motif in the span
+    mid = int(rest[rest.index("--motif") + 1])
+    quality["warnings"] = [f"segmented again, the generated span is not recognised as motif {mid}"]
+    quality["motif"] = {"id": mid, "repetitions": 1, "speed": 1.0, "recognised": False}
 with open(out[:-4] + ".quality.json", "w") as f:
     json.dump(quality, f)
 '''
@@ -145,7 +149,7 @@ def test_extend_with_a_motif_marks_the_motif_track(scene, fake_heads, monkeypatc
     (strip,) = obj.animation_data.nla_tracks["A4Mer Generated"].strips
     assert strip.name.startswith("wave") and (strip.frame_start, strip.frame_end) == (61.0, 80.0)
     (span,) = generated.read_state(obj)["spans"]
-    assert span["motif"] == {"id": 1, "name": "wave"} and span["method"] == "stand-in heads"
+    assert span["motif"] == {"id": 1, "name": "wave", "recognised": True} and span["method"] == "stand-in heads"
     lib = {m["motif_id"]: m for m in motif_summary(nla.read_record(obj))}
     assert lib[1]["count"] == count[1] + 1 and (61.0, 80.0) in lib[1]["occurrences"]
     motifs_track = obj.animation_data.nla_tracks["A4Mer Motifs"]
@@ -195,6 +199,27 @@ def test_bake_keeps_the_motif_occurrence(scene, fake_heads, monkeypatch, tmp_pat
     assert main(["export", str(src), "--format", "babel", "-o", str(tmp_path / "baked.babel.json")]) == 0
     labels = json.loads((tmp_path / "baked.babel.json").read_text())["baked"]["frame_ann"]["labels"]
     assert [(round(x["start_t"] * 30), round(x["end_t"] * 30)) for x in labels][-2:] == [(60, 70), (70, 80)]
+
+
+def test_a_motif_the_model_did_not_recognise_is_marked_approximate(scene, fake_heads, monkeypatch):
+    """The heads played the motif but, segmented again, the model did not recognise it there: the span
+    and its motif-track mark say "(approx.)", also after the motif is renamed; it still counts."""
+    monkeypatch.setenv("A4MER_FAKE_HEADS", "unrecognised")
+    obj, action = rig_with_fingers(scene, T=60)
+    nla.apply_segments(obj, scene, even_segments(60, 30.0, atom_len=10, seed=1))
+    nla.rename_motif(obj, 1, "wave")
+    from a4mer.strips import motif_summary
+    count = {m["motif_id"]: m["count"] for m in motif_summary(nla.read_record(obj))}
+    assert bpy.ops.a4mer.extend(frames=20, motif=1) == {"FINISHED"}
+    (strip,) = obj.animation_data.nla_tracks["A4Mer Generated"].strips
+    motifs_track = obj.animation_data.nla_tracks["A4Mer Motifs"]
+    mark = next(s for s in motifs_track.strips if s.frame_start == 61.0)
+    assert strip.name.startswith("wave (approx.)") and mark.name.startswith("wave (approx.)")  # Blender adds ".001"
+    assert generated.read_state(obj)["spans"][0]["motif"] == {"id": 1, "name": "wave", "recognised": False}
+    assert {m["motif_id"]: m["count"] for m in motif_summary(nla.read_record(obj))}[1] == count[1] + 1
+    assert bpy.ops.a4mer.motif_rename(motif_id=1, name="greet") == {"FINISHED"}
+    assert strip.name.startswith("greet (approx.)") and mark.name.startswith("greet (approx.)")
+    assert not any("approx" in s.name for s in motifs_track.strips if s != mark)
 
 
 def test_a_motif_the_heads_did_not_play_is_neither_named_nor_counted(scene, fake_heads, monkeypatch):

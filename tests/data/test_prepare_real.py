@@ -33,7 +33,16 @@ def test_prepare_mini_dataset(data_root, tmp_path):
         m = read_amass_npz(r["path"])
         assert m.fps == 30 and r["labels"]["action"] == row["class_name"]
         assert abs(m.duration - int(row["frames"]) / 120) <= 1 / 30
-        assert np.isfinite(m.rotations).all()
+        assert np.isfinite(m.rotations).all() and r["twist"] == "clip"
+    # --twist rest: the clips as inbetween/extend read them (the heads' training data); the manifest says so
+    rest = tmp_path / "prep_rest"
+    assert main(["data", "prepare", str(src), "-o", str(rest), "--datasets", "hdm05", "--jobs", "1", "--twist", "rest"]) == 0
+    from a4mer.api import load_motion
+    from a4mer.geometry import quat_angle
+    for r, c, row in zip(read_manifest(rest), recs, keep):
+        want = load_motion(src / "hdm05" / row["file"], fps=30.0, twist="rest").body()
+        assert r["twist"] == "rest" and quat_angle(read_amass_npz(r["path"]).rotations, want.rotations).max() < 1e-5
+        assert quat_angle(read_amass_npz(r["path"]).rotations, read_amass_npz(c["path"]).rotations).max() > 0.05
 
 
 def test_prepare_a_plain_folder_of_own_clips(data_root, repo_root, tmp_path, capsys):

@@ -76,6 +76,11 @@ def test_resume_continues_exactly(tmp_path):
     train(None, cfg, tmp_path / "a", items=items(), progress=False)
     train(None, cfg, tmp_path / "b", items=items(), progress=False, stop_after=3)
     assert json.loads((tmp_path / "b" / "state.json").read_text())["step"] == 3
+    # other data (one clip fewer) is refused, and the checkpoint is left as it was
+    before = {f.name: f.read_bytes() for f in (tmp_path / "b").iterdir()}
+    with pytest.raises(A4merError, match="other data"):
+        train(None, tiny_config(), tmp_path / "b", items=items()[:3], progress=False, resume=True)
+    assert {f.name: f.read_bytes() for f in (tmp_path / "b").iterdir()} == before
     torch.set_num_threads(2)
     # the CLI resumes with the default config (threads=0): the run's own config.json must decide
     train(None, tiny_config(), tmp_path / "b", items=items(), progress=False, resume=True)
