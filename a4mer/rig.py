@@ -32,8 +32,8 @@ from .errors import A4merError, SkeletonError
 from .geometry import (axis_angle_to_quat, axis_quat, quat_between, quat_conj, quat_mul, quat_normalize,
                        quat_to_axis_angle, quat_to_rotmat, quat_unflip, rotmat_to_quat)
 from .motion import Motion
-from .skeleton import SMPL, match_smpl_rig
-from .skeleton.smpl import SMPL_OFFSETS
+from .skeleton import SMPL, SMPLX, Skeleton, match_smpl_rig
+from .skeleton.smpl import NUM_BODY_JOINTS, SMPL_OFFSETS
 
 #: Blender Euler rotation modes (R = R_C @ R_B @ R_A for mode "ABC").
 EULER_MODES = ("XYZ", "XZY", "YXZ", "YZX", "ZXY", "ZYX")
@@ -243,6 +243,8 @@ class RigRest:
     names: (B,) bone names. parents: (B,) parent index, -1 = none. rest: (B, 4, 4) armature-space rest
     matrices (rig units). smpl_bone: (24,) bone index of each SMPL joint, -1 when absent (hands only).
     root_bone: index of a ``root`` bone above the pelvis, or -1. family: smpl / smplh / smplx.
+    extra_bone: ``(joint name, bone index)`` of the SMPL-H/X joints beyond the body that the rig has
+    (fingers ``left_index1`` ..., ``jaw``, eyes), smplx-style names.
     """
 
     names: tuple[str, ...]
@@ -251,6 +253,7 @@ class RigRest:
     smpl_bone: tuple[int, ...]
     root_bone: int
     family: str
+    extra_bone: tuple[tuple[str, int], ...] = ()
 
     @classmethod
     def from_bones(cls, names: list[str], parents: list[int], rest: np.ndarray) -> "RigRest":
@@ -265,8 +268,9 @@ class RigRest:
         idx = {n: i for i, n in enumerate(names)}
         smpl_bone = tuple(idx[match.bones[n]] if n in match.bones else -1 for n in SMPL.names)
         root = idx[match.root_bone] if match.root_bone is not None else -1
+        extra = tuple((n, idx[match.bones[n]]) for n in SMPLX.names[NUM_BODY_JOINTS:] if n in match.bones)
         rig = cls(names, tuple(int(p) for p in parents), np.asarray(rest, dtype=np.float64), smpl_bone,
-                  root, match.family)
+                  root, match.family, extra)
         _, off = rig.rest_turns()
         uneven = rig.uneven_limbs()
         if uneven and off.max() > POSED_REST_DEG:
@@ -383,11 +387,37 @@ class RigRest:
                 out[j] = _rot(self.rest[b]).T @ turns[j] @ a
         return out
 
+    def extra_corrections(self) -> dict[str, np.ndarray]:
+        """``{joint name: (3, 3)}`` corrections (as :meth:`corrections`) of the :attr:`extra_bone` joints:
+        each takes the rest turn of its body ancestor (a finger its wrist's, the jaw and eyes the
+        head's), i.e. the rig's hand and face are taken to rest as SMPL-H/X's template ones do relative
+        to that joint (flat hand), as the SMPL-X add-ons' rigs are built."""
+        a = self.template()
+        turns, _ = self.rest_turns()
+        return {n: _rot(self.rest[b]).T @ turns[_body_ancestor(n)] @ a for n, b in self.extra_bone}
+
 
 def _angle(u: np.ndarray, v: np.ndarray) -> float:
     """Radians between directions ``u`` and ``v`` (3,) (0 when either is zero)."""
     cos = u @ v / max(np.linalg.norm(u) * np.linalg.norm(v), 1e-12)
     return float(np.arccos(np.clip(cos, -1.0, 1.0)))
+
+
+def _body_ancestor(name: str) -> int:
+    """The body joint (0-21) above SMPL-X joint ``name`` (a finger's wrist, the jaw's head)."""
+    j = SMPLX.names.index(name)
+    while j >= NUM_BODY_JOINTS:
+        j = SMPLX.parents[j]
+    return j
+
+
+def _extra_targets(rig: "RigRest", skeleton: Skeleton) -> dict[int, tuple[int, np.ndarray]]:
+    """``{bone: (joint of skeleton, (4,) correction quaternion)}`` of the rig's extra bones (fingers,
+    jaw, eyes) that ``skeleton`` has."""
+    if skeleton.num_joints <= NUM_BODY_JOINTS or not rig.extra_bone:
+        return {}
+    k = rig.extra_corrections()
+    return {b: (skeleton.names.index(n), rotmat_to_quat(k[n])) for n, b in rig.extra_bone if n in skeleton.names}
 
 
 def _pelvis_path(rig: "RigRest") -> set[int]:
@@ -406,13 +436,14 @@ def _rel(rig: "RigRest", b: int) -> np.ndarray:
 
 
 def rig_to_motion(rig: RigRest, location: np.ndarray, rotation: np.ndarray, object_matrix: np.ndarray,
-                  fps: float, unit: float | None = None, meta: dict | None = None) -> Motion:
-    """The rig's animation as an SMPL-24 Motion in the Z-up metre world.
+                  fps: float, unit: float | None = None, meta: dict | None = None, skeleton: Skeleton = SMPL) -> Motion:
+    """The rig's animation as a Motion on ``skeleton`` (SMPL-24 by default; SMPL-H/X to read the hands
+    and face too) in the Z-up metre world.
 
     location: (T, B, 3) basis locations (rig units); rotation: (T, B, 4) wxyz basis rotations of every
     bone (Blender's ``pose_bone.location`` / rotation as a quaternion). object_matrix: (4, 4) or (T, 4, 4)
     world matrix of the rig. unit: metres per world unit (None = guessed by :func:`metres_per_unit`).
-    Missing hand joints get identity local rotations. Composes like :func:`pose_matrices`, on quaternions.
+    Joints the rig lacks get identity local rotations. Composes like :func:`pose_matrices`, on quaternions.
     """
     loc = np.asarray(location, dtype=np.float64)
     quat = quat_normalize(rotation)
@@ -433,14 +464,22 @@ def rig_to_motion(rig: RigRest, location: np.ndarray, rotation: np.ndarray, obje
             pose_m[b] = (rel[None] if p < 0 else pose_m[p] @ rel) @ basis_matrices(loc[:, b], quat[:, b])
     obj_q = rotmat_to_quat(_rot(obj))  # (4,) or (T, 4)
     k_q = rotmat_to_quat(rig.corrections())  # (24, 4)
-    glob = np.empty((T, 24, 4))
-    for j, b in enumerate(rig.smpl_bone):
-        glob[:, j] = quat_mul(quat_mul(obj_q, pose_q[:, b]), k_q[j]) if b >= 0 else glob[:, SMPL.parents[j]]
+    bone_of = {j: (b, k_q[j]) for j, b in enumerate(rig.smpl_bone) if b >= 0 and j < skeleton.num_joints}
+    if skeleton != SMPL:  # the body joints, then the rig's fingers / jaw / eyes
+        bone_of = {j: v for j, v in bone_of.items() if j < NUM_BODY_JOINTS}
+        bone_of.update({j: (b, k) for b, (j, k) in _extra_targets(rig, skeleton).items()})
+    glob = np.empty((T, skeleton.num_joints, 4))
+    for j, p in enumerate(skeleton.parents):  # parents precede their children
+        if j in bone_of:
+            b, k = bone_of[j]
+            glob[:, j] = quat_mul(quat_mul(obj_q, pose_q[:, b]), k)
+        else:
+            glob[:, j] = glob[:, p]
     local = glob.copy()
-    local[:, 1:] = quat_mul(quat_conj(glob[:, list(SMPL.parents[1:])]), glob[:, 1:])
-    rot = quat_unflip(quat_normalize(local))  # (T, 24, 4)
+    local[:, 1:] = quat_mul(quat_conj(glob[:, list(skeleton.parents[1:])]), glob[:, 1:])
+    rot = quat_unflip(quat_normalize(local))  # (T, J, 4)
     trans = (obj @ pose_m[rig.smpl_bone[0]][..., :, 3:4])[..., :3, 0] * unit
-    return Motion(fps=fps, root_translation=trans, rotations=rot, skeleton=SMPL,
+    return Motion(fps=fps, root_translation=trans, rotations=rot, skeleton=skeleton,
                   meta={"metres_per_unit": unit, "rig_family": rig.family, **(meta or {})})
 
 
@@ -449,10 +488,12 @@ def motion_to_rig(rig: RigRest, motion: Motion, basis: np.ndarray, object_matrix
     """Pose channels that put the rig in ``motion`` (SMPL family, Z-up metres): locations ``(T, B, 3)``
     (rig units) and sign-continuous wxyz rotations ``(T, B, 4)`` of every bone's basis.
 
-    basis: (1 or T, B, 4, 4) the current bases; bones that are not SMPL joints (``root``, fingers,
-    extras) keep theirs, SMPL joints get new rotations, the pelvis a new location, other SMPL bones keep
-    their location. object_matrix: (4, 4) or (T, 4, 4). Inverse of :func:`rig_to_motion` (read -> write
-    -> read is exact up to float error). Works on quaternions: 10,000 frames x 25 bones in ~0.2 s.
+    basis: (1 or T, B, 4, 4) the current bases; SMPL joints get new rotations, the pelvis a new location,
+    other SMPL bones keep their location; a SMPL-H/X ``motion``'s fingers (and an SMPL-X one's jaw and
+    eyes) go onto the rig's bones of those names (:attr:`RigRest.extra_bone`); every other bone (``root``,
+    extras, fingers a SMPL-24 clip lacks) keeps its basis. object_matrix: (4, 4) or (T, 4, 4). Inverse of
+    :func:`rig_to_motion` (read -> write -> read is exact up to float error). Works on quaternions: 10,000
+    frames x 25 bones in ~0.2 s.
     """
     body = motion.body()
     T, B = body.num_frames, rig.num_bones
@@ -463,6 +504,8 @@ def motion_to_rig(rig: RigRest, motion: Motion, basis: np.ndarray, object_matrix
         unit = metres_per_unit(rest_world[:, :3, 3])
     glob = body.global_rotations()  # (T, 24, 4) template -> world
     k_q = rotmat_to_quat(rig.corrections())  # (24, 4)
+    extra = _extra_targets(rig, motion.skeleton)
+    glob_extra = motion.global_rotations() if extra else None  # (T, J, 4) of the clip's own skeleton
     obj_q_inv = quat_conj(rotmat_to_quat(_rot(obj)))  # (4,) or (T, 4)
     loc = np.array(np.broadcast_to(basis[..., :3, 3], (T, B, 3)))
     quat = np.array(np.broadcast_to(rotmat_to_quat(_orthonormal(basis[..., :3, :3])), (T, B, 4)))
@@ -479,6 +522,9 @@ def motion_to_rig(rig: RigRest, motion: Motion, basis: np.ndarray, object_matrix
             j = target[b]
             want = quat_mul(quat_mul(obj_q_inv, glob[:, j]), quat_conj(k_q[j]))  # armature-space bone axes
             quat[:, b] = quat_mul(quat_conj(chain_q), want)
+        elif b in extra:
+            j, k = extra[b]
+            quat[:, b] = quat_mul(quat_conj(chain_q), quat_mul(quat_mul(obj_q_inv, glob_extra[:, j]), quat_conj(k)))
         if b in on_pelvis_path:
             chain = rel[None] if p < 0 else pose_m[p] @ rel  # (T or 1, 4, 4)
             if b == pelvis:

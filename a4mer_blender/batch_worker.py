@@ -329,7 +329,7 @@ def _process(args: argparse.Namespace, stage: Path) -> dict:
         stem = f"{name}{OBJECT_SEP}{_safe(obj.name)}" if several else name
         info = {"object": obj.name, "stem": stem}
         if args.dump:
-            motion = armature.read_motion(obj, ctx.scene)
+            motion = armature.read_motion(obj, ctx.scene, whole=True)  # hands and face too, where the rig has them
             amass.write_amass_npz(motion, stage / f"{stem}.motion.npz")
             rec = nla.read_record(obj)
             if rec is not None and not nla.describes(obj, rec, obj.animation_data.action):
@@ -360,7 +360,7 @@ def _process(args: argparse.Namespace, stage: Path) -> dict:
             if not args.no_pictures:
                 _pictures(stage, stem, seg, notes)
         if args.motion_npz:
-            amass.write_amass_npz(armature.read_motion(obj, ctx.scene), stage / f"{stem}.motion.npz")
+            amass.write_amass_npz(armature.read_motion(obj, ctx.scene, whole=True), stage / f"{stem}.motion.npz")
         objects.append(info)
     if not args.dump:
         done = bpy.ops.wm.save_as_mainfile(filepath=str(stage / f"{name}.blend"), copy=True, compress=False)

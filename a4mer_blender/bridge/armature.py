@@ -182,11 +182,15 @@ def object_matrices(obj, scene, frames: np.ndarray, fcurves: list) -> np.ndarray
     return out
 
 
-def read_motion(obj, scene, action=None, unit: float | None = None):
-    """The animation of SMPL-like armature ``obj`` (its active action unless ``action``) as an SMPL-24
-    Motion at the scene's fps (Z-up, metres). meta carries ``blender_action``, ``blender_frame_start``
-    and the ``betas`` / ``gender`` the action was imported with."""
+def read_motion(obj, scene, action=None, unit: float | None = None, skeleton=None, whole: bool = False):
+    """The animation of SMPL-like armature ``obj`` (its active action unless ``action``) as a Motion on
+    ``skeleton`` (default SMPL-24; SMPL-H/X to read the rig's fingers, jaw and eyes too; ``whole``: the
+    rig's own family, for exports) at the scene's fps (Z-up, metres). meta carries ``blender_action``,
+    ``blender_frame_start`` and the ``betas`` / ``gender`` the action was imported with."""
     rig = detect_rig(obj)
+    if whole:
+        from .._core import optional
+        skeleton = optional("skeleton").SMPL_FAMILY[rig.family]
     if action is None:
         action = obj.animation_data.action if obj.animation_data else None
     if action is None:
@@ -201,7 +205,7 @@ def read_motion(obj, scene, action=None, unit: float | None = None):
     if "a4mer_gender" in action:
         meta["gender"] = str(action["a4mer_gender"])
     return core_rig.rig_to_motion(rig, loc, quat, object_matrices(obj, scene, frames, fcurves), scene_fps(scene),
-                                  unit=unit, meta=meta)
+                                  unit=unit, meta=meta, **({"skeleton": skeleton} if skeleton is not None else {}))
 
 
 def _current_basis(obj, rig) -> np.ndarray:
@@ -232,7 +236,8 @@ def write_motion(obj, motion, scene, action=None, frame_start: int | None = None
 
     Writes into ``action`` (replacing the written channels) or a new action that becomes active; the
     user's previous action is kept in the file. Keys every SMPL bone's rotation (in its rotation mode),
-    the pelvis location and the ``root`` bone's current pose, one key per frame from ``frame_start``
+    an SMPL-H/X clip's finger (jaw, eye) rotations on the rig's bones of those names, the pelvis
+    location and the ``root`` bone's current pose, one key per frame from ``frame_start``
     (default: the scene start). Returns the action.
     """
     import bpy
@@ -252,6 +257,7 @@ def write_motion(obj, motion, scene, action=None, frame_start: int | None = None
     sink = anim_compat.FCurveSink(obj, action)
     frames = np.arange(f0, f0 + motion.num_frames, dtype=np.float64)
     write = {b for b in rig.smpl_bone if b >= 0} | ({rig.root_bone} if rig.root_bone >= 0 else set())
+    write |= {b for n, b in rig.extra_bone if n in motion.skeleton.names[22:]}  # an SMPL-H/X clip's hands, face
     for b in sorted(write):
         name_b = rig.names[b]
         pb = obj.pose.bones[name_b]
@@ -267,18 +273,21 @@ def write_motion(obj, motion, scene, action=None, frame_start: int | None = None
     return action
 
 
-def create_smpl_armature(context, name: str = "SMPL", bone_length: float = 0.08):
-    """A new SMPL armature object in MPI conventions, linked to the active collection and made active.
+def create_smpl_armature(context, name: str = "SMPL", bone_length: float = 0.08, skeleton=None):
+    """A new SMPL-family armature object in MPI conventions, linked to the active collection and made
+    active.
 
-    Bones ``root`` + the 24 smplx-style names, heads at the neutral rest joints (template Y-up -> Z-up),
-    every bone pointing up (+Z) with zero roll, quaternion rotation mode; the ``root`` bone is posed at
-    -90 deg about X like the MPI add-on's AMASS import, so the pelvis carries SMPL's global orientation
-    and AMASS ``trans`` as its location.
+    Bones ``root`` + the smplx-style names of ``skeleton`` (default SMPL's 24; SMPL-H adds 30 finger
+    bones, SMPL-X also ``jaw`` and the eyes, as the MPI SMPL-X add-on names them), heads at the neutral
+    rest joints (template Y-up -> Z-up), every bone pointing up (+Z) with zero roll (hand and face bones
+    a quarter as long), quaternion rotation mode; the ``root`` bone is posed at -90 deg about X like the
+    MPI add-on's AMASS import, so the pelvis carries SMPL's global orientation and AMASS ``trans`` as its
+    location.
     """
     import bpy
     from .._core import motion as core_motion
-    skel = core_motion.SMPL
-    heads = skel.rest_positions() @ np.array([[1.0, 0, 0], [0, 0, -1.0], [0, 1.0, 0]]).T  # (24, 3) Z-up
+    skel = core_motion.SMPL if skeleton is None else skeleton
+    heads = skel.rest_positions() @ np.array([[1.0, 0, 0], [0, 0, -1.0], [0, 1.0, 0]]).T  # (J, 3) Z-up
     arm = bpy.data.armatures.new(name)
     obj = bpy.data.objects.new(name, arm)
     context.collection.objects.link(obj)
@@ -291,7 +300,8 @@ def create_smpl_armature(context, name: str = "SMPL", bone_length: float = 0.08)
     for j, bname in enumerate(skel.names):
         eb = arm.edit_bones.new(bname)
         h = heads[j]
-        eb.head, eb.tail, eb.roll = tuple(h), (h[0], h[1], h[2] + bone_length), 0.0
+        length = bone_length if j < 22 or skel.num_joints == 24 else bone_length / 4
+        eb.head, eb.tail, eb.roll = tuple(h), (h[0], h[1], h[2] + length), 0.0
         eb.parent = root if j == 0 else made[skel.parents[j]]
         eb.use_connect = False
         made.append(eb)

@@ -40,14 +40,17 @@ def import_motion(context, path: str, apply_to_selected: bool = True, source_fps
     if not (apply_to_selected and target is not None and armature.is_smpl_rig(target)):
         if context.object is not None and context.object.mode != "OBJECT":
             bpy.ops.object.mode_set(mode="OBJECT")
-        target = armature.create_smpl_armature(context, name=Path(path).stem[:50] or "SMPL")
+        target = armature.create_smpl_armature(context, name=Path(path).stem[:50] or "SMPL", skeleton=motion.skeleton)
     action = armature.write_motion(target, motion, scene, name=Path(path).stem)
     if on_floor:
         action["a4mer_floor_shift_m"] = motion.meta["floor_shift_m"]
     if motion.meta.get("reference_frames_dropped"):  # the file's T-pose lead-in (CMU Daz-friendly BVH)
         action["a4mer_reference_frames_dropped"] = int(motion.meta["reference_frames_dropped"])
-    if motion.skeleton.name != "smpl":  # SMPL-H/X: the body joints are keyed, the hands are not
-        action["a4mer_hands_not_imported"] = motion.skeleton.name
+    if motion.skeleton.name != "smpl":  # SMPL-H/X: the hand and face joints the rig has no bones for
+        have = {n for n, _ in armature.detect_rig(target).extra_bone}
+        missing = [n for n in motion.skeleton.names[22:] if n not in have]
+        if missing:
+            action["a4mer_joints_not_imported"] = missing
     if set_range:
         scene.frame_end = scene.frame_start + motion.num_frames - 1
     return target, action
@@ -88,9 +91,10 @@ class A4MER_OT_import_motion(bpy.types.Operator, ImportHelper):
             notes.append(floor.describe_shift(action["a4mer_floor_shift_m"]))
         if "a4mer_reference_frames_dropped" in action:
             notes.append(f"dropped the file's {action['a4mer_reference_frames_dropped']} T-pose lead-in frames")
-        if "a4mer_hands_not_imported" in action:
-            notes.append(f"the clip's {action['a4mer_hands_not_imported'].upper()} hand poses are not imported: the "
-                         "add-on keys the SMPL body joints")
+        if "a4mer_joints_not_imported" in action:
+            missing = list(action["a4mer_joints_not_imported"])
+            notes.append(f"{len(missing)} hand/face joints of the clip ({', '.join(missing[:3])}"
+                         f"{', ...' if len(missing) > 3 else ''}) have no bone on {obj.name!r}: not imported")
         if self.apply_to_selected and selected is not None and selected is not obj and selected.type == "ARMATURE":
             notes.append(f"a new SMPL armature: the selected {selected.name!r} is not an SMPL-like rig")
         notes = "; ".join(n for n in notes if n)

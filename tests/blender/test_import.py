@@ -33,21 +33,44 @@ def test_import_npz_creates_mpi_armature_resampled(scene, tmp_path):
     np.testing.assert_allclose(back.root_translation, expected.root_translation, atol=1e-5)
 
 
-def test_an_smplh_clip_keeps_its_body_shape_and_says_its_hands_stay_out(scene, tmp_path, capfd):
-    """The subject's betas and gender go with the action into every export of it (batch --export npz
-    wrote zeros and 'neutral'); the hands, which the armature has no bones for, are named in the report."""
+@pytest.mark.parametrize("family", ["smplh", "smplx"])
+def test_an_smplh_or_smplx_clip_imports_its_hands_and_body_shape(scene, tmp_path, capfd, family):
+    """An SMPL-H/X clip makes an armature with its finger (SMPL-X: jaw, eye) bones, keyed from the clip:
+    read back on that skeleton it is the clip, hands included (they were left out before). The subject's
+    betas and gender go with the action into every export of it. Onto a body-only rig the report names
+    the joints it has no bones for."""
     from a4mer import Motion
-    from a4mer.skeleton import SMPLH
+    from a4mer.skeleton import SMPLH, SMPLX
+    skel = SMPLH if family == "smplh" else SMPLX
     body = smooth_motion(T=30, seed=4)
-    rot = np.tile(np.array([1.0, 0, 0, 0]), (30, SMPLH.num_joints, 1))
+    rng = np.random.default_rng(2)
+    aa = 0.4 * np.sin(np.arange(30)[:, None, None] / 4.0 + rng.uniform(0, 6, (1, skel.num_joints, 3)))
+    from a4mer.geometry import axis_angle_to_quat
+    rot = axis_angle_to_quat(aa)
     rot[:, :22] = body.rotations[:, :22]
-    clip = Motion(30.0, body.root_translation, rot, SMPLH, meta={"betas": [0.5] * 16, "gender": "female"})
+    clip = Motion(30.0, body.root_translation, rot, skel, meta={"betas": [0.5] * 16, "gender": "female"})
     path = write_amass_npz(clip, tmp_path / "hands.npz")
     assert bpy.ops.a4mer.import_motion(filepath=str(path)) == {"FINISHED"}
-    assert "the clip's SMPLH hand poses are not imported" in capfd.readouterr().out
-    back = armature.read_motion(bpy.context.active_object, scene)
+    assert "not imported" not in capfd.readouterr().out
+    obj = bpy.context.active_object
+    assert {b.name for b in obj.data.bones} == {"root", *skel.names}
+    back = armature.read_motion(obj, scene, skeleton=skel)
     assert back.meta["betas"] == [0.5] * 16 and back.meta["gender"] == "female"
-    assert quat_angle(back.rotations[:, :22], body.rotations[:, :22]).max() < 1e-5
+    assert quat_angle(back.rotations, rot).max() < 1e-5  # fingers (and jaw, eyes) as in the clip
+    assert quat_angle(armature.read_motion(obj, scene).rotations[:, :22], body.rotations[:, :22]).max() < 1e-5
+    if family == "smplx":  # exported from the .blend, the npz keeps the hands and face
+        from a4mer.cli.main import main
+        from a4mer.io import read_amass_npz
+        bpy.ops.wm.save_as_mainfile(filepath=str(tmp_path / "shot.blend"))
+        assert main(["export", str(tmp_path / "shot.blend"), "--format", "npz", "-o", str(tmp_path / "out.npz")]) == 0
+        out = read_amass_npz(tmp_path / "out.npz")
+        assert out.skeleton == SMPLX and quat_angle(out.rotations, rot).max() < 1e-4
+    rig, _ = make_row_rig("mpi_body_only")
+    rig.select_set(True)
+    bpy.context.view_layer.objects.active = rig
+    assert bpy.ops.a4mer.import_motion(filepath=str(path)) == {"FINISHED"}
+    assert f"{skel.num_joints - 22} hand/face joints of the clip ({', '.join(skel.names[22:25])}, ...) have no bone " \
+           f"on {rig.name!r}: not imported" in capfd.readouterr().out
 
 
 def test_import_applies_to_selected_rig(scene, tmp_path):

@@ -174,3 +174,59 @@ def test_euler_continuous_recovers_a_smooth_euler_path(mode):
     np.testing.assert_allclose(out, path, atol=1e-6)
     shifted = euler_continuous(raw, path[0] + 2 * np.pi, mode)  # the key before sits a turn further
     np.testing.assert_allclose(shifted, path + 2 * np.pi, atol=1e-6)
+
+
+def _skeleton_rest(skel, heads: np.ndarray, seed: int = 0) -> np.ndarray:
+    """(J, 4, 4) rest matrices of a BVH-style rig of ``skel``'s joints (Z up): each bone's Y axis at its
+    first child joint (leaves: along the parent's bone), random roll."""
+    rng = np.random.default_rng(seed)
+    pos = heads @ RX90.T
+    rest = np.tile(np.eye(4), (skel.num_joints, 1, 1))
+    for j, p in enumerate(skel.parents):
+        kids = [c for c, q in enumerate(skel.parents) if q == j]
+        y = pos[kids[0]] - pos[j] if kids else pos[j] - pos[p]
+        y = y / np.linalg.norm(y)
+        x = np.cross(y, rng.normal(size=3))
+        x = x / np.linalg.norm(x)
+        rest[j, :3, :3] = np.stack([x, y, np.cross(x, y)], axis=1)
+        rest[j, :3, 3] = pos[j]
+    return rest
+
+
+@pytest.mark.parametrize("a_pose", [False, True])
+def test_an_smplx_clip_poses_the_rigs_fingers_jaw_and_eyes(a_pose):
+    """An SMPL-X clip written onto an SMPL-X rig (bones along the limbs, random roll) poses the finger,
+    jaw and eye bones too: every joint lands where SMPL-X's FK puts it, and the rig reads back as the
+    same clip (hands and face included). On an A-pose rig the hands take their wrist's rest turn.
+    Before, only the 24 body joints were written and the fingers kept their rest."""
+    from a4mer.skeleton import SMPLX
+    heads = SMPLX.rest_positions()
+    if a_pose:
+        left = [j for j in range(SMPLX.num_joints) if _under(SMPLX, j, 18)]
+        right = [j for j in range(SMPLX.num_joints) if _under(SMPLX, j, 19)]
+        heads = _rotate_chain(_rotate_chain(heads, 16, left, [0, 0, -np.radians(40)]), 17, right, [0, 0, np.radians(40)])
+    rig = RigRest.from_bones(list(SMPLX.names), list(SMPLX.parents), _skeleton_rest(SMPLX, heads))
+    assert {n for n, _ in rig.extra_bone} == set(SMPLX.names[22:])
+    rng = np.random.default_rng(5)
+    T = 12
+    aa = 0.5 * np.sin(np.arange(T)[:, None, None] / 5.0 + rng.uniform(0, 6, (1, SMPLX.num_joints, 3)))
+    motion = Motion(30.0, np.tile([0.1, 0.2, 0.9], (T, 1)), axis_angle_to_quat(aa), skeleton=SMPLX)
+    basis = np.tile(np.eye(4), (1, rig.num_bones, 1, 1))
+    loc, rot = motion_to_rig(rig, motion, basis, np.eye(4))
+    assert quat_angle(rot[:, 30], np.array([1.0, 0, 0, 0])).max() > 0.1  # a finger bone moved
+    back = rig_to_motion(rig, loc, rot, np.eye(4), 30.0, unit=1.0, skeleton=SMPLX)
+    assert back.skeleton == SMPLX and quat_angle(back.rotations, motion.rotations).max() < 1e-6
+    if not a_pose:  # joint positions: SMPL-X's FK on the rig's own proportions
+        pose = pose_matrices(rig.rest, rig.parents, basis_matrices(loc, rot))
+        np.testing.assert_allclose(pose[..., :3, 3], motion.joint_positions(), atol=1e-6)
+    body = rig_to_motion(rig, loc, rot, np.eye(4), 30.0, unit=1.0)  # the default: SMPL-24, hands at rest
+    assert body.skeleton == SMPL and quat_angle(body.rotations[:, :22], motion.rotations[:, :22]).max() < 1e-6
+
+
+def _under(skel, j: int, root: int) -> bool:
+    """True when joint ``j`` is ``root`` or below it in ``skel``."""
+    while j >= 0:
+        if j == root:
+            return True
+        j = skel.parents[j]
+    return False
