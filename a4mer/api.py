@@ -14,13 +14,9 @@ from .motion import Motion
 
 #: file suffix -> format name
 FORMATS = {".npz": "npz", ".bvh": "bvh", ".amc": "amc"}
-#: twist calibrations of a retargeted clip (:class:`LoadOptions`), and the one the shipped model and
-#: heads were trained on: the readers that only feed the model (``data prepare``, ``segment``,
-#: ``embed``, ``label``, ``label-train``, ``motifs build``, ``export --segment``, a path given to
-#: ``A4Mer.segment``/``embed``) use it (HDM05 recognition: 94.9 % of the held-out actors' clips with it,
-#: 74.7 % with "rest", whose held head and foot postures differ by actor)
+#: twist calibrations of a retargeted clip (:class:`LoadOptions`). The model reads either the same: its
+#: input calibrates each joint's twist on the clip itself (:func:`a4mer.features.frame_arrays`)
 TWISTS = ("rest", "clip")
-MODEL_TWIST = "clip"
 
 
 @dataclass(frozen=True)
@@ -37,8 +33,7 @@ class LoadOptions:
     (:func:`a4mer.floor.put_on_floor`; the shift is in ``meta["floor_shift_m"]``).
     twist: how a BVH/AMC's joint frames are mapped onto SMPL's (:mod:`a4mer.retarget.solve`): ``"rest"``
     (the file's rest pose: a twist or head turn held through the take is kept) or ``"clip"`` (each
-    joint's mean twist over the clip is calibrated away: how the shipped model's training data were
-    read, see :data:`MODEL_TWIST`)."""
+    joint's mean twist over the clip is calibrated away, as the model's own input does)."""
 
     fps: float | None = None
     source_fps: float | None = None

@@ -41,13 +41,17 @@ def _rot_z(angle: np.ndarray) -> np.ndarray:
 
 
 def frame_arrays(motion: Any, fps: float) -> dict[str, np.ndarray]:
-    """Heading-free per-frame arrays of ``motion`` resampled to ``fps`` (float32).
+    """Heading-free per-frame arrays of ``motion`` resampled to ``fps`` (float32), with each joint's
+    twist calibrated on the clip (:func:`a4mer.retarget.solve.canonical_twist`): the model sees the
+    same joint frames whichever way a clip was read (a BVH/AMC with the source's twist, an AMASS npz,
+    an armature's pose).
 
     Returns ``rotmats`` (T, 22, 3, 3) local rotations (joint 0 = global orientation),
     ``rel_pos`` (T, 22, 3) m joint positions minus the pelvis (world axes), ``root`` (T, 3) m pelvis
     position, ``yaw`` (T,) rad unwrapped heading.
     """
-    m = motion.body().resample(fps)
+    from .retarget.solve import canonical_twist
+    m = canonical_twist(motion.body().resample(fps))
     rot = quat_unflip(m.rotations)
     pos = m.joint_positions()[:, :NUM_BODY]  # (T, 22, 3)
     rotmats = quat_to_rotmat(rot[:, :NUM_BODY])  # (T, 22, 3, 3)

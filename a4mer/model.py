@@ -14,7 +14,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from .api import MODEL_TWIST, as_motion
+from .api import as_motion
 from .artefact import BUNDLE_FORMAT
 from .errors import A4merError
 from .features import frame_arrays, model_bounds
@@ -221,7 +221,7 @@ class A4Mer:
 
     # --- inference ----------------------------------------------------------------------------
     def _prepare(self, motion: Any) -> tuple[Any, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
-        motion = as_motion(motion, MODEL_TWIST)  # a path is read as the training data were
+        motion = as_motion(motion)
         if motion.num_frames < 1:
             raise A4merError("cannot segment an empty clip")
         motion = motion.body()

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from .api import MODEL_TWIST, TWISTS, load_motion
+from .api import TWISTS, load_motion
 from .errors import A4merError
 from .io.amass import write_amass_npz
 
@@ -167,7 +167,7 @@ def _stem(job: ClipJob) -> str:
     return f"{p.parent.name}_{p.stem}" if job.dataset == "cmu-dance" else p.stem
 
 
-def convert_job(job: ClipJob, out: Path, fps: float, twist: str = MODEL_TWIST) -> dict:
+def convert_job(job: ClipJob, out: Path, fps: float, twist: str = "rest") -> dict:
     """Convert one clip (a BVH/AMC read with ``twist``, see :class:`a4mer.api.LoadOptions`); returns its
     manifest record, or ``{"error": ...}``."""
     rel = Path("clips") / job.dataset / (_stem(job) + ".npz")
@@ -184,11 +184,12 @@ def convert_job(job: ClipJob, out: Path, fps: float, twist: str = MODEL_TWIST) -
 
 
 def prepare(data_root: str | os.PathLike, out: str | os.PathLike, fps: float = 30.0, jobs: int = 2,
-            datasets: tuple[str, ...] | None = None, progress=None, twist: str = MODEL_TWIST) -> tuple[int, int]:
+            datasets: tuple[str, ...] | None = None, progress=None, twist: str = "rest") -> tuple[int, int]:
     """Convert every clip under ``data_root``; returns (converted, failed). Manifest order is stable.
 
-    ``twist``: how BVH/AMC joint frames are mapped (``"clip"``, the default, is how the model reads
-    clips; ``"rest"`` is how in-betweening and extension read them, so the heads train on that).
+    ``twist``: how BVH/AMC joint frames are mapped (``"rest"``, the default, as ``convert``,
+    ``inbetween`` and ``extend`` read them: the heads train on that; the model's input calibrates
+    twist on the clip whichever it is).
 
     ``datasets``: which of the project's data sets (default: all three where ``data_root`` has the
     project's layout, else ``data_root`` is a plain folder of clips, see :func:`plain_jobs`)."""

@@ -4,30 +4,24 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..api import MODEL_TWIST, TWISTS, LoadOptions, clip_names
+from ..api import TWISTS, LoadOptions, clip_names
 from ..errors import A4merError
 
 
-def add_model_load_arguments(p: argparse.ArgumentParser) -> None:
-    """:func:`add_load_arguments` of a command that reads clips only to feed the model: they are read
-    as its training data were (``--twist`` defaults to :data:`a4mer.api.MODEL_TWIST`)."""
-    add_load_arguments(p, twist=MODEL_TWIST)
-
-
-def add_load_arguments(p: argparse.ArgumentParser, lead_in: bool = True, twist: str = "rest") -> None:
+def add_load_arguments(p: argparse.ArgumentParser, lead_in: bool = True, twist: bool = True) -> None:
     """Flags of :class:`a4mer.api.LoadOptions`; ``lead_in=False`` leaves out ``--keep-reference-frames``
-    (commands whose output keeps every frame of the input read it whole); ``twist``: the command's
-    default ``--twist`` (``MODEL_TWIST`` for commands that only feed the model)."""
+    (commands whose output keeps every frame of the input read it whole); ``twist=False`` leaves out
+    ``--twist`` (commands that only feed the model, whose input calibrates twist on the clip itself)."""
     p.add_argument("--source-fps", type=float, help="override the frame rate stated in the file")
     p.add_argument("--asf", help="ASF skeleton of an AMC clip (default: beside it or in ../asf/)")
     p.add_argument("--bone-map", help="JSON map SMPL joint -> source joint for unknown skeletons")
     p.add_argument("--scale", type=float, help="root translation factor (default: SMPL/source leg length)")
     p.add_argument("--up", choices=("auto", "y", "z"), default="auto",
                    help="a BVH file's up axis (default: the axis its rest pose stands along)")
-    p.add_argument("--twist", choices=TWISTS, default=twist,
-                   help="a BVH/AMC's joint twist: 'rest' keeps the source's (calibrated on the file's rest pose), "
-                        "'clip' calibrates each joint's mean twist over the clip away, as the shipped model's "
-                        f"training data were read (default here: {twist})")
+    if twist:
+        p.add_argument("--twist", choices=TWISTS, default="rest",
+                       help="a BVH/AMC's joint twist: 'rest' (default) keeps the source's (calibrated on the file's "
+                            "rest pose), 'clip' calibrates each joint's mean twist over the clip away")
     p.add_argument("--floor", action="store_true",
                    help="put the feet on the floor z = 0 by moving the root up or down by one constant")
     if lead_in:

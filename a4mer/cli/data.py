@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..api import MODEL_TWIST, TWISTS
+from ..api import TWISTS
 from ..prepare import dataset_names, prepare
 
 
@@ -18,9 +18,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     pp.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
     pp.add_argument("--datasets", help="comma-separated subset of hdm05, bandai (or bandai-namco), cmu-dance "
                                        "(default: all three)")
-    pp.add_argument("--twist", choices=TWISTS, default=MODEL_TWIST,
-                    help=f"a BVH/AMC's joint twist (see 'a4mer convert --help'): '{MODEL_TWIST}' (default) as the model "
-                         "reads clips, 'rest' as inbetween/extend read them (the heads' training data)")
+    pp.add_argument("--twist", choices=TWISTS, default="rest",
+                    help="a BVH/AMC's joint twist (see 'a4mer convert --help'; default 'rest', as inbetween and "
+                         "extend read clips: the heads' training data)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -6,7 +6,7 @@ import argparse
 
 import numpy as np
 
-from ._common import add_model_load_arguments, collect_inputs, load_clip, load_options, output_targets, run_each
+from ._common import add_load_arguments, collect_inputs, load_clip, load_options, output_targets, run_each
 from .segment import add_model_arguments, load_model
 
 
@@ -14,7 +14,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="+", help="clips (.npz/.bvh/.amc) or folders of clips")
     p.add_argument("-o", "--output", required=True, help="output .npz (one input) or folder (several)")
     add_model_arguments(p)
-    add_model_load_arguments(p)
+    add_load_arguments(p, twist=False)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -102,17 +102,6 @@ def _source(args: argparse.Namespace):
     return src.stem, load_clip(src, opts, "export"), None, {}
 
 
-def _model_input(args: argparse.Namespace, motion):
-    """What ``--segment`` hands the model: a BVH/AMC read again as the model's training data were
-    (``MODEL_TWIST``) when the export reads it with the source's twist; else ``motion``."""
-    from dataclasses import replace
-
-    from ..api import MODEL_TWIST, load_motion
-    if args.twist == MODEL_TWIST or Path(args.input).suffix.lower() not in (".bvh", ".amc"):
-        return motion
-    return load_motion(args.input, replace(load_options(args), twist=MODEL_TWIST))
-
-
 def _check_segments_fit(seg_path: str, segments: dict, motion, clip: str) -> None:
     """:class:`A4merError` naming the segments file when it was made for a clip of another length."""
     from ..strips import duration_mismatch, segments_duration
@@ -137,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
     elif args.segment:
         from .segment import load_model
         model = load_model(args)
-        segments = model.segment(_model_input(args, motion))
+        segments = model.segment(motion)
     if args.format in ("timeline", "gallery"):
         if segments is None:
             raise A4merError(f"a {args.format} picture needs segments: pass --segments FILE or --segment")

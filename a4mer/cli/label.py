@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from ..io.outputs import check_output, write_text_atomic
-from ._common import add_model_load_arguments, load_clip, load_options
+from ._common import add_load_arguments, load_clip, load_options
 from .segment import add_model_arguments, load_model
 
 
@@ -22,7 +22,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--head", required=True, help="recognition head (.safetensors, from a4mer label-train)")
     p.add_argument("-o", "--output", help="output JSON (default: ./<stem>.labels.json)")
     add_model_arguments(p)
-    add_model_load_arguments(p)
+    add_load_arguments(p, twist=False)
 
 
 def run(args: argparse.Namespace) -> int:

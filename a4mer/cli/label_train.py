@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from ..errors import A4merError
-from ._common import add_model_load_arguments, collect_inputs, load_clip, load_options, model_files
+from ._common import add_load_arguments, collect_inputs, load_clip, load_options, model_files
 from .segment import add_model_arguments, load_model
 
 
@@ -35,7 +35,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "alone; see docs/benchmarks.md)")
     p.add_argument("--seed", type=int, default=0, help="random seed of the training and the hold-out draw (default 0)")
     add_model_arguments(p)
-    add_model_load_arguments(p)
+    add_load_arguments(p, twist=False)
 
 
 def read_label_csv(path: Path) -> dict[str, str]:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import A4merError
-from ._common import add_model_load_arguments, collect_inputs, load_clip, load_options, model_files
+from ._common import add_load_arguments, collect_inputs, load_clip, load_options, model_files
 from .segment import add_model_arguments, load_model
 
 
@@ -26,7 +26,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "its test clips stay unseen); default: every clip")
     b.add_argument("--seed", type=int, default=0, help="random seed of the code clustering (default 0)")
     add_model_arguments(b)
-    add_model_load_arguments(b)
+    add_load_arguments(b, twist=False)
 
 
 def _clip_paths(data: Path, split: str | None) -> list[Path]:

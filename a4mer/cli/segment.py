@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from ..io.outputs import check_output, write_text_atomic
-from ._common import add_model_load_arguments, load_clip, load_options
+from ._common import add_load_arguments, load_clip, load_options
 
 
 def add_model_arguments(p: argparse.ArgumentParser, what: str = "model bundle (.safetensors) or training folder "
@@ -31,7 +31,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_model_arguments(p)
     p.add_argument("--progress-jsonl", action="store_true",
                    help='print progress as JSON lines {"progress": 0.4, "message": "..."} on stdout')
-    add_model_load_arguments(p)
+    add_load_arguments(p, twist=False)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -346,8 +346,8 @@ def label_clip(model: Any, head: RecognitionHead, motion: Any) -> dict[str, Any]
     ``frame_confidence``), contiguous ``runs`` of one label, per atom and per motif (mean probability
     over its frames), and the whole clip. Frames index the input at its own fps, ends exclusive.
     ``motion``: a Motion or the path of a clip."""
-    from ..api import MODEL_TWIST, as_motion
-    motion = as_motion(motion, MODEL_TWIST)
+    from ..api import as_motion
+    motion = as_motion(motion)
     if head.encoder_hash and head.encoder_hash != model.model_hash:
         raise A4merError(f"the recognition head was trained on encoder {head.encoder_hash}, "
                          f"this model is {model.model_hash}: retrain the head for this model")

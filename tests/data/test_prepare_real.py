@@ -33,15 +33,16 @@ def test_prepare_mini_dataset(data_root, tmp_path):
         m = read_amass_npz(r["path"])
         assert m.fps == 30 and r["labels"]["action"] == row["class_name"]
         assert abs(m.duration - int(row["frames"]) / 120) <= 1 / 30
-        assert np.isfinite(m.rotations).all() and r["twist"] == "clip"
-    # --twist rest: the clips as inbetween/extend read them (the heads' training data); the manifest says so
-    rest = tmp_path / "prep_rest"
-    assert main(["data", "prepare", str(src), "-o", str(rest), "--datasets", "hdm05", "--jobs", "1", "--twist", "rest"]) == 0
+        assert np.isfinite(m.rotations).all() and r["twist"] == "rest"
+    # clips are read as inbetween/extend read them (the source's twist: the heads' training data), or
+    # with --twist clip; the manifest says which
+    other = tmp_path / "prep_clip"
+    assert main(["data", "prepare", str(src), "-o", str(other), "--datasets", "hdm05", "--jobs", "1", "--twist", "clip"]) == 0
     from a4mer.api import load_motion
     from a4mer.geometry import quat_angle
-    for r, c, row in zip(read_manifest(rest), recs, keep):
-        want = load_motion(src / "hdm05" / row["file"], fps=30.0, twist="rest").body()
-        assert r["twist"] == "rest" and quat_angle(read_amass_npz(r["path"]).rotations, want.rotations).max() < 1e-5
+    for r, c, row in zip(recs, read_manifest(other), keep):
+        want = load_motion(src / "hdm05" / row["file"], fps=30.0).body()
+        assert c["twist"] == "clip" and quat_angle(read_amass_npz(r["path"]).rotations, want.rotations).max() < 1e-5
         assert quat_angle(read_amass_npz(r["path"]).rotations, read_amass_npz(c["path"]).rotations).max() > 0.05
 
 
@@ -72,12 +73,11 @@ def test_prepare_a_plain_folder_of_own_clips(data_root, repo_root, tmp_path, cap
     assert names == sorted([Path(row["file"]).stem.join(["hdm__amc__", ".npz"]),
                             "walks__happy__take.npz", "walks__sad__take.npz", "top.npz"])
     assert sorted(r["labels"]["folder"] for r in recs) == ["hdm/amc", "library", "walks/happy", "walks/sad"]
-    # training data are read as the shipped model's were: twist calibrated on the clip (HDM05's rest pose
-    # would keep held head postures, which the model never saw)
-    from a4mer.api import MODEL_TWIST, load_motion
+    # clips are read with the source's twist (as convert, inbetween and extend read them)
+    from a4mer.api import load_motion
     hdm = next(r for r in recs if r["labels"]["folder"] == "hdm/amc")
-    want = load_motion(lib / "hdm" / row["file"], fps=30.0, twist=MODEL_TWIST)
-    assert MODEL_TWIST == "clip" and want.meta["retarget_twist"] == "clip"
+    want = load_motion(lib / "hdm" / row["file"], fps=30.0)
+    assert want.meta["retarget_twist"] == "rest pose"
     from a4mer.geometry import quat_angle
     assert quat_angle(read_amass_npz(hdm["path"]).rotations, want.body().rotations).max() < 1e-5
     assert {r["split"] for r in recs} <= {"train", "test"}

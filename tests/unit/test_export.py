@@ -198,8 +198,8 @@ def test_light_core_imports_without_matplotlib_torch_bpy():
 
 
 def test_export_segment_reads_the_clip_as_segment_does(tmp_path):
-    """``export X.amc --format babel --segment`` fed the model the clip with the source's twist, so its
-    labels were not those of ``a4mer segment X.amc`` (which reads it as the model was trained)."""
+    """``export X.amc --format babel --segment`` labels the clip as ``a4mer segment X.amc`` does (it once
+    fed the model other joint frames: the source's twist, where segment read the clip calibrated)."""
     amc = REPO / "examples" / "hdm05" / "amc" / "HDM_mm_kickLFront1Reps_023_120.amc"
     seg = tmp_path / "kick.segments.json"
     assert main(["segment", str(amc), "-o", str(seg)]) == 0
