@@ -11,7 +11,10 @@ shared cores: ~5 min data, 40 min optimisation, mining and export, ~26 min heads
 
     nice -n 10 .venv/bin/python scripts/train_default.py --data PREPARED --out WORK/default_run
 
-The prepared data comes from ``a4mer data prepare ../shared/data -o PREPARED``.
+The prepared data comes from ``a4mer data prepare ../shared/data -o PREPARED`` (BVH/AMC read with the
+source's twist, its default; the shipped files were trained on data read with ``--twist clip``, the
+default then: the model's input calibrates twist itself, and heads retrained on the default data
+measure the same within run-to-run change, docs/benchmarks.md "Motion core").
 """
 from __future__ import annotations
 

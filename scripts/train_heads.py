@@ -57,6 +57,11 @@ def main(argv=None) -> int:
     def held_out(r: dict) -> str | None:
         return validation_set_of(r, val_actors)
 
+    from a4mer.prepare import read_manifest
+    twists = sorted({r.get("twist", "clip") for r in read_manifest(a.data)})  # older manifests: read with "clip"
+    if twists != ["rest"]:
+        log(f"warning: {a.data} holds clips read with twist {twists}: inbetween and extend read a BVH/AMC with the "
+            "source's twist ('rest'); prepare the heads' data with `a4mer data prepare SRC -o DIR` (its default)")
     t0 = time.time()
     datasets = set(a.train_datasets.split(","))
     train_clips = load_manifest_clips(a.data, datasets, "train", where=lambda r: held_out(r) is None)

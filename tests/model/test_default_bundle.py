@@ -64,7 +64,7 @@ def test_the_model_says_the_same_of_a_clip_whichever_twist_it_was_read_with(mode
     (as the training data were read) differ by up to ~50 degrees at some joints; the model's input
     calibrates twist itself, so both give the same atoms, codes and motifs, and tokens within float
     noise. Before, the add-on's Segment of an imported HDM05 clip saw other joint frames (HDM05
-    recognition 74.7 % instead of 94.9 %)."""
+    recognition 74.7 %, now 93.9 %)."""
     from a4mer.geometry import quat_angle
     amc = repo_root / "examples" / "hdm05" / "amc" / "HDM_mm_kickLFront1Reps_023_120.amc"
     rest, clip = load_motion(amc, twist="rest"), load_motion(amc, twist="clip")
