@@ -22,7 +22,10 @@ the caller's clip:
   second transition spread linearly over it. The weight is 0 at the keys: the keys and every kept
   frame are exactly the input's.
 
-Joints beyond the 22 body joints (hands, face) keep the unconditioned answer.
+Joints beyond the 22 body joints (hands, face) keep the unconditioned answer. The prototypes were
+read with each joint's twist calibrated on the clip; they are turned into the caller's joint frames
+(:func:`clip_twist`, :func:`in_twist`), so a clip read with the source's twist (a held head turn, a
+pronated forearm) keeps it through the motif.
 
 With a ``verifier`` (the A4Mer model; what ``--motif`` uses) up to five transition lengths are
 tried and the result is segmented: the first variant whose span the model labels with the requested
@@ -48,8 +51,8 @@ import numpy as np
 
 from ..errors import A4merError
 from ..io.outputs import write_atomic
-from ..geometry import (axis_angle_to_quat, axis_quat, quat_apply, quat_mul, quat_slerp, quat_to_axis_angle,
-                        quat_unflip)
+from ..geometry import (axis_angle_to_quat, axis_quat, quat_apply, quat_conj, quat_mul, quat_slerp,
+                        quat_to_axis_angle, quat_to_rotmat, quat_unflip, rotmat_project, rotmat_to_quat)
 from ..motion import Motion
 from .baselines import natural_spline_at, smoothstep
 
@@ -126,6 +129,35 @@ def place(trans: np.ndarray, rot: np.ndarray, pos: np.ndarray, yaw: float) -> tu
     q = rot.copy()
     q[:, 0] = quat_mul(np.broadcast_to(r, q[:, 0].shape), q[:, 0])
     return t, q
+
+
+def clip_twist(motion: Motion) -> np.ndarray:
+    """(22, 4) per body joint, the constant rotation ``K`` (right factor of the world orientation) taking
+    ``motion``'s joint frames to those calibrated on the clip (:func:`a4mer.retarget.solve.canonical_twist`),
+    chordal mean over the frames: identity for a clip read with ``twist="clip"``, a held twist or head
+    turn for one read with the source's (HDM05: up to ~50 degrees)."""
+    from ..retarget.solve import canonical_twist
+    body = motion.body()
+    g = body.global_rotations()[:, :NUM_BODY]
+    kt = quat_mul(quat_conj(g), canonical_twist(body).global_rotations()[:, :NUM_BODY])  # (T, 22, 4)
+    return rotmat_to_quat(rotmat_project(quat_to_rotmat(kt).sum(0)))
+
+
+def in_twist(rot: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """Body rotations ``(F, 22, 4)`` (local, calibrated on the clip, as the prototypes are) in the joint
+    frames of a clip whose :func:`clip_twist` is ``k`` ``(22, 4)``: every world orientation times
+    ``k``'s inverse on the right. The prototypes then play in the caller's twist: a clip read with the
+    source's twist would otherwise jump to the prototype's at the transition (and the model, which
+    calibrates a window's twist as one, saw the motif turned)."""
+    from ..skeleton import SMPL
+    parents = list(SMPL.parents[1:NUM_BODY])
+    g = rot.copy()
+    for j, p in enumerate(parents, start=1):
+        g[:, j] = quat_mul(g[:, p], rot[:, j])
+    g = quat_mul(g, quat_conj(k))
+    out = g.copy()
+    out[:, 1:] = quat_mul(quat_conj(g[:, parents]), g[:, 1:])
+    return out
 
 
 def _blend(base_t, base_q, proto_t, proto_q, w) -> tuple[np.ndarray, np.ndarray]:
@@ -235,8 +267,12 @@ class MotifConditioner:
         self.prototypes, self.heads, self.ramp_s = prototypes, heads, float(ramp_s)
         self.verifier, self.ramps = verifier, tuple(ramps)
 
-    def _proto_at(self, motif_id: int, fps: float) -> tuple[np.ndarray, np.ndarray]:
+    def _proto_at(self, motif_id: int, fps: float, twist: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Motif ``motif_id``'s prototype at ``fps``, in the joint frames of a clip whose :func:`clip_twist`
+        is ``twist`` (None: as stored)."""
         t, q = self.prototypes.clip(motif_id)
+        if twist is not None:
+            q = in_twist(q, twist)
         n = max(2, int(round((len(t) - 1) * fps / self.prototypes.fps)) + 1)
         return stretch(t, q, n) if n != len(t) else (t, q)
 
@@ -297,12 +333,13 @@ class MotifConditioner:
         ``result.meta``: ``generated``, ``warnings``, ``motif`` (id, repetitions, speed)."""
         mid = self._motif_id(motif_id)
         base = self.heads.extend_clip(motion, n)
-        n = int(n)
-        return self._verified(lambda r: self._extend(motion, base, n, mid, r), mid)
+        n, twist = int(n), clip_twist(motion)
+        return self._verified(lambda r: self._extend(motion, base, n, mid, r, twist), mid)
 
-    def _extend(self, motion: Motion, base: Motion, n: int, mid: int, ramp_s: float) -> Motion:
+    def _extend(self, motion: Motion, base: Motion, n: int, mid: int, ramp_s: float,
+                twist: np.ndarray | None = None) -> Motion:
         T, fps = motion.num_frames, motion.fps
-        pt, pq = self._proto_at(mid, fps)
+        pt, pq = self._proto_at(mid, fps, twist)
         L = len(pt) - 1  # prototype length in frame steps at the clip's rate
         R = self._ramp(n, fps, ramp_s)
         m = n - R + 1  # generated frames T+R-1 .. T+n-1 play the prototype (its frame 0 first)
@@ -358,12 +395,13 @@ class MotifConditioner:
         return base.with_(root_translation=trans, rotations=rot, meta=meta)
 
     def _fill_run(self, base: Motion, trans: np.ndarray, rot: np.ndarray, a: int, b: int, mid: int,
-                  ramp_s: float) -> float | None:
+                  ramp_s: float, twist: np.ndarray | None = None) -> float | None:
         """Write motif ``mid`` into frames ``a..b`` (inclusive) of ``trans``/``rot`` (blended with the
-        unconditioned ``base``); the keys are ``a - 1`` and ``b + 1``. Returns the playback speed."""
+        unconditioned ``base``); the keys are ``a - 1`` and ``b + 1``; ``twist``: the clip's
+        :func:`clip_twist`. Returns the playback speed."""
         fps = base.fps
         n = b - a + 1
-        pt, pq = self._proto_at(mid, fps)
+        pt, pq = self._proto_at(mid, fps, twist)
         L = len(pt) - 1
         R = self._ramp(n + 1, fps, ramp_s)
         m = n - 2 * (R - 1)  # frames f0..f1 play the whole prototype; transitions before and after
@@ -405,14 +443,16 @@ class MotifConditioner:
     def _fill(self, motion: Motion, base: Motion, known: np.ndarray, mid: int) -> Motion:
         from .prediction import unknown_runs
         runs = [(a, b) for a, b in unknown_runs(known) if a > 0 and b < len(known) - 1]
-        return self._verified(lambda r: self._fill_with(motion, base, known, runs, mid, r), mid)
+        kept = motion.with_(root_translation=motion.root_translation[known], rotations=motion.rotations[known])
+        twist = clip_twist(kept)  # of the frames kept (what the input holds in a gap is ignored)
+        return self._verified(lambda r: self._fill_with(motion, base, known, runs, mid, r, twist), mid)
 
-    def _fill_with(self, motion, base, known, runs, mid, ramp_s) -> Motion:
+    def _fill_with(self, motion, base, known, runs, mid, ramp_s, twist=None) -> Motion:
         trans, rot = base.root_translation.copy(), base.rotations.copy()
         warns = list(base.meta.get("warnings", []))
         speeds = []
         for a, b in runs:
-            sp = self._fill_run(base, trans, rot, a, b, mid, ramp_s)
+            sp = self._fill_run(base, trans, rot, a, b, mid, ramp_s, twist)
             speeds.append(sp)
             if sp is None:
                 warns.append(f"frames {a}..{b} are too few to play motif {mid} (at most {MAX_MOTIF_SPEED:g} x its "
