@@ -45,6 +45,7 @@ from ..errors import A4merError, BadValue
 from ..io.outputs import write_atomic
 from ..geometry import quat_slerp
 from ..motion import Motion
+from ..retarget.solve import turn_twist, twist_offsets
 from . import baselines as BL
 from .prediction import (blocking_corrected, decoder_config, dense_run, extend_frames, extend_reach, fill_runs, frames_at,
                          gap_corrected, gap_reach, missing_at_model_rate, unknown_runs)
@@ -131,6 +132,14 @@ def _ease_leaves(rot: np.ndarray, known: np.ndarray, fps: float) -> None:
     rot[at] = quat_slerp(rot[at], slerp, _leaf_ease(np.minimum(k, n - k), fps)[:, None])
 
 
+def _body(fps: float, trans: np.ndarray, rot: np.ndarray) -> Motion:
+    """An SMPL-24 Motion of root positions ``(T, 3)`` and rotations ``(T, >= 22, 4)`` (body joints kept,
+    the hands 22-23 at rest)."""
+    q = np.tile(np.array([1.0, 0.0, 0.0, 0.0]), (len(trans), 24, 1))
+    q[:, :22] = rot[:, :22]
+    return Motion(fps, trans, q)
+
+
 class LearnedHeads:
     """In-betweening / blocking / extension with an optional learned correction of the classical curve."""
 
@@ -190,9 +199,13 @@ class LearnedHeads:
         out_t, out_q = np.array(trans), np.array(rot)
         if rot.shape[1] > 22:  # joints beyond the body (hands, face): the classical C1 curves
             out_q[:, 22:] = _beyond_body(trans, rot[:, 22:], known)
-        ft, fq = self._symmetric(lambda t, q: fill_runs(self.net, self.gates, t, q, known, fps), trans, rot[:, :22])
-        swapped = self._not_sinking(trans, rot[:, :22], known, fps, ft, fq)
+        # the body in the joint frames of the heads' training data (twist calibrated on the clip), and back
+        k = twist_offsets(_body(fps, trans[known], rot[known]))
+        body = turn_twist(rot[:, :22], k)
+        ft, fq = self._symmetric(lambda t, q: fill_runs(self.net, self.gates, t, q, known, fps), trans, body)
+        swapped = self._not_sinking(trans, body, known, fps, ft, fq)
         _ease_leaves(fq, known, fps)
+        fq = turn_twist(fq, k, inverse=True)
         gen = np.flatnonzero(~known)
         gen = gen[(gen > keys[0]) & (gen < keys[-1])]
         out_t[gen], out_q[gen, :22] = ft[gen], fq[gen]
@@ -255,6 +268,9 @@ class LearnedHeads:
         N = min(int(np.floor((T - 1) / step + 1e-9)) + 1, int(round(CYCLE_CONTEXT_S * MODEL_FPS)))
         coords = (T - 1) - step * np.arange(N)[::-1]
         tail_t, tail_q = frames_at(motion.root_translation, motion.rotations[:, :22], coords)
+        # in the joint frames of the heads' training data (twist calibrated on the clip), and back below
+        k = twist_offsets(_body(MODEL_FPS, tail_t, tail_q))
+        tail_q = turn_twist(tail_q, k)
         N = min(N, extend_reach(decoder_config(self.net)))
         gt, gq = tail_t[-N:], tail_q[-N:]
         need = int(np.ceil(n / step - 1e-9)) + 1
@@ -270,6 +286,7 @@ class LearnedHeads:
         at = (N - 1) + np.arange(1, n + 1) / step
         # back to the clip's rate along a C2 curve (lerp/slerp between the 30 fps samples kinks at each)
         st, sq = frames_at(allt, allq, at) if step == 1 else BL.natural_spline_at(allt, allq, at)
+        sq = turn_twist(sq, k, inverse=True)
         rot_new = np.repeat(motion.rotations[-1:], n, 0).copy()
         if rot_new.shape[1] > 22:  # hands, face: their own motion coasts to a stop (not frozen at once)
             rot_new[:, 22:] = BL.extend_damped_velocity(motion.root_translation, motion.rotations[:, 22:], n,

@@ -24,7 +24,7 @@ the caller's clip:
 
 Joints beyond the 22 body joints (hands, face) keep the unconditioned answer. The prototypes were
 read with each joint's twist calibrated on the clip; they are turned into the caller's joint frames
-(:func:`clip_twist`, :func:`in_twist`), so a clip read with the source's twist (a held head turn, a
+(:func:`a4mer.retarget.solve.twist_offsets`), so a clip read with the source's twist (a held head turn, a
 pronated forearm) keeps it through the motif.
 
 With a ``verifier`` (the A4Mer model; what ``--motif`` uses) up to five transition lengths are
@@ -51,9 +51,10 @@ import numpy as np
 
 from ..errors import A4merError
 from ..io.outputs import write_atomic
-from ..geometry import (axis_angle_to_quat, axis_quat, quat_apply, quat_conj, quat_mul, quat_slerp,
-                        quat_to_axis_angle, quat_to_rotmat, quat_unflip, rotmat_project, rotmat_to_quat)
+from ..geometry import (axis_angle_to_quat, axis_quat, quat_apply, quat_mul, quat_slerp, quat_to_axis_angle,
+                        quat_unflip)
 from ..motion import Motion
+from ..retarget.solve import turn_twist, twist_offsets
 from .baselines import natural_spline_at, smoothstep
 
 FORMAT = "a4mer-motif-prototypes"
@@ -129,35 +130,6 @@ def place(trans: np.ndarray, rot: np.ndarray, pos: np.ndarray, yaw: float) -> tu
     q = rot.copy()
     q[:, 0] = quat_mul(np.broadcast_to(r, q[:, 0].shape), q[:, 0])
     return t, q
-
-
-def clip_twist(motion: Motion) -> np.ndarray:
-    """(22, 4) per body joint, the constant rotation ``K`` (right factor of the world orientation) taking
-    ``motion``'s joint frames to those calibrated on the clip (:func:`a4mer.retarget.solve.canonical_twist`),
-    chordal mean over the frames: identity for a clip read with ``twist="clip"``, a held twist or head
-    turn for one read with the source's (HDM05: up to ~50 degrees)."""
-    from ..retarget.solve import canonical_twist
-    body = motion.body()
-    g = body.global_rotations()[:, :NUM_BODY]
-    kt = quat_mul(quat_conj(g), canonical_twist(body).global_rotations()[:, :NUM_BODY])  # (T, 22, 4)
-    return rotmat_to_quat(rotmat_project(quat_to_rotmat(kt).sum(0)))
-
-
-def in_twist(rot: np.ndarray, k: np.ndarray) -> np.ndarray:
-    """Body rotations ``(F, 22, 4)`` (local, calibrated on the clip, as the prototypes are) in the joint
-    frames of a clip whose :func:`clip_twist` is ``k`` ``(22, 4)``: every world orientation times
-    ``k``'s inverse on the right. The prototypes then play in the caller's twist: a clip read with the
-    source's twist would otherwise jump to the prototype's at the transition (and the model, which
-    calibrates a window's twist as one, saw the motif turned)."""
-    from ..skeleton import SMPL
-    parents = list(SMPL.parents[1:NUM_BODY])
-    g = rot.copy()
-    for j, p in enumerate(parents, start=1):
-        g[:, j] = quat_mul(g[:, p], rot[:, j])
-    g = quat_mul(g, quat_conj(k))
-    out = g.copy()
-    out[:, 1:] = quat_mul(quat_conj(g[:, parents]), g[:, 1:])
-    return out
 
 
 def _blend(base_t, base_q, proto_t, proto_q, w) -> tuple[np.ndarray, np.ndarray]:
@@ -268,11 +240,11 @@ class MotifConditioner:
         self.verifier, self.ramps = verifier, tuple(ramps)
 
     def _proto_at(self, motif_id: int, fps: float, twist: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Motif ``motif_id``'s prototype at ``fps``, in the joint frames of a clip whose :func:`clip_twist`
-        is ``twist`` (None: as stored)."""
+        """Motif ``motif_id``'s prototype at ``fps``, in the joint frames of a clip whose
+        :func:`~a4mer.retarget.solve.twist_offsets` are ``twist`` (None: as stored)."""
         t, q = self.prototypes.clip(motif_id)
         if twist is not None:
-            q = in_twist(q, twist)
+            q = turn_twist(q, twist, inverse=True)
         n = max(2, int(round((len(t) - 1) * fps / self.prototypes.fps)) + 1)
         return stretch(t, q, n) if n != len(t) else (t, q)
 
@@ -333,7 +305,7 @@ class MotifConditioner:
         ``result.meta``: ``generated``, ``warnings``, ``motif`` (id, repetitions, speed)."""
         mid = self._motif_id(motif_id)
         base = self.heads.extend_clip(motion, n)
-        n, twist = int(n), clip_twist(motion)
+        n, twist = int(n), twist_offsets(motion)
         return self._verified(lambda r: self._extend(motion, base, n, mid, r, twist), mid)
 
     def _extend(self, motion: Motion, base: Motion, n: int, mid: int, ramp_s: float,
@@ -398,7 +370,7 @@ class MotifConditioner:
                   ramp_s: float, twist: np.ndarray | None = None) -> float | None:
         """Write motif ``mid`` into frames ``a..b`` (inclusive) of ``trans``/``rot`` (blended with the
         unconditioned ``base``); the keys are ``a - 1`` and ``b + 1``; ``twist``: the clip's
-        :func:`clip_twist`. Returns the playback speed."""
+        :func:`~a4mer.retarget.solve.twist_offsets`. Returns the playback speed."""
         fps = base.fps
         n = b - a + 1
         pt, pq = self._proto_at(mid, fps, twist)
@@ -444,7 +416,7 @@ class MotifConditioner:
         from .prediction import unknown_runs
         runs = [(a, b) for a, b in unknown_runs(known) if a > 0 and b < len(known) - 1]
         kept = motion.with_(root_translation=motion.root_translation[known], rotations=motion.rotations[known])
-        twist = clip_twist(kept)  # of the frames kept (what the input holds in a gap is ignored)
+        twist = twist_offsets(kept)  # of the frames kept (what the input holds in a gap is ignored)
         return self._verified(lambda r: self._fill_with(motion, base, known, runs, mid, r, twist), mid)
 
     def _fill_with(self, motion, base, known, runs, mid, ramp_s, twist=None) -> Motion:

@@ -387,6 +387,41 @@ def canonical_twist(motion: Motion) -> Motion:
     return body.with_(rotations=quat_unflip(_local(g)))
 
 
+#: joints whose frame canonical_twist builds from joint positions (pelvis, spine3), not from their own
+#: orientation turned by one constant: twist_offsets leaves them as they are
+_TRIAD_JOINTS = tuple(_TRIADS)
+
+
+def twist_offsets(motion: Motion) -> np.ndarray:
+    """(24, 4) per SMPL joint the constant rotation ``K`` with ``world orientation @ K`` = the joint's frame
+    calibrated on the clip (:func:`canonical_twist`): exact for every joint but the pelvis and spine3
+    (their frames come from joint positions; identity here). Identity throughout for a BVH/AMC read with
+    ``twist="clip"``; a held twist or head turn for one read with the source's (HDM05: up to ~50
+    degrees). With :func:`turn_twist` a clip goes into those frames and back exactly."""
+    body = motion.body()
+    if body.num_frames == 0:
+        return np.tile([1.0, 0.0, 0.0, 0.0], (SMPL.num_joints, 1))
+    kt = quat_mul(quat_conj(body.global_rotations()), canonical_twist(body).global_rotations())  # (T, 24, 4)
+    k = rotmat_to_quat(rotmat_project(quat_to_rotmat(kt).sum(0)))
+    k[list(_TRIAD_JOINTS)] = [1.0, 0.0, 0.0, 0.0]
+    return k
+
+
+def turn_twist(rot: np.ndarray, k: np.ndarray, inverse: bool = False) -> np.ndarray:
+    """Local SMPL rotations ``(..., J, 4)`` (J <= 24, SMPL order) with every joint's world orientation
+    times ``k[j]`` (``(>= J, 4)``, :func:`twist_offsets`) on the right, or its inverse: into the frames
+    calibrated on the clip and back."""
+    J = rot.shape[-2]
+    k = quat_conj(k[:J]) if inverse else k[:J]
+    g = np.array(rot, dtype=np.float64)
+    for j in range(1, J):
+        g[..., j, :] = quat_mul(g[..., SMPL.parents[j], :], rot[..., j, :])
+    g = quat_mul(g, k)
+    out = g.copy()
+    out[..., 1:, :] = quat_mul(quat_conj(g[..., list(SMPL.parents[1:J]), :]), g[..., 1:, :])
+    return out
+
+
 def retarget(src: SourceClip, bmap: BoneMap, scale: float | None = None, twist: str = "rest") -> RetargetResult:
     """Retarget ``src`` onto SMPL-24; ``scale`` overrides the leg-length ratio for root translation;
     ``twist``: ``"rest"`` calibrates the joint frames on the file's rest pose where it can

@@ -9,6 +9,7 @@ import pytest
 
 pytest.importorskip("torch")
 
+from a4mer.retarget.solve import twist_offsets
 from a4mer.errors import A4merError  # noqa: E402
 from a4mer.geometry import axis_angle_to_quat, quat_angle, quat_mul  # noqa: E402
 from a4mer.heads import motif_conditioned as mcm  # noqa: E402
@@ -79,7 +80,7 @@ def test_extend_performs_the_prototype_after_the_transition():
     assert quat_angle(out.rotations[T:, 16], base.rotations[T:, 16]).max() > 0.5  # not the unconditioned span
     # after the transition the body joints are exactly the whole prototype (resampled 15 -> 30 fps), in
     # the input's joint frames
-    pt, pq = mc._proto_at(0, 30.0, mcm.clip_twist(m))
+    pt, pq = mc._proto_at(0, 30.0, twist_offsets(m))
     assert len(pq) == 61
     assert quat_angle(out.rotations[T + R - 1:, 1:22], pq[:, 1:22]).max() < 1e-6
     # retargeted: facing the input's last heading, walking 1.5 m along it
@@ -122,7 +123,7 @@ def test_fill_meets_both_keys_and_performs_the_motif_in_the_middle():
     np.testing.assert_allclose(out.rotations[keep], m.rotations[keep], atol=1e-12)
     np.testing.assert_allclose(out.root_translation[keep], m.root_translation[keep], atol=1e-12)
     assert quat_angle(out.rotations[s + 1:e, 16], base.rotations[s + 1:e, 16]).max() > 0.5
-    pt, pq = mc._proto_at(0, 30.0, mcm.clip_twist(m.with_(root_translation=m.root_translation[keep],
+    pt, pq = mc._proto_at(0, 30.0, twist_offsets(m.with_(root_translation=m.root_translation[keep],
                                                              rotations=m.rotations[keep])))
     f0, f1 = s + 12, e - 12  # 0.4 s transitions after / before the keys, the whole prototype between
     pt, pq = mcm.stretch(pt, pq, f1 - f0 + 1)
