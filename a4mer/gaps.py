@@ -159,8 +159,9 @@ def span_reports(report: dict[str, Any] | None, first: int, spans: Sequence[tupl
     """The quality sidecar of a heads run (one span dict, or ``{"spans": [...]}``) per planned span:
     the entry whose ``span`` (clip frames) matches, with ``span``/``keys`` and the "frames A..B" of its
     warnings moved to scene frames
-    (clip frame 0 = scene frame ``first``) and a motif fill's per-span ``motif.speed`` list (one entry
-    per span, in the sidecar's order) cut to the entry's own; None where the sidecar has no entry."""
+    (clip frame 0 = scene frame ``first``) and a motif fill's per-span ``motif.speed`` and
+    ``motif.recognised`` lists (one entry per span, in the sidecar's order) cut to the entry's own;
+    None where the sidecar has no entry."""
     if not report:
         return [None] * len(spans)
     items = report.get("spans") if isinstance(report.get("spans"), list) else [report]
@@ -169,8 +170,10 @@ def span_reports(report: dict[str, Any] | None, first: int, spans: Sequence[tupl
         sp = it.get("span") if isinstance(it, dict) else None
         if isinstance(sp, (list, tuple)) and len(sp) == 2:
             motif = it.get("motif")
-            if isinstance(motif, dict) and isinstance(motif.get("speed"), list) and len(motif["speed"]) == len(items):
-                it = dict(it, motif=dict(motif, speed=motif["speed"][i]))
+            if isinstance(motif, dict):  # a fill's per-gap lists (speed, recognised): the entry's own
+                own = {k: motif[k][i] for k in ("speed", "recognised")
+                       if isinstance(motif.get(k), list) and len(motif[k]) == len(items)}
+                it = dict(it, motif=dict(motif, **own)) if own else it
             by_span[(int(sp[0]) + first, int(sp[1]) + first)] = it
     out = []
     for sp in spans:

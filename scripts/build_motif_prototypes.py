@@ -11,7 +11,9 @@ atom tokens are nearest (mean squared distance, atom by atom) the mean over the 
 ``--near`` nearest, the one adding the fewest new frames to the pool is taken (occurrences in the same
 clip share stored rows), and of those, trying the ones adding the fewest frames first (at most
 ``--tries``), the first that the model, segmenting the cut-out occurrence alone, labels as motif M
-(a motif piece with id M covering at least half of it) is preferred. Rows are stored at ``--fps`` (15 by default, to keep the file <= 3 MB).
+(a motif piece with id M covering at least half of it) is preferred. Rows are stored at ``--fps`` (15 by
+default, to keep the file <= 3 MB), in the joint frames calibrated on the clip (``twist_offsets``), as the
+conditioner expects whichever ``--twist`` the data were prepared with.
 """
 from __future__ import annotations
 
@@ -52,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     from a4mer.heads.motif_conditioned import MotifPrototypes
     from a4mer.api import load_motion
+    from a4mer.retarget.solve import turn_twist, twist_offsets
     from a4mer.model import A4Mer
     from a4mer.motifs.patterns import occurrences
 
@@ -79,6 +82,9 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"{c}: an example clip of the vocabulary, not found under --data {data} (give the "
                              "folder the vocabulary was built from)")
         m = load_motion(path, fps=30.0).body()
+        # rows in the joint frames calibrated on the clip, which the conditioner turns into its caller's
+        # (a clip prepared with the source's twist would otherwise get the caller's twist twice)
+        m = m.with_(rotations=turn_twist(m.rotations, twist_offsets(m)))
         tokens, spans = model.encode(m)
         codes, probs = vocab.assign(tokens)
         bounds = np.concatenate([spans[:, 0], spans[-1:, 1]])

@@ -263,7 +263,8 @@ class MotifConditioner:
         """``make(ramp_s) -> Motion`` for the transition lengths to try; without a verifier the default
         one. With one (an :class:`~a4mer.model.A4Mer`), each variant is segmented and the first whose
         every span is recognised as ``mid`` is returned (else the best by mean score: exact, n-gram,
-        codes); ``meta['motif']`` gains ``recognised``, ``ramp_s`` and ``variants_tried``. Only the spans
+        codes); ``meta['motif']`` gains ``recognised`` (a fill: one entry per gap, as ``speed``),
+        ``ramp_s`` and ``variants_tried``. Only the spans
         that play the motif (``meta['motif']['played_spans']``; too short ones keep the plain result) are
         checked; a variant that plays it nowhere is returned only when no variant plays it."""
         if self.verifier is None:
@@ -284,16 +285,20 @@ class MotifConditioner:
             key = (all(x["exact"] for x in sc), np.mean([x["exact"] for x in sc]), np.mean([x["ngram"] for x in sc]),
                    np.mean([x["codes"] for x in sc]))
             if best_key is None or key > best_key:
-                best, best_key = (out, r), key
+                best, best_key = (out, r, [x["exact"] for x in sc]), key
             if key[0]:
                 break
         if best is None:
             meta = dict(plain.meta)
             meta["motif"] = dict(meta["motif"], recognised=False, ramp_s=None, variants_tried=tried)
             return plain.with_(meta=meta)
-        out, r = best
+        out, r, per_span = best
         meta = dict(out.meta)
-        meta["motif"] = dict(meta["motif"], recognised=bool(best_key[0]), ramp_s=r, variants_tried=tried)
+        recognised = bool(best_key[0])
+        if isinstance(meta["motif"].get("speed"), list):  # a fill: per gap, as ``speed`` (None: not played)
+            found = iter(per_span)
+            recognised = [None if sp is None else bool(next(found)) for sp in meta["motif"]["speed"]]
+        meta["motif"] = dict(meta["motif"], recognised=recognised, ramp_s=r, variants_tried=tried)
         if not best_key[0]:
             meta["warnings"] = list(meta.get("warnings", [])) + [
                 f"segmented again, the generated span is not recognised as motif {mid} ({tried} transition "

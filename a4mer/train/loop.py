@@ -150,8 +150,9 @@ def train(data_dir: str | Path, config: TrainConfig, out: str | Path, resume: bo
         load_weights(out, net)
         st = load_resume(out, opt)
         if st.get("data") not in (None, data):  # checkpoints before the fingerprint was kept have none
+            given = data_dir if data_dir is not None else "the clips given"
             raise A4merError(f"{out}: this run was trained on other data ({st['data']['clips']} clip variants) than "
-                             f"{data_dir} gives ({data['clips']}): resume with the run's own --data, or start a new "
+                             f"{given} gives ({data['clips']}): resume with the run's own --data, or start a new "
                              "--out")
         step = int(st["step"])
         if rank == 0 and int(st.get("world", 1)) == world:

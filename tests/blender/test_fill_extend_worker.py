@@ -244,11 +244,16 @@ def test_a_motif_the_heads_did_not_play_is_neither_named_nor_counted(scene, fake
 def test_a_motif_fill_report_says_per_span_where_the_motif_was_played():
     """a4mer inbetween --motif reports one speed per span (None: too few frames, the plain fill kept)."""
     from a4mer.gaps import motif_played, span_reports
-    motif = {"id": 3, "speed": [1.2, None]}
-    report = {"spans": [{"span": [5, 20], "motif": motif}, {"span": [30, 32], "motif": motif}]}
-    reports = span_reports(report, 100, [(105, 120), (130, 132)])
-    assert [r["motif"]["speed"] for r in reports] == [1.2, None]
-    assert [motif_played(r) for r in reports] == [True, False]
+    motif = {"id": 3, "speed": [1.2, None, 0.9], "recognised": [False, None, True]}
+    report = {"spans": [{"span": [5, 20], "motif": motif}, {"span": [30, 32], "motif": motif},
+                        {"span": [40, 60], "motif": motif}]}
+    reports = span_reports(report, 100, [(105, 120), (130, 132), (140, 160)])
+    assert [r["motif"]["speed"] for r in reports] == [1.2, None, 0.9]
+    assert [motif_played(r) for r in reports] == [True, False, True]
+    # the model recognised the motif in the third gap only: only the first is named "(approx.)"
+    from a4mer.gaps import motif_label, played_motif
+    named = [played_motif({"id": 3, "name": "kick"}, r) for r in reports]
+    assert [n and motif_label(n) for n in named] == ["kick (approx.)", None, "kick"]
     assert motif_played(None) and motif_played({"method": "x"}) and report["spans"][0]["motif"] is motif
 
 

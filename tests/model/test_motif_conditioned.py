@@ -289,3 +289,21 @@ def test_a_vocabulary_swapped_after_the_conditioner_was_made_is_refused():
     model.vocab = types.SimpleNamespace(hash="0123456789abcdef")  # as set_vocab leaves it: another vocabulary
     with pytest.raises(A4merError, match="built for vocabulary .* but the model's vocabulary is 0123456789abcdef"):
         mc.extend_clip(_input(), 30, 0)
+
+
+class _FirstFrames(_Verifier):
+    """'Recognises' motif 0 in the first 45 frames of what it segments only."""
+
+    def segment(self, motion):
+        return {"atoms": [], "motifs": [{"motif_id": 0, "start_frame": 0, "end_frame": 45},
+                                        {"motif_id": 3, "start_frame": 45, "end_frame": motion.num_frames}]}
+
+
+def test_a_fill_says_per_gap_whether_the_model_recognised_the_motif():
+    """Of three gaps filled with motif 0, the model recognises it in the first only: ``recognised`` is
+    per gap (as ``speed``), so only the others are marked approximate (all three were)."""
+    mc = mcm.MotifConditioner(_prototypes(), _classical())
+    mc.verifier = _FirstFrames(mc)
+    out = mc.inbetween_keys(_input(T=150), [5, 40, 110, 149], 0)
+    assert out.meta["motif"]["recognised"] == [True, False, False]
+    assert out.meta["motif"]["variants_tried"] == 5
