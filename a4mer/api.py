@@ -89,13 +89,13 @@ def find_clips(folder: str | os.PathLike, suffixes=tuple(FORMATS), exclude: str 
     return sorted(found)
 
 
-def as_motion(clip, twist: str = "rest") -> Motion:
+def as_motion(clip) -> Motion:
     """``clip`` as a :class:`~a4mer.motion.Motion`: a Motion, or the path of a clip to load
-    (:func:`load_motion`, with ``twist``); :class:`A4merError` for anything else."""
+    (:func:`load_motion`); :class:`A4merError` for anything else."""
     if isinstance(clip, Motion):
         return clip
     if isinstance(clip, (str, os.PathLike)):
-        return load_motion(clip, twist=twist)
+        return load_motion(clip)
     raise A4merError(f"expected a Motion or the path of a clip (.npz/.bvh/.amc), got {type(clip).__name__}")
 
 

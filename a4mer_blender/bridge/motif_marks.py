@@ -39,9 +39,9 @@ def _free(track, start: float, end: float) -> bool:
 
 def mark_motif(obj, motif: dict, span: dict) -> bool:
     """Mark ``span`` (a new span record of :func:`generated.apply_result`) generated with ``motif``
-    (``{"id", "name", "recognised"}``, named as :func:`a4mer.gaps.motif_label` says) on the motif track where the track is free (e.g. after the segmented clip);
-    inside segmented frames the track already tiles the clip and the generated strip alone carries the
-    name. Returns True when a strip was added."""
+    (``{"id", "name", "recognised"}``, named as :func:`a4mer.gaps.motif_label` says) on the motif track
+    where the track is free (e.g. after the segmented clip); inside segmented frames the track already
+    tiles the clip and the generated strip alone carries the name. Returns True when a strip was added."""
     record = nla.read_record(obj)
     pair = _motif_track(obj, record) if record is not None else None
     if pair is None:
