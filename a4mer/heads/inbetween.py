@@ -132,12 +132,22 @@ def _ease_leaves(rot: np.ndarray, known: np.ndarray, fps: float) -> None:
     rot[at] = quat_slerp(rot[at], slerp, _leaf_ease(np.minimum(k, n - k), fps)[:, None])
 
 
-def _body(fps: float, trans: np.ndarray, rot: np.ndarray) -> Motion:
-    """An SMPL-24 Motion of root positions ``(T, 3)`` and rotations ``(T, >= 22, 4)`` (body joints kept,
-    the hands 22-23 at rest)."""
-    q = np.tile(np.array([1.0, 0.0, 0.0, 0.0]), (len(trans), 24, 1))
-    q[:, :22] = rot[:, :22]
-    return Motion(fps, trans, q)
+#: at most this many known frames (evenly spread) give a clip's twist calibration (:func:`clip_twist`)
+TWIST_FRAMES = 900
+
+
+def clip_twist(fps: float, trans: np.ndarray, rot: np.ndarray, known: np.ndarray | None = None) -> np.ndarray:
+    """(24, 4) :func:`~a4mer.retarget.solve.twist_offsets` of the frames of ``trans (T, 3)``,
+    ``rot (T, >= 22, 4)`` where ``known (T,)`` (default all; at most :data:`TWIST_FRAMES` of them, evenly
+    spread): the constant per-joint turn into the joint frames the heads were trained in (twist
+    calibrated on the clip). One value per clip and known frames, so a gap's fill does not depend on
+    how much of the clip around it is computed."""
+    idx = np.arange(len(trans)) if known is None else np.flatnonzero(known)
+    if len(idx) > TWIST_FRAMES:
+        idx = idx[np.round(np.linspace(0, len(idx) - 1, TWIST_FRAMES)).astype(int)]
+    q = np.tile(np.array([1.0, 0.0, 0.0, 0.0]), (len(idx), 24, 1))
+    q[:, :22] = rot[idx, :22]  # the body (the hands 22-23 at rest)
+    return twist_offsets(Motion(fps, trans[idx], q))
 
 
 class LearnedHeads:
@@ -189,18 +199,18 @@ class LearnedHeads:
         mt, mq = mirror(*run(*mirror(trans, rot))[:2])
         return 0.5 * (t + mt), quat_slerp(q, mq, 0.5)
 
-    def _fill(self, trans: np.ndarray, rot: np.ndarray, known: np.ndarray, fps: float
-              ) -> tuple[np.ndarray, np.ndarray, list[list[int]]]:
+    def _fill(self, trans: np.ndarray, rot: np.ndarray, known: np.ndarray, fps: float,
+              twist: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, list[list[int]]]:
         """``trans (T, 3)``, ``rot (T, J, 4)`` of a clip at ``fps`` with the frames where ``known (T,)``
         is False generated (interior runs only; every other frame copied), and the ``[first, last]``
         generated frames of the runs that took the classical answer because the learned one sank
-        through the floor (:meth:`_not_sinking`)."""
+        through the floor (:meth:`_not_sinking`). The body is filled in the joint frames the heads were
+        trained in (turned by ``twist``, default :func:`clip_twist` of the known frames) and turned back."""
         keys = np.flatnonzero(known)
         out_t, out_q = np.array(trans), np.array(rot)
         if rot.shape[1] > 22:  # joints beyond the body (hands, face): the classical C1 curves
             out_q[:, 22:] = _beyond_body(trans, rot[:, 22:], known)
-        # the body in the joint frames of the heads' training data (twist calibrated on the clip), and back
-        k = twist_offsets(_body(fps, trans[known], rot[known]))
+        k = clip_twist(fps, trans, rot, known) if twist is None else twist
         body = turn_twist(rot[:, :22], k)
         ft, fq = self._symmetric(lambda t, q: fill_runs(self.net, self.gates, t, q, known, fps), trans, body)
         swapped = self._not_sinking(trans, body, known, fps, ft, fq)
@@ -250,7 +260,10 @@ class LearnedHeads:
         known = np.ones(b - a, bool)
         known[s + 1 - a:e - a] = False
         out_t, out_q = np.array(motion.root_translation), np.array(motion.rotations)
-        out_t[a:b], out_q[a:b], swapped = self._fill(out_t[a:b], out_q[a:b], known, motion.fps)
+        kept = np.ones(motion.num_frames, bool)
+        kept[s + 1:e] = False
+        twist = clip_twist(motion.fps, out_t, out_q, kept)  # of the whole clip
+        out_t[a:b], out_q[a:b], swapped = self._fill(out_t[a:b], out_q[a:b], known, motion.fps, twist)
         return motion.with_(root_translation=out_t, rotations=out_q,
                             meta={"classical_spans": [[f + a, g + a] for f, g in swapped]})
 
@@ -269,7 +282,7 @@ class LearnedHeads:
         coords = (T - 1) - step * np.arange(N)[::-1]
         tail_t, tail_q = frames_at(motion.root_translation, motion.rotations[:, :22], coords)
         # in the joint frames of the heads' training data (twist calibrated on the clip), and back below
-        k = twist_offsets(_body(MODEL_FPS, tail_t, tail_q))
+        k = clip_twist(MODEL_FPS, tail_t, tail_q)
         tail_q = turn_twist(tail_q, k)
         N = min(N, extend_reach(decoder_config(self.net)))
         gt, gq = tail_t[-N:], tail_q[-N:]

@@ -54,8 +54,9 @@ from ..io.outputs import write_atomic
 from ..geometry import (axis_angle_to_quat, axis_quat, quat_apply, quat_mul, quat_slerp, quat_to_axis_angle,
                         quat_unflip)
 from ..motion import Motion
-from ..retarget.solve import turn_twist, twist_offsets
+from ..retarget.solve import turn_twist
 from .baselines import natural_spline_at, smoothstep
+from .inbetween import clip_twist
 
 FORMAT = "a4mer-motif-prototypes"
 SCHEMA = 1
@@ -310,7 +311,7 @@ class MotifConditioner:
         ``result.meta``: ``generated``, ``warnings``, ``motif`` (id, repetitions, speed)."""
         mid = self._motif_id(motif_id)
         base = self.heads.extend_clip(motion, n)
-        n, twist = int(n), twist_offsets(motion)
+        n, twist = int(n), clip_twist(motion.fps, motion.root_translation, motion.rotations)
         return self._verified(lambda r: self._extend(motion, base, n, mid, r, twist), mid)
 
     def _extend(self, motion: Motion, base: Motion, n: int, mid: int, ramp_s: float,
@@ -420,8 +421,7 @@ class MotifConditioner:
     def _fill(self, motion: Motion, base: Motion, known: np.ndarray, mid: int) -> Motion:
         from .prediction import unknown_runs
         runs = [(a, b) for a, b in unknown_runs(known) if a > 0 and b < len(known) - 1]
-        kept = motion.with_(root_translation=motion.root_translation[known], rotations=motion.rotations[known])
-        twist = twist_offsets(kept)  # of the frames kept (what the input holds in a gap is ignored)
+        twist = clip_twist(motion.fps, motion.root_translation, motion.rotations, known)  # what a gap holds is ignored
         return self._verified(lambda r: self._fill_with(motion, base, known, runs, mid, r, twist), mid)
 
     def _fill_with(self, motion, base, known, runs, mid, ramp_s, twist=None) -> Motion:
