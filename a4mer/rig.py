@@ -125,6 +125,50 @@ def euler_continuous(values: np.ndarray, prev: np.ndarray, mode: str) -> np.ndar
     return out
 
 
+def euler_between(values: np.ndarray, prev: np.ndarray, after: np.ndarray | None, mode: str) -> np.ndarray:
+    """Like :func:`euler_continuous`, for channels ``values (N, 3)`` between the user's keys ``prev (3,)``
+    (the frame before) and ``after (3,)`` (the frame after; None: none): each frame takes whichever of
+    its two triples (shifted by whole turns toward the frame before) makes the whole path, both keys
+    included, move least (squared steps; dynamic programming over the two triples). Near gimbal lock
+    the path switches triples where they nearly agree, not at the key after (a jump of more than pi
+    the keys would interpolate through a turn)."""
+    mid = "XYZ".index(mode[1])
+    outer = [i for i in range(3) if i != mid]
+    v = np.asarray(values, dtype=np.float64)
+    n = len(v)
+    if n == 0:
+        return v.reshape(0, 3)
+    other = v.copy()
+    other[:, outer] += np.pi
+    other[:, mid] = np.pi - v[:, mid]
+    cands = np.stack([v, other], axis=1)  # (N, 2, 3)
+    val = np.empty((n, 2, 3))  # each state's value, unwrapped toward its best predecessor
+    cost = np.empty((n, 2))
+    back = np.zeros((n, 2), dtype=np.int64)
+    ref = np.asarray(prev, dtype=np.float64)
+    for b in range(2):
+        val[0, b] = cands[0, b] + 2 * np.pi * np.round((ref - cands[0, b]) / (2 * np.pi))
+        cost[0, b] = ((val[0, b] - ref) ** 2).sum()
+    for t in range(1, n):
+        for b in range(2):
+            best = None
+            for a in range(2):
+                c = cands[t, b] + 2 * np.pi * np.round((val[t - 1, a] - cands[t, b]) / (2 * np.pi))
+                total = cost[t - 1, a] + ((c - val[t - 1, a]) ** 2).sum()
+                if best is None or total < best[0]:
+                    best = (total, a, c)
+            cost[t, b], back[t, b], val[t, b] = best
+    end = cost[-1].copy()
+    if after is not None:
+        end += ((val[-1] - np.asarray(after, dtype=np.float64)) ** 2).sum(-1)
+    b = int(np.argmin(end))
+    out = np.empty((n, 3))
+    for t in range(n - 1, -1, -1):
+        out[t] = val[t, b]
+        b = back[t, b]
+    return out
+
+
 def frames_text(frames: np.ndarray, limit: int = 3) -> str:
     """Scene ``frames (N,)`` for a message, rounded to whole frames, in runs: ``"frame 140"``,
     ``"frames 139-141, 150"`` (``...`` past ``limit`` runs)."""

@@ -333,14 +333,15 @@ def read_layered_motion(obj, scene, first: int, last: int, replaced=()):
 
 
 # --- generated channels --------------------------------------------------------------------------
-def _align(values: np.ndarray, prev: np.ndarray, path: str, mode: str) -> np.ndarray:
+def _align(values: np.ndarray, prev: np.ndarray, path: str, mode: str, after: np.ndarray | None = None) -> np.ndarray:
     """Rotation channels ``(N, C)`` made continuous with the user's value ``prev (C,)`` on the frame
-    before the span (quaternion sign; Euler angles nearest frame to frame, :func:`euler_continuous`),
-    so keys baked next to each other interpolate the short way."""
+    before the span (quaternion sign; Euler angles: the path of least motion from ``prev`` to the user's
+    angles ``after (3,)`` on the frame after, when a key follows, :func:`a4mer.rig.euler_between`), so
+    keys baked next to each other interpolate the short way."""
     if path.endswith("rotation_quaternion"):
         return -values if float(values[0] @ prev) < 0 else values
     if path.endswith("rotation_euler"):
-        return core_rig.euler_continuous(values, prev, mode)
+        return core_rig.euler_between(values, prev, after, mode)
     return values
 
 
@@ -369,13 +370,17 @@ def generated_channels(obj, scene, rig, action, motion, spans_frames: list[tuple
         path = f'pose.bones["{name}"].{armature._rot_path(mode)[0]}'
         chans = core_rig.quat_to_channels(quat[:, bone], mode)
         prev = core_rig.quat_to_channels(prev_q[:, bone], mode)
+        after = [None] * len(spans_frames)
         if mode in core_rig.EULER_MODES:  # the user's own angles there (their turn and branch), not the pose's
-            for i in range(3):
-                fc = curves.get((path, i))
+            fcs = [curves.get((path, i)) for i in range(3)]
+            for i, fc in enumerate(fcs):
                 prev[:, i] = [fc.evaluate(a - 1.0) if fc is not None else obj.pose.bones[name].rotation_euler[i]
                               for a, _ in spans_frames]
+            if all(fc is not None and len(fc.keyframe_points) for fc in fcs):  # a key after the span (a fill)
+                after = [np.array([fc.evaluate(b + 1.0) for fc in fcs])
+                         if min(fc.keyframe_points[-1].co[0] for fc in fcs) >= b + 1 else None for _, b in spans_frames]
         for k, (s0, s1) in enumerate(zip(bounds[:-1], bounds[1:])):
-            c = _align(chans[s0:s1], prev[k], path, mode)
+            c = _align(chans[s0:s1], prev[k], path, mode, after[k])
             out[k].update({(path, i): c[:, i] for i in range(c.shape[1]) if (path, i) in animated})
             if bone == rig.smpl_bone[0]:
                 lp = f'pose.bones["{name}"].location'

@@ -230,3 +230,27 @@ def _under(skel, j: int, root: int) -> bool:
             return True
         j = skel.parents[j]
     return False
+
+
+@pytest.mark.parametrize("mode", ["ZXY", "XYZ"])
+def test_euler_between_meets_the_key_after_near_gimbal_lock(mode):
+    """Near gimbal lock (middle angle 89.4 degrees) a small turn swings the outer angles by more than 90
+    degrees a frame. Nearest-frame-to-frame from the key before then takes the other triple of angles
+    and stays on it, so at the key after the curve jumps by about pi (the keys interpolate through half
+    a turn: a Blender fill near a BVH elbow's gimbal lock did this); the path of least motion through
+    both keys stays on the keys' triple. Every frame is the same pose either way."""
+    from a4mer.rig import channels_to_quat, euler_between, euler_continuous, quat_to_channels
+    mid = "XYZ".index(mode[1])
+    a, b = [k for k in range(3) if k != mid]
+    s = 1.0 / (1.0 + np.exp(-4.0 * (np.arange(34) - 16.5)))
+    path = np.zeros((34, 3))
+    path[:, mid] = np.pi / 2 - 0.01
+    path[:, a], path[:, b] = 0.3 + 2.4 * s, -0.2 - 2.4 * s
+    raw = quat_to_channels(channels_to_quat(path, mode), mode)
+    prev, after, span = path[0], path[-1], raw[1:-1]  # the user's keys on their own continuous curve
+    fwd = euler_continuous(span, prev, mode)
+    assert np.abs(np.diff(np.r_[prev[None], fwd, after[None]], axis=0)).max() > 2.5
+    out = euler_between(span, prev, after, mode)
+    assert np.abs(np.diff(np.r_[prev[None], out, after[None]], axis=0)).max() < 2.0
+    assert quat_angle(channels_to_quat(out, mode), channels_to_quat(span, mode)).max() < 1e-9
+    np.testing.assert_allclose(euler_between(span, prev, None, mode)[0], fwd[0], atol=1e-9)
