@@ -272,6 +272,28 @@ def _compose(ex: Example, basis: np.ndarray, mlp: tuple[np.ndarray, float] | Non
     return quat_apply(back, t) + ex.shift[0], q
 
 
+#: the learned corrections fade out on a still input: a span whose known frames around it (and its keys)
+#: move less than STILL_DEG_S (mean body-joint turn, degrees/s) and STILL_M_S (pelvis) gets the share
+#: of the correction its motion is of that (0 for a held pose: a hold between two equal keys stays a
+#: hold; the correction turned joints 12-22 degrees there and walked an extended hold 20-30 cm)
+STILL_DEG_S, STILL_M_S = 5.0, 0.05
+
+
+def motion_share(trans: np.ndarray, rot: np.ndarray, frames: np.ndarray, fps: float) -> float:
+    """How much the pose moves over ``frames`` (sorted indices into ``trans (T, 3)``, ``rot (T, J, 4)``
+    at ``fps``; steps between non-adjacent frames are spread over their time), as a share of
+    :data:`STILL_DEG_S` / :data:`STILL_M_S` in [0, 1] (the fastest step counts)."""
+    f = np.asarray(frames, dtype=np.int64)
+    if len(f) < 2:
+        return 1.0
+    dt = np.diff(f) / fps
+    q = quat_unflip(rot[f, :22])
+    dots = np.abs(np.sum(q[1:] * q[:-1], -1)).clip(0.0, 1.0)
+    turn = np.degrees(2.0 * np.arccos(dots)).mean(-1) / dt  # (N-1,) mean joint turn, degrees/s
+    move = np.linalg.norm(np.diff(trans[f], axis=0), axis=-1) / dt
+    return float(min(1.0, max((turn / STILL_DEG_S).max(), (move / STILL_M_S).max())))
+
+
 def fill_runs(net: CorrectionDecoder | None, gates: dict, trans: np.ndarray, rot: np.ndarray,
               known: np.ndarray, fps: float = MODEL_FPS, correction_scale: float = 1.0
               ) -> tuple[np.ndarray, np.ndarray, bool]:
@@ -279,7 +301,8 @@ def fill_runs(net: CorrectionDecoder | None, gates: dict, trans: np.ndarray, rot
     (known frames copied). Returns the filled arrays and whether any run got the learned correction.
     Every run's example reads known frames only, so the runs are independent: each task's MLP runs
     once over all its runs. ``correction_scale`` multiplies the MLPs' corrections and familiarity
-    weights: 0 gives every run the classical answer its gate falls back to."""
+    weights: 0 gives every run the classical answer its gate falls back to; each run's is further
+    multiplied by its :func:`motion_share` (its context and keys; a held pose: 0)."""
     known = np.asarray(known, bool)
     T = len(known)
     out_t, out_q = np.array(trans, float), np.array(rot, float)
@@ -312,7 +335,9 @@ def fill_runs(net: CorrectionDecoder | None, gates: dict, trans: np.ndarray, rot
             ex, _ = gap_example_at_rate(out_t, out_q, s, e, lo, hi, fps, context, stride, rel, base)
             classical = None if curve == base else to_canon(
                 *classical_at_rate(out_t, out_q, s, e, lo, hi, fps, curve), ex.inv, ex.shift)
-            jobs.append((a, b, cfg.gap_task(missing) if use else None, ex, classical))
+            ctx = np.r_[lo:s + 1, e:hi + 1]
+            jobs.append((a, b, cfg.gap_task(missing) if use else None, ex, classical,
+                         motion_share(trans, rot, ctx, fps)))
         elif close_keys(s, e, fps):
             if spline is None:
                 spline = natural_spline_keys(trans, rot, keys, GLOBAL_WEIGHT)
@@ -325,19 +350,22 @@ def fill_runs(net: CorrectionDecoder | None, gates: dict, trans: np.ndarray, rot
             hi = kb if kb is not None else e
             # spans with the same key layout share one batched example (keys every N: nearly all)
             layout = (hi - lo, None if ka is None else ka - lo, s - lo, e - lo, None if kb is None else kb - lo)
-            blocks.setdefault(layout, []).append((a, b, lo, blocking_corrected(net, gates, s, e, fps)))
+            near = [k for k in (ka, s, e, kb) if k is not None]
+            blocks.setdefault(layout, []).append((a, b, lo, blocking_corrected(net, gates, s, e, fps),
+                                                  motion_share(trans, rot, np.array(near), fps)))
     for (W, *offsets), spans in blocks.items():
         lo = np.array([span[2] for span in spans])[:, None] + np.arange(W + 1)
         ex = blocking_example(out_t[lo], out_q[lo], *offsets, rel, fps)
-        for k, (a, b, _, use) in enumerate(spans):
+        for k, (a, b, _, use, share) in enumerate(spans):
             one = Example(ex.x[k:k + 1], ex.base_t[k:k + 1], ex.base_q[k:k + 1], ex.inv[k:k + 1], ex.shift[k:k + 1])
-            jobs.append((a, b, "blocking" if use else None, one, None))
+            jobs.append((a, b, "blocking" if use else None, one, None, share))
     mlp = {}  # job index -> (coefficients, familiarity weight)
     for task in {job[2] for job in jobs} - {None}:
         idx = [i for i, job in enumerate(jobs) if job[2] == task]
         coef, w = _mlp(net, task, np.concatenate([jobs[i][3].x for i in idx]))
-        mlp.update({i: (correction_scale * coef[k], correction_scale * float(w[k])) for k, i in enumerate(idx)})
-    for i, (a, b, _, ex, fallback) in enumerate(jobs):
+        scale = [correction_scale * jobs[i][5] for i in idx]
+        mlp.update({i: (scale[k] * coef[k], scale[k] * float(w[k])) for k, i in enumerate(idx)})
+    for i, (a, b, _, ex, fallback, _share) in enumerate(jobs):
         out_t[a:b + 1], out_q[a:b + 1] = _compose(ex, gap_basis(b - a + 2, K), mlp.get(i), fallback,
                                                   key_taper(b - a + 2, fps))
     return out_t, out_q, bool(mlp)
@@ -351,7 +379,8 @@ def extend_reach(cfg: DecoderConfig) -> int:
 def extend_frames(net: CorrectionDecoder | None, gate: bool, trans: np.ndarray, rot: np.ndarray, n: int
                   ) -> tuple[np.ndarray, np.ndarray]:
     """``n`` new frames ``(n, 3)``, ``(n, 22, 4)`` after ``trans (T, 3)``, ``rot (T, 22, 4)`` at 30 fps
-    (only the last :func:`extend_reach` frames are read)."""
+    (only the last :func:`extend_reach` frames are read; the correction scaled by their
+    :func:`motion_share`)."""
     ht, hq = np.array(trans, float), np.array(rot, float)
     T0 = len(ht)
     use = net if gate else None
@@ -366,7 +395,8 @@ def extend_frames(net: CorrectionDecoder | None, gate: bool, trans: np.ndarray, 
         mlp = None
         if use is not None:
             coef, w = _mlp(use, "extend", ex.x)
-            mlp = (coef[0], float(w[0]))
+            share = motion_share(ht[-reach:], hq[-reach:], np.arange(len(ht[-reach:])), MODEL_FPS)
+            mlp = (share * coef[0], share * float(w[0]))
         t, q = _compose(ex, extend_basis(H, K, cfg.horizon), mlp, taper=key_taper(H + 1, MODEL_FPS, end_key=False))
         ht, hq = np.concatenate([ht, t]), np.concatenate([hq, q])
     return ht[T0:], hq[T0:]

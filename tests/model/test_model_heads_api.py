@@ -150,3 +150,17 @@ def test_the_heads_keep_a_held_twist_and_fill_as_for_the_clip_without_it(setup):
     T = m.num_frames
     assert quat_angle(b.rotations[T:], on(a.rotations[T:])).max() < 2e-3
     np.testing.assert_array_equal(b.rotations[:T], held.rotations)
+
+
+def test_a_held_pose_stays_held(setup):
+    """A hold: the same pose on every known frame. Filled (one gap, blocking) or extended, it stays
+    exactly that pose: the learned corrections fade out on still inputs (motion_share). They turned
+    joints 12-22 degrees inside the gap and walked an extended hold 20-30 cm away."""
+    model, m = setup
+    held = m.with_(rotations=np.repeat(m.rotations[60:61], 150, 0), root_translation=np.repeat(m.root_translation[60:61], 150, 0))
+    for out in (model.inbetween(held, 50, 81), model.inbetween(held, keys=list(range(0, 150, 20)))):
+        assert quat_angle(out.rotations, held.rotations).max() < 1e-6
+        np.testing.assert_allclose(out.root_translation, held.root_translation, atol=1e-6)
+    ext = model.extend(held, 60)
+    assert quat_angle(ext.rotations[150:], held.rotations[:1]).max() < 1e-6
+    np.testing.assert_allclose(ext.root_translation[150:], np.repeat(held.root_translation[:1], 60, 0), atol=1e-6)
