@@ -61,20 +61,8 @@ def test_a_posed_rest_is_refused_naming_the_limbs():
 
 
 def _child_axes_rest(heads: np.ndarray, seed: int = 0) -> np.ndarray:
-    """(24, 4, 4) rest matrices of an FBX/BVH-style rig (Z up): each bone's Y axis points at its child
-    joint (its parent's direction for the leaves), random roll."""
-    rng = np.random.default_rng(seed)
-    pos = heads @ RX90.T
-    rest = np.tile(np.eye(4), (24, 1, 1))
-    for j in range(24):
-        kids = [c for c, p in enumerate(SMPL.parents) if p == j]
-        y = pos[kids[0]] - pos[j] if kids else pos[j] - pos[SMPL.parents[j]]
-        y = y / np.linalg.norm(y)
-        x = np.cross(y, rng.normal(size=3))
-        x = x / np.linalg.norm(x)
-        rest[j, :3, :3] = np.stack([x, y, np.cross(x, y)], axis=1)
-        rest[j, :3, 3] = pos[j]
-    return rest
+    """(24, 4, 4) rest matrices of an FBX/BVH-style SMPL rig (Z up): see :func:`_skeleton_rest`."""
+    return _skeleton_rest(SMPL, heads, seed)
 
 
 def _joint_positions(rig: RigRest, motion) -> np.ndarray:
