@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .smpl import NUM_BODY_JOINTS, SMPLX_NAMES
+from .smpl import FINGERS, NUM_BODY_JOINTS, SMPLX_NAMES
 
 #: rig prefixes: SMPL FBX (m_avg_/f_avg_), Mixamo without a namespace (mixamorig_, mixamorig2_)
 _PREFIX = re.compile(r"^(?:mixamorig\d*_|m_avg_|f_avg_)", re.IGNORECASE)
@@ -62,7 +62,7 @@ def match_smpl_rig(bone_names: list[str] | tuple[str, ...]) -> RigMatch:
     """Match bone names to SMPL-family joints by normalised name (joints 0-21 decide).
 
     Unknown extra bones are ignored. ``family`` is ``smplx`` when a jaw/eye bone is present,
-    ``smplh`` when finger bones are present, else ``smpl``.
+    ``smplh`` when any finger bone is present (a thumb alone too), else ``smpl``.
     """
     bones: dict[str, str] = {}
     root = None
@@ -82,7 +82,7 @@ def match_smpl_rig(bone_names: list[str] | tuple[str, ...]) -> RigMatch:
     missing = tuple(n for n in SMPLX_NAMES[:NUM_BODY_JOINTS] if n not in bones)
     if "jaw" in bones or "left_eye_smplhf" in bones:
         family = "smplx"
-    elif any(k.startswith(("left_index", "right_index")) for k in bones):
+    elif any(k.startswith(tuple(f"{side}_{f}" for side in ("left", "right") for f in FINGERS)) for k in bones):
         family = "smplh"
     else:
         family = "smpl"

@@ -101,6 +101,11 @@ def test_user_bone_map(tmp_path):
 def test_rig_matching_reports_missing():
     r = match_smpl_rig(["root"] + list(SMPL_OFFICIAL_NAMES))
     assert r.ok and r.root_bone == "root" and r.bones["left_hip"] == "L_Hip"
+    # a rig with thumbs only is SMPL-H (its thumbs are read and exported), one with a jaw SMPL-X
+    from a4mer.skeleton import SMPLX
+    body = list(SMPLX.names[:22])
+    assert match_smpl_rig(body + ["left_thumb1", "left_thumb2"]).family == "smplh"
+    assert match_smpl_rig(body + ["jaw"]).family == "smplx" and match_smpl_rig(body).family == "smpl"
     bad = match_smpl_rig(["Hips", "Spine", "L_Hip"])
     assert not bad.ok and "pelvis" in bad.describe_missing() and "left_hip" not in bad.missing_body
     assert normalize_bone_name("mixamorig:LeftUpLeg") == "leftupleg"
