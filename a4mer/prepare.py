@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from .api import TWISTS, load_motion
+from .api import LoadOptions, load_motion
 from .errors import A4merError
 from .io.amass import write_amass_npz
 
@@ -196,8 +196,7 @@ def prepare(data_root: str | os.PathLike, out: str | os.PathLike, fps: float = 3
     data_root, out = Path(data_root), Path(out)
     if not data_root.is_dir():
         raise A4merError(f"{data_root}: no such data folder (expected one holding {LAYOUT}, or clips)")
-    if twist not in TWISTS:
-        raise A4merError(f"twist (--twist) must be one of {', '.join(map(repr, TWISTS))}, got {twist!r}")
+    LoadOptions(twist=twist)  # an unknown twist is refused before anything is read or made
     if not (fps > 0 and jobs >= 1):
         raise A4merError(f"--fps must be positive and --jobs at least 1, got {fps:g} and {jobs}")
     if datasets is None and not is_project_layout(data_root):

@@ -458,10 +458,11 @@ def _body_ancestor(name: str) -> int:
 def _extra_targets(rig: "RigRest", skeleton: Skeleton) -> dict[int, tuple[int, np.ndarray]]:
     """``{bone: (joint of skeleton, (4,) correction quaternion)}`` of the rig's extra bones (fingers,
     jaw, eyes) that ``skeleton`` has."""
-    if skeleton.num_joints <= NUM_BODY_JOINTS or not rig.extra_bone:
+    shared = [(n, b) for n, b in rig.extra_bone if n in skeleton.names]
+    if not shared:  # an SMPL-24 clip or rig: no rest turns to compute
         return {}
     k = rig.extra_corrections()
-    return {b: (skeleton.names.index(n), rotmat_to_quat(k[n])) for n, b in rig.extra_bone if n in skeleton.names}
+    return {b: (skeleton.names.index(n), rotmat_to_quat(k[n])) for n, b in shared}
 
 
 def _pelvis_path(rig: "RigRest") -> set[int]:
@@ -480,9 +481,10 @@ def _rel(rig: "RigRest", b: int) -> np.ndarray:
 
 
 def rig_to_motion(rig: RigRest, location: np.ndarray, rotation: np.ndarray, object_matrix: np.ndarray,
-                  fps: float, unit: float | None = None, meta: dict | None = None, skeleton: Skeleton = SMPL) -> Motion:
-    """The rig's animation as a Motion on ``skeleton`` (SMPL-24 by default; SMPL-H/X to read the hands
-    and face too) in the Z-up metre world.
+                  fps: float, unit: float | None = None, meta: dict | None = None,
+                  skeleton: Skeleton | None = None) -> Motion:
+    """The rig's animation as a Motion on ``skeleton`` (None: SMPL-24; SMPL-H/X to read the hands and
+    face too) in the Z-up metre world.
 
     location: (T, B, 3) basis locations (rig units); rotation: (T, B, 4) wxyz basis rotations of every
     bone (Blender's ``pose_bone.location`` / rotation as a quaternion). object_matrix: (4, 4) or (T, 4, 4)
@@ -508,10 +510,10 @@ def rig_to_motion(rig: RigRest, location: np.ndarray, rotation: np.ndarray, obje
             pose_m[b] = (rel[None] if p < 0 else pose_m[p] @ rel) @ basis_matrices(loc[:, b], quat[:, b])
     obj_q = rotmat_to_quat(_rot(obj))  # (4,) or (T, 4)
     k_q = rotmat_to_quat(rig.corrections())  # (24, 4)
-    bone_of = {j: (b, k_q[j]) for j, b in enumerate(rig.smpl_bone) if b >= 0 and j < skeleton.num_joints}
-    if skeleton != SMPL:  # the body joints, then the rig's fingers / jaw / eyes
-        bone_of = {j: v for j, v in bone_of.items() if j < NUM_BODY_JOINTS}
-        bone_of.update({j: (b, k) for b, (j, k) in _extra_targets(rig, skeleton).items()})
+    skeleton = SMPL if skeleton is None else skeleton
+    body = SMPL.num_joints if skeleton == SMPL else NUM_BODY_JOINTS  # SMPL-H/X: the rig's fingers, jaw, eyes next
+    bone_of = {j: (b, k_q[j]) for j, b in enumerate(rig.smpl_bone[:body]) if b >= 0}
+    bone_of.update({j: (b, k) for b, (j, k) in _extra_targets(rig, skeleton).items()})
     glob = np.empty((T, skeleton.num_joints, 4))
     for j, p in enumerate(skeleton.parents):  # parents precede their children
         if j in bone_of:

@@ -272,7 +272,7 @@ def data_fingerprint(items: list[ClipItem]) -> dict[str, Any]:
 
 
 def _save(out: Path, net: A4MerNet, config: TrainConfig, opt: Any, step: int, rng_state: dict[str, Any], world: int,
-          elapsed: float = 0.0, data: dict[str, Any] | None = None) -> None:
+          elapsed: float, data: dict[str, Any]) -> None:
     """Checkpoint after ``step`` completed steps; ``rng_state``: the sampler generator's state after
     that step; ``elapsed``: seconds of optimisation so far (for ``time_limit_s``); ``data``: the
     :func:`data_fingerprint` of the run's clips."""

@@ -205,7 +205,7 @@ def read_motion(obj, scene, action=None, unit: float | None = None, skeleton=Non
     if "a4mer_gender" in action:
         meta["gender"] = str(action["a4mer_gender"])
     return core_rig.rig_to_motion(rig, loc, quat, object_matrices(obj, scene, frames, fcurves), scene_fps(scene),
-                                  unit=unit, meta=meta, **({"skeleton": skeleton} if skeleton is not None else {}))
+                                  unit=unit, meta=meta, skeleton=skeleton)
 
 
 def _current_basis(obj, rig) -> np.ndarray:

@@ -26,7 +26,7 @@ import uuid
 
 import numpy as np
 
-from .._core import errors, rig as core_rig
+from .._core import errors, optional, rig as core_rig
 from . import anim_compat, armature, motif_marks, nla
 
 STATE_KEY = "a4mer_generated"
@@ -186,7 +186,6 @@ def spans(obj, state: dict | None = None) -> list[dict]:
 def rename_motif(obj, motif_id: int, name: str) -> int:
     """Show the new ``name`` of motif ``motif_id`` on the generated spans that play it (their strips and
     records); returns how many."""
-    from .._core import optional
     state = read_state(obj)
     if state is None:
         return 0
@@ -219,7 +218,6 @@ def foreign_strips(obj) -> list:
 def _overlaps(strip, span: tuple[int, int]) -> bool:
     """True when ``strip`` shares a frame with the inclusive scene-frame ``span`` or leaves no room on its
     track for the span's strip."""
-    from .._core import optional
     start, end = optional("gaps").strip_range(span)
     first, last = _shown(strip)
     return (strip.frame_start < end and strip.frame_end > start) or (first <= span[1] and last >= span[0])
@@ -377,8 +375,9 @@ def generated_channels(obj, scene, rig, action, motion, spans_frames: list[tuple
                 prev[:, i] = [fc.evaluate(a - 1.0) if fc is not None else obj.pose.bones[name].rotation_euler[i]
                               for a, _ in spans_frames]
             if all(fc is not None and len(fc.keyframe_points) for fc in fcs):  # a key after the span (a fill)
-                after = [np.array([fc.evaluate(b + 1.0) for fc in fcs])
-                         if min(fc.keyframe_points[-1].co[0] for fc in fcs) >= b + 1 else None for _, b in spans_frames]
+                last = min(fc.keyframe_points[-1].co[0] for fc in fcs)
+                after = [np.array([fc.evaluate(b + 1.0) for fc in fcs]) if last >= b + 1 else None
+                         for _, b in spans_frames]
         for k, (s0, s1) in enumerate(zip(bounds[:-1], bounds[1:])):
             c = _align(chans[s0:s1], prev[k], path, mode, after[k])
             out[k].update({(path, i): c[:, i] for i in range(c.shape[1]) if (path, i) in animated})
@@ -510,7 +509,6 @@ def apply_result(obj, scene, kind: str, spans_frames: list[tuple[int, int]], cha
     A4Mer's strips on the track that overlap a new span (wherever the user moved them) are replaced; a
     strip of the user's there is an :class:`A4merError`, raised before anything changes. Returns the
     new span records."""
-    from .._core import optional
     gaps = optional("gaps")
     check_free(obj, spans_frames)
     state = read_state(obj)

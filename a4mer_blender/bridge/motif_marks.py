@@ -10,7 +10,7 @@ span id on the action it shows; records of earlier versions, without the id, by 
 """
 from __future__ import annotations
 
-from .._core import strips as core_strips
+from .._core import optional, strips as core_strips
 from . import nla
 
 
@@ -47,13 +47,13 @@ def mark_motif(obj, motif: dict, span: dict) -> bool:
     if pair is None:
         return False
     rt, track = pair
-    from .._core import optional
-    start, end = optional("gaps").strip_range((span["first"], span["last"]))
+    gaps = optional("gaps")
+    start, end = gaps.strip_range((span["first"], span["last"]))
     if not _free(track, start, end):
         return False
     import bpy
     action = bpy.data.actions.get(span["action"])  # made in the same call (apply_result): the name is current
-    strip = nla.place_strip(track, optional("gaps").motif_label(motif), action, (start, end, start, end, 1.0))
+    strip = nla.place_strip(track, gaps.motif_label(motif), action, (start, end, start, end, 1.0))
     rt["strips"].append({"kind": "motif", "index": -1, "key": int(motif["id"]), "name": strip.name,
                          "frame_start": float(strip.frame_start), "frame_end": float(strip.frame_end),
                          "generated": True, "span": span["id"], "recognised": bool(motif.get("recognised", True))})
