@@ -81,16 +81,21 @@ def modifier_offsets(fc, frames: np.ndarray) -> np.ndarray:
     return shown - raw
 
 
-def _uncovered(fc, first: int, last: int) -> np.ndarray:
-    """Whole frames ``(N,)`` between ``fc``'s last key before ``first`` and its first key after ``last``
-    that the span ``first..last`` leaves out (a span the user moved within a gap): keys put on the span
-    change how the curve interpolates there, so these frames are keyed with their present values."""
+def _uncovered(fc, first: int, last: int, content: tuple[int, int]) -> np.ndarray:
+    """Whole frames ``(N,)`` around the span ``first..last`` whose present values baked keys would change,
+    to be keyed with those values: the frames between ``fc``'s last key before the span and its first key
+    after it that the span leaves out (a span the user moved within a gap: keys put on the span change how
+    the curve interpolates there), and, where ``fc`` has keys on one side of the span only, the frame next
+    to the span on the other side if it lies in the user's ``content`` (first, last) frames (the curve
+    held its end key's value there; it would hold the span's end value)."""
     co = np.empty(2 * len(fc.keyframe_points), dtype=np.float32)
     fc.keyframe_points.foreach_get("co", co)
     keyed = np.round(co[0::2]).astype(np.int64)
+    if not len(keyed):
+        return np.zeros(0)
     before, after = keyed[keyed < first], keyed[keyed > last]
-    lo = np.arange(before.max() + 1, first) if len(before) else np.zeros(0, np.int64)
-    hi = np.arange(last + 1, after.min()) if len(after) else np.zeros(0, np.int64)
+    lo = np.arange(before.max() + 1, first) if len(before) else np.arange(max(first - 1, content[0]), first)
+    hi = np.arange(last + 1, after.min()) if len(after) else np.arange(last + 1, min(last + 1, content[1]) + 1)
     return np.concatenate([lo, hi]).astype(np.float64)
 
 
@@ -165,6 +170,7 @@ def bake(obj) -> tuple[int, int]:
         for fc in anim_compat.fcurves_of(obj, sp["strip"].action):
             if (fc.data_path, fc.array_index) in users:
                 check_modifiers(users[(fc.data_path, fc.array_index)])
+    f0, T = armature.action_frames(action, obj)
     sink = anim_compat.FCurveSink(obj, action)
     added = 0
     for sp in shown:
@@ -173,7 +179,7 @@ def bake(obj) -> tuple[int, int]:
         times = generated.strip_time(strip, frames)
         for fc in anim_compat.fcurves_of(obj, strip.action):
             target = sink.ensure(fc.data_path, fc.array_index, generated.channel_group(fc.data_path))
-            extra = _uncovered(target, *sp["shown"])
+            extra = _uncovered(target, *sp["shown"], (f0, f0 + T - 1))
             at = np.concatenate([frames, extra])
             values = np.concatenate([armature.sample_fcurve(fc, times), armature.sample_fcurve(target, extra)])
             added += merge_keys(target, at, values - modifier_offsets(target, at))  # shown as they were

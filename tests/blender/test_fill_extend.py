@@ -307,6 +307,28 @@ def test_bake_into_action(scene, gap_rig):
     assert np.array_equal(jaw, keys[('pose.bones["jaw"].rotation_quaternion', 0, "co")])  # not generated
 
 
+@pytest.mark.parametrize("keyed_side", ["before", "after"])
+def test_bake_keeps_a_curve_keyed_on_one_side_of_the_gap(scene, gap_rig, keyed_side):
+    """A channel keyed only before the gap (or only after it) held its end key's value beyond the gap;
+    baked keys in the span made it hold the span's end value there instead (1.9e-3 off on every frame
+    after the gap)."""
+    obj, action = gap_rig
+    for fc in anim_compat.fcurves_of(obj, action):
+        if fc.data_path == 'pose.bones["left_knee"].rotation_quaternion':
+            for i in reversed(range(len(fc.keyframe_points))):
+                f = fc.keyframe_points[i].co[0]
+                if (f >= 100) if keyed_side == "before" else (f <= 70):
+                    fc.keyframe_points.remove(fc.keyframe_points[i])
+    frames = np.arange(1, 151)
+    before = pose_snapshot(obj, frames)
+    assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
+    shown = pose_snapshot(obj, frames)
+    outside = (frames <= 70) | (frames >= 100)
+    assert np.abs(shown - before)[outside].max() < 1e-5
+    assert bpy.ops.a4mer.bake_generated() == {"FINISHED"}
+    assert np.abs(pose_snapshot(obj, frames) - shown).max() < 1e-5
+
+
 def test_curve_modifiers_are_read_and_baked_as_shown(scene, gap_rig):
     """An additive Generator (+30 cm) on the pelvis height and a Noise on a knee: the context is read with
     them (a dense action was read from its keys alone), and baked keys play as the preview did (the
