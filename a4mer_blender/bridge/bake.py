@@ -10,23 +10,54 @@ from .._core import errors
 from . import anim_compat, armature, generated, motif_marks
 
 
+#: handle types Blender recomputes from the neighbouring keys (on every key insertion)
+AUTO_HANDLES = ("AUTO", "AUTO_CLAMPED")
+
+
+def _key_frames(fc) -> np.ndarray:
+    """The frames ``(N,)`` of ``fc``'s keys, as stored (float, in key order)."""
+    co = np.empty(2 * len(fc.keyframe_points), dtype=np.float32)
+    fc.keyframe_points.foreach_get("co", co)
+    return co[0::2].astype(np.float64)
+
+
+def _freeze_handles(fc, keys: np.ndarray) -> None:
+    """Make the automatic handles of keys ``keys (N,)`` (indices) aligned at their present positions, so
+    new keys beside them do not bend the user's curve between them and their other neighbours."""
+    for i in keys:
+        k = fc.keyframe_points[int(i)]
+        left, right = tuple(k.handle_left), tuple(k.handle_right)
+        if k.handle_left_type in AUTO_HANDLES or k.handle_right_type in AUTO_HANDLES:
+            k.handle_left_type = k.handle_right_type = "ALIGNED"
+            k.handle_left, k.handle_right = left, right
+
+
 def merge_keys(fc, frames: np.ndarray, values: np.ndarray) -> int:
-    """Insert keys ``values (N,)`` at ``frames (N,)`` into F-Curve ``fc`` in bulk. Existing keys keep
-    their values and interpolation (a key already on one of ``frames`` gets the new value); the new
-    keys are linear, like the generated strips' keys, so the baked curve plays as the preview did.
-    Blender recomputes the automatic handles of keys next to new ones, as on any key insertion.
-    Returns the number of keys added."""
+    """Insert keys ``values (N,)`` at whole ``frames (N,)`` into F-Curve ``fc`` in bulk. A key already on
+    one of ``frames`` gets the new value; every other key keeps its value, handles and interpolation
+    (automatic handles of the keys next to new ones are made aligned where they are: Blender would
+    recompute them from the new neighbours and bend the curve beyond them). The new keys are linear,
+    like the generated strips' keys, so the baked curve plays as the preview did. Returns the number of
+    keys added."""
     kp = fc.keyframe_points
     n = len(kp)
     co = np.empty(2 * n, dtype=np.float32)
     kp.foreach_get("co", co)
     co = co.reshape(n, 2)
-    keyed, wanted = np.round(co[:, 0]).astype(np.int64), np.round(frames).astype(np.int64)
-    order = np.argsort(keyed, kind="stable")  # of keys on the same whole frame the last one is hit
-    at = np.searchsorted(keyed[order], wanted, side="right") - 1
-    hit = (at >= 0) & (keyed[order][np.maximum(at, 0)] == wanted) if n else np.zeros(len(frames), bool)
-    co[order[at[hit]], 1] = values[hit]
+    frames = np.asarray(frames, dtype=np.float64)
+    gap = np.abs(co[:, 0][None, :] - frames[:, None]) if n else np.full((len(frames), 1), np.inf)
+    on = gap.argmin(axis=1)
+    hit = gap[np.arange(len(frames)), on] < 1e-3
+    co[on[hit], 1] = values[hit]
     add = int((~hit).sum())
+    if add and n:  # keys whose neighbour in time becomes a new key
+        merged = np.concatenate([co[:, 0], frames[~hit]])
+        order = np.argsort(merged, kind="stable")
+        new = order >= n
+        beside = np.zeros(len(order), bool)
+        beside[:-1] |= new[1:]
+        beside[1:] |= new[:-1]
+        _freeze_handles(fc, order[beside & ~new])
     new = np.stack([frames[~hit], values[~hit]], axis=1).astype(np.float32)
     if add:
         kp.add(add)  # appended at the end; sorted below
@@ -85,17 +116,23 @@ def _uncovered(fc, first: int, last: int, content: tuple[int, int]) -> np.ndarra
     """Whole frames ``(N,)`` around the span ``first..last`` whose present values baked keys would change,
     to be keyed with those values: the frames between ``fc``'s last key before the span and its first key
     after it that the span leaves out (a span the user moved within a gap: keys put on the span change how
-    the curve interpolates there), and, where ``fc`` has keys on one side of the span only, the frame next
-    to the span on the other side if it lies in the user's ``content`` (first, last) frames (the curve
-    held its end key's value there; it would hold the span's end value)."""
-    co = np.empty(2 * len(fc.keyframe_points), dtype=np.float32)
-    fc.keyframe_points.foreach_get("co", co)
-    keyed = np.round(co[0::2]).astype(np.int64)
+    the curve interpolates there; keys between whole frames count), and, where ``fc`` has keys on one
+    side of the span only, the frame next to the span on the other side if it lies in the user's
+    ``content`` (first, last) frames (the curve held its end key's value there and would hold the span's
+    end value), two frames with linear extrapolation (the line goes on)."""
+    keyed = _key_frames(fc)
     if not len(keyed):
         return np.zeros(0)
-    before, after = keyed[keyed < first], keyed[keyed > last]
-    lo = np.arange(before.max() + 1, first) if len(before) else np.arange(max(first - 1, content[0]), first)
-    hi = np.arange(last + 1, after.min()) if len(after) else np.arange(last + 1, min(last + 1, content[1]) + 1)
+    before, after = keyed[keyed < first - 1e-3], keyed[keyed > last + 1e-3]
+    reach = 2 if fc.extrapolation == "LINEAR" else 1
+    if len(before):
+        lo = np.arange(int(np.floor(before.max() + 1e-3)) + 1, first)
+    else:
+        lo = np.arange(first - reach, first) if first - 1 >= content[0] else np.zeros(0, np.int64)
+    if len(after):
+        hi = np.arange(last + 1, int(np.ceil(after.min() - 1e-3)))
+    else:
+        hi = np.arange(last + 1, last + 1 + reach) if last + 1 <= content[1] else np.zeros(0, np.int64)
     return np.concatenate([lo, hi]).astype(np.float64)
 
 
@@ -168,8 +205,12 @@ def bake(obj) -> tuple[int, int]:
     for sp in shown:  # every refusal before the first change
         generated.check_plain(sp["strip"])
         for fc in anim_compat.fcurves_of(obj, sp["strip"].action):
-            if (fc.data_path, fc.array_index) in users:
-                check_modifiers(users[(fc.data_path, fc.array_index)])
+            target = users.get((fc.data_path, fc.array_index))
+            if target is not None and target.lock:
+                raise errors.A4merError(f"the F-Curve {target.data_path}[{target.array_index}] is locked: unlock it "
+                                        "(Graph Editor), then bake")
+            if target is not None:
+                check_modifiers(target)
     f0, T = armature.action_frames(action, obj)
     sink = anim_compat.FCurveSink(obj, action)
     added = 0

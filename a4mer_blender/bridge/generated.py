@@ -21,6 +21,7 @@ pushed-down action over the recorded frames; the recorded names serve records of
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 
@@ -123,6 +124,32 @@ def check_storable(obj) -> None:
     if getattr(obj, "override_library", None) is not None or getattr(obj, "library", None) is not None:
         raise errors.A4merError(f"{obj.name!r} is a library override or linked: Blender would not save what A4Mer "
                                 "records on it; make it local (Object > Library Override > Make Local) first")
+
+
+def _nla_played(anim) -> bool:
+    """Whether the active action plays over NLA tracks (else Blender plays it alone, Replace at full
+    influence, whatever its settings say)."""
+    return anim.use_nla and any(not t.mute and len(t.strips) for t in anim.nla_tracks)
+
+
+def check_replacing(obj) -> None:
+    """:class:`A4merError` when the user's action is played as a layer over their NLA tracks (Combine,
+    Add, ... or an influence under 1): generated frames show whole poses, which such a layer would
+    blend with the tracks below (the preview and the baked keys would show other poses)."""
+    anim = obj.animation_data
+    state = read_state(obj)
+    src = source_track(obj, state) if state is not None else None
+    if src is not None:
+        strip = src.strips[0]
+        blend, influence = strip.blend_type, strip.influence if strip.use_animated_influence else 1.0
+        below = any(not t.mute and len(t.strips) for t in anim.nla_tracks[:list(anim.nla_tracks).index(src)])
+    else:
+        blend, influence, below = anim.action_blend_type, anim.action_influence, _nla_played(anim)
+    if below and (blend != "REPLACE" or influence < 1.0 - 1e-6):
+        raise errors.A4merError(f"the action of {obj.name!r} is played as a layer over its NLA tracks ({blend.title()}, "
+                                f"influence {influence:.2f}): A4Mer generates whole poses, for an action played "
+                                "with Replace at influence 1; set those (Action editor, Animated Influence off), "
+                                "or mute the tracks below, then run it again")
 
 
 def check_no_muted_channels(obj, action) -> None:
@@ -285,6 +312,24 @@ def keyed_frames(obj, action, rig=None) -> np.ndarray:
     return np.unique(np.concatenate(frames).astype(np.int64))
 
 
+def keys_fingerprint(obj, action) -> str:
+    """A digest of every key (frame, value, handles, interpolation) and modifier of ``obj``'s F-Curves in
+    ``action``: what the generated frames were planned from (a key added, moved or deleted while the
+    model ran changes it)."""
+    h = hashlib.sha1()
+    for fc in anim_compat.fcurves_of(obj, action):
+        n = len(fc.keyframe_points)
+        h.update(f"{fc.data_path}[{fc.array_index}]{n}{fc.mute}{fc.extrapolation}{len(fc.modifiers)}".encode())
+        for attr in ("co", "handle_left", "handle_right"):
+            buf = np.empty(2 * n, dtype=np.float32)
+            fc.keyframe_points.foreach_get(attr, buf)
+            h.update(buf.tobytes())
+        buf = np.empty(n, dtype=np.uint8)
+        fc.keyframe_points.foreach_get("interpolation", buf)
+        h.update(buf.tobytes())
+    return h.hexdigest()
+
+
 def content_range(obj, action) -> tuple[int, int]:
     """(first, last) scene frames of the user's action and the generated spans after it."""
     f0, T = armature.action_frames(action, obj)
@@ -430,7 +475,7 @@ def push_down(obj, scene) -> dict:
     action's blend type, influence and extrapolation."""
     anim = obj.animation_data
     action = anim.action
-    nla_played = anim.use_nla and any(not t.mute and len(t.strips) for t in anim.nla_tracks)
+    nla_played = _nla_played(anim)
     muted = [] if anim.use_nla else [t.name for t in anim.nla_tracks if not t.mute]
     for name in muted:
         anim.nla_tracks[name].mute = True

@@ -45,6 +45,7 @@ class Request:
 
     def __init__(self, obj, rig, action, plan, motion, motif):
         self.obj_name, self.obj_id, self.action_id = obj.name, data_id(obj), data_id(action)
+        self.keys = generated.keys_fingerprint(obj, action)
         self.rig, self.plan, self.motion, self.motif = rig, plan, motion, motif
 
     def args(self) -> list[str]:
@@ -59,6 +60,9 @@ def apply(context, request: Request, result, kind: str) -> list[dict]:
     action = generated.user_action(obj)
     if data_id(action) != request.action_id:
         raise errors.A4merError("the armature's action changed while the model ran; nothing was changed")
+    if generated.keys_fingerprint(obj, action) != request.keys:
+        raise errors.A4merError(f"the keys of {action.name!r} changed while the model ran; nothing was changed: "
+                                "run it again")
     plan, out = request.plan, result.motion
     need = plan.last + plan.frames - plan.first + 1 if kind == "extend" else plan.num_frames
     if out.num_frames < need:
@@ -100,6 +104,10 @@ class GenerateBase(ModalJobMixin):
         rig = armature.detect_rig(obj)
         action = generated.user_action(obj)
         generated.check_no_muted_channels(obj, action)
+        generated.check_replacing(obj)
+        if not len(generated.keyed_frames(obj, action, rig)):
+            raise errors.A4merError(f"{action.name!r} has no rotation or location keys on {obj.name!r}'s body bones: "
+                                    "nothing to fill or extend")
         plan = self.plan(context, obj, rig, action)
         if plan is None or not plan.spans:
             return None

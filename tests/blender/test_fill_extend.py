@@ -307,14 +307,16 @@ def test_bake_into_action(scene, gap_rig):
     assert np.array_equal(jaw, keys[('pose.bones["jaw"].rotation_quaternion', 0, "co")])  # not generated
 
 
-@pytest.mark.parametrize("keyed_side", ["before", "after"])
-def test_bake_keeps_a_curve_keyed_on_one_side_of_the_gap(scene, gap_rig, keyed_side):
-    """A channel keyed only before the gap (or only after it) held its end key's value beyond the gap;
-    baked keys in the span made it hold the span's end value there instead (1.9e-3 off on every frame
-    after the gap)."""
+@pytest.mark.parametrize("keyed_side, extrapolation", [("before", "CONSTANT"), ("after", "CONSTANT"),
+                                                       ("before", "LINEAR"), ("after", "LINEAR")])
+def test_bake_keeps_a_curve_keyed_on_one_side_of_the_gap(scene, gap_rig, keyed_side, extrapolation):
+    """A channel keyed only before the gap (or only after it) held its end key's value beyond the gap, or
+    went on along its line (linear extrapolation); baked keys in the span made it hold the span's end
+    value there instead (1.9e-3 off on every frame beyond the gap), or go on along another line."""
     obj, action = gap_rig
     for fc in anim_compat.fcurves_of(obj, action):
-        if fc.data_path == 'pose.bones["left_knee"].rotation_quaternion':
+        if fc.data_path in ('pose.bones["left_knee"].rotation_quaternion', 'pose.bones["pelvis"].location'):
+            fc.extrapolation = extrapolation
             for i in reversed(range(len(fc.keyframe_points))):
                 f = fc.keyframe_points[i].co[0]
                 if (f >= 100) if keyed_side == "before" else (f <= 70):
@@ -327,6 +329,54 @@ def test_bake_keeps_a_curve_keyed_on_one_side_of_the_gap(scene, gap_rig, keyed_s
     assert np.abs(shown - before)[outside].max() < 1e-5
     assert bpy.ops.a4mer.bake_generated() == {"FINISHED"}
     assert np.abs(pose_snapshot(obj, frames) - shown).max() < 1e-5
+
+
+def test_bake_keeps_the_users_bezier_curves_beside_the_span(scene):
+    """Blocking keys every 15 frames with Blender's default Bezier auto-clamped handles, one gap filled:
+    Blender recomputed the automatic handles of the keys next to the baked ones from their new
+    neighbours, which bent the user's curves on frames far from the span (0.03)."""
+    obj, action = rig_with_fingers(scene, T=150, seed=3)
+    for fc in anim_compat.fcurves_of(obj, action):
+        for i in reversed(range(len(fc.keyframe_points))):
+            if (fc.keyframe_points[i].co[0] - 1) % 15:
+                fc.keyframe_points.remove(fc.keyframe_points[i])
+        for k in fc.keyframe_points:
+            k.interpolation, k.handle_left_type, k.handle_right_type = "BEZIER", "AUTO_CLAMPED", "AUTO_CLAMPED"
+        fc.update()
+    frames = np.arange(1, 151)
+    before = pose_snapshot(obj, frames)
+    assert bpy.ops.a4mer.fill_gaps(frame_start=47, frame_end=60) == {"FINISHED"}
+    span = (frames > 46) & (frames < 61)
+    assert [(s["first"], s["last"]) for s in generated.read_state(obj)["spans"]] == [(47, 60)]
+    shown = pose_snapshot(obj, frames)
+    assert bpy.ops.a4mer.bake_generated() == {"FINISHED"}
+    after = pose_snapshot(obj, frames)
+    assert np.abs(after - shown).max() < 1e-5 and np.abs(after - before)[~span].max() < 1e-5
+
+
+def test_bake_keys_between_whole_frames(scene, gap_rig):
+    """Keys 0.25 frame after whole frames (a retimed action): the user's key at 100.25 counted as one on
+    frame 100, which was then not keyed with its present value, so it moved (0.027)."""
+    obj, action = gap_rig
+    for fc in anim_compat.fcurves_of(obj, action):
+        for attr in ("co", "handle_left", "handle_right"):
+            buf = np.empty(2 * len(fc.keyframe_points), np.float32)
+            fc.keyframe_points.foreach_get(attr, buf)
+            buf[0::2] += 0.25
+            fc.keyframe_points.foreach_set(attr, buf)
+        fc.update()
+    keys = key_snapshot(obj, action)
+    frames = np.arange(2, 151)
+    assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
+    assert [(s["first"], s["last"]) for s in generated.read_state(obj)["spans"]] == [(72, 99)]
+    shown = pose_snapshot(obj, frames)
+    assert bpy.ops.a4mer.bake_generated() == {"FINISHED"}
+    assert np.abs(pose_snapshot(obj, frames) - shown).max() < 1e-5
+    after = key_snapshot(obj, action)
+    for (path, i, attr), v in keys.items():
+        if attr == "co":  # every user key is still there with its value
+            old, new = v.reshape(-1, 2), after[(path, i, attr)].reshape(-1, 2)
+            assert (new[np.isin(new[:, 0], old[:, 0])] == old).all()
 
 
 def test_curve_modifiers_are_read_and_baked_as_shown(scene, gap_rig):
@@ -493,15 +543,15 @@ def _layer_under(obj, action):
     return strip
 
 
-@pytest.mark.parametrize("setup", ["influence_without_nla", "combine_over_layer", "nla_switched_off", "cycles",
+@pytest.mark.parametrize("setup", ["influence_without_nla", "nla_switched_off", "cycles",
                                    "hold_forward_over_layer", "influence_over_muted_markers"])
 def test_push_down_keeps_playback_on_every_frame(scene, gap_rig, setup):
-    """Whatever the user's evaluation (an influence Blender ignores without NLA tracks, Combine at half
-    influence over an NLA layer, an NLA switched off, cycled curves beyond the scene range), frames
+    """Whatever the user's evaluation (an influence Blender ignores without NLA tracks, an NLA switched
+    off, cycled curves beyond the scene range, Hold Forward over a layer), frames
     outside the gap play as before, and removing the result restores every setting."""
     obj, action = gap_rig
     anim = obj.animation_data
-    if setup in ("combine_over_layer", "nla_switched_off", "hold_forward_over_layer"):
+    if setup in ("nla_switched_off", "hold_forward_over_layer"):
         _layer_under(obj, _time_shifted_copy(obj, action, 17.0))
     if setup == "hold_forward_over_layer":  # before its first key the action shows nothing: the layer plays
         anim.action_extrapolation, scene.frame_start = "HOLD_FORWARD", -30
@@ -511,8 +561,6 @@ def test_push_down_keeps_playback_on_every_frame(scene, gap_rig, setup):
         anim.action_influence = 0.5
     elif setup == "influence_without_nla":
         anim.action_influence = 0.5
-    elif setup == "combine_over_layer":
-        anim.action_influence, anim.action_blend_type = 0.5, "COMBINE"
     elif setup == "nla_switched_off":
         anim.use_nla, anim.action_influence = False, 0.7
     else:
@@ -528,6 +576,25 @@ def test_push_down_keeps_playback_on_every_frame(scene, gap_rig, setup):
     muted = setup == "influence_over_muted_markers"
     assert anim.action == action and all(t.mute == muted for t in anim.nla_tracks)
     assert np.abs(pose_snapshot(obj, frames) - before).max() < 1e-7
+
+
+@pytest.mark.parametrize("blend, influence", [("COMBINE", 0.5), ("ADD", 1.0), ("REPLACE", 0.7)])
+def test_an_action_played_as_a_layer_over_the_users_tracks_is_refused(scene, gap_rig, blend, influence):
+    """Generated frames are whole poses: over a layer of the user's, an action blended by Combine/Add or
+    at partial influence showed them blended with it (jumps of 0.6-1.2 at the gap's ends, and baked keys
+    that played yet other poses). Refused before the model runs; nothing changes."""
+    obj, action = gap_rig
+    anim = obj.animation_data
+    _layer_under(obj, _time_shifted_copy(obj, action, 17.0))
+    anim.action_blend_type, anim.action_influence = blend, influence
+    keys, frames = key_snapshot(obj, action), np.arange(1, 151)
+    before = pose_snapshot(obj, frames)
+    for verb in (bpy.ops.a4mer.fill_gaps, lambda: bpy.ops.a4mer.extend(frames=10)):
+        with pytest.raises(RuntimeError, match=rf"played as a layer over its NLA tracks \({blend.title()}"):
+            verb()
+    assert anim.action == action and [t.name for t in anim.nla_tracks] == ["NlaTrack"]
+    assert_same_keys(keys, key_snapshot(obj, action))
+    assert np.abs(pose_snapshot(obj, frames) - before).max() == 0.0
 
 
 def test_only_pose_keys_split_a_gap(scene, gap_rig):
@@ -677,26 +744,34 @@ def test_segment_while_generated_frames_are_shown_says_what_to_do(scene, gap_rig
 
 
 def test_merge_keys_updates_keys_on_the_frames_and_adds_the_rest(scene):
-    """merge_keys: a key on one of the frames (also a sub-frame key rounding to it) takes the new value,
-    the other frames become new linear keys in time order, and every other key keeps its value and
-    interpolation."""
+    """merge_keys: a key on one of the frames takes the new value, the other frames become new linear
+    keys in time order (also beside a sub-frame key, which keeps its value: it was overwritten as if on
+    the frame), every other key keeps its value and interpolation, and the automatic handles of keys
+    next to new ones stay where they were (aligned): Blender recomputed them from the new neighbours and
+    bent the curve beyond them."""
     obj, _ = make_row_rig("mpi_body_only")
     action = armature.write_motion(obj, smooth_motion(T=10, seed=2), scene)
     fc = anim_compat.fcurves_of(obj, action)[0]
     kp = fc.keyframe_points
-    kp[4].co.x = 5.4  # a sub-frame key (frame 5 -> 5.4)
+    kp[4].co.x = 5.4  # a sub-frame key
     kp[6].interpolation = "CONSTANT"
     for k in kp:
         k.interpolation = "BEZIER" if k.interpolation == "LINEAR" else k.interpolation  # a hand-keyed curve
+        k.handle_left_type = k.handle_right_type = "AUTO_CLAMPED"
     fc.update()
-    before = [(tuple(k.co), k.interpolation) for k in kp]
+    before = [(tuple(k.co), k.interpolation, tuple(k.handle_left), tuple(k.handle_right)) for k in kp]
+    shown = fc.evaluate(1.5)
     added = bake.merge_keys(fc, np.array([3.0, 5.0, 11.0, 12.0]), np.array([30.0, 50.0, 110.0, 120.0]))
-    assert added == 2
-    after = [(tuple(k.co), k.interpolation) for k in kp]
-    assert [c[0] for c, _ in after] == pytest.approx([1, 2, 3, 4, 5.4, 6, 7, 8, 9, 10, 11, 12])
+    assert added == 3
+    after = [(tuple(k.co), k.interpolation, tuple(k.handle_left), tuple(k.handle_right)) for k in kp]
+    assert [a[0][0] for a in after] == pytest.approx([1, 2, 3, 4, 5, 5.4, 6, 7, 8, 9, 10, 11, 12])
     assert after[2][0][1] == 30.0 and after[4][0][1] == 50.0
-    assert [c[1] for c, _ in after[10:]] == [110.0, 120.0]
-    assert [i for _, i in after[10:]] == ["LINEAR", "LINEAR"]  # as the generated strips' keys
-    for i in (0, 1, 3, 5, 6, 7, 8, 9):
-        assert after[i] == before[i]
-    assert after[6][1] == "CONSTANT"
+    assert after[5] == before[4]  # the sub-frame key: value, handles, interpolation
+    assert [a[0][1] for a in after[11:]] == [110.0, 120.0]
+    assert [a[1] for a in after[11:]] == ["LINEAR", "LINEAR"]  # as the generated strips' keys
+    for i in (0, 1, 6, 7, 8):
+        assert after[i if i < 4 else i + 1] == before[i], i
+    assert after[7][1] == "CONSTANT"
+    assert [kp[i].handle_left_type for i in (3, 5, 10)] == ["ALIGNED"] * 3  # beside new keys 5 and 11
+    assert kp[0].handle_left_type == "AUTO_CLAMPED"
+    assert fc.evaluate(1.5) == pytest.approx(shown, abs=1e-6)  # the curve between untouched keys

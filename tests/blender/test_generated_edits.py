@@ -348,3 +348,46 @@ def test_a_track_of_the_users_named_like_ours_is_not_taken_for_it(scene, gap_rig
     assert bpy.ops.a4mer.bake_generated() == {"FINISHED"}
     assert [t.name for t in tracks] == ["A4Mer Generated"] and len(tracks[0].strips) == 0
     assert obj.animation_data.action == action and not _generated_actions()
+
+
+def test_keys_changed_while_the_model_runs_is_no_change(scene, gap_rig, monkeypatch):
+    """The animator keys a pose inside the gap while the model runs: the generated strip was laid over
+    the new key (the preview hid it, and a bake overwrote it). Now nothing changes."""
+    obj, action = gap_rig
+    pb = obj.pose.bones["left_knee"]
+
+    def key_in_gap():
+        pb.rotation_quaternion = (0.8, 0.6, 0.0, 0.0)
+        pb.keyframe_insert("rotation_quaternion", frame=85)
+    _while_running(monkeypatch, key_in_gap)
+    with pytest.raises(RuntimeError, match="the keys of 'smooth' changed while the model ran; nothing was changed"):
+        bpy.ops.a4mer.fill_gaps()
+    assert obj.animation_data.action == action and len(obj.animation_data.nla_tracks) == 0
+    assert generated.read_state(obj) is None and not _generated_actions()
+
+
+def test_a_locked_curve_is_refused_at_bake(scene, gap_rig):
+    """Blender's own keying leaves locked F-Curves alone; the bake wrote into them."""
+    obj, action = gap_rig
+    for fc in anim_compat.fcurves_of(obj, action):
+        fc.lock = '"left_knee"' in fc.data_path
+    assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
+    keys = key_snapshot(obj, action)
+    with pytest.raises(RuntimeError, match=r'F-Curve pose.bones\["left_knee"\].rotation_quaternion\[0\] is locked'):
+        bpy.ops.a4mer.bake_generated()
+    assert_same_keys(keys, key_snapshot(obj, action)) and generated.read_state(obj) is not None
+
+
+def test_no_body_keys_is_refused(scene):
+    """An action keying a finger only: Extend reported 10 generated frames and pushed the action down
+    under an empty strip."""
+    from bl_helpers import make_row_rig
+    obj, _ = make_row_rig("mpi_smplx")
+    pb = obj.pose.bones["left_index1"]
+    for f in (1, 30, 60):
+        pb.rotation_quaternion = (1.0, f / 100, 0.0, 0.0)
+        pb.keyframe_insert("rotation_quaternion", frame=f)
+    for verb in (bpy.ops.a4mer.fill_gaps, lambda: bpy.ops.a4mer.extend(frames=10)):
+        with pytest.raises(RuntimeError, match="has no rotation or location keys on 'SMPLX-neutral''s body bones"):
+            verb()
+    assert obj.animation_data.action is not None and len(obj.animation_data.nla_tracks) == 0

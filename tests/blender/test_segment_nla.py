@@ -83,7 +83,8 @@ def test_segment_tracks_tile_and_keep_playback(scene, mpi_rig, tmp_path):
 
 def test_segment_keeps_playback_over_the_users_layers(scene, mpi_rig, tmp_path):
     """The action blended at half influence (Combine) over an NLA layer of the user's: the A4Mer
-    tracks (muted markers) change no frame, also after a fill pushes the action down over them."""
+    tracks (muted markers) change no frame; a fill there is refused (generated whole poses would be
+    blended with the layer), and changes nothing."""
     obj = mpi_rig
     anim = obj.animation_data
     action = anim.action
@@ -102,9 +103,11 @@ def test_segment_keeps_playback_over_the_users_layers(scene, mpi_rig, tmp_path):
                 fc.keyframe_points.remove(fc.keyframe_points[i])
     outside = [f for f in frames if not f0 + 20 < f < f0 + 40]
     before = pose_snapshot(obj, outside)
-    assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
-    assert [t.name for t in anim.nla_tracks][-2:] == ["A4Mer Source", "A4Mer Generated"]
-    assert np.abs(pose_snapshot(obj, outside) - before).max() < 1e-5
+    tracks = [t.name for t in anim.nla_tracks]
+    with pytest.raises(RuntimeError, match=r"played as a layer over its NLA tracks \(Combine, influence 0.50\)"):
+        bpy.ops.a4mer.fill_gaps()
+    assert [t.name for t in anim.nla_tracks] == tracks and anim.action == action
+    assert np.abs(pose_snapshot(obj, outside) - before).max() == 0.0
 
 
 def test_rerun_replaces_only_a4mer_tracks(scene, mpi_rig, tmp_path):
