@@ -175,11 +175,17 @@ def _bvh_upright(path, fps, bmap, src_y):
     return src_z if _rest_up(src_z, bmap) > 0.5 else src_y
 
 
-def load_motion(path: str | os.PathLike, options: LoadOptions | None = None, **kw) -> Motion:
+def load_motion(path: str | os.PathLike, options: LoadOptions | None = None, known: np.ndarray | None = None,
+                **kw) -> Motion:
     """Read ``path`` (AMASS npz, BVH or ASF/AMC) as a Z-up SMPL-family Motion.
 
     BVH and AMC clips are retargeted onto SMPL-24 (see :mod:`a4mer.retarget`); their meta holds
     the scheme and the per-bone direction error. Keyword arguments fill :class:`LoadOptions`.
+    ``known (T,)`` bool over the file's frames (read whole at its own rate: ``keep_reference_frames``,
+    no ``fps``): the other frames are read as the interpolation of the known frames around them (a
+    BVH/AMC's before retargeting, :func:`a4mer.io.source.interpolate_frames`; an npz's,
+    :meth:`Motion.between_known`), so what the file holds there changes nothing read from it (the
+    retargeting's clip calibrations, the floor): the frames a gap fill generates.
     Raises :class:`MotionFileError` / :class:`SkeletonError` with the file named (also for a clip
     ``floor=True`` cannot put on the floor: no still foot under an upright body).
     """
@@ -200,11 +206,14 @@ def load_motion(path: str | os.PathLike, options: LoadOptions | None = None, **k
     fmt = clip_format(path)
     if not Path(path).is_file():
         raise MotionFileError(path, "file not found")
+    if known is not None and (opts.fps is not None or not opts.keep_reference_frames):
+        raise BadValue("known frames are frames of the whole file at its own rate: give them with "
+                       "keep_reference_frames=True and no fps")
     if fmt == "npz":
         from .io.amass import read_amass_npz
         motion = read_amass_npz(path, fps=opts.source_fps)
     else:
-        from .io.source import drop_leading_frames, reference_lead_in
+        from .io.source import drop_leading_frames, interpolate_frames, reference_lead_in
         from .retarget import detect_scheme, load_bone_map, retarget
         if fmt == "bvh":
             from .io.bvh import read_bvh
@@ -216,6 +225,8 @@ def load_motion(path: str | os.PathLike, options: LoadOptions | None = None, **k
             bmap = load_bone_map(opts.bone_map, src.names) if opts.bone_map else detect_scheme(src.names)
             if fmt == "bvh" and opts.up == "auto":
                 src = _bvh_upright(path, opts.source_fps, bmap, src)
+            if known is not None:
+                src = interpolate_frames(src, known)
             lead_in = 0 if opts.keep_reference_frames else reference_lead_in(src)
             if lead_in:
                 src = drop_leading_frames(src, lead_in)
@@ -224,6 +235,10 @@ def load_motion(path: str | os.PathLike, options: LoadOptions | None = None, **k
             raise
         except A4merError as e:
             raise MotionFileError(path, str(e)) from None
+    if known is not None:  # the floor is found on the known frames and those between them
+        if len(known) != motion.num_frames:
+            raise MotionFileError(path, f"known frames mask of {len(known)} frames for a clip of {motion.num_frames}")
+        motion = motion.between_known(known)
     if opts.fps is not None:
         motion = motion.resample(opts.fps)
     if opts.floor:

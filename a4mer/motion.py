@@ -8,7 +8,7 @@ import numpy as np
 
 from .conventions import positive_number, snap_fps
 from .errors import A4merError, BadValue
-from .geometry import forward_kinematics, lerp_at, quat_normalize, quat_unflip, resample_times, slerp_at
+from .geometry import forward_kinematics, known_coords, lerp_at, quat_normalize, quat_unflip, resample_times, slerp_at
 from .skeleton import SMPL, Skeleton
 
 #: The most frames a resample may make (46 hours at 30 fps): beyond it a rate is surely wrong.
@@ -142,6 +142,18 @@ class Motion:
         rot = quat_unflip(self.rotations)
         return replace(self, fps=fps, root_translation=lerp_at(self.root_translation, coords),
                        rotations=slerp_at(rot, coords), meta={**self.meta, "source_fps": self.meta.get("source_fps", src)})
+
+    def between_known(self, known: np.ndarray) -> "Motion":
+        """The motion with each frame where ``known (T,)`` is False (at least one True) replaced by the
+        interpolation of the known frames around it (root lerp, rotations slerp; before the first / after
+        the last known frame: held)."""
+        known = np.asarray(known, dtype=bool)
+        if known.shape != (self.num_frames,) or not known.any():
+            raise BadValue(f"known frames: expected a ({self.num_frames},) mask with a True, got {known.shape}")
+        idx, t, at = np.flatnonzero(known), np.flatnonzero(~known), known_coords(known)
+        trans, rot = self.root_translation.copy(), self.rotations.copy()
+        trans[t], rot[t] = lerp_at(trans[idx], at), slerp_at(rot[idx], at)
+        return replace(self, root_translation=trans, rotations=rot)
 
     def body(self) -> "Motion":
         """The motion on the 24-joint SMPL skeleton (SMPL-H/X: body joints kept, hands identity)."""

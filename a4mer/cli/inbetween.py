@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 
@@ -105,9 +106,13 @@ def motif_conditioner(heads, motif: int, args: argparse.Namespace):
     model or vocabulary are a clear error, as is a motif without prototype), with that model checking
     which transition variant it recognises as the motif."""
     from ..heads.motif_conditioned import conditioner_for
+    from ._common import naming
     from .segment import load_model
     mc = conditioner_for(heads, prototypes=args.prototypes, verifier=load_model(args))
-    mc.prototypes.check_id(motif)
+    try:
+        mc.prototypes.check_id(motif)
+    except A4merError as e:
+        raise naming(args.input, e) from None
     return mc
 
 
@@ -146,6 +151,22 @@ def _keys(args, T: int) -> list[int] | None:
     return None
 
 
+def _known(keys: list[int] | None, start: int | None, end: int | None, T: int) -> np.ndarray | None:
+    """``(T,)`` True on the frames kept (every frame but those strictly between ``start`` and ``end``, or
+    the ``keys`` alone); None where the frames given are not valid (the heads name the problem)."""
+    known = np.zeros(T, bool)
+    if keys is None:
+        if not 0 <= start < end < T:
+            return None
+        known[:] = True
+        known[start + 1:end] = False
+    else:
+        if not keys or keys[0] < 0 or keys[-1] >= T:
+            return None
+        known[keys] = True
+    return known
+
+
 def run(args: argparse.Namespace) -> int:
     from ..heads.inbetween import A4merWarning
     from ..heads.npz_out import check_output, write_result
@@ -165,10 +186,17 @@ def run(args: argparse.Namespace) -> int:
     check_output(args.input, args.output)
     opts = load_options(args, inputs=[args.input], whole=True)  # output frames = the file's frames
     motion = load_clip(args.input, opts, "inbetween")
+    try:
+        keys = _keys(args, motion.num_frames)
+    except A4merError as e:
+        raise naming(args.input, e) from None
+    known = _known(keys, args.start, args.end, motion.num_frames)
+    if known is not None and not known.all() and (Path(args.input).suffix.lower() != ".npz" or opts.floor):
+        from ..api import load_motion  # read again with only the kept frames calibrating the reading
+        motion = load_motion(args.input, opts, known=known)
     heads = resolve_heads(args.heads)
     mc = motif_conditioner(heads, motif, args) if motif is not None else None
     try:
-        keys = _keys(args, motion.num_frames)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", A4merWarning)
             if mc is not None:
@@ -183,14 +211,7 @@ def run(args: argparse.Namespace) -> int:
     for w in result.meta.get("warnings", []):
         print(f"a4mer inbetween: warning: {w}", file=sys.stderr)
     task = "inbetween" if keys is None else "blocking"
-    known = np.zeros(motion.num_frames, bool)
-    if keys is None:
-        known[:] = True
-        known[args.start + 1:args.end] = False
-        kk = [args.start, args.end]
-    else:
-        known[keys] = True
-        kk = keys
+    kk = [args.start, args.end] if keys is None else keys
     gen = np.flatnonzero(~known)
     gen = gen[(gen > min(kk)) & (gen < max(kk))]
     out = write_result(args.input, motion, result, gen, args.output)

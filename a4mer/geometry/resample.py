@@ -37,3 +37,12 @@ def slerp_at(quats: np.ndarray, coords: np.ndarray) -> np.ndarray:
     i0, i1, f = _split(coords, len(quats))
     f = np.broadcast_to(f.reshape((-1,) + (1,) * (quats.ndim - 2)), (len(coords),) + quats.shape[1:-1])
     return quat_slerp(quats[i0], quats[i1], f)
+
+
+def known_coords(known: np.ndarray) -> np.ndarray:
+    """Fractional coordinates ``(N,)`` into the known frames (``known (T,)`` True; at least one) of each of
+    the N other frames, for :func:`lerp_at` / :func:`slerp_at` of the known frames' values: between two
+    known frames by time, before the first / after the last the nearest (held)."""
+    known = np.asarray(known, dtype=bool)
+    idx = np.flatnonzero(known)
+    return np.interp(np.flatnonzero(~known), idx, np.arange(len(idx), dtype=np.float64))

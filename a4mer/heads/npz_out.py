@@ -17,8 +17,10 @@ from ..io.amass import FPS_KEYS, PELVIS_REST, write_amass_npz
 from ..io.outputs import check_output as check_output_file, save_npz_atomic
 from ..motion import Motion
 
-_SPLIT = {"root_orient": (0, 1), "pose_body": (1, 22), "pose_hand": (25, 55), "pose_jaw": (22, 23),
-          "pose_eye": (23, 25)}
+#: split AMASS keys -> their joints (first, last + 1) in ``poses``, by joints per row (SMPL-H 52, SMPL-X 55)
+_SPLIT = {52: {"root_orient": (0, 1), "pose_body": (1, 22), "pose_hand": (22, 52)},
+          55: {"root_orient": (0, 1), "pose_body": (1, 22), "pose_hand": (25, 55), "pose_jaw": (22, 23),
+               "pose_eye": (23, 25)}}
 
 
 def check_output(input_path: str | os.PathLike, out_path: str | os.PathLike) -> Path:
@@ -32,7 +34,9 @@ def write_result(input_path: str | os.PathLike, source: Motion, result: Motion, 
                  out_path: str | os.PathLike) -> Path:
     """Write ``result`` to ``out_path`` (.npz, checked by :func:`check_output`). ``generated``: frame
     indices of ``result`` that were generated; ``result`` has ``source``'s frames plus, for extension,
-    frames appended at the end. The file's frame rate keys state ``result``'s rate (``--source-fps``)."""
+    frames appended at the end. The file's frame rate keys state ``result``'s rate (``--source-fps``). An npz
+    without ``trans`` (its root at the origin) gets none; one read with ``--floor`` gets the floor shift
+    (``source.meta["floor_shift_m"]``) on its kept frames' ``trans`` too (the generated ones have it)."""
     out_path = check_output(input_path, out_path)
     generated = np.asarray(generated, int)
     inp = Path(input_path)
@@ -61,13 +65,15 @@ def write_result(input_path: str | os.PathLike, source: Motion, result: Motion, 
                 v = v.copy()
         out[k] = v
     out["poses"][generated] = aa.astype(out["poses"].dtype)
+    shift = float(source.meta.get("floor_shift_m", 0.0))
     if "trans" in out:
         out["trans"][generated] = trans.astype(out["trans"].dtype)
-    else:
-        out["trans"] = np.zeros((T1, 3))
-        out["trans"][generated] = trans
-    for k, (a, b) in _SPLIT.items():
-        if k in out and out[k].shape[0] == T1 and b <= J and out[k].shape[-1] == 3 * (b - a):
+        kept = np.setdiff1d(np.arange(T1), generated)
+        out["trans"][kept, 2] += np.asarray(shift, out["trans"].dtype)
+    elif shift:  # the root stays at the origin, put on the floor
+        out["trans"] = np.tile([0.0, 0.0, shift], (T1, 1))
+    for k, (a, b) in _SPLIT.get(J, {}).items():
+        if k in out and out[k].shape[0] == T1 and out[k].shape[-1] == 3 * (b - a):
             out[k][generated] = aa[:, 3 * a:3 * b].astype(out[k].dtype)
     for k in FPS_KEYS:
         if k in out and out[k].size == 1 and float(out[k]) != float(result.fps):

@@ -6,7 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from ..geometry import quat_angle, quat_conj, quat_mul
+from ..errors import A4merError
+from ..geometry import known_coords, lerp_at, quat_angle, quat_apply, quat_conj, quat_mul, slerp_at
 
 
 @dataclass(frozen=True, eq=False)
@@ -100,3 +101,36 @@ def drop_leading_frames(src: SourceClip, n: int) -> SourceClip:
     """``src`` from frame ``n`` on; ``meta["reference_frames_dropped"]`` records ``n``."""
     return replace(src, positions=src.positions[n:], orientations=src.orientations[n:],
                    meta={**src.meta, "reference_frames_dropped": int(n)})
+
+
+def interpolate_frames(src: SourceClip, known: np.ndarray) -> SourceClip:
+    """``src`` with every frame where ``known (T,)`` is False replaced by the interpolation of the known
+    frames around it: joint rotations relative to their parents slerped, the root position and each
+    joint's offset in its parent's frame interpolated linearly (before the first / after the last known
+    frame: that frame held). What the file holds on those frames then changes nothing read from it (the
+    retargeting's clip calibrations, the floor): frames that are generated anyway (a gap to fill)."""
+    known = np.asarray(known, dtype=bool)
+    if known.shape != (src.num_frames,):
+        raise A4merError(f"{src.path}: known frames mask of shape {known.shape}, expected ({src.num_frames},)")
+    if not known.any():
+        raise A4merError(f"{src.path}: no known frame to read the clip from")
+    if known.all():
+        return src
+    par = np.array(src.parents)
+    child = np.flatnonzero(par >= 0)
+    q, pos = src.orientations, src.positions
+    local = q.copy()  # (T, J, 4) rotations relative to the parent (the root's global)
+    local[:, child] = quat_mul(quat_conj(q[:, par[child]]), q[:, child])
+    offset = pos.copy()  # (T, J, 3) offsets in the parent's frame (the root's position)
+    offset[:, child] = quat_apply(quat_conj(q[:, par[child]]), pos[:, child] - pos[:, par[child]])
+    idx, t = np.flatnonzero(known), np.flatnonzero(~known)
+    at = known_coords(known)
+    local[t], offset[t] = slerp_at(local[idx], at), lerp_at(offset[idx], at)
+    q_out, p_out = q.copy(), pos.copy()
+    for j in range(len(par)):  # parents precede children
+        if par[j] < 0:
+            q_out[t, j], p_out[t, j] = local[t, j], offset[t, j]
+        else:
+            q_out[t, j] = quat_mul(q_out[t, par[j]], local[t, j])
+            p_out[t, j] = p_out[t, par[j]] + quat_apply(q_out[t, par[j]], offset[t, j])
+    return replace(src, positions=p_out, orientations=q_out)

@@ -277,3 +277,75 @@ def test_motif_with_a_vocabulary_of_ones_own(tmp_path, capsys, data_root):
     side, err = json.loads(out.with_suffix(".quality.json").read_text()), capsys.readouterr().err
     assert "too few to play motif" in err and "segmented again" not in err, err
     assert not side["method"].startswith("motif") and side["motif"]["played_spans"] == [], side
+
+
+def _garbled_bvh(src, dst, frames, how):
+    """A copy of BVH ``src`` whose motion lines ``frames`` hold something else: zero rotations (markers
+    lost) or the frame before repeated (a frozen capture)."""
+    lines = src.read_text().splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith("Frame Time")) + 1
+    for f in frames:
+        vals = lines[first + f].split()
+        lines[first + f] = " ".join(vals[:3] + ["0"] * (len(vals) - 3)) if how == "zero" else lines[first + frames[0] - 1]
+    dst.write_text("\n".join(lines) + "\n")
+    return dst
+
+
+@pytest.mark.parametrize("how", ["zero", "hold"])
+@pytest.mark.parametrize("blocking", [False, True])
+def test_what_a_bvh_holds_in_the_gap_changes_nothing(tmp_path, repo_root, how, blocking):
+    """A BVH read with clip-calibrated twist (a Bandai take): the frames inside the gap calibrated the
+    retargeting and the floor, so garbage there turned every kept frame by up to 93 degrees (a frozen
+    gap: 6 degrees). Only the kept frames calibrate the reading now."""
+    src = repo_root / "examples" / "bandai" / "dataset-1_walk_happy_002.bvh"
+    bad = _garbled_bvh(src, tmp_path / "garbled.bvh", list(range(61, 90)) if not blocking
+                       else [f for f in range(1, 120) if f % 20], how)
+    cut = ["--start", "60", "--end", "90", "--floor"] if not blocking else ["--keys", "20"]  # keys of a walk
+    for name, path in (("clean", src), ("garbled", bad)):                                  # show no still foot
+        assert main(["inbetween", str(path), *cut, "--heads", "none", "-o", str(tmp_path / f"{name}.npz")]) == 0
+    a, b = np.load(tmp_path / "clean.npz"), np.load(tmp_path / "garbled.npz")
+    np.testing.assert_allclose(b["poses"], a["poses"], atol=1e-9)
+    np.testing.assert_allclose(b["trans"], a["trans"], atol=1e-9)
+
+
+def test_npz_layouts_written_back(tmp_path):
+    """SMPL-H split keys: ``pose_hand`` took SMPL-X's columns, so it kept the input's rows on generated
+    frames; an npz without ``trans`` (root at the origin) gained one with the heads' drift in it; with
+    ``--floor`` the kept rows stayed where the file has them and the generated ones on the floor (11 cm
+    steps at the keys)."""
+    src = _npz(tmp_path / "in.npz", layout=156)
+    z = dict(np.load(src))
+    z["pose_hand"] = z["poses"][:, 66:156].copy()
+    z["root_orient"], z["pose_body"] = z["poses"][:, :3].copy(), z["poses"][:, 3:66].copy()
+    z["pose_hand"][60:80] = 0.0  # what the gap holds is ignored
+    np.savez(src, **z)
+    assert main(["inbetween", str(src), "--start", "50", "--end", "90", "-o", str(tmp_path / "h.npz"), "--heads", "none"]) == 0
+    h = np.load(tmp_path / "h.npz")
+    for k, cols in (("pose_hand", slice(66, 156)), ("root_orient", slice(0, 3)), ("pose_body", slice(3, 66))):
+        np.testing.assert_array_equal(h[k], h["poses"][:, cols])
+    del z["trans"]
+    np.savez(tmp_path / "nt.npz", **z)
+    for verb in (["inbetween", "--start", "50", "--end", "90"], ["extend", "--frames", "20"]):
+        assert main([verb[0], str(tmp_path / "nt.npz"), *verb[1:], "-o", str(tmp_path / "nt_out.npz")]) == 0
+        assert "trans" not in np.load(tmp_path / "nt_out.npz").files
+
+
+def test_floor_moves_every_row_of_an_npz(tmp_path, repo_root):
+    """``--floor`` on an npz: every row of ``trans`` moves by the same shift (the kept rows stayed put
+    while the generated ones were on the floor)."""
+    from a4mer.api import load_motion
+    from a4mer.export import export
+    src = export(load_motion(repo_root / "examples" / "bandai" / "dataset-1_walk_happy_002.bvh"), tmp_path / "w.npz", "npz")
+    z = dict(np.load(src))
+    z["trans"][:, 2] -= 0.11  # 11 cm under its floor
+    np.savez(src, **z)
+    for verb in (["inbetween", "--start", "60", "--end", "90"], ["extend", "--frames", "20"]):
+        out = tmp_path / f"{verb[0]}.npz"
+        assert main([verb[0], str(src), *verb[1:], "--floor", "-o", str(out)]) == 0
+        t = np.load(out)["trans"]
+        dz = t[:len(z["trans"]), 2] - z["trans"][:, 2]
+        kept = np.ones(len(dz), bool)
+        if verb[0] == "inbetween":
+            kept[61:90] = False
+        assert 0.09 < dz[kept].mean() < 0.14 and np.ptp(dz[kept]) < 1e-9
+        assert np.abs(np.diff(t[:, 2])).max() < 0.03  # no step at the keys or the seam
