@@ -29,8 +29,9 @@ pronated forearm) keeps it through the motif.
 
 With a ``verifier`` (the A4Mer model; what ``--motif`` uses) up to five transition lengths are
 tried and the result is segmented: the first variant whose span the model labels with the requested
-motif id is returned, else the best scored one; ``meta['motif']['recognised']`` says which
-happened. How often that succeeds on held-out clips: ``docs/benchmarks.md`` (motif-generation).
+motif id is returned, else the first that plays it (the default transition where it fits);
+``meta['motif']['recognised']`` says which happened. How often that succeeds on held-out clips:
+``docs/benchmarks.md`` (motif-generation).
 
 Prototype file ``a4mer/assets/motif_prototypes.safetensors``: tensors ``rotations`` (F, 22, 3)
 float16 local rotations as axis-angle (radians; joint 0 = global orientation, world frame),
@@ -263,8 +264,8 @@ class MotifConditioner:
     def _verified(self, make, mid: int) -> Motion:
         """``make(ramp_s) -> Motion`` for the transition lengths to try; without a verifier the default
         one. With one (an :class:`~a4mer.model.A4Mer`), each variant is segmented and the first whose
-        every span is recognised as ``mid`` is returned (else the best by mean score: exact, n-gram,
-        codes); ``meta['motif']`` gains ``recognised`` (a fill: one entry per gap, as ``speed``),
+        every span is recognised as ``mid`` is returned (else the first that plays it: the default
+        transition where it fits); ``meta['motif']`` gains ``recognised`` (a fill: one entry per gap, as ``speed``),
         ``ramp_s`` and ``variants_tried``. Only the spans
         that play the motif (``meta['motif']['played_spans']``; too short ones keep the plain result) are
         checked; a variant that plays it nowhere is returned only when no variant plays it."""
@@ -283,8 +284,9 @@ class MotifConditioner:
             hi = min(out.num_frames, max(b for _, b in spans) + 1 + int(10 * out.fps))
             seg = self.verifier.segment(out.slice(lo, hi))
             sc = [span_scores(seg, a - lo, b - lo, mid, pattern) for a, b in spans]
-            key = (all(x["exact"] for x in sc), np.mean([x["exact"] for x in sc]), np.mean([x["ngram"] for x in sc]),
-                   np.mean([x["codes"] for x in sc]))
+            # a variant recognised wins, then the most spans recognised, then the first that plays (the default
+            # transition where it fits: picked by closer scores, a 0.15 s one snapped at the key, 5 x the frame step)
+            key = (all(x["exact"] for x in sc), sum(x["exact"] for x in sc), -i)
             if best_key is None or key > best_key:
                 best, best_key = (out, r, [x["exact"] for x in sc]), key
             if key[0]:
@@ -403,14 +405,16 @@ class MotifConditioner:
         w = smoothstep(np.minimum(i, n + 1 - i) / R)
         _, nq = _blend(bt[a:b + 1], bq[a:b + 1, :NUM_BODY], bt[a:b + 1], tgt_q, w)
         # root: planar velocity blended from the unconditioned fill's into the prototype's and
-        # integrated from the first key; what is left at the second key is spread linearly (keys exact)
+        # integrated from the first key; what is left at the second key is spread with zero speed at both
+        # keys (keys exact; spread linearly, a prototype travelling farther than the keys stepped 10 cm
+        # from the first key on)
         v0 = d[0, :2] if m > 1 else np.zeros(2)
         v1 = d[-1, :2] if m > 1 else np.zeros(2)
         tv = np.concatenate([np.repeat(v0[None], R, 0), d[:, :2], np.repeat(v1[None], R, 0)])  # (n + 1, 2)
         vb = np.diff(bt[a - 1:b + 2, :2], axis=0)
         ww = np.concatenate([w, [0.0]])
         xy = bt[a - 1, :2] + np.cumsum((1 - ww)[:, None] * vb + ww[:, None] * tv, axis=0)
-        xy += np.linspace(0.0, 1.0, n + 2)[1:, None] * (bt[b + 1, :2] - xy[-1])[None]
+        xy += smoothstep(np.linspace(0.0, 1.0, n + 2)[1:])[:, None] * (bt[b + 1, :2] - xy[-1])[None]
         nt = bt[a:b + 1].copy()
         nt[:, :2] = xy[:-1]
         tz = np.concatenate([np.repeat(t[:1, 2], R - 1), t[:, 2], np.repeat(t[-1:, 2], R - 1)])

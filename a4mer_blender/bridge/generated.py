@@ -146,8 +146,8 @@ def check_replacing(obj) -> None:
     else:
         blend, influence, below = anim.action_blend_type, anim.action_influence, _nla_played(anim)
     if below and (blend != "REPLACE" or influence < 1.0 - 1e-6):
-        raise errors.A4merError(f"the action of {obj.name!r} is played as a layer over its NLA tracks ({blend.title()}, "
-                                f"influence {influence:.2f}): A4Mer generates whole poses, for an action played "
+        raise errors.A4merError(f"the action of {obj.name!r} is played as a layer over its NLA tracks "
+                                f"({blend.title()}, influence {influence:.2f}): A4Mer generates whole poses, for an action played "
                                 "with Replace at influence 1; set those (Action editor, Animated Influence off), "
                                 "or mute the tracks below, then run it again")
 

@@ -307,3 +307,16 @@ def test_a_fill_says_per_gap_whether_the_model_recognised_the_motif():
     out = mc.inbetween_keys(_input(T=150), [5, 40, 110, 149], 0)
     assert out.meta["motif"]["recognised"] == [True, False, False]
     assert out.meta["motif"]["variants_tried"] == 5
+
+
+def test_a_fill_leaves_and_meets_its_keys_at_their_speed():
+    """Motif 0 walks 1.5 m in 2 s; played in a gap whose keys stand 0.3 m apart, the 1.2 m left over
+    was spread evenly over the gap, so the root stepped 2 cm per frame from the first key on (the
+    clip's own step: under 1 mm). It is now spread with zero speed at both keys."""
+    m = _input(T=150)
+    drift = np.linspace(0.0, 0.3, 150)[:, None] * np.array([1.0, 0.0, 0.0])  # 2 mm per frame
+    m = m.with_(root_translation=m.root_translation[:1] + drift)
+    out = mcm.MotifConditioner(_prototypes(), _classical()).inbetween(m, 40, 110, 0)
+    steps = np.linalg.norm(np.diff(out.root_translation[:, :2], axis=0), axis=-1)  # (T-1,) m per frame
+    assert steps[40] < 0.003 and steps[109] < 0.003  # leaving and meeting the keys (it was 26 mm)
+    assert steps[40:110].max() > 0.01  # the motif walks in between
