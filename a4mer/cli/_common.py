@@ -32,7 +32,7 @@ def add_load_arguments(p: argparse.ArgumentParser, lead_in: bool = True, twist: 
 
 #: the clip formats each reading flag acts on (an AMASS npz is SMPL already: nothing to retarget)
 FLAG_FORMATS = {"up": (".bvh",), "asf": (".amc",), "bone_map": (".bvh", ".amc"), "scale": (".bvh", ".amc"),
-                "keep_reference_frames": (".bvh", ".amc")}
+                "keep_reference_frames": (".bvh", ".amc"), "twist": (".bvh", ".amc")}
 
 
 def load_options(args: argparse.Namespace, fps: float | None = None, inputs=(), whole: bool = False) -> LoadOptions:
@@ -43,7 +43,7 @@ def load_options(args: argparse.Namespace, fps: float | None = None, inputs=(), 
     import sys
     for name, suffixes in FLAG_FORMATS.items():
         given = getattr(args, name, None)
-        if inputs and given not in (None, "auto", False) and not any(Path(p).suffix.lower() in suffixes for p in inputs):
+        if inputs and given not in (None, "auto", "rest", False) and not any(Path(p).suffix.lower() in suffixes for p in inputs):
             print(f"a4mer: note: --{name.replace('_', '-')} has no effect here: it applies to "
                   f"{' and '.join(suffixes)} clips only", file=sys.stderr)
     return LoadOptions(fps=fps, source_fps=args.source_fps, asf=args.asf, bone_map=args.bone_map,

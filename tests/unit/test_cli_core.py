@@ -155,13 +155,15 @@ def test_inputs_sharing_a_stem_are_named_by_their_folders_then_suffixes(ex, tmp_
 
 
 def test_a_flag_that_acts_on_none_of_the_inputs_is_a_note(ex, tmp_path, capsys):
-    """``--up`` or ``--scale`` with an AMASS npz (nothing to retarget) did nothing, silently."""
+    """``--up``, ``--scale`` or ``--twist clip`` with an AMASS npz (nothing to retarget) did nothing,
+    silently."""
     npz = tmp_path / "walk.npz"
     assert main(["convert", str(ex(BVH)), "-o", str(npz)]) == 0
     capsys.readouterr()
-    assert main(["convert", str(npz), "-o", str(tmp_path / "b.npz"), "--up", "z", "--scale", "2"]) == 0
+    assert main(["convert", str(npz), "-o", str(tmp_path / "b.npz"), "--up", "z", "--scale", "2", "--twist", "clip"]) == 0
     err = capsys.readouterr().err
     assert "--up has no effect here: it applies to .bvh clips only" in err and "--scale has no effect" in err
+    assert "--twist has no effect here" in err
     assert main(["info", str(ex(BVH)), "--up", "y"]) == 0
     assert "no effect" not in capsys.readouterr().err
 
