@@ -405,16 +405,19 @@ class MotifConditioner:
         w = smoothstep(np.minimum(i, n + 1 - i) / R)
         _, nq = _blend(bt[a:b + 1], bq[a:b + 1, :NUM_BODY], bt[a:b + 1], tgt_q, w)
         # root: planar velocity blended from the unconditioned fill's into the prototype's and
-        # integrated from the first key; what is left at the second key is spread with zero speed at both
-        # keys (keys exact; spread linearly, a prototype travelling farther than the keys stepped 10 cm
-        # from the first key on)
+        # integrated from the first key; what is left at the second key is spread evenly over the gap
+        # with the speed eased in and out over the transitions, zero at both keys (keys exact; spread
+        # linearly, a prototype travelling farther than the keys stepped 10 cm from the first key on; with
+        # a smoothstep over the whole gap, the prototype's speed profile bent and it was recognised less)
         v0 = d[0, :2] if m > 1 else np.zeros(2)
         v1 = d[-1, :2] if m > 1 else np.zeros(2)
         tv = np.concatenate([np.repeat(v0[None], R, 0), d[:, :2], np.repeat(v1[None], R, 0)])  # (n + 1, 2)
         vb = np.diff(bt[a - 1:b + 2, :2], axis=0)
         ww = np.concatenate([w, [0.0]])
         xy = bt[a - 1, :2] + np.cumsum((1 - ww)[:, None] * vb + ww[:, None] * tv, axis=0)
-        xy += smoothstep(np.linspace(0.0, 1.0, n + 2)[1:])[:, None] * (bt[b + 1, :2] - xy[-1])[None]
+        k = np.arange(1, n + 2)  # the n + 1 steps from key a - 1 to key b + 1
+        ease = smoothstep(np.minimum(k, n + 2 - k) / (max(R, 2) + 1.0))
+        xy += (np.cumsum(ease) / ease.sum())[:, None] * (bt[b + 1, :2] - xy[-1])[None]
         nt = bt[a:b + 1].copy()
         nt[:, :2] = xy[:-1]
         tz = np.concatenate([np.repeat(t[:1, 2], R - 1), t[:, 2], np.repeat(t[-1:, 2], R - 1)])
