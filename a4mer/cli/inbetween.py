@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -153,7 +154,7 @@ def _keys(args, T: int) -> list[int] | None:
 
 def _known(keys: list[int] | None, start: int | None, end: int | None, T: int) -> np.ndarray | None:
     """``(T,)`` True on the frames kept (every frame but those strictly between ``start`` and ``end``, or
-    the ``keys`` alone); None where the frames given are not valid (the heads name the problem)."""
+    between two of the ``keys``); None where the frames given are not valid (the heads name the problem)."""
     known = np.zeros(T, bool)
     if keys is None:
         if not 0 <= start < end < T:
@@ -164,6 +165,7 @@ def _known(keys: list[int] | None, start: int | None, end: int | None, T: int) -
         if not keys or keys[0] < 0 or keys[-1] >= T:
             return None
         known[keys] = True
+        known[:keys[0]] = known[keys[-1] + 1:] = True  # frames outside the keys are copied, not generated
     return known
 
 
@@ -185,15 +187,16 @@ def run(args: argparse.Namespace) -> int:
         raise A4merError("--start/--end cannot be combined with --keys/--key-frames")
     check_output(args.input, args.output)
     opts = load_options(args, inputs=[args.input], whole=True)  # output frames = the file's frames
-    motion = load_clip(args.input, opts, "inbetween")
+    # read without the floor first: the floor, like the retargeting's calibrations, is found on the kept frames
+    motion = load_clip(args.input, replace(opts, floor=False), "inbetween")
     try:
         keys = _keys(args, motion.num_frames)
     except A4merError as e:
         raise naming(args.input, e) from None
     known = _known(keys, args.start, args.end, motion.num_frames)
-    if known is not None and not known.all() and (Path(args.input).suffix.lower() != ".npz" or opts.floor):
+    if opts.floor or (known is not None and not known.all() and Path(args.input).suffix.lower() != ".npz"):
         from ..api import load_motion  # read again with only the kept frames calibrating the reading
-        motion = load_motion(args.input, opts, known=known)
+        motion = load_motion(args.input, opts, known=None if known is None or known.all() else known)
     heads = resolve_heads(args.heads)
     mc = motif_conditioner(heads, motif, args) if motif is not None else None
     try:

@@ -17,8 +17,10 @@ from ..io.amass import FPS_KEYS, PELVIS_REST, write_amass_npz
 from ..io.outputs import check_output as check_output_file, save_npz_atomic
 from ..motion import Motion
 
-#: split AMASS keys -> their joints (first, last + 1) in ``poses``, by joints per row (SMPL-H 52, SMPL-X 55)
-_SPLIT = {52: {"root_orient": (0, 1), "pose_body": (1, 22), "pose_hand": (22, 52)},
+#: split AMASS keys -> their joints (first, last + 1) in ``poses``, by joints per row (SMPL 24, SMPL-H 52,
+#: SMPL-X 55)
+_SPLIT = {24: {"root_orient": (0, 1), "pose_body": (1, 22)},
+          52: {"root_orient": (0, 1), "pose_body": (1, 22), "pose_hand": (22, 52)},
           55: {"root_orient": (0, 1), "pose_body": (1, 22), "pose_hand": (25, 55), "pose_jaw": (22, 23),
                "pose_eye": (23, 25)}}
 
@@ -68,8 +70,9 @@ def write_result(input_path: str | os.PathLike, source: Motion, result: Motion, 
     shift = float(source.meta.get("floor_shift_m", 0.0))
     if "trans" in out:
         out["trans"][generated] = trans.astype(out["trans"].dtype)
-        kept = np.setdiff1d(np.arange(T1), generated)
-        out["trans"][kept, 2] += np.asarray(shift, out["trans"].dtype)
+        if shift:
+            kept = np.setdiff1d(np.arange(T1), generated)
+            out["trans"][kept, 2] += np.asarray(shift, out["trans"].dtype)
     elif shift:  # the root stays at the origin, put on the floor
         out["trans"] = np.tile([0.0, 0.0, shift], (T1, 1))
     for k, (a, b) in _SPLIT.get(J, {}).items():

@@ -266,12 +266,13 @@ def header_rate(dt: float) -> float:
 
 
 def read_bvh(path: str | os.PathLike, fps: float | None = None, up: str = "y",
-             unit_scale: float | None = None) -> SourceClip:
+             unit_scale: float | None = None, unit_frames: np.ndarray | None = None) -> SourceClip:
     """Read a BVH file into a :class:`SourceClip` (Z-up world, metres).
 
     fps: override the header's rate (the header's, snapped by ``snap_fps``, is kept in
     ``meta["header_fps"]``). up: the file's up axis, ``"y"`` (default) or ``"z"``.
-    unit_scale: metres per file unit; None guesses it (``meta["unit_guess"]``).
+    unit_scale: metres per file unit; None guesses it (``meta["unit_guess"]``) from the frames where
+    ``unit_frames (T,)`` bool is True (default: every frame).
     Raises :class:`MotionFileError` naming the file and the problem for any malformed input.
     """
     if up not in ("y", "z"):
@@ -298,6 +299,9 @@ def read_bvh(path: str | os.PathLike, fps: float | None = None, up: str = "y",
 
     parents = [jt.parent for jt in joints]
     T, J = len(values), len(joints)
+    at = np.ones(T, bool) if unit_frames is None else np.asarray(unit_frames, dtype=bool)
+    if at.shape != (T,) or not at.any():
+        raise MotionFileError(path, f"unit frames: expected a ({T},) mask with a True, got shape {at.shape}")
     vt = np.zeros((c + 1, T))                                              # (C + 1, T), last row zeros
     vt[:c] = values.T
     local, rotates = _local_rotations(vt, joints, cols)
@@ -313,13 +317,14 @@ def read_bvh(path: str | os.PathLike, fps: float | None = None, up: str = "y",
         for col, a in pc:
             t[a] = vt[col]
         trans.append(t)
-        if np.ptp(t, axis=1).max() <= 1e-6 * max(1.0, np.abs(t).max()):
-            lengths[j] = np.linalg.norm(t[:, 0])  # constant translation: a bone
+        tk = t[:, at]
+        if np.ptp(tk, axis=1).max() <= 1e-6 * max(1.0, np.abs(tk).max()):
+            lengths[j] = np.linalg.norm(tk[:, 0])  # constant translation: a bone
     lengths[0] = 0.0
     pos, rot = fk_soa(local, trans, parents, rotates)                      # (3, J, T), (4, J, T)
     rest, rest_rot = fk_soa(None, [jt.offset for jt in joints], parents)
     if unit_scale is None:
-        heights = pos[1 if up == "y" else 2].mean(axis=1)                  # (J,) file units
+        heights = pos[1 if up == "y" else 2][:, at].mean(axis=1)           # (J,) file units
         scale, unit, chain, leaf = guess_unit_scale(lengths, parents, heights)
         guess = {"unit": unit, "limb_chain_units": round(chain, 4), "lowest_leaf": joints[leaf].name}
     else:

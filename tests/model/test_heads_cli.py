@@ -281,47 +281,75 @@ def test_motif_with_a_vocabulary_of_ones_own(tmp_path, capsys, data_root):
 
 def _garbled_bvh(src, dst, frames, how):
     """A copy of BVH ``src`` whose motion lines ``frames`` hold something else: zero rotations (markers
-    lost) or the frame before repeated (a frozen capture)."""
+    lost), the frame before repeated (a frozen capture) or random numbers in every channel."""
     lines = src.read_text().splitlines()
     first = next(i for i, line in enumerate(lines) if line.startswith("Frame Time")) + 1
+    rng = np.random.default_rng(0)
     for f in frames:
         vals = lines[first + f].split()
-        lines[first + f] = " ".join(vals[:3] + ["0"] * (len(vals) - 3)) if how == "zero" else lines[first + frames[0] - 1]
+        lines[first + f] = (" ".join(vals[:3] + ["0"] * (len(vals) - 3)) if how == "zero" else
+                            " ".join(f"{v:.3f}" for v in rng.uniform(-180, 180, len(vals))) if how == "random"
+                            else lines[first + frames[0] - 1])
     dst.write_text("\n".join(lines) + "\n")
     return dst
 
 
-@pytest.mark.parametrize("how", ["zero", "hold"])
-@pytest.mark.parametrize("blocking", [False, True])
-def test_what_a_bvh_holds_in_the_gap_changes_nothing(tmp_path, repo_root, how, blocking):
+@pytest.mark.parametrize("how", ["zero", "hold", "random"])
+@pytest.mark.parametrize("cut", ["gap", "keys", "key-frames"])
+def test_what_a_bvh_holds_in_the_gap_changes_nothing(tmp_path, repo_root, how, cut):
     """A BVH read with clip-calibrated twist (a Bandai take): the frames inside the gap calibrated the
     retargeting and the floor, so garbage there turned every kept frame by up to 93 degrees (a frozen
-    gap: 6 degrees). Only the kept frames calibrate the reading now."""
+    gap: 6 degrees). Only the kept frames calibrate the reading now; that includes the file's unit
+    (random positions in the gap made it read metres, with ``--scale 1`` 100 x the root's travel) and the
+    floor (found first on every frame: "no floor to put the clip on")."""
     src = repo_root / "examples" / "bandai" / "dataset-1_walk_happy_002.bvh"
-    bad = _garbled_bvh(src, tmp_path / "garbled.bvh", list(range(61, 90)) if not blocking
-                       else [f for f in range(1, 120) if f % 20], how)
-    cut = ["--start", "60", "--end", "90", "--floor"] if not blocking else ["--keys", "20"]  # keys of a walk
-    for name, path in (("clean", src), ("garbled", bad)):                                  # show no still foot
-        assert main(["inbetween", str(path), *cut, "--heads", "none", "-o", str(tmp_path / f"{name}.npz")]) == 0
+    gap = {"gap": list(range(61, 90)), "keys": [f for f in range(1, 120) if f % 20],
+           "key-frames": [f for f in range(31, 90) if f % 15]}[cut]
+    bad = _garbled_bvh(src, tmp_path / "garbled.bvh", gap, how)
+    args = {"gap": ["--start", "60", "--end", "90", "--floor"], "keys": ["--keys", "20"],  # keys of a walk show
+            "key-frames": ["--key-frames", "30,45,60,75,90", "--floor", "--scale", "1"]}[cut]  # no still foot
+    for name, path in (("clean", src), ("garbled", bad)):
+        assert main(["inbetween", str(path), *args, "--heads", "none", "-o", str(tmp_path / f"{name}.npz")]) == 0
     a, b = np.load(tmp_path / "clean.npz"), np.load(tmp_path / "garbled.npz")
     np.testing.assert_allclose(b["poses"], a["poses"], atol=1e-9)
     np.testing.assert_allclose(b["trans"], a["trans"], atol=1e-9)
 
 
-def test_npz_layouts_written_back(tmp_path):
-    """SMPL-H split keys: ``pose_hand`` took SMPL-X's columns, so it kept the input's rows on generated
-    frames; an npz without ``trans`` (root at the origin) gained one with the heads' drift in it; with
-    ``--floor`` the kept rows stayed where the file has them and the generated ones on the floor (11 cm
-    steps at the keys)."""
-    src = _npz(tmp_path / "in.npz", layout=156)
+def test_frames_outside_the_key_frames_are_the_files(tmp_path, repo_root):
+    """``--key-frames 30,45,60``: the frames before the first key and after the last are not generated,
+    so they are the file's frames, read with the keys and those frames calibrating the reading (they were
+    held at the first / last key: a walk frozen for 1 s at each end)."""
+    from a4mer.api import load_motion
+    src = repo_root / "examples" / "bandai" / "dataset-1_walk_happy_002.bvh"
+    assert main(["inbetween", str(src), "--key-frames", "30,45,60", "--heads", "none", "-o", str(tmp_path / "o.npz")]) == 0
+    out = load_motion(tmp_path / "o.npz")
+    known = np.ones(out.num_frames, bool)
+    known[31:60] = False
+    known[45] = True
+    ref = load_motion(src, keep_reference_frames=True, known=known)
+    outside = np.r_[0:30, 61:len(known)]
+    assert np.ptp(out.root_translation[:30, :2], axis=0).max() > 0.3  # the walk goes on
+    np.testing.assert_allclose(out.root_translation[outside], ref.root_translation[outside], atol=1e-6)
+    dots = np.abs(np.sum(out.rotations[outside] * ref.rotations[outside], axis=-1))  # q and -q: one turn
+    assert dots.min() > 1 - 1e-9
+
+
+@pytest.mark.parametrize("layout", [72, 156])
+def test_npz_layouts_written_back(tmp_path, layout):
+    """Split keys: SMPL-H's ``pose_hand`` took SMPL-X's columns, and an SMPL npz's ``root_orient`` /
+    ``pose_body`` were not written, so they kept the input's rows on generated frames; an npz without
+    ``trans`` (root at the origin) gained one with the heads' drift in it."""
+    src = _npz(tmp_path / "in.npz", layout=layout)
     z = dict(np.load(src))
-    z["pose_hand"] = z["poses"][:, 66:156].copy()
-    z["root_orient"], z["pose_body"] = z["poses"][:, :3].copy(), z["poses"][:, 3:66].copy()
-    z["pose_hand"][60:80] = 0.0  # what the gap holds is ignored
+    split = (("root_orient", slice(0, 3)), ("pose_body", slice(3, 66)))
+    split += (("pose_hand", slice(66, 156)),) if layout == 156 else ()
+    for k, cols in split:
+        z[k] = z["poses"][:, cols].copy()
+        z[k][60:80] = 0.0  # what the gap holds is ignored
     np.savez(src, **z)
     assert main(["inbetween", str(src), "--start", "50", "--end", "90", "-o", str(tmp_path / "h.npz"), "--heads", "none"]) == 0
     h = np.load(tmp_path / "h.npz")
-    for k, cols in (("pose_hand", slice(66, 156)), ("root_orient", slice(0, 3)), ("pose_body", slice(3, 66))):
+    for k, cols in split:
         np.testing.assert_array_equal(h[k], h["poses"][:, cols])
     del z["trans"]
     np.savez(tmp_path / "nt.npz", **z)
