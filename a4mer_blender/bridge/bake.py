@@ -22,21 +22,49 @@ def _key_frames(fc) -> np.ndarray:
 
 
 def _freeze_handles(fc, keys: np.ndarray) -> None:
-    """Make the automatic handles of keys ``keys (N,)`` (indices) aligned at their present positions, so
-    new keys beside them do not bend the user's curve between them and their other neighbours."""
+    """Fix the automatic handles of keys ``keys (N,)`` (indices) at their present positions, so new keys
+    beside them do not bend the user's curve between them and their other neighbours: both automatic
+    become aligned, one automatic beside another type becomes free (the other side is left as it is)."""
     for i in keys:
         k = fc.keyframe_points[int(i)]
         left, right = tuple(k.handle_left), tuple(k.handle_right)
-        if k.handle_left_type in AUTO_HANDLES or k.handle_right_type in AUTO_HANDLES:
+        auto_l, auto_r = k.handle_left_type in AUTO_HANDLES, k.handle_right_type in AUTO_HANDLES
+        if auto_l and auto_r:
             k.handle_left_type = k.handle_right_type = "ALIGNED"
-            k.handle_left, k.handle_right = left, right
+        elif auto_l:
+            k.handle_left_type = "FREE"
+        elif auto_r:
+            k.handle_right_type = "FREE"
+        else:
+            continue
+        k.handle_left, k.handle_right = left, right
+
+
+def _smoothed_runs(fc, order: np.ndarray, new: np.ndarray, beside: np.ndarray) -> np.ndarray:
+    """``beside (M,)`` (over the merged keys in time ``order``; ``new``: the keys to add) widened, for a
+    curve with Continuous Acceleration smoothing, by the user's keys with an automatic handle that lie in a
+    run (no new key between) with a key beside a new one that has one automatic handle only: Blender
+    solves the automatic handles of such a run together, from its ends, and freezing one end's other
+    side changes that solution."""
+    kp = fc.keyframe_points
+    auto = np.array([[k.handle_left_type in AUTO_HANDLES, k.handle_right_type in AUTO_HANDLES] for k in kp])
+    out = beside.copy()
+    for p in np.flatnonzero(beside & ~new):
+        if auto[order[p]].sum() != 1:
+            continue
+        for step in (-1, 1):
+            q = p + step
+            while 0 <= q < len(order) and not new[q] and auto[order[q]].any():
+                out[q] = True
+                q += step
+    return out
 
 
 def merge_keys(fc, frames: np.ndarray, values: np.ndarray) -> int:
     """Insert keys ``values (N,)`` at whole ``frames (N,)`` into F-Curve ``fc`` in bulk. A key already on
     one of ``frames`` gets the new value; every other key keeps its value, handles and interpolation
-    (automatic handles of the keys next to new ones are made aligned where they are: Blender would
-    recompute them from the new neighbours and bend the curve beyond them). The new keys are linear,
+    (automatic handles of the keys next to new ones are fixed where they are, :func:`_freeze_handles`:
+    Blender would recompute them from the new neighbours and bend the curve beyond them). The new keys are linear,
     like the generated strips' keys, so the baked curve plays as the preview did. Returns the number of
     keys added."""
     kp = fc.keyframe_points
@@ -57,6 +85,8 @@ def merge_keys(fc, frames: np.ndarray, values: np.ndarray) -> int:
         beside = np.zeros(len(order), bool)
         beside[:-1] |= new[1:]
         beside[1:] |= new[:-1]
+        if fc.auto_smoothing == "CONT_ACCEL":
+            beside = _smoothed_runs(fc, order, new, beside)
         _freeze_handles(fc, order[beside & ~new])
     new = np.stack([frames[~hit], values[~hit]], axis=1).astype(np.float32)
     if add:
@@ -202,13 +232,17 @@ def bake(obj) -> tuple[int, int]:
                                 "take keys: make it local (Object > Relations > Make Local), then bake")
     shown = [sp for sp in generated.spans(obj, state) if not sp["strip"].mute and sp["strip"].action is not None]
     users = {(fc.data_path, fc.array_index): fc for fc in anim_compat.fcurves_of(obj, action)}
-    for sp in shown:  # every refusal before the first change
+    generated.check_replacing(obj)  # every refusal before the first change
+    for sp in shown:
         generated.check_plain(sp["strip"])
         for fc in anim_compat.fcurves_of(obj, sp["strip"].action):
             target = users.get((fc.data_path, fc.array_index))
             if target is not None and target.lock:
                 raise errors.A4merError(f"the F-Curve {target.data_path}[{target.array_index}] is locked: unlock it "
                                         "(Graph Editor), then bake")
+            if target is not None and target.group is not None and target.group.lock:
+                raise errors.A4merError(f"the channel group {target.group.name!r} is locked: unlock it (Graph "
+                                        "Editor), then bake")
             if target is not None:
                 check_modifiers(target)
     f0, T = armature.action_frames(action, obj)

@@ -313,7 +313,7 @@ def keyed_frames(obj, action, rig=None) -> np.ndarray:
 
 
 def keys_fingerprint(obj, action) -> str:
-    """A digest of every key (frame, value, handles, interpolation) and modifier of ``obj``'s F-Curves in
+    """A digest of every key (frame, value, handles, interpolation, easing) and modifier of ``obj``'s F-Curves in
     ``action``: what the generated frames were planned from (a key added, moved or deleted while the
     model ran changes it)."""
     h = hashlib.sha1()
@@ -324,9 +324,14 @@ def keys_fingerprint(obj, action) -> str:
             buf = np.empty(2 * n, dtype=np.float32)
             fc.keyframe_points.foreach_get(attr, buf)
             h.update(buf.tobytes())
-        buf = np.empty(n, dtype=np.uint8)
-        fc.keyframe_points.foreach_get("interpolation", buf)
-        h.update(buf.tobytes())
+        for attr in ("back", "amplitude", "period"):
+            buf = np.empty(n, dtype=np.float32)
+            fc.keyframe_points.foreach_get(attr, buf)
+            h.update(buf.tobytes())
+        for attr in ("interpolation", "easing"):
+            buf = np.empty(n, dtype=np.uint8)
+            fc.keyframe_points.foreach_get(attr, buf)
+            h.update(buf.tobytes())
     return h.hexdigest()
 
 

@@ -60,6 +60,7 @@ def apply(context, request: Request, result, kind: str) -> list[dict]:
     action = generated.user_action(obj)
     if data_id(action) != request.action_id:
         raise errors.A4merError("the armature's action changed while the model ran; nothing was changed")
+    generated.check_replacing(obj)  # the blend type or influence may have changed while the model ran
     if generated.keys_fingerprint(obj, action) != request.keys:
         raise errors.A4merError(f"the keys of {action.name!r} changed while the model ran; nothing was changed: "
                                 "run it again")

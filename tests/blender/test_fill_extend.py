@@ -331,18 +331,30 @@ def test_bake_keeps_a_curve_keyed_on_one_side_of_the_gap(scene, gap_rig, keyed_s
     assert np.abs(pose_snapshot(obj, frames) - shown).max() < 1e-5
 
 
-def test_bake_keeps_the_users_bezier_curves_beside_the_span(scene):
+@pytest.mark.parametrize("handles", ["auto", "one_side_vector", "one_side_free"])
+@pytest.mark.parametrize("smoothing", ["NONE", "CONT_ACCEL"])
+def test_bake_keeps_the_users_bezier_curves_beside_the_span(scene, handles, smoothing):
     """Blocking keys every 15 frames with Blender's default Bezier auto-clamped handles, one gap filled:
     Blender recomputed the automatic handles of the keys next to the baked ones from their new
-    neighbours, which bent the user's curves on frames far from the span (0.03)."""
+    neighbours, which bent the user's curves on frames far from the span (0.03). A key beside the span
+    with one automatic handle and one of another type (Vector, or Free moved by hand): both were made
+    aligned, which turned the user's handle (0.03); with Continuous Acceleration smoothing, fixing that
+    key changed how Blender solves the automatic handles of the keys after it (0.02)."""
     obj, action = rig_with_fingers(scene, T=150, seed=3)
     for fc in anim_compat.fcurves_of(obj, action):
+        fc.auto_smoothing = smoothing
         for i in reversed(range(len(fc.keyframe_points))):
             if (fc.keyframe_points[i].co[0] - 1) % 15:
                 fc.keyframe_points.remove(fc.keyframe_points[i])
         for k in fc.keyframe_points:
             k.interpolation, k.handle_left_type, k.handle_right_type = "BEZIER", "AUTO_CLAMPED", "AUTO_CLAMPED"
         fc.update()
+        if handles != "auto":  # the key after the span: automatic towards it, the user's own type beyond
+            k = next(k for k in fc.keyframe_points if round(k.co[0]) == 61)
+            k.handle_right_type = "VECTOR" if handles == "one_side_vector" else "FREE"
+            if handles == "one_side_free":
+                k.handle_right = (k.co[0] + 4.0, k.co[1] + 0.15)
+            fc.update()
     frames = np.arange(1, 151)
     before = pose_snapshot(obj, frames)
     assert bpy.ops.a4mer.fill_gaps(frame_start=47, frame_end=60) == {"FINISHED"}

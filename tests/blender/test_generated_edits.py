@@ -366,16 +366,52 @@ def test_keys_changed_while_the_model_runs_is_no_change(scene, gap_rig, monkeypa
     assert generated.read_state(obj) is None and not _generated_actions()
 
 
-def test_a_locked_curve_is_refused_at_bake(scene, gap_rig):
-    """Blender's own keying leaves locked F-Curves alone; the bake wrote into them."""
+@pytest.mark.parametrize("locked", ["curve", "group"])
+def test_a_locked_curve_is_refused_at_bake(scene, gap_rig, locked):
+    """Blender's own keying leaves locked F-Curves, and the curves of a locked channel group, alone; the
+    bake wrote into them."""
     obj, action = gap_rig
     for fc in anim_compat.fcurves_of(obj, action):
-        fc.lock = '"left_knee"' in fc.data_path
+        if locked == "curve":
+            fc.lock = '"left_knee"' in fc.data_path
+        elif fc.group is not None and fc.group.name == "left_knee":
+            fc.group.lock = True
     assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
     keys = key_snapshot(obj, action)
-    with pytest.raises(RuntimeError, match=r'F-Curve pose.bones\["left_knee"\].rotation_quaternion\[0\] is locked'):
+    match = (r'F-Curve pose.bones\["left_knee"\].rotation_quaternion\[0\] is locked' if locked == "curve"
+             else "channel group 'left_knee' is locked")
+    with pytest.raises(RuntimeError, match=match):
         bpy.ops.a4mer.bake_generated()
-    assert_same_keys(keys, key_snapshot(obj, action)) and generated.read_state(obj) is not None
+    assert_same_keys(keys, key_snapshot(obj, action))
+    assert generated.read_state(obj) is not None
+
+
+@pytest.mark.parametrize("when", ["while the model runs", "before bake"])
+def test_an_action_made_a_layer_after_the_check_is_refused(scene, gap_rig, monkeypatch, when):
+    """Over a layer of the user's, the action set to Combine at 0.5 while the model ran (or its A4Mer
+    Source strip, before Bake) was taken: Bake then wrote keys 1.8 off what the preview showed. Refused
+    like the same setting before the run; nothing changes."""
+    obj, action = gap_rig
+    anim = obj.animation_data
+    strip = anim_compat.new_strip(anim.nla_tracks.new(), "base", 1, action.copy())
+    first_slot_to_strip(strip)
+    match = r"played as a layer over its NLA tracks \(Combine, influence 0.50\)"
+    if when == "while the model runs":
+        def layer():
+            anim.action_blend_type, anim.action_influence = "COMBINE", 0.5
+        _while_running(monkeypatch, layer)
+        with pytest.raises(RuntimeError, match=match):
+            bpy.ops.a4mer.fill_gaps()
+        assert anim.action == action and generated.read_state(obj) is None and not _generated_actions()
+        return
+    assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
+    src = generated.source_track(obj, generated.read_state(obj)).strips[0]
+    src.blend_type, src.influence, src.use_animated_influence = "COMBINE", 0.5, True
+    keys = key_snapshot(obj, action)
+    with pytest.raises(RuntimeError, match=match):
+        bpy.ops.a4mer.bake_generated()
+    assert_same_keys(keys, key_snapshot(obj, action))
+    assert generated.read_state(obj) is not None
 
 
 def test_no_body_keys_is_refused(scene):
