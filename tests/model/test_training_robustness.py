@@ -158,10 +158,14 @@ def _sigint_in_update(monkeypatch, at_call: int) -> None:
 def test_ctrl_c_saves_a_checkpoint_that_resume_continues_exactly(real_prepared, real_run, tmp_path, capsys,
                                                                  monkeypatch, how, at_call, saved_step):
     data, out = str(real_prepared), tmp_path / "run"
-    with monkeypatch.context() as m:
-        (_interrupt_in_loss if how == "loss" else _sigint_in_update)(m, at_call)
-        # this used to end the run with nothing saved (checkpoint_every=100)
-        assert main(["train", "--data", data, "--out", str(out), "--no-progress", *CLI_SETS]) == 130
+    handler = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal (a job started in
+    try:                                                                # the background ignores Ctrl-C)
+        with monkeypatch.context() as m:
+            (_interrupt_in_loss if how == "loss" else _sigint_in_update)(m, at_call)
+            # this used to end the run with nothing saved (checkpoint_every=100)
+            assert main(["train", "--data", data, "--out", str(out), "--no-progress", *CLI_SETS]) == 130
+    finally:
+        signal.signal(signal.SIGINT, handler)
     err = _err_lines(capsys)
     assert len(err) == 1, err
     assert f"step {saved_step}/{STEPS}" in err[0] and str(out) in err[0] and f"--out {out} --resume" in err[0]
