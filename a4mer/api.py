@@ -171,12 +171,22 @@ def _bvh_upright(path, fps, bmap, src_y, unit_frames=None):
     from .io.bvh import read_bvh
     if _rest_up(src_y, bmap) > 0.5:
         return src_y
-    src_z = read_bvh(path, fps=fps, up="z", unit_frames=unit_frames)
+    src_z = read_bvh(path, fps=fps, up="z", unit_frames=unit_frames, nonfinite_ok=src_y.meta.get("nonfinite_frames") is not None)
     return src_z if _rest_up(src_z, bmap) > 0.5 else src_y
 
 
+def check_nonfinite_frames(path, meta: dict, known: np.ndarray | None) -> None:
+    """:class:`MotionFileError` when frames ``meta["nonfinite_frames"]`` held NaN/inf values on frames
+    ``known (T,)`` marks as kept (frames a gap fill generates may hold anything)."""
+    bad = np.asarray(meta.get("nonfinite_frames", []), dtype=np.int64)
+    if known is not None and len(bad) and len(known) > bad.max() and known[bad].any():
+        at = bad[known[bad]]
+        raise MotionFileError(path, f"NaN/inf values in frame(s) {', '.join(map(str, at[:5]))}"
+                                    f"{', ...' if len(at) > 5 else ''}, outside the frames to generate")
+
+
 def load_motion(path: str | os.PathLike, options: LoadOptions | None = None, known: np.ndarray | None = None,
-                **kw) -> Motion:
+                nonfinite_ok: bool = False, **kw) -> Motion:
     """Read ``path`` (AMASS npz, BVH or ASF/AMC) as a Z-up SMPL-family Motion.
 
     BVH and AMC clips are retargeted onto SMPL-24 (see :mod:`a4mer.retarget`); their meta holds
@@ -185,7 +195,9 @@ def load_motion(path: str | os.PathLike, options: LoadOptions | None = None, kno
     no ``fps``): the other frames are read as the interpolation of the known frames around them (a
     BVH/AMC's before retargeting, :func:`a4mer.io.source.interpolate_frames`; an npz's,
     :meth:`Motion.between_known`), so what the file holds there changes nothing read from it (the
-    retargeting's clip calibrations, the floor): the frames a gap fill generates.
+    retargeting's clip calibrations, the floor): the frames a gap fill generates. NaN/inf values are an
+    error, except on frames outside ``known`` or with ``nonfinite_ok``: such frames are read as the
+    nearest finite frame and listed (file frames) in ``meta["nonfinite_frames"]``.
     Raises :class:`MotionFileError` / :class:`SkeletonError` with the file named (also for a clip
     ``floor=True`` cannot put on the floor: no still foot under an upright body).
     """
@@ -209,18 +221,22 @@ def load_motion(path: str | os.PathLike, options: LoadOptions | None = None, kno
     if known is not None and (opts.fps is not None or not opts.keep_reference_frames):
         raise BadValue("known frames are frames of the whole file at its own rate: give them with "
                        "keep_reference_frames=True and no fps")
+    lenient = nonfinite_ok or known is not None
     if fmt == "npz":
         from .io.amass import read_amass_npz
-        motion = read_amass_npz(path, fps=opts.source_fps)
+        motion = read_amass_npz(path, fps=opts.source_fps, nonfinite_ok=lenient)
+        check_nonfinite_frames(path, motion.meta, known)
     else:
         from .io.source import drop_leading_frames, interpolate_frames, reference_lead_in
         from .retarget import detect_scheme, load_bone_map, retarget
         if fmt == "bvh":
             from .io.bvh import read_bvh
-            src = read_bvh(path, fps=opts.source_fps, up="y" if opts.up == "auto" else opts.up, unit_frames=known)
+            src = read_bvh(path, fps=opts.source_fps, up="y" if opts.up == "auto" else opts.up, unit_frames=known,
+                           nonfinite_ok=lenient)
         else:
             from .io.asfamc import read_amc
-            src = read_amc(path, asf=opts.asf, fps=opts.source_fps)
+            src = read_amc(path, asf=opts.asf, fps=opts.source_fps, nonfinite_ok=lenient)
+        check_nonfinite_frames(path, src.meta, known)
         try:
             bmap = load_bone_map(opts.bone_map, src.names) if opts.bone_map else detect_scheme(src.names)
             if fmt == "bvh" and opts.up == "auto":

@@ -52,14 +52,15 @@ def load_options(args: argparse.Namespace, fps: float | None = None, inputs=(), 
                        twist=getattr(args, "twist", "rest"))
 
 
-def load_clip(path, opts: LoadOptions, verb: str):
+def load_clip(path, opts: LoadOptions, verb: str, **kw):
     """:func:`a4mer.api.load_motion` of ``path``, with a note on stderr where the clip is not all the file
     holds: a BVH/AMC whose rest-pose lead-in was dropped (the clip's frame numbers then start at the
-    file's frame N), an npz without ``trans`` (the body stands at the origin)."""
+    file's frame N), an npz without ``trans`` (the body stands at the origin). ``kw``: more arguments of
+    :func:`~a4mer.api.load_motion`."""
     import sys
 
     from ..api import load_motion
-    motion = load_motion(path, opts)
+    motion = load_motion(path, opts, **kw)
     n = motion.meta.get("reference_frames_dropped")
     if n:
         print(f"a4mer {verb}: note: {path}: the file's first {n} frames (its rest pose and the ease into the take) "

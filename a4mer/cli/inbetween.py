@@ -174,6 +174,7 @@ def run(args: argparse.Namespace) -> int:
     from ..heads.npz_out import check_output, write_result
     from ..heads.quality import ClipQuality, write_sidecar
     from ..heads.prediction import unknown_runs
+    from ..api import check_nonfinite_frames, load_motion
     from ._common import load_clip, load_options, naming
 
     try:
@@ -187,15 +188,17 @@ def run(args: argparse.Namespace) -> int:
         raise A4merError("--start/--end cannot be combined with --keys/--key-frames")
     check_output(args.input, args.output)
     opts = load_options(args, inputs=[args.input], whole=True)  # output frames = the file's frames
-    # read without the floor first: the floor, like the retargeting's calibrations, is found on the kept frames
-    motion = load_clip(args.input, replace(opts, floor=False), "inbetween")
+    # read without the floor first: the floor, like the retargeting's calibrations, is found on the kept
+    # frames; frames to generate may hold NaN/inf (a capture's dropouts)
+    motion = load_clip(args.input, replace(opts, floor=False), "inbetween", nonfinite_ok=True)
     try:
         keys = _keys(args, motion.num_frames)
     except A4merError as e:
         raise naming(args.input, e) from None
     known = _known(keys, args.start, args.end, motion.num_frames)
+    check_nonfinite_frames(args.input, motion.meta, np.ones(motion.num_frames, bool) if known is None else known)
     if opts.floor or (known is not None and not known.all() and Path(args.input).suffix.lower() != ".npz"):
-        from ..api import load_motion  # read again with only the kept frames calibrating the reading
+        # read again with only the kept frames calibrating the reading
         motion = load_motion(args.input, opts, known=None if known is None or known.all() else known)
     heads = resolve_heads(args.heads)
     mc = motif_conditioner(heads, motif, args) if motif is not None else None

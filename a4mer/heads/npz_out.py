@@ -8,13 +8,14 @@ inputs (BVH, AMC) are written as SMPL-24 npz of the loaded (retargeted) motion.
 from __future__ import annotations
 
 import os
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from ..geometry import quat_to_axis_angle
 from ..io.amass import FPS_KEYS, PELVIS_REST, write_amass_npz
-from ..io.outputs import check_output as check_output_file, save_npz_atomic
+from ..io.outputs import check_output as check_output_file, save_npz_atomic, write_atomic
 from ..motion import Motion
 
 #: split AMASS keys -> their joints (first, last + 1) in ``poses``, by joints per row (SMPL 24, SMPL-H 52,
@@ -38,19 +39,20 @@ def write_result(input_path: str | os.PathLike, source: Motion, result: Motion, 
     indices of ``result`` that were generated; ``result`` has ``source``'s frames plus, for extension,
     frames appended at the end. The file's frame rate keys state ``result``'s rate (``--source-fps``). An npz
     without ``trans`` (its root at the origin) gets none; one read with ``--floor`` gets the floor shift
-    (``source.meta["floor_shift_m"]``) on its kept frames' ``trans`` too (the generated ones have it)."""
+    (``source.meta["floor_shift_m"]``) on its kept frames' ``trans`` too (the generated ones have it). Object
+    arrays of the input (a ``meta`` dict ...), which a4mer never unpickles, are copied as they are stored."""
     out_path = check_output(input_path, out_path)
     generated = np.asarray(generated, int)
     inp = Path(input_path)
     if inp.suffix.lower() != ".npz":
         return write_amass_npz(result, out_path)
     with np.load(inp, allow_pickle=False) as z:
-        arrays = {}
+        arrays, carried = {}, []
         for k in z.files:
             try:
                 arrays[k] = z[k]
-            except ValueError:
-                continue
+            except ValueError:  # an object array (it would need unpickling): copied as it is stored
+                carried.append(k)
     T0, T1 = source.num_frames, result.num_frames
     poses = arrays.get("poses")
     if poses is None or poses.shape[0] != T0:
@@ -81,4 +83,13 @@ def write_result(input_path: str | os.PathLike, source: Motion, result: Motion, 
     for k in FPS_KEYS:
         if k in out and out[k].size == 1 and float(out[k]) != float(result.fps):
             out[k] = np.array(float(result.fps), dtype=out[k].dtype)
-    return save_npz_atomic(out_path, **out)
+    if not carried:
+        return save_npz_atomic(out_path, **out)
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            np.savez(f, **out)
+        with zipfile.ZipFile(inp) as src, zipfile.ZipFile(tmp, "a") as dst:
+            for k in carried:
+                dst.writestr(src.getinfo(f"{k}.npy"), src.read(f"{k}.npy"))
+    return write_atomic(out_path, write)

@@ -195,6 +195,20 @@ def guess_unit_scale(lengths: np.ndarray, parents: list[int] | tuple[int, ...], 
     raise AssertionError("unreachable")
 
 
+def hold_nonfinite_rows(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``values (T, C)`` with each row holding a NaN/inf replaced by the nearest finite row (the earlier of
+    two as near), and the indices ``(N,)`` of those rows. Needs at least one finite row."""
+    finite = np.isfinite(values).all(axis=1)
+    bad = np.flatnonzero(~finite)
+    if len(bad):
+        good = np.flatnonzero(finite)
+        at = np.clip(np.searchsorted(good, bad), 1, max(len(good) - 1, 1))
+        lo, hi = good[np.maximum(at - 1, 0)], good[np.minimum(at, len(good) - 1)]
+        values = values.copy()
+        values[bad] = values[np.where(bad - lo <= hi - bad, lo, hi)]
+    return values, bad
+
+
 def check_positions(path: object, pos: np.ndarray, rot: np.ndarray, limit: float = 1e6) -> None:
     """MotionFileError unless positions (metres) and orientations are finite and |pos| <= ``limit``."""
     if not (np.isfinite(pos).all() and np.isfinite(rot).all()):

@@ -19,6 +19,7 @@ from ..geometry import axis_angle_to_quat, quat_to_axis_angle
 from ..motion import Motion
 from ..skeleton import SMPL, SMPLH, SMPLX
 from ..skeleton.smpl import SMPL_OFFSETS
+from ._mocap import hold_nonfinite_rows
 from .outputs import save_npz_atomic
 
 PELVIS_REST = SMPL_OFFSETS[0]
@@ -72,10 +73,12 @@ def _scalar_fps(path: Path, arrays: dict[str, np.ndarray], override: float | Non
     raise MotionFileError(path, f"no frame rate: expected one of {', '.join(FPS_KEYS)} (or pass --source-fps)")
 
 
-def read_amass_npz(path: str | os.PathLike, fps: float | None = None) -> Motion:
+def read_amass_npz(path: str | os.PathLike, fps: float | None = None, nonfinite_ok: bool = False) -> Motion:
     """Read an AMASS-style npz into a Motion on SMPL (72), SMPL-H (156) or SMPL-X (165) joints.
 
-    ``fps`` overrides the file's frame rate. Raises :class:`MotionFileError` naming the problem.
+    ``fps`` overrides the file's frame rate. nonfinite_ok: frames whose ``poses``/``trans`` hold NaN/inf
+    are read as the nearest finite frame and listed in ``meta["nonfinite_frames"]`` (else an error).
+    Raises :class:`MotionFileError` naming the problem.
     """
     path = Path(path)
     a, pickled = _load_arrays(path)
@@ -98,8 +101,13 @@ def read_amass_npz(path: str | os.PathLike, fps: float | None = None) -> Motion:
     trans = np.asarray(a.get("trans", np.zeros((T, 3))))
     if trans.dtype.kind not in "fiu" or trans.shape != (T, 3):
         raise MotionFileError(path, f"'trans' has shape {trans.shape}; expected ({T}, 3)")
-    if not (np.all(np.isfinite(poses)) and np.all(np.isfinite(trans))):
-        raise MotionFileError(path, "contains NaN or infinite values")
+    rows = np.concatenate([poses, trans], axis=1).astype(np.float64)
+    finite = np.isfinite(rows).all(axis=1)
+    if not finite.all() and not (nonfinite_ok and finite.any()):
+        raise MotionFileError(path, f"contains NaN or infinite values (first in frame {int(np.argmin(finite))})")
+    rows, bad = hold_nonfinite_rows(rows)
+    if len(bad):
+        poses, trans = rows[:, :poses.shape[1]], rows[:, poses.shape[1]:]
     if np.abs(trans).max() > POSITION_LIMIT:
         raise MotionFileError(path, f"implausible 'trans' values (up to {np.abs(trans).max():.3g} m from the origin; "
                                     f"at most {POSITION_LIMIT:g} m)")
@@ -123,6 +131,8 @@ def read_amass_npz(path: str | os.PathLike, fps: float | None = None) -> Motion:
         gender = "neutral"
     meta = {"source": str(path), "source_format": "amass-npz", "source_fps": rate, "source_up": "z",
             "gender": gender}
+    if len(bad):
+        meta["nonfinite_frames"] = bad.tolist()
     if "trans" not in a:  # legal (a pose-only clip), but the body then stands with its pelvis at the origin
         meta["no_trans"] = True
     if "betas" in a and np.asarray(a["betas"]).dtype.kind in "fiu":

@@ -25,7 +25,8 @@ import numpy as np
 from ..errors import A4merError, MotionFileError
 from ..geometry import euler_to_quat
 from ._asf import DEFAULT_LENGTH_UNIT, AsfBone, AsfSkeleton, read_asf
-from ._mocap import check_positions, euler_soa, fk_soa, parse_number, qmul_soa, read_text, to_world
+from ._mocap import (check_positions, euler_soa, fk_soa, hold_nonfinite_rows, parse_number, qmul_soa, read_text,
+                     to_world)
 from .source import SourceClip
 
 __all__ = ["read_asf", "read_amc", "find_asf", "AsfSkeleton", "AsfBone", "extrinsic_quat",
@@ -113,7 +114,8 @@ def _amc_fast(body: str, counts: dict[str, int], expected: list[str]) -> np.ndar
     return grid[:, [start[n] + k for n in expected for k in range(counts[n])]]
 
 
-def _parse_amc(path: object, text: str, skel: AsfSkeleton) -> tuple[dict[str, np.ndarray], str | None]:
+def _parse_amc(path: object, text: str, skel: AsfSkeleton, nonfinite_ok: bool = False
+               ) -> tuple[dict[str, np.ndarray], str | None, np.ndarray]:
     """Per bone (and 'root') a (T, n) array of the AMC's values in file order; the angle keyword."""
     counts = {"root": len(skel.root_order), **{b.name: len(b.dof) for b in skel.bones}}
     expected = [n for n, c in counts.items() if c > 0]
@@ -137,13 +139,14 @@ def _parse_amc(path: object, text: str, skel: AsfSkeleton) -> tuple[dict[str, np
     if flat is None:
         flat, angle_kw = _parse_amc_lines(path, lines, counts, expected, cut=not text.endswith(("\n", "\r")))
     finite = np.isfinite(flat).all(axis=1)
-    if not finite.all():
+    if not finite.all() and not (nonfinite_ok and finite.any()):
         raise MotionFileError(path, f"frame {int(np.argmin(finite)) + 1} contains NaN/inf values")
+    flat, bad = hold_nonfinite_rows(flat)
     out, c = {}, 0
     for n in expected:
         out[n] = flat[:, c:c + counts[n]]
         c += counts[n]
-    return out, angle_kw
+    return out, angle_kw, bad
 
 
 def _parse_amc_lines(path: object, lines: list[str], counts: dict[str, int], expected: list[str],
@@ -220,11 +223,13 @@ def _dof_angles(values: np.ndarray | None, dof: tuple[str, ...], order: str, T: 
 
 
 def read_amc(path: str | os.PathLike, asf: str | os.PathLike | AsfSkeleton | None = None,
-             fps: float | None = None, up: str = "y") -> SourceClip:
+             fps: float | None = None, up: str = "y", nonfinite_ok: bool = False) -> SourceClip:
     """Read an AMC clip with its ASF skeleton into a :class:`SourceClip` (Z-up world, metres).
 
     asf: an ASF path or parsed skeleton; None looks it up with :func:`find_asf`.
     fps: the clip's rate (AMC files carry none: default 120, HDM05's). up: the files' up axis.
+    nonfinite_ok: frames holding NaN/inf are read as the nearest finite frame and listed in
+    ``meta["nonfinite_frames"]`` (else an error).
     """
     if up not in ("y", "z"):
         raise A4merError(f"up must be 'y' or 'z', got {up!r}")
@@ -237,7 +242,7 @@ def read_amc(path: str | os.PathLike, asf: str | os.PathLike | AsfSkeleton | Non
         asf_path, how = find_asf(path, asf)
         skel = read_asf(asf_path)
     text = read_text(path)
-    values, angle_kw = _parse_amc(path, text, skel)
+    values, angle_kw, bad = _parse_amc(path, text, skel, nonfinite_ok)
     ang = np.pi / 180 if (angle_kw or ("degrees" if skel.angle_unit == "deg" else "radians")) == "degrees" else 1.0
     T = len(values["root"]) if "root" in values else len(next(iter(values.values())))
 
@@ -295,5 +300,6 @@ def read_amc(path: str | os.PathLike, asf: str | os.PathLike | AsfSkeleton | Non
         end_site=np.arange(J) > len(bones), positions=pos, orientations=rot, rest_positions=rest, rest_orientations=rest_rot,
         unit_scale=scale, source_up=up,
         meta={"asf": skel.path, "asf_found": how, "header_fps": None, "fps_assumed": fps is None,
-              "angle_unit": "deg" if ang != 1.0 else "rad", **skel.meta},
+              "angle_unit": "deg" if ang != 1.0 else "rad", **skel.meta,
+              **({"nonfinite_frames": bad.tolist()} if len(bad) else {})},
     )

@@ -21,8 +21,8 @@ import numpy as np
 
 from ..conventions import MAX_FPS, snap_fps
 from ..errors import A4merError, MotionFileError
-from ._mocap import (UNIT_GUESSES, check_positions, euler_soa, fk_soa, guess_unit_scale, parse_number,
-                     read_text, to_world)
+from ._mocap import (UNIT_GUESSES, check_positions, euler_soa, fk_soa, guess_unit_scale, hold_nonfinite_rows,
+                     parse_number, read_text, to_world)
 from .source import SourceClip
 
 __all__ = ["read_bvh", "UNIT_GUESSES"]
@@ -182,7 +182,8 @@ def _parse_hierarchy(path: object, header: str) -> list[_Joint]:
     return p.joints
 
 
-def _parse_motion(path: object, body: str, num_channels: int) -> tuple[np.ndarray, float]:
+def _parse_motion(path: object, body: str, num_channels: int, nonfinite_ok: bool = False
+                  ) -> tuple[np.ndarray, float, np.ndarray]:
     """(T, C) channel values and the frame time from the text after ``MOTION``."""
     lines = body.splitlines()
     k = 0
@@ -227,9 +228,10 @@ def _parse_motion(path: object, body: str, num_channels: int) -> tuple[np.ndarra
     if values.shape[0] != frames:
         raise MotionFileError(path, f"Frames: {frames} but {values.shape[0]} rows of frame data")
     finite = np.isfinite(values).all(axis=1)
-    if not finite.all():
+    if not finite.all() and not (nonfinite_ok and finite.any()):
         raise MotionFileError(path, f"frame row {int(np.argmin(finite)) + 1} contains NaN/inf values")
-    return values, dt
+    values, bad = hold_nonfinite_rows(values)
+    return values, dt, bad
 
 
 def _local_rotations(vt: np.ndarray, joints: list[_Joint], cols: list[list[int]]) -> tuple[np.ndarray, list[bool]]:
@@ -266,13 +268,15 @@ def header_rate(dt: float) -> float:
 
 
 def read_bvh(path: str | os.PathLike, fps: float | None = None, up: str = "y",
-             unit_scale: float | None = None, unit_frames: np.ndarray | None = None) -> SourceClip:
+             unit_scale: float | None = None, unit_frames: np.ndarray | None = None,
+             nonfinite_ok: bool = False) -> SourceClip:
     """Read a BVH file into a :class:`SourceClip` (Z-up world, metres).
 
     fps: override the header's rate (the header's, snapped by ``snap_fps``, is kept in
     ``meta["header_fps"]``). up: the file's up axis, ``"y"`` (default) or ``"z"``.
     unit_scale: metres per file unit; None guesses it (``meta["unit_guess"]``) from the frames where
-    ``unit_frames (T,)`` bool is True (default: every frame).
+    ``unit_frames (T,)`` bool is True (default: every frame). nonfinite_ok: frames holding NaN/inf are
+    read as the nearest finite frame and listed in ``meta["nonfinite_frames"]`` (else an error).
     Raises :class:`MotionFileError` naming the file and the problem for any malformed input.
     """
     if up not in ("y", "z"):
@@ -293,7 +297,7 @@ def read_bvh(path: str | os.PathLike, fps: float | None = None, up: str = "y",
     for jt in joints:
         cols.append(list(range(c, c + len(jt.channels))))
         c += len(jt.channels)
-    values, dt = _parse_motion(path, parts[1], c)
+    values, dt, bad = _parse_motion(path, parts[1], c, nonfinite_ok)
     header_fps = header_rate(dt)
     rate = header_fps if fps is None else float(fps)
 
@@ -337,5 +341,5 @@ def read_bvh(path: str | os.PathLike, fps: float | None = None, up: str = "y",
         parents=tuple(parents), end_site=np.array([jt.end_site for jt in joints]),
         positions=pos, orientations=rot, rest_positions=rest, rest_orientations=rest_rot, unit_scale=scale, source_up=up,
         meta={"header_fps": header_fps, "frame_time": dt, "unit_guess": guess, "channels": c,
-              "fps_overridden": fps is not None},
+              "fps_overridden": fps is not None, **({"nonfinite_frames": bad.tolist()} if len(bad) else {})},
     )

@@ -281,7 +281,7 @@ def test_motif_with_a_vocabulary_of_ones_own(tmp_path, capsys, data_root):
 
 def _garbled_bvh(src, dst, frames, how):
     """A copy of BVH ``src`` whose motion lines ``frames`` hold something else: zero rotations (markers
-    lost), the frame before repeated (a frozen capture) or random numbers in every channel."""
+    lost), the frame before repeated (a frozen capture), random numbers in every channel or NaN (dropouts)."""
     lines = src.read_text().splitlines()
     first = next(i for i, line in enumerate(lines) if line.startswith("Frame Time")) + 1
     rng = np.random.default_rng(0)
@@ -289,12 +289,12 @@ def _garbled_bvh(src, dst, frames, how):
         vals = lines[first + f].split()
         lines[first + f] = (" ".join(vals[:3] + ["0"] * (len(vals) - 3)) if how == "zero" else
                             " ".join(f"{v:.3f}" for v in rng.uniform(-180, 180, len(vals))) if how == "random"
-                            else lines[first + frames[0] - 1])
+                            else " ".join(["nan"] * len(vals)) if how == "nan" else lines[first + frames[0] - 1])
     dst.write_text("\n".join(lines) + "\n")
     return dst
 
 
-@pytest.mark.parametrize("how", ["zero", "hold", "random"])
+@pytest.mark.parametrize("how", ["zero", "hold", "random", "nan"])
 @pytest.mark.parametrize("cut", ["gap", "keys", "key-frames"])
 def test_what_a_bvh_holds_in_the_gap_changes_nothing(tmp_path, repo_root, how, cut):
     """A BVH read with clip-calibrated twist (a Bandai take): the frames inside the gap calibrated the
@@ -313,6 +313,43 @@ def test_what_a_bvh_holds_in_the_gap_changes_nothing(tmp_path, repo_root, how, c
     a, b = np.load(tmp_path / "clean.npz"), np.load(tmp_path / "garbled.npz")
     np.testing.assert_allclose(b["poses"], a["poses"], atol=1e-9)
     np.testing.assert_allclose(b["trans"], a["trans"], atol=1e-9)
+
+
+def test_object_arrays_of_an_npz_are_carried_over_unread(tmp_path):
+    """An npz with an object array (a ``meta`` dict saved by another tool): the output silently lost it;
+    it is copied as stored (never unpickled)."""
+    src = _npz(tmp_path / "in.npz")
+    z = dict(np.load(src))
+    z["meta"] = np.array({"subject": "s01", "note": "take 3"}, dtype=object)
+    np.savez(src, **z)
+    for verb in (["inbetween", "--start", "50", "--end", "90"], ["extend", "--frames", "20"]):
+        out = tmp_path / f"{verb[0]}.npz"
+        assert main([verb[0], str(src), *verb[1:], "--heads", "none", "-o", str(out)]) == 0
+        with np.load(out, allow_pickle=True) as o:
+            assert o["meta"].item() == {"subject": "s01", "note": "take 3"} and o["poses"].shape[0] >= 150
+
+
+def test_nan_in_the_gap_of_an_npz_is_filled_and_nan_elsewhere_named(tmp_path, capsys):
+    """Dropouts (NaN) in the frames to generate were refused ("contains NaN or infinite values"): what the
+    gap holds is ignored, NaN too. NaN on a kept frame is an error naming that frame; ``extend`` (every
+    frame is context) refuses any."""
+    src = _npz(tmp_path / "in.npz")
+    z = dict(np.load(src))
+    clean = tmp_path / "clean.npz"
+    assert main(["inbetween", str(src), "--start", "50", "--end", "90", "--heads", "none", "-o", str(clean)]) == 0
+    z["poses"][60:70, 3:9] = np.nan
+    z["trans"][75] = np.inf
+    np.savez(src, **z)
+    assert main(["inbetween", str(src), "--start", "50", "--end", "90", "--heads", "none", "-o", str(tmp_path / "o.npz")]) == 0
+    a, b = np.load(clean), np.load(tmp_path / "o.npz")
+    np.testing.assert_array_equal(b["poses"], a["poses"])
+    np.testing.assert_array_equal(b["trans"], a["trans"])
+    capsys.readouterr()
+    assert main(["inbetween", str(src), "--start", "65", "--end", "90", "--heads", "none", "-o", str(tmp_path / "x.npz")]) == 1
+    assert "NaN/inf values in frame(s) 60, 61, 62, 63, 64, ..., outside the frames to generate" in capsys.readouterr().err
+    assert main(["extend", str(src), "--frames", "10", "-o", str(tmp_path / "x.npz")]) == 1
+    assert "contains NaN or infinite values (first in frame 60)" in capsys.readouterr().err
+    assert not (tmp_path / "x.npz").exists()
 
 
 def test_frames_outside_the_key_frames_are_the_files(tmp_path, repo_root):
