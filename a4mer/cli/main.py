@@ -48,10 +48,24 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+#: options whose value is a comma-separated list that may start with a minus sign
+LIST_OPTIONS = ("--key-frames",)
+
+
+def _joined_lists(argv: list[str]) -> list[str]:
+    """``argv`` with ``--key-frames -5,10`` written ``--key-frames=-5,10`` (argparse takes ``-5,10`` for an
+    option and prints its usage; the value's own check then names the problem)."""
+    out = list(argv)
+    for i in range(len(out) - 2, -1, -1):
+        if out[i] in LIST_OPTIONS and out[i + 1].startswith("-") and out[i + 1][1:2].isdigit():
+            out[i:i + 2] = [f"{out[i]}={out[i + 1]}"]
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code (0 ok, 1 a failed input, 2 bad usage)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_joined_lists(sys.argv[1:] if argv is None else argv))
     if not getattr(args, "verb", None):
         parser.print_help()
         return 2

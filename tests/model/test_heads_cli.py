@@ -130,6 +130,7 @@ def test_extend_cli_appends_frames(tmp_path):
     (["--start", "40", "--end", "40"], "no frame strictly between"),
     (["--start", "70", "--end", "40"], "in.npz: gap 70..40 ends before it starts"),
     (["--key-frames", "5,6"], "in.npz: the keys leave no frame to generate"),
+    (["--key-frames", "-5,30,60"], "in.npz: key frames [-5] are outside the clip"),  # not argparse's usage
     (["--start", "40", "--end", "90", "--motif", "m999"], "in.npz: unknown motif id"),
     (["--keys", "20", "--start", "3"], "cannot be combined"),
     (["--key-frames", "0,122"], "in.npz: keys 0 and 122 leave a gap of 121 frames (4.03 s); at most 4 s (120 frames at 30 fps)"),
