@@ -202,7 +202,7 @@ def hold_nonfinite_rows(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     bad = np.flatnonzero(~finite)
     if len(bad):
         good = np.flatnonzero(finite)
-        at = np.clip(np.searchsorted(good, bad), 1, max(len(good) - 1, 1))
+        at = np.searchsorted(good, bad)  # the first finite row after each bad one
         lo, hi = good[np.maximum(at - 1, 0)], good[np.minimum(at, len(good) - 1)]
         values = values.copy()
         values[bad] = values[np.where(bad - lo <= hi - bad, lo, hi)]
