@@ -164,14 +164,15 @@ def _rest_up(src, bmap) -> float:
     return float(v[2] / n) if n > 0 else 1.0
 
 
-def _bvh_upright(path, fps, bmap, src_y, unit_frames=None):
+def _bvh_upright(path, bmap, src_y, **read_kw):
     """The reading of a BVH file whose rest pose stands: ``src_y`` (read Y-up, the BVH default) unless
     its rest pose lies and the Z-up reading's stands. A rest pose that says neither (bones along X,
-    like Bandai's) keeps Y-up: the frames cannot tell a Z-up file from a Y-up clip of someone lying."""
+    like Bandai's) keeps Y-up: the frames cannot tell a Z-up file from a Y-up clip of someone lying.
+    ``read_kw``: the other arguments ``src_y`` was read with (:func:`~a4mer.io.bvh.read_bvh`)."""
     from .io.bvh import read_bvh
     if _rest_up(src_y, bmap) > 0.5:
         return src_y
-    src_z = read_bvh(path, fps=fps, up="z", unit_frames=unit_frames, nonfinite_ok=src_y.meta.get("nonfinite_frames") is not None)
+    src_z = read_bvh(path, up="z", **read_kw)
     return src_z if _rest_up(src_z, bmap) > 0.5 else src_y
 
 
@@ -231,8 +232,8 @@ def load_motion(path: str | os.PathLike, options: LoadOptions | None = None, kno
         from .retarget import detect_scheme, load_bone_map, retarget
         if fmt == "bvh":
             from .io.bvh import read_bvh
-            src = read_bvh(path, fps=opts.source_fps, up="y" if opts.up == "auto" else opts.up, unit_frames=known,
-                           nonfinite_ok=lenient)
+            read_kw = {"fps": opts.source_fps, "unit_frames": known, "nonfinite_ok": lenient}
+            src = read_bvh(path, up="y" if opts.up == "auto" else opts.up, **read_kw)
         else:
             from .io.asfamc import read_amc
             src = read_amc(path, asf=opts.asf, fps=opts.source_fps, nonfinite_ok=lenient)
@@ -240,7 +241,7 @@ def load_motion(path: str | os.PathLike, options: LoadOptions | None = None, kno
         try:
             bmap = load_bone_map(opts.bone_map, src.names) if opts.bone_map else detect_scheme(src.names)
             if fmt == "bvh" and opts.up == "auto":
-                src = _bvh_upright(path, opts.source_fps, bmap, src, known)
+                src = _bvh_upright(path, bmap, src, **read_kw)
             if known is not None:
                 src = interpolate_frames(src, known)
             lead_in = 0 if opts.keep_reference_frames else reference_lead_in(src)

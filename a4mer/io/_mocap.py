@@ -195,11 +195,15 @@ def guess_unit_scale(lengths: np.ndarray, parents: list[int] | tuple[int, ...], 
     raise AssertionError("unreachable")
 
 
-def hold_nonfinite_rows(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def hold_nonfinite_rows(path: object, values: np.ndarray, allowed: bool, message: str
+                        ) -> tuple[np.ndarray, np.ndarray]:
     """``values (T, C)`` with each row holding a NaN/inf replaced by the nearest finite row (the earlier of
-    two as near), and the indices ``(N,)`` of those rows. Needs at least one finite row."""
+    two as near), and the indices ``(N,)`` of those rows. MotionFileError ``message`` (formatted with the
+    first such row: ``row`` counted from 1, ``frame`` from 0) unless ``allowed`` and a row is finite."""
     finite = np.isfinite(values).all(axis=1)
     bad = np.flatnonzero(~finite)
+    if len(bad) and not (allowed and finite.any()):
+        raise MotionFileError(path, message.format(row=int(bad[0]) + 1, frame=int(bad[0])))
     if len(bad):
         good = np.flatnonzero(finite)
         at = np.searchsorted(good, bad)  # the first finite row after each bad one

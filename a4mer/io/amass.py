@@ -101,11 +101,8 @@ def read_amass_npz(path: str | os.PathLike, fps: float | None = None, nonfinite_
     trans = np.asarray(a.get("trans", np.zeros((T, 3))))
     if trans.dtype.kind not in "fiu" or trans.shape != (T, 3):
         raise MotionFileError(path, f"'trans' has shape {trans.shape}; expected ({T}, 3)")
-    rows = np.concatenate([poses, trans], axis=1).astype(np.float64)
-    finite = np.isfinite(rows).all(axis=1)
-    if not finite.all() and not (nonfinite_ok and finite.any()):
-        raise MotionFileError(path, f"contains NaN or infinite values (first in frame {int(np.argmin(finite))})")
-    rows, bad = hold_nonfinite_rows(rows)
+    rows, bad = hold_nonfinite_rows(path, np.concatenate([poses, trans], axis=1).astype(np.float64), nonfinite_ok,
+                                    "contains NaN or infinite values (first in frame {frame})")
     if len(bad):
         poses, trans = rows[:, :poses.shape[1]], rows[:, poses.shape[1]:]
     if np.abs(trans).max() > POSITION_LIMIT:

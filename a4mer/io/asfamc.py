@@ -138,10 +138,7 @@ def _parse_amc(path: object, text: str, skel: AsfSkeleton, nonfinite_ok: bool = 
         flat = _amc_fast(body, counts, expected)
     if flat is None:
         flat, angle_kw = _parse_amc_lines(path, lines, counts, expected, cut=not text.endswith(("\n", "\r")))
-    finite = np.isfinite(flat).all(axis=1)
-    if not finite.all() and not (nonfinite_ok and finite.any()):
-        raise MotionFileError(path, f"frame {int(np.argmin(finite)) + 1} contains NaN/inf values")
-    flat, bad = hold_nonfinite_rows(flat)
+    flat, bad = hold_nonfinite_rows(path, flat, nonfinite_ok, "frame {row} contains NaN/inf values")
     out, c = {}, 0
     for n in expected:
         out[n] = flat[:, c:c + counts[n]]

@@ -227,10 +227,7 @@ def _parse_motion(path: object, body: str, num_channels: int, nonfinite_ok: bool
                                     f"{num_channels} channels")
     if values.shape[0] != frames:
         raise MotionFileError(path, f"Frames: {frames} but {values.shape[0]} rows of frame data")
-    finite = np.isfinite(values).all(axis=1)
-    if not finite.all() and not (nonfinite_ok and finite.any()):
-        raise MotionFileError(path, f"frame row {int(np.argmin(finite)) + 1} contains NaN/inf values")
-    values, bad = hold_nonfinite_rows(values)
+    values, bad = hold_nonfinite_rows(path, values, nonfinite_ok, "frame row {row} contains NaN/inf values")
     return values, dt, bad
 
 

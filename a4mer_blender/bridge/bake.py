@@ -237,14 +237,15 @@ def bake(obj) -> tuple[int, int]:
         generated.check_plain(sp["strip"])
         for fc in anim_compat.fcurves_of(obj, sp["strip"].action):
             target = users.get((fc.data_path, fc.array_index))
-            if target is not None and target.lock:
+            if target is None:
+                continue
+            if target.lock:
                 raise errors.A4merError(f"the F-Curve {target.data_path}[{target.array_index}] is locked: unlock it "
                                         "(Graph Editor), then bake")
-            if target is not None and target.group is not None and target.group.lock:
+            if target.group is not None and target.group.lock:
                 raise errors.A4merError(f"the channel group {target.group.name!r} is locked: unlock it (Graph "
                                         "Editor), then bake")
-            if target is not None:
-                check_modifiers(target)
+            check_modifiers(target)
     f0, T = armature.action_frames(action, obj)
     sink = anim_compat.FCurveSink(obj, action)
     added = 0

@@ -312,6 +312,12 @@ def keyed_frames(obj, action, rig=None) -> np.ndarray:
     return np.unique(np.concatenate(frames).astype(np.int64))
 
 
+#: key properties a fingerprint reads: (name, values per key, dtype; uint8: an enum's DNA char)
+_KEY_ATTRS = (("co", 2, np.float32), ("handle_left", 2, np.float32), ("handle_right", 2, np.float32),
+              ("back", 1, np.float32), ("amplitude", 1, np.float32), ("period", 1, np.float32),
+              ("interpolation", 1, np.uint8), ("easing", 1, np.uint8))
+
+
 def keys_fingerprint(obj, action) -> str:
     """A digest of every key (frame, value, handles, interpolation, easing) and modifier of ``obj``'s F-Curves in
     ``action``: what the generated frames were planned from (a key added, moved or deleted while the
@@ -320,16 +326,8 @@ def keys_fingerprint(obj, action) -> str:
     for fc in anim_compat.fcurves_of(obj, action):
         n = len(fc.keyframe_points)
         h.update(f"{fc.data_path}[{fc.array_index}]{n}{fc.mute}{fc.extrapolation}{len(fc.modifiers)}".encode())
-        for attr in ("co", "handle_left", "handle_right"):
-            buf = np.empty(2 * n, dtype=np.float32)
-            fc.keyframe_points.foreach_get(attr, buf)
-            h.update(buf.tobytes())
-        for attr in ("back", "amplitude", "period"):
-            buf = np.empty(n, dtype=np.float32)
-            fc.keyframe_points.foreach_get(attr, buf)
-            h.update(buf.tobytes())
-        for attr in ("interpolation", "easing"):
-            buf = np.empty(n, dtype=np.uint8)
+        for attr, width, dtype in _KEY_ATTRS:
+            buf = np.empty(width * n, dtype=dtype)
             fc.keyframe_points.foreach_get(attr, buf)
             h.update(buf.tobytes())
     return h.hexdigest()
