@@ -318,18 +318,40 @@ _KEY_ATTRS = (("co", 2, np.float32), ("handle_left", 2, np.float32), ("handle_ri
               ("interpolation", 1, np.uint8), ("easing", 1, np.uint8))
 
 
+#: modifier properties that change only how the modifier is drawn
+_UI_ONLY = frozenset(("rna_type", "name", "show_expanded", "active", "is_valid"))
+
+
+def _settings(struct) -> str:
+    """Every setting of an RNA struct (an F-Curve modifier, an Envelope's control point), its
+    collections item by item, as text: what it evaluates with."""
+    out = []
+    for prop in struct.bl_rna.properties:
+        if prop.identifier in _UI_ONLY or prop.type == "POINTER":
+            continue
+        value = getattr(struct, prop.identifier)
+        if prop.type == "COLLECTION":
+            value = [_settings(item) for item in value]
+        elif getattr(prop, "is_array", False):
+            value = tuple(value)
+        out.append(f"{prop.identifier}={value!r}")
+    return ";".join(out)
+
+
 def keys_fingerprint(obj, action) -> str:
-    """A digest of every key (frame, value, handles, interpolation, easing) and modifier of ``obj``'s F-Curves in
-    ``action``: what the generated frames were planned from (a key added, moved or deleted while the
-    model ran changes it)."""
+    """A digest of every key (frame, value, handles, interpolation, easing) and of every modifier's
+    settings, in stack order, of ``obj``'s F-Curves in ``action``: what the generated frames were
+    planned from (a key added, moved or deleted, or a modifier changed, while the model ran changes it)."""
     h = hashlib.sha1()
     for fc in anim_compat.fcurves_of(obj, action):
         n = len(fc.keyframe_points)
-        h.update(f"{fc.data_path}[{fc.array_index}]{n}{fc.mute}{fc.extrapolation}{len(fc.modifiers)}".encode())
+        h.update(f"{fc.data_path}[{fc.array_index}]{n}{fc.mute}{fc.extrapolation}".encode())
         for attr, width, dtype in _KEY_ATTRS:
             buf = np.empty(width * n, dtype=dtype)
             fc.keyframe_points.foreach_get(attr, buf)
             h.update(buf.tobytes())
+        for mod in fc.modifiers:
+            h.update(_settings(mod).encode())
     return h.hexdigest()
 
 

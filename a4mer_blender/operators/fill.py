@@ -62,7 +62,7 @@ def apply(context, request: Request, result, kind: str) -> list[dict]:
         raise errors.A4merError("the armature's action changed while the model ran; nothing was changed")
     generated.check_replacing(obj)  # the blend type or influence may have changed while the model ran
     if generated.keys_fingerprint(obj, action) != request.keys:
-        raise errors.A4merError(f"the keys of {action.name!r} changed while the model ran; nothing was changed: "
+        raise errors.A4merError(f"the keys or modifiers of {action.name!r} changed while the model ran; nothing was changed: "
                                 "run it again")
     plan, out = request.plan, result.motion
     need = plan.last + plan.frames - plan.first + 1 if kind == "extend" else plan.num_frames

@@ -360,7 +360,34 @@ def test_keys_changed_while_the_model_runs_is_no_change(scene, gap_rig, monkeypa
         pb.rotation_quaternion = (0.8, 0.6, 0.0, 0.0)
         pb.keyframe_insert("rotation_quaternion", frame=85)
     _while_running(monkeypatch, key_in_gap)
-    with pytest.raises(RuntimeError, match="the keys of 'smooth' changed while the model ran; nothing was changed"):
+    with pytest.raises(RuntimeError, match="the keys or modifiers of 'smooth' changed while the model ran; nothing was changed"):
+        bpy.ops.a4mer.fill_gaps()
+    assert obj.animation_data.action == action and len(obj.animation_data.nla_tracks) == 0
+    assert generated.read_state(obj) is None and not _generated_actions()
+
+
+@pytest.mark.parametrize("setting", ["noise strength", "generator coefficient"])
+def test_a_modifier_changed_while_the_model_runs_is_no_change(scene, gap_rig, monkeypatch, setting):
+    """A modifier's settings are part of what the frames were planned from: the fingerprint counted
+    modifiers but read none of their settings, so a Noise made stronger while the model ran was baked
+    under a preview planned without it."""
+    obj, action = gap_rig
+    fc = next(fc for fc in anim_compat.fcurves_of(obj, action) if '"left_knee"' in fc.data_path)
+    if setting == "noise strength":
+        mod = fc.modifiers.new("NOISE")
+        mod.strength = 0.01
+    else:
+        mod = fc.modifiers.new("GENERATOR")
+        mod.use_additive = True
+        mod.coefficients = (0.0, 0.0)
+
+    def change():
+        if setting == "noise strength":
+            mod.strength = 0.5
+        else:
+            mod.coefficients[1] = 0.01
+    _while_running(monkeypatch, change)
+    with pytest.raises(RuntimeError, match="the keys or modifiers of 'smooth' changed while the model ran; nothing was changed"):
         bpy.ops.a4mer.fill_gaps()
     assert obj.animation_data.action == action and len(obj.animation_data.nla_tracks) == 0
     assert generated.read_state(obj) is None and not _generated_actions()
