@@ -350,44 +350,34 @@ def test_a_track_of_the_users_named_like_ours_is_not_taken_for_it(scene, gap_rig
     assert obj.animation_data.action == action and not _generated_actions()
 
 
-def test_keys_changed_while_the_model_runs_is_no_change(scene, gap_rig, monkeypatch):
+@pytest.mark.parametrize("change", ["key in the gap", "noise strength", "generator coefficient"])
+def test_keys_or_modifiers_changed_while_the_model_runs_is_no_change(scene, gap_rig, monkeypatch, change):
     """The animator keys a pose inside the gap while the model runs: the generated strip was laid over
-    the new key (the preview hid it, and a bake overwrote it). Now nothing changes."""
+    the new key (the preview hid it, and a bake overwrote it). A modifier's settings are planned from too:
+    the fingerprint counted modifiers but read none of their settings, so a Noise made stronger while the
+    model ran was baked under a preview planned without it. Now nothing changes."""
     obj, action = gap_rig
     pb = obj.pose.bones["left_knee"]
-
-    def key_in_gap():
-        pb.rotation_quaternion = (0.8, 0.6, 0.0, 0.0)
-        pb.keyframe_insert("rotation_quaternion", frame=85)
-    _while_running(monkeypatch, key_in_gap)
-    with pytest.raises(RuntimeError, match="the keys or modifiers of 'smooth' changed while the model ran; nothing was changed"):
-        bpy.ops.a4mer.fill_gaps()
-    assert obj.animation_data.action == action and len(obj.animation_data.nla_tracks) == 0
-    assert generated.read_state(obj) is None and not _generated_actions()
-
-
-@pytest.mark.parametrize("setting", ["noise strength", "generator coefficient"])
-def test_a_modifier_changed_while_the_model_runs_is_no_change(scene, gap_rig, monkeypatch, setting):
-    """A modifier's settings are part of what the frames were planned from: the fingerprint counted
-    modifiers but read none of their settings, so a Noise made stronger while the model ran was baked
-    under a preview planned without it."""
-    obj, action = gap_rig
     fc = next(fc for fc in anim_compat.fcurves_of(obj, action) if '"left_knee"' in fc.data_path)
-    if setting == "noise strength":
+    if change == "noise strength":
         mod = fc.modifiers.new("NOISE")
         mod.strength = 0.01
-    else:
+    elif change == "generator coefficient":
         mod = fc.modifiers.new("GENERATOR")
         mod.use_additive = True
         mod.coefficients = (0.0, 0.0)
 
-    def change():
-        if setting == "noise strength":
+    def make_change():
+        if change == "key in the gap":
+            pb.rotation_quaternion = (0.8, 0.6, 0.0, 0.0)
+            pb.keyframe_insert("rotation_quaternion", frame=85)
+        elif change == "noise strength":
             mod.strength = 0.5
         else:
             mod.coefficients[1] = 0.01
-    _while_running(monkeypatch, change)
-    with pytest.raises(RuntimeError, match="the keys or modifiers of 'smooth' changed while the model ran; nothing was changed"):
+    _while_running(monkeypatch, make_change)
+    with pytest.raises(RuntimeError, match="the keys or modifiers of 'smooth' changed while the model ran; "
+                                           "nothing was changed"):
         bpy.ops.a4mer.fill_gaps()
     assert obj.animation_data.action == action and len(obj.animation_data.nla_tracks) == 0
     assert generated.read_state(obj) is None and not _generated_actions()
