@@ -51,7 +51,7 @@ class BaselineMethod:
             keys = np.setdiff1d(np.arange(motion.num_frames), np.arange(s + 1, e))
             tr, q = BL.catmull_rom_keys(motion.root_translation, motion.rotations, keys, "hermite")
             return motion.with_(root_translation=tr, rotations=q)
-        tr, q = BL.fill_gap(motion.root_translation, motion.rotations, s, e, self.gap)
+        tr, q = BL.fill_gap(motion.root_translation, motion.rotations, s, e, self.gap, motion.fps)
         return motion.with_(root_translation=tr, rotations=q)
 
     def fill_keys(self, motion: Motion, keys: np.ndarray) -> Motion:

@@ -216,13 +216,14 @@ def hermite_at_rate(trans: np.ndarray, rot: np.ndarray, s: int, e: int, lo: int,
     (``baselines.hermite_from_sides``)."""
     if order == 1:
         return hermite_batch(trans[None, lo:hi + 1], rot[None, lo:hi + 1], s - lo, e - lo, 1, tangent_scale,
-                             global_weight)
+                             global_weight, fps)
     step = fps / MODEL_FPS
     nb = min(2, int(np.floor((s - lo) / step + 1e-9)))  # samples before key s (at most 2)
     na = min(2, int(np.floor((hi - e) / step + 1e-9)))
     bt, bq = frames_at(trans, rot, s - step * np.arange(nb + 1)[::-1])
     at, aq = frames_at(trans, rot, e + step * np.arange(na + 1))
-    return hermite_from_sides(bt[None], bq[None], at[None], aq[None], e - s, 2, step / tangent_scale, global_weight)
+    return hermite_from_sides(bt[None], bq[None], at[None], aq[None], e - s, 2, step / tangent_scale, global_weight,
+                              (e - s) / fps)
 
 
 def _mlp(net: CorrectionDecoder, task: str, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

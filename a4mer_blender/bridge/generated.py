@@ -437,7 +437,8 @@ def generated_channels(obj, scene, rig, action, motion, spans_frames: list[tuple
         mode = obj.pose.bones[name].rotation_mode
         path = f'pose.bones["{name}"].{armature._rot_path(mode)[0]}'
         chans = core_rig.quat_to_channels(quat[:, bone], mode)
-        prev = core_rig.quat_to_channels(prev_q[:, bone], mode)
+        # the user's own values on the frame before each span (their sign; not made continuous across spans)
+        prev = np.stack([core_rig.quat_to_channels(q[None], mode)[0] for q in prev_q[:, bone]])
         after = [None] * len(spans_frames)
         if mode in core_rig.EULER_MODES:  # the user's own angles there (their turn and branch), not the pose's
             fcs = [curves.get((path, i)) for i in range(3)]

@@ -512,6 +512,41 @@ def test_baked_euler_keys_continue_the_users_curves(scene, repo_root, tmp_path):
     assert euler_jumps(key_snapshot(obj, action)) <= euler_jumps(keys)
 
 
+def _sign_flips(obj, action, bones) -> set:
+    """(bone, frame, next frame) of consecutive quaternion keys of ``bones`` whose dot product is < 0."""
+    out = set()
+    for name in bones:
+        fcs = sorted((fc for fc in anim_compat.fcurves_of(obj, action)
+                      if fc.data_path == f'pose.bones["{name}"].rotation_quaternion'), key=lambda fc: fc.array_index)
+        frames = np.array([k.co[0] for k in fcs[0].keyframe_points])
+        q = np.stack([[k.co[1] for k in fc.keyframe_points] for fc in fcs], axis=1)
+        out |= {(name, int(frames[i]), int(frames[i + 1])) for i in np.flatnonzero(np.sum(q[1:] * q[:-1], 1) < 0)}
+    return out
+
+
+def test_baked_quaternion_keys_continue_the_users_sign_at_every_span(scene):
+    """Quaternion keys of opposite signs interpolate through zero on sub-frames (motion blur, retiming: a
+    half-turn in half a frame). Each span was aligned to the user's value before the first span, made
+    continuous across the spans: where the user's keys change sign between two spans (an importer that
+    keeps w >= 0 does so wherever a rotation passes half a turn), every later span started on the other
+    sign. Now each span starts on the user's own sign; the user's flip stays where it was."""
+    obj, action = rig_with_fingers(scene, T=150, seed=3)
+    body = armature.core_rig.SMPL.names[:22]
+    for fc in anim_compat.fcurves_of(obj, action):
+        if fc.data_path.endswith("rotation_quaternion") and fc.data_path.split('"')[1] in body:
+            for k in fc.keyframe_points:
+                if k.co[0] >= 60:  # the same poses, the other sign, from frame 60 on
+                    k.co[1] = -k.co[1]
+                    k.handle_left[1], k.handle_right[1] = -k.handle_left[1], -k.handle_right[1]
+    delete_keys_inside(obj, action, 20, 40)
+    delete_keys_inside(obj, action, 90, 110)
+    users = _sign_flips(obj, action, body)
+    assert {f for _, f, _ in users} == {59}
+    assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
+    assert bpy.ops.a4mer.bake_generated() == {"FINISHED"}
+    assert _sign_flips(obj, action, body) == users
+
+
 def test_body_bone_posed_but_not_animated_keeps_its_pose(scene):
     """A body bone the user posed without keys: the generated layer does not carry it (Blender's NLA
     would reset it to its default outside the strips), so every frame outside the gap is unchanged and
