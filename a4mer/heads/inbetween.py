@@ -51,7 +51,7 @@ from .prediction import (blocking_corrected, decoder_config, dense_run, extend_f
                          gap_corrected, gap_reach, missing_at_model_rate, unknown_runs)
 from .cycle import CYCLE_CONTEXT_S, continue_cycle, cycle_weight, find_cycle
 from .posture import (CYCLE_ROTATION_MARGIN, CYCLE_ROTATION_SOFT, POSTURE_CONTEXT_S, keep_height_in_range,
-                      keep_rotations_in_range)
+                      keep_knees_bending_forward, keep_rotations_in_range)
 from .ground import FLOOR_CONTEXT_S, SINK_CHECK_MAX_S, SINK_LIMIT, SINK_MARGIN, body_sink, floor_shift, joint_heights
 from .windows import MODEL_FPS, mirror
 
@@ -312,9 +312,9 @@ class LearnedHeads:
         if cycle is not None:  # the cycle's own feet, head and wrists
             ease = ease * (1.0 - cycle_weight(n, fps))
         rot_new[:, leaf] = quat_slerp(rot_new[:, leaf], held, ease[:, None])
+        c = min(T, int(round(POSTURE_CONTEXT_S * fps)))
+        ctx = motion.root_translation[-c:], motion.rotations[-c:, :22]
         if learned:  # not floating off the floor of the input, and within reach of its posture (:mod:`posture`)
-            c = min(T, int(round(POSTURE_CONTEXT_S * fps)))
-            ctx = motion.root_translation[-c:], motion.rotations[-c:, :22]
             shift = floor_shift(*ctx, st, sq, fps)
             if self.mirror_average:  # the SMPL rest offsets are not exactly left-right symmetric
                 shift = 0.5 * (shift + floor_shift(*mirror(*ctx), *mirror(st, sq), fps))
@@ -322,6 +322,7 @@ class LearnedHeads:
             st[:, 2] = keep_height_in_range(ctx[0][:, 2], st[:, 2] + shift)
             limits = () if cycle is None else (CYCLE_ROTATION_MARGIN, CYCLE_ROTATION_SOFT)
             rot_new[:, :22] = keep_rotations_in_range(ctx[1], rot_new[:, :22], *limits)
+        rot_new[:, :22] = keep_knees_bending_forward(ctx[1], rot_new[:, :22])
         meta = {"cycle": None if cycle is None else {"period_s": cycle.seconds, "mismatch": cycle.mismatch}}
         return motion.with_(root_translation=np.concatenate([motion.root_translation, st]),
                             rotations=np.concatenate([motion.rotations, rot_new]), meta=meta)
