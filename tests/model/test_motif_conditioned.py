@@ -324,3 +324,29 @@ def test_a_fill_leaves_and_meets_its_keys_at_their_speed():
     mid = steps[65:86]  # the middle of the played part: the prototype's steady pace, evenly corrected
     assert mid.max() - mid.min() < 1e-4  # (a smoothstep spread: 3.3 mm apart)
     assert np.allclose(out.root_translation[[40, 110]], m.root_translation[[40, 110]])
+
+
+def test_the_transitions_hand_over_at_the_prototypes_speed():
+    """A transition blended into the prototype's held first pose and reached it at rest; the prototype
+    then set off at full speed (a real wrist stepped 1.7 then 10.7 cm in consecutive frames, at 60 fps).
+    Now it blends into that pose coasting backwards along the prototype's velocity: the steps change
+    gradually through the handover, in extensions and at both ends of a fill."""
+    protos, m = _prototypes(), _input()
+    mc = mcm.MotifConditioner(protos, _classical())
+
+    def steps(q, j=16):  # per-frame angle steps of the left shoulder (the prototype's 1.2 rad swing)
+        return quat_angle(q[1:, j], q[:-1, j])
+
+    n, R = 72, 12
+    out = mc.extend_clip(m, n, 0)
+    T = m.num_frames
+    h = T + R - 1  # the first frame that plays the prototype
+    st = steps(out.rotations)
+    proto_step = st[h]  # the prototype's own speed as it starts (the swing is fastest there)
+    assert proto_step > 0.05
+    assert st[h - 1] > 0.6 * proto_step  # it arrived at rest before (0.0 x)
+    assert np.abs(np.diff(st[T:])).max() < 0.5 * proto_step
+    long = _input(T=150)
+    fill = mc.inbetween(long, 40, 110, 0)
+    sf = steps(fill.rotations)
+    assert np.abs(np.diff(sf[41:110])).max() < 0.5 * sf[41:110].max()
