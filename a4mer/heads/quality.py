@@ -44,8 +44,9 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
 class ClipQuality:
     """What the span reports of one result share, computed once (a blocking pass over a long take
     has thousands of spans): forward kinematics of ``result``; the frames copied from ``original``
-    (every frame not in ``generated``) and how far they are from it; the ground level and the context
-    numbers from those kept frames only, so they do not move with what was generated.
+    (every frame not in ``generated``) and how far they are from it; the ground level from those kept
+    frames only, and each span's context numbers from the kept frames within ``FLOOR_CONTEXT_S`` of it,
+    so they do not move with what was generated.
 
     original: the input clip; result: it with the frames ``generated`` (indices of ``result``)
     generated (extension appends frames after ``original``'s)."""
@@ -61,16 +62,29 @@ class ClipQuality:
         self.deviation = float(max(dq.max(initial=0.0), np.abs(result.root_translation[idx]
                                                                - original.root_translation[idx]).max(initial=0.0)))
         self.ground = foot_heights(self.pos[idx] if len(idx) else self.pos)[1]
-        self.kept = idx
+        self.kept, self.kept_mask = idx, kept
         self.lowest = self.pos[..., 2].min(-1)  # (T,) height of each frame's lowest joint
-        runs = [self.pos[a:b] for a, b in _runs(kept)]
+
+    def _context(self, first: int, last: int, keys: Sequence[int]) -> dict[str, float | None]:
+        """Foot skate, jerk and typical per-frame joint step (mm) of the kept frames within
+        ``FLOOR_CONTEXT_S`` of frames ``first..last`` (contiguous runs scored separately). Between
+        sparse keys, where no two kept frames there are neighbours, the step is the one the span's
+        ``keys`` imply (their distance over the frames between them), and skate and jerk are None.
+
+        Numbers over every kept frame of the clip misled: a blocking pass whose first key is not frame 0
+        compared every span with the held pose before the first key and after the last (0.5 mm per frame
+        against 18 mm for the same spans keyed from frame 0)."""
+        reach = int(round(FLOOR_CONTEXT_S * self.fps))
+        lo, hi = max(0, first - reach), min(len(self.pos), last + reach + 1)
+        runs = [self.pos[lo + a:lo + b] for a, b in _runs(self.kept_mask[lo:hi])]
         segs = [x for x in runs if len(x) > 3]  # contiguous kept parts, scored separately
         step = _frame_step_mm(runs)
-        self.context = {
-            "context_foot_skate_cm_s": _weighted(segs, lambda x: foot_skate(x, self.fps, ground=self.ground)),
-            "context_jerk_m_s3": _weighted(segs, lambda x: jerk(x, self.fps)),
-            "context_frame_step_mm": step if step is not None else _frame_step_mm([self.pos]),
-        }
+        if step is None and len(keys) >= 2:
+            k0, k1 = min(keys), max(keys)
+            step = float(np.linalg.norm(self.pos[k1] - self.pos[k0], axis=-1).mean() / (k1 - k0) * 1000.0)
+        return {"context_foot_skate_cm_s": _weighted(segs, lambda x: foot_skate(x, self.fps, ground=self.ground)),
+                "context_jerk_m_s3": _weighted(segs, lambda x: jerk(x, self.fps)),
+                "context_frame_step_mm": step}
 
     def _below_floor_cm(self, first: int, last: int) -> float | None:
         """How far (cm) the lowest joint of frames ``first..last`` goes below the lowest joint of the
@@ -87,15 +101,16 @@ class ClipQuality:
         """Quality numbers of the generated frames ``first..last`` (inclusive).
 
         keys: frames the span must meet (gap ends); their distance to the adjacent generated frame is
-        reported in mm (``key_distance_mm``) next to the clip's typical per-frame motion
-        (``context_frame_step_mm``: within the kept runs, or the whole result when only keys were kept).
+        reported in mm (``key_distance_mm``) next to the typical per-frame motion around the span
+        (``context_frame_step_mm``, :meth:`_context`).
         Returns a JSON-serialisable dict: foot skate (cm/s), jerk (m/s^3), contact changes, key
         distances, how far (cm) the span's lowest joint goes below the lowest joint of the kept frames
         within 1 s of it (``below_kept_floor_cm``; 0 when it does not, None without kept frames: where to
         look for a body or a limb through the floor), ``kept_frames_exact`` (every frame not generated equals the input up to 1e-12: the
         Motion re-normalises quaternions; the CLI's npz output copies the file's rows bit for bit), and
-        the same numbers over the kept context."""
+        the same numbers over the kept frames within 1 s of the span (:meth:`_context`)."""
         pos, first, last = self.pos, int(first), int(last)
+        context = self._context(first, last, keys)
         span = pos[max(first - 1, 0):min(last + 2, len(pos))]  # with the steps into and out of the span
         key_dist = {str(int(k)): float(np.linalg.norm(pos[int(k)] - pos[first if k < first else last],
                                                       axis=-1).mean() * 1000.0) for k in keys}
@@ -112,14 +127,14 @@ class ClipQuality:
             "kept_frames_exact": self.deviation <= 1e-12,
             "kept_frames_max_abs_diff": self.deviation,
             "foot_skate_cm_s": foot_skate(span, self.fps, ground=self.ground),
-            "context_foot_skate_cm_s": self.context["context_foot_skate_cm_s"],
+            "context_foot_skate_cm_s": context["context_foot_skate_cm_s"],
             "jerk_m_s3": jerk(span, self.fps),
-            "context_jerk_m_s3": self.context["context_jerk_m_s3"],
+            "context_jerk_m_s3": context["context_jerk_m_s3"],
             "contact_changes": changes,
             "contact_changes_per_s": changes / max(seconds, 1e-9),
             "key_distance_mm": key_dist,
             "below_kept_floor_cm": self._below_floor_cm(first, last),
-            "context_frame_step_mm": self.context["context_frame_step_mm"],
+            "context_frame_step_mm": context["context_frame_step_mm"],
             "warnings": list(warnings),
         }
         if extra:

@@ -415,3 +415,27 @@ def test_floor_moves_every_row_of_an_npz(tmp_path, repo_root):
             kept[61:90] = False
         assert 0.09 < dz[kept].mean() < 0.14 and np.ptp(dz[kept]) < 1e-9
         assert np.abs(np.diff(t[:, 2])).max() < 0.03  # no step at the keys or the seam
+
+
+def test_blocking_context_is_the_motion_around_each_span(tmp_path):
+    """Keyed from frame 15 on, a take that stands still for its first and last half second: every span was
+    compared with those held frames (0.5 mm per frame against the 13 mm the motion moves), so each looked
+    like a jump. Each span's context is now the kept frames within 1 s of it, and between sparse keys the
+    step its keys imply: the same as when the keys start at frame 0."""
+    src = _npz(tmp_path / "in.npz", T=150, layout=72)
+    a = dict(np.load(src))
+    a["poses"][:15], a["trans"][:15] = a["poses"][15], a["trans"][15]  # held before the first key
+    a["poses"][135:], a["trans"][135:] = a["poses"][135], a["trans"][135]  # and after the last
+    np.savez(src, **a)
+    reports = []
+    for keys in ("15,35,55,75,95,115,135", "0,15,35,55,75,95,115,135,149"):
+        out = tmp_path / f"k{len(keys)}.npz"
+        assert main(["inbetween", str(src), "--key-frames", keys, "-o", str(out), "--heads", "none"]) == 0
+        spans = json.loads(out.with_suffix(".quality.json").read_text())["spans"]
+        reports.append({tuple(sp["span"]): sp for sp in spans})
+    for span in [(56, 74), (76, 94)]:  # middle spans: over a second from the held ends
+        own, ref = reports[0][span], reports[1][span]
+        assert own["context_frame_step_mm"] == pytest.approx(ref["context_frame_step_mm"])
+        step = np.linalg.norm(np.diff(a["trans"][55:76], axis=0), axis=-1).mean() * 1000.0  # the root's own pace
+        assert own["context_frame_step_mm"] > 0.5 * step
+        assert own["context_jerk_m_s3"] is None
