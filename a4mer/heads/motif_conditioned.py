@@ -340,9 +340,11 @@ class MotifConditioner:
         if m < 2:
             R, m = 1, n
         if m < 2 or L / (m - 1) > MAX_MOTIF_SPEED:  # one frame, or a motif squeezed: the plain continuation
+            fits = (f"after a {(R - 1) / fps:.2f} s transition, {(m - 1) / fps:.2f} s are left: {L / (m - 1):.1f} x "
+                    "its speed" if m >= 2 else "one frame")
             warns = list(base.meta.get("warnings", [])) + [
-                f"{n} frame(s) are too few to play motif {mid} ({L / fps:.2f} s at its own speed, at most "
-                f"{MAX_MOTIF_SPEED:g} x faster): the plain continuation is kept"]
+                f"{n} frame(s) are too few to play motif {mid} ({L / fps:.2f} s at its own speed; {fits}, at most "
+                f"{MAX_MOTIF_SPEED:g} x): the plain continuation is kept"]
             meta = {"warnings": warns, "generated": [T, T + n - 1],
                     "motif": {"id": mid, "repetitions": 0, "speed": None, "transition_frames": 0, "played_spans": []}}
             return base.with_(meta=meta)

@@ -111,6 +111,8 @@ def test_extend_loops_a_short_motif_and_turns_with_it():
     short = mc.extend_clip(m, 10, 0)  # 10 frames: it would be 7 x faster: the plain continuation, said so
     np.testing.assert_array_equal(short.rotations, _classical().extend_clip(m, 10).rotations)
     assert short.meta["motif"]["speed"] is None and any("too few to play motif 0" in w for w in short.meta["warnings"])
+    # the message counts the transition in (it said "at most 2.5 x faster" of a speed the frames seemed to allow)
+    assert any("after a 0.07 s transition, 0.23 s are left: 8.6 x its speed" in w for w in short.meta["warnings"])
 
 
 def test_fill_meets_both_keys_and_performs_the_motif_in_the_middle():
