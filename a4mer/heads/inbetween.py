@@ -51,7 +51,7 @@ from .prediction import (blocking_corrected, decoder_config, dense_run, extend_f
                          gap_corrected, gap_reach, missing_at_model_rate, unknown_runs)
 from .cycle import CYCLE_CONTEXT_S, continue_cycle, cycle_weight, find_cycle
 from .posture import (CYCLE_ROTATION_MARGIN, CYCLE_ROTATION_SOFT, POSTURE_CONTEXT_S, keep_height_in_range,
-                      keep_knees_bending_forward, keep_rotations_in_range)
+                      keep_hinges_bending_forward, keep_rotations_in_range)
 from .ground import FLOOR_CONTEXT_S, SINK_CHECK_MAX_S, SINK_LIMIT, SINK_MARGIN, body_sink, floor_shift, joint_heights
 from .windows import MODEL_FPS, mirror
 
@@ -85,6 +85,19 @@ def warn(message: str) -> None:
     while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package + os.sep):
         frame, level = frame.f_back, level + 1
     warnings.warn(message, A4merWarning, stacklevel=level)
+
+
+def _hinges_forward(rot: np.ndarray, known: np.ndarray, fps: float) -> None:
+    """Keep the knees and elbows of each interior run of generated frames of ``rot (T, 22, 4)`` (where
+    ``known (T,)`` is False) from bending past the straightest the known frames within 1 s of it were
+    (or straight): :func:`~.posture.keep_hinges_bending_forward`, in place."""
+    reach = int(round(fps))
+    for a, b in unknown_runs(known):
+        if a == 0 or b == len(known) - 1:
+            continue
+        lo = max(0, a - reach)
+        near = lo + np.flatnonzero(known[lo:b + reach + 1])
+        rot[a:b + 1] = keep_hinges_bending_forward(rot[near], rot[a:b + 1])
 
 
 def _beyond_body(trans: np.ndarray, rot: np.ndarray, known: np.ndarray) -> np.ndarray:
@@ -216,6 +229,7 @@ class LearnedHeads:
         swapped = self._not_sinking(trans, body, known, fps, ft, fq)
         _ease_leaves(fq, known, fps)
         fq = turn_twist(fq, k, inverse=True)
+        _hinges_forward(fq, known, fps)  # in the clip's own joint frames, where its hinge axes are
         gen = np.flatnonzero(~known)
         gen = gen[(gen > keys[0]) & (gen < keys[-1])]
         out_t[gen], out_q[gen, :22] = ft[gen], fq[gen]
@@ -322,7 +336,7 @@ class LearnedHeads:
             st[:, 2] = keep_height_in_range(ctx[0][:, 2], st[:, 2] + shift)
             limits = () if cycle is None else (CYCLE_ROTATION_MARGIN, CYCLE_ROTATION_SOFT)
             rot_new[:, :22] = keep_rotations_in_range(ctx[1], rot_new[:, :22], *limits)
-        rot_new[:, :22] = keep_knees_bending_forward(ctx[1], rot_new[:, :22])
+        rot_new[:, :22] = keep_hinges_bending_forward(ctx[1], rot_new[:, :22])
         meta = {"cycle": None if cycle is None else {"period_s": cycle.seconds, "mismatch": cycle.mismatch}}
         return motion.with_(root_translation=np.concatenate([motion.root_translation, st]),
                             rotations=np.concatenate([motion.rotations, rot_new]), meta=meta)

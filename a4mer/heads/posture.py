@@ -11,8 +11,8 @@ the input's last ``POSTURE_CONTEXT_S``, and the pelvis height within ``HEIGHT_MA
 was. On the benchmark's extension windows (1 s of input, test split) MPJPE moved by 1.002 / 0.973 /
 0.991 / 0.997 x at 0.5 / 1 / 2 / 3 s; the share of windows with a joint 60 deg past its input range
 fell to 4.8 % and of pelvis drops over 20 cm to 0. That reach is symmetric, so a knee could bend
-backwards as far as it bent forwards: the knees' bend is also kept from going past straight (or past
-the straightest it was in the input), on every extension, learned or not.
+backwards as far as it bent forwards: the bend of the knees and elbows is also kept from going past
+straight (or past the straightest it was in the input), on every extension and fill, learned or not.
 """
 from __future__ import annotations
 
@@ -29,10 +29,12 @@ CYCLE_ROTATION_MARGIN = 0.0
 CYCLE_ROTATION_SOFT = np.radians(8.0)
 HEIGHT_MARGIN = 0.10  # metres
 HEIGHT_SOFT = 0.05    # metres
-#: SMPL's knees (left, right): hinges whose rotation about their local x axis bends them (positive)
-KNEE_JOINTS = (4, 5)
-KNEE_MARGIN = 0.0
-KNEE_SOFT = np.radians(5.0)
+#: SMPL's hinges: joint -> (local axis 0/1/2 = x/y/z, sign of a rotation about it that flexes the joint);
+#: knees flex about +x, the left elbow about -y, the right about +y (real mocap of every source: knees
+#: -6..151 deg, elbows 0..126 deg flexed at the 1st/99th percentiles)
+HINGES = {4: (0, 1.0), 5: (0, 1.0), 18: (1, -1.0), 19: (1, 1.0)}
+HINGE_MARGIN = np.radians(5.0)
+HINGE_SOFT = np.radians(5.0)
 
 
 def soft_limit(x: np.ndarray, limit: np.ndarray, soft: float) -> np.ndarray:
@@ -63,24 +65,29 @@ def keep_height_in_range(ctx_z: np.ndarray, z: np.ndarray) -> np.ndarray:
     return -soft_limit(-soft_limit(z, hi, HEIGHT_SOFT), -lo, HEIGHT_SOFT)
 
 
-def knee_bend(q: np.ndarray) -> np.ndarray:
-    """Bend (radians, ``(...)``; positive flexes the knee) of SMPL knee rotations ``q (..., 4)``: the
-    twist about the joint's local x axis, in (-pi, pi]."""
-    return (2.0 * np.arctan2(q[..., 1], q[..., 0]) + np.pi) % (2.0 * np.pi) - np.pi
+def hinge_bend(q: np.ndarray, joint: int) -> np.ndarray:
+    """Bend (radians, ``(...)``; positive flexes the joint) of SMPL rotations ``q (..., 4)`` of the hinge
+    ``joint`` (:data:`HINGES`): the twist about its hinge axis, signed, in (-pi, pi]."""
+    axis, sign = HINGES[joint]
+    return sign * ((2.0 * np.arctan2(q[..., 1 + axis], q[..., 0]) + np.pi) % (2.0 * np.pi) - np.pi)
 
 
-def keep_knees_bending_forward(ctx: np.ndarray, gen: np.ndarray) -> np.ndarray:
-    """``gen (n, J, 4)`` local rotations with each knee bent at least as far as the straightest it was in
-    ``ctx (C, J, 4)`` or straight, whichever is less (minus ``KNEE_MARGIN``; softly, ``KNEE_SOFT`` more at
-    most), by turning it about its hinge axis. A symmetric reach (:func:`keep_rotations_in_range`)
-    lets a knee bend backwards as far as it bent forwards: a jog extended by 5 s bent a knee 47 deg
-    backwards (the input: 14-86 deg forwards), a salsa 33 deg."""
+def keep_hinges_bending_forward(ctx: np.ndarray, gen: np.ndarray) -> np.ndarray:
+    """``gen (n, J, 4)`` local rotations with each hinge (:data:`HINGES`: knees, elbows) bent at least as
+    far as the straightest it was in ``ctx (C, J, 4)`` or straight, whichever is less (minus
+    ``HINGE_MARGIN``; softly, ``HINGE_SOFT`` more at most), by turning it about its hinge axis; frames
+    already bent that far are unchanged.
+
+    A symmetric reach (:func:`keep_rotations_in_range`) let a knee bend backwards as far as it bent
+    forwards: a jog extended by 5 s bent a knee 47 deg backwards (the input: 14-86 deg forwards), a salsa
+    33 deg. In gaps, Hermite tangents of a fast kick carried over 2-4 s bent CMU dancers' knees up to
+    180 deg backwards, and the learned correction on top kept 12-180 deg of it."""
     out = np.array(gen, dtype=np.float64)
-    for j in KNEE_JOINTS:
-        least = min(0.0, float(knee_bend(ctx[:, j]).min())) - KNEE_MARGIN
-        bend = knee_bend(out[:, j])
-        kept = -soft_limit(-bend, -least, KNEE_SOFT)
+    for j, (axis, sign) in HINGES.items():
+        least = min(0.0, float(hinge_bend(ctx[:, j], j).min())) - HINGE_MARGIN
+        bend = hinge_bend(out[:, j], j)
+        kept = -soft_limit(-bend, -least, HINGE_SOFT)
         turn = np.zeros(bend.shape + (3,))
-        turn[:, 0] = kept - bend
+        turn[:, axis] = sign * (kept - bend)
         out[:, j] = quat_mul(out[:, j], axis_angle_to_quat(turn))
     return out

@@ -12,7 +12,7 @@ from a4mer.errors import A4merError  # noqa: E402
 from a4mer.geometry import axis_angle_to_quat, quat_angle, quat_mul, quat_slerp  # noqa: E402
 from a4mer.heads import windows as Wn  # noqa: E402
 from a4mer.heads.decoder import CorrectionDecoder, DecoderConfig  # noqa: E402
-from a4mer.heads.inbetween import (LEAF_JOINTS, A4merWarning, LearnedHeads, _ease_leaves, clip_twist, load_heads,  # noqa: E402
+from a4mer.heads.inbetween import (LEAF_JOINTS, A4merWarning, LearnedHeads, _ease_leaves, _hinges_forward, clip_twist, load_heads,  # noqa: E402
                                    read_heads_metadata)
 from a4mer.heads import baselines as BL  # noqa: E402
 from a4mer.heads.prediction import close_keys, fill_runs, unknown_runs  # noqa: E402
@@ -36,7 +36,7 @@ def _heads_curve(m, s, e, order=1, tangent_scale=1.0, min_jerk=False):
     """The heads' classical gap curve over a whole clip: the cubic Hermite between keys ``s < e`` with
     key velocities of ``order`` (or with ``min_jerk`` the minimum-jerk curve at the clip's rate), its
     body rotations half-way to the curve of their global orientations, the leaf joints eased to slerp
-    between the keys (tested on its own below)."""
+    between the keys (tested on its own below), knees and elbows kept from bending backwards."""
     if min_jerk:
         tr, q = BL.min_jerk(m.root_translation, m.rotations[:, :22], s, e, fps=m.fps)
     else:
@@ -47,6 +47,7 @@ def _heads_curve(m, s, e, order=1, tangent_scale=1.0, min_jerk=False):
     known = np.ones(m.num_frames, bool)
     known[s + 1:e] = False
     _ease_leaves(q_all, known, m.fps)
+    _hinges_forward(q_all, known, m.fps)
     return t_all, q_all
 
 
