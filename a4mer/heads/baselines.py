@@ -72,15 +72,17 @@ def rel_log(q_ref: np.ndarray, q: np.ndarray) -> np.ndarray:
     return quat_to_axis_angle(quat_mul(quat_conj(q_ref), q))
 
 
-def nearest_rotvec(r: np.ndarray, ref: np.ndarray) -> np.ndarray:
-    """Rotation vectors ``(..., 3)`` of the same rotations as ``r``, each the one of ``r`` and
-    ``r - 2 pi r/|r|`` (the same rotation the other way round) that is closer to ``ref (..., 3)``.
-    Near half a turn the principal rotation vector flips to the opposite side: a curve through
-    vectors on both sides turns by a full turn in between (a spin of about 2 pi per frame)."""
+def nearest_rotvec(r: np.ndarray, ref: np.ndarray, margin: float = 0.0) -> np.ndarray:
+    """Rotation vectors ``(..., 3)`` of the same rotations as ``r``, each whole turns about its axis
+    away from ``r`` (``r``, ``r - 2 pi r/|r|``: the same rotation the other way round, ...), the one
+    closest to ``ref (..., 3)``; with ``margin`` (radians) another turn than ``r``'s own is taken only
+    where it is that much closer. Near half a turn the principal rotation vector flips to the opposite
+    side: a curve through vectors on both sides turns by a full turn in between (a spin of about 2 pi
+    per frame)."""
     theta = np.linalg.norm(r, axis=-1, keepdims=True)
-    alt = r - 2.0 * np.pi * r / np.maximum(theta, 1e-12)
-    closer = np.linalg.norm(alt - ref, axis=-1, keepdims=True) < np.linalg.norm(r - ref, axis=-1, keepdims=True)
-    return np.where(closer & (theta > 1e-9), alt, r)
+    d = np.sum(ref * r, axis=-1, keepdims=True) / np.maximum(theta, 1e-12) - theta  # ref beyond r, along r
+    turns = np.sign(d) * np.floor((np.abs(d) + np.pi - margin) / (2.0 * np.pi))
+    return r + 2.0 * np.pi * turns * r / np.maximum(theta, 1e-12) * (theta > 1e-9)
 
 
 def rel_exp(q_ref: np.ndarray, r: np.ndarray) -> np.ndarray:
@@ -203,27 +205,11 @@ def hermite_batch(trans: np.ndarray, rot: np.ndarray, s: int, e: int, order: int
                               1.0 / tangent_scale, global_weight, (e - s) / fps)
 
 
-def _turned(r: np.ndarray, m: np.ndarray) -> np.ndarray:
-    """Rotation vectors ``r (..., 3)`` turned ``m (...)`` whole turns further about their own axes (the
-    same rotations)."""
-    theta = np.linalg.norm(r, axis=-1, keepdims=True)
-    return r + (2.0 * np.pi * np.asarray(m, dtype=np.float64))[..., None] * r / np.maximum(theta, 1e-12) * (theta > 1e-9)
-
-
-def _nearest_turn(r: np.ndarray, ref: np.ndarray, margin: float = 0.0) -> np.ndarray:
-    """The rotation vectors of ``r (..., 3)``'s rotations, whole turns about their axes away, closest
-    to ``ref (..., 3)`` (:func:`nearest_rotvec`, with any number of turns); with ``margin`` (radians)
-    another turn than ``r``'s own is taken only where it is that much closer."""
-    theta = np.linalg.norm(r, axis=-1)
-    d = np.sum(ref * r, axis=-1) / np.maximum(theta, 1e-12) - theta  # how far ref lies beyond r, along r
-    return _turned(r, np.sign(d) * np.floor((np.abs(d) + np.pi - margin) / (2.0 * np.pi)))
-
-
 def _continue(ra: np.ndarray) -> np.ndarray:
     """Rotation vectors ``(B, na, J, 3)`` with each sample the turn of its rotation closest to its
     predecessor."""
     for k in range(1, ra.shape[1]):
-        ra[:, k] = _nearest_turn(ra[:, k], ra[:, k - 1])
+        ra[:, k] = nearest_rotvec(ra[:, k], ra[:, k - 1])
     return ra
 
 
@@ -243,7 +229,7 @@ def _way_round(rb: np.ndarray, ra: np.ndarray, steps: float) -> np.ndarray:
     if rb.shape[1] < 2 or ra.shape[1] < 2:
         return ra
     guess = 0.5 * (rb[:, -1, 0] - rb[:, -2, 0] + ra[:, 1, 0] - ra[:, 0, 0]) * steps  # (B, 3)
-    ra[:, 0, 0] = _nearest_turn(ra[:, 0, 0], guess, margin=0.25 * np.pi)
+    ra[:, 0, 0] = nearest_rotvec(ra[:, 0, 0], guess, margin=0.25 * np.pi)
     return _continue(ra)
 
 
