@@ -7,6 +7,10 @@ place (the ``.blend`` last), so an interrupted or failed clip leaves no ``<name>
 temporary file. A clip whose ``<name>.blend`` (and, with ``segment``, segment files) exist is
 skipped unless ``force``.
 
+Names: a clip's ``name`` comes from its own path only (the path below the folder argument it was found
+in, parts joined by ``__``; the stem of a file given directly), so adding clips never renames one;
+two inputs that would write the same outputs are refused before anything runs.
+
 Sharding (``K/N``): clip ``name`` belongs to shard ``1 + (first 8 bytes of sha256(name), big-endian)
 mod N``: disjoint, complete, independent of listing order and of where the folder is mounted, and
 stable when clips are added.
@@ -18,6 +22,8 @@ import json
 import os
 import re
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -35,7 +41,6 @@ from .errors import A4merError
 
 #: suffixes a batch picks up in folders
 INPUT_SUFFIXES = (".npz", ".bvh", ".amc", ".blend")
-TMP_PREFIX = ".a4mer-tmp-"
 RESULT_TAG = "A4MER_RESULT "
 #: separator between the clip name and the armature name when a .blend holds several SMPL armatures
 OBJECT_SEP = "__"
@@ -56,6 +61,7 @@ class BatchOptions:
     finished clips. object: armature name in .blend inputs. python: worker interpreter (has bpy);
     blender: Blender executable (then ``blender -b`` runs the worker script; ``runner_python`` is the
     interpreter with torch that runs the model for it). fps: scene rate (None = the clip's own).
+    source_fps, asf, keep_reference_frames: how clips are read (as ``a4mer segment`` reads them).
     timeout: seconds per clip (0 = none). gallery: also draw ``<name>.gallery.png``. exports: formats
     of :mod:`a4mer.export` also written per clip (``<name>.npz``, ``.bvh``, ``.babel.json``). checkpoint,
     vocab, device: the model."""
@@ -73,6 +79,9 @@ class BatchOptions:
     blender_script: str | None = None
     runner_python: str | None = None
     fps: float | None = None
+    source_fps: float | None = None
+    asf: str | None = None
+    keep_reference_frames: bool = False
     timeout: float = 0.0
     gallery: bool = False
     exports: tuple[str, ...] = ()
@@ -104,25 +113,49 @@ class ClipResult:
 
 
 # --- discovery and naming ----------------------------------------------------------------------
-def discover(items: list[str | os.PathLike], exclude: Path | None = None) -> list[ClipJob]:
+def discover(items: list[str | os.PathLike], exclude: Path | None = None,
+             object: str | None = None) -> list[ClipJob]:
     """Clip jobs for files and folders (folders searched recursively for .npz/.bvh/.amc/.blend;
     hidden files and, when ``exclude`` lies inside a folder argument, files under ``exclude`` are
-    skipped; files given directly are taken as they are, so a wrong one fails by name). Names as
-    ``a4mer convert`` names its outputs (:func:`a4mer.api.clip_names`): file stems; clips whose stems
-    clash get their path from the folder they share (``sub__walk``) and, if still equal, the suffix
-    (``walk_bvh``)."""
-    from .api import clip_names, find_clips
-    found: list[Path] = []
+    skipped; files given directly are taken as they are, so a wrong one fails by name). A clip's name
+    depends on its own path only, so that adding clips never renames (and re-shards) a finished one:
+    its path below the folder argument, parts joined by ``__`` (``day1/walk.bvh`` -> ``day1__walk``),
+    or the stem of a file given directly; see :func:`check_names` for the clashes refused."""
+    from .api import find_clips
+    jobs: list[ClipJob] = []
     seen: set[Path] = set()
     for item in items:
         p = Path(item)
         for f in find_clips(p, INPUT_SUFFIXES, exclude=exclude) if p.is_dir() else [p]:
             if f.resolve() not in seen:
                 seen.add(f.resolve())
-                found.append(f)
-    if not found:
+                parts = f.relative_to(p).with_suffix("").parts if p.is_dir() else (f.stem,)
+                jobs.append(ClipJob(f, safe_name(OBJECT_SEP.join(parts))))
+    if not jobs:
         raise A4merError("no input clips (.npz/.bvh/.amc/.blend) found in " + ", ".join(map(str, items)))
-    return [ClipJob(f, n) for f, n in zip(found, clip_names(found, clean=safe_name))]
+    check_names(jobs, several_armatures=object is None)
+    return jobs
+
+
+def check_names(jobs: list[ClipJob], several_armatures: bool = True) -> None:
+    """:class:`A4merError` naming both inputs when two jobs would write the same outputs: equal names
+    (compared ignoring case, as macOS and Windows file systems do), or, with ``several_armatures``
+    (no ``--object``), a clip named ``<blend>__<x>`` beside a .blend ``<blend>`` whose armatures each
+    write ``<blend>__<armature>.*``."""
+    first: dict[str, ClipJob] = {}
+    for job in jobs:
+        other = first.setdefault(job.name.casefold(), job)
+        if other is not job:
+            raise A4merError(f"{other.path} and {job.path} would both write {job.name}.*: rename or move one of "
+                             "them (a clip is named by its path below the folder given: day1/walk.bvh -> day1__walk)")
+    if several_armatures:
+        for blend in (j for j in jobs if j.path.suffix.lower() == ".blend"):
+            prefix = f"{blend.name}{OBJECT_SEP}".casefold()
+            for job in jobs:
+                if job.name.casefold().startswith(prefix):
+                    raise A4merError(f"{job.path} writes {job.name}.*, which a .blend with several armatures, "
+                                     f"{blend.path}, writes as {blend.name}{OBJECT_SEP}<armature>.*: rename one "
+                                     "of them, or pass --object")
 
 
 def safe_name(text: str) -> str:
@@ -192,6 +225,73 @@ def is_done(job: ClipJob, opts: BatchOptions) -> bool:
     return True
 
 
+def check_rate(value: float | None, option: str) -> None:
+    """:class:`A4merError` naming ``option`` unless ``value`` is None or a positive frame rate."""
+    if value is not None and not 0 < value < float("inf"):
+        raise A4merError(f"{option} must be a positive frame rate, got {value:g}")
+
+
+def check_not_input_folder(out: Path, inputs: list[Path], option: str = "--out") -> None:
+    """Refuse an output folder that holds one of ``inputs``: a ``.blend`` is written under its own name
+    there, over the input."""
+    beside = next((p for p in inputs if Path(p).resolve().parent == out.resolve()), None)
+    if beside is not None:
+        raise A4merError(f"{option} {out}: the folder of the input {beside}; outputs there could overwrite inputs "
+                         "(a .blend is written under its own name): choose another folder")
+
+
+def prepare_out(out: Path, option: str = "--out", runs: bool = True) -> None:
+    """Create ``out`` (and ``out/runs`` for the run summaries); :class:`A4merError` naming ``option``,
+    the folder and the problem (a file in the way, no permission) before any clip runs."""
+    for d in (out, out / "runs") if runs else (out,):
+        try:
+            d.mkdir(parents=True, exist_ok=True)
+        except FileExistsError:
+            raise A4merError(f"{option} {out}: {d} is a file, not a folder") from None
+        except OSError as e:
+            raise A4merError(f"{option} {out}: cannot create the folder {d} ({e.strerror or e})") from None
+        if not os.access(d, os.W_OK | os.X_OK):
+            raise A4merError(f"{option} {out}: the folder {d} is not writable")
+
+
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9.]", "_", socket.gethostname())[:40]
+
+
+#: hidden working folders: ``.a4mer-<tmp|part>-<pid>@<host>-<label>-<random>``
+_PRIVATE = re.compile(r"^\.a4mer-(?:tmp|part)-(\d+)@([A-Za-z0-9._]*)-")
+
+
+def private_dir(parent: Path, kind: str, label: str = "") -> Path:
+    """A new hidden folder in ``parent`` named after this process (pid and host), so that a later run
+    can tell one left by a killed process (:func:`remove_dead_dirs`)."""
+    return Path(tempfile.mkdtemp(prefix=f".a4mer-{kind}-{os.getpid()}@{_host()}-{label}-", dir=parent))
+
+
+def remove_dead_dirs(parent: Path) -> list[str]:
+    """Remove the hidden working folders in ``parent`` that a process of this host made and that
+    process is gone (killed by SIGKILL, a crash, a power cut); folders of running processes, or of
+    other hosts writing into the same shared folder, are left alone. Returns the names removed."""
+    gone = []
+    for d in parent.glob(".a4mer-*"):
+        m = _PRIVATE.match(d.name)
+        if not (m and d.is_dir() and m.group(2) == _host()) or _alive(int(m.group(1))):
+            continue
+        shutil.rmtree(d, ignore_errors=True)
+        gone.append(d.name)
+    return gone
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # PermissionError: someone else's process
+        return True
+    return True
+
+
 def glob_escape(text: str) -> str:
     return re.sub(r"([*?\[])", r"[\1]", text)
 
@@ -206,7 +306,11 @@ def worker_args(job: ClipJob, tmp: Path, opts: BatchOptions) -> list[str]:
         args.append("--fill-gaps")
     if opts.extend:
         args += ["--extend", str(int(opts.extend))]
-    for flag, value in (("--object", opts.object), ("--fps", opts.fps), ("--checkpoint", opts.checkpoint),
+    if opts.keep_reference_frames:
+        args.append("--keep-reference-frames")
+    asf = str(Path(opts.asf).resolve()) if opts.asf else None
+    for flag, value in (("--object", opts.object), ("--fps", opts.fps), ("--source-fps", opts.source_fps),
+                        ("--asf", asf), ("--checkpoint", opts.checkpoint),
                         ("--vocab", opts.vocab), ("--device", opts.device), ("--python", opts.runner_python)):
         if value:
             args += [flag, str(value)]
@@ -327,36 +431,54 @@ class _Procs:
         with self.lock:
             self.stopping = True
             for p in self.procs:
-                if p.poll() is None:
-                    p.kill()
+                _kill(p)
 
 
-def _worker_env(opts: BatchOptions) -> dict[str, str]:
+def _kill(proc: subprocess.Popen) -> None:
+    """Kill worker ``proc`` and everything it started (its process group: Blender, the model
+    subprocess of ``--runner-python``)."""
+    if proc.poll() is None and hasattr(os, "killpg"):
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+            return
+        except OSError:
+            pass
+    if proc.poll() is None:
+        proc.kill()
+
+
+def _worker_env(opts: BatchOptions, tmp: Path) -> dict[str, str]:
+    """The worker's environment: BLAS threads shared out, and its temporary files (the add-on runner's
+    job folders) inside the clip's own folder ``tmp``, so they go with it however the worker ends."""
     env = dict(os.environ)
     threads = max(1, (os.cpu_count() or 1) // max(1, opts.jobs))
     for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         env.setdefault(k, str(threads))
+    (tmp / "tmp").mkdir()
+    for k in ("TMPDIR", "TEMP", "TMP"):
+        env[k] = str((tmp / "tmp").resolve())
     return env
 
 
 def run_clip(job: ClipJob, opts: BatchOptions, procs: _Procs | None = None) -> ClipResult:
-    """Process one clip in a worker; never raises for a bad clip (the result says why)."""
+    """Process one clip in a worker; never raises for a bad clip (the result says why). A worker
+    stopped by :meth:`_Procs.kill_all` raises KeyboardInterrupt (the clip did not finish)."""
     t0 = time.perf_counter()
     res = ClipResult(str(job.path), job.name, "failed")
-    tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{job.name[:40]}-", dir=opts.out))
+    tmp = private_dir(opts.out, "tmp", job.name[:40])
     try:
         cmd = worker_command(job, tmp, opts)
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                env=_worker_env(opts), stdin=subprocess.DEVNULL)
+                                env=_worker_env(opts, tmp), stdin=subprocess.DEVNULL, start_new_session=True)
         if procs is not None:
             with procs.lock:
                 procs.procs.add(proc)
                 if procs.stopping:
-                    proc.kill()
+                    _kill(proc)
         try:
             out, err = proc.communicate(timeout=opts.timeout or None)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            _kill(proc)
             proc.communicate()
             res.reason = f"timed out after {opts.timeout:g} s"
             return res
@@ -364,6 +486,8 @@ def run_clip(job: ClipJob, opts: BatchOptions, procs: _Procs | None = None) -> C
             if procs is not None:
                 with procs.lock:
                     procs.procs.discard(proc)
+        if procs is not None and procs.stopping and proc.returncode != 0:
+            raise KeyboardInterrupt
         cp = subprocess.CompletedProcess(cmd, proc.returncode, out, err)
         result = parse_result(out)
         if result is not None:
@@ -401,12 +525,25 @@ def _line(i: int, n: int, r: ClipResult) -> str:
     return f"[{i}/{n}] FAILED  {r.name} ({r.input}): {r.short_reason()}"
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (Slurm ``scancel`` or time limit, a farm manager stopping a task): stops a batch as
+    Ctrl-C does."""
+
+
+def _terminate(signum, frame):
+    raise Terminated
+
+
 def run_batch(jobs: list[ClipJob], opts: BatchOptions, log: Callable[[str], None] = print,
               results: dict[int, ClipResult] | None = None) -> list[ClipResult]:
     """Run ``jobs`` with ``opts.jobs`` workers at once; results in input order. Finished clips are
-    skipped unless ``opts.force``. Ctrl-C stops the workers (their temporary folders are removed);
-    ``results`` (job index -> result) then holds the clips finished so far."""
-    opts.out.mkdir(parents=True, exist_ok=True)
+    skipped unless ``opts.force``. Ctrl-C (or SIGTERM, as :class:`Terminated`, when called from the
+    main thread) stops the workers and everything they started (their temporary folders are removed);
+    ``results`` (job index -> result) then holds every clip finished so far, those whose files were
+    being committed at that moment included. Hidden working folders that killed earlier runs left
+    in ``opts.out`` are removed first (:func:`remove_dead_dirs`)."""
+    prepare_out(opts.out)
+    remove_dead_dirs(opts.out)
     results = {} if results is None else results
     todo = []
     n = len(jobs)
@@ -420,6 +557,9 @@ def run_batch(jobs: list[ClipJob], opts: BatchOptions, log: Callable[[str], None
             todo.append(i)
     procs = _Procs()
     pool = ThreadPoolExecutor(max_workers=max(1, opts.jobs))
+    main_thread = threading.current_thread() is threading.main_thread()
+    old = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
+    futs: dict = {}
     try:
         futs = {pool.submit(run_clip, jobs[i], opts, procs): i for i in todo}
         for fut in as_completed(futs):
@@ -429,7 +569,15 @@ def run_batch(jobs: list[ClipJob], opts: BatchOptions, log: Callable[[str], None
     except KeyboardInterrupt:
         procs.kill_all()
         pool.shutdown(wait=True, cancel_futures=True)
+        for fut, i in futs.items():  # clips that finished while the interrupt came in
+            if i not in results and fut.done() and not fut.cancelled() and fut.exception() is None:
+                results[i] = fut.result()
+                done_count += 1
+                log(_line(done_count, n, results[i]))
         raise
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, old)
     pool.shutdown(wait=True)
     return [results[i] for i in range(n)]
 

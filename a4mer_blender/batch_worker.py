@@ -1,7 +1,8 @@
 """One clip of ``a4mer batch``: import or open it, fill gaps, extend, segment, save the .blend.
 
     python -m a4mer_blender.batch_worker --input X --out-dir D [--segment] [--fill-gaps] [--extend N]
-        [--object NAME] [--name STEM] [--fps F] [--python PY] [--checkpoint C] [--vocab V] [--device D]
+        [--object NAME] [--name STEM] [--fps F] [--source-fps F] [--asf ASF] [--keep-reference-frames]
+        [--python PY] [--checkpoint C] [--vocab V] [--device D]
     blender -b --factory-startup --python-exit-code 1 --python scripts/blender_batch.py -- (same args)
 
 The add-on is registered and the work goes through the functions its operators use
@@ -10,11 +11,13 @@ Outputs: ``D/<stem>.blend`` and, with ``--segment``, ``D/<stem>.segments.json`` 
 when matplotlib imports and not ``--no-pictures``); a .blend with several SMPL armatures gives
 ``<stem>__<armature>.segments.json`` each. Files are written into a hidden folder in ``D`` and renamed
 at the end (.blend last). The last stdout line is ``A4MER_RESULT {json}`` (objects, outputs, notes,
-or ``error``); exit code 1 on failure. The input file is never modified.
+or ``error``); exit code 1 on failure. The input file is never modified: ``D`` may not be the input's
+folder.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import json
 import os
@@ -40,6 +43,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--extend", type=int, default=0)
     p.add_argument("--object", help="armature of a .blend input (default: every SMPL armature of its scene)")
     p.add_argument("--fps", type=float, help="scene rate for clip inputs (default: the clip's own)")
+    p.add_argument("--source-fps", type=float, help="override the frame rate stated in the clip file")
+    p.add_argument("--asf", help="ASF skeleton of an AMC clip (default: beside it or in ../asf/)")
+    p.add_argument("--keep-reference-frames", action="store_true",
+                   help="keep a BVH/AMC's lead-in when its frame 0 is the file's rest pose (dropped by default)")
     p.add_argument("--python", help="interpreter with torch + a4mer that runs the model (worker mode)")
     p.add_argument("--checkpoint", default="")
     p.add_argument("--vocab", default="")
@@ -152,10 +159,24 @@ def open_input(path: Path, fps: float | None, object_name: str | None, args: arg
             raise errors.A4merError(f"{path}: no SMPL-like armature with an action in scene {scene.name!r}")
         return sorted(objs, key=lambda o: o.name)
     scene = bpy.context.scene
-    set_scene_fps(scene, fps or load_clip(str(path)).fps)
+    set_scene_fps(scene, fps or args.source_fps or load_clip(str(path), asf=args.asf).fps)
     scene.frame_start = scene.frame_current = 1
-    obj, _ = import_motion(bpy.context, str(path), apply_to_selected=False)
+    with _whole_clip(path, args) as clip:
+        obj, _ = import_motion(bpy.context, str(clip), apply_to_selected=False, source_fps=args.source_fps,
+                               asf=args.asf)
     return [obj]
+
+
+@contextlib.contextmanager
+def _whole_clip(path: Path, args: argparse.Namespace):
+    """``path``, or with ``--keep-reference-frames`` a BVH/AMC read whole (its rest-pose lead-in kept,
+    which the add-on's importer drops) as a temporary ``<stem>.npz`` to import."""
+    if not (args.keep_reference_frames and path.suffix.lower() in (".bvh", ".amc")):
+        yield path
+        return
+    motion = _core("api").load_motion(path, source_fps=args.source_fps, asf=args.asf, keep_reference_frames=True)
+    with tempfile.TemporaryDirectory(prefix="a4mer-whole-") as d:
+        yield _core("io.amass").write_amass_npz(motion, Path(d) / f"{path.stem}.npz")
 
 
 # --- steps ---------------------------------------------------------------------------------------
@@ -325,9 +346,19 @@ def _process(args: argparse.Namespace, stage: Path) -> dict:
         notes.append(f"--fps {args.fps:g} not applied: a .blend keeps its scene rate "
                      f"({ctx.scene.render.fps / ctx.scene.render.fps_base:g} fps)")
     amass = _core("io.amass")
-    for obj in objs:
-        stem = f"{name}{OBJECT_SEP}{_safe(obj.name)}" if several else name
+    stems = [f"{name}{OBJECT_SEP}{_safe(o.name)}" if several else name for o in objs]
+    first: dict = {}
+    for obj, stem in zip(objs, stems):  # names that file-name cleaning (or case) makes equal
+        other = first.setdefault(stem.casefold(), obj)
+        if other is not obj:
+            raise errors.A4merError(f"{src}: the armatures {other.name!r} and {obj.name!r} would both write "
+                                    f"{stem}.*: rename one, or pass --object")
+    for obj, stem in zip(objs, stems):
         info = {"object": obj.name, "stem": stem}
+        dropped = int(obj.animation_data.action.get("a4mer_reference_frames_dropped", 0))
+        if dropped and src.suffix.lower() != ".blend":
+            notes.append(f"{src}: the file's first {dropped} frames (its rest pose and the ease into the take) are "
+                         f"left out: frame 0 here is the file's frame {dropped} (--keep-reference-frames keeps them)")
         if args.dump:
             motion = armature.read_motion(obj, ctx.scene, whole=True)  # hands and face too, where the rig has them
             amass.write_amass_npz(motion, stage / f"{stem}.motion.npz")
@@ -355,6 +386,8 @@ def _process(args: argparse.Namespace, stage: Path) -> dict:
             seg = dict(record["segments"])
             if record.get("motif_names"):
                 seg["motif_names"] = record["motif_names"]
+            if dropped:  # frame f of the action's clip is the file's frame f + dropped (as a4mer segment says)
+                seg["reference_frames_dropped"] = dropped
             _write_json(stage / f"{stem}.segments.json", seg)
             info.update(atoms=len(seg["atoms"]), motifs=len(seg["motifs"]))
             if not args.no_pictures:
@@ -378,16 +411,32 @@ def commit(stage: Path, out_dir: Path) -> list[str]:
     return [f.name for f in files]
 
 
+def _check(args: argparse.Namespace) -> Path:
+    """The options checked and the output folder made, before anything is read: :class:`A4merError`
+    naming the option and the problem (the input's own folder, where its .blend would be overwritten,
+    included)."""
+    batch = _core("batch")
+    batch.check_rate(args.fps, "--fps")
+    batch.check_rate(args.source_fps, "--source-fps")
+    if args.extend < 0:
+        raise errors.A4merError(f"--extend must be >= 0, got {args.extend}")
+    out_dir = Path(args.out_dir)
+    batch.check_not_input_folder(out_dir, [Path(args.input)], "--out-dir")
+    batch.prepare_out(out_dir, "--out-dir", runs=False)
+    batch.remove_dead_dirs(out_dir)
+    return out_dir
+
+
 def main(argv: list[str] | None = None) -> int:
     if argv is None:
         argv = sys.argv[sys.argv.index("--") + 1:] if "--" in sys.argv else sys.argv[1:]
     args = parse_args(argv)
-    out_dir = Path(args.out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=".a4mer-part-", dir=out_dir))
     result: dict = {"input": args.input}
     code = 0
+    stage = None
     try:
+        out_dir = _check(args)
+        stage = _core("batch").private_dir(out_dir, "part")
         result = _process(args, stage)
         result["outputs"] = commit(stage, out_dir)
     except errors.A4merError as e:
@@ -398,7 +447,8 @@ def main(argv: list[str] | None = None) -> int:
         result["error"] = f"{type(e).__name__}: {e}"
         code = 1
     finally:
-        shutil.rmtree(stage, ignore_errors=True)
+        if stage is not None:
+            shutil.rmtree(stage, ignore_errors=True)
     print(RESULT_TAG + json.dumps(result), flush=True)
     if code:
         print(f"a4mer_blender.batch_worker: error: {result['error']}", file=sys.stderr)

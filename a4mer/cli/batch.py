@@ -30,6 +30,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--export", default="", metavar="FORMATS",
                    help="also write these exports per clip, comma-separated: npz,bvh,babel (babel needs --segment)")
     p.add_argument("--fps", type=float, help="scene frame rate (default: each clip's own rate)")
+    p.add_argument("--source-fps", type=float, help="override the frame rate stated in the clip files")
+    p.add_argument("--asf", help="ASF skeleton of the AMC clips (default: beside each or in ../asf/)")
+    p.add_argument("--keep-reference-frames", action="store_true",
+                   help="keep a BVH/AMC's lead-in when its frame 0 is the file's rest pose (CMU Daz-friendly "
+                        "T-pose frame and the ease from it: dropped by default)")
     p.add_argument("--timeout", type=float, default=0.0, help="seconds allowed per clip (0 = no limit)")
     p.add_argument("--python", default=sys.executable,
                    help="interpreter with the bpy module that runs each clip (default: this one)")
@@ -59,14 +64,17 @@ def _check_worker(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..batch import BatchOptions, discover, parse_shard, run_batch, select_shard, summary, write_summary
+    from ..batch import (BatchOptions, Terminated, check_not_input_folder, check_rate, discover, parse_shard,
+                         prepare_out, run_batch, select_shard, summary, write_summary)
 
     if args.jobs < 1:
         raise A4merError("--jobs must be at least 1")
     if args.extend < 0:
         raise A4merError("--extend must be >= 0")
-    if args.fps is not None and not args.fps > 0:
-        raise A4merError(f"--fps must be a positive frame rate, got {args.fps:g}")
+    check_rate(args.fps, "--fps")
+    check_rate(args.source_fps, "--source-fps")
+    if args.asf and not Path(args.asf).is_file():
+        raise A4merError(f"--asf {args.asf}: no such file")
     if args.timeout < 0:
         raise A4merError(f"--timeout must be >= 0 seconds, got {args.timeout:g}")
     exports = tuple(f for f in (x.strip() for x in args.export.split(",")) if f)
@@ -77,16 +85,14 @@ def run(args: argparse.Namespace) -> int:
         raise A4merError("--export babel needs --segment (the labels are the motifs)")
     out = Path(args.out)
     shard = parse_shard(args.shard) if args.shard else None
-    jobs_all = discover(args.inputs, exclude=out)
-    beside = next((j.path for j in jobs_all if j.path.resolve().parent == out.resolve()), None)
-    if beside is not None:
-        raise A4merError(f"--out {out}: the folder of the input {beside}; outputs there could overwrite inputs "
-                         "(a .blend is written under its own name): choose another folder")
+    jobs_all = discover(args.inputs, exclude=out, object=args.object)
+    check_not_input_folder(out, [j.path for j in jobs_all])
     jobs = select_shard(jobs_all, shard)
     opts = BatchOptions(out=out, segment=args.segment, fill_gaps=args.fill_gaps, extend=args.extend,
                         jobs=args.jobs, shard=shard, force=args.force, object=args.object, python=args.python,
                         blender=args.blender, blender_script=args.blender_script,
-                        runner_python=args.runner_python, fps=args.fps, timeout=args.timeout,
+                        runner_python=args.runner_python, fps=args.fps, source_fps=args.source_fps, asf=args.asf,
+                        keep_reference_frames=args.keep_reference_frames, timeout=args.timeout,
                         gallery=args.gallery, exports=exports, checkpoint=args.checkpoint, vocab=args.vocab, device=args.device)
     _check_worker(args)
     where = f"shard {shard[0]}/{shard[1]}: " if shard else ""
@@ -95,16 +101,20 @@ def run(args: argparse.Namespace) -> int:
             print(f"{j.name}\t{j.path}")
         print(f"{where}{len(jobs)} of {len(jobs_all)} clips", file=sys.stderr)
         return 0
+    prepare_out(out)  # before the first line: a folder that cannot be written is one error
     print(f"a4mer batch: {where}{len(jobs)} of {len(jobs_all)} clips -> {out} ({args.jobs} at once)", flush=True)
     started = datetime.now(timezone.utc)
     finished: dict = {}
     try:
         results = run_batch(jobs, opts, log=lambda s: print(s, flush=True), results=finished)
-    except KeyboardInterrupt:  # the clips finished before Ctrl-C still get their summary
+    except KeyboardInterrupt as e:  # Ctrl-C or SIGTERM: the clips finished before it still get their summary
         data = summary([finished[i] for i in sorted(finished)], opts, started, list(sys.argv), total=len(jobs_all))
-        data["interrupted"] = True
-        print(f"a4mer batch: interrupted after {len(finished)} of {len(jobs)} clips; summary "
-              f"{write_summary(out, data, started)}", file=sys.stderr)
+        term = isinstance(e, Terminated)
+        data.update(interrupted=True, signal="SIGTERM" if term else "SIGINT")
+        print(f"a4mer batch: {'terminated (SIGTERM)' if term else 'interrupted'} after {len(finished)} of "
+              f"{len(jobs)} clips; summary {write_summary(out, data, started)}", file=sys.stderr)
+        if term:
+            return 143
         raise
     data = summary(results, opts, started, list(sys.argv), total=len(jobs_all))
     path = write_summary(out, data, started)

@@ -57,7 +57,7 @@ def segmenter(tmp_path, monkeypatch) -> list[str]:
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory) -> tuple[Path, dict[str, tuple[int, float]]]:
     """A folder: a 40-frame npz slice of the Bandai walk, the HDM05 kick (AMC + its ASF in ../asf/),
-    and a corrupt npz. Returns the folder and {name: (frames, fps)} of the good clips."""
+    and a corrupt npz. Returns the folder and {output name: (frames, fps)} of the good clips."""
     root = tmp_path_factory.mktemp("batch_in")
     walk = load_motion(WALK).slice(0, 40)
     write_amass_npz(walk, root / "walk.npz")
@@ -67,7 +67,7 @@ def clips(tmp_path_factory) -> tuple[Path, dict[str, tuple[int, float]]]:
     (root / "hdm" / "asf" / ASF.name).write_bytes(ASF.read_bytes())
     (root / "broken.npz").write_bytes(b"PK\x03\x04 this is not a zip archive at all")
     kick = load_motion(KICK)
-    return root, {"walk": (40, 30.0), KICK.stem: (kick.num_frames, kick.fps)}
+    return root, {"walk": (40, 30.0), f"hdm__amc__{KICK.stem}": (kick.num_frames, kick.fps)}  # path below root
 
 
 def _run(args, capsys) -> tuple[int, str]:
@@ -252,3 +252,69 @@ def test_worker_heads_subprocess_matches_in_process():
     np.testing.assert_allclose(e.joint_positions()[keys], m.joint_positions()[keys], atol=1e-9)
     with pytest.raises(Exception, match="a4mer inbetween failed"):
         there.inbetween(m, 10, 400)
+
+
+def test_worker_refuses_bad_options_and_the_input_folder_before_anything(tmp_path, capsys):
+    """The worker (``scripts/blender_batch.py``) never writes into its input's folder (a .blend input
+    would be overwritten by its copy), and a bad option or output folder is one line naming it."""
+    from a4mer_blender import batch_worker
+    shot = tmp_path / "shots" / "shot.blend"
+    shot.parent.mkdir()
+    shot.write_bytes(b"BLENDER-v300 the animator's shot")
+    (tmp_path / "afile").write_text("x")
+    ok = ["--input", str(shot), "--out-dir", str(tmp_path / "out")]
+    for args, message in (
+            (["--input", str(shot), "--out-dir", str(shot.parent)],
+             f"--out-dir {shot.parent}: the folder of the input {shot}; outputs there could overwrite inputs"),
+            (["--input", str(shot), "--out-dir", str(tmp_path / "afile")],
+             f"--out-dir {tmp_path / 'afile'}: {tmp_path / 'afile'} is a file, not a folder"),
+            ([*ok, "--fps", "-1"], "--fps must be a positive frame rate, got -1"),
+            ([*ok, "--source-fps", "0"], "--source-fps must be a positive frame rate, got 0"),
+            ([*ok, "--extend", "-5"], "--extend must be >= 0, got -5")):
+        assert batch_worker.main(args) == 1
+        cap = capsys.readouterr()
+        assert cap.err == f"a4mer_blender.batch_worker: error: {message}" + cap.err.split(message, 1)[1], cap.err
+        assert "Traceback" not in cap.err and json.loads(cap.out.split("A4MER_RESULT ", 1)[1])["error"].startswith(message)
+    assert shot.read_bytes() == b"BLENDER-v300 the animator's shot"
+    assert sorted(p.name for p in shot.parent.iterdir()) == ["shot.blend"]
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.fixture(scope="module")
+def salsa(data_root, tmp_path_factory) -> Path:
+    """The first 90 frames of a CMU salsa BVH (header: 120 fps; the take is 60 fps; its first 8 frames
+    are the T-pose and the ease into the take)."""
+    import tarfile
+    with tarfile.open(data_root / "cmu-dance" / "cmu-dance.tar.xz", "r|xz") as t:
+        member = next(m for m in t if m.name.startswith("bvh/salsa/") and m.name.endswith(".bvh"))
+        lines = t.extractfile(member).read().decode().splitlines(True)
+    i = next(k for k, line in enumerate(lines) if line.startswith("Frames:"))
+    path = tmp_path_factory.mktemp("salsa") / "salsa.bvh"
+    path.write_text("".join(lines[:i] + ["Frames:\t90\n", lines[i + 1]] + lines[i + 2:i + 92]))
+    return path
+
+
+def test_batch_reads_clips_as_segment_does(salsa, segmenter, tmp_path, capsys):
+    """--source-fps, --asf and --keep-reference-frames read the clips as ``a4mer segment`` does; the
+    dropped rest-pose lead-in is a note and ``reference_frames_dropped`` in the segments JSON."""
+    out = tmp_path / "out"
+    code, text = _run([salsa, "--out", out, "--segment", "--source-fps", "60", *segmenter], capsys)
+    assert code == 0, text
+    assert f"{salsa}: the file's first 8 frames (its rest pose and the ease into the take) are left out" in text
+    seg = json.loads((out / "salsa.segments.json").read_text())
+    assert seg["fps"] == 60 and seg["reference_frames_dropped"] == 8
+    check_tiles(seg, 82)
+    scene, (obj,) = _open(out / "salsa.blend")
+    assert armature.scene_fps(scene) == pytest.approx(60)
+    assert armature.action_frames(obj.animation_data.action) == (1, 82)
+    amc = tmp_path / "in" / "kick.amc"  # no .asf beside it or in ../asf/
+    amc.parent.mkdir()
+    amc.write_bytes(KICK.read_bytes())
+    out2 = tmp_path / "out2"
+    code, text = _run([salsa, amc, "--out", out2, "--source-fps", "60", "--asf", ASF, "--keep-reference-frames"], capsys)
+    assert code == 0 and "left out" not in text, text
+    scene, (obj,) = _open(out2 / "salsa.blend")
+    assert armature.action_frames(obj.animation_data.action) == (1, 90)
+    assert armature.scene_fps(scene) == pytest.approx(60)
+    scene, (obj,) = _open(out2 / "kick.blend")
+    assert armature.scene_fps(scene) == pytest.approx(60)

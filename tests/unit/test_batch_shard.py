@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import stat
+import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from a4mer import batch
-from a4mer.api import clip_names
 from a4mer.cli._common import collect_inputs
 from a4mer.cli.main import main
 from a4mer.errors import A4merError
@@ -35,6 +38,13 @@ if b"BAD" in text:
     print("A4MER_RESULT " + json.dumps({"error": src + ": not a BVH file (no HIERARCHY section)"}))
     sys.exit(1)
 if b"SLOW" in text:
+    open(src + ".started", "w").write(str(os.getpid()))
+    time.sleep(60)
+if b"SPAWN" in text:  # what the add-on runner does: a job folder in the temp dir, a model subprocess
+    import subprocess, tempfile
+    d = tempfile.mkdtemp(prefix="a4mer_job_")
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    open(src + ".info", "w").write(json.dumps({"pid": child.pid, "dir": d}))
     time.sleep(60)
 T, fps = 24, 30.0
 atoms = [{"start_frame": s, "end_frame": s + 6, "start_t": s / fps, "end_t": (s + 6) / fps, "code": s % 4}
@@ -111,35 +121,66 @@ def test_parse_shard_ok():
 def test_discover_folders_names_and_exclusions(tmp_path):
     root = _clips(tmp_path / "in", {"a/walk.bvh": b"1", "b/walk.bvh": b"2", "run.npz": b"3", "kick.amc": b"4",
                                     "kick.asf": b"5", "scene.blend": b"6", ".hidden.bvh": b"7",
-                                    ".cache/x.bvh": b"8", "notes.txt": b"9", "dup.bvh": b"a", "dup.npz": b"b"})
+                                    ".cache/x.bvh": b"8", "notes.txt": b"9", "c/d/take 1.bvh": b"a"})
     out = root / "out"
     _clips(out, {"old.blend": b"x"})
     jobs = batch.discover([root], exclude=out)
     got = {j.name: j.path.relative_to(root).as_posix() for j in jobs}
     assert got == {"a__walk": "a/walk.bvh", "b__walk": "b/walk.bvh", "run": "run.npz", "kick": "kick.amc",
-                   "scene": "scene.blend", "dup_bvh": "dup.bvh", "dup_npz": "dup.npz"}
+                   "scene": "scene.blend", "c__d__take_1": "c/d/take 1.bvh"}
     direct = batch.discover([root / "run.npz", root / "notes.txt"])
     assert [j.name for j in direct] == ["run", "notes"]  # given files are taken as they are (fail by name)
-    # files named directly, or from two folder arguments, are told apart as convert tells them apart
-    assert [j.name for j in batch.discover([root / "a" / "walk.bvh", root / "b" / "walk.bvh"])] == ["a__walk", "b__walk"]
-    assert [j.name for j in batch.discover([root / "a", root / "b"])] == ["a__walk", "b__walk"]
-    # names that the file-name cleaning merges are tagged by their own path (the whole run was refused),
-    # so adding a clip later never gives it a name an earlier run used for another (batch skips it as done)
-    _clips(tmp_path / "m", {"walk 1.bvh": b"1", "walk_1.bvh": b"2", "x" * 160 + "a.bvh": b"3", "x" * 160 + "b.bvh": b"4"})
-    got = {j.path.name: j.name for j in batch.discover([tmp_path / "m"])}
-    assert got["walk 1.bvh"].startswith("walk_1_bvh_") and got["walk_1.bvh"].startswith("walk_1_bvh_")
-    assert len(set(got.values())) == 4 and all(len(n) <= 150 for n in got.values())
-    _clips(tmp_path / "m", {"walk+1.bvh": b"5"})
-    again = {j.path.name: j.name for j in batch.discover([tmp_path / "m"])}
-    assert all(again[k] == v for k, v in got.items()) and again["walk+1.bvh"] not in got.values()
-    with pytest.raises(A4merError, match="several inputs would write the same outputs"):  # one file twice
-        clip_names([tmp_path / "m" / "walk_1.bvh"] * 2)
+    assert [j.name for j in batch.discover([root / "a"])] == ["walk"]  # the path below the folder given
     # a broken symbolic link in a folder is a clip that fails by name, not one that vanishes
     (root / "gone.bvh").symlink_to(tmp_path / "nowhere.bvh")
     assert "gone" in [j.name for j in batch.discover([root], exclude=out)]
     assert root / "gone.bvh" in collect_inputs([str(root)])
     with pytest.raises(A4merError, match="no input clips"):
-        batch.discover([tmp_path / "empty_dir_missing"] if False else [_clips(tmp_path / "e", {"x.txt": b""})])
+        batch.discover([_clips(tmp_path / "e", {"x.txt": b""})])
+
+
+@pytest.mark.parametrize("files, given", [
+    ({"walk.bvh": b"1", "walk.npz": b"2"}, ["."]),  # one take in two formats
+    ({"Walk.bvh": b"1", "walk.bvh": b"2"}, ["."]),  # one file on macOS / Windows
+    ({"walk 1.bvh": b"1", "walk_1.bvh": b"2"}, ["."]),  # equal once made safe as a file name
+    ({"a/walk.bvh": b"1", "b/walk.bvh": b"2"}, ["a", "b"]),  # two folder arguments
+    ({"a/walk.bvh": b"1", "b/walk.bvh": b"2"}, ["a/walk.bvh", "b/walk.bvh"]),  # files given directly
+    ({"x/y.bvh": b"1", "x__y.bvh": b"2"}, ["."])])
+def test_inputs_that_would_write_the_same_outputs_are_refused(tmp_path, files, given):
+    root = _clips(tmp_path / "in", files)
+    with pytest.raises(A4merError, match="would both write") as e:
+        batch.discover([root / g for g in given])
+    a, b = sorted(files)
+    assert str(root / a).replace("/./", "/") in str(e.value).replace("/./", "/")
+    assert str(root / b).replace("/./", "/") in str(e.value).replace("/./", "/")
+
+
+def test_adding_a_clip_never_renames_or_reshards_a_finished_one(tmp_path):
+    """A clip's name (its outputs, its shard) comes from its own path only: a clip with the same file
+    name added in another sub-folder leaves the first one's name alone."""
+    root = _clips(tmp_path / "in", {"day1/walk.bvh": b"1", "day1/run.bvh": b"2", "top.bvh": b"3"})
+    before = {j.path: j.name for j in batch.discover([root])}
+    assert before == {root / "day1/run.bvh": "day1__run", root / "day1/walk.bvh": "day1__walk", root / "top.bvh": "top"}
+    _clips(root, {"day2/walk.bvh": b"4", "day2/top.bvh": b"5", "walk.bvh": b"6"})
+    after = {j.path: j.name for j in batch.discover([root])}
+    assert {p: after[p] for p in before} == before
+    for n in (2, 3, 4):
+        assert all(batch.shard_of(after[p], n) == batch.shard_of(name, n) for p, name in before.items())
+
+
+def test_a_clip_named_like_the_armature_outputs_of_a_blend_is_refused(tmp_path, fake_python, capsys):
+    """A .blend with several armatures writes ``<blend>__<armature>.*``: a clip that would write such a
+    name is refused before anything runs, naming both (with --object the .blend writes ``<blend>.*``)."""
+    for files in ({"shots.blend": b"1", "shots__walker.bvh": b"2"}, {"shots.blend": b"1", "shots/walker.bvh": b"2"}):
+        root = _clips(tmp_path / "in", files)
+        code, text = _run([root, "--out", tmp_path / "out", "--python", fake_python], capsys)
+        assert code == 1 and str(root / "shots.blend") in text and str(root / sorted(files)[1]) in text, text
+        assert "--object" in text and not (tmp_path / "out").exists()
+        code, text = _run([root, "--out", tmp_path / "out", "--object", "walker", "--python", fake_python,
+                           "--dry-run"], capsys)
+        assert code == 0, text
+        for f in files:
+            (root / f).unlink()
 
 
 def test_discover_a_folder_inside_the_output_folder(tmp_path):
@@ -292,3 +333,108 @@ def test_batch_exports(tmp_path, fake_python, capsys):
     assert code == 1 and "needs --segment" in text
     code, text = _run([root, "--out", out, "--export", "fbx", "--python", fake_python], capsys)
     assert code == 1 and "unknown format" in text
+
+
+# --- output folder, interrupts, timeouts ----------------------------------------------------------
+def test_an_output_folder_that_cannot_be_written_is_one_error_before_any_clip(tmp_path, fake_python, capsys,
+                                                                              monkeypatch):
+    root = _clips(tmp_path / "in", {"a.bvh": b"good a", "b.bvh": b"good b"})
+    (tmp_path / "afile").write_text("x")
+    runs_file = tmp_path / "o2"
+    _clips(runs_file, {"runs": b"a file where the summaries go"})
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode, **kw: Path(p) != ro and real(p, mode, **kw))  # root ignores chmod
+    for out, problem in ((tmp_path / "afile", f"{tmp_path / 'afile'} is a file, not a folder"),
+                         (tmp_path / "afile" / "sub", f"cannot create the folder {tmp_path / 'afile' / 'sub'} (Not a directory)"),
+                         (runs_file, f"{runs_file / 'runs'} is a file, not a folder"),
+                         (ro, f"the folder {ro} is not writable")):
+        code, text = _run([root, "--out", out, "--python", fake_python], capsys)
+        assert code == 1 and text == f"a4mer batch: error: --out {out}: {problem}\n", text
+    assert list(ro.iterdir()) == [] and [p.name for p in runs_file.iterdir()] == ["runs"]  # no clip ran
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
+
+
+def test_a_timeout_stops_what_the_worker_started_and_removes_its_temporary_files(tmp_path, fake_python, capsys):
+    """--timeout kills the worker's whole process group (the model subprocess of --runner-python too),
+    and the add-on runner's job folders (made in the worker's temp dir) go with the clip's folder."""
+    root = _clips(tmp_path / "in", {"spawn.bvh": b"SPAWN"})
+    out = tmp_path / "out"
+    code, text = _run([root, "--out", out, "--python", fake_python, "--timeout", "2"], capsys)
+    info = json.loads((root / "spawn.bvh.info").read_text())
+    try:
+        assert code == 1 and "timed out after 2 s" in text
+        time.sleep(0.2)
+        assert not _running(info["pid"]), "the worker's subprocess outlived the batch"
+        assert not Path(info["dir"]).exists()
+        assert sorted(p.name for p in out.iterdir()) == ["runs"]
+    finally:
+        if _running(info["pid"]):
+            os.kill(info["pid"], signal.SIGKILL)
+
+
+def test_a_clip_committed_while_ctrl_c_came_in_is_in_the_summary(tmp_path, fake_python, capsys, monkeypatch):
+    """Ctrl-C just after clip a's worker finished: a's files are still committed, so the interrupted
+    run's summary lists a (a later --force run then knows which files were a's)."""
+    root = _clips(tmp_path / "in", {"a.bvh": b"good a", "z.bvh": b"good z"})
+    a_worker_done = threading.Event()
+    real_run, real_draw = batch.run_clip, batch._draw
+
+    def run_clip(job, opts, procs=None):
+        if job.name == "z":
+            a_worker_done.wait(30)
+            raise KeyboardInterrupt
+        return real_run(job, opts, procs)
+
+    def draw(tmp, opts):
+        a_worker_done.set()
+        time.sleep(0.5)  # the interrupt reaches the batch while a is being drawn
+        real_draw(tmp, opts)
+    monkeypatch.setattr(batch, "run_clip", run_clip)
+    monkeypatch.setattr(batch, "_draw", draw)
+    out = tmp_path / "out"
+    code, text = _run([root, "--out", out, "--segment", "--jobs", "2", "--python", fake_python], capsys)
+    assert code == 130 and "interrupted after 1 of 2 clips" in text, text
+    assert (out / "a.blend").is_file()
+    (summ,) = [json.loads(p.read_text()) for p in (out / "runs").iterdir()]
+    assert [(c["name"], c["status"]) for c in summ["clips"]] == [("a", "ok")]
+    assert sorted(summ["clips"][0]["outputs"]) == ["a.blend", "a.segments.json", "a.timeline.png"]
+
+
+def test_sigterm_writes_the_summary_and_a_rerun_removes_leftovers_of_killed_runs(tmp_path, fake_python):
+    """SIGTERM (scancel, a time limit) stops a batch as Ctrl-C does (summary, workers stopped, temporary
+    folders removed, exit code 143); hidden folders that killed processes of this host left are removed,
+    those of running processes and of other hosts are not."""
+    root = _clips(tmp_path / "in", {"a.bvh": b"good a", "slow.bvh": b"SLOW"})
+    out = tmp_path / "out"
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    host = batch._host()
+    stale = [f".a4mer-tmp-{gone.pid}@{host}-x-abc", f".a4mer-part-{gone.pid}@{host}-y"]
+    kept = [f".a4mer-tmp-{os.getpid()}@{host}-live-abc", f".a4mer-tmp-{gone.pid}@elsewhere-x-abc", ".a4mer-other"]
+    for d in stale + kept:
+        _clips(out / d, {"f": b"x"})
+    proc = subprocess.Popen([sys.executable, "-m", "a4mer", "batch", str(root), "--out", str(out), "--python",
+                             fake_python], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    started = root / "slow.bvh.started"
+    for _ in range(300):
+        if started.is_file() and started.read_text():
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 143, stdout + stderr
+    assert "terminated (SIGTERM) after 1 of 2 clips" in stderr
+    assert not _running(int(started.read_text()))
+    (summ,) = [json.loads(p.read_text()) for p in (out / "runs").iterdir()]
+    assert summ["interrupted"] is True and summ["signal"] == "SIGTERM"
+    assert [c["name"] for c in summ["clips"]] == ["a"]
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == sorted(kept)
