@@ -17,7 +17,6 @@ folder.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import functools
 import json
 import os
@@ -161,22 +160,9 @@ def open_input(path: Path, fps: float | None, object_name: str | None, args: arg
     scene = bpy.context.scene
     set_scene_fps(scene, fps or args.source_fps or load_clip(str(path), asf=args.asf).fps)
     scene.frame_start = scene.frame_current = 1
-    with _whole_clip(path, args) as clip:
-        obj, _ = import_motion(bpy.context, str(clip), apply_to_selected=False, source_fps=args.source_fps,
-                               asf=args.asf)
+    obj, _ = import_motion(bpy.context, str(path), apply_to_selected=False, source_fps=args.source_fps,
+                           asf=args.asf, keep_reference_frames=args.keep_reference_frames)
     return [obj]
-
-
-@contextlib.contextmanager
-def _whole_clip(path: Path, args: argparse.Namespace):
-    """``path``, or with ``--keep-reference-frames`` a BVH/AMC read whole (its rest-pose lead-in kept,
-    which the add-on's importer drops) as a temporary ``<stem>.npz`` to import."""
-    if not (args.keep_reference_frames and path.suffix.lower() in (".bvh", ".amc")):
-        yield path
-        return
-    motion = _core("api").load_motion(path, source_fps=args.source_fps, asf=args.asf, keep_reference_frames=True)
-    with tempfile.TemporaryDirectory(prefix="a4mer-whole-") as d:
-        yield _core("io.amass").write_amass_npz(motion, Path(d) / f"{path.stem}.npz")
 
 
 # --- steps ---------------------------------------------------------------------------------------
@@ -357,8 +343,7 @@ def _process(args: argparse.Namespace, stage: Path) -> dict:
         info = {"object": obj.name, "stem": stem}
         dropped = int(obj.animation_data.action.get("a4mer_reference_frames_dropped", 0))
         if dropped and src.suffix.lower() != ".blend":
-            notes.append(f"{src}: the file's first {dropped} frames (its rest pose and the ease into the take) are "
-                         f"left out: frame 0 here is the file's frame {dropped} (--keep-reference-frames keeps them)")
+            notes.append(_core("io.source").reference_frames_note(src, dropped))
         if args.dump:
             motion = armature.read_motion(obj, ctx.scene, whole=True)  # hands and face too, where the rig has them
             amass.write_amass_npz(motion, stage / f"{stem}.motion.npz")

@@ -63,9 +63,8 @@ def load_clip(path, opts: LoadOptions, verb: str, **kw):
     motion = load_motion(path, opts, **kw)
     n = motion.meta.get("reference_frames_dropped")
     if n:
-        print(f"a4mer {verb}: note: {path}: the file's first {n} frames (its rest pose and the ease into the take) "
-              f"are left out: frame 0 here is the file's frame {n} (--keep-reference-frames keeps them)",
-              file=sys.stderr)
+        from ..io.source import reference_frames_note
+        print(f"a4mer {verb}: note: {reference_frames_note(path, n)}", file=sys.stderr)
     if motion.meta.get("no_trans"):
         print(f"a4mer {verb}: note: {path}: no 'trans' array: the root stays at the origin (trans = 0 in every frame)",
               file=sys.stderr)

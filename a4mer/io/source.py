@@ -97,6 +97,12 @@ def reference_lead_in(src: SourceClip) -> int:
     return min(int(moving.max()) + 1 if len(moving) else 1, src.num_frames - 1)
 
 
+def reference_frames_note(path, n: int) -> str:
+    """What a command says when it left out a file's first ``n`` frames (:func:`drop_leading_frames`)."""
+    return (f"{path}: the file's first {n} frames (its rest pose and the ease into the take) are left out: frame 0 "
+            f"here is the file's frame {n} (--keep-reference-frames keeps them)")
+
+
 def drop_leading_frames(src: SourceClip, n: int) -> SourceClip:
     """``src`` from frame ``n`` on; ``meta["reference_frames_dropped"]`` records ``n``."""
     return replace(src, positions=src.positions[n:], orientations=src.orientations[n:],

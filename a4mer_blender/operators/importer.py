@@ -11,23 +11,27 @@ from .._core import amass, errors, floor, optional
 from ..bridge import armature, generated, nla
 
 
-def load_clip(path: str, source_fps: float | None = None, asf: str | None = None):
+def load_clip(path: str, source_fps: float | None = None, asf: str | None = None,
+              keep_reference_frames: bool = False):
     """Any supported clip as an SMPL Motion (``a4mer.api.load_motion``; npz only without it)."""
     api = optional("api")
     if api is not None:
-        return api.load_motion(path, source_fps=source_fps, asf=asf or None)
+        return api.load_motion(path, source_fps=source_fps, asf=asf or None,
+                               keep_reference_frames=keep_reference_frames)
     if Path(path).suffix.lower() != ".npz":
         raise errors.MotionFileError(path, "this build of the add-on reads .npz only")
     return amass.read_amass_npz(path, fps=source_fps)
 
 
 def import_motion(context, path: str, apply_to_selected: bool = True, source_fps: float | None = None,
-                  asf: str | None = None, set_range: bool = True, on_floor: bool = False):
+                  asf: str | None = None, set_range: bool = True, on_floor: bool = False,
+                  keep_reference_frames: bool = False):
     """Load ``path``, resample it by time to the scene fps and key it; returns (object, action).
+    ``keep_reference_frames``: keep a BVH/AMC's rest-pose lead-in (``a4mer.api.LoadOptions``).
     ``on_floor``: first move the root vertically by one constant so the feet stand on z = 0
     (``a4mer.floor.put_on_floor``; the shift in metres is kept as ``action["a4mer_floor_shift_m"]``)."""
     scene = context.scene
-    motion = load_clip(path, source_fps, asf).resample(armature.scene_fps(scene))
+    motion = load_clip(path, source_fps, asf, keep_reference_frames).resample(armature.scene_fps(scene))
     if on_floor:
         try:
             motion = floor.put_on_floor(motion)
