@@ -35,6 +35,8 @@ HEIGHT_SOFT = 0.05    # metres
 HINGES = {4: (0, 1.0), 5: (0, 1.0), 18: (1, -1.0), 19: (1, 1.0)}
 HINGE_MARGIN = np.radians(5.0)
 HINGE_SOFT = np.radians(5.0)
+#: how far a hinge may fold (before ``HINGE_MARGIN``) unless the kept frames fold it further
+HINGE_MAX_BEND = np.radians(150.0)
 
 
 def soft_limit(x: np.ndarray, limit: np.ndarray, soft: float) -> np.ndarray:
@@ -74,19 +76,25 @@ def hinge_bend(q: np.ndarray, joint: int) -> np.ndarray:
 
 def keep_hinges_bending_forward(ctx: np.ndarray, gen: np.ndarray) -> np.ndarray:
     """``gen (n, J, 4)`` local rotations with each hinge (:data:`HINGES`: knees, elbows) bent at least as
-    far as the straightest it was in ``ctx (C, J, 4)`` or straight, whichever is less (minus
-    ``HINGE_MARGIN``; softly, ``HINGE_SOFT`` more at most), by turning it about its hinge axis; frames
-    already bent that far are unchanged.
+    far as the straightest it was in ``ctx (C, J, 4)`` or straight, whichever is less, and folded at
+    most ``HINGE_MAX_BEND`` or as far as in ``ctx`` (each bound ``HINGE_MARGIN`` wider; softly,
+    ``HINGE_SOFT`` more at most), by turning it about its hinge axis; frames within are unchanged. A bend
+    outside is brought to the bound nearer round the circle: a knee folded past half a turn reads as
+    bent backwards.
 
     A symmetric reach (:func:`keep_rotations_in_range`) let a knee bend backwards as far as it bent
     forwards: a jog extended by 5 s bent a knee 47 deg backwards (the input: 14-86 deg forwards), a salsa
-    33 deg. In gaps, Hermite tangents of a fast kick carried over 2-4 s bent CMU dancers' knees up to
-    180 deg backwards, and the learned correction on top kept 12-180 deg of it."""
+    33 deg. In gaps, Hermite tangents of a fast kick carried over 2-4 s turned CMU dancers' knees and
+    elbows up to 180 deg past straight or past full fold, and the learned correction kept most of it."""
     out = np.array(gen, dtype=np.float64)
     for j, (axis, sign) in HINGES.items():
-        least = min(0.0, float(hinge_bend(ctx[:, j], j).min())) - HINGE_MARGIN
+        seen = hinge_bend(ctx[:, j], j)
+        lo = min(0.0, float(seen.min())) - HINGE_MARGIN
+        hi = max(HINGE_MAX_BEND, float(seen.max())) + HINGE_MARGIN
         bend = hinge_bend(out[:, j], j)
-        kept = -soft_limit(-bend, -least, HINGE_SOFT)
+        folded = (bend < lo) & (bend + 2.0 * np.pi - hi < lo - bend)  # past the fold, round the circle
+        bend = np.where(folded, bend + 2.0 * np.pi, bend)
+        kept = -soft_limit(-soft_limit(bend, hi, HINGE_SOFT), -lo, HINGE_SOFT)
         turn = np.zeros(bend.shape + (3,))
         turn[:, axis] = sign * (kept - bend)
         out[:, j] = quat_mul(out[:, j], axis_angle_to_quat(turn))

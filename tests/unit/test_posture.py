@@ -40,3 +40,23 @@ def test_pelvis_height_is_kept_near_the_inputs_range():
     inside = (z >= lo) & (z <= hi)
     assert np.array_equal(out[inside], z[inside])
     assert np.all(np.diff(out) <= 0)  # still monotone: only squeezed
+
+
+def test_hinges_are_kept_between_straight_and_folded_the_near_way_round():
+    """A knee turned 30 deg past straight goes back to straight (within margin and soft zone); one
+    folded 211 deg (read as 149 deg backwards) goes to the fold bound, not through the leg to
+    straight: that unfolded a CMU dancer's leg and moved the fill further from the truth. Bends within
+    range are unchanged, and so is every other joint."""
+    ctx = np.tile(np.array([1.0, 0.0, 0.0, 0.0]), (10, 22, 1))
+    ctx[:, 4] = axis_angle_to_quat(np.radians(np.linspace(5, 60, 10))[:, None] * np.array([1.0, 0.0, 0.0]))
+    bends = np.radians([-30.0, 20.0, 211.0, 100.0])
+    gen = np.tile(np.array([1.0, 0.0, 0.0, 0.0]), (4, 22, 1))
+    gen[:, 4] = axis_angle_to_quat(bends[:, None] * np.array([1.0, 0.0, 0.0]))
+    gen[:, 7] = axis_angle_to_quat(np.full((4, 3), 0.3))
+    out = P.keep_hinges_bending_forward(ctx, gen)
+    got = np.degrees(P.hinge_bend(out[:, 4], 4))
+    lo, hi = -np.degrees(P.HINGE_MARGIN), np.degrees(P.HINGE_MAX_BEND + P.HINGE_MARGIN)
+    assert lo - np.degrees(P.HINGE_SOFT) <= got[0] < lo  # straightened, softly
+    assert hi < got[2] <= hi + np.degrees(P.HINGE_SOFT)  # folded, not unfolded
+    np.testing.assert_allclose(got[[1, 3]], [20.0, 100.0], atol=1e-9)
+    assert quat_angle(out[:, 7], gen[:, 7]).max() < 1e-12
