@@ -76,7 +76,8 @@ def nearest_rotvec(r: np.ndarray, ref: np.ndarray, margin: float = 0.0) -> np.nd
     """Rotation vectors ``(..., 3)`` of the same rotations as ``r``, each whole turns about its axis
     away from ``r`` (``r``, ``r - 2 pi r/|r|``: the same rotation the other way round, ...), the one
     closest to ``ref (..., 3)``; with ``margin`` (radians) another turn than ``r``'s own is taken only
-    where it is that much closer. Near half a turn the principal rotation vector flips to the opposite
+    where ``ref`` lies more than ``margin`` past the half-way point between the two (that turn closer
+    by over twice ``margin``). Near half a turn the principal rotation vector flips to the opposite
     side: a curve through vectors on both sides turns by a full turn in between (a spin of about 2 pi
     per frame)."""
     theta = np.linalg.norm(r, axis=-1, keepdims=True)
@@ -181,28 +182,28 @@ def key_velocity(x: np.ndarray, i: int, side: int, order: int = 2, axis: int = 0
 
 
 def hermite(trans: np.ndarray, rot: np.ndarray, s: int, e: int, order: int = 1, global_weight: float = 0.0,
-            fps: float = 30.0) -> tuple[np.ndarray, np.ndarray]:
+            fps: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Cubic Hermite fill of frames ``s+1 .. e-1``: returns ``(e-s-1, 3)`` and ``(e-s-1, J, 4)``.
 
     Velocities at the keys from the frames beside the gap (:func:`key_velocity` of ``order``; order 1,
     ``x[s] - x[s-1]`` and ``x[e+1] - x[e]``, is the issue's baseline; zero at the clip's ends).
     Rotations: Hermite of rotation vectors in the tangent space at key ``s`` (``global_weight``: see
-    :func:`hermite_from_sides`; the root of a gap up to ``WAY_ROUND_MAX_SECONDS`` at ``fps`` goes the way round
-    its keys' velocities point to, :func:`_way_round`)."""
+    :func:`hermite_from_sides`; with ``fps``, the root of a gap up to ``WAY_ROUND_MAX_SECONDS`` goes the way
+    round its keys' velocities point to, :func:`_way_round`)."""
     _check_gap(len(trans), s, e)
     tr, q = hermite_batch(trans[None], rot[None], s, e, order, global_weight=global_weight, fps=fps)
     return tr[0], q[0]
 
 
 def hermite_batch(trans: np.ndarray, rot: np.ndarray, s: int, e: int, order: int = 1, tangent_scale: float = 1.0,
-                  global_weight: float = 0.0, fps: float = 30.0) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`hermite` of a batch of windows ``trans (B, W, 3)``, ``rot (B, W, J, 4)`` at ``fps`` with
-    the same keys ``s < e``: returns ``(B, e-s-1, 3)``, ``(B, e-s-1, J, 4)`` (zero velocity at window
-    ends). ``tangent_scale`` multiplies the key velocities; ``global_weight``: see
-    :func:`hermite_from_sides`."""
+                  global_weight: float = 0.0, fps: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`hermite` of a batch of windows ``trans (B, W, 3)``, ``rot (B, W, J, 4)`` with the same
+    keys ``s < e``: returns ``(B, e-s-1, 3)``, ``(B, e-s-1, J, 4)`` (zero velocity at window ends).
+    ``tangent_scale`` multiplies the key velocities; ``global_weight``: see :func:`hermite_from_sides`;
+    ``fps``, the windows' rate (None: the root takes the principal rotation, as every other joint)."""
     lo, hi = max(0, s - order), min(trans.shape[1], e + order + 1)  # the frames the key velocities read
     return hermite_from_sides(trans[:, lo:s + 1], rot[:, lo:s + 1], trans[:, e:hi], rot[:, e:hi], e - s, order,
-                              1.0 / tangent_scale, global_weight, (e - s) / fps)
+                              1.0 / tangent_scale, global_weight, None if fps is None else (e - s) / fps)
 
 
 def _continue(ra: np.ndarray) -> np.ndarray:
@@ -233,26 +234,31 @@ def _way_round(rb: np.ndarray, ra: np.ndarray, steps: float) -> np.ndarray:
     return _continue(ra)
 
 
-def _tangent_sides(bq: np.ndarray, aq: np.ndarray, steps: float | None = None, seconds: float = np.inf
+def _tangent_sides(bq: np.ndarray, aq: np.ndarray, way_round_steps: float | None = None
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Key s = ``bq[:, -1]`` ``(B, J, 4)`` and the samples ``bq (B, nb, J, 4)``, ``aq (B, na, J, 4)`` as
     rotation vectors in its tangent space ``(B, nb / na, J, 3)`` (zero at key s), the samples after
-    key e kept on key e's side of half a turn; with ``steps`` (sample steps from key s to key e) and a gap
-    of ``seconds`` up to ``WAY_ROUND_MAX_SECONDS``, the root takes the way round the keys' velocities
-    point to (:func:`_way_round`)."""
+    key e kept on key e's side of half a turn; with ``way_round_steps`` (sample steps from key s to key
+    e) the root takes the way round the keys' velocities point to (:func:`_way_round`)."""
     q0 = bq[:, -1]
     rb, ra = rel_log(q0[:, None], bq), _continue(rel_log(q0[:, None], aq))
-    if steps is not None and seconds <= WAY_ROUND_MAX_SECONDS:
-        ra = _way_round(rb, ra, steps)
+    if way_round_steps is not None:
+        ra = _way_round(rb, ra, way_round_steps)
     return q0, rb, ra
 
 
-def _rotation_hermite(bq: np.ndarray, aq: np.ndarray, n: int, order: int, step: float, seconds: float
+def _way_round_steps(steps: float, seconds: float | None) -> float | None:
+    """``steps`` where a gap of ``seconds`` gets :func:`_way_round` (known, up to
+    ``WAY_ROUND_MAX_SECONDS``), else None."""
+    return steps if seconds is not None and seconds <= WAY_ROUND_MAX_SECONDS else None
+
+
+def _rotation_hermite(bq: np.ndarray, aq: np.ndarray, n: int, order: int, step: float, seconds: float | None
                       ) -> np.ndarray:
     """Hermite of rotation vectors in the tangent space at key s = ``bq[:, -1]`` (see
     :func:`hermite_from_sides`): ``(B, n-1, J, 4)``."""
     i = bq.shape[1] - 1
-    q0, rb, ra = _tangent_sides(bq, aq, n / step, seconds)
+    q0, rb, ra = _tangent_sides(bq, aq, _way_round_steps(n / step, seconds))
     w0, w1 = key_velocity(rb, i, -1, order, 1) / step, key_velocity(ra, 0, 1, order, 1) / step
     rr = _segment(rb[:, i], ra[:, 0], w0, w1, n)  # (n-1, B, J, 3)
     return rel_exp(q0[:, None], np.moveaxis(rr, 0, 1))
@@ -267,10 +273,10 @@ def hermite_from_sides(bt: np.ndarray, bq: np.ndarray, at: np.ndarray, aq: np.nd
     (:func:`key_velocity`) divided by ``step``. Rotations: Hermite of rotation vectors in the tangent
     space at key s; with ``global_weight`` > 0 the body joints' rotations are slerped that far towards
     the same curve drawn through their global orientations (:func:`blend_global`); ``seconds``, the
-    gap's length (None: ``n`` frames at 30 fps), says whether the root takes the way round its keys'
-    velocities point to (:func:`_way_round`). Returns ``(B, n-1, 3)``, ``(B, n-1, J, 4)``."""
+    gap's length, says whether joint 0 (the root) takes the way round its keys' velocities point to
+    (:func:`_way_round`; None: never, as for arrays of other joints). Returns ``(B, n-1, 3)``,
+    ``(B, n-1, J, 4)``."""
     i = bt.shape[1] - 1
-    seconds = n / 30.0 if seconds is None else seconds
     v0, v1 = key_velocity(bt, i, -1, order, 1) / step, key_velocity(at, 0, 1, order, 1) / step
     tr = np.moveaxis(_segment(bt[:, i], at[:, 0], v0, v1, n), 0, 1)  # (B, n-1, 3)
     q = _rotation_hermite(bq, aq, n, order, step, seconds)
@@ -305,10 +311,9 @@ def min_jerk_from_sides(bt: np.ndarray, bq: np.ndarray, at: np.ndarray, aq: np.n
     the way to the same curve through their global orientations; ``seconds``: as in
     :func:`hermite_from_sides`. Returns ``(B, n-1, 3)``, ``(B, n-1, J, 4)``."""
     P = min_jerk_map(n, bt.shape[1], at.shape[1], acc_weight)
-    seconds = n / 30.0 if seconds is None else seconds
 
     def rotations(bq: np.ndarray, aq: np.ndarray) -> np.ndarray:
-        q0, rb, ra = _tangent_sides(bq, aq, n, seconds)
+        q0, rb, ra = _tangent_sides(bq, aq, _way_round_steps(n, seconds))
         return rel_exp(q0[:, None], np.einsum("uk,bk...->bu...", P, np.concatenate([rb, ra], 1)))
 
     tr = np.einsum("uk,bkc->buc", P, np.concatenate([bt, at], 1))
@@ -319,15 +324,17 @@ def min_jerk_from_sides(bt: np.ndarray, bq: np.ndarray, at: np.ndarray, aq: np.n
 
 
 def min_jerk(trans: np.ndarray, rot: np.ndarray, s: int, e: int, acc_weight: float = MIN_JERK_ACC_WEIGHT,
-             global_weight: float = GLOBAL_WEIGHT, fps: float = 30.0) -> tuple[np.ndarray, np.ndarray]:
+             global_weight: float = GLOBAL_WEIGHT, fps: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Minimum-jerk fill of frames ``s+1 .. e-1`` of a clip at ``fps`` from the ``MIN_JERK_SIDE``
     frames on each side of the gap (fewer at the clip's ends): returns ``(e-s-1, 3)``,
-    ``(e-s-1, J, 4)``. ``acc_weight`` is per frame at 30 fps (scaled to ``fps``); body rotations
-    ``global_weight`` of the way to the global curve (the module's ``min_jerk`` method)."""
+    ``(e-s-1, J, 4)``. ``acc_weight`` is per frame at 30 fps (scaled to ``fps``; None: taken as 30 fps,
+    and the root takes the principal rotation, :func:`_way_round`); body rotations ``global_weight`` of
+    the way to the global curve (the module's ``min_jerk`` method)."""
     _check_gap(len(trans), s, e)
     lo, hi = max(0, s - MIN_JERK_SIDE + 1), min(len(trans), e + MIN_JERK_SIDE)
     tr, q = min_jerk_from_sides(trans[None, lo:s + 1], rot[None, lo:s + 1], trans[None, e:hi], rot[None, e:hi],
-                                e - s, acc_weight * (30.0 / fps) ** 2, global_weight, (e - s) / fps)
+                                e - s, acc_weight * (30.0 / (fps or 30.0)) ** 2, global_weight,
+                                None if fps is None else (e - s) / fps)
     return tr[0], q[0]
 
 
@@ -350,10 +357,11 @@ def zero_velocity(trans: np.ndarray, rot: np.ndarray, s: int, e: int) -> tuple[n
     return np.repeat(trans[s:s + 1], n, 0), np.repeat(rot[s:s + 1], n, 0)
 
 
-def fill_gap(trans: np.ndarray, rot: np.ndarray, s: int, e: int, method: str = "hermite", fps: float = 30.0
-             ) -> tuple[np.ndarray, np.ndarray]:
-    """Whole clip at ``fps`` with frames strictly between keys ``s`` and ``e`` replaced by ``method``'s
-    answer (one of :data:`GAP_METHODS`). Inputs are not modified."""
+def fill_gap(trans: np.ndarray, rot: np.ndarray, s: int, e: int, method: str = "hermite",
+             fps: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Whole clip (SMPL joints, the root first) at ``fps`` with frames strictly between keys ``s`` and
+    ``e`` replaced by ``method``'s answer (one of :data:`GAP_METHODS`; ``fps`` None: the root takes the
+    principal rotation, and ``min_jerk`` its 30 fps weight). Inputs are not modified."""
     fn = {"hermite": lambda *a: hermite(*a, fps=fps), "hermite2": lambda *a: hermite(*a, order=2, fps=fps),
           "hermite2_global": lambda *a: hermite(*a, order=2, global_weight=GLOBAL_WEIGHT, fps=fps),
           "min_jerk": lambda *a: min_jerk(*a, fps=fps), "lerp_slerp": lerp_slerp,

@@ -75,12 +75,14 @@ def hinge_bend(q: np.ndarray, joint: int) -> np.ndarray:
 
 
 def keep_hinges_bending_forward(ctx: np.ndarray, gen: np.ndarray) -> np.ndarray:
-    """``gen (n, J, 4)`` local rotations with each hinge (:data:`HINGES`: knees, elbows) bent at least as
-    far as the straightest it was in ``ctx (C, J, 4)`` or straight, whichever is less, and folded at
-    most ``HINGE_MAX_BEND`` or as far as in ``ctx`` (each bound ``HINGE_MARGIN`` wider; softly,
-    ``HINGE_SOFT`` more at most), by turning it about its hinge axis; frames within are unchanged. A bend
-    outside is brought to the bound nearer round the circle: a knee folded past half a turn reads as
-    bent backwards.
+    """``gen (n, J, 4)`` consecutive frames of local rotations with each hinge (:data:`HINGES`: knees,
+    elbows) bent at least as far as the straightest it was in ``ctx (C, J, 4)`` or straight, whichever
+    is less, and folded at most ``HINGE_MAX_BEND`` or as far as in ``ctx`` (each bound ``HINGE_MARGIN``
+    wider; softly, ``HINGE_SOFT`` more at most), by turning it about its hinge axis; frames within are
+    unchanged. The bend is followed frame to frame from ``gen``'s first frame (unwrapped), so a joint
+    folding on past half a turn is held at the fold and one bending on past straight at straight, and
+    the result stays continuous (read frame by frame, a fold past half a turn looks like a bend
+    backwards: deciding per frame flipped a knee 170 deg in one frame).
 
     A symmetric reach (:func:`keep_rotations_in_range`) let a knee bend backwards as far as it bent
     forwards: a jog extended by 5 s bent a knee 47 deg backwards (the input: 14-86 deg forwards), a salsa
@@ -91,9 +93,7 @@ def keep_hinges_bending_forward(ctx: np.ndarray, gen: np.ndarray) -> np.ndarray:
         seen = hinge_bend(ctx[:, j], j)
         lo = min(0.0, float(seen.min())) - HINGE_MARGIN
         hi = max(HINGE_MAX_BEND, float(seen.max())) + HINGE_MARGIN
-        bend = hinge_bend(out[:, j], j)
-        folded = (bend < lo) & (bend + 2.0 * np.pi - hi < lo - bend)  # past the fold, round the circle
-        bend = np.where(folded, bend + 2.0 * np.pi, bend)
+        bend = np.unwrap(hinge_bend(out[:, j], j))
         kept = -soft_limit(-soft_limit(bend, hi, HINGE_SOFT), -lo, HINGE_SOFT)
         turn = np.zeros(bend.shape + (3,))
         turn[:, axis] = sign * (kept - bend)

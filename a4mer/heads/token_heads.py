@@ -190,7 +190,8 @@ class TokenHeads(LearnedHeads):
         a, b = max(0, s - r), min(motion.num_frames, e + r + 1)
         part = motion.slice(a, b)
         out_t, out_q = np.array(motion.root_translation), np.array(motion.rotations)
-        out_t[a:b], out_q[a:b] = BL.fill_gap(part.root_translation, part.rotations, s - a, e - a, "hermite")
+        out_t[a:b], out_q[a:b] = BL.fill_gap(part.root_translation, part.rotations, s - a, e - a, "hermite",
+                                             motion.fps)
         if part.duration * self.model.fps < MIN_MODEL_FRAMES:  # too short to segment: the Hermite curve
             return motion.with_(root_translation=out_t, rotations=out_q)
         out_t[s + 1:e], out_q[s + 1:e, :22] = self._mirrored(lambda m: self._fill_gap_once(m, s - a, e - a), part)
@@ -208,7 +209,7 @@ class TokenHeads(LearnedHeads):
         """Root translation (e-s-1, 3) and body rotations (e-s-1, 22, 4) of the frames strictly between
         keys ``s`` and ``e``."""
         fps = motion.fps
-        bt, bq = BL.fill_gap(motion.root_translation, motion.rotations, s, e, "hermite")
+        bt, bq = BL.fill_gap(motion.root_translation, motion.rotations, s, e, "hermite", fps)
         canvas = motion.with_(root_translation=bt, rotations=bq)
         _, _, b_model, arrays = self.model._prepare(canvas)
         bounds, first, end = self._gap_bounds(b_model, s / fps, e / fps)

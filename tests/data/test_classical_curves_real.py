@@ -109,7 +109,7 @@ def test_a_spin_through_a_gap_keeps_turning_the_way_it_turns(data_root, repo_roo
     assert len(spins) >= 5
     model = A4Mer.load()
     for s, e, turn in spins[::4]:
-        _, q = BL.hermite_batch(tr[None], rot[None], s, e, 1)
+        _, q = BL.hermite_batch(tr[None], rot[None], s, e, 1, fps=m.fps)
         fill = np.concatenate([rot[s - 1:s + 1, 0], q[0, :, 0], rot[e:e + 2, 0]])
         filled = np.unwrap(heading_yaw(fill))
         assert abs((filled[-2] - filled[1]) - turn) < np.radians(20), (s, np.degrees(turn))
@@ -130,7 +130,8 @@ def test_only_the_root_of_a_short_gap_takes_another_way_round(data_root):
             for s in range(2, m.num_frames - G - 3, 10):
                 e = s + G
                 _, _, ra = BL._tangent_sides(rot[None, s - 1:s + 1], rot[None, e:e + 2])
-                _, _, wound = BL._tangent_sides(rot[None, s - 1:s + 1], rot[None, e:e + 2], float(G), G / 30.0)
+                _, _, wound = BL._tangent_sides(rot[None, s - 1:s + 1], rot[None, e:e + 2],
+                                                BL._way_round_steps(float(G), G / 30.0))
                 np.testing.assert_array_equal(wound[:, :, 1:], ra[:, :, 1:])
                 if G / 30.0 > BL.WAY_ROUND_MAX_SECONDS:
                     np.testing.assert_array_equal(wound, ra)

@@ -740,3 +740,20 @@ def test_shipped_heads_keep_a_real_walk_walking(repo_root, fps):
     # also in the 1-3 s handover from the learned continuation to the cycle (before it was kept to the
     # cycle's range there, a knee reached 95-105 deg; input 72)
     assert knees(out.rotations[T:]) < knees(ctx.rotations) + 10
+
+
+def test_hand_and_face_joints_are_filled_alike():
+    """The root's way round (``baselines._way_round``, joint 0 only) was applied to joint 22 of an
+    SMPL-H/X clip (a finger, the jaw), whose classical curve reads the joints beyond the body as their own
+    array: it spun one extra turn where joint 23, moving the same way, did not. Identical motion on the
+    two joints now fills identically."""
+    from a4mer.skeleton.skeleton import SMPLH
+    fps, T, s, e = 30.0, 90, 30, 60
+    t = np.arange(T)
+    ang = 0.72 * np.sin(2 * np.pi * (t - s) / (e - s)) + 0.2 * (t - s) / (e - s)  # fast, to 11 deg at key e
+    rot = np.zeros((T, SMPLH.num_joints, 4))
+    rot[..., 0] = 1.0
+    rot[:, 22] = rot[:, 23] = np.stack([np.cos(ang / 2), np.sin(ang / 2), 0 * ang, 0 * ang], -1)
+    out = LearnedHeads(net=None).inbetween(Motion(fps, np.zeros((T, 3)) + [0, 0, 0.9], rot, skeleton=SMPLH), s, e)
+    assert quat_angle(out.rotations[s:e + 1, 22], out.rotations[s:e + 1, 23]).max() < 1e-9
+    assert quat_angle(out.rotations[s + 1:e, 22], out.rotations[s:e - 1, 22]).max() < 0.2  # no spin

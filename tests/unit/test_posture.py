@@ -42,21 +42,29 @@ def test_pelvis_height_is_kept_near_the_inputs_range():
     assert np.all(np.diff(out) <= 0)  # still monotone: only squeezed
 
 
-def test_hinges_are_kept_between_straight_and_folded_the_near_way_round():
-    """A knee turned 30 deg past straight goes back to straight (within margin and soft zone); one
-    folded 211 deg (read as 149 deg backwards) goes to the fold bound, not through the leg to
-    straight: that unfolded a CMU dancer's leg and moved the fill further from the truth. Bends within
-    range are unchanged, and so is every other joint."""
+def test_hinges_are_kept_between_straight_and_folded_following_the_bend():
+    """A knee bending on past straight is held at straight, one folding on past half a turn (read frame
+    by frame as bent backwards) is held at the fold, not sent through the leg to straight: that unfolded
+    a CMU dancer's leg. Deciding per frame flipped a knee 170 deg between two frames; the bend is now
+    followed from the first frame, so the result is continuous. Bends within range and every other joint
+    are unchanged."""
     ctx = np.tile(np.array([1.0, 0.0, 0.0, 0.0]), (10, 22, 1))
     ctx[:, 4] = axis_angle_to_quat(np.radians(np.linspace(5, 60, 10))[:, None] * np.array([1.0, 0.0, 0.0]))
-    bends = np.radians([-30.0, 20.0, 211.0, 100.0])
-    gen = np.tile(np.array([1.0, 0.0, 0.0, 0.0]), (4, 22, 1))
-    gen[:, 4] = axis_angle_to_quat(bends[:, None] * np.array([1.0, 0.0, 0.0]))
-    gen[:, 7] = axis_angle_to_quat(np.full((4, 3), 0.3))
-    out = P.keep_hinges_bending_forward(ctx, gen)
-    got = np.degrees(P.hinge_bend(out[:, 4], 4))
-    lo, hi = -np.degrees(P.HINGE_MARGIN), np.degrees(P.HINGE_MAX_BEND + P.HINGE_MARGIN)
-    assert lo - np.degrees(P.HINGE_SOFT) <= got[0] < lo  # straightened, softly
-    assert hi < got[2] <= hi + np.degrees(P.HINGE_SOFT)  # folded, not unfolded
-    np.testing.assert_allclose(got[[1, 3]], [20.0, 100.0], atol=1e-9)
-    assert quat_angle(out[:, 7], gen[:, 7]).max() < 1e-12
+    lo = -np.degrees(P.HINGE_MARGIN)
+    hi = np.degrees(P.HINGE_MAX_BEND + P.HINGE_MARGIN)
+    soft = np.degrees(P.HINGE_SOFT)
+    for path, side in ((np.linspace(20, -130, 31), "straight"), (np.linspace(120, 230, 23), "fold")):
+        gen = np.tile(np.array([1.0, 0.0, 0.0, 0.0]), (len(path), 22, 1))
+        gen[:, 4] = axis_angle_to_quat(np.radians(path)[:, None] * np.array([1.0, 0.0, 0.0]))
+        gen[:, 7] = axis_angle_to_quat(np.full((len(path), 3), 0.3))
+        out = P.keep_hinges_bending_forward(ctx, gen)
+        got = np.unwrap(P.hinge_bend(out[:, 4], 4))
+        got = np.degrees(got - 2 * np.pi * np.round((got[0] - np.radians(path[0])) / (2 * np.pi)))
+        inside = (path >= lo) & (path <= hi)
+        np.testing.assert_allclose(got[inside], path[inside], atol=1e-9)
+        if side == "straight":
+            assert got.min() >= lo - soft - 1e-9 and got[-1] < lo
+        else:
+            assert got.max() <= hi + soft + 1e-9 and got[-1] > hi
+        assert np.abs(np.diff(got)).max() <= np.abs(np.diff(path)).max() + 1e-9  # never a jump
+        assert quat_angle(out[:, 7], gen[:, 7]).max() < 1e-12
