@@ -8,8 +8,10 @@ temporary file. A clip whose ``<name>.blend`` (and, with ``segment``, segment fi
 skipped unless ``force``.
 
 Names: a clip's ``name`` comes from its own path only (the path below the folder argument it was found
-in, parts joined by ``__``; the stem of a file given directly), so adding clips never renames one;
-two inputs that would write the same outputs are refused before anything runs.
+in, parts joined by ``__``, after that folder's own name when several folders are given; the stem of a
+file given directly), so adding clips never renames one; two inputs with the same name are refused
+before anything runs, and a .blend armature's ``<blend>__<armature>`` outputs or a clip that would
+overwrite another input's files fail that clip only (:func:`discover`, :func:`foreign_outputs`).
 
 Sharding (``K/N``): clip ``name`` belongs to shard ``1 + (first 8 bytes of sha256(name), big-endian)
 mod N``: disjoint, complete, independent of listing order and of where the folder is mounted, and
@@ -48,10 +50,13 @@ OBJECT_SEP = "__"
 
 @dataclass(frozen=True)
 class ClipJob:
-    """One input file and the ``name`` its outputs get (``<out>/<name>.blend`` ...)."""
+    """One input file and the ``name`` its outputs get (``<out>/<name>.blend`` ...). ``taken``: the
+    ``(name, path)`` of the batch's other inputs named ``<name>__...``, which a .blend with several
+    armatures may not write as ``<name>__<armature>.*`` (its worker refuses such an armature)."""
 
     path: Path
     name: str
+    taken: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -117,45 +122,71 @@ def discover(items: list[str | os.PathLike], exclude: Path | None = None,
              object: str | None = None) -> list[ClipJob]:
     """Clip jobs for files and folders (folders searched recursively for .npz/.bvh/.amc/.blend;
     hidden files and, when ``exclude`` lies inside a folder argument, files under ``exclude`` are
-    skipped; files given directly are taken as they are, so a wrong one fails by name). A clip's name
-    depends on its own path only, so that adding clips never renames (and re-shards) a finished one:
-    its path below the folder argument, parts joined by ``__`` (``day1/walk.bvh`` -> ``day1__walk``),
-    or the stem of a file given directly; see :func:`check_names` for the clashes refused."""
+    skipped; files given directly are taken as they are, so a wrong one fails by name).
+
+    A clip's name depends on its own path and the folder argument it was found in only, so that adding
+    clips never renames (and re-shards) a finished one: its path below the folder argument, parts
+    joined by ``__`` (``day1/walk.bvh`` -> ``day1__walk``); when several folders are given, after that
+    folder's own name (``a4mer batch day1 day2``: ``day1__walk``, ``day2__walk``); the stem of a file
+    given directly. Two inputs with the same name are refused (:func:`check_names`). A .blend's job
+    gets in ``taken`` the other inputs named ``<blend>__...``: its worker refuses an armature that
+    would write one of those names (only a real clash fails, and only that .blend). ``object`` is not
+    used (kept for callers)."""
     from .api import find_clips
+    folders = {Path(i).resolve() for i in items if Path(i).is_dir()}
     jobs: list[ClipJob] = []
+    how: dict[Path, str] = {}
     seen: set[Path] = set()
     for item in items:
         p = Path(item)
         for f in find_clips(p, INPUT_SUFFIXES, exclude=exclude) if p.is_dir() else [p]:
-            if f.resolve() not in seen:
-                seen.add(f.resolve())
-                parts = f.relative_to(p).with_suffix("").parts if p.is_dir() else (f.stem,)
-                jobs.append(ClipJob(f, safe_name(OBJECT_SEP.join(parts))))
+            if f.resolve() in seen:
+                continue
+            seen.add(f.resolve())
+            if not p.is_dir():
+                parts, how[f] = (f.stem,), "a file given is named by its stem"
+            elif len(folders) > 1:
+                parts = (p.resolve().name or "root", *f.relative_to(p).with_suffix("").parts)
+                how[f] = (f"with several folders given, a clip is named by its folder's name and its path below "
+                          f"it: {p.resolve().name}/{f.relative_to(p).with_suffix('').as_posix()} -> {safe_name(OBJECT_SEP.join(parts))}")
+            else:
+                parts = f.relative_to(p).with_suffix("").parts
+                how[f] = "a clip is named by its path below the folder given"
+            jobs.append(ClipJob(f, safe_name(OBJECT_SEP.join(parts))))
     if not jobs:
         raise A4merError("no input clips (.npz/.bvh/.amc/.blend) found in " + ", ".join(map(str, items)))
-    check_names(jobs, several_armatures=object is None)
-    return jobs
-
-
-def check_names(jobs: list[ClipJob], several_armatures: bool = True) -> None:
-    """:class:`A4merError` naming both inputs when two jobs would write the same outputs: equal names
-    (compared ignoring case, as macOS and Windows file systems do), or, with ``several_armatures``
-    (no ``--object``), a clip named ``<blend>__<x>`` beside a .blend ``<blend>`` whose armatures each
-    write ``<blend>__<armature>.*``."""
-    first: dict[str, ClipJob] = {}
+    check_names(jobs, how)
+    out = []
     for job in jobs:
-        other = first.setdefault(job.name.casefold(), job)
-        if other is not job:
-            raise A4merError(f"{other.path} and {job.path} would both write {job.name}.*: rename or move one of "
-                             "them (a clip is named by its path below the folder given: day1/walk.bvh -> day1__walk)")
-    if several_armatures:
-        for blend in (j for j in jobs if j.path.suffix.lower() == ".blend"):
-            prefix = f"{blend.name}{OBJECT_SEP}".casefold()
-            for job in jobs:
-                if job.name.casefold().startswith(prefix):
-                    raise A4merError(f"{job.path} writes {job.name}.*, which a .blend with several armatures, "
-                                     f"{blend.path}, writes as {blend.name}{OBJECT_SEP}<armature>.*: rename one "
-                                     "of them, or pass --object")
+        if job.path.suffix.lower() == ".blend":
+            prefix = f"{job.name}{OBJECT_SEP}".casefold()
+            taken = tuple((j.name, str(j.path.resolve())) for j in jobs if j.name.casefold().startswith(prefix))
+            job = ClipJob(job.path, job.name, taken) if taken else job
+        out.append(job)
+    return out
+
+
+def first_clash(named):
+    """The first two items of ``named`` (``(name, item)`` pairs) whose names are equal ignoring case (as
+    on macOS and Windows file systems): ``(first, second, name)``, or None."""
+    first: dict[str, Any] = {}
+    for name, item in named:
+        key = name.casefold()
+        if key in first:
+            return first[key], item, name
+        first[key] = item
+    return None
+
+
+def check_names(jobs: list[ClipJob], how: dict[Path, str] | None = None) -> None:
+    """:class:`A4merError` naming both inputs (and, from ``how``, how each got its name) when two jobs
+    would write the same outputs: equal names, compared ignoring case."""
+    clash = first_clash((j.name, j) for j in jobs)
+    if clash is not None:
+        a, b, name = clash
+        why = sorted({how[j.path] for j in (a, b) if how and j.path in how})
+        raise A4merError(f"{a.path} and {b.path} would both write {name}.*: rename or move one of them"
+                         + (f" ({'; '.join(why)})" if why else ""))
 
 
 def safe_name(text: str) -> str:
@@ -205,15 +236,19 @@ def is_done(job: ClipJob, opts: BatchOptions) -> bool:
     if not (out / f"{job.name}.blend").is_file():
         return False
     from .export import SUFFIX
+    others = {n.casefold() for n, _ in job.taken}
+
+    def armature_files(suffix: str) -> list[Path]:  # <name>__<armature><suffix>, not another input's
+        return sorted(f for f in out.glob(f"{glob_escape(job.name)}{OBJECT_SEP}*{suffix}")
+                      if f.name[: -len(suffix)].casefold() not in others)
     for fmt in opts.exports:
         suffix = SUFFIX[fmt]
-        if not (out / f"{job.name}{suffix}").is_file() and \
-                not any(out.glob(f"{glob_escape(job.name)}{OBJECT_SEP}*{suffix}")):
+        if not (out / f"{job.name}{suffix}").is_file() and not armature_files(suffix):
             return False
     if not opts.segment:
         return True
     jsons = [out / f"{job.name}.segments.json"] if (out / f"{job.name}.segments.json").is_file() else \
-        sorted(out.glob(f"{glob_escape(job.name)}{OBJECT_SEP}*.segments.json"))
+        armature_files(".segments.json")
     if not jsons:
         return False
     for js in jsons:
@@ -255,41 +290,107 @@ def prepare_out(out: Path, option: str = "--out", runs: bool = True) -> None:
 
 
 def _host() -> str:
-    return re.sub(r"[^A-Za-z0-9.]", "_", socket.gethostname())[:40]
+    """This host's name for working folder names: letters, digits and ``.`` kept; a name over 40
+    characters is cut to 31 plus ``_`` and 8 hex digits of its hash (pods ``...-pool-0`` and ``-1`` differ)."""
+    raw = socket.gethostname()
+    name = re.sub(r"[^A-Za-z0-9.]", "_", raw)
+    return name if len(name) <= 40 else f"{name[:31]}_{hashlib.sha256(raw.encode()).hexdigest()[:8]}"
 
 
-#: hidden working folders: ``.a4mer-<tmp|part>-<pid>@<host>-<label>-<random>``
+#: hidden working folders: ``.a4mer-<tmp|part>-<pid>@<host>-<label>-<random>`` (pid: for people only)
 _PRIVATE = re.compile(r"^\.a4mer-(?:tmp|part)-(\d+)@([A-Za-z0-9._]*)-")
+#: the lock file of a working folder: held (shared) by every process that uses the folder
+LOCK_NAME = ".a4mer-lock"
+#: working folders this process holds: resolved path -> the lock file's descriptor
+_HELD: dict[str, int] = {}
+try:
+    import fcntl
+except ImportError:  # Windows: folders are not locked, and none is ever removed as dead
+    fcntl = None
 
 
 def private_dir(parent: Path, kind: str, label: str = "") -> Path:
-    """A new hidden folder in ``parent`` named after this process (pid and host), so that a later run
-    can tell one left by a killed process (:func:`remove_dead_dirs`)."""
-    return Path(tempfile.mkdtemp(prefix=f".a4mer-{kind}-{os.getpid()}@{_host()}-{label}-", dir=parent))
+    """A new hidden working folder in ``parent``, in use (its lock file held) until :func:`release_dir`.
+    Its name carries this host (and, for people, the process id), so that :func:`remove_dead_dirs` of a
+    later run can remove it if its processes are killed."""
+    d = Path(tempfile.mkdtemp(prefix=f".a4mer-{kind}-{os.getpid()}@{_host()}-{label}-", dir=parent))
+    hold_dir(d, create=True)
+    return d
+
+
+def hold_dir(d: Path, create: bool = False) -> int | None:
+    """Take a shared lock on ``d``'s lock file (made, and marked with who made it, when ``create``), so
+    that no :func:`remove_dead_dirs` removes ``d`` while this process (or a child given the descriptor)
+    lives. The batch's worker holds the folder it writes into this way, so a worker left running by a
+    killed batch keeps it. Returns the descriptor, or None (no lock file; no fcntl)."""
+    if fcntl is None:
+        return None
+    key = str(Path(d).resolve())
+    if key in _HELD:
+        return _HELD[key]
+    try:
+        fd = os.open(Path(d) / LOCK_NAME, os.O_RDWR | (os.O_CREAT if create else 0), 0o644)
+    except OSError:
+        if create:
+            raise
+        return None
+    fcntl.flock(fd, fcntl.LOCK_SH)  # waits while a remover is looking at it
+    if create:  # marked after locking: a remover that got in between sees an empty file and keeps the folder
+        os.write(fd, f"{os.getpid()}@{socket.gethostname()}\n".encode())
+    _HELD[key] = fd
+    return fd
+
+
+def release_dir(d: Path) -> None:
+    """Remove working folder ``d`` and release its lock (the lock file goes last, after the lock)."""
+    fd = _HELD.pop(str(Path(d).resolve()), None)
+    if fd is not None:
+        _empty(Path(d))
+        os.close(fd)
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def _empty(d: Path) -> None:
+    """Remove everything in ``d`` but its lock file (an open file removed on NFS would stay as .nfsXXXX)."""
+    for f in d.iterdir() if d.is_dir() else ():
+        if f.name == LOCK_NAME:
+            continue
+        if f.is_dir() and not f.is_symlink():
+            shutil.rmtree(f, ignore_errors=True)
+        else:
+            f.unlink(missing_ok=True)
 
 
 def remove_dead_dirs(parent: Path) -> list[str]:
-    """Remove the hidden working folders in ``parent`` that a process of this host made and that
-    process is gone (killed by SIGKILL, a crash, a power cut); folders of running processes, or of
-    other hosts writing into the same shared folder, are left alone. Returns the names removed."""
-    gone = []
-    for d in parent.glob(".a4mer-*"):
+    """Remove the hidden working folders in ``parent`` that no process uses any more (killed by SIGKILL,
+    a crash, a power cut): those made on this host whose lock file nobody holds (an exclusive lock can be
+    taken). The lock, not the process id, decides, so a run in another pid namespace (a container) is
+    seen alive; folders of other hosts (flock may not reach across hosts on a shared file system), folders
+    without a lock file (older versions) and every folder where fcntl is missing are left alone. Returns
+    the names removed."""
+    gone: list[str] = []
+    if fcntl is None:
+        return gone
+    for d in sorted(parent.glob(".a4mer-*")):
         m = _PRIVATE.match(d.name)
-        if not (m and d.is_dir() and m.group(2) == _host()) or _alive(int(m.group(1))):
+        if not (m and m.group(2) == _host() and d.is_dir()) or str(d.resolve()) in _HELD:
             continue
+        try:
+            fd = os.open(d / LOCK_NAME, os.O_RDWR)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if os.fstat(fd).st_size == 0:  # its maker is between making and locking it
+                continue
+            _empty(d)
+        except OSError:  # held: in use
+            continue
+        finally:
+            os.close(fd)
         shutil.rmtree(d, ignore_errors=True)
         gone.append(d.name)
     return gone
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # PermissionError: someone else's process
-        return True
-    return True
 
 
 def glob_escape(text: str) -> str:
@@ -308,6 +409,8 @@ def worker_args(job: ClipJob, tmp: Path, opts: BatchOptions) -> list[str]:
         args += ["--extend", str(int(opts.extend))]
     if opts.keep_reference_frames:
         args.append("--keep-reference-frames")
+    for name, path in job.taken:
+        args += ["--taken", f"{name}={path}"]
     asf = str(Path(opts.asf).resolve()) if opts.asf else None
     for flag, value in (("--object", opts.object), ("--fps", opts.fps), ("--source-fps", opts.source_fps),
                         ("--asf", asf), ("--checkpoint", opts.checkpoint),
@@ -384,25 +487,51 @@ def _draw(tmp: Path, opts: BatchOptions) -> None:
 
 def _commit(tmp: Path, out: Path) -> list[str]:
     """Rename the finished files of ``tmp`` into ``out`` (the .blend last); returns their names."""
-    files = sorted((f for f in tmp.iterdir() if f.is_file() and not f.name.endswith(".motion.npz")
-                    and not f.name.startswith(".")), key=lambda f: (f.suffix == ".blend", f.name))
+    files = sorted(_commit_files(tmp), key=lambda f: (f.endswith(".blend"), f))
     for f in files:
-        os.replace(f, out / f.name)
-    return [f.name for f in files]
+        os.replace(tmp / f, out / f)
+    return files
 
 
-def earlier_outputs(out: Path, name: str) -> set[str]:
-    """Names of the files that earlier runs (``out/runs/*.json``) wrote for clip ``name``."""
-    names: set[str] = set()
+def _earlier_clips(out: Path):
+    """``(clip name, input, output file names)`` of every clip that earlier runs (``out/runs/*.json``)
+    finished."""
     for summ in sorted((out / "runs").glob("*.json")):
         try:
             clips = json.loads(summ.read_text(encoding="utf-8")).get("clips", [])
         except (OSError, ValueError, AttributeError):
             continue
-        for c in clips:
-            if isinstance(c, dict) and c.get("name") == name and c.get("status") == "ok":
-                names.update(f for f in c.get("outputs", []) if isinstance(f, str) and Path(f).name == f)
-    return names
+        for c in clips if isinstance(clips, list) else ():
+            if isinstance(c, dict) and c.get("status") == "ok" and isinstance(c.get("outputs"), list):
+                yield c.get("name"), c.get("input"), [f for f in c["outputs"] if isinstance(f, str) and Path(f).name == f]
+
+
+def earlier_outputs(out: Path, name: str) -> set[str]:
+    """Names of the files that earlier runs (``out/runs/*.json``) wrote for clip ``name``."""
+    return {f for n, _, files in _earlier_clips(out) if n == name for f in files}
+
+
+def foreign_outputs(out: Path, name: str, files: list[str]) -> dict[str, tuple[str, str]]:
+    """The files of ``files`` that exist in ``out`` and that an earlier run wrote for another clip
+    (file -> (that clip's name, its input)): committing them would overwrite another input's outputs
+    (e.g. ``dance__solo.segments.json`` of the armature solo of ``dance.blend``, and the clip
+    ``dance/solo.bvh`` added later)."""
+    want = {f.casefold(): f for f in files}
+    found: dict[str, tuple[str, str]] = {}
+    for n, src, written in _earlier_clips(out):
+        if n == name:
+            continue
+        for f in written:
+            mine = want.get(f.casefold())
+            if mine is not None and mine not in found and (out / f).is_file():
+                found[mine] = (str(n), str(src))
+    return found
+
+
+def _commit_files(tmp: Path) -> list[str]:
+    """The finished files of ``tmp`` (not the motion npz the pictures were drawn from, not hidden ones)."""
+    return sorted(f.name for f in tmp.iterdir() if f.is_file() and not f.name.endswith(".motion.npz")
+                  and not f.name.startswith("."))
 
 
 def remove_stale(out: Path, name: str, written: list[str]) -> list[str]:
@@ -437,13 +566,11 @@ class _Procs:
 def _kill(proc: subprocess.Popen) -> None:
     """Kill worker ``proc`` and everything it started (its process group: Blender, the model
     subprocess of ``--runner-python``)."""
-    if proc.poll() is None and hasattr(os, "killpg"):
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-            return
-        except OSError:
-            pass
-    if proc.poll() is None:
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (AttributeError, OSError):  # no process groups (Windows), or the group is gone already
         proc.kill()
 
 
@@ -466,10 +593,14 @@ def run_clip(job: ClipJob, opts: BatchOptions, procs: _Procs | None = None) -> C
     t0 = time.perf_counter()
     res = ClipResult(str(job.path), job.name, "failed")
     tmp = private_dir(opts.out, "tmp", job.name[:40])
+    lock = _HELD.get(str(tmp.resolve()))
     try:
         cmd = worker_command(job, tmp, opts)
+        # the worker inherits the folder's lock (and takes its own): a worker left running by a killed
+        # batch keeps its folder from remove_dead_dirs
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                env=_worker_env(opts, tmp), stdin=subprocess.DEVNULL, start_new_session=True)
+                                env=_worker_env(opts, tmp), stdin=subprocess.DEVNULL, start_new_session=True,
+                                pass_fds=(lock,) if lock is not None else ())
         if procs is not None:
             with procs.lock:
                 procs.procs.add(proc)
@@ -498,6 +629,12 @@ def run_clip(job: ClipJob, opts: BatchOptions, procs: _Procs | None = None) -> C
                 "worker gave no result line"
             return res
         _draw(tmp, opts)
+        clash = foreign_outputs(opts.out, job.name, _commit_files(tmp))
+        if clash:
+            f, (n, src) = next(iter(clash.items()))
+            res.reason = (f"would overwrite {f}, which an earlier run wrote for {n} ({src}): rename or move one "
+                          "of them (or remove that file, if it is no longer wanted)")
+            return res
         res.outputs = _commit(tmp, opts.out)
         gone = remove_stale(opts.out, job.name, res.outputs)
         if gone:
@@ -508,7 +645,7 @@ def run_clip(job: ClipJob, opts: BatchOptions, procs: _Procs | None = None) -> C
     except Exception as e:  # a picture that cannot be drawn, a full disk ...: this clip fails, not the run
         res.reason = f"{type(e).__name__}: {e}"
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        release_dir(tmp)
         res.seconds = round(time.perf_counter() - t0, 3)
     return res
 
@@ -526,19 +663,39 @@ def _line(i: int, n: int, r: ClipResult) -> str:
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM (Slurm ``scancel`` or time limit, a farm manager stopping a task): stops a batch as
-    Ctrl-C does."""
+    """SIGTERM (Slurm ``scancel`` or time limit, a farm manager stopping a task) or SIGHUP (the terminal
+    closed, an ssh connection dropped): stops a batch as Ctrl-C does. ``signum``: the signal."""
+
+    def __init__(self, signum: int = signal.SIGTERM):
+        super().__init__(signum)
+        self.signum = int(signum)
+
+    @property
+    def signame(self) -> str:
+        return signal.Signals(self.signum).name
+
+
+#: signals handled like Ctrl-C (the workers run in their own session: no signal of the terminal reaches them)
+STOP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n))
 
 
 def _terminate(signum, frame):
-    raise Terminated
+    raise Terminated(signum)
+
+
+def _say(log: Callable[[str], None], text: str) -> None:
+    """``log(text)``, ignoring a terminal that is gone (after SIGHUP a write to it fails)."""
+    try:
+        log(text)
+    except OSError:
+        pass
 
 
 def run_batch(jobs: list[ClipJob], opts: BatchOptions, log: Callable[[str], None] = print,
               results: dict[int, ClipResult] | None = None) -> list[ClipResult]:
     """Run ``jobs`` with ``opts.jobs`` workers at once; results in input order. Finished clips are
     skipped unless ``opts.force``. Ctrl-C (or SIGTERM, as :class:`Terminated`, when called from the
-    main thread) stops the workers and everything they started (their temporary folders are removed);
+    main thread; SIGHUP too) stops the workers and everything they started (their temporary folders are removed);
     ``results`` (job index -> result) then holds every clip finished so far, those whose files were
     being committed at that moment included. Hidden working folders that killed earlier runs left
     in ``opts.out`` are removed first (:func:`remove_dead_dirs`)."""
@@ -558,7 +715,7 @@ def run_batch(jobs: list[ClipJob], opts: BatchOptions, log: Callable[[str], None
     procs = _Procs()
     pool = ThreadPoolExecutor(max_workers=max(1, opts.jobs))
     main_thread = threading.current_thread() is threading.main_thread()
-    old = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
+    old = {s: signal.signal(s, _terminate) for s in STOP_SIGNALS} if main_thread else {}
     futs: dict = {}
     try:
         futs = {pool.submit(run_clip, jobs[i], opts, procs): i for i in todo}
@@ -573,11 +730,11 @@ def run_batch(jobs: list[ClipJob], opts: BatchOptions, log: Callable[[str], None
             if i not in results and fut.done() and not fut.cancelled() and fut.exception() is None:
                 results[i] = fut.result()
                 done_count += 1
-                log(_line(done_count, n, results[i]))
+                _say(log, _line(done_count, n, results[i]))
         raise
     finally:
-        if main_thread:
-            signal.signal(signal.SIGTERM, old)
+        for s, handler in old.items():
+            signal.signal(s, handler)
     pool.shutdown(wait=True)
     return [results[i] for i in range(n)]
 

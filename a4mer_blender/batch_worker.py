@@ -2,14 +2,15 @@
 
     python -m a4mer_blender.batch_worker --input X --out-dir D [--segment] [--fill-gaps] [--extend N]
         [--object NAME] [--name STEM] [--fps F] [--source-fps F] [--asf ASF] [--keep-reference-frames]
-        [--python PY] [--checkpoint C] [--vocab V] [--device D]
+        [--python PY] [--checkpoint C] [--vocab V] [--device D] [--taken STEM=PATH ...]
     blender -b --factory-startup --python-exit-code 1 --python scripts/blender_batch.py -- (same args)
 
 The add-on is registered and the work goes through the functions its operators use
 (:func:`operators.importer.import_motion`, :func:`headless.segment_object`, the armature bridge).
 Outputs: ``D/<stem>.blend`` and, with ``--segment``, ``D/<stem>.segments.json`` (+ timeline PNG
 when matplotlib imports and not ``--no-pictures``); a .blend with several SMPL armatures gives
-``<stem>__<armature>.segments.json`` each. Files are written into a hidden folder in ``D`` and renamed
+``<stem>__<armature>.segments.json`` each (an armature whose ``<stem>__<armature>`` is a ``--taken``
+stem, which another input of the batch writes, is refused). Files are written into a hidden folder in ``D`` and renamed
 at the end (.blend last). The last stdout line is ``A4MER_RESULT {json}`` (objects, outputs, notes,
 or ``error``); exit code 1 on failure. The input file is never modified: ``D`` may not be the input's
 folder.
@@ -20,7 +21,6 @@ import argparse
 import functools
 import json
 import os
-import shutil
 import sys
 import tempfile
 import traceback
@@ -53,6 +53,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--no-pictures", action="store_true", help="do not draw the timeline PNG here")
     p.add_argument("--motion-npz", action="store_true",
                    help="also write <stem>.motion.npz (the final animation, for pictures drawn elsewhere)")
+    p.add_argument("--taken", action="append", default=[], metavar="STEM=PATH",
+                   help="an output stem that the input PATH of the same batch writes: an armature of a .blend "
+                        "that would write it is refused (a4mer batch passes these)")
     p.add_argument("--dump", action="store_true",
                    help="read only: write <stem>.motion.npz and the stored segments of each armature, no .blend")
     return p.parse_args(argv)
@@ -333,12 +336,15 @@ def _process(args: argparse.Namespace, stage: Path) -> dict:
                      f"({ctx.scene.render.fps / ctx.scene.render.fps_base:g} fps)")
     amass = _core("io.amass")
     stems = [f"{name}{OBJECT_SEP}{_safe(o.name)}" if several else name for o in objs]
-    first: dict = {}
-    for obj, stem in zip(objs, stems):  # names that file-name cleaning (or case) makes equal
-        other = first.setdefault(stem.casefold(), obj)
-        if other is not obj:
-            raise errors.A4merError(f"{src}: the armatures {other.name!r} and {obj.name!r} would both write "
-                                    f"{stem}.*: rename one, or pass --object")
+    taken = [tuple(t.split("=", 1)) for t in args.taken if "=" in t]  # other inputs' (stem, path), first
+    clash = _core("batch").first_clash([*taken, *zip(stems, objs)])  # file-name cleaning or case makes equal
+    if clash is not None:
+        a, b, stem = clash
+        if isinstance(a, str):
+            raise errors.A4merError(f"{src}: the armature {b.name!r} would write {stem}.*, as the batch's input {a} "
+                                    "does: rename one of them, or pass --object")
+        raise errors.A4merError(f"{src}: the armatures {a.name!r} and {b.name!r} would both write {stem}.*: "
+                                "rename one, or pass --object")
     for obj, stem in zip(objs, stems):
         info = {"object": obj.name, "stem": stem}
         dropped = int(obj.animation_data.action.get("a4mer_reference_frames_dropped", 0))
@@ -388,8 +394,9 @@ def _process(args: argparse.Namespace, stage: Path) -> dict:
 
 
 def commit(stage: Path, out_dir: Path) -> list[str]:
-    """Rename the files of ``stage`` into ``out_dir``, the .blend last; their names."""
-    files = sorted((f for f in stage.iterdir() if f.is_file() and not f.name.endswith(".blend1")),
+    """Rename the files of ``stage`` into ``out_dir``, the .blend last; their names (not the folder's lock)."""
+    files = sorted((f for f in stage.iterdir() if f.is_file() and not f.name.endswith(".blend1")
+                    and f.name != _core("batch").LOCK_NAME),
                    key=lambda f: (f.suffix == ".blend", f.name))
     for f in files:
         os.replace(f, out_dir / f.name)
@@ -408,6 +415,7 @@ def _check(args: argparse.Namespace) -> Path:
     out_dir = Path(args.out_dir)
     batch.check_not_input_folder(out_dir, [Path(args.input)], "--out-dir")
     batch.prepare_out(out_dir, "--out-dir", runs=False)
+    batch.hold_dir(out_dir)  # a batch's working folder: in use while this worker runs, even if the batch died
     batch.remove_dead_dirs(out_dir)
     return out_dir
 
@@ -433,7 +441,7 @@ def main(argv: list[str] | None = None) -> int:
         code = 1
     finally:
         if stage is not None:
-            shutil.rmtree(stage, ignore_errors=True)
+            _core("batch").release_dir(stage)
     print(RESULT_TAG + json.dumps(result), flush=True)
     if code:
         print(f"a4mer_blender.batch_worker: error: {result['error']}", file=sys.stderr)

@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
         raise A4merError("--export babel needs --segment (the labels are the motifs)")
     out = Path(args.out)
     shard = parse_shard(args.shard) if args.shard else None
-    jobs_all = discover(args.inputs, exclude=out, object=args.object)
+    jobs_all = discover(args.inputs, exclude=out)
     check_not_input_folder(out, [j.path for j in jobs_all])
     jobs = select_shard(jobs_all, shard)
     opts = BatchOptions(out=out, segment=args.segment, fill_gaps=args.fill_gaps, extend=args.extend,
@@ -107,14 +107,18 @@ def run(args: argparse.Namespace) -> int:
     finished: dict = {}
     try:
         results = run_batch(jobs, opts, log=lambda s: print(s, flush=True), results=finished)
-    except KeyboardInterrupt as e:  # Ctrl-C or SIGTERM: the clips finished before it still get their summary
+    except KeyboardInterrupt as e:  # Ctrl-C, SIGTERM or SIGHUP: the clips finished before it still get their summary
         data = summary([finished[i] for i in sorted(finished)], opts, started, list(sys.argv), total=len(jobs_all))
         term = isinstance(e, Terminated)
-        data.update(interrupted=True, signal="SIGTERM" if term else "SIGINT")
-        print(f"a4mer batch: {'terminated (SIGTERM)' if term else 'interrupted'} after {len(finished)} of "
-              f"{len(jobs)} clips; summary {write_summary(out, data, started)}", file=sys.stderr)
+        data.update(interrupted=True, signal=e.signame if term else "SIGINT")
+        path = write_summary(out, data, started)
+        try:  # after SIGHUP the terminal may be gone
+            print(f"a4mer batch: {f'terminated ({e.signame})' if term else 'interrupted'} after {len(finished)} "
+                  f"of {len(jobs)} clips; summary {path}", file=sys.stderr)
+        except OSError:
+            pass
         if term:
-            return 143
+            return 128 + e.signum
         raise
     data = summary(results, opts, started, list(sys.argv), total=len(jobs_all))
     path = write_summary(out, data, started)

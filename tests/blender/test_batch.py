@@ -318,3 +318,47 @@ def test_batch_reads_clips_as_segment_does(salsa, segmenter, tmp_path, capsys):
     assert armature.scene_fps(scene) == pytest.approx(60)
     scene, (obj,) = _open(out2 / "kick.blend")
     assert armature.scene_fps(scene) == pytest.approx(60)
+
+
+def test_worker_refuses_only_an_armature_that_another_input_writes(tmp_path, capsys):
+    """``takes/shot.blend`` beside ``takes/shot/...`` clips is not refused up front: ``a4mer batch``
+    passes the worker the other inputs' names (``--taken``), and the worker refuses the .blend only when
+    one of its armatures would really write such a name, naming both files."""
+    from a4mer_blender import batch_worker
+    src = tmp_path / "in" / "shot.blend"
+    src.parent.mkdir()
+    _make_scene_blend(src)
+    clip = tmp_path / "in" / "shot" / "alpha.bvh"
+    out = tmp_path / "out"
+    assert batch_worker.main(["--input", str(src), "--out-dir", str(out), "--taken", f"shot__alpha={clip}"]) == 1
+    cap = capsys.readouterr()
+    assert f"{src}: the armature 'Alpha' would write shot__Alpha.*, as the batch's input {clip} does: rename one " \
+           "of them, or pass --object" in cap.err
+    assert list(out.iterdir()) == []
+    assert batch_worker.main(["--input", str(src), "--out-dir", str(out), "--taken", f"shot__gamma={clip}"]) == 0
+    capsys.readouterr()
+    assert sorted(p.name for p in out.iterdir()) == ["shot.blend"]
+    assert batch_worker.main(["--input", str(src), "--out-dir", str(tmp_path / "out2"), "--object", "Alpha",
+                              "--taken", f"shot__alpha={clip}"]) == 0  # with --object the .blend writes shot.*
+
+
+def test_the_worker_holds_the_batch_folder_it_writes_into(tmp_path):
+    """The worker takes its own lock on its --out-dir when that is a batch working folder, so a worker
+    left running by a killed batch keeps its folder (also where a lock is per process, as on NFS)."""
+    import os
+    from a4mer import batch
+    out = tmp_path / "out"
+    out.mkdir()
+    folder = batch.private_dir(out, "tmp", "clip")
+    code = ("import sys; from a4mer_blender import batch_worker as w; "
+            "w._check(w.parse_args(['--input', sys.argv[1], '--out-dir', sys.argv[2]])); print('held', flush=True); "
+            "sys.stdin.read()")
+    worker = subprocess.Popen([sys.executable, "-c", code, str(WALK), str(folder)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert worker.stdout.readline().strip() == "held"
+        os.close(batch._HELD.pop(str(folder.resolve())))  # the batch is gone (killed): its lock with it
+        assert batch.remove_dead_dirs(out) == [] and folder.is_dir()
+    finally:
+        worker.communicate("", timeout=60)
+    assert batch.remove_dead_dirs(out) == [folder.name] and not folder.exists()

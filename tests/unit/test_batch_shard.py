@@ -143,7 +143,7 @@ def test_discover_folders_names_and_exclusions(tmp_path):
     ({"walk.bvh": b"1", "walk.npz": b"2"}, ["."]),  # one take in two formats
     ({"Walk.bvh": b"1", "walk.bvh": b"2"}, ["."]),  # one file on macOS / Windows
     ({"walk 1.bvh": b"1", "walk_1.bvh": b"2"}, ["."]),  # equal once made safe as a file name
-    ({"a/walk.bvh": b"1", "b/walk.bvh": b"2"}, ["a", "b"]),  # two folder arguments
+    ({"a/takes/walk.bvh": b"1", "b/takes/walk.bvh": b"2"}, ["a/takes", "b/takes"]),  # two folders of one name
     ({"a/walk.bvh": b"1", "b/walk.bvh": b"2"}, ["a/walk.bvh", "b/walk.bvh"]),  # files given directly
     ({"x/y.bvh": b"1", "x__y.bvh": b"2"}, ["."])])
 def test_inputs_that_would_write_the_same_outputs_are_refused(tmp_path, files, given):
@@ -168,19 +168,59 @@ def test_adding_a_clip_never_renames_or_reshards_a_finished_one(tmp_path):
         assert all(batch.shard_of(after[p], n) == batch.shard_of(name, n) for p, name in before.items())
 
 
-def test_a_clip_named_like_the_armature_outputs_of_a_blend_is_refused(tmp_path, fake_python, capsys):
-    """A .blend with several armatures writes ``<blend>__<armature>.*``: a clip that would write such a
-    name is refused before anything runs, naming both (with --object the .blend writes ``<blend>.*``)."""
-    for files in ({"shots.blend": b"1", "shots__walker.bvh": b"2"}, {"shots.blend": b"1", "shots/walker.bvh": b"2"}):
-        root = _clips(tmp_path / "in", files)
-        code, text = _run([root, "--out", tmp_path / "out", "--python", fake_python], capsys)
-        assert code == 1 and str(root / "shots.blend") in text and str(root / sorted(files)[1]) in text, text
-        assert "--object" in text and not (tmp_path / "out").exists()
-        code, text = _run([root, "--out", tmp_path / "out", "--object", "walker", "--python", fake_python,
-                           "--dry-run"], capsys)
-        assert code == 0, text
-        for f in files:
-            (root / f).unlink()
+def test_several_folder_arguments_name_clips_after_their_folder(tmp_path):
+    """``a4mer batch day1 day2`` (each with walk.bvh): day1__walk, day2__walk; one folder keeps the path
+    below it; two folders of the same name clash, and the message says how the names were made."""
+    root = _clips(tmp_path / "in", {"day1/walk.bvh": b"1", "day2/walk.bvh": b"2", "day2/sub/run.bvh": b"3",
+                                    "x/day1/kick.bvh": b"4", "y/day1/walk.bvh": b"5"})
+    got = {j.name: j.path for j in batch.discover([root / "day1", root / "day2"])}
+    assert got == {"day1__walk": root / "day1/walk.bvh", "day2__walk": root / "day2/walk.bvh",
+                   "day2__sub__run": root / "day2/sub/run.bvh"}
+    assert sorted(j.name for j in batch.discover([root / "day2"])) == ["sub__run", "walk"]  # as before
+    assert sorted(j.name for j in batch.discover([root / "day1", root / "day1"])) == ["walk"]  # one folder, twice
+    with pytest.raises(A4merError, match="would both write day1__walk") as e:
+        batch.discover([root / "day1", root / "y/day1"])
+    assert "with several folders given, a clip is named by its folder's name and its path below it: " \
+           "day1/walk -> day1__walk" in str(e.value) and "path below the folder given: day1/walk.bvh" not in str(e.value)
+
+
+def test_a_blend_beside_a_folder_of_its_name_is_not_refused(tmp_path, fake_python, capsys):
+    """``takes/dance.blend`` beside ``takes/dance/solo.bvh``: both run; the .blend's worker is told that
+    dance__solo is another input's, so that only an armature really named solo is refused (tests/blender)."""
+    root = _clips(tmp_path / "takes", {"dance.blend": b"1", "dance/solo.bvh": b"2", "dance__duo.npz": b"3",
+                                       "walk.bvh": b"4"})
+    jobs = {j.name: j for j in batch.discover([root])}
+    assert sorted(jobs) == ["dance", "dance__duo", "dance__solo", "walk"]
+    assert sorted(jobs["dance"].taken) == [("dance__duo", str(root / "dance__duo.npz")),
+                                           ("dance__solo", str(root / "dance/solo.bvh"))]
+    assert jobs["walk"].taken == () and jobs["dance__solo"].taken == ()
+    args = batch.worker_args(jobs["dance"], tmp_path / "t", batch.BatchOptions(out=tmp_path / "o"))
+    assert [args[i + 1] for i, a in enumerate(args) if a == "--taken"] == [
+        f"dance__solo={root / 'dance/solo.bvh'}", f"dance__duo={root / 'dance__duo.npz'}"]
+    code, text = _run([root, "--out", tmp_path / "out", "--python", fake_python], capsys)
+    assert code == 0, text
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.blend")) == [
+        "dance.blend", "dance__duo.blend", "dance__solo.blend", "walk.blend"]
+
+
+def test_a_clip_never_overwrites_the_files_another_input_wrote(tmp_path, fake_python, capsys):
+    """``dance.blend`` (armatures solo, duo) finished earlier wrote ``dance__solo.segments.json``; the
+    clip ``dance/solo.bvh`` added later fails by name instead of overwriting it."""
+    root = _clips(tmp_path / "takes", {"dance/solo.bvh": b"good solo", "walk.bvh": b"good walk"})
+    out = tmp_path / "out"
+    theirs = ["dance.blend", "dance__solo.segments.json", "dance__solo.timeline.png", "dance__duo.segments.json"]
+    _clips(out, {f: b"the .blend's" for f in theirs})
+    _clips(out / "runs", {"20260101T000000Z.json": json.dumps({"clips": [
+        {"input": str(root / "dance.blend"), "name": "dance", "status": "ok", "outputs": theirs}]}).encode()})
+    code, text = _run([root, "--out", out, "--segment", "--python", fake_python], capsys)
+    assert code == 1, text
+    assert (f"FAILED  dance__solo ({root / 'dance/solo.bvh'}): would overwrite dance__solo.segments.json, which "
+            f"an earlier run wrote for dance ({root / 'dance.blend'})") in text
+    assert all((out / f).read_bytes() == b"the .blend's" for f in theirs) and (out / "walk.blend").is_file()
+    assert not (out / "dance__solo.blend").exists() and not list(out.glob(".a4mer-*"))
+    (out / "dance__solo.segments.json").unlink()  # gone (not wanted any more): the clip may write its files
+    (out / "dance__solo.timeline.png").unlink()
+    assert _run([root, "--out", out, "--segment", "--python", fake_python], capsys)[0] == 0
 
 
 def test_discover_a_folder_inside_the_output_folder(tmp_path):
@@ -409,32 +449,123 @@ def test_a_clip_committed_while_ctrl_c_came_in_is_in_the_summary(tmp_path, fake_
     assert sorted(summ["clips"][0]["outputs"]) == ["a.blend", "a.segments.json", "a.timeline.png"]
 
 
-def test_sigterm_writes_the_summary_and_a_rerun_removes_leftovers_of_killed_runs(tmp_path, fake_python):
-    """SIGTERM (scancel, a time limit) stops a batch as Ctrl-C does (summary, workers stopped, temporary
-    folders removed, exit code 143); hidden folders that killed processes of this host left are removed,
-    those of running processes and of other hosts are not."""
+def _wait_for(path: Path) -> int:
+    for _ in range(300):
+        if path.is_file() and path.read_text():
+            return int(path.read_text())
+        time.sleep(0.05)
+    raise AssertionError(f"{path} never written")
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+def test_sigterm_and_sighup_stop_the_workers_and_write_the_summary(tmp_path, fake_python, sig, code):
+    """SIGTERM (scancel, a time limit) and SIGHUP (the terminal closed, ssh dropped) stop a batch as
+    Ctrl-C does: summary, workers stopped (they run in their own session: the hang-up does not reach
+    them), temporary folders removed, exit code 128 + signal."""
     root = _clips(tmp_path / "in", {"a.bvh": b"good a", "slow.bvh": b"SLOW"})
     out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "a4mer", "batch", str(root), "--out", str(out), "--python",
+                             fake_python], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    worker = _wait_for(root / "slow.bvh.started")
+    try:
+        proc.send_signal(sig)
+        stdout, stderr = proc.communicate(timeout=30)
+        name = signal.Signals(sig).name
+        assert proc.returncode == code, stdout + stderr
+        assert f"terminated ({name}) after 1 of 2 clips" in stderr
+        time.sleep(0.2)
+        assert not _running(worker)
+        (summ,) = [json.loads(p.read_text()) for p in (out / "runs").iterdir()]
+        assert summ["interrupted"] is True and summ["signal"] == name
+        assert [c["name"] for c in summ["clips"]] == ["a"]
+        assert not list(out.glob(".a4mer-*"))
+    finally:
+        if _running(worker):
+            os.kill(worker, signal.SIGKILL)
+
+
+_HOLDER = """
+import os, sys
+from pathlib import Path
+from a4mer import batch
+os.getpid = lambda: int(sys.argv[2])  # as seen from another pid namespace: a pid that is not running here
+d = batch.private_dir(Path(sys.argv[1]), "tmp", "live")
+(d / "work.txt").write_text("x")
+print(d.name, flush=True)
+sys.stdin.read()
+"""
+
+
+def test_remove_dead_dirs_removes_only_folders_nobody_holds(tmp_path):
+    """A working folder is removed when no process holds its lock (its makers were killed), whatever the
+    process id in its name says: a live run in another pid namespace (same host name) keeps its folder;
+    folders without a lock file (older versions, or being made), being made, or of other hosts stay."""
+    out = tmp_path / "out"
+    out.mkdir()
     gone = subprocess.Popen(["true"])
     gone.wait()
     host = batch._host()
-    stale = [f".a4mer-tmp-{gone.pid}@{host}-x-abc", f".a4mer-part-{gone.pid}@{host}-y"]
-    kept = [f".a4mer-tmp-{os.getpid()}@{host}-live-abc", f".a4mer-tmp-{gone.pid}@elsewhere-x-abc", ".a4mer-other"]
-    for d in stale + kept:
-        _clips(out / d, {"f": b"x"})
+    holder = subprocess.Popen([sys.executable, "-c", _HOLDER, str(out), str(gone.pid)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        live = holder.stdout.readline().strip()
+        assert live.startswith(f".a4mer-tmp-{gone.pid}@{host}-live-")
+        assert batch.remove_dead_dirs(out) == [] and (out / live / "work.txt").is_file()
+        old = [f".a4mer-tmp-{gone.pid}@{host}-x-abc", ".a4mer-other", f".a4mer-part-{gone.pid}@elsewhere-y"]
+        for d in old:
+            _clips(out / d, {"f": b"x"})
+        _clips(out / f".a4mer-tmp-{gone.pid}@elsewhere-z", {batch.LOCK_NAME: b"1@elsewhere"})
+        _clips(out / f".a4mer-tmp-{gone.pid}@{host}-making", {batch.LOCK_NAME: b""})  # made, not yet locked
+        kept = sorted(p.name for p in out.iterdir())
+        assert batch.remove_dead_dirs(out) == [] and sorted(p.name for p in out.iterdir()) == kept
+        assert (out / live / "work.txt").is_file()
+        mine = batch.private_dir(out, "part")  # this process's own: never removed while held
+        assert batch.remove_dead_dirs(out) == [] and mine.is_dir()
+        batch.release_dir(mine)
+        assert not mine.exists()
+        holder.kill()  # SIGKILL: the folder stays, its lock is free
+        holder.wait()
+        assert batch.remove_dead_dirs(out) == [live]
+        assert sorted(p.name for p in out.iterdir()) == sorted(set(kept) - {live})
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_host_names_that_differ_after_40_characters_stay_different(monkeypatch):
+    import socket
+    names = set()
+    for pod in ("motion-capture-cleanup-batch-worker-pool-0", "motion-capture-cleanup-batch-worker-pool-1"):
+        monkeypatch.setattr(socket, "gethostname", lambda pod=pod: pod)
+        names.add(batch._host())
+        assert len(batch._host()) <= 40 and batch._PRIVATE.match(f".a4mer-tmp-1@{batch._host()}-x")
+    assert len(names) == 2
+    monkeypatch.setattr(socket, "gethostname", lambda: "render-07.farm")
+    assert batch._host() == "render_07.farm"
+
+
+def test_a_worker_left_running_by_a_killed_batch_keeps_its_folder(tmp_path, fake_python):
+    """SIGKILL of the batch alone (the OOM killer) leaves its worker running in its own session, in the
+    batch's working folder: the worker holds that folder's lock, so a later run leaves it alone until
+    the worker is gone."""
+    root = _clips(tmp_path / "in", {"slow.bvh": b"SLOW"})
+    out = tmp_path / "out"
     proc = subprocess.Popen([sys.executable, "-m", "a4mer", "batch", str(root), "--out", str(out), "--python",
-                             fake_python], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    started = root / "slow.bvh.started"
-    for _ in range(300):
-        if started.is_file() and started.read_text():
-            break
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGTERM)
-    stdout, stderr = proc.communicate(timeout=30)
-    assert proc.returncode == 143, stdout + stderr
-    assert "terminated (SIGTERM) after 1 of 2 clips" in stderr
-    assert not _running(int(started.read_text()))
-    (summ,) = [json.loads(p.read_text()) for p in (out / "runs").iterdir()]
-    assert summ["interrupted"] is True and summ["signal"] == "SIGTERM"
-    assert [c["name"] for c in summ["clips"]] == ["a"]
-    assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == sorted(kept)
+                             fake_python], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    worker = _wait_for(root / "slow.bvh.started")
+    try:
+        proc.kill()
+        proc.communicate(timeout=30)
+        assert _running(worker)
+        (folder,) = out.glob(".a4mer-tmp-*")
+        assert batch.remove_dead_dirs(out) == [] and folder.is_dir()
+        os.kill(worker, signal.SIGKILL)
+        for _ in range(100):
+            if not _running(worker):
+                break
+            time.sleep(0.05)
+        time.sleep(0.1)
+        assert batch.remove_dead_dirs(out) == [folder.name] and not folder.exists()
+    finally:
+        if _running(worker):
+            os.kill(worker, signal.SIGKILL)
