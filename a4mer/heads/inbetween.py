@@ -51,7 +51,7 @@ from .prediction import (blocking_corrected, decoder_config, dense_run, extend_f
                          gap_corrected, gap_reach, missing_at_model_rate, unknown_runs)
 from .cycle import CYCLE_CONTEXT_S, continue_cycle, cycle_weight, find_cycle
 from .posture import (CYCLE_ROTATION_MARGIN, CYCLE_ROTATION_SOFT, POSTURE_CONTEXT_S, keep_height_in_range,
-                      keep_hinges_bending_forward, keep_rotations_in_range)
+                      keep_hinges_bending_forward, keep_hinges_in_runs, keep_rotations_in_range)
 from .ground import FLOOR_CONTEXT_S, SINK_CHECK_MAX_S, SINK_LIMIT, SINK_MARGIN, body_sink, floor_shift, joint_heights
 from .windows import MODEL_FPS, mirror
 
@@ -89,15 +89,10 @@ def warn(message: str) -> None:
 
 def _hinges_forward(rot: np.ndarray, known: np.ndarray, fps: float) -> None:
     """Keep the knees and elbows of each interior run of generated frames of ``rot (T, 22, 4)`` (where
-    ``known (T,)`` is False) from bending past the straightest the known frames within 1 s of it were
-    (or straight): :func:`~.posture.keep_hinges_bending_forward`, in place."""
-    reach = int(round(fps))
-    for a, b in unknown_runs(known):
-        if a == 0 or b == len(known) - 1:
-            continue
-        lo = max(0, a - reach)
-        near = lo + np.flatnonzero(known[lo:b + reach + 1])
-        rot[a:b + 1] = keep_hinges_bending_forward(rot[near], rot[a:b + 1])
+    ``known (T,)`` is False) between straight and folded, as far as the known frames within 1 s of it
+    go (:func:`~.posture.keep_hinges_in_runs`), in place."""
+    runs = [(a, b) for a, b in unknown_runs(known) if a > 0 and b < len(known) - 1]
+    keep_hinges_in_runs(rot, runs, known, int(round(fps)))
 
 
 def _beyond_body(trans: np.ndarray, rot: np.ndarray, known: np.ndarray) -> np.ndarray:

@@ -68,3 +68,29 @@ def test_hinges_are_kept_between_straight_and_folded_following_the_bend():
             assert got.max() <= hi + soft + 1e-9 and got[-1] > hi
         assert np.abs(np.diff(got)).max() <= np.abs(np.diff(path)).max() + 1e-9  # never a jump
         assert quat_angle(out[:, 7], gen[:, 7]).max() < 1e-12
+
+
+def test_every_run_at_once_is_each_run_on_its_own():
+    """``keep_hinges_in_runs`` (one pass over thousands of runs of a blocked take: 1.7 s per pass as a
+    loop over 4,500 runs) gives each run what ``keep_hinges_bending_forward`` gives it with the known
+    frames within reach as context, its bend followed from the known frame before it."""
+    from a4mer.heads.prediction import unknown_runs
+    T = 300
+    t = np.arange(T)
+    aa = np.zeros((T, 22, 3))
+    for j, (axis, sign) in P.HINGES.items():
+        aa[:, j, axis] = sign * np.radians(70 * np.sin(t / 9.0 + j) + 10)  # -60..80 deg: past straight too
+    rot = axis_angle_to_quat(aa)
+    known = np.zeros(T, bool)
+    known[::13] = True
+    known[:30] = known[280:] = True
+    runs = [(a, b) for a, b in unknown_runs(known) if a > 0 and b < T - 1]
+    ref = rot.copy()
+    for a, b in runs:
+        near = max(0, a - 30) + np.flatnonzero(known[max(0, a - 30):b + 31])
+        ref[a - 1:b + 1] = P.keep_hinges_bending_forward(rot[near], rot[a - 1:b + 1])  # from the known frame
+    out = rot.copy()
+    P.keep_hinges_in_runs(out, runs, known, 30)
+    assert quat_angle(out[known], rot[known]).max() == 0.0
+    assert quat_angle(out[~known], ref[~known]).max() < 1e-6  # (acos near 1: float noise of 1e-8)
+    assert quat_angle(out, rot).max() > 0.5  # the backward bends were limited
