@@ -93,4 +93,4 @@ def test_every_run_at_once_is_each_run_on_its_own():
     P.keep_hinges_in_runs(out, runs, known, 30)
     assert quat_angle(out[known], rot[known]).max() == 0.0
     assert quat_angle(out[~known], ref[~known]).max() < 1e-6  # (acos near 1: float noise of 1e-8)
-    assert quat_angle(out, rot).max() > 0.5  # the backward bends were limited
+    assert quat_angle(out, rot).max() > 0.05  # bends past what the known frames show were limited
