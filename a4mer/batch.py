@@ -118,8 +118,7 @@ class ClipResult:
 
 
 # --- discovery and naming ----------------------------------------------------------------------
-def discover(items: list[str | os.PathLike], exclude: Path | None = None,
-             object: str | None = None) -> list[ClipJob]:
+def discover(items: list[str | os.PathLike], exclude: Path | None = None) -> list[ClipJob]:
     """Clip jobs for files and folders (folders searched recursively for .npz/.bvh/.amc/.blend;
     hidden files and, when ``exclude`` lies inside a folder argument, files under ``exclude`` are
     skipped; files given directly are taken as they are, so a wrong one fails by name).
@@ -130,8 +129,7 @@ def discover(items: list[str | os.PathLike], exclude: Path | None = None,
     folder's own name (``a4mer batch day1 day2``: ``day1__walk``, ``day2__walk``); the stem of a file
     given directly. Two inputs with the same name are refused (:func:`check_names`). A .blend's job
     gets in ``taken`` the other inputs named ``<blend>__...``: its worker refuses an armature that
-    would write one of those names (only a real clash fails, and only that .blend). ``object`` is not
-    used (kept for callers)."""
+    would write one of those names (only a real clash fails, and only that .blend)."""
     from .api import find_clips
     folders = {Path(i).resolve() for i in items if Path(i).is_dir()}
     jobs: list[ClipJob] = []

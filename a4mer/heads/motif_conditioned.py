@@ -137,12 +137,13 @@ def place(trans: np.ndarray, rot: np.ndarray, pos: np.ndarray, yaw: float) -> tu
     return t, q
 
 
-def _coast(t: np.ndarray, q: np.ndarray, k: np.ndarray, tau: float) -> tuple[np.ndarray, np.ndarray]:
+def _coast(t: np.ndarray, q: np.ndarray, k: np.ndarray, fps: float) -> tuple[np.ndarray, np.ndarray]:
     """Pelvis heights ``(K,)`` and body rotations ``(K, J, 4)`` reached ``k (K,)`` frames on from a
     prototype's end pose ``t[0]``, ``q[0]`` along its velocity there (``t[0] - t[1]``, ``q[1]`` to
-    ``q[0]`` per frame), damped with time constant ``tau`` frames: what a transition blends towards.
+    ``q[0]`` per frame) at ``fps``, damped with time constant ``COAST_SECONDS``: what a transition blends towards.
     A transition towards the held end pose reached it at rest, and the prototype then set off at full
     speed: a wrist stepped 1.7 then 10.7 cm in consecutive frames at the handover."""
+    tau = COAST_SECONDS * fps  # frames
     reach = tau * (1.0 - np.exp(-np.asarray(k, dtype=np.float64) / tau))  # (K,) frames travelled
     z = t[0, 2] + reach * (t[0, 2] - t[1, 2])
     return z, rel_exp(q[0], reach[:, None, None] * rel_log(q[1], q[0])[None])
@@ -368,8 +369,7 @@ class MotifConditioner:
         # the transition (first R-1 frames) blends into the prototype's first pose coasting backwards in time
         # (:func:`_coast`); the root's planar velocity blends from the continuation's into the prototype's
         # and is integrated (no jump in speed)
-        tau = COAST_SECONDS * fps
-        lead_z, lead_q = _coast(proto_t, proto_q, np.arange(R - 1, 0, -1), tau)
+        lead_z, lead_q = _coast(proto_t, proto_q, np.arange(R - 1, 0, -1), fps)
         tgt_q = np.concatenate([lead_q, proto_q])
         w = smoothstep(np.arange(1, n + 1) / R)
         _, nq = _blend(bt, bq, bt, tgt_q, w)
@@ -419,9 +419,8 @@ class MotifConditioner:
         q[:, 0] = quat_mul(_yaw_quat(s * dyaw), q[:, 0])
         d = np.diff(t, axis=0)  # prototype steps, turned with the spread heading correction
         d = quat_apply(_yaw_quat(s[1:] * dyaw), d)
-        tau, lead, trail = COAST_SECONDS * fps, np.arange(R - 1, 0, -1), np.arange(1, R)
-        lead_z, lead_q = _coast(t, q, lead, tau)
-        trail_z, trail_q = _coast(t[::-1], q[::-1], trail, tau)
+        lead_z, lead_q = _coast(t, q, np.arange(R - 1, 0, -1), fps)
+        trail_z, trail_q = _coast(t[::-1], q[::-1], np.arange(1, R), fps)
         tgt_q = np.concatenate([lead_q, q, trail_q])
         i = np.arange(1, n + 1)
         w = smoothstep(np.minimum(i, n + 1 - i) / R)

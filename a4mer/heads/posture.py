@@ -11,8 +11,9 @@ the input's last ``POSTURE_CONTEXT_S``, and the pelvis height within ``HEIGHT_MA
 was. On the benchmark's extension windows (1 s of input, test split) MPJPE moved by 1.002 / 0.973 /
 0.991 / 0.997 x at 0.5 / 1 / 2 / 3 s; the share of windows with a joint 60 deg past its input range
 fell to 4.8 % and of pelvis drops over 20 cm to 0. That reach is symmetric, so a knee could bend
-backwards as far as it bent forwards: the bend of the knees and elbows is also kept from going past
-straight (or past the straightest it was in the input), on every extension and fill, learned or not.
+backwards as far as it bent forwards: the bend of the knees and elbows is also kept between straight
+(or the straightest the input shows) and ``HINGE_MAX_BEND`` of fold (or the input's), on every
+extension and fill, learned or not (:func:`keep_hinges_bending_forward`).
 """
 from __future__ import annotations
 
