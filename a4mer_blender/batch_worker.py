@@ -161,10 +161,11 @@ def open_input(path: Path, fps: float | None, object_name: str | None, args: arg
             raise errors.A4merError(f"{path}: no SMPL-like armature with an action in scene {scene.name!r}")
         return sorted(objs, key=lambda o: o.name)
     scene = bpy.context.scene
-    set_scene_fps(scene, fps or args.source_fps or load_clip(str(path), asf=args.asf).fps)
+    clip = load_clip(str(path), args.source_fps, args.asf, args.keep_reference_frames)
+    set_scene_fps(scene, fps or clip.fps)
     scene.frame_start = scene.frame_current = 1
     obj, _ = import_motion(bpy.context, str(path), apply_to_selected=False, source_fps=args.source_fps,
-                           asf=args.asf, keep_reference_frames=args.keep_reference_frames)
+                           asf=args.asf, keep_reference_frames=args.keep_reference_frames, clip=clip)
     return [obj]
 
 

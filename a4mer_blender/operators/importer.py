@@ -25,13 +25,16 @@ def load_clip(path: str, source_fps: float | None = None, asf: str | None = None
 
 def import_motion(context, path: str, apply_to_selected: bool = True, source_fps: float | None = None,
                   asf: str | None = None, set_range: bool = True, on_floor: bool = False,
-                  keep_reference_frames: bool = False):
+                  keep_reference_frames: bool = False, clip=None):
     """Load ``path``, resample it by time to the scene fps and key it; returns (object, action).
     ``keep_reference_frames``: keep a BVH/AMC's rest-pose lead-in (``a4mer.api.LoadOptions``).
+    ``clip``: ``path`` already read by :func:`load_clip` with these options (not read again).
     ``on_floor``: first move the root vertically by one constant so the feet stand on z = 0
     (``a4mer.floor.put_on_floor``; the shift in metres is kept as ``action["a4mer_floor_shift_m"]``)."""
     scene = context.scene
-    motion = load_clip(path, source_fps, asf, keep_reference_frames).resample(armature.scene_fps(scene))
+    if clip is None:
+        clip = load_clip(path, source_fps, asf, keep_reference_frames)
+    motion = clip.resample(armature.scene_fps(scene))
     if on_floor:
         try:
             motion = floor.put_on_floor(motion)
