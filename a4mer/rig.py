@@ -56,16 +56,24 @@ def euler_to_quat_blender(euler: np.ndarray, mode: str) -> np.ndarray:
 def quat_to_euler_blender(q: np.ndarray, mode: str) -> np.ndarray:
     """wxyz ``(..., 4)`` to Blender Euler angles ``(..., 3)`` (x, y, z radians) in ``mode``.
 
-    The middle angle lies in [-pi/2, pi/2]; sequences are unwrapped along axis 0 when ``q`` has
-    more than one dimension (continuous keys).
+    The middle angle lies in [-pi/2, pi/2]; at gimbal lock (middle angle +-pi/2, where only the sum or
+    difference of the outer angles is defined) the last-applied angle is 0. Sequences are unwrapped
+    along axis 0 when ``q`` has more than one dimension (continuous keys).
     """
     m = quat_to_rotmat(q)
     i, j, k = (_AXIS[ch] for ch in mode)
     s = 1.0 if (i, j, k) in ((0, 1, 2), (1, 2, 0), (2, 0, 1)) else -1.0
     out = np.empty(m.shape[:-2] + (3,))
-    out[..., j] = np.arcsin(np.clip(-s * m[..., k, i], -1.0, 1.0))
+    cos_mid = np.hypot(m[..., k, j], m[..., k, k])
+    out[..., j] = np.arctan2(-s * m[..., k, i], cos_mid)
     out[..., i] = np.arctan2(s * m[..., k, j], m[..., k, k])
     out[..., k] = np.arctan2(s * m[..., j, i], m[..., i, i])
+    lock = cos_mid < 1e-9  # the entries above are all 0 (or rounding noise): R = R_B(mid) @ R_A(first)
+    if np.any(lock):
+        first = quat_to_rotmat(axis_quat("xyz"[j], -out[..., j])) @ m  # = R_A(first)
+        i1, i2 = (i + 1) % 3, (i + 2) % 3
+        out[..., i] = np.where(lock, np.arctan2(first[..., i2, i1], first[..., i1, i1]), out[..., i])
+        out[..., k] = np.where(lock, 0.0, out[..., k])
     if out.ndim > 1:
         out = np.unwrap(out, axis=0)
     return out

@@ -22,6 +22,21 @@ def test_euler_modes_match_mathutils(mode):
         assert quat_angle(rig.euler_to_quat_blender(back, mode), q_blender) < 1e-6
 
 
+@pytest.mark.parametrize("mode", rig.EULER_MODES)
+@pytest.mark.parametrize("middle", [np.pi / 2, -np.pi / 2])
+def test_euler_channels_at_gimbal_lock(mode, middle):
+    """At an exact lock (middle angle +-90 deg) the channels still give the keyed pose: before, the
+    outer angles came from atan2 of zeros and (30, 90, 0) in XYZ came back as (90, 90, 0)."""
+    rng = np.random.default_rng(3)
+    mid = "XYZ".index(mode[1])
+    for e in rng.uniform(-3, 3, (20, 3)):
+        e[mid] = middle
+        q_blender = np.array(mathutils.Euler(e, mode).to_quaternion())
+        back = rig.quat_to_channels(q_blender[None], mode)[0]
+        assert abs(back[mid] - middle) < 1e-6
+        assert quat_angle(np.array(mathutils.Euler(back, mode).to_quaternion()), q_blender) < 1e-6
+
+
 def test_axis_angle_channels_match_mathutils():
     rng = np.random.default_rng(1)
     q = quat_normalize(rng.normal(size=(50, 4)))
