@@ -186,6 +186,7 @@ def convert_job(job: ClipJob, out: Path, fps: float, twist: str = "rest") -> dic
 def prepare(data_root: str | os.PathLike, out: str | os.PathLike, fps: float = 30.0, jobs: int = 2,
             datasets: tuple[str, ...] | None = None, progress=None, twist: str = "rest") -> tuple[int, int]:
     """Convert every clip under ``data_root``; returns (converted, failed). Manifest order is stable.
+    ``progress(done, total)`` is called as each clip is done (in manifest order).
 
     ``twist``: how BVH/AMC joint frames are mapped (``"rest"``, the default, as ``convert``,
     ``inbetween`` and ``extend`` read them: the heads train on that; the model's input calibrates
@@ -211,10 +212,12 @@ def prepare(data_root: str | os.PathLike, out: str | os.PathLike, fps: float = 3
         todo = all_jobs(data_root, out, datasets)  # unpacks the archives into out/_raw
     out.mkdir(parents=True, exist_ok=True)
     with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
-        records = list(pool.map(convert_job, todo, [out] * len(todo), [fps] * len(todo), [twist] * len(todo),
-                                chunksize=8))
-        if progress:
-            progress(len(records), len(todo))
+        records = []
+        for r in pool.map(convert_job, todo, [out] * len(todo), [fps] * len(todo), [twist] * len(todo),
+                          chunksize=8):
+            records.append(r)
+            if progress:
+                progress(len(records), len(todo))
     ok = [r for r in records if "error" not in r]
     bad = [r for r in records if "error" in r]
     _write_jsonl(out / "manifest.jsonl", ok)

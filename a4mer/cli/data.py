@@ -25,8 +25,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     datasets = dataset_names(args.datasets) if args.datasets else None
-    ok, bad = prepare(args.source, args.output, fps=args.fps, jobs=args.jobs, datasets=datasets,
-                      twist=args.twist)
+    try:
+        from tqdm import tqdm
+    except ImportError:  # the light install (numpy only): no bar
+        tqdm = None
+    bar = tqdm(desc="prepare", unit="clip", dynamic_ncols=True) if tqdm and sys.stderr.isatty() else None
+
+    def progress(done: int, total: int) -> None:
+        if bar is not None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+    try:
+        ok, bad = prepare(args.source, args.output, fps=args.fps, jobs=args.jobs, datasets=datasets,
+                          twist=args.twist, progress=progress)
+    finally:
+        if bar is not None:
+            bar.close()
     print(f"{ok} clips converted into {args.output}/manifest.jsonl, {bad} failed")
     if bad:
         print(f"a4mer data prepare: {bad} clips failed, see {args.output}/errors.jsonl", file=sys.stderr)

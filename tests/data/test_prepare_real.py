@@ -67,6 +67,10 @@ def test_prepare_a_plain_folder_of_own_clips(data_root, repo_root, tmp_path, cap
     out = lib / "prepared"  # inside the library: not read as clips on a re-run
     for _ in range(2):
         assert main(["data", "prepare", str(lib), "-o", str(out), "--jobs", "1"]) == 0, capsys.readouterr().err
+    from a4mer.prepare import prepare
+    calls = []  # progress is reported clip by clip (it was one call after the last clip)
+    assert prepare(lib, out, jobs=1, progress=lambda done, total: calls.append((done, total))) == (4, 0)
+    assert calls == [(1, 4), (2, 4), (3, 4), (4, 4)]
     recs = read_manifest(out)
     assert len(recs) == 4 and {r["dataset"] for r in recs} == {"own"}
     names = sorted(r["path"].split("/clips/own/")[1] for r in recs)
