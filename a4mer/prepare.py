@@ -230,14 +230,25 @@ def _write_jsonl(path: Path, rows: list[dict]) -> None:
     write_text_atomic(path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
 
 
-def read_manifest(root: str | os.PathLike) -> list[dict]:
-    """Records of ``root/manifest.jsonl`` (with ``path`` made absolute)."""
-    root = Path(root)
+def manifest_rows(root: str | os.PathLike) -> list[dict]:
+    """Rows of ``root/manifest.jsonl``, ``path`` as written (relative to ``root``); a clear error when
+    the file is missing or a line is malformed."""
+    path = Path(root) / "manifest.jsonl"
+    if not path.is_file():
+        raise A4merError(f"{path}: no manifest.jsonl here (prepare data with `a4mer data prepare`)")
     rows = []
-    with open(root / "manifest.jsonl") as f:
-        for line in f:
-            if line.strip():
-                r = json.loads(line)
-                r["path"] = str(root / r["path"])
-                rows.append(r)
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            row["path"]
+        except (json.JSONDecodeError, KeyError, TypeError) as e:
+            raise A4merError(f"{path}:{n}: bad manifest line ({e})") from None
+        rows.append(row)
     return rows
+
+
+def read_manifest(root: str | os.PathLike) -> list[dict]:
+    """Rows of ``root/manifest.jsonl`` with ``path`` made absolute (:func:`manifest_rows`)."""
+    return [{**r, "path": str(Path(root) / r["path"])} for r in manifest_rows(root)]

@@ -21,7 +21,7 @@ import torch
 
 from a4mer.bench.report import write_section
 
-from a4mer.data.dataset import read_manifest
+from a4mer.prepare import manifest_rows
 from a4mer.io import read_amass_npz, write_amass_npz
 from a4mer.model import A4Mer
 from a4mer.motion import concatenate
@@ -204,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     model = A4Mer.load(a.checkpoint)
     if a.checkpoint:
         model.info["path"] = a.checkpoint
-    rows = read_manifest(data)
+    rows = manifest_rows(data)
     test = held_out(rows, ("bandai1", "bandai2", "cmu-dance"))
     if a.max_clips:
         test = test[:: max(1, len(test) // a.max_clips)][: a.max_clips]

@@ -32,7 +32,8 @@ from a4mer.bench.ablations import ABLATIONS, PRESET, TokenProbe, motif_lengths, 
 from a4mer.bench.recognition import RecognitionConfig, load_hdm05, run_recognition
 from a4mer.heads.recognition import HeadConfig
 from a4mer.data.augment import mirror
-from a4mer.data.dataset import ClipItem, read_manifest, select_rows
+from a4mer.data.dataset import ClipItem, select_rows
+from a4mer.prepare import manifest_rows
 from a4mer.features import frame_arrays, model_bounds
 from a4mer.io import read_amass_npz
 from a4mer.model import A4Mer
@@ -50,7 +51,7 @@ def log(msg: str) -> None:
 
 def pick_rows(data: Path, n: int) -> list[dict]:
     """``n`` evenly spaced training rows of the preset's data sets (sorted by path)."""
-    rows = select_rows(read_manifest(data), DataConfig(datasets=("bandai1", "bandai2", "cmu-dance")))
+    rows = select_rows(manifest_rows(data), DataConfig(datasets=("bandai1", "bandai2", "cmu-dance")))
     if n and len(rows) > n:
         rows = [rows[i] for i in np.linspace(0, len(rows) - 1, n).round().astype(int)]
     return rows

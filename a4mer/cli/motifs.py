@@ -31,8 +31,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def _clip_paths(data: Path, split: str | None) -> list[Path]:
     if (data / "manifest.jsonl").is_file():
-        from ..data.dataset import read_manifest
-        rows = sorted(read_manifest(data), key=lambda r: r["path"])
+        from ..prepare import manifest_rows
+        rows = sorted(manifest_rows(data), key=lambda r: r["path"])
         if split is not None:
             have = sorted({str(r.get("split", "?")) for r in rows})
             rows = [r for r in rows if r.get("split") == split]

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..errors import A4merError
 from ..features import frame_arrays
+from ..prepare import manifest_rows
 from ..jepa.masking import MaskConfig, draw_mask
 from .augment import change_speed, mirror
 from .windows import Batch, collate
@@ -57,24 +58,6 @@ class ClipItem:
     @property
     def num_frames(self) -> int:
         return int(self.bounds[-1])
-
-
-def read_manifest(root: str | Path) -> list[dict[str, Any]]:
-    """Rows of ``root/manifest.jsonl`` (a clear error when missing or malformed)."""
-    path = Path(root) / "manifest.jsonl"
-    if not path.is_file():
-        raise A4merError(f"{path}: no manifest.jsonl here (prepare data with `a4mer data prepare`)")
-    rows = []
-    for n, line in enumerate(path.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-            row["path"]
-        except (json.JSONDecodeError, KeyError, TypeError) as e:
-            raise A4merError(f"{path}:{n}: bad manifest line ({e})") from None
-        rows.append(row)
-    return rows
 
 
 def select_rows(rows: list[dict[str, Any]], config: DataConfig) -> list[dict[str, Any]]:
@@ -148,7 +131,7 @@ def build_items(root: str | Path, config: DataConfig, segmenter: Callable[[Any],
     more than :data:`MAX_SKIPPED_SHARE` of them, is an :class:`A4merError` (raised after loading, before
     any training). ``warn=None``: no lines."""
     root = Path(root)
-    manifest = read_manifest(root)
+    manifest = manifest_rows(root)
     rows = select_rows(manifest, config)
     if not rows:
         have = sorted({str(r.get("dataset")) for r in manifest})

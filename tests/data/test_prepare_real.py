@@ -103,3 +103,19 @@ def test_prepare_a_plain_folder_of_own_clips(data_root, repo_root, tmp_path, cap
     assert len(recs) == 6 and len({r["path"] for r in recs}) == 6
     for r in recs:
         assert read_amass_npz(r["path"]).num_frames == r["frames"], r
+
+
+def test_manifest_readers_name_the_file_and_line(tmp_path):
+    """One manifest reader for training (paths as written) and the benchmarks (absolute paths); a
+    missing file or a malformed line is an error naming it."""
+    import pytest
+    from a4mer.errors import A4merError
+    from a4mer.prepare import manifest_rows
+    with pytest.raises(A4merError, match=r"manifest.jsonl: no manifest.jsonl here"):
+        manifest_rows(tmp_path)
+    (tmp_path / "manifest.jsonl").write_text('{"path": "clips/a.npz", "dataset": "own"}\n\n{"dataset": "own"}\n')
+    with pytest.raises(A4merError, match=r"manifest.jsonl:3: bad manifest line"):
+        read_manifest(tmp_path)
+    (tmp_path / "manifest.jsonl").write_text('{"path": "clips/a.npz", "dataset": "own"}\n')
+    assert manifest_rows(tmp_path) == [{"path": "clips/a.npz", "dataset": "own"}]
+    assert read_manifest(tmp_path) == [{"path": str(tmp_path / "clips/a.npz"), "dataset": "own"}]
