@@ -377,9 +377,11 @@ def canonical_twist(motion: Motion) -> Motion:
     if body.num_frames == 0:
         return body
     names = tuple(SMPL.names)
+    positions, orientations = forward_kinematics(body.rotations, body.root_translation, body.skeleton.offsets,
+                                                 body.skeleton.parents)
     src = SourceClip(path=str(body.meta.get("source", "motion")), format="smpl", fps=body.fps, names=names,
                      parents=tuple(SMPL.parents), end_site=np.zeros(len(names), dtype=bool),
-                     positions=body.joint_positions(), orientations=body.global_rotations(),
+                     positions=positions, orientations=orientations,
                      rest_positions=SMPL.rest_positions(), unit_scale=1.0, source_up="z")
     # no flip removal: a clip's joints turn continuously at its own rate; resampled, a fast twist (a
     # folded knee's, 220 degrees in 0.05 s in a CMU take) steps past remove_flips' threshold
