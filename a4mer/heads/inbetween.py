@@ -95,16 +95,19 @@ def _hinges_forward(rot: np.ndarray, known: np.ndarray, fps: float) -> None:
     keep_hinges_in_runs(rot, runs, known, int(round(fps)))
 
 
-def _beyond_body(trans: np.ndarray, rot: np.ndarray, known: np.ndarray) -> np.ndarray:
+def _beyond_body(trans: np.ndarray, rot: np.ndarray, known: np.ndarray, fps: float) -> np.ndarray:
     """Rotations ``(T, J, 4)`` of the joints beyond the body (hands, face) with the frames where
     ``known (T,)`` is False filled by classical curves that are C1 at the keys (slerp kinked the
     fingers at every key): a gap in dense frames the cubic Hermite with the neighbouring frames'
-    velocities, spans between sparse keys Catmull-Rom."""
+    velocities, spans between sparse keys Catmull-Rom; eased to slerp between the keys away from them
+    as the leaf joints are (:func:`_ease_leaves`: every one of these joints is a leaf of the body, and
+    a key velocity carried over a long gap swung a finger past 100 deg off both keys)."""
     keys = np.flatnonzero(known)
     out = BL.catmull_rom_keys(trans, rot, keys, "hermite")[1]
     for a, b in unknown_runs(known):
         if a > 0 and b < len(known) - 1 and dense_run(known, a - 1, b + 1):
             out[a:b + 1] = BL.hermite(trans, rot, a - 1, b + 1)[1]
+    _ease_leaves(out, known, fps, joints=range(out.shape[1]))
     return out
 
 
@@ -123,10 +126,11 @@ def _leaf_ease(frames_from_key: np.ndarray, fps: float) -> np.ndarray:
     return BL.smoothstep(frames_from_key / max(1.0, LEAF_EASE_S * fps))
 
 
-def _ease_leaves(rot: np.ndarray, known: np.ndarray, fps: float) -> None:
-    """In place: in every interior run of unknown frames of ``rot (T, 22+, 4)`` (``known (T,)`` False),
-    the leaf joints' rotations eased (smoothstep over ``LEAF_EASE_S`` from each key) to slerp between
-    the run's keys (all runs at once: a 5-minute take keyed every 8 frames has 1,100)."""
+def _ease_leaves(rot: np.ndarray, known: np.ndarray, fps: float, joints=LEAF_JOINTS) -> None:
+    """In place: in every interior run of unknown frames of ``rot (T, J, 4)`` (``known (T,)`` False),
+    the rotations of ``joints`` (default: the body's leaf joints) eased (smoothstep over
+    ``LEAF_EASE_S`` from each key) to slerp between the run's keys (all runs at once: a 5-minute take
+    keyed every 8 frames has 1,100)."""
     runs = np.array([(a, b) for a, b in unknown_runs(known) if a > 0 and b < len(known) - 1], int).reshape(-1, 2)
     if not len(runs):
         return
@@ -134,7 +138,7 @@ def _ease_leaves(rot: np.ndarray, known: np.ndarray, fps: float) -> None:
     s = np.repeat(runs[:, 0] - 1, lens)  # each generated frame's key before and after
     n = np.repeat(lens + 1, lens)
     k = np.arange(len(s)) - np.repeat(np.cumsum(lens) - lens, lens) + 1
-    leaf = list(LEAF_JOINTS)
+    leaf = list(joints)
     slerp = quat_slerp(rot[s][:, leaf], rot[s + n][:, leaf], (k / n)[:, None])
     at = np.ix_(s + k, leaf)
     rot[at] = quat_slerp(rot[at], slerp, _leaf_ease(np.minimum(k, n - k), fps)[:, None])
@@ -217,7 +221,7 @@ class LearnedHeads:
         keys = np.flatnonzero(known)
         out_t, out_q = np.array(trans), np.array(rot)
         if rot.shape[1] > 22:  # joints beyond the body (hands, face): the classical C1 curves
-            out_q[:, 22:] = _beyond_body(trans, rot[:, 22:], known)
+            out_q[:, 22:] = _beyond_body(trans, rot[:, 22:], known, fps)
         k = clip_twist(fps, trans, rot, known) if twist is None else twist
         body = turn_twist(rot[:, :22], k)
         ft, fq = self._symmetric(lambda t, q: fill_runs(self.net, self.gates, t, q, known, fps), trans, body)
