@@ -14,17 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from ..geometry import quat_to_axis_angle
-from ..io.amass import FPS_KEYS, PELVIS_REST, write_amass_npz
+from ..io.amass import FPS_KEYS, PELVIS_REST, SPLIT_KEYS, joined_poses, write_amass_npz
 from ..io.outputs import check_output as check_output_file, save_npz_atomic, write_atomic
 from ..motion import Motion
-
-#: split AMASS keys -> their joints (first, last + 1) in ``poses``, by joints per row (SMPL 24, SMPL-H 52,
-#: SMPL-X 55)
-_SPLIT = {24: {"root_orient": (0, 1), "pose_body": (1, 22)},
-          52: {"root_orient": (0, 1), "pose_body": (1, 22), "pose_hand": (22, 52)},
-          55: {"root_orient": (0, 1), "pose_body": (1, 22), "pose_hand": (25, 55), "pose_jaw": (22, 23),
-               "pose_eye": (23, 25)}}
-
 
 def check_output(input_path: str | os.PathLike, out_path: str | os.PathLike) -> Path:
     """``out_path`` checked before anything is computed (:func:`a4mer.io.outputs.check_output`): an
@@ -54,6 +46,9 @@ def write_result(input_path: str | os.PathLike, source: Motion, result: Motion, 
             except ValueError:  # an object array (it would need unpickling): copied as it is stored
                 carried.append(k)
     T0, T1 = source.num_frames, result.num_frames
+    split_only = "poses" not in arrays and (joined := joined_poses(inp, arrays)) is not None
+    if split_only:  # written back with the split keys only, as it came
+        arrays["poses"] = joined
     poses = arrays.get("poses")
     if poses is None or poses.shape[0] != T0:
         return write_amass_npz(result, out_path)
@@ -77,9 +72,13 @@ def write_result(input_path: str | os.PathLike, source: Motion, result: Motion, 
             out["trans"][kept, 2] += np.asarray(shift, out["trans"].dtype)
     elif shift:  # the root stays at the origin, put on the floor
         out["trans"] = np.tile([0.0, 0.0, shift], (T1, 1))
-    for k, (a, b) in _SPLIT.get(J, {}).items():
+    for k, (a, b) in SPLIT_KEYS.get(J, {}).items():
         if k in out and out[k].shape[0] == T1 and out[k].shape[-1] == 3 * (b - a):
             out[k][generated] = aa[:, 3 * a:3 * b].astype(out[k].dtype)
+    if split_only:
+        del out["poses"]
+    if "mocap_time_length" in out and out["mocap_time_length"].size == 1:  # seconds, as AMASS states it
+        out["mocap_time_length"] = np.array(T1 / result.fps, dtype=out["mocap_time_length"].dtype)
     for k in FPS_KEYS:
         if k in out and out[k].size == 1 and float(out[k]) != float(result.fps):
             out[k] = np.array(float(result.fps), dtype=out[k].dtype)

@@ -57,6 +57,38 @@ def _load_arrays(path: Path) -> tuple[dict[str, np.ndarray], list[str]]:
         raise MotionFileError(path, f"not a readable npz file ({type(e).__name__}: {e})") from None
 
 
+#: AMASS's split keys -> their joints (first, last + 1) in ``poses``, by joints per row (SMPL 24,
+#: SMPL-H 52, SMPL-X 55)
+SPLIT_KEYS = {24: {"root_orient": (0, 1), "pose_body": (1, 22)},
+              52: {"root_orient": (0, 1), "pose_body": (1, 22), "pose_hand": (22, 52)},
+              55: {"root_orient": (0, 1), "pose_body": (1, 22), "pose_hand": (25, 55), "pose_jaw": (22, 23),
+                   "pose_eye": (23, 25)}}
+
+
+def joined_poses(path: Path, arrays: dict[str, np.ndarray]) -> np.ndarray | None:
+    """``poses (N, 72|156|165)`` assembled from the split keys of an npz without ``poses`` (``root_orient``
+    (N, 3), ``pose_body`` (N, 63), optional ``pose_hand`` (N, 90), ``pose_jaw`` (N, 3), ``pose_eye`` (N, 6)):
+    SMPL-X where jaw or eyes are given (a part not given is zeros), SMPL-H where only hands are, else SMPL
+    (its two hand joints zero). None where the file has no ``root_orient`` and ``pose_body``."""
+    if not {"root_orient", "pose_body"} <= set(arrays):
+        return None
+    J = 55 if {"pose_jaw", "pose_eye"} & set(arrays) else 52 if "pose_hand" in arrays else 24
+    root = np.asarray(arrays["root_orient"])
+    if root.ndim != 2:
+        raise MotionFileError(path, f"'root_orient' has shape {root.shape}; expected (N, 3)")
+    n = root.shape[0]
+    poses = np.zeros((n, 3 * J))
+    for k, (a, b) in SPLIT_KEYS[J].items():
+        if k not in arrays:
+            continue
+        v = np.asarray(arrays[k])
+        if v.dtype.kind not in "fiu" or v.shape != (n, 3 * (b - a)):
+            raise MotionFileError(path, f"{k!r} has shape {v.shape} and dtype {v.dtype}; expected ({n}, {3 * (b - a)}) "
+                                        f"numbers beside root_orient ({n}, 3)")
+        poses[:, 3 * a:3 * b] = v
+    return poses
+
+
 def _scalar_fps(path: Path, arrays: dict[str, np.ndarray], override: float | None) -> float:
     if override is not None:
         return float(override)
@@ -74,7 +106,8 @@ def _scalar_fps(path: Path, arrays: dict[str, np.ndarray], override: float | Non
 
 
 def read_amass_npz(path: str | os.PathLike, fps: float | None = None, nonfinite_ok: bool = False) -> Motion:
-    """Read an AMASS-style npz into a Motion on SMPL (72), SMPL-H (156) or SMPL-X (165) joints.
+    """Read an AMASS-style npz into a Motion on SMPL (72), SMPL-H (156) or SMPL-X (165) joints (``poses``,
+    or the split keys ``root_orient``, ``pose_body`` ...: :func:`joined_poses`).
 
     ``fps`` overrides the file's frame rate. nonfinite_ok: frames whose ``poses``/``trans`` hold NaN/inf
     are read as the nearest finite frame and listed in ``meta["nonfinite_frames"]`` (else an error).
@@ -85,11 +118,14 @@ def read_amass_npz(path: str | os.PathLike, fps: float | None = None, nonfinite_
     if "poses" in pickled:
         raise MotionFileError(path, "'poses' is stored as a Python object array, which a4mer does not read (it "
                                     "would need unpickling); save it as a numeric array (N, 72|156|165)")
+    if "poses" not in a and (split := joined_poses(path, a)) is not None:
+        a["poses"] = split
     if "poses" not in a and "betas" in a:
         raise MotionFileError(path, "a body-shape file (betas, no 'poses'), not a motion clip: AMASS keeps each "
                                     "subject's shape.npz beside the clips")
     if "poses" not in a:
-        raise MotionFileError(path, "missing 'poses' array (an AMASS npz needs poses (N, 72|156|165))")
+        raise MotionFileError(path, "missing 'poses' array (an AMASS npz needs poses (N, 72|156|165), or "
+                                    "root_orient (N, 3) and pose_body (N, 63))")
     poses = np.asarray(a["poses"])
     if poses.dtype.kind not in "fiu":
         raise MotionFileError(path, f"'poses' has dtype {poses.dtype}, expected numbers")
@@ -120,14 +156,10 @@ def read_amass_npz(path: str | os.PathLike, fps: float | None = None, nonfinite_
     rate = _scalar_fps(path, a, fps)
     skel = _LAYOUTS[poses.shape[1]]
     rot = axis_angle_to_quat(poses.reshape(T, -1, 3).astype(np.float64))  # (T, J, 4)
-    gender = a.get("gender")
-    if gender is not None and gender.dtype.kind in "SU" and gender.size == 1:
-        gender = gender.reshape(-1)[0]
-        gender = gender.decode("utf-8", "replace") if isinstance(gender, bytes) else str(gender)
-    else:
-        gender = "neutral"
     meta = {"source": str(path), "source_format": "amass-npz", "source_fps": rate, "source_up": "z",
-            "gender": gender}
+            "gender": _text(a.get("gender")) or "neutral"}
+    if _text(a.get("surface_model_type")):  # SMPL-X AMASS files name their body model ("smplx")
+        meta["surface_model_type"] = _text(a["surface_model_type"])
     if len(bad):
         meta["nonfinite_frames"] = bad.tolist()
     if "trans" not in a:  # legal (a pose-only clip), but the body then stands with its pelvis at the origin
@@ -139,6 +171,14 @@ def read_amass_npz(path: str | os.PathLike, fps: float | None = None, nonfinite_
                       skeleton=skel, meta=meta)
     except (ValueError, A4merError) as e:
         raise MotionFileError(path, str(e)) from None
+
+
+def _text(value: np.ndarray | None) -> str | None:
+    """The string of a one-element string array of an npz (``gender``, ``surface_model_type``), else None."""
+    if value is None or value.dtype.kind not in "SU" or value.size != 1:
+        return None
+    v = value.reshape(-1)[0]
+    return v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
 
 
 #: most body-shape components an npz may hold (SMPL-X models have up to 300)
@@ -154,13 +194,17 @@ def write_amass_npz(motion: Motion, path: str | os.PathLike) -> Path:
     SMPL-H 156, SMPL-X 165: hands kept; any other SMPL-family skeleton as SMPL 72), ``trans`` (N, 3)
     metres in the Z-up world, ``betas`` and ``gender`` of the subject where the motion was read from
     an AMASS-style npz (``meta["betas"]``, ``meta["gender"]``; else zeros (10) and "neutral"),
-    ``mocap_frame_rate``. Written atomically (temp + rename).
+    ``mocap_frame_rate``, and ``surface_model_type`` where the source npz had one and its layout is
+    kept. Written atomically (temp + rename).
     """
     path = Path(path)
     body = motion if motion.skeleton in (SMPLH, SMPLX) else motion.body()
     poses = quat_to_axis_angle(body.rotations).reshape(body.num_frames, 3 * body.num_joints)
     betas = np.asarray(motion.meta.get("betas", np.zeros(10)), np.float64)
     gender = str(motion.meta.get("gender", "neutral"))
+    extra = {}
+    if "surface_model_type" in motion.meta and body.skeleton is motion.skeleton:  # the layout it names is kept
+        extra["surface_model_type"] = np.array(str(motion.meta["surface_model_type"]))
     return save_npz_atomic(path, poses=poses, trans=body.root_translation - PELVIS_REST, betas=betas,
-                           gender=np.array(gender), mocap_frame_rate=np.array(float(body.fps)))
+                           gender=np.array(gender), mocap_frame_rate=np.array(float(body.fps)), **extra)
 

@@ -389,6 +389,15 @@ def test_npz_layouts_written_back(tmp_path, layout):
     h = np.load(tmp_path / "h.npz")
     for k, cols in split:
         np.testing.assert_array_equal(h[k], h["poses"][:, cols])
+    # split keys alone (no poses) are read, and written back alone; AMASS's duration follows the frames
+    alone = {k: v for k, v in z.items() if k != "poses"}
+    np.savez(tmp_path / "alone.npz", **alone, mocap_time_length=np.array(len(z["trans"]) / 30.0))
+    assert main(["extend", str(tmp_path / "alone.npz"), "--frames", "20", "-o", str(tmp_path / "alone_out.npz"),
+                 "--heads", "none"]) == 0
+    a = np.load(tmp_path / "alone_out.npz")
+    assert "poses" not in a.files and all(a[k].shape[0] == len(z["trans"]) + 20 for k, _ in split)
+    np.testing.assert_array_equal(a["pose_body"][:len(z["trans"])], alone["pose_body"])
+    assert float(a["mocap_time_length"]) == pytest.approx((len(z["trans"]) + 20) / 30.0)
     del z["trans"]
     np.savez(tmp_path / "nt.npz", **z)
     for verb in (["inbetween", "--start", "50", "--end", "90"], ["extend", "--frames", "20"]):

@@ -112,3 +112,32 @@ def test_convert_keeps_the_subjects_betas_gender_and_hands(tmp_path):
     plain = Motion(30, np.zeros((5, 3)), np.tile([1.0, 0, 0, 0], (5, 24, 1)))
     z = np.load(write_amass_npz(plain, tmp_path / "plain.npz"))
     assert str(z["gender"]) == "neutral" and not z["betas"].any()
+
+
+@pytest.mark.parametrize("layout", [72, 156, 165])
+def test_split_keys_alone_are_read_as_poses(tmp_path, layout):
+    """An npz with AMASS's split keys and no ``poses`` (``root_orient``, ``pose_body``, ``pose_hand``,
+    ``pose_jaw``, ``pose_eye``) reads as the same clip as its ``poses`` (it was refused as a body-shape
+    file); ``surface_model_type`` goes through ``convert``; a split key of the wrong width is named."""
+    from a4mer.cli.main import main
+    from a4mer.io.amass import SPLIT_KEYS
+    rng = np.random.default_rng(5)
+    J = layout // 3
+    poses = rng.normal(size=(12, layout)) * 0.3
+    if layout == 72:
+        poses[:, 66:] = 0.0  # SMPL's two hand joints have no split key
+    split = {k: poses[:, 3 * a:3 * b] for k, (a, b) in SPLIT_KEYS[J].items()}
+    common = dict(trans=rng.normal(size=(12, 3)), betas=np.zeros(16), gender=np.array("male"),
+                  mocap_frame_rate=np.array(30.0), surface_model_type=np.array("smplx"))
+    np.savez(tmp_path / "joined.npz", poses=poses, **common)
+    np.savez(tmp_path / "split.npz", **split, **common)
+    a, b = read_amass_npz(tmp_path / "joined.npz"), read_amass_npz(tmp_path / "split.npz")
+    assert b.num_joints == a.num_joints == (24 if layout == 72 else J)
+    assert quat_angle(a.rotations, b.rotations).max() < 1e-12 and b.meta["surface_model_type"] == "smplx"
+    assert main(["convert", str(tmp_path / "split.npz"), "-o", str(tmp_path / "out.npz")]) == 0
+    z = np.load(tmp_path / "out.npz")
+    assert z["poses"].shape == (12, layout) and str(z["surface_model_type"]) == "smplx"
+    split["pose_body"] = split["pose_body"][:, :60]
+    np.savez(tmp_path / "bad.npz", **split, **common)
+    with pytest.raises(MotionFileError, match=r"bad.npz: 'pose_body' has shape \(12, 60\).*expected \(12, 63\)"):
+        read_amass_npz(tmp_path / "bad.npz")
