@@ -1,11 +1,13 @@
 """``a4mer train --data DIR [--config FILE] [--set k=v] --out DIR``: train an A4Mer model.
 Data-parallel: ``torchrun --nproc_per_node N -m a4mer train ...`` (gloo on CPU). Ctrl-C saves a
-checkpoint at the last completed step, prints the ``--resume`` command and exits with 130."""
+checkpoint at the last completed step, prints the ``--resume`` command and exits with 130; so does a
+SIGTERM (what a cluster's scheduler sends when it stops a job)."""
 from __future__ import annotations
 
 import argparse
 import os
 import shlex
+import signal
 import sys
 from pathlib import Path
 
@@ -57,16 +59,25 @@ def run(args: argparse.Namespace) -> int:
         raise A4merError(f"--resume continues the run in {out} with its own config.json; {given} would be "
                          "ignored (leave them out, or train into a new --out)")
     config = load_config(args.config, sets)
+    before = signal.signal(signal.SIGTERM, _as_ctrl_c)
     try:
         out = train(args.data, config, out, resume=args.resume, progress=not args.no_progress)
     except TrainingInterrupted as e:
         if e.rank == 0:
             print(interrupted_line(e, args.data), file=sys.stderr, flush=True)
         return 130
+    finally:
+        signal.signal(signal.SIGTERM, before)
     if int(os.environ.get("RANK", "0")) == 0:  # torchrun: one line, from the first process
         print(f"trained model in {out} (bundle: {out / 'bundle.safetensors'})")
         print(mining_line(out))
     return 0
+
+
+def _as_ctrl_c(signum: int, frame: object) -> None:
+    """SIGTERM handled as Ctrl-C: re-raised as SIGINT, which the training loop holds until the optimiser
+    step it falls in is complete, then checkpoints."""
+    signal.raise_signal(signal.SIGINT)
 
 
 def interrupted_line(e: TrainingInterrupted, data: str) -> str:

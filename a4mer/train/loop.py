@@ -185,6 +185,8 @@ def train(data_dir: str | Path, config: TrainConfig, out: str | Path, resume: bo
                     break
             use2 = config.optim.stage2_steps > 0 and frac >= stage1_fraction
             if use2 and vocab is None:
+                if rank == 0:  # the end of stage 1: a run stopped while mining resumes from here
+                    _save(out, net, config, opt, step, rng_done, world, elapsed(), data)
                 vocab = mine_vocabulary(net, items, config)
                 if rank == 0:
                     vocab.save(out / "vocab.safetensors")

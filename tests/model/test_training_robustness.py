@@ -192,6 +192,37 @@ def test_ctrl_c_while_mining_the_vocabulary_saves_and_resume_finishes(real_prepa
     assert (out / "bundle.safetensors").is_file()
 
 
+def test_sigterm_while_mining_between_the_stages_leaves_a_run_that_resumes(real_prepared, tmp_path, capsys,
+                                                                        monkeypatch):
+    """A scheduler's SIGTERM while the vocabulary is mined between the two stages: the run is saved and
+    resumes (a SIGTERM killed it outright, and a run without a checkpoint yet left a folder that was
+    neither new nor resumable). The end of stage 1 is checkpointed before mining, so even a kill
+    that cannot be handled leaves a run to resume."""
+    from a4mer.train import loop
+    data, out = str(real_prepared), tmp_path / "run"
+    sets = [a for s in SETS[:-2] + ["optim.stage2_steps=4", "checkpoint_every=100"] for a in ("--set", s)]
+    mine, calls = loop.mine_vocabulary, []
+
+    def terminated(*a, **k):
+        calls.append(1)
+        assert json.loads((out / "state.json").read_text())["step"] == STEPS  # saved before mining
+        if len(calls) == 1:
+            signal.raise_signal(signal.SIGTERM)
+        return mine(*a, **k)
+    handler = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with monkeypatch.context() as m:
+            m.setattr("a4mer.train.loop.mine_vocabulary", terminated)
+            assert main(["train", "--data", data, "--out", str(out), "--no-progress", *sets]) == 130
+    finally:
+        signal.signal(signal.SIGINT, handler)
+    err = _err_lines(capsys)
+    assert len(err) == 1 and f"step {STEPS}/{STEPS + 4}" in err[0] and "--resume" in err[0], err
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the CLI's handler is removed again
+    assert main(["train", "--data", data, "--out", str(out), "--resume", "--no-progress"]) == 0
+    assert (out / "bundle.safetensors").is_file()
+
+
 # --- 3. a file of a run given as the model ------------------------------------------------------
 
 
