@@ -95,12 +95,18 @@ def collect_inputs(items: list[str], exclude: str | Path | None = None) -> list[
 FILE_SUFFIXES = frozenset({".npz", ".bvh", ".amc", ".asf", ".json", ".safetensors", ".blend", ".png", ".npy"})
 
 
-def model_files(args: argparse.Namespace) -> list[Path]:
-    """The files ``--checkpoint`` (a bundle, or every .safetensors of a training folder) and ``--vocab``
-    name: inputs that an output must not replace."""
+#: flags that name an input file (besides the clips) of some command
+INPUT_FLAGS = ("checkpoint", "vocab", "bone_map", "asf", "heads", "head", "segments", "labels", "prototypes")
+
+
+def named_files(args: argparse.Namespace) -> list[Path]:
+    """The files the flags of :data:`INPUT_FLAGS` name (``--checkpoint`` a bundle, or every .safetensors
+    of a training folder; ``--heads auto`` and the like name none): inputs that an output must not
+    replace."""
     out = []
-    for value in (getattr(args, "checkpoint", None), getattr(args, "vocab", None)):
-        if value:
+    for name in INPUT_FLAGS:
+        value = getattr(args, name, None)
+        if value and isinstance(value, str):
             p = Path(value)
             out += sorted(p.glob("*.safetensors")) if p.is_dir() else [p]
     return out

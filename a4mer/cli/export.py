@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import A4merError
-from ._common import add_load_arguments, load_clip, load_options
+from ._common import add_load_arguments, load_clip, load_options, named_files
 
 FORMATS = ("npz", "bvh", "babel", "timeline", "gallery")
 SUFFIX = {"npz": ".npz", "bvh": ".bvh", "babel": ".babel.json", "timeline": ".timeline.png",
@@ -115,9 +115,9 @@ def run(args: argparse.Namespace) -> int:
     from ..io.outputs import check_output
 
     # everything the user named is checked before a clip is read or a model runs
-    out = check_output(Path(args.output) if args.output else Path(Path(args.input).stem + SUFFIX[args.format]),
-                       [args.input] + ([args.segments] if args.segments else []),
-                       OUT_SUFFIXES[args.format] if args.output else ())
+    given = args.output is not None
+    out = check_output(args.output if given else Path(args.input).stem + SUFFIX[args.format],
+                       [args.input, *named_files(args)], OUT_SUFFIXES[args.format] if given else ())
     given = _read_segments(args.segments) if args.segments else None
     stem, motion, segments, names = _source(args)
     if given is not None:

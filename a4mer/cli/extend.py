@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     from ..heads.inbetween import A4merWarning
     from ..heads.npz_out import check_output, write_result
     from ..heads.quality import ClipQuality, write_sidecar
-    from ._common import load_clip, load_options, naming
+    from ._common import load_clip, load_options, named_files, naming
     from .inbetween import check_model_flags, check_motif, motif_conditioner, resolve_heads
 
     try:
@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     except A4merError as e:
         raise naming(args.input, e) from None
     check_model_flags(args, motif, "extend")
-    check_output(args.input, args.output)
+    check_output(args.input, args.output, named_files(args))
     opts = load_options(args, inputs=[args.input], whole=True)  # output frames = the file's frames
     motion = load_clip(args.input, opts, "extend")
     heads = resolve_heads(args.heads)

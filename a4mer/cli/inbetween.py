@@ -175,7 +175,7 @@ def run(args: argparse.Namespace) -> int:
     from ..heads.quality import ClipQuality, write_sidecar
     from ..heads.prediction import unknown_runs
     from ..api import check_nonfinite_frames, load_motion
-    from ._common import load_clip, load_options, naming
+    from ._common import load_clip, load_options, named_files, naming
 
     try:
         motif = check_motif(args.motif, args)
@@ -186,7 +186,7 @@ def run(args: argparse.Namespace) -> int:
         raise A4merError("give --start and --end (one gap), or --keys / --key-frames (blocking)")
     if (args.keys is not None or args.key_frames is not None) and (args.start is not None or args.end is not None):
         raise A4merError("--start/--end cannot be combined with --keys/--key-frames")
-    check_output(args.input, args.output)
+    check_output(args.input, args.output, named_files(args))
     opts = load_options(args, inputs=[args.input], whole=True)  # output frames = the file's frames
     # read without the floor first: the floor, like the retargeting's calibrations, is found on the kept
     # frames; frames to generate may hold NaN/inf (a capture's dropouts)

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from ..io.outputs import check_output, write_text_atomic
-from ._common import add_load_arguments, load_clip, load_options
+from ._common import add_load_arguments, load_clip, load_options, named_files
 from .segment import add_model_arguments, load_model
 
 
@@ -29,7 +29,8 @@ def run(args: argparse.Namespace) -> int:
     from ..heads.recognition import RecognitionHead, label_clip
 
     src = Path(args.input)
-    out = check_output(Path(args.output) if args.output else Path(src.stem + ".labels.json"), [src], [".json"])
+    out = check_output(args.output if args.output is not None else src.stem + ".labels.json",
+                       [src, *named_files(args)], [".json"])
     head = RecognitionHead.load(args.head)
     model = load_model(args)
     motion = load_clip(src, load_options(args, inputs=[src]), "label")

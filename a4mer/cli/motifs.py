@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import A4merError
-from ._common import add_load_arguments, collect_inputs, load_clip, load_options, model_files
+from ._common import add_load_arguments, collect_inputs, load_clip, load_options, named_files
 from .segment import add_model_arguments, load_model
 
 
@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         if value is not None and value < low:
             raise A4merError(f"{flag} must be at least {low}, got {value}")
     paths = _clip_paths(Path(args.data), args.split)
-    check_output(args.out, paths + model_files(args), [".safetensors"])
+    check_output(args.out, paths + named_files(args), [".safetensors"])
     opts = load_options(args, inputs=paths)
     model = load_model(args)
     tokens, spans, names, skipped = [], [], [], 0

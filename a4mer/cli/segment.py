@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from ..io.outputs import check_output, write_text_atomic
-from ._common import add_load_arguments, load_clip, load_options
+from ._common import add_load_arguments, load_clip, load_options, named_files
 
 
 def add_model_arguments(p: argparse.ArgumentParser, what: str = "model bundle (.safetensors) or training folder "
@@ -43,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
             print(json.dumps({"progress": round(float(fraction), 4), "message": message}), flush=True)
 
     src = Path(args.input)
-    out = check_output(Path(args.output) if args.output else Path(src.stem + ".segments.json"), [src], [".json"])
+    out = check_output(args.output if args.output is not None else src.stem + ".segments.json",
+                       [src, *named_files(args)], [".json"])
     progress(0.0, "loading model")
     model = load_model(args)
     progress(0.05, f"reading {src.name}")

@@ -13,16 +13,20 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import A4merError
 from ..geometry import quat_to_axis_angle
 from ..io.amass import FPS_KEYS, PELVIS_REST, SPLIT_KEYS, joined_poses, write_amass_npz
 from ..io.outputs import check_output as check_output_file, save_npz_atomic, write_atomic
 from ..motion import Motion
 
-def check_output(input_path: str | os.PathLike, out_path: str | os.PathLike) -> Path:
+def check_output(input_path: str | os.PathLike, out_path: str | os.PathLike, others=()) -> Path:
     """``out_path`` checked before anything is computed (:func:`a4mer.io.outputs.check_output`): an
-    .npz, not the input, in an existing writable folder, neither it nor its quality sidecar a folder."""
+    .npz in an existing writable folder; neither it nor its quality sidecar a folder, the input or one
+    of the ``others`` files read (a ``--bone-map``, a heads file ...)."""
     from .quality import sidecar_path
-    return check_output_file(out_path, [input_path], [".npz"], [sidecar_path(out_path)])
+    if not str(out_path).strip():
+        raise A4merError("-o is empty: give an output .npz file")
+    return check_output_file(out_path, [input_path, *others], [".npz"], [sidecar_path(out_path)])
 
 
 def write_result(input_path: str | os.PathLike, source: Motion, result: Motion, generated: np.ndarray,

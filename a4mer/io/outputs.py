@@ -25,8 +25,10 @@ def check_output(out: str | os.PathLike, inputs: Iterable[str | os.PathLike] = (
                  companions: Iterable[str | os.PathLike] = ()) -> Path:
     """``out`` checked for a file about to be written: one of ``suffixes`` (when given), none of
     ``inputs``, not a folder, in an existing writable folder; ``companions`` (files written beside it,
-    e.g. a quality sidecar) not folders either. Returns ``Path(out)``; :class:`A4merError` naming the
-    path and the problem."""
+    e.g. a quality sidecar) neither folders nor inputs. Returns ``Path(out)``; :class:`A4merError` naming
+    the path and the problem."""
+    if not str(out).strip():
+        raise A4merError("the output path is empty: give an output file")
     out = Path(out)
     suffixes = tuple(s.lower() for s in suffixes)
     if suffixes and not any(out.name.lower().endswith(s) for s in suffixes):
@@ -35,10 +37,12 @@ def check_output(out: str | os.PathLike, inputs: Iterable[str | os.PathLike] = (
         if len(os.fsencode(p.name)) > MAX_NAME_BYTES:
             raise A4merError(f"{p.name[:40]}...: the file name is {len(os.fsencode(p.name))} bytes long, over the "
                              f"{MAX_NAME_BYTES} a file system allows; choose a shorter output name")
-    if out.exists():
-        src = (inputs if isinstance(inputs, SameFiles) else SameFiles(inputs)).find(out)
+    same = inputs if isinstance(inputs, SameFiles) else SameFiles(inputs)
+    for p in (out, *map(Path, companions)):
+        src = same.find(p) if p.exists() else None
         if src is not None:
-            raise A4merError(f"{out}: refusing to overwrite the input {src}; choose another output")
+            what = "" if p == out else f" (written beside {out.name})"
+            raise A4merError(f"{p}{what}: refusing to overwrite the input {src}; choose another output")
     folder = out.resolve().parent
     if not folder.is_dir():
         raise A4merError(f"{out}: the folder {folder} does not exist")

@@ -122,6 +122,40 @@ def test_outputs_never_overwrite_inputs_and_are_checked_first(ex, tmp_path, caps
     assert sorted(p.name for p in tmp_path.iterdir()) == ["walk.bvh", "walk.npz"]
 
 
+def test_outputs_never_overwrite_a_file_a_flag_names(ex, tmp_path, capsys):
+    """An output (or the quality sidecar written beside it) that is the --bone-map / --heads / --segments
+    file just read: refused before anything is computed (segment, export and label replaced the bone
+    map with their JSON, inbetween its sidecar); an empty -o is one line (inbetween and extend ended
+    in a traceback, segment wrote its default file instead)."""
+    import hashlib
+    import shutil
+    clip = tmp_path / "walk.bvh"
+    shutil.copy(ex(BVH), clip)
+    bone_map = tmp_path / "map.json"
+    bone_map.write_text("{}")
+    side = tmp_path / "bm.quality.json"
+    side.write_text("{}")
+    files = (clip, bone_map, side)
+    digest = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+    gap = ["--start", "10", "--end", "30"]
+    for argv, msg in ((["segment", str(clip), "--bone-map", str(bone_map), "-o", str(bone_map)], "refusing to overwrite the input"),
+                      (["label", str(clip), "--head", str(bone_map), "-o", str(bone_map)], "refusing to overwrite the input"),
+                      (["export", str(clip), "--format", "babel", "--segments", str(bone_map), "-o", str(bone_map)],
+                       "refusing to overwrite the input"),
+                      (["inbetween", str(clip), *gap, "--bone-map", str(side), "-o", str(tmp_path / "bm.npz")],
+                       "bm.quality.json (written beside bm.npz): refusing to overwrite the input"),
+                      (["extend", str(clip), "--frames", "5", "--heads", str(side), "-o", str(tmp_path / "bm.npz")],
+                       "refusing to overwrite the input"),
+                      (["inbetween", str(clip), *gap, "-o", ""], "-o is empty"),
+                      (["extend", str(clip), "--frames", "5", "-o", ""], "-o is empty"),
+                      (["segment", str(clip), "-o", ""], "the output path is empty")):
+        assert main(argv) == 1, argv
+        err = capsys.readouterr().err
+        assert msg in err and "Traceback" not in err, (argv, err)
+    assert {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in files} == digest
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bm.quality.json", "map.json", "walk.bvh"]
+
+
 def test_data_prepare_names_what_is_missing(tmp_path, capsys):
     for argv, msg in (([str(tmp_path / "nowhere")], "no such data folder"),
                       ([str(tmp_path)], "no clips (.npz/.bvh/.amc) in it, and not the layout of hdm05/"),
