@@ -60,12 +60,15 @@ def write_result(input_path: str | os.PathLike, source: Motion, result: Motion, 
     aa = quat_to_axis_angle(result.rotations[generated, :J]).reshape(len(generated), -1)
     trans = result.root_translation[generated] - PELVIS_REST
     out = {}
+    written = {"poses", "trans", *SPLIT_KEYS.get(J, {})}
     for k, v in arrays.items():
         if v.ndim >= 1 and v.shape[0] == T0 and k not in ("betas",):
             if T1 > T0:  # extension: append rows (last row repeated, then overwritten below)
                 v = np.concatenate([v, np.repeat(v[-1:], T1 - T0, 0)])
             else:
                 v = v.copy()
+            if k in written and v.dtype.kind not in "fc":  # integer poses: the new rows would be truncated
+                v = v.astype(np.float64)
         out[k] = v
     out["poses"][generated] = aa.astype(out["poses"].dtype)
     shift = float(source.meta.get("floor_shift_m", 0.0))

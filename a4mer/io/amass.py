@@ -42,8 +42,10 @@ def _load_arrays(path: Path) -> tuple[dict[str, np.ndarray], list[str]]:
             for k in z.files:
                 try:
                     out[k] = z[k]
-                except ValueError:  # object array: would need pickle, never enabled
-                    pickled.append(k)
+                except ValueError as e:
+                    if "allow_pickle" not in str(e):  # a damaged member, not an object array
+                        raise MotionFileError(path, f"the array {k!r} is unreadable ({e})") from None
+                    pickled.append(k)  # object array: would need pickle, never enabled
             return out, pickled
     except FileNotFoundError:
         raise MotionFileError(path, "file not found") from None
@@ -115,9 +117,10 @@ def read_amass_npz(path: str | os.PathLike, fps: float | None = None, nonfinite_
     """
     path = Path(path)
     a, pickled = _load_arrays(path)
-    if "poses" in pickled:
-        raise MotionFileError(path, "'poses' is stored as a Python object array, which a4mer does not read (it "
-                                    "would need unpickling); save it as a numeric array (N, 72|156|165)")
+    needed = ("poses", "trans") + (FPS_KEYS if fps is None else ())
+    for k in (k for k in needed if k in pickled):  # not read as absent: the clip would lose it silently
+        raise MotionFileError(path, f"{k!r} is stored as a Python object array, which a4mer does not read (it "
+                                    "would need unpickling); save it as a numeric array")
     if "poses" not in a and (split := joined_poses(path, a)) is not None:
         a["poses"] = split
     if "poses" not in a and "betas" in a:

@@ -405,6 +405,24 @@ def test_npz_layouts_written_back(tmp_path, layout):
         assert "trans" not in np.load(tmp_path / "nt_out.npz").files
 
 
+def test_an_integer_npz_gets_real_generated_rows(tmp_path):
+    """``poses`` and ``trans`` stored as integers (a whole-radian, whole-metre clip): the generated rows
+    were cast to the input's integer dtype, truncated to 0/1/2 rad; the output holds them as floats and
+    the kept rows as they were."""
+    src = _npz(tmp_path / "f.npz", layout=72)
+    z = dict(np.load(src))
+    z["poses"] = np.round(z["poses"] * 10).astype(np.int32)
+    z["trans"] = np.round(z["trans"]).astype(np.int64)
+    np.savez(tmp_path / "int.npz", **z)
+    assert main(["inbetween", str(tmp_path / "int.npz"), "--start", "50", "--end", "90", "-o", str(tmp_path / "o.npz"),
+                 "--heads", "none"]) == 0
+    o = np.load(tmp_path / "o.npz")
+    assert o["poses"].dtype == np.float64 and o["trans"].dtype == np.float64
+    np.testing.assert_array_equal(o["poses"][:51], z["poses"][:51])
+    gen = o["poses"][51:90]
+    assert np.abs(gen - np.round(gen)).max() > 0.05  # not whole numbers
+
+
 def test_floor_moves_every_row_of_an_npz(tmp_path, repo_root):
     """``--floor`` on an npz: every row of ``trans`` moves by the same shift (the kept rows stayed put
     while the generated ones were on the floor)."""

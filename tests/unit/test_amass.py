@@ -87,6 +87,21 @@ def test_corrupt_and_truncated(tmp_path):
     (tmp_path / "g.npz").write_bytes(b"garbage")
     with pytest.raises(MotionFileError):
         read_amass_npz(tmp_path / "g.npz")
+    # a damaged member is an error naming it, not read as absent (a clip lost its whole root path)
+    import zipfile
+    np.savez(p, poses=np.zeros((30, 72)), trans=np.ones((30, 3)), fps=np.array(30.0))
+    with zipfile.ZipFile(p) as a, zipfile.ZipFile(tmp_path / "rot.npz", "w") as b:
+        for n in a.namelist():
+            d = a.read(n)
+            b.writestr(n, d[:8] + b"\x00\x00" + d[10:] if n == "trans.npy" else d)
+    with pytest.raises(MotionFileError, match=r"rot.npz: the array 'trans' is unreadable"):
+        read_amass_npz(tmp_path / "rot.npz")
+    for key in ("trans", "fps"):  # an object array the clip needs is named, not read as absent
+        arrays = {"poses": np.zeros((3, 72)), "trans": np.zeros((3, 3)), "fps": np.array(30.0)}
+        arrays[key] = np.array([None, 1], dtype=object)
+        np.savez(tmp_path / "obj.npz", **arrays)
+        with pytest.raises(MotionFileError, match=f"obj.npz: '{key}' is stored as a Python object array"):
+            read_amass_npz(tmp_path / "obj.npz")
     npy = tmp_path / "array.npy"
     np.save(npy, np.zeros((30, 72)))
     npy.rename(tmp_path / "array.npz")
