@@ -96,6 +96,8 @@ def _scalar_fps(path: Path, arrays: dict[str, np.ndarray], override: float | Non
         return float(override)
     for k in FPS_KEYS:
         if k in arrays:
+            if np.size(arrays[k]) != 1:
+                raise MotionFileError(path, f"frame-rate key {k!r} holds {np.size(arrays[k])} values; expected one")
             try:
                 fps = float(np.asarray(arrays[k]).reshape(-1)[0])
             except (ValueError, TypeError, IndexError):

@@ -61,6 +61,7 @@ def test_object_arrays_are_skipped_not_unpickled(tmp_path):
     ({"poses": np.zeros((0, 72)), "trans": np.zeros((0, 3)), "fps": 30.0}, "zero frames"),
     ({"poses": np.full((3, 72), np.nan), "trans": np.zeros((3, 3)), "fps": 30.0}, "NaN"),
     ({"poses": np.zeros((3, 72)), "trans": np.zeros((3, 3))}, "no frame rate"),
+    ({"poses": np.zeros((3, 72)), "mocap_framerate": np.array([30.0, 60.0])}, "'mocap_framerate' holds 2 values; expected one"),
     ({"poses": np.zeros((3, 72)), "mocap_framerate": -30.0}, "mocap_framerate=-30.0: frame rate must be a positive number"),
     ({"poses": np.zeros((3, 72)), "fps": 1e9}, "fps=1000000000.0: frame rate must be at most 100000"),
     ({"poses": np.zeros((3, 72)), "fps": 30.0, "betas": np.zeros(400)}, "'betas' has 400 values; a body shape has at most 300"),
