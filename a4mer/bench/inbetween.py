@@ -88,7 +88,7 @@ def _summary(acc: _Acc, stats: tuple[np.ndarray, np.ndarray] | None) -> dict:
            "foot_skate_cm_s": float(np.mean(acc.skate)) if acc.skate else None,
            "true_foot_skate_cm_s": float(np.mean(acc.true_skate)) if acc.true_skate else None,
            "seconds_per_call": float(np.mean(acc.seconds)) if acc.seconds else None,
-           "kept_frames_exact": bool(all(acc.exact))}
+           "kept_frames_exact": bool(all(acc.exact)) if acc.exact else None}
     by = {}
     for d in sorted(set(acc.datasets)):
         v = [m for m, dd in zip(acc.mpjpe, acc.datasets) if dd == d]

@@ -12,6 +12,12 @@ def _f(x, nd=1):
     return "—" if x is None else f"{x:.{nd}f}"
 
 
+def _exact(row: dict) -> str:
+    """Whether every kept frame (or key) came out exact; "—" for a row without windows."""
+    v = row.get("kept_frames_exact")
+    return "—" if v is None else str(v)
+
+
 def _methods(block: dict) -> list[str]:
     return [k for k, v in block.items() if isinstance(v, dict) and "windows" in v]
 
@@ -32,7 +38,7 @@ def gap_table(res: dict, ref: str = "hermite") -> str:
             ratio = _ratio(r["mpjpe_mm"], base)
             lines.append(f"| {gap} | {block['clips']} / {r['windows']} | {m} | {_f(r['mpjpe_mm'])} | {_f(ratio, 2)} | "
                          f"{_f(r.get('l2p'), 3)} | {_f(r.get('l2q'), 3)} | {_f(r.get('npss'), 4)} | "
-                         f"{_f(r['foot_skate_cm_s'])} ({_f(r.get('true_foot_skate_cm_s'))}) | {r.get('kept_frames_exact')} |")
+                         f"{_f(r['foot_skate_cm_s'])} ({_f(r.get('true_foot_skate_cm_s'))}) | {_exact(r)} |")
     return "\n".join(lines)
 
 
@@ -45,7 +51,7 @@ def blocking_table(res: dict, ref: str = "hermite") -> str:
             r = block[m]
             ratio = _ratio(r["mpjpe_mm"], base)
             lines.append(f"| {n} | {block['clips']} | {m} | {_f(r['mpjpe_mm'])} | {_f(ratio, 2)} | "
-                         f"{_f(r['foot_skate_cm_s'])} | {r.get('kept_frames_exact')} |")
+                         f"{_f(r['foot_skate_cm_s'])} | {_exact(r)} |")
     return "\n".join(lines)
 
 

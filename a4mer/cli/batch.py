@@ -31,7 +31,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="also write these exports per clip, comma-separated: npz,bvh,babel (babel needs --segment)")
     p.add_argument("--fps", type=float, help="scene frame rate (default: each clip's own rate)")
     p.add_argument("--source-fps", type=float, help="override the frame rate stated in the clip files")
-    p.add_argument("--asf", help="ASF skeleton of the AMC clips (default: beside each or in ../asf/)")
+    p.add_argument("--asf", help="ASF skeleton of the AMC clips (default: <stem>.asf beside each, else the best match in a "
+                                         "sibling asf/ folder)")
     p.add_argument("--keep-reference-frames", action="store_true",
                    help="keep a BVH/AMC's lead-in when its frame 0 is the file's rest pose (CMU Daz-friendly "
                         "T-pose frame and the ease from it: dropped by default)")

@@ -40,6 +40,8 @@ def test_protocols_score_exact_baselines_zero_and_report_lengths(tmp_path):
         wins.append(canonicalize(p, g, 29)[0])
     res = run_gaps(clips, baseline_methods(), cfg, position_stats(wins))
     assert res["5"]["clips"] == 2 and res["120"]["clips"] == 1  # the 70-frame clip is too short for 120
+    short = run_gaps(clips[1:], baseline_methods(), cfg, position_stats(wins))["120"]["hermite"]
+    assert short["windows"] == 0 and short["kept_frames_exact"] is None  # not "True" of nothing
     assert res["30"]["hermite"]["mpjpe_mm"] < 1e-6 and res["30"]["zero_velocity"]["mpjpe_mm"] > 1.0
     assert res["30"]["hermite"]["kept_frames_exact"]
     blk = run_blocking(clips, baseline_methods(), cfg)
