@@ -31,6 +31,7 @@ def segment_object(context, obj, segments: dict | None = None, settings=None) ->
     from ._core import strips
     from .bridge import armature, nla
     from .preferences import get_settings
+    armature.check_time_map(context.scene)
     motion = armature.read_motion(obj, context.scene)
     if segments is None:
         segments = runner.run_sync(motion, settings or get_settings(context))

@@ -61,6 +61,17 @@ def scene_fps(scene) -> float:
     return scene.render.fps / scene.render.fps_base
 
 
+def check_time_map(scene) -> None:
+    """:class:`A4merError` when the scene remaps time (Output > Time Stretching, old != new): the
+    scene's frames (its range, the preview range, the current frame) and its frame rate then differ
+    from the action frames Blender plays, which A4Mer reads, generates and places strips in."""
+    old, new = scene.render.frame_map_old, scene.render.frame_map_new
+    if old != new:
+        raise errors.A4merError(f"the scene remaps time (Output > Time Stretching: Old {old}, New {new}): A4Mer "
+                                "reads and generates frames 1:1 with the scene's; set Old and New to the same value "
+                                "(e.g. both 100), then run it again")
+
+
 def action_frames(action, obj=None) -> tuple[int, int]:
     """(first scene frame, number of frames) covered by ``action``'s keys (integer frames; a manual
     frame range set on the action is ignored); with ``obj``, the keys of the channels it plays (its slot

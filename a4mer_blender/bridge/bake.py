@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._core import errors
-from . import anim_compat, armature, generated, motif_marks
+from . import anim_compat, armature, generated, motif_marks, nla
 
 
 #: handle types Blender recomputes from the neighbouring keys (on every key insertion)
@@ -62,7 +62,8 @@ def _smoothed_runs(fc, order: np.ndarray, new: np.ndarray, beside: np.ndarray) -
 
 def merge_keys(fc, frames: np.ndarray, values: np.ndarray) -> int:
     """Insert keys ``values (N,)`` at whole ``frames (N,)`` into F-Curve ``fc`` in bulk. A key already on
-    one of ``frames`` gets the new value; every other key keeps its value, handles and interpolation
+    one of ``frames`` gets the new value (:func:`bake` refuses before that happens to a key of the user's,
+    :func:`check_keys_under`); every other key keeps its value, handles and interpolation
     (automatic handles of the keys next to new ones are fixed where they are, :func:`_freeze_handles`:
     Blender would recompute them from the new neighbours and bend the curve beyond them). The new keys are linear,
     like the generated strips' keys, so the baked curve plays as the preview did. Returns the number of
@@ -166,6 +167,51 @@ def _uncovered(fc, first: int, last: int, content: tuple[int, int]) -> np.ndarra
     return np.concatenate([lo, hi]).astype(np.float64)
 
 
+def _frames_text(frames) -> str:
+    """Sorted frames as short text: runs of whole frames as ``first-last`` ("30", "45-58", "30, 33.5")."""
+    out, run = [], []
+    for f in sorted(set(float(f) for f in frames)):
+        if run and f == run[-1] + 1 and f.is_integer() and run[-1].is_integer():
+            run.append(f)
+            continue
+        if run:
+            out.append(f"{run[0]:g}" if len(run) == 1 else f"{run[0]:g}-{run[-1]:g}")
+        run = [f]
+    if run:
+        out.append(f"{run[0]:g}" if len(run) == 1 else f"{run[0]:g}-{run[-1]:g}")
+    return ", ".join(out)
+
+
+def check_keys_under(obj, shown: list[dict], users: dict) -> None:
+    """:class:`A4merError` when a key of the user's lies on the frames a shown span covers (``shown``:
+    :func:`.generated.spans` entries; ``users``: the user's F-Curves by (data path, index)) on a channel
+    it bakes: baking puts a generated key on every frame the span covers, so that key (inserted after
+    the fill, or under a strip moved onto keyed frames) would get the generated value. Names the
+    channels and frames, and what to do; nothing changes."""
+    parts = []
+    for sp in shown:
+        first, last = sp["shown"]
+        channels, frames = {}, set()  # data path -> [indices]
+        for fc in anim_compat.fcurves_of(obj, sp["strip"].action):
+            target = users.get((fc.data_path, fc.array_index))
+            if target is None:
+                continue
+            keyed = _key_frames(target)
+            under = keyed[(keyed > first - 1e-3) & (keyed < last + 1e-3)]
+            if len(under):
+                channels.setdefault(fc.data_path, []).append(fc.array_index)
+                frames.update(np.where(np.abs(under - np.round(under)) < 1e-3, np.round(under), under).tolist())
+        if channels:
+            named = [f"{path}[{idx[0]}]" if len(idx) == 1 else path for path, idx in list(channels.items())[:3]]
+            more = f" and {len(channels) - 3} more" if len(channels) > 3 else ""
+            parts.append(f"frame{'s' if len(frames) > 1 else ''} {_frames_text(frames)} of the strip "
+                         f"{sp['strip'].name!r} (on frames {first}-{last}): {', '.join(named)}{more}")
+    if parts:
+        raise errors.A4merError(f"keys of yours lie under a generated strip, at {'; '.join(parts)}; Bake would "
+                                "replace them with generated keys: move or trim the strip off those frames (NLA "
+                                "editor), or delete those keys, then bake")
+
+
 def remove_result(obj, keep_marks: list[dict] = ()) -> int:
     """Delete the generated spans' strips and actions (the generated track too, unless it holds strips of
     the user's: see :func:`.generated.foreign_strips`), and put the user's action back as the active
@@ -173,10 +219,12 @@ def remove_result(obj, keep_marks: list[dict] = ()) -> int:
     marks go too, but for the stored span records in ``keep_marks`` (baked: the motif occurrences are in
     the action). :class:`A4merError` before any change when the user's action is on no track, another
     action is active and A4Mer's pointer is its last user (dropping it would lose the action). Returns the
-    number of spans removed."""
+    number of spans removed. :class:`A4merError` in NLA tweak mode (the tweaked action would stay on its
+    track, with none active)."""
     state = generated.read_state(obj)
     if state is None:
         return 0
+    nla.check_not_tweaking(obj)
     anim = obj.animation_data
     src = generated.source_track(obj, state)
     lost = generated.source_action(obj, state) if src is None else None  # its track was deleted
@@ -218,7 +266,10 @@ def bake(obj) -> tuple[int, int]:
     strips cover, where the user may have moved, trimmed or scaled them, and on the frames of the gap a
     moved strip left uncovered, with the values shown there), then remove the result layer (the user's
     action is active again). The motif-track marks of the baked spans move to where their strips showed
-    them; those of spans not baked (muted, or deleted by the user) go. Returns (spans baked, keys added)."""
+    them; those of spans not baked (muted, or deleted by the user) go. Returns (spans baked, keys added).
+    Refused before any change (:class:`A4merError`) when a baked channel is locked, has a modifier no key
+    could show the span under, or has a key of the user's on a frame a span covers
+    (:func:`check_keys_under`): the user's keys are never changed."""
     state = generated.read_state(obj)
     track = generated.generated_track(obj, state)
     if track is None:
@@ -246,6 +297,7 @@ def bake(obj) -> tuple[int, int]:
                 raise errors.A4merError(f"the channel group {target.group.name!r} is locked: unlock it (Graph "
                                         "Editor), then bake")
             check_modifiers(target)
+    check_keys_under(obj, shown, users)
     f0, T = armature.action_frames(action, obj)
     sink = anim_compat.FCurveSink(obj, action)
     added = 0

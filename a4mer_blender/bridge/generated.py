@@ -171,8 +171,7 @@ def user_action(obj):
     anim = obj.animation_data
     state = read_state(obj)
     src = source_track(obj, state)
-    if anim is not None and anim.use_tweak_mode:
-        raise errors.A4merError(f"{obj.name!r} is in NLA tweak mode: leave it (Tab in the NLA editor) first")
+    nla.check_not_tweaking(obj)
     if src is not None:
         if anim.action is not None:
             raise errors.A4merError(f"{obj.name!r} has another active action ({anim.action.name!r}) over its A4Mer "

@@ -204,6 +204,14 @@ def _add_track(obj, action, spec) -> tuple[object, list[str]]:
     return track, names
 
 
+def check_not_tweaking(obj) -> None:
+    """:class:`A4merError` while ``obj`` is in NLA tweak mode (Blender then shows the tweaked strip's
+    action as the active one): A4Mer's operators read and rebuild the NLA stack, which tweak mode holds."""
+    anim = obj.animation_data if obj is not None else None
+    if anim is not None and anim.use_tweak_mode:
+        raise errors.A4merError(f"{obj.name!r} is in NLA tweak mode: leave it (Tab in the NLA editor) first")
+
+
 def apply_segments(obj, scene, segments: dict, motif_names: dict | None = None) -> dict:
     """Replace ``obj``'s A4Mer tracks by tracks for ``segments`` (computed on its active action as
     read by :func:`armature.read_motion`); returns the stored record. The action is not modified."""
@@ -211,8 +219,7 @@ def apply_segments(obj, scene, segments: dict, motif_names: dict | None = None) 
     action = anim.action if anim is not None else None
     if action is None:
         raise errors.A4merError(f"{obj.name!r} has no active action")
-    if anim.use_tweak_mode:
-        raise errors.A4merError(f"{obj.name!r} is in NLA tweak mode: leave it (Tab in the NLA editor) first")
+    check_not_tweaking(obj)
     prev = read_record(obj)
     if motif_names is None:
         same_vocab = prev is not None and prev.get("segments", {}).get("vocab_hash") == segments.get("vocab_hash")

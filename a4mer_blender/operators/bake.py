@@ -88,7 +88,11 @@ class A4MER_OT_remove_generated(_ResultOp, bpy.types.Operator):
         other = obj.animation_data.action if obj.animation_data is not None else None
         kept = [s.name for s in generated.foreign_strips(obj)]
         mine = src.strips[0].action.name if src is not None else ""
-        n = bake.remove_result(obj)
+        try:
+            n = bake.remove_result(obj)
+        except errors.A4merError as e:
+            self.report({"ERROR"}, str(e))
+            return {"CANCELLED"}
         if src is not None and other is not None:  # the user's action could not become active again
             self.report({"WARNING"}, f"A4Mer: your action {mine!r} stays on the NLA track "
                                      f"{src.name!r}, because {other.name!r} is the active action")

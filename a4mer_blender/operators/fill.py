@@ -61,6 +61,7 @@ def apply(context, request: Request, result, kind: str) -> list[dict]:
     if data_id(action) != request.action_id:
         raise errors.A4merError("the armature's action changed while the model ran; nothing was changed")
     generated.check_replacing(obj)  # the blend type or influence may have changed while the model ran
+    armature.check_time_map(context.scene)  # so may the scene's time remapping
     if generated.keys_fingerprint(obj, action) != request.keys:
         raise errors.A4merError(f"the keys or modifiers of {action.name!r} changed while the model ran; nothing was changed: "
                                 "run it again")
@@ -102,6 +103,7 @@ class GenerateBase(ModalJobMixin):
     def request(self, context) -> Request | None:
         obj = context.active_object
         generated.check_storable(obj)
+        armature.check_time_map(context.scene)
         rig = armature.detect_rig(obj)
         action = generated.user_action(obj)
         generated.check_no_muted_channels(obj, action)
@@ -175,6 +177,11 @@ class GenerateBase(ModalJobMixin):
 
     # --- interactive: options dialog, then modal with a progress bar, Esc cancels ------------------
     def invoke(self, context, event):
+        try:
+            armature.check_time_map(context.scene)  # before the dialog, whose fields would be in action frames
+        except errors.A4merError as e:
+            self.report({"ERROR"}, str(e))
+            return {"CANCELLED"}
         self.interactive = True
         return context.window_manager.invoke_props_dialog(self, width=320)
 
@@ -251,6 +258,7 @@ class A4MER_OT_fill_gaps(GenerateBase, bpy.types.Operator):
     def invoke(self, context, event):
         """The options dialog, Start/End pre-filled with the default range (preview range or action)."""
         try:
+            armature.check_time_map(context.scene)
             lo, hi = self.frame_range(context, generated.user_action(context.active_object))
         except errors.A4merError as e:
             self.report({"ERROR"}, str(e))

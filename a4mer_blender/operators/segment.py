@@ -41,6 +41,7 @@ def _read_clip(obj, scene):
     """The action to segment as a Motion; :class:`A4merError` while generated frames are shown or when
     fewer than two frames are keyed (nothing to cut)."""
     generated.check_storable(obj)
+    armature.check_time_map(scene)
     _check_no_result_layer(obj)
     motion = armature.read_motion(obj, scene)
     n = len(generated.keyed_frames(obj, obj.animation_data.action))

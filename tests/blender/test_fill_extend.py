@@ -790,6 +790,28 @@ def test_segment_while_generated_frames_are_shown_says_what_to_do(scene, gap_rig
     assert [t.name for t in obj.animation_data.nla_tracks] == tracks  # nothing changed
 
 
+@pytest.mark.parametrize("verb", ["fill_gaps", "extend", "segment"])
+def test_a_time_remap_is_refused(scene, gap_rig, verb):
+    """With Time Stretching (frame_map_old 100, new 50) the scene's frames are not the action's: Extend set
+    the scene end in action frames (72 where the extension ended on scene frame 36) and Fill read the
+    preview range as action frames. Refused, saying what to do; nothing changes. Old = New (any value)
+    is 1:1 and runs."""
+    obj, action = gap_rig
+    scene.render.frame_map_old, scene.render.frame_map_new = 100, 50
+    keys = key_snapshot(obj, action)
+    with pytest.raises(RuntimeError, match=r"the scene remaps time \(Output > Time Stretching: Old 100, New 50\)"
+                                           r".*set Old and New to the same value") as e:
+        getattr(bpy.ops.a4mer, verb)()
+    assert "Traceback" not in str(e.value)
+    assert obj.animation_data.action == action and len(obj.animation_data.nla_tracks) == 0
+    assert scene.frame_end == 150 and generated.read_state(obj) is None
+    assert_same_keys(keys, key_snapshot(obj, action))
+    if verb == "extend":
+        scene.render.frame_map_old = 50
+        assert bpy.ops.a4mer.extend(frames=10) == {"FINISHED"}
+        assert scene.frame_end == 160
+
+
 def test_merge_keys_updates_keys_on_the_frames_and_adds_the_rest(scene):
     """merge_keys: a key on one of the frames takes the new value, the other frames become new linear
     keys in time order (also beside a sub-frame key, which keeps its value: it was overwritten as if on

@@ -15,7 +15,7 @@ import pytest
 
 import bpy
 from a4mer_blender import runner
-from a4mer_blender.bridge import armature, generated, nla
+from a4mer_blender.bridge import anim_compat, armature, generated, nla
 from bl_helpers import even_segments, make_row_rig, pose_snapshot, world_heads
 from test_fill_extend import assert_same_keys, delete_keys_inside, key_snapshot, rig_with_fingers
 
@@ -404,7 +404,9 @@ def test_shipped_heads_are_used(scene, data_root):
 def test_bake_of_a_moved_motif_span_moves_its_mark(scene, fake_heads, monkeypatch, by, marked):
     """A span generated with a motif, moved in the NLA editor, then baked: its motif-track mark follows
     the strip (where the motif track is free; on the segmented clip's frames the track is taken, so the
-    occurrence is not marked, as :func:`motif_marks.mark_motif` does when generating there)."""
+    occurrence is not marked, as :func:`motif_marks.mark_motif` does when generating there). Moved back
+    over the clip, the user first deletes their keys under it on the channels it bakes (Bake refuses to
+    replace keys of the user's)."""
     monkeypatch.setenv("A4MER_FAKE_HEADS", "ok")
     obj, action = rig_with_fingers(scene, T=60)
     nla.apply_segments(obj, scene, even_segments(60, 30.0, atom_len=10, seed=1))
@@ -415,6 +417,11 @@ def test_bake_of_a_moved_motif_span_moves_its_mark(scene, fake_heads, monkeypatc
     strip.frame_start_ui += by
     placed = (strip.frame_start, strip.frame_end, strip.action_frame_start, strip.action_frame_end, strip.scale)
     assert placed[:2] == (61.0 + by, 70.0 + by)
+    for fc in anim_compat.fcurves_of(obj, strip.action):  # the user's keys under the strip, as Bake asks
+        kp = next(u for u in anim_compat.fcurves_of(obj, action)
+                  if (u.data_path, u.array_index) == (fc.data_path, fc.array_index)).keyframe_points
+        for k in [k for k in kp if k.co[0] >= strip.frame_start - 1e-3][::-1]:
+            kp.remove(k)
     frames = np.arange(50, 71 + by)  # after the span the baked action holds its last key
     shown = pose_snapshot(obj, frames)
     assert bpy.ops.a4mer.bake_generated() == {"FINISHED"}

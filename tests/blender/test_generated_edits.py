@@ -71,16 +71,81 @@ def test_extend_again_continues_after_a_moved_extension(scene):
     assert obj.animation_data.action == action and not _generated_actions()
 
 
-def test_bake_a_moved_and_lengthened_strip_bakes_what_is_shown(scene, gap_rig):
+def test_bake_a_moved_and_trimmed_strip_bakes_what_is_shown(scene, gap_rig):
+    """A strip trimmed and moved within its gap (frames 71..99): the frames it left uncovered are keyed
+    with the user's curve there, so the baked action plays as the preview did."""
     obj, action = gap_rig
     assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
-    strip = _moved(obj, by=3, longer=3)  # shows generated frames 71..102 (the last one held) on 74..105
-    assert (strip.frame_start, strip.frame_end) == (74.0, 105.0)
+    strip = _moved(obj, by=2, longer=-4)  # shows generated frames 71..95 on 73..97
+    assert (strip.frame_start, strip.frame_end) == (73.0, 97.0)
     shown = pose_snapshot(obj, FRAMES)
     assert bpy.ops.a4mer.bake_generated() == {"FINISHED"}
     assert obj.animation_data.action == action and len(obj.animation_data.nla_tracks) == 0
     assert not _generated_actions() and generated.read_state(obj) is None
     assert np.abs(pose_snapshot(obj, FRAMES) - shown).max() < 1e-5
+
+
+def _tweak(obj, on: bool) -> None:
+    """Enter (Tab on the "A4Mer Source" strip in the NLA editor) or leave NLA tweak mode."""
+    anim = obj.animation_data
+    if on:
+        src = generated.source_track(obj)
+        for t in anim.nla_tracks:
+            t.select = t == src
+            for s in t.strips:
+                s.select = t == src
+        anim.nla_tracks.active = src
+    anim.use_tweak_mode = on
+    assert anim.use_tweak_mode == on
+
+
+def _elbow(obj, action):
+    return next(fc for fc in anim_compat.fcurves_of(obj, action)
+                if fc.data_path == 'pose.bones["left_elbow"].rotation_quaternion' and fc.array_index == 1)
+
+
+def _user_keys(obj, action) -> dict:
+    """(data path, index) -> {frame: (value, interpolation)} of the user's keys."""
+    return {(fc.data_path, fc.array_index): {round(k.co[0], 3): (k.co[1], k.interpolation) for k in fc.keyframe_points}
+            for fc in anim_compat.fcurves_of(obj, action)}
+
+
+@pytest.mark.parametrize("how", ["key inserted in tweak mode", "strip moved onto keys"])
+def test_a_users_key_under_a_generated_strip_is_refused_at_bake(scene, gap_rig, how):
+    """A key of the user's on a frame a generated strip covers (keyed in tweak mode on the "A4Mer Source"
+    strip after the fill, or under a strip moved onto keyed frames): Bake gave it the generated value.
+    Now Bake refuses, naming the channel and frames, and nothing changes; done as the message says
+    (delete the key, trim the strip), it bakes with every key of the user's as it was."""
+    obj, action = gap_rig
+    assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
+    if how == "key inserted in tweak mode":
+        _tweak(obj, True)
+        assert obj.animation_data.action == action
+        _elbow(obj, action).keyframe_points.insert(85, 0.4321)
+        _tweak(obj, False)
+        match = r"at frame 85 of the strip 'fill 71-99' \(on frames 71-99\): " \
+                r'pose.bones\["left_elbow"\].rotation_quaternion\[1\];'
+    else:
+        _moved(obj, by=3, longer=3)  # 74..105, over the user's keys on 100..105
+        match = r"at frames 100-105 of the strip 'fill 71-99' \(on frames 74-105\): " \
+                r'pose.bones\["pelvis"\].rotation_quaternion, .* and \d+ more;'
+    keys, tracks, state = key_snapshot(obj, action), _tracks(obj), generated.read_state(obj)
+    with pytest.raises(RuntimeError, match=match) as e:
+        bpy.ops.a4mer.bake_generated()
+    assert "keys of yours lie under a generated strip" in str(e.value) and "move or trim the strip" in str(e.value)
+    assert "Traceback" not in str(e.value)
+    assert_same_keys(keys, key_snapshot(obj, action))
+    assert _tracks(obj) == tracks and generated.read_state(obj) == state
+    if how == "key inserted in tweak mode":
+        fc = _elbow(obj, action)
+        fc.keyframe_points.remove(next(k for k in fc.keyframe_points if k.co[0] == 85))
+    else:
+        obj.animation_data.nla_tracks["A4Mer Generated"].strips[0].frame_end_ui = 99.0  # trimmed off the keys
+    mine = _user_keys(obj, action)
+    assert bpy.ops.a4mer.bake_generated() == {"FINISHED"}
+    after = _user_keys(obj, action)
+    for ch, ks in mine.items():
+        assert {f: after[ch][f] for f in ks} == ks, ch
 
 
 def test_a_repeated_strip_is_refused_and_nothing_changes(scene, gap_rig):
@@ -107,6 +172,23 @@ def test_a_users_strip_on_the_generated_track_is_kept(scene, gap_rig, op):
     assert obj.animation_data.action == action and generated.read_state(obj) is None
     assert _tracks(obj) == [("A4Mer Generated", [("my fix", 120.0, 121.0, "my_pose_fix")])]
     assert mine.users == 1 and not _generated_actions()
+
+
+def test_remove_in_tweak_mode_is_refused(scene, gap_rig):
+    """Remove in NLA tweak mode (on the "A4Mer Source" strip) dropped the A4Mer records and left the
+    user's action on that track with no active action. Refused like Fill/Extend/Bake; nothing changes."""
+    obj, action = gap_rig
+    assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
+    _tweak(obj, True)
+    keys, tracks, state = key_snapshot(obj, action), _tracks(obj), generated.read_state(obj)
+    with pytest.raises(RuntimeError, match="'SMPLX-neutral' is in NLA tweak mode: leave it") as e:
+        bpy.ops.a4mer.remove_generated()
+    assert "Traceback" not in str(e.value)
+    assert _tracks(obj) == tracks and generated.read_state(obj) == state
+    _tweak(obj, False)
+    assert bpy.ops.a4mer.remove_generated() == {"FINISHED"}
+    assert obj.animation_data.action == action and len(obj.animation_data.nla_tracks) == 0
+    assert_same_keys(keys, key_snapshot(obj, action))
 
 
 def test_remove_counts_the_spans_it_removed(scene, gap_rig):
