@@ -121,9 +121,12 @@ def check_storable(obj) -> None:
     """:class:`A4merError` for an object that cannot keep the add-on's records across a save: a
     library override (Blender does not save new custom properties on overrides, so the tracks would
     be orphaned on reload) or a linked object."""
-    if getattr(obj, "override_library", None) is not None or getattr(obj, "library", None) is not None:
-        raise errors.A4merError(f"{obj.name!r} is a library override or linked: Blender would not save what A4Mer "
-                                "records on it; make it local (Object > Library Override > Make Local) first")
+    if getattr(obj, "library", None) is not None:
+        raise errors.A4merError(f"{obj.name!r} is linked from {obj.library.filepath!r}: A4Mer cannot record its "
+                                "tracks on it; make it local (Object > Relations > Make Local) first")
+    if getattr(obj, "override_library", None) is not None:
+        raise errors.A4merError(f"{obj.name!r} is a library override: Blender would not save what A4Mer records "
+                                "on it; work on a local copy of it (make it local) first")
 
 
 def _nla_played(anim) -> bool:
