@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .conventions import MAX_FPS, positive_number
+from .conventions import MAX_FPS, MIN_FPS, positive_number
 from .errors import A4merError, BadValue, MotionFileError
 from .motion import Motion
 
@@ -50,7 +50,8 @@ class LoadOptions:
             v = getattr(self, name)
             if v is not None:
                 object.__setattr__(self, name, positive_number(v, f"{name} (--{name.replace('_', '-')})",
-                                                               most=None if name == "scale" else MAX_FPS))
+                                                               most=None if name == "scale" else MAX_FPS,
+                                                               least=MIN_FPS if name == "source_fps" else None))
         if self.up not in ("auto", "y", "z"):
             raise A4merError(f"up must be 'auto', 'y' or 'z', got {self.up!r}")
         if self.twist not in TWISTS:
@@ -58,8 +59,16 @@ class LoadOptions:
         for name in ("bone_map", "asf"):
             f = getattr(self, name)
             if f is not None and not Path(f).is_file():
-                why = "is a folder, not a file" if Path(f).is_dir() else "file not found"
-                raise A4merError(f"{name} (--{name.replace('_', '-')}) {f}: {why}")
+                raise A4merError(f"{name} (--{name.replace('_', '-')}) {f}: {_not_a_file(f)}")
+
+
+def _not_a_file(path: str | os.PathLike) -> str:
+    """Why ``path``, which is not a regular file, cannot be read: "file not found" (also a broken link),
+    "is a folder, not a file", or "not a regular file" (a FIFO, device or socket, or a link to one)."""
+    p = Path(path)
+    if p.is_dir():
+        return "is a folder, not a file"
+    return "not a regular file (a FIFO, device or socket)" if p.exists() else "file not found"
 
 
 def find_clips(folder: str | os.PathLike, suffixes=tuple(FORMATS), exclude: str | os.PathLike | None = None
@@ -218,7 +227,7 @@ def load_motion(path: str | os.PathLike, options: LoadOptions | None = None, kno
         raise MotionFileError(path, "file not found")
     fmt = clip_format(path)
     if not Path(path).is_file():
-        raise MotionFileError(path, "file not found")
+        raise MotionFileError(path, _not_a_file(path))
     if known is not None and (opts.fps is not None or not opts.keep_reference_frames):
         raise BadValue("known frames are frames of the whole file at its own rate: give them with "
                        "keep_reference_frames=True and no fps")

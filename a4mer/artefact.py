@@ -36,6 +36,29 @@ def read_artefact(path: str | os.PathLike, fmt: str, what: str, framework: str =
     return meta, tensors
 
 
+def check_finite(path: str | os.PathLike, tensors: dict[str, Any], what: str, inf_ok: tuple[str, ...] = ()) -> None:
+    """:class:`A4merError` naming the file and the first tensor holding NaN (or inf) values among
+    ``tensors`` (torch tensors or numpy arrays, as :func:`read_artefact` returns them): weights like that
+    would make every answer NaN, which would then be blamed on the user's clip. ``what`` names the
+    artefact; ``inf_ok``: name endings of tensors where infinity is a setting, not damage (a heads MLP's
+    ``z_band`` is inf when its familiarity gate is off)."""
+    for name, value in tensors.items():
+        nan, inf = _nonfinite(value)
+        if nan or (inf and not name.endswith(inf_ok)):
+            raise A4merError(f"{path}: corrupt {what}: the weights {name!r} hold {'NaN' if nan else 'inf'} values")
+
+
+def _nonfinite(value: Any) -> tuple[bool, bool]:
+    """Whether a torch tensor or numpy array holds NaN, and whether it holds +-inf (non-float ones hold neither)."""
+    if hasattr(value, "isnan"):  # a torch tensor
+        return bool(value.isnan().any()), bool(value.isinf().any())
+    import numpy as np
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "fc":
+        return False, False
+    return bool(np.isnan(arr).any()), bool(np.isinf(arr).any())
+
+
 @contextlib.contextmanager
 def built_from(path: str | os.PathLike, what: str) -> Iterator[None]:
     """Around building an artefact from what :func:`read_artefact` read: malformed metadata JSON, a

@@ -27,6 +27,10 @@ Y_UP_TO_Z_UP.setflags(write=False)
 
 #: The highest frame rate anything reads or resamples to (a BVH's ``Frame Time`` too).
 MAX_FPS = 1e5
+#: The lowest frame rate a file may state (a BVH's ``Frame Time``, an npz's ``mocap_framerate``, an AMC's
+#: or ``--source-fps``): motion capture runs at 24 to 1000 fps, so a lower rate is a wrong header, and
+#: resampling it to the model's 30 fps would make 30 to millions of frames of every file frame.
+MIN_FPS = 1.0
 
 
 def is_number(value) -> bool:
@@ -34,9 +38,11 @@ def is_number(value) -> bool:
     return isinstance(value, (numbers.Real, decimal.Decimal)) and not isinstance(value, (bool, np.bool_))
 
 
-def positive_number(value, what: str = "frame rate", most: float | None = MAX_FPS) -> float:
-    """``value`` as a float when it is a finite number above 0 (and at most ``most``): a number of
-    :func:`is_number` or a 0-d numeric array. Else :class:`~a4mer.errors.BadValue` naming ``what``."""
+def positive_number(value, what: str = "frame rate", most: float | None = MAX_FPS,
+                    least: float | None = None) -> float:
+    """``value`` as a float when it is a finite number above 0 (and at most ``most``, at least ``least``):
+    a number of :func:`is_number` or a 0-d numeric array. Else :class:`~a4mer.errors.BadValue` naming
+    ``what``."""
     from .errors import BadValue
     v = value.item() if isinstance(value, np.ndarray) and value.ndim == 0 else value
     if not is_number(v):
@@ -49,13 +55,28 @@ def positive_number(value, what: str = "frame rate", most: float | None = MAX_FP
         raise BadValue(f"{what} must be a positive number, got {value!r:.40}")
     if most is not None and v > most:
         raise BadValue(f"{what} must be at most {most:g}, got {value!r:.40}")
+    if least is not None and v < least:
+        raise BadValue(f"{what} must be at least {least:g}, got {value!r:.40}")
     return v
 
 
-def snap_fps(fps: float) -> float:
+def low_fps_problem(fps: float) -> str:
+    """What is wrong with a file's stated rate ``fps`` below :data:`MIN_FPS` (one line, for an error)."""
+    return (f"frame rate {fps:g} fps is implausibly low for motion capture (at least {MIN_FPS:g} fps): "
+            f"a wrong header? give the real rate with --source-fps")
+
+
+def snap_fps(fps: float, least: float | None = MIN_FPS) -> float:
     """Return the standard rate within 0.05 % of ``fps`` (e.g. 1/0.033333 -> 30.0), else ``fps``
-    (a :func:`positive_number` up to :data:`MAX_FPS`)."""
+    (a :func:`positive_number` up to :data:`MAX_FPS`).
+
+    least: the lowest rate accepted (default :data:`MIN_FPS`: a file's stated rate; a lower one is a
+    :class:`~a4mer.errors.BadValue` pointing to ``--source-fps``). None accepts any positive rate (a
+    :class:`~a4mer.motion.Motion` in memory, whose resampling is bounded by its frame count instead)."""
+    from .errors import BadValue
     fps = positive_number(fps)
+    if least is not None and fps < least:
+        raise BadValue(low_fps_problem(fps))
     for s in STANDARD_FPS:
         if abs(fps - s) <= SNAP_TOLERANCE * s:
             return s

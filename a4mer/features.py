@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from .conventions import snap_fps
-from .geometry import quat_to_rotmat, quat_unflip, resample_times
+from .geometry import quat_to_rotmat, quat_unflip
+from .motion import resampled_frame_count
 
 NUM_BODY = 22
 FEATURE_DIM = NUM_BODY * 6 + NUM_BODY * 3 + 1 + 2 + 1  # 202
@@ -116,9 +116,10 @@ def model_bounds(motion: Any, atoms: Any, fps: float) -> tuple[np.ndarray, np.nd
     """
     from .segment.atoms import atom_boundaries
 
-    # never more model frames than frame_arrays' resample holds (fewer at rates under 2x the model's)
+    # never more model frames than frame_arrays' resample holds (fewer at rates under 2x the model's);
+    # counted without building them, and refused beyond MAX_RESAMPLED_FRAMES (a wrong frame rate)
     n_model = max(1, min(int(round(motion.num_frames * fps / motion.fps)),
-                         len(resample_times(motion.num_frames, snap_fps(motion.fps), snap_fps(fps)))))
+                         resampled_frame_count(motion.num_frames, motion.fps, fps)))
     if atoms.mode == "kinematic":
         b_in = atom_boundaries(motion, atoms)
         return b_in, seconds_to_frames(b_in, motion.fps, fps, n_model)

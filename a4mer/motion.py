@@ -130,14 +130,11 @@ class Motion:
         source frame shorter (see :func:`a4mer.geometry.resample_times`). Rates within 0.05 % of a standard
         rate are snapped first; a resample to the clip's own (snapped) rate returns it unchanged.
         """
-        fps = snap_fps(fps)
-        src = snap_fps(self.fps)
+        fps = snap_fps(fps, least=None)
+        src = snap_fps(self.fps, least=None)
         if fps == src:
             return self if src == self.fps else replace(self, fps=src)
-        n = (self.num_frames - 1) * fps / src + 1
-        if n > MAX_RESAMPLED_FRAMES:
-            raise BadValue(f"resampling {self.num_frames} frames at {src:g} fps to {fps:g} fps would make "
-                           f"{n:,.0f} frames (at most {MAX_RESAMPLED_FRAMES:,}): check the frame rates")
+        resampled_frame_count(self.num_frames, src, fps)  # refuses a resample too large to hold
         coords = resample_times(self.num_frames, src, fps)
         rot = quat_unflip(self.rotations)
         return replace(self, fps=fps, root_translation=lerp_at(self.root_translation, coords),
@@ -165,6 +162,23 @@ class Motion:
         rot[..., 0] = 1.0
         rot[:, :22] = self.rotations[:, :22]
         return replace(self, rotations=rot, skeleton=SMPL)
+
+
+def resampled_frame_count(num_frames: int, src_fps: float, fps: float) -> int:
+    """How many frames :meth:`Motion.resample` makes of ``num_frames`` frames at ``src_fps`` resampled to
+    ``fps`` (both snapped to standard rates first), without building them: ``len`` of
+    :func:`a4mer.geometry.resample_times` (``num_frames`` when the rates are equal).
+
+    Raises :class:`BadValue` when that is more than :data:`MAX_RESAMPLED_FRAMES` (a wrong frame rate),
+    so nothing on the way to the model allocates gigabytes for one bad header."""
+    src, dst = snap_fps(src_fps, least=None), snap_fps(fps, least=None)
+    if src == dst:
+        return int(num_frames)
+    n = (num_frames - 1) * dst / src + 1
+    if n > MAX_RESAMPLED_FRAMES:
+        raise BadValue(f"resampling {num_frames} frames at {src:g} fps to {dst:g} fps would make "
+                       f"{n:,.0f} frames (at most {MAX_RESAMPLED_FRAMES:,}): check the frame rates")
+    return int(np.floor((num_frames - 1) * dst / src + 1e-6)) + 1
 
 
 def concatenate(motions: list[Motion]) -> Motion:

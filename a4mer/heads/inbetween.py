@@ -436,10 +436,11 @@ def read_heads_metadata(path: str | os.PathLike) -> dict:
 
 def load_heads(path: str | os.PathLike) -> LearnedHeads:
     """Load a heads file (strict: every weight must match the stored config)."""
-    from ..artefact import built_from, read_artefact
+    from ..artefact import built_from, check_finite, read_artefact
     from .decoder import CorrectionDecoder, DecoderConfig
     path = Path(path)
     meta, tensors = read_artefact(path, FORMAT, "heads file", framework="pt")
+    check_finite(path, tensors, "heads file", inf_ok=("z_band",))  # inf: the familiarity gate is off
     with built_from(path, "heads file"):
         cfg = DecoderConfig.from_dict(json.loads(meta["config"]))
         net = CorrectionDecoder(cfg)

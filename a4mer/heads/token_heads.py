@@ -310,12 +310,13 @@ def find_token_heads() -> Path | None:
 
 def load_token_heads(path: str | os.PathLike | None = None, model=None) -> TokenHeads:
     """Load a token heads file (None: the bundled one) for ``model`` (None: the default A4Mer bundle)."""
-    from ..artefact import built_from, read_artefact
+    from ..artefact import built_from, check_finite, read_artefact
     from ..model import A4Mer
     p = find_token_heads() if path is None else Path(path)
     if p is None:
         raise A4merError("this installation has no token heads file (a4mer/assets/token_heads.safetensors)")
     meta, tensors = read_artefact(p, FORMAT, "token heads file", framework="pt")
+    check_finite(p, tensors, "token heads file")
     with built_from(p, "token heads file"):
         cfg = TokenNetConfig.from_dict(json.loads(meta["config"]))
     if cfg.schema_version != TokenNetConfig().schema_version:

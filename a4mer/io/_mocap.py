@@ -7,10 +7,13 @@ than ``(T, J, 4)`` arrays for long clips. Results are handed out as ``(T, J, ...
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
+from ..conventions import MAX_FPS, MIN_FPS, positive_number
 from ..errors import MotionFileError
 
 _C = float(np.sqrt(0.5))
@@ -30,6 +33,7 @@ def read_text(path: str | os.PathLike) -> str:
 
     Non-UTF-8 bytes are accepted only inside ``#`` comment lines (read as Latin-1)."""
     p = Path(path)
+    check_regular_file(path)
     try:
         data = p.read_bytes()
     except FileNotFoundError:
@@ -51,6 +55,30 @@ def read_text(path: str | os.PathLike) -> str:
         if not line.isascii() and not line.lstrip().startswith("#"):
             raise MotionFileError(path, bad)
     return _newlines(text)
+
+
+def check_regular_file(path: str | os.PathLike) -> None:
+    """MotionFileError unless ``path`` (a link: its target) is a regular file: "file not found", "is a
+    directory", or "not a regular file" for a FIFO, device or socket (reading one could block or never end)."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise MotionFileError(path, "file not found") from None
+    except OSError as e:
+        raise MotionFileError(path, f"cannot read file ({e.strerror or e})") from None
+    if stat.S_ISDIR(mode):
+        raise MotionFileError(path, "is a directory, not a file")
+    if not stat.S_ISREG(mode):
+        raise MotionFileError(path, f"not a regular file (a {_kind(mode)}), not a motion file")
+
+
+def _kind(mode: int) -> str:
+    """The kind of a non-regular, non-folder file from its ``st_mode``."""
+    if stat.S_ISFIFO(mode):
+        return "FIFO"
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    return "device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "special file"
 
 
 def _newlines(text: str) -> str:
@@ -219,3 +247,38 @@ def check_positions(path: object, pos: np.ndarray, rot: np.ndarray, limit: float
         raise MotionFileError(path, "values too large: forward kinematics overflows")
     if np.abs(pos).max() > limit:
         raise MotionFileError(path, f"implausible positions (more than {limit:g} m from the origin)")
+
+
+#: the largest rotation channel value the BVH and AMC readers accept, in radians (the npz reader's
+#: ``ANGLE_LIMIT``, about 573,000 degrees): real takes stay within a few turns even where a spin is
+#: unwrapped (CMU dance BVH: up to 2,846 degrees); a larger value is a corrupt number, and its sine
+#: and cosine are noise
+ANGLE_LIMIT = 1e4
+
+
+def check_angles(path: object, angles: np.ndarray, to_rad: float, label: Callable[[int], str]) -> None:
+    """MotionFileError naming the first frame (counted from 1) and channel where a rotation value
+    ``angles (T, C)`` in the file's unit (``to_rad`` radians per unit) is beyond :data:`ANGLE_LIMIT`.
+
+    label(c): how the message names the frame and channel of column ``c``, formatted with ``{row}``
+    (e.g. ``"frame row {row}, Hips Xrotation"``)."""
+    if angles.size == 0:
+        return
+    big = np.abs(angles).max(axis=0) * to_rad > ANGLE_LIMIT  # (C,) columns holding a bad value
+    if not big.any():
+        return
+    sub = np.abs(angles[:, big]) * to_rad > ANGLE_LIMIT
+    t = int(np.flatnonzero(sub.any(axis=1))[0])
+    c = int(np.flatnonzero(big)[np.flatnonzero(sub[t])[0]])
+    unit = "rad" if to_rad == 1.0 else "degrees"
+    raise MotionFileError(path, f"implausible rotation value {angles[t, c]:.3g} {unit} in "
+                                f"{label(c).format(row=t + 1)} (at most {ANGLE_LIMIT / to_rad:,.0f} {unit})")
+
+
+def source_fps(fps: float | None, default: float | None = None) -> float | None:
+    """A reader's ``fps`` argument (the caller's rate, overriding the file's) checked to lie in the
+    plausible range :data:`~a4mer.conventions.MIN_FPS` .. :data:`~a4mer.conventions.MAX_FPS`
+    (:class:`~a4mer.errors.BadValue` otherwise); ``default`` when None."""
+    if fps is None:
+        return default
+    return positive_number(fps, "fps override", most=MAX_FPS, least=MIN_FPS)

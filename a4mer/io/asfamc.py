@@ -25,8 +25,8 @@ import numpy as np
 from ..errors import A4merError, MotionFileError
 from ..geometry import euler_to_quat
 from ._asf import DEFAULT_LENGTH_UNIT, AsfBone, AsfSkeleton, read_asf
-from ._mocap import (check_positions, euler_soa, fk_soa, hold_nonfinite_rows, parse_number, qmul_soa, read_text,
-                     to_world)
+from ._mocap import (check_angles, check_positions, euler_soa, fk_soa, hold_nonfinite_rows, parse_number, qmul_soa,
+                     read_text, source_fps, to_world)
 from .source import SourceClip
 
 __all__ = ["read_asf", "read_amc", "find_asf", "AsfSkeleton", "AsfBone", "extrinsic_quat",
@@ -219,6 +219,22 @@ def _dof_angles(values: np.ndarray | None, dof: tuple[str, ...], order: str, T: 
     return ang
 
 
+def _check_rotation_values(path: object, values: dict[str, np.ndarray], skel: AsfSkeleton, to_rad: float) -> None:
+    """MotionFileError for a rotation value (file unit, ``to_rad`` radians each) beyond ``ANGLE_LIMIT`` in
+    the per-bone ``values`` of :func:`_parse_amc`, naming the frame (counted from 1) and the bone's dof."""
+    cols: list[np.ndarray] = []
+    names: list[str] = []
+    for name, arr in values.items():
+        if name == "root":
+            dof = [(k, c.lower()) for k, c in enumerate(skel.root_order) if c.startswith("R")]
+        else:
+            dof = list(enumerate(next(b.dof for b in skel.bones if b.name == name)))
+        cols += [arr[:, k] for k, _ in dof]
+        names += [f"{name} {d}" for _, d in dof]
+    if cols:
+        check_angles(path, np.stack(cols, axis=1), to_rad, lambda i: f"frame {{row}}, {names[i]}")
+
+
 def read_amc(path: str | os.PathLike, asf: str | os.PathLike | AsfSkeleton | None = None,
              fps: float | None = None, up: str = "y", nonfinite_ok: bool = False) -> SourceClip:
     """Read an AMC clip with its ASF skeleton into a :class:`SourceClip` (Z-up world, metres).
@@ -230,9 +246,7 @@ def read_amc(path: str | os.PathLike, asf: str | os.PathLike | AsfSkeleton | Non
     """
     if up not in ("y", "z"):
         raise A4merError(f"up must be 'y' or 'z', got {up!r}")
-    rate = HDM05_FPS if fps is None else float(fps)
-    if not np.isfinite(rate) or rate <= 0:
-        raise A4merError(f"fps must be positive, got {fps}")
+    rate = source_fps(fps, HDM05_FPS)
     if isinstance(asf, AsfSkeleton):
         skel, how = asf, "given"
     else:
@@ -241,6 +255,7 @@ def read_amc(path: str | os.PathLike, asf: str | os.PathLike | AsfSkeleton | Non
     text = read_text(path)
     values, angle_kw, bad = _parse_amc(path, text, skel, nonfinite_ok)
     ang = np.pi / 180 if (angle_kw or ("degrees" if skel.angle_unit == "deg" else "radians")) == "degrees" else 1.0
+    _check_rotation_values(path, values, skel, ang)
     T = len(values["root"]) if "root" in values else len(next(iter(values.values())))
 
     bones = skel.bones

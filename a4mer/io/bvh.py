@@ -19,10 +19,10 @@ from typing import NoReturn
 
 import numpy as np
 
-from ..conventions import MAX_FPS, snap_fps
+from ..conventions import MAX_FPS, MIN_FPS, snap_fps
 from ..errors import A4merError, MotionFileError
-from ._mocap import (UNIT_GUESSES, check_positions, euler_soa, fk_soa, guess_unit_scale, hold_nonfinite_rows,
-                     parse_number, read_text, to_world)
+from ._mocap import (UNIT_GUESSES, check_angles, check_positions, euler_soa, fk_soa, guess_unit_scale,
+                     hold_nonfinite_rows, parse_number, read_text, source_fps, to_world)
 from .source import SourceClip
 
 __all__ = ["read_bvh", "UNIT_GUESSES"]
@@ -206,20 +206,14 @@ def _parse_motion(path: object, body: str, num_channels: int, nonfinite_ok: bool
     if frames == 0:
         raise MotionFileError(path, "the file has zero frames")
     dt = parse_number(path, m2.group(1), "Frame Time")
-    if dt <= 0 or 1.0 / dt > MAX_FPS:
-        raise MotionFileError(path, f"Frame Time {m2.group(1)} is not a plausible positive frame time")
+    if dt <= 0:
+        raise MotionFileError(path, f"Frame Time {m2.group(1)} is not a positive frame time")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "input contained no data" is reported below
             values = np.loadtxt(lines[k:], dtype=np.float64, ndmin=2, comments=None)
     except ValueError as e:
-        msg = str(e).splitlines()[0] if str(e) else "unreadable"
-        m = re.search(r"columns changed from (\d+) to (\d+) at row (\d+)", msg)
-        if m:
-            msg = f"frame row {m.group(3)} has {m.group(2)} values, the rows before it {m.group(1)}"
-        else:
-            msg = msg.replace("string ", "").replace("float64", "a number").replace(" at row ", " in frame row ")
-        raise MotionFileError(path, f"bad frame data: {msg[:200]}") from None
+        _raise_bad_row(path, lines[k:], str(e))
     if values.size == 0:
         raise MotionFileError(path, f"Frames: {frames} but no frame data (truncated file?)")
     if values.shape[1] != num_channels:
@@ -229,6 +223,61 @@ def _parse_motion(path: object, body: str, num_channels: int, nonfinite_ok: bool
         raise MotionFileError(path, f"Frames: {frames} but {values.shape[0]} rows of frame data")
     values, bad = hold_nonfinite_rows(path, values, nonfinite_ok, "frame row {row} contains NaN/inf values")
     return values, dt, bad
+
+
+def _raise_bad_row(path: object, rows: list[str], numpy_msg: str) -> NoReturn:
+    """MotionFileError naming the first malformed line of the frame data ``rows`` (the text after the
+    ``Frame Time`` line): ``frame row N`` counts the MOTION section's frame rows from 1 (blank lines
+    skipped), as every message of this reader does. ``numpy_msg``: loadtxt's error, kept when no row
+    is found wrong here."""
+    width = None
+    row = 0
+    for line in rows:
+        toks = line.split()
+        if not toks:
+            continue
+        row += 1
+        if width is None:
+            width = len(toks)
+        elif len(toks) != width:
+            raise MotionFileError(path, f"bad frame data: frame row {row} has {len(toks)} values, "
+                                        f"the rows before it {width}")
+        for col, tok in enumerate(toks, 1):
+            try:
+                float(tok)
+            except ValueError:
+                raise MotionFileError(path, f"bad frame data: {tok[:40]!r} in frame row {row}, value {col} "
+                                            f"is not a number") from None
+    msg = numpy_msg.splitlines()[0] if numpy_msg else "unreadable"
+    raise MotionFileError(path, f"bad frame data: {msg[:200]}")
+
+
+def _check_rotation_values(path: object, values: np.ndarray, joints: list[_Joint]) -> None:
+    """MotionFileError for a rotation channel value (degrees) beyond ``ANGLE_LIMIT`` in ``values (T, C)``,
+    naming the frame row (from 1) and the joint's channel."""
+    names: list[str] = []  # per rotation column: "<joint> <axis>rotation"
+    cols: list[int] = []
+    c = 0
+    for jt in joints:
+        for kind, a in jt.channels:
+            if kind == "r":
+                cols.append(c)
+                names.append(f"{jt.name} {'XYZ'[a]}rotation")
+            c += 1
+    check_angles(path, values[:, cols], np.pi / 180, lambda i: f"frame row {{row}}, channel {names[i]}")
+
+
+def _header_fps(path: object, dt: float, overridden: bool) -> float:
+    """The rate of the ``Frame Time`` ``dt`` (seconds): :func:`header_rate`.
+    MotionFileError when it lies outside ``MIN_FPS`` .. ``MAX_FPS``, unless the caller gives the rate
+    (``overridden``: the header's ``1/dt`` is then only kept in the meta)."""
+    rate = 1.0 / dt
+    if MIN_FPS <= rate <= MAX_FPS:
+        return header_rate(dt)
+    if overridden:
+        return rate
+    raise MotionFileError(path, f"Frame Time {dt:g} s is {rate:g} fps, not a plausible frame rate "
+                                f"({MIN_FPS:g} to {MAX_FPS:g} fps): give the real rate with --source-fps")
 
 
 def _local_rotations(vt: np.ndarray, joints: list[_Joint], cols: list[list[int]]) -> tuple[np.ndarray, list[bool]]:
@@ -280,8 +329,7 @@ def read_bvh(path: str | os.PathLike, fps: float | None = None, up: str = "y",
         raise A4merError(f"up must be 'y' or 'z', got {up!r}")
     if unit_scale is not None and not (np.isfinite(unit_scale) and unit_scale > 0):
         raise A4merError(f"unit_scale must be positive, got {unit_scale}")
-    if fps is not None and not (np.isfinite(fps) and fps > 0):
-        raise A4merError(f"fps override must be positive, got {fps}")
+    fps = source_fps(fps)
     text = read_text(path)
     parts = _MOTION.split(text, maxsplit=1)
     if len(parts) < 2:
@@ -295,8 +343,9 @@ def read_bvh(path: str | os.PathLike, fps: float | None = None, up: str = "y",
         cols.append(list(range(c, c + len(jt.channels))))
         c += len(jt.channels)
     values, dt, bad = _parse_motion(path, parts[1], c, nonfinite_ok)
-    header_fps = header_rate(dt)
-    rate = header_fps if fps is None else float(fps)
+    _check_rotation_values(path, values, joints)
+    header_fps = _header_fps(path, dt, fps is not None)
+    rate = header_fps if fps is None else fps
 
     parents = [jt.parent for jt in joints]
     T, J = len(values), len(joints)

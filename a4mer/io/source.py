@@ -84,7 +84,9 @@ def reference_lead_in(src: SourceClip) -> int:
     q = src.orientations[0]
     local = quat_mul(quat_conj(q[[src.parents[j] for j in joints]]), q[joints])  # (J', 4) from the rest
     rest_deg = float(np.median(np.degrees(quat_angle(local, np.array([1.0, 0.0, 0.0, 0.0])))))
-    height = float(np.ptp(src.rest_positions, axis=0).max())
+    height = _body_height(src)
+    if height <= 0:  # every joint on one point in the rest pose and on frame 0: nothing to measure by
+        return 0
     n = REFERENCE_LEAD_FRAMES + REFERENCE_TAKE_FRAMES
     steps = np.linalg.norm(np.diff(src.positions[:n + 1], axis=0), axis=-1).max(axis=1) / height  # (<= n,)
     if not (rest_deg < REFERENCE_REST_DEG and steps[0] > REFERENCE_JUMP):
@@ -95,6 +97,14 @@ def reference_lead_in(src: SourceClip) -> int:
     limit = REFERENCE_SETTLE * float(np.median(take)) + REFERENCE_FLOOR
     moving = np.flatnonzero(steps[:REFERENCE_LEAD_FRAMES] > limit)
     return min(int(moving.max()) + 1 if len(moving) else 1, src.num_frames - 1)
+
+
+def _body_height(src: SourceClip) -> float:
+    """The skeleton's size in metres: the largest extent of its rest pose, or of frame 0 where the rest
+    pose has every joint on one point (a rig whose OFFSETs are all zero, its joints placed by position
+    channels); 0 when both are a point."""
+    height = float(np.ptp(src.rest_positions, axis=0).max())
+    return height if height > 0 else float(np.ptp(src.positions[0], axis=0).max())
 
 
 def reference_frames_note(path, n: int) -> str:

@@ -777,3 +777,39 @@ def test_hand_and_face_joints_are_filled_alike():
     out = LearnedHeads(net=None).inbetween(Motion(fps, np.zeros((T, 3)) + [0, 0, 0.9], rot, skeleton=SMPLH), s, e)
     assert quat_angle(out.rotations[s:e + 1, 22], out.rotations[s:e + 1, 23]).max() < 1e-9
     assert quat_angle(out.rotations[s + 1:e, 22], out.rotations[s:e - 1, 22]).max() < 0.2  # no spin
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_heads_files_with_nan_weights_are_named_not_the_clip(tmp_path, bad):
+    """NaN/inf weights in a --heads file made every generated frame NaN, reported as 'motion contains
+    NaN/inf values' against the user's clip: the heads file is named when it is loaded."""
+    from safetensors.torch import load_file, save_file
+    path = LearnedHeads(_random_net(), {"inbetween": True}).save(tmp_path / "heads.safetensors")
+    tensors = load_file(str(path))
+    assert torch.isinf(tensors["tasks.extend.z_band"]).all()  # inf: the gate is off, a setting, not damage
+    key = "tasks.extend.net.0.weight"
+    tensors[key] = torch.full_like(tensors[key], bad)
+    save_file(tensors, str(tmp_path / "bad.safetensors"), metadata=read_heads_metadata(path))
+    with pytest.raises(A4merError, match=f"bad.safetensors: corrupt heads file: the weights '{key}' hold "
+                                         f"{'NaN' if bad != bad else 'inf'} values"):
+        load_heads(tmp_path / "bad.safetensors")
+    load_heads(path)  # the good file still loads
+    tensors = load_file(str(path))
+    tensors["tasks.extend.z_band"] = torch.tensor([float("nan"), float("inf")])
+    save_file(tensors, str(tmp_path / "bad_band.safetensors"), metadata=read_heads_metadata(path))
+    with pytest.raises(A4merError, match="the weights 'tasks.extend.z_band' hold NaN"):
+        load_heads(tmp_path / "bad_band.safetensors")
+
+
+def test_token_heads_files_with_nan_weights_are_named_not_the_clip(tmp_path):
+    from safetensors.torch import save_file
+    from a4mer.heads.token_heads import FORMAT, load_token_heads
+    from a4mer.heads.token_net import TokenNet, TokenNetConfig
+    cfg = TokenNetConfig()
+    state = {k: v.detach().half().contiguous() for k, v in TokenNet(cfg).state_dict().items()}
+    key = sorted(state)[-1]
+    state[key] = torch.full_like(state[key], float("nan"))
+    path = tmp_path / "tok.safetensors"
+    save_file(state, str(path), metadata={"format": FORMAT, "config": cfg.to_json()})
+    with pytest.raises(A4merError, match=f"tok.safetensors: corrupt token heads file: the weights '{key}' hold NaN"):
+        load_token_heads(path, model=object())  # refused before the model is needed
