@@ -19,7 +19,7 @@ from ..geometry import axis_angle_to_quat, quat_to_axis_angle
 from ..motion import Motion
 from ..skeleton import SMPL, SMPLH, SMPLX
 from ..skeleton.smpl import SMPL_OFFSETS
-from ._mocap import hold_nonfinite_rows
+from ._mocap import hold_nonfinite_rows, source_fps
 from .outputs import save_npz_atomic
 
 PELVIS_REST = SMPL_OFFSETS[0]
@@ -93,7 +93,10 @@ def joined_poses(path: Path, arrays: dict[str, np.ndarray]) -> np.ndarray | None
 
 def _scalar_fps(path: Path, arrays: dict[str, np.ndarray], override: float | None) -> float:
     if override is not None:
-        return float(override)
+        try:
+            return source_fps(override)
+        except A4merError as e:
+            raise MotionFileError(path, str(e)) from None
     for k in FPS_KEYS:
         if k in arrays:
             if np.size(arrays[k]) != 1:

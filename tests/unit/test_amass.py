@@ -40,6 +40,13 @@ def test_a_clip_without_trans_is_read_and_named_as_such(tmp_path, capsys):
     assert "no_trans" not in read_amass_npz(tmp_path / "full.npz").meta
 
 
+def test_an_implausible_rate_override_is_refused(tmp_path):
+    np.savez(tmp_path / "a.npz", poses=np.zeros((3, 72)), fps=np.array(30.0))
+    assert read_amass_npz(tmp_path / "a.npz", fps=60).fps == 60.0
+    with pytest.raises(MotionFileError, match=r"a.npz: fps override must be at least 1, got 0.5"):
+        read_amass_npz(tmp_path / "a.npz", fps=0.5)
+
+
 def test_a_standard_rate_stored_in_float32_reads_as_that_rate(tmp_path):
     """Blender's 29.97 fps (30 / 1.001 in float32) as a batch export writes it: snapped as a BVH's Frame
     Time is, so the segments JSON and every later output say 29.97."""
