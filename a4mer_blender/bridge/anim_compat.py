@@ -159,6 +159,22 @@ def active_slot_identifier(id_owner: Any) -> str:
     return str(getattr(slot, "identifier", "")) if slot is not None else ""
 
 
+def also_played_by(id_owner: Any, action: Any, objects) -> list[str]:
+    """Names of the other ``objects`` that play ``action``'s channels of ``id_owner`` (as their active
+    action or an NLA strip; on slotted actions with the same slot): keys written there move them too."""
+    slot = _slot_for(id_owner, action) if is_slotted(action) else None
+    names = []
+    for o in objects:
+        anim = getattr(o, "animation_data", None)
+        if o == id_owner or anim is None:
+            continue
+        plays = [(anim.action, getattr(anim, "action_slot", None))]
+        plays += [(st.action, getattr(st, "action_slot", None)) for t in anim.nla_tracks for st in t.strips]
+        if any(a == action and (slot is None or sl == slot) for a, sl in plays):
+            names.append(o.name)
+    return names
+
+
 def keep_in_file(action: Any, holders: int) -> None:
     """Give ``action`` a fake user when its ``holders`` (about to let go of it) are all its users, so that
     saving the file keeps the user's action."""

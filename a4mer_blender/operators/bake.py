@@ -5,7 +5,7 @@ from __future__ import annotations
 import bpy
 
 from .._core import errors
-from ..bridge import bake, generated
+from ..bridge import anim_compat, bake, generated
 
 
 class _ResultOp:
@@ -40,7 +40,13 @@ class A4MER_OT_bake_generated(_ResultOp, bpy.types.Operator):
             return {"CANCELLED"}
         keep_end(context.scene, state)
         self.report_kept(kept)
-        self.report({"INFO"}, f"A4Mer: baked {n} span(s), {keys} keys added to {obj.animation_data.action.name}")
+        action = obj.animation_data.action
+        self.report({"INFO"}, f"A4Mer: baked {n} span(s), {keys} keys added to {action.name}")
+        others = anim_compat.also_played_by(obj, action, bpy.data.objects)
+        if others:
+            names = ", ".join(map(repr, others[:5])) + (" ..." if len(others) > 5 else "")
+            self.report({"WARNING"}, f"A4Mer: {names} play(s) {action.name!r} too and now show the baked frames "
+                                     "(Ctrl+Z undoes the bake)")
         return {"FINISHED"}
 
 

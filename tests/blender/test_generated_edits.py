@@ -549,3 +549,30 @@ def test_a_linked_or_overridden_rig_is_refused_naming_what_to_do(scene, gap_rig,
             with pytest.raises(RuntimeError, match=match):
                 op()
         assert len(target.animation_data.nla_tracks) == tracks and generated.read_state(target) is None
+
+
+def test_bake_names_the_other_rigs_that_play_the_action(scene, gap_rig):
+    """Two rigs on one action (and, on slotted actions, one slot): Bake writes into it, so the twin shows
+    the baked in-between too; Bake says which rigs do. A rig on another slot of the action, or on
+    another action, is not named."""
+    from bl_helpers import make_row_rig
+    obj, action = gap_rig
+    twin, _ = make_row_rig("mpi_smplx")
+    twin.name = "Twin"
+    twin.animation_data_create()
+    twin.animation_data.action = action
+    if anim_compat.is_slotted(action):
+        twin.animation_data.action_slot = obj.animation_data.action_slot
+    other, _ = make_row_rig("mpi_smplx")
+    other.animation_data_create()
+    other.animation_data.action = bpy.data.actions.new("other")
+    assert anim_compat.also_played_by(obj, action, bpy.data.objects) == ["Twin"]
+    before = pose_snapshot(twin, FRAMES)
+    bpy.context.view_layer.objects.active = obj
+    assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
+    assert np.abs(pose_snapshot(twin, FRAMES) - before).max() < 1e-6  # the preview is obj's alone
+    assert bpy.ops.a4mer.bake_generated() == {"FINISHED"}
+    assert np.abs(pose_snapshot(twin, FRAMES) - before).max() > 0.05  # baked into the shared action
+    if anim_compat.is_slotted(action):  # on its own slot, the twin plays other channels: not named
+        twin.animation_data.action_slot = action.slots.new("OBJECT", "Twin")
+        assert anim_compat.also_played_by(obj, action, bpy.data.objects) == []
