@@ -9,10 +9,11 @@ import os
 import shlex
 import signal
 import sys
+import threading
 from pathlib import Path
 
 from ..errors import A4merError
-from ..train.interrupt import TrainingInterrupted
+from ..train.interrupt import TrainingInterrupted, raise_interrupt
 
 #: files a training run writes into --out (a folder holding any of them holds a run)
 RUN_FILES = ("model.safetensors", "config.json", "optimizer.pt", "state.json", "vocab.safetensors",
@@ -59,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
         raise A4merError(f"--resume continues the run in {out} with its own config.json; {given} would be "
                          "ignored (leave them out, or train into a new --out)")
     config = load_config(args.config, sets)
-    before = signal.signal(signal.SIGTERM, _as_ctrl_c)
+    main_thread = threading.current_thread() is threading.main_thread()  # where handlers can be set
+    before = signal.signal(signal.SIGTERM, raise_interrupt) if main_thread else None
     try:
         out = train(args.data, config, out, resume=args.resume, progress=not args.no_progress)
     except TrainingInterrupted as e:
@@ -67,17 +69,12 @@ def run(args: argparse.Namespace) -> int:
             print(interrupted_line(e, args.data), file=sys.stderr, flush=True)
         return 130
     finally:
-        signal.signal(signal.SIGTERM, before)
+        if main_thread:
+            signal.signal(signal.SIGTERM, before)
     if int(os.environ.get("RANK", "0")) == 0:  # torchrun: one line, from the first process
         print(f"trained model in {out} (bundle: {out / 'bundle.safetensors'})")
         print(mining_line(out))
     return 0
-
-
-def _as_ctrl_c(signum: int, frame: object) -> None:
-    """SIGTERM handled as Ctrl-C: re-raised as SIGINT, which the training loop holds until the optimiser
-    step it falls in is complete, then checkpoints."""
-    signal.raise_signal(signal.SIGINT)
 
 
 def interrupted_line(e: TrainingInterrupted, data: str) -> str:

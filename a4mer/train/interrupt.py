@@ -21,26 +21,37 @@ class TrainingInterrupted(KeyboardInterrupt):
         super().__init__(f"training interrupted: {where}")
 
 
+def raise_interrupt(signum: int, frame: object) -> None:
+    """A signal handler that treats its signal as Ctrl-C (``a4mer train`` installs it for SIGTERM, what
+    a scheduler sends to stop a job): raises :class:`KeyboardInterrupt`, held by :class:`HoldInterrupt`
+    like SIGINT. Works where SIGINT is ignored (a job started in the background)."""
+    raise KeyboardInterrupt
+
+
 class HoldInterrupt:
-    """Context manager: a Ctrl-C (SIGINT) arriving inside the block is held until the block ends and
-    then raised as :class:`KeyboardInterrupt`, so the block (an optimiser step and its bookkeeping)
-    runs whole. Acts only in the main thread while SIGINT has Python's default handler (elsewhere
-    it does nothing); a KeyboardInterrupt raised by code inside the block passes through at once."""
+    """Context manager: a Ctrl-C (SIGINT), or a signal handled by :func:`raise_interrupt`, arriving inside
+    the block is held until the block ends and then raised as :class:`KeyboardInterrupt`, so the block
+    (an optimiser step and its bookkeeping) runs whole. Acts only in the main thread, on the signals
+    whose handler raises (Python's default SIGINT handler, :func:`raise_interrupt`); a KeyboardInterrupt
+    raised by code inside the block passes through at once."""
 
     def __enter__(self) -> "HoldInterrupt":
         self.held = False
-        self.active = (threading.current_thread() is threading.main_thread()
-                       and signal.getsignal(signal.SIGINT) is signal.default_int_handler)
-        if self.active:
-            signal.signal(signal.SIGINT, self._hold)
+        self.saved = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                handler = signal.getsignal(sig)
+                if handler is signal.default_int_handler or handler is raise_interrupt:
+                    self.saved[sig] = handler
+                    signal.signal(sig, self._hold)
         return self
 
     def _hold(self, signum: int, frame: object) -> None:
         self.held = True
 
     def __exit__(self, kind: type | None, value: BaseException | None, tb: object) -> bool:
-        if self.active:
-            signal.signal(signal.SIGINT, signal.default_int_handler)
+        for sig, handler in self.saved.items():
+            signal.signal(sig, handler)
         if self.held and kind is None:
             raise KeyboardInterrupt
         return False

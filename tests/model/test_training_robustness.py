@@ -194,10 +194,10 @@ def test_ctrl_c_while_mining_the_vocabulary_saves_and_resume_finishes(real_prepa
 
 def test_sigterm_while_mining_between_the_stages_leaves_a_run_that_resumes(real_prepared, tmp_path, capsys,
                                                                         monkeypatch):
-    """A scheduler's SIGTERM while the vocabulary is mined between the two stages: the run is saved and
-    resumes (a SIGTERM killed it outright, and a run without a checkpoint yet left a folder that was
-    neither new nor resumable). The end of stage 1 is checkpointed before mining, so even a kill
-    that cannot be handled leaves a run to resume."""
+    """A scheduler's SIGTERM while the vocabulary is mined between the two stages, in a job started in
+    the background (Ctrl-C ignored): the run is saved and resumes (a SIGTERM killed it outright, and a
+    run without a checkpoint yet left a folder that was neither new nor resumable). The end of stage 1
+    is checkpointed before mining, so even a kill that cannot be handled leaves a run to resume."""
     from a4mer.train import loop
     data, out = str(real_prepared), tmp_path / "run"
     sets = [a for s in SETS[:-2] + ["optim.stage2_steps=4", "checkpoint_every=100"] for a in ("--set", s)]
@@ -209,7 +209,7 @@ def test_sigterm_while_mining_between_the_stages_leaves_a_run_that_resumes(real_
         if len(calls) == 1:
             signal.raise_signal(signal.SIGTERM)
         return mine(*a, **k)
-    handler = signal.signal(signal.SIGINT, signal.default_int_handler)
+    handler = signal.signal(signal.SIGINT, signal.SIG_IGN)  # as `a4mer train ... &` in a job script
     try:
         with monkeypatch.context() as m:
             m.setattr("a4mer.train.loop.mine_vocabulary", terminated)
@@ -221,6 +221,41 @@ def test_sigterm_while_mining_between_the_stages_leaves_a_run_that_resumes(real_
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the CLI's handler is removed again
     assert main(["train", "--data", data, "--out", str(out), "--resume", "--no-progress"]) == 0
     assert (out / "bundle.safetensors").is_file()
+
+
+def test_sigterm_in_an_optimiser_step_is_held_to_its_end(real_prepared, real_run, tmp_path, capsys, monkeypatch):
+    """A SIGTERM in the middle of step 4's update, Ctrl-C ignored (a background job): the step completes,
+    the checkpoint is at step 4, and the resumed run ends bit-identical to an uninterrupted one."""
+    ema_step, calls = A4MerNet.ema_step, []
+
+    def terminated(self, *a, **k):
+        calls.append(1)
+        if len(calls) == 4:
+            signal.raise_signal(signal.SIGTERM)
+        return ema_step(self, *a, **k)
+    out, handler = tmp_path / "run", signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with monkeypatch.context() as m:
+            m.setattr(A4MerNet, "ema_step", terminated)
+            assert main(["train", "--data", str(real_prepared), "--out", str(out), "--no-progress", *CLI_SETS]) == 130
+    finally:
+        signal.signal(signal.SIGINT, handler)
+    assert f"step 4/{STEPS}" in _err_lines(capsys)[0]
+    assert main(["train", "--data", str(real_prepared), "--out", str(out), "--resume", "--no-progress"]) == 0
+    ref, got = load_file(str(real_run / "model.safetensors")), load_file(str(out / "model.safetensors"))
+    assert all((ref[k] == got[k]).all() for k in ref)
+
+
+def test_train_runs_from_a_worker_thread(real_prepared, tmp_path):
+    """``main(["train", ...])`` off the main thread (a notebook's or a service's worker) trains: signal
+    handlers can only be set on the main thread, and setting SIGTERM's made it fail before any step."""
+    import threading
+    result = []
+    t = threading.Thread(target=lambda: result.append(
+        main(["train", "--data", str(real_prepared), "--out", str(tmp_path / "run"), "--no-progress", *CLI_SETS])))
+    t.start()
+    t.join(300)
+    assert result == [0] and (tmp_path / "run" / "bundle.safetensors").is_file()
 
 
 # --- 3. a file of a run given as the model ------------------------------------------------------
