@@ -51,7 +51,7 @@ class LoadOptions:
             if v is not None:
                 object.__setattr__(self, name, positive_number(v, f"{name} (--{name.replace('_', '-')})",
                                                                most=None if name == "scale" else MAX_FPS,
-                                                               least=MIN_FPS if name == "source_fps" else None))
+                                                               least=None if name == "scale" else MIN_FPS))
         if self.up not in ("auto", "y", "z"):
             raise A4merError(f"up must be 'auto', 'y' or 'z', got {self.up!r}")
         if self.twist not in TWISTS:

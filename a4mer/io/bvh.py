@@ -306,7 +306,7 @@ def header_rate(dt: float) -> float:
     """The rate of a ``Frame Time``: a standard rate within 0.05 % (:func:`snap_fps`), else ``1/dt``,
     rounded to 6 decimals when that only removes float rounding (a frame time written in full, as
     ``0.022222222222222223``, is 45 fps, not 45.00000000000001)."""
-    rate = snap_fps(1.0 / dt)
+    rate = snap_fps(1.0 / dt, least=None)  # the reader checks the range first (_header_fps); the writer need not
     if rate != 1.0 / dt:
         return rate
     nice = round(rate, 6)

@@ -99,6 +99,19 @@ def test_implausible_rate_overrides_are_refused(tmp_path):
         read_amc(tmp_path / "x.amc", fps=1e-6)
 
 
+def test_a4mer_writes_no_rate_it_would_refuse_to_read(tmp_path, capsys):
+    """An output rate under 1 fps is refused like a stated one (convert --fps 0.5 wrote an npz that info
+    then refused, blaming its header); a Motion in memory at such a rate still writes as BVH."""
+    from a4mer.cli import main
+    from a4mer.io.bvh_write import write_bvh
+    assert main(["convert", str(EXAMPLE), "--fps", "0.5", "-o", str(tmp_path / "slow.npz")]) == 1
+    assert "fps (--fps) must be at least 1, got 0.5" in capsys.readouterr().err
+    assert not (tmp_path / "slow.npz").exists()
+    slow = load_motion(EXAMPLE).slice(0, 3).with_(fps=0.5)
+    write_bvh(slow, tmp_path / "slow.bvh")
+    assert read_bvh(tmp_path / "slow.bvh", fps=30.0).num_frames == 3
+
+
 def test_resampled_frame_count_is_resample_times_length_without_building_it():
     for n, src, dst in [(1, 30, 60), (60, 30, 30), (61, 120, 30), (1000, 29.97, 30), (7, 24, 100), (500, 60, 23.976)]:
         assert resampled_frame_count(n, src, dst) == len(resample_times(n, src, dst))
