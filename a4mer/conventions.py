@@ -63,7 +63,7 @@ def positive_number(value, what: str = "frame rate", most: float | None = MAX_FP
 def low_fps_problem(fps: float) -> str:
     """What is wrong with a file's stated rate ``fps`` below :data:`MIN_FPS` (one line, for an error)."""
     return (f"frame rate {fps:g} fps is implausibly low for motion capture (at least {MIN_FPS:g} fps): "
-            f"a wrong header? give the real rate with --source-fps")
+            f"a wrong header? give the real rate with --source-fps (Source fps in the Blender importer)")
 
 
 def snap_fps(fps: float, least: float | None = MIN_FPS) -> float:

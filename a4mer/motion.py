@@ -8,7 +8,8 @@ import numpy as np
 
 from .conventions import positive_number, snap_fps
 from .errors import A4merError, BadValue
-from .geometry import forward_kinematics, known_coords, lerp_at, quat_normalize, quat_unflip, resample_times, slerp_at
+from .geometry import (forward_kinematics, known_coords, lerp_at, quat_normalize, quat_unflip, resample_count,
+                       resample_times, slerp_at)
 from .skeleton import SMPL, Skeleton
 
 #: The most frames a resample may make (46 hours at 30 fps): beyond it a rate is surely wrong.
@@ -178,7 +179,7 @@ def resampled_frame_count(num_frames: int, src_fps: float, fps: float) -> int:
     if n > MAX_RESAMPLED_FRAMES:
         raise BadValue(f"resampling {num_frames} frames at {src:g} fps to {dst:g} fps would make "
                        f"{n:,.0f} frames (at most {MAX_RESAMPLED_FRAMES:,}): check the frame rates")
-    return int(np.floor((num_frames - 1) * dst / src + 1e-6)) + 1
+    return resample_count(num_frames, src, dst)
 
 
 def concatenate(motions: list[Motion]) -> Motion:

@@ -115,9 +115,9 @@ def run(args: argparse.Namespace) -> int:
     from ..io.outputs import check_output
 
     # everything the user named is checked before a clip is read or a model runs
-    given = args.output is not None
-    out = check_output(args.output if given else Path(args.input).stem + SUFFIX[args.format],
-                       [args.input, *named_files(args)], OUT_SUFFIXES[args.format] if given else ())
+    named = args.output is not None
+    out = check_output(args.output if named else Path(args.input).stem + SUFFIX[args.format],
+                       [args.input, *named_files(args)], OUT_SUFFIXES[args.format] if named else ())
     given = _read_segments(args.segments) if args.segments else None
     stem, motion, segments, names = _source(args)
     if given is not None:

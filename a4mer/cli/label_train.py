@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
         raise A4merError(f"{what}: a name is given twice")
     table = read_label_csv(Path(args.labels)) if args.labels else None
     files = collect_inputs(args.inputs)
-    check_output(args.output, files + ([Path(args.labels)] if args.labels else []) + named_files(args), [".safetensors"],
+    check_output(args.output, files + named_files(args), [".safetensors"],
                  companions=[holdout_path(Path(args.output))] if args.holdout > 0 else [])
     if args.epochs < 1:
         raise A4merError(f"--epochs must be at least 1, got {args.epochs}")

@@ -6,7 +6,6 @@ sampled from them with an explicit generator.
 """
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path

@@ -6,6 +6,11 @@ import numpy as np
 from .quat import quat_slerp
 
 
+def resample_count(num_frames: int, src_fps: float, dst_fps: float) -> int:
+    """How many frames :func:`resample_times` gives (``num_frames >= 1`` at ``src_fps`` to ``dst_fps``)."""
+    return int(np.floor((num_frames - 1) * dst_fps / src_fps + 1e-6)) + 1
+
+
 def resample_times(num_frames: int, src_fps: float, dst_fps: float) -> np.ndarray:
     """Source-frame coordinates (float, ``(N,)``) of the frames of the resampled clip.
 
@@ -15,7 +20,7 @@ def resample_times(num_frames: int, src_fps: float, dst_fps: float) -> np.ndarra
     """
     if num_frames < 1:
         raise ValueError("cannot resample an empty clip")
-    n = int(np.floor((num_frames - 1) * dst_fps / src_fps + 1e-6)) + 1
+    n = resample_count(num_frames, src_fps, dst_fps)
     return np.minimum(np.arange(n) * (src_fps / dst_fps), num_frames - 1)
 
 

@@ -100,7 +100,7 @@ def _beyond_body(trans: np.ndarray, rot: np.ndarray, known: np.ndarray, fps: flo
     ``known (T,)`` is False filled by classical curves that are C1 at the keys (slerp kinked the
     fingers at every key): a gap in dense frames the cubic Hermite with the neighbouring frames'
     velocities, spans between sparse keys Catmull-Rom; eased to slerp between the keys away from them
-    as the leaf joints are (:func:`_ease_leaves`: every one of these joints is a leaf of the body, and
+    as the body's leaf joints are (:func:`_ease_leaves`: like them, these joints move no body joint, and
     a key velocity carried over a long gap swung a finger past 100 deg off both keys)."""
     keys = np.flatnonzero(known)
     out = BL.catmull_rom_keys(trans, rot, keys, "hermite")[1]

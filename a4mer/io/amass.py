@@ -19,7 +19,7 @@ from ..geometry import axis_angle_to_quat, quat_to_axis_angle
 from ..motion import Motion
 from ..skeleton import SMPL, SMPLH, SMPLX
 from ..skeleton.smpl import SMPL_OFFSETS
-from ._mocap import hold_nonfinite_rows, source_fps
+from ._mocap import check_regular_file, hold_nonfinite_rows, source_fps
 from .outputs import save_npz_atomic
 
 PELVIS_REST = SMPL_OFFSETS[0]
@@ -121,8 +121,11 @@ def read_amass_npz(path: str | os.PathLike, fps: float | None = None, nonfinite_
     Raises :class:`MotionFileError` naming the problem.
     """
     path = Path(path)
+    check_regular_file(path)  # np.load of a FIFO would block
     a, pickled = _load_arrays(path)
     needed = ("poses", "trans") + (FPS_KEYS if fps is None else ())
+    if "poses" not in a:  # the clip comes from its split keys
+        needed += tuple(SPLIT_KEYS[55])
     for k in (k for k in needed if k in pickled):  # not read as absent: the clip would lose it silently
         raise MotionFileError(path, f"{k!r} is stored as a Python object array, which a4mer does not read (it "
                                     "would need unpickling); save it as a numeric array")
@@ -202,8 +205,8 @@ def write_amass_npz(motion: Motion, path: str | os.PathLike) -> Path:
     SMPL-H 156, SMPL-X 165: hands kept; any other SMPL-family skeleton as SMPL 72), ``trans`` (N, 3)
     metres in the Z-up world, ``betas`` and ``gender`` of the subject where the motion was read from
     an AMASS-style npz (``meta["betas"]``, ``meta["gender"]``; else zeros (10) and "neutral"),
-    ``mocap_frame_rate``, and ``surface_model_type`` where the source npz had one and its layout is
-    kept. Written atomically (temp + rename).
+    ``mocap_frame_rate``, and ``surface_model_type`` where the source npz had one naming the layout
+    written. Written atomically (temp + rename).
     """
     path = Path(path)
     body = motion if motion.skeleton in (SMPLH, SMPLX) else motion.body()
@@ -211,8 +214,9 @@ def write_amass_npz(motion: Motion, path: str | os.PathLike) -> Path:
     betas = np.asarray(motion.meta.get("betas", np.zeros(10)), np.float64)
     gender = str(motion.meta.get("gender", "neutral"))
     extra = {}
-    if "surface_model_type" in motion.meta and body.skeleton is motion.skeleton:  # the layout it names is kept
-        extra["surface_model_type"] = np.array(str(motion.meta["surface_model_type"]))
+    named = str(motion.meta.get("surface_model_type", ""))
+    if named == {SMPL: "smpl", SMPLH: "smplh", SMPLX: "smplx"}.get(body.skeleton):  # it names the layout written
+        extra["surface_model_type"] = np.array(named)
     return save_npz_atomic(path, poses=poses, trans=body.root_translation - PELVIS_REST, betas=betas,
                            gender=np.array(gender), mocap_frame_rate=np.array(float(body.fps)), **extra)
 

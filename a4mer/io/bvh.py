@@ -277,7 +277,8 @@ def _header_fps(path: object, dt: float, overridden: bool) -> float:
     if overridden:
         return rate
     raise MotionFileError(path, f"Frame Time {dt:g} s is {rate:g} fps, not a plausible frame rate "
-                                f"({MIN_FPS:g} to {MAX_FPS:g} fps): give the real rate with --source-fps")
+                                f"({MIN_FPS:g} to {MAX_FPS:g} fps): give the real rate with --source-fps (Source fps in the "
+                                f"Blender importer)")
 
 
 def _local_rotations(vt: np.ndarray, joints: list[_Joint], cols: list[list[int]]) -> tuple[np.ndarray, list[bool]]:

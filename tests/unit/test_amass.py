@@ -159,7 +159,11 @@ def test_split_keys_alone_are_read_as_poses(tmp_path, layout):
     assert quat_angle(a.rotations, b.rotations).max() < 1e-12 and b.meta["surface_model_type"] == "smplx"
     assert main(["convert", str(tmp_path / "split.npz"), "-o", str(tmp_path / "out.npz")]) == 0
     z = np.load(tmp_path / "out.npz")
-    assert z["poses"].shape == (12, layout) and str(z["surface_model_type"]) == "smplx"
+    assert z["poses"].shape == (12, layout)
+    assert ("surface_model_type" in z.files) == (layout == 165)  # kept where it names the layout written
+    np.savez(tmp_path / "pickled.npz", **{**split, "pose_body": np.array([None] * 12, dtype=object)}, **common)
+    with pytest.raises(MotionFileError, match=r"pickled.npz: 'pose_body' is stored as a Python object array"):
+        read_amass_npz(tmp_path / "pickled.npz")  # not read as absent (a clip without its body)
     split["pose_body"] = split["pose_body"][:, :60]
     np.savez(tmp_path / "bad.npz", **split, **common)
     with pytest.raises(MotionFileError, match=r"bad.npz: 'pose_body' has shape \(12, 60\).*expected \(12, 63\)"):

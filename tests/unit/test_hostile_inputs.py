@@ -197,6 +197,9 @@ def test_a_fifo_named_bvh_is_not_a_regular_file_and_nothing_blocks(tmp_path):
         read_bvh(p)  # the reader itself: would block on open() without the check
     with pytest.raises(A4merError, match=r"bone_map \(--bone-map\) .*: not a regular file"):
         LoadOptions(bone_map=str(p))
+    os.mkfifo(tmp_path / "f.npz")
+    with pytest.raises(MotionFileError, match=r"f\.npz: not a regular file \(a FIFO\)"):
+        read_amass_npz(tmp_path / "f.npz")  # np.load would block
 
 
 @pytest.mark.skipif(not Path("/dev/zero").exists(), reason="no /dev/zero")
