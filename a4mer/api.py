@@ -56,8 +56,13 @@ class LoadOptions:
             raise A4merError(f"up must be 'auto', 'y' or 'z', got {self.up!r}")
         if self.twist not in TWISTS:
             raise A4merError(f"twist (--twist) must be one of {', '.join(map(repr, TWISTS))}, got {self.twist!r}")
+        for name in ("keep_reference_frames", "floor"):  # "no" would read as True
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise A4merError(f"{name} must be True or False, got {getattr(self, name)!r}")
         for name in ("bone_map", "asf"):
             f = getattr(self, name)
+            if f is not None and not isinstance(f, (str, os.PathLike)):
+                raise A4merError(f"{name} (--{name.replace('_', '-')}) must be a file path, got {f!r}")
             if f is not None and not Path(f).is_file():
                 raise A4merError(f"{name} (--{name.replace('_', '-')}) {f}: {_not_a_file(f)}")
 
@@ -98,13 +103,15 @@ def find_clips(folder: str | os.PathLike, suffixes=tuple(FORMATS), exclude: str 
     return sorted(found)
 
 
-def as_motion(clip) -> Motion:
+def as_motion(clip, whole: bool = False) -> Motion:
     """``clip`` as a :class:`~a4mer.motion.Motion`: a Motion, or the path of a clip to load
-    (:func:`load_motion`); :class:`A4merError` for anything else."""
+    (:func:`load_motion`; ``whole``: every frame of the file, a rest-pose lead-in included, so that
+    frame numbers are the file's, as ``a4mer inbetween``/``extend`` read it); :class:`A4merError` for
+    anything else."""
     if isinstance(clip, Motion):
         return clip
     if isinstance(clip, (str, os.PathLike)):
-        return load_motion(clip)
+        return load_motion(clip, LoadOptions(keep_reference_frames=whole))
     raise A4merError(f"expected a Motion or the path of a clip (.npz/.bvh/.amc), got {type(clip).__name__}")
 
 
@@ -221,6 +228,8 @@ def load_motion(path: str | os.PathLike, options: LoadOptions | None = None, kno
         raise BadValue(f"load_motion: {e}") from None
     if not isinstance(path, (str, os.PathLike)):
         raise A4merError(f"expected the path of a clip (.npz/.bvh/.amc), got {type(path).__name__}")
+    if not str(path).strip():
+        raise A4merError("the clip path is empty")
     if Path(path).is_dir():
         raise MotionFileError(path, "is a folder, not a clip file")
     if not Path(path).exists() and not Path(path).suffix:  # "not found", not "unsupported file type ''"

@@ -60,6 +60,17 @@ def positive_number(value, what: str = "frame rate", most: float | None = MAX_FP
     return v
 
 
+def whole_frames(value, what: str) -> int:
+    """``value`` as a frame index or count: an integer (numpy's too) or a float without a fraction;
+    :class:`BadValue` for anything else (40.7, NaN, "30", True), which would otherwise be truncated."""
+    from .errors import BadValue
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return int(value)
+    if isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(value) and value == int(value):
+        return int(value)
+    raise BadValue(f"{what} must be a whole number of frames, got {value!r}")
+
+
 def low_fps_problem(fps: float) -> str:
     """What is wrong with a file's stated rate ``fps`` below :data:`MIN_FPS` (one line, for an error)."""
     return (f"frame rate {fps:g} fps is implausibly low for motion capture (at least {MIN_FPS:g} fps): "

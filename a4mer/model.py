@@ -304,7 +304,7 @@ class A4Mer:
         Keys and frames outside the gaps are copied unchanged; same length, fps and skeleton.
         ``method``: "heads" (the learned correction of the classical curve, the default) or "tokens"
         (the token route: predicted A4Mer tokens, decoded; single gaps only)."""
-        heads, motion = self._heads(method), as_motion(motion)
+        heads, motion = self._heads(method), as_motion(motion, whole=True)  # frame numbers: the file's
         if keys is not None:
             if start is not None or end is not None:
                 raise A4merError("inbetween takes start and end (one gap) or keys (blocking), not both")
@@ -316,4 +316,4 @@ class A4Mer:
     def extend(self, motion: Any, n: int, method: str = "heads") -> Any:
         """``motion`` followed by ``n`` generated frames at its own fps (input frames unchanged);
         ``method`` as in :meth:`inbetween`."""
-        return self._heads(method).extend_clip(as_motion(motion), n)
+        return self._heads(method).extend_clip(as_motion(motion, whole=True), n)

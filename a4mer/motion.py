@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from .conventions import positive_number, snap_fps
+from .conventions import positive_number, snap_fps, whole_frames
 from .errors import A4merError, BadValue
 from .geometry import (forward_kinematics, known_coords, lerp_at, quat_normalize, quat_unflip, resample_count,
                        resample_times, slerp_at)
@@ -39,6 +39,8 @@ class Motion:
 
     def __post_init__(self) -> None:
         fps = positive_number(self.fps)
+        if not isinstance(self.meta, dict):
+            raise A4merError(f"meta must be a dict, got {type(self.meta).__name__}")
         if not isinstance(self.skeleton, Skeleton):
             raise A4merError(f"skeleton must be a Skeleton (e.g. a4mer.skeleton.SMPL), got {type(self.skeleton).__name__}")
         trans = np.array(self.root_translation, dtype=np.float64)
@@ -55,7 +57,11 @@ class Motion:
             raise A4merError(f"motion contains NaN/inf values (first bad frame {int(bad[0])})")
         # rows already unit length (to float rounding) are kept bit for bit, so a Motion rebuilt from
         # another Motion's arrays (slices, edits, generated frames appended) leaves its frames unchanged
-        norms = np.linalg.norm(rot, axis=-1, keepdims=True)
+        with np.errstate(over="ignore"):
+            norms = np.linalg.norm(rot, axis=-1, keepdims=True)
+        if not np.isfinite(norms).all():  # components near the float limit: the length overflows
+            raise A4merError(f"rotations hold quaternions too long to normalise (components up to "
+                             f"{np.abs(rot).max():.3g}): not unit quaternions")
         if (norms < 1e-6).any():
             f, j = (int(i[0]) for i in np.where(norms[..., 0] < 1e-6))
             raise A4merError(f"rotations hold a zero quaternion (frame {f}, joint {j} "
@@ -101,13 +107,19 @@ class Motion:
     # --- editing (each returns a new Motion) --------------------------------------------------
     def with_(self, **changes: Any) -> "Motion":
         """A copy with fields replaced (``meta`` is merged, not replaced)."""
+        unknown = sorted(set(changes) - {"fps", "root_translation", "rotations", "skeleton", "meta"})
+        if unknown:
+            raise A4merError(f"Motion has no field {unknown[0]!r} (fields: fps, root_translation, rotations, "
+                             "skeleton, meta)")
         if "meta" in changes:
+            if not isinstance(changes["meta"], dict):
+                raise A4merError(f"meta must be a dict, got {type(changes['meta']).__name__}")
             changes["meta"] = {**self.meta, **changes["meta"]}
         return replace(self, **changes)
 
     def slice(self, start: int, stop: int | None = None) -> "Motion":
         """Frames ``[start, stop)`` (Python slice semantics; must leave at least one frame)."""
-        sl = slice(start, stop)
+        sl = slice(whole_frames(start, "start"), None if stop is None else whole_frames(stop, "stop"))
         idx = range(self.num_frames)[sl]
         if len(idx) == 0:
             raise A4merError(f"slice [{start}:{stop}] of a {self.num_frames}-frame clip is empty")
@@ -184,6 +196,8 @@ def resampled_frame_count(num_frames: int, src_fps: float, fps: float) -> int:
 
 def concatenate(motions: list[Motion]) -> Motion:
     """Clips one after another (same skeleton and fps required); meta of the first clip."""
+    if isinstance(motions, Motion):
+        raise A4merError("concatenate takes a list of Motions, got one Motion")
     if not motions:
         raise A4merError("nothing to concatenate")
     if not all(isinstance(m, Motion) for m in motions):

@@ -41,7 +41,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import A4merError, BadValue
+from ..conventions import whole_frames
+from ..errors import A4merError
 from ..io.outputs import write_atomic
 from ..geometry import quat_slerp
 from ..motion import Motion
@@ -62,17 +63,6 @@ MAX_EXTEND_SECONDS = 60.0  # one extension call; unless it repeats a cycle, the 
 TASKS = ("inbetween", "blocking", "extend")
 
 
-def whole_frames(value, what: str) -> int:
-    """``value`` as a frame index or count: an integer (numpy's too) or a float without a fraction;
-    :class:`BadValue` for anything else (40.7, NaN, "30", True), which would otherwise be truncated."""
-    import numbers
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-        return int(value)
-    if isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(value) and value == int(value):
-        return int(value)
-    raise BadValue(f"{what} must be a whole number of frames, got {value!r}")
-
-
 class A4merWarning(UserWarning):
     """A result was produced but with less support than recommended (e.g. short context)."""
 
@@ -85,6 +75,33 @@ def warn(message: str) -> None:
     while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package + os.sep):
         frame, level = frame.f_back, level + 1
     warnings.warn(message, A4merWarning, stacklevel=level)
+
+
+#: a pelvis this high (median, m) or this fast (median speed, m/s) is not a person in metres
+UNIT_HEIGHT_M = 5.0
+UNIT_SPEED_M_S = 20.0
+
+
+def checked_input(motion: Motion) -> list[str]:
+    """``motion`` checked as input of the heads: an :class:`A4merError` unless it is a Motion on an
+    SMPL-family skeleton (SMPL, SMPL-H, SMPL-X: the heads read joints 0-21 as SMPL's body); the warnings
+    (also issued) when its root translation does not look like metres (a clip in centimetres)."""
+    from ..skeleton import SMPL
+    if not isinstance(motion, Motion):
+        raise A4merError(f"expected a Motion, got {type(motion).__name__}")
+    if tuple(motion.skeleton.names[:22]) != tuple(SMPL.names[:22]):
+        raise A4merError(f"the heads fill SMPL-family clips (SMPL, SMPL-H, SMPL-X joints); this one is on skeleton "
+                         f"{motion.skeleton.name!r}: read it with a4mer.api.load_motion (or a4mer convert), which "
+                         "retargets it onto SMPL")
+    trans = motion.root_translation
+    height = float(np.median(trans[:, 2]))
+    speed = float(np.median(np.linalg.norm(np.diff(trans, axis=0), axis=1))) * motion.fps if len(trans) > 1 else 0.0
+    warns = []
+    if abs(height) > UNIT_HEIGHT_M or speed > UNIT_SPEED_M_S:
+        warns.append(f"the root is {height:.1f} m high and moves at {speed:.1f} m/s (medians): root_translation "
+                     "should be metres (Z up); is the clip in centimetres?")
+        warn(warns[-1])
+    return warns
 
 
 def _hinges_forward(rot: np.ndarray, known: np.ndarray, fps: float) -> None:
@@ -346,6 +363,7 @@ class LearnedHeads:
 
         Errors (A4merError): gap outside the clip, no frame between the keys, gap > 4 s. Warning
         (A4merWarning, also listed in ``result.meta['warnings']``): less than 1 s of context on a side."""
+        unit_warns = checked_input(motion)
         T, fps = motion.num_frames, motion.fps
         start, end = whole_frames(start, "start"), whole_frames(end, "end")
         if not (0 <= start < T and 0 <= end < T):
@@ -358,7 +376,7 @@ class LearnedHeads:
         if gap_s > MAX_GAP_SECONDS + 1e-9:
             raise A4merError(f"gap {start}..{end} is {gap_s:.2f} s long; at most {MAX_GAP_SECONDS:.0f} s "
                              f"({int(MAX_GAP_SECONDS * fps)} frames at {fps:g} fps) can be filled")
-        warns = []
+        warns = list(unit_warns)
         for side, frames in (("before", start + 1), ("after", T - end)):
             if frames / fps < MIN_CONTEXT_SECONDS:
                 warns.append(f"only {frames} frame(s) ({frames / fps:.2f} s) of context {side} the gap; "
@@ -371,7 +389,10 @@ class LearnedHeads:
     def inbetween_keys(self, motion: Motion, keys) -> Motion:
         """Every gap between the sorted ``keys`` generated in one pass from the keys alone; keys kept.
         ``result.meta``: ``keys`` (sorted), ``generated`` (``[first, last]`` frames of each gap), ``warnings``."""
+        warns = checked_input(motion)
         T, fps = motion.num_frames, motion.fps
+        if isinstance(keys, (str, bytes)) or not hasattr(keys, "__iter__"):
+            raise A4merError(f"keys must be a list of key frames, got {keys!r}")
         keys = sorted(set(whole_frames(k, "a key frame") for k in keys))
         if len(keys) < 2:
             raise A4merError(f"need at least two key frames, got {keys}")
@@ -387,11 +408,12 @@ class LearnedHeads:
                              f"at most {MAX_GAP_SECONDS:.0f} s ({int(MAX_GAP_SECONDS * fps)} frames at {fps:g} fps) "
                              "can be filled")
         out = self.fill_keys(motion, keys)
-        return out.with_(meta={"warnings": [], "keys": keys,
+        return out.with_(meta={"warnings": warns, "keys": keys,
                                "generated": [[a + 1, b - 1] for a, b in zip(keys[:-1], keys[1:]) if b - a > 1]})
 
     def extend_clip(self, motion: Motion, n: int) -> Motion:
         """``motion`` followed by ``n`` generated frames (input frames unchanged)."""
+        unit_warns = checked_input(motion)
         n = whole_frames(n, "the number of frames to add")
         if n < 1:
             raise A4merError(f"number of frames to add must be at least 1, got {n}")
@@ -400,7 +422,7 @@ class LearnedHeads:
                              f"{MAX_EXTEND_SECONDS:.0f} s ({int(MAX_EXTEND_SECONDS * motion.fps)} frames) can be "
                              "added at once (unless the clip ends in a repeating cycle, the continuation settles into a held "
                              "pose within a few seconds)")
-        warns = []
+        warns = list(unit_warns)
         if motion.num_frames / motion.fps < MIN_CONTEXT_SECONDS:
             warns.append(f"only {motion.num_frames} frame(s) of context; at least {MIN_CONTEXT_SECONDS:g} s "
                          "is recommended")
