@@ -8,6 +8,7 @@ later heads and are passed through untouched. Nothing is unpickled.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any, Callable
 
@@ -109,6 +110,8 @@ class A4Mer:
 
     def set_vocab(self, vocab: MotifVocabulary | str | Path) -> None:
         """Use another motif vocabulary (refused if it was built with another encoder)."""
+        if not isinstance(vocab, (MotifVocabulary, str, os.PathLike)):
+            raise A4merError(f"set_vocab takes a MotifVocabulary or the path of one, got {type(vocab).__name__}")
         if not isinstance(vocab, MotifVocabulary):
             vocab = MotifVocabulary.load(vocab, encoder_hash=self.model_hash)
         vocab.check_encoder(self.model_hash)
@@ -122,7 +125,9 @@ class A4Mer:
         """Load a bundle file, or a training output folder (model.safetensors + config.json +
         vocab.safetensors). ``None`` = the shipped default bundle. ``vocab`` replaces the vocabulary.
         ``device``: a torch device, or its name (``"auto"``: cuda, else mps, else cpu; :func:`resolve_device`)."""
-        device = resolve_device(device) if isinstance(device, str) else device
+        device = resolve_device(device if isinstance(device, str) else str(device))  # 0, torch.device("cuda:0")
+        if path is not None and not isinstance(path, (str, os.PathLike)):
+            raise A4merError(f"A4Mer.load takes the path of a bundle or training folder, got {type(path).__name__}")
         p = Path(path) if path is not None else DEFAULT_BUNDLE
         if p.is_dir():
             model = cls._from_folder(p)

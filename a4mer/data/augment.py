@@ -22,6 +22,8 @@ def mirror(motion: Any) -> Any:
 
 def change_speed(motion: Any, speed: float) -> Any:
     """The motion played ``speed`` times faster (resampled by time, same frame rate)."""
+    from ..conventions import positive_number
+    speed = positive_number(speed, "speed", most=None)
     if abs(speed - 1.0) < 1e-9:
         return motion
     fps = motion.fps

@@ -72,3 +72,15 @@ def test_hand_built_motions_get_a4mer_errors():
         with pytest.raises(A4merError, match=match):
             call()
     assert m.slice(1.0, 3).num_frames == 2  # whole floats are frames
+
+
+def test_model_calls_with_wrong_types_get_a4mer_errors():
+    from a4mer.data.augment import change_speed
+    from a4mer.model import A4Mer
+    with pytest.raises(A4merError, match="takes the path of a bundle or training folder, got int"):
+        A4Mer.load(5)
+    model = A4Mer.load()
+    with pytest.raises(A4merError, match="set_vocab takes a MotifVocabulary or the path of one, got NoneType"):
+        model.set_vocab(None)
+    with pytest.raises(A4merError, match="speed must be a positive number"):
+        change_speed(Motion(30, np.zeros((5, 3)), np.tile([1.0, 0, 0, 0], (5, 24, 1))), 0)
