@@ -168,23 +168,39 @@ def _moved_from_outside(obj) -> bool:
     return False
 
 
+_BONE_PATHS = ("location", "rotation_quaternion", "rotation_euler", "rotation_axis_angle", "scale")
+
+
+def _local_transforms(obj) -> list[tuple[object, str, tuple]]:
+    """(struct, property, value) of ``obj``'s transform and its pose bones' loc/rot (every mode)/scale:
+    what a frame change overwrites with the animation, losing the user's unkeyed edits."""
+    out = [(obj, p, tuple(getattr(obj, p))) for p in sorted(_OBJECT_PATHS)]
+    for pb in (obj.pose.bones if obj.pose is not None else ()):
+        out += [(pb, p, tuple(getattr(pb, p))) for p in _BONE_PATHS]
+    return out
+
+
 def object_matrices(obj, scene, frames: np.ndarray, fcurves: list) -> np.ndarray:
     """World matrix of ``obj``: (4, 4) when nothing animates its transform, else (T, 4, 4) per frame (its
     own keys, or a parent, constraint or driver: :func:`_moved_from_outside`).
     :class:`A4merError` naming the channels and scene frames where its transform keys are NaN/inf (or
     the frames where its world matrix is, through a parent or a constraint); the scene's current frame
-    is kept."""
+    (with its sub-frame) and the rig's unkeyed transform and pose edits are kept."""
     if not any(fc.data_path in _OBJECT_PATHS for fc in fcurves) and not _moved_from_outside(obj):
         out = world_matrix(obj)
         at = np.asarray(frames)[:0] if np.isfinite(out).all() else np.asarray(frames)
     else:
         check_finite_object_keys(obj, frames, fcurves)
-        keep = scene.frame_current
+        keep, sub, posed = scene.frame_current, scene.frame_subframe, _local_transforms(obj)
         out = []
-        for f in frames:
-            scene.frame_set(int(f))
-            out.append(_matrix(obj.matrix_world))
-        scene.frame_set(keep)
+        try:
+            for f in frames:
+                scene.frame_set(int(f))
+                out.append(_matrix(obj.matrix_world))
+        finally:
+            scene.frame_set(keep, subframe=sub)
+            for struct, prop, value in posed:
+                setattr(struct, prop, value)
         out = np.stack(out)
         at = np.asarray(frames)[~np.isfinite(out).reshape(len(out), -1).all(axis=1)]
     if len(at):

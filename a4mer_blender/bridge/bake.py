@@ -253,9 +253,8 @@ def remove_result(obj, keep_marks: list[dict] = ()) -> int:
             anim_compat.restore_action(obj, action, state.get("slot", ""))
             anim.action_blend_type, anim.action_extrapolation = settings["blend"], settings["extrapolation"]
             anim.action_influence = settings["influence"]
-        for name in settings.get("muted_tracks", []):
-            if name in anim.nla_tracks:
-                anim.nla_tracks[name].mute = False
+        for t in generated.muted_tracks(obj, settings):
+            t.mute = False
         anim.use_nla = settings.get("use_nla", True)
     generated.write_state(obj, None)
     return len(ours)

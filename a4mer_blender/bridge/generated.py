@@ -59,6 +59,14 @@ def write_state(obj, state: dict | None) -> None:
         obj[STATE_KEY] = json.dumps(state, separators=(",", ":"))
 
 
+def extended_scene(state: dict, default=None):
+    """The scene whose end Extend moved for ``state`` (``state["scene"]``, its name: an ID pointer on the
+    object would drag the scene along when the rig is appended to another file); None when no scene has
+    that name any more; records of earlier versions, without it: ``default``."""
+    import bpy
+    return bpy.data.scenes.get(state["scene"]) if "scene" in state else default
+
+
 def _track(obj, name: str | None):
     anim = obj.animation_data
     if anim is None or not name:
@@ -493,6 +501,29 @@ def _cycles(fcurves) -> bool:
     return any(m.type == "CYCLES" for fc in fcurves for m in fc.modifiers)
 
 
+def _strip_frames(track) -> list[list[float]]:
+    """(frame_start, frame_end) of each strip on ``track``: how a muted track of the user's is found
+    once renamed."""
+    return [[round(s.frame_start, 3), round(s.frame_end, 3)] for s in track.strips]
+
+
+def muted_tracks(obj, settings: dict) -> list:
+    """The user's tracks that :func:`push_down` muted (their NLA was off) and that are still muted: by
+    the recorded name, then (renamed by the user) by the frames of their strips."""
+    names = settings.get("muted_tracks", [])
+    frames = settings.get("muted_frames", [None] * len(names))
+    candidates, found = [t for t in _tracks(obj) if t.mute], {}
+    for by_frames in (False, True):
+        for i, (name, where) in enumerate(zip(names, frames)):
+            if i in found or (by_frames and not where):
+                continue
+            t = next((t for t in candidates if all(t != o for o in found.values())
+                      and (_strip_frames(t) == where if by_frames else t.name == name)), None)
+            if t is not None:
+                found[i] = t
+    return list(found.values())
+
+
 def push_down(obj, scene) -> dict:
     """Move the active action into a new top NLA track with the same evaluation on every frame; the
     new state (which holds what :func:`.bake.remove_result` restores).
@@ -504,9 +535,9 @@ def push_down(obj, scene) -> dict:
     anim = obj.animation_data
     action = anim.action
     nla_played = _nla_played(anim)
-    muted = [] if anim.use_nla else [t.name for t in anim.nla_tracks if not t.mute]
-    for name in muted:
-        anim.nla_tracks[name].mute = True
+    muted = [] if anim.use_nla else [t for t in anim.nla_tracks if not t.mute]
+    for t in muted:
+        t.mute = True
     f0, T = armature.action_frames(action, obj)
     lo, hi = min(f0, scene.frame_start), max(f0 + T - 1, scene.frame_end) + 1
     extrap = anim.action_extrapolation if nla_played else "HOLD"
@@ -519,8 +550,7 @@ def push_down(obj, scene) -> dict:
     elif _varies_outside_keys(fcurves):  # widened where the action's extrapolation shows it
         lo = lo - STRIP_REACH if extrap == "HOLD" else lo
         hi = hi + STRIP_REACH if extrap != "NOTHING" else hi
-    track = anim.nla_tracks.new()
-    track.name = nla.unique_track_name(anim, SOURCE_TRACK)
+    track = nla.new_track(anim, SOURCE_TRACK)
     strip = anim_compat.new_strip(track, action.name, int(lo), action)
     anim_compat.set_strip_slot(strip, obj)
     strip.action_frame_start, strip.action_frame_end = float(lo), float(hi)
@@ -538,7 +568,8 @@ def push_down(obj, scene) -> dict:
              "slot": anim_compat.active_slot_identifier(obj), "generated_track": "", "spans": [],
              "action_settings": {"blend": anim.action_blend_type, "extrapolation": anim.action_extrapolation,
                                  "influence": float(anim.action_influence), "use_nla": bool(anim.use_nla),
-                                 "muted_tracks": muted}}
+                                 "muted_tracks": [t.name for t in muted],
+                                 "muted_frames": [_strip_frames(t) for t in muted]}}
     obj[SOURCE_KEY] = action
     anim.action = None
     anim.use_nla = True
@@ -549,8 +580,7 @@ def _ensure_generated_track(obj, state: dict):
     track = generated_track(obj, state)
     if track is None:
         anim = obj.animation_data
-        track = anim.nla_tracks.new()  # on top, above the source track
-        track.name = nla.unique_track_name(anim, GENERATED_TRACK)
+        track = nla.new_track(anim, GENERATED_TRACK)  # on top, above the source track
         track.select = False
         state["spans"] = []
     state["generated_track"] = track.name  # the name it has now (the user may have renamed it)
@@ -585,28 +615,54 @@ def apply_result(obj, scene, kind: str, spans_frames: list[tuple[int, int]], cha
     gaps = optional("gaps")
     check_free(obj, spans_frames)
     state = read_state(obj)
-    if source_track(obj, state) is None:
-        state = push_down(obj, scene)
-    track = _ensure_generated_track(obj, state)
-    keep = []
-    for sp in spans(obj, state):
-        if any(_overlaps(sp["strip"], r) for r in spans_frames):
-            _remove_span(obj, track, sp)
-        else:
-            keep.append(stored(sp))
-    new = []
-    for (a, b), chans, rep in zip(spans_frames, channels_per_span, reports):
-        frames = np.arange(a, b + 1, dtype=np.float64)
-        played = gaps.played_motif(motif, rep)
-        label = gaps.motif_label(played) if played else f"{kind} {a}-{b}"
-        sid = uuid.uuid4().hex
-        action = _new_action(obj, f"A4Mer {kind} {a}-{b}", chans, frames, sid)
-        start, end = gaps.strip_range((a, b))
-        strip = nla.place_strip(track, label, action, (start, end, start, end, 1.0))
-        rec = {"kind": kind, "id": sid, "first": int(a), "last": int(b), "frame_start": float(strip.frame_start),
-               "action": action.name, "name": strip.name, "method": method, "quality": rep,
-               "motif": played}
-        new.append(rec)
+    pushed = source_track(obj, state) is None
+    new, keep, replaced = [], [], 0
+    try:
+        if pushed:
+            state = push_down(obj, scene)
+        track = _ensure_generated_track(obj, state)
+        for sp in spans(obj, state):
+            if any(_overlaps(sp["strip"], r) for r in spans_frames):
+                _remove_span(obj, track, sp)
+                replaced += 1
+            else:
+                keep.append(stored(sp))
+        state["spans"] = keep
+        write_state(obj, state)  # from here on the record says all there is to undo
+        for (a, b), chans, rep in zip(spans_frames, channels_per_span, reports):
+            frames = np.arange(a, b + 1, dtype=np.float64)
+            played = gaps.played_motif(motif, rep)
+            label = gaps.motif_label(played) if played else f"{kind} {a}-{b}"
+            sid = uuid.uuid4().hex
+            action = _new_action(obj, f"A4Mer {kind} {a}-{b}", chans, frames, sid)
+            new.append({"kind": kind, "id": sid, "first": int(a), "last": int(b), "action": action.name})
+            start, end = gaps.strip_range((a, b))
+            strip = nla.place_strip(track, label, action, (start, end, start, end, 1.0))
+            new[-1].update({"frame_start": float(strip.frame_start), "name": strip.name, "method": method,
+                            "quality": rep, "motif": played})
+    except Exception as e:
+        _undo_apply(obj, state, pushed, new)
+        gone = f"; the {replaced} generated span(s) it was replacing are gone" if replaced and not pushed else ""
+        raise errors.A4merError(f"could not put the generated frames on the NLA of {obj.name!r} "
+                                f"({type(e).__name__}: {e}): your action and tracks are as before{gone}") from e
     state["spans"] = sorted(keep + new, key=lambda s: s["first"])
     write_state(obj, state)
     return new
+
+
+def _undo_apply(obj, state: dict | None, pushed: bool, new: list[dict]) -> None:
+    """After :func:`apply_result` failed part-way: drop the strips and actions it made; when it pushed the
+    user's action down, give everything back as Remove Generated Frames does."""
+    import bpy
+    track = generated_track(obj, {**state, "spans": new}) if state is not None else None
+    for rec in new:
+        strip = nla.span_strip(track, rec["id"], 0.0) if track is not None else None
+        if strip is not None:
+            drop_strip(track, strip)
+        action = bpy.data.actions.get(rec["action"])
+        if action is not None and action.users == 0 and action.get(nla.SPAN_KEY) == rec["id"]:
+            bpy.data.actions.remove(action)
+    if pushed and state is not None and source_track(obj, state) is not None:
+        from . import bake
+        write_state(obj, {**state, "spans": []})
+        bake.remove_result(obj)

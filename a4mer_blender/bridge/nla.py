@@ -159,6 +159,16 @@ def unique_track_name(anim, wanted: str) -> str:
     return name
 
 
+def new_track(anim, wanted: str):
+    """A new top NLA track named ``wanted`` (made unique); the active track stays the user's
+    (``nla_tracks.new()`` makes the new track the active one)."""
+    active = anim.nla_tracks.active
+    track = anim.nla_tracks.new()
+    track.name = unique_track_name(anim, wanted)
+    anim.nla_tracks.active = active
+    return track
+
+
 def remove_tracks(obj) -> int:
     """Delete the A4Mer tracks of ``obj``; returns how many were removed. The record is kept."""
     import bpy
@@ -182,10 +192,7 @@ def _find_strip(track, frame_start: float):
 
 
 def _add_track(obj, action, spec) -> tuple[object, list[str]]:
-    anim = obj.animation_data
-    name = unique_track_name(anim, spec.name)
-    track = anim.nla_tracks.new()
-    track.name = name
+    track = new_track(obj.animation_data, spec.name)
     names = []
     for s in spec.strips:  # time order: each new strip is trimmed before the next one is added
         strip = anim_compat.new_strip(track, s.name, int(round(s.frame_start)), action)

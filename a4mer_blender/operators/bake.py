@@ -33,12 +33,13 @@ class A4MER_OT_bake_generated(_ResultOp, bpy.types.Operator):
         obj = context.active_object
         kept = [s.name for s in generated.foreign_strips(obj)]
         state = generated.read_state(obj) or {}
+        scene = generated.extended_scene(state, context.scene)
         try:
             n, keys = bake.bake(obj)
         except errors.A4merError as e:
             self.report({"ERROR"}, str(e))
             return {"CANCELLED"}
-        keep_end(context.scene, state)
+        keep_end(scene, state)
         self.report_kept(kept)
         action = obj.animation_data.action
         self.report({"INFO"}, f"A4Mer: baked {n} span(s), {keys} keys added to {action.name}")
@@ -50,27 +51,34 @@ class A4MER_OT_bake_generated(_ResultOp, bpy.types.Operator):
         return {"FINISHED"}
 
 
+def _extended_in(scene) -> list[tuple[object, dict]]:
+    """(object, state) of the rigs whose extension moved ``scene``'s end."""
+    return [(o, st) for o in scene.objects
+            if (st := generated.read_state(o)) is not None and "scene_end_set" in st and "scene_end_before" in st
+            and generated.extended_scene(st, scene) == scene]
+
+
 def keep_end(scene, baked: dict) -> None:
-    """After one rig's extension was baked (``baked``: its former state), its frames are the user's: the
-    scene end that removing another rig's extension goes back to is at least the one it set."""
-    if "scene_end_set" not in baked:
+    """After one rig's extension was baked (``baked``: its former state; ``scene``: the one whose end it
+    moved), its frames are the user's: the scene end that removing another rig's extension goes back to
+    is at least the one it set."""
+    if "scene_end_set" not in baked or scene is None:
         return
-    for o in scene.objects:
-        st = generated.read_state(o)
-        if st is not None and "scene_end_before" in st and st["scene_end_before"] < baked["scene_end_set"]:
+    for o, st in _extended_in(scene):
+        if st["scene_end_before"] < baked["scene_end_set"]:
             st["scene_end_before"] = baked["scene_end_set"]
             generated.write_state(o, st)
 
 
 def restore_scene_end(scene, removed: dict) -> None:
-    """After one rig's generated frames went (``removed``: its former state), put the scene's end back
-    where Extend found it, or to the last frame another rig's extension still shows: only while the end
-    is the one Extend set (nobody changed it since). The earliest end before any extension passes to the
-    rigs left, so removing the rigs in any order ends where the scene started."""
-    if "scene_end_before" not in removed:
+    """After one rig's generated frames went (``removed``: its former state; ``scene``: the one whose end
+    its extension moved, whichever scene is current), put that scene's end back where Extend found it, or
+    to the last frame another rig's extension still shows: only while the end is the one Extend set
+    (nobody changed it since). The earliest end before any extension passes to the rigs left, so removing
+    the rigs in any order ends where the scene started."""
+    if "scene_end_before" not in removed or scene is None:
         return
-    rest = [(o, st) for o in scene.objects
-            if (st := generated.read_state(o)) is not None and "scene_end_set" in st and "scene_end_before" in st]
+    rest = _extended_in(scene)
     if scene.frame_end != max([removed.get("scene_end_set", scene.frame_end)] + [st["scene_end_set"] for _, st in rest]):
         return
     base = min([removed["scene_end_before"]] + [st["scene_end_before"] for _, st in rest])
@@ -90,6 +98,7 @@ class A4MER_OT_remove_generated(_ResultOp, bpy.types.Operator):
     def execute(self, context):
         obj = context.active_object
         state = generated.read_state(obj) or {}
+        scene = generated.extended_scene(state, context.scene)
         src = generated.source_track(obj, state) if state else None
         other = obj.animation_data.action if obj.animation_data is not None else None
         kept = [s.name for s in generated.foreign_strips(obj)]
@@ -103,7 +112,7 @@ class A4MER_OT_remove_generated(_ResultOp, bpy.types.Operator):
             self.report({"WARNING"}, f"A4Mer: your action {mine!r} stays on the NLA track "
                                      f"{src.name!r}, because {other.name!r} is the active action")
         self.report_kept(kept)
-        restore_scene_end(context.scene, state)
+        restore_scene_end(scene, state)
         self.report({"INFO"}, f"A4Mer: removed {n} generated span(s)")
         return {"FINISHED"}
 

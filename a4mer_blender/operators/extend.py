@@ -29,12 +29,15 @@ class A4MER_OT_extend(GenerateBase, bpy.types.Operator):
     def after(self, context, made, obj):
         if self.set_scene_end and made:
             need = max(s["last"] for s in made)
+            scene = context.scene
             state = generated.read_state(obj) if obj is not None else None
-            if state is not None:  # so Remove Generated can put the end back (bake.restore_scene_end)
-                state.setdefault("scene_end_before", int(context.scene.frame_end))
+            # so Remove Generated can put this scene's end back (bake.restore_scene_end); one scene per result
+            if state is not None and generated.extended_scene(state, scene) == scene:
+                state.setdefault("scene_end_before", int(scene.frame_end))
                 state["scene_end_set"] = max(int(need), int(state.get("scene_end_set", need)))  # shown up to
+                state["scene"] = scene.name
                 generated.write_state(obj, state)
-            context.scene.frame_end = max(context.scene.frame_end, need)
+            scene.frame_end = max(scene.frame_end, need)
 
     def draw(self, context):
         col = self.layout.column()

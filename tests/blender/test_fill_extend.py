@@ -196,6 +196,23 @@ def test_extending_two_rigs_then_removing_in_either_order_gives_the_end_back(sce
     assert bpy.ops.a4mer.remove_generated() == {"FINISHED"} and scene.frame_end == 200
 
 
+@pytest.mark.parametrize("b_end", [100, 70])
+def test_remove_in_another_scene_puts_back_the_end_of_the_extended_scene(scene, b_end):
+    """The rig is in scenes A and B; Extend ran in A, Remove runs while B is current: A's end comes back,
+    B's is left alone (it was restored in B, or A kept the extended end, when B's end equalled it)."""
+    obj, _ = rig_with_fingers(scene, T=60, seed=5)
+    scene.frame_end = 60
+    other = bpy.data.scenes.new("B")
+    other.collection.objects.link(obj)
+    other.frame_start, other.frame_end = 1, b_end
+    assert bpy.ops.a4mer.extend(frames=10) == {"FINISHED"}
+    assert (scene.frame_end, other.frame_end) == (70, b_end)
+    with bpy.context.temp_override(scene=other):
+        assert bpy.context.scene == other
+        assert bpy.ops.a4mer.remove_generated() == {"FINISHED"}
+    assert (scene.frame_end, other.frame_end) == (60, b_end)
+
+
 def test_a_refused_extension_names_no_temporary_file(scene, gap_rig):
     obj, action = gap_rig
     keys = key_snapshot(obj, action)
@@ -451,6 +468,32 @@ def test_a_rig_on_an_animated_parent_fills_the_same_from_any_frame(scene, repo_r
                                        for fc in anim_compat.fcurves_of(obj, sp["strip"].action)]))
         assert bpy.ops.a4mer.remove_generated() == {"FINISHED"}
     assert np.abs(results[0] - results[1]).max() < 1e-5
+
+
+@pytest.mark.parametrize("verb", ["fill_gaps", "segment"])
+def test_a_failed_run_keeps_the_subframe_and_the_unkeyed_pose(scene, gap_rig, monkeypatch, verb):
+    """A rig with object keys is read frame by frame: a run whose model fails (as after Esc) left the scene
+    on the whole frame and threw away the user's unkeyed pose and object edits."""
+    from a4mer_blender._core import errors
+    obj, action = gap_rig
+    for f, x in ((1, 0.0), (60, 1.0)):
+        obj.location = (x, 0.0, 0.0)
+        obj.keyframe_insert("location", frame=f)
+    scene.frame_set(12, subframe=0.5)
+    obj.pose.bones["left_elbow"].rotation_quaternion = (0.7071, 0.7071, 0.0, 0.0)  # not keyed
+    obj.pose.bones["root"].rotation_mode = "XYZ"
+    obj.pose.bones["root"].rotation_euler = (0.1, 0.2, 0.3)
+    obj.location.z = 0.3
+    posed = armature._local_transforms(obj)
+
+    def fail(*a, **k):
+        raise errors.A4merError("the model failed")
+    monkeypatch.setattr(runner, "run_heads_sync", fail)
+    monkeypatch.setattr(runner, "run_sync", fail)
+    with pytest.raises(RuntimeError, match="the model failed"):
+        getattr(bpy.ops.a4mer, verb)()
+    assert (scene.frame_current, scene.frame_subframe) == (12, pytest.approx(0.5))
+    assert [(p, v) for _, p, v in armature._local_transforms(obj)] == [(p, v) for _, p, v in posed]
 
 
 def test_remove_generated_restores_the_action(scene, gap_rig):

@@ -432,6 +432,66 @@ def test_a_track_of_the_users_named_like_ours_is_not_taken_for_it(scene, gap_rig
     assert obj.animation_data.action == action and not _generated_actions()
 
 
+@pytest.mark.parametrize("nla_on", [True, False])
+def test_the_users_nla_tracks_come_back_as_they_were(scene, gap_rig, nla_on):
+    """Fill -> Remove leaves the user's active track active (``nla_tracks.new`` made ours active), and with
+    the NLA switched off unmutes the tracks it muted, also one the user renamed meanwhile."""
+    obj, action = gap_rig
+    anim = obj.animation_data
+    mine, other = anim.nla_tracks.new(), anim.nla_tracks.new()
+    mine.name, other.name = "MyBase", "MyLayer"
+    first_slot_to_strip(anim_compat.new_strip(mine, "base", 1, action.copy()))
+    first_slot_to_strip(anim_compat.new_strip(other, "layer", 20, action.copy()))
+    anim.nla_tracks.active = mine
+    anim.use_nla = nla_on
+    assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
+    assert anim.nla_tracks.active == mine
+    assert mine.mute == other.mute == (not nla_on)  # an NLA that was off stays off under the layer
+    mine.name = "MyBase renamed"
+    assert bpy.ops.a4mer.extend(frames=5) == {"FINISHED"}  # the generated track exists: no new track
+    assert bpy.ops.a4mer.remove_generated() == {"FINISHED"}
+    assert [(t.name, t.mute, t.active) for t in anim.nla_tracks] == [("MyBase renamed", False, True),
+                                                                     ("MyLayer", False, False)]
+    assert anim.use_nla == nla_on and anim.action == action
+
+
+@pytest.mark.parametrize("layer", [False, True])
+def test_a_failure_while_building_the_result_is_rolled_back(scene, gap_rig, monkeypatch, layer):
+    """An unexpected error after the push-down (strips.new refusing a strip) left the user's action on the
+    "A4Mer Source" track, none active and no record: now it says so in one line and leaves the NLA as it
+    was (with a result layer there already: that layer, recorded, and Remove still gives everything back)."""
+    from a4mer_blender.bridge import nla
+    obj, action = gap_rig
+    anim = obj.animation_data
+    mine = anim.nla_tracks.new()
+    mine.name = "MyBase"
+    first_slot_to_strip(anim_compat.new_strip(mine, "base", 1, action.copy()))
+    anim.use_nla = False
+    keys = key_snapshot(obj, action)
+    before = pose_snapshot(obj, FRAMES)
+    if layer:
+        assert bpy.ops.a4mer.extend(frames=5) == {"FINISHED"}
+    shown, tracks = pose_snapshot(obj, FRAMES), _tracks(obj)
+    state, actions = generated.read_state(obj), _generated_actions()
+
+    def boom(*a, **k):
+        raise RuntimeError("Unable to add strip")
+    monkeypatch.setattr(nla, "place_strip", boom)
+    with pytest.raises(RuntimeError, match=r"could not put the generated frames .*Unable to add strip.*as before"):
+        bpy.ops.a4mer.fill_gaps()
+    monkeypatch.undo()
+    assert _tracks(obj) == tracks and _generated_actions() == actions
+    assert generated.read_state(obj) == state and np.abs(pose_snapshot(obj, FRAMES) - shown).max() < 1e-7
+    assert anim.action == (None if layer else action) and anim.use_nla == layer and mine.mute == layer
+    if layer:
+        assert bpy.ops.a4mer.remove_generated() == {"FINISHED"}
+    assert anim.action == action and not anim.use_nla and not mine.mute and _tracks(obj)[0][0] == "MyBase"
+    assert generated.read_state(obj) is None and not _generated_actions()
+    assert_same_keys(keys, key_snapshot(obj, action))
+    assert np.abs(pose_snapshot(obj, FRAMES) - before).max() < 1e-7
+    assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
+
+
 @pytest.mark.parametrize("change", ["key in the gap", "noise strength", "generator coefficient"])
 def test_keys_or_modifiers_changed_while_the_model_runs_is_no_change(scene, gap_rig, monkeypatch, change):
     """The animator keys a pose inside the gap while the model runs: the generated strip was laid over

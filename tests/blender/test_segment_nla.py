@@ -131,6 +131,21 @@ def test_rerun_replaces_only_a4mer_tracks(scene, mpi_rig, tmp_path):
     assert [t.name for t in obj.animation_data.nla_tracks] == ["A4Mer Atoms"]
 
 
+def test_segment_and_clear_keep_the_users_active_track(scene, tmp_path):
+    obj, _ = make_row_rig("mpi_body_only")
+    action = armature.write_motion(obj, smooth_motion(T=60, seed=4), scene)
+    anim = obj.animation_data
+    mine = anim.nla_tracks.new()
+    mine.name = "MyBase"
+    first_slot_to_strip(anim_compat.new_strip(mine, "base", 1, action.copy()))
+    mine.mute = True
+    anim.nla_tracks.active = mine
+    assert bpy.ops.a4mer.segment(segments_file=_seg_file(tmp_path, even_segments(60, 30.0))) == {"FINISHED"}
+    assert anim.nla_tracks.active == mine and len(anim.nla_tracks) == 3
+    assert bpy.ops.a4mer.clear_segments() == {"FINISHED"}
+    assert [(t.name, t.active) for t in anim.nla_tracks] == [("MyBase", True)]
+
+
 def test_mapping_rename_select_jump(scene, tmp_path):
     obj, _ = make_row_rig("mpi_body_only")
     armature.write_motion(obj, smooth_motion(T=90, seed=9), scene)
