@@ -183,7 +183,8 @@ def check_names(jobs: list[ClipJob], how: dict[Path, str] | None = None) -> None
     if clash is not None:
         a, b, name = clash
         why = sorted({how[j.path] for j in (a, b) if how and j.path in how})
-        raise A4merError(f"{a.path} and {b.path} would both write {name}.*: rename or move one of them"
+        names = f"{a.name}.* and {b.name}.*, one file on a case-blind disk" if a.name != b.name else f"{name}.*"
+        raise A4merError(f"{a.path} and {b.path} would both write {names}: rename or move one of them"
                          + (f" ({'; '.join(why)})" if why else ""))
 
 

@@ -63,6 +63,14 @@ class TrainConfig:
     time_limit_s: float = 0.0
 
 
+def _keys(d: dict[str, Any], prefix: str = "") -> list[str]:
+    """Every settable key of the config dict ``d`` as a dotted path (``optim.steps``, ``log_every``)."""
+    out = []
+    for k, v in d.items():
+        out += _keys(v, f"{prefix}{k}.") if isinstance(v, dict) else [prefix + k]
+    return out
+
+
 def apply_sets(d: dict[str, Any], sets: list[str]) -> dict[str, Any]:
     """Apply ``key.path=value`` overrides (value parsed as JSON, else taken as a string)."""
     d = json.loads(json.dumps(d))
@@ -81,7 +89,8 @@ def apply_sets(d: dict[str, Any], sets: list[str]) -> dict[str, Any]:
                 raise A4merError(f"--set {key}: {p!r} is not a config section")
             node = node[p]
         if parts[-1] not in node:
-            near = difflib.get_close_matches(parts[-1], list(node), n=1)
+            near = [".".join(parts[:-1] + [m]) for m in difflib.get_close_matches(parts[-1], list(node), n=1)]
+            near = near or [k for k in _keys(d) if k.split(".")[-1] == parts[-1]]  # in another section
             raise A4merError(f"--set {key}: unknown key" + (f" (did you mean {near[0]}?)" if near else ""))
         node[parts[-1]] = val
     return d

@@ -55,8 +55,10 @@ def test_corrupt_or_mismatched_checkpoint_is_a_clear_error(tiny_run, tmp_path):
 
 
 def test_config_is_strict():
-    with pytest.raises(A4merError, match="did you mean"):
+    with pytest.raises(A4merError, match=r"did you mean optim\.steps\?"):
         load_config(sets=["optim.stpes=3"])
+    with pytest.raises(A4merError, match=r"did you mean log_every\?"):  # a key of another section
+        load_config(sets=["optim.log_every=3"])
     with pytest.raises(A4merError):
         load_config(sets=["optim.steps=\"many\""])
     cfg = load_config(sets=["model.atoms.mode=fixed", "model.stage1.loss_split=false", "model.stage1.encoder.attention=full",
