@@ -385,8 +385,9 @@ def test_shipped_heads_are_used(scene, data_root):
             assert diff > 1e-4, f"{task}: the learned correction changed nothing"
             there = runner.run_heads_sync(motion, runner.RunnerSettings(mode="WORKER", python=sys.executable),
                                           plan.verb, plan.args)  # the worker gives the same learned frames
-            assert np.array_equal(there.motion.rotations, learned.motion.rotations)
-            assert np.array_equal(there.motion.root_translation, learned.motion.root_translation)
+            # to float rounding: torch's CPU kernels may sum in another order in another process (1e-15)
+            np.testing.assert_allclose(there.motion.rotations, learned.motion.rotations, atol=1e-9)
+            np.testing.assert_allclose(there.motion.root_translation, learned.motion.root_translation, atol=1e-9)
         else:
             assert diff == 0.0
     assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
