@@ -260,9 +260,11 @@ def is_done(job: ClipJob, opts: BatchOptions) -> bool:
 
 
 def check_rate(value: float | None, option: str) -> None:
-    """:class:`A4merError` naming ``option`` unless ``value`` is None or a positive frame rate."""
-    if value is not None and not 0 < value < float("inf"):
-        raise A4merError(f"{option} must be a positive frame rate, got {value:g}")
+    """:class:`A4merError` naming ``option`` unless ``value`` is None or a frame rate the readers take
+    (``MIN_FPS`` to ``MAX_FPS``, as ``a4mer convert --fps/--source-fps``)."""
+    from .conventions import MAX_FPS, MIN_FPS
+    if value is not None and not MIN_FPS <= value <= MAX_FPS:
+        raise A4merError(f"{option} must be a frame rate from {MIN_FPS:g} to {MAX_FPS:g} fps, got {value:g}")
 
 
 def check_not_input_folder(out: Path, inputs: list[Path], option: str = "--out") -> None:

@@ -12,7 +12,7 @@ def add_load_arguments(p: argparse.ArgumentParser, lead_in: bool = True, twist: 
     """Flags of :class:`a4mer.api.LoadOptions`; ``lead_in=False`` leaves out ``--keep-reference-frames``
     (commands whose output keeps every frame of the input read it whole); ``twist=False`` leaves out
     ``--twist`` (commands that only feed the model, whose input calibrates twist on the clip itself)."""
-    p.add_argument("--source-fps", type=float, help="override the frame rate stated in the file")
+    p.add_argument("--source-fps", type=float, help="override the frame rate stated in the file (1 to 100000 fps)")
     p.add_argument("--asf", help="ASF skeleton of an AMC clip (default: <stem>.asf beside it, else the best match in a "
                                          "sibling asf/ folder, as the README says)")
     p.add_argument("--bone-map", help="JSON map SMPL joint -> source joint for unknown skeletons")

@@ -30,7 +30,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--export", default="", metavar="FORMATS",
                    help="also write these exports per clip, comma-separated: npz,bvh,babel (babel needs --segment)")
     p.add_argument("--fps", type=float, help="scene frame rate (default: each clip's own rate)")
-    p.add_argument("--source-fps", type=float, help="override the frame rate stated in the clip files")
+    p.add_argument("--source-fps", type=float, help="override the frame rate stated in the clip files (1 to 100000 fps)")
     p.add_argument("--asf", help="ASF skeleton of the AMC clips (default: <stem>.asf beside each, else the best match in a "
                                          "sibling asf/ folder)")
     p.add_argument("--keep-reference-frames", action="store_true",

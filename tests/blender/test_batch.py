@@ -268,8 +268,8 @@ def test_worker_refuses_bad_options_and_the_input_folder_before_anything(tmp_pat
              f"--out-dir {shot.parent}: the folder of the input {shot}; outputs there could overwrite inputs"),
             (["--input", str(shot), "--out-dir", str(tmp_path / "afile")],
              f"--out-dir {tmp_path / 'afile'}: {tmp_path / 'afile'} is a file, not a folder"),
-            ([*ok, "--fps", "-1"], "--fps must be a positive frame rate, got -1"),
-            ([*ok, "--source-fps", "0"], "--source-fps must be a positive frame rate, got 0"),
+            ([*ok, "--fps", "-1"], "--fps must be a frame rate from 1 to 100000 fps, got -1"),
+            ([*ok, "--source-fps", "0"], "--source-fps must be a frame rate from 1 to 100000 fps, got 0"),
             ([*ok, "--extend", "-5"], "--extend must be >= 0, got -5")):
         assert batch_worker.main(args) == 1
         cap = capsys.readouterr()
