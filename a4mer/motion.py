@@ -119,7 +119,8 @@ class Motion:
 
     def slice(self, start: int, stop: int | None = None) -> "Motion":
         """Frames ``[start, stop)`` (Python slice semantics; must leave at least one frame)."""
-        sl = slice(whole_frames(start, "start"), None if stop is None else whole_frames(stop, "stop"))
+        sl = slice(None if start is None else whole_frames(start, "start"),
+                   None if stop is None else whole_frames(stop, "stop"))
         idx = range(self.num_frames)[sl]
         if len(idx) == 0:
             raise A4merError(f"slice [{start}:{stop}] of a {self.num_frames}-frame clip is empty")

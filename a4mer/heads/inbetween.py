@@ -77,15 +77,16 @@ def warn(message: str) -> None:
     warnings.warn(message, A4merWarning, stacklevel=level)
 
 
-#: a pelvis this high (median, m) or this fast (median speed, m/s) is not a person in metres
-UNIT_HEIGHT_M = 5.0
-UNIT_SPEED_M_S = 20.0
+#: a pelvis this high (median, m) or this fast (median speed, m/s) is not a person in metres (a clip in
+#: centimetres is 100 x off: a stand 90 m, a walk 140 m/s; a person on a 6 m platform or in a car is not)
+UNIT_HEIGHT_M = 30.0
+UNIT_SPEED_M_S = 50.0
 
 
 def checked_input(motion: Motion) -> list[str]:
     """``motion`` checked as input of the heads: an :class:`A4merError` unless it is a Motion on an
     SMPL-family skeleton (SMPL, SMPL-H, SMPL-X: the heads read joints 0-21 as SMPL's body); the warnings
-    (also issued) when its root translation does not look like metres (a clip in centimetres)."""
+    to issue when its root translation does not look like metres (a clip in centimetres)."""
     from ..skeleton import SMPL
     if not isinstance(motion, Motion):
         raise A4merError(f"expected a Motion, got {type(motion).__name__}")
@@ -96,12 +97,12 @@ def checked_input(motion: Motion) -> list[str]:
     trans = motion.root_translation
     height = float(np.median(trans[:, 2]))
     speed = float(np.median(np.linalg.norm(np.diff(trans, axis=0), axis=1))) * motion.fps if len(trans) > 1 else 0.0
-    warns = []
-    if abs(height) > UNIT_HEIGHT_M or speed > UNIT_SPEED_M_S:
-        warns.append(f"the root is {height:.1f} m high and moves at {speed:.1f} m/s (medians): root_translation "
-                     "should be metres (Z up); is the clip in centimetres?")
-        warn(warns[-1])
-    return warns
+    odd = [f"is {height:.1f} m high" if abs(height) > UNIT_HEIGHT_M else "",
+           f"moves at {speed:.1f} m/s" if speed > UNIT_SPEED_M_S else ""]
+    if not any(odd):
+        return []
+    return [f"the root {' and '.join(o for o in odd if o)} (median): root_translation should be metres (Z up); "
+            "is the clip in centimetres?"]
 
 
 def _hinges_forward(rot: np.ndarray, known: np.ndarray, fps: float) -> None:
@@ -363,7 +364,7 @@ class LearnedHeads:
 
         Errors (A4merError): gap outside the clip, no frame between the keys, gap > 4 s. Warning
         (A4merWarning, also listed in ``result.meta['warnings']``): less than 1 s of context on a side."""
-        unit_warns = checked_input(motion)
+        warns = checked_input(motion)
         T, fps = motion.num_frames, motion.fps
         start, end = whole_frames(start, "start"), whole_frames(end, "end")
         if not (0 <= start < T and 0 <= end < T):
@@ -376,7 +377,6 @@ class LearnedHeads:
         if gap_s > MAX_GAP_SECONDS + 1e-9:
             raise A4merError(f"gap {start}..{end} is {gap_s:.2f} s long; at most {MAX_GAP_SECONDS:.0f} s "
                              f"({int(MAX_GAP_SECONDS * fps)} frames at {fps:g} fps) can be filled")
-        warns = list(unit_warns)
         for side, frames in (("before", start + 1), ("after", T - end)):
             if frames / fps < MIN_CONTEXT_SECONDS:
                 warns.append(f"only {frames} frame(s) ({frames / fps:.2f} s) of context {side} the gap; "
@@ -390,6 +390,8 @@ class LearnedHeads:
         """Every gap between the sorted ``keys`` generated in one pass from the keys alone; keys kept.
         ``result.meta``: ``keys`` (sorted), ``generated`` (``[first, last]`` frames of each gap), ``warnings``."""
         warns = checked_input(motion)
+        for w in warns:
+            warn(w)
         T, fps = motion.num_frames, motion.fps
         if isinstance(keys, (str, bytes)) or not hasattr(keys, "__iter__"):
             raise A4merError(f"keys must be a list of key frames, got {keys!r}")
@@ -413,7 +415,7 @@ class LearnedHeads:
 
     def extend_clip(self, motion: Motion, n: int) -> Motion:
         """``motion`` followed by ``n`` generated frames (input frames unchanged)."""
-        unit_warns = checked_input(motion)
+        warns = checked_input(motion)
         n = whole_frames(n, "the number of frames to add")
         if n < 1:
             raise A4merError(f"number of frames to add must be at least 1, got {n}")
@@ -422,11 +424,11 @@ class LearnedHeads:
                              f"{MAX_EXTEND_SECONDS:.0f} s ({int(MAX_EXTEND_SECONDS * motion.fps)} frames) can be "
                              "added at once (unless the clip ends in a repeating cycle, the continuation settles into a held "
                              "pose within a few seconds)")
-        warns = list(unit_warns)
         if motion.num_frames / motion.fps < MIN_CONTEXT_SECONDS:
             warns.append(f"only {motion.num_frames} frame(s) of context; at least {MIN_CONTEXT_SECONDS:g} s "
                          "is recommended")
-            warn(warns[-1])
+        for w in warns:
+            warn(w)
         if motion.num_frames < 2:
             raise A4merError("extension needs at least 2 frames of context")
         out = self.extend(motion, n)

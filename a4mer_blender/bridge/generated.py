@@ -61,10 +61,14 @@ def write_state(obj, state: dict | None) -> None:
 
 def extended_scene(state: dict, default=None):
     """The scene whose end Extend moved for ``state`` (``state["scene"]``, its name: an ID pointer on the
-    object would drag the scene along when the rig is appended to another file); None when no scene has
-    that name any more; records of earlier versions, without it: ``default``."""
+    object would drag the scene along when the rig is appended to another file). Where no scene has that
+    name any more (renamed since), or the record has none (earlier versions): ``default`` (the current
+    scene) when its end is the one Extend set, else None."""
     import bpy
-    return bpy.data.scenes.get(state["scene"]) if "scene" in state else default
+    found = bpy.data.scenes.get(state["scene"]) if "scene" in state else None
+    if found is None and default is not None and default.frame_end == state.get("scene_end_set", default.frame_end):
+        return default
+    return found
 
 
 def _track(obj, name: str | None):
@@ -501,27 +505,29 @@ def _cycles(fcurves) -> bool:
     return any(m.type == "CYCLES" for fc in fcurves for m in fc.modifiers)
 
 
-def _strip_frames(track) -> list[list[float]]:
-    """(frame_start, frame_end) of each strip on ``track``: how a muted track of the user's is found
-    once renamed."""
-    return [[round(s.frame_start, 3), round(s.frame_end, 3)] for s in track.strips]
+def _strip_frames(track) -> list[list]:
+    """(frame_start, frame_end, action name) of each strip on ``track``: how a muted track of the user's
+    is found once renamed."""
+    return [[round(s.frame_start, 3), round(s.frame_end, 3), s.action.name if s.action else ""] for s in track.strips]
 
 
 def muted_tracks(obj, settings: dict) -> list:
     """The user's tracks that :func:`push_down` muted (their NLA was off) and that are still muted: by
-    the recorded name, then (renamed by the user) by the frames of their strips."""
+    the recorded name, else (renamed by the user) the one muted track whose strips (frames and actions)
+    are the recorded ones; none where several are (a track the user muted must not be unmuted)."""
     names = settings.get("muted_tracks", [])
-    frames = settings.get("muted_frames", [None] * len(names))
-    candidates, found = [t for t in _tracks(obj) if t.mute], {}
-    for by_frames in (False, True):
-        for i, (name, where) in enumerate(zip(names, frames)):
-            if i in found or (by_frames and not where):
-                continue
-            t = next((t for t in candidates if all(t != o for o in found.values())
-                      and (_strip_frames(t) == where if by_frames else t.name == name)), None)
-            if t is not None:
-                found[i] = t
-    return list(found.values())
+    strips = settings.get("muted_frames", [None] * len(names))
+    left = [t for t in _tracks(obj) if t.mute]
+    by_name = {t.name: t for t in left}
+    found = [by_name[n] for n in names if n in by_name]
+    left = [t for t in left if t not in found]
+    for name, where in zip(names, strips):
+        if name not in by_name and where:
+            same = [t for t in left if _strip_frames(t) == where]
+            if len(same) == 1:
+                found.append(same[0])
+                left.remove(same[0])
+    return found
 
 
 def push_down(obj, scene) -> dict:

@@ -887,3 +887,18 @@ def test_merge_keys_updates_keys_on_the_frames_and_adds_the_rest(scene):
     assert [kp[i].handle_left_type for i in (3, 5, 10)] == ["ALIGNED"] * 3  # beside new keys 5 and 11
     assert kp[0].handle_left_type == "AUTO_CLAMPED"
     assert fc.evaluate(1.5) == pytest.approx(shown, abs=1e-6)  # the curve between untouched keys
+
+
+@pytest.mark.parametrize("again", [False, True])
+def test_remove_puts_back_the_end_of_a_renamed_scene(scene, again):
+    """The scene renamed after Extend (a shot named later), then Remove, or first Extend again: the end
+    goes back to where the first Extend found it (the record names the scene; a renamed one is the
+    current scene while its end is the one Extend set)."""
+    obj, _ = rig_with_fingers(scene, T=90, seed=5)
+    scene.frame_end = 90
+    assert bpy.ops.a4mer.extend(frames=10 if again else 30) == {"FINISHED"}
+    scene.name = "Shot 010"
+    if again:
+        assert bpy.ops.a4mer.extend(frames=20) == {"FINISHED"} and scene.frame_end == 120  # after the first
+    assert bpy.ops.a4mer.remove_generated() == {"FINISHED"}
+    assert scene.frame_end == 90

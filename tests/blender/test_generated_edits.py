@@ -636,3 +636,28 @@ def test_bake_names_the_other_rigs_that_play_the_action(scene, gap_rig):
     if anim_compat.is_slotted(action):  # on its own slot, the twin plays other channels: not named
         twin.animation_data.action_slot = action.slots.new("OBJECT", "Twin")
         assert anim_compat.also_played_by(obj, action, bpy.data.objects) == []
+
+
+@pytest.mark.parametrize("what", ["renamed", "deleted"])
+def test_remove_unmutes_only_the_track_fill_muted(scene, gap_rig, what):
+    """NLA off, a take of the user's muted on purpose beside the one Fill mutes, both with strips on the
+    same frames; the user renames or deletes the muted one: Remove unmuted the user's own muted take
+    (found by frames alone). It is found by its strips' frames and actions, and only when one fits."""
+    obj, action = gap_rig
+    anim = obj.animation_data
+    alt = anim.nla_tracks.new()
+    alt.name = "WalkAlt"
+    first_slot_to_strip(anim_compat.new_strip(alt, "alt", 1, action.copy()))
+    alt.mute = True
+    mine = anim.nla_tracks.new()
+    mine.name = "Walk"
+    first_slot_to_strip(anim_compat.new_strip(mine, "base", 1, action.copy()))
+    anim.use_nla = False
+    assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
+    if what == "renamed":
+        mine.name = "Walk v2"
+    else:
+        anim.nla_tracks.remove(mine)
+    assert bpy.ops.a4mer.remove_generated() == {"FINISHED"}
+    want = [("WalkAlt", True)] + ([("Walk v2", False)] if what == "renamed" else [])
+    assert [(t.name, t.mute) for t in anim.nla_tracks] == want and not anim.use_nla

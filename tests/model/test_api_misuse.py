@@ -43,12 +43,20 @@ def test_a_clip_in_centimetres_is_named_and_another_skeleton_refused(repo_root):
     m = load_motion(repo_root / "examples/bandai/dataset-1_walk_happy_002.bvh")
     cm = m.with_(root_translation=m.root_translation * 100.0)
     heads = LearnedHeads(net=None)
-    with pytest.warns(A4merWarning, match="is the clip in centimetres"):
-        out = heads.inbetween(cm, 40, 70)
-    assert any("centimetres" in w for w in out.meta["warnings"])
+    for call in (lambda c: heads.inbetween(c, 40, 70), lambda c: heads.extend_clip(c, 10),
+                 lambda c: heads.inbetween_keys(c, [0, 30, 60])):
+        with warnings.catch_warnings(record=True) as got:
+            warnings.simplefilter("always")
+            out = call(cm)
+        assert [str(w.message) for w in got] == out.meta["warnings"]  # once each
+        assert len(got) == 1 and "is the clip in centimetres" in str(got[0].message)
     with warnings.catch_warnings():
         warnings.simplefilter("error", A4merWarning)
         assert heads.inbetween(m, 40, 70).meta["warnings"] == []  # the same clip in metres: no warning
+        up = m.root_translation + [0.0, 0.0, 6.0]  # on a 6 m platform, and in a car at 25 m/s: metres too
+        heads.inbetween(m.with_(root_translation=up), 40, 70)
+        car = m.root_translation + np.arange(m.num_frames)[:, None] * [25.0 / m.fps, 0.0, 0.0]
+        heads.inbetween(m.with_(root_translation=car), 40, 70)
     other = Skeleton("mine", tuple(f"j{i}" for i in range(24)), SMPL.parents, SMPL.offsets)
     alien = Motion(m.fps, m.root_translation, m.rotations[:, :24], skeleton=other)
     for call in (lambda: heads.inbetween(alien, 40, 70), lambda: heads.extend_clip(alien, 10),
@@ -71,7 +79,7 @@ def test_hand_built_motions_get_a4mer_errors():
                         (lambda: Motion(30, np.zeros((T, 3)), rot * 1e160), "too long to normalise")):
         with pytest.raises(A4merError, match=match):
             call()
-    assert m.slice(1.0, 3).num_frames == 2  # whole floats are frames
+    assert m.slice(1.0, 3).num_frames == 2 and m.slice(None, 3).num_frames == 3  # whole floats are frames
 
 
 def test_model_calls_with_wrong_types_get_a4mer_errors():
