@@ -33,6 +33,14 @@ def _moved(obj, by: float = 3.0, longer: float = 0.0):
     return strip
 
 
+def _user_track(obj, name: str, action, start: int = 1):
+    """A track of the user's named ``name`` playing a copy of ``action`` from ``start``."""
+    track = obj.animation_data.nla_tracks.new()
+    track.name = name
+    first_slot_to_strip(anim_compat.new_strip(track, name.lower(), start, action.copy()))
+    return track
+
+
 def _user_strip(obj, start: int):
     """A strip of the user's own action (a head key) on the "A4Mer Generated" track."""
     mine = bpy.data.actions.new("my_pose_fix")
@@ -438,10 +446,7 @@ def test_the_users_nla_tracks_come_back_as_they_were(scene, gap_rig, nla_on):
     the NLA switched off unmutes the tracks it muted, also one the user renamed meanwhile."""
     obj, action = gap_rig
     anim = obj.animation_data
-    mine, other = anim.nla_tracks.new(), anim.nla_tracks.new()
-    mine.name, other.name = "MyBase", "MyLayer"
-    first_slot_to_strip(anim_compat.new_strip(mine, "base", 1, action.copy()))
-    first_slot_to_strip(anim_compat.new_strip(other, "layer", 20, action.copy()))
+    mine, other = _user_track(obj, "MyBase", action), _user_track(obj, "MyLayer", action, 20)
     anim.nla_tracks.active = mine
     anim.use_nla = nla_on
     assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
@@ -463,9 +468,7 @@ def test_a_failure_while_building_the_result_is_rolled_back(scene, gap_rig, monk
     from a4mer_blender.bridge import nla
     obj, action = gap_rig
     anim = obj.animation_data
-    mine = anim.nla_tracks.new()
-    mine.name = "MyBase"
-    first_slot_to_strip(anim_compat.new_strip(mine, "base", 1, action.copy()))
+    mine = _user_track(obj, "MyBase", action)
     anim.use_nla = False
     keys = key_snapshot(obj, action)
     before = pose_snapshot(obj, FRAMES)
@@ -645,13 +648,8 @@ def test_remove_unmutes_only_the_track_fill_muted(scene, gap_rig, what):
     (found by frames alone). It is found by its strips' frames and actions, and only when one fits."""
     obj, action = gap_rig
     anim = obj.animation_data
-    alt = anim.nla_tracks.new()
-    alt.name = "WalkAlt"
-    first_slot_to_strip(anim_compat.new_strip(alt, "alt", 1, action.copy()))
-    alt.mute = True
-    mine = anim.nla_tracks.new()
-    mine.name = "Walk"
-    first_slot_to_strip(anim_compat.new_strip(mine, "base", 1, action.copy()))
+    _user_track(obj, "WalkAlt", action).mute = True
+    mine = _user_track(obj, "Walk", action)
     anim.use_nla = False
     assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
     if what == "renamed":
