@@ -10,6 +10,7 @@ import numpy as np
 
 from .conventions import MAX_FPS, MIN_FPS, positive_number
 from .errors import A4merError, BadValue, MotionFileError
+from .io._mocap import check_regular_file, not_a_file
 from .motion import Motion
 
 #: file suffix -> format name
@@ -63,17 +64,8 @@ class LoadOptions:
             f = getattr(self, name)
             if f is not None and not isinstance(f, (str, os.PathLike)):
                 raise A4merError(f"{name} (--{name.replace('_', '-')}) must be a file path, got {f!r}")
-            if f is not None and not Path(f).is_file():
-                raise A4merError(f"{name} (--{name.replace('_', '-')}) {f}: {_not_a_file(f)}")
-
-
-def _not_a_file(path: str | os.PathLike) -> str:
-    """Why ``path``, which is not a regular file, cannot be read: "file not found" (also a broken link),
-    "is a folder, not a file", or "not a regular file" (a FIFO, device or socket, or a link to one)."""
-    p = Path(path)
-    if p.is_dir():
-        return "is a folder, not a file"
-    return "not a regular file (a FIFO, device or socket)" if p.exists() else "file not found"
+            if f is not None and (why := not_a_file(f)) is not None:
+                raise A4merError(f"{name} (--{name.replace('_', '-')}) {f}: {why}")
 
 
 def find_clips(folder: str | os.PathLike, suffixes=tuple(FORMATS), exclude: str | os.PathLike | None = None
@@ -235,8 +227,7 @@ def load_motion(path: str | os.PathLike, options: LoadOptions | None = None, kno
     if not Path(path).exists() and not Path(path).suffix:  # "not found", not "unsupported file type ''"
         raise MotionFileError(path, "file not found")
     fmt = clip_format(path)
-    if not Path(path).is_file():
-        raise MotionFileError(path, _not_a_file(path))
+    check_regular_file(path)
     if known is not None and (opts.fps is not None or not opts.keep_reference_frames):
         raise BadValue("known frames are frames of the whole file at its own rate: give them with "
                        "keep_reference_frames=True and no fps")

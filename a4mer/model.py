@@ -125,7 +125,7 @@ class A4Mer:
         """Load a bundle file, or a training output folder (model.safetensors + config.json +
         vocab.safetensors). ``None`` = the shipped default bundle. ``vocab`` replaces the vocabulary.
         ``device``: a torch device, or its name (``"auto"``: cuda, else mps, else cpu; :func:`resolve_device`)."""
-        device = resolve_device("cpu" if device is None else device if isinstance(device, str) else str(device))
+        device = resolve_device("cpu" if device is None else str(device))  # a name, or a torch.device
         if path is not None and not isinstance(path, (str, os.PathLike)):
             raise A4merError(f"A4Mer.load takes the path of a bundle or training folder, got {type(path).__name__}")
         p = Path(path) if path is not None else DEFAULT_BUNDLE

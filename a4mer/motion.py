@@ -1,7 +1,7 @@
 """The :class:`Motion` dataclass: an animated skeleton in the Z-up, metres world."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
@@ -107,10 +107,10 @@ class Motion:
     # --- editing (each returns a new Motion) --------------------------------------------------
     def with_(self, **changes: Any) -> "Motion":
         """A copy with fields replaced (``meta`` is merged, not replaced)."""
-        unknown = sorted(set(changes) - {"fps", "root_translation", "rotations", "skeleton", "meta"})
+        names = [f.name for f in fields(self)]
+        unknown = sorted(set(changes) - set(names))
         if unknown:
-            raise A4merError(f"Motion has no field {unknown[0]!r} (fields: fps, root_translation, rotations, "
-                             "skeleton, meta)")
+            raise A4merError(f"Motion has no field {unknown[0]!r} (fields: {', '.join(names)})")
         if "meta" in changes:
             if not isinstance(changes["meta"], dict):
                 raise A4merError(f"meta must be a dict, got {type(changes['meta']).__name__}")

@@ -36,11 +36,7 @@ def read_text(path: str | os.PathLike) -> str:
     check_regular_file(path)
     try:
         data = p.read_bytes()
-    except FileNotFoundError:
-        raise MotionFileError(path, "file not found") from None
-    except IsADirectoryError:
-        raise MotionFileError(path, "is a directory, not a file") from None
-    except OSError as e:
+    except OSError as e:  # removed or made unreadable since the check
         raise MotionFileError(path, f"cannot read file ({e.strerror or e})") from None
     nul = data.find(b"\x00")
     if nul >= 0:
@@ -57,19 +53,26 @@ def read_text(path: str | os.PathLike) -> str:
     return _newlines(text)
 
 
-def check_regular_file(path: str | os.PathLike) -> None:
-    """MotionFileError unless ``path`` (a link: its target) is a regular file: "file not found", "is a
-    directory", or "not a regular file" for a FIFO, device or socket (reading one could block or never end)."""
+def not_a_file(path: str | os.PathLike) -> str | None:
+    """Why ``path`` (a link: its target) is not a regular file to read: "file not found" (a broken link
+    too), "is a directory, not a file", or "not a regular file" for a FIFO, device or socket (reading one
+    could block or never end); None when it is one."""
     try:
         mode = os.stat(path).st_mode
     except FileNotFoundError:
-        raise MotionFileError(path, "file not found") from None
+        return "file not found"
     except OSError as e:
-        raise MotionFileError(path, f"cannot read file ({e.strerror or e})") from None
+        return f"cannot read file ({e.strerror or e})"
     if stat.S_ISDIR(mode):
-        raise MotionFileError(path, "is a directory, not a file")
-    if not stat.S_ISREG(mode):
-        raise MotionFileError(path, f"not a regular file (a {_kind(mode)}), not a motion file")
+        return "is a directory, not a file"
+    return None if stat.S_ISREG(mode) else f"not a regular file (a {_kind(mode)})"
+
+
+def check_regular_file(path: str | os.PathLike) -> None:
+    """MotionFileError naming ``path`` and :func:`not_a_file`'s reason unless it is a regular file."""
+    why = not_a_file(path)
+    if why is not None:
+        raise MotionFileError(path, why)
 
 
 def _kind(mode: int) -> str:

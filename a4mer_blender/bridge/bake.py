@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._core import errors
+from .._core import errors, rig as core_rig
 from . import anim_compat, armature, generated, motif_marks, nla
 
 
@@ -167,21 +167,6 @@ def _uncovered(fc, first: int, last: int, content: tuple[int, int]) -> np.ndarra
     return np.concatenate([lo, hi]).astype(np.float64)
 
 
-def _frames_text(frames) -> str:
-    """Sorted frames as short text: runs of whole frames as ``first-last`` ("30", "45-58", "30, 33.5")."""
-    out, run = [], []
-    for f in sorted(set(float(f) for f in frames)):
-        if run and f == run[-1] + 1 and f.is_integer() and run[-1].is_integer():
-            run.append(f)
-            continue
-        if run:
-            out.append(f"{run[0]:g}" if len(run) == 1 else f"{run[0]:g}-{run[-1]:g}")
-        run = [f]
-    if run:
-        out.append(f"{run[0]:g}" if len(run) == 1 else f"{run[0]:g}-{run[-1]:g}")
-    return ", ".join(out)
-
-
 def check_keys_under(obj, shown: list[dict], users: dict) -> None:
     """:class:`A4merError` when a key of the user's lies on the frames a shown span covers (``shown``:
     :func:`.generated.spans` entries; ``users``: the user's F-Curves by (data path, index)) on a channel
@@ -191,7 +176,7 @@ def check_keys_under(obj, shown: list[dict], users: dict) -> None:
     parts = []
     for sp in shown:
         first, last = sp["shown"]
-        channels, frames = {}, set()  # data path -> [indices]
+        channels, frames = {}, []  # data path -> [indices]
         for fc in anim_compat.fcurves_of(obj, sp["strip"].action):
             target = users.get((fc.data_path, fc.array_index))
             if target is None:
@@ -200,11 +185,11 @@ def check_keys_under(obj, shown: list[dict], users: dict) -> None:
             under = keyed[(keyed > first - 1e-3) & (keyed < last + 1e-3)]
             if len(under):
                 channels.setdefault(fc.data_path, []).append(fc.array_index)
-                frames.update(np.where(np.abs(under - np.round(under)) < 1e-3, np.round(under), under).tolist())
+                frames += under.tolist()
         if channels:
             named = [f"{path}[{idx[0]}]" if len(idx) == 1 else path for path, idx in list(channels.items())[:3]]
             more = f" and {len(channels) - 3} more" if len(channels) > 3 else ""
-            parts.append(f"frame{'s' if len(frames) > 1 else ''} {_frames_text(frames)} of the strip "
+            parts.append(f"{core_rig.frames_text(np.array(frames))} of the strip "
                          f"{sp['strip'].name!r} (on frames {first}-{last}): {', '.join(named)}{more}")
     if parts:
         raise errors.A4merError(f"keys of yours lie under a generated strip, at {'; '.join(parts)}; Bake would "
