@@ -261,10 +261,13 @@ def is_done(job: ClipJob, opts: BatchOptions) -> bool:
 
 def check_rate(value: float | None, option: str) -> None:
     """:class:`A4merError` naming ``option`` unless ``value`` is None or a frame rate the readers take
-    (``MIN_FPS`` to ``MAX_FPS``, as ``a4mer convert --fps/--source-fps``)."""
+    (``MIN_FPS`` to ``MAX_FPS``, the readers' own check: :func:`a4mer.io._mocap.source_fps`)."""
     from .conventions import MAX_FPS, MIN_FPS
-    if value is not None and not MIN_FPS <= value <= MAX_FPS:
-        raise A4merError(f"{option} must be a frame rate from {MIN_FPS:g} to {MAX_FPS:g} fps, got {value:g}")
+    from .io._mocap import source_fps
+    try:
+        source_fps(value)
+    except A4merError:
+        raise A4merError(f"{option} must be a frame rate from {MIN_FPS:g} to {MAX_FPS:g} fps, got {value:g}") from None
 
 
 def check_not_input_folder(out: Path, inputs: list[Path], option: str = "--out") -> None:
