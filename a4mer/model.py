@@ -160,10 +160,12 @@ class A4Mer:
 
     @classmethod
     def _from_bundle(cls, p: Path) -> "A4Mer":
-        from .artefact import built_from, read_artefact
+        from .artefact import built_from, check_finite, read_artefact
         from .train.loop import build_net
 
         meta, tensors = read_artefact(p, BUNDLE_FORMAT, "model bundle", framework="pt")
+        # the weights hash does not catch NaN saved with its hash; inf: a heads MLP's gate that is off
+        check_finite(p, tensors, "model bundle", inf_ok=("z_band",))
         with built_from(p, "model bundle"):
             config = from_dict(TrainConfig, json.loads(meta["config"]))
             vocab_json = json.loads(meta["vocab"]) if meta.get("vocab") else None

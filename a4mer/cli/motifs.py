@@ -1,5 +1,9 @@
 """``a4mer motifs build --data DIR --out VOCAB``: mine a motif vocabulary from your own clips with a
-trained encoder (no retraining). DIR: a prepared dataset (manifest.jsonl) or any folder of clips."""
+trained encoder (no retraining). DIR: a prepared dataset (manifest.jsonl) or any folder of clips.
+
+It mines as a training run does (:func:`a4mer.train.mining.mine_items`, the seed of the model's run by
+default): a run's bundle and the clips that run mined (a prepared dataset with ``--split train``,
+holding only the run's data sets) give the run's own vocabulary."""
 from __future__ import annotations
 
 import argparse
@@ -24,7 +28,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     b.add_argument("--max-len", type=int, help="longest pattern in atoms (default: the model's)")
     b.add_argument("--split", help="with a prepared dataset: only its clips of this split (e.g. train, so that "
                    "its test clips stay unseen); default: every clip")
-    b.add_argument("--seed", type=int, default=0, help="random seed of the code clustering (default 0)")
+    b.add_argument("--seed", type=int, help="random seed of the code clustering (default: the model's training seed, "
+                   "as its run mined)")
     add_model_arguments(b)
     add_load_arguments(b, twist=False)
 
@@ -38,6 +43,11 @@ def _clip_paths(data: Path, split: str | None) -> list[Path]:
             rows = [r for r in rows if r.get("split") == split]
             if not rows:
                 raise A4merError(f"{data}: no clips of split {split!r}; it holds splits {', '.join(have)}")
+        else:
+            have = sorted({str(r.get("split", "train")) for r in rows})
+            if len(have) > 1:  # a training run mines only its own split (data.split): say why the two may differ
+                print(f"a4mer motifs: note: mining the clips of every split ({', '.join(have)}); a training run mines "
+                      "only its training clips (--split train mines as it does)", file=sys.stderr)
         return [data / r["path"] for r in rows]
     if split is not None:
         raise A4merError(f"{data}: --split needs a manifest.jsonl (made by 'a4mer data prepare')")
@@ -59,8 +69,7 @@ def run(args: argparse.Namespace) -> int:
         raise A4merError("usage: a4mer motifs build --data DIR --out VOCAB")
     from dataclasses import replace
 
-    from ..motifs.vocab import build_vocabulary
-    from ..train.mining import effective_k
+    from ..train.mining import clip_item, mine_items
 
     from ..io.outputs import check_output
 
@@ -71,31 +80,32 @@ def run(args: argparse.Namespace) -> int:
     check_output(args.out, paths + named_files(args), [".safetensors"])
     opts = load_options(args, inputs=paths)
     model = load_model(args)
-    tokens, spans, names, skipped = [], [], [], 0
+    items, skipped = [], 0
     for i, path in enumerate(paths):
         try:
             motion = load_clip(path, opts, "motifs")
+            item = clip_item(_clip_name(path, Path(args.data)), motion, model.config)
+            if not all(np.isfinite(a).all() for a in item.arrays.values()):
+                raise A4merError(f"{path}: non-finite pose features (corrupt values)")
         except A4merError as e:
             print(f"a4mer motifs: skipping: {e}", file=sys.stderr)
             skipped += 1
             continue
-        tok, sp = model.encode(motion)
-        tokens.append(tok)
-        spans.append(sp / motion.fps)
-        names.append(_clip_name(path, Path(args.data)))
-    if not tokens:
+        items.append(item)
+    if not items:
         raise A4merError(f"{args.data}: no readable clips")
+    names = [it.name for it in items]
     mc = model.config.model.motifs
     changes = {k: v for k, v in (("min_support", args.min_support), ("max_len", args.max_len)) if v is not None}
     mc = replace(mc, **changes)
     if mc.max_len < mc.min_len:
         raise A4merError(f"--max-len {mc.max_len} is below the shortest pattern mined ({mc.min_len} atoms)")
-    n = sum(len(t) for t in tokens)
-    k = min(args.k, n) if args.k else effective_k(n, mc.k)
-    vocab = build_vocabulary(tokens, spans, names, mc, np.random.default_rng(args.seed), model.model_hash, k=k)
+    seed = model.config.seed if args.seed is None else args.seed
+    vocab = mine_items(model.net, items, model.config, motifs=mc, k=args.k, seed=seed)
+    n = sum(len(it.bounds) - 1 for it in items)
     vocab.save(args.out)
     print(f"{len(names)} clips, {n} atoms -> {args.out}: {vocab.k} codes, {len(vocab.patterns)} patterns "
-          f"(support >= {mc.min_support}), encoder {model.model_hash}, vocab {vocab.hash}")
+          f"(support >= {mc.min_support}), seed {seed}, encoder {model.model_hash}, vocab {vocab.hash}")
     if not vocab.patterns:
         why = (f"only {len(names)} clips, fewer than --min-support {mc.min_support}" if len(names) < mc.min_support
                else f"no run of {mc.min_len}-{mc.max_len} atom codes recurs in {mc.min_support} of the {len(names)} clips")

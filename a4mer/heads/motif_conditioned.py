@@ -227,11 +227,12 @@ class MotifPrototypes:
     def load(cls, path: str | os.PathLike | None = None, model_hash: str | None = None,
              vocab_hash: str | None = None) -> "MotifPrototypes":
         """Read a prototype file (default: the packaged one); with hashes, refuse another model/vocabulary."""
-        from ..artefact import built_from, read_artefact
+        from ..artefact import built_from, check_finite, read_artefact
         path = Path(path) if path is not None else default_prototypes_path()
         if not path.is_file():
             raise A4merError(f"{path}: motif prototype file not found; {BUILD_HINT}")
         meta, arr = read_artefact(path, FORMAT, "motif prototype file")
+        check_finite(path, arr, "motif prototype file")  # a NaN pose would be played into the user's clip
         with built_from(path, "motif prototype file"):
             if arr["rotations"].ndim != 3 or arr["rotations"].shape[1:] != (NUM_BODY, 3):
                 raise ValueError(f"rotations of shape {arr['rotations'].shape}")

@@ -168,9 +168,10 @@ class RecognitionHead:
     @classmethod
     def load(cls, path: str | os.PathLike) -> "RecognitionHead":
         """Load a head file strictly (wrong format, config or weights: a clear error naming the file)."""
-        from ..artefact import built_from, read_artefact
+        from ..artefact import built_from, check_finite, read_artefact
         path = Path(path)
         meta, state = read_artefact(path, FORMAT, "recognition head", framework="pt")
+        check_finite(path, state, "recognition head")  # NaN weights would label every frame NaN
         with built_from(path, "recognition head"):
             config = HeadConfig.from_dict(json.loads(meta["config"]))
             classes = json.loads(meta["classes"])

@@ -8,7 +8,8 @@ def min_cover(codes: list[int] | np.ndarray, patterns: dict[tuple[int, ...], int
               ) -> list[tuple[int, int]]:
     """Cover ``codes`` with the fewest consecutive pieces, each a pattern of ``patterns`` or a single
     atom (always allowed, so a cover exists). Ties: larger total support of the chosen patterns, then
-    earlier cut points (deterministic).
+    the shortest last piece, then the shortest piece before it, and so on (deterministic): of equal
+    covers, the one whose long pieces start first (``[a b][c]`` before ``[a][b c]``).
 
     Returns ``[(start, end)]`` pieces in order (end exclusive) tiling ``0..len(codes)``.
     """

@@ -112,15 +112,40 @@ class MotifVocabulary:
 
     @classmethod
     def from_json(cls, d: dict[str, Any], centroids: np.ndarray, where: str = "vocabulary") -> "MotifVocabulary":
+        """The vocabulary of :meth:`to_json`'s ``d`` and its ``centroids``; :class:`A4merError` naming
+        ``where`` when it is malformed, does not hold together (a support or example list per pattern,
+        pattern codes among the centroids, a positive finite scale), holds NaN/inf or fails its hash."""
+        from ..artefact import check_finite
+
+        check_finite(where, {"centroids": centroids}, "motif vocabulary")  # NaN codes: every atom on code 0
         try:
             v = cls(np.asarray(centroids, dtype=np.float32), float(d["scale"]),
                     tuple(tuple(int(c) for c in p) for p in d["patterns"]), tuple(int(s) for s in d["support"]),
                     tuple(tuple(e) for e in d["examples"]), str(d["encoder_hash"]), MotifConfig(**d["config"]))
+            v._check_structure()
         except (KeyError, TypeError, ValueError) as e:
             raise A4merError(f"{where}: malformed motif vocabulary ({e})") from None
         if "vocab_hash" in d and d["vocab_hash"] != v.hash:
             raise A4merError(f"{where}: motif vocabulary is corrupt (hash {v.hash} != recorded {d['vocab_hash']})")
         return v
+
+    def _check_structure(self) -> None:
+        """ValueError where the parts do not fit together (the hash covers centroids and patterns only:
+        a support list one short silently dropped the last pattern from every cover, a NaN scale made every
+        confidence NaN)."""
+        if self.centroids.ndim != 2 or len(self.centroids) < 1:
+            raise ValueError(f"centroids of shape {self.centroids.shape}")
+        if not (np.isfinite(self.scale) and self.scale > 0):
+            raise ValueError(f"scale {self.scale} (a positive number)")
+        if not len(self.support) == len(self.examples) == len(self.patterns):
+            raise ValueError(f"{len(self.patterns)} patterns with {len(self.support)} support values and "
+                             f"{len(self.examples)} example lists")
+        for p, s in zip(self.patterns, self.support):
+            if len(p) < 2 or not all(0 <= c < self.k for c in p) or s < 1:
+                raise ValueError(f"pattern {list(p)} (support {s}): patterns are 2 or more codes of 0..{self.k - 1} "
+                                 "found in at least one clip")
+        if len(set(self.patterns)) != len(self.patterns):
+            raise ValueError("a pattern is listed twice")
 
     @classmethod
     def load(cls, path: str | Path, encoder_hash: str | None = None) -> "MotifVocabulary":
@@ -149,7 +174,8 @@ def build_vocabulary(token_seqs: list[np.ndarray], spans_s: list[np.ndarray], na
     token_seqs[i]: (S_i, D) atom tokens of clip i; spans_s[i]: (S_i, 2) atom [start, end) seconds;
     names[i]: clip name (for examples); k: codes (default ``config.k``, capped by the atom count).
     """
-    allx = np.concatenate([np.asarray(t, np.float64) for t in token_seqs if len(t)], axis=0)
+    nonempty = [np.asarray(t, np.float64) for t in token_seqs if len(t)]
+    allx = np.concatenate(nonempty, axis=0) if nonempty else np.zeros((0, 0))
     if len(allx) < 2:
         raise A4merError("too few atoms to build a motif vocabulary")
     k = int(min(k or config.k, len(allx)))

@@ -82,6 +82,8 @@ def load_weights(path: str | Path, model: torch.nn.Module) -> None:
     if kind:
         raise A4merError(f"{p}: checkpoint weights of another type ({kind[0]}: {sd[kind[0]].dtype}, "
                          f"expected {own[kind[0]].dtype})")
+    from ..artefact import check_finite
+    check_finite(p, sd, "training checkpoint")  # a run resumed, or a model loaded, from NaN weights
     model.load_state_dict(sd, strict=True)
 
 

@@ -150,6 +150,8 @@ def check_ranges(cfg: TrainConfig) -> None:
         ("model.motifs.min_len", m.motifs.min_len, m.motifs.min_len >= 2, ">= 2"),
         ("model.motifs.max_len", m.motifs.max_len, m.motifs.max_len >= m.motifs.min_len, ">= model.motifs.min_len"),
         ("model.motifs.kmeans_iters", m.motifs.kmeans_iters, m.motifs.kmeans_iters >= 1, ">= 1"),
+        ("model.motifs.temperature", m.motifs.temperature, 0 < m.motifs.temperature < float("inf"),
+         "> 0 (the soft-assignment temperature)"),
     ]
     for name, st in (("stage1", m.stage1), ("stage2", m.stage2)):
         e = st.encoder

@@ -82,3 +82,77 @@ def test_bundle_prototypes_and_vocabulary_with_bad_metadata_name_the_file(tmp_pa
     bad = _rewritten(vocab, tmp_path / "w.safetensors", {"vocab": "{not json"})
     with pytest.raises(A4merError, match="w.safetensors: corrupt motif vocabulary"):
         MotifVocabulary.load(bad)
+
+
+def _poisoned(tensors, key, value=float("nan")):
+    """``tensors`` with one value of ``key`` set to ``value`` (NaN or inf)."""
+    t = np.array(tensors[key], copy=True)
+    t.reshape(-1)[min(1, t.size - 1)] = value
+    return {**tensors, key: t}
+
+
+def test_recognition_head_prototypes_and_vocabulary_with_nan_or_inf_weights_are_refused(tmp_path):
+    """A NaN/inf weight loaded silently: the head labelled every frame NaN, a motif played NaN poses
+    into the user's clip, NaN centroids put every atom on code 0 (their files hold no hash over it)."""
+    from a4mer.heads.motif_conditioned import MotifPrototypes, default_prototypes_path
+    from a4mer.heads.recognition import FrameHead, HeadConfig, RecognitionHead
+    from a4mer.model import A4Mer
+
+    head = RecognitionHead(FrameHead(HeadConfig(), 3), ["a", "b", "c"], "enc", {}).save(tmp_path / "h.safetensors")
+    assert RecognitionHead.load(head).classes == ["a", "b", "c"]
+    bad = _rewritten(head, tmp_path / "h_nan.safetensors", tensor_change=lambda t: _poisoned(t, "out.1.weight"))
+    with pytest.raises(A4merError, match=r"h_nan.safetensors: corrupt recognition head: the weights 'out.1.weight' "
+                                         r"hold NaN"):
+        RecognitionHead.load(bad)
+
+    for key, value, word in (("root", float("inf"), "inf"), ("rotations", float("nan"), "NaN")):
+        bad = _rewritten(default_prototypes_path(), tmp_path / f"p_{key}.safetensors",
+                         tensor_change=lambda t: _poisoned(t, key, value))
+        with pytest.raises(A4merError, match=rf"p_{key}.safetensors: corrupt motif prototype file: the weights "
+                                             rf"'{key}' hold {word}"):
+            MotifPrototypes.load(bad)
+
+    v = A4Mer.load().vocab
+    cent = v.centroids.copy()
+    cent[3, 2] = np.nan
+    nan_vocab = MotifVocabulary(cent, v.scale, v.patterns, v.support, v.examples, v.encoder_hash, v.config)
+    path = nan_vocab.save(tmp_path / "v_nan.safetensors")  # its recorded hash is its own: the hash check passes
+    with pytest.raises(A4merError, match=r"v_nan.safetensors: corrupt motif vocabulary: the weights 'centroids' hold NaN"):
+        MotifVocabulary.load(path)
+
+
+def test_bundle_and_training_checkpoint_with_nan_or_inf_weights_are_refused(tmp_path):
+    """The bundle's weights hash is recomputed at load, but a bundle written with NaN weights (and their
+    hash) loaded; a training folder's model.safetensors has no hash at all."""
+    import torch
+    from safetensors import safe_open
+    from safetensors.torch import save_file as save_pt
+
+    from a4mer.jepa.hierarchy import encoder_hash, inference_state
+    from a4mer.model import DEFAULT_BUNDLE, A4Mer
+    from a4mer.train.checkpoint import save_checkpoint
+
+    model = A4Mer.load()
+    with safe_open(str(DEFAULT_BUNDLE), framework="pt") as f:
+        meta, tensors = dict(f.metadata()), {k: f.get_tensor(k) for k in f.keys()}
+    key = "stage1.feat_std"
+    tensors[key] = tensors[key].clone()
+    tensors[key][0] = float("nan")
+    with torch.no_grad():  # the hash of these weights, as a model that had them would record
+        own = model.net.state_dict()
+        for k in inference_state(model.net):
+            own[k].copy_(tensors[k].to(own[k].dtype))
+    meta["model_hash"] = encoder_hash(model.net)
+    meta.pop("vocab")  # (its vocabulary names the shipped encoder)
+    tensors.pop("vocab.centroids")
+    save_pt(tensors, str(tmp_path / "b_nan.safetensors"), metadata=meta)
+    with pytest.raises(A4merError, match=rf"b_nan.safetensors: corrupt model bundle: the weights '{key}' hold NaN"):
+        A4Mer.load(tmp_path / "b_nan.safetensors")
+
+    model = A4Mer.load()
+    with torch.no_grad():
+        model.net.stage1.context.encoder.inp.weight[0, 0] = float("inf")
+    save_checkpoint(tmp_path / "run", model.net, model.config)
+    with pytest.raises(A4merError, match=r"run/model.safetensors: corrupt training checkpoint: the weights "
+                                         r"'stage1.context.encoder.inp.weight' hold inf"):
+        A4Mer.load(tmp_path / "run")

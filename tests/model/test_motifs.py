@@ -109,3 +109,44 @@ def test_vocabulary_refuses_other_encoder_and_corruption(tmp_path):
     save_file({"centroids": cent + 1}, str(tmp_path / "t.safetensors"), metadata=meta)
     with pytest.raises(A4merError, match="corrupt"):
         MotifVocabulary.load(tmp_path / "t.safetensors")
+
+
+def test_cover_ties_keep_the_earlier_piece_whole():
+    # equal pieces and support: the pattern starting first is kept whole, single atoms go last (the
+    # docs said "earlier cuts", which reads as the opposite)
+    assert min_cover([1, 2, 3], {(1, 2): 5, (2, 3): 5}, 2) == [(0, 2), (2, 3)]
+    assert min_cover([1, 1, 1], {(1, 1): 5}, 2) == [(0, 2), (2, 3)]
+    assert min_cover([1, 2, 3], {(1, 2): 5, (2, 3): 6}, 2) == [(0, 1), (1, 3)]  # larger support first
+    assert min_cover([], {(1, 2): 5}, 2) == [] and min_cover([4], {(1, 2): 5}, 2) == [(0, 1)]  # shorter than any pattern
+
+
+def test_no_atoms_is_a_clear_error():
+    with pytest.raises(A4merError, match="too few atoms"):  # was numpy's "need at least one array to concatenate"
+        build_vocabulary([np.zeros((0, 8))], [np.zeros((0, 2))], ["a"], MotifConfig(), np.random.default_rng(0), "e")
+
+
+@pytest.mark.parametrize("change, named", [
+    (lambda d: d.update(support=d["support"][:-1]), "support values"),  # silently dropped the last pattern
+    (lambda d: d.update(examples=d["examples"][:-1]), "example lists"),
+    (lambda d: d.update(scale=float("nan")), "scale nan"),  # every confidence NaN
+    (lambda d: d.update(scale=0.0), "scale 0.0"),
+    (lambda d: d.update(support=[0] * len(d["support"])), "support 0"),
+])
+def test_vocabulary_parts_that_do_not_fit_together_are_refused(tmp_path, change, named):
+    """The hash covers the centroids and patterns only; the rest of a vocabulary file was taken as it came."""
+    import json
+    v, _ = _vocab()
+    d = json.loads(json.dumps(v.to_json()))
+    change(d)
+    with pytest.raises(A4merError, match=f"v.safetensors: malformed motif vocabulary.*{named}"):
+        MotifVocabulary.from_json(d, v.centroids, "v.safetensors")
+
+
+def test_vocabulary_patterns_must_be_codes_of_its_centroids():
+    v, _ = _vocab()
+    for bad in ((0, 9), (2,)):  # a code past the centroids; a single code (those are motif ids past the patterns)
+        w = MotifVocabulary(v.centroids, v.scale, v.patterns + (bad,), v.support + (2,), v.examples + ((),), "enc-a",
+                            v.config)
+        with pytest.raises(A4merError, match=rf"malformed motif vocabulary \(pattern {list(bad)}".replace("[", r"\[")
+                           .replace("]", r"\]")):
+            MotifVocabulary.from_json(w.to_json(), v.centroids)

@@ -27,6 +27,7 @@ def _one_error_line(capsys, *words: str) -> None:
     ("optim.batch_size=0", "optim.batch_size"), ("optim.lr=-1", "optim.lr"), ("threads=-1", "threads"),
     ("data.window_s=0", "data.window_s"), ("data.fps=0", "data.fps"), ("data.max_segments=1", "data.max_segments"),
     ("model.stage1.encoder.heads=3", "model.stage1.encoder.dim"), ("model.motifs.k=1", "model.motifs.k"),
+    ("model.motifs.temperature=0", "model.motifs.temperature"),  # a vocabulary of scale 0: every confidence 1
 ])
 def test_out_of_range_config_values_are_one_error_naming_the_key(bad, key):
     # these used to fail deep inside training (ZeroDivisionError, torch ValueError) or train silently
