@@ -320,7 +320,7 @@ def _pictures(stage: Path, stem: str, segments: dict, notes: list[str]) -> None:
 def _process(args: argparse.Namespace, stage: Path) -> dict:
     import bpy
     from . import headless
-    from .bridge import armature, nla
+    from .bridge import armature, nla, records
     src = Path(args.input)
     if not src.is_file():
         raise errors.MotionFileError(src, "file not found")
@@ -356,7 +356,7 @@ def _process(args: argparse.Namespace, stage: Path) -> dict:
             amass.write_amass_npz(motion, stage / f"{stem}.motion.npz")
             rec = nla.read_record(obj)
             if rec is not None and not nla.describes(obj, rec, obj.animation_data.action):
-                earlier = obj.get(nla.ACTION_KEY)  # made for the rig's earlier action: its name now
+                earlier = records.get(obj, nla.ACTION_KEY)  # made for the rig's earlier action: its name now
                 info["stale_segments"] = earlier.name if earlier is not None else rec.get("action")
                 rec = None
             if rec is not None:

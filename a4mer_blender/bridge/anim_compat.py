@@ -177,8 +177,8 @@ def also_played_by(id_owner: Any, action: Any, objects) -> list[str]:
 
 def keep_in_file(action: Any, holders: int) -> None:
     """Give ``action`` a fake user when its ``holders`` (about to let go of it) are all its users, so that
-    saving the file keeps the user's action."""
-    if action is not None and action.users <= holders and not action.use_fake_user:
+    saving the file keeps the user's action (a linked action stays in its library: left alone)."""
+    if action is not None and action.library is None and action.users <= holders and not action.use_fake_user:
         action.use_fake_user = True
 
 

@@ -12,9 +12,10 @@ muting or deleting the generated track gives the user's animation back exactly. 
 the only way generated keys enter the user's action; :func:`.bake.remove_result` drops the layer.
 
 The state lives on the object as a JSON ID property (strips cannot hold custom properties), with the
-pushed-down action as an ID pointer property (it follows renames and saves). A generated strip is known
-by the span id stored on its action, never by its name or place: the user may move or trim it in the
-NLA editor (its span is then what it shows there), and a strip the user puts on the track is theirs.
+pushed-down action as an ID pointer property (it follows renames and saves); on a library override, whose
+added custom properties Blender does not save, on its records text instead (:mod:`.records`). A generated
+strip is known by the span id stored on its action, never by its name or place: the user may move or trim
+it in the NLA editor (its span is then what it shows there), and a strip the user puts on the track is theirs.
 The tracks (which cannot hold custom properties either) are known by what they hold, whatever the user
 renamed them to: the generated track by its spans' strips, the source track by its one strip showing the
 pushed-down action over the recorded frames; the recorded names serve records of earlier versions.
@@ -28,7 +29,7 @@ import uuid
 import numpy as np
 
 from .._core import errors, optional, rig as core_rig
-from . import anim_compat, armature, motif_marks, nla
+from . import anim_compat, armature, motif_marks, nla, records
 
 STATE_KEY = "a4mer_generated"
 #: object ID property pointing at the pushed-down user action (a pointer follows renames, unlike a name)
@@ -42,7 +43,7 @@ BODY_JOINTS = 22
 # --- state ---------------------------------------------------------------------------------------
 def read_state(obj) -> dict | None:
     """The stored result-layer state of ``obj`` (None when absent or unreadable)."""
-    text = obj.get(STATE_KEY) if obj is not None else None
+    text = records.get(obj, STATE_KEY) if obj is not None else None
     try:
         st = json.loads(text) if text else None
     except (TypeError, ValueError):
@@ -52,11 +53,9 @@ def read_state(obj) -> dict | None:
 
 def write_state(obj, state: dict | None) -> None:
     if state is None:
-        for key in (STATE_KEY, SOURCE_KEY):
-            if key in obj:
-                del obj[key]
+        records.drop(obj, STATE_KEY, SOURCE_KEY)
     else:
-        obj[STATE_KEY] = json.dumps(state, separators=(",", ":"))
+        records.put(obj, STATE_KEY, json.dumps(state, separators=(",", ":")))
 
 
 def extended_scene(state: dict, default=None):
@@ -86,8 +85,8 @@ def _tracks(obj) -> list:
 def source_action(obj, state: dict):
     """The user's action pushed down by ``state``, whatever it is called now (None when deleted). Records
     of earlier versions, without the pointer, name it."""
-    if SOURCE_KEY in obj:
-        return obj[SOURCE_KEY]
+    if records.has(obj, SOURCE_KEY):
+        return records.get(obj, SOURCE_KEY)
     import bpy
     return bpy.data.actions.get(state.get("source_action", ""))
 
@@ -130,15 +129,14 @@ def generated_track(obj, state: dict | None = None):
 
 
 def check_storable(obj) -> None:
-    """:class:`A4merError` for an object that cannot keep the add-on's records across a save: a
-    library override (Blender does not save new custom properties on overrides, so the tracks would
-    be orphaned on reload) or a linked object."""
+    """:class:`A4merError` for an object that cannot keep the add-on's tracks and records across a save: a
+    linked object (not overridden: nothing A4Mer adds to it is saved). A library override is fine: Blender
+    saves the NLA tracks and the active action set on it, and its records live on a text
+    (:mod:`.records`)."""
     if getattr(obj, "library", None) is not None:
-        raise errors.A4merError(f"{obj.name!r} is linked from {obj.library.filepath!r}: A4Mer cannot record its "
-                                "tracks on it; make it local (Object > Relations > Make Local) first")
-    if getattr(obj, "override_library", None) is not None:
-        raise errors.A4merError(f"{obj.name!r} is a library override: Blender would not save what A4Mer records "
-                                "on it; work on a local copy of it (make it local) first")
+        raise errors.A4merError(f"{obj.name!r} is linked from {obj.library.filepath!r}: Blender saves nothing A4Mer "
+                                "adds to it; make a library override of it (Object > Library Override > Make) or "
+                                "make it local (Object > Relations > Make Local), then rerun on that")
 
 
 def _nla_played(anim) -> bool:
@@ -576,7 +574,7 @@ def push_down(obj, scene) -> dict:
                                  "influence": float(anim.action_influence), "use_nla": bool(anim.use_nla),
                                  "muted_tracks": [t.name for t in muted],
                                  "muted_frames": [_strip_frames(t) for t in muted]}}
-    obj[SOURCE_KEY] = action
+    records.put(obj, SOURCE_KEY, action)
     anim.action = None
     anim.use_nla = True
     return state

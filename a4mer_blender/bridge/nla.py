@@ -2,15 +2,16 @@
 
 The A4Mer tracks show sub-ranges of the active action as markers: they are muted, so they never change
 playback, also where the action blends over NLA layers of the user's (influence under 1, Combine/Add)
-or is pushed down under generated frames. The record lives on the object
-as a JSON string ID property (strips cannot hold custom properties and Blender renames them). Tracks
-cannot hold custom properties either: a recorded track is the NLA track with its name and its strips at
-the recorded frames, or, once the user renamed it, the one with its strips (frames and names).
+or is pushed down under generated frames. The record lives on the object (a library override: on its
+records text, :mod:`.records`) as a JSON string ID property (strips cannot hold custom properties and
+Blender renames them). Tracks cannot hold custom properties either: a recorded track is the NLA track
+with its name and its strips at the recorded frames, or, once the user renamed it, the one with its
+strips (frames and names).
 """
 from __future__ import annotations
 
 from .._core import errors, optional, strips as core_strips
-from . import anim_compat
+from . import anim_compat, records
 from .armature import action_frames, scene_fps
 
 RECORD_KEY = "a4mer_segments"
@@ -23,7 +24,7 @@ def read_record(obj) -> dict | None:
     strip the user moved or trimmed has the strip's frames (``action_start``/``action_end`` keep the
     part of the action it shows, by which it is found), one whose strip was deleted is left out (the
     motif library then counts and jumps to what the tracks show)."""
-    record = core_strips.loads_record(obj.get(RECORD_KEY)) if obj is not None else None
+    record = core_strips.loads_record(records.get(obj, RECORD_KEY)) if obj is not None else None
     if record is not None:
         for rt, track in recorded_tracks(obj, record):
             kept = []
@@ -104,7 +105,7 @@ def place_strip(track, name: str, action, where: Placement):
 
 
 def write_record(obj, record: dict) -> None:
-    obj[RECORD_KEY] = core_strips.dumps_record(record)
+    records.put(obj, RECORD_KEY, core_strips.dumps_record(record))
 
 
 def _matches(track, rec_track: dict, renamed: bool) -> bool:
@@ -180,7 +181,7 @@ def remove_tracks(obj) -> int:
         if action.users == 0 and action.get("a4mer_generated"):
             bpy.data.actions.remove(action)
         else:  # the user's earlier action, shown only by these tracks (and the record's pointer)
-            anim_compat.keep_in_file(action, int(obj.get(ACTION_KEY) == action))
+            anim_compat.keep_in_file(action, int(records.get(obj, ACTION_KEY) == action))
     return len(tracks)
 
 
@@ -242,24 +243,22 @@ def apply_segments(obj, scene, segments: dict, motif_names: dict | None = None) 
         strip_names.append(names)
     record = core_strips.mapping_record(plan, track_names, strip_names, action.name, segments, f0, fps, motif_names)
     write_record(obj, record)
-    obj[ACTION_KEY] = action
+    records.put(obj, ACTION_KEY, action)
     return record
 
 
 def describes(obj, record: dict, action) -> bool:
     """True when ``record``'s segments were made for ``action`` (renamed or not; records of earlier
     versions, without the pointer, by its name)."""
-    if ACTION_KEY in obj:
-        return obj[ACTION_KEY] == action
+    if records.has(obj, ACTION_KEY):
+        return records.get(obj, ACTION_KEY) == action
     return record.get("action") == getattr(action, "name", None)
 
 
 def forget(obj) -> None:
     """Drop the record (and its action pointer) from ``obj``; the tracks are left to the caller."""
-    anim_compat.keep_in_file(obj.get(ACTION_KEY), 1)  # when the pointer is its last user
-    for key in (RECORD_KEY, ACTION_KEY):
-        if key in obj:
-            del obj[key]
+    anim_compat.keep_in_file(records.get(obj, ACTION_KEY), 1)  # when the pointer is its last user
+    records.drop(obj, RECORD_KEY, ACTION_KEY)
 
 
 def _motif_strips(obj, record: dict, motif_id: int):

@@ -35,6 +35,7 @@ class A4MER_OT_bake_generated(_ResultOp, bpy.types.Operator):
         state = generated.read_state(obj) or {}
         scene = generated.extended_scene(state, context.scene)
         try:
+            generated.check_storable(obj)  # a linked rig (the library's own layer): nothing here would be saved
             n, keys = bake.bake(obj)
         except errors.A4merError as e:
             self.report({"ERROR"}, str(e))
@@ -104,6 +105,7 @@ class A4MER_OT_remove_generated(_ResultOp, bpy.types.Operator):
         kept = [s.name for s in generated.foreign_strips(obj)]
         mine = src.strips[0].action.name if src is not None else ""
         try:
+            generated.check_storable(obj)
             n = bake.remove_result(obj)
         except errors.A4merError as e:
             self.report({"ERROR"}, str(e))
