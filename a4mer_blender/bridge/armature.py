@@ -5,6 +5,8 @@ Only Blender data moves here; the pose math is :mod:`a4mer.rig` on plain arrays.
 """
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 from .._core import errors, rig as core_rig
@@ -72,17 +74,54 @@ def check_time_map(scene) -> None:
                                 "(e.g. both 100), then run it again")
 
 
+#: while :func:`keys_read_once` is active: F-Curve pointer -> its keys' (frame, value) (see :func:`key_coords`)
+_key_cache: dict | None = None
+
+
+@contextlib.contextmanager
+def keys_read_once():
+    """Within it, each F-Curve's key frames and values are read from Blender once, the first time they
+    are asked for (:func:`key_coords`), and shared by every reader (:func:`action_frames`,
+    :func:`sample_fcurve`, :func:`.generated.keyed_frames`, :func:`.generated.keys_fingerprint`):
+    on a long take, reading every key of every curve is what costs. Only for a stretch of code that
+    changes no keys (one operator's reading of the user's action). Nested: the outer one counts."""
+    global _key_cache
+    if _key_cache is not None:
+        yield
+        return
+    _key_cache = {}
+    try:
+        yield
+    finally:
+        _key_cache = None
+
+
+def _read_co(fc) -> np.ndarray:
+    co = np.empty(2 * len(fc.keyframe_points), dtype=np.float32)  # the stored type: the fast foreach_get path
+    fc.keyframe_points.foreach_get("co", co)
+    return co.reshape(-1, 2)
+
+
+def key_coords(fc) -> np.ndarray:
+    """``(N, 2)`` float32 (frame, value) of ``fc``'s keys, in key order, as stored (read-only: inside
+    :func:`keys_read_once` the array is shared)."""
+    if _key_cache is None:
+        return _read_co(fc)
+    key = fc.as_pointer()
+    co = _key_cache.get(key)
+    if co is None or len(co) != len(fc.keyframe_points):
+        co = _key_cache[key] = _read_co(fc)
+        co.flags.writeable = False
+    return co
+
+
 def action_frames(action, obj=None) -> tuple[int, int]:
     """(first scene frame, number of frames) covered by ``action``'s keys (integer frames; a manual
     frame range set on the action is ignored); with ``obj``, the keys of the channels it plays (its slot
     of an action shared with other objects), falling back to the whole action's without one."""
-    keyed = [fc.keyframe_points for fc in anim_compat.fcurves_of(obj, action) if len(fc.keyframe_points)] \
-        if obj is not None else []
+    keyed = [co for co in map(key_coords, anim_compat.fcurves_of(obj, action)) if len(co)] if obj is not None else []
     if keyed:
-        co = [np.empty(2 * len(k), dtype=np.float32) for k in keyed]
-        for k, c in zip(keyed, co):
-            k.foreach_get("co", c)
-        start, end = min(float(c[0::2].min()) for c in co), max(float(c[0::2].max()) for c in co)
+        start, end = min(float(c[:, 0].min()) for c in keyed), max(float(c[:, 0].max()) for c in keyed)
     else:
         start, end = (float(v) for v in getattr(action, "curve_frame_range", action.frame_range))
     f0 = int(np.floor(start + 1e-6))
@@ -90,17 +129,21 @@ def action_frames(action, obj=None) -> tuple[int, int]:
 
 
 def sample_fcurve(fc, frames: np.ndarray) -> np.ndarray:
-    """Values ``(T,)`` of F-Curve ``fc`` at ``frames`` as Blender plays them (its modifiers applied): key
-    values when keys sit on exactly these frames and no modifier acts (bulk read), else evaluated frame
-    by frame."""
-    n = len(fc.keyframe_points)
-    co = np.empty(2 * n, dtype=np.float32)
-    fc.keyframe_points.foreach_get("co", co)
-    co = co.reshape(n, 2)
-    plain = not any(not m.mute for m in fc.modifiers)
-    if plain and n == len(frames) and np.array_equal(co[:, 0], frames.astype(np.float32)):
-        return co[:, 1].astype(np.float64)
-    return np.array([fc.evaluate(float(f)) for f in frames], dtype=np.float64)
+    """Values ``(T,)`` of F-Curve ``fc`` at ``frames`` as Blender plays them (its modifiers applied): where
+    no modifier acts, the key values (bulk read) on the frames a key sits on exactly, the other frames
+    evaluated one by one; else every frame evaluated."""
+    frames = np.asarray(frames, dtype=np.float64)
+    co = key_coords(fc)
+    if any(not m.mute for m in fc.modifiers) or not len(co) or not np.all(np.diff(co[:, 0]) > 0):
+        return np.array([fc.evaluate(float(f)) for f in frames], dtype=np.float64)
+    # Blender evaluates a curve on a key's frame as that key's value: only the other frames are evaluated
+    f32 = frames.astype(np.float32)  # what evaluate() is given
+    at = np.minimum(np.searchsorted(co[:, 0], f32), len(co) - 1)
+    on = (co[at, 0] == f32) & (f32 == frames)
+    out = np.empty(len(frames), dtype=np.float64)
+    out[on] = co[at[on], 1]
+    out[~on] = [fc.evaluate(float(f)) for f in frames[~on]]
+    return out
 
 
 def read_channels(obj, rig, fcurves: list, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -310,18 +310,34 @@ def keyed_frames(obj, action, rig=None) -> np.ndarray:
     under 2 frames apart leave no gap."""
     rig = rig or armature.detect_rig(obj)
     names = {rig.names[b] for b in body_bones(rig)}
-    frames = [np.zeros(0)]
+    frames, seen = [np.zeros(0, dtype=np.int64)], set()
     for fc in anim_compat.fcurves_of(obj, action):
         p = fc.data_path
         if not p.startswith('pose.bones["') or p.split('"')[1] not in names or \
                 p.rsplit("].", 1)[-1] not in POSE_CHANNELS:
             continue
-        co = np.empty(2 * len(fc.keyframe_points), dtype=np.float64)
-        fc.keyframe_points.foreach_get("co", co)
-        x = co[0::2]
+        x = np.ascontiguousarray(armature.key_coords(fc)[:, 0])
+        digest = hashlib.sha1(x.tobytes()).digest()  # the channels of a take mostly share their key frames
+        if digest in seen:
+            continue
+        seen.add(digest)
+        x = x.astype(np.float64)
         x = np.where(np.abs(x - np.round(x)) < 1e-3, np.round(x), x)  # float32 keys on whole frames
-        frames += [np.floor(x), np.ceil(x)]
-    return np.unique(np.concatenate(frames).astype(np.int64))
+        frames += [np.floor(x).astype(np.int64), np.ceil(x).astype(np.int64)]
+    return _unique_frames(np.concatenate(frames))
+
+
+def _unique_frames(frames: np.ndarray) -> np.ndarray:
+    """Sorted distinct values of the integer ``frames``: a mask over their range when it is short (a
+    sort of every key of a long take costs), else ``np.unique``."""
+    if not len(frames):
+        return frames
+    lo, hi = int(frames.min()), int(frames.max())
+    if hi - lo > 4 * len(frames) + 1_000_000:
+        return np.unique(frames)
+    mask = np.zeros(hi - lo + 1, dtype=bool)
+    mask[frames - lo] = True
+    return np.flatnonzero(mask).astype(np.int64) + lo
 
 
 #: key properties a fingerprint reads: (name, values per key, dtype; uint8: an enum's DNA char)
@@ -359,8 +375,11 @@ def keys_fingerprint(obj, action) -> str:
         n = len(fc.keyframe_points)
         h.update(f"{fc.data_path}[{fc.array_index}]{n}{fc.mute}{fc.extrapolation}".encode())
         for attr, width, dtype in _KEY_ATTRS:
-            buf = np.empty(width * n, dtype=dtype)
-            fc.keyframe_points.foreach_get(attr, buf)
+            if attr == "co":  # shared with the other readers inside armature.keys_read_once
+                buf = armature.key_coords(fc)
+            else:
+                buf = np.empty(width * n, dtype=dtype)
+                fc.keyframe_points.foreach_get(attr, buf)
             h.update(buf.tobytes())
         for mod in fc.modifiers:
             h.update(_settings(mod).encode())

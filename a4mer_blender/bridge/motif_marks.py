@@ -5,13 +5,15 @@ Where the motif track of the segments record (:mod:`.nla`) is free, a strip name
 the span's generated action over the span's frames, with an entry in the record (``generated``: true,
 ``span``: the span id), so the motif library counts the occurrence and jumping reaches it. A mark
 follows its span: it goes when the span is removed or replaced, and a bake puts it where the baked span
-was shown (the user may have moved, trimmed or scaled the strip in the NLA editor). A mark is known by the
-span id on the action it shows; records of earlier versions, without the id, by its first frame.
+was shown (the user may have moved, trimmed or scaled the strip in the NLA editor), showing the user's
+action there, which now holds those frames (:func:`show_baked`; the generated action goes with its span).
+Until the bake a mark is known by the span id on the action it shows; records of earlier versions,
+without the id, by its first frame.
 """
 from __future__ import annotations
 
 from .._core import optional, strips as core_strips
-from . import nla
+from . import anim_compat, nla
 
 
 def _motif_track(obj, record: dict):
@@ -114,3 +116,52 @@ def follow_strips(obj, shown: list[tuple[dict, object]]) -> None:
         entry.update(name=strip.name, frame_start=float(strip.frame_start), frame_end=float(strip.frame_end))
     rt["strips"].sort(key=lambda s: s["frame_start"])
     nla.write_record(obj, record)
+
+
+def show_baked(obj, baked: list[dict], action) -> None:
+    """After a bake: the marks of the stored span records ``baked`` (put where their strips showed them,
+    :func:`follow_strips`) show ``action``, the user's action the spans were baked into, over the same
+    frames (the action plays at scene frames), and the generated actions they showed, which nothing
+    else uses once the result layer is gone, are deleted (they stayed in the file, held by the muted
+    motif track). The record keeps the marks (``generated``: the occurrences are in the action now)."""
+    import bpy
+    record = nla.read_record(obj)
+    pair = _motif_track(obj, record) if record is not None else None
+    if pair is None:
+        return
+    rt, track = pair
+    shown = []
+    for span in baked:
+        entry = next((e for e in rt["strips"] if _is_mark_of(e, span)), None)
+        mark = _mark_strip(track, entry) if entry is not None else None
+        if mark is None or mark.action == action:
+            continue
+        old, start, end = mark.action, float(mark.frame_start), float(mark.frame_end)
+        try:
+            mark.action = action
+            anim_compat.set_strip_slot(mark, obj)
+            if abs(mark.scale - 1.0) > 1e-6:
+                mark.scale = 1.0
+            if start > mark.action_frame_end:  # each step keeps start <= end
+                mark.action_frame_end, mark.action_frame_start = end, start
+            else:
+                mark.action_frame_start, mark.action_frame_end = start, end
+            if abs(mark.frame_start - start) > 1e-4:
+                mark.frame_start_ui = start
+            if abs(mark.frame_end - end) > 1e-4:
+                mark.frame_end_ui = end
+            ok = all(abs(a - b) < 1e-3 for a, b in zip(nla.placement(mark), (start, end, start, end, 1.0)))
+        except (RuntimeError, TypeError, ValueError):
+            ok = False
+        if not ok:  # Blender would not show it there: the mark goes, as where follow_strips finds no room
+            track.strips.remove(mark)
+            rt["strips"].remove(entry)
+        else:
+            entry.update(action_start=start, action_end=end, frame_start=float(mark.frame_start),
+                         frame_end=float(mark.frame_end))
+        shown.append(old)
+    for old in shown:
+        if old is not None and old.users == 0 and old.get("a4mer_generated"):
+            bpy.data.actions.remove(old)
+    if shown:
+        nla.write_record(obj, record)

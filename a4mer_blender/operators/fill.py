@@ -62,16 +62,19 @@ def apply(context, request: Request, result, kind: str) -> list[dict]:
         raise errors.A4merError("the armature's action changed while the model ran; nothing was changed")
     generated.check_replacing(obj)  # the blend type or influence may have changed while the model ran
     armature.check_time_map(context.scene)  # so may the scene's time remapping
-    if generated.keys_fingerprint(obj, action) != request.keys:
-        raise errors.A4merError(f"the keys or modifiers of {action.name!r} changed while the model ran; nothing was changed: "
-                                "run it again")
     plan, out = request.plan, result.motion
     need = plan.last + plan.frames - plan.first + 1 if kind == "extend" else plan.num_frames
     if out.num_frames < need:
         raise errors.A4merError(f"the heads returned {out.num_frames} frames, expected {need}")
     idx = plan.to_clip(plan.generated_frames())
     gen = out.with_(root_translation=out.root_translation[idx], rotations=out.rotations[idx])
-    chans = generated.generated_channels(obj, context.scene, request.rig, action, gen, list(plan.spans))
+    # the keys as they are now (after the model ran), read once for the check and the channels; the cache
+    # ends before apply_result, which deletes and makes actions (a freed curve's address may be reused)
+    with armature.keys_read_once():
+        if generated.keys_fingerprint(obj, action) != request.keys:
+            raise errors.A4merError(f"the keys or modifiers of {action.name!r} changed while the model ran; nothing "
+                                    "was changed: run it again")
+        chans = generated.generated_channels(obj, context.scene, request.rig, action, gen, list(plan.spans))
     reports = gaps.span_reports(result.quality, plan.first, plan.spans)
     method = next((r.get("method", "") for r in reports if r), "")
     made = generated.apply_result(obj, context.scene, kind, list(plan.spans), chans, reports, method, request.motif)
@@ -101,6 +104,10 @@ class GenerateBase(ModalJobMixin):
         raise NotImplementedError
 
     def request(self, context) -> Request | None:
+        with armature.keys_read_once():  # every key of a long take is read once, not by each reader
+            return self._request(context)
+
+    def _request(self, context) -> Request | None:
         obj = context.active_object
         generated.check_storable(obj)
         armature.check_time_map(context.scene)

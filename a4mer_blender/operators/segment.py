@@ -77,9 +77,10 @@ class A4MER_OT_segment(ModalJobMixin, bpy.types.Operator):
     def execute(self, context):
         obj = context.active_object
         try:
-            motion = _read_clip(obj, context.scene)
-            segments = self._segments(context, motion)
-            record = nla.apply_segments(obj, context.scene, segments)
+            with armature.keys_read_once():  # nothing changes the keys before the tracks are added
+                motion = _read_clip(obj, context.scene)
+                segments = self._segments(context, motion)
+                record = nla.apply_segments(obj, context.scene, segments)
         except errors.A4merError as e:
             self.report({"ERROR"}, str(e))
             return {"CANCELLED"}
@@ -95,7 +96,9 @@ class A4MER_OT_segment(ModalJobMixin, bpy.types.Operator):
             return self.execute(context)
         obj = context.active_object
         try:
-            job = runner.Job(_read_clip(obj, context.scene), get_settings(context)).start()
+            with armature.keys_read_once():
+                clip = _read_clip(obj, context.scene)
+            job = runner.Job(clip, get_settings(context)).start()
         except errors.A4merError as e:
             self.report({"ERROR"}, str(e))
             return {"CANCELLED"}

@@ -428,12 +428,13 @@ def test_bake_of_a_moved_motif_span_moves_its_mark(scene, fake_heads, monkeypatc
     assert bpy.ops.a4mer.bake_generated() == {"FINISHED"}
     assert np.abs(pose_snapshot(obj, frames) - shown).max() < 1e-5
     motifs_track = obj.animation_data.nla_tracks["A4Mer Motifs"]
-    marks = [s for s in motifs_track.strips if s.action.get("a4mer_generated")]  # the clip's show the user's
+    marks = [s for s in motifs_track.strips if s.frame_start > 60]  # the clip's lie on its frames
     m = {m["motif_id"]: m for m in motif_summary(nla.read_record(obj))}[1]
     assert (61.0, 70.0) not in m["occurrences"]
+    assert not [a for a in bpy.data.actions if a.get("a4mer_generated")]  # the baked mark shows the user's action
     if marked:
-        assert [(s.frame_start, s.frame_end, s.action_frame_start, s.action_frame_end, s.scale)
-                for s in marks] == [placed]
+        assert [(s.frame_start, s.frame_end, s.action_frame_start, s.action_frame_end, s.scale, s.action)
+                for s in marks] == [(*placed[:2], *placed[:2], 1.0, action)]
         assert m["count"] == count + 1 and (61.0 + by, 70.0 + by) in m["occurrences"]
         scene.frame_set(50)
         bpy.ops.a4mer.motif_jump(motif_id=1, direction=1)
@@ -458,5 +459,6 @@ def test_bake_drops_the_mark_of_a_muted_motif_span(scene, fake_heads, monkeypatc
     from a4mer.strips import motif_summary
     occ = {m["motif_id"]: m for m in motif_summary(nla.read_record(obj))}[1]["occurrences"]
     assert (61.0, 70.0) in occ and (71.0, 80.0) not in occ
-    marks = [s for s in obj.animation_data.nla_tracks["A4Mer Motifs"].strips if s.action.get("a4mer_generated")]
-    assert [(s.frame_start, s.frame_end) for s in marks] == [(61.0, 70.0)]
+    marks = [s for s in obj.animation_data.nla_tracks["A4Mer Motifs"].strips if s.frame_start > 60]
+    assert [(s.frame_start, s.frame_end, s.action) for s in marks] == [(61.0, 70.0, action)]
+    assert not [a for a in bpy.data.actions if a.get("a4mer_generated")]
