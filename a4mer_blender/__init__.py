@@ -10,6 +10,16 @@ bl_info = {
 }
 
 
+def _prune_records(_file=None) -> None:
+    """``load_post`` handler: delete the opened file's A4Mer records texts that describe nothing any more
+    (a deleted rig is then dropped by Blender on the next save; :func:`.bridge.records.prune`)."""
+    from .bridge import records
+    records.prune()
+
+
+_prune_records._bpy_persistent = True  # what bpy.app.handlers.persistent sets: kept across file loads
+
+
 def _classes():
     from . import operators, panels, preferences
     return preferences.classes + operators.classes + panels.classes
@@ -23,6 +33,7 @@ def register():
         bpy.utils.register_class(cls)
     props.register()
     bpy.types.TOPBAR_MT_file_import.append(importer.menu_func)
+    bpy.app.handlers.load_post.append(_prune_records)
 
 
 def unregister():
@@ -30,6 +41,8 @@ def unregister():
     from . import props
     from .operators import importer
     bpy.types.TOPBAR_MT_file_import.remove(importer.menu_func)
+    if _prune_records in bpy.app.handlers.load_post:
+        bpy.app.handlers.load_post.remove(_prune_records)
     props.unregister()
     for cls in reversed(_classes()):
         bpy.utils.unregister_class(cls)

@@ -132,7 +132,9 @@ def check_storable(obj) -> None:
     """:class:`A4merError` for an object that cannot keep the add-on's tracks and records across a save: a
     linked object (not overridden: nothing A4Mer adds to it is saved). A library override is fine: Blender
     saves the NLA tracks and the active action set on it, and its records live on a text
-    (:mod:`.records`)."""
+    (:mod:`.records`). First deletes the records texts that describe nothing any more (:func:`.records.prune`):
+    every operator on a rig starts here."""
+    records.prune()
     if getattr(obj, "library", None) is not None:
         raise errors.A4merError(f"{obj.name!r} is linked from {obj.library.filepath!r}: Blender saves nothing A4Mer "
                                 "adds to it; make a library override of it (Object > Library Override > Make) or "

@@ -13,6 +13,8 @@ forget its tracks on that rig, as deleting the properties does on a local object
 later (Make Local) reads its text still, and each record moves onto the object when next written.
 
 A linked object (not overridden) is refused before any record is written (:func:`.generated.check_storable`).
+Texts that describe nothing any more (their override was cleared and made again, or their rig deleted)
+are deleted by :func:`prune` (every operator's start, and each file load).
 """
 from __future__ import annotations
 
@@ -34,10 +36,51 @@ def _note(obj: Any) -> str:
             "that rig; Remove Generated Frames / Remove A4Mer Tracks first.\n")
 
 
-def _text_of(obj: Any) -> Any:
-    """The local records text pointing at ``obj`` (None when there is none)."""
+def _texts_of(obj: Any) -> list:
+    """The local records texts pointing at ``obj``, stale ones too (:func:`_stale`)."""
     import bpy
-    return next((t for t in bpy.data.texts if t.library is None and t.get(HOLDER_KEY) == obj), None)
+    return [t for t in bpy.data.texts if t.library is None and HOLDER_KEY in t and t[HOLDER_KEY] == obj]
+
+
+def _has_own_tracks(obj: Any) -> bool:
+    """Whether the library override ``obj`` holds an NLA track added on it (A4Mer's tracks are; the
+    library's own are not)."""
+    anim = getattr(obj, "animation_data", None)
+    return anim is not None and any(not t.is_override_data for t in anim.nla_tracks)
+
+
+def _stale(text: Any) -> bool:
+    """Whether a records ``text`` describes nothing any more: its object is gone or linked, or is an
+    override holding no track added on it. Blender moves an ID pointer to whatever replaces its target:
+    clearing an override (Outliner > Library Override > Clear) points the text at the linked object, and
+    overriding that again points it at the new override, which has none of the old override's tracks."""
+    obj = text.get(HOLDER_KEY)
+    if obj is None or getattr(obj, "library", None) is not None:
+        return True
+    return is_override(obj) and not _has_own_tracks(obj)
+
+
+def _orphaned(text: Any) -> bool:
+    """Whether the object of a records ``text`` was deleted from the file's scenes (the text's pointer,
+    a user, would keep it and its actions in the file for ever)."""
+    obj = text.get(HOLDER_KEY)
+    return obj is not None and not obj.users_collection and obj.users <= 1 and not obj.use_fake_user
+
+
+def prune() -> int:
+    """Delete the records texts that are stale (:func:`_stale`) or whose object was deleted
+    (:func:`_orphaned`: Blender then drops the object on the next save); returns how many. Run where
+    Blender data may be written (an operator, a file load), before records are read."""
+    import bpy
+    gone = [t for t in bpy.data.texts if t.library is None and HOLDER_KEY in t and (_stale(t) or _orphaned(t))]
+    for t in gone:
+        bpy.data.texts.remove(t)
+    return len(gone)
+
+
+def _text_of(obj: Any) -> Any:
+    """The records text of ``obj`` (None when there is none, or only a stale one)."""
+    return next((t for t in _texts_of(obj) if not _stale(t)), None)
 
 
 def holder(obj: Any, create: bool = False) -> Any:
@@ -49,6 +92,8 @@ def holder(obj: Any, create: bool = False) -> Any:
     if text is not None or not create:
         return text
     import bpy
+    for t in _texts_of(obj):  # stale: another override's records (it had none of its tracks)
+        bpy.data.texts.remove(t)
     text = bpy.data.texts.new(f"{HOLDER_NAME}: {obj.name}")
     text[HOLDER_KEY] = obj
     text.use_fake_user = True
@@ -101,11 +146,14 @@ def _drop_from(text: Any, keys) -> None:
 
 
 def drop(obj: Any, *keys: str) -> None:
-    """Delete the records ``keys`` of ``obj``; a records text goes with its last record."""
-    for p in _places(obj):
+    """Delete the records ``keys`` of ``obj``; a records text goes with its last record (stale ones too:
+    Remove deletes the tracks before the records)."""
+    texts = _texts_of(obj) if obj is not None and getattr(obj, "library", None) is None else []
+    for p in ([obj] if obj is not None and not is_override(obj) else []) + texts:
         if p == obj:
             for key in keys:
                 if key in obj:
                     del obj[key]
         else:
             _drop_from(p, keys)
+

@@ -270,6 +270,47 @@ def test_two_overrides_of_one_character_keep_their_own_records(scene, tmp_path):
     assert _record_texts() == ["A4Mer records: Hero"]
 
 
+def test_an_override_cleared_and_made_again_does_not_take_the_old_records(scene, tmp_path):
+    """Clearing an override (Outliner > Library Override > Clear) points the records text at the linked
+    object, and overriding it again at the new override (Blender remaps ID pointers): the new override,
+    with none of the old tracks, took over the old records (Fill refused, naming a deleted source track;
+    Remove failed). Such a text is stale: not read, and deleted when an operator runs."""
+    obj = _shot(_character(tmp_path, keyed=False), "object")
+    _key(obj, bpy.context.scene)
+    assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
+    linked = obj.override_library.reference
+    obj.override_library.destroy(do_hierarchy=False)
+    new = linked.override_create(remap_local_usages=True)
+    bpy.context.view_layer.objects.active = new
+    assert [t[records.HOLDER_KEY] for t in bpy.data.texts if records.HOLDER_KEY in t] == [new]  # remapped
+    assert generated.read_state(new) is None and nla.read_record(new) is None
+    _key(new, bpy.context.scene, name="take2")
+    assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
+    state = generated.read_state(new)
+    assert generated.source_action(new, state).name == "take2" and len(_record_texts()) == 1
+    assert bpy.ops.a4mer.remove_generated() == {"FINISHED"}
+    assert new.animation_data.action.name == "take2" and not _record_texts()
+
+
+def test_a_deleted_override_rig_is_not_kept_by_its_records(scene, tmp_path):
+    """The records text's pointer is a user of the rig: a deleted override (and its actions) stayed in the
+    file for ever. The text goes when the file is opened again, so the next save drops the rig."""
+    obj = _shot(_character(tmp_path, keyed=False), "object")
+    _key(obj, bpy.context.scene)
+    assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
+    for coll in list(obj.users_collection):  # what Delete does to an object another ID still uses
+        coll.objects.unlink(obj)
+    assert "Hero" in bpy.data.objects and _record_texts()
+    path = str(tmp_path / "deleted.blend")
+    bpy.ops.wm.save_as_mainfile(filepath=path)
+    bpy.ops.wm.open_mainfile(filepath=path)
+    assert not _record_texts()
+    bpy.ops.wm.save_as_mainfile(filepath=path)
+    bpy.ops.wm.open_mainfile(filepath=path)
+    assert "Hero" not in bpy.data.objects
+    assert all(bpy.data.actions[a].users == 0 for a in _generated_actions())  # as after deleting a local rig
+
+
 def test_a_local_rig_keeps_its_records_on_the_object(scene, tmp_path):
     """Ordinary local objects store as before (custom properties, no text), so existing files read."""
     obj, _ = make_row_rig("mpi_smplx")
