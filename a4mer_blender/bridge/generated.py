@@ -561,6 +561,20 @@ def push_down(obj, scene) -> dict:
     action = anim.action
     nla_played = _nla_played(anim)
     muted = [] if anim.use_nla else [t for t in anim.nla_tracks if not t.mute]
+    before = set(anim.nla_tracks)
+    try:
+        return _push_down(obj, scene, action, nla_played, muted)
+    except Exception:  # nothing half-done is left: the user's tracks as they were, no source track
+        for t in [t for t in anim.nla_tracks if t not in before]:
+            anim.nla_tracks.remove(t)
+        for t in muted:
+            t.mute = False
+        records.drop(obj, SOURCE_KEY)
+        raise
+
+
+def _push_down(obj, scene, action, nla_played: bool, muted: list) -> dict:
+    anim = obj.animation_data
     for t in muted:
         t.mute = True
     f0, T = armature.action_frames(action, obj)

@@ -495,6 +495,29 @@ def test_a_failure_while_building_the_result_is_rolled_back(scene, gap_rig, monk
     assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
 
 
+def test_a_failure_inside_the_push_down_is_rolled_back(scene, gap_rig, monkeypatch):
+    """An error while the user's action was being pushed down (the source strip refused) left the user's
+    tracks muted and an empty "A4Mer Source" track, with no record: the user's NLA is now as it was."""
+    from a4mer_blender.bridge import anim_compat
+    obj, action = gap_rig
+    anim = obj.animation_data
+    mine = _user_track(obj, "MyBase", action)
+    anim.use_nla = False  # the push-down mutes the user's tracks of an NLA that was off
+    tracks, keys, before = _tracks(obj), key_snapshot(obj, action), pose_snapshot(obj, FRAMES)
+
+    def boom(*a, **k):
+        raise RuntimeError("Unable to add strip")
+    monkeypatch.setattr(anim_compat, "new_strip", boom)
+    with pytest.raises(RuntimeError, match=r"could not put the generated frames .*Unable to add strip.*as before"):
+        bpy.ops.a4mer.fill_gaps()
+    monkeypatch.undo()
+    assert _tracks(obj) == tracks and not mine.mute and anim.action == action and not anim.use_nla
+    assert generated.read_state(obj) is None and generated.SOURCE_KEY not in obj and not _generated_actions()
+    assert_same_keys(keys, key_snapshot(obj, action))
+    assert np.abs(pose_snapshot(obj, FRAMES) - before).max() < 1e-7
+    assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
+
+
 @pytest.mark.parametrize("change", ["key in the gap", "noise strength", "generator coefficient"])
 def test_keys_or_modifiers_changed_while_the_model_runs_is_no_change(scene, gap_rig, monkeypatch, change):
     """The animator keys a pose inside the gap while the model runs: the generated strip was laid over
