@@ -2,12 +2,21 @@
 """Benchmark: writing/reading SMPL animation keys in Blender (bpy module), bulk vs keyframe_insert.
 
     python scripts/bench_blender_keys.py [--frames 10000] [--insert-frames 1000] [--out docs/bench]
+                                         [--merge-frames 14400 ...] [--merge-span 60] [--merge-at 0.05]
+                                         [--only-merge] [--baseline OLD.json] [--name blender_keys]
 
 Writes the motion onto a 24-bone MPI-convention SMPL armature (+ root) with the add-on's writer
 (``keyframe_points.add`` + ``foreach_set``), reads it back, and in the same run keys the same values
 with a ``pose_bone.keyframe_insert`` loop on ``--insert-frames`` frames (its time for ``--frames`` is
-extrapolated linearly unless ``--insert-frames`` equals ``--frames``). Prints a table and saves
-``blender_keys.json`` and ``blender_keys.md`` under ``--out``.
+extrapolated linearly unless ``--insert-frames`` equals ``--frames``).
+
+Then Bake's merge (``bake.merge_keys``, what Bake spends writing generated keys into the user's
+curves): a take of each ``--merge-frames`` length keyed the same way (106 F-Curves, Blender's default
+Continuous Acceleration smoothing), a ``--merge-span`` gap deleted from every curve at ``--merge-at``
+(0..1) of the take, then keys on the gap's frames merged into every curve. ``--baseline`` puts an
+earlier run's merge rows beside these (e.g. of the code before a change: run with ``PYTHONPATH``
+pointing at a copy of that ``a4mer_blender``). Prints a table and saves ``<name>.json`` and
+``<name>.md`` under ``--out``.
 """
 from __future__ import annotations
 
@@ -88,14 +97,78 @@ def bench_insert(T: int) -> dict:
     return {"frames": T, "insert_s": insert_s}
 
 
+def bench_merge(T: int, span: int, at: float) -> dict:
+    """Bake's merge of a ``span``-frame gap at ``at`` (0..1) of a ``T``-frame take into every F-Curve
+    (``bake.merge_keys``; the values: the curve's straight line over the gap)."""
+    import bpy
+    import a4mer_blender
+    from a4mer_blender.bridge import anim_compat, armature, bake
+    scene, obj = _fresh()
+    action = armature.write_motion(obj, _motion(T), scene)
+    fcs = anim_compat.fcurves_of(obj, action)
+    first = 1 + int(round((T - span) * at))
+    frames = np.arange(first, first + span, dtype=np.float64)
+    gaps = []
+    for fc in fcs:  # the gap: the curve rewritten without its keys (one by one would cost n per key)
+        kp = fc.keyframe_points
+        co = np.empty(2 * len(kp), np.float32)
+        kp.foreach_get("co", co)
+        co = co.reshape(-1, 2)
+        keep = (co[:, 0] < first) | (co[:, 0] >= first + span)
+        kp.clear()
+        kp.add(int(keep.sum()))
+        kp.foreach_set("co", co[keep].ravel())
+        kp.foreach_set("interpolation", np.full(int(keep.sum()), anim_compat.INTERPOLATION["LINEAR"], np.uint8))
+        fc.update()
+        gaps.append(np.interp(frames, co[keep, 0], co[keep, 1]))
+    smoothing = fcs[0].auto_smoothing
+    keys = sum(len(fc.keyframe_points) for fc in fcs)
+    t0 = time.perf_counter()
+    added = sum(bake.merge_keys(fc, frames, v) for fc, v in zip(fcs, gaps))
+    merge_s = time.perf_counter() - t0
+    ordered = all(np.all(np.diff(_frames_of(fc)) > 0) for fc in fcs)
+    del bpy
+    return {"frames": T, "span": span, "at": at, "gap_first": first, "fcurves": len(fcs), "keys_before": keys,
+            "keys_added": added, "smoothing": smoothing, "merge_s": merge_s, "in_time_order": bool(ordered),
+            "addon": str(Path(a4mer_blender.__file__).parent)}
+
+
+def _frames_of(fc) -> np.ndarray:
+    co = np.empty(2 * len(fc.keyframe_points), np.float32)
+    fc.keyframe_points.foreach_get("co", co)
+    return co[0::2]
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="bulk key writing vs keyframe_insert in Blender")
     p.add_argument("--frames", type=int, default=10000)
     p.add_argument("--insert-frames", type=int, default=1000)
     p.add_argument("--repeats", type=int, default=3, help="bulk write/read repeats (best time reported)")
     p.add_argument("--out", default=str(REPO / "docs" / "bench"))
+    p.add_argument("--name", default="blender_keys", help="the output files' name (without .json/.md)")
+    p.add_argument("--merge-frames", type=int, nargs="*", default=[14400],
+                   help="take lengths (frames) for Bake's merge (14400: 2 minutes at 120 fps); none: no merge bench")
+    p.add_argument("--merge-span", type=int, default=60, help="frames of the gap merged into every curve")
+    p.add_argument("--merge-at", type=float, default=0.05, help="where the gap lies in the take (0..1)")
+    p.add_argument("--only-merge", action="store_true", help="only the merge bench (no write/read, no keyframe_insert)")
+    p.add_argument("--baseline", help="an earlier run's JSON: its merge rows go beside these in the markdown")
     args = p.parse_args(argv)
     import bpy
+    merge = [bench_merge(T, args.merge_span, args.merge_at) for T in args.merge_frames]
+    baseline = json.loads(Path(args.baseline).read_text()).get("merge", []) if args.baseline else []
+    merge_md = _merge_md(merge, baseline, args.baseline)
+    if args.only_merge:
+        result = {"bench": "blender_keys", "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+                  "blender": bpy.app.version_string, "python": platform.python_version(), "cpus": os.cpu_count(),
+                  "machine": platform.machine(), "load_average_1m": os.getloadavg()[0],
+                  "command": "python scripts/bench_blender_keys.py " + " ".join(argv or sys.argv[1:]),
+                  "merge": merge, "baseline": args.baseline, "baseline_merge": baseline}
+        md = "\n".join(["# Blender keys: Bake's merge", "",
+                        f"{result['date']}, Blender (bpy) {result['blender']}, Python {result['python']}, "
+                        f"{result['cpus']} CPUs (load average {result['load_average_1m']:.1f} at the end).",
+                        f"Command: `{result['command']}`", "", *merge_md])
+        _save(Path(args.out), args.name, result, md)
+        return 0
     runs = [bench_bulk(args.frames) for _ in range(args.repeats)]
     bulk = min(runs, key=lambda r: r["write_s"])
     bulk["read_s"] = min(r["read_s"] for r in runs)
@@ -111,10 +184,8 @@ def main(argv: list[str] | None = None) -> int:
         "speedup": ins_full / bulk["write_s"],
         "target": "write 24 bones x 10,000 frames < 1 s",
         "target_met": bool(args.frames >= 10000 and bulk["write_s"] < 1.0),
+        "merge": merge, "baseline": args.baseline, "baseline_merge": baseline,
     }
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "blender_keys.json").write_text(json.dumps(result, indent=1) + "\n")
     extra = " (extrapolated from %d frames)" % args.insert_frames if result["keyframe_insert"]["extrapolated"] else ""
     md = "\n".join([
         "# Blender key writing: bulk vs keyframe_insert",
@@ -137,10 +208,39 @@ def main(argv: list[str] | None = None) -> int:
         "insert searches and grows the curve, and the loop's time grows faster than linearly with the",
         "number of frames (run with `--insert-frames 10000` to measure it in full; minutes).",
         "",
+        *merge_md,
     ])
-    (out / "blender_keys.md").write_text(md)
-    print(md)
+    _save(Path(args.out), args.name, result, md)
     return 0
+
+
+def _merge_md(merge: list[dict], baseline: list[dict], baseline_name: str | None) -> list[str]:
+    """The markdown of the merge rows (and the baseline's of the same take length, span and place)."""
+    if not merge:
+        return []
+    base = {(b["frames"], b["span"], b["at"]): b for b in baseline}
+    lines = ["## Bake's merge (bake.merge_keys)", "",
+             "| frames | gap (frames, at) | F-Curves | keys | keys added | merge (s) | keys in time order |"
+             + (" baseline (s) | speed-up |" if baseline else ""),
+             "|---|---|---|---|---|---|---|" + ("---|---|" if baseline else "")]
+    for m in merge:
+        b = base.get((m["frames"], m["span"], m["at"]))
+        row = (f"| {m['frames']} | {m['span']} at {m['at']:.0%} | {m['fcurves']} | {m['keys_before']} | "
+               f"{m['keys_added']} | {m['merge_s']:.3f} | {'yes' if m['in_time_order'] else 'NO'} |")
+        if baseline:
+            row += f" {b['merge_s']:.3f} | {b['merge_s'] / m['merge_s']:.0f}x |" if b else " - | - |"
+        lines.append(row)
+    lines += ["", f"Smoothing of the curves: {merge[0]['smoothing']}; add-on: `{merge[0]['addon']}`."]
+    if baseline:
+        lines.append(f"Baseline: `{baseline_name}` (add-on `{baseline[0]['addon']}`).")
+    return lines + [""]
+
+
+def _save(out: Path, name: str, result: dict, md: str) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps(result, indent=1) + "\n")
+    (out / f"{name}.md").write_text(md)
+    print(md)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """The end of the result layer of generated frames (:mod:`.generated`): :func:`bake` writes what its
 spans show into the user's action, the only way generated keys enter it; :func:`remove_result` drops
 the layer and makes the user's action active again, unchanged. Either way the spans' motif-track marks
-(:mod:`.motif_marks`) go with them, but those of baked spans, which stay where the spans were baked."""
+(:mod:`.motif_marks`) go with them, but those of baked spans, which stay where the spans were baked,
+showing the user's action there."""
 from __future__ import annotations
 
 import numpy as np
@@ -21,84 +22,119 @@ def _key_frames(fc) -> np.ndarray:
     return co[0::2].astype(np.float64)
 
 
-def _freeze_handles(fc, keys: np.ndarray) -> None:
-    """Fix the automatic handles of keys ``keys (N,)`` (indices) at their present positions, so new keys
-    beside them do not bend the user's curve between them and their other neighbours: both automatic
-    become aligned, one automatic beside another type becomes free (the other side is left as it is)."""
-    for i in keys:
-        k = fc.keyframe_points[int(i)]
-        left, right = tuple(k.handle_left), tuple(k.handle_right)
-        auto_l, auto_r = k.handle_left_type in AUTO_HANDLES, k.handle_right_type in AUTO_HANDLES
-        if auto_l and auto_r:
-            k.handle_left_type = k.handle_right_type = "ALIGNED"
-        elif auto_l:
-            k.handle_left_type = "FREE"
-        elif auto_r:
-            k.handle_right_type = "FREE"
-        else:
-            continue
-        k.handle_left, k.handle_right = left, right
-
-
-def _smoothed_runs(fc, order: np.ndarray, new: np.ndarray, beside: np.ndarray) -> np.ndarray:
+def _smoothed_runs(auto: np.ndarray, order: np.ndarray, new: np.ndarray, beside: np.ndarray) -> np.ndarray:
     """``beside (M,)`` (over the merged keys in time ``order``; ``new``: the keys to add) widened, for a
     curve with Continuous Acceleration smoothing, by the user's keys with an automatic handle that lie in a
     run (no new key between) with a key beside a new one that has one automatic handle only: Blender
     solves the automatic handles of such a run together, from its ends, and freezing one end's other
-    side changes that solution."""
-    kp = fc.keyframe_points
-    auto = np.array([[k.handle_left_type in AUTO_HANDLES, k.handle_right_type in AUTO_HANDLES] for k in kp])
-    out = beside.copy()
-    for p in np.flatnonzero(beside & ~new):
-        if auto[order[p]].sum() != 1:
-            continue
-        for step in (-1, 1):
-            q = p + step
-            while 0 <= q < len(order) and not new[q] and auto[order[q]].any():
-                out[q] = True
-                q += step
-    return out
+    side changes that solution. ``auto (N, 2)``: whether each key's left and right handles are automatic
+    (by key index, as ``order`` counts them)."""
+    auto = auto[order]
+    run = ~new & auto.any(axis=1)  # keys a run goes through
+    seeds = beside & ~new & (auto.sum(axis=1) == 1)
+    label = np.cumsum(~run)  # the keys of one run share a label (each key out of runs starts the next)
+    return beside | (run & np.isin(label, label[seeds]))
+
+
+#: DNA values (``HD_*``) of ``Keyframe.handle_left_type``/``handle_right_type``, as foreach reads them
+_HANDLE = {"FREE": 0, "AUTO": 1, "VECTOR": 2, "ALIGNED": 3, "AUTO_CLAMPED": 4}
+_AUTO = np.array([_HANDLE[h] for h in AUTO_HANDLES], np.uint8)
+
+#: the per-key properties :func:`merge_keys` carries with each key to its place in time order: (name,
+#: dtype, values per key); enums as uint8, their DNA char, which foreach copies directly (see
+#: armature.set_keys). The selection flags (bits of a char) foreach reads and writes key by key, slowly
+#: (on Blender 5 too ``co`` and the handles): they are written only when a key's place changes them.
+_KEY_PROPS = (("handle_left", np.float32, 2), ("handle_right", np.float32, 2), ("interpolation", np.uint8, 1),
+              ("handle_left_type", np.uint8, 1), ("handle_right_type", np.uint8, 1), ("easing", np.uint8, 1),
+              ("type", np.uint8, 1), ("back", np.float32, 1), ("amplitude", np.float32, 1),
+              ("period", np.float32, 1))
+_KEY_FLAGS = ("select_control_point", "select_left_handle", "select_right_handle")
+
+
+def _keys_on(keyed: np.ndarray, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each of ``frames (F,)``: the index of the key of ``keyed (N,)`` (frames, in key order) nearest
+    to it (the first of equally near ones) and whether it lies closer than 1e-3 to it (on it); searched
+    in sorted order, not frame by key."""
+    on, hit = np.zeros(len(frames), np.int64), np.zeros(len(frames), bool)
+    if not len(keyed):
+        return on, hit
+    srt = np.argsort(keyed, kind="stable")
+    ks = keyed[srt].astype(np.float64)
+    lo = np.searchsorted(ks, frames - 2e-3, "left")  # with a margin: the exact test is below
+    hi = np.searchsorted(ks, frames + 2e-3, "right")
+    for j in np.flatnonzero(hi > lo):  # frames with a key about them: few
+        near = srt[lo[j]:hi[j]]
+        gap = np.abs(keyed[near].astype(np.float64) - frames[j])
+        best = near[np.lexsort((near, gap))[0]]
+        on[j], hit[j] = best, abs(float(keyed[best]) - frames[j]) < 1e-3
+    return on, hit
+
+
+def _frozen(left: np.ndarray, right: np.ndarray, keys: np.ndarray) -> None:
+    """Fix the automatic handles of keys ``keys (K,)`` (indices into the handle types ``left``/``right``
+    (N,), changed in place) where they are, so new keys beside them do not bend the user's curve between
+    them and their other neighbours: both automatic become aligned, one automatic beside another type
+    becomes free (the other side is left as it is). The handles' positions are not touched."""
+    auto_l, auto_r = np.isin(left[keys], _AUTO), np.isin(right[keys], _AUTO)
+    both = keys[auto_l & auto_r]
+    left[both] = right[both] = _HANDLE["ALIGNED"]
+    left[keys[auto_l & ~auto_r]] = _HANDLE["FREE"]
+    right[keys[auto_r & ~auto_l]] = _HANDLE["FREE"]
 
 
 def merge_keys(fc, frames: np.ndarray, values: np.ndarray) -> int:
     """Insert keys ``values (N,)`` at whole ``frames (N,)`` into F-Curve ``fc`` in bulk. A key already on
     one of ``frames`` gets the new value (:func:`bake` refuses before that happens to a key of the user's,
     :func:`check_keys_under`); every other key keeps its value, handles and interpolation
-    (automatic handles of the keys next to new ones are fixed where they are, :func:`_freeze_handles`:
+    (automatic handles of the keys next to new ones are fixed where they are, :func:`_frozen`:
     Blender would recompute them from the new neighbours and bend the curve beyond them). The new keys are linear,
     like the generated strips' keys, so the baked curve plays as the preview did. Returns the number of
-    keys added."""
+    keys added.
+
+    The curve is written once, in time order: every key's properties (:data:`_KEY_PROPS`, the selection
+    flags) move with it to its place, so ``fc.update()`` moves no key (its sort shifts an out-of-place
+    key one place per pass over the curve: appended keys cost their curve's length squared)."""
     kp = fc.keyframe_points
     n = len(kp)
     co = np.empty(2 * n, dtype=np.float32)
     kp.foreach_get("co", co)
     co = co.reshape(n, 2)
     frames = np.asarray(frames, dtype=np.float64)
-    gap = np.abs(co[:, 0][None, :] - frames[:, None]) if n else np.full((len(frames), 1), np.inf)
-    on = gap.argmin(axis=1)
-    hit = gap[np.arange(len(frames)), on] < 1e-3
+    values = np.asarray(values, dtype=np.float64)
+    on, hit = _keys_on(co[:, 0], frames)
     co[on[hit], 1] = values[hit]
     add = int((~hit).sum())
-    if add and n:  # keys whose neighbour in time becomes a new key
-        merged = np.concatenate([co[:, 0], frames[~hit]])
-        order = np.argsort(merged, kind="stable")
+    if not add:
+        kp.foreach_set("co", co.ravel())
+        fc.update()  # the handles, from the new values
+        return 0
+    kp.add(add)  # appended at the end, with Blender's defaults: the keys are put in order below
+    co = np.concatenate([co, np.stack([frames[~hit], values[~hit]], axis=1).astype(np.float32)])
+    keys = {}
+    for name, dtype, width in _KEY_PROPS:
+        keys[name] = np.empty((n + add) * width, dtype=dtype)
+        kp.foreach_get(name, keys[name])
+    keys["interpolation"][n:] = anim_compat.INTERPOLATION["LINEAR"]
+    order = np.argsort(co[:, 0], kind="stable")  # Blender's sort (a bubble sort) is stable too
+    if n:  # keys whose neighbour in time becomes a new key
         new = order >= n
         beside = np.zeros(len(order), bool)
         beside[:-1] |= new[1:]
         beside[1:] |= new[:-1]
         if fc.auto_smoothing == "CONT_ACCEL":
-            beside = _smoothed_runs(fc, order, new, beside)
-        _freeze_handles(fc, order[beside & ~new])
-    new = np.stack([frames[~hit], values[~hit]], axis=1).astype(np.float32)
-    if add:
-        kp.add(add)  # appended at the end; sorted below
-    kp.foreach_set("co", np.concatenate([co, new]).ravel())
-    if add:
-        interp = np.empty(n + add, dtype=np.uint8)  # uint8: the DNA char (see armature.set_keys)
-        kp.foreach_get("interpolation", interp)
-        interp[n:] = anim_compat.INTERPOLATION["LINEAR"]
-        kp.foreach_set("interpolation", interp)
-    fc.update()  # sorts the keys by frame (each key keeps its own handles and interpolation)
+            auto = np.isin(np.stack([keys["handle_left_type"], keys["handle_right_type"]], axis=1),
+                           _AUTO)
+            beside = _smoothed_runs(auto, order, new, beside)
+        _frozen(keys["handle_left_type"], keys["handle_right_type"], order[beside & ~new])
+    kp.foreach_set("co", co[order].ravel())
+    for name, _, width in _KEY_PROPS:
+        kp.foreach_set(name, keys[name].reshape(n + add, width)[order].ravel())
+    for name in _KEY_FLAGS:
+        flags = np.empty(n + add, dtype=bool)
+        kp.foreach_get(name, flags)
+        if not np.array_equal(flags[order], flags):
+            kp.foreach_set(name, flags[order])
+    fc.update()  # the handles (the keys are in order: the sort moves none)
     return add
 
 
@@ -211,6 +247,10 @@ def remove_result(obj, keep_marks: list[dict] = ()) -> int:
         return 0
     nla.check_not_tweaking(obj)
     anim = obj.animation_data
+    if anim is None:  # the user cleared the animation data: nothing of A4Mer's is left to remove
+        anim_compat.keep_in_file(generated.source_action(obj, state), 1)  # held by the record's pointer only
+        generated.write_state(obj, None)
+        return 0
     src = generated.source_track(obj, state)
     lost = generated.source_action(obj, state) if src is None else None  # its track was deleted
     if lost is not None and anim.action is not None and anim.action != lost and lost.users <= 1:
@@ -263,8 +303,14 @@ def bake(obj) -> tuple[int, int]:
                                 "delete it")
     action = generated.user_action(obj)
     if action.library is not None:
-        raise errors.A4merError(f"the action {action.name!r} is linked from {action.library.filepath!r} and cannot "
-                                "take keys: make it local (Object > Relations > Make Local), then bake")
+        raise errors.A4merError(f"the action {action.name!r} of {obj.name!r} is linked from "
+                                f"{action.library.filepath!r} and cannot take keys: make it local (the Make Local "
+                                "button beside its name in the Action editor), then bake; the generated frames stay "
+                                "shown until then")
+    if getattr(action, "override_library", None) is not None:
+        raise errors.A4merError(f"the action {action.name!r} of {obj.name!r} is a library override, whose keys "
+                                "Blender does not save: make it local (Action editor), then bake; the generated "
+                                "frames stay shown until then")
     shown = [sp for sp in generated.spans(obj, state) if not sp["strip"].mute and sp["strip"].action is not None]
     users = {(fc.data_path, fc.array_index): fc for fc in anim_compat.fcurves_of(obj, action)}
     generated.check_replacing(obj)  # every refusal before the first change
@@ -298,5 +344,6 @@ def bake(obj) -> tuple[int, int]:
     baked = [generated.stored(sp) for sp in shown]
     motif_marks.follow_strips(obj, [(rec, sp["strip"]) for rec, sp in zip(baked, shown) if rec.get("motif")])
     remove_result(obj, keep_marks=baked)
+    motif_marks.show_baked(obj, [rec for rec in baked if rec.get("motif")], action)  # the user's action is active
     return len(shown), added
 

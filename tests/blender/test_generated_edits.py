@@ -495,6 +495,18 @@ def test_a_failure_while_building_the_result_is_rolled_back(scene, gap_rig, monk
     assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
 
 
+def test_remove_after_the_user_cleared_the_animation_data(scene, gap_rig):
+    """The user cleared the rig's animation data (Clear Animation Data) over a result layer: Remove raised
+    AttributeError on the missing animation data; it now forgets the layer, keeping the user's action
+    (held only by A4Mer's pointer) in the file."""
+    obj, action = gap_rig
+    assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
+    obj.animation_data_clear()
+    assert bpy.ops.a4mer.remove_generated() == {"FINISHED"}
+    assert generated.read_state(obj) is None and generated.SOURCE_KEY not in obj
+    assert action.use_fake_user and action.name in bpy.data.actions
+
+
 def test_a_failure_inside_the_push_down_is_rolled_back(scene, gap_rig, monkeypatch):
     """An error while the user's action was being pushed down (the source strip refused) left the user's
     tracks muted and an empty "A4Mer Source" track, with no record: the user's NLA is now as it was."""
