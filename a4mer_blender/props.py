@@ -11,7 +11,8 @@ _PROPS = {
         "a4mer_status": lambda: StringProperty(name="A4Mer status", default="", options={"SKIP_SAVE"}),
     },
     bpy.types.Object: {
-        "a4mer_active_motif": lambda: IntProperty(name="Active motif", default=-1),
+        "a4mer_active_motif": lambda: IntProperty(name="Active motif", default=-1,
+                                                  override={"LIBRARY_OVERRIDABLE"}),  # saved on overrides too
     },
 }
 

@@ -311,6 +311,14 @@ def test_a_deleted_override_rig_is_not_kept_by_its_records(scene, tmp_path):
     assert all(bpy.data.actions[a].users == 0 for a in _generated_actions())  # as after deleting a local rig
 
 
+def test_the_active_motif_is_saved_on_an_override(scene, tmp_path, local_take):
+    """The panel's active motif (an RNA property of the object) is saved on an override as on a local rig
+    (it was reset to none on reload)."""
+    local_take.a4mer_active_motif = 7
+    obj = _reload(tmp_path)
+    assert obj.a4mer_active_motif == 7
+
+
 def test_a_local_rig_keeps_its_records_on_the_object(scene, tmp_path):
     """Ordinary local objects store as before (custom properties, no text), so existing files read."""
     obj, _ = make_row_rig("mpi_smplx")
