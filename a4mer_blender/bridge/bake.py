@@ -304,12 +304,12 @@ def bake(obj) -> tuple[int, int]:
     action = generated.user_action(obj)
     if action.library is not None:
         raise errors.A4merError(f"the action {action.name!r} of {obj.name!r} is linked from "
-                                f"{action.library.filepath!r} and cannot take keys: make it local (the Make Local "
-                                "button beside its name in the Action editor), then bake; the generated frames stay "
-                                "shown until then")
+                                f"{action.library.filepath!r} and cannot take keys: make it local (Outliner in Blender File view: "
+                                "right-click the action > Make Local; the Action editor shows no action while generated "
+                                "frames show), then bake; the generated frames stay shown until then")
     if getattr(action, "override_library", None) is not None:
         raise errors.A4merError(f"the action {action.name!r} of {obj.name!r} is a library override, whose keys "
-                                "Blender does not save: make it local (Action editor), then bake; the generated "
+                                "Blender does not save: make it local (Outliner in Blender File view: right-click the action > Make Local), then bake; the generated "
                                 "frames stay shown until then")
     shown = [sp for sp in generated.spans(obj, state) if not sp["strip"].mute and sp["strip"].action is not None]
     users = {(fc.data_path, fc.array_index): fc for fc in anim_compat.fcurves_of(obj, action)}

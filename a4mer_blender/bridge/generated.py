@@ -28,7 +28,7 @@ import uuid
 
 import numpy as np
 
-from .._core import errors, optional, rig as core_rig
+from .._core import errors, optional, rig as core_rig, strips as core_strips
 from . import anim_compat, armature, motif_marks, nla, records
 
 STATE_KEY = "a4mer_generated"
@@ -199,8 +199,25 @@ def user_action(obj):
             name = action.name if action is not None else state.get("source_action")
             raise errors.A4merError(f"the {SOURCE_TRACK!r} track of {obj.name!r} was deleted: make your action "
                                     f"{name!r} active again (Action editor) and rerun")
+        unknown = unrecorded_tracks(obj)
+        if unknown:
+            raise errors.A4merError(
+                f"{obj.name!r} has no active action but holds A4Mer tracks ({', '.join(unknown)}) that A4Mer has no "
+                "records of: a copy (duplicated or appended) of a library override, or a rig whose character file was "
+                "saved with A4Mer tracks, does not carry them. Run A4Mer on the rig they were made on, or make your "
+                f"action (the strip of {SOURCE_TRACK!r}) active again in the Action editor and delete those tracks")
         raise errors.A4merError(f"armature {obj.name!r} has no action")
     return anim.action
+
+
+def unrecorded_tracks(obj) -> list[str]:
+    """Names of ``obj``'s NLA tracks named as A4Mer names its tracks when A4Mer has no records on ``obj``
+    (empty when it has: those tracks are then its own or the user's)."""
+    anim = obj.animation_data if obj is not None else None
+    if anim is None or read_state(obj) is not None or nla.read_record(obj) is not None:
+        return []
+    names = (SOURCE_TRACK, GENERATED_TRACK, core_strips.ATOMS_TRACK, core_strips.MOTIFS_TRACK)
+    return [t.name for t in anim.nla_tracks if t.name.split(".")[0] in names]
 
 
 def _shown(strip) -> tuple[int, int]:

@@ -12,7 +12,13 @@ class _ResultOp:
     @classmethod
     def poll(cls, context):
         obj = context.active_object
-        return obj is not None and generated.read_state(obj) is not None
+        if obj is not None and generated.read_state(obj) is not None:
+            return True
+        unknown = generated.unrecorded_tracks(obj)
+        if unknown:  # a copy of an override, or a character file's tracks: say why the button is off
+            cls.poll_message_set(f"A4Mer has no records of the tracks {', '.join(unknown)}: work on the rig they "
+                                 "were made on")
+        return False
 
     def report_kept(self, kept: list[str]) -> None:
         """Say which strips of the user's (names) on the generated track were left where they are."""

@@ -319,6 +319,22 @@ def test_the_active_motif_is_saved_on_an_override(scene, tmp_path, local_take):
     assert obj.a4mer_active_motif == 7
 
 
+def test_a_duplicated_override_names_the_tracks_it_has_no_records_of(scene, tmp_path, local_take):
+    """Shift+D of an override after Fill: the copy holds the A4Mer tracks but not the records text, and Fill
+    on it said "has no action". It now names the tracks and what to do; the original still works."""
+    obj = local_take
+    assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
+    with bpy.context.temp_override(selected_objects=[obj], active_object=obj, selected_editable_objects=[obj]):
+        bpy.ops.object.duplicate()
+    copy = next(o for o in bpy.data.objects if o.type == "ARMATURE" and o != obj)
+    assert generated.read_state(copy) is None and copy.animation_data.nla_tracks
+    bpy.context.view_layer.objects.active = copy
+    with pytest.raises(RuntimeError, match=r"holds A4Mer tracks \(A4Mer Source, A4Mer Generated\) that A4Mer has no records of"):
+        bpy.ops.a4mer.fill_gaps()
+    bpy.context.view_layer.objects.active = obj
+    assert bpy.ops.a4mer.remove_generated() == {"FINISHED"}
+
+
 def test_a_local_rig_keeps_its_records_on_the_object(scene, tmp_path):
     """Ordinary local objects store as before (custom properties, no text), so existing files read."""
     obj, _ = make_row_rig("mpi_smplx")
