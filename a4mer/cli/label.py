@@ -26,13 +26,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..heads.recognition import RecognitionHead, label_clip
+    from ..heads.recognition import RecognitionHead, check_head_fits, label_clip
 
     src = Path(args.input)
     out = check_output(args.output if args.output is not None else src.stem + ".labels.json",
                        [src, *named_files(args)], [".json"])
     head = RecognitionHead.load(args.head)
     model = load_model(args)
+    check_head_fits(model, head, args.head)  # before the clip is read: a head of another model is named
     motion = load_clip(src, load_options(args, inputs=[src]), "label")
     record = label_clip(model, head, motion)
     write_text_atomic(out, json.dumps(record, indent=1) + "\n")

@@ -42,19 +42,24 @@ def read_label_csv(path: Path) -> dict[str, str]:
     """``file -> label`` of a CSV with columns ``file`` and ``label`` (keys: resolved paths of files that
     exist relative to the CSV's folder, else the file name as written)."""
     try:
-        with open(path, newline="") as f:
-            rows = list(csv.DictReader(f))
+        with open(path, newline="", encoding="utf-8-sig") as f:  # a spreadsheet's "CSV UTF-8" starts with a BOM
+            rows = list(csv.DictReader(f, skipinitialspace=True))
     except (OSError, UnicodeDecodeError, csv.Error) as e:
         raise A4merError(f"{path}: cannot read the label CSV ({e})") from None
     if not rows or not {"file", "label"} <= set(rows[0]):
         raise A4merError(f"{path}: the label CSV needs a header with columns 'file' and 'label'")
-    out = {}
+    out: dict[str, str] = {}
+    line_of: dict[str, int] = {}
     for i, r in enumerate(rows, start=2):
         name, label = (r.get("file") or "").strip(), (r.get("label") or "").strip()
         if not name or not label:
             raise A4merError(f"{path}: line {i}: empty file or label")
         p = Path(name) if Path(name).is_absolute() else path.parent / name
-        out[str(p.resolve()) if p.is_file() else name] = label
+        key = str(p.resolve()) if p.is_file() else name
+        if key in out and out[key] != label:  # a clip of two labels: which one is meant is the user's call
+            raise A4merError(f"{path}: line {i}: {name} is labelled {label!r} here and {out[key]!r} on line "
+                             f"{line_of[key]}")
+        out[key], line_of[key] = label, line_of.get(key, i)
     return out
 
 
@@ -88,13 +93,19 @@ def run(args: argparse.Namespace) -> int:
         raise A4merError(f"--epochs must be at least 1, got {args.epochs}")
     if not 0.0 <= args.holdout < 1.0:  # before any clip is read or the model loaded
         raise A4merError(f"--holdout must be a share in [0, 1) (e.g. 0.2), got {args.holdout:g}")
-    clips, failed = [], 0
+    clips, failed, seen = [], 0, set()
     opts = load_options(args)
     for f in files:
         label = label_of(f, table)
         if label is None:
             print(f"a4mer label-train: {f}: no label in {args.labels} (left out)", file=sys.stderr)
             continue
+        # a file given twice (``lib lib/walk/a.bvh``) is read once: twice, it would weigh double and could be
+        # held out and trained on at once (links to one file from folders of two labels stay: one per label)
+        if (f.resolve(), label) in seen:
+            print(f"a4mer label-train: note: {f} is given more than once: read once", file=sys.stderr)
+            continue
+        seen.add((f.resolve(), label))
         try:
             clips.append((str(f), load_clip(f, opts, "label-train"), label))
         except (A4merError, OSError) as e:

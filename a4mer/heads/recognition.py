@@ -183,6 +183,38 @@ class RecognitionHead:
         return cls(net, classes, meta.get("encoder_hash", ""), training)
 
 
+#: frames of one clip a training step reads at most (a longer take: a random 5-minute crop per epoch, as
+#: :meth:`RecognitionHead.predict` reads it in 5-minute windows), and the attention size ``clips x frames^2``
+#: of one training batch at most (32 clips of a minute at the head's 10 fps; a batch of longer clips holds
+#: fewer of them): one long take padded every batch of 32 to its length (a 10-minute take: 18 GB of attention)
+TRAIN_CROP = RecognitionHead.WINDOW
+TRAIN_ATTENTION = 32 * 600 ** 2
+
+
+def _training_batches(lengths: list[int], config: HeadConfig) -> list[list[tuple[int, int]]]:
+    """Every training step of ``config.epochs`` epochs as ``[(clip index, first frame of its crop)]``:
+    each epoch a permutation of the clips (seeded by ``config.seed``) cut into batches of at most
+    ``config.batch`` clips and :data:`TRAIN_ATTENTION`; a clip over :data:`TRAIN_CROP` frames is read
+    from a random crop. Clips that fit give the plain ``config.batch`` batches of every permutation."""
+    gen = np.random.default_rng(config.seed)
+    plan: list[list[tuple[int, int]]] = []
+    for _ in range(config.epochs):
+        batch: list[tuple[int, int]] = []
+        longest = 0
+        for j in gen.permutation(len(lengths)):
+            n = int(lengths[j])
+            a = int(gen.integers(0, n - TRAIN_CROP + 1)) if n > TRAIN_CROP else 0
+            n = min(n, TRAIN_CROP)
+            if batch and (len(batch) >= config.batch or (len(batch) + 1) * max(longest, n) ** 2 > TRAIN_ATTENTION):
+                plan.append(batch)
+                batch, longest = [], 0
+            batch.append((int(j), a))
+            longest = max(longest, n)
+        if batch:
+            plan.append(batch)
+    return plan
+
+
 def train_frame_head(seqs: list[np.ndarray], labels: np.ndarray, classes: list[str], config: HeadConfig,
                      encoder_hash: str) -> RecognitionHead:
     """Train a :class:`FrameHead` on clips ``seqs [(T_i, in_dim)]`` whose every frame carries the
@@ -191,26 +223,23 @@ def train_frame_head(seqs: list[np.ndarray], labels: np.ndarray, classes: list[s
     labels = np.asarray(labels, dtype=np.int64)
     if len(seqs) != len(labels) or not seqs:
         raise A4merError("need one label per training clip (and at least one clip)")
+    plan = _training_batches([len(s) for s in seqs], config)
     with torch.random.fork_rng():
         torch.manual_seed(config.seed)
         net = FrameHead(config, len(classes))
         opt = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-        gen = np.random.default_rng(config.seed)
-        steps = config.epochs * int(np.ceil(len(seqs) / config.batch))
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, config.lr, total_steps=max(steps, 1), pct_start=0.1)
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, config.lr, total_steps=max(len(plan), 1), pct_start=0.1)
         net.train()
-        for _ in range(config.epochs):
-            order = gen.permutation(len(seqs))
-            for i in range(0, len(order), config.batch):
-                idx = order[i:i + config.batch]
-                x, t, v = _pad([seqs[j] for j in idx], config.fps)
-                y = torch.from_numpy(labels[idx])[:, None].expand(-1, x.shape[1])
-                ce = nn.functional.cross_entropy(net(x, t, v).transpose(1, 2), y, reduction="none")  # (B, T)
-                loss = ((ce * v).sum(1) / v.sum(1)).mean()
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                sched.step()
+        for batch in plan:
+            idx = np.array([j for j, _ in batch])
+            x, t, v = _pad([seqs[j][a:a + TRAIN_CROP] for j, a in batch], config.fps)
+            y = torch.from_numpy(labels[idx])[:, None].expand(-1, x.shape[1])
+            ce = nn.functional.cross_entropy(net(x, t, v).transpose(1, 2), y, reduction="none")  # (B, T)
+            loss = ((ce * v).sum(1) / v.sum(1)).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
     return RecognitionHead(net, classes, encoder_hash, {"clips": len(seqs), "config": asdict(config)})
 
 
@@ -244,7 +273,7 @@ def fit_label_head(model: Any, clips: list[tuple[str, Any, str]], config: HeadCo
                    holdout: float = 0.0, seed: int = 0) -> tuple[RecognitionHead, dict[str, Any]]:
     """A frame head for a user's own labelled clips ``[(name, Motion, label)]`` on ``model``'s frozen
     tokens. With ``holdout`` in (0, 1) that share of every class's clips (at least one, and only for
-    classes with two or more clips) is kept out of training and reported: clip accuracy (arg-max of
+    classes with two or more clips; never all of a class's clips) is kept out of training and reported: clip accuracy (arg-max of
     the mean frame probability), frame accuracy and the held-out clips' names with their predictions.
     The head reads ``config.inputs``; without a config, :data:`LABEL_HEAD_INPUTS` (as ``label-train``).
 
@@ -264,8 +293,9 @@ def fit_label_head(model: Any, clips: list[tuple[str, Any, str]], config: HeadCo
         rng = np.random.default_rng(seed)
         for c in range(len(classes)):
             idx = np.flatnonzero(y == c)
-            if len(idx) >= 2:
-                held[rng.choice(idx, size=max(1, int(round(holdout * len(idx)))), replace=False)] = True
+            if len(idx) >= 2:  # one clip of every label stays in training, whatever the share
+                size = min(len(idx) - 1, max(1, int(round(holdout * len(idx)))))
+                held[rng.choice(idx, size=size, replace=False)] = True
     frames = [clip_inputs(model, m, inputs)["frames"] for _, m, _ in clips]
     train_idx = np.flatnonzero(~held)
     head = train_frame_head([frames[i] for i in train_idx], y[train_idx], classes, cfg, model.model_hash)
@@ -342,19 +372,27 @@ def _summary(p: np.ndarray, classes: list[str]) -> dict[str, Any]:
             "top3": [[classes[int(c)], round(float(p[c]), 6)] for c in order]}
 
 
+def check_head_fits(model: Any, head: RecognitionHead, where: str = "the recognition head") -> None:
+    """A4merError (naming ``where``, e.g. the head's file) unless ``head`` was trained on ``model``'s
+    encoder and reads inputs of this model's width."""
+    if head.encoder_hash and head.encoder_hash != model.model_hash:
+        raise A4merError(f"{where}: the recognition head was trained on encoder {head.encoder_hash}, "
+                         f"this model is {model.model_hash}: retrain the head for this model")
+    if head.config.in_dim != input_width(model, head.config.inputs):
+        raise A4merError(f"{where}: recognition head input width {head.config.in_dim} does not fit this model's "
+                         f"{'+'.join(head.config.inputs)} inputs ({input_width(model, head.config.inputs)})")
+    if "motif" in head.config.inputs and model.vocab is None:
+        raise A4merError(f"{where}: the head reads motif tokens and this model has no motif vocabulary")
+
+
 def label_clip(model: Any, head: RecognitionHead, motion: Any) -> dict[str, Any]:
     """The label record of a clip: per input frame (``frame_labels`` class indices,
     ``frame_confidence``), contiguous ``runs`` of one label, per atom and per motif (mean probability
     over its frames), and the whole clip. Frames index the input at its own fps, ends exclusive.
     ``motion``: a Motion or the path of a clip."""
     from ..api import as_motion
+    check_head_fits(model, head)
     motion = as_motion(motion)
-    if head.encoder_hash and head.encoder_hash != model.model_hash:
-        raise A4merError(f"the recognition head was trained on encoder {head.encoder_hash}, "
-                         f"this model is {model.model_hash}: retrain the head for this model")
-    if head.config.in_dim != input_width(model, head.config.inputs):
-        raise A4merError(f"recognition head input width {head.config.in_dim} does not fit this model's "
-                         f"{'+'.join(head.config.inputs)} inputs ({input_width(model, head.config.inputs)})")
     ci = clip_inputs(model, motion, head.config.inputs)
     probs_m = head.predict(ci["frames"])  # (T_model, C)
     T, fps = motion.num_frames, float(motion.fps)
