@@ -82,19 +82,31 @@ def unmark_motif(obj, span: dict) -> bool:
     return bool(hit)
 
 
+def _marks_of(obj, spans: list[dict]):
+    """(record, the motif track's record entry, the motif track, one (mark entry, mark strip) pair per span
+    of ``spans``, None where it has no mark); None when the record has no motif track."""
+    record = nla.read_record(obj)
+    pair = _motif_track(obj, record) if record is not None else None
+    if pair is None:
+        return None
+    rt, track = pair
+    marks = []
+    for span in spans:
+        entry = next((e for e in rt["strips"] if _is_mark_of(e, span)), None)
+        marks.append((entry, _mark_strip(track, entry) if entry is not None else None))
+    return record, rt, track, marks
+
+
 def follow_strips(obj, shown: list[tuple[dict, object]]) -> None:
     """Put the marks of spans on where their strips show them: ``shown`` holds (stored span record, its
     generated strip) pairs. A mark whose new frames are taken on the motif track (the segmented clip's
     motifs tile it) is removed, as :func:`mark_motif` adds none there."""
-    record = nla.read_record(obj)
-    pair = _motif_track(obj, record) if record is not None else None
-    if pair is None:
+    found = _marks_of(obj, [span for span, _ in shown])
+    if found is None:
         return
-    rt, track = pair
+    record, rt, track, marks = found
     moves = []
-    for span, strip in shown:
-        entry = next((e for e in rt["strips"] if _is_mark_of(e, span)), None)
-        mark = _mark_strip(track, entry) if entry is not None else None
+    for (entry, mark), (_, strip) in zip(marks, shown):
         where = nla.placement(strip)
         if mark is not None and any(abs(a - b) > 1e-4 for a, b in zip(nla.placement(mark), where)):
             moves.append((entry, mark, where, strip.action))
@@ -125,15 +137,12 @@ def show_baked(obj, baked: list[dict], action) -> None:
     else uses once the result layer is gone, are deleted (they stayed in the file, held by the muted
     motif track). The record keeps the marks (``generated``: the occurrences are in the action now)."""
     import bpy
-    record = nla.read_record(obj)
-    pair = _motif_track(obj, record) if record is not None else None
-    if pair is None:
+    found = _marks_of(obj, baked)
+    if found is None:
         return
-    rt, track = pair
+    record, rt, track, marks = found
     shown = []
-    for span in baked:
-        entry = next((e for e in rt["strips"] if _is_mark_of(e, span)), None)
-        mark = _mark_strip(track, entry) if entry is not None else None
+    for entry, mark in marks:
         if mark is None or mark.action == action:
             continue
         old, start, end = mark.action, float(mark.frame_start), float(mark.frame_end)
