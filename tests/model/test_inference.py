@@ -152,10 +152,13 @@ def test_cli_outputs_never_overwrite_the_input(bundle, tmp_path, capsys):
     clip = _clip(tmp_path)
     data = clip.read_bytes()
     (tmp_path / "taken.json").mkdir()
+    (tmp_path / "lib" / "walk").mkdir(parents=True)  # embeddings of lib/walk/clip5.npz: lib/walk__clip5.npz
+    (tmp_path / "lib" / "walk" / clip.name).write_bytes(data)
     for argv, msg in ((["segment", str(clip), "-o", str(clip)], "the output must be a .json file"),
                       (["segment", str(clip), "-o", str(tmp_path / "taken.json")], "is a folder"),
                       (["export", str(clip), "--format", "npz", "-o", str(clip)], "refusing to overwrite the input"),
                       (["embed", str(clip), "-o", str(clip)], "refusing to overwrite the input"),
+                      (["embed", str(tmp_path / "lib"), "-o", str(tmp_path / "lib")], "read as clips by later runs"),
                       (["label-train", str(clip), "-o", str(clip)], "the output must be a .safetensors file")):
         assert main([*argv, "--checkpoint", str(bundle)] if argv[0] != "export" else argv) == 1
         err = capsys.readouterr().err
