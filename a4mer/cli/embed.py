@@ -24,11 +24,12 @@ def run(args: argparse.Namespace) -> int:
 
     inputs = collect_inputs(args.inputs)
     targets = output_targets(inputs, args.output)
-    folder = Path(args.output).resolve()
-    inside = next((p for p in inputs if folder in p.resolve().parents), None) if targets[0] != Path(args.output) else None
-    if inside is not None:  # embeddings are .npz files that later runs over the folder would read as broken clips
-        raise A4merError(f"-o {args.output}: the folder holds the input {inside}; embeddings written there would be "
-                         "read as clips by later runs over it: choose another folder")
+    if targets[0] != Path(args.output):  # a folder of embeddings: .npz files, which runs over a folder read as clips
+        folder = Path(args.output).resolve()
+        inside = next((p for p in inputs if folder in p.resolve().parents), None)
+        if inside is not None:
+            raise A4merError(f"-o {args.output}: the folder holds the input {inside}; embeddings written there would "
+                             "be read as clips by later runs over it: choose another folder")
     opts = load_options(args, inputs=inputs)
     model = load_model(args)
 

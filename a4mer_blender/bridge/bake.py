@@ -15,13 +15,6 @@ from . import anim_compat, armature, generated, motif_marks, nla
 AUTO_HANDLES = ("AUTO", "AUTO_CLAMPED")
 
 
-def _key_frames(fc) -> np.ndarray:
-    """The frames ``(N,)`` of ``fc``'s keys, as stored (float, in key order)."""
-    co = np.empty(2 * len(fc.keyframe_points), dtype=np.float32)
-    fc.keyframe_points.foreach_get("co", co)
-    return co[0::2].astype(np.float64)
-
-
 def _smoothed_runs(auto: np.ndarray, order: np.ndarray, new: np.ndarray, beside: np.ndarray) -> np.ndarray:
     """``beside (M,)`` (over the merged keys in time ``order``; ``new``: the keys to add) widened, for a
     curve with Continuous Acceleration smoothing, by the user's keys with an automatic handle that lie in a
@@ -187,7 +180,7 @@ def _uncovered(fc, first: int, last: int, content: tuple[int, int]) -> np.ndarra
     side of the span only, the frame next to the span on the other side if it lies in the user's
     ``content`` (first, last) frames (the curve held its end key's value there and would hold the span's
     end value), two frames with linear extrapolation (the line goes on)."""
-    keyed = _key_frames(fc)
+    keyed = armature.key_coords(fc)[:, 0].astype(np.float64)
     if not len(keyed):
         return np.zeros(0)
     before, after = keyed[keyed < first - 1e-3], keyed[keyed > last + 1e-3]
@@ -217,7 +210,7 @@ def check_keys_under(obj, shown: list[dict], users: dict) -> None:
             target = users.get((fc.data_path, fc.array_index))
             if target is None:
                 continue
-            keyed = _key_frames(target)
+            keyed = armature.key_coords(target)[:, 0].astype(np.float64)
             under = keyed[(keyed > first - 1e-3) & (keyed < last + 1e-3)]
             if len(under):
                 channels.setdefault(fc.data_path, []).append(fc.array_index)

@@ -214,10 +214,12 @@ def unrecorded_tracks(obj) -> list[str]:
     """Names of ``obj``'s NLA tracks named as A4Mer names its tracks when A4Mer has no records on ``obj``
     (empty when it has: those tracks are then its own or the user's)."""
     anim = obj.animation_data if obj is not None else None
-    if anim is None or read_state(obj) is not None or nla.read_record(obj) is not None:
-        return []
     names = (SOURCE_TRACK, GENERATED_TRACK, core_strips.ATOMS_TRACK, core_strips.MOTIFS_TRACK)
-    return [t.name for t in anim.nla_tracks if t.name.split(".")[0] in names]
+    found = [t.name for t in anim.nla_tracks if t.name.split(".")[0] in names] if anim is not None else []
+    # the names first: a panel's poll asks on every redraw, and most rigs hold no such track
+    if not found or read_state(obj) is not None or nla.read_record(obj) is not None:
+        return []
+    return found
 
 
 def _shown(strip) -> tuple[int, int]:
