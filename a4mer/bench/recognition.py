@@ -32,8 +32,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import A4merError
-from ..heads.recognition import (HeadConfig, clip_inputs, default_head_inputs, input_width, topk_accuracy,
-                                train_frame_head, weighted_knn)
+from ..heads.recognition import (HeadConfig, clip_inputs, default_head_inputs, input_hashes, input_width,
+                                topk_accuracy, train_frame_head, weighted_knn)
 
 
 @dataclass(frozen=True)
@@ -261,7 +261,7 @@ def run_recognition(model: Any, clips: list[LabeledClip], cfg: RecognitionConfig
             return np.concatenate([infos[id(c)]["parts"][n] for n in names], 1).astype(np.float32)
 
         hc = replace(cfg.head, in_dim=input_width(model, names), inputs=names, fps=float(model.fps))
-        head = train_frame_head([frames(c) for c in tr], ytr, classes, hc, model.model_hash)
+        head = train_frame_head([frames(c) for c in tr], ytr, classes, hc, *input_hashes(model, names))
         correct = total = clip_ok = 0
         for c, y in zip(te, yte):
             p = head.predict(frames(c))

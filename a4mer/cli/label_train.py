@@ -77,7 +77,7 @@ def holdout_path(head: Path) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..heads.recognition import HeadConfig, check_head_inputs, fit_label_head
+    from ..heads.recognition import HeadConfig, check_head_inputs, fit_label_head, unique_clips
     from ..io.outputs import check_output, write_text_atomic
 
     inputs = tuple(x.strip() for x in args.head_inputs.split(",") if x.strip())
@@ -93,19 +93,19 @@ def run(args: argparse.Namespace) -> int:
         raise A4merError(f"--epochs must be at least 1, got {args.epochs}")
     if not 0.0 <= args.holdout < 1.0:  # before any clip is read or the model loaded
         raise A4merError(f"--holdout must be a share in [0, 1) (e.g. 0.2), got {args.holdout:g}")
-    clips, failed, seen = [], 0, set()
-    opts = load_options(args)
+    labelled = []
     for f in files:
         label = label_of(f, table)
         if label is None:
             print(f"a4mer label-train: {f}: no label in {args.labels} (left out)", file=sys.stderr)
-            continue
-        # a file given twice (``lib lib/walk/a.bvh``) is read once: twice, it would weigh double and could be
-        # held out and trained on at once (links to one file from folders of two labels stay: one per label)
-        if (f.resolve(), label) in seen:
-            print(f"a4mer label-train: note: {f} is given more than once: read once", file=sys.stderr)
-            continue
-        seen.add((f.resolve(), label))
+        else:
+            labelled.append((str(f), f, label))
+    labelled, repeats = unique_clips(labelled)  # before any clip is read: a file given twice is read once
+    for name in repeats:
+        print(f"a4mer label-train: note: {name} is given more than once: read once", file=sys.stderr)
+    clips, failed = [], 0
+    opts = load_options(args)
+    for _, f, label in labelled:
         try:
             clips.append((str(f), load_clip(f, opts, "label-train"), label))
         except (A4merError, OSError) as e:

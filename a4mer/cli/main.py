@@ -62,8 +62,18 @@ def _joined_lists(argv: list[str]) -> list[str]:
     return out
 
 
+def _console_never_fails() -> None:
+    """Make sys.stdout and sys.stderr write what their encoding cannot hold as ``\\xe4``-style escapes: a
+    label "Tänzer" or a path printed to an ASCII or cp1252 console raised UnicodeEncodeError. Files are
+    written UTF-8 by their writers, whatever the console."""
+    for stream in (sys.stdout, sys.stderr):
+        if callable(getattr(stream, "reconfigure", None)):  # a TextIOWrapper (not None, not a replaced stream)
+            stream.reconfigure(errors="backslashreplace")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code (0 ok, 1 a failed input, 2 bad usage)."""
+    _console_never_fails()  # before argparse, which prints the arguments in its errors
     parser = build_parser()
     args = parser.parse_args(_joined_lists(sys.argv[1:] if argv is None else argv))
     if not getattr(args, "verb", None):

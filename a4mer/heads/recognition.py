@@ -8,8 +8,9 @@
   ``"pose"`` also the model's own normalised pose features of that frame) plus a sinusoidal
   embedding of its time; every frame is classified.
 - :class:`RecognitionHead`: the trained head with its class names, bound to the encoder that made
-  its inputs (hash); saved as one safetensors file (metadata: format, config, classes,
-  encoder_hash, training). Nothing is unpickled.
+  its inputs (hash) and, when it reads motif tokens, to the motif vocabulary that grouped them (hash);
+  saved as one safetensors file (metadata: format, config, classes, encoder_hash, vocab_hash,
+  training). Nothing is unpickled.
 - :func:`clip_inputs` / :func:`label_clip`: a clip's per-frame inputs and its labels per input
   frame, atom and motif (the ``a4mer label`` record).
 """
@@ -123,13 +124,17 @@ def _pad(seqs: list[np.ndarray], fps: float) -> tuple[torch.Tensor, torch.Tensor
 
 
 class RecognitionHead:
-    """A trained :class:`FrameHead` with its class names and the hash of the encoder it reads."""
+    """A trained :class:`FrameHead` with its class names, the hash of the encoder it reads and, for a head
+    that reads motif tokens, the hash of the motif vocabulary they were grouped by (``vocab_hash``; "" when
+    the head reads none, or was written before heads recorded it: then any vocabulary is taken)."""
 
-    def __init__(self, net: FrameHead, classes: list[str], encoder_hash: str, training: dict | None = None):
+    def __init__(self, net: FrameHead, classes: list[str], encoder_hash: str, training: dict | None = None,
+                 vocab_hash: str = ""):
         self.net = net.eval()
         self.classes = list(classes)
         self.encoder_hash = encoder_hash
         self.training = dict(training or {})
+        self.vocab_hash = vocab_hash
 
     @property
     def config(self) -> HeadConfig:
@@ -159,7 +164,7 @@ class RecognitionHead:
     def save(self, path: str | os.PathLike) -> Path:
         from safetensors.torch import save_file
         meta = {"format": FORMAT, "config": json.dumps(asdict(self.config)), "classes": json.dumps(self.classes),
-                "encoder_hash": self.encoder_hash, "training": json.dumps(self.training)}
+                "encoder_hash": self.encoder_hash, "vocab_hash": self.vocab_hash, "training": json.dumps(self.training)}
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         state = {k: v.detach().contiguous() for k, v in self.net.state_dict().items()}
@@ -180,7 +185,7 @@ class RecognitionHead:
             training = json.loads(meta.get("training", "{}"))
             net = FrameHead(config, len(classes))
             net.load_state_dict(state, strict=True)
-        return cls(net, classes, meta.get("encoder_hash", ""), training)
+        return cls(net, classes, meta.get("encoder_hash", ""), training, meta.get("vocab_hash", ""))
 
 
 #: frames of one clip a training step reads at most (a longer take: a random 5-minute crop per epoch, as
@@ -216,10 +221,11 @@ def _training_batches(lengths: list[int], config: HeadConfig) -> list[list[tuple
 
 
 def train_frame_head(seqs: list[np.ndarray], labels: np.ndarray, classes: list[str], config: HeadConfig,
-                     encoder_hash: str) -> RecognitionHead:
+                     encoder_hash: str, vocab_hash: str = "") -> RecognitionHead:
     """Train a :class:`FrameHead` on clips ``seqs [(T_i, in_dim)]`` whose every frame carries the
     clip's label ``labels (N,)`` (int). Cross-entropy over valid frames, each clip weighted equally;
-    AdamW; initialisation, shuffling and dropout are seeded by ``config.seed`` (global RNG restored)."""
+    AdamW; initialisation, shuffling and dropout are seeded by ``config.seed`` (global RNG restored).
+    ``encoder_hash`` / ``vocab_hash``: what made the inputs (:func:`input_hashes`), kept with the head."""
     labels = np.asarray(labels, dtype=np.int64)
     if len(seqs) != len(labels) or not seqs:
         raise A4merError("need one label per training clip (and at least one clip)")
@@ -240,7 +246,7 @@ def train_frame_head(seqs: list[np.ndarray], labels: np.ndarray, classes: list[s
             loss.backward()
             opt.step()
             sched.step()
-    return RecognitionHead(net, classes, encoder_hash, {"clips": len(seqs), "config": asdict(config)})
+    return RecognitionHead(net, classes, encoder_hash, {"clips": len(seqs), "config": asdict(config)}, vocab_hash)
 
 
 # --- clips -> inputs and labels ---------------------------------------------------------------
@@ -258,6 +264,13 @@ def input_width(model: Any, inputs: tuple[str, ...]) -> int:
     return sum(model.net.stage1.feat_std.numel() if n == "pose" else model.dim for n in inputs)
 
 
+def input_hashes(model: Any, inputs: tuple[str, ...]) -> tuple[str, str]:
+    """``(encoder_hash, vocab_hash)`` a head reading ``inputs`` of ``model`` depends on: the model's hash, and
+    its vocabulary's hash when ``inputs`` holds motif tokens (which that vocabulary groups), else ""."""
+    vocab = model.vocab.hash if "motif" in inputs and model.vocab is not None else ""
+    return model.model_hash, vocab
+
+
 def default_head_inputs(model: Any) -> tuple[str, ...]:
     """Atom and motif tokens when ``model`` has a vocabulary and a trained motif level, else atom tokens."""
     has_motifs = model.vocab is not None and model.config.optim.stage2_steps > 0
@@ -269,6 +282,28 @@ def default_head_inputs(model: Any) -> tuple[str, ...]:
 LABEL_HEAD_INPUTS = ("pose", "atom")
 
 
+def unique_clips(clips: list[tuple[str, Any, str]]) -> tuple[list[tuple[str, Any, str]], list[str]]:
+    """``clips [(name, clip, label)]`` without repeats (the first kept) and the names of the repeats.
+    A repeat is the same clip under the same label: the same file (``clip`` a path, or ``name`` the path of
+    an existing file; resolved, so ``lib/walk/a.bvh`` given and also found in ``lib`` is one clip) or the
+    same object. Twice, a clip would weigh double and could be held out and trained on at once; one file
+    under two labels (links from folders of two labels) stays, once per label."""
+    def identity(name: str, clip: Any) -> Any:
+        if isinstance(clip, (str, os.PathLike)):
+            return str(Path(clip).resolve())
+        return str(Path(name).resolve()) if Path(name).is_file() else id(clip)
+
+    seen, out, repeats = set(), [], []
+    for name, clip, label in clips:
+        key = (identity(name, clip), label)
+        if key in seen:
+            repeats.append(name)
+        else:
+            seen.add(key)
+            out.append((name, clip, label))
+    return out, repeats
+
+
 def fit_label_head(model: Any, clips: list[tuple[str, Any, str]], config: HeadConfig | None = None,
                    holdout: float = 0.0, seed: int = 0) -> tuple[RecognitionHead, dict[str, Any]]:
     """A frame head for a user's own labelled clips ``[(name, Motion, label)]`` on ``model``'s frozen
@@ -276,11 +311,13 @@ def fit_label_head(model: Any, clips: list[tuple[str, Any, str]], config: HeadCo
     classes with two or more clips; never all of a class's clips) is kept out of training and reported: clip accuracy (arg-max of
     the mean frame probability), frame accuracy and the held-out clips' names with their predictions.
     The head reads ``config.inputs``; without a config, :data:`LABEL_HEAD_INPUTS` (as ``label-train``).
+    A clip given twice is read once (:func:`unique_clips`).
 
-    Returns ``(head, report)``; report has ``classes``, ``clips_per_class``, ``train_clips`` and, with a
-    holdout, ``holdout`` results."""
+    Returns ``(head, report)``; report has ``classes``, ``clips_per_class``, ``train_clips``, ``repeated``
+    (names of the clips left out as repeats) and, with a holdout, ``holdout`` results."""
     if not 0.0 <= holdout < 1.0:
         raise A4merError(f"holdout must be in [0, 1), got {holdout}")
+    clips, repeated = unique_clips(clips)
     classes = sorted({lab for _, _, lab in clips})
     if len(classes) < 2:
         raise A4merError(f"need clips of at least two labels to train a head, got {classes or 'none'}")
@@ -298,10 +335,10 @@ def fit_label_head(model: Any, clips: list[tuple[str, Any, str]], config: HeadCo
                 held[rng.choice(idx, size=size, replace=False)] = True
     frames = [clip_inputs(model, m, inputs)["frames"] for _, m, _ in clips]
     train_idx = np.flatnonzero(~held)
-    head = train_frame_head([frames[i] for i in train_idx], y[train_idx], classes, cfg, model.model_hash)
+    head = train_frame_head([frames[i] for i in train_idx], y[train_idx], classes, cfg, *input_hashes(model, inputs))
     report: dict[str, Any] = {"classes": classes, "inputs": list(inputs),
                               "clips_per_class": {c: int((y == i).sum()) for i, c in enumerate(classes)},
-                              "train_clips": int(len(train_idx))}
+                              "train_clips": int(len(train_idx)), "repeated": repeated}
     if held.any():
         rows, ok, fr_ok, fr_n = [], 0, 0, 0
         for i in np.flatnonzero(held):
@@ -312,7 +349,7 @@ def fit_label_head(model: Any, clips: list[tuple[str, Any, str]], config: HeadCo
             rows.append({"clip": clips[i][0], "label": classes[y[i]], "predicted": classes[pred]})
         report["holdout"] = {"clips": int(held.sum()), "clip_accuracy": 100 * ok / int(held.sum()),
                              "frame_accuracy": 100 * fr_ok / max(fr_n, 1), "predictions": rows}
-    head.training.update({k: v for k, v in report.items() if k != "holdout"})
+    head.training.update({k: v for k, v in report.items() if k not in ("holdout", "repeated")})
     if "holdout" in report:
         head.training["holdout_clip_accuracy"] = report["holdout"]["clip_accuracy"]
     return head, report
@@ -374,7 +411,7 @@ def _summary(p: np.ndarray, classes: list[str]) -> dict[str, Any]:
 
 def check_head_fits(model: Any, head: RecognitionHead, where: str = "the recognition head") -> None:
     """A4merError (naming ``where``, e.g. the head's file) unless ``head`` was trained on ``model``'s
-    encoder and reads inputs of this model's width."""
+    encoder (and, reading motif tokens, with its motif vocabulary) and reads inputs of this model's width."""
     if head.encoder_hash and head.encoder_hash != model.model_hash:
         raise A4merError(f"{where}: the recognition head was trained on encoder {head.encoder_hash}, "
                          f"this model is {model.model_hash}: retrain the head for this model")
@@ -383,6 +420,10 @@ def check_head_fits(model: Any, head: RecognitionHead, where: str = "the recogni
                          f"{'+'.join(head.config.inputs)} inputs ({input_width(model, head.config.inputs)})")
     if "motif" in head.config.inputs and model.vocab is None:
         raise A4merError(f"{where}: the head reads motif tokens and this model has no motif vocabulary")
+    vocab = input_hashes(model, head.config.inputs)[1]
+    if head.vocab_hash and head.vocab_hash != vocab:  # "": reads no motif tokens, or written before heads kept it
+        raise A4merError(f"{where}: the recognition head reads motif tokens of vocabulary {head.vocab_hash}, this "
+                         f"model's vocabulary is {vocab}: use the head's vocabulary (--vocab) or retrain the head")
 
 
 def label_clip(model: Any, head: RecognitionHead, motion: Any) -> dict[str, Any]:

@@ -2,8 +2,11 @@
 measurement helpers (ridge probe, per-window errors, paired comparison)."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -209,6 +212,86 @@ def test_fit_label_head_reads_what_label_train_reads_by_default(tiny_model, labe
     head, report = fit_label_head(tiny_model, [(c.name, c.motion, c.action) for c in labeled_clips[:4]],
                                   None, 0.0)
     assert list(LABEL_HEAD_INPUTS) == cli == list(head.config.inputs) == report["inputs"]
+
+
+def test_fit_label_head_reads_a_clip_given_twice_once(tiny_model, labeled_clips, tmp_path):
+    """``label-train`` reads a clip given twice once; the API trained on it twice (weighing double and, with a
+    hold-out, possibly trained on and held out at once). The same object twice or one file under two paths is
+    now read once; one file under two labels stays, once per label."""
+    from a4mer.heads.recognition import fit_label_head
+    clips = [(c.name, c.motion, c.action) for c in labeled_clips[:4]]  # 2 calm, 2 busy
+    f = tmp_path / "a.npz"
+    write_amass_npz(labeled_clips[4].motion, f)
+    (tmp_path / "link.npz").symlink_to(f)
+    m = labeled_clips[4].motion
+    given = clips + [clips[1], (str(f), m, "calm"), (str(tmp_path / "link.npz"), m, "calm"), (str(f), m, "busy")]
+    head, report = fit_label_head(tiny_model, given, HeadConfig(epochs=1, dim=16, heads=2, inputs=("atom",)))
+    assert report["clips_per_class"] == {"busy": 3, "calm": 3} and report["train_clips"] == 6
+    assert report["repeated"] == [clips[1][0], str(tmp_path / "link.npz")]
+    assert head.training["clips_per_class"] == {"busy": 3, "calm": 3}
+
+
+def test_a_motif_head_refuses_another_vocabulary(tiny_model, labeled_clips, tmp_path, capsys):
+    """A head reading motif tokens, used with ``--vocab`` of another vocabulary of its model, read tokens
+    grouped by other motifs without a word; it is now refused naming the head file and both vocabularies.
+    Its own vocabulary still labels; a head written before heads recorded their vocabulary loads unchecked."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    from a4mer.heads.recognition import fit_label_head
+    head, _ = fit_label_head(tiny_model, [(c.name, c.motion, c.action) for c in labeled_clips[:4]],
+                             HeadConfig(epochs=1, dim=16, heads=2, inputs=("atom", "motif")))
+    assert head.vocab_hash == tiny_model.vocab.hash
+    hpath = head.save(tmp_path / "motif_head.safetensors")
+    assert RecognitionHead.load(hpath).vocab_hash == tiny_model.vocab.hash
+    other = dataclasses.replace(tiny_model.vocab, centroids=tiny_model.vocab.centroids + 0.01)
+    assert other.hash != tiny_model.vocab.hash
+    vocab = other.save(tmp_path / "other_vocab.safetensors")
+    clip = tmp_path / "clip.npz"
+    write_amass_npz(labeled_clips[0].motion, clip)
+    out = tmp_path / "clip.labels.json"
+    ck = ["--checkpoint", str(tiny_model.info["source"]), "-o", str(out)]
+    assert main(["label", str(clip), "--head", str(hpath), "--vocab", str(vocab), *ck]) == 1
+    err = capsys.readouterr().err
+    assert f"{hpath}: the recognition head reads motif tokens of vocabulary {tiny_model.vocab.hash}" in err
+    assert other.hash in err and not out.exists()
+    assert main(["label", str(clip), "--head", str(hpath), *ck]) == 0  # the vocabulary it was trained with
+    with safe_open(hpath, "pt") as fh:  # a head file of before: no vocab_hash in its metadata
+        meta, state = fh.metadata(), {k: fh.get_tensor(k) for k in fh.keys()}
+    del meta["vocab_hash"]
+    save_file(state, str(tmp_path / "old.safetensors"), metadata=meta)
+    assert RecognitionHead.load(tmp_path / "old.safetensors").vocab_hash == ""
+    assert main(["label", str(clip), "--head", str(tmp_path / "old.safetensors"), "--vocab", str(vocab), *ck]) == 0
+
+
+def test_cli_prints_unicode_labels_to_an_ascii_console(tiny_model, labeled_clips, tmp_path):
+    """Labels "Tänzer" and "跳" and a path "bibliothèque" printed by ``a4mer label-train`` / ``a4mer label`` to a
+    console that cannot show them (PYTHONIOENCODING=ascii; a cp1252 Windows console) raised UnicodeEncodeError
+    once the head was written. They are now printed as escapes; the files keep them exactly."""
+    lib = tmp_path / "bibliothèque"
+    for c in labeled_clips[:6]:
+        d = lib / ("Tänzer" if c.action == "busy" else "跳")
+        d.mkdir(parents=True, exist_ok=True)
+        write_amass_npz(c.motion, d / f"{c.name}.npz")
+    head = tmp_path / "köpfe.safetensors"
+    ck = ["--checkpoint", str(tiny_model.info["source"])]
+    env = {**os.environ, "PYTHONIOENCODING": "ascii"}
+
+    def a4mer(*argv: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "a4mer", *argv, *ck], env=env, capture_output=True, cwd=tmp_path,
+                              timeout=600)
+
+    r = a4mer("label-train", str(lib), "-o", str(head), "--epochs", "1", "--holdout", "0.3")
+    assert r.returncode == 0, r.stderr.decode("ascii", "backslashreplace")
+    assert "k\\xf6pfe.safetensors: 2 labels (T\\xe4nzer 3, \\u8df3 3)" in r.stdout.decode("ascii")
+    assert RecognitionHead.load(head).classes == ["Tänzer", "跳"]
+    held = json.loads((tmp_path / "köpfe.holdout.json").read_text(encoding="utf-8"))
+    assert {p["label"] for p in held["predictions"]} == {"Tänzer", "跳"}
+    out = tmp_path / "x.labels.json"
+    r = a4mer("label", str(lib / "跳" / f"{labeled_clips[0].name}.npz"), "--head", str(head), "-o", str(out))
+    assert r.returncode == 0, r.stderr.decode("ascii", "backslashreplace")
+    assert "biblioth\\xe8que/\\u8df3/" in r.stdout.decode("ascii")
+    assert json.loads(out.read_text(encoding="utf-8"))["head_classes"] == ["Tänzer", "跳"]
 
 
 def test_ridge_recovers_linear_map():
