@@ -59,15 +59,39 @@ def write_state(obj, state: dict | None) -> None:
 
 
 def extended_scene(state: dict, default=None):
-    """The scene whose end Extend moved for ``state`` (``state["scene"]``, its name: an ID pointer on the
-    object would drag the scene along when the rig is appended to another file). Where no scene has that
-    name any more (renamed since), or the record has none (earlier versions): ``default`` (the current
-    scene) when its end is the one Extend set, else None."""
+    """The scene of ``state``, a record of :func:`scene_ends`, whose end Extend moved (``state["scene"]``, its
+    name: an ID pointer on the object would drag the scene along when the rig is appended to another file).
+    Where no scene has that name any more (renamed since), or the record has none (earlier versions):
+    ``default`` (the current scene) when its end is the one Extend set, else None."""
     import bpy
     found = bpy.data.scenes.get(state["scene"]) if "scene" in state else None
     if found is None and default is not None and default.frame_end == state.get("scene_end_set", default.frame_end):
         return default
     return found
+
+
+def scene_ends(state: dict) -> list[dict]:
+    """The records of the scene ends Extend moved for ``state``, one per scene, each with ``scene``,
+    ``scene_end_before`` and ``scene_end_set``: the first scene's is ``state`` itself (all that records of
+    earlier versions hold), any other's are in ``state["other_scenes"]``."""
+    return ([state] if "scene_end_before" in state else []) + state.get("other_scenes", [])
+
+
+def extended_scenes(state: dict, default=None) -> list[tuple]:
+    """(scene, its record of :func:`scene_ends`) for each scene whose end Extend moved for ``state`` and
+    that is still found (:func:`extended_scene`, ``default``: the current scene)."""
+    return [(found, end) for end in scene_ends(state) if (found := extended_scene(end, default)) is not None]
+
+
+def scene_end(state: dict, scene) -> dict:
+    """The record of ``scene``'s end in ``state`` (:func:`scene_ends`); a new one, empty, where Extend has
+    not moved it yet (in ``state`` itself for the first scene)."""
+    end = next((end for found, end in extended_scenes(state, scene) if found == scene), None)
+    if end is None:
+        end = {} if "scene_end_before" in state else state
+        if end is not state:
+            state.setdefault("other_scenes", []).append(end)
+    return end
 
 
 def _track(obj, name: str | None):

@@ -7,8 +7,10 @@ the span's generated action over the span's frames, with an entry in the record 
 follows its span: it goes when the span is removed or replaced, and a bake puts it where the baked span
 was shown (the user may have moved, trimmed or scaled the strip in the NLA editor), showing the user's
 action there, which now holds those frames (:func:`show_baked`; the generated action goes with its span).
-Until the bake a mark is known by the span id on the action it shows; records of earlier versions,
-without the id, by its first frame.
+Until the bake a mark is known by the span id on the action it shows (a copy the user made of it shows
+that action too: the mark is the one where the record has it, :func:`.nla.span_strip`); records of earlier
+versions, without the id, by its first frame. A bake drops the id (the span is gone) and records the mark
+as ``baked``: no span's mark any more.
 """
 from __future__ import annotations
 
@@ -22,8 +24,9 @@ def _motif_track(obj, record: dict):
 
 
 def _is_mark_of(entry: dict, span: dict) -> bool:
-    """True when record ``entry`` is the mark of the stored span record ``span``."""
-    if not entry.get("generated"):
+    """True when record ``entry`` is the mark of the stored span record ``span`` (a baked mark is no
+    span's): by the span's id; records of earlier versions, without ids, by the first frame."""
+    if not entry.get("generated") or entry.get("baked"):
         return False
     if "span" in entry and "id" in span:
         return entry["span"] == span["id"]
@@ -135,7 +138,8 @@ def show_baked(obj, baked: list[dict], action) -> None:
     :func:`follow_strips`) show ``action``, the user's action the spans were baked into, over the same
     frames (the action plays at scene frames), and the generated actions they showed, which nothing
     else uses once the result layer is gone, are deleted (they stayed in the file, held by the muted
-    motif track). The record keeps the marks (``generated``: the occurrences are in the action now)."""
+    motif track). The record keeps the marks (``generated``: the occurrences are in the action now) as
+    ``baked``, without their spans' ids (the spans are gone). A copy the user made of a mark is left as it is."""
     import bpy
     found = _marks_of(obj, baked)
     if found is None:
@@ -168,6 +172,8 @@ def show_baked(obj, baked: list[dict], action) -> None:
         else:
             entry.update(action_start=start, action_end=end, frame_start=float(mark.frame_start),
                          frame_end=float(mark.frame_end))
+            entry.pop("span", None)
+            entry["baked"] = True
         shown.append(old)
     for old in shown:
         if old is not None and old.users == 0 and old.get("a4mer_generated"):

@@ -45,21 +45,23 @@ def _shows(entry: dict) -> tuple[float, float]:
 
 def _same_part(strip, entry: dict) -> bool:
     """True when ``strip`` shows the part of its action that ``entry`` recorded (a move, a rename or a
-    scale of the strip keeps it; a duplicate shows it too, but the first strip is taken)."""
+    scale of the strip keeps it; a duplicate shows it too, see :func:`_entry_strips`)."""
     a, b = _shows(entry)
     return abs(strip.action_frame_start - a) < 1e-3 and abs(strip.action_frame_end - b) < 1e-3
 
 
 def _entry_strips(track, entries: list[dict]) -> list:
     """The strip of each recorded entry on ``track`` (None: deleted): the strip showing the part of the
-    action it recorded (wherever the user moved it, whatever they named it), else the strip of its name
-    at its frame, else the one at its frame, else the one of its name (the user changed the part shown;
-    strip names are unique on an object)."""
+    action it recorded (wherever the user moved it, whatever they named it; of those, the one of its
+    name first: a copy the user made of it, Shift+D, shows that part too under another name), else the
+    strip of its name at its frame, else the one at its frame, else the one of its name (the user changed
+    the part shown; strip names are unique on an object)."""
     out: list = [None] * len(entries)
     taken: set[str] = set()
     at = lambda s, e: abs(s.frame_start - float(e["frame_start"])) < 1e-3  # noqa: E731
     named = lambda s, e: s.name == str(e.get("name"))  # noqa: E731
-    for same in (_same_part, lambda s, e: named(s, e) and at(s, e), at, named):
+    for same in (lambda s, e: _same_part(s, e) and named(s, e), _same_part, lambda s, e: named(s, e) and at(s, e),
+                 at, named):
         for i, e in enumerate(entries):
             if out[i] is None:
                 out[i] = next((s for s in track.strips if s.name not in taken and same(s, e)), None)
@@ -82,11 +84,14 @@ def placement(strip) -> Placement:
 
 def span_strip(track, span_id: str | None, frame_start: float):
     """The strip on ``track`` showing the action that carries ``span_id`` (:data:`SPAN_KEY`), wherever
-    the user moved it; records of earlier versions, without an id (None): the strip at ``frame_start``.
-    None when the user deleted it."""
+    the user moved it; where several do (the user duplicated it, Shift+D), the one at ``frame_start``
+    first. Records of earlier versions, without an id (None): the strip at ``frame_start``. None when
+    the user deleted it."""
+    at = [s for s in track.strips if abs(s.frame_start - float(frame_start)) < 1e-3]
     if span_id is None:
-        return next((s for s in track.strips if abs(s.frame_start - float(frame_start)) < 1e-3), None)
-    return next((s for s in track.strips if s.action is not None and s.action.get(SPAN_KEY) == span_id), None)
+        return next(iter(at), None)
+    shows = [s for s in track.strips if s.action is not None and s.action.get(SPAN_KEY) == span_id]
+    return next((s for s in shows if s in at), next(iter(shows), None))
 
 
 def place_strip(track, name: str, action, where: Placement):

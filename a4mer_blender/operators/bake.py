@@ -39,14 +39,15 @@ class A4MER_OT_bake_generated(_ResultOp, bpy.types.Operator):
         obj = context.active_object
         kept = [s.name for s in generated.foreign_strips(obj)]
         state = generated.read_state(obj) or {}
-        scene = generated.extended_scene(state, context.scene)
+        ends = generated.extended_scenes(state, context.scene)
         try:
             generated.check_storable(obj)  # a linked rig (the library's own layer): nothing here would be saved
             n, keys = bake.bake(obj)
         except errors.A4merError as e:
             self.report({"ERROR"}, str(e))
             return {"CANCELLED"}
-        keep_end(scene, state)
+        for scene, end in ends:
+            keep_end(scene, end)
         self.report_kept(kept)
         action = obj.animation_data.action
         self.report({"INFO"}, f"A4Mer: baked {n} span(s), {keys} keys added to {action.name}")
@@ -58,41 +59,41 @@ class A4MER_OT_bake_generated(_ResultOp, bpy.types.Operator):
         return {"FINISHED"}
 
 
-def _extended_in(scene) -> list[tuple[object, dict]]:
-    """(object, state) of the rigs whose extension moved ``scene``'s end."""
-    return [(o, st) for o in scene.objects
-            if (st := generated.read_state(o)) is not None and "scene_end_set" in st and "scene_end_before" in st
-            and generated.extended_scene(st, scene) == scene]
+def _extended_in(scene) -> list[tuple[object, dict, dict]]:
+    """(object, state, its record of ``scene``'s end) of the rigs whose extension moved ``scene``'s end."""
+    return [(o, st, end) for o in scene.objects if (st := generated.read_state(o)) is not None
+            for found, end in generated.extended_scenes(st, scene) if found == scene]
 
 
 def keep_end(scene, baked: dict) -> None:
-    """After one rig's extension was baked (``baked``: its former state; ``scene``: the one whose end it
-    moved), its frames are the user's: the scene end that removing another rig's extension goes back to
-    is at least the one it set."""
+    """After one rig's extension was baked (``baked``: its former record of ``scene``'s end,
+    :func:`.generated.scene_ends`), its frames are the user's: the scene end that removing another rig's
+    extension goes back to is at least the one it set."""
     if "scene_end_set" not in baked or scene is None:
         return
-    for o, st in _extended_in(scene):
-        if st["scene_end_before"] < baked["scene_end_set"]:
-            st["scene_end_before"] = baked["scene_end_set"]
+    for o, st, end in _extended_in(scene):
+        if end["scene_end_before"] < baked["scene_end_set"]:
+            end["scene_end_before"] = baked["scene_end_set"]
             generated.write_state(o, st)
 
 
 def restore_scene_end(scene, removed: dict) -> None:
-    """After one rig's generated frames went (``removed``: its former state; ``scene``: the one whose end
-    its extension moved, whichever scene is current), put that scene's end back where Extend found it, or
-    to the last frame another rig's extension still shows: only while the end is the one Extend set
-    (nobody changed it since). The earliest end before any extension passes to the rigs left, so removing
-    the rigs in any order ends where the scene started."""
+    """After one rig's generated frames went (``removed``: its former record, :func:`.generated.scene_ends`,
+    of the end of ``scene``, one its extension moved, whichever scene is current), put that scene's end back
+    where Extend found it, or to the last frame another rig's extension still shows: only while the end is
+    the one Extend set (nobody changed it since). The earliest end before any extension passes to the rigs
+    left, so removing the rigs in any order ends where the scene started."""
     if "scene_end_before" not in removed or scene is None:
         return
     rest = _extended_in(scene)
-    if scene.frame_end != max([removed.get("scene_end_set", scene.frame_end)] + [st["scene_end_set"] for _, st in rest]):
+    if scene.frame_end != max([removed.get("scene_end_set", scene.frame_end)]
+                              + [end["scene_end_set"] for *_, end in rest]):
         return
-    base = min([removed["scene_end_before"]] + [st["scene_end_before"] for _, st in rest])
-    for o, st in rest:
-        st["scene_end_before"] = base
+    base = min([removed["scene_end_before"]] + [end["scene_end_before"] for *_, end in rest])
+    for o, st, end in rest:
+        end["scene_end_before"] = base
         generated.write_state(o, st)
-    scene.frame_end = max([base] + [st["scene_end_set"] for _, st in rest])
+    scene.frame_end = max([base] + [end["scene_end_set"] for *_, end in rest])
 
 
 class A4MER_OT_remove_generated(_ResultOp, bpy.types.Operator):
@@ -105,7 +106,7 @@ class A4MER_OT_remove_generated(_ResultOp, bpy.types.Operator):
     def execute(self, context):
         obj = context.active_object
         state = generated.read_state(obj) or {}
-        scene = generated.extended_scene(state, context.scene)
+        ends = generated.extended_scenes(state, context.scene)
         src = generated.source_track(obj, state) if state else None
         other = obj.animation_data.action if obj.animation_data is not None else None
         kept = [s.name for s in generated.foreign_strips(obj)]
@@ -120,7 +121,8 @@ class A4MER_OT_remove_generated(_ResultOp, bpy.types.Operator):
             self.report({"WARNING"}, f"A4Mer: your action {mine!r} stays on the NLA track "
                                      f"{src.name!r}, because {other.name!r} is the active action")
         self.report_kept(kept)
-        restore_scene_end(scene, state)
+        for scene, end in ends:
+            restore_scene_end(scene, end)
         self.report({"INFO"}, f"A4Mer: removed {n} generated span(s)")
         return {"FINISHED"}
 

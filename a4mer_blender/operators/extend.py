@@ -31,11 +31,12 @@ class A4MER_OT_extend(GenerateBase, bpy.types.Operator):
             need = max(s["last"] for s in made)
             scene = context.scene
             state = generated.read_state(obj) if obj is not None else None
-            # so Remove Generated can put this scene's end back (bake.restore_scene_end); one scene per result
-            if state is not None and generated.extended_scene(state, scene) == scene:
-                state.setdefault("scene_end_before", int(scene.frame_end))
-                state["scene_end_set"] = max(int(need), int(state.get("scene_end_set", need)))  # shown up to
-                state["scene"] = scene.name
+            # so Remove Generated can put this scene's end back (bake.restore_scene_end), in each scene extended
+            if state is not None:
+                end = generated.scene_end(state, scene)
+                end.setdefault("scene_end_before", int(scene.frame_end))
+                end["scene_end_set"] = max(int(need), int(end.get("scene_end_set", need)))  # shown up to
+                end["scene"] = scene.name
                 generated.write_state(obj, state)
             scene.frame_end = max(scene.frame_end, need)
 

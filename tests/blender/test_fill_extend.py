@@ -213,6 +213,31 @@ def test_remove_in_another_scene_puts_back_the_end_of_the_extended_scene(scene, 
     assert (scene.frame_end, other.frame_end) == (60, b_end)
 
 
+@pytest.mark.parametrize("remove_in", ["A", "B"])
+def test_extending_in_two_scenes_then_removing_gives_both_ends_back(scene, remove_in):
+    """The rig is in scenes A and B; Extend runs in A, then again in B while A's extension exists: Remove
+    (from either scene) puts both scenes' ends back where the user had them, and the user's action and
+    tracks are as they were."""
+    obj, action = rig_with_fingers(scene, T=60, seed=5)
+    scene.frame_end = 60
+    other = bpy.data.scenes.new("B")
+    other.collection.objects.link(obj)
+    other.frame_start, other.frame_end = 1, 50
+    keys = key_snapshot(obj, action)
+    assert bpy.ops.a4mer.extend(frames=10) == {"FINISHED"}
+    assert "other_scenes" not in generated.read_state(obj)  # one scene: the record earlier versions wrote
+    with bpy.context.temp_override(scene=other):
+        assert bpy.context.scene == other
+        assert bpy.ops.a4mer.extend(frames=10) == {"FINISHED"}
+    assert (scene.frame_end, other.frame_end) == (70, 80)
+    with bpy.context.temp_override(scene=scene if remove_in == "A" else other):
+        assert bpy.ops.a4mer.remove_generated() == {"FINISHED"}
+    assert (scene.frame_end, other.frame_end) == (60, 50)
+    assert obj.animation_data.action == action and len(obj.animation_data.nla_tracks) == 0
+    assert generated.read_state(obj) is None
+    assert_same_keys(keys, key_snapshot(obj, action))
+
+
 def test_a_refused_extension_names_no_temporary_file(scene, gap_rig):
     obj, action = gap_rig
     keys = key_snapshot(obj, action)

@@ -15,7 +15,7 @@ import pytest
 import bpy
 from a4mer.strips import generated_motifs, motif_summary
 from a4mer_blender.bridge import armature, generated, nla
-from bl_helpers import even_segments, pose_snapshot
+from bl_helpers import even_segments, first_slot_to_strip, pose_snapshot
 from test_fill_extend import delete_keys_inside, rig_with_fingers
 from test_fill_extend_worker import fake_heads  # noqa: F401 (fixture)
 
@@ -177,3 +177,55 @@ def test_no_generated_action_survives(scene, rig, tmp_path, steps):
     assert _generated_actions() == []
     assert obj.animation_data.action.name == name
     json.dumps(nla.read_record(obj))  # still a plain record
+
+
+def test_bake_drops_the_dead_span_id_of_its_mark(scene, rig):
+    """After Bake the mark's span is gone: its record entry no longer names it (the entry describes a
+    strip showing the user's action), and a later span on the same frames does not take the baked mark
+    for its own (its Remove leaves it)."""
+    obj, action = rig
+    assert bpy.ops.a4mer.extend(frames=10, motif=1) == {"FINISHED"}
+    (span,) = generated.read_state(obj)["spans"]
+    assert bpy.ops.a4mer.bake_generated() == {"FINISHED"}
+    (entry,) = _marks(obj)
+    assert entry["baked"] and "span" not in entry and (entry["frame_start"], entry["frame_end"]) == (121.0, 130.0)
+    assert span["id"] not in json.dumps(nla.read_record(obj))
+    # the user deletes the baked keys and extends again with the motif: the track is taken, no new mark
+    delete_keys_inside(obj, action, 120, 131)
+    assert bpy.ops.a4mer.extend(frames=10, motif=1) == {"FINISHED"}
+    (again,) = generated.read_state(obj)["spans"]
+    assert again["first"] == 121 and not any(e.get("span") == again["id"] for e in _marks(obj))
+    assert bpy.ops.a4mer.remove_generated() == {"FINISHED"}
+    (kept,) = _marks(obj)
+    assert (kept["frame_start"], kept["frame_end"]) == (121.0, 130.0)
+    (mark,) = [s for s in _motif_track(obj).strips if s.frame_start == 121.0]
+    assert mark.action == action
+
+
+def test_bake_leaves_a_users_copy_of_a_mark_alone(scene, rig):
+    """The user duplicated a mark (Shift+D in the NLA editor: a strip "<name>.001" showing the same
+    generated action over the same part) and put the copy before it: the record still knows the mark
+    it made, Bake converts that one and leaves the copy as it was."""
+    obj, action = rig
+    assert bpy.ops.a4mer.extend(frames=10, motif=1) == {"FINISHED"}
+    track = _motif_track(obj)
+    for s in [s for s in track.strips if s.frame_end > 95 and s.frame_start < 121]:  # room before the mark
+        track.strips.remove(s)
+    (mark,) = [s for s in track.strips if s.frame_start == 121.0]
+    name, generated_action = mark.name, mark.action
+    copy = track.strips.new(name, 100, generated_action)
+    first_slot_to_strip(copy)
+    copy.action_frame_start, copy.action_frame_end = mark.action_frame_start, mark.action_frame_end
+    copy.blend_type, copy.extrapolation = mark.blend_type, mark.extrapolation
+    copy_name = copy.name
+    assert copy_name != name and (copy.frame_start, copy.frame_end) == (100.0, 109.0)
+    occurrences = {m["motif_id"]: m for m in motif_summary(nla.read_record(obj))}[1]["occurrences"]
+    assert (121.0, 130.0) in occurrences and (100.0, 109.0) not in occurrences  # the record's mark, not the copy
+    assert bpy.ops.a4mer.bake_generated() == {"FINISHED"}
+    by_name = {s.name: s for s in track.strips}
+    assert by_name[name].action == action and (by_name[name].frame_start, by_name[name].frame_end) == (121.0, 130.0)
+    copy = by_name[copy_name]  # the user's copy: untouched
+    assert copy.action == generated_action and (copy.frame_start, copy.frame_end) == (100.0, 109.0)
+    assert (copy.action_frame_start, copy.action_frame_end) == (121.0, 130.0)
+    (entry,) = _marks(obj)
+    assert (entry["name"], entry["frame_start"], entry["frame_end"]) == (name, 121.0, 130.0)
