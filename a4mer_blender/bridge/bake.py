@@ -127,8 +127,27 @@ def merge_keys(fc, frames: np.ndarray, values: np.ndarray) -> int:
         kp.foreach_get(name, flags)
         if not np.array_equal(flags[order], flags):
             kp.foreach_set(name, flags[order])
-    fc.update()  # the handles (the keys are in order: the sort moves none)
+    fc.update()  # the new keys' handles (the keys are in order: the sort moves none)
+    _keep_handles(kp, keys, order, np.arange(n + add) >= n, on[hit])
     return add
+
+
+def _keep_handles(kp, keys: dict, order: np.ndarray, new: np.ndarray, valued: np.ndarray) -> None:
+    """Put back the handle positions ``keys`` held (before ``order``, the keys' places in time) of every
+    key but the ``new`` ones (mask, before ``order``) and those that took a new value (``valued``,
+    indices): ``fc.update()`` recomputes aligned and automatic handles in float32 (a few float steps off,
+    or solved anew under Continuous Acceleration) although their keys and neighbours are the user's. A
+    Vector handle is left to Blender: it points at the neighbouring key, which may be a new one."""
+    kept = ~new
+    kept[valued] = False
+    kept = kept[order]
+    for name in ("handle_left", "handle_right"):
+        side = kept & (keys[f"{name}_type"][order] != _HANDLE["VECTOR"])
+        now = np.empty(2 * len(order), dtype=np.float32)
+        kp.foreach_get(name, now)
+        now = now.reshape(-1, 2)
+        now[side] = keys[name].reshape(len(order), 2)[order][side]
+        kp.foreach_set(name, now.ravel())
 
 
 def _additive(mod) -> bool:
