@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     from a4mer.cli.bench import load_clips
     probe_rows = [rows[i] for i in np.linspace(0, len(rows) - 1, min(a.probe_clips, len(rows))).round().astype(int)]
     probe_train = [read_amass_npz(data / r["path"]).body() for r in probe_rows]
-    eval_clips = load_clips(data, "test", None, a.eval_clips)
+    eval_clips, _ = load_clips(data, "test", None, a.eval_clips)
     hdm = load_hdm05(data)
     ref_path = work / "reference.json"
     if ref_path.is_file():

@@ -35,14 +35,18 @@ def ext_windows(T: int, horizon: int, context: int, max_windows: int) -> list[in
 
 def run_extension(clips: list[tuple[str, str, Motion]], methods: list, cfg: ExtensionConfig) -> dict:
     """clips: (name, dataset, Motion at 30 fps); methods with ``name``, ``tasks`` and ``extend(motion, n)``.
-    Returns {horizon: {"clips", "seconds", method: {mpjpe_mm, final_mpjpe_mm, by_dataset, ...}}}."""
+    Returns {horizon: {"clips", "seconds", "min_clip_frames", "too_short" (names),
+    method: {mpjpe_mm, final_mpjpe_mm, by_dataset, ...}}}."""
     out = {}
     for H in cfg.horizons:
         res = {m.name: {"mpjpe": [], "final": [], "ds": [], "sec": [], "exact": []}
                for m in methods if "extend" in m.tasks}
-        used = set()
+        used, short = set(), []
         for name, ds, clip in clips:
-            for a in ext_windows(clip.num_frames, H, cfg.context, cfg.windows_per_clip):
+            starts = ext_windows(clip.num_frames, H, cfg.context, cfg.windows_per_clip)
+            if not starts:
+                short.append(name)
+            for a in starts:
                 used.add(name)
                 ctx = clip.slice(a, a + cfg.context)
                 true = clip.slice(a, a + cfg.context + H)
@@ -61,7 +65,7 @@ def run_extension(clips: list[tuple[str, str, Motion]], methods: list, cfg: Exte
                     r["mpjpe"].append(M.mpjpe_mm(pp[cfg.context:], tp[cfg.context:]))
                     r["final"].append(M.mpjpe_mm(pp[-1], tp[-1]))
                     r["ds"].append(ds)
-        entry = {"clips": len(used), "seconds": H / 30.0, "min_clip_frames": cfg.context + H}
+        entry = {"clips": len(used), "seconds": H / 30.0, "min_clip_frames": cfg.context + H, "too_short": short}
         for k, r in res.items():
             by = {d: {"windows": sum(1 for x in r["ds"] if x == d),
                       "mpjpe_mm": float(np.mean([m for m, x in zip(r["mpjpe"], r["ds"]) if x == d]))}

@@ -105,15 +105,18 @@ def _summary(acc: _Acc, stats: tuple[np.ndarray, np.ndarray] | None) -> dict:
 def run_gaps(clips: list[tuple[str, str, Motion]], methods: list, cfg: InbetweenConfig,
              stats: tuple[np.ndarray, np.ndarray]) -> dict:
     """Fixed-gap in-betweening. clips: (name, dataset, Motion at 30 fps). methods: objects with
-    ``name``, ``tasks`` and ``fill_gap(motion, s, e)``. Returns {gap: {"clips": n, method: summary}}."""
+    ``name``, ``tasks`` and ``fill_gap(motion, s, e)``. Returns {gap: {"clips": n, "min_clip_frames": n,
+    "too_short": [names of the clips under min_clip_frames], method: summary}}."""
     out = {}
     for gap in cfg.gaps:
         accs = {m.name: _Acc() for m in methods if "inbetween" in m.tasks}
-        used = set()
+        used, short = set(), []
         for name, ds, clip in clips:
             wins = gap_windows(clip.num_frames, gap, cfg.context, cfg.windows_per_clip)
             if wins:
                 used.add(name)
+            else:
+                short.append(name)
             _, ground = M.foot_heights(M.body_fk(clip.rotations, clip.root_translation)[0])
             for a, s, e in wins:
                 true = clip.slice(a, e + cfg.context)
@@ -128,7 +131,7 @@ def run_gaps(clips: list[tuple[str, str, Motion]], methods: list, cfg: Inbetween
                     kept = np.setdiff1d(np.arange(true.num_frames), frames)
                     accs[m.name].exact.append(_kept_exact(pred, true, kept))
                     _score(accs[m.name], pred, true, frames, s0, ds, ground, True)
-        out[str(gap)] = {"clips": len(used), "min_clip_frames": 2 * cfg.context + gap,
+        out[str(gap)] = {"clips": len(used), "min_clip_frames": 2 * cfg.context + gap, "too_short": short,
                          **{k: _summary(v, stats) for k, v in accs.items()}}
     return out
 
@@ -139,11 +142,12 @@ def run_blocking(clips: list[tuple[str, str, Motion]], methods: list, cfg: Inbet
     out = {}
     for N in cfg.blocking:
         accs = {m.name: _Acc() for m in methods if "blocking" in m.tasks}
-        used = 0
+        used, short = 0, []
         for name, ds, clip in clips:
             T = min(clip.num_frames, cfg.blocking_max_frames)
             keys = np.arange(0, T, N)
             if len(keys) < 3:
+                short.append(name)
                 continue
             used += 1
             true = clip.slice(0, int(keys[-1]) + 1)
@@ -157,6 +161,6 @@ def run_blocking(clips: list[tuple[str, str, Motion]], methods: list, cfg: Inbet
                 accs[m.name].seconds.append(time.perf_counter() - t0)
                 accs[m.name].exact.append(_kept_exact(pred, true, keys))
                 _score(accs[m.name], pred, true, frames, 0, ds, ground, False)
-        out[str(N)] = {"clips": used, "min_clip_frames": 2 * N + 1,
+        out[str(N)] = {"clips": used, "min_clip_frames": 2 * N + 1, "too_short": short,
                        **{k: _summary(v, None) for k, v in accs.items()}}
     return out

@@ -27,30 +27,62 @@ def _ratio(value: float | None, base: float | None) -> float | None:
     return value / base if base and base > 1e-6 and value is not None else None
 
 
+def _clips(block: dict) -> str:
+    """"n (≥ F)": how many clips a setting used and the frames a clip needs for it."""
+    need = block.get("min_clip_frames")
+    return f"{block['clips']}" + (f" (≥ {need})" if need is not None else "")
+
+
+def _none_fits(key: str, block: dict, columns: int) -> str | None:
+    """The one row of a setting no clip is long enough for (instead of a row of dashes per method)."""
+    if block.get("clips"):
+        return None
+    return f"| {key} | {_clips(block)} | no clip is long enough |" + " — |" * (columns - 3)
+
+
+def too_short(res: dict, what: str, limit: int = 6) -> str:
+    """One line per setting of ``res`` that some clips are too short for: which ones (up to ``limit``
+    names) and how many frames it needs; "" when every clip served every setting."""
+    lines = []
+    for key, block in res.items():
+        names = block.get("too_short") or []
+        if names:
+            shown = ", ".join(f"`{n}`" for n in names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")
+            lines.append(f"- {what} {key}: {len(names)} clip{'s' if len(names) > 1 else ''} under "
+                         f"{block.get('min_clip_frames')} frames at 30 fps, not used: {shown}")
+    return "\n".join(["Clips too short for a setting (all of them in the JSON's `too_short`):", ""] + lines) if lines else ""
+
+
 def gap_table(res: dict, ref: str = "hermite") -> str:
     """Markdown table of fixed-gap in-betweening: MPJPE (ratio to ``ref``), L2P, L2Q, NPSS, skate."""
-    lines = ["| gap (frames @30fps) | clips / windows | method | MPJPE mm | × Hermite | L2P | L2Q | NPSS | foot skate cm/s (truth) | kept frames exact |",
+    lines = ["| gap (frames @30fps) | clips (≥ frames) / windows | method | MPJPE mm | × Hermite | L2P | L2Q | NPSS | foot skate cm/s (truth) | kept frames exact |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for gap, block in res.items():
         base = block.get(ref, {}).get("mpjpe_mm")
+        if (row := _none_fits(gap, block, 10)):
+            lines.append(row)
+            continue
         for m in _methods(block):
             r = block[m]
             ratio = _ratio(r["mpjpe_mm"], base)
-            lines.append(f"| {gap} | {block['clips']} / {r['windows']} | {m} | {_f(r['mpjpe_mm'])} | {_f(ratio, 2)} | "
+            lines.append(f"| {gap} | {_clips(block)} / {r['windows']} | {m} | {_f(r['mpjpe_mm'])} | {_f(ratio, 2)} | "
                          f"{_f(r.get('l2p'), 3)} | {_f(r.get('l2q'), 3)} | {_f(r.get('npss'), 4)} | "
                          f"{_f(r['foot_skate_cm_s'])} ({_f(r.get('true_foot_skate_cm_s'))}) | {_exact(r)} |")
     return "\n".join(lines)
 
 
 def blocking_table(res: dict, ref: str = "hermite") -> str:
-    lines = ["| keys every N frames | clips | method | MPJPE mm | × Hermite | foot skate cm/s | keys exact |",
+    lines = ["| keys every N frames | clips (≥ frames) | method | MPJPE mm | × Hermite | foot skate cm/s | keys exact |",
              "|---|---|---|---|---|---|---|"]
     for n, block in res.items():
         base = block.get(ref, {}).get("mpjpe_mm")
+        if (row := _none_fits(n, block, 7)):
+            lines.append(row)
+            continue
         for m in _methods(block):
             r = block[m]
             ratio = _ratio(r["mpjpe_mm"], base)
-            lines.append(f"| {n} | {block['clips']} | {m} | {_f(r['mpjpe_mm'])} | {_f(ratio, 2)} | "
+            lines.append(f"| {n} | {_clips(block)} | {m} | {_f(r['mpjpe_mm'])} | {_f(ratio, 2)} | "
                          f"{_f(r['foot_skate_cm_s'])} | {_exact(r)} |")
     return "\n".join(lines)
 
@@ -60,10 +92,13 @@ def extension_table(res: dict, ref: str = "constant_velocity") -> str:
              "|---|---|---|---|---|---|"]
     for h, block in res.items():
         base = block.get(ref, {}).get("mpjpe_mm")
+        if (row := _none_fits(f"{block['seconds']:.1f} s ({h})", block, 6)):
+            lines.append(row)
+            continue
         for m in _methods(block):
             r = block[m]
             ratio = _ratio(r["mpjpe_mm"], base)
-            lines.append(f"| {block['seconds']:.1f} s ({h}) | {block['clips']} (≥ {block['min_clip_frames']}) / "
+            lines.append(f"| {block['seconds']:.1f} s ({h}) | {_clips(block)} / "
                          f"{r['windows']} | {m} | {_f(r['mpjpe_mm'])} | {_f(ratio, 2)} | {_f(r['final_mpjpe_mm'])} |")
     return "\n".join(lines)
 
@@ -97,14 +132,23 @@ def plot(results: dict, out_dir: Path, prefix: str = "heads") -> list[Path]:
         fig, ax = plt.subplots(figsize=(5.5, 3.6))
         xs = [int(k) for k in res]
         ms = sorted({m for b in res.values() for m in _methods(b)})
+        drawn = False
         for m in ms:
             ys = [res[k][m]["mpjpe_mm"] if m in res[k] else None for k in res]
-            ax.plot([x for x, y in zip(xs, ys) if y is not None], [y for y in ys if y is not None], marker="o", label=m)
+            pts = [(x, y) for x, y in zip(xs, ys) if y is not None]
+            if pts:
+                ax.plot(*zip(*pts), marker="o", label=m)
+                drawn = True
         ax.set_xlabel(xlabel)
-        ax.set_ylabel("MPJPE (mm, log scale)")
-        ax.set_yscale("log")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        if drawn:
+            ax.set_ylabel("MPJPE (mm, log scale)")
+            ax.set_yscale("log")
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=8)
+        else:  # say why the picture is empty, rather than show empty axes
+            need = min(b.get("min_clip_frames", 0) for b in res.values())
+            ax.text(0.5, 0.5, f"no clip is long enough for any setting\n(the shortest needs {need} frames at 30 fps)",
+                    ha="center", va="center", transform=ax.transAxes)
         fig.tight_layout()
         p = out_dir / fname
         fig.savefig(p, dpi=110)
@@ -118,7 +162,11 @@ def markdown(results: dict, command: str, plots: list[str]) -> str:
     parts = [SECTION, "", f"Reproduce: `{command}`", ""]
     meta = results.get("meta", {})
     if meta:
-        parts += [f"Data: {meta.get('clips')} clips from `{meta.get('data')}` ({meta.get('datasets')}), "
+        found, cap = meta.get("clips_found") or {}, meta.get("max_clips")
+        cut = {d: n for d, n in found.items() if cap and n > cap}
+        parts += [f"Data: {meta.get('clips')} clips from `{meta.get('data')}` ({meta.get('datasets')}"
+                  + (f"; at most {cap} per data set, evenly chosen: "
+                     + ", ".join(f"{d} {cap} of {n}" for d, n in cut.items()) if cut else "") + "), "
                   f"all at 30 fps; MPJPE = mean joint-position error (mm) of SMPL joints 0-21 from FK on the "
                   "neutral SMPL skeleton, over the generated frames only. L2P/L2Q/NPSS follow LaFAN1 "
                   "(positions/quaternions canonical at the last key before the gap; L2P normalised with "
@@ -140,22 +188,22 @@ def markdown(results: dict, command: str, plots: list[str]) -> str:
         for line in meta.get("notes", []):
             parts += [f"- {line}"]
         parts += [""]
-    if "inbetween" in results:
-        parts += ["### In-betweening (1 s context on each side)", "", gap_table(results["inbetween"]), ""]
-        if "30" in results["inbetween"]:
-            parts += ["Per dataset, 30-frame gaps (MPJPE mm):", "", by_dataset_table(results["inbetween"], "30"), ""]
-    if "blocking" in results:
-        parts += ["### Blocking (only the keys are given)", "", blocking_table(results["blocking"]), ""]
-        if "20" in results["blocking"]:
-            parts += ["Per dataset, keys every 20 frames (MPJPE mm):", "", by_dataset_table(results["blocking"], "20"), ""]
-    if "extension" in results:
-        parts += ["### Extension (1 s of context)", "", extension_table(results["extension"]), ""]
-        if "30" in results["extension"]:
-            parts += ["Per dataset, 1 s horizon (MPJPE mm):", "", by_dataset_table(results["extension"], "30"), ""]
+    for task, title, table, what, key, per in (
+            ("inbetween", "In-betweening (1 s context on each side)", gap_table, "gap", "30", "30-frame gaps"),
+            ("blocking", "Blocking (only the keys are given)", blocking_table, "keys every", "20", "keys every 20 frames"),
+            ("extension", "Extension (1 s of context)", extension_table, "horizon", "30", "1 s horizon")):
+        if task not in results:
+            continue
+        res = results[task]
+        parts += [f"### {title}", "", table(res), ""]
+        if (short := too_short(res, what)):
+            parts += [short, ""]
+        if res.get(key, {}).get("clips"):
+            parts += [f"Per dataset, {per} (MPJPE mm):", "", by_dataset_table(res, key), ""]
     if "speed" in results:
         parts += ["### Speed", "", "| what | seconds |", "|---|---|"]
         parts += [f"| {k} | {_f(v, 3)} |" for k, v in results["speed"].items()]
-        parts += [""]
+        parts += [""] + [f"- {n}" for n in results.get("speed_notes", [])] + ([""] if results.get("speed_notes") else [])
     for p in plots:
         parts += [f"![{Path(p).stem}]({p})"]
     return "\n".join(parts) + "\n"

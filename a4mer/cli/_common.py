@@ -8,10 +8,11 @@ from ..api import TWISTS, LoadOptions, clip_names
 from ..errors import A4merError
 
 
-def add_load_arguments(p: argparse.ArgumentParser, lead_in: bool = True, twist: bool = True) -> None:
+def add_load_arguments(p: argparse.ArgumentParser, lead_in: bool = True, twist: bool = True, floor: bool = True) -> None:
     """Flags of :class:`a4mer.api.LoadOptions`; ``lead_in=False`` leaves out ``--keep-reference-frames``
     (commands whose output keeps every frame of the input read it whole); ``twist=False`` leaves out
-    ``--twist`` (commands that only feed the model, whose input calibrates twist on the clip itself)."""
+    ``--twist`` (commands that only feed the model, whose input calibrates twist on the clip itself);
+    ``floor=False`` leaves out ``--floor`` (commands whose numbers do not depend on the floor)."""
     p.add_argument("--source-fps", type=float, help="override the frame rate stated in the file (1 to 100000 fps)")
     p.add_argument("--asf", help="ASF skeleton of an AMC clip (default: <stem>.asf beside it, else the best match in a "
                                          "sibling asf/ folder, as the README says)")
@@ -23,8 +24,9 @@ def add_load_arguments(p: argparse.ArgumentParser, lead_in: bool = True, twist: 
         p.add_argument("--twist", choices=TWISTS, default="rest",
                        help="a BVH/AMC's joint twist: 'rest' (default) keeps the source's (calibrated on the file's "
                             "rest pose), 'clip' calibrates each joint's mean twist over the clip away")
-    p.add_argument("--floor", action="store_true",
-                   help="put the feet on the floor z = 0 by moving the root up or down by one constant")
+    if floor:
+        p.add_argument("--floor", action="store_true",
+                       help="put the feet on the floor z = 0 by moving the root up or down by one constant")
     if lead_in:
         p.add_argument("--keep-reference-frames", action="store_true",
                        help="keep a BVH/AMC's lead-in when its frame 0 is the file's rest pose (CMU Daz-friendly "

@@ -4,6 +4,9 @@ Loads every supported clip under DIR (or the clips of ``DIR/manifest.jsonl`` fro
 ``a4mer data prepare``, optionally one split), resamples to 30 fps, runs the baselines and the learned
 heads (when a heads file is found), and writes ``OUT/heads_bench.json``, ``OUT/heads_bench.md``,
 plots ``OUT/heads_*.png`` and, with ``--doc``, the "## Heads I" section of that markdown file.
+A clip's data set is the manifest's ``dataset`` field, else the name of the first sub-folder of DIR it
+lies in (a clip directly in DIR: DIR's own name); ``--max-clips`` caps each data set (evenly chosen,
+said on stderr and in the report as "N of M").
 """
 from __future__ import annotations
 
@@ -24,11 +27,14 @@ TASKS = ("inbetween", "blocking", "extension")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", required=True, help="folder of clips (npz/bvh/amc) or of a prepared dataset")
+    from ._common import add_load_arguments
+    p.add_argument("--data", help="folder of clips (npz/bvh/amc) or of a prepared dataset (not needed with --render-only)")
     p.add_argument("--out", required=True, help="folder for JSON, markdown and plots")
     p.add_argument("--split", default=None, help="with a manifest.jsonl: only clips of this split (e.g. test)")
     p.add_argument("--datasets", default=None, help="comma list of datasets to keep (manifest or sub-folder names)")
-    p.add_argument("--max-clips", type=int, default=80, help="at most this many clips per dataset (evenly chosen)")
+    p.add_argument("--max-clips", type=int, default=80,
+                   help="at most this many clips per data set (evenly chosen; a data set is a manifest's dataset "
+                        "field or a sub-folder of --data)")
     p.add_argument("--windows-per-clip", type=int, default=8,
                    help="at most this many non-overlapping windows per clip and setting (more: more windows from long clips)")
     p.add_argument("--heads", default="auto", help="learned heads file (.safetensors), 'auto' (bundled) or 'none'")
@@ -37,9 +43,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tasks", default=",".join(TASKS), help="comma list of tasks")
     p.add_argument("--doc", default=None, help="markdown file whose '## Heads I' section is (re)written")
     p.add_argument("--cold", action="store_true", help="also time the CLI from a cold start (subprocess)")
-    p.add_argument("--notes", default=None, help="markdown file appended to the section (the reading of the numbers)")
+    p.add_argument("--notes", default=None, help="markdown file appended to the section (the reading of the numbers; "
+                   "--doc without --notes rewrites the section without them)")
     p.add_argument("--render-only", action="store_true",
                    help="do not measure: re-render OUT/heads_bench.json into markdown, plots and --doc")
+    add_load_arguments(p, floor=False)
 
 
 def _entries(data: Path, split: str | None) -> list[tuple[Path, str]]:
@@ -63,11 +71,16 @@ def _entries(data: Path, split: str | None) -> list[tuple[Path, str]]:
 
 
 def load_clips(data: Path, split: str | None, datasets: set[str] | None, max_clips: int,
-               fps: float = 30.0) -> list[tuple[str, str, "object"]]:
-    """(name, dataset, Motion at ``fps``) for at most ``max_clips`` clips per dataset, evenly spread."""
-    from ..api import load_motion
+               fps: float = 30.0, options=None) -> tuple[list[tuple[str, str, "object"]], dict[str, int]]:
+    """(name, dataset, Motion at ``fps``) for at most ``max_clips`` clips per dataset, evenly spread, and
+    how many clips each dataset holds (a cut data set is a note on stderr: "80 of 120 clips").
+    ``options``: :class:`a4mer.api.LoadOptions` of the BVH/AMC reading (``fps`` is set here)."""
+    from dataclasses import replace
+
+    from ..api import LoadOptions, load_motion
     if max_clips < 1:
         raise A4merError(f"--max-clips must be at least 1, got {max_clips}")
+    opts = replace(options or LoadOptions(), fps=fps)
     entries = _entries(data, split)
     by: dict[str, list[Path]] = {}
     for path, ds in entries:
@@ -82,21 +95,24 @@ def load_clips(data: Path, split: str | None, datasets: set[str] | None, max_cli
                          + (f" in data sets {', '.join(sorted(datasets))}" if datasets else "")
                          + f"; it holds data sets {', '.join(have) or 'none'}"
                          + (f" and splits {', '.join(splits)}" if splits else ""))
-    clips = []
+    clips, found = [], {}
     for ds, paths in sorted(by.items()):
         paths = sorted(paths)
+        found[ds] = len(paths)
         if len(paths) > max_clips:
+            print(f"a4mer bench: note: data set {ds}: {max_clips} of {len(paths)} clips (--max-clips {max_clips}, "
+                  "evenly chosen)", file=sys.stderr)
             paths = [paths[i] for i in np.linspace(0, len(paths) - 1, max_clips).round().astype(int)]
         for p in paths:
             try:
-                m = load_motion(p, fps=fps).body()
+                m = load_motion(p, opts).body()
             except A4merError as e:
                 print(f"a4mer bench: skipping {p}: {e}", file=sys.stderr)
                 continue
             clips.append((str(p.relative_to(data) if p.is_relative_to(data) else p), ds, m))
     if not clips:
         raise A4merError(f"{data}: no usable clips")
-    return clips
+    return clips, found
 
 
 def _l2p_stats(clips, context: int):
@@ -137,31 +153,44 @@ def _token_route(spec: str):
     return [load_token_heads(path)]
 
 
-def _cold_cli(clip, out: Path) -> dict:
-    """Seconds of ``a4mer inbetween`` and ``a4mer extend`` run as fresh processes on ``clip``."""
+def _cold_cli(clip) -> tuple[dict, list[str]]:
+    """Seconds of ``a4mer inbetween`` (a 60-frame gap) and ``a4mer extend`` (90 frames) run as fresh
+    processes on the first 150 frames of ``clip``, and a note for each one not measured (the clip is too
+    short for the gap; a run that failed, with its last line of stderr)."""
     import subprocess
     import tempfile
     from ..io.amass import write_amass_npz
-    res = {}
+    res, notes = {}, []
     with tempfile.TemporaryDirectory() as td:
         src = Path(td) / "clip.npz"
         write_amass_npz(clip.slice(0, min(clip.num_frames, 150)), src)
-        for name, argv in (("cli_cold_inbetween_60_frames_s", ["inbetween", str(src), "--start", "29", "--end", "90",
-                                                                 "-o", str(Path(td) / "a.npz")]),
-                           ("cli_cold_extend_90_frames_s", ["extend", str(src), "--frames", "90", "-o",
-                                                            str(Path(td) / "b.npz")])):
+        runs = [("cli_cold_extend_90_frames_s", ["extend", str(src), "--frames", "90", "-o", str(Path(td) / "b.npz")])]
+        if clip.num_frames >= 121:
+            runs.insert(0, ("cli_cold_inbetween_60_frames_s", ["inbetween", str(src), "--start", "29", "--end", "90",
+                                                                "-o", str(Path(td) / "a.npz")]))
+        else:
+            notes.append(f"cli_cold_inbetween_60_frames_s: not measured: the longest clip has {clip.num_frames} "
+                         "frames, a 60-frame gap with 1 s of context on each side needs 121")
+        for name, argv in runs:
             t0 = time.perf_counter()
             r = subprocess.run([sys.executable, "-m", "a4mer", *argv], capture_output=True, text=True)
-            res[name] = time.perf_counter() - t0 if r.returncode == 0 else None
-    return res
+            if r.returncode == 0:
+                res[name] = time.perf_counter() - t0
+            else:
+                last = (r.stderr.strip().splitlines() or ["no message"])[-1]
+                notes.append(f"{name}: not measured: a4mer {argv[0]} exited {r.returncode}: {last}")
+    return res, notes
 
 
-def _warm_speed(methods, clip) -> dict:
+def _warm_speed(methods, clip) -> tuple[dict, list[str]]:
     """Warm seconds (mean of 3) of a 60-frame gap and of 90 frames of extension: in a 150-frame clip,
     and in a 5-minute take (the clip repeated) where only the frames around the gap may be worked on;
-    and blocking that take keyed every 8 frames."""
+    and blocking that take keyed every 8 frames. Also a note for what the clip is too short for."""
     from ..motion import concatenate
-    res = {}
+    res, notes = {}, []
+    if clip.num_frames < 121:
+        notes.append(f"warm 60-frame gap: not measured: the longest clip has {clip.num_frames} frames, a 60-frame "
+                     "gap with 1 s of context on each side needs 121")
     c = clip.slice(0, min(clip.num_frames, 150))
     take = concatenate([c] * int(np.ceil(300 * c.fps / c.num_frames)))
     mid = (take.num_frames // c.num_frames // 2) * c.num_frames
@@ -184,7 +213,7 @@ def _warm_speed(methods, clip) -> dict:
             ctx = c.slice(0, 30)
             res[f"warm_extend_90_frames_{m.name}_s"] = timed(lambda: m.extend(ctx, 90))
             res[f"warm_extend_90_frames_5_min_take_{m.name}_s"] = timed(lambda: m.extend(take, 90))
-    return res
+    return res, notes
 
 
 def run(args: argparse.Namespace) -> int:
@@ -192,12 +221,15 @@ def run(args: argparse.Namespace) -> int:
     from ..bench.inbetween import InbetweenConfig, run_blocking, run_gaps
     from ..bench.methods import baseline_methods
 
-    data, out = Path(args.data), Path(args.out)
+    out = Path(args.out)
     if args.render_only:
         src = out / "heads_bench.json"
         if not src.is_file():
             raise A4merError(f"{src}: no results to render (run without --render-only first)")
         return _render(json.loads(src.read_text()), args, out)
+    if not args.data:
+        raise A4merError("--data is needed (a folder of clips or of a prepared dataset), except with --render-only")
+    data = Path(args.data)
     if not data.is_dir():
         raise A4merError(f"{data}: not a folder")
     if args.windows_per_clip < 1:
@@ -208,7 +240,9 @@ def run(args: argparse.Namespace) -> int:
         raise A4merError(f"--tasks: unknown {', '.join(unknown) or 'empty list'}; choose from {', '.join(TASKS)}")
     ds = set(args.datasets.split(",")) if args.datasets else None
     t0 = time.perf_counter()
-    clips = load_clips(data, args.split, ds, args.max_clips)
+    from ._common import load_options
+    opts = load_options(args, inputs=[p for p, _ in _entries(data, args.split)])
+    clips, found = load_clips(data, args.split, ds, args.max_clips, options=opts)
     learned = _learned(args.heads) + _token_route(args.tokens)
     methods = learned + baseline_methods()
     icfg = InbetweenConfig(windows_per_clip=args.windows_per_clip)
@@ -217,6 +251,7 @@ def run(args: argparse.Namespace) -> int:
     for _, d, _ in clips:
         counts[d] = counts.get(d, 0) + 1
     results: dict = {"meta": {"data": str(data), "split": args.split, "clips": len(clips), "datasets": counts,
+                              "clips_found": found, "max_clips": args.max_clips,
                               "clip_names": [name for name, _, _ in clips],
                               "methods": [m.name for m in methods], "windows_per_clip": args.windows_per_clip,
                               "notes": []}}
@@ -241,9 +276,16 @@ def run(args: argparse.Namespace) -> int:
               f"has {longest} frames at 30 fps; these need {ks[0][1]}+)", file=sys.stderr)
     out.mkdir(parents=True, exist_ok=True)
     long = max(clips, key=lambda c: c[2].num_frames)[2]
-    results["speed"] = _warm_speed(learned + [m for m in methods if m.name == "hermite"], long)
+    results["speed"], notes = _warm_speed(learned + [m for m in methods if m.name == "hermite"], long)
     if args.cold:
-        results["speed"].update(_cold_cli(long, out))
+        cold, cold_notes = _cold_cli(long)
+        results["speed"].update(cold)
+        notes += cold_notes
+    for n in notes:
+        print(f"a4mer bench: note: {n}", file=sys.stderr)
+    if not args.cold:
+        notes.append("CLI from a cold start: not measured (add --cold)")
+    results["speed_notes"] = notes
     results["meta"]["bench_seconds"] = time.perf_counter() - t0
     results["meta"]["command"] = "a4mer bench " + " ".join(shlex.quote(a) for a in sys.argv[2:]) \
         if sys.argv[1:2] == ["bench"] else f"a4mer bench --data {args.data} --out {args.out}"

@@ -40,6 +40,7 @@ def test_protocols_score_exact_baselines_zero_and_report_lengths(tmp_path):
         wins.append(canonicalize(p, g, 29)[0])
     res = run_gaps(clips, baseline_methods(), cfg, position_stats(wins))
     assert res["5"]["clips"] == 2 and res["120"]["clips"] == 1  # the 70-frame clip is too short for 120
+    assert res["5"]["too_short"] == [] and res["120"]["too_short"] == ["b"]
     short = run_gaps(clips[1:], baseline_methods(), cfg, position_stats(wins))["120"]["hermite"]
     assert short["windows"] == 0 and short["kept_frames_exact"] is None  # not "True" of nothing
     assert res["30"]["hermite"]["mpjpe_mm"] < 1e-6 and res["30"]["zero_velocity"]["mpjpe_mm"] > 1.0
@@ -48,10 +49,20 @@ def test_protocols_score_exact_baselines_zero_and_report_lengths(tmp_path):
     assert blk["10"]["hermite"]["mpjpe_mm"] < 1e-6 and blk["10"]["hermite"]["kept_frames_exact"]
     assert blk["10"]["natural_spline"]["kept_frames_exact"] and "natural_spline" not in res["30"]  # blocking only
     ext = run_extension(clips, baseline_methods(), ExtensionConfig(horizons=(15, 90)))
-    assert ext["15"]["constant_velocity"]["mpjpe_mm"] < 1e-6 and ext["90"]["clips"] == 1
-    results = {"inbetween": res, "blocking": blk, "extension": ext, "meta": {"clips": 2, "data": "x", "datasets": {}}}
+    assert ext["15"]["constant_velocity"]["mpjpe_mm"] < 1e-6 and ext["90"]["clips"] == 1 and ext["90"]["too_short"] == ["b"]
+    results = {"inbetween": res, "blocking": blk, "extension": ext,
+               "meta": {"clips": 2, "data": "x", "datasets": {"synthetic": 2}, "clips_found": {"synthetic": 5},
+                        "max_clips": 2}}
     md = report.markdown(results, "a4mer bench --data x --out y", [])
-    assert "## Heads I" in md and "| 5 | 2 / " in md and "| 30 | 1 / " in md
+    assert "## Heads I" in md and "| 5 | 2 (≥ 65) / " in md and "| 30 | 1 (≥ 90) / " in md
+    # which clips a setting could not use, and why; a cut data set says so
+    assert "- gap 120: 1 clip under 180 frames at 30 fps, not used: `b`" in md
+    assert "- horizon 90: 1 clip under 120 frames at 30 fps, not used: `b`" in md
+    assert "at most 2 per data set, evenly chosen: synthetic 2 of 5" in md
+    # a setting no clip serves is one row saying so, not a row of dashes per method
+    none = run_gaps(clips[1:], baseline_methods(), InbetweenConfig(gaps=(120,)), position_stats(wins))
+    table = report.gap_table(none)
+    assert "| 120 | 0 (≥ 180) | no clip is long enough |" in table and "hermite" not in table
     doc = tmp_path / "benchmarks.md"
     doc.write_text("# Benchmarks\n\n## Other\n\nkeep me\n")
     report.update_doc(doc, md)

@@ -228,6 +228,49 @@ def test_bench_windows_per_clip(tmp_path, capsys):
     assert "warning: extension 15, 30, 60, 90 frames" in err and "blocking 20, 30 frames" in err
 
 
+def test_bench_says_what_it_left_out(tmp_path, capsys, monkeypatch):
+    """``a4mer bench`` on a user's folder: a data set cut by --max-clips is "N of M" on stderr and in the
+    report; clips too short for a setting are named; --source-fps reads the clips as the user says;
+    an empty plot says why; what speed could not be measured is a note; --render-only needs no --data."""
+    import matplotlib.axes
+    data = tmp_path / "clips"
+    (data / "walks").mkdir(parents=True)
+    for i, T in enumerate((200, 70, 400)):
+        _npz(data / "walks" / f"w{i}.npz", T=T, seed=i)
+    out = tmp_path / "b"
+    base = ["bench", "--data", str(data), "--out", str(out), "--heads", "none", "--tasks", "inbetween,extension"]
+    assert main([*base, "--max-clips", "2"]) == 0
+    captured = capsys.readouterr()
+    assert "note: data set walks: 2 of 3 clips (--max-clips 2, evenly chosen)" in captured.err
+    res = json.loads((out / "heads_bench.json").read_text())
+    assert res["meta"]["clips_found"] == {"walks": 3} and res["meta"]["clip_names"] == ["walks/w0.npz", "walks/w2.npz"]
+    assert res["inbetween"]["120"]["too_short"] == [] and res["inbetween"]["120"]["clips"] == 2
+    md = (out / "heads_bench.md").read_text()
+    assert "walks 2 of 3" in md and "CLI from a cold start: not measured (add --cold)" in md
+    # read at 60 fps, the 200-frame clip is 100 frames at 30 fps: too short for a 45-frame gap, named so
+    assert main([*base, "--max-clips", "2", "--source-fps", "60"]) == 0
+    res = json.loads((out / "heads_bench.json").read_text())
+    assert res["inbetween"]["15"]["too_short"] == [] and res["inbetween"]["45"]["too_short"] == ["walks/w0.npz"]
+    assert "- gap 45: 1 clip under 105 frames at 30 fps, not used: `walks/w0.npz`" in (out / "heads_bench.md").read_text()
+    capsys.readouterr()
+    # --render-only rewrites the report from the JSON without --data; measuring without --data is refused
+    (out / "heads_bench.md").unlink()
+    assert main(["bench", "--out", str(out), "--render-only"]) == 0 and (out / "heads_bench.md").is_file()
+    assert main(["bench", "--out", str(tmp_path / "c")]) == 1
+    assert "--data is needed" in capsys.readouterr().err
+    # only a short clip: the gap plot says no clip is long enough; the warm gap timing says why it is missing
+    texts = []
+    real_text = matplotlib.axes.Axes.text
+    monkeypatch.setattr(matplotlib.axes.Axes, "text", lambda ax, x, y, s, *a, **k: (texts.append(s), real_text(ax, x, y, s, *a, **k))[1])
+    short = tmp_path / "short"
+    short.mkdir()
+    _npz(short / "tiny.npz", T=60)
+    assert main(["bench", "--data", str(short), "--out", str(tmp_path / "s"), "--heads", "none",
+                 "--tasks", "inbetween,extension"]) == 0
+    assert any("no clip is long enough for any setting" in t and "65 frames" in t for t in texts)
+    assert "warm 60-frame gap: not measured: the longest clip has 60 frames" in capsys.readouterr().err
+
+
 def test_motif_with_a_vocabulary_of_ones_own(tmp_path, capsys, data_root):
     """A studio's own vocabulary (``a4mer motifs build`` on a folder of BVH clips) works with --motif
     once prototypes are built for it and passed with --prototypes; without them, the error says how."""
