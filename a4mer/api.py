@@ -99,7 +99,8 @@ def as_motion(clip, whole: bool = False) -> Motion:
     """``clip`` as a :class:`~a4mer.motion.Motion`: a Motion, or the path of a clip to load
     (:func:`load_motion`; ``whole``: every frame of the file, a rest-pose lead-in included, so that
     frame numbers are the file's, as ``a4mer inbetween``/``extend`` read it); :class:`A4merError` for
-    anything else."""
+    anything else. A path is read with the default :class:`LoadOptions`: for others (a wrong stated
+    frame rate, an ASF elsewhere, a bone map) pass ``load_motion(path, ...)`` instead."""
     if isinstance(clip, Motion):
         return clip
     if isinstance(clip, (str, os.PathLike)):

@@ -117,19 +117,28 @@ def motif_conditioner(heads, motif: int, args: argparse.Namespace):
     return mc
 
 
+#: below this share of the learned correction applied, a span is said to have the classical curve
+FADED_SHARE = 0.1
+
+
 def span_method(heads, motion, known: np.ndarray, s: int, e: int, motif: int | None = None,
-                sank: bool = False) -> str:
+                sank: bool = False, share: float | None = None) -> str:
     """What filled the span between keys ``s`` and ``e`` (``known (T,)``: the kept frames), by the rules
     :func:`~a4mer.heads.prediction.fill_runs` applies: a gap in dense frames gets the gap heads, close
     sparse keys the natural cubic spline, other sparse keys the blocking heads; each either with the
     learned correction or as the classical curve alone. ``sank``: the span took the classical answer
-    because the learned one sank through the floor (the result's ``meta['classical_spans']``)."""
+    because the learned one sank through the floor (the result's ``meta['classical_spans']``).
+    ``share``: how much of the learned correction the span got (the result's ``meta['learned_shares']``);
+    under :data:`FADED_SHARE` the span is the classical curve in all but name, and is named so."""
     from ..heads.prediction import close_keys, dense_run
     dense = dense_run(known, s, e)
     if sank:
         method = "classical curve (the learned answer sank through the floor)"
     elif heads.gap_learned(motion, s, e) if dense else heads.keys_learned(motion, [s, e]):
         method = heads.name
+        if share is not None and share < FADED_SHARE:
+            method = (f"classical curve (the {heads.name} correction faded out to {share:.0%}: motion unlike "
+                      "the training data, or nearly still)")
     elif not dense and close_keys(s, e, motion.fps):
         method = "natural cubic spline through the keys (keys under 0.23 s apart)"
     else:
@@ -224,14 +233,15 @@ def run(args: argparse.Namespace) -> int:
     quality = ClipQuality(motion, result, gen)
     spans = []
     sank = {tuple(x) for x in result.meta.get("classical_spans", [])}
+    shares = {(a, b): w for a, b, w in result.meta.get("learned_shares", [])}
     played = {tuple(x) for x in result.meta["motif"]["played_spans"]} if mc is not None else set()
     for a, b in unknown_runs(known):
         if a > min(kk) and b < max(kk):
             method = span_method(heads, motion, known, a - 1, b + 1, motif if (a, b) in played else None,
-                                 (a, b) in sank)
-            spans.append(quality.span(a, b, task=task, method=method,
-                                      keys=[a - 1, b + 1], warnings=result.meta.get("warnings", []),
-                                      extra={"motif": result.meta["motif"]} if mc is not None else None))
+                                 (a, b) in sank, shares.get((a, b)))
+            extra = {"learned_share": shares.get((a, b))} | ({"motif": result.meta["motif"]} if mc is not None else {})
+            spans.append(quality.span(a, b, task=task, method=method, keys=[a - 1, b + 1],
+                                      warnings=result.meta.get("warnings", []), extra=extra))
     methods = list(dict.fromkeys(sp["method"] for sp in spans))
     report = spans[0] if len(spans) == 1 else {"schema_version": 1, "task": task, "method": "; ".join(methods),
                                                "keys": kk, "spans": spans}

@@ -38,6 +38,7 @@ import os
 import sys
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -219,22 +220,29 @@ class LearnedHeads:
         return any(blocking_corrected(self.net, self.gates, s, e, motion.fps) for s, e in zip(keys, keys[1:]))
 
     # ---- core (no validation) ----------------------------------------------------------------
-    def _symmetric(self, run, trans: np.ndarray, rot: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``run(trans (T, 3), rot (T, 22, 4)) -> (trans, rot, corrected)``, averaged with the run on
+    def _symmetric(self, run, trans: np.ndarray, rot: np.ndarray) -> tuple[np.ndarray, np.ndarray, Any]:
+        """``run(trans (T, 3), rot (T, 22, 4)) -> (trans, rot, learned)``, averaged with the run on
         the mirror image (mirrored back) when ``mirror_average`` is on and the run used the learned
-        correction (the classical curves are mirror-symmetric already)."""
-        t, q, corrected = run(trans, rot)
-        if not (corrected and self.mirror_average):
-            return t, q
-        mt, mq = mirror(*run(*mirror(trans, rot))[:2])
-        return 0.5 * (t + mt), quat_slerp(q, mq, 0.5)
+        correction (``learned`` true; the classical curves are mirror-symmetric already). Returns the
+        arrays and ``learned``; a dict of shares (:func:`~a4mer.heads.prediction.fill_runs`) is the
+        mean of both runs'."""
+        t, q, learned = run(trans, rot)
+        if not (learned and self.mirror_average):
+            return t, q, learned
+        mt, mq, mirrored = run(*mirror(trans, rot))
+        mt, mq = mirror(mt, mq)
+        if isinstance(learned, dict):
+            learned = {k: 0.5 * (v + mirrored.get(k, v)) for k, v in learned.items()}
+        return 0.5 * (t + mt), quat_slerp(q, mq, 0.5), learned
 
     def _fill(self, trans: np.ndarray, rot: np.ndarray, known: np.ndarray, fps: float,
-              twist: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, list[list[int]]]:
+              twist: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, dict]:
         """``trans (T, 3)``, ``rot (T, J, 4)`` of a clip at ``fps`` with the frames where ``known (T,)``
-        is False generated (interior runs only; every other frame copied), and the ``[first, last]``
-        generated frames of the runs that took the classical answer because the learned one sank
-        through the floor (:meth:`_not_sinking`). The body is filled in the joint frames the heads were
+        is False generated (interior runs only; every other frame copied), and the result's meta:
+        ``classical_spans``, the ``[first, last]`` generated frames of the runs that took the classical
+        answer because the learned one sank through the floor (:meth:`_not_sinking`), and
+        ``learned_shares``, ``[first, last, share]`` of each run that kept a learned correction (the
+        share of it applied, :func:`~a4mer.heads.prediction.fill_runs`). The body is filled in the joint frames the heads were
         trained in (turned by ``twist``, default :func:`clip_twist` of the known frames) and turned back."""
         keys = np.flatnonzero(known)
         out_t, out_q = np.array(trans), np.array(rot)
@@ -242,7 +250,7 @@ class LearnedHeads:
             out_q[:, 22:] = _beyond_body(trans, rot[:, 22:], known, fps)
         k = clip_twist(fps, trans, rot, known) if twist is None else twist
         body = turn_twist(rot[:, :22], k)
-        ft, fq = self._symmetric(lambda t, q: fill_runs(self.net, self.gates, t, q, known, fps), trans, body)
+        ft, fq, shares = self._symmetric(lambda t, q: fill_runs(self.net, self.gates, t, q, known, fps), trans, body)
         swapped = self._not_sinking(trans, body, known, fps, ft, fq)
         _ease_leaves(fq, known, fps)
         fq = turn_twist(fq, k, inverse=True)
@@ -250,7 +258,9 @@ class LearnedHeads:
         gen = np.flatnonzero(~known)
         gen = gen[(gen > keys[0]) & (gen < keys[-1])]
         out_t[gen], out_q[gen, :22] = ft[gen], fq[gen]
-        return out_t, out_q, swapped
+        classical = {tuple(x) for x in swapped}
+        return out_t, out_q, {"classical_spans": swapped, "learned_shares": [
+            [a, b, round(float(w), 4)] for (a, b), w in sorted(shares.items()) if (a, b) not in classical]}
 
     def _not_sinking(self, trans: np.ndarray, rot: np.ndarray, known: np.ndarray, fps: float,
                      ft: np.ndarray, fq: np.ndarray) -> list[list[int]]:
@@ -294,15 +304,16 @@ class LearnedHeads:
         kept = np.ones(motion.num_frames, bool)
         kept[s + 1:e] = False
         twist = clip_twist(motion.fps, out_t, out_q, kept)  # of the whole clip
-        out_t[a:b], out_q[a:b], swapped = self._fill(out_t[a:b], out_q[a:b], known, motion.fps, twist)
+        out_t[a:b], out_q[a:b], meta = self._fill(out_t[a:b], out_q[a:b], known, motion.fps, twist)
         return motion.with_(root_translation=out_t, rotations=out_q,
-                            meta={"classical_spans": [[f + a, g + a] for f, g in swapped]})
+                            meta={"classical_spans": [[f + a, g + a] for f, g in meta["classical_spans"]],
+                                  "learned_shares": [[f + a, g + a, w] for f, g, w in meta["learned_shares"]]})
 
     def fill_keys(self, motion: Motion, keys) -> Motion:
         known = np.zeros(motion.num_frames, bool)
         known[np.asarray(keys, int)] = True
-        out_t, out_q, swapped = self._fill(motion.root_translation, motion.rotations, known, motion.fps)
-        return motion.with_(root_translation=out_t, rotations=out_q, meta={"classical_spans": swapped})
+        out_t, out_q, meta = self._fill(motion.root_translation, motion.rotations, known, motion.fps)
+        return motion.with_(root_translation=out_t, rotations=out_q, meta=meta)
 
     def extend(self, motion: Motion, n: int) -> Motion:
         T, fps = motion.num_frames, motion.fps
@@ -319,7 +330,7 @@ class LearnedHeads:
         gt, gq = tail_t[-N:], tail_q[-N:]
         need = int(np.ceil(n / step - 1e-9)) + 1
         learned = self.learned_for("extend")
-        nt, nq = self._symmetric(lambda t, q: (*extend_frames(self.net, learned, t, q, need), learned), gt, gq)
+        nt, nq, _ = self._symmetric(lambda t, q: (*extend_frames(self.net, learned, t, q, need), learned), gt, gq)
         cycle = find_cycle(tail_t, tail_q)
         if cycle is not None:  # a repeating input hands over to its cycle (instead of settling)
             w = cycle_weight(need, MODEL_FPS)

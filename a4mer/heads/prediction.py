@@ -297,9 +297,11 @@ def motion_share(trans: np.ndarray, rot: np.ndarray, frames: np.ndarray, fps: fl
 
 def fill_runs(net: CorrectionDecoder | None, gates: dict, trans: np.ndarray, rot: np.ndarray,
               known: np.ndarray, fps: float = MODEL_FPS, correction_scale: float = 1.0
-              ) -> tuple[np.ndarray, np.ndarray, bool]:
+              ) -> tuple[np.ndarray, np.ndarray, dict[tuple[int, int], float]]:
     """Fill the interior unknown runs of ``trans (T, 3)``, ``rot (T, 22, 4)`` of a clip at ``fps``
-    (known frames copied). Returns the filled arrays and whether any run got the learned correction.
+    (known frames copied). Returns the filled arrays and, for each run ``(first, last)`` generated frame
+    that went through a learned correction, the share of it that was applied (0-1: the MLP's
+    familiarity weight times the run's motion share and ``correction_scale``; empty: none did).
     Every run's example reads known frames only, so the runs are independent: each task's MLP runs
     once over all its runs. ``correction_scale`` multiplies the MLPs' corrections and familiarity
     weights: 0 gives every run the classical answer its gate falls back to; each run's is further
@@ -369,7 +371,7 @@ def fill_runs(net: CorrectionDecoder | None, gates: dict, trans: np.ndarray, rot
     for i, (a, b, _, ex, fallback, _share) in enumerate(jobs):
         out_t[a:b + 1], out_q[a:b + 1] = _compose(ex, gap_basis(b - a + 2, K), mlp.get(i), fallback,
                                                   key_taper(b - a + 2, fps))
-    return out_t, out_q, bool(mlp)
+    return out_t, out_q, {(jobs[i][0], jobs[i][1]): w for i, (_, w) in mlp.items()}
 
 
 def extend_reach(cfg: DecoderConfig) -> int:

@@ -179,7 +179,7 @@ class TokenHeads(LearnedHeads):
         def on_body(trans: np.ndarray, rot: np.ndarray):
             body = np.concatenate([rot, motion.rotations[:, 22:]], 1)
             return (*run(motion.with_(root_translation=trans, rotations=body)), True)
-        return self._symmetric(on_body, motion.root_translation, motion.rotations[:, :22])
+        return self._symmetric(on_body, motion.root_translation, motion.rotations[:, :22])[:2]
 
     def fill_gap(self, motion: Motion, s: int, e: int) -> Motion:
         """``motion`` with frames strictly between ``s`` and ``e`` from predicted tokens; a clip of under

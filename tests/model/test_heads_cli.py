@@ -509,3 +509,25 @@ def test_blocking_context_is_the_motion_around_each_span(tmp_path):
         step = np.linalg.norm(np.diff(a["trans"][55:76], axis=0), axis=-1).mean() * 1000.0  # the root's own pace
         assert own["context_frame_step_mm"] > 0.5 * step
         assert own["context_jerk_m_s3"] is None
+
+
+def test_sidecar_says_how_much_learned_correction_a_span_got(tmp_path, repo_root):
+    """The sidecar's ``learned_share`` is the share of the learned correction a span got (its familiarity
+    gate times how much the motion around it moves). On a real walk the correction is applied in full;
+    in a held pose it fades out, and the span is named the classical curve it then is."""
+    src = repo_root / "examples" / "bandai" / "dataset-1_walk_happy_002.bvh"
+    out = tmp_path / "walk.npz"
+    assert main(["inbetween", str(src), "--start", "40", "--end", "71", "-o", str(out)]) == 0
+    side = json.loads(out.with_suffix(".quality.json").read_text())
+    assert side["method"] == "learned" and side["learned_share"] > 0.9
+    held = _npz(tmp_path / "held.npz", T=150, layout=72)
+    a = dict(np.load(held))
+    a["poses"][:], a["trans"][:] = a["poses"][0], a["trans"][0]  # one pose held for 5 s
+    np.savez(held, **a)
+    out = tmp_path / "h.npz"
+    assert main(["inbetween", str(held), "--key-frames", "0,40,71,149", "-o", str(out)]) == 0
+    spans = json.loads(out.with_suffix(".quality.json").read_text())["spans"]
+    assert [sp["learned_share"] for sp in spans] == [0.0, 0.0, 0.0]
+    assert all(sp["method"].startswith("classical curve (the learned correction faded out to 0%") for sp in spans)
+    assert main(["inbetween", str(held), "--key-frames", "0,40,71,149", "-o", str(out), "--heads", "none"]) == 0
+    assert all(sp["learned_share"] is None for sp in json.loads(out.with_suffix(".quality.json").read_text())["spans"])
