@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     from ..heads.npz_out import check_output, write_result
     from ..heads.quality import ClipQuality, write_sidecar
     from ._common import load_clip, load_options, named_files, naming
-    from .inbetween import check_model_flags, check_motif, motif_conditioner, resolve_heads
+    from .inbetween import FADED_SHARE, check_model_flags, check_motif, motif_conditioner, resolve_heads
 
     try:
         motif = check_motif(args.motif, args)
@@ -58,7 +58,14 @@ def run(args: argparse.Namespace) -> int:
     T = motion.num_frames
     gen = np.arange(T, T + args.frames)
     out = write_result(args.input, motion, result, gen, args.output)
-    method = heads.name if heads.learned_for("extend") else "damped constant velocity (learned correction gated off)"
+    share = result.meta.get("learned_share")
+    if not heads.learned_for("extend"):
+        method = "damped constant velocity (learned correction gated off)"
+    elif share is not None and share < FADED_SHARE:
+        method = (f"damped constant velocity (the {heads.name} correction faded out to {share:.0%}: motion unlike "
+                  "the training data, or nearly still)")
+    else:
+        method = heads.name
     cycle = result.meta.get("cycle")
     if cycle and args.frames / motion.fps > HANDOVER_S[0]:  # a shorter extension ends before the handover
         method += (f", handing over to the input's repeating cycle (period {cycle['period_s']:.2f} s) "
@@ -67,7 +74,8 @@ def run(args: argparse.Namespace) -> int:
         method = f"motif {motif} prototype blended from the {method}"
     rep = ClipQuality(motion, result, gen).span(T, T + args.frames - 1, task="extend", method=method, keys=[T - 1],
                                                 warnings=result.meta.get("warnings", []),
-                                                extra={"motif": result.meta["motif"]} if mc is not None else None)
+                                                extra={"learned_share": share}
+                                                | ({"motif": result.meta["motif"]} if mc is not None else {}))
     side = write_sidecar(out, rep)
     print(f"wrote {out} ({result.num_frames} frames at {result.fps:g} fps, {args.frames} new) and {side}")
     return 0

@@ -224,8 +224,8 @@ class LearnedHeads:
         """``run(trans (T, 3), rot (T, 22, 4)) -> (trans, rot, learned)``, averaged with the run on
         the mirror image (mirrored back) when ``mirror_average`` is on and the run used the learned
         correction (``learned`` true; the classical curves are mirror-symmetric already). Returns the
-        arrays and ``learned``; a dict of shares (:func:`~a4mer.heads.prediction.fill_runs`) is the
-        mean of both runs'."""
+        arrays and ``learned``; shares (a float, or a dict of them: :func:`~a4mer.heads.prediction.fill_runs`)
+        are the mean of both runs'."""
         t, q, learned = run(trans, rot)
         if not (learned and self.mirror_average):
             return t, q, learned
@@ -233,6 +233,8 @@ class LearnedHeads:
         mt, mq = mirror(mt, mq)
         if isinstance(learned, dict):
             learned = {k: 0.5 * (v + mirrored.get(k, v)) for k, v in learned.items()}
+        elif isinstance(learned, float):
+            learned = 0.5 * (learned + mirrored)
         return 0.5 * (t + mt), quat_slerp(q, mq, 0.5), learned
 
     def _fill(self, trans: np.ndarray, rot: np.ndarray, known: np.ndarray, fps: float,
@@ -330,7 +332,7 @@ class LearnedHeads:
         gt, gq = tail_t[-N:], tail_q[-N:]
         need = int(np.ceil(n / step - 1e-9)) + 1
         learned = self.learned_for("extend")
-        nt, nq, _ = self._symmetric(lambda t, q: (*extend_frames(self.net, learned, t, q, need), learned), gt, gq)
+        nt, nq, share = self._symmetric(lambda t, q: extend_frames(self.net, learned, t, q, need), gt, gq)
         cycle = find_cycle(tail_t, tail_q)
         if cycle is not None:  # a repeating input hands over to its cycle (instead of settling)
             w = cycle_weight(need, MODEL_FPS)
@@ -365,7 +367,8 @@ class LearnedHeads:
             limits = () if cycle is None else (CYCLE_ROTATION_MARGIN, CYCLE_ROTATION_SOFT)
             rot_new[:, :22] = keep_rotations_in_range(ctx[1], rot_new[:, :22], *limits)
         rot_new[:, :22] = keep_hinges_bending_forward(ctx[1], rot_new[:, :22])
-        meta = {"cycle": None if cycle is None else {"period_s": cycle.seconds, "mismatch": cycle.mismatch}}
+        meta = {"cycle": None if cycle is None else {"period_s": cycle.seconds, "mismatch": cycle.mismatch},
+                "learned_share": None if share is None else round(share, 4)}
         return motion.with_(root_translation=np.concatenate([motion.root_translation, st]),
                             rotations=np.concatenate([motion.rotations, rot_new]), meta=meta)
 

@@ -380,10 +380,11 @@ def extend_reach(cfg: DecoderConfig) -> int:
 
 
 def extend_frames(net: CorrectionDecoder | None, gate: bool, trans: np.ndarray, rot: np.ndarray, n: int
-                  ) -> tuple[np.ndarray, np.ndarray]:
+                  ) -> tuple[np.ndarray, np.ndarray, float | None]:
     """``n`` new frames ``(n, 3)``, ``(n, 22, 4)`` after ``trans (T, 3)``, ``rot (T, 22, 4)`` at 30 fps
     (only the last :func:`extend_reach` frames are read; the correction scaled by their
-    :func:`motion_share`)."""
+    :func:`motion_share`), and the share of the learned correction applied (0-1, the mean over the
+    horizons generated; None without a correction)."""
     ht, hq = np.array(trans, float), np.array(rot, float)
     T0 = len(ht)
     use = net if gate else None
@@ -392,6 +393,7 @@ def extend_frames(net: CorrectionDecoder | None, gate: bool, trans: np.ndarray, 
     # without a correction the base is plain constant velocity (never worse than the baseline)
     tau = cfg.extend_tau if use is not None else float("inf")
     reach = extend_reach(cfg)
+    shares = []
     while len(ht) - T0 < n:
         H = min(cfg.horizon, n - (len(ht) - T0))
         ex = extend_example(ht[None, -reach:], hq[None, -reach:], H, cfg.context, tau, cfg.relative_rotations)
@@ -400,6 +402,7 @@ def extend_frames(net: CorrectionDecoder | None, gate: bool, trans: np.ndarray, 
             coef, w = _mlp(use, "extend", ex.x)
             share = motion_share(ht[-reach:], hq[-reach:], np.arange(len(ht[-reach:])), MODEL_FPS)
             mlp = (share * coef[0], share * float(w[0]))
+            shares.append(mlp[1])
         t, q = _compose(ex, extend_basis(H, K, cfg.horizon), mlp, taper=key_taper(H + 1, MODEL_FPS, end_key=False))
         ht, hq = np.concatenate([ht, t]), np.concatenate([hq, q])
-    return ht[T0:], hq[T0:]
+    return ht[T0:], hq[T0:], float(np.mean(shares)) if shares else None

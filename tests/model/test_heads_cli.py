@@ -531,3 +531,11 @@ def test_sidecar_says_how_much_learned_correction_a_span_got(tmp_path, repo_root
     assert all(sp["method"].startswith("classical curve (the learned correction faded out to 0%") for sp in spans)
     assert main(["inbetween", str(held), "--key-frames", "0,40,71,149", "-o", str(out), "--heads", "none"]) == 0
     assert all(sp["learned_share"] is None for sp in json.loads(out.with_suffix(".quality.json").read_text())["spans"])
+    # extension alike
+    sides = {}
+    for name, clip in (("walk", src), ("held", held)):
+        assert main(["extend", str(clip), "--frames", "30", "-o", str(tmp_path / f"e_{name}.npz")]) == 0
+        sides[name] = json.loads((tmp_path / f"e_{name}.quality.json").read_text())
+    assert sides["walk"]["method"].startswith("learned") and sides["walk"]["learned_share"] > 0.9
+    assert sides["held"]["learned_share"] == 0.0
+    assert sides["held"]["method"].startswith("damped constant velocity (the learned correction faded out to 0%")
