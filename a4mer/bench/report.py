@@ -214,13 +214,13 @@ def write_section(doc: Path, name: str, body: str) -> None:
     ``doc`` with ``body`` (appending the marked section when absent; a new file starts "# Benchmarks").
     Every benchmark writes its own section of ``docs/benchmarks.md`` this way; the rest is kept."""
     doc = Path(doc)
-    text = doc.read_text() if doc.is_file() else "# Benchmarks\n"
+    text = doc.read_text(encoding="utf-8") if doc.is_file() else "# Benchmarks\n"
     begin, end = f"<!-- begin:{name} -->", f"<!-- end:{name} -->"
     block = f"{begin}\n{body.rstrip()}\n{end}"
     pat = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.S)
     text = pat.sub(lambda _: block, text) if pat.search(text) else text.rstrip() + "\n\n" + block + "\n"
     doc.parent.mkdir(parents=True, exist_ok=True)
-    doc.write_text(text if text.endswith("\n") else text + "\n")
+    doc.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
 
 
 def update_doc(doc: Path, section_md: str) -> None:
@@ -238,4 +238,4 @@ def add_section_arguments(p, docs: Path, name: str) -> None:
 
 def render_saved(args, section: str, render) -> None:
     """Rewrite section ``section`` of ``args.md`` from the JSON saved at ``args.json`` (--render-only)."""
-    write_section(Path(args.md), section, render(json.loads(Path(args.json).read_text())))
+    write_section(Path(args.md), section, render(json.loads(Path(args.json).read_text(encoding="utf-8"))))

@@ -25,6 +25,9 @@ from ..errors import A4merError
 
 TASKS = ("inbetween", "blocking", "extension")
 
+#: frames a clip needs for the timed 60-frame gap (keys 29 and 90: 1 s of context on each side, at 30 fps)
+TIMED_GAP_FRAMES = 2 * 30 + 60
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from ._common import add_load_arguments
@@ -153,6 +156,11 @@ def _token_route(spec: str):
     return [load_token_heads(path)]
 
 
+def _too_short_for_gap(clip) -> str:
+    return (f"the longest clip has {clip.num_frames} frames, a 60-frame gap with 1 s of context on each side "
+            f"needs {TIMED_GAP_FRAMES}")
+
+
 def _cold_cli(clip) -> tuple[dict, list[str]]:
     """Seconds of ``a4mer inbetween`` (a 60-frame gap) and ``a4mer extend`` (90 frames) run as fresh
     processes on the first 150 frames of ``clip``, and a note for each one not measured (the clip is too
@@ -165,12 +173,11 @@ def _cold_cli(clip) -> tuple[dict, list[str]]:
         src = Path(td) / "clip.npz"
         write_amass_npz(clip.slice(0, min(clip.num_frames, 150)), src)
         runs = [("cli_cold_extend_90_frames_s", ["extend", str(src), "--frames", "90", "-o", str(Path(td) / "b.npz")])]
-        if clip.num_frames >= 121:
+        if clip.num_frames >= TIMED_GAP_FRAMES:
             runs.insert(0, ("cli_cold_inbetween_60_frames_s", ["inbetween", str(src), "--start", "29", "--end", "90",
                                                                 "-o", str(Path(td) / "a.npz")]))
         else:
-            notes.append(f"cli_cold_inbetween_60_frames_s: not measured: the longest clip has {clip.num_frames} "
-                         "frames, a 60-frame gap with 1 s of context on each side needs 121")
+            notes.append(f"cli_cold_inbetween_60_frames_s: not measured: {_too_short_for_gap(clip)}")
         for name, argv in runs:
             t0 = time.perf_counter()
             r = subprocess.run([sys.executable, "-m", "a4mer", *argv], capture_output=True, text=True)
@@ -188,9 +195,8 @@ def _warm_speed(methods, clip) -> tuple[dict, list[str]]:
     and blocking that take keyed every 8 frames. Also a note for what the clip is too short for."""
     from ..motion import concatenate
     res, notes = {}, []
-    if clip.num_frames < 121:
-        notes.append(f"warm 60-frame gap: not measured: the longest clip has {clip.num_frames} frames, a 60-frame "
-                     "gap with 1 s of context on each side needs 121")
+    if clip.num_frames < TIMED_GAP_FRAMES:
+        notes.append(f"warm 60-frame gap: not measured: {_too_short_for_gap(clip)}")
     c = clip.slice(0, min(clip.num_frames, 150))
     take = concatenate([c] * int(np.ceil(300 * c.fps / c.num_frames)))
     mid = (take.num_frames // c.num_frames // 2) * c.num_frames
@@ -203,7 +209,7 @@ def _warm_speed(methods, clip) -> tuple[dict, list[str]]:
         return (time.perf_counter() - t0) / 3
 
     for m in methods:
-        if "inbetween" in m.tasks and c.num_frames >= 121:
+        if "inbetween" in m.tasks and c.num_frames >= TIMED_GAP_FRAMES:
             res[f"warm_inbetween_60_frames_{m.name}_s"] = timed(lambda: m.fill_gap(c, 29, 90))
             res[f"warm_inbetween_60_frames_5_min_take_{m.name}_s"] = timed(lambda: m.fill_gap(take, mid + 29, mid + 90))
         if "blocking" in m.tasks:
@@ -226,7 +232,7 @@ def run(args: argparse.Namespace) -> int:
         src = out / "heads_bench.json"
         if not src.is_file():
             raise A4merError(f"{src}: no results to render (run without --render-only first)")
-        return _render(json.loads(src.read_text()), args, out)
+        return _render(json.loads(src.read_text(encoding="utf-8")), args, out)
     if not args.data:
         raise A4merError("--data is needed (a folder of clips or of a prepared dataset), except with --render-only")
     data = Path(args.data)
@@ -289,7 +295,7 @@ def run(args: argparse.Namespace) -> int:
     results["meta"]["bench_seconds"] = time.perf_counter() - t0
     results["meta"]["command"] = "a4mer bench " + " ".join(shlex.quote(a) for a in sys.argv[2:]) \
         if sys.argv[1:2] == ["bench"] else f"a4mer bench --data {args.data} --out {args.out}"
-    (out / "heads_bench.json").write_text(json.dumps(results, indent=2) + "\n")
+    (out / "heads_bench.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     return _render(results, args, out)
 
 
@@ -298,7 +304,7 @@ def _render(results: dict, args: argparse.Namespace, out: Path) -> int:
     plots = report.plot(results, out)
     doc = Path(args.doc) if args.doc else None
     cmd = results.get("meta", {}).get("command", f"a4mer bench --data {args.data} --out {args.out}")
-    notes = Path(args.notes).read_text().strip() if args.notes else ""
+    notes = Path(args.notes).read_text(encoding="utf-8").strip() if args.notes else ""
 
     def page(folder: Path) -> str:  # picture links relative to the page that shows them
         rel = [os.path.relpath(p.resolve(), folder.resolve()) for p in plots]
@@ -306,7 +312,7 @@ def _render(results: dict, args: argparse.Namespace, out: Path) -> int:
         return md.rstrip() + "\n\n" + notes + "\n" if notes else md
 
     md = page(out)
-    (out / "heads_bench.md").write_text(md)
+    (out / "heads_bench.md").write_text(md, encoding="utf-8")
     if doc:
         report.update_doc(doc, page(doc.parent))
     print(md)

@@ -284,14 +284,25 @@ LABEL_HEAD_INPUTS = ("pose", "atom")
 
 def unique_clips(clips: list[tuple[str, Any, str]]) -> tuple[list[tuple[str, Any, str]], list[str]]:
     """``clips [(name, clip, label)]`` without repeats (the first kept) and the names of the repeats.
-    A repeat is the same clip under the same label: the same file (``clip`` a path, or ``name`` the path of
-    an existing file; resolved, so ``lib/walk/a.bvh`` given and also found in ``lib`` is one clip) or the
-    same object. Twice, a clip would weigh double and could be held out and trained on at once; one file
-    under two labels (links from folders of two labels) stays, once per label."""
+    A repeat is the same clip under the same label: the same file (``clip`` a path; resolved, so
+    ``lib/walk/a.bvh`` given and also found in ``lib`` is one clip) or the same motion (a Motion with the
+    same frames; its ``name`` only tells which file it came from, so two parts of one take stay two clips).
+    Twice, a clip would weigh double and could be held out and trained on at once; one file under two
+    labels (links from folders of two labels) stays, once per label."""
+    import hashlib
+
+    from ..motion import Motion
+
     def identity(name: str, clip: Any) -> Any:
         if isinstance(clip, (str, os.PathLike)):
             return str(Path(clip).resolve())
-        return str(Path(name).resolve()) if Path(name).is_file() else id(clip)
+        if not isinstance(clip, Motion):  # only the same object is a repeat
+            return id(clip)
+        digest = hashlib.sha1()
+        for a in (clip.rotations, clip.root_translation):
+            digest.update(str(a.shape).encode())
+            digest.update(np.ascontiguousarray(a).tobytes())
+        return digest.hexdigest()
 
     seen, out, repeats = set(), [], []
     for name, clip, label in clips:

@@ -268,7 +268,19 @@ def test_bench_says_what_it_left_out(tmp_path, capsys, monkeypatch):
     assert main(["bench", "--data", str(short), "--out", str(tmp_path / "s"), "--heads", "none",
                  "--tasks", "inbetween,extension"]) == 0
     assert any("no clip is long enough for any setting" in t and "65 frames" in t for t in texts)
-    assert "warm 60-frame gap: not measured: the longest clip has 60 frames" in capsys.readouterr().err
+    assert "warm 60-frame gap: not measured: the longest clip has 60 frames, a 60-frame gap with 1 s of context on " \
+        "each side needs 120" in capsys.readouterr().err
+    # a clip of exactly 120 frames times the gap; the report is UTF-8 also where the console's locale is not
+    import os
+    import subprocess
+    import sys
+    _npz(short / "tiny.npz", T=120)
+    env = {**os.environ, "LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0", "PYTHONIOENCODING": ""}
+    r = subprocess.run([sys.executable, "-m", "a4mer", "bench", "--data", str(short), "--out", str(tmp_path / "u"),
+                        "--heads", "none", "--tokens", "none", "--tasks", "inbetween"], env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "not measured" not in r.stderr
+    assert "| 60 | 1 (≥ 120) / 1 |" in (tmp_path / "u" / "heads_bench.md").read_text(encoding="utf-8")
 
 
 def test_motif_with_a_vocabulary_of_ones_own(tmp_path, capsys, data_root):

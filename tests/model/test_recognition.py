@@ -216,19 +216,20 @@ def test_fit_label_head_reads_what_label_train_reads_by_default(tiny_model, labe
 
 def test_fit_label_head_reads_a_clip_given_twice_once(tiny_model, labeled_clips, tmp_path):
     """``label-train`` reads a clip given twice once; the API trained on it twice (weighing double and, with a
-    hold-out, possibly trained on and held out at once). The same object twice or one file under two paths is
-    now read once; one file under two labels stays, once per label."""
+    hold-out, possibly trained on and held out at once). The same motion twice or one file under two paths is
+    now read once; one file under two labels stays, once per label, and two parts of one take, two clips."""
     from a4mer.heads.recognition import fit_label_head
     clips = [(c.name, c.motion, c.action) for c in labeled_clips[:4]]  # 2 calm, 2 busy
     f = tmp_path / "a.npz"
     write_amass_npz(labeled_clips[4].motion, f)
     (tmp_path / "link.npz").symlink_to(f)
     m = labeled_clips[4].motion
-    given = clips + [clips[1], (str(f), m, "calm"), (str(tmp_path / "link.npz"), m, "calm"), (str(f), m, "busy")]
+    given = clips + [clips[1], (str(f), m, "calm"), (str(tmp_path / "link.npz"), m, "calm"), (str(f), m, "busy"),
+                     (str(f), m.slice(0, m.num_frames // 2), "busy")]
     head, report = fit_label_head(tiny_model, given, HeadConfig(epochs=1, dim=16, heads=2, inputs=("atom",)))
-    assert report["clips_per_class"] == {"busy": 3, "calm": 3} and report["train_clips"] == 6
+    assert report["clips_per_class"] == {"busy": 4, "calm": 3} and report["train_clips"] == 7
     assert report["repeated"] == [clips[1][0], str(tmp_path / "link.npz")]
-    assert head.training["clips_per_class"] == {"busy": 3, "calm": 3}
+    assert head.training["clips_per_class"] == {"busy": 4, "calm": 3}
 
 
 def test_a_motif_head_refuses_another_vocabulary(tiny_model, labeled_clips, tmp_path, capsys):
