@@ -138,7 +138,7 @@ def load_bone_map(path: str | os.PathLike, source_names: tuple[str, ...] | list[
     such as a foot or hand: leave such a joint out of the map instead)."""
     path = Path(path)
     try:
-        raw = json.loads(path.read_text())
+        raw = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
         raise A4merError(f"{path}: cannot read bone map ({e})") from None
     if not isinstance(raw, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in raw.items()):

@@ -103,7 +103,7 @@ def load_config(path: str | Path | None = None, sets: list[str] | None = None,
     if path is not None:
         p = Path(path)
         try:
-            user = tomllib.loads(p.read_text()) if p.suffix.lower() == ".toml" else json.loads(p.read_text())
+            user = tomllib.loads(p.read_text(encoding="utf-8")) if p.suffix.lower() == ".toml" else json.loads(p.read_text(encoding="utf-8"))
         except (OSError, ValueError) as e:
             raise A4merError(f"{p}: cannot read config ({e})") from None
         if not isinstance(user, dict):

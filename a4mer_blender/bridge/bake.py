@@ -128,26 +128,66 @@ def merge_keys(fc, frames: np.ndarray, values: np.ndarray) -> int:
         if not np.array_equal(flags[order], flags):
             kp.foreach_set(name, flags[order])
     fc.update()  # the new keys' handles (the keys are in order: the sort moves none)
-    _keep_handles(kp, keys, order, np.arange(n + add) >= n, on[hit])
+    new = order >= n
+    kept = ~new
+    kept[np.argsort(order)[on[hit]]] = False  # keys that took a new value: their handles are Blender's
+    keep_handles(fc, {name: keys[name].reshape(n + add, 2)[order] for name in _HANDLE_SIDES}, kept, new)
     return add
 
 
-def _keep_handles(kp, keys: dict, order: np.ndarray, new: np.ndarray, valued: np.ndarray) -> None:
-    """Put back the handle positions ``keys`` held (before ``order``, the keys' places in time) of every
-    key but the ``new`` ones (mask, before ``order``) and those that took a new value (``valued``,
-    indices): ``fc.update()`` recomputes aligned and automatic handles in float32 (a few float steps off,
-    or solved anew under Continuous Acceleration) although their keys and neighbours are the user's. A
-    Vector handle is left to Blender: it points at the neighbouring key, which may be a new one."""
-    kept = ~new
-    kept[valued] = False
-    kept = kept[order]
-    for name in ("handle_left", "handle_right"):
-        side = kept & (keys[f"{name}_type"][order] != _HANDLE["VECTOR"])
-        now = np.empty(2 * len(order), dtype=np.float32)
-        kp.foreach_get(name, now)
-        now = now.reshape(-1, 2)
-        now[side] = keys[name].reshape(len(order), 2)[order][side]
+_HANDLE_SIDES = ("handle_left", "handle_right")
+
+#: a handle that Blender's update moves further than this (relative to its coordinates, at least 1) is
+#: one Blender must change; below it, the update only re-rounds the handle in float32
+HANDLE_SETTLED = 1e-5
+
+
+def keep_handles(fc, old: dict[str, np.ndarray], kept: np.ndarray, new: np.ndarray, rounds: int = 8) -> None:
+    """Put the handles of the user's keys of ``fc`` (mask ``kept (N,)``, in the curve's key order) back at
+    ``old["handle_left"/"handle_right"] (N, 2)``, after ``fc.update()`` (which recomputes aligned and
+    automatic handles in float32, a few float steps off, or solves them anew under Continuous
+    Acceleration) and so that Blender's next update (the user's next edit) keeps them: a Vector handle
+    facing a ``new`` key points at it, and an aligned handle Blender shortens (reaching past the new key
+    beside it) or turns with such a Vector handle, are left to Blender; a Vector or automatic handle
+    elsewhere that Blender would solve anew, since the keys beside the span changed type
+    (:func:`_frozen`: Blender's Vector handles read whether their neighbour has an automatic handle), is
+    fixed where it is, as :func:`_frozen` fixes automatic ones (Vector: free). ``rounds``: at most this
+    many updates for such knock-on handles (one is usual)."""
+    kp = fc.keyframe_points
+    facing = {"handle_left": kept & np.r_[False, new[:-1]], "handle_right": kept & np.r_[new[1:], False]}
+    tol = {name: HANDLE_SETTLED * np.maximum(1.0, np.abs(old[name])) for name in _HANDLE_SIDES}
+    for _ in range(rounds):
+        types = {name: _get(kp, f"{name}_type", np.uint8) for name in _HANDLE_SIDES}
+        for name in _HANDLE_SIDES:
+            now = _get(kp, name, np.float32).reshape(-1, 2)
+            back = kept & ~(facing[name] & (types[name] == _HANDLE["VECTOR"]))
+            now[back] = old[name][back]
+            kp.foreach_set(name, now.ravel())
+        fc.update()
+        moved = {name: kept & (np.abs(_get(kp, name, np.float32).reshape(-1, 2) - old[name]) > tol[name]).any(axis=1)
+                 for name in _HANDLE_SIDES}
+        solved = {name: moved[name] & ~facing[name] & np.isin(types[name], (*_AUTO, _HANDLE["VECTOR"]))
+                  for name in _HANDLE_SIDES}
+        if not any(m.any() for m in solved.values()):
+            break
+        left, right = types["handle_left"], types["handle_right"]
+        _frozen(left, right, np.flatnonzero(solved["handle_left"] | solved["handle_right"]))
+        for name, t in (("handle_left", left), ("handle_right", right)):
+            t[solved[name] & (t == _HANDLE["VECTOR"])] = _HANDLE["FREE"]
+            kp.foreach_set(f"{name}_type", t)
+    for name in _HANDLE_SIDES:  # exactly where they were, where Blender keeps them
+        now = _get(kp, name, np.float32).reshape(-1, 2)
+        keep = kept & ~moved[name]
+        now[keep] = old[name][keep]
         kp.foreach_set(name, now.ravel())
+
+
+def _get(kp, name: str, dtype) -> np.ndarray:
+    """Property ``name`` of every key of ``kp`` as a flat ``dtype`` array (``foreach_get``)."""
+    width = 2 if name in _HANDLE_SIDES else 1
+    out = np.empty(width * len(kp), dtype=dtype)
+    kp.foreach_get(name, out)
+    return out
 
 
 def _additive(mod) -> bool:
