@@ -74,17 +74,18 @@ def _entries(data: Path, split: str | None) -> list[tuple[Path, str]]:
 
 
 def load_clips(data: Path, split: str | None, datasets: set[str] | None, max_clips: int,
-               fps: float = 30.0, options=None) -> tuple[list[tuple[str, str, "object"]], dict[str, int]]:
+               fps: float = 30.0, options=None, entries=None) -> tuple[list[tuple[str, str, "object"]], dict[str, int]]:
     """(name, dataset, Motion at ``fps``) for at most ``max_clips`` clips per dataset, evenly spread, and
     how many clips each dataset holds (a cut data set is a note on stderr: "80 of 120 clips").
-    ``options``: :class:`a4mer.api.LoadOptions` of the BVH/AMC reading (``fps`` is set here)."""
+    ``options``: :class:`a4mer.api.LoadOptions` of the BVH/AMC reading (``fps`` is set here);
+    ``entries``: :func:`_entries` of ``data`` and ``split``, when read already."""
     from dataclasses import replace
 
     from ..api import LoadOptions, load_motion
     if max_clips < 1:
         raise A4merError(f"--max-clips must be at least 1, got {max_clips}")
     opts = replace(options or LoadOptions(), fps=fps)
-    entries = _entries(data, split)
+    entries = _entries(data, split) if entries is None else entries
     by: dict[str, list[Path]] = {}
     for path, ds in entries:
         if datasets is None or ds in datasets:
@@ -247,8 +248,9 @@ def run(args: argparse.Namespace) -> int:
     ds = set(args.datasets.split(",")) if args.datasets else None
     t0 = time.perf_counter()
     from ._common import load_options
-    opts = load_options(args, inputs=[p for p, _ in _entries(data, args.split)])
-    clips, found = load_clips(data, args.split, ds, args.max_clips, options=opts)
+    entries = _entries(data, args.split)
+    opts = load_options(args, inputs=[p for p, _ in entries])
+    clips, found = load_clips(data, args.split, ds, args.max_clips, options=opts, entries=entries)
     learned = _learned(args.heads) + _token_route(args.tokens)
     methods = learned + baseline_methods()
     icfg = InbetweenConfig(windows_per_clip=args.windows_per_clip)
