@@ -63,16 +63,27 @@ def _keys_on(keyed: np.ndarray, frames: np.ndarray) -> tuple[np.ndarray, np.ndar
     return on, hit
 
 
-def _frozen(left: np.ndarray, right: np.ndarray, keys: np.ndarray) -> None:
+def _frozen(left: np.ndarray, right: np.ndarray, keys: np.ndarray, lined_up: np.ndarray) -> None:
     """Fix the automatic handles of keys ``keys (K,)`` (indices into the handle types ``left``/``right``
     (N,), changed in place) where they are, so new keys beside them do not bend the user's curve between
-    them and their other neighbours: both automatic become aligned, one automatic beside another type
-    becomes free (the other side is left as it is). The handles' positions are not touched."""
+    them and their other neighbours: both automatic become aligned where the two handles line up
+    (``lined_up (N,)``, :func:`_lined_up`), else both free; one automatic beside another type becomes
+    free (the other side is left as it is). The handles' positions are not touched."""
     auto_l, auto_r = np.isin(left[keys], _AUTO), np.isin(right[keys], _AUTO)
     both = keys[auto_l & auto_r]
-    left[both] = right[both] = _HANDLE["ALIGNED"]
+    left[both] = right[both] = np.where(lined_up[both], _HANDLE["ALIGNED"], _HANDLE["FREE"])
     left[keys[auto_l & ~auto_r]] = _HANDLE["FREE"]
     right[keys[auto_r & ~auto_l]] = _HANDLE["FREE"]
+
+
+def _lined_up(co: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """``(N,)`` whether the handles ``left``/``right (N, 2)`` of keys at ``co (N, 2)`` point in opposite
+    directions on one line (as Blender aligns them: an Auto Clamped handle beside an Automatic one at a
+    peak does not)."""
+    a, b = (left - co).astype(np.float64), (right - co).astype(np.float64)
+    cross = a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]
+    size = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
+    return (np.abs(cross) <= 1e-5 * size) & ((a * b).sum(axis=1) <= 0)
 
 
 def merge_keys(fc, frames: np.ndarray, values: np.ndarray) -> int:
@@ -95,6 +106,7 @@ def merge_keys(fc, frames: np.ndarray, values: np.ndarray) -> int:
     frames = np.asarray(frames, dtype=np.float64)
     values = np.asarray(values, dtype=np.float64)
     on, hit = _keys_on(co[:, 0], frames)
+    was = co.copy()  # where the handles were drawn from
     co[on[hit], 1] = values[hit]
     add = int((~hit).sum())
     if not add:
@@ -118,7 +130,9 @@ def merge_keys(fc, frames: np.ndarray, values: np.ndarray) -> int:
             auto = np.isin(np.stack([keys["handle_left_type"], keys["handle_right_type"]], axis=1),
                            _AUTO)
             beside = _smoothed_runs(auto, order, new, beside)
-        _frozen(keys["handle_left_type"], keys["handle_right_type"], order[beside & ~new])
+        _frozen(keys["handle_left_type"], keys["handle_right_type"], order[beside & ~new],
+                _lined_up(np.concatenate([was, co[n:]]), keys["handle_left"].reshape(-1, 2),
+                          keys["handle_right"].reshape(-1, 2)))
     kp.foreach_set("co", co[order].ravel())
     for name, _, width in _KEY_PROPS:
         kp.foreach_set(name, keys[name].reshape(n + add, width)[order].ravel())
@@ -142,21 +156,23 @@ _HANDLE_SIDES = ("handle_left", "handle_right")
 HANDLE_SETTLED = 1e-5
 
 
-def keep_handles(fc, old: dict[str, np.ndarray], kept: np.ndarray, new: np.ndarray, rounds: int = 8) -> None:
+def keep_handles(fc, old: dict[str, np.ndarray], kept: np.ndarray, new: np.ndarray) -> None:
     """Put the handles of the user's keys of ``fc`` (mask ``kept (N,)``, in the curve's key order) back at
     ``old["handle_left"/"handle_right"] (N, 2)``, after ``fc.update()`` (which recomputes aligned and
     automatic handles in float32, a few float steps off, or solves them anew under Continuous
-    Acceleration) and so that Blender's next update (the user's next edit) keeps them: a Vector handle
-    facing a ``new`` key points at it, and an aligned handle Blender shortens (reaching past the new key
-    beside it) or turns with such a Vector handle, are left to Blender; a Vector or automatic handle
-    elsewhere that Blender would solve anew, since the keys beside the span changed type
-    (:func:`_frozen`: Blender's Vector handles read whether their neighbour has an automatic handle), is
-    fixed where it is, as :func:`_frozen` fixes automatic ones (Vector: free). ``rounds``: at most this
-    many updates for such knock-on handles (one is usual)."""
+    Acceleration) and so that Blender's next update (the user's next edit) keeps them. A Vector handle
+    facing a ``new`` key points at it, and an aligned one there that Blender shortens (reaching past the
+    new key), are left to Blender. Any other handle Blender moves once put back (the aligned partner of
+    such a Vector handle; Vector and automatic handles that Blender draws anew from a neighbour whose
+    handle type was fixed, which can run along the curve) is fixed where it is: automatic as
+    :func:`_frozen` does, Vector and aligned ones free; then all are put back and checked again, until
+    Blender moves none of them."""
     kp = fc.keyframe_points
     facing = {"handle_left": kept & np.r_[False, new[:-1]], "handle_right": kept & np.r_[new[1:], False]}
     tol = {name: HANDLE_SETTLED * np.maximum(1.0, np.abs(old[name])) for name in _HANDLE_SIDES}
-    for _ in range(rounds):
+    lined_up = _lined_up(_get(kp, "co", np.float32).reshape(-1, 2), old["handle_left"], old["handle_right"])
+    fixable = (*_AUTO, _HANDLE["VECTOR"], _HANDLE["ALIGNED"])
+    for _ in range(len(kp) + 2):  # each round fixes at least one handle: it ends
         types = {name: _get(kp, f"{name}_type", np.uint8) for name in _HANDLE_SIDES}
         for name in _HANDLE_SIDES:
             now = _get(kp, name, np.float32).reshape(-1, 2)
@@ -166,14 +182,14 @@ def keep_handles(fc, old: dict[str, np.ndarray], kept: np.ndarray, new: np.ndarr
         fc.update()
         moved = {name: kept & (np.abs(_get(kp, name, np.float32).reshape(-1, 2) - old[name]) > tol[name]).any(axis=1)
                  for name in _HANDLE_SIDES}
-        solved = {name: moved[name] & ~facing[name] & np.isin(types[name], (*_AUTO, _HANDLE["VECTOR"]))
-                  for name in _HANDLE_SIDES}
-        if not any(m.any() for m in solved.values()):
+        fix = {name: moved[name] & ~facing[name] & np.isin(types[name], fixable) for name in _HANDLE_SIDES}
+        if not any(m.any() for m in fix.values()):
             break
+        free = {name: fix[name] & ~np.isin(types[name], _AUTO) for name in _HANDLE_SIDES}  # Vector, aligned
         left, right = types["handle_left"], types["handle_right"]
-        _frozen(left, right, np.flatnonzero(solved["handle_left"] | solved["handle_right"]))
+        _frozen(left, right, np.flatnonzero(fix["handle_left"] | fix["handle_right"]), lined_up)
         for name, t in (("handle_left", left), ("handle_right", right)):
-            t[solved[name] & (t == _HANDLE["VECTOR"])] = _HANDLE["FREE"]
+            t[free[name]] = _HANDLE["FREE"]
             kp.foreach_set(f"{name}_type", t)
     for name in _HANDLE_SIDES:  # exactly where they were, where Blender keeps them
         now = _get(kp, name, np.float32).reshape(-1, 2)
@@ -184,7 +200,7 @@ def keep_handles(fc, old: dict[str, np.ndarray], kept: np.ndarray, new: np.ndarr
 
 def _get(kp, name: str, dtype) -> np.ndarray:
     """Property ``name`` of every key of ``kp`` as a flat ``dtype`` array (``foreach_get``)."""
-    width = 2 if name in _HANDLE_SIDES else 1
+    width = 2 if name in (*_HANDLE_SIDES, "co") else 1
     out = np.empty(width * len(kp), dtype=dtype)
     kp.foreach_get(name, out)
     return out
@@ -337,12 +353,32 @@ def remove_result(obj, keep_marks: list[dict] = ()) -> int:
     return len(ours)
 
 
-def bake(obj) -> tuple[int, int]:
+def end_slope_moves(fc, frames: np.ndarray) -> list[str]:
+    """The ends of ``fc`` whose linear extrapolation keys at ``frames (N,)`` would turn: with Extrapolation
+    Linear, Blender draws the line past a Linear end key from the key beside it, which a new key between
+    the two replaces ("before the first key", "after the last key"). A Bezier or Constant end key keeps its
+    line (its handle draws it)."""
+    kp = fc.keyframe_points
+    if fc.extrapolation != "LINEAR" or len(kp) < 2 or not len(frames):
+        return []
+    co = _get(kp, "co", np.float32).reshape(-1, 2)[:, 0]
+    order = np.argsort(co, kind="stable")
+    lo, hi = kp[int(order[0])], kp[int(order[-1])]
+    out = []
+    if lo.interpolation == "LINEAR" and ((frames > co[order[0]]) & (frames < co[order[1]])).any():
+        out.append("before the first key")
+    if hi.interpolation == "LINEAR" and ((frames > co[order[-2]]) & (frames < co[order[-1]])).any():
+        out.append("after the last key")
+    return out
+
+
+def bake(obj) -> tuple[int, int, list[str]]:
     """Write what the unmuted spans show into the user's action (a key on every whole scene frame their
     strips cover, where the user may have moved, trimmed or scaled them, and on the frames of the gap a
     moved strip left uncovered, with the values shown there), then remove the result layer (the user's
     action is active again). The motif-track marks of the baked spans move to where their strips showed
-    them; those of spans not baked (muted, or deleted by the user) go. Returns (spans baked, keys added).
+    them; those of spans not baked (muted, or deleted by the user) go. Returns (spans baked, keys added,
+    the channels whose linear extrapolation past an end of the action turned, :func:`end_slope_moves`).
     Refused before any change (:class:`A4merError`) when a baked channel is locked, has a modifier no key
     could show the span under, or has a key of the user's on a frame a span covers
     (:func:`check_keys_under`): the user's keys are never changed."""
@@ -382,7 +418,7 @@ def bake(obj) -> tuple[int, int]:
     check_keys_under(obj, shown, users)
     f0, T = armature.action_frames(action, obj)
     sink = anim_compat.FCurveSink(obj, action)
-    added = 0
+    added, turned = 0, []
     for sp in shown:
         strip = sp["strip"]
         frames = np.arange(sp["shown"][0], sp["shown"][1] + 1, dtype=np.float64)
@@ -392,10 +428,11 @@ def bake(obj) -> tuple[int, int]:
             extra = _uncovered(target, *sp["shown"], (f0, f0 + T - 1))
             at = np.concatenate([frames, extra])
             values = np.concatenate([armature.sample_fcurve(fc, times), armature.sample_fcurve(target, extra)])
+            turned += [f"{target.data_path}[{target.array_index}] {end}" for end in end_slope_moves(target, at)]
             added += merge_keys(target, at, values - modifier_offsets(target, at))  # shown as they were
     baked = [generated.stored(sp) for sp in shown]
     motif_marks.follow_strips(obj, [(rec, sp["strip"]) for rec, sp in zip(baked, shown) if rec.get("motif")])
     remove_result(obj, keep_marks=baked)
     motif_marks.show_baked(obj, [rec for rec in baked if rec.get("motif")], action)  # the user's action is active
-    return len(shown), added
+    return len(shown), added, turned
 

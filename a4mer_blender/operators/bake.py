@@ -42,7 +42,7 @@ class A4MER_OT_bake_generated(_ResultOp, bpy.types.Operator):
         ends = generated.extended_scenes(state, context.scene)
         try:
             generated.check_storable(obj)  # a linked rig (the library's own layer): nothing here would be saved
-            n, keys = bake.bake(obj)
+            n, keys, turned = bake.bake(obj)
         except errors.A4merError as e:
             self.report({"ERROR"}, str(e))
             return {"CANCELLED"}
@@ -51,6 +51,11 @@ class A4MER_OT_bake_generated(_ResultOp, bpy.types.Operator):
         self.report_kept(kept)
         action = obj.animation_data.action
         self.report({"INFO"}, f"A4Mer: baked {n} span(s), {keys} keys added to {action.name}")
+        if turned:
+            names = "; ".join(turned[:4]) + (f"; and {len(turned) - 4} more" if len(turned) > 4 else "")
+            self.report({"WARNING"}, f"A4Mer: {len(turned)} channel(s) with Linear extrapolation and a Linear end key "
+                                     f"beside a baked span now extrapolate from the baked key beside it (Blender "
+                                     f"draws that line from the neighbouring key): {names} (Ctrl+Z undoes the bake)")
         others = anim_compat.also_played_by(obj, action, bpy.data.objects)
         if others:
             names = ", ".join(map(repr, others[:5])) + (" ..." if len(others) > 5 else "")

@@ -97,8 +97,10 @@ def merge_by_sorting(fc, frames: np.ndarray, values: np.ndarray) -> int:
             k = kp[int(i)]
             left, right = tuple(k.handle_left), tuple(k.handle_right)
             auto_l, auto_r = k.handle_left_type in bake.AUTO_HANDLES, k.handle_right_type in bake.AUTO_HANDLES
+            a, b = np.subtract(left, k.co), np.subtract(right, k.co)  # opposite, on one line: aligned
+            lined_up = abs(a[0] * b[1] - a[1] * b[0]) <= 1e-5 * np.hypot(*a) * np.hypot(*b) and a @ b <= 0
             if auto_l and auto_r:
-                k.handle_left_type = k.handle_right_type = "ALIGNED"
+                k.handle_left_type = k.handle_right_type = "ALIGNED" if lined_up else "FREE"
             elif auto_l:
                 k.handle_left_type = "FREE"
             elif auto_r:
@@ -222,12 +224,11 @@ def test_bake_keeps_every_property_of_the_users_keys_around_the_span(scene, smoo
         old = np.concatenate([was["handle_left_type"], was["handle_right_type"]], 1)
         changed = (types != old).any(axis=1)
         beside = np.isin(was["co"][:, 0], [50.0, 71.0])
-        for t, o in zip(types[changed], old[changed]):  # fixed where they are: automatic -> aligned (both)
-            auto = np.isin(o, AUTO)  # or free (one side); Vector -> free
+        for t, o in zip(types[changed], old[changed]):  # fixed where they are: automatic -> aligned (both,
+            auto = np.isin(o, AUTO)  # lined up) or free; Vector and aligned -> free
             for side in np.flatnonzero(t != o):
-                want = "ALIGNED" if auto.all() else "FREE"
-                assert (auto[side] or o[side] == bake._HANDLE["VECTOR"]) and t[side] == bake._HANDLE[want], \
-                    (fc.data_path, t, o)
+                want = ("ALIGNED", "FREE") if auto.all() else ("FREE",)
+                assert t[side] in [bake._HANDLE[w] for w in want], (fc.data_path, t, o)
         frozen += changed.sum()
         for side in ("left", "right"):  # every handle of the user's keys where it was, bit for bit
             kind, moved = was[f"handle_{side}_type"][:, 0], got[f"handle_{side}"][mine] - was[f"handle_{side}"]
@@ -246,3 +247,38 @@ def test_bake_keeps_every_property_of_the_users_keys_around_the_span(scene, smoo
         drift = np.abs(np.array([fc.evaluate(x) for x in xs]) - curve).max()
         assert drift < 1e-5, (fc.data_path, fc.array_index, drift)
     assert frozen > 0 and baked >= 60 and kept_beside > 30 and kept_aligned > 100
+
+
+def test_bake_warns_where_a_linear_end_key_extrapolates_from_a_baked_key(scene, capfd):
+    """Linear keys (as imported mocap) with Extrapolation Linear and a span right before the last key:
+    Blender draws the line past a Linear end key from the key beside it, now a baked one, so the line
+    after the action's end turns. Bake cannot keep it without changing the user's key, and says so,
+    naming the channels; a Bezier end key keeps its line (its handle draws it) and is not named."""
+    obj, _ = make_row_rig("mpi_body_only")
+    action = armature.write_motion(obj, smooth_motion(T=120, seed=4), scene)
+    lines, bezier = {}, None
+    for fc in anim_compat.fcurves_of(obj, action):
+        kp = fc.keyframe_points
+        for i in reversed(range(len(kp))):
+            if 100 < kp[i].co[0] < 120:
+                kp.remove(kp[i])
+        fc.extrapolation = "LINEAR"
+        for k in kp:
+            k.interpolation = "LINEAR"
+        if bezier is None and fc.data_path.endswith("location"):
+            bezier = (fc.data_path, fc.array_index)
+            kp[len(kp) - 1].interpolation = "BEZIER"
+        fc.update()
+        lines[(fc.data_path, fc.array_index)] = fc.evaluate(130.0)
+    scene.frame_end = 120
+    assert bpy.ops.a4mer.fill_gaps(frame_start=1, frame_end=120) == {"FINISHED"}
+    capfd.readouterr()
+    assert bpy.ops.a4mer.bake_generated() == {"FINISHED"}
+    out = capfd.readouterr()
+    text = out.out + out.err
+    turned = [key for key, v in lines.items()
+              if abs(next(fc for fc in anim_compat.fcurves_of(obj, action)
+                          if (fc.data_path, fc.array_index) == key).evaluate(130.0) - v) > 1e-4]
+    assert len(turned) > 30 and bezier not in turned  # the Linear ends turned, the Bezier one did not
+    assert f"{len(turned)} channel(s) with Linear extrapolation and a Linear end key" in text
+    assert f"{turned[0][0]}[{turned[0][1]}] after the last key" in text
