@@ -223,11 +223,13 @@ class LearnedHeads:
     def _symmetric(self, run, trans: np.ndarray, rot: np.ndarray) -> tuple[np.ndarray, np.ndarray, Any]:
         """``run(trans (T, 3), rot (T, 22, 4)) -> (trans, rot, learned)``, averaged with the run on
         the mirror image (mirrored back) when ``mirror_average`` is on and the run used the learned
-        correction (``learned`` true; the classical curves are mirror-symmetric already). Returns the
+        correction (``learned`` True, a share or a non-empty dict of them; the classical curves are
+        mirror-symmetric already, up to the SMPL rest offsets' own asymmetry). Returns the
         arrays and ``learned``; shares (a float, or a dict of them: :func:`~a4mer.heads.prediction.fill_runs`)
         are the mean of both runs'."""
         t, q, learned = run(trans, rot)
-        if not (learned and self.mirror_average):
+        used = not (learned is None or learned is False or learned == {})  # a share of 0.0: used, faded out
+        if not (used and self.mirror_average):
             return t, q, learned
         mt, mq, mirrored = run(*mirror(trans, rot))
         mt, mq = mirror(mt, mq)
