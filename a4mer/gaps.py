@@ -218,7 +218,8 @@ def motif_label(motif: dict[str, Any]) -> str:
 
 def quality_line(q: dict[str, Any] | None) -> str:
     """One line for a panel: foot skate and jerk of the span next to the context's, worst key distance,
-    and how far the span goes below the kept frames' lowest joint when that is over 2 cm."""
+    how far the span goes below the kept frames' lowest joint when that is over 2 cm, and how much of the
+    learned correction the span got when it faded part of the way out (``learned_share`` under 0.95)."""
     if not q:
         return "no quality report"
 
@@ -234,4 +235,7 @@ def quality_line(q: dict[str, Any] | None) -> str:
     below = q.get("below_kept_floor_cm")
     if isinstance(below, (int, float)) and below > 2.0:
         parts.append(f"{below:.0f} cm below the floor")
+    share = q.get("learned_share")
+    if isinstance(share, (int, float)) and share < 0.95:
+        parts.append(f"learned correction {share:.0%}")
     return ", ".join(parts)

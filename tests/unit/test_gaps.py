@@ -115,3 +115,5 @@ def test_quality_line():
     assert "floor" not in line and "floor" not in quality_line({**q, "below_kept_floor_cm": 1.5})
     assert quality_line({**q, "below_kept_floor_cm": 7.4}).endswith(", 7 cm below the floor")
     assert quality_line(None) == "no quality report"
+    assert quality_line({**q, "learned_share": 0.4}).endswith(", learned correction 40%")  # faded part of the way
+    assert "learned" not in quality_line({**q, "learned_share": 1.0}) + quality_line({**q, "learned_share": None})
