@@ -237,5 +237,5 @@ def quality_line(q: dict[str, Any] | None) -> str:
         parts.append(f"{below:.0f} cm below the floor")
     share = q.get("learned_share")
     if isinstance(share, (int, float)) and share < 0.95:
-        parts.append(f"learned correction {share:.0%}")
+        parts.append(f"learned correction {int(share * 100)}%")  # 0.9496: 94%, not 95%
     return ", ".join(parts)

@@ -82,8 +82,10 @@ def _lined_up(co: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray
     peak does not)."""
     a, b = (left - co).astype(np.float64), (right - co).astype(np.float64)
     cross = a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]
-    size = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
-    return (np.abs(cross) <= 1e-5 * size) & ((a * b).sum(axis=1) <= 0)
+    na, nb = np.linalg.norm(a, axis=1), np.linalg.norm(b, axis=1)
+    # the handles are float32: at frame 5000 their rounding alone turns them by more than 1e-5
+    rounding = 4.0 * np.finfo(np.float32).eps * np.abs(np.stack([co, left, right])).max(axis=(0, 2)) * (na + nb)
+    return (np.abs(cross) <= 1e-5 * na * nb + rounding) & ((a * b).sum(axis=1) <= 0)
 
 
 def merge_keys(fc, frames: np.ndarray, values: np.ndarray) -> int:
@@ -172,7 +174,7 @@ def keep_handles(fc, old: dict[str, np.ndarray], kept: np.ndarray, new: np.ndarr
     tol = {name: HANDLE_SETTLED * np.maximum(1.0, np.abs(old[name])) for name in _HANDLE_SIDES}
     lined_up = _lined_up(_get(kp, "co", np.float32).reshape(-1, 2), old["handle_left"], old["handle_right"])
     fixable = (*_AUTO, _HANDLE["VECTOR"], _HANDLE["ALIGNED"])
-    for _ in range(len(kp) + 2):  # each round fixes at least one handle: it ends
+    for _ in range(2 * len(kp) + 2):  # each round fixes a handle (automatic ones may take two): it ends
         types = {name: _get(kp, f"{name}_type", np.uint8) for name in _HANDLE_SIDES}
         for name in _HANDLE_SIDES:
             now = _get(kp, name, np.float32).reshape(-1, 2)
@@ -353,23 +355,34 @@ def remove_result(obj, keep_marks: list[dict] = ()) -> int:
     return len(ours)
 
 
-def end_slope_moves(fc, frames: np.ndarray) -> list[str]:
-    """The ends of ``fc`` whose linear extrapolation keys at ``frames (N,)`` would turn: with Extrapolation
-    Linear, Blender draws the line past a Linear end key from the key beside it, which a new key between
-    the two replaces ("before the first key", "after the last key"). A Bezier or Constant end key keeps its
-    line (its handle draws it)."""
+#: how far past an end of the action (frames) :func:`end_lines` reads the extrapolated line
+LINE_PROBE_FRAMES = 10.0
+
+
+def end_lines(fc, frames: np.ndarray) -> dict[str, tuple[float, float]]:
+    """Where ``fc`` draws its linear extrapolation past the ends that keys at ``frames (N,)`` leave its end
+    keys (none past the first or last key, which would move that end): ``{end: (frame, value)}``, one point
+    :data:`LINE_PROBE_FRAMES` past each such end, for :func:`ends_turned` to read again after the keys
+    are in. Empty without Extrapolation Linear (or with a Cycles modifier, which draws past the ends)."""
     kp = fc.keyframe_points
-    if fc.extrapolation != "LINEAR" or len(kp) < 2 or not len(frames):
-        return []
+    if fc.extrapolation != "LINEAR" or not len(kp) or not len(frames) \
+            or any(m.type == "CYCLES" and not m.mute for m in fc.modifiers):
+        return {}
     co = _get(kp, "co", np.float32).reshape(-1, 2)[:, 0]
-    order = np.argsort(co, kind="stable")
-    lo, hi = kp[int(order[0])], kp[int(order[-1])]
-    out = []
-    if lo.interpolation == "LINEAR" and ((frames > co[order[0]]) & (frames < co[order[1]])).any():
-        out.append("before the first key")
-    if hi.interpolation == "LINEAR" and ((frames > co[order[-2]]) & (frames < co[order[-1]])).any():
-        out.append("after the last key")
+    lo, hi = float(co.min()), float(co.max())
+    out = {}
+    if frames.min() > lo:
+        out["before the first key"] = (lo - LINE_PROBE_FRAMES, fc.evaluate(lo - LINE_PROBE_FRAMES))
+    if frames.max() < hi:
+        out["after the last key"] = (hi + LINE_PROBE_FRAMES, fc.evaluate(hi + LINE_PROBE_FRAMES))
     return out
+
+
+def ends_turned(fc, lines: dict[str, tuple[float, float]]) -> list[str]:
+    """The ends of :func:`end_lines` ``lines`` whose line ``fc`` now draws elsewhere: with Extrapolation
+    Linear, Blender draws the line past a Linear end key from the key beside it, which may now be a new
+    one (a Bezier or Constant end key keeps its line: its handle draws it)."""
+    return [end for end, (x, y) in lines.items() if abs(fc.evaluate(x) - y) > 1e-6 * max(1.0, abs(y))]
 
 
 def bake(obj) -> tuple[int, int, list[str]]:
@@ -378,7 +391,8 @@ def bake(obj) -> tuple[int, int, list[str]]:
     moved strip left uncovered, with the values shown there), then remove the result layer (the user's
     action is active again). The motif-track marks of the baked spans move to where their strips showed
     them; those of spans not baked (muted, or deleted by the user) go. Returns (spans baked, keys added,
-    the channels whose linear extrapolation past an end of the action turned, :func:`end_slope_moves`).
+    the channels whose linear extrapolation past an end of the action turned, with those ends:
+    :func:`ends_turned`).
     Refused before any change (:class:`A4merError`) when a baked channel is locked, has a modifier no key
     could show the span under, or has a key of the user's on a frame a span covers
     (:func:`check_keys_under`): the user's keys are never changed."""
@@ -418,7 +432,7 @@ def bake(obj) -> tuple[int, int, list[str]]:
     check_keys_under(obj, shown, users)
     f0, T = armature.action_frames(action, obj)
     sink = anim_compat.FCurveSink(obj, action)
-    added, turned = 0, []
+    added, turned = 0, {}
     for sp in shown:
         strip = sp["strip"]
         frames = np.arange(sp["shown"][0], sp["shown"][1] + 1, dtype=np.float64)
@@ -428,11 +442,13 @@ def bake(obj) -> tuple[int, int, list[str]]:
             extra = _uncovered(target, *sp["shown"], (f0, f0 + T - 1))
             at = np.concatenate([frames, extra])
             values = np.concatenate([armature.sample_fcurve(fc, times), armature.sample_fcurve(target, extra)])
-            turned += [f"{target.data_path}[{target.array_index}] {end}" for end in end_slope_moves(target, at)]
+            lines = end_lines(target, at)
             added += merge_keys(target, at, values - modifier_offsets(target, at))  # shown as they were
+            for end in ends_turned(target, lines):
+                turned.setdefault(f"{target.data_path}[{target.array_index}]", []).append(end)
     baked = [generated.stored(sp) for sp in shown]
     motif_marks.follow_strips(obj, [(rec, sp["strip"]) for rec, sp in zip(baked, shown) if rec.get("motif")])
     remove_result(obj, keep_marks=baked)
     motif_marks.show_baked(obj, [rec for rec in baked if rec.get("motif")], action)  # the user's action is active
-    return len(shown), added, turned
+    return len(shown), added, [f"{name} {' and '.join(ends)}" for name, ends in turned.items()]
 

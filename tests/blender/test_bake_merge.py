@@ -249,18 +249,22 @@ def test_bake_keeps_every_property_of_the_users_keys_around_the_span(scene, smoo
     assert frozen > 0 and baked >= 60 and kept_beside > 30 and kept_aligned > 100
 
 
-def test_bake_warns_where_a_linear_end_key_extrapolates_from_a_baked_key(scene, capfd):
+@pytest.mark.parametrize("kept_end", [False, True])
+def test_bake_warns_where_a_linear_end_key_extrapolates_from_a_baked_key(scene, capfd, kept_end):
     """Linear keys (as imported mocap) with Extrapolation Linear and a span right before the last key:
     Blender draws the line past a Linear end key from the key beside it, now a baked one, so the line
     after the action's end turns. Bake cannot keep it without changing the user's key, and says so,
-    naming the channels; a Bezier end key keeps its line (its handle draws it) and is not named."""
+    naming each channel once; a Bezier end key keeps its line (its handle draws it) and is not named.
+    With one bone still keyed on the frames before the last key (``kept_end``) the span stops short of
+    them and Bake keys the other channels there on their own line: no line turns, and none is named."""
     obj, _ = make_row_rig("mpi_body_only")
     action = armature.write_motion(obj, smooth_motion(T=120, seed=4), scene)
     lines, bezier = {}, None
     for fc in anim_compat.fcurves_of(obj, action):
         kp = fc.keyframe_points
+        held = kept_end and fc.data_path == 'pose.bones["pelvis"].location' and fc.array_index == 0
         for i in reversed(range(len(kp))):
-            if 100 < kp[i].co[0] < 120:
+            if 100 < kp[i].co[0] < (110 if held else 120):
                 kp.remove(kp[i])
         fc.extrapolation = "LINEAR"
         for k in kp:
@@ -279,6 +283,9 @@ def test_bake_warns_where_a_linear_end_key_extrapolates_from_a_baked_key(scene, 
     turned = [key for key, v in lines.items()
               if abs(next(fc for fc in anim_compat.fcurves_of(obj, action)
                           if (fc.data_path, fc.array_index) == key).evaluate(130.0) - v) > 1e-4]
+    if kept_end:
+        assert turned == [] and "Linear extrapolation" not in text
+        return
     assert len(turned) > 30 and bezier not in turned  # the Linear ends turned, the Bezier one did not
     assert f"{len(turned)} channel(s) with Linear extrapolation and a Linear end key" in text
     assert f"{turned[0][0]}[{turned[0][1]}] after the last key" in text

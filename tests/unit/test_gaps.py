@@ -116,4 +116,5 @@ def test_quality_line():
     assert quality_line({**q, "below_kept_floor_cm": 7.4}).endswith(", 7 cm below the floor")
     assert quality_line(None) == "no quality report"
     assert quality_line({**q, "learned_share": 0.4}).endswith(", learned correction 40%")  # faded part of the way
+    assert quality_line({**q, "learned_share": 0.9496}).endswith(", learned correction 94%")
     assert "learned" not in quality_line({**q, "learned_share": 1.0}) + quality_line({**q, "learned_share": None})
