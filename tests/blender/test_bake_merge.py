@@ -289,3 +289,28 @@ def test_bake_warns_where_a_linear_end_key_extrapolates_from_a_baked_key(scene, 
     assert len(turned) > 30 and bezier not in turned  # the Linear ends turned, the Bezier one did not
     assert f"{len(turned)} channel(s) with Linear extrapolation and a Linear end key" in text
     assert f"{turned[0][0]}[{turned[0][1]}] after the last key" in text
+
+
+@pytest.mark.parametrize("start", [10.0, 5000.0, 14000.0])
+def test_automatic_handles_blender_drew_count_as_lined_up(scene, start):
+    """Blender draws a key's two automatic handles on one line; in float32 far along the timeline their
+    rounding alone turns them by more than 1e-5 (at frame 5000 half of them failed a plain angle test,
+    so Bake made them free instead of aligned)."""
+    obj = bpy.data.objects.new("far", None)
+    scene.collection.objects.link(obj)
+    obj.keyframe_insert("location", index=0, frame=1)
+    fc = anim_compat.fcurves_of(obj, obj.animation_data.action)[0]
+    kp = fc.keyframe_points
+    kp.clear()
+    kp.add(40)
+    x = start + 1.37 * np.arange(40)
+    kp.foreach_set("co", np.stack([x, 50.0 + 3.0 * np.sin(x / 4.0)], 1).astype(np.float32).ravel())
+    kp.foreach_set("handle_left_type", np.full(40, bake._HANDLE["AUTO"], np.uint8))
+    kp.foreach_set("handle_right_type", np.full(40, bake._HANDLE["AUTO"], np.uint8))
+    fc.auto_smoothing = "NONE"
+    fc.update()
+    st = key_state(fc)
+    assert bake._lined_up(st["co"], st["handle_left"], st["handle_right"])[1:-1].all()
+    bent = st["handle_right"].copy()
+    bent[:, 1] += 0.05  # a handle turned by hand is not in line
+    assert not bake._lined_up(st["co"], st["handle_left"], bent)[1:-1].any()
