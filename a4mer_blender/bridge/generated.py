@@ -349,18 +349,22 @@ def body_bones(rig) -> list[int]:
 POSE_CHANNELS = ("rotation_quaternion", "rotation_euler", "rotation_axis_angle", "location")
 
 
+def body_pose_fcurves(obj, action, rig=None) -> list:
+    """``obj``'s F-Curves in ``action`` of the rotations and locations of the body bones (SMPL joints
+    0-21) of ``rig`` (default: detected)."""
+    rig = rig or armature.detect_rig(obj)
+    names = {rig.names[b] for b in body_bones(rig)}
+    return [fc for fc in anim_compat.fcurves_of(obj, action)
+            if fc.data_path.startswith('pose.bones["') and fc.data_path.split('"')[1] in names
+            and fc.data_path.rsplit("].", 1)[-1] in POSE_CHANNELS]
+
+
 def keyed_frames(obj, action, rig=None) -> np.ndarray:
     """Sorted integer frames where a body bone (SMPL joints 0-21) of ``obj`` has a rotation or
     location key; a key between two whole frames (an action retimed by 1.25) counts for both, so keys
     under 2 frames apart leave no gap."""
-    rig = rig or armature.detect_rig(obj)
-    names = {rig.names[b] for b in body_bones(rig)}
     frames, seen = [np.zeros(0, dtype=np.int64)], set()
-    for fc in anim_compat.fcurves_of(obj, action):
-        p = fc.data_path
-        if not p.startswith('pose.bones["') or p.split('"')[1] not in names or \
-                p.rsplit("].", 1)[-1] not in POSE_CHANNELS:
-            continue
+    for fc in body_pose_fcurves(obj, action, rig):
         x = np.ascontiguousarray(armature.key_coords(fc)[:, 0])
         digest = hashlib.sha1(x.tobytes()).digest()  # the channels of a take mostly share their key frames
         if digest in seen:
@@ -431,10 +435,16 @@ def keys_fingerprint(obj, action) -> str:
     return h.hexdigest()
 
 
-def content_range(obj, action) -> tuple[int, int]:
-    """(first, last) scene frames of the user's action and the generated spans after it."""
+def content_range(obj, action, rig=None) -> tuple[int, int]:
+    """(first, last) scene frames of the user's action and the generated spans after it. With ``rig``,
+    the action ends at the body's last key (SMPL joints 0-21, :func:`body_pose_fcurves`): a later key on
+    another channel (a finger, a custom property) does not hold the body still until it."""
     f0, T = armature.action_frames(action, obj)
     last = f0 + T - 1
+    ends = [float(armature.key_coords(fc)[:, 0].max()) for fc in body_pose_fcurves(obj, action, rig)
+            if len(fc.keyframe_points)] if rig is not None else []
+    if ends:
+        last = int(np.floor(max(ends) + 1e-6))
     for sp in spans(obj):
         last = max(last, sp["shown"][1])
     return f0, last

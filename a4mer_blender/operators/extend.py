@@ -24,7 +24,8 @@ class A4MER_OT_extend(GenerateBase, bpy.types.Operator):
                                 description="Move the scene's end frame to the last generated frame")
 
     def plan(self, context, obj, rig, action):
-        return gaps.plan_extend(generated.content_range(obj, action), self.frames, armature.scene_fps(context.scene))
+        return gaps.plan_extend(generated.content_range(obj, action, rig), self.frames,
+                                armature.scene_fps(context.scene))
 
     def after(self, context, made, obj):
         if self.set_scene_end and made:

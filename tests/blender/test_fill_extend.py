@@ -163,6 +163,24 @@ def test_extend(scene):
     assert scene.frame_end == 90  # the range Extend widened is put back
 
 
+def test_extend_starts_after_the_bodys_last_key(scene):
+    """A finger or a custom property keyed after the body's last key (a late hand pose, a switch) does
+    not move where Extend starts: it continues the body from its last key (before, the body was held
+    still up to the other channel's key and the extension started there, from a held pose)."""
+    obj, action = rig_with_fingers(scene, T=90, seed=5)
+    finger = next(fc for fc in anim_compat.fcurves_of(obj, action) if "left_index1" in fc.data_path)
+    finger.keyframe_points.insert(140.0, finger.evaluate(90.0))
+    obj["switch"] = 0.0
+    obj.keyframe_insert('["switch"]', frame=200)
+    scene.frame_end = 200
+    assert bpy.ops.a4mer.extend(frames=20) == {"FINISHED"}
+    (strip,) = obj.animation_data.nla_tracks["A4Mer Generated"].strips
+    assert (strip.frame_start, strip.frame_end) == (91.0, 110.0)
+    body = bone_rows(obj, armature.core_rig.SMPL.names[:22])
+    p = pose_snapshot(obj, [90, 100])
+    assert np.abs(p[1][body] - p[0][body]).max() > 0.01  # the body moves on from frame 90
+
+
 @pytest.mark.parametrize("first", ["long", "short"])
 def test_extending_two_rigs_then_removing_in_either_order_gives_the_end_back(scene, first):
     """Each Remove Generated puts the scene end at the last frame another rig's extension still shows,
