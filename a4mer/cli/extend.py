@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     from ..heads.npz_out import check_output, write_result
     from ..heads.quality import ClipQuality, write_sidecar
     from ._common import load_clip, load_options, named_files, naming
-    from .inbetween import FADED_SHARE, check_model_flags, check_motif, motif_conditioner, resolve_heads
+    from .inbetween import check_model_flags, check_motif, faded_method, motif_conditioner, resolve_heads
 
     try:
         motif = check_motif(args.motif, args)
@@ -61,11 +61,8 @@ def run(args: argparse.Namespace) -> int:
     share = result.meta.get("learned_share")
     if not heads.learned_for("extend"):
         method = "damped constant velocity (learned correction gated off)"
-    elif share is not None and share < FADED_SHARE:
-        method = (f"damped constant velocity (the {heads.name} correction faded out to {share:.0%}: motion unlike "
-                  "the training data, or nearly still)")
     else:
-        method = heads.name
+        method = faded_method("damped constant velocity", heads, share) or heads.name
     cycle = result.meta.get("cycle")
     if cycle and args.frames / motion.fps > HANDOVER_S[0]:  # a shorter extension ends before the handover
         method += (f", handing over to the input's repeating cycle (period {cycle['period_s']:.2f} s) "

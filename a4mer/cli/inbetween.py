@@ -121,6 +121,15 @@ def motif_conditioner(heads, motif: int, args: argparse.Namespace):
 FADED_SHARE = 0.1
 
 
+def faded_method(curve: str, heads, share: float | None) -> str | None:
+    """The method name of a span whose learned correction faded out (``share`` under :data:`FADED_SHARE`)
+    to the classical ``curve``; None where it did not (or ``share`` is unknown)."""
+    if share is None or share >= FADED_SHARE:
+        return None
+    return (f"{curve} (the {heads.name} correction faded out to {int(share * 100)}%: motion unlike the training "
+            "data, or nearly still)")
+
+
 def span_method(heads, motion, known: np.ndarray, s: int, e: int, motif: int | None = None,
                 sank: bool = False, share: float | None = None) -> str:
     """What filled the span between keys ``s`` and ``e`` (``known (T,)``: the kept frames), by the rules
@@ -135,10 +144,7 @@ def span_method(heads, motion, known: np.ndarray, s: int, e: int, motif: int | N
     if sank:
         method = "classical curve (the learned answer sank through the floor)"
     elif heads.gap_learned(motion, s, e) if dense else heads.keys_learned(motion, [s, e]):
-        method = heads.name
-        if share is not None and share < FADED_SHARE:
-            method = (f"classical curve (the {heads.name} correction faded out to {share:.0%}: motion unlike "
-                      "the training data, or nearly still)")
+        method = faded_method("classical curve", heads, share) or heads.name
     elif not dense and close_keys(s, e, motion.fps):
         method = "natural cubic spline through the keys (keys under 0.23 s apart)"
     else:

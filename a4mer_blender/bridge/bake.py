@@ -172,7 +172,7 @@ def keep_handles(fc, old: dict[str, np.ndarray], kept: np.ndarray, new: np.ndarr
     kp = fc.keyframe_points
     facing = {"handle_left": kept & np.r_[False, new[:-1]], "handle_right": kept & np.r_[new[1:], False]}
     tol = {name: HANDLE_SETTLED * np.maximum(1.0, np.abs(old[name])) for name in _HANDLE_SIDES}
-    lined_up = _lined_up(_get(kp, "co", np.float32).reshape(-1, 2), old["handle_left"], old["handle_right"])
+    lined_up = _lined_up(armature.key_coords(fc), old["handle_left"], old["handle_right"])
     fixable = (*_AUTO, _HANDLE["VECTOR"], _HANDLE["ALIGNED"])
     for _ in range(2 * len(kp) + 2):  # each round fixes a handle (automatic ones may take two): it ends
         types = {name: _get(kp, f"{name}_type", np.uint8) for name in _HANDLE_SIDES}
@@ -202,7 +202,7 @@ def keep_handles(fc, old: dict[str, np.ndarray], kept: np.ndarray, new: np.ndarr
 
 def _get(kp, name: str, dtype) -> np.ndarray:
     """Property ``name`` of every key of ``kp`` as a flat ``dtype`` array (``foreach_get``)."""
-    width = 2 if name in (*_HANDLE_SIDES, "co") else 1
+    width = 2 if name in _HANDLE_SIDES else 1
     out = np.empty(width * len(kp), dtype=dtype)
     kp.foreach_get(name, out)
     return out
@@ -368,7 +368,7 @@ def end_lines(fc, frames: np.ndarray) -> dict[str, tuple[float, float]]:
     if fc.extrapolation != "LINEAR" or not len(kp) or not len(frames) \
             or any(m.type == "CYCLES" and not m.mute for m in fc.modifiers):
         return {}
-    co = _get(kp, "co", np.float32).reshape(-1, 2)[:, 0]
+    co = armature.key_coords(fc)[:, 0]
     lo, hi = float(co.min()), float(co.max())
     out = {}
     if frames.min() > lo:
