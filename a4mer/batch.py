@@ -37,8 +37,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
-
 from .errors import A4merError
 
 #: suffixes a batch picks up in folders
@@ -217,15 +215,6 @@ def select_shard(jobs: list[ClipJob], shard: tuple[int, int] | None) -> list[Cli
         return list(jobs)
     k, n = shard
     return [j for j in jobs if shard_of(j.name, n) == k]
-
-
-# --- gaps (used by the worker; numpy only) --------------------------------------------------------
-def gap_runs(keyed: np.ndarray, first: int, last: int) -> list[tuple[int, int]]:
-    """Missing stretches of a clip keyed at frames ``keyed`` (any order, integers) over ``first..last``:
-    ``[(s, e)]`` pairs of keyed frames with unkeyed frames strictly between (s + 1 < e)."""
-    k = np.unique(np.asarray(keyed, dtype=np.int64))
-    k = k[(k >= first) & (k <= last)]
-    return [(int(a), int(b)) for a, b in zip(k[:-1], k[1:]) if b - a > 1]
 
 
 # --- outputs, skip / force ------------------------------------------------------------------------

@@ -606,8 +606,3 @@ def _similarity_inv(m: np.ndarray) -> np.ndarray:
 def _orthonormal(m: np.ndarray) -> np.ndarray:
     """Rotation part of ``(..., 3, 3)`` matrices that may carry a uniform scale."""
     return m / np.linalg.norm(m, axis=-2, keepdims=True)
-
-
-def basis_to_channels(basis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Locations ``(T, B, 3)`` and unflipped wxyz rotations ``(T, B, 4)`` of basis matrices ``(T, B, 4, 4)``."""
-    return basis[..., :3, 3].copy(), quat_unflip(rotmat_to_quat(_orthonormal(basis[..., :3, :3])))

@@ -14,6 +14,8 @@ strips = importlib.import_module(f"{CORE}.strips")
 motion = importlib.import_module(f"{CORE}.motion")
 amass = importlib.import_module(f"{CORE}.io.amass")
 floor = importlib.import_module(f"{CORE}.floor")
+gaps = importlib.import_module(f"{CORE}.gaps")
+skeleton = importlib.import_module(f"{CORE}.skeleton")
 
 
 def optional(name: str) -> ModuleType | None:

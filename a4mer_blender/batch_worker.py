@@ -233,10 +233,6 @@ def load_heads(checkpoint: str = "", python: str = ""):
     return heads.heads_for(model)
 
 
-#: longest gap the in-betweening head fills (seconds; a4mer.heads.inbetween.MAX_GAP_SECONDS)
-MAX_GAP_SECONDS = 4.0
-
-
 def fill_gaps(context, obj, args: argparse.Namespace | None = None) -> str:
     """Fill the real gaps of ``obj``'s action (runs of frames without any key) with the in-betweening
     head and key the action densely; the note says what happened (a no-op on dense mocap).
@@ -247,13 +243,14 @@ def fill_gaps(context, obj, args: argparse.Namespace | None = None) -> str:
     action = obj.animation_data.action
     f0, T = armature.action_frames(action, obj)
     keyed = keyed_frames(obj, action)
-    runs = _core("batch").gap_runs(keyed, f0, f0 + T - 1)
+    gaps = _core("gaps")
+    runs = gaps.gap_runs(keyed, f0, f0 + T - 1)
     if not runs:
         return f"{obj.name}: fill-gaps: no gaps (every frame {f0}..{f0 + T - 1} is keyed), nothing filled"
     fps = armature.scene_fps(context.scene)
-    long = [(s, e) for s, e in runs if (e - s - 1) / fps > MAX_GAP_SECONDS + 1e-9]
+    long = [(s, e) for s, e in runs if (e - s - 1) / fps > gaps.MAX_GAP_SECONDS + 1e-9]
     fill = [r for r in runs if r not in long]
-    skipped = "".join(f"; not filled: {s}..{e} ({(e - s - 1) / fps:.2f} s > {MAX_GAP_SECONDS:g} s)" for s, e in long)
+    skipped = "".join(f"; not filled: {s}..{e} ({(e - s - 1) / fps:.2f} s > {gaps.MAX_GAP_SECONDS:g} s)" for s, e in long)
     if not fill:
         return f"{obj.name}: fill-gaps: nothing filled{skipped}"
     if addon_generation():  # the add-on's own Fill Gaps (result layer), then baked into the action

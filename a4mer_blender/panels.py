@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import bpy
 
-from ._core import optional, strips
+from ._core import gaps, strips
 from .bridge import armature, generated, nla
 
 
@@ -77,7 +77,6 @@ class A4MER_PT_generate(bpy.types.Panel):
                 return
             layout.label(text="No generated frames (your keys are never changed).")
             return
-        gaps = optional("gaps")
         col = layout.column(align=True)
         col.label(text=f"{len(spans)} generated span(s) on the A4Mer Generated track:")
         for sp in spans:

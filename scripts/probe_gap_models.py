@@ -37,7 +37,8 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from a4mer.bench.metrics import body_fk  # noqa: E402
-from a4mer.heads.decoder import DecoderConfig, apply_correction, gap_basis  # noqa: E402
+from a4mer.heads.baselines import gap_basis  # noqa: E402
+from a4mer.heads.decoder import DecoderConfig, apply_correction  # noqa: E402
 from a4mer.heads.layouts import gap_example, to_canon  # noqa: E402
 from a4mer.heads.torch_geom import fk, quat_to_rotmat  # noqa: E402
 from a4mer.heads.train import WindowSampler, augment, clip_weights, validation_set_of  # noqa: E402

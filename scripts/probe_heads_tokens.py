@@ -46,7 +46,8 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)
     from a4mer.bench.metrics import body_fk
     from a4mer.geometry import quat_unflip
-    from a4mer.heads.decoder import CHANNELS, TaskMLP, apply_correction, gap_basis
+    from a4mer.heads.baselines import gap_basis
+    from a4mer.heads.decoder import CHANNELS, TaskMLP, apply_correction
     from a4mer.heads.inbetween import load_heads
     from a4mer.heads.layouts import gap_example, to_canon
     from a4mer.heads.torch_geom import fk

@@ -54,19 +54,6 @@ PRESET = [
 
 
 # --- token probe ------------------------------------------------------------------------------
-def gap_basis(n: int, K: int) -> np.ndarray:
-    """``(n - 1, K)`` values of ``sin(k pi u)`` at the frames strictly inside a gap of keys n frames
-    apart (zero at both keys, so keys are met exactly)."""
-    u = np.arange(1, n) / n
-    return np.sin(np.pi * u[:, None] * np.arange(1, K + 1)[None])
-
-
-def extend_basis(H: int, K: int) -> np.ndarray:
-    """``(H, K)`` values of ``sin((k - 1/2) pi t / H)`` at t = 1..H frames after the last frame."""
-    t = np.arange(1, H + 1) / H
-    return np.sin(np.pi * t[:, None] * (np.arange(1, K + 1)[None] - 0.5))
-
-
 def canonical_transform(trans: np.ndarray, rot: np.ndarray, ref: int) -> tuple[np.ndarray, np.ndarray]:
     """Inverse-heading quaternion ``(4,)`` of frame ``ref`` (the body's forward axis, SMPL template
     +Z, projected on the ground, turned to +Y) and its planar root position ``(3,)``."""
@@ -146,8 +133,8 @@ class TokenProbe:
         self.name, self.featurize, self.spec = name, featurize, spec
         self.gap_fit = self.ext_fit = None
         K = spec.basis
-        self.gbasis = gap_basis(spec.gap + 1, K)  # (gap, K)
-        self.ebasis = extend_basis(spec.horizon, K)  # (H, K)
+        self.gbasis = BL.gap_basis(spec.gap + 1, K)  # (gap, K)
+        self.ebasis = BL.extend_basis(spec.horizon, K, spec.horizon)  # (H, K)
 
     # features of the two contexts of a gap and of an extension context
     def _gap_x(self, motion: Motion, s: int, e: int) -> np.ndarray:

@@ -16,7 +16,7 @@ import numpy as np
 from ..errors import A4merError
 from ..features import frame_arrays
 from ..prepare import manifest_rows
-from ..jepa.masking import MaskConfig, draw_mask
+from ..jepa.masking import MaskConfig, draw_mask, draw_motif_mask
 from .augment import change_speed, mirror
 from .windows import Batch, collate
 
@@ -208,9 +208,7 @@ class WindowSampler:
                 masks.append(draw_mask(j - i, self.config.mask, self.rng))
             else:
                 g = item.groups[i:j]
-                _, inv = np.unique(g, return_inverse=True)
-                mm = draw_mask(int(inv.max()) + 1, self.config.mask, self.rng)
-                masks.append(mm[inv])
+                masks.append(draw_motif_mask(g, self.config.mask, self.rng))
                 groups.append(g)
         return collate(arrays, bounds, spans, self.config.fps, masks, groups if groups else None)
 

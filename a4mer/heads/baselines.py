@@ -548,3 +548,16 @@ def extend(trans: np.ndarray, rot: np.ndarray, n: int, method: str = "constant_v
     if fn is None:
         raise A4merError(f"unknown extension method {method!r}; expected one of {', '.join(EXTEND_METHODS)}")
     return fn(trans, rot, n)
+
+
+# --- the bases of the learned corrections (sine series, zero at the keys) --------------------------
+def gap_basis(n: int, K: int) -> np.ndarray:
+    """``(n - 1, K)`` values of ``sin(k pi u)`` at the frames strictly inside a gap of keys n frames apart."""
+    u = np.arange(1, n) / n
+    return np.sin(np.pi * u[:, None] * np.arange(1, K + 1)[None])
+
+
+def extend_basis(H: int, K: int, horizon: int) -> np.ndarray:
+    """``(H, K)`` values of ``sin((k - 1/2) pi t / horizon)`` at t = 1..H frames after the last key."""
+    t = np.arange(1, H + 1) / horizon
+    return np.sin(np.pi * t[:, None] * (np.arange(1, K + 1)[None] - 0.5))

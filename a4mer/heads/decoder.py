@@ -172,18 +172,6 @@ class CorrectionDecoder(nn.Module):
         return self.tasks[task](x).reshape(len(x), self.cfg.basis, CHANNELS)
 
 
-def gap_basis(n: int, K: int) -> np.ndarray:
-    """``(n - 1, K)`` values of ``sin(k pi u)`` at the frames strictly inside a gap of keys n frames apart."""
-    u = np.arange(1, n) / n
-    return np.sin(np.pi * u[:, None] * np.arange(1, K + 1)[None])
-
-
-def extend_basis(H: int, K: int, horizon: int) -> np.ndarray:
-    """``(H, K)`` values of ``sin((k - 1/2) pi t / horizon)`` at t = 1..H frames after the last key."""
-    t = np.arange(1, H + 1) / horizon
-    return np.sin(np.pi * t[:, None] * (np.arange(1, K + 1)[None] - 0.5))
-
-
 def apply_correction(coef: torch.Tensor, basis: torch.Tensor, base_t: torch.Tensor, base_q: torch.Tensor
                      ) -> tuple[torch.Tensor, torch.Tensor]:
     """Corrected canonical root translation ``(B, N, 3)`` and local rotations ``(B, N, 22, 4)``.

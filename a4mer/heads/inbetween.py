@@ -44,6 +44,7 @@ import numpy as np
 
 from ..conventions import whole_frames
 from ..errors import A4merError
+from ..gaps import MAX_GAP_SECONDS
 from ..io.outputs import write_atomic
 from ..geometry import quat_slerp
 from ..motion import Motion
@@ -58,7 +59,6 @@ from .ground import FLOOR_CONTEXT_S, SINK_CHECK_MAX_S, SINK_LIMIT, SINK_MARGIN, 
 from .windows import MODEL_FPS, mirror
 
 FORMAT = "a4mer-heads"
-MAX_GAP_SECONDS = 4.0
 MIN_CONTEXT_SECONDS = 1.0
 MAX_EXTEND_SECONDS = 60.0  # one extension call; unless it repeats a cycle, the continuation settles long before
 TASKS = ("inbetween", "blocking", "extend")

@@ -21,9 +21,9 @@ import numpy as np
 import torch
 
 from ..geometry import axis_angle_to_quat, lerp_at, quat_apply, quat_conj, quat_mul, quat_unflip, slerp_at
-from .baselines import (GLOBAL_WEIGHT, hermite_batch, hermite_from_sides, min_jerk, natural_spline_keys, rel_log,
-                        smoothstep)
-from .decoder import CorrectionDecoder, DecoderConfig, extend_basis, gap_basis
+from .baselines import (GLOBAL_WEIGHT, extend_basis, gap_basis, hermite_batch, hermite_from_sides, min_jerk,
+                        natural_spline_keys, rel_log, smoothstep)
+from .decoder import CorrectionDecoder, DecoderConfig
 from .layouts import Example, blocking_example, extend_example, gap_inputs, gap_span, to_canon
 from .windows import MODEL_FPS
 

@@ -23,7 +23,8 @@ import torch
 
 from ..bench.metrics import body_fk
 from ..geometry import lerp_at, quat_unflip, slerp_at
-from .decoder import CorrectionDecoder, DecoderConfig, apply_correction, extend_basis, gap_basis
+from .baselines import extend_basis, gap_basis
+from .decoder import CorrectionDecoder, DecoderConfig, apply_correction
 from .layouts import blocking_example, extend_example, gap_example, gap_span, to_canon
 from .torch_geom import fk_rotmat, quat_to_rotmat
 from .windows import mirror

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..bench.metrics import body_fk
-from ..geometry import axis_quat, quat_apply, quat_conj, quat_mul, quat_to_rotmat, rotmat_to_rot6d
+from ..geometry import quat_conj, quat_mul, quat_to_rotmat, rotmat_to_rot6d
 from ..skeleton import SMPL
 
 MODEL_FPS = 30.0
@@ -34,32 +34,6 @@ def distance_to_known(known: np.ndarray) -> np.ndarray:
     W = len(known)
     idx = np.flatnonzero(known)
     return np.min(np.abs(np.arange(W)[:, None] - idx[None, :]), axis=1).astype(float)
-
-
-def reference_frame(known: np.ndarray) -> int:
-    """The last known frame before the first unknown one of ``known (W,)``."""
-    unk = np.flatnonzero(~np.asarray(known, bool))
-    first_unknown = unk[0] if len(unk) else len(known)
-    before = np.flatnonzero(np.asarray(known, bool)[:first_unknown])
-    return int(before[-1]) if len(before) else int(np.flatnonzero(known)[0])
-
-
-def canonical_transform(trans: np.ndarray, rot: np.ndarray, ref: int) -> tuple[np.ndarray, np.ndarray]:
-    """Inverse-heading quaternion ``(4,)`` and planar shift ``(3,)`` of frame ``ref`` of ``trans (T, 3)``,
-    ``rot (T, J, 4)``: canonical position = inv * (p - shift) (root over the origin, facing +Y)."""
-    f = quat_apply(rot[ref, 0], np.array([0.0, 0.0, 1.0]))
-    yaw = np.arctan2(-f[0], f[1])
-    return axis_quat("z", -yaw), np.array([trans[ref, 0], trans[ref, 1], 0.0])
-
-
-def to_canonical(trans: np.ndarray, rot: np.ndarray, inv: np.ndarray, shift: np.ndarray
-                 ) -> tuple[np.ndarray, np.ndarray]:
-    """Root translation ``(W, 3)`` and rotations ``(W, J, 4)`` in the canonical frame (joints 1.. are
-    local, so only the root orientation changes)."""
-    t = quat_apply(inv, trans - shift)
-    q = np.array(rot, float)
-    q[:, 0] = quat_mul(np.broadcast_to(inv, q[:, 0].shape), q[:, 0])
-    return t, q
 
 
 def features(trans_c: np.ndarray, rot_c: np.ndarray, known: np.ndarray, rot_ref: np.ndarray | None = None

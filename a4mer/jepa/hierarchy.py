@@ -1,6 +1,7 @@
 """Both levels together: atoms (stage 1) and motifs (stage 2) with hierarchical masking (§6)."""
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -79,7 +80,7 @@ class A4MerNet(nn.Module):
 
 @torch.no_grad()
 def encode_clip(net: A4MerNet, arrays: dict, bounds, window_frames: int, max_segments: int,
-                groups=None, batch_size: int = 64) -> dict[str, "np.ndarray"]:
+                groups=None, batch_size: int = 64) -> dict[str, np.ndarray]:
     """Target tokens of a whole clip, encoded in consecutive windows of whole segments.
 
     arrays: frame arrays at ``net.fps``; bounds: (S+1,) segment boundaries in those frames; groups:
@@ -116,7 +117,7 @@ def encode_clip(net: A4MerNet, arrays: dict, bounds, window_frames: int, max_seg
     return res
 
 
-def _merge_pieces(pieces, motif_ids) -> "np.ndarray":
+def _merge_pieces(pieces, motif_ids) -> np.ndarray:
     """One token per motif (M, D) from per-window ``(tokens (n, D), motif ids (n,), atom counts (n,))``:
     a motif longer than a window is encoded in pieces, whose tokens are averaged by their atoms (a
     motif in one piece keeps its token exactly)."""

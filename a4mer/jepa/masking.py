@@ -41,11 +41,9 @@ def draw_mask(num_segments: int, config: MaskConfig, rng: np.random.Generator) -
     return mask
 
 
-def hierarchical_mask(motif_mask: np.ndarray, atom_motif: np.ndarray, atom_mask: np.ndarray) -> np.ndarray:
-    """Atoms masked when their motif is masked (paper §6), on top of ``atom_mask``.
-
-    motif_mask: (M,) bool; atom_motif: (S,) int motif index of each atom; atom_mask: (S,) bool.
-    Returns (S,) bool. If that would mask every atom, the atom mask is returned unchanged.
-    """
-    out = atom_mask | motif_mask[atom_motif]
-    return atom_mask.copy() if out.all() else out
+def draw_motif_mask(groups: np.ndarray, config: MaskConfig, rng: np.random.Generator) -> np.ndarray:
+    """(S,) bool, True = masked, for a window's atoms whose motif ids are ``groups (S,)``: whole motifs
+    are masked (hierarchical masking, paper §6: a masked motif masks all its atoms), drawn by
+    :func:`draw_mask` over the window's distinct motifs, so at least one motif stays visible."""
+    _, inv = np.unique(groups, return_inverse=True)
+    return draw_mask(int(inv.max()) + 1, config, rng)[inv]

@@ -186,12 +186,6 @@ def atom_boundaries(motion: Any, config: AtomConfig = AtomConfig()) -> np.ndarra
     return np.unique(np.r_[0, np.clip(b, 1, T - 1) if T > 1 else b[:0], T]).astype(np.int64)
 
 
-def bounds_to_spans(bounds: np.ndarray) -> np.ndarray:
-    """(S+1,) boundaries -> (S, 2) int64 ``[start, end)`` spans."""
-    bounds = np.asarray(bounds, dtype=np.int64)
-    return np.stack([bounds[:-1], bounds[1:]], axis=1)
-
-
 def length_histogram(lengths_s: np.ndarray, edges: tuple[float, ...] = (0, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, np.inf)
                      ) -> list[tuple[str, int]]:
     """Histogram of atom lengths (seconds) as ``[(bin label, count)]`` for reports."""

@@ -9,7 +9,7 @@ import contextlib
 
 import numpy as np
 
-from .._core import errors, rig as core_rig
+from .._core import errors, rig as core_rig, skeleton as core_skeleton
 from . import anim_compat
 
 _OBJECT_PATHS = {"location", "rotation_euler", "rotation_quaternion", "rotation_axis_angle", "scale",
@@ -259,8 +259,7 @@ def read_motion(obj, scene, action=None, unit: float | None = None, skeleton=Non
     ``blender_frame_start`` and the ``betas`` / ``gender`` the action was imported with."""
     rig = detect_rig(obj)
     if whole:
-        from .._core import optional
-        skeleton = optional("skeleton").SMPL_FAMILY[rig.family]
+        skeleton = core_skeleton.SMPL_FAMILY[rig.family]
     if action is None:
         action = obj.animation_data.action if obj.animation_data else None
     if action is None:

@@ -28,7 +28,7 @@ import uuid
 
 import numpy as np
 
-from .._core import errors, optional, rig as core_rig, strips as core_strips
+from .._core import errors, gaps, rig as core_rig, strips as core_strips
 from . import anim_compat, armature, motif_marks, nla, records
 
 STATE_KEY = "a4mer_generated"
@@ -278,7 +278,7 @@ def rename_motif(obj, motif_id: int, name: str) -> int:
         if sp.get("motif") and int(sp["motif"]["id"]) == int(motif_id):
             rec = next(r for r in state["spans"] if r.get("id") == sp.get("id") and r["first"] == sp["first"])
             rec["motif"] = {**rec["motif"], "name": name}
-            sp["strip"].name = optional("gaps").motif_label(rec["motif"])
+            sp["strip"].name = gaps.motif_label(rec["motif"])
             rec["name"] = sp["strip"].name
             n += 1
     if n:
@@ -302,7 +302,7 @@ def foreign_strips(obj) -> list:
 def _overlaps(strip, span: tuple[int, int]) -> bool:
     """True when ``strip`` shares a frame with the inclusive scene-frame ``span`` or leaves no room on its
     track for the span's strip."""
-    start, end = optional("gaps").strip_range(span)
+    start, end = gaps.strip_range(span)
     first, last = _shown(strip)
     return (strip.frame_start < end and strip.frame_end > start) or (first <= span[1] and last >= span[0])
 
@@ -704,7 +704,6 @@ def apply_result(obj, scene, kind: str, spans_frames: list[tuple[int, int]], cha
     A4Mer's strips on the track that overlap a new span (wherever the user moved them) are replaced; a
     strip of the user's there is an :class:`A4merError`, raised before anything changes. Returns the
     new span records."""
-    gaps = optional("gaps")
     check_free(obj, spans_frames)
     state = read_state(obj)
     pushed = source_track(obj, state) is None

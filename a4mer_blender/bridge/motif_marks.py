@@ -14,7 +14,7 @@ as ``baked``: no span's mark any more.
 """
 from __future__ import annotations
 
-from .._core import optional, strips as core_strips
+from .._core import gaps, strips as core_strips
 from . import anim_compat, nla
 
 
@@ -52,7 +52,6 @@ def mark_motif(obj, motif: dict, span: dict) -> bool:
     if pair is None:
         return False
     rt, track = pair
-    gaps = optional("gaps")
     start, end = gaps.strip_range((span["first"], span["last"]))
     if not _free(track, start, end):
         return False

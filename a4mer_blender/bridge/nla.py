@@ -10,7 +10,7 @@ strips (frames and names).
 """
 from __future__ import annotations
 
-from .._core import errors, optional, strips as core_strips
+from .._core import errors, gaps, strips as core_strips
 from . import anim_compat, records
 from .armature import action_frames, scene_fps
 
@@ -289,7 +289,7 @@ def rename_motif(obj, motif_id: int, name: str) -> int:
         raise errors.A4merError(f"another motif is already called {shown!r}: choose another name")
     record.setdefault("motif_names", {})[str(int(motif_id))] = name
     n = 0
-    label = optional("gaps").motif_label
+    label = gaps.motif_label
     for _t, s, strip in list(_motif_strips(obj, record, motif_id)):
         strip.name = label({"name": shown, "recognised": s.get("recognised", True)})  # a generated mark keeps "(approx.)"
         s["name"] = strip.name

@@ -8,12 +8,11 @@ import bpy
 from bpy.props import BoolProperty, IntProperty
 
 from .. import runner
-from .._core import errors, optional, strips
+from .._core import errors, gaps, strips
 from ..bridge import armature, generated, motif_marks, nla
 from ..preferences import get_settings
 from ._modal import ModalJobMixin, data_id, find_object
 
-gaps = optional("gaps")
 
 
 def motif_choice(obj, motif_id: int) -> dict | None:

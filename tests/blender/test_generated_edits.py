@@ -626,24 +626,6 @@ def test_no_body_keys_is_refused(scene):
     assert obj.animation_data.action is not None and len(obj.animation_data.nla_tracks) == 0
 
 
-def test_a_linked_rig_is_refused_naming_what_to_do(scene, gap_rig, tmp_path):
-    """A character linked from another file (not overridden): Fill, Extend and Find Atoms and Motifs
-    refuse before any change, naming what to do. Its library override works: test_library_override.py."""
-    obj, _ = gap_rig
-    lib = tmp_path / "character.blend"
-    bpy.ops.wm.save_as_mainfile(filepath=str(lib), copy=True)
-    with bpy.data.libraries.load(str(lib), link=True) as (_, dst):
-        dst.objects = [obj.name]
-    linked = dst.objects[0]
-    scene.collection.objects.link(linked)
-    bpy.context.view_layer.objects.active = linked
-    tracks = len(linked.animation_data.nla_tracks)
-    for op in (bpy.ops.a4mer.fill_gaps, bpy.ops.a4mer.extend, bpy.ops.a4mer.segment):
-        with pytest.raises(RuntimeError, match=r"is linked from .*character.blend.*Library Override.*Make Local"):
-            op()
-    assert len(linked.animation_data.nla_tracks) == tracks and generated.read_state(linked) is None
-
-
 def test_bake_names_the_other_rigs_that_play_the_action(scene, gap_rig):
     """Two rigs on one action (and, on slotted actions, one slot): Bake writes into it, so the twin shows
     the baked in-between too; Bake says which rigs do. A rig on another slot of the action, or on

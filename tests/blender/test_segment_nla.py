@@ -339,7 +339,7 @@ def test_the_earlier_action_shown_only_by_the_tracks_is_kept_in_the_file(scene, 
     """Segment 'walk', import another clip onto the rig, then Remove A4Mer Tracks or segment again:
     the marker strips were the walk's last users, so it was gone after a save."""
     obj, _ = make_row_rig("mpi_body_only")
-    walk = armature.write_motion(obj, smooth_motion(T=60, seed=2), scene, name="walk")
+    armature.write_motion(obj, smooth_motion(T=60, seed=2), scene, name="walk")
     assert bpy.ops.a4mer.segment(segments_file=_seg_file(tmp_path, even_segments(60, 30.0))) == {"FINISHED"}
     armature.write_motion(obj, smooth_motion(T=40, seed=9), scene, name="dance")
     if then == "clear":

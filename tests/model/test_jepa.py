@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 from a4mer.jepa.ema import ema_update, momentum_at
 from a4mer.jepa.loss import jepa_loss
-from a4mer.jepa.masking import MaskConfig, draw_mask, hierarchical_mask
+from a4mer.jepa.masking import MaskConfig, draw_mask, draw_motif_mask
 
 
 @pytest.mark.parametrize("S", [2, 3, 7, 20, 32])
@@ -28,10 +28,17 @@ def test_masks_deterministic_given_generator():
     assert np.array_equal(a[0], a[1])
 
 
-def test_hierarchical_mask_masks_whole_motifs():
-    atom_motif = np.array([0, 0, 1, 1, 1, 2])
-    out = hierarchical_mask(np.array([False, True, False]), atom_motif, np.zeros(6, bool))
-    assert out.tolist() == [False, False, True, True, True, False]
+def test_motif_mask_masks_whole_motifs_and_keeps_one_visible():
+    groups = np.array([4, 4, 7, 7, 7, 9, 12, 12])  # atoms' motif ids in a window
+    seen = set()
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        m = draw_motif_mask(groups, MaskConfig(), rng)
+        for g in np.unique(groups):  # a motif is masked whole or not at all
+            assert len(set(m[groups == g].tolist())) == 1
+        assert m.any() and not m.all()
+        seen.add(tuple(m))
+    assert len(seen) > 3  # different motifs get masked
 
 
 def test_ema_touches_only_target():

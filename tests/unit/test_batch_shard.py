@@ -16,7 +16,6 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from a4mer import batch
@@ -233,13 +232,6 @@ def test_discover_a_folder_inside_the_output_folder(tmp_path):
     _clips(out, {"done.blend": b"x"})
     assert sorted(j.name for j in batch.discover([root], exclude=out)) == ["shot", "walk"]
     assert [p.name for p in collect_inputs([str(root)], exclude=out)] == ["walk.bvh"]  # convert takes no .blend
-
-
-def test_gap_runs():
-    assert batch.gap_runs(np.arange(1, 31), 1, 30) == []
-    keyed = [1, 2, 3, 10, 11, 30]
-    assert batch.gap_runs(keyed, 1, 30) == [(3, 10), (11, 30)]
-    assert batch.gap_runs([5, 1, 3], 1, 5) == [(1, 3), (3, 5)]
 
 
 # --- whole runs with the stand-in worker --------------------------------------------------------
