@@ -28,6 +28,8 @@ from .errors import A4merError
 
 #: longest gap the heads fill (seconds); longer gaps are reported and left alone
 MAX_GAP_SECONDS = 4.0
+#: longest extension of one call (seconds); unless it repeats a cycle, the continuation settles long before
+MAX_EXTEND_SECONDS = 60.0
 #: context sent to the heads on each side of the generated frames (seconds)
 CONTEXT_SECONDS = 3.0
 #: context kept before the end when extending (seconds)
@@ -133,13 +135,23 @@ def plan_fill(keyed: Sequence[int] | np.ndarray, clip_range: tuple[int, int], fr
     return GenerationPlan("inbetween", first, last, args, spans, tuple(gaps), skipped)
 
 
+def check_extend_length(frames: int, fps: float) -> None:
+    """:class:`A4merError` unless ``frames`` new frames at ``fps`` are 1 frame to :data:`MAX_EXTEND_SECONDS`."""
+    if frames < 1:
+        raise A4merError(f"number of frames to add must be at least 1, got {frames}")
+    if frames / fps > MAX_EXTEND_SECONDS:
+        raise A4merError(f"{frames} frames are {frames / fps:.2f} s at {fps:g} fps; at most "
+                         f"{MAX_EXTEND_SECONDS:.0f} s ({int(MAX_EXTEND_SECONDS * fps)} frames) can be "
+                         "added at once (unless the clip ends in a repeating cycle, the continuation settles into a held "
+                         "pose within a few seconds)")
+
+
 def plan_extend(clip_range: tuple[int, int], frames: int, fps: float,
                 context_seconds: float = EXTEND_CONTEXT_SECONDS) -> GenerationPlan:
     """Plan ``frames`` new frames after scene frame ``clip_range[1]`` from the last
     ``context_seconds`` of the clip."""
     frames = int(frames)
-    if frames < 1:
-        raise A4merError(f"number of frames to add must be at least 1, got {frames}")
+    check_extend_length(frames, fps)
     first, last = int(clip_range[0]), int(clip_range[1])
     if last - first < 1:
         raise A4merError("extension needs at least 2 frames of animation")

@@ -44,7 +44,7 @@ import numpy as np
 
 from ..conventions import whole_frames
 from ..errors import A4merError
-from ..gaps import MAX_GAP_SECONDS
+from ..gaps import MAX_GAP_SECONDS, check_extend_length
 from ..io.outputs import write_atomic
 from ..geometry import quat_slerp
 from ..motion import Motion
@@ -60,7 +60,6 @@ from .windows import MODEL_FPS, mirror
 
 FORMAT = "a4mer-heads"
 MIN_CONTEXT_SECONDS = 1.0
-MAX_EXTEND_SECONDS = 60.0  # one extension call; unless it repeats a cycle, the continuation settles long before
 TASKS = ("inbetween", "blocking", "extend")
 
 
@@ -433,13 +432,7 @@ class LearnedHeads:
         """``motion`` followed by ``n`` generated frames (input frames unchanged)."""
         warns = checked_input(motion)
         n = whole_frames(n, "the number of frames to add")
-        if n < 1:
-            raise A4merError(f"number of frames to add must be at least 1, got {n}")
-        if n / motion.fps > MAX_EXTEND_SECONDS:
-            raise A4merError(f"{n} frames are {n / motion.fps:.2f} s at {motion.fps:g} fps; at most "
-                             f"{MAX_EXTEND_SECONDS:.0f} s ({int(MAX_EXTEND_SECONDS * motion.fps)} frames) can be "
-                             "added at once (unless the clip ends in a repeating cycle, the continuation settles into a held "
-                             "pose within a few seconds)")
+        check_extend_length(n, motion.fps)
         if motion.num_frames / motion.fps < MIN_CONTEXT_SECONDS:
             warns.append(f"only {motion.num_frames} frame(s) of context; at least {MIN_CONTEXT_SECONDS:g} s "
                          "is recommended")

@@ -28,9 +28,16 @@ class A4MER_OT_extend(GenerateBase, bpy.types.Operator):
                                 armature.scene_fps(context.scene))
 
     def after(self, context, made, obj):
-        if self.set_scene_end and made:
-            need = max(s["last"] for s in made)
-            scene = context.scene
+        if not made:
+            return
+        need = max(s["last"] for s in made)
+        scene = context.scene
+        if scene.frame_end > need:  # the preview past the strip is the action's end, the bake holds
+            self.report({"WARNING"}, f"A4Mer: the scene runs to frame {scene.frame_end}, past the extension (up to "
+                                     f"frame {need}): after it the preview shows your action's own end again, "
+                                     "while baked keys would hold the extension's last pose; extend further, or "
+                                     f"end the scene at {need}")
+        if self.set_scene_end:
             state = generated.read_state(obj) if obj is not None else None
             # so Remove Generated can put this scene's end back (bake.restore_scene_end), in each scene extended
             if state is not None:

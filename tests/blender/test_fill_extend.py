@@ -163,7 +163,7 @@ def test_extend(scene):
     assert scene.frame_end == 90  # the range Extend widened is put back
 
 
-def test_extend_starts_after_the_bodys_last_key(scene):
+def test_extend_starts_after_the_bodys_last_key(scene, capfd):
     """A finger or a custom property keyed after the body's last key (a late hand pose, a switch) does
     not move where Extend starts: it continues the body from its last key (before, the body was held
     still up to the other channel's key and the extension started there, from a held pose)."""
@@ -173,7 +173,10 @@ def test_extend_starts_after_the_bodys_last_key(scene):
     obj["switch"] = 0.0
     obj.keyframe_insert('["switch"]', frame=200)
     scene.frame_end = 200
+    capfd.readouterr()
     assert bpy.ops.a4mer.extend(frames=20) == {"FINISHED"}
+    # the scene ran on past the extension: the preview there is the action's end, a bake would hold
+    assert "the scene runs to frame 200, past the extension (up to frame 110)" in capfd.readouterr().out
     (strip,) = obj.animation_data.nla_tracks["A4Mer Generated"].strips
     assert (strip.frame_start, strip.frame_end) == (91.0, 110.0)
     body = bone_rows(obj, armature.core_rig.SMPL.names[:22])

@@ -86,6 +86,9 @@ def test_plan_extend():
         plan_extend((1, 100), 0, 30.0)
     with pytest.raises(A4merError, match="2 frames"):
         plan_extend((7, 7), 10, 30.0)
+    assert plan_extend((1, 100), 1440, 24.0).spans == ((101, 1540),)  # 60 s at the scene's 24 fps
+    with pytest.raises(A4merError, match=r"2000 frames are 66.67 s at 30 fps; at most 60 s \(1800 frames\)"):
+        plan_extend((1, 100), 2000, 30.0)  # refused before the model runs (the add-on's plan)
 
 
 def test_strip_range_covers_exactly_the_span():
