@@ -146,11 +146,37 @@ def sample_fcurve(fc, frames: np.ndarray) -> np.ndarray:
     return out
 
 
+_MODE_NAMES = {"QUATERNION": "Quaternion", "AXIS_ANGLE": "Axis Angle"}
+
+
+def check_rotation_modes(obj, rig, fcurves: list) -> None:
+    """:class:`A4merError` naming the bones of ``rig`` whose rotation keys in ``fcurves`` are all on a
+    channel their rotation mode does not play (keys on ``rotation_quaternion``, the bone set to Euler
+    XYZ): Blender shows those bones unkeyed, so nothing could be read from or written to their keys."""
+    keyed = {}  # bone -> rotation paths with keys
+    for fc in fcurves:
+        path = fc.data_path
+        if path.startswith('pose.bones["') and len(fc.keyframe_points):
+            name, _, channel = path[len('pose.bones["'):].partition('"].')
+            if channel in ("rotation_quaternion", "rotation_euler", "rotation_axis_angle"):
+                keyed.setdefault(name, set()).add(channel)
+    off = [(name, obj.pose.bones[name].rotation_mode, sorted(keyed[name])) for name in rig.names
+           if name in keyed and _rot_path(obj.pose.bones[name].rotation_mode)[0] not in keyed[name]]
+    if off:
+        named = ", ".join(f"{n!r} ({_MODE_NAMES.get(m, 'Euler ' + m)} mode, keys on {' and '.join(c)})"
+                          for n, m, c in off[:3])
+        more = f" and {len(off) - 3} more" if len(off) > 3 else ""
+        raise errors.A4merError(f"the rotation keys of {named}{more} on {obj.name!r} do not play: each bone's "
+                                "rotation mode uses another channel (Bone properties > Transform > Mode); set "
+                                "the mode back to the one the keys are on, then rerun")
+
+
 def read_channels(obj, rig, fcurves: list, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Basis locations ``(T, B, 3)`` and wxyz rotations ``(T, B, 4)`` of every bone of ``rig`` at scene
     ``frames`` from ``fcurves``; channels without an F-Curve hold the pose bone's current value.
     :class:`A4merError` naming the bones and frames where a value is NaN/inf."""
     curves = {(fc.data_path, fc.array_index): fc for fc in fcurves}
+    check_rotation_modes(obj, rig, fcurves)
     T, B = len(frames), rig.num_bones
     loc = np.zeros((T, B, 3))
     quat = np.zeros((T, B, 4))

@@ -948,3 +948,24 @@ def test_remove_puts_back_the_end_of_a_renamed_scene(scene, again):
         assert bpy.ops.a4mer.extend(frames=20) == {"FINISHED"} and scene.frame_end == 120  # after the first
     assert bpy.ops.a4mer.remove_generated() == {"FINISHED"}
     assert scene.frame_end == 90
+
+
+@pytest.mark.parametrize("verb", ["fill_gaps", "extend", "segment"])
+def test_keys_on_a_rotation_channel_the_mode_does_not_play_are_refused(scene, gap_rig, verb):
+    """Body bones switched to Euler XYZ while their keys stay on the quaternion channel: Blender shows them
+    unkeyed (rest pose). Fill generated only the pelvis location and Segment cut the rest pose; now each
+    refuses before any change, naming the bones, their mode and the channel their keys are on."""
+    obj, action = gap_rig
+    for name in ("left_knee", "right_knee", "spine1", "spine2"):
+        obj.pose.bones[name].rotation_mode = "XYZ"
+    keys = key_snapshot(obj, action)
+    with pytest.raises(RuntimeError, match=r"rotation keys of 'left_knee' \(Euler XYZ mode, keys on "
+                                           r"rotation_quaternion\), .* and 1 more on .* do not play"):
+        getattr(bpy.ops.a4mer, verb)()
+    assert generated.read_state(obj) is None and obj.animation_data.action == action
+    assert len(obj.animation_data.nla_tracks) == 0
+    assert_same_keys(keys, key_snapshot(obj, action))
+    obj.pose.bones["left_knee"].keyframe_insert("rotation_euler", frame=1)  # a key the mode plays: read as played
+    for name in ("right_knee", "spine1", "spine2"):
+        obj.pose.bones[name].rotation_mode = "QUATERNION"
+    assert getattr(bpy.ops.a4mer, verb)() == {"FINISHED"}
