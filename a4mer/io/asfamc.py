@@ -65,8 +65,9 @@ def find_asf(amc_path: str | os.PathLike, asf: str | os.PathLike | None = None) 
         if cand.is_file():
             return cand, "beside"
     stem = amc.stem.lower()
-    for folder, how in ((amc.parent.parent / "asf", "sibling asf/"), (amc.parent / "asf", "asf/ subfolder"),
-                        (amc.parent, "prefix in folder"), (amc.parent.parent, "prefix in parent folder")):
+    here = Path(os.path.abspath(amc)).parent  # a bare file name has no folder above it otherwise
+    for folder, how in ((here.parent / "asf", "sibling asf/"), (here / "asf", "asf/ subfolder"),
+                        (here, "prefix in folder"), (here.parent, "prefix in parent folder")):
         tried.append(f"{folder}/<longest prefix of {amc.stem!r}>.asf")
         if not folder.is_dir():
             continue

@@ -211,7 +211,7 @@ def test_truncated_amc_is_named_as_such(repo_root, tmp_path):
 
 
 # --- ASF lookup ---------------------------------------------------------------------------------
-def test_lookup_order(tmp_path):
+def test_lookup_order(tmp_path, monkeypatch):
     asf_text = _asf(TWO_BONES, ["root a", "a b"])
     amc_text = _amc([{"root": "0 0 0 0 0 0", "a": "0"}])
     (tmp_path / "amc").mkdir()
@@ -221,6 +221,9 @@ def test_lookup_order(tmp_path):
     for name in ("HDM.asf", "HDM_bd.asf", "HDM_bdx.asf", "other.asf"):
         (tmp_path / "asf" / name).write_text(asf_text)
     assert find_asf(amc) == (tmp_path / "asf" / "HDM_bd.asf", "sibling asf/")  # longest prefix
+    monkeypatch.chdir(tmp_path / "amc")  # given by its bare name, from its own folder
+    assert find_asf(amc.name) == (tmp_path / "asf" / "HDM_bd.asf", "sibling asf/")
+    assert read_amc(amc.name).meta["asf_found"] == "sibling asf/"
     (tmp_path / "amc" / "HDM_bd_kick_001_120.asf").write_text(asf_text)
     assert find_asf(amc) == (tmp_path / "amc" / "HDM_bd_kick_001_120.asf", "beside")
     explicit = tmp_path / "asf" / "other.asf"
