@@ -88,7 +88,7 @@ def write_babel(segments: dict, path: str | os.PathLike, name: str | None = None
     path = Path(path)
     name = name or path.name.split(".")[0]
     seq = babel_sequence(segments, name, feat_p, motif_names, duration, offset_s)
-    return write_text_atomic(path, json.dumps({name: seq}, indent=1) + "\n")
+    return write_text_atomic(path, json.dumps({name: seq}, indent=1, ensure_ascii=False) + "\n")
 
 
 def export(motion: Motion | str | os.PathLike | None, path: str | os.PathLike, fmt: str, segments: dict | None = None,

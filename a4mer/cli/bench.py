@@ -306,7 +306,7 @@ def run(args: argparse.Namespace) -> int:
     results["meta"]["bench_seconds"] = time.perf_counter() - t0
     results["meta"]["command"] = "a4mer bench " + " ".join(shlex.quote(a) for a in sys.argv[2:]) \
         if sys.argv[1:2] == ["bench"] else f"a4mer bench --data {args.data} --out {args.out}"
-    (out / "heads_bench.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    (out / "heads_bench.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return _render(results, args, out)
 
 

@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     check_head_fits(model, head, args.head)  # before the clip is read: a head of another model is named
     motion = load_clip(src, load_options(args, inputs=[src]), "label")
     record = label_clip(model, head, motion)
-    write_text_atomic(out, json.dumps(record, indent=1) + "\n")
+    write_text_atomic(out, json.dumps(record, indent=1, ensure_ascii=False) + "\n")
     c = record["clip"]
     print(f"{src} -> {out}: {c['label']} ({c['confidence']:.2f}); {len(record['runs'])} label run(s), "
           f"{len(record['atoms'])} atoms, {len(record['motifs'])} motifs", file=sys.stdout)

@@ -128,6 +128,6 @@ def run(args: argparse.Namespace) -> int:
         h = report["holdout"]
         print(f"held out {h['clips']} clips: {h['clip_accuracy']:.1f} % of clips, {h['frame_accuracy']:.1f} % of "
               "frames labelled right")
-        report_path = write_text_atomic(holdout_path(out), json.dumps(h, indent=1) + "\n")
+        report_path = write_text_atomic(holdout_path(out), json.dumps(h, indent=1, ensure_ascii=False) + "\n")
         print(f"per-clip predictions: {report_path}")
     return 1 if failed else 0

@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     record = model.segment(motion, progress=lambda f, m: progress(0.1 + 0.85 * f, m))
     if motion.meta.get("reference_frames_dropped"):  # frame f here is the file's frame f + n
         record["reference_frames_dropped"] = int(motion.meta["reference_frames_dropped"])
-    write_text_atomic(out, json.dumps(record, indent=1) + "\n")
+    write_text_atomic(out, json.dumps(record, indent=1, ensure_ascii=False) + "\n")
     progress(1.0, f"wrote {out}")
     msg = f"{src} -> {out} ({len(record['atoms'])} atoms, {len(record['motifs'])} motifs, {record['duration']:.2f} s)"
     print(msg, file=sys.stderr if jsonl else sys.stdout)

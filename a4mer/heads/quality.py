@@ -150,4 +150,4 @@ def sidecar_path(out_path: str | os.PathLike) -> Path:
 
 def write_sidecar(out_path: str | os.PathLike, report: dict[str, Any]) -> Path:
     """Write ``report`` as ``<out>.quality.json``; returns its path."""
-    return write_text_atomic(sidecar_path(out_path), json.dumps(report, indent=2) + "\n")
+    return write_text_atomic(sidecar_path(out_path), json.dumps(report, indent=2, ensure_ascii=False) + "\n")

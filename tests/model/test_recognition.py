@@ -286,12 +286,15 @@ def test_cli_prints_unicode_labels_to_an_ascii_console(tiny_model, labeled_clips
     assert r.returncode == 0, r.stderr.decode("ascii", "backslashreplace")
     assert "k\\xf6pfe.safetensors: 2 labels (T\\xe4nzer 3, \\u8df3 3)" in r.stdout.decode("ascii")
     assert RecognitionHead.load(head).classes == ["Tänzer", "跳"]
-    held = json.loads((tmp_path / "köpfe.holdout.json").read_text(encoding="utf-8"))
+    held_text = (tmp_path / "köpfe.holdout.json").read_text(encoding="utf-8")
+    assert "Tänzer" in held_text and "跳" in held_text  # written as UTF-8, not as \u escapes
+    held = json.loads(held_text)
     assert {p["label"] for p in held["predictions"]} == {"Tänzer", "跳"}
     out = tmp_path / "x.labels.json"
     r = a4mer("label", str(lib / "跳" / f"{labeled_clips[0].name}.npz"), "--head", str(head), "-o", str(out))
     assert r.returncode == 0, r.stderr.decode("ascii", "backslashreplace")
     assert "biblioth\\xe8que/\\u8df3/" in r.stdout.decode("ascii")
+    assert '"Tänzer"' in out.read_text(encoding="utf-8")
     assert json.loads(out.read_text(encoding="utf-8"))["head_classes"] == ["Tänzer", "跳"]
 
 
