@@ -64,7 +64,8 @@ class BatchOptions:
     finished clips. object: armature name in .blend inputs. python: worker interpreter (has bpy);
     blender: Blender executable (then ``blender -b`` runs the worker script; ``runner_python`` is the
     interpreter with torch that runs the model for it). fps: scene rate (None = the clip's own).
-    source_fps, asf, keep_reference_frames: how clips are read (as ``a4mer segment`` reads them).
+    source_fps, asf, keep_reference_frames, bone_map, scale, up, twist: how clips are read
+    (:class:`a4mer.api.LoadOptions`, as ``a4mer segment`` reads them).
     timeout: seconds per clip (0 = none). gallery: also draw ``<name>.gallery.png``. exports: formats
     of :mod:`a4mer.export` also written per clip (``<name>.npz``, ``.bvh``, ``.babel.json``). checkpoint,
     vocab, device: the model."""
@@ -85,6 +86,10 @@ class BatchOptions:
     source_fps: float | None = None
     asf: str | None = None
     keep_reference_frames: bool = False
+    bone_map: str | None = None
+    scale: float | None = None
+    up: str = "auto"
+    twist: str = "rest"
     timeout: float = 0.0
     gallery: bool = False
     exports: tuple[str, ...] = ()
@@ -405,8 +410,11 @@ def worker_args(job: ClipJob, tmp: Path, opts: BatchOptions) -> list[str]:
     for name, path in job.taken:
         args += ["--taken", f"{name}={path}"]
     asf = str(Path(opts.asf).resolve()) if opts.asf else None
+    bone_map = str(Path(opts.bone_map).resolve()) if opts.bone_map else None
     for flag, value in (("--object", opts.object), ("--fps", opts.fps), ("--source-fps", opts.source_fps),
-                        ("--asf", asf), ("--checkpoint", opts.checkpoint),
+                        ("--asf", asf), ("--bone-map", bone_map), ("--scale", opts.scale),
+                        ("--up", opts.up if opts.up != "auto" else None),
+                        ("--twist", opts.twist if opts.twist != "rest" else None), ("--checkpoint", opts.checkpoint),
                         ("--vocab", opts.vocab), ("--device", opts.device), ("--python", opts.runner_python)):
         if value:
             args += [flag, str(value)]

@@ -46,6 +46,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--asf", help="ASF skeleton of an AMC clip (default: beside it or in ../asf/)")
     p.add_argument("--keep-reference-frames", action="store_true",
                    help="keep a BVH/AMC's lead-in when its frame 0 is the file's rest pose (dropped by default)")
+    p.add_argument("--bone-map", help="JSON map SMPL joint -> source joint for unknown skeletons")
+    p.add_argument("--scale", type=float, help="root translation factor (default: SMPL/source leg length)")
+    p.add_argument("--up", default="auto", help="a BVH file's up axis: auto, y or z")
+    p.add_argument("--twist", default="rest", help="a BVH/AMC's joint twist: rest or clip")
     p.add_argument("--python", help="interpreter with torch + a4mer that runs the model (worker mode)")
     p.add_argument("--checkpoint", default="")
     p.add_argument("--vocab", default="")
@@ -161,7 +165,8 @@ def open_input(path: Path, fps: float | None, object_name: str | None, args: arg
             raise errors.A4merError(f"{path}: no SMPL-like armature with an action in scene {scene.name!r}")
         return sorted(objs, key=lambda o: o.name)
     scene = bpy.context.scene
-    clip = load_clip(str(path), args.source_fps, args.asf, args.keep_reference_frames)
+    clip = load_clip(str(path), args.source_fps, args.asf, args.keep_reference_frames, bone_map=args.bone_map,
+                     scale=args.scale, up=args.up, twist=args.twist)
     set_scene_fps(scene, fps or clip.fps)
     scene.frame_start = scene.frame_current = 1
     obj, _ = import_motion(bpy.context, str(path), apply_to_selected=False, source_fps=args.source_fps,

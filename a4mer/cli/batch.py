@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..errors import A4merError
+from ._common import add_load_arguments, load_options
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -30,12 +31,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--export", default="", metavar="FORMATS",
                    help="also write these exports per clip, comma-separated: npz,bvh,babel (babel needs --segment)")
     p.add_argument("--fps", type=float, help="scene frame rate (default: each clip's own rate)")
-    p.add_argument("--source-fps", type=float, help="override the frame rate stated in the clip files (1 to 100000 fps)")
-    p.add_argument("--asf", help="ASF skeleton of the AMC clips (default: <stem>.asf beside each, else the best match in a "
-                                         "sibling asf/ folder)")
-    p.add_argument("--keep-reference-frames", action="store_true",
-                   help="keep a BVH/AMC's lead-in when its frame 0 is the file's rest pose (CMU Daz-friendly "
-                        "T-pose frame and the ease from it: dropped by default)")
+    add_load_arguments(p, floor=False)  # how clips are read, as the other commands read them
     p.add_argument("--timeout", type=float, default=0.0, help="seconds allowed per clip (0 = no limit)")
     p.add_argument("--python", default=sys.executable,
                    help="interpreter with the bpy module that runs each clip (default: this one)")
@@ -74,8 +70,7 @@ def run(args: argparse.Namespace) -> int:
         raise A4merError("--extend must be >= 0")
     check_rate(args.fps, "--fps")
     check_rate(args.source_fps, "--source-fps")
-    if args.asf and not Path(args.asf).is_file():
-        raise A4merError(f"--asf {args.asf}: no such file")
+    load_options(args)  # a bad value (--scale 0, a --bone-map or --asf file that is not there) before any clip
     if args.timeout < 0:
         raise A4merError(f"--timeout must be >= 0 seconds, got {args.timeout:g}")
     exports = tuple(f for f in (x.strip() for x in args.export.split(",")) if f)
@@ -93,7 +88,8 @@ def run(args: argparse.Namespace) -> int:
                         jobs=args.jobs, shard=shard, force=args.force, object=args.object, python=args.python,
                         blender=args.blender, blender_script=args.blender_script,
                         runner_python=args.runner_python, fps=args.fps, source_fps=args.source_fps, asf=args.asf,
-                        keep_reference_frames=args.keep_reference_frames, timeout=args.timeout,
+                        keep_reference_frames=args.keep_reference_frames, bone_map=args.bone_map, scale=args.scale,
+                        up=args.up, twist=args.twist, timeout=args.timeout,
                         gallery=args.gallery, exports=exports, checkpoint=args.checkpoint, vocab=args.vocab, device=args.device)
     _check_worker(args)
     where = f"shard {shard[0]}/{shard[1]}: " if shard else ""

@@ -12,12 +12,13 @@ from ..bridge import armature, generated, nla
 
 
 def load_clip(path: str, source_fps: float | None = None, asf: str | None = None,
-              keep_reference_frames: bool = False):
-    """Any supported clip as an SMPL Motion (``a4mer.api.load_motion``; npz only without it)."""
+              keep_reference_frames: bool = False, **reading):
+    """Any supported clip as an SMPL Motion (``a4mer.api.load_motion``; npz only without it). ``reading``:
+    more :class:`a4mer.api.LoadOptions` (``bone_map``, ``scale``, ``up``, ``twist``)."""
     api = optional("api")
     if api is not None:
         return api.load_motion(path, source_fps=source_fps, asf=asf or None,
-                               keep_reference_frames=keep_reference_frames)
+                               keep_reference_frames=keep_reference_frames, **reading)
     if Path(path).suffix.lower() != ".npz":
         raise errors.MotionFileError(path, "this build of the add-on reads .npz only")
     return amass.read_amass_npz(path, fps=source_fps)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import stat
 import subprocess
 import sys
@@ -318,6 +319,38 @@ def test_batch_reads_clips_as_segment_does(salsa, segmenter, tmp_path, capsys):
     assert armature.scene_fps(scene) == pytest.approx(60)
     scene, (obj,) = _open(out2 / "kick.blend")
     assert armature.scene_fps(scene) == pytest.approx(60)
+
+
+def test_batch_reads_an_unknown_skeleton_with_a_bone_map_and_scale(salsa, tmp_path, capsys):
+    """A clip of a skeleton no scheme knows: the failure said "pass a bone map (--bone-map JSON)", which
+    ``a4mer batch`` did not take. It now takes --bone-map, --scale, --up and --twist, as every other
+    command that reads clips does, and hands them to the worker."""
+    from a4mer.api import load_motion
+    from a4mer.retarget import SCHEMES
+    odd = tmp_path / "in" / "odd.bvh"
+    odd.parent.mkdir()
+    renamed = {"hip": "Becken", "lThigh": "ThighLeft", "rThigh": "ThighRight"}
+    text = salsa.read_text()
+    for a, b in renamed.items():
+        text = re.sub(rf"((?:ROOT|JOINT) ){a}\b", rf"\g<1>{b}", text)
+    odd.write_text(text)
+    code, text = _run([odd, "--out", tmp_path / "out0", "--source-fps", "60"], capsys)
+    assert code == 1 and "--bone-map" in text, text
+    bmap = {k: renamed.get(v, v) for k, v in SCHEMES[load_motion(salsa).meta["scheme"]].items() if v}
+    (tmp_path / "map.json").write_text(json.dumps(bmap))
+    travel = []
+    for scale, out in ((None, tmp_path / "out1"), (2.0, tmp_path / "out2")):
+        extra = ["--scale", str(scale)] if scale else []
+        code, text = _run([odd, "--out", out, "--source-fps", "60", "--bone-map", tmp_path / "map.json", *extra], capsys)
+        assert code == 0, text
+        scene, (obj,) = _open(out / "odd.blend")
+        root = armature.read_motion(obj, scene).root_translation
+        travel.append(np.linalg.norm(root[-1, :2] - root[0, :2]))
+    ref = load_motion(salsa, source_fps=60).root_translation
+    assert travel[0] == pytest.approx(np.linalg.norm(ref[-1, :2] - ref[0, :2]), rel=1e-3)
+    assert travel[1] / travel[0] == pytest.approx(2.0 / load_motion(salsa).meta["retarget_scale"], rel=1e-3)
+    code, text = _run([odd, "--out", tmp_path / "out3", "--bone-map", tmp_path / "nope.json"], capsys)
+    assert code == 1 and "nope.json" in text and not (tmp_path / "out3").exists(), text
 
 
 def test_worker_refuses_only_an_armature_that_another_input_writes(tmp_path, capsys):
