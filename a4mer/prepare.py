@@ -197,6 +197,8 @@ def prepare(data_root: str | os.PathLike, out: str | os.PathLike, fps: float = 3
     data_root, out = Path(data_root), Path(out)
     if not data_root.is_dir():
         raise A4merError(f"{data_root}: no such data folder (expected one holding {LAYOUT}, or clips)")
+    if out.exists() and not out.is_dir():
+        raise A4merError(f"-o {out}: not a folder (the prepared clips go into a folder)")
     LoadOptions(twist=twist)  # an unknown twist is refused before anything is read or made
     if not (fps > 0 and jobs >= 1):
         raise A4merError(f"--fps must be positive and --jobs at least 1, got {fps:g} and {jobs}")

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import A4merError
+from ..io.outputs import check_output
 
 
 TASKS = ("inbetween", "blocking", "extension")
@@ -74,11 +75,13 @@ def _entries(data: Path, split: str | None) -> list[tuple[Path, str]]:
 
 
 def load_clips(data: Path, split: str | None, datasets: set[str] | None, max_clips: int,
-               fps: float = 30.0, options=None, entries=None) -> tuple[list[tuple[str, str, "object"]], dict[str, int]]:
+               fps: float = 30.0, options=None, entries=None, unreadable: list[str] | None = None
+               ) -> tuple[list[tuple[str, str, "object"]], dict[str, int]]:
     """(name, dataset, Motion at ``fps``) for at most ``max_clips`` clips per dataset, evenly spread, and
     how many clips each dataset holds (a cut data set is a note on stderr: "80 of 120 clips").
     ``options``: :class:`a4mer.api.LoadOptions` of the BVH/AMC reading (``fps`` is set here);
-    ``entries``: :func:`_entries` of ``data`` and ``split``, when read already."""
+    ``entries``: :func:`_entries` of ``data`` and ``split``, when read already. A clip that cannot be read
+    is named on stderr and left out (``unreadable``, when given, gets its error line)."""
     from dataclasses import replace
 
     from ..api import LoadOptions, load_motion
@@ -112,6 +115,8 @@ def load_clips(data: Path, split: str | None, datasets: set[str] | None, max_cli
                 m = load_motion(p, opts).body()
             except A4merError as e:
                 print(f"a4mer bench: skipping {p}: {e}", file=sys.stderr)
+                if unreadable is not None:
+                    unreadable.append(str(e) if str(p) in str(e) else f"{p}: {e}")
                 continue
             clips.append((str(p.relative_to(data) if p.is_relative_to(data) else p), ds, m))
     if not clips:
@@ -199,13 +204,14 @@ def _cold_cli(clip) -> tuple[dict, list[str]]:
     return res, notes
 
 
-def _warm_speed(methods, clip) -> tuple[dict, list[str]]:
+def _warm_speed(methods, clip, tasks=TASKS) -> tuple[dict, list[str]]:
     """Warm seconds (mean of 3) of a 60-frame gap and of 90 frames of extension: in a 150-frame clip,
     and in a 5-minute take (the clip repeated) where only the frames around the gap may be worked on;
-    and blocking that take keyed every 8 frames. Also a note for what the clip is too short for."""
+    and blocking that take keyed every 8 frames; only for the benchmark's ``tasks``. Also a note for what
+    the clip is too short for."""
     from ..motion import concatenate
     res, notes = {}, []
-    if clip.num_frames < TIMED_GAP_FRAMES:
+    if "inbetween" in tasks and clip.num_frames < TIMED_GAP_FRAMES:
         notes.append(f"warm 60-frame gap: not measured: {_too_short_for_gap(clip)}")
     c = clip.slice(0, min(clip.num_frames, 150))
     take = concatenate([c] * int(np.ceil(300 * c.fps / c.num_frames)))
@@ -219,13 +225,13 @@ def _warm_speed(methods, clip) -> tuple[dict, list[str]]:
         return (time.perf_counter() - t0) / 3
 
     for m in methods:
-        if "inbetween" in m.tasks and c.num_frames >= TIMED_GAP_FRAMES:
+        if "inbetween" in tasks and "inbetween" in m.tasks and c.num_frames >= TIMED_GAP_FRAMES:
             res[f"warm_inbetween_60_frames_{m.name}_s"] = timed(lambda: m.fill_gap(c, 29, 90))
             res[f"warm_inbetween_60_frames_5_min_take_{m.name}_s"] = timed(lambda: m.fill_gap(take, mid + 29, mid + 90))
-        if "blocking" in m.tasks:
+        if "blocking" in tasks and "blocking" in m.tasks:
             keys = np.arange(0, take.num_frames, 8)
             res[f"warm_blocking_keys_every_8_5_min_take_{m.name}_s"] = timed(lambda: m.fill_keys(take, keys))
-        if "extend" in m.tasks:
+        if "extension" in tasks and "extend" in m.tasks:
             ctx = c.slice(0, 30)
             res[f"warm_extend_90_frames_{m.name}_s"] = timed(lambda: m.extend(ctx, 90))
             res[f"warm_extend_90_frames_5_min_take_{m.name}_s"] = timed(lambda: m.extend(take, 90))
@@ -238,11 +244,19 @@ def run(args: argparse.Namespace) -> int:
     from ..bench.methods import baseline_methods
 
     out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise A4merError(f"--out {out}: not a folder (the results, report and plots go into a folder)")
+    notes_md = _notes(args.notes)
     if args.render_only:
         src = out / "heads_bench.json"
         if not src.is_file():
             raise A4merError(f"{src}: no results to render (run without --render-only first)")
-        return _render(json.loads(src.read_text(encoding="utf-8")), args, out)
+        try:
+            saved = json.loads(src.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError) as e:
+            raise A4merError(f"{src}: not a benchmark result ({e}); run without --render-only to measure again") from None
+        _check_doc(args.doc, [src])
+        return _render(saved, args, out, notes_md)
     if not args.data:
         raise A4merError("--data is needed (a folder of clips or of a prepared dataset), except with --render-only")
     data = Path(args.data)
@@ -258,8 +272,10 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     from ._common import load_options
     entries = _entries(data, args.split)
+    _check_doc(args.doc, [p for p, _ in entries])
     opts = load_options(args, inputs=[p for p, _ in entries])
-    clips, found = load_clips(data, args.split, ds, args.max_clips, options=opts, entries=entries)
+    unreadable: list[str] = []
+    clips, found = load_clips(data, args.split, ds, args.max_clips, options=opts, entries=entries, unreadable=unreadable)
     learned = _learned(args.heads) + _token_route(args.tokens)
     methods = learned + baseline_methods()
     icfg = InbetweenConfig(windows_per_clip=args.windows_per_clip)
@@ -269,7 +285,7 @@ def run(args: argparse.Namespace) -> int:
         counts[d] = counts.get(d, 0) + 1
     results: dict = {"meta": {"data": str(data), "split": args.split, "clips": len(clips), "datasets": counts,
                               "clips_found": found, "max_clips": args.max_clips,
-                              "clip_names": [name for name, _, _ in clips],
+                              "clip_names": [name for name, _, _ in clips], "unreadable": unreadable,
                               "methods": [m.name for m in methods], "windows_per_clip": args.windows_per_clip,
                               "notes": []}}
     for m in methods:
@@ -293,7 +309,7 @@ def run(args: argparse.Namespace) -> int:
               f"has {longest} frames at 30 fps; these need {ks[0][1]}+)", file=sys.stderr)
     out.mkdir(parents=True, exist_ok=True)
     long = max(clips, key=lambda c: c[2].num_frames)[2]
-    results["speed"], notes = _warm_speed(learned + [m for m in methods if m.name == "hermite"], long)
+    results["speed"], notes = _warm_speed(learned + [m for m in methods if m.name == "hermite"], long, tasks)
     if args.cold:
         cold, cold_notes = _cold_cli(long)
         results["speed"].update(cold)
@@ -307,15 +323,36 @@ def run(args: argparse.Namespace) -> int:
     results["meta"]["command"] = "a4mer bench " + " ".join(shlex.quote(a) for a in sys.argv[2:]) \
         if sys.argv[1:2] == ["bench"] else f"a4mer bench --data {args.data} --out {args.out}"
     (out / "heads_bench.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    return _render(results, args, out)
+    _render(results, args, out, notes_md)
+    if unreadable:  # as convert and data prepare do: the rest is measured, the exit code says a file failed
+        print(f"a4mer bench: {len(unreadable)} clip(s) could not be read and are not in the numbers (named above)",
+              file=sys.stderr)
+        return 1
+    return 0
 
 
-def _render(results: dict, args: argparse.Namespace, out: Path) -> int:
+def _notes(path: str | None) -> str:
+    """The text of ``--notes`` (empty without it), read before anything is measured."""
+    if not path:
+        return ""
+    try:
+        return Path(path).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as e:
+        raise A4merError(f"--notes {path}: cannot read it ({e.strerror if isinstance(e, OSError) else e})") from None
+
+
+def _check_doc(doc: str | None, inputs: list) -> None:
+    """:class:`A4merError` unless ``--doc`` names a markdown file (``.md``) in an existing folder that is
+    none of ``inputs``: its "Heads I" section is rewritten in place."""
+    if doc:
+        check_output(doc, inputs=inputs, suffixes=(".md",))
+
+
+def _render(results: dict, args: argparse.Namespace, out: Path, notes: str) -> int:
     from ..bench import report
     plots = report.plot(results, out)
     doc = Path(args.doc) if args.doc else None
     cmd = results.get("meta", {}).get("command", f"a4mer bench --data {args.data} --out {args.out}")
-    notes = Path(args.notes).read_text(encoding="utf-8").strip() if args.notes else ""
 
     def page(folder: Path) -> str:  # picture links relative to the page that shows them
         rel = [os.path.relpath(p.resolve(), folder.resolve()) for p in plots]

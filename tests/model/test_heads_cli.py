@@ -228,6 +228,40 @@ def test_bench_windows_per_clip(tmp_path, capsys):
     assert "warning: extension 15, 30, 60, 90 frames" in err and "blocking 20, 30 frames" in err
 
 
+def test_bench_checks_its_outputs_before_measuring_and_fails_on_unreadable_clips(tmp_path, capsys):
+    """--doc rewrote any file it named, an input clip too; --out naming a file, a missing --notes and a corrupt
+    saved result were tracebacks (after the whole measurement); clips that could not be read left the exit
+    code 0, where convert and data prepare give 1."""
+    data = tmp_path / "clips"
+    (data / "walks").mkdir(parents=True)
+    _npz(data / "walks" / "w0.npz", T=200, seed=0)
+    clip = (data / "walks" / "w0.npz").read_bytes()
+    out = tmp_path / "b"
+    base = ["bench", "--data", str(data), "--heads", "none", "--tasks", "extension", "--max-clips", "2"]
+    for argv, message in (
+            ([*base, "--out", str(out), "--doc", str(data / "walks" / "w0.npz")], "must be a .md file"),
+            ([*base, "--out", str(out), "--doc", str(tmp_path / "no" / "page.md")], "does not exist"),
+            ([*base, "--out", str(out), "--notes", str(tmp_path / "missing.md")], "--notes"),
+            ([*base, "--out", str(data / "walks" / "w0.npz")], "not a folder")):
+        assert main(argv) == 1
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err, err
+    assert (data / "walks" / "w0.npz").read_bytes() == clip and not out.exists()  # nothing measured or written
+    (data / "walks" / "broken.npz").write_bytes(b"not a zip")
+    doc = tmp_path / "page.md"
+    assert main([*base, "--out", str(out), "--doc", str(doc)]) == 1  # measured and written, but a clip failed
+    err = capsys.readouterr().err
+    assert "broken.npz" in err and "1 clip(s) could not be read" in err
+    res = json.loads((out / "heads_bench.json").read_text())
+    assert res["meta"]["clip_names"] == ["walks/w0.npz"] and "broken.npz" in res["meta"]["unreadable"][0]
+    assert any(k.startswith("warm_extend") for k in res["speed"])  # only the asked task is timed
+    assert not any(k.startswith(("warm_inbetween", "warm_blocking")) for k in res["speed"])
+    assert "Heads I" in doc.read_text() or "heads-i" in doc.read_text()
+    (out / "heads_bench.json").write_text("{ torn")
+    assert main(["bench", "--out", str(out), "--render-only"]) == 1
+    assert "heads_bench.json: not a benchmark result" in capsys.readouterr().err
+
+
 def test_bench_says_what_it_left_out(tmp_path, capsys, monkeypatch):
     """``a4mer bench`` on a user's folder: a data set cut by --max-clips is "N of M" on stderr and in the
     report; clips too short for a setting are named; --source-fps reads the clips as the user says;
