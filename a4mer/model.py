@@ -153,10 +153,14 @@ class A4Mer:
         config = load_config_json(p)
         net = build_net(config)
         load_weights(p, net)
-        vocab = MotifVocabulary.load(p / "vocab.safetensors") if (p / "vocab.safetensors").is_file() else None
+        found = p / "vocab.safetensors"
+        vocab = MotifVocabulary.load(found) if found.is_file() else None
+        info = {"source": str(p)}
         if vocab is not None and vocab.encoder_hash != encoder_hash(net):
             vocab = None  # a vocabulary from an earlier phase of this run: not valid for these weights
-        return cls(config, net, vocab, {"source": str(p)})
+            info["vocab_note"] = (f"{found} was mined with the weights of an earlier phase of this run (training "
+                                  "stopped before the motifs were mined again)")
+        return cls(config, net, vocab, info)
 
     @classmethod
     def _from_bundle(cls, p: Path) -> "A4Mer":
@@ -249,7 +253,10 @@ class A4Mer:
 
     def _motifs(self, tokens: np.ndarray) -> tuple[np.ndarray, list[dict[str, Any]]]:
         if self.vocab is None:
-            raise A4merError("this model has no motif vocabulary: pass one (--vocab) or build it with `a4mer motifs build`")
+            why = f" ({self.info['vocab_note']})" if self.info.get("vocab_note") else ""
+            name = f"the model {self.info['source']}" if self.info.get("source") else "this model"
+            raise A4merError(f"{name} has no motif vocabulary{why}: build one for it "
+                             "with `a4mer motifs build --data DIR --out VOCAB --checkpoint MODEL`, then pass it (--vocab)")
         codes, probs = self.vocab.assign(tokens)
         return codes, self.vocab.motifs(codes, probs)
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import shutil
 import subprocess
@@ -150,3 +151,23 @@ def test_ablation_switches_train_and_segment(switch, tmp_path):
     m = synthetic_motion(90, 70)
     rec = model.segment(m)
     assert rec["atoms"][-1]["end_frame"] == 90 and sum(len(x["atoms"]) for x in rec["motifs"]) == len(rec["atoms"])
+
+
+def test_a_run_stopped_before_its_motifs_were_mined_again_names_the_stale_vocabulary(tiny_run, tmp_path):
+    """A training folder whose vocab.safetensors was mined with weights of an earlier phase (training stopped
+    before the motifs were mined again) said only "this model has no motif vocabulary", naming no file."""
+    from safetensors.torch import load_file, save_file
+
+    from a4mer.model import A4Mer
+    out, _, _ = tiny_run
+    run = tmp_path / "run1"
+    shutil.copytree(out, run)
+    weights = load_file(str(run / "model.safetensors"))
+    weights = {k: v + 0.01 if v.is_floating_point() else v for k, v in weights.items()}  # trained on after mining
+    save_file(weights, str(run / "model.safetensors"))
+    model = A4Mer.load(run)
+    with pytest.raises(A4merError, match=rf"the model {re.escape(str(run))} has no motif vocabulary "
+                                         rf"\({re.escape(str(run / 'vocab.safetensors'))} was mined with the weights "
+                                         r"of an earlier phase.*a4mer motifs build"):
+        model.segment(synthetic_motion(T=120, seed=0))
+    assert A4Mer.load(out).vocab is not None  # the run's own vocabulary still loads
