@@ -143,13 +143,15 @@ def segments_duration(segments: dict) -> float:
     return max([float(segments.get("duration") or 0.0)] + ends)
 
 
-def duration_mismatch(segments: dict, num_frames: int, clip_fps: float) -> str | None:
+def duration_mismatch(segments: dict, num_frames: int, clip_fps: float, exact: bool = False) -> str | None:
     """A warning when ``segments`` were made for a clip of another length than this one of
-    ``num_frames`` at ``clip_fps`` (more than half a second or 5 % apart), else None."""
+    ``num_frames`` at ``clip_fps`` (more than half a second or 5 % apart; ``exact``: more than one frame at
+    the coarser of the two rates, for a file that must be of this very clip), else None."""
     seg_fps = float(segments["fps"])
     theirs = segments_duration(segments)
     ours = num_frames / float(clip_fps)
-    if abs(theirs - ours) > max(0.5, 0.05 * ours):
+    limit = 1.01 / min(seg_fps, float(clip_fps)) if exact else max(0.5, 0.05 * ours)
+    if abs(theirs - ours) > limit:
         return (f"the segments cover {theirs:.2f} s (at {seg_fps:g} fps) but the action lasts {ours:.2f} s: "
                 "made for another clip? Strips were cut to the action")
     return None

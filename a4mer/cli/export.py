@@ -105,7 +105,7 @@ def _source(args: argparse.Namespace):
 def _check_segments_fit(seg_path: str, segments: dict, motion, clip: str) -> None:
     """:class:`A4merError` naming the segments file when it was made for a clip of another length."""
     from ..strips import duration_mismatch, segments_duration
-    if duration_mismatch(segments, motion.num_frames, motion.fps) is not None:
+    if duration_mismatch(segments, motion.num_frames, motion.fps, exact=True) is not None:
         raise A4merError(f"{seg_path}: these segments cover {segments_duration(segments):.2f} s but {clip} lasts "
                          f"{motion.duration:.2f} s: made for another clip? (segment it with --segment)")
 

@@ -135,6 +135,12 @@ def test_segments_reaching_past_the_clip_do_not_fit_it(motion, tmp_path, capsys)
     assert main(["export", str(clip), "--format", "babel", "--segments", str(tmp_path / "s.json"),
                  "-o", str(tmp_path / "x.babel.json")]) == 1
     assert "these segments cover 33.33 s but" in capsys.readouterr().err
+    for extra, fits in ((1, True), (4, False)):  # a segments file of a clip a few frames longer: another clip
+        seg = segments_for(motion.num_frames + extra, motion.fps)
+        (tmp_path / "s.json").write_text(json.dumps(seg))
+        code = main(["export", str(clip), "--format", "babel", "--segments", str(tmp_path / "s.json"),
+                     "-o", str(tmp_path / f"y{extra}.babel.json")])
+        assert code == (0 if fits else 1), capsys.readouterr().err
 
 
 def _png_size(path: Path) -> tuple[int, int]:
