@@ -195,6 +195,40 @@ def check_nonfinite_frames(path, meta: dict, known: np.ndarray | None) -> None:
                                     f"{', ...' if len(at) > 5 else ''}, outside the frames to generate")
 
 
+def kept_frames(T: int, start: int | None = None, end: int | None = None, keys=None) -> np.ndarray | None:
+    """``(T,)`` True on the frames a fill keeps: every frame but those strictly between ``start`` and ``end``,
+    or between two of the sorted ``keys`` (frames outside the keys are kept too); None where the frames
+    given are not valid (the heads name the problem)."""
+    def whole(x):
+        ok = isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool) and np.isfinite(x)
+        return int(x) if ok and float(x).is_integer() else None
+
+    known = np.zeros(T, bool)
+    if keys is None:
+        start, end = whole(start), whole(end)
+        if start is None or end is None or not 0 <= start < end < T:
+            return None
+        known[:] = True
+        known[start + 1:end] = False
+    else:
+        if not len(keys) or keys[0] < 0 or keys[-1] >= T:
+            return None
+        known[keys] = True
+        known[:keys[0]] = known[keys[-1] + 1:] = True
+    return known
+
+
+def read_for_fill(path: str | os.PathLike, options: LoadOptions, first: Motion, known: np.ndarray | None) -> Motion:
+    """``first`` (``path`` read whole, with ``nonfinite_ok`` and without the floor) made ready for a fill
+    that keeps the frames ``known (T,)``: :class:`MotionFileError` where a kept frame holds NaN/inf (frames
+    to generate may hold anything: a capture's dropouts); read again where only the kept frames should
+    calibrate the reading (a BVH/AMC's retargeting, ``options.floor``)."""
+    check_nonfinite_frames(path, first.meta, np.ones(first.num_frames, bool) if known is None else known)
+    if options.floor or (known is not None and not known.all() and Path(path).suffix.lower() != ".npz"):
+        return load_motion(path, options, known=None if known is None or known.all() else known)
+    return first
+
+
 def load_motion(path: str | os.PathLike, options: LoadOptions | None = None, known: np.ndarray | None = None,
                 nonfinite_ok: bool = False, **kw) -> Motion:
     """Read ``path`` (AMASS npz, BVH or ASF/AMC) as a Z-up SMPL-family Motion.

@@ -318,7 +318,8 @@ class A4Mer:
         Keys and frames outside the gaps are copied unchanged; same length, fps and skeleton.
         ``method``: "heads" (the learned correction of the classical curve, the default) or "tokens"
         (the token route: predicted A4Mer tokens, decoded; single gaps only)."""
-        heads, motion = self._heads(method), as_motion(motion, whole=True)  # frame numbers: the file's
+        heads = self._heads(method)
+        motion = _read_for_fill(motion, start, end, keys) if isinstance(motion, (str, os.PathLike)) else as_motion(motion)
         if keys is not None:
             if start is not None or end is not None:
                 raise A4merError("inbetween takes start and end (one gap) or keys (blocking), not both")
@@ -331,3 +332,17 @@ class A4Mer:
         """``motion`` followed by ``n`` generated frames at its own fps (input frames unchanged);
         ``method`` as in :meth:`inbetween`."""
         return self._heads(method).extend_clip(as_motion(motion, whole=True), n)
+
+
+def _read_for_fill(path: str | os.PathLike, start: int | None, end: int | None, keys) -> Any:
+    """A clip's path read for :meth:`A4Mer.inbetween` as ``a4mer inbetween`` reads it: every frame of the
+    file (frame numbers are the file's), NaN/inf allowed on the frames to generate, the retargeting
+    calibrated on the kept frames."""
+    from .api import LoadOptions, kept_frames, load_motion, read_for_fill
+    opts = LoadOptions(keep_reference_frames=True)
+    first = load_motion(path, opts, nonfinite_ok=True)
+    try:
+        keys = None if keys is None else np.unique(np.asarray(keys, dtype=np.int64))
+    except (TypeError, ValueError):
+        keys = None  # the heads name what is wrong with them
+    return read_for_fill(path, opts, first, kept_frames(first.num_frames, start, end, keys))

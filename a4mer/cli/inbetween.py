@@ -12,7 +12,6 @@ import argparse
 import sys
 import warnings
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 
@@ -167,29 +166,12 @@ def _keys(args, T: int) -> list[int] | None:
     return None
 
 
-def _known(keys: list[int] | None, start: int | None, end: int | None, T: int) -> np.ndarray | None:
-    """``(T,)`` True on the frames kept (every frame but those strictly between ``start`` and ``end``, or
-    between two of the ``keys``); None where the frames given are not valid (the heads name the problem)."""
-    known = np.zeros(T, bool)
-    if keys is None:
-        if not 0 <= start < end < T:
-            return None
-        known[:] = True
-        known[start + 1:end] = False
-    else:
-        if not keys or keys[0] < 0 or keys[-1] >= T:
-            return None
-        known[keys] = True
-        known[:keys[0]] = known[keys[-1] + 1:] = True  # frames outside the keys are copied, not generated
-    return known
-
-
 def run(args: argparse.Namespace) -> int:
     from ..heads.inbetween import A4merWarning
     from ..heads.npz_out import check_output, write_result
     from ..heads.quality import ClipQuality, write_sidecar
     from ..heads.prediction import unknown_runs
-    from ..api import check_nonfinite_frames, load_motion
+    from ..api import kept_frames, read_for_fill
     from ._common import load_clip, load_options, named_files, naming
 
     try:
@@ -210,11 +192,8 @@ def run(args: argparse.Namespace) -> int:
         keys = _keys(args, motion.num_frames)
     except A4merError as e:
         raise naming(args.input, e) from None
-    known = _known(keys, args.start, args.end, motion.num_frames)
-    check_nonfinite_frames(args.input, motion.meta, np.ones(motion.num_frames, bool) if known is None else known)
-    if opts.floor or (known is not None and not known.all() and Path(args.input).suffix.lower() != ".npz"):
-        # read again with only the kept frames calibrating the reading
-        motion = load_motion(args.input, opts, known=None if known is None or known.all() else known)
+    known = kept_frames(motion.num_frames, args.start, args.end, keys)
+    motion = read_for_fill(args.input, opts, motion, known)
     heads = resolve_heads(args.heads)
     mc = motif_conditioner(heads, motif, args) if motif is not None else None
     try:

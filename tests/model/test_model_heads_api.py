@@ -47,6 +47,26 @@ def test_a_clip_path_is_loaded_and_other_types_are_named(setup, repo_root):
         model.segment(m.rotations)
 
 
+def test_a_path_is_read_for_a_fill_as_the_command_reads_it(setup, tmp_path):
+    """``A4Mer.inbetween(path, ...)`` read the clip whole and refused NaN anywhere; ``a4mer inbetween`` ignores
+    what the frames to generate hold (a capture's dropouts). Now both read it the same way."""
+    from a4mer.io.amass import write_amass_npz
+    model, m = setup
+    clean, holed = tmp_path / "clean.npz", tmp_path / "holed.npz"
+    write_amass_npz(m, clean)
+    z = dict(np.load(clean))
+    z["poses"][50:60, 3:9] = np.nan
+    np.savez(holed, **z)
+    a, b = model.inbetween(str(clean), 40, 71), model.inbetween(holed, 40, 71)
+    np.testing.assert_array_equal(a.rotations, b.rotations)
+    np.testing.assert_array_equal(model.inbetween(holed, keys=[0, 45, 70, 100]).rotations,
+                                  model.inbetween(clean, keys=[0, 45, 70, 100]).rotations)
+    with pytest.raises(A4merError, match=r"holed.npz.*NaN/inf values in frame\(s\) 50, 51, .*outside the frames to generate"):
+        model.inbetween(holed, 55, 71)
+    with pytest.raises(A4merError, match="NaN"):
+        model.extend(holed, 5)
+
+
 @pytest.mark.parametrize("call,msg", [
     (lambda model, m: model.inbetween(m, float("nan"), 70), "start must be a whole number of frames, got nan"),
     (lambda model, m: model.inbetween(m, 40.7, 70), "start must be a whole number of frames, got 40.7"),
