@@ -12,6 +12,7 @@ import argparse
 import sys
 import warnings
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 
@@ -59,6 +60,8 @@ def resolve_heads(spec: str):
         return load_token_heads()
     if is_token_heads_file(spec):
         return load_token_heads(spec)
+    if not Path(spec).exists() and Path(spec).suffix.lower() != ".safetensors":  # a mistyped word, not a file
+        raise A4merError(f"--heads {spec}: neither 'auto', 'none' or 'tokens' nor a heads file (.safetensors)")
     return load_heads(spec)
 
 

@@ -585,3 +585,12 @@ def test_sidecar_says_how_much_learned_correction_a_span_got(tmp_path, repo_root
     assert sides["walk"]["method"].startswith("learned") and sides["walk"]["learned_share"] > 0.9
     assert sides["held"]["learned_share"] == 0.0
     assert sides["held"]["method"].startswith("damped constant velocity (the learned correction faded out to 0%")
+
+
+def test_a_mistyped_heads_word_names_the_words(tmp_path, capsys):
+    """``--heads autox`` said "heads file not found"; it names the words it takes."""
+    src = _npz(tmp_path / "in.npz")
+    for verb in (["inbetween", "--start", "40", "--end", "60"], ["extend", "--frames", "5"]):
+        assert main([verb[0], str(src), *verb[1:], "--heads", "autox", "-o", str(tmp_path / "o.npz")]) == 1
+        assert "--heads autox: neither 'auto', 'none' or 'tokens' nor a heads file" in capsys.readouterr().err
+    assert not (tmp_path / "o.npz").exists()
