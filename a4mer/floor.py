@@ -83,5 +83,8 @@ def put_on_floor(motion: Motion) -> Motion:
 
 
 def describe_shift(shift: float) -> str:
-    """``"raised 8.7 cm onto the floor"`` for a shift of +0.087 m (``"lowered ..."`` below 0)."""
+    """``"raised 8.7 cm onto the floor"`` for a shift of +0.087 m (``"lowered ..."`` below 0; ``"on the floor
+    already"`` under 0.05 cm, which would read as 0.0 cm)."""
+    if abs(shift) < 0.0005:
+        return "on the floor already"
     return f"{'raised' if shift >= 0 else 'lowered'} {abs(shift) * 100:.1f} cm onto the floor"

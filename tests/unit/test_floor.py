@@ -109,3 +109,10 @@ def test_load_motion_floor_option_and_bad_files_keep_their_errors(tmp_path):
         with pytest.raises(MotionFileError) as floored:
             load_motion(bad, floor=True)
         assert str(floored.value) == str(plain.value)
+
+
+def test_a_clip_on_the_floor_says_so():
+    """``convert --floor`` printed "lowered 0.0 cm onto the floor" for a clip standing on it."""
+    assert floor.describe_shift(-0.0002) == floor.describe_shift(0.0) == "on the floor already"
+    assert floor.describe_shift(0.087) == "raised 8.7 cm onto the floor"
+    assert floor.describe_shift(-0.006) == "lowered 0.6 cm onto the floor"
