@@ -192,7 +192,8 @@ def check_nonfinite_frames(path, meta: dict, known: np.ndarray | None) -> None:
     if known is not None and len(bad) and len(known) > bad.max() and known[bad].any():
         at = bad[known[bad]]
         raise MotionFileError(path, f"NaN/inf values in frame(s) {', '.join(map(str, at[:5]))}"
-                                    f"{', ...' if len(at) > 5 else ''}, outside the frames to generate")
+                                    f"{', ...' if len(at) > 5 else ''} (counting from 0, as the gap's start/end and"
+                                    " key frames do), outside the frames to generate")
 
 
 def kept_frames(T: int, start: int | None = None, end: int | None = None, keys=None) -> np.ndarray | None:

@@ -139,7 +139,7 @@ def _parse_amc(path: object, text: str, skel: AsfSkeleton, nonfinite_ok: bool = 
         flat = _amc_fast(body, counts, expected)
     if flat is None:
         flat, angle_kw = _parse_amc_lines(path, lines, counts, expected, cut=not text.endswith(("\n", "\r")))
-    flat, bad = hold_nonfinite_rows(path, flat, nonfinite_ok, "frame {row} contains NaN/inf values")
+    flat, bad = hold_nonfinite_rows(path, flat, nonfinite_ok, "AMC frame {row} (frame {frame} counting from 0) contains NaN/inf values")
     out, c = {}, 0
     for n in expected:
         out[n] = flat[:, c:c + counts[n]]

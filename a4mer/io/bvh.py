@@ -221,7 +221,7 @@ def _parse_motion(path: object, body: str, num_channels: int, nonfinite_ok: bool
                                     f"{num_channels} channels")
     if values.shape[0] != frames:
         raise MotionFileError(path, f"Frames: {frames} but {values.shape[0]} rows of frame data")
-    values, bad = hold_nonfinite_rows(path, values, nonfinite_ok, "frame row {row} contains NaN/inf values")
+    values, bad = hold_nonfinite_rows(path, values, nonfinite_ok, "frame row {row} (frame {frame} counting from 0) contains NaN/inf values")
     return values, dt, bad
 
 

@@ -436,7 +436,7 @@ def test_nan_in_the_gap_of_an_npz_is_filled_and_nan_elsewhere_named(tmp_path, ca
     np.testing.assert_array_equal(b["trans"], a["trans"])
     capsys.readouterr()
     assert main(["inbetween", str(src), "--start", "65", "--end", "90", "--heads", "none", "-o", str(tmp_path / "x.npz")]) == 1
-    assert "NaN/inf values in frame(s) 60, 61, 62, 63, 64, ..., outside the frames to generate" in capsys.readouterr().err
+    assert "NaN/inf values in frame(s) 60, 61, 62, 63, 64, ... (counting from 0, as the gap's start/end and key frames do), outside the frames to generate" in capsys.readouterr().err
     assert main(["extend", str(src), "--frames", "10", "-o", str(tmp_path / "x.npz")]) == 1
     assert "contains NaN or infinite values (first in frame 60)" in capsys.readouterr().err
     assert not (tmp_path / "x.npz").exists()

@@ -244,7 +244,7 @@ def test_zero_offsets_give_no_raw_numpy_warning(tmp_path):
 @pytest.mark.parametrize("token,problem", [
     ("abc", r"'abc' in frame row 21, value 5 is not a number"),
     ("0x10", r"'0x10' in frame row 21, value 5 is not a number"),
-    ("nan", r"frame row 21 contains NaN/inf values"),
+    ("nan", r"frame row 21 \(frame 20 counting from 0\) contains NaN/inf values"),
     ("1e30", r"frame row 21, channel"),
 ])
 def test_a_bad_value_on_the_21st_frame_row_is_named_frame_row_21(tmp_path, token, problem):
