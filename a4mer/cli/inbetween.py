@@ -162,10 +162,18 @@ def _keys(args, T: int) -> list[int] | None:
             raise A4merError(f"--keys must be at least 2 (frames between keys), got {args.keys}")
         return sorted(set(list(range(0, T, args.keys)) + [T - 1]))
     if args.key_frames is not None:
+        parts = args.key_frames.strip().rstrip(",").split(",")  # a trailing comma is no entry
         try:
-            return sorted(set(int(x) for x in args.key_frames.split(",") if x.strip()))
+            given = [int(x) for x in parts if x.strip()]
         except ValueError:
             raise A4merError(f"--key-frames must be comma-separated integers, got {args.key_frames!r}") from None
+        if any(not x.strip() for x in parts):
+            raise A4merError(f"--key-frames has an empty entry: {args.key_frames!r}")
+        keys = sorted(set(given))
+        if keys != given:  # what was used, so a typo (60,30 for 30,60; a key given twice) shows
+            print(f"a4mer inbetween: note: --key-frames taken in order, each once: {','.join(map(str, keys))}",
+                  file=sys.stderr)
+        return keys
     return None
 
 

@@ -594,3 +594,15 @@ def test_a_mistyped_heads_word_names_the_words(tmp_path, capsys):
         assert main([verb[0], str(src), *verb[1:], "--heads", "autox", "-o", str(tmp_path / "o.npz")]) == 1
         assert "--heads autox: neither 'auto', 'none' or 'tokens' nor a heads file" in capsys.readouterr().err
     assert not (tmp_path / "o.npz").exists()
+
+
+def test_key_frames_out_of_order_or_twice_are_a_note_and_an_empty_entry_an_error(tmp_path, capsys):
+    """``--key-frames 60,30,30,90`` was used as 30,60,90 without a word; ``0,,60`` as 0,60."""
+    src = _npz(tmp_path / "in.npz")
+    assert main(["inbetween", str(src), "--key-frames", "60,30,30,90,", "--heads", "none", "-o", str(tmp_path / "a.npz")]) == 0
+    assert "note: --key-frames taken in order, each once: 30,60,90" in capsys.readouterr().err
+    assert main(["inbetween", str(src), "--key-frames", "30,60,90,", "--heads", "none", "-o", str(tmp_path / "b.npz")]) == 0
+    assert "note" not in capsys.readouterr().err
+    np.testing.assert_array_equal(np.load(tmp_path / "a.npz")["poses"], np.load(tmp_path / "b.npz")["poses"])
+    assert main(["inbetween", str(src), "--key-frames", "0,,60", "--heads", "none", "-o", str(tmp_path / "c.npz")]) == 1
+    assert "--key-frames has an empty entry: '0,,60'" in capsys.readouterr().err
