@@ -527,6 +527,7 @@ def test_a_failed_run_keeps_the_subframe_and_the_unkeyed_pose(scene, gap_rig, mo
         obj.keyframe_insert("location", frame=f)
     scene.frame_set(12, subframe=0.5)
     obj.pose.bones["left_elbow"].rotation_quaternion = (0.7071, 0.7071, 0.0, 0.0)  # not keyed
+    anim_compat.FCurveSink(obj, action).remove_paths(['pose.bones["root"].rotation_quaternion'])  # unkeyed Euler
     obj.pose.bones["root"].rotation_mode = "XYZ"
     obj.pose.bones["root"].rotation_euler = (0.1, 0.2, 0.3)
     obj.location.z = 0.3
