@@ -51,16 +51,25 @@ class JobState:
     error: str | None = None
 
 
-def _model_module():
-    """``a4mer.model`` (bundled core first, then an installed a4mer), or None when it cannot import."""
+def _import_model():
+    """(``a4mer.model`` (bundled core first, then an installed a4mer), "") or (None, why it cannot import:
+    the last import error, so a broken install or a bug is not reported as a missing torch)."""
+    if importlib.util.find_spec("torch") is None:
+        return None, "torch is not installed in this Python"
+    problem = "no a4mer package with its model here"
     for name in dict.fromkeys((f"{CORE}.model", "a4mer.model")):
         try:
             if importlib.util.find_spec(name.rsplit(".", 1)[0]) is None:
                 continue
-            return importlib.import_module(name)
-        except Exception:  # no torch, a broken CUDA install ...: not usable in process
-            continue
-    return None
+            return importlib.import_module(name), ""
+        except Exception as e:  # a broken CUDA install, a missing dependency ...: not usable in process
+            problem = f"importing {name} failed: {type(e).__name__}: {e}"
+    return None, problem
+
+
+def _model_module():
+    """``a4mer.model`` or None when it cannot import (:func:`_import_model`)."""
+    return _import_model()[0]
 
 
 def _device(name: str) -> str:
@@ -74,27 +83,25 @@ def _device(name: str) -> str:
     return "mps" if mps is not None and mps.is_available() else "cpu"
 
 
-def in_process_available() -> bool:
-    """True when torch and ``a4mer.model`` import in this Python."""
-    return importlib.util.find_spec("torch") is not None and _model_module() is not None
-
-
 def resolve_mode(settings: RunnerSettings) -> str:
     """"IN_PROCESS" or "WORKER" for ``settings`` (AUTO picks in-process when possible)."""
     if settings.mode not in MODES:
         raise errors.A4merError(f"unknown runner mode {settings.mode!r}; expected one of {', '.join(MODES)}")
+    if settings.mode == "WORKER":
+        return "WORKER"
+    model, problem = _import_model()
     if settings.mode == "AUTO":
-        if in_process_available():
+        if model is not None:
             return "IN_PROCESS"
         if not settings.python:
-            raise errors.A4merError("the A4Mer model needs torch: torch does not import in this Python and no "
-                                    "worker interpreter is set (Preferences > Add-ons > A4Mer Action Motifs > "
+            raise errors.A4merError(f"the A4Mer model needs torch and the a4mer model in this Python ({problem}) and "
+                                    "no worker interpreter is set (Preferences > Add-ons > A4Mer Action Motifs > "
                                     "Worker Python)")
         return "WORKER"
-    if settings.mode == "IN_PROCESS" and not in_process_available():
-        raise errors.A4merError("Run the model: In Blender needs torch and the a4mer model in Blender's Python, and "
-                                "they do not import here: choose Worker process and set Worker Python (Preferences "
-                                "> Add-ons > A4Mer Action Motifs)")
+    if model is None:
+        raise errors.A4merError(f"Run the model: In Blender needs torch and the a4mer model in Blender's Python "
+                                f"({problem}): choose Worker process and set Worker Python (Preferences > Add-ons > "
+                                "A4Mer Action Motifs)")
     return settings.mode
 
 

@@ -1,27 +1,24 @@
 """File > Import > A4Mer motion (.npz/.bvh/.amc): a new SMPL armature, or onto the selected SMPL rig."""
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import bpy
 from bpy.props import BoolProperty, FloatProperty, StringProperty
 from bpy_extras.io_utils import ImportHelper
 
-from .._core import amass, errors, floor, optional
+from .._core import CORE, errors, floor
 from ..bridge import armature, generated, nla
 
 
 def load_clip(path: str, source_fps: float | None = None, asf: str | None = None,
               keep_reference_frames: bool = False, **reading):
-    """Any supported clip as an SMPL Motion (``a4mer.api.load_motion``; npz only without it). ``reading``:
+    """Any supported clip as an SMPL Motion (``a4mer.api.load_motion``, part of the light core). ``reading``:
     more :class:`a4mer.api.LoadOptions` (``bone_map``, ``scale``, ``up``, ``twist``)."""
-    api = optional("api")
-    if api is not None:
-        return api.load_motion(path, source_fps=source_fps, asf=asf or None,
-                               keep_reference_frames=keep_reference_frames, **reading)
-    if Path(path).suffix.lower() != ".npz":
-        raise errors.MotionFileError(path, "this build of the add-on reads .npz only")
-    return amass.read_amass_npz(path, fps=source_fps)
+    api = importlib.import_module(f"{CORE}.api")
+    return api.load_motion(path, source_fps=source_fps, asf=asf or None,
+                           keep_reference_frames=keep_reference_frames, **reading)
 
 
 def import_motion(context, path: str, apply_to_selected: bool = True, source_fps: float | None = None,

@@ -73,6 +73,6 @@ def test_installed_extension_segments_in_blenders_python_with_torch(ext_zip, tmp
 def test_in_blender_mode_without_torch_is_a_clear_error(monkeypatch):
     from a4mer.errors import A4merError
     from a4mer_blender import runner
-    monkeypatch.setattr(runner, "in_process_available", lambda: False)
-    with pytest.raises(A4merError, match="In Blender needs torch.*choose Worker process"):
+    monkeypatch.setattr(runner, "_import_model", lambda: (None, "torch is not installed in this Python"))
+    with pytest.raises(A4merError, match=r"In Blender needs torch.*\(torch is not installed in this Python\).*choose Worker process"):
         runner.resolve_mode(runner.RunnerSettings(mode="IN_PROCESS"))

@@ -27,7 +27,7 @@ def test_headless_runs_the_model_as_the_preferences_say(scene, tmp_path, fake_py
     so 'needs torch'); ``--python`` names a worker there and then."""
     from a4mer_blender import runner
     monkeypatch.setenv("A4MER_FAKE_WORKER", "ok")
-    monkeypatch.setattr(runner, "in_process_available", lambda: False)
+    monkeypatch.setattr(runner, "_import_model", lambda: (None, "torch is not installed in this Python"))
     clip = write_amass_npz(smooth_motion(T=40), tmp_path / "clip.npz")
     prefs = bpy.context.preferences.addons["a4mer_blender"].preferences
     prefs.runner_mode, prefs.worker_python, prefs.device = "WORKER", fake_python, "cpu"

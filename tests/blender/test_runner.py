@@ -96,9 +96,13 @@ def test_operator_runs_worker_from_preferences(scene, fake_python, monkeypatch):
 
 
 def test_auto_mode_without_torch_needs_a_worker(monkeypatch):
-    monkeypatch.setattr(runner, "in_process_available", lambda: False)
+    monkeypatch.setattr(runner, "_import_model", lambda: (None, "torch is not installed in this Python"))
     with pytest.raises(A4merError, match="no worker interpreter is set"):
         runner.resolve_mode(runner.RunnerSettings())
+    # a model that fails to import for another reason is named as such, not as a missing torch
+    monkeypatch.setattr(runner, "_import_model", lambda: (None, "importing a4mer.model failed: ImportError: libcuda"))
+    with pytest.raises(A4merError, match=r"\(importing a4mer.model failed: ImportError: libcuda\)"):
+        runner.resolve_mode(runner.RunnerSettings(mode="IN_PROCESS"))
     assert runner.resolve_mode(runner.RunnerSettings(python="/x/python")) == "WORKER"
     with pytest.raises(A4merError, match="unknown runner mode"):
         runner.resolve_mode(runner.RunnerSettings(mode="GPU"))
@@ -117,8 +121,7 @@ def test_in_process_and_worker_give_identical_segments(scene, fake_python, monke
     values gives the same segments in Blender's Python and in the worker."""
     import fake_model
     monkeypatch.setenv("A4MER_FAKE_WORKER", "model")
-    monkeypatch.setattr(runner, "_model_module", lambda: fake_model)
-    monkeypatch.setattr(runner, "in_process_available", lambda: True)
+    monkeypatch.setattr(runner, "_import_model", lambda: (fake_model, ""))
     obj, _ = make_row_rig("fbx_m_avg")
     armature.write_motion(obj, smooth_motion(T=75, seed=13), scene)
     motion = armature.read_motion(obj, scene)
