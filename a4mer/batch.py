@@ -494,32 +494,56 @@ def _commit(tmp: Path, out: Path) -> list[str]:
     return files
 
 
-def _earlier_clips(out: Path):
-    """``(clip name, input, output file names)`` of every clip that earlier runs (``out/runs/*.json``)
-    finished."""
-    for summ in sorted((out / "runs").glob("*.json")):
+class RunSummaries:
+    """The clips that earlier runs (``out/runs/*.json``) finished. A summary is parsed once while its file
+    is unchanged: a batch checks them for every clip, and farm shards add summaries while it runs."""
+
+    def __init__(self, out: Path):
+        self.out = out
+        self._lock = threading.Lock()
+        self._parsed: dict[Path, tuple[tuple[int, int], list]] = {}  # summary -> ((mtime ns, size), clips)
+
+    def clips(self):
+        """``(clip name, input, output file names)`` of every clip an earlier run finished."""
+        for summ in sorted((self.out / "runs").glob("*.json")):
+            try:
+                st = summ.stat()
+            except OSError:
+                continue
+            key = (st.st_mtime_ns, st.st_size)
+            with self._lock:
+                known = self._parsed.get(summ)
+            if known is None or known[0] != key:
+                known = (key, list(self._read(summ)))
+                with self._lock:
+                    self._parsed[summ] = known
+            yield from known[1]
+
+    @staticmethod
+    def _read(summ: Path):
         try:
             clips = json.loads(summ.read_text(encoding="utf-8")).get("clips", [])
         except (OSError, ValueError, AttributeError):
-            continue
+            return
         for c in clips if isinstance(clips, list) else ():
             if isinstance(c, dict) and c.get("status") == "ok" and isinstance(c.get("outputs"), list):
                 yield c.get("name"), c.get("input"), [f for f in c["outputs"] if isinstance(f, str) and Path(f).name == f]
 
 
-def earlier_outputs(out: Path, name: str) -> set[str]:
-    """Names of the files that earlier runs (``out/runs/*.json``) wrote for clip ``name``."""
-    return {f for n, _, files in _earlier_clips(out) if n == name for f in files}
+def earlier_outputs(runs: RunSummaries, name: str) -> set[str]:
+    """Names of the files that earlier runs wrote for clip ``name``."""
+    return {f for n, _, files in runs.clips() if n == name for f in files}
 
 
-def foreign_outputs(out: Path, name: str, files: list[str]) -> dict[str, tuple[str, str]]:
+def foreign_outputs(runs: RunSummaries, name: str, files: list[str]) -> dict[str, tuple[str, str]]:
     """The files of ``files`` that exist in ``out`` and that an earlier run wrote for another clip
     (file -> (that clip's name, its input)): committing them would overwrite another input's outputs
     (e.g. ``dance__solo.segments.json`` of the armature solo of ``dance.blend``, and the clip
     ``dance/solo.bvh`` added later)."""
     want = {f.casefold(): f for f in files}
     found: dict[str, tuple[str, str]] = {}
-    for n, src, written in _earlier_clips(out):
+    out = runs.out
+    for n, src, written in runs.clips():
         if n == name:
             continue
         for f in written:
@@ -535,14 +559,14 @@ def _commit_files(tmp: Path) -> list[str]:
                   and not f.name.startswith("."))
 
 
-def remove_stale(out: Path, name: str, written: list[str]) -> list[str]:
+def remove_stale(runs: RunSummaries, name: str, written: list[str]) -> list[str]:
     """Delete what earlier runs wrote for clip ``name`` and this run did not rewrite (the exports or
     gallery of an earlier ``--export``/``--gallery`` run would otherwise sit beside a newer .blend they
     do not describe); returns the names removed. Only files a run summary lists are touched."""
     gone = []
-    for f in sorted(earlier_outputs(out, name) - set(written)):
+    for f in sorted(earlier_outputs(runs, name) - set(written)):
         try:
-            (out / f).unlink()
+            (runs.out / f).unlink()
             gone.append(f)
         except OSError:  # already gone, or not ours to remove: left as it is
             continue
@@ -588,9 +612,12 @@ def _worker_env(opts: BatchOptions, tmp: Path) -> dict[str, str]:
     return env
 
 
-def run_clip(job: ClipJob, opts: BatchOptions, procs: _Procs | None = None) -> ClipResult:
+def run_clip(job: ClipJob, opts: BatchOptions, procs: _Procs | None = None, runs: RunSummaries | None = None
+             ) -> ClipResult:
     """Process one clip in a worker; never raises for a bad clip (the result says why). A worker
-    stopped by :meth:`_Procs.kill_all` raises KeyboardInterrupt (the clip did not finish)."""
+    stopped by :meth:`_Procs.kill_all` raises KeyboardInterrupt (the clip did not finish). ``runs``: the
+    earlier runs' summaries of ``opts.out`` (read here when not given)."""
+    runs = RunSummaries(opts.out) if runs is None else runs
     t0 = time.perf_counter()
     res = ClipResult(str(job.path), job.name, "failed")
     tmp = private_dir(opts.out, "tmp", job.name[:40])
@@ -630,14 +657,14 @@ def run_clip(job: ClipJob, opts: BatchOptions, procs: _Procs | None = None) -> C
                 "worker gave no result line"
             return res
         _draw(tmp, opts)
-        clash = foreign_outputs(opts.out, job.name, _commit_files(tmp))
+        clash = foreign_outputs(runs, job.name, _commit_files(tmp))
         if clash:
             f, (n, src) = next(iter(clash.items()))
             res.reason = (f"would overwrite {f}, which an earlier run wrote for {n} ({src}): rename or move one "
                           "of them (or remove that file, if it is no longer wanted)")
             return res
         res.outputs = _commit(tmp, opts.out)
-        gone = remove_stale(opts.out, job.name, res.outputs)
+        gone = remove_stale(runs, job.name, res.outputs)
         if gone:
             res.notes.append(f"removed {len(gone)} output(s) of an earlier run not written this time: {', '.join(gone)}")
         res.status = "ok"
@@ -719,7 +746,8 @@ def run_batch(jobs: list[ClipJob], opts: BatchOptions, log: Callable[[str], None
     old = {s: signal.signal(s, _terminate) for s in STOP_SIGNALS} if main_thread else {}
     futs: dict = {}
     try:
-        futs = {pool.submit(run_clip, jobs[i], opts, procs): i for i in todo}
+        runs = RunSummaries(opts.out)
+        futs = {pool.submit(run_clip, jobs[i], opts, procs, runs): i for i in todo}
         for fut in as_completed(futs):
             results[futs[fut]] = fut.result()
             done_count += 1

@@ -284,10 +284,10 @@ def test_an_interrupted_batch_still_writes_the_summary_of_its_finished_clips(tmp
     root = _clips(tmp_path / "in", {"a.bvh": b"good a", "b.bvh": b"good b", "z.bvh": b"good z"})
     real = batch.run_clip
 
-    def ctrl_c_at_z(job, opts, procs=None):
+    def ctrl_c_at_z(job, opts, procs=None, runs=None):
         if job.name == "z":
             raise KeyboardInterrupt
-        return real(job, opts, procs)
+        return real(job, opts, procs, runs)
     monkeypatch.setattr(batch, "run_clip", ctrl_c_at_z)
     out = tmp_path / "out"
     code, text = _run([root, "--out", out, "--python", fake_python], capsys)
@@ -422,11 +422,11 @@ def test_a_clip_committed_while_ctrl_c_came_in_is_in_the_summary(tmp_path, fake_
     a_worker_done = threading.Event()
     real_run, real_draw = batch.run_clip, batch._draw
 
-    def run_clip(job, opts, procs=None):
+    def run_clip(job, opts, procs=None, runs=None):
         if job.name == "z":
             a_worker_done.wait(30)
             raise KeyboardInterrupt
-        return real_run(job, opts, procs)
+        return real_run(job, opts, procs, runs)
 
     def draw(tmp, opts):
         a_worker_done.set()
@@ -563,3 +563,26 @@ def test_a_worker_left_running_by_a_killed_batch_keeps_its_folder(tmp_path, fake
     finally:
         if _running(worker):
             os.kill(worker, signal.SIGKILL)
+
+
+def test_run_summaries_are_parsed_once_while_unchanged(tmp_path, monkeypatch):
+    """Every clip checks what earlier runs wrote: each summary was parsed again for every clip (twice), a
+    cost that grows with clips x runs on a farm. A summary is now parsed again only when it changed, and
+    one a shard adds meanwhile is read."""
+    runs_dir = tmp_path / "runs"
+    runs_dir.mkdir()
+
+    def summary(name: str, clips: list[str]) -> None:
+        (runs_dir / name).write_text(json.dumps({"clips": [
+            {"name": c, "input": f"/in/{c}.bvh", "status": "ok", "outputs": [f"{c}.blend", "../x"]} for c in clips]}))
+    summary("r1.json", ["a", "b"])
+    reads = []
+    real = batch.RunSummaries._read
+    monkeypatch.setattr(batch.RunSummaries, "_read", staticmethod(lambda p: (reads.append(p.name), real(p))[1]))
+    runs = batch.RunSummaries(tmp_path)
+    assert batch.earlier_outputs(runs, "a") == {"a.blend"}  # a path outside the folder is never taken
+    assert batch.earlier_outputs(runs, "b") == {"b.blend"} and reads == ["r1.json"]
+    summary("r2.json", ["c"])
+    assert batch.earlier_outputs(runs, "c") == {"c.blend"} and reads == ["r1.json", "r2.json"]
+    summary("r1.json", ["a", "b", "dd"])  # rewritten: read again
+    assert batch.earlier_outputs(runs, "dd") == {"dd.blend"} and reads == ["r1.json", "r2.json", "r1.json"]
