@@ -109,7 +109,7 @@ def as_motion(clip, whole: bool = False) -> Motion:
 
 
 def clip_names(paths: list[Path], clean=lambda text: text) -> list[str]:
-    """One output name per clip path, as ``a4mer convert`` and ``a4mer batch`` name their outputs: the
+    """One output name per clip path, as ``a4mer convert`` and ``a4mer embed`` name their outputs: the
     file stem; clips whose names clash are named by their path from the folder they share
     (``salsa/04.bvh``, ``indian/04.bvh`` -> ``salsa__04``, ``indian__04``), and if that still clashes
     (``walk.bvh`` and ``walk.npz`` side by side) by their suffix too (``walk_bvh``). ``clean`` makes a

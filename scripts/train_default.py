@@ -33,11 +33,14 @@ from a4mer.train.config import load_config
 from a4mer.train.loop import train
 
 LICENSE = "CC BY-NC 4.0 (model weights derived from the Bandai-Namco Research Motion Dataset)"
-ATTRIBUTIONS = [
-    "Bandai-Namco-Research-Motiondataset (datasets 1 and 2), Bandai Namco Research Inc., CC BY-NC 4.0, "
-    "https://github.com/BandaiNamcoResearchInc/Bandai-Namco-Research-Motiondataset",
-    "CMU Graphics Lab Motion Capture Database (dance subset via github.com/papagina/Auto_Conditioned_RNN_motion), "
-    "http://mocap.cs.cmu.edu/ - free for any use",
+ATTRIBUTIONS = [  # as the data folders' READMEs ask (shared/data/*/README.md), repeated in the project README
+    "Bandai-Namco-Research-Motiondataset (datasets 1 and 2), \u00a9 2022 Bandai Namco Research Inc., CC BY-NC 4.0, "
+    "https://github.com/BandaiNamcoResearchInc/Bandai-Namco-Research-Motiondataset (commit 74ead3ba); M. Kobayashi, "
+    "C.-C. Liao, K. Inoue, S. Yojima, M. Takahashi, Motion Capture Dataset for Practical Use of AI-based Motion "
+    "Editing and Stylization, arXiv:2306.08861, 2023",
+    "CMU Graphics Lab Motion Capture Database (salsa, Indian dance and martial arts, Daz-friendly BVH via "
+    "https://github.com/papagina/Auto_Conditioned_RNN_motion, commit fbb7f641): The data used in this project was "
+    "obtained from mocap.cs.cmu.edu. The database was created with funding from NSF EIA-0196217.",
 ]
 
 #: The default configuration (dotted overrides of a4mer.train.config.TrainConfig).
