@@ -26,7 +26,7 @@ import tempfile
 import traceback
 from pathlib import Path
 
-from ._core import CORE, errors
+from ._core import CORE, errors, gaps
 
 RESULT_TAG = "A4MER_RESULT "
 OBJECT_SEP = "__"
@@ -248,13 +248,11 @@ def fill_gaps(context, obj, args: argparse.Namespace | None = None) -> str:
     action = obj.animation_data.action
     f0, T = armature.action_frames(action, obj)
     keyed = keyed_frames(obj, action)
-    gaps = _core("gaps")
-    runs = gaps.gap_runs(keyed, f0, f0 + T - 1)
-    if not runs:
-        return f"{obj.name}: fill-gaps: no gaps (every frame {f0}..{f0 + T - 1} is keyed), nothing filled"
     fps = armature.scene_fps(context.scene)
-    long = [(s, e) for s, e in runs if (e - s - 1) / fps > gaps.MAX_GAP_SECONDS + 1e-9]
-    fill = [r for r in runs if r not in long]
+    plan = gaps.plan_fill(keyed, (f0, f0 + T - 1), (f0, f0 + T - 1), fps)
+    if plan is None:
+        return f"{obj.name}: fill-gaps: no gaps (every frame {f0}..{f0 + T - 1} is keyed), nothing filled"
+    fill, long = list(plan.gaps), [(s, e) for s, e, _ in plan.skipped]
     skipped = "".join(f"; not filled: {s}..{e} ({(e - s - 1) / fps:.2f} s > {gaps.MAX_GAP_SECONDS:g} s)" for s, e in long)
     if not fill:
         return f"{obj.name}: fill-gaps: nothing filled{skipped}"

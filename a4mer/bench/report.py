@@ -167,7 +167,7 @@ def markdown(results: dict, command: str, plots: list[str]) -> str:
         parts += [f"Data: {meta.get('clips')} clips from `{meta.get('data')}` ({meta.get('datasets')}"
                   + (f"; at most {cap} per data set, evenly chosen: "
                      + ", ".join(f"{d} {cap} of {n}" for d, n in cut.items()) if cut else "") + "), "
-                  f"all at 30 fps; MPJPE = mean joint-position error (mm) of SMPL joints 0-21 from FK on the "
+                  "all at 30 fps; MPJPE = mean joint-position error (mm) of SMPL joints 0-21 from FK on the "
                   "neutral SMPL skeleton, over the generated frames only. L2P/L2Q/NPSS follow LaFAN1 "
                   "(positions/quaternions canonical at the last key before the gap; L2P normalised with "
                   "the benchmark data's own mean/std). Baselines: hermite = cubic Hermite through the "

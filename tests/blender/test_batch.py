@@ -216,6 +216,33 @@ def test_batch_blend_input_fill_extend(segmenter, tmp_path, capsys):
     assert code != 0 and "'Alpha' shows A4Mer generated frames that were saved before baking" in text
 
 
+def test_batch_fill_leaves_a_gap_over_4_s_and_names_it(tmp_path, capsys):
+    """A shot keyed on frames 1-2, 130-131 and 134-135 (30 fps): the 4.23 s gap is left unkeyed and named,
+    the 2-frame gap is filled; the user's keys keep their frames."""
+    from a4mer_blender.operators.importer import import_motion
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    bpy.context.scene.render.fps, bpy.context.scene.render.fps_base = 30, 1.0
+    clip = tmp_path / "walk.npz"
+    write_amass_npz(load_motion(WALK), clip)
+    rig, _ = import_motion(bpy.context, str(clip), apply_to_selected=False)
+    rig.name = "Rig"
+    for fc in anim_compat.fcurves_of(rig, rig.animation_data.action):
+        kp = fc.keyframe_points
+        for i in reversed(range(len(kp))):
+            if 3 <= kp[i].co[0] <= 129 or 132 <= kp[i].co[0] <= 133:
+                kp.remove(kp[i])
+    src = tmp_path / "in" / "shot.blend"
+    src.parent.mkdir()
+    bpy.ops.wm.save_as_mainfile(filepath=str(src))
+    code, text = _run([src, "--out", tmp_path / "out", "--fill-gaps"], capsys)
+    assert code == 0, text
+    assert "Rig: fill-gaps: filled 1 gap(s), 2 frames" in text and "not filled: 2..130 (4.23 s > 4 s)" in text
+    _, arms = _open(tmp_path / "out" / "shot.blend")
+    fc = next(fc for fc in anim_compat.fcurves_of(arms[0], arms[0].animation_data.action)
+              if fc.data_path == 'pose.bones["left_knee"].rotation_quaternion')
+    assert sorted(int(round(k.co[0])) for k in fc.keyframe_points) == [1, 2, 130, 131, 132, 133, 134, 135]
+
+
 def test_blender_entry_script(clips, segmenter, tmp_path):
     """scripts/blender_batch.py (the ``blender -b --python`` entry) under the bpy module."""
     root, _ = clips
