@@ -108,24 +108,43 @@ def _resolve(scheme: dict[str, str | None], source_names: tuple[str, ...]) -> tu
     return joints, missing
 
 
+def shared_prefix(names: tuple[str, ...] | list[str]) -> str:
+    """The rig prefix every name starts with, up to its last ``_ - . :`` (``"Character1_"`` of Maya
+    HumanIK's ``Character1_Hips``, ``Character1_LeftUpLeg``, ...); "" when there is none."""
+    if len(names) < 2:
+        return ""
+    common = os.path.commonprefix(list(names))
+    cut = max(common.rfind(c) for c in "_-.:") + 1
+    return common[:cut] if 0 < cut and all(len(n) > cut for n in names) else ""
+
+
 def detect_scheme(source_names: tuple[str, ...] | list[str]) -> BoneMap:
     """Pick the scheme whose required joints are all present, preferring the most matched joints.
 
-    Raises :class:`SkeletonError` naming, for the closest scheme, the bones that were missing.
+    Names are tried as they are and, where they all share a rig prefix (:func:`shared_prefix`), without it.
+    Raises :class:`SkeletonError` naming, for the scheme that matched the most joints, the bones that were
+    missing (or, where no name matched, a few of the names).
     """
     names = tuple(n for n in source_names if not n.endswith("_end"))
+    prefix = shared_prefix(names)
+    readings = [{n: n for n in names}] + ([{n[len(prefix):]: n for n in names}] if prefix else [])
     best: tuple[int, str, dict[str, str]] | None = None
     closest: tuple[int, str, list[str]] | None = None
-    for name, scheme in SCHEMES.items():
-        joints, missing = _resolve(scheme, names)
-        if missing:
-            if closest is None or len(missing) < len(closest[2]):
-                closest = (len(missing), name, missing)
-            continue
-        if best is None or len(joints) > best[0]:
-            best = (len(joints), name, joints)
+    for original in readings:
+        for name, scheme in SCHEMES.items():
+            joints, missing = _resolve(scheme, tuple(original))
+            if missing:
+                if closest is None or (-len(joints), len(missing)) < (-closest[0], len(closest[2])):
+                    closest = (len(joints), name, missing)  # the most joints matched
+                continue
+            if best is None or len(joints) > best[0]:
+                best = (len(joints), name, {k: original[v] for k, v in joints.items()})
     if best is None:
         assert closest is not None
+        if closest[0] == 0:
+            shown = ", ".join(repr(n) for n in names[:6]) + (", ..." if len(names) > 6 else "")
+            raise SkeletonError(f"unknown skeleton: none of its {len(names)} joint names ({shown}) matches a known "
+                                f"naming scheme ({', '.join(SCHEMES)}); pass a bone map (--bone-map JSON)")
         raise SkeletonError(f"unknown skeleton: closest known scheme {closest[1]!r} lacks "
                             + ", ".join(closest[2]) + "; pass a bone map (--bone-map JSON)")
     return BoneMap(best[1], best[2])

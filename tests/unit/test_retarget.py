@@ -8,6 +8,7 @@ from a4mer.geometry import axis_angle_to_quat, quat_conj, quat_mul
 from a4mer.io.source import SourceClip
 from a4mer.motion import Motion
 from a4mer.retarget import SCHEMES, detect_scheme, load_bone_map, retarget
+from a4mer.retarget.schemes import shared_prefix
 from a4mer.skeleton import SMPL, match_smpl_rig, normalize_bone_name
 from a4mer.skeleton.smpl import SMPL_OFFICIAL_NAMES
 
@@ -76,6 +77,21 @@ def test_unknown_skeleton_names_missing_bones():
     with pytest.raises(SkeletonError, match="lacks") as e:
         detect_scheme(["Hips", "Spine", "Foo", "Bar"])
     assert "bone map" in str(e.value)
+
+
+def test_a_prefix_every_name_shares_is_not_the_bones():
+    """Maya HumanIK's default ``Character1_Hips``: the mixamo-style names behind the shared prefix."""
+    names = [v for v in SCHEMES["mixamo"].values() if v]
+    bm = detect_scheme(["Character1_" + n for n in names])
+    assert bm.scheme == "mixamo" and bm.joints["left_hip"] == "Character1_LeftUpLeg"
+    assert shared_prefix(["Character1_Hips", "Character1_Spine"]) == "Character1_"
+    assert shared_prefix(["LeftArm", "LeftLeg"]) == "" and shared_prefix(["L_Hip", "R_Hip", "Pelvis"]) == ""
+    assert shared_prefix(["m_avg_L_Hip", "m_avg_R_Hip"]) == "m_avg_"
+
+
+def test_a_skeleton_with_no_known_name_shows_its_names():
+    with pytest.raises(SkeletonError, match=r"none of its 3 joint names \('Foo', 'Bar', 'Baz'\) matches"):
+        detect_scheme(["Foo", "Bar", "Baz"])
 
 
 def test_user_bone_map(tmp_path):
