@@ -299,6 +299,8 @@ def read_motion(obj, scene, action=None, unit: float | None = None, skeleton=Non
         meta["betas"] = [float(b) for b in action["a4mer_betas"]]
     if "a4mer_gender" in action:
         meta["gender"] = str(action["a4mer_gender"])
+    if "a4mer_surface_model_type" in action:
+        meta["surface_model_type"] = str(action["a4mer_surface_model_type"])
     return core_rig.rig_to_motion(rig, loc, quat, object_matrices(obj, scene, frames, fcurves), scene_fps(scene),
                                   unit=unit, meta=meta, skeleton=skeleton)
 
@@ -343,10 +345,12 @@ def write_motion(obj, motion, scene, action=None, frame_start: int | None = None
         anim_compat.keep_in_file(previous, 1)  # else unassigning it would drop it from the file on save
         action = bpy.data.actions.new(name or motion.meta.get("name") or f"{obj.name}_a4mer")
     action["a4mer_source_fps"] = float(motion.meta.get("source_fps", motion.fps))
-    if motion.meta.get("betas"):  # the subject's body shape and gender, for exports of the action
+    if motion.meta.get("betas") is not None and len(motion.meta["betas"]):  # body shape and gender, for exports
         action["a4mer_betas"] = [float(b) for b in motion.meta["betas"]]
     if motion.meta.get("gender") not in (None, "", "neutral"):
         action["a4mer_gender"] = str(motion.meta["gender"])
+    if motion.meta.get("surface_model_type"):  # an SMPL-X AMASS file's body model, for npz exports
+        action["a4mer_surface_model_type"] = str(motion.meta["surface_model_type"])
     loc, quat = core_rig.motion_to_rig(rig, motion, _current_basis(obj, rig), world_matrix(obj), unit=unit)
     anim_compat.assign_action(obj, action)
     sink = anim_compat.FCurveSink(obj, action)

@@ -37,7 +37,7 @@ def test_import_npz_creates_mpi_armature_resampled(scene, tmp_path):
 def test_an_smplh_or_smplx_clip_imports_its_hands_and_body_shape(scene, tmp_path, capfd, family):
     """An SMPL-H/X clip makes an armature with its finger (SMPL-X: jaw, eye) bones, keyed from the clip:
     read back on that skeleton it is the clip, hands included (they were left out before). The subject's
-    betas and gender go with the action into every export of it. Onto a body-only rig the report names
+    betas, gender and body model (``surface_model_type``) go with the action into every export of it. Onto a body-only rig the report names
     the joints it has no bones for."""
     from a4mer import Motion
     from a4mer.skeleton import SMPLH, SMPLX
@@ -48,7 +48,8 @@ def test_an_smplh_or_smplx_clip_imports_its_hands_and_body_shape(scene, tmp_path
     from a4mer.geometry import axis_angle_to_quat
     rot = axis_angle_to_quat(aa)
     rot[:, :22] = body.rotations[:, :22]
-    clip = Motion(30.0, body.root_translation, rot, skel, meta={"betas": [0.5] * 16, "gender": "female"})
+    clip = Motion(30.0, body.root_translation, rot, skel,
+                  meta={"betas": [0.5] * 16, "gender": "female", "surface_model_type": family})
     path = write_amass_npz(clip, tmp_path / "hands.npz")
     assert bpy.ops.a4mer.import_motion(filepath=str(path)) == {"FINISHED"}
     assert "not imported" not in capfd.readouterr().out
@@ -56,6 +57,7 @@ def test_an_smplh_or_smplx_clip_imports_its_hands_and_body_shape(scene, tmp_path
     assert {b.name for b in obj.data.bones} == {"root", *skel.names}
     back = armature.read_motion(obj, scene, skeleton=skel)
     assert back.meta["betas"] == [0.5] * 16 and back.meta["gender"] == "female"
+    assert back.meta["surface_model_type"] == family  # AMASS SMPL-X files name their body model
     assert quat_angle(back.rotations, rot).max() < 1e-5  # fingers (and jaw, eyes) as in the clip
     assert quat_angle(armature.read_motion(obj, scene).rotations[:, :22], body.rotations[:, :22]).max() < 1e-5
     if family == "smplx":  # exported from the .blend, the npz keeps the hands and face
@@ -65,6 +67,7 @@ def test_an_smplh_or_smplx_clip_imports_its_hands_and_body_shape(scene, tmp_path
         assert main(["export", str(tmp_path / "shot.blend"), "--format", "npz", "-o", str(tmp_path / "out.npz")]) == 0
         out = read_amass_npz(tmp_path / "out.npz")
         assert out.skeleton == SMPLX and quat_angle(out.rotations, rot).max() < 1e-4
+        assert str(np.load(tmp_path / "out.npz")["surface_model_type"]) == "smplx"
     rig, _ = make_row_rig("mpi_body_only")
     rig.select_set(True)
     bpy.context.view_layer.objects.active = rig
