@@ -11,7 +11,7 @@ from scipy.spatial.transform import Rotation
 from a4mer.errors import MotionFileError
 from a4mer.geometry import axis_angle_to_quat
 from a4mer.io import read_bvh, write_bvh
-from a4mer.io.bvh_write import rotmat_to_euler
+from a4mer.io.bvh_write import continuous_euler, rotmat_to_euler
 from a4mer.motion import Motion
 from a4mer.skeleton import SMPL
 
@@ -237,6 +237,30 @@ def test_rotmat_to_euler_matches_scipy(order):
     lock = Rotation.from_euler(order, [[0.3, np.pi / 2, -0.7], [1.0, -np.pi / 2, 0.2]])
     ang = rotmat_to_euler(lock.as_matrix(), order)
     assert (Rotation.from_euler(order, ang).inv() * lock).magnitude().max() < 1e-9
+
+
+@pytest.mark.parametrize("order", ["XYZ", "ZXY", "ZYX"])
+def test_written_channels_turn_the_short_way(tmp_path, order):
+    """A spin of 3 turns about the vertical and a bend to 150 degrees about the middle axis (a deep knee
+    bend in ZXY): the written channels step by a few degrees per frame, no 360-degree steps and no
+    180-degree flips past +-90 degrees, and read back as the same rotations."""
+    t = np.linspace(0.0, 1.0, 121)
+    path = np.stack([6 * np.pi * t, np.deg2rad(150) * np.sin(np.pi * t), 0.4 * np.sin(2 * np.pi * t)], -1)
+    r = Rotation.from_euler(order, path)
+    ang = continuous_euler(rotmat_to_euler(r.as_matrix(), order))
+    assert np.abs(np.diff(ang, axis=0)).max() < np.deg2rad(10)
+    assert (Rotation.from_euler(order, ang).inv() * r).magnitude().max() < 1e-9
+    assert np.abs(np.diff(rotmat_to_euler(r.as_matrix(), order), axis=0)).max() > np.deg2rad(170)  # as computed
+    rot = np.zeros((121, 24, 4))
+    rot[..., 0] = 1.0
+    rot[:, 0] = axis_angle_to_quat(np.array([np.pi / 2, 0.0, 0.0]))  # upright
+    rot[:, 4] = r.as_quat()[:, [3, 0, 1, 2]]  # left knee
+    out = write_bvh(Motion(30.0, np.tile([0.0, 0.0, 0.95], (121, 1)), rot), tmp_path / "bend.bvh", euler=order)
+    data = np.array([[float(v) for v in line.split()] for line in
+                     out.read_text().split("Frame Time:")[1].splitlines()[1:] if line.strip()])
+    assert np.abs(np.diff(data[:, 3:], axis=0)).max() < 10.0  # degrees per frame, every rotation channel
+    back = read_bvh(out)
+    assert back.num_frames == 121
 
 
 @pytest.mark.parametrize("json_path", sorted(FIXTURES.glob("*.json")), ids=lambda p: p.stem)
