@@ -42,9 +42,9 @@ def write_npz(motion: Motion, path: str | os.PathLike) -> Path:
     return write_amass_npz(motion, path)
 
 
-def _seg_id(name: str, i: int, item: dict) -> str:
-    """A stable id of one label (same clip and segment -> same id), UUID-shaped like BABEL's."""
-    h = hashlib.sha1(f"{name}/{i}/{item['start_frame']}/{item['end_frame']}/{item['motif_id']}".encode()).hexdigest()
+def _seg_id(key: str) -> str:
+    """A stable id of one label (the same ``key`` -> the same id), UUID-shaped like BABEL's."""
+    h = hashlib.sha1(key.encode()).hexdigest()
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
 
 
@@ -67,14 +67,14 @@ def babel_sequence(segments: dict, name: str, feat_p: str = "", motif_names: dic
     labels = []  # the segmented motifs, then those generated into the clip in Blender ("with a motif")
     for i, m in enumerate(list(segments["motifs"]) + list(segments.get("generated_motifs", []))):
         label = motif_display_name(m["motif_id"], motif_names)
-        labels.append({"raw_label": label, "proc_label": label.lower(), "seg_id": _seg_id(name, i, m),
+        labels.append({"raw_label": label, "proc_label": label.lower(), "seg_id": _seg_id(f"{name}/{i}/{m['start_frame']}/{m['end_frame']}/{m['motif_id']}"),
                        "act_cat": [label], "start_t": round(offset_s + int(m["start_frame"]) / fps, 6),
                        "end_t": round(offset_s + int(m["end_frame"]) / fps, 6),
                        "a4mer": {"motif_id": int(m["motif_id"]), "confidence": float(m.get("confidence", 1.0))}})
     seen: dict[str, None] = {}
     for lab in labels:
         seen.setdefault(lab["raw_label"])
-    seq_labels = [{"raw_label": n, "proc_label": n.lower(), "seg_id": hashlib.sha1(f"{name}/seq/{n}".encode()).hexdigest()[:32],
+    seq_labels = [{"raw_label": n, "proc_label": n.lower(), "seg_id": _seg_id(f"{name}/seq/{n}"),
                    "act_cat": [n]} for n in seen]
     ann = {"babel_lid": f"a4mer-{segments.get('vocab_hash', '')}", "anntr_id": f"a4mer-{segments.get('model_hash', '')}"}
     return {"babel_sid": name, "url": "", "feat_p": feat_p, "dur": round(dur, 6),

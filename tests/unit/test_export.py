@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 import struct
 import subprocess
 import sys
@@ -75,6 +76,8 @@ def test_babel_times_labels_and_names(motion, tmp_path):
         want = "Skip" if m["motif_id"] == 17 else f"m{m['motif_id']}"
         assert lab["raw_label"] == want and lab["proc_label"] == want.lower() and lab["act_cat"] == [want]
     assert len({lab["seg_id"] for lab in labels}) == len(labels)
+    for lab in labels + seq["seq_ann"]["labels"]:  # UUID-shaped, as in BABEL's own files
+        assert str(uuid.UUID(lab["seg_id"])) == lab["seg_id"]
     assert sorted(x["raw_label"] for x in seq["seq_ann"]["labels"]) == sorted({lab["raw_label"] for lab in labels})
     again = ex.babel_sequence(seg, "walk", "walk.npz", {"17": "Skip"}, motion.duration)
     assert again == seq  # deterministic (stable seg ids)
