@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
+from .._core import errors
+
 #: enum values of ``Keyframe.interpolation`` for ``foreach_set`` (DNA ``BEZT_IPO_*``)
 INTERPOLATION = {"CONSTANT": 0, "LINEAR": 1, "BEZIER": 2}
 
@@ -32,6 +34,19 @@ def _slot_for(id_owner: Any, action: Any) -> Any:
             if strip.action == action and getattr(strip, "action_slot", None) is not None:
                 return strip.action_slot
     return next((slot for slot in action.slots if slot.target_id_type in ("UNSPECIFIED", "OBJECT")), None)
+
+
+def check_plays_a_slot(id_owner: Any, action: Any) -> None:
+    """:class:`A4merError` when ``action`` is ``id_owner``'s active action but none of its slots is assigned
+    (4.4+: an action another object animates with, given to this one; Blender then plays none of it here).
+    Reading, filling or marking it would work on another object's motion."""
+    anim = getattr(id_owner, "animation_data", None)
+    if (anim is not None and anim.action == action and is_slotted(action) and len(action.slots)
+            and getattr(anim, "action_slot", None) is None):
+        raise errors.A4merError(
+            f"{id_owner.name!r} plays no slot of its action {action.name!r} (Blender shows the rig in its rest pose; "
+            f"the action's slots: {', '.join(repr(s.name_display) for s in action.slots)}): choose the rig's slot in "
+            "the Action editor's Slot menu, or give the rig an action of its own, and rerun")
 
 
 def channelbag(action: Any, slot: Any, ensure: bool = False) -> Any:

@@ -290,6 +290,7 @@ def read_motion(obj, scene, action=None, unit: float | None = None, skeleton=Non
         action = obj.animation_data.action if obj.animation_data else None
     if action is None:
         raise errors.A4merError(f"armature {obj.name!r} has no action to read")
+    anim_compat.check_plays_a_slot(obj, action)
     f0, T = action_frames(action, obj)
     frames = np.arange(f0, f0 + T, dtype=np.float64)
     fcurves = anim_compat.fcurves_of(obj, action)

@@ -786,6 +786,27 @@ def test_action_shared_with_another_object_keeps_each_slot(scene, gap_rig):
     assert obj.animation_data.action_slot == rig_slot
 
 
+@pytest.mark.skipif(not SLOTTED, reason="action slots exist on Blender 4.4+ only")
+@pytest.mark.parametrize("verb", ["fill_gaps", "extend", "segment"])
+def test_a_rig_given_another_rigs_action_without_a_slot_is_refused(scene, gap_rig, verb):
+    """A second rig given the first rig's action: Blender assigns it no slot and shows it in its rest pose.
+    Segment cut the first rig's motion, Fill pushed that slot onto the second rig (which then played the
+    first rig's keys) and Remove left it assigned; now each refuses and both rigs stay as they were."""
+    obj, action = gap_rig
+    other, _ = make_row_rig("mpi_smplx")
+    other.animation_data_create().action = action
+    assert other.animation_data.action_slot is None  # Blender plays nothing of it on this rig
+    keys = key_snapshot(obj, action)
+    bpy.context.view_layer.objects.active = other
+    with pytest.raises(RuntimeError, match=r"plays no slot of its action .*choose the rig's slot in the Action "):
+        getattr(bpy.ops.a4mer, verb)()
+    assert other.animation_data.action == action and other.animation_data.action_slot is None
+    assert len(other.animation_data.nla_tracks) == 0 and generated.read_state(other) is None
+    assert_same_keys(keys, key_snapshot(obj, action))
+    other.animation_data.action_slot = other.animation_data.action_suitable_slots[0]  # the user picks one
+    assert getattr(bpy.ops.a4mer, verb)() == {"FINISHED"}
+
+
 @pytest.mark.parametrize("muted", ["fcurve", "group"])
 def test_muted_channels_are_refused_before_anything_changes(scene, gap_rig, muted):
     """Under the result layer Blender played a muted channel at its rest value on every frame (the active
