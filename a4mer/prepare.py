@@ -142,10 +142,17 @@ def plain_jobs(root: Path, out: Path) -> list[ClipJob]:
 
 
 def is_project_layout(data_root: Path) -> bool:
-    """True when ``data_root`` holds one of the project's data folders with its labels.csv (or is one);
-    a library of one's own that merely has a folder of such a name (``hdm05/``) is a plain folder."""
-    return (data_root / "labels.csv").is_file() or any((data_root / f / "labels.csv").is_file()
-                                                       for f in FOLDERS.values())
+    """True when ``data_root`` holds one of the project's data folders with its labels.csv; a library of
+    one's own that merely has a folder of such a name (``hdm05/``), or a ``labels.csv`` of its own at the
+    top (``a4mer label-train --labels``), is a plain folder."""
+    return any((data_root / f / "labels.csv").is_file() for f in FOLDERS.values())
+
+
+def project_folder(data_root: Path) -> str | None:
+    """The data set (``hdm05``, ...) when ``data_root`` is itself one of the project's data folders
+    (``.../hdm05`` with its labels.csv), else None."""
+    name = Path(os.path.abspath(data_root)).name
+    return next((d for d, f in FOLDERS.items() if f == name and (data_root / "labels.csv").is_file()), None)
 
 
 def all_jobs(data_root: Path, out: Path, datasets: tuple[str, ...]) -> list[ClipJob]:
@@ -202,6 +209,12 @@ def prepare(data_root: str | os.PathLike, out: str | os.PathLike, fps: float = 3
     LoadOptions(twist=twist)  # an unknown twist is refused before anything is read or made
     if not (fps > 0 and jobs >= 1):
         raise A4merError(f"--fps must be positive and --jobs at least 1, got {fps:g} and {jobs}")
+    single = project_folder(data_root)
+    if single is not None:  # one of the project's folders given itself: its parent, that data set
+        if datasets is not None and set(datasets) != {single}:
+            raise A4merError(f"{data_root} is the {single} data set; --datasets {','.join(datasets)} names others "
+                             f"(give the folder above it, {Path(os.path.abspath(data_root)).parent})")
+        data_root, datasets = Path(os.path.abspath(data_root)).parent, (single,)
     if datasets is None and not is_project_layout(data_root):
         todo = plain_jobs(data_root, out)
         if not todo:

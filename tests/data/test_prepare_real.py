@@ -34,6 +34,12 @@ def test_prepare_mini_dataset(data_root, tmp_path):
         assert m.fps == 30 and r["labels"]["action"] == row["class_name"]
         assert abs(m.duration - int(row["frames"]) / 120) <= 1 / 30
         assert np.isfinite(m.rotations).all() and r["twist"] == "rest"
+    # the data set's own folder given (one level deeper): that data set, the same clips
+    deeper = tmp_path / "prep_deeper"
+    assert main(["data", "prepare", str(src / "hdm05"), "-o", str(deeper), "--jobs", "1"]) == 0
+    assert [(r["dataset"], r["labels"], r["split"]) for r in read_manifest(deeper)] == \
+           [(r["dataset"], r["labels"], r["split"]) for r in recs]
+    assert main(["data", "prepare", str(src / "hdm05"), "-o", str(deeper), "--datasets", "bandai"]) == 1
     # clips are read as inbetween/extend read them (the source's twist: the heads' training data), or
     # with --twist clip; the manifest says which
     other = tmp_path / "prep_clip"

@@ -216,8 +216,8 @@ def test_prepare_layout_error_makes_no_output_folder(tmp_path, capsys):
 
 
 def test_a_library_with_a_folder_named_like_a_project_data_set_is_a_plain_folder(tmp_path, capsys):
-    """``lib/hdm05/*.npz`` (one's own clips, no labels.csv) was taken for the project's layout and
-    refused ("hdm05/labels.csv not found")."""
+    """``lib/hdm05/*.npz`` (one's own clips, no labels.csv in hdm05/) was taken for the project's layout
+    and refused ("hdm05/labels.csv not found"); so was a library with ``lib/labels.csv``."""
     from a4mer.geometry import axis_angle_to_quat
     from a4mer.io.amass import write_amass_npz
     from a4mer.motion import Motion
@@ -227,6 +227,8 @@ def test_a_library_with_a_folder_named_like_a_project_data_set_is_a_plain_folder
     aa[:, 0, 0], aa[:, 16, 2] = np.pi / 2, np.linspace(0, 1, 40)
     write_amass_npz(Motion(30.0, np.tile([0, 0, 0.9], (40, 1)), axis_angle_to_quat(aa)),
                     tmp_path / "lib" / "hdm05" / "kick.npz")
+    # a labels CSV of its own at the top (for label-train --labels) was taken for the project's layout too
+    (tmp_path / "lib" / "labels.csv").write_text("file,label\nhdm05/kick.npz,kick\n")
     out = tmp_path / "prepared"
     assert main(["data", "prepare", str(tmp_path / "lib"), "-o", str(out), "--jobs", "1"]) == 0, capsys.readouterr().err
     (rec,) = read_manifest(out)
