@@ -234,7 +234,11 @@ def train_frame_head(seqs: list[np.ndarray], labels: np.ndarray, classes: list[s
         torch.manual_seed(config.seed)
         net = FrameHead(config, len(classes))
         opt = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, config.lr, total_steps=max(len(plan), 1), pct_start=0.1)
+        # a warm-up of at least 2 steps (OneCycleLR divides by its length - 1: 10 steps at 0.1 failed);
+        # under 4 steps the rate stays as set
+        sched = (torch.optim.lr_scheduler.OneCycleLR(opt, config.lr, total_steps=len(plan),
+                                                     pct_start=max(0.1, 2.0 / len(plan)))
+                 if len(plan) >= 4 else None)
         net.train()
         for batch in plan:
             idx = np.array([j for j, _ in batch])
@@ -245,7 +249,8 @@ def train_frame_head(seqs: list[np.ndarray], labels: np.ndarray, classes: list[s
             opt.zero_grad()
             loss.backward()
             opt.step()
-            sched.step()
+            if sched is not None:
+                sched.step()
     return RecognitionHead(net, classes, encoder_hash, {"clips": len(seqs), "config": asdict(config)}, vocab_hash)
 
 

@@ -121,3 +121,14 @@ def test_a_head_of_another_model_is_named(library, tiny_run, tmp_path, capsys):
     assert not out.exists()
     assert main(["label", str(clip), "--head", str(head), "-o", str(out)]) == 0  # its own model labels the clip
     assert json.loads(out.read_text())["head_classes"] == ["hop", "squat"]
+
+
+def test_any_number_of_training_steps_trains():
+    """Exactly 10 steps (``--epochs 10`` on up to 32 clips) failed with ZeroDivisionError: OneCycleLR's
+    warm-up of 0.1 x 10 steps was one step long. 1-12 steps all train now."""
+    rng = np.random.default_rng(0)
+    seqs = [rng.normal(size=(20, 4)).astype(np.float32) for _ in range(6)]
+    y = np.arange(6) % 2
+    for epochs in range(1, 13):
+        head = train_frame_head(seqs, y, ["a", "b"], HeadConfig(in_dim=4, dim=8, heads=2, epochs=epochs), "h")
+        assert head.predict(seqs[0]).shape == (20, 2)
