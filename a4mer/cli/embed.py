@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import A4merError
-from ._common import add_load_arguments, collect_inputs, load_clip, load_options, output_targets, run_each
+from ._common import add_load_arguments, collect_inputs, dropped_lead_in, load_clip, load_options, output_targets, run_each
 from .segment import add_model_arguments, load_model
 
 
@@ -34,8 +34,11 @@ def run(args: argparse.Namespace) -> int:
     model = load_model(args)
 
     def embed(path, target) -> str:
-        emb = model.embed(load_clip(path, opts, "embed"))
-        save_npz_atomic(target, **emb, model_hash=np.array(model.model_hash), vocab_hash=np.array(model.vocab.hash))
+        motion = load_clip(path, opts, "embed")
+        emb = model.embed(motion)
+        extra = {k: np.array(v) for k, v in dropped_lead_in(motion).items()}
+        save_npz_atomic(target, **emb, model_hash=np.array(model.model_hash), vocab_hash=np.array(model.vocab.hash),
+                        **extra)
         return f"{len(emb['atom_tokens'])} atoms, {len(emb['motif_tokens'])} motifs"
 
     return run_each("embed", inputs, targets, embed)

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from ..io.outputs import check_output, write_text_atomic
-from ._common import add_load_arguments, load_clip, load_options, named_files
+from ._common import add_load_arguments, dropped_lead_in, load_clip, load_options, named_files
 from .segment import add_model_arguments, load_model
 
 
@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     model = load_model(args)
     check_head_fits(model, head, args.head)  # before the clip is read: a head of another model is named
     motion = load_clip(src, load_options(args, inputs=[src]), "label")
-    record = label_clip(model, head, motion)
+    record = {**label_clip(model, head, motion), **dropped_lead_in(motion)}
     write_text_atomic(out, json.dumps(record, indent=1, ensure_ascii=False) + "\n")
     c = record["clip"]
     print(f"{src} -> {out}: {c['label']} ({c['confidence']:.2f}); {len(record['runs'])} label run(s), "

@@ -118,6 +118,11 @@ def test_cli_names_the_dropped_lead_in_and_inbetween_keeps_every_frame(data_root
     assert f"the file's first {n} frames" in capsys.readouterr().err
     rec = json.loads(seg.read_text())
     assert rec["reference_frames_dropped"] == n and rec["atoms"][-1]["end_frame"] == frames - n
+    # embed's npz records it too (its atom spans are frames of the clip read)
+    emb = tmp_path / "take.npz"
+    assert main(["embed", str(path), "-o", str(emb), *rate]) == 0
+    with np.load(emb) as z:
+        assert int(z["reference_frames_dropped"]) == n and z["atom_spans"].max() == frames - n
     # BABEL labels the file feat_p names: its times are the file's (they started n frames early)
     babel = tmp_path / "take.babel.json"
     assert main(["export", str(path), "--format", "babel", "--segments", str(seg), "-o", str(babel), *rate]) == 0
