@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from ..api import TWISTS, LoadOptions, clip_names
@@ -91,15 +92,16 @@ def naming(path, error: A4merError) -> A4merError:
 def collect_inputs(items: list[str], exclude: str | Path | None = None) -> list[Path]:
     """Files given directly, plus every supported clip under given folders (:func:`a4mer.api.find_clips`:
     hidden files, AMASS ``shape.npz`` files and ``exclude``, the output folder when it lies inside an
-    input folder, are skipped)."""
+    input folder, are skipped); a file given twice (or also through its folder) is taken once."""
     from ..api import find_clips
-    out: list[Path] = []
+    out: dict[str, Path] = {}
     for item in items:
         p = Path(item)
-        out.extend(find_clips(p, exclude=exclude) if p.is_dir() else [p])
+        for f in find_clips(p, exclude=exclude) if p.is_dir() else [p]:
+            out.setdefault(os.path.realpath(f), f)
     if not out:
         raise A4merError("no input clips found in " + ", ".join(items))
-    return out
+    return list(out.values())
 
 
 #: suffixes that name a file, never an output folder (``-o results.v2`` is a folder)

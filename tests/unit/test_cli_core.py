@@ -225,3 +225,15 @@ def test_version_is_one_number_everywhere(repo_root, capsys):
     project = tomllib.loads((root / "pyproject.toml").read_text())["project"]["version"]
     addon = tomllib.loads((root / "addon_manifest" / "blender_manifest.toml").read_text())["version"]
     assert project == addon == a4mer.__version__
+
+
+def test_a_clip_given_twice_is_taken_once(tmp_path):
+    """``embed lib lib/a.bvh`` and ``convert a.bvh a.bvh`` refused the run ("rename them"): one file
+    cannot be renamed apart from itself."""
+    from a4mer.cli._common import collect_inputs
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    for n in ("a", "b"):
+        (lib / f"{n}.bvh").write_text("HIERARCHY\n")
+    got = collect_inputs([str(lib), str(lib / "a.bvh"), str(tmp_path / "lib" / ".." / "lib" / "b.bvh")])
+    assert [p.name for p in got] == ["a.bvh", "b.bvh"]
