@@ -322,7 +322,7 @@ def unique_clips(clips: list[tuple[str, Any, str]]) -> tuple[list[tuple[str, Any
 
 def fit_label_head(model: Any, clips: list[tuple[str, Any, str]], config: HeadConfig | None = None,
                    holdout: float = 0.0, seed: int = 0) -> tuple[RecognitionHead, dict[str, Any]]:
-    """A frame head for a user's own labelled clips ``[(name, Motion, label)]`` on ``model``'s frozen
+    """A frame head for a user's own labelled clips ``[(name, Motion or path, label)]`` on ``model``'s frozen
     tokens. With ``holdout`` in (0, 1) that share of every class's clips (at least one, and only for
     classes with two or more clips; never all of a class's clips) is kept out of training and reported: clip accuracy (arg-max of
     the mean frame probability), frame accuracy and the held-out clips' names with their predictions.
@@ -334,6 +334,9 @@ def fit_label_head(model: Any, clips: list[tuple[str, Any, str]], config: HeadCo
     if not 0.0 <= holdout < 1.0:
         raise A4merError(f"holdout must be in [0, 1), got {holdout}")
     clips, repeated = unique_clips(clips)
+    if any(isinstance(m, (str, os.PathLike)) for _, m, _ in clips):  # a path is read as label-train reads it
+        from ..api import load_motion
+        clips = [(n, load_motion(m) if isinstance(m, (str, os.PathLike)) else m, lab) for n, m, lab in clips]
     classes = sorted({lab for _, _, lab in clips})
     if len(classes) < 2:
         raise A4merError(f"need clips of at least two labels to train a head, got {classes or 'none'}")

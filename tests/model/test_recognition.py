@@ -232,6 +232,23 @@ def test_fit_label_head_reads_a_clip_given_twice_once(tiny_model, labeled_clips,
     assert head.training["clips_per_class"] == {"busy": 4, "calm": 3}
 
 
+def test_fit_label_head_reads_clips_given_by_path(tiny_model, labeled_clips, tmp_path):
+    """``[(name, path, label)]`` failed with AttributeError ('str' object has no attribute 'body'); a path is
+    read as label-train reads it and trains as its motion does."""
+    from a4mer.heads.recognition import fit_label_head
+    cfg = HeadConfig(epochs=1, dim=16, heads=2, inputs=("atom",))
+    by_motion = [(c.name, c.motion, c.action) for c in labeled_clips[:4]]
+    by_path = []
+    for i, (name, m, lab) in enumerate(by_motion):
+        write_amass_npz(m, tmp_path / f"{i}.npz")
+        by_path.append((name, str(tmp_path / f"{i}.npz"), lab))
+    a, _ = fit_label_head(tiny_model, by_motion, cfg)
+    b, report = fit_label_head(tiny_model, by_path, cfg)
+    assert report["train_clips"] == 4
+    x = np.random.default_rng(0).normal(size=(30, a.config.in_dim)).astype(np.float32)
+    assert np.allclose(a.predict(x), b.predict(x), atol=1e-4)
+
+
 def test_a_motif_head_refuses_another_vocabulary(tiny_model, labeled_clips, tmp_path, capsys):
     """A head reading motif tokens, used with ``--vocab`` of another vocabulary of its model, read tokens
     grouped by other motifs without a word; it is now refused naming the head file and both vocabularies.
