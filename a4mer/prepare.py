@@ -122,12 +122,13 @@ def cmu_dance_jobs(root: Path, raw: Path) -> Iterator[ClipJob]:
                       "test" if last[r["kind"]] == r["file"] else "train")
 
 
-def plain_jobs(root: Path, out: Path) -> list[ClipJob]:
+def plain_jobs(root: Path, out: Path, source_fps: float | None = None) -> list[ClipJob]:
     """Every clip under ``root`` (a folder of your own clips; ``out`` inside it is skipped): data set
     ``own``, label ``folder`` = its folder below ``root`` (``loco/run``; a clip at the top: the name
     of ``root``, as ``a4mer label-train`` labels it), named by its path (``sub__walk``; names that
     clash, as ``walk/a.bvh`` and ``walk/a.npz``, or ``walk/b.bvh`` and ``walk__b.bvh``, as
-    :func:`a4mer.api.distinct_names` makes them distinct)."""
+    :func:`a4mer.api.distinct_names` makes them distinct). ``source_fps``: every clip's true rate (their
+    headers' else)."""
     from .api import distinct_names, find_clips
     files = find_clips(root, exclude=out)
     rels = [f.relative_to(root) for f in files]
@@ -137,7 +138,8 @@ def plain_jobs(root: Path, out: Path) -> list[ClipJob]:
     for f, rel, name in zip(files, rels, names):
         held = zlib.crc32(rel.as_posix().encode()) % PLAIN_HOLDOUT == 0
         folder = rel.parent.as_posix() if rel.parent != Path(".") else Path(os.path.abspath(root)).name
-        jobs.append(ClipJob(str(f), None, PLAIN_DATASET, {"folder": folder}, "test" if held else "train", name=name))
+        jobs.append(ClipJob(str(f), source_fps, PLAIN_DATASET, {"folder": folder}, "test" if held else "train",
+                            name=name))
     return jobs
 
 
@@ -191,7 +193,8 @@ def convert_job(job: ClipJob, out: Path, fps: float, twist: str = "rest") -> dic
 
 
 def prepare(data_root: str | os.PathLike, out: str | os.PathLike, fps: float = 30.0, jobs: int = 2,
-            datasets: tuple[str, ...] | None = None, progress=None, twist: str = "rest") -> tuple[int, int]:
+            datasets: tuple[str, ...] | None = None, progress=None, twist: str = "rest",
+            source_fps: float | None = None) -> tuple[int, int]:
     """Convert every clip under ``data_root``; returns (converted, failed). Manifest order is stable.
     ``progress(done, total)`` is called as each clip is done (in manifest order).
 
@@ -200,7 +203,8 @@ def prepare(data_root: str | os.PathLike, out: str | os.PathLike, fps: float = 3
     twist on the clip whichever it is).
 
     ``datasets``: which of the project's data sets (default: all three where ``data_root`` has the
-    project's layout, else ``data_root`` is a plain folder of clips, see :func:`plain_jobs`)."""
+    project's layout, else ``data_root`` is a plain folder of clips, see :func:`plain_jobs`).
+    ``source_fps``: the true rate of every clip of a plain folder (the project's data sets state theirs)."""
     data_root, out = Path(data_root), Path(out)
     if not data_root.is_dir():
         raise A4merError(f"{data_root}: no such data folder (expected one holding {LAYOUT}, or clips)")
@@ -215,11 +219,16 @@ def prepare(data_root: str | os.PathLike, out: str | os.PathLike, fps: float = 3
             raise A4merError(f"{data_root} is the {single} data set; --datasets {','.join(datasets)} names others "
                              f"(give the folder above it, {Path(os.path.abspath(data_root)).parent})")
         data_root, datasets = Path(os.path.abspath(data_root)).parent, (single,)
+    if source_fps is not None and not source_fps > 0:
+        raise A4merError(f"--source-fps must be positive, got {source_fps:g}")
     if datasets is None and not is_project_layout(data_root):
-        todo = plain_jobs(data_root, out)
+        todo = plain_jobs(data_root, out, source_fps)
         if not todo:
             raise A4merError(f"{data_root}: no clips (.npz/.bvh/.amc) in it, and not the layout of {LAYOUT}")
     else:
+        if source_fps is not None:
+            raise A4merError("--source-fps is for a folder of your own clips: the project's data sets state each "
+                             "clip's true rate in their labels.csv")
         datasets = datasets or tuple(FOLDERS)
         for d in datasets:  # the layout is checked before anything is made
             if not (data_root / FOLDERS[d] / "labels.csv").is_file():

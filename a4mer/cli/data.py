@@ -18,6 +18,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     pp.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
     pp.add_argument("--datasets", help="comma-separated subset of hdm05, bandai (or bandai-namco), cmu-dance "
                                        "(default: all three)")
+    pp.add_argument("--source-fps", type=float,
+                    help="the true rate of every clip of a folder of your own clips, overriding their headers "
+                         "(CMU salsa BVHs say 120 and are 60); the project's data sets read theirs from labels.csv")
     pp.add_argument("--twist", choices=TWISTS, default="rest",
                     help="a BVH/AMC's joint twist (see 'a4mer convert --help'; default 'rest', as inbetween and "
                          "extend read clips: the heads' training data)")
@@ -38,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         ok, bad = prepare(args.source, args.output, fps=args.fps, jobs=args.jobs, datasets=datasets,
-                          twist=args.twist, progress=progress)
+                          twist=args.twist, progress=progress, source_fps=args.source_fps)
     finally:
         if bar is not None:
             bar.close()

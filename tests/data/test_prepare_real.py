@@ -109,6 +109,13 @@ def test_prepare_a_plain_folder_of_own_clips(data_root, repo_root, tmp_path, cap
     assert len(recs) == 6 and len({r["path"] for r in recs}) == 6
     for r in recs:
         assert read_amass_npz(r["path"]).num_frames == r["frames"], r
+    # a library whose headers state a wrong rate (CMU salsa BVHs say 120 and are 60): --source-fps
+    slow = tmp_path / "slow"
+    assert main(["data", "prepare", str(lib / "walks"), "-o", str(slow), "--jobs", "1", "--source-fps", "15"]) == 0
+    (rec,) = [r for r in read_manifest(slow) if r["source"].endswith("sad/take.bvh")]
+    plain = load_motion(bvh)  # 30 fps in its header: read at 15 fps it lasts twice as long
+    assert rec["frames"] == pytest.approx(2 * plain.num_frames, abs=2)
+    assert main(["data", "prepare", str(tmp_path / "data"), "-o", str(slow), "--source-fps", "60"]) == 1
 
 
 def test_manifest_readers_name_the_file_and_line(tmp_path):
