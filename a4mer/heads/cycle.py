@@ -22,8 +22,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..bench.metrics import body_fk, heading_yaw
-from ..geometry import axis_quat, quat_apply, quat_conj, quat_identity, quat_mul, quat_slerp, quat_unflip
+from ..geometry import axis_quat, quat_angle, quat_apply, quat_conj, quat_identity, quat_mul, quat_slerp, quat_unflip
 from .baselines import smoothstep
+from .posture import CATCH_UP_RAD_S, follow_at_speed
 from .windows import MODEL_FPS
 
 #: seconds of input searched for a cycle (ending at the last input frame)
@@ -109,7 +110,7 @@ def continue_cycle(trans: np.ndarray, rot: np.ndarray, n: int, cycle: Cycle) -> 
     ground velocity turned by the mean heading change per period (a walk on a curve keeps curving) and
     aligned with the last frame's heading; its height copied. Starts from the last frame: the
     difference between it and the frame a period earlier (rotations, height, ground velocity) fades
-    out over ``SEAM_S``."""
+    out over ``SEAM_S``; the period's own mismatch at its wrap is spread over each period."""
     T, L = len(trans), cycle.period
     yaw = np.unwrap(heading_yaw(rot[:, 0]))  # the root's local rotation is its world orientation
     turn = float(np.mean(yaw[T - L:] - yaw[T - 2 * L:T - L]))
@@ -135,12 +136,31 @@ def continue_cycle(trans: np.ndarray, rot: np.ndarray, n: int, cycle: Cycle) -> 
     diff[0] = quat_mul(rot[T - 1, 0], quat_conj(quat_mul(P, virtual)))
     J = diff.shape[0]
     off = quat_slerp(quat_identity((n, J)), np.broadcast_to(diff, (n, J, 4)), np.broadcast_to(fade[:, None], (n, J)))
-    out_q = quat_mul(off, out_q)
+    # the period's own mismatch (its last frame against the one before its first) spread over every
+    # period, so each wraps round into the next as the input ran (the joints and the height; copied as
+    # they are, each wrap jumped by it: a walk's shoulder 37 deg and its wrist 44 cm in one frame)
+    ramp = (np.arange(n) % L) / max(L - 1, 1)
+    spread = quat_slerp(quat_identity((n, J)), np.broadcast_to(quat_conj(diff), (n, J, 4)),
+                        np.broadcast_to(ramp[:, None], (n, J)))
+    spread[:, 0] = quat_identity((n,))  # the root's orientation: its turn per period is D's
+    out_q = quat_mul(off, quat_mul(spread, out_q))
     last_v = np.array([*(trans[T - 1, :2] - trans[T - 2, :2]), 0.0])
     out_v = fade[:, None] * last_v + (1.0 - fade[:, None]) * out_v
     out_t = trans[T - 1] + np.cumsum(out_v, axis=0)
-    out_t[:, 2] = z[T:] + fade * (trans[T - 1, 2] - trans[T - 1 - L, 2])
+    out_t[:, 2] = z[T:] + (fade - ramp) * (trans[T - 1, 2] - trans[T - 1 - L, 2])
     return out_t, quat_unflip(np.concatenate([rot[T - 1:T], out_q]))[1:]
+
+
+def hand_over(own: np.ndarray, cycle: np.ndarray, w: np.ndarray, fps: float) -> np.ndarray:
+    """Rotations ``(n, J, 4)`` at ``fps`` going from ``own`` to ``cycle`` (both ``(n, J, 4)``) by the weight
+    ``w (n,)`` of :func:`cycle_weight`. Interpolated the short way, a joint whose two answers are about
+    half a turn apart switches sides where that way changes: it then turns no faster than either answer
+    plus the handover itself (and :data:`~a4mer.heads.posture.CATCH_UP_RAD_S`); elsewhere the
+    interpolation is kept as it is. (Runs extended by 3 s snapped a knee 90-150 deg in one frame.)"""
+    mixed = quat_slerp(own, cycle, w[:, None])
+    cap = (np.maximum(quat_angle(own[1:], own[:-1]), quat_angle(cycle[1:], cycle[:-1]))
+           + np.abs(np.diff(w))[:, None] * quat_angle(own, cycle)[1:] + CATCH_UP_RAD_S / fps)
+    return follow_at_speed(mixed, cap)
 
 
 def cycle_weight(n: int, fps: float) -> np.ndarray:

@@ -52,7 +52,7 @@ from ..retarget.solve import turn_twist, twist_offsets
 from . import baselines as BL
 from .prediction import (blocking_corrected, decoder_config, dense_run, extend_frames, extend_reach, fill_runs, frames_at,
                          gap_corrected, gap_reach, missing_at_model_rate, unknown_runs)
-from .cycle import CYCLE_CONTEXT_S, continue_cycle, cycle_weight, find_cycle
+from .cycle import CYCLE_CONTEXT_S, continue_cycle, cycle_weight, find_cycle, hand_over
 from .posture import (CYCLE_ROTATION_MARGIN, CYCLE_ROTATION_SOFT, POSTURE_CONTEXT_S, keep_height_in_range,
                       keep_hinges_bending_forward, keep_hinges_in_runs, keep_rotations_in_range)
 from .ground import FLOOR_CONTEXT_S, SINK_CHECK_MAX_S, SINK_LIMIT, SINK_MARGIN, body_sink, floor_shift, joint_heights
@@ -178,6 +178,15 @@ def clip_twist(fps: float, trans: np.ndarray, rot: np.ndarray, known: np.ndarray
     q = np.tile(np.array([1.0, 0.0, 0.0, 0.0]), (len(idx), 24, 1))
     q[:, :22] = rot[idx, :22]  # the body (the hands 22-23 at rest)
     return twist_offsets(Motion(fps, trans[idx], q))
+
+
+def hold_root_without_trans(source: Motion, result: Motion) -> Motion:
+    """``result`` with its root where ``source`` holds it on every frame when ``source`` was read from an
+    npz without ``trans`` (``meta['no_trans']``: a pose-only clip, standing at the origin): such a file
+    cannot hold root motion, and the generated frames must be what it will hold."""
+    if not source.meta.get("no_trans"):
+        return result
+    return result.with_(root_translation=np.repeat(source.root_translation[:1], result.num_frames, 0))
 
 
 class LearnedHeads:
@@ -339,7 +348,7 @@ class LearnedHeads:
             w = cycle_weight(need, MODEL_FPS)
             ct, cq = continue_cycle(tail_t, tail_q, need, cycle)
             nt = (1.0 - w)[:, None] * nt + w[:, None] * ct
-            nq = quat_slerp(nq, cq, w[:, None])
+            nq = hand_over(nq, cq, w, MODEL_FPS)
         allt, allq = np.concatenate([gt, nt]), np.concatenate([gq, nq])
         at = (N - 1) + np.arange(1, n + 1) / step
         # back to the clip's rate along a C2 curve (lerp/slerp between the 30 fps samples kinks at each)
@@ -366,7 +375,7 @@ class LearnedHeads:
             st = st.copy()
             st[:, 2] = keep_height_in_range(ctx[0][:, 2], st[:, 2] + shift)
             limits = () if cycle is None else (CYCLE_ROTATION_MARGIN, CYCLE_ROTATION_SOFT)
-            rot_new[:, :22] = keep_rotations_in_range(ctx[1], rot_new[:, :22], *limits)
+            rot_new[:, :22] = keep_rotations_in_range(ctx[1], rot_new[:, :22], *limits, fps=fps)
         rot_new[:, :22] = keep_hinges_bending_forward(ctx[1], rot_new[:, :22])
         meta = {"cycle": None if cycle is None else {"period_s": cycle.seconds, "mismatch": cycle.mismatch},
                 "learned_share": None if share is None else round(share, 4)}
@@ -398,7 +407,7 @@ class LearnedHeads:
                              f"at least {MIN_CONTEXT_SECONDS:g} s is recommended")
         for w in warns:
             warn(w)
-        out = self.fill_gap(motion, start, end)
+        out = hold_root_without_trans(motion, self.fill_gap(motion, start, end))
         return out.with_(meta={"warnings": warns, "generated": [start + 1, end - 1]})
 
     def inbetween_keys(self, motion: Motion, keys) -> Motion:
@@ -424,7 +433,7 @@ class LearnedHeads:
             raise A4merError(f"keys {keys[i]} and {keys[i + 1]} leave a gap of {gaps[i]} frames ({gaps[i] / fps:.2f} s); "
                              f"at most {MAX_GAP_SECONDS:.0f} s ({int(MAX_GAP_SECONDS * fps)} frames at {fps:g} fps) "
                              "can be filled")
-        out = self.fill_keys(motion, keys)
+        out = hold_root_without_trans(motion, self.fill_keys(motion, keys))
         return out.with_(meta={"warnings": warns, "keys": keys,
                                "generated": [[a + 1, b - 1] for a, b in zip(keys[:-1], keys[1:]) if b - a > 1]})
 
@@ -440,7 +449,7 @@ class LearnedHeads:
             warn(w)
         if motion.num_frames < 2:
             raise A4merError("extension needs at least 2 frames of context")
-        out = self.extend(motion, n)
+        out = hold_root_without_trans(motion, self.extend(motion, n))
         return out.with_(meta={"warnings": warns, "generated": [motion.num_frames, motion.num_frames + n - 1]})
 
     # ---- persistence -------------------------------------------------------------------------

@@ -31,6 +31,25 @@ def test_rotations_within_reach_are_kept_and_beyond_are_pulled_back():
     assert step(kept) <= step(far) + 1e-9
 
 
+def test_a_joint_turning_past_the_half_turn_is_pulled_back_without_a_jump():
+    """A generated joint turning on about one axis from 0 to 1.6 turns away from the input's mean: pulled
+    back the short way, it lands on the other side once past half a turn (an elbow turned 127 deg in one
+    frame). Now it turns at most as fast as the generated joint plus the catch-up speed, and ends where
+    the pull-back puts it."""
+    ctx = _swing(60, 0.5)
+    aa = np.zeros((90, 22, 3))
+    aa[:, :, 0] = np.linspace(0.0, 1.6 * np.pi, 90)[:, None]
+    gen = axis_angle_to_quat(aa)
+    kept = P.keep_rotations_in_range(ctx, gen, fps=30.0)
+    steps = lambda q: quat_angle(q[1:, 1:], q[:-1, 1:])  # noqa: E731
+    assert steps(kept).max() <= steps(gen).max() + P.CATCH_UP_RAD_S / 30.0 + 1e-9
+    limit = 0.5 + P.ROTATION_MARGIN + P.ROTATION_SOFT
+    assert quat_angle(kept[:, 1:], np.array([1.0, 0, 0, 0])).max() <= limit + 1e-6
+    assert quat_angle(kept[-1], P.keep_rotations_in_range(ctx, gen[-1:])[0])[1:].max() < 1e-6  # caught up
+    within = P.keep_rotations_in_range(ctx, _swing(40, 0.5 + P.ROTATION_MARGIN * 0.9), fps=30.0)
+    assert np.allclose(within, _swing(40, 0.5 + P.ROTATION_MARGIN * 0.9), atol=1e-9)  # nothing to follow
+
+
 def test_pelvis_height_is_kept_near_the_inputs_range():
     ctx_z = 0.9 + 0.03 * np.sin(np.linspace(0, 6, 60))
     z = np.linspace(1.2, 0.2, 100)
@@ -94,3 +113,27 @@ def test_every_run_at_once_is_each_run_on_its_own():
     assert quat_angle(out[known], rot[known]).max() == 0.0
     assert quat_angle(out[~known], ref[~known]).max() < 1e-6  # (acos near 1: float noise of 1e-8)
     assert quat_angle(out, rot).max() > 0.05  # bends past what the known frames show were limited
+
+
+def test_a_handover_between_answers_half_a_turn_apart_does_not_snap():
+    """The extension hands over to the input's cycle by a short-way interpolation; where the two answers
+    of a joint are about half a turn apart, the short way changes sides from one frame to the next and a
+    run's knee snapped 90-150 deg in one frame. The handover now turns no faster than either answer plus
+    the handover itself and the catch-up speed, and is the plain interpolation where that way is stable."""
+    from a4mer.heads.cycle import cycle_weight, hand_over
+    n = 90
+    aa_own, aa_cycle = np.zeros((n, 22, 3)), np.zeros((n, 22, 3))
+    aa_own[:, 5, 0] = np.linspace(0.2, 0.4, n)
+    aa_cycle[:, 5, 0] = np.linspace(0.2 + np.pi - 0.3, 0.2 + np.pi + 0.3, n)  # crosses half a turn away
+    aa_cycle[:, 4, 0] = 0.5  # a joint whose answers stay close
+    own, cyc = axis_angle_to_quat(aa_own), axis_angle_to_quat(aa_cycle)
+    w = cycle_weight(n, 30.0)
+    from a4mer.geometry import quat_slerp
+    plain = quat_slerp(own, cyc, w[:, None])
+    out = hand_over(own, cyc, w, 30.0)
+    steps = lambda q: quat_angle(q[1:, 5], q[:-1, 5])  # noqa: E731
+    assert steps(plain).max() > np.radians(60)  # the short way flips over
+    bound = (np.maximum(steps(own), steps(cyc)) + np.abs(np.diff(w)) * quat_angle(own, cyc)[1:, 5]
+             + P.CATCH_UP_RAD_S / 30.0)
+    assert np.all(steps(out) <= bound + 1e-9)
+    assert np.allclose(out[:, 4], plain[:, 4]) and quat_angle(out[-1], cyc[-1]).max() < 1e-6  # ends on the cycle
