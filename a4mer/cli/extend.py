@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"a4mer extend: warning: {w}", file=sys.stderr)
     T = motion.num_frames
     gen = np.arange(T, T + args.frames)
-    out = write_result(args.input, motion, result, gen, args.output)
+    out, stored = write_result(args.input, motion, result, gen, args.output)
     share = result.meta.get("learned_share")
     if not heads.learned_for("extend"):
         method = "damped constant velocity (learned correction gated off)"
@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
                    f"between {HANDOVER_S[0]:g} and {HANDOVER_S[1]:g} s")
     if mc is not None and result.meta["motif"]["played_spans"]:  # else too short: the plain continuation
         method = f"motif {motif} prototype blended from the {method}"
-    rep = ClipQuality(motion, result, gen).span(T, T + args.frames - 1, task="extend", method=method, keys=[T - 1],
+    rep = ClipQuality(motion, stored, gen).span(T, T + args.frames - 1, task="extend", method=method, keys=[T - 1],
                                                 warnings=result.meta.get("warnings", []),
                                                 extra={"learned_share": share}
                                                 | ({"motif": result.meta["motif"]} if mc is not None else {}))

@@ -225,8 +225,8 @@ def run(args: argparse.Namespace) -> int:
     kk = [args.start, args.end] if keys is None else keys
     gen = np.flatnonzero(~known)
     gen = gen[(gen > min(kk)) & (gen < max(kk))]
-    out = write_result(args.input, motion, result, gen, args.output)
-    quality = ClipQuality(motion, result, gen)
+    out, stored = write_result(args.input, motion, result, gen, args.output)
+    quality = ClipQuality(motion, stored, gen)
     spans = []
     sank = {tuple(x) for x in result.meta.get("classical_spans", [])}
     shares = {(a, b): w for a, b, w in result.meta.get("learned_shares", [])}

@@ -57,7 +57,7 @@ from ..geometry import (axis_angle_to_quat, axis_quat, quat_apply, quat_mul, qua
 from ..motion import Motion
 from ..retarget.solve import turn_twist
 from .baselines import natural_spline_at, rel_exp, rel_log, smoothstep
-from .inbetween import clip_twist
+from .inbetween import clip_twist, hold_root_without_trans
 
 FORMAT = "a4mer-motif-prototypes"
 SCHEMA = 1
@@ -277,7 +277,7 @@ class MotifConditioner:
             self.prototypes.check(self.verifier.model_hash, self.verifier.vocab.hash)
         return self.prototypes.check_id(motif_id)
 
-    def _verified(self, make, mid: int) -> Motion:
+    def _verified(self, source: Motion, make, mid: int) -> Motion:
         """``make(ramp_s) -> Motion`` for the transition lengths to try; without a verifier the default
         one. With one (an :class:`~a4mer.model.A4Mer`), each variant is segmented and the first whose
         every span is recognised as ``mid`` is returned (else the first that plays it: the default
@@ -286,11 +286,11 @@ class MotifConditioner:
         that play the motif (``meta['motif']['played_spans']``; too short ones keep the plain result) are
         checked; a variant that plays it nowhere is returned only when no variant plays it."""
         if self.verifier is None:
-            return make(self.ramp_s)
+            return hold_root_without_trans(source, make(self.ramp_s))
         pattern = self.verifier.vocab.motif_pattern(mid)
         best, best_key, tried, plain = None, None, 0, None
         for i, r in enumerate(self.ramps):
-            out = make(r)
+            out = hold_root_without_trans(source, make(r))
             tried = i + 1
             spans = [tuple(x) for x in out.meta["motif"]["played_spans"]]
             if not spans:  # nothing of the motif to recognise
@@ -330,7 +330,7 @@ class MotifConditioner:
         mid = self._motif_id(motif_id)
         base = self.heads.extend_clip(motion, n)
         n, twist = int(n), clip_twist(motion.fps, motion.root_translation, motion.rotations)
-        return self._verified(lambda r: self._extend(motion, base, n, mid, r, twist), mid)
+        return self._verified(motion, lambda r: self._extend(motion, base, n, mid, r, twist), mid)
 
     def _extend(self, motion: Motion, base: Motion, n: int, mid: int, ramp_s: float,
                 twist: np.ndarray | None = None) -> Motion:
@@ -451,7 +451,7 @@ class MotifConditioner:
         from .prediction import unknown_runs
         runs = [(a, b) for a, b in unknown_runs(known) if a > 0 and b < len(known) - 1]
         twist = clip_twist(motion.fps, motion.root_translation, motion.rotations, known)  # what a gap holds is ignored
-        return self._verified(lambda r: self._fill_with(motion, base, known, runs, mid, r, twist), mid)
+        return self._verified(motion, lambda r: self._fill_with(motion, base, known, runs, mid, r, twist), mid)
 
     def _fill_with(self, motion, base, known, runs, mid, ramp_s, twist=None) -> Motion:
         trans, rot = base.root_translation.copy(), base.rotations.copy()

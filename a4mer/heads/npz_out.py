@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import A4merError
-from ..geometry import quat_to_axis_angle
+from ..geometry import axis_angle_to_quat, quat_to_axis_angle
 from ..io.amass import FPS_KEYS, PELVIS_REST, SPLIT_KEYS, joined_poses, write_amass_npz
 from ..io.outputs import check_output as check_output_file, save_npz_atomic, write_atomic
 from ..motion import Motion
@@ -30,8 +30,10 @@ def check_output(input_path: str | os.PathLike, out_path: str | os.PathLike, oth
 
 
 def write_result(input_path: str | os.PathLike, source: Motion, result: Motion, generated: np.ndarray,
-                 out_path: str | os.PathLike) -> Path:
-    """Write ``result`` to ``out_path`` (.npz, checked by :func:`check_output`). ``generated``: frame
+                 out_path: str | os.PathLike) -> tuple[Path, Motion]:
+    """Write ``result`` to ``out_path`` (.npz, checked by :func:`check_output`); returns the path and
+    ``result`` as the file holds it (the generated rows in the file's dtype: a float16 npz quantises
+    them; the quality sidecar describes what was written). ``generated``: frame
     indices of ``result`` that were generated; ``result`` has ``source``'s frames plus, for extension,
     frames appended at the end. The file's frame rate keys state ``result``'s rate (``--source-fps``). An npz
     without ``trans`` (its root at the origin) gets none; one read with ``--floor`` gets the floor shift
@@ -41,7 +43,7 @@ def write_result(input_path: str | os.PathLike, source: Motion, result: Motion, 
     generated = np.asarray(generated, int)
     inp = Path(input_path)
     if inp.suffix.lower() != ".npz":
-        return write_amass_npz(result, out_path)
+        return write_amass_npz(result, out_path), result
     with np.load(inp, allow_pickle=False) as z:
         arrays, carried = {}, []
         for k in z.files:
@@ -55,7 +57,7 @@ def write_result(input_path: str | os.PathLike, source: Motion, result: Motion, 
         arrays["poses"] = joined
     poses = arrays.get("poses")
     if poses is None or poses.shape[0] != T0:
-        return write_amass_npz(result, out_path)
+        return write_amass_npz(result, out_path), result
     J = poses.shape[1] // 3
     aa = quat_to_axis_angle(result.rotations[generated, :J]).reshape(len(generated), -1)
     trans = result.root_translation[generated] - PELVIS_REST
@@ -82,6 +84,11 @@ def write_result(input_path: str | os.PathLike, source: Motion, result: Motion, 
     for k, (a, b) in SPLIT_KEYS.get(J, {}).items():
         if k in out and out[k].shape[0] == T1 and out[k].shape[-1] == 3 * (b - a):
             out[k][generated] = aa[:, 3 * a:3 * b].astype(out[k].dtype)
+    rot, root = result.rotations.copy(), result.root_translation.copy()
+    rot[generated, :J] = axis_angle_to_quat(out["poses"][generated].astype(np.float64).reshape(len(generated), J, 3))
+    if "trans" in out:
+        root[generated] = out["trans"][generated].astype(np.float64) + PELVIS_REST
+    stored = result.with_(root_translation=root, rotations=rot)
     if split_only:
         del out["poses"]
     if "mocap_time_length" in out and out["mocap_time_length"].size == 1:  # seconds, as AMASS states it
@@ -90,7 +97,7 @@ def write_result(input_path: str | os.PathLike, source: Motion, result: Motion, 
         if k in out and out[k].size == 1 and float(out[k]) != float(result.fps):
             out[k] = np.array(float(result.fps), dtype=out[k].dtype)
     if not carried:
-        return save_npz_atomic(out_path, **out)
+        return save_npz_atomic(out_path, **out), stored
 
     def write(tmp: Path) -> None:
         with open(tmp, "wb") as f:
@@ -98,4 +105,4 @@ def write_result(input_path: str | os.PathLike, source: Motion, result: Motion, 
         with zipfile.ZipFile(inp) as src, zipfile.ZipFile(tmp, "a") as dst:
             for k in carried:
                 dst.writestr(src.getinfo(f"{k}.npy"), src.read(f"{k}.npy"))
-    return write_atomic(out_path, write)
+    return write_atomic(out_path, write), stored

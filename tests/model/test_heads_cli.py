@@ -494,6 +494,35 @@ def test_npz_layouts_written_back(tmp_path, layout):
         assert "trans" not in np.load(tmp_path / "nt_out.npz").files
 
 
+@pytest.mark.parametrize("kind", ["no_trans", "float16"])
+def test_the_sidecar_and_the_api_describe_what_the_file_holds(tmp_path, kind):
+    """An npz without ``trans`` cannot hold the root motion the heads generate, and a float16 one holds
+    the generated rows rounded: the sidecar described the float64 result instead (jerk 4.7 against 3.0
+    from the file; 7.7 against 29.9), and the API's result differed from the file by up to 44 mm."""
+    from a4mer.api import load_motion
+    from a4mer.bench.metrics import body_fk, jerk
+    from a4mer.heads.inbetween import default_heads
+    z = dict(np.load(_npz(tmp_path / "in.npz")))
+    if kind == "no_trans":
+        del z["trans"]
+    else:
+        z = {k: v.astype(np.float16) if k in ("poses", "trans") else v for k, v in z.items()}
+    np.savez(tmp_path / "in.npz", **z)
+    for verb, args, span in (("inbetween", ["--start", "50", "--end", "90"], (51, 89)),
+                             ("extend", ["--frames", "30"], (150, 179))):
+        out = tmp_path / f"{verb}.npz"
+        assert main([verb, str(tmp_path / "in.npz"), *args, "-o", str(out)]) == 0
+        side = json.loads(out.with_name(f"{verb}.quality.json").read_text())
+        written = load_motion(out)
+        pos, _ = body_fk(written.rotations, written.root_translation)
+        assert side["jerk_m_s3"] == pytest.approx(jerk(pos[span[0] - 1:span[1] + 2], 30.0), rel=1e-6)
+        if kind == "no_trans":  # the API gives what the command writes
+            clip = load_motion(tmp_path / "in.npz")
+            api = (default_heads().inbetween(clip, 50, 90) if verb == "inbetween"
+                   else default_heads().extend_clip(clip, 30))
+            assert np.abs(api.root_translation - written.root_translation).max() < 1e-9
+
+
 def test_an_integer_npz_gets_real_generated_rows(tmp_path):
     """``poses`` and ``trans`` stored as integers (a whole-radian, whole-metre clip): the generated rows
     were cast to the input's integer dtype, truncated to 0/1/2 rad; the output holds them as floats and
