@@ -228,9 +228,21 @@ def motif_label(motif: dict[str, Any]) -> str:
     return motif["name"] + ("" if motif.get("recognised", True) else " (approx.)")
 
 
+#: a generated span whose fastest joint moves more in one frame than JUMP_FACTOR times the fastest of the
+#: kept frames around it, plus JUMP_MARGIN_MM, is flagged (a joint snapping round)
+JUMP_FACTOR = 2.0
+JUMP_MARGIN_MM = 20.0
+
+
+def is_jump(fastest_mm: float, context_fastest_mm: float) -> bool:
+    """True when a span's largest one-frame joint move (mm) is a jump against the kept frames' largest."""
+    return fastest_mm > JUMP_FACTOR * context_fastest_mm + JUMP_MARGIN_MM
+
+
 def quality_line(q: dict[str, Any] | None) -> str:
     """One line for a panel: foot skate and jerk of the span next to the context's, worst key distance,
-    how far the span goes below the kept frames' lowest joint when that is over 2 cm, and how much of the
+    how far the span goes below the kept frames' lowest joint when that is over 2 cm, a joint's one-frame
+    jump (:func:`is_jump`, as the sidecar warns), and how much of the
     learned correction the span got when it faded part of the way out (``learned_share`` under 0.95)."""
     if not q:
         return "no quality report"
@@ -247,6 +259,9 @@ def quality_line(q: dict[str, Any] | None) -> str:
     below = q.get("below_kept_floor_cm")
     if isinstance(below, (int, float)) and below > 2.0:
         parts.append(f"{below:.0f} cm below the floor")
+    fastest, ctx = q.get("max_frame_step_mm"), q.get("context_max_frame_step_mm")
+    if isinstance(fastest, (int, float)) and isinstance(ctx, (int, float)) and is_jump(fastest, ctx):
+        parts.append(f"a joint moves {fastest:.0f} mm in one frame at frame {q.get('max_frame_step_frame')}")
     share = q.get("learned_share")
     if isinstance(share, (int, float)) and share < 0.95:
         parts.append(f"learned correction {int(share * 100)}%")  # 0.9496: 94%, not 95%

@@ -14,6 +14,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..bench.metrics import body_fk, contact_changes, foot_heights, foot_skate, jerk
+from ..gaps import is_jump
 from .ground import FLOOR_CONTEXT_S
 from ..io.outputs import write_text_atomic
 from ..motion import Motion
@@ -26,6 +27,15 @@ def _frame_step_mm(runs: list[np.ndarray]) -> float | None:
     per frame (None without a run of two frames)."""
     steps = [np.linalg.norm(np.diff(x, axis=0), axis=-1).mean(-1) for x in runs if len(x) > 1]
     return float(np.median(np.concatenate(steps)) * 1000.0) if steps else None
+
+
+def _largest_step(x: np.ndarray) -> tuple[float, int] | None:
+    """Largest per-frame displacement (mm) of any joint in ``x (t, J, 3)`` and the index of the frame it
+    ends on (None under two frames)."""
+    if len(x) < 2:
+        return None
+    steps = np.linalg.norm(np.diff(x, axis=0), axis=-1).max(-1)
+    return float(steps.max() * 1000.0), int(steps.argmax()) + 1
 
 
 def _weighted(segs: list[np.ndarray], fn) -> float | None:
@@ -82,9 +92,11 @@ class ClipQuality:
         if step is None and len(keys) >= 2:
             k0, k1 = min(keys), max(keys)
             step = float(np.linalg.norm(self.pos[k1] - self.pos[k0], axis=-1).mean() / (k1 - k0) * 1000.0)
+        largest = [m[0] for m in map(_largest_step, runs) if m is not None]
         return {"context_foot_skate_cm_s": _weighted(segs, lambda x: foot_skate(x, self.fps, ground=self.ground)),
                 "context_jerk_m_s3": _weighted(segs, lambda x: jerk(x, self.fps)),
-                "context_frame_step_mm": step}
+                "context_frame_step_mm": step,
+                "context_max_frame_step_mm": max(largest) if largest else None}
 
     def _below_floor_cm(self, first: int, last: int) -> float | None:
         """How far (cm) the lowest joint of frames ``first..last`` goes below the lowest joint of the
@@ -106,7 +118,10 @@ class ClipQuality:
         Returns a JSON-serialisable dict: foot skate (cm/s), jerk (m/s^3), contact changes, key
         distances, how far (cm) the span's lowest joint goes below the lowest joint of the kept frames
         within 1 s of it (``below_kept_floor_cm``; 0 when it does not, None without kept frames: where to
-        look for a body or a limb through the floor), ``kept_frames_exact`` (every frame not generated equals the input up to 1e-12: the
+        look for a body or a limb through the floor), the largest one-frame move of any joint (mm,
+        ``max_frame_step_mm``, at ``max_frame_step_frame``, the frame it ends on; steps into and out of the
+        span included) next to the kept frames' (a warning where :func:`a4mer.gaps.is_jump`: a joint snapping
+        round), ``kept_frames_exact`` (every frame not generated equals the input up to 1e-12: the
         Motion re-normalises quaternions; the CLI's npz output copies the file's rows bit for bit), and
         the same numbers over the kept frames within 1 s of the span (:meth:`_context`)."""
         pos, first, last = self.pos, int(first), int(last)
@@ -116,6 +131,13 @@ class ClipQuality:
                                                       axis=-1).mean() * 1000.0) for k in keys}
         seconds = (last - first + 1) / self.fps
         changes = contact_changes(span, ground=self.ground)
+        fastest, at = _largest_step(span) or (0.0, 0)
+        at += max(first - 1, 0)
+        warnings = list(warnings)
+        ctx_fastest = context["context_max_frame_step_mm"]
+        if ctx_fastest is not None and is_jump(fastest, ctx_fastest):
+            warnings.append(f"a joint moves {fastest:.0f} mm in one frame at frame {at} (at most {ctx_fastest:.0f} mm "
+                            "in the kept frames around the span): look there")
         out = {
             "schema_version": SCHEMA_VERSION,
             "task": task,
@@ -135,7 +157,10 @@ class ClipQuality:
             "key_distance_mm": key_dist,
             "below_kept_floor_cm": self._below_floor_cm(first, last),
             "context_frame_step_mm": context["context_frame_step_mm"],
-            "warnings": list(warnings),
+            "max_frame_step_mm": fastest,
+            "max_frame_step_frame": at,
+            "context_max_frame_step_mm": ctx_fastest,
+            "warnings": warnings,
         }
         if extra:
             out.update(extra)

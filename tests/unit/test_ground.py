@@ -66,3 +66,28 @@ def test_body_sink_is_the_second_deepest_body_part_below_a_floor():
     flight_t, flight_q = _standing(60)
     flight_t[:, 2] += np.linspace(0, 1.5, 60)  # a context that never rests on a floor
     assert ground.body_sink(ground.joint_heights(flight_t, flight_q), gen) == 0.0
+
+
+def test_sidecar_names_the_frame_where_a_joint_snaps_round():
+    """An extension's elbow turned 127 deg in one frame and the sidecar said nothing (its mean jerk was
+    below the context's). The largest one-frame joint move is reported next to the kept frames' and a
+    warning names the frame where it is a jump; a span moving like its context gets none."""
+    from a4mer.gaps import quality_line
+    from a4mer.heads.quality import ClipQuality
+    from a4mer.motion import Motion
+    t, q = _standing(120)
+    aa = np.zeros((120, 24, 3))
+    aa[:, 0] = [np.pi / 2, 0, 0]
+    aa[:, 18, 2] = 0.6 * np.sin(np.arange(120) / 5.0)  # the left elbow swings as in the input
+    q = axis_angle_to_quat(aa)
+    original = Motion(30.0, t, q)
+    smooth = ClipQuality(original, original, range(60, 120)).span(60, 119, task="extend", method="m", keys=(59,))
+    assert smooth["warnings"] == [] and "jump" not in quality_line(smooth) and "one frame" not in quality_line(smooth)
+    assert smooth["max_frame_step_mm"] <= smooth["context_max_frame_step_mm"] * 1.2
+    snapped = aa.copy()
+    snapped[90:, 18, 2] += 2.2  # from frame 90 on, the elbow turned 126 deg further round
+    report = ClipQuality(original, original.with_(rotations=axis_angle_to_quat(snapped)), range(60, 120)).span(
+        60, 119, task="extend", method="m", keys=(59,))
+    assert report["max_frame_step_frame"] == 90 and report["max_frame_step_mm"] > 200
+    (w,) = report["warnings"]
+    assert "in one frame at frame 90" in w and "in one frame at frame 90" in quality_line(report)
