@@ -29,8 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import A4merError, SkeletonError
-from .geometry import (axis_angle_to_quat, axis_quat, quat_between, quat_conj, quat_mul, quat_normalize,
-                       quat_to_axis_angle, quat_to_rotmat, quat_unflip, rotmat_to_quat)
+from .geometry import (axis_angle_to_quat, axis_quat, euler_unwrap, quat_between, quat_conj, quat_mul,
+                       quat_normalize, quat_to_axis_angle, quat_to_rotmat, quat_unflip, rotmat_to_quat)
 from .motion import Motion
 from .skeleton import SMPL, SMPLX, Skeleton, match_smpl_rig
 from .skeleton.smpl import NUM_BODY_JOINTS, SMPL_OFFSETS
@@ -117,20 +117,15 @@ def euler_continuous(values: np.ndarray, prev: np.ndarray, mode: str) -> np.ndar
     """Euler channels ``values (N, 3)`` (radians, Blender ``mode`` such as ``"ZXY"``) rewritten frame by
     frame as the equivalent angles nearest the frame before, starting from ``prev (3,)``: each angle
     shifted by whole turns, or the other triple of the same rotation (the two outer angles + pi, the
-    middle one pi - it), whichever is nearer. Keys in a row then interpolate the short way (as
-    Blender's Euler filter makes them), with the same pose on every frame."""
+    middle one pi - it), whichever is nearer (:func:`a4mer.geometry.euler_unwrap`). Keys in a row then
+    interpolate the short way (as Blender's Euler filter makes them), with the same pose on every frame."""
     mid = "XYZ".index(mode[1])
-    outer = [i for i in range(3) if i != mid]
-    ref = np.asarray(prev, dtype=np.float64)
-    out = np.empty((len(values), 3))
-    for t, v in enumerate(np.asarray(values, dtype=np.float64)):
-        other = v.copy()
-        other[outer] += np.pi
-        other[mid] = np.pi - v[mid]
-        cands = np.stack([v, other])
-        cands += 2 * np.pi * np.round((ref - cands) / (2 * np.pi))
-        ref = out[t] = cands[np.argmin(((cands - ref) ** 2).sum(-1))]
-    return out
+    order = [i for i in range(3) if i != mid]
+    order.insert(1, mid)  # the middle axis at index 1
+    path = np.concatenate([np.asarray(prev, dtype=np.float64)[None], np.asarray(values, dtype=np.float64)])
+    out = np.empty_like(path)
+    out[:, order] = euler_unwrap(path[:, order])
+    return out[1:]
 
 
 def euler_between(values: np.ndarray, prev: np.ndarray, after: np.ndarray | None, mode: str) -> np.ndarray:

@@ -248,3 +248,23 @@ def quat_unflip(q: np.ndarray, axis: int = 0) -> np.ndarray:
     parity = np.concatenate([np.zeros_like(flips[:1]), np.cumsum(flips, axis=0) % 2 == 1], axis=0)
     out = np.where(parity[..., None], -q, q)
     return np.moveaxis(out, 0, axis)
+
+
+def euler_unwrap(angles: np.ndarray) -> np.ndarray:
+    """Euler angles ``(T, ..., 3)`` radians, the middle one at index 1 (any order of axes: the two
+    solutions of a rotation are ``(a, b, c)`` and ``(a + pi, pi - b, c + pi)``), rewritten as the same
+    rotations along a path without jumps from frame 0 (kept as it is): each frame takes the solution
+    nearer the frame before (a middle angle passing +-90 degrees, a deep knee bend, goes on instead of
+    flipping the outer two by 180 degrees), then whole turns are unwrapped (no 360-degree steps)."""
+    raw = np.asarray(angles, dtype=np.float64)
+    if len(raw) < 2:
+        return raw.copy()
+    alt = np.stack([raw[..., 0] + np.pi, np.pi - raw[..., 1], raw[..., 2] + np.pi], axis=-1)
+
+    def step(a: np.ndarray, b: np.ndarray) -> np.ndarray:  # (T-1, ...) angle distance, whole turns aside
+        return np.abs((a - b + np.pi) % (2 * np.pi) - np.pi).sum(axis=-1)
+
+    # alt_t is as far from raw_{t-1} as raw_t from alt_{t-1}: a crossing toggles the solution from there on
+    flips = step(alt[1:], raw[:-1]) < step(raw[1:], raw[:-1])
+    parity = np.concatenate([np.zeros_like(flips[:1]), np.cumsum(flips, axis=0) % 2 == 1], axis=0)
+    return np.unwrap(np.where(parity[..., None], alt, raw), axis=0)

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..conventions import Y_UP_TO_Z_UP
 from ..errors import A4merError
-from ..geometry import quat_apply, quat_conj, quat_identity, quat_mul, quat_to_rotmat
+from ..geometry import euler_unwrap, quat_apply, quat_conj, quat_identity, quat_mul, quat_to_rotmat
 from ..motion import Motion
 
 _UNITS = {"m": 1.0, "cm": 0.01, "mm": 0.001, "cmu": 0.0254 / 0.45, "inch": 0.0254}
@@ -44,25 +44,6 @@ def rotmat_to_euler(m: np.ndarray, order: str) -> np.ndarray:
     a = np.where(lock, np.arctan2(s * m[..., k, j], m[..., j, j]), np.arctan2(-s * m[..., j, k], m[..., k, k]))
     c = np.where(lock, 0.0, np.arctan2(-s * m[..., i, j], m[..., i, i]))
     return np.stack([a, b, c], axis=-1)
-
-
-def continuous_euler(angles: np.ndarray) -> np.ndarray:
-    """Euler angles ``(T, ..., 3)`` radians (per frame as :func:`rotmat_to_euler` gives them) -> the same
-    rotations along a path without jumps: each frame takes, of its two solutions ``(a, b, c)`` and
-    ``(a + pi, pi - b, c + pi)``, the one nearer the frame before (a middle angle past +-90 degrees, e.g. a
-    deep knee bend, goes on instead of flipping the other two by 180 degrees), then whole turns are
-    unwrapped (no 360-degree steps). Channel curves that other tools interpolate or retime then turn
-    the short way."""
-    raw = np.asarray(angles, dtype=np.float64)
-    alt = np.stack([raw[..., 0] + np.pi, np.pi - raw[..., 1], raw[..., 2] + np.pi], axis=-1)
-
-    def step(a: np.ndarray, b: np.ndarray) -> np.ndarray:  # (T-1, ...) angle distance, whole turns aside
-        return np.abs((a - b + np.pi) % (2 * np.pi) - np.pi).sum(axis=-1)
-
-    # alt_t is as far from raw_{t-1} as raw_t from alt_{t-1}: a crossing toggles the family from there on
-    flips = step(alt[1:], raw[:-1]) < step(raw[1:], raw[:-1])
-    parity = np.concatenate([np.zeros_like(flips[:1]), np.cumsum(flips, axis=0) % 2 == 1], axis=0)
-    return np.unwrap(np.where(parity[..., None], alt, raw), axis=0)
 
 
 def _frame_time(fps: float) -> str:
@@ -199,7 +180,7 @@ def write_bvh(motion: Motion, path: str | os.PathLike, names: Mapping[str, str] 
     local = np.stack(out_rot, axis=1)                                       # (T, J, 4)
     local[:, 1:] = quat_mul(quat_mul(B, local[:, 1:]), quat_conj(B))
     local[:, 0] = quat_mul(quat_mul(A, local[:, 0]), quat_conj(B))
-    ang = np.rad2deg(continuous_euler(rotmat_to_euler(quat_to_rotmat(local), euler)))  # (T, J, 3)
+    ang = np.rad2deg(euler_unwrap(rotmat_to_euler(quat_to_rotmat(local), euler)))  # (T, J, 3), no jumps
     root = quat_apply(A, motion.root_translation) * scale                  # (T, 3)
     frames = np.concatenate([root, ang.reshape(T, J * 3)], axis=1)         # (T, 3 + 3J)
     offsets = quat_apply(B, np.stack(out_offset)) * scale                  # (J, 3)

@@ -11,7 +11,8 @@ from scipy.spatial.transform import Rotation
 from a4mer.errors import MotionFileError
 from a4mer.geometry import axis_angle_to_quat
 from a4mer.io import read_bvh, write_bvh
-from a4mer.io.bvh_write import continuous_euler, rotmat_to_euler
+from a4mer.geometry import euler_unwrap
+from a4mer.io.bvh_write import rotmat_to_euler
 from a4mer.motion import Motion
 from a4mer.skeleton import SMPL
 
@@ -247,7 +248,7 @@ def test_written_channels_turn_the_short_way(tmp_path, order):
     t = np.linspace(0.0, 1.0, 121)
     path = np.stack([6 * np.pi * t, np.deg2rad(150) * np.sin(np.pi * t), 0.4 * np.sin(2 * np.pi * t)], -1)
     r = Rotation.from_euler(order, path)
-    ang = continuous_euler(rotmat_to_euler(r.as_matrix(), order))
+    ang = euler_unwrap(rotmat_to_euler(r.as_matrix(), order))
     assert np.abs(np.diff(ang, axis=0)).max() < np.deg2rad(10)
     assert (Rotation.from_euler(order, ang).inv() * r).magnitude().max() < 1e-9
     assert np.abs(np.diff(rotmat_to_euler(r.as_matrix(), order), axis=0)).max() > np.deg2rad(170)  # as computed
@@ -261,6 +262,8 @@ def test_written_channels_turn_the_short_way(tmp_path, order):
     assert np.abs(np.diff(data[:, 3:], axis=0)).max() < 10.0  # degrees per frame, every rotation channel
     back = read_bvh(out)
     assert back.num_frames == 121
+    one = write_bvh(Motion(30.0, np.tile([0.0, 0.0, 0.95], (1, 1)), rot[:1]), tmp_path / "one.bvh", euler=order)
+    assert read_bvh(one).num_frames == 1  # a one-frame clip (the path has no step to follow)
 
 
 @pytest.mark.parametrize("json_path", sorted(FIXTURES.glob("*.json")), ids=lambda p: p.stem)
