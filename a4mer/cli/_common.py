@@ -89,16 +89,18 @@ def naming(path, error: A4merError) -> A4merError:
     return error if str(path) in str(error) else A4merError(f"{path}: {error}")
 
 
-def collect_inputs(items: list[str], exclude: str | Path | None = None) -> list[Path]:
+def collect_inputs(items: list[str], exclude: str | Path | None = None, once: bool = True) -> list[Path]:
     """Files given directly, plus every supported clip under given folders (:func:`a4mer.api.find_clips`:
     hidden files, AMASS ``shape.npz`` files and ``exclude``, the output folder when it lies inside an
-    input folder, are skipped); a file given twice (or also through its folder) is taken once."""
+    input folder, are skipped); with ``once``, a file given twice (or also through its folder, or linked
+    under two names) is taken once, by the first of its paths (``label-train`` keeps every path: a file
+    linked into two label folders is a clip of each label)."""
     from ..api import find_clips
     out: dict[str, Path] = {}
     for item in items:
         p = Path(item)
         for f in find_clips(p, exclude=exclude) if p.is_dir() else [p]:
-            out.setdefault(os.path.realpath(f), f)
+            out.setdefault(os.path.realpath(f) if once else str(f), f)
     if not out:
         raise A4merError("no input clips found in " + ", ".join(items))
     return list(out.values())

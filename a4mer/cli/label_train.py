@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     if len(set(inputs)) != len(inputs):
         raise A4merError(f"{what}: a name is given twice")
     table = read_label_csv(Path(args.labels)) if args.labels else None
-    files = collect_inputs(args.inputs)
+    files = collect_inputs(args.inputs, once=False)  # unique_clips drops repeats, label by label
     check_output(args.output, files + named_files(args), [".safetensors"],
                  companions=[holdout_path(Path(args.output))] if args.holdout > 0 else [])
     if args.epochs < 1:

@@ -412,9 +412,12 @@ def test_label_train_cli_folders_csv_and_bad_clips(tiny_model, labeled_clips, tm
     for c in labeled_clips:
         link = tmp_path / "links" / ("slow" if c.action == "calm" else "fast") / f"{c.name}.npz"
         link.symlink_to(tmp_path / "lib" / c.action / f"{c.name}.npz")
+    c = labeled_clips[0]  # and one file linked into both folders: a clip of each label
+    (tmp_path / "links" / ("fast" if c.action == "calm" else "slow") / "both.npz").symlink_to(
+        tmp_path / "lib" / c.action / f"{c.name}.npz")
     head6 = tmp_path / "head6.safetensors"
     assert main(["label-train", str(tmp_path / "links"), "-o", str(head6), "--checkpoint", ck, "--epochs", "5"]) == 0
-    assert RecognitionHead.load(head6).training["clips_per_class"] == {"fast": 5, "slow": 5}
+    assert sum(RecognitionHead.load(head6).training["clips_per_class"].values()) == 11
     # one label only, or a CSV without the columns: clear errors
     one = tmp_path / "one" / "calm"
     one.mkdir(parents=True)
