@@ -210,7 +210,7 @@ def prepare(data_root: str | os.PathLike, out: str | os.PathLike, fps: float = 3
         raise A4merError(f"{data_root}: no such data folder (expected one holding {LAYOUT}, or clips)")
     if out.exists() and not out.is_dir():
         raise A4merError(f"-o {out}: not a folder (the prepared clips go into a folder)")
-    LoadOptions(twist=twist)  # an unknown twist is refused before anything is read or made
+    LoadOptions(twist=twist, source_fps=source_fps)  # an unknown twist or a bad rate: refused before anything
     if not (fps > 0 and jobs >= 1):
         raise A4merError(f"--fps must be positive and --jobs at least 1, got {fps:g} and {jobs}")
     single = project_folder(data_root)
@@ -219,8 +219,6 @@ def prepare(data_root: str | os.PathLike, out: str | os.PathLike, fps: float = 3
             raise A4merError(f"{data_root} is the {single} data set; --datasets {','.join(datasets)} names others "
                              f"(give the folder above it, {Path(os.path.abspath(data_root)).parent})")
         data_root, datasets = Path(os.path.abspath(data_root)).parent, (single,)
-    if source_fps is not None and not source_fps > 0:
-        raise A4merError(f"--source-fps must be positive, got {source_fps:g}")
     if datasets is None and not is_project_layout(data_root):
         todo = plain_jobs(data_root, out, source_fps)
         if not todo:

@@ -115,7 +115,11 @@ def test_prepare_a_plain_folder_of_own_clips(data_root, repo_root, tmp_path, cap
     (rec,) = [r for r in read_manifest(slow) if r["source"].endswith("sad/take.bvh")]
     plain = load_motion(bvh)  # 30 fps in its header: read at 15 fps it lasts twice as long
     assert rec["frames"] == pytest.approx(2 * plain.num_frames, abs=2)
+    (tmp_path / "data" / "hdm05").mkdir(parents=True)  # the project's layout states each clip's rate
+    shutil.copy(data_root / "hdm05" / "labels.csv", tmp_path / "data" / "hdm05" / "labels.csv")
     assert main(["data", "prepare", str(tmp_path / "data"), "-o", str(slow), "--source-fps", "60"]) == 1
+    assert "--source-fps is for a folder of your own clips" in capsys.readouterr().err
+    assert main(["data", "prepare", str(lib / "walks"), "-o", str(slow), "--source-fps", "inf"]) == 1
 
 
 def test_manifest_readers_name_the_file_and_line(tmp_path):
