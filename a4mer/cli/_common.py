@@ -93,17 +93,21 @@ def collect_inputs(items: list[str], exclude: str | Path | None = None, once: bo
     """Files given directly, plus every supported clip under given folders (:func:`a4mer.api.find_clips`:
     hidden files, AMASS ``shape.npz`` files and ``exclude``, the output folder when it lies inside an
     input folder, are skipped); with ``once``, a file given twice (or also through its folder, or linked
-    under two names) is taken once, by the first of its paths (``label-train`` keeps every path: a file
-    linked into two label folders is a clip of each label)."""
+    under two names) is taken once, by the first of its paths (``label-train`` takes every path and names
+    the repeats itself: a file linked into two label folders is a clip of each label)."""
     from ..api import find_clips
-    out: dict[str, Path] = {}
+    out: list[Path] = []
     for item in items:
         p = Path(item)
-        for f in find_clips(p, exclude=exclude) if p.is_dir() else [p]:
-            out.setdefault(os.path.realpath(f) if once else str(f), f)
+        out.extend(find_clips(p, exclude=exclude) if p.is_dir() else [p])
     if not out:
         raise A4merError("no input clips found in " + ", ".join(items))
-    return list(out.values())
+    if not once:
+        return out
+    first: dict[str, Path] = {}
+    for f in out:
+        first.setdefault(os.path.realpath(f), f)
+    return list(first.values())
 
 
 #: suffixes that name a file, never an output folder (``-o results.v2`` is a folder)

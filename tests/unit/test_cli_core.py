@@ -235,5 +235,7 @@ def test_a_clip_given_twice_is_taken_once(tmp_path):
     lib.mkdir()
     for n in ("a", "b"):
         (lib / f"{n}.bvh").write_text("HIERARCHY\n")
-    got = collect_inputs([str(lib), str(lib / "a.bvh"), str(tmp_path / "lib" / ".." / "lib" / "b.bvh")])
-    assert [p.name for p in got] == ["a.bvh", "b.bvh"]
+    (lib / "c.bvh").write_text("HIERARCHY\n")
+    got = collect_inputs([str(lib / "c.bvh"), str(lib), str(lib / "a.bvh"), str(tmp_path / "lib" / ".." / "lib" / "b.bvh")])
+    assert [p.name for p in got] == ["c.bvh", "a.bvh", "b.bvh"]  # each file once, where it first came
+    assert len(collect_inputs([str(lib), str(lib / "a.bvh")], once=False)) == 4  # label-train names repeats
