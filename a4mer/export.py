@@ -67,7 +67,8 @@ def babel_sequence(segments: dict, name: str, feat_p: str = "", motif_names: dic
     labels = []  # the segmented motifs, then those generated into the clip in Blender ("with a motif")
     for i, m in enumerate(list(segments["motifs"]) + list(segments.get("generated_motifs", []))):
         label = motif_display_name(m["motif_id"], motif_names)
-        labels.append({"raw_label": label, "proc_label": label.lower(), "seg_id": _seg_id(f"{name}/{i}/{m['start_frame']}/{m['end_frame']}/{m['motif_id']}"),
+        seg_id = _seg_id(f"{name}/{i}/{m['start_frame']}/{m['end_frame']}/{m['motif_id']}")
+        labels.append({"raw_label": label, "proc_label": label.lower(), "seg_id": seg_id,
                        "act_cat": [label], "start_t": round(offset_s + int(m["start_frame"]) / fps, 6),
                        "end_t": round(offset_s + int(m["end_frame"]) / fps, 6),
                        "a4mer": {"motif_id": int(m["motif_id"]), "confidence": float(m.get("confidence", 1.0))}})

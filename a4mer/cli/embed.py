@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import A4merError
-from ._common import add_load_arguments, collect_inputs, dropped_lead_in, load_clip, load_options, output_targets, run_each
+from ._common import (add_load_arguments, collect_inputs, dropped_lead_in, load_clip, load_options, output_targets,
+                      run_each)
 from .segment import add_model_arguments, load_model
 
 

@@ -74,9 +74,13 @@ def keep_rotations_in_range(ctx: np.ndarray, gen: np.ndarray, margin: float = RO
 def follow_at_speed(target: np.ndarray, cap: np.ndarray) -> np.ndarray:
     """Rotations ``target (n, J, 4)`` followed from its first frame, turning at most ``cap (n - 1, J)`` rad
     from one frame to the next (towards the target, the short way); where the target turns no faster,
-    the result is the target."""
+    the result is the target (up to the first frame it turns faster, nothing needs following: most
+    extensions never do, and then no frame is looped over)."""
     out = target.copy()
-    for t in range(1, len(out)):
+    over = np.flatnonzero((quat_angle(target[1:], target[:-1]) > cap + 1e-12).any(-1)) if len(out) > 1 else []
+    if not len(over):
+        return out
+    for t in range(int(over[0]) + 1, len(out)):
         step = quat_angle(out[t - 1], target[t])
         fast = step > cap[t - 1] + 1e-12
         if fast.any():

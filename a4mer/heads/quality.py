@@ -121,7 +121,8 @@ class ClipQuality:
         look for a body or a limb through the floor), the largest one-frame move of any joint (mm,
         ``max_frame_step_mm``, at ``max_frame_step_frame``, the frame it ends on; steps into and out of the
         span included) next to the kept frames' (a warning where :func:`a4mer.gaps.is_jump`: a joint snapping
-        round; between sparse keys the kept frames have no step of their own: None, no warning), ``kept_frames_exact`` (every frame not generated equals the input up to 1e-12: the
+        round; between sparse keys the kept frames have no step of their own: None, no warning),
+        ``kept_frames_exact`` (every frame not generated equals the input up to 1e-12: the
         Motion re-normalises quaternions; the CLI's npz output copies the file's rows bit for bit), and
         the same numbers over the kept frames within 1 s of the span (:meth:`_context`)."""
         pos, first, last = self.pos, int(first), int(last)
