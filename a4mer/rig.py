@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import A4merError, SkeletonError
-from .geometry import (axis_angle_to_quat, axis_quat, euler_unwrap, quat_between, quat_conj, quat_mul,
+from .geometry import (axis_angle_to_quat, axis_quat, quat_between, quat_conj, quat_mul,
                        quat_normalize, quat_to_axis_angle, quat_to_rotmat, quat_unflip, rotmat_to_quat)
 from .motion import Motion
 from .skeleton import SMPL, SMPLX, Skeleton, match_smpl_rig
@@ -113,26 +113,13 @@ def quat_to_channels(q: np.ndarray, mode: str) -> np.ndarray:
     raise ValueError(f"unknown rotation mode {mode!r}")
 
 
-def euler_continuous(values: np.ndarray, prev: np.ndarray, mode: str) -> np.ndarray:
-    """Euler channels ``values (N, 3)`` (radians, Blender ``mode`` such as ``"ZXY"``) rewritten frame by
-    frame as the equivalent angles nearest the frame before, starting from ``prev (3,)``: each angle
-    shifted by whole turns, or the other triple of the same rotation (the two outer angles + pi, the
-    middle one pi - it), whichever is nearer (:func:`a4mer.geometry.euler_unwrap`). Keys in a row then
-    interpolate the short way (as Blender's Euler filter makes them), with the same pose on every frame."""
-    mid = "XYZ".index(mode[1])
-    order = [i for i in range(3) if i != mid]
-    order.insert(1, mid)  # the middle axis at index 1
-    path = np.concatenate([np.asarray(prev, dtype=np.float64)[None], np.asarray(values, dtype=np.float64)])
-    out = np.empty_like(path)
-    out[:, order] = euler_unwrap(path[:, order])
-    return out[1:]
-
-
 def euler_between(values: np.ndarray, prev: np.ndarray, after: np.ndarray | None, mode: str) -> np.ndarray:
-    """Like :func:`euler_continuous`, for channels ``values (N, 3)`` between the user's keys ``prev (3,)``
-    (the frame before) and ``after (3,)`` (the frame after; None: none): each frame takes whichever of
-    its two triples (shifted by whole turns toward the frame before) makes the whole path, both keys
-    included, move least (squared steps; dynamic programming over the two triples). Near gimbal lock
+    """Euler channels ``values (N, 3)`` (radians, Blender ``mode`` such as ``"ZXY"``) between the user's
+    keys ``prev (3,)`` (the frame before) and ``after (3,)`` (the frame after; None: none), rewritten as
+    equivalent angles so that keys in a row interpolate the short way (as Blender's Euler filter makes
+    them), with the same pose on every frame: each frame takes whichever of its two triples (the two
+    outer angles + pi and the middle one pi - it), shifted by whole turns toward the frame before, makes
+    the whole path, both keys included, move least (squared steps; dynamic programming over the two triples). Near gimbal lock
     the path switches triples where they nearly agree, not at the key after (a jump of more than pi
     the keys would interpolate through a turn)."""
     mid = "XYZ".index(mode[1])

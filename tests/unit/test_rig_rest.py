@@ -144,11 +144,11 @@ def test_bent_knees_and_body_shapes_only_turn_what_is_bent():
 
 
 @pytest.mark.parametrize("mode", ["XYZ", "XZY", "YXZ", "YZX", "ZXY", "ZYX"])
-def test_euler_continuous_recovers_a_smooth_euler_path(mode):
+def test_euler_between_recovers_a_smooth_euler_path(mode):
     """An animator's smooth Euler curve whose middle angle passes 90 degrees and whose outer angles pass
     180: read back from the rotations, the principal angles jump (Bake wrote such spikes next to the
     user's keys); made continuous from the key before, they are the curve again, frame for frame."""
-    from a4mer.rig import channels_to_quat, euler_continuous, quat_to_channels
+    from a4mer.rig import channels_to_quat, euler_between, quat_to_channels
     t = np.linspace(0, 1, 40)[:, None]
     path = np.zeros((40, 3))
     mid = "XYZ".index(mode[1])
@@ -158,9 +158,9 @@ def test_euler_continuous_recovers_a_smooth_euler_path(mode):
     path[:, outer[1]] = (-0.4 - 2.9 * t)[:, 0]     # through -180 degrees
     raw = quat_to_channels(channels_to_quat(path, mode), mode)
     assert np.abs(np.diff(raw, axis=0)).max() > 1.0  # the principal angles jump
-    out = euler_continuous(raw, path[0] + [0.01, -0.01, 0.01], mode)
+    out = euler_between(raw, path[0] + [0.01, -0.01, 0.01], None, mode)
     np.testing.assert_allclose(out, path, atol=1e-6)
-    shifted = euler_continuous(raw, path[0] + 2 * np.pi, mode)  # the key before sits a turn further
+    shifted = euler_between(raw, path[0] + 2 * np.pi, None, mode)  # the key before sits a turn further
     np.testing.assert_allclose(shifted, path + 2 * np.pi, atol=1e-6)
 
 
@@ -227,7 +227,8 @@ def test_euler_between_meets_the_key_after_near_gimbal_lock(mode):
     and stays on it, so at the key after the curve jumps by about pi (the keys interpolate through half
     a turn: a Blender fill near a BVH elbow's gimbal lock did this); the path of least motion through
     both keys stays on the keys' triple. Every frame is the same pose either way."""
-    from a4mer.rig import channels_to_quat, euler_between, euler_continuous, quat_to_channels
+    from a4mer.geometry import euler_unwrap
+    from a4mer.rig import channels_to_quat, euler_between, quat_to_channels
     mid = "XYZ".index(mode[1])
     a, b = [k for k in range(3) if k != mid]
     s = 1.0 / (1.0 + np.exp(-4.0 * (np.arange(34) - 16.5)))
@@ -236,7 +237,10 @@ def test_euler_between_meets_the_key_after_near_gimbal_lock(mode):
     path[:, a], path[:, b] = 0.3 + 2.4 * s, -0.2 - 2.4 * s
     raw = quat_to_channels(channels_to_quat(path, mode), mode)
     prev, after, span = path[0], path[-1], raw[1:-1]  # the user's keys on their own continuous curve
-    fwd = euler_continuous(span, prev, mode)
+    order = [a, mid, b]  # the middle axis at index 1, as euler_unwrap takes it
+    fwd = np.empty((len(span) + 1, 3))
+    fwd[:, order] = euler_unwrap(np.r_[prev[None], span][:, order])
+    fwd = fwd[1:]  # nearest to the frame before, frame by frame
     assert np.abs(np.diff(np.r_[prev[None], fwd, after[None]], axis=0)).max() > 2.5
     out = euler_between(span, prev, after, mode)
     assert np.abs(np.diff(np.r_[prev[None], out, after[None]], axis=0)).max() < 2.0
