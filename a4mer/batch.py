@@ -31,13 +31,14 @@ import sys
 import tempfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
 from .errors import A4merError
+from .processes import TEXT_PIPES, child_env, kill_tree, own_group
 
 #: suffixes a batch picks up in folders
 INPUT_SUFFIXES = (".npz", ".bvh", ".amc", ".blend")
@@ -585,24 +586,13 @@ class _Procs:
         with self.lock:
             self.stopping = True
             for p in self.procs:
-                _kill(p)
-
-
-def _kill(proc: subprocess.Popen) -> None:
-    """Kill worker ``proc`` and everything it started (its process group: Blender, the model
-    subprocess of ``--runner-python``)."""
-    if proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (AttributeError, OSError):  # no process groups (Windows), or the group is gone already
-        proc.kill()
+                kill_tree(p)
 
 
 def _worker_env(opts: BatchOptions, tmp: Path) -> dict[str, str]:
     """The worker's environment: BLAS threads shared out, and its temporary files (the add-on runner's
     job folders) inside the clip's own folder ``tmp``, so they go with it however the worker ends."""
-    env = dict(os.environ)
+    env = child_env()
     threads = max(1, (os.cpu_count() or 1) // max(1, opts.jobs))
     for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         env.setdefault(k, str(threads))
@@ -626,18 +616,18 @@ def run_clip(job: ClipJob, opts: BatchOptions, procs: _Procs | None = None, runs
         cmd = worker_command(job, tmp, opts)
         # the worker inherits the folder's lock (and takes its own): a worker left running by a killed
         # batch keeps its folder from remove_dead_dirs
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                env=_worker_env(opts, tmp), stdin=subprocess.DEVNULL, start_new_session=True,
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **TEXT_PIPES,
+                                env=_worker_env(opts, tmp), stdin=subprocess.DEVNULL, **own_group(),
                                 pass_fds=(lock,) if lock is not None else ())
         if procs is not None:
             with procs.lock:
                 procs.procs.add(proc)
                 if procs.stopping:
-                    _kill(proc)
+                    kill_tree(proc)
         try:
             out, err = proc.communicate(timeout=opts.timeout or None)
         except subprocess.TimeoutExpired:
-            _kill(proc)
+            kill_tree(proc)
             proc.communicate()
             res.reason = f"timed out after {opts.timeout:g} s"
             return res
@@ -691,8 +681,8 @@ def _line(i: int, n: int, r: ClipResult) -> str:
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM (Slurm ``scancel`` or time limit, a farm manager stopping a task) or SIGHUP (the terminal
-    closed, an ssh connection dropped): stops a batch as Ctrl-C does. ``signum``: the signal."""
+    """SIGTERM (Slurm ``scancel`` or time limit, a farm manager stopping a task), SIGHUP (the terminal
+    closed, an ssh connection dropped) or SIGBREAK (Windows: Ctrl-Break): stops a batch as Ctrl-C does. ``signum``: the signal."""
 
     def __init__(self, signum: int = signal.SIGTERM):
         super().__init__(signum)
@@ -704,7 +694,7 @@ class Terminated(KeyboardInterrupt):
 
 
 #: signals handled like Ctrl-C (the workers run in their own session: no signal of the terminal reaches them)
-STOP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n))
+STOP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGTERM", "SIGHUP", "SIGBREAK") if hasattr(signal, n))
 
 
 def _terminate(signum, frame):
@@ -748,10 +738,13 @@ def run_batch(jobs: list[ClipJob], opts: BatchOptions, log: Callable[[str], None
     try:
         runs = RunSummaries(opts.out)
         futs = {pool.submit(run_clip, jobs[i], opts, procs, runs): i for i in todo}
-        for fut in as_completed(futs):
-            results[futs[fut]] = fut.result()
-            done_count += 1
-            log(_line(done_count, n, results[futs[fut]]))
+        pending = set(futs)
+        while pending:  # a timed wait: on Windows Ctrl-C does not interrupt an untimed one (Python < 3.14)
+            done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            for fut in sorted(done, key=futs.get):
+                results[futs[fut]] = fut.result()
+                done_count += 1
+                log(_line(done_count, n, results[futs[fut]]))
     except KeyboardInterrupt:
         procs.kill_all()
         pool.shutdown(wait=True, cancel_futures=True)

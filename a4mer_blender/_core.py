@@ -16,6 +16,7 @@ amass = importlib.import_module(f"{CORE}.io.amass")
 floor = importlib.import_module(f"{CORE}.floor")
 gaps = importlib.import_module(f"{CORE}.gaps")
 skeleton = importlib.import_module(f"{CORE}.skeleton")
+processes = importlib.import_module(f"{CORE}.processes")
 
 
 def optional(name: str) -> ModuleType | None:

@@ -196,9 +196,10 @@ class WorkerHeads:
         with tempfile.TemporaryDirectory(prefix="a4mer-heads-") as d:
             src, out = Path(d) / "in.npz", Path(d) / "out.npz"
             amass.write_amass_npz(motion, src)
-            env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+            processes = _core("processes")
             proc = subprocess.run([self.python, "-m", "a4mer", verb, str(src), *extra, "-o", str(out)],
-                                  capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL)
+                                  capture_output=True, **processes.TEXT_PIPES, stdin=subprocess.DEVNULL,
+                                  env=processes.child_env(drop_python_path=True))
             if proc.returncode != 0 or not out.is_file():
                 tail = (proc.stderr.strip().splitlines() or ["no message"])[-1]
                 raise errors.A4merError(f"a4mer {verb} failed in {self.python}: {tail}")

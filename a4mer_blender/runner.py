@@ -12,7 +12,6 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
-import os
 import queue
 import shutil
 import subprocess
@@ -22,7 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._core import CORE, amass, errors
+from ._core import CORE, amass, errors, processes
 
 MODES = ("AUTO", "IN_PROCESS", "WORKER")
 
@@ -153,10 +152,10 @@ class Job:
                 what = "is a folder, not a python executable" if py and Path(py).is_dir() else "not found"
                 raise errors.A4merError(f"worker interpreter {py!r} {what} (Preferences > Add-ons > "
                                         "A4Mer Action Motifs > Worker Python: a python executable)")
-            env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
             try:
                 self._proc = subprocess.Popen(self.worker_command(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                              text=True, env=env, cwd=str(self.dir))
+                                              **processes.TEXT_PIPES, env=processes.child_env(drop_python_path=True),
+                                              cwd=str(self.dir), **processes.no_window())
             except OSError as e:
                 self.cleanup()
                 raise errors.A4merError(f"worker interpreter {py!r} cannot be run ({e.strerror or e})") from None

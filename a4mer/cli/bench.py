@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import A4merError
+from ..processes import TEXT_PIPES, child_env
 from ..io.outputs import check_output
 
 
@@ -193,7 +194,8 @@ def _cold_cli(clip) -> tuple[dict, list[str]]:
             seconds = []
             for _ in range(COLD_RUNS):
                 t0 = time.perf_counter()
-                r = subprocess.run([sys.executable, "-m", "a4mer", *argv], capture_output=True, text=True)
+                r = subprocess.run([sys.executable, "-m", "a4mer", *argv], capture_output=True, **TEXT_PIPES,
+                                   env=child_env())
                 if r.returncode != 0:
                     last = (r.stderr.strip().splitlines() or ["no message"])[-1]
                     notes.append(f"{name}: not measured: a4mer {argv[0]} exited {r.returncode}: {last}")

@@ -47,6 +47,7 @@ def read_blend(path: str | os.PathLike, object: str | None = None, python: str =
     import tempfile
     from ..batch import BatchOptions, ClipJob, failure_reason, parse_result, safe_name, worker_command
     from ..io.amass import read_amass_npz
+    from ..processes import TEXT_PIPES, child_env
     path = Path(path)
     if not path.is_file():
         raise A4merError(f"{path}: file not found")
@@ -55,7 +56,7 @@ def read_blend(path: str | os.PathLike, object: str | None = None, python: str =
                             blender_script=blender_script)
         cmd = worker_command(ClipJob(path, safe_name(path.stem)), Path(tmp), opts)
         cmd = [c for c in cmd if c not in ("--no-pictures", "--motion-npz")] + ["--dump"]
-        proc = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        proc = subprocess.run(cmd, capture_output=True, **TEXT_PIPES, env=child_env(), stdin=subprocess.DEVNULL)
         result = parse_result(proc.stdout)
         if proc.returncode != 0 or result is None or result.get("error"):
             raise A4merError(failure_reason(proc, result))

@@ -15,8 +15,9 @@ mode = os.environ.get("A4MER_FAKE_WORKER", "ok")
 with open(os.environ.get("A4MER_FAKE_ARGS", os.devnull), "w") as f:
     json.dump(sys.argv[1:], f)
 print("a line that is not JSON", flush=True)
-if mode == "fail":
-    print("a4mer segment: error: boom: bad checkpoint", file=sys.stderr)
+if mode == "fail":  # written as a Windows Python writes it: the ANSI code page unless PYTHONUTF8=1
+    enc = "utf-8" if os.environ.get("PYTHONUTF8") == "1" else "cp1250"  # Polish Windows
+    sys.stderr.buffer.write("a4mer segment: error: boom: bad checkpoint C:\\Users\\Łukasz\\m.safetensors\n".encode(enc))
     sys.exit(3)
 print(json.dumps({"progress": 0.2, "message": "loading model"}), flush=True)
 if mode == "model":  # run the stand-in model on the clip, like `a4mer segment` runs the real one

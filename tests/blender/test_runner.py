@@ -61,8 +61,10 @@ def test_heads_jobs_take_the_model_settings_with_a_motif(fake_python):
 
 
 def test_worker_failure_is_reported(fake_python, monkeypatch):
+    """Word for word, also where the worker Python would write its Windows code page (the worker is told
+    PYTHONUTF8=1 and read as UTF-8, as Blender's own Python reads it: a path with an Ł was 'no message')."""
     monkeypatch.setenv("A4MER_FAKE_WORKER", "fail")
-    with pytest.raises(A4merError, match="worker exited with code 3: .*boom: bad checkpoint"):
+    with pytest.raises(A4merError, match=r"worker exited with code 3: .*boom: bad checkpoint C:\\Users\\Łukasz\\m"):
         runner.run_sync(smooth_motion(T=10), runner.RunnerSettings(mode="WORKER", python=fake_python))
 
 

@@ -33,6 +33,9 @@ text = open(src, "rb").read()
 if b"CRASH" in text:
     open(os.path.join(out, name + ".blend"), "wb").write(b"half")  # partial file, then a hard crash
     os.abort()
+if b"UTF8" in text:  # Blender's C code prints UTF-8 bytes whatever the console's code page
+    sys.stdout.buffer.write(('Info: Saved copy as "' + name + '.blend"\n').encode("utf-8"))
+    sys.stdout.flush()
 if b"BAD" in text:
     print("A4MER_RESULT " + json.dumps({"error": src + ": not a BVH file (no HIERARCHY section)"}))
     sys.exit(1)
@@ -239,6 +242,22 @@ def _run(args, capsys):
     code = main(["batch", *map(str, args)])
     cap = capsys.readouterr()
     return code, cap.out + cap.err
+
+
+def test_batch_reads_a_workers_utf8_output_under_a_windows_code_page(tmp_path, fake_python, capsys, monkeypatch):
+    """On Windows a pipe read as text is decoded in the ANSI code page (cp1252 here), but Blender writes
+    UTF-8 (``Saved copy as "歩く.blend"``): a clip with a Japanese or Polish name failed with
+    UnicodeDecodeError, and a failure's reason naming such a file was garbled. Pipes are read as UTF-8."""
+    import locale
+    monkeypatch.setattr(locale, "getencoding", lambda: "cp1252")
+    root = _clips(tmp_path / "in", {"歩く.bvh": b"UTF8 good", "Łódź.bvh": b"UTF8 BAD"})
+    out = tmp_path / "out"
+    code, _ = _run([root, "--out", out, "--python", fake_python], capsys)
+    assert code == 1
+    summ = json.loads(next((out / "runs").iterdir()).read_text(encoding="utf-8"))
+    by = {c["name"]: c for c in summ["clips"]}
+    assert by["歩く"]["status"] == "ok", by["歩く"]
+    assert by["Łódź"]["reason"] == f"{root / 'Łódź.bvh'}: not a BVH file (no HIERARCHY section)"
 
 
 def test_batch_run_failures_skip_force_summary(tmp_path, fake_python, capsys):
