@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,17 +119,32 @@ def clip_names(paths: list[Path], clean=lambda text: text) -> list[str]:
     paths = [Path(os.path.abspath(p)) for p in paths]  # a link is named by where it lies, not its target
     names = [clean(p.stem) for p in paths]
     for group in _clashing(names):
-        root = os.path.commonpath([str(paths[k].parent) for k in group])
-        for k in group:
-            names[k] = clean("__".join(paths[k].with_suffix("").relative_to(root).parts))
+        for k, parts in zip(group, _below_common([paths[k].with_suffix("") for k in group])):
+            names[k] = clean("__".join(parts))
     return distinct_names(names, paths, clean)
 
 
+def _below_common(paths: list[Path]) -> list[tuple[str, ...]]:
+    """Each of the absolute ``paths``' parts below the folder they share; paths on different drives
+    (Windows) share none: their parts after the drive's letter (``D:\\a\\b`` -> ``D``, ``a``, ``b``)."""
+    try:
+        root = os.path.commonpath([str(p.parent) for p in paths])
+    except ValueError:  # another drive
+        return [(p.drive.strip(":\\/") or "unc", *p.parts[1:]) for p in paths]
+    return [p.relative_to(root).parts for p in paths]
+
+
+def name_key(name: str) -> str:
+    """What makes two file names one file on some file system: letter case (Windows, macOS) and the
+    Unicode spelling (macOS: ``ä`` as one character or as ``a`` + a combining mark)."""
+    return unicodedata.normalize("NFC", name).casefold()
+
+
 def _clashing(names: list[str]) -> list[list[int]]:
-    """Index groups of the names that occur more than once (linear time)."""
+    """Index groups of the names that would be one file on some file system (:func:`name_key`)."""
     groups: dict[str, list[int]] = {}
     for i, n in enumerate(names):
-        groups.setdefault(n, []).append(i)
+        groups.setdefault(name_key(n), []).append(i)
     return [groups[n] for n in sorted(groups) if len(groups[n]) > 1]
 
 
@@ -141,9 +157,9 @@ def distinct_names(names: list[str], paths: list[Path], clean=lambda text: text)
         for k in group:
             names[k] = f"{names[k]}_{paths[k].suffix.lower().lstrip('.')}"
     for group in _clashing(names):  # names ``clean`` merged (``walk 1`` / ``walk_1``, long names cut): tagged
-        root = os.path.commonpath([str(paths[k].parent) for k in group])  # by their own path, so a new
-        for k in group:  # clip never takes another's name (batch would skip it as done)
-            tag = hashlib.sha1(paths[k].relative_to(root).as_posix().encode()).hexdigest()[:6]
+        # by their own path, so a new clip never takes another's name (batch would skip it as done)
+        for k, parts in zip(group, _below_common([paths[k] for k in group])):
+            tag = hashlib.sha1("/".join(parts).encode()).hexdigest()[:6]
             names[k] = clean(f"{names[k][:140]}_{tag}")
     left = _clashing(names)
     if left:

@@ -31,6 +31,7 @@ import sys
 import tempfile
 import threading
 import time
+import unicodedata
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -192,10 +193,17 @@ def check_names(jobs: list[ClipJob], how: dict[Path, str] | None = None) -> None
                          + (f" ({'; '.join(why)})" if why else ""))
 
 
+#: names Windows keeps for devices (``aux.blend`` is the AUX device, not a file)
+_DEVICE_NAMES = frozenset({"con", "prn", "aux", "nul", *(f"{d}{i}" for d in ("com", "lpt") for i in range(1, 10))})
+
+
 def safe_name(text: str) -> str:
-    """``text`` usable as a file stem on every OS (keeps letters, digits, ``-_.``)."""
-    out = re.sub(r"[^\w.\-]+", "_", text).strip("._") or "clip"
-    return out[:150]
+    """``text`` usable as a file stem on every OS: letters, digits and ``-_.`` kept (in their composed
+    Unicode form: a name read from macOS as ``a`` + a combining mark is the same name as ``ä``), every
+    other run of characters ``_``, a Windows device name (``aux``, ``com1``) given a trailing ``_``."""
+    out = re.sub(r"[^\w.\-]+", "_", unicodedata.normalize("NFC", text)).strip("._") or "clip"
+    out = out[:150]
+    return f"{out}_" if out.split(".")[0].casefold() in _DEVICE_NAMES else out
 
 
 # --- sharding ----------------------------------------------------------------------------------
@@ -267,8 +275,13 @@ def check_rate(value: float | None, option: str) -> None:
 
 def check_not_input_folder(out: Path, inputs: list[Path], option: str = "--out") -> None:
     """Refuse an output folder that holds one of ``inputs``: a ``.blend`` is written under its own name
-    there, over the input."""
-    beside = next((p for p in inputs if Path(p).resolve().parent == out.resolve()), None)
+    there, over the input. Folders are compared by identity, so ``--out shots`` for the input folder
+    ``Shots`` is refused where the file system ignores case (macOS, Windows)."""
+    from .io.outputs import SameFiles
+    same = SameFiles([out])
+    parents: dict[Path, bool] = {}
+    beside = next((p for p in inputs if parents.setdefault(Path(p).resolve().parent,
+                                                           same.find(Path(p).resolve().parent) is not None)), None)
     if beside is not None:
         raise A4merError(f"{option} {out}: the folder of the input {beside}; outputs there could overwrite inputs "
                          "(a .blend is written under its own name): choose another folder")
@@ -787,7 +800,7 @@ def write_summary(out: Path, data: dict[str, Any], started: datetime) -> Path:
     for i in range(1000):
         path = runs / (stem + (f"-{i}" if i else "") + ".json")
         try:
-            with open(path, "x", encoding="utf-8") as f:
+            with open(path, "x", encoding="utf-8", newline="\n") as f:
                 f.write(text)
             return path
         except FileExistsError:

@@ -56,12 +56,21 @@ def _missing(path: Path) -> A4merError:
                       "--datasets picks some of them")
 
 
-def _rows(csv_path: Path) -> list[dict[str, str]]:
+def _rows(csv_path: Path, columns: tuple[str, ...]) -> list[dict[str, str]]:
+    """The rows of a data set's ``labels.csv`` (also re-saved by a spreadsheet with a BOM); A4merError
+    naming the file when it lacks one of ``columns``."""
     try:
-        with open(csv_path, newline="") as f:
-            return list(csv.DictReader(f))
+        with open(csv_path, newline="", encoding="utf-8-sig") as f:
+            rows = list(csv.DictReader(f))
     except FileNotFoundError:
         raise _missing(csv_path) from None
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise A4merError(f"{csv_path}: cannot read ({e})") from None
+    missing = [c for c in columns if rows and c not in rows[0]]
+    if missing:
+        raise A4merError(f"{csv_path}: no column {', '.join(map(repr, missing))} (the data set's labels.csv has "
+                         f"{', '.join(columns)})")
+    return rows
 
 
 def _unpack(archive: Path, dest: Path) -> Path:
@@ -76,7 +85,7 @@ def _unpack(archive: Path, dest: Path) -> Path:
                 tar.extractall(dest, filter="data")
         except (tarfile.TarError, EOFError, OSError) as e:
             raise A4merError(f"{archive}: cannot unpack ({e})") from None
-        marker.write_text(archive.name)
+        marker.write_text(archive.name, encoding="utf-8")
     return dest
 
 
@@ -91,7 +100,7 @@ def dataset_names(spec: str) -> tuple[str, ...]:
 
 
 def hdm05_jobs(root: Path) -> Iterator[ClipJob]:
-    for r in _rows(root / "labels.csv"):
+    for r in _rows(root / "labels.csv", ("file", "fps", "class_name", "actor", "take", "asf")):
         yield ClipJob(str(root / r["file"]), float(r["fps"]), "hdm05",
                       {"action": r["class_name"], "actor": r["actor"], "take": r["take"]},
                       "train" if r["actor"] in ("bd", "bk", "dg") else "test", str(root / r["asf"]))
@@ -99,7 +108,7 @@ def hdm05_jobs(root: Path) -> Iterator[ClipJob]:
 
 def bandai_jobs(root: Path, raw: Path) -> Iterator[ClipJob]:
     ds2 = None
-    for r in _rows(root / "labels.csv"):
+    for r in _rows(root / "labels.csv", ("file", "fps", "dataset", "take", "content", "style")):
         take = int(r["take"])
         if r["dataset"] == "1":
             path, name, test = root / r["file"], "bandai1", take == 2
@@ -113,7 +122,7 @@ def bandai_jobs(root: Path, raw: Path) -> Iterator[ClipJob]:
 
 def cmu_dance_jobs(root: Path, raw: Path) -> Iterator[ClipJob]:
     base = _unpack(root / "cmu-dance.tar.xz", raw / "cmu-dance")
-    rows = _rows(root / "labels.csv")
+    rows = _rows(root / "labels.csv", ("file", "true_fps", "kind"))
     last = {}
     for r in rows:
         last[r["kind"]] = r["file"]
@@ -259,7 +268,7 @@ def manifest_rows(root: str | os.PathLike) -> list[dict]:
     if not path.is_file():
         raise A4merError(f"{path}: no manifest.jsonl here (prepare data with `a4mer data prepare`)")
     rows = []
-    for n, line in enumerate(path.read_text().splitlines(), 1):
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
             continue
         try:

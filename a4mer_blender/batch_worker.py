@@ -307,7 +307,7 @@ def runner_settings(args: argparse.Namespace):
 
 
 def _write_json(path: Path, data: dict) -> None:
-    path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8", newline="\n")
 
 
 def _pictures(stage: Path, stem: str, segments: dict, notes: list[str]) -> None:

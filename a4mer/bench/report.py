@@ -220,7 +220,7 @@ def write_section(doc: Path, name: str, body: str) -> None:
     pat = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.S)
     text = pat.sub(lambda _: block, text) if pat.search(text) else text.rstrip() + "\n\n" + block + "\n"
     doc.parent.mkdir(parents=True, exist_ok=True)
-    doc.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+    doc.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8", newline="\n")
 
 
 def update_doc(doc: Path, section_md: str) -> None:

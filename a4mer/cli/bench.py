@@ -60,7 +60,7 @@ def _entries(data: Path, split: str | None) -> list[tuple[Path, str]]:
     man = data / "manifest.jsonl"
     if man.is_file():
         out = []
-        for line in man.read_text().splitlines():
+        for line in man.read_text(encoding="utf-8").splitlines():
             if not line.strip():
                 continue
             r = json.loads(line)
@@ -96,7 +96,7 @@ def load_clips(data: Path, split: str | None, datasets: set[str] | None, max_cli
             by.setdefault(ds, []).append(path)
     if not by:  # name what there is, so a typo in --split / --datasets is plain
         man = data / "manifest.jsonl"
-        recs = [json.loads(x) for x in man.read_text().splitlines() if x.strip()] if man.is_file() else []
+        recs = [json.loads(x) for x in man.read_text(encoding="utf-8").splitlines() if x.strip()] if man.is_file() else []
         have = sorted({r.get("dataset", "?") for r in recs} if recs else {ds for _, ds in _entries(data, None)})
         splits = sorted({r.get("split", "?") for r in recs})
         raise A4merError(f"{data}: no clips" + (f" of split {split!r}" if split else "")
@@ -324,7 +324,7 @@ def run(args: argparse.Namespace) -> int:
     results["meta"]["bench_seconds"] = time.perf_counter() - t0
     results["meta"]["command"] = "a4mer bench " + " ".join(shlex.quote(a) for a in sys.argv[2:]) \
         if sys.argv[1:2] == ["bench"] else f"a4mer bench --data {args.data} --out {args.out}"
-    (out / "heads_bench.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    (out / "heads_bench.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8", newline="\n")
     _render(results, args, out, notes_md)
     if unreadable:  # as convert and data prepare do: the rest is measured, the exit code says a file failed
         print(f"a4mer bench: {len(unreadable)} clip(s) could not be read and are not in the numbers (named above)",
@@ -362,7 +362,7 @@ def _render(results: dict, args: argparse.Namespace, out: Path, notes: str) -> i
         return md.rstrip() + "\n\n" + notes + "\n" if notes else md
 
     md = page(out)
-    (out / "heads_bench.md").write_text(md, encoding="utf-8")
+    (out / "heads_bench.md").write_text(md, encoding="utf-8", newline="\n")
     if doc:
         report.update_doc(doc, page(doc.parent))
     print(md)

@@ -72,9 +72,10 @@ def read_blend(path: str | os.PathLike, object: str | None = None, python: str =
 
 
 def _read_segments(path: str) -> dict:
+    from ..io._mocap import read_user_text
     from ..strips import validate_segments
     try:
-        seg = json.loads(Path(path).read_text(encoding="utf-8"))
+        seg = json.loads(read_user_text(path))
     except (OSError, ValueError) as e:
         raise A4merError(f"{path}: cannot read segments ({e})") from None
     validate_segments(seg, where=str(path))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
 import os
 import sys
@@ -40,10 +41,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def read_label_csv(path: Path) -> dict[str, str]:
     """``file -> label`` of a CSV with columns ``file`` and ``label`` (keys: resolved paths of files that
-    exist relative to the CSV's folder, else the file name as written)."""
+    exist relative to the CSV's folder, else the file name as written). Read as a spreadsheet saves it:
+    any encoding :func:`a4mer.io._mocap.read_user_text` takes, fields separated by ``,``, ``;`` (Excel
+    where the decimal mark is a comma) or a tab, whichever the header holds; a path written on Windows
+    (``walk\\a.bvh``) is found on macOS and Linux too."""
+    from ..io._mocap import read_user_text
     try:
-        with open(path, newline="", encoding="utf-8-sig") as f:  # a spreadsheet's "CSV UTF-8" starts with a BOM
-            rows = list(csv.DictReader(f, skipinitialspace=True))
+        text = read_user_text(path)
+        header = text.lstrip().split("\n", 1)[0]
+        sep = next((s for s in (",", ";", "\t") if s in header), ",")
+        rows = list(csv.DictReader(io.StringIO(text, newline=""), delimiter=sep, skipinitialspace=True))
     except (OSError, UnicodeDecodeError, csv.Error) as e:
         raise A4merError(f"{path}: cannot read the label CSV ({e})") from None
     if not rows or not {"file", "label"} <= set(rows[0]):
@@ -54,6 +61,8 @@ def read_label_csv(path: Path) -> dict[str, str]:
         name, label = (r.get("file") or "").strip(), (r.get("label") or "").strip()
         if not name or not label:
             raise A4merError(f"{path}: line {i}: empty file or label")
+        if os.sep == "/" and "\\" in name and not (path.parent / name).exists():
+            name = name.replace("\\", "/")
         p = Path(name) if Path(name).is_absolute() else path.parent / name
         key = str(p.resolve()) if p.is_file() else name
         if key in out and out[key] != label:  # a clip of two labels: which one is meant is the user's call

@@ -70,7 +70,7 @@ def load_manifest_clips(root: str | Path, datasets: set[str], split: str,
     from ..io.amass import read_amass_npz
     root = Path(root)
     out = []
-    for line in (root / "manifest.jsonl").read_text().splitlines():
+    for line in (root / "manifest.jsonl").read_text(encoding="utf-8").splitlines():
         if not line.strip():
             continue
         r = json.loads(line)

@@ -6,6 +6,8 @@ than ``(T, J, 4)`` arrays for long clips. Results are handed out as ``(T, J, ...
 """
 from __future__ import annotations
 
+import codecs
+import locale
 import os
 import stat
 from pathlib import Path
@@ -51,6 +53,23 @@ def read_text(path: str | os.PathLike) -> str:
         if not line.isascii() and not line.lstrip().startswith("#"):
             raise MotionFileError(path, bad)
     return _newlines(text)
+
+
+def read_user_text(path: str | os.PathLike) -> str:
+    """A text file a person wrote or saved (a label CSV, a bone map, a training config): UTF-8 with or
+    without a BOM (Notepad, Excel's "CSV UTF-8"), UTF-16 with its BOM (Windows PowerShell's ``>``,
+    Excel's "Unicode Text"), else this machine's own code page where that is not UTF-8 (Excel's "CSV"
+    on Windows: cp1252, cp932, ...). OSError or UnicodeDecodeError as raised; line ends as in the file."""
+    data = Path(path).read_bytes()
+    if data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+        return data.decode("utf-16")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        local = locale.getpreferredencoding(False)
+        if codecs.lookup(local).name == "utf-8":
+            raise
+        return data.decode(local)
 
 
 def not_a_file(path: str | os.PathLike) -> str | None:

@@ -226,5 +226,5 @@ def write_bvh(motion: Motion, path: str | os.PathLike, names: Mapping[str, str] 
     row = " ".join([f"%.{precision}f"] * frames.shape[1])
     body = "\n".join(row % tuple(r) for r in frames)
     path = Path(path)
-    path.write_text("\n".join(lines) + "\n" + body + "\n", encoding="utf-8")
+    path.write_text("\n".join(lines) + "\n" + body + "\n", encoding="utf-8", newline="\n")
     return path

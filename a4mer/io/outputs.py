@@ -109,7 +109,7 @@ def write_atomic(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
     """Write ``text`` to ``path`` atomically (:func:`write_atomic`)."""
-    return write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    return write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8", newline="\n"))
 
 
 def save_npz_atomic(path: str | os.PathLike, **arrays: np.ndarray) -> Path:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import A4merError, SkeletonError
+from ..io._mocap import read_user_text
 from ..skeleton import normalize_bone_name
 from ..skeleton.smpl import SMPL_NAMES
 
@@ -157,7 +158,7 @@ def load_bone_map(path: str | os.PathLike, source_names: tuple[str, ...] | list[
     such as a foot or hand: leave such a joint out of the map instead)."""
     path = Path(path)
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        raw = json.loads(read_user_text(path))
     except (OSError, ValueError) as e:
         raise A4merError(f"{path}: cannot read bone map ({e})") from None
     if not isinstance(raw, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in raw.items()):

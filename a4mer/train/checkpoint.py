@@ -41,11 +41,11 @@ def save_checkpoint(out: str | Path, model: torch.nn.Module, config: TrainConfig
     out.mkdir(parents=True, exist_ok=True)
     sd = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     write_atomic(out / "model.safetensors", lambda p: save_file(sd, str(p), metadata={"format": "pt"}))
-    write_atomic(out / "config.json", lambda p: p.write_text(json.dumps(to_dict(config), indent=1)))
+    write_atomic(out / "config.json", lambda p: p.write_text(json.dumps(to_dict(config), indent=1), encoding="utf-8", newline="\n"))
     if optimizer is not None:
         write_atomic(out / "optimizer.pt", lambda p: torch.save(optimizer.state_dict(), p))
     if state is not None:
-        write_atomic(out / "state.json", lambda p: p.write_text(json.dumps(state, indent=1)))
+        write_atomic(out / "state.json", lambda p: p.write_text(json.dumps(state, indent=1), encoding="utf-8", newline="\n"))
     return out
 
 
@@ -54,7 +54,7 @@ def load_config_json(path: str | Path) -> TrainConfig:
     from .config import check_ranges
     p = Path(path) / "config.json" if Path(path).is_dir() else Path(path)
     try:
-        config = from_dict(TrainConfig, json.loads(p.read_text()))
+        config = from_dict(TrainConfig, json.loads(p.read_text(encoding="utf-8")))
         check_ranges(config)  # as --set values are checked: a value that would fail deep in the model
     except (OSError, json.JSONDecodeError) as e:
         raise A4merError(f"{p}: cannot read checkpoint config ({e})") from None
@@ -108,7 +108,7 @@ def read_state(path: str | Path) -> dict[str, Any]:
     ``world`` (>= 1) and a valid generator state ``rng``; :class:`A4merError` naming the file."""
     p = Path(path)
     try:
-        state = json.loads((p / "state.json").read_text())
+        state = json.loads((p / "state.json").read_text(encoding="utf-8"))
         if not isinstance(state, dict):
             raise ValueError("not a table")
         state["step"] = int(state["step"])

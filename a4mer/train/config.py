@@ -11,6 +11,7 @@ from typing import Any
 from ..config import from_dict, to_dict
 from ..data.dataset import DataConfig
 from ..errors import A4merError
+from ..io._mocap import read_user_text
 from ..jepa.masking import MaskConfig
 from ..jepa.model import StageConfig
 from ..motifs.config import MotifConfig
@@ -103,7 +104,8 @@ def load_config(path: str | Path | None = None, sets: list[str] | None = None,
     if path is not None:
         p = Path(path)
         try:
-            user = tomllib.loads(p.read_text(encoding="utf-8")) if p.suffix.lower() == ".toml" else json.loads(p.read_text(encoding="utf-8"))
+            text = read_user_text(p)
+            user = tomllib.loads(text) if p.suffix.lower() == ".toml" else json.loads(text)
         except (OSError, ValueError) as e:
             raise A4merError(f"{p}: cannot read config ({e})") from None
         if not isinstance(user, dict):

@@ -232,7 +232,8 @@ def train(data_dir: str | Path, config: TrainConfig, out: str | Path, resume: bo
             info = {"training": {"steps": step, "seconds": round(elapsed(), 1)}}  # every session of the run
             A4Mer(config, net, vocab, info).save(out / "bundle.safetensors")
             (out / "train_log.json").write_text(json.dumps({"step": step, "last": last, "seconds": elapsed(),
-                                                              "world": world, "ranks_in_sync": in_sync}))
+                                                              "world": world, "ranks_in_sync": in_sync}),
+                                                   encoding="utf-8", newline="\n")
     except KeyboardInterrupt:  # Ctrl-C: a checkpoint at the last completed step, for --resume
         bar.close()
         saved = rank == 0 and step > 0

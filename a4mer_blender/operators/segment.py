@@ -18,7 +18,7 @@ def load_segments_file(path: str) -> dict:
     """A segments JSON (``<stem>.segments.json``) checked against the schema; A4merError naming the file."""
     p = Path(bpy.path.abspath(path))
     try:
-        seg = json.loads(p.read_text(encoding="utf-8"))
+        seg = json.loads(p.read_text(encoding="utf-8-sig"))  # Notepad may add a BOM
     except (OSError, ValueError) as e:
         raise errors.A4merError(f"{p}: cannot read segments ({e})") from None
     strips.validate_segments(seg, where=str(p))

@@ -159,6 +159,21 @@ def test_inputs_that_would_write_the_same_outputs_are_refused(tmp_path, files, g
         assert "Walk.* and walk.*, one file on a case-blind disk" in str(e.value)
 
 
+def test_names_that_are_one_file_on_windows_or_macos_are_told_apart():
+    """``Walk.bvh`` and ``walk.bvh`` (or ``Tänzer`` spelt with a combining mark, as macOS hands names
+    over) are one file where the file system ignores case or Unicode spelling: ``convert`` / ``embed``
+    wrote both to it and reported success for each; they are named by their folders now. Batch names
+    are composed Unicode, and a Windows device name is not a file name."""
+    from a4mer.api import clip_names
+    nfd, nfc = "Ta\u0308nzer", "T\u00e4nzer"
+    assert clip_names([Path("/s/day1/Walk.bvh"), Path("/s/day2/walk.bvh")]) == ["day1__Walk", "day2__walk"]
+    assert clip_names([Path("/s/x/a.bvh"), Path("/s/x/A.npz")]) == ["a_bvh", "A_npz"]
+    assert clip_names([Path(f"/s/a/{nfd}.bvh"), Path(f"/s/b/{nfc}.bvh")]) == [f"a__{nfd}", f"b__{nfc}"]
+    assert batch.safe_name(nfd) == batch.safe_name(nfc) == nfc
+    assert [batch.safe_name(n) for n in ("aux", "COM1.take", "nul", "auxiliary", "con_1")] == \
+        ["aux_", "COM1.take_", "nul_", "auxiliary", "con_1"]
+
+
 def test_adding_a_clip_never_renames_or_reshards_a_finished_one(tmp_path):
     """A clip's name (its outputs, its shard) comes from its own path only: a clip with the same file
     name added in another sub-folder leaves the first one's name alone."""
