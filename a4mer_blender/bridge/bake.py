@@ -309,9 +309,11 @@ def remove_result(obj, keep_marks: list[dict] = ()) -> int:
     action (its keys untouched), also when the user deleted the source track; the spans' motif-track
     marks go too, but for the stored span records in ``keep_marks`` (baked: the motif occurrences are in
     the action). :class:`A4merError` before any change when the user's action is on no track, another
-    action is active and A4Mer's pointer is its last user (dropping it would lose the action). Returns the
-    number of spans removed. :class:`A4merError` in NLA tweak mode (the tweaked action would stay on its
-    track, with none active)."""
+    action is active and A4Mer's pointer is its last user (dropping it would lose the action). A source
+    strip the user moved, scaled, repeated or reversed stays on its track as they placed it
+    (:func:`.generated.source_retimed`), with the NLA on and the tracks it muted still muted (as they
+    played). Returns the number of spans removed. :class:`A4merError` in NLA tweak mode (the tweaked
+    action would stay on its track, with none active)."""
     state = generated.read_state(obj)
     if state is None:
         return 0
@@ -341,16 +343,18 @@ def remove_result(obj, keep_marks: list[dict] = ()) -> int:
         settings = state.get("action_settings") or {"blend": src.strips[0].blend_type if src else "REPLACE",
                                                     "influence": 1.0,
                                                     "extrapolation": src.strips[0].extrapolation if src else "HOLD"}
-        if anim.action is None:  # else another action is active: the user's stays on its track
-            action = src.strips[0].action if src is not None else lost
+        retimed = src is not None and generated.source_retimed(src.strips[0]) is not None
+        if anim.action is None and not retimed:  # else the user's action stays on its track: another action
+            action = src.strips[0].action if src is not None else lost  # is active, or the user moved it there
             if src is not None:
                 anim.nla_tracks.remove(src)
             anim_compat.restore_action(obj, action, state.get("slot", ""))
             anim.action_blend_type, anim.action_extrapolation = settings["blend"], settings["extrapolation"]
             anim.action_influence = settings["influence"]
-        for t in generated.muted_tracks(obj, settings):
-            t.mute = False
-        anim.use_nla = settings.get("use_nla", True)
+        if not retimed:  # a moved strip plays on the NLA, over what played with it
+            for t in generated.muted_tracks(obj, settings):
+                t.mute = False
+            anim.use_nla = settings.get("use_nla", True)
     generated.write_state(obj, None)
     return len(ours)
 

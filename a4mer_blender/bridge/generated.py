@@ -204,6 +204,21 @@ def check_no_muted_channels(obj, action) -> None:
                                 "on every frame; unmute them (or delete those F-Curves) and rerun")
 
 
+def source_retimed(strip) -> str | None:
+    """How the user moved, scaled, repeated or reversed the strip of the pushed-down action (A4Mer put it
+    so that every scene frame shows the same frame of the action); None when it still does."""
+    how = []
+    if abs(strip.frame_start - strip.action_frame_start) > 1e-3:
+        how.append(f"moved by {strip.frame_start - strip.action_frame_start:+g} frames")
+    if abs(strip.scale - 1.0) > 1e-6:
+        how.append(f"scaled by {strip.scale:g}")
+    if abs(strip.repeat - 1.0) > 1e-6:
+        how.append(f"repeated {strip.repeat:g} times")
+    if strip.use_reverse:
+        how.append("reversed")
+    return " and ".join(how) or None
+
+
 def user_action(obj):
     """The user's action: the pushed-down one when the result layer exists, else the active action.
     :class:`A4merError` when there is none, or a new active action was put over the result layer."""
@@ -216,6 +231,13 @@ def user_action(obj):
             raise errors.A4merError(f"{obj.name!r} has another active action ({anim.action.name!r}) over its A4Mer "
                                     "result: unlink it in the Action editor to work on the result again, or delete "
                                     "the A4Mer tracks")
+        retimed = source_retimed(src.strips[0])
+        if retimed is not None:
+            raise errors.A4merError(
+                f"the {src.name!r} strip of {obj.name!r} was {retimed} in the NLA editor: A4Mer reads your action and "
+                "places generated frames frame for frame, so they would land where the strip no longer plays "
+                f"your frames; put the strip back (start at frame {src.strips[0].action_frame_start:g}, scale 1, "
+                "repeat 1, not reversed) and rerun (Remove Generated Frames keeps the strip where you put it)")
         return src.strips[0].action
     if anim is None or anim.action is None:
         if state is not None:

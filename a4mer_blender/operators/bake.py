@@ -116,6 +116,7 @@ class A4MER_OT_remove_generated(_ResultOp, bpy.types.Operator):
         other = obj.animation_data.action if obj.animation_data is not None else None
         kept = [s.name for s in generated.foreign_strips(obj)]
         mine = src.strips[0].action.name if src is not None else ""
+        retimed = generated.source_retimed(src.strips[0]) if src is not None else None
         try:
             generated.check_storable(obj)
             n = bake.remove_result(obj)
@@ -125,6 +126,9 @@ class A4MER_OT_remove_generated(_ResultOp, bpy.types.Operator):
         if src is not None and other is not None:  # the user's action could not become active again
             self.report({"WARNING"}, f"A4Mer: your action {mine!r} stays on the NLA track "
                                      f"{src.name!r}, because {other.name!r} is the active action")
+        elif retimed is not None:
+            self.report({"WARNING"}, f"A4Mer: your action {mine!r} stays on the NLA track {src.name!r} "
+                                     f"as you placed it ({retimed}); make it active again yourself when you want")
         self.report_kept(kept)
         for scene, end in ends:
             restore_scene_end(scene, end)

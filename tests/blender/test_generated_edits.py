@@ -170,6 +170,37 @@ def test_a_repeated_strip_is_refused_and_nothing_changes(scene, gap_rig):
     assert _tracks(obj) == tracks and generated.read_state(obj) == state
 
 
+# --- the user's own action moved or scaled in the NLA editor ------------------------------------
+@pytest.mark.parametrize("how", ["move", "scale"])
+def test_a_moved_or_scaled_source_strip_is_refused_and_kept(scene, gap_rig, how):
+    """After a fill the user's action plays from the "A4Mer Source" strip, which the NLA editor lets them
+    slide or retime. A later Fill read the action's frames as scene frames and landed 10 frames early
+    (pops of 50-100 cm), Extend covered the user's own last frames, and Bake and Remove deleted the
+    strip, the slide with it. Now every operator that would place frames refuses, naming the edit, and
+    Remove leaves the strip where the user put it."""
+    obj, action = gap_rig
+    assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
+    src = obj.animation_data.nla_tracks["A4Mer Source"].strips[0]
+    if how == "move":
+        src.frame_end_ui += 10
+        src.frame_start_ui += 10
+    else:
+        src.scale = 1.25
+    placed = (src.frame_start, src.frame_end, src.action_frame_start, src.scale)
+    keys, tracks = key_snapshot(obj, action), _tracks(obj)
+    for op in (bpy.ops.a4mer.fill_gaps, lambda: bpy.ops.a4mer.extend(frames=10), bpy.ops.a4mer.bake_generated):
+        with pytest.raises(RuntimeError, match="moved by \\+10 frames" if how == "move" else "scaled by 1.25"):
+            op()
+        assert _tracks(obj) == tracks
+    shown = pose_snapshot(obj, FRAMES[FRAMES < 70])
+    assert bpy.ops.a4mer.remove_generated() == {"FINISHED"}
+    assert obj.animation_data.action is None and generated.read_state(obj) is None and not _generated_actions()
+    src = obj.animation_data.nla_tracks["A4Mer Source"].strips[0]
+    assert (src.frame_start, src.frame_end, src.action_frame_start, src.scale) == placed and src.action == action
+    assert np.abs(pose_snapshot(obj, FRAMES[FRAMES < 70]) - shown).max() < 1e-6  # as the user placed it
+    assert_same_keys(keys, key_snapshot(obj, action))
+
+
 # --- a strip of the user's on the generated track ------------------------------------------------
 @pytest.mark.parametrize("op", ["remove_generated", "bake_generated"])
 def test_a_users_strip_on_the_generated_track_is_kept(scene, gap_rig, op):
