@@ -229,6 +229,20 @@ def check_modifiers(fc) -> None:
                                 "then bake")
 
 
+def check_inside_cycle(fc, shown: tuple[int, int]) -> None:
+    """:class:`A4merError` when ``fc`` loops (an acting Cycles modifier) and the frames ``shown`` (first,
+    last) lie outside its keys: keys there would lengthen the loop and change every frame after it."""
+    if not len(fc.keyframe_points) or not any(m.type == "CYCLES" and not m.mute for m in fc.modifiers):
+        return
+    keys = armature.key_coords(fc)[:, 0]
+    lo, hi = float(keys.min()), float(keys.max())
+    if shown[0] < lo - 1e-6 or shown[1] > hi + 1e-6:
+        raise errors.A4merError(f"the F-Curve {fc.data_path}[{fc.array_index}] loops over frames {lo:g}..{hi:g} (a "
+                                f"Cycles modifier) and the generated frames {shown[0]}..{shown[1]} lie outside them: "
+                                "keys there would lengthen the loop and change every frame after it; remove the "
+                                "Cycles modifier (Graph Editor) to bake them, or remove the generated frames")
+
+
 def modifier_offsets(fc, frames: np.ndarray) -> np.ndarray:
     """What ``fc``'s acting modifiers add on ``frames (N,)`` (evaluated value minus the keys' curve;
     zeros without modifiers), to be taken off baked keys so they play as shown. The modifiers are
@@ -433,6 +447,7 @@ def bake(obj) -> tuple[int, int, list[str]]:
                 raise errors.A4merError(f"the channel group {target.group.name!r} is locked: unlock it (Graph "
                                         "Editor), then bake")
             check_modifiers(target)
+            check_inside_cycle(target, sp["shown"])
     check_keys_under(obj, shown, users)
     f0, T = armature.action_frames(action, obj)
     sink = anim_compat.FCurveSink(obj, action)

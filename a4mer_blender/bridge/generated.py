@@ -473,6 +473,22 @@ def content_range(obj, action, rig=None) -> tuple[int, int]:
     return f0, last
 
 
+def check_not_cycling(obj, action, rig) -> None:
+    """:class:`A4merError` for Extend when a body curve of ``action`` has an acting Cycles modifier: the
+    loop already plays past the last key, so an extension would replace frames of it (with a pop where
+    the loop resumes), and baking it would lengthen the loop, changing every frame after it."""
+    cycled = [fc for fc in body_pose_fcurves(obj, action, rig)
+              if any(m.type == "CYCLES" and not m.mute for m in fc.modifiers)]
+    if cycled:
+        names = sorted({channel_group(fc.data_path) for fc in cycled})
+        f0, last = content_range(obj, action, rig)
+        raise errors.A4merError(
+            f"the action {action.name!r} loops (a Cycles modifier on {len(cycled)} F-Curves of "
+            f"{', '.join(names[:3])}{' and more' if len(names) > 3 else ''}): it already plays past its last key "
+            f"(frame {last}), so an extension would replace frames of the loop, and baking it would lengthen the "
+            "loop; to continue the take, remove the Cycles modifiers (Graph Editor) first")
+
+
 def _channels(obj, rig, action, frames: np.ndarray, replaced=()) -> tuple[np.ndarray, np.ndarray]:
     """Basis locations (T, B, 3) / rotations (T, B, 4) of the user's action, with the generated spans'
     body channels over them on the frames they show (what Blender shows); spans that the inclusive

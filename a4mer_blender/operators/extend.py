@@ -24,6 +24,7 @@ class A4MER_OT_extend(GenerateBase, bpy.types.Operator):
                                 description="Move the scene's end frame to the last generated frame")
 
     def plan(self, context, obj, rig, action):
+        generated.check_not_cycling(obj, action, rig)
         return gaps.plan_extend(generated.content_range(obj, action, rig), self.frames,
                                 armature.scene_fps(context.scene))
 

@@ -480,15 +480,21 @@ def test_curve_modifiers_are_read_and_baked_as_shown(scene, gap_rig):
     assert bpy.ops.a4mer.extend(frames=5) == {"FINISHED"}
     pelvis = pose_snapshot(obj, np.arange(148, 153))[:, bone_rows(obj, ["pelvis"])[0], :3, 3]
     assert np.abs(np.diff(pelvis, axis=0)).max() < 0.05
-    # a Cycles modifier: the extension's frames, after the last key before the bake, are inside after it
-    # (the cycle was taken for an offset and the baked frames moved 20-26 cm)
+    # a Cycles modifier: the loop already plays past the last key. Extend replaced frames of it (a 32 cm pop
+    # where the loop resumed) and Bake lengthened the loop, changing every frame after it: both refused
     assert bpy.ops.a4mer.bake_generated() == {"FINISHED"}
-    curves[('pose.bones["pelvis"].location', 0)].modifiers.new("CYCLES")
+    loop = curves[('pose.bones["pelvis"].location', 0)].modifiers.new("CYCLES")
+    tracks = [t.name for t in obj.animation_data.nla_tracks]
+    with pytest.raises(RuntimeError, match=r"loops \(a Cycles modifier on 1 F-Curves of pelvis\)"):
+        bpy.ops.a4mer.extend(frames=10)
+    assert [t.name for t in obj.animation_data.nla_tracks] == tracks
+    curves[('pose.bones["pelvis"].location', 0)].modifiers.remove(loop)
     assert bpy.ops.a4mer.extend(frames=10) == {"FINISHED"}
-    frames = np.arange(150, 166)
-    shown = pose_snapshot(obj, frames)
-    assert bpy.ops.a4mer.bake_generated() == {"FINISHED"}
-    assert np.abs(pose_snapshot(obj, frames) - shown).max() < 1e-4
+    loop = curves[('pose.bones["pelvis"].location', 0)].modifiers.new("CYCLES")  # added after the extension
+    keys = key_snapshot(obj, action)
+    with pytest.raises(RuntimeError, match=r'pelvis"\].location\[0\] loops over frames 1..155 .* generated frames 156..165'):
+        bpy.ops.a4mer.bake_generated()
+    assert_same_keys(keys, key_snapshot(obj, action))
 
 
 def test_a_rig_on_an_animated_parent_fills_the_same_from_any_frame(scene, repo_root):
