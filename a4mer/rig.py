@@ -245,11 +245,25 @@ def template_to_armature(rest_heads: np.ndarray) -> np.ndarray:
     return m
 
 
-def metres_per_unit(rest_heads_world: np.ndarray) -> float:
-    """0.01 when the rig's leg (hip -> knee -> ankle, world units) is ~100x SMPL's (a centimetre rig), else 1."""
-    p = np.asarray(rest_heads_world, dtype=np.float64)
+def metres_per_unit(rest_heads: np.ndarray) -> float:
+    """0.01 when the rig's leg (hip -> knee -> ankle, in the units of ``rest_heads``) is ~100x SMPL's (a
+    centimetre rig), else 1."""
+    p = np.asarray(rest_heads, dtype=np.float64)
     leg = 0.5 * sum(np.linalg.norm(p[a] - p[b]) + np.linalg.norm(p[b] - p[c]) for a, b, c in ((1, 4, 7), (2, 5, 8)))
     return 0.01 if 20.0 < leg / _SMPL_LEG < 500.0 else 1.0
+
+
+def world_unit(rig: "RigRest", object_matrix: np.ndarray) -> float:
+    """Metres per world unit for reading and writing ``rig``: its armature's own unit (0.01 for centimetre
+    bones, :func:`metres_per_unit` of the rest) over the object's scale (``object_matrix`` (4, 4) or its
+    first frame of (T, 4, 4)), so that a character scaled to half or twice size (or to 0.01 in a scene
+    of metres) reads as a body of its own size moving as it does: the model knows SMPL-sized bodies, and
+    a world-size guess gave it a body whose steps were twice or half its legs (a fill 2-100 x worse)."""
+    obj = np.asarray(object_matrix, dtype=np.float64)
+    obj = obj if obj.ndim == 2 else obj[0]
+    scale = abs(np.linalg.det(obj[:3, :3])) ** (1.0 / 3.0)
+    unit = metres_per_unit(rig.rest[[max(b, 0) for b in rig.smpl_bone], :3, 3]) / max(scale, 1e-12)
+    return float(f"{unit:.6g}")  # Blender's float32 matrices: a scale of 0.01 is 1 m per unit, not 1.00000002
 
 
 # --- the rig ------------------------------------------------------------------------------------
@@ -478,7 +492,7 @@ def rig_to_motion(rig: RigRest, location: np.ndarray, rotation: np.ndarray, obje
 
     location: (T, B, 3) basis locations (rig units); rotation: (T, B, 4) wxyz basis rotations of every
     bone (Blender's ``pose_bone.location`` / rotation as a quaternion). object_matrix: (4, 4) or (T, 4, 4)
-    world matrix of the rig. unit: metres per world unit (None = guessed by :func:`metres_per_unit`).
+    world matrix of the rig. unit: metres per world unit (None: :func:`world_unit`).
     Joints the rig lacks get identity local rotations. Composes like :func:`pose_matrices`, on quaternions.
     """
     loc = np.asarray(location, dtype=np.float64)
@@ -486,8 +500,7 @@ def rig_to_motion(rig: RigRest, location: np.ndarray, rotation: np.ndarray, obje
     T, B = loc.shape[:2]
     obj = np.asarray(object_matrix, dtype=np.float64)  # (4, 4) or (T, 4, 4)
     if unit is None:
-        rest_world = (obj if obj.ndim == 2 else obj[0]) @ rig.rest[[max(b, 0) for b in rig.smpl_bone]]
-        unit = metres_per_unit(rest_world[:, :3, 3])
+        unit = world_unit(rig, obj)
     path = _pelvis_path(rig)
     pose_q = np.empty((T, B, 4))
     pose_m: dict[int, np.ndarray] = {}
@@ -536,8 +549,7 @@ def motion_to_rig(rig: RigRest, motion: Motion, basis: np.ndarray, object_matrix
     basis = np.asarray(basis, dtype=np.float64)
     obj = np.asarray(object_matrix, dtype=np.float64)  # (4, 4) or (T, 4, 4)
     if unit is None:
-        rest_world = (obj if obj.ndim == 2 else obj[0]) @ rig.rest[[max(b, 0) for b in rig.smpl_bone]]
-        unit = metres_per_unit(rest_world[:, :3, 3])
+        unit = world_unit(rig, obj)
     glob = body.global_rotations()  # (T, 24, 4) template -> world
     k_q = rotmat_to_quat(rig.corrections())  # (24, 4)
     extra = _extra_targets(rig, motion.skeleton)

@@ -497,6 +497,27 @@ def test_curve_modifiers_are_read_and_baked_as_shown(scene, gap_rig):
     assert_same_keys(keys, key_snapshot(obj, action))
 
 
+@pytest.mark.parametrize("scale", [0.5, 2.0, 0.01])
+def test_a_scaled_character_fills_as_at_its_own_size(scene, scale):
+    """An armature object scaled to half or twice size (or to 0.01 in a scene of metres) was read at its
+    world size: the model saw a body whose steps were half or twice its legs, and the fill came out 2-100 x
+    worse (0.01: 4 m off). The object's scale is the character's size now: the same keys give the same
+    frames, scaled."""
+    from bl_helpers import build_rig, world_heads
+    from a4mer.skeleton import SMPL
+    motion = smooth_motion(T=120, seed=4)
+    heads = []
+    for s in (1.0, scale):
+        obj = build_rig(f"walker_{s:g}", list(SMPL.names[:22]), list(SMPL.parents[:22]), SMPL.rest_positions()[:22],
+                        root="root", object_scale=s)
+        action = armature.write_motion(obj, motion, scene)
+        delete_keys_inside(obj, action, 50, 80)
+        bpy.context.view_layer.objects.active = obj
+        assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
+        heads.append(world_heads(obj, range(45, 86)) / s)
+    assert np.abs(heads[1] - heads[0]).max() < 1e-4
+
+
 def test_a_rig_on_an_animated_parent_fills_the_same_from_any_frame(scene, repo_root):
     """A real walk on a rig parented to a rolling empty (a ship's deck): its world matrix was read once, at
     the playhead, so the generated keys depended on where the playhead stood."""
