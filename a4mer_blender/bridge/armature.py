@@ -278,6 +278,21 @@ def object_matrices(obj, scene, frames: np.ndarray, fcurves: list) -> np.ndarray
     return out
 
 
+def nla_only_hint(obj) -> str:
+    """For an armature with no active action: where its motion is when NLA strips play it (": its motion
+    is in the NLA strip 'walk' of track 'Base' ..." with what to do), else ""."""
+    anim = obj.animation_data
+    strips = [(t.name, s) for t in (anim.nla_tracks if anim is not None else []) for s in t.strips
+              if s.action is not None]
+    if not strips:
+        return ""
+    track, strip = strips[0]
+    more = f" and {len(strips) - 1} more" if len(strips) > 1 else ""
+    return (f": its motion is in the NLA strip {strip.name!r} of track {track!r}{more}, and A4Mer works on an active "
+            f"action; choose {strip.action.name!r} in the Action editor (it then plays over the tracks), or bake what "
+            "the NLA plays into a new action (Object > Animation > Bake Action)")
+
+
 def read_motion(obj, scene, action=None, unit: float | None = None, skeleton=None, whole: bool = False):
     """The animation of SMPL-like armature ``obj`` (its active action unless ``action``) as a Motion on
     ``skeleton`` (default SMPL-24; SMPL-H/X to read the rig's fingers, jaw and eyes too; ``whole``: the
@@ -289,7 +304,7 @@ def read_motion(obj, scene, action=None, unit: float | None = None, skeleton=Non
     if action is None:
         action = obj.animation_data.action if obj.animation_data else None
     if action is None:
-        raise errors.A4merError(f"armature {obj.name!r} has no action to read")
+        raise errors.A4merError(f"armature {obj.name!r} has no action to read{nla_only_hint(obj)}")
     anim_compat.check_plays_a_slot(obj, action)
     f0, T = action_frames(action, obj)
     frames = np.arange(f0, f0 + T, dtype=np.float64)

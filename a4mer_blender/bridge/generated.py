@@ -252,7 +252,7 @@ def user_action(obj):
                 "records of: a copy (duplicated or appended) of a library override, or a rig whose character file was "
                 "saved with A4Mer tracks, does not carry them. Run A4Mer on the rig they were made on, or make your "
                 f"action (the strip of {SOURCE_TRACK!r}) active again in the Action editor and delete those tracks")
-        raise errors.A4merError(f"armature {obj.name!r} has no action")
+        raise errors.A4merError(f"armature {obj.name!r} has no action{armature.nla_only_hint(obj)}")
     anim_compat.check_plays_a_slot(obj, anim.action)
     return anim.action
 

@@ -201,6 +201,23 @@ def test_a_moved_or_scaled_source_strip_is_refused_and_kept(scene, gap_rig, how)
     assert_same_keys(keys, key_snapshot(obj, action))
 
 
+def test_motion_kept_only_in_nla_strips_is_named(scene, gap_rig):
+    """A take kept in an NLA strip with no active action (a common NLA workflow) got "has no action", which
+    did not say where the motion is or what to do."""
+    from a4mer_blender.bridge import armature
+    obj, action = gap_rig
+    anim = obj.animation_data
+    track = anim.nla_tracks.new()
+    track.name = "Base"
+    first_slot_to_strip(anim_compat.new_strip(track, "take 3", 1, action))
+    anim.action = None
+    want = r"has no action.*NLA strip 'take 3' of track 'Base'.*choose 'walk' in the Action editor"
+    with pytest.raises(RuntimeError, match=want.replace("'walk'", repr(action.name))):
+        bpy.ops.a4mer.fill_gaps()
+    with pytest.raises(Exception, match=want.replace("'walk'", repr(action.name))):
+        armature.read_motion(obj, scene)
+
+
 # --- a strip of the user's on the generated track ------------------------------------------------
 @pytest.mark.parametrize("op", ["remove_generated", "bake_generated"])
 def test_a_users_strip_on_the_generated_track_is_kept(scene, gap_rig, op):
