@@ -346,7 +346,11 @@ def hold_dir(d: Path, create: bool = False) -> int | None:
         if create:
             raise
         return None
-    fcntl.flock(fd, fcntl.LOCK_SH)  # waits while a remover is looking at it
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)  # waits while a remover is looking at it
+    except OSError:  # a file system without locks (some network shares): the folder is not locked
+        os.close(fd)
+        return None
     if create:  # marked after locking: a remover that got in between sees an empty file and keeps the folder
         os.write(fd, f"{os.getpid()}@{socket.gethostname()}\n".encode())
     _HELD[key] = fd
@@ -623,7 +627,11 @@ def run_clip(job: ClipJob, opts: BatchOptions, procs: _Procs | None = None, runs
     runs = RunSummaries(opts.out) if runs is None else runs
     t0 = time.perf_counter()
     res = ClipResult(str(job.path), job.name, "failed")
-    tmp = private_dir(opts.out, "tmp", job.name[:40])
+    try:  # a full disk or a path too long (Windows) fails this clip, not the run
+        tmp = private_dir(opts.out, "tmp", job.name[:40])
+    except OSError as e:
+        res.reason = f"cannot make its working folder in {opts.out} ({e.strerror or e})"
+        return res
     lock = _HELD.get(str(tmp.resolve()))
     try:
         cmd = worker_command(job, tmp, opts)

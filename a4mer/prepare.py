@@ -242,7 +242,7 @@ def prepare(data_root: str | os.PathLike, out: str | os.PathLike, fps: float = 3
                 raise _missing(data_root / FOLDERS[d] / "labels.csv")
         todo = all_jobs(data_root, out, datasets)  # unpacks the archives into out/_raw
     out.mkdir(parents=True, exist_ok=True)
-    with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
+    with ProcessPoolExecutor(max_workers=max(1, min(jobs, 61 if os.name == "nt" else jobs))) as pool:  # Windows' limit
         records = []
         for r in pool.map(convert_job, todo, [out] * len(todo), [fps] * len(todo), [twist] * len(todo),
                           chunksize=8):

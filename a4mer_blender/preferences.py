@@ -2,6 +2,8 @@
 ``bl_ext.<repo>.<id>``, a development install's is ``a4mer_blender``); defaults when absent."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import bpy
 from bpy.props import EnumProperty, StringProperty
 
@@ -33,6 +35,17 @@ class A4MerPreferences(bpy.types.AddonPreferences):
             col.prop(self, prop)
 
 
+def worker_python(path: str) -> str:
+    """The interpreter a Worker Python setting means: a path pasted with quotes (Windows Explorer's "Copy as
+    path") without them; a virtual environment's or Python installation's folder, its python executable."""
+    p = Path(path)
+    if path and p.is_dir():
+        for rel in ("Scripts/python.exe", "bin/python3", "bin/python", "python.exe"):
+            if (p / rel).is_file():
+                return str(p / rel)
+    return path
+
+
 def get_settings(context=None) -> RunnerSettings:
     """The runner settings from the preferences, or the defaults when the add-on is not registered
     as an add-on (e.g. imported by a script)."""
@@ -41,7 +54,8 @@ def get_settings(context=None) -> RunnerSettings:
     prefs = getattr(entry, "preferences", None)
     if prefs is None or not hasattr(prefs, "runner_mode"):
         return RunnerSettings()
-    return RunnerSettings(mode=prefs.runner_mode, python=bpy.path.abspath(prefs.worker_python),
+    python = worker_python(bpy.path.abspath(prefs.worker_python.strip().strip('"')))
+    return RunnerSettings(mode=prefs.runner_mode, python=python,
                           checkpoint=bpy.path.abspath(prefs.checkpoint_path),
                           vocab=bpy.path.abspath(prefs.vocab_path), device=prefs.device)
 

@@ -49,7 +49,9 @@ def _check_worker(args: argparse.Namespace) -> None:
     """Fail early (not once per clip) when the worker cannot start."""
     import importlib.util
     import os
+    import shutil
     if args.blender:
+        args.blender = blender_binary(args.blender)
         if not (Path(args.blender).is_file() and os.access(args.blender, os.X_OK)):
             raise A4merError(f"--blender {args.blender}: not an executable file")
     elif args.python == sys.executable:
@@ -57,7 +59,22 @@ def _check_worker(args: argparse.Namespace) -> None:
             raise A4merError(f"{sys.executable} has no bpy module (pip install 'a4mer[blender]'), or pass "
                              "--python PY (an interpreter with bpy) or --blender PATH")
     elif not Path(args.python).exists():
-        raise A4merError(f"--python {args.python}: no such interpreter")
+        found = shutil.which(args.python)  # a bare name on PATH (python3, python.exe)
+        if found is None:
+            raise A4merError(f"--python {args.python}: no such interpreter")
+        args.python = found
+
+
+def blender_binary(path: str) -> str:
+    """The Blender executable ``path`` means: Windows' ``blender-launcher.exe`` (the Start menu's Blender,
+    which shows the worker's output in a hidden console, so the batch never got its result line) is
+    ``blender.exe`` beside it; a macOS ``Blender.app`` folder is ``Blender.app/Contents/MacOS/Blender``."""
+    p = Path(path)
+    if p.name.lower() == "blender-launcher.exe" and (p.parent / "blender.exe").is_file():
+        return str(p.parent / "blender.exe")
+    if p.suffix.lower() == ".app" and (p / "Contents" / "MacOS" / "Blender").is_file():
+        return str(p / "Contents" / "MacOS" / "Blender")
+    return path
 
 
 def run(args: argparse.Namespace) -> int:

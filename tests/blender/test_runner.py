@@ -97,6 +97,22 @@ def test_operator_runs_worker_from_preferences(scene, fake_python, monkeypatch):
     assert rec["segments"]["model_hash"] == "fake" and len(rec["tracks"][0]["strips"]) == 9
 
 
+def test_worker_python_pasted_with_quotes_or_given_as_a_folder(scene, tmp_path, fake_python):
+    """Windows Explorer's "Copy as path" pastes ``"C:\\...\\python.exe"`` with the quotes, and people give a
+    virtual environment's folder: both were "not found"."""
+    from a4mer_blender.preferences import get_settings
+    prefs = bpy.context.preferences.addons["a4mer_blender"].preferences
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "python3").symlink_to(fake_python)
+    try:
+        for given, want in ((f'"{fake_python}"', fake_python), (f" {venv} ", str(venv / "bin" / "python3"))):
+            prefs.worker_python = given
+            assert get_settings().python == want
+    finally:
+        prefs.worker_python = ""
+
+
 def test_auto_mode_without_torch_needs_a_worker(monkeypatch):
     monkeypatch.setattr(runner, "_import_model", lambda: (None, "torch is not installed in this Python"))
     with pytest.raises(A4merError, match="no worker interpreter is set"):

@@ -367,6 +367,27 @@ def test_worker_command_forms(tmp_path):
     assert os.path.isabs(plain[plain.index("--input") + 1])
 
 
+def test_the_blender_and_python_people_name(tmp_path, fake_python, capsys, monkeypatch):
+    """The Start menu's ``blender-launcher.exe`` (its worker output goes to a hidden console: every clip
+    failed with "worker gave no result line") is the ``blender.exe`` beside it, a macOS ``Blender.app`` its
+    binary inside; ``--python`` may be a name on PATH (it was refused as no such interpreter)."""
+    from a4mer.cli.batch import blender_binary
+    win = tmp_path / "Blender Foundation" / "Blender 4.2"
+    win.mkdir(parents=True)
+    (win / "blender-launcher.exe").write_bytes(b"")
+    (win / "blender.exe").write_bytes(b"")
+    assert blender_binary(str(win / "blender-launcher.exe")) == str(win / "blender.exe")
+    app = tmp_path / "Blender.app" / "Contents" / "MacOS"
+    app.mkdir(parents=True)
+    (app / "Blender").write_bytes(b"")
+    assert blender_binary(str(tmp_path / "Blender.app")) == str(app / "Blender")
+    assert blender_binary("/opt/blender/blender") == "/opt/blender/blender"
+    monkeypatch.setenv("PATH", f"{Path(fake_python).parent}{os.pathsep}{os.environ['PATH']}")
+    root = _clips(tmp_path / "in", {"a.bvh": b"good a"})
+    code, text = _run([root, "--out", tmp_path / "out", "--python", Path(fake_python).name], capsys)
+    assert code == 0 and "no such interpreter" not in text
+
+
 def test_worker_that_cannot_start_fails_once_with_a_clear_message(tmp_path, capsys):
     root = _clips(tmp_path / "in", {"a.bvh": b"x"})
     code, text = _run([root, "--out", tmp_path / "o", "--blender", tmp_path / "no_blender"], capsys)
