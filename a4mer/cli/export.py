@@ -25,7 +25,8 @@ SUFFIX = {"npz": ".npz", "bvh": ".bvh", "babel": ".babel.json", "timeline": ".ti
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("input", help="clip (.npz/.bvh/.amc) or .blend with an SMPL armature")
     p.add_argument("--format", required=True, choices=FORMATS, help="what to write")
-    p.add_argument("-o", "--output", help="output file (default: ./<stem><suffix>, e.g. walk.bvh, walk.babel.json)")
+    p.add_argument("-o", "--output", help="output file (default: ./<stem><suffix>, e.g. walk.bvh, walk.babel.json; "
+                   "a file of that name there is never replaced: give -o to replace it)")
     p.add_argument("--segments", help="segments JSON of the clip (for babel / timeline / gallery)")
     p.add_argument("--segment", action="store_true", help="run the model to get the segments")
     p.add_argument("--object", help="armature of a .blend input")
@@ -119,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
     # everything the user named is checked before a clip is read or a model runs
     named = args.output is not None
     out = check_output(args.output if named else Path(args.input).stem + SUFFIX[args.format],
-                       [args.input, *named_files(args)], OUT_SUFFIXES[args.format] if named else ())
+                       [args.input, *named_files(args)], OUT_SUFFIXES[args.format] if named else (), replace=named)
     given = _read_segments(args.segments) if args.segments else None
     stem, motion, segments, names = _source(args)
     if given is not None:

@@ -12,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from ..io.outputs import check_output, write_text_atomic
+from ..io.outputs import a4mer_json, check_output, write_text_atomic
 from ._common import add_load_arguments, dropped_lead_in, load_clip, load_options, named_files
 from .segment import add_model_arguments, load_model
 
@@ -30,7 +30,8 @@ def run(args: argparse.Namespace) -> int:
 
     src = Path(args.input)
     out = check_output(args.output if args.output is not None else src.stem + ".labels.json",
-                       [src, *named_files(args)], [".json"])
+                       [src, *named_files(args)], [".json"],
+                       replace=args.output is not None or a4mer_json("head_classes", "clip", "model_hash"))
     head = RecognitionHead.load(args.head)
     model = load_model(args)
     check_head_fits(model, head, args.head)  # before the clip is read: a head of another model is named

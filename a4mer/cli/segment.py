@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from ..io.outputs import check_output, write_text_atomic
+from ..io.outputs import a4mer_json, check_output, write_text_atomic
 from ._common import add_load_arguments, dropped_lead_in, load_clip, load_options, named_files
 
 
@@ -44,7 +44,8 @@ def run(args: argparse.Namespace) -> int:
 
     src = Path(args.input)
     out = check_output(args.output if args.output is not None else src.stem + ".segments.json",
-                       [src, *named_files(args)], [".json"])
+                       [src, *named_files(args)], [".json"],
+                       replace=args.output is not None or a4mer_json("atoms", "motifs", "model_hash"))
     progress(0.0, "loading model")
     model = load_model(args)
     progress(0.05, f"reading {src.name}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -22,11 +23,13 @@ MAX_NAME_BYTES = 255
 
 
 def check_output(out: str | os.PathLike, inputs: Iterable[str | os.PathLike] = (), suffixes: Iterable[str] = (),
-                 companions: Iterable[str | os.PathLike] = ()) -> Path:
+                 companions: Iterable[str | os.PathLike] = (), replace: bool | Callable[[Path], bool] = True) -> Path:
     """``out`` checked for a file about to be written: one of ``suffixes`` (when given), none of
     ``inputs``, not a folder, in an existing writable folder; ``companions`` (files written beside it,
-    e.g. a quality sidecar) neither folders nor inputs. Returns ``Path(out)``; :class:`A4merError` naming
-    the path and the problem."""
+    e.g. a quality sidecar) neither folders nor inputs. ``replace``: whether an existing ``out`` may be
+    replaced (False, or a test of the file: a name the command chose itself replaces only a file of its
+    own kind, never e.g. the user's ``walk.bvh`` beside ``converted/walk.npz``). Returns ``Path(out)``;
+    :class:`A4merError` naming the path and the problem."""
     if not str(out).strip():
         raise A4merError("the output path is empty: give an output file")
     out = Path(out)
@@ -43,6 +46,9 @@ def check_output(out: str | os.PathLike, inputs: Iterable[str | os.PathLike] = (
         if src is not None:
             what = "" if p == out else f" (written beside {out.name})"
             raise A4merError(f"{p}{what}: refusing to overwrite the input {src}; choose another output")
+    if out.is_file() and not (replace(out) if callable(replace) else replace):
+        raise A4merError(f"{out}: exists already, and the command chose this name itself: give -o {out} to "
+                         "replace it, or -o another name")
     folder = out.resolve().parent
     if not folder.is_dir():
         raise A4merError(f"{out}: the folder {folder} does not exist")
@@ -82,6 +88,20 @@ def _file_mode() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return 0o666 & ~mask
+
+
+def a4mer_json(*keys: str) -> Callable[[Path], bool]:
+    """A test for :func:`check_output`'s ``replace``: whether a file is a JSON object holding ``keys`` (a
+    segments or labels file a4mer wrote, which a new run of the same command may replace)."""
+    def test(path: Path) -> bool:
+        try:
+            if path.stat().st_size > 256 * 2 ** 20:
+                return False
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return False
+        return isinstance(data, dict) and all(k in data for k in keys)
+    return test
 
 
 def write_atomic(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:

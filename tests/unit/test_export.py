@@ -146,6 +146,29 @@ def test_segments_reaching_past_the_clip_do_not_fit_it(motion, tmp_path, capsys)
         assert code == (0 if fits else 1), capsys.readouterr().err
 
 
+def test_a_default_name_never_replaces_a_file_of_the_users(motion, tmp_path, capsys, monkeypatch):
+    """``a4mer export converted/walk.npz --format bvh`` named its output ``./walk.bvh`` and replaced the
+    user's original capture there without a word. A name the command chose itself replaces no file (a
+    segments file of an earlier ``a4mer segment`` run is replaced: its own kind); ``-o`` replaces."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "converted").mkdir()
+    ex.export(motion, tmp_path / "converted" / "walk.npz", "npz")
+    original = b"HIERARCHY\nthe user's own capture\n"
+    (tmp_path / "walk.bvh").write_bytes(original)
+    assert main(["export", "converted/walk.npz", "--format", "bvh"]) == 1
+    assert "walk.bvh: exists already, and the command chose this name itself: give -o walk.bvh" in capsys.readouterr().err
+    assert (tmp_path / "walk.bvh").read_bytes() == original
+    assert main(["export", "converted/walk.npz", "--format", "bvh", "-o", "walk.bvh"]) == 0
+    assert (tmp_path / "walk.bvh").read_bytes() != original
+    from a4mer.io.outputs import a4mer_json, check_output
+    own = tmp_path / "walk.segments.json"
+    own.write_text(json.dumps(segments_for(motion.num_frames, motion.fps)))
+    assert check_output(own, replace=a4mer_json("atoms", "motifs", "model_hash")) == own
+    own.write_text('{"notes": "mine"}')
+    with pytest.raises(A4merError, match="exists already"):
+        check_output(own, replace=a4mer_json("atoms", "motifs", "model_hash"))
+
+
 def _png_size(path: Path) -> tuple[int, int]:
     with open(path, "rb") as f:
         head = f.read(24)
