@@ -5,6 +5,8 @@ import json
 import re
 from pathlib import Path
 
+from ..io.outputs import write_atomic, write_text_atomic
+
 SECTION = "## Heads I"
 
 
@@ -151,7 +153,7 @@ def plot(results: dict, out_dir: Path, prefix: str = "heads") -> list[Path]:
                     ha="center", va="center", transform=ax.transAxes)
         fig.tight_layout()
         p = out_dir / fname
-        fig.savefig(p, dpi=110)
+        write_atomic(p, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
         plt.close(fig)
         paths.append(p)
     return paths
@@ -220,7 +222,7 @@ def write_section(doc: Path, name: str, body: str) -> None:
     pat = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.S)
     text = pat.sub(lambda _: block, text) if pat.search(text) else text.rstrip() + "\n\n" + block + "\n"
     doc.parent.mkdir(parents=True, exist_ok=True)
-    doc.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8", newline="\n")
+    write_text_atomic(doc, text if text.endswith("\n") else text + "\n")  # whole or not at all: it is the user's
 
 
 def update_doc(doc: Path, section_md: str) -> None:

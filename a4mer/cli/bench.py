@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import A4merError
+from ..io.outputs import check_output, write_text_atomic
 from ..processes import TEXT_PIPES, child_env
-from ..io.outputs import check_output
 
 
 TASKS = ("inbetween", "blocking", "extension")
@@ -240,6 +240,19 @@ def _warm_speed(methods, clip, tasks=TASKS) -> tuple[dict, list[str]]:
     return res, notes
 
 
+def _check_out(out: Path) -> None:
+    """:class:`A4merError` before minutes of measuring when the results could not be written to the
+    folder ``out`` (made only when there is something to write): a file on its path, no write permission."""
+    if out.is_dir():
+        check_output(out / "heads_bench.json", suffixes=[".json"])
+        return
+    first = next(p for p in (out, *out.parents) if p.exists() or p == p.parent)
+    if not first.is_dir():
+        raise A4merError(f"--out {out}: cannot create the folder ({first} is a file)")
+    if not os.access(first, os.W_OK):
+        raise A4merError(f"--out {out}: cannot create the folder ({first} is not writable)")
+
+
 def run(args: argparse.Namespace) -> int:
     from ..bench.extension import ExtensionConfig, run_extension
     from ..bench.inbetween import InbetweenConfig, run_blocking, run_gaps
@@ -276,6 +289,7 @@ def run(args: argparse.Namespace) -> int:
     entries = _entries(data, args.split)
     _check_doc(args.doc, [p for p, _ in entries])
     opts = load_options(args, inputs=[p for p, _ in entries])
+    _check_out(out)
     unreadable: list[str] = []
     clips, found = load_clips(data, args.split, ds, args.max_clips, options=opts, entries=entries, unreadable=unreadable)
     learned = _learned(args.heads) + _token_route(args.tokens)
@@ -309,7 +323,10 @@ def run(args: argparse.Namespace) -> int:
         ks = [(k, n) for t, k, n in empty if t == task]
         print(f"a4mer bench: warning: {task} {', '.join(k for k, _ in ks)} frames: no clip is long enough (the longest "
               f"has {longest} frames at 30 fps; these need {ks[0][1]}+)", file=sys.stderr)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise A4merError(f"--out {out}: cannot create the folder ({e.strerror or e})") from None
     long = max(clips, key=lambda c: c[2].num_frames)[2]
     results["speed"], notes = _warm_speed(learned + [m for m in methods if m.name == "hermite"], long, tasks)
     if args.cold:
@@ -324,7 +341,7 @@ def run(args: argparse.Namespace) -> int:
     results["meta"]["bench_seconds"] = time.perf_counter() - t0
     results["meta"]["command"] = "a4mer bench " + " ".join(shlex.quote(a) for a in sys.argv[2:]) \
         if sys.argv[1:2] == ["bench"] else f"a4mer bench --data {args.data} --out {args.out}"
-    (out / "heads_bench.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8", newline="\n")
+    write_text_atomic(out / "heads_bench.json", json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     _render(results, args, out, notes_md)
     if unreadable:  # as convert and data prepare do: the rest is measured, the exit code says a file failed
         print(f"a4mer bench: {len(unreadable)} clip(s) could not be read and are not in the numbers (named above)",
@@ -362,7 +379,7 @@ def _render(results: dict, args: argparse.Namespace, out: Path, notes: str) -> i
         return md.rstrip() + "\n\n" + notes + "\n" if notes else md
 
     md = page(out)
-    (out / "heads_bench.md").write_text(md, encoding="utf-8", newline="\n")
+    write_text_atomic(out / "heads_bench.md", md)
     if doc:
         report.update_doc(doc, page(doc.parent))
     print(md)

@@ -242,7 +242,8 @@ def test_bench_checks_its_outputs_before_measuring_and_fails_on_unreadable_clips
             ([*base, "--out", str(out), "--doc", str(data / "walks" / "w0.npz")], "must be a .md file"),
             ([*base, "--out", str(out), "--doc", str(tmp_path / "no" / "page.md")], "does not exist"),
             ([*base, "--out", str(out), "--notes", str(tmp_path / "missing.md")], "--notes"),
-            ([*base, "--out", str(data / "walks" / "w0.npz")], "not a folder")):
+            ([*base, "--out", str(data / "walks" / "w0.npz")], "not a folder"),
+            ([*base, "--out", str(data / "walks" / "w0.npz" / "res")], "cannot create the folder")):
         assert main(argv) == 1
         err = capsys.readouterr().err
         assert message in err and "Traceback" not in err, err
