@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     from ..heads.cycle import HANDOVER_S
     from ..heads.inbetween import A4merWarning
     from ..heads.npz_out import check_output, write_result
-    from ..heads.quality import ClipQuality, write_sidecar
+    from ..heads.quality import ClipQuality, sidecar_path, write_sidecar
     from ._common import load_clip, load_options, named_files, naming
     from .inbetween import check_model_flags, check_motif, faded_method, motif_conditioner, resolve_heads
 
@@ -57,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"a4mer extend: warning: {w}", file=sys.stderr)
     T = motion.num_frames
     gen = np.arange(T, T + args.frames)
+    sidecar_path(args.output).unlink(missing_ok=True)  # never an earlier run's report beside this clip
     out, stored = write_result(args.input, motion, result, gen, args.output)
     share = result.meta.get("learned_share")
     if not heads.learned_for("extend"):

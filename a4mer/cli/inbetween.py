@@ -180,7 +180,7 @@ def _keys(args, T: int) -> list[int] | None:
 def run(args: argparse.Namespace) -> int:
     from ..heads.inbetween import A4merWarning
     from ..heads.npz_out import check_output, write_result
-    from ..heads.quality import ClipQuality, write_sidecar
+    from ..heads.quality import ClipQuality, sidecar_path, write_sidecar
     from ..heads.prediction import unknown_runs
     from ..api import kept_frames, read_for_fill
     from ._common import load_clip, load_options, named_files, naming
@@ -225,6 +225,7 @@ def run(args: argparse.Namespace) -> int:
     kk = [args.start, args.end] if keys is None else keys
     gen = np.flatnonzero(~known)
     gen = gen[(gen > min(kk)) & (gen < max(kk))]
+    sidecar_path(args.output).unlink(missing_ok=True)  # never an earlier run's report beside this clip
     out, stored = write_result(args.input, motion, result, gen, args.output)
     quality = ClipQuality(motion, stored, gen)
     spans = []

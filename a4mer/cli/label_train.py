@@ -130,6 +130,7 @@ def run(args: argparse.Namespace) -> int:
     model = load_model(args)
     head, report = fit_label_head(model, clips, HeadConfig(epochs=args.epochs, seed=args.seed, inputs=inputs),
                                   holdout=args.holdout, seed=args.seed)
+    holdout_path(Path(args.output)).unlink(missing_ok=True)  # never an earlier head's report beside this one
     out = head.save(args.output)
     counts = ", ".join(f"{c} {n}" for c, n in report["clips_per_class"].items())
     print(f"{out}: {len(report['classes'])} labels ({counts}); trained on {report['train_clips']} clips")

@@ -124,6 +124,23 @@ def test_extend_cli_appends_frames(tmp_path):
     assert json.loads((tmp_path / "e.quality.json").read_text())["span"] == [150, 194]
 
 
+@pytest.mark.parametrize("verb", ["inbetween", "extend"])
+def test_a_new_clip_never_sits_beside_an_earlier_runs_report(tmp_path, monkeypatch, verb):
+    """The clip is written, then its quality report: stopped in between (Ctrl-C, a full disk), the new
+    clip sat beside the previous run's report, which described other frames."""
+    from a4mer.heads import quality
+    src, out = _npz(tmp_path / "in.npz"), tmp_path / "o.npz"
+    argv = [verb, str(src), "-o", str(out), "--heads", "none"]
+    argv += ["--start", "40", "--end", "70"] if verb == "inbetween" else ["--frames", "20"]
+    assert main(argv) == 0 and (tmp_path / "o.quality.json").is_file()
+
+    def stop(*a, **k):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(quality.ClipQuality, "__init__", stop)
+    assert main(argv) == 130
+    assert out.is_file() and not (tmp_path / "o.quality.json").exists()
+
+
 @pytest.mark.parametrize("argv,msg", [
     (["--start", "40", "--end", "400"], "in.npz: gap 40..400 is outside the clip"),
     (["--start", "40", "--end", "41"], "no frame strictly between"),
