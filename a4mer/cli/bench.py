@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import A4merError
-from ..io.outputs import check_output, write_text_atomic
+from ..io.outputs import check_folder, check_output, write_text_atomic
 from ..processes import TEXT_PIPES, child_env
 
 
@@ -240,19 +240,6 @@ def _warm_speed(methods, clip, tasks=TASKS) -> tuple[dict, list[str]]:
     return res, notes
 
 
-def _check_out(out: Path) -> None:
-    """:class:`A4merError` before minutes of measuring when the results could not be written to the
-    folder ``out`` (made only when there is something to write): a file on its path, no write permission."""
-    if out.is_dir():
-        check_output(out / "heads_bench.json", suffixes=[".json"])
-        return
-    first = next(p for p in (out, *out.parents) if p.exists() or p == p.parent)
-    if not first.is_dir():
-        raise A4merError(f"--out {out}: cannot create the folder ({first} is a file)")
-    if not os.access(first, os.W_OK):
-        raise A4merError(f"--out {out}: cannot create the folder ({first} is not writable)")
-
-
 def run(args: argparse.Namespace) -> int:
     from ..bench.extension import ExtensionConfig, run_extension
     from ..bench.inbetween import InbetweenConfig, run_blocking, run_gaps
@@ -289,7 +276,9 @@ def run(args: argparse.Namespace) -> int:
     entries = _entries(data, args.split)
     _check_doc(args.doc, [p for p, _ in entries])
     opts = load_options(args, inputs=[p for p, _ in entries])
-    _check_out(out)
+    check_folder(out, "--out")  # before minutes of measuring
+    if out.is_dir():
+        check_output(out / "heads_bench.json", suffixes=[".json"])
     unreadable: list[str] = []
     clips, found = load_clips(data, args.split, ds, args.max_clips, options=opts, entries=entries, unreadable=unreadable)
     learned = _learned(args.heads) + _token_route(args.tokens)

@@ -13,6 +13,7 @@ import threading
 from pathlib import Path
 
 from ..errors import A4merError
+from ..io.outputs import check_folder
 from ..train.interrupt import TrainingInterrupted, raise_interrupt
 
 #: files a training run writes into --out (a folder holding any of them holds a run)
@@ -35,11 +36,18 @@ def check_out(out: Path, resume: bool) -> None:
     files would be overwritten one by one, and an interrupted run would leave a mix of both)."""
     if out.exists() and not out.is_dir():
         raise A4merError(f"--out {out}: is a file, not a folder")
+    check_folder(out, "--out")  # not at the first checkpoint, after minutes of training
+    unfinished = (f"--out {out}: its first checkpoint was never finished (no state.json: the run was stopped "
+                  "while writing it), so there is nothing to resume; delete the folder, or choose another --out")
     if resume:
         if not (out / "model.safetensors").is_file():
             raise A4merError(f"--out {out}: nothing to resume (no model.safetensors)")
+        if not (out / "state.json").is_file() and not (out / "bundle.safetensors").is_file():
+            raise A4merError(unfinished)
         return
     found = [f for f in RUN_FILES if (out / f).exists()]
+    if found and not (out / "state.json").is_file() and not (out / "bundle.safetensors").is_file():
+        raise A4merError(unfinished)
     if found:
         raise A4merError(f"--out {out}: holds a training run already ({', '.join(found)}); continue it with "
                          "--resume or choose another --out")

@@ -90,6 +90,18 @@ def _file_mode() -> int:
     return 0o666 & ~mask
 
 
+def check_folder(out: str | os.PathLike, option: str = "-o") -> None:
+    """:class:`A4merError` naming ``option`` when files could not be written into the folder ``out``
+    (made later, only when there is something to write): a file on its path, no write permission."""
+    out = Path(out)
+    first = next(p for p in (out, *out.parents) if p.exists() or p == p.parent)
+    if not first.is_dir():
+        raise A4merError(f"{option} {out}: cannot create the folder ({first} is a file)")
+    if not os.access(first, os.W_OK):
+        what = "is not writable" if first == out else f"cannot be made: {first} is not writable"
+        raise A4merError(f"{option} {out}: the folder {what}")
+
+
 def a4mer_json(*keys: str) -> Callable[[Path], bool]:
     """A test for :func:`check_output`'s ``replace``: whether a file is a JSON object holding ``keys`` (a
     segments or labels file a4mer wrote, which a new run of the same command may replace)."""

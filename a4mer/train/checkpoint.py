@@ -36,7 +36,9 @@ def state_hash(state: dict[str, torch.Tensor], prefix: str = "") -> str:
 def save_checkpoint(out: str | Path, model: torch.nn.Module, config: TrainConfig,
                     optimizer: torch.optim.Optimizer | None = None, state: dict[str, Any] | None = None) -> Path:
     """Write ``out/model.safetensors``, ``out/config.json`` and, for resume, ``out/optimizer.pt`` and
-    ``out/state.json`` (step, generator state ...). Files are replaced atomically."""
+    ``out/state.json`` (step, generator state ..., and ``model_hash``: which weights it belongs to). Each
+    file is replaced atomically, ``state.json`` last: a run stopped between them leaves weights newer
+    than the state, which :func:`check_state_matches` names on resume."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     sd = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
@@ -45,6 +47,7 @@ def save_checkpoint(out: str | Path, model: torch.nn.Module, config: TrainConfig
     if optimizer is not None:
         write_atomic(out / "optimizer.pt", lambda p: torch.save(optimizer.state_dict(), p))
     if state is not None:
+        state = {**state, "model_hash": state_hash(sd)}
         write_atomic(out / "state.json", lambda p: p.write_text(json.dumps(state, indent=1), encoding="utf-8", newline="\n"))
     return out
 
@@ -101,6 +104,18 @@ def load_resume(path: str | Path, optimizer: torch.optim.Optimizer) -> dict[str,
         first = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
         raise A4merError(f"{p / 'optimizer.pt'}: not this run's optimizer state, cannot resume ({first})") from None
     return read_state(p)
+
+
+def check_state_matches(net: torch.nn.Module, state: dict[str, Any]) -> str | None:
+    """A note when the weights just loaded are not those ``state`` (its step, optimizer and generator) was
+    saved with: the run was stopped while its checkpoint was written, after the weights and before
+    ``state.json``. None when they match (or the state predates the hash)."""
+    want = state.get("model_hash")
+    if want is None or state_hash(net.state_dict()) == want:
+        return None
+    return (f"the weights in model.safetensors are newer than state.json (step {state['step']}): the run was stopped "
+            "while a checkpoint was written; it resumes from those weights with the step, optimizer and random "
+            f"state of step {state['step']}, so it will not end exactly as an uninterrupted run would")
 
 
 def read_state(path: str | Path) -> dict[str, Any]:

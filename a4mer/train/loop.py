@@ -21,7 +21,7 @@ from ..features import model_bounds
 from ..jepa.ema import momentum_at
 from ..jepa.hierarchy import A4MerNet, round_to_half
 from ..jepa.model import FEATURE_STD_FLOOR
-from .checkpoint import load_config_json, load_resume, load_weights, read_state, save_checkpoint
+from .checkpoint import check_state_matches, load_config_json, load_resume, load_weights, read_state, save_checkpoint
 from .config import TrainConfig, to_dict
 from .interrupt import HoldInterrupt, TrainingInterrupted
 from .mining import assign_groups, mine_vocabulary
@@ -149,6 +149,9 @@ def train(data_dir: str | Path, config: TrainConfig, out: str | Path, resume: bo
     if resume:
         load_weights(out, net)
         st = load_resume(out, opt)
+        mixed = check_state_matches(net, st)
+        if mixed and rank == 0:
+            print(f"a4mer train: warning: {mixed}", file=sys.stderr, flush=True)
         if st.get("data") not in (None, data):  # checkpoints before the fingerprint was kept have none
             given = data_dir if data_dir is not None else "the clips given"
             raise A4merError(f"{out}: this run was trained on other data ({st['data']['clips']} clip variants) than "

@@ -101,6 +101,35 @@ def test_resume_continues_exactly(tmp_path):
     assert {f.name: f.read_bytes() for f in (tmp_path / "b").iterdir()} == before
 
 
+def test_a_checkpoint_stopped_half_way_is_named_on_resume(tmp_path, capsys):
+    """A checkpoint is four files written one after another; stopped between them (a second Ctrl-C, a
+    kill), the weights were of step N+1 and state.json of step N, and --resume took the mix without a word.
+    A run stopped while writing its first checkpoint could be neither resumed ("not this run's optimizer
+    state") nor started again ("holds a training run")."""
+    import shutil
+    from a4mer.cli.train import check_out
+    from a4mer.data.dataset import make_item
+    from a4mer.train.loop import make_segmenter
+    cfg = tiny_config("optim.stage2_steps=0", "optim.steps=6", "checkpoint_every=100", "threads=1")
+    seg = make_segmenter(cfg)
+    items = lambda: [make_item(f"c{i}", synthetic_motion(150, 20 + i), seg, cfg.data.fps) for i in range(4)]  # noqa: E731
+    train(None, cfg, tmp_path / "b", items=items(), progress=False, stop_after=2)
+    train(None, cfg, tmp_path / "c", items=items(), progress=False, stop_after=3)
+    shutil.copy(tmp_path / "c" / "model.safetensors", tmp_path / "b" / "model.safetensors")  # step 3's weights
+    capsys.readouterr()
+    train(None, cfg, tmp_path / "b", items=items(), progress=False, resume=True)
+    assert "newer than state.json (step 2): the run was stopped while a checkpoint was written" in capsys.readouterr().err
+    first = tmp_path / "first"
+    first.mkdir()
+    for f in ("model.safetensors", "config.json"):
+        shutil.copy(tmp_path / "c" / f, first / f)
+    for resume in (True, False):
+        with pytest.raises(A4merError, match="its first checkpoint was never finished"):
+            check_out(first, resume)
+    with pytest.raises(A4merError, match=r"cannot create the folder \(.*model.safetensors is a file\)"):
+        check_out(tmp_path / "c" / "model.safetensors" / "run", False)  # was a traceback at the first checkpoint
+
+
 def _tiny_dataset(root: Path, n: int = 6) -> Path:
     from a4mer.io.amass import write_amass_npz
 
