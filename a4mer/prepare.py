@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import sys
 import tarfile
 import zlib
 from concurrent.futures import ProcessPoolExecutor
@@ -44,6 +45,8 @@ class ClipJob:
 #: dataset names of ``--datasets`` (folder names accepted too) -> the name used in the manifest
 DATASETS = {"hdm05": "hdm05", "bandai": "bandai", "bandai-namco": "bandai", "cmu-dance": "cmu-dance"}
 LAYOUT = "hdm05/, bandai-namco/ and cmu-dance/, each with its labels.csv (the layout of ../shared/data)"
+#: where the project's .tar.xz archives are unpacked, inside the output folder
+RAW = "_raw"
 #: the project's data folders (dataset name -> folder)
 FOLDERS = {"hdm05": "hdm05", "bandai": "bandai-namco", "cmu-dance": "cmu-dance"}
 #: the manifest's data set name of a plain folder of clips, and one in how many of its clips is held out
@@ -139,7 +142,8 @@ def plain_jobs(root: Path, out: Path, source_fps: float | None = None) -> list[C
     :func:`a4mer.api.distinct_names` makes them distinct). ``source_fps``: every clip's true rate (their
     headers' else)."""
     from .api import distinct_names, find_clips
-    files = find_clips(root, exclude=out)
+    made = [(Path(out) / d).resolve() for d in ("clips", RAW)]  # -o inside (or equal to) the library: its own
+    files = [f for f in find_clips(root, exclude=out) if not any(m in f.resolve().parents for m in made)]
     rels = [f.relative_to(root) for f in files]
     names = distinct_names(["__".join(r.with_suffix("").parts) for r in rels],
                            [Path(os.path.abspath(f)) for f in files])
@@ -167,7 +171,7 @@ def project_folder(data_root: Path) -> str | None:
 
 
 def all_jobs(data_root: Path, out: Path, datasets: tuple[str, ...]) -> list[ClipJob]:
-    raw = out / "_raw"
+    raw = out / RAW
     jobs: list[ClipJob] = []
     if "hdm05" in datasets:
         jobs += hdm05_jobs(data_root / "hdm05")
@@ -241,19 +245,42 @@ def prepare(data_root: str | os.PathLike, out: str | os.PathLike, fps: float = 3
             if not (data_root / FOLDERS[d] / "labels.csv").is_file():
                 raise _missing(data_root / FOLDERS[d] / "labels.csv")
         todo = all_jobs(data_root, out, datasets)  # unpacks the archives into out/_raw
-    out.mkdir(parents=True, exist_ok=True)
-    with ProcessPoolExecutor(max_workers=max(1, min(jobs, 61 if os.name == "nt" else jobs))) as pool:  # Windows' limit
-        records = []
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for f in ("manifest.jsonl", "errors.jsonl"):  # the clips are rewritten now: a run stopped half-way must not
+            (out / f).unlink(missing_ok=True)       # leave a manifest describing the earlier ones
+    except OSError as e:
+        raise A4merError(f"-o {out}: cannot write there ({e.strerror or e})") from None
+    pool = ProcessPoolExecutor(max_workers=max(1, min(jobs, 61 if os.name == "nt" else jobs)),  # Windows' limit
+                               initializer=_die_with_parent)
+    records = []
+    try:
         for r in pool.map(convert_job, todo, [out] * len(todo), [fps] * len(todo), [twist] * len(todo),
                           chunksize=8):
             records.append(r)
             if progress:
                 progress(len(records), len(todo))
+    except BaseException:  # Ctrl-C, SIGTERM: the clips not started are dropped, not converted first
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
     ok = [r for r in records if "error" not in r]
     bad = [r for r in records if "error" in r]
     _write_jsonl(out / "manifest.jsonl", ok)
     _write_jsonl(out / "errors.jsonl", bad)
     return len(ok), len(bad)
+
+
+def _die_with_parent() -> None:
+    """Worker initializer: on Linux a worker is sent SIGTERM when the process that started it dies (killed
+    with SIGKILL, its workers waited for work forever)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+        try:
+            ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
 
 
 def _write_jsonl(path: Path, rows: list[dict]) -> None:

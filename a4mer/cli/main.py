@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
+import threading
 
 from ..errors import A4merError
 
@@ -71,6 +73,19 @@ def _console_never_fails() -> None:
             stream.reconfigure(errors="backslashreplace")
 
 
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _stop_on_sigterm():
+    """SIGTERM (``kill``, ``timeout``, a farm manager, ``docker stop``) stops a command as Ctrl-C does: what it
+    was writing is removed, not left as a temporary file (``train`` and ``batch`` set their own handler
+    while they run). The handler it replaced, or None off the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _raise_interrupt)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code (0 ok, 1 a failed input, 2 bad usage)."""
     _console_never_fails()  # before argparse, which prints the arguments in its errors
@@ -80,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     hook = sys.unraisablehook
+    stop = _stop_on_sigterm()
     try:
         return int(importlib.import_module(args._module).run(args) or 0)
     except A4merError as e:
@@ -96,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
     finally:
+        if stop is not None:
+            signal.signal(signal.SIGTERM, stop)
         if sys.unraisablehook is not hook:
             import gc
             gc.collect()

@@ -120,6 +120,12 @@ def test_prepare_a_plain_folder_of_own_clips(data_root, repo_root, tmp_path, cap
     assert main(["data", "prepare", str(tmp_path / "data"), "-o", str(slow), "--source-fps", "60"]) == 1
     assert "--source-fps is for a folder of your own clips" in capsys.readouterr().err
     assert main(["data", "prepare", str(lib / "walks"), "-o", str(slow), "--source-fps", "inf"]) == 1
+    # -o the library itself: a second run read the first one's npz clips as new clips of label clips/own
+    walks = tmp_path / "walks_only"
+    shutil.copytree(lib / "walks", walks)
+    for _ in range(2):
+        assert main(["data", "prepare", str(walks), "-o", str(walks), "--jobs", "1"]) == 0, capsys.readouterr().err
+        assert sorted(r["labels"]["folder"] for r in read_manifest(walks)) == ["happy", "happy", "sad"]
 
 
 def test_manifest_readers_name_the_file_and_line(tmp_path):

@@ -239,3 +239,29 @@ def test_a_clip_given_twice_is_taken_once(tmp_path):
     got = collect_inputs([str(lib / "c.bvh"), str(lib), str(lib / "a.bvh"), str(tmp_path / "lib" / ".." / "lib" / "b.bvh")])
     assert [p.name for p in got] == ["c.bvh", "a.bvh", "b.bvh"]  # each file once, where it first came
     assert len(collect_inputs([str(lib), str(lib / "a.bvh")], once=False)) == 4  # label-train names repeats
+
+
+def test_sigterm_stops_a_command_as_ctrl_c_does(ex, tmp_path, capsys, monkeypatch):
+    """``kill``, ``timeout`` or a farm manager send SIGTERM: the command died where it stood and left its
+    temporary ``*.a4mer.part`` file beside the output; it now stops as Ctrl-C does (what was being written
+    is removed, one line, exit code 130), and the handler it replaced is back afterwards."""
+    import os
+    import signal
+    from a4mer.io import outputs
+    real = outputs.write_atomic
+
+    def killed_while_writing(path, write):
+        def write_then_sigterm(tmp):
+            write(tmp)
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real(path, write_then_sigterm)
+    monkeypatch.setattr(outputs, "write_atomic", killed_while_writing)
+    seen = []
+    before = signal.signal(signal.SIGTERM, lambda *a: seen.append(a))  # without the fix: no kill of the test run
+    try:
+        assert main(["convert", ex(BVH), "-o", str(tmp_path / "walk.npz")]) == 130 and not seen
+    finally:
+        mine = signal.signal(signal.SIGTERM, before)
+    assert "a4mer convert: interrupted" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    assert mine is not signal.default_int_handler and mine.__name__ == "<lambda>"  # the test's own handler is back
