@@ -157,6 +157,19 @@ def output_targets(inputs: list[Path], output: str, suffix: str = ".npz") -> lis
     return [check_output(t, same) for t in targets]
 
 
+def check_not_among_inputs(inputs: list[Path], targets: list[Path], output: str, what: str) -> None:
+    """:class:`A4merError` when ``output`` is a folder holding one of the ``inputs``: the .npz files written
+    there would be read as clips by the next run over it (``convert clips -o clips`` converted its own
+    outputs again under drifting names, then failed)."""
+    if targets and targets[0] == Path(output):
+        return
+    folder = Path(output).resolve()
+    inside = next((p for p in inputs if folder in p.resolve().parents), None)
+    if inside is not None:
+        raise A4merError(f"-o {output}: the folder holds the input {inside}; {what} written there would be read as "
+                         "clips by later runs over it: choose another folder")
+
+
 def run_each(verb: str, inputs: list[Path], targets: list[Path], process) -> int:
     """Call ``process(input, target) -> summary`` for every clip; a failing clip (A4merError or an
     OS error) is one line on stderr and the others go on. Exit code 1 if any failed."""

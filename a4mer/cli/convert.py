@@ -6,7 +6,8 @@ from pathlib import Path
 
 from ..floor import describe_shift
 from ..io.amass import write_amass_npz
-from ._common import add_load_arguments, collect_inputs, load_clip, load_options, output_targets, run_each
+from ._common import (add_load_arguments, check_not_among_inputs, collect_inputs, load_clip, load_options,
+                      output_targets, run_each)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -32,7 +33,9 @@ def run(args: argparse.Namespace) -> int:
 
     out = Path(args.output)
     made = not out.exists()
-    rc = run_each("convert", inputs, output_targets(inputs, args.output), convert)
+    targets = output_targets(inputs, args.output)
+    check_not_among_inputs(inputs, targets, args.output, "converted clips")
+    rc = run_each("convert", inputs, targets, convert)
     if made and out.is_dir() and not any(out.iterdir()):  # every clip failed: no empty folder left
         out.rmdir()
     return rc

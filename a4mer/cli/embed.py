@@ -3,13 +3,11 @@ One input: OUT is the .npz file; several: OUT is a folder of ``<stem>.npz``."""
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import numpy as np
 
-from ..errors import A4merError
-from ._common import (add_load_arguments, collect_inputs, dropped_lead_in, load_clip, load_options, output_targets,
-                      run_each)
+from ._common import (add_load_arguments, check_not_among_inputs, collect_inputs, dropped_lead_in, load_clip,
+                      load_options, output_targets, run_each)
 from .segment import add_model_arguments, load_model
 
 
@@ -25,12 +23,7 @@ def run(args: argparse.Namespace) -> int:
 
     inputs = collect_inputs(args.inputs)
     targets = output_targets(inputs, args.output)
-    if targets[0] != Path(args.output):  # a folder of embeddings: .npz files, which runs over a folder read as clips
-        folder = Path(args.output).resolve()
-        inside = next((p for p in inputs if folder in p.resolve().parents), None)
-        if inside is not None:
-            raise A4merError(f"-o {args.output}: the folder holds the input {inside}; embeddings written there would "
-                             "be read as clips by later runs over it: choose another folder")
+    check_not_among_inputs(inputs, targets, args.output, "embeddings")
     opts = load_options(args, inputs=inputs)
     model = load_model(args)
 

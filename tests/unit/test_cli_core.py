@@ -265,3 +265,18 @@ def test_sigterm_stops_a_command_as_ctrl_c_does(ex, tmp_path, capsys, monkeypatc
     assert "a4mer convert: interrupted" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == []
     assert mine is not signal.default_int_handler and mine.__name__ == "<lambda>"  # the test's own handler is back
+
+
+def test_convert_into_the_folder_it_reads(ex, tmp_path, capsys):
+    """``convert clips -o clips`` wrote its npz among the inputs; the next run converted those too, under
+    names drifting each run (x_bvh.npz, x_bvh_66f6ae.npz, ...), then failed. Refused, as embed refuses it."""
+    import shutil
+    lib = tmp_path / "clips"
+    lib.mkdir()
+    shutil.copy(ex(BVH), lib / "walk.bvh")
+    assert main(["convert", str(lib), "-o", str(lib)]) == 1
+    assert "the folder holds the input" in capsys.readouterr().err
+    assert sorted(p.name for p in lib.iterdir()) == ["walk.bvh"]
+    assert main(["convert", str(lib), "-o", str(lib / "npz")]) == 0  # a folder inside it is left out of the inputs
+    assert main(["convert", str(lib), "-o", str(lib / "npz")]) == 0
+    assert sorted(p.name for p in (lib / "npz").iterdir()) == ["walk.npz"]
