@@ -16,7 +16,7 @@ import numpy as np
 from ..errors import A4merError
 from ..geometry import axis_angle_to_quat, quat_to_axis_angle
 from ..io.amass import FPS_KEYS, PELVIS_REST, SPLIT_KEYS, joined_poses, write_amass_npz
-from ..io.outputs import check_output as check_output_file, save_npz_atomic, write_atomic
+from ..io.outputs import check_output as check_output_file, save_npz_atomic, write_atomic, write_npz
 from ..motion import Motion
 
 def check_output(input_path: str | os.PathLike, out_path: str | os.PathLike, others=()) -> Path:
@@ -100,8 +100,7 @@ def write_result(input_path: str | os.PathLike, source: Motion, result: Motion, 
         return save_npz_atomic(out_path, **out), stored
 
     def write(tmp: Path) -> None:
-        with open(tmp, "wb") as f:
-            np.savez(f, **out)
+        write_npz(tmp, out)
         with zipfile.ZipFile(inp) as src, zipfile.ZipFile(tmp, "a") as dst:
             for k in carried:
                 dst.writestr(src.getinfo(f"{k}.npy"), src.read(f"{k}.npy"))

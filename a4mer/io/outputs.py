@@ -11,6 +11,7 @@ import functools
 import json
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -144,9 +145,17 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
     return write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8", newline="\n"))
 
 
+def write_npz(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> None:
+    """The file ``np.savez(path, **arrays)`` writes, byte for byte, but closed when writing fails (a full
+    disk: np.savez left its archive to the garbage collector, which printed a traceback after the
+    error line) and never pickling an array (an object array is a ValueError: a4mer refuses to read
+    pickles, so it writes none)."""
+    with open(path, "wb") as f, zipfile.ZipFile(f, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
+        for k, v in arrays.items():
+            with zf.open(k + ".npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asanyarray(v), allow_pickle=False)
+
+
 def save_npz_atomic(path: str | os.PathLike, **arrays: np.ndarray) -> Path:
-    """``np.savez`` of ``arrays`` to ``path`` atomically (:func:`write_atomic`)."""
-    def write(tmp: Path) -> None:
-        with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
-    return write_atomic(path, write)
+    """``arrays`` as an npz file at ``path`` (:func:`write_npz`), whole or not at all (:func:`write_atomic`)."""
+    return write_atomic(path, lambda tmp: write_npz(tmp, arrays))

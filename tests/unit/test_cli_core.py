@@ -280,3 +280,26 @@ def test_convert_into_the_folder_it_reads(ex, tmp_path, capsys):
     assert main(["convert", str(lib), "-o", str(lib / "npz")]) == 0  # a folder inside it is left out of the inputs
     assert main(["convert", str(lib), "-o", str(lib / "npz")]) == 0
     assert sorted(p.name for p in (lib / "npz").iterdir()) == ["walk.npz"]
+
+
+def test_an_npz_that_cannot_be_written_is_one_error_and_no_traceback(tmp_path, monkeypatch):
+    """A full disk under np.savez: the error line came, then "Exception ignored in ZipFile.__del__ ...
+    Traceback" when the garbage collector met the archive numpy left open."""
+    import errno
+    import gc
+    import sys
+
+    from a4mer.errors import A4merError
+    from a4mer.io.outputs import save_npz_atomic
+    real = np.lib.format.write_array
+
+    def full(fp, array, *a, **k):
+        real(fp, array, *a, **k)
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(np.lib.format, "write_array", full)
+    unraisable = []
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
+    with pytest.raises(A4merError, match=r"x.npz: cannot write \(No space left on device\)"):
+        save_npz_atomic(tmp_path / "x.npz", poses=np.zeros((1000, 72)))
+    gc.collect()
+    assert not unraisable and list(tmp_path.iterdir()) == []
