@@ -326,7 +326,11 @@ def private_dir(parent: Path, kind: str, label: str = "") -> Path:
     Its name carries this host (and, for people, the process id), so that :func:`remove_dead_dirs` of a
     later run can remove it if its processes are killed."""
     d = Path(tempfile.mkdtemp(prefix=f".a4mer-{kind}-{os.getpid()}@{_host()}-{label}-", dir=parent))
-    hold_dir(d, create=True)
+    try:
+        hold_dir(d, create=True)
+    except OSError:  # no room for its lock file: no folder left that no run would ever remove
+        shutil.rmtree(d, ignore_errors=True)
+        raise
     return d
 
 
@@ -798,20 +802,31 @@ def summary(results: list[ClipResult], opts: BatchOptions, started: datetime, ar
 
 
 def write_summary(out: Path, data: dict[str, Any], started: datetime) -> Path:
-    """``<out>/runs/<UTC timestamp>[-sKofN][-i].json``, created exclusively (farm tasks never clash)."""
+    """``<out>/runs/<UTC timestamp>[-sKofN][-i].json``, created exclusively (farm tasks never clash) and
+    whole: written to a temporary file first, then linked under its name (a full disk left an empty
+    summary under the final name, and a traceback)."""
+    from .io.outputs import file_mode
     runs = out / "runs"
-    runs.mkdir(parents=True, exist_ok=True)
     stem = started.strftime("%Y%m%dT%H%M%SZ")
     if data.get("shard"):
         stem += f"-s{data['shard'][0]}of{data['shard'][1]}"
-    text = json.dumps(data, indent=1) + "\n"
-    for i in range(1000):
-        path = runs / (stem + (f"-{i}" if i else "") + ".json")
+    try:
+        runs.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".summary-", suffix=".a4mer.part", dir=runs)
         try:
-            with open(path, "x", encoding="utf-8", newline="\n") as f:
-                f.write(text)
-            return path
-        except FileExistsError:
-            continue
+            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+                f.write(json.dumps(data, indent=1) + "\n")
+            os.chmod(tmp, file_mode())
+            for i in range(1000):
+                path = runs / (stem + (f"-{i}" if i else "") + ".json")
+                try:
+                    os.link(tmp, path)  # exclusive and atomic
+                    return path
+                except FileExistsError:
+                    continue
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+    except OSError as e:
+        raise A4merError(f"{runs}: cannot write the run summary ({e.strerror or e})") from None
     raise A4merError(f"{runs}: cannot create a run summary")
 

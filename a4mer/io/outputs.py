@@ -84,7 +84,7 @@ class SameFiles:
 
 
 @functools.lru_cache(maxsize=1)
-def _file_mode() -> int:
+def file_mode() -> int:
     """Permissions of a new file under this process's umask (0644 under the usual 022)."""
     mask = os.umask(0o022)
     os.umask(mask)
@@ -130,7 +130,7 @@ def write_atomic(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
     tmp = Path(name)
     try:
         write(tmp)
-        os.chmod(tmp, _file_mode())  # a writer may create 0600 files (safetensors does): the umask's mode
+        os.chmod(tmp, file_mode())  # a writer may create 0600 files (safetensors does): the umask's mode
         os.replace(tmp, path)
     except OSError as e:
         raise A4merError(f"{path}: cannot write ({e.strerror or e})") from None

@@ -388,6 +388,25 @@ def test_the_blender_and_python_people_name(tmp_path, fake_python, capsys, monke
     assert code == 0 and "no such interpreter" not in text
 
 
+def test_run_summaries_are_whole_and_never_clash(tmp_path, monkeypatch):
+    """Summaries of farm tasks started in the same second each get their own file; a full disk left an
+    empty summary under the final name (and a traceback): now one error, and no file."""
+    import errno
+    from datetime import datetime, timezone
+    started = datetime(2026, 12, 3, 15, 0, 0, tzinfo=timezone.utc)
+    paths = [batch.write_summary(tmp_path, {"n": i}, started) for i in range(3)]
+    assert [p.name for p in paths] == ["20261203T150000Z.json", "20261203T150000Z-1.json", "20261203T150000Z-2.json"]
+    assert [json.loads(p.read_text())["n"] for p in paths] == [0, 1, 2]
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == sorted(p.name for p in paths)  # no temporary file
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(os, "link", full)
+    with pytest.raises(A4merError, match=r"runs: cannot write the run summary \(No space left on device\)"):
+        batch.write_summary(tmp_path, {"n": 3}, started)
+    assert len(list((tmp_path / "runs").iterdir())) == 3
+
+
 def test_worker_that_cannot_start_fails_once_with_a_clear_message(tmp_path, capsys):
     root = _clips(tmp_path / "in", {"a.bvh": b"x"})
     code, text = _run([root, "--out", tmp_path / "o", "--blender", tmp_path / "no_blender"], capsys)
