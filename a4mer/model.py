@@ -19,7 +19,7 @@ from .api import as_motion
 from .artefact import BUNDLE_FORMAT
 from .errors import A4merError
 from .features import frame_arrays, model_bounds
-from .io.outputs import write_atomic
+from .io.outputs import write_safetensors_atomic
 from .jepa.hierarchy import A4MerNet, encode_clip, encoder_hash, inference_state
 from .motifs.vocab import MotifVocabulary
 from .train.config import TrainConfig, from_dict, to_dict
@@ -228,7 +228,7 @@ class A4Mer:
                 meta[k] = json.dumps(info[k])
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        return write_atomic(path, lambda tmp: save_file(tensors, str(tmp), metadata=meta))
+        return write_safetensors_atomic(path, lambda tmp: save_file(tensors, tmp, metadata=meta))
 
     # --- inference ----------------------------------------------------------------------------
     def _prepare(self, motion: Any) -> tuple[Any, np.ndarray, np.ndarray, dict[str, np.ndarray]]:

@@ -45,7 +45,7 @@ import numpy as np
 from ..conventions import whole_frames
 from ..errors import A4merError
 from ..gaps import MAX_GAP_SECONDS, check_extend_length
-from ..io.outputs import write_atomic
+from ..io.outputs import write_safetensors_atomic
 from ..geometry import quat_slerp
 from ..motion import Motion
 from ..retarget.solve import turn_twist, twist_offsets
@@ -467,7 +467,7 @@ class LearnedHeads:
         path.parent.mkdir(parents=True, exist_ok=True)
         # float16 on disk (the bundle must stay small); loaded back as float32
         state = {k: v.detach().half().contiguous() for k, v in self.net.state_dict().items()}
-        return write_atomic(path, lambda tmp: save_file(state, str(tmp), metadata=meta))
+        return write_safetensors_atomic(path, lambda tmp: save_file(state, tmp, metadata=meta))
 
 
 def read_heads_metadata(path: str | os.PathLike) -> dict:

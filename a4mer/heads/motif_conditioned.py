@@ -51,7 +51,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import A4merError
-from ..io.outputs import write_atomic
+from ..io.outputs import write_safetensors_atomic
 from ..geometry import (axis_angle_to_quat, axis_quat, quat_apply, quat_mul, quat_slerp, quat_to_axis_angle,
                         quat_unflip)
 from ..motion import Motion
@@ -221,7 +221,7 @@ class MotifPrototypes:
         aa = quat_to_axis_angle(quat_unflip(np.asarray(self.rotations, float)))
         arrays = {"rotations": np.ascontiguousarray(aa, np.float16), "root": np.ascontiguousarray(self.root, np.float32),
                   "index": np.ascontiguousarray(self.index, np.int32)}
-        return write_atomic(path, lambda tmp: save_file(arrays, str(tmp), metadata=meta))
+        return write_safetensors_atomic(path, lambda tmp: save_file(arrays, tmp, metadata=meta))
 
     @classmethod
     def load(cls, path: str | os.PathLike | None = None, model_hash: str | None = None,

@@ -28,7 +28,7 @@ from torch import nn
 
 from ..config import from_dict
 from ..errors import A4merError
-from ..io.outputs import write_atomic
+from ..io.outputs import write_safetensors_atomic
 from ..nn.embeddings import sinusoid
 
 FORMAT = "a4mer-recognition"
@@ -168,7 +168,7 @@ class RecognitionHead:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         state = {k: v.detach().contiguous() for k, v in self.net.state_dict().items()}
-        return write_atomic(path, lambda tmp: save_file(state, str(tmp), metadata=meta))
+        return write_safetensors_atomic(path, lambda tmp: save_file(state, tmp, metadata=meta))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "RecognitionHead":

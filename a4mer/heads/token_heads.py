@@ -37,7 +37,7 @@ import numpy as np
 import torch
 
 from ..errors import A4merError
-from ..io.outputs import write_atomic
+from ..io.outputs import write_safetensors_atomic
 from ..motion import Motion
 from . import baselines as BL
 from .inbetween import LearnedHeads
@@ -289,7 +289,7 @@ class TokenHeads(LearnedHeads):
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         state = {k: v.detach().half().contiguous() for k, v in self.token_net.state_dict().items()}
-        return write_atomic(path, lambda tmp: save_file(state, str(tmp), metadata=meta))
+        return write_safetensors_atomic(path, lambda tmp: save_file(state, tmp, metadata=meta))
 
 
 def is_token_heads_file(path: str | os.PathLike) -> bool:

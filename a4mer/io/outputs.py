@@ -10,6 +10,8 @@ import contextlib
 import functools
 import json
 import os
+import stat
+import struct
 import tempfile
 import zipfile
 from pathlib import Path
@@ -130,7 +132,13 @@ def write_atomic(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
     tmp = Path(name)
     try:
         write(tmp)
-        os.chmod(tmp, file_mode())  # a writer may create 0600 files (safetensors does): the umask's mode
+        # a writer may create 0600 files (safetensors does): the umask's mode, or the mode of the file replaced
+        os.chmod(tmp, stat.S_IMODE(path.stat().st_mode) if path.is_file() else file_mode())
+        fd = os.open(tmp, os.O_RDWR)
+        try:
+            os.fsync(fd)  # on disk before its name: a power cut never leaves an empty file under it
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     except OSError as e:
         raise A4merError(f"{path}: cannot write ({e.strerror or e})") from None
@@ -138,6 +146,21 @@ def write_atomic(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
     return path
+
+
+def write_safetensors_atomic(path: str | os.PathLike, save: Callable[[str], None]) -> Path:
+    """``save(tmp)`` (a safetensors ``save_file``) to ``path``, whole or not at all, with the keys of its
+    header sorted: safetensors writes its metadata in a random order, so the same tensors and metadata
+    gave other bytes on every save (checksums, caches and LFS/DVC saw a new file each time)."""
+    def write(tmp: Path) -> None:
+        save(str(tmp))
+        with open(tmp, "r+b") as f:
+            n = struct.unpack("<Q", f.read(8))[0]
+            text = json.dumps(json.loads(f.read(n)), sort_keys=True, separators=(",", ":")).encode()
+            if len(text) <= n:  # the same keys in another order: the same length (padded with spaces)
+                f.seek(8)
+                f.write(text + b" " * (n - len(text)))
+    return write_atomic(path, write)
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> Path:

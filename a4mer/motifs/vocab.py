@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import A4merError
-from ..io.outputs import write_atomic
+from ..io.outputs import write_safetensors_atomic
 from .config import MotifConfig
 from .cover import min_cover
 from .kmeans import kmeans, soft_assign, sq_dists
@@ -100,8 +100,8 @@ class MotifVocabulary:
                 "vocab": json.dumps(self.to_json())}
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        return write_atomic(path, lambda tmp: save_file(
-            {"centroids": np.ascontiguousarray(self.centroids, dtype=np.float32)}, str(tmp), metadata=meta))
+        return write_safetensors_atomic(path, lambda tmp: save_file(
+            {"centroids": np.ascontiguousarray(self.centroids, dtype=np.float32)}, tmp, metadata=meta))
 
     def to_json(self) -> dict[str, Any]:
         """Everything but the centroids, JSON-ready."""

@@ -16,7 +16,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from ..errors import A4merError
-from ..io.outputs import write_atomic
+from ..io.outputs import write_atomic, write_safetensors_atomic
 from .config import TrainConfig, from_dict, to_dict
 
 
@@ -42,7 +42,7 @@ def save_checkpoint(out: str | Path, model: torch.nn.Module, config: TrainConfig
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     sd = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    write_atomic(out / "model.safetensors", lambda p: save_file(sd, str(p), metadata={"format": "pt"}))
+    write_safetensors_atomic(out / "model.safetensors", lambda p: save_file(sd, p, metadata={"format": "pt"}))
     write_atomic(out / "config.json", lambda p: p.write_text(json.dumps(to_dict(config), indent=1), encoding="utf-8", newline="\n"))
     if optimizer is not None:
         write_atomic(out / "optimizer.pt", lambda p: torch.save(optimizer.state_dict(), p))

@@ -303,3 +303,33 @@ def test_an_npz_that_cannot_be_written_is_one_error_and_no_traceback(tmp_path, m
         save_npz_atomic(tmp_path / "x.npz", poses=np.zeros((1000, 72)))
     gc.collect()
     assert not unraisable and list(tmp_path.iterdir()) == []
+
+
+def test_outputs_are_the_same_bytes_each_time_and_keep_the_users_permissions(tmp_path):
+    """safetensors writes its metadata in a random order: the same head or vocabulary saved twice differed
+    (checksums, caches, LFS/DVC saw a new file each time). A re-run made an output the user had made
+    private (0600) readable by all."""
+    import os
+    import stat
+
+    import numpy as np
+    from safetensors.numpy import load_file, save_file
+
+    from a4mer.io.outputs import save_npz_atomic, write_safetensors_atomic
+    meta = {f"key{i}": f"value {i}" for i in range(12)}
+    tensors = {"b": np.arange(5, dtype=np.float32), "a": np.ones((2, 3))}
+    saved = set()
+    for i in range(6):
+        p = tmp_path / f"h{i}.safetensors"
+        write_safetensors_atomic(p, lambda tmp: save_file(tensors, tmp, metadata=meta))
+        saved.add(p.read_bytes())
+    assert len(saved) == 1
+    from safetensors import safe_open
+    with safe_open(str(tmp_path / "h0.safetensors"), "np") as f:
+        assert f.metadata() == meta
+    assert all(np.array_equal(v, tensors[k]) for k, v in load_file(str(tmp_path / "h0.safetensors")).items())
+    private = tmp_path / "private.npz"
+    save_npz_atomic(private, x=np.zeros(3))
+    os.chmod(private, 0o600)
+    save_npz_atomic(private, x=np.ones(3))
+    assert stat.S_IMODE(private.stat().st_mode) == 0o600 and np.load(private)["x"][0] == 1.0
