@@ -22,6 +22,7 @@ if mode == "fail":  # written as a Windows Python writes it: the ANSI code page 
 print(json.dumps({"progress": 0.2, "message": "loading model"}), flush=True)
 if mode == "model":  # run the stand-in model on the clip, like `a4mer segment` runs the real one
     from a4mer.io import read_amass_npz
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the worker runs with PYTHONSAFEPATH=1
     from fake_model import A4Mer
     vocab = args[args.index("--vocab") + 1] if "--vocab" in args else None
     result = A4Mer.load(None, vocab=vocab).segment(read_amass_npz(src))

@@ -333,3 +333,18 @@ def test_outputs_are_the_same_bytes_each_time_and_keep_the_users_permissions(tmp
     os.chmod(private, 0o600)
     save_npz_atomic(private, x=np.ones(3))
     assert stat.S_IMODE(private.stat().st_mode) == 0o600 and np.load(private)["x"][0] == 1.0
+
+
+def test_a_worker_python_imports_nothing_from_the_folder_it_is_started_in(ex, tmp_path, monkeypatch):
+    """``a4mer batch .`` / ``a4mer export scene.blend`` start ``python -m ...`` workers in the current folder,
+    which Python puts first on the import path: a ``json.py`` in a downloaded asset pack ran."""
+    import subprocess
+    import sys
+
+    from a4mer.processes import TEXT_PIPES, child_env
+    (tmp_path / "json.py").write_text("open('MARKER', 'w').write('ran')\n")
+    monkeypatch.chdir(tmp_path)
+    r = subprocess.run([sys.executable, "-m", "a4mer", "info", ex(BVH)], env=child_env(), capture_output=True,
+                       **TEXT_PIPES)
+    assert r.returncode == 0, r.stderr
+    assert not (tmp_path / "MARKER").exists()
