@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import MotionFileError
-from ._mocap import parse_number, read_text
+from ._mocap import MAX_JOINTS, parse_number, read_text
 
 DEFAULT_LENGTH_UNIT = 0.45
 _ROOT_CHANNELS = ("TX", "TY", "TZ", "RX", "RY", "RZ")
@@ -198,12 +198,17 @@ def _hierarchy(path: object, sec: dict, bones: dict[str, dict]) -> tuple[list[st
             if child in parent:
                 raise MotionFileError(path, f"line {ln}: bone {child!r} has two parents")
             parent[child] = toks[0]
+    children: dict[str, list[str]] = {}
+    for c in bones:  # in file order, as the frontier lists them
+        if c in parent:
+            children.setdefault(parent[c], []).append(c)
     ordered: list[str] = []
     frontier = ["root"]
     while frontier:
-        frontier = [c for p in frontier for c in bones if parent.get(c) == p]
+        frontier = [c for p in frontier for c in children.get(p, ())]
         ordered += frontier
-    orphans = [b for b in bones if b not in ordered]
+    seen = set(ordered)
+    orphans = [b for b in bones if b not in seen]
     if orphans:
         raise MotionFileError(path, f"bones not connected to the root in :hierarchy: {', '.join(orphans[:8])}")
     return ordered, parent
@@ -219,6 +224,8 @@ def read_asf(path: str | os.PathLike) -> AsfSkeleton:
     ang = np.pi / 180 if angle_unit == "deg" else 1.0
     order, raxis, rpos, rori = _root(path, sec, ang)
     bones = _bonedata(path, sec, ang)
+    if 2 * len(bones) > MAX_JOINTS:  # bones and their end points
+        raise MotionFileError(path, f"{len(bones)} bones; this reader takes at most {MAX_JOINTS // 2}")
     ordered, parent = _hierarchy(path, sec, bones)
     name_lines = sec.get("name")
     return AsfSkeleton(

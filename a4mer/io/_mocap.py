@@ -29,6 +29,13 @@ UNIT_GUESSES: tuple[tuple[float, float, str], ...] = (
 )
 
 
+#: the most joints (End Sites included) a skeleton file may declare: face and finger rigs stay well under 500
+MAX_JOINTS = 1024
+#: the most joints x frames a reader holds at once (~140 bytes each at its peak: 60 M is ~8 GB; a one-hour take
+#: at 120 fps of a 130-joint rig); a 100 KB file of empty joints and one-value rows asked for 15 GB
+MAX_JOINT_FRAMES = 60_000_000
+
+
 def read_text(path: str | os.PathLike) -> str:
     """The file's text (UTF-8, optional BOM; CRLF and CR line ends read as LF); MotionFileError for missing,
     binary or non-UTF-8 files.

@@ -25,8 +25,8 @@ import numpy as np
 from ..errors import A4merError, MotionFileError
 from ..geometry import euler_to_quat
 from ._asf import DEFAULT_LENGTH_UNIT, AsfBone, AsfSkeleton, read_asf
-from ._mocap import (check_angles, check_positions, euler_soa, fk_soa, hold_nonfinite_rows, parse_number, qmul_soa,
-                     read_text, source_fps, to_world)
+from ._mocap import (MAX_JOINT_FRAMES, check_angles, check_positions, euler_soa, fk_soa, hold_nonfinite_rows,
+                     parse_number, qmul_soa, read_text, source_fps, to_world)
 from .source import SourceClip
 
 __all__ = ["read_asf", "read_amc", "find_asf", "AsfSkeleton", "AsfBone", "extrinsic_quat",
@@ -225,11 +225,12 @@ def _check_rotation_values(path: object, values: dict[str, np.ndarray], skel: As
     the per-bone ``values`` of :func:`_parse_amc`, naming the frame (counted from 1) and the bone's dof."""
     cols: list[np.ndarray] = []
     names: list[str] = []
+    dofs = {b.name: b.dof for b in skel.bones}
     for name, arr in values.items():
         if name == "root":
             dof = [(k, c.lower()) for k, c in enumerate(skel.root_order) if c.startswith("R")]
         else:
-            dof = list(enumerate(next(b.dof for b in skel.bones if b.name == name)))
+            dof = list(enumerate(dofs[name]))
         cols += [arr[:, k] for k, _ in dof]
         names += [f"{name} {d}" for _, d in dof]
     if cols:
@@ -258,6 +259,9 @@ def read_amc(path: str | os.PathLike, asf: str | os.PathLike | AsfSkeleton | Non
     ang = np.pi / 180 if (angle_kw or ("degrees" if skel.angle_unit == "deg" else "radians")) == "degrees" else 1.0
     _check_rotation_values(path, values, skel, ang)
     T = len(values["root"]) if "root" in values else len(next(iter(values.values())))
+    if 2 * (len(skel.bones) + 1) * T > MAX_JOINT_FRAMES:  # bones and their end points
+        raise MotionFileError(path, f"{len(skel.bones) + 1} bones x {T} frames is more than this reader holds at once "
+                                    f"({MAX_JOINT_FRAMES:,} joint-frames): split the take")
 
     bones = skel.bones
     names = ["root"] + [b.name for b in bones]
@@ -266,7 +270,8 @@ def read_amc(path: str | os.PathLike, asf: str | os.PathLike | AsfSkeleton | Non
     offsets = [skel.root_position] + [
         np.zeros(3) if b.parent == "root" else bones[index[b.parent] - 1].direction * bones[index[b.parent] - 1].length
         for b in bones]
-    leaves = [b for b in bones if not any(c.parent == b.name for c in bones)]
+    has_child = {c.parent for c in bones}
+    leaves = [b for b in bones if b.name not in has_child]
     for b in leaves:
         names.append(f"{b.name}_end")
         parents.append(index[b.name])

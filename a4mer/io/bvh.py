@@ -15,14 +15,15 @@ from __future__ import annotations
 import os
 import re
 import warnings
+from collections import Counter
 from typing import NoReturn
 
 import numpy as np
 
 from ..conventions import MAX_FPS, MIN_FPS, snap_fps
 from ..errors import A4merError, MotionFileError
-from ._mocap import (UNIT_GUESSES, check_angles, check_positions, euler_soa, fk_soa, guess_unit_scale,
-                     hold_nonfinite_rows, parse_number, read_text, source_fps, to_world)
+from ._mocap import (MAX_JOINT_FRAMES, MAX_JOINTS, UNIT_GUESSES, check_angles, check_positions, euler_soa, fk_soa,
+                     guess_unit_scale, hold_nonfinite_rows, parse_number, read_text, source_fps, to_world)
 from .source import SourceClip
 
 __all__ = ["read_bvh", "UNIT_GUESSES"]
@@ -170,14 +171,16 @@ def _parse_hierarchy(path: object, header: str) -> list[_Joint]:
         raise MotionFileError(path, "HIERARCHY has no ROOT joint")
     names = [j.name for j in p.joints if not j.end_site]
     if len(set(names)) != len(names):
-        dup = sorted({n for n in names if names.count(n) > 1})
+        dup = sorted(n for n, k in Counter(names).items() if k > 1)
         raise MotionFileError(path, f"duplicate joint names: {', '.join(dup)}")
     taken = set(names)
+    next_k: dict[str, int] = {}  # per base name: where its numbering goes on (linear in the End Sites)
     for j in p.joints:  # an End Site whose "<parent>_end" name is taken gets a number
         if j.end_site:
-            base, k = j.name, 2
+            base, k = j.name, next_k.get(j.name, 2)
             while j.name in taken:
                 j.name, k = f"{base}{k}", k + 1
+            next_k[base] = k
             taken.add(j.name)
     return p.joints
 
@@ -338,12 +341,17 @@ def read_bvh(path: str | os.PathLike, fps: float | None = None, up: str = "y",
             raise MotionFileError(path, "not a BVH file (no HIERARCHY section)")
         raise MotionFileError(path, "no MOTION section (truncated file?)")
     joints = _parse_hierarchy(path, parts[0])
+    if len(joints) > MAX_JOINTS:
+        raise MotionFileError(path, f"{len(joints)} joints (End Sites included); this reader takes at most {MAX_JOINTS}")
     cols: list[list[int]] = []
     c = 0
     for jt in joints:
         cols.append(list(range(c, c + len(jt.channels))))
         c += len(jt.channels)
     values, dt, bad = _parse_motion(path, parts[1], c, nonfinite_ok)
+    if len(joints) * len(values) > MAX_JOINT_FRAMES:
+        raise MotionFileError(path, f"{len(joints)} joints x {len(values)} frames is more than this reader holds at "
+                                    f"once ({MAX_JOINT_FRAMES:,} joint-frames): split the take")
     _check_rotation_values(path, values, joints)
     header_fps = _header_fps(path, dt, fps is not None)
     rate = header_fps if fps is None else fps
