@@ -11,6 +11,8 @@ from .errors import A4merError
 
 #: metadata ``format`` of the A4Mer model bundle (a4mer/assets/default.safetensors)
 BUNDLE_FORMAT = "a4mer-bundle"
+#: the tensor types a4mer writes (others, e.g. float8, would fail deep inside a check or the network)
+DTYPES = frozenset({"F16", "BF16", "F32", "F64", "I32", "I64", "U8", "BOOL"})
 
 
 def read_artefact(path: str | os.PathLike, fmt: str, what: str, framework: str = "np",
@@ -28,7 +30,12 @@ def read_artefact(path: str | os.PathLike, fmt: str, what: str, framework: str =
     try:
         with safe_open(str(path), framework=framework) as f:
             meta = f.metadata() or {}
-            tensors = {k: f.get_tensor(k) for k in (f.keys() if keys is None else keys)}
+            names = list(f.keys() if keys is None else keys)
+            odd = next((k for k in names if f.get_slice(k).get_dtype() not in DTYPES), None)
+            if odd is not None:
+                raise A4merError(f"{path}: not a readable {what} (the tensor {odd!r} is of type "
+                                 f"{f.get_slice(odd).get_dtype()}, which a4mer does not write)")
+            tensors = {k: f.get_tensor(k) for k in names}
     except (OSError, SafetensorError, ValueError, KeyError) as e:
         raise A4merError(f"{path}: not a readable {what} ({e})") from None
     if meta.get("format") != fmt:

@@ -419,7 +419,7 @@ def glob_escape(text: str) -> str:
 
 def worker_args(job: ClipJob, tmp: Path, opts: BatchOptions) -> list[str]:
     """Arguments of ``a4mer_blender.batch_worker`` for ``job`` writing into ``tmp``."""
-    args = ["--input", str(job.path.resolve()), "--out-dir", str(tmp), "--name", job.name, "--no-pictures",
+    args = ["--input", str(job.path.resolve()), "--out-dir", str(tmp), *_option("--name", job.name), "--no-pictures",
             "--motion-npz"]
     if opts.segment:
         args.append("--segment")
@@ -430,7 +430,7 @@ def worker_args(job: ClipJob, tmp: Path, opts: BatchOptions) -> list[str]:
     if opts.keep_reference_frames:
         args.append("--keep-reference-frames")
     for name, path in job.taken:
-        args += ["--taken", f"{name}={path}"]
+        args += _option("--taken", f"{name}={path}")
     asf = str(Path(opts.asf).resolve()) if opts.asf else None
     bone_map = str(Path(opts.bone_map).resolve()) if opts.bone_map else None
     for flag, value in (("--object", opts.object), ("--fps", opts.fps), ("--source-fps", opts.source_fps),
@@ -439,8 +439,14 @@ def worker_args(job: ClipJob, tmp: Path, opts: BatchOptions) -> list[str]:
                         ("--twist", opts.twist if opts.twist != "rest" else None), ("--checkpoint", opts.checkpoint),
                         ("--vocab", opts.vocab), ("--device", opts.device), ("--python", opts.runner_python)):
         if value:
-            args += [flag, str(value)]
+            args += _option(flag, str(value))
     return args
+
+
+def _option(flag: str, value: str) -> list[str]:
+    """``[flag, value]``, or ``[flag=value]`` for a value that starts with ``-`` (a clip named ``-walk.bvh``:
+    argparse took its name for an option and the worker failed)."""
+    return [f"{flag}={value}"] if value.startswith("-") else [flag, value]
 
 
 def default_blender_script() -> Path:

@@ -205,7 +205,7 @@ def loads_record(text: str | None) -> dict | None:
         return None
     try:
         rec = json.loads(text)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
         return None
     return rec if isinstance(rec, dict) and rec.get("version") == MAPPING_VERSION else None
 

@@ -77,7 +77,7 @@ def _read_segments(path: str) -> dict:
     from ..strips import validate_segments
     try:
         seg = json.loads(read_user_text(path))
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, RecursionError) as e:
         raise A4merError(f"{path}: cannot read segments ({e})") from None
     validate_segments(seg, where=str(path))
     return seg

@@ -101,6 +101,13 @@ def main(argv: list[str] | None = None) -> int:
     except A4merError as e:
         print(f"a4mer {args.verb}: error: {e}", file=sys.stderr)
         return 1
+    except MemoryError:  # a reader that missed a hostile size: one line, not a numpy traceback
+        print(f"a4mer {args.verb}: error: out of memory (an input far larger than its file: damaged or hostile?)",
+              file=sys.stderr)
+        return 1
+    except RecursionError:
+        print(f"a4mer {args.verb}: error: an input is nested too deeply to read", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         # what the interrupt left half-made (an npz archive numpy was opening) is closed when its frames
         # go, and would print "Exception ignored in ... __del__" after this line: quietly

@@ -240,6 +240,7 @@ class MotifPrototypes:
                     float(meta["fps"]), meta["model_hash"], meta["vocab_hash"], tuple(json.loads(meta["sources"])), str(path),
                     meta.get("license", ""), tuple(json.loads(meta.get("attributions", "[]"))))
         if p.index.ndim != 2 or p.index.shape[1] != 2 or p.index.max(initial=0) > len(p.root) or \
+                p.index.min(initial=0) < 0 or (p.index[:, 0] > p.index[:, 1]).any() or \
                 p.rotations.shape != (len(p.root), NUM_BODY, 4):
             raise A4merError(f"{path}: motif prototype file is corrupt (index/rows do not match)")
         p.check(model_hash, vocab_hash, str(path))

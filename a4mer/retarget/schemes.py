@@ -159,7 +159,7 @@ def load_bone_map(path: str | os.PathLike, source_names: tuple[str, ...] | list[
     path = Path(path)
     try:
         raw = json.loads(read_user_text(path))
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, RecursionError) as e:
         raise A4merError(f"{path}: cannot read bone map ({e})") from None
     if not isinstance(raw, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in raw.items()):
         raise A4merError(f"{path}: a bone map is a JSON object of SMPL joint name -> source joint name")

@@ -59,7 +59,7 @@ def load_config_json(path: str | Path) -> TrainConfig:
     try:
         config = from_dict(TrainConfig, json.loads(p.read_text(encoding="utf-8")))
         check_ranges(config)  # as --set values are checked: a value that would fail deep in the model
-    except (OSError, json.JSONDecodeError) as e:
+    except (OSError, ValueError, RecursionError) as e:
         raise A4merError(f"{p}: cannot read checkpoint config ({e})") from None
     except A4merError as e:
         raise A4merError(f"{p}: {e}") from None

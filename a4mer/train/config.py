@@ -106,7 +106,7 @@ def load_config(path: str | Path | None = None, sets: list[str] | None = None,
         try:
             text = read_user_text(p)
             user = tomllib.loads(text) if p.suffix.lower() == ".toml" else json.loads(text)
-        except (OSError, ValueError) as e:
+        except (OSError, ValueError, RecursionError) as e:
             raise A4merError(f"{p}: cannot read config ({e})") from None
         if not isinstance(user, dict):
             raise A4merError(f"{p}: a config is a table of settings, this file holds a {type(user).__name__}")

@@ -46,7 +46,7 @@ def read_state(obj) -> dict | None:
     text = records.get(obj, STATE_KEY) if obj is not None else None
     try:
         st = json.loads(text) if text else None
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
         return None
     return st if isinstance(st, dict) and st.get("version") == STATE_VERSION else None
 

@@ -19,7 +19,7 @@ def load_segments_file(path: str) -> dict:
     p = Path(bpy.path.abspath(path))
     try:
         seg = json.loads(p.read_text(encoding="utf-8-sig"))  # Notepad may add a BOM
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, RecursionError) as e:
         raise errors.A4merError(f"{p}: cannot read segments ({e})") from None
     strips.validate_segments(seg, where=str(p))
     return seg

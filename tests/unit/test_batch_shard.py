@@ -362,6 +362,8 @@ def test_worker_command_forms(tmp_path):
     assert args[args.index("--extend") + 1] == "12" and args[args.index("--python") + 1] == "/venv/bin/python"
     assert {"--segment", "--fill-gaps"} <= set(args) and args[args.index("--object") + 1] == "Rig"
     assert batch.default_blender_script().is_file()
+    dash = batch.worker_command(batch.ClipJob(tmp_path / "-walk.bvh", "-walk"), tmp_path / "t", opts)
+    assert "--name=-walk" in dash  # argparse took "-walk" for an option: the clip always failed
     plain = batch.worker_command(job, tmp_path / "t", batch.BatchOptions(out=tmp_path, python="/py"))
     assert plain[:3] == ["/py", "-m", "a4mer_blender.batch_worker"] and "--segment" not in plain
     assert os.path.isabs(plain[plain.index("--input") + 1])

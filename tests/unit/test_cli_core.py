@@ -348,3 +348,29 @@ def test_a_worker_python_imports_nothing_from_the_folder_it_is_started_in(ex, tm
                        **TEXT_PIPES)
     assert r.returncode == 0, r.stderr
     assert not (tmp_path / "MARKER").exists()
+
+
+def test_deeply_nested_json_is_one_line(ex, tmp_path, capsys):
+    """A 400 KB ``[[[...]]]`` as a bone map or segments file raised RecursionError: a traceback."""
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 200_000 + "]" * 200_000)
+    assert main(["info", ex(BVH), "--bone-map", str(deep)]) == 1
+    assert f"{deep}: cannot read bone map" in capsys.readouterr().err
+    assert main(["export", ex(BVH), "--format", "babel", "--segments", str(deep), "-o", str(tmp_path / "b.json")]) == 1
+    err = capsys.readouterr().err
+    assert f"{deep}: cannot read segments" in err and "Traceback" not in err
+
+
+def test_an_artefact_of_a_tensor_type_a4mer_never_writes_is_named(tmp_path):
+    """A bundle with one tensor stored as float8 failed deep in the NaN check ("isinf" not implemented for
+    'Float8_e4m3fn'), a traceback."""
+    import pytest
+    import torch
+    from safetensors.torch import save_file
+
+    from a4mer.artefact import read_artefact
+    from a4mer.errors import A4merError
+    p = tmp_path / "odd.safetensors"
+    save_file({"w": torch.zeros(4).to(torch.float8_e4m3fn), "b": torch.zeros(2)}, str(p), metadata={"format": "x"})
+    with pytest.raises(A4merError, match=r"odd.safetensors: not a readable heads file \(the tensor 'w' is of type F8"):
+        read_artefact(p, "x", "heads file", framework="pt")
