@@ -25,6 +25,8 @@ from .outputs import save_npz_atomic
 PELVIS_REST = SMPL_OFFSETS[0]
 FPS_KEYS = ("mocap_framerate", "mocap_frame_rate", "fps", "frame_rate", "framerate")
 _LAYOUTS = {72: SMPL, 156: SMPLH, 165: SMPLX}
+#: the largest array an npz may unpack to (an hour of SMPL-X poses at 120 fps is 0.6 GB)
+MAX_MEMBER_BYTES = 4 * 2 ** 30
 #: larger values are corrupt data, refused like the BVH/AMC readers' implausible positions
 POSITION_LIMIT = 1e6   # metres
 ANGLE_LIMIT = 1e4      # radians per axis-angle component (real data stays within a few pi)
@@ -39,7 +41,10 @@ def _load_arrays(path: Path) -> tuple[dict[str, np.ndarray], list[str]]:
             raise MotionFileError(path, "a single .npy array, not an npz archive of named arrays (poses, trans ...)")
         with z:
             out, pickled = {}, []
+            members = {i.filename: i for i in z.zip.infolist()}
             for k in z.files:
+                if k + ".npy" in members:
+                    _check_member(path, k, z.zip, members[k + ".npy"])
                 try:
                     out[k] = z[k]
                 except ValueError as e:
@@ -57,6 +62,29 @@ def _load_arrays(path: Path) -> tuple[dict[str, np.ndarray], list[str]]:
         raise MotionFileError(path, f"not a readable npz file ({type(e).__name__}: {e})") from None
     except (zipfile.BadZipFile, OSError, EOFError, KeyError) as e:
         raise MotionFileError(path, f"not a readable npz file ({type(e).__name__}: {e})") from None
+    except MemoryError:
+        raise MotionFileError(path, "an array too large to hold in memory (damaged or hostile file?)") from None
+
+
+def _check_member(path: Path, key: str, archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> None:
+    """MotionFileError before an array of the npz is read when it would not fit (over ``MAX_MEMBER_BYTES``
+    unpacked: a small zip bomb took 2 GB and 15 s) or its header promises more than the member holds (a
+    500-byte file claimed terabytes, and numpy tried to allocate them)."""
+    if member.file_size > MAX_MEMBER_BYTES:
+        raise MotionFileError(path, f"the array {key!r} unpacks to {member.file_size / 2 ** 30:.1f} GiB; at most "
+                                    f"{MAX_MEMBER_BYTES / 2 ** 30:g} GiB")
+    try:
+        with archive.open(member) as f:
+            version = np.lib.format.read_magic(f)
+            if version not in ((1, 0), (2, 0)):
+                return  # numpy reads (or refuses) the rarer formats itself
+            read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, _, dtype = read(f, max_header_size=2 ** 16)
+    except ValueError as e:  # a damaged member
+        raise MotionFileError(path, f"the array {key!r} is unreadable ({e})") from None
+    if not dtype.hasobject and int(np.prod(shape, dtype=object)) * dtype.itemsize > member.file_size:
+        raise MotionFileError(path, f"the array {key!r} claims shape {tuple(shape)} but its file holds "
+                                    f"{member.file_size} bytes (damaged or hostile file)")
 
 
 #: AMASS's split keys -> their joints (first, last + 1) in ``poses``, by joints per row (SMPL 24,

@@ -310,3 +310,36 @@ def test_many_end_sites_and_a_duplicate_among_many_joints_are_named_at_once(tmp_
     assert len(ends) == len(set(ends)) == 900 and ends[:3] == ["Hips_end", "Hips_end2", "Hips_end3"]
     with pytest.raises(MotionFileError, match="duplicate joint names: Hips"):
         read_bvh(_chain_bvh(tmp_path / "dup.bvh", 1000, 2, dup=True))
+
+
+def test_an_npz_whose_arrays_claim_more_than_they_hold_is_refused_before_reading_them(tmp_path, monkeypatch):
+    """A 500-byte npz whose .npy header claims terabytes made numpy allocate them (MemoryError traceback);
+    a 2 MB zip bomb of an array a4mer never uses took 2 GB and 15 s. Both are one line now."""
+    import io
+    import zipfile
+
+    from a4mer.io import amass
+    poses = io.BytesIO()
+    np.lib.format.write_array(poses, np.zeros((4, 72)))
+    header = np.lib.format.header_data_from_array_1_0(np.zeros((4, 72)))
+    lie = io.BytesIO()
+    np.lib.format.write_array_header_1_0(lie, {**header, "shape": (10 ** 10, 72)})
+    p = tmp_path / "lying.npz"
+    with zipfile.ZipFile(p, "w") as z:
+        z.writestr("poses.npy", lie.getvalue() + poses.getvalue()[-4 * 72 * 8:])
+        z.writestr("trans.npy", b"")
+    with pytest.raises(MotionFileError, match=r"the array 'poses' claims shape \(10000000000, 72\) but its file holds"):
+        read_amass_npz(p)
+    bomb = tmp_path / "bomb.npz"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("poses.npy", poses.getvalue())
+        info = zipfile.ZipInfo("dmpls.npy")
+        info.compress_type = zipfile.ZIP_DEFLATED
+        with z.open(info, "w", force_zip64=True) as f:
+            np.lib.format.write_array_header_1_0(f, {**header, "shape": (2 ** 20, 8)})
+            chunk = bytes(2 ** 20)
+            for _ in range(64 + 1):  # 65 MB of zeros: over a limit set to 64 MB below
+                f.write(chunk)
+    monkeypatch.setattr(amass, "MAX_MEMBER_BYTES", 64 * 2 ** 20)
+    with pytest.raises(MotionFileError, match=r"the array 'dmpls' unpacks to 0.1 GiB; at most 0.0625 GiB"):
+        read_amass_npz(bomb)
