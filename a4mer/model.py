@@ -74,6 +74,34 @@ def run_file_error(p: Path) -> A4merError | None:
     return None
 
 
+def _file_shapes(path: Path) -> dict[str, tuple[int, ...]]:
+    """Tensor shapes in the header of the safetensors file ``path`` (no data read); A4merError naming it."""
+    from safetensors import SafetensorError, safe_open
+    try:
+        with safe_open(str(path), framework="np") as f:
+            return {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+    except (OSError, SafetensorError, ValueError) as e:
+        raise A4merError(f"{path}: not a readable safetensors checkpoint ({e})") from None
+
+
+def _check_shapes(path: Path, config: TrainConfig, shapes: dict[str, tuple[int, ...]], inference: bool,
+                  what: str) -> None:
+    """:class:`A4merError` naming ``path`` unless its weights ``shapes`` are those of the network ``config``
+    describes (its inference tensors, or its whole state), checked on torch's meta device before the network
+    is built: a file's config is its own, and a 1.7 KB bundle whose config asked for width 2048 x 8 layers
+    made the loader allocate 10 GB before it compared anything."""
+    from .artefact import built_from
+    from .train.loop import build_net
+    with built_from(path, what), torch.device("meta"):
+        net = build_net(config)
+        expected = {k: tuple(v.shape) for k, v in (inference_state(net) if inference else net.state_dict()).items()}
+    missing, extra = sorted(set(expected) - set(shapes)), sorted(set(shapes) - set(expected))
+    bad = sorted(k for k in set(expected) & set(shapes) if expected[k] != shapes[k])
+    if missing or extra or bad:
+        raise A4merError(f"{path}: {what} weights do not match its config (missing {missing[:3]}, "
+                         f"unexpected {extra[:3]}, wrong shape {bad[:3]})")
+
+
 class A4Mer:
     """A trained A4Mer model with its motif vocabulary.
 
@@ -151,6 +179,7 @@ class A4Mer:
         from .train.loop import build_net
 
         config = load_config_json(p)
+        _check_shapes(p / "model.safetensors", config, _file_shapes(p / "model.safetensors"), False, "training checkpoint")
         net = build_net(config)
         load_weights(p, net)
         found = p / "vocab.safetensors"
@@ -174,14 +203,10 @@ class A4Mer:
             config = from_dict(TrainConfig, json.loads(meta["config"]))
             vocab_json = json.loads(meta["vocab"]) if meta.get("vocab") else None
             info = {k: json.loads(meta[k]) for k in ("license", "attributions", "training") if k in meta}
-            net = build_net(config)
-        expected = inference_state(net)
         state = {k: v for k, v in tensors.items() if not k.startswith(("heads.", "vocab."))}
-        missing, extra = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
-        bad = sorted(k for k in set(expected) & set(state) if expected[k].shape != state[k].shape)
-        if missing or extra or bad:
-            raise A4merError(f"{p}: bundle weights do not match its config (missing {missing[:3]}, "
-                             f"unexpected {extra[:3]}, wrong shape {bad[:3]})")
+        _check_shapes(p, config, {k: tuple(v.shape) for k, v in state.items()}, True, "model bundle")
+        with built_from(p, "model bundle"):
+            net = build_net(config)
         with torch.no_grad():
             own = net.state_dict()
             for k, v in state.items():

@@ -84,6 +84,42 @@ def test_bundle_prototypes_and_vocabulary_with_bad_metadata_name_the_file(tmp_pa
         MotifVocabulary.load(bad)
 
 
+def test_a_bundle_whose_config_asks_for_a_huge_network_is_refused_before_building_it(tmp_path, monkeypatch):
+    """A bundle (or training folder) is built from its own config: a 1.7 KB file whose config asked for width
+    2048 x 8 layers made the loader allocate 10 GB before it compared the weights. The shapes are checked on
+    torch's meta device first; the network is built for real only from a config its weights fit."""
+    import json
+
+    import torch
+    from safetensors import safe_open
+
+    from a4mer.model import DEFAULT_BUNDLE, A4Mer
+    from a4mer.train import loop
+    with safe_open(str(DEFAULT_BUNDLE), framework="np") as f:
+        cfg = json.loads(f.metadata()["config"])
+    cfg["model"]["stage1"]["encoder"]["dim"] *= 16
+    big = _rewritten(DEFAULT_BUNDLE, tmp_path / "big.safetensors", {"config": json.dumps(cfg)})
+    real = loop.build_net
+    built = []
+
+    def build_net(config):
+        built.append(torch.get_default_device().type)
+        return real(config)
+    monkeypatch.setattr(loop, "build_net", build_net)
+    with pytest.raises(A4merError, match=r"big.safetensors: model bundle weights do not match its config"):
+        A4Mer.load(big)
+    assert built == ["meta"]
+    run = tmp_path / "run"  # a training folder: the config.json of a huge network beside real weights
+    run.mkdir()
+    from safetensors.torch import save_file
+    save_file({k: v.contiguous() for k, v in A4Mer.load().net.state_dict().items()}, str(run / "model.safetensors"))
+    (run / "config.json").write_text(json.dumps(cfg))
+    built.clear()
+    with pytest.raises(A4merError, match=r"model.safetensors: training checkpoint weights do not match its config"):
+        A4Mer.load(run)
+    assert built == ["meta"]
+
+
 def _poisoned(tensors, key, value=float("nan")):
     """``tensors`` with one value of ``key`` set to ``value`` (NaN or inf)."""
     t = np.array(tensors[key], copy=True)
