@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from .errors import A4merError
 
@@ -64,6 +64,26 @@ def _nonfinite(value: Any) -> tuple[bool, bool]:
     if arr.dtype.kind not in "fc":
         return False, False
     return bool(np.isnan(arr).any()), bool(np.isinf(arr).any())
+
+
+def build_to_fit(path: str | os.PathLike, what: str, make: Callable[[], Any], tensors: dict[str, Any]) -> Any:
+    """``make()`` (a torch module built from a file's own config), loaded strictly with ``tensors``, once the
+    shapes it would have are those of ``tensors`` (checked on torch's meta device: a config asking for a
+    huge network allocates nothing; a 400-byte heads file asked for 4 GB a layer). :class:`A4merError`
+    naming the file otherwise."""
+    import torch
+    with built_from(path, what), torch.device("meta"):
+        expected = {k: tuple(v.shape) for k, v in make().state_dict().items()}
+    given = {k: tuple(v.shape) for k, v in tensors.items()}
+    missing, extra = sorted(set(expected) - set(given)), sorted(set(given) - set(expected))
+    bad = sorted(k for k in set(expected) & set(given) if expected[k] != given[k])
+    if missing or extra or bad:
+        raise A4merError(f"{path}: {what} weights do not match its config (missing {missing[:3]}, "
+                         f"unexpected {extra[:3]}, wrong shape {bad[:3]})")
+    with built_from(path, what):
+        net = make()
+        net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in tensors.items()}, strict=True)
+    return net
 
 
 @contextlib.contextmanager

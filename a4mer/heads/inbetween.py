@@ -478,15 +478,15 @@ def read_heads_metadata(path: str | os.PathLike) -> dict:
 
 def load_heads(path: str | os.PathLike) -> LearnedHeads:
     """Load a heads file (strict: every weight must match the stored config)."""
-    from ..artefact import built_from, check_finite, read_artefact
+    from ..artefact import build_to_fit, built_from, check_finite, read_artefact
     from .decoder import CorrectionDecoder, DecoderConfig
     path = Path(path)
     meta, tensors = read_artefact(path, FORMAT, "heads file", framework="pt")
     check_finite(path, tensors, "heads file", inf_ok=("z_band",))  # inf: the familiarity gate is off
     with built_from(path, "heads file"):
         cfg = DecoderConfig.from_dict(json.loads(meta["config"]))
-        net = CorrectionDecoder(cfg)
-        net.load_state_dict({k: v.float() for k, v in tensors.items()}, strict=True)
+    net = build_to_fit(path, "heads file", lambda: CorrectionDecoder(cfg), tensors)
+    with built_from(path, "heads file"):
         gates = json.loads(meta.get("gates", "{}")) or None
         if gates is not None and not isinstance(gates, dict):
             raise TypeError(f"gates must be a table, got {gates!r}")

@@ -173,7 +173,7 @@ class RecognitionHead:
     @classmethod
     def load(cls, path: str | os.PathLike) -> "RecognitionHead":
         """Load a head file strictly (wrong format, config or weights: a clear error naming the file)."""
-        from ..artefact import built_from, check_finite, read_artefact
+        from ..artefact import build_to_fit, built_from, check_finite, read_artefact
         path = Path(path)
         meta, state = read_artefact(path, FORMAT, "recognition head", framework="pt")
         check_finite(path, state, "recognition head")  # NaN weights would label every frame NaN
@@ -183,8 +183,7 @@ class RecognitionHead:
             if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
                 raise TypeError(f"classes must be a list of names, got {classes!r}"[:120])
             training = json.loads(meta.get("training", "{}"))
-            net = FrameHead(config, len(classes))
-            net.load_state_dict(state, strict=True)
+        net = build_to_fit(path, "recognition head", lambda: FrameHead(config, len(classes)), state)
         return cls(net, classes, meta.get("encoder_hash", ""), training, meta.get("vocab_hash", ""))
 
 

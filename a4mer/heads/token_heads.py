@@ -310,7 +310,7 @@ def find_token_heads() -> Path | None:
 
 def load_token_heads(path: str | os.PathLike | None = None, model=None) -> TokenHeads:
     """Load a token heads file (None: the bundled one) for ``model`` (None: the default A4Mer bundle)."""
-    from ..artefact import built_from, check_finite, read_artefact
+    from ..artefact import build_to_fit, built_from, check_finite, read_artefact
     from ..model import A4Mer
     p = find_token_heads() if path is None else Path(path)
     if p is None:
@@ -322,11 +322,7 @@ def load_token_heads(path: str | os.PathLike | None = None, model=None) -> Token
     if cfg.schema_version != TokenNetConfig().schema_version:
         raise A4merError(f"{p}: token heads schema {cfg.schema_version}, this version reads "
                          f"{TokenNetConfig().schema_version} (retrain with scripts/train_token_heads.py)")
-    net = TokenNet(cfg)
-    try:
-        net.load_state_dict({k: v.float() for k, v in tensors.items()}, strict=True)
-    except RuntimeError as e:
-        raise A4merError(f"{p}: token heads weights do not match their config ({str(e).splitlines()[0]})") from None
+    net = build_to_fit(p, "token heads file", lambda: TokenNet(cfg), tensors)
     with built_from(p, "token heads file"):
         training = json.loads(meta.get("training", "{}"))
     model = A4Mer.load() if model is None else model

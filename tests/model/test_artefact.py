@@ -50,12 +50,12 @@ def _first_shrunk(tensors):
     ({"config": "{not json"}, None, "JSONDecodeError"),
     ({"config": None}, None, "KeyError: 'config'"),
     ({"gates": "[1, 2]"}, None, "gates must be a table"),
-    (None, _first_shrunk, "size mismatch"),
+    (None, _first_shrunk, "weights do not match its config (missing [], unexpected [], wrong shape ['"),
 ])
 def test_heads_files_with_bad_metadata_or_weights_are_one_error(tmp_path, meta_change, tensor_change, named):
     """Wrong metadata or weights in a file of the right format were JSON, key and torch tracebacks."""
     bad = _rewritten(find_heads(), tmp_path / "bad.safetensors", meta_change, tensor_change)
-    with pytest.raises(A4merError, match="bad.safetensors: corrupt heads file") as e:
+    with pytest.raises(A4merError, match="bad.safetensors: (corrupt heads file|heads file weights)") as e:
         load_heads(bad)
     assert named in str(e.value) and "\n" not in str(e.value)
 
@@ -118,6 +118,20 @@ def test_a_bundle_whose_config_asks_for_a_huge_network_is_refused_before_buildin
     with pytest.raises(A4merError, match=r"model.safetensors: training checkpoint weights do not match its config"):
         A4Mer.load(run)
     assert built == ["meta"]
+    from a4mer.heads import decoder
+    heads_cfg = json.loads(read_heads_metadata(find_heads())["config"])
+    heads_cfg["hidden"] *= 64  # a 400-byte heads file of this kind asked for 4 GB a layer
+    huge = _rewritten(find_heads(), tmp_path / "huge_heads.safetensors", {"config": json.dumps(heads_cfg)})
+    made = []
+    real_init = decoder.CorrectionDecoder.__init__
+
+    def init(self, *a, **k):
+        made.append(torch.get_default_device().type)
+        real_init(self, *a, **k)
+    monkeypatch.setattr(decoder.CorrectionDecoder, "__init__", init)
+    with pytest.raises(A4merError, match=r"huge_heads.safetensors: heads file weights do not match its config"):
+        load_heads(huge)
+    assert made == ["meta"]
 
 
 def _poisoned(tensors, key, value=float("nan")):
