@@ -30,6 +30,8 @@ from .errors import A4merError
 MAX_GAP_SECONDS = 4.0
 #: longest extension of one call (seconds); unless it repeats a cycle, the continuation settles long before
 MAX_EXTEND_SECONDS = 60.0
+#: the frame rate the extension limit counts at most (mocap rarely runs faster: a file may claim 100,000 fps)
+MAX_EXTEND_FPS = 240.0
 #: context sent to the heads on each side of the generated frames (seconds)
 CONTEXT_SECONDS = 3.0
 #: context kept before the end when extending (seconds)
@@ -136,12 +138,13 @@ def plan_fill(keyed: Sequence[int] | np.ndarray, clip_range: tuple[int, int], fr
 
 
 def check_extend_length(frames: int, fps: float) -> None:
-    """:class:`A4merError` unless ``frames`` new frames at ``fps`` are 1 frame to :data:`MAX_EXTEND_SECONDS`."""
+    """:class:`A4merError` unless ``frames`` new frames at ``fps`` are 1 frame to :data:`MAX_EXTEND_SECONDS` (counted
+    at :data:`MAX_EXTEND_FPS` at most)."""
     if frames < 1:
         raise A4merError(f"number of frames to add must be at least 1, got {frames}")
-    if frames / fps > MAX_EXTEND_SECONDS:
+    if frames / min(fps, MAX_EXTEND_FPS) > MAX_EXTEND_SECONDS:  # a file claiming 100 kfps: not 6 M frames
         raise A4merError(f"{frames} frames are {frames / fps:.2f} s at {fps:g} fps; at most "
-                         f"{MAX_EXTEND_SECONDS:.0f} s ({int(MAX_EXTEND_SECONDS * fps)} frames) can be "
+                         f"{MAX_EXTEND_SECONDS:.0f} s ({int(MAX_EXTEND_SECONDS * min(fps, MAX_EXTEND_FPS))} frames) can be "
                          "added at once (unless the clip ends in a repeating cycle, the continuation settles into a held "
                          "pose within a few seconds)")
 

@@ -72,14 +72,14 @@ def timeline_png(segments: dict, path: str | os.PathLike, title: str = "", motif
         ax.broken_barh([(s, e - s)], (0.2, 1.2), facecolors=_colour(mid, "tab20b"), edgecolor="black", lw=0.8)
         label = motif_display_name(mid, motif_names)
         wide = (e - s) * px_per_s >= 9 * len(label) + 6
-        ax.text(0.5 * (s + e), 0.8, label, ha="center", va="center", fontsize=10 if wide else 9,
+        ax.text(0.5 * (s + e), 0.8, label, ha="center", va="center", fontsize=10 if wide else 9, parse_math=False,
                 rotation=0 if wide else 90, color="black", fontweight="bold", clip_on=True)
     ax.set_xlim(0, dur)
     ax.set_ylim(0, 2.5)
     ax.set_yticks([0.8, 1.95], ["motifs", "atoms"])
     ax.set_xlabel("time (s)")
     ax.set_title(title or f"{len(atoms)} atoms, {len(motifs)} motif occurrences, {dur:.2f} s at {fps:g} fps",
-                 fontsize=11)
+                 fontsize=11, parse_math=False)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     fig.tight_layout()
@@ -158,8 +158,8 @@ def motif_gallery_png(motion: Any, segments: dict, path: str | os.PathLike, pose
         ax.axhline(float(pos[:, :, 2].min()), color="0.7", lw=0.8)
         name = motif_display_name(m["motif_id"], motif_names)
         n_occ = sum(1 for x in segments["motifs"] if int(x["motif_id"]) == int(m["motif_id"]))
-        ax.set_title(f"{name}  ({n_occ}x; shown {m['start_frame']}-{m['end_frame']})", fontsize=10)
-    fig.suptitle(title or "motif gallery (side view, light = early, dark = late)", fontsize=12)
+        ax.set_title(f"{name}  ({n_occ}x; shown {m['start_frame']}-{m['end_frame']})", fontsize=10, parse_math=False)
+    fig.suptitle(title or "motif gallery (side view, light = early, dark = late)", fontsize=12, parse_math=False)
     fig.tight_layout()
     try:
         return _save(fig, path)

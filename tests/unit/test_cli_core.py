@@ -374,3 +374,25 @@ def test_an_artefact_of_a_tensor_type_a4mer_never_writes_is_named(tmp_path):
     save_file({"w": torch.zeros(4).to(torch.float8_e4m3fn), "b": torch.zeros(2)}, str(p), metadata={"format": "x"})
     with pytest.raises(A4merError, match=r"odd.safetensors: not a readable heads file \(the tensor 'w' is of type F8"):
         read_artefact(p, "x", "heads file", framework="pt")
+
+
+def test_motif_names_are_drawn_as_written(tmp_path):
+    """Motif names went to matplotlib as math: "$5 / $10" was drawn as formula and "$\\frac{$" raised ValueError."""
+    from a4mer import plots
+    seg = {"fps": 30.0, "duration": 2.0,
+           "atoms": [{"start_frame": 0, "end_frame": 30, "start_t": 0, "end_t": 1, "code": 1},
+                     {"start_frame": 30, "end_frame": 60, "start_t": 1, "end_t": 2, "code": 2}],
+           "motifs": [{"start_frame": 0, "end_frame": 60, "start_t": 0, "end_t": 2, "motif_id": 7, "atoms": [0, 1],
+                       "confidence": 1.0}]}
+    assert plots.timeline_png(seg, tmp_path / "t.png", motif_names={"7": "$\\frac{$ and $5 / $10"}).is_file()
+
+
+def test_an_extension_is_counted_at_240_fps_at_most():
+    """A file claiming 100,000 fps allowed 6 M frames of extension (60 s at its rate)."""
+    import pytest
+
+    from a4mer.errors import A4merError
+    from a4mer.gaps import check_extend_length
+    check_extend_length(14_400, 100_000.0)
+    with pytest.raises(A4merError, match=r"at most 60 s \(14400 frames\)"):
+        check_extend_length(14_401, 100_000.0)
