@@ -207,7 +207,22 @@ def loads_record(text: str | None) -> dict | None:
         rec = json.loads(text)
     except (TypeError, ValueError, RecursionError):
         return None
-    return rec if isinstance(rec, dict) and rec.get("version") == MAPPING_VERSION else None
+    if not (isinstance(rec, dict) and rec.get("version") == MAPPING_VERSION and _well_formed(rec)):
+        return None
+    return rec
+
+
+def _well_formed(rec: dict) -> bool:
+    """Whether a record's tracks are what the panels and operators read (a list of tables, each with a list
+    of strip tables whose key and frames are numbers; motif names a table): a .blend may hold anything,
+    and a crafted record broke the panels on every redraw."""
+    def number(x) -> bool:
+        return isinstance(x, (int, float)) and not isinstance(x, bool)
+    tracks, names = rec.get("tracks", []), rec.get("motif_names", {})
+    return isinstance(tracks, list) and isinstance(names, dict) and all(
+        isinstance(t, dict) and isinstance(t.get("strips"), list) and all(
+            isinstance(s, dict) and all(number(s.get(k)) for k in ("key", "frame_start", "frame_end"))
+            for s in t["strips"]) for t in tracks)
 
 
 def generated_motifs(record: dict, frame_start: int) -> list[dict[str, Any]]:

@@ -396,3 +396,19 @@ def test_an_extension_is_counted_at_240_fps_at_most():
     check_extend_length(14_400, 100_000.0)
     with pytest.raises(A4merError, match=r"at most 60 s \(14400 frames\)"):
         check_extend_length(14_401, 100_000.0)
+
+
+def test_a_crafted_record_in_a_blend_is_read_as_none():
+    """A record whose tracks are not what the panels read (``"tracks": 5``, a strip without frames) made
+    every redraw of the N-panel fail; it is treated as no record."""
+    import json
+
+    from a4mer.strips import MAPPING_VERSION, loads_record
+    good = {"version": MAPPING_VERSION, "tracks": [{"kind": "motif", "strips": [
+        {"key": 3, "frame_start": 1.0, "frame_end": 5.0}]}], "motif_names": {}}
+    assert loads_record(json.dumps(good)) == good
+    for bad in ({"tracks": 5}, {"tracks": [{"kind": "motif", "strips": [{"key": 3}]}]},
+                {"tracks": [{"kind": "atom", "strips": [{"key": "x", "frame_start": 1, "frame_end": 2}]}]},
+                {"motif_names": []}):
+        assert loads_record(json.dumps({**good, **bad})) is None, bad
+    assert loads_record("[" * 100_000) is None
