@@ -272,11 +272,13 @@ def prepare(data_root: str | os.PathLike, out: str | os.PathLike, fps: float = 3
 
 
 def _die_with_parent() -> None:
-    """Worker initializer: on Linux a worker is sent SIGTERM when the process that started it dies (killed
-    with SIGKILL, its workers waited for work forever)."""
+    """Worker initializer: SIGTERM kills a worker (the command's own handler, which turns it into Ctrl-C,
+    is not for workers), and on Linux a worker is sent SIGTERM when the process that started it dies
+    (killed with SIGKILL, its workers waited for work forever)."""
+    import signal
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if sys.platform.startswith("linux"):
         import ctypes
-        import signal
         try:
             ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
         except (OSError, AttributeError):

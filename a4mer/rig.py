@@ -253,17 +253,23 @@ def metres_per_unit(rest_heads: np.ndarray) -> float:
     return 0.01 if 20.0 < leg / _SMPL_LEG < 500.0 else 1.0
 
 
-def world_unit(rig: "RigRest", object_matrix: np.ndarray) -> float:
+def world_unit(rig: "RigRest", object_matrix: np.ndarray) -> float | np.ndarray:
     """Metres per world unit for reading and writing ``rig``: its armature's own unit (0.01 for centimetre
-    bones, :func:`metres_per_unit` of the rest) over the object's scale (``object_matrix`` (4, 4) or its
-    first frame of (T, 4, 4)), so that a character scaled to half or twice size (or to 0.01 in a scene
-    of metres) reads as a body of its own size moving as it does: the model knows SMPL-sized bodies, and
-    a world-size guess gave it a body whose steps were twice or half its legs (a fill 2-100 x worse)."""
+    bones, :func:`metres_per_unit` of the rest) over the object's scale, so that a character scaled to
+    half or twice size (or to 0.01 in a scene of metres) reads as a body of its own size moving as it
+    does: the model knows SMPL-sized bodies, and a world-size guess gave it a body whose steps were twice
+    or half its legs (a fill 2-100 x worse). ``object_matrix`` (4, 4): a float; (T, 4, 4): a float
+    while the scale stays, else ``(T, 1)``, frame by frame (reading and writing other frames of an
+    animated scale then agree). :class:`A4merError` for a scale of 0 (a flattened object)."""
     obj = np.asarray(object_matrix, dtype=np.float64)
-    obj = obj if obj.ndim == 2 else obj[0]
-    scale = abs(np.linalg.det(obj[:3, :3])) ** (1.0 / 3.0)
-    unit = metres_per_unit(rig.rest[[max(b, 0) for b in rig.smpl_bone], :3, 3]) / max(scale, 1e-12)
-    return float(f"{unit:.6g}")  # Blender's float32 matrices: a scale of 0.01 is 1 m per unit, not 1.00000002
+    scale = np.abs(np.linalg.det(obj[..., :3, :3])) ** (1.0 / 3.0)  # () or (T,)
+    if not (scale > 1e-9).all():
+        raise A4merError("the armature object's scale is 0 on some frame: no body to read or write there")
+    unit = np.vectorize(lambda u: float(f"{u:.6g}"))(  # float32 matrices: a scale of 0.01 is 1 m per unit
+        metres_per_unit(rig.rest[[max(b, 0) for b in rig.smpl_bone], :3, 3]) / scale)
+    if unit.ndim == 0 or np.all(unit == unit.flat[0]):
+        return float(unit.flat[0])
+    return unit[:, None]
 
 
 # --- the rig ------------------------------------------------------------------------------------
@@ -529,7 +535,7 @@ def rig_to_motion(rig: RigRest, location: np.ndarray, rotation: np.ndarray, obje
     rot = quat_unflip(quat_normalize(local))  # (T, J, 4)
     trans = (obj @ pose_m[rig.smpl_bone[0]][..., :, 3:4])[..., :3, 0] * unit
     return Motion(fps=fps, root_translation=trans, rotations=rot, skeleton=skeleton,
-                  meta={"metres_per_unit": unit, "rig_family": rig.family, **(meta or {})})
+                  meta={"metres_per_unit": float(np.median(unit)), "rig_family": rig.family, **(meta or {})})
 
 
 def motion_to_rig(rig: RigRest, motion: Motion, basis: np.ndarray, object_matrix: np.ndarray,

@@ -132,13 +132,13 @@ def write_atomic(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
     tmp = Path(name)
     try:
         write(tmp)
-        # a writer may create 0600 files (safetensors does): the umask's mode, or the mode of the file replaced
-        os.chmod(tmp, stat.S_IMODE(path.stat().st_mode) if path.is_file() else file_mode())
         fd = os.open(tmp, os.O_RDWR)
         try:
             os.fsync(fd)  # on disk before its name: a power cut never leaves an empty file under it
         finally:
             os.close(fd)
+        # a writer may create 0600 files (safetensors does): the umask's mode, or the mode of the file replaced
+        os.chmod(tmp, stat.S_IMODE(path.stat().st_mode) if path.is_file() else file_mode())
         os.replace(tmp, path)
     except OSError as e:
         raise A4merError(f"{path}: cannot write ({e.strerror or e})") from None
@@ -156,7 +156,7 @@ def write_safetensors_atomic(path: str | os.PathLike, save: Callable[[str], None
         save(str(tmp))
         with open(tmp, "r+b") as f:
             n = struct.unpack("<Q", f.read(8))[0]
-            text = json.dumps(json.loads(f.read(n)), sort_keys=True, separators=(",", ":")).encode()
+            text = json.dumps(json.loads(f.read(n)), sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
             if len(text) <= n:  # the same keys in another order: the same length (padded with spaces)
                 f.seek(8)
                 f.write(text + b" " * (n - len(text)))

@@ -358,6 +358,8 @@ def remove_result(obj, keep_marks: list[dict] = ()) -> int:
                                                     "influence": 1.0,
                                                     "extrapolation": src.strips[0].extrapolation if src else "HOLD"}
         retimed = src is not None and generated.source_retimed(src.strips[0]) is not None
+        if retimed:  # the user's track now, named for their action (not taken for a leftover A4Mer track)
+            src.name = src.strips[0].action.name
         if anim.action is None and not retimed:  # else the user's action stays on its track: another action
             action = src.strips[0].action if src is not None else lost  # is active, or the user moved it there
             if src is not None:
@@ -468,6 +470,8 @@ def bake(obj) -> tuple[int, int, list[str]]:
     added, turned = 0, {}
     for target, spans_at, extras_at in per_curve.values():
         at, values = (np.concatenate(x) for x in zip(*spans_at))
+        at, first = np.unique(at, return_index=True)  # strips the user made touch share a frame: the first's
+        values = values[first]
         ex, ex_values = (np.concatenate(x) for x in zip(*extras_at))
         ex, first = np.unique(ex, return_index=True)
         keep = ~np.isin(ex, at)  # a frame of another span is that span's

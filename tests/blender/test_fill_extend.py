@@ -518,6 +518,23 @@ def test_a_scaled_character_fills_as_at_its_own_size(scene, scale):
     assert np.abs(heads[1] - heads[0]).max() < 1e-4
 
 
+def test_a_rig_whose_scale_is_animated_fills_without_a_step(scene, gap_rig):
+    """The unit came from the object's scale on the first frame read: Fill read from the context's start
+    and wrote at the span's frames, so with the scale keyed 1 -> 1.2 the span's ends stepped 17-18 cm (the
+    user's own steps: 2 cm). The unit follows the scale frame by frame."""
+    obj, action = gap_rig
+    obj.scale = (1.0, 1.0, 1.0)
+    obj.keyframe_insert("scale", frame=1)
+    obj.scale = (1.2,) * 3
+    obj.keyframe_insert("scale", frame=150)
+    assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
+    row = bone_rows(obj, ["pelvis"])[0]
+    p = pose_snapshot(obj, np.arange(66, 105))[:, row, :3, 3]  # armature space; the span is 71..99
+    step = np.linalg.norm(np.diff(p, axis=0), axis=1)
+    usual = np.median(np.r_[step[:3], step[-3:]])
+    assert max(step[70 - 66], step[99 - 66]) < 2 * usual + 0.01, (step[70 - 66], step[99 - 66], usual)
+
+
 def test_a_rig_on_an_animated_parent_fills_the_same_from_any_frame(scene, repo_root):
     """A real walk on a rig parented to a rolling empty (a ship's deck): its world matrix was read once, at
     the playhead, so the generated keys depended on where the playhead stood."""

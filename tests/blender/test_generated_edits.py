@@ -195,10 +195,26 @@ def test_a_moved_or_scaled_source_strip_is_refused_and_kept(scene, gap_rig, how)
     shown = pose_snapshot(obj, FRAMES[FRAMES < 70])
     assert bpy.ops.a4mer.remove_generated() == {"FINISHED"}
     assert obj.animation_data.action is None and generated.read_state(obj) is None and not _generated_actions()
-    src = obj.animation_data.nla_tracks["A4Mer Source"].strips[0]
+    src = obj.animation_data.nla_tracks[action.name].strips[0]  # the user's track now, named for their action
     assert (src.frame_start, src.frame_end, src.action_frame_start, src.scale) == placed and src.action == action
     assert np.abs(pose_snapshot(obj, FRAMES[FRAMES < 70]) - shown).max() < 1e-6  # as the user placed it
     assert_same_keys(keys, key_snapshot(obj, action))
+    with pytest.raises(RuntimeError, match=rf"its motion is in the NLA strip .* of track {action.name!r}"):
+        bpy.ops.a4mer.fill_gaps()  # not "holds A4Mer tracks that A4Mer has no records of"
+
+
+def test_two_generated_strips_that_touch_bake(scene, gap_rig):
+    """The NLA editor lets strips touch: both then show the frame they share, and Bake (merging each curve
+    once) met it twice and failed half-way with a ValueError."""
+    obj, action = gap_rig
+    assert bpy.ops.a4mer.extend(frames=10) == {"FINISHED"}
+    assert bpy.ops.a4mer.extend(frames=10) == {"FINISHED"}
+    a, b = sorted(obj.animation_data.nla_tracks["A4Mer Generated"].strips, key=lambda s: s.frame_start)
+    b.frame_start_ui = a.frame_end
+    shown = pose_snapshot(obj, np.arange(150, 170))
+    assert bpy.ops.a4mer.bake_generated() == {"FINISHED"}
+    assert generated.read_state(obj) is None and obj.animation_data.action == action
+    assert np.abs(pose_snapshot(obj, np.arange(150, 170)) - shown).max() < 1e-4
 
 
 def test_motion_kept_only_in_nla_strips_is_named(scene, gap_rig):
