@@ -74,16 +74,21 @@ def build_to_fit(path: str | os.PathLike, what: str, make: Callable[[], Any], te
     import torch
     with built_from(path, what), torch.device("meta"):
         expected = {k: tuple(v.shape) for k, v in make().state_dict().items()}
-    given = {k: tuple(v.shape) for k, v in tensors.items()}
+    check_shapes(path, what, expected, {k: tuple(v.shape) for k, v in tensors.items()})
+    with built_from(path, what):
+        net = make()
+        net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in tensors.items()}, strict=True)
+    return net
+
+
+def check_shapes(path: str | os.PathLike, what: str, expected: dict[str, tuple[int, ...]],
+                 given: dict[str, tuple[int, ...]]) -> None:
+    """:class:`A4merError` naming the file unless the tensors ``given`` (name -> shape) are those ``expected``."""
     missing, extra = sorted(set(expected) - set(given)), sorted(set(given) - set(expected))
     bad = sorted(k for k in set(expected) & set(given) if expected[k] != given[k])
     if missing or extra or bad:
         raise A4merError(f"{path}: {what} weights do not match its config (missing {missing[:3]}, "
                          f"unexpected {extra[:3]}, wrong shape {bad[:3]})")
-    with built_from(path, what):
-        net = make()
-        net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in tensors.items()}, strict=True)
-    return net
 
 
 @contextlib.contextmanager

@@ -279,9 +279,8 @@ def check_not_input_folder(out: Path, inputs: list[Path], option: str = "--out")
     ``Shots`` is refused where the file system ignores case (macOS, Windows)."""
     from .io.outputs import SameFiles
     same = SameFiles([out])
-    parents: dict[Path, bool] = {}
-    beside = next((p for p in inputs if parents.setdefault(Path(p).resolve().parent,
-                                                           same.find(Path(p).resolve().parent) is not None)), None)
+    holding = {parent for parent in {Path(p).resolve().parent for p in inputs} if same.find(parent) is not None}
+    beside = next((p for p in inputs if Path(p).resolve().parent in holding), None)
     if beside is not None:
         raise A4merError(f"{option} {out}: the folder of the input {beside}; outputs there could overwrite inputs "
                          "(a .blend is written under its own name): choose another folder")
@@ -830,6 +829,13 @@ def write_summary(out: Path, data: dict[str, Any], started: datetime) -> Path:
                     return path
                 except FileExistsError:
                     continue
+                except OSError:  # no hard links here (exFAT, FAT32, some shares): created exclusively, then filled
+                    try:
+                        with open(path, "x", encoding="utf-8", newline="\n") as f:
+                            f.write(Path(tmp).read_text(encoding="utf-8"))
+                        return path
+                    except FileExistsError:
+                        continue
         finally:
             Path(tmp).unlink(missing_ok=True)
     except OSError as e:

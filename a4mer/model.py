@@ -90,16 +90,12 @@ def _check_shapes(path: Path, config: TrainConfig, shapes: dict[str, tuple[int, 
     describes (its inference tensors, or its whole state), checked on torch's meta device before the network
     is built: a file's config is its own, and a 1.7 KB bundle whose config asked for width 2048 x 8 layers
     made the loader allocate 10 GB before it compared anything."""
-    from .artefact import built_from
+    from .artefact import built_from, check_shapes
     from .train.loop import build_net
     with built_from(path, what), torch.device("meta"):
         net = build_net(config)
         expected = {k: tuple(v.shape) for k, v in (inference_state(net) if inference else net.state_dict()).items()}
-    missing, extra = sorted(set(expected) - set(shapes)), sorted(set(shapes) - set(expected))
-    bad = sorted(k for k in set(expected) & set(shapes) if expected[k] != shapes[k])
-    if missing or extra or bad:
-        raise A4merError(f"{path}: {what} weights do not match its config (missing {missing[:3]}, "
-                         f"unexpected {extra[:3]}, wrong shape {bad[:3]})")
+    check_shapes(path, what, expected, shapes)
 
 
 class A4Mer:

@@ -217,7 +217,7 @@ def _well_formed(rec: dict) -> bool:
     of strip tables whose key and frames are numbers; motif names a table): a .blend may hold anything,
     and a crafted record broke the panels on every redraw."""
     def number(x) -> bool:
-        return isinstance(x, (int, float)) and not isinstance(x, bool)
+        return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
     tracks, names = rec.get("tracks", []), rec.get("motif_names", {})
     return isinstance(tracks, list) and isinstance(names, dict) and all(
         isinstance(t, dict) and isinstance(t.get("strips"), list) and all(

@@ -157,17 +157,18 @@ def output_targets(inputs: list[Path], output: str, suffix: str = ".npz") -> lis
     return [check_output(t, same) for t in targets]
 
 
-def check_not_among_inputs(inputs: list[Path], targets: list[Path], output: str, what: str) -> None:
-    """:class:`A4merError` when ``output`` is a folder holding one of the ``inputs``: the .npz files written
-    there would be read as clips by the next run over it (``convert clips -o clips`` converted its own
-    outputs again under drifting names, then failed)."""
+def check_not_among_inputs(items: list[str], targets: list[Path], output: str, what: str) -> None:
+    """:class:`A4merError` when the output folder ``output`` is one of the folders ``items`` names: the .npz
+    files written there would be read as clips by the next run over it (``convert clips -o clips``
+    converted its own outputs again under drifting names, then failed). A folder inside one is left out
+    of the search (:func:`collect_inputs`' ``exclude``); a file given beside its output is fine."""
     if targets and targets[0] == Path(output):
         return
     folder = Path(output).resolve()
-    inside = next((p for p in inputs if folder in p.resolve().parents), None)
-    if inside is not None:
-        raise A4merError(f"-o {output}: the folder holds the input {inside}; {what} written there would be read as "
-                         "clips by later runs over it: choose another folder")
+    same = next((i for i in items if Path(i).is_dir() and Path(i).resolve() == folder), None)
+    if same is not None:
+        raise A4merError(f"-o {output}: the folder searched for inputs ({same}); {what} written there would be read "
+                         "as clips by later runs over it: choose another folder (one inside it is fine)")
 
 
 def run_each(verb: str, inputs: list[Path], targets: list[Path], process) -> int:

@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.output)
     made = not out.exists()
     targets = output_targets(inputs, args.output)
-    check_not_among_inputs(inputs, targets, args.output, "converted clips")
+    check_not_among_inputs(args.inputs, targets, args.output, "converted clips")
     rc = run_each("convert", inputs, targets, convert)
     if made and out.is_dir() and not any(out.iterdir()):  # every clip failed: no empty folder left
         out.rmdir()

@@ -21,9 +21,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..io.outputs import save_npz_atomic
 
-    inputs = collect_inputs(args.inputs)
+    inputs = collect_inputs(args.inputs, exclude=args.output)
     targets = output_targets(inputs, args.output)
-    check_not_among_inputs(inputs, targets, args.output, "embeddings")
+    check_not_among_inputs(args.inputs, targets, args.output, "embeddings")
     opts = load_options(args, inputs=inputs)
     model = load_model(args)
 

@@ -66,15 +66,18 @@ def read_user_text(path: str | os.PathLike) -> str:
     """A text file a person wrote or saved (a label CSV, a bone map, a training config): UTF-8 with or
     without a BOM (Notepad, Excel's "CSV UTF-8"), UTF-16 with its BOM (Windows PowerShell's ``>``,
     Excel's "Unicode Text"), else this machine's own code page where that is not UTF-8 (Excel's "CSV"
-    on Windows: cp1252, cp932, ...). OSError or UnicodeDecodeError as raised; line ends as in the file."""
+    on Windows: cp1252, cp932, ...; also in Python's UTF-8 mode, as a4mer's workers run), but only for a
+    file with no UTF-8 character in it (a UTF-8 file with a stray byte is an error, not read garbled).
+    OSError or UnicodeDecodeError as raised; line ends as in the file."""
     data = Path(path).read_bytes()
     if data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
         return data.decode("utf-16")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        local = locale.getpreferredencoding(False)
-        if codecs.lookup(local).name == "utf-8":
+        local = getattr(locale, "getencoding", locale.getpreferredencoding)()  # the code page, also in UTF-8 mode
+        if codecs.lookup(local).name == "utf-8" or any(
+                ord(c) > 127 and c != "\ufffd" for c in data.decode("utf-8", "replace")):
             raise
         return data.decode(local)
 

@@ -43,8 +43,7 @@ def _load_arrays(path: Path) -> tuple[dict[str, np.ndarray], list[str]]:
             out, pickled = {}, []
             members = {i.filename: i for i in z.zip.infolist()}
             for k in z.files:
-                if k + ".npy" in members:
-                    _check_member(path, k, z.zip, members[k + ".npy"])
+                _check_member(path, k, z.zip, members.get(k + ".npy") or members[k])  # a raw member: its size
                 try:
                     out[k] = z[k]
                 except ValueError as e:
@@ -73,6 +72,8 @@ def _check_member(path: Path, key: str, archive: zipfile.ZipFile, member: zipfil
     if member.file_size > MAX_MEMBER_BYTES:
         raise MotionFileError(path, f"the array {key!r} unpacks to {member.file_size / 2 ** 30:.1f} GiB; at most "
                                     f"{MAX_MEMBER_BYTES / 2 ** 30:g} GiB")
+    if not member.filename.endswith(".npy"):
+        return
     try:
         with archive.open(member) as f:
             version = np.lib.format.read_magic(f)

@@ -401,12 +401,17 @@ def test_run_summaries_are_whole_and_never_clash(tmp_path, monkeypatch):
     assert [json.loads(p.read_text())["n"] for p in paths] == [0, 1, 2]
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == sorted(p.name for p in paths)  # no temporary file
 
+    def no_links(*a, **k):  # exFAT, FAT32, some shares
+        raise OSError(errno.EPERM, "Operation not permitted")
+    monkeypatch.setattr(os, "link", no_links)
+    assert json.loads(batch.write_summary(tmp_path, {"n": 3}, started).read_text())["n"] == 3
+
     def full(*a, **k):
         raise OSError(errno.ENOSPC, "No space left on device")
-    monkeypatch.setattr(os, "link", full)
+    monkeypatch.setattr(os, "fdopen", full)
     with pytest.raises(A4merError, match=r"runs: cannot write the run summary \(No space left on device\)"):
-        batch.write_summary(tmp_path, {"n": 3}, started)
-    assert len(list((tmp_path / "runs").iterdir())) == 3
+        batch.write_summary(tmp_path, {"n": 4}, started)
+    assert len(list((tmp_path / "runs").iterdir())) == 4
 
 
 def test_worker_that_cannot_start_fails_once_with_a_clear_message(tmp_path, capsys):

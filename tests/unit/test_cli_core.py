@@ -275,11 +275,13 @@ def test_convert_into_the_folder_it_reads(ex, tmp_path, capsys):
     lib.mkdir()
     shutil.copy(ex(BVH), lib / "walk.bvh")
     assert main(["convert", str(lib), "-o", str(lib)]) == 1
-    assert "the folder holds the input" in capsys.readouterr().err
+    assert "the folder searched for inputs" in capsys.readouterr().err
     assert sorted(p.name for p in lib.iterdir()) == ["walk.bvh"]
     assert main(["convert", str(lib), "-o", str(lib / "npz")]) == 0  # a folder inside it is left out of the inputs
     assert main(["convert", str(lib), "-o", str(lib / "npz")]) == 0
     assert sorted(p.name for p in (lib / "npz").iterdir()) == ["walk.npz"]
+    assert main(["convert", str(lib / "walk.bvh"), "-o", str(lib)]) == 0  # a file given: beside it is fine
+    assert (lib / "walk.npz").is_file()
 
 
 def test_an_npz_that_cannot_be_written_is_one_error_and_no_traceback(tmp_path, monkeypatch):

@@ -25,7 +25,7 @@ def test_a_label_csv_as_excel_saves_it(clips, monkeypatch, flavour):
     """Excel's "CSV" on a German Windows is cp1252 with ``;`` between fields, "Unicode Text" is UTF-16 with
     tabs, and a CSV written on Windows names ``lib\\walk\\a.bvh``: each was refused (or, for the
     backslashes on macOS/Linux, silently left the clip unlabelled)."""
-    monkeypatch.setattr(locale, "getpreferredencoding", lambda do_setlocale=True: "cp1252")  # a Western Windows
+    monkeypatch.setattr(locale, "getencoding", lambda: "cp1252")  # a Western Windows
     sep, enc, slash = {"utf8": (",", "utf-8", "/"), "utf8-bom-semicolon": (";", "utf-8-sig", "/"),
                        "cp1252-semicolon": (";", "cp1252", "/"), "utf16-tab": ("\t", "utf-16", "/"),
                        "backslash": (",", "utf-8", "\\")}[flavour]
@@ -38,13 +38,17 @@ def test_a_label_csv_as_excel_saves_it(clips, monkeypatch, flavour):
 
 
 def test_user_text_in_another_encoding_is_an_error_where_utf8_is_the_machines(tmp_path, monkeypatch):
-    monkeypatch.setattr(locale, "getpreferredencoding", lambda do_setlocale=True: "UTF-8")
+    monkeypatch.setattr(locale, "getencoding", lambda: "UTF-8")
     p = tmp_path / "labels.csv"
     p.write_bytes("file,label\na.bvh,Tänzer\n".encode("cp1252"))
     with pytest.raises(A4merError, match=rf"{p}: cannot read the label CSV \('utf-8' codec"):
         read_label_csv(p)
     p.write_bytes("file,label\na.bvh,Tänzer\n".encode("utf-16"))
     assert read_user_text(p) == "file,label\na.bvh,Tänzer\n"
+    monkeypatch.setattr(locale, "getencoding", lambda: "cp1252")  # a UTF-8 file with a stray byte: an error,
+    p.write_bytes("file,label\na.bvh,Tänzer\n".encode("utf-8") + b"\x81")  # not a whole file read garbled
+    with pytest.raises(A4merError, match="cannot read the label CSV"):
+        read_label_csv(p)
 
 
 @pytest.mark.parametrize("enc", ["utf-8-sig", "utf-16"])
