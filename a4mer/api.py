@@ -130,7 +130,7 @@ def _below_common(paths: list[Path]) -> list[tuple[str, ...]]:
     try:
         root = os.path.commonpath([str(p.parent) for p in paths])
     except ValueError:  # another drive
-        return [(p.drive.strip(":\\/") or "unc", *p.parts[1:]) for p in paths]
+        return [(p.drive.strip(":\\/").replace("\\", "_") or "unc", *p.parts[1:]) for p in paths]
     return [p.relative_to(root).parts for p in paths]
 
 

@@ -142,10 +142,10 @@ def check_extend_length(frames: int, fps: float) -> None:
     at :data:`MAX_EXTEND_FPS` at most)."""
     if frames < 1:
         raise A4merError(f"number of frames to add must be at least 1, got {frames}")
-    if frames / min(fps, MAX_EXTEND_FPS) > MAX_EXTEND_SECONDS:  # a file claiming 100 kfps: not 6 M frames
-        raise A4merError(f"{frames} frames are {frames / fps:.2f} s at {fps:g} fps; at most "
-                         f"{MAX_EXTEND_SECONDS:.0f} s ({int(MAX_EXTEND_SECONDS * min(fps, MAX_EXTEND_FPS))} frames) can be "
-                         "added at once (unless the clip ends in a repeating cycle, the continuation settles into a held "
+    most = int(MAX_EXTEND_SECONDS * min(fps, MAX_EXTEND_FPS))  # a file claiming 100 kfps: not 6 M frames
+    if frames > most:
+        raise A4merError(f"{frames} frames are {frames / fps:.2f} s at {fps:g} fps; at most {most} frames "
+                         f"({most / fps:.4g} s) can be added at once (unless the clip ends in a repeating cycle, the continuation settles into a held "
                          "pose within a few seconds)")
 
 

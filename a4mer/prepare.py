@@ -256,7 +256,7 @@ def prepare(data_root: str | os.PathLike, out: str | os.PathLike, fps: float = 3
     records = []
     try:
         for r in pool.map(convert_job, todo, [out] * len(todo), [fps] * len(todo), [twist] * len(todo),
-                          chunksize=8):
+                          chunksize=1):  # a stopped run finishes at most one clip per worker
             records.append(r)
             if progress:
                 progress(len(records), len(todo))

@@ -51,15 +51,15 @@ def no_window() -> dict:
 def kill_tree(proc: subprocess.Popen) -> None:
     """Kill ``proc`` (started with :func:`own_group`) and everything it started (Blender, the model
     subprocess of a worker): its process group, or on Windows its process tree (``taskkill /T``)."""
-    if proc.poll() is not None:
+    if proc.returncode is not None:  # reaped already: its pid may be another process's by now
         return
-    try:
+    try:  # also when the worker has ended but is not reaped: what it started may still hold its output pipe
         if WINDOWS:
             subprocess.run(["taskkill", "/F", "/T", "/PID", str(proc.pid)], stdin=subprocess.DEVNULL,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
         else:
             os.killpg(proc.pid, signal.SIGKILL)
-    except OSError:  # the group is gone already, or taskkill is missing
+    except OSError:  # the group is gone already (ProcessLookupError), or taskkill is missing
         pass
     if proc.poll() is None:
         proc.kill()

@@ -222,7 +222,8 @@ def write_section(doc: Path, name: str, body: str) -> None:
     pat = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.S)
     text = pat.sub(lambda _: block, text) if pat.search(text) else text.rstrip() + "\n\n" + block + "\n"
     doc.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(doc, text if text.endswith("\n") else text + "\n")  # whole or not at all: it is the user's
+    # whole or not at all: it is the user's (through a link: the page it points at)
+    write_text_atomic(doc.resolve(), text if text.endswith("\n") else text + "\n")
 
 
 def update_doc(doc: Path, section_md: str) -> None:

@@ -49,7 +49,7 @@ def read_label_csv(path: Path) -> dict[str, str]:
     try:
         text = read_user_text(path)
         header = text.lstrip().split("\n", 1)[0]
-        sep = next((s for s in (",", ";", "\t") if s in header), ",")
+        sep = next((s for s in (",", ";", "\t") if {"file", "label"} <= {c.strip() for c in header.split(s)}), ",")
         rows = list(csv.DictReader(io.StringIO(text, newline=""), delimiter=sep, skipinitialspace=True))
     except (OSError, UnicodeDecodeError, csv.Error) as e:
         raise A4merError(f"{path}: cannot read the label CSV ({e})") from None

@@ -83,7 +83,9 @@ def _stop_on_sigterm():
     while they run). The handler it replaced, or None off the main thread."""
     if threading.current_thread() is not threading.main_thread():
         return None
-    return signal.signal(signal.SIGTERM, _raise_interrupt)
+    before = signal.getsignal(signal.SIGTERM)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    return signal.SIG_DFL if before is None else before  # None: a handler installed from C
 
 
 def main(argv: list[str] | None = None) -> int:

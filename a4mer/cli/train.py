@@ -46,7 +46,7 @@ def check_out(out: Path, resume: bool) -> None:
             raise A4merError(unfinished)
         return
     found = [f for f in RUN_FILES if (out / f).exists()]
-    if found and not (out / "state.json").is_file() and not (out / "bundle.safetensors").is_file():
+    if "model.safetensors" in found and not (out / "state.json").is_file() and not (out / "bundle.safetensors").is_file():
         raise A4merError(unfinished)
     if found:
         raise A4merError(f"--out {out}: holds a training run already ({', '.join(found)}); continue it with "

@@ -232,11 +232,11 @@ def check_modifiers(fc) -> None:
 def check_inside_cycle(fc, shown: tuple[int, int]) -> None:
     """:class:`A4merError` when ``fc`` loops (an acting Cycles modifier) and the frames ``shown`` (first,
     last) lie outside its keys: keys there would lengthen the loop and change every frame after it."""
-    if not len(fc.keyframe_points) or not any(m.type == "CYCLES" and not m.mute for m in fc.modifiers):
+    if not len(fc.keyframe_points):
         return
     keys = armature.key_coords(fc)[:, 0]
     lo, hi = float(keys.min()), float(keys.max())
-    if shown[0] < lo - 1e-6 or shown[1] > hi + 1e-6:
+    if (shown[0] < lo - 1e-6 and generated.loops(fc, after=False)) or (shown[1] > hi + 1e-6 and generated.loops(fc, after=True)):
         raise errors.A4merError(f"the F-Curve {fc.data_path}[{fc.array_index}] loops over frames {lo:g}..{hi:g} (a "
                                 f"Cycles modifier) and the generated frames {shown[0]}..{shown[1]} lie outside them: "
                                 "keys there would lengthen the loop and change every frame after it; remove the "

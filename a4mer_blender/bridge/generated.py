@@ -473,12 +473,18 @@ def content_range(obj, action, rig=None) -> tuple[int, int]:
     return f0, last
 
 
+def loops(fc, after: bool) -> bool:
+    """Whether an acting Cycles modifier of ``fc`` repeats its keys after the last (``after``) or before the
+    first key (its mode on that side is not No Cycles)."""
+    return any(m.type == "CYCLES" and not m.mute and (m.mode_after if after else m.mode_before) != "NONE"
+               for m in fc.modifiers)
+
+
 def check_not_cycling(obj, action, rig) -> None:
     """:class:`A4merError` for Extend when a body curve of ``action`` has an acting Cycles modifier: the
     loop already plays past the last key, so an extension would replace frames of it (with a pop where
     the loop resumes), and baking it would lengthen the loop, changing every frame after it."""
-    cycled = [fc for fc in body_pose_fcurves(obj, action, rig)
-              if any(m.type == "CYCLES" and not m.mute for m in fc.modifiers)]
+    cycled = [fc for fc in body_pose_fcurves(obj, action, rig) if loops(fc, after=True)]
     if cycled:
         names = sorted({channel_group(fc.data_path) for fc in cycled})
         f0, last = content_range(obj, action, rig)

@@ -396,7 +396,7 @@ def test_an_extension_is_counted_at_240_fps_at_most():
     from a4mer.errors import A4merError
     from a4mer.gaps import check_extend_length
     check_extend_length(14_400, 100_000.0)
-    with pytest.raises(A4merError, match=r"at most 60 s \(14400 frames\)"):
+    with pytest.raises(A4merError, match=r"at most 14400 frames \(0.144 s\)"):
         check_extend_length(14_401, 100_000.0)
 
 
@@ -414,3 +414,15 @@ def test_a_crafted_record_in_a_blend_is_read_as_none():
                 {"motif_names": []}):
         assert loads_record(json.dumps({**good, **bad})) is None, bad
     assert loads_record("[" * 100_000) is None
+
+
+def test_a_benchmark_page_given_through_a_link_is_updated_where_it_points(tmp_path):
+    """A --doc that is a symbolic link was replaced by a plain file (the page it pointed at left stale)."""
+    from a4mer.bench.report import write_section
+    page = tmp_path / "site" / "benchmarks.md"
+    page.parent.mkdir()
+    page.write_text("# Benchmarks\n\nmine\n")
+    link = tmp_path / "benchmarks.md"
+    link.symlink_to(page)
+    write_section(link, "x", "numbers")
+    assert link.is_symlink() and "numbers" in page.read_text() and "mine" in page.read_text()

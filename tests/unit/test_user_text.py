@@ -75,3 +75,18 @@ def test_a_data_sets_labels_csv_resaved_with_a_bom(tmp_path):
     (root / "labels.csv").write_text("file,fps,class_name,take,asf\namc/x.amc,120,walk,1,asf/bd.asf\n")
     with pytest.raises(A4merError, match=r"labels.csv: no column 'actor'"):
         list(hdm05_jobs(root))
+
+
+def test_a_semicolon_csv_whose_header_holds_a_comma(clips):
+    """Excel's ';' CSV with a third column 'notes, optional' was taken for a ',' CSV and refused."""
+    csv = clips / "labels.csv"
+    csv.write_text("file;label;notes, optional\nlib/walk/a.bvh;walk;x\n", encoding="utf-8")
+    assert read_label_csv(csv) == {str((clips / "lib/walk/a.bvh").resolve()): "walk"}
+
+
+def test_a_training_folder_holding_only_the_users_config(tmp_path):
+    """--out holding the config.json a user wrote was told its first checkpoint was never finished."""
+    from a4mer.cli.train import check_out
+    (tmp_path / "config.json").write_text("{}")
+    with pytest.raises(A4merError, match="holds a training run already"):
+        check_out(tmp_path, False)
