@@ -144,8 +144,8 @@ def check_extend_length(frames: int, fps: float) -> None:
         raise A4merError(f"number of frames to add must be at least 1, got {frames}")
     most = int(MAX_EXTEND_SECONDS * min(fps, MAX_EXTEND_FPS))  # a file claiming 100 kfps: not 6 M frames
     if frames > most:
-        raise A4merError(f"{frames} frames are {frames / fps:.2f} s at {fps:g} fps; at most {most} frames "
-                         f"({most / fps:.4g} s) can be added at once (unless the clip ends in a repeating cycle, the continuation settles into a held "
+        raise A4merError(f"{frames} frames are {frames / fps:.2f} s at {fps:g} fps; at most {most / fps:.4g} s "
+                         f"({most} frames) can be added at once (unless the clip ends in a repeating cycle, the continuation settles into a held "
                          "pose within a few seconds)")
 
 
