@@ -815,12 +815,13 @@ def write_summary(out: Path, data: dict[str, Any], started: datetime) -> Path:
     stem = started.strftime("%Y%m%dT%H%M%SZ")
     if data.get("shard"):
         stem += f"-s{data['shard'][0]}of{data['shard'][1]}"
+    text = json.dumps(data, indent=1) + "\n"
     try:
         runs.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".summary-", suffix=".a4mer.part", dir=runs)
         try:
             with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-                f.write(json.dumps(data, indent=1) + "\n")
+                f.write(text)
             os.chmod(tmp, file_mode())
             for i in range(1000):
                 path = runs / (stem + (f"-{i}" if i else "") + ".json")
@@ -832,7 +833,7 @@ def write_summary(out: Path, data: dict[str, Any], started: datetime) -> Path:
                 except OSError:  # no hard links here (exFAT, FAT32, some shares): created exclusively, then filled
                     try:
                         with open(path, "x", encoding="utf-8", newline="\n") as f:
-                            f.write(Path(tmp).read_text(encoding="utf-8"))
+                            f.write(text)
                         return path
                     except FileExistsError:
                         continue

@@ -19,15 +19,14 @@ TEXT_PIPES = {"encoding": "utf-8", "errors": "replace"}
 WINDOWS = os.name == "nt"
 
 
-def child_env(drop_python_path: bool = False, base: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment for a child process: ``base`` (default ``os.environ``) with ``PYTHONUTF8=1`` (a
+def child_env(drop_python_path: bool = False) -> dict[str, str]:
+    """The environment for a child process: this one's with ``PYTHONUTF8=1`` (a
     child Python writes UTF-8 whatever the Windows code page) and ``PYTHONSAFEPATH=1`` (a child
     ``python -m ...`` does not import from the current folder first: a ``json.py`` in the asset pack an
     animator ran ``a4mer batch .`` in was run); ``drop_python_path``: without
     ``PYTHONPATH`` / ``PYTHONHOME`` (Blender sets them for its own Python; another interpreter must not
     read its standard library from there)."""
-    env = {k: v for k, v in (os.environ if base is None else base).items()
-           if not (drop_python_path and k in ("PYTHONPATH", "PYTHONHOME"))}
+    env = {k: v for k, v in os.environ.items() if not (drop_python_path and k in ("PYTHONPATH", "PYTHONHOME"))}
     env["PYTHONUTF8"] = "1"
     env["PYTHONSAFEPATH"] = "1"
     return env

@@ -73,18 +73,15 @@ def _console_never_fails() -> None:
             stream.reconfigure(errors="backslashreplace")
 
 
-def _raise_interrupt(signum, frame):
-    raise KeyboardInterrupt
-
-
 def _stop_on_sigterm():
     """SIGTERM (``kill``, ``timeout``, a farm manager, ``docker stop``) stops a command as Ctrl-C does: what it
     was writing is removed, not left as a temporary file (``train`` and ``batch`` set their own handler
     while they run). The handler it replaced, or None off the main thread."""
     if threading.current_thread() is not threading.main_thread():
         return None
+    from ..train.interrupt import raise_interrupt
     before = signal.getsignal(signal.SIGTERM)
-    signal.signal(signal.SIGTERM, _raise_interrupt)
+    signal.signal(signal.SIGTERM, raise_interrupt)
     return signal.SIG_DFL if before is None else before  # None: a handler installed from C
 
 
