@@ -68,17 +68,24 @@ def _nonfinite(value: Any) -> tuple[bool, bool]:
 
 def build_to_fit(path: str | os.PathLike, what: str, make: Callable[[], Any], tensors: dict[str, Any]) -> Any:
     """``make()`` (a torch module built from a file's own config), loaded strictly with ``tensors``, once the
-    shapes it would have are those of ``tensors`` (checked on torch's meta device: a config asking for a
-    huge network allocates nothing; a 400-byte heads file asked for 4 GB a layer). :class:`A4merError`
-    naming the file otherwise."""
-    import torch
-    with built_from(path, what), torch.device("meta"):
-        expected = {k: tuple(v.shape) for k, v in make().state_dict().items()}
-    check_shapes(path, what, expected, {k: tuple(v.shape) for k, v in tensors.items()})
+    shapes it would have are those of ``tensors`` (:func:`check_fits`: a config asking for a huge network
+    allocates nothing; a 400-byte heads file asked for 4 GB a layer). :class:`A4merError` naming the file
+    otherwise."""
+    check_fits(path, what, make, tensors)
     with built_from(path, what):
         net = make()
         net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in tensors.items()}, strict=True)
     return net
+
+
+def check_fits(path: str | os.PathLike, what: str, make: Callable[[], Any], tensors: dict[str, Any]) -> None:
+    """:class:`A4merError` naming the file unless ``make()`` (a torch module built from the file's own config),
+    built on torch's meta device (nothing allocated), has the weight shapes of ``tensors``. For a file
+    whose module is built later (the heads of a model bundle, built on first use)."""
+    import torch
+    with built_from(path, what), torch.device("meta"):
+        expected = {k: tuple(v.shape) for k, v in make().state_dict().items()}
+    check_shapes(path, what, expected, {k: tuple(v.shape) for k, v in tensors.items()})
 
 
 def check_shapes(path: str | os.PathLike, what: str, expected: dict[str, tuple[int, ...]],

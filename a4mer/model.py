@@ -3,7 +3,9 @@
 Bundle = one safetensors file: the two target extractors and the input normalisation (float16),
 the motif centroids (``vocab.centroids``), and metadata JSON strings (``config``, ``vocab``,
 ``model_hash``, ``license``, ``attributions``, ``training``). Tensors named ``heads.*`` belong to
-later heads and are passed through untouched. Nothing is unpickled.
+later heads and are passed through untouched (embedded in-betweening heads, ``heads.meta`` and
+``heads.decoder.*``, have their shapes checked against their config at load, on torch's meta device,
+and are built on first use). ``model_hash`` covers the encoder weights only. Nothing is unpickled.
 """
 from __future__ import annotations
 
@@ -103,7 +105,8 @@ class A4Mer:
 
     ``net`` is the torch module (``net.stage1.target``: atom extractor, ``net.stage2.target``: motif
     extractor); ``config`` its :class:`TrainConfig`; ``vocab`` the :class:`MotifVocabulary` (or None);
-    ``info`` the bundle metadata (license, attributions, training); ``heads`` extra tensors.
+    ``info`` the bundle metadata (license, attributions, training; ``bundle``: the file it was loaded from);
+    ``heads`` extra tensors.
     """
 
     def __init__(self, config: TrainConfig, net: A4MerNet, vocab: MotifVocabulary | None = None,
@@ -217,6 +220,10 @@ class A4Mer:
             vocab = MotifVocabulary.from_json(vocab_json, tensors["vocab.centroids"].float().numpy(), str(p))
             vocab.check_encoder(model_hash, str(p))
         heads = {k: v for k, v in tensors.items() if k.startswith("heads.")}
+        if "heads.meta" in heads:  # built on first use: their shapes are checked now, on the meta device
+            from .heads.inbetween import check_bundled_heads
+            check_bundled_heads(heads, p)
+        info["bundle"] = str(p)  # (named in the errors of its heads; not written back by save)
         return cls(config, net, vocab, info, heads)
 
     def save(self, path: str | Path, license: str | None = None, attributions: list[str] | None = None,

@@ -521,16 +521,45 @@ def heads_to_tensors(heads: LearnedHeads, encoder_hash: str = "") -> dict:
     return out
 
 
-def heads_from_tensors(tensors: dict) -> LearnedHeads:
-    """Inverse of :func:`heads_to_tensors` (strict load)."""
-    from .decoder import CorrectionDecoder, DecoderConfig
+#: what the heads embedded in a model bundle are called in errors
+BUNDLE_HEADS = "model bundle heads"
+
+
+def _bundled(tensors: dict, path: str | os.PathLike) -> tuple[dict, Any, dict | None, dict]:
+    """``heads.meta`` (JSON), its DecoderConfig and gates, and the decoder weights (``heads.decoder.*`` without
+    the prefix) of a bundle's heads tensors; malformed metadata is one :class:`A4merError` naming ``path``."""
+    from ..artefact import built_from
+    from .decoder import DecoderConfig
     if "heads.meta" not in tensors:
-        raise A4merError("no heads in this bundle (missing heads.meta)")
-    meta = json.loads(bytes(tensors["heads.meta"].tolist()).decode())
-    net = CorrectionDecoder(DecoderConfig.from_dict(json.loads(meta["config"])))
-    state = {k[len("heads.decoder."):]: v.float() for k, v in tensors.items() if k.startswith("heads.decoder.")}
-    net.load_state_dict(state, strict=True)
-    return LearnedHeads(net, meta.get("gates"), {"config": meta["config"], "encoder_hash": meta.get("encoder_hash", "")})
+        raise A4merError(f"{path}: no heads in this bundle (missing heads.meta)")
+    with built_from(path, BUNDLE_HEADS):
+        meta = json.loads(bytes(tensors["heads.meta"].tolist()).decode())
+        cfg = DecoderConfig.from_dict(json.loads(meta["config"]))
+        gates = meta.get("gates")  # (as heads_to_tensors wrote it: a table)
+        if gates is not None and not isinstance(gates, dict):
+            raise TypeError(f"gates must be a table, got {gates!r}")
+    state = {k[len("heads.decoder."):]: v for k, v in tensors.items() if k.startswith("heads.decoder.")}
+    return meta, cfg, gates, state
+
+
+def check_bundled_heads(tensors: dict, path: str | os.PathLike) -> None:
+    """:class:`A4merError` naming the bundle ``path`` unless its ``heads.*`` tensors are heads whose weights fit
+    their config, checked on torch's meta device (:func:`a4mer.artefact.check_fits`): the bundle's config is its
+    own, as a heads file's is. Run when the bundle is loaded; the heads are built on first use."""
+    from ..artefact import check_fits
+    from .decoder import CorrectionDecoder
+    _, cfg, _, state = _bundled(tensors, path)
+    check_fits(path, BUNDLE_HEADS, lambda: CorrectionDecoder(cfg), state)
+
+
+def heads_from_tensors(tensors: dict, path: str | os.PathLike = "model bundle") -> LearnedHeads:
+    """Inverse of :func:`heads_to_tensors` (strict load, built only once the weights fit their config:
+    :func:`a4mer.artefact.build_to_fit`); errors name ``path``, the bundle the tensors are from."""
+    from ..artefact import build_to_fit
+    from .decoder import CorrectionDecoder
+    meta, cfg, gates, state = _bundled(tensors, path)
+    net = build_to_fit(path, BUNDLE_HEADS, lambda: CorrectionDecoder(cfg), state)
+    return LearnedHeads(net, gates, {"config": meta["config"], "encoder_hash": meta.get("encoder_hash", "")})
 
 
 def heads_for(model) -> LearnedHeads:
@@ -538,5 +567,5 @@ def heads_for(model) -> LearnedHeads:
     packaged heads file, else the classical curves."""
     tensors = getattr(model, "heads", None) or {}
     if "heads.meta" in tensors:
-        return heads_from_tensors(tensors)
+        return heads_from_tensors(tensors, model.info.get("bundle") or "model bundle")
     return default_heads()

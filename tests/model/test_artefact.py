@@ -206,3 +206,70 @@ def test_bundle_and_training_checkpoint_with_nan_or_inf_weights_are_refused(tmp_
     with pytest.raises(A4merError, match=r"run/model.safetensors: corrupt training checkpoint: the weights "
                                          r"'stage1.context.encoder.inp.weight' hold inf"):
         A4Mer.load(tmp_path / "run")
+
+
+def _bundle_with_heads(dst, hidden_factor=1):
+    """A copy of the shipped bundle with the shipped heads embedded as ``heads.*`` tensors, their config's
+    hidden width times ``hidden_factor`` (the weights stay those of the shipped width)."""
+    import json
+
+    import torch
+    from safetensors import safe_open
+    from safetensors.torch import save_file as save_pt
+
+    from a4mer.heads.inbetween import heads_to_tensors
+    from a4mer.model import DEFAULT_BUNDLE
+    with safe_open(str(DEFAULT_BUNDLE), framework="pt") as f:
+        meta, tensors = dict(f.metadata()), {k: f.get_tensor(k) for k in f.keys()}
+    heads = heads_to_tensors(load_heads(find_heads()))
+    hm = json.loads(bytes(heads["heads.meta"].tolist()).decode())
+    cfg = json.loads(hm["config"])
+    cfg["hidden"] *= hidden_factor
+    hm["config"] = json.dumps(cfg)
+    heads["heads.meta"] = torch.tensor(list(json.dumps(hm).encode()), dtype=torch.uint8)
+    save_pt({**tensors, **heads}, str(dst), metadata=meta)
+    return dst
+
+
+def test_heads_embedded_in_a_bundle_are_checked_on_the_meta_device_before_they_are_built(tmp_path, monkeypatch):
+    """Heads embedded in a bundle (``heads.*``) were built from the bundle's own config without the meta-device
+    check that heads files get: a bundle whose embedded heads config asked for a 64x wider decoder (GBs)
+    loaded, and filling a gap allocated it before the weights were compared. Now the bundle is refused at
+    load with one line naming it, having built the heads on the meta device only."""
+    import torch
+
+    from a4mer.heads import decoder
+    from a4mer.heads.inbetween import heads_from_tensors
+    from a4mer.model import A4Mer
+    huge = _bundle_with_heads(tmp_path / "huge_bundle.safetensors", hidden_factor=64)
+    ok = _bundle_with_heads(tmp_path / "ok_bundle.safetensors")
+    made = []
+    real_init = decoder.CorrectionDecoder.__init__
+
+    def init(self, *a, **k):
+        made.append(torch.get_default_device().type)
+        real_init(self, *a, **k)
+    monkeypatch.setattr(decoder.CorrectionDecoder, "__init__", init)
+    with pytest.raises(A4merError, match=r"huge_bundle.safetensors: model bundle heads weights do not match its "
+                                         r"config \(missing \[\], unexpected \[\], wrong shape \['") as e:
+        A4Mer.load(huge)
+    assert "\n" not in str(e.value) and made == ["meta"]
+    from safetensors.torch import load_file
+    tensors = {k: v for k, v in load_file(str(huge)).items() if k.startswith("heads.")}
+    made.clear()
+    with pytest.raises(A4merError, match=r"huge_bundle.safetensors: model bundle heads weights do not match"):
+        heads_from_tensors(tensors, huge)  # the heads built from the tensors alone: the same check
+    assert made == ["meta"]
+    bad = dict(tensors, **{"heads.meta": torch.tensor(list(b"{not json"), dtype=torch.uint8)})
+    with pytest.raises(A4merError, match=r"huge_bundle.safetensors: corrupt model bundle heads \(JSONDecodeError"):
+        heads_from_tensors(bad, huge)
+
+    shipped = load_heads(find_heads())
+    made.clear()  # heads that fit their config load, and are what the bundle holds
+    model = A4Mer.load(ok)
+    assert made == ["meta"]
+    heads = model._heads("heads")
+    assert made == ["meta", "meta", "cpu"]
+    for k, v in shipped.net.state_dict().items():
+        assert torch.equal(heads.net.state_dict()[k], v), k
+    assert heads.gates == shipped.gates
