@@ -1,7 +1,8 @@
 """Batch processing of many clips through Blender, without importing bpy here.
 
-Each clip runs in its own worker process (``PY -m a4mer_blender.batch_worker`` with the bpy module,
-or ``blender -b --python scripts/blender_batch.py``), which writes into a private temporary folder
+Clips run in worker processes (``PY -m a4mer_blender.batch_worker --serve`` with the bpy module, or
+``blender -b --python scripts/blender_batch.py -- --serve``), each running clip after clip (:class:`Worker`);
+a clip's worker writes into a private temporary folder
 inside the output folder; this process then draws the pictures and renames the finished files into
 place (the ``.blend`` last), so an interrupted or failed clip leaves no ``<name>.*`` output and no
 temporary file. A clip whose ``<name>.blend`` (and, with ``segment``, segment files) exist is
@@ -20,8 +21,10 @@ stable when clips are added.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
+import queue
 import re
 import shutil
 import signal
@@ -32,6 +35,7 @@ import tempfile
 import threading
 import time
 import unicodedata
+from collections import deque
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -369,6 +373,13 @@ def release_dir(d: Path) -> None:
     shutil.rmtree(d, ignore_errors=True)
 
 
+def let_go(d: Path) -> None:
+    """Release this process's hold of ``d`` (:func:`hold_dir`), leaving the folder as it is."""
+    fd = _HELD.pop(str(Path(d).resolve()), None)
+    if fd is not None:
+        os.close(fd)
+
+
 def _empty(d: Path) -> None:
     """Remove everything in ``d`` but its lock file (an open file removed on NFS would stay as .nfsXXXX)."""
     for f in d.iterdir() if d.is_dir() else ():
@@ -453,31 +464,35 @@ def default_blender_script() -> Path:
     return Path(__file__).resolve().parents[1] / "scripts" / "blender_batch.py"
 
 
-def worker_command(job: ClipJob, tmp: Path, opts: BatchOptions) -> list[str]:
-    """The full command line of one clip's worker."""
-    args = worker_args(job, tmp, opts)
+def worker_command(opts: BatchOptions) -> list[str]:
+    """The command line of a worker process that runs clips one after another (``--serve``: one request
+    per line on its stdin, one result line each on its stdout; :class:`Worker`)."""
     if opts.blender:
         script = opts.blender_script or str(default_blender_script())
-        return [opts.blender, "-b", "--factory-startup", "--python-exit-code", "1", "--python", script, "--", *args]
-    return [opts.python, "-m", "a4mer_blender.batch_worker", *args]
+        return [opts.blender, "-b", "--factory-startup", "--python-exit-code", "1", "--python", script, "--", "--serve"]
+    return [opts.python, "-m", "a4mer_blender.batch_worker", "--serve"]
 
 
 def parse_result(stdout: str) -> dict | None:
+    """The result of the last result line of a worker's ``stdout``, or None. The tag may follow other text
+    on its line: Blender's C code buffers what it prints and may flush part of a line just before it."""
     for line in reversed(stdout.splitlines()):
-        if line.startswith(RESULT_TAG):
+        at = line.find(RESULT_TAG)
+        if at >= 0:
             try:
-                return json.loads(line[len(RESULT_TAG):])
+                result = json.loads(line[at + len(RESULT_TAG):])
             except ValueError:
                 return None
+            return result if isinstance(result, dict) else None
     return None
 
 
-def failure_reason(proc: subprocess.CompletedProcess, result: dict | None) -> str:
+def failure_reason(answer: "_Answer", result: dict | None) -> str:
     if result is not None and result.get("error"):
         return str(result["error"])
-    rc = proc.returncode
+    rc = answer.returncode or 0
     how = f"worker crashed (signal {-rc})" if rc < 0 else f"worker exited with code {rc}"
-    tail = [ln for ln in (proc.stderr or "").strip().splitlines() if ln.strip()][-3:]
+    tail = [ln for ln in (answer.stderr or "").strip().splitlines() if ln.strip()][-3:]
     return how + (": " + " | ".join(tail) if tail else "")
 
 
@@ -608,6 +623,16 @@ class _Procs:
         self.procs: set[subprocess.Popen] = set()
         self.stopping = False
 
+    def add(self, proc: subprocess.Popen) -> None:
+        with self.lock:
+            self.procs.add(proc)
+            if self.stopping:
+                kill_tree(proc)
+
+    def discard(self, proc: subprocess.Popen) -> None:
+        with self.lock:
+            self.procs.discard(proc)
+
     def kill_all(self) -> None:
         with self.lock:
             self.stopping = True
@@ -615,65 +640,156 @@ class _Procs:
                 kill_tree(p)
 
 
-def _worker_env(opts: BatchOptions, tmp: Path) -> dict[str, str]:
-    """The worker's environment: BLAS threads shared out, and its temporary files (the add-on runner's
-    job folders) inside the clip's own folder ``tmp``, so they go with it however the worker ends."""
+def _worker_env(opts: BatchOptions) -> dict[str, str]:
+    """A worker's environment: BLAS threads shared out among the ``opts.jobs`` workers."""
     env = child_env()
     threads = max(1, (os.cpu_count() or 1) // max(1, opts.jobs))
     for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         env.setdefault(k, str(threads))
-    (tmp / "tmp").mkdir()
-    for k in ("TMPDIR", "TEMP", "TMP"):
-        env[k] = str((tmp / "tmp").resolve())
     return env
 
 
-def run_clip(job: ClipJob, opts: BatchOptions, procs: _Procs | None = None, runs: RunSummaries | None = None
+def _pump(stream, sink: Callable[[Any], None], end: bool) -> None:
+    """Feed the lines of ``stream`` to ``sink`` (then None, when ``end``) until the process closes it."""
+    try:
+        for line in stream:
+            sink(line.rstrip("\n"))
+    except (OSError, ValueError):  # the pipe closed under the reader
+        pass
+    if end:
+        sink(None)
+
+
+#: clips one worker process runs before a fresh one replaces it (what a long batch may leak stays bounded)
+CLIPS_PER_WORKER = 100
+
+
+@dataclass
+class _Answer:
+    """What a worker did with one clip: its result line (None: none came), the worker's exit code (None:
+    it still runs), the last lines of its stderr while it worked on the clip, whether it timed out."""
+
+    result: dict | None
+    returncode: int | None
+    stderr: str
+    timed_out: bool = False
+
+
+class Worker:
+    """One worker process that runs clips one after another, so Python, Blender, torch and the model start
+    once per worker, not once per clip. It is started when a clip needs it and replaced by a fresh one
+    after it crashed, timed out, hit an unexpected error (its state is not trusted then) or ran
+    :data:`CLIPS_PER_WORKER` clips."""
+
+    def __init__(self, opts: BatchOptions, procs: _Procs | None = None):
+        self.opts, self.procs = opts, _Procs() if procs is None else procs
+        self.proc: subprocess.Popen | None = None
+        self.lines: queue.Queue = queue.Queue()
+        self.stderr: deque[str] = deque(maxlen=50)
+        self.served = 0
+        self.requests = itertools.count(1)
+
+    def _start(self) -> subprocess.Popen:
+        self.lines, self.served = queue.Queue(), 0
+        proc = subprocess.Popen(worker_command(self.opts), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, **TEXT_PIPES, env=_worker_env(self.opts), **own_group())
+        self.procs.add(proc)
+        for stream, sink, end in ((proc.stdout, self.lines.put, True), (proc.stderr, self.stderr.append, False)):
+            threading.Thread(target=_pump, args=(stream, sink, end), daemon=True).start()
+        self.proc = proc
+        return proc
+
+    def _send(self, line: str) -> subprocess.Popen:
+        """Send one request, to a fresh worker when there is none or the last one has ended (or ends as
+        the request is written)."""
+        for fresh in (False, True):
+            proc = self.proc if not fresh and self.proc is not None and self.proc.poll() is None else None
+            if proc is None:
+                self.stop()
+                proc = self._start()
+            try:
+                proc.stdin.write(line + "\n")
+                proc.stdin.flush()
+                return proc
+            except (OSError, ValueError):
+                if fresh:
+                    raise
+        raise AssertionError("unreachable")
+
+    def run(self, argv: list[str], tmpdir: Path, timeout: float = 0.0) -> _Answer:
+        """Have the worker process one clip: ``argv``, the arguments of ``a4mer_blender.batch_worker``;
+        ``tmpdir``, where what it starts for the clip writes its temporary files (so they go with the clip's
+        working folder however the clip ends); waits at most ``timeout`` seconds (0: no limit). The request
+        is one line of JSON, ASCII only whatever the worker's stdin encoding, with an id its result echoes."""
+        request = next(self.requests)
+        self.stderr.clear()
+        proc = self._send(json.dumps({"id": request, "argv": argv, "tmpdir": str(Path(tmpdir).resolve())}))
+        deadline = time.monotonic() + timeout if timeout else None
+        while True:
+            try:
+                line = self.lines.get(timeout=None if deadline is None else max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                self.stop(kill=True)
+                return _Answer(None, None, "", timed_out=True)
+            if line is None:  # the worker ended without answering
+                rc = proc.wait()
+                self.stop()
+                return _Answer(None, rc, "\n".join(self.stderr))
+            result = parse_result(line)
+            if result is not None and result.get("request") == request:
+                self.served += 1
+                if result.get("unexpected") or self.served >= CLIPS_PER_WORKER:
+                    self.stop()
+                return _Answer(result, None, "\n".join(self.stderr))
+
+    def stop(self, kill: bool = False) -> None:
+        """End the worker: its stdin closed (it ends after the clip in hand), or ``kill`` (everything it
+        started too); waits for it, a worker that does not end in 30 s is killed."""
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return
+        if not kill:
+            try:
+                proc.stdin.close()
+                proc.wait(30)
+            except (OSError, ValueError, subprocess.TimeoutExpired):
+                kill = True
+        if kill:
+            kill_tree(proc)
+            proc.wait()
+        self.procs.discard(proc)
+
+
+def run_clip(job: ClipJob, opts: BatchOptions, worker: Worker | None = None, runs: RunSummaries | None = None
              ) -> ClipResult:
-    """Process one clip in a worker; never raises for a bad clip (the result says why). A worker
-    stopped by :meth:`_Procs.kill_all` raises KeyboardInterrupt (the clip did not finish). ``runs``: the
-    earlier runs' summaries of ``opts.out`` (read here when not given)."""
+    """Process one clip in ``worker`` (a fresh one, stopped after the clip, when not given); never raises for
+    a bad clip (the result says why). A clip whose worker was stopped by :meth:`_Procs.kill_all` raises
+    KeyboardInterrupt (it did not finish). ``runs``: the earlier runs' summaries of ``opts.out`` (read here
+    when not given)."""
     runs = RunSummaries(opts.out) if runs is None else runs
+    own = worker is None
+    worker = Worker(opts) if own else worker
     t0 = time.perf_counter()
     res = ClipResult(str(job.path), job.name, "failed")
     try:  # a full disk or a path too long (Windows) fails this clip, not the run
         tmp = private_dir(opts.out, "tmp", job.name[:40])
+        (tmp / "tmp").mkdir()
     except OSError as e:
         res.reason = f"cannot make its working folder in {opts.out} ({e.strerror or e})"
         return res
-    lock = _HELD.get(str(tmp.resolve()))
     try:
-        cmd = worker_command(job, tmp, opts)
-        # the worker inherits the folder's lock (and takes its own): a worker left running by a killed
-        # batch keeps its folder from remove_dead_dirs
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **TEXT_PIPES,
-                                env=_worker_env(opts, tmp), stdin=subprocess.DEVNULL, **own_group(),
-                                pass_fds=(lock,) if lock is not None else ())
-        if procs is not None:
-            with procs.lock:
-                procs.procs.add(proc)
-                if procs.stopping:
-                    kill_tree(proc)
-        try:
-            out, err = proc.communicate(timeout=opts.timeout or None)
-        except subprocess.TimeoutExpired:
-            kill_tree(proc)
-            proc.communicate()
+        answer = worker.run(worker_args(job, tmp, opts), tmp / "tmp", opts.timeout)
+        if answer.timed_out:
             res.reason = f"timed out after {opts.timeout:g} s"
             return res
-        finally:
-            if procs is not None:
-                with procs.lock:
-                    procs.procs.discard(proc)
-        if procs is not None and procs.stopping and proc.returncode != 0:
+        if worker.procs.stopping and answer.result is None:
             raise KeyboardInterrupt
-        cp = subprocess.CompletedProcess(cmd, proc.returncode, out, err)
-        result = parse_result(out)
+        result = answer.result
         if result is not None:
             res.notes = list(result.get("notes", []))
             res.objects = list(result.get("objects", []))
-        if proc.returncode != 0 or result is None or result.get("error"):
-            res.reason = failure_reason(cp, result) if (proc.returncode != 0 or result is not None) else \
+        if result is None or result.get("error"):
+            res.reason = failure_reason(answer, result) if (answer.returncode or result is not None) else \
                 "worker gave no result line"
             return res
         _draw(tmp, opts)
@@ -691,8 +807,12 @@ def run_clip(job: ClipJob, opts: BatchOptions, procs: _Procs | None = None, runs
     except A4merError as e:
         res.reason = str(e)
     except Exception as e:  # a picture that cannot be drawn, a full disk ...: this clip fails, not the run
+        if worker.procs.stopping:  # a worker killed as the request went out: the clip did not finish
+            raise KeyboardInterrupt from None
         res.reason = f"{type(e).__name__}: {e}"
     finally:
+        if own:
+            worker.stop()
         release_dir(tmp)
         res.seconds = round(time.perf_counter() - t0, 3)
     return res
@@ -761,13 +881,26 @@ def run_batch(jobs: list[ClipJob], opts: BatchOptions, log: Callable[[str], None
         else:
             todo.append(i)
     procs = _Procs()
-    pool = ThreadPoolExecutor(max_workers=max(1, opts.jobs))
+    slots = max(1, opts.jobs)
+    idle: queue.Queue[Worker] = queue.Queue()
+    workers = [Worker(opts, procs) for _ in range(slots)]
+    for w in workers:
+        idle.put(w)
+    runs = RunSummaries(opts.out)
+
+    def clip(i: int) -> ClipResult:  # on the next idle worker (one clip at a time each)
+        worker = idle.get()
+        try:
+            return run_clip(jobs[i], opts, worker, runs)
+        finally:
+            idle.put(worker)
+
+    pool = ThreadPoolExecutor(max_workers=slots)
     main_thread = threading.current_thread() is threading.main_thread()
     old = {s: signal.signal(s, _terminate) for s in STOP_SIGNALS} if main_thread else {}
     futs: dict = {}
     try:
-        runs = RunSummaries(opts.out)
-        futs = {pool.submit(run_clip, jobs[i], opts, procs, runs): i for i in todo}
+        futs = {pool.submit(clip, i): i for i in todo}
         pending = set(futs)
         while pending:  # a timed wait: on Windows Ctrl-C does not interrupt an untimed one (Python < 3.14)
             done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
@@ -785,9 +918,11 @@ def run_batch(jobs: list[ClipJob], opts: BatchOptions, log: Callable[[str], None
                 _say(log, _line(done_count, n, results[i]))
         raise
     finally:
+        pool.shutdown(wait=True)
+        for w in workers:
+            w.stop()
         for s, handler in old.items():
             signal.signal(s, handler)
-    pool.shutdown(wait=True)
     return [results[i] for i in range(n)]
 
 

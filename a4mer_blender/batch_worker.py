@@ -4,6 +4,7 @@
         [--object NAME] [--name STEM] [--fps F] [--source-fps F] [--asf ASF] [--keep-reference-frames]
         [--python PY] [--checkpoint C] [--vocab V] [--device D] [--taken STEM=PATH ...]
     blender -b --factory-startup --python-exit-code 1 --python scripts/blender_batch.py -- (same args)
+    python -m a4mer_blender.batch_worker --serve    (a4mer batch: one clip per request line on stdin)
 
 The add-on is registered and the work goes through the functions its operators use
 (:func:`operators.importer.import_motion`, :func:`headless.segment_object`, the armature bridge).
@@ -18,6 +19,7 @@ folder.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import json
 import os
@@ -422,13 +424,14 @@ def _check(args: argparse.Namespace) -> Path:
     return out_dir
 
 
-def main(argv: list[str] | None = None) -> int:
-    if argv is None:
-        argv = sys.argv[sys.argv.index("--") + 1:] if "--" in sys.argv else sys.argv[1:]
+def run(argv: list[str]) -> tuple[int, dict]:
+    """Process the clip of ``argv`` (the worker's arguments); the exit code and the result (with ``error``
+    on failure; ``unexpected`` too when it was not an A4merError: a bug or a Blender failure, after which
+    this process's state is not trusted for another clip)."""
     args = parse_args(argv)
     result: dict = {"input": args.input}
     code = 0
-    stage = None
+    stage = out_dir = None
     try:
         out_dir = _check(args)
         stage = _core("batch").private_dir(out_dir, "part")
@@ -439,14 +442,70 @@ def main(argv: list[str] | None = None) -> int:
         code = 1
     except Exception as e:  # a bug or a Blender failure: named, with the traceback on stderr
         traceback.print_exc()
-        result["error"] = f"{type(e).__name__}: {e}"
+        result.update(error=f"{type(e).__name__}: {e}", unexpected=True)
         code = 1
     finally:
         if stage is not None:
             _core("batch").release_dir(stage)
+        if out_dir is not None:
+            _core("batch").let_go(out_dir)
+    return code, result
+
+
+def _report(code: int, result: dict) -> None:
     print(RESULT_TAG + json.dumps(result), flush=True)
     if code:
-        print(f"a4mer_blender.batch_worker: error: {result['error']}", file=sys.stderr)
+        print(f"a4mer_blender.batch_worker: error: {result['error']}", file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def _temporary_files_in(folder: str):
+    """Temporary files of this process and of what it starts (the model worker) in ``folder`` meanwhile."""
+    keys = ("TMPDIR", "TEMP", "TMP")
+    before = {k: os.environ.get(k) for k in keys}
+    os.environ.update(dict.fromkeys(keys, folder))
+    tempfile.tempdir = folder
+    try:
+        yield
+    finally:
+        tempfile.tempdir = None
+        for k, v in before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def serve(lines) -> int:
+    """Run the clips of ``lines`` (requests of :func:`a4mer.batch.worker_request`: JSON with ``id``,
+    ``argv`` and ``tmpdir``) one after another, each answered with its result line (``request``: the
+    id), until the input ends; 0. Each clip starts from a factory-fresh session (:func:`open_input`) and
+    keeps its temporary files in its own ``tmpdir``; a request that is not one is answered with an error."""
+    for line in lines:
+        if not line.strip():
+            continue
+        try:
+            req = json.loads(line)
+            argv, tmpdir = [str(a) for a in req["argv"]], str(req["tmpdir"])
+        except (ValueError, KeyError, TypeError) as e:
+            _report(1, {"error": f"a4mer_blender.batch_worker --serve: not a request ({e}): {line.strip()[:200]}"})
+            continue
+        try:
+            with _temporary_files_in(tmpdir):
+                code, result = run(argv)
+        except SystemExit as e:  # argparse: bad arguments
+            code, result = 1, {"error": f"a4mer_blender.batch_worker: bad arguments (exit {e.code})"}
+        _report(code, {**result, "request": req.get("id")})
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    if argv is None:
+        argv = sys.argv[sys.argv.index("--") + 1:] if "--" in sys.argv else sys.argv[1:]
+    if argv == ["--serve"]:
+        return serve(sys.stdin)
+    code, result = run(argv)
+    _report(code, result)
     return code
 
 

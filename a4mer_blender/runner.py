@@ -9,9 +9,11 @@ No bpy here.
 """
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import json
+import os
 import queue
 import shutil
 import subprocess
@@ -80,6 +82,23 @@ def _device(name: str) -> str:
         return "cuda"
     mps = getattr(torch.backends, "mps", None)
     return "mps" if mps is not None and mps.is_available() else "cpu"
+
+
+def _file_state(path: str) -> tuple:
+    """``path`` with its modification time and size ("" alone), so a model file rewritten under the same
+    name (a training run's next checkpoint) is loaded again."""
+    try:
+        st = os.stat(path) if path else None
+    except OSError:
+        st = None
+    return (path,) if st is None else (path, st.st_mtime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=1)
+def _loaded(model, checkpoint: str, vocab: str, device: str, *files: tuple):
+    """``model.A4Mer.load(...)``, kept while the same files are asked for (``files``: their
+    :func:`_file_state`): a batch worker or an animator segmenting clip after clip loads it once."""
+    return model.A4Mer.load(checkpoint or None, device=device, vocab=vocab or None)
 
 
 def resolve_mode(settings: RunnerSettings) -> str:
@@ -173,8 +192,8 @@ class Job:
             model = _model_module()
             say = lambda f, m: self._lines.put(json.dumps({"progress": f, "message": m}))  # noqa: E731
             say(0.0, "loading model")
-            net = model.A4Mer.load(self.settings.checkpoint or None, device=_device(self.settings.device),
-                                   vocab=self.settings.vocab or None)
+            s = self.settings
+            net = _loaded(model, s.checkpoint, s.vocab, _device(s.device), _file_state(s.checkpoint), _file_state(s.vocab))
             # read by the model's own package: the bundled core's Motion is another class than an installed a4mer's
             pkg = model.__name__.rpartition(".")[0]
             reader = importlib.import_module(f"{pkg}.io.amass") if pkg else amass

@@ -125,8 +125,8 @@ def main(argv: list[str] | None = None) -> int:
              "median s per clip |", "|---|---|---|---|---|---|"]
     lines += [f"| {r['jobs']} | {r['clips_ok']} | {r['wall_s']} | {', '.join(map(str, r['wall_s_all']))} | "
               f"{r['clips_per_minute']} | {r['clip_s_median']} |" for r in runs]
-    lines += ["", "Each clip runs in its own worker process (bpy module): the fixed cost per clip is the Python + "
-              "bpy + torch start and the model load; `--jobs` overlaps them.", "",
+    lines += ["", "Each of the `--jobs` worker processes (bpy module) runs clip after clip: the Python + bpy + "
+              "torch start and the model load are paid once per worker, not per clip.", "",
               f"Reproduce: `{report['reproduce']}`", ""]
     out.with_suffix(".md").write_text("\n".join(lines))
     print(f"wrote {out.with_suffix('.json')} and {out.with_suffix('.md')}")

@@ -9,6 +9,7 @@ that has torch + a4mer for the model (Blender's own Python usually has no torch)
 the ``a4mer_blender`` package that Blender's Python imports (installed with pip or on its path), else
 this checkout's; an installed extension (``bl_ext.<repo>.a4mer_blender``) is not used.
 The same script also runs under the bpy module: ``python scripts/blender_batch.py -- ARGS``.
+``a4mer batch --blender`` passes ``-- --serve``: clip after clip, one request line each on stdin.
 """
 import importlib.util
 import sys

@@ -44,23 +44,25 @@ def read_blend(path: str | os.PathLike, object: str | None = None, python: str =
     Returns one dict per armature: ``object``, ``motion`` (SMPL-24 Motion at the scene rate, Z-up),
     ``segments`` (the segments dict stored by the add-on, or None) and ``motif_names``.
     """
-    import subprocess
     import tempfile
-    from ..batch import BatchOptions, ClipJob, failure_reason, parse_result, safe_name, worker_command
+    from ..batch import BatchOptions, ClipJob, Worker, failure_reason, safe_name, worker_args
     from ..io.amass import read_amass_npz
-    from ..processes import TEXT_PIPES, child_env
     path = Path(path)
     if not path.is_file():
         raise A4merError(f"{path}: file not found")
     with tempfile.TemporaryDirectory(prefix="a4mer-blend-") as tmp:
         opts = BatchOptions(out=Path(tmp), object=object, python=python, blender=blender,
                             blender_script=blender_script)
-        cmd = worker_command(ClipJob(path, safe_name(path.stem)), Path(tmp), opts)
-        cmd = [c for c in cmd if c not in ("--no-pictures", "--motion-npz")] + ["--dump"]
-        proc = subprocess.run(cmd, capture_output=True, **TEXT_PIPES, env=child_env(), stdin=subprocess.DEVNULL)
-        result = parse_result(proc.stdout)
-        if proc.returncode != 0 or result is None or result.get("error"):
-            raise A4merError(failure_reason(proc, result))
+        argv = worker_args(ClipJob(path, safe_name(path.stem)), Path(tmp), opts)
+        worker = Worker(opts)
+        try:
+            answer = worker.run([a for a in argv if a not in ("--no-pictures", "--motion-npz")] + ["--dump"], Path(tmp))
+        finally:
+            worker.stop()
+        result = answer.result
+        if result is None or result.get("error"):
+            raise A4merError(failure_reason(answer, result) if answer.returncode or result is not None
+                             else "the .blend reader gave no result")
         out = []
         for info in result.get("objects", []):
             stem = info["stem"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import stat
 import subprocess
@@ -259,6 +260,14 @@ def test_blender_entry_script(clips, segmenter, tmp_path):
                           str(tmp_path / "o2")], capture_output=True, text=True)
     assert bad.returncode == 1 and "broken.npz" in bad.stderr
     assert list((tmp_path / "o2").iterdir()) == []
+    (tmp_path / "o3").mkdir()
+    request = json.dumps({"id": 7, "argv": ["--input", str(root / "walk.npz"), "--out-dir", str(tmp_path / "o3")],
+                          "tmpdir": str(tmp_path)})
+    served = subprocess.run([sys.executable, str(script), "--", "--serve"], input=request + "\n", capture_output=True,
+                            text=True)  # how a4mer batch --blender runs it
+    assert served.returncode == 0, served.stderr
+    res = json.loads(served.stdout.strip().splitlines()[-1].split(" ", 1)[1])
+    assert res["request"] == 7 and res["outputs"] == ["walk.blend"] and (tmp_path / "o3" / "walk.blend").is_file()
 
 
 def test_worker_heads_subprocess_matches_in_process():
@@ -422,3 +431,52 @@ def test_the_worker_holds_the_batch_folder_it_writes_into(tmp_path):
     finally:
         worker.communicate("", timeout=60)
     assert batch.remove_dead_dirs(out) == [folder.name] and not folder.exists()
+
+
+def test_a_serving_worker_runs_clip_after_clip_from_a_fresh_scene(clips, tmp_path):
+    """The batch's worker process runs clips one after another (Python, Blender and torch start once):
+    each clip starts from a factory-fresh scene (its .blend holds its own armature only, at its own
+    rate), and a bad clip in between is answered with its error and changes nothing for the next."""
+    from a4mer import batch
+    root, good = clips
+    opts = batch.BatchOptions(out=tmp_path)
+    worker = batch.Worker(opts)
+    clip = {"walk": root / "walk.npz", "broken": root / "broken.npz", f"hdm__amc__{KICK.stem}": root / "hdm" / "amc" / KICK.name}
+    try:
+        answers, pids = {}, set()
+        for name, path in clip.items():
+            (tmp_path / name).mkdir()
+            answers[name] = worker.run(batch.worker_args(batch.ClipJob(path, name), tmp_path / name, opts), tmp_path)
+            pids.add(worker.proc.pid)
+        assert len(pids) == 1, "one worker process for every clip"
+        assert "not a readable npz" in answers["broken"].result["error"]
+        for name, (T, fps) in good.items():
+            assert answers[name].result.get("error") is None, answers[name].result
+            scene, arms = _open(tmp_path / name / f"{name}.blend")
+            assert len(arms) == 1 and armature.scene_fps(scene) == pytest.approx(fps)
+            assert armature.action_frames(arms[0].animation_data.action) == (1, T)
+    finally:
+        worker.stop()
+    assert worker.proc is None
+
+
+def test_serve_gives_each_clip_its_own_temporary_folder_and_answers_every_line(monkeypatch, capsys, tmp_path):
+    """What a clip starts (the model worker, the runner's job folders) writes its temporary files in the
+    folder of the request (the batch removes it with the clip's working folder); a line that is not a
+    request is answered with an error, and the worker goes on."""
+    import tempfile
+    from a4mer_blender import batch_worker
+    seen = []
+
+    def run(argv):
+        seen.append((argv, tempfile.gettempdir(), os.environ["TMPDIR"]))
+        return 0, {"input": argv[1]}
+    monkeypatch.setattr(batch_worker, "run", run)
+    lines = [json.dumps({"id": 1, "argv": ["--input", "a.bvh"], "tmpdir": str(tmp_path / "a")}), "\n", "garbage\n",
+             json.dumps({"id": 2, "argv": ["--input", "b.bvh"], "tmpdir": str(tmp_path / "b")})]
+    assert batch_worker.serve(lines) == 0
+    assert seen == [(["--input", "a.bvh"], str(tmp_path / "a"), str(tmp_path / "a")),
+                    (["--input", "b.bvh"], str(tmp_path / "b"), str(tmp_path / "b"))]
+    assert tempfile.gettempdir() != str(tmp_path / "b") and os.environ.get("TMPDIR") != str(tmp_path / "b")
+    results = [json.loads(ln.split(" ", 1)[1]) for ln in capsys.readouterr().out.splitlines()]
+    assert [r.get("request") for r in results] == [1, None, 2] and "not a request" in results[1]["error"]

@@ -74,3 +74,22 @@ def test_in_process_and_worker_agree(scene, real_rig):
     here = runner.run_sync(motion, runner.RunnerSettings(mode="IN_PROCESS", **common))
     there = runner.run_sync(motion, runner.RunnerSettings(mode="WORKER", python=sys.executable, **common))
     assert here == there
+
+
+def test_in_process_runs_load_the_model_once_until_its_file_changes(scene, real_rig, tmp_path, monkeypatch):
+    """Segmenting clip after clip (a batch worker, an animator) loads the model once; a checkpoint
+    rewritten under the same name (a training run's next one) is loaded again."""
+    import shutil
+    from a4mer.model import DEFAULT_BUNDLE, A4Mer
+    bundle = tmp_path / "model.a4mer.safetensors"
+    shutil.copyfile(MODEL or DEFAULT_BUNDLE, bundle)
+    loads = []
+    real = A4Mer.load.__func__
+    monkeypatch.setattr(A4Mer, "load", classmethod(lambda cls, *a, **kw: loads.append(a) or real(cls, *a, **kw)))
+    runner._loaded.cache_clear()
+    motion = armature.read_motion(real_rig, scene)
+    settings = runner.RunnerSettings(mode="IN_PROCESS", checkpoint=str(bundle), device="cpu")
+    first = runner.run_sync(motion, settings)
+    assert runner.run_sync(motion, settings) == first and len(loads) == 1
+    os.utime(bundle, ns=(bundle.stat().st_atime_ns, bundle.stat().st_mtime_ns + 10**9))
+    assert runner.run_sync(motion, settings) == first and len(loads) == 2

@@ -25,49 +25,63 @@ from a4mer.errors import A4merError
 
 # --- stand-in worker (test only) ---------------------------------------------------------------
 FAKE = r'''
-import json, os, sys, time
-a = sys.argv[sys.argv.index("a4mer_blender.batch_worker") + 1:]
-opt = lambda k: a[a.index(k) + 1] if k in a else None
-src, out, name = opt("--input"), opt("--out-dir"), opt("--name")
-text = open(src, "rb").read()
-if b"CRASH" in text:
-    open(os.path.join(out, name + ".blend"), "wb").write(b"half")  # partial file, then a hard crash
-    os.abort()
-if b"UTF8" in text:  # Blender's C code prints UTF-8 bytes whatever the console's code page
-    sys.stdout.buffer.write(('Info: Saved copy as "' + name + '.blend"\n').encode("utf-8"))
-    sys.stdout.flush()
-if b"BAD" in text:
-    print("A4MER_RESULT " + json.dumps({"error": src + ": not a BVH file (no HIERARCHY section)"}))
-    sys.exit(1)
-if b"SLOW" in text:
-    open(src + ".started", "w").write(str(os.getpid()))
-    time.sleep(60)
-if b"SPAWN" in text:  # what the add-on runner does: a job folder in the temp dir, a model subprocess
-    import subprocess, tempfile
-    d = tempfile.mkdtemp(prefix="a4mer_job_")
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    open(src + ".info", "w").write(json.dumps({"pid": child.pid, "dir": d}))
-    time.sleep(60)
-T, fps = 24, 30.0
-atoms = [{"start_frame": s, "end_frame": s + 6, "start_t": s / fps, "end_t": (s + 6) / fps, "code": s % 4}
-         for s in range(0, T, 6)]
-motifs = [{"start_frame": 0, "end_frame": 12, "start_t": 0, "end_t": 0.4, "motif_id": 1, "atoms": [0, 1], "confidence": 1},
-          {"start_frame": 12, "end_frame": 24, "start_t": 0.4, "end_t": 0.8, "motif_id": 2, "atoms": [2, 3], "confidence": 1}]
-files = []
-if "--segment" in a:
-    json.dump({"schema_version": 1, "model_hash": "x", "vocab_hash": "y", "fps": fps, "duration": T / fps,
-               "atoms": atoms, "motifs": motifs}, open(os.path.join(out, name + ".segments.json"), "w"))
-    files.append(name + ".segments.json")
-if "--motion-npz" in a:
-    import numpy as np
-    from a4mer.io import write_amass_npz
-    from a4mer.motion import Motion
-    q = np.zeros((T, 24, 4)); q[..., 0] = 1.0
-    write_amass_npz(Motion(fps, np.zeros((T, 3)) + [0, 0, 0.9], q), os.path.join(out, name + ".motion.npz"))
-open(os.path.join(out, name + ".blend"), "wb").write(b"BLENDER-fake " + text[:20])
-files.append(name + ".blend")
-print("A4MER_RESULT " + json.dumps({"input": src, "name": name, "objects": [{"object": "SMPL", "stem": name}],
-                                    "notes": ["fill-gaps: no gaps"] if "--fill-gaps" in a else [], "outputs": files}))
+import json, os, sys, tempfile, time
+from a4mer import batch
+
+
+def clip(a):
+    opt = lambda k: a[a.index(k) + 1] if k in a else None
+    src, out, name = opt("--input"), opt("--out-dir"), opt("--name")
+    batch.hold_dir(out)  # as the real worker does: its folder stays in use while it works, even if the batch died
+    text = open(src, "rb").read()
+    open(src + ".pid", "w").write(str(os.getpid()))
+    if b"CRASH" in text:
+        open(os.path.join(out, name + ".blend"), "wb").write(b"half")  # partial file, then a hard crash
+        os.abort()
+    if b"UTF8" in text:  # Blender's C code prints UTF-8 bytes whatever the console's code page
+        sys.stdout.buffer.write(('Info: Saved copy as "' + name + '.blend"\n').encode("utf-8"))
+        sys.stdout.flush()
+    if b"BAD" in text:
+        return {"error": src + ": not a BVH file (no HIERARCHY section)"}
+    if b"BUG" in text:
+        return {"error": "KeyError: 'x'", "unexpected": True}
+    if b"SLOW" in text:
+        open(src + ".started", "w").write(str(os.getpid()))
+        time.sleep(60)
+    if b"SPAWN" in text:  # what the add-on runner does: a job folder in the temp dir, a model subprocess
+        import subprocess
+        d = tempfile.mkdtemp(prefix="a4mer_job_")
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+        open(src + ".info", "w").write(json.dumps({"pid": child.pid, "dir": d}))
+        time.sleep(60)
+    T, fps = 24, 30.0
+    atoms = [{"start_frame": s, "end_frame": s + 6, "start_t": s / fps, "end_t": (s + 6) / fps, "code": s % 4}
+             for s in range(0, T, 6)]
+    motifs = [{"start_frame": 0, "end_frame": 12, "start_t": 0, "end_t": 0.4, "motif_id": 1, "atoms": [0, 1], "confidence": 1},
+              {"start_frame": 12, "end_frame": 24, "start_t": 0.4, "end_t": 0.8, "motif_id": 2, "atoms": [2, 3], "confidence": 1}]
+    files = []
+    if "--segment" in a:
+        json.dump({"schema_version": 1, "model_hash": "x", "vocab_hash": "y", "fps": fps, "duration": T / fps,
+                   "atoms": atoms, "motifs": motifs}, open(os.path.join(out, name + ".segments.json"), "w"))
+        files.append(name + ".segments.json")
+    if "--motion-npz" in a:
+        import numpy as np
+        from a4mer.io import write_amass_npz
+        from a4mer.motion import Motion
+        q = np.zeros((T, 24, 4)); q[..., 0] = 1.0
+        write_amass_npz(Motion(fps, np.zeros((T, 3)) + [0, 0, 0.9], q), os.path.join(out, name + ".motion.npz"))
+    open(os.path.join(out, name + ".blend"), "wb").write(b"BLENDER-fake " + text[:20])
+    files.append(name + ".blend")
+    batch.let_go(out)
+    return {"input": src, "name": name, "objects": [{"object": "SMPL", "stem": name}],
+            "notes": ["fill-gaps: no gaps"] if "--fill-gaps" in a else [], "outputs": files, "pid": os.getpid()}
+
+
+assert sys.argv[sys.argv.index("a4mer_blender.batch_worker") + 1:] == ["--serve"]
+for line in sys.stdin:
+    req = json.loads(line)
+    tempfile.tempdir = req["tmpdir"]
+    print("A4MER_RESULT " + json.dumps({**clip(req["argv"]), "request": req["id"]}), flush=True)
 '''
 
 
@@ -351,22 +365,42 @@ def test_two_shards_cover_every_clip_once(tmp_path, fake_python, capsys):
     assert sorted(p.name for p in out.glob("*.blend")) == sorted(f"c{i}.blend" for i in range(9))
 
 
+def test_one_worker_process_runs_clip_after_clip_and_is_replaced_when_it_cannot_be_trusted(tmp_path, fake_python,
+                                                                                           capsys, monkeypatch):
+    """Python, Blender and the model start once per worker, not once per clip; a worker that crashed,
+    timed out, met an unexpected error or ran CLIPS_PER_WORKER clips is replaced, and the next clip runs."""
+    names = {"a.bvh": b"good", "b.bvh": b"good", "c.bvh": b"CRASH", "d.bvh": b"good", "e.bvh": b"BUG",
+             "f.bvh": b"good", "g.bvh": b"good", "h.bvh": b"good", "i.bvh": b"good"}
+    root = _clips(tmp_path / "in", names)
+    monkeypatch.setattr(batch, "CLIPS_PER_WORKER", 3)
+    code, text = _run([root, "--out", tmp_path / "out", "--python", fake_python], capsys)
+    assert code == 1 and text.count("FAILED") == 2 and "worker crashed" in text and "KeyError: 'x'" in text
+    pid = {n[0]: (root / f"{n}.pid").read_text() for n in names}
+    assert pid["a"] == pid["b"] == pid["c"] != pid["d"] == pid["e"] != pid["f"] == pid["g"] == pid["h"] != pid["i"]
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.blend")) == [f"{n}.blend" for n in "abdfghi"]
+    root2 = _clips(tmp_path / "in2", {"a.bvh": b"SLOW", "b.bvh": b"good"})
+    code, text = _run([root2, "--out", tmp_path / "out2", "--python", fake_python, "--timeout", "1"], capsys)
+    assert code == 1 and "timed out" in text and (tmp_path / "out2" / "b.blend").is_file()
+    assert (root2 / "a.bvh.pid").read_text() != (root2 / "b.bvh.pid").read_text()
+
+
 def test_worker_command_forms(tmp_path):
     job = batch.ClipJob(tmp_path / "a.bvh", "a")
     opts = batch.BatchOptions(out=tmp_path, segment=True, extend=12, fill_gaps=True, object="Rig",
                               runner_python="/venv/bin/python", blender="/opt/blender/blender")
-    cmd = batch.worker_command(job, tmp_path / "t", opts)
-    assert cmd[:7] == ["/opt/blender/blender", "-b", "--factory-startup", "--python-exit-code", "1", "--python",
-                       str(batch.default_blender_script())]
-    args = cmd[cmd.index("--") + 1:]
+    cmd = batch.worker_command(opts)
+    assert cmd == ["/opt/blender/blender", "-b", "--factory-startup", "--python-exit-code", "1", "--python",
+                   str(batch.default_blender_script()), "--", "--serve"]
+    assert batch.default_blender_script().is_file()
+    args = batch.worker_args(job, tmp_path / "t", opts)
     assert args[args.index("--extend") + 1] == "12" and args[args.index("--python") + 1] == "/venv/bin/python"
     assert {"--segment", "--fill-gaps"} <= set(args) and args[args.index("--object") + 1] == "Rig"
-    assert batch.default_blender_script().is_file()
-    dash = batch.worker_command(batch.ClipJob(tmp_path / "-walk.bvh", "-walk"), tmp_path / "t", opts)
+    dash = batch.worker_args(batch.ClipJob(tmp_path / "-walk.bvh", "-walk"), tmp_path / "t", opts)
     assert "--name=-walk" in dash  # argparse took "-walk" for an option: the clip always failed
-    plain = batch.worker_command(job, tmp_path / "t", batch.BatchOptions(out=tmp_path, python="/py"))
-    assert plain[:3] == ["/py", "-m", "a4mer_blender.batch_worker"] and "--segment" not in plain
-    assert os.path.isabs(plain[plain.index("--input") + 1])
+    plain = batch.BatchOptions(out=tmp_path, python="/py")
+    assert batch.worker_command(plain) == ["/py", "-m", "a4mer_blender.batch_worker", "--serve"]
+    args = batch.worker_args(job, tmp_path / "t", plain)
+    assert "--segment" not in args and os.path.isabs(args[args.index("--input") + 1])
 
 
 def test_the_blender_and_python_people_name(tmp_path, fake_python, capsys, monkeypatch):
