@@ -178,27 +178,29 @@ def clip_format(path: str | os.PathLike) -> str:
     return fmt
 
 
-def _rest_up(src, bmap) -> float:
-    """Z component of the unit pelvis -> head (or neck) vector of ``src``'s rest pose in the Z-up
-    world: near 1 when the file's up axis was read right (rest poses stand), near 0 when it lies."""
+def _rest_up(names, rest: np.ndarray, bmap) -> float:
+    """Z component of the unit pelvis -> head (or neck) vector of a source skeleton's rest pose (joint
+    ``names``, ``rest (J, 3)`` positions in the Z-up world): near 1 when the file's up axis was read
+    right (rest poses stand), near 0 when it lies."""
     top = bmap.joints.get("head") or bmap.joints.get("neck")
     if top is None or "pelvis" not in bmap.joints:
         return 1.0
-    v = src.rest_positions[src.names.index(top)] - src.rest_positions[src.names.index(bmap.joints["pelvis"])]
+    v = rest[names.index(top)] - rest[names.index(bmap.joints["pelvis"])]
     n = float(np.linalg.norm(v))
     return float(v[2] / n) if n > 0 else 1.0
 
 
-def _bvh_upright(path, bmap, src_y, **read_kw):
-    """The reading of a BVH file whose rest pose stands: ``src_y`` (read Y-up, the BVH default) unless
-    its rest pose lies and the Z-up reading's stands. A rest pose that says neither (bones along X,
+def _bvh_upright(take, bmap, src_y, unit_frames: np.ndarray | None):
+    """The reading of a parsed BVH ``take`` whose rest pose stands: ``src_y`` (read Y-up, the BVH default)
+    unless its rest pose lies and the Z-up reading's stands. A rest pose that says neither (bones along X,
     like Bandai's) keeps Y-up: the frames cannot tell a Z-up file from a Y-up clip of someone lying.
-    ``read_kw``: the other arguments ``src_y`` was read with (:func:`~a4mer.io.bvh.read_bvh`)."""
-    from .io.bvh import read_bvh
-    if _rest_up(src_y, bmap) > 0.5:
+    ``unit_frames (T,)``: the frames ``src_y``'s unit was guessed on (:func:`~a4mer.io.bvh.bvh_source`)."""
+    from .io.bvh import bvh_rest_positions, bvh_source
+    if _rest_up(src_y.names, src_y.rest_positions, bmap) > 0.5:
         return src_y
-    src_z = read_bvh(path, up="z", **read_kw)
-    return src_z if _rest_up(src_z, bmap) > 0.5 else src_y
+    if _rest_up(take.names, bvh_rest_positions(take, "z", unit_frames=unit_frames), bmap) <= 0.5:
+        return src_y
+    return bvh_source(take, up="z", unit_frames=unit_frames)
 
 
 def check_nonfinite_frames(path, meta: dict, known: np.ndarray | None) -> None:
@@ -235,19 +237,109 @@ def kept_frames(T: int, start: int | None = None, end: int | None = None, keys=N
     return known
 
 
-def read_for_fill(path: str | os.PathLike, options: LoadOptions, first: Motion, known: np.ndarray | None) -> Motion:
-    """``first`` (``path`` read whole, with ``nonfinite_ok`` and without the floor) made ready for a fill
-    that keeps the frames ``known (T,)``: :class:`MotionFileError` where a kept frame holds NaN/inf (frames
-    to generate may hold anything: a capture's dropouts); read again where only the kept frames should
-    calibrate the reading (a BVH/AMC's retargeting, ``options.floor``)."""
-    check_nonfinite_frames(path, first.meta, np.ones(first.num_frames, bool) if known is None else known)
-    if options.floor or (known is not None and not known.all() and Path(path).suffix.lower() != ".npz"):
-        return load_motion(path, options, known=None if known is None or known.all() else known)
-    return first
+def fill_reading(reading: "ClipFile", options: LoadOptions, known: np.ndarray | None
+                 ) -> tuple[LoadOptions, dict]:
+    """How to make the Motion of a fill that keeps the frames ``known (T,)`` of a clip read whole with
+    ``nonfinite_ok`` (``reading``, :func:`read_clip`): the options and keyword arguments of
+    ``load_motion(reading.path, options, **kw)`` (``kw`` holds ``reading``, so the file is not parsed
+    again). Where only the kept frames should calibrate the reading (a BVH/AMC's retargeting,
+    ``options.floor``) it is retargeted on those; frames to generate may hold anything (a capture's
+    dropouts), while a kept frame holding NaN/inf is a :class:`MotionFileError`."""
+    path = reading.path
+    check_nonfinite_frames(path, reading.meta, np.ones(reading.num_frames, bool) if known is None else known)
+    partial = known is not None and not known.all()
+    if options.floor or (partial and Path(path).suffix.lower() != ".npz"):
+        return options, {"known": known if partial else None, "reading": reading}
+    return options, {"nonfinite_ok": True, "reading": reading}  # the whole reading, as it is
+
+
+@dataclass(frozen=True, eq=False)
+class ClipFile:
+    """A clip file read once (:func:`read_clip`): what every :func:`load_motion` of it shares, whatever
+    it retargets on (``known`` frames, options other than ``source_fps`` and ``asf``).
+
+    path: the file. format: ``"npz"``, ``"bvh"`` or ``"amc"``. source_fps, asf: the options it was read
+    with. lenient: read with NaN/inf frames allowed (``meta["nonfinite_frames"]`` lists them).
+    data: the npz's :class:`Motion`, the BVH's :class:`~a4mer.io.bvh.BvhTake` or the AMC's
+    :class:`~a4mer.io.source.SourceClip`."""
+
+    path: str
+    format: str
+    source_fps: float | None
+    asf: str | os.PathLike | None
+    lenient: bool
+    data: object
+
+    @property
+    def num_frames(self) -> int:
+        """The file's frames (no lead-in dropped, at its own rate)."""
+        return self.data.num_frames
+
+    @property
+    def meta(self) -> dict:
+        """What the reader found (``nonfinite_frames``: file frames held NaN/inf, when ``lenient``)."""
+        return self.data.meta
+
+    def serves(self, path: str | os.PathLike, opts: LoadOptions, lenient: bool) -> bool:
+        """Whether this reading is what reading ``path`` with ``opts`` (NaN/inf frames allowed: ``lenient``)
+        would give."""
+        return (os.fspath(path) == self.path and opts.source_fps == self.source_fps and opts.asf == self.asf
+                and (lenient or "nonfinite_frames" not in self.meta))
+
+
+def _check_path(path) -> str:
+    """The clip format of ``path`` (:func:`clip_format`); :class:`A4merError` / :class:`MotionFileError`
+    where it names no clip file."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise A4merError(f"expected the path of a clip (.npz/.bvh/.amc), got {type(path).__name__}")
+    if not str(path).strip():
+        raise A4merError("the clip path is empty")
+    if Path(path).is_dir():
+        raise MotionFileError(path, "is a folder, not a clip file")
+    if not Path(path).exists() and not Path(path).suffix:  # "not found", not "unsupported file type ''"
+        raise MotionFileError(path, "file not found")
+    fmt = clip_format(path)
+    check_regular_file(path)
+    return fmt
+
+
+def _load_options(options: LoadOptions | None, kw: dict) -> LoadOptions:
+    """``options``, or the :class:`LoadOptions` of the keywords ``kw`` (not both)."""
+    if options is not None and kw:
+        raise BadValue(f"give the load options either as a LoadOptions or as keywords, not both ({', '.join(kw)})")
+    if options is not None and not isinstance(options, LoadOptions):
+        raise BadValue(f"options must be a LoadOptions, got {type(options).__name__}")
+    try:
+        return options or LoadOptions(**kw)
+    except TypeError as e:  # an unknown keyword
+        raise BadValue(f"load_motion: {e}") from None
+
+
+def read_clip(path: str | os.PathLike, options: LoadOptions | None = None, nonfinite_ok: bool = False) -> ClipFile:
+    """``path`` read once (:class:`ClipFile`: parsed, not yet retargeted) with ``options.source_fps`` and
+    ``options.asf``: ``load_motion(path, ..., reading=it)`` makes its Motions without reading the file
+    again. ``nonfinite_ok``: NaN/inf frames are read as the nearest finite frame and listed in
+    ``meta["nonfinite_frames"]``. Raises as :func:`load_motion` does for a file it cannot read."""
+    opts = _load_options(options, {})
+    return _read(path, _check_path(path), opts, nonfinite_ok)
+
+
+def _read(path, fmt: str, opts: LoadOptions, lenient: bool) -> ClipFile:
+    """:func:`read_clip` of ``path``, a clip file of format ``fmt`` (:func:`_check_path`)."""
+    if fmt == "npz":
+        from .io.amass import read_amass_npz
+        data = read_amass_npz(path, fps=opts.source_fps, nonfinite_ok=lenient)
+    elif fmt == "bvh":
+        from .io.bvh import parse_bvh
+        data = parse_bvh(path, fps=opts.source_fps, nonfinite_ok=lenient)
+    else:
+        from .io.asfamc import read_amc
+        data = read_amc(path, asf=opts.asf, fps=opts.source_fps, nonfinite_ok=lenient)
+    return ClipFile(os.fspath(path), fmt, opts.source_fps, opts.asf, lenient, data)
 
 
 def load_motion(path: str | os.PathLike, options: LoadOptions | None = None, known: np.ndarray | None = None,
-                nonfinite_ok: bool = False, **kw) -> Motion:
+                nonfinite_ok: bool = False, reading: ClipFile | None = None, **kw) -> Motion:
     """Read ``path`` (AMASS npz, BVH or ASF/AMC) as a Z-up SMPL-family Motion.
 
     BVH and AMC clips are retargeted onto SMPL-24 (see :mod:`a4mer.retarget`); their meta holds
@@ -259,60 +351,56 @@ def load_motion(path: str | os.PathLike, options: LoadOptions | None = None, kno
     retargeting's clip calibrations, the floor): the frames a gap fill generates. NaN/inf values are an
     error, except on frames outside ``known`` or with ``nonfinite_ok``: such frames are read as the
     nearest finite frame and listed (file frames) in ``meta["nonfinite_frames"]``.
+    ``reading``: ``path`` already read by :func:`read_clip` (not read again where it serves these
+    options, :meth:`ClipFile.serves`).
     Raises :class:`MotionFileError` / :class:`SkeletonError` with the file named (also for a clip
     ``floor=True`` cannot put on the floor: no still foot under an upright body).
     """
-    if options is not None and kw:
-        raise BadValue(f"give the load options either as a LoadOptions or as keywords, not both ({', '.join(kw)})")
-    if options is not None and not isinstance(options, LoadOptions):
-        raise BadValue(f"options must be a LoadOptions, got {type(options).__name__}")
-    try:
-        opts = options or LoadOptions(**kw)
-    except TypeError as e:  # an unknown keyword
-        raise BadValue(f"load_motion: {e}") from None
-    if not isinstance(path, (str, os.PathLike)):
-        raise A4merError(f"expected the path of a clip (.npz/.bvh/.amc), got {type(path).__name__}")
-    if not str(path).strip():
-        raise A4merError("the clip path is empty")
-    if Path(path).is_dir():
-        raise MotionFileError(path, "is a folder, not a clip file")
-    if not Path(path).exists() and not Path(path).suffix:  # "not found", not "unsupported file type ''"
-        raise MotionFileError(path, "file not found")
-    fmt = clip_format(path)
-    check_regular_file(path)
+    opts = _load_options(options, kw)
+    fmt = _check_path(path)
     if known is not None and (opts.fps is not None or not opts.keep_reference_frames):
         raise BadValue("known frames are frames of the whole file at its own rate: give them with "
                        "keep_reference_frames=True and no fps")
     lenient = nonfinite_ok or known is not None
+    if reading is None or not reading.serves(path, opts, lenient):
+        reading = _read(path, fmt, opts, lenient)
     if fmt == "npz":
-        from .io.amass import read_amass_npz
-        motion = read_amass_npz(path, fps=opts.source_fps, nonfinite_ok=lenient)
+        motion = reading.data
         check_nonfinite_frames(path, motion.meta, known)
     else:
-        from .io.source import drop_leading_frames, interpolate_frames, reference_lead_in
-        from .retarget import detect_scheme, load_bone_map, retarget
-        if fmt == "bvh":
-            from .io.bvh import read_bvh
-            read_kw = {"fps": opts.source_fps, "unit_frames": known, "nonfinite_ok": lenient}
-            src = read_bvh(path, up="y" if opts.up == "auto" else opts.up, **read_kw)
-        else:
-            from .io.asfamc import read_amc
-            src = read_amc(path, asf=opts.asf, fps=opts.source_fps, nonfinite_ok=lenient)
-        check_nonfinite_frames(path, src.meta, known)
-        try:
-            bmap = load_bone_map(opts.bone_map, src.names) if opts.bone_map else detect_scheme(src.names)
-            if fmt == "bvh" and opts.up == "auto":
-                src = _bvh_upright(path, bmap, src, **read_kw)
-            if known is not None:
-                src = interpolate_frames(src, known)
-            lead_in = 0 if opts.keep_reference_frames else reference_lead_in(src)
-            if lead_in:
-                src = drop_leading_frames(src, lead_in)
-            motion = retarget(src, bmap, scale=opts.scale, twist=opts.twist).motion
-        except MotionFileError:
-            raise
-        except A4merError as e:
-            raise MotionFileError(path, str(e)) from None
+        motion = _retargeted(reading, opts, known)
+    return _finish(path, motion, opts, known)
+
+
+def _retargeted(reading: ClipFile, opts: LoadOptions, known: np.ndarray | None) -> Motion:
+    """The SMPL-24 Motion of a BVH/AMC ``reading`` (its frames outside ``known (T,)`` interpolated first)."""
+    from .io.source import drop_leading_frames, interpolate_frames, reference_lead_in
+    from .retarget import detect_scheme, load_bone_map, retarget
+    path = reading.path
+    if reading.format == "bvh":
+        from .io.bvh import bvh_source
+        src = bvh_source(reading.data, up="y" if opts.up == "auto" else opts.up, unit_frames=known)
+    else:
+        src = reading.data
+    check_nonfinite_frames(path, src.meta, known)
+    try:
+        bmap = load_bone_map(opts.bone_map, src.names) if opts.bone_map else detect_scheme(src.names)
+        if reading.format == "bvh" and opts.up == "auto":
+            src = _bvh_upright(reading.data, bmap, src, known)
+        if known is not None:
+            src = interpolate_frames(src, known)
+        lead_in = 0 if opts.keep_reference_frames else reference_lead_in(src)
+        if lead_in:
+            src = drop_leading_frames(src, lead_in)
+        return retarget(src, bmap, scale=opts.scale, twist=opts.twist).motion
+    except MotionFileError:
+        raise
+    except A4merError as e:
+        raise MotionFileError(path, str(e)) from None
+
+
+def _finish(path, motion: Motion, opts: LoadOptions, known: np.ndarray | None) -> Motion:
+    """``motion`` read from ``path``: between its ``known (T,)`` frames, at ``opts.fps``, on the floor."""
     if known is not None:  # the floor is found on the known frames and those between them
         if len(known) != motion.num_frames:
             raise MotionFileError(path, f"known frames mask of {len(known)} frames for a clip of {motion.num_frames}")
@@ -326,4 +414,3 @@ def load_motion(path: str | os.PathLike, options: LoadOptions | None = None, kno
         except A4merError as e:
             raise MotionFileError(path, str(e)) from None
     return motion
-

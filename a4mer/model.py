@@ -366,11 +366,12 @@ def _read_for_fill(path: str | os.PathLike, start: int | None, end: int | None, 
     """A clip's path read for :meth:`A4Mer.inbetween` as ``a4mer inbetween`` reads it: every frame of the
     file (frame numbers are the file's), NaN/inf allowed on the frames to generate, the retargeting
     calibrated on the kept frames."""
-    from .api import LoadOptions, kept_frames, load_motion, read_for_fill
+    from .api import LoadOptions, fill_reading, kept_frames, load_motion, read_clip
     opts = LoadOptions(keep_reference_frames=True)
-    first = load_motion(path, opts, nonfinite_ok=True)
+    reading = read_clip(path, opts, nonfinite_ok=True)
     try:
         keys = None if keys is None else np.unique(np.asarray(keys, dtype=np.int64))
     except (TypeError, ValueError):
         keys = None  # the heads name what is wrong with them
-    return read_for_fill(path, opts, first, kept_frames(first.num_frames, start, end, keys))
+    fill_opts, kw = fill_reading(reading, opts, kept_frames(reading.num_frames, start, end, keys))
+    return load_motion(path, fill_opts, **kw)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -182,7 +181,7 @@ def run(args: argparse.Namespace) -> int:
     from ..heads.npz_out import check_output, write_result
     from ..heads.quality import ClipQuality, sidecar_path, write_sidecar
     from ..heads.prediction import unknown_runs
-    from ..api import kept_frames, read_for_fill
+    from ..api import fill_reading, kept_frames, read_clip
     from ._common import load_clip, load_options, named_files, naming
 
     try:
@@ -196,15 +195,16 @@ def run(args: argparse.Namespace) -> int:
         raise A4merError("--start/--end cannot be combined with --keys/--key-frames")
     check_output(args.input, args.output, named_files(args))
     opts = load_options(args, inputs=[args.input], whole=True)  # output frames = the file's frames
-    # read without the floor first: the floor, like the retargeting's calibrations, is found on the kept
-    # frames; frames to generate may hold NaN/inf (a capture's dropouts)
-    motion = load_clip(args.input, replace(opts, floor=False), "inbetween", nonfinite_ok=True)
+    # the file is parsed once; it is retargeted (and put on the floor) once the kept frames are known: the
+    # floor, like the retargeting's calibrations, is found on them; frames to generate may hold NaN/inf
+    reading = read_clip(args.input, opts, nonfinite_ok=True)
     try:
-        keys = _keys(args, motion.num_frames)
+        keys = _keys(args, reading.num_frames)
     except A4merError as e:
         raise naming(args.input, e) from None
-    known = kept_frames(motion.num_frames, args.start, args.end, keys)
-    motion = read_for_fill(args.input, opts, motion, known)
+    known = kept_frames(reading.num_frames, args.start, args.end, keys)
+    fill_opts, fill_kw = fill_reading(reading, opts, known)
+    motion = load_clip(args.input, fill_opts, "inbetween", **fill_kw)
     heads = resolve_heads(args.heads)
     mc = motif_conditioner(heads, motif, args) if motif is not None else None
     try:

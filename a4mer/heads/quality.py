@@ -51,29 +51,83 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(np.flatnonzero(d == 1).tolist(), np.flatnonzero(d == -1).tolist()))
 
 
+#: SMPL body joints 0-11: the legs and what they hang from, all forward kinematics the ground level needs
+_LEG_JOINTS = 12
+
+
+def _dilated(mask: np.ndarray, reach: int) -> np.ndarray:
+    """``mask (T,)`` bool grown by ``reach`` frames on each side: True within ``reach`` of a True."""
+    c = np.concatenate([[0], np.cumsum(mask, dtype=np.int64)])  # c[i] = number of True before i
+    t = np.arange(len(mask))
+    return c[np.minimum(t + reach + 1, len(mask))] - c[np.maximum(t - reach, 0)] > 0
+
+
+def _max_deviation(a: np.ndarray, b: np.ndarray, frames: np.ndarray, sign_free: bool = False,
+                   chunk: int = 4096) -> float:
+    """Largest absolute difference of ``a`` and ``b`` ``(T, ...)`` on the sorted ``frames (N,)`` (0 without
+    any), in cache-sized runs of frames (no copies of a long take's arrays). ``sign_free``: of ``|a|`` and
+    ``|b|``, which is ``min(|a - b|, |a + b|)`` to the bit: a quaternion and its negation are one rotation."""
+    worst = 0.0
+    for at in np.split(frames, np.searchsorted(frames, np.arange(chunk, len(a), chunk))):
+        x, y = a[at], b[at]
+        if sign_free:
+            x, y = np.abs(x), np.abs(y)
+        worst = max(worst, float(np.abs(x - y).max(initial=0.0)))
+    return worst
+
+
 class ClipQuality:
     """What the span reports of one result share, computed once (a blocking pass over a long take
-    has thousands of spans): forward kinematics of ``result``; the frames copied from ``original``
-    (every frame not in ``generated``) and how far they are from it; the ground level from those kept
-    frames only, and each span's context numbers from the kept frames within ``FLOOR_CONTEXT_S`` of it,
-    so they do not move with what was generated.
+    has thousands of spans): forward kinematics of ``result`` around the generated frames (within
+    ``FLOOR_CONTEXT_S`` of them; other frames when a report needs them); the frames copied from
+    ``original`` (every frame not in ``generated``) and how far they are from it; the ground level from
+    those kept frames only (forward kinematics of the legs over all of them), and each span's context
+    numbers from the kept frames within ``FLOOR_CONTEXT_S`` of it, so they do not move with what was
+    generated.
 
     original: the input clip; result: it with the frames ``generated`` (indices of ``result``)
     generated (extension appends frames after ``original``'s)."""
 
     def __init__(self, original: Motion, result: Motion, generated: Sequence[int]):
         self.fps = float(result.fps)
-        self.pos, _ = body_fk(result.rotations, result.root_translation)  # (T, 22, 3)
-        kept = np.ones(len(self.pos), bool)
+        self._rot, self._trans = result.rotations, result.root_translation  # (T, J, 4), (T, 3)
+        T = result.num_frames
+        kept = np.ones(T, bool)
         kept[np.asarray(generated, int)] = False
         idx = np.flatnonzero(kept)  # kept frames of result are the same frames of original
-        dq = np.abs(result.rotations[idx] - original.rotations[idx])
-        dq = np.minimum(dq, np.abs(result.rotations[idx] + original.rotations[idx]))
-        self.deviation = float(max(dq.max(initial=0.0), np.abs(result.root_translation[idx]
-                                                               - original.root_translation[idx]).max(initial=0.0)))
-        self.ground = foot_heights(self.pos[idx] if len(idx) else self.pos)[1]
+        self.deviation = max(_max_deviation(result.rotations, original.rotations, idx, sign_free=True),
+                             _max_deviation(result.root_translation, original.root_translation, idx))
+        legs = idx if len(idx) else np.arange(T)
+        legs_pos, _ = body_fk(self._rot[legs, :_LEG_JOINTS], self._trans[legs])  # (N, 12, 3): body_fk's joints 0-11
+        self.ground = foot_heights(legs_pos)[1]
         self.kept, self.kept_mask = idx, kept
-        self.lowest = self.pos[..., 2].min(-1)  # (T,) height of each frame's lowest joint
+        self._pos = np.full((T, 22, 3), np.nan)  # body_fk of result, on the frames self._have marks
+        self._have = np.zeros(T, bool)
+        self._positions(np.flatnonzero(_dilated(~kept, max(self._reach, 1))))
+
+    @property
+    def _reach(self) -> int:
+        """Frames of context on each side of a span: ``FLOOR_CONTEXT_S`` at the clip's rate."""
+        return int(round(FLOOR_CONTEXT_S * self.fps))
+
+    def _positions(self, frames: np.ndarray) -> np.ndarray:
+        """``(N, 22, 3)`` metres: joint positions (:func:`body_fk`) of result's ``frames (N,)``, computed
+        once each."""
+        frames = np.asarray(frames, dtype=np.int64)
+        todo = np.unique(frames[~self._have[frames]])
+        if len(todo):
+            self._pos[todo] = body_fk(self._rot[todo], self._trans[todo])[0]
+            self._have[todo] = True
+        return self._pos[frames]
+
+    def _window(self, lo: int, hi: int) -> np.ndarray:
+        """``(hi - lo, 22, 3)`` metres: joint positions of result's frames ``lo..hi - 1``."""
+        return self._positions(np.arange(lo, hi))
+
+    def _distance(self, a: int, b: int) -> float:
+        """Mean distance (metres) of the joints of result's frame ``a`` from those of frame ``b``."""
+        pa, pb = self._positions(np.array([a, b]))
+        return float(np.linalg.norm(pa - pb, axis=-1).mean())
 
     def _context(self, first: int, last: int, keys: Sequence[int]) -> dict[str, float | None]:
         """Foot skate, jerk and typical per-frame joint step (mm) of the kept frames within
@@ -84,14 +138,14 @@ class ClipQuality:
         Numbers over every kept frame of the clip misled: a blocking pass whose first key is not frame 0
         compared every span with the held pose before the first key and after the last (0.5 mm per frame
         against 18 mm for the same spans keyed from frame 0)."""
-        reach = int(round(FLOOR_CONTEXT_S * self.fps))
-        lo, hi = max(0, first - reach), min(len(self.pos), last + reach + 1)
-        runs = [self.pos[lo + a:lo + b] for a, b in _runs(self.kept_mask[lo:hi])]
+        lo, hi = max(0, first - self._reach), min(len(self.kept_mask), last + self._reach + 1)
+        pos = self._window(lo, hi)
+        runs = [pos[a:b] for a, b in _runs(self.kept_mask[lo:hi])]
         segs = [x for x in runs if len(x) > 3]  # contiguous kept parts, scored separately
         step = _frame_step_mm(runs)
         if step is None and len(keys) >= 2:
             k0, k1 = min(keys), max(keys)
-            step = float(np.linalg.norm(self.pos[k1] - self.pos[k0], axis=-1).mean() / (k1 - k0) * 1000.0)
+            step = self._distance(k1, k0) / (k1 - k0) * 1000.0
         largest = [m[0] for m in map(_largest_step, runs) if m is not None]
         return {"context_foot_skate_cm_s": _weighted(segs, lambda x: foot_skate(x, self.fps, ground=self.ground)),
                 "context_jerk_m_s3": _weighted(segs, lambda x: jerk(x, self.fps)),
@@ -103,10 +157,9 @@ class ClipQuality:
         kept frames within 1 s of them (all kept frames when none is that close; None without any)."""
         if not len(self.kept):
             return None
-        reach = int(round(FLOOR_CONTEXT_S * self.fps))
-        near = self.kept[(self.kept >= first - reach) & (self.kept <= last + reach)]
-        floor = self.lowest[near if len(near) else self.kept].min()
-        return max(0.0, float(floor - self.lowest[first:last + 1].min()) * 100.0)
+        near = self.kept[(self.kept >= first - self._reach) & (self.kept <= last + self._reach)]
+        floor = self._positions(near if len(near) else self.kept)[..., 2].min()
+        return max(0.0, float(floor - self._window(first, last + 1)[..., 2].min()) * 100.0)
 
     def span(self, first: int, last: int, *, task: str, method: str, keys: Sequence[int] = (),
              warnings: Sequence[str] = (), extra: dict | None = None) -> dict[str, Any]:
@@ -125,11 +178,11 @@ class ClipQuality:
         ``kept_frames_exact`` (every frame not generated equals the input up to 1e-12: the
         Motion re-normalises quaternions; the CLI's npz output copies the file's rows bit for bit), and
         the same numbers over the kept frames within 1 s of the span (:meth:`_context`)."""
-        pos, first, last = self.pos, int(first), int(last)
+        first, last = int(first), int(last)
         context = self._context(first, last, keys)
-        span = pos[max(first - 1, 0):min(last + 2, len(pos))]  # with the steps into and out of the span
-        key_dist = {str(int(k)): float(np.linalg.norm(pos[int(k)] - pos[first if k < first else last],
-                                                      axis=-1).mean() * 1000.0) for k in keys}
+        # the span with the steps into and out of it
+        span = self._window(max(first - 1, 0), min(last + 2, len(self.kept_mask)))
+        key_dist = {str(int(k)): self._distance(int(k), first if k < first else last) * 1000.0 for k in keys}
         seconds = (last - first + 1) / self.fps
         changes = contact_changes(span, ground=self.ground)
         fastest, at = _largest_step(span) or (0.0, 0)

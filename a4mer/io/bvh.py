@@ -16,6 +16,7 @@ import os
 import re
 import warnings
 from collections import Counter
+from dataclasses import dataclass
 from typing import NoReturn
 
 import numpy as np
@@ -26,7 +27,7 @@ from ._mocap import (MAX_JOINT_FRAMES, MAX_JOINTS, UNIT_GUESSES, check_angles, c
                      guess_unit_scale, hold_nonfinite_rows, parse_number, read_text, source_fps, to_world)
 from .source import SourceClip
 
-__all__ = ["read_bvh", "UNIT_GUESSES"]
+__all__ = ["read_bvh", "parse_bvh", "bvh_source", "bvh_rest_positions", "BvhTake", "UNIT_GUESSES"]
 
 _CHANNELS = {"xposition": ("p", 0), "yposition": ("p", 1), "zposition": ("p", 2),
              "xrotation": ("r", 0), "yrotation": ("r", 1), "zrotation": ("r", 2)}
@@ -328,11 +329,56 @@ def read_bvh(path: str | os.PathLike, fps: float | None = None, up: str = "y",
     ``unit_frames (T,)`` bool is True (default: every frame). nonfinite_ok: frames holding NaN/inf are
     read as the nearest finite frame and listed in ``meta["nonfinite_frames"]`` (else an error).
     Raises :class:`MotionFileError` naming the file and the problem for any malformed input.
+    A file read more than one way (both up axes, the unit guessed on other frames) is parsed once with
+    :func:`parse_bvh` and made a clip each way with :func:`bvh_source`.
     """
+    _check_reading(up, unit_scale)
+    return bvh_source(parse_bvh(path, fps, nonfinite_ok), up, unit_scale, unit_frames)
+
+
+def _check_reading(up: str, unit_scale: float | None) -> None:
+    """A4merError for an ``up`` axis other than "y"/"z" or a ``unit_scale`` that is not positive."""
     if up not in ("y", "z"):
         raise A4merError(f"up must be 'y' or 'z', got {up!r}")
     if unit_scale is not None and not (np.isfinite(unit_scale) and unit_scale > 0):
         raise A4merError(f"unit_scale must be positive, got {unit_scale}")
+
+
+@dataclass(frozen=True, eq=False)
+class BvhTake:
+    """A BVH file parsed and posed in its own world and units (:func:`parse_bvh`): what every reading
+    of it shares, whatever its up axis and unit (:func:`bvh_source`).
+
+    path: the file. names, parents, end_site: (J,) as :class:`SourceClip` has them. fps: the clip's
+    rate (the caller's, else the header's). positions: (3, J, T) joint positions in file units and the
+    file's world; orientations: (4, J, T) wxyz world orientations there (component-major, as
+    :func:`~a4mer.io._mocap.fk_soa` gives them). translations: J arrays, (3,) or (3, T) file units: each
+    joint's translation in its parent's frame (the unit guess measures bones on them). rest_positions
+    (3, J, 1) / rest_orientations (4, J, 1): the rest pose (zero rotations) there. meta: what the
+    reading's ``meta`` starts with (header rate, frame time, channels, ``nonfinite_frames``)."""
+
+    path: str
+    names: tuple[str, ...]
+    parents: tuple[int, ...]
+    end_site: np.ndarray
+    fps: float
+    positions: np.ndarray
+    orientations: np.ndarray
+    translations: tuple[np.ndarray, ...]
+    rest_positions: np.ndarray
+    rest_orientations: np.ndarray
+    meta: dict
+
+    @property
+    def num_frames(self) -> int:
+        """T: the file's frames."""
+        return int(self.positions.shape[2])
+
+
+def parse_bvh(path: str | os.PathLike, fps: float | None = None, nonfinite_ok: bool = False) -> BvhTake:
+    """The text of the BVH file ``path`` parsed, checked and posed by forward kinematics in the file's
+    own world and units (the costly part of :func:`read_bvh`; ``fps`` and ``nonfinite_ok`` as there).
+    Raises :class:`MotionFileError` naming the file and the problem for any malformed input."""
     fps = source_fps(fps)
     text = read_text(path)
     parts = _MOTION.split(text, maxsplit=1)
@@ -349,52 +395,99 @@ def read_bvh(path: str | os.PathLike, fps: float | None = None, up: str = "y",
         cols.append(list(range(c, c + len(jt.channels))))
         c += len(jt.channels)
     values, dt, bad = _parse_motion(path, parts[1], c, nonfinite_ok)
+    del text, parts
     if len(joints) * len(values) > MAX_JOINT_FRAMES:
         raise MotionFileError(path, f"{len(joints)} joints x {len(values)} frames is more than this reader holds at "
                                     f"once ({MAX_JOINT_FRAMES:,} joint-frames): split the take")
     _check_rotation_values(path, values, joints)
     header_fps = _header_fps(path, dt, fps is not None)
-    rate = header_fps if fps is None else fps
-
-    parents = [jt.parent for jt in joints]
-    T, J = len(values), len(joints)
-    at = np.ones(T, bool) if unit_frames is None else np.asarray(unit_frames, dtype=bool)
-    if at.shape != (T,) or not at.any():
-        raise MotionFileError(path, f"unit frames: expected a ({T},) mask with a True, got shape {at.shape}")
-    vt = np.zeros((c + 1, T))                                              # (C + 1, T), last row zeros
+    parents = tuple(jt.parent for jt in joints)
+    vt = np.zeros((c + 1, len(values)))                                    # (C + 1, T), last row zeros
     vt[:c] = values.T
     local, rotates = _local_rotations(vt, joints, cols)
+    trans = _translations(vt, joints, cols)
+    pos, rot = fk_soa(local, list(trans), parents, rotates)                # (3, J, T), (4, J, T)
+    rest, rest_rot = fk_soa(None, [jt.offset for jt in joints], parents)   # (3, J, 1), (4, J, 1)
+    for a in (pos, rot, rest, rest_rot, *trans):  # shared by every reading of the take
+        a.setflags(write=False)
+    return BvhTake(
+        path=str(path), names=tuple(jt.name for jt in joints), parents=parents,
+        end_site=np.array([jt.end_site for jt in joints]), fps=header_fps if fps is None else fps,
+        positions=pos, orientations=rot, translations=trans, rest_positions=rest, rest_orientations=rest_rot,
+        meta={"header_fps": header_fps, "frame_time": dt, "channels": c, "fps_overridden": fps is not None,
+              **({"nonfinite_frames": bad.tolist()} if len(bad) else {})})
+
+
+def _translations(vt: np.ndarray, joints: list[_Joint], cols: list[list[int]]) -> tuple[np.ndarray, ...]:
+    """Each joint's translation in its parent's frame (file units) from the channel rows ``vt (C + 1, T)``:
+    its OFFSET (3,), or (3, T) where position channels replace components of it."""
+    T = vt.shape[1]
     trans: list[np.ndarray] = []
-    lengths = np.zeros(J)
     for j, jt in enumerate(joints):
         pc = [(col, a) for col, (kind, a) in zip(cols[j], jt.channels) if kind == "p"]
         if not pc:
             trans.append(jt.offset)
-            lengths[j] = np.linalg.norm(jt.offset)
             continue
         t = np.repeat(jt.offset[:, None], T, axis=1)                       # (3, T)
         for col, a in pc:
             t[a] = vt[col]
         trans.append(t)
+    return tuple(trans)
+
+
+def _bone_lengths(trans: tuple[np.ndarray, ...], at: np.ndarray) -> np.ndarray:
+    """(J,) file units: each joint's link to its parent, from its translations ``trans`` (J arrays, (3,) or
+    (3, T)) on the frames ``at (T,)`` bool; 0 for the root and for joints whose translation moves there."""
+    lengths = np.zeros(len(trans))
+    for j, t in enumerate(trans):
+        if t.ndim == 1:
+            lengths[j] = np.linalg.norm(t)
+            continue
         tk = t[:, at]
         if np.ptp(tk, axis=1).max() <= 1e-6 * max(1.0, np.abs(tk).max()):
             lengths[j] = np.linalg.norm(tk[:, 0])  # constant translation: a bone
     lengths[0] = 0.0
-    pos, rot = fk_soa(local, trans, parents, rotates)                      # (3, J, T), (4, J, T)
-    rest, rest_rot = fk_soa(None, [jt.offset for jt in joints], parents)
-    if unit_scale is None:
-        heights = pos[1 if up == "y" else 2][:, at].mean(axis=1)           # (J,) file units
-        scale, unit, chain, leaf = guess_unit_scale(lengths, parents, heights)
-        guess = {"unit": unit, "limb_chain_units": round(chain, 4), "lowest_leaf": joints[leaf].name}
-    else:
-        scale, guess = float(unit_scale), {"unit": "given"}
-    pos, rot = to_world(pos, rot, up, scale)
-    rest, rest_rot = (a[0] for a in to_world(rest, rest_rot, up, scale))
-    check_positions(path, pos, rot)
+    return lengths
+
+
+def _unit(take: BvhTake, up: str, unit_scale: float | None, unit_frames: np.ndarray | None) -> tuple[float, dict]:
+    """Metres per file unit of ``take`` read with the up axis ``up`` and the meta's ``unit_guess``:
+    ``unit_scale``, else guessed on the frames ``unit_frames (T,)`` bool (default every frame)."""
+    _check_reading(up, unit_scale)
+    T = take.num_frames
+    at = np.ones(T, bool) if unit_frames is None else np.asarray(unit_frames, dtype=bool)
+    if at.shape != (T,) or not at.any():
+        raise MotionFileError(take.path, f"unit frames: expected a ({T},) mask with a True, got shape {at.shape}")
+    if unit_scale is not None:
+        return float(unit_scale), {"unit": "given"}
+    heights = take.positions[1 if up == "y" else 2][:, at].mean(axis=1)     # (J,) file units
+    scale, unit, chain, leaf = guess_unit_scale(_bone_lengths(take.translations, at), take.parents, heights)
+    return scale, {"unit": unit, "limb_chain_units": round(chain, 4), "lowest_leaf": take.names[leaf]}
+
+
+def bvh_rest_positions(take: BvhTake, up: str = "y", unit_scale: float | None = None,
+                       unit_frames: np.ndarray | None = None) -> np.ndarray:
+    """(J, 3) metres, Z-up: the rest pose of ``bvh_source(take, up, unit_scale, unit_frames)``, without
+    posing its frames (what tells a file's up axis)."""
+    scale, _ = _unit(take, up, unit_scale, unit_frames)
+    return to_world(take.rest_positions, take.rest_orientations, up, scale)[0][0]
+
+
+def bvh_source(take: BvhTake, up: str = "y", unit_scale: float | None = None,
+               unit_frames: np.ndarray | None = None) -> SourceClip:
+    """The :class:`SourceClip` of a parsed BVH ``take`` (:func:`parse_bvh`) read with the up axis ``up``
+    and ``unit_scale`` (None: guessed on the frames ``unit_frames (T,)`` bool; default every frame), as
+    :func:`read_bvh` reads it. ``take`` is left as it is."""
+    scale, guess = _unit(take, up, unit_scale, unit_frames)
+    pos, rot = to_world(take.positions, take.orientations, up, scale)
+    rest, rest_rot = (a[0] for a in to_world(take.rest_positions, take.rest_orientations, up, scale))
+    check_positions(take.path, pos, rot)
+    m = take.meta
     return SourceClip(
-        path=str(path), format="bvh", fps=rate, names=tuple(jt.name for jt in joints),
-        parents=tuple(parents), end_site=np.array([jt.end_site for jt in joints]),
-        positions=pos, orientations=rot, rest_positions=rest, rest_orientations=rest_rot, unit_scale=scale, source_up=up,
-        meta={"header_fps": header_fps, "frame_time": dt, "unit_guess": guess, "channels": c,
-              "fps_overridden": fps is not None, **({"nonfinite_frames": bad.tolist()} if len(bad) else {})},
+        path=take.path, format="bvh", fps=take.fps, names=take.names, parents=take.parents,
+        end_site=take.end_site.copy(), positions=pos, orientations=rot, rest_positions=rest,
+        rest_orientations=rest_rot, unit_scale=scale, source_up=up,
+        meta={"header_fps": m["header_fps"], "frame_time": m["frame_time"], "unit_guess": guess,
+              "channels": m["channels"], "fps_overridden": m["fps_overridden"],
+              **({"nonfinite_frames": list(m["nonfinite_frames"])} if "nonfinite_frames" in m else {})},
     )

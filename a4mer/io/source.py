@@ -132,21 +132,39 @@ def interpolate_frames(src: SourceClip, known: np.ndarray) -> SourceClip:
         raise A4merError(f"{src.path}: no known frame to read the clip from")
     if known.all():
         return src
-    par = np.array(src.parents)
-    child = np.flatnonzero(par >= 0)
-    q, pos = src.orientations, src.positions
-    local = q.copy()  # (T, J, 4) rotations relative to the parent (the root's global)
-    local[:, child] = quat_mul(quat_conj(q[:, par[child]]), q[:, child])
-    offset = pos.copy()  # (T, J, 3) offsets in the parent's frame (the root's position)
-    offset[:, child] = quat_apply(quat_conj(q[:, par[child]]), pos[:, child] - pos[:, par[child]])
     idx, t = np.flatnonzero(known), np.flatnonzero(~known)
     at = known_coords(known)
-    local[t], offset[t] = slerp_at(local[idx], at), lerp_at(offset[idx], at)
-    q_out, p_out = q.copy(), pos.copy()
+    rows = _rows_read(at, len(idx))  # only the known frames around the others: the rest is never read
+    local = np.full((len(idx),) + src.orientations.shape[1:], np.nan)  # (Tk, J, 4); NaN where never read
+    offset = np.full((len(idx),) + src.positions.shape[1:], np.nan)    # (Tk, J, 3)
+    local[rows], offset[rows] = _parent_frame(src, idx[rows])
+    local_t, offset_t = slerp_at(local, at), lerp_at(offset, at)  # (N, J, 4), (N, J, 3) on the frames t
+    par = src.parents
+    q_out, p_out = src.orientations.copy(), src.positions.copy()
     for j in range(len(par)):  # parents precede children
         if par[j] < 0:
-            q_out[t, j], p_out[t, j] = local[t, j], offset[t, j]
+            q_out[t, j], p_out[t, j] = local_t[:, j], offset_t[:, j]
         else:
-            q_out[t, j] = quat_mul(q_out[t, par[j]], local[t, j])
-            p_out[t, j] = p_out[t, par[j]] + quat_apply(q_out[t, par[j]], offset[t, j])
+            q_out[t, j] = quat_mul(q_out[t, par[j]], local_t[:, j])
+            p_out[t, j] = p_out[t, par[j]] + quat_apply(q_out[t, par[j]], offset_t[:, j])
     return replace(src, positions=p_out, orientations=q_out)
+
+
+def _rows_read(coords: np.ndarray, n: int) -> np.ndarray:
+    """Sorted indices ``(M,)`` of the rows of an ``n``-row array that :func:`~a4mer.geometry.lerp_at` /
+    :func:`~a4mer.geometry.slerp_at` read at the fractional coordinates ``coords (N,)``: the row at or
+    before each coordinate and the one after it (clipped to the array)."""
+    i0 = np.clip(np.floor(coords).astype(np.int64), 0, n - 1)
+    return np.unique(np.concatenate([i0, np.minimum(i0 + 1, n - 1)]))
+
+
+def _parent_frame(src: SourceClip, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """On the ``frames (N,)`` of ``src``: each joint's rotation ``(N, J, 4)`` relative to its parent and its
+    offset ``(N, J, 3)`` in the parent's frame (metres; the root's: its world orientation and position)."""
+    par = np.array(src.parents)
+    child = np.flatnonzero(par >= 0)
+    q, pos = src.orientations[frames], src.positions[frames]  # (N, J, 4), (N, J, 3)
+    local, offset = q.copy(), pos.copy()
+    local[:, child] = quat_mul(quat_conj(q[:, par[child]]), q[:, child])
+    offset[:, child] = quat_apply(quat_conj(q[:, par[child]]), pos[:, child] - pos[:, par[child]])
+    return local, offset
