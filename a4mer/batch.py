@@ -473,18 +473,17 @@ def worker_command(opts: BatchOptions) -> list[str]:
     return [opts.python, "-m", "a4mer_blender.batch_worker", "--serve"]
 
 
-def parse_result(stdout: str) -> dict | None:
-    """The result of the last result line of a worker's ``stdout``, or None. The tag may follow other text
-    on its line: Blender's C code buffers what it prints and may flush part of a line just before it."""
-    for line in reversed(stdout.splitlines()):
-        at = line.find(RESULT_TAG)
-        if at >= 0:
-            try:
-                result = json.loads(line[at + len(RESULT_TAG):])
-            except ValueError:
-                return None
-            return result if isinstance(result, dict) else None
-    return None
+def parse_result(line: str) -> dict | None:
+    """The result of a worker's result line (None for any other line). The tag may follow other text on
+    the line: Blender's C code buffers what it prints and may flush part of a line just before it."""
+    at = line.find(RESULT_TAG)
+    if at < 0:
+        return None
+    try:
+        result = json.loads(line[at + len(RESULT_TAG):])
+    except ValueError:
+        return None
+    return result if isinstance(result, dict) else None
 
 
 def failure_reason(answer: "_Answer", result: dict | None) -> str:
@@ -686,35 +685,36 @@ class Worker:
         self.proc: subprocess.Popen | None = None
         self.lines: queue.Queue = queue.Queue()
         self.stderr: deque[str] = deque(maxlen=50)
+        self.stderr_reader: threading.Thread | None = None
         self.served = 0
         self.requests = itertools.count(1)
 
     def _start(self) -> subprocess.Popen:
-        self.lines, self.served = queue.Queue(), 0
+        self.lines, self.stderr, self.served = queue.Queue(), deque(maxlen=50), 0  # this process's own
         proc = subprocess.Popen(worker_command(self.opts), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, **TEXT_PIPES, env=_worker_env(self.opts), **own_group())
         self.procs.add(proc)
-        for stream, sink, end in ((proc.stdout, self.lines.put, True), (proc.stderr, self.stderr.append, False)):
-            threading.Thread(target=_pump, args=(stream, sink, end), daemon=True).start()
+        threading.Thread(target=_pump, args=(proc.stdout, self.lines.put, True), daemon=True).start()
+        self.stderr_reader = threading.Thread(target=_pump, args=(proc.stderr, self.stderr.append, False), daemon=True)
+        self.stderr_reader.start()
         self.proc = proc
         return proc
 
     def _send(self, line: str) -> subprocess.Popen:
-        """Send one request, to a fresh worker when there is none or the last one has ended (or ends as
-        the request is written)."""
-        for fresh in (False, True):
-            proc = self.proc if not fresh and self.proc is not None and self.proc.poll() is None else None
-            if proc is None:
-                self.stop()
-                proc = self._start()
+        """Send one request; to a fresh worker when there is none, the last one has ended, or it ends as
+        the request is written."""
+        if self.proc is not None and self.proc.poll() is None:
             try:
-                proc.stdin.write(line + "\n")
-                proc.stdin.flush()
-                return proc
+                self.proc.stdin.write(line + "\n")
+                self.proc.stdin.flush()
+                return self.proc
             except (OSError, ValueError):
-                if fresh:
-                    raise
-        raise AssertionError("unreachable")
+                pass
+        self.stop()
+        proc = self._start()
+        proc.stdin.write(line + "\n")
+        proc.stdin.flush()
+        return proc
 
     def run(self, argv: list[str], tmpdir: Path, timeout: float = 0.0) -> _Answer:
         """Have the worker process one clip: ``argv``, the arguments of ``a4mer_blender.batch_worker``;
@@ -733,6 +733,7 @@ class Worker:
                 return _Answer(None, None, "", timed_out=True)
             if line is None:  # the worker ended without answering
                 rc = proc.wait()
+                self.stderr_reader.join(5)  # its last words
                 self.stop()
                 return _Answer(None, rc, "\n".join(self.stderr))
             result = parse_result(line)
@@ -760,24 +761,23 @@ class Worker:
         self.procs.discard(proc)
 
 
-def run_clip(job: ClipJob, opts: BatchOptions, worker: Worker | None = None, runs: RunSummaries | None = None
-             ) -> ClipResult:
-    """Process one clip in ``worker`` (a fresh one, stopped after the clip, when not given); never raises for
-    a bad clip (the result says why). A clip whose worker was stopped by :meth:`_Procs.kill_all` raises
-    KeyboardInterrupt (it did not finish). ``runs``: the earlier runs' summaries of ``opts.out`` (read here
-    when not given)."""
-    runs = RunSummaries(opts.out) if runs is None else runs
-    own = worker is None
-    worker = Worker(opts) if own else worker
+def run_clip(job: ClipJob, opts: BatchOptions, worker: Worker, runs: RunSummaries) -> ClipResult:
+    """Process one clip in ``worker``; never raises for a bad clip (the result says why). A clip whose
+    worker was stopped by :meth:`_Procs.kill_all` raises KeyboardInterrupt (it did not finish). ``runs``:
+    the earlier runs' summaries of ``opts.out``."""
     t0 = time.perf_counter()
     res = ClipResult(str(job.path), job.name, "failed")
     try:  # a full disk or a path too long (Windows) fails this clip, not the run
         tmp = private_dir(opts.out, "tmp", job.name[:40])
-        (tmp / "tmp").mkdir()
     except OSError as e:
         res.reason = f"cannot make its working folder in {opts.out} ({e.strerror or e})"
         return res
     try:
+        try:
+            (tmp / "tmp").mkdir()
+        except OSError as e:
+            res.reason = f"cannot make its working folder in {opts.out} ({e.strerror or e})"
+            return res
         answer = worker.run(worker_args(job, tmp, opts), tmp / "tmp", opts.timeout)
         if answer.timed_out:
             res.reason = f"timed out after {opts.timeout:g} s"
@@ -811,8 +811,6 @@ def run_clip(job: ClipJob, opts: BatchOptions, worker: Worker | None = None, run
             raise KeyboardInterrupt from None
         res.reason = f"{type(e).__name__}: {e}"
     finally:
-        if own:
-            worker.stop()
         release_dir(tmp)
         res.seconds = round(time.perf_counter() - t0, 3)
     return res

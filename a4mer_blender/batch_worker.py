@@ -462,13 +462,13 @@ def _report(code: int, result: dict) -> None:
 def _temporary_files_in(folder: str):
     """Temporary files of this process and of what it starts (the model worker) in ``folder`` meanwhile."""
     keys = ("TMPDIR", "TEMP", "TMP")
-    before = {k: os.environ.get(k) for k in keys}
+    before, tempdir = {k: os.environ.get(k) for k in keys}, tempfile.tempdir
     os.environ.update(dict.fromkeys(keys, folder))
     tempfile.tempdir = folder
     try:
         yield
     finally:
-        tempfile.tempdir = None
+        tempfile.tempdir = tempdir
         for k, v in before.items():
             if v is None:
                 os.environ.pop(k, None)
@@ -477,7 +477,7 @@ def _temporary_files_in(folder: str):
 
 
 def serve(lines) -> int:
-    """Run the clips of ``lines`` (requests of :func:`a4mer.batch.worker_request`: JSON with ``id``,
+    """Run the clips of ``lines`` (requests of :meth:`a4mer.batch.Worker.run`: JSON with ``id``,
     ``argv`` and ``tmpdir``) one after another, each answered with its result line (``request``: the
     id), until the input ends; 0. Each clip starts from a factory-fresh session (:func:`open_input`) and
     keeps its temporary files in its own ``tmpdir``; a request that is not one is answered with an error."""

@@ -57,8 +57,10 @@ def read_blend(path: str | os.PathLike, object: str | None = None, python: str =
         worker = Worker(opts)
         try:
             answer = worker.run([a for a in argv if a not in ("--no-pictures", "--motion-npz")] + ["--dump"], Path(tmp))
-        finally:
-            worker.stop()
+        except BaseException:  # Ctrl-C, SIGTERM: the worker (in its own session) is stopped at once
+            worker.stop(kill=True)
+            raise
+        worker.stop()
         result = answer.result
         if result is None or result.get("error"):
             raise A4merError(failure_reason(answer, result) if answer.returncode or result is not None

@@ -701,3 +701,39 @@ def test_run_summaries_are_parsed_once_while_unchanged(tmp_path, monkeypatch):
     assert batch.earlier_outputs(runs, "c") == {"c.blend"} and reads == ["r1.json", "r2.json"]
     summary("r1.json", ["a", "b", "dd"])  # rewritten: read again
     assert batch.earlier_outputs(runs, "dd") == {"dd.blend"} and reads == ["r1.json", "r2.json", "r1.json"]
+
+
+def test_a_clip_whose_temporary_folder_cannot_be_made_leaves_no_working_folder(tmp_path, fake_python, capsys,
+                                                                                monkeypatch):
+    root = _clips(tmp_path / "in", {"a.bvh": b"good a"})
+    real = Path.mkdir
+
+    def mkdir(self, *a, **kw):
+        if self.name == "tmp" and self.parent.name.startswith(".a4mer-tmp-"):
+            raise OSError(28, "No space left on device")
+        return real(self, *a, **kw)
+    monkeypatch.setattr(Path, "mkdir", mkdir)
+    code, text = _run([root, "--out", tmp_path / "out", "--python", fake_python], capsys)
+    assert code == 1 and "cannot make its working folder" in text and "No space left on device" in text
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["runs"]
+
+
+def test_export_of_a_blend_stops_its_worker_at_once_on_ctrl_c(tmp_path, fake_python, monkeypatch):
+    """The .blend reader runs in a worker of its own session, which a terminal's Ctrl-C does not reach:
+    ``a4mer export`` stopped only after the worker's 30 s of grace."""
+    from a4mer.cli.export import read_blend
+    shot = _clips(tmp_path / "in", {"shot.blend": b"SLOW"}) / "shot.blend"
+
+    def ctrl_c(signum, frame):
+        raise KeyboardInterrupt
+    old = signal.signal(signal.SIGALRM, ctrl_c)
+    t0 = time.perf_counter()
+    try:
+        signal.alarm(2)
+        with pytest.raises(KeyboardInterrupt):
+            read_blend(shot, python=fake_python)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+    assert time.perf_counter() - t0 < 10
+    assert not _running(int((tmp_path / "in" / "shot.blend.started").read_text()))
