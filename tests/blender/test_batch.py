@@ -416,6 +416,7 @@ def test_the_worker_holds_the_batch_folder_it_writes_into(tmp_path):
     left running by a killed batch keeps its folder (also where a lock is per process, as on NFS)."""
     import os
     from a4mer import batch
+    from a4mer.batch import workdirs
     out = tmp_path / "out"
     out.mkdir()
     folder = batch.private_dir(out, "tmp", "clip")
@@ -426,7 +427,7 @@ def test_the_worker_holds_the_batch_folder_it_writes_into(tmp_path):
                               stdout=subprocess.PIPE, text=True)
     try:
         assert worker.stdout.readline().strip() == "held"
-        os.close(batch._HELD.pop(str(folder.resolve())))  # the batch is gone (killed): its lock with it
+        os.close(workdirs._HELD.pop(str(folder.resolve())))  # the batch is gone (killed): its lock with it
         assert batch.remove_dead_dirs(out) == [] and folder.is_dir()
     finally:
         worker.communicate("", timeout=60)

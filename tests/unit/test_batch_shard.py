@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from a4mer import batch
+from a4mer.batch import workdirs, workers
 from a4mer.cli._common import collect_inputs
 from a4mer.cli.main import main
 from a4mer.errors import A4merError
@@ -372,7 +373,7 @@ def test_one_worker_process_runs_clip_after_clip_and_is_replaced_when_it_cannot_
     names = {"a.bvh": b"good", "b.bvh": b"good", "c.bvh": b"CRASH", "d.bvh": b"good", "e.bvh": b"BUG",
              "f.bvh": b"good", "g.bvh": b"good", "h.bvh": b"good", "i.bvh": b"good"}
     root = _clips(tmp_path / "in", names)
-    monkeypatch.setattr(batch, "CLIPS_PER_WORKER", 3)
+    monkeypatch.setattr(workers, "CLIPS_PER_WORKER", 3)
     code, text = _run([root, "--out", tmp_path / "out", "--python", fake_python], capsys)
     assert code == 1 and text.count("FAILED") == 2 and "worker crashed" in text and "KeyError: 'x'" in text
     pid = {n[0]: (root / f"{n}.pid").read_text() for n in names}
@@ -613,7 +614,7 @@ def test_remove_dead_dirs_removes_only_folders_nobody_holds(tmp_path):
     out.mkdir()
     gone = subprocess.Popen(["true"])
     gone.wait()
-    host = batch._host()
+    host = workdirs._host()
     holder = subprocess.Popen([sys.executable, "-c", _HOLDER, str(out), str(gone.pid)], stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, text=True)
     try:
@@ -646,11 +647,11 @@ def test_host_names_that_differ_after_40_characters_stay_different(monkeypatch):
     names = set()
     for pod in ("motion-capture-cleanup-batch-worker-pool-0", "motion-capture-cleanup-batch-worker-pool-1"):
         monkeypatch.setattr(socket, "gethostname", lambda pod=pod: pod)
-        names.add(batch._host())
-        assert len(batch._host()) <= 40 and batch._PRIVATE.match(f".a4mer-tmp-1@{batch._host()}-x")
+        names.add(workdirs._host())
+        assert len(workdirs._host()) <= 40 and workdirs._PRIVATE.match(f".a4mer-tmp-1@{workdirs._host()}-x")
     assert len(names) == 2
     monkeypatch.setattr(socket, "gethostname", lambda: "render-07.farm")
-    assert batch._host() == "render_07.farm"
+    assert workdirs._host() == "render_07.farm"
 
 
 def test_a_worker_left_running_by_a_killed_batch_keeps_its_folder(tmp_path, fake_python):
