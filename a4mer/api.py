@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 import os
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -237,20 +237,20 @@ def kept_frames(T: int, start: int | None = None, end: int | None = None, keys=N
     return known
 
 
-def fill_reading(reading: "ClipFile", options: LoadOptions, known: np.ndarray | None
-                 ) -> tuple[LoadOptions, dict]:
-    """How to make the Motion of a fill that keeps the frames ``known (T,)`` of a clip read whole with
-    ``nonfinite_ok`` (``reading``, :func:`read_clip`): the options and keyword arguments of
-    ``load_motion(reading.path, options, **kw)`` (``kw`` holds ``reading``, so the file is not parsed
-    again). Where only the kept frames should calibrate the reading (a BVH/AMC's retargeting,
-    ``options.floor``) it is retargeted on those; frames to generate may hold anything (a capture's
-    dropouts), while a kept frame holding NaN/inf is a :class:`MotionFileError`."""
-    path = reading.path
-    check_nonfinite_frames(path, reading.meta, np.ones(reading.num_frames, bool) if known is None else known)
+def fill_reading(reading: "ClipFile", known: np.ndarray | None, floor: bool = False) -> dict:
+    """The keyword arguments of ``load_motion(reading.path, options, **kw)`` that make the Motion of a fill
+    keeping the frames ``known (T,)`` of a clip read whole with ``nonfinite_ok`` (``reading``,
+    :func:`read_clip`; ``kw`` holds it, so the file is not parsed again). Where only the kept frames
+    should calibrate the reading (a BVH/AMC's retargeting, the ``floor``) it is retargeted on those; frames
+    to generate may hold anything (a capture's dropouts), while a kept frame holding NaN/inf is a
+    :class:`MotionFileError`. ``known`` None or all True (frames that make no gap: the heads name what is
+    wrong with them) reads every frame, NaN/inf ones as the nearest finite frame."""
     partial = known is not None and not known.all()
-    if options.floor or (partial and Path(path).suffix.lower() != ".npz"):
-        return options, {"known": known if partial else None, "reading": reading}
-    return options, {"nonfinite_ok": True, "reading": reading}  # the whole reading, as it is
+    if partial:
+        check_nonfinite_frames(reading.path, reading.meta, known)
+    if floor or (partial and reading.format != "npz"):
+        return {"known": known if partial else None, "reading": reading}
+    return {"nonfinite_ok": True, "reading": reading}  # the whole reading, as it is
 
 
 @dataclass(frozen=True, eq=False)
@@ -335,6 +335,9 @@ def _read(path, fmt: str, opts: LoadOptions, lenient: bool) -> ClipFile:
     else:
         from .io.asfamc import read_amc
         data = read_amc(path, asf=opts.asf, fps=opts.source_fps, nonfinite_ok=lenient)
+        for a in (data.end_site, data.positions, data.orientations, data.rest_positions, data.rest_orientations):
+            if a is not None:  # shared by every reading of the clip, as a parsed BVH's arrays are
+                a.setflags(write=False)
     return ClipFile(os.fspath(path), fmt, opts.source_fps, opts.asf, lenient, data)
 
 
@@ -365,7 +368,7 @@ def load_motion(path: str | os.PathLike, options: LoadOptions | None = None, kno
     if reading is None or not reading.serves(path, opts, lenient):
         reading = _read(path, fmt, opts, lenient)
     if fmt == "npz":
-        motion = reading.data
+        motion = replace(reading.data, meta=dict(reading.data.meta))  # a reading serves several loads unchanged
         check_nonfinite_frames(path, motion.meta, known)
     else:
         motion = _retargeted(reading, opts, known)

@@ -105,7 +105,7 @@ class A4Mer:
 
     ``net`` is the torch module (``net.stage1.target``: atom extractor, ``net.stage2.target``: motif
     extractor); ``config`` its :class:`TrainConfig`; ``vocab`` the :class:`MotifVocabulary` (or None);
-    ``info`` the bundle metadata (license, attributions, training; ``bundle``: the file it was loaded from);
+    ``info`` the bundle metadata (license, attributions, training; ``source``: the file or folder it was loaded from);
     ``heads`` extra tensors.
     """
 
@@ -223,7 +223,7 @@ class A4Mer:
         if "heads.meta" in heads:  # built on first use: their shapes are checked now, on the meta device
             from .heads.inbetween import check_bundled_heads
             check_bundled_heads(heads, p)
-        info["bundle"] = str(p)  # (named in the errors of its heads; not written back by save)
+        info["source"] = str(p)  # (named in errors, its heads' too; not written back by save)
         return cls(config, net, vocab, info, heads)
 
     def save(self, path: str | Path, license: str | None = None, attributions: list[str] | None = None,
@@ -373,5 +373,4 @@ def _read_for_fill(path: str | os.PathLike, start: int | None, end: int | None, 
         keys = None if keys is None else np.unique(np.asarray(keys, dtype=np.int64))
     except (TypeError, ValueError):
         keys = None  # the heads name what is wrong with them
-    fill_opts, kw = fill_reading(reading, opts, kept_frames(reading.num_frames, start, end, keys))
-    return load_motion(path, fill_opts, **kw)
+    return load_motion(path, opts, **fill_reading(reading, kept_frames(reading.num_frames, start, end, keys)))

@@ -203,8 +203,7 @@ def run(args: argparse.Namespace) -> int:
     except A4merError as e:
         raise naming(args.input, e) from None
     known = kept_frames(reading.num_frames, args.start, args.end, keys)
-    fill_opts, fill_kw = fill_reading(reading, opts, known)
-    motion = load_clip(args.input, fill_opts, "inbetween", **fill_kw)
+    motion = load_clip(args.input, opts, "inbetween", **fill_reading(reading, known, opts.floor))
     heads = resolve_heads(args.heads)
     mc = motif_conditioner(heads, motif, args) if motif is not None else None
     try:

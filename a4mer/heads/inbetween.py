@@ -567,5 +567,5 @@ def heads_for(model) -> LearnedHeads:
     packaged heads file, else the classical curves."""
     tensors = getattr(model, "heads", None) or {}
     if "heads.meta" in tensors:
-        return heads_from_tensors(tensors, model.info.get("bundle") or "model bundle")
+        return heads_from_tensors(tensors, model.info.get("source") or "model bundle")
     return default_heads()

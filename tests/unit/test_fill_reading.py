@@ -60,8 +60,8 @@ def test_a_fill_parses_and_retargets_the_file_once_and_reads_it_as_two_readings_
     parses = _count(monkeypatch, bvh_module, "_parse_motion")
     retargets = _count(monkeypatch, retarget_module, "retarget")
     reading = read_clip(EXAMPLE, opts, nonfinite_ok=True)
-    fill_opts, kw = fill_reading(reading, opts, kept_frames(reading.num_frames, start, end, keys))
-    _assert_same(load_motion(EXAMPLE, fill_opts, **kw), before)
+    kw = fill_reading(reading, kept_frames(reading.num_frames, start, end, keys), opts.floor)
+    _assert_same(load_motion(EXAMPLE, opts, **kw), before)
     assert len(parses) == 1 and len(retargets) == 1  # Bandai: the Z-up reading is tried on the rest pose alone
 
 
@@ -73,8 +73,8 @@ def test_an_npz_fill_reads_the_file_once_and_as_before(tmp_path, monkeypatch, fl
     import a4mer.io.amass as amass_module
     reads = _count(monkeypatch, amass_module, "read_amass_npz")
     reading = read_clip(path, opts, nonfinite_ok=True)
-    fill_opts, kw = fill_reading(reading, opts, kept_frames(reading.num_frames, 30, 50, None))
-    _assert_same(load_motion(path, fill_opts, **kw), before)
+    kw = fill_reading(reading, kept_frames(reading.num_frames, 30, 50, None), opts.floor)
+    _assert_same(load_motion(path, opts, **kw), before)
     assert len(reads) == 1
 
 
@@ -129,3 +129,33 @@ def test_interpolating_around_the_gaps_equals_interpolating_with_every_frame(gap
     q, p = _interpolated_with_every_frame(src, known)
     assert out.orientations.tobytes() == q.tobytes() and out.positions.tobytes() == p.tobytes()
     assert np.isfinite(out.positions).all()
+
+
+@pytest.mark.parametrize("args, problem", [(["--start", "80", "--end", "40"], "gap 80..40 ends before it starts"),
+                                           (["--start", "40", "--end", "41"], "has no frame strictly between"),
+                                           (["--start", "40", "--end", "900"], "outside the clip"),
+                                           (["--key-frames", "0,30,900"], "outside the clip")])
+def test_frames_that_make_no_gap_are_named_before_nan_frames_of_the_file(tmp_path, capsys, args, problem):
+    """A capture with dropouts (NaN rows) and a gap given wrong: the error is about the frames given (the
+    dropouts may well lie inside the gap the user meant), not the NaN frames."""
+    from a4mer.cli.main import main
+    text = EXAMPLE.read_text()
+    head, body = text.split("Frame Time:", 1)
+    rows = body.splitlines()
+    rows[1 + 50] = " ".join(["nan"] * len(rows[1 + 50].split()))
+    bad = tmp_path / "dropouts.bvh"
+    bad.write_text(head + "Frame Time:" + "\n".join(rows) + "\n")
+    assert main(["inbetween", str(bad), *args, "-o", str(tmp_path / "out.npz")]) == 1
+    err = capsys.readouterr().err
+    assert problem in err and "NaN" not in err, err
+
+
+def test_a_reading_serves_every_load_unchanged(tmp_path):
+    """What one load returns cannot change what the next load of the same reading gives."""
+    path = write_amass_npz(load_motion(EXAMPLE), tmp_path / "walk.npz")
+    reading = read_clip(path)
+    load_motion(path, reading=reading).meta["mine"] = 1
+    assert "mine" not in load_motion(path, reading=reading).meta
+    amc = read_clip(EXAMPLE.parents[1] / "hdm05" / "amc" / "HDM_mm_kickLFront1Reps_023_120.amc")
+    with pytest.raises(ValueError, match="read-only"):
+        amc.data.positions[0, 0, 0] = 1.0
