@@ -3,8 +3,8 @@
 Clips run in worker processes (``PY -m a4mer_blender.batch_worker --serve`` with the bpy module, or
 ``blender -b --python scripts/blender_batch.py -- --serve``), each running clip after clip
 (:class:`~a4mer.batch.workers.Worker`); a clip's worker writes into a private temporary folder
-(:mod:`~a4mer.batch.workdirs`) inside the output folder; this process then draws the pictures and renames the finished files into
-place (the ``.blend`` last), so an interrupted or failed clip leaves no ``<name>.*`` output and no
+(:mod:`~a4mer.batch.workdirs`) inside the output folder; this process then draws the pictures and renames
+the finished files into place (the ``.blend`` last), so an interrupted or failed clip leaves no ``<name>.*`` output and no
 temporary file. A clip whose ``<name>.blend`` (and, with ``segment``, segment files) exist is
 skipped unless ``force``.
 
@@ -39,12 +39,12 @@ from .workdirs import LOCK_NAME, hold_dir, let_go, private_dir, release_dir, rem
 from .workers import (RESULT_TAG, Worker, _Procs, default_blender_script, failure_reason, parse_result, worker_args,
                       worker_command)
 
-__all__ = ["INPUT_SUFFIXES", "OBJECT_SEP", "BatchOptions", "ClipJob", "ClipResult", "check_names", "check_not_input_folder",
-           "check_rate", "discover", "first_clash", "is_done", "parse_shard", "prepare_out", "safe_name", "select_shard",
-           "shard_of", "RunSummaries", "earlier_outputs", "foreign_outputs", "remove_stale", "summary", "write_summary",
-           "LOCK_NAME", "hold_dir", "let_go", "private_dir", "release_dir", "remove_dead_dirs", "RESULT_TAG", "Worker",
-           "default_blender_script", "failure_reason", "parse_result", "worker_args", "worker_command", "Terminated",
-           "run_batch", "run_clip", "STOP_SIGNALS"]
+__all__ = ["INPUT_SUFFIXES", "OBJECT_SEP", "BatchOptions", "ClipJob", "ClipResult", "check_names",
+           "check_not_input_folder", "check_rate", "discover", "first_clash", "is_done", "parse_shard", "prepare_out",
+           "safe_name", "select_shard", "shard_of", "RunSummaries", "earlier_outputs", "foreign_outputs", "remove_stale",
+           "summary", "write_summary", "LOCK_NAME", "hold_dir", "let_go", "private_dir", "release_dir",
+           "remove_dead_dirs", "RESULT_TAG", "Worker", "default_blender_script", "failure_reason", "parse_result",
+           "worker_args", "worker_command", "Terminated", "run_batch", "run_clip", "STOP_SIGNALS"]
 
 def _exports(tmp: Path, opts: BatchOptions) -> None:
     """``opts.exports`` of every armature the worker wrote (``<stem>.motion.npz`` + segments)."""

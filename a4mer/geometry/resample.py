@@ -30,6 +30,13 @@ def _split(coords: np.ndarray, num_frames: int) -> tuple[np.ndarray, np.ndarray,
     return i0, i1, coords - i0
 
 
+def rows_read(coords: np.ndarray, num_frames: int) -> np.ndarray:
+    """Sorted indices ``(M,)`` of the rows of a ``num_frames``-row array that :func:`lerp_at` / :func:`slerp_at`
+    read at the fractional frame coordinates ``coords (N,)`` (the others may hold anything)."""
+    i0, i1, _ = _split(coords, num_frames)
+    return np.unique(np.concatenate([i0, i1]))
+
+
 def lerp_at(values: np.ndarray, coords: np.ndarray) -> np.ndarray:
     """Linearly interpolate ``values (T, ...)`` at fractional frame coordinates ``coords (N,)``."""
     i0, i1, f = _split(coords, len(values))

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import A4merError
-from ..geometry import known_coords, lerp_at, quat_angle, quat_apply, quat_conj, quat_mul, slerp_at
+from ..geometry import known_coords, lerp_at, quat_angle, quat_apply, quat_conj, quat_mul, rows_read, slerp_at
 
 
 @dataclass(frozen=True, eq=False)
@@ -134,7 +134,7 @@ def interpolate_frames(src: SourceClip, known: np.ndarray) -> SourceClip:
         return src
     idx, t = np.flatnonzero(known), np.flatnonzero(~known)
     at = known_coords(known)
-    rows = _rows_read(at, len(idx))  # only the known frames around the others: the rest is never read
+    rows = rows_read(at, len(idx))  # only the known frames around the others: the rest is never read
     local = np.full((len(idx),) + src.orientations.shape[1:], np.nan)  # (Tk, J, 4); NaN where never read
     offset = np.full((len(idx),) + src.positions.shape[1:], np.nan)    # (Tk, J, 3)
     local[rows], offset[rows] = _parent_frame(src, idx[rows])
@@ -148,14 +148,6 @@ def interpolate_frames(src: SourceClip, known: np.ndarray) -> SourceClip:
             q_out[t, j] = quat_mul(q_out[t, par[j]], local_t[:, j])
             p_out[t, j] = p_out[t, par[j]] + quat_apply(q_out[t, par[j]], offset_t[:, j])
     return replace(src, positions=p_out, orientations=q_out)
-
-
-def _rows_read(coords: np.ndarray, n: int) -> np.ndarray:
-    """Sorted indices ``(M,)`` of the rows of an ``n``-row array that :func:`~a4mer.geometry.lerp_at` /
-    :func:`~a4mer.geometry.slerp_at` read at the fractional coordinates ``coords (N,)``: the row at or
-    before each coordinate and the one after it (clipped to the array)."""
-    i0 = np.clip(np.floor(coords).astype(np.int64), 0, n - 1)
-    return np.unique(np.concatenate([i0, np.minimum(i0 + 1, n - 1)]))
 
 
 def _parent_frame(src: SourceClip, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
