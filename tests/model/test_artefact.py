@@ -9,6 +9,20 @@ from a4mer.heads.inbetween import find_heads, load_heads, read_heads_metadata
 from a4mer.motifs.vocab import MotifVocabulary
 
 
+def _decoder_devices(monkeypatch) -> list[str]:
+    """The device type every heads decoder is built on from now on, one entry each."""
+    import torch
+
+    from a4mer.heads import decoder
+    made, real_init = [], decoder.CorrectionDecoder.__init__
+
+    def init(self, *a, **k):
+        made.append(torch.get_default_device().type)
+        real_init(self, *a, **k)
+    monkeypatch.setattr(decoder.CorrectionDecoder, "__init__", init)
+    return made
+
+
 def test_missing_truncated_and_foreign_files(tmp_path):
     with pytest.raises(A4merError, match="gone.safetensors: heads file not found"):
         load_heads(tmp_path / "gone.safetensors")
@@ -118,17 +132,10 @@ def test_a_bundle_whose_config_asks_for_a_huge_network_is_refused_before_buildin
     with pytest.raises(A4merError, match=r"model.safetensors: training checkpoint weights do not match its config"):
         A4Mer.load(run)
     assert built == ["meta"]
-    from a4mer.heads import decoder
     heads_cfg = json.loads(read_heads_metadata(find_heads())["config"])
     heads_cfg["hidden"] *= 64  # a 400-byte heads file of this kind asked for 4 GB a layer
     huge = _rewritten(find_heads(), tmp_path / "huge_heads.safetensors", {"config": json.dumps(heads_cfg)})
-    made = []
-    real_init = decoder.CorrectionDecoder.__init__
-
-    def init(self, *a, **k):
-        made.append(torch.get_default_device().type)
-        real_init(self, *a, **k)
-    monkeypatch.setattr(decoder.CorrectionDecoder, "__init__", init)
+    made = _decoder_devices(monkeypatch)
     with pytest.raises(A4merError, match=r"huge_heads.safetensors: heads file weights do not match its config"):
         load_heads(huge)
     assert made == ["meta"]
@@ -238,18 +245,11 @@ def test_heads_embedded_in_a_bundle_are_checked_on_the_meta_device_before_they_a
     load with one line naming it, having built the heads on the meta device only."""
     import torch
 
-    from a4mer.heads import decoder
     from a4mer.heads.inbetween import heads_from_tensors
     from a4mer.model import A4Mer
     huge = _bundle_with_heads(tmp_path / "huge_bundle.safetensors", hidden_factor=64)
     ok = _bundle_with_heads(tmp_path / "ok_bundle.safetensors")
-    made = []
-    real_init = decoder.CorrectionDecoder.__init__
-
-    def init(self, *a, **k):
-        made.append(torch.get_default_device().type)
-        real_init(self, *a, **k)
-    monkeypatch.setattr(decoder.CorrectionDecoder, "__init__", init)
+    made = _decoder_devices(monkeypatch)
     with pytest.raises(A4merError, match=r"huge_bundle.safetensors: model bundle heads weights do not match its "
                                          r"config \(missing \[\], unexpected \[\], wrong shape \['") as e:
         A4Mer.load(huge)
