@@ -220,6 +220,9 @@ class A4Mer:
             vocab = MotifVocabulary.from_json(vocab_json, tensors["vocab.centroids"].float().numpy(), str(p))
             vocab.check_encoder(model_hash, str(p))
         heads = {k: v for k, v in tensors.items() if k.startswith("heads.")}
+        if "heads.meta" not in heads and any(k.startswith("heads.decoder.") for k in heads):
+            raise A4merError(f"{p}: holds in-betweening heads weights (heads.decoder.* tensors) but no heads.meta: "
+                             "a damaged bundle, or not one a4mer wrote")
         if "heads.meta" in heads:  # built on first use: their shapes are checked now, on the meta device
             from .heads.inbetween import check_bundled_heads
             check_bundled_heads(heads, p)

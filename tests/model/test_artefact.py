@@ -215,9 +215,10 @@ def test_bundle_and_training_checkpoint_with_nan_or_inf_weights_are_refused(tmp_
         A4Mer.load(tmp_path / "run")
 
 
-def _bundle_with_heads(dst, hidden_factor=1):
+def _bundle_with_heads(dst, hidden_factor=1, drop=()):
     """A copy of the shipped bundle with the shipped heads embedded as ``heads.*`` tensors, their config's
-    hidden width times ``hidden_factor`` (the weights stay those of the shipped width)."""
+    hidden width times ``hidden_factor`` (the weights stay those of the shipped width), without the tensors
+    named in ``drop``."""
     import json
 
     import torch
@@ -234,7 +235,7 @@ def _bundle_with_heads(dst, hidden_factor=1):
     cfg["hidden"] *= hidden_factor
     hm["config"] = json.dumps(cfg)
     heads["heads.meta"] = torch.tensor(list(json.dumps(hm).encode()), dtype=torch.uint8)
-    save_pt({**tensors, **heads}, str(dst), metadata=meta)
+    save_pt({k: v for k, v in {**tensors, **heads}.items() if k not in drop}, str(dst), metadata=meta)
     return dst
 
 
@@ -273,3 +274,11 @@ def test_heads_embedded_in_a_bundle_are_checked_on_the_meta_device_before_they_a
     for k, v in shipped.net.state_dict().items():
         assert torch.equal(heads.net.state_dict()[k], v), k
     assert heads.gates == shipped.gates
+
+
+def test_a_bundle_with_heads_weights_but_no_heads_metadata_is_refused(tmp_path):
+    """Without ``heads.meta`` the embedded heads were ignored without a word and the packaged ones used."""
+    from a4mer.model import A4Mer
+    bad = _bundle_with_heads(tmp_path / "no_meta.safetensors", drop=("heads.meta",))
+    with pytest.raises(A4merError, match=r"no_meta.safetensors: .*\(heads\.decoder\.\* tensors\) but no heads\.meta"):
+        A4Mer.load(bad)
