@@ -31,6 +31,7 @@ from pathlib import Path
 from ._core import CORE, errors, gaps
 
 RESULT_TAG = "A4MER_RESULT "
+READY_TAG = "A4MER_READY"
 OBJECT_SEP = "__"
 
 
@@ -479,8 +480,11 @@ def _temporary_files_in(folder: str):
 def serve(lines) -> int:
     """Run the clips of ``lines`` (requests of :meth:`a4mer.batch.Worker.run`: JSON with ``id``,
     ``argv`` and ``tmpdir``) one after another, each answered with its result line (``request``: the
-    id), until the input ends; 0. Each clip starts from a factory-fresh session (:func:`open_input`) and
-    keeps its temporary files in its own ``tmpdir``; a request that is not one is answered with an error."""
+    id), until the input ends; 0. It first says it is ready (``A4MER_READY``: what came before is start-up,
+    which the batch does not count against a clip's ``--timeout``). Each clip starts from a factory-fresh
+    session (:func:`open_input`) and keeps its temporary files in its own ``tmpdir``; a request that is not
+    one is answered with an error."""
+    print(READY_TAG, flush=True)
     for line in lines:
         if not line.strip():
             continue

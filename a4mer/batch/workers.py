@@ -18,6 +18,10 @@ from ..processes import TEXT_PIPES, child_env, kill_tree, own_group
 from .jobs import BatchOptions, ClipJob
 
 RESULT_TAG = "A4MER_RESULT "
+#: what a serving worker prints once it has started (Python, Blender, the add-on) and reads requests
+READY_TAG = "A4MER_READY"
+#: seconds a worker may take to start (a cold Blender + torch on a farm node), counted apart from ``--timeout``
+STARTUP_S = 600.0
 
 
 def worker_args(job: ClipJob, tmp: Path, opts: BatchOptions) -> list[str]:
@@ -82,6 +86,8 @@ def parse_result(line: str) -> dict | None:
 def failure_reason(answer: "_Answer", result: dict | None) -> str:
     if result is not None and result.get("error"):
         return str(result["error"])
+    if answer.problem:
+        return answer.problem
     rc = answer.returncode or 0
     how = f"worker crashed (signal {-rc})" if rc < 0 else f"worker exited with code {rc}"
     tail = [ln for ln in (answer.stderr or "").strip().splitlines() if ln.strip()][-3:]
@@ -140,12 +146,14 @@ CLIPS_PER_WORKER = 100
 @dataclass
 class _Answer:
     """What a worker did with one clip: its result line (None: none came), the worker's exit code (None:
-    it still runs), the last lines of its stderr while it worked on the clip, whether it timed out."""
+    it still runs), the last lines of its stderr while it worked on the clip, whether it timed out, and a
+    problem that kept the clip from beginning."""
 
     result: dict | None
     returncode: int | None
     stderr: str
     timed_out: bool = False
+    problem: str = ""  # what went wrong before the clip began (the worker did not start)
 
 
 class Worker:
@@ -161,10 +169,11 @@ class Worker:
         self.stderr: deque[str] = deque(maxlen=50)
         self.stderr_reader: threading.Thread | None = None
         self.served = 0
+        self.ready = False
         self.requests = itertools.count(1)
 
     def _start(self) -> subprocess.Popen:
-        self.lines, self.stderr, self.served = queue.Queue(), deque(maxlen=50), 0  # this process's own
+        self.lines, self.stderr, self.served, self.ready = queue.Queue(), deque(maxlen=50), 0, False  # its own
         proc = subprocess.Popen(worker_command(self.opts), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, **TEXT_PIPES, env=_worker_env(self.opts), **own_group())
         self.procs.add(proc)
@@ -198,6 +207,17 @@ class Worker:
         request = next(self.requests)
         self.stderr.clear()
         proc = self._send(json.dumps({"id": request, "argv": argv, "tmpdir": str(Path(tmpdir).resolve())}))
+        if not self.ready:  # a fresh worker: its start is not the clip's time
+            started = time.monotonic() + max(STARTUP_S, timeout)
+            while not self.ready:
+                try:
+                    line = self.lines.get(timeout=max(0.0, started - time.monotonic()))
+                except queue.Empty:
+                    self.stop(kill=True)
+                    return _Answer(None, None, "", problem=f"the worker did not start within {max(STARTUP_S, timeout):g} s")
+                if line is None:
+                    return self._ended(proc)
+                self.ready = line.startswith(READY_TAG)
         deadline = time.monotonic() + timeout if timeout else None
         while True:
             try:
@@ -205,17 +225,21 @@ class Worker:
             except queue.Empty:
                 self.stop(kill=True)
                 return _Answer(None, None, "", timed_out=True)
-            if line is None:  # the worker ended without answering
-                rc = proc.wait()
-                self.stderr_reader.join(5)  # its last words
-                self.stop()
-                return _Answer(None, rc, "\n".join(self.stderr))
+            if line is None:
+                return self._ended(proc)
             result = parse_result(line)
             if result is not None and result.get("request") == request:
                 self.served += 1
                 if result.get("unexpected") or self.served >= CLIPS_PER_WORKER:
                     self.stop()
                 return _Answer(result, None, "\n".join(self.stderr))
+
+    def _ended(self, proc: subprocess.Popen) -> _Answer:
+        """The answer of a worker that ended without answering: its exit code and last words."""
+        rc = proc.wait()
+        self.stderr_reader.join(5)
+        self.stop()
+        return _Answer(None, rc, "\n".join(self.stderr))
 
     def stop(self, kill: bool = False) -> None:
         """End the worker: its stdin closed (it ends after the clip in hand), or ``kill`` (everything it

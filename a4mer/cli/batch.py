@@ -32,7 +32,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="also write these exports per clip, comma-separated: npz,bvh,babel (babel needs --segment)")
     p.add_argument("--fps", type=float, help="scene frame rate (default: each clip's own rate)")
     add_load_arguments(p, floor=False)  # how clips are read, as the other commands read them
-    p.add_argument("--timeout", type=float, default=0.0, help="seconds allowed per clip (0 = no limit)")
+    p.add_argument("--timeout", type=float, default=0.0, help="seconds allowed per clip (0 = no limit); a worker's start-up is not counted")
     p.add_argument("--python", default=sys.executable,
                    help="interpreter with the bpy module that runs each clip (default: this one)")
     p.add_argument("--blender", help="run each clip in this Blender executable (blender -b) instead of --python")

@@ -479,5 +479,7 @@ def test_serve_gives_each_clip_its_own_temporary_folder_and_answers_every_line(m
     assert seen == [(["--input", "a.bvh"], str(tmp_path / "a"), str(tmp_path / "a")),
                     (["--input", "b.bvh"], str(tmp_path / "b"), str(tmp_path / "b"))]
     assert tempfile.gettempdir() != str(tmp_path / "b") and os.environ.get("TMPDIR") != str(tmp_path / "b")
-    results = [json.loads(ln.split(" ", 1)[1]) for ln in capsys.readouterr().out.splitlines()]
+    ready, *answers = capsys.readouterr().out.splitlines()
+    assert ready == "A4MER_READY"
+    results = [json.loads(ln.split(" ", 1)[1]) for ln in answers]
     assert [r.get("request") for r in results] == [1, None, 2] and "not a request" in results[1]["error"]

@@ -79,6 +79,8 @@ def clip(a):
 
 
 assert sys.argv[sys.argv.index("a4mer_blender.batch_worker") + 1:] == ["--serve"]
+time.sleep(float(os.environ.get("FAKE_STARTUP_S", "0")))  # Blender and torch starting
+print("A4MER_READY", flush=True)
 for line in sys.stdin:
     req = json.loads(line)
     tempfile.tempdir = req["tmpdir"]
@@ -383,6 +385,19 @@ def test_one_worker_process_runs_clip_after_clip_and_is_replaced_when_it_cannot_
     code, text = _run([root2, "--out", tmp_path / "out2", "--python", fake_python, "--timeout", "1"], capsys)
     assert code == 1 and "timed out" in text and (tmp_path / "out2" / "b.blend").is_file()
     assert (root2 / "a.bvh.pid").read_text() != (root2 / "b.bvh.pid").read_text()
+
+
+def test_a_workers_start_up_is_not_counted_against_a_clips_timeout(tmp_path, fake_python, capsys, monkeypatch):
+    """--timeout 1 with workers that take 1.5 s to start: every clip failed "timed out" (each timeout killed
+    the worker, so the next clip paid its start again), now only the slow clip does."""
+    root = _clips(tmp_path / "in", {"a.bvh": b"good", "b.bvh": b"SLOW", "c.bvh": b"good", "d.bvh": b"good"})
+    monkeypatch.setenv("FAKE_STARTUP_S", "1.5")
+    code, text = _run([root, "--out", tmp_path / "out", "--python", fake_python, "--timeout", "1"], capsys)
+    assert code == 1 and text.count("FAILED") == 1 and "FAILED  b" in text and "timed out after 1 s" in text, text
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.blend")) == ["a.blend", "c.blend", "d.blend"]
+    monkeypatch.setattr(workers, "STARTUP_S", 0.5)  # a worker that never gets going is named, once per clip
+    code, text = _run([root / "a.bvh", "--out", tmp_path / "out2", "--python", fake_python, "--timeout", "0.2"], capsys)
+    assert code == 1 and "the worker did not start within 0.5 s" in text, text
 
 
 def test_worker_command_forms(tmp_path):
