@@ -30,9 +30,6 @@ from pathlib import Path
 
 from ._core import CORE, errors, gaps
 
-RESULT_TAG = "A4MER_RESULT "
-READY_TAG = "A4MER_READY"
-OBJECT_SEP = "__"
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -340,7 +337,8 @@ def _process(args: argparse.Namespace, stage: Path) -> dict:
         notes.append(f"--fps {args.fps:g} not applied: a .blend keeps its scene rate "
                      f"({ctx.scene.render.fps / ctx.scene.render.fps_base:g} fps)")
     amass = _core("io.amass")
-    stems = [f"{name}{OBJECT_SEP}{_safe(o.name)}" if several else name for o in objs]
+    sep = _core("batch").OBJECT_SEP
+    stems = [f"{name}{sep}{_safe(o.name)}" if several else name for o in objs]
     taken = [tuple(t.split("=", 1)) for t in args.taken if "=" in t]  # other inputs' (stem, path), first
     clash = _core("batch").first_clash([*taken, *zip(stems, objs)])  # file-name cleaning or case makes equal
     if clash is not None:
@@ -454,7 +452,7 @@ def run(argv: list[str]) -> tuple[int, dict]:
 
 
 def _report(code: int, result: dict) -> None:
-    print(RESULT_TAG + json.dumps(result), flush=True)
+    print(_core("batch").RESULT_TAG + json.dumps(result), flush=True)
     if code:
         print(f"a4mer_blender.batch_worker: error: {result['error']}", file=sys.stderr, flush=True)
 
@@ -484,7 +482,7 @@ def serve(lines) -> int:
     which the batch does not count against a clip's ``--timeout``). Each clip starts from a factory-fresh
     session (:func:`open_input`) and keeps its temporary files in its own ``tmpdir``; a request that is not
     one is answered with an error."""
-    print(READY_TAG, flush=True)
+    print(_core("batch").READY_TAG, flush=True)
     for line in lines:
         if not line.strip():
             continue
