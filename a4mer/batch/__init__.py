@@ -120,8 +120,7 @@ def run_clip(job: ClipJob, opts: BatchOptions, worker: Worker, runs: RunSummarie
             res.notes = list(result.get("notes", []))
             res.objects = list(result.get("objects", []))
         if result is None or result.get("error"):
-            res.reason = failure_reason(answer, result) if (answer.returncode or answer.problem or result is not None) \
-                else "worker gave no result line"
+            res.reason = failure_reason(answer, result)
             return res
         _draw(tmp, opts)
         clash = foreign_outputs(runs, job.name, _commit_files(tmp))

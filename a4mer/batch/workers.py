@@ -83,12 +83,16 @@ def parse_result(line: str) -> dict | None:
     return result if isinstance(result, dict) else None
 
 
-def failure_reason(answer: "_Answer", result: dict | None) -> str:
+def failure_reason(answer: "_Answer", result: dict | None, no_result: str = "worker gave no result line") -> str:
+    """Why a clip failed: the worker's error, the problem that kept it from starting, its crash or
+    exit code (with its last stderr lines), else ``no_result`` (it ended cleanly without a result)."""
     if result is not None and result.get("error"):
         return str(result["error"])
     if answer.problem:
         return answer.problem
     rc = answer.returncode or 0
+    if rc == 0 and result is None:
+        return no_result
     how = f"worker crashed (signal {-rc})" if rc < 0 else f"worker exited with code {rc}"
     tail = [ln for ln in (answer.stderr or "").strip().splitlines() if ln.strip()][-3:]
     return how + (": " + " | ".join(tail) if tail else "")

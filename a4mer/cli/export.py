@@ -63,8 +63,7 @@ def read_blend(path: str | os.PathLike, object: str | None = None, python: str =
         worker.stop()
         result = answer.result
         if result is None or result.get("error"):
-            raise A4merError(failure_reason(answer, result) if answer.returncode or result is not None
-                             else "the .blend reader gave no result")
+            raise A4merError(failure_reason(answer, result, no_result="the .blend reader gave no result"))
         out = []
         for info in result.get("objects", []):
             stem = info["stem"]

@@ -753,3 +753,14 @@ def test_export_of_a_blend_stops_its_worker_at_once_on_ctrl_c(tmp_path, fake_pyt
         signal.signal(signal.SIGALRM, old)
     assert time.perf_counter() - t0 < 10
     assert not _running(int((tmp_path / "in" / "shot.blend.started").read_text()))
+
+
+def test_export_of_a_blend_names_a_reader_that_never_starts(tmp_path, fake_python, monkeypatch):
+    """read_blend decided its own "no result" message and left out the worker's problem: a reader that
+    never started was reported as "the .blend reader gave no result"."""
+    from a4mer.cli.export import read_blend
+    shot = _clips(tmp_path / "in", {"shot.blend": b"good"}) / "shot.blend"
+    monkeypatch.setenv("FAKE_STARTUP_S", "1.5")
+    monkeypatch.setattr(workers, "STARTUP_S", 0.3)
+    with pytest.raises(A4merError, match="the worker did not start within 0.3 s"):
+        read_blend(shot, python=fake_python)
