@@ -224,7 +224,7 @@ class A4Mer:
             raise A4merError(f"{p}: holds in-betweening heads weights (heads.decoder.* tensors) but no heads.meta: "
                              "a damaged bundle, or not one a4mer wrote")
         if "heads.meta" in heads:  # built on first use: their shapes are checked now, on the meta device
-            from .heads.inbetween import check_bundled_heads
+            from .heads.files import check_bundled_heads
             check_bundled_heads(heads, p)
         info["source"] = str(p)  # (named in errors, its heads' too; not written back by save)
         return cls(config, net, vocab, info, heads)
@@ -333,7 +333,7 @@ class A4Mer:
         """The heads of ``method``, loaded once per model (a repeated call reuses them)."""
         if method not in self._loaded_heads:
             if method == "heads":
-                from .heads.inbetween import heads_for
+                from .heads.files import heads_for
                 self._loaded_heads[method] = heads_for(self)
             elif method == "tokens":
                 from .heads.token_heads import load_token_heads

@@ -10,6 +10,7 @@ CORE = f"{__package__}.a4mer" if importlib.util.find_spec(f"{__package__}.a4mer"
 
 errors = importlib.import_module(f"{CORE}.errors")
 rig = importlib.import_module(f"{CORE}.rig")
+channels = importlib.import_module(f"{CORE}.channels")
 strips = importlib.import_module(f"{CORE}.strips")
 motion = importlib.import_module(f"{CORE}.motion")
 amass = importlib.import_module(f"{CORE}.io.amass")

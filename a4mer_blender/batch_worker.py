@@ -177,9 +177,9 @@ def open_input(path: Path, fps: float | None, object_name: str | None, args: arg
 # --- steps ---------------------------------------------------------------------------------------
 def keyed_frames(obj, action) -> list[int]:
     """Integer frames where a body bone of ``obj`` has a rotation or location key in ``action`` (the
-    add-on's rule: :func:`bridge.generated.keyed_frames`)."""
-    from .bridge import generated
-    return generated.keyed_frames(obj, action).tolist()
+    add-on's rule: :func:`bridge.body_channels.keyed_frames`)."""
+    from .bridge import body_channels
+    return body_channels.keyed_frames(obj, action).tolist()
 
 
 class WorkerHeads:
@@ -226,7 +226,7 @@ def load_heads(checkpoint: str = "", python: str = ""):
     loads here, else the packaged heads file, else the classical curves (what ``a4mer inbetween`` uses).
     Without torch here, the worker interpreter ``--python`` runs them."""
     try:
-        heads = _core("heads.inbetween")
+        heads = _core("heads.files")
     except ImportError as e:
         if python:
             return WorkerHeads(python)

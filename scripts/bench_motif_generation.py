@@ -55,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
     torch.set_num_threads(1)
-    from a4mer.heads.inbetween import A4merWarning, default_heads
+    from a4mer.heads.files import default_heads
+    from a4mer.heads.inbetween import A4merWarning
     from a4mer.heads.motif_conditioned import conditioner_for, span_scores
     from a4mer.io import read_amass_npz
     from a4mer.model import A4Mer

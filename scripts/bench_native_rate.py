@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     if not a.files:
         p.error("--files is required (unless --render-only)")
     from a4mer.api import load_motion
-    from a4mer.heads.inbetween import default_heads
+    from a4mer.heads.files import default_heads
     warnings.simplefilter("ignore")
     t0 = time.time()
     heads = default_heads()

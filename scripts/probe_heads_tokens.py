@@ -48,7 +48,7 @@ def main(argv=None) -> int:
     from a4mer.geometry import quat_unflip
     from a4mer.heads.baselines import gap_basis
     from a4mer.heads.decoder import CHANNELS, TaskMLP, apply_correction
-    from a4mer.heads.inbetween import load_heads
+    from a4mer.heads.files import load_heads
     from a4mer.heads.layouts import gap_example, to_canon
     from a4mer.heads.torch_geom import fk
     from a4mer.heads.train import TrainConfig, clip_weights, load_manifest_clips, validation_set_of

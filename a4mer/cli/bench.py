@@ -138,7 +138,7 @@ def _l2p_stats(clips, context: int):
 def _learned(spec: str):
     if spec == "none":
         return []
-    from ..heads.inbetween import find_heads, load_heads
+    from ..heads.files import find_heads, load_heads
     path = find_heads() if spec == "auto" else Path(spec)
     if path is None:
         return []

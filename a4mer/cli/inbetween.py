@@ -49,7 +49,8 @@ HEADS_HELP = ("heads: 'auto' (the bundled learned correction of the classical cu
 def resolve_heads(spec: str):
     """LearnedHeads from --heads: 'auto' (bundled, else classical), 'none' (classical), 'tokens' (the
     bundled token route) or a path to a heads or token heads file."""
-    from ..heads.inbetween import TASKS, LearnedHeads, default_heads, load_heads
+    from ..heads.files import default_heads, load_heads
+    from ..heads.inbetween import TASKS, LearnedHeads
     from ..heads.token_heads import is_token_heads_file, load_token_heads
     if spec == "auto":
         return default_heads()

@@ -9,7 +9,7 @@ import contextlib
 
 import numpy as np
 
-from .._core import errors, rig as core_rig, skeleton as core_skeleton
+from .._core import channels as core_channels, errors, rig as core_rig, skeleton as core_skeleton
 from . import anim_compat
 
 _OBJECT_PATHS = {"location", "rotation_euler", "rotation_quaternion", "rotation_axis_angle", "scale",
@@ -82,7 +82,7 @@ _key_cache: dict | None = None
 def keys_read_once():
     """Within it, each F-Curve's key frames and values are read from Blender once, the first time they
     are asked for (:func:`key_coords`), and shared by every reader (:func:`action_frames`,
-    :func:`sample_fcurve`, :func:`.generated.keyed_frames`, :func:`.generated.keys_fingerprint`):
+    :func:`sample_fcurve`, :func:`.body_channels.keyed_frames`, :func:`.body_channels.keys_fingerprint`):
     on a long take, reading every key of every curve is what costs. Only for a stretch of code that
     changes no keys (one operator's reading of the user's action). Nested: the outer one counts."""
     global _key_cache
@@ -195,8 +195,8 @@ def read_channels(obj, rig, fcurves: list, frames: np.ndarray) -> tuple[np.ndarr
                 fc = curves.get((base + "location", i))
                 loc[:, b, i] = sample_fcurve(fc, frames) if fc is not None else pb.location[i]
         bad_rot[:, b] = ~np.isfinite(rot).all(axis=1)
-        quat[:, b] = core_rig.channels_to_quat(rot, pb.rotation_mode)
-    core_rig.check_finite_channels(rig.names, frames, ~np.isfinite(loc).all(axis=2), bad_rot)
+        quat[:, b] = core_channels.channels_to_quat(rot, pb.rotation_mode)
+    core_channels.check_finite_channels(rig.names, frames, ~np.isfinite(loc).all(axis=2), bad_rot)
     return loc, quat
 
 
@@ -219,7 +219,7 @@ def check_finite_object_keys(obj, frames: np.ndarray, fcurves: list) -> None:
             values = sample_fcurve(fc, np.asarray(frames, dtype=np.float64))
             if not np.isfinite(values).all():
                 bad.append((f"{fc.data_path}[{fc.array_index}]", np.asarray(frames)[~np.isfinite(values)]))
-    core_rig.refuse_nonfinite_keys(bad, owner=f"the object {obj.name!r}: ")
+    core_channels.refuse_nonfinite_keys(bad, owner=f"the object {obj.name!r}: ")
 
 
 def _moved_from_outside(obj) -> bool:
@@ -273,7 +273,7 @@ def object_matrices(obj, scene, frames: np.ndarray, fcurves: list) -> np.ndarray
         out = np.stack(out)
         at = np.asarray(frames)[~np.isfinite(out).reshape(len(out), -1).all(axis=1)]
     if len(at):
-        raise errors.A4merError(f"the world transform of {obj.name!r} is NaN/inf ({core_rig.frames_text(at)}): check "
+        raise errors.A4merError(f"the world transform of {obj.name!r} is NaN/inf ({core_channels.frames_text(at)}): check "
                                 "its parents and constraints, then rerun")
     return out
 
@@ -379,7 +379,7 @@ def write_motion(obj, motion, scene, action=None, frame_start: int | None = None
         base = f'pose.bones["{name_b}"].'
         path, _ = _rot_path(pb.rotation_mode)
         sink.remove_paths([base + p for p in ("rotation_quaternion", "rotation_axis_angle", "rotation_euler")])
-        chans = core_rig.quat_to_channels(quat[:, b], pb.rotation_mode)
+        chans = core_channels.quat_to_channels(quat[:, b], pb.rotation_mode)
         for i in range(chans.shape[1]):
             set_keys(sink.fresh(base + path, i, name_b), frames, chans[:, i])
         if b in (rig.smpl_bone[0], rig.root_bone):

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._core import errors, rig as core_rig
-from . import anim_compat, armature, generated, motif_marks, nla
+from .._core import channels as core_channels, errors
+from . import anim_compat, armature, body_channels, generated, motif_marks, nla
 
 
 #: handle types Blender recomputes from the neighbouring keys (on every key insertion)
@@ -236,7 +236,7 @@ def check_inside_cycle(fc, shown: tuple[int, int]) -> None:
         return
     keys = armature.key_coords(fc)[:, 0]
     lo, hi = float(keys.min()), float(keys.max())
-    if (shown[0] < lo - 1e-6 and generated.loops(fc, after=False)) or (shown[1] > hi + 1e-6 and generated.loops(fc, after=True)):
+    if (shown[0] < lo - 1e-6 and body_channels.loops(fc, after=False)) or (shown[1] > hi + 1e-6 and body_channels.loops(fc, after=True)):
         raise errors.A4merError(f"the F-Curve {fc.data_path}[{fc.array_index}] loops over frames {lo:g}..{hi:g} (a "
                                 f"Cycles modifier) and the generated frames {shown[0]}..{shown[1]} lie outside them: "
                                 "keys there would lengthen the loop and change every frame after it; remove the "
@@ -309,7 +309,7 @@ def check_keys_under(obj, shown: list[dict], users: dict) -> None:
         if channels:
             named = [f"{path}[{idx[0]}]" if len(idx) == 1 else path for path, idx in list(channels.items())[:3]]
             more = f" and {len(channels) - 3} more" if len(channels) > 3 else ""
-            parts.append(f"{core_rig.frames_text(np.array(frames))} of the strip "
+            parts.append(f"{core_channels.frames_text(np.array(frames))} of the strip "
                          f"{sp['strip'].name!r} (on frames {first}-{last}): {', '.join(named)}{more}")
     if parts:
         raise errors.A4merError(f"keys of yours lie under a generated strip, at {'; '.join(parts)}; Bake would "
@@ -462,7 +462,7 @@ def bake(obj) -> tuple[int, int, list[str]]:
         frames = np.arange(sp["shown"][0], sp["shown"][1] + 1, dtype=np.float64)
         times = generated.strip_time(strip, frames)
         for fc in anim_compat.fcurves_of(obj, strip.action):
-            target = sink.ensure(fc.data_path, fc.array_index, generated.channel_group(fc.data_path))
+            target = sink.ensure(fc.data_path, fc.array_index, body_channels.channel_group(fc.data_path))
             extra = _uncovered(target, *sp["shown"], (f0, f0 + T - 1))
             _, spans_at, extras_at = per_curve.setdefault(target.as_pointer(), (target, [], []))
             spans_at.append((frames, armature.sample_fcurve(fc, times)))

@@ -22,14 +22,13 @@ pushed-down action over the recorded frames; the recorded names serve records of
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import uuid
 
 import numpy as np
 
 from .._core import errors, gaps, rig as core_rig, strips as core_strips
-from . import anim_compat, armature, motif_marks, nla, records
+from . import anim_compat, armature, body_channels, motif_marks, nla, records
 
 STATE_KEY = "a4mer_generated"
 #: object ID property pointing at the pushed-down user action (a pointer follows renames, unlike a name)
@@ -37,7 +36,6 @@ SOURCE_KEY = "a4mer_generated_source"
 SOURCE_TRACK = "A4Mer Source"
 GENERATED_TRACK = "A4Mer Generated"
 STATE_VERSION = 1
-BODY_JOINTS = 22
 
 
 # --- state ---------------------------------------------------------------------------------------
@@ -195,7 +193,7 @@ def check_no_muted_channels(obj, action) -> None:
     """:class:`A4merError` when ``action`` has muted F-Curves or channel groups: the result layer plays it
     from an NLA strip, where Blender puts muted channels at their default (rest) values on every frame,
     while the active action leaves them as posed; the user's animation would change outside the spans."""
-    muted = sorted({channel_group(fc.data_path) for fc in anim_compat.fcurves_of(obj, action)
+    muted = sorted({body_channels.channel_group(fc.data_path) for fc in anim_compat.fcurves_of(obj, action)
                     if fc.mute or (fc.group is not None and fc.group.mute)})
     if muted:
         names = ", ".join(muted[:4]) + (f" and {len(muted) - 4} more" if len(muted) > 4 else "")
@@ -362,109 +360,13 @@ def strip_time(strip, frames: np.ndarray) -> np.ndarray:
 
 
 # --- reading -------------------------------------------------------------------------------------
-def body_bones(rig) -> list[int]:
-    """Rig bone indices of SMPL joints 0-21 (what the model generates)."""
-    return [b for b in rig.smpl_bone[:BODY_JOINTS] if b >= 0]
-
-
-#: pose-bone channels that define the body's pose (a key on a constraint's influence or a custom
-#: property of a bone is not a pose key and must not split a gap)
-POSE_CHANNELS = ("rotation_quaternion", "rotation_euler", "rotation_axis_angle", "location")
-
-
-def body_pose_fcurves(obj, action, rig=None) -> list:
-    """``obj``'s F-Curves in ``action`` of the rotations and locations of the body bones (SMPL joints
-    0-21) of ``rig`` (default: detected)."""
-    rig = rig or armature.detect_rig(obj)
-    names = {rig.names[b] for b in body_bones(rig)}
-    return [fc for fc in anim_compat.fcurves_of(obj, action)
-            if fc.data_path.startswith('pose.bones["') and fc.data_path.split('"')[1] in names
-            and fc.data_path.rsplit("].", 1)[-1] in POSE_CHANNELS]
-
-
-def keyed_frames(obj, action, rig=None) -> np.ndarray:
-    """Sorted integer frames where a body bone (SMPL joints 0-21) of ``obj`` has a rotation or
-    location key; a key between two whole frames (an action retimed by 1.25) counts for both, so keys
-    under 2 frames apart leave no gap."""
-    frames, seen = [np.zeros(0, dtype=np.int64)], set()
-    for fc in body_pose_fcurves(obj, action, rig):
-        x = np.ascontiguousarray(armature.key_coords(fc)[:, 0])
-        digest = hashlib.sha1(x.tobytes()).digest()  # the channels of a take mostly share their key frames
-        if digest in seen:
-            continue
-        seen.add(digest)
-        x = x.astype(np.float64)
-        x = np.where(np.abs(x - np.round(x)) < 1e-3, np.round(x), x)  # float32 keys on whole frames
-        frames += [np.floor(x).astype(np.int64), np.ceil(x).astype(np.int64)]
-    return _unique_frames(np.concatenate(frames))
-
-
-def _unique_frames(frames: np.ndarray) -> np.ndarray:
-    """Sorted distinct values of the integer ``frames``: a mask over their range when it is short (a
-    sort of every key of a long take costs), else ``np.unique``."""
-    if not len(frames):
-        return frames
-    lo, hi = int(frames.min()), int(frames.max())
-    if hi - lo > 4 * len(frames) + 1_000_000:
-        return np.unique(frames)
-    mask = np.zeros(hi - lo + 1, dtype=bool)
-    mask[frames - lo] = True
-    return np.flatnonzero(mask).astype(np.int64) + lo
-
-
-#: key properties a fingerprint reads: (name, values per key, dtype; uint8: an enum's DNA char)
-_KEY_ATTRS = (("co", 2, np.float32), ("handle_left", 2, np.float32), ("handle_right", 2, np.float32),
-              ("back", 1, np.float32), ("amplitude", 1, np.float32), ("period", 1, np.float32),
-              ("interpolation", 1, np.uint8), ("easing", 1, np.uint8))
-
-
-#: modifier properties that change only how the modifier is drawn
-_UI_ONLY = frozenset(("rna_type", "name", "show_expanded", "active", "is_valid"))
-
-
-def _settings(struct) -> str:
-    """Every setting of an RNA struct (an F-Curve modifier, an Envelope's control point), its
-    collections item by item, as text: what it evaluates with."""
-    out = []
-    for prop in struct.bl_rna.properties:
-        if prop.identifier in _UI_ONLY or prop.type == "POINTER":
-            continue
-        value = getattr(struct, prop.identifier)
-        if prop.type == "COLLECTION":
-            value = [_settings(item) for item in value]
-        elif getattr(prop, "is_array", False):
-            value = tuple(value)
-        out.append(f"{prop.identifier}={value!r}")
-    return ";".join(out)
-
-
-def keys_fingerprint(obj, action) -> str:
-    """A digest of every key (frame, value, handles, interpolation, easing) and of every modifier's
-    settings, in stack order, of ``obj``'s F-Curves in ``action``: what the generated frames were
-    planned from (a key added, moved or deleted, or a modifier changed, while the model ran changes it)."""
-    h = hashlib.sha1()
-    for fc in anim_compat.fcurves_of(obj, action):
-        n = len(fc.keyframe_points)
-        h.update(f"{fc.data_path}[{fc.array_index}]{n}{fc.mute}{fc.extrapolation}".encode())
-        for attr, width, dtype in _KEY_ATTRS:
-            if attr == "co":  # shared with the other readers inside armature.keys_read_once
-                buf = armature.key_coords(fc)
-            else:
-                buf = np.empty(width * n, dtype=dtype)
-                fc.keyframe_points.foreach_get(attr, buf)
-            h.update(buf.tobytes())
-        for mod in fc.modifiers:
-            h.update(_settings(mod).encode())
-    return h.hexdigest()
-
-
 def content_range(obj, action, rig=None) -> tuple[int, int]:
     """(first, last) scene frames of the user's action and the generated spans after it. With ``rig``,
-    the action ends at the body's last key (SMPL joints 0-21, :func:`body_pose_fcurves`): a later key on
-    another channel (a finger, a custom property) does not hold the body still until it."""
+    the action ends at the body's last key (SMPL joints 0-21, :func:`.body_channels.body_pose_fcurves`):
+    a later key on another channel (a finger, a custom property) does not hold the body still until it."""
     f0, T = armature.action_frames(action, obj)
     last = f0 + T - 1
-    ends = [float(armature.key_coords(fc)[:, 0].max()) for fc in body_pose_fcurves(obj, action, rig)
+    ends = [float(armature.key_coords(fc)[:, 0].max()) for fc in body_channels.body_pose_fcurves(obj, action, rig)
             if len(fc.keyframe_points)] if rig is not None else []
     if ends:
         last = int(np.floor(max(ends) + 1e-6))
@@ -473,20 +375,13 @@ def content_range(obj, action, rig=None) -> tuple[int, int]:
     return f0, last
 
 
-def loops(fc, after: bool) -> bool:
-    """Whether an acting Cycles modifier of ``fc`` repeats its keys after the last (``after``) or before the
-    first key (its mode on that side is not No Cycles)."""
-    return any(m.type == "CYCLES" and not m.mute and (m.mode_after if after else m.mode_before) != "NONE"
-               for m in fc.modifiers)
-
-
 def check_not_cycling(obj, action, rig) -> None:
     """:class:`A4merError` for Extend when a body curve of ``action`` has an acting Cycles modifier: the
     loop already plays past the last key, so an extension would replace frames of it (with a pop where
     the loop resumes), and baking it would lengthen the loop, changing every frame after it."""
-    cycled = [fc for fc in body_pose_fcurves(obj, action, rig) if loops(fc, after=True)]
+    cycled = [fc for fc in body_channels.body_pose_fcurves(obj, action, rig) if body_channels.loops(fc, after=True)]
     if cycled:
-        names = sorted({channel_group(fc.data_path) for fc in cycled})
+        names = sorted({body_channels.channel_group(fc.data_path) for fc in cycled})
         f0, last = content_range(obj, action, rig)
         raise errors.A4merError(
             f"the action {action.name!r} loops (a Cycles modifier on {len(cycled)} F-Curves of "
@@ -500,7 +395,7 @@ def _channels(obj, rig, action, frames: np.ndarray, replaced=()) -> tuple[np.nda
     body channels over them on the frames they show (what Blender shows); spans that the inclusive
     scene-frame spans ``replaced`` will replace are left out."""
     loc, quat = armature.read_channels(obj, rig, anim_compat.fcurves_of(obj, action), frames)
-    body, pelvis = body_bones(rig), rig.smpl_bone[0]
+    body, pelvis = body_channels.body_bones(rig), rig.smpl_bone[0]
     for sp in spans(obj):
         strip = sp["strip"]
         if strip.mute or strip.action is None or any(_overlaps(strip, r) for r in replaced):
@@ -531,68 +426,6 @@ def read_layered_motion(obj, scene, first: int, last: int, replaced=()):
                                         "blender_frame_start": int(first)})
 
 
-# --- generated channels --------------------------------------------------------------------------
-def _align(values: np.ndarray, prev: np.ndarray, path: str, mode: str, after: np.ndarray | None = None) -> np.ndarray:
-    """Rotation channels ``(N, C)`` made continuous with the user's value ``prev (C,)`` on the frame
-    before the span (quaternion sign; Euler angles: the path of least motion from ``prev`` to the user's
-    angles ``after (3,)`` on the frame after, when a key follows, :func:`a4mer.rig.euler_between`), so
-    keys baked next to each other interpolate the short way."""
-    if path.endswith("rotation_quaternion"):
-        return -values if float(values[0] @ prev) < 0 else values
-    if path.endswith("rotation_euler"):
-        return core_rig.euler_between(values, prev, after, mode)
-    return values
-
-
-def generated_channels(obj, scene, rig, action, motion, spans_frames: list[tuple[int, int]]) -> list[dict]:
-    """Per span, the channel values ``{(data_path, index): (n,)}`` that pose the body bones and the pelvis
-    location as in ``motion`` (SMPL; its frames are those of the inclusive scene-frame ``spans_frames``,
-    concatenated in order); the other bones keep the user's pose there. One rig solve for all spans;
-    rotations continue the user's value on the frame before each span (quaternion sign, Euler turns).
-
-    Only channels the user's action animates are returned: Blender's NLA resets every channel that any
-    strip animates to its default value on frames no strip covers, so a generated channel the user
-    never keyed (a body bone posed but not animated) would change frames outside the span."""
-    frames = np.concatenate([np.arange(a, b + 1) for a, b in spans_frames]).astype(np.float64)
-    ufc = anim_compat.fcurves_of(obj, action)
-    curves = {(fc.data_path, fc.array_index): fc for fc in ufc}
-    animated = set(curves)
-    loc_u, quat_u = armature.read_channels(obj, rig, ufc, frames)
-    basis = core_rig.basis_matrices(loc_u, quat_u)
-    loc, quat = core_rig.motion_to_rig(rig, motion, basis, armature.object_matrices(obj, scene, frames, ufc))
-    _, prev_q = armature.read_channels(obj, rig, ufc, np.array([a - 1.0 for a, _ in spans_frames]))
-    bounds = np.cumsum([0] + [b - a + 1 for a, b in spans_frames])
-    out: list[dict] = [{} for _ in spans_frames]
-    for bone in body_bones(rig):
-        name = rig.names[bone]
-        mode = obj.pose.bones[name].rotation_mode
-        path = f'pose.bones["{name}"].{armature._rot_path(mode)[0]}'
-        chans = core_rig.quat_to_channels(quat[:, bone], mode)
-        # the user's own values on the frame before each span (their sign; not made continuous across spans)
-        prev = np.stack([core_rig.quat_to_channels(q[None], mode)[0] for q in prev_q[:, bone]])
-        after = [None] * len(spans_frames)
-        if mode in core_rig.EULER_MODES:  # the user's own angles there (their turn and branch), not the pose's
-            fcs = [curves.get((path, i)) for i in range(3)]
-            for i, fc in enumerate(fcs):
-                prev[:, i] = [fc.evaluate(a - 1.0) if fc is not None else obj.pose.bones[name].rotation_euler[i]
-                              for a, _ in spans_frames]
-            if all(fc is not None and len(fc.keyframe_points) for fc in fcs):  # a key after the span (a fill)
-                last = min(fc.keyframe_points[-1].co[0] for fc in fcs)
-                after = [np.array([fc.evaluate(b + 1.0) for fc in fcs]) if last >= b + 1 else None
-                         for _, b in spans_frames]
-        for k, (s0, s1) in enumerate(zip(bounds[:-1], bounds[1:])):
-            c = _align(chans[s0:s1], prev[k], path, mode, after[k])
-            out[k].update({(path, i): c[:, i] for i in range(c.shape[1]) if (path, i) in animated})
-            if bone == rig.smpl_bone[0]:
-                lp = f'pose.bones["{name}"].location'
-                out[k].update({(lp, i): loc[s0:s1, bone, i] for i in range(3) if (lp, i) in animated})
-    return out
-
-
-def channel_group(path: str) -> str:
-    return path.split('"')[1] if path.startswith('pose.bones["') else "Object Transforms"
-
-
 def _new_action(obj, name: str, channels: dict, frames: np.ndarray, span_id: str):
     import bpy
     action = bpy.data.actions.new(name)
@@ -600,7 +433,7 @@ def _new_action(obj, name: str, channels: dict, frames: np.ndarray, span_id: str
     action[nla.SPAN_KEY] = span_id
     sink = anim_compat.FCurveSink(obj, action)
     for (path, i), values in channels.items():
-        armature.set_keys(sink.fresh(path, i, channel_group(path)), frames, values)
+        armature.set_keys(sink.fresh(path, i, body_channels.channel_group(path)), frames, values)
     return action
 
 
@@ -744,8 +577,9 @@ def apply_result(obj, scene, kind: str, spans_frames: list[tuple[int, int]], cha
     """Put generated spans on the "A4Mer Generated" track (pushing the user's action down first).
 
     spans_frames: inclusive scene frames per span; channels_per_span: per span the channels of
-    :func:`generated_channels`; reports: per span the quality dict (or None); motif: ``{"id", "name"}``
-    when generated with a motif (a span whose report says the motif was not played gets none).
+    :func:`.body_channels.generated_channels`; reports: per span the quality dict (or None); motif:
+    ``{"id", "name"}`` when generated with a motif (a span whose report says the motif was not played
+    gets none).
     A4Mer's strips on the track that overlap a new span (wherever the user moved them) are replaced; a
     strip of the user's there is an :class:`A4merError`, raised before anything changes. Returns the
     new span records."""

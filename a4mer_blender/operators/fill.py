@@ -9,7 +9,7 @@ from bpy.props import BoolProperty, IntProperty
 
 from .. import runner
 from .._core import errors, gaps, strips
-from ..bridge import armature, generated, motif_marks, nla
+from ..bridge import armature, body_channels, generated, motif_marks, nla
 from ..preferences import get_settings
 from ._modal import ModalJobMixin, data_id, find_object
 
@@ -44,7 +44,7 @@ class Request:
 
     def __init__(self, obj, rig, action, plan, motion, motif):
         self.obj_name, self.obj_id, self.action_id = obj.name, data_id(obj), data_id(action)
-        self.keys = generated.keys_fingerprint(obj, action)
+        self.keys = body_channels.keys_fingerprint(obj, action)
         self.rig, self.plan, self.motion, self.motif = rig, plan, motion, motif
 
     def args(self) -> list[str]:
@@ -70,10 +70,10 @@ def apply(context, request: Request, result, kind: str) -> list[dict]:
     # the keys as they are now (after the model ran), read once for the check and the channels; the cache
     # ends before apply_result, which deletes and makes actions (a freed curve's address may be reused)
     with armature.keys_read_once():
-        if generated.keys_fingerprint(obj, action) != request.keys:
+        if body_channels.keys_fingerprint(obj, action) != request.keys:
             raise errors.A4merError(f"the keys or modifiers of {action.name!r} changed while the model ran; nothing "
                                     "was changed: run it again")
-        chans = generated.generated_channels(obj, context.scene, request.rig, action, gen, list(plan.spans))
+        chans = body_channels.generated_channels(obj, context.scene, request.rig, action, gen, list(plan.spans))
     reports = gaps.span_reports(result.quality, plan.first, plan.spans)
     method = next((r.get("method", "") for r in reports if r), "")
     made = generated.apply_result(obj, context.scene, kind, list(plan.spans), chans, reports, method, request.motif)
@@ -114,7 +114,7 @@ class GenerateBase(ModalJobMixin):
         action = generated.user_action(obj)
         generated.check_no_muted_channels(obj, action)
         generated.check_replacing(obj)
-        if not len(generated.keyed_frames(obj, action, rig)):
+        if not len(body_channels.keyed_frames(obj, action, rig)):
             raise errors.A4merError(f"{action.name!r} has no rotation or location keys on {obj.name!r}'s body bones: "
                                     "nothing to fill or extend")
         plan = self.plan(context, obj, rig, action)
@@ -252,7 +252,7 @@ class A4MER_OT_fill_gaps(GenerateBase, bpy.types.Operator):
 
     def plan(self, context, obj, rig, action):
         f0, T = armature.action_frames(action, obj)
-        return gaps.plan_fill(generated.keyed_frames(obj, action, rig), (f0, f0 + T - 1),
+        return gaps.plan_fill(body_channels.keyed_frames(obj, action, rig), (f0, f0 + T - 1),
                               self.frame_range(context, action), armature.scene_fps(context.scene))
 
     def nothing(self, plan) -> str:

@@ -9,7 +9,7 @@ from bpy.props import StringProperty
 
 from .. import runner
 from .._core import errors, strips
-from ..bridge import armature, generated, nla
+from ..bridge import armature, body_channels, generated, nla
 from ..preferences import get_settings
 from ._modal import ModalJobMixin, data_id, find_object
 
@@ -44,7 +44,7 @@ def _read_clip(obj, scene):
     armature.check_time_map(scene)
     _check_no_result_layer(obj)
     motion = armature.read_motion(obj, scene)
-    n = len(generated.keyed_frames(obj, obj.animation_data.action))
+    n = len(body_channels.keyed_frames(obj, obj.animation_data.action))
     if n < 2:
         raise errors.A4merError(f"the action {obj.animation_data.action.name!r} of {obj.name!r} has "
                                 f"{'no keys' if n == 0 else 'one keyed frame'} on the body bones: nothing to segment")

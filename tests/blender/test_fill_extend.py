@@ -14,7 +14,7 @@ import pytest
 
 import bpy
 from a4mer_blender import runner
-from a4mer_blender.bridge import anim_compat, armature, bake, generated
+from a4mer_blender.bridge import anim_compat, armature, bake, body_channels, generated
 from bl_helpers import SLOTTED, first_slot_to_strip, make_row_rig, pose_snapshot, smooth_motion
 
 EXTRA = ("jaw", "left_index1", "left_index2", "right_thumb2", "right_middle1")
@@ -289,7 +289,7 @@ def test_dense_mocap_is_a_no_op(scene):
         co[0::2] = 1 + (co[0::2] - 1) * 1.25
         fc.keyframe_points.foreach_set("co", co)
         fc.update()
-    assert generated.keyed_frames(obj, action).tolist() == list(range(1, 76))
+    assert body_channels.keyed_frames(obj, action).tolist() == list(range(1, 76))
     assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"} and generated.read_state(obj) is None
 
 

@@ -15,7 +15,7 @@ import pytest
 
 import bpy
 from a4mer_blender import runner
-from a4mer_blender.bridge import anim_compat, armature, generated, nla
+from a4mer_blender.bridge import anim_compat, armature, body_channels, generated, nla
 from bl_helpers import even_segments, make_row_rig, pose_snapshot, world_heads
 from test_fill_extend import assert_same_keys, delete_keys_inside, key_snapshot, rig_with_fingers
 
@@ -92,7 +92,7 @@ def test_in_process_and_worker_give_identical_fills(scene):
     from a4mer.gaps import plan_fill
     obj, action = rig_with_fingers(scene, T=120, seed=4)
     delete_keys_inside(obj, action, 40, 62)
-    plan = plan_fill(generated.keyed_frames(obj, action), (1, 120), (1, 120), 30.0)
+    plan = plan_fill(body_channels.keyed_frames(obj, action), (1, 120), (1, 120), 30.0)
     motion = generated.read_layered_motion(obj, scene, plan.first, plan.last)
     here = runner.run_heads_sync(motion, runner.RunnerSettings(mode="IN_PROCESS"), plan.verb, plan.args)
     there = runner.run_heads_sync(motion, runner.RunnerSettings(mode="WORKER", python=sys.executable),
@@ -354,7 +354,7 @@ def test_shipped_heads_are_used(scene, data_root):
     where the heads switch it on for the task, else their classical curve), and where it is on the
     frames differ from the classical curve (``--heads none``) given the same input. On a real clip: the
     heads fade their correction out on inputs unlike their training data (e.g. synthetic sines)."""
-    from a4mer.heads.inbetween import find_heads
+    from a4mer.heads.files import find_heads
     if find_heads() is None:
         pytest.skip("no shipped heads file (a4mer/assets/heads.safetensors) yet: the heads fall back to the "
                     "classical curve")
@@ -370,7 +370,7 @@ def test_shipped_heads_are_used(scene, data_root):
     action = armature.write_motion(obj, load_motion(path).resample(30.0).slice(0, 121), scene, name="walk")
     for a in range(1, 121, 8):  # blocking: a key every 8 frames (the heads' "blocking" task)
         delete_keys_inside(obj, action, a, a + 8)
-    keyed = generated.keyed_frames(obj, action)
+    keyed = body_channels.keyed_frames(obj, action)
     assert keyed.tolist() == list(range(1, 122, 8))
     fill = plan_fill(keyed, (1, 121), (1, 121), 30.0)
     ext = plan_extend((1, 121), 20, 30.0)

@@ -13,7 +13,7 @@ import pytest
 
 import bpy
 from a4mer_blender import runner
-from a4mer_blender.bridge import anim_compat, armature, generated
+from a4mer_blender.bridge import anim_compat, armature, body_channels
 from bl_helpers import even_segments
 from test_fill_extend import delete_keys_inside, rig_with_fingers
 
@@ -21,12 +21,12 @@ from test_fill_extend import delete_keys_inside, rig_with_fingers
 # --- the readers as they were (each reading every key itself): the reference -----------------------
 def old_keyed_frames(obj, action, rig=None) -> np.ndarray:
     rig = rig or armature.detect_rig(obj)
-    names = {rig.names[b] for b in generated.body_bones(rig)}
+    names = {rig.names[b] for b in body_channels.body_bones(rig)}
     frames = [np.zeros(0)]
     for fc in anim_compat.fcurves_of(obj, action):
         p = fc.data_path
         if not p.startswith('pose.bones["') or p.split('"')[1] not in names or \
-                p.rsplit("].", 1)[-1] not in generated.POSE_CHANNELS:
+                p.rsplit("].", 1)[-1] not in body_channels.POSE_CHANNELS:
             continue
         co = np.empty(2 * len(fc.keyframe_points), dtype=np.float64)
         fc.keyframe_points.foreach_get("co", co)
@@ -41,12 +41,12 @@ def old_keys_fingerprint(obj, action) -> str:
     for fc in anim_compat.fcurves_of(obj, action):
         n = len(fc.keyframe_points)
         h.update(f"{fc.data_path}[{fc.array_index}]{n}{fc.mute}{fc.extrapolation}".encode())
-        for attr, width, dtype in generated._KEY_ATTRS:
+        for attr, width, dtype in body_channels._KEY_ATTRS:
             buf = np.empty(width * n, dtype=dtype)
             fc.keyframe_points.foreach_get(attr, buf)
             h.update(buf.tobytes())
         for mod in fc.modifiers:
-            h.update(generated._settings(mod).encode())
+            h.update(body_channels._settings(mod).encode())
     return h.hexdigest()
 
 
@@ -134,7 +134,7 @@ FRAME_SETS = [np.arange(-3.0, 95.0), np.arange(0.0, 92.0, 0.25), np.array([6.5, 
 
 
 def _results(obj, action, sample=True) -> dict:
-    out = {"keyed": generated.keyed_frames(obj, action).tolist(), "fingerprint": generated.keys_fingerprint(obj, action),
+    out = {"keyed": body_channels.keyed_frames(obj, action).tolist(), "fingerprint": body_channels.keys_fingerprint(obj, action),
            "frames": armature.action_frames(action, obj)}
     if sample:
         for fc in anim_compat.fcurves_of(obj, action):
@@ -176,7 +176,7 @@ def test_shared_reading_gives_what_each_reader_read_itself(scene, mixed_rig):
         with armature.keys_read_once():  # nested: the outer one counts
             _assert_same(_results(obj, action), want)
     # the SMPL-X rig's own channels only (no Euler, no odd keys) and an action of another slot / no keys
-    assert generated.keyed_frames(obj, bpy.data.actions.new("empty")).tolist() == []
+    assert body_channels.keyed_frames(obj, bpy.data.actions.new("empty")).tolist() == []
 
 
 def test_sample_fcurve_evaluates_off_key_frames_only_as_blender_plays_them(scene, mixed_rig):
@@ -204,7 +204,7 @@ def test_sample_fcurve_evaluates_off_key_frames_only_as_blender_plays_them(scene
 def test_the_fingerprint_sees_every_edit_it_saw(scene, mixed_rig, edit):
     obj, action = mixed_rig
     with armature.keys_read_once():
-        before = generated.keys_fingerprint(obj, action)
+        before = body_channels.keys_fingerprint(obj, action)
     assert before == old_keys_fingerprint(obj, action)
     knee = _curve(obj, action, 'pose.bones["left_knee"].rotation_euler', 0)
     k = knee.keyframe_points[5]
@@ -234,9 +234,9 @@ def test_the_fingerprint_sees_every_edit_it_saw(scene, mixed_rig, edit):
     else:
         knee.mute = True
     with armature.keys_read_once():
-        after = generated.keys_fingerprint(obj, action)
+        after = body_channels.keys_fingerprint(obj, action)
     assert after != before and after == old_keys_fingerprint(obj, action)
-    assert generated.keys_fingerprint(obj, action) == after
+    assert body_channels.keys_fingerprint(obj, action) == after
 
 
 @pytest.fixture

@@ -81,7 +81,7 @@ def test_keys_about_half_a_turn_apart_do_not_spin(cmu_dance):
     _, q = BL.fill_gap(m.root_translation, m.rotations, s, e, "hermite")
     assert quat_angle(q[s + 1:e + 1, 0], q[s:e, 0]).max() < 2 * truth
     pytest.importorskip("torch")
-    from a4mer.heads.inbetween import default_heads
+    from a4mer.heads.files import default_heads
     out = default_heads().inbetween(m, s, e)
     assert quat_angle(out.rotations[s + 1:e + 1, 0], out.rotations[s:e, 0]).max() < 2 * truth
 

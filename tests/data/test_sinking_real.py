@@ -18,9 +18,10 @@ pytest.importorskip("torch")
 @pytest.mark.filterwarnings("ignore::a4mer.heads.inbetween.A4merWarning")  # squat takes are short
 def test_squat_bottoms_do_not_sink_and_beat_hermite(data_root, monkeypatch):
     from a4mer.heads import inbetween as IB
+    from a4mer.heads.files import default_heads
     with open(data_root / "hdm05" / "labels.csv", newline="") as f:
         rows = [r for r in csv.DictReader(f) if r["class_name"] == "squat1Reps"]
-    heads = IB.default_heads()
+    heads = default_heads()
     cases = []
     for r in rows[::2]:
         m = load_motion(data_root / "hdm05" / r["file"], fps=30.0)
@@ -56,7 +57,7 @@ def test_the_sidecar_names_a_span_that_took_the_classical_answer(data_root, tmp_
     """The same squat at its own 120 fps through the CLI: the sidecar says which curve filled the span."""
     import json
     from a4mer.cli.main import main
-    from a4mer.heads.inbetween import default_heads
+    from a4mer.heads.files import default_heads
     src = data_root / "hdm05" / "amc" / "HDM_bd_squat1Reps_006_120.amc"
     m = load_motion(src)
     b = int(np.argmin(m.root_translation[:, 2]))

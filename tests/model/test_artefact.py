@@ -5,7 +5,7 @@ import pytest
 from safetensors.numpy import save_file
 
 from a4mer.errors import A4merError
-from a4mer.heads.inbetween import find_heads, load_heads, read_heads_metadata
+from a4mer.heads.files import find_heads, load_heads, read_heads_metadata
 from a4mer.motifs.vocab import MotifVocabulary
 
 
@@ -225,7 +225,7 @@ def _bundle_with_heads(dst, hidden_factor=1, drop=()):
     from safetensors import safe_open
     from safetensors.torch import save_file as save_pt
 
-    from a4mer.heads.inbetween import heads_to_tensors
+    from a4mer.heads.files import heads_to_tensors
     from a4mer.model import DEFAULT_BUNDLE
     with safe_open(str(DEFAULT_BUNDLE), framework="pt") as f:
         meta, tensors = dict(f.metadata()), {k: f.get_tensor(k) for k in f.keys()}
@@ -246,7 +246,7 @@ def test_heads_embedded_in_a_bundle_are_checked_on_the_meta_device_before_they_a
     load with one line naming it, having built the heads on the meta device only."""
     import torch
 
-    from a4mer.heads.inbetween import heads_from_tensors
+    from a4mer.heads.files import heads_from_tensors
     from a4mer.model import A4Mer
     huge = _bundle_with_heads(tmp_path / "huge_bundle.safetensors", hidden_factor=64)
     ok = _bundle_with_heads(tmp_path / "ok_bundle.safetensors")

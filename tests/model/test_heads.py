@@ -12,8 +12,9 @@ from a4mer.errors import A4merError  # noqa: E402
 from a4mer.geometry import axis_angle_to_quat, quat_angle, quat_mul, quat_slerp  # noqa: E402
 from a4mer.heads import windows as Wn  # noqa: E402
 from a4mer.heads.decoder import CorrectionDecoder, DecoderConfig  # noqa: E402
-from a4mer.heads.inbetween import (LEAF_JOINTS, A4merWarning, LearnedHeads, _ease_leaves, _hinges_forward, clip_twist, load_heads,  # noqa: E402
-                                   read_heads_metadata)
+from a4mer.heads.files import load_heads, read_heads_metadata  # noqa: E402
+from a4mer.heads.inbetween import (LEAF_JOINTS, A4merWarning, LearnedHeads, _ease_leaves, _hinges_forward,  # noqa: E402
+                                   clip_twist)
 from a4mer.heads import baselines as BL  # noqa: E402
 from a4mer.heads.prediction import close_keys, fill_runs, unknown_runs  # noqa: E402
 from a4mer.motion import Motion  # noqa: E402
@@ -212,7 +213,7 @@ def test_learned_gap_leaves_the_keys_without_a_velocity_kink(repo_root):
     (a visible hitch), now under 1 x."""
     from a4mer.api import load_motion
     from a4mer.bench.metrics import body_fk
-    from a4mer.heads.inbetween import default_heads
+    from a4mer.heads.files import default_heads
     heads = default_heads()
     if heads.net is None:
         pytest.skip("no bundled heads")
@@ -383,7 +384,7 @@ def test_save_load_roundtrip_is_identical(tmp_path):
 
 
 def test_bundle_tensors_roundtrip():
-    from a4mer.heads.inbetween import heads_from_tensors, heads_to_tensors
+    from a4mer.heads.files import heads_from_tensors, heads_to_tensors
     m = _clip()
     heads = LearnedHeads(_random_net(), {"inbetween": True, "blocking": True, "extend": False})
     t = heads_to_tensors(heads, encoder_hash="abc")
@@ -727,7 +728,7 @@ def test_shipped_heads_keep_the_toes_with_the_keys_on_a_real_walk(repo_root):
     between the keys it stays within 20 deg, and every leaf joint is closer to the truth than the
     issue's Hermite."""
     from a4mer.api import load_motion
-    from a4mer.heads.inbetween import default_heads
+    from a4mer.heads.files import default_heads
     m = load_motion(repo_root / "examples/bandai/dataset-1_walk_happy_002.bvh").resample(24.0).body()
     s, e = 40, 65
     heads = default_heads()
@@ -745,7 +746,7 @@ def test_shipped_heads_keep_a_real_walk_walking(repo_root, fps):
     on it keeps its pace, and throughout its posture (the learned continuation alone slowed to a stop within 3 s and
     bent a knee to 150-175 deg with the pelvis 0.6 m lower); the input frames are kept."""
     from a4mer.api import load_motion
-    from a4mer.heads.inbetween import default_heads
+    from a4mer.heads.files import default_heads
     m = load_motion(repo_root / "examples/bandai/dataset-1_walk_happy_002.bvh").resample(fps).body()
     ctx = m.slice(0, int(3 * fps))
     out = default_heads().extend_clip(ctx, int(6 * fps))

@@ -188,7 +188,7 @@ def test_shipped_heads_end_to_end(tmp_path):
     """The bundled heads file (skipped when absent): loads strictly, is small, and fills a gap and a
     blocking pass with keys exact through the CLI."""
     from a4mer.heads.decoder import DecoderConfig
-    from a4mer.heads.inbetween import default_heads, find_heads, read_heads_metadata
+    from a4mer.heads.files import default_heads, find_heads, read_heads_metadata
     path = find_heads()
     if path is None:
         pytest.skip("no bundled heads file (a4mer/assets/heads.safetensors); run scripts/train_heads.py")
@@ -519,7 +519,7 @@ def test_the_sidecar_and_the_api_describe_what_the_file_holds(tmp_path, kind):
     from the file; 7.7 against 29.9), and the API's result differed from the file by up to 44 mm."""
     from a4mer.api import load_motion
     from a4mer.bench.metrics import body_fk, jerk
-    from a4mer.heads.inbetween import default_heads
+    from a4mer.heads.files import default_heads
     z = dict(np.load(_npz(tmp_path / "in.npz")))
     if kind == "no_trans":
         del z["trans"]

@@ -284,7 +284,7 @@ def test_a_vocabulary_swapped_after_the_conditioner_was_made_is_refused():
     """model.set_vocab after conditioner_for: the old vocabulary's prototypes were checked against the
     new vocabulary's motif ids without a word."""
     import types
-    from a4mer.heads.inbetween import heads_for
+    from a4mer.heads.files import heads_for
     from a4mer.model import A4Mer
     model = A4Mer.load()
     mc = mcm.conditioner_for(heads_for(model), verifier=model)

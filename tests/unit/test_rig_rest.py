@@ -148,7 +148,7 @@ def test_euler_between_recovers_a_smooth_euler_path(mode):
     """An animator's smooth Euler curve whose middle angle passes 90 degrees and whose outer angles pass
     180: read back from the rotations, the principal angles jump (Bake wrote such spikes next to the
     user's keys); made continuous from the key before, they are the curve again, frame for frame."""
-    from a4mer.rig import channels_to_quat, euler_between, quat_to_channels
+    from a4mer.channels import channels_to_quat, euler_between, quat_to_channels
     t = np.linspace(0, 1, 40)[:, None]
     path = np.zeros((40, 3))
     mid = "XYZ".index(mode[1])
@@ -228,7 +228,7 @@ def test_euler_between_meets_the_key_after_near_gimbal_lock(mode):
     a turn: a Blender fill near a BVH elbow's gimbal lock did this); the path of least motion through
     both keys stays on the keys' triple. Every frame is the same pose either way."""
     from a4mer.geometry import euler_unwrap
-    from a4mer.rig import channels_to_quat, euler_between, quat_to_channels
+    from a4mer.channels import channels_to_quat, euler_between, quat_to_channels
     mid = "XYZ".index(mode[1])
     a, b = [k for k in range(3) if k != mid]
     s = 1.0 / (1.0 + np.exp(-4.0 * (np.arange(34) - 16.5)))
