@@ -482,7 +482,10 @@ def serve(lines) -> int:
     which the batch does not count against a clip's ``--timeout``). Each clip starts from a factory-fresh
     session (:func:`open_input`) and keeps its temporary files in its own ``tmpdir``; a request that is not
     one is answered with an error."""
-    print(_core("batch").READY_TAG, flush=True)
+    batch = _core("batch")
+    # this process's temporary folder, a working folder of the batch: in use while it runs, even if the batch died
+    batch.hold_dir(Path(tempfile.gettempdir()))
+    print(batch.READY_TAG, flush=True)
     for line in lines:
         if not line.strip():
             continue

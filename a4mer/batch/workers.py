@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 from ..processes import TEXT_PIPES, child_env, kill_tree, own_group
 from .jobs import BatchOptions, ClipJob
+from .workdirs import private_dir, release_dir
 
 RESULT_TAG = "A4MER_RESULT "
 #: what a serving worker prints once it has started (Python, Blender, the add-on) and reads requests
@@ -123,12 +124,15 @@ class _Procs:
                 kill_tree(p)
 
 
-def _worker_env(opts: BatchOptions) -> dict[str, str]:
-    """A worker's environment: BLAS threads shared out among the ``opts.jobs`` workers."""
+def _worker_env(opts: BatchOptions, tmp: Path) -> dict[str, str]:
+    """A worker's environment: BLAS threads shared out among the ``opts.jobs`` workers; its temporary
+    files outside a clip in ``tmp`` (the Blender executable's own ``blender_*`` folder while it starts,
+    which a Blender killed then leaves behind; each clip's go in the clip's working folder)."""
     env = child_env()
     threads = max(1, (os.cpu_count() or 1) // max(1, opts.jobs))
     for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         env.setdefault(k, str(threads))
+    env.update(dict.fromkeys(("TMPDIR", "TEMP", "TMP"), str(tmp)))
     return env
 
 
@@ -169,6 +173,7 @@ class Worker:
     def __init__(self, opts: BatchOptions, procs: _Procs | None = None):
         self.opts, self.procs = opts, _Procs() if procs is None else procs
         self.proc: subprocess.Popen | None = None
+        self.tmp: Path | None = None  # the process's temporary folder (a working folder in ``opts.out``)
         self.lines: queue.Queue = queue.Queue()
         self.stderr: deque[str] = deque(maxlen=50)
         self.stderr_reader: threading.Thread | None = None
@@ -178,8 +183,14 @@ class Worker:
 
     def _start(self) -> subprocess.Popen:
         self.lines, self.stderr, self.served, self.ready = queue.Queue(), deque(maxlen=50), 0, False  # its own
-        proc = subprocess.Popen(worker_command(self.opts), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, **TEXT_PIPES, env=_worker_env(self.opts), **own_group())
+        self.tmp = private_dir(self.opts.out, "tmp", "worker")
+        try:
+            proc = subprocess.Popen(worker_command(self.opts), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, **TEXT_PIPES, env=_worker_env(self.opts, self.tmp),
+                                    **own_group())
+        except BaseException:
+            self._release_tmp()
+            raise
         self.procs.add(proc)
         threading.Thread(target=_pump, args=(proc.stdout, self.lines.put, True), daemon=True).start()
         self.stderr_reader = threading.Thread(target=_pump, args=(proc.stderr, self.stderr.append, False), daemon=True)
@@ -247,9 +258,10 @@ class Worker:
 
     def stop(self, kill: bool = False) -> None:
         """End the worker: its stdin closed (it ends after the clip in hand), or ``kill`` (everything it
-        started too); waits for it, a worker that does not end in 30 s is killed."""
+        started too); waits for it, a worker that does not end in 30 s is killed. Its temporary folder goes."""
         proc, self.proc = self.proc, None
         if proc is None:
+            self._release_tmp()
             return
         if not kill:
             try:
@@ -261,3 +273,9 @@ class Worker:
             kill_tree(proc)
             proc.wait()
         self.procs.discard(proc)
+        self._release_tmp()
+
+    def _release_tmp(self) -> None:
+        tmp, self.tmp = self.tmp, None
+        if tmp is not None:
+            release_dir(tmp)

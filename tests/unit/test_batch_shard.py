@@ -36,6 +36,7 @@ def clip(a):
     batch.hold_dir(out)  # as the real worker does: its folder stays in use while it works, even if the batch died
     text = open(src, "rb").read()
     open(src + ".pid", "w").write(str(os.getpid()))
+    open(src + ".tmpdir", "w").write(os.environ.get("TMPDIR", ""))
     if b"CRASH" in text:
         open(os.path.join(out, name + ".blend"), "wb").write(b"half")  # partial file, then a hard crash
         os.abort()
@@ -80,6 +81,10 @@ def clip(a):
 
 assert sys.argv[sys.argv.index("a4mer_blender.batch_worker") + 1:] == ["--serve"]
 time.sleep(float(os.environ.get("FAKE_STARTUP_S", "0")))  # Blender and torch starting
+# as the Blender executable (``--blender``) does when it starts: a killed one leaves it behind (the bpy
+# module starts inside the first clip, with its temporary files already in that clip's folder)
+tempfile.mkdtemp(prefix="blender_")
+batch.hold_dir(tempfile.gettempdir())  # as the real worker does: its temporary folder stays in use while it runs
 print("A4MER_READY", flush=True)
 for line in sys.stdin:
     req = json.loads(line)
@@ -354,6 +359,9 @@ def test_batch_timeout_cleans_up(tmp_path, fake_python, capsys):
     code, text = _run([root, "--out", out, "--python", fake_python, "--timeout", "1"], capsys)
     assert code == 1 and "timed out" in text
     assert sorted(p.name for p in out.iterdir()) == ["runs"]
+    # the killed worker's temporary folder (where Blender's own one lay) was one of the batch's, and is gone
+    tmp = Path((root / "slow.bvh.tmpdir").read_text())
+    assert tmp.parent == out and tmp.name.startswith(".a4mer-tmp-") and not tmp.exists()
 
 
 def test_two_shards_cover_every_clip_once(tmp_path, fake_python, capsys):
@@ -682,15 +690,16 @@ def test_a_worker_left_running_by_a_killed_batch_keeps_its_folder(tmp_path, fake
         proc.kill()
         proc.communicate(timeout=30)
         assert _running(worker)
-        (folder,) = out.glob(".a4mer-tmp-*")
-        assert batch.remove_dead_dirs(out) == [] and folder.is_dir()
+        folders = sorted(out.glob(".a4mer-tmp-*"))  # the clip's and the worker process's temporary one
+        assert len(folders) == 2 and any(list(f.glob("blender_*")) for f in folders)
+        assert batch.remove_dead_dirs(out) == [] and all(f.is_dir() for f in folders)
         os.kill(worker, signal.SIGKILL)
         for _ in range(100):
             if not _running(worker):
                 break
             time.sleep(0.05)
         time.sleep(0.1)
-        assert batch.remove_dead_dirs(out) == [folder.name] and not folder.exists()
+        assert batch.remove_dead_dirs(out) == [f.name for f in folders] and not any(f.exists() for f in folders)
     finally:
         if _running(worker):
             os.kill(worker, signal.SIGKILL)
