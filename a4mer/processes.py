@@ -17,6 +17,8 @@ TEXT_PIPES = {"encoding": "utf-8", "errors": "replace"}
 
 #: Windows: no process groups, no SIGKILL; a tree is killed with taskkill
 WINDOWS = os.name == "nt"
+#: environment variables naming the temporary folder (POSIX; Windows)
+TEMP_VARS = ("TMPDIR", "TEMP", "TMP")
 
 
 def child_env(drop_python_path: bool = False) -> dict[str, str]:

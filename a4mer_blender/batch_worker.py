@@ -460,7 +460,7 @@ def _report(code: int, result: dict) -> None:
 @contextlib.contextmanager
 def _temporary_files_in(folder: str):
     """Temporary files of this process and of what it starts (the model worker) in ``folder`` meanwhile."""
-    keys = ("TMPDIR", "TEMP", "TMP")
+    keys = _core("processes").TEMP_VARS
     before, tempdir = {k: os.environ.get(k) for k in keys}, tempfile.tempdir
     os.environ.update(dict.fromkeys(keys, folder))
     tempfile.tempdir = folder

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from ..processes import TEXT_PIPES, child_env, kill_tree, own_group
+from ..processes import TEMP_VARS, TEXT_PIPES, child_env, kill_tree, own_group
 from .jobs import BatchOptions, ClipJob
 from .workdirs import private_dir, release_dir
 
@@ -132,7 +132,7 @@ def _worker_env(opts: BatchOptions, tmp: Path) -> dict[str, str]:
     threads = max(1, (os.cpu_count() or 1) // max(1, opts.jobs))
     for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         env.setdefault(k, str(threads))
-    env.update(dict.fromkeys(("TMPDIR", "TEMP", "TMP"), str(tmp)))
+    env.update(dict.fromkeys(TEMP_VARS, str(tmp)))
     return env
 
 
@@ -261,7 +261,6 @@ class Worker:
         started too); waits for it, a worker that does not end in 30 s is killed. Its temporary folder goes."""
         proc, self.proc = self.proc, None
         if proc is None:
-            self._release_tmp()
             return
         if not kill:
             try:
