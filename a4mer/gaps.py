@@ -172,8 +172,8 @@ def strip_range(span: tuple[int, int]) -> tuple[float, float]:
 def span_reports(report: dict[str, Any] | None, first: int, spans: Sequence[tuple[int, int]]
                  ) -> list[dict[str, Any] | None]:
     """The quality sidecar of a heads run (one span dict, or ``{"spans": [...]}``) per planned span:
-    the entry whose ``span`` (clip frames) matches, with ``span``/``keys`` and the "frames A..B" of its
-    warnings moved to scene frames
+    the entry whose ``span`` (clip frames) matches, with ``span``/``keys``, ``max_frame_step_frame`` and the frames its
+    warnings name ("frames A..B", "at frame F") moved to scene frames
     (clip frame 0 = scene frame ``first``) and a motif fill's per-span ``motif.speed`` and
     ``motif.recognised`` lists (one entry per span, in the sidecar's order) cut to the entry's own;
     None where the sidecar has no entry."""
@@ -200,11 +200,18 @@ def span_reports(report: dict[str, Any] | None, first: int, spans: Sequence[tupl
         it["span"] = [int(sp[0]), int(sp[1])]
         if isinstance(it.get("key_distance_mm"), dict):
             it["key_distance_mm"] = {str(int(k) + first): v for k, v in it["key_distance_mm"].items()}
-        if isinstance(it.get("warnings"), list):  # "... frames 91..130" of the clip sent: the scene's frames
-            it["warnings"] = [re.sub(r"frames (\d+)\.\.(\d+)", lambda m: f"frames {int(m[1]) + first}..{int(m[2]) + first}", w)
-                              if isinstance(w, str) else w for w in it["warnings"]]
+        if isinstance(it.get("max_frame_step_frame"), int):
+            it["max_frame_step_frame"] += first
+        if isinstance(it.get("warnings"), list):
+            it["warnings"] = [_scene_frames(w, first) if isinstance(w, str) else w for w in it["warnings"]]
         out.append(it)
     return out
+
+
+def _scene_frames(warning: str, first: int) -> str:
+    """``warning`` of the heads ("... frames 91..130", "... at frame 97", clip frames) in scene frames."""
+    warning = re.sub(r"frames (\d+)\.\.(\d+)", lambda m: f"frames {int(m[1]) + first}..{int(m[2]) + first}", warning)
+    return re.sub(r"at frame (\d+)", lambda m: f"at frame {int(m[1]) + first}", warning)
 
 
 def motif_played(q: dict[str, Any] | None) -> bool:

@@ -99,10 +99,16 @@ def test_strip_range_covers_exactly_the_span():
 
 def test_span_reports_single_and_multi_in_scene_frames():
     single = {"span": [30, 58], "method": "m", "key_distance_mm": {"29": 1.0, "59": 2.0},
-              "warnings": ["motif 16 played at 2.06x its speed to fit frames 30..58", "less than 1 s of context"]}
+              "max_frame_step_mm": 310.0, "max_frame_step_frame": 43,
+              "warnings": ["motif 16 played at 2.06x its speed to fit frames 30..58", "less than 1 s of context",
+                           "a joint moves 310 mm in one frame at frame 43 (at most 40 mm in the kept frames around "
+                           "the span): look there"]}
     out = span_reports(single, 31, [(61, 89)])
     assert out[0]["span"] == [61, 89] and out[0]["key_distance_mm"] == {"60": 1.0, "90": 2.0}
-    assert out[0]["warnings"] == ["motif 16 played at 2.06x its speed to fit frames 61..89", "less than 1 s of context"]
+    assert out[0]["warnings"] == ["motif 16 played at 2.06x its speed to fit frames 61..89", "less than 1 s of context",
+                                  "a joint moves 310 mm in one frame at frame 74 (at most 40 mm in the kept frames "
+                                  "around the span): look there"]
+    assert out[0]["max_frame_step_frame"] == 74 and single["max_frame_step_frame"] == 43
     assert single["span"] == [30, 58]  # input not modified
     multi = {"spans": [{"span": [1, 3]}, {"span": [5, 7]}]}
     assert [r and r["span"] for r in span_reports(multi, 10, [(15, 17), (11, 13), (20, 20)])] == \
