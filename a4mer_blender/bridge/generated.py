@@ -529,6 +529,9 @@ def _push_down(obj, scene, action, nla_played: bool, muted: list) -> dict:
         strip.frame_end_ui = float(hi)
     strip.blend_type = anim.action_blend_type if nla_played else "REPLACE"
     strip.extrapolation = extrap
+    # Blender's default (for an action without a manual frame range): leaving tweak mode on the strip would
+    # cut it to the action's keys, losing the frames widened above where the curves go on past their keys
+    strip.use_sync_length = False
     if nla_played and anim.action_influence < 1.0:  # a strip's influence counts only when animated: a
         strip.influence = anim.action_influence  # constant key, which takes the value set before
         strip.use_animated_influence = True

@@ -263,6 +263,22 @@ def test_remove_in_tweak_mode_is_refused(scene, gap_rig):
     assert_same_keys(keys, key_snapshot(obj, action))
 
 
+def test_leaving_tweak_mode_on_the_source_strip_changes_nothing(scene, gap_rig):
+    """The source strip kept Blender's Sync Length: Tab in and out of tweak mode on it, nothing edited,
+    cut it to the action's keys, so frames past them lost the user's Linear extrapolation, away from any
+    generated span."""
+    obj, action = gap_rig
+    for fc in anim_compat.fcurves_of(obj, action):
+        fc.extrapolation = "LINEAR"
+    scene.frame_end = 170  # the character goes on past its last key (150)
+    frames = np.arange(1, 171)
+    assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
+    before = pose_snapshot(obj, frames)
+    _tweak(obj, True)
+    _tweak(obj, False)
+    assert np.abs(pose_snapshot(obj, frames) - before).max() < 1e-6
+
+
 def test_remove_counts_the_spans_it_removed(scene, gap_rig):
     obj, _ = gap_rig
     assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
