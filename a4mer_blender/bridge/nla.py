@@ -25,12 +25,13 @@ def read_record(obj) -> dict | None:
     """The stored A4Mer record of ``obj`` (None when absent) as its tracks show it now: an entry whose
     strip the user moved or trimmed has the strip's frames (``action_start``/``action_end`` keep the
     part of the action it shows, by which it is found), one whose strip was deleted is left out (the
-    motif library then counts and jumps to what the tracks show)."""
+    motif library then counts and jumps to what the tracks show), as are all of a deleted track's."""
     record = core_strips.loads_record(records.get(obj, RECORD_KEY)) if obj is not None else None
     if record is not None:
-        for rt, track in recorded_tracks(obj, record):
-            kept = []
-            for e, strip in zip(rt["strips"], _entry_strips(track, rt["strips"])):
+        found = dict((id(rt), track) for rt, track in recorded_tracks(obj, record))
+        for rt in record.get("tracks", []):
+            track, kept = found.get(id(rt)), []
+            for e, strip in zip(rt["strips"], _entry_strips(track, rt["strips"]) if track is not None else ()):
                 if strip is not None:
                     start, end = _shows(e)
                     kept.append({**e, "action_start": start, "action_end": end,

@@ -271,6 +271,26 @@ def test_a_motif_strip_deleted_by_the_user_leaves_the_rest_working(scene, tmp_pa
     assert bpy.ops.a4mer.clear_segments() == {"FINISHED"} and len(obj.animation_data.nla_tracks) == 0
 
 
+def test_a_deleted_motif_track_empties_the_library(scene, tmp_path):
+    """Deleting the whole A4Mer Motifs track brought every recorded motif back into the library (one whose
+    strip had been deleted before too): Jump went to frames without a strip, Select selected 0 strips."""
+    from a4mer.strips import motif_summary
+    obj, _ = make_row_rig("mpi_body_only")
+    armature.write_motion(obj, smooth_motion(T=90, seed=9), scene)
+    assert bpy.ops.a4mer.segment(segments_file=_seg_file(tmp_path, even_segments(90, 30.0))) == {"FINISHED"}
+    anim = obj.animation_data
+    gone = motif_summary(nla.read_record(obj))[0]["motif_id"]
+    anim.nla_tracks.remove(anim.nla_tracks["A4Mer Motifs"])
+    assert motif_summary(nla.read_record(obj)) == []
+    assert [t.name for t in anim.nla_tracks] == ["A4Mer Atoms"]
+    frame = scene.frame_current
+    for op in (bpy.ops.a4mer.motif_select, bpy.ops.a4mer.motif_jump):
+        with pytest.raises(RuntimeError, match=f"no motif {gone} on this object"):
+            op(motif_id=gone)
+    assert scene.frame_current == frame
+    assert bpy.ops.a4mer.clear_segments() == {"FINISHED"} and len(anim.nla_tracks) == 0
+
+
 def test_a_motif_strip_moved_or_renamed_by_the_user_keeps_the_track_ours(scene, tmp_path):
     """Moving one occurrence on the A4Mer Motifs track (G in the NLA editor) made the whole track the
     user's: Remove A4Mer Tracks left it and a re-run added a second. The library follows the strip."""
