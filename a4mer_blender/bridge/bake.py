@@ -362,9 +362,11 @@ def remove_result(obj, keep_marks: list[dict] = ()) -> int:
             src.name = src.strips[0].action.name
         if anim.action is None and not retimed:  # else the user's action stays on its track: another action
             action = src.strips[0].action if src is not None else lost  # is active, or the user moved it there
-            if src is not None:
+            slot = state.get("slot", "")
+            if src is not None:  # the slot it plays now (renamed, or chosen in the NLA editor)
+                slot = getattr(getattr(src.strips[0], "action_slot", None), "identifier", slot)
                 anim.nla_tracks.remove(src)
-            anim_compat.restore_action(obj, action, state.get("slot", ""))
+            anim_compat.restore_action(obj, action, slot)
             anim.action_blend_type, anim.action_extrapolation = settings["blend"], settings["extrapolation"]
             anim.action_influence = settings["influence"]
         if not retimed:  # a moved strip plays on the NLA, over what played with it

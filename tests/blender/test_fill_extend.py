@@ -792,11 +792,9 @@ def test_only_pose_keys_split_a_gap(scene, gap_rig):
     assert [(sp["first"], sp["last"]) for sp in generated.read_state(obj)["spans"]] == [(71, 99)]
 
 
-@pytest.mark.skipif(not SLOTTED, reason="action slots exist on Blender 4.4+ only")
-def test_action_shared_with_another_object_keeps_each_slot(scene, gap_rig):
-    """A slotted action animating a prop (its slot made first) and the rig: fill, extend and bake read
-    and write the rig's slot only, also while the action is pushed down."""
-    obj, action = gap_rig
+def _shared_with_a_prop(scene, obj, action):
+    """A slotted action "Shared" animating a prop (its slot made first) and ``obj`` (a copy of the keys
+    of ``action``), played by both: (action, the prop's slot, the rig's slot, the rig's channelbag)."""
     prop = bpy.data.objects.new("Prop", None)
     scene.collection.objects.link(prop)
     shared = bpy.data.actions.new("Shared")
@@ -817,6 +815,15 @@ def test_action_shared_with_another_object_keeps_each_slot(scene, gap_rig):
     prop.animation_data.action_slot = prop_slot
     obj.animation_data.action = shared
     obj.animation_data.action_slot = rig_slot
+    return shared, prop_slot, rig_slot, bag
+
+
+@pytest.mark.skipif(not SLOTTED, reason="action slots exist on Blender 4.4+ only")
+def test_action_shared_with_another_object_keeps_each_slot(scene, gap_rig):
+    """A slotted action animating a prop (its slot made first) and the rig: fill, extend and bake read
+    and write the rig's slot only, also while the action is pushed down."""
+    shared, prop_slot, rig_slot, bag = _shared_with_a_prop(scene, *gap_rig)
+    obj = gap_rig[0]
     n_rig = len(bag.fcurves)
     assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
     assert len(anim_compat.fcurves_of(obj, shared)) == n_rig  # the rig's slot while pushed down
@@ -829,6 +836,19 @@ def test_action_shared_with_another_object_keeps_each_slot(scene, gap_rig):
     pelvis = bag.fcurves.find('pose.bones["pelvis"].rotation_quaternion', index=0)
     assert len(pelvis.keyframe_points) == 150 - 29 + 29 + 10  # the gap filled, then 10 frames more
     assert obj.animation_data.action_slot == rig_slot
+
+
+@pytest.mark.skipif(not SLOTTED, reason="action slots exist on Blender 4.4+ only")
+@pytest.mark.parametrize("verb", ["remove_generated", "bake_generated"])
+def test_the_rigs_slot_renamed_after_a_fill_comes_back(scene, gap_rig, verb):
+    """The rig's slot renamed (Action editor) after a fill: Remove and Bake gave the rig back its action
+    with the first slot, the prop's, so it played the prop's keys."""
+    shared, prop_slot, rig_slot, _ = _shared_with_a_prop(scene, *gap_rig)
+    obj = gap_rig[0]
+    assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
+    rig_slot.name_display = "Hero renamed"
+    assert getattr(bpy.ops.a4mer, verb)() == {"FINISHED"}
+    assert obj.animation_data.action == shared and obj.animation_data.action_slot == rig_slot
 
 
 @pytest.mark.skipif(not SLOTTED, reason="action slots exist on Blender 4.4+ only")
