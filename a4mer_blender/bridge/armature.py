@@ -249,17 +249,29 @@ def _local_transforms(obj) -> list[tuple[object, str, tuple]]:
     return out
 
 
+def check_evaluated(obj) -> None:
+    """:class:`A4merError` when Blender does not evaluate ``obj`` (disabled in viewports, itself or its
+    collection, or in an excluded collection): its world matrix then stays where it was at any frame."""
+    import bpy
+    if not obj.evaluated_get(bpy.context.evaluated_depsgraph_get()).is_evaluated:
+        raise errors.A4merError(f"{obj.name!r} is disabled in viewports (the screen icon in the Outliner, on it or "
+                                "its collection) or its collection is excluded: Blender then does not move it from "
+                                "frame to frame, so its motion cannot be read; enable it, then run again")
+
+
 def object_matrices(obj, scene, frames: np.ndarray, fcurves: list) -> np.ndarray:
     """World matrix of ``obj``: (4, 4) when nothing animates its transform, else (T, 4, 4) per frame (its
     own keys, or a parent, constraint or driver: :func:`_moved_from_outside`).
     :class:`A4merError` naming the channels and scene frames where its transform keys are NaN/inf (or
     the frames where its world matrix is, through a parent or a constraint); the scene's current frame
-    (with its sub-frame) and the rig's unkeyed transform and pose edits are kept."""
+    (with its sub-frame) and the rig's unkeyed transform and pose edits are kept; :func:`check_evaluated`
+    where it moves."""
     if not any(fc.data_path in _OBJECT_PATHS for fc in fcurves) and not _moved_from_outside(obj):
         out = world_matrix(obj)
         at = np.asarray(frames)[:0] if np.isfinite(out).all() else np.asarray(frames)
     else:
         check_finite_object_keys(obj, frames, fcurves)
+        check_evaluated(obj)
         keep, sub, posed = scene.frame_current, scene.frame_subframe, _local_transforms(obj)
         out = []
         try:

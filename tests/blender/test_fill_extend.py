@@ -588,6 +588,35 @@ def test_a_failed_run_keeps_the_subframe_and_the_unkeyed_pose(scene, gap_rig, mo
     assert [(p, v) for _, p, v in armature._local_transforms(obj)] == [(p, v) for _, p, v in posed]
 
 
+@pytest.mark.parametrize("verb", ["fill_gaps", "segment"])
+@pytest.mark.parametrize("how", ["object", "collection"])
+def test_a_rig_disabled_in_viewports_that_moves_is_refused(scene, gap_rig, verb, how):
+    """A rig disabled in viewports (the Outliner's screen icon) is not evaluated: its object keys were read
+    as standing still at the current frame, and Segment cut another clip than the one it plays."""
+    obj, action = gap_rig
+    for f, x in ((1, 0.0), (150, 3.0)):
+        obj.location = (x, 0.0, 0.0)
+        obj.keyframe_insert("location", frame=f)
+    if how == "object":
+        obj.hide_viewport = True
+    else:
+        home = bpy.data.collections.new("Cast")
+        scene.collection.children.link(home)
+        for c in list(obj.users_collection):
+            c.objects.unlink(obj)
+        home.objects.link(obj)
+        home.hide_viewport = True
+    keys = key_snapshot(obj, action)
+    with pytest.raises(RuntimeError, match=r"'SMPLX-neutral' is disabled in viewports .* enable it, then run again"):
+        getattr(bpy.ops.a4mer, verb)()
+    assert obj.animation_data.action == action and len(obj.animation_data.nla_tracks) == 0
+    assert_same_keys(keys, key_snapshot(obj, action))
+    obj.hide_viewport = False  # enabled again: it runs
+    if how == "collection":
+        home.hide_viewport = False
+    assert getattr(bpy.ops.a4mer, verb)() == {"FINISHED"}
+
+
 def test_remove_generated_restores_the_action(scene, gap_rig):
     obj, action = gap_rig
     keys = key_snapshot(obj, action)
