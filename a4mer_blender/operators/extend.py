@@ -48,6 +48,9 @@ class A4MER_OT_extend(GenerateBase, bpy.types.Operator):
                 end["scene"] = scene.name
                 generated.write_state(obj, state)
             scene.frame_end = max(scene.frame_end, need)
+        if scene.use_preview_range and scene.frame_preview_end < need:
+            self.report({"WARNING"}, f"A4Mer: the preview range ends at frame {scene.frame_preview_end}: playback "
+                                     f"does not reach the extension's end (frame {need})")
 
     def draw(self, context):
         col = self.layout.column()

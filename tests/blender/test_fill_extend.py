@@ -184,6 +184,23 @@ def test_extend_starts_after_the_bodys_last_key(scene, capfd):
     assert np.abs(p[1][body] - p[0][body]).max() > 0.01  # the body moves on from frame 90
 
 
+def test_extend_past_the_preview_range_warns(scene, capfd):
+    """With the preview range on, Extend moved the scene's end but playback stopped at the preview's end,
+    before the new frames, with no word of it."""
+    obj, _ = rig_with_fingers(scene, T=90, seed=5)
+    scene.frame_end = 90
+    scene.use_preview_range = True
+    scene.frame_preview_start, scene.frame_preview_end = 40, 100
+    capfd.readouterr()
+    assert bpy.ops.a4mer.extend(frames=20) == {"FINISHED"}
+    assert "the preview range ends at frame 100: playback does not reach the extension's end (frame 110)" in \
+        capfd.readouterr().out
+    assert (scene.frame_preview_start, scene.frame_preview_end, scene.frame_end) == (40, 100, 110)
+    scene.frame_preview_end = 130
+    assert bpy.ops.a4mer.extend(frames=10) == {"FINISHED"}
+    assert "preview range" not in capfd.readouterr().out
+
+
 @pytest.mark.parametrize("first", ["long", "short"])
 def test_extending_two_rigs_then_removing_in_either_order_gives_the_end_back(scene, first):
     """Each Remove Generated puts the scene end at the last frame another rig's extension still shows,
