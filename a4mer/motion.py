@@ -142,12 +142,15 @@ class Motion:
 
         The last frame lies at or before the source's last frame time, so the duration is at most one
         source frame shorter (see :func:`a4mer.geometry.resample_times`). Rates within 0.05 % of a standard
-        rate are snapped first; a resample to the clip's own (snapped) rate returns it unchanged.
+        rate are snapped first; a resample to the clip's own (snapped) rate returns it unchanged, as does
+        one to a rate within :data:`SAME_RATE` of it (labelled ``fps``).
         """
         fps = snap_fps(fps, least=None)
         src = snap_fps(self.fps, least=None)
         if fps == src:
             return self if src == self.fps else replace(self, fps=src)
+        if _same_rate(src, fps):
+            return replace(self, fps=fps)
         resampled_frame_count(self.num_frames, src, fps)  # refuses a resample too large to hold
         coords = resample_times(self.num_frames, src, fps)
         rot = quat_unflip(self.rotations)
@@ -178,6 +181,15 @@ class Motion:
         return replace(self, rotations=rot, skeleton=SMPL)
 
 
+#: rates this close (relative) are one rate: a rate kept in float32, as Blender keeps a scene's fps_base
+#: (100/3 fps reads back as 33.333333012), would otherwise be resampled, losing the clip's last frame
+SAME_RATE = 1e-6
+
+
+def _same_rate(a: float, b: float) -> bool:
+    return abs(a - b) <= SAME_RATE * max(a, b)
+
+
 def resampled_frame_count(num_frames: int, src_fps: float, fps: float) -> int:
     """How many frames :meth:`Motion.resample` makes of ``num_frames`` frames at ``src_fps`` resampled to
     ``fps`` (both snapped to standard rates first), without building them: ``len`` of
@@ -186,7 +198,7 @@ def resampled_frame_count(num_frames: int, src_fps: float, fps: float) -> int:
     Raises :class:`BadValue` when that is more than :data:`MAX_RESAMPLED_FRAMES` (a wrong frame rate),
     so nothing on the way to the model allocates gigabytes for one bad header."""
     src, dst = snap_fps(src_fps, least=None), snap_fps(fps, least=None)
-    if src == dst:
+    if _same_rate(src, dst):
         return int(num_frames)
     n = (num_frames - 1) * dst / src + 1
     if n > MAX_RESAMPLED_FRAMES:

@@ -125,12 +125,6 @@ def _bake_if_generated(obj) -> None:
         _operator(obj, "bake_generated")
 
 
-def set_scene_fps(scene, fps: float) -> None:
-    """Scene rate ``fps`` exactly: render.fps = round(fps), fps_base = round(fps) / fps."""
-    whole = max(1, int(round(fps)))
-    scene.render.fps, scene.render.fps_base = whole, whole / float(fps)
-
-
 def open_input(path: Path, fps: float | None, object_name: str | None, args: argparse.Namespace) -> list:
     """Load ``path`` into a fresh session; the SMPL armatures to process (with an action)."""
     import bpy
@@ -167,7 +161,7 @@ def open_input(path: Path, fps: float | None, object_name: str | None, args: arg
     scene = bpy.context.scene
     clip = load_clip(str(path), args.source_fps, args.asf, args.keep_reference_frames, bone_map=args.bone_map,
                      scale=args.scale, up=args.up, twist=args.twist)
-    set_scene_fps(scene, fps or clip.fps)
+    armature.set_scene_fps(scene, fps or clip.fps)
     scene.frame_start = scene.frame_current = 1
     obj, _ = import_motion(bpy.context, str(path), apply_to_selected=False, source_fps=args.source_fps,
                            asf=args.asf, keep_reference_frames=args.keep_reference_frames, clip=clip)
@@ -335,7 +329,7 @@ def _process(args: argparse.Namespace, stage: Path) -> dict:
     notes, objects = [], []
     if args.fps and src.suffix.lower() == ".blend":
         notes.append(f"--fps {args.fps:g} not applied: a .blend keeps its scene rate "
-                     f"({ctx.scene.render.fps / ctx.scene.render.fps_base:g} fps)")
+                     f"({armature.scene_fps(ctx.scene):g} fps)")
     amass = _core("io.amass")
     sep = _core("batch").OBJECT_SEP
     stems = [f"{name}{sep}{_safe(o.name)}" if several else name for o in objs]

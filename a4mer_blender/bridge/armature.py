@@ -59,8 +59,24 @@ def is_smpl_rig(obj) -> bool:
     return core_rig.match_smpl_rig([b.name for b in obj.data.bones]).ok
 
 
+#: the scene property holding the exact rate :func:`set_scene_fps` gave the scene
+EXACT_FPS_KEY = "a4mer_fps"
+
+
+def set_scene_fps(scene, fps: float) -> None:
+    """Scene rate ``fps``: render.fps = round(fps), fps_base = round(fps) / fps, and ``fps`` itself kept
+    for :func:`scene_fps` (Blender keeps fps_base in float32: 100/3 reads back as 33.333333012)."""
+    whole = max(1, int(round(fps)))
+    scene.render.fps, scene.render.fps_base = whole, whole / float(fps)
+    scene[EXACT_FPS_KEY] = float(fps)
+
+
 def scene_fps(scene) -> float:
-    return scene.render.fps / scene.render.fps_base
+    """Frames per second of ``scene``: ``render.fps / render.fps_base``, or the exact rate
+    :func:`set_scene_fps` gave it while that still agrees (to float32 precision, 1e-6)."""
+    rate = scene.render.fps / scene.render.fps_base
+    exact = scene.get(EXACT_FPS_KEY)
+    return float(exact) if isinstance(exact, float) and abs(exact - rate) <= 1e-6 * rate else rate
 
 
 def check_time_map(scene) -> None:

@@ -33,6 +33,38 @@ def test_import_npz_creates_mpi_armature_resampled(scene, tmp_path):
     np.testing.assert_allclose(back.root_translation, expected.root_translation, atol=1e-5)
 
 
+@pytest.mark.parametrize("fps", [100 / 3, 7.5, 200 / 3, 1000 / 7, 12.5, 30000 / 1001])
+def test_a_scene_at_the_clips_own_odd_rate_takes_every_frame(scene, tmp_path, fps):
+    """A scene set to a clip's rate that is not a whole number (as the batch sets it: fps_base, which
+    Blender keeps in float32) read back a little off (33.333333012 for 100/3): the clip was resampled to
+    it, which dropped its last frame at 7.5 / 33.33 / 66.67 / 142.86 fps, and exports stated that rate."""
+    motion = smooth_motion(T=135, fps=fps, seed=4)
+    path = write_amass_npz(motion, tmp_path / "odd.npz")
+    armature.set_scene_fps(scene, fps)
+    assert armature.scene_fps(scene) == fps
+    assert bpy.ops.a4mer.import_motion(filepath=str(path)) == {"FINISHED"}
+    obj = bpy.context.active_object
+    assert armature.action_frames(obj.animation_data.action) == (1, 135)
+    back = armature.read_motion(obj, scene)
+    assert back.fps == fps and quat_angle(back.rotations, motion.rotations).max() < 1e-5
+
+
+def test_a_custom_scene_rate_near_the_clips_takes_every_frame(scene, tmp_path):
+    """Set by hand (Custom: 33 fps, base 0.99, no exact rate kept), the scene reads 33.333333012 fps: a
+    clip at 100/3 fps is taken as at the scene's rate, every frame, not resampled (which dropped the last),
+    and the rate the user changes later is read as Blender keeps it."""
+    motion = smooth_motion(T=135, fps=100 / 3, seed=4)
+    path = write_amass_npz(motion, tmp_path / "odd.npz")
+    armature.set_scene_fps(scene, 30.0)
+    scene.render.fps, scene.render.fps_base = 33, 0.99
+    assert armature.scene_fps(scene) == 33 / scene.render.fps_base != 100 / 3
+    assert bpy.ops.a4mer.import_motion(filepath=str(path)) == {"FINISHED"}
+    obj = bpy.context.active_object
+    assert armature.action_frames(obj.animation_data.action) == (1, 135)
+    back = armature.read_motion(obj, scene)
+    assert quat_angle(back.rotations, motion.rotations).max() < 1e-5
+
+
 @pytest.mark.parametrize("family", ["smplh", "smplx"])
 def test_an_smplh_or_smplx_clip_imports_its_hands_and_body_shape(scene, tmp_path, capfd, family):
     """An SMPL-H/X clip makes an armature with its finger (SMPL-X: jaw, eye) bones, keyed from the clip:

@@ -5,6 +5,7 @@ from a4mer import SMPL, SMPLH, Motion, concatenate
 from a4mer.conventions import snap_fps
 from a4mer.errors import A4merError
 from a4mer.geometry import axis_angle_to_quat, quat_angle
+from a4mer.motion import resampled_frame_count
 
 
 def _motion(T=60, fps=30.0, seed=0, J=24, skel=SMPL):
@@ -96,6 +97,13 @@ def test_resample_is_by_time_and_snaps():
     assert quat_angle(r.rotations[3], m.rotations[10]).max() < 1e-9
     same = _motion(T=20, fps=1 / 0.033333)
     assert same.resample(30).num_frames == 20 and same.resample(30).fps == 30.0
+    # a non-standard rate as kept in float32 (Blender's fps_base): the same rate, every frame kept
+    odd = _motion(T=135, fps=100 / 3)
+    near = 33 / float(np.float32(0.99))
+    assert resampled_frame_count(135, odd.fps, near) == odd.resample(near).num_frames == 135
+    assert odd.resample(near).fps == near and np.array_equal(odd.resample(near).rotations, odd.rotations)
+    assert _motion(T=135, fps=7.5).resample(8 / float(np.float32(8 / 7.5))).num_frames == 135
+    assert odd.resample(33.3).num_frames == 134  # a rate 0.1 % off is resampled
 
 
 def test_body_drops_hands():
