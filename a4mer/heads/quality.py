@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -27,6 +28,13 @@ def _frame_step_mm(runs: list[np.ndarray]) -> float | None:
     per frame (None without a run of two frames)."""
     steps = [np.linalg.norm(np.diff(x, axis=0), axis=-1).mean(-1) for x in runs if len(x) > 1]
     return float(np.median(np.concatenate(steps)) * 1000.0) if steps else None
+
+
+def _about(warning: str, first: int, last: int) -> bool:
+    """True when ``warning`` names no frames ("frames A..B") or frames of ``first..last``: a run's warning
+    about another span (a motif too fast for frames 11..19) is not that span's."""
+    spans = [(int(a), int(b)) for a, b in re.findall(r"frames (\d+)\.\.(\d+)", warning)]
+    return not spans or any(a <= last and b >= first for a, b in spans)
 
 
 def _largest_step(x: np.ndarray) -> tuple[float, int] | None:
@@ -165,6 +173,7 @@ class ClipQuality:
              warnings: Sequence[str] = (), extra: dict | None = None) -> dict[str, Any]:
         """Quality numbers of the generated frames ``first..last`` (inclusive).
 
+        warnings: those of the run; one naming other frames ("frames A..B" outside the span) is left out.
         keys: frames the span must meet (gap ends); their distance to the adjacent generated frame is
         reported in mm (``key_distance_mm``) next to the typical per-frame motion around the span
         (``context_frame_step_mm``, :meth:`_context`).
@@ -187,7 +196,7 @@ class ClipQuality:
         changes = contact_changes(span, ground=self.ground)
         fastest, at = _largest_step(span) or (0.0, 0)
         at += max(first - 1, 0)
-        warnings = list(warnings)
+        warnings = [w for w in warnings if _about(w, first, last)]
         ctx_fastest = context["context_max_frame_step_mm"]
         if ctx_fastest is not None and is_jump(fastest, ctx_fastest):
             warnings.append(f"a joint moves {fastest:.0f} mm in one frame at frame {at} (at most {ctx_fastest:.0f} mm "

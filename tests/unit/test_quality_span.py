@@ -81,3 +81,17 @@ def test_the_ground_comes_from_every_kept_frame_and_the_deviation_ignores_the_si
     assert 2e-9 < q.deviation < 4e-9
     report = q.span(3_000, 3_050, task="inbetween", method="m", keys=[2_999, 3_051])
     assert not report["kept_frames_exact"] and report["kept_frames_max_abs_diff"] == q.deviation
+
+
+def test_each_span_carries_only_its_own_warnings():
+    """A blocking run with a motif: every span's entry listed the warnings of every span ("frames 11..19
+    are too few ..." on span 1..9 too). A warning naming no frames stays on every span."""
+    original = _dancing(60)
+    spans = [(1, 9), (11, 19), (21, 29)]
+    filled, gen = _filled(original, spans)
+    warnings = [f"frames {a}..{b} are too few to play motif 7 (at most 2.5 x its speed)" for a, b in spans]
+    warnings.append("less than 1 s of context")
+    q = ClipQuality(original, filled, gen)
+    got = [q.span(a, b, task="inbetween", method="m", keys=[a - 1, b + 1], warnings=warnings)["warnings"]
+           for a, b in spans]
+    assert [g[:2] for g in got] == [[w, warnings[-1]] for w in warnings[:3]]  # (then its own jump warning)
