@@ -10,6 +10,7 @@ import numpy as np
 
 from .errors import A4merError
 from .geometry import axis_quat, quat_mul, quat_normalize, quat_to_rotmat, quat_unflip
+from .geometry import reproducible as rp
 
 #: Blender Euler rotation modes (R = R_C @ R_B @ R_A for mode "ABC").
 EULER_MODES = ("XYZ", "XZY", "YXZ", "YZX", "ZXY", "ZYX")
@@ -38,14 +39,14 @@ def quat_to_euler_blender(q: np.ndarray, mode: str) -> np.ndarray:
     s = 1.0 if (i, j, k) in ((0, 1, 2), (1, 2, 0), (2, 0, 1)) else -1.0
     out = np.empty(m.shape[:-2] + (3,))
     cos_mid = np.hypot(m[..., k, j], m[..., k, k])
-    out[..., j] = np.arctan2(-s * m[..., k, i], cos_mid)
-    out[..., i] = np.arctan2(s * m[..., k, j], m[..., k, k])
-    out[..., k] = np.arctan2(s * m[..., j, i], m[..., i, i])
+    out[..., j] = rp.arctan2(-s * m[..., k, i], cos_mid)
+    out[..., i] = rp.arctan2(s * m[..., k, j], m[..., k, k])
+    out[..., k] = rp.arctan2(s * m[..., j, i], m[..., i, i])
     lock = cos_mid < 1e-9  # the entries above are all 0 (or rounding noise): R = R_B(mid) @ R_A(first)
     if np.any(lock):
         first = quat_to_rotmat(axis_quat("xyz"[j], -out[..., j])) @ m  # = R_A(first)
         i1, i2 = (i + 1) % 3, (i + 2) % 3
-        out[..., i] = np.where(lock, np.arctan2(first[..., i2, i1], first[..., i1, i1]), out[..., i])
+        out[..., i] = np.where(lock, rp.arctan2(first[..., i2, i1], first[..., i1, i1]), out[..., i])
         out[..., k] = np.where(lock, 0.0, out[..., k])
     if out.ndim > 1:
         out = np.unwrap(out, axis=0)
@@ -65,7 +66,7 @@ def channels_to_quat(values: np.ndarray, mode: str) -> np.ndarray:
         n = np.linalg.norm(axis, axis=-1, keepdims=True)
         axis = np.where(n > 1e-12, axis / np.maximum(n, 1e-12), 0.0)
         half = 0.5 * v[..., :1]
-        return quat_normalize(np.concatenate([np.cos(half), np.sin(half) * axis], axis=-1))
+        return quat_normalize(np.concatenate([rp.cos(half), rp.sin(half) * axis], axis=-1))
     if mode in EULER_MODES:
         return euler_to_quat_blender(v, mode)
     raise ValueError(f"unknown rotation mode {mode!r}")
@@ -78,7 +79,7 @@ def quat_to_channels(q: np.ndarray, mode: str) -> np.ndarray:
     q = quat_unflip(quat_normalize(q))
     if mode == "AXIS_ANGLE":
         s = np.linalg.norm(q[..., 1:], axis=-1, keepdims=True)
-        angle = 2.0 * np.arctan2(s, q[..., :1])
+        angle = 2.0 * rp.arctan2(s, q[..., :1])
         axis = np.where(s > 1e-12, q[..., 1:] / np.maximum(s, 1e-12), np.array([0.0, 1.0, 0.0]))
         return np.concatenate([angle, axis], axis=-1)
     if mode in EULER_MODES:

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from .geometry import quat_to_rotmat, quat_unflip
+from .geometry import reproducible as rp
 from .motion import resampled_frame_count
 
 NUM_BODY = 22
@@ -34,7 +35,7 @@ FEATURE_DIM = NUM_BODY * 6 + NUM_BODY * 3 + 1 + 2 + 1  # 202
 
 def _rot_z(angle: np.ndarray) -> np.ndarray:
     """(..., 3, 3) rotation matrices about +Z by ``angle`` (radians)."""
-    c, s = np.cos(angle), np.sin(angle)
+    c, s = rp.cos(angle), rp.sin(angle)
     m = np.zeros(np.shape(angle) + (3, 3))
     m[..., 0, 0], m[..., 0, 1], m[..., 1, 0], m[..., 1, 1], m[..., 2, 2] = c, -s, s, c, 1.0
     return m
@@ -56,7 +57,7 @@ def frame_arrays(motion: Any, fps: float) -> dict[str, np.ndarray]:
     pos = m.joint_positions()[:, :NUM_BODY]  # (T, 22, 3)
     rotmats = quat_to_rotmat(rot[:, :NUM_BODY])  # (T, 22, 3, 3)
     fwd = rotmats[:, 0, :, 2]  # template +Z in world, (T, 3)
-    yaw = np.unwrap(np.arctan2(fwd[:, 1], fwd[:, 0]))
+    yaw = np.unwrap(rp.arctan2(fwd[:, 1], fwd[:, 0]))
     return {"rotmats": rotmats.astype(np.float32), "rel_pos": (pos - pos[:, :1]).astype(np.float32),
             "root": pos[:, 0].astype(np.float32), "yaw": yaw.astype(np.float32)}
 
@@ -87,7 +88,7 @@ def window_features(arrays: dict[str, np.ndarray], start: int, stop: int, fps: f
     vel = vel_all[start - lo:start - lo + W]
     yaw_rate = yr_all[start - lo:start - lo + W]
     yaw = yaw_all[start:stop]
-    c, s = np.cos(-yaw), np.sin(-yaw)
+    c, s = rp.cos(-yaw), rp.sin(-yaw)
     vel_local = np.stack([c * vel[:, 0] - s * vel[:, 1], s * vel[:, 0] + c * vel[:, 1]], axis=1)
     feats = np.concatenate([rot6d.reshape(W, -1), rel_c.reshape(W, -1), root[start:stop, 2:3],
                             vel_local, yaw_rate[:, None]], axis=1)

@@ -31,6 +31,7 @@ import numpy as np
 from .errors import A4merError, SkeletonError
 from .geometry import (axis_angle_to_quat, quat_between, quat_conj, quat_mul,
                        quat_normalize, quat_to_axis_angle, quat_to_rotmat, quat_unflip, rotmat_to_quat)
+from .geometry import reproducible as rp
 from .motion import Motion
 from .skeleton import SMPL, SMPLX, Skeleton, match_smpl_rig
 from .skeleton.smpl import NUM_BODY_JOINTS, SMPL_OFFSETS
@@ -86,7 +87,7 @@ def template_to_armature(rest_heads: np.ndarray) -> np.ndarray:
     for c in range(3):
         r = int(np.argmax(np.abs(m[:, c])))
         snapped[r, c] = np.sign(m[r, c])
-    if abs(np.linalg.det(snapped) - 1.0) < 1e-9 and np.trace(snapped.T @ m) > 1 + 2 * np.cos(np.radians(30)):
+    if abs(np.linalg.det(snapped) - 1.0) < 1e-9 and np.trace(snapped.T @ m) > 1 + 2 * rp.cos(np.radians(30)):
         return snapped
     return m
 
@@ -300,7 +301,7 @@ class RigRest:
 def _angle(u: np.ndarray, v: np.ndarray) -> float:
     """Radians between directions ``u`` and ``v`` (3,) (0 when either is zero)."""
     cos = u @ v / max(np.linalg.norm(u) * np.linalg.norm(v), 1e-12)
-    return float(np.arccos(np.clip(cos, -1.0, 1.0)))
+    return float(rp.arccos(np.clip(cos, -1.0, 1.0)))
 
 
 def _body_ancestor(name: str) -> int:

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..floor import FOOT_JOINTS  # ankles (7, 8) and feet (10, 11) of SMPL, one definition for the core and heads
 from ..geometry import axis_quat, forward_kinematics, quat_apply, quat_mul, quat_unflip
+from ..geometry import reproducible as rp
 from ..skeleton import SMPL
 
 BODY = 22
@@ -50,7 +51,7 @@ def heading_yaw(root_quat: np.ndarray) -> np.ndarray:
     yaw is its angle from +Y, counter-clockwise about +Z (0 = facing +Y).
     """
     f = quat_apply(root_quat, np.array([0.0, 0.0, 1.0]))
-    return np.arctan2(-f[..., 0], f[..., 1])
+    return rp.arctan2(-f[..., 0], f[..., 1])
 
 
 def canonicalize(pos: np.ndarray, gq: np.ndarray, ref: int) -> tuple[np.ndarray, np.ndarray]:
@@ -145,7 +146,7 @@ def foot_skate(pos: np.ndarray, fps: float, ground: np.ndarray | None = None,
     feet = pos[:, FOOT_JOINTS, :2]
     v = np.linalg.norm(np.diff(feet, axis=0), axis=-1) * fps  # (T-1, 4) m/s
     hm = np.minimum(h[1:], h[:-1])
-    w = np.clip(2.0 - np.power(2.0, hm / height), 0.0, 1.0)
+    w = np.clip(2.0 - rp.power(2.0, hm / height), 0.0, 1.0)
     return float(np.mean(w * v) * 100.0)
 
 

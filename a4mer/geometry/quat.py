@@ -7,6 +7,7 @@ vectors. Angles are radians. No function modifies its inputs.
 from __future__ import annotations
 
 import numpy as np
+from . import reproducible as rp
 
 _EPS = 1e-12
 
@@ -123,8 +124,8 @@ def axis_angle_to_quat(aa: np.ndarray) -> np.ndarray:
     half = 0.5 * angle
     # sin(half)/angle with a Taylor expansion near zero
     small = angle < 1e-8
-    k = np.where(small, 0.5 - angle ** 2 / 48.0, np.sin(half) / np.where(small, 1.0, angle))
-    return np.concatenate([np.cos(half), aa * k], axis=-1)
+    k = np.where(small, 0.5 - angle ** 2 / 48.0, rp.sin(half) / np.where(small, 1.0, angle))
+    return np.concatenate([rp.cos(half), aa * k], axis=-1)
 
 
 def quat_to_axis_angle(q: np.ndarray) -> np.ndarray:
@@ -132,7 +133,7 @@ def quat_to_axis_angle(q: np.ndarray) -> np.ndarray:
     q = quat_normalize(q)
     q = np.where(q[..., :1] < 0, -q, q)
     s = np.linalg.norm(q[..., 1:], axis=-1, keepdims=True)
-    angle = 2.0 * np.arctan2(s, q[..., :1])
+    angle = 2.0 * rp.arctan2(s, q[..., :1])
     small = s < 1e-8
     k = np.where(small, 2.0 + angle ** 2 / 12.0, angle / np.where(small, 1.0, s))
     return q[..., 1:] * k
@@ -145,8 +146,8 @@ def axis_quat(axis: str, angle: np.ndarray) -> np.ndarray:
     """Quaternions ``(..., 4)`` for rotations by ``angle (...)`` radians about a principal axis 'x'|'y'|'z'."""
     angle = np.asarray(angle, dtype=np.float64)
     q = np.zeros(angle.shape + (4,))
-    q[..., 0] = np.cos(angle / 2)
-    q[..., 1 + _AXES[axis.lower()]] = np.sin(angle / 2)
+    q[..., 0] = rp.cos(angle / 2)
+    q[..., 1 + _AXES[axis.lower()]] = rp.sin(angle / 2)
     return q
 
 
@@ -176,19 +177,19 @@ def quat_slerp(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
     d = np.sum(a * b, axis=-1, keepdims=True)
     b = np.where(d < 0, -b, b)
     d = np.abs(d)
-    theta = np.arccos(np.clip(d, -1.0, 1.0))
-    s = np.sin(theta)
+    theta = rp.arccos(np.clip(d, -1.0, 1.0))
+    s = rp.sin(theta)
     lin = s < 1e-6
     safe = np.where(lin, 1.0, s)
-    wa = np.where(lin, 1.0 - t, np.sin((1.0 - t) * theta) / safe)
-    wb = np.where(lin, t, np.sin(t * theta) / safe)
+    wa = np.where(lin, 1.0 - t, rp.sin((1.0 - t) * theta) / safe)
+    wb = np.where(lin, t, rp.sin(t * theta) / safe)
     return quat_normalize(wa * a + wb * b)
 
 
 def quat_angle(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Geodesic angle (radians, ``(...)``) between rotations ``a`` and ``b`` ``(..., 4)``."""
     d = np.abs(np.sum(quat_normalize(a) * quat_normalize(b), axis=-1))
-    return 2.0 * np.arccos(np.clip(d, 0.0, 1.0))
+    return 2.0 * rp.arccos(np.clip(d, 0.0, 1.0))
 
 
 def quat_between(u: np.ndarray, v: np.ndarray) -> np.ndarray:

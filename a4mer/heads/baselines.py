@@ -42,6 +42,7 @@ import numpy as np
 
 from ..errors import A4merError
 from ..geometry import axis_angle_to_quat, quat_angle, quat_conj, quat_mul, quat_slerp, quat_to_axis_angle, quat_unflip
+from ..geometry import reproducible as rp
 from ..skeleton import NUM_BODY_JOINTS, SMPL
 
 GAP_METHODS = ("hermite", "hermite2", "hermite2_global", "min_jerk", "lerp_slerp", "zero_velocity")
@@ -532,7 +533,7 @@ def extend_damped_velocity(trans: np.ndarray, rot: np.ndarray, n: int, tau: floa
     if len(trans) < 2:
         return extend_zero_velocity(trans, rot, n)
     k = np.arange(1, n + 1, dtype=float)
-    dist = tau * (1.0 - np.exp(-k / tau)) / (1.0 - np.exp(-1.0 / tau)) * np.exp(-1.0 / tau)
+    dist = tau * (1.0 - rp.exp(-k / tau)) / (1.0 - rp.exp(-1.0 / tau)) * rp.exp(-1.0 / tau)
     dist = dist / dist[0] if n else dist  # one full step at k=1, then decaying steps
     tr = trans[-1] + dist[:, None] * (trans[-1] - trans[-2])
     w = rel_log(rot[-2], rot[-1])
@@ -554,10 +555,10 @@ def extend(trans: np.ndarray, rot: np.ndarray, n: int, method: str = "constant_v
 def gap_basis(n: int, K: int) -> np.ndarray:
     """``(n - 1, K)`` values of ``sin(k pi u)`` at the frames strictly inside a gap of keys n frames apart."""
     u = np.arange(1, n) / n
-    return np.sin(np.pi * u[:, None] * np.arange(1, K + 1)[None])
+    return rp.sin(np.pi * u[:, None] * np.arange(1, K + 1)[None])
 
 
 def extend_basis(H: int, K: int, horizon: int) -> np.ndarray:
     """``(H, K)`` values of ``sin((k - 1/2) pi t / horizon)`` at t = 1..H frames after the last key."""
     t = np.arange(1, H + 1) / horizon
-    return np.sin(np.pi * t[:, None] * (np.arange(1, K + 1)[None] - 0.5))
+    return rp.sin(np.pi * t[:, None] * (np.arange(1, K + 1)[None] - 0.5))

@@ -24,6 +24,7 @@ import numpy as np
 
 from ..bench.metrics import FOOT_JOINTS, body_fk
 from .baselines import smoothstep
+from ..geometry import reproducible as rp
 
 FLOOR_WINDOW_S = 0.5  # a grounded character's lowest foot reaches the floor within +- this of any frame
 FLOOR_RAMP_S = 1.5    # the lowering fades in over this from the seam
@@ -60,7 +61,7 @@ def floor_shift(ctx_t: np.ndarray, ctx_q: np.ndarray, new_t: np.ndarray, new_q: 
     shift = np.where(reach > FLOOR_TOLERANCE, FLOOR_TOLERANCE - reach, 0.0)  # down to the floor ...
     shift = np.maximum(shift, np.minimum(0.0, -low))  # ... never below it
     k = max(1, int(round(0.1 * fps)))  # smoothed over +-0.1 s
-    ker = np.exp(-0.5 * (np.arange(-2 * k, 2 * k + 1) / k) ** 2)
+    ker = rp.exp(-0.5 * (np.arange(-2 * k, 2 * k + 1) / k) ** 2)
     shift = np.convolve(np.pad(shift, 2 * k, mode="edge"), ker / ker.sum(), mode="valid")
     ramp = np.arange(1, n + 1) / max(1.0, FLOOR_RAMP_S * fps)
     return shift * smoothstep(ramp)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..geometry import axis_quat, quat_apply, quat_mul
+from ..geometry import reproducible as rp
 from .baselines import DAMPING_FRAMES, catmull_batch, hermite_batch, rel_exp, rel_log
 from .windows import features
 
@@ -35,7 +36,7 @@ def canonical(trans: np.ndarray, rot: np.ndarray, ref: int) -> tuple[np.ndarray,
     The shift includes the root height: absolute pelvis height differs between capture sources and
     retargets, so the inputs only see heights relative to the reference key."""
     f = quat_apply(rot[:, ref, 0], np.array([0.0, 0.0, 1.0]))  # (B, 3) facing
-    yaw = np.arctan2(-f[:, 0], f[:, 1])
+    yaw = rp.arctan2(-f[:, 0], f[:, 1])
     shift = np.array(trans[:, ref], float)  # root of the reference frame at the origin (height too)
     return axis_quat("z", -yaw), shift
 
@@ -68,7 +69,7 @@ def damped_batch(trans, rot, H: int, tau: float = DAMPING_FRAMES) -> tuple[np.nd
     ``tau = inf``: constant velocity)."""
     k = np.arange(1, H + 1, dtype=float)
     if np.isfinite(tau):
-        dist = tau * (1.0 - np.exp(-k / tau)) / (1.0 - np.exp(-1.0 / tau)) * np.exp(-1.0 / tau)
+        dist = tau * (1.0 - rp.exp(-k / tau)) / (1.0 - rp.exp(-1.0 / tau)) * rp.exp(-1.0 / tau)
         dist = dist / dist[0]
     else:  # constant velocity
         dist = k
@@ -96,7 +97,7 @@ def gap_inputs(trans, rot, s: int, e: int, C: int, stride: int = 1, relative: bo
     ref = s if relative else None
     x = np.concatenate([_context(trans, rot, s - k[::-1], inv, shift, ref),
                         _context(trans, rot, e + k, inv, shift, ref),
-                        np.broadcast_to([(e - s) / 120.0, np.log(e - s) / np.log(121.0)], (len(trans), 2))], -1)
+                        np.broadcast_to([(e - s) / 120.0, rp.log(e - s) / rp.log(121.0)], (len(trans), 2))], -1)
     return x.astype(np.float32), inv, shift
 
 

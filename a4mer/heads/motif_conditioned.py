@@ -54,6 +54,7 @@ from ..errors import A4merError
 from ..io.outputs import write_safetensors_atomic
 from ..geometry import (axis_angle_to_quat, axis_quat, quat_apply, quat_mul, quat_slerp, quat_to_axis_angle,
                         quat_unflip)
+from ..geometry import reproducible as rp
 from ..motion import Motion
 from ..retarget.solve import turn_twist
 from .baselines import natural_spline_at, rel_exp, rel_log, smoothstep
@@ -103,7 +104,7 @@ def default_prototypes_path() -> Path:
 def heading(q0: np.ndarray) -> np.ndarray:
     """Yaw (rad) about world +Z of the body's forward axis (template +Z) for root rotations ``(..., 4)``."""
     fwd = quat_apply(q0, np.broadcast_to([0.0, 0.0, 1.0], q0.shape[:-1] + (3,)))
-    return np.arctan2(fwd[..., 1], fwd[..., 0])
+    return rp.arctan2(fwd[..., 1], fwd[..., 0])
 
 
 def _yaw_quat(angle) -> np.ndarray:
@@ -144,7 +145,7 @@ def _coast(t: np.ndarray, q: np.ndarray, k: np.ndarray, fps: float) -> tuple[np.
     A transition towards the held end pose reached it at rest, and the prototype then set off at full
     speed: a wrist stepped 1.7 then 10.7 cm in consecutive frames at the handover."""
     tau = COAST_SECONDS * fps  # frames
-    reach = tau * (1.0 - np.exp(-np.asarray(k, dtype=np.float64) / tau))  # (K,) frames travelled
+    reach = tau * (1.0 - rp.exp(-np.asarray(k, dtype=np.float64) / tau))  # (K,) frames travelled
     z = t[0, 2] + reach * (t[0, 2] - t[1, 2])
     return z, rel_exp(q[0], reach[:, None, None] * rel_log(q[1], q[0])[None])
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..geometry import axis_angle_to_quat, quat_angle, quat_mul, quat_normalize, quat_slerp
+from ..geometry import reproducible as rp
 
 POSTURE_CONTEXT_S = 2.0
 ROTATION_MARGIN = np.radians(30.0)
@@ -46,7 +47,7 @@ HINGE_MAX_BEND = np.radians(150.0)
 def soft_limit(x: np.ndarray, limit: np.ndarray, soft: float) -> np.ndarray:
     """``x`` where it is at most ``limit``; beyond, ``limit + soft * tanh((x - limit) / soft)`` (C1,
     never more than ``limit + soft``)."""
-    return np.where(x > limit, limit + soft * np.tanh((x - limit) / soft), x)
+    return np.where(x > limit, limit + soft * rp.tanh((x - limit) / soft), x)
 
 
 def keep_rotations_in_range(ctx: np.ndarray, gen: np.ndarray, margin: float = ROTATION_MARGIN,
@@ -99,7 +100,7 @@ def hinge_bend(q: np.ndarray, joint: int) -> np.ndarray:
     """Bend (radians, ``(...)``; positive flexes the joint) of SMPL rotations ``q (..., 4)`` of the hinge
     ``joint`` (:data:`HINGES`): the twist about its hinge axis, signed, in (-pi, pi]."""
     axis, sign = HINGES[joint]
-    return sign * ((2.0 * np.arctan2(q[..., 1 + axis], q[..., 0]) + np.pi) % (2.0 * np.pi) - np.pi)
+    return sign * ((2.0 * rp.arctan2(q[..., 1 + axis], q[..., 0]) + np.pi) % (2.0 * np.pi) - np.pi)
 
 
 def _hinge_bounds(seen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from ..geometry import axis_angle_to_quat, lerp_at, quat_apply, quat_conj, quat_mul, quat_unflip, slerp_at
+from ..geometry import reproducible as rp
 from .baselines import (GLOBAL_WEIGHT, extend_basis, gap_basis, hermite_batch, hermite_from_sides, min_jerk,
                         natural_spline_keys, rel_log, smoothstep)
 from .decoder import CorrectionDecoder, DecoderConfig
@@ -290,7 +291,7 @@ def motion_share(trans: np.ndarray, rot: np.ndarray, frames: np.ndarray, fps: fl
     dt = np.diff(f) / fps
     q = quat_unflip(rot[f, :22])
     dots = np.abs(np.sum(q[1:] * q[:-1], -1)).clip(0.0, 1.0)
-    turn = np.degrees(2.0 * np.arccos(dots)).mean(-1) / dt  # (N-1,) mean joint turn, degrees/s
+    turn = np.degrees(2.0 * rp.arccos(dots)).mean(-1) / dt  # (N-1,) mean joint turn, degrees/s
     move = np.linalg.norm(np.diff(trans[f], axis=0), axis=-1) / dt
     return float(min(1.0, max((turn / STILL_DEG_S).max(), (move / STILL_M_S).max())))
 

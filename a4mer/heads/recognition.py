@@ -30,6 +30,7 @@ from ..config import from_dict
 from ..errors import A4merError
 from ..io.outputs import write_safetensors_atomic
 from ..nn.embeddings import sinusoid
+from ..geometry import reproducible as rp
 
 FORMAT = "a4mer-recognition"
 LABELS_SCHEMA = 1
@@ -56,7 +57,7 @@ def weighted_knn(train_x: np.ndarray, train_y: np.ndarray, query_x: np.ndarray, 
     kk = min(int(k), len(a))
     order = np.argsort(-sim, axis=1, kind="stable")[:, :kk]  # (Q, k)
     top = np.take_along_axis(sim, order, axis=1)
-    w = np.exp((top - 1.0) / temperature)  # shifted by the maximum possible similarity: no overflow
+    w = rp.exp((top - 1.0) / temperature)  # shifted by the maximum possible similarity: no overflow
     scores = np.zeros((len(b), num_classes))
     np.add.at(scores, (np.arange(len(b))[:, None].repeat(kk, 1), np.asarray(train_y)[order]), w)
     return scores

@@ -26,6 +26,7 @@ import numpy as np
 
 from ..features import _rot_z
 from ..geometry import quat_to_rotmat, quat_unflip, rot6d_to_rotmat, rotmat_to_quat, rotmat_to_rot6d
+from ..geometry import reproducible as rp
 
 BODY = 22
 POSE_DIM = 6 + 21 * 6 + 1 + 2 + 1
@@ -34,7 +35,7 @@ POSE_DIM = 6 + 21 * 6 + 1 + 2 + 1
 def heading(rot0: np.ndarray) -> np.ndarray:
     """Unwrapped yaw (T,) rad of root orientations ``rot0 (T, 4)`` wxyz (see the module docstring)."""
     left = quat_to_rotmat(rot0)[:, :, 0]
-    return np.unwrap(np.arctan2(left[:, 1], left[:, 0]) - 0.5 * np.pi)
+    return np.unwrap(rp.arctan2(left[:, 1], left[:, 0]) - 0.5 * np.pi)
 
 
 def pose_vectors(trans: np.ndarray, rot: np.ndarray, fps: float) -> np.ndarray:
@@ -50,7 +51,7 @@ def pose_vectors(trans: np.ndarray, rot: np.ndarray, fps: float) -> np.ndarray:
         yaw_rate = np.gradient(yaw) * fps
     else:
         vel, yaw_rate = np.zeros((T, 2)), np.zeros(T)
-    c, s = np.cos(-yaw), np.sin(-yaw)
+    c, s = rp.cos(-yaw), rp.sin(-yaw)
     vel_local = np.stack([c * vel[:, 0] - s * vel[:, 1], s * vel[:, 0] + c * vel[:, 1]], 1)
     return np.concatenate([rotmat_to_rot6d(tilt), rotmat_to_rot6d(m[:, 1:]).reshape(T, -1),
                            np.asarray(trans, float)[:, 2:3], vel_local, yaw_rate[:, None]], 1).astype(np.float32)
@@ -65,7 +66,7 @@ def compose(pose: np.ndarray, fps: float, yaw0: float, xy0: np.ndarray) -> tuple
     dt = 1.0 / fps
     yr = pose[:, 135]
     yaw = yaw0 + np.r_[0.0, np.cumsum(0.5 * (yr[1:] + yr[:-1]) * dt)]
-    c, s = np.cos(yaw), np.sin(yaw)
+    c, s = rp.cos(yaw), rp.sin(yaw)
     v = np.stack([c * pose[:, 133] - s * pose[:, 134], s * pose[:, 133] + c * pose[:, 134]], 1)  # world
     xy = np.asarray(xy0, float) + np.r_[np.zeros((1, 2)), np.cumsum(0.5 * (v[1:] + v[:-1]) * dt, 0)]
     mats = rot6d_to_rotmat(np.concatenate([pose[:, :6], pose[:, 6:132]], 1).reshape(T, BODY, 6))

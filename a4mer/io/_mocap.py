@@ -17,6 +17,7 @@ import numpy as np
 
 from ..conventions import MAX_FPS, MIN_FPS, positive_number
 from ..errors import MotionFileError
+from ..geometry import reproducible as rp
 
 _C = float(np.sqrt(0.5))
 #: metres per unit for the unit guess: (upper bound of the limb-chain length in file units, scale, name)
@@ -143,7 +144,7 @@ def euler_soa(angles: np.ndarray, axes: tuple[int, int, int]) -> np.ndarray:
     """Intrinsic Euler angles ``(3, ...)`` radians about ``axes`` (0=x, 1=y, 2=z), composed in that
     order (``R = R_a0 @ R_a1 @ R_a2``, the BVH convention), to quaternions ``(4, ...)`` wxyz."""
     half = 0.5 * np.asarray(angles, dtype=np.float64)
-    c, s = np.cos(half), np.sin(half)
+    c, s = rp.cos(half), rp.sin(half)
     q = np.zeros((4,) + c.shape[1:])
     q[0] = c[0]
     q[1 + axes[0]] = s[0]

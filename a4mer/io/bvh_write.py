@@ -17,6 +17,7 @@ import numpy as np
 from ..conventions import Y_UP_TO_Z_UP
 from ..errors import A4merError
 from ..geometry import euler_unwrap, quat_apply, quat_conj, quat_identity, quat_mul, quat_to_rotmat
+from ..geometry import reproducible as rp
 from ..motion import Motion
 
 _UNITS = {"m": 1.0, "cm": 0.01, "mm": 0.001, "cmu": 0.0254 / 0.45, "inch": 0.0254}
@@ -39,10 +40,10 @@ def rotmat_to_euler(m: np.ndarray, order: str) -> np.ndarray:
     s = 1.0 if (j - i) % 3 == 1 else -1.0  # +1 for cyclic orders (XYZ, YZX, ZXY)
     m = np.asarray(m, dtype=np.float64)
     cb = np.hypot(m[..., i, i], m[..., i, j])
-    b = np.arctan2(s * m[..., i, k], cb)
+    b = rp.arctan2(s * m[..., i, k], cb)
     lock = cb < 1e-9
-    a = np.where(lock, np.arctan2(s * m[..., k, j], m[..., j, j]), np.arctan2(-s * m[..., j, k], m[..., k, k]))
-    c = np.where(lock, 0.0, np.arctan2(-s * m[..., i, j], m[..., i, i]))
+    a = np.where(lock, rp.arctan2(s * m[..., k, j], m[..., j, j]), rp.arctan2(-s * m[..., j, k], m[..., k, k]))
+    c = np.where(lock, 0.0, rp.arctan2(-s * m[..., i, j], m[..., i, i]))
     return np.stack([a, b, c], axis=-1)
 
 

@@ -17,6 +17,7 @@ from .config import MotifConfig
 from .cover import min_cover
 from .kmeans import kmeans, soft_assign, sq_dists
 from .patterns import mine_patterns, occurrences
+from ..geometry import reproducible as rp
 
 VOCAB_SCHEMA = 1
 
@@ -88,7 +89,7 @@ class MotifVocabulary:
         for s, e in min_cover(codes, sup, self.max_len):
             p = tuple(int(c) for c in codes[s:e])
             mid = ids[p] if len(p) > 1 else len(self.patterns) + p[0]
-            conf = float(np.exp(np.mean(np.log(np.clip(probs[s:e], 1e-12, 1.0)))))
+            conf = float(rp.exp(np.mean(rp.log(np.clip(probs[s:e], 1e-12, 1.0)))))
             out.append({"atoms": list(range(s, e)), "motif_id": int(mid), "confidence": conf})
         return out
 

@@ -7,6 +7,7 @@ from ..io.source import SourceClip
 from ..skeleton import SMPL
 from .schemes import BoneMap
 from .solve import RetargetResult, leg_length
+from ..geometry import reproducible as rp
 
 #: limb bones compared between the source and the SMPL result
 LIMBS = (("left_hip", "left_knee"), ("left_knee", "left_ankle"), ("right_hip", "right_knee"),
@@ -32,7 +33,7 @@ def check_retarget(src: SourceClip, bmap: BoneMap, res: RetargetResult) -> dict:
     for a, b in LIMBS:
         u, v = src_joint(b) - src_joint(a), smpl[:, idx[b]] - smpl[:, idx[a]]
         cos = np.sum(u * v, -1) / (np.linalg.norm(u, axis=-1) * np.linalg.norm(v, axis=-1) + 1e-12)
-        angles.append(np.degrees(np.arccos(np.clip(cos, -1, 1))))
+        angles.append(np.degrees(rp.arccos(np.clip(cos, -1, 1))))
     head, pelvis = smpl[:, idx["head"], 2].mean(), smpl[:, 0, 2].mean()
     ankles = smpl[:, [idx["left_ankle"], idx["right_ankle"]], 2].mean()
     zeros = np.zeros_like(src.positions[:, 0])

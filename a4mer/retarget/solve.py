@@ -30,6 +30,7 @@ import numpy as np
 from ..errors import A4merError, SkeletonError
 from ..geometry import (quat_angle, quat_between, quat_conj, quat_mul, quat_to_rotmat, quat_unflip,
                         rotmat_project, rotmat_to_quat, forward_kinematics, quat_apply)
+from ..geometry import reproducible as rp
 from ..io.source import SourceClip
 from ..motion import Motion
 from ..skeleton import SMPL
@@ -172,7 +173,7 @@ def remove_flips(q: np.ndarray, max_step: float = np.radians(120.0)) -> np.ndarr
     between flips keeps the source's orientation (a reference frame before the take is the one turned,
     not the take: the rest pose then still calibrates the take, see :func:`rest_calibration`)."""
     eps = quat_mul(quat_conj(q[:-1]), q[1:])  # (T-1, J, 4) body-frame step of each joint
-    glitch = 2 * np.arccos(np.clip(np.abs(eps[..., 0]), 0.0, 1.0)) > max_step
+    glitch = 2 * rp.arccos(np.clip(np.abs(eps[..., 0]), 0.0, 1.0)) > max_step
     if not glitch.any():
         return q
     out = q.copy()
@@ -206,9 +207,9 @@ def _calibrated(q_src: np.ndarray, g_ref: np.ndarray, axis: np.ndarray | None = 
     d = quat_apply(kt, a).mean(0)
     b = quat_between(a, d)
     tw = quat_mul(quat_conj(b), kt)  # ~ pure twists about a
-    theta = 2 * np.arctan2(tw[:, 1:] @ a, tw[:, 0])
-    mean = np.arctan2(np.sin(theta).mean(), np.cos(theta).mean())
-    k = quat_mul(b, np.concatenate([[np.cos(mean / 2)], np.sin(mean / 2) * a]))
+    theta = 2 * rp.arctan2(tw[:, 1:] @ a, tw[:, 0])
+    mean = rp.arctan2(rp.sin(theta).mean(), rp.cos(theta).mean())
+    k = quat_mul(b, np.concatenate([[rp.cos(mean / 2)], rp.sin(mean / 2) * a]))
     return quat_mul(q_src, k)
 
 
@@ -310,7 +311,7 @@ def _upright(pos: dict[int, np.ndarray]) -> bool:
         if a not in pos or b not in pos or not _usable(pos[b] - pos[a]):
             return None
         v = (pos[b] - pos[a])[0]
-        return bool(z * v[2] / np.linalg.norm(v) >= np.cos(np.radians(_UPRIGHT_DEG)))
+        return bool(z * v[2] / np.linalg.norm(v) >= rp.cos(np.radians(_UPRIGHT_DEG)))
     legs = [along(a, b, -1.0) for a, b in _LEG_BONES]
     spine = next((r for r in (along(a, b, 1.0) for a, b in _SPINE) if r is not None), None)
     return spine is True and any(r is not None for r in legs) and all(r is not False for r in legs)
@@ -475,5 +476,5 @@ def bone_errors(motion: Motion, pos: dict[int, np.ndarray],
                 continue
             v = smpl_pos[:, c] - smpl_pos[:, j]
             cos = np.sum(u * v, -1) / np.maximum(np.linalg.norm(u, axis=-1) * np.linalg.norm(v, axis=-1), _EPS)
-            out[f"{SMPL.names[j]}->{SMPL.names[c]}"] = float(np.degrees(np.median(np.arccos(np.clip(cos, -1, 1)))))
+            out[f"{SMPL.names[j]}->{SMPL.names[c]}"] = float(np.degrees(np.median(rp.arccos(np.clip(cos, -1, 1)))))
     return out
