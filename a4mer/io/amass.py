@@ -121,24 +121,34 @@ def joined_poses(path: Path, arrays: dict[str, np.ndarray]) -> np.ndarray | None
 
 
 def _scalar_fps(path: Path, arrays: dict[str, np.ndarray], override: float | None) -> float:
+    """The clip's frame rate: ``override``, else the file's frame-rate key (several: they must agree)."""
     if override is not None:
         try:
             return source_fps(override)
         except A4merError as e:
             raise MotionFileError(path, str(e)) from None
-    for k in FPS_KEYS:
-        if k in arrays:
-            if np.size(arrays[k]) != 1:
-                raise MotionFileError(path, f"frame-rate key {k!r} holds {np.size(arrays[k])} values; expected one")
-            try:
-                fps = float(np.asarray(arrays[k]).reshape(-1)[0])
-            except (ValueError, TypeError, IndexError):
-                raise MotionFileError(path, f"frame-rate key {k!r} is not a number") from None
-            try:  # a standard rate stored in float32 (29.970000017863512) reads as that rate
-                return snap_fps(fps)
-            except A4merError as e:
-                raise MotionFileError(path, f"{k}={fps}: {e}") from None
-    raise MotionFileError(path, f"no frame rate: expected one of {', '.join(FPS_KEYS)} (or pass --source-fps)")
+    found = {k: _fps_key(path, k, arrays[k]) for k in FPS_KEYS if k in arrays}
+    if not found:
+        raise MotionFileError(path, f"no frame rate: expected one of {', '.join(FPS_KEYS)} (or pass --source-fps)")
+    if max(found.values()) > min(found.values()) * (1 + 1e-6):  # one rate, as float32 and as float64, agrees
+        said = ", ".join(f"{k}={v:g}" for k, v in found.items())
+        raise MotionFileError(path, f"its frame-rate keys disagree ({said}): pass --source-fps with the true rate")
+    return next(iter(found.values()))
+
+
+def _fps_key(path: Path, k: str, value: np.ndarray) -> float:
+    """The frame rate the key ``k`` of the npz at ``path`` holds (a standard rate stored in float32,
+    29.970000017863512, reads as that rate)."""
+    if np.size(value) != 1:
+        raise MotionFileError(path, f"frame-rate key {k!r} holds {np.size(value)} values; expected one")
+    try:
+        fps = float(np.asarray(value).reshape(-1)[0])
+    except (ValueError, TypeError, IndexError):
+        raise MotionFileError(path, f"frame-rate key {k!r} is not a number") from None
+    try:
+        return snap_fps(fps)
+    except A4merError as e:
+        raise MotionFileError(path, f"{k}={fps}: {e}") from None
 
 
 def read_amass_npz(path: str | os.PathLike, fps: float | None = None, nonfinite_ok: bool = False) -> Motion:

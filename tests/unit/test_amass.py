@@ -60,6 +60,10 @@ def test_object_arrays_are_skipped_not_unpickled(tmp_path):
     np.savez(tmp_path / "o.npz", poses=np.zeros((3, 72)), trans=np.zeros((3, 3)), fps=np.array(30.0),
              extra=np.array([{"a": 1}], dtype=object))
     assert read_amass_npz(tmp_path / "o.npz").num_frames == 3
+    # one rate under two keys, one of them float32, is one rate
+    np.savez(tmp_path / "two.npz", poses=np.zeros((3, 72)), mocap_framerate=np.array(100 / 3),
+             mocap_frame_rate=np.array(100 / 3, np.float32))
+    assert read_amass_npz(tmp_path / "two.npz").fps == 100 / 3
 
 
 @pytest.mark.parametrize("arrays,msg", [
@@ -71,6 +75,8 @@ def test_object_arrays_are_skipped_not_unpickled(tmp_path):
     ({"poses": np.zeros((3, 72)), "mocap_framerate": np.array([30.0, 60.0])}, "'mocap_framerate' holds 2 values; expected one"),
     ({"poses": np.zeros((3, 72)), "mocap_framerate": -30.0}, "mocap_framerate=-30.0: frame rate must be a positive number"),
     ({"poses": np.zeros((3, 72)), "fps": 1e9}, "fps=1000000000.0: frame rate must be at most 100000"),
+    ({"poses": np.zeros((3, 72)), "mocap_framerate": 60.0, "mocap_frame_rate": 30.0},
+     r"frame-rate keys disagree \(mocap_framerate=60, mocap_frame_rate=30\): pass --source-fps"),
     ({"poses": np.zeros((3, 72)), "fps": 30.0, "betas": np.zeros(400)}, "'betas' has 400 values; a body shape has at most 300"),
     ({"poses": np.zeros((3, 72)), "fps": 30.0, "betas": np.r_[np.zeros(9), np.nan]}, "'betas' contains NaN or infinite"),
     ({"poses": np.zeros((3, 72)), "trans": np.zeros((4, 3)), "fps": 30.0}, "'trans'"),
