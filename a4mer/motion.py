@@ -149,7 +149,7 @@ class Motion:
         src = snap_fps(self.fps, least=None)
         if fps == src:
             return self if src == self.fps else replace(self, fps=src)
-        if _same_rate(src, fps):
+        if same_rate(src, fps):
             return replace(self, fps=fps)
         resampled_frame_count(self.num_frames, src, fps)  # refuses a resample too large to hold
         coords = resample_times(self.num_frames, src, fps)
@@ -186,7 +186,8 @@ class Motion:
 SAME_RATE = 1e-6
 
 
-def _same_rate(a: float, b: float) -> bool:
+def same_rate(a: float, b: float) -> bool:
+    """True when the frame rates ``a`` and ``b`` (fps) are one rate, within :data:`SAME_RATE`."""
     return abs(a - b) <= SAME_RATE * max(a, b)
 
 
@@ -198,7 +199,7 @@ def resampled_frame_count(num_frames: int, src_fps: float, fps: float) -> int:
     Raises :class:`BadValue` when that is more than :data:`MAX_RESAMPLED_FRAMES` (a wrong frame rate),
     so nothing on the way to the model allocates gigabytes for one bad header."""
     src, dst = snap_fps(src_fps, least=None), snap_fps(fps, least=None)
-    if _same_rate(src, dst):
+    if same_rate(src, dst):
         return int(num_frames)
     n = (num_frames - 1) * dst / src + 1
     if n > MAX_RESAMPLED_FRAMES:

@@ -16,7 +16,7 @@ import numpy as np
 from ..conventions import snap_fps
 from ..errors import A4merError, MotionFileError
 from ..geometry import axis_angle_to_quat, quat_to_axis_angle
-from ..motion import Motion
+from ..motion import Motion, same_rate
 from ..skeleton import SMPL, SMPLH, SMPLX
 from ..skeleton.smpl import SMPL_OFFSETS
 from ._mocap import check_regular_file, hold_nonfinite_rows, source_fps
@@ -130,7 +130,7 @@ def _scalar_fps(path: Path, arrays: dict[str, np.ndarray], override: float | Non
     found = {k: _fps_key(path, k, arrays[k]) for k in FPS_KEYS if k in arrays}
     if not found:
         raise MotionFileError(path, f"no frame rate: expected one of {', '.join(FPS_KEYS)} (or pass --source-fps)")
-    if max(found.values()) > min(found.values()) * (1 + 1e-6):  # one rate, as float32 and as float64, agrees
+    if not same_rate(max(found.values()), min(found.values())):  # one rate as float32 and float64 agrees
         said = ", ".join(f"{k}={v:g}" for k, v in found.items())
         raise MotionFileError(path, f"its frame-rate keys disagree ({said}): pass --source-fps with the true rate")
     return next(iter(found.values()))

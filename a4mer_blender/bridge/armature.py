@@ -9,7 +9,8 @@ import contextlib
 
 import numpy as np
 
-from .._core import channels as core_channels, errors, rig as core_rig, skeleton as core_skeleton
+from .._core import (channels as core_channels, errors, motion as core_motion, rig as core_rig,
+                     skeleton as core_skeleton)
 from . import anim_compat
 
 _OBJECT_PATHS = {"location", "rotation_euler", "rotation_quaternion", "rotation_axis_angle", "scale",
@@ -73,10 +74,10 @@ def set_scene_fps(scene, fps: float) -> None:
 
 def scene_fps(scene) -> float:
     """Frames per second of ``scene``: ``render.fps / render.fps_base``, or the exact rate
-    :func:`set_scene_fps` gave it while that still agrees (to float32 precision, 1e-6)."""
+    :func:`set_scene_fps` gave it while that still agrees (to float32 precision: ``motion.same_rate``)."""
     rate = scene.render.fps / scene.render.fps_base
     exact = scene.get(EXACT_FPS_KEY)
-    return float(exact) if isinstance(exact, float) and abs(exact - rate) <= 1e-6 * rate else rate
+    return float(exact) if isinstance(exact, float) and core_motion.same_rate(exact, rate) else rate
 
 
 def check_time_map(scene) -> None:
