@@ -208,9 +208,13 @@ def span_reports(report: dict[str, Any] | None, first: int, spans: Sequence[tupl
     return out
 
 
+#: how the heads' warnings name a run of frames ("frames 91..130")
+FRAME_RUN = re.compile(r"frames (\d+)\.\.(\d+)")
+
+
 def _scene_frames(warning: str, first: int) -> str:
     """``warning`` of the heads ("... frames 91..130", "... at frame 97", clip frames) in scene frames."""
-    warning = re.sub(r"frames (\d+)\.\.(\d+)", lambda m: f"frames {int(m[1]) + first}..{int(m[2]) + first}", warning)
+    warning = FRAME_RUN.sub(lambda m: f"frames {int(m[1]) + first}..{int(m[2]) + first}", warning)
     return re.sub(r"at frame (\d+)", lambda m: f"at frame {int(m[1]) + first}", warning)
 
 

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
 from ..bench.metrics import body_fk, contact_changes, foot_heights, foot_skate, jerk
-from ..gaps import is_jump
+from ..gaps import FRAME_RUN, is_jump
 from .ground import FLOOR_CONTEXT_S
 from ..io.outputs import write_text_atomic
 from ..motion import Motion
@@ -33,7 +32,7 @@ def _frame_step_mm(runs: list[np.ndarray]) -> float | None:
 def _about(warning: str, first: int, last: int) -> bool:
     """True when ``warning`` names no frames ("frames A..B") or frames of ``first..last``: a run's warning
     about another span (a motif too fast for frames 11..19) is not that span's."""
-    spans = [(int(a), int(b)) for a, b in re.findall(r"frames (\d+)\.\.(\d+)", warning)]
+    spans = [(int(a), int(b)) for a, b in FRAME_RUN.findall(warning)]
     return not spans or any(a <= last and b >= first for a, b in spans)
 
 

@@ -28,7 +28,7 @@ def read_record(obj) -> dict | None:
     motif library then counts and jumps to what the tracks show), as are all of a deleted track's."""
     record = core_strips.loads_record(records.get(obj, RECORD_KEY)) if obj is not None else None
     if record is not None:
-        found = dict((id(rt), track) for rt, track in recorded_tracks(obj, record))
+        found = {id(rt): track for rt, track in recorded_tracks(obj, record)}
         for rt in record.get("tracks", []):
             track, kept = found.get(id(rt)), []
             for e, strip in zip(rt["strips"], _entry_strips(track, rt["strips"]) if track is not None else ()):
