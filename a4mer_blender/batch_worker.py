@@ -36,6 +36,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="a4mer_blender.batch_worker", description=__doc__.split("\n\n")[0])
     p.add_argument("--input", required=True, help="clip (.npz/.bvh/.amc) or .blend")
     p.add_argument("--out-dir", required=True, help="output folder")
+    p.add_argument("--final-dir", help="where the outputs finally lie, when another process moves them there from "
+                                       "--out-dir (a4mer batch): relative paths in the .blend are written for it")
     p.add_argument("--name", help="stem of the outputs (default: the input's stem)")
     p.add_argument("--segment", action="store_true")
     p.add_argument("--fill-gaps", action="store_true")
@@ -384,10 +386,54 @@ def _process(args: argparse.Namespace, stage: Path) -> dict:
             amass.write_amass_npz(armature.read_motion(obj, ctx.scene, whole=True), stage / f"{stem}.motion.npz")
         objects.append(info)
     if not args.dump:
-        done = bpy.ops.wm.save_as_mainfile(filepath=str(stage / f"{name}.blend"), copy=True, compress=False)
-        if "FINISHED" not in done:
-            raise errors.A4merError(f"could not save {name}.blend")
+        save_copy(stage / f"{name}.blend", Path(args.final_dir or args.out_dir), notes)
     return {"input": str(src), "name": name, "objects": objects, "notes": notes}
+
+
+def save_copy(path: Path, final_dir: Path, notes: list[str]) -> None:
+    """Save the open session as a copy at ``path``, a working folder's file that is renamed into ``final_dir``
+    afterwards: its relative paths (``//lib/props.blend``: linked libraries, images, sounds, caches of an
+    input .blend) are written relative to ``final_dir``, so they find their files where the copy ends up
+    (Blender's own remapping would make them relative to the working folder). Blender before 5.0 has no
+    API to rewrite every path, so there they are written absolute, with a note."""
+    import bpy
+    source = Path(bpy.data.filepath).parent if bpy.data.filepath else None
+    rebase = source is not None and hasattr(bpy.data, "file_path_foreach")
+    if rebase:
+        _rebase_paths(source, final_dir)
+    elif source is not None and _has_relative_paths():
+        bpy.ops.file.make_paths_absolute()
+        notes.append(f"{path.name}: its relative file paths are written absolute (Blender {bpy.app.version_string} "
+                     "cannot rewrite them for the output folder; 5.0 keeps them relative)")
+    try:
+        done = bpy.ops.wm.save_as_mainfile(filepath=str(path), copy=True, compress=False, relative_remap=not rebase)
+    finally:
+        if rebase:
+            _rebase_paths(final_dir, source)  # the session's paths as they were
+    if "FINISHED" not in done:
+        raise errors.A4merError(f"could not save {path.name}")
+
+
+def _rebase_paths(old_dir: Path, new_dir: Path) -> None:
+    """Every relative path of the session's own data (not of linked data, which is relative to its library)
+    made relative to ``new_dir`` instead of ``old_dir`` (Blender 5.0+); a path that cannot be relative to
+    ``new_dir`` (another drive) is made absolute."""
+    import bpy
+
+    def visit(_id, path: str, _meta):
+        if not path.startswith("//"):
+            return None
+        absolute = bpy.path.abspath(path, start=str(old_dir))
+        try:
+            return bpy.path.relpath(absolute, start=str(new_dir))
+        except ValueError:  # Windows: another drive
+            return absolute
+    bpy.data.file_path_foreach(visit, flags={"SKIP_LINKED", "SKIP_MULTIFILE"})
+
+
+def _has_relative_paths() -> bool:
+    import bpy
+    return any(p.startswith("//") for paths in bpy.data.file_path_map().values() for p in paths)
 
 
 def commit(stage: Path, out_dir: Path) -> list[str]:

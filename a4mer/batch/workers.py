@@ -27,8 +27,8 @@ STARTUP_S = 600.0
 
 def worker_args(job: ClipJob, tmp: Path, opts: BatchOptions) -> list[str]:
     """Arguments of ``a4mer_blender.batch_worker`` for ``job`` writing into ``tmp``."""
-    args = ["--input", str(job.path.resolve()), "--out-dir", str(tmp), *_option("--name", job.name), "--no-pictures",
-            "--motion-npz"]
+    args = ["--input", str(job.path.resolve()), "--out-dir", str(tmp), "--final-dir", str(opts.out.resolve()),
+            *_option("--name", job.name), "--no-pictures", "--motion-npz"]
     if opts.segment:
         args.append("--segment")
     if opts.fill_gaps:

@@ -217,6 +217,43 @@ def test_batch_blend_input_fill_extend(segmenter, tmp_path, capsys):
     assert code != 0 and "'Alpha' shows A4Mer generated frames that were saved before baking" in text
 
 
+def _libraries_found(blend: Path) -> dict[str, tuple[str, bool]]:
+    """{library name: (its stored path, whether that path finds the file)} of ``blend``, opened."""
+    bpy.ops.wm.open_mainfile(filepath=str(blend), load_ui=False)
+    return {lib.name: (lib.filepath, Path(bpy.path.abspath(lib.filepath)).is_file()) for lib in bpy.data.libraries}
+
+
+def test_batch_output_blend_keeps_relative_paths_that_find_their_files(tmp_path, capsys):
+    """A shot that links a prop by a relative path (``//lib/props.blend``) gives an output .blend whose
+    link still finds the prop: written relative to the output folder, not to the hidden working folder
+    it was saved in (two levels below --out: the path pointed two folders too high). The direct worker
+    (``scripts/blender_batch.py``: one level) alike; the input is not changed."""
+    from a4mer_blender import batch_worker
+    shots = tmp_path / "shots"
+    (shots / "lib").mkdir(parents=True)
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    bpy.ops.mesh.primitive_cube_add()
+    bpy.context.active_object.name = "Prop"
+    bpy.ops.wm.save_as_mainfile(filepath=str(shots / "lib" / "props.blend"))
+    _make_scene_blend(shots / "shot.blend")
+    with bpy.data.libraries.load("//lib/props.blend", link=True, relative=True) as (_, linked):
+        linked.objects = ["Prop"]
+    bpy.context.scene.collection.objects.link(linked.objects[0])
+    bpy.ops.wm.save_mainfile()
+    sha = hashlib.sha256((shots / "shot.blend").read_bytes()).hexdigest()
+    code, text = _run([shots / "shot.blend", "--out", tmp_path / "out", "--object", "Beta"], capsys)
+    assert code == 0, text
+    assert batch_worker.main(["--input", str(shots / "shot.blend"), "--out-dir", str(tmp_path / "direct"),
+                              "--object", "Beta"]) == 0
+    relative = bpy.app.version >= (5, 0, 0)  # older Blenders write such paths absolute (noted)
+    for out in (tmp_path / "out", tmp_path / "direct"):
+        path, found = _libraries_found(out / "shot.blend")["props.blend"]
+        assert found, f"{out}: the linked prop's path {path!r} finds no file"
+        assert path.startswith("//") == relative
+        assert "Prop" in bpy.context.scene.objects and bpy.context.scene.objects["Prop"].library is not None
+    assert hashlib.sha256((shots / "shot.blend").read_bytes()).hexdigest() == sha
+
+
 def test_batch_fill_leaves_a_gap_over_4_s_and_names_it(tmp_path, capsys):
     """A shot keyed on frames 1-2, 130-131 and 134-135 (30 fps): the 4.23 s gap is left unkeyed and named,
     the 2-frame gap is filled; the user's keys keep their frames."""
