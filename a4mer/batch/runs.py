@@ -76,9 +76,13 @@ def foreign_outputs(runs: RunSummaries, name: str, files: list[str]) -> dict[str
 def remove_stale(runs: RunSummaries, name: str, written: list[str]) -> list[str]:
     """Delete what earlier runs wrote for clip ``name`` and this run did not rewrite (the exports or
     gallery of an earlier ``--export``/``--gallery`` run would otherwise sit beside a newer .blend they
-    do not describe); returns the names removed. Only files a run summary lists are touched."""
+    do not describe); returns the names removed. Only files a run summary lists are touched, and only
+    while the latest run that wrote a file wrote it for ``name``: a file that a later run wrote for
+    another clip (``dance__walker.segments.json`` of an armature of ``dance.blend``, removed and then
+    written again by the clip ``dance/walker.bvh``) is that clip's."""
+    owner = {f.casefold(): n for n, _, files in runs.clips() for f in files}  # summaries in the order of their runs
     gone = []
-    for f in sorted(earlier_outputs(runs, name) - set(written)):
+    for f in sorted(f for f in earlier_outputs(runs, name) - set(written) if owner.get(f.casefold()) == name):
         try:
             (runs.out / f).unlink()
             gone.append(f)

@@ -773,3 +773,23 @@ def test_export_of_a_blend_names_a_reader_that_never_starts(tmp_path, fake_pytho
     monkeypatch.setattr(workers, "STARTUP_S", 0.3)
     with pytest.raises(A4merError, match="the worker did not start within 0.3 s"):
         read_blend(shot, python=fake_python)
+
+
+def test_redoing_a_clip_removes_only_the_files_that_are_still_its_own(tmp_path):
+    """``dance.blend``'s armature walker wrote ``dance__walker.*`` in a first run; those files were removed
+    (as the batch advises when a clip ``dance/walker.bvh`` is added) and a second run wrote them for that
+    clip. Redoing ``dance.blend`` (``--object dancer``) removed them as its own stale outputs."""
+    runs_dir = tmp_path / "runs"
+    runs_dir.mkdir()
+    walker = ["dance__walker.segments.json", "dance__walker.timeline.png"]
+    for stamp, clips in (("20261204T100000Z", [("dance", ["dance.blend", *walker])]),
+                         ("20261204T110000Z", [("dance__walker", ["dance__walker.blend", *walker])])):
+        (runs_dir / f"{stamp}.json").write_text(json.dumps({"clips": [
+            {"name": n, "input": f"/in/{n}", "status": "ok", "outputs": files} for n, files in clips]}))
+    for f in ["dance.blend", "dance__walker.blend", "dance.segments.json", *walker]:
+        (tmp_path / f).write_text("x")
+    runs = batch.RunSummaries(tmp_path)
+    assert batch.remove_stale(runs, "dance", ["dance.blend", "dance.segments.json"]) == []
+    assert all((tmp_path / f).is_file() for f in walker)
+    assert batch.remove_stale(runs, "dance__walker", ["dance__walker.blend", walker[0]]) == [walker[1]]
+    assert not (tmp_path / walker[1]).exists() and (tmp_path / walker[0]).is_file()
