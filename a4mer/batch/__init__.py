@@ -160,7 +160,8 @@ def _line(i: int, n: int, r: ClipResult) -> str:
 
 class Terminated(KeyboardInterrupt):
     """SIGTERM (Slurm ``scancel`` or time limit, a farm manager stopping a task), SIGHUP (the terminal
-    closed, an ssh connection dropped) or SIGBREAK (Windows: Ctrl-Break): stops a batch as Ctrl-C does. ``signum``: the signal."""
+    closed, an ssh connection dropped), SIGBREAK (Windows: Ctrl-Break) or SIGPIPE (the reader of its output
+    went away): stops a batch as Ctrl-C does. ``signum``: the signal."""
 
     def __init__(self, signum: int = signal.SIGTERM):
         super().__init__(signum)
@@ -177,6 +178,16 @@ STOP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGTERM", "SIGHUP", "SIGBREAK
 
 def _terminate(signum, frame):
     raise Terminated(signum)
+
+
+def _tell(log: Callable[[str], None], text: str) -> None:
+    """``log(text)``; a reader that went away (``a4mer batch ... | head``: a closed pipe) stops the batch
+    as SIGPIPE stops other programs, by :class:`Terminated`, so the clips finished so far get their summary
+    (it ran on silently and wrote none)."""
+    try:
+        log(text)
+    except BrokenPipeError:
+        raise Terminated(getattr(signal, "SIGPIPE", signal.SIGTERM)) from None
 
 
 def _say(log: Callable[[str], None], text: str) -> None:
@@ -205,7 +216,7 @@ def run_batch(jobs: list[ClipJob], opts: BatchOptions, log: Callable[[str], None
         if not opts.force and is_done(job, opts):
             results[i] = ClipResult(str(job.path), job.name, "skipped")
             done_count += 1
-            log(_line(done_count, n, results[i]))
+            _tell(log, _line(done_count, n, results[i]))
         else:
             todo.append(i)
     procs = _Procs()
@@ -235,7 +246,7 @@ def run_batch(jobs: list[ClipJob], opts: BatchOptions, log: Callable[[str], None
             for fut in sorted(done, key=futs.get):
                 results[futs[fut]] = fut.result()
                 done_count += 1
-                log(_line(done_count, n, results[futs[fut]]))
+                _tell(log, _line(done_count, n, results[futs[fut]]))
     except KeyboardInterrupt:
         procs.kill_all()
         pool.shutdown(wait=True, cancel_futures=True)

@@ -617,6 +617,31 @@ def test_sigterm_and_sighup_stop_the_workers_and_write_the_summary(tmp_path, fak
             os.kill(worker, signal.SIGKILL)
 
 
+def test_a_batch_whose_reader_goes_away_stops_and_writes_the_summary(tmp_path, fake_python):
+    """``a4mer batch ... | head -1``: once its output cannot be written, the batch stops as SIGPIPE stops
+    other programs (exit 141), with the summary of the clips it finished. It ran every remaining clip
+    without a word and wrote no summary, so later runs knew nothing of the files it committed."""
+    root = _clips(tmp_path / "in", {"a.bvh": b"good a", "slow.bvh": b"SLOW"})
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "a4mer", "batch", str(root), "--out", str(out), "--python",
+                             fake_python], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().startswith("a4mer batch: 2 of 2 clips")
+        proc.stdout.close()  # the reader goes away
+        stderr = proc.communicate(timeout=30)[1]
+        assert proc.returncode == 141, stderr
+        assert "terminated (SIGPIPE) after 1 of 2 clips" in stderr
+        (summ,) = [json.loads(p.read_text()) for p in (out / "runs").iterdir()]
+        assert summ["interrupted"] is True and summ["signal"] == "SIGPIPE"
+        assert [c["name"] for c in summ["clips"]] == ["a"]
+        assert sorted(p.name for p in out.iterdir() if p.is_file()) == ["a.blend"]
+    finally:
+        proc.kill()
+        started = root / "slow.bvh.started"
+        if started.is_file() and _running(int(started.read_text())):
+            os.kill(int(started.read_text()), signal.SIGKILL)
+
+
 _HOLDER = """
 import os, sys
 from pathlib import Path
