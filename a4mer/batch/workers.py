@@ -200,7 +200,8 @@ class Worker:
 
     def _send(self, line: str) -> subprocess.Popen:
         """Send one request; to a fresh worker when there is none, the last one has ended, or it ends as
-        the request is written."""
+        the request is written (a fresh worker that ends before it reads the request is answered as one
+        that ended while working on it)."""
         if self.proc is not None and self.proc.poll() is None:
             try:
                 self.proc.stdin.write(line + "\n")
@@ -210,8 +211,11 @@ class Worker:
                 pass
         self.stop()
         proc = self._start()
-        proc.stdin.write(line + "\n")
-        proc.stdin.flush()
+        try:
+            proc.stdin.write(line + "\n")
+            proc.stdin.flush()
+        except (OSError, ValueError):  # it ended at once (a Blender missing a library): its exit code and
+            pass                       # last words, read by run(), say why
         return proc
 
     def run(self, argv: list[str], tmpdir: Path, timeout: float = 0.0) -> _Answer:

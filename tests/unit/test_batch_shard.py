@@ -481,6 +481,29 @@ def test_worker_that_cannot_start_fails_once_with_a_clear_message(tmp_path, caps
     assert not (tmp_path / "o").exists()
 
 
+def test_a_worker_that_ends_before_reading_its_request_is_named_by_its_exit_code_and_last_words(
+        tmp_path, capsys, monkeypatch):
+    """A Blender that ends at once (a farm node missing a shared library) closed its stdin before the
+    request was written: the clip failed with "BrokenPipeError: [Errno 32] Broken pipe" (a race: one
+    that ended a moment later was named by its exit code). The worker here has ended before the write."""
+    root = _clips(tmp_path / "in", {"a.bvh": b"x"})
+    blender = tmp_path / "blender"
+    blender.write_text("#!/bin/sh\necho 'blender: error while loading shared libraries: libXi.so.6' >&2\nexit 127\n")
+    blender.chmod(blender.stat().st_mode | stat.S_IEXEC)
+    real = workers.subprocess.Popen
+
+    def ended(cmd, *a, **kw):
+        proc = real(cmd, *a, **kw)
+        if cmd[0] == str(blender):
+            proc.wait()
+        return proc
+    monkeypatch.setattr(workers.subprocess, "Popen", ended)
+    code, text = _run([root, "--out", tmp_path / "o", "--blender", blender], capsys)
+    assert code == 1
+    assert "FAILED  a" in text and "worker exited with code 127: blender: error while loading shared libraries" in text
+    assert "BrokenPipe" not in text
+
+
 def test_batch_exports(tmp_path, fake_python, capsys):
     from a4mer.io.bvh import read_bvh
     root = _clips(tmp_path / "in", {"a.bvh": b"good a"})
