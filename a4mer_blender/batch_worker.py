@@ -58,12 +58,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--device", default="auto")
     p.add_argument("--no-pictures", action="store_true", help="do not draw the timeline PNG here")
     p.add_argument("--motion-npz", action="store_true",
-                   help="also write <stem>.motion.npz (the final animation, for pictures drawn elsewhere)")
+                   help="also write .<stem>.motion.npz (the final animation, for pictures drawn elsewhere)")
     p.add_argument("--taken", action="append", default=[], metavar="STEM=PATH",
                    help="an output stem that the input PATH of the same batch writes: an armature of a .blend "
                         "that would write it is refused (a4mer batch passes these)")
     p.add_argument("--dump", action="store_true",
-                   help="read only: write <stem>.motion.npz and the stored segments of each armature, no .blend")
+                   help="read only: write .<stem>.motion.npz and the stored segments of each armature, no .blend")
     return p.parse_args(argv)
 
 
@@ -351,7 +351,7 @@ def _process(args: argparse.Namespace, stage: Path) -> dict:
             notes.append(_core("io.source").reference_frames_note(src, dropped))
         if args.dump:
             motion = armature.read_motion(obj, ctx.scene, whole=True)  # hands and face too, where the rig has them
-            amass.write_amass_npz(motion, stage / f"{stem}.motion.npz")
+            amass.write_amass_npz(motion, stage / _core("batch").motion_file(stem))
             rec = nla.read_record(obj)
             if rec is not None and not nla.describes(obj, rec, obj.animation_data.action):
                 earlier = records.get(obj, nla.ACTION_KEY)  # made for the rig's earlier action: its name now
@@ -383,7 +383,8 @@ def _process(args: argparse.Namespace, stage: Path) -> dict:
             if not args.no_pictures:
                 _pictures(stage, stem, seg, notes)
         if args.motion_npz:
-            amass.write_amass_npz(armature.read_motion(obj, ctx.scene, whole=True), stage / f"{stem}.motion.npz")
+            amass.write_amass_npz(armature.read_motion(obj, ctx.scene, whole=True),
+                                  stage / _core("batch").motion_file(stem))
         objects.append(info)
     if not args.dump:
         save_copy(stage / f"{name}.blend", Path(args.final_dir or args.out_dir), notes)

@@ -31,27 +31,27 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import A4merError
-from .jobs import (INPUT_SUFFIXES, OBJECT_SEP, BatchOptions, ClipJob, ClipResult, check_names, check_not_input_folder,
-                   check_rate, discover, first_clash, is_done, parse_shard, prepare_out, safe_name, select_shard,
-                   shard_of)
+from .jobs import (INPUT_SUFFIXES, MOTION_SUFFIX, OBJECT_SEP, BatchOptions, ClipJob, ClipResult, check_names, check_not_input_folder,
+                   check_rate, discover, first_clash, is_done, motion_file, parse_shard, prepare_out, safe_name,
+                   select_shard, shard_of)
 from .runs import RunSummaries, earlier_outputs, foreign_outputs, remove_stale, summary, write_summary
 from .workdirs import LOCK_NAME, hold_dir, let_go, private_dir, release_dir, remove_dead_dirs
 from .workers import (READY_TAG, RESULT_TAG, Worker, _Procs, default_blender_script, failure_reason, parse_result,
                       worker_args, worker_command)
 
-__all__ = ["INPUT_SUFFIXES", "OBJECT_SEP", "BatchOptions", "ClipJob", "ClipResult", "check_names",
-           "check_not_input_folder", "check_rate", "discover", "first_clash", "is_done", "parse_shard", "prepare_out",
+__all__ = ["INPUT_SUFFIXES", "MOTION_SUFFIX", "OBJECT_SEP", "BatchOptions", "ClipJob", "ClipResult", "check_names",
+           "check_not_input_folder", "check_rate", "discover", "first_clash", "is_done", "motion_file", "parse_shard", "prepare_out",
            "safe_name", "select_shard", "shard_of", "RunSummaries", "earlier_outputs", "foreign_outputs", "remove_stale",
            "summary", "write_summary", "LOCK_NAME", "hold_dir", "let_go", "private_dir", "release_dir",
            "remove_dead_dirs", "READY_TAG", "RESULT_TAG", "Worker", "default_blender_script", "failure_reason",
            "parse_result", "worker_args", "worker_command", "Terminated", "run_batch", "run_clip", "STOP_SIGNALS"]
 
 def _exports(tmp: Path, opts: BatchOptions) -> None:
-    """``opts.exports`` of every armature the worker wrote (``<stem>.motion.npz`` + segments)."""
+    """``opts.exports`` of every armature the worker wrote (:func:`motion_file` + segments)."""
     from ..export import SUFFIX, export
     from ..io.amass import read_amass_npz
-    for mf in sorted(tmp.glob("*.motion.npz")):
-        stem = mf.name[: -len(".motion.npz")]
+    for mf in sorted(tmp.glob(motion_file("*"))):
+        stem = mf.name[1: -len(MOTION_SUFFIX)]
         js = tmp / f"{stem}.segments.json"
         seg = json.loads(js.read_text(encoding="utf-8")) if js.is_file() else None
         motion = read_amass_npz(mf)
@@ -73,7 +73,7 @@ def _draw(tmp: Path, opts: BatchOptions) -> None:
                      f"{len(seg['motifs'])} motif occurrences, {seg['duration']:.2f} s", motif_names=names)
         if opts.gallery:
             from ..io.amass import read_amass_npz
-            motion = read_amass_npz(tmp / f"{stem}.motion.npz")
+            motion = read_amass_npz(tmp / motion_file(stem))
             motif_gallery_png(motion, seg, tmp / f"{stem}.gallery.png", motif_names=names,
                               title=f"{stem}: motif gallery (side view, light = early, dark = late)")
 
@@ -87,9 +87,8 @@ def _commit(tmp: Path, out: Path) -> list[str]:
 
 
 def _commit_files(tmp: Path) -> list[str]:
-    """The finished files of ``tmp`` (not the motion npz the pictures were drawn from, not hidden ones)."""
-    return sorted(f.name for f in tmp.iterdir() if f.is_file() and not f.name.endswith(".motion.npz")
-                  and not f.name.startswith("."))
+    """The finished files of ``tmp`` (not hidden ones: the motion npz the pictures were drawn from)."""
+    return sorted(f.name for f in tmp.iterdir() if f.is_file() and not f.name.startswith("."))
 
 
 def run_clip(job: ClipJob, opts: BatchOptions, worker: Worker, runs: RunSummaries) -> ClipResult:

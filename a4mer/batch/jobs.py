@@ -18,6 +18,14 @@ INPUT_SUFFIXES = (".npz", ".bvh", ".amc", ".blend")
 #: separator between the clip name and the armature name when a .blend holds several SMPL armatures
 OBJECT_SEP = "__"
 
+MOTION_SUFFIX = ".motion.npz"
+
+
+def motion_file(stem: str) -> str:
+    """The name of the worker's npz of the final animation of ``stem`` (what exports and pictures are made
+    from): hidden, so never the name of an output (``take.motion.bvh``'s npz export is ``take.motion.npz``)."""
+    return f".{stem}{MOTION_SUFFIX}"
+
 
 @dataclass(frozen=True)
 class ClipJob:

@@ -45,7 +45,7 @@ def read_blend(path: str | os.PathLike, object: str | None = None, python: str =
     ``segments`` (the segments dict stored by the add-on, or None) and ``motif_names``.
     """
     import tempfile
-    from ..batch import BatchOptions, ClipJob, Worker, failure_reason, safe_name, worker_args
+    from ..batch import BatchOptions, ClipJob, Worker, failure_reason, motion_file, safe_name, worker_args
     from ..io.amass import read_amass_npz
     path = Path(path)
     if not path.is_file():
@@ -69,7 +69,7 @@ def read_blend(path: str | os.PathLike, object: str | None = None, python: str =
             stem = info["stem"]
             seg_path = Path(tmp) / f"{stem}.segments.json"
             seg = json.loads(seg_path.read_text(encoding="utf-8")) if seg_path.is_file() else None
-            out.append({"object": info["object"], "stem": stem, "motion": read_amass_npz(Path(tmp) / f"{stem}.motion.npz"),
+            out.append({"object": info["object"], "stem": stem, "motion": read_amass_npz(Path(tmp) / motion_file(stem)),
                         "segments": seg, "motif_names": (seg or {}).get("motif_names") or {},
                         "stale_segments": info.get("stale_segments")})
         return out

@@ -71,7 +71,7 @@ def clip(a):
         from a4mer.io import write_amass_npz
         from a4mer.motion import Motion
         q = np.zeros((T, 24, 4)); q[..., 0] = 1.0
-        write_amass_npz(Motion(fps, np.zeros((T, 3)) + [0, 0, 0.9], q), os.path.join(out, name + ".motion.npz"))
+        write_amass_npz(Motion(fps, np.zeros((T, 3)) + [0, 0, 0.9], q), os.path.join(out, batch.motion_file(name)))
     open(os.path.join(out, name + ".blend"), "wb").write(b"BLENDER-fake " + text[:20])
     files.append(name + ".blend")
     batch.let_go(out)
@@ -529,6 +529,18 @@ def test_batch_exports(tmp_path, fake_python, capsys):
     assert code == 1 and "needs --segment" in text
     code, text = _run([root, "--out", out, "--export", "fbx", "--python", fake_python], capsys)
     assert code == 1 and "unknown format" in text
+
+
+def test_a_clip_named_like_the_workers_own_motion_file_keeps_its_npz_export(tmp_path, fake_python, capsys):
+    """``take.motion.bvh``'s npz export is ``take.motion.npz``, which the batch took for the worker's own
+    npz of the animation: never written, so the clip said ok and was redone on every run."""
+    root = _clips(tmp_path / "in", {"take.motion.bvh": b"good t"})
+    out = tmp_path / "out"
+    code, text = _run([root, "--out", out, "--export", "npz,bvh", "--python", fake_python], capsys)
+    assert code == 0, text
+    assert sorted(p.name for p in out.iterdir() if p.is_file()) == ["take.motion.blend", "take.motion.bvh",
+                                                                     "take.motion.npz"]
+    assert "skipped take.motion" in _run([root, "--out", out, "--export", "npz,bvh", "--python", fake_python], capsys)[1]
 
 
 # --- output folder, interrupts, timeouts ----------------------------------------------------------
