@@ -116,10 +116,12 @@ def discover(items: list[str | os.PathLike], exclude: Path | None = None) -> lis
     would write one of those names (only a real clash fails, and only that .blend)."""
     from ..api import find_clips
     folders = {Path(i).resolve() for i in items if Path(i).is_dir()}
-    jobs: list[ClipJob] = []
+    found: list[tuple[int, int, ClipJob]] = []  # (argument index, order found, job)
     how: dict[Path, str] = {}
     seen: set[Path] = set()
-    for item in items:
+    # folders first: a clip given both directly and in a folder given is named as the folder names it,
+    # whatever the order of the arguments (its name would otherwise change with that order)
+    for k, item in sorted(enumerate(items), key=lambda ki: not Path(ki[1]).is_dir()):
         p = Path(item)
         for f in find_clips(p, INPUT_SUFFIXES, exclude=exclude) if p.is_dir() else [p]:
             if f.resolve() in seen:
@@ -134,7 +136,8 @@ def discover(items: list[str | os.PathLike], exclude: Path | None = None) -> lis
             else:
                 parts = f.relative_to(p).with_suffix("").parts
                 how[f] = "a clip is named by its path below the folder given"
-            jobs.append(ClipJob(f, safe_name(OBJECT_SEP.join(parts))))
+            found.append((k, len(found), ClipJob(f, safe_name(OBJECT_SEP.join(parts)))))
+    jobs = [job for _, _, job in sorted(found, key=lambda t: t[:2])]  # in the order of the arguments
     if not jobs:
         raise A4merError("no input clips (.npz/.bvh/.amc/.blend) found in " + ", ".join(map(str, items)))
     check_names(jobs, how)

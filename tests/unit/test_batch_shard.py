@@ -209,6 +209,17 @@ def test_adding_a_clip_never_renames_or_reshards_a_finished_one(tmp_path):
         assert all(batch.shard_of(after[p], n) == batch.shard_of(name, n) for p, name in before.items())
 
 
+def test_a_clip_given_directly_and_in_a_folder_is_named_as_the_folder_names_it_in_any_order(tmp_path):
+    """``a4mer batch takes takes/salsa/15.bvh`` named the clip ``salsa__15``, the other order ``15``: a
+    redo under another name (and shard). The folder's name wins in either order; the clips keep the order of
+    the arguments."""
+    root = _clips(tmp_path / "in", {"salsa/15.bvh": b"1", "salsa/16.bvh": b"2", "solo.bvh": b"3"})
+    clip, solo = root / "salsa" / "15.bvh", root / "solo.bvh"
+    for items in ([root, clip], [clip, root]):
+        assert {j.path: j.name for j in batch.discover(items)}[clip] == "salsa__15"
+    assert [j.name for j in batch.discover([solo, root / "salsa"])] == ["solo", "15", "16"]
+
+
 def test_several_folder_arguments_name_clips_after_their_folder(tmp_path):
     """``a4mer batch day1 day2`` (each with walk.bvh): day1__walk, day2__walk; one folder keeps the path
     below it; two folders of the same name clash, and the message says how the names were made."""
