@@ -96,6 +96,11 @@ def run(args: argparse.Namespace) -> int:
         raise A4merError(f"--export: unknown format(s) {', '.join(bad)}; expected npz, bvh, babel")
     if "babel" in exports and not args.segment:
         raise A4merError("--export babel needs --segment (the labels are the motifs)")
+    if args.gallery and not args.segment:
+        raise A4merError("--gallery needs --segment (the pictures show the motifs it finds)")
+    for flag, value in (("--checkpoint", args.checkpoint), ("--vocab", args.vocab)):
+        if value and not Path(value).exists():  # once, not once per clip
+            raise A4merError(f"{flag} {value}: no such file or folder")
     out = Path(args.out)
     shard = parse_shard(args.shard) if args.shard else None
     jobs_all = discover(args.inputs, exclude=out)

@@ -540,6 +540,13 @@ def test_batch_exports(tmp_path, fake_python, capsys):
     assert code == 1 and "needs --segment" in text
     code, text = _run([root, "--out", out, "--export", "fbx", "--python", fake_python], capsys)
     assert code == 1 and "unknown format" in text
+    # the gallery shows motifs; a model or vocabulary that is not there fails once, before any clip
+    for flags, message in ((["--gallery"], "--gallery needs --segment"),
+                           (["--segment", "--checkpoint", tmp_path / "no.safetensors"],
+                            f"--checkpoint {tmp_path / 'no.safetensors'}: no such file or folder"),
+                           (["--segment", "--vocab", tmp_path / "no_vocab"], f"--vocab {tmp_path / 'no_vocab'}: no such")):
+        code, text = _run([root, "--out", tmp_path / "out_bad", *flags, "--python", fake_python], capsys)
+        assert code == 1 and message in text and "[1/1]" not in text, text
 
 
 def test_a_clip_named_like_the_workers_own_motion_file_keeps_its_npz_export(tmp_path, fake_python, capsys):
