@@ -376,7 +376,7 @@ def _process(args: argparse.Namespace, stage: Path) -> dict:
             seg = dict(record["segments"])
             if record.get("motif_names"):
                 seg["motif_names"] = record["motif_names"]
-            if dropped:  # frame f of the action's clip is the file's frame f + dropped (as a4mer segment says)
+            if dropped:  # how many of the file's own frames lie before the action's first (as a4mer segment says)
                 seg["reference_frames_dropped"] = dropped
             _write_json(stage / f"{stem}.segments.json", seg)
             info.update(atoms=len(seg["atoms"]), motifs=len(seg["motifs"]))
