@@ -235,6 +235,39 @@ def generated_motifs(record: dict, frame_start: int) -> list[dict[str, Any]]:
     return sorted(out, key=lambda m: m["start_frame"])
 
 
+def segments_as_shown(record: dict, frame_start: int, num_frames: int, clip_fps: float) -> dict[str, Any]:
+    """The record's segments as its tracks show them now (a record whose strips were matched to the tracks,
+    as the host's reader gives it): an atom or motif whose strip was deleted is left out, one whose strip was
+    moved or trimmed takes the strip's frames; frames of a clip of ``num_frames`` frames at ``clip_fps``
+    whose frame 0 is scene frame ``frame_start`` (strips are cut to it), ``duration`` the clip's. A motif's
+    ``atoms`` are the indices of its atoms still shown. The marks of generated spans are not segments
+    (:func:`generated_motifs`)."""
+    seg = record.get("segments")
+    if not isinstance(seg, dict):  # a record that is no segments (crafted): what the caller validates says so
+        return seg
+    fps = float(clip_fps)
+    shown: dict[str, list[tuple[int, dict]]] = {"atom": [], "motif": []}
+    for t in record.get("tracks", []):
+        kind = t.get("kind")
+        items = seg.get(f"{kind}s") if kind in shown else None
+        if not isinstance(items, list):
+            continue
+        for e in t["strips"]:
+            i = e.get("index")
+            if e.get("generated") or not (isinstance(i, int) and 0 <= i < len(items) and isinstance(items[i], dict)):
+                continue
+            s = min(max(int(round(float(e["frame_start"]))) - frame_start, 0), num_frames)
+            end = min(max(int(round(float(e["frame_end"]))) - frame_start, 0), num_frames)
+            if end > s:
+                shown[kind].append((i, {**items[i], "start_frame": s, "end_frame": end, "start_t": s / fps,
+                                        "end_t": end / fps}))
+    atoms = sorted(shown["atom"], key=lambda a: a[1]["start_frame"])
+    new_index = {i: k for k, (i, _) in enumerate(atoms)}
+    motifs = [{**m, "atoms": [new_index[a] for a in m["atoms"] if isinstance(a, int) and a in new_index]}
+              if isinstance(m.get("atoms"), list) else m for _, m in sorted(shown["motif"], key=lambda m: m[1]["start_frame"])]
+    return {**seg, "fps": fps, "duration": num_frames / fps, "atoms": [a for _, a in atoms], "motifs": motifs}
+
+
 def motif_summary(record: dict) -> list[dict[str, Any]]:
     """Per motif of a stored record: ``motif_id``, ``name``, ``count``, ``duration`` (s, total) and
     ``occurrences`` [(frame_start, frame_end)] in scene frames, sorted by motif id."""

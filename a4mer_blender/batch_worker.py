@@ -358,9 +358,17 @@ def _process(args: argparse.Namespace, stage: Path) -> dict:
                 info["stale_segments"] = earlier.name if earlier is not None else rec.get("action")
                 rec = None
             if rec is not None:
-                made = _core("strips").generated_motifs(rec, motion.meta["blender_frame_start"])
+                strips, f0, seg = _core("strips"), motion.meta["blender_frame_start"], rec["segments"]
+                try:  # as the tracks show them: strips the animator deleted, moved or trimmed
+                    strips.validate_segments(seg)
+                    info["segments_duration"] = strips.segments_duration(seg)  # what was segmented
+                    seg = strips.segments_as_shown(rec, f0, motion.num_frames, motion.fps)
+                except errors.A4merError:  # a damaged record: written as it is, for the reader to name
+                    pass
+                made = strips.generated_motifs(rec, f0)
                 _write_json(stage / f"{stem}.segments.json",
-                            {**rec["segments"], **({"motif_names": rec["motif_names"]} if rec.get("motif_names") else {}),
+                            {**seg,
+                             **({"motif_names": rec["motif_names"]} if rec.get("motif_names") else {}),
                              **({"generated_motifs": made} if made else {})})
             info.update(frames=motion.num_frames, fps=motion.fps, segments=rec is not None)
             objects.append(info)

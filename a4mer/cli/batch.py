@@ -45,23 +45,25 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dry-run", action="store_true", help="list the clips of this shard and exit")
 
 
-def _check_worker(args: argparse.Namespace) -> None:
+def check_worker(args: argparse.Namespace) -> None:
     """Fail early (not once per clip) when the worker cannot start."""
     import importlib.util
     import os
     import shutil
-    if args.blender:
+    if getattr(args, "blender", None):  # a4mer export reads a .blend with --python only
         args.blender = blender_binary(args.blender)
         if not (Path(args.blender).is_file() and os.access(args.blender, os.X_OK)):
             raise A4merError(f"--blender {args.blender}: not an executable file")
     elif args.python == sys.executable:
         if importlib.util.find_spec("bpy") is None or importlib.util.find_spec("a4mer_blender") is None:
             raise A4merError(f"{sys.executable} has no bpy module (pip install 'a4mer[blender]'), or pass "
-                             "--python PY (an interpreter with bpy) or --blender PATH")
-    elif not Path(args.python).exists():
-        found = shutil.which(args.python)  # a bare name on PATH (python3, python.exe)
+                             "--python PY (an interpreter with bpy)" + (" or --blender PATH" if hasattr(args, "blender") else ""))
+    else:
+        found = args.python if Path(args.python).exists() else shutil.which(args.python)  # or a name on PATH
         if found is None:
             raise A4merError(f"--python {args.python}: no such interpreter")
+        if not (Path(found).is_file() and os.access(found, os.X_OK)):
+            raise A4merError(f"--python {args.python}: not an executable file")
         args.python = found
 
 
@@ -113,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
                         keep_reference_frames=args.keep_reference_frames, bone_map=args.bone_map, scale=args.scale,
                         up=args.up, twist=args.twist, timeout=args.timeout,
                         gallery=args.gallery, exports=exports, checkpoint=args.checkpoint, vocab=args.vocab, device=args.device)
-    _check_worker(args)
+    check_worker(args)
     where = f"shard {shard[0]}/{shard[1]}: " if shard else ""
     if args.dry_run:
         for j in jobs:

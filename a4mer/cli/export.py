@@ -42,7 +42,9 @@ def read_blend(path: str | os.PathLike, object: str | None = None, python: str =
     """Motions (and stored A4Mer segments) of the SMPL armatures of a .blend, read by a worker.
 
     Returns one dict per armature: ``object``, ``motion`` (SMPL-24 Motion at the scene rate, Z-up),
-    ``segments`` (the segments dict stored by the add-on, or None) and ``motif_names``.
+    ``segments`` (the segments stored by the add-on as its tracks show them now, or None), ``motif_names``,
+    ``stale_segments`` (the name of the earlier action the tracks were made for, or None) and
+    ``segments_duration`` (seconds of the action that was segmented).
     """
     import tempfile
     from ..batch import BatchOptions, ClipJob, Worker, failure_reason, motion_file, safe_name, worker_args
@@ -71,7 +73,8 @@ def read_blend(path: str | os.PathLike, object: str | None = None, python: str =
             seg = json.loads(seg_path.read_text(encoding="utf-8")) if seg_path.is_file() else None
             out.append({"object": info["object"], "stem": stem, "motion": read_amass_npz(Path(tmp) / motion_file(stem)),
                         "segments": seg, "motif_names": (seg or {}).get("motif_names") or {},
-                        "stale_segments": info.get("stale_segments")})
+                        "stale_segments": info.get("stale_segments"),
+                        "segments_duration": info.get("segments_duration")})
         return out
 
 
@@ -94,18 +97,39 @@ def _source(args: argparse.Namespace):
     """(stem, motion, segments or None, motif names) of the input."""
     src = Path(args.input)
     if src.suffix.lower() == ".blend":
+        from .batch import check_worker
+        check_worker(args)  # one line for a --python that is not there, not a traceback
         arms = read_blend(src, args.object, python=args.python)
         if len(arms) > 1:
             raise A4merError(f"{src}: several SMPL armatures ({', '.join(a['object'] for a in arms)}): "
                              "choose one with --object")
         a = arms[0]
-        if a["stale_segments"] and args.format not in ("npz", "bvh") and not (args.segments or args.segment):
+        uses_tracks = args.format not in ("npz", "bvh") and not (args.segments or args.segment)
+        if a["stale_segments"] and uses_tracks:
             raise A4merError(f"{src}: the A4Mer tracks of {a['object']!r} describe its earlier action "
                              f"{a['stale_segments']!r}, not the one it plays now: run Find Atoms and Motifs again "
                              "in Blender, or pass --segment")
-        return src.stem, a["motion"], a["segments"], a["motif_names"]
+        motion, made = a["motion"], a["segments_duration"]
+        if uses_tracks and made is not None and abs(made - motion.duration) > 1.01 / motion.fps:
+            print(f"a4mer export: note: {src}: the A4Mer tracks of {a['object']!r} were made for {made:.2f} s of its "
+                  f"action, which lasts {motion.duration:.2f} s now: run Find Atoms and Motifs again in Blender, or "
+                  "pass --segment", file=sys.stderr)
+        return src.stem, _read_as_flags_say(motion, args), a["segments"], a["motif_names"]
     opts = load_options(args, inputs=[args.input])
     return src.stem, load_clip(src, opts, "export"), None, {}
+
+
+def _read_as_flags_say(motion, args: argparse.Namespace):
+    """A .blend's ``motion`` with the reading flags that act on it (``--floor``); a note for each that does
+    not (a .blend holds the animation as keyed, at its scene rate: ``--source-fps``, ``--twist``, ...)."""
+    opts = load_options(args, inputs=[args.input])  # notes for the flags of BVH/AMC clips
+    if args.source_fps:
+        print(f"a4mer: note: --source-fps has no effect here: a .blend plays at its scene rate "
+              f"({motion.fps:g} fps)", file=sys.stderr)
+    if not opts.floor:
+        return motion
+    from ..floor import put_on_floor
+    return put_on_floor(motion)
 
 
 def _check_segments_fit(seg_path: str, segments: dict, motion, clip: str) -> None:

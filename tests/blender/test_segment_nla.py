@@ -402,3 +402,50 @@ def test_motif_operators_without_an_id_take_the_active_motif(scene, tmp_path):
     with pytest.raises(RuntimeError, match=r"no motif 7 \(the active motif\) on this object"):
         bpy.ops.a4mer.motif_jump()
     assert nla.read_record(obj)["motif_names"] == {"1": "one", "2": "wave"}
+
+
+def test_export_of_the_blend_labels_the_motifs_as_the_tracks_show_them(scene, mpi_rig, tmp_path, capsys):
+    """``a4mer export shot.blend --format babel`` (and timeline, gallery) read the segments stored on the rig:
+    a motif strip the animator deleted was still exported, a trimmed one at its old length, as the motif
+    library does not count them. ``--floor`` acts on a .blend's animation (it was ignored without a word),
+    the flags of BVH/AMC files are a note, and tracks made for a shorter action a note too."""
+    from a4mer.cli.main import main
+    from a4mer.io import read_amass_npz
+    from a4mer.strips import motif_summary
+    T = len(armature.read_motion(mpi_rig, scene).root_translation)
+    nla.apply_segments(mpi_rig, scene, even_segments(T, 30.0, atom_len=10, seed=3))
+    track = _tracks(mpi_rig)[1]
+    strips = sorted(track.strips, key=lambda s: s.frame_start)
+    gone, trimmed = strips[0], strips[1]
+    kept = [(round(s.frame_start) - 1, round(s.frame_end) - 1) for s in strips[2:]]
+    track.strips.remove(gone)
+    trimmed.frame_end_ui = trimmed.frame_start + 5
+    shown = sorted((o for m in motif_summary(nla.read_record(mpi_rig)) for o in m["occurrences"]))
+    assert len(shown) == len(strips) - 1  # the add-on's motif library counts what the track shows
+    src = tmp_path / "shot.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(src))
+    assert main(["export", str(src), "--format", "babel", "-o", str(tmp_path / "shot.babel.json")]) == 0
+    labels = json.loads((tmp_path / "shot.babel.json").read_text())["shot"]["frame_ann"]["labels"]
+    got = [(round(x["start_t"] * 30), round(x["end_t"] * 30)) for x in labels]
+    start = round(trimmed.frame_start) - 1
+    assert got == [(start, start + 5), *kept]
+    assert got == [(round(a) - 1, round(b) - 1) for a, b in shown]
+    capsys.readouterr()
+    # --floor puts the .blend's animation on the floor, as it does a clip's; BVH flags are a note
+    assert main(["export", str(src), "--format", "npz", "-o", str(tmp_path / "plain.npz")]) == 0
+    assert main(["export", str(src), "--format", "npz", "--floor", "--twist", "clip", "--source-fps", "60",
+                 "-o", str(tmp_path / "floor.npz")]) == 0
+    err = capsys.readouterr().err
+    assert "--twist has no effect here" in err and "--source-fps has no effect here: a .blend plays at its scene rate (30 fps)" in err
+    plain, floor = read_amass_npz(tmp_path / "plain.npz"), read_amass_npz(tmp_path / "floor.npz")
+    shift = floor.root_translation - plain.root_translation
+    assert floor.fps == plain.fps == 30.0 and np.allclose(shift[:, :2], 0) and np.ptp(shift[:, 2]) < 1e-9
+    assert abs(shift[0, 2]) > 1e-3  # this walk stands 7 mm off the floor
+    # tracks made for a shorter action: a note naming both lengths
+    action = mpi_rig.animation_data.action
+    for fc in anim_compat.fcurves_of(mpi_rig, action):
+        k = fc.keyframe_points[-1]
+        fc.keyframe_points.insert(k.co[0] + 30, k.co[1])
+    bpy.ops.wm.save_as_mainfile(filepath=str(src))
+    assert main(["export", str(src), "--format", "babel", "-o", str(tmp_path / "longer.babel.json")]) == 0
+    assert f"were made for {T / 30:.2f} s of its action, which lasts {(T + 30) / 30:.2f} s now" in capsys.readouterr().err

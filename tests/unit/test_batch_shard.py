@@ -853,6 +853,18 @@ def test_export_of_a_blend_names_a_reader_that_never_starts(tmp_path, fake_pytho
         read_blend(shot, python=fake_python)
 
 
+def test_export_of_a_blend_names_a_python_that_cannot_run(tmp_path, capsys):
+    """``a4mer export shot.blend --python P`` with no interpreter at P (or a folder) ended in a 30-line
+    FileNotFoundError (PermissionError) traceback; ``a4mer batch`` said it in one line."""
+    shot = _clips(tmp_path / "in", {"shot.blend": b"BLENDER-v300"}) / "shot.blend"
+    for python, message in ((tmp_path / "nowhere" / "python", "no such interpreter"),
+                            (tmp_path / "in", "not an executable file")):
+        code = main(["export", str(shot), "--format", "npz", "--python", str(python), "-o", str(tmp_path / "x.npz")])
+        err = capsys.readouterr().err
+        assert code == 1 and err == f"a4mer export: error: --python {python}: {message}\n", err
+    assert not (tmp_path / "x.npz").exists()
+
+
 def test_redoing_a_clip_removes_only_the_files_that_are_still_its_own(tmp_path):
     """``dance.blend``'s armature walker wrote ``dance__walker.*`` in a first run; those files were removed
     (as the batch advises when a clip ``dance/walker.bvh`` is added) and a second run wrote them for that
