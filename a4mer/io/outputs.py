@@ -12,6 +12,7 @@ import json
 import os
 import stat
 import struct
+import sys
 import tempfile
 import zipfile
 from pathlib import Path
@@ -124,7 +125,9 @@ def write_atomic(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
     absent, whatever ``write`` raises. :class:`A4merError` naming the path when it cannot be written."""
     path = Path(path)
     try:  # a name of its own: never a file of the user's, short beside a 255-byte target, in sight if left
-        head = os.fsencode(path.name)[:60].decode("utf-8", "ignore")  # 60 bytes, whole characters
+        # 60 bytes, whole characters the file system's encoding can write (an ASCII one, under a C locale
+        # without UTF-8 mode, cannot write the "ä" of a name given as bytes on the command line)
+        head = os.fsencode(path.name)[:60].decode(sys.getfilesystemencoding(), "ignore")
         fd, name = tempfile.mkstemp(prefix=head + ".", suffix=".a4mer.part", dir=path.parent)
         os.close(fd)
     except OSError as e:

@@ -426,3 +426,23 @@ def test_a_benchmark_page_given_through_a_link_is_updated_where_it_points(tmp_pa
     link.symlink_to(page)
     write_section(link, "x", "numbers")
     assert link.is_symlink() and "numbers" in page.read_text() and "mine" in page.read_text()
+
+
+def test_an_output_name_beyond_an_ascii_file_system_encoding_is_written(tmp_path):
+    """Under a C locale without UTF-8 mode, file names are bytes decoded as ASCII (``tänzer.bvh`` given on
+    the command line holds escaped bytes): the temporary name beside it was decoded as UTF-8, which that
+    encoding cannot write, and every command writing such a name ended in a UnicodeEncodeError traceback."""
+    import os
+    import subprocess
+    import sys
+    script = ("import os, sys; from pathlib import Path; from a4mer.io.outputs import write_atomic\n"
+              "print(sys.getfilesystemencoding())\n"
+              "out = Path(os.fsdecode(sys.argv[1].encode() + b'/t\\xc3\\xa4nzer.bvh'))\n"
+              "write_atomic(out, lambda tmp: tmp.write_bytes(b'BVH'))\n")
+    env = {**os.environ, "LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"}
+    run = subprocess.run([sys.executable, "-c", script, str(tmp_path)], env=env, capture_output=True, text=True)
+    if run.stdout.strip() not in ("ascii", "ANSI_X3.4-1968"):
+        pytest.skip(f"this machine's C locale reads file names as {run.stdout.strip() or run.stderr[-200:]}")
+    assert run.returncode == 0, run.stderr
+    assert [p.name.encode("utf-8", "surrogateescape") for p in tmp_path.iterdir()] == [b"t\xc3\xa4nzer.bvh"]
+    assert (tmp_path / "tänzer.bvh").read_bytes() == b"BVH"
