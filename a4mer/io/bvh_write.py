@@ -47,6 +47,37 @@ def rotmat_to_euler(m: np.ndarray, order: str) -> np.ndarray:
     return np.stack([a, b, c], axis=-1)
 
 
+def euler_channels(m: np.ndarray, order: str) -> np.ndarray:
+    """Rotation matrices ``(T, ..., 3, 3)`` as intrinsic Euler channels ``(T, ..., 3)`` radians in ``order``
+    that run on from frame to frame (:func:`a4mer.geometry.euler_unwrap`), also through gimbal lock: where
+    the middle angle is exactly +-90 degrees only one combination of the outer two is fixed, and the last
+    angle is taken from the frames around (:func:`rotmat_to_euler`'s 0 there made a one-frame spike of the
+    outer channels), the first from the rotation."""
+    m = np.asarray(m, dtype=np.float64)
+    eul = euler_unwrap(rotmat_to_euler(m, order))
+    i, j, k = (_AX[c] for c in order.upper())
+    lock = np.hypot(m[..., i, i], m[..., i, j]) < 1e-9                     # (T, ...)
+    T = len(eul)
+    flat, mats, locks = eul.reshape(T, -1, 3), m.reshape(T, -1, 3, 3), lock.reshape(T, -1)
+    t = np.arange(T)
+    for n in np.flatnonzero(locks.any(axis=0) & ~locks.all(axis=0)):      # channels locked on some frames
+        at, free = np.flatnonzero(locks[:, n]), ~locks[:, n]
+        c = np.interp(at, t[free], flat[free, n, 2])
+        ax = np.zeros((len(at), 3))
+        ax[:, k] = 1.0
+        a = rotmat_to_euler(mats[at, n] @ np.swapaxes(_axis_rotmat(ax, c), -1, -2), order)[:, 0]
+        near = np.interp(at, t[free], flat[free, n, 0])
+        flat[at, n, 0] = a + 2 * np.pi * np.round((near - a) / (2 * np.pi))
+        flat[at, n, 2] = c
+    return flat.reshape(eul.shape)
+
+
+def _axis_rotmat(axis: np.ndarray, angle: np.ndarray) -> np.ndarray:
+    """Rotation matrices ``(N, 3, 3)`` of ``angle (N,)`` radians about unit ``axis (N, 3)``."""
+    half = 0.5 * np.asarray(angle, dtype=np.float64)[:, None]
+    return quat_to_rotmat(np.concatenate([rp.cos(half), rp.sin(half) * axis], axis=-1))
+
+
 def _frame_time(fps: float) -> str:
     """``Frame Time`` text that reads back as ``fps``: the usual 10 decimals (``0.0333333333``) where
     they do, else 17 significant digits (45 fps: ``0.022222222222222223``, not ``0.0222222222``,
@@ -181,7 +212,7 @@ def write_bvh(motion: Motion, path: str | os.PathLike, names: Mapping[str, str] 
     local = np.stack(out_rot, axis=1)                                       # (T, J, 4)
     local[:, 1:] = quat_mul(quat_mul(B, local[:, 1:]), quat_conj(B))
     local[:, 0] = quat_mul(quat_mul(A, local[:, 0]), quat_conj(B))
-    ang = np.rad2deg(euler_unwrap(rotmat_to_euler(quat_to_rotmat(local), euler)))  # (T, J, 3), no jumps
+    ang = np.rad2deg(euler_channels(quat_to_rotmat(local), euler))         # (T, J, 3), no jumps
     root = quat_apply(A, motion.root_translation) * scale                  # (T, 3)
     frames = np.concatenate([root, ang.reshape(T, J * 3)], axis=1)         # (T, 3 + 3J)
     offsets = quat_apply(B, np.stack(out_offset)) * scale                  # (J, 3)

@@ -266,6 +266,23 @@ def test_written_channels_turn_the_short_way(tmp_path, order):
     assert read_bvh(one).num_frames == 1  # a one-frame clip (the path has no step to follow)
 
 
+@pytest.mark.parametrize("order", ["XYZ", "XZY", "YXZ", "YZX", "ZXY", "ZYX"])
+def test_written_channels_run_on_through_the_frame_of_gimbal_lock(order):
+    """A bend passing exactly through 90 degrees about the middle axis, with the outer two held at 20 and
+    30 degrees: on the locked frame only a combination of the outer two is fixed, and the last one was set
+    to 0, a one-frame 30-degree spike of both. It now runs on from the frames around; the rotations stay."""
+    from a4mer.io.bvh_write import euler_channels
+    path = np.deg2rad(np.stack([np.full(21, 20.0), np.linspace(80, 100, 21), np.full(21, 30.0)], -1))
+    r = Rotation.from_euler(order, path)
+    m = np.stack([r.as_matrix(), Rotation.identity(21).as_matrix()], axis=1)  # (T, 2, 3, 3): a still joint too
+    ang = euler_channels(m, order)
+    assert np.abs(np.diff(ang, axis=0)).max() < np.deg2rad(1.01)
+    assert np.allclose(ang[:, 0], path, atol=1e-9) and np.allclose(ang[:, 1], 0.0)
+    assert (Rotation.from_euler(order, ang[:, 0]).inv() * r).magnitude().max() < 1e-9
+    locked = rotmat_to_euler(r.as_matrix()[10], order)
+    assert abs(locked[2]) < 1e-12 and abs(locked[0] - path[10, 0]) > np.deg2rad(10)  # as computed there
+
+
 @pytest.mark.parametrize("json_path", sorted(FIXTURES.glob("*.json")), ids=lambda p: p.stem)
 def test_scheme_fixtures(json_path):
     info = json.loads(json_path.read_text())
