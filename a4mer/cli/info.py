@@ -35,7 +35,7 @@ def summarize(motion) -> dict:
     if meta.get("reference_frames_dropped"):  # the file's rest-pose lead-in
         out["reference_frames_dropped"] = int(meta["reference_frames_dropped"])
     if "floor_shift_m" in meta:  # --floor
-        out["floor_shift_m"] = round(meta["floor_shift_m"], 4)
+        out["floor_shift_m"] = round(meta["floor_shift_m"], 4) + 0.0  # never -0.0
     if meta.get("retarget_twist_from_clip"):  # joints the mocap solver held turned through the take
         out["twist_from_clip"] = list(meta["retarget_twist_from_clip"])
     if "retarget_error_deg" in meta:
