@@ -442,7 +442,7 @@ def _rebase_paths(old_dir: Path, new_dir: Path) -> None:
 
 def _has_relative_paths() -> bool:
     import bpy
-    return any(p.startswith("//") for paths in bpy.data.file_path_map().values() for p in paths)
+    return any(p.startswith("//") for p in bpy.utils.blend_paths(absolute=False))
 
 
 def commit(stage: Path, out_dir: Path) -> list[str]:

@@ -246,6 +246,7 @@ def test_batch_output_blend_keeps_relative_paths_that_find_their_files(tmp_path,
     assert batch_worker.main(["--input", str(shots / "shot.blend"), "--out-dir", str(tmp_path / "direct"),
                               "--object", "Beta"]) == 0
     relative = bpy.app.version >= (5, 0, 0)  # older Blenders write such paths absolute (noted)
+    assert ("shot.blend: its relative file paths are written absolute" in text) != relative
     for out in (tmp_path / "out", tmp_path / "direct"):
         path, found = _libraries_found(out / "shot.blend")["props.blend"]
         assert found, f"{out}: the linked prop's path {path!r} finds no file"
