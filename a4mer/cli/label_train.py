@@ -87,7 +87,7 @@ def holdout_path(head: Path) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     from ..heads.recognition import HeadConfig, check_head_inputs, fit_label_head, unique_clips
-    from ..io.outputs import check_output, write_text_atomic
+    from ..io.outputs import a4mer_json, check_output, write_text_atomic
 
     inputs = tuple(x.strip() for x in args.head_inputs.split(",") if x.strip())
     what = f"--head-inputs {args.head_inputs!r}"
@@ -96,8 +96,12 @@ def run(args: argparse.Namespace) -> int:
         raise A4merError(f"{what}: a name is given twice")
     table = read_label_csv(Path(args.labels)) if args.labels else None
     files = collect_inputs(args.inputs, once=False)  # unique_clips drops repeats, label by label
-    check_output(args.output, files + named_files(args), [".safetensors"],
-                 companions=[holdout_path(Path(args.output))] if args.holdout > 0 else [])
+    report_path = holdout_path(Path(args.output))
+    check_output(args.output, files + named_files(args), [".safetensors"], companions=[report_path])
+    ours = a4mer_json("clips", "clip_accuracy", "frame_accuracy", "predictions")  # a hold-out report of a4mer's
+    if args.holdout > 0 and report_path.is_file() and not ours(report_path):
+        raise A4merError(f"{report_path} (written beside {Path(args.output).name}): exists and is not a hold-out "
+                         "report of a4mer's: move it, or give -o another name")
     if args.epochs < 1:
         raise A4merError(f"--epochs must be at least 1, got {args.epochs}")
     if not 0.0 <= args.holdout < 1.0:  # before any clip is read or the model loaded
@@ -130,7 +134,8 @@ def run(args: argparse.Namespace) -> int:
     model = load_model(args)
     head, report = fit_label_head(model, clips, HeadConfig(epochs=args.epochs, seed=args.seed, inputs=inputs),
                                   holdout=args.holdout, seed=args.seed)
-    holdout_path(Path(args.output)).unlink(missing_ok=True)  # never an earlier head's report beside this one
+    if report_path.is_file() and ours(report_path):  # never an earlier head's report beside this one
+        report_path.unlink()
     out = head.save(args.output)
     counts = ", ".join(f"{c} {n}" for c, n in report["clips_per_class"].items())
     print(f"{out}: {len(report['classes'])} labels ({counts}); trained on {report['train_clips']} clips")
@@ -138,6 +143,6 @@ def run(args: argparse.Namespace) -> int:
         h = report["holdout"]
         print(f"held out {h['clips']} clips: {h['clip_accuracy']:.1f} % of clips, {h['frame_accuracy']:.1f} % of "
               "frames labelled right")
-        report_path = write_text_atomic(holdout_path(out), json.dumps(h, indent=1, ensure_ascii=False) + "\n")
-        print(f"per-clip predictions: {report_path}")
+        written = write_text_atomic(holdout_path(out), json.dumps(h, indent=1, ensure_ascii=False) + "\n")
+        print(f"per-clip predictions: {written}")
     return 1 if failed else 0

@@ -132,3 +132,27 @@ def test_any_number_of_training_steps_trains():
     for epochs in range(1, 13):
         head = train_frame_head(seqs, y, ["a", "b"], HeadConfig(in_dim=4, dim=8, heads=2, epochs=epochs), "h")
         assert head.predict(seqs[0]).shape == (20, 2)
+
+
+def test_a_holdout_json_that_is_not_a4mers_report_is_never_removed_or_replaced(library, tmp_path, capsys):
+    """label-train removed ``<head stem>.holdout.json`` beside ``-o`` on every run (an earlier head's report
+    must not sit beside a new head), whatever that file was: a label CSV of that name given with ``--labels``
+    (an input), a file of the user's; with ``--holdout`` it replaced such a file without a word. Only a
+    hold-out report a4mer wrote is removed or replaced now; one of the user's is refused before training."""
+    rows = ["file,label"] + [f"lib/{lab}/{n}.amc,{lab}" for lab, names in CLIPS.items() for n in names]
+    csv = library.parent / "heads.holdout.json"  # an odd name for a label CSV, but the user's
+    csv.write_text("\n".join(rows) + "\n")
+    head = library.parent / "heads.safetensors"
+    code = main(["label-train", str(library), "--labels", str(csv), "-o", str(head), "--epochs", "1"])
+    assert code == 1 and "refusing to overwrite the input" in capsys.readouterr().err
+    assert csv.read_text().startswith("file,label") and not head.exists()
+    mine = tmp_path / "mine.holdout.json"
+    mine.write_text('{"my": "notes"}')
+    args = ["label-train", str(library), "-o", str(tmp_path / "mine.safetensors"), "--epochs", "1"]
+    assert main(args) == 0 and mine.read_text() == '{"my": "notes"}'  # left alone without --holdout
+    code = main([*args, "--holdout", "0.5"])
+    assert code == 1 and "exists and is not a hold-out report of a4mer's" in capsys.readouterr().err
+    assert mine.read_text() == '{"my": "notes"}'
+    mine.unlink()
+    assert main([*args, "--holdout", "0.5"]) == 0 and json.loads(mine.read_text())["clips"] == 2
+    assert main(args) == 0 and not mine.exists()  # a4mer's own report of the earlier head goes
