@@ -92,6 +92,9 @@ def test_resume_continues_exactly(tmp_path):
     a, b = load_file(str(tmp_path / "a" / "model.safetensors")), load_file(str(tmp_path / "b" / "model.safetensors"))
     for k in a:
         assert torch.equal(a[k], b[k]), k
+    # the shipped form of the run is the same bytes too (its metadata held the run's wall-clock seconds)
+    for f in ("bundle.safetensors", "vocab.safetensors"):
+        assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f
     # the run's seconds are those of both sessions; resuming the finished run changes nothing (it
     # re-mined, re-exported and wrote a log with no losses)
     log = json.loads((tmp_path / "b" / "train_log.json").read_text())
