@@ -50,7 +50,8 @@ def read_label_csv(path: Path) -> dict[str, str]:
         text = read_user_text(path)
         header = text.lstrip().split("\n", 1)[0]
         sep = next((s for s in (",", ";", "\t") if {"file", "label"} <= {c.strip() for c in header.split(s)}), ",")
-        rows = list(csv.DictReader(io.StringIO(text, newline=""), delimiter=sep, skipinitialspace=True))
+        rows = [{k.strip() if isinstance(k, str) else k: v for k, v in r.items()}  # "file , label" too
+                for r in csv.DictReader(io.StringIO(text, newline=""), delimiter=sep, skipinitialspace=True)]
     except (OSError, UnicodeDecodeError, csv.Error) as e:
         raise A4merError(f"{path}: cannot read the label CSV ({e})") from None
     if not rows or not {"file", "label"} <= set(rows[0]):
@@ -61,6 +62,11 @@ def read_label_csv(path: Path) -> dict[str, str]:
         name, label = (r.get("file") or "").strip(), (r.get("label") or "").strip()
         if not name or not label:
             raise A4merError(f"{path}: line {i}: empty file or label")
+        if any((x or "").strip() for x in r.get(None) or ()):  # a label "Gehen, schnell" read as "Gehen"
+            sep_name = {",": "comma", ";": "semicolon", "\t": "tab"}[sep]
+            raise A4merError(f"{path}: line {i}: more fields than the header has ({name}, {label}, "
+                             f"{', '.join(x.strip() for x in r[None])}): a label holding a {sep_name} must be "
+                             'quoted ("Gehen, schnell")')
         if os.sep == "/" and "\\" in name and not (path.parent / name).exists():
             name = name.replace("\\", "/")
         p = Path(name) if Path(name).is_absolute() else path.parent / name

@@ -84,6 +84,20 @@ def test_a_semicolon_csv_whose_header_holds_a_comma(clips):
     assert read_label_csv(csv) == {str((clips / "lib/walk/a.bvh").resolve()): "walk"}
 
 
+def test_a_label_with_an_unquoted_separator_is_an_error_and_a_spaced_header_reads(clips):
+    """``lib/walk/a.bvh,Gehen, schnell`` labelled the clip ``Gehen`` without a word (the third field was
+    dropped), and a header written ``file , label`` was refused as having no 'file' column."""
+    csv = clips / "labels.csv"
+    csv.write_text("file , label\nlib/walk/a.bvh,Gehen, schnell\n", encoding="utf-8")
+    with pytest.raises(A4merError, match=r"labels.csv: line 2: more fields than the header has \(lib/walk/a.bvh, "
+                                         r"Gehen, schnell\): a label holding a comma must be quoted"):
+        read_label_csv(csv)
+    csv.write_text('file , label\nlib/walk/a.bvh,"Gehen, schnell"\n', encoding="utf-8")
+    assert read_label_csv(csv) == {str((clips / "lib/walk/a.bvh").resolve()): "Gehen, schnell"}
+    csv.write_text("file,label,\nlib/walk/a.bvh,walk,\n", encoding="utf-8")  # a trailing empty column
+    assert read_label_csv(csv) == {str((clips / "lib/walk/a.bvh").resolve()): "walk"}
+
+
 def test_a_training_folder_holding_only_the_users_config(tmp_path):
     """--out holding the config.json a user wrote was told its first checkpoint was never finished."""
     from a4mer.cli.train import check_out
