@@ -135,14 +135,18 @@ def cmu_dance_jobs(root: Path, raw: Path) -> Iterator[ClipJob]:
 
 
 def plain_jobs(root: Path, out: Path, source_fps: float | None = None) -> list[ClipJob]:
-    """Every clip under ``root`` (a folder of your own clips; ``out`` inside it is skipped): data set
+    """Every clip under ``root`` (a folder of your own clips; ``out`` and earlier outputs of ``a4mer data
+    prepare`` inside it are skipped): data set
     ``own``, label ``folder`` = its folder below ``root`` (``loco/run``; a clip at the top: the name
     of ``root``, as ``a4mer label-train`` labels it), named by its path (``sub__walk``; names that
     clash, as ``walk/a.bvh`` and ``walk/a.npz``, or ``walk/b.bvh`` and ``walk__b.bvh``, as
     :func:`a4mer.api.distinct_names` makes them distinct). ``source_fps``: every clip's true rate (their
     headers' else)."""
     from .api import distinct_names, find_clips
-    made = [(Path(out) / d).resolve() for d in ("clips", RAW)]  # -o inside (or equal to) the library: its own
+    # -o inside (or equal to) the library, and earlier outputs of data prepare there (a manifest.jsonl beside
+    # them): their npz copies of the library's clips would be read in again, each clip twice, under other labels
+    made = [(d / sub).resolve() for d in (Path(out), *(m.parent for m in Path(root).rglob("manifest.jsonl")))
+            for sub in ("clips", RAW)]
     files = [f for f in find_clips(root, exclude=out) if not any(m in f.resolve().parents for m in made)]
     rels = [f.relative_to(root) for f in files]
     names = distinct_names(["__".join(r.with_suffix("").parts) for r in rels],

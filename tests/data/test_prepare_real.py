@@ -79,6 +79,10 @@ def test_prepare_a_plain_folder_of_own_clips(data_root, repo_root, tmp_path, cap
     assert calls == [(1, 4), (2, 4), (3, 4), (4, 4)]
     recs = read_manifest(out)
     assert len(recs) == 4 and {r["dataset"] for r in recs} == {"own"}
+    # a second prepared folder: the first one's npz copies are not read in again (each clip twice, under a
+    # label 'prepared/clips/own', a copy of a test clip possibly in train)
+    assert main(["data", "prepare", str(lib), "-o", str(tmp_path / "prepared_v2"), "--jobs", "1"]) == 0
+    assert [r["source"] for r in read_manifest(tmp_path / "prepared_v2")] == [r["source"] for r in recs]
     names = sorted(r["path"].split("/clips/own/")[1] for r in recs)
     assert names == sorted([Path(row["file"]).stem.join(["hdm__amc__", ".npz"]),
                             "walks__happy__take.npz", "walks__sad__take.npz", "top.npz"])
