@@ -7,7 +7,7 @@ sampled from them with an explicit generator.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -134,8 +134,11 @@ def build_items(root: str | Path, config: DataConfig, segmenter: Callable[[Any],
     rows = select_rows(manifest, config)
     if not rows:
         have = sorted({str(r.get("dataset")) for r in manifest})
+        splits = sorted({str(r.get("split", "train")) for r in select_rows(manifest, replace(config, split=None))})
+        hint = ("--set data.datasets=[] takes every data set" if not splits else
+                f"those data sets hold the splits {splits}: --set data.split=... chooses one")
         raise A4merError(f"{root}: no clips for datasets {list(config.datasets)} split {config.split!r} (the "
-                         f"manifest holds {have}; --set data.datasets=[] takes every data set)")
+                         f"manifest holds {have}; {hint})")
     warn = warn or (lambda message: None)
     items: list[ClipItem] = []
     skipped: list[str] = []

@@ -99,6 +99,8 @@ def test_prepare_a_plain_folder_of_own_clips(data_root, repo_root, tmp_path, cap
         assert read_amass_npz(r["path"]).fps == 30
     with pytest.raises(A4merError, match=r"the manifest holds \['own'\]; --set data.datasets=\[\]"):
         build_items(out, DataConfig(), segmenter=None, rng=np.random.default_rng(0))
+    with pytest.raises(A4merError, match=r"those data sets hold the splits \['train'\]: --set data.split"):
+        build_items(out, DataConfig(datasets=(), split="val"), segmenter=None, rng=np.random.default_rng(0))
     assert len(build_items(out, DataConfig(datasets=(), split="train", mirror=False, speed_variants=0),
                            segmenter=lambda *a: np.array([0]), rng=np.random.default_rng(0))) > 0
     # clips whose path names clash (walks/sad/take.bvh and a walks__sad__take.npz at the top, a .bvh and
