@@ -26,8 +26,10 @@ STARTUP_S = 600.0
 
 
 def worker_args(job: ClipJob, tmp: Path, opts: BatchOptions) -> list[str]:
-    """Arguments of ``a4mer_blender.batch_worker`` for ``job`` writing into ``tmp``."""
-    args = ["--input", str(job.path.resolve()), "--out-dir", str(tmp), "--final-dir", str(opts.out.resolve()),
+    """Arguments of ``a4mer_blender.batch_worker`` for ``job`` writing into ``tmp``. The clip is named by its
+    own absolute path, not a link's target: it is read as ``a4mer segment`` reads it (an AMC's ASF found
+    beside the link) and its armature and action are named after it."""
+    args = ["--input", os.path.abspath(job.path), "--out-dir", str(tmp), "--final-dir", str(opts.out.resolve()),
             *_option("--name", job.name), "--no-pictures", "--motion-npz"]
     if opts.segment:
         args.append("--segment")

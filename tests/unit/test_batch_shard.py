@@ -865,6 +865,18 @@ def test_export_of_a_blend_names_a_python_that_cannot_run(tmp_path, capsys):
     assert not (tmp_path / "x.npz").exists()
 
 
+def test_a_linked_clip_is_read_by_its_own_path(tmp_path):
+    """``shots/link.bvh -> takes/walk.bvh``: the worker was given the link's target, so the clip's armature
+    and action were named ``walk`` in ``link.blend``, and an AMC's ASF was looked for beside the target,
+    where ``a4mer segment link.amc`` looks beside the link."""
+    root = _clips(tmp_path / "takes", {"walk.bvh": b"x"})
+    (tmp_path / "shots").mkdir()
+    (tmp_path / "shots" / "link.bvh").symlink_to(root / "walk.bvh")
+    job, = batch.discover([tmp_path / "shots"])
+    args = batch.worker_args(job, tmp_path / "tmp", batch.BatchOptions(out=tmp_path / "out"))
+    assert job.name == "link" and args[args.index("--input") + 1] == str(tmp_path / "shots" / "link.bvh")
+
+
 def test_redoing_a_clip_removes_only_the_files_that_are_still_its_own(tmp_path):
     """``dance.blend``'s armature walker wrote ``dance__walker.*`` in a first run; those files were removed
     (as the batch advises when a clip ``dance/walker.bvh`` is added) and a second run wrote them for that
