@@ -263,8 +263,9 @@ def segments_as_shown(record: dict, frame_start: int, num_frames: int, clip_fps:
                                         "end_t": end / fps}))
     atoms = sorted(shown["atom"], key=lambda a: a[1]["start_frame"])
     new_index = {i: k for k, (i, _) in enumerate(atoms)}
+    motifs = [m for _, m in sorted(shown["motif"], key=lambda m: m[1]["start_frame"])]
     motifs = [{**m, "atoms": [new_index[a] for a in m["atoms"] if isinstance(a, int) and a in new_index]}
-              if isinstance(m.get("atoms"), list) else m for _, m in sorted(shown["motif"], key=lambda m: m[1]["start_frame"])]
+              if isinstance(m.get("atoms"), list) else m for m in motifs]
     return {**seg, "fps": fps, "duration": num_frames / fps, "atoms": [a for _, a in atoms], "motifs": motifs}
 
 

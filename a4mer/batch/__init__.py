@@ -31,17 +31,17 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import A4merError
-from .jobs import (INPUT_SUFFIXES, MOTION_SUFFIX, OBJECT_SEP, BatchOptions, ClipJob, ClipResult, check_names, check_not_input_folder,
-                   check_rate, discover, first_clash, is_done, motion_file, parse_shard, prepare_out, safe_name,
-                   select_shard, shard_of)
+from .jobs import (INPUT_SUFFIXES, MOTION_SUFFIX, OBJECT_SEP, BatchOptions, ClipJob, ClipResult, check_names,
+                   check_not_input_folder, check_rate, discover, first_clash, is_done, motion_file, parse_shard,
+                   prepare_out, safe_name, select_shard, shard_of)
 from .runs import RunSummaries, earlier_outputs, foreign_outputs, remove_stale, summary, write_summary
 from .workdirs import LOCK_NAME, hold_dir, let_go, private_dir, release_dir, remove_dead_dirs
 from .workers import (READY_TAG, RESULT_TAG, Worker, _Procs, default_blender_script, failure_reason, parse_result,
                       worker_args, worker_command)
 
 __all__ = ["INPUT_SUFFIXES", "MOTION_SUFFIX", "OBJECT_SEP", "BatchOptions", "ClipJob", "ClipResult", "check_names",
-           "check_not_input_folder", "check_rate", "discover", "first_clash", "is_done", "motion_file", "parse_shard", "prepare_out",
-           "safe_name", "select_shard", "shard_of", "RunSummaries", "earlier_outputs", "foreign_outputs", "remove_stale",
+           "check_not_input_folder", "check_rate", "discover", "first_clash", "is_done", "motion_file", "parse_shard",
+           "prepare_out", "safe_name", "select_shard", "shard_of", "RunSummaries", "earlier_outputs", "foreign_outputs", "remove_stale",
            "summary", "write_summary", "LOCK_NAME", "hold_dir", "let_go", "private_dir", "release_dir",
            "remove_dead_dirs", "READY_TAG", "RESULT_TAG", "Worker", "default_blender_script", "failure_reason",
            "parse_result", "worker_args", "worker_command", "Terminated", "run_batch", "run_clip", "STOP_SIGNALS"]

@@ -56,8 +56,9 @@ def check_worker(args: argparse.Namespace) -> None:
             raise A4merError(f"--blender {args.blender}: not an executable file")
     elif args.python == sys.executable:
         if importlib.util.find_spec("bpy") is None or importlib.util.find_spec("a4mer_blender") is None:
+            blender = " or --blender PATH" if hasattr(args, "blender") else ""
             raise A4merError(f"{sys.executable} has no bpy module (pip install 'a4mer[blender]'), or pass "
-                             "--python PY (an interpreter with bpy)" + (" or --blender PATH" if hasattr(args, "blender") else ""))
+                             f"--python PY (an interpreter with bpy){blender}")
     else:
         found = args.python if Path(args.python).exists() else shutil.which(args.python)  # or a name on PATH
         if found is None:

@@ -114,12 +114,12 @@ def _source(args: argparse.Namespace):
             print(f"a4mer export: note: {src}: the A4Mer tracks of {a['object']!r} were made for {made:.2f} s of its "
                   f"action, which lasts {motion.duration:.2f} s now: run Find Atoms and Motifs again in Blender, or "
                   "pass --segment", file=sys.stderr)
-        return src.stem, _read_as_flags_say(motion, args), a["segments"], a["motif_names"]
+        return src.stem, _with_reading_flags(motion, args), a["segments"], a["motif_names"]
     opts = load_options(args, inputs=[args.input])
     return src.stem, load_clip(src, opts, "export"), None, {}
 
 
-def _read_as_flags_say(motion, args: argparse.Namespace):
+def _with_reading_flags(motion, args: argparse.Namespace):
     """A .blend's ``motion`` with the reading flags that act on it (``--floor``); a note for each that does
     not (a .blend holds the animation as keyed, at its scene rate: ``--source-fps``, ``--twist``, ...)."""
     opts = load_options(args, inputs=[args.input])  # notes for the flags of BVH/AMC clips

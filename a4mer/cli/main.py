@@ -26,7 +26,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "label": ("a4mer.cli.label", "label a clip's frames and segments with a recognition head"),
     "label-train": ("a4mer.cli.label_train", "train a recognition head on your own labelled clips"),
     "batch": ("a4mer.cli.batch", "process many clips headless through Blender"),
-    "export": ("a4mer.cli.export", "export a clip or armature as npz, bvh, BABEL json, a timeline or a motif gallery picture"),
+    "export": ("a4mer.cli.export", "export a clip or armature: npz, bvh, BABEL json, timeline or gallery picture"),
 }
 
 

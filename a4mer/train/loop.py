@@ -232,7 +232,7 @@ def train(data_dir: str | Path, config: TrainConfig, out: str | Path, resume: bo
             vocab.save(out / "vocab.safetensors")
             _save(out, net, config, opt, step, rng_done, world, elapsed(), data)
             from ..model import A4Mer
-            info = {"training": {"steps": step}}  # no wall-clock time: the same run gives the same bytes (train_log.json has it)
+            info = {"training": {"steps": step}}  # no wall-clock seconds (train_log.json): the same run, the same bytes
             A4Mer(config, net, vocab, info).save(out / "bundle.safetensors")
             (out / "train_log.json").write_text(json.dumps({"step": step, "last": last, "seconds": elapsed(),
                                                               "world": world, "ranks_in_sync": in_sync}),
