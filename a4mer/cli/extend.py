@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     from ..heads.cycle import HANDOVER_S
     from ..heads.inbetween import A4merWarning
     from ..heads.npz_out import check_output, write_result
-    from ..heads.quality import ClipQuality, sidecar_path, write_sidecar
+    from ..heads.quality import ClipQuality, write_with_sidecar
     from ._common import load_clip, load_options, named_files, naming
     from .inbetween import check_model_flags, check_motif, faded_method, motif_conditioner, resolve_heads
 
@@ -57,8 +57,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"a4mer extend: warning: {w}", file=sys.stderr)
     T = motion.num_frames
     gen = np.arange(T, T + args.frames)
-    sidecar_path(args.output).unlink(missing_ok=True)  # never an earlier run's report beside this clip
-    out, stored = write_result(args.input, motion, result, gen, args.output)
     share = result.meta.get("learned_share")
     if not heads.learned_for("extend"):
         method = "damped constant velocity (learned correction gated off)"
@@ -70,10 +68,11 @@ def run(args: argparse.Namespace) -> int:
                    f"between {HANDOVER_S[0]:g} and {HANDOVER_S[1]:g} s")
     if mc is not None and result.meta["motif"]["played_spans"]:  # else too short: the plain continuation
         method = f"motif {motif} prototype blended from the {method}"
-    rep = ClipQuality(motion, stored, gen).span(T, T + args.frames - 1, task="extend", method=method, keys=[T - 1],
-                                                warnings=result.meta.get("warnings", []),
-                                                extra={"learned_share": share}
-                                                | ({"motif": result.meta["motif"]} if mc is not None else {}))
-    side = write_sidecar(out, rep)
+    extra = {"learned_share": share} | ({"motif": result.meta["motif"]} if mc is not None else {})
+    out, side = write_with_sidecar(
+        lambda: write_result(args.input, motion, result, gen, args.output),
+        lambda stored: ClipQuality(motion, stored, gen).span(T, T + args.frames - 1, task="extend", method=method,
+                                                             keys=[T - 1], warnings=result.meta.get("warnings", []),
+                                                             extra=extra))
     print(f"wrote {out} ({result.num_frames} frames at {result.fps:g} fps, {args.frames} new) and {side}")
     return 0

@@ -180,7 +180,7 @@ def _keys(args, T: int) -> list[int] | None:
 def run(args: argparse.Namespace) -> int:
     from ..heads.inbetween import A4merWarning
     from ..heads.npz_out import check_output, write_result
-    from ..heads.quality import ClipQuality, sidecar_path, write_sidecar
+    from ..heads.quality import ClipQuality, write_with_sidecar
     from ..heads.prediction import unknown_runs
     from ..api import fill_reading, kept_frames, read_clip
     from ._common import load_clip, load_options, named_files, naming
@@ -225,23 +225,23 @@ def run(args: argparse.Namespace) -> int:
     kk = [args.start, args.end] if keys is None else keys
     gen = np.flatnonzero(~known)
     gen = gen[(gen > min(kk)) & (gen < max(kk))]
-    sidecar_path(args.output).unlink(missing_ok=True)  # never an earlier run's report beside this clip
-    out, stored = write_result(args.input, motion, result, gen, args.output)
-    quality = ClipQuality(motion, stored, gen)
-    spans = []
     sank = {tuple(x) for x in result.meta.get("classical_spans", [])}
     shares = {(a, b): w for a, b, w in result.meta.get("learned_shares", [])}
     played = {tuple(x) for x in result.meta["motif"]["played_spans"]} if mc is not None else set()
-    for a, b in unknown_runs(known):
-        if a > min(kk) and b < max(kk):
-            method = span_method(heads, motion, known, a - 1, b + 1, motif if (a, b) in played else None,
-                                 (a, b) in sank, shares.get((a, b)))
-            extra = {"learned_share": shares.get((a, b))} | ({"motif": result.meta["motif"]} if mc is not None else {})
-            spans.append(quality.span(a, b, task=task, method=method, keys=[a - 1, b + 1],
-                                      warnings=result.meta.get("warnings", []), extra=extra))
-    methods = list(dict.fromkeys(sp["method"] for sp in spans))
-    report = spans[0] if len(spans) == 1 else {"schema_version": 1, "task": task, "method": "; ".join(methods),
-                                               "keys": kk, "spans": spans}
-    side = write_sidecar(out, report)
+
+    def report(stored) -> dict:
+        quality, spans = ClipQuality(motion, stored, gen), []
+        for a, b in unknown_runs(known):
+            if a > min(kk) and b < max(kk):
+                method = span_method(heads, motion, known, a - 1, b + 1, motif if (a, b) in played else None,
+                                     (a, b) in sank, shares.get((a, b)))
+                extra = {"learned_share": shares.get((a, b))} | ({"motif": result.meta["motif"]} if mc is not None
+                                                                 else {})
+                spans.append(quality.span(a, b, task=task, method=method, keys=[a - 1, b + 1],
+                                          warnings=result.meta.get("warnings", []), extra=extra))
+        methods = list(dict.fromkeys(sp["method"] for sp in spans))
+        return spans[0] if len(spans) == 1 else {"schema_version": 1, "task": task, "method": "; ".join(methods),
+                                                 "keys": kk, "spans": spans}
+    out, side = write_with_sidecar(lambda: write_result(args.input, motion, result, gen, args.output), report)
     print(f"wrote {out} ({result.num_frames} frames at {result.fps:g} fps, {len(gen)} generated) and {side}")
     return 0

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -233,6 +233,22 @@ def sidecar_path(out_path: str | os.PathLike) -> Path:
     """``<out>.quality.json`` next to the output clip (``walk.npz`` -> ``walk.quality.json``)."""
     p = Path(out_path)
     return p.with_name(p.stem + ".quality.json")
+
+
+def write_with_sidecar(write: Callable[[], tuple[Path, Any]], report: Callable[[Any], dict[str, Any]]
+                       ) -> tuple[Path, Path]:
+    """``write()`` the result file (its path and what it stored), then its sidecar of ``report(stored)``;
+    returns both paths. An earlier run's sidecar goes only once the new file is in place (an error or
+    Ctrl-C before leaves the earlier pair as it was), and an error or Ctrl-C after removes the new file
+    and any sidecar: never a result beside a report of another run, or without its own."""
+    out, stored = write()
+    try:
+        sidecar_path(out).unlink(missing_ok=True)
+        return out, write_sidecar(out, report(stored))
+    except BaseException:
+        sidecar_path(out).unlink(missing_ok=True)
+        Path(out).unlink(missing_ok=True)
+        raise
 
 
 def write_sidecar(out_path: str | os.PathLike, report: dict[str, Any]) -> Path:

@@ -127,7 +127,8 @@ def test_extend_cli_appends_frames(tmp_path):
 @pytest.mark.parametrize("verb", ["inbetween", "extend"])
 def test_a_new_clip_never_sits_beside_an_earlier_runs_report(tmp_path, monkeypatch, verb):
     """The clip is written, then its quality report: stopped in between (Ctrl-C, a full disk), the new
-    clip sat beside the previous run's report, which described other frames."""
+    clip sat beside the previous run's report, which described other frames; then it stayed without a
+    report. What the stopped run was writing goes, as after any Ctrl-C."""
     from a4mer.heads import quality
     src, out = _npz(tmp_path / "in.npz"), tmp_path / "o.npz"
     argv = [verb, str(src), "-o", str(out), "--heads", "none"]
@@ -138,7 +139,7 @@ def test_a_new_clip_never_sits_beside_an_earlier_runs_report(tmp_path, monkeypat
         raise KeyboardInterrupt
     monkeypatch.setattr(quality.ClipQuality, "__init__", stop)
     assert main(argv) == 130
-    assert out.is_file() and not (tmp_path / "o.quality.json").exists()
+    assert not out.exists() and not (tmp_path / "o.quality.json").exists()
 
 
 @pytest.mark.parametrize("argv,msg", [

@@ -446,3 +446,28 @@ def test_an_output_name_beyond_an_ascii_file_system_encoding_is_written(tmp_path
     assert run.returncode == 0, run.stderr
     assert [p.name.encode("utf-8", "surrogateescape") for p in tmp_path.iterdir()] == [b"t\xc3\xa4nzer.bvh"]
     assert (tmp_path / "tänzer.bvh").read_bytes() == b"BVH"
+
+
+def test_an_interrupted_result_never_stays_beside_a_report_of_another_run(tmp_path):
+    """``inbetween``/``extend`` removed the earlier run's sidecar before writing the new npz (Ctrl-C while it
+    was written left the old npz without its report) and wrote the sidecar after the new npz was in place
+    (Ctrl-C then left the new npz without one)."""
+    from a4mer.heads.quality import sidecar_path, write_with_sidecar
+    out = tmp_path / "out.npz"
+    out.write_bytes(b"old")
+    sidecar_path(out).write_text('{"old": 1}')
+
+    def stopped(*_):
+        raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt):  # while the new result is written: the earlier pair stays
+        write_with_sidecar(stopped, lambda stored: {})
+    assert out.read_bytes() == b"old" and sidecar_path(out).read_text() == '{"old": 1}'
+
+    def write():
+        out.write_bytes(b"new")
+        return out, "stored"
+    with pytest.raises(KeyboardInterrupt):  # while its report is made: neither stays
+        write_with_sidecar(write, stopped)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    assert write_with_sidecar(write, lambda stored: {"of": stored}) == (out, sidecar_path(out))
+    assert out.read_bytes() == b"new" and json.loads(sidecar_path(out).read_text()) == {"of": "stored"}
