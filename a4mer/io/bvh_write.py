@@ -16,7 +16,7 @@ import numpy as np
 
 from ..conventions import Y_UP_TO_Z_UP
 from ..errors import A4merError
-from ..geometry import euler_unwrap, quat_apply, quat_conj, quat_identity, quat_mul, quat_to_rotmat
+from ..geometry import axis_angle_to_quat, euler_unwrap, quat_apply, quat_conj, quat_identity, quat_mul, quat_to_rotmat
 from ..geometry import reproducible as rp
 from ..motion import Motion
 
@@ -63,19 +63,14 @@ def euler_channels(m: np.ndarray, order: str) -> np.ndarray:
     for n in np.flatnonzero(locks.any(axis=0) & ~locks.all(axis=0)):      # channels locked on some frames
         at, free = np.flatnonzero(locks[:, n]), ~locks[:, n]
         c = np.interp(at, t[free], flat[free, n, 2])
-        ax = np.zeros((len(at), 3))
-        ax[:, k] = 1.0
-        a = rotmat_to_euler(mats[at, n] @ np.swapaxes(_axis_rotmat(ax, c), -1, -2), order)[:, 0]
+        about_k = np.zeros((len(at), 3))
+        about_k[:, k] = c                                                  # the last rotation, axis-angle
+        a = rotmat_to_euler(mats[at, n] @ np.swapaxes(quat_to_rotmat(axis_angle_to_quat(about_k)), -1, -2),
+                            order)[:, 0]
         near = np.interp(at, t[free], flat[free, n, 0])
         flat[at, n, 0] = a + 2 * np.pi * np.round((near - a) / (2 * np.pi))
         flat[at, n, 2] = c
     return flat.reshape(eul.shape)
-
-
-def _axis_rotmat(axis: np.ndarray, angle: np.ndarray) -> np.ndarray:
-    """Rotation matrices ``(N, 3, 3)`` of ``angle (N,)`` radians about unit ``axis (N, 3)``."""
-    half = 0.5 * np.asarray(angle, dtype=np.float64)[:, None]
-    return quat_to_rotmat(np.concatenate([rp.cos(half), rp.sin(half) * axis], axis=-1))
 
 
 def _frame_time(fps: float) -> str:
