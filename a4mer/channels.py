@@ -72,16 +72,32 @@ def channels_to_quat(values: np.ndarray, mode: str) -> np.ndarray:
     raise ValueError(f"unknown rotation mode {mode!r}")
 
 
+def _axis_angle_continuous(q: np.ndarray) -> np.ndarray:
+    """Sign-continuous unit wxyz ``(T, 4)`` to Blender axis-angle channels ``(T, 4)`` (angle in radians,
+    then the axis) that interpolate key to key as the rotations do: where the rotation passes near the
+    identity, the axis would turn round (26 deg about a, then 7 deg about -a, 19 deg off halfway
+    between), so the axis keeps its hemisphere and the angle turns negative instead; an identity frame
+    keeps the axis of the frame before (the first one's: +Y as Blender's default)."""
+    s = np.linalg.norm(q[..., 1:], axis=-1)
+    angle = 2.0 * rp.arctan2(s, q[..., 0])
+    axis = q[..., 1:] / np.maximum(s, 1e-12)[..., None]
+    defined = s > 1e-12
+    idx = np.maximum.accumulate(np.where(defined, np.arange(len(q)), -1))  # the last defined frame so far
+    first = np.flatnonzero(defined)
+    axis = np.where((idx >= 0)[:, None], axis[np.maximum(idx, 0)],
+                    axis[first[0]] if len(first) else np.array([0.0, 1.0, 0.0]))
+    turned = np.concatenate([[False], (axis[1:] * axis[:-1]).sum(axis=-1) < 0.0])
+    sign = np.where(np.cumsum(turned) % 2 == 1, -1.0, 1.0)
+    return np.concatenate([(angle * sign)[:, None], axis * sign[:, None]], axis=-1)
+
+
 def quat_to_channels(q: np.ndarray, mode: str) -> np.ndarray:
     """wxyz ``(T, 4)`` to rotation channels in Blender ``mode`` (inverse of :func:`channels_to_quat`)."""
     if mode == "QUATERNION":
         return quat_unflip(q)  # Blender normalises quaternion channels when it evaluates them
     q = quat_unflip(quat_normalize(q))
     if mode == "AXIS_ANGLE":
-        s = np.linalg.norm(q[..., 1:], axis=-1, keepdims=True)
-        angle = 2.0 * rp.arctan2(s, q[..., :1])
-        axis = np.where(s > 1e-12, q[..., 1:] / np.maximum(s, 1e-12), np.array([0.0, 1.0, 0.0]))
-        return np.concatenate([angle, axis], axis=-1)
+        return _axis_angle_continuous(q)
     if mode in EULER_MODES:
         return quat_to_euler_blender(q, mode)
     raise ValueError(f"unknown rotation mode {mode!r}")

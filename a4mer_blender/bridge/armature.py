@@ -385,10 +385,28 @@ def write_motion(obj, motion, scene, action=None, frame_start: int | None = None
     import bpy
     rig = detect_rig(obj)
     f0 = scene.frame_start if frame_start is None else int(frame_start)
-    if action is None:
-        previous = obj.animation_data.action if obj.animation_data is not None else None
-        anim_compat.keep_in_file(previous, 1)  # else unassigning it would drop it from the file on save
+    frames = np.arange(f0, f0 + motion.num_frames, dtype=np.float64)
+    previous = obj.animation_data.action if obj.animation_data is not None else None
+    previous_slot = anim_compat.active_slot_identifier(obj) if previous is not None else ""
+    made = action is None
+    if made:
         action = bpy.data.actions.new(name or motion.meta.get("name") or f"{obj.name}_a4mer")
+    try:
+        anim_compat.assign_action(obj, action)
+        # the rig's world transform on every frame written, as the new action plays it (a parent, a
+        # constraint): read back by read_motion, whatever frame the scene is on now
+        world = object_matrices(obj, scene, frames, anim_compat.fcurves_of(obj, action))
+        loc, quat = core_rig.motion_to_rig(rig, motion, _current_basis(obj, rig), world, unit=unit)
+    except BaseException:  # nothing of the user's changed: their action plays again, ours goes
+        if previous is not None:
+            anim_compat.restore_action(obj, previous, previous_slot)
+        elif obj.animation_data is not None:
+            obj.animation_data.action = None
+        if made:
+            bpy.data.actions.remove(action)
+        raise
+    if made and previous is not None and previous is not action:
+        anim_compat.keep_in_file(previous, 0)  # no longer played by obj: saving the file keeps it
     action["a4mer_source_fps"] = float(motion.meta.get("source_fps", motion.fps))
     if motion.meta.get("betas") is not None and len(motion.meta["betas"]):  # body shape and gender, for exports
         action["a4mer_betas"] = [float(b) for b in motion.meta["betas"]]
@@ -396,10 +414,7 @@ def write_motion(obj, motion, scene, action=None, frame_start: int | None = None
         action["a4mer_gender"] = str(motion.meta["gender"])
     if motion.meta.get("surface_model_type"):  # an SMPL-X AMASS file's body model, for npz exports
         action["a4mer_surface_model_type"] = str(motion.meta["surface_model_type"])
-    loc, quat = core_rig.motion_to_rig(rig, motion, _current_basis(obj, rig), world_matrix(obj), unit=unit)
-    anim_compat.assign_action(obj, action)
     sink = anim_compat.FCurveSink(obj, action)
-    frames = np.arange(f0, f0 + motion.num_frames, dtype=np.float64)
     write = {b for b in rig.smpl_bone if b >= 0} | ({rig.root_bone} if rig.root_bone >= 0 else set())
     write |= {b for n, b in rig.extra_bone if n in motion.skeleton.names[22:]}  # an SMPL-H/X clip's hands, face
     for b in sorted(write):

@@ -123,11 +123,13 @@ def loops(fc, after: bool) -> bool:
 # --- generated channels --------------------------------------------------------------------------
 def _align(values: np.ndarray, prev: np.ndarray, path: str, mode: str, after: np.ndarray | None = None) -> np.ndarray:
     """Rotation channels ``(N, C)`` made continuous with the user's value ``prev (C,)`` on the frame
-    before the span (quaternion sign; Euler angles: the path of least motion from ``prev`` to the user's
+    before the span (quaternion sign; axis-angle: the axis's hemisphere; Euler angles: the path of least motion from ``prev`` to the user's
     angles ``after (3,)`` on the frame after, when a key follows, :func:`a4mer.channels.euler_between`), so
     keys baked next to each other interpolate the short way."""
     if path.endswith("rotation_quaternion"):
         return -values if float(values[0] @ prev) < 0 else values
+    if path.endswith("rotation_axis_angle"):  # the same rotations about the axis of the user's hemisphere
+        return -values if float(values[0, 1:] @ prev[1:]) < 0 else values
     if path.endswith("rotation_euler"):
         return core_channels.euler_between(values, prev, after, mode)
     return values
@@ -160,6 +162,11 @@ def generated_channels(obj, scene, rig, action, motion, spans_frames: list[tuple
         # the user's own values on the frame before each span (their sign; not made continuous across spans)
         prev = np.stack([core_channels.quat_to_channels(q[None], mode)[0] for q in prev_q[:, bone]])
         after = [None] * len(spans_frames)
+        if mode == "AXIS_ANGLE":  # the user's own axis there (its hemisphere), not the pose's
+            for i in range(4):
+                fc = curves.get((path, i))
+                prev[:, i] = [fc.evaluate(a - 1.0) if fc is not None else obj.pose.bones[name].rotation_axis_angle[i]
+                              for a, _ in spans_frames]
         if mode in core_channels.EULER_MODES:  # the user's own angles there (their turn and branch), not the pose's
             fcs = [curves.get((path, i)) for i in range(3)]
             for i, fc in enumerate(fcs):

@@ -30,6 +30,7 @@ def import_motion(context, path: str, apply_to_selected: bool = True, source_fps
     ``on_floor``: first move the root vertically by one constant so the feet stand on z = 0
     (``a4mer.floor.put_on_floor``; the shift in metres is kept as ``action["a4mer_floor_shift_m"]``)."""
     scene = context.scene
+    armature.check_time_map(scene)  # else the clip would play slower or faster than its own rate
     if clip is None:
         clip = load_clip(path, source_fps, asf, keep_reference_frames)
     motion = clip.resample(armature.scene_fps(scene))
@@ -39,14 +40,21 @@ def import_motion(context, path: str, apply_to_selected: bool = True, source_fps
         except errors.A4merError as e:
             raise errors.MotionFileError(path, str(e)) from None
     target = context.active_object
-    if apply_to_selected and target is not None and generated.read_state(target) is not None:
-        raise errors.A4merError(f"{target.name!r} shows A4Mer generated frames: bake them into your action or "
-                                "remove them (Generate panel) before importing onto it")
-    if not (apply_to_selected and target is not None and armature.is_smpl_rig(target)):
+    if apply_to_selected and target is not None and target.mode == "EDIT":
+        target.update_from_editmode()  # the rest as edited: Blender updates the bones only on leaving Edit mode
+    if apply_to_selected and target is not None and armature.is_smpl_rig(target):
+        nla.check_not_tweaking(target)
+        if generated.read_state(target) is not None:
+            raise errors.A4merError(f"{target.name!r} shows A4Mer generated frames: bake them into your action or "
+                                    "remove them (Generate panel) before importing onto it")
+    else:
         if context.object is not None and context.object.mode != "OBJECT":
             bpy.ops.object.mode_set(mode="OBJECT")
         target = armature.create_smpl_armature(context, name=Path(path).stem[:50] or "SMPL", skeleton=motion.skeleton)
-    action = armature.write_motion(target, motion, scene, name=Path(path).stem)
+    try:
+        action = armature.write_motion(target, motion, scene, name=Path(path).stem)
+    except errors.A4merError as e:
+        raise errors.A4merError(f"{Path(path).name} onto {target.name!r}: {e}") from None
     if on_floor:
         action["a4mer_floor_shift_m"] = motion.meta["floor_shift_m"]
     if motion.meta.get("reference_frames_dropped"):  # the file's T-pose lead-in (CMU Daz-friendly BVH)
@@ -100,8 +108,12 @@ class A4MER_OT_import_motion(bpy.types.Operator, ImportHelper):
             missing = list(action["a4mer_joints_not_imported"])
             notes.append(f"{len(missing)} hand/face joints of the clip ({', '.join(missing[:3])}"
                          f"{', ...' if len(missing) > 3 else ''}) have no bone on {obj.name!r}: not imported")
-        if self.apply_to_selected and selected is not None and selected is not obj and selected.type == "ARMATURE":
-            notes.append(f"a new SMPL armature: the selected {selected.name!r} is not an SMPL-like rig")
+        if self.apply_to_selected and selected is not None and selected is not obj:
+            rig = next((o for o in (selected.parent, *(m.object for m in getattr(selected, "modifiers", ())
+                                                        if m.type == "ARMATURE")) if o is not None
+                        and o.type == "ARMATURE" and armature.is_smpl_rig(o)), None)
+            notes.append(f"a new SMPL armature: the selected {selected.name!r} is not an SMPL-like rig"
+                         + (f" (to key the clip onto its armature, select {rig.name!r})" if rig is not None else ""))
         notes = "; ".join(n for n in notes if n)
         self.report({"INFO"}, f"A4Mer: {action.name} on {obj.name}" + (f" ({notes})" if notes else ""))
         if obj is selected and old is not None and not nla.describes(obj, old, action):

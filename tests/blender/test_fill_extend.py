@@ -387,6 +387,30 @@ def test_bake_into_action(scene, gap_rig):
     assert np.array_equal(jaw, keys[('pose.bones["jaw"].rotation_quaternion', 0, "co")])  # not generated
 
 
+def test_baked_axis_angle_keys_keep_the_users_axis_hemisphere(scene):
+    """On an axis-angle rig (the official SMPL add-on) whose keys turn their axes the other way (angle and
+    axis negated: the same rotations), baked keys continue the user's axis and keep theirs across
+    frames: each frame's axis was taken on its own, so the keys either side of the span's ends pointed
+    opposite ways and Blender played a pose turned about no axis between them."""
+    obj, _ = make_row_rig("official_smpl_axis_angle")
+    action = armature.write_motion(obj, smooth_motion(T=90, seed=3), scene)
+    for fc in anim_compat.fcurves_of(obj, action):
+        if fc.data_path.endswith("rotation_axis_angle"):
+            for k in fc.keyframe_points:
+                k.co[1] = -k.co[1]
+            fc.update()
+    delete_keys_inside(obj, action, 40, 60)
+    scene.frame_end = 90
+    assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
+    assert bpy.ops.a4mer.bake_generated() == {"FINISHED"}
+    baked = key_snapshot(obj, action)
+    rig = armature.detect_rig(obj)
+    for name in [rig.names[b] for b in rig.smpl_bone[:22]]:
+        ch = np.stack([baked[(f'pose.bones["{name}"].rotation_axis_angle', i, "co")][1::2] for i in range(4)], 1)
+        assert len(ch) == 90
+        assert (np.sum(ch[1:, 1:] * ch[:-1, 1:], axis=1) > 0).all(), name
+
+
 @pytest.mark.parametrize("keyed_side, extrapolation", [("before", "CONSTANT"), ("after", "CONSTANT"),
                                                        ("before", "LINEAR"), ("after", "LINEAR")])
 def test_bake_keeps_a_curve_keyed_on_one_side_of_the_gap(scene, gap_rig, keyed_side, extrapolation):

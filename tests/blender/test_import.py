@@ -284,3 +284,112 @@ def test_import_cmu_bvh_starts_on_the_take(scene, cmu_dance):
     assert armature.action_frames(action)[1] == 3144 - 8
     pos = armature.read_motion(obj, scene).joint_positions()[:2, :22]
     assert np.linalg.norm(pos[1] - pos[0], axis=-1).max() < 0.05
+
+
+def _key_world_motion(scene, obj, how: str) -> None:
+    """Give ``obj`` (a rig) what moves it in the world: an animated parent (2 m along X and a quarter
+    turn over 60 frames), a Child Of constraint to a moved empty, or a Copy Location constraint."""
+    mover = bpy.data.objects.new("mover", None)
+    scene.collection.objects.link(mover)
+    if how == "moving parent":
+        obj.parent = mover
+        for f, x, rz in ((1, 0.0, 0.0), (60, 2.0, np.pi / 2)):
+            mover.location, mover.rotation_euler = (x, 0.0, 0.0), (0.0, 0.0, rz)
+            mover.keyframe_insert("location", frame=f)
+            mover.keyframe_insert("rotation_euler", frame=f)
+    else:
+        c = obj.constraints.new("CHILD_OF" if how == "child of" else "COPY_LOCATION")
+        c.target = mover
+        bpy.context.view_layer.update()
+        mover.location, mover.rotation_euler = (1.5, -2.0, 0.5), (0.0, 0.0, 0.7)  # after: Child Of's inverse is set
+
+
+@pytest.mark.parametrize("how", ["moving parent", "child of", "copy location"])
+def test_import_onto_a_carried_rig_keys_the_clips_world_motion(scene, tmp_path, how):
+    """A rig moved by a parent or an object constraint is keyed so that the body is where the clip has it
+    in the world on every frame, as Segment, Fill and exports read it back, whichever frame the playhead
+    was on: the import used the object's matrix on the current frame only (and without constraints),
+    which put the body metres away (2-4 m on a real clip) and differently from one playhead to another."""
+    motion = smooth_motion(T=60, seed=5)
+    path = write_amass_npz(motion, tmp_path / "walk.npz")
+    got = []
+    for playhead in (1, 45):
+        obj, _ = make_row_rig("mpi_body_only")
+        _key_world_motion(scene, obj, how)
+        scene.frame_set(playhead)
+        bpy.ops.object.select_all(action="DESELECT")
+        bpy.context.view_layer.objects.active = obj
+        assert bpy.ops.a4mer.import_motion(filepath=str(path), apply_to_selected=True) == {"FINISHED"}
+        assert scene.frame_current == playhead
+        back = armature.read_motion(obj, scene)
+        np.testing.assert_allclose(back.root_translation, motion.root_translation, atol=1e-5)
+        assert quat_angle(back.rotations[:, :22], motion.rotations[:, :22]).max() < 1e-5  # a body-only rig
+        got.append(back.root_translation)
+        bpy.data.objects.remove(bpy.data.objects["mover"])
+        bpy.data.objects.remove(obj)
+    np.testing.assert_allclose(got[0], got[1], atol=1e-6)
+
+
+def _file_state() -> dict:
+    return {a.name: (a.users, a.use_fake_user) for a in bpy.data.actions}
+
+
+@pytest.mark.parametrize("case", ["tweak mode", "time stretching", "scale 0"])
+def test_a_refused_import_names_the_problem_and_changes_nothing(scene, tmp_path, case):
+    """Onto a rig in NLA tweak mode (a traceback, and an orphan action left), while the scene remaps time
+    (imported at half or double speed), onto a rig flattened to scale 0 (an empty action left, the
+    user's action given a fake user, the file and rig not named): one clear line, nothing changed."""
+    obj, _ = make_row_rig("mpi_body_only")
+    mine = armature.write_motion(obj, smooth_motion(T=30, seed=2), scene, name="mine")
+    if case == "tweak mode":
+        track = obj.animation_data.nla_tracks.new()
+        track.strips.new("mine", 1, mine)
+        obj.animation_data.action = None
+        track.select = track.strips[0].select = True
+        obj.animation_data.use_tweak_mode = True
+        want = "in NLA tweak mode: leave it"
+    elif case == "time stretching":
+        scene.render.frame_map_old, scene.render.frame_map_new = 100, 200
+        want = "the scene remaps time"
+    else:
+        obj.scale = (0.0, 0.0, 0.0)
+        want = "walk.npz onto 'SMPLX-body': the armature object's scale is 0"
+    bpy.context.view_layer.objects.active = obj
+    path = write_amass_npz(smooth_motion(T=20, seed=12), tmp_path / "walk.npz")
+    before, n_objects, played = _file_state(), len(bpy.data.objects), obj.animation_data.action
+    with pytest.raises(RuntimeError, match=want) as e:
+        bpy.ops.a4mer.import_motion(filepath=str(path), apply_to_selected=True)
+    assert "Traceback" not in str(e.value)
+    assert _file_state() == before and len(bpy.data.objects) == n_objects
+    assert obj.animation_data.action == played
+
+
+def test_import_onto_a_rig_in_edit_mode_uses_the_rest_as_edited(scene, tmp_path):
+    """Blender updates a rig's bones from its edit bones only on leaving Edit mode: an import made there
+    posed the rig for the rest before the edit (a wrist 15 cm off once Edit mode was left)."""
+    motion = smooth_motion(T=20, seed=6)
+    path = write_amass_npz(motion, tmp_path / "wave.npz")
+    obj, _ = make_row_rig("mpi_body_only")
+    bpy.context.view_layer.objects.active = obj
+    names = armature.detect_rig(obj).names
+    bpy.ops.object.mode_set(mode="EDIT")
+    elbow = obj.data.edit_bones[names[armature.detect_rig(obj).smpl_bone[18]]]
+    elbow.roll += np.pi / 2
+    obj.data.edit_bones[names[armature.detect_rig(obj).smpl_bone[16]]].tail.z += 0.1
+    assert bpy.ops.a4mer.import_motion(filepath=str(path), apply_to_selected=True) == {"FINISHED"}
+    bpy.ops.object.mode_set(mode="OBJECT")
+    back = armature.read_motion(obj, scene)
+    assert quat_angle(back.rotations[:, :22], motion.rotations[:, :22]).max() < 1e-5
+
+
+def test_a_selected_mesh_gets_a_new_armature_and_the_report_names_its_rig(scene, tmp_path, capfd):
+    obj, _ = make_row_rig("mpi_body_only")
+    body = bpy.data.objects.new("Body", bpy.data.meshes.new("Body"))
+    scene.collection.objects.link(body)
+    body.parent = obj
+    bpy.context.view_layer.objects.active = body
+    path = write_amass_npz(smooth_motion(T=20, seed=12), tmp_path / "wave.npz")
+    capfd.readouterr()
+    assert bpy.ops.a4mer.import_motion(filepath=str(path), apply_to_selected=True) == {"FINISHED"}
+    assert (f"the selected 'Body' is not an SMPL-like rig (to key the clip onto its armature, select {obj.name!r})"
+            in capfd.readouterr().out)

@@ -246,3 +246,20 @@ def test_euler_between_meets_the_key_after_near_gimbal_lock(mode):
     assert np.abs(np.diff(np.r_[prev[None], out, after[None]], axis=0)).max() < 2.0
     assert quat_angle(channels_to_quat(out, mode), channels_to_quat(span, mode)).max() < 1e-7  # 3e-8: one ulp of the dot
     np.testing.assert_allclose(euler_between(span, prev, None, mode)[0], fwd[0], atol=1e-9)
+
+
+def test_axis_angle_keys_interpolate_as_the_rotations_through_the_identity():
+    """Axis-angle channels of rotations passing near the identity keep their axis's hemisphere (the angle
+    turns negative): each frame's axis was taken on its own, so a foot at 26 deg about a on one frame and
+    7 deg about -a on the next played 19 deg off the halfway rotation between the two keys."""
+    from a4mer.channels import channels_to_quat, quat_to_channels
+    from a4mer.geometry import quat_slerp
+    t = np.linspace(-1.25, 0.95, 12)  # ..., -0.05, 0.15, ...: the swing passes the identity between two keys
+    aa = t[:, None] * np.array([0.5, 0.1, -0.05])
+    q = axis_angle_to_quat(aa)
+    ch = quat_to_channels(q, "AXIS_ANGLE")
+    assert quat_angle(channels_to_quat(ch, "AXIS_ANGLE"), q).max() < 1e-9
+    mid = channels_to_quat(0.5 * (ch[1:] + ch[:-1]), "AXIS_ANGLE")  # what linear keys give halfway
+    assert quat_angle(mid, quat_slerp(q[:-1], q[1:], 0.5)).max() < 1e-6
+    still = quat_to_channels(np.tile([1.0, 0.0, 0.0, 0.0], (3, 1)), "AXIS_ANGLE")
+    np.testing.assert_allclose(still, [[0.0, 0.0, 1.0, 0.0]] * 3)
