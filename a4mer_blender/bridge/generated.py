@@ -429,7 +429,7 @@ def read_layered_motion(obj, scene, first: int, last: int, replaced=()):
 def _new_action(obj, name: str, channels: dict, frames: np.ndarray, span_id: str):
     import bpy
     action = bpy.data.actions.new(name)
-    action["a4mer_generated"] = True
+    action[records.GENERATED_ACTION_KEY] = True
     action[nla.SPAN_KEY] = span_id
     sink = anim_compat.FCurveSink(obj, action)
     for (path, i), values in channels.items():
@@ -565,7 +565,7 @@ def drop_strip(track, strip) -> None:
     import bpy
     action = strip.action
     track.strips.remove(strip)
-    if action is not None and action.users == 0 and action.get("a4mer_generated"):
+    if action is not None and action.users == 0 and action.get(records.GENERATED_ACTION_KEY):
         bpy.data.actions.remove(action)
 
 

@@ -15,7 +15,7 @@ as ``baked``: no span's mark any more.
 from __future__ import annotations
 
 from .._core import gaps, strips as core_strips
-from . import anim_compat, nla
+from . import anim_compat, nla, records
 
 
 def _motif_track(obj, record: dict):
@@ -175,7 +175,7 @@ def show_baked(obj, baked: list[dict], action) -> None:
             entry["baked"] = True
         shown.append(old)
     for old in shown:
-        if old is not None and old.users == 0 and old.get("a4mer_generated"):
+        if old is not None and old.users == 0 and old.get(records.GENERATED_ACTION_KEY):
             bpy.data.actions.remove(old)
     if shown:
         nla.write_record(obj, record)

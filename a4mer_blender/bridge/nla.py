@@ -216,7 +216,7 @@ def remove_tracks(obj) -> int:
     for t in tracks:
         obj.animation_data.nla_tracks.remove(t)
     for action in shown:  # generated frames marked on the motif track after a bake: nothing else uses them
-        if action.users == 0 and action.get("a4mer_generated"):
+        if action.users == 0 and action.get(records.GENERATED_ACTION_KEY):
             bpy.data.actions.remove(action)
         else:  # the user's earlier action, shown only by these tracks (and the record's pointer)
             anim_compat.keep_in_file(action, int(records.get(obj, ACTION_KEY) == action))

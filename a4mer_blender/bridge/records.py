@@ -18,6 +18,7 @@ are deleted by :func:`prune` (every operator's start, and each file load).
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
 #: ID property of a records text: the object (a library override) whose records it holds
@@ -42,22 +43,34 @@ def _texts_of(obj: Any) -> list:
     return [t for t in bpy.data.texts if t.library is None and HOLDER_KEY in t and t[HOLDER_KEY] == obj]
 
 
-def _has_own_tracks(obj: Any) -> bool:
-    """Whether the library override ``obj`` holds an NLA track added on it (A4Mer's tracks are; the
-    library's own are not)."""
+#: ID property of an action A4Mer generated (:mod:`.generated`)
+GENERATED_ACTION_KEY = "a4mer_generated"
+
+
+def _added_tracks(obj: Any) -> list:
+    """``obj``'s NLA tracks added in this file (on an override, not the library's own)."""
     anim = getattr(obj, "animation_data", None)
-    return anim is not None and any(not t.is_override_data for t in anim.nla_tracks)
+    return [t for t in anim.nla_tracks if not t.is_override_data] if anim is not None else []
 
 
 def _stale(text: Any) -> bool:
-    """Whether a records ``text`` describes nothing any more: its object is gone or linked, or is an
-    override holding no track added on it. Blender moves an ID pointer to whatever replaces its target:
-    clearing an override (Outliner > Library Override > Clear) points the text at the linked object, and
-    overriding that again points it at the new override, which has none of the old override's tracks."""
+    """Whether a records ``text`` describes nothing any more: its object is gone or linked, or holds no
+    track of the records. Blender moves an ID pointer to whatever replaces its target: clearing an override
+    (Outliner > Library Override > Clear) points the text at the linked object, and overriding that again
+    (or making it local) points it at an object that has none of the old override's tracks. A4Mer's tracks
+    show the actions the records point at (the action pushed down under generated frames, the one the
+    atoms and motifs were found on) or actions A4Mer generated; a text pointing at no action (one being
+    written, or of an earlier version) counts an override's added tracks."""
+    import bpy
     obj = text.get(HOLDER_KEY)
     if obj is None or getattr(obj, "library", None) is not None:
         return True
-    return is_override(obj) and not _has_own_tracks(obj)
+    pointed = [v for k, v in text.items() if k != HOLDER_KEY and isinstance(v, bpy.types.Action)]
+    tracks = _added_tracks(obj)
+    if not pointed:
+        return is_override(obj) and not tracks
+    return not any(s.action is not None and (s.action.get(GENERATED_ACTION_KEY) or any(s.action == a for a in pointed))
+                   for t in tracks for s in t.strips)
 
 
 def _orphaned(text: Any) -> bool:
@@ -127,7 +140,7 @@ def put(obj: Any, key: str, value: Any) -> None:
     h[key] = value
     if h == obj:  # a text left from when it was an override: the object's own record replaces its entry
         _drop_from(_text_of(obj), (key,))
-    elif not h.name.startswith(f"{HOLDER_NAME}: {obj.name}"):  # the override was renamed
+    elif re.fullmatch(re.escape(f"{HOLDER_NAME}: {obj.name}") + r"(\.\d{3,})?", h.name) is None:  # renamed
         h.name = f"{HOLDER_NAME}: {obj.name}"
         h.clear()
         h.write(_note(obj))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import bpy
 
 from .._core import errors
-from ..bridge import anim_compat, bake, generated
+from ..bridge import anim_compat, bake, generated, records
 
 
 class _ResultOp:
@@ -15,9 +15,11 @@ class _ResultOp:
         if obj is not None and generated.read_state(obj) is not None:
             return True
         unknown = generated.unrecorded_tracks(obj)
-        if unknown:  # a copy of an override, or a character file's tracks: say why the button is off
+        if unknown:  # a copy of an override, a character file's tracks, a deleted records text: say why
             cls.poll_message_set(f"A4Mer has no records of the tracks {', '.join(unknown)}: work on the rig they "
-                                 "were made on")
+                                 "were made on (this one is a copy, or holds them from its library), or, if their "
+                                 f"{records.HOLDER_NAME!r} text was deleted, make your action active again (Action editor) and delete "
+                                 "those tracks in the NLA editor")
         return False
 
     def report_kept(self, kept: list[str]) -> None:

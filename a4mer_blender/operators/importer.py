@@ -43,6 +43,7 @@ def import_motion(context, path: str, apply_to_selected: bool = True, source_fps
     if apply_to_selected and target is not None and target.mode == "EDIT":
         target.update_from_editmode()  # the rest as edited: Blender updates the bones only on leaving Edit mode
     if apply_to_selected and target is not None and armature.is_smpl_rig(target):
+        generated.check_storable(target)  # a linked rig would lose the clip on save
         nla.check_not_tweaking(target)
         if generated.read_state(target) is not None:
             raise errors.A4merError(f"{target.name!r} shows A4Mer generated frames: bake them into your action or "

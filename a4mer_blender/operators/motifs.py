@@ -122,6 +122,7 @@ class A4MER_OT_motif_rename(_MotifOp, bpy.types.Operator):
         if m is None:
             return {"CANCELLED"}
         try:
+            generated.check_storable(context.active_object)
             n = nla.rename_motif(context.active_object, m["motif_id"], self.name)
             shown = strips.motif_display_name(m["motif_id"], nla.read_record(context.active_object)["motif_names"])
             n += generated.rename_motif(context.active_object, m["motif_id"], shown)

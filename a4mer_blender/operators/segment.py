@@ -133,6 +133,11 @@ class A4MER_OT_clear_segments(bpy.types.Operator):
 
     def execute(self, context):
         obj = context.active_object
+        try:
+            generated.check_storable(obj)
+        except errors.A4merError as e:
+            self.report({"ERROR"}, str(e))
+            return {"CANCELLED"}
         n = nla.remove_tracks(obj)
         nla.forget(obj)
         self.report({"INFO"}, f"A4Mer: removed {n} tracks")

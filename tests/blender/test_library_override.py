@@ -292,6 +292,45 @@ def test_an_override_cleared_and_made_again_does_not_take_the_old_records(scene,
     assert new.animation_data.action.name == "take2" and not _record_texts()
 
 
+@pytest.mark.parametrize("then", ["override again", "make local"])
+def test_a_cleared_override_whose_new_rig_has_nla_tracks_of_its_own_does_not_take_the_old_records(
+        scene, tmp_path, then):
+    """As above, with the animator's own NLA track on the new rig (their take pushed down), or the linked
+    rig made local instead: the old text counted as the new rig's records (any added track, or any local
+    rig, was taken as A4Mer's), so Remove Generated Frames was offered and put the cleared override's take
+    over the animator's track. A text is the rig's only while a track added on it shows an action the text
+    points at (or one A4Mer generated)."""
+    obj = _shot(_character(tmp_path, keyed=False), "object")
+    _key(obj, bpy.context.scene)
+    assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
+    linked = obj.override_library.reference
+    obj.override_library.destroy(do_hierarchy=False)
+    new = linked.override_create(remap_local_usages=True) if then == "override again" else linked.make_local()
+    bpy.context.view_layer.objects.active = new
+    take2 = _key(new, bpy.context.scene, name="take2")
+    anim = new.animation_data
+    strip = anim.nla_tracks.new().strips.new("take2", 1, take2)
+    anim_compat.set_strip_slot(strip, new)
+    anim.action = None
+    tracks, pose = _tracks(new), pose_snapshot(new, FRAMES)
+    assert generated.read_state(new) is None and not bpy.ops.a4mer.remove_generated.poll()
+    with pytest.raises(RuntimeError, match="has no action: its motion is in the NLA strip 'take2'"):
+        bpy.ops.a4mer.fill_gaps()
+    assert _tracks(new) == tracks and anim.action is None and not _record_texts()
+    np.testing.assert_array_equal(pose_snapshot(new, FRAMES), pose)
+
+
+def test_a_renamed_override_gets_its_text_renamed_also_to_a_prefix_of_its_old_name(scene, tmp_path, local_take):
+    """"Hero" renamed "He": the text kept the name "A4Mer records: Hero" (a prefix test), so a second rig
+    named "Hero" got "A4Mer records: Hero.001" and the text named after it held He's records."""
+    obj = local_take
+    assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
+    assert _record_texts() == ["A4Mer records: Hero"]
+    obj.name = "He"
+    assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
+    assert _record_texts() == ["A4Mer records: He"]
+
+
 def test_a_deleted_override_rig_is_not_kept_by_its_records(scene, tmp_path):
     """The records text's pointer is a user of the rig: a deleted override (and its actions) stayed in the
     file for ever. The text goes when the file is opened again, so the next save drops the rig."""
@@ -361,6 +400,36 @@ def test_a_linked_rig_is_refused_naming_what_to_do(scene, tmp_path):
             op()
     assert len(linked.animation_data.nla_tracks) == tracks and generated.read_state(linked) is None
     assert not _record_texts()
+
+
+def test_a_linked_rig_keeps_its_library_tracks_and_action(scene, tmp_path):
+    """A character file segmented there, linked (not overridden): Remove A4Mer Tracks, Rename Motif and an
+    import onto it changed the linked rig in memory and reported success, all lost on the next save; they
+    refuse as Fill does."""
+    from a4mer.io import write_amass_npz
+    bpy.ops.wm.read_homefile(use_empty=True, use_factory_startup=True)
+    scene = bpy.context.scene
+    scene.render.fps, scene.frame_start, scene.frame_end = 30, 1, 150
+    obj, _ = make_row_rig("mpi_smplx")
+    _key(obj, scene, name="library_take")
+    (tmp_path / "seg.json").write_text(json.dumps(even_segments(150, 30.0)))
+    assert bpy.ops.a4mer.segment(segments_file=str(tmp_path / "seg.json")) == {"FINISHED"}
+    lib = str(tmp_path / "character.blend")
+    bpy.ops.wm.save_as_mainfile(filepath=lib)
+    bpy.ops.wm.read_homefile(use_empty=True, use_factory_startup=True)
+    with bpy.data.libraries.load(lib, link=True) as (_, dst):
+        dst.objects = [RIG]
+    linked = dst.objects[0]
+    bpy.context.scene.collection.objects.link(linked)
+    bpy.context.view_layer.objects.active = linked
+    tracks, record = _tracks(linked), nla.read_record(linked)
+    clip = write_amass_npz(smooth_motion(T=20, seed=12), tmp_path / "wave.npz")
+    for op, kw in ((bpy.ops.a4mer.clear_segments, {}), (bpy.ops.a4mer.motif_rename, {"motif_id": 0, "name": "x"}),
+                   (bpy.ops.a4mer.import_motion, {"filepath": str(clip)})):
+        with pytest.raises(RuntimeError, match=r"is linked from .*character\.blend.*Library Override"):
+            op(**kw)
+    assert _tracks(linked) == tracks and nla.read_record(linked) == record
+    assert linked.animation_data.action.name == "library_take" and "wave" not in bpy.data.actions
 
 
 def test_bake_and_remove_refuse_a_linked_rig(scene, tmp_path):
