@@ -78,6 +78,7 @@ def find_clips(folder: str | os.PathLike, suffixes=tuple(FORMATS), exclude: str 
     in ``batch out/in --out out``, is searched whole). A broken symbolic link is listed, so that
     reading it fails by name instead of the clip vanishing."""
     from .io.amass import AMASS_SHAPE_FILE
+    suffixes = {s.lower() for s in ((suffixes,) if isinstance(suffixes, str) else suffixes)}  # ".BVH", ".bvh"
     folder = Path(folder)
     if not folder.is_dir():  # a typo or a file: an error, not an empty library
         raise MotionFileError(folder, "not a folder" if folder.exists() else "no such folder")
@@ -94,6 +95,14 @@ def find_clips(folder: str | os.PathLike, suffixes=tuple(FORMATS), exclude: str 
             continue
         found.append(f)
     return sorted(found)
+
+
+def dropped_lead_in(motion) -> dict:
+    """``{"reference_frames_dropped": N}`` when the clip's first N file frames (a rest-pose lead-in) were
+    left out, so frame f of an output is the file's frame f + N; else ``{}``. Every output indexed by
+    frames carries it (segment records, labels JSON, embeddings)."""
+    n = int(motion.meta.get("reference_frames_dropped") or 0)
+    return {"reference_frames_dropped": n} if n else {}
 
 
 def as_motion(clip, whole: bool = False) -> Motion:

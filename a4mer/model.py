@@ -17,7 +17,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from .api import as_motion
+from .api import as_motion, dropped_lead_in
 from .artefact import BUNDLE_FORMAT
 from .errors import A4merError
 from .features import frame_arrays, model_bounds
@@ -141,6 +141,7 @@ class A4Mer:
             raise A4merError(f"set_vocab takes a MotifVocabulary or the path of one, got {type(vocab).__name__}")
         if not isinstance(vocab, MotifVocabulary):
             vocab = MotifVocabulary.load(vocab, encoder_hash=self.model_hash)
+        vocab.check("set_vocab")  # one made in memory is checked as one read from a file
         vocab.check_encoder(self.model_hash)
         if vocab.centroids.shape[1] != self.dim:
             raise A4merError(f"vocabulary width {vocab.centroids.shape[1]} != model width {self.dim}")
@@ -293,7 +294,9 @@ class A4Mer:
 
     def segment(self, motion: Any, progress: Progress | None = None) -> dict[str, Any]:
         """The canonical segment record of a clip (docs/model.md §Segment file): atoms and motifs
-        tiling the clip, frames of the input clip (end exclusive), times in seconds."""
+        tiling the clip, frames of the input clip (end exclusive), times in seconds; with
+        ``reference_frames_dropped`` N where a BVH/AMC's rest-pose lead-in was left out (frame f is then
+        the file's frame f + N)."""
         progress = progress or _no_progress
         progress(0.0, "detecting atoms")
         motion, b_in, b_model, arrays = self._prepare(motion)
@@ -312,11 +315,13 @@ class A4Mer:
                          "atoms": m["atoms"], "confidence": round(m["confidence"], 6)})
         progress(1.0, "done")
         return {"schema_version": SEGMENTS_SCHEMA, "model_hash": self.model_hash, "vocab_hash": self.vocab.hash,
-                "fps": fps, "duration": round(motion.num_frames / fps, 6), "atoms": atoms, "motifs": mots}
+                "fps": fps, "duration": round(motion.num_frames / fps, 6), "atoms": atoms, "motifs": mots,
+                **dropped_lead_in(motion)}
 
     def embed(self, motion: Any) -> dict[str, np.ndarray]:
         """``atom_tokens`` (S, D), ``atom_spans`` (S, 2), ``motif_tokens`` (M, D), ``motif_spans`` (M, 2)
-        (frames of the input, end exclusive) and ``clip_embedding`` (D,) = mean of the atom tokens."""
+        (frames of the input, end exclusive), ``clip_embedding`` (D,) = mean of the atom tokens, and
+        ``reference_frames_dropped`` () int64 as in :meth:`segment`, when it applies."""
         motion, b_in, b_model, arrays = self._prepare(motion)
         tokens = self._encode(arrays, b_model)["atom_tokens"]
         _, motifs = self._motifs(tokens)
@@ -327,7 +332,8 @@ class A4Mer:
         mspans = np.array([[b_in[m["atoms"][0]], b_in[m["atoms"][-1] + 1]] for m in motifs], dtype=np.int64)
         return {"atom_tokens": tokens.astype(np.float32), "atom_spans": np.stack([b_in[:-1], b_in[1:]], 1).astype(np.int64),
                 "motif_tokens": motif_tokens.astype(np.float32), "motif_spans": mspans.reshape(-1, 2),
-                "clip_embedding": tokens.mean(0).astype(np.float32)}
+                "clip_embedding": tokens.mean(0).astype(np.float32),
+                **{k: np.array(v, dtype=np.int64) for k, v in dropped_lead_in(motion).items()}}
 
     def _heads(self, method: str):
         """The heads of ``method``, loaded once per model (a repeated call reuses them)."""
@@ -350,6 +356,8 @@ class A4Mer:
         ``method``: "heads" (the learned correction of the classical curve, the default) or "tokens"
         (the token route: predicted A4Mer tokens, decoded; single gaps only)."""
         heads = self._heads(method)
+        if keys is not None and not isinstance(keys, (str, bytes)) and hasattr(keys, "__iter__"):
+            keys = list(keys)  # a set or a generator is read as a list is (a generator only once)
         motion = _read_for_fill(motion, start, end, keys) if isinstance(motion, (str, os.PathLike)) else as_motion(motion)
         if keys is not None:
             if start is not None or end is not None:

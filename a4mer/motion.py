@@ -212,6 +212,7 @@ def concatenate(motions: list[Motion]) -> Motion:
     """Clips one after another (same skeleton and fps required); meta of the first clip."""
     if isinstance(motions, Motion):
         raise A4merError("concatenate takes a list of Motions, got one Motion")
+    motions = list(motions)
     if not motions:
         raise A4merError("nothing to concatenate")
     if not all(isinstance(m, Motion) for m in motions):
@@ -220,7 +221,7 @@ def concatenate(motions: list[Motion]) -> Motion:
     for m in motions[1:]:
         if m.skeleton != first.skeleton:
             raise A4merError("cannot concatenate clips on different skeletons")
-        if abs(m.fps - first.fps) > 1e-9:
+        if not same_rate(m.fps, first.fps):
             raise A4merError(f"cannot concatenate clips at {first.fps} and {m.fps} fps: resample first")
     return replace(first, root_translation=np.concatenate([m.root_translation for m in motions]),
                    rotations=np.concatenate([m.rotations for m in motions]))

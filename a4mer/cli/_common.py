@@ -75,14 +75,6 @@ def load_clip(path, opts: LoadOptions, verb: str, **kw):
     return motion
 
 
-def dropped_lead_in(motion) -> dict:
-    """``{"reference_frames_dropped": N}`` when the clip's first N file frames (a rest-pose lead-in) were
-    left out, so frame f of an output is the file's frame f + N; else ``{}``. Every output indexed by
-    frames carries it (segments and labels JSON, embed npz)."""
-    n = int(motion.meta.get("reference_frames_dropped") or 0)
-    return {"reference_frames_dropped": n} if n else {}
-
-
 def naming(path, error: A4merError) -> A4merError:
     """``error`` with ``path`` in front unless its message names it already (every user error names
     the file it is about)."""

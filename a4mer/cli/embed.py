@@ -6,7 +6,7 @@ import argparse
 
 import numpy as np
 
-from ._common import (add_load_arguments, check_not_among_inputs, collect_inputs, dropped_lead_in, load_clip,
+from ._common import (add_load_arguments, check_not_among_inputs, collect_inputs, load_clip,
                       load_options, output_targets, run_each)
 from .segment import add_model_arguments, load_model
 
@@ -30,9 +30,7 @@ def run(args: argparse.Namespace) -> int:
     def embed(path, target) -> str:
         motion = load_clip(path, opts, "embed")
         emb = model.embed(motion)
-        extra = {k: np.array(v) for k, v in dropped_lead_in(motion).items()}
-        save_npz_atomic(target, **emb, model_hash=np.array(model.model_hash), vocab_hash=np.array(model.vocab.hash),
-                        **extra)
+        save_npz_atomic(target, **emb, model_hash=np.array(model.model_hash), vocab_hash=np.array(model.vocab.hash))
         return f"{len(emb['atom_tokens'])} atoms, {len(emb['motif_tokens'])} motifs"
 
     return run_each("embed", inputs, targets, embed)

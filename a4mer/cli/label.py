@@ -12,8 +12,9 @@ import json
 import sys
 from pathlib import Path
 
+from ..api import dropped_lead_in
 from ..io.outputs import a4mer_json, check_output, write_text_atomic
-from ._common import add_load_arguments, dropped_lead_in, load_clip, load_options, named_files
+from ._common import add_load_arguments, load_clip, load_options, named_files
 from .segment import add_model_arguments, load_model
 
 

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from ..io.outputs import a4mer_json, check_output, write_text_atomic
-from ._common import add_load_arguments, dropped_lead_in, load_clip, load_options, named_files
+from ._common import add_load_arguments, load_clip, load_options, named_files
 
 
 def add_model_arguments(p: argparse.ArgumentParser, what: str = "model bundle (.safetensors) or training folder "
@@ -51,7 +51,6 @@ def run(args: argparse.Namespace) -> int:
     progress(0.05, f"reading {src.name}")
     motion = load_clip(src, load_options(args, inputs=[src]), "segment")
     record = model.segment(motion, progress=lambda f, m: progress(0.1 + 0.85 * f, m))
-    record.update(dropped_lead_in(motion))  # frame f here is the file's frame f + n
     write_text_atomic(out, json.dumps(record, indent=1, ensure_ascii=False) + "\n")
     progress(1.0, f"wrote {out}")
     msg = f"{src} -> {out} ({len(record['atoms'])} atoms, {len(record['motifs'])} motifs, {record['duration']:.2f} s)"

@@ -107,7 +107,15 @@ def _end_site(skel, j: int, own_offset: np.ndarray) -> np.ndarray:
 def _subset(skel_names: tuple[str, ...], parents: tuple[int, ...], joint_subset) -> list[int]:
     if joint_subset is None:
         return list(range(len(skel_names)))
-    keep = sorted({skel_names.index(n) if isinstance(n, str) else int(n) for n in joint_subset})
+    keep = set()
+    for n in joint_subset:
+        if isinstance(n, str) and n not in skel_names:
+            raise A4merError(f"joint_subset: no joint {n!r} in the skeleton (its joints: {', '.join(skel_names)})")
+        j = skel_names.index(n) if isinstance(n, str) else int(n)
+        if not 0 <= j < len(skel_names):
+            raise A4merError(f"joint_subset: joint index {n} is not one of the skeleton's 0..{len(skel_names) - 1}")
+        keep.add(j)
+    keep = sorted(keep)
     if 0 not in keep:
         raise A4merError("joint_subset must contain the root joint")
     return keep
@@ -135,6 +143,8 @@ def write_bvh(motion: Motion, path: str | os.PathLike, names: Mapping[str, str] 
     """
     if up not in ("y", "z"):
         raise A4merError(f"up must be 'y' or 'z', got {up!r}")
+    if isinstance(precision, bool) or not isinstance(precision, (int, np.integer)) or not 0 <= precision <= 15:
+        raise A4merError(f"precision must be a whole number of decimals from 0 to 15, got {precision!r}")
     euler = euler.upper()
     if len(euler) != 3 or set(euler) != set("XYZ"):
         raise A4merError(f"euler must be a permutation of XYZ, got {euler!r}")

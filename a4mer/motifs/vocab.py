@@ -116,19 +116,28 @@ class MotifVocabulary:
         """The vocabulary of :meth:`to_json`'s ``d`` and its ``centroids``; :class:`A4merError` naming
         ``where`` when it is malformed, does not hold together (a support or example list per pattern,
         pattern codes among the centroids, a positive finite scale), holds NaN/inf or fails its hash."""
-        from ..artefact import check_finite
-
-        check_finite(where, {"centroids": centroids}, "motif vocabulary")  # NaN codes: every atom on code 0
         try:
             v = cls(np.asarray(centroids, dtype=np.float32), float(d["scale"]),
                     tuple(tuple(int(c) for c in p) for p in d["patterns"]), tuple(int(s) for s in d["support"]),
                     tuple(tuple(e) for e in d["examples"]), str(d["encoder_hash"]), MotifConfig(**d["config"]))
-            v._check_structure()
         except (KeyError, TypeError, ValueError) as e:
             raise A4merError(f"{where}: malformed motif vocabulary ({e})") from None
+        v.check(where)
         if "vocab_hash" in d and d["vocab_hash"] != v.hash:
             raise A4merError(f"{where}: motif vocabulary is corrupt (hash {v.hash} != recorded {d['vocab_hash']})")
         return v
+
+    def check(self, where: str = "vocabulary") -> None:
+        """:class:`A4merError` naming ``where`` when the vocabulary holds NaN/inf centroids (every atom would
+        get code 0) or its parts do not fit together (:meth:`_check_structure`): what reading one checks,
+        for one made in memory too."""
+        from ..artefact import check_finite
+
+        check_finite(where, {"centroids": self.centroids}, "motif vocabulary")
+        try:
+            self._check_structure()
+        except (TypeError, ValueError) as e:
+            raise A4merError(f"{where}: malformed motif vocabulary ({e})") from None
 
     def _check_structure(self) -> None:
         """ValueError where the parts do not fit together (the hash covers centroids and patterns only:

@@ -92,3 +92,78 @@ def test_model_calls_with_wrong_types_get_a4mer_errors():
         model.set_vocab(None)
     with pytest.raises(A4merError, match="speed must be a positive number"):
         change_speed(Motion(30, np.zeros((5, 3)), np.tile([1.0, 0, 0, 0], (5, 24, 1))), 0)
+
+
+def test_keys_as_a_set_or_a_generator_fill_a_path_as_a_list_does(repo_root, tmp_path):
+    """A set or generator of keys failed the path reader's conversion and was dropped there: the file was
+    read whole (calibrated on every frame, the key frames up to 0.1 off in quaternion terms) and a NaN key
+    frame was taken from its neighbour instead of refused."""
+    from a4mer.model import A4Mer
+    path = repo_root / "examples" / "bandai" / "dataset-1_walk_happy_002.bvh"
+    model = A4Mer.load()
+    want = model.inbetween(path, keys=[10, 60, 110])
+    for keys in ({110, 10, 60}, (k for k in (10, 60, 110))):
+        got = model.inbetween(path, keys=keys)
+        np.testing.assert_array_equal(got.rotations, want.rotations)
+        np.testing.assert_array_equal(got.root_translation, want.root_translation)
+    lines = path.read_text().splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith("Frame Time")) + 1
+    values = lines[first + 55].split()
+    lines[first + 55] = " ".join(values[:5] + ["nan"] + values[6:])  # a NaN rotation on key frame 55
+    bad = tmp_path / "nan_key.bvh"
+    bad.write_text("\n".join(lines) + "\n")
+    for keys in ([40, 55, 100], {40, 55, 100}):
+        with pytest.raises(A4merError, match="NaN/inf values in frame"):
+            model.inbetween(bad, keys=keys)
+
+
+def test_segment_and_embed_of_a_path_say_how_many_lead_in_frames_were_left_out(cmu_dance):
+    """Given a path, the record said nothing of the 8 rest-pose frames the reader left out (the CLI's JSON
+    did): a boundary taken from it was 8 frames off in inbetween(path), which counts the file's frames."""
+    from a4mer.model import A4Mer
+    path = cmu_dance / "bvh" / "salsa" / "01.bvh"
+    model = A4Mer.load()
+    record = model.segment(path)
+    dropped = load_motion(path).meta["reference_frames_dropped"]
+    assert dropped > 0 and record["reference_frames_dropped"] == dropped
+    assert int(model.embed(path)["reference_frames_dropped"]) == dropped
+    assert "reference_frames_dropped" not in model.segment(load_motion(path, keep_reference_frames=True))
+
+
+def test_a_vocabulary_made_in_memory_is_checked_as_one_read_from_a_file():
+    """set_vocab took a vocabulary built in memory unchecked: a NaN scale or NaN centroids gave NaN
+    confidences (every atom on code 0), a support list one short dropped a pattern, 1-D centroids an
+    IndexError."""
+    from dataclasses import replace
+    from a4mer.model import A4Mer
+    model = A4Mer.load()
+    good = model.vocab
+    nan_c = np.array(good.centroids)
+    nan_c[3, 0] = np.nan
+    for bad, match in ((replace(good, scale=float("nan")), r"malformed motif vocabulary \(scale nan"),
+                       (replace(good, centroids=nan_c), "'centroids' hold NaN"),
+                       (replace(good, support=good.support[:-1]), "support values"),
+                       (replace(good, centroids=good.centroids[0]), "centroids of shape")):
+        with pytest.raises(A4merError, match=match):
+            model.set_vocab(bad)
+        assert model.vocab is good
+
+
+def test_small_helpers_name_what_is_wrong(repo_root, tmp_path):
+    """Raw IndexError/ValueError from write_bvh's joint_subset and precision; find_clips matching a str of
+    suffixes by substring (a LICENSE file listed as a clip) and ".BVH" finding nothing; concatenate
+    refusing a float32 29.97 fps next to 29.97, and a generator of Motions."""
+    from a4mer.api import find_clips
+    from a4mer.io import write_bvh
+    m = Motion(30, np.zeros((4, 3)), np.tile([1.0, 0, 0, 0], (4, 24, 1)))
+    for kw, match in (({"joint_subset": ["pelvis", "tail"]}, "no joint 'tail' in the skeleton"),
+                      ({"joint_subset": [0, 99]}, "joint index 99 is not one of the skeleton's 0..23"),
+                      ({"precision": -1}, "precision must be a whole number of decimals from 0 to 15, got -1")):
+        with pytest.raises(A4merError, match=match):
+            write_bvh(m, tmp_path / "x.bvh", **kw)
+    folder = repo_root / "examples" / "bandai"
+    want = [folder / "dataset-1_walk_happy_002.bvh"]
+    assert find_clips(folder, suffixes=".bvh") == want and find_clips(folder, suffixes=(".BVH",)) == want
+    a = Motion(29.97, np.zeros((4, 3)), m.rotations)
+    b = Motion(np.float32(29.97), np.zeros((5, 3)), m.rotations[:1].repeat(5, 0))
+    assert concatenate([a, b]).num_frames == 9 and concatenate(x for x in (a, b)).num_frames == 9
