@@ -405,7 +405,7 @@ def write_motion(obj, motion, scene, action=None, frame_start: int | None = None
         if made:
             bpy.data.actions.remove(action)
         raise
-    if made and previous is not None and previous is not action:
+    if made and previous is not None:
         anim_compat.keep_in_file(previous, 0)  # no longer played by obj: saving the file keeps it
     action["a4mer_source_fps"] = float(motion.meta.get("source_fps", motion.fps))
     if motion.meta.get("betas") is not None and len(motion.meta["betas"]):  # body shape and gender, for exports

@@ -123,9 +123,9 @@ def loops(fc, after: bool) -> bool:
 # --- generated channels --------------------------------------------------------------------------
 def _align(values: np.ndarray, prev: np.ndarray, path: str, mode: str, after: np.ndarray | None = None) -> np.ndarray:
     """Rotation channels ``(N, C)`` made continuous with the user's value ``prev (C,)`` on the frame
-    before the span (quaternion sign; axis-angle: the axis's hemisphere; Euler angles: the path of least motion from ``prev`` to the user's
-    angles ``after (3,)`` on the frame after, when a key follows, :func:`a4mer.channels.euler_between`), so
-    keys baked next to each other interpolate the short way."""
+    before the span (quaternion sign; axis-angle: the axis's hemisphere; Euler angles: the path of least
+    motion from ``prev`` to the user's angles ``after (3,)`` on the frame after, when a key follows,
+    :func:`a4mer.channels.euler_between`), so keys baked next to each other interpolate the short way."""
     if path.endswith("rotation_quaternion"):
         return -values if float(values[0] @ prev) < 0 else values
     if path.endswith("rotation_axis_angle"):  # the same rotations about the axis of the user's hemisphere
@@ -162,16 +162,12 @@ def generated_channels(obj, scene, rig, action, motion, spans_frames: list[tuple
         # the user's own values on the frame before each span (their sign; not made continuous across spans)
         prev = np.stack([core_channels.quat_to_channels(q[None], mode)[0] for q in prev_q[:, bone]])
         after = [None] * len(spans_frames)
-        if mode == "AXIS_ANGLE":  # the user's own axis there (its hemisphere), not the pose's
-            for i in range(4):
-                fc = curves.get((path, i))
-                prev[:, i] = [fc.evaluate(a - 1.0) if fc is not None else obj.pose.bones[name].rotation_axis_angle[i]
-                              for a, _ in spans_frames]
-        if mode in core_channels.EULER_MODES:  # the user's own angles there (their turn and branch), not the pose's
-            fcs = [curves.get((path, i)) for i in range(3)]
+        if mode != "QUATERNION":  # the user's own values there (axis hemisphere; Euler turn and branch)
+            fcs = [curves.get((path, i)) for i in range(prev.shape[1])]
+            posed = getattr(obj.pose.bones[name], armature._rot_path(mode)[0])
             for i, fc in enumerate(fcs):
-                prev[:, i] = [fc.evaluate(a - 1.0) if fc is not None else obj.pose.bones[name].rotation_euler[i]
-                              for a, _ in spans_frames]
+                prev[:, i] = [fc.evaluate(a - 1.0) if fc is not None else posed[i] for a, _ in spans_frames]
+        if mode in core_channels.EULER_MODES:
             if all(fc is not None and len(fc.keyframe_points) for fc in fcs):  # a key after the span (a fill)
                 last = min(fc.keyframe_points[-1].co[0] for fc in fcs)
                 after = [np.array([fc.evaluate(b + 1.0) for fc in fcs]) if last >= b + 1 else None
