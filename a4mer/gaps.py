@@ -118,7 +118,8 @@ def plan_fill(keyed: Sequence[int] | np.ndarray, clip_range: tuple[int, int], fr
     runs = [(s, e) for s, e in gap_runs(keyed, clip_range[0], clip_range[1]) if s + 1 <= hi and e - 1 >= lo]
     limit = max_gap_seconds * fps + 1e-9
     gaps = [(s, e) for s, e in runs if e - s - 1 <= limit]
-    skipped = tuple((s, e, f"{(e - s - 1) / fps:.2f} s gap; at most {max_gap_seconds:g} s can be filled")
+    skipped = tuple((s, e, f"{e - s - 1} frames, {(e - s - 1) / fps:.3f} s: at most {max_gap_seconds:g} s "
+                           f"({int(np.floor(limit))} frames at {fps:.6g} fps) can be filled")
                     for s, e in runs if e - s - 1 > limit)
     if not gaps:
         return None if not skipped else GenerationPlan("inbetween", lo, hi, (), (), (), skipped)

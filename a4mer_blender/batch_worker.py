@@ -249,8 +249,8 @@ def fill_gaps(context, obj, args: argparse.Namespace | None = None) -> str:
     plan = gaps.plan_fill(keyed, (f0, f0 + T - 1), (f0, f0 + T - 1), fps)
     if plan is None:
         return f"{obj.name}: fill-gaps: no gaps (every frame {f0}..{f0 + T - 1} is keyed), nothing filled"
-    fill, long = list(plan.gaps), [(s, e) for s, e, _ in plan.skipped]
-    skipped = "".join(f"; not filled: {s}..{e} ({(e - s - 1) / fps:.2f} s > {gaps.MAX_GAP_SECONDS:g} s)" for s, e in long)
+    fill = list(plan.gaps)
+    skipped = "".join(f"; not filled: {s}..{e} ({why})" for s, e, why in plan.skipped)
     if not fill:
         return f"{obj.name}: fill-gaps: nothing filled{skipped}"
     if addon_generation():  # the add-on's own Fill Gaps (result layer), then baked into the action
@@ -266,7 +266,7 @@ def fill_gaps(context, obj, args: argparse.Namespace | None = None) -> str:
     if len(fill) == 1:
         motion = heads.inbetween(motion, fill[0][0] - f0, fill[0][1] - f0)
     else:
-        known = set(keyed) | {f for s, e in long for f in range(s + 1, e)}
+        known = set(keyed) | {f for s, e, _ in plan.skipped for f in range(s + 1, e)}
         motion = heads.inbetween_keys(motion, sorted(f - f0 for f in known if f0 <= f < f0 + T))
     armature.write_motion(obj, motion, context.scene, action=action, frame_start=f0)
     n = sum(e - s - 1 for s, e in fill)

@@ -132,6 +132,16 @@ def key_coords(fc) -> np.ndarray:
     return co
 
 
+#: frames: a key (or a strip's end) this close to a whole frame is on it. Blender keeps frames in float32, and
+#: a retime and back (keys scaled by 1.3, then by 1/1.3) leaves a key at 89.99999237 for 90
+ON_FRAME = 1e-3
+
+
+def whole_frame(x: float) -> int:
+    """The whole frame a key at frame ``x`` lies on (within :data:`ON_FRAME`) or after."""
+    return int(np.floor(float(x) + ON_FRAME))
+
+
 def action_frames(action, obj=None) -> tuple[int, int]:
     """(first scene frame, number of frames) covered by ``action``'s keys (integer frames; a manual
     frame range set on the action is ignored); with ``obj``, the keys of the channels it plays (its slot
@@ -141,8 +151,8 @@ def action_frames(action, obj=None) -> tuple[int, int]:
         start, end = min(float(c[:, 0].min()) for c in keyed), max(float(c[:, 0].max()) for c in keyed)
     else:
         start, end = (float(v) for v in getattr(action, "curve_frame_range", action.frame_range))
-    f0 = int(np.floor(start + 1e-6))
-    return f0, max(1, int(np.floor(end + 1e-6)) - f0 + 1)
+    f0 = whole_frame(start)
+    return f0, max(1, whole_frame(end) - f0 + 1)
 
 
 def sample_fcurve(fc, frames: np.ndarray) -> np.ndarray:

@@ -48,7 +48,7 @@ def keyed_frames(obj, action, rig=None) -> np.ndarray:
             continue
         seen.add(digest)
         x = x.astype(np.float64)
-        x = np.where(np.abs(x - np.round(x)) < 1e-3, np.round(x), x)  # float32 keys on whole frames
+        x = np.where(np.abs(x - np.round(x)) < armature.ON_FRAME, np.round(x), x)  # float32 keys on whole frames
         frames += [np.floor(x).astype(np.int64), np.ceil(x).astype(np.int64)]
     return _unique_frames(np.concatenate(frames))
 

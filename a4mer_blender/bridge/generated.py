@@ -269,7 +269,7 @@ def unrecorded_tracks(obj) -> list[str]:
 
 def _shown(strip) -> tuple[int, int]:
     """(first, last) whole scene frames ``strip`` covers (both ends inclusive in NLA evaluation)."""
-    return int(np.ceil(strip.frame_start - 1e-4)), int(np.floor(strip.frame_end + 1e-4))
+    return int(np.ceil(strip.frame_start - armature.ON_FRAME)), armature.whole_frame(strip.frame_end)
 
 
 def spans(obj, state: dict | None = None) -> list[dict]:
@@ -369,7 +369,7 @@ def content_range(obj, action, rig=None) -> tuple[int, int]:
     ends = [float(armature.key_coords(fc)[:, 0].max()) for fc in body_channels.body_pose_fcurves(obj, action, rig)
             if len(fc.keyframe_points)] if rig is not None else []
     if ends:
-        last = int(np.floor(max(ends) + 1e-6))
+        last = armature.whole_frame(max(ends))
     for sp in spans(obj):
         last = max(last, sp["shown"][1])
     return f0, last
@@ -618,9 +618,26 @@ def apply_result(obj, scene, kind: str, spans_frames: list[tuple[int, int]], cha
         gone = f"; the {replaced} generated span(s) it was replacing are gone" if replaced and not pushed else ""
         raise errors.A4merError(f"could not put the generated frames on the NLA of {obj.name!r} "
                                 f"({type(e).__name__}: {e}): your action and tracks are as before{gone}") from e
+    _cover_spans_with_source(obj, state, spans_frames)
     state["spans"] = sorted(keep + new, key=lambda s: s["first"])
     write_state(obj, state)
     return new
+
+
+def _cover_spans_with_source(obj, state: dict, spans_frames: list[tuple[int, int]]) -> None:
+    """Where the pushed-down action's strip ends at its last key (Extrapolation Nothing over the user's NLA
+    layers, which play after it) and generated frames lie past that end, the strip is widened over them:
+    the bones the model does not generate (fingers, jaw) hold the action's last values there, as they do
+    once the frames are baked into the action (its range then reaches them), instead of the layers below."""
+    src = source_track(obj, state)
+    last = max(b for _, b in spans_frames)
+    if src is None or src.strips[0].extrapolation != "NOTHING" or last <= src.strips[0].frame_end:
+        return
+    strip = src.strips[0]
+    strip.action_frame_end = float(last)
+    if abs(strip.frame_end - last) > 1e-4:
+        strip.frame_end_ui = float(last)
+    state["source_frames"] = list(nla.placement(strip)[:4])
 
 
 def _undo_apply(obj, state: dict | None, pushed: bool, new: list[dict]) -> None:

@@ -275,7 +275,7 @@ def test_batch_fill_leaves_a_gap_over_4_s_and_names_it(tmp_path, capsys):
     bpy.ops.wm.save_as_mainfile(filepath=str(src))
     code, text = _run([src, "--out", tmp_path / "out", "--fill-gaps"], capsys)
     assert code == 0, text
-    assert "Rig: fill-gaps: filled 1 gap(s), 2 frames" in text and "not filled: 2..130 (4.23 s > 4 s)" in text
+    assert "Rig: fill-gaps: filled 1 gap(s), 2 frames" in text and "not filled: 2..130 (127 frames, 4.233 s: at most 4 s (120 frames at 30 fps) can be filled)" in text
     _, arms = _open(tmp_path / "out" / "shot.blend")
     fc = next(fc for fc in anim_compat.fcurves_of(arms[0], arms[0].animation_data.action)
               if fc.data_path == 'pose.bones["left_knee"].rotation_quaternion')

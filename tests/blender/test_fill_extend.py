@@ -387,6 +387,67 @@ def test_bake_into_action(scene, gap_rig):
     assert np.array_equal(jaw, keys[('pose.bones["jaw"].rotation_quaternion', 0, "co")])  # not generated
 
 
+@pytest.mark.parametrize("verb", ["extend", "fill"])
+def test_a_last_key_a_float32_step_below_its_frame_is_on_it(scene, verb):
+    """A retime and back leaves keys at 89.99999237 for 90 (Blender keeps frames in float32): Extend
+    started on that key's frame, changing the user's last pose (and Bake then refused its own extension,
+    naming the key), and Fill found no gap before it. A key within 1e-3 of a whole frame is on it."""
+    obj, _ = make_row_rig("mpi_body_only")
+    action = armature.write_motion(obj, smooth_motion(T=90, seed=3), scene)
+    below = float(np.nextafter(np.float32(90), np.float32(0)))
+    for fc in anim_compat.fcurves_of(obj, action):
+        k = fc.keyframe_points[-1]
+        k.co[0], k.handle_left[0], k.handle_right[0] = below, below - 0.3, below + 0.3
+        fc.update()
+    assert anim_compat.fcurves_of(obj, action)[0].keyframe_points[-1].co[0] < 90
+    if verb == "fill":
+        delete_keys_inside(obj, action, 60, 89.5)
+    scene.frame_start, scene.frame_end = 1, 90
+    pose = pose_snapshot(obj, [90])
+    if verb == "extend":
+        assert bpy.ops.a4mer.extend(frames=10) == {"FINISHED"}
+        want = [(91, 100)]
+    else:
+        assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
+        want = [(61, 89)]
+    assert [tuple(sp["shown"]) for sp in generated.spans(obj)] == want
+    assert np.abs(pose_snapshot(obj, [90]) - pose).max() < 1e-6
+    assert bpy.ops.a4mer.bake_generated() == {"FINISHED"}
+    baked = key_snapshot(obj, action)
+    x = baked[('pose.bones["pelvis"].location', 0, "co")][0::2]
+    assert np.float32(below) in x and (np.abs(x - 90) < 0.5).sum() == 1  # the user's key, and no second one
+
+
+@pytest.mark.parametrize("then", ["bake", "remove"])
+def test_an_extension_past_an_action_with_extrapolation_nothing_bakes_as_shown(scene, then):
+    """An action with Extrapolation Nothing over an NLA layer of the user's: past its last key the layer
+    below plays. Extended, the bones the model does not generate (jaw, fingers) showed that layer in the
+    preview but the action's held last values once baked (the action's range then reaches the new
+    frames): up to 0.6 apart in quaternion terms. The preview now shows what Bake makes; Remove gives
+    the user's animation back exactly."""
+    obj, action = rig_with_fingers(scene, T=150, seed=3)
+    other, _ = rig_with_fingers(scene, T=150, seed=9)
+    base_action = other.animation_data.action
+    bpy.data.objects.remove(other)
+    bpy.context.view_layer.objects.active = obj
+    anim = obj.animation_data
+    base = anim_compat.new_strip(anim.nla_tracks.new(), "base", -40, base_action)
+    first_slot_to_strip(base)
+    base.scale = 2.0  # its fingers move otherwise than the action's, up to frame 260
+    anim.action_extrapolation = "NOTHING"
+    scene.frame_end = 150
+    frames = np.arange(1, 181)
+    before = pose_snapshot(obj, frames)
+    assert bpy.ops.a4mer.extend(frames=30) == {"FINISHED"}
+    shown = pose_snapshot(obj, frames)
+    if then == "bake":
+        assert bpy.ops.a4mer.bake_generated() == {"FINISHED"}
+        np.testing.assert_allclose(pose_snapshot(obj, frames), shown, atol=1e-5)
+    else:
+        assert bpy.ops.a4mer.remove_generated() == {"FINISHED"}
+        np.testing.assert_array_equal(pose_snapshot(obj, frames), before)
+
+
 def test_baked_axis_angle_keys_keep_the_users_axis_hemisphere(scene):
     """On an axis-angle rig (the official SMPL add-on) whose keys turn their axes the other way (angle and
     axis negated: the same rotations), baked keys continue the user's axis and keep theirs across

@@ -127,3 +127,10 @@ def test_quality_line():
     assert quality_line({**q, "learned_share": 0.4}).endswith(", learned correction 40%")  # faded part of the way
     assert quality_line({**q, "learned_share": 0.9496}).endswith(", learned correction 94%")
     assert "learned" not in quality_line({**q, "learned_share": 1.0}) + quality_line({**q, "learned_share": None})
+
+
+def test_a_gap_just_over_4_s_says_by_how_much():
+    """96 frames at 23.976 fps are 4.004 s: the reason read "4.00 s gap; at most 4 s can be filled"."""
+    keyed = [f for f in range(1, 201) if not 50 < f < 147]
+    why = plan_fill(keyed, (1, 200), (1, 200), 24000 / 1001).skipped[0][2]
+    assert why == "96 frames, 4.004 s: at most 4 s (95 frames at 23.976 fps) can be filled"
