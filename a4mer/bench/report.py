@@ -118,6 +118,16 @@ def by_dataset_table(res: dict, key: str) -> str:
     return "\n".join(lines)
 
 
+#: (results key, x axis) of each plot, drawn as ``<prefix>_<key>.png``
+PLOTS = (("inbetween", "gap (frames at 30 fps)"), ("extension", "horizon (frames at 30 fps)"),
+         ("blocking", "key spacing (frames)"))
+
+
+def plot_names(prefix: str = "heads") -> list[str]:
+    """The file names :func:`plot` may write (a new run removes the ones it does not write again)."""
+    return [f"{prefix}_{key}.png" for key, _ in PLOTS]
+
+
 def plot(results: dict, out_dir: Path, prefix: str = "heads") -> list[Path]:
     """MPJPE-vs-gap and MPJPE-vs-horizon plots (PNG) under ``out_dir``; returns their paths."""
     import matplotlib
@@ -125,9 +135,7 @@ def plot(results: dict, out_dir: Path, prefix: str = "heads") -> list[Path]:
     import matplotlib.pyplot as plt
 
     paths = []
-    for key, xlabel, fname in (("inbetween", "gap (frames at 30 fps)", f"{prefix}_inbetween.png"),
-                               ("extension", "horizon (frames at 30 fps)", f"{prefix}_extension.png"),
-                               ("blocking", "key spacing (frames)", f"{prefix}_blocking.png")):
+    for (key, xlabel), fname in zip(PLOTS, plot_names(prefix)):
         res = results.get(key)
         if not res:
             continue
@@ -186,7 +194,8 @@ def markdown(results: dict, command: str, plots: list[str]) -> str:
                   "the neighbouring keys (Blender's auto handles on a clip keyed every frame); "
                   "natural_spline (blocking only) = the natural cubic spline through the keys (the heads' "
                   "curve for keys under 0.23 s apart, there also blended with the global curve); lerp_slerp; zero_velocity; extension against "
-                  "zero_velocity and constant_velocity.", ""]
+                  "zero_velocity, constant_velocity and damped_velocity (the last step's velocity decaying "
+                  "as exp(-k / 10 frames): the base curve of the learned extension).", ""]
         for line in meta.get("notes", []):
             parts += [f"- {line}"]
         parts += [""]
@@ -211,24 +220,30 @@ def markdown(results: dict, command: str, plots: list[str]) -> str:
     return "\n".join(parts) + "\n"
 
 
-def write_section(doc: Path, name: str, body: str) -> None:
+def write_section(doc: Path, name: str, body: str, heading: str | None = None) -> None:
     """Replace the text between ``<!-- begin:NAME -->`` and ``<!-- end:NAME -->`` of the markdown file
-    ``doc`` with ``body`` (appending the marked section when absent; a new file starts "# Benchmarks").
-    Every benchmark writes its own section of ``docs/benchmarks.md`` this way; the rest is kept."""
+    ``doc`` with ``body``; without the markers, the section under the line ``heading`` (up to the next
+    heading of its level or above) when there is one, else the marked section is appended (a new file
+    starts "# Benchmarks"). Every benchmark writes its own section of ``docs/benchmarks.md`` this way;
+    the rest is kept."""
     doc = Path(doc)
     text = doc.read_text(encoding="utf-8") if doc.is_file() else "# Benchmarks\n"
     begin, end = f"<!-- begin:{name} -->", f"<!-- end:{name} -->"
     block = f"{begin}\n{body.rstrip()}\n{end}"
     pat = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.S)
-    text = pat.sub(lambda _: block, text) if pat.search(text) else text.rstrip() + "\n\n" + block + "\n"
+    if not pat.search(text) and heading:  # a section the user wrote (or copied) without the markers
+        level = len(heading) - len(heading.lstrip("#"))
+        pat = re.compile(rf"^{re.escape(heading)}[ \t]*\n.*?(?=^#{{1,{level}}} |\Z)", re.S | re.M)
+        block += "\n\n"
+    text = pat.sub(lambda _: block, text, count=1) if pat.search(text) else text.rstrip() + "\n\n" + block + "\n"
     doc.parent.mkdir(parents=True, exist_ok=True)
     # whole or not at all: it is the user's (through a link: the page it points at)
     write_text_atomic(doc.resolve(), text if text.endswith("\n") else text + "\n")
 
 
 def update_doc(doc: Path, section_md: str) -> None:
-    """Replace (or append) the heads benchmark's section (``heads-i`` markers) of ``doc``."""
-    write_section(doc, "heads-i", section_md)
+    """Replace (or append) the heads benchmark's section (``heads-i`` markers, else its heading) of ``doc``."""
+    write_section(doc, "heads-i", section_md, heading=SECTION)
 
 
 def add_section_arguments(p, docs: Path, name: str) -> None:

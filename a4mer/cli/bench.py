@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import A4merError
-from ..io.outputs import check_folder, check_output, write_text_atomic
+from ..io.outputs import a4mer_json, check_folder, check_output
 from ..processes import TEXT_PIPES, child_env
 
 
@@ -41,13 +41,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="at most this many clips per data set (evenly chosen; a data set is a manifest's dataset "
                         "field or a sub-folder of --data)")
     p.add_argument("--windows-per-clip", type=int, default=8,
-                   help="at most this many non-overlapping windows per clip and setting (more: more windows from long clips)")
+                   help="at most this many non-overlapping windows per clip and setting of in-betweening and "
+                        "extension (more: more windows from long clips); blocking keys each clip's first 300 frames once")
     p.add_argument("--heads", default="auto", help="learned heads file (.safetensors), 'auto' (bundled) or 'none'")
     p.add_argument("--tokens", default="auto", help="token heads file (the token route: predicted A4Mer tokens, "
                    "decoded), 'auto' (bundled, when present) or 'none'")
     p.add_argument("--tasks", default=",".join(TASKS), help="comma list of tasks")
     p.add_argument("--doc", default=None, help="markdown file whose '## Heads I' section is (re)written")
-    p.add_argument("--cold", action="store_true", help="also time the CLI from a cold start (subprocess)")
+    p.add_argument("--cold", action="store_true", help="also time `a4mer inbetween` / `a4mer extend` (for the tasks "
+                   "asked, with their defaults: the shipped model and heads) from a cold start (fresh processes)")
     p.add_argument("--notes", default=None, help="markdown file appended to the section (the reading of the numbers; "
                    "--doc without --notes rewrites the section without them)")
     p.add_argument("--render-only", action="store_true",
@@ -55,31 +57,32 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_load_arguments(p, floor=False)
 
 
+def _manifest(data: Path) -> list[dict] | None:
+    """The rows of ``data/manifest.jsonl`` (None without one); a bad line is an error naming it."""
+    from ..prepare import manifest_rows
+    return manifest_rows(data) if (data / "manifest.jsonl").is_file() else None
+
+
 def _entries(data: Path, split: str | None) -> list[tuple[Path, str]]:
-    """(clip path, dataset name) of every clip: from manifest.jsonl when present, else a folder scan."""
-    man = data / "manifest.jsonl"
-    if man.is_file():
-        out = []
-        for line in man.read_text(encoding="utf-8").splitlines():
-            if not line.strip():
-                continue
-            r = json.loads(line)
-            if split and r.get("split") != split:
-                continue
-            out.append((data / r["path"], r.get("dataset", "?")))
-        return out
+    """(clip path, dataset name) of every clip: from manifest.jsonl when present, else a folder scan (a
+    clip directly in ``data`` is in the data set named after the folder, ``.`` included)."""
+    rows = _manifest(data)
+    if rows is not None:
+        return [(data / r["path"], r.get("dataset", "?")) for r in rows if not split or r.get("split") == split]
     if split:
         raise A4merError(f"{data}: --split needs a manifest.jsonl (made by 'a4mer data prepare')")
     from ._common import collect_inputs
     files = collect_inputs([str(data)])
-    return [(f, f.relative_to(data).parts[0] if len(f.relative_to(data).parts) > 1 else data.name) for f in files]
+    own = data.resolve().name
+    return [(f, f.relative_to(data).parts[0] if len(f.relative_to(data).parts) > 1 else own) for f in files]
 
 
 def load_clips(data: Path, split: str | None, datasets: set[str] | None, max_clips: int,
                fps: float = 30.0, options=None, entries=None, unreadable: list[str] | None = None
                ) -> tuple[list[tuple[str, str, "object"]], dict[str, int]]:
-    """(name, dataset, Motion at ``fps``) for at most ``max_clips`` clips per dataset, evenly spread, and
-    how many clips each dataset holds (a cut data set is a note on stderr: "80 of 120 clips").
+    """(name, dataset, Motion at ``fps``) for at most ``max_clips`` readable clips per dataset, evenly
+    spread (a clip that cannot be read gives its place to the next one), and how many clips each dataset
+    holds (a cut data set is a note on stderr: "80 of 120 clips").
     ``options``: :class:`a4mer.api.LoadOptions` of the BVH/AMC reading (``fps`` is set here);
     ``entries``: :func:`_entries` of ``data`` and ``split``, when read already. A clip that cannot be read
     is named on stderr and left out (``unreadable``, when given, gets its error line)."""
@@ -95,8 +98,7 @@ def load_clips(data: Path, split: str | None, datasets: set[str] | None, max_cli
         if datasets is None or ds in datasets:
             by.setdefault(ds, []).append(path)
     if not by:  # name what there is, so a typo in --split / --datasets is plain
-        man = data / "manifest.jsonl"
-        recs = [json.loads(x) for x in man.read_text(encoding="utf-8").splitlines() if x.strip()] if man.is_file() else []
+        recs = _manifest(data) or []
         have = sorted({r.get("dataset", "?") for r in recs} if recs else {ds for _, ds in _entries(data, None)})
         splits = sorted({r.get("split", "?") for r in recs})
         raise A4merError(f"{data}: no clips" + (f" of split {split!r}" if split else "")
@@ -110,8 +112,12 @@ def load_clips(data: Path, split: str | None, datasets: set[str] | None, max_cli
         if len(paths) > max_clips:
             print(f"a4mer bench: note: data set {ds}: {max_clips} of {len(paths)} clips (--max-clips {max_clips}, "
                   "evenly chosen)", file=sys.stderr)
-            paths = [paths[i] for i in np.linspace(0, len(paths) - 1, max_clips).round().astype(int)]
+            chosen = list(dict.fromkeys(np.linspace(0, len(paths) - 1, max_clips).round().astype(int).tolist()))
+            paths = [paths[i] for i in chosen] + [p for i, p in enumerate(paths) if i not in set(chosen)]
+        got = []
         for p in paths:
+            if len(got) == max_clips:
+                break
             try:
                 m = load_motion(p, opts).body()
             except A4merError as e:
@@ -119,7 +125,8 @@ def load_clips(data: Path, split: str | None, datasets: set[str] | None, max_cli
                 if unreadable is not None:
                     unreadable.append(str(e) if str(p) in str(e) else f"{p}: {e}")
                 continue
-            clips.append((str(p.relative_to(data) if p.is_relative_to(data) else p), ds, m))
+            got.append((str(p.relative_to(data) if p.is_relative_to(data) else p), ds, m))
+        clips += sorted(got, key=lambda c: c[0])
     if not clips:
         raise A4merError(f"{data}: no usable clips")
     return clips, found
@@ -173,10 +180,11 @@ def _too_short_for_gap(clip) -> str:
 COLD_RUNS = 3
 
 
-def _cold_cli(clip) -> tuple[dict, list[str]]:
-    """Seconds (median of :data:`COLD_RUNS`) of ``a4mer inbetween`` (a 60-frame gap) and ``a4mer extend``
-    (90 frames) run as fresh processes on the first 150 frames of ``clip``, and a note for each one not
-    measured (the clip is too short for the gap; a run that failed, with its last line of stderr)."""
+def _cold_cli(clip, tasks=TASKS) -> tuple[dict, list[str]]:
+    """Seconds (median of :data:`COLD_RUNS`) of ``a4mer inbetween`` (a 60-frame gap; for the inbetween
+    task) and ``a4mer extend`` (90 frames; for the extension task) run as fresh processes with their
+    defaults (the shipped model and heads) on the first 150 frames of ``clip``, and a note for each one
+    not measured (the clip is too short for the gap; a run that failed, with its last line of stderr)."""
     import subprocess
     import tempfile
     from ..io.amass import write_amass_npz
@@ -184,12 +192,15 @@ def _cold_cli(clip) -> tuple[dict, list[str]]:
     with tempfile.TemporaryDirectory() as td:
         src = Path(td) / "clip.npz"
         write_amass_npz(clip.slice(0, min(clip.num_frames, 150)), src)
-        runs = [("cli_cold_extend_90_frames_s", ["extend", str(src), "--frames", "90", "-o", str(Path(td) / "b.npz")])]
-        if clip.num_frames >= TIMED_GAP_FRAMES:
-            runs.insert(0, ("cli_cold_inbetween_60_frames_s", ["inbetween", str(src), "--start", "29", "--end", "90",
-                                                                "-o", str(Path(td) / "a.npz")]))
-        else:
+        runs = []
+        if "inbetween" in tasks and clip.num_frames >= TIMED_GAP_FRAMES:
+            runs.append(("cli_cold_inbetween_60_frames_s", ["inbetween", str(src), "--start", "29", "--end", "90",
+                                                             "-o", str(Path(td) / "a.npz")]))
+        elif "inbetween" in tasks:
             notes.append(f"cli_cold_inbetween_60_frames_s: not measured: {_too_short_for_gap(clip)}")
+        if "extension" in tasks:
+            runs.append(("cli_cold_extend_90_frames_s", ["extend", str(src), "--frames", "90", "-o",
+                                                         str(Path(td) / "b.npz")]))
         for name, argv in runs:
             seconds = []
             for _ in range(COLD_RUNS):
@@ -258,6 +269,7 @@ def run(args: argparse.Namespace) -> int:
         except (ValueError, UnicodeDecodeError) as e:
             raise A4merError(f"{src}: not a benchmark result ({e}); run without --render-only to measure again") from None
         _check_doc(args.doc, [src])
+        _check_outputs(out)
         return _render(saved, args, out, notes_md)
     if not args.data:
         raise A4merError("--data is needed (a folder of clips or of a prepared dataset), except with --render-only")
@@ -277,11 +289,10 @@ def run(args: argparse.Namespace) -> int:
     _check_doc(args.doc, [p for p, _ in entries])
     opts = load_options(args, inputs=[p for p, _ in entries])
     check_folder(out, "--out")  # before minutes of measuring
-    if out.is_dir():
-        check_output(out / "heads_bench.json", suffixes=[".json"])
+    _check_outputs(out)
+    learned = _learned(args.heads) + _token_route(args.tokens)  # a wrong file named before the clips are read
     unreadable: list[str] = []
     clips, found = load_clips(data, args.split, ds, args.max_clips, options=opts, entries=entries, unreadable=unreadable)
-    learned = _learned(args.heads) + _token_route(args.tokens)
     methods = learned + baseline_methods()
     icfg = InbetweenConfig(windows_per_clip=args.windows_per_clip)
     ecfg = ExtensionConfig(windows_per_clip=args.windows_per_clip)
@@ -312,14 +323,10 @@ def run(args: argparse.Namespace) -> int:
         ks = [(k, n) for t, k, n in empty if t == task]
         print(f"a4mer bench: warning: {task} {', '.join(k for k, _ in ks)} frames: no clip is long enough (the longest "
               f"has {longest} frames at 30 fps; these need {ks[0][1]}+)", file=sys.stderr)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise A4merError(f"--out {out}: cannot create the folder ({e.strerror or e})") from None
     long = max(clips, key=lambda c: c[2].num_frames)[2]
     results["speed"], notes = _warm_speed(learned + [m for m in methods if m.name == "hermite"], long, tasks)
     if args.cold:
-        cold, cold_notes = _cold_cli(long)
+        cold, cold_notes = _cold_cli(long, tasks)
         results["speed"].update(cold)
         notes += cold_notes
     for n in notes:
@@ -330,8 +337,7 @@ def run(args: argparse.Namespace) -> int:
     results["meta"]["bench_seconds"] = time.perf_counter() - t0
     results["meta"]["command"] = "a4mer bench " + " ".join(shlex.quote(a) for a in sys.argv[2:]) \
         if sys.argv[1:2] == ["bench"] else f"a4mer bench --data {args.data} --out {args.out}"
-    write_text_atomic(out / "heads_bench.json", json.dumps(results, indent=2, ensure_ascii=False) + "\n")
-    _render(results, args, out, notes_md)
+    _render(results, args, out, notes_md, save=True)
     if unreadable:  # as convert and data prepare do: the rest is measured, the exit code says a file failed
         print(f"a4mer bench: {len(unreadable)} clip(s) could not be read and are not in the numbers (named above)",
               file=sys.stderr)
@@ -356,19 +362,68 @@ def _check_doc(doc: str | None, inputs: list) -> None:
         check_output(doc, inputs=inputs, suffixes=(".md",))
 
 
-def _render(results: dict, args: argparse.Namespace, out: Path, notes: str) -> int:
+def _check_outputs(out: Path) -> None:
+    """:class:`A4merError` when ``out`` holds a ``heads_bench.json`` or ``heads_bench.md`` that a4mer bench
+    did not write (the user's own results are never replaced)."""
+    for name, ours in (("heads_bench.json", a4mer_json("meta", "speed")), ("heads_bench.md", _bench_page)):
+        p = out / name
+        if p.is_dir() or (p.is_file() and not ours(p)):
+            raise A4merError(f"{p}: exists already and is not a result of a4mer bench; move it away, or give "
+                             "another --out")
+
+
+def _bench_page(path: Path) -> bool:
+    """Whether ``path`` is a page a4mer bench wrote (it starts with the "## Heads I" heading)."""
+    from ..bench.report import SECTION
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.readline().rstrip("\n") == SECTION
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def _render(results: dict, args: argparse.Namespace, out: Path, notes: str, save: bool = False) -> int:
+    """Write the markdown page and plots (and with ``save`` the JSON) of ``results`` into ``out`` as one
+    set: made in a hidden folder there, then moved into place with the earlier run's plots that this
+    one does not draw removed, so an interrupt or error leaves the earlier run's set whole (a new
+    ``out`` it made is removed again), never a page beside another run's results; then ``--doc``."""
+    import shutil
+    import tempfile
     from ..bench import report
-    plots = report.plot(results, out)
     doc = Path(args.doc) if args.doc else None
     cmd = results.get("meta", {}).get("command", f"a4mer bench --data {args.data} --out {args.out}")
+    made_out = not out.exists()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise A4merError(f"--out {out}: cannot create the folder ({e.strerror or e})") from None
+    try:
+        with tempfile.TemporaryDirectory(prefix=".a4mer-bench-", dir=out) as tmp:
+            drawn = [out / p.name for p in report.plot(results, Path(tmp))]
 
-    def page(folder: Path) -> str:  # picture links relative to the page that shows them
-        rel = [os.path.relpath(p.resolve(), folder.resolve()) for p in plots]
-        md = report.markdown(results, cmd, rel)
-        return md.rstrip() + "\n\n" + notes + "\n" if notes else md
+            def page(folder: Path) -> str:  # picture links relative to the page that shows them
+                rel = [os.path.relpath(p.resolve(), folder.resolve()) for p in drawn]
+                md = report.markdown(results, cmd, rel)
+                return md.rstrip() + "\n\n" + notes + "\n" if notes else md
 
-    md = page(out)
-    write_text_atomic(out / "heads_bench.md", md)
+            md = page(out)
+            (Path(tmp) / "heads_bench.md").write_text(md, encoding="utf-8")
+            files = [p.name for p in drawn] + ["heads_bench.md"]
+            if save:
+                (Path(tmp) / "heads_bench.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n",
+                                                            encoding="utf-8")
+                files.append("heads_bench.json")
+            for name in report.plot_names():
+                if name not in files and (out / name).is_file():
+                    (out / name).unlink()
+            for name in files:
+                os.replace(Path(tmp) / name, out / name)
+    except BaseException as e:
+        if made_out:
+            shutil.rmtree(out, ignore_errors=True)
+        if isinstance(e, OSError):
+            raise A4merError(f"--out {out}: cannot write the results ({e.strerror or e})") from None
+        raise
     if doc:
         report.update_doc(doc, page(doc.parent))
     print(md)

@@ -109,8 +109,10 @@ def run(args: argparse.Namespace) -> int:
     if not vocab.patterns:
         why = (f"only {len(names)} clips, fewer than --min-support {mc.min_support}" if len(names) < mc.min_support
                else f"no run of {mc.min_len}-{mc.max_len} atom codes recurs in {mc.min_support} of the {len(names)} clips")
-        print(f"a4mer motifs: warning: 0 patterns ({why}): every motif is a single atom code; lower --min-support "
-              f"(e.g. --min-support {max(2, min(mc.min_support - 1, len(names) // 2))}) or add clips", file=sys.stderr)
+        lower = max(1, min(mc.min_support - 1, max(2, len(names) // 2) if len(names) > 1 else 1))
+        hint = (f"lower --min-support (e.g. --min-support {lower}) or add clips" if lower < mc.min_support
+                else "add clips, or longer ones")
+        print(f"a4mer motifs: warning: 0 patterns ({why}): every motif is a single atom code; {hint}", file=sys.stderr)
     if skipped:  # the vocabulary is written, but a clip was left out: not a clean run (as label-train)
         print(f"a4mer motifs: {skipped} of {len(paths)} clips could not be read and were left out", file=sys.stderr)
     return 1 if skipped else 0

@@ -654,3 +654,56 @@ def test_key_frames_out_of_order_or_twice_are_a_note_and_an_empty_entry_an_error
     np.testing.assert_array_equal(np.load(tmp_path / "a.npz")["poses"], np.load(tmp_path / "b.npz")["poses"])
     assert main(["inbetween", str(src), "--key-frames", "0,,60", "--heads", "none", "-o", str(tmp_path / "c.npz")]) == 1
     assert "--key-frames has an empty entry: '0,,60'" in capsys.readouterr().err
+
+
+def test_bench_keeps_its_outputs_one_set_and_the_users_own_files(tmp_path, capsys, monkeypatch):
+    """A re-run with fewer --tasks left the earlier run's plots beside the new page; an interrupt between the
+    JSON and the page left one run's JSON beside another's page; a user's own heads_bench.json/.md in --out
+    were replaced; a bad manifest line was a traceback; --data . named its data set ''; --max-clips chose
+    unreadable clips, measuring fewer than it said; --doc added a second "## Heads I" to a page whose
+    section had no a4mer markers."""
+    from a4mer.bench import report
+    data = tmp_path / "clips"
+    data.mkdir()
+    for i in range(4):
+        _npz(data / f"c{i}.npz", T=130, seed=i)
+    out = tmp_path / "b"
+    base = ["bench", "--heads", "none", "--tokens", "none"]
+    assert main([*base, "--data", str(data), "--out", str(out), "--tasks", "inbetween,extension"]) == 0
+    assert (out / "heads_inbetween.png").is_file()
+    first = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(report, "markdown", interrupted)
+    assert main([*base, "--data", str(data), "--out", str(out), "--tasks", "extension", "--max-clips", "1"]) == 130
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == first  # the earlier set, whole; no temporary folder
+    assert main([*base, "--data", str(data), "--out", str(tmp_path / "new"), "--tasks", "extension"]) == 130
+    monkeypatch.undo()
+    assert not (tmp_path / "new").exists()  # a folder it made is removed again
+    (data / "c2.npz").write_bytes(b"not a zip")  # evenly chosen with --max-clips 3: c0, c2 and c4
+    _npz(data / "c4.npz", T=130, seed=4)
+    assert main([*base, "--data", str(data), "--out", str(out), "--tasks", "extension", "--max-clips", "3"]) == 1
+    res = json.loads((out / "heads_bench.json").read_text())
+    assert res["meta"]["clip_names"] == ["c0.npz", "c1.npz", "c4.npz"]  # c1 takes the unreadable c2's place
+    assert sorted(p.name for p in out.iterdir()) == ["heads_bench.json", "heads_bench.md", "heads_extension.png"]
+    capsys.readouterr()
+    for name, text in (("heads_bench.json", '{"my": "own results"}'), ("heads_bench.md", "my own notes\n")):
+        mine = tmp_path / "mine"
+        mine.mkdir(exist_ok=True)
+        (mine / name).write_text(text)
+        assert main([*base, "--data", str(data), "--out", str(mine), "--tasks", "extension"]) == 1
+        assert f"{name}: exists already and is not a result of a4mer bench" in capsys.readouterr().err
+        assert (mine / name).read_text() == text
+        (mine / name).unlink()
+    monkeypatch.chdir(data)
+    doc = tmp_path / "page.md"
+    doc.write_text("# Results\n\n## Heads I\n\nold numbers\n\n## Other\n\nkept\n")
+    assert main([*base, "--data", ".", "--out", str(tmp_path / "dot"), "--tasks", "extension", "--doc", str(doc)]) == 1
+    assert json.loads((tmp_path / "dot" / "heads_bench.json").read_text())["meta"]["datasets"] == {"clips": 4}
+    page = doc.read_text()
+    assert page.count("## Heads I") == 1 and "old numbers" not in page and page.endswith("## Other\n\nkept\n")
+    (data / "manifest.jsonl").write_text('{"path": "c0.npz", "dataset": "x"}\n{"path": "c4.npz", "data\n')
+    assert main([*base, "--data", str(data), "--out", str(tmp_path / "m")]) == 1
+    err = capsys.readouterr().err
+    assert "manifest.jsonl:2: bad manifest line" in err and "Traceback" not in err

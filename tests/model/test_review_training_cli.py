@@ -100,7 +100,12 @@ def test_motifs_build_never_overwrites_a_clip_and_checks_its_flags(tiny_run, tmp
     # more support than clips: no pattern can be mined; the vocabulary is written, and a warning says why
     assert main(base + ["--out", str(tmp_path / "u.safetensors"), "--k", "3", "--min-support", "5"]) == 0
     err = capsys.readouterr().err
-    assert "warning: 0 patterns (only 3 clips, fewer than --min-support 5)" in err and "--min-support 2" in err, err
+    assert "warning: 0 patterns (only 3 clips, fewer than --min-support 5)" in err and "--min-support 2)" in err, err
+    # the hint names a lower value than the one given (it repeated --min-support 2 for one clip)
+    assert main(["motifs", "build", "--data", str(clip), "--checkpoint", str(out), "--out", str(tmp_path / "o.safetensors"),
+                 "--k", "2", "--min-support", "2"]) == 0
+    err = capsys.readouterr().err
+    assert "only 1 clips, fewer than --min-support 2" in err and "(e.g. --min-support 1)" in err, err
     # a clip that cannot be read is named and left out; the exit code says so (it was 0)
     (lib / "broken.npz").write_bytes(b"not a clip")
     assert main(base + ["--out", str(tmp_path / "w.safetensors"), "--k", "3", "--min-support", "2"]) == 1
