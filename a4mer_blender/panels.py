@@ -29,7 +29,7 @@ class A4MER_PT_motifs(bpy.types.Panel):
             layout.label(text="No motifs yet: select an SMPL armature and run.")
             return
         motifs = strips.motif_summary(record)
-        layout.label(text=f"{len(motifs)} motifs on {record['action']}")
+        layout.label(text=f"{len(motifs)} motifs on {nla.segmented_action_name(obj, record)}")
         col = layout.column(align=True)
         for m in motifs:
             row = col.row(align=True)

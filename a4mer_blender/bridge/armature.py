@@ -321,8 +321,8 @@ def nla_only_hint(obj) -> str:
     """For an armature with no active action: where its motion is when NLA strips play it (": its motion
     is in the NLA strip 'walk' of track 'Base' ..." with what to do), else ""."""
     anim = obj.animation_data
-    strips = [(t.name, s) for t in (anim.nla_tracks if anim is not None else []) for s in t.strips
-              if s.action is not None]
+    strips = [(t.name, s) for t in (anim.nla_tracks if anim is not None else []) if not t.mute for s in t.strips
+              if s.action is not None and not s.mute]  # muted ones (A4Mer's marker tracks) play nothing
     if not strips:
         return ""
     track, strip = strips[0]

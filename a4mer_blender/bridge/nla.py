@@ -146,19 +146,23 @@ def write_record(obj, record: dict) -> None:
     records.put(obj, RECORD_KEY, core_strips.dumps_record(record))
 
 
-def _matches(track, rec_track: dict, renamed: bool) -> bool:
-    """True when ``track`` is the recorded one: every strip on it shows a recorded part of the action or
-    has a recorded name at a recorded frame (the user may have deleted, moved, renamed or duplicated
-    strips), and the same track name (an emptied track is known by its name alone); ``renamed`` (the
-    user renamed the track): the strips alone, at least one."""
+def _matches(track, rec_track: dict, renamed: bool, action=None) -> bool:
+    """True when ``track`` is the recorded one: a strip on it shows a recorded part of the action or has a
+    recorded name at a recorded frame, and every other one does too or shows ``action`` (the one the
+    record describes) or a generated one (a strip the user split, or moved and trimmed; deleted, renamed
+    and duplicated strips keep it too), with the same track name (an emptied track is known by its name
+    alone); ``renamed`` (the user renamed the track): the strips alone."""
     entries = rec_track.get("strips", [])
     named = {(str(e.get("name")), round(float(e["frame_start"]), 3)) for e in entries}
     parts = {tuple(round(x, 3) for x in _shows(e)) for e in entries}
     known = [(round(s.action_frame_start, 3), round(s.action_frame_end, 3)) in parts
              or (s.name, round(s.frame_start, 3)) in named for s in track.strips]
+    derived = [s.action is not None and ((action is not None and s.action == action)
+                                         or bool(s.action.get(records.GENERATED_ACTION_KEY))) for s in track.strips]
+    ours = any(known) and all(k or d for k, d in zip(known, derived))
     if renamed:
-        return len(known) > 0 and all(known)
-    return track.name == rec_track.get("name") and all(known)
+        return ours
+    return track.name == rec_track.get("name") and (ours or not known)
 
 
 def a4mer_tracks(obj) -> list:
@@ -178,10 +182,11 @@ def recorded_tracks(obj, rec: dict) -> list:
     if anim is None:
         return []
     tracks, found = list(anim.nla_tracks), {}
+    action = records.get(obj, ACTION_KEY)
     for renamed in (False, True):
         for i, rt in enumerate(rec.get("tracks", [])):
             if i not in found:
-                t = next((t for t in tracks if _matches(t, rt, renamed) and all(t != o for o in found.values())),
+                t = next((t for t in tracks if _matches(t, rt, renamed, action) and all(t != o for o in found.values())),
                          None)
                 if t is not None:
                     found[i] = t
@@ -270,6 +275,11 @@ def apply_segments(obj, scene, segments: dict, motif_names: dict | None = None) 
     if motif_names is None:
         same_vocab = prev is not None and prev.get("segments", {}).get("vocab_hash") == segments.get("vocab_hash")
         motif_names = dict(prev.get("motif_names", {})) if same_vocab else {}
+        # a name the user gave ("m1385" for motif 100) that is now another motif's default name goes: two
+        # motifs of one name would read as one (renaming refuses it too)
+        defaults = {f"m{m['motif_id']}" for m in segments.get("motifs", [])
+                    if str(m["motif_id"]) not in motif_names and m["motif_id"] not in motif_names}
+        motif_names = {k: v for k, v in motif_names.items() if v not in defaults}
     f0, T = action_frames(action, obj)
     fps = scene_fps(scene)
     plan = core_strips.plan_strips(segments, f0, T, fps, motif_names)
@@ -283,6 +293,13 @@ def apply_segments(obj, scene, segments: dict, motif_names: dict | None = None) 
     write_record(obj, record)
     records.put(obj, ACTION_KEY, action)
     return record
+
+
+def segmented_action_name(obj, record: dict) -> str:
+    """The name the action ``record``'s segments describe has now (renamed or not; records of earlier
+    versions, without the pointer: the name it had)."""
+    action = records.get(obj, ACTION_KEY)
+    return action.name if action is not None else str(record.get("action"))
 
 
 def describes(obj, record: dict, action) -> bool:

@@ -92,3 +92,13 @@ def test_generate_panel_offers_remove_when_the_generated_track_was_deleted(scene
     A4MER_PT_generate.draw(types.SimpleNamespace(layout=Recorder(log)), bpy.context)
     assert ("op", "a4mer.remove_generated") in log
     assert bpy.ops.a4mer.remove_generated() == {"FINISHED"} and obj.animation_data.action == action
+
+
+def test_panel_names_the_action_as_it_is_called_now(scene, tmp_path):
+    obj, _ = make_row_rig("mpi_body_only")
+    action = armature.write_motion(obj, smooth_motion(T=60), scene, name="take")
+    p = tmp_path / "s.json"
+    p.write_text(json.dumps(even_segments(60, 30.0, atom_len=10)))
+    bpy.ops.a4mer.segment(segments_file=str(p))
+    action.name = "hero_walk_v2"
+    assert any(k == "label" and t.endswith("motifs on hero_walk_v2") for k, t in _draw())

@@ -449,3 +449,61 @@ def test_export_of_the_blend_labels_the_motifs_as_the_tracks_show_them(scene, mp
     bpy.ops.wm.save_as_mainfile(filepath=str(src))
     assert main(["export", str(src), "--format", "babel", "-o", str(tmp_path / "longer.babel.json")]) == 0
     assert f"were made for {T / 30:.2f} s of its action, which lasts {(T + 30) / 30:.2f} s now" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("edit", ["split", "move and trim"])
+def test_a_strip_split_or_moved_and_trimmed_keeps_the_track_ours(scene, tmp_path, edit):
+    """Strip > Split on a motif strip (a second strip showing the rest of the action), or a strip moved and
+    then trimmed (it then shows another part of the action, elsewhere): the whole track was no longer
+    A4Mer's: the library went empty, Remove A4Mer Tracks left it and a re-run added "A4Mer Motifs.001"."""
+    from a4mer.strips import motif_summary
+    obj, _ = make_row_rig("mpi_body_only")
+    armature.write_motion(obj, smooth_motion(T=90, seed=9), scene)
+    seg = even_segments(90, 30.0)
+    assert bpy.ops.a4mer.segment(segments_file=_seg_file(tmp_path, seg)) == {"FINISHED"}
+    before = motif_summary(nla.read_record(obj))
+    track = obj.animation_data.nla_tracks["A4Mer Motifs"]
+    last = max(track.strips, key=lambda s: s.frame_start)
+    start, end, a1 = last.frame_start, last.frame_end, last.action_frame_end
+    if edit == "split":  # as Blender's split: the strip cut at mid, a new one showing the rest
+        mid = float(int((start + end) / 2))
+        last.frame_end_ui = mid
+        rest = track.strips.new(last.name, int(mid), last.action)
+        rest.action_frame_start, rest.action_frame_end = last.action_frame_end, a1
+        rest.frame_start_ui = mid
+        want = (start, mid)
+    else:
+        last.frame_start_ui = start + 30
+        last.frame_end_ui = end + 30 - 2
+        want = (start + 30, end + 28)
+    after = motif_summary(nla.read_record(obj))
+    assert [m["motif_id"] for m in after] == [m["motif_id"] for m in before]
+    assert any(want in m["occurrences"] for m in after)
+    assert bpy.ops.a4mer.segment(segments_file=_seg_file(tmp_path, seg)) == {"FINISHED"}
+    assert sorted(t.name for t in obj.animation_data.nla_tracks) == ["A4Mer Atoms", "A4Mer Motifs"]
+    assert bpy.ops.a4mer.clear_segments() == {"FINISHED"} and len(obj.animation_data.nla_tracks) == 0
+
+
+def test_a_kept_motif_name_never_doubles_a_new_motifs_name(scene, tmp_path):
+    """A motif renamed "m<id of another motif>" kept its name in a re-run (same vocabulary) where that
+    other motif is found too: two motifs of one name, which renaming refuses to make."""
+    from a4mer.strips import motif_summary
+    obj, _ = make_row_rig("mpi_body_only")
+    armature.write_motion(obj, smooth_motion(T=90, seed=9), scene)
+    seg = even_segments(90, 30.0)
+    assert bpy.ops.a4mer.segment(segments_file=_seg_file(tmp_path, seg)) == {"FINISHED"}
+    a, b = sorted({m["motif_id"] for m in seg["motifs"]})[:2]
+    nla.write_record(obj, {**nla.read_record(obj), "motif_names": {str(a): f"m{b + 1000}"}})  # named before b+1000 existed
+    for m in seg["motifs"]:
+        m["motif_id"] = b + 1000 if m["motif_id"] == b else m["motif_id"]
+    assert bpy.ops.a4mer.segment(segments_file=_seg_file(tmp_path, seg)) == {"FINISHED"}
+    names = [m["name"] for m in motif_summary(nla.read_record(obj))]
+    assert len(names) == len(set(names)) and f"m{b + 1000}" in names
+
+
+def test_with_no_action_the_message_does_not_point_at_the_muted_marker_tracks(scene, tmp_path):
+    obj, _ = make_row_rig("mpi_body_only")
+    armature.write_motion(obj, smooth_motion(T=60), scene)
+    assert bpy.ops.a4mer.segment(segments_file=_seg_file(tmp_path, even_segments(60, 30.0))) == {"FINISHED"}
+    obj.animation_data.action = None
+    assert armature.nla_only_hint(obj) == ""
