@@ -97,17 +97,52 @@ def _targets(src: SourceClip, bmap: BoneMap) -> tuple[dict[int, int], dict[int, 
         si = src.index(s)
         rot_src[j] = si
         pos[j] = src.positions[:, si]
-    # leaf fallbacks: feet / hands from the child (or end site) of the ankle / wrist
+    # leaf fallbacks: feet / hands from the children (or end sites) of the ankle / wrist
     for leaf, parent in ((10, 7), (11, 8), (22, 20), (23, 21)):
         if leaf in pos or parent not in rot_src:
             continue
         kids = [c for c, p in enumerate(src.parents) if p == rot_src[parent]
                 and np.linalg.norm(src.positions[:, c] - pos[parent], axis=-1).mean() > 1e-3]
-        if leaf >= 22:  # a hand: the middle of the finger bases, never the thumb alone (often the first
-            kids = [c for c in kids if "thumb" not in src.names[c].lower()] or kids  # child: 50 deg off)
-        if kids:
-            pos[leaf] = src.positions[:, kids].mean(axis=1) if leaf >= 22 else src.positions[:, kids[0]]
+        picked = _hand_children(src, kids, pos, parent) if leaf >= 22 else _toe_child(src, kids, pos, parent)
+        if picked:
+            pos[leaf] = src.positions[:, picked].mean(axis=1)
     return rot_src, pos
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), _EPS)
+
+
+def _toe_child(src: SourceClip, kids: list[int], pos: dict[int, np.ndarray], ankle: int) -> list[int]:
+    """The ankle's child that points most forward over the clip (the toe, not a heel helper that may come
+    first), the body's forward being (left hip - right hip) x up; the first child without both hips."""
+    if len(kids) < 2 or 1 not in pos or 2 not in pos:
+        return kids[:1]
+    forward = _unit(np.cross(pos[1] - pos[2], np.array([0.0, 0.0, 1.0])))  # (T, 3), Z-up world
+    ahead = [float(np.mean(np.sum(_unit(src.positions[:, c] - pos[ankle]) * forward, axis=-1))) for c in kids]
+    return [kids[int(np.argmax(ahead))]]
+
+
+#: finger bases lie within this angle (deg) of the forearm's line; a thumb (about 50 deg off) or a prop
+#: held in the hand does not
+FINGER_CONE_DEG = 40.0
+
+
+def _hand_children(src: SourceClip, kids: list[int], pos: dict[int, np.ndarray], wrist: int) -> list[int]:
+    """The wrist's children a hand points at the middle of: the finger bases, those within
+    :data:`FINGER_CONE_DEG` of the forearm and nearer the wrist than the elbow is (not a thumb, a weapon or
+    a prop); without an elbow, or when none is, every child not named a thumb."""
+    elbow = {20: 18, 21: 19}[wrist]
+    unthumbed = [c for c in kids if "thumb" not in src.names[c].lower()] or kids
+    if elbow not in pos:
+        return unthumbed
+    arm = pos[wrist] - pos[elbow]
+    reach = float(np.linalg.norm(arm, axis=-1).mean())
+    cos = np.cos(np.radians(FINGER_CONE_DEG))
+    fingers = [c for c in unthumbed
+               if float(np.mean(np.sum(_unit(src.positions[:, c] - pos[wrist]) * _unit(arm), axis=-1))) > cos
+               and float(np.linalg.norm(src.positions[:, c] - pos[wrist], axis=-1).mean()) < reach]
+    return fingers or unthumbed
 
 
 def _effective_children(mapped: set[int]) -> dict[int, list[tuple[int, np.ndarray]]]:

@@ -124,3 +124,41 @@ def test_the_models_input_is_the_same_whichever_twist_a_clip_was_read_with(data_
         np.testing.assert_allclose(canon.joint_positions()[:, :22], rest.joint_positions()[:, :22], atol=0.01)
         a, b = frame_arrays(rest, 30.0), frame_arrays(clip, 30.0)
         assert np.abs(a["rotmats"] - b["rotmats"]).max() < 0.1 and np.abs(a["rel_pos"] - b["rel_pos"]).max() < 0.01
+
+
+def _with_leaf(text: str, parent: str, name: str, offset: str) -> str:
+    """BVH ``text`` with a zero-rotation leaf joint ``name`` (and its End Site) added as the first child of
+    ``parent``, its three rotation columns of zeros put in every frame."""
+    head, motion = text.split("MOTION\n", 1)
+    out, cols, at, cur = [], 0, None, None
+    for line in head.split("\n"):
+        out.append(line)
+        t = line.split()
+        if t[:1] in (["ROOT"], ["JOINT"]):
+            cur = t[1]
+        if t[:1] == ["CHANNELS"]:
+            cols += int(t[1])
+            if cur == parent:
+                at = cols
+                out += [f"JOINT {name}", "{", f"OFFSET {offset}", "CHANNELS 3 Zrotation Xrotation Yrotation",
+                        "End Site", "{", "OFFSET 0 -1 0", "}", "}"]
+    lines = motion.split("\n")
+    rows = [" ".join((v := r.split())[:at] + ["0", "0", "0"] + v[at:]) if r.strip() else r for r in lines[2:]]
+    return "\n".join(out) + "MOTION\n" + "\n".join(lines[:2] + rows)
+
+
+@pytest.mark.parametrize("parent, leaf, offset", [("lFoot", "lHeel", "0 -3 -5"), ("lHand", "lWeapon", "0 -10 10"),
+                                                  ("rHand", "rSword", "0 60 0")])
+def test_a_heel_helper_or_a_prop_in_the_hand_does_not_turn_the_foot_or_hand(cmu_dance, tmp_path, parent, leaf, offset):
+    """With no foot or hand joint of its own, the SMPL foot pointed at the ankle's first child (a heel helper
+    listed first turned it backwards, 132 deg, while the retarget check measured against the heel said 0)
+    and the hand at the middle of every child of the wrist (a weapon turned it 20-57 deg). The toe is the
+    child pointing most forward; the fingers those along the forearm, nearer than the elbow."""
+    text = (cmu_dance / "bvh" / "salsa" / "01.bvh").read_text().replace("\r\n", "\n")
+    head, motion = text.split("MOTION\n", 1)
+    lines = motion.split("\n")
+    short = head + "MOTION\n" + "\n".join(["Frames: 200", lines[1]] + lines[2:202]) + "\n"
+    (tmp_path / "a.bvh").write_text(short)
+    (tmp_path / "b.bvh").write_text(_with_leaf(short, parent, leaf, offset))
+    a, b = load_motion(tmp_path / "a.bvh"), load_motion(tmp_path / "b.bvh")
+    np.testing.assert_allclose(b.joint_positions(), a.joint_positions(), atol=1e-6)
