@@ -46,7 +46,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--heads", default="auto", help="learned heads file (.safetensors), 'auto' (bundled) or 'none'")
     p.add_argument("--tokens", default="auto", help="token heads file (the token route: predicted A4Mer tokens, "
                    "decoded), 'auto' (bundled, when present) or 'none'")
-    p.add_argument("--tasks", default=",".join(TASKS), help="comma list of tasks")
+    p.add_argument("--tasks", default=",".join(TASKS), help=f"comma list of tasks ({', '.join(TASKS)})")
     p.add_argument("--doc", default=None, help="markdown file whose '## Heads I' section is (re)written")
     p.add_argument("--cold", action="store_true", help="also time `a4mer inbetween` / `a4mer extend` (for the tasks "
                    "asked, with their defaults: the shipped model and heads) from a cold start (fresh processes)")

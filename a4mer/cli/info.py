@@ -52,5 +52,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         width = max(len(k) for k in info)
         for k, v in info.items():
-            print(f"{k:<{width}}  {v}")
+            if v is not None:  # what does not apply (the retarget check of an npz): left out, not "None"
+                print(f"{k:<{width}}  {v}")
     return 0

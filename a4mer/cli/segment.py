@@ -53,6 +53,8 @@ def run(args: argparse.Namespace) -> int:
     record = model.segment(motion, progress=lambda f, m: progress(0.1 + 0.85 * f, m))
     write_text_atomic(out, json.dumps(record, indent=1, ensure_ascii=False) + "\n")
     progress(1.0, f"wrote {out}")
-    msg = f"{src} -> {out} ({len(record['atoms'])} atoms, {len(record['motifs'])} motifs, {record['duration']:.2f} s)"
+    n_atoms, n_motifs = len(record["atoms"]), len(record["motifs"])
+    msg = (f"{src} -> {out} ({n_atoms} atom{'s' * (n_atoms != 1)}, {n_motifs} motif{'s' * (n_motifs != 1)}, "
+           f"{record['duration']:.2f} s)")
     print(msg, file=sys.stderr if jsonl else sys.stdout)
     return 0
