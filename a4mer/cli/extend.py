@@ -63,10 +63,11 @@ def run(args: argparse.Namespace) -> int:
     else:
         method = faded_method("damped constant velocity", heads, share) or heads.name
     cycle = result.meta.get("cycle")
-    if cycle and args.frames / motion.fps > HANDOVER_S[0]:  # a shorter extension ends before the handover
+    played = mc is not None and bool(result.meta["motif"]["played_spans"])  # else too short: the plain one
+    if cycle and args.frames / motion.fps > HANDOVER_S[0] and not played:  # the motif takes over before it
         method += (f", handing over to the input's repeating cycle (period {cycle['period_s']:.2f} s) "
                    f"between {HANDOVER_S[0]:g} and {HANDOVER_S[1]:g} s")
-    if mc is not None and result.meta["motif"]["played_spans"]:  # else too short: the plain continuation
+    if played:
         method = f"motif {motif} prototype blended from the {method}"
     extra = {"learned_share": share} | ({"motif": result.meta["motif"]} if mc is not None else {})
     out, side = write_with_sidecar(

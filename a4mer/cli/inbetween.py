@@ -229,16 +229,22 @@ def run(args: argparse.Namespace) -> int:
     shares = {(a, b): w for a, b, w in result.meta.get("learned_shares", [])}
     played = {tuple(x) for x in result.meta["motif"]["played_spans"]} if mc is not None else set()
 
+    runs = [(a, b) for a, b in unknown_runs(known) if a > min(kk) and b < max(kk)]
+
+    def own_motif(i: int) -> dict:
+        """The motif block of span ``i``: its own entry of the per-gap ``speed`` / ``recognised`` lists."""
+        m = result.meta["motif"]
+        return dict(m, **{k: m[k][i] for k in ("speed", "recognised") if isinstance(m.get(k), list)
+                          and len(m[k]) == len(runs)})
+
     def report(stored) -> dict:
         quality, spans = ClipQuality(motion, stored, gen), []
-        for a, b in unknown_runs(known):
-            if a > min(kk) and b < max(kk):
-                method = span_method(heads, motion, known, a - 1, b + 1, motif if (a, b) in played else None,
-                                     (a, b) in sank, shares.get((a, b)))
-                extra = {"learned_share": shares.get((a, b))} | ({"motif": result.meta["motif"]} if mc is not None
-                                                                 else {})
-                spans.append(quality.span(a, b, task=task, method=method, keys=[a - 1, b + 1],
-                                          warnings=result.meta.get("warnings", []), extra=extra))
+        for i, (a, b) in enumerate(runs):
+            method = span_method(heads, motion, known, a - 1, b + 1, motif if (a, b) in played else None,
+                                 (a, b) in sank, shares.get((a, b)))
+            extra = {"learned_share": shares.get((a, b))} | ({"motif": own_motif(i)} if mc is not None else {})
+            spans.append(quality.span(a, b, task=task, method=method, keys=[a - 1, b + 1],
+                                      warnings=result.meta.get("warnings", []), extra=extra))
         methods = list(dict.fromkeys(sp["method"] for sp in spans))
         return spans[0] if len(spans) == 1 else {"schema_version": 1, "task": task, "method": "; ".join(methods),
                                                  "keys": kk, "spans": spans}

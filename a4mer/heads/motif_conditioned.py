@@ -52,13 +52,14 @@ import numpy as np
 
 from ..errors import A4merError
 from ..io.outputs import write_safetensors_atomic
-from ..geometry import (axis_angle_to_quat, axis_quat, quat_apply, quat_mul, quat_slerp, quat_to_axis_angle,
+from ..geometry import (axis_angle_to_quat, axis_quat, quat_apply, quat_mul, quat_to_axis_angle,
                         quat_unflip)
 from ..geometry import reproducible as rp
 from ..motion import Motion
 from ..retarget.solve import turn_twist
-from .baselines import natural_spline_at, rel_exp, rel_log, smoothstep
+from .baselines import natural_spline_at, nearest_rotvec, rel_exp, rel_log, smoothstep
 from .inbetween import clip_twist, hold_root_without_trans
+from .posture import POSTURE_CONTEXT_S, keep_hinges_bending_forward, keep_hinges_in_runs
 
 FORMAT = "a4mer-motif-prototypes"
 SCHEMA = 1
@@ -151,11 +152,17 @@ def _coast(t: np.ndarray, q: np.ndarray, k: np.ndarray, fps: float) -> tuple[np.
 
 
 def _blend(base_t, base_q, proto_t, proto_q, w) -> tuple[np.ndarray, np.ndarray]:
-    """Per-frame blend (weight ``w (N,)``: 0 = base, 1 = prototype) of root position and body rotations."""
+    """Per-frame blend (weight ``w (N,)``: 0 = base, 1 = prototype) of root position and body rotations:
+    each joint turns from the base towards the prototype by the fraction ``w`` of the rotation between
+    them, that rotation followed from frame to frame (the short way on the first frame, then whichever
+    way round stays continuous). Taking the short way on each frame alone flipped a joint whose base and
+    prototype were about half a turn apart round the other way in one frame (an elbow 123 deg, a wrist
+    49 cm)."""
     t = base_t + w[:, None] * (proto_t - base_t)
-    pq = np.where((np.sum(base_q * proto_q, -1) < 0)[..., None], -proto_q, proto_q)
-    q = quat_slerp(base_q, pq, np.broadcast_to(w[:, None], base_q.shape[:-1]))
-    return t, q
+    r = rel_log(base_q, proto_q)  # (N, J, 3), each frame the short way
+    for i in range(1, len(r)):
+        r[i] = nearest_rotvec(r[i], r[i - 1])
+    return t, rel_exp(base_q, w.reshape((-1,) + (1,) * (r.ndim - 1)) * r)
 
 
 # ---- prototypes ------------------------------------------------------------------------------
@@ -298,10 +305,10 @@ class MotifConditioner:
             if not spans:  # nothing of the motif to recognise
                 plain = out if plain is None else plain
                 continue
-            lo = max(0, min(a for a, _ in spans) - int(10 * out.fps))  # 10 s of context is what the model sees
-            hi = min(out.num_frames, max(b for _, b in spans) + 1 + int(10 * out.fps))
-            seg = self.verifier.segment(out.slice(lo, hi))
-            sc = [span_scores(seg, a - lo, b - lo, mid, pattern) for a, b in spans]
+            # the whole result, as `a4mer segment` of the output reads it: atoms depend on where the clip
+            # starts, and a window cut 10 s before the span found the motif where the whole clip did not
+            seg = self.verifier.segment(out)
+            sc = [span_scores(seg, a, b, mid, pattern) for a, b in spans]
             # a variant recognised wins, then the most spans recognised, then the first that plays (the default
             # transition where it fits: picked by closer scores, a 0.15 s one snapped at the key, 5 x the frame step)
             key = (all(x["exact"] for x in sc), sum(x["exact"] for x in sc), -i)
@@ -309,9 +316,11 @@ class MotifConditioner:
                 best, best_key = (out, r, [x["exact"] for x in sc]), key
             if key[0]:
                 break
-        if best is None:
+        if best is None:  # played nowhere: nothing was checked (a fill: one entry per gap, as ``speed``)
             meta = dict(plain.meta)
-            meta["motif"] = dict(meta["motif"], recognised=False, ramp_s=None, variants_tried=tried)
+            speed = meta["motif"].get("speed")
+            meta["motif"] = dict(meta["motif"], recognised=[None] * len(speed) if isinstance(speed, list) else None,
+                                 ramp_s=None, variants_tried=tried)
             return plain.with_(meta=meta)
         out, r, per_span = best
         meta = dict(out.meta)
@@ -320,10 +329,11 @@ class MotifConditioner:
             found = iter(per_span)
             recognised = [None if sp is None else bool(next(found)) for sp in meta["motif"]["speed"]]
         meta["motif"] = dict(meta["motif"], recognised=recognised, ramp_s=r, variants_tried=tried)
-        if not best_key[0]:
+        if not best_key[0]:  # named by its frames, so that each span's report has only its own
             meta["warnings"] = list(meta.get("warnings", [])) + [
-                f"segmented again, the generated span is not recognised as motif {mid} ({tried} transition "
-                "variants tried): it performs the motif's prototype only approximately here"]
+                f"frames {a}..{b}: segmented again, the generated span is not recognised as motif {mid} ({tried} "
+                "transition variants tried): it performs the motif's prototype only approximately here"
+                for (a, b), ok in zip(out.meta["motif"]["played_spans"], per_span) if not ok]
         return out.with_(meta=meta)
 
     def extend_clip(self, motion: Motion, n: int, motif_id) -> Motion:
@@ -384,7 +394,10 @@ class MotifConditioner:
         tz = np.concatenate([lead_z, proto_t[:, 2]])
         nt[:, 2] = bt[:, 2] + w * (tz - bt[:, 2])
         rot = base.rotations.copy()
-        rot[T:, :NUM_BODY] = nq
+        # knees and elbows between straight and folded, as the plain continuation keeps them: blending the
+        # prototype in after it bent a knee 21 deg backwards
+        c = min(T, int(round(POSTURE_CONTEXT_S * fps)))
+        rot[T:, :NUM_BODY] = keep_hinges_bending_forward(motion.rotations[-c:, :NUM_BODY], nq)
         trans = base.root_translation.copy()
         trans[T:] = nt
         speed = L / ((m - 1) / reps)
@@ -468,9 +481,12 @@ class MotifConditioner:
             elif not 0.5 <= sp <= 2.0:
                 warns.append(f"motif {mid} played at {sp:.2f}x its speed to fit frames {a}..{b}")
         trans[known], rot[known] = motion.root_translation[known], motion.rotations[known]
+        played = [(a, b) for (a, b), sp in zip(runs, speeds) if sp is not None]
+        # knees and elbows as the plain fill keeps them (the blend bent one 21 deg backwards); in place
+        keep_hinges_in_runs(rot[:, :NUM_BODY], played, known, int(round(motion.fps)))
         meta = dict(base.meta)
         meta.update(warnings=warns, motif={"id": mid, "speed": [None if s is None else round(s, 4) for s in speeds],
-                                           "played_spans": [[a, b] for (a, b), sp in zip(runs, speeds) if sp is not None]})
+                                           "played_spans": [list(p) for p in played]})
         return base.with_(root_translation=trans, rotations=rot, meta=meta)
 
     def inbetween(self, motion: Motion, start: int, end: int, motif_id) -> Motion:

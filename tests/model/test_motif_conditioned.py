@@ -352,3 +352,51 @@ def test_the_transitions_hand_over_at_the_prototypes_speed():
     fill = mc.inbetween(long, 40, 110, 0)
     sf = steps(fill.rotations)
     assert np.abs(np.diff(sf[41:110])).max() < 0.5 * sf[41:110].max()
+
+
+def test_the_blend_turns_a_joint_continuously_where_base_and_prototype_are_half_a_turn_apart():
+    """Base and prototype of a joint about half a turn apart, the difference passing 180 deg: blending the
+    short way on each frame alone flipped round the other way in one frame (an elbow 123 deg, a wrist 49 cm)."""
+    n = 21
+    base_q = np.tile([1.0, 0.0, 0.0, 0.0], (n, 2, 1))
+    ang = np.radians(np.linspace(170.0, 190.0, n))
+    proto_q = axis_angle_to_quat(np.stack([ang, 0 * ang, 0 * ang], 1))[:, None].repeat(2, 1)
+    _, q = mcm._blend(np.zeros((n, 3)), base_q, np.zeros((n, 3)), proto_q, np.full(n, 0.5))
+    assert quat_angle(q[1:], q[:-1]).max() < np.radians(2.0)  # 0.5 deg per frame, not a 170 deg flip
+    _, ends = mcm._blend(np.zeros((n, 3)), base_q, np.zeros((n, 3)), proto_q, np.ones(n))
+    assert quat_angle(ends, proto_q).max() < 1e-9  # w = 1: the prototype itself
+
+
+@pytest.mark.parametrize("verb", ["extend", "fill"])
+def test_a_prototype_bending_a_knee_backwards_is_held_at_straight(verb):
+    """The prototype was blended in after the heads limited the joints: motif fills bent knees 18-21 deg
+    backwards (the README: at most 10 deg past straight, or past what the kept frames nearby show)."""
+    from a4mer.heads.posture import hinge_bend
+    protos = _prototypes()
+    rot = protos.rotations.copy()
+    rot[:, 4] = axis_angle_to_quat(np.array([-0.7, 0.0, 0.0]))  # the left knee 40 deg backwards
+    protos = mcm.MotifPrototypes(rot, protos.root, protos.index, protos.fps, protos.model_hash, protos.vocab_hash,
+                                 protos.sources)
+    assert np.degrees(hinge_bend(rot[:, 4], 4)).max() < -39
+    mc = mcm.MotifConditioner(protos, _classical())
+    m = _input(T=120)
+    out = mc.extend_clip(m, 72, 0) if verb == "extend" else mc.inbetween(m, 20, 100, 0)
+    span = slice(m.num_frames, None) if verb == "extend" else slice(21, 100)
+    assert out.meta["motif"]["played_spans"]
+    assert np.degrees(hinge_bend(out.rotations[span, 4], 4)).min() > -20.0  # straight + 10 deg margins
+
+
+def test_each_gap_not_recognised_is_named_by_its_frames_and_nothing_played_is_not_a_no():
+    """Blocking with a motif: the "not recognised" warning named no frames, so every span's report carried
+    it, recognised ones too; a fill whose gaps were all too short said recognised False (tried and not
+    seen) instead of one None per gap."""
+    from a4mer.heads.quality import _about
+    mc = mcm.MotifConditioner(_prototypes(), _classical())
+    mc.verifier = _Verifier(mc)  # never sees motif 1
+    out = mc.inbetween_keys(_input(T=200), [0, 60, 120, 199], 1)
+    assert out.meta["motif"]["recognised"] == [False, False, False]
+    warned = [w for w in out.meta["warnings"] if "not recognised" in w]
+    assert [w.split(":")[0] for w in warned] == ["frames 1..59", "frames 61..119", "frames 121..198"]
+    assert [_about(w, 61, 119) for w in warned] == [False, True, False]
+    short = mc.inbetween(_input(), 10, 14, 1)  # 3 frames: too few to play the motif
+    assert short.meta["motif"]["speed"] == [None] and short.meta["motif"]["recognised"] == [None]
