@@ -47,10 +47,14 @@ def resolve_device(name: str) -> str:
         if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
             return "mps"
         return "cpu"
+    mps = getattr(torch.backends, "mps", None)
+    if str(name).split(":")[0] == "mps" and not (mps is not None and mps.is_available()):
+        raise BadValue(f"device {name!r} is not usable here (MPS is not available on this machine)")
     try:
         torch.empty(0, device=name)
     except (RuntimeError, AssertionError, ValueError, TypeError) as e:
-        raise BadValue(f"device {name!r} is not usable here ({e})") from None
+        why = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]  # torch may add a dispatcher dump
+        raise BadValue(f"device {name!r} is not usable here ({why})") from None
     return name
 
 

@@ -43,10 +43,12 @@ def own_group() -> dict:
     return {"start_new_session": True}
 
 
-def no_window() -> dict:
-    """Keyword arguments of ``Popen`` that keep a console child from opening a console window (Windows:
-    Blender's add-on starting its worker Python); nothing elsewhere."""
-    return {"creationflags": subprocess.CREATE_NO_WINDOW} if WINDOWS else {}
+def worker_group() -> dict:
+    """:func:`own_group` for a worker of Blender's add-on: :func:`kill_tree` stops it with everything it
+    started (a launcher's Python), and on Windows it opens no console window."""
+    if WINDOWS:  # no console window either (Blender's add-on starting its worker Python)
+        return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP | subprocess.CREATE_NO_WINDOW}
+    return own_group()
 
 
 def kill_tree(proc: subprocess.Popen) -> None:

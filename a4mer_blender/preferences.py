@@ -2,6 +2,7 @@
 ``bl_ext.<repo>.<id>``, a development install's is ``a4mer_blender``); defaults when absent."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import bpy
@@ -54,10 +55,21 @@ def get_settings(context=None) -> RunnerSettings:
     prefs = getattr(entry, "preferences", None)
     if prefs is None or not hasattr(prefs, "runner_mode"):
         return RunnerSettings()
-    python = worker_python(bpy.path.abspath(prefs.worker_python.strip().strip('"')))
-    return RunnerSettings(mode=prefs.runner_mode, python=python,
-                          checkpoint=bpy.path.abspath(prefs.checkpoint_path),
-                          vocab=bpy.path.abspath(prefs.vocab_path), device=prefs.device)
+    return RunnerSettings(mode=prefs.runner_mode, python=worker_python(setting_path(prefs.worker_python)),
+                          checkpoint=setting_path(prefs.checkpoint_path), vocab=setting_path(prefs.vocab_path),
+                          device=prefs.device)
+
+
+def setting_path(value: str) -> str:
+    """A path setting as an absolute path ("" when empty): quotes of a pasted path stripped, ``~`` expanded,
+    Blender's ``//`` relative to the .blend (an unsaved one: the current folder), anything else relative to
+    the current folder; read alike in Blender and by the worker, which runs in a folder of its own."""
+    v = os.path.expanduser(value.strip().strip('"'))
+    if not v:
+        return ""
+    if v.startswith("//"):
+        v = bpy.path.abspath(v) if bpy.data.filepath else v[2:]
+    return os.path.abspath(v)
 
 
 classes = (A4MerPreferences,)

@@ -125,9 +125,12 @@ def resolve_mode(settings: RunnerSettings) -> str:
 
 def _read_json(path: Path) -> dict:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
         raise errors.A4merError(f"{path}: cannot read the segments ({e})") from None
+    if not isinstance(data, dict):
+        raise errors.A4merError(f"{path}: not a segments record (a JSON object), but a {type(data).__name__}")
+    return data
 
 
 class Job:
@@ -172,9 +175,10 @@ class Job:
                 raise errors.A4merError(f"worker interpreter {py!r} {what} (Preferences > Add-ons > "
                                         "A4Mer Action Motifs > Worker Python: a python executable)")
             try:
+                # its own process group: a cancel reaches the Python a launcher (a shell wrapper, py.exe) started
                 self._proc = subprocess.Popen(self.worker_command(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                               **processes.TEXT_PIPES, env=processes.child_env(drop_python_path=True),
-                                              cwd=str(self.dir), **processes.no_window())
+                                              cwd=str(self.dir), **processes.worker_group())
             except OSError as e:
                 self.cleanup()
                 raise errors.A4merError(f"worker interpreter {py!r} cannot be run ({e.strerror or e})") from None
@@ -224,7 +228,10 @@ class Job:
             except ValueError:
                 continue
             if isinstance(msg, dict) and "progress" in msg:
-                self.state.progress = float(min(1.0, max(0.0, msg["progress"])))
+                try:  # a line of anything else than a number ("half", null) is not progress
+                    self.state.progress = float(min(1.0, max(0.0, float(msg["progress"]))))
+                except (TypeError, ValueError):
+                    continue
                 self.state.message = str(msg.get("message", self.state.message))
 
     def poll(self) -> JobState:
@@ -243,9 +250,13 @@ class Job:
                 except errors.A4merError as e:
                     self.state.error = str(e)
             else:
-                tail = "".join(self._stderr).strip().splitlines()[-3:]
-                self.state.error = (f"worker exited with code {self._proc.returncode}: "
-                                    + (" | ".join(tail) or "no message"))
+                tail = " | ".join("".join(self._stderr).strip().splitlines()[-3:])
+                code = self._proc.returncode
+                self.state.error = f"worker exited with code {code}" + (
+                    " without writing a result" if code == 0 else "") + f": {tail or 'no message'}"
+                if code == 0 or any(s in tail for s in ("SyntaxError", "No module named", "ImportError")):
+                    self.state.error += (f" (Worker Python {self.settings.python!r} must be a Python 3.11 with "
+                                         "a4mer[model] installed: Preferences > Add-ons > A4Mer Action Motifs)")
             self._finish()
         return self.state
 
@@ -262,9 +273,10 @@ class Job:
     def cancel(self) -> None:
         """Stop the job: the worker process is killed; an in-process run's result is discarded."""
         self._cancelled = True
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.kill()
-            self._proc.wait(timeout=10)
+        if self._proc is not None:
+            processes.kill_tree(self._proc)  # the worker and what it started
+            if self._proc.poll() is None:
+                self._proc.wait(timeout=10)
         self.state = JobState(progress=self.state.progress, message="cancelled", done=True, error="cancelled")
         self.cleanup()
 
@@ -288,6 +300,8 @@ def wait(job: "Job", on_progress=None, poll_s: float = 0.05, what: str = "segmen
                 break
             time.sleep(poll_s)
     finally:
+        if not job.state.done:  # interrupted (Ctrl-C, an error while waiting): the worker is stopped too
+            job.cancel()
         job.cleanup()
     if st.error:  # the job's temporary clip file means nothing to the user: the error is about their rig
         reason = str(st.error).replace(f"{job.clip}: ", "").replace(str(job.dir), "<job folder>")

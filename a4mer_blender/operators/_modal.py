@@ -39,16 +39,26 @@ class ModalJobMixin:
         if context.workspace is not None:
             context.workspace.status_text_set(None)
 
+    def cancel(self, context) -> None:
+        """Blender ends the operator (a file loaded, Blender closing) or :meth:`modal` gives up: the job is
+        stopped, its files removed, the timer and progress bar taken away."""
+        self._job.cancel()
+        self._end_modal(context)
+        self._job.cleanup()
+
     def modal(self, context, event):
         if event.type == "ESC":
-            self._job.cancel()
-            self._end_modal(context)
-            self._job.cleanup()
+            self.cancel(context)
             self.report({"WARNING"}, "A4Mer: cancelled, nothing changed")
             return {"CANCELLED"}
         if event.type != "TIMER":
             return {"PASS_THROUGH"}
-        st = self._job.poll()
+        try:
+            st = self._job.poll()
+        except Exception as e:  # never leave the timer, the progress bar or the worker behind
+            self.cancel(context)
+            self.report({"ERROR"}, f"A4Mer: {type(e).__name__}: {e}")
+            return {"CANCELLED"}
         wm = context.window_manager
         wm.progress_update(int(100 * st.progress))
         wm.a4mer_progress = st.progress

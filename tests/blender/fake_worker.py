@@ -1,7 +1,9 @@
 """Stand-in for ``PY -m a4mer segment IN.npz -o OUT.json --progress-jsonl`` (runner plumbing tests).
 
 Behaviour from env A4MER_FAKE_WORKER: "ok" (progress lines, then evenly spaced segments), "slow"
-(one progress line, then sleeps: for cancelling), "fail" (a message on stderr, exit code 3)."""
+(one progress line, then sleeps: for cancelling), "fail" (a message on stderr, exit code 3), "bad progress"
+(progress lines that are not numbers, then as "ok"), "list" (a JSON list as the result), "silent" (exit 0,
+no result)."""
 import json
 import os
 import sys
@@ -19,6 +21,15 @@ if mode == "fail":  # written as a Windows Python writes it: the ANSI code page 
     enc = "utf-8" if os.environ.get("PYTHONUTF8") == "1" else "cp1250"  # Polish Windows
     sys.stderr.buffer.write("a4mer segment: error: boom: bad checkpoint C:\\Users\\Łukasz\\m.safetensors\n".encode(enc))
     sys.exit(3)
+if mode == "silent":
+    sys.exit(0)
+if mode == "list":
+    with open(out, "w") as f:
+        json.dump([1, 2], f)
+    sys.exit(0)
+if mode == "bad progress":
+    for bad in ("half", None, [0.5]):
+        print(json.dumps({"progress": bad, "message": "odd"}), flush=True)
 print(json.dumps({"progress": 0.2, "message": "loading model"}), flush=True)
 if mode == "model":  # run the stand-in model on the clip, like `a4mer segment` runs the real one
     from a4mer.io import read_amass_npz

@@ -86,6 +86,80 @@ def test_cancel_kills_worker_and_changes_nothing(scene, fake_python, monkeypatch
     assert obj.animation_data.nla_tracks.__len__() == 0 and nla.RECORD_KEY not in obj
 
 
+def _running(marker: str) -> list[int]:
+    """Pids of the processes whose command line holds ``marker``."""
+    found = []
+    for d in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{d}/cmdline", "rb") as f:
+                if marker.encode() in f.read():
+                    found.append(int(d))
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads /proc")
+def test_cancel_and_an_interrupted_wait_stop_what_a_launcher_started(fake_python, monkeypatch, tmp_path):
+    """A Worker Python that is a launcher starting Python as its child (a wrapper script setting variables,
+    Windows' py.exe): Esc killed the launcher and left the Python running, as did a Ctrl-C in the
+    synchronous path (the worker was not stopped at all)."""
+    monkeypatch.setenv("A4MER_FAKE_WORKER", "slow")
+    launcher = tmp_path / "launcher"
+    launcher.write_text(f'#!/bin/sh\nexport A4MER_X=1\n"{fake_python}" "$@"\n')  # no exec: Python is its child
+    launcher.chmod(0o755)
+    settings = runner.RunnerSettings(mode="WORKER", python=str(launcher))
+    job = runner.Job(smooth_motion(T=10), settings).start()
+    deadline = time.time() + 120
+    while job.poll().progress < 0.2 and time.time() < deadline:
+        time.sleep(0.05)
+    clip = str(job.clip)
+    assert _running(clip)
+    job.cancel()
+    time.sleep(0.2)
+    assert _running(clip) == []
+
+    def interrupt(progress, message):
+        if progress >= 0.2:
+            raise KeyboardInterrupt
+    before = set(_running("fake_worker.py"))
+    with pytest.raises(KeyboardInterrupt):
+        runner.run_sync(smooth_motion(T=10), settings, on_progress=interrupt)
+    time.sleep(0.2)
+    assert set(_running("fake_worker.py")) <= before
+
+
+@pytest.mark.parametrize("mode, message", [
+    ("bad progress", None), ("list", r"not a segments record \(a JSON object\), but a list"),
+    ("silent", r"exited with code 0 without writing a result: no message \(Worker Python .* must be a Python 3.11")])
+def test_odd_worker_output_is_ignored_or_named(fake_python, monkeypatch, mode, message):
+    """Progress that is not a number ("half", null) raised a TypeError out of the poll loop (a traceback, and
+    the modal operator's timer, progress bar and worker left behind); a JSON list as the result was an
+    AttributeError; a worker exiting 0 without a result said nothing of what Worker Python is."""
+    monkeypatch.setenv("A4MER_FAKE_WORKER", mode)
+    settings = runner.RunnerSettings(mode="WORKER", python=fake_python)
+    if message is None:
+        assert runner.run_sync(smooth_motion(T=20), settings)["atoms"]
+    else:
+        with pytest.raises(A4merError, match=message):
+            runner.run_sync(smooth_motion(T=20), settings)
+
+
+def test_path_settings_are_absolute_with_home_and_blend_relative_paths(scene, tmp_path, monkeypatch):
+    """A relative Worker Python or checkpoint was looked up from Blender's folder by the check and the
+    in-process run, but from its job folder by the worker; ``~`` was not expanded."""
+    from a4mer_blender.preferences import setting_path
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert setting_path(" models/m.safetensors ") == str(tmp_path / "models" / "m.safetensors")
+    assert setting_path('"~/py/bin/python"') == str(tmp_path / "home" / "py" / "bin" / "python")
+    assert setting_path("//m.safetensors") == str(tmp_path / "m.safetensors")  # an unsaved .blend
+    (tmp_path / "shots").mkdir()
+    bpy.ops.wm.save_as_mainfile(filepath=str(tmp_path / "shots" / "a.blend"))
+    assert setting_path("//m.safetensors") == str(tmp_path / "shots" / "m.safetensors")
+    assert setting_path("") == ""
+
+
 def test_operator_runs_worker_from_preferences(scene, fake_python, monkeypatch):
     monkeypatch.setenv("A4MER_FAKE_WORKER", "ok")
     prefs = bpy.context.preferences.addons["a4mer_blender"].preferences

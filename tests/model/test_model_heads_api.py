@@ -92,6 +92,7 @@ def test_a_path_is_read_for_a_fill_as_the_command_reads_it(setup, tmp_path):
     (lambda model, m: load_motion(None), "expected the path of a clip"),
     (lambda model, m: load_motion("x.npz", fps="30"), "fps (--fps) must be a positive number, got '30'"),
     (lambda model, m: A4Mer.load(device="foo"), "device 'foo' is not usable here"),
+    (lambda model, m: A4Mer.load(device="mps"), "device 'mps' is not usable here (MPS is not available on this machine)"),
     (lambda model, m: __import__("a4mer.motion", fromlist=["x"]).concatenate([m, 3]), "concatenate takes Motions, got Motion, int"),
 ])
 def test_bad_arguments_are_a4mer_errors_not_tracebacks(setup, call, msg):
