@@ -75,8 +75,9 @@ def find_clips(folder: str | os.PathLike, suffixes=tuple(FORMATS), exclude: str 
     files and folders (``.name``, e.g. macOS ``._clip.bvh``), AMASS subject shape files
     (``shape.npz``: betas, no poses) and anything under ``exclude`` when that lies inside ``folder``
     (an output folder written into the searched one; a searched folder inside the output folder, as
-    in ``batch out/in --out out``, is searched whole). A broken symbolic link is listed, so that
-    reading it fails by name instead of the clip vanishing."""
+    in ``batch out/in --out out``, is searched whole). A linked folder is searched too (once: a link
+    back up the tree is not followed round). A broken symbolic link is listed, so that reading it fails by
+    name instead of the clip vanishing."""
     from .io.amass import AMASS_SHAPE_FILE
     suffixes = {s.lower() for s in ((suffixes,) if isinstance(suffixes, str) else suffixes)}  # ".BVH", ".bvh"
     folder = Path(folder)
@@ -85,15 +86,23 @@ def find_clips(folder: str | os.PathLike, suffixes=tuple(FORMATS), exclude: str 
     skip = Path(exclude).resolve() if exclude is not None else None
     if skip is not None and folder.resolve() not in skip.parents:
         skip = None
-    found = []
-    for f in folder.rglob("*"):
-        dangling = f.is_symlink() and not f.exists()  # kept: it fails by name ("file not found"), not silently
-        if (f.suffix.lower() not in suffixes or f.name == AMASS_SHAPE_FILE
-                or any(part.startswith(".") for part in f.relative_to(folder).parts) or not (f.is_file() or dangling)):
+    found, seen = [], set()
+    for here, dirs, files in os.walk(folder, followlinks=True):  # Path.rglob skips linked folders
+        real = os.path.realpath(here)
+        if real in seen:  # a link to a folder already searched (or up the tree): searched once
+            dirs[:] = []
             continue
-        if skip is not None and skip in f.resolve().parents:
-            continue
-        found.append(f)
+        seen.add(real)
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in files:
+            f = Path(here) / name
+            dangling = f.is_symlink() and not f.exists()  # kept: it fails by name ("file not found"), not silently
+            if (f.suffix.lower() not in suffixes or name == AMASS_SHAPE_FILE or name.startswith(".")
+                    or not (f.is_file() or dangling)):
+                continue
+            if skip is not None and skip in f.resolve().parents:
+                continue
+            found.append(f)
     return sorted(found)
 
 

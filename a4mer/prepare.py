@@ -49,6 +49,8 @@ LAYOUT = "hdm05/, bandai-namco/ and cmu-dance/, each with its labels.csv (the la
 RAW = "_raw"
 #: the project's data folders (dataset name -> folder)
 FOLDERS = {"hdm05": "hdm05", "bandai": "bandai-namco", "cmu-dance": "cmu-dance"}
+#: an empty file in every output folder of data prepare, written before its clips (a hidden name)
+OUTPUT_MARK = ".a4mer-prepared"
 #: the manifest's data set name of a plain folder of clips, and one in how many of its clips is held out
 PLAIN_DATASET = "own"
 PLAIN_HOLDOUT = 10
@@ -143,10 +145,11 @@ def plain_jobs(root: Path, out: Path, source_fps: float | None = None) -> list[C
     :func:`a4mer.api.distinct_names` makes them distinct). ``source_fps``: every clip's true rate (their
     headers' else)."""
     from .api import distinct_names, find_clips
-    # -o inside (or equal to) the library, and earlier outputs of data prepare there (a manifest.jsonl beside
-    # them): their npz copies of the library's clips would be read in again, each clip twice, under other labels
-    made = [(d / sub).resolve() for d in (Path(out), *(m.parent for m in Path(root).rglob("manifest.jsonl")))
-            for sub in ("clips", RAW)]
+    # -o inside (or equal to) the library, and earlier outputs of data prepare there (a manifest.jsonl, or the
+    # mark of a run stopped before it wrote one, beside them): their npz copies of the library's clips would be
+    # read in again, each clip twice, under other labels
+    earlier = [m.parent for pattern in ("manifest.jsonl", OUTPUT_MARK) for m in Path(root).rglob(pattern)]
+    made = [(d / sub).resolve() for d in (Path(out), *earlier) for sub in ("clips", RAW)]
     files = [f for f in find_clips(root, exclude=out) if not any(m in f.resolve().parents for m in made)]
     rels = [f.relative_to(root) for f in files]
     names = distinct_names(["__".join(r.with_suffix("").parts) for r in rels],
@@ -251,6 +254,7 @@ def prepare(data_root: str | os.PathLike, out: str | os.PathLike, fps: float = 3
         todo = all_jobs(data_root, out, datasets)  # unpacks the archives into out/_raw
     try:
         out.mkdir(parents=True, exist_ok=True)
+        (out / OUTPUT_MARK).touch()  # an output, also when this run stops before its manifest is written
         for f in ("manifest.jsonl", "errors.jsonl"):  # the clips are rewritten now: a run stopped half-way must not
             (out / f).unlink(missing_ok=True)       # leave a manifest describing the earlier ones
     except OSError as e:

@@ -121,6 +121,9 @@ def load_config(path: str | Path | None = None, sets: list[str] | None = None,
     return cfg
 
 
+INF = float("inf")
+
+
 def check_ranges(cfg: TrainConfig) -> None:
     """Values that would only fail deep inside training (a zero modulo, an empty window, a width not
     divisible by its heads, a negative learning rate): one :class:`A4merError` naming the key."""
@@ -130,7 +133,7 @@ def check_ranges(cfg: TrainConfig) -> None:
         ("optim.stage2_steps", o.stage2_steps, o.stage2_steps >= 0, ">= 0"),
         ("optim.warmup_steps", o.warmup_steps, o.warmup_steps >= 0, ">= 0"),
         ("optim.batch_size", o.batch_size, o.batch_size >= 1, ">= 1"),
-        ("optim.lr", o.lr, o.lr > 0, "> 0"),
+        ("optim.lr", o.lr, 0 < o.lr < INF, "> 0 and finite"),
         ("optim.weight_decay", o.weight_decay, o.weight_decay >= 0, ">= 0"),
         ("optim.grad_clip", o.grad_clip, o.grad_clip > 0, "> 0"),
         ("optim.ema_start", o.ema_start, 0 <= o.ema_start <= 1, "in [0, 1]"),
@@ -140,8 +143,9 @@ def check_ranges(cfg: TrainConfig) -> None:
         ("threads", cfg.threads, cfg.threads >= 0, ">= 0 (0 = torch's default)"),
         ("time_limit_s", cfg.time_limit_s, cfg.time_limit_s >= 0, ">= 0 (0 = no limit)"),
         ("seed", cfg.seed, cfg.seed >= 0, ">= 0"),
-        ("data.fps", d.fps, d.fps > 0, "> 0"),
-        ("data.window_s", d.window_s, d.window_frames >= 2, f"at least 2 model frames (>= {2 / d.fps if d.fps > 0 else 0:g} s)"),
+        ("data.fps", d.fps, 0 < d.fps < INF, "> 0 and finite"),
+        ("data.window_s", d.window_s, 0 < d.window_s < INF and 0 < d.fps < INF and d.window_frames >= 2,  # NaN: no int
+         f"at least 2 model frames (>= {2 / d.fps if 0 < d.fps < INF else 0:g} s), finite"),
         ("data.max_segments", d.max_segments, d.max_segments >= 2, ">= 2 (one visible and one masked segment)"),
         ("data.speed_variants", d.speed_variants, d.speed_variants >= 0, ">= 0"),
         ("data.speed_range", list(d.speed_range), len(d.speed_range) == 2 and 0 < d.speed_range[0] <= d.speed_range[1],
@@ -155,6 +159,11 @@ def check_ranges(cfg: TrainConfig) -> None:
         ("model.motifs.temperature", m.motifs.temperature, 0 < m.motifs.temperature < float("inf"),
          "> 0 (the soft-assignment temperature)"),
     ]
+    a = m.atoms
+    rules += [("model.atoms.threshold", a.threshold, 0 <= a.threshold < INF, ">= 0 and finite"),
+              ("model.atoms.refractory_s", a.refractory_s, 0 <= a.refractory_s < INF, ">= 0 and finite"),
+              ("model.atoms.max_atom_s", a.max_atom_s, 0 <= a.max_atom_s < INF, ">= 0 and finite (0: no split)"),
+              ("model.atoms.fixed_s", a.fixed_s, 0 < a.fixed_s < INF, "> 0 and finite")]
     for name, st in (("stage1", m.stage1), ("stage2", m.stage2)):
         e = st.encoder
         rules += [

@@ -28,6 +28,10 @@ def _one_error_line(capsys, *words: str) -> None:
     ("data.window_s=0", "data.window_s"), ("data.fps=0", "data.fps"), ("data.max_segments=1", "data.max_segments"),
     ("model.stage1.encoder.heads=3", "model.stage1.encoder.dim"), ("model.motifs.k=1", "model.motifs.k"),
     ("model.motifs.temperature=0", "model.motifs.temperature"),  # a vocabulary of scale 0: every confidence 1
+    # NaN / infinite: a traceback (cannot convert float NaN to integer), or training on with NaN atoms
+    ("data.window_s=NaN", "data.window_s"), ("data.window_s=Infinity", "data.window_s"), ("data.fps=1e400", "data.fps"),
+    ("optim.lr=Infinity", "optim.lr"), ("model.atoms.threshold=NaN", "model.atoms.threshold"),
+    ("model.atoms.fixed_s=-1", "model.atoms.fixed_s"),
 ])
 def test_out_of_range_config_values_are_one_error_naming_the_key(bad, key):
     # these used to fail deep inside training (ZeroDivisionError, torch ValueError) or train silently

@@ -269,3 +269,28 @@ def test_convert_a_folder_of_clips_with_the_same_names_and_amass_shape_files(cli
     assert sorted(p.name for p in out.iterdir()) == ["indian__04.npz", "salsa__04.npz", "solo.npz"]
     assert main(["convert", str(subj / "shape.npz"), "-o", str(tmp_path / "s.npz")]) == 1
     assert "shape.npz" in capsys.readouterr().err
+
+
+def test_a_linked_folder_is_searched_once_and_a_stopped_prepare_output_is_not_read_as_clips(tmp_path):
+    """A link to a folder of takes inside a library was skipped without a word (Path.rglob does not follow
+    it), and a `data prepare` into the library stopped before it wrote its manifest left clips/ that the
+    next prepare read in again, every clip twice under a made-up label."""
+    from a4mer.api import find_clips
+    from a4mer.io import write_amass_npz
+    from a4mer.motion import Motion
+    from a4mer.prepare import OUTPUT_MARK, plain_jobs
+    m = Motion(30, np.zeros((5, 3)), np.tile([1.0, 0, 0, 0], (5, 24, 1)))
+    lib, shared = tmp_path / "lib", tmp_path / "shared_takes"
+    (lib / "walk").mkdir(parents=True)
+    shared.mkdir()
+    write_amass_npz(m, lib / "walk" / "a.npz")
+    write_amass_npz(m, shared / "run1.npz")
+    (lib / "run").symlink_to(shared, target_is_directory=True)
+    (lib / "walk" / "loop").symlink_to(lib, target_is_directory=True)  # a link back up: not searched round
+    assert [p.relative_to(lib).as_posix() for p in find_clips(lib)] == ["run/run1.npz", "walk/a.npz"]
+    stopped = lib / "out"  # a prepare into lib/out, stopped before its manifest
+    (stopped / "clips" / "own").mkdir(parents=True)
+    (stopped / OUTPUT_MARK).touch()
+    write_amass_npz(m, stopped / "clips" / "own" / "walk__a.npz")
+    jobs = plain_jobs(lib, tmp_path / "elsewhere")
+    assert sorted(j.labels["folder"] for j in jobs) == ["run", "walk"]
