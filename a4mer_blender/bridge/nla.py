@@ -139,6 +139,7 @@ def place_strip(track, name: str, action, where: Placement):
     if abs(strip.frame_end - end) > 1e-4:
         strip.frame_end_ui = end
     strip.blend_type, strip.extrapolation, strip.select = "REPLACE", "NOTHING", False
+    strip.use_sync_length = False  # see _add_track
     return strip
 
 
@@ -248,6 +249,9 @@ def _add_track(obj, action, spec) -> tuple[object, list[str]]:
             strip.frame_end_ui = s.frame_end
         strip.blend_type = "REPLACE"
         strip.extrapolation = "NOTHING"
+        # Blender's default: leaving tweak mode on one strip (Tab in the NLA editor) would stretch every
+        # strip of the action to all its keys, and the track would no longer show the segments
+        strip.use_sync_length = False
         strip.select = False
         names.append(strip.name)
     track.select = False

@@ -135,6 +135,7 @@ class A4MER_OT_clear_segments(bpy.types.Operator):
         obj = context.active_object
         try:
             generated.check_storable(obj)
+            nla.check_not_tweaking(obj)  # the tweaked strip may be one of ours: Blender would read it freed
         except errors.A4merError as e:
             self.report({"ERROR"}, str(e))
             return {"CANCELLED"}

@@ -507,3 +507,31 @@ def test_with_no_action_the_message_does_not_point_at_the_muted_marker_tracks(sc
     assert bpy.ops.a4mer.segment(segments_file=_seg_file(tmp_path, even_segments(60, 30.0))) == {"FINISHED"}
     obj.animation_data.action = None
     assert armature.nla_only_hint(obj) == ""
+
+
+def test_tweaking_a_motif_strip_keeps_the_tracks(scene, mpi_rig, tmp_path):
+    """Tab into a motif strip in the NLA editor and out again: Blender's default (sync length) would
+    stretch every strip of the action to all its keys on the way out; the tracks stay as Segment made
+    them. Remove A4Mer Tracks while tweaking would free the strip Blender is tweaking: it refuses, as
+    Blender's Delete Tracks does."""
+    obj = mpi_rig
+    f0, T = armature.action_frames(obj.animation_data.action)
+    assert bpy.ops.a4mer.segment(segments_file=_seg_file(tmp_path, even_segments(T, 30.0))) == {"FINISHED"}
+    anim = obj.animation_data
+    atoms, motifs = _tracks(obj)
+    placed = lambda: [nla.placement(s) for t in (atoms, motifs) for s in t.strips]  # noqa: E731
+    before = placed()
+    for t in anim.nla_tracks:
+        t.select = False
+        for s in t.strips:
+            s.select = False
+    anim.nla_tracks.active = motifs
+    motifs.select = motifs.strips[0].select = True
+    anim.use_tweak_mode = True
+    with pytest.raises(RuntimeError, match="in NLA tweak mode: leave it"):
+        bpy.ops.a4mer.clear_segments()
+    assert [t.name for t in anim.nla_tracks] == ["A4Mer Atoms", "A4Mer Motifs"] and nla.RECORD_KEY in obj
+    anim.use_tweak_mode = False
+    assert placed() == before
+    _check_tiling(motifs, f0, f0 + T)
+    assert bpy.ops.a4mer.clear_segments() == {"FINISHED"} and len(anim.nla_tracks) == 0
