@@ -179,12 +179,17 @@ def check_names(jobs: list[ClipJob], how: dict[Path, str] | None = None) -> None
 _DEVICE_NAMES = frozenset({"con", "prn", "aux", "nul", *(f"{d}{i}" for d in ("com", "lpt") for i in range(1, 10))})
 
 
+#: longest clip name in UTF-8 bytes: file systems allow 255 bytes per name, and a clip's files add up to
+#: ``__<armature>`` (63 bytes) and ``.segments.json`` to it (150 characters of Japanese were 450 bytes)
+NAME_BYTES = 150
+
+
 def safe_name(text: str) -> str:
     """``text`` usable as a file stem on every OS: letters, digits and ``-_.`` kept (in their composed
     Unicode form: a name read from macOS as ``a`` + a combining mark is the same name as ``ä``), every
     other run of characters ``_``, a Windows device name (``aux``, ``com1``) given a trailing ``_``."""
     out = re.sub(r"[^\w.\-]+", "_", unicodedata.normalize("NFC", text)).strip("._") or "clip"
-    out = out[:150]
+    out = out.encode("utf-8")[:NAME_BYTES].decode("utf-8", "ignore").rstrip("._") or "clip"  # see NAME_BYTES
     return f"{out}_" if out.split(".")[0].casefold() in _DEVICE_NAMES else out
 
 
@@ -223,6 +228,8 @@ def is_done(job: ClipJob, opts: BatchOptions) -> bool:
     others = {n.casefold() for n, _ in job.taken}
 
     def armature_files(suffix: str) -> list[Path]:  # <name>__<armature><suffix>, not another input's
+        if job.path.suffix.lower() != ".blend":  # a clip's files are <name><suffix>: take__a's are not take's
+            return []
         return sorted(f for f in out.glob(f"{glob_escape(job.name)}{OBJECT_SEP}*{suffix}")
                       if f.name[: -len(suffix)].casefold() not in others)
     for fmt in opts.exports:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -91,8 +92,8 @@ def run(args: argparse.Namespace) -> int:
     check_rate(args.fps, "--fps")
     check_rate(args.source_fps, "--source-fps")
     load_options(args)  # a bad value (--scale 0, a --bone-map or --asf file that is not there) before any clip
-    if args.timeout < 0:
-        raise A4merError(f"--timeout must be >= 0 seconds, got {args.timeout:g}")
+    if not 0 <= args.timeout <= threading.TIMEOUT_MAX:  # nan, inf: every clip failed on it
+        raise A4merError(f"--timeout must be a number of seconds >= 0 (0 = no limit), got {args.timeout:g}")
     exports = tuple(f for f in (x.strip() for x in args.export.split(",")) if f)
     bad = [f for f in exports if f not in ("npz", "bvh", "babel")]
     if bad:

@@ -287,6 +287,23 @@ def _uncovered(fc, first: int, last: int, content: tuple[int, int]) -> np.ndarra
     return np.concatenate([lo, hi]).astype(np.float64)
 
 
+def rest_value(obj, fc, strip) -> float:
+    """The value Blender's NLA gives channel ``fc`` (of a generated strip's action; one the user's action
+    does not animate) on frames no strip keys it: the property's default. :class:`A4merError` naming the
+    channel and ``strip`` for a custom property, which has none to read."""
+    owner_path, _, prop = fc.data_path.rpartition(".")
+    try:
+        owner = obj.path_resolve(owner_path) if owner_path else obj
+        rna = None if fc.data_path.endswith("]") else owner.bl_rna.properties.get(prop)
+    except ValueError:
+        rna = None
+    if rna is None or rna.type not in {"FLOAT", "INT", "BOOLEAN"}:
+        raise errors.A4merError(f"the strip {strip.name!r} keys {fc.data_path}[{fc.array_index}], which your action "
+                                "does not animate (keyed in tweak mode?): Bake cannot tell what it shows outside "
+                                "the strip; key it in your action too, or delete it from the strip, then bake")
+    return float(rna.default_array[fc.array_index] if rna.is_array else rna.default)
+
+
 def check_keys_under(obj, shown: list[dict], users: dict) -> None:
     """:class:`A4merError` when a key of the user's lies on the frames a shown span covers (``shown``:
     :func:`.generated.spans` entries; ``users``: the user's F-Curves by (data path, index)) on a channel
@@ -349,7 +366,7 @@ def remove_result(obj, keep_marks: list[dict] = ()) -> int:
     for sp in state.get("spans", []):  # the generated frames go away: so do their marks on the motif track
         if sp.get("motif") and sp not in keep_marks:
             motif_marks.unmark_motif(obj, sp)
-    for sp in ours:
+    for sp in generated.pieces(obj, state) + ours:  # a span's action goes with its last strip
         generated.drop_strip(track, sp["strip"])
     if track is not None and not len(track.strips):
         anim.nla_tracks.remove(track)
@@ -435,14 +452,17 @@ def bake(obj) -> tuple[int, int, list[str]]:
         raise errors.A4merError(f"the action {action.name!r} of {obj.name!r} is a library override, whose keys "
                                 "Blender does not save: make it local (Outliner in Blender File view: right-click the action > Make Local), then bake; the generated "
                                 "frames stay shown until then")
-    shown = [sp for sp in generated.spans(obj, state) if not sp["strip"].mute and sp["strip"].action is not None]
+    own = [sp for sp in generated.spans(obj, state) if not sp["strip"].mute and sp["strip"].action is not None]
+    shown = own + [sp for sp in generated.pieces(obj, state) if not sp["strip"].mute]
     users = {(fc.data_path, fc.array_index): fc for fc in anim_compat.fcurves_of(obj, action)}
     generated.check_replacing(obj)  # every refusal before the first change
+    rest = {}  # channels only the generated strips key (keys added in tweak mode): their value elsewhere
     for sp in shown:
         generated.check_plain(sp["strip"])
         for fc in anim_compat.fcurves_of(obj, sp["strip"].action):
             target = users.get((fc.data_path, fc.array_index))
             if target is None:
+                rest[fc.data_path, fc.array_index] = rest_value(obj, fc, sp["strip"])
                 continue
             if target.lock:
                 raise errors.A4merError(f"the F-Curve {target.data_path}[{target.array_index}] is locked: unlock it "
@@ -453,7 +473,11 @@ def bake(obj) -> tuple[int, int, list[str]]:
             check_modifiers(target)
             check_inside_cycle(target, sp["shown"])
     check_keys_under(obj, shown, users)
-    f0, T = armature.action_frames(action, obj)
+    try:  # the body's keys (an extension's bake holds its last pose though a finger is keyed on)
+        content = generated.content_range(obj, action, armature.detect_rig(obj))
+    except errors.A4merError:  # bones renamed since the fill
+        f0, T = armature.action_frames(action, obj)
+        content = (f0, f0 + T - 1)
     sink = anim_compat.FCurveSink(obj, action)
     # every span's keys of a curve are merged in one pass (a pass per span rewrote the whole curve each
     # time: blocking a 2-minute take took 72 s to bake), each read as the preview showed it: the spans'
@@ -465,10 +489,14 @@ def bake(obj) -> tuple[int, int, list[str]]:
         times = generated.strip_time(strip, frames)
         for fc in anim_compat.fcurves_of(obj, strip.action):
             target = sink.ensure(fc.data_path, fc.array_index, body_channels.channel_group(fc.data_path))
-            extra = _uncovered(target, *sp["shown"], (f0, f0 + T - 1))
             _, spans_at, extras_at = per_curve.setdefault(target.as_pointer(), (target, [], []))
             spans_at.append((frames, armature.sample_fcurve(fc, times)))
-            extras_at.append((extra, armature.sample_fcurve(target, extra)))
+            if (fc.data_path, fc.array_index) in rest:  # held at that value on both sides, as shown
+                extra = np.array([sp["shown"][0] - 1, sp["shown"][1] + 1], dtype=np.float64)
+                extras_at.append((extra, np.full(2, rest[fc.data_path, fc.array_index])))
+            else:
+                extra = _uncovered(target, *sp["shown"], content)
+                extras_at.append((extra, armature.sample_fcurve(target, extra)))
     added, turned = 0, {}
     for target, spans_at, extras_at in per_curve.values():
         at, values = (np.concatenate(x) for x in zip(*spans_at))
@@ -482,9 +510,9 @@ def bake(obj) -> tuple[int, int, list[str]]:
         added += merge_keys(target, at, values - modifier_offsets(target, at))  # shown as they were
         for end in ends_turned(target, lines):
             turned.setdefault(f"{target.data_path}[{target.array_index}]", []).append(end)
-    baked = [generated.stored(sp) for sp in shown]
-    motif_marks.follow_strips(obj, [(rec, sp["strip"]) for rec, sp in zip(baked, shown) if rec.get("motif")])
+    baked = [generated.stored(sp) for sp in own]
+    motif_marks.follow_strips(obj, [(rec, sp["strip"]) for rec, sp in zip(baked, own) if rec.get("motif")])
     remove_result(obj, keep_marks=baked)
     motif_marks.show_baked(obj, [rec for rec in baked if rec.get("motif")], action)  # the user's action is active
-    return len(shown), added, [f"{name} {' and '.join(ends)}" for name, ends in turned.items()]
+    return len(own), added, [f"{name} {' and '.join(ends)}" for name, ends in turned.items()]
 

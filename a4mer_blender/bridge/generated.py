@@ -312,11 +312,26 @@ def stored(span: dict) -> dict:
     return {k: v for k, v in span.items() if k not in ("strip", "shown")}
 
 
+def pieces(obj, state: dict | None = None) -> list[dict]:
+    """Further strips on the "A4Mer Generated" track showing a span's generated action (the user split the
+    span's strip in the NLA editor, or duplicated it), as :func:`spans` entries of that span: what they
+    show is generated frames as much as the span's own strip."""
+    state = read_state(obj) if state is None else state
+    track = generated_track(obj, state)
+    own = spans(obj, state)
+    by_action = {sp["strip"].action.as_pointer(): sp for sp in own if sp["strip"].action is not None}
+    taken = {sp["strip"].as_pointer() for sp in own}
+    return [{**by_action[s.action.as_pointer()], "strip": s, "shown": _shown(s)} for s in track.strips
+            if s.as_pointer() not in taken and s.action is not None
+            and s.action.as_pointer() in by_action] if track is not None else []
+
+
 def foreign_strips(obj) -> list:
-    """Strips on the "A4Mer Generated" track that are not A4Mer's generated spans (the user's own)."""
+    """Strips on the "A4Mer Generated" track that are not A4Mer's generated spans or their
+    :func:`pieces` (the user's own)."""
     state = read_state(obj)
     track = generated_track(obj, state)
-    ours = {sp["strip"].as_pointer() for sp in spans(obj, state)}
+    ours = {sp["strip"].as_pointer() for sp in spans(obj, state) + pieces(obj, state)}
     return [s for s in track.strips if s.as_pointer() not in ours] if track is not None else []
 
 
@@ -343,6 +358,7 @@ def check_plain(strip) -> None:
     scaling it: A4Mer could neither read nor bake what it shows."""
     changed = [what for what, yes in (
         ("repeated", abs(strip.repeat - 1.0) > 1e-6), ("reversed", strip.use_reverse),
+        ("given a Blend In or Blend Out", strip.blend_in > 1e-6 or strip.blend_out > 1e-6),
         (f"set to {strip.blend_type.title()} blending", strip.blend_type != "REPLACE"),
         ("given an animated influence", strip.use_animated_influence),
         ("given an animated time", strip.use_animated_time),
@@ -594,8 +610,12 @@ def apply_result(obj, scene, kind: str, spans_frames: list[tuple[int, int]], cha
         if pushed:
             state = push_down(obj, scene)
         track = _ensure_generated_track(obj, state)
+        split = pieces(obj, state)
         for sp in spans(obj, state):
-            if any(_overlaps(sp["strip"], r) for r in spans_frames):
+            parts = [p for p in split if p["strip"].action == sp["strip"].action]
+            if any(_overlaps(p["strip"], r) for p in [sp] + parts for r in spans_frames):
+                for p in parts:
+                    drop_strip(track, p["strip"])
                 _remove_span(obj, track, sp)
                 replaced += 1
             else:

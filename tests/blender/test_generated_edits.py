@@ -751,3 +751,68 @@ def test_remove_unmutes_only_the_track_fill_muted(scene, gap_rig, what):
     assert bpy.ops.a4mer.remove_generated() == {"FINISHED"}
     want = [("WalkAlt", True)] + ([("Walk v2", False)] if what == "renamed" else [])
     assert [(t.name, t.mute) for t in anim.nla_tracks] == want and not anim.use_nla
+
+
+def test_a_split_generated_strip_bakes_both_pieces(scene, gap_rig):
+    """NLA Split on a generated strip (both pieces show the span's action): Bake bakes what both show,
+    and no generated action or strip is left (the second piece was kept as 'your strip' and hidden by
+    the user's old in-between keyed under it)."""
+    obj, action = gap_rig
+    assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
+    track = obj.animation_data.nla_tracks["A4Mer Generated"]
+    a = track.strips[0]
+    first, last = a.frame_start, a.frame_end
+    a.frame_end_ui = 85.0  # what Split (Y) at frame 85 does: a copy showing the rest of the action
+    b = anim_compat.new_strip(track, a.name + ".001", 86, a.action)
+    anim_compat.set_strip_slot(b, obj)
+    b.action_frame_start, b.action_frame_end = 85.0, last
+    b.frame_start_ui, b.frame_end_ui = 85.0, last
+    b.blend_type, b.extrapolation = "REPLACE", "NOTHING"
+    assert generated.foreign_strips(obj) == []
+    shown = pose_snapshot(obj, FRAMES)
+    assert bpy.ops.a4mer.bake_generated() == {"FINISHED"}
+    assert obj.animation_data.action == action and len(obj.animation_data.nla_tracks) == 0
+    assert not _generated_actions() and generated.read_state(obj) is None and first < 85
+    assert np.abs(pose_snapshot(obj, FRAMES) - shown).max() < 1e-5
+
+
+def test_a_channel_keyed_only_on_the_generated_strip_bakes_as_shown(scene, gap_rig):
+    """A key added in tweak mode on the generated strip, on a channel the user's action does not animate
+    (knee location): the NLA shows its default value outside the strip, and the baked action does too
+    (it held the strip's value over the whole take)."""
+    obj, action = gap_rig
+    assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
+    strip = obj.animation_data.nla_tracks["A4Mer Generated"].strips[0]
+    fc = anim_compat.FCurveSink(obj, strip.action).ensure('pose.bones["left_knee"].location', 1, "left_knee")
+    fc.keyframe_points.add(1)
+    fc.keyframe_points[0].co = (85.0, 0.05)
+    shown = pose_snapshot(obj, FRAMES)
+    assert bpy.ops.a4mer.bake_generated() == {"FINISHED"}
+    assert np.abs(pose_snapshot(obj, FRAMES) - shown).max() < 1e-5
+
+
+def test_a_blend_in_on_a_generated_strip_is_refused(scene, gap_rig):
+    """Blend In / Out mixes the strip with the user's action, which Bake would not write: refused."""
+    obj, action = gap_rig
+    assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
+    obj.animation_data.nla_tracks["A4Mer Generated"].strips[0].blend_in = 5.0
+    keys = _user_keys(obj, action)
+    with pytest.raises(RuntimeError, match="given a Blend In or Blend Out"):
+        bpy.ops.a4mer.bake_generated()
+    after = _user_keys(obj, action)
+    assert after.keys() == keys.keys() and all(np.array_equal(after[k], keys[k]) for k in keys)
+
+
+def test_an_extension_bake_holds_its_last_pose_though_fingers_are_keyed_on(scene, gap_rig):
+    """The body ends at 120 and the fingers are keyed to 150: Bake keyed frame 141 with the body's pose
+    of frame 120 (the slot's keys reach past the span), so the body snapped back after the extension."""
+    from a4mer_blender.bridge import body_channels
+    obj, action = gap_rig
+    body = body_channels.body_pose_fcurves(obj, action)
+    for fc in body:
+        for i in reversed(range(len(fc.keyframe_points))):
+            if fc.keyframe_points[i].co[0] > 120:
+                fc.keyframe_points.remove(fc.keyframe_points[i])
+    assert bpy.ops.a4mer.extend(frames=20) == {"FINISHED"}
+    assert bpy.ops.a4mer.bake_generated() == {"FINISHED"}
+    assert max(fc.keyframe_points[-1].co[0] for fc in body_channels.body_pose_fcurves(obj, action)) == 140

@@ -895,3 +895,29 @@ def test_redoing_a_clip_removes_only_the_files_that_are_still_its_own(tmp_path):
     assert all((tmp_path / f).is_file() for f in walker)
     assert batch.remove_stale(runs, "dance__walker", ["dance__walker.blend", walker[0]]) == [walker[1]]
     assert not (tmp_path / walker[1]).exists() and (tmp_path / walker[0]).is_file()
+
+
+def test_a_clip_is_not_taken_for_finished_by_a_neighbours_files(tmp_path, fake_python, capsys):
+    """take.bvh beside take/a.bvh (named take__a): take__a's segments counted as take's, so take was
+    skipped as finished and never got its own."""
+    root = _clips(tmp_path / "in", {"take.bvh": b"good t", "take/a.bvh": b"good a"})
+    out = tmp_path / "out"
+    assert _run([root, "--out", out, "--python", fake_python], capsys)[0] == 0
+    assert _run([root, "--out", out, "--segment", "--shard", "2/2", "--python", fake_python], capsys)[0] == 0
+    code, text = _run([root, "--out", out, "--segment", "--python", fake_python], capsys)
+    assert code == 0 and (out / "take.segments.json").is_file() and (out / "take__a.segments.json").is_file(), text
+
+
+def test_a_long_unicode_name_fits_a_file_name():
+    """150 characters of Japanese are 450 bytes, past the 255 bytes a file name may have: the whole batch
+    stopped with 'File name too long'. Names are cut by bytes, on a character boundary."""
+    name = batch.safe_name("歩" * 50 + "/" + "歩" * 50)
+    assert len(name.encode("utf-8")) <= batch.jobs.NAME_BYTES and name.startswith("歩" * 40)
+    assert batch.safe_name("walk-" * 40) == "walk-" * 30
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "1e300"])
+def test_a_timeout_that_is_no_number_of_seconds_is_refused(tmp_path, value, capsys):
+    root = _clips(tmp_path / "in", {"a.bvh": b"good a"})
+    code, text = _run([root, "--out", tmp_path / "out", "--timeout", value], capsys)
+    assert code != 0 and "--timeout must be a number of seconds" in text and not (tmp_path / "out").exists()
