@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from ..api import TWISTS, LoadOptions, clip_names
@@ -123,12 +124,14 @@ def named_files(args: argparse.Namespace) -> list[Path]:
     return out
 
 
-def output_targets(inputs: list[Path], output: str, suffix: str = ".npz") -> list[Path]:
+def output_targets(inputs: list[Path], output: str, suffix: str = ".npz",
+                   replace: bool | Callable[[Path], bool] = True) -> list[Path]:
     """One output path per input: ``output`` itself for a single input naming a ``suffix`` file,
     else ``output/<name><suffix>`` (a folder, created; names by :func:`a4mer.api.clip_names`, as
     ``a4mer batch`` names its outputs: ``salsa/04.bvh`` -> ``salsa__04``). Checked before any clip is read
     (:func:`a4mer.io.outputs.check_output`): no target is an input, and a name with another suffix
-    (``-o walk.bvh``) is an error, not a folder."""
+    (``-o walk.bvh``) is an error, not a folder. ``replace``: which existing files a name chosen in the folder
+    may replace (see :func:`~a4mer.io.outputs.check_output`); a file named by ``output`` itself is replaced."""
     from ..io.outputs import SameFiles, check_output
     if not str(output).strip():
         raise A4merError("-o is empty: give an output file or folder")
@@ -146,7 +149,7 @@ def output_targets(inputs: list[Path], output: str, suffix: str = ".npz") -> lis
     except OSError as e:
         raise A4merError(f"{out}: cannot create the output folder ({e.strerror or e})") from None
     same = SameFiles(inputs)  # one stat per input, not one per input and target
-    return [check_output(t, same) for t in targets]
+    return [check_output(t, same, replace=replace) for t in targets]
 
 
 def check_not_among_inputs(items: list[str], targets: list[Path], output: str, what: str) -> None:

@@ -120,6 +120,20 @@ def a4mer_json(*keys: str) -> Callable[[Path], bool]:
     return test
 
 
+def npz_within(*keys: str) -> Callable[[Path], bool]:
+    """A test for :func:`check_output`'s ``replace``: whether a file is an npz holding only ``keys`` (one a4mer
+    wrote, e.g. by an earlier ``convert``; a user's AMASS file, with ``dmpls`` or ``mocap_framerate``, is not)."""
+    def test(path: Path) -> bool:
+        import zipfile
+        try:
+            with zipfile.ZipFile(path) as z:
+                names = {n[:-4] if n.endswith(".npy") else n for n in z.namelist()}
+        except (OSError, zipfile.BadZipFile):
+            return False
+        return bool(names) and names <= set(keys)
+    return test
+
+
 def write_atomic(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
     """``write(tmp)`` to a temporary file beside ``path``, then renamed into place: the file is whole or
     absent, whatever ``write`` raises. :class:`A4merError` naming the path when it cannot be written."""

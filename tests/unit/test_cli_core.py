@@ -471,3 +471,19 @@ def test_an_interrupted_result_never_stays_beside_a_report_of_another_run(tmp_pa
     assert sorted(p.name for p in tmp_path.iterdir()) == []
     assert write_with_sidecar(write, lambda stored: {"of": stored}) == (out, sidecar_path(out))
     assert out.read_bytes() == b"new" and json.loads(sidecar_path(out).read_text()) == {"of": "stored"}
+
+
+def test_convert_into_a_folder_never_replaces_the_users_own_npz(ex, tmp_path, capsys):
+    """-o FOLDER holding the user's own walk npz (an AMASS SMPL+H file): convert chose the name itself and
+    replaced it without a word. Its own earlier output there is replaced, as a re-run needs."""
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    mine = lib / "dataset-1_walk_happy_002.npz"
+    np.savez(mine, poses=np.zeros((3, 156)), trans=np.zeros((3, 3)), dmpls=np.zeros((3, 8)),
+             mocap_framerate=np.array(120.0))
+    before = mine.read_bytes()
+    assert main(["convert", ex(BVH), "-o", str(lib)]) == 1
+    assert "exists already" in capsys.readouterr().err and mine.read_bytes() == before
+    mine.unlink()
+    assert main(["convert", ex(BVH), "-o", str(lib)]) == 0
+    assert main(["convert", ex(BVH), "-o", str(lib), "--fps", "60"]) == 0 and read_amass_npz(mine).fps == 60
