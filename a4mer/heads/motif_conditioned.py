@@ -58,6 +58,7 @@ from ..geometry import reproducible as rp
 from ..motion import Motion
 from ..retarget.solve import turn_twist
 from .baselines import natural_spline_at, nearest_rotvec, rel_exp, rel_log, smoothstep
+from .ground import joint_heights
 from .inbetween import clip_twist, hold_root_without_trans
 from .posture import POSTURE_CONTEXT_S, keep_hinges_bending_forward, keep_hinges_in_runs
 
@@ -128,6 +129,16 @@ def canonical(trans: np.ndarray, rot: np.ndarray) -> tuple[np.ndarray, np.ndarra
     q = rot.copy()
     q[:, 0] = quat_mul(np.broadcast_to(r, q[:, 0].shape), q[:, 0])
     return t, q
+
+
+def floor_offset(ctx_t: np.ndarray, ctx_q: np.ndarray, t: np.ndarray, q: np.ndarray) -> float:
+    """Height (m) to add to a placed prototype's root heights ``t (m, 3)`` (rotations ``q (m, 22+, 4)``) so
+    its lowest body joint comes to the lowest one of the clip's context frames ``ctx_t (c, 3)``, ``ctx_q
+    (c, J, 4)``: the motif plays on the clip's own floor (a clip captured on a 2 m stage dived to the
+    prototype's floor at 0)."""
+    if not len(ctx_t):
+        return 0.0
+    return float(joint_heights(ctx_t, ctx_q[:, :NUM_BODY]).min() - joint_heights(t, q[:, :NUM_BODY]).min())
 
 
 def place(trans: np.ndarray, rot: np.ndarray, pos: np.ndarray, yaw: float) -> tuple[np.ndarray, np.ndarray]:
@@ -379,6 +390,8 @@ class MotifConditioner:
             gq.append(q)
             pos, yaw = t[-1, :2], float(heading(q[-1, 0]))
         proto_t, proto_q = np.concatenate(gt), np.concatenate(gq)  # (m, ...)
+        c = min(T, int(round(POSTURE_CONTEXT_S * fps)))
+        proto_t[:, 2] += floor_offset(motion.root_translation[-c:], motion.rotations[-c:], proto_t, proto_q)
         # the transition (first R-1 frames) blends into the prototype's first pose coasting backwards in time
         # (:func:`_coast`); the root's planar velocity blends from the continuation's into the prototype's
         # and is integrated (no jump in speed)
@@ -396,7 +409,6 @@ class MotifConditioner:
         rot = base.rotations.copy()
         # knees and elbows between straight and folded, as the plain continuation keeps them: blending the
         # prototype in after it bent a knee 21 deg backwards
-        c = min(T, int(round(POSTURE_CONTEXT_S * fps)))
         rot[T:, :NUM_BODY] = keep_hinges_bending_forward(motion.rotations[-c:, :NUM_BODY], nq)
         trans = base.root_translation.copy()
         trans[T:] = nt
@@ -433,6 +445,9 @@ class MotifConditioner:
         dyaw = float(heading(bq[f1, 0]) - heading(q[-1, 0]))
         dyaw = (dyaw + np.pi) % (2 * np.pi) - np.pi
         q[:, 0] = quat_mul(_yaw_quat(s * dyaw), q[:, 0])
+        c = int(round(POSTURE_CONTEXT_S * fps))
+        ctx = np.r_[max(0, a - c):a, b + 1:min(len(bt), b + 1 + c)]  # the keys' side: kept frames
+        t[:, 2] += floor_offset(bt[ctx], bq[ctx], t, q)
         d = np.diff(t, axis=0)  # prototype steps, turned with the spread heading correction
         d = quat_apply(_yaw_quat(s[1:] * dyaw), d)
         lead_z, lead_q = _coast(t, q, np.arange(R - 1, 0, -1), fps)

@@ -400,3 +400,25 @@ def test_each_gap_not_recognised_is_named_by_its_frames_and_nothing_played_is_no
     assert [_about(w, 61, 119) for w in warned] == [False, True, False]
     short = mc.inbetween(_input(), 10, 14, 1)  # 3 frames: too few to play the motif
     assert short.meta["motif"]["speed"] == [None] and short.meta["motif"]["recognised"] == [None]
+
+
+@pytest.mark.parametrize("verb, args, gen", [("extend", ["--frames", "60"], slice(135, 195)),
+                                             ("inbetween", ["--start", "40", "--end", "80"], slice(41, 80))])
+def test_a_motif_plays_on_the_clips_own_floor(tmp_path, repo_root, verb, args, gen):
+    """A real walk captured on a 2 m stage: with --motif the generated pelvis went down to the prototype's
+    own height (0.9 m, falling 25 cm a frame), where the plain result stays on the stage."""
+    from a4mer.cli.main import main
+    if mcm.bundle_hashes()[2] is None or not mcm.default_prototypes_path().is_file():
+        pytest.skip("no packaged model/prototypes")
+    walk = tmp_path / "walk.npz"
+    assert main(["convert", str(repo_root / "examples/bandai/dataset-1_walk_happy_002.bvh"), "-o", str(walk)]) == 0
+    z = dict(np.load(walk))
+    z["trans"] = z["trans"] + [0.0, 0.0, 2.0]
+    np.savez(walk, **z)
+    heights = {}
+    for motif in ([], ["--motif", "3"]):
+        out = tmp_path / f"out{len(motif)}.npz"
+        assert main([verb, str(walk), *args, *motif, "-o", str(out)]) == 0
+        heights[bool(motif)] = np.load(out)["trans"][:, 2]
+    assert heights[True][gen].min() > z["trans"][:, 2].min() - 0.1
+    assert np.abs(np.diff(heights[True])).max() < 0.06
