@@ -230,6 +230,8 @@ def run(args: argparse.Namespace) -> int:
     played = {tuple(x) for x in result.meta["motif"]["played_spans"]} if mc is not None else set()
 
     runs = [(a, b) for a, b in unknown_runs(known) if a > min(kk) and b < max(kk)]
+    # blocking fills from the keys alone (frames outside the outer keys are kept, not context)
+    given = known if keys is None else np.isin(np.arange(len(known)), keys)
 
     def own_motif(i: int) -> dict:
         """The motif block of span ``i``: its own entry of the per-gap ``speed`` / ``recognised`` lists."""
@@ -240,7 +242,7 @@ def run(args: argparse.Namespace) -> int:
     def report(stored) -> dict:
         quality, spans = ClipQuality(motion, stored, gen), []
         for i, (a, b) in enumerate(runs):
-            method = span_method(heads, motion, known, a - 1, b + 1, motif if (a, b) in played else None,
+            method = span_method(heads, motion, given, a - 1, b + 1, motif if (a, b) in played else None,
                                  (a, b) in sank, shares.get((a, b)))
             extra = {"learned_share": shares.get((a, b))} | ({"motif": own_motif(i)} if mc is not None else {})
             spans.append(quality.span(a, b, task=task, method=method, keys=[a - 1, b + 1],

@@ -707,3 +707,16 @@ def test_bench_keeps_its_outputs_one_set_and_the_users_own_files(tmp_path, capsy
     assert main([*base, "--data", str(data), "--out", str(tmp_path / "m")]) == 1
     err = capsys.readouterr().err
     assert "manifest.jsonl:2: bad manifest line" in err and "Traceback" not in err
+
+
+def test_the_method_of_a_key_frames_span_is_what_blocking_did(tmp_path, repo_root):
+    """--key-frames fills from the keys alone; the sidecar named the method as for a gap in dense frames:
+    "classical curve" beside learned_share 1.0 (120 fps), or for keys 4 frames apart (the natural spline)."""
+    from a4mer.heads.files import default_heads
+    bvh = str(repo_root / "examples/bandai/dataset-1_walk_happy_002.bvh")
+    for fps, keys, want in ((120, "100,130", default_heads().name), (30, "10,14", "natural cubic spline")):
+        clip = tmp_path / f"walk{fps}.npz"
+        assert main(["convert", bvh, "--fps", str(fps), "-o", str(clip)]) == 0
+        assert main(["inbetween", str(clip), "--key-frames", keys, "-o", str(tmp_path / "out.npz")]) == 0
+        q = json.loads((tmp_path / "out.quality.json").read_text())
+        assert q["task"] == "blocking" and q["method"].startswith(want), q["method"]
