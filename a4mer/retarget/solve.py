@@ -115,12 +115,14 @@ def _unit(v: np.ndarray) -> np.ndarray:
 
 def _toe_child(src: SourceClip, kids: list[int], pos: dict[int, np.ndarray], ankle: int) -> list[int]:
     """The ankle's child that points most forward over the clip (the toe, not a heel helper that may come
-    first), the body's forward being (left hip - right hip) x up; the first child without both hips."""
-    if len(kids) < 2 or 1 not in pos or 2 not in pos:
+    first), the body's forward being (left hip - right hip) x up, none where no child points forward; the
+    first child without both hips."""
+    if not kids or 1 not in pos or 2 not in pos:
         return kids[:1]
     forward = _unit(np.cross(pos[1] - pos[2], np.array([0.0, 0.0, 1.0])))  # (T, 3), Z-up world
     ahead = [float(np.mean(np.sum(_unit(src.positions[:, c] - pos[ankle]) * forward, axis=-1))) for c in kids]
-    return [kids[int(np.argmax(ahead))]]
+    best = int(np.argmax(ahead))
+    return [kids[best]] if ahead[best] > 0 else []  # a lone heel helper: no toe, as without children
 
 
 #: finger bases lie within this angle (deg) of the forearm's line; a thumb (about 50 deg off) or a prop
@@ -131,7 +133,7 @@ FINGER_CONE_DEG = 40.0
 def _hand_children(src: SourceClip, kids: list[int], pos: dict[int, np.ndarray], wrist: int) -> list[int]:
     """The wrist's children a hand points at the middle of: the finger bases, those within
     :data:`FINGER_CONE_DEG` of the forearm and nearer the wrist than the elbow is (not a thumb, a weapon or
-    a prop); without an elbow, or when none is, every child not named a thumb."""
+    a prop: none then, as for a wrist without children); without an elbow, every child not named a thumb."""
     elbow = {20: 18, 21: 19}[wrist]
     unthumbed = [c for c in kids if "thumb" not in src.names[c].lower()] or kids
     if elbow not in pos:
@@ -142,7 +144,7 @@ def _hand_children(src: SourceClip, kids: list[int], pos: dict[int, np.ndarray],
     fingers = [c for c in unthumbed
                if float(np.mean(np.sum(_unit(src.positions[:, c] - pos[wrist]) * _unit(arm), axis=-1))) > cos
                and float(np.linalg.norm(src.positions[:, c] - pos[wrist], axis=-1).mean()) < reach]
-    return fingers or unthumbed
+    return fingers
 
 
 def _effective_children(mapped: set[int]) -> dict[int, list[tuple[int, np.ndarray]]]:

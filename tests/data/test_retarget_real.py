@@ -162,3 +162,13 @@ def test_a_heel_helper_or_a_prop_in_the_hand_does_not_turn_the_foot_or_hand(cmu_
     (tmp_path / "b.bvh").write_text(_with_leaf(short, parent, leaf, offset))
     a, b = load_motion(tmp_path / "a.bvh"), load_motion(tmp_path / "b.bvh")
     np.testing.assert_allclose(b.joint_positions(), a.joint_positions(), atol=1e-6)
+
+
+def test_a_prop_as_the_only_child_of_a_hand_does_not_turn_it(repo_root, tmp_path):
+    """Bandai's hands have no finger joints: a shield mount added under the right hand (10 cm to the side)
+    was taken for the fingers when none passed the test, turning the SMPL wrist and hand 81 deg."""
+    text = (repo_root / "examples/bandai/dataset-1_walk_happy_002.bvh").read_text().replace("\r\n", "\n")
+    (tmp_path / "a.bvh").write_text(text)
+    (tmp_path / "b.bvh").write_text(_with_leaf(text, "Hand_R", "Shield_R", "0 0 10"))
+    a, b = load_motion(tmp_path / "a.bvh"), load_motion(tmp_path / "b.bvh")
+    np.testing.assert_allclose(b.joint_positions(), a.joint_positions(), atol=1e-6)
