@@ -30,6 +30,8 @@ def summarize(motion) -> dict:
         "root_travel_m": round(float(np.linalg.norm(np.diff(motion.root_translation[:, :2], axis=0), axis=-1).sum()), 4),
         "mean_pelvis_height_m": round(float(pos[:, 0, 2].mean()), 4),
     }
+    if meta.get("asf"):  # the skeleton an AMC was read with, and where it was found
+        out["asf"] = f"{meta['asf']} ({meta.get('asf_found', 'given')})"
     if meta.get("no_trans"):
         out["note"] = "no 'trans' array in the file: the root stays at the origin"
     if meta.get("reference_frames_dropped"):  # the file's rest-pose lead-in

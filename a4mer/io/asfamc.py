@@ -73,7 +73,7 @@ def find_asf(amc_path: str | os.PathLike, asf: str | os.PathLike | None = None) 
             continue
         best = None
         for f in sorted(folder.iterdir()):
-            if f.suffix.lower() == ".asf" and f.is_file() and stem.startswith(f.stem.lower()):
+            if f.suffix.lower() == ".asf" and f.is_file() and _name_prefix(f.stem.lower(), stem):
                 if best is None or len(f.stem) > len(best.stem):
                     best = f
         if best is not None:
@@ -81,6 +81,12 @@ def find_asf(amc_path: str | os.PathLike, asf: str | os.PathLike | None = None) 
     raise MotionFileError(amc, "no ASF skeleton found; tried: " + "; ".join(tried)
                           + " (give the skeleton: --asf PATH on the command line, the import's 'ASF skeleton' field "
                             "in Blender, asf=PATH in Python)")
+
+
+def _name_prefix(prefix: str, stem: str) -> bool:
+    """Whether ``prefix`` starts ``stem`` up to a name boundary (``01`` starts ``01_02``, not ``010_02``:
+    subject 10's skeleton is not subject 100's)."""
+    return stem.startswith(prefix) and (len(stem) == len(prefix) or stem[len(prefix)] in "_-. ")
 
 
 _NAME_TOKEN = re.compile(r"(?<!\S)[A-Za-z_]\S*")

@@ -329,3 +329,24 @@ def test_latin1_comment_tolerated(tmp_path):
     p.write_bytes(_amc(GOOD_FRAMES).replace("root", "r\u00f6ot", 1).encode("latin-1"))
     with pytest.raises(MotionFileError, match="not UTF-8"):
         read_amc(p)
+
+
+def test_a_skeleton_prefix_ends_at_a_name_boundary(tmp_path):
+    """CMU layout flattened (asf/10.asf, amc/100_01.amc, no 100.asf): subject 100's clip was read with
+    subject 10's skeleton, without a word."""
+    (tmp_path / "amc").mkdir()
+    (tmp_path / "asf").mkdir()
+    amc = tmp_path / "amc" / "100_01.amc"
+    amc.write_text(_amc([{"root": "0 0 0 0 0 0", "a": "0"}]))
+    (tmp_path / "asf" / "10.asf").write_text(_asf(TWO_BONES, ["root a", "a b"]))
+    with pytest.raises(MotionFileError, match="no ASF skeleton found"):
+        find_asf(amc)
+    (tmp_path / "asf" / "100.asf").write_text(_asf(TWO_BONES, ["root a", "a b"]))
+    assert find_asf(amc) == (tmp_path / "asf" / "100.asf", "sibling asf/")
+
+
+def test_info_names_the_skeleton_an_amc_was_read_with(repo_root, capsys):
+    from a4mer.cli.main import main
+    assert main(["info", str(repo_root / "examples/hdm05/amc/HDM_mm_kickLFront1Reps_023_120.amc")]) == 0
+    line = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("asf "))
+    assert line.rstrip().endswith("HDM_mm.asf (sibling asf/)")
