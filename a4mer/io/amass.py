@@ -199,8 +199,10 @@ def read_amass_npz(path: str | os.PathLike, fps: float | None = None, nonfinite_
                                     f"{np.abs(poses).max():.3g} rad; at most {ANGLE_LIMIT:g})")
     if "betas" in a:  # the body shape: any number of SMPL-family shape components (10, 16, 300 ...)
         betas = np.asarray(a["betas"])
-        if betas.size > MAX_BETAS:
-            raise MotionFileError(path, f"'betas' has {betas.size} values; a body shape has at most {MAX_BETAS}")
+        if betas.ndim > 2:
+            raise MotionFileError(path, f"'betas' has shape {betas.shape}: expected (K,) or per frame (T, K)")
+        if betas.shape[-1:] and betas.shape[-1] > MAX_BETAS:
+            raise MotionFileError(path, f"'betas' has {betas.shape[-1]} values; a body shape has at most {MAX_BETAS}")
         if betas.dtype.kind in "fiu" and not np.all(np.isfinite(betas)):
             raise MotionFileError(path, "'betas' contains NaN or infinite values")
     rate = _scalar_fps(path, a, fps)
@@ -215,7 +217,11 @@ def read_amass_npz(path: str | os.PathLike, fps: float | None = None, nonfinite_
     if "trans" not in a:  # legal (a pose-only clip), but the body then stands with its pelvis at the origin
         meta["no_trans"] = True
     if "betas" in a and np.asarray(a["betas"]).dtype.kind in "fiu":
-        meta["betas"] = [float(b) for b in np.asarray(a["betas"]).reshape(-1)]
+        betas = np.asarray(a["betas"], np.float64)
+        if betas.ndim == 2:  # one row per frame (video fits) or (1, K): the body shape is their mean
+            meta["betas_rows"] = len(betas)
+            betas = betas.mean(axis=0) if len(betas) else np.zeros(betas.shape[1])
+        meta["betas"] = [float(b) for b in betas.reshape(-1)]
     try:
         return Motion(fps=rate, root_translation=trans.astype(np.float64) + PELVIS_REST, rotations=rot,
                       skeleton=skel, meta=meta)

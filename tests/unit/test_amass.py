@@ -174,3 +174,20 @@ def test_split_keys_alone_are_read_as_poses(tmp_path, layout):
     np.savez(tmp_path / "bad.npz", **split, **common)
     with pytest.raises(MotionFileError, match=r"bad.npz: 'pose_body' has shape \(12, 60\).*expected \(12, 63\)"):
         read_amass_npz(tmp_path / "bad.npz")
+
+
+@pytest.mark.parametrize("T", [20, 120])
+def test_per_frame_betas_are_one_body_shape(tmp_path, T):
+    """betas (T, 10), one row per frame as video fitting tools write them: a short clip's rows were flattened
+    into one (T*10,) shape (frame 1's values read as components 10-19), a longer one refused ('1200
+    values')."""
+    rng = np.random.default_rng(0)
+    rows = rng.normal(size=(1, 10)) + 0.01 * rng.normal(size=(T, 10))
+    path = tmp_path / "fit.npz"
+    np.savez(path, poses=np.zeros((T, 72)), trans=np.zeros((T, 3)), betas=rows, mocap_frame_rate=np.array(30.0))
+    m = read_amass_npz(path)
+    np.testing.assert_allclose(m.meta["betas"], rows.mean(axis=0))
+    np.savez(path, poses=np.zeros((T, 72)), trans=np.zeros((T, 3)), betas=np.zeros((T, 301)),
+             mocap_frame_rate=np.array(30.0))
+    with pytest.raises(MotionFileError, match="'betas' has 301 values"):
+        read_amass_npz(path)
