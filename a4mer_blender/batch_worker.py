@@ -350,6 +350,7 @@ def _process(args: argparse.Namespace, stage: Path) -> dict:
         if dropped and src.suffix.lower() != ".blend":
             notes.append(_core("io.source").reference_frames_note(src, dropped))
         if args.dump:
+            armature.check_time_map(ctx.scene)  # the scene plays the action slower or faster than read here
             motion = armature.read_motion(obj, ctx.scene, whole=True)  # hands and face too, where the rig has them
             amass.write_amass_npz(motion, stage / _core("batch").motion_file(stem))
             rec = nla.read_record(obj)

@@ -108,3 +108,16 @@ def test_armature_of_blenders_bvh_import_reads_as_the_clip(scene, tmp_path, rota
     assert (got.num_frames, got.fps) == (motion.num_frames, motion.fps)
     err = np.linalg.norm(got.body().joint_positions() - motion.body().joint_positions(), axis=-1)
     assert err.max() < 1e-4, f"max joint error {err.max() * 1000:.3f} mm"
+
+
+def test_export_of_a_blend_whose_scene_remaps_time_is_refused(scene, tmp_path, capsys):
+    """Output > Time Stretching 100 -> 200 plays the action at half speed: export wrote the keys at the
+    scene rate (4.5 s where the scene renders 9 s) with no word; Import, Segment and Fill refuse it."""
+    obj, _ = make_row_rig("mpi_body_only")
+    armature.write_motion(obj, load_motion(WALK).slice(0, 20), scene, name="walk")
+    scene.render.frame_map_old, scene.render.frame_map_new = 100, 200
+    src = tmp_path / "rig.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(src))
+    out = tmp_path / "rig.npz"
+    assert main(["export", str(src), "--format", "npz", "-o", str(out)]) == 1
+    assert "remaps time" in capsys.readouterr().err and not out.exists()
