@@ -34,7 +34,8 @@ from ..errors import A4merError
 from .jobs import (INPUT_SUFFIXES, MOTION_SUFFIX, OBJECT_SEP, BatchOptions, ClipJob, ClipResult, check_names,
                    check_not_input_folder, check_rate, discover, first_clash, is_done, motion_file, parse_shard,
                    prepare_out, safe_name, select_shard, shard_of)
-from .runs import RunSummaries, earlier_outputs, foreign_outputs, remove_stale, summary, write_summary
+from .runs import (RunSummaries, earlier_outputs, foreign_outputs, remove_stale, summary, write_summary,
+                   written_for_another_input)
 from .workdirs import LOCK_NAME, hold_dir, let_go, private_dir, release_dir, remove_dead_dirs
 from .workers import (READY_TAG, RESULT_TAG, Worker, _Procs, default_blender_script, failure_reason, parse_result,
                       worker_args, worker_command)
@@ -211,8 +212,16 @@ def run_batch(jobs: list[ClipJob], opts: BatchOptions, log: Callable[[str], None
     todo = []
     n = len(jobs)
     done_count = 0
+    earlier = RunSummaries(opts.out)
     for i, job in enumerate(jobs):
-        if not opts.force and is_done(job, opts):
+        other = None if opts.force else written_for_another_input(earlier, job.name, job.path)
+        if other is not None and is_done(job, opts):
+            results[i] = ClipResult(str(job.path), job.name, "failed", reason=(
+                f"{job.path}: {job.name}.* in {opts.out} were written for another input, {other}: give this run "
+                "another --out folder (or --force to replace them)"))
+            done_count += 1
+            _tell(log, _line(done_count, n, results[i]))
+        elif not opts.force and is_done(job, opts):
             results[i] = ClipResult(str(job.path), job.name, "skipped")
             done_count += 1
             _tell(log, _line(done_count, n, results[i]))

@@ -921,3 +921,17 @@ def test_a_timeout_that_is_no_number_of_seconds_is_refused(tmp_path, value, caps
     root = _clips(tmp_path / "in", {"a.bvh": b"good a"})
     code, text = _run([root, "--out", tmp_path / "out", "--timeout", value], capsys)
     assert code != 0 and "--timeout must be a number of seconds" in text and not (tmp_path / "out").exists()
+
+
+def test_another_input_of_the_same_name_is_not_skipped_as_finished(tmp_path, fake_python, capsys):
+    """shoot/day1 then shoot/day2 into one results folder, each with a take001.bvh: day 2's take was
+    'skipped: finished earlier' while the results described day 1's."""
+    _clips(tmp_path / "shoot", {"day1/take001.bvh": b"good walk", "day2/take001.bvh": b"good bow"})
+    out = tmp_path / "results"
+    assert _run([tmp_path / "shoot" / "day1", "--out", out, "--python", fake_python], capsys)[0] == 0
+    assert _run([tmp_path / "shoot" / "day1", "--out", out, "--python", fake_python], capsys)[0] == 0  # skipped
+    before = (out / "take001.blend").read_bytes()
+    code, text = _run([tmp_path / "shoot" / "day2", "--out", out, "--python", fake_python], capsys)
+    assert code == 1 and "were written for another input" in text and "day1" in text, text
+    assert (out / "take001.blend").read_bytes() == before
+    assert _run([tmp_path / "shoot" / "day2", "--out", out, "--force", "--python", fake_python], capsys)[0] == 0
