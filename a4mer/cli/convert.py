@@ -37,7 +37,8 @@ def run(args: argparse.Namespace) -> int:
     from ..io.outputs import npz_within
     # in a folder, a name chosen here replaces only an npz this command writes (never the user's own AMASS file)
     targets = output_targets(inputs, args.output, replace=npz_within("poses", "trans", "betas", "gender",
-                                                                   "mocap_frame_rate", "surface_model_type"))
+                                                                   "mocap_frame_rate", "mocap_framerate",
+                                                                   "surface_model_type"))
     check_not_among_inputs(args.inputs, targets, args.output, "converted clips")
     rc = run_each("convert", inputs, targets, convert)
     if made and out.is_dir() and not any(out.iterdir()):  # every clip failed: no empty folder left

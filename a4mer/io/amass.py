@@ -250,7 +250,8 @@ def write_amass_npz(motion: Motion, path: str | os.PathLike) -> Path:
     SMPL-H 156, SMPL-X 165: hands kept; any other SMPL-family skeleton as SMPL 72), ``trans`` (N, 3)
     metres in the Z-up world, ``betas`` and ``gender`` of the subject where the motion was read from
     an AMASS-style npz (``meta["betas"]``, ``meta["gender"]``; else zeros (10) and "neutral"),
-    ``mocap_frame_rate``, and ``surface_model_type`` where the source npz had one naming the layout
+    ``mocap_frame_rate`` and ``mocap_framerate`` (the rate under both names AMASS uses: SMPL-X files and the
+    SMPL+H loaders' ``bdata['mocap_framerate']``), and ``surface_model_type`` where the source npz had one naming the layout
     written. Written atomically (temp + rename).
     """
     path = Path(path)
@@ -263,5 +264,6 @@ def write_amass_npz(motion: Motion, path: str | os.PathLike) -> Path:
     if named == {SMPL: "smpl", SMPLH: "smplh", SMPLX: "smplx"}.get(body.skeleton):  # it names the layout written
         extra["surface_model_type"] = np.array(named)
     return save_npz_atomic(path, poses=poses, trans=body.root_translation - PELVIS_REST, betas=betas,
-                           gender=np.array(gender), mocap_frame_rate=np.array(float(body.fps)), **extra)
+                           gender=np.array(gender), mocap_frame_rate=np.array(float(body.fps)),
+                           mocap_framerate=np.array(float(body.fps)), **extra)
 

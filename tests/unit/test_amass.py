@@ -191,3 +191,12 @@ def test_per_frame_betas_are_one_body_shape(tmp_path, T):
              mocap_frame_rate=np.array(30.0))
     with pytest.raises(MotionFileError, match="'betas' has 301 values"):
         read_amass_npz(path)
+
+
+def test_the_rate_is_written_under_both_amass_names(tmp_path):
+    """SMPL+H loaders read bdata['mocap_framerate'], SMPL-X files hold 'mocap_frame_rate': an SMPL+H clip
+    written with only the latter failed those loaders with a KeyError."""
+    m = Motion(120, np.zeros((12, 3)), np.tile([1.0, 0, 0, 0], (12, 24, 1)))
+    z = np.load(write_amass_npz(m, tmp_path / "out.npz"))
+    assert float(z["mocap_framerate"]) == float(z["mocap_frame_rate"]) == 120.0
+    assert read_amass_npz(tmp_path / "out.npz").fps == 120.0
