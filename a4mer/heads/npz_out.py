@@ -96,6 +96,8 @@ def write_result(input_path: str | os.PathLike, source: Motion, result: Motion, 
     for k in FPS_KEYS:
         if k in out and out[k].size == 1 and float(out[k]) != float(result.fps):
             out[k] = np.array(float(result.fps), dtype=out[k].dtype)
+    if not any(k in out for k in FPS_KEYS):  # read with --source-fps: the output says its rate
+        out["mocap_frame_rate"] = np.array(float(result.fps))
     if not carried:
         return save_npz_atomic(out_path, **out), stored
 

@@ -720,3 +720,16 @@ def test_the_method_of_a_key_frames_span_is_what_blocking_did(tmp_path, repo_roo
         assert main(["inbetween", str(clip), "--key-frames", keys, "-o", str(tmp_path / "out.npz")]) == 0
         q = json.loads((tmp_path / "out.quality.json").read_text())
         assert q["task"] == "blocking" and q["method"].startswith(want), q["method"]
+
+
+def test_an_output_of_an_npz_without_a_rate_says_its_rate(tmp_path, capsys):
+    """An npz with no frame-rate key, read with --source-fps: the output had none either, so a4mer info
+    (or the next command) could not read it without --source-fps again."""
+    src = _npz(tmp_path / "in.npz")
+    z = {k: v for k, v in np.load(src).items() if k not in ("mocap_framerate", "mocap_frame_rate")}
+    np.savez(src, **z)
+    out = tmp_path / "out.npz"
+    assert main(["extend", str(src), "--frames", "10", "--source-fps", "30", "-o", str(out), "--heads", "none"]) == 0
+    capsys.readouterr()
+    assert main(["info", str(out), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["fps"] == 30.0
