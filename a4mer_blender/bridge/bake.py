@@ -510,6 +510,9 @@ def bake(obj) -> tuple[int, int, list[str]]:
         added += merge_keys(target, at, values - modifier_offsets(target, at))  # shown as they were
         for end in ends_turned(target, lines):
             turned.setdefault(f"{target.data_path}[{target.array_index}]", []).append(end)
+    ends = [sp["shown"][1] for sp in shown if sp.get("kind") == "extend"]
+    if action.use_frame_range and not action.use_cyclic and ends:  # a manual range (exporters read it) reaches
+        action.frame_end = max(action.frame_end, max(ends))  # the baked extension
     baked = [generated.stored(sp) for sp in own]
     motif_marks.follow_strips(obj, [(rec, sp["strip"]) for rec, sp in zip(baked, own) if rec.get("motif")])
     remove_result(obj, keep_marks=baked)

@@ -816,3 +816,14 @@ def test_an_extension_bake_holds_its_last_pose_though_fingers_are_keyed_on(scene
     assert bpy.ops.a4mer.extend(frames=20) == {"FINISHED"}
     assert bpy.ops.a4mer.bake_generated() == {"FINISHED"}
     assert max(fc.keyframe_points[-1].co[0] for fc in body_channels.body_pose_fcurves(obj, action)) == 140
+
+
+def test_a_manual_frame_range_reaches_a_baked_extension(scene, gap_rig):
+    """An action with a manual frame range (1-150) kept it after an extension to 170 was baked, so exporters
+    that read the range cut the baked frames off."""
+    obj, action = gap_rig
+    action.use_frame_range = True
+    action.frame_start, action.frame_end = 1.0, 150.0
+    assert bpy.ops.a4mer.extend(frames=20) == {"FINISHED"}
+    assert bpy.ops.a4mer.bake_generated() == {"FINISHED"}
+    assert (action.frame_start, action.frame_end) == (1.0, 170.0)
