@@ -34,8 +34,8 @@ from ..errors import A4merError
 from .jobs import (INPUT_SUFFIXES, MOTION_SUFFIX, OBJECT_SEP, BatchOptions, ClipJob, ClipResult, check_names,
                    check_not_input_folder, check_rate, discover, first_clash, is_done, motion_file, parse_shard,
                    prepare_out, safe_name, select_shard, shard_of)
-from .runs import (RunSummaries, earlier_outputs, foreign_outputs, remove_stale, summary, write_summary,
-                   written_for_another_input)
+from .runs import (RunSummaries, earlier_outputs, foreign_outputs, latest_inputs, remove_stale, same_input, summary,
+                   write_summary)
 from .workdirs import LOCK_NAME, hold_dir, let_go, private_dir, release_dir, remove_dead_dirs
 from .workers import (READY_TAG, RESULT_TAG, Worker, _Procs, default_blender_script, failure_reason, parse_result,
                       worker_args, worker_command)
@@ -212,17 +212,17 @@ def run_batch(jobs: list[ClipJob], opts: BatchOptions, log: Callable[[str], None
     todo = []
     n = len(jobs)
     done_count = 0
-    earlier = RunSummaries(opts.out)
+    runs = RunSummaries(opts.out)
+    latest = {} if opts.force else latest_inputs(runs)
     for i, job in enumerate(jobs):
-        other = None if opts.force else written_for_another_input(earlier, job.name, job.path)
-        if other is not None and is_done(job, opts):
-            results[i] = ClipResult(str(job.path), job.name, "failed", reason=(
-                f"{job.path}: {job.name}.* in {opts.out} were written for another input, {other}: give this run "
-                "another --out folder (or --force to replace them)"))
-            done_count += 1
-            _tell(log, _line(done_count, n, results[i]))
-        elif not opts.force and is_done(job, opts):
-            results[i] = ClipResult(str(job.path), job.name, "skipped")
+        if not opts.force and is_done(job, opts):
+            other = latest.get(job.name)
+            if other is None or same_input(other, job.path):
+                results[i] = ClipResult(str(job.path), job.name, "skipped")
+            else:  # another take of that name: its files are not this clip's results
+                results[i] = ClipResult(str(job.path), job.name, "failed", reason=(
+                    f"{job.path}: {job.name}.* in {opts.out} were written for another input, {other}: give this run "
+                    "another --out folder (or --force to replace them)"))
             done_count += 1
             _tell(log, _line(done_count, n, results[i]))
         else:
@@ -233,7 +233,6 @@ def run_batch(jobs: list[ClipJob], opts: BatchOptions, log: Callable[[str], None
     workers = [Worker(opts, procs) for _ in range(slots)]
     for w in workers:
         idle.put(w)
-    runs = RunSummaries(opts.out)
 
     def clip(i: int) -> ClipResult:  # on the next idle worker (one clip at a time each)
         worker = idle.get()

@@ -55,16 +55,15 @@ def earlier_outputs(runs: RunSummaries, name: str) -> set[str]:
     return {f for n, _, files in runs.clips() if n == name for f in files}
 
 
-def written_for_another_input(runs: RunSummaries, name: str, path: Path) -> str | None:
-    """The input the latest run that finished clip ``name`` read, where it is another file than ``path``
-    (day2/take001.bvh run into the folder that holds day1/take001.bvh's outputs); else None. Inputs are
-    compared by their file and folder names, so the same shoot mounted elsewhere is the same input."""
-    latest = None
-    for n, src, _ in runs.clips():  # summaries in the order of their runs
-        if n == name and isinstance(src, str):
-            latest = src
-    tail = lambda p: tuple(Path(p).parts[-2:])  # noqa: E731
-    return latest if latest is not None and tail(latest) != tail(path) else None
+def latest_inputs(runs: RunSummaries) -> dict[str, str]:
+    """Clip name -> the input the latest run that finished it read (read once per batch, not per clip)."""
+    return {n: src for n, src, _ in runs.clips() if isinstance(src, str)}  # summaries in the order of their runs
+
+
+def same_input(a: str | Path, b: str | Path) -> bool:
+    """Whether two input paths name the same clip file: compared by file and folder name, so the same shoot
+    mounted elsewhere is the same input, and day2/take001.bvh is not day1/take001.bvh."""
+    return Path(a).parts[-2:] == Path(b).parts[-2:]
 
 
 def foreign_outputs(runs: RunSummaries, name: str, files: list[str]) -> dict[str, tuple[str, str]]:

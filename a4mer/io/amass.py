@@ -245,6 +245,10 @@ MAX_BETAS = 300
 AMASS_SHAPE_FILE = "shape.npz"
 
 
+#: the arrays :func:`write_amass_npz` writes (``surface_model_type`` where it names the layout)
+WRITTEN_KEYS = ("poses", "trans", "betas", "gender", "mocap_frame_rate", "mocap_framerate", "surface_model_type")
+
+
 def write_amass_npz(motion: Motion, path: str | os.PathLike) -> Path:
     """Write ``motion`` as an AMASS-style npz: ``poses`` (N, 3J) axis-angle in its own layout (SMPL 72,
     SMPL-H 156, SMPL-X 165: hands kept; any other SMPL-family skeleton as SMPL 72), ``trans`` (N, 3)

@@ -122,7 +122,7 @@ def a4mer_json(*keys: str) -> Callable[[Path], bool]:
 
 def npz_within(*keys: str) -> Callable[[Path], bool]:
     """A test for :func:`check_output`'s ``replace``: whether a file is an npz holding only ``keys`` (one a4mer
-    wrote, e.g. by an earlier ``convert``; a user's AMASS file, with ``dmpls`` or ``mocap_framerate``, is not)."""
+    wrote, e.g. by an earlier ``convert``; a user's AMASS file, with ``dmpls``, is not)."""
     def test(path: Path) -> bool:
         import zipfile
         try:
