@@ -8,6 +8,7 @@ failed. See docs/batch.md.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import threading
 from datetime import datetime, timezone
@@ -47,26 +48,79 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def check_worker(args: argparse.Namespace) -> None:
-    """Fail early (not once per clip) when the worker cannot start."""
-    import importlib.util
+    """Fail early (not once per clip) when the worker cannot start or torch cannot use ``--device`` where
+    the model will run."""
     import os
-    import shutil
+    device = getattr(args, "device", None)
     if getattr(args, "blender", None):  # a4mer export reads a .blend with --python only
         args.blender = blender_binary(args.blender)
         if not (Path(args.blender).is_file() and os.access(args.blender, os.X_OK)):
             raise A4merError(f"--blender {args.blender}: not an executable file")
-    elif args.python == sys.executable:
-        if importlib.util.find_spec("bpy") is None or importlib.util.find_spec("a4mer_blender") is None:
+        worker = {"torch": False, "device": None}  # Blender's Python: not started just to ask
+    else:
+        own = args.python == sys.executable
+        if not own:
+            args.python = _interpreter(args.python, "--python")
+        worker = probe_interpreter(args.python, device)
+        if not worker["bpy"] and own:
             blender = " or --blender PATH" if hasattr(args, "blender") else ""
             raise A4merError(f"{sys.executable} has no bpy module (pip install 'a4mer[blender]'), or pass "
                              f"--python PY (an interpreter with bpy){blender}")
-    else:
-        found = args.python if Path(args.python).exists() else shutil.which(args.python)  # or a name on PATH
-        if found is None:
-            raise A4merError(f"--python {args.python}: no such interpreter")
-        if not (Path(found).is_file() and os.access(found, os.X_OK)):
-            raise A4merError(f"--python {args.python}: not an executable file")
-        args.python = found
+        if not worker["bpy"]:
+            raise A4merError(f"--python {args.python}: this interpreter has no bpy module or no a4mer add-on "
+                             "(pip install 'a4mer[blender]' there)")
+    runner = getattr(args, "runner_python", None)
+    if device and not worker["torch"] and runner:  # the worker runs the model in --runner-python
+        args.runner_python = _interpreter(runner, "--runner-python")
+        worker = probe_interpreter(args.runner_python, device)
+    if worker["device"]:
+        raise A4merError(f"--device: {worker['device']}")
+
+
+def _interpreter(python: str, flag: str) -> str:
+    """The executable ``python`` names (a path, or a name on PATH), else an error naming ``flag``."""
+    import os
+    import shutil
+    found = python if Path(python).exists() else shutil.which(python)
+    if found is None:
+        raise A4merError(f"{flag} {python}: no such interpreter")
+    if not (Path(found).is_file() and os.access(found, os.X_OK)):
+        raise A4merError(f"{flag} {python}: not an executable file")
+    return found
+
+
+#: run by an interpreter: does it have bpy with the add-on, torch, and can torch use the device argv[1]?
+_PROBE = """import importlib.util as u, json, sys
+r = {"bpy": bool(u.find_spec("bpy") and u.find_spec("a4mer_blender")), "torch": bool(u.find_spec("torch")),
+     "device": None}
+if r["torch"] and len(sys.argv) > 1:
+    try:
+        from a4mer.model import resolve_device
+        resolve_device(sys.argv[1])
+    except ImportError:
+        r["torch"] = False
+    except Exception as e:
+        r["device"] = str(e)
+print("A4MER_PROBE " + json.dumps(r))
+"""
+
+
+def probe_interpreter(python: str, device: str | None) -> dict:
+    """``{"bpy", "torch", "device"}`` of the interpreter ``python``: whether it has bpy with the add-on,
+    and torch, and why torch cannot use ``device`` there (None when it can, or when nothing was asked).
+    A child process: the answer is the one the worker will meet."""
+    import subprocess
+
+    from ..processes import TEXT_PIPES, child_env
+    try:
+        proc = subprocess.run([python, "-c", _PROBE, *([device] if device else [])], capture_output=True,
+                              stdin=subprocess.DEVNULL, timeout=120, env=child_env(), **TEXT_PIPES)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise A4merError(f"{python}: cannot run this interpreter ({e})") from None
+    if "A4MER_PROBE " not in proc.stdout:
+        last = (proc.stderr.strip().splitlines() or [f"exit code {proc.returncode}"])[-1]
+        raise A4merError(f"{python}: cannot run this interpreter ({last})")
+    return json.loads(proc.stdout.split("A4MER_PROBE ", 1)[1].splitlines()[0])
 
 
 def blender_binary(path: str) -> str:

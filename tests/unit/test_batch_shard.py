@@ -79,6 +79,9 @@ def clip(a):
             "notes": ["fill-gaps: no gaps"] if "--fill-gaps" in a else [], "outputs": files, "pid": os.getpid()}
 
 
+if sys.argv[1] == "-c":  # a4mer batch asking what this interpreter has (cli.batch.probe_interpreter)
+    print("A4MER_PROBE " + os.environ.get("FAKE_PROBE", '{"bpy": true, "torch": false, "device": null}'))
+    sys.exit(0)
 assert sys.argv[sys.argv.index("a4mer_blender.batch_worker") + 1:] == ["--serve"]
 time.sleep(float(os.environ.get("FAKE_STARTUP_S", "0")))  # Blender and torch starting
 # as the Blender executable (``--blender``) does when it starts: a killed one leaves it behind (the bpy
@@ -490,6 +493,27 @@ def test_worker_that_cannot_start_fails_once_with_a_clear_message(tmp_path, caps
     code, text = _run([root, "--out", tmp_path / "o", "--python", tmp_path / "no_python"], capsys)
     assert code == 1 and "no such interpreter" in text
     assert not (tmp_path / "o").exists()
+
+
+def test_a_python_without_bpy_or_a_device_torch_cannot_use_fails_before_any_clip(tmp_path, capsys, monkeypatch,
+                                                                                 fake_python):
+    """``--python`` without bpy failed every clip in turn ("No module named 'a4mer_blender'") and a bad
+    ``--device`` every clip's model; both are one error now, before the output folder is made."""
+    root = _clips(tmp_path / "in", {"a.bvh": b"x", "b.bvh": b"x"})
+    monkeypatch.setenv("FAKE_PROBE", '{"bpy": false, "torch": false, "device": null}')
+    code, text = _run([root, "--out", tmp_path / "o", "--python", fake_python], capsys)
+    assert code == 1 and "this interpreter has no bpy module" in text and "a.bvh" not in text
+    monkeypatch.setenv("FAKE_PROBE", '{"bpy": true, "torch": true, "device": "device \'cuda\' is not usable here"}')
+    code, text = _run([root, "--out", tmp_path / "o", "--python", fake_python, "--device", "cuda"], capsys)
+    assert code == 1 and "--device: device 'cuda' is not usable here" in text
+    monkeypatch.setenv("FAKE_PROBE", '{"bpy": true, "torch": false, "device": null}')  # no torch: the runner decides
+    code, text = _run([root, "--out", tmp_path / "o", "--python", fake_python, "--device", "bogus",
+                       "--runner-python", sys.executable], capsys)
+    assert code == 1 and "--device: device 'bogus' is not usable here" in text, text
+    assert not (tmp_path / "o").exists()
+    code, text = _run([root, "--out", tmp_path / "o", "--python", fake_python, "--device", "cpu",
+                       "--runner-python", sys.executable], capsys)
+    assert code == 0, text
 
 
 def test_a_worker_that_ends_before_reading_its_request_is_named_by_its_exit_code_and_last_words(
