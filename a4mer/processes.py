@@ -43,11 +43,19 @@ def own_group() -> dict:
     return {"start_new_session": True}
 
 
+#: in the environment of ``a4mer batch``'s workers: what they start stays in their process group
+IN_BATCH_WORKER = "A4MER_BATCH_WORKER"
+
+
 def worker_group() -> dict:
     """:func:`own_group` for a worker of Blender's add-on: :func:`kill_tree` stops it with everything it
-    started (a launcher's Python), and on Windows it opens no console window."""
-    if WINDOWS:  # no console window either (Blender's add-on starting its worker Python)
+    started (a launcher's Python), and on Windows it opens no console window. Inside a worker of
+    ``a4mer batch`` (:data:`IN_BATCH_WORKER` set) it stays in that worker's group instead, which the
+    batch kills whole on a timeout or Ctrl-C (in a session of its own it outlived them by seconds)."""
+    if WINDOWS:  # no console window either (Blender's add-on starting its worker Python); taskkill /T reaches it
         return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP | subprocess.CREATE_NO_WINDOW}
+    if os.environ.get(IN_BATCH_WORKER):
+        return {}
     return own_group()
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from ..processes import TEMP_VARS, TEXT_PIPES, child_env, kill_tree, own_group
+from ..processes import IN_BATCH_WORKER, TEMP_VARS, TEXT_PIPES, child_env, kill_tree, own_group
 from .jobs import BatchOptions, ClipJob
 from .workdirs import private_dir, release_dir
 
@@ -135,6 +135,7 @@ def _worker_env(opts: BatchOptions, tmp: Path) -> dict[str, str]:
     for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         env.setdefault(k, str(threads))
     env.update(dict.fromkeys(TEMP_VARS, str(tmp)))
+    env[IN_BATCH_WORKER] = "1"  # the model process of the add-on's runner stays in the group kill_tree stops
     return env
 
 

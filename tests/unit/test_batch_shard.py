@@ -53,7 +53,8 @@ def clip(a):
     if b"SPAWN" in text:  # what the add-on runner does: a job folder in the temp dir, a model subprocess
         import subprocess
         d = tempfile.mkdtemp(prefix="a4mer_job_")
-        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+        from a4mer import processes  # started as the add-on runner starts its model process
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], **processes.worker_group())
         open(src + ".info", "w").write(json.dumps({"pid": child.pid, "dir": d}))
         time.sleep(60)
     T, fps = 24, 30.0
@@ -614,7 +615,8 @@ def _running(pid: int) -> bool:
 
 
 def test_a_timeout_stops_what_the_worker_started_and_removes_its_temporary_files(tmp_path, fake_python, capsys):
-    """--timeout kills the worker's whole process group (the model subprocess of --runner-python too),
+    """--timeout kills the worker's whole process group (the model subprocess of --runner-python too,
+    which the add-on runner started in a session of its own: it outlived the batch by seconds),
     and the add-on runner's job folders (made in the worker's temp dir) go with the clip's folder."""
     root = _clips(tmp_path / "in", {"spawn.bvh": b"SPAWN"})
     out = tmp_path / "out"
