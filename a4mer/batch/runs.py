@@ -6,7 +6,7 @@ import json
 import os
 import tempfile
 import threading
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -14,17 +14,32 @@ from typing import Any
 from ..errors import A4merError
 from .jobs import BatchOptions, ClipResult
 
+@dataclass(frozen=True)
+class RunIndex:
+    """What earlier runs finished, looked up by clip and by file. files: clip name -> the names of the
+    files runs wrote for it; owners: file name (casefolded) -> ``(clip name, input)`` of each run that
+    wrote it, in the order of the runs; inputs: clip name -> the input of the latest run that finished it."""
+
+    files: dict[str, set[str]]
+    owners: dict[str, list[tuple[str, str]]]
+    inputs: dict[str, str]
+
+
 class RunSummaries:
     """The clips that earlier runs (``out/runs/*.json``) finished. A summary is parsed once while its file
-    is unchanged: a batch checks them for every clip, and farm shards add summaries while it runs."""
+    is unchanged, and the index is rebuilt only when a summary changed: a batch asks for every clip it
+    commits, and farm shards add summaries while it runs."""
 
     def __init__(self, out: Path):
         self.out = out
         self._lock = threading.Lock()
         self._parsed: dict[Path, tuple[tuple[int, int], list]] = {}  # summary -> ((mtime ns, size), clips)
+        self._index: tuple[tuple, RunIndex] | None = None  # (the summaries' keys, index)
 
-    def clips(self):
-        """``(clip name, input, output file names)`` of every clip an earlier run finished."""
+    def _summaries(self) -> list[tuple[Path, tuple[int, int], list]]:
+        """``(path, (mtime ns, size), clips)`` of each summary in run order; clips: ``(clip name, input,
+        output file names)`` of every clip the run finished."""
+        found = []
         for summ in sorted((self.out / "runs").glob("*.json")):
             try:
                 st = summ.stat()
@@ -37,7 +52,27 @@ class RunSummaries:
                 known = (key, list(self._read(summ)))
                 with self._lock:
                     self._parsed[summ] = known
-            yield from known[1]
+            found.append((summ, *known))
+        return found
+
+    def index(self) -> RunIndex:
+        """The :class:`RunIndex` of the summaries as they are now."""
+        summaries = self._summaries()
+        keys = tuple((summ, key) for summ, key, _ in summaries)
+        with self._lock:
+            if self._index is not None and self._index[0] == keys:
+                return self._index[1]
+        index = RunIndex({}, {}, {})
+        for _, _, clips in summaries:
+            for n, src, written in clips:
+                index.files.setdefault(n, set()).update(written)
+                for f in written:
+                    index.owners.setdefault(f.casefold(), []).append((n, src))
+                if isinstance(src, str):
+                    index.inputs[n] = src
+        with self._lock:
+            self._index = (keys, index)
+        return index
 
     @staticmethod
     def _read(summ: Path):
@@ -52,12 +87,12 @@ class RunSummaries:
 
 def earlier_outputs(runs: RunSummaries, name: str) -> set[str]:
     """Names of the files that earlier runs wrote for clip ``name``."""
-    return {f for n, _, files in runs.clips() if n == name for f in files}
+    return set(runs.index().files.get(name, ()))
 
 
 def latest_inputs(runs: RunSummaries) -> dict[str, str]:
-    """Clip name -> the input the latest run that finished it read (read once per batch, not per clip)."""
-    return {n: src for n, src, _ in runs.clips() if isinstance(src, str)}  # summaries in the order of their runs
+    """Clip name -> the input the latest run that finished it read."""
+    return dict(runs.index().inputs)
 
 
 def same_input(a: str | Path, b: str | Path) -> bool:
@@ -68,19 +103,15 @@ def same_input(a: str | Path, b: str | Path) -> bool:
 
 def foreign_outputs(runs: RunSummaries, name: str, files: list[str]) -> dict[str, tuple[str, str]]:
     """The files of ``files`` that exist in ``out`` and that an earlier run wrote for another clip
-    (file -> (that clip's name, its input)): committing them would overwrite another input's outputs
-    (e.g. ``dance__solo.segments.json`` of the armature solo of ``dance.blend``, and the clip
-    ``dance/solo.bvh`` added later)."""
-    want = {f.casefold(): f for f in files}
+    (file -> (that clip's name, its input), the earliest such run's): committing them would overwrite
+    another input's outputs (e.g. ``dance__solo.segments.json`` of the armature solo of ``dance.blend``,
+    and the clip ``dance/solo.bvh`` added later)."""
+    owners = runs.index().owners
     found: dict[str, tuple[str, str]] = {}
-    out = runs.out
-    for n, src, written in runs.clips():
-        if n == name:
-            continue
-        for f in written:
-            mine = want.get(f.casefold())
-            if mine is not None and mine not in found and (out / f).is_file():
-                found[mine] = (str(n), str(src))
+    for f in files:
+        other = next(((str(n), str(src)) for n, src in owners.get(f.casefold(), ()) if n != name), None)
+        if other is not None and (runs.out / f).is_file():
+            found[f] = other
     return found
 
 
@@ -91,9 +122,11 @@ def remove_stale(runs: RunSummaries, name: str, written: list[str]) -> list[str]
     while the latest run that wrote a file wrote it for ``name``: a file that a later run wrote for
     another clip (``dance__walker.segments.json`` of an armature of ``dance.blend``, removed and then
     written again by the clip ``dance/walker.bvh``) is that clip's."""
-    owner = {f.casefold(): n for n, _, files in runs.clips() for f in files}  # summaries in the order of their runs
+    index = runs.index()
     gone = []
-    for f in sorted(f for f in earlier_outputs(runs, name) - set(written) if owner.get(f.casefold()) == name):
+    for f in sorted(index.files.get(name, set()) - set(written)):
+        if index.owners[f.casefold()][-1][0] != name:
+            continue
         try:
             (runs.out / f).unlink()
             gone.append(f)
