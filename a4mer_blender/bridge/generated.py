@@ -46,7 +46,25 @@ def read_state(obj) -> dict | None:
         st = json.loads(text) if text else None
     except (TypeError, ValueError, RecursionError):
         return None
-    return st if isinstance(st, dict) and st.get("version") == STATE_VERSION else None
+    return st if _well_formed(st) else None
+
+
+def _well_formed(st) -> bool:
+    """Whether ``st`` has the shape :func:`push_down` and :func:`apply_result` give a state (a record edited
+    by hand in Custom Properties, e.g. ``"spans": 3``, is unreadable, not a traceback in the panel)."""
+    if not isinstance(st, dict) or st.get("version") != STATE_VERSION:
+        return False
+    if any(k in st and not isinstance(st[k], str) for k in ("source_action", "source_track", "generated_track",
+                                                             "slot", "scene")):
+        return False
+    spans, frames = st.get("spans", []), st.get("source_frames", [])
+    others, settings = st.get("other_scenes", []), st.get("action_settings", {})
+    return (isinstance(spans, list) and all(
+                isinstance(sp, dict) and isinstance(sp.get("id", ""), str) and isinstance(sp.get("first"), int)
+                and isinstance(sp.get("last"), int) and isinstance(sp.get("motif") or {}, dict) for sp in spans)
+            and isinstance(frames, list) and all(isinstance(f, (int, float)) for f in frames)
+            and isinstance(others, list) and all(isinstance(o, dict) for o in others)
+            and isinstance(settings, dict))
 
 
 def write_state(obj, state: dict | None) -> None:

@@ -15,7 +15,11 @@ class _ResultOp:
         if obj is not None and generated.read_state(obj) is not None:
             return True
         unknown = generated.unrecorded_tracks(obj)
-        if unknown:  # a copy of an override, a character file's tracks, a deleted records text: say why
+        if unknown and records.get(obj, generated.STATE_KEY):  # there, but not a record (edited by hand)
+            cls.poll_message_set(f"A4Mer's record of the tracks {', '.join(unknown)} ({generated.STATE_KEY!r} in "
+                                 "Custom Properties) is damaged: undo its edit, or make your action active again "
+                                 "(Action editor) and delete those tracks in the NLA editor")
+        elif unknown:  # a copy of an override, a character file's tracks, a deleted records text: say why
             cls.poll_message_set(f"A4Mer has no records of the tracks {', '.join(unknown)}: work on the rig they "
                                  "were made on (this one is a copy, or holds them from its library), or, if their "
                                  f"{records.HOLDER_NAME!r} text was deleted, make your action active again (Action editor) and delete "

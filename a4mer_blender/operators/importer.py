@@ -21,6 +21,15 @@ def load_clip(path: str, source_fps: float | None = None, asf: str | None = None
                            keep_reference_frames=keep_reference_frames, **reading)
 
 
+def chosen_object(context):
+    """The object an import applies its clip to: the active object while it is selected and visible (an
+    active object the user deselected or hid is not one they chose), else None."""
+    obj = context.active_object
+    if obj is None or not obj.select_get() or not obj.visible_get():
+        return None
+    return obj
+
+
 def import_motion(context, path: str, apply_to_selected: bool = True, source_fps: float | None = None,
                   asf: str | None = None, set_range: bool = True, on_floor: bool = False,
                   keep_reference_frames: bool = False, clip=None):
@@ -39,7 +48,7 @@ def import_motion(context, path: str, apply_to_selected: bool = True, source_fps
             motion = floor.put_on_floor(motion)
         except errors.A4merError as e:
             raise errors.MotionFileError(path, str(e)) from None
-    target = context.active_object
+    target = chosen_object(context)
     if apply_to_selected and target is not None and target.mode == "EDIT":
         target.update_from_editmode()  # the rest as edited: Blender updates the bones only on leaving Edit mode
     if apply_to_selected and target is not None and armature.is_smpl_rig(target):
@@ -79,8 +88,8 @@ class A4MER_OT_import_motion(bpy.types.Operator, ImportHelper):
 
     filter_glob: StringProperty(default="*.npz;*.bvh;*.amc", options={"HIDDEN"})
     apply_to_selected: BoolProperty(name="Apply to selected SMPL rig", default=True,
-                                    description="Key the motion onto the active SMPL-like armature instead of "
-                                                "creating a new one")
+                                    description="Key the motion onto the selected (active) SMPL-like armature "
+                                                "instead of creating a new one")
     source_fps: FloatProperty(name="Source fps", default=0.0, soft_min=0.0,
                               description="Override the file's frame rate (0 = from the file)")
     asf: StringProperty(name="ASF skeleton", subtype="FILE_PATH", default="",
@@ -91,7 +100,7 @@ class A4MER_OT_import_motion(bpy.types.Operator, ImportHelper):
                                            "floor (z = 0); jumps keep their height")
 
     def execute(self, context):
-        selected = context.active_object
+        selected = chosen_object(context)
         old = nla.read_record(selected) if selected is not None else None
         try:
             obj, action = import_motion(context, self.filepath, self.apply_to_selected,

@@ -107,7 +107,7 @@ class A4MER_OT_motif_rename(_MotifOp, bpy.types.Operator):
     bl_label = "Rename Motif"
     bl_options = {"REGISTER", "UNDO"}
 
-    name: StringProperty(name="Name", default="")
+    name: StringProperty(name="Name", default="", description="The motif's new name (empty: its default name, m<id>)")
 
     def invoke(self, context, event):
         m = self.target(context)
@@ -129,7 +129,8 @@ class A4MER_OT_motif_rename(_MotifOp, bpy.types.Operator):
         except errors.A4merError as e:
             self.report({"ERROR"}, str(e))
             return {"CANCELLED"}
-        self.report({"INFO"}, f"A4Mer: renamed {n} strips")
+        again = " again (its default name)" if not self.name.strip() else ""
+        self.report({"INFO"}, f"A4Mer: motif {m['motif_id']} is called {shown!r}{again}: {n} strips renamed")
         return {"FINISHED"}
 
 

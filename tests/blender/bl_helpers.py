@@ -78,6 +78,7 @@ def build_rig(name: str, names: list[str], parents: list[int], heads: np.ndarray
     obj = bpy.data.objects.new(name, arm)
     bpy.context.collection.objects.link(obj)
     bpy.context.view_layer.objects.active = obj
+    obj.select_set(True)  # as an importer leaves it (and a click): active and selected
     obj.rotation_euler = object_rotation
     obj.scale = (object_scale,) * 3
     bpy.ops.object.mode_set(mode="EDIT")

@@ -4,13 +4,18 @@ save and reload), and keys that hold NaN. Fill / Extend / Bake / Remove keep wor
 shown, never lose anything of the user's, and refuse with one clear line leaving the scene unchanged."""
 from __future__ import annotations
 
+import json
+import types
+
 import numpy as np
 import pytest
 
 import bpy
 from a4mer_blender.bridge import anim_compat, bake, generated
+from a4mer_blender.panels import A4MER_PT_generate
 from bl_helpers import first_slot_to_strip, pose_snapshot
 from test_fill_extend import assert_same_keys, gap_rig, key_snapshot, rig_with_fingers  # noqa: F401 (fixture)
+from test_panel import Recorder
 
 FRAMES = np.arange(1, 151)
 
@@ -286,6 +291,25 @@ def test_remove_counts_the_spans_it_removed(scene, gap_rig):
     _user_strip(obj, 120)
     assert bake.remove_result(obj) == 1
     assert [len(t.strips) for t in obj.animation_data.nla_tracks] == [1] and not _generated_actions()
+
+
+@pytest.mark.parametrize("field, value", [("spans", 3), ("spans", [{"id": "x"}]), ("source_track", 7),
+                                          ("source_frames", "1,2")])
+def test_a_record_edited_by_hand_is_named_damaged_not_a_traceback(scene, gap_rig, field, value):
+    """``"spans": 3`` typed into the record (Custom Properties) made the Generate panel's draw raise and
+    Bake / Remove end in a traceback: the record is unreadable now, and the polls say it is damaged."""
+    obj, _ = gap_rig
+    assert bpy.ops.a4mer.fill_gaps() == {"FINISHED"}
+    state = json.loads(obj[generated.STATE_KEY])
+    state[field] = value
+    obj[generated.STATE_KEY] = json.dumps(state)
+    assert generated.read_state(obj) is None
+    log = []
+    A4MER_PT_generate.draw(types.SimpleNamespace(layout=Recorder(log)), bpy.context)
+    assert ("op", "a4mer.fill_gaps") in log
+    for op in (bpy.ops.a4mer.bake_generated, bpy.ops.a4mer.remove_generated):
+        with pytest.raises(RuntimeError, match="A4Mer's record of the tracks .* is damaged: undo its edit"):
+            op()
 
 
 def test_generating_over_a_users_strip_is_refused_before_anything_changes(scene, gap_rig):

@@ -127,6 +127,23 @@ def test_import_applies_to_selected_rig(scene, tmp_path):
     assert "old" in bpy.data.actions
 
 
+@pytest.mark.parametrize("how", ["deselected", "hidden"])
+def test_import_never_applies_to_a_rig_the_user_deselected_or_hid(scene, tmp_path, how):
+    """After Alt+A (or hiding the rig) the rig stayed the active object, and "Apply to selected SMPL rig"
+    keyed the clip onto it, replacing its action out of sight; now the clip gets a new armature."""
+    obj, _ = make_row_rig("mpi_body_only")
+    armature.write_motion(obj, smooth_motion(T=5), scene, name="hero_take")
+    obj.select_set(False)
+    if how == "hidden":
+        obj.hide_set(True)
+    assert bpy.context.active_object == obj
+    path = write_amass_npz(smooth_motion(T=20, seed=12), tmp_path / "wave.npz")
+    assert bpy.ops.a4mer.import_motion(filepath=str(path), apply_to_selected=True) == {"FINISHED"}
+    assert obj.animation_data.action.name == "hero_take"
+    new = bpy.context.active_object
+    assert new is not obj and new.type == "ARMATURE" and new.animation_data.action.name == "wave"
+
+
 def test_import_onto_a_segmented_or_a_non_smpl_rig_says_so(scene, tmp_path, capfd):
     """The atom/motif tracks of the rig's previous action stay (they are the user's record) but no longer
     describe the new action: a warning says so. A selected armature that is not SMPL-like gets a new
@@ -149,6 +166,7 @@ def test_import_onto_a_segmented_or_a_non_smpl_rig_says_so(scene, tmp_path, capf
     other = bpy.data.objects.new("Prop", bpy.data.armatures.new("Prop"))
     scene.collection.objects.link(other)
     bpy.context.view_layer.objects.active = other
+    other.select_set(True)
     assert bpy.ops.a4mer.import_motion(filepath=str(path), apply_to_selected=True) == {"FINISHED"}
     assert "a new SMPL armature: the selected 'Prop' is not an SMPL-like rig" in capfd.readouterr().out
 
@@ -319,6 +337,7 @@ def test_import_onto_a_carried_rig_keys_the_clips_world_motion(scene, tmp_path, 
         scene.frame_set(playhead)
         bpy.ops.object.select_all(action="DESELECT")
         bpy.context.view_layer.objects.active = obj
+        obj.select_set(True)
         assert bpy.ops.a4mer.import_motion(filepath=str(path), apply_to_selected=True) == {"FINISHED"}
         assert scene.frame_current == playhead
         back = armature.read_motion(obj, scene)
@@ -388,6 +407,7 @@ def test_a_selected_mesh_gets_a_new_armature_and_the_report_names_its_rig(scene,
     scene.collection.objects.link(body)
     body.parent = obj
     bpy.context.view_layer.objects.active = body
+    body.select_set(True)
     path = write_amass_npz(smooth_motion(T=20, seed=12), tmp_path / "wave.npz")
     capfd.readouterr()
     assert bpy.ops.a4mer.import_motion(filepath=str(path), apply_to_selected=True) == {"FINISHED"}

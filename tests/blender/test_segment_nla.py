@@ -146,7 +146,7 @@ def test_segment_and_clear_keep_the_users_active_track(scene, tmp_path):
     assert [(t.name, t.active) for t in anim.nla_tracks] == [("MyBase", True)]
 
 
-def test_mapping_rename_select_jump(scene, tmp_path):
+def test_mapping_rename_select_jump(scene, tmp_path, capfd):
     obj, _ = make_row_rig("mpi_body_only")
     armature.write_motion(obj, smooth_motion(T=90, seed=9), scene)
     seg = even_segments(90, 30.0)
@@ -196,6 +196,9 @@ def test_mapping_rename_select_jump(scene, tmp_path):
     assert bpy.ops.a4mer.motif_rename(motif_id=other, name=f"m{target}") == {"FINISHED"}
     with pytest.raises(RuntimeError, match=f"another motif is already called 'm{target}'"):
         bpy.ops.a4mer.motif_rename(motif_id=target, name="")
+    capfd.readouterr()  # an empty name is the default name again, and the report says so (it said "renamed")
+    assert bpy.ops.a4mer.motif_rename(motif_id=other, name="") == {"FINISHED"}
+    assert f"motif {other} is called 'm{other}' again (its default name)" in capfd.readouterr().out
 
 
 def test_bad_segments_file_is_reported(scene, tmp_path):
