@@ -24,11 +24,11 @@ from .features import frame_arrays, model_bounds
 from .io.outputs import write_safetensors_atomic
 from .jepa.hierarchy import A4MerNet, encode_clip, encoder_hash, inference_state
 from .motifs.vocab import MotifVocabulary
+from .shipped import DEFAULT_BUNDLE
 from .train.config import TrainConfig, from_dict, to_dict
 
 BUNDLE_SCHEMA = 1
 SEGMENTS_SCHEMA = 1
-DEFAULT_BUNDLE = Path(__file__).resolve().parent / "assets" / "default.safetensors"
 
 Progress = Callable[[float, str], None]
 

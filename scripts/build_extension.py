@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 #: benchmarks, the command line, dataset preparation or model weights). Everything else must import
 #: with numpy only (tests/blender/test_extension.py imports every bundled module without torch/scipy).
 CORE_EXCLUDE: tuple[str, ...] = (
-    "nn", "jepa", "train", "heads", "bench", "data", "cli", "assets",
+    "nn", "jepa", "train", "heads", "bench", "data", "cli", "assets", "shipped.py",
     "model.py", "motifs/vocab.py", "motifs/training", "prepare.py", "__main__.py",
 )
 _IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "*.tmp", ".*")

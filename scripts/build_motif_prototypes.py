@@ -26,8 +26,6 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -48,7 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.out is None:
         if args.bundle or args.vocab:
             p.error("--out is needed with --bundle/--vocab (the default would replace the shipped prototypes)")
-        args.out = str(ROOT / "a4mer" / "assets" / "motif_prototypes.safetensors")
+        from a4mer.shipped import MOTIF_PROTOTYPES
+        args.out = str(MOTIF_PROTOTYPES)
 
     import torch
     torch.set_num_threads(1)

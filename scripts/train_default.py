@@ -43,6 +43,42 @@ ATTRIBUTIONS = [  # as the data folders' READMEs ask (shared/data/*/README.md), 
     "obtained from mocap.cs.cmu.edu. The database was created with funding from NSF EIA-0196217.",
 ]
 
+HDM05_ATTRIBUTION = "HDM05, M. Mueller et al., Universitaet Bonn, CC BY-SA 3.0"
+
+
+def data_terms(datasets) -> tuple[str, list[str]]:
+    """(licence, attributions) of a file trained on the manifest data sets ``datasets``: Bandai's CC BY-NC
+    licence where Bandai is among them, the attribution of each source the project's data folders ask for
+    (a data set of your own adds none)."""
+    datasets = set(datasets)
+    bandai = bool(datasets & {"bandai1", "bandai2"})
+    used = [t for t in ATTRIBUTIONS if ("Bandai" in t and bandai) or ("CMU" in t and "cmu-dance" in datasets)]
+    if "hdm05" in datasets:
+        used.append(HDM05_ATTRIBUTION)
+    return (LICENSE if bandai else ""), used
+
+
+def check_minutes(p: argparse.ArgumentParser, minutes: dict[str, float], positive: bool = False) -> None:
+    """``p.error`` for a time budget (flag name -> minutes) that is negative, not finite, or with
+    ``positive`` 0."""
+    import math
+    for flag, value in minutes.items():
+        if not (math.isfinite(value) and (value > 0 if positive else value >= 0)):
+            p.error(f"{flag} must be a number of minutes {'> 0' if positive else '>= 0'}, got {value}")
+
+
+def check_out_file(p: argparse.ArgumentParser, out: str) -> None:
+    """``p.error`` for an output that cannot be a file (a folder, a folder that does not exist and cannot
+    be made), before any training: the scripts write it only at the end."""
+    path = Path(out)
+    if path.is_dir():
+        p.error(f"--out {out}: is a folder; give the file to write (e.g. {path / 'heads.safetensors'})")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        p.error(f"--out {out}: cannot create its folder ({e.strerror or e})")
+
+
 #: The default configuration (dotted overrides of a4mer.train.config.TrainConfig).
 DEFAULT_SETS = [
     "data.datasets=[\"bandai1\", \"bandai2\", \"cmu-dance\"]",
@@ -65,8 +101,7 @@ def remine(out: Path, config, data: str) -> A4Mer:
     run_cfg = replace(model.config, model=replace(model.config.model, motifs=config.model.motifs))
     base = replace(run_cfg, data=replace(run_cfg.data, mirror=False, speed_variants=0))
     items = build_items(data, base.data, make_segmenter(base), np.random.default_rng(0))
-    vocab = mine_vocabulary(model.net, items, base)
-    vocab.save(out / "vocab.safetensors")
+    vocab = mine_vocabulary(model.net, items, base)  # for the bundle only: the run's own vocab.safetensors stays
     return A4Mer(run_cfg, model.net, vocab, model.info)
 
 
@@ -76,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", required=True, help="training output folder")
     p.add_argument("--steps", type=int, default=8000, help="stage-1 steps (the wall-clock limit usually ends the run first)")
     p.add_argument("--stage2-steps", type=int, default=2000, help="joint stage-1+2 steps after mining")
-    p.add_argument("--minutes", type=float, default=40.0, help="wall-clock limit of the optimisation (schedules follow it)")
+    p.add_argument("--minutes", type=float, default=40.0, help="wall-clock limit of the optimisation (schedules follow "
+                                                                "it; 0: no limit, the steps end the run)")
     p.add_argument("--max-clips", type=int, default=0, help="use only this many clips (smoke runs)")
     p.add_argument("--bundle", help="where to write the bundle (default: the shipped a4mer/assets/default.safetensors; "
                                     "with --export-only it must be given)")
@@ -92,8 +128,13 @@ def main(argv: list[str] | None = None) -> int:
                    help="where to write the token heads file")
     p.add_argument("--export-only", action="store_true",
                    help="no training: re-mine the vocabulary of the finished run in --out with this script's "
-                        "motif settings and write the bundle to --bundle (the heads are not trained again)")
+                        "motif settings and write the bundle to --bundle (the heads are not trained again; the run's "
+                        "folder is left as it was)")
     a = p.parse_args(argv)
+    check_minutes(p, {"--minutes": a.minutes, "--heads-minutes": a.heads_minutes, "--token-minutes": a.token_minutes})
+    for flag, value in (("--bundle", a.bundle), ("--heads-out", a.heads_out), ("--token-out", a.token_out)):
+        if value is not None and Path(value).is_dir():
+            p.error(f"{flag} {value}: is a folder; give the file to write")
     if a.bundle is None:
         if a.export_only:  # a re-mined vocabulary must not replace the shipped model by accident
             p.error("--export-only needs --bundle (where to write the re-mined bundle)")

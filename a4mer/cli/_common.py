@@ -113,9 +113,11 @@ INPUT_FLAGS = ("checkpoint", "vocab", "bone_map", "asf", "heads", "head", "segme
 
 def named_files(args: argparse.Namespace) -> list[Path]:
     """The files the flags of :data:`INPUT_FLAGS` name (``--checkpoint`` a bundle, or every .safetensors
-    of a training folder; ``--heads auto`` and the like name none): inputs that an output must not
-    replace."""
-    out = []
+    of a training folder; ``--heads auto`` and the like name none) and the package's shipped files
+    (:func:`a4mer.shipped.shipped_files`, the inputs when no such flag is given): inputs that an output must
+    not replace."""
+    from ..shipped import shipped_files
+    out = shipped_files()
     for name in INPUT_FLAGS:
         value = getattr(args, name, None)
         if value and isinstance(value, str):

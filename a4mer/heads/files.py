@@ -46,8 +46,8 @@ def load_heads(path: str | os.PathLike) -> LearnedHeads:
 
 def find_heads() -> Path | None:
     """The bundled heads file (``a4mer/assets/heads.safetensors``) if present."""
-    p = Path(__file__).resolve().parent.parent / "assets" / "heads.safetensors"
-    return p if p.is_file() else None
+    from ..shipped import HEADS
+    return HEADS if HEADS.is_file() else None
 
 
 def default_heads() -> LearnedHeads:

@@ -99,7 +99,8 @@ BUILD_HINT = ("build prototypes for it with `python scripts/build_motif_prototyp
 
 def default_prototypes_path() -> Path:
     """``a4mer/assets/motif_prototypes.safetensors`` (may not exist)."""
-    return Path(__file__).resolve().parent.parent / "assets" / "motif_prototypes.safetensors"
+    from ..shipped import MOTIF_PROTOTYPES
+    return MOTIF_PROTOTYPES
 
 
 # ---- small geometry helpers --------------------------------------------------------------------
@@ -527,8 +528,9 @@ def bundle_hashes(bundle: str | os.PathLike | None = None) -> tuple[str | None, 
     """``(model_hash, vocab_hash, number of motif ids)`` of an A4Mer bundle read from its safetensors
     header (no torch); Nones when there is no bundle or it has no vocabulary."""
     from ..artefact import BUNDLE_FORMAT, read_artefact
+    from ..shipped import DEFAULT_BUNDLE
 
-    path = Path(bundle) if bundle else Path(__file__).resolve().parent.parent / "assets" / "default.safetensors"
+    path = Path(bundle) if bundle else DEFAULT_BUNDLE
     if not path.is_file():
         return None, None, None
     meta = read_artefact(path, BUNDLE_FORMAT, "model bundle", keys=())[0]

@@ -304,8 +304,8 @@ def is_token_heads_file(path: str | os.PathLike) -> bool:
 
 def find_token_heads() -> Path | None:
     """The bundled token heads file (``a4mer/assets/token_heads.safetensors``) if present."""
-    p = Path(__file__).resolve().parent.parent / "assets" / "token_heads.safetensors"
-    return p if p.is_file() else None
+    from ..shipped import TOKEN_HEADS
+    return TOKEN_HEADS if TOKEN_HEADS.is_file() else None
 
 
 def load_token_heads(path: str | os.PathLike | None = None, model=None) -> TokenHeads:

@@ -12,7 +12,6 @@ torch step runs (one torch thread is fastest on 2 cores).
 """
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ import numpy as np
 import torch
 
 from ..bench.metrics import body_fk
+from ..errors import A4merError
 from ..geometry import lerp_at, quat_unflip, slerp_at
 from .baselines import extend_basis, gap_basis
 from .decoder import CorrectionDecoder, DecoderConfig, apply_correction
@@ -68,12 +68,10 @@ def load_manifest_clips(root: str | Path, datasets: set[str], split: str,
     listed in ``root/manifest.jsonl`` (from ``a4mer data prepare``); ``where(record)`` filters further
     (e.g. by actor). name = "<dataset>/<file stem>"."""
     from ..io.amass import read_amass_npz
+    from ..prepare import manifest_rows
     root = Path(root)
     out = []
-    for line in (root / "manifest.jsonl").read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            continue
-        r = json.loads(line)
+    for r in manifest_rows(root):
         if r["dataset"] not in datasets or r["split"] != split or (where is not None and not where(r)):
             continue
         m = read_amass_npz(root / r["path"])
@@ -85,17 +83,50 @@ def load_manifest_clips(root: str | Path, datasets: set[str], split: str,
 
 def validation_set_of(record: dict, val_actors: set[str]) -> str | None:
     """Which validation set a *train*-split manifest record belongs to (None: training): a fixed ~5 %
-    of Bandai clips ("bandai_heldout"), ~10 % of CMU dance clips ("cmu_dance_heldout", by a hash of
-    the path) and the HDM05 actors ``val_actors`` ("hdm05_actor_<actors>")."""
+    of Bandai clips ("bandai_heldout"), the HDM05 actors ``val_actors`` ("hdm05_actor_<actors>") and
+    ~10 % of the clips of any other data set, e.g. CMU dance or your own ("cmu_dance_heldout",
+    "own_heldout"), chosen by a hash of the path."""
     import zlib
     h = zlib.crc32(record["path"].encode()) % 100
-    if record["dataset"] in ("bandai1", "bandai2") and h < 5:
-        return "bandai_heldout"
-    if record["dataset"] == "cmu-dance" and h < 10:
-        return "cmu_dance_heldout"
-    if record["dataset"] == "hdm05" and record.get("labels", {}).get("actor") in val_actors:
-        return "hdm05_actor_" + "_".join(sorted(val_actors))
-    return None
+    ds = record["dataset"]
+    if ds == "hdm05":
+        return "hdm05_actor_" + "_".join(sorted(val_actors)) if record.get("labels", {}).get("actor") in val_actors else None
+    if ds in ("bandai1", "bandai2"):
+        return "bandai_heldout" if h < 5 else None
+    return f"{ds.replace('-', '_')}_heldout" if h < 10 else None
+
+
+#: data sets whose held-out clips validate every heads run that finds them in its manifest, whatever it
+#: trains on (the shipped files' sources and HDM05, another capture source)
+VALIDATION_DATASETS = frozenset({"bandai1", "bandai2", "cmu-dance", "hdm05"})
+
+
+def load_split(root: str | Path, train_datasets: set[str], val_actors: set[str],
+               log: Callable[[str], None] = print) -> tuple[list, dict[str, list]]:
+    """The clips a heads run trains and validates on, from the *train* split of ``root/manifest.jsonl``
+    (every test split stays untouched for the benchmark): (training clips of ``train_datasets``,
+    {validation set name: clips}) with the validation sets of :func:`validation_set_of` from
+    ``train_datasets`` and :data:`VALIDATION_DATASETS`; clips as :func:`load_manifest_clips` gives them.
+    :class:`A4merError` before any clip is read when no training or no validation clip would be left."""
+    from ..prepare import manifest_rows
+    records = [r for r in manifest_rows(root) if r["split"] == "train"]  # paths as in the file, as validation_set_of hashes them
+    given = sorted({r["dataset"] for r in records})
+    datasets = set(train_datasets) | VALIDATION_DATASETS
+    names = sorted({validation_set_of(r, val_actors) for r in records if r["dataset"] in datasets} - {None})
+    if not any(r["dataset"] in train_datasets and validation_set_of(r, val_actors) is None for r in records):
+        raise A4merError(f"{root}: no training clips of {', '.join(sorted(train_datasets))} in its train split "
+                         f"(it holds {', '.join(given) or 'none'}): choose the data sets with --train-datasets")
+    if not names:
+        raise A4merError(f"{root}: no validation clips (the heads choose their checkpoint and gates on held-out "
+                         f"clips: ~10 % of each data set's train split, chosen by path, none fell out of the "
+                         f"{sum(r['dataset'] in train_datasets for r in records)} clips of "
+                         f"{', '.join(sorted(train_datasets))}): give more clips")
+    train = load_manifest_clips(root, set(train_datasets), "train", where=lambda r: validation_set_of(r, val_actors) is None)
+    val = {n: load_manifest_clips(root, datasets, "train", where=lambda r, n=n: validation_set_of(r, val_actors) == n)
+           for n in names}
+    for n, clips in val.items():
+        log(f"validation set {n}: {len(clips)} clips")
+    return train, val
 
 
 def source_of(name: str) -> str:
@@ -316,6 +347,8 @@ def train(cfg: TrainConfig, dcfg: DecoderConfig, clips, val_sets: dict[str, dict
     val_sets: name -> batches from :func:`make_val_batches` (held-out data, e.g. other sources).
     Returns the net with the best weights on the summed learned/base validation MPJPE ratios, and a
     history dict."""
+    if not val_sets:  # the checkpoint, the familiarity bands and the gates are chosen on them
+        raise A4merError("the heads need validation clips (val_sets is empty): see load_split")
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     aug = augment(clips, cfg.speeds, cfg.mirror)

@@ -162,7 +162,10 @@ def train(data_dir: str | Path, config: TrainConfig, out: str | Path, resume: bo
             rng.bit_generator.state = st["rng"]
         else:  # other ranks: a fresh stream per (seed, rank, step)
             rng = np.random.default_rng([config.seed, rank, step])
-    if resume and (out / "vocab.safetensors").is_file() and config.optim.stage2_steps and step >= config.optim.steps:
+    stage1_fraction = config.optim.steps / max(total, 1)
+    elapsed0 = float(st.get("elapsed", 0.0)) if resume else 0.0
+    if (resume and (out / "vocab.safetensors").is_file() and config.optim.stage2_steps
+            and progress_fraction(step, total, elapsed0, config) >= stage1_fraction):  # in stage 2: its vocabulary
         from ..motifs.vocab import MotifVocabulary
         vocab = MotifVocabulary.load(out / "vocab.safetensors")
         assign_groups(net, items, vocab, config)
@@ -171,8 +174,6 @@ def train(data_dir: str | Path, config: TrainConfig, out: str | Path, resume: bo
     t0, seen, last = time.time(), 0, {}
     first = step
     net.train()
-    stage1_fraction = config.optim.steps / max(total, 1)
-    elapsed0 = float(st.get("elapsed", 0.0)) if resume else 0.0
     elapsed = lambda: elapsed0 + time.time() - t0  # noqa: E731
     rng_done = rng.bit_generator.state  # the generator state after the last completed step (``step``)
     try:

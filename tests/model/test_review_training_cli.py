@@ -155,3 +155,23 @@ def test_label_train_checks_holdout_and_its_report_path_first(tmp_path, capsys):
     assert main(base + ["--holdout", "0.2"]) == 1
     _one_error_line(capsys, "h.holdout.json", "folder")
     assert not head.exists()
+
+
+def test_the_shipped_files_are_inputs_no_output_may_replace(tmp_path, capsys):
+    """Without --checkpoint, motifs build and label-train read the shipped model: an --out / -o naming it
+    (or another shipped file) replaced the package's model with a vocabulary or a label head."""
+    import hashlib
+
+    from a4mer.shipped import DEFAULT_BUNDLE, HEADS, shipped_files
+    assert DEFAULT_BUNDLE in shipped_files() and HEADS in shipped_files()
+    lib = tmp_path / "lib" / "walk"
+    lib.mkdir(parents=True)
+    for s in range(2):
+        write_amass_npz(synthetic_motion(160, 60 + s), lib / f"m{s}.npz")
+    digest = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in shipped_files()}
+    for target, argv in ((DEFAULT_BUNDLE, ["motifs", "build", "--data", str(lib), "--out", str(DEFAULT_BUNDLE)]),
+                         (HEADS, ["motifs", "build", "--data", str(lib), "--out", str(HEADS)]),
+                         (DEFAULT_BUNDLE, ["label-train", str(lib.parent), "-o", str(DEFAULT_BUNDLE), "--epochs", "1"])):
+        assert main(argv) == 1, argv
+        _one_error_line(capsys, "refusing to overwrite the input", str(target))
+    assert {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in shipped_files()} == digest

@@ -104,6 +104,29 @@ def test_resume_continues_exactly(tmp_path):
     assert {f.name: f.read_bytes() for f in (tmp_path / "b").iterdir()} == before
 
 
+def test_a_time_limited_run_resumed_in_stage_2_keeps_its_vocabulary(tmp_path):
+    """With a wall-clock limit, stage 2 starts at a share of the time, long before ``optim.steps``; a run
+    resumed there mined a new vocabulary (the checkpoints' groups and the shipped codes then disagreed
+    with the one stage 2 had trained on)."""
+    from a4mer.data.dataset import make_item
+    from a4mer.train.loop import make_segmenter
+    cfg = tiny_config("optim.steps=1000", "optim.stage2_steps=1000", "time_limit_s=10000", "checkpoint_every=100000",
+                      "threads=1")
+    seg = make_segmenter(cfg)
+    items = lambda: [make_item(f"c{i}", synthetic_motion(150, 20 + i), seg, cfg.data.fps) for i in range(4)]  # noqa: E731
+    run = tmp_path / "run"
+    train(None, cfg, run, items=items(), progress=False, stop_after=2)
+    assert not (run / "vocab.safetensors").exists()  # still in stage 1
+    state = json.loads((run / "state.json").read_text())
+    state["elapsed"] = 5500.0  # past half of the time limit: stage 2, at step 2 of 1000
+    (run / "state.json").write_text(json.dumps(state))
+    train(None, cfg, run, items=items(), progress=False, resume=True, stop_after=2)
+    vocab = (run / "vocab.safetensors").read_bytes()  # mined when stage 2 began, then 2 steps of stage 2
+    assert json.loads((run / "state.json").read_text())["step"] == 4
+    train(None, cfg, run, items=items(), progress=False, resume=True, stop_after=1)
+    assert (run / "vocab.safetensors").read_bytes() == vocab
+
+
 def test_a_checkpoint_stopped_half_way_is_named_on_resume(tmp_path, capsys):
     """A checkpoint is four files written one after another; stopped between them (a second Ctrl-C, a
     kill), the weights were of step N+1 and state.json of step N, and --resume took the mix without a word.
