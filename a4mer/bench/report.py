@@ -128,6 +128,21 @@ def plot_names(prefix: str = "heads") -> list[str]:
     return [f"{prefix}_{key}.png" for key, _ in PLOTS]
 
 
+#: the PNG text chunk (keyword, text) that marks a plot drawn by :func:`plot`: a file of a plot's name without
+#: it is the user's own, which a4mer bench never replaces
+PLOT_MARK = ("Software", "a4mer bench")
+
+
+def is_our_plot(path: Path) -> bool:
+    """Whether ``path`` is a PNG that carries :data:`PLOT_MARK`."""
+    from PIL import Image
+    try:
+        with Image.open(path) as im:
+            return im.format == "PNG" and im.text.get(PLOT_MARK[0]) == PLOT_MARK[1]
+    except (OSError, ValueError, SyntaxError):  # not an image (PIL's UnidentifiedImageError is an OSError), torn
+        return False
+
+
 def plot(results: dict, out_dir: Path, prefix: str = "heads") -> list[Path]:
     """MPJPE-vs-gap and MPJPE-vs-horizon plots (PNG) under ``out_dir``; returns their paths."""
     import matplotlib
@@ -161,7 +176,7 @@ def plot(results: dict, out_dir: Path, prefix: str = "heads") -> list[Path]:
                     ha="center", va="center", transform=ax.transAxes)
         fig.tight_layout()
         p = out_dir / fname
-        write_atomic(p, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
+        write_atomic(p, lambda tmp: fig.savefig(tmp, dpi=110, format="png", metadata=dict([PLOT_MARK])))
         plt.close(fig)
         paths.append(p)
     return paths

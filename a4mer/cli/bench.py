@@ -27,6 +27,10 @@ from ..processes import TEXT_PIPES, child_env
 
 TASKS = ("inbetween", "blocking", "extension")
 
+#: the baselines timed beside the learned methods: those the heads are measured against (gaps and
+#: blocking: the cubic Hermite; extension: constant velocity)
+TIMED_BASELINES = ("hermite", "constant_velocity")
+
 #: frames a clip needs for the timed 60-frame gap (keys 29 and 90: 1 s of context on each side, at 30 fps)
 TIMED_GAP_FRAMES = 2 * 30 + 60
 
@@ -268,7 +272,7 @@ def run(args: argparse.Namespace) -> int:
             saved = json.loads(src.read_text(encoding="utf-8"))
         except (ValueError, UnicodeDecodeError) as e:
             raise A4merError(f"{src}: not a benchmark result ({e}); run without --render-only to measure again") from None
-        _check_doc(args.doc, [src])
+        _check_doc(args.doc, [src, *([args.notes] if args.notes else [])], out)
         _check_outputs(out)
         return _render(saved, args, out, notes_md)
     if not args.data:
@@ -286,7 +290,7 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     from ._common import load_options
     entries = _entries(data, args.split)
-    _check_doc(args.doc, [p for p, _ in entries])
+    _check_doc(args.doc, [p for p, _ in entries] + ([args.notes] if args.notes else []), out)
     opts = load_options(args, inputs=[p for p, _ in entries])
     check_folder(out, "--out")  # before minutes of measuring
     _check_outputs(out)
@@ -322,9 +326,9 @@ def run(args: argparse.Namespace) -> int:
     for task in dict.fromkeys(t for t, _, _ in empty):
         ks = [(k, n) for t, k, n in empty if t == task]
         print(f"a4mer bench: warning: {task} {', '.join(k for k, _ in ks)} frames: no clip is long enough (the longest "
-              f"has {longest} frames at 30 fps; these need {ks[0][1]}+)", file=sys.stderr)
+              f"has {longest} frames at 30 fps; they need {', '.join(f'{n}+' for _, n in ks)})", file=sys.stderr)
     long = max(clips, key=lambda c: c[2].num_frames)[2]
-    results["speed"], notes = _warm_speed(learned + [m for m in methods if m.name == "hermite"], long, tasks)
+    results["speed"], notes = _warm_speed(learned + [m for m in methods if m.name in TIMED_BASELINES], long, tasks)
     if args.cold:
         cold, cold_notes = _cold_cli(long, tasks)
         results["speed"].update(cold)
@@ -355,17 +359,29 @@ def _notes(path: str | None) -> str:
         raise A4merError(f"--notes {path}: cannot read it ({e.strerror if isinstance(e, OSError) else e})") from None
 
 
-def _check_doc(doc: str | None, inputs: list) -> None:
+def _check_doc(doc: str | None, inputs: list, out: Path) -> None:
     """:class:`A4merError` unless ``--doc`` names a markdown file (``.md``) in an existing folder that is
-    none of ``inputs``: its "Heads I" section is rewritten in place."""
-    if doc:
-        check_output(doc, inputs=inputs, suffixes=(".md",))
+    none of ``inputs`` (the clips, ``--notes``) and not the page written into ``out``: its "Heads I" section
+    is rewritten in place."""
+    if not doc:
+        return
+    if Path(doc).resolve() == (out / "heads_bench.md").resolve():
+        raise A4merError(f"--doc {doc}: the page a4mer bench writes into --out itself (whole, each run); --doc names "
+                         "another page whose 'Heads I' section is rewritten, e.g. docs/benchmarks.md")
+    check_output(doc, inputs=inputs, suffixes=(".md",))
 
 
 def _check_outputs(out: Path) -> None:
-    """:class:`A4merError` when ``out`` holds a ``heads_bench.json`` or ``heads_bench.md`` that a4mer bench
-    did not write (the user's own results are never replaced)."""
-    for name, ours in (("heads_bench.json", a4mer_json("meta", "speed")), ("heads_bench.md", _bench_page)):
+    """:class:`A4merError` when ``out`` holds a ``heads_bench.json``, ``heads_bench.md`` or plot
+    (``heads_*.png``) that a4mer bench did not write (the user's own files are never replaced). A plot
+    is a4mer's when it carries :data:`a4mer.bench.report.PLOT_MARK`, or, drawn before plots were marked,
+    when it lies beside a result of a4mer bench."""
+    from ..bench import report
+    ours_json = a4mer_json("meta", "speed")
+    checks = [("heads_bench.json", ours_json), ("heads_bench.md", _bench_page)]
+    beside_result = (out / "heads_bench.json").is_file() and ours_json(out / "heads_bench.json")
+    checks += [(name, lambda p: beside_result or report.is_our_plot(p)) for name in report.plot_names()]
+    for name, ours in checks:
         p = out / name
         if p.is_dir() or (p.is_file() and not ours(p)):
             raise A4merError(f"{p}: exists already and is not a result of a4mer bench; move it away, or give "

@@ -244,6 +244,7 @@ def test_bench_windows_per_clip(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "warning: inbetween 5, 15, 30, 45, 60, 120 frames: no clip is long enough (the longest has 21 frames" in err
     assert "warning: extension 15, 30, 60, 90 frames" in err and "blocking 20, 30 frames" in err
+    assert "they need 41+, 61+)" in err  # each setting's need (the first was said for all)
 
 
 def test_bench_checks_its_outputs_before_measuring_and_fails_on_unreadable_clips(tmp_path, capsys):
@@ -255,9 +256,15 @@ def test_bench_checks_its_outputs_before_measuring_and_fails_on_unreadable_clips
     _npz(data / "walks" / "w0.npz", T=200, seed=0)
     clip = (data / "walks" / "w0.npz").read_bytes()
     out = tmp_path / "b"
-    base = ["bench", "--data", str(data), "--heads", "none", "--tasks", "extension", "--max-clips", "2"]
+    base = ["bench", "--data", str(data), "--heads", "none", "--tokens", "none", "--tasks", "extension", "--max-clips", "2"]
+    mine = tmp_path / "mine.md"
+    mine.write_text("# my page\n")
     for argv, message in (
             ([*base, "--out", str(out), "--doc", str(data / "walks" / "w0.npz")], "must be a .md file"),
+            # the page in --out, as --doc, got the section's markers and then locked the folder for every later run
+            ([*base, "--out", str(out), "--doc", str(out / "heads_bench.md")], "the page a4mer bench writes into --out"),
+            # --notes as --doc: the page was nested into itself
+            ([*base, "--out", str(out), "--doc", str(mine), "--notes", str(mine)], "refusing to overwrite the input"),
             ([*base, "--out", str(out), "--doc", str(tmp_path / "no" / "page.md")], "does not exist"),
             ([*base, "--out", str(out), "--notes", str(tmp_path / "missing.md")], "--notes"),
             ([*base, "--out", str(data / "walks" / "w0.npz")], "not a folder"),
@@ -266,6 +273,7 @@ def test_bench_checks_its_outputs_before_measuring_and_fails_on_unreadable_clips
         err = capsys.readouterr().err
         assert message in err and "Traceback" not in err, err
     assert (data / "walks" / "w0.npz").read_bytes() == clip and not out.exists()  # nothing measured or written
+    assert mine.read_text() == "# my page\n"
     (data / "walks" / "broken.npz").write_bytes(b"not a zip")
     doc = tmp_path / "page.md"
     assert main([*base, "--out", str(out), "--doc", str(doc)]) == 1  # measured and written, but a clip failed
@@ -273,7 +281,8 @@ def test_bench_checks_its_outputs_before_measuring_and_fails_on_unreadable_clips
     assert "broken.npz" in err and "1 clip(s) could not be read" in err
     res = json.loads((out / "heads_bench.json").read_text())
     assert res["meta"]["clip_names"] == ["walks/w0.npz"] and "broken.npz" in res["meta"]["unreadable"][0]
-    assert any(k.startswith("warm_extend") for k in res["speed"])  # only the asked task is timed
+    # only the asked task is timed; without learned heads, its baseline is (the Speed table was empty)
+    assert "warm_extend_90_frames_constant_velocity_s" in res["speed"]
     assert not any(k.startswith(("warm_inbetween", "warm_blocking")) for k in res["speed"])
     assert "Heads I" in doc.read_text() or "heads-i" in doc.read_text()
     (out / "heads_bench.json").write_text("{ torn")
@@ -696,6 +705,26 @@ def test_bench_keeps_its_outputs_one_set_and_the_users_own_files(tmp_path, capsy
         assert f"{name}: exists already and is not a result of a4mer bench" in capsys.readouterr().err
         assert (mine / name).read_text() == text
         (mine / name).unlink()
+    # a plot of a4mer's name that it did not draw is the user's own too (it was replaced, or removed as the
+    # earlier run's when fewer tasks were asked); a4mer's plots carry its mark
+    assert report.is_our_plot(out / "heads_extension.png") and not report.is_our_plot(out / "heads_bench.md")
+    import matplotlib.pyplot as plt
+    fig = plt.figure()
+    fig.savefig(mine / "heads_inbetween.png")
+    plt.close(fig)
+    own = (mine / "heads_inbetween.png").read_bytes()
+    for tasks in ("inbetween", "extension"):
+        assert main([*base, "--data", str(data), "--out", str(mine), "--tasks", tasks]) == 1
+        assert "heads_inbetween.png: exists already and is not a result of a4mer bench" in capsys.readouterr().err
+    assert (mine / "heads_inbetween.png").read_bytes() == own and sorted(p.name for p in mine.iterdir()) == ["heads_inbetween.png"]
+    # plots drawn before plots were marked, beside a4mer's own result, are a4mer's
+    import shutil
+    legacy = tmp_path / "legacy"
+    shutil.copytree(out, legacy)
+    shutil.copy(mine / "heads_inbetween.png", legacy / "heads_extension.png")
+    assert main([*base, "--data", str(data), "--out", str(legacy), "--tasks", "extension", "--max-clips", "1"]) == 0
+    assert report.is_our_plot(legacy / "heads_extension.png")
+    capsys.readouterr()
     monkeypatch.chdir(data)
     doc = tmp_path / "page.md"
     doc.write_text("# Results\n\n## Heads I\n\nold numbers\n\n## Other\n\nkept\n")
