@@ -2,9 +2,9 @@
 
 Each operator is called as a click in the UI calls it (``bpy.ops``' second argument ``undo=True``: the
 operator pushes its own undo step, named after it, as it does for the UI; a script's plain call pushes
-none). The undo operators need a window in the context: the bpy module has one, ``blender -b --python``
-has none (``context.window`` is None, ``ed.undo`` refuses), so they run inside
-``temp_override(window=window_manager.windows[0])``. In Object and Pose mode an undo step is a memory
+none). The undo operators need a window in the context (with ``window=None`` they refuse): the bpy
+module has one; they run inside ``temp_override(window=context.window or window_manager.windows[0])``
+for a host whose context has none. In Object and Pose mode an undo step is a memory
 snapshot of the whole file (global undo): undo and redo reload the file's data, so every Python reference
 to an object, action or track is looked up again by name afterwards. The scene fixture's factory reset
 starts each test with an empty undo stack (nothing of another test can come back).
