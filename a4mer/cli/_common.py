@@ -126,14 +126,15 @@ def named_files(args: argparse.Namespace) -> list[Path]:
     return out
 
 
-def output_targets(inputs: list[Path], output: str, suffix: str = ".npz",
-                   replace: bool | Callable[[Path], bool] = True) -> list[Path]:
+def output_targets(inputs: list[Path], output: str, suffix: str = ".npz", *,
+                   replace: bool | Callable[[Path], bool]) -> list[Path]:
     """One output path per input: ``output`` itself for a single input naming a ``suffix`` file,
     else ``output/<name><suffix>`` (a folder, created; names by :func:`a4mer.api.clip_names`, as
     ``a4mer batch`` names its outputs: ``salsa/04.bvh`` -> ``salsa__04``). Checked before any clip is read
     (:func:`a4mer.io.outputs.check_output`): no target is an input, and a name with another suffix
-    (``-o walk.bvh``) is an error, not a folder. ``replace``: which existing files a name chosen in the folder
-    may replace (see :func:`~a4mer.io.outputs.check_output`); a file named by ``output`` itself is replaced."""
+    (``-o walk.bvh``) is an error, not a folder. ``replace`` (required: each command says which
+    existing files a name it chooses in the folder may replace, e.g. only npz files of its own,
+    :func:`~a4mer.io.outputs.npz_within`); a file named by ``output`` itself is replaced."""
     from ..io.outputs import SameFiles, check_output
     if not str(output).strip():
         raise A4merError("-o is empty: give an output file or folder")

@@ -11,6 +11,12 @@ from ._common import (add_load_arguments, check_not_among_inputs, collect_inputs
 from .segment import add_model_arguments, load_model
 
 
+#: the arrays of an embeddings npz (``A4Mer.embed``'s, with the model's hashes): the only npz a name embed
+#: chooses in an output folder may replace (never e.g. the user's SMPL clip ``converted/walk.npz``)
+WRITTEN_KEYS = ("atom_tokens", "atom_spans", "motif_tokens", "motif_spans", "clip_embedding",
+                "reference_frames_dropped", "model_hash", "vocab_hash")
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="+", help="clips (.npz/.bvh/.amc) or folders of clips")
     p.add_argument("-o", "--output", required=True, help="output .npz (one input) or folder (several)")
@@ -19,10 +25,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..io.outputs import save_npz_atomic
+    from ..io.outputs import npz_within, save_npz_atomic
 
     inputs = collect_inputs(args.inputs, exclude=args.output)
-    targets = output_targets(inputs, args.output)
+    targets = output_targets(inputs, args.output, replace=npz_within(*WRITTEN_KEYS))
     check_not_among_inputs(args.inputs, targets, args.output, "embeddings")
     opts = load_options(args, inputs=inputs)
     model = load_model(args)

@@ -16,6 +16,7 @@ import io
 import json
 import os
 import sys
+import unicodedata
 from pathlib import Path
 
 from ..errors import A4merError
@@ -59,7 +60,7 @@ def read_label_csv(path: Path) -> dict[str, str]:
     out: dict[str, str] = {}
     line_of: dict[str, int] = {}
     for i, r in enumerate(rows, start=2):
-        name, label = (r.get("file") or "").strip(), (r.get("label") or "").strip()
+        name, label = (r.get("file") or "").strip(), unicodedata.normalize("NFC", (r.get("label") or "").strip())
         if not name or not label:
             raise A4merError(f"{path}: line {i}: empty file or label")
         if any((x or "").strip() for x in r.get(None) or ()):  # a label "Gehen, schnell" read as "Gehen"
@@ -82,7 +83,7 @@ def label_of(clip: Path, table: dict[str, str] | None) -> str | None:
     """The clip's label: from the CSV table (by resolved path, then by file name), else the name of the
     folder it lies in (a symbolic link's own folder, not its target's)."""
     if table is None:
-        return Path(os.path.abspath(clip)).parent.name
+        return unicodedata.normalize("NFC", Path(os.path.abspath(clip)).parent.name)
     return table.get(str(clip.resolve()), table.get(clip.name))
 
 
@@ -151,4 +152,12 @@ def run(args: argparse.Namespace) -> int:
               "frames labelled right")
         written = write_text_atomic(holdout_path(out), json.dumps(h, indent=1, ensure_ascii=False) + "\n")
         print(f"per-clip predictions: {written}")
+    if args.holdout > 0:
+        alone = [c for c, n in report["clips_per_class"].items() if n < 2]
+        if "holdout" not in report:
+            print(f"a4mer label-train: note: --holdout {args.holdout:g}: no label has two clips, so none was held "
+                  "out and there is no hold-out report (one clip of every label stays in training)", file=sys.stderr)
+        elif alone:
+            print(f"a4mer label-train: note: {len(alone)} label(s) with one clip are trained on, not held out: "
+                  f"{', '.join(alone[:5])}{' ...' if len(alone) > 5 else ''}", file=sys.stderr)
     return 1 if failed else 0

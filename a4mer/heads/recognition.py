@@ -52,6 +52,10 @@ def weighted_knn(train_x: np.ndarray, train_y: np.ndarray, query_x: np.ndarray, 
     ``exp(sim / temperature)`` to their class. Ties in similarity keep the lower training index."""
     if len(train_x) == 0:
         raise A4merError("k-NN needs at least one training vector")
+    if isinstance(k, bool) or int(k) != k or k < 1:  # k=0 voted for nothing: every query became class 0
+        raise A4merError(f"k-NN: k must be a whole number >= 1, got {k!r}")
+    if not (np.isfinite(temperature) and temperature > 0):  # 0: inf/nan scores; < 0: the farthest won
+        raise A4merError(f"k-NN: temperature must be a number > 0, got {temperature!r}")
     a, b = l2_normalize(train_x), l2_normalize(query_x)
     sim = b @ a.T  # (Q, N)
     kk = min(int(k), len(a))
@@ -472,7 +476,9 @@ def label_clip(model: Any, head: RecognitionHead, motion: Any) -> dict[str, Any]
         a, b = int(b_in[m["atoms"][0]]), int(b_in[m["atoms"][-1] + 1])
         motifs.append({"start_frame": a, "end_frame": b, "start_t": t(a), "end_t": t(b), "motif_id": m["motif_id"],
                        "atoms": m["atoms"], **_summary(probs[a:b].mean(0), head.classes)})
-    return {"schema_version": LABELS_SCHEMA, "model_hash": model.model_hash, "head_classes": head.classes,
+    vocab_hash = model.vocab.hash if model.vocab is not None else ""  # the vocabulary of the motif_ids
+    return {"schema_version": LABELS_SCHEMA, "model_hash": model.model_hash, "vocab_hash": vocab_hash,
+            "head_classes": head.classes,
             "fps": fps, "duration": t(T), "clip": _summary(probs.mean(0), head.classes),
             "frame_labels": lab.astype(int).tolist(),
             "frame_confidence": [round(float(x), 4) for x in probs[np.arange(T), lab]],

@@ -134,6 +134,14 @@ def test_cli_segment_embed_and_motifs_build(bundle, tmp_path, capsys, monkeypatc
     assert main(["embed", str(clip), str(clip2), "--checkpoint", str(bundle), "-o", "emb"]) == 0
     z = np.load(tmp_path / "emb" / "clip6.npz")
     assert z["atom_tokens"].shape[1] == z["clip_embedding"].shape[0] and z["atom_spans"].shape[1] == 2
+    # a name embed chose replaces its own earlier embeddings, never the user's clip of that name (an SMPL
+    # npz beside them, e.g. convert's output, became an embeddings file)
+    assert main(["embed", str(clip), str(clip2), "--checkpoint", str(bundle), "-o", "emb"]) == 0
+    (tmp_path / "emb" / "clip6.npz").write_bytes(clip2.read_bytes())
+    capsys.readouterr()
+    assert main(["embed", str(clip), str(clip2), "--checkpoint", str(bundle), "-o", "emb"]) == 1
+    assert "clip6.npz: exists already, and the command chose this name itself" in capsys.readouterr().err
+    assert (tmp_path / "emb" / "clip6.npz").read_bytes() == clip2.read_bytes()
     clips = tmp_path / "lib"
     clips.mkdir()
     for s in range(4):

@@ -72,6 +72,41 @@ def test_spreadsheet_csv_and_conflicting_rows(library, tmp_path, capsys):
     assert not (tmp_path / "h2.safetensors").exists()
 
 
+def test_a_label_is_one_label_however_its_accents_are_stored(library, tmp_path, capsys):
+    """A folder "Tänzer" copied from macOS (decomposed: a + combining diaeresis) beside one from Windows
+    (composed) gave two labels that print alike; --holdout with no label of two clips held out nothing
+    without a word."""
+    import os
+    import unicodedata
+    lib = tmp_path / "lib"
+    for form, (label, names) in zip(("NFC", "NFD"), CLIPS.items()):
+        d = lib / unicodedata.normalize(form, "Tänzer") / label  # the label is the clip's own folder
+        d.mkdir(parents=True)
+        for n in names[:1]:
+            os.symlink(library / label / f"{n}.amc", d / f"{n}.amc")
+    flat = tmp_path / "flat"
+    for form, label in zip(("NFC", "NFD"), CLIPS):
+        (flat / unicodedata.normalize(form, "Tänzer")).mkdir(parents=True, exist_ok=True)
+        n = CLIPS[label][0]
+        os.symlink(library / label / f"{n}.amc", flat / unicodedata.normalize(form, "Tänzer") / f"{n}.amc")
+    (flat / "squat").mkdir()
+    os.symlink(library / "squat" / f"{CLIPS['squat'][1]}.amc", flat / "squat" / f"{CLIPS['squat'][1]}.amc")
+    asf = ["--asf", str(library / "asf" / "HDM_bd.asf")]
+    head = tmp_path / "h.safetensors"
+    assert main(["label-train", str(flat), "-o", str(head), "--epochs", "2", *asf]) == 0, capsys.readouterr().err
+    assert RecognitionHead.load(head).classes == ["Tänzer", "squat"]
+    assert RecognitionHead.load(head).training["clips_per_class"] == {"Tänzer": 2, "squat": 1}
+    capsys.readouterr()
+    assert main(["label-train", str(lib), "-o", str(tmp_path / "h2.safetensors"), "--epochs", "2", "--holdout", "0.5",
+                 *asf]) == 0
+    err = capsys.readouterr().err
+    assert "--holdout 0.5: no label has two clips, so none was held out" in err
+    assert not (tmp_path / "h2.holdout.json").exists()
+    assert main(["label-train", str(flat), "-o", str(tmp_path / "h3.safetensors"), "--epochs", "2", "--holdout", "0.5",
+                 *asf]) == 0
+    assert "1 label(s) with one clip are trained on, not held out: squat" in capsys.readouterr().err
+
+
 def test_a_long_take_does_not_pad_every_batch(monkeypatch):
     """One 20-minute take (12,000 frames at the head's 10 fps) among short clips: every batch of 32 was padded
     to 12,000 frames (attention 32 x 4 heads x 12,000^2 floats: ~74 GB). Now a long take is read in random

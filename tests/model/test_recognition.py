@@ -45,6 +45,17 @@ def test_weighted_knn_matches_brute_force():
     assert np.array_equal(got.argmax(1), ref.argmax(1))
 
 
+@pytest.mark.parametrize("k, temperature", [(0, 0.07), (2.5, 0.07), (True, 0.07), (5, 0.0), (5, -0.1),
+                                              (5, float("nan"))])
+def test_weighted_knn_refuses_what_has_no_meaning(k, temperature):
+    """k=0 scored every query 0 (class 0 won), temperature 0 gave inf/nan scores, a negative one made the
+    farthest neighbours count most: each silently."""
+    rng = np.random.default_rng(0)
+    with pytest.raises(A4merError, match="k must be|temperature must be"):
+        weighted_knn(rng.normal(size=(8, 3)), rng.integers(0, 2, 8), rng.normal(size=(2, 3)), 2, k=k,
+                     temperature=temperature)
+
+
 def test_weighted_knn_recovers_clusters_and_topk():
     rng = np.random.default_rng(1)
     centres = rng.normal(size=(3, 16)) * 3
@@ -185,6 +196,7 @@ def test_label_clip_and_cli(tiny_model, labeled_clips, tmp_path):
     motion = synthetic_motion(95, 7, fps=24.0)
     rec = label_clip(tiny_model, head, motion)
     check_label_record(rec, motion, ["x", "y"])
+    assert rec["vocab_hash"] == tiny_model.vocab.hash  # the vocabulary its motif_ids are of
     hpath = head.save(tmp_path / "head.safetensors")
     clip = tmp_path / "clip.npz"
     write_amass_npz(motion, clip)
