@@ -34,10 +34,10 @@ def run(args: argparse.Namespace) -> int:
 
     out = Path(args.output)
     made = not out.exists()
-    from ..io.amass import WRITTEN_KEYS
+    from ..io.amass import ALWAYS_WRITTEN, WRITTEN_KEYS
     from ..io.outputs import npz_within
     # in a folder, a name chosen here replaces only an npz this command writes (never the user's own AMASS file)
-    targets = output_targets(inputs, args.output, replace=npz_within(*WRITTEN_KEYS))
+    targets = output_targets(inputs, args.output, replace=npz_within(*WRITTEN_KEYS, required=ALWAYS_WRITTEN))
     check_not_among_inputs(args.inputs, targets, args.output, "converted clips")
     rc = run_each("convert", inputs, targets, convert)
     if made and out.is_dir() and not any(out.iterdir()):  # every clip failed: no empty folder left

@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     from ..io.outputs import npz_within, save_npz_atomic
 
     inputs = collect_inputs(args.inputs, exclude=args.output)
-    targets = output_targets(inputs, args.output, replace=npz_within(*WRITTEN_KEYS))
+    targets = output_targets(inputs, args.output, replace=npz_within(*WRITTEN_KEYS, required=("atom_tokens", "model_hash")))
     check_not_among_inputs(args.inputs, targets, args.output, "embeddings")
     opts = load_options(args, inputs=inputs)
     model = load_model(args)

@@ -141,8 +141,8 @@ def run(args: argparse.Namespace) -> int:
     model = load_model(args)
     head, report = fit_label_head(model, clips, HeadConfig(epochs=args.epochs, seed=args.seed, inputs=inputs),
                                   holdout=args.holdout, seed=args.seed)
-    if report_path.is_file() and ours(report_path):  # never an earlier head's report beside this one
-        report_path.unlink()
+    if "holdout" not in report and report_path.is_file() and ours(report_path):  # never an earlier head's beside
+        report_path.unlink()  # this one (one it replaces below keeps its permissions)
     out = head.save(args.output)
     counts = ", ".join(f"{c} {n}" for c, n in report["clips_per_class"].items())
     print(f"{out}: {len(report['classes'])} labels ({counts}); trained on {report['train_clips']} clips")

@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     src = Path(args.input)
     out = check_output(args.output if args.output is not None else src.stem + ".segments.json",
                        [src, *named_files(args)], [".json"],
-                       replace=args.output is not None or a4mer_json("atoms", "motifs", "model_hash"))
+                       replace=args.output is not None or a4mer_json("atoms", "motifs", "model_hash", without=("head_classes",)))
     progress(0.0, "loading model")
     model = load_model(args)
     progress(0.05, f"reading {src.name}")

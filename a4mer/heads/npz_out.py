@@ -22,11 +22,18 @@ from ..motion import Motion
 def check_output(input_path: str | os.PathLike, out_path: str | os.PathLike, others=()) -> Path:
     """``out_path`` checked before anything is computed (:func:`a4mer.io.outputs.check_output`): an
     .npz in an existing writable folder; neither it nor its quality sidecar a folder, the input or one
-    of the ``others`` files read (a ``--bone-map``, a heads file ...)."""
+    of the ``others`` files read (a ``--bone-map``, a heads file ...); an existing sidecar is a quality report
+    of a4mer's (a file of the user's of that name is never replaced)."""
+    from ..io.outputs import a4mer_json
     from .quality import sidecar_path
     if not str(out_path).strip():
         raise A4merError("-o is empty: give an output .npz file")
-    return check_output_file(out_path, [input_path, *others], [".npz"], [sidecar_path(out_path)])
+    side = sidecar_path(out_path)
+    out = check_output_file(out_path, [input_path, *others], [".npz"], [side])
+    if side.is_file() and not a4mer_json("schema_version", "task", "method")(side):
+        raise A4merError(f"{side} (written beside {out.name}): exists and is not a quality report of a4mer's: move it, "
+                         "or give -o another name")
+    return out
 
 
 def write_result(input_path: str | os.PathLike, source: Motion, result: Motion, generated: np.ndarray,

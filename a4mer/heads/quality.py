@@ -238,12 +238,12 @@ def sidecar_path(out_path: str | os.PathLike) -> Path:
 def write_with_sidecar(write: Callable[[], tuple[Path, Any]], report: Callable[[Any], dict[str, Any]]
                        ) -> tuple[Path, Path]:
     """``write()`` the result file (its path and what it stored), then its sidecar of ``report(stored)``;
-    returns both paths. An earlier run's sidecar goes only once the new file is in place (an error or
-    Ctrl-C before leaves the earlier pair as it was), and an error or Ctrl-C after removes the new file
-    and any sidecar: never a result beside a report of another run, or without its own."""
+    returns both paths. An earlier run's sidecar is replaced only once the new file is in place (an error
+    or Ctrl-C before leaves the earlier pair as it was; replaced, it keeps its permissions), and an error
+    or Ctrl-C after removes the new file and any sidecar: never a result beside a report of another run,
+    or without its own."""
     out, stored = write()
     try:
-        sidecar_path(out).unlink(missing_ok=True)
         return out, write_sidecar(out, report(stored))
     except BaseException:
         sidecar_path(out).unlink(missing_ok=True)

@@ -165,9 +165,10 @@ def read_amass_npz(path: str | os.PathLike, fps: float | None = None, nonfinite_
     needed = ("poses", "trans") + (FPS_KEYS if fps is None else ())
     if "poses" not in a:  # the clip comes from its split keys
         needed += tuple(SPLIT_KEYS[55])
-    for k in (k for k in needed if k in pickled):  # not read as absent: the clip would lose it silently
+    for k in (k for k in (*needed, "betas", "gender") if k in pickled):  # not read as absent: lost silently
+        kind = "a string array (np.array('female'))" if k == "gender" else "a numeric array"
         raise MotionFileError(path, f"{k!r} is stored as a Python object array, which a4mer does not read (it "
-                                    "would need unpickling); save it as a numeric array")
+                                    f"would need unpickling); save it as {kind}")
     if "poses" not in a and (split := joined_poses(path, a)) is not None:
         a["poses"] = split
     if "poses" not in a and "betas" in a:
@@ -247,6 +248,9 @@ AMASS_SHAPE_FILE = "shape.npz"
 
 #: the arrays :func:`write_amass_npz` writes (``surface_model_type`` where it names the layout)
 WRITTEN_KEYS = ("poses", "trans", "betas", "gender", "mocap_frame_rate", "mocap_framerate", "surface_model_type")
+#: those it always writes: the rate under both names together marks a file it wrote (an AMASS file has
+#: one of them: SMPL-X ``mocap_frame_rate``, SMPL+H ``mocap_framerate``)
+ALWAYS_WRITTEN = WRITTEN_KEYS[:6]
 
 
 def write_amass_npz(motion: Motion, path: str | os.PathLike) -> Path:

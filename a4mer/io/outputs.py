@@ -106,9 +106,10 @@ def check_folder(out: str | os.PathLike, option: str = "-o") -> None:
         raise A4merError(f"{option} {out}: the folder {what}")
 
 
-def a4mer_json(*keys: str) -> Callable[[Path], bool]:
-    """A test for :func:`check_output`'s ``replace``: whether a file is a JSON object holding ``keys`` (a
-    segments or labels file a4mer wrote, which a new run of the same command may replace)."""
+def a4mer_json(*keys: str, without: tuple[str, ...] = ()) -> Callable[[Path], bool]:
+    """A test for :func:`check_output`'s ``replace``: whether a file is a JSON object holding ``keys`` and none
+    of ``without`` (a segments or labels file a4mer wrote, which a new run of the same command may replace;
+    a labels file holds a segments file's keys too)."""
     def test(path: Path) -> bool:
         try:
             if path.stat().st_size > 256 * 2 ** 20:
@@ -116,13 +117,14 @@ def a4mer_json(*keys: str) -> Callable[[Path], bool]:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return False
-        return isinstance(data, dict) and all(k in data for k in keys)
+        return isinstance(data, dict) and all(k in data for k in keys) and not any(k in data for k in without)
     return test
 
 
-def npz_within(*keys: str) -> Callable[[Path], bool]:
-    """A test for :func:`check_output`'s ``replace``: whether a file is an npz holding only ``keys`` (one a4mer
-    wrote, e.g. by an earlier ``convert``; a user's AMASS file, with ``dmpls``, is not)."""
+def npz_within(*keys: str, required: tuple[str, ...] = ()) -> Callable[[Path], bool]:
+    """A test for :func:`check_output`'s ``replace``: whether a file is an npz holding only ``keys``, and every
+    one of ``required`` (one a4mer wrote, e.g. by an earlier ``convert``; a user's AMASS file, with ``dmpls``
+    or with one frame-rate key, is not)."""
     def test(path: Path) -> bool:
         import zipfile
         try:
@@ -130,7 +132,7 @@ def npz_within(*keys: str) -> Callable[[Path], bool]:
                 names = {n[:-4] if n.endswith(".npy") else n for n in z.namelist()}
         except (OSError, zipfile.BadZipFile):
             return False
-        return bool(names) and names <= set(keys)
+        return bool(names) and set(required) <= names <= set(keys)
     return test
 
 

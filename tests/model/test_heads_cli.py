@@ -125,6 +125,28 @@ def test_extend_cli_appends_frames(tmp_path):
 
 
 @pytest.mark.parametrize("verb", ["inbetween", "extend"])
+def test_a_quality_report_of_the_users_is_never_replaced_and_ours_keeps_its_permissions(tmp_path, capsys, verb):
+    """``-o shot.npz`` beside the user's own ``shot.quality.json`` (a QC file of theirs) replaced it without
+    a word; a4mer's own report, replaced by a re-run, lost its permissions (600 came back 644)."""
+    import os
+    src = _npz(tmp_path / "in.npz")
+    out, side = tmp_path / "shot.npz", tmp_path / "shot.quality.json"
+    argv = [verb, str(src), *(["--start", "40", "--end", "80"] if verb == "inbetween" else ["--frames", "20"]),
+            "-o", str(out), "--heads", "none"]
+    side.write_text('{"reviewed by": "me"}\n')
+    assert main(argv) == 1
+    assert "shot.quality.json (written beside shot.npz): exists and is not a quality report of a4mer's" \
+        in capsys.readouterr().err
+    assert side.read_text() == '{"reviewed by": "me"}\n' and not out.exists()
+    side.unlink()
+    assert main(argv) == 0
+    os.chmod(side, 0o600)
+    os.chmod(out, 0o600)
+    assert main(argv) == 0
+    assert (os.stat(side).st_mode & 0o777, os.stat(out).st_mode & 0o777) == (0o600, 0o600)
+
+
+@pytest.mark.parametrize("verb", ["inbetween", "extend"])
 def test_a_new_clip_never_sits_beside_an_earlier_runs_report(tmp_path, monkeypatch, verb):
     """The clip is written, then its quality report: stopped in between (Ctrl-C, a full disk), the new
     clip sat beside the previous run's report, which described other frames; then it stayed without a

@@ -189,7 +189,7 @@ def check_label_record(rec, motion, classes):
         assert {classes[c] for c in rec["frame_labels"][r["start_frame"]:r["end_frame"]]} == {r["label"]}
 
 
-def test_label_clip_and_cli(tiny_model, labeled_clips, tmp_path):
+def test_label_clip_and_cli(tiny_model, labeled_clips, tmp_path, monkeypatch):
     seqs = [np.repeat(np.eye(2, tiny_model.dim, k=i, dtype=np.float32), 5, 0) for i in range(2)]
     head = train_frame_head(seqs, np.array([0, 1]), ["x", "y"],
                             HeadConfig(in_dim=tiny_model.dim, dim=16, heads=2, epochs=2), tiny_model.model_hash)
@@ -204,6 +204,12 @@ def test_label_clip_and_cli(tiny_model, labeled_clips, tmp_path):
     assert main(["label", str(clip), "--head", str(hpath), "--checkpoint", str(tiny_model.info["source"]),
                  "-o", str(out)]) == 0
     assert json.loads(out.read_text()) == json.loads(json.dumps(rec))
+    # a labels file at segment's default name is not segment's own: segment replaced it
+    taken = tmp_path / "clip.segments.json"
+    taken.write_text(out.read_text())
+    monkeypatch.chdir(tmp_path)
+    assert main(["segment", str(clip), "--checkpoint", str(tiny_model.info["source"])]) == 1
+    assert taken.read_text() == out.read_text()
     other = train_frame_head(seqs, np.array([0, 1]), ["x", "y"], HeadConfig(in_dim=tiny_model.dim, dim=16, heads=2,
                                                                             epochs=1), "0123456789abcdef")
     with pytest.raises(A4merError, match="retrain the head"):

@@ -110,7 +110,7 @@ def test_corrupt_and_truncated(tmp_path):
             b.writestr(n, d[:8] + b"\x00\x00" + d[10:] if n == "trans.npy" else d)
     with pytest.raises(MotionFileError, match=r"rot.npz: the array 'trans' is unreadable"):
         read_amass_npz(tmp_path / "rot.npz")
-    for key in ("trans", "fps"):  # an object array the clip needs is named, not read as absent
+    for key in ("trans", "fps", "gender", "betas"):  # an object array the clip needs (or keeps) is named, not dropped
         arrays = {"poses": np.zeros((3, 72)), "trans": np.zeros((3, 3)), "fps": np.array(30.0)}
         arrays[key] = np.array([None, 1], dtype=object)
         np.savez(tmp_path / "obj.npz", **arrays)

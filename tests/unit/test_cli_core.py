@@ -479,11 +479,12 @@ def test_convert_into_a_folder_never_replaces_the_users_own_npz(ex, tmp_path, ca
     lib = tmp_path / "lib"
     lib.mkdir()
     mine = lib / "dataset-1_walk_happy_002.npz"
-    np.savez(mine, poses=np.zeros((3, 156)), trans=np.zeros((3, 3)), dmpls=np.zeros((3, 8)),
-             mocap_framerate=np.array(120.0))
-    before = mine.read_bytes()
-    assert main(["convert", ex(BVH), "-o", str(lib)]) == 1
-    assert "exists already" in capsys.readouterr().err and mine.read_bytes() == before
+    # with dmpls, and without (only keys a4mer writes too, but one frame-rate key: an SMPL+H file of the user's)
+    for extra in ({"dmpls": np.zeros((3, 8))}, {"betas": np.zeros(16), "gender": np.array("female")}):
+        np.savez(mine, poses=np.zeros((3, 156)), trans=np.zeros((3, 3)), mocap_framerate=np.array(120.0), **extra)
+        before = mine.read_bytes()
+        assert main(["convert", ex(BVH), "-o", str(lib)]) == 1
+        assert "exists already" in capsys.readouterr().err and mine.read_bytes() == before
     mine.unlink()
     assert main(["convert", ex(BVH), "-o", str(lib)]) == 0
     assert main(["convert", ex(BVH), "-o", str(lib), "--fps", "60"]) == 0 and read_amass_npz(mine).fps == 60
