@@ -235,17 +235,61 @@ def _way_round(rb: np.ndarray, ra: np.ndarray, steps: float) -> np.ndarray:
     return _continue(ra)
 
 
+def _spin(rb: np.ndarray, ra: np.ndarray, steps: float, margin: float = 0.25 * np.pi) -> np.ndarray | None:
+    """The root's whole turns through a gap of ``steps`` sample steps, as a rotation per sample step
+    ``(B, 3)`` about the axis of the keys' mean velocity (``rb``, ``ra``: rotation vectors as in
+    :func:`_way_round`): ``2 pi k`` over the gap, ``k`` the turns that velocity times the gap holds past
+    five eighths of a turn; None when no window turns that far (or a key has no sample beside it)."""
+    if rb.shape[1] < 2 or ra.shape[1] < 2:
+        return None
+    guess = 0.5 * (rb[:, -1, 0] - rb[:, -2, 0] + ra[:, 1, 0] - ra[:, 0, 0]) * steps  # (B, 3)
+    size = np.linalg.norm(guess, axis=-1, keepdims=True)
+    turns = np.floor((size + np.pi - margin) / (2.0 * np.pi))
+    if not np.any(turns):
+        return None
+    return 2.0 * np.pi * turns * guess / np.maximum(size, 1e-12) / steps
+
+
+def _turned(spin: np.ndarray, tau: np.ndarray) -> np.ndarray:
+    """Rotations ``(B, N, 4)`` of ``spin (B, 3)`` per sample step, ``tau (N,)`` steps on."""
+    return axis_angle_to_quat(spin[:, None, :] * tau[None, :, None])
+
+
 def _tangent_sides(bq: np.ndarray, aq: np.ndarray, way_round_steps: float | None = None
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
     """Key s = ``bq[:, -1]`` ``(B, J, 4)`` and the samples ``bq (B, nb, J, 4)``, ``aq (B, na, J, 4)`` as
     rotation vectors in its tangent space ``(B, nb / na, J, 3)`` (zero at key s), the samples after
     key e kept on key e's side of half a turn; with ``way_round_steps`` (sample steps from key s to key
-    e) the root takes the way round the keys' velocities point to (:func:`_way_round`)."""
+    e) the root takes the way round the keys' velocities point to (:func:`_way_round`), and where they
+    turn it a whole turn or more through the gap (:func:`_spin`), its samples are seen from a frame that
+    makes those turns about the spin's axis from key s to key e (identity at both keys): the rotation
+    left to draw is then under a turn, along the spin's own axis, where whole turns about the axis of
+    that remainder (under a degree from a full turn: any axis) whipped the body round. Returns
+    ``(q0, rb, ra, spin)``; :func:`_drawn` turns the drawn curve back by ``spin``."""
     q0 = bq[:, -1]
     rb, ra = rel_log(q0[:, None], bq), _continue(rel_log(q0[:, None], aq))
+    spin = None
     if way_round_steps is not None:
+        spin = _spin(rb, ra, way_round_steps)
+        if spin is not None:
+            back = np.arange(1 - rb.shape[1], 1.0)
+            rb[:, :, 0] = quat_to_axis_angle(quat_mul(_turned(-spin, back), axis_angle_to_quat(rb[:, :, 0])))
+            on = way_round_steps + np.arange(ra.shape[1])
+            ra[:, :, 0] = quat_to_axis_angle(quat_mul(_turned(-spin, on), axis_angle_to_quat(ra[:, :, 0])))
+            ra = _continue(ra)
         ra = _way_round(rb, ra, way_round_steps)
-    return q0, rb, ra
+    return q0, rb, ra, spin
+
+
+def _drawn(q0: np.ndarray, r: np.ndarray, spin: np.ndarray | None, tau: np.ndarray) -> np.ndarray:
+    """Rotations ``(B, U, J, 4)`` of the curve ``r (B, U, J, 3)`` drawn in the tangent space at key s
+    ``q0 (B, J, 4)``, ``tau (U,)`` sample steps after key s, the root turned by ``spin`` (see
+    :func:`_tangent_sides`)."""
+    q = rel_exp(q0[:, None], r)
+    if spin is not None:
+        turned = quat_mul(_turned(spin, tau), axis_angle_to_quat(r[:, :, 0]))
+        q[:, :, 0] = quat_mul(np.broadcast_to(q0[:, None, 0], turned.shape), turned)
+    return q
 
 
 def _way_round_steps(steps: float, seconds: float | None) -> float | None:
@@ -259,10 +303,10 @@ def _rotation_hermite(bq: np.ndarray, aq: np.ndarray, n: int, order: int, step: 
     """Hermite of rotation vectors in the tangent space at key s = ``bq[:, -1]`` (see
     :func:`hermite_from_sides`): ``(B, n-1, J, 4)``."""
     i = bq.shape[1] - 1
-    q0, rb, ra = _tangent_sides(bq, aq, _way_round_steps(n / step, seconds))
+    q0, rb, ra, spin = _tangent_sides(bq, aq, _way_round_steps(n / step, seconds))
     w0, w1 = key_velocity(rb, i, -1, order, 1) / step, key_velocity(ra, 0, 1, order, 1) / step
     rr = _segment(rb[:, i], ra[:, 0], w0, w1, n)  # (n-1, B, J, 3)
-    return rel_exp(q0[:, None], np.moveaxis(rr, 0, 1))
+    return _drawn(q0, np.moveaxis(rr, 0, 1), spin, np.arange(1, n) / step)
 
 
 def hermite_from_sides(bt: np.ndarray, bq: np.ndarray, at: np.ndarray, aq: np.ndarray, n: int, order: int = 1,
@@ -314,8 +358,8 @@ def min_jerk_from_sides(bt: np.ndarray, bq: np.ndarray, at: np.ndarray, aq: np.n
     P = min_jerk_map(n, bt.shape[1], at.shape[1], acc_weight)
 
     def rotations(bq: np.ndarray, aq: np.ndarray) -> np.ndarray:
-        q0, rb, ra = _tangent_sides(bq, aq, _way_round_steps(n, seconds))
-        return rel_exp(q0[:, None], np.einsum("uk,bk...->bu...", P, np.concatenate([rb, ra], 1)))
+        q0, rb, ra, spin = _tangent_sides(bq, aq, _way_round_steps(n, seconds))
+        return _drawn(q0, np.einsum("uk,bk...->bu...", P, np.concatenate([rb, ra], 1)), spin, np.arange(1.0, n))
 
     tr = np.einsum("uk,bkc->buc", P, np.concatenate([bt, at], 1))
     q = rotations(bq, aq)

@@ -272,3 +272,26 @@ def test_unknown_method_is_an_error():
     trans, rot = _uniform()
     with pytest.raises(A4merError, match="unknown gap method"):
         B.fill_gap(trans, rot, 2, 8, "bezier")
+
+
+@pytest.mark.parametrize("method", ["hermite", "hermite2", "hermite2_global", "min_jerk"])
+@pytest.mark.parametrize("turns", [0.9, 0.97, 1.0, 1.03, 1.6, 2.2])
+def test_a_spin_of_about_whole_turns_through_a_gap_keeps_spinning(method, turns):
+    """A dancer spinning steadily (with a wobble) through a 24-frame gap that holds about a whole turn:
+    the rotation between the keys is then tiny, its axis mostly the wobble, and whole turns were added
+    about that axis: the body whipped round 1427 degrees (0.97 turns), swung 170 degrees a frame, or
+    stopped spinning (exactly one turn; CMU salsa 16, frames 666-691, swung 180 degrees a frame)."""
+    T, s, e, fps = 120, 50, 74, 30.0
+    rng = np.random.default_rng(3)
+    t = np.arange(T, dtype=float)
+    wobble = axis_angle_to_quat(np.stack([0.03 * np.sin(t / 5), 0.03 * np.cos(t / 7), 0 * t], 1)
+                                + rng.normal(0, 0.004, (T, 3)))
+    from a4mer.geometry import quat_mul
+    rate = 2 * np.pi * turns / (e - s)  # rad per frame
+    trans, rot = _uniform(T=T)
+    rot[:, 0] = quat_mul(axis_angle_to_quat(t[:, None] * np.array([0.0, 0.0, rate])), wobble)
+    _, q = B.fill_gap(trans, rot, s, e, method, fps)
+    steps = quat_angle(q[s + 1:e + 1, 0], q[s:e, 0])
+    assert steps.max() < 1.3 * rate, (steps.max(), rate)
+    assert abs(steps.sum() - rate * (e - s)) < 0.1 * rate * (e - s)
+    assert quat_angle(q[[s, e], 0], rot[[s, e], 0]).max() < 1e-9
