@@ -62,8 +62,11 @@ def frame_arrays(motion: Any, fps: float) -> dict[str, np.ndarray]:
             "root": pos[:, 0].astype(np.float32), "yaw": yaw.astype(np.float32)}
 
 
-def window_features(arrays: dict[str, np.ndarray], start: int, stop: int, fps: float) -> np.ndarray:
-    """(stop-start, 202) float32 features of frames ``[start, stop)``, heading-canonical at ``start``.
+def window_features(arrays: dict[str, np.ndarray], start: int, stop: int, fps: float,
+                    heading: str = "start") -> np.ndarray:
+    """(stop-start, 202) float32 features of frames ``[start, stop)``, heading-canonical at ``start``
+    (the model's input), or with ``heading="frame"`` each frame in its own heading (the same pose the same
+    features whichever way the body faces: the recognition head's pose input over a long take).
 
     arrays: output of :func:`frame_arrays` at ``fps``.
     """
@@ -72,11 +75,13 @@ def window_features(arrays: dict[str, np.ndarray], start: int, stop: int, fps: f
     root = arrays["root"].astype(np.float64)
     yaw_all = arrays["yaw"].astype(np.float64)
     W = len(rotmats)
-    canon = _rot_z(-yaw_all[start])  # (3, 3)
+    if heading not in ("start", "frame"):
+        raise ValueError(f"heading must be 'start' or 'frame', got {heading!r}")
+    canon = _rot_z(-yaw_all[start] if heading == "start" else -yaw_all[start:stop])  # (3, 3) or (W, 3, 3)
     rotmats = rotmats.copy()
     rotmats[:, 0] = canon @ rotmats[:, 0]
     rot6d = rotmats[..., :, :2].reshape(W, NUM_BODY, 6)  # (W, 22, 6): columns 0 and 1
-    rel_c = rel @ canon.T  # (W, 22, 3)
+    rel_c = rel @ canon.T if heading == "start" else np.einsum("wij,wkj->wki", canon, rel)  # (W, 22, 3)
     # velocities by central differences over the whole clip (so a window edge has no artefact)
     T = len(root)
     lo, hi = max(start - 1, 0), min(stop + 1, T)

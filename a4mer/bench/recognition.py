@@ -226,7 +226,7 @@ def run_recognition(model: Any, clips: list[LabeledClip], cfg: RecognitionConfig
     classes = sorted({c.action for c in tr})
     cid = {a: i for i, a in enumerate(classes)}
     te = [c for c in te if c.action in cid]
-    infos = {id(c): clip_inputs(model, c.motion, enc_inputs) for c in tr + te}
+    infos = {id(c): clip_inputs(model, c.motion, enc_inputs, cfg.head.pose_heading) for c in tr + te}
     vec = {id(c): clip_vectors(infos[id(c)]) for c in tr + te}
     ytr = np.array([cid[c.action] for c in tr])
     yte = np.array([cid[c.action] for c in te])

@@ -36,6 +36,8 @@ FORMAT = "a4mer-recognition"
 LABELS_SCHEMA = 1
 #: what a frame head can read per frame: the atom's token, the motif's token, the frame's pose features
 HEAD_INPUTS = ("atom", "motif", "pose")
+#: the headings a head's pose input is measured in (:func:`a4mer.features.window_features`' ``heading``)
+POSE_HEADINGS = ("frame", "start")
 
 
 # --- weighted k-NN ----------------------------------------------------------------------------
@@ -78,12 +80,18 @@ def topk_accuracy(scores: np.ndarray, labels: np.ndarray, k: int) -> float:
 @dataclass(frozen=True)
 class HeadConfig:
     """in_dim: per-frame input width; inputs: what makes a frame's input, in order (``HEAD_INPUTS``:
-    "atom" and "motif" tokens, "pose" the model's normalised per-frame input features);
+    "atom" and "motif" tokens, "pose" the model's normalised per-frame input features); pose_heading:
+    the heading "pose" is measured in ("frame": each frame's own, so a take where the actor turns reads
+    alike throughout; "start": the clip's first frame's, as heads written before this setting);
     fps: model frame rate of the frames; dim/heads: the Transformer layer; epochs, lr, weight_decay,
-    batch, dropout, seed: training."""
+    batch, dropout, seed: training; joined: the share of training sequences that are a clip with 1-3
+    random others after it (takes of several actions: a head trained on single clips labelled them
+    badly); time_offset_s: training sequences start at a random time up to this (s), as frames far into
+    a long take do."""
 
     in_dim: int = 128
     inputs: tuple[str, ...] = ("atom",)
+    pose_heading: str = "frame"
     fps: float = 10.0
     dim: int = 64
     heads: int = 4
@@ -93,7 +101,16 @@ class HeadConfig:
     lr: float = 1e-3
     weight_decay: float = 0.05
     seed: int = 0
+    joined: float = 0.5
+    time_offset_s: float = 60.0
     schema_version: int = 1
+
+    def __post_init__(self) -> None:
+        if self.pose_heading not in POSE_HEADINGS:
+            raise A4merError(f"pose_heading must be one of {', '.join(POSE_HEADINGS)}, got {self.pose_heading!r}")
+        if not (0.0 <= self.joined <= 1.0 and self.time_offset_s >= 0.0):
+            raise A4merError(f"joined must be a share in [0, 1] and time_offset_s >= 0, got {self.joined}, "
+                             f"{self.time_offset_s}")
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "HeadConfig":
@@ -146,9 +163,10 @@ class RecognitionHead:
         return self.net.config
 
     #: frames (at the head's rate) one attention pass reads at most, and the overlap of two passes:
-    #: a long take is labelled in windows of 5 minutes (its attention would grow with the square of
-    #: its length: 20 GB for an hour), each frame from a window that holds 15 s around it
-    WINDOW, OVERLAP = 3000, 300
+    #: a long take is labelled in windows of 1 minute (its attention would grow with the square of its
+    #: length: 20 GB for an hour; and a frame far into one pass has a time the head never trained at:
+    #: training sequences start within ``time_offset_s``), each frame from a window that holds 15 s around it
+    WINDOW, OVERLAP = 600, 300
 
     @torch.no_grad()
     def predict(self, frames: np.ndarray) -> np.ndarray:
@@ -183,7 +201,10 @@ class RecognitionHead:
         meta, state = read_artefact(path, FORMAT, "recognition head", framework="pt")
         check_finite(path, state, "recognition head")  # NaN weights would label every frame NaN
         with built_from(path, "recognition head"):
-            config = HeadConfig.from_dict(json.loads(meta["config"]))
+            stored = json.loads(meta["config"])
+            if isinstance(stored, dict):  # a head written before the setting read pose in the clip's first heading
+                stored.setdefault("pose_heading", "start")
+            config = HeadConfig.from_dict(stored)
             classes = json.loads(meta["classes"])
             if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
                 raise TypeError(f"classes must be a list of names, got {classes!r}"[:120])
@@ -192,8 +213,8 @@ class RecognitionHead:
         return cls(net, classes, meta.get("encoder_hash", ""), training, meta.get("vocab_hash", ""))
 
 
-#: frames of one clip a training step reads at most (a longer take: a random 5-minute crop per epoch, as
-#: :meth:`RecognitionHead.predict` reads it in 5-minute windows), and the attention size ``clips x frames^2``
+#: frames of one clip a training step reads at most (a longer take: a random 1-minute crop per epoch, as
+#: :meth:`RecognitionHead.predict` reads it in 1-minute windows), and the attention size ``clips x frames^2``
 #: of one training batch at most (32 clips of a minute at the head's 10 fps; a batch of longer clips holds
 #: fewer of them): one long take padded every batch of 32 to its length (a 10-minute take: 18 GB of attention)
 TRAIN_CROP = RecognitionHead.WINDOW
@@ -234,6 +255,7 @@ def train_frame_head(seqs: list[np.ndarray], labels: np.ndarray, classes: list[s
     if len(seqs) != len(labels) or not seqs:
         raise A4merError("need one label per training clip (and at least one clip)")
     plan = _training_batches([len(s) for s in seqs], config)
+    gen = np.random.default_rng([config.seed, 5])  # the joined clips and time offsets: seeded, apart from the plan
     with torch.random.fork_rng():
         torch.manual_seed(config.seed)
         net = FrameHead(config, len(classes))
@@ -245,9 +267,11 @@ def train_frame_head(seqs: list[np.ndarray], labels: np.ndarray, classes: list[s
                  if len(plan) >= 4 else None)
         net.train()
         for batch in plan:
-            idx = np.array([j for j, _ in batch])
-            x, t, v = _pad([seqs[j][a:a + TRAIN_CROP] for j, a in batch], config.fps)
-            y = torch.from_numpy(labels[idx])[:, None].expand(-1, x.shape[1])
+            xs, ys = _joined(seqs, labels, batch, config, gen)
+            x, t, v = _pad(xs, config.fps)
+            if config.time_offset_s > 0:
+                t = t + torch.from_numpy(gen.uniform(0.0, config.time_offset_s, (len(xs), 1)).astype(np.float32))
+            y = torch.from_numpy(np.stack([np.pad(a, (0, x.shape[1] - len(a))) for a in ys]))
             ce = nn.functional.cross_entropy(net(x, t, v).transpose(1, 2), y, reduction="none")  # (B, T)
             loss = ((ce * v).sum(1) / v.sum(1)).mean()
             opt.zero_grad()
@@ -256,6 +280,24 @@ def train_frame_head(seqs: list[np.ndarray], labels: np.ndarray, classes: list[s
             if sched is not None:
                 sched.step()
     return RecognitionHead(net, classes, encoder_hash, {"clips": len(seqs), "config": asdict(config)}, vocab_hash)
+
+
+def _joined(seqs: list[np.ndarray], labels: np.ndarray, batch: list[tuple[int, int]], config: HeadConfig,
+            gen: np.random.Generator) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The sequences ``[(T_i, in_dim)]`` and per-frame labels ``[(T_i,)]`` of one training batch: each
+    planned crop, a ``config.joined`` share of them followed by 1-3 random training clips (a take of
+    several actions), cut to the batch's longest crop or the length :data:`TRAIN_ATTENTION` allows a batch
+    of its size, whichever is longer (at most :data:`TRAIN_CROP`): the plan's attention bound holds."""
+    crops = [seqs[j][a:a + TRAIN_CROP] for j, a in batch]
+    cap = min(TRAIN_CROP, max(max(len(c) for c in crops), int(np.sqrt(TRAIN_ATTENTION / len(batch)))))
+    xs, ys = [], []
+    for (j, _), crop in zip(batch, crops):
+        more = list(gen.choice(len(seqs), int(gen.integers(1, 4)))) if gen.random() < config.joined else []
+        x = np.concatenate([crop] + [seqs[o] for o in more])[:max(cap, len(crop))]
+        y = np.concatenate([np.full(len(crop), labels[j])] + [np.full(len(seqs[o]), labels[o]) for o in more])[:len(x)]
+        xs.append(x)
+        ys.append(y.astype(np.int64))
+    return xs, ys
 
 
 # --- clips -> inputs and labels ---------------------------------------------------------------
@@ -287,7 +329,8 @@ def default_head_inputs(model: Any) -> tuple[str, ...]:
 
 
 # what a user's own label head reads unless told otherwise (``label-train --head-inputs``): on HDM05's
-# held-out actors pose features + atom tokens label more frames right than tokens alone (docs/benchmarks.md)
+# held-out actors, joined into takes of three actions, pose features + atom tokens label 70 % of the frames
+# right, tokens alone 34 % (on single clips tokens alone are ahead: README, scripts/probe_recognition_takes.py)
 LABEL_HEAD_INPUTS = ("pose", "atom")
 
 
@@ -356,7 +399,7 @@ def fit_label_head(model: Any, clips: list[tuple[str, Any, str]], config: HeadCo
             if len(idx) >= 2:  # one clip of every label stays in training, whatever the share
                 size = min(len(idx) - 1, max(1, int(round(holdout * len(idx)))))
                 held[rng.choice(idx, size=size, replace=False)] = True
-    frames = [clip_inputs(model, m, inputs)["frames"] for _, m, _ in clips]
+    frames = [clip_inputs(model, m, inputs, cfg.pose_heading)["frames"] for _, m, _ in clips]
     train_idx = np.flatnonzero(~held)
     head = train_frame_head([frames[i] for i in train_idx], y[train_idx], classes, cfg, *input_hashes(model, inputs))
     report: dict[str, Any] = {"classes": classes, "inputs": list(inputs),
@@ -378,13 +421,14 @@ def fit_label_head(model: Any, clips: list[tuple[str, Any, str]], config: HeadCo
     return head, report
 
 
-def clip_inputs(model: Any, motion: Any, inputs: tuple[str, ...] = ("atom",)) -> dict[str, Any]:
+def clip_inputs(model: Any, motion: Any, inputs: tuple[str, ...] = ("atom",), pose_heading: str = "start"
+                ) -> dict[str, Any]:
     """Frozen per-frame inputs of a clip for the frame head and the k-NN.
 
     model: :class:`a4mer.model.A4Mer`. Returns ``frames`` (T_model, width) float32 (every model frame
     gets the parts named by ``inputs``, in order: its atom's token, its motif's token, its pose
-    features; :func:`input_width`), ``parts`` (name -> (T_model, w) of every part computed: ``pose``
-    always, ``atom``, and ``motif`` when asked for), ``atom_tokens`` (S, D),
+    features, in ``pose_heading``: :data:`POSE_HEADINGS`; :func:`input_width`), ``parts`` (name -> (T_model, w)
+    of every part computed: ``pose`` always, ``atom``, and ``motif`` when asked for), ``atom_tokens`` (S, D),
     ``atom_seg_tokens`` (S, D) the segment encoder's tokens before the LatentFormer (no context from
     neighbouring atoms), ``b_in``/``b_model`` (S+1,) atom boundaries in input / model frames, ``motifs`` (cover pieces of
     the vocabulary or None), ``motif_tokens`` (M, D) or None, ``raw`` (T_model, 202) the model's own
@@ -413,10 +457,16 @@ def clip_inputs(model: Any, motion: Any, inputs: tuple[str, ...] = ("atom",)) ->
     check_head_inputs(tuple(inputs))
     T = int(b_model[-1])
     seg_of_frame = np.repeat(np.arange(len(tok)), np.diff(b_model))[:T]  # (T_model,)
-    raw = window_features(arrays, 0, len(arrays["yaw"]), model.fps)
-    with torch.no_grad():  # the model's own normalisation (the encoder's inputs)
-        raw = model.net.stage1.normalize(torch.from_numpy(raw).to(model.net.stage1.feat_std)).cpu().numpy()
-    parts = {"atom": tok[seg_of_frame], "pose": raw[np.minimum(np.arange(T), len(raw) - 1)]}
+    def normalised(heading: str) -> np.ndarray:  # the model's own normalisation (the encoder's inputs)
+        f = window_features(arrays, 0, len(arrays["yaw"]), model.fps, heading)
+        with torch.no_grad():
+            return model.net.stage1.normalize(torch.from_numpy(f).to(model.net.stage1.feat_std)).cpu().numpy()
+
+    if pose_heading not in POSE_HEADINGS:
+        raise A4merError(f"pose_heading must be one of {', '.join(POSE_HEADINGS)}, got {pose_heading!r}")
+    raw = normalised("start")
+    pose = raw if pose_heading == "start" else normalised(pose_heading)
+    parts = {"atom": tok[seg_of_frame], "pose": pose[np.minimum(np.arange(T), len(pose) - 1)]}
     if mtok is not None:
         parts["motif"] = mtok[groups[seg_of_frame]]
     return {"frames": np.concatenate([parts[n] for n in inputs], 1).astype(np.float32), "parts": parts,
@@ -457,7 +507,7 @@ def label_clip(model: Any, head: RecognitionHead, motion: Any) -> dict[str, Any]
     from ..api import as_motion
     check_head_fits(model, head)
     motion = as_motion(motion)
-    ci = clip_inputs(model, motion, head.config.inputs)
+    ci = clip_inputs(model, motion, head.config.inputs, head.config.pose_heading)
     probs_m = head.predict(ci["frames"])  # (T_model, C)
     T, fps = motion.num_frames, float(motion.fps)
     idx = np.minimum(np.floor(np.arange(T) * model.fps / fps + 1e-6).astype(int), len(probs_m) - 1)

@@ -81,8 +81,8 @@ def _token_sequences(rng, n, classes=3, dim=8):
 def test_frame_head_learns_and_roundtrips(tmp_path):
     rng = np.random.default_rng(2)
     seqs, y = _token_sequences(rng, 90)
-    cfg = HeadConfig(in_dim=8, dim=16, heads=2, epochs=40, batch=16)
-    head = train_frame_head(seqs[:60], y[:60], ["a", "b", "c"], cfg, "hash0")
+    cfg = HeadConfig(in_dim=8, epochs=40, batch=16)  # the default width: at 16, joined clips starting at random
+    head = train_frame_head(seqs[:60], y[:60], ["a", "b", "c"], cfg, "hash0")  # times learned too slowly
     acc = np.mean([(head.predict(s).argmax(1) == c).mean() for s, c in zip(seqs[60:], y[60:])])
     assert acc > 0.9
     p = head.predict(seqs[60])
@@ -465,3 +465,72 @@ def test_standardising_stops_wide_dimensions_from_deciding():
     assert acc["standardise"] == 1.0 and acc["centre"] < 0.8
     A, B = prepare_vectors(X[:20], X[20:], "standardise")
     assert A.shape[1] == 6 and np.allclose(A.mean(0), 0) and np.allclose(A.std(0), 1)  # constant dim dropped
+
+
+def test_training_sequences_join_clips_of_several_labels_within_the_attention_bound():
+    """A head trained on clips of one action each labelled takes of several actions badly (HDM05: 34 % of
+    the frames of three joined test clips): a ``joined`` share of the training sequences are a clip with
+    1-3 others after it, labelled frame by frame, never longer than the plan's attention bound allows."""
+    from a4mer.heads.recognition import TRAIN_ATTENTION, _joined, _training_batches
+    rng = np.random.default_rng(0)
+    seqs = [np.full((int(n), 1), float(c), np.float32) for c, n in zip(rng.integers(0, 3, 40), rng.integers(5, 80, 40))]
+    labels = np.array([int(s[0, 0]) for s in seqs])
+    for joined in (0.0, 0.5, 1.0):
+        cfg = HeadConfig(in_dim=1, dim=8, heads=2, epochs=3, batch=8, joined=joined)
+        gen = np.random.default_rng(1)
+        several = 0
+        for batch in _training_batches([len(s) for s in seqs], cfg):
+            xs, ys = _joined(seqs, labels, batch, cfg, gen)
+            for (j, a), x, y in zip(batch, xs, ys):
+                assert np.array_equal(x[:, 0], y) and y[0] == labels[j]  # each frame labelled as its own clip
+                several += len(np.unique(y)) > 1 or len(x) > len(seqs[j])
+            assert len(batch) * max(len(x) for x in xs) ** 2 <= max(TRAIN_ATTENTION, len(batch) * max(
+                len(seqs[j]) for j, _ in batch) ** 2)
+        assert (several == 0) if joined == 0.0 else several > 0
+
+
+def test_the_pose_input_is_the_same_whichever_way_the_actor_faces(tiny_model):
+    """Measured from the clip's first heading, the head's pose input of a frame changed with where the
+    actor faced then, so a take where the actor turned was labelled by a changed input."""
+    from a4mer.geometry import axis_angle_to_quat, quat_mul
+    from a4mer.heads.recognition import clip_inputs
+    from a4mer.motion import Motion
+    m = synthetic_motion(120, 4)
+    q = axis_angle_to_quat(np.array([0.0, 0.0, 2.0]))
+    rots = m.rotations.copy()
+    rots[:, 0] = quat_mul(np.broadcast_to(q, rots[:, 0].shape), rots[:, 0])
+    c, s = np.cos(2.0), np.sin(2.0)
+    turned = Motion(m.fps, m.root_translation @ np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]]).T, rots)
+    same = [clip_inputs(tiny_model, x, ("pose",), "frame")["parts"]["pose"] for x in (m, turned)]
+    assert np.abs(same[0] - same[1]).max() < 1e-3
+    # the take's first half turned away: the frames of its second half (well past the seam, at the head's
+    # 10 fps frame 20 on) read the same "frame" input as before, and another "start" one
+    half = Motion(m.fps, np.concatenate([turned.root_translation[:60], m.root_translation[60:]]),
+                  np.concatenate([turned.rotations[:60], m.rotations[60:]]))
+    moved = {h: np.abs(clip_inputs(tiny_model, half, ("pose",), h)["parts"]["pose"][25:]
+                       - clip_inputs(tiny_model, m, ("pose",), h)["parts"]["pose"][25:]).max()
+             for h in ("start", "frame")}
+    assert moved["frame"] < 1e-3 and moved["start"] > 0.1, moved
+
+
+def test_a_head_written_before_the_pose_heading_setting_reads_pose_as_it_was_trained(tmp_path):
+    """Heads written before ``pose_heading`` read pose from the clip's first heading; loaded, they must
+    keep doing so (the new default, each frame's heading, would feed them inputs they never saw)."""
+    import json as _json
+
+    from safetensors.torch import load_file, save_file
+    cfg = HeadConfig(in_dim=4, dim=8, heads=2, epochs=1, inputs=("pose",))
+    rng = np.random.default_rng(0)
+    head = train_frame_head([rng.normal(size=(6, 4)).astype(np.float32) for _ in range(4)], np.array([0, 1, 0, 1]),
+                            ["a", "b"], cfg, "h")
+    path = head.save(tmp_path / "new.safetensors")
+    assert RecognitionHead.load(path).config.pose_heading == "frame"
+    from safetensors import safe_open
+    with safe_open(str(path), "pt") as f:
+        meta = dict(f.metadata())
+    old = _json.loads(meta["config"])
+    for k in ("pose_heading", "joined", "time_offset_s"):
+        del old[k]
+    meta["config"] = _json.dumps(old)
+    save_file(load_file(str(path)), str(tmp_path / "old.safetensors"), metadata=meta)
+    assert RecognitionHead.load(tmp_path / "old.safetensors").config.pose_heading == "start"
