@@ -129,9 +129,9 @@ def test_only_the_root_of_a_short_gap_takes_another_way_round(data_root):
         for G in (30, 60):
             for s in range(2, m.num_frames - G - 3, 10):
                 e = s + G
-                _, _, ra = BL._tangent_sides(rot[None, s - 1:s + 1], rot[None, e:e + 2])
-                _, _, wound = BL._tangent_sides(rot[None, s - 1:s + 1], rot[None, e:e + 2],
-                                                BL._way_round_steps(float(G), G / 30.0))
+                _, _, ra, _ = BL._tangent_sides(rot[None, s - 1:s + 1], rot[None, e:e + 2])
+                _, _, wound, _ = BL._tangent_sides(rot[None, s - 1:s + 1], rot[None, e:e + 2],
+                                                   BL._way_round_steps(float(G), G / 30.0))
                 np.testing.assert_array_equal(wound[:, :, 1:], ra[:, :, 1:])
                 if G / 30.0 > BL.WAY_ROUND_MAX_SECONDS:
                     np.testing.assert_array_equal(wound, ra)
