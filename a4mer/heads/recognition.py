@@ -293,7 +293,7 @@ def _joined(seqs: list[np.ndarray], labels: np.ndarray, batch: list[tuple[int, i
     xs, ys = [], []
     for (j, _), crop in zip(batch, crops):
         more = list(gen.choice(len(seqs), int(gen.integers(1, 4)))) if gen.random() < config.joined else []
-        x = np.concatenate([crop] + [seqs[o] for o in more])[:max(cap, len(crop))]
+        x = np.concatenate([crop] + [seqs[o] for o in more])[:cap]  # cap >= every crop's length
         y = np.concatenate([np.full(len(crop), labels[j])] + [np.full(len(seqs[o]), labels[o]) for o in more])[:len(x)]
         xs.append(x)
         ys.append(y.astype(np.int64))
