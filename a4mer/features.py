@@ -62,6 +62,10 @@ def frame_arrays(motion: Any, fps: float) -> dict[str, np.ndarray]:
             "root": pos[:, 0].astype(np.float32), "yaw": yaw.astype(np.float32)}
 
 
+#: the headings :func:`window_features` measures a window in: its first frame's, or each frame's own
+HEADINGS = ("start", "frame")
+
+
 def window_features(arrays: dict[str, np.ndarray], start: int, stop: int, fps: float,
                     heading: str = "start") -> np.ndarray:
     """(stop-start, 202) float32 features of frames ``[start, stop)``, heading-canonical at ``start``
@@ -75,8 +79,8 @@ def window_features(arrays: dict[str, np.ndarray], start: int, stop: int, fps: f
     root = arrays["root"].astype(np.float64)
     yaw_all = arrays["yaw"].astype(np.float64)
     W = len(rotmats)
-    if heading not in ("start", "frame"):
-        raise ValueError(f"heading must be 'start' or 'frame', got {heading!r}")
+    if heading not in HEADINGS:
+        raise ValueError(f"heading must be one of {HEADINGS}, got {heading!r}")
     canon = _rot_z(-yaw_all[start] if heading == "start" else -yaw_all[start:stop])  # (3, 3) or (W, 3, 3)
     rotmats = rotmats.copy()
     rotmats[:, 0] = canon @ rotmats[:, 0]

@@ -67,16 +67,16 @@ def check_minutes(p: argparse.ArgumentParser, minutes: dict[str, float], positiv
             p.error(f"{flag} must be a number of minutes {'> 0' if positive else '>= 0'}, got {value}")
 
 
-def check_out_file(p: argparse.ArgumentParser, out: str) -> None:
-    """``p.error`` for an output that cannot be a file (a folder, a folder that does not exist and cannot
-    be made), before any training: the scripts write it only at the end."""
+def check_out_file(p: argparse.ArgumentParser, flag: str, out: str) -> None:
+    """``p.error`` for an output ``flag out`` that cannot be a file (a folder, a folder that does not exist
+    and cannot be made), before any training: the scripts write it only at the end."""
     path = Path(out)
     if path.is_dir():
-        p.error(f"--out {out}: is a folder; give the file to write (e.g. {path / 'heads.safetensors'})")
+        p.error(f"{flag} {out}: is a folder; give the file to write (e.g. {path / 'name.safetensors'})")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        p.error(f"--out {out}: cannot create its folder ({e.strerror or e})")
+        p.error(f"{flag} {out}: cannot create its folder ({e.strerror or e})")
 
 
 #: The default configuration (dotted overrides of a4mer.train.config.TrainConfig).
@@ -133,8 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     check_minutes(p, {"--minutes": a.minutes, "--heads-minutes": a.heads_minutes, "--token-minutes": a.token_minutes})
     for flag, value in (("--bundle", a.bundle), ("--heads-out", a.heads_out), ("--token-out", a.token_out)):
-        if value is not None and Path(value).is_dir():
-            p.error(f"{flag} {value}: is a folder; give the file to write")
+        if value is not None:
+            check_out_file(p, flag, value)
     if a.bundle is None:
         if a.export_only:  # a re-mined vocabulary must not replace the shipped model by accident
             p.error("--export-only needs --bundle (where to write the re-mined bundle)")

@@ -33,7 +33,7 @@ def main(argv=None) -> int:
     a = p.parse_args(argv)
     from train_default import check_minutes, check_out_file, data_terms
     check_minutes(p, {"--minutes": a.minutes}, positive=True)
-    check_out_file(p, a.out)
+    check_out_file(p, "--out", a.out)
 
     import torch
     torch.set_num_threads(a.threads)

@@ -272,7 +272,7 @@ def run(args: argparse.Namespace) -> int:
             saved = json.loads(src.read_text(encoding="utf-8"))
         except (ValueError, UnicodeDecodeError) as e:
             raise A4merError(f"{src}: not a benchmark result ({e}); run without --render-only to measure again") from None
-        _check_doc(args.doc, [src, *([args.notes] if args.notes else [])], out)
+        _check_doc(args.doc, [src], args.notes, out)
         _check_outputs(out)
         return _render(saved, args, out, notes_md)
     if not args.data:
@@ -290,7 +290,7 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     from ._common import load_options
     entries = _entries(data, args.split)
-    _check_doc(args.doc, [p for p, _ in entries] + ([args.notes] if args.notes else []), out)
+    _check_doc(args.doc, [p for p, _ in entries], args.notes, out)
     opts = load_options(args, inputs=[p for p, _ in entries])
     check_folder(out, "--out")  # before minutes of measuring
     _check_outputs(out)
@@ -359,16 +359,16 @@ def _notes(path: str | None) -> str:
         raise A4merError(f"--notes {path}: cannot read it ({e.strerror if isinstance(e, OSError) else e})") from None
 
 
-def _check_doc(doc: str | None, inputs: list, out: Path) -> None:
+def _check_doc(doc: str | None, inputs: list, notes: str | None, out: Path) -> None:
     """:class:`A4merError` unless ``--doc`` names a markdown file (``.md``) in an existing folder that is
-    none of ``inputs`` (the clips, ``--notes``) and not the page written into ``out``: its "Heads I" section
-    is rewritten in place."""
+    none of ``inputs`` (the clips) nor ``--notes`` and not the page written into ``out``: its "Heads I"
+    section is rewritten in place."""
     if not doc:
         return
     if Path(doc).resolve() == (out / "heads_bench.md").resolve():
         raise A4merError(f"--doc {doc}: the page a4mer bench writes into --out itself (whole, each run); --doc names "
                          "another page whose 'Heads I' section is rewritten, e.g. docs/benchmarks.md")
-    check_output(doc, inputs=inputs, suffixes=(".md",))
+    check_output(doc, inputs=[*inputs, *([notes] if notes else [])], suffixes=(".md",))
 
 
 def _check_outputs(out: Path) -> None:
@@ -377,10 +377,10 @@ def _check_outputs(out: Path) -> None:
     is a4mer's when it carries :data:`a4mer.bench.report.PLOT_MARK`, or, drawn before plots were marked,
     when it lies beside a result of a4mer bench."""
     from ..bench import report
-    ours_json = a4mer_json("meta", "speed")
-    checks = [("heads_bench.json", ours_json), ("heads_bench.md", _bench_page)]
-    beside_result = (out / "heads_bench.json").is_file() and ours_json(out / "heads_bench.json")
-    checks += [(name, lambda p: beside_result or report.is_our_plot(p)) for name in report.plot_names()]
+    result = out / "heads_bench.json"
+    ours_result = result.is_file() and a4mer_json("meta", "speed")(result)  # read once: the plots beside it too
+    checks = [("heads_bench.json", lambda p: ours_result), ("heads_bench.md", _bench_page)]
+    checks += [(name, lambda p: ours_result or report.is_our_plot(p)) for name in report.plot_names()]
     for name, ours in checks:
         p = out / name
         if p.is_dir() or (p.is_file() and not ours(p)):

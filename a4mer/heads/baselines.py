@@ -228,23 +228,36 @@ def _way_round(rb: np.ndarray, ra: np.ndarray, steps: float) -> np.ndarray:
     0.5 / 1 / 1.5 s gaps (CMU dance, Bandai; every 10th window of 120-150 clips each) it caught 113 /
     234 / 212 of the 115 / 336 / 465 gaps that turn the other way round, and gave a wrong turn to 0 /
     39 / 137 others (hence ``WAY_ROUND_MAX_SECONDS``)."""
-    if rb.shape[1] < 2 or ra.shape[1] < 2:
+    guess = _key_turn(rb, ra, steps)
+    if guess is None:
         return ra
-    guess = 0.5 * (rb[:, -1, 0] - rb[:, -2, 0] + ra[:, 1, 0] - ra[:, 0, 0]) * steps  # (B, 3)
-    ra[:, 0, 0] = nearest_rotvec(ra[:, 0, 0], guess, margin=0.25 * np.pi)
+    ra[:, 0, 0] = nearest_rotvec(ra[:, 0, 0], guess, margin=WAY_ROUND_MARGIN)
     return _continue(ra)
 
 
-def _spin(rb: np.ndarray, ra: np.ndarray, steps: float, margin: float = 0.25 * np.pi) -> np.ndarray | None:
-    """The root's whole turns through a gap of ``steps`` sample steps, as a rotation per sample step
-    ``(B, 3)`` about the axis of the keys' mean velocity (``rb``, ``ra``: rotation vectors as in
-    :func:`_way_round`): ``2 pi k`` over the gap, ``k`` the turns that velocity times the gap holds past
-    five eighths of a turn; None when no window turns that far (or a key has no sample beside it)."""
+#: how far past half a turn (radians) the keys' velocities must point before the root takes another
+#: way round than the principal one (:func:`_way_round`), or a whole turn more (:func:`_spin`)
+WAY_ROUND_MARGIN = 0.25 * np.pi
+
+
+def _key_turn(rb: np.ndarray, ra: np.ndarray, steps: float) -> np.ndarray | None:
+    """The root's turn ``(B, 3)`` over the ``steps`` sample steps between the keys that the keys' mean
+    velocity (one-step differences of the rotation vectors ``rb``, ``ra`` of :func:`_way_round`) points
+    to; None without a sample beside each key."""
     if rb.shape[1] < 2 or ra.shape[1] < 2:
         return None
-    guess = 0.5 * (rb[:, -1, 0] - rb[:, -2, 0] + ra[:, 1, 0] - ra[:, 0, 0]) * steps  # (B, 3)
+    return 0.5 * (rb[:, -1, 0] - rb[:, -2, 0] + ra[:, 1, 0] - ra[:, 0, 0]) * steps
+
+
+def _spin(rb: np.ndarray, ra: np.ndarray, steps: float) -> np.ndarray | None:
+    """The root's whole turns through a gap of ``steps`` sample steps, as a rotation per sample step
+    ``(B, 3)`` about the axis of :func:`_key_turn`: ``2 pi k`` over the gap, ``k`` the turns it holds past
+    five eighths of a turn; None when no window turns that far (or a key has no sample beside it)."""
+    guess = _key_turn(rb, ra, steps)
+    if guess is None:
+        return None
     size = np.linalg.norm(guess, axis=-1, keepdims=True)
-    turns = np.floor((size + np.pi - margin) / (2.0 * np.pi))
+    turns = np.floor((size + np.pi - WAY_ROUND_MARGIN) / (2.0 * np.pi))
     if not np.any(turns):
         return None
     return 2.0 * np.pi * turns * guess / np.maximum(size, 1e-12) / steps
@@ -271,11 +284,9 @@ def _tangent_sides(bq: np.ndarray, aq: np.ndarray, way_round_steps: float | None
     spin = None
     if way_round_steps is not None:
         spin = _spin(rb, ra, way_round_steps)
-        if spin is not None:
-            back = np.arange(1 - rb.shape[1], 1.0)
-            rb[:, :, 0] = quat_to_axis_angle(quat_mul(_turned(-spin, back), axis_angle_to_quat(rb[:, :, 0])))
-            on = way_round_steps + np.arange(ra.shape[1])
-            ra[:, :, 0] = quat_to_axis_angle(quat_mul(_turned(-spin, on), axis_angle_to_quat(ra[:, :, 0])))
+        if spin is not None:  # the samples' steps from key s: before it, and from key e on
+            for r, tau in ((rb, np.arange(1 - rb.shape[1], 1.0)), (ra, way_round_steps + np.arange(ra.shape[1]))):
+                r[:, :, 0] = quat_to_axis_angle(quat_mul(_turned(-spin, tau), axis_angle_to_quat(r[:, :, 0])))
             ra = _continue(ra)
         ra = _way_round(rb, ra, way_round_steps)
     return q0, rb, ra, spin

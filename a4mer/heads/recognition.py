@@ -28,6 +28,7 @@ from torch import nn
 
 from ..config import from_dict
 from ..errors import A4merError
+from ..features import HEADINGS
 from ..io.outputs import write_safetensors_atomic
 from ..nn.embeddings import sinusoid
 from ..geometry import reproducible as rp
@@ -37,7 +38,7 @@ LABELS_SCHEMA = 1
 #: what a frame head can read per frame: the atom's token, the motif's token, the frame's pose features
 HEAD_INPUTS = ("atom", "motif", "pose")
 #: the headings a head's pose input is measured in (:func:`a4mer.features.window_features`' ``heading``)
-POSE_HEADINGS = ("frame", "start")
+POSE_HEADINGS = HEADINGS
 
 
 # --- weighted k-NN ----------------------------------------------------------------------------

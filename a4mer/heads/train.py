@@ -112,8 +112,9 @@ def load_split(root: str | Path, train_datasets: set[str], val_actors: set[str],
     records = [r for r in manifest_rows(root) if r["split"] == "train"]  # paths as in the file, as validation_set_of hashes them
     given = sorted({r["dataset"] for r in records})
     datasets = set(train_datasets) | VALIDATION_DATASETS
-    names = sorted({validation_set_of(r, val_actors) for r in records if r["dataset"] in datasets} - {None})
-    if not any(r["dataset"] in train_datasets and validation_set_of(r, val_actors) is None for r in records):
+    held = {r["path"]: validation_set_of(r, val_actors) for r in records}  # path -> its validation set (None: training)
+    names = sorted({held[r["path"]] for r in records if r["dataset"] in datasets} - {None})
+    if not any(r["dataset"] in train_datasets and held[r["path"]] is None for r in records):
         raise A4merError(f"{root}: no training clips of {', '.join(sorted(train_datasets))} in its train split "
                          f"(it holds {', '.join(given) or 'none'}): choose the data sets with --train-datasets")
     if not names:
@@ -121,9 +122,8 @@ def load_split(root: str | Path, train_datasets: set[str], val_actors: set[str],
                          f"clips: ~10 % of each data set's train split, chosen by path, none fell out of the "
                          f"{sum(r['dataset'] in train_datasets for r in records)} clips of "
                          f"{', '.join(sorted(train_datasets))}): give more clips")
-    train = load_manifest_clips(root, set(train_datasets), "train", where=lambda r: validation_set_of(r, val_actors) is None)
-    val = {n: load_manifest_clips(root, datasets, "train", where=lambda r, n=n: validation_set_of(r, val_actors) == n)
-           for n in names}
+    train = load_manifest_clips(root, set(train_datasets), "train", where=lambda r: held[r["path"]] is None)
+    val = {n: load_manifest_clips(root, datasets, "train", where=lambda r, n=n: held[r["path"]] == n) for n in names}
     for n, clips in val.items():
         log(f"validation set {n}: {len(clips)} clips")
     return train, val
