@@ -15,6 +15,7 @@ import numpy as np
 from .errors import A4merError
 from .io.outputs import write_atomic
 from .strips import motif_display_name, validate_segments
+from .wording import counted
 
 MIN_WIDTH_PX = 1200
 DPI = 100
@@ -78,7 +79,8 @@ def timeline_png(segments: dict, path: str | os.PathLike, title: str = "", motif
     ax.set_ylim(0, 2.5)
     ax.set_yticks([0.8, 1.95], ["motifs", "atoms"])
     ax.set_xlabel("time (s)")
-    ax.set_title(title or f"{len(atoms)} atoms, {len(motifs)} motif occurrences, {dur:.2f} s at {fps:g} fps",
+    ax.set_title(title or f"{counted(len(atoms), 'atom')}, {counted(len(motifs), 'motif occurrence')}, "
+                          f"{dur:.2f} s at {fps:g} fps",
                  fontsize=11, parse_math=False)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)

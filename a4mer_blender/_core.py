@@ -18,6 +18,7 @@ floor = importlib.import_module(f"{CORE}.floor")
 gaps = importlib.import_module(f"{CORE}.gaps")
 skeleton = importlib.import_module(f"{CORE}.skeleton")
 processes = importlib.import_module(f"{CORE}.processes")
+wording = importlib.import_module(f"{CORE}.wording")
 
 
 def optional(name: str) -> ModuleType | None:

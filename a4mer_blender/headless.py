@@ -20,7 +20,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._core import errors
+from ._core import errors, wording
 
 
 def segment_object(context, obj, segments: dict | None = None, settings=None) -> dict:
@@ -66,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     except errors.A4merError as e:
         print(f"a4mer_blender: error: {e}", file=sys.stderr)
         return 1
-    print(f"{len(record['tracks'][0]['strips'])} atoms, {len(record['tracks'][1]['strips'])} motif occurrences")
+    print(f"{wording.counted(len(record['tracks'][0]['strips']), 'atom')}, "
+          f"{wording.counted(len(record['tracks'][1]['strips']), 'motif occurrence')}")
     if args.save:
         bpy.ops.wm.save_as_mainfile(filepath=args.save)
     return 0

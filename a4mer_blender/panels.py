@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import bpy
 
-from ._core import gaps, strips
+from ._core import gaps, strips, wording
 from .bridge import armature, generated, nla
 
 
@@ -29,7 +29,7 @@ class A4MER_PT_motifs(bpy.types.Panel):
             layout.label(text="No motifs yet: select an SMPL armature and run.")
             return
         motifs = strips.motif_summary(record)
-        layout.label(text=f"{len(motifs)} motifs on {nla.segmented_action_name(obj, record)}")
+        layout.label(text=f"{wording.counted(len(motifs), 'motif')} on {nla.segmented_action_name(obj, record)}")
         col = layout.column(align=True)
         for m in motifs:
             row = col.row(align=True)

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import A4merError
+from ..wording import counted
 from .jobs import (INPUT_SUFFIXES, MOTION_SUFFIX, OBJECT_SEP, BatchOptions, ClipJob, ClipResult, check_names,
                    check_not_input_folder, check_rate, discover, first_clash, is_done, motion_file, parse_shard,
                    prepare_out, safe_name, select_shard, shard_of)
@@ -70,8 +71,8 @@ def _draw(tmp: Path, opts: BatchOptions) -> None:
         stem = js.name[: -len(".segments.json")]
         seg = json.loads(js.read_text(encoding="utf-8"))
         names = seg.get("motif_names") or None
-        timeline_png(seg, tmp / f"{stem}.timeline.png", title=f"{stem}: {len(seg['atoms'])} atoms, "
-                     f"{len(seg['motifs'])} motif occurrences, {seg['duration']:.2f} s", motif_names=names)
+        timeline_png(seg, tmp / f"{stem}.timeline.png", title=f"{stem}: {counted(len(seg['atoms']), 'atom')}, "
+                     f"{counted(len(seg['motifs']), 'motif occurrence')}, {seg['duration']:.2f} s", motif_names=names)
         if opts.gallery:
             from ..io.amass import read_amass_npz
             motion = read_amass_npz(tmp / motion_file(stem))
@@ -149,10 +150,12 @@ def run_clip(job: ClipJob, opts: BatchOptions, worker: Worker, runs: RunSummarie
 def _line(i: int, n: int, r: ClipResult) -> str:
     if r.status == "ok":
         extra = f"; {'; '.join(r.notes)}" if r.notes else ""
-        found = ", ".join(f"{o['object']}: {o['frames']} frames, {o['atoms']} atoms, {o['motifs']} motifs"
+        found = ", ".join(f"{o['object']}: {counted(o['frames'], 'frame')}, {counted(o['atoms'], 'atom')}, "
+                          f"{counted(o['motifs'], 'motif')}"
                           for o in r.objects if "atoms" in o)
         found = f" [{found}]" if found else ""
-        return f"[{i}/{n}] ok      {r.name} ({r.input}) -> {len(r.outputs)} files, {r.seconds:.1f} s{found}{extra}"
+        files = counted(len(r.outputs), "file")
+        return f"[{i}/{n}] ok      {r.name} ({r.input}) -> {files}, {r.seconds:.1f} s{found}{extra}"
     if r.status == "skipped":
         return f"[{i}/{n}] skipped {r.name} ({r.input}): finished earlier (--force redoes it)"
     return f"[{i}/{n}] FAILED  {r.name} ({r.input}): {r.short_reason()}"

@@ -42,7 +42,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--split", default=None, help="with a manifest.jsonl: only clips of this split (e.g. test)")
     p.add_argument("--datasets", default=None, help="comma list of datasets to keep (manifest or sub-folder names)")
     p.add_argument("--max-clips", type=int, default=80,
-                   help="at most this many clips per data set (evenly chosen; a data set is a manifest's dataset "
+                   help="at most this many clips per data set (default %(default)s, evenly chosen; a data set is a manifest's dataset "
                         "field or a sub-folder of --data)")
     p.add_argument("--windows-per-clip", type=int, default=8,
                    help="at most this many non-overlapping windows per clip and setting of in-betweening and "

@@ -13,8 +13,8 @@ from ._common import (add_load_arguments, check_not_among_inputs, collect_inputs
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="+", help="clips (.npz/.bvh/.amc) or folders of clips")
     p.add_argument("-o", "--output", required=True,
-                   help="output .npz (one input), or folder (several inputs, or one into an existing folder: "
-                        "<stem>.npz each)")
+                   help="output .npz (one input), else a folder, created if missing: <name>.npz for each "
+                        "clip (a path without .npz is a folder, also for one input)")
     p.add_argument("--fps", type=float, help="resample to this rate (by time); default: source rate")
     add_load_arguments(p)
 

@@ -6,6 +6,7 @@ import sys
 
 from ..api import TWISTS
 from ..prepare import dataset_names, prepare
+from ..wording import counted
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -45,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if bar is not None:
             bar.close()
-    print(f"{ok} clips converted into {args.output}/manifest.jsonl, {bad} failed")
+    print(f"{counted(ok, 'clip')} converted into {args.output}/manifest.jsonl, {bad} failed")
     if bad:
-        print(f"a4mer data prepare: {bad} clips failed, see {args.output}/errors.jsonl", file=sys.stderr)
+        print(f"a4mer data prepare: {counted(bad, 'clip')} failed, see {args.output}/errors.jsonl", file=sys.stderr)
     return 1 if bad else 0

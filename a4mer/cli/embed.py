@@ -6,6 +6,7 @@ import argparse
 
 import numpy as np
 
+from ..wording import counted
 from ._common import (add_load_arguments, check_not_among_inputs, collect_inputs, load_clip,
                       load_options, output_targets, run_each)
 from .segment import add_model_arguments, load_model
@@ -19,7 +20,8 @@ WRITTEN_KEYS = ("atom_tokens", "atom_spans", "motif_tokens", "motif_spans", "cli
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="+", help="clips (.npz/.bvh/.amc) or folders of clips")
-    p.add_argument("-o", "--output", required=True, help="output .npz (one input) or folder (several)")
+    p.add_argument("-o", "--output", required=True, help="output .npz (one input), else a folder, created if missing: <name>.npz for each "
+                        "clip (a path without .npz is a folder, also for one input)")
     add_model_arguments(p)
     add_load_arguments(p, twist=False)
 
@@ -37,6 +39,6 @@ def run(args: argparse.Namespace) -> int:
         motion = load_clip(path, opts, "embed")
         emb = model.embed(motion)
         save_npz_atomic(target, **emb, model_hash=np.array(model.model_hash), vocab_hash=np.array(model.vocab.hash))
-        return f"{len(emb['atom_tokens'])} atoms, {len(emb['motif_tokens'])} motifs"
+        return f"{counted(len(emb['atom_tokens']), 'atom')}, {counted(len(emb['motif_tokens']), 'motif')}"
 
     return run_each("embed", inputs, targets, embed)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import A4merError
+from ..wording import counted
 from ._common import add_load_arguments, load_clip, load_options, named_files
 
 FORMATS = ("npz", "bvh", "babel", "timeline", "gallery")
@@ -162,8 +163,8 @@ def run(args: argparse.Namespace) -> int:
             raise A4merError(f"a {args.format} picture needs segments: pass --segments FILE or --segment")
         from .. import plots  # pictures are written atomically: a failed write leaves nothing
         if args.format == "timeline":
-            plots.timeline_png(segments, out, title=f"{stem}: {len(segments['atoms'])} atoms, "
-                               f"{len(segments['motifs'])} motif occurrences", motif_names=names or None)
+            plots.timeline_png(segments, out, title=f"{stem}: {counted(len(segments['atoms']), 'atom')}, "
+                               f"{counted(len(segments['motifs']), 'motif occurrence')}", motif_names=names or None)
         else:
             plots.motif_gallery_png(motion, segments, out, motif_names=names or None,
                                     title=f"{stem}: motif gallery (side view, light = early, dark = late)")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..api import dropped_lead_in
 from ..io.outputs import a4mer_json, check_output, write_text_atomic
+from ..wording import counted
 from ._common import add_load_arguments, load_clip, load_options, named_files
 from .segment import add_model_arguments, load_model
 
@@ -40,6 +41,6 @@ def run(args: argparse.Namespace) -> int:
     record = {**label_clip(model, head, motion), **dropped_lead_in(motion)}
     write_text_atomic(out, json.dumps(record, indent=1, ensure_ascii=False) + "\n")
     c = record["clip"]
-    print(f"{src} -> {out}: {c['label']} ({c['confidence']:.2f}); {len(record['runs'])} label run(s), "
-          f"{len(record['atoms'])} atoms, {len(record['motifs'])} motifs", file=sys.stdout)
+    print(f"{src} -> {out}: {c['label']} ({c['confidence']:.2f}); {counted(len(record['runs']), 'label run')}, "
+          f"{counted(len(record['atoms']), 'atom')}, {counted(len(record['motifs']), 'motif')}", file=sys.stdout)
     return 0

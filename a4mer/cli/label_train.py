@@ -20,6 +20,7 @@ import unicodedata
 from pathlib import Path
 
 from ..errors import A4merError
+from ..wording import counted
 from ._common import add_load_arguments, collect_inputs, load_clip, load_options, named_files
 from .segment import add_model_arguments, load_model
 
@@ -127,7 +128,8 @@ def run(args: argparse.Namespace) -> int:
     opts = load_options(args)
     for _, f, label in labelled:
         try:
-            clips.append((str(f), load_clip(f, opts, "label-train"), label))
+            # absolute (links kept): the hold-out report names the clips wherever it is read from
+            clips.append((os.path.abspath(f), load_clip(f, opts, "label-train"), label))
         except (A4merError, OSError) as e:
             failed += 1
             print(f"a4mer label-train: error: {e} (left out)", file=sys.stderr)
@@ -145,10 +147,10 @@ def run(args: argparse.Namespace) -> int:
         report_path.unlink()  # this one (one it replaces below keeps its permissions)
     out = head.save(args.output)
     counts = ", ".join(f"{c} {n}" for c, n in report["clips_per_class"].items())
-    print(f"{out}: {len(report['classes'])} labels ({counts}); trained on {report['train_clips']} clips")
+    print(f"{out}: {len(report['classes'])} labels ({counts}); trained on {counted(report['train_clips'], 'clip')}")
     if "holdout" in report:
         h = report["holdout"]
-        print(f"held out {h['clips']} clips: {h['clip_accuracy']:.1f} % of clips, {h['frame_accuracy']:.1f} % of "
+        print(f"held out {counted(h['clips'], 'clip')}: {h['clip_accuracy']:.1f} % of clips, {h['frame_accuracy']:.1f} % of "
               "frames labelled right")
         written = write_text_atomic(holdout_path(out), json.dumps(h, indent=1, ensure_ascii=False) + "\n")
         print(f"per-clip predictions: {written}")

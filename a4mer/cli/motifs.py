@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import A4merError
+from ..wording import counted
 from ._common import add_load_arguments, collect_inputs, load_clip, load_options, named_files
 from .segment import add_model_arguments, load_model
 
@@ -104,15 +105,16 @@ def run(args: argparse.Namespace) -> int:
     vocab = mine_items(model.net, items, model.config, motifs=mc, k=args.k, seed=seed)
     n = sum(len(it.bounds) - 1 for it in items)
     vocab.save(args.out)
-    print(f"{len(names)} clips, {n} atoms -> {args.out}: {vocab.k} codes, {len(vocab.patterns)} patterns "
+    print(f"{counted(len(names), 'clip')}, {counted(n, 'atom')} -> {args.out}: {vocab.k} codes, "
+          f"{counted(len(vocab.patterns), 'pattern')} "
           f"(support >= {mc.min_support}), seed {seed}, encoder {model.model_hash}, vocab {vocab.hash}")
     if not vocab.patterns:
-        why = (f"only {len(names)} clips, fewer than --min-support {mc.min_support}" if len(names) < mc.min_support
+        why = (f"only {counted(len(names), 'clip')}, fewer than --min-support {mc.min_support}" if len(names) < mc.min_support
                else f"no run of {mc.min_len}-{mc.max_len} atom codes recurs in {mc.min_support} of the {len(names)} clips")
         lower = max(1, min(mc.min_support - 1, max(2, len(names) // 2) if len(names) > 1 else 1))
         hint = (f"lower --min-support (e.g. --min-support {lower}) or add clips" if lower < mc.min_support
                 else "add clips, or longer ones")
         print(f"a4mer motifs: warning: 0 patterns ({why}): every motif is a single atom code; {hint}", file=sys.stderr)
     if skipped:  # the vocabulary is written, but a clip was left out: not a clean run (as label-train)
-        print(f"a4mer motifs: {skipped} of {len(paths)} clips could not be read and were left out", file=sys.stderr)
+        print(f"a4mer motifs: {skipped} of {counted(len(paths), 'clip')} could not be read and were left out", file=sys.stderr)
     return 1 if skipped else 0

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from ..io.outputs import a4mer_json, check_output, write_text_atomic
+from ..wording import counted
 from ._common import add_load_arguments, load_clip, load_options, named_files
 
 
@@ -54,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     write_text_atomic(out, json.dumps(record, indent=1, ensure_ascii=False) + "\n")
     progress(1.0, f"wrote {out}")
     n_atoms, n_motifs = len(record["atoms"]), len(record["motifs"])
-    msg = (f"{src} -> {out} ({n_atoms} atom{'s' * (n_atoms != 1)}, {n_motifs} motif{'s' * (n_motifs != 1)}, "
+    msg = (f"{src} -> {out} ({counted(n_atoms, 'atom')}, {counted(n_motifs, 'motif')}, "
            f"{record['duration']:.2f} s)")
     print(msg, file=sys.stderr if jsonl else sys.stdout)
     return 0

@@ -15,6 +15,7 @@ from pathlib import Path
 from ..errors import A4merError
 from ..io.outputs import check_folder
 from ..train.interrupt import TrainingInterrupted, raise_interrupt
+from ..wording import counted
 
 #: files a training run writes into --out (a folder holding any of them holds a run)
 RUN_FILES = ("model.safetensors", "config.json", "optimizer.pt", "state.json", "vocab.safetensors",
@@ -99,7 +100,7 @@ def mining_line(out: Path) -> str:
     from ..train.checkpoint import load_config_json
     config = load_config_json(out)
     vocab = MotifVocabulary.load(out / "vocab.safetensors")
-    line = (f"motif vocabulary: {vocab.k} codes, {len(vocab.patterns)} patterns (support >= "
+    line = (f"motif vocabulary: {vocab.k} codes, {counted(len(vocab.patterns), 'pattern')} (support >= "
             f"{config.model.motifs.min_support} clips), vocab {vocab.hash}")
     if not vocab.patterns:
         line += ("; warning: no pattern recurs in that many clips, so every motif is a single atom code "

@@ -408,8 +408,9 @@ def fit_label_head(model: Any, clips: list[tuple[str, Any, str]], config: HeadCo
                               "train_clips": int(len(train_idx)), "repeated": repeated}
     if held.any():
         rows, ok, fr_ok, fr_n = [], 0, 0, 0
-        for i in np.flatnonzero(held):
-            p = head.predict(frames[i])
+        for i in np.flatnonzero(held):  # counted in the clip's own frames, as `a4mer label` labels them
+            motion = clips[i][1]
+            p = per_input_frame(head.predict(frames[i]), motion.num_frames, float(motion.fps), model.fps)
             pred = int(p.mean(0).argmax())
             ok += int(pred == y[i])
             fr_ok, fr_n = fr_ok + int((p.argmax(1) == y[i]).sum()), fr_n + len(p)
@@ -500,6 +501,13 @@ def check_head_fits(model: Any, head: RecognitionHead, where: str = "the recogni
                          f"model's vocabulary is {vocab}: use the head's vocabulary (--vocab) or retrain the head")
 
 
+def per_input_frame(probs: np.ndarray, num_frames: int, fps: float, model_fps: float) -> np.ndarray:
+    """``(T_model, C)`` probabilities at the model's ``model_fps`` -> ``(num_frames, C)``, one row per frame
+    of the clip at its own ``fps`` (the model frame each one falls in)."""
+    idx = np.minimum(np.floor(np.arange(num_frames) * model_fps / fps + 1e-6).astype(int), len(probs) - 1)
+    return probs[idx]
+
+
 def label_clip(model: Any, head: RecognitionHead, motion: Any) -> dict[str, Any]:
     """The label record of a clip: per input frame (``frame_labels`` class indices,
     ``frame_confidence``), contiguous ``runs`` of one label, per atom and per motif (mean probability
@@ -509,10 +517,8 @@ def label_clip(model: Any, head: RecognitionHead, motion: Any) -> dict[str, Any]
     check_head_fits(model, head)
     motion = as_motion(motion)
     ci = clip_inputs(model, motion, head.config.inputs, head.config.pose_heading)
-    probs_m = head.predict(ci["frames"])  # (T_model, C)
     T, fps = motion.num_frames, float(motion.fps)
-    idx = np.minimum(np.floor(np.arange(T) * model.fps / fps + 1e-6).astype(int), len(probs_m) - 1)
-    probs = probs_m[idx]  # (T, C) per input frame
+    probs = per_input_frame(head.predict(ci["frames"]), T, fps, model.fps)
     lab = probs.argmax(1)
     t = lambda f: round(float(f) / fps, 6)  # noqa: E731
     change = np.flatnonzero(np.diff(lab)) + 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bpy
 
-from .._core import errors
+from .._core import errors, wording
 from ..bridge import anim_compat, bake, generated, records
 
 
@@ -56,7 +56,8 @@ class A4MER_OT_bake_generated(_ResultOp, bpy.types.Operator):
             keep_end(scene, end)
         self.report_kept(kept)
         action = obj.animation_data.action
-        self.report({"INFO"}, f"A4Mer: baked {n} span(s), {keys} keys added to {action.name}")
+        self.report({"INFO"}, f"A4Mer: baked {wording.counted(n, 'span')}, "
+                              f"{wording.counted(keys, 'key')} added to {action.name}")
         if turned:
             names = "; ".join(turned[:4]) + (f"; and {len(turned) - 4} more" if len(turned) > 4 else "")
             self.report({"WARNING"}, f"A4Mer: {len(turned)} channel(s) with Linear extrapolation and a Linear end key "

@@ -4,7 +4,7 @@ from __future__ import annotations
 import bpy
 from bpy.props import IntProperty, StringProperty
 
-from .._core import errors, strips
+from .._core import errors, strips, wording
 from ..bridge import generated, nla
 
 
@@ -76,7 +76,7 @@ class A4MER_OT_motif_select(_MotifOp, bpy.types.Operator):
         motif_id = m["motif_id"]
         n = nla.select_motif(context.active_object, motif_id)
         context.active_object.a4mer_active_motif = motif_id
-        self.report({"INFO"}, f"A4Mer: {n} strips selected")
+        self.report({"INFO"}, f"A4Mer: {wording.counted(n, 'strip')} selected")
         return {"FINISHED"}
 
 
@@ -130,7 +130,8 @@ class A4MER_OT_motif_rename(_MotifOp, bpy.types.Operator):
             self.report({"ERROR"}, str(e))
             return {"CANCELLED"}
         again = " again (its default name)" if not self.name.strip() else ""
-        self.report({"INFO"}, f"A4Mer: motif {m['motif_id']} is called {shown!r}{again}: {n} strips renamed")
+        self.report({"INFO"}, f"A4Mer: motif {m['motif_id']} is called {shown!r}{again}: "
+                              f"{wording.counted(n, 'strip')} renamed")
         return {"FINISHED"}
 
 

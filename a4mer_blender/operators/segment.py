@@ -8,7 +8,7 @@ import bpy
 from bpy.props import StringProperty
 
 from .. import runner
-from .._core import errors, strips
+from .._core import errors, strips, wording
 from ..bridge import armature, body_channels, generated, nla
 from ..preferences import get_settings
 from ._modal import ModalJobMixin, data_id, find_object
@@ -27,7 +27,8 @@ def load_segments_file(path: str) -> dict:
 
 def _summary(record: dict) -> str:
     tracks = {t["kind"]: len(t["strips"]) for t in record["tracks"]}
-    return f"A4Mer: {tracks.get('atom', 0)} atoms, {tracks.get('motif', 0)} motif occurrences"
+    atoms, motifs = tracks.get("atom", 0), tracks.get("motif", 0)
+    return f"A4Mer: {wording.counted(atoms, 'atom')}, {wording.counted(motifs, 'motif occurrence')}"
 
 
 def _check_no_result_layer(obj) -> None:

@@ -41,6 +41,35 @@ def test_holdout_never_takes_every_clip_of_a_label(library, tmp_path, capsys):
     assert rep["clips"] == 2 and sorted(p["label"] for p in rep["predictions"]) == ["hop", "squat"]
 
 
+def test_the_holdout_report_names_clips_and_counts_frames_as_label_does(library, tmp_path, monkeypatch, capsys):
+    """The report's clip paths were relative to the folder label-train ran in, and its frame accuracy counted
+    frames at the model's 10 fps where ``a4mer label`` labels the clip's own 120 fps frames: both now as
+    ``label`` reads and writes them, from any folder."""
+    crossed = library.parent / "crossed"  # labels a head cannot learn: held-out frames come out mixed
+    for label, (squat, hop) in zip("AB", zip(CLIPS["squat"], CLIPS["hop"])):
+        (crossed / label).mkdir(parents=True, exist_ok=True)
+        for name, kind in ((squat, "squat"), (hop, "hop")):
+            if not (crossed / label / f"{name}.amc").exists():
+                (crossed / label / f"{name}.amc").symlink_to(library / kind / f"{name}.amc")
+    if not (crossed / "asf").exists():
+        (crossed / "asf").symlink_to(library / "asf")
+    monkeypatch.chdir(library.parent)
+    assert main(["label-train", crossed.name, "-o", str(tmp_path / "h.safetensors"), "--holdout", "0.5",
+                 "--epochs", "2"]) == 0, capsys.readouterr().err
+    rep = json.loads((tmp_path / "h.holdout.json").read_text())
+    monkeypatch.chdir(tmp_path)
+    right = total = 0
+    for p in rep["predictions"]:
+        assert p["clip"].startswith(str(crossed)), p  # absolute, the link kept
+        out = tmp_path / "x.labels.json"
+        assert main(["label", p["clip"], "--head", str(tmp_path / "h.safetensors"), "-o", str(out)]) == 0
+        labels = json.loads(out.read_text())
+        assert labels["clip"]["label"] == p["predicted"]
+        frames = np.array(labels["frame_labels"])
+        right, total = right + int((frames == labels["head_classes"].index(p["label"])).sum()), total + len(frames)
+    assert 0 < right < total and rep["frame_accuracy"] == pytest.approx(100 * right / total), (rep, right, total)
+
+
 def test_a_clip_given_twice_is_read_once(library, tmp_path, capsys):
     """``lib lib/squat/x.amc``: the clip counted twice (3 squats of 2 files) and, with a hold-out, could be
     trained on and held out at once."""

@@ -109,7 +109,7 @@ def test_motifs_build_never_overwrites_a_clip_and_checks_its_flags(tiny_run, tmp
     assert main(["motifs", "build", "--data", str(clip), "--checkpoint", str(out), "--out", str(tmp_path / "o.safetensors"),
                  "--k", "2", "--min-support", "2"]) == 0
     err = capsys.readouterr().err
-    assert "only 1 clips, fewer than --min-support 2" in err and "(e.g. --min-support 1)" in err, err
+    assert "only 1 clip, fewer than --min-support 2" in err and "(e.g. --min-support 1)" in err, err
     # a clip that cannot be read is named and left out; the exit code says so (it was 0)
     (lib / "broken.npz").write_bytes(b"not a clip")
     assert main(base + ["--out", str(tmp_path / "w.safetensors"), "--k", "3", "--min-support", "2"]) == 1

@@ -104,3 +104,16 @@ def test_a_training_folder_holding_only_the_users_config(tmp_path):
     (tmp_path / "config.json").write_text("{}")
     with pytest.raises(A4merError, match="holds a training run already"):
         check_out(tmp_path, False)
+
+
+def test_counts_in_messages_take_the_number_of_their_noun():
+    """"1 motifs", "1 patterns", "1 clips": a count of one reads singular in every message built with it."""
+    from a4mer.batch import _line
+    from a4mer.batch.jobs import ClipResult
+    from a4mer.wording import counted
+
+    assert [counted(n, "motif") for n in (0, 1, 2)] == ["0 motifs", "1 motif", "2 motifs"]
+    assert counted(1, "motif occurrence") == "1 motif occurrence" and counted(3, "axis", "axes") == "3 axes"
+    one = ClipResult("a.bvh", "a", "ok", outputs=["a.blend"], seconds=1.0,
+                     objects=[{"object": "Armature", "frames": 1, "atoms": 1, "motifs": 2}])
+    assert _line(1, 1, one).endswith("-> 1 file, 1.0 s [Armature: 1 frame, 1 atom, 2 motifs]"), _line(1, 1, one)
