@@ -109,8 +109,11 @@ def find_clips(folder: str | os.PathLike, suffixes=tuple(FORMATS), exclude: str 
 def dropped_lead_in(motion) -> dict:
     """``{"reference_frames_dropped": N}`` when the clip's first N file frames (a rest-pose lead-in) were
     left out, so frame f of an output is the file's frame f + N; else ``{}``. Every output indexed by
-    frames carries it (segment records, labels JSON, embeddings)."""
+    frames carries it (segment records, labels JSON, embeddings). A :meth:`~a4mer.motion.Motion.slice` of
+    such a clip counts the file's frames before the slice too (it said N: frame 0 was far further in)."""
     n = int(motion.meta.get("reference_frames_dropped") or 0)
+    if n and "source_start_s" in motion.meta:
+        n = int(round(motion.source_start_s * float(motion.meta.get("source_fps", motion.fps))))
     return {"reference_frames_dropped": n} if n else {}
 
 

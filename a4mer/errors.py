@@ -21,3 +21,8 @@ class BadValue(A4merError, ValueError):
 
 class SkeletonError(A4merError, ValueError):
     """A skeleton or rig cannot be mapped onto SMPL (names the missing bones)."""
+
+
+class A4merWarning(UserWarning):
+    """A result was produced but with less support than recommended (e.g. short context, a clip that
+    does not look like metres); the command line prints it as one ``a4mer VERB: warning:`` line."""

@@ -267,10 +267,16 @@ class A4Mer:
         return write_safetensors_atomic(path, lambda tmp: save_file(tensors, tmp, metadata=meta))
 
     # --- inference ----------------------------------------------------------------------------
-    def _prepare(self, motion: Any) -> tuple[Any, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    def _prepare(self, motion: Any, check_units: bool = True) -> tuple[Any, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        """The clip's body, atom bounds in input and model frames, and model-rate arrays; an A4merWarning
+        where its root does not look like metres (``check_units``: a user's clip, not the heads' canvas)."""
         motion = as_motion(motion)
         if motion.num_frames < 1:
             raise A4merError("cannot segment an empty clip")
+        if check_units:  # a clip in centimetres segmented and embedded silently, differently
+            from .heads.inbetween import unit_warnings, warn
+            for message in unit_warnings(motion):
+                warn(message)
         motion = motion.body()
         b_in, b_model = model_bounds(motion, self.config.model.atoms, self.fps)
         arrays = frame_arrays(motion, self.fps)

@@ -48,8 +48,11 @@ class Motion:
         J = self.skeleton.num_joints
         if trans.ndim != 2 or trans.shape[1] != 3:
             raise A4merError(f"root_translation must be (T, 3), got {trans.shape}")
-        if rot.shape != (len(trans), J, 4):
-            raise A4merError(f"rotations must be (T={len(trans)}, J={J}, 4), got {rot.shape}")
+        if rot.ndim != 3 or rot.shape[1:] != (J, 4):
+            raise A4merError(f"rotations must be (T, J={J}, 4), got {rot.shape}")
+        if len(rot) != len(trans):  # one frame short was blamed on the rotations whichever it was
+            raise A4merError(f"root_translation has {len(trans)} frames and rotations {len(rot)}: one row each "
+                             "per frame")
         if len(trans) == 0:
             raise A4merError("motion has zero frames")
         if not (np.all(np.isfinite(trans)) and np.all(np.isfinite(rot))):

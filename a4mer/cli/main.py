@@ -8,8 +8,9 @@ import importlib
 import signal
 import sys
 import threading
+import warnings
 
-from ..errors import A4merError
+from ..errors import A4merError, A4merWarning
 
 #: verb -> (module, one-line help)
 VERBS: dict[str, tuple[str, str]] = {
@@ -85,6 +86,17 @@ def _stop_on_sigterm():
     return signal.SIG_DFL if before is None else before  # None: a handler installed from C
 
 
+def _warning_lines(verb: str, show):
+    """``warnings.showwarning`` that prints an :class:`A4merWarning` as one ``a4mer VERB: warning:`` line
+    (not Python's file:line form) and leaves any other warning to ``show``."""
+    def showwarning(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, A4merWarning):
+            print(f"a4mer {verb}: warning: {message}", file=sys.stderr)
+        else:
+            show(message, category, filename, lineno, file, line)
+    return showwarning
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code (0 ok, 1 a failed input, 2 bad usage)."""
     _console_never_fails()  # before argparse, which prints the arguments in its errors
@@ -96,7 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     hook = sys.unraisablehook
     stop = _stop_on_sigterm()
     try:
-        return int(importlib.import_module(args._module).run(args) or 0)
+        with warnings.catch_warnings():
+            warnings.showwarning = _warning_lines(args.verb, warnings.showwarning)
+            return int(importlib.import_module(args._module).run(args) or 0)
     except A4merError as e:
         print(f"a4mer {args.verb}: error: {e}", file=sys.stderr)
         return 1

@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from ..conventions import whole_frames
-from ..errors import A4merError
+from ..errors import A4merError, A4merWarning  # noqa: F401  (A4merWarning: kept importable from here)
 from ..gaps import MAX_GAP_SECONDS, check_extend_length
 from ..io.outputs import write_safetensors_atomic
 from ..geometry import quat_slerp
@@ -59,10 +59,6 @@ from .windows import MODEL_FPS, mirror
 FORMAT = "a4mer-heads"
 MIN_CONTEXT_SECONDS = 1.0
 TASKS = ("inbetween", "blocking", "extend")
-
-
-class A4merWarning(UserWarning):
-    """A result was produced but with less support than recommended (e.g. short context)."""
 
 
 def warn(message: str) -> None:
@@ -84,7 +80,7 @@ UNIT_SPEED_M_S = 50.0
 def checked_input(motion: Motion) -> list[str]:
     """``motion`` checked as input of the heads: an :class:`A4merError` unless it is a Motion on an
     SMPL-family skeleton (SMPL, SMPL-H, SMPL-X: the heads read joints 0-21 as SMPL's body); the warnings
-    to issue when its root translation does not look like metres (a clip in centimetres)."""
+    to issue (:func:`unit_warnings`)."""
     from ..skeleton import SMPL
     if not isinstance(motion, Motion):
         raise A4merError(f"expected a Motion, got {type(motion).__name__}")
@@ -92,6 +88,12 @@ def checked_input(motion: Motion) -> list[str]:
         raise A4merError(f"the heads fill SMPL-family clips (SMPL, SMPL-H, SMPL-X joints); this one is on skeleton "
                          f"{motion.skeleton.name!r}: read it with a4mer.api.load_motion (or a4mer convert), which "
                          "retargets it onto SMPL")
+    return unit_warnings(motion)
+
+
+def unit_warnings(motion: Motion) -> list[str]:
+    """The warning to issue when ``motion``'s root translation does not look like metres (a clip in
+    centimetres: a stand 90 m high, a walk at 140 m/s), else none."""
     trans = motion.root_translation
     height = float(np.median(trans[:, 2]))
     speed = float(np.median(np.linalg.norm(np.diff(trans, axis=0), axis=1))) * motion.fps if len(trans) > 1 else 0.0
@@ -181,8 +183,11 @@ def clip_twist(fps: float, trans: np.ndarray, rot: np.ndarray, known: np.ndarray
 def hold_root_without_trans(source: Motion, result: Motion) -> Motion:
     """``result`` with its root where ``source`` holds it on every frame when ``source`` was read from an
     npz without ``trans`` (``meta['no_trans']``: a pose-only clip, standing at the origin): such a file
-    cannot hold root motion, and the generated frames must be what it will hold."""
-    if not source.meta.get("no_trans"):
+    cannot hold root motion, and the generated frames must be what it will hold. A clip whose root moves
+    is left as it is, whatever its meta says (a pose-only clip given a path with ``with_``, or joined to
+    a walk with ``concatenate``, keeps the flag)."""
+    trans = source.root_translation
+    if not source.meta.get("no_trans") or not np.all(trans == trans[:1]):
         return result
     return result.with_(root_translation=np.repeat(source.root_translation[:1], result.num_frames, 0))
 

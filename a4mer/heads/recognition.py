@@ -39,6 +39,8 @@ LABELS_SCHEMA = 1
 HEAD_INPUTS = ("atom", "motif", "pose")
 #: the headings a head's pose input is measured in (:func:`a4mer.features.window_features`' ``heading``)
 POSE_HEADINGS = HEADINGS
+#: nats a change of label costs when a clip's frames are labelled (:func:`decode_labels`)
+SWITCH_PENALTY = 4.0
 
 
 # --- weighted k-NN ----------------------------------------------------------------------------
@@ -59,6 +61,19 @@ def weighted_knn(train_x: np.ndarray, train_y: np.ndarray, query_x: np.ndarray, 
         raise A4merError(f"k-NN: k must be a whole number >= 1, got {k!r}")
     if not (np.isfinite(temperature) and temperature > 0):  # 0: inf/nan scores; < 0: the farthest won
         raise A4merError(f"k-NN: temperature must be a number > 0, got {temperature!r}")
+    train_x, query_x, train_y = np.asarray(train_x), np.asarray(query_x), np.asarray(train_y)
+    if train_x.ndim != 2 or query_x.ndim != 2 or query_x.shape[1] != train_x.shape[1]:
+        raise A4merError(f"k-NN: training vectors (N, D) and queries (Q, D) of one width, got {train_x.shape} "
+                         f"and {query_x.shape}")
+    if train_y.shape != (len(train_x),):  # more labels than vectors voted with the wrong ones
+        raise A4merError(f"k-NN: one label per training vector, got {train_y.shape[0] if train_y.ndim else 0} "
+                         f"labels for {len(train_x)} vectors")
+    if train_y.dtype.kind not in "iu" or train_y.min() < 0 or train_y.max() >= num_classes:  # -1 was the last
+        raise A4merError(f"k-NN: labels must be class indices in [0, {num_classes}), got {train_y.min()}..{train_y.max()}")
+    for what, x in (("training vectors", train_x), ("queries", query_x)):
+        if not np.isfinite(x).all():
+            rows = np.flatnonzero(~np.isfinite(x).all(axis=1))
+            raise A4merError(f"k-NN: {what} {rows[:5].tolist()} hold NaN or infinite values")
     a, b = l2_normalize(train_x), l2_normalize(query_x)
     sim = b @ a.T  # (Q, N)
     kk = min(int(k), len(a))
@@ -66,7 +81,7 @@ def weighted_knn(train_x: np.ndarray, train_y: np.ndarray, query_x: np.ndarray, 
     top = np.take_along_axis(sim, order, axis=1)
     w = rp.exp((top - 1.0) / temperature)  # shifted by the maximum possible similarity: no overflow
     scores = np.zeros((len(b), num_classes))
-    np.add.at(scores, (np.arange(len(b))[:, None].repeat(kk, 1), np.asarray(train_y)[order]), w)
+    np.add.at(scores, (np.arange(len(b))[:, None].repeat(kk, 1), train_y[order]), w)
     return scores
 
 
@@ -112,6 +127,14 @@ class HeadConfig:
         if not (0.0 <= self.joined <= 1.0 and self.time_offset_s >= 0.0):
             raise A4merError(f"joined must be a share in [0, 1] and time_offset_s >= 0, got {self.joined}, "
                              f"{self.time_offset_s}")
+        for name in ("epochs", "batch", "dim", "heads"):  # epochs=0 returned an untrained head
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise A4merError(f"{name} must be a whole number >= 1, got {value!r}")
+        if self.dim % self.heads:
+            raise A4merError(f"dim {self.dim} must be a multiple of heads {self.heads}")
+        if not (np.isfinite(self.lr) and self.lr > 0 and 0.0 <= self.dropout < 1.0):
+            raise A4merError(f"lr must be > 0 and dropout in [0, 1), got {self.lr}, {self.dropout}")
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "HeadConfig":
@@ -255,6 +278,9 @@ def train_frame_head(seqs: list[np.ndarray], labels: np.ndarray, classes: list[s
     labels = np.asarray(labels, dtype=np.int64)
     if len(seqs) != len(labels) or not seqs:
         raise A4merError("need one label per training clip (and at least one clip)")
+    if not all(isinstance(c, str) for c in classes) or labels.min() < 0 or labels.max() >= len(classes):
+        raise A4merError(f"classes must be names (text) and labels indices into them, got {list(classes)[:5]!r} "
+                         f"and labels {labels.min()}..{labels.max()}")
     plan = _training_batches([len(s) for s in seqs], config)
     gen = np.random.default_rng([config.seed, 5])  # the joined clips and time offsets: seeded, apart from the plan
     with torch.random.fork_rng():
@@ -381,6 +407,9 @@ def fit_label_head(model: Any, clips: list[tuple[str, Any, str]], config: HeadCo
     (names of the clips left out as repeats) and, with a holdout, ``holdout`` results."""
     if not 0.0 <= holdout < 1.0:
         raise A4merError(f"holdout must be in [0, 1), got {holdout}")
+    for name, _, label in clips:  # a head keeps its labels as names: 0/1 trained, saved, then never loaded
+        if not isinstance(label, str) or not label.strip():
+            raise A4merError(f"{name}: a label must be a non-empty name (text), got {label!r}")
     clips, repeated = unique_clips(clips)
     if any(isinstance(m, (str, os.PathLike)) for _, m, _ in clips):  # a path is read as label-train reads it
         from ..api import load_motion
@@ -409,11 +438,12 @@ def fit_label_head(model: Any, clips: list[tuple[str, Any, str]], config: HeadCo
     if held.any():
         rows, ok, fr_ok, fr_n = [], 0, 0, 0
         for i in np.flatnonzero(held):  # counted in the clip's own frames, as `a4mer label` labels them
-            motion = clips[i][1]
-            p = per_input_frame(head.predict(frames[i]), motion.num_frames, float(motion.fps), model.fps)
+            p_m, motion = head.predict(frames[i]), clips[i][1]
+            p = per_input_frame(p_m, motion.num_frames, float(motion.fps), model.fps)
+            lab = per_input_frame(decode_labels(p_m), motion.num_frames, float(motion.fps), model.fps)
             pred = int(p.mean(0).argmax())
             ok += int(pred == y[i])
-            fr_ok, fr_n = fr_ok + int((p.argmax(1) == y[i]).sum()), fr_n + len(p)
+            fr_ok, fr_n = fr_ok + int((lab == y[i]).sum()), fr_n + len(p)
             rows.append({"clip": clips[i][0], "label": classes[y[i]], "predicted": classes[pred]})
         report["holdout"] = {"clips": int(held.sum()), "clip_accuracy": 100 * ok / int(held.sum()),
                              "frame_accuracy": 100 * fr_ok / max(fr_n, 1), "predictions": rows}
@@ -427,7 +457,7 @@ def clip_inputs(model: Any, motion: Any, inputs: tuple[str, ...] = ("atom",), po
                 ) -> dict[str, Any]:
     """Frozen per-frame inputs of a clip for the frame head and the k-NN.
 
-    model: :class:`a4mer.model.A4Mer`. Returns ``frames`` (T_model, width) float32 (every model frame
+    model: :class:`a4mer.model.A4Mer`; motion: a Motion or the path of a clip. Returns ``frames`` (T_model, width) float32 (every model frame
     gets the parts named by ``inputs``, in order: its atom's token, its motif's token, its pose
     features, in ``pose_heading``: :data:`POSE_HEADINGS`; :func:`input_width`), ``parts`` (name -> (T_model, w)
     of every part computed: ``pose`` always, ``atom``, and ``motif`` when asked for), ``atom_tokens`` (S, D),
@@ -436,9 +466,14 @@ def clip_inputs(model: Any, motion: Any, inputs: tuple[str, ...] = ("atom",), po
     the vocabulary or None), ``motif_tokens`` (M, D) or None, ``raw`` (T_model, 202) the model's own
     normalised input features of the whole clip (one window, heading-canonical at frame 0).
     """
+    from ..api import as_motion
     from ..features import frame_arrays, model_bounds, window_features
     from ..jepa.hierarchy import encode_clip
+    from .inbetween import unit_warnings, warn
 
+    motion = as_motion(motion)
+    for message in unit_warnings(motion):
+        warn(message)
     motion = motion.body()
     d = model.config.data
     b_in, b_model = model_bounds(motion, model.config.model.atoms, model.fps)
@@ -477,10 +512,11 @@ def clip_inputs(model: Any, motion: Any, inputs: tuple[str, ...] = ("atom",), po
             "b_model": b_model, "motifs": motifs, "motif_tokens": mtok, "raw": raw}
 
 
-def _summary(p: np.ndarray, classes: list[str]) -> dict[str, Any]:
-    """Label, confidence and top-3 of mean probabilities ``p (C,)``."""
+def _summary(p: np.ndarray, classes: list[str], label: int | None = None) -> dict[str, Any]:
+    """Label (``label``, else the arg-max), its confidence and the top-3 of mean probabilities ``p (C,)``."""
     order = np.argsort(-p, kind="stable")[:3]
-    return {"label": classes[int(order[0])], "confidence": round(float(p[order[0]]), 6),
+    label = int(order[0]) if label is None else label
+    return {"label": classes[label], "confidence": round(float(p[label]), 6),
             "top3": [[classes[int(c)], round(float(p[c]), 6)] for c in order]}
 
 
@@ -502,29 +538,58 @@ def check_head_fits(model: Any, head: RecognitionHead, where: str = "the recogni
 
 
 def per_input_frame(probs: np.ndarray, num_frames: int, fps: float, model_fps: float) -> np.ndarray:
-    """``(T_model, C)`` probabilities at the model's ``model_fps`` -> ``(num_frames, C)``, one row per frame
+    """``(T_model, ...)`` values at the model's ``model_fps`` -> ``(num_frames, ...)``, one row per frame
     of the clip at its own ``fps`` (the model frame each one falls in)."""
     idx = np.minimum(np.floor(np.arange(num_frames) * model_fps / fps + 1e-6).astype(int), len(probs) - 1)
     return probs[idx]
 
 
-def label_clip(model: Any, head: RecognitionHead, motion: Any) -> dict[str, Any]:
-    """The label record of a clip: per input frame (``frame_labels`` class indices,
-    ``frame_confidence``), contiguous ``runs`` of one label, per atom and per motif (mean probability
-    over its frames), and the whole clip. Frames index the input at its own fps, ends exclusive.
-    ``motion``: a Motion or the path of a clip."""
-    from ..api import as_motion
+def decode_labels(probs: np.ndarray, switch_penalty: float = SWITCH_PENALTY) -> np.ndarray:
+    """The most likely label per frame ``(T,)`` of frame probabilities ``probs (T, C)`` when every change of
+    label costs ``switch_penalty`` nats (Viterbi): a change is made only where the frames after it favour
+    the new label by that much in all (at the default, 0.4 s of model frames at e : 1 each; a run of
+    another label inside one pays for two changes). 0: each frame's own arg-max (takes of three HDM05
+    actions had 10.3 label runs where they have 2.8; 3.5 at the default, README)."""
+    if not (np.isfinite(switch_penalty) and switch_penalty >= 0):
+        raise A4merError(f"switch penalty must be a number >= 0 (nats), got {switch_penalty!r}")
+    logp = np.log(np.clip(np.asarray(probs, np.float64), 1e-12, 1.0))
+    if switch_penalty == 0 or len(logp) == 0:
+        return logp.argmax(1)
+    T, C = logp.shape
+    score, back, classes = logp[0].copy(), np.empty((T, C), np.int64), np.arange(C)
+    for t in range(1, T):
+        best = int(score.argmax())
+        switch = score[best] - switch_penalty > score  # coming from the best other label beats staying
+        back[t] = np.where(switch, best, classes)
+        score = np.where(switch, score[best] - switch_penalty, score) + logp[t]
+    path = np.empty(T, np.int64)
+    path[-1] = score.argmax()
+    for t in range(T - 1, 0, -1):
+        path[t - 1] = back[t, path[t]]
+    return path
+
+
+def label_clip(model: Any, head: RecognitionHead, motion: Any,
+               switch_penalty: float = SWITCH_PENALTY) -> dict[str, Any]:
+    """The label record of a clip: per input frame (``frame_labels`` class indices decoded with
+    :func:`decode_labels` at ``switch_penalty`` nats a change, ``frame_confidence`` the frame's probability
+    of its label), contiguous ``runs`` of one label, per atom and per motif (mean probability over its
+    frames), and the whole clip (arg-max of the mean). Frames index the input at its own fps, ends
+    exclusive; ``reference_frames_dropped`` as in :meth:`a4mer.model.A4Mer.segment`. ``motion``: a Motion
+    or the path of a clip."""
+    from ..api import as_motion, dropped_lead_in
     check_head_fits(model, head)
     motion = as_motion(motion)
     ci = clip_inputs(model, motion, head.config.inputs, head.config.pose_heading)
     T, fps = motion.num_frames, float(motion.fps)
-    probs = per_input_frame(head.predict(ci["frames"]), T, fps, model.fps)
-    lab = probs.argmax(1)
+    probs_m = head.predict(ci["frames"])  # (T_model, C)
+    probs = per_input_frame(probs_m, T, fps, model.fps)
+    lab = per_input_frame(decode_labels(probs_m, switch_penalty), T, fps, model.fps)
     t = lambda f: round(float(f) / fps, 6)  # noqa: E731
     change = np.flatnonzero(np.diff(lab)) + 1
     edges = np.r_[0, change, T]
     runs = [{"start_frame": int(a), "end_frame": int(b), "start_t": t(a), "end_t": t(b),
-             **_summary(probs[a:b].mean(0), head.classes)} for a, b in zip(edges[:-1], edges[1:])]
+             **_summary(probs[a:b].mean(0), head.classes, int(lab[a]))} for a, b in zip(edges[:-1], edges[1:])]
     b_in = ci["b_in"]
     atoms = [{"start_frame": int(a), "end_frame": int(b), "start_t": t(a), "end_t": t(b),
               **_summary(probs[a:b].mean(0), head.classes)} for a, b in zip(b_in[:-1], b_in[1:])]
@@ -535,8 +600,8 @@ def label_clip(model: Any, head: RecognitionHead, motion: Any) -> dict[str, Any]
                        "atoms": m["atoms"], **_summary(probs[a:b].mean(0), head.classes)})
     vocab_hash = model.vocab.hash if model.vocab is not None else ""  # the vocabulary of the motif_ids
     return {"schema_version": LABELS_SCHEMA, "model_hash": model.model_hash, "vocab_hash": vocab_hash,
-            "head_classes": head.classes,
+            "head_classes": head.classes, "switch_penalty": float(switch_penalty),
             "fps": fps, "duration": t(T), "clip": _summary(probs.mean(0), head.classes),
             "frame_labels": lab.astype(int).tolist(),
             "frame_confidence": [round(float(x), 4) for x in probs[np.arange(T), lab]],
-            "runs": runs, "atoms": atoms, "motifs": motifs}
+            "runs": runs, "atoms": atoms, "motifs": motifs, **dropped_lead_in(motion)}

@@ -211,7 +211,7 @@ class TokenHeads(LearnedHeads):
         fps = motion.fps
         bt, bq = BL.fill_gap(motion.root_translation, motion.rotations, s, e, "hermite", fps)
         canvas = motion.with_(root_translation=bt, rotations=bq)
-        _, _, b_model, arrays = self.model._prepare(canvas)
+        _, _, b_model, arrays = self.model._prepare(canvas, check_units=False)
         bounds, first, end = self._gap_bounds(b_model, s / fps, e / fps)
         i, j = self._window(bounds, first, end)
         tok, starts, lens = self._encode(arrays, bounds, (i, j))
@@ -237,7 +237,7 @@ class TokenHeads(LearnedHeads):
         r, d, cfg = self.model.fps, self.model.config.data, self.token_net.cfg
         a = max(0, T - int(round(EXTEND_CONTEXT_S * fps)))
         ctx = motion.slice(a, T)
-        _, _, b_model, arrays = self.model._prepare(ctx)
+        _, _, b_model, arrays = self.model._prepare(ctx, check_units=False)
         S = len(b_model) - 1
         i = S - 1
         while i > 0 and b_model[S] - b_model[i - 1] <= d.window_frames and S - i < d.max_segments // 2:

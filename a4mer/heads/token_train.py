@@ -82,7 +82,7 @@ def as_motion(trans: np.ndarray, rot22: np.ndarray, fps: float = SAMPLE_FPS) -> 
 def clip_token_data(model, trans: np.ndarray, rot22: np.ndarray) -> TokenData:
     """Tokens and frame targets of one 30 fps clip."""
     from ..data.windows import plan_windows
-    _, _, b_model, arrays = model._prepare(as_motion(trans, rot22))
+    _, _, b_model, arrays = model._prepare(as_motion(trans, rot22), check_units=False)
     S = len(b_model) - 1
     d = model.config.data
     tokens = model._encode(arrays, b_model)["atom_seg_tokens"]  # encoded in the windows planned here

@@ -573,6 +573,31 @@ def test_the_sidecar_and_the_api_describe_what_the_file_holds(tmp_path, kind):
             assert np.abs(api.root_translation - written.root_translation).max() < 1e-9
 
 
+def test_a_pose_only_clip_given_a_root_path_keeps_it(tmp_path):
+    """A clip read from an npz without ``trans`` keeps ``meta['no_trans']`` when the user gives it a root
+    path (``with_``) or joins it to a walk (``concatenate``): the heads then set the root of every frame,
+    kept frames and keys too, to frame 0's (kept frames moved by metres). A root that moves is kept."""
+    from a4mer.api import load_motion
+    from a4mer.heads.files import default_heads
+    from a4mer.motion import concatenate
+    walk = load_motion(_npz(tmp_path / "in.npz"))
+    z = dict(np.load(tmp_path / "in.npz"))
+    del z["trans"]
+    np.savez(tmp_path / "nt.npz", **z)
+    pose_only = load_motion(tmp_path / "nt.npz")
+    path = walk.root_translation + [[1.0, 2.0, 0.0]]
+    heads = default_heads()
+    for clip, gap in ((pose_only.with_(root_translation=path), (50, 90)), (concatenate([pose_only, walk]), (100, 140))):
+        assert clip.meta["no_trans"] and np.ptp(clip.root_translation, axis=0).max() > 0.5
+        out = heads.inbetween(clip, *gap)
+        kept = np.r_[0:gap[0] + 1, gap[1]:clip.num_frames]
+        np.testing.assert_array_equal(out.root_translation[kept], clip.root_translation[kept])
+        ext = heads.extend_clip(clip, 20)
+        np.testing.assert_array_equal(ext.root_translation[:clip.num_frames], clip.root_translation)
+    held = heads.inbetween(pose_only, 50, 90)  # still: a file without trans holds the root where it is
+    assert np.ptp(held.root_translation, axis=0).max() == 0.0
+
+
 def test_an_integer_npz_gets_real_generated_rows(tmp_path):
     """``poses`` and ``trans`` stored as integers (a whole-radian, whole-metre clip): the generated rows
     were cast to the input's integer dtype, truncated to 0/1/2 rad; the output holds them as floats and

@@ -56,6 +56,25 @@ def test_weighted_knn_refuses_what_has_no_meaning(k, temperature):
                      temperature=temperature)
 
 
+def test_weighted_knn_refuses_inputs_that_do_not_fit_together():
+    """30 labels for 20 vectors voted with the wrong labels, label -1 counted as the last class, a NaN in a
+    training vector or a query changed or spoiled the answer: each silently; the rest were numpy errors."""
+    rng = np.random.default_rng(0)
+    x, y, q = rng.normal(size=(20, 3)), rng.integers(0, 4, 20), rng.normal(size=(5, 3))
+    nan_x, nan_q = x.copy(), q.copy()
+    nan_x[3, 1] = nan_q[2, 0] = np.nan
+    for args, match in (((x, np.r_[np.zeros(10, int), y], q), "one label per training vector"),
+                        ((x, y[:15], q), "one label per training vector"),
+                        ((x, np.r_[y[:-1], -1], q), r"class indices in \[0, 4\)"),
+                        ((x, np.r_[y[:-1], 4], q), r"class indices in \[0, 4\)"),
+                        ((x, y.astype(float), q), "class indices"),
+                        ((x, y, q[:, :2]), "of one width"), ((x, y, q[0]), "of one width"),
+                        ((nan_x, y, q), r"training vectors \[3\] hold NaN"), ((x, y, nan_q), r"queries \[2\] hold NaN")):
+        with pytest.raises(A4merError, match=match):
+            weighted_knn(*args, 4)
+    assert weighted_knn(x, y, q, 4).shape == (5, 4)
+
+
 def test_weighted_knn_recovers_clusters_and_topk():
     rng = np.random.default_rng(1)
     centres = rng.normal(size=(3, 16)) * 3
@@ -534,3 +553,27 @@ def test_a_head_written_before_the_pose_heading_setting_reads_pose_as_it_was_tra
     meta["config"] = _json.dumps(old)
     save_file(load_file(str(path)), str(tmp_path / "old.safetensors"), metadata=meta)
     assert RecognitionHead.load(tmp_path / "old.safetensors").config.pose_heading == "start"
+
+
+def test_decode_labels_changes_label_only_where_the_frames_after_pay_for_it():
+    """Frame labels are decoded with a cost per change of label: a take of three actions had 10 label runs
+    where each frame took its own arg-max (a frame or two of another label inside an action)."""
+    from a4mer.heads.recognition import decode_labels
+    p = np.full((60, 3), 0.1)
+    p[:30, 0] = p[30:, 1] = 0.8  # two actions, 30 frames each ...
+    p[[10, 11, 45], 2] = 0.85  # ... with three frames a little more like a third label
+    assert sorted(set(np.flatnonzero(np.diff(decode_labels(p, 0.0))) + 1)) == [10, 12, 30, 45, 46]
+    path = decode_labels(p)
+    np.testing.assert_array_equal(path, np.r_[np.zeros(30, int), np.ones(30, int)])
+    # the penalty is weighed against evidence: a run of another label inside one is two changes; 5 frames
+    # favouring it by ln 4 each (6.9 nats) do not pay for two at 4 nats, 5 frames by ln 8 (10.4 nats) do
+    q = np.full((40, 2), [0.8, 0.2])
+    q[20:25] = [0.2, 0.8]
+    assert decode_labels(q, 4.0).tolist() == [0] * 40 and decode_labels(q, 3.0).tolist() == [0] * 20 + [1] * 5 + [0] * 15
+    q[20:25] = [1 / 9, 8 / 9]
+    assert decode_labels(q, 4.0).tolist() == [0] * 20 + [1] * 5 + [0] * 15
+    assert decode_labels(q, 1e9).tolist() == [0] * 40  # one label: the likelier over all frames
+    np.testing.assert_array_equal(decode_labels(p, 0.0), p.argmax(1))
+    for bad in (-1.0, float("nan"), float("inf")):
+        with pytest.raises(A4merError, match="switch penalty"):
+            decode_labels(p, bad)

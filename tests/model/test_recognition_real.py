@@ -86,3 +86,30 @@ def test_hdm05_inputs_stay_in_range(model, data_root):
     x = stage.normalize(torch.from_numpy(raw)).numpy()
     assert held.any() and np.all(x[:, held] == 0)
     assert np.abs(x).max() < 30 and np.allclose(x[:, ~held], naive[:, ~held], atol=1e-4)
+
+
+def test_a_take_of_three_actions_is_not_broken_into_flickering_runs(model, data_root):
+    """Three of another actor's clips joined end to end: each frame's own arg-max broke the take into runs of
+    a frame or two of another label inside an action; decoded with a cost per change of label, the take
+    has no more runs than actions, and as many frames are right."""
+    import numpy as np
+
+    from a4mer.heads.recognition import fit_label_head, label_clip
+    from a4mer.motion import Motion
+    rows = _rows(data_root)
+    train = [(r["file"], data_root / "hdm05" / r["file"], r["class_name"]) for c in CLASSES
+             for r in [x for x in rows if x["actor"] == "bd" and x["class_name"] == c][:4]]
+    head, _ = fit_label_head(model, train)
+    parts = [load_motion(data_root / "hdm05" / next(x for x in rows if x["actor"] == "mm" and x["class_name"] == c)
+                         ["file"]).body().resample(30.0) for c in CLASSES]
+    moved = [parts[0].root_translation]
+    for p in parts[1:]:  # each clip starts where the last one ended
+        moved.append(p.root_translation + np.r_[moved[-1][-1, :2] - p.root_translation[0, :2], 0.0])
+    take = Motion(30.0, np.concatenate(moved), np.concatenate([p.rotations for p in parts]))
+    truth = np.concatenate([np.full(p.num_frames, head.classes.index(c)) for p, c in zip(parts, CLASSES)])
+    per_frame, decoded = label_clip(model, head, take, 0.0), label_clip(model, head, take)
+    check_label_record(decoded, take, head.classes)
+    assert decoded["switch_penalty"] > per_frame["switch_penalty"] == 0
+    assert len(decoded["runs"]) <= len(CLASSES) < len(per_frame["runs"]), (decoded["runs"], per_frame["runs"])
+    right = [float(np.mean(np.array(r["frame_labels"]) == truth)) for r in (per_frame, decoded)]
+    assert right[1] >= right[0] > 0.7, right
