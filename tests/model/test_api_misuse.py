@@ -167,3 +167,66 @@ def test_small_helpers_name_what_is_wrong(repo_root, tmp_path):
     a = Motion(29.97, np.zeros((4, 3)), m.rotations)
     b = Motion(np.float32(29.97), np.zeros((5, 3)), m.rotations[:1].repeat(5, 0))
     assert concatenate([a, b]).num_frames == 9 and concatenate(x for x in (a, b)).num_frames == 9
+
+
+def test_a_slice_and_a_label_record_count_the_file_s_frames_before_them(cmu_dance):
+    """A slice of a take whose lead-in was left out said ``reference_frames_dropped`` 8 (frame 0 is the
+    file's frame 8) where its frame 0 is the file's 1208; label_clip's record left the count out (the
+    CLI added it) and clip_inputs failed on a path with an AttributeError."""
+    from a4mer.heads.recognition import HeadConfig, clip_inputs, label_clip, train_frame_head
+    from a4mer.model import A4Mer
+    path = cmu_dance / "bvh" / "salsa" / "01.bvh"
+    model = A4Mer.load()
+    clip = load_motion(path)
+    dropped = clip.meta["reference_frames_dropped"]
+    part = clip.slice(300, 600)
+    assert model.segment(part)["reference_frames_dropped"] == dropped + 300
+    assert int(model.embed(part)["reference_frames_dropped"]) == dropped + 300
+    frames = clip_inputs(model, path)["frames"]
+    head = train_frame_head([frames[:40], frames[40:80]], np.array([0, 1]), ["a", "b"],
+                            HeadConfig(in_dim=frames.shape[1], epochs=1), model.model_hash)
+    assert label_clip(model, head, path)["reference_frames_dropped"] == dropped
+
+
+def test_the_model_warns_of_a_clip_in_centimetres(cmu_dance, tmp_path, capsys):
+    """The heads warned of a root 90 m high; segment and embed took the same clip silently and gave other
+    atoms (13 for 10) and an embedding at cosine 0.2 to the clip's in metres. The command line prints the
+    warning as one line."""
+    from a4mer.cli.main import main
+    from a4mer.io.amass import write_amass_npz
+    from a4mer.model import A4Mer
+    clip = load_motion(cmu_dance / "bvh" / "salsa" / "01.bvh").slice(0, 300)
+    cm = clip.with_(root_translation=clip.root_translation * 100)
+    model = A4Mer.load()
+    for call in (model.segment, model.embed):
+        with pytest.warns(A4merWarning, match="is the clip in centimetres"):
+            call(cm)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            call(clip)
+    write_amass_npz(cm, tmp_path / "cm.npz")
+    assert main(["segment", str(tmp_path / "cm.npz"), "-o", str(tmp_path / "cm.json")]) == 0
+    err = capsys.readouterr().err
+    assert "a4mer segment: warning: the root is" in err and "centimetres" in err and "A4merWarning" not in err, err
+
+
+@pytest.mark.parametrize("changes, match", [({"epochs": 0}, "epochs must be"), ({"epochs": -3}, "epochs must be"),
+                                            ({"batch": 0}, "batch must be"), ({"dim": 66}, "multiple of heads"),
+                                            ({"lr": -1.0}, "lr must be"), ({"dropout": 1.0}, "dropout in")])
+def test_a_head_config_that_cannot_train_is_refused(changes, match):
+    """epochs=0 returned an untrained head (0.53 confidence on two labels), dim 66 with 4 heads a torch
+    AssertionError: the CLI refused such values, the API did not."""
+    from a4mer.heads.recognition import HeadConfig
+    with pytest.raises(A4merError, match=match):
+        HeadConfig(**changes)
+
+
+def test_labels_that_are_not_names_are_refused_before_training(cmu_dance):
+    """Integer labels trained and saved a head that RecognitionHead.load then refused as corrupt; mixed
+    int/str labels ended in a TypeError from sorting."""
+    from a4mer.heads.recognition import fit_label_head
+    from a4mer.model import A4Mer
+    clip = load_motion(cmu_dance / "bvh" / "salsa" / "01.bvh").slice(0, 200)
+    for labels in ((0, 1), ("walk", 1), ("walk", " ")):
+        with pytest.raises(A4merError, match="a label must be a non-empty name"):
+            fit_label_head(A4Mer.load(), [("a", clip, labels[0]), ("b", clip.slice(0, 150), labels[1])])

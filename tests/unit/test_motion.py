@@ -31,6 +31,8 @@ def test_validation_errors():
     with pytest.raises(A4merError, match="rotations must be"):
         Motion(30, np.zeros((5, 3)), np.zeros((5, 22, 4)))
     rot = np.tile([1.0, 0, 0, 0], (5, 24, 1))
+    with pytest.raises(A4merError, match="root_translation has 4 frames and rotations 5"):  # blamed the rotations
+        Motion(30, np.zeros((4, 3)), rot)
     trans = np.zeros((5, 3))
     trans[3, 1] = np.nan
     with pytest.raises(A4merError, match="NaN"):
