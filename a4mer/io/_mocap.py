@@ -38,8 +38,9 @@ MAX_JOINT_FRAMES = 60_000_000
 
 
 def read_text(path: str | os.PathLike) -> str:
-    """The file's text (UTF-8, optional BOM; CRLF and CR line ends read as LF); MotionFileError for missing,
-    binary or non-UTF-8 files.
+    """The file's text (UTF-8, optional BOM, or UTF-16 with its BOM, as Windows PowerShell's ``>`` writes;
+    CRLF and CR line ends read as LF); MotionFileError for missing, binary or non-UTF-8 files, naming
+    UTF-16 without a BOM.
 
     Non-UTF-8 bytes are accepted only inside ``#`` comment lines (read as Latin-1)."""
     p = Path(path)
@@ -48,8 +49,17 @@ def read_text(path: str | os.PathLike) -> str:
         data = p.read_bytes()
     except OSError as e:  # removed or made unreadable since the check
         raise MotionFileError(path, f"cannot read file ({e.strerror or e})") from None
+    if data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE) and data[:4] != codecs.BOM_UTF32_LE:
+        try:
+            return _newlines(data.decode("utf-16"))
+        except UnicodeDecodeError as e:
+            raise MotionFileError(path, f"not UTF-16 text despite its byte-order mark ({e.reason} at offset "
+                                        f"{e.start})") from None
     nul = data.find(b"\x00")
     if nul >= 0:
+        if _utf16_without_bom(data):
+            raise MotionFileError(path, "UTF-16 text without a byte-order mark: save it as UTF-8 (or UTF-16 "
+                                        "with its byte-order mark)")
         raise MotionFileError(path, f"binary data (NUL byte at offset {nul}), not a text file")
     try:
         return _newlines(data.decode("utf-8-sig"))
@@ -61,6 +71,17 @@ def read_text(path: str | os.PathLike) -> str:
         if not line.isascii() and not line.lstrip().startswith("#"):
             raise MotionFileError(path, bad)
     return _newlines(text)
+
+
+def _utf16_without_bom(data: bytes) -> bool:
+    """True when ``data`` starts as ASCII text written in UTF-16 without a byte-order mark: in its first
+    4 KB every other byte is NUL, and no other."""
+    head = data[:4096]
+    head = head[:len(head) // 2 * 2]
+    for zeros, chars in ((head[1::2], head[0::2]), (head[0::2], head[1::2])):  # little-, big-endian
+        if len(head) >= 8 and not zeros.strip(b"\x00") and b"\x00" not in chars:
+            return True
+    return False
 
 
 def read_user_text(path: str | os.PathLike) -> str:

@@ -281,17 +281,29 @@ def _translations(vt: np.ndarray, joints: list[BvhJoint], cols: list[list[int]])
     return tuple(trans)
 
 
+#: a joint's position channels that stay within this fraction of the link's own length of their mean
+#: are a fixed bone (see :func:`_bone_lengths`)
+FIXED_LINK_TOLERANCE = 1e-3
+
+
 def _bone_lengths(trans: tuple[np.ndarray, ...], at: np.ndarray) -> np.ndarray:
     """(J,) file units: each joint's link to its parent, from its translations ``trans`` (J arrays, (3,) or
-    (3, T)) on the frames ``at (T,)`` bool; 0 for the root and for joints whose translation moves there."""
+    (3, T)) on the frames ``at (T,)`` bool; 0 for the root and for joints whose translation moves there.
+
+    A translation whose every component stays within :data:`FIXED_LINK_TOLERANCE` of the link's mean
+    length from its mean is fixed, and the link that long: exporters that key every joint's position
+    (Blender's: 6 channels on every joint, its local translations recomputed from float32 matrices)
+    write a fixed bone with noise of ~1e-5 of its length from frame to frame, while a stretching bone
+    or a joint carrying root motion moves by percents of its length or more. The tolerance is relative
+    to the link itself, so it holds in any unit, and a link it takes for moving because it is tiny
+    (under 1000 times the noise) leaves out no more than its own tiny length from the limb chain."""
     lengths = np.zeros(len(trans))
     for j, t in enumerate(trans):
-        if t.ndim == 1:
-            lengths[j] = np.linalg.norm(t)
-            continue
-        tk = t[:, at]
-        if np.ptp(tk, axis=1).max() <= 1e-6 * max(1.0, np.abs(tk).max()):
-            lengths[j] = np.linalg.norm(tk[:, 0])  # constant translation: a bone
+        tk = t[:, at] if t.ndim == 2 else t[:, None]
+        mean = tk.mean(axis=1)
+        length = float(np.linalg.norm(mean))
+        if np.abs(tk - mean[:, None]).max() <= FIXED_LINK_TOLERANCE * length:
+            lengths[j] = length
     lengths[0] = 0.0
     return lengths
 

@@ -111,24 +111,31 @@ def _resolve(scheme: dict[str, str | None], source_names: tuple[str, ...]) -> tu
 
 def shared_prefix(names: tuple[str, ...] | list[str]) -> str:
     """The rig prefix every name starts with, up to its last ``_ - . :`` (``"Character1_"`` of Maya
-    HumanIK's ``Character1_Hips``, ``Character1_LeftUpLeg``, ...); "" when there is none."""
-    if len(names) < 2:
-        return ""
-    common = os.path.commonprefix(list(names))
-    cut = max(common.rfind(c) for c in "_-.:") + 1
-    return common[:cut] if 0 < cut and all(len(n) > cut for n in names) else ""
+    HumanIK's ``Character1_Hips``, ``Character1_LeftUpLeg``, ...), else the one every name but one starts
+    with (HumanIK's ``Reference`` root above ``Character1_Hips``); "" when there is none."""
+    def common(group: list[str]) -> str:
+        c = os.path.commonprefix(group)
+        cut = max(c.rfind(ch) for ch in "_-.:") + 1
+        return c[:cut] if 0 < cut and all(len(n) > cut for n in group) else ""
+    ordered = sorted(names)
+    found = common(ordered) if len(ordered) > 1 else ""
+    if found or len(ordered) < 3:
+        return found
+    # names sharing a prefix sort together: the one name without it sorts first or last
+    return common(ordered[1:]) or common(ordered[:-1])
 
 
 def detect_scheme(source_names: tuple[str, ...] | list[str]) -> BoneMap:
     """Pick the scheme whose required joints are all present, preferring the most matched joints.
 
-    Names are tried as they are and, where they all share a rig prefix (:func:`shared_prefix`), without it.
+    Names are tried as they are and, where they share a rig prefix (:func:`shared_prefix`), without it.
     Raises :class:`SkeletonError` naming, for the scheme that matched the most joints, the bones that were
     missing (or, where no name matched, a few of the names).
     """
     names = tuple(n for n in source_names if not n.endswith("_end"))
     prefix = shared_prefix(names)
-    readings = [{n: n for n in names}] + ([{n[len(prefix):]: n for n in names}] if prefix else [])
+    readings = [{n: n for n in names}] + ([{n[len(prefix):] if n.startswith(prefix) else n: n for n in names}]
+                                          if prefix else [])
     best: tuple[int, str, dict[str, str]] | None = None
     closest: tuple[int, str, list[str]] | None = None
     for original in readings:
@@ -155,7 +162,9 @@ def load_bone_map(path: str | os.PathLike, source_names: tuple[str, ...] | list[
     """Read a user bone map: JSON object ``{"pelvis": "MyHips", "left_hip": "MyThigh_L", ...}``
     (SMPL joint names as keys, smplx-style or official). Every required SMPL body joint must be
     mapped, and every joint named must exist in the source (a typo is an error, also on an optional joint
-    such as a foot or hand: leave such a joint out of the map instead)."""
+    such as a foot or hand: leave such a joint out of the map instead), each for one SMPL joint only.
+    Whether its left and right are swapped is told from the motion, by the retargeting
+    (:func:`a4mer.retarget.solve.check_sides`)."""
     path = Path(path)
     try:
         raw = json.loads(read_user_text(path))
@@ -181,4 +190,19 @@ def load_bone_map(path: str | os.PathLike, source_names: tuple[str, ...] | list[
     unmapped = [n for n in SMPL_NAMES[:22] if scheme[n] is None and n not in OPTIONAL]
     if unmapped:
         raise SkeletonError(f"{path}: bone map incomplete: " + ", ".join(f"{n} (not mapped)" for n in unmapped))
+    _check_one_joint_each(path, joints)
     return BoneMap("user", joints)
+
+
+def _check_one_joint_each(path: object, joints: dict[str, str]) -> None:
+    """SkeletonError naming the first two SMPL joints that a bone map ``joints`` (SMPL joint -> source joint)
+    gives the same source joint: each SMPL joint rotates a bone of its own (a clavicle mapped as both
+    ``left_collar`` and ``left_shoulder`` turned the upper arm 12-15 degrees off, silently)."""
+    seen: dict[str, str] = {}
+    for smpl, src in joints.items():
+        if src in seen:
+            hint = (" (left_collar is the clavicle, left_shoulder the upper arm)"
+                    if {seen[src], smpl} <= {"left_collar", "left_shoulder", "right_collar", "right_shoulder"} else "")
+            raise SkeletonError(f"{path}: bone map gives {seen[src]} and {smpl} the same joint {src!r}: each SMPL "
+                                f"joint needs a source joint of its own{hint}")
+        seen[src] = smpl
